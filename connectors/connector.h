@@ -1,0 +1,124 @@
+/* Sources and sinks: where records come from and where they go.
+ *
+ * Like operators, each connector type is a static table of functions plus a
+ * table of declared options; an instance belongs to one worker. A source
+ * fills batches and hands them to its worker with a ticket; each sink write
+ * holds the ticket and releases it when the output is acknowledged (written
+ * to the file, or acked by the Kafka broker). When a ticket's last hold is
+ * released the source may commit the input it covers: at-least-once. */
+#ifndef WEIR_CONNECTOR_H
+#define WEIR_CONNECTOR_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/batch.h"
+#include "engine/error.h"
+#include "engine/option.h"
+#include "engine/schema.h"
+
+struct weir_worker;
+
+/* Acknowledgement counting for the input one batch covers. */
+struct weir_ticket {
+    uint32_t pending; /* holds not yet released */
+    int failed;       /* some output failed: do not commit */
+    void (*done)(struct weir_ticket *t); /* the last hold was released */
+};
+
+static inline void weir_ticket_hold(struct weir_ticket *t)
+{
+    t->pending++;
+}
+
+static inline void weir_ticket_release(struct weir_ticket *t, int ok)
+{
+    if (!ok)
+        t->failed = 1;
+    if (--t->pending == 0 && t->done)
+        t->done(t);
+}
+
+struct weir_source {
+    const struct weir_source_type *type;
+    const void *conf;
+    void *state;
+    struct weir_worker *worker;
+    const char *name; /* for dead letters: the file path or topic */
+};
+
+struct weir_source_type {
+    const char *name;
+    const char *summary;
+    const struct weir_option *options; /* zero-terminated */
+    size_t conf_size;
+    int per_worker; /* 1: every worker runs one (Kafka consumers in a group);
+                       0: only worker 0 (a file is one partition) */
+    int (*prepare)(void *conf, const json_t *raw, struct weir_prepare *p); /* optional */
+    /* Arms the first reads on the worker's loop. */
+    int (*open)(struct weir_source *s, struct weir_error *err);
+    /* The worker's backpressure cleared: read again. */
+    void (*resume)(struct weir_source *s);
+    /* Stop reading (signal): finish what is in flight, then report finished. */
+    void (*stop)(struct weir_source *s);
+    void (*close)(struct weir_source *s); /* everything acknowledged; free state */
+    void (*release)(void *conf);          /* optional */
+};
+
+/* when: which records a sink receives */
+enum weir_when { WEIR_WHEN_ALL, WEIR_WHEN_ALERT, WEIR_WHEN_NORMAL, WEIR_WHEN_DEAD };
+
+struct weir_output; /* engine/output.h: how records are written */
+
+struct weir_sink {
+    const struct weir_sink_type *type;
+    const void *conf;
+    void *state;
+    struct weir_worker *worker;
+    enum weir_when when;
+    const struct weir_output *output;
+};
+
+struct weir_sink_type {
+    const char *name;
+    const char *summary;
+    const struct weir_option *options;
+    size_t conf_size;
+    int (*prepare)(void *conf, const json_t *raw, struct weir_prepare *p); /* optional */
+    /* Once per run, before the workers open their instances (truncate a file,
+     * check a topic exists). Not called by `weir validate`. Optional. */
+    int (*setup)(const void *conf, struct weir_error *err);
+    int (*open)(struct weir_sink *s, struct weir_error *err);
+    /* Writes b's records selected by s->when (weir_sink_wants). Holds t for
+     * each acknowledgement it will give later. Must copy what it keeps: b goes
+     * back to the pool after the call. Returns 0 or -errno (fatal). */
+    int (*write)(struct weir_sink *s, struct weir_batch *b, struct weir_ticket *t);
+    /* Pushes buffered output out (before sleeping, at shutdown). Returns the
+     * number of outputs still in flight; 0 when everything is acknowledged. */
+    int (*flush)(struct weir_sink *s);
+    /* Nonzero while it holds more than it should: the source pauses. */
+    int (*busy)(struct weir_sink *s);
+    void (*close)(struct weir_sink *s);
+    void (*release)(void *conf); /* optional */
+};
+
+static inline int weir_sink_wants(const struct weir_sink *s, const struct weir_record *r)
+{
+    if (s->when == WEIR_WHEN_DEAD)
+        return !weir_record_live(r);
+    if (!weir_record_live(r))
+        return 0;
+    switch (s->when) {
+    case WEIR_WHEN_ALERT: return (r->flags & WEIR_REC_ALERT) != 0;
+    case WEIR_WHEN_NORMAL: return (r->flags & WEIR_REC_ALERT) == 0;
+    default: return 1;
+    }
+}
+
+const struct weir_source_type *weir_source_find(const char *name);
+const struct weir_sink_type *weir_sink_find(const char *name);
+const struct weir_source_type *const *weir_source_types(void);
+const struct weir_sink_type *const *weir_sink_types(void);
+
+#endif

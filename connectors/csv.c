@@ -1,0 +1,168 @@
+/* CSV to JSON objects (see csv.h). */
+#include "connectors/csv.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/jsonw.h"
+
+/* One field starting at *pos: unquoted, or quoted with "" for a quote.
+ * Unquoted bytes are returned in place; quoted ones are unescaped into tmp. */
+static int next_field(const char *line, size_t len, size_t *pos, char delim, const char **f,
+                      size_t *flen, int *quoted, struct weir_buf *tmp)
+{
+    size_t i = *pos;
+    *quoted = i < len && line[i] == '"';
+    if (!*quoted) {
+        const char *d = memchr(line + i, delim, len - i);
+        size_t end = d ? (size_t)(d - line) : len;
+        *f = line + i;
+        *flen = end - i;
+        *pos = end;
+        return 0;
+    }
+    tmp->len = 0;
+    for (i++; i < len; i++) {
+        if (line[i] == '"') {
+            if (i + 1 < len && line[i + 1] == '"') {
+                weir_buf_append(tmp, "\"", 1);
+                i++;
+                continue;
+            }
+            *f = tmp->data ? tmp->data : "";
+            *flen = tmp->len;
+            *pos = i + 1;
+            return *pos == len || line[*pos] == delim ? 0 : -EINVAL;
+        }
+        weir_buf_append(tmp, line + i, 1);
+    }
+    return -EINVAL; /* unterminated quote */
+}
+
+static int split(const char *line, size_t len, char delim, size_t max, const char **fs,
+                 size_t *lens, int *quoted, struct weir_buf *tmps, size_t *n)
+{
+    size_t pos = 0, k = 0;
+    for (;;) {
+        if (k == max)
+            return -E2BIG;
+        if (next_field(line, len, &pos, delim, &fs[k], &lens[k], &quoted[k], &tmps[k]) < 0)
+            return -EINVAL;
+        k++;
+        if (pos >= len)
+            break;
+        pos++; /* the delimiter */
+        if (pos == len) { /* a trailing delimiter: one more, empty field */
+            if (k == max)
+                return -E2BIG;
+            fs[k] = line + pos;
+            lens[k] = 0;
+            quoted[k++] = 0;
+            break;
+        }
+    }
+    *n = k;
+    return 0;
+}
+
+int weir_csv_header_parse(struct weir_csv_header *h, const char *line, size_t len, char delim,
+                          const char **reason)
+{
+    const char *fs[WEIR_CSV_MAX_COLS];
+    size_t lens[WEIR_CSV_MAX_COLS];
+    int quoted[WEIR_CSV_MAX_COLS];
+    memset(h, 0, sizeof *h);
+    h->delim = delim;
+    int rc = split(line, len, delim, WEIR_CSV_MAX_COLS, fs, lens, quoted, h->quoted, &h->n);
+    if (rc == -E2BIG)
+        *reason = "CSV header has more than 256 columns";
+    else if (rc < 0)
+        *reason = "CSV header has an unterminated quote";
+    for (size_t k = 0; rc == 0 && k < h->n; k++) {
+        h->names[k] = strndup(fs[k], lens[k]);
+        if (!h->names[k])
+            rc = -ENOMEM;
+        else if (lens[k] == 0)
+            *reason = "CSV header has an empty column name", rc = -EINVAL;
+    }
+    if (rc < 0)
+        weir_csv_header_free(h);
+    return rc;
+}
+
+void weir_csv_header_free(struct weir_csv_header *h)
+{
+    for (size_t k = 0; k < h->n; k++)
+        free(h->names[k]);
+    for (size_t k = 0; k < WEIR_CSV_MAX_COLS; k++)
+        weir_buf_free(&h->quoted[k]);
+    h->n = 0;
+}
+
+/* JSON's number grammar, so the text can be copied as is. */
+static int is_json_number(const char *s, size_t n)
+{
+    size_t i = 0;
+    if (i < n && s[i] == '-')
+        i++;
+    if (i >= n)
+        return 0;
+    if (s[i] == '0')
+        i++;
+    else if (s[i] >= '1' && s[i] <= '9')
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+    else
+        return 0;
+    if (i < n && s[i] == '.') {
+        size_t d = ++i;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == d)
+            return 0;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        size_t d = i;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == d)
+            return 0;
+    }
+    return i == n;
+}
+
+int weir_csv_row_to_json(struct weir_csv_header *h, const char *line, size_t len,
+                         struct weir_buf *out, char *reason, size_t reason_size)
+{
+    const char *fs[WEIR_CSV_MAX_COLS];
+    size_t lens[WEIR_CSV_MAX_COLS], n = 0;
+    int quoted[WEIR_CSV_MAX_COLS];
+    int rc = split(line, len, h->delim, WEIR_CSV_MAX_COLS, fs, lens, quoted, h->quoted, &n);
+    if (rc < 0) {
+        snprintf(reason, reason_size, rc == -E2BIG ? "CSV row has more than 256 fields"
+                                                   : "CSV row has an unterminated quote");
+        return -EINVAL;
+    }
+    if (n != h->n) {
+        snprintf(reason, reason_size, "CSV row has %zu fields, the header has %zu", n, h->n);
+        return -EINVAL;
+    }
+    weir_buf_append(out, "{", 1);
+    for (size_t k = 0; k < n; k++) {
+        if (k)
+            weir_buf_append(out, ",", 1);
+        weir_jsonw_key(out, h->names[k]);
+        if (lens[k] == 0 && !quoted[k])
+            weir_buf_append(out, "null", 4);
+        else if (!quoted[k] && is_json_number(fs[k], lens[k]))
+            weir_buf_append(out, fs[k], lens[k]);
+        else
+            weir_jsonw_string(out, fs[k], lens[k]);
+    }
+    return weir_buf_append(out, "}", 1);
+}

@@ -1,0 +1,30 @@
+/* CSV rows (RFC 4180 quoting, one row per line) turned into JSON objects, so
+ * that every record on the path is a JSON object whatever the file format:
+ * the header names the keys; a field that is a valid JSON number is written
+ * as a number, an empty field as null, anything else as a string. */
+#ifndef WEIR_CSV_H
+#define WEIR_CSV_H
+
+#include <stddef.h>
+
+#include "engine/buf.h"
+
+#define WEIR_CSV_MAX_COLS 256
+
+struct weir_csv_header {
+    char *names[WEIR_CSV_MAX_COLS]; /* owned */
+    size_t n;
+    char delim;
+    struct weir_buf quoted[WEIR_CSV_MAX_COLS]; /* scratch for unescaping quoted fields */
+};
+
+/* Parses the header line. Returns 0 or -EINVAL with *reason set. */
+int weir_csv_header_parse(struct weir_csv_header *h, const char *line, size_t len, char delim,
+                          const char **reason);
+void weir_csv_header_free(struct weir_csv_header *h);
+/* Appends the row as a JSON object to out. Returns 0, or -EINVAL with a
+ * reason written into reason_buf. */
+int weir_csv_row_to_json(struct weir_csv_header *h, const char *line, size_t len,
+                         struct weir_buf *out, char *reason_buf, size_t reason_size);
+
+#endif

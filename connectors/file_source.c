@@ -1,0 +1,336 @@
+/* The file and stdin source: JSON Lines or CSV (with a header), read through
+ * the worker's io_uring. A file is one partition: one worker reads it, in
+ * order. Every line becomes exactly one record — live, or dead with a reason
+ * (empty, too long, a bad CSV row) — so input lines = output lines + dead
+ * letters, always. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "connectors/connector.h"
+#include "connectors/csv.h"
+#include "connectors/linesplit.h"
+#include "engine/buf.h"
+#include "engine/loop.h"
+#include "engine/worker.h"
+
+enum { FMT_AUTO, FMT_JSONL, FMT_CSV };
+
+struct file_source_conf {
+    const char *path;
+    int format;
+    int64_t max_record_bytes;
+    int64_t read_size;
+    const char *delimiter;
+};
+
+static const struct weir_option file_source_options[] = {
+    {"path", WEIR_OPT_STRING, NULL, "file to read; \"-\" reads standard input",
+     offsetof(struct file_source_conf, path), WEIR_OPT_REQUIRED, 0, 0, NULL},
+    {"format", WEIR_OPT_ENUM, "\"auto\"", "jsonl, csv (header line first), or auto: csv for *.csv",
+     offsetof(struct file_source_conf, format), 0, 0, 0, "auto|jsonl|csv"},
+    {"max_record_bytes", WEIR_OPT_INT, "1048576",
+     "longer lines go to the dead-letter sink", offsetof(struct file_source_conf, max_record_bytes),
+     WEIR_OPT_RANGE, 1, 1 << 30, NULL},
+    {"read_size", WEIR_OPT_INT, "1048576", "bytes per read",
+     offsetof(struct file_source_conf, read_size), WEIR_OPT_RANGE, 4096, 1 << 28, NULL},
+    {"delimiter", WEIR_OPT_STRING, "\",\"", "CSV field delimiter (one character)",
+     offsetof(struct file_source_conf, delimiter), 0, 0, 0, NULL},
+    {0},
+};
+
+struct file_ticket {
+    struct weir_ticket t;
+    struct file_source *src;
+    struct file_ticket *next;
+};
+
+struct file_source {
+    struct weir_source *s;
+    int fd;
+    int format;
+    off_t offset;       /* next read position; -1 for pipes and terminals */
+    struct weir_linesplit ls;
+    struct weir_event read_ev;
+    int reading;        /* a read is in flight */
+    int at_eof;
+    int stopping;
+    int finished;
+    struct weir_batch *batch;   /* being filled */
+    struct weir_csv_header header;
+    int have_header;
+    struct weir_buf scratch;    /* a CSV row as JSON */
+    struct file_ticket *free_tickets;
+    uint64_t acked_lines;
+};
+
+static int prepare(void *conf, const json_t *raw, struct weir_prepare *p)
+{
+    struct file_source_conf *c = conf;
+    char kp[256];
+    if (!c->delimiter || strlen(c->delimiter) != 1) {
+        weir_diag_add(p->diag, weir_path_key(kp, sizeof kp, p->path, "delimiter"),
+                      "expected one character, got \"%s\"", c->delimiter ? c->delimiter : "");
+        return 1;
+    }
+    if (c->format == FMT_AUTO) {
+        size_t n = strlen(c->path);
+        c->format = n > 4 && strcasecmp(c->path + n - 4, ".csv") == 0 ? FMT_CSV : FMT_JSONL;
+    }
+    return 0;
+}
+
+static void ticket_done(struct weir_ticket *t)
+{
+    struct file_ticket *ft = (struct file_ticket *)t;
+    ft->next = ft->src->free_tickets;
+    ft->src->free_tickets = ft;
+}
+
+static struct weir_ticket *ticket_get(struct file_source *fs)
+{
+    struct file_ticket *ft = fs->free_tickets;
+    if (ft)
+        fs->free_tickets = ft->next;
+    else if (!(ft = calloc(1, sizeof *ft)))
+        return NULL;
+    ft->src = fs;
+    ft->t.pending = 0;
+    ft->t.failed = 0;
+    ft->t.done = ticket_done;
+    return &ft->t;
+}
+
+static void flush_batch(struct file_source *fs)
+{
+    struct weir_batch *b = fs->batch;
+    if (!b)
+        return;
+    fs->batch = NULL;
+    if (b->n == 0) {
+        weir_batch_put(b);
+        return;
+    }
+    struct weir_ticket *t = ticket_get(fs);
+    if (t)
+        weir_ticket_hold(t); /* ours, released after dispatch */
+    weir_worker_dispatch(fs->s->worker, b, t);
+    if (t)
+        weir_ticket_release(t, 1);
+}
+
+static const char *arena_printf(struct weir_batch *b, const char *fmt, size_t a, size_t c)
+{
+    char tmp[160];
+    int n = snprintf(tmp, sizeof tmp, fmt, a, c);
+    return weir_arena_strdup(&b->arena, tmp, (size_t)n);
+}
+
+/* One line becomes one record of the current batch. */
+static int add_line(struct file_source *fs, const struct weir_line *ln)
+{
+    const struct file_source_conf *c = fs->s->conf;
+    if (!fs->batch && !(fs->batch = weir_worker_batch(fs->s->worker)))
+        return -ENOMEM;
+    struct weir_batch *b = fs->batch;
+    int i = weir_batch_push(b);
+    struct weir_record *r = &b->rec[i];
+    r->offset = (int64_t)ln->no;
+    r->value = weir_arena_strdup(&b->arena, ln->p, ln->len);
+    r->value_len = (uint32_t)ln->len;
+    if (!r->value)
+        return -ENOMEM;
+    if (ln->too_long) {
+        weir_batch_kill(b, (uint32_t)i, arena_printf(b, "record too long: %zu bytes (max_record_bytes is %zu)",
+                                                     ln->too_long, (size_t)c->max_record_bytes));
+    } else if (ln->len == 0) {
+        weir_batch_kill(b, (uint32_t)i, "empty line");
+    } else if (fs->format == FMT_CSV) {
+        char reason[160];
+        fs->scratch.len = 0;
+        if (weir_csv_row_to_json(&fs->header, ln->p, ln->len, &fs->scratch, reason, sizeof reason) < 0) {
+            weir_batch_kill(b, (uint32_t)i, weir_arena_strdup(&b->arena, reason, strlen(reason)));
+        } else {
+            r->value = weir_arena_strdup(&b->arena, fs->scratch.data, fs->scratch.len);
+            r->value_len = (uint32_t)fs->scratch.len;
+        }
+    }
+    if (b->n == b->cap)
+        flush_batch(fs);
+    return 0;
+}
+
+static int take_header(struct file_source *fs, const struct weir_line *ln)
+{
+    const struct file_source_conf *c = fs->s->conf;
+    const char *reason = NULL;
+    if (ln->too_long || weir_csv_header_parse(&fs->header, ln->p, ln->len, c->delimiter[0], &reason) < 0) {
+        struct weir_error e;
+        weir_error_set(&e, -EINVAL, "%s: line 1: %s", c->path,
+                       reason ? reason : "CSV header line is too long");
+        weir_worker_fail(fs->s->worker, &e);
+        return -EINVAL;
+    }
+    fs->have_header = 1;
+    return 0;
+}
+
+static void arm_read(struct file_source *fs);
+
+static void finish(struct file_source *fs)
+{
+    if (fs->finished)
+        return;
+    flush_batch(fs);
+    fs->finished = 1;
+    weir_worker_source_finished(fs->s->worker);
+}
+
+/* Turns buffered lines into records until the buffer needs more input or the
+ * worker asks us to pause. */
+static void drain_lines(struct file_source *fs)
+{
+    struct weir_line ln;
+    struct weir_worker *w = fs->s->worker;
+    while (!w->failed && weir_linesplit_next(&fs->ls, fs->at_eof, &ln)) {
+        int rc = fs->format == FMT_CSV && !fs->have_header ? take_header(fs, &ln) : add_line(fs, &ln);
+        if (rc < 0) {
+            if (rc == -ENOMEM) {
+                struct weir_error e;
+                weir_error_set(&e, rc, "out of memory reading %s", fs->s->name);
+                weir_worker_fail(w, &e);
+            }
+            break;
+        }
+        if (weir_worker_should_pause(w))
+            return; /* resume() picks up here */
+    }
+    if (w->failed || fs->at_eof || fs->stopping) {
+        finish(fs);
+        return;
+    }
+    /* Caught up with a slow producer (a pipe): hand on what we have now. */
+    if (fs->offset < 0)
+        flush_batch(fs);
+    arm_read(fs);
+}
+
+static void on_read(struct weir_event *ev, int res)
+{
+    struct file_source *fs = (struct file_source *)((char *)ev - offsetof(struct file_source, read_ev));
+    fs->reading = 0;
+    if (res == -EINTR || res == -EAGAIN) {
+        if (!fs->stopping) {
+            arm_read(fs);
+            return;
+        }
+        res = 0;
+    }
+    if (res == -ECANCELED)
+        res = 0;
+    if (res < 0) {
+        struct weir_error e;
+        weir_error_set(&e, res, "reading %s: %s", fs->s->name, strerror(-res));
+        weir_worker_fail(fs->s->worker, &e);
+        finish(fs);
+        return;
+    }
+    if (res == 0)
+        fs->at_eof = 1;
+    weir_linesplit_commit(&fs->ls, (size_t)res);
+    if (fs->offset >= 0)
+        fs->offset += res;
+    drain_lines(fs);
+}
+
+static void arm_read(struct file_source *fs)
+{
+    size_t room;
+    char *dst = weir_linesplit_space(&fs->ls, &room);
+    fs->reading = 1;
+    if (weir_loop_read(fs->s->worker->loop, fs->fd, dst, room, fs->offset >= 0 ? fs->offset : (off_t)-1,
+                       &fs->read_ev) < 0) {
+        fs->reading = 0;
+        struct weir_error e;
+        weir_error_set(&e, -EBUSY, "reading %s: io_uring submission queue full", fs->s->name);
+        weir_worker_fail(fs->s->worker, &e);
+        finish(fs);
+    }
+}
+
+static int fs_open(struct weir_source *s, struct weir_error *err)
+{
+    const struct file_source_conf *c = s->conf;
+    struct file_source *fs = calloc(1, sizeof *fs);
+    if (!fs)
+        return weir_error_set(err, -ENOMEM, "out of memory");
+    fs->fd = -1;
+    s->state = fs;
+    s->name = strcmp(c->path, "-") == 0 ? "<stdin>" : c->path;
+    fs->s = s;
+    fs->format = c->format;
+    fs->read_ev.done = on_read;
+    fs->fd = strcmp(c->path, "-") == 0 ? dup(0) : open(c->path, O_RDONLY | O_CLOEXEC);
+    if (fs->fd < 0)
+        return weir_error_set(err, -errno, "cannot open source file %s: %s", c->path, strerror(errno));
+    struct stat st;
+    fs->offset = fstat(fs->fd, &st) == 0 && S_ISREG(st.st_mode) ? 0 : -1;
+    if (weir_linesplit_init(&fs->ls, (size_t)c->read_size, (size_t)c->max_record_bytes) < 0)
+        return weir_error_set(err, -ENOMEM, "out of memory");
+    arm_read(fs);
+    return 0;
+}
+
+static void fs_resume(struct weir_source *s)
+{
+    struct file_source *fs = s->state;
+    if (!fs->reading && !fs->finished)
+        drain_lines(fs);
+}
+
+static void fs_stop(struct weir_source *s)
+{
+    struct file_source *fs = s->state;
+    fs->stopping = 1;
+    if (fs->reading)
+        weir_loop_cancel(s->worker->loop, &fs->read_ev); /* a pipe may never answer */
+    else if (!s->worker->paused)
+        finish(fs);
+}
+
+static void fs_close(struct weir_source *s)
+{
+    struct file_source *fs = s->state;
+    if (!fs)
+        return;
+    if (fs->batch)
+        weir_batch_put(fs->batch);
+    if (fs->fd >= 0)
+        close(fs->fd);
+    weir_linesplit_free(&fs->ls);
+    weir_csv_header_free(&fs->header);
+    weir_buf_free(&fs->scratch);
+    for (struct file_ticket *t = fs->free_tickets, *next; t; t = next) {
+        next = t->next;
+        free(t);
+    }
+    free(fs);
+    s->state = NULL;
+}
+
+const struct weir_source_type weir_source_file = {
+    .name = "file",
+    .summary = "JSON Lines or CSV from a file or standard input, read through io_uring",
+    .options = file_source_options,
+    .conf_size = sizeof(struct file_source_conf),
+    .per_worker = 0,
+    .prepare = prepare,
+    .open = fs_open,
+    .resume = fs_resume,
+    .stop = fs_stop,
+    .close = fs_close,
+};

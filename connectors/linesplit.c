@@ -1,0 +1,99 @@
+/* Line framing (see linesplit.h). */
+#include "connectors/linesplit.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int weir_linesplit_init(struct weir_linesplit *ls, size_t read_size, size_t max_line)
+{
+    memset(ls, 0, sizeof *ls);
+    ls->read_size = read_size;
+    ls->max_line = max_line;
+    ls->cap = read_size + max_line + 1;
+    ls->buf = malloc(ls->cap);
+    return ls->buf ? 0 : -ENOMEM;
+}
+
+void weir_linesplit_free(struct weir_linesplit *ls)
+{
+    free(ls->buf);
+    ls->buf = NULL;
+}
+
+char *weir_linesplit_space(struct weir_linesplit *ls, size_t *room)
+{
+    if (ls->start > 0) {
+        memmove(ls->buf, ls->buf + ls->start, ls->end - ls->start);
+        ls->end -= ls->start;
+        ls->start = 0;
+    }
+    size_t free_bytes = ls->cap - ls->end;
+    *room = free_bytes < ls->read_size ? free_bytes : ls->read_size;
+    return ls->buf + ls->end;
+}
+
+void weir_linesplit_commit(struct weir_linesplit *ls, size_t n)
+{
+    ls->end += n;
+    if (!ls->bom_checked && ls->end >= 3) {
+        ls->bom_checked = 1;
+        if (memcmp(ls->buf, "\xEF\xBB\xBF", 3) == 0)
+            ls->start += 3; /* a UTF-8 byte-order mark is not part of the first record */
+    }
+}
+
+static size_t trim_cr(const char *p, size_t len)
+{
+    return len > 0 && p[len - 1] == '\r' ? len - 1 : len;
+}
+
+/* An oversized line: keep a prefix, count the rest, return it when it ends. */
+static int skip_oversize(struct weir_linesplit *ls, int at_eof, struct weir_line *line)
+{
+    char *nl = memchr(ls->buf + ls->start, '\n', ls->end - ls->start);
+    size_t upto = nl ? (size_t)(nl - ls->buf) : ls->end;
+    ls->oversize += upto - ls->start;
+    ls->start = nl ? upto + 1 : upto;
+    if (!nl && !at_eof)
+        return 0;
+    line->p = ls->prefix;
+    line->len = ls->prefix_len;
+    line->no = ++ls->line_no;
+    line->too_long = ls->oversize;
+    ls->oversize = 0;
+    return 1;
+}
+
+int weir_linesplit_next(struct weir_linesplit *ls, int at_eof, struct weir_line *line)
+{
+    if (ls->oversize)
+        return skip_oversize(ls, at_eof, line);
+    size_t avail = ls->end - ls->start;
+    if (avail == 0)
+        return 0;
+    char *p = ls->buf + ls->start;
+    char *nl = memchr(p, '\n', avail);
+    if (!nl && avail > ls->max_line) {
+        ls->prefix_len = avail < sizeof ls->prefix ? avail : sizeof ls->prefix;
+        memcpy(ls->prefix, p, ls->prefix_len);
+        ls->oversize = avail;
+        ls->start = ls->end;
+        return skip_oversize(ls, at_eof, line);
+    }
+    if (!nl && !at_eof)
+        return 0;
+    size_t len = nl ? (size_t)(nl - p) : avail;
+    ls->start += nl ? len + 1 : len;
+    line->too_long = 0;
+    line->no = ++ls->line_no;
+    if (len > ls->max_line) { /* a complete line that is still too long */
+        line->p = p;
+        line->len = len < sizeof ls->prefix ? len : sizeof ls->prefix;
+        line->too_long = len;
+        return 1;
+    }
+    line->p = p;
+    line->len = trim_cr(p, len);
+    return 1;
+}

@@ -1,0 +1,40 @@
+/* Line framing for file and stdin sources: a read buffer that yields complete
+ * lines, carries a partial line over to the next read, and turns a line longer
+ * than the limit into one "too long" line instead of growing without bound. */
+#ifndef WEIR_LINESPLIT_H
+#define WEIR_LINESPLIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct weir_linesplit {
+    char *buf;
+    size_t cap;      /* max_line + read_size */
+    size_t read_size;
+    size_t max_line;
+    size_t start;    /* first unconsumed byte */
+    size_t end;      /* bytes in buf */
+    uint64_t line_no;      /* number of the last line returned (1-based) */
+    size_t oversize;       /* > 0 while skipping a line past max_line: bytes seen */
+    char prefix[1024];     /* the start of the oversized line, for the dead letter */
+    size_t prefix_len;
+    int bom_checked;
+};
+
+struct weir_line {
+    const char *p;
+    size_t len;        /* without '\n' or "\r\n" */
+    uint64_t no;
+    size_t too_long;   /* nonzero: the line had this many bytes; p holds a prefix */
+};
+
+int weir_linesplit_init(struct weir_linesplit *ls, size_t read_size, size_t max_line);
+void weir_linesplit_free(struct weir_linesplit *ls);
+/* Where the next read should land, and how much room there is. Compacts. */
+char *weir_linesplit_space(struct weir_linesplit *ls, size_t *room);
+void weir_linesplit_commit(struct weir_linesplit *ls, size_t n);
+/* Next complete line; at_eof: the remaining bytes are the last line. Returns
+ * 1 with *line set, or 0 when more input is needed. */
+int weir_linesplit_next(struct weir_linesplit *ls, int at_eof, struct weir_line *line);
+
+#endif

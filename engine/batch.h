@@ -1,0 +1,96 @@
+/* The batch: the unit of work on the record path.
+ *
+ * Up to cap records, each with its source coordinates, key, timestamp and raw
+ * value, plus one row of a dense float feature matrix X (cap x stride,
+ * row-major, 64-byte aligned) so that inference is one GEMM per batch, and a
+ * row of string fields S (cap x nstr). Batches come from a pool and keep their
+ * memory between uses: the hot path does not call malloc once the pool is warm. */
+#ifndef WEIR_BATCH_H
+#define WEIR_BATCH_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Record flags. */
+#define WEIR_REC_ALERT 0x01u /* a threshold marked it */
+#define WEIR_REC_DEAD 0x02u  /* failed; goes to the dead-letter sink with reason */
+
+/* Bytes that stay put until the arena is reset: blocks are chained, never moved. */
+struct weir_arena_block;
+struct weir_arena {
+    struct weir_arena_block *head; /* block being filled */
+    struct weir_arena_block *free; /* blocks kept for reuse after a reset */
+    size_t block_size;
+};
+
+void *weir_arena_alloc(struct weir_arena *a, size_t len); /* NULL when out of memory */
+char *weir_arena_strdup(struct weir_arena *a, const char *s, size_t len); /* NUL-terminated */
+void weir_arena_reset(struct weir_arena *a);  /* keeps the blocks */
+void weir_arena_free(struct weir_arena *a);
+
+struct weir_str {
+    const char *p; /* NULL when the field is absent */
+    uint32_t len;
+};
+
+struct weir_record {
+    const char *value;   /* raw bytes as received (a JSON object for file and Kafka sources) */
+    uint32_t value_len;
+    uint32_t key_len;
+    const char *key;     /* Kafka key, or NULL */
+    int64_t ts_ms;       /* event time in ms since the epoch, or -1 */
+    int64_t offset;      /* Kafka offset, or the 1-based line number for file sources */
+    int32_t partition;   /* -1 for file sources */
+    uint32_t flags;      /* WEIR_REC_* */
+    const char *reason;  /* why it is dead (static or arena string) */
+    void *opaque;        /* the source's handle for this record (e.g. a Kafka message) */
+};
+
+struct weir_batch_pool;
+
+struct weir_batch {
+    uint32_t n;       /* records in use */
+    uint32_t cap;     /* records allocated */
+    uint32_t nfeat;   /* feature columns in use */
+    uint32_t stride;  /* floats per row of X: nfeat rounded up to 16 (64 bytes) */
+    uint32_t nstr;    /* string fields per record */
+    float *X;         /* (cap, stride) row-major, 64-byte aligned; NaN = missing */
+    struct weir_str *S; /* (cap, nstr) */
+    struct weir_record *rec; /* (cap) */
+    struct weir_arena arena; /* record bytes owned by the batch; reset on release */
+    int source_id;    /* which source filled it (for acknowledgements) */
+    void *source_ctx; /* source's per-batch state (offset tracking) */
+    struct weir_batch *next; /* pool free list / hand-off queues */
+    struct weir_batch_pool *pool;
+};
+
+static inline float *weir_batch_row(struct weir_batch *b, uint32_t i)
+{
+    return b->X + (size_t)i * b->stride;
+}
+
+static inline int weir_record_live(const struct weir_record *r)
+{
+    return !(r->flags & WEIR_REC_DEAD);
+}
+
+/* Marks record i dead with a reason (static string or arena copy). */
+static inline void weir_batch_kill(struct weir_batch *b, uint32_t i, const char *reason)
+{
+    b->rec[i].flags |= WEIR_REC_DEAD;
+    b->rec[i].reason = reason;
+}
+
+/* A pool of batches of identical shape, owned by one worker. */
+int weir_batch_pool_new(struct weir_batch_pool **out, uint32_t cap, uint32_t nfeat,
+                        uint32_t nstr);
+void weir_batch_pool_free(struct weir_batch_pool *pool);
+/* Returns an empty batch (n = 0, X filled with NaN) or NULL when out of memory. */
+struct weir_batch *weir_batch_get(struct weir_batch_pool *pool);
+/* Returns the batch to its pool; its arena is reset. */
+void weir_batch_put(struct weir_batch *b);
+/* Appends a record slot; returns its index, or -1 when the batch is full. */
+int weir_batch_push(struct weir_batch *b);
+
+#endif

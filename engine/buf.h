@@ -1,0 +1,53 @@
+/* A growable byte buffer: where records, snapshots and JSON output are
+ * assembled before they are handed to a sink. A zeroed struct is an empty
+ * buffer; memory grows geometrically and is kept across weir_buf_reset, so a
+ * buffer reused per batch stops allocating once it has reached its working
+ * size. The contents are bytes, not a C string (see weir_buf_cstr). */
+#ifndef WEIR_BUF_H
+#define WEIR_BUF_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+struct weir_buf {
+    char *data;   /* owned; NULL while nothing was ever reserved */
+    size_t len;   /* bytes in use */
+    size_t cap;   /* bytes allocated */
+};
+
+/* Slow path of weir_buf_reserve: reallocates. Returns 0 or -ENOMEM. */
+int weir_buf_grow(struct weir_buf *b, size_t extra);
+
+/* Makes room for at least extra more bytes past len. Returns 0 or -ENOMEM
+ * (the buffer is then unchanged). */
+static inline int weir_buf_reserve(struct weir_buf *b, size_t extra)
+{
+    return b->cap - b->len >= extra ? 0 : weir_buf_grow(b, extra);
+}
+
+/* Appends n bytes. Returns 0 or -ENOMEM (nothing appended). */
+static inline int weir_buf_append(struct weir_buf *b, const void *data, size_t n)
+{
+    if (weir_buf_reserve(b, n) < 0)
+        return -ENOMEM;
+    if (n)
+        memcpy(b->data + b->len, data, n);
+    b->len += n;
+    return 0;
+}
+
+/* Forgets the contents, keeps the memory. */
+static inline void weir_buf_reset(struct weir_buf *b)
+{
+    b->len = 0;
+}
+
+/* NUL-terminates the contents (the NUL is not counted in len) and returns
+ * them; NULL on -ENOMEM. For logs and tests, not for the hot path. */
+char *weir_buf_cstr(struct weir_buf *b);
+
+/* Frees the memory and leaves an empty buffer; accepts NULL. */
+void weir_buf_free(struct weir_buf *b);
+
+#endif

@@ -1,0 +1,360 @@
+/* Fast JSON writers; see jsonw.h for what each promises.
+ *
+ * weir_jsonw_double works on the float the value rounds to. A float f has a
+ * rounding interval: the reals that strtof turns into f lie within half a
+ * gap of it on either side. Scaled by a power of ten so that f has nine
+ * integer digits, that interval is at least ~6 units wide, so it holds
+ * integers, and the shortest output is the integer in it with the most
+ * trailing zeros. The scaling happens in double arithmetic (error < 1e-6
+ * units); the interval is shrunk by a margin well above that error, so what
+ * is written always reads back as f, and is the shortest except, rarely,
+ * when the shortest candidate sits within the margin of the interval's edge
+ * (then it is one digit longer).
+ */
+#include "engine/jsonw.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine/jscan.h"
+
+#if defined(__SSE2__) && !defined(WEIR_JSCAN_NO_SIMD)
+#include <emmintrin.h>
+#define JSONW_SSE2 1
+#endif
+
+/* Input consumed per reservation by weir_jsonw_string: one byte can become
+ * six (\u00XX), so reserving by chunk bounds over-allocation to 24 KiB. */
+#define STRING_CHUNK 4096
+
+static const char digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* Writes the decimal digits of v at o; returns how many (1..20). */
+static size_t put_u64(char *o, uint64_t v)
+{
+    char tmp[20];
+    char *t = tmp + sizeof tmp;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        t -= 2;
+        memcpy(t, digit_pairs + 2 * r, 2);
+    }
+    if (v >= 10) {
+        t -= 2;
+        memcpy(t, digit_pairs + 2 * v, 2);
+    } else {
+        *--t = (char)('0' + v);
+    }
+    size_t n = (size_t)(tmp + sizeof tmp - t);
+    memcpy(o, t, n);
+    return n;
+}
+
+int weir_jsonw_int(struct weir_buf *b, int64_t v)
+{
+    if (weir_buf_reserve(b, 21) < 0)
+        return -ENOMEM;
+    char *o = b->data + b->len;
+    uint64_t u = (uint64_t)v;
+    if (v < 0) {
+        *o++ = '-';
+        u = 0 - u;  /* well defined for INT64_MIN too */
+    }
+    o += put_u64(o, u);
+    b->len = (size_t)(o - b->data);
+    return 0;
+}
+
+/* ---- strings ------------------------------------------------------------- */
+
+int weir_jsonw_string(struct weir_buf *b, const char *s, size_t len)
+{
+    static const char short_esc[32] = {
+        ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
+    };
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    size_t start_len = b->len;
+    if (weir_buf_reserve(b, 1) < 0)
+        return -ENOMEM;
+    b->data[b->len++] = '"';
+    do {
+        const unsigned char *cend = end - p > STRING_CHUNK ? p + STRING_CHUNK : end;
+        if (weir_buf_reserve(b, (size_t)(cend - p) * 6 + 1) < 0) {
+            b->len = start_len;
+            return -ENOMEM;
+        }
+        char *o = b->data + b->len;
+        while (p < cend) {
+#ifdef JSONW_SSE2
+            const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+            const __m128i space = _mm_set1_epi8(' ');
+            /* Copy 16 at a time, stopping at the first byte needing care.
+             * The store may run ahead of what is kept: the reservation of
+             * 6 bytes per input byte leaves room for it. */
+            while (cend - p >= 16) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+                _mm_storeu_si128((__m128i *)(void *)o, v);
+                __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                                                        _mm_cmpeq_epi8(v, bslash)),
+                                           _mm_cmplt_epi8(v, space));
+                unsigned bits = (unsigned)_mm_movemask_epi8(hit);
+                if (bits) {
+                    unsigned n = (unsigned)__builtin_ctz(bits);
+                    p += n;
+                    o += n;
+                    break;
+                }
+                p += 16;
+                o += 16;
+            }
+#endif
+            while (p < cend && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+                *o++ = (char)*p++;
+            if (p == cend)
+                break;
+            unsigned c = *p;
+            if (c == '"' || c == '\\') {
+                o[0] = '\\';
+                o[1] = (char)c;
+                o += 2;
+                p++;
+            } else if (c < 0x20) {
+                if (short_esc[c]) {
+                    o[0] = '\\';
+                    o[1] = short_esc[c];
+                    o += 2;
+                } else {
+                    memcpy(o, "\\u00", 4);
+                    o[4] = hex[c >> 4];
+                    o[5] = hex[c & 15];
+                    o += 6;
+                }
+                p++;
+            } else {
+                /* A sequence may straddle the chunk's end: look at the whole
+                 * input, and let the chunk run over by up to 3 bytes (the
+                 * 6x reservation covers it). */
+                size_t n = weir_utf8_seqlen((const char *)p, (size_t)(end - p));
+                if (n) {
+                    memcpy(o, p, n);
+                    o += n;
+                    p += n;
+                } else {
+                    memcpy(o, "\xEF\xBF\xBD", 3);  /* U+FFFD */
+                    o += 3;
+                    p++;
+                }
+            }
+        }
+        b->len = (size_t)(o - b->data);
+    } while (p < end);
+    b->data[b->len++] = '"';
+    return 0;
+}
+
+int weir_jsonw_key(struct weir_buf *b, const char *name)
+{
+    size_t start_len = b->len;
+    if (weir_jsonw_string(b, name, strlen(name)) < 0 || weir_buf_append(b, ":", 1) < 0) {
+        b->len = start_len;
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/* ---- numbers ------------------------------------------------------------- */
+
+#define POW10_MIN (-40)
+static const double pow10_tab[] = {
+    1e-40, 1e-39, 1e-38, 1e-37, 1e-36, 1e-35, 1e-34, 1e-33,
+    1e-32, 1e-31, 1e-30, 1e-29, 1e-28, 1e-27, 1e-26, 1e-25,
+    1e-24, 1e-23, 1e-22, 1e-21, 1e-20, 1e-19, 1e-18, 1e-17,
+    1e-16, 1e-15, 1e-14, 1e-13, 1e-12, 1e-11, 1e-10, 1e-9,
+    1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1,
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
+    1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22, 1e23,
+    1e24, 1e25, 1e26, 1e27, 1e28, 1e29, 1e30, 1e31,
+    1e32, 1e33, 1e34, 1e35, 1e36, 1e37, 1e38, 1e39,
+    1e40, 1e41, 1e42, 1e43, 1e44, 1e45, 1e46, 1e47,
+    1e48, 1e49, 1e50, 1e51, 1e52, 1e53, 1e54, 1e55,
+    1e56, 1e57, 1e58, 1e59, 1e60,
+};
+#define POW10(n) pow10_tab[(n) - POW10_MIN]
+
+/* 2^e for e in [-1022, 1023], without a libm call. */
+static double pow2(int e)
+{
+    uint64_t bits = (uint64_t)(e + 1023) << 52;
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return d;
+}
+
+/* Values a float cannot carry: written from the double, 9 digits, slowly. */
+static int double_slow(struct weir_buf *b, double v)
+{
+    char tmp[32];
+    int n = snprintf(tmp, sizeof tmp, "%.9g", v);
+    return weir_buf_append(b, tmp, (size_t)n);
+}
+
+/* Writes digits c (nd of them, no trailing zeros) times 10^(E - nd + 1),
+ * E being the decimal exponent of the first digit. */
+static char *format_decimal(char *o, uint64_t c, int nd, int E)
+{
+    char dig[20];
+    put_u64(dig, c);
+    if (E >= -5 && E < 15) {
+        if (E < 0) {
+            memcpy(o, "0.00000", (size_t)(1 - E));  /* "0." and -E-1 zeros */
+            o += 1 - E;
+            memcpy(o, dig, (size_t)nd);
+            return o + nd;
+        }
+        if (nd <= E + 1) {
+            memcpy(o, dig, (size_t)nd);
+            o += nd;
+            for (int i = nd; i <= E; i++)
+                *o++ = '0';
+            return o;
+        }
+        memcpy(o, dig, (size_t)E + 1);
+        o += E + 1;
+        *o++ = '.';
+        memcpy(o, dig + E + 1, (size_t)(nd - E - 1));
+        return o + nd - E - 1;
+    }
+    *o++ = dig[0];
+    if (nd > 1) {
+        *o++ = '.';
+        memcpy(o, dig + 1, (size_t)nd - 1);
+        o += nd - 1;
+    }
+    *o++ = 'e';
+    if (E < 0) {
+        *o++ = '-';
+        E = -E;
+    }
+    return o + put_u64(o, (uint64_t)E);
+}
+
+int weir_jsonw_double(struct weir_buf *b, double v)
+{
+    if (weir_buf_reserve(b, 32) < 0)
+        return -ENOMEM;
+    char *o = b->data + b->len;
+    if (!isfinite(v)) {
+        memcpy(o, "null", 4);
+        b->len += 4;
+        return 0;
+    }
+    float f = (float)v;
+    if (isinf(f) || (f == 0 && v != 0))
+        return double_slow(b, v);
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    if (bits >> 31)
+        *o++ = '-';
+    bits &= 0x7FFFFFFFu;
+    if (bits == 0) {
+        *o++ = '0';
+        b->len = (size_t)(o - b->data);
+        return 0;
+    }
+
+    /* f = m * 2^e2; its neighbours are a gap of 2^e2 away, except just
+     * below a power of two, where the gap halves. */
+    uint32_t ebits = bits >> 23, m = bits & 0x7FFFFFu;
+    int e2 = ebits ? (int)ebits - 150 : -149;
+    int pow2_edge = ebits > 1 && m == 0;
+    if (ebits)
+        m |= 0x800000u;
+    int top = e2 + 31 - __builtin_clz(m);            /* floor(log2 f) */
+    double fd = (double)m * pow2(e2);                /* exact */
+    double half = pow2(e2 - 1), half_lo = pow2_edge ? half / 2 : half;
+
+    /* Scale so that f has nine integer digits: S in [1e8, 1e9). */
+    int k = (top * 78913) >> 18;                     /* floor(top*log10(2)), maybe 1 low */
+    int n = 8 - k;
+    double S = fd * POW10(n);
+    while (S >= 1e9)
+        S = fd * POW10(--n);
+    while (S < 1e8)
+        S = fd * POW10(++n);
+    double scale = POW10(n), margin = S * 4e-15;
+    /* fd -+ half are exact (26 bits), so only the scaling rounds. */
+    double L = (fd - half_lo) * scale + margin, H = (fd + half) * scale - margin;
+    uint64_t A = (uint64_t)floor(L) + 1, B = (uint64_t)ceil(H) - 1;  /* integers in (L, H) */
+    uint64_t s = (uint64_t)(S + 0.5);
+    if (A > B || s < A || s > B)
+        return double_slow(b, (double)f);            /* cannot happen; stay correct if it does */
+
+    /* Drop digits while the interval still holds a multiple of ten. */
+    uint64_t p10 = 1;
+    int j = 0;
+    for (;;) {
+        uint64_t A2 = (A + 9) / 10, B2 = B / 10;
+        if (A2 > B2)
+            break;
+        A = A2;
+        B = B2;
+        p10 *= 10;
+        j++;
+    }
+    /* Of the candidates, the one nearest f. */
+    uint64_t c = j ? (s + p10 / 2) / p10 : s;
+    if (c < A)
+        c = A;
+    if (c > B)
+        c = B;
+    int x = j - n;                                   /* f ~= c * 10^x */
+    while (c % 10 == 0) {
+        c /= 10;
+        x++;
+    }
+    int nd = 1;
+    for (uint64_t t = c; t >= 10; t /= 10)
+        nd++;
+    o = format_decimal(o, c, nd, x + nd - 1);
+    b->len = (size_t)(o - b->data);
+    return 0;
+}
+
+/* ---- base64 -------------------------------------------------------------- */
+
+int weir_base64_encode(struct weir_buf *b, const void *data, size_t len)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if (len / 3 >= (SIZE_MAX - 4) / 4 || weir_buf_reserve(b, (len + 2) / 3 * 4) < 0)
+        return -ENOMEM;
+    const unsigned char *p = data;
+    char *o = b->data + b->len;
+    size_t i = 0;
+    for (; i + 3 <= len; i += 3) {
+        uint32_t w = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        o[0] = alphabet[w >> 18];
+        o[1] = alphabet[w >> 12 & 63];
+        o[2] = alphabet[w >> 6 & 63];
+        o[3] = alphabet[w & 63];
+        o += 4;
+    }
+    if (i < len) {
+        uint32_t w = (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0);
+        o[0] = alphabet[w >> 18];
+        o[1] = alphabet[w >> 12 & 63];
+        o[2] = i + 1 < len ? alphabet[w >> 6 & 63] : '=';
+        o[3] = '=';
+        o += 4;
+    }
+    b->len = (size_t)(o - b->data);
+    return 0;
+}

@@ -1,0 +1,349 @@
+/* Option tables: validation, filling config structs, durations, "did you mean"
+ * (see option.h). Messages follow "PATH: expected WHAT, got VALUE". */
+#include "engine/option.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *weir_path_key(char *buf, size_t size, const char *path, const char *key)
+{
+    snprintf(buf, size, "%s%s%s", path, *path ? "." : "", key);
+    return buf;
+}
+
+const char *weir_path_index(char *buf, size_t size, const char *path, size_t index)
+{
+    snprintf(buf, size, "%s[%zu]", path, index);
+    return buf;
+}
+
+/* A short rendering of what the user wrote, for "got ...". */
+static const char *json_brief(const json_t *v, char *buf, size_t size)
+{
+    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!text) {
+        snprintf(buf, size, "?");
+        return buf;
+    }
+    if (strlen(text) > 40)
+        snprintf(buf, size, "%.37s...", text);
+    else
+        snprintf(buf, size, "%s", text);
+    free(text);
+    return buf;
+}
+
+static void range_text(const struct weir_option *o, char *buf, size_t size)
+{
+    int is_int = o->kind == WEIR_OPT_INT;
+    const char *noun = is_int ? "an integer" : "a number";
+    if (!(o->flags & WEIR_OPT_RANGE)) {
+        snprintf(buf, size, "%s", noun);
+    } else if (isinf(o->max) && is_int && o->min == 1) {
+        snprintf(buf, size, "a positive integer");
+    } else if (isinf(o->max) && is_int && o->min == 0) {
+        snprintf(buf, size, "a non-negative integer");
+    } else if (isinf(o->max)) {
+        snprintf(buf, size, "%s %s %.10g", noun, o->flags & WEIR_OPT_MIN_OPEN ? ">" : ">=", o->min);
+    } else {
+        snprintf(buf, size, "%s in %c%.10g,%.10g%c", noun, o->flags & WEIR_OPT_MIN_OPEN ? '(' : '[',
+                 o->min, o->max, o->flags & WEIR_OPT_MAX_OPEN ? ')' : ']');
+    }
+}
+
+static int in_range(const struct weir_option *o, double v)
+{
+    if (!(o->flags & WEIR_OPT_RANGE))
+        return 1;
+    if (o->flags & WEIR_OPT_MIN_OPEN ? v <= o->min : v < o->min)
+        return 0;
+    if (o->flags & WEIR_OPT_MAX_OPEN ? v >= o->max : v > o->max)
+        return 0;
+    return 1;
+}
+
+int weir_duration_parse(const char *s, uint64_t *ns)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || v < 0 || !isfinite(v))
+        return -EINVAL;
+    static const struct { const char *unit; double ns; } units[] = {
+        {"", 1e6}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}, {"d", 86400e9},
+    };
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(end, units[i].unit) == 0) {
+            *ns = (uint64_t)(v * units[i].ns);
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+static int choice_index(const char *choices, const char *s)
+{
+    size_t len = strlen(s);
+    int idx = 0;
+    for (const char *p = choices; *p; idx++) {
+        const char *bar = strchr(p, '|');
+        size_t n = bar ? (size_t)(bar - p) : strlen(p);
+        if (n == len && strncmp(p, s, n) == 0)
+            return idx;
+        if (!bar)
+            break;
+        p = bar + 1;
+    }
+    return -1;
+}
+
+/* "welford|ewm" → "\"welford\" or \"ewm\"" */
+static void choices_text(const char *choices, char *buf, size_t size)
+{
+    size_t o = 0;
+    const char *p = choices;
+    while (*p && o + 4 < size) {
+        const char *bar = strchr(p, '|');
+        size_t n = bar ? (size_t)(bar - p) : strlen(p);
+        o += (size_t)snprintf(buf + o, size - o, "%s\"%.*s\"", o ? (bar ? ", " : " or ") : "",
+                              (int)n, p);
+        if (!bar)
+            break;
+        p = bar + 1;
+    }
+}
+
+static int fill_strings(const json_t *v, struct weir_strlist *out, struct weir_diag *d,
+                        const char *path)
+{
+    char got[64], ip[256];
+    if (json_is_string(v)) {
+        out->v = malloc(sizeof *out->v);
+        if (!out->v)
+            return 1;
+        out->v[0] = json_string_value(v);
+        out->n = 1;
+        return 0;
+    }
+    if (!json_is_array(v) || json_array_size(v) == 0) {
+        weir_diag_add(d, path, "expected a string or a non-empty array of strings, got %s",
+                      json_brief(v, got, sizeof got));
+        return 1;
+    }
+    out->n = json_array_size(v);
+    out->v = calloc(out->n, sizeof *out->v);
+    if (!out->v)
+        return 1;
+    int bad = 0;
+    for (size_t i = 0; i < out->n; i++) {
+        const json_t *e = json_array_get(v, i);
+        if (!json_is_string(e)) {
+            weir_diag_add(d, weir_path_index(ip, sizeof ip, path, i),
+                          "expected a string, got %s", json_brief(e, got, sizeof got));
+            bad++;
+        } else {
+            out->v[i] = json_string_value(e);
+        }
+    }
+    return bad;
+}
+
+/* Checks and stores one value; returns the number of problems (0 or 1). */
+static int fill_one(const struct weir_option *o, const json_t *v, void *conf,
+                    struct weir_diag *d, const char *path)
+{
+    char got[64], want[96];
+    void *field = (char *)conf + o->offset;
+    switch (o->kind) {
+    case WEIR_OPT_BOOL:
+        if (!json_is_boolean(v))
+            break;
+        *(int *)field = json_is_true(v);
+        return 0;
+    case WEIR_OPT_INT: {
+        double x = json_is_integer(v) ? (double)json_integer_value(v) : json_real_value(v);
+        if (!json_is_number(v) || x != floor(x) || !in_range(o, x))
+            break;
+        *(int64_t *)field = (int64_t)x;
+        return 0;
+    }
+    case WEIR_OPT_NUMBER:
+        if (!json_is_number(v) || !in_range(o, json_number_value(v)))
+            break;
+        *(double *)field = json_number_value(v);
+        return 0;
+    case WEIR_OPT_STRING:
+        if (!json_is_string(v) || json_string_length(v) == 0)
+            break;
+        *(const char **)field = json_string_value(v);
+        return 0;
+    case WEIR_OPT_ENUM: {
+        int idx = json_is_string(v) ? choice_index(o->choices, json_string_value(v)) : -1;
+        if (idx < 0)
+            break;
+        *(int *)field = idx;
+        return 0;
+    }
+    case WEIR_OPT_STRINGS:
+        return fill_strings(v, (struct weir_strlist *)field, d, path);
+    case WEIR_OPT_DURATION: {
+        uint64_t ns;
+        if (json_is_number(v) && json_number_value(v) >= 0) {
+            *(uint64_t *)field = (uint64_t)(json_number_value(v) * 1e6);
+            return 0;
+        }
+        if (!json_is_string(v) || weir_duration_parse(json_string_value(v), &ns) < 0)
+            break;
+        *(uint64_t *)field = ns;
+        return 0;
+    }
+    case WEIR_OPT_JSON:
+        *(const json_t **)field = v;
+        return 0;
+    }
+    switch (o->kind) {
+    case WEIR_OPT_BOOL: snprintf(want, sizeof want, "true or false"); break;
+    case WEIR_OPT_STRING: snprintf(want, sizeof want, "a non-empty string"); break;
+    case WEIR_OPT_ENUM: choices_text(o->choices, want, sizeof want); break;
+    case WEIR_OPT_DURATION: snprintf(want, sizeof want, "a duration like \"250ms\" or \"1h\""); break;
+    default: range_text(o, want, sizeof want); break;
+    }
+    weir_diag_add(d, path, "expected %s, got %s", want, json_brief(v, got, sizeof got));
+    return 1;
+}
+
+static int is_ignored(const char *key, const char *const *ignore)
+{
+    for (size_t i = 0; ignore && ignore[i]; i++)
+        if (strcmp(ignore[i], key) == 0)
+            return 1;
+    return 0;
+}
+
+static int check_unknown(const struct weir_option *opts, const json_t *obj,
+                         const char *const *ignore, struct weir_diag *d, const char *path)
+{
+    const char *names[128];
+    size_t n = 0;
+    for (const struct weir_option *o = opts; o->name && n < 128; o++)
+        names[n++] = o->name;
+    int bad = 0;
+    const char *key;
+    json_t *v;
+    char kp[256], known[512];
+    json_object_foreach((json_t *)obj, key, v) {
+        int declared = is_ignored(key, ignore);
+        for (size_t i = 0; i < n && !declared; i++)
+            declared = strcmp(names[i], key) == 0;
+        if (declared)
+            continue;
+        bad++;
+        const char *close = weir_did_you_mean(key, names, n);
+        if (close) {
+            weir_diag_add(d, weir_path_key(kp, sizeof kp, path, key),
+                          "unknown option (did you mean \"%s\"?)", close);
+            continue;
+        }
+        size_t o = 0;
+        known[0] = '\0';
+        for (size_t i = 0; i < n && o + 2 < sizeof known; i++)
+            o += (size_t)snprintf(known + o, sizeof known - o, "%s%s", i ? ", " : "", names[i]);
+        weir_diag_add(d, weir_path_key(kp, sizeof kp, path, key),
+                      "unknown option; expected one of: %s", n ? known : "(none)");
+    }
+    return bad;
+}
+
+int weir_options_apply(const struct weir_option *opts, const json_t *obj, void *conf,
+                       const char *const *ignore, struct weir_diag *d, const char *path)
+{
+    char got[64], kp[256];
+    if (!json_is_object(obj)) {
+        weir_diag_add(d, path, "expected an object, got %s", json_brief(obj, got, sizeof got));
+        return 1;
+    }
+    int bad = check_unknown(opts, obj, ignore, d, path);
+    for (const struct weir_option *o = opts; o->name; o++) {
+        const json_t *v = json_object_get(obj, o->name);
+        weir_path_key(kp, sizeof kp, path, o->name);
+        json_t *def = NULL;
+        if (!v && o->def) {
+            def = json_loads(o->def, JSON_DECODE_ANY, NULL);
+            v = def;
+        }
+        if (!v) {
+            if (o->flags & WEIR_OPT_REQUIRED) {
+                weir_diag_add(d, path, "missing required option \"%s\"", o->name);
+                bad++;
+            }
+            continue;
+        }
+        /* Defaults of kind JSON/STRING/STRINGS must outlive this call: keep
+         * them in the object (the pipeline owns it) instead of freeing. */
+        if (def && (o->kind == WEIR_OPT_JSON || o->kind == WEIR_OPT_STRING ||
+                    o->kind == WEIR_OPT_STRINGS)) {
+            json_object_set_new((json_t *)obj, o->name, def);
+            v = json_object_get(obj, o->name);
+            def = NULL;
+        }
+        bad += fill_one(o, v, conf, d, kp);
+        json_decref(def);
+    }
+    return bad;
+}
+
+void weir_options_release(const struct weir_option *opts, void *conf)
+{
+    if (!conf)
+        return;
+    for (const struct weir_option *o = opts; o->name; o++) {
+        if (o->kind == WEIR_OPT_STRINGS) {
+            struct weir_strlist *l = (struct weir_strlist *)((char *)conf + o->offset);
+            free(l->v);
+            l->v = NULL;
+            l->n = 0;
+        }
+    }
+}
+
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63)
+        return 99;
+    size_t row[64];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            size_t best = diag + cost;
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+const char *weir_did_you_mean(const char *word, const char *const *candidates, size_t n)
+{
+    const char *best = NULL;
+    size_t best_d = 99, limit = strlen(word) <= 4 ? 1 : 2;
+    for (size_t i = 0; i < n; i++) {
+        size_t dist = edit_distance(word, candidates[i]);
+        if (dist < best_d) {
+            best_d = dist;
+            best = candidates[i];
+        }
+    }
+    return best_d <= limit ? best : NULL;
+}

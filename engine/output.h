@@ -1,0 +1,35 @@
+/* How a record is written out: the input JSON object with the pipeline's
+ * computed fields appended (scores, features, the alert flag), one line each;
+ * and how a dead record is written to the dead-letter sink. */
+#ifndef WEIR_OUTPUT_H
+#define WEIR_OUTPUT_H
+
+#include <stdint.h>
+
+#include "engine/batch.h"
+#include "engine/buf.h"
+#include "engine/schema.h"
+
+struct weir_output {
+    const struct weir_schema *schema;
+    uint32_t cols[WEIR_SCHEMA_MAX]; /* feature columns appended, in order */
+    uint32_t ncols;
+    uint32_t strs[WEIR_SCHEMA_MAX]; /* string fields appended */
+    uint32_t nstrs;
+    int alert;                      /* append "alert": true|false */
+};
+
+/* Appends record i of b as one JSON line (with '\n'). */
+int weir_output_record(struct weir_buf *out, const struct weir_output *o,
+                       const struct weir_batch *b, uint32_t i);
+/* Appends dead record i of b as one JSON line: reason, source coordinates, the
+ * raw bytes (as a string, plus base64 when they are not valid UTF-8). */
+int weir_output_dead(struct weir_buf *out, const struct weir_batch *b, uint32_t i,
+                     const char *source_name);
+
+/* Just the computed fields, as `"name":value,...` without braces (Kafka sinks
+ * put them in the output value too). */
+int weir_output_fields(struct weir_buf *out, const struct weir_output *o,
+                       const struct weir_batch *b, uint32_t i);
+
+#endif

@@ -1,0 +1,102 @@
+/* --set overrides (see override.h). */
+#include "engine/override.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int weir_override_parse(char *arg, struct weir_override *out)
+{
+    char *eq = strchr(arg, '=');
+    if (!eq || eq == arg)
+        return -EINVAL;
+    *eq = '\0';
+    out->path = arg;
+    out->value = eq + 1;
+    return 0;
+}
+
+/* One step of a path: a key (".name" or the first "name") or an index ("[3]"). */
+struct step {
+    char key[128];
+    long index; /* >= 0 for "[n]" */
+};
+
+static int next_step(const char **p, struct step *s)
+{
+    const char *c = *p;
+    s->index = -1;
+    if (*c == '[') {
+        char *end;
+        s->index = strtol(c + 1, &end, 10);
+        if (end == c + 1 || *end != ']' || s->index < 0)
+            return -EINVAL;
+        *p = end + 1;
+        return 0;
+    }
+    if (*c == '.')
+        c++;
+    size_t n = strcspn(c, ".[");
+    if (n == 0 || n >= sizeof s->key)
+        return -EINVAL;
+    memcpy(s->key, c, n);
+    s->key[n] = '\0';
+    *p = c + n;
+    return 0;
+}
+
+static json_t *value_of(const char *text)
+{
+    json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
+    return v ? v : json_string(text);
+}
+
+int weir_override_apply(json_t *root, const struct weir_override *set, struct weir_diag *diag)
+{
+    char where[256];
+    snprintf(where, sizeof where, "--set %s", set->path);
+    json_t *node = root;
+    const char *p = set->path;
+    struct step s;
+    size_t done = 0;
+    for (;;) {
+        if (next_step(&p, &s) < 0) {
+            weir_diag_add(diag, where,
+                          "expected a path like source.path or operators[2].quantile");
+            return 1;
+        }
+        int last = *p == '\0';
+        if (s.index >= 0 && !json_is_array(node)) {
+            weir_diag_add(diag, where, "\"%.*s\" is not an array", (int)done, set->path);
+            return 1;
+        }
+        if (s.index < 0 && !json_is_object(node)) {
+            weir_diag_add(diag, where, "\"%.*s\" is not an object", (int)done, set->path);
+            return 1;
+        }
+        if (last) {
+            json_t *v = value_of(set->value);
+            if (s.index < 0)
+                json_object_set_new(node, s.key, v);
+            else if ((size_t)s.index < json_array_size(node))
+                json_array_set_new(node, (size_t)s.index, v);
+            else {
+                json_decref(v);
+                weir_diag_add(diag, where, "index %ld is out of range: \"%.*s\" has %zu elements",
+                              s.index, (int)done, set->path, json_array_size(node));
+                return 1;
+            }
+            return 0;
+        }
+        json_t *child = s.index < 0 ? json_object_get(node, s.key)
+                                    : json_array_get(node, (size_t)s.index);
+        if (!child) {
+            weir_diag_add(diag, where, "\"%.*s\" does not exist in the pipeline",
+                          (int)(p - set->path), set->path);
+            return 1;
+        }
+        node = child;
+        done = (size_t)(p - set->path);
+    }
+}

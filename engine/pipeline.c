@@ -1,0 +1,399 @@
+/* Loading and validating a pipeline file (see pipeline.h). Validation runs to
+ * the end and reports every problem, each with the file, the JSON path and
+ * what was expected; nothing runs unless the whole file is valid. */
+#include "engine/pipeline.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/override.h"
+
+struct top_conf {
+    const char *name;
+    struct weir_strlist features;
+    const json_t *source, *operators, *sinks, *dead_letter;
+};
+
+static const struct weir_option top_options[] = {
+    {"name", WEIR_OPT_STRING, NULL, "pipeline name (headers, metrics, consumer group default)",
+     offsetof(struct top_conf, name), 0, 0, 0, NULL},
+    {"features", WEIR_OPT_STRINGS, NULL,
+     "optional: the feature columns, in order; operators may only write these",
+     offsetof(struct top_conf, features), 0, 0, 0, NULL},
+    {"source", WEIR_OPT_JSON, NULL, "where records come from (an object with \"type\")",
+     offsetof(struct top_conf, source), WEIR_OPT_REQUIRED, 0, 0, NULL},
+    {"operators", WEIR_OPT_JSON, NULL, "the chain of operators, in order",
+     offsetof(struct top_conf, operators), WEIR_OPT_REQUIRED, 0, 0, NULL},
+    {"sinks", WEIR_OPT_JSON, NULL, "where results go (objects with \"type\")",
+     offsetof(struct top_conf, sinks), WEIR_OPT_REQUIRED, 0, 0, NULL},
+    {"dead_letter", WEIR_OPT_JSON, NULL,
+     "where rejected records go, with their reason (default: standard error)",
+     offsetof(struct top_conf, dead_letter), 0, 0, 0, NULL},
+    {0},
+};
+
+struct source_common {
+    int64_t max_records;
+};
+
+const struct weir_option weir_source_common_options[] = {
+    {"type", WEIR_OPT_STRING, NULL, "the source type", 0, WEIR_OPT_REQUIRED, 0, 0, NULL},
+    {"max_records", WEIR_OPT_INT, "1024", "records per batch",
+     offsetof(struct source_common, max_records), WEIR_OPT_RANGE, 1, 1 << 20, NULL},
+    {0},
+};
+
+struct sink_common {
+    int when;
+    struct weir_strlist fields;
+};
+
+const struct weir_option weir_sink_common_options[] = {
+    {"type", WEIR_OPT_STRING, NULL, "the sink type", 0, WEIR_OPT_REQUIRED, 0, 0, NULL},
+    {"when", WEIR_OPT_ENUM, "\"all\"", "which records: all, alert (alerts only), normal (no alert)",
+     offsetof(struct sink_common, when), 0, 0, 0, "all|alert|normal"},
+    {"fields", WEIR_OPT_STRINGS, NULL,
+     "computed fields to append (default: every feature an operator other than extract writes)",
+     offsetof(struct sink_common, fields), 0, 0, 0, NULL},
+    {0},
+};
+
+static const char *const common_keys_source[] = {"type", "max_records", NULL};
+static const char *const common_keys_sink[] = {"type", "when", "fields", NULL};
+
+/* The "type" of a stage: present, a string, and a known name. */
+static const char *stage_type(const json_t *obj, const char *path, const char *what,
+                              const char *const *known, size_t nknown, struct weir_diag *d)
+{
+    char kp[256];
+    const json_t *t = json_is_object(obj) ? json_object_get(obj, "type") : NULL;
+    if (!json_is_object(obj)) {
+        weir_diag_add(d, path, "expected an object with a \"type\"");
+        return NULL;
+    }
+    if (!t) {
+        weir_diag_add(d, path, "missing required option \"type\"");
+        return NULL;
+    }
+    if (!json_is_string(t)) {
+        weir_diag_add(d, weir_path_key(kp, sizeof kp, path, "type"), "expected a string");
+        return NULL;
+    }
+    const char *name = json_string_value(t);
+    for (size_t i = 0; i < nknown; i++)
+        if (strcmp(known[i], name) == 0)
+            return name;
+    const char *close = weir_did_you_mean(name, known, nknown);
+    char list[512] = "";
+    for (size_t i = 0, o = 0; i < nknown && o < sizeof list - 2; i++)
+        o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "", known[i]);
+    if (close)
+        weir_diag_add(d, weir_path_key(kp, sizeof kp, path, "type"),
+                      "unknown %s type \"%s\" (did you mean \"%s\"?)", what, name, close);
+    else
+        weir_diag_add(d, weir_path_key(kp, sizeof kp, path, "type"),
+                      "unknown %s type \"%s\"; expected one of: %s", what, name, list);
+    return NULL;
+}
+
+static int load_source(struct weir_pipeline *pl, const json_t *obj, struct weir_prepare *p)
+{
+    const char *names[32];
+    size_t n = 0;
+    for (const struct weir_source_type *const *t = weir_source_types(); *t && n < 32; t++)
+        names[n++] = (*t)->name;
+    const char *name = stage_type(obj, "source", "source", names, n, p->diag);
+    if (!name)
+        return 1;
+    pl->source_type = weir_source_find(name);
+    pl->source_conf = calloc(1, pl->source_type->conf_size);
+    struct source_common common = {0};
+    /* Common keys first, then the type's own; each table ignores the other's keys. */
+    const char *ignore[64];
+    size_t k = 0;
+    for (const struct weir_option *o = pl->source_type->options; o->name && k < 62; o++)
+        ignore[k++] = o->name;
+    ignore[k] = NULL;
+    int bad = weir_options_apply(weir_source_common_options, obj, &common, ignore, p->diag, "source");
+    if (bad)
+        return bad;
+    pl->max_records = (uint32_t)common.max_records;
+    bad = weir_options_apply(pl->source_type->options, obj, pl->source_conf, common_keys_source,
+                             p->diag, "source");
+    p->path = "source";
+    if (!bad && pl->source_type->prepare)
+        bad = pl->source_type->prepare(pl->source_conf, obj, p);
+    return bad;
+}
+
+static int load_op(struct weir_stage_op *st, const json_t *obj, struct weir_prepare *p)
+{
+    const char *names[64];
+    size_t n = 0;
+    for (const struct weir_operator_type *const *t = weir_operator_types(); *t && n < 64; t++)
+        names[n++] = (*t)->name;
+    const char *name = stage_type(obj, p->path, "operator", names, n, p->diag);
+    if (!name)
+        return 1;
+    st->type = weir_operator_find(name);
+    st->conf = calloc(1, st->type->conf_size ? st->type->conf_size : 1);
+    static const char *const ignore[] = {"type", NULL};
+    int bad = weir_options_apply(st->type->options, obj, st->conf, ignore, p->diag, p->path);
+    if (!bad && st->type->prepare)
+        bad = st->type->prepare(st->conf, obj, p);
+    return bad;
+}
+
+/* The first operator must validate records as JSON objects: without an extract
+ * there, weir adds an empty one (it only validates). */
+static int add_implicit_extract(struct weir_pipeline *pl, struct weir_prepare *p)
+{
+    json_t *obj = json_pack("{s:s, s:{}}", "type", "extract", "fields");
+    json_t *implicit = json_object_get(pl->root, "__implicit");
+    if (!implicit) {
+        implicit = json_array();
+        json_object_set_new(pl->root, "__implicit", implicit);
+    }
+    json_array_append_new(implicit, obj);
+    p->path = "operators (implicit extract)";
+    p->op_index = 0;
+    return load_op(&pl->ops[0], obj, p);
+}
+
+static int load_ops(struct weir_pipeline *pl, const json_t *arr, struct weir_prepare *p)
+{
+    if (!json_is_array(arr)) {
+        weir_diag_add(p->diag, "operators", "expected an array of operator objects");
+        return 1;
+    }
+    size_t n = json_array_size(arr);
+    const json_t *first = json_array_get(arr, 0);
+    const json_t *t0 = json_is_object(first) ? json_object_get(first, "type") : NULL;
+    int implicit = !(json_is_string(t0) && strcmp(json_string_value(t0), "extract") == 0);
+    pl->nops = n + (size_t)implicit;
+    pl->ops = calloc(pl->nops ? pl->nops : 1, sizeof *pl->ops);
+    int bad = implicit ? add_implicit_extract(pl, p) : 0;
+    char path[64];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "operators[%zu]", i);
+        p->path = path;
+        p->op_index = (int)i;
+        bad += load_op(&pl->ops[i + (size_t)implicit], json_array_get(arr, i), p);
+    }
+    return bad;
+}
+
+static int resolve_fields(struct weir_stage_sink *st, const struct weir_strlist *fields,
+                          const struct weir_schema *s, struct weir_diag *d, const char *path)
+{
+    struct weir_output *o = &st->output;
+    o->schema = s;
+    o->alert = 1;
+    if (!fields->n) { /* default: what operators computed */
+        for (uint32_t c = 0; c < s->nfeat; c++)
+            if (s->feat[c].emit && s->feat[c].producer >= 0)
+                o->cols[o->ncols++] = c;
+        return 0;
+    }
+    int bad = 0;
+    char ip[256];
+    for (size_t k = 0; k < fields->n; k++) {
+        const char *name = fields->v[k];
+        int c = weir_schema_find_feature(s, name);
+        if (c >= 0) {
+            o->cols[o->ncols++] = (uint32_t)c;
+            continue;
+        }
+        uint32_t j = 0;
+        while (j < s->nstr && strcmp(s->str[j].name, name) != 0)
+            j++;
+        if (j < s->nstr) {
+            o->strs[o->nstrs++] = j;
+            continue;
+        }
+        const char *names[WEIR_SCHEMA_MAX * 2];
+        size_t n = 0;
+        for (uint32_t c2 = 0; c2 < s->nfeat; c2++)
+            names[n++] = s->feat[c2].name;
+        for (uint32_t c2 = 0; c2 < s->nstr; c2++)
+            names[n++] = s->str[c2].name;
+        const char *close = weir_did_you_mean(name, names, n);
+        weir_diag_add(d, weir_path_index(ip, sizeof ip, path, k),
+                      close ? "unknown field \"%s\" (did you mean \"%s\"?)" : "unknown field \"%s\"%s",
+                      name, close ? close : "");
+        bad++;
+    }
+    return bad;
+}
+
+static int load_sink(struct weir_pipeline *pl, struct weir_stage_sink *st, const json_t *obj,
+                     const char *path, struct weir_prepare *p, int dead)
+{
+    const char *names[32];
+    size_t n = 0;
+    for (const struct weir_sink_type *const *t = weir_sink_types(); *t && n < 32; t++)
+        names[n++] = (*t)->name;
+    const char *name = stage_type(obj, path, "sink", names, n, p->diag);
+    if (!name)
+        return 1;
+    st->type = weir_sink_find(name);
+    st->conf = calloc(1, st->type->conf_size);
+    struct sink_common common = {0};
+    const char *ignore[64];
+    size_t k = 0;
+    for (const struct weir_option *o = st->type->options; o->name && k < 62; o++)
+        ignore[k++] = o->name;
+    ignore[k] = NULL;
+    int bad = dead ? 0 : weir_options_apply(weir_sink_common_options, obj, &common, ignore, p->diag, path);
+    static const char *const dead_ignore[] = {"type", NULL};
+    bad += weir_options_apply(st->type->options, obj, st->conf, dead ? dead_ignore : common_keys_sink,
+                              p->diag, path);
+    st->when = dead ? WEIR_WHEN_DEAD : common.when == 1 ? WEIR_WHEN_ALERT
+                                     : common.when == 2 ? WEIR_WHEN_NORMAL : WEIR_WHEN_ALL;
+    p->path = path;
+    p->op_index = -1;
+    if (!bad && st->type->prepare)
+        bad += st->type->prepare(st->conf, obj, p);
+    if (!bad && !dead)
+        bad += resolve_fields(st, &common.fields, &pl->schema, p->diag,
+                              weir_path_key((char[256]){0}, 256, path, "fields"));
+    weir_options_release(weir_sink_common_options, &common);
+    return bad;
+}
+
+static int load_sinks(struct weir_pipeline *pl, const json_t *arr, const json_t *dead,
+                      struct weir_prepare *p)
+{
+    if (!json_is_array(arr) || json_array_size(arr) == 0) {
+        weir_diag_add(p->diag, "sinks", "expected a non-empty array of sink objects");
+        return 1;
+    }
+    pl->nsinks = json_array_size(arr);
+    pl->sinks = calloc(pl->nsinks, sizeof *pl->sinks);
+    int bad = 0;
+    char path[64];
+    for (size_t i = 0; i < pl->nsinks; i++) {
+        snprintf(path, sizeof path, "sinks[%zu]", i);
+        bad += load_sink(pl, &pl->sinks[i], json_array_get(arr, i), path, p, 0);
+    }
+    json_t *def = NULL;
+    if (!dead) { /* nothing is dropped silently: rejects go to standard error by default */
+        def = json_pack("{s:s, s:s, s:b}", "type", "file", "path", "/dev/stderr", "append", 1);
+        json_object_set_new(pl->root, "__dead_letter_default", def);
+        dead = def;
+    }
+    bad += load_sink(pl, &pl->dead, dead, "dead_letter", p, 1);
+    return bad;
+}
+
+static int declare_features(struct weir_pipeline *pl, const struct weir_strlist *f,
+                            struct weir_diag *d)
+{
+    int bad = 0;
+    char ip[64];
+    for (size_t i = 0; i < f->n; i++) {
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(f->v[i], f->v[j]) == 0) {
+                weir_diag_add(d, weir_path_index(ip, sizeof ip, "features", i),
+                              "duplicate feature \"%s\"", f->v[i]);
+                bad++;
+            }
+        if (i < WEIR_SCHEMA_MAX) {
+            pl->schema.feat[i].name = f->v[i];
+            pl->schema.feat[i].producer = -1;
+        }
+    }
+    pl->schema.nfeat = (uint32_t)(f->n < WEIR_SCHEMA_MAX ? f->n : WEIR_SCHEMA_MAX);
+    pl->schema.declared = f->n > 0;
+    return bad;
+}
+
+static int load_root(struct weir_pipeline *pl, struct weir_diag *d)
+{
+    struct top_conf top = {0};
+    static const char *const none[] = {NULL};
+    int bad = weir_options_apply(top_options, pl->root, &top, none, d, "");
+    if (bad) {
+        weir_options_release(top_options, &top);
+        return bad;
+    }
+    pl->name = top.name ? top.name : "weir";
+    bad += declare_features(pl, &top.features, d);
+    struct weir_prepare p = {.schema = &pl->schema, .diag = d, .path = "", .op_index = -1};
+    bad += load_source(pl, top.source, &p);
+    bad += load_ops(pl, top.operators, &p);
+    bad += load_sinks(pl, top.sinks, top.dead_letter, &p);
+    weir_options_release(top_options, &top);
+    return bad;
+}
+
+int weir_pipeline_load(const char *file, const struct weir_override *sets, size_t nsets,
+                       struct weir_pipeline **out, struct weir_diag *diag)
+{
+    struct weir_pipeline *pl = calloc(1, sizeof *pl);
+    if (!pl)
+        return -ENOMEM;
+    pl->file = strdup(file);
+    diag->file = pl->file;
+    json_error_t jerr;
+    pl->root = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
+    if (!pl->root) {
+        int rc = jerr.line < 0 && jerr.position == 0 ? -ENOENT : -EINVAL;
+        if (rc == -ENOENT)
+            weir_diag_add(diag, "", "cannot read the file: %s", jerr.text);
+        else
+            weir_diag_add(diag, "", "line %d, column %d: invalid JSON: %s", jerr.line, jerr.column,
+                          jerr.text);
+        weir_pipeline_free(pl);
+        return rc;
+    }
+    if (!json_is_object(pl->root)) {
+        weir_diag_add(diag, "", "expected a JSON object at the top level");
+        weir_pipeline_free(pl);
+        return -EINVAL;
+    }
+    int bad = 0;
+    for (size_t i = 0; i < nsets; i++)
+        bad += weir_override_apply(pl->root, &sets[i], diag);
+    if (!bad)
+        bad = load_root(pl, diag);
+    if (bad) {
+        weir_pipeline_free(pl);
+        return -EINVAL;
+    }
+    *out = pl;
+    return 0;
+}
+
+static void free_stage(const struct weir_option *opts, void (*release)(void *), void *conf)
+{
+    if (!conf)
+        return;
+    if (release)
+        release(conf);
+    weir_options_release(opts, conf);
+    free(conf);
+}
+
+void weir_pipeline_free(struct weir_pipeline *pl)
+{
+    if (!pl)
+        return;
+    if (pl->source_type)
+        free_stage(pl->source_type->options, pl->source_type->release, pl->source_conf);
+    for (size_t i = 0; i < pl->nops; i++)
+        if (pl->ops[i].type)
+            free_stage(pl->ops[i].type->options, pl->ops[i].type->release, pl->ops[i].conf);
+    free(pl->ops);
+    for (size_t i = 0; i <= pl->nsinks; i++) {
+        struct weir_stage_sink *st = i < pl->nsinks ? &pl->sinks[i] : &pl->dead;
+        if (st->type)
+            free_stage(st->type->options, st->type->release, st->conf);
+    }
+    free(pl->sinks);
+    json_decref(pl->root);
+    free(pl->file);
+    free(pl);
+}

@@ -1,0 +1,58 @@
+/* A loaded, validated pipeline: the parsed file, the resolved columns, and
+ * each stage's type and filled config. Read-only once loaded; every worker
+ * builds its own instances from it. */
+#ifndef WEIR_PIPELINE_H
+#define WEIR_PIPELINE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "connectors/connector.h"
+#include "engine/diag.h"
+#include "engine/operator.h"
+#include "engine/output.h"
+#include "engine/schema.h"
+
+struct weir_stage_op {
+    const struct weir_operator_type *type;
+    void *conf;
+};
+
+struct weir_stage_sink {
+    const struct weir_sink_type *type;
+    void *conf;
+    enum weir_when when;
+    struct weir_output output;
+};
+
+struct weir_pipeline {
+    json_t *root;     /* the file's JSON with --set overrides applied; owns all strings */
+    char *file;       /* path as given, for messages */
+    const char *name;
+    struct weir_schema schema;
+    const struct weir_source_type *source_type;
+    void *source_conf;
+    uint32_t max_records; /* records per batch */
+    struct weir_stage_op *ops;
+    size_t nops;
+    struct weir_stage_sink *sinks;
+    size_t nsinks;
+    struct weir_stage_sink dead; /* the dead-letter sink */
+};
+
+/* One --set PATH=VALUE override: VALUE is JSON when it parses as JSON,
+ * otherwise a string. */
+struct weir_override {
+    const char *path; /* "operators[2].quantile" */
+    const char *value;
+};
+
+/* Loads and validates file. Every problem goes to diag (named by file and JSON
+ * path); returns 0, or -EINVAL when diag holds problems, or -errno when the
+ * file cannot be read. On success *out is owned by the caller. */
+int weir_pipeline_load(const char *file, const struct weir_override *sets, size_t nsets,
+                       struct weir_pipeline **out, struct weir_diag *diag);
+void weir_pipeline_free(struct weir_pipeline *pl);
+
+#endif

@@ -1,0 +1,89 @@
+/* Column resolution for features and string fields (see schema.h). */
+#include "engine/schema.h"
+
+#include <string.h>
+
+#include "engine/option.h"
+
+static int find(const struct weir_column *cols, uint32_t n, const char *name)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (strcmp(cols[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+int weir_schema_find_feature(const struct weir_schema *s, const char *name)
+{
+    return find(s->feat, s->nfeat, name);
+}
+
+static int column_out(struct weir_prepare *p, struct weir_column *cols, uint32_t *n,
+                      const char *name, const char *path, int emit, const char *what)
+{
+    int idx = find(cols, *n, name);
+    if (idx >= 0 && cols[idx].producer >= 0 && cols[idx].producer != p->op_index) {
+        weir_diag_add(p->diag, path, "%s \"%s\" is already written by operators[%d]", what, name,
+                      cols[idx].producer);
+        return -1;
+    }
+    if (idx < 0) {
+        if (p->schema->declared && cols == p->schema->feat) {
+            weir_diag_add(p->diag, path,
+                          "feature \"%s\" is not in the pipeline's \"features\" list", name);
+            return -1;
+        }
+        if (*n >= WEIR_SCHEMA_MAX) {
+            weir_diag_add(p->diag, path, "too many %ss (at most %d)", what, WEIR_SCHEMA_MAX);
+            return -1;
+        }
+        idx = (int)(*n)++;
+        cols[idx].name = name;
+    }
+    cols[idx].producer = p->op_index;
+    cols[idx].emit = emit;
+    return idx;
+}
+
+static int column_in(struct weir_prepare *p, const struct weir_column *cols, uint32_t n,
+                     const char *name, const char *path, const char *what)
+{
+    int idx = find(cols, n, name);
+    if (idx >= 0 && cols[idx].producer >= 0)
+        return idx;
+    const char *names[WEIR_SCHEMA_MAX] = {0};
+    size_t k = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (cols[i].producer >= 0)
+            names[k++] = cols[i].name;
+    const char *close = weir_did_you_mean(name, names, k);
+    if (idx >= 0)
+        weir_diag_add(p->diag, path, "%s \"%s\" is not written by any earlier operator", what,
+                      name);
+    else if (close)
+        weir_diag_add(p->diag, path, "unknown %s \"%s\" (did you mean \"%s\"?)", what, name, close);
+    else
+        weir_diag_add(p->diag, path, "unknown %s \"%s\"; earlier operators write %s", what, name,
+                      k ? "other names" : "none");
+    return -1;
+}
+
+int weir_schema_feature_out(struct weir_prepare *p, const char *name, const char *path, int emit)
+{
+    return column_out(p, p->schema->feat, &p->schema->nfeat, name, path, emit, "feature");
+}
+
+int weir_schema_feature_in(struct weir_prepare *p, const char *name, const char *path)
+{
+    return column_in(p, p->schema->feat, p->schema->nfeat, name, path, "feature");
+}
+
+int weir_schema_string_out(struct weir_prepare *p, const char *name, const char *path)
+{
+    return column_out(p, p->schema->str, &p->schema->nstr, name, path, 0, "string field");
+}
+
+int weir_schema_string_in(struct weir_prepare *p, const char *name, const char *path)
+{
+    return column_in(p, p->schema->str, p->schema->nstr, name, path, "string field");
+}

@@ -1,0 +1,46 @@
+/* The pipeline's columns: named float features (the columns of a batch's X)
+ * and named string fields (the columns of S). Names are resolved to indexes
+ * once, when the pipeline loads, so the record path never looks up a string. */
+#ifndef WEIR_SCHEMA_H
+#define WEIR_SCHEMA_H
+
+#include <stdint.h>
+
+#include "engine/diag.h"
+
+#define WEIR_SCHEMA_MAX 256
+
+struct weir_column {
+    const char *name;  /* borrowed from the pipeline's JSON */
+    int producer;      /* index of the operator that writes it, -1 while unwritten */
+    int emit;          /* appended to output records by default */
+};
+
+struct weir_schema {
+    struct weir_column feat[WEIR_SCHEMA_MAX];
+    uint32_t nfeat;
+    struct weir_column str[WEIR_SCHEMA_MAX];
+    uint32_t nstr;
+    int declared;      /* the file listed "features": outputs must be among them */
+};
+
+/* Context handed to a type's prepare(): where errors go and who is asking. */
+struct weir_prepare {
+    struct weir_schema *schema;
+    struct weir_diag *diag;
+    const char *path;  /* JSON path of the object being prepared, e.g. "operators[2]" */
+    int op_index;      /* position in the chain; -1 for sources and sinks */
+};
+
+/* An operator writes the feature `name`; returns its column or -1 (error added
+ * at path). emit: appear in output records by default. */
+int weir_schema_feature_out(struct weir_prepare *p, const char *name, const char *path, int emit);
+/* An operator reads feature `name`, which an earlier operator must write;
+ * returns its column or -1 with "unknown feature ... did you mean". */
+int weir_schema_feature_in(struct weir_prepare *p, const char *name, const char *path);
+int weir_schema_string_out(struct weir_prepare *p, const char *name, const char *path);
+int weir_schema_string_in(struct weir_prepare *p, const char *name, const char *path);
+/* Column of a feature by name, or -1 (no error). */
+int weir_schema_find_feature(const struct weir_schema *s, const char *name);
+
+#endif

@@ -1,0 +1,609 @@
+/* extract: the parse stage for JSON records.
+ *
+ * `fields` maps output names to JSON pointers into each record:
+ *
+ *     "fields": {"amount": "/amount",
+ *                "card":   {"path": "/card/id", "type": "string"},
+ *                "ts":     {"path": "/ts", "type": "timestamp"},
+ *                "vip":    {"path": "/vip", "type": "bool", "default": false}}
+ *
+ * number and bool fields fill feature columns (bool as 1/0), string fields
+ * fill string columns, and the (at most one) timestamp field sets the
+ * record's event time. The pointers are compiled once into an on-demand
+ * scanner (engine/jscan.h) that makes one pass over each record, validating
+ * it whole and noting where the wanted values lie; only those values are
+ * decoded. A record that is not valid JSON, not an object, or lacks a
+ * required field or has one of the wrong type is killed with a reason that
+ * goes to the dead-letter sink; the rest of the batch goes on.
+ *
+ * Lenient on purpose, because producers differ: a number field accepts a
+ * string holding a number ("12.5", as CSV-minded producers write), a string
+ * field accepts a number (ids are often numeric), a bool field accepts the
+ * strings "true" and "false", and null counts as absent. Timestamps are epoch
+ * milliseconds (a number, or a string of digits) or a UTC date-time string
+ * "YYYY-MM-DD HH:MM:SS" / "YYYY-MM-DDTHH:MM:SS[.fff][Z|+HH:MM]".
+ *
+ * `"fields": {}` only validates records (the loader inserts such an extract
+ * when a pipeline has none). */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/jscan.h"
+#include "engine/operator.h"
+
+enum extract_type { XT_NUMBER, XT_STRING, XT_BOOL, XT_TIMESTAMP };
+
+/* What "expected ..." says for each type. */
+static const char *const type_noun[] = {"a number", "a string", "true or false", "a timestamp"};
+
+struct extract_field {
+    const char *name;    /* output name: the key in "fields" */
+    const char *pointer; /* RFC 6901 JSON pointer */
+    int type;            /* enum extract_type */
+    int required;
+    int has_default;
+    int col;             /* feature or string column; -1 for the timestamp */
+    double def_num;      /* number, bool (1/0) and timestamp (ms) defaults */
+    const char *def_str; /* string default, borrowed from the pipeline's JSON */
+    uint32_t def_len;
+};
+
+struct extract_conf {
+    const json_t *fields;     /* the option as written */
+    /* built by prepare(), freed by release() */
+    struct extract_field *f;  /* (nf) */
+    size_t nf;
+    struct weir_jscan *scan;  /* the nf pointers, then "" (the root, to learn its type) */
+};
+
+static const struct weir_option extract_options[] = {
+    {"fields", WEIR_OPT_JSON, NULL,
+     "output name -> JSON pointer (\"/amount\"), or {\"path\", \"type\": "
+     "number|string|bool|timestamp, \"default\", \"required\"}; {} only validates records",
+     offsetof(struct extract_conf, fields), WEIR_OPT_REQUIRED, 0, 0, NULL},
+    {0},
+};
+
+/* The object form of one field, checked by its own option table. */
+struct field_spec {
+    const char *path;
+    int type;
+    const json_t *def;
+    int required;
+};
+
+static const struct weir_option field_options[] = {
+    {"path", WEIR_OPT_STRING, NULL, "JSON pointer into the record",
+     offsetof(struct field_spec, path), WEIR_OPT_REQUIRED, 0, 0, NULL},
+    {"type", WEIR_OPT_ENUM, "\"number\"", "what the value must be",
+     offsetof(struct field_spec, type), 0, 0, 0, "number|string|bool|timestamp"},
+    {"default", WEIR_OPT_JSON, NULL, "used when the field is absent or null",
+     offsetof(struct field_spec, def), 0, 0, 0, NULL},
+    {"required", WEIR_OPT_BOOL, NULL, "kill records without it (default: true unless a default is given)",
+     offsetof(struct field_spec, required), 0, 0, 0, NULL},
+    {0},
+};
+
+/* ---- timestamps ----------------------------------------------------------- */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : dm[m - 1];
+}
+
+/* Reads exactly n digits at s[*i]. */
+static int digits(const char *s, size_t len, size_t *i, int n, int *out)
+{
+    int v = 0;
+    for (int k = 0; k < n; k++, (*i)++) {
+        if (*i >= len || s[*i] < '0' || s[*i] > '9')
+            return -1;
+        v = v * 10 + (s[*i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+static int expect(const char *s, size_t len, size_t *i, char c)
+{
+    if (*i >= len || s[*i] != c)
+        return -1;
+    (*i)++;
+    return 0;
+}
+
+/* Optional ".fff" (any number of digits; milliseconds kept) and zone:
+ * "Z", "+HH:MM", "-HH:MM" or nothing (UTC). Adds to *ms. */
+static int parse_fraction_zone(const char *s, size_t len, size_t i, int64_t *ms)
+{
+    if (i < len && s[i] == '.') {
+        int scale = 100, any = 0;
+        for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++, any = 1) {
+            *ms += (s[i] - '0') * scale;
+            scale /= 10;
+        }
+        if (!any)
+            return -1;
+    }
+    if (i < len && s[i] == 'Z')
+        i++;
+    else if (i < len && (s[i] == '+' || s[i] == '-')) {
+        int sign = s[i++] == '-' ? -1 : 1, hh, mm;
+        if (digits(s, len, &i, 2, &hh) || expect(s, len, &i, ':') ||
+            digits(s, len, &i, 2, &mm) || hh > 23 || mm > 59)
+            return -1;
+        *ms -= sign * ((int64_t)hh * 60 + mm) * 60000;
+    }
+    return i == len ? 0 : -1;
+}
+
+/* "YYYY-MM-DD HH:MM:SS" or "YYYY-MM-DDTHH:MM:SS[.fff][Z|+HH:MM]" → epoch ms. */
+static int parse_datetime(const char *s, size_t len, int64_t *out)
+{
+    size_t i = 0;
+    int y, mo, d, h, mi, sec;
+    if (digits(s, len, &i, 4, &y) || expect(s, len, &i, '-') || digits(s, len, &i, 2, &mo) ||
+        expect(s, len, &i, '-') || digits(s, len, &i, 2, &d))
+        return -1;
+    if (i >= len || (s[i] != ' ' && s[i] != 'T'))
+        return -1;
+    i++;
+    if (digits(s, len, &i, 2, &h) || expect(s, len, &i, ':') || digits(s, len, &i, 2, &mi) ||
+        expect(s, len, &i, ':') || digits(s, len, &i, 2, &sec))
+        return -1;
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
+        return -1;
+    int64_t ms = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + (int64_t)sec * 1000;
+    if (parse_fraction_zone(s, len, i, &ms) < 0)
+        return -1;
+    *out = ms;
+    return 0;
+}
+
+/* A timestamp value: epoch ms as a number or digit string, or a date-time. */
+static int timestamp_value(const char *text, const struct weir_jval *v, int64_t *ms)
+{
+    double x;
+    if (v->type == WEIR_JSTRING) {
+        const char *s = text + v->off;
+        char tmp[64];
+        size_t len = v->len;
+        if (v->escaped && len <= sizeof tmp) {
+            len = weir_jstr_unescape(s, v->len, tmp);
+            s = tmp;
+        }
+        if (parse_datetime(s, len, ms) == 0)
+            return 0;
+    }
+    if (weir_jval_number(text, v, &x) < 0 || !isfinite(x) || fabs(x) > 9.2e18)
+        return -EINVAL;
+    *ms = llround(x);
+    return 0;
+}
+
+/* ---- prepare ---------------------------------------------------------------- */
+
+/* A short rendering of what the user wrote, for "got ...". */
+static const char *json_brief(const json_t *v, char *buf, size_t size)
+{
+    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    snprintf(buf, size, "%.40s%s", text ? text : "?", text && strlen(text) > 40 ? "..." : "");
+    free(text);
+    return buf;
+}
+
+/* Checks a default against the field's type and stores it. */
+static int field_default(struct extract_field *f, const json_t *def, struct weir_prepare *p,
+                         const char *path)
+{
+    char got[64], dp[256];
+    int ok = 0;
+    weir_path_key(dp, sizeof dp, path, "default");
+    switch (f->type) {
+    case XT_NUMBER:
+        if ((ok = json_is_number(def)))
+            f->def_num = json_number_value(def);
+        break;
+    case XT_BOOL:
+        if ((ok = json_is_boolean(def)))
+            f->def_num = json_is_true(def) ? 1.0 : 0.0;
+        break;
+    case XT_STRING:
+        if ((ok = json_is_string(def))) {
+            f->def_str = json_string_value(def);
+            f->def_len = (uint32_t)json_string_length(def);
+        }
+        break;
+    case XT_TIMESTAMP: {
+        int64_t ms;
+        const char *s = json_string_value(def);
+        if (json_is_number(def) || (s && parse_datetime(s, strlen(s), &ms) == 0)) {
+            f->def_num = s ? (double)ms : json_number_value(def);
+            ok = 1;
+        }
+        break;
+    }
+    }
+    if (!ok) {
+        weir_diag_add(p->diag, dp, "expected %s, got %s",
+                      f->type == XT_TIMESTAMP ? "epoch milliseconds or \"YYYY-MM-DD HH:MM:SS\""
+                                              : type_noun[f->type],
+                      json_brief(def, got, sizeof got));
+        return 1;
+    }
+    f->has_default = 1;
+    return 0;
+}
+
+/* Fills f from the object form {"path", "type", "default", "required"}. */
+static int field_from_object(struct extract_field *f, const json_t *spec, struct weir_prepare *p,
+                             const char *path)
+{
+    struct field_spec s = {0};
+    char rp[256];
+    int bad = weir_options_apply(field_options, spec, &s, NULL, p->diag, path);
+    if (bad)
+        return bad;
+    f->pointer = s.path;
+    f->type = s.type;
+    if (s.def && field_default(f, s.def, p, path))
+        return 1;
+    const json_t *req = json_object_get(spec, "required");
+    if (req && s.required && f->has_default) {
+        weir_diag_add(p->diag, weir_path_key(rp, sizeof rp, path, "required"),
+                      "expected false or no \"required\" when a \"default\" is given, got true");
+        return 1;
+    }
+    f->required = req ? s.required : !f->has_default;
+    return 0;
+}
+
+/* Fills f from one entry of "fields" and checks its pointer alone, so an
+ * error names the field it belongs to. */
+static int field_parse(struct extract_field *f, const char *name, const json_t *v,
+                       struct weir_prepare *p, const char *path)
+{
+    char got[64], pp[256];
+    f->name = name;
+    f->col = -1;
+    if (json_is_string(v)) {
+        f->pointer = json_string_value(v);
+        f->type = XT_NUMBER;
+        f->required = 1;
+        snprintf(pp, sizeof pp, "%s", path);
+    } else if (json_is_object(v)) {
+        int bad = field_from_object(f, v, p, path);
+        if (bad)
+            return bad;
+        weir_path_key(pp, sizeof pp, path, "path");
+    } else {
+        weir_diag_add(p->diag, path, "expected a JSON pointer like \"/%s\" or an object with "
+                      "\"path\", got %s", name, json_brief(v, got, sizeof got));
+        return 1;
+    }
+    if (f->pointer[0] != '/' && f->pointer[0] != '\0') {
+        weir_diag_add(p->diag, pp, "expected a JSON pointer starting with \"/\", got \"%s\"",
+                      f->pointer);
+        return 1;
+    }
+    struct weir_jscan *one = NULL;
+    struct weir_error err = {0};
+    if (weir_jscan_compile(&one, &f->pointer, 1, &err) < 0) {
+        weir_diag_add(p->diag, pp, "%s", err.msg);
+        return 1;
+    }
+    weir_jscan_free(one);
+    return 0;
+}
+
+/* Declares the field's column, or claims the record's timestamp. */
+static int field_declare(struct extract_field *f, struct weir_prepare *p, const char *path,
+                         const char **ts_name)
+{
+    char tp[256];
+    switch (f->type) {
+    case XT_NUMBER:
+    case XT_BOOL:
+        f->col = weir_schema_feature_out(p, f->name, path, /*emit*/ 0);
+        return f->col < 0;
+    case XT_STRING:
+        f->col = weir_schema_string_out(p, f->name, path);
+        return f->col < 0;
+    case XT_TIMESTAMP:
+        if (*ts_name) {
+            weir_diag_add(p->diag, weir_path_key(tp, sizeof tp, path, "type"),
+                          "expected at most one field of type \"timestamp\", got a second "
+                          "(the first is \"%s\")", *ts_name);
+            return 1;
+        }
+        *ts_name = f->name;
+        return 0;
+    }
+    return 0;
+}
+
+static int compile_all(struct extract_conf *c, struct weir_prepare *p, const char *path)
+{
+    const char **ptrs = calloc(c->nf + 1, sizeof *ptrs);
+    struct weir_error err = {0};
+    if (!ptrs) {
+        weir_diag_add(p->diag, path, "out of memory");
+        return 1;
+    }
+    for (size_t i = 0; i < c->nf; i++)
+        ptrs[i] = c->f[i].pointer;
+    ptrs[c->nf] = ""; /* the root: its type tells an object from anything else */
+    int rc = weir_jscan_compile(&c->scan, ptrs, c->nf + 1, &err);
+    free(ptrs);
+    if (rc < 0) {
+        weir_diag_add(p->diag, path, "%s", err.msg);
+        return 1;
+    }
+    return 0;
+}
+
+static int extract_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
+{
+    struct extract_conf *c = vconf;
+    char path[256], fp[256], got[64];
+    const char *key, *ts_name = NULL;
+    const json_t *v;
+    int bad = 0;
+
+    weir_path_key(path, sizeof path, p->path, "fields");
+    if (!json_is_object(c->fields)) {
+        weir_diag_add(p->diag, path, "expected an object mapping output names to JSON pointers, "
+                      "got %s", json_brief(c->fields, got, sizeof got));
+        return 1;
+    }
+    c->f = calloc(json_object_size(c->fields) + 1, sizeof *c->f);
+    if (!c->f) {
+        weir_diag_add(p->diag, path, "out of memory");
+        return 1;
+    }
+    json_object_foreach((json_t *)c->fields, key, v) {
+        struct extract_field *f = &c->f[c->nf++];
+        weir_path_key(fp, sizeof fp, path, key);
+        if (!*key) {
+            weir_diag_add(p->diag, path, "expected non-empty output names, got \"\"");
+            bad++;
+            continue;
+        }
+        int fbad = field_parse(f, key, v, p, fp);
+        bad += fbad ? fbad : field_declare(f, p, fp, &ts_name);
+    }
+    if (bad)
+        return bad;
+    return compile_all(c, p, path);
+}
+
+static void extract_release(void *vconf)
+{
+    struct extract_conf *c = vconf;
+    if (!c)
+        return;
+    weir_jscan_free(c->scan);
+    free(c->f);
+    c->scan = NULL;
+    c->f = NULL;
+    c->nf = 0;
+}
+
+/* ---- per-worker state, process --------------------------------------------- */
+
+struct extract_state {
+    struct weir_jval *vals; /* (nf + 1) scanner output, reused per record */
+};
+
+static int extract_init(struct weir_op *op, struct weir_error *err)
+{
+    const struct extract_conf *c = op->conf;
+    struct extract_state *st = calloc(1, sizeof *st);
+    if (st)
+        st->vals = calloc(c->nf + 1, sizeof *st->vals);
+    if (!st || !st->vals) {
+        free(st);
+        return weir_error_set(err, -ENOMEM, "extract: out of memory");
+    }
+    op->state = st;
+    return 0;
+}
+
+static const char *jtype_noun(int t)
+{
+    switch (t) {
+    case WEIR_JNULL: return "null";
+    case WEIR_JFALSE: return "false";
+    case WEIR_JTRUE: return "true";
+    case WEIR_JNUMBER: return "a number";
+    case WEIR_JSTRING: return "a string";
+    case WEIR_JOBJECT: return "an object";
+    case WEIR_JARRAY: return "an array";
+    }
+    return "nothing";
+}
+
+/* Kills record i with a formatted reason copied into the batch's arena. */
+static void kill_fmt(struct weir_batch *b, uint32_t i, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void kill_fmt(struct weir_batch *b, uint32_t i, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    size_t len = n < 0 ? 0 : (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1;
+    const char *r = weir_arena_strdup(&b->arena, msg, len);
+    weir_batch_kill(b, i, r ? r : "invalid record (out of memory while describing it)");
+}
+
+static void kill_type(struct weir_batch *b, uint32_t i, const struct extract_field *f,
+                      const struct weir_jval *v)
+{
+    kill_fmt(b, i, "field \"%s\" (%s): expected %s, got %s", f->name, f->pointer,
+             type_noun[f->type], jtype_noun(v->type));
+}
+
+/* Absent or null: the default, nothing, or a dead record. */
+static void put_absent(struct weir_batch *b, uint32_t i, const struct extract_field *f,
+                       const struct weir_jval *v)
+{
+    if (f->has_default) {
+        if (f->type == XT_STRING)
+            b->S[(size_t)i * b->nstr + f->col] = (struct weir_str){f->def_str, f->def_len};
+        else if (f->type == XT_TIMESTAMP)
+            b->rec[i].ts_ms = (int64_t)f->def_num;
+        else
+            weir_batch_row(b, i)[f->col] = (float)f->def_num;
+    } else if (f->required && v->type == WEIR_JMISSING) {
+        kill_fmt(b, i, "missing required field \"%s\" (%s)", f->name, f->pointer);
+    } else if (f->required) {
+        kill_type(b, i, f, v);
+    }
+}
+
+static void put_string(struct weir_batch *b, uint32_t i, const struct extract_field *f,
+                       const char *text, const struct weir_jval *v)
+{
+    struct weir_str *dst = &b->S[(size_t)i * b->nstr + f->col];
+    if (v->type != WEIR_JSTRING && v->type != WEIR_JNUMBER) {
+        kill_type(b, i, f, v);
+        return;
+    }
+    if (!v->escaped) {
+        *dst = (struct weir_str){text + v->off, v->len};
+        return;
+    }
+    char *s = weir_arena_alloc(&b->arena, v->len ? v->len : 1);
+    if (!s) {
+        weir_batch_kill(b, i, "invalid record (out of memory while decoding a string)");
+        return;
+    }
+    *dst = (struct weir_str){s, (uint32_t)weir_jstr_unescape(text + v->off, v->len, s)};
+}
+
+/* "true"/"false" as strings, for producers that quote everything. */
+static int bool_string(const char *text, const struct weir_jval *v, float *out)
+{
+    if (v->type != WEIR_JSTRING || v->escaped)
+        return -1;
+    if (v->len == 4 && memcmp(text + v->off, "true", 4) == 0)
+        *out = 1.0f;
+    else if (v->len == 5 && memcmp(text + v->off, "false", 5) == 0)
+        *out = 0.0f;
+    else
+        return -1;
+    return 0;
+}
+
+static void put_field(struct weir_batch *b, uint32_t i, const struct extract_field *f,
+                      const char *text, const struct weir_jval *v)
+{
+    double x;
+    int64_t ms;
+    float *row = weir_batch_row(b, i);
+    if (v->type == WEIR_JMISSING || v->type == WEIR_JNULL) {
+        put_absent(b, i, f, v);
+        return;
+    }
+    switch (f->type) {
+    case XT_NUMBER: {
+        int rc = weir_jval_number(text, v, &x);
+        if (rc == -ERANGE)
+            kill_fmt(b, i, "field \"%s\" (%s): expected a number, got one out of range",
+                     f->name, f->pointer);
+        else if (rc < 0)
+            kill_type(b, i, f, v);
+        else
+            row[f->col] = (float)x;
+        return;
+    }
+    case XT_BOOL:
+        if (v->type == WEIR_JTRUE || v->type == WEIR_JFALSE)
+            row[f->col] = v->type == WEIR_JTRUE ? 1.0f : 0.0f;
+        else if (bool_string(text, v, &row[f->col]) < 0)
+            kill_type(b, i, f, v);
+        return;
+    case XT_STRING:
+        put_string(b, i, f, text, v);
+        return;
+    case XT_TIMESTAMP:
+        if (timestamp_value(text, v, &ms) == 0)
+            b->rec[i].ts_ms = ms;
+        else if (v->type == WEIR_JSTRING)
+            kill_fmt(b, i, "field \"%s\" (%s): expected a timestamp (epoch milliseconds or "
+                     "\"YYYY-MM-DD HH:MM:SS\"), got \"%.*s\"", f->name, f->pointer,
+                     (int)(v->len > 40 ? 40 : v->len), text + v->off);
+        else
+            kill_type(b, i, f, v);
+        return;
+    }
+}
+
+static void extract_record(const struct extract_conf *c, struct weir_jval *vals,
+                           struct weir_batch *b, uint32_t i)
+{
+    const struct weir_record *r = &b->rec[i];
+    struct weir_jscan_fail fail = {0, "invalid JSON"};
+    const char *text = r->value ? r->value : "";
+    if (weir_jscan_run(c->scan, text, r->value_len, vals, &fail) < 0) {
+        kill_fmt(b, i, "invalid JSON at byte %zu: %s", fail.offset, fail.reason);
+        return;
+    }
+    if (vals[c->nf].type != WEIR_JOBJECT) {
+        weir_batch_kill(b, i, "record is not a JSON object");
+        return;
+    }
+    for (size_t k = 0; k < c->nf && weir_record_live(r); k++)
+        put_field(b, i, &c->f[k], text, &vals[k]);
+}
+
+static int extract_process(struct weir_op *op, struct weir_batch *b)
+{
+    const struct extract_conf *c = op->conf;
+    struct extract_state *st = op->state;
+    for (uint32_t i = 0; i < b->n; i++)
+        if (weir_record_live(&b->rec[i]))
+            extract_record(c, st->vals, b, i);
+    return WEIR_OP_CONTINUE;
+}
+
+static void extract_destroy(struct weir_op *op)
+{
+    struct extract_state *st = op->state;
+    if (st)
+        free(st->vals);
+    free(st);
+    op->state = NULL;
+}
+
+const struct weir_operator_type weir_op_extract = {
+    .name = "extract",
+    .summary = "Parses JSON records: named fields become features, strings and the event time",
+    .options = extract_options,
+    .conf_size = sizeof(struct extract_conf),
+    .prepare = extract_prepare,
+    .init = extract_init,
+    .process = extract_process,
+    .destroy = extract_destroy,
+    .release = extract_release,
+};

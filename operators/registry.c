@@ -1,0 +1,25 @@
+/* The operator catalogue: every operator type weir knows, by name. A new
+ * operator is one file in operators/ plus one line here. */
+#include <string.h>
+
+#include "engine/operator.h"
+
+extern const struct weir_operator_type weir_op_extract, weir_op_standardize, weir_op_score,
+    weir_op_threshold;
+
+static const struct weir_operator_type *const catalogue[] = {
+    &weir_op_extract, &weir_op_standardize, &weir_op_score, &weir_op_threshold, NULL,
+};
+
+const struct weir_operator_type *const *weir_operator_types(void)
+{
+    return catalogue;
+}
+
+const struct weir_operator_type *weir_operator_find(const char *name)
+{
+    for (size_t i = 0; catalogue[i]; i++)
+        if (strcmp(catalogue[i]->name, name) == 0)
+            return catalogue[i];
+    return NULL;
+}

@@ -1,0 +1,116 @@
+/* score: turns per-feature evidence into one anomaly score per record.
+ *
+ * The only method today is "zscore": each input feature holds a z-score (from
+ * standardize, say) and becomes erf(|z|/sqrt(2)), the probability mass of a
+ * normal distribution within |z| of its mean, so a score lies in [0,1) and
+ * reads as "how unusual": 0.95 at |z| = 1.96, 0.997 at |z| = 3. Several inputs
+ * are combined by their max (one extreme feature is enough) or their mean.
+ * `method` is an enum so that later methods (reconstruction error from a
+ * model, for one) plug in beside it without changing the pipeline format.
+ *
+ * The operator is stateless: no init, no snapshot. */
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "engine/operator.h"
+
+enum score_method { SCORE_ZSCORE };
+enum score_combine { COMBINE_MAX, COMBINE_MEAN };
+
+struct score_conf {
+    int method;               /* enum score_method */
+    struct weir_strlist fields; /* input features (z-scores) */
+    int combine;              /* enum score_combine */
+    const char *out;          /* output feature */
+    /* resolved by prepare() */
+    int in_col[WEIR_SCHEMA_MAX];
+    int out_col;
+};
+
+static const struct weir_option score_options[] = {
+    {"method", WEIR_OPT_ENUM, "\"zscore\"", "how inputs become a score: zscore = erf(|z|/sqrt(2))",
+     offsetof(struct score_conf, method), 0, 0, 0, "zscore"},
+    {"fields", WEIR_OPT_STRINGS, NULL, "input features holding z-scores",
+     offsetof(struct score_conf, fields), WEIR_OPT_REQUIRED, 0, 0, NULL},
+    {"combine", WEIR_OPT_ENUM, "\"max\"", "how several inputs combine into one score",
+     offsetof(struct score_conf, combine), 0, 0, 0, "max|mean"},
+    {"out", WEIR_OPT_STRING, "\"anomaly_score\"", "output feature, in [0,1)",
+     offsetof(struct score_conf, out), 0, 0, 0, NULL},
+    {0},
+};
+
+static int score_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
+{
+    struct score_conf *c = vconf;
+    char path[256], ip[256];
+    int bad = 0;
+
+    weir_path_key(path, sizeof path, p->path, "fields");
+    if (c->fields.n > WEIR_SCHEMA_MAX) {
+        weir_diag_add(p->diag, path, "expected at most %d features, got %zu", WEIR_SCHEMA_MAX,
+                      c->fields.n);
+        return 1;
+    }
+    for (size_t i = 0; i < c->fields.n; i++) {
+        const char *fp = c->fields.n == 1 && json_is_string(json_object_get(raw, "fields"))
+                             ? path
+                             : weir_path_index(ip, sizeof ip, path, i);
+        c->in_col[i] = weir_schema_feature_in(p, c->fields.v[i], fp);
+        bad += c->in_col[i] < 0;
+    }
+    c->out_col = weir_schema_feature_out(p, c->out, weir_path_key(path, sizeof path, p->path, "out"),
+                                         /*emit*/ 1);
+    bad += c->out_col < 0;
+    return bad;
+}
+
+/* erf(|z|/sqrt 2): the two-sided normal mass within |z|. */
+static inline double zscore_mass(double z)
+{
+    return erf(fabs(z) * M_SQRT1_2);
+}
+
+/* One record's score; inputs that are NaN (missing, or still warming up
+ * upstream) are ignored, and a record with none scores 0. */
+static float score_row(const struct score_conf *c, const float *row)
+{
+    double acc = 0.0;
+    size_t used = 0;
+    for (size_t k = 0; k < c->fields.n; k++) {
+        float z = row[c->in_col[k]];
+        if (isnan(z))
+            continue;
+        double s = zscore_mass(z);
+        if (c->combine == COMBINE_MAX)
+            acc = s > acc ? s : acc;
+        else
+            acc += s;
+        used++;
+    }
+    if (used == 0)
+        return 0.0f;
+    return (float)(c->combine == COMBINE_MEAN ? acc / (double)used : acc);
+}
+
+static int score_process(struct weir_op *op, struct weir_batch *b)
+{
+    const struct score_conf *c = op->conf;
+    for (uint32_t i = 0; i < b->n; i++) {
+        if (!weir_record_live(&b->rec[i]))
+            continue;
+        float *row = weir_batch_row(b, i);
+        row[c->out_col] = score_row(c, row);
+    }
+    return WEIR_OP_CONTINUE;
+}
+
+const struct weir_operator_type weir_op_score = {
+    .name = "score",
+    .summary = "Combines z-score features into one anomaly score in [0,1)",
+    .options = score_options,
+    .conf_size = sizeof(struct score_conf),
+    .prepare = score_prepare,
+    .process = score_process,
+};

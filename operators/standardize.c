@@ -1,0 +1,329 @@
+/* standardize: turns raw features into z-scores, learning online.
+ *
+ * For each input feature it keeps a running mean and variance and writes
+ * z = (x - mean) / max(std, min_std) to an output feature. It never reads
+ * ahead: a record's z uses the statistics of the records BEFORE it, and only
+ * then is the record added (NAB's reference detectors were handed each
+ * series' range in advance; weir's are not). Two estimators:
+ *
+ *  - "running": Welford's algorithm over everything seen; the variance is the
+ *    sample variance M2 / (n - 1) (0 while n < 2).
+ *  - "ewm": exponentially weighted mean and variance with weight `alpha` on
+ *    the newest record (Finch, "Incremental calculation of weighted mean and
+ *    variance", 2009): mean += alpha*d; var = (1-alpha)*(var + alpha*d^2),
+ *    seeded with the first value. Old records fade, so the scale follows
+ *    drifting series.
+ *
+ * Until `warmup` records have been added the output is 0 (no evidence
+ * either way, so downstream scores stay low). A NaN or infinite input is a
+ * missing value: the output is NaN and the statistics are left alone.
+ *
+ * State is per worker, in double precision, and can be snapshotted. */
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/operator.h"
+
+enum standardize_mode { MODE_RUNNING, MODE_EWM };
+
+struct standardize_conf {
+    struct weir_strlist fields; /* input features */
+    struct weir_strlist out;    /* output features, one per input */
+    int mode;                   /* enum standardize_mode */
+    double alpha;               /* ewm: weight of the newest record */
+    int64_t warmup;             /* records added before z is emitted */
+    double min_std;             /* floor under the standard deviation */
+    /* resolved by prepare() */
+    int in_col[WEIR_SCHEMA_MAX];
+    int out_col[WEIR_SCHEMA_MAX];
+    uint64_t layout; /* hash of the input names: a snapshot fits only the same inputs */
+};
+
+static const struct weir_option standardize_options[] = {
+    {"fields", WEIR_OPT_STRINGS, NULL, "input features",
+     offsetof(struct standardize_conf, fields), WEIR_OPT_REQUIRED, 0, 0, NULL},
+    {"out", WEIR_OPT_STRINGS, NULL, "output features, one per input (default: each input + \"_z\")",
+     offsetof(struct standardize_conf, out), 0, 0, 0, NULL},
+    {"mode", WEIR_OPT_ENUM, "\"running\"",
+     "running: mean/variance of everything seen (Welford); ewm: exponentially weighted",
+     offsetof(struct standardize_conf, mode), 0, 0, 0, "running|ewm"},
+    {"alpha", WEIR_OPT_NUMBER, "0.01", "ewm: weight of the newest record",
+     offsetof(struct standardize_conf, alpha), WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, 1, NULL},
+    {"warmup", WEIR_OPT_INT, "30", "records seen before z-scores are emitted (0 until then)",
+     offsetof(struct standardize_conf, warmup), WEIR_OPT_RANGE, 1, INFINITY, NULL},
+    {"min_std", WEIR_OPT_NUMBER, "1e-9", "floor under the standard deviation",
+     offsetof(struct standardize_conf, min_std), WEIR_OPT_RANGE, 0, INFINITY, NULL},
+    {0},
+};
+
+/* ---- prepare ------------------------------------------------------------- */
+
+/* Default outputs "<input>_z" are stored in the pipeline's JSON (as option
+ * defaults are), so the schema can borrow their names for as long as the
+ * pipeline lives. */
+static int default_outputs(struct standardize_conf *c, const json_t *raw)
+{
+    json_t *arr = json_array();
+    c->out.v = calloc(c->fields.n, sizeof *c->out.v);
+    if (!arr || !c->out.v) {
+        json_decref(arr);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < c->fields.n; i++) {
+        char name[256];
+        snprintf(name, sizeof name, "%s_z", c->fields.v[i]);
+        if (json_array_append_new(arr, json_string(name)) < 0) {
+            json_decref(arr);
+            return -ENOMEM;
+        }
+    }
+    if (json_object_set_new((json_t *)raw, "out", arr) < 0)
+        return -ENOMEM;
+    for (size_t i = 0; i < c->fields.n; i++)
+        c->out.v[i] = json_string_value(json_array_get(arr, i));
+    c->out.n = c->fields.n;
+    return 0;
+}
+
+/* The path of element i of a STRINGS option, which may have been one string. */
+static const char *list_path(char *buf, size_t size, const struct weir_prepare *p,
+                             const json_t *raw, const char *key, size_t i)
+{
+    char kp[256];
+    weir_path_key(kp, sizeof kp, p->path, key);
+    if (json_is_string(json_object_get(raw, key)))
+        return weir_path_key(buf, size, p->path, key);
+    return weir_path_index(buf, size, kp, i);
+}
+
+static uint64_t fnv1a(uint64_t h, const char *s)
+{
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return (h ^ 0xffu) * 0x100000001b3ull; /* a separator, so ["ab","c"] != ["a","bc"] */
+}
+
+static int check_options(struct standardize_conf *c, const json_t *raw, struct weir_prepare *p)
+{
+    char path[256];
+    if (c->fields.n > WEIR_SCHEMA_MAX) {
+        weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "fields"),
+                      "expected at most %d features, got %zu", WEIR_SCHEMA_MAX, c->fields.n);
+        return 1;
+    }
+    if (c->mode != MODE_EWM && json_object_get(raw, "alpha")) {
+        weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "alpha"),
+                      "expected only with \"mode\": \"ewm\", got \"mode\": \"running\"");
+        return 1;
+    }
+    if (c->out.n == 0 && default_outputs(c, raw) < 0) {
+        weir_diag_add(p->diag, p->path, "out of memory");
+        return 1;
+    }
+    if (c->out.n != c->fields.n) {
+        weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "out"),
+                      "expected %zu name%s (one per field), got %zu", c->fields.n,
+                      c->fields.n == 1 ? "" : "s", c->out.n);
+        return 1;
+    }
+    return 0;
+}
+
+static int standardize_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
+{
+    struct standardize_conf *c = vconf;
+    char path[256];
+    int bad = check_options(c, raw, p);
+    if (bad)
+        return bad;
+    c->layout = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < c->fields.n; i++) {
+        c->layout = fnv1a(c->layout, c->fields.v[i]);
+        c->in_col[i] = weir_schema_feature_in(p, c->fields.v[i],
+                                              list_path(path, sizeof path, p, raw, "fields", i));
+        bad += c->in_col[i] < 0;
+    }
+    for (size_t i = 0; i < c->out.n; i++) {
+        list_path(path, sizeof path, p, raw, "out", i);
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(c->out.v[i], c->out.v[j]) == 0) {
+                weir_diag_add(p->diag, path, "expected a name not used twice, got \"%s\"",
+                              c->out.v[i]);
+                return bad + 1;
+            }
+        }
+        c->out_col[i] = weir_schema_feature_out(p, c->out.v[i], path, /*emit*/ 1);
+        bad += c->out_col[i] < 0;
+    }
+    return bad;
+}
+
+/* ---- per-worker state, process ------------------------------------------ */
+
+struct standardize_stat {
+    uint64_t n;  /* records added */
+    double mean;
+    double m2;   /* running: sum of squared deviations; ewm: the variance itself */
+};
+
+struct standardize_state {
+    size_t nfields;
+    struct standardize_stat stat[]; /* (nfields) */
+};
+
+static int standardize_init(struct weir_op *op, struct weir_error *err)
+{
+    const struct standardize_conf *c = op->conf;
+    struct standardize_state *st =
+        calloc(1, sizeof *st + c->fields.n * sizeof st->stat[0]);
+    if (!st)
+        return weir_error_set(err, -ENOMEM, "standardize: out of memory");
+    st->nfields = c->fields.n;
+    op->state = st;
+    return 0;
+}
+
+static double stat_std(const struct standardize_conf *c, const struct standardize_stat *s)
+{
+    double var;
+    if (c->mode == MODE_EWM)
+        var = s->m2;
+    else
+        var = s->n > 1 ? s->m2 / (double)(s->n - 1) : 0.0;
+    double sd = var > 0 ? sqrt(var) : 0.0;
+    return sd < c->min_std ? c->min_std : sd;
+}
+
+/* The z of x against the statistics so far (before x is added). */
+static double stat_z(const struct standardize_conf *c, const struct standardize_stat *s, double x)
+{
+    if (s->n < (uint64_t)c->warmup)
+        return 0.0;
+    double d = x - s->mean;
+    if (d == 0)
+        return 0.0; /* also covers min_std = 0 on a constant series: no 0/0 */
+    return d / stat_std(c, s);
+}
+
+static void stat_add(const struct standardize_conf *c, struct standardize_stat *s, double x)
+{
+    if (c->mode == MODE_EWM) {
+        if (s->n == 0) {
+            s->mean = x;
+            s->m2 = 0.0;
+        } else {
+            double d = x - s->mean;
+            s->mean += c->alpha * d;
+            s->m2 = (1.0 - c->alpha) * (s->m2 + c->alpha * d * d);
+        }
+        s->n++;
+        return;
+    }
+    s->n++;
+    double d = x - s->mean;
+    s->mean += d / (double)s->n;
+    s->m2 += d * (x - s->mean);
+}
+
+static int standardize_process(struct weir_op *op, struct weir_batch *b)
+{
+    const struct standardize_conf *c = op->conf;
+    struct standardize_state *st = op->state;
+    for (uint32_t i = 0; i < b->n; i++) {
+        if (!weir_record_live(&b->rec[i]))
+            continue;
+        float *row = weir_batch_row(b, i);
+        for (size_t k = 0; k < st->nfields; k++) {
+            double x = row[c->in_col[k]];
+            if (!isfinite(x)) {
+                row[c->out_col[k]] = NAN;
+                continue;
+            }
+            row[c->out_col[k]] = (float)stat_z(c, &st->stat[k], x);
+            stat_add(c, &st->stat[k], x);
+        }
+    }
+    return WEIR_OP_CONTINUE;
+}
+
+/* ---- snapshot / restore ------------------------------------------------- */
+
+#define STANDARDIZE_MAGIC 0x44545357u /* "WSTD" read as a little-endian uint32 */
+#define STANDARDIZE_VERSION 1u
+
+/* Native byte order: snapshots move between workers of one build. The blob
+ * is this header followed by nfields struct standardize_stat. */
+struct standardize_blob {
+    uint32_t magic, version;
+    uint32_t mode, nfields;
+    uint64_t layout;
+};
+
+static int standardize_snapshot(struct weir_op *op, struct weir_buf *out)
+{
+    const struct standardize_conf *c = op->conf;
+    const struct standardize_state *st = op->state;
+    struct standardize_blob h = {
+        .magic = STANDARDIZE_MAGIC,
+        .version = STANDARDIZE_VERSION,
+        .mode = (uint32_t)c->mode,
+        .nfields = (uint32_t)st->nfields,
+        .layout = c->layout,
+    };
+    int rc = weir_buf_append(out, &h, sizeof h);
+    if (rc < 0)
+        return rc;
+    return weir_buf_append(out, st->stat, st->nfields * sizeof st->stat[0]);
+}
+
+static int stat_sane(const struct standardize_conf *c, const struct standardize_stat *s)
+{
+    if (!isfinite(s->mean) || !isfinite(s->m2) || s->m2 < 0)
+        return 0;
+    return s->n > 0 || (s->mean == 0 && s->m2 == 0);
+}
+
+static int standardize_restore(struct weir_op *op, const void *data, size_t len)
+{
+    const struct standardize_conf *c = op->conf;
+    struct standardize_state *st = op->state;
+    struct standardize_blob h;
+    size_t body = st->nfields * sizeof st->stat[0];
+    if (len != sizeof h + body)
+        return -EINVAL;
+    memcpy(&h, data, sizeof h);
+    if (h.magic != STANDARDIZE_MAGIC || h.version != STANDARDIZE_VERSION ||
+        h.mode != (uint32_t)c->mode || h.nfields != st->nfields || h.layout != c->layout)
+        return -EINVAL;
+    const unsigned char *p = (const unsigned char *)data + sizeof h;
+    for (size_t k = 0; k < st->nfields; k++) {
+        struct standardize_stat s;
+        memcpy(&s, p + k * sizeof s, sizeof s);
+        if (!stat_sane(c, &s))
+            return -EINVAL;
+    }
+    memcpy(st->stat, p, body);
+    return 0;
+}
+
+static void standardize_destroy(struct weir_op *op)
+{
+    free(op->state);
+    op->state = NULL;
+}
+
+const struct weir_operator_type weir_op_standardize = {
+    .name = "standardize",
+    .summary = "Online z-scores of features (running or exponentially weighted)",
+    .options = standardize_options,
+    .conf_size = sizeof(struct standardize_conf),
+    .prepare = standardize_prepare,
+    .init = standardize_init,
+    .process = standardize_process,
+    .snapshot = standardize_snapshot,
+    .restore = standardize_restore,
+    .destroy = standardize_destroy,
+};

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# fetch.sh: download the Kafka broker + CLI jars (pom.xml) from Maven Central
+# into $WEIR_KAFKA_HOME/libs (default ~/.cache/weir-kafka/libs). Idempotent:
+# a stamp file records the Kafka version and a hash of pom.xml.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CACHE=${WEIR_KAFKA_HOME:-$HOME/.cache/weir-kafka}
+LIBS=$CACHE/libs
+die() { echo "fetch.sh: $*" >&2; exit 1; }
+
+VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$HERE/pom.xml")
+WANT="kafka $VERSION pom:$(sha256sum "$HERE/pom.xml" | cut -c1-16)"
+
+mkdir -p "$CACHE" || die "cannot create $CACHE"
+exec 9>"$CACHE/.lock"
+flock 9                                   # concurrent test runs fetch once
+
+if [[ -f $LIBS/.stamp && $(cat "$LIBS/.stamp") == "$WANT" ]]; then
+    echo "fetch.sh: kafka $VERSION already in $LIBS"
+    exit 0
+fi
+
+command -v mvn >/dev/null || die "mvn not found (needed to fetch Kafka from Maven Central)"
+command -v java >/dev/null || die "java not found (Kafka needs a JDK 17+)"
+
+t0=$SECONDS
+rm -rf "$LIBS.tmp"
+mvn -q -B -Dstyle.color=never -f "$HERE/pom.xml" dependency:copy-dependencies \
+    -DoutputDirectory="$LIBS.tmp" >"$CACHE/fetch.log" 2>&1 \
+    || die "mvn dependency:copy-dependencies failed, see $CACHE/fetch.log"
+rm -rf "$LIBS"
+mv "$LIBS.tmp" "$LIBS"
+echo "$WANT" >"$LIBS/.stamp"
+echo "fetch.sh: fetched kafka $VERSION ($(ls "$LIBS" | wc -l) jars) into $LIBS in $((SECONDS - t0))s"
