@@ -22,11 +22,15 @@
 struct file_sink_conf {
     const char *path;
     int append;
+    int format; /* 0 jsonl, 1 text */
 };
 
 static const struct weir_option file_sink_options[] = {
     {"path", WEIR_OPT_STRING, NULL, "file to write; \"-\" writes standard output",
      offsetof(struct file_sink_conf, path), WEIR_OPT_REQUIRED, 0, 0, NULL},
+    {"format", WEIR_OPT_ENUM, "\"jsonl\"",
+     "jsonl: one JSON object per line; text: one line for people (ALERT/ok, fields, record)",
+     offsetof(struct file_sink_conf, format), 0, 0, 0, "jsonl|text"},
     {"append", WEIR_OPT_BOOL, "false", "append instead of truncating when the run starts",
      offsetof(struct file_sink_conf, append), 0, 0, 0, NULL},
     {0},
@@ -44,6 +48,7 @@ struct file_sink {
     struct weir_buf buf[2];         /* [fill] is being filled, [fill ^ 1] may be in flight */
     struct pending_tickets held[2]; /* tickets whose lines are in buf[k] */
     int fill;
+    int text;                       /* format: text */
     int writing;                    /* buf[fill ^ 1] is being written */
     size_t written;                 /* of the in-flight buffer, for short writes */
     struct weir_event write_ev;
@@ -119,6 +124,7 @@ static int fk_write(struct weir_sink *s, struct weir_batch *b, struct weir_ticke
         if (!weir_sink_wants(s, &b->rec[i]))
             continue;
         int rc = s->when == WEIR_WHEN_DEAD ? weir_output_dead(out, b, i, s->worker->source.name)
+                 : fk->text                ? weir_output_text(out, s->output, b, i)
                                            : weir_output_record(out, s->output, b, i);
         if (rc < 0)
             return rc;
@@ -153,6 +159,7 @@ static int fk_open(struct weir_sink *s, struct weir_error *err)
     s->state = fk;
     fk->s = s;
     fk->write_ev.done = on_write;
+    fk->text = c->format == 1;
     if (strcmp(c->path, "-") == 0) {
         fk->name = "<stdout>";
         fk->fd = dup(1);

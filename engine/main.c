@@ -4,6 +4,7 @@
  * 1 the run failed (I/O, a broker, an operator); 2 bad command line or an
  * invalid pipeline file. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +167,9 @@ int main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
+    /* A closed stdout (weir run ... | head) is a write error the sink reports,
+     * not a silent death. */
+    signal(SIGPIPE, SIG_IGN);
     const char *cmd = argv[1];
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
         printf("weir %s\n", WEIR_VERSION);

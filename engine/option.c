@@ -41,10 +41,11 @@ static void range_text(const struct weir_option *o, char *buf, size_t size)
     const char *noun = is_int ? "an integer" : "a number";
     if (!(o->flags & WEIR_OPT_RANGE)) {
         snprintf(buf, size, "%s", noun);
-    } else if (isinf(o->max) && is_int && o->min == 1) {
-        snprintf(buf, size, "a positive integer");
-    } else if (isinf(o->max) && is_int && o->min == 0) {
-        snprintf(buf, size, "a non-negative integer");
+    } else if (is_int && (o->min == 1 || o->min == 0) && isinf(o->max)) {
+        snprintf(buf, size, "a %s integer", o->min == 1 ? "positive" : "non-negative");
+    } else if (is_int && (o->min == 1 || o->min == 0)) {
+        snprintf(buf, size, "a %s integer up to %.0f", o->min == 1 ? "positive" : "non-negative",
+                 o->max);
     } else if (isinf(o->max)) {
         snprintf(buf, size, "%s %s %.10g", noun, o->flags & WEIR_OPT_MIN_OPEN ? ">" : ">=", o->min);
     } else {

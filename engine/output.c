@@ -74,6 +74,33 @@ int weir_output_record(struct weir_buf *out, const struct weir_output *o,
     return weir_buf_append(out, "}\n", 2);
 }
 
+int weir_output_text(struct weir_buf *out, const struct weir_output *o, const struct weir_batch *b,
+                     uint32_t i)
+{
+    const struct weir_record *r = &b->rec[i];
+    const float *row = b->X + (size_t)i * b->stride;
+    char head[96];
+    int n = r->partition >= 0
+                ? snprintf(head, sizeof head, "%-5s  p%d@%lld", r->flags & WEIR_REC_ALERT ? "ALERT" : "ok",
+                           (int)r->partition, (long long)r->offset)
+                : snprintf(head, sizeof head, "%-5s  line %-6lld", r->flags & WEIR_REC_ALERT ? "ALERT" : "ok",
+                           (long long)r->offset);
+    weir_buf_append(out, head, (size_t)n);
+    for (uint32_t k = 0; k < o->ncols; k++) {
+        const char *name = o->schema->feat[o->cols[k]].name;
+        weir_buf_append(out, "  ", 2);
+        weir_buf_append(out, name, strlen(name));
+        weir_buf_append(out, "=", 1);
+        weir_jsonw_double(out, row[o->cols[k]]);
+    }
+    weir_buf_append(out, "  ", 2);
+    uint32_t len = r->value_len;
+    while (len > 0 && is_space(r->value[len - 1]))
+        len--;
+    weir_buf_append(out, r->value, len);
+    return weir_buf_append(out, "\n", 1);
+}
+
 /* Dead-letter records are rare: a plain validity check is enough here. */
 static int utf8_valid(const unsigned char *s, size_t n)
 {

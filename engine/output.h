@@ -27,6 +27,11 @@ int weir_output_record(struct weir_buf *out, const struct weir_output *o,
 int weir_output_dead(struct weir_buf *out, const struct weir_batch *b, uint32_t i,
                      const char *source_name);
 
+/* Appends record i as one line for people to read:
+ * `ALERT  line 2967  anomaly_score=1  cpu_z=-12.9  {"timestamp":...}`. */
+int weir_output_text(struct weir_buf *out, const struct weir_output *o, const struct weir_batch *b,
+                     uint32_t i);
+
 /* Just the computed fields, as `"name":value,...` without braces (Kafka sinks
  * put them in the output value too). */
 int weir_output_fields(struct weir_buf *out, const struct weir_output *o,

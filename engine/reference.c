@@ -34,14 +34,33 @@ static const char *kind_name(const struct weir_option *o, char *buf, size_t size
     return "?";
 }
 
+/* A table cell: '|' would end the cell, so it is escaped. */
+static void cell(FILE *out, const char *text)
+{
+    for (const char *c = text; *c; c++) {
+        if (*c == '|')
+            fputc('\\', out);
+        fputc(*c, out);
+    }
+    fputs(" | ", out);
+}
+
 static void option_table(FILE *out, const struct weir_option *opts)
 {
     fprintf(out, "| option | type | default | description |\n|---|---|---|---|\n");
-    char kind[128];
+    char kind[128], name[96], def[160];
     for (const struct weir_option *o = opts; o->name; o++) {
-        fprintf(out, "| `%s` | %s | %s%s%s | %s |\n", o->name, kind_name(o, kind, sizeof kind),
-                o->def ? "`" : "", o->def ? o->def : (o->flags & WEIR_OPT_REQUIRED ? "**required**" : "—"),
-                o->def ? "`" : "", o->doc);
+        snprintf(name, sizeof name, "`%s`", o->name);
+        if (o->def)
+            snprintf(def, sizeof def, "`%s`", o->def);
+        else
+            snprintf(def, sizeof def, "%s", o->flags & WEIR_OPT_REQUIRED ? "**required**" : "—");
+        fputs("| ", out);
+        cell(out, name);
+        cell(out, kind_name(o, kind, sizeof kind));
+        cell(out, def);
+        cell(out, o->doc);
+        fputs("\n", out);
     }
     fprintf(out, "\n");
 }

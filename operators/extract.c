@@ -62,8 +62,8 @@ struct extract_conf {
 
 static const struct weir_option extract_options[] = {
     {"fields", WEIR_OPT_JSON, NULL,
-     "output name -> JSON pointer (\"/amount\"), or {\"path\", \"type\": "
-     "number|string|bool|timestamp, \"default\", \"required\"}; {} only validates records",
+     "output name -> JSON pointer (\"/amount\"), or {\"path\", \"type\" (number, string, "
+     "bool or timestamp), \"default\", \"required\"}; {} only validates records",
      offsetof(struct extract_conf, fields), WEIR_OPT_REQUIRED, 0, 0, NULL},
     {0},
 };

@@ -30,7 +30,8 @@ struct score_conf {
 };
 
 static const struct weir_option score_options[] = {
-    {"method", WEIR_OPT_ENUM, "\"zscore\"", "how inputs become a score: zscore = erf(|z|/sqrt(2))",
+    {"method", WEIR_OPT_ENUM, "\"zscore\"",
+     "how inputs become a score: zscore = erf(abs(z)/sqrt(2))",
      offsetof(struct score_conf, method), 0, 0, 0, "zscore"},
     {"fields", WEIR_OPT_STRINGS, NULL, "input features holding z-scores",
      offsetof(struct score_conf, fields), WEIR_OPT_REQUIRED, 0, 0, NULL},

@@ -36,6 +36,7 @@ struct threshold_conf {
     double quantile;    /* q in (0,1), when given */
     int64_t warmup;     /* scored records before the first alert */
     /* resolved by prepare() */
+    float above_f;      /* above rounded as scores are, so 0.9 passes a score of 0.9f */
     int use_quantile;
     int score_col;
 };
@@ -68,6 +69,7 @@ static int threshold_prepare(void *vconf, const json_t *raw, struct weir_prepare
         bad++;
     }
     c->use_quantile = has_quantile;
+    c->above_f = (float)c->above;
     c->score_col = weir_schema_feature_in(p, c->score, weir_path_key(path, sizeof path, p->path,
                                                                      "score"));
     bad += c->score_col < 0;
@@ -197,7 +199,7 @@ static int threshold_process(struct weir_op *op, struct weir_batch *b)
     for (uint32_t i = 0; i < b->n; i++) {
         if (!weir_record_live(&b->rec[i]))
             continue;
-        double s = weir_batch_row(b, i)[c->score_col];
+        float s = weir_batch_row(b, i)[c->score_col];
         if (isnan(s))
             continue; /* unscored: neither an alert nor evidence */
         int warm = st->scored >= (uint64_t)c->warmup;
@@ -205,8 +207,9 @@ static int threshold_process(struct weir_op *op, struct weir_batch *b)
             double t = p2_estimate(&st->p2, c->quantile);
             if (warm && s > t)
                 b->rec[i].flags |= WEIR_REC_ALERT;
-            p2_add(&st->p2, s, c->quantile);
-        } else if (warm && s >= c->above) {
+            if (isfinite(s)) /* an infinite score alerts but would wreck the markers */
+                p2_add(&st->p2, s, c->quantile);
+        } else if (warm && s >= c->above_f) {
             b->rec[i].flags |= WEIR_REC_ALERT;
         }
         st->scored++;

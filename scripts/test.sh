@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs, builds and runs every test: the normal build, then the same suite
+# under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Usage: bash scripts/test.sh [--no-sanitizers]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh --no-build
+
+jobs=$(nproc)
+run_suite() { # build-dir, extra cmake args...
+    local dir=$1; shift
+    cmake -S . -B "$dir" -DWEIR_WERROR=ON "$@" >/dev/null
+    cmake --build "$dir" -j"$jobs" >/dev/null
+    ctest --test-dir "$dir" --output-on-failure --timeout 900
+}
+
+echo "== tests: build/ =="
+run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+if [ "${1:-}" != "--no-sanitizers" ]; then
+    echo "== tests: build-asan/ (address,undefined) =="
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DWEIR_SANITIZE=address,undefined -DWEIR_BENCH=OFF
+fi

@@ -1,0 +1,266 @@
+/* Tests for the threshold operator: fixed thresholds, the running quantile
+ * (P²) keeping the alert rate near 1 - q, warmup, NaN and dead records,
+ * snapshot/restore continuity, and prepare errors. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "engine/buf.h"
+#include "tests/check.h"
+#include "tests/op_harness.h"
+
+extern const struct weir_operator_type weir_op_threshold;
+
+/* xorshift64*: a fixed, portable stream of uniform numbers in [0,1). */
+static double uniform(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return (double)((*s * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
+}
+
+/* A threshold operator over a feature "anomaly_score" at operators[3]. */
+static int build(struct h_op *h, struct h_pipe *p, const char *conf)
+{
+    h_pipe_init(p);
+    h_feature(p, "anomaly_score", 2);
+    return h_build(h, &weir_op_threshold, conf, p, 3);
+}
+
+/* Runs scores through h in batches of 500; alert[i] = 1 when record i alerted. */
+static void run_scores(struct h_op *h, struct weir_batch_pool *pool, const float *s, size_t n,
+                       unsigned char *alert)
+{
+    for (size_t k = 0; k < n;) {
+        struct weir_batch *b = weir_batch_get(pool);
+        size_t first = k;
+        while (k < n && b->n < b->cap)
+            h_push_value(b, 0, s[k++]);
+        CHECK(h->type->process(&h->op, b) == WEIR_OP_CONTINUE);
+        for (size_t j = first; j < k; j++)
+            alert[j] = (b->rec[j - first].flags & WEIR_REC_ALERT) != 0;
+        weir_batch_put(b);
+    }
+}
+
+static void test_fixed(void)
+{
+    struct h_pipe p;
+    struct h_op h;
+    CHECK(build(&h, &p, "{\"type\": \"threshold\", \"above\": 0.9, \"warmup\": 2}") == 0);
+    struct weir_batch_pool *pool = h_pool(&p, 500);
+    const float s[] = {NAN, 0.95f, 0.95f, 0.5f, 0.9f, 0.95f, NAN, 0.89f};
+    unsigned char a[8];
+    run_scores(&h, pool, s, 8, a);
+    /* NaN is not a scored record, so the warmup covers the two 0.95s. */
+    const unsigned char want[8] = {0, 0, 0, 0, 1, 1, 0, 0};
+    CHECK(memcmp(a, want, sizeof want) == 0);
+
+    /* Dead records are skipped and do not count toward the warmup. */
+    struct h_op h2;
+    CHECK(h_clone(&h2, &h) == 0);
+    struct weir_batch *b = weir_batch_get(pool);
+    for (int i = 0; i < 4; i++)
+        h_push_value(b, 0, 1.0f);
+    weir_batch_kill(b, 0, "x");
+    weir_batch_kill(b, 1, "x");
+    h2.type->process(&h2.op, b);
+    CHECK(b->rec[0].flags == WEIR_REC_DEAD && b->rec[1].flags == WEIR_REC_DEAD);
+    CHECK(!(b->rec[2].flags & WEIR_REC_ALERT) && !(b->rec[3].flags & WEIR_REC_ALERT));
+    weir_batch_put(b);
+    h_free_clone(&h2);
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
+static float *uniform_scores(size_t n, uint64_t seed)
+{
+    float *s = malloc(n * sizeof *s);
+    for (size_t i = 0; i < n; i++)
+        s[i] = (float)uniform(&seed);
+    return s;
+}
+
+/* On uniform scores the alert rate after warmup is about 1 - q. */
+static void test_quantile_rate(double q, double tol)
+{
+    struct h_pipe p;
+    struct h_op h;
+    char conf[128];
+    snprintf(conf, sizeof conf, "{\"quantile\": %g}", q);
+    CHECK(build(&h, &p, conf) == 0);
+    struct weir_batch_pool *pool = h_pool(&p, 500);
+    const size_t n = 100000;
+    float *s = uniform_scores(n, 0x9E3779B97F4A7C15ull);
+    unsigned char *a = malloc(n);
+    run_scores(&h, pool, s, n, a);
+    size_t alerts = 0, early = 0;
+    for (size_t i = 0; i < n; i++) {
+        alerts += a[i];
+        early += i < 100 && a[i];
+    }
+    double rate = (double)alerts / (double)(n - 100);
+    printf("quantile %g: alert rate %.4f\n", q, rate);
+    CHECK(early == 0); /* default warmup: 100 */
+    CHECK_NEAR(rate, 1 - q, tol);
+    free(s);
+    free(a);
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
+/* Rising scores beat every earlier quantile: all alert, but only after warmup. */
+static void test_quantile_warmup(void)
+{
+    struct h_pipe p;
+    struct h_op h;
+    CHECK(build(&h, &p, "{\"quantile\": 0.5, \"warmup\": 40}") == 0);
+    struct weir_batch_pool *pool = h_pool(&p, 500);
+    float s[120];
+    unsigned char a[120];
+    for (size_t i = 0; i < 120; i++)
+        s[i] = (float)i;
+    run_scores(&h, pool, s, 120, a);
+    size_t before = 0, after = 0;
+    for (size_t i = 0; i < 120; i++) {
+        if (i < 40)
+            before += a[i];
+        else
+            after += a[i];
+    }
+    CHECK(before == 0 && after == 80);
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
+/* A flat series (all scores equal) must not alert on every record. */
+static void test_quantile_ties(void)
+{
+    struct h_pipe p;
+    struct h_op h;
+    CHECK(build(&h, &p, "{\"quantile\": 0.99, \"warmup\": 0}") == 0);
+    struct weir_batch_pool *pool = h_pool(&p, 500);
+    float s[1000];
+    unsigned char a[1000];
+    for (size_t i = 0; i < 1000; i++)
+        s[i] = 0.0f;
+    run_scores(&h, pool, s, 1000, a);
+    size_t alerts = 0;
+    for (size_t i = 0; i < 1000; i++)
+        alerts += a[i];
+    CHECK(alerts == 0);
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
+/* Split a run at a snapshot: the alerts match an uninterrupted run. */
+static void test_snapshot(const char *conf, size_t cut)
+{
+    struct h_pipe p;
+    struct h_op a, b, c;
+    CHECK(build(&a, &p, conf) == 0);
+    CHECK(h_clone(&b, &a) == 0 && h_clone(&c, &a) == 0);
+    struct weir_batch_pool *pool = h_pool(&p, 500);
+    const size_t n = 20000;
+    float *s = uniform_scores(n, 42);
+    unsigned char *whole = malloc(n), *split = malloc(n);
+    run_scores(&a, pool, s, n, whole);
+    run_scores(&b, pool, s, cut, split);
+    struct weir_buf buf = {0};
+    CHECK(b.type->snapshot(&b.op, &buf) == 0);
+    CHECK(c.type->restore(&c.op, buf.data, buf.len) == 0);
+    run_scores(&c, pool, s + cut, n - cut, split + cut);
+    CHECK(memcmp(whole, split, n) == 0);
+
+    CHECK(c.type->restore(&c.op, buf.data, buf.len - 1) == -EINVAL);
+    buf.data[1] ^= 0x40;
+    CHECK(c.type->restore(&c.op, buf.data, buf.len) == -EINVAL);
+    buf.data[1] ^= 0x40;
+    buf.data[4]++; /* format version */
+    CHECK(c.type->restore(&c.op, buf.data, buf.len) == -EINVAL);
+    weir_buf_free(&buf);
+    free(s);
+    free(whole);
+    free(split);
+    weir_batch_pool_free(pool);
+    h_free_clone(&b);
+    h_free_clone(&c);
+    h_free(&a);
+    h_pipe_free(&p);
+}
+
+/* A blob from another configuration does not restore. */
+static void test_snapshot_mismatch(void)
+{
+    struct h_pipe p1, p2, p3;
+    struct h_op fixed, q99, q95;
+    CHECK(build(&fixed, &p1, "{\"above\": 0.5}") == 0);
+    CHECK(build(&q99, &p2, "{\"quantile\": 0.99}") == 0);
+    CHECK(build(&q95, &p3, "{\"quantile\": 0.95}") == 0);
+    struct weir_buf f = {0}, q = {0};
+    CHECK(fixed.type->snapshot(&fixed.op, &f) == 0);
+    CHECK(q99.type->snapshot(&q99.op, &q) == 0);
+    CHECK(q99.type->restore(&q99.op, f.data, f.len) == -EINVAL);
+    CHECK(fixed.type->restore(&fixed.op, q.data, q.len) == -EINVAL);
+    CHECK(q95.type->restore(&q95.op, q.data, q.len) == -EINVAL);
+    CHECK(q99.type->restore(&q99.op, q.data, q.len) == 0);
+    weir_buf_free(&f);
+    weir_buf_free(&q);
+    h_free(&fixed);
+    h_free(&q99);
+    h_free(&q95);
+    h_pipe_free(&p1);
+    h_pipe_free(&p2);
+    h_pipe_free(&p3);
+}
+
+static void expect_error(const char *json, const char *want)
+{
+    struct h_pipe p;
+    struct h_op h;
+    h_pipe_init(&p);
+    h_feature(&p, "anomaly_score", 2);
+    CHECK(h_prepare(&h, &weir_op_threshold, json, &p, 3) > 0);
+    CHECK_STR(h_last_diag(&p), want);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
+static void test_prepare_errors(void)
+{
+    expect_error("{\"type\": \"threshold\"}",
+                 "test.json: operators[3]: expected exactly one of \"above\" or \"quantile\", "
+                 "got neither");
+    expect_error("{\"above\": 0.9, \"quantile\": 0.99}",
+                 "test.json: operators[3]: expected exactly one of \"above\" or \"quantile\", "
+                 "got both");
+    expect_error("{\"quantile\": 1}",
+                 "test.json: operators[3].quantile: expected a number in (0,1), got 1");
+    expect_error("{\"above\": 0.9, \"warmup\": -1}",
+                 "test.json: operators[3].warmup: expected a non-negative integer, got -1");
+    expect_error("{\"above\": 0.9, \"score\": \"score\"}",
+                 "test.json: operators[3].score: unknown feature \"score\"; earlier operators "
+                 "write other names");
+    expect_error("{\"above\": 0.9, \"qantile\": 0.9}",
+                 "test.json: operators[3].qantile: unknown option (did you mean \"quantile\"?)");
+}
+
+int main(void)
+{
+    test_fixed();
+    test_quantile_rate(0.99, 0.003);
+    test_quantile_rate(0.9, 0.01);
+    test_quantile_warmup();
+    test_quantile_ties();
+    test_snapshot("{\"quantile\": 0.99}", 7777);
+    test_snapshot("{\"quantile\": 0.9, \"warmup\": 10}", 3); /* cut before the markers exist */
+    test_snapshot("{\"above\": 0.7, \"warmup\": 500}", 250); /* cut inside the warmup */
+    test_snapshot_mismatch();
+    test_prepare_errors();
+    return check_summary();
+}
