@@ -91,6 +91,11 @@ int weir_override_apply(json_t *root, const struct weir_override *set, struct we
         }
         json_t *child = s.index < 0 ? json_object_get(node, s.key)
                                     : json_array_get(node, (size_t)s.index);
+        if (!child && s.index >= 0) {
+            weir_diag_add(diag, where, "index %ld is out of range: \"%.*s\" has %zu elements",
+                          s.index, (int)done, set->path, json_array_size(node));
+            return 1;
+        }
         if (!child) {
             weir_diag_add(diag, where, "\"%.*s\" does not exist in the pipeline",
                           (int)(p - set->path), set->path);

@@ -1,0 +1,98 @@
+/* Line framing (partial lines across reads, CRLF, BOM, oversized lines) and
+ * CSV rows to JSON objects (quoting, numbers, nulls, wrong field counts). */
+#include <string.h>
+
+#include "connectors/csv.h"
+#include "connectors/linesplit.h"
+#include "engine/buf.h"
+#include "tests/check.h"
+
+static void feed(struct weir_linesplit *ls, const char *text)
+{
+    size_t room;
+    char *dst = weir_linesplit_space(ls, &room);
+    size_t n = strlen(text);
+    CHECK(n <= room);
+    memcpy(dst, text, n);
+    weir_linesplit_commit(ls, n);
+}
+
+static void test_lines(void)
+{
+    struct weir_linesplit ls;
+    struct weir_line ln;
+    CHECK(weir_linesplit_init(&ls, 4096, 64) == 0);
+    feed(&ls, "\xEF\xBB\xBF{\"a\":1}\r\n{\"b\"");
+    CHECK(weir_linesplit_next(&ls, 0, &ln) == 1);
+    CHECK(ln.len == 7 && memcmp(ln.p, "{\"a\":1}", 7) == 0 && ln.no == 1); /* BOM and CR gone */
+    CHECK(weir_linesplit_next(&ls, 0, &ln) == 0); /* partial: wait for more */
+    feed(&ls, ":2}\n\n");
+    CHECK(weir_linesplit_next(&ls, 0, &ln) == 1 && ln.len == 7 && ln.no == 2);
+    CHECK(weir_linesplit_next(&ls, 0, &ln) == 1 && ln.len == 0 && ln.no == 3); /* empty line */
+    /* An oversized line across several reads becomes one "too long" line. */
+    char big[200];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    feed(&ls, big);
+    CHECK(weir_linesplit_next(&ls, 0, &ln) == 0);
+    feed(&ls, big);
+    feed(&ls, "\n{}");
+    CHECK(weir_linesplit_next(&ls, 0, &ln) == 1 && ln.too_long == 398 && ln.no == 4);
+    CHECK(weir_linesplit_next(&ls, 0, &ln) == 0);
+    CHECK(weir_linesplit_next(&ls, 1, &ln) == 1 && ln.len == 2 && ln.no == 5); /* last line, no newline */
+    CHECK(weir_linesplit_next(&ls, 1, &ln) == 0);
+    weir_linesplit_free(&ls);
+}
+
+static void expect_row(struct weir_csv_header *h, const char *row, const char *json)
+{
+    struct weir_buf out = {0};
+    char reason[160] = "";
+    int rc = weir_csv_row_to_json(h, row, strlen(row), &out, reason, sizeof reason);
+    CHECK(rc == 0);
+    CHECK_STR(rc == 0 ? weir_buf_cstr(&out) : reason, json);
+    weir_buf_free(&out);
+}
+
+static void expect_bad_row(struct weir_csv_header *h, const char *row, const char *why)
+{
+    struct weir_buf out = {0};
+    char reason[160] = "";
+    CHECK(weir_csv_row_to_json(h, row, strlen(row), &out, reason, sizeof reason) < 0);
+    CHECK_STR(reason, why);
+    weir_buf_free(&out);
+}
+
+static void test_csv(void)
+{
+    struct weir_csv_header h;
+    const char *why = NULL;
+    const char *head = "timestamp,value,\"host name\"";
+    CHECK(weir_csv_header_parse(&h, head, strlen(head), ',', &why) == 0);
+    CHECK(h.n == 3);
+    CHECK_STR(h.names[2], "host name");
+    expect_row(&h, "2014-04-10 00:04:00,91.958,web-1",
+               "{\"timestamp\":\"2014-04-10 00:04:00\",\"value\":91.958,\"host name\":\"web-1\"}");
+    expect_row(&h, "t,-1.5e3,\"a \"\"quoted\"\", comma\"",
+               "{\"timestamp\":\"t\",\"value\":-1.5e3,\"host name\":\"a \\\"quoted\\\", comma\"}");
+    expect_row(&h, "t,,", "{\"timestamp\":\"t\",\"value\":null,\"host name\":null}");
+    expect_row(&h, "t,01,\"42\"", "{\"timestamp\":\"t\",\"value\":\"01\",\"host name\":\"42\"}"); /* not JSON numbers */
+    expect_row(&h, "t,NaN,x", "{\"timestamp\":\"t\",\"value\":\"NaN\",\"host name\":\"x\"}");
+    expect_bad_row(&h, "t,1", "CSV row has 2 fields, the header has 3");
+    expect_bad_row(&h, "t,1,2,3", "CSV row has 4 fields, the header has 3");
+    expect_bad_row(&h, "t,1,\"open", "CSV row has an unterminated quote");
+    weir_csv_header_free(&h);
+    CHECK(weir_csv_header_parse(&h, "a,,c", 4, ',', &why) < 0);
+    CHECK_STR(why, "CSV header has an empty column name");
+    weir_csv_header_free(&h);
+    CHECK(weir_csv_header_parse(&h, "a;b", 3, ';', &why) == 0 && h.n == 2);
+    expect_row(&h, "1;x", "{\"a\":1,\"b\":\"x\"}");
+    weir_csv_header_free(&h);
+}
+
+int main(void)
+{
+    test_lines();
+    test_csv();
+    return check_summary();
+}
