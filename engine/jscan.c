@@ -562,7 +562,8 @@ int weir_jscan_run(const struct weir_jscan *s, const char *text, size_t len,
 
     if (len > UINT32_MAX)
         FAIL(base, "record larger than 4 GiB");
-    memset(vals, 0, s->n * sizeof *vals);
+    if (s->n)
+        memset(vals, 0, s->n * sizeof *vals);  /* vals may be NULL when n is 0 */
     p = skip_ws(p, end);
     if (p == end)
         FAIL(p, "empty record");

@@ -10,6 +10,9 @@
 
 #define WEIR_SCHEMA_MAX 256
 
+/* Column names are borrowed, not copied: they must live as long as the
+ * pipeline. Names from the file do; an operator that makes up a name (a
+ * default like "amount_z") stores it in the pipeline's JSON first. */
 struct weir_column {
     const char *name;  /* borrowed from the pipeline's JSON */
     int producer;      /* index of the operator that writes it, -1 while unwritten */

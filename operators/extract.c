@@ -83,7 +83,8 @@ static const struct weir_option field_options[] = {
      offsetof(struct field_spec, type), 0, 0, 0, "number|string|bool|timestamp"},
     {"default", WEIR_OPT_JSON, NULL, "used when the field is absent or null",
      offsetof(struct field_spec, def), 0, 0, 0, NULL},
-    {"required", WEIR_OPT_BOOL, NULL, "kill records without it (default: true unless a default is given)",
+    {"required", WEIR_OPT_BOOL, NULL,
+     "kill records without it (default: true unless a default is given)",
      offsetof(struct field_spec, required), 0, 0, 0, NULL},
     {0},
 };
@@ -306,7 +307,12 @@ static int field_parse(struct extract_field *f, const char *name, const json_t *
     struct weir_jscan *one = NULL;
     struct weir_error err = {0};
     if (weir_jscan_compile(&one, &f->pointer, 1, &err) < 0) {
-        weir_diag_add(p->diag, pp, "%s", err.msg);
+        /* jscan says 'JSON pointer #1 "/a~2": why'; keep the why */
+        char prefix[300];
+        int n = snprintf(prefix, sizeof prefix, "JSON pointer #1 \"%s\": ", f->pointer);
+        const char *why = n > 0 && strncmp(err.msg, prefix, (size_t)n) == 0 ? err.msg + n : err.msg;
+        weir_diag_add(p->diag, pp, "expected a valid JSON pointer, got \"%s\" (%s)", f->pointer,
+                      why);
         return 1;
     }
     weir_jscan_free(one);

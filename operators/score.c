@@ -61,8 +61,8 @@ static int score_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
         c->in_col[i] = weir_schema_feature_in(p, c->fields.v[i], fp);
         bad += c->in_col[i] < 0;
     }
-    c->out_col = weir_schema_feature_out(p, c->out, weir_path_key(path, sizeof path, p->path, "out"),
-                                         /*emit*/ 1);
+    weir_path_key(path, sizeof path, p->path, "out");
+    c->out_col = weir_schema_feature_out(p, c->out, path, /*emit*/ 1);
     bad += c->out_col < 0;
     return bad;
 }

@@ -254,6 +254,9 @@ static void test_prepare_errors(void)
                  "\"default\": \"soon\"}}}",
                  "test.json: operators[0].fields.ts.default: expected epoch milliseconds or "
                  "\"YYYY-MM-DD HH:MM:SS\", got \"soon\"");
+    expect_error("{\"fields\": {\"a\": \"/a~2\"}}",
+                 "test.json: operators[0].fields.a: expected a valid JSON pointer, got \"/a~2\" "
+                 "('~' must be followed by '0' (for '~') or '1' (for '/'))");
     expect_error("{\"fieldz\": {}}",
                  "test.json: operators[0]: missing required option \"fields\"");
 }
