@@ -34,7 +34,7 @@ static int next_field(const char *line, size_t len, size_t *pos, char delim, con
             *f = tmp->data ? tmp->data : "";
             *flen = tmp->len;
             *pos = i + 1;
-            return *pos == len || line[*pos] == delim ? 0 : -EINVAL;
+            return *pos == len || line[*pos] == delim ? 0 : -EILSEQ;
         }
         weir_buf_append(tmp, line + i, 1);
     }
@@ -48,8 +48,9 @@ static int split(const char *line, size_t len, char delim, size_t max, const cha
     for (;;) {
         if (k == max)
             return -E2BIG;
-        if (next_field(line, len, &pos, delim, &fs[k], &lens[k], &quoted[k], &tmps[k]) < 0)
-            return -EINVAL;
+        int rc = next_field(line, len, &pos, delim, &fs[k], &lens[k], &quoted[k], &tmps[k]);
+        if (rc < 0)
+            return rc; /* -EINVAL: unterminated quote; -EILSEQ: text after a closing quote */
         k++;
         if (pos >= len)
             break;
@@ -78,6 +79,8 @@ int weir_csv_header_parse(struct weir_csv_header *h, const char *line, size_t le
     int rc = split(line, len, delim, WEIR_CSV_MAX_COLS, fs, lens, quoted, h->quoted, &h->n);
     if (rc == -E2BIG)
         *reason = "CSV header has more than 256 columns";
+    else if (rc == -EILSEQ)
+        *reason = "CSV header has text after a closing quote";
     else if (rc < 0)
         *reason = "CSV header has an unterminated quote";
     for (size_t k = 0; rc == 0 && k < h->n; k++) {
@@ -144,8 +147,10 @@ int weir_csv_row_to_json(struct weir_csv_header *h, const char *line, size_t len
     int quoted[WEIR_CSV_MAX_COLS];
     int rc = split(line, len, h->delim, WEIR_CSV_MAX_COLS, fs, lens, quoted, h->quoted, &n);
     if (rc < 0) {
-        snprintf(reason, reason_size, rc == -E2BIG ? "CSV row has more than 256 fields"
-                                                   : "CSV row has an unterminated quote");
+        snprintf(reason, reason_size, rc == -E2BIG    ? "CSV row has more than 256 fields"
+                                      : rc == -EILSEQ ? "CSV row has text after a closing quote "
+                                                        "(write \"\" for a quote inside a field)"
+                                                      : "CSV row has an unterminated quote");
         return -EINVAL;
     }
     if (n != h->n) {

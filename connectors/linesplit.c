@@ -74,7 +74,8 @@ int weir_linesplit_next(struct weir_linesplit *ls, int at_eof, struct weir_line 
         return 0;
     char *p = ls->buf + ls->start;
     char *nl = memchr(p, '\n', avail);
-    if (!nl && avail > ls->max_line) {
+    /* One byte more than max_line may be the CR of a CRLF still waiting for its LF. */
+    if (!nl && avail > ls->max_line + 1) {
         ls->prefix_len = avail < sizeof ls->prefix ? avail : sizeof ls->prefix;
         memcpy(ls->prefix, p, ls->prefix_len);
         ls->oversize = avail;
@@ -87,7 +88,7 @@ int weir_linesplit_next(struct weir_linesplit *ls, int at_eof, struct weir_line 
     ls->start += nl ? len + 1 : len;
     line->too_long = 0;
     line->no = ++ls->line_no;
-    if (len > ls->max_line) { /* a complete line that is still too long */
+    if (trim_cr(p, len) > ls->max_line) { /* a complete line that is still too long (CR not counted) */
         line->p = p;
         line->len = len < sizeof ls->prefix ? len : sizeof ls->prefix;
         line->too_long = len;

@@ -545,6 +545,50 @@ static inline const struct jnode *match_index(const struct weir_jscan *s, const 
 }
 
 #define IS_DIGIT(c) ((unsigned)(c) - '0' < 10)
+
+/* Scans a number (RFC 8259 grammar) starting at p, a '-' or a digit.
+ * Returns the byte after it, or NULL with *at and *why set. */
+static inline const unsigned char *scan_number(const unsigned char *p, const unsigned char *end,
+                                               const unsigned char **at, const char **why)
+{
+    if (*p == '-' && (++p == end || !IS_DIGIT(*p))) {
+        *at = p;
+        *why = "expected digit after '-'";
+        return NULL;
+    }
+    if (*p == '0') {
+        if (++p < end && IS_DIGIT(*p)) {
+            *at = p - 1;
+            *why = "leading zero in number";
+            return NULL;
+        }
+    } else {
+        while (++p < end && IS_DIGIT(*p))
+            ;
+    }
+    if (p < end && *p == '.') {
+        if (++p == end || !IS_DIGIT(*p)) {
+            *at = p;
+            *why = "expected digit after decimal point";
+            return NULL;
+        }
+        while (++p < end && IS_DIGIT(*p))
+            ;
+    }
+    if (p < end && (*p | 0x20) == 'e') {
+        if (++p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (p == end || !IS_DIGIT(*p)) {
+            *at = p;
+            *why = "expected digit in exponent";
+            return NULL;
+        }
+        while (++p < end && IS_DIGIT(*p))
+            ;
+    }
+    return p;
+}
+
 #define FAIL(where, reason) do { at = (where); why = (reason); goto fail; } while (0)
 
 int weir_jscan_run(const struct weir_jscan *s, const char *text, size_t len,
@@ -610,56 +654,24 @@ value: /* p < end: the first byte of a value whose trie node is nd */
         nd = nd ? match_index(s, nd, 0) : NULL;
         goto value_or_eof;
     case 't':
-        if (end - p < 4 || memcmp(p, "true", 4) != 0)
-            FAIL(p, "invalid literal (expected true, false or null)");
-        if (nd && nd->out >= 0)
-            put(s, vals, nd, WEIR_JTRUE, 0, (size_t)(p - base), 4);
-        p += 4;
-        goto after_value;
     case 'f':
-        if (end - p < 5 || memcmp(p, "false", 5) != 0)
+    case 'n': {
+        static const struct { const char *word; uint8_t len, type; } lit[3] = {
+            { "true", 4, WEIR_JTRUE }, { "false", 5, WEIR_JFALSE }, { "null", 4, WEIR_JNULL },
+        };
+        int w = *p == 't' ? 0 : *p == 'f' ? 1 : 2;
+        if ((size_t)(end - p) < lit[w].len || memcmp(p, lit[w].word, lit[w].len) != 0)
             FAIL(p, "invalid literal (expected true, false or null)");
         if (nd && nd->out >= 0)
-            put(s, vals, nd, WEIR_JFALSE, 0, (size_t)(p - base), 5);
-        p += 5;
+            put(s, vals, nd, lit[w].type, 0, (size_t)(p - base), lit[w].len);
+        p += lit[w].len;
         goto after_value;
-    case 'n':
-        if (end - p < 4 || memcmp(p, "null", 4) != 0)
-            FAIL(p, "invalid literal (expected true, false or null)");
-        if (nd && nd->out >= 0)
-            put(s, vals, nd, WEIR_JNULL, 0, (size_t)(p - base), 4);
-        p += 4;
-        goto after_value;
+    }
     case '-': case '0': case '1': case '2': case '3': case '4':
     case '5': case '6': case '7': case '8': case '9': {
-        const unsigned char *q = p;
-        if (*q == '-' && (++q == end || !IS_DIGIT(*q)))
-            FAIL(q, "expected digit after '-'");
-        if (*q == '0') {
-            if (++q < end && IS_DIGIT(*q))
-                FAIL(q - 1, "leading zero in number");
-        } else {
-            do
-                q++;
-            while (q < end && IS_DIGIT(*q));
-        }
-        if (q < end && *q == '.') {
-            if (++q == end || !IS_DIGIT(*q))
-                FAIL(q, "expected digit after decimal point");
-            do
-                q++;
-            while (q < end && IS_DIGIT(*q));
-        }
-        if (q < end && (*q | 0x20) == 'e') {
-            q++;
-            if (q < end && (*q == '+' || *q == '-'))
-                q++;
-            if (q == end || !IS_DIGIT(*q))
-                FAIL(q, "expected digit in exponent");
-            do
-                q++;
-            while (q < end && IS_DIGIT(*q));
-        }
+        const unsigned char *q = scan_number(p, end, &at, &why);
+        if (!q)
+            goto fail;
         if (nd && nd->out >= 0)
             put(s, vals, nd, WEIR_JNUMBER, 0, (size_t)(p - base), (size_t)(q - p));
         p = q;

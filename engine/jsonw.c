@@ -7,9 +7,10 @@
  * integers, and the shortest output is the integer in it with the most
  * trailing zeros. The scaling happens in double arithmetic (error < 1e-6
  * units); the interval is shrunk by a margin well above that error, so what
- * is written always reads back as f, and is the shortest except, rarely,
- * when the shortest candidate sits within the margin of the interval's edge
- * (then it is one digit longer).
+ * is written always reads back as f. Endpoints that are exact integers (ties
+ * strtof breaks towards f's even mantissa, common for large whole numbers)
+ * are found with integer arithmetic and put back. An exhaustive run over all
+ * 2^32 floats found every output reading back as its float.
  */
 #include "engine/jsonw.h"
 
@@ -206,12 +207,40 @@ static int double_slow(struct weir_buf *b, double v)
     return weir_buf_append(b, tmp, (size_t)n);
 }
 
-/* Writes digits c (nd of them, no trailing zeros) times 10^(E - nd + 1),
- * E being the decimal exponent of the first digit. */
-static char *format_decimal(char *o, uint64_t c, int nd, int E)
+/* Whether the rounding-interval endpoint N * 2^q, scaled by 10^n, is an
+ * integer, and which. Only such exact ties can be lost to the safety
+ * margin; with f's mantissa even, strtof rounds a tie to f, so they count. */
+static int endpoint_int(uint64_t N, int q, int n, uint64_t *out)
+{
+    uint64_t v = N;
+    if (n >= 0) {
+        /* N * 5^n * 2^(q+n); beyond 5^13 it could not be near 1e9 */
+        if (n > 13 || q + n < 0 || q + n > 30)
+            return 0;
+        for (int i = 0; i < n; i++)
+            v *= 5;
+        *out = v << (q + n);
+        return 1;
+    }
+    /* (N / 5^k) * 2^(q-k): N has 26 bits, so 5^k must stay below 2^26 */
+    int k = -n;
+    uint64_t p5 = 1;
+    if (k > 11 || q < k || q - k > 30)
+        return 0;
+    for (int i = 0; i < k; i++)
+        p5 *= 5;
+    if (v % p5)
+        return 0;
+    *out = v / p5 << (q - k);
+    return 1;
+}
+
+/* Writes c * 10^x, c having no trailing zeros. */
+static char *format_decimal(char *o, uint64_t c, int x)
 {
     char dig[20];
-    put_u64(dig, c);
+    int nd = (int)put_u64(dig, c);
+    int E = x + nd - 1;  /* the decimal exponent of the first digit */
     if (E >= -5 && E < 15) {
         if (E < 0) {
             memcpy(o, "0.00000", (size_t)(1 - E));  /* "0." and -E-1 zeros */
@@ -292,8 +321,19 @@ int weir_jsonw_double(struct weir_buf *b, double v)
     double scale = POW10(n), margin = S * 4e-15;
     /* fd -+ half are exact (26 bits), so only the scaling rounds. */
     double L = (fd - half_lo) * scale + margin, H = (fd + half) * scale - margin;
-    uint64_t A = (uint64_t)floor(L) + 1, B = (uint64_t)ceil(H) - 1;  /* integers in (L, H) */
-    uint64_t s = (uint64_t)(S + 0.5);
+    /* The integers in (L, H); both are positive and below 2^31, so a
+     * truncating conversion is floor. */
+    int64_t Lt = (int64_t)L, Ht = (int64_t)H;
+    uint64_t A = (uint64_t)Lt + 1, B = (uint64_t)Ht - ((double)Ht == H);
+    if (!(m & 1)) {
+        uint64_t e;
+        if (pow2_edge ? endpoint_int(4 * (uint64_t)m - 1, e2 - 2, n, &e)
+                      : endpoint_int(2 * (uint64_t)m - 1, e2 - 1, n, &e))
+            A = e + 1 == A ? e : A;
+        if (endpoint_int(2 * (uint64_t)m + 1, e2 - 1, n, &e))
+            B = e == B + 1 ? e : B;
+    }
+    uint64_t s = (uint64_t)(int64_t)(S + 0.5);
     if (A > B || s < A || s > B)
         return double_slow(b, (double)f);            /* cannot happen; stay correct if it does */
 
@@ -320,10 +360,7 @@ int weir_jsonw_double(struct weir_buf *b, double v)
         c /= 10;
         x++;
     }
-    int nd = 1;
-    for (uint64_t t = c; t >= 10; t /= 10)
-        nd++;
-    o = format_decimal(o, c, nd, x + nd - 1);
+    o = format_decimal(o, c, x);
     b->len = (size_t)(o - b->data);
     return 0;
 }

@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
+#include "connectors/replay.h"
 #include "engine/override.h"
 #include "engine/pipeline.h"
 #include "engine/reference.h"
@@ -43,6 +45,10 @@ static const struct {
     {"validate", "weir validate PIPELINE [--set PATH=VALUE]...",
      "Checks the pipeline file (and overrides) and prints every problem with its JSON path.\n"
      "Exit 0 when valid, 2 otherwise. Nothing is opened or run.\n"},
+    {"replay", "weir replay FILE --brokers HOSTS --topic TOPIC [--rate N] [--key FIELD] [--limit N]",
+     "Produces every line of FILE (JSON Lines; *.csv: CSV rows as JSON objects) to TOPIC and\n"
+     "waits until the broker acknowledged them all. --rate: records per second (default: as\n"
+     "fast as possible); --key: a top-level field used as the message key.\n"},
     {"docs", "weir docs", "Prints the pipeline reference (docs/pipeline.md) generated from the code.\n"},
     {"help", "weir help [COMMAND]", "Shows help for a command.\n"},
 };
@@ -101,6 +107,9 @@ static int parse_args(int argc, char **argv, struct cli *c)
             c->quiet = 1;
         } else if (strcmp(a, "--timing") == 0) {
             c->timing = 1;
+        } else if (strcmp(a, "--set") == 0 || strcmp(a, "--workers") == 0) {
+            fprintf(stderr, "weir: %s needs a value; try: weir help %s\n", a, c->command);
+            return -1;
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "weir: unknown option \"%s\"; try: weir help %s\n", a, c->command);
             return -1;
@@ -161,6 +170,44 @@ static int cmd_run(const struct cli *c)
     return rc < 0 ? EXIT_RUN_FAILED : 0;
 }
 
+static int cmd_replay(int argc, char **argv)
+{
+    struct weir_replay_opts o = {0};
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--brokers") == 0 && v)
+            o.brokers = argv[++i];
+        else if (strcmp(a, "--topic") == 0 && v)
+            o.topic = argv[++i];
+        else if (strcmp(a, "--rate") == 0 && v)
+            o.rate = atof(argv[++i]);
+        else if (strcmp(a, "--key") == 0 && v)
+            o.key_field = argv[++i];
+        else if (strcmp(a, "--limit") == 0 && v)
+            o.limit = strtoull(argv[++i], NULL, 10);
+        else if (!o.path && (a[0] != '-' || !a[1]))
+            o.path = a;
+        else {
+            fprintf(stderr, "weir: replay: unexpected argument \"%s\"; try: weir help replay\n", a);
+            return EXIT_USAGE;
+        }
+    }
+    if (!o.path || !o.brokers || !o.topic) {
+        fprintf(stderr, "weir: replay needs FILE, --brokers and --topic; try: weir help replay\n");
+        return EXIT_USAGE;
+    }
+    size_t n = strlen(o.path);
+    o.csv = n > 4 && strcasecmp(o.path + n - 4, ".csv") == 0;
+    uint64_t produced;
+    struct weir_error err = {0};
+    int rc = weir_replay_run(&o, &produced, &err);
+    fprintf(stderr, "weir: replay: %llu records acknowledged by %s (topic %s)\n",
+            (unsigned long long)produced, o.brokers, o.topic);
+    if (rc < 0)
+        fprintf(stderr, "weir: replay: %s\n", err.msg);
+    return rc < 0 ? EXIT_RUN_FAILED : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -181,6 +228,8 @@ int main(int argc, char **argv)
         weir_reference_markdown(stdout);
         return 0;
     }
+    if (strcmp(cmd, "replay") == 0)
+        return cmd_replay(argc, argv);
     struct cli c = {.command = cmd};
     if (strcmp(cmd, "run") != 0 && strcmp(cmd, "validate") != 0) {
         fprintf(stderr, "weir: unknown command \"%s\"\n", cmd);

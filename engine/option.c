@@ -223,13 +223,16 @@ static int is_ignored(const char *key, const char *const *ignore)
     return 0;
 }
 
-static int check_unknown(const struct weir_option *opts, const json_t *obj,
-                         const char *const *ignore, struct weir_diag *d, const char *path)
+/* Reports the keys of obj declared in none of the tables and not in ignore. */
+static int check_unknown_in(const struct weir_option *const *tables, size_t ntables,
+                            const json_t *obj, const char *const *ignore, struct weir_diag *d,
+                            const char *path)
 {
     const char *names[128];
     size_t n = 0;
-    for (const struct weir_option *o = opts; o->name && n < 128; o++)
-        names[n++] = o->name;
+    for (size_t t = 0; t < ntables; t++)
+        for (const struct weir_option *o = tables[t]; o->name && n < 128; o++)
+            names[n++] = o->name;
     int bad = 0;
     const char *key;
     json_t *v;
@@ -255,6 +258,18 @@ static int check_unknown(const struct weir_option *opts, const json_t *obj,
                       "unknown option; expected one of: %s", n ? known : "(none)");
     }
     return bad;
+}
+
+static int check_unknown(const struct weir_option *opts, const json_t *obj,
+                         const char *const *ignore, struct weir_diag *d, const char *path)
+{
+    return check_unknown_in(&opts, 1, obj, ignore, d, path);
+}
+
+int weir_options_check_unknown(const struct weir_option *const *tables, size_t ntables,
+                               const json_t *obj, struct weir_diag *d, const char *path)
+{
+    return json_is_object(obj) ? check_unknown_in(tables, ntables, obj, NULL, d, path) : 0;
 }
 
 int weir_options_apply(const struct weir_option *opts, const json_t *obj, void *conf,

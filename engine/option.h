@@ -51,6 +51,12 @@ struct weir_strlist {
  * added to diag under `path`; returns the number of problems. */
 int weir_options_apply(const struct weir_option *opts, const json_t *obj, void *conf,
                        const char *const *ignore, struct weir_diag *diag, const char *path);
+/* Reports the keys of obj declared in none of the tables (a source's or
+ * sink's common options and its type's own), each once, with "did you mean"
+ * over all of them; returns the number of problems. Pair it with apply()
+ * calls whose ignore list holds every key of obj. */
+int weir_options_check_unknown(const struct weir_option *const *tables, size_t ntables,
+                               const json_t *obj, struct weir_diag *diag, const char *path);
 /* Frees what apply allocated inside conf (string lists). */
 void weir_options_release(const struct weir_option *opts, void *conf);
 

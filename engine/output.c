@@ -155,7 +155,9 @@ int weir_output_dead(struct weir_buf *out, const struct weir_batch *b, uint32_t 
     if (r->value && !utf8_valid((const unsigned char *)r->value, r->value_len)) {
         weir_buf_append(out, ",", 1);
         weir_jsonw_key(out, "raw_base64");
+        weir_buf_append(out, "\"", 1);
         weir_base64_encode(out, r->value, r->value_len);
+        weir_buf_append(out, "\"", 1);
     }
     return weir_buf_append(out, "}\n", 2);
 }

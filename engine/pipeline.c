@@ -60,8 +60,20 @@ const struct weir_option weir_sink_common_options[] = {
     {0},
 };
 
-static const char *const common_keys_source[] = {"type", "max_records", NULL};
-static const char *const common_keys_sink[] = {"type", "when", "fields", NULL};
+/* Every key of obj, NULL-terminated: as an ignore list it turns apply()'s
+ * unknown-key check off, for weir_options_check_unknown to do it once over
+ * the common table and the type's table together. */
+static void keys_of(const json_t *obj, const char **out, size_t cap)
+{
+    const char *key;
+    json_t *v;
+    size_t k = 0;
+    json_object_foreach((json_t *)obj, key, v) {
+        if (k + 1 < cap)
+            out[k++] = key;
+    }
+    out[k] = NULL;
+}
 
 /* The "type" of a stage: present, a string, and a known name. */
 static const char *stage_type(const json_t *obj, const char *path, const char *what,
@@ -110,18 +122,16 @@ static int load_source(struct weir_pipeline *pl, const json_t *obj, struct weir_
     pl->source_type = weir_source_find(name);
     pl->source_conf = calloc(1, pl->source_type->conf_size);
     struct source_common common = {0};
-    /* Common keys first, then the type's own; each table ignores the other's keys. */
-    const char *ignore[64];
-    size_t k = 0;
-    for (const struct weir_option *o = pl->source_type->options; o->name && k < 62; o++)
-        ignore[k++] = o->name;
-    ignore[k] = NULL;
-    int bad = weir_options_apply(weir_source_common_options, obj, &common, ignore, p->diag, "source");
-    if (bad)
-        return bad;
+    /* Unknown keys are checked once against both tables; then each table
+     * fills its own struct and ignores every other key. */
+    const char *keys[64];
+    keys_of(obj, keys, 64);
+    const struct weir_option *tables[] = {weir_source_common_options, pl->source_type->options};
+    int bad = weir_options_check_unknown(tables, 2, obj, p->diag, "source");
+    bad += weir_options_apply(weir_source_common_options, obj, &common, keys, p->diag, "source");
     pl->max_records = (uint32_t)common.max_records;
-    bad = weir_options_apply(pl->source_type->options, obj, pl->source_conf, common_keys_source,
-                             p->diag, "source");
+    bad += weir_options_apply(pl->source_type->options, obj, pl->source_conf, keys, p->diag,
+                              "source");
     p->path = "source";
     if (!bad && pl->source_type->prepare)
         bad = pl->source_type->prepare(pl->source_conf, obj, p);
@@ -180,13 +190,16 @@ static int load_ops(struct weir_pipeline *pl, const json_t *arr, struct weir_pre
         snprintf(path, sizeof path, "operators[%zu]", i);
         p->path = path;
         p->op_index = (int)i;
-        bad += load_op(&pl->ops[i + (size_t)implicit], json_array_get(arr, i), p);
+        int obad = load_op(&pl->ops[i + (size_t)implicit], json_array_get(arr, i), p);
+        bad += obad;
+        p->upstream_bad |= obad > 0;
     }
     return bad;
 }
 
 static int resolve_fields(struct weir_stage_sink *st, const struct weir_strlist *fields,
-                          const struct weir_schema *s, struct weir_diag *d, const char *path)
+                          const struct weir_schema *s, struct weir_diag *d, const char *path,
+                          int upstream_bad)
 {
     struct weir_output *o = &st->output;
     o->schema = s;
@@ -213,6 +226,9 @@ static int resolve_fields(struct weir_stage_sink *st, const struct weir_strlist 
             o->strs[o->nstrs++] = j;
             continue;
         }
+        bad++;
+        if (upstream_bad)
+            continue; /* a failed operator would have written it */
         const char *names[WEIR_SCHEMA_MAX * 2];
         size_t n = 0;
         for (uint32_t c2 = 0; c2 < s->nfeat; c2++)
@@ -223,7 +239,6 @@ static int resolve_fields(struct weir_stage_sink *st, const struct weir_strlist 
         weir_diag_add(d, weir_path_index(ip, sizeof ip, path, k),
                       close ? "unknown field \"%s\" (did you mean \"%s\"?)" : "unknown field \"%s\"%s",
                       name, close ? close : "");
-        bad++;
     }
     return bad;
 }
@@ -241,15 +256,18 @@ static int load_sink(struct weir_pipeline *pl, struct weir_stage_sink *st, const
     st->type = weir_sink_find(name);
     st->conf = calloc(1, st->type->conf_size);
     struct sink_common common = {0};
-    const char *ignore[64];
-    size_t k = 0;
-    for (const struct weir_option *o = st->type->options; o->name && k < 62; o++)
-        ignore[k++] = o->name;
-    ignore[k] = NULL;
-    int bad = dead ? 0 : weir_options_apply(weir_sink_common_options, obj, &common, ignore, p->diag, path);
-    static const char *const dead_ignore[] = {"type", NULL};
-    bad += weir_options_apply(st->type->options, obj, st->conf, dead ? dead_ignore : common_keys_sink,
-                              p->diag, path);
+    const char *keys[64];
+    keys_of(obj, keys, 64);
+    static const struct weir_option dead_common[] = {
+        {"type", WEIR_OPT_STRING, NULL, "the sink type", 0, WEIR_OPT_REQUIRED, 0, 0, NULL},
+        {0},
+    };
+    const struct weir_option *tables[] = {dead ? dead_common : weir_sink_common_options,
+                                          st->type->options};
+    int bad = weir_options_check_unknown(tables, 2, obj, p->diag, path);
+    if (!dead)
+        bad += weir_options_apply(weir_sink_common_options, obj, &common, keys, p->diag, path);
+    bad += weir_options_apply(st->type->options, obj, st->conf, keys, p->diag, path);
     st->when = dead ? WEIR_WHEN_DEAD : common.when == 1 ? WEIR_WHEN_ALERT
                                      : common.when == 2 ? WEIR_WHEN_NORMAL : WEIR_WHEN_ALL;
     p->path = path;
@@ -258,7 +276,7 @@ static int load_sink(struct weir_pipeline *pl, struct weir_stage_sink *st, const
         bad += st->type->prepare(st->conf, obj, p);
     if (!bad && !dead)
         bad += resolve_fields(st, &common.fields, &pl->schema, p->diag,
-                              weir_path_key((char[256]){0}, 256, path, "fields"));
+                              weir_path_key((char[256]){0}, 256, path, "fields"), p->upstream_bad);
     weir_options_release(weir_sink_common_options, &common);
     return bad;
 }
@@ -293,19 +311,25 @@ static int declare_features(struct weir_pipeline *pl, const struct weir_strlist 
 {
     int bad = 0;
     char ip[64];
+    uint32_t n = 0;
     for (size_t i = 0; i < f->n; i++) {
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(f->v[i], f->v[j]) == 0) {
-                weir_diag_add(d, weir_path_index(ip, sizeof ip, "features", i),
-                              "duplicate feature \"%s\"", f->v[i]);
-                bad++;
-            }
-        if (i < WEIR_SCHEMA_MAX) {
-            pl->schema.feat[i].name = f->v[i];
-            pl->schema.feat[i].producer = -1;
+        if (!f->v[i])
+            continue; /* not a string: reported already */
+        size_t j = 0;
+        while (j < i && !(f->v[j] && strcmp(f->v[i], f->v[j]) == 0))
+            j++;
+        if (j < i) {
+            weir_diag_add(d, weir_path_index(ip, sizeof ip, "features", i),
+                          "duplicate feature \"%s\"", f->v[i]);
+            bad++;
+            continue;
+        }
+        if (n < WEIR_SCHEMA_MAX) {
+            pl->schema.feat[n].name = f->v[i];
+            pl->schema.feat[n++].producer = -1;
         }
     }
-    pl->schema.nfeat = (uint32_t)(f->n < WEIR_SCHEMA_MAX ? f->n : WEIR_SCHEMA_MAX);
+    pl->schema.nfeat = n;
     pl->schema.declared = f->n > 0;
     return bad;
 }
@@ -314,17 +338,20 @@ static int load_root(struct weir_pipeline *pl, struct weir_diag *d)
 {
     struct top_conf top = {0};
     static const char *const none[] = {NULL};
+    /* Problems at the top level do not stop the stages from being checked:
+     * every problem is reported in one go. */
     int bad = weir_options_apply(top_options, pl->root, &top, none, d, "");
-    if (bad) {
-        weir_options_release(top_options, &top);
-        return bad;
-    }
     pl->name = top.name ? top.name : "weir";
     bad += declare_features(pl, &top.features, d);
     struct weir_prepare p = {.schema = &pl->schema, .diag = d, .path = "", .op_index = -1};
-    bad += load_source(pl, top.source, &p);
-    bad += load_ops(pl, top.operators, &p);
-    bad += load_sinks(pl, top.sinks, top.dead_letter, &p);
+    if (top.source)
+        bad += load_source(pl, top.source, &p);
+    if (top.operators)
+        bad += load_ops(pl, top.operators, &p);
+    else
+        p.upstream_bad = 1; /* the sinks' fields cannot be checked */
+    if (top.sinks)
+        bad += load_sinks(pl, top.sinks, top.dead_letter, &p);
     weir_options_release(top_options, &top);
     return bad;
 }

@@ -51,6 +51,8 @@ static int column_in(struct weir_prepare *p, const struct weir_column *cols, uin
     int idx = find(cols, n, name);
     if (idx >= 0 && cols[idx].producer >= 0)
         return idx;
+    if (p->upstream_bad)
+        return -1; /* the operator that would write it failed and was reported */
     const char *names[WEIR_SCHEMA_MAX] = {0};
     size_t k = 0;
     for (uint32_t i = 0; i < n; i++)

@@ -33,6 +33,8 @@ struct weir_prepare {
     struct weir_diag *diag;
     const char *path;  /* JSON path of the object being prepared, e.g. "operators[2]" */
     int op_index;      /* position in the chain; -1 for sources and sinks */
+    int upstream_bad;  /* an earlier operator failed: its outputs are unknown, so an
+                          unknown feature is not reported (it would be a consequence) */
 };
 
 /* An operator writes the feature `name`; returns its column or -1 (error added

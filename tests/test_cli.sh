@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# The command line: --version, help, usage errors (exit 2), `weir docs`
+# against the committed docs/pipeline.md, and run failures (exit 1) with a
+# message that names what failed.
+#
+# Env: WEIR_BIN (the weir binary), WEIR_SRC (the repository root).
+set -u
+
+WEIR_BIN=${WEIR_BIN:-build/weir}
+case $WEIR_BIN in /*) ;; *) WEIR_BIN=$PWD/$WEIR_BIN ;; esac
+cd "${WEIR_SRC:-$(dirname "$0")/..}" || exit 1
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
+finish() {
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ] && exit 0
+    exit 1
+}
+if [ ! -x "$WEIR_BIN" ]; then
+    fail "weir binary not found at $WEIR_BIN (set WEIR_BIN)"
+    finish
+fi
+
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+
+# weir ARGS...: runs weir, keeping stdout, stderr and the exit code.
+weir() {
+    "$WEIR_BIN" "$@" >"$T/out" 2>"$T/err" </dev/null
+    RC=$?
+}
+
+# expect NAME RC [stdout|stderr REGEX]...: the exit code, and each stream
+# matches its extended regex (grep -E, on any line).
+expect() {
+    local name=$1 want=$2 good=1
+    shift 2
+    if [ "$RC" -ne "$want" ]; then
+        fail "$name: exit code $RC, expected $want (stderr: $(head -c 300 "$T/err"))"
+        good=0
+    fi
+    while [ $# -ge 2 ]; do
+        local file=$T/out
+        [ "$1" = stderr ] && file=$T/err
+        if ! grep -Eq -- "$2" "$file"; then
+            fail "$name: $1 does not match /$2/: $(head -c 300 "$file")"
+            good=0
+        fi
+        shift 2
+    done
+    [ "$good" -eq 1 ] && ok
+}
+
+# empty NAME STREAM: the stream is empty.
+empty() {
+    local file=$T/out
+    [ "$2" = stderr ] && file=$T/err
+    if [ -s "$file" ]; then fail "$1: $2 should be empty: $(head -c 300 "$file")"; else ok; fi
+}
+
+GOOD=tests/golden/pipeline.json
+
+# --- version and help -------------------------------------------------------------
+weir --version
+expect "--version" 0 stdout '^weir [0-9]+\.[0-9]+\.[0-9]+'
+empty "--version" stderr
+weir help
+expect "help" 0 stdout '^usage:' stdout 'weir run PIPELINE' stdout 'weir validate PIPELINE' \
+    stdout 'weir docs' stdout 'exit codes: 0 ok, 1 the run failed, 2 bad usage or invalid pipeline'
+empty "help" stderr
+weir --help
+expect "--help" 0 stdout 'weir run PIPELINE'
+weir help run
+expect "help run" 0 stdout '^usage: weir run PIPELINE' stdout '--set PATH=VALUE' stdout '--workers N' \
+    stdout '--quiet' stdout 'SIGINT/SIGTERM'
+empty "help run" stderr
+weir help validate
+expect "help validate" 0 stdout '^usage: weir validate PIPELINE' stdout 'Exit 0 when valid, 2 otherwise'
+weir help docs
+expect "help docs" 0 stdout '^usage: weir docs'
+weir help frobnicate
+expect "help for an unknown command" 2 stderr 'unknown command "frobnicate"'
+
+# --- usage errors: exit 2 --------------------------------------------------------------
+weir
+expect "no command" 2 stderr 'usage:'
+empty "no command" stdout
+weir frobnicate
+expect "unknown command" 2 stderr '^weir: unknown command "frobnicate"'
+empty "unknown command" stdout
+weir run
+expect "run without a pipeline" 2 stderr 'run needs a pipeline file; try: weir help run'
+weir validate
+expect "validate without a pipeline" 2 stderr 'validate needs a pipeline file'
+weir run "$GOOD" --frobnicate
+expect "unknown option" 2 stderr 'unknown option "--frobnicate"'
+weir run "$GOOD" "$GOOD"
+expect "two pipelines" 2 stderr 'unexpected argument'
+for n in 0 257 abc -1 2x; do
+    weir run "$GOOD" --workers "$n"
+    expect "--workers $n" 2 stderr "--workers expects a number from 1 to 256, got \"$n\""
+done
+weir run "$GOOD" --set nonsense
+expect "--set without =" 2 stderr '--set expects PATH=VALUE, got "nonsense"'
+weir run "$GOOD" --set =1
+expect "--set with an empty path" 2 stderr '--set expects PATH=VALUE'
+# A known option missing its value is not an "unknown option".
+weir run "$GOOD" --workers
+expect "--workers without a value" 2 stderr '--workers'
+if grep -q 'unknown option' "$T/err"; then
+    fail "--workers without a value: reported as an unknown option: $(cat "$T/err")"
+else
+    ok
+fi
+weir run "$GOOD" --set
+expect "--set without a value" 2 stderr '--set'
+if grep -q 'unknown option' "$T/err"; then
+    fail "--set without a value: reported as an unknown option: $(cat "$T/err")"
+else
+    ok
+fi
+# Nothing runs when the pipeline is invalid: exit 2, the validator's messages.
+weir run tests/pipelines/bad/14-quantile-out-of-range.json --set "sinks[0].path=$T/never.jsonl"
+expect "run with an invalid pipeline" 2 \
+    stderr '^tests/pipelines/bad/14-quantile-out-of-range.json: operators\[3\].quantile: expected a number in \(0,1\), got 1.5$'
+if [ -e "$T/never.jsonl" ]; then fail "run with an invalid pipeline created its sink file"; else ok; fi
+weir run "$T/no-such-pipeline.json"
+expect "run with a missing pipeline file" 2 stderr "no-such-pipeline.json"
+
+# --- validate ----------------------------------------------------------------------------
+weir validate "$GOOD"
+expect "validate a good pipeline" 0 stdout "^$GOOD: valid \\(4 operators"
+empty "validate a good pipeline" stderr
+for p in pipelines/*.json; do
+    weir validate "$p"
+    expect "validate the example $p" 0 stdout ': valid'
+done
+
+# --- docs ---------------------------------------------------------------------------------
+weir docs
+expect "docs" 0 stdout '^# '
+if [ ! -f docs/pipeline.md ]; then
+    fail "docs/pipeline.md is missing: generate it with: build/weir docs > docs/pipeline.md"
+elif cmp -s "$T/out" docs/pipeline.md; then
+    ok
+else
+    fail "docs/pipeline.md differs from \`weir docs\`: regenerate it with: build/weir docs > docs/pipeline.md"
+    diff docs/pipeline.md "$T/out" | head -n 10
+fi
+
+# --- run: success, and failures with exit 1 -----------------------------------------------
+RUNSET=(--set "sinks[0].path=$T/out.jsonl" --set "dead_letter.path=$T/dead.jsonl")
+weir run "$GOOD" "${RUNSET[@]}"
+expect "run" 0 stderr 'golden-host-metrics: 200 records in, 195 out, 5 dead letters, 4 alerts'
+empty "run" stdout
+weir run "$GOOD" "${RUNSET[@]}" --quiet
+expect "run --quiet" 0
+empty "run --quiet" stderr
+weir run "$GOOD" "${RUNSET[@]}" --timing
+expect "run --timing" 0 stderr 'operators\[1\] standardize +[0-9.]+ ns/record'
+
+weir run "$GOOD" "${RUNSET[@]}" --set "source.path=$T/missing/input.jsonl"
+expect "run with a missing source file" 1 stderr "$T/missing/input.jsonl: No such file or directory"
+weir run "$GOOD" --set "sinks[0].path=$T/no/such/dir/out.jsonl" --set "dead_letter.path=$T/dead.jsonl"
+expect "run with a sink in a missing directory" 1 stderr "$T/no/such/dir/out.jsonl: No such file or directory"
+weir run "$GOOD" --set "sinks[0].path=$T/out.jsonl" --set "dead_letter.path=$T/no/dir/dead.jsonl"
+expect "run with a dead-letter file in a missing directory" 1 stderr "$T/no/dir/dead.jsonl"
+mkdir "$T/a-directory"
+weir run "$GOOD" "${RUNSET[@]}" --set "source.path=$T/a-directory"
+expect "run with a directory as the source" 1 stderr "$T/a-directory"
+printf 'host,cpu\n"unterminated\n' >"$T/bad-header.csv"
+weir run "$GOOD" "${RUNSET[@]}" --set "source.path=$T/bad-header.csv" --set source.format=csv
+expect "run on a CSV file whose header is fine" 0
+printf '"host,cpu\nweb-1,1\n' >"$T/bad-header.csv"
+weir run "$GOOD" "${RUNSET[@]}" --set "source.path=$T/bad-header.csv" --set source.format=csv
+expect "run on a CSV file with a broken header" 1 stderr "bad-header.csv: line 1: CSV header has an unterminated quote"
+
+finish
