@@ -11,9 +11,9 @@
 #include <string.h>
 
 struct weir_buf {
-    char *data;   /* owned; NULL while nothing was ever reserved */
-    size_t len;   /* bytes in use */
-    size_t cap;   /* bytes allocated */
+    char *data; /* owned; NULL while nothing was ever reserved */
+    size_t len; /* bytes in use */
+    size_t cap; /* bytes allocated */
 };
 
 /* Slow path of weir_buf_reserve: reallocates. Returns 0 or -ENOMEM. */

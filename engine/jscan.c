@@ -31,23 +31,23 @@
 #define NO_INDEX UINT32_MAX
 
 struct jnode {
-    const char *key;        /* unescaped segment, inside weir_jscan.keys */
+    const char *key; /* unescaped segment, inside weir_jscan.keys */
     uint32_t klen;
-    uint32_t index;         /* array index the segment names, or NO_INDEX */
-    int32_t parent;         /* -1 for the root */
-    int32_t first_child;    /* -1: none */
-    int32_t next_sibling;   /* -1: none */
-    int32_t out;            /* first pointer ending here, -1: none; more via out_next */
+    uint32_t index;          /* array index the segment names, or NO_INDEX */
+    int32_t parent;          /* -1 for the root */
+    int32_t first_child;     /* -1: none */
+    int32_t next_sibling;    /* -1: none */
+    int32_t out;             /* first pointer ending here, -1: none; more via out_next */
     uint32_t sub_lo, sub_hi; /* the pointers of this subtree: order[sub_lo..sub_hi) */
 };
 
 struct weir_jscan {
-    size_t n;               /* pointers compiled */
-    struct jnode *nodes;    /* nodes[0] is the root (the whole document) */
+    size_t n;            /* pointers compiled */
+    struct jnode *nodes; /* nodes[0] is the root (the whole document) */
     uint32_t nnodes, cap;
-    int32_t *out_next;      /* n: next pointer ending at the same node, -1: none */
-    uint32_t *order;        /* n: pointer indexes in trie pre-order */
-    char *keys;             /* arena for the unescaped segments */
+    int32_t *out_next; /* n: next pointer ending at the same node, -1: none */
+    uint32_t *order;   /* n: pointer indexes in trie pre-order */
+    char *keys;        /* arena for the unescaped segments */
 };
 
 /* ---- compiling pointers ------------------------------------------------ */
@@ -64,8 +64,13 @@ static int32_t node_add(struct weir_jscan *s, int32_t parent, const char *key, u
     }
     int32_t id = (int32_t)s->nnodes++;
     struct jnode *nd = &s->nodes[id];
-    *nd = (struct jnode){ .key = key, .klen = klen, .index = NO_INDEX, .parent = parent,
-                          .first_child = -1, .next_sibling = -1, .out = -1 };
+    *nd = (struct jnode){.key = key,
+                         .klen = klen,
+                         .index = NO_INDEX,
+                         .parent = parent,
+                         .first_child = -1,
+                         .next_sibling = -1,
+                         .out = -1};
     /* RFC 6901: an array index is "0" or digits without a leading zero. */
     if (klen > 0 && klen <= 10 && (key[0] != '0' || klen == 1)) {
         uint64_t v = 0;
@@ -109,7 +114,8 @@ static int pointer_add(struct weir_jscan *s, size_t i, const char *ptr, char **a
     if (ptr[0] != '\0' && ptr[0] != '/')
         return weir_error_set(err, -EINVAL,
                               "JSON pointer #%zu \"%s\": must be \"\" (the whole record) or "
-                              "start with '/', as in \"/amount\" or \"/card/id\"", i + 1, ptr);
+                              "start with '/', as in \"/amount\" or \"/card/id\"",
+                              i + 1, ptr);
     int32_t cur = 0;
     const char *p = ptr;
     while (*p == '/') {
@@ -120,7 +126,8 @@ static int pointer_add(struct weir_jscan *s, size_t i, const char *ptr, char **a
         if (klen < 0)
             return weir_error_set(err, -EINVAL,
                                   "JSON pointer #%zu \"%s\": '~' must be followed by '0' (for '~') "
-                                  "or '1' (for '/')", i + 1, ptr);
+                                  "or '1' (for '/')",
+                                  i + 1, ptr);
         int32_t child = s->nodes[cur].first_child;
         while (child >= 0 && !(s->nodes[child].klen == (uint32_t)klen &&
                                memcmp(s->nodes[child].key, *arena, (size_t)klen) == 0))
@@ -251,7 +258,7 @@ size_t weir_utf8_seqlen(const char *sp, size_t avail)
     unsigned c = p[0];
     if (c < 0x80)
         return 1;
-    if (c < 0xC2)                       /* continuation byte, or overlong C0/C1 */
+    if (c < 0xC2) /* continuation byte, or overlong C0/C1 */
         return 0;
     if (c < 0xE0)
         return avail >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
@@ -264,7 +271,9 @@ size_t weir_utf8_seqlen(const char *sp, size_t avail)
         /* F0: no overlong forms (90..BF); F4: nothing above U+10FFFF (80..8F). */
         unsigned lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
         return avail >= 4 && p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 &&
-               (p[3] & 0xC0) == 0x80 ? 4 : 0;
+                       (p[3] & 0xC0) == 0x80
+                   ? 4
+                   : 0;
     }
     return 0;
 }
@@ -318,12 +327,12 @@ static size_t utf8_put(unsigned char *o, uint32_t cp)
 /* Decodes the escape at p (a backslash) into o (up to 4 bytes, never more
  * than it consumes); returns the bytes consumed. Malformed escapes yield the
  * backslash itself, lone surrogates U+FFFD. */
-static size_t escape_decode(const unsigned char *p, const unsigned char *end,
-                            unsigned char *o, size_t *olen)
+static size_t escape_decode(const unsigned char *p, const unsigned char *end, unsigned char *o,
+                            size_t *olen)
 {
     static const unsigned char simple[128] = {
-        ['"'] = '"', ['\\'] = '\\', ['/'] = '/', ['b'] = '\b',
-        ['f'] = '\f', ['n'] = '\n', ['r'] = '\r', ['t'] = '\t',
+        ['"'] = '"',  ['\\'] = '\\', ['/'] = '/',  ['b'] = '\b',
+        ['f'] = '\f', ['n'] = '\n',  ['r'] = '\r', ['t'] = '\t',
     };
     *olen = 1;
     o[0] = '\\';
@@ -338,8 +347,8 @@ static size_t escape_decode(const unsigned char *p, const unsigned char *end,
         return 1;
     size_t used = 6;
     if (cp >= 0xD800 && cp <= 0xDBFF) {
-        if (end - p >= 12 && p[6] == '\\' && p[7] == 'u' && hex4(p + 8, &lo) &&
-            lo >= 0xDC00 && lo <= 0xDFFF) {
+        if (end - p >= 12 && p[6] == '\\' && p[7] == 'u' && hex4(p + 8, &lo) && lo >= 0xDC00 &&
+            lo <= 0xDFFF) {
             cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
             used = 12;
         } else {
@@ -373,7 +382,8 @@ size_t weir_jstr_unescape(const char *src, uint32_t len, char *dst)
 }
 
 /* Whether the escaped key text raw[0..rawlen) decodes to want[0..wlen). */
-static int key_eq_escaped(const unsigned char *raw, uint32_t rawlen, const char *want, uint32_t wlen)
+static int key_eq_escaped(const unsigned char *raw, uint32_t rawlen, const char *want,
+                          uint32_t wlen)
 {
     const unsigned char *p = raw, *end = raw + rawlen;
     uint32_t at = 0;
@@ -416,9 +426,9 @@ static inline const unsigned char *scan_string(const unsigned char *p, const uns
         while (end - p >= 16) {
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
             /* Signed compare: bytes < 0x20 and bytes >= 0x80 both test < ' '. */
-            __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
-                                                    _mm_cmpeq_epi8(v, bslash)),
-                                       _mm_cmplt_epi8(v, space));
+            __m128i hit =
+                _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                             _mm_cmplt_epi8(v, space));
             unsigned bits = (unsigned)_mm_movemask_epi8(hit);
             if (bits) {
                 p += __builtin_ctz(bits);
@@ -436,7 +446,8 @@ static inline const unsigned char *scan_string(const unsigned char *p, const uns
             /* Flags bytes equal to '"' or '\\', below 0x20, or >= 0x80. A
              * borrow can flag bytes above a true hit, never below one, so the
              * lowest flag is exact. */
-            uint64_t hit = (((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w) | w) & high;
+            uint64_t hit =
+                (((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w) | w) & high;
             if (hit) {
                 p += __builtin_ctzll(hit) >> 3;
                 goto special;
@@ -463,9 +474,14 @@ static inline const unsigned char *scan_string(const unsigned char *p, const uns
                 return NULL;
             }
             switch (p[1]) {
-            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-                p += 2;
-                continue;
+            case '"':
+            case '\\':
+            case '/':
+            case 'b':
+            case 'f':
+            case 'n':
+            case 'r':
+            case 't': p += 2; continue;
             case 'u':
                 if (end - p < 6 || !hex4(p + 2, &cp)) {
                     /* Cut short by the end of input, or a non-hex digit? */
@@ -473,7 +489,8 @@ static inline const unsigned char *scan_string(const unsigned char *p, const uns
                     while (h < end && h < p + 6 && hex4_digit(*h))
                         h++;
                     *at = h == end ? NULL : p;
-                    *why = h == end ? "unterminated string" : "invalid \\u escape (want 4 hex digits)";
+                    *why =
+                        h == end ? "unterminated string" : "invalid \\u escape (want 4 hex digits)";
                     return NULL;
                 }
                 if (cp >= 0xD800 && cp <= 0xDFFF) {
@@ -512,8 +529,8 @@ static inline void put(const struct weir_jscan *s, struct weir_jval *vals, const
                        uint8_t type, uint8_t esc, size_t off, size_t len)
 {
     for (int32_t i = nd->out; i >= 0; i = s->out_next[i])
-        vals[i] = (struct weir_jval){ .type = type, .escaped = esc,
-                                      .off = (uint32_t)off, .len = (uint32_t)len };
+        vals[i] = (struct weir_jval){
+            .type = type, .escaped = esc, .off = (uint32_t)off, .len = (uint32_t)len};
 }
 
 static inline const struct jnode *match_key(const struct weir_jscan *s, const struct jnode *parent,
@@ -528,15 +545,15 @@ static inline const struct jnode *match_key(const struct weir_jscan *s, const st
              * beneath it: last one wins, for the whole subtree. */
             if (nd->first_child >= 0)
                 for (uint32_t i = nd->sub_lo; i < nd->sub_hi; i++)
-                    vals[s->order[i]] = (struct weir_jval){ 0 };
+                    vals[s->order[i]] = (struct weir_jval){0};
             return nd;
         }
     }
     return NULL;
 }
 
-static inline const struct jnode *match_index(const struct weir_jscan *s, const struct jnode *parent,
-                                              uint32_t index)
+static inline const struct jnode *match_index(const struct weir_jscan *s,
+                                              const struct jnode *parent, uint32_t index)
 {
     for (int32_t c = parent->first_child; c >= 0; c = s->nodes[c].next_sibling)
         if (s->nodes[c].index == index)
@@ -589,25 +606,30 @@ static inline const unsigned char *scan_number(const unsigned char *p, const uns
     return p;
 }
 
-#define FAIL(where, reason) do { at = (where); why = (reason); goto fail; } while (0)
+#define FAIL(where, reason)                                                                        \
+    do {                                                                                           \
+        at = (where);                                                                              \
+        why = (reason);                                                                            \
+        goto fail;                                                                                 \
+    } while (0)
 
-int weir_jscan_run(const struct weir_jscan *s, const char *text, size_t len,
-                   struct weir_jval *vals, struct weir_jscan_fail *fail)
+int weir_jscan_run(const struct weir_jscan *s, const char *text, size_t len, struct weir_jval *vals,
+                   struct weir_jscan_fail *fail)
 {
     const unsigned char *base = (const unsigned char *)text, *p = base, *end = base + len;
     const unsigned char *at;
     const char *why;
-    const struct jnode *lnode[WEIR_JSCAN_MAX_DEPTH];  /* per open container: its trie node */
-    uint32_t lstart[WEIR_JSCAN_MAX_DEPTH];            /* ... its offset */
-    uint32_t lindex[WEIR_JSCAN_MAX_DEPTH];            /* ... arrays: the current index */
-    uint64_t is_array = 0;                            /* bit d: level d is an array */
+    const struct jnode *lnode[WEIR_JSCAN_MAX_DEPTH]; /* per open container: its trie node */
+    uint32_t lstart[WEIR_JSCAN_MAX_DEPTH];           /* ... its offset */
+    uint32_t lindex[WEIR_JSCAN_MAX_DEPTH];           /* ... arrays: the current index */
+    uint64_t is_array = 0;                           /* bit d: level d is an array */
     int depth = 0;
-    const struct jnode *nd = s->n ? &s->nodes[0] : NULL;  /* node of the value at p */
+    const struct jnode *nd = s->n ? &s->nodes[0] : NULL; /* node of the value at p */
 
     if (len > UINT32_MAX)
         FAIL(base, "record larger than 4 GiB");
     if (s->n)
-        memset(vals, 0, s->n * sizeof *vals);  /* vals may be NULL when n is 0 */
+        memset(vals, 0, s->n * sizeof *vals); /* vals may be NULL when n is 0 */
     p = skip_ws(p, end);
     if (p == end)
         FAIL(p, "empty record");
@@ -656,8 +678,13 @@ value: /* p < end: the first byte of a value whose trie node is nd */
     case 't':
     case 'f':
     case 'n': {
-        static const struct { const char *word; uint8_t len, type; } lit[3] = {
-            { "true", 4, WEIR_JTRUE }, { "false", 5, WEIR_JFALSE }, { "null", 4, WEIR_JNULL },
+        static const struct {
+            const char *word;
+            uint8_t len, type;
+        } lit[3] = {
+            {"true", 4, WEIR_JTRUE},
+            {"false", 5, WEIR_JFALSE},
+            {"null", 4, WEIR_JNULL},
         };
         int w = *p == 't' ? 0 : *p == 'f' ? 1 : 2;
         if ((size_t)(end - p) < lit[w].len || memcmp(p, lit[w].word, lit[w].len) != 0)
@@ -667,8 +694,17 @@ value: /* p < end: the first byte of a value whose trie node is nd */
         p += lit[w].len;
         goto after_value;
     }
-    case '-': case '0': case '1': case '2': case '3': case '4':
-    case '5': case '6': case '7': case '8': case '9': {
+    case '-':
+    case '0':
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+    case '5':
+    case '6':
+    case '7':
+    case '8':
+    case '9': {
         const unsigned char *q = scan_number(p, end, &at, &why);
         if (!q)
             goto fail;
@@ -677,8 +713,7 @@ value: /* p < end: the first byte of a value whose trie node is nd */
         p = q;
         goto after_value;
     }
-    default:
-        FAIL(p, "expected a JSON value");
+    default: FAIL(p, "expected a JSON value");
     }
 
 value_or_eof: /* inside a container, after '[', ',' or ':' and whitespace */
@@ -734,7 +769,8 @@ key: /* p after '{' or ',' and whitespace */
             goto fail;
         }
         nd = lnode[depth - 1]
-             ? match_key(s, lnode[depth - 1], p + 1, (uint32_t)(q - p - 1), esc, vals) : NULL;
+                 ? match_key(s, lnode[depth - 1], p + 1, (uint32_t)(q - p - 1), esc, vals)
+                 : NULL;
         p = skip_ws(q + 1, end);
     }
     if (p == end)
@@ -748,8 +784,8 @@ close: /* p just past a '}' or ']' closing level depth - 1 */
     depth--;
     nd = lnode[depth];
     if (nd && nd->out >= 0)
-        put(s, vals, nd, (is_array >> depth & 1) ? WEIR_JARRAY : WEIR_JOBJECT, 0,
-            lstart[depth], (size_t)(p - base) - lstart[depth]);
+        put(s, vals, nd, (is_array >> depth & 1) ? WEIR_JARRAY : WEIR_JOBJECT, 0, lstart[depth],
+            (size_t)(p - base) - lstart[depth]);
     goto after_value;
 
 done:
@@ -777,7 +813,7 @@ fail:
 /* ---- numbers ------------------------------------------------------------- */
 
 static const double pow10_exact[23] = {
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
 
@@ -795,7 +831,7 @@ static int parse_slow(const char *p, uint32_t len, double *out)
 {
     char stack[128], *buf = stack;
     if (len >= sizeof stack) {
-        buf = malloc((size_t)len + 1);  /* hundreds of digits: rare */
+        buf = malloc((size_t)len + 1); /* hundreds of digits: rare */
         if (!buf)
             return -ENOMEM;
     }
@@ -813,8 +849,8 @@ int weir_jnum_parse(const char *text, uint32_t len, double *out)
 {
     const unsigned char *p = (const unsigned char *)text, *end = p + len;
     int neg = 0, digits = 0, sig = 0, inexact = 0;
-    uint64_t m = 0;       /* the first 19 significant digits */
-    int64_t e10 = 0;      /* value = m * 10^e10 (when !inexact) */
+    uint64_t m = 0;  /* the first 19 significant digits */
+    int64_t e10 = 0; /* value = m * 10^e10 (when !inexact) */
 
     if (p < end && (*p == '-' || *p == '+'))
         neg = *p++ == '-';
@@ -822,7 +858,7 @@ int weir_jnum_parse(const char *text, uint32_t len, double *out)
         unsigned d = *p - '0';
         if (sig < 19) {
             m = m * 10 + d;
-            sig += m != 0;  /* leading zeros are not significant */
+            sig += m != 0; /* leading zeros are not significant */
         } else {
             e10++;
             inexact |= d != 0;
@@ -866,7 +902,7 @@ int weir_jnum_parse(const char *text, uint32_t len, double *out)
     if (!inexact) {
         double v = -1;
         if (e10 == 0) {
-            v = (double)m;  /* uint64 -> double rounds correctly */
+            v = (double)m; /* uint64 -> double rounds correctly */
         } else if (m <= (1ull << 53)) {
             if (e10 < 0 && e10 >= -22) {
                 v = (double)m / pow10_exact[-e10];

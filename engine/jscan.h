@@ -24,15 +24,15 @@
 #ifndef WEIR_JSCAN_H
 #define WEIR_JSCAN_H
 
+#include "engine/error.h"
+
 #include <stddef.h>
 #include <stdint.h>
-
-#include "engine/error.h"
 
 #define WEIR_JSCAN_MAX_DEPTH 64
 
 enum weir_jtype {
-    WEIR_JMISSING = 0,  /* the pointer matched nothing in this record */
+    WEIR_JMISSING = 0, /* the pointer matched nothing in this record */
     WEIR_JNULL,
     WEIR_JFALSE,
     WEIR_JTRUE,
@@ -44,11 +44,11 @@ enum weir_jtype {
 
 /* Where one wanted value lies inside the record it was found in. */
 struct weir_jval {
-    uint8_t type;     /* enum weir_jtype */
-    uint8_t escaped;  /* STRING only: the text holds backslash escapes */
-    uint32_t off;     /* byte offset into the record */
-    uint32_t len;     /* bytes; STRING: between the quotes, still escaped;
-                         OBJECT/ARRAY: the whole text, brackets included */
+    uint8_t type;    /* enum weir_jtype */
+    uint8_t escaped; /* STRING only: the text holds backslash escapes */
+    uint32_t off;    /* byte offset into the record */
+    uint32_t len;    /* bytes; STRING: between the quotes, still escaped;
+                        OBJECT/ARRAY: the whole text, brackets included */
 };
 
 /* Why a record was rejected. reason is a static string ("unterminated
@@ -81,16 +81,18 @@ size_t weir_jscan_count(const struct weir_jscan *s);
  * WEIR_JMISSING. Returns 0, or -EINVAL with *fail filled (fail may be
  * NULL) when the record is not valid JSON; vals are then unspecified.
  * Does not allocate; text need not be NUL-terminated. */
-int weir_jscan_run(const struct weir_jscan *s, const char *text, size_t len,
-                   struct weir_jval *vals, struct weir_jscan_fail *fail);
+int weir_jscan_run(const struct weir_jscan *s, const char *text, size_t len, struct weir_jval *vals,
+                   struct weir_jscan_fail *fail);
 
 /* Parses a decimal number: optional sign ('-' or '+'), digits with an
  * optional '.', optional exponent ("5.", ".5" and leading zeros are fine; no
  * spaces, hex, inf or nan). Every JSON number is accepted. The result is
  * correctly rounded (ordinary numbers take an exact fast path, the rest
  * strtod in the "C" locale). Returns 0; -EINVAL when p is not a number;
- * -ERANGE (with *out = +-HUGE_VAL) when it overflows a double. Underflow is
- * not an error: the result is the rounded value (possibly 0). */
+ * -ERANGE (with *out = +-HUGE_VAL) when it overflows a double; -ENOMEM only
+ * for a number of 128 bytes or more that needs the slow path (it copies the
+ * text to NUL-terminate it). Underflow is not an error: the result is the
+ * rounded value (possibly 0). */
 int weir_jnum_parse(const char *p, uint32_t len, double *out);
 
 /* The number in a NUMBER value, or in a STRING value whose content is a

@@ -14,12 +14,12 @@
  */
 #include "engine/jsonw.h"
 
+#include "engine/jscan.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-
-#include "engine/jscan.h"
 
 #if defined(__SSE2__) && !defined(WEIR_JSCAN_NO_SIMD)
 #include <emmintrin.h>
@@ -65,7 +65,7 @@ int weir_jsonw_int(struct weir_buf *b, int64_t v)
     uint64_t u = (uint64_t)v;
     if (v < 0) {
         *o++ = '-';
-        u = 0 - u;  /* well defined for INT64_MIN too */
+        u = 0 - u; /* well defined for INT64_MIN too */
     }
     o += put_u64(o, u);
     b->len = (size_t)(o - b->data);
@@ -102,9 +102,9 @@ int weir_jsonw_string(struct weir_buf *b, const char *s, size_t len)
             while (cend - p >= 16) {
                 __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
                 _mm_storeu_si128((__m128i *)(void *)o, v);
-                __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
-                                                        _mm_cmpeq_epi8(v, bslash)),
-                                           _mm_cmplt_epi8(v, space));
+                __m128i hit =
+                    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                                 _mm_cmplt_epi8(v, space));
                 unsigned bits = (unsigned)_mm_movemask_epi8(hit);
                 if (bits) {
                     unsigned n = (unsigned)__builtin_ctz(bits);
@@ -148,7 +148,7 @@ int weir_jsonw_string(struct weir_buf *b, const char *s, size_t len)
                     o += n;
                     p += n;
                 } else {
-                    memcpy(o, "\xEF\xBF\xBD", 3);  /* U+FFFD */
+                    memcpy(o, "\xEF\xBF\xBD", 3); /* U+FFFD */
                     o += 3;
                     p++;
                 }
@@ -174,21 +174,16 @@ int weir_jsonw_key(struct weir_buf *b, const char *name)
 
 #define POW10_MIN (-40)
 static const double pow10_tab[] = {
-    1e-40, 1e-39, 1e-38, 1e-37, 1e-36, 1e-35, 1e-34, 1e-33,
-    1e-32, 1e-31, 1e-30, 1e-29, 1e-28, 1e-27, 1e-26, 1e-25,
-    1e-24, 1e-23, 1e-22, 1e-21, 1e-20, 1e-19, 1e-18, 1e-17,
-    1e-16, 1e-15, 1e-14, 1e-13, 1e-12, 1e-11, 1e-10, 1e-9,
-    1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1,
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
-    1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-    1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22, 1e23,
-    1e24, 1e25, 1e26, 1e27, 1e28, 1e29, 1e30, 1e31,
-    1e32, 1e33, 1e34, 1e35, 1e36, 1e37, 1e38, 1e39,
-    1e40, 1e41, 1e42, 1e43, 1e44, 1e45, 1e46, 1e47,
-    1e48, 1e49, 1e50, 1e51, 1e52, 1e53, 1e54, 1e55,
-    1e56, 1e57, 1e58, 1e59, 1e60,
+    1e-40, 1e-39, 1e-38, 1e-37, 1e-36, 1e-35, 1e-34, 1e-33, 1e-32, 1e-31, 1e-30, 1e-29, 1e-28,
+    1e-27, 1e-26, 1e-25, 1e-24, 1e-23, 1e-22, 1e-21, 1e-20, 1e-19, 1e-18, 1e-17, 1e-16, 1e-15,
+    1e-14, 1e-13, 1e-12, 1e-11, 1e-10, 1e-9,  1e-8,  1e-7,  1e-6,  1e-5,  1e-4,  1e-3,  1e-2,
+    1e-1,  1e0,   1e1,   1e2,   1e3,   1e4,   1e5,   1e6,   1e7,   1e8,   1e9,   1e10,  1e11,
+    1e12,  1e13,  1e14,  1e15,  1e16,  1e17,  1e18,  1e19,  1e20,  1e21,  1e22,  1e23,  1e24,
+    1e25,  1e26,  1e27,  1e28,  1e29,  1e30,  1e31,  1e32,  1e33,  1e34,  1e35,  1e36,  1e37,
+    1e38,  1e39,  1e40,  1e41,  1e42,  1e43,  1e44,  1e45,  1e46,  1e47,  1e48,  1e49,  1e50,
+    1e51,  1e52,  1e53,  1e54,  1e55,  1e56,  1e57,  1e58,  1e59,  1e60,
 };
-#define POW10(n) pow10_tab[(n) - POW10_MIN]
+#define POW10(n) pow10_tab[(n)-POW10_MIN]
 
 /* 2^e for e in [-1022, 1023], without a libm call. */
 static double pow2(int e)
@@ -240,10 +235,10 @@ static char *format_decimal(char *o, uint64_t c, int x)
 {
     char dig[20];
     int nd = (int)put_u64(dig, c);
-    int E = x + nd - 1;  /* the decimal exponent of the first digit */
+    int E = x + nd - 1; /* the decimal exponent of the first digit */
     if (E >= -5 && E < 15) {
         if (E < 0) {
-            memcpy(o, "0.00000", (size_t)(1 - E));  /* "0." and -E-1 zeros */
+            memcpy(o, "0.00000", (size_t)(1 - E)); /* "0." and -E-1 zeros */
             o += 1 - E;
             memcpy(o, dig, (size_t)nd);
             return o + nd;
@@ -306,12 +301,12 @@ int weir_jsonw_double(struct weir_buf *b, double v)
     int pow2_edge = ebits > 1 && m == 0;
     if (ebits)
         m |= 0x800000u;
-    int top = e2 + 31 - __builtin_clz(m);            /* floor(log2 f) */
-    double fd = (double)m * pow2(e2);                /* exact */
+    int top = e2 + 31 - __builtin_clz(m); /* floor(log2 f) */
+    double fd = (double)m * pow2(e2);     /* exact */
     double half = pow2(e2 - 1), half_lo = pow2_edge ? half / 2 : half;
 
     /* Scale so that f has nine integer digits: S in [1e8, 1e9). */
-    int k = (top * 78913) >> 18;                     /* floor(top*log10(2)), maybe 1 low */
+    int k = (top * 78913) >> 18; /* floor(top*log10(2)), maybe 1 low */
     int n = 8 - k;
     double S = fd * POW10(n);
     while (S >= 1e9)
@@ -335,7 +330,7 @@ int weir_jsonw_double(struct weir_buf *b, double v)
     }
     uint64_t s = (uint64_t)(int64_t)(S + 0.5);
     if (A > B || s < A || s > B)
-        return double_slow(b, (double)f);            /* cannot happen; stay correct if it does */
+        return double_slow(b, (double)f); /* cannot happen; stay correct if it does */
 
     /* Drop digits while the interval still holds a multiple of ten. */
     uint64_t p10 = 1;
@@ -355,7 +350,7 @@ int weir_jsonw_double(struct weir_buf *b, double v)
         c = A;
     if (c > B)
         c = B;
-    int x = j - n;                                   /* f ~= c * 10^x */
+    int x = j - n; /* f ~= c * 10^x */
     while (c % 10 == 0) {
         c /= 10;
         x++;

@@ -13,10 +13,10 @@
 #ifndef WEIR_JSONW_H
 #define WEIR_JSONW_H
 
+#include "engine/buf.h"
+
 #include <stddef.h>
 #include <stdint.h>
-
-#include "engine/buf.h"
 
 /* Writes s[0..len) as a quoted JSON string: '"', '\\' and control bytes are
  * escaped (\n, \t ... or \u00XX), valid UTF-8 passes through unchanged, and

@@ -90,7 +90,11 @@ static const char *stage_type(const json_t *obj, const char *path, const char *w
         return NULL;
     }
     if (!json_is_string(t)) {
-        weir_diag_add(d, weir_path_key(kp, sizeof kp, path, "type"), "expected a string");
+        char got[64];
+        char *text = json_dumps(t, JSON_COMPACT | JSON_ENCODE_ANY);
+        snprintf(got, sizeof got, "%s", text ? text : "?");
+        free(text);
+        weir_diag_add(d, weir_path_key(kp, sizeof kp, path, "type"), "expected a string, got %s", got);
         return NULL;
     }
     const char *name = json_string_value(t);

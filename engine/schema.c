@@ -64,9 +64,17 @@ static int column_in(struct weir_prepare *p, const struct weir_column *cols, uin
                       name);
     else if (close)
         weir_diag_add(p->diag, path, "unknown %s \"%s\" (did you mean \"%s\"?)", what, name, close);
-    else
+    else if (k == 0)
+        weir_diag_add(p->diag, path, "unknown %s \"%s\"; no earlier operator writes any", what,
+                      name);
+    else {
+        char list[512];
+        size_t o = 0;
+        for (size_t i = 0; i < k && o + 4 < sizeof list; i++)
+            o += (size_t)snprintf(list + o, sizeof list - o, "%s\"%s\"", i ? ", " : "", names[i]);
         weir_diag_add(p->diag, path, "unknown %s \"%s\"; earlier operators write %s", what, name,
-                      k ? "other names" : "none");
+                      list);
+    }
     return -1;
 }
 
