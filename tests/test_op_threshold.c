@@ -245,7 +245,7 @@ static void test_prepare_errors(void)
                  "test.json: operators[3].warmup: expected a non-negative integer, got -1");
     expect_error("{\"above\": 0.9, \"score\": \"score\"}",
                  "test.json: operators[3].score: unknown feature \"score\"; earlier operators "
-                 "write other names");
+                 "write \"anomaly_score\"");
     expect_error("{\"above\": 0.9, \"qantile\": 0.9}",
                  "test.json: operators[3].qantile: unknown option (did you mean \"quantile\"?)");
 }
