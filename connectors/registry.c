@@ -6,9 +6,11 @@
 
 extern const struct weir_source_type weir_source_file;
 extern const struct weir_sink_type weir_sink_file;
+extern const struct weir_source_type weir_source_kafka;
+extern const struct weir_sink_type weir_sink_kafka;
 
-static const struct weir_source_type *const sources[] = {&weir_source_file, NULL};
-static const struct weir_sink_type *const sinks[] = {&weir_sink_file, NULL};
+static const struct weir_source_type *const sources[] = {&weir_source_file, &weir_source_kafka, NULL};
+static const struct weir_sink_type *const sinks[] = {&weir_sink_file, &weir_sink_kafka, NULL};
 
 const struct weir_source_type *const *weir_source_types(void)
 {

@@ -1,0 +1,277 @@
+/* Shared by the Kafka source and sink (see kafka_common.h): property
+ * pass-through, error text, the embedded mock cluster. */
+#include "connectors/kafka_common.h"
+
+#include <errno.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine/loop.h"
+
+#define EMBEDDED_PARTITIONS 4
+#define WARN_EVERY_NS (30ull * 1000000000ull)
+
+/* A property value as librdkafka wants it: text. */
+static int prop_text(const json_t *v, char *buf, size_t size)
+{
+    if (json_is_string(v))
+        snprintf(buf, size, "%s", json_string_value(v));
+    else if (json_is_integer(v))
+        snprintf(buf, size, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(buf, size, "%.17g", json_real_value(v));
+    else if (json_is_boolean(v))
+        snprintf(buf, size, "%s", json_is_true(v) ? "true" : "false");
+    else
+        return -1;
+    return 0;
+}
+
+int weir_kafka_props_check(const json_t *props, const char *const *reserved,
+                           struct weir_prepare *p)
+{
+    char kp[512], val[1024], errstr[512];
+    if (!props)
+        return 0;
+    snprintf(kp, sizeof kp, "%s%skafka", p->path, p->path[0] ? "." : "");
+    if (!json_is_object(props)) {
+        weir_diag_add(p->diag, kp, "expected an object of librdkafka properties, e.g. "
+                      "{\"security.protocol\": \"SASL_SSL\"}");
+        return 1;
+    }
+    int bad = 0;
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    const char *name;
+    const json_t *v;
+    json_object_foreach((json_t *)props, name, v) {
+        snprintf(kp, sizeof kp, "%s%skafka.%s", p->path, p->path[0] ? "." : "", name);
+        const char *instead = NULL;
+        for (size_t i = 0; reserved && reserved[i]; i += 2)
+            if (strcmp(reserved[i], name) == 0)
+                instead = reserved[i + 1];
+        if (instead) {
+            weir_diag_add(p->diag, kp, "weir sets this property itself; %s", instead);
+            bad++;
+            continue;
+        }
+        if (prop_text(v, val, sizeof val) < 0) {
+            weir_diag_add(p->diag, kp, "expected a string, number or boolean");
+            bad++;
+            continue;
+        }
+        if (rd_kafka_conf_set(conf, name, val, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+            weir_diag_add(p->diag, kp, "librdkafka rejects it: %s", errstr);
+            bad++;
+        }
+    }
+    rd_kafka_conf_destroy(conf);
+    return bad;
+}
+
+int weir_kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
+                        const char *what, struct weir_error *err)
+{
+    char errstr[512];
+    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
+        return weir_error_set(err, -EINVAL, "%s: property %s=%s: %s", what, name, value, errstr);
+    return 0;
+}
+
+static int is_security_prop(const char *name)
+{
+    return strncmp(name, "security.", 9) == 0 || strncmp(name, "sasl.", 5) == 0 ||
+           strncmp(name, "ssl.", 4) == 0 || strncmp(name, "ssl_", 4) == 0;
+}
+
+int weir_kafka_props_apply(rd_kafka_conf_t *conf, const json_t *props, int security_only,
+                           const char *what, struct weir_error *err)
+{
+    char val[1024];
+    const char *name;
+    const json_t *v;
+    if (!json_is_object(props))
+        return 0;
+    json_object_foreach((json_t *)props, name, v) {
+        if (security_only && !is_security_prop(name))
+            continue;
+        if (prop_text(v, val, sizeof val) < 0)
+            return weir_error_set(err, -EINVAL, "%s: property %s: expected a string, number or "
+                                  "boolean", what, name);
+        int rc = weir_kafka_conf_set(conf, name, val, what, err);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int weir_kafka_error_fatal(rd_kafka_resp_err_t code)
+{
+    switch (code) {
+    case RD_KAFKA_RESP_ERR__FATAL:
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+void weir_kafka_warn(struct weir_kafka_client *cl, const char *text)
+{
+    uint64_t now = weir_now_ns();
+    if (cl->warned_ns && now - cl->warned_ns < WARN_EVERY_NS)
+        return;
+    cl->warned_ns = now;
+    fprintf(stderr, "weir: warning: %s: brokers %s: %s (librdkafka keeps retrying)\n", cl->what,
+            cl->brokers, text);
+}
+
+/* Runs on the thread that serves the client's queue: the worker, or the
+ * opener during the start-up check. */
+static void on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
+{
+    struct weir_kafka_client *cl = opaque;
+    char fatal[512];
+    if (code == RD_KAFKA_RESP_ERR__FATAL) {
+        rd_kafka_fatal_error(rk, fatal, sizeof fatal);
+        reason = fatal;
+    }
+    snprintf(cl->last_err, sizeof cl->last_err, "%s", reason);
+    cl->last_code = code;
+    if (weir_kafka_error_fatal((rd_kafka_resp_err_t)code))
+        cl->fatal = 1;
+    else if (cl->started)
+        weir_kafka_warn(cl, reason);
+}
+
+void weir_kafka_conf_common(rd_kafka_conf_t *conf, struct weir_kafka_client *cl)
+{
+    char errstr[256];
+    /* librdkafka's own log lines (every failed connect) would bury the one line
+     * weir prints; "debug" or "log_level" in the pass-through bring them back. */
+    rd_kafka_conf_set(conf, "log_level", "2", errstr, sizeof errstr);
+    rd_kafka_conf_set_error_cb(conf, on_error);
+    rd_kafka_conf_set_opaque(conf, cl);
+}
+
+/* The embedded cluster: one per process, shared by every worker's clients,
+ * counted. The one piece of process-wide state in the connectors. */
+static struct {
+    pthread_mutex_t lock;
+    rd_kafka_t *rk;
+    rd_kafka_mock_cluster_t *mc;
+    int refs;
+} embedded = {PTHREAD_MUTEX_INITIALIZER, NULL, NULL, 0};
+
+static int embedded_acquire(struct weir_kafka_client *cl, const char *const *topics,
+                            size_t ntopics, struct weir_error *err)
+{
+    char errstr[256];
+    int rc = 0;
+    pthread_mutex_lock(&embedded.lock);
+    if (!embedded.mc) {
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        rd_kafka_conf_set(conf, "log_level", "2", errstr, sizeof errstr);
+        embedded.rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr); /* owns conf */
+        if (!embedded.rk) {
+            rd_kafka_conf_destroy(conf);
+            rc = weir_error_set(err, -EIO, "%s: cannot start the embedded Kafka cluster: %s",
+                                cl->what, errstr);
+            goto out;
+        }
+        embedded.mc = rd_kafka_mock_cluster_new(embedded.rk, 1);
+        if (!embedded.mc) {
+            rd_kafka_destroy(embedded.rk);
+            embedded.rk = NULL;
+            rc = weir_error_set(err, -EIO, "%s: cannot start the embedded Kafka cluster "
+                                "(librdkafka's mock cluster)", cl->what);
+            goto out;
+        }
+    }
+    embedded.refs++;
+    cl->embedded = 1;
+    snprintf(cl->brokers, sizeof cl->brokers, "%s", rd_kafka_mock_cluster_bootstraps(embedded.mc));
+    for (size_t i = 0; i < ntopics; i++) /* exists already: fine */
+        rd_kafka_mock_topic_create(embedded.mc, topics[i], EMBEDDED_PARTITIONS, 1);
+out:
+    pthread_mutex_unlock(&embedded.lock);
+    return rc;
+}
+
+int weir_kafka_brokers_resolve(struct weir_kafka_client *cl, const char *brokers,
+                               const char *const *topics, size_t ntopics, struct weir_error *err)
+{
+    if (strcmp(brokers, "embedded") == 0)
+        return embedded_acquire(cl, topics, ntopics, err);
+    snprintf(cl->brokers, sizeof cl->brokers, "%s", brokers);
+    return 0;
+}
+
+void weir_kafka_client_release(struct weir_kafka_client *cl)
+{
+    if (!cl->embedded)
+        return;
+    cl->embedded = 0;
+    pthread_mutex_lock(&embedded.lock);
+    if (--embedded.refs == 0) {
+        rd_kafka_mock_cluster_destroy(embedded.mc);
+        rd_kafka_destroy(embedded.rk);
+        embedded.mc = NULL;
+        embedded.rk = NULL;
+    }
+    pthread_mutex_unlock(&embedded.lock);
+}
+
+int weir_kafka_check_topics(rd_kafka_t *rk, struct weir_kafka_client *cl,
+                            const char *const *topics, size_t ntopics, uint64_t timeout_ns,
+                            struct weir_error *err)
+{
+    int timeout_ms = (int)(timeout_ns / 1000000u);
+    for (size_t i = 0; i < ntopics; i++) {
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topics[i], NULL);
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t e = rkt ? rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms)
+                                    : rd_kafka_last_error();
+        if (rkt)
+            rd_kafka_topic_destroy(rkt);
+        rd_kafka_poll(rk, 0); /* serve error events: their reason goes in the message */
+        if (e) {
+            int code = cl->last_code == RD_KAFKA_RESP_ERR__AUTHENTICATION ? -EACCES : -EHOSTUNREACH;
+            return weir_error_set(err, code,
+                                  "%s: cannot get metadata for topic \"%s\" from Kafka brokers "
+                                  "%s within %.1f s: %s%s%s",
+                                  cl->what, topics[i], cl->brokers, (double)timeout_ms / 1000.0,
+                                  rd_kafka_err2str(e), cl->last_err[0] ? "; librdkafka: " : "",
+                                  cl->last_err);
+        }
+        rd_kafka_resp_err_t te = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+        int nparts = md->topic_cnt == 1 ? md->topics[0].partition_cnt : 0;
+        rd_kafka_metadata_destroy(md);
+        if (te == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || te == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+            (!te && nparts == 0))
+            return weir_error_set(err, -ENOENT,
+                                  "%s: topic \"%s\" does not exist on Kafka brokers %s (weir does "
+                                  "not create topics: create it first)",
+                                  cl->what, topics[i], cl->brokers);
+        if (te)
+            return weir_error_set(err, te == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ? -EACCES : -EIO,
+                                  "%s: topic \"%s\" on Kafka brokers %s: %s", cl->what, topics[i],
+                                  cl->brokers, rd_kafka_err2str(te));
+    }
+    return 0;
+}
+
+const char *weir_kafka_record_topic(const struct weir_source *src, const struct weir_record *r)
+{
+    if (src && src->type == &weir_source_kafka && r->opaque)
+        return rd_kafka_topic_name(((const rd_kafka_message_t *)r->opaque)->rkt);
+    return src && src->name ? src->name : "";
+}

@@ -1,0 +1,99 @@
+/* What the Kafka source and sink share: the pass-through of librdkafka
+ * properties (checked when the pipeline loads, applied when a client is
+ * created), one-line error text for start-up failures (which brokers, which
+ * topic, what librdkafka said), the process-wide embedded mock cluster, and
+ * the hook a source uses to serve its worker's producers' delivery reports
+ * while a partition is being revoked. */
+#ifndef WEIR_KAFKA_COMMON_H
+#define WEIR_KAFKA_COMMON_H
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "connectors/connector.h"
+#include "engine/error.h"
+
+struct weir_worker;
+
+extern const struct weir_source_type weir_source_kafka;
+extern const struct weir_sink_type weir_sink_kafka;
+
+/* The Kafka source's options (filled by its option table). The sink reads it
+ * to take the source's brokers and security properties by default. */
+struct weir_kafka_source_conf {
+    const char *brokers;          /* "host:port,..." or "embedded" */
+    struct weir_strlist topics;
+    const char *group;            /* NULL: "weir-" + the pipeline's name */
+    int format;                   /* 0: json */
+    int start;                    /* 0: earliest, 1: latest (auto.offset.reset) */
+    int64_t max_inflight_records; /* read but not yet acknowledged: pause past this */
+    int64_t max_inflight_bytes;
+    uint64_t connect_timeout_ns;  /* start-up metadata check */
+    uint64_t drain_timeout_ns;    /* revocation: wait for outputs this long */
+    const json_t *kafka;          /* librdkafka properties, borrowed from the pipeline */
+};
+
+/* Per client (one consumer or producer): names it in messages and keeps the
+ * last error librdkafka reported, for the start-up error line. It is the
+ * client's opaque, first member of the source's or sink's state. */
+struct weir_kafka_client {
+    char what[160];      /* "kafka source (worker 0)", "kafka sink \"out\" (worker 1)" */
+    char brokers[512];   /* resolved bootstrap servers, for messages */
+    char last_err[512];  /* last error_cb reason, "" when none */
+    int last_code;       /* its rd_kafka_resp_err_t */
+    int fatal;           /* a fatal error was reported: the owner fails the worker */
+    int started;         /* past the start-up checks: errors are warnings from now on */
+    uint64_t warned_ns;  /* last warning printed (rate limit) */
+    int embedded;        /* holds a reference on the embedded cluster */
+};
+
+/* prepare(): checks that props is an object of librdkafka properties that
+ * rd_kafka_conf_set accepts, none of them in reserved (NULL-terminated pairs:
+ * property, the weir option to use instead). Problems go to p->diag under
+ * "<p->path>.kafka.<name>". Returns the number of problems. */
+int weir_kafka_props_check(const json_t *props, const char *const *reserved,
+                           struct weir_prepare *p);
+
+/* Sets one property; a failure fills err with librdkafka's words. */
+int weir_kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
+                        const char *what, struct weir_error *err);
+/* Applies every property of props (may be NULL). With security_only, only
+ * security.*, sasl.* and ssl.* properties (a sink inheriting the source's). */
+int weir_kafka_props_apply(rd_kafka_conf_t *conf, const json_t *props, int security_only,
+                           const char *what, struct weir_error *err);
+
+/* Installs weir's error and log handling on conf with cl as the opaque. */
+void weir_kafka_conf_common(rd_kafka_conf_t *conf, struct weir_kafka_client *cl);
+
+/* Resolves brokers into cl->brokers: "embedded" starts (or shares) the
+ * process's mock cluster and creates the topics on it. */
+int weir_kafka_brokers_resolve(struct weir_kafka_client *cl, const char *brokers,
+                               const char *const *topics, size_t ntopics, struct weir_error *err);
+/* Drops the client's reference on the embedded cluster, if it holds one. */
+void weir_kafka_client_release(struct weir_kafka_client *cl);
+
+/* Start-up check: asks the brokers for each topic's metadata within
+ * timeout_ms. Fails with one line naming the brokers, the topic and
+ * librdkafka's reason: unreachable (-EHOSTUNREACH), no such topic (-ENOENT),
+ * authentication or authorization (-EACCES). */
+int weir_kafka_check_topics(rd_kafka_t *rk, struct weir_kafka_client *cl,
+                            const char *const *topics, size_t ntopics, uint64_t timeout_ns,
+                            struct weir_error *err);
+
+/* A runtime error is fatal (fail the worker) rather than retried. */
+int weir_kafka_error_fatal(rd_kafka_resp_err_t code);
+/* Prints "weir: warning: WHAT: brokers B: TEXT" at most every 30 s per client. */
+void weir_kafka_warn(struct weir_kafka_client *cl, const char *text);
+
+/* The source topic of record r, for dead letters: the Kafka message's topic
+ * when the worker's source is Kafka, the source's name otherwise. */
+const char *weir_kafka_record_topic(const struct weir_source *src, const struct weir_record *r);
+
+/* The producer poll hook (kafka_sink.c): serves delivery reports of every
+ * Kafka sink of worker w, waiting up to timeout_ms in total. Returns the
+ * number of messages they still have in flight. */
+int weir_kafka_sinks_poll(struct weir_worker *w, int timeout_ms);
+
+#endif

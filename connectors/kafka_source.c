@@ -1,0 +1,789 @@
+/* The Kafka source: one high-level consumer per worker, all in the pipeline's
+ * consumer group.
+ *
+ * librdkafka's consumer queue signals an eventfd (rd_kafka_queue_io_event_enable,
+ * 8-byte payload); the worker's io_uring polls it and, on each wake-up, the
+ * source drains the queue without blocking (rd_kafka_consume_batch_queue with
+ * timeout 0) into batches until it is empty, then re-arms the poll. Messages
+ * are not copied: a record's value and key point into its rd_kafka_message_t,
+ * which the batch's ticket keeps until the ticket is done.
+ *
+ * At-least-once: enable.auto.offset.store=false. Every batch records, per
+ * partition, a segment (the batch's last offset + 1) at the tail of that
+ * partition's FIFO. When the batch's ticket is done (every output it caused
+ * acknowledged), its segments are marked done, and each partition stores the
+ * offset of the longest done prefix of its FIFO: batches finish out of order,
+ * offsets are stored in order. librdkafka's auto-commit commits what is stored;
+ * revocation and close commit synchronously.
+ *
+ * Backpressure: past max_inflight_records or max_inflight_bytes read but not
+ * acknowledged, the source stops taking messages from librdkafka's queue (whose
+ * prefetch is bounded by queued.min.messages and queued.max.messages.kbytes);
+ * below half it takes them again. When that lasts longer than PAUSE_AFTER_NS,
+ * the assigned partitions are paused too and the queue is served again, so
+ * that rebalances and max.poll.interval.ms keep being honoured. (Pausing at
+ * once would discard the prefetched messages and, measured with librdkafka
+ * 2.0.2, stall fetching for about a second after each resume.) */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "connectors/kafka_common.h"
+#include "engine/loop.h"
+#include "engine/worker.h"
+
+#define TICK_NS (500ull * 1000000ull) /* safety-net drain; keeps max.poll.interval.ms happy */
+#define PAUSE_AFTER_NS (1000ull * 1000000ull) /* over the in-flight bounds this long: pause */
+
+#define CONF(f) offsetof(struct weir_kafka_source_conf, f)
+static const struct weir_option kafka_source_options[] = {
+    {"brokers", WEIR_OPT_STRING, NULL,
+     "bootstrap servers \"host:port,...\", or \"embedded\" for librdkafka's in-process mock cluster",
+     CONF(brokers), WEIR_OPT_REQUIRED, 0, 0, NULL},
+    {"topics", WEIR_OPT_STRINGS, NULL, "topics to consume (they must exist)", CONF(topics),
+     WEIR_OPT_REQUIRED, 0, 0, NULL},
+    {"group", WEIR_OPT_STRING, NULL, "consumer group (default: \"weir-\" + the pipeline's name)",
+     CONF(group), 0, 0, 0, NULL},
+    {"format", WEIR_OPT_ENUM, "\"json\"", "message values: json (one JSON object per message)",
+     CONF(format), 0, 0, 0, "json"},
+    {"start", WEIR_OPT_ENUM, "\"earliest\"",
+     "where a partition without a committed offset starts (auto.offset.reset)", CONF(start), 0, 0, 0,
+     "earliest|latest"},
+    {"max_inflight_records", WEIR_OPT_INT, "100000",
+     "pause the partitions past this many records read but not yet acknowledged by every sink",
+     CONF(max_inflight_records), WEIR_OPT_RANGE, 1, 1e9, NULL},
+    {"max_inflight_bytes", WEIR_OPT_INT, "268435456",
+     "pause the partitions past this many value bytes read but not yet acknowledged",
+     CONF(max_inflight_bytes), WEIR_OPT_RANGE, 1024, 1e12, NULL},
+    {"connect_timeout", WEIR_OPT_DURATION, "\"10s\"",
+     "at start: how long to wait for the brokers and the topics' metadata before failing",
+     CONF(connect_timeout_ns), 0, 0, 0, NULL},
+    {"drain_timeout", WEIR_OPT_DURATION, "\"10s\"",
+     "on revocation: how long to wait for the revoked partitions' outputs to be acknowledged",
+     CONF(drain_timeout_ns), 0, 0, 0, NULL},
+    {"kafka", WEIR_OPT_JSON, NULL, "librdkafka consumer properties, passed through (docs/kafka.md)",
+     CONF(kafka), 0, 0, 0, NULL},
+    {0},
+};
+
+/* property, what to use instead */
+static const char *const reserved_props[] = {
+    "bootstrap.servers", "use the source's \"brokers\"",
+    "metadata.broker.list", "use the source's \"brokers\"",
+    "group.id", "use the source's \"group\"",
+    "enable.auto.offset.store", "weir stores an offset only after its outputs are acknowledged",
+    "auto.offset.reset", "use the source's \"start\"",
+    NULL, NULL,
+};
+
+struct kpart;
+
+/* One batch's records of one partition. Lives in the partition's FIFO and in
+ * the ticket's list; freed when both are through with it. */
+struct kseg {
+    struct kpart *part;  /* NULL once the partition was revoked */
+    int64_t next_offset; /* the batch's last offset of this partition + 1 */
+    int done;            /* the ticket finished well */
+    int tdone;           /* the ticket let go of it */
+    struct kseg *next;   /* FIFO order (= dispatch order) or free list */
+    struct kseg *tnext;  /* the ticket's list */
+};
+
+struct kpart {
+    char *topic;
+    int32_t partition;
+    int assigned;
+    struct kseg *head, *tail;
+};
+
+struct kticket {
+    struct weir_ticket t;
+    struct kafka_source *ks;    /* NULL once the source closed */
+    rd_kafka_message_t **msgs;  /* (cap) kept until the ticket is done */
+    uint32_t nmsgs;
+    uint64_t bytes;
+    struct kseg *segs;
+    struct kticket *next, *prev; /* live list, or free list (next) */
+};
+
+struct kafka_source {
+    struct weir_kafka_client cl; /* first: the clients' opaque */
+    struct weir_source *s;
+    const struct weir_kafka_source_conf *c;
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *q;
+    int efd;
+    int subscribed;
+    struct weir_event poll_ev, tick_ev;
+    int poll_armed, tick_armed;
+    uint32_t cap;                /* records per batch */
+    rd_kafka_message_t **scratch; /* (cap) */
+    struct weir_batch *batch;    /* being filled */
+    struct kticket *bt;          /* its ticket */
+    struct kpart **parts;
+    size_t nparts, partcap;
+    struct kpart *last;          /* look-up cache */
+    struct kticket *live, *free_tickets;
+    struct kseg *free_segs;
+    uint64_t inflight_records, inflight_bytes;
+    uint64_t throttled_since; /* over the in-flight bounds since (ns), or 0 */
+    int kpaused;     /* partitions paused: over the bounds for PAUSE_AFTER_NS */
+    int wait_resume; /* the worker asked us to pause */
+    int draining, stopping, finished, closing;
+    char group[256];
+};
+
+static int prepare(void *conf, const json_t *raw, struct weir_prepare *p)
+{
+    struct weir_kafka_source_conf *c = conf;
+    char kp[256];
+    int bad = 0;
+    if (c->topics.n == 0) {
+        weir_diag_add(p->diag, weir_path_key(kp, sizeof kp, p->path, "topics"),
+                      "expected at least one topic");
+        bad++;
+    }
+    if (c->brokers && !c->brokers[0]) {
+        weir_diag_add(p->diag, weir_path_key(kp, sizeof kp, p->path, "brokers"),
+                      "expected \"host:port,...\" or \"embedded\", got \"\"");
+        bad++;
+    }
+    return bad + weir_kafka_props_check(c->kafka, reserved_props, p);
+}
+
+/* ---- partitions and offsets --------------------------------------------- */
+
+static struct kpart *part_find(struct kafka_source *ks, const char *topic, int32_t partition)
+{
+    struct kpart *p = ks->last;
+    if (p && p->partition == partition && strcmp(p->topic, topic) == 0)
+        return p;
+    for (size_t i = 0; i < ks->nparts; i++) {
+        p = ks->parts[i];
+        if (p->partition == partition && strcmp(p->topic, topic) == 0)
+            return ks->last = p;
+    }
+    return NULL;
+}
+
+static struct kpart *part_get(struct kafka_source *ks, const char *topic, int32_t partition)
+{
+    struct kpart *p = part_find(ks, topic, partition);
+    if (p)
+        return p;
+    if (ks->nparts == ks->partcap) {
+        size_t cap = ks->partcap ? ks->partcap * 2 : 16;
+        struct kpart **v = realloc(ks->parts, cap * sizeof *v);
+        if (!v)
+            return NULL;
+        ks->parts = v;
+        ks->partcap = cap;
+    }
+    if (!(p = calloc(1, sizeof *p)) || !(p->topic = strdup(topic))) {
+        free(p);
+        return NULL;
+    }
+    p->partition = partition;
+    ks->parts[ks->nparts++] = p;
+    return p;
+}
+
+static void seg_free(struct kafka_source *ks, struct kseg *g)
+{
+    g->next = ks->free_segs;
+    ks->free_segs = g;
+}
+
+/* Stores the offset after the longest done prefix of p's FIFO. */
+static void part_advance(struct kafka_source *ks, struct kpart *p)
+{
+    int64_t off = -1;
+    while (p->head && p->head->done) {
+        struct kseg *g = p->head;
+        off = g->next_offset;
+        p->head = g->next;
+        seg_free(ks, g); /* its ticket let go of it already (done implies tdone) */
+    }
+    if (!p->head)
+        p->tail = NULL;
+    if (off < 0 || !ks->rk)
+        return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = off;
+    rd_kafka_offsets_store(ks->rk, l); /* a partition no longer assigned fails alone: fine */
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* A revoked partition forgets its FIFO: the segments still held by tickets
+ * become theirs alone, and nothing more is stored for it. */
+static size_t part_orphan(struct kafka_source *ks, struct kpart *p)
+{
+    size_t pending = 0;
+    for (struct kseg *g = p->head, *next; g; g = next) {
+        next = g->next;
+        if (g->tdone) {
+            seg_free(ks, g);
+        } else {
+            g->part = NULL;
+            pending++;
+        }
+    }
+    p->head = p->tail = NULL;
+    p->assigned = 0;
+    if (ks->last == p)
+        ks->last = NULL;
+    return pending;
+}
+
+static void pause_all(struct kafka_source *ks, int pause)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+    if (rd_kafka_assignment(ks->rk, &l) == 0 && l) {
+        if (pause)
+            rd_kafka_pause_partitions(ks->rk, l);
+        else
+            rd_kafka_resume_partitions(ks->rk, l);
+    }
+    if (l)
+        rd_kafka_topic_partition_list_destroy(l);
+    ks->kpaused = pause;
+}
+
+/* Wakes our own poll: drain from the loop, never from inside an acknowledgement. */
+static void wake_self(struct kafka_source *ks)
+{
+    uint64_t one = 1;
+    if (write(ks->efd, &one, sizeof one) < 0) {
+        /* the counter is saturated: a wake-up is pending anyway */
+    }
+}
+
+static void check_bounds(struct kafka_source *ks)
+{
+    const struct weir_kafka_source_conf *c = ks->c;
+    if (ks->inflight_records >= (uint64_t)c->max_inflight_records ||
+        ks->inflight_bytes >= (uint64_t)c->max_inflight_bytes) {
+        if (!ks->throttled_since)
+            ks->throttled_since = weir_now_ns();
+    } else if (ks->throttled_since && ks->inflight_records < (uint64_t)c->max_inflight_records / 2 &&
+               ks->inflight_bytes < (uint64_t)c->max_inflight_bytes / 2) {
+        ks->throttled_since = 0;
+        if (ks->closing)
+            return;
+        if (ks->kpaused)
+            pause_all(ks, 0);
+        if (!ks->stopping)
+            wake_self(ks);
+    }
+}
+
+/* ---- tickets ------------------------------------------------------------- */
+
+static void ticket_done(struct weir_ticket *t)
+{
+    struct kticket *kt = (struct kticket *)t;
+    struct kafka_source *ks = kt->ks;
+    if (!ks) { /* the source closed first: only the ticket itself is left */
+        free(kt->msgs);
+        free(kt);
+        return;
+    }
+    for (struct kseg *g = kt->segs, *next; g; g = next) {
+        next = g->tnext;
+        g->tdone = 1;
+        if (!g->part)
+            seg_free(ks, g); /* revoked meanwhile */
+        else if (!t->failed) {
+            g->done = 1;
+            part_advance(ks, g->part);
+        } /* failed: stays undone in its FIFO, nothing past it is stored */
+    }
+    kt->segs = NULL;
+    for (uint32_t i = 0; i < kt->nmsgs; i++)
+        rd_kafka_message_destroy(kt->msgs[i]);
+    ks->inflight_records -= kt->nmsgs;
+    ks->inflight_bytes -= kt->bytes;
+    kt->nmsgs = 0;
+    kt->bytes = 0;
+    if (kt->prev)
+        kt->prev->next = kt->next;
+    else
+        ks->live = kt->next;
+    if (kt->next)
+        kt->next->prev = kt->prev;
+    kt->next = ks->free_tickets;
+    ks->free_tickets = kt;
+    if (ks->throttled_since)
+        check_bounds(ks);
+}
+
+static struct kticket *ticket_get(struct kafka_source *ks)
+{
+    struct kticket *kt = ks->free_tickets;
+    if (kt) {
+        ks->free_tickets = kt->next;
+    } else {
+        if (!(kt = calloc(1, sizeof *kt)) || !(kt->msgs = calloc(ks->cap, sizeof *kt->msgs))) {
+            free(kt);
+            return NULL;
+        }
+    }
+    kt->ks = ks;
+    kt->t.pending = 0;
+    kt->t.failed = 0;
+    kt->t.done = ticket_done;
+    kt->segs = NULL;
+    kt->prev = NULL;
+    kt->next = ks->live;
+    if (ks->live)
+        ks->live->prev = kt;
+    ks->live = kt;
+    return kt;
+}
+
+static void fail(struct kafka_source *ks, int code, const char *fmt, const char *a, const char *b)
+{
+    struct weir_error e;
+    weir_error_set(&e, code, fmt, ks->cl.what, a, b);
+    weir_worker_fail(ks->s->worker, &e);
+}
+
+static void flush_batch(struct kafka_source *ks)
+{
+    struct weir_batch *b = ks->batch;
+    struct kticket *kt = ks->bt;
+    if (!b)
+        return;
+    ks->batch = NULL;
+    ks->bt = NULL;
+    weir_ticket_hold(&kt->t); /* ours, released after dispatch */
+    weir_worker_dispatch(ks->s->worker, b, &kt->t);
+    weir_ticket_release(&kt->t, 1);
+    check_bounds(ks);
+}
+
+/* One message becomes one record of the current batch (or an error, or
+ * nothing when its partition is no longer ours). Takes ownership of m. */
+static void take(struct kafka_source *ks, rd_kafka_message_t *m)
+{
+    if (m->err) {
+        char why[512];
+        const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "";
+        snprintf(why, sizeof why, "%s", rd_kafka_message_errstr(m));
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            if (weir_kafka_error_fatal(m->err))
+                fail(ks, -EIO, "%s: topic \"%s\": %s", topic, why);
+            else
+                weir_kafka_warn(&ks->cl, why);
+        }
+        rd_kafka_message_destroy(m);
+        return;
+    }
+    struct kpart *p = part_find(ks, rd_kafka_topic_name(m->rkt), m->partition);
+    if (!p || !p->assigned) { /* fetched before a revocation: the next owner reads it */
+        rd_kafka_message_destroy(m);
+        return;
+    }
+    if (!ks->batch) {
+        ks->batch = weir_worker_batch(ks->s->worker);
+        ks->bt = ks->batch ? ticket_get(ks) : NULL;
+        if (!ks->bt) {
+            if (ks->batch)
+                weir_batch_put(ks->batch);
+            ks->batch = NULL;
+            rd_kafka_message_destroy(m);
+            fail(ks, -ENOMEM, "%s: out of memory%s%s", "", "");
+            return;
+        }
+    }
+    struct weir_batch *b = ks->batch;
+    struct kticket *kt = ks->bt;
+    struct kseg *g = kt->segs;
+    while (g && g->part != p)
+        g = g->tnext;
+    if (!g) {
+        if ((g = ks->free_segs))
+            ks->free_segs = g->next;
+        else if (!(g = malloc(sizeof *g))) {
+            rd_kafka_message_destroy(m);
+            fail(ks, -ENOMEM, "%s: out of memory%s%s", "", "");
+            return;
+        }
+        *g = (struct kseg){.part = p};
+        if (p->tail)
+            p->tail->next = g;
+        else
+            p->head = g;
+        p->tail = g;
+        g->tnext = kt->segs;
+        kt->segs = g;
+    }
+    g->next_offset = m->offset + 1;
+    int i = weir_batch_push(b);
+    struct weir_record *r = &b->rec[i];
+    r->value = m->payload ? (const char *)m->payload : "";
+    r->value_len = m->payload ? (uint32_t)m->len : 0;
+    r->key = m->key;
+    r->key_len = (uint32_t)m->key_len;
+    r->ts_ms = rd_kafka_message_timestamp(m, NULL);
+    r->offset = m->offset;
+    r->partition = m->partition;
+    r->opaque = m;
+    kt->msgs[kt->nmsgs++] = m;
+    kt->bytes += m->len;
+    ks->inflight_records++;
+    ks->inflight_bytes += m->len;
+    if (b->n == b->cap)
+        flush_batch(ks);
+}
+
+/* ---- the loop side -------------------------------------------------------- */
+
+static void arm_poll(struct kafka_source *ks)
+{
+    if (ks->poll_armed || ks->stopping)
+        return;
+    if (weir_loop_poll(ks->s->worker->loop, ks->efd, POLLIN, &ks->poll_ev) == 0)
+        ks->poll_armed = 1;
+}
+
+static void finish(struct kafka_source *ks)
+{
+    if (ks->finished)
+        return;
+    flush_batch(ks);
+    ks->finished = 1;
+    weir_worker_source_finished(ks->s->worker);
+}
+
+/* Takes everything the queue has now, without blocking. */
+static void drain(struct kafka_source *ks)
+{
+    struct weir_worker *w = ks->s->worker;
+    if (ks->draining || ks->finished)
+        return;
+    ks->draining = 1;
+    while (!ks->stopping && !w->failed) {
+        if (weir_worker_should_pause(w)) {
+            ks->wait_resume = 1; /* resume() drains again */
+            break;
+        }
+        if (ks->throttled_since && !ks->kpaused)
+            break; /* check_bounds() wakes us below half */
+        size_t room = ks->cap - (ks->batch ? ks->batch->n : 0);
+        ssize_t n = rd_kafka_consume_batch_queue(ks->q, 0, ks->scratch, room);
+        if (n < 0) {
+            fail(ks, -EIO, "%s: consume: %s%s", rd_kafka_err2str(rd_kafka_last_error()), "");
+            break;
+        }
+        for (ssize_t i = 0; i < n; i++)
+            take(ks, ks->scratch[i]);
+        if (ks->cl.fatal)
+            fail(ks, -EIO, "%s: brokers %s: %s", ks->cl.brokers, ks->cl.last_err);
+        if (n == 0)
+            break;
+    }
+    flush_batch(ks);
+    ks->draining = 0;
+    if (ks->stopping || w->failed)
+        finish(ks);
+    else
+        arm_poll(ks);
+}
+
+static void on_poll(struct weir_event *ev, int res)
+{
+    struct kafka_source *ks = (struct kafka_source *)((char *)ev - offsetof(struct kafka_source, poll_ev));
+    uint64_t v;
+    ks->poll_armed = 0;
+    if (read(ks->efd, &v, sizeof v) < 0) {
+        /* nothing to read: a spurious wake-up */
+    }
+    if (!ks->wait_resume)
+        drain(ks);
+}
+
+static void on_tick(struct weir_event *ev, int res)
+{
+    struct kafka_source *ks = (struct kafka_source *)((char *)ev - offsetof(struct kafka_source, tick_ev));
+    ks->tick_armed = 0;
+    if (ks->stopping || ks->finished)
+        return;
+    if (ks->throttled_since && !ks->kpaused && weir_now_ns() - ks->throttled_since >= PAUSE_AFTER_NS)
+        pause_all(ks, 1);
+    if (!ks->wait_resume)
+        drain(ks);
+    if (!ks->stopping && weir_loop_timer(ks->s->worker->loop, TICK_NS, &ks->tick_ev) == 0)
+        ks->tick_armed = 1;
+}
+
+/* ---- rebalancing ----------------------------------------------------------- */
+
+static size_t pending_in(struct kafka_source *ks, const rd_kafka_topic_partition_list_t *l)
+{
+    size_t n = 0;
+    for (int i = 0; i < l->cnt; i++) {
+        struct kpart *p = part_find(ks, l->elems[i].topic, l->elems[i].partition);
+        if (p && p->head)
+            n++;
+    }
+    return n;
+}
+
+/* Finishes what can be finished of the revoked partitions (serving the Kafka
+ * sinks' delivery reports for up to drain_timeout), commits, and abandons the
+ * rest: the partitions' next owner reads it again. */
+static void revoke_parts(struct kafka_source *ks, rd_kafka_topic_partition_list_t *l)
+{
+    struct weir_worker *w = ks->s->worker;
+    flush_batch(ks); /* may hold records of the revoked partitions */
+    if (!ks->closing && !w->failed) {
+        uint64_t deadline = weir_now_ns() + ks->c->drain_timeout_ns;
+        while (pending_in(ks, l) && !w->failed && weir_now_ns() < deadline) {
+            /* Acks held by other sinks (files) cannot arrive inside this callback. */
+            if (weir_kafka_sinks_poll(w, 50) == 0)
+                break;
+        }
+    }
+    if (!rd_kafka_assignment_lost(ks->rk)) {
+        rd_kafka_resp_err_t e = rd_kafka_commit(ks->rk, NULL, 0);
+        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+            char why[256];
+            snprintf(why, sizeof why, "commit on revocation failed: %s", rd_kafka_err2str(e));
+            weir_kafka_warn(&ks->cl, why);
+        }
+    }
+    size_t abandoned = 0;
+    for (int i = 0; i < l->cnt; i++) {
+        struct kpart *p = part_find(ks, l->elems[i].topic, l->elems[i].partition);
+        if (p)
+            abandoned += part_orphan(ks, p);
+    }
+    if (abandoned && !ks->closing)
+        fprintf(stderr, "weir: %s: %zu batch(es) of revoked partitions were not acknowledged "
+                "within drain_timeout; their records will be read again by the next owner\n",
+                ks->cl.what, abandoned);
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *l, void *opaque)
+{
+    struct kafka_source *ks = opaque;
+    int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    rd_kafka_error_t *e = NULL;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i < l->cnt; i++) {
+            struct kpart *p = part_get(ks, l->elems[i].topic, l->elems[i].partition);
+            if (!p) {
+                fail(ks, -ENOMEM, "%s: out of memory%s%s", "", "");
+                break;
+            }
+            part_orphan(ks, p); /* a stale FIFO from an earlier assignment */
+            p->assigned = 1;
+        }
+        if (coop)
+            e = rd_kafka_incremental_assign(rk, l);
+        else
+            rd_kafka_assign(rk, l);
+        if (ks->kpaused)
+            rd_kafka_pause_partitions(rk, l);
+    } else {
+        if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+            revoke_parts(ks, l);
+        else
+            weir_kafka_warn(&ks->cl, rd_kafka_err2str(err));
+        if (coop)
+            e = rd_kafka_incremental_unassign(rk, l);
+        else
+            rd_kafka_assign(rk, NULL);
+    }
+    if (e) {
+        weir_kafka_warn(&ks->cl, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+}
+
+/* ---- the source type ------------------------------------------------------- */
+
+static int make_consumer(struct kafka_source *ks, struct weir_error *err)
+{
+    const struct weir_kafka_source_conf *c = ks->c;
+    const struct weir_worker *w = ks->s->worker;
+    char errstr[512], client_id[300];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    snprintf(client_id, sizeof client_id, "weir-%s-%d", w->pl->name, w->id);
+    weir_kafka_conf_common(conf, &ks->cl);
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    int rc;
+    if ((rc = weir_kafka_conf_set(conf, "bootstrap.servers", ks->cl.brokers, ks->cl.what, err)) < 0 ||
+        (rc = weir_kafka_conf_set(conf, "group.id", ks->group, ks->cl.what, err)) < 0 ||
+        (rc = weir_kafka_conf_set(conf, "client.id", client_id, ks->cl.what, err)) < 0 ||
+        (rc = weir_kafka_conf_set(conf, "enable.auto.offset.store", "false", ks->cl.what, err)) < 0 ||
+        (rc = weir_kafka_conf_set(conf, "enable.auto.commit", "true", ks->cl.what, err)) < 0 ||
+        (rc = weir_kafka_conf_set(conf, "auto.offset.reset", c->start ? "latest" : "earliest",
+                                  ks->cl.what, err)) < 0 ||
+        (rc = weir_kafka_conf_set(conf, "enable.partition.eof", "false", ks->cl.what, err)) < 0 ||
+        (rc = weir_kafka_conf_set(conf, "socket.nagle.disable", "true", ks->cl.what, err)) < 0 ||
+        (rc = weir_kafka_props_apply(conf, c->kafka, 0, ks->cl.what, err)) < 0) {
+        rd_kafka_conf_destroy(conf);
+        return rc;
+    }
+    ks->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr); /* owns conf on success */
+    if (!ks->rk) {
+        rd_kafka_conf_destroy(conf);
+        return weir_error_set(err, -EINVAL, "%s: cannot create the consumer: %s", ks->cl.what, errstr);
+    }
+    return 0;
+}
+
+static int ks_open(struct weir_source *s, struct weir_error *err)
+{
+    const struct weir_kafka_source_conf *c = s->conf;
+    struct weir_worker *w = s->worker;
+    struct kafka_source *ks = calloc(1, sizeof *ks);
+    if (!ks)
+        return weir_error_set(err, -ENOMEM, "out of memory");
+    s->state = ks;
+    ks->s = s;
+    ks->c = c;
+    ks->efd = -1;
+    ks->cap = w->pl->max_records;
+    ks->poll_ev.done = on_poll;
+    ks->tick_ev.done = on_tick;
+    s->name = c->topics.n == 1 ? c->topics.v[0] : "kafka";
+    snprintf(ks->cl.what, sizeof ks->cl.what, "kafka source (worker %d)", w->id);
+    if (c->group)
+        snprintf(ks->group, sizeof ks->group, "%s", c->group);
+    else
+        snprintf(ks->group, sizeof ks->group, "weir-%s", w->pl->name);
+    if (!(ks->scratch = calloc(ks->cap, sizeof *ks->scratch)))
+        return weir_error_set(err, -ENOMEM, "out of memory");
+    int rc = weir_kafka_brokers_resolve(&ks->cl, c->brokers, c->topics.v, c->topics.n, err);
+    if (rc < 0 || (rc = make_consumer(ks, err)) < 0)
+        return rc;
+    rc = weir_kafka_check_topics(ks->rk, &ks->cl, c->topics.v, c->topics.n, c->connect_timeout_ns, err);
+    if (rc < 0)
+        return rc;
+    ks->cl.started = 1;
+    rd_kafka_poll_set_consumer(ks->rk);
+    ks->q = rd_kafka_queue_get_consumer(ks->rk);
+    ks->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (!ks->q || ks->efd < 0)
+        return weir_error_set(err, -EIO, "%s: cannot set up the consumer queue's eventfd", ks->cl.what);
+    static const uint64_t one = 1; /* an eventfd takes 8 bytes */
+    rd_kafka_queue_io_event_enable(ks->q, ks->efd, &one, sizeof one);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)c->topics.n);
+    for (size_t i = 0; i < c->topics.n; i++)
+        rd_kafka_topic_partition_list_add(l, c->topics.v[i], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(ks->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e)
+        return weir_error_set(err, -EIO, "%s: subscribe: %s", ks->cl.what, rd_kafka_err2str(e));
+    ks->subscribed = 1;
+    arm_poll(ks);
+    if (weir_loop_timer(w->loop, 1000000, &ks->tick_ev) == 0) /* a first look right away */
+        ks->tick_armed = 1;
+    return 0;
+}
+
+static void ks_resume(struct weir_source *s)
+{
+    struct kafka_source *ks = s->state;
+    ks->wait_resume = 0;
+    drain(ks);
+}
+
+/* SIGTERM or a failure: read no more; what is in flight finishes (the worker
+ * waits for every acknowledgement) and close() commits it. */
+static void ks_stop(struct weir_source *s)
+{
+    struct kafka_source *ks = s->state;
+    ks->stopping = 1;
+    if (!ks->draining)
+        finish(ks);
+}
+
+static void ks_close(struct weir_source *s)
+{
+    struct kafka_source *ks = s->state;
+    if (!ks)
+        return;
+    ks->closing = ks->stopping = 1;
+    if (ks->batch) { /* never dispatched: its messages go back unstored */
+        weir_batch_put(ks->batch);
+        ks->batch = NULL;
+    }
+    if (ks->rk && ks->subscribed) {
+        rd_kafka_resp_err_t e = rd_kafka_commit(ks->rk, NULL, 0); /* what is stored */
+        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            fprintf(stderr, "weir: %s: final commit to brokers %s failed: %s\n", ks->cl.what,
+                    ks->cl.brokers, rd_kafka_err2str(e));
+        rd_kafka_consumer_close(ks->rk); /* revokes: on_rebalance → revoke_parts() */
+    }
+    /* Tickets still out (a failed run): keep them for their holders, drop the
+     * messages now (librdkafka wants them back before rd_kafka_destroy). */
+    for (struct kticket *kt = ks->live, *next; kt; kt = next) {
+        next = kt->next;
+        for (uint32_t i = 0; i < kt->nmsgs; i++)
+            rd_kafka_message_destroy(kt->msgs[i]);
+        kt->nmsgs = 0;
+        for (struct kseg *g = kt->segs, *gn; g; g = gn) {
+            gn = g->tnext;
+            if (g->part)
+                g->tdone = 1; /* freed with its partition below */
+            else
+                free(g);
+        }
+        kt->segs = NULL;
+        kt->ks = NULL;
+        if (kt->t.pending == 0) /* the batch never left the source */
+            ticket_done(&kt->t);
+    }
+    for (size_t i = 0; i < ks->nparts; i++) {
+        part_orphan(ks, ks->parts[i]);
+        free(ks->parts[i]->topic);
+        free(ks->parts[i]);
+    }
+    free(ks->parts);
+    if (ks->q)
+        rd_kafka_queue_destroy(ks->q);
+    if (ks->rk) {
+        if (ks->subscribed)
+            rd_kafka_destroy(ks->rk);
+        else
+            rd_kafka_destroy_flags(ks->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    }
+    if (ks->efd >= 0)
+        close(ks->efd);
+    weir_kafka_client_release(&ks->cl);
+    for (struct kticket *kt = ks->free_tickets, *next; kt; kt = next) {
+        next = kt->next;
+        free(kt->msgs);
+        free(kt);
+    }
+    for (struct kseg *g = ks->free_segs, *next; g; g = next) {
+        next = g->next;
+        free(g);
+    }
+    free(ks->scratch);
+    free(ks);
+    s->state = NULL;
+}
+
+const struct weir_source_type weir_source_kafka = {
+    .name = "kafka",
+    .summary = "A Kafka consumer per worker in one consumer group; at-least-once (offsets stored "
+               "after every output is acknowledged)",
+    .options = kafka_source_options,
+    .conf_size = sizeof(struct weir_kafka_source_conf),
+    .per_worker = 1,
+    .prepare = prepare,
+    .open = ks_open,
+    .resume = ks_resume,
+    .stop = ks_stop,
+    .close = ks_close,
+};
