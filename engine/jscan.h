@@ -18,6 +18,10 @@
  *    and the key "0" in an object, as RFC 6901 says; "-" never matches an
  *    array element.
  *  - Nesting is limited to WEIR_JSCAN_MAX_DEPTH objects/arrays.
+ *  - Strict RFC 8259: no byte order mark, no NUL or other bytes outside
+ *    strings but JSON's four whitespace characters, \u0000 allowed inside
+ *    strings (keys too), numbers of any size accepted (overflow shows only
+ *    when one is parsed). tests/test_jscan.c lists where jansson differs.
  *  - Records are limited to 4 GiB - 1 (offsets are 32-bit).
  *  - A compiled matcher is read-only during runs: workers may share one.
  */

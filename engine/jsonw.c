@@ -306,7 +306,8 @@ int weir_jsonw_double(struct weir_buf *b, double v)
     double half = pow2(e2 - 1), half_lo = pow2_edge ? half / 2 : half;
 
     /* Scale so that f has nine integer digits: S in [1e8, 1e9). */
-    int k = (top * 78913) >> 18; /* floor(top*log10(2)), maybe 1 low */
+    /* floor(top * log10(2)), maybe 1 off; no right shift of a negative */
+    int k = top >= 0 ? (top * 78913) >> 18 : -((-top * 78913 + (1 << 18) - 1) >> 18);
     int n = 8 - k;
     double S = fd * POW10(n);
     while (S >= 1e9)

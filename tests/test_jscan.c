@@ -12,9 +12,15 @@
  *  - jansson rejects \u0000 in object keys; weir accepts it (the pointer
  *    compares decoded bytes).
  *  - jansson nests up to 2048 levels, weir up to 64 (tested separately).
+ *  - jansson skips one NUL byte right after a number or a literal (its lexer
+ *    loses a pushed-back NUL): it accepts "[1\0]"; weir rejects any NUL
+ *    outside strings, as RFC 8259 does.
  * The cross-check calls jansson with JSON_DECODE_ANY (scalars at top level),
  * JSON_ALLOW_NUL (\u0000 in string values), both of which RFC 8259 allows,
  * and JSON_DECODE_INT_AS_REAL (so big integers do not mask later errors). */
+#include "engine/jscan.h"
+#include "tests/check.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -24,9 +30,6 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "engine/jscan.h"
-#include "tests/check.h"
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 
@@ -47,7 +50,7 @@ static unsigned rndn(unsigned n)
 static struct weir_jscan *compile(const char *const *ptrs, size_t n)
 {
     struct weir_jscan *s = NULL;
-    struct weir_error err = { 0 };
+    struct weir_error err = {0};
     int rc = weir_jscan_compile(&s, ptrs, n, &err);
     if (rc != 0)
         fprintf(stderr, "compile failed: %s\n", err.msg);
@@ -75,20 +78,20 @@ static int run(const struct weir_jscan *s, const char *rec, struct weir_jval *va
 static void test_compile_errors(void)
 {
     struct weir_jscan *s = (struct weir_jscan *)1;
-    struct weir_error err = { 0 };
-    const char *bad1[] = { "/ok", "amount" };
+    struct weir_error err = {0};
+    const char *bad1[] = {"/ok", "amount"};
     CHECK(weir_jscan_compile(&s, bad1, 2, &err) == -EINVAL);
     CHECK(s == NULL);
     CHECK(err.code == -EINVAL);
     CHECK(strstr(err.msg, "#2 \"amount\"") != NULL);
     CHECK(strstr(err.msg, "start with '/'") != NULL);
 
-    const char *bad2[] = { "/a~2b" };
+    const char *bad2[] = {"/a~2b"};
     CHECK(weir_jscan_compile(&s, bad2, 1, &err) == -EINVAL);
     CHECK(strstr(err.msg, "'~' must be followed by '0'") != NULL);
-    const char *bad3[] = { "/a~" };
+    const char *bad3[] = {"/a~"};
     CHECK(weir_jscan_compile(&s, bad3, 1, &err) == -EINVAL);
-    const char *bad4[] = { NULL };
+    const char *bad4[] = {NULL};
     CHECK(weir_jscan_compile(&s, bad4, 1, &err) == -EINVAL);
     CHECK(strstr(err.msg, "NULL") != NULL);
 
@@ -107,9 +110,26 @@ static void test_compile_errors(void)
 static void test_extract_basic(void)
 {
     const char *ptrs[] = {
-        "/amount", "/card/id", "/items/0/price", "/items/1/price", "/items/2/price",
-        "/a~1b", "/m~0n", "", "/missing", "/card/missing", "/s", "/t", "/f", "/n",
-        "/items", "/card", "/", "/0", "/items/-", "/amount",
+        "/amount",
+        "/card/id",
+        "/items/0/price",
+        "/items/1/price",
+        "/items/2/price",
+        "/a~1b",
+        "/m~0n",
+        "",
+        "/missing",
+        "/card/missing",
+        "/s",
+        "/t",
+        "/f",
+        "/n",
+        "/items",
+        "/card",
+        "/",
+        "/0",
+        "/items/-",
+        "/amount",
     };
     enum { N = sizeof ptrs / sizeof *ptrs };
     struct weir_jscan *s = compile(ptrs, N);
@@ -135,7 +155,7 @@ static void test_extract_basic(void)
     CHECK_STR(vtext(rec, &v[6]), "tilde");
     CHECK(v[7].type == WEIR_JOBJECT);
     CHECK(v[7].off == 1 && rec[v[7].off] == '{' && rec[v[7].off + v[7].len - 1] == '}');
-    CHECK(v[7].off + v[7].len == strlen(rec) - 3);  /* then "\t\r\n" */
+    CHECK(v[7].off + v[7].len == strlen(rec) - 3); /* then "\t\r\n" */
     CHECK(v[8].type == WEIR_JMISSING);
     CHECK(v[9].type == WEIR_JMISSING);
     CHECK(v[10].type == WEIR_JSTRING && v[10].len == 0);
@@ -147,10 +167,10 @@ static void test_extract_basic(void)
     CHECK_STR(vtext(rec, &v[14]), "[ {\"price\": 1}, {\"price\": -0.25, \"q\": 2} ]");
     CHECK(v[15].type == WEIR_JOBJECT);
     CHECK_STR(vtext(rec, &v[15]), "{\"id\": \"c-\\\"42\\\"\", \"x\": [1, {}]}");
-    CHECK_STR(vtext(rec, &v[16]), "empty key");   /* "/" is the key "" */
-    CHECK_STR(vtext(rec, &v[17]), "key zero");    /* "/0" on an object: key "0" */
-    CHECK(v[18].type == WEIR_JMISSING);           /* "-" is never an element */
-    CHECK(v[19].type == WEIR_JNUMBER && v[19].off == v[0].off);  /* repeated pointer */
+    CHECK_STR(vtext(rec, &v[16]), "empty key");                 /* "/" is the key "" */
+    CHECK_STR(vtext(rec, &v[17]), "key zero");                  /* "/0" on an object: key "0" */
+    CHECK(v[18].type == WEIR_JMISSING);                         /* "-" is never an element */
+    CHECK(v[19].type == WEIR_JNUMBER && v[19].off == v[0].off); /* repeated pointer */
 
     double d;
     CHECK(weir_jval_number(rec, &v[0], &d) == 0 && d == 125.0);
@@ -160,7 +180,7 @@ static void test_extract_basic(void)
 
 static void test_extract_scalar_roots(void)
 {
-    const char *ptrs[] = { "", "/a" };
+    const char *ptrs[] = {"", "/a"};
     struct weir_jscan *s = compile(ptrs, 2);
     struct weir_jval v[2];
     struct weir_jscan_fail f;
@@ -180,7 +200,7 @@ static void test_extract_scalar_roots(void)
 static void test_extract_escaped_keys(void)
 {
     /* Record keys written with escapes still match the pointer's bytes. */
-    const char *ptrs[] = { "/a", "/caf\xC3\xA9", "/q\"uote", "/emoji\xF0\x9F\x98\x80", "/ab" };
+    const char *ptrs[] = {"/a", "/caf\xC3\xA9", "/q\"uote", "/emoji\xF0\x9F\x98\x80", "/ab"};
     struct weir_jscan *s = compile(ptrs, 5);
     struct weir_jval v[5];
     struct weir_jscan_fail f;
@@ -191,7 +211,7 @@ static void test_extract_escaped_keys(void)
     CHECK_STR(vtext(rec, &v[1]), "2");
     CHECK_STR(vtext(rec, &v[2]), "3");
     CHECK_STR(vtext(rec, &v[3]), "4");
-    CHECK_STR(vtext(rec, &v[4]), "6");  /* "a\u0062c" is "abc", not "ab" */
+    CHECK_STR(vtext(rec, &v[4]), "6"); /* "a\u0062c" is "abc", not "ab" */
     /* An escaped key longer than any wanted key, and a prefix of one. */
     CHECK(run(s, "{\"\\u0061\\u0061\":1,\"c\\u0061\":2}", v, &f) == 0);
     CHECK(v[0].type == WEIR_JMISSING && v[1].type == WEIR_JMISSING);
@@ -200,14 +220,14 @@ static void test_extract_escaped_keys(void)
 
 static void test_duplicate_keys(void)
 {
-    const char *ptrs[] = { "/a", "/a/b", "/a/0", "/x" };
+    const char *ptrs[] = {"/a", "/a/b", "/a/0", "/x"};
     struct weir_jscan *s = compile(ptrs, 4);
     struct weir_jval v[4];
     struct weir_jscan_fail f;
     const char *r1 = "{\"a\":{\"b\":1},\"x\":1,\"a\":2,\"x\":\"last\"}";
     CHECK(run(s, r1, v, &f) == 0);
     CHECK_STR(vtext(r1, &v[0]), "2");
-    CHECK(v[1].type == WEIR_JMISSING);  /* the earlier /a/b is gone with its /a */
+    CHECK(v[1].type == WEIR_JMISSING); /* the earlier /a/b is gone with its /a */
     CHECK_STR(vtext(r1, &v[3]), "last");
     const char *r2 = "{\"a\":5,\"a\":{\"b\":7}}";
     CHECK(run(s, r2, v, &f) == 0);
@@ -225,18 +245,19 @@ static void test_duplicate_keys(void)
 
 static void test_arrays(void)
 {
-    const char *ptrs[] = { "/0", "/1/1", "/1/0/0", "/2", "/10", "/01", "/3/k" };
+    const char *ptrs[] = {"/0", "/1/1", "/1/0/0", "/2", "/10", "/01", "/3/k"};
     struct weir_jscan *s = compile(ptrs, 7);
     struct weir_jval v[7];
     struct weir_jscan_fail f;
-    const char *rec = "[ \"zero\" , [ [ 100 ] , \"one-one\" ] , {} , {\"k\":[]} , 4,5,6,7,8,9,\"ten\" ]";
+    const char *rec =
+        "[ \"zero\" , [ [ 100 ] , \"one-one\" ] , {} , {\"k\":[]} , 4,5,6,7,8,9,\"ten\" ]";
     CHECK(run(s, rec, v, &f) == 0);
     CHECK_STR(vtext(rec, &v[0]), "zero");
     CHECK_STR(vtext(rec, &v[1]), "one-one");
     CHECK_STR(vtext(rec, &v[2]), "100");
     CHECK(v[3].type == WEIR_JOBJECT && v[3].len == 2);
     CHECK_STR(vtext(rec, &v[4]), "ten");
-    CHECK(v[5].type == WEIR_JMISSING);  /* "01" is not an index */
+    CHECK(v[5].type == WEIR_JMISSING); /* "01" is not an index */
     CHECK(v[6].type == WEIR_JARRAY);
     weir_jscan_free(s);
 }
@@ -245,7 +266,7 @@ static void test_arrays(void)
 
 struct bad_case {
     const char *text;
-    size_t len;        /* 0: strlen */
+    size_t len; /* 0: strlen */
     size_t offset;
     const char *reason;
 };
@@ -253,93 +274,95 @@ struct bad_case {
 static void test_malformed(void)
 {
     static const struct bad_case cases[] = {
-        { "", 0, 0, "empty record" },
-        { "  \n\t\r ", 0, 6, "empty record" },
-        { "{\"a\":1,}", 0, 6, "trailing comma in object" },
-        { "[1,2,]", 0, 4, "trailing comma in array" },
-        { "[1, ]", 0, 2, "trailing comma in array" },
-        { "[1 2]", 0, 3, "expected ',' or ']' in array" },
-        { "{\"a\":1 \"b\":2}", 0, 7, "expected ',' or '}' in object" },
-        { "{\"a\" 1}", 0, 5, "expected ':' after object key" },
-        { "{\"a\"}", 0, 4, "expected ':' after object key" },
-        { "{a:1}", 0, 1, "expected string key in object" },
-        { "{,}", 0, 1, "expected string key in object" },
-        { "{\"a\":1,2}", 0, 7, "expected string key in object" },
-        { "[,1]", 0, 1, "expected a JSON value" },
-        { "{\"a\":}", 0, 5, "expected a JSON value" },
-        { "01", 0, 0, "leading zero in number" },
-        { "[-01]", 0, 2, "leading zero in number" },
-        { "-", 0, 1, "expected digit after '-'" },
-        { "[-a]", 0, 2, "expected digit after '-'" },
-        { "1.", 0, 2, "expected digit after decimal point" },
-        { "1.e5", 0, 2, "expected digit after decimal point" },
-        { "1e", 0, 2, "expected digit in exponent" },
-        { "[1e+]", 0, 4, "expected digit in exponent" },
-        { ".5", 0, 0, "expected a JSON value" },
-        { "+1", 0, 0, "expected a JSON value" },
-        { "NaN", 0, 0, "expected a JSON value" },
-        { "\"abc", 0, 0, "unterminated string" },
-        { "{\"a\":\"abc", 0, 5, "unterminated string" },
-        { "\"abcdefghijklmnopqrstuvwxyz0123456789", 0, 0, "unterminated string" },
-        { "\"ab\\", 0, 0, "unterminated string" },
-        { "\"\\u12", 0, 0, "unterminated string" },
-        { "{\"a\":1", 0, 0, "unterminated object" },
-        { "{", 0, 0, "unterminated object" },
-        { "{\"a\":", 0, 0, "unterminated object" },
-        { "{\"a\"", 0, 0, "unterminated object" },
-        { "{\"a\":1,", 0, 0, "unterminated object" },
-        { "[1,[2,3]", 0, 0, "unterminated array" },
-        { "[1,[2,3", 0, 3, "unterminated array" },
-        { "[", 0, 0, "unterminated array" },
-        { "\"\\x\"", 0, 1, "invalid escape in string" },
-        { "\"\\U0041\"", 0, 1, "invalid escape in string" },
-        { "\"\\u12G4\"", 0, 1, "invalid \\u escape (want 4 hex digits)" },
-        { "\"\\u12\"", 0, 1, "invalid \\u escape (want 4 hex digits)" },
-        { "\"\\ud800\"", 0, 1, "lone surrogate in \\u escape" },
-        { "\"x\\udc00\"", 0, 2, "lone surrogate in \\u escape" },
-        { "\"\\ud800\\u0041\"", 0, 1, "lone surrogate in \\u escape" },
-        { "\"\\ud800\\ud800\"", 0, 1, "lone surrogate in \\u escape" },
-        { "\"a\x01" "b\"", 0, 2, "control character in string (escape it)" },
-        { "\"a\tb\"", 0, 2, "control character in string (escape it)" },
-        { "\"a\nb\"", 0, 2, "control character in string (escape it)" },
-        { "\"a\0b\"", 5, 2, "control character in string (escape it)" },
-        { "{\"k\x1f\":1}", 0, 3, "control character in string (escape it)" },
-        { "\"\x80\"", 0, 1, "invalid UTF-8" },                    /* stray continuation */
-        { "\"\xC0\xAF\"", 0, 1, "invalid UTF-8" },                /* overlong '/' */
-        { "\"\xC1\xBF\"", 0, 1, "invalid UTF-8" },                /* overlong */
-        { "\"\xE0\x80\xAF\"", 0, 1, "invalid UTF-8" },            /* overlong, 3 bytes */
-        { "\"\xF0\x80\x80\xAF\"", 0, 1, "invalid UTF-8" },        /* overlong, 4 bytes */
-        { "\"\xED\xA0\x80\"", 0, 1, "invalid UTF-8" },            /* U+D800 encoded */
-        { "\"ok \xED\xBF\xBF\"", 0, 4, "invalid UTF-8" },         /* U+DFFF encoded */
-        { "\"\xF4\x90\x80\x80\"", 0, 1, "invalid UTF-8" },        /* above U+10FFFF */
-        { "\"\xF5\x80\x80\x80\"", 0, 1, "invalid UTF-8" },
-        { "\"\xE2\x82\"", 0, 1, "invalid UTF-8" },                /* truncated euro sign */
-        { "\"\xE2\x82", 0, 1, "invalid UTF-8" },                  /* truncated at the end */
-        { "\"\xF0\x9F\x98", 0, 1, "invalid UTF-8" },
-        { "\"abcdefghijklmnopqrstuvwxyz\xFF\"", 0, 27, "invalid UTF-8" },
-        { "\xFF", 0, 0, "invalid UTF-8" },                        /* outside strings too */
-        { "{\"a\":1}\xC3", 0, 7, "invalid UTF-8" },
-        { "[1,\xC3\xA9]", 0, 3, "expected a JSON value" },        /* valid UTF-8, not JSON */
-        { "\xEF\xBB\xBF{}", 0, 0, "expected a JSON value" },      /* byte order mark */
-        { "{\"a\":1}x", 0, 7, "trailing characters after JSON value" },
-        { "{} {}", 0, 3, "trailing characters after JSON value" },
-        { "1 2", 0, 2, "trailing characters after JSON value" },
-        { "{\"a\":1}\0", 8, 7, "trailing characters after JSON value" },
-        { "\"a\"\"b\"", 0, 3, "trailing characters after JSON value" },
-        { "nul", 0, 0, "invalid literal (expected true, false or null)" },
-        { "[tru]", 0, 1, "invalid literal (expected true, false or null)" },
-        { "[truex]", 0, 5, "expected ',' or ']' in array" },
-        { "{\"a\":False}", 0, 5, "expected a JSON value" },
-        { "[1,2}", 0, 4, "expected ',' or ']' in array" },
-        { "{\"a\":1]", 0, 6, "expected ',' or '}' in object" },
-        { "\v1", 0, 0, "expected a JSON value" },                 /* \v is not JSON space */
+        {"", 0, 0, "empty record"},
+        {"  \n\t\r ", 0, 6, "empty record"},
+        {"{\"a\":1,}", 0, 6, "trailing comma in object"},
+        {"[1,2,]", 0, 4, "trailing comma in array"},
+        {"[1, ]", 0, 2, "trailing comma in array"},
+        {"[1 2]", 0, 3, "expected ',' or ']' in array"},
+        {"{\"a\":1 \"b\":2}", 0, 7, "expected ',' or '}' in object"},
+        {"{\"a\" 1}", 0, 5, "expected ':' after object key"},
+        {"{\"a\"}", 0, 4, "expected ':' after object key"},
+        {"{a:1}", 0, 1, "expected string key in object"},
+        {"{,}", 0, 1, "expected string key in object"},
+        {"{\"a\":1,2}", 0, 7, "expected string key in object"},
+        {"[,1]", 0, 1, "expected a JSON value"},
+        {"{\"a\":}", 0, 5, "expected a JSON value"},
+        {"01", 0, 0, "leading zero in number"},
+        {"[-01]", 0, 2, "leading zero in number"},
+        {"-", 0, 1, "expected digit after '-'"},
+        {"[-a]", 0, 2, "expected digit after '-'"},
+        {"1.", 0, 2, "expected digit after decimal point"},
+        {"1.e5", 0, 2, "expected digit after decimal point"},
+        {"1e", 0, 2, "expected digit in exponent"},
+        {"[1e+]", 0, 4, "expected digit in exponent"},
+        {".5", 0, 0, "expected a JSON value"},
+        {"+1", 0, 0, "expected a JSON value"},
+        {"NaN", 0, 0, "expected a JSON value"},
+        {"\"abc", 0, 0, "unterminated string"},
+        {"{\"a\":\"abc", 0, 5, "unterminated string"},
+        {"\"abcdefghijklmnopqrstuvwxyz0123456789", 0, 0, "unterminated string"},
+        {"\"ab\\", 0, 0, "unterminated string"},
+        {"\"\\u12", 0, 0, "unterminated string"},
+        {"{\"a\":1", 0, 0, "unterminated object"},
+        {"{", 0, 0, "unterminated object"},
+        {"{\"a\":", 0, 0, "unterminated object"},
+        {"{\"a\"", 0, 0, "unterminated object"},
+        {"{\"a\":1,", 0, 0, "unterminated object"},
+        {"[1,[2,3]", 0, 0, "unterminated array"},
+        {"[1,[2,3", 0, 3, "unterminated array"},
+        {"[", 0, 0, "unterminated array"},
+        {"\"\\x\"", 0, 1, "invalid escape in string"},
+        {"\"\\U0041\"", 0, 1, "invalid escape in string"},
+        {"\"\\u12G4\"", 0, 1, "invalid \\u escape (want 4 hex digits)"},
+        {"\"\\u12\"", 0, 1, "invalid \\u escape (want 4 hex digits)"},
+        {"\"\\ud800\"", 0, 1, "lone surrogate in \\u escape"},
+        {"\"x\\udc00\"", 0, 2, "lone surrogate in \\u escape"},
+        {"\"\\ud800\\u0041\"", 0, 1, "lone surrogate in \\u escape"},
+        {"\"\\ud800\\ud800\"", 0, 1, "lone surrogate in \\u escape"},
+        {"\"a\x01"
+         "b\"",
+         0, 2, "control character in string (escape it)"},
+        {"\"a\tb\"", 0, 2, "control character in string (escape it)"},
+        {"\"a\nb\"", 0, 2, "control character in string (escape it)"},
+        {"\"a\0b\"", 5, 2, "control character in string (escape it)"},
+        {"{\"k\x1f\":1}", 0, 3, "control character in string (escape it)"},
+        {"\"\x80\"", 0, 1, "invalid UTF-8"},             /* stray continuation */
+        {"\"\xC0\xAF\"", 0, 1, "invalid UTF-8"},         /* overlong '/' */
+        {"\"\xC1\xBF\"", 0, 1, "invalid UTF-8"},         /* overlong */
+        {"\"\xE0\x80\xAF\"", 0, 1, "invalid UTF-8"},     /* overlong, 3 bytes */
+        {"\"\xF0\x80\x80\xAF\"", 0, 1, "invalid UTF-8"}, /* overlong, 4 bytes */
+        {"\"\xED\xA0\x80\"", 0, 1, "invalid UTF-8"},     /* U+D800 encoded */
+        {"\"ok \xED\xBF\xBF\"", 0, 4, "invalid UTF-8"},  /* U+DFFF encoded */
+        {"\"\xF4\x90\x80\x80\"", 0, 1, "invalid UTF-8"}, /* above U+10FFFF */
+        {"\"\xF5\x80\x80\x80\"", 0, 1, "invalid UTF-8"},
+        {"\"\xE2\x82\"", 0, 1, "invalid UTF-8"}, /* truncated euro sign */
+        {"\"\xE2\x82", 0, 1, "invalid UTF-8"},   /* truncated at the end */
+        {"\"\xF0\x9F\x98", 0, 1, "invalid UTF-8"},
+        {"\"abcdefghijklmnopqrstuvwxyz\xFF\"", 0, 27, "invalid UTF-8"},
+        {"\xFF", 0, 0, "invalid UTF-8"}, /* outside strings too */
+        {"{\"a\":1}\xC3", 0, 7, "invalid UTF-8"},
+        {"[1,\xC3\xA9]", 0, 3, "expected a JSON value"},   /* valid UTF-8, not JSON */
+        {"\xEF\xBB\xBF{}", 0, 0, "expected a JSON value"}, /* byte order mark */
+        {"{\"a\":1}x", 0, 7, "trailing characters after JSON value"},
+        {"{} {}", 0, 3, "trailing characters after JSON value"},
+        {"1 2", 0, 2, "trailing characters after JSON value"},
+        {"{\"a\":1}\0", 8, 7, "trailing characters after JSON value"},
+        {"\"a\"\"b\"", 0, 3, "trailing characters after JSON value"},
+        {"nul", 0, 0, "invalid literal (expected true, false or null)"},
+        {"[tru]", 0, 1, "invalid literal (expected true, false or null)"},
+        {"[truex]", 0, 5, "expected ',' or ']' in array"},
+        {"{\"a\":False}", 0, 5, "expected a JSON value"},
+        {"[1,2}", 0, 4, "expected ',' or ']' in array"},
+        {"{\"a\":1]", 0, 6, "expected ',' or '}' in object"},
+        {"\v1", 0, 0, "expected a JSON value"}, /* \v is not JSON space */
     };
-    struct weir_jscan *s = compile((const char *[]){ "", "/a" }, 2);
+    struct weir_jscan *s = compile((const char *[]){"", "/a"}, 2);
     struct weir_jval v[2];
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const struct bad_case *c = &cases[i];
         size_t len = c->len ? c->len : strlen(c->text);
-        struct weir_jscan_fail f = { 999, NULL };
+        struct weir_jscan_fail f = {999, NULL};
         int rc = weir_jscan_run(s, c->text, len, v, &f);
         CHECK(rc == -EINVAL);
         CHECK_STR(f.reason, c->reason);
@@ -355,18 +378,43 @@ static void test_malformed(void)
 static void test_valid_edge_cases(void)
 {
     static const char *good[] = {
-        "0", "-0", "0.0", "-0.0e-0", "1E+2", "1e-2", "123456789012345678901234567890",
-        "1e400", "-1e-400", "\"\"", "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"", "\"\\u0000\"",
-        "\"\\uD83D\\uDE00\"", "\"\\uffff\"", "\"\x7F\"", "\"\xC2\x80\"", "\"\xDF\xBF\"",
-        "\"\xE0\xA0\x80\"", "\"\xED\x9F\xBF\"", "\"\xEE\x80\x80\"", "\"\xEF\xBF\xBF\"",
-        "\"\xF0\x90\x80\x80\"", "\"\xF4\x8F\xBF\xBF\"", "[]", "{}", "[[]]", "[{}]",
-        " \t\r\n[ \t\r\n1 \t\r\n, \t\r\n{ \"a\" : null } ] \t\r\n", "true", "false", "null",
+        "0",
+        "-0",
+        "0.0",
+        "-0.0e-0",
+        "1E+2",
+        "1e-2",
+        "123456789012345678901234567890",
+        "1e400",
+        "-1e-400",
+        "\"\"",
+        "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"",
+        "\"\\u0000\"",
+        "\"\\uD83D\\uDE00\"",
+        "\"\\uffff\"",
+        "\"\x7F\"",
+        "\"\xC2\x80\"",
+        "\"\xDF\xBF\"",
+        "\"\xE0\xA0\x80\"",
+        "\"\xED\x9F\xBF\"",
+        "\"\xEE\x80\x80\"",
+        "\"\xEF\xBF\xBF\"",
+        "\"\xF0\x90\x80\x80\"",
+        "\"\xF4\x8F\xBF\xBF\"",
+        "[]",
+        "{}",
+        "[[]]",
+        "[{}]",
+        " \t\r\n[ \t\r\n1 \t\r\n, \t\r\n{ \"a\" : null } ] \t\r\n",
+        "true",
+        "false",
+        "null",
         "{\"a\":{\"a\":{\"a\":[[[]]]}}}",
     };
-    struct weir_jscan *s = compile((const char *[]){ "" }, 1);
+    struct weir_jscan *s = compile((const char *[]){""}, 1);
     struct weir_jval v[1];
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
-        struct weir_jscan_fail f = { 0, NULL };
+        struct weir_jscan_fail f = {0, NULL};
         int rc = run(s, good[i], v, &f);
         if (rc)
             fprintf(stderr, "valid case %zu rejected: %s at %zu\n", i, f.reason, f.offset);
@@ -380,7 +428,7 @@ static void test_valid_edge_cases(void)
  * steps of the fast string loop. */
 static void test_string_positions(void)
 {
-    struct weir_jscan *s = compile((const char *[]){ "" }, 1);
+    struct weir_jscan *s = compile((const char *[]){""}, 1);
     struct weir_jval v[1];
     char rec[128];
     for (int len = 0; len <= 40; len++) {
@@ -394,9 +442,18 @@ static void test_string_positions(void)
                 const char *why = NULL;
                 int extra = 0;
                 switch (kind) {
-                case 0: rec[1 + pos] = 0x01; why = "control character in string (escape it)"; break;
-                case 1: rec[1 + pos] = (char)0xFF; why = "invalid UTF-8"; break;
-                case 2: rec[1 + pos] = '"'; why = "trailing characters after JSON value"; break;
+                case 0:
+                    rec[1 + pos] = 0x01;
+                    why = "control character in string (escape it)";
+                    break;
+                case 1:
+                    rec[1 + pos] = (char)0xFF;
+                    why = "invalid UTF-8";
+                    break;
+                case 2:
+                    rec[1 + pos] = '"';
+                    why = "trailing characters after JSON value";
+                    break;
                 case 3: /* a valid two-byte character: length grows by one */
                     memmove(rec + 2 + pos + 1, rec + 2 + pos, (size_t)(n - 2 - pos));
                     rec[1 + pos] = (char)0xC3;
@@ -411,10 +468,11 @@ static void test_string_positions(void)
                     break;
                 }
                 n += extra;
-                struct weir_jscan_fail f = { 0, NULL };
+                struct weir_jscan_fail f = {0, NULL};
                 int rc = weir_jscan_run(s, rec, (size_t)n, v, &f);
                 if (!why) {
-                    CHECK(rc == 0 && v[0].len == (uint32_t)(len + extra) && v[0].escaped == (kind == 4));
+                    CHECK(rc == 0 && v[0].len == (uint32_t)(len + extra) &&
+                          v[0].escaped == (kind == 4));
                 } else {
                     CHECK(rc == -EINVAL);
                     CHECK_STR(f.reason, why);
@@ -435,17 +493,28 @@ static void test_string_positions(void)
 static void test_no_overread(void)
 {
     long page = sysconf(_SC_PAGESIZE);
-    char *mem = mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *mem =
+        mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     CHECK(mem != MAP_FAILED);
     if (mem == MAP_FAILED)
         return;
     CHECK(mprotect(mem + page, (size_t)page, PROT_NONE) == 0);
     static const char *recs[] = {
-        "\"abcdefghijklmnopqrstuvwxyz0123456789", "\"abcdefghijklmnopqrstuvwxyz0123456789\"",
-        "{\"key\":\"value value value value value", "[1,2,3", "123", "1.5e", "tru", "\"\\u00",
-        "\"\\ud83d\\ude0", "\"\xE2\x82", "{\"a\":\"b\"}", "", "   ",
+        "\"abcdefghijklmnopqrstuvwxyz0123456789",
+        "\"abcdefghijklmnopqrstuvwxyz0123456789\"",
+        "{\"key\":\"value value value value value",
+        "[1,2,3",
+        "123",
+        "1.5e",
+        "tru",
+        "\"\\u00",
+        "\"\\ud83d\\ude0",
+        "\"\xE2\x82",
+        "{\"a\":\"b\"}",
+        "",
+        "   ",
     };
-    struct weir_jscan *s = compile((const char *[]){ "", "/key", "/a" }, 3);
+    struct weir_jscan *s = compile((const char *[]){"", "/key", "/a"}, 3);
     struct weir_jval v[3];
     for (size_t i = 0; i < sizeof recs / sizeof *recs; i++) {
         for (size_t cut = 0; cut <= strlen(recs[i]); cut++) {
@@ -468,7 +537,7 @@ static void test_depth(void)
     ptr[0] = '\0';
     for (int i = 0; i < 63; i++)
         strcat(ptr, "/0");
-    s = compile((const char *[]){ ptr }, 1);
+    s = compile((const char *[]){ptr}, 1);
     char rec[300];
     struct weir_jval v[1];
     struct weir_jscan_fail f;
@@ -517,11 +586,14 @@ static void test_big_record(void)
     n += (size_t)sprintf(rec, "{\"pad\":[");
     int items = 0;
     while (n < (10u << 20)) {
-        n += (size_t)sprintf(rec + n, "{\"k\":\"some text caf\xC3\xA9 \\u00e9 \\\"q\\\" %d\",\"n\":-12.5e3,"
-                                      "\"t\":true,\"z\":[null,false]},", items++);
+        n += (size_t)sprintf(rec + n,
+                             "{\"k\":\"some text caf\xC3\xA9 \\u00e9 \\\"q\\\" %d\",\"n\":-12.5e3,"
+                             "\"t\":true,\"z\":[null,false]},",
+                             items++);
     }
-    n += (size_t)sprintf(rec + n, "{}],\"deep\":{\"x\":[1,2,{\"target\":\"found\"}]},\"last\":12345}");
-    const char *ptrs[] = { "/last", "/deep/x/2/target", "/pad/100000/n", "/pad/100000/k" };
+    n += (size_t)sprintf(rec + n,
+                         "{}],\"deep\":{\"x\":[1,2,{\"target\":\"found\"}]},\"last\":12345}");
+    const char *ptrs[] = {"/last", "/deep/x/2/target", "/pad/100000/n", "/pad/100000/k"};
     struct weir_jscan *s = compile(ptrs, 4);
     struct weir_jval v[4];
     struct weir_jscan_fail f;
@@ -530,7 +602,8 @@ static void test_big_record(void)
     int rc = weir_jscan_run(s, rec, n, v, &f);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
-    printf("10 MB record (%d items): %.1f ms, %.0f MB/s\n", items, secs * 1e3, (double)n / secs / 1e6);
+    printf("10 MB record (%d items): %.1f ms, %.0f MB/s\n", items, secs * 1e3,
+           (double)n / secs / 1e6);
     CHECK(rc == 0);
     CHECK_STR(vtext(rec, &v[0]), "12345");
     CHECK_STR(vtext(rec, &v[1]), "found");
@@ -550,7 +623,12 @@ static void test_unescape(void)
     char out[64];
     const char *src = "a\\\"b\\\\c\\/d\\be\\ff\\ng\\rh\\ti\\u0041\\u00e9\\u20AC\\ud83d\\ude00z";
     size_t n = weir_jstr_unescape(src, (uint32_t)strlen(src), out);
-    const char want[] = "a\"b\\c/d\be\ff\ng\rh\ti" "A" "\xC3\xA9" "\xE2\x82\xAC" "\xF0\x9F\x98\x80" "z";
+    const char want[] = "a\"b\\c/d\be\ff\ng\rh\ti"
+                        "A"
+                        "\xC3\xA9"
+                        "\xE2\x82\xAC"
+                        "\xF0\x9F\x98\x80"
+                        "z";
     CHECK(n == sizeof want - 1);
     CHECK(memcmp(out, want, sizeof want - 1) == 0);
     CHECK(n <= strlen(src));
@@ -590,7 +668,7 @@ static void test_utf8_seqlen(void)
     for (uint32_t a = 0x80; a < 0x100; a++) {
         for (uint32_t b = 0; b < 0x100; b++) {
             for (uint32_t c = 0x7F; c < 0xC1; c++) {
-                unsigned char s[4] = { (unsigned char)a, (unsigned char)b, (unsigned char)c, 0x80 };
+                unsigned char s[4] = {(unsigned char)a, (unsigned char)b, (unsigned char)c, 0x80};
                 size_t want = 0;
                 if (a >= 0xC2 && a < 0xE0 && (b & 0xC0) == 0x80) {
                     want = 2;
@@ -618,17 +696,36 @@ static int same_double(double a, double b)
 
 static void test_jnum_cases(void)
 {
-    static const struct { const char *s; double want; } ok[] = {
-        { "0", 0.0 }, { "-0", -0.0 }, { "1", 1 }, { "-1", -1 }, { "42.137", 42.137 },
-        { "0.1", 0.1 }, { "1e22", 1e22 }, { "1e23", 1e23 }, { "12e30", 12e30 },
-        { "9007199254740993", 9007199254740993.0 }, { "18446744073709551615", 18446744073709551615.0 },
-        { "123.456e-5", 123.456e-5 }, { "0.000001234", 0.000001234 }, { "1E+2", 100 },
-        { "5.", 5 }, { ".5", 0.5 }, { "+7", 7 }, { "007", 7 }, { "0e999999999", 0 },
-        { "2.2250738585072011e-308", 2.2250738585072011e-308 }, { "4.9e-324", 4.9e-324 },
-        { "1e-400", 0 }, { "0.30000000000000004", 0.30000000000000004 },
-        { "1.7976931348623157e308", 1.7976931348623157e308 },
-        { "3.14159265358979323846264338327950288", 3.14159265358979323846264338327950288 },
-        { "100000000000000000000000", 1e23 },
+    static const struct {
+        const char *s;
+        double want;
+    } ok[] = {
+        {"0", 0.0},
+        {"-0", -0.0},
+        {"1", 1},
+        {"-1", -1},
+        {"42.137", 42.137},
+        {"0.1", 0.1},
+        {"1e22", 1e22},
+        {"1e23", 1e23},
+        {"12e30", 12e30},
+        {"9007199254740993", 9007199254740993.0},
+        {"18446744073709551615", 18446744073709551615.0},
+        {"123.456e-5", 123.456e-5},
+        {"0.000001234", 0.000001234},
+        {"1E+2", 100},
+        {"5.", 5},
+        {".5", 0.5},
+        {"+7", 7},
+        {"007", 7},
+        {"0e999999999", 0},
+        {"2.2250738585072011e-308", 2.2250738585072011e-308},
+        {"4.9e-324", 4.9e-324},
+        {"1e-400", 0},
+        {"0.30000000000000004", 0.30000000000000004},
+        {"1.7976931348623157e308", 1.7976931348623157e308},
+        {"3.14159265358979323846264338327950288", 3.14159265358979323846264338327950288},
+        {"100000000000000000000000", 1e23},
     };
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
         double d = -999;
@@ -637,8 +734,8 @@ static void test_jnum_cases(void)
             fprintf(stderr, "jnum %s: rc %d got %.17g want %.17g\n", ok[i].s, rc, d, ok[i].want);
         CHECK(rc == 0 && same_double(d, ok[i].want));
     }
-    static const char *bad[] = { "", "-", "+", ".", "e5", "1e", "1e+", "1x", " 1", "1 ",
-                                 "0x10", "inf", "nan", "1.2.3", "--1", "1e5e5" };
+    static const char *bad[] = {"",   "-",  "+",    ".",   "e5",  "1e",    "1e+", "1x",
+                                " 1", "1 ", "0x10", "inf", "nan", "1.2.3", "--1", "1e5e5"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         double d;
         CHECK(weir_jnum_parse(bad[i], (uint32_t)strlen(bad[i]), &d) == -EINVAL);
@@ -677,7 +774,7 @@ static int random_decimal(char *o, int max_exp)
         memcpy(o + n, digs, (size_t)nd);
         n += nd;
     } else {
-        int ip = rndn(3) ? 1 + (int)rndn((unsigned)nd) : nd;  /* digits before the point */
+        int ip = rndn(3) ? 1 + (int)rndn((unsigned)nd) : nd; /* digits before the point */
         memcpy(o + n, digs, (size_t)ip);
         n += ip;
         if (ip < nd) {
@@ -697,7 +794,7 @@ static void test_jnum_random(void)
 {
     char buf[80];
     int bad = 0, syntax = 0;
-    struct weir_jscan *s = compile((const char *[]){ "" }, 1);
+    struct weir_jscan *s = compile((const char *[]){""}, 1);
     for (int i = 0; i < 100000; i++) {
         int n = random_decimal(buf, 330);
         struct weir_jval v[1];
@@ -719,11 +816,14 @@ static void test_jnum_random(void)
 
 static void test_jval_number(void)
 {
-    const char *ptrs[] = { "/n", "/s", "/sp", "/esc", "/word", "/null", "/t", "/o", "/nope", "/empty", "/long" };
+    const char *ptrs[] = {"/n", "/s", "/sp",   "/esc",   "/word", "/null",
+                          "/t", "/o", "/nope", "/empty", "/long"};
     struct weir_jscan *s = compile(ptrs, 11);
-    const char *rec = "{\"n\":-3.5,\"s\":\"42.25\",\"sp\":\" 7e2\\t\",\"esc\":\"\\u0034\\u0032\","
-                      "\"word\":\"12abc\",\"null\":null,\"t\":true,\"o\":{},\"empty\":\"  \","
-                      "\"long\":\"\\u0031\\u0031\\u0031\\u0031\\u0031\\u0031\\u0031\\u0031\\u0031\\u0031\\u0031\"}";
+    const char *rec =
+        "{\"n\":-3.5,\"s\":\"42.25\",\"sp\":\" 7e2\\t\",\"esc\":\"\\u0034\\u0032\","
+        "\"word\":\"12abc\",\"null\":null,\"t\":true,\"o\":{},\"empty\":\"  \","
+        "\"long\":"
+        "\"\\u0031\\u0031\\u0031\\u0031\\u0031\\u0031\\u0031\\u0031\\u0031\\u0031\\u0031\"}";
     struct weir_jval v[11];
     CHECK(run(s, rec, v, NULL) == 0);
     double d = 0;
@@ -732,7 +832,7 @@ static void test_jval_number(void)
     CHECK(weir_jval_number(rec, &v[2], &d) == 0 && d == 700);
     CHECK(weir_jval_number(rec, &v[3], &d) == 0 && d == 42);
     for (int i = 4; i < 11; i++)
-        CHECK(weir_jval_number(rec, &v[i], &d) == -EINVAL);  /* the last: escaped, > 64 bytes */
+        CHECK(weir_jval_number(rec, &v[i], &d) == -EINVAL); /* the last: escaped, > 64 bytes */
     weir_jscan_free(s);
 }
 
@@ -760,20 +860,35 @@ static void g_str(struct gen *g, const char *s)
 
 static void g_ws(struct gen *g)
 {
-    static const char *ws[] = { "", "", "", " ", "\n", " \t", "\r\n  " };
+    static const char *ws[] = {"", "", "", " ", "\n", " \t", "\r\n  "};
     g_str(g, ws[rndn(7)]);
 }
 
-static const char *key_vocab[] = { "a", "b", "c", "x/y", "m~n", "caf\xC3\xA9", "", "0", "1", "id" };
+static const char *key_vocab[] = {"a", "b", "c", "x/y", "m~n", "caf\xC3\xA9", "", "0", "1", "id"};
 
 /* in_key: no \u0000, which jansson refuses in keys (and would then not
  * look at the rest of the record). */
 static void g_string_body(struct gen *g, int in_key)
 {
     static const char *pieces[] = {
-        "a", "b", "hello", " ", "\\n", "\\\"", "\\\\", "\\/", "\\u00e9", "\\ud83d\\ude00",
-        "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "0123456789abcdef", "\\t", "\\u0000",
-        "\x7F", "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        "a",
+        "b",
+        "hello",
+        " ",
+        "\\n",
+        "\\\"",
+        "\\\\",
+        "\\/",
+        "\\u00e9",
+        "\\ud83d\\ude00",
+        "\xC3\xA9",
+        "\xE2\x82\xAC",
+        "\xF0\x9F\x98\x80",
+        "0123456789abcdef",
+        "\\t",
+        "\\u0000",
+        "\x7F",
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
     };
     for (int k = (int)rndn(6); k > 0; k--) {
         const char *piece = pieces[rndn(sizeof pieces / sizeof *pieces)];
@@ -788,7 +903,7 @@ static void g_key(struct gen *g)
     if (r < 10) {
         const char *k = key_vocab[r];
         if (r == 0 && rndn(3) == 0)
-            g_str(g, "\\u0061");  /* "a", escaped */
+            g_str(g, "\\u0061"); /* "a", escaped */
         else if (r == 3 && rndn(2))
             g_str(g, "x\\/y");
         else
@@ -806,15 +921,16 @@ static void g_value(struct gen *g, int depth)
     switch (r) {
     case 0: g_str(g, "null"); break;
     case 1: g_str(g, rndn(2) ? "true" : "false"); break;
-    case 2: case 3:
-        g_put(g, num, (size_t)random_decimal(num, 250));
-        break;
-    case 4: case 5:
+    case 2:
+    case 3: g_put(g, num, (size_t)random_decimal(num, 250)); break;
+    case 4:
+    case 5:
         g_str(g, "\"");
         g_string_body(g, 0);
         g_str(g, "\"");
         break;
-    case 6: case 7: {
+    case 6:
+    case 7: {
         g_str(g, "{");
         int n = (int)rndn(5);
         for (int i = 0; i < n; i++) {
@@ -852,7 +968,7 @@ static void mutate(struct gen *g)
     static const char interesting[] = "\"\\{}[],:0-.eE+ \x01\x80\xC3\xED\xF0\xFFuntf1";
     size_t pos = g->n ? rndn((unsigned)g->n) : 0;
     switch (rndn(5)) {
-    case 0:  /* delete */
+    case 0: /* delete */
         if (g->n) {
             memmove(g->p + pos, g->p + pos + 1, g->n - pos - 1);
             g->n--;
@@ -865,13 +981,11 @@ static void mutate(struct gen *g)
         g->p[pos] = c;
         break;
     }
-    case 2:  /* replace */
+    case 2: /* replace */
         if (g->n)
             g->p[pos] = rndn(4) ? interesting[rndn(sizeof interesting - 1)] : (char)rndn(256);
         break;
-    case 3:  /* truncate */
-        g->n = pos;
-        break;
+    case 3: /* truncate */ g->n = pos; break;
     default: /* swap two bytes */
         if (g->n > 1) {
             size_t q = rndn((unsigned)g->n);
@@ -957,9 +1071,9 @@ static int j_agrees(const char *rec, const struct weir_jval *v, json_t *j)
 
 static void test_jansson_differences(void)
 {
-    static const char *texts[] = { "[123456789012345678901234]", "[-9223372036854775809]",
-                                   "[1e999]", "{\"a\\u0000b\":1}" };
-    struct weir_jscan *s = compile((const char *[]){ "/0" }, 1);
+    static const char *texts[] = {"[123456789012345678901234]", "[-9223372036854775809]", "[1e999]",
+                                  "{\"a\\u0000b\":1}"};
+    struct weir_jscan *s = compile((const char *[]){"/0"}, 1);
     for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
         json_error_t jerr;
         struct weir_jval v[1];
@@ -971,18 +1085,42 @@ static void test_jansson_differences(void)
     struct weir_jval v[1];
     double d;
     CHECK(run(s, texts[2], v, NULL) == 0 && weir_jval_number(texts[2], v, &d) == -ERANGE);
+    /* jansson's NUL quirk */
+    json_error_t jerr;
+    json_t *j = json_loadb("[1\0]", 4, JSON_DECODE_ANY, &jerr);
+    CHECK(j != NULL);
+    json_decref(j);
+    struct weir_jscan_fail f;
+    CHECK(weir_jscan_run(s, "[1\0]", 4, v, &f) == -EINVAL);
+    CHECK_STR(f.reason, "expected ',' or ']' in array");
+    CHECK(f.offset == 2);
     weir_jscan_free(s);
+}
+
+/* Whether weir's rejection at off is only jansson's NUL quirk: a NUL right
+ * after a number or literal, without which weir accepts the record. */
+static int nul_skipped_by_jansson(const struct weir_jscan *s, const struct gen *g, size_t off)
+{
+    if (off == 0 || off >= g->n || g->p[off] != '\0' || !strchr("0123456789el", g->p[off - 1]))
+        return 0;
+    char *copy = malloc(g->n);
+    memcpy(copy, g->p, off);
+    memcpy(copy + off, g->p + off + 1, g->n - off - 1);
+    struct weir_jval v[16];
+    int rc = weir_jscan_run(s, copy, g->n - 1, v, NULL);
+    free(copy);
+    return rc == 0;
 }
 
 static void test_jansson_crosscheck(void)
 {
-    const char *ptrs[] = { "", "/a", "/b", "/a/b", "/a/0", "/b/1", "/c/a/b", "/x~1y", "/m~0n",
-                           "/caf\xC3\xA9", "/", "/0", "/1/a", "/a/-", "/id" };
+    const char *ptrs[] = {"",      "/a",           "/b", "/a/b", "/a/0", "/b/1", "/c/a/b", "/x~1y",
+                          "/m~0n", "/caf\xC3\xA9", "/",  "/0",   "/1/a", "/a/-", "/id"};
     enum { N = sizeof ptrs / sizeof *ptrs };
     struct weir_jscan *s = compile(ptrs, N);
-    struct gen g = { 0 };
+    struct gen g = {0};
     long accepted = 0, rejected = 0, disagree = 0, value_bad = 0, found = 0;
-    long nul_key = 0, overflow = 0;
+    long nul_key = 0, overflow = 0, nul_after = 0;
     for (int i = 0; i < 200000; i++) {
         g.n = 0;
         g_ws(&g);
@@ -992,16 +1130,18 @@ static void test_jansson_crosscheck(void)
             for (int m = 1 + (int)rndn(2); m > 0; m--)
                 mutate(&g);
         struct weir_jval v[N];
-        struct weir_jscan_fail f = { 0, NULL };
+        struct weir_jscan_fail f = {0, NULL};
         int rc = weir_jscan_run(s, g.p, g.n, v, &f);
         json_error_t jerr;
-        json_t *j = json_loadb(g.p, g.n, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL,
-                               &jerr);
+        json_t *j =
+            json_loadb(g.p, g.n, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &jerr);
         if ((rc == 0) != (j != NULL)) {
             if (rc == 0 && strstr(jerr.text, "real number overflow")) {
                 overflow++;
             } else if (rc == 0 && strstr(jerr.text, "NUL byte in object key")) {
                 nul_key++;
+            } else if (rc != 0 && nul_skipped_by_jansson(s, &g, f.offset)) {
+                nul_after++;
             } else if (disagree++ < 10) {
                 fprintf(stderr, "disagree: weir %s (%s @%zu), jansson %s (%s): [%.*s]\n",
                         rc ? "rejects" : "accepts", rc ? f.reason : "", f.offset,
@@ -1022,12 +1162,12 @@ static void test_jansson_crosscheck(void)
         json_decref(j);
     }
     printf("jansson cross-check: %ld both accept (%ld pointer hits), %ld both reject, "
-           "documented differences: %ld \\u0000 in keys, %ld real overflows; "
-           "%ld disagreements, %ld value mismatches\n",
-           accepted, found, rejected, nul_key, overflow, disagree, value_bad);
+           "documented differences: %ld \\u0000 in keys, %ld real overflows, %ld NULs "
+           "after a token; %ld disagreements, %ld value mismatches\n",
+           accepted, found, rejected, nul_key, overflow, nul_after, disagree, value_bad);
     CHECK(disagree == 0);
     CHECK(value_bad == 0);
-    CHECK(accepted > 50000 && rejected > 20000 && found > 50000);  /* the test tests something */
+    CHECK(accepted > 50000 && rejected > 20000 && found > 50000); /* the test tests something */
     free(g.p);
     weir_jscan_free(s);
 }

@@ -4,6 +4,11 @@
  * weir_jscan and jansson; shortest float formatting round-tripped through
  * strtof on 150k floats and compared for length with a %.Ng search;
  * integers; base64 against the RFC 4648 vectors and a decoder. */
+#include "engine/buf.h"
+#include "engine/jscan.h"
+#include "engine/jsonw.h"
+#include "tests/check.h"
+
 #include <errno.h>
 #include <float.h>
 #include <inttypes.h>
@@ -12,11 +17,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "engine/buf.h"
-#include "engine/jscan.h"
-#include "engine/jsonw.h"
-#include "tests/check.h"
 
 static uint64_t rng_state = 0x243F6A8885A308D3ull;
 
@@ -35,7 +35,7 @@ static unsigned rndn(unsigned n)
 
 static void test_buf(void)
 {
-    struct weir_buf b = { 0 };
+    struct weir_buf b = {0};
     CHECK(b.len == 0 && b.cap == 0 && b.data == NULL);
     CHECK(weir_buf_append(&b, "", 0) == 0);
     CHECK(weir_buf_append(&b, "abc", 3) == 0);
@@ -46,7 +46,7 @@ static void test_buf(void)
     CHECK(memcmp(b.data, "abc0123456789", 13) == 0);
     CHECK(memcmp(b.data + 9993, "0123456789", 10) == 0);
     size_t cap = b.cap;
-    CHECK(weir_buf_reserve(&b, cap - b.len) == 0 && b.cap == cap);  /* fits: no realloc */
+    CHECK(weir_buf_reserve(&b, cap - b.len) == 0 && b.cap == cap); /* fits: no realloc */
     CHECK(weir_buf_reserve(&b, cap - b.len + 1) == 0 && b.cap > cap);
     CHECK(weir_buf_reserve(&b, SIZE_MAX) == -ENOMEM);
     CHECK(b.len == 10003);
@@ -72,22 +72,31 @@ static const char *str_out(const char *s, size_t len)
 
 static void test_string_cases(void)
 {
-    static const struct { const char *in; size_t len; const char *want; } cases[] = {
-        { "", 0, "\"\"" },
-        { "plain", 0, "\"plain\"" },
-        { "a\"b\\c/d", 0, "\"a\\\"b\\\\c/d\"" },
-        { "\b\f\n\r\t", 0, "\"\\b\\f\\n\\r\\t\"" },
-        { "\0\x01\x1f", 3, "\"\\u0000\\u0001\\u001f\"" },
-        { "\x7f", 0, "\"\x7f\"" },
-        { "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80", 0, "\"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80\"" },
-        { "\x80", 0, "\"\xEF\xBF\xBD\"" },                                    /* stray continuation */
-        { "\xC0\xAF", 0, "\"\xEF\xBF\xBD\xEF\xBF\xBD\"" },                    /* overlong: 2 bytes, 2 U+FFFD */
-        { "\xED\xA0\x80", 0, "\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"" },    /* encoded surrogate */
-        { "a\xE2\x82", 0, "\"a\xEF\xBF\xBD\xEF\xBF\xBD\"" },                  /* cut short at the end */
-        { "\xE2\x82z", 0, "\"\xEF\xBF\xBD\xEF\xBF\xBDz\"" },                  /* cut short inside */
-        { "\xF4\x90\x80\x80", 0, "\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"" },
-        { "\xFF" "abcdefghijklmnopqrstuvwxyz\"", 0, "\"\xEF\xBF\xBD" "abcdefghijklmnopqrstuvwxyz\\\"\"" },
-        { "0123456789abcdef0123456789abcdef\n", 0, "\"0123456789abcdef0123456789abcdef\\n\"" },
+    static const struct {
+        const char *in;
+        size_t len;
+        const char *want;
+    } cases[] = {
+        {"", 0, "\"\""},
+        {"plain", 0, "\"plain\""},
+        {"a\"b\\c/d", 0, "\"a\\\"b\\\\c/d\""},
+        {"\b\f\n\r\t", 0, "\"\\b\\f\\n\\r\\t\""},
+        {"\0\x01\x1f", 3, "\"\\u0000\\u0001\\u001f\""},
+        {"\x7f", 0, "\"\x7f\""},
+        {"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80", 0,
+         "\"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80\""},
+        {"\x80", 0, "\"\xEF\xBF\xBD\""},                 /* stray continuation */
+        {"\xC0\xAF", 0, "\"\xEF\xBF\xBD\xEF\xBF\xBD\""}, /* overlong: 2 bytes, 2 U+FFFD */
+        {"\xED\xA0\x80", 0, "\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\""}, /* encoded surrogate */
+        {"a\xE2\x82", 0, "\"a\xEF\xBF\xBD\xEF\xBF\xBD\""},               /* cut short at the end */
+        {"\xE2\x82z", 0, "\"\xEF\xBF\xBD\xEF\xBF\xBDz\""},               /* cut short inside */
+        {"\xF4\x90\x80\x80", 0, "\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\""},
+        {"\xFF"
+         "abcdefghijklmnopqrstuvwxyz\"",
+         0,
+         "\"\xEF\xBF\xBD"
+         "abcdefghijklmnopqrstuvwxyz\\\"\""},
+        {"0123456789abcdef0123456789abcdef\n", 0, "\"0123456789abcdef0123456789abcdef\\n\""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         size_t len = cases[i].len ? cases[i].len : strlen(cases[i].in);
@@ -95,9 +104,13 @@ static void test_string_cases(void)
     }
     /* Every control byte: short escapes where JSON has them, \u00XX else. */
     for (int c = 0; c < 0x20; c++) {
-        char in[1] = { (char)c }, want[16];
-        const char *shortform = c == '\b' ? "\\b" : c == '\f' ? "\\f" : c == '\n' ? "\\n" :
-                                c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+        char in[1] = {(char)c}, want[16];
+        const char *shortform = c == '\b'   ? "\\b"
+                                : c == '\f' ? "\\f"
+                                : c == '\n' ? "\\n"
+                                : c == '\r' ? "\\r"
+                                : c == '\t' ? "\\t"
+                                            : NULL;
         if (shortform)
             snprintf(want, sizeof want, "\"%s\"", shortform);
         else
@@ -105,7 +118,7 @@ static void test_string_cases(void)
         CHECK_STR(str_out(in, 1), want);
     }
     /* Appends after what is there. */
-    struct weir_buf b = { 0 };
+    struct weir_buf b = {0};
     weir_buf_append(&b, "[", 1);
     CHECK(weir_jsonw_string(&b, "x", 1) == 0);
     weir_buf_append(&b, ",", 1);
@@ -141,7 +154,7 @@ static size_t reference_clean(const unsigned char *s, size_t n, unsigned char *o
             ok = (s[i + j] & 0xC0) == 0x80;
             cp = cp << 6 | (s[i + j] & 0x3F);
         }
-        static const uint32_t min_cp[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+        static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
         ok = ok && cp >= min_cp[len] && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF);
         if (ok) {
             memcpy(o + k, s + i, len);
@@ -158,8 +171,9 @@ static size_t reference_clean(const unsigned char *s, size_t n, unsigned char *o
 
 static void random_bytes(unsigned char *s, size_t n)
 {
-    static const char *pieces[] = { "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "\"", "\\",
-                                    "\n", "\x01", "\xED\xA0\x80", "\xC0\xAF", "\xF4\x90\x80\x80" };
+    static const char *pieces[] = {
+        "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "\"",       "\\",
+        "\n",       "\x01",         "\xED\xA0\x80",     "\xC0\xAF", "\xF4\x90\x80\x80"};
     size_t i = 0;
     while (i < n) {
         unsigned r = rndn(10);
@@ -180,14 +194,14 @@ static void random_bytes(unsigned char *s, size_t n)
 static void test_string_roundtrip(void)
 {
     struct weir_jscan *s = NULL;
-    const char *root[] = { "" };
+    const char *root[] = {""};
     CHECK(weir_jscan_compile(&s, root, 1, NULL) == 0);
     size_t maxn = 10000;
     unsigned char *in = malloc(maxn), *want = malloc(maxn * 3);
     char *dec = malloc(maxn * 6 + 2);
     int bad_scan = 0, bad_content = 0, bad_jansson = 0;
     for (int iter = 0; iter < 3000; iter++) {
-        size_t n = iter < 2900 ? rndn(300) : 4000 + rndn(6000);  /* the last cross 4 KiB chunks */
+        size_t n = iter < 2900 ? rndn(300) : 4000 + rndn(6000); /* the last cross 4 KiB chunks */
         random_bytes(in, n);
         size_t wn = reference_clean(in, n, want);
         const char *out = str_out((const char *)in, n);
@@ -202,7 +216,8 @@ static void test_string_roundtrip(void)
         bad_content += dn != wn || memcmp(dec, want, wn) != 0;
         json_error_t jerr;
         json_t *j = json_loadb(out, olen, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-        bad_jansson += !j || json_string_length(j) != wn || memcmp(json_string_value(j), want, wn) != 0;
+        bad_jansson +=
+            !j || json_string_length(j) != wn || memcmp(json_string_value(j), want, wn) != 0;
         json_decref(j);
     }
     CHECK(bad_scan == 0);
@@ -217,7 +232,7 @@ static void test_string_roundtrip(void)
         memcpy(in + n, "\xF0\x9F\x98\x80\x01\xC3\xA9", 7);
         n += 7;
         const char *out = str_out((const char *)in, n);
-        CHECK(out_buf.len == n + 2 + 5);  /* quotes, \u0001 is 6 bytes for 1 */
+        CHECK(out_buf.len == n + 2 + 5); /* quotes, \u0001 is 6 bytes for 1 */
         CHECK(memcmp(out + 1 + 4094 + shift, "\xF0\x9F\x98\x80\\u0001\xC3\xA9\"", 14) == 0);
     }
     free(in);
@@ -237,20 +252,42 @@ static const char *dbl_out(double v)
 
 static void test_double_cases(void)
 {
-    static const struct { double v; const char *want; } cases[] = {
-        { 0.0, "0" }, { -0.0, "-0" }, { 0.1, "0.1" }, { 42, "42" }, { -2.5, "-2.5" },
-        { 100, "100" }, { 1.5e-7, "1.5e-7" }, { 3e20, "3e20" }, { 1e15, "1e15" },
-        { 1e14, "100000000000000" }, { 0.00001, "0.00001" }, { 1e-6, "1e-6" },
-        { 1.0 / 3, "0.33333334" }, { 123456789, "123456790" }, { 16777216, "16777216" },
-        { 0.3, "0.3" }, { 42.137, "42.137" }, { 12345.678, "12345.678" },
-        { FLT_MAX, "3.4028235e38" }, { FLT_MIN, "1.1754944e-38" }, { FLT_TRUE_MIN, "1e-45" },
-        { -1e-40, "-1e-40" }, { 0.999999940395355224609375, "0.99999994" },
-        { 1e300, "1e+300" }, { -1e-50, "-1e-50" },   /* beyond float: 9 digits of the double */
-        { NAN, "null" }, { INFINITY, "null" }, { -INFINITY, "null" },
+    static const struct {
+        double v;
+        const char *want;
+    } cases[] = {
+        {0.0, "0"},
+        {-0.0, "-0"},
+        {0.1, "0.1"},
+        {42, "42"},
+        {-2.5, "-2.5"},
+        {100, "100"},
+        {1.5e-7, "1.5e-7"},
+        {3e20, "3e20"},
+        {1e15, "1e15"},
+        {1e14, "100000000000000"},
+        {0.00001, "0.00001"},
+        {1e-6, "1e-6"},
+        {1.0 / 3, "0.33333334"},
+        {123456789, "123456790"},
+        {16777216, "16777216"},
+        {0.3, "0.3"},
+        {42.137, "42.137"},
+        {12345.678, "12345.678"},
+        {FLT_MAX, "3.4028235e38"},
+        {FLT_MIN, "1.1754944e-38"},
+        {FLT_TRUE_MIN, "1e-45"},
+        {-1e-40, "-1e-40"},
+        {0.999999940395355224609375, "0.99999994"},
+        {1e300, "1e+300"},
+        {-1e-50, "-1e-50"}, /* beyond float: 9 digits of the double */
+        {NAN, "null"},
+        {INFINITY, "null"},
+        {-INFINITY, "null"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         CHECK_STR(dbl_out(cases[i].v), cases[i].want);
-    struct weir_buf b = { 0 };
+    struct weir_buf b = {0};
     weir_buf_append(&b, "[", 1);
     weir_jsonw_double(&b, 1.25);
     weir_buf_append(&b, ",", 1);
@@ -294,7 +331,7 @@ static int shortest_reference(float f)
 static void test_double_roundtrip(void)
 {
     struct weir_jscan *s = NULL;
-    const char *root[] = { "" };
+    const char *root[] = {""};
     CHECK(weir_jscan_compile(&s, root, 1, NULL) == 0);
     int bad_trip = 0, too_long = 0, not_json = 0, longer_than_ref = 0, shorter_than_ref = 0;
     for (int i = 0; i < 150000; i++) {
@@ -327,14 +364,25 @@ static void test_double_roundtrip(void)
     CHECK(bad_trip == 0);
     CHECK(too_long == 0);
     CHECK(not_json == 0);
-    CHECK(longer_than_ref <= 15);  /* 1e-4: candidates within the safety margin */
+    CHECK(longer_than_ref == 0);
     weir_jscan_free(s);
 }
 
 static void test_int(void)
 {
-    static const int64_t cases[] = { 0, 1, -1, 9, 10, -10, 99, 100, 12345, INT64_MAX, INT64_MIN,
-                                     INT64_MIN + 1, 1000000000000000000ll };
+    static const int64_t cases[] = {0,
+                                    1,
+                                    -1,
+                                    9,
+                                    10,
+                                    -10,
+                                    99,
+                                    100,
+                                    12345,
+                                    INT64_MAX,
+                                    INT64_MIN,
+                                    INT64_MIN + 1,
+                                    1000000000000000000ll};
     char want[32];
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         weir_buf_reset(&out_buf);
@@ -380,8 +428,13 @@ static size_t b64_decode(const char *s, size_t n, unsigned char *o)
 static void test_base64(void)
 {
     static const char *vec[][2] = {
-        { "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" }, { "foo", "Zm9v" }, { "foob", "Zm9vYg==" },
-        { "fooba", "Zm9vYmE=" }, { "foobar", "Zm9vYmFy" },
+        {"", ""},
+        {"f", "Zg=="},
+        {"fo", "Zm8="},
+        {"foo", "Zm9v"},
+        {"foob", "Zm9vYg=="},
+        {"fooba", "Zm9vYmE="},
+        {"foobar", "Zm9vYmFy"},
     };
     for (size_t i = 0; i < sizeof vec / sizeof *vec; i++) {
         weir_buf_reset(&out_buf);
