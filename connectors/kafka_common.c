@@ -215,6 +215,16 @@ int weir_kafka_brokers_resolve(struct weir_kafka_client *cl, const char *brokers
     return 0;
 }
 
+int weir_kafka_embedded_bootstraps(char *out, size_t size)
+{
+    pthread_mutex_lock(&embedded.lock);
+    int rc = embedded.mc ? 0 : -ENOENT;
+    if (embedded.mc)
+        snprintf(out, size, "%s", rd_kafka_mock_cluster_bootstraps(embedded.mc));
+    pthread_mutex_unlock(&embedded.lock);
+    return rc;
+}
+
 void weir_kafka_client_release(struct weir_kafka_client *cl)
 {
     if (!cl->embedded)

@@ -71,6 +71,9 @@ void weir_kafka_conf_common(rd_kafka_conf_t *conf, struct weir_kafka_client *cl)
  * process's mock cluster and creates the topics on it. */
 int weir_kafka_brokers_resolve(struct weir_kafka_client *cl, const char *brokers,
                                const char *const *topics, size_t ntopics, struct weir_error *err);
+/* The embedded cluster's bootstrap servers, once some client started it.
+ * Returns 0, or -ENOENT when no embedded cluster runs in this process. */
+int weir_kafka_embedded_bootstraps(char *out, size_t size);
 /* Drops the client's reference on the embedded cluster, if it holds one. */
 void weir_kafka_client_release(struct weir_kafka_client *cl);
 

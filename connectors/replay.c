@@ -3,6 +3,8 @@
 #include "connectors/replay.h"
 
 #include <errno.h>
+#include <math.h>
+#include <stddef.h>
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,8 @@
 #include <time.h>
 
 #include "connectors/csv.h"
+#include "connectors/kafka_common.h"
+#include "engine/pipeline.h"
 #include "engine/buf.h"
 #include "engine/loop.h"
 
@@ -102,6 +106,7 @@ static int produce_one(rd_kafka_t *rk, const struct weir_replay_opts *o, const c
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
             rk, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_PARTITION(o->partition >= 0 ? o->partition : RD_KAFKA_PARTITION_UA),
             RD_KAFKA_V_VALUE((void *)v, len), RD_KAFKA_V_KEY((void *)key, klen), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
             return 0;
@@ -180,4 +185,48 @@ int weir_replay_run(const struct weir_replay_opts *o, uint64_t *produced, struct
         fclose(in);
     *produced = st.acked;
     return rc;
+}
+
+#define RCONF(f) offsetof(struct weir_replay_conf, f)
+const struct weir_option weir_replay_options[] = {
+    {"path", WEIR_OPT_STRING, NULL, "file to produce (JSON Lines; *.csv: CSV rows as JSON objects)",
+     RCONF(path), WEIR_OPT_REQUIRED, 0, 0, NULL},
+    {"topic", WEIR_OPT_STRING, NULL, "topic to produce to (default: the source's first topic)",
+     RCONF(topic), 0, 0, 0, NULL},
+    {"rate", WEIR_OPT_NUMBER, "0", "records per second; 0: as fast as the broker takes them",
+     RCONF(rate), WEIR_OPT_RANGE, 0, INFINITY, NULL},
+    {"key", WEIR_OPT_STRING, NULL, "top-level field used as the message key", RCONF(key), 0, 0, 0,
+     NULL},
+    {"partition", WEIR_OPT_INT, "-1",
+     "produce every record to this partition (one series in order); -1: by key",
+     RCONF(partition), WEIR_OPT_RANGE, -1, 1 << 20, NULL},
+    {"stop", WEIR_OPT_BOOL, "true",
+     "stop the run once every replayed record has gone through the pipeline", RCONF(stop), 0, 0,
+     0, NULL},
+    {0},
+};
+
+int weir_replay_prepare(struct weir_replay_conf *rc, const struct weir_pipeline *pl,
+                        struct weir_diag *diag)
+{
+    if (pl->source_type && pl->source_type != &weir_source_kafka) {
+        weir_diag_add(diag, "replay", "expected a pipeline with a \"kafka\" source, got a \"%s\" source",
+                      pl->source_type->name);
+        return 1;
+    }
+    return 0;
+}
+
+int weir_replay_target(const struct weir_pipeline *pl, char *brokers, size_t size,
+                       const char **topic, struct weir_error *err)
+{
+    const struct weir_kafka_source_conf *kc = pl->source_conf;
+    *topic = pl->replay->topic ? pl->replay->topic : kc->topics.v[0];
+    if (strcmp(kc->brokers, "embedded") != 0) {
+        snprintf(brokers, size, "%s", kc->brokers);
+        return 0;
+    }
+    if (weir_kafka_embedded_bootstraps(brokers, size) < 0)
+        return weir_error_set(err, -ENOENT, "replay: the embedded Kafka cluster is not running");
+    return 0;
 }

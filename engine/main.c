@@ -11,6 +11,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "connectors/replay.h"
 #include "engine/override.h"
 #include "engine/pipeline.h"
@@ -28,18 +30,27 @@ struct cli {
     int workers;
     int quiet;
     int timing;
+    int embedded;
+    const char *replay;
+    char replay_value[4096];
 };
 
 static const struct {
     const char *name, *usage, *help;
 } commands[] = {
-    {"run", "weir run PIPELINE [--set PATH=VALUE]... [--workers N] [--quiet] [--timing]",
+    {"run", "weir run PIPELINE [--set PATH=VALUE]... [--workers N] [--embedded] [--replay FILE]\n"
+            "           [--quiet] [--timing]",
      "Runs the pipeline until its input ends or SIGINT/SIGTERM, which drains in-flight\n"
      "batches and flushes the sinks. A summary goes to standard error.\n"
      "  --set PATH=VALUE  override any option by its JSON path, e.g. --set source.path=x.csv\n"
      "                    or --set operators[3].quantile=0.999 (VALUE is JSON, or a string)\n"
      "  --workers N       worker threads (default: the number of cores); a file source\n"
      "                    is one partition and uses one worker\n"
+     "  --embedded        use an in-process Kafka cluster (librdkafka's mock cluster) for\n"
+     "                    the Kafka source and sinks: same as --set source.brokers=embedded\n"
+     "  --replay FILE     produce FILE (JSON Lines, or CSV) into the source's topic once the\n"
+     "                    workers are up; the run stops when every record went through\n"
+     "                    (same as --set replay.path=FILE; see docs/kafka.md)\n"
      "  --quiet           no summary\n"
      "  --timing          add time per operator to the summary\n"},
     {"validate", "weir validate PIPELINE [--set PATH=VALUE]...",
@@ -79,6 +90,42 @@ static int help(const char *cmd)
     return EXIT_USAGE;
 }
 
+/* --embedded and --replay FILE are shorthands for overrides, placed before the
+ * user's own --set so that those still win. */
+static int add_shorthands(struct cli *c)
+{
+    size_t extra = (size_t)c->embedded + (c->replay != NULL);
+    if (!extra)
+        return 0;
+    if (c->nsets + extra > 64) {
+        fprintf(stderr, "weir: too many --set options\n");
+        return -1;
+    }
+    memmove(c->sets + extra, c->sets, c->nsets * sizeof c->sets[0]);
+    c->nsets += extra;
+    size_t k = 0;
+    if (c->embedded)
+        c->sets[k++] = (struct weir_override){"source.brokers", "embedded"};
+    if (c->replay) {
+        /* Keep the file's other replay options when it has a "replay" object. */
+        json_t *root = json_load_file(c->pipeline, 0, NULL);
+        int has = json_is_object(json_object_get(root, "replay"));
+        json_decref(root);
+        json_t *path = json_string(c->replay);
+        char *quoted = json_dumps(path, JSON_ENCODE_ANY);
+        json_decref(path);
+        if (!quoted)
+            return -1;
+        if (has)
+            snprintf(c->replay_value, sizeof c->replay_value, "%s", quoted);
+        else
+            snprintf(c->replay_value, sizeof c->replay_value, "{\"path\":%s}", quoted);
+        free(quoted);
+        c->sets[k++] = (struct weir_override){has ? "replay.path" : "replay", c->replay_value};
+    }
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, struct cli *c)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -103,11 +150,16 @@ static int parse_args(int argc, char **argv, struct cli *c)
                 return -1;
             }
             c->workers = (int)n;
+        } else if (strcmp(a, "--embedded") == 0) {
+            c->embedded = 1;
+        } else if (strcmp(a, "--replay") == 0 && i + 1 < argc) {
+            c->replay = argv[++i];
         } else if (strcmp(a, "--quiet") == 0) {
             c->quiet = 1;
         } else if (strcmp(a, "--timing") == 0) {
             c->timing = 1;
-        } else if (strcmp(a, "--set") == 0 || strcmp(a, "--workers") == 0) {
+        } else if (strcmp(a, "--set") == 0 || strcmp(a, "--workers") == 0 ||
+                   strcmp(a, "--replay") == 0) {
             fprintf(stderr, "weir: %s needs a value; try: weir help %s\n", a, c->command);
             return -1;
         } else if (a[0] == '-' && a[1]) {
@@ -124,7 +176,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
         fprintf(stderr, "weir: %s needs a pipeline file; try: weir help %s\n", c->command, c->command);
         return -1;
     }
-    return 0;
+    return add_shorthands(c);
 }
 
 static int load(const struct cli *c, struct weir_pipeline **pl)
@@ -148,6 +200,9 @@ static void summary(const struct weir_pipeline *pl, const struct weir_run_result
             (unsigned long long)t->dead, (unsigned long long)t->alerts, r->seconds,
             r->seconds > 0 ? (double)t->records_in / r->seconds : 0.0, r->workers,
             r->workers == 1 ? "" : "s", r->stopped_by_signal ? " (stopped by signal, drained)" : "");
+    if (pl->replay)
+        fprintf(stderr, "weir: replay: %llu records from %s produced and acknowledged\n",
+                (unsigned long long)r->replayed, pl->replay->path);
     for (size_t k = 0; timing && k < pl->nops && k < 64; k++)
         fprintf(stderr, "weir:   operators[%zu] %-12s %8.1f ns/record\n", k, pl->ops[k].type->name,
                 t->records_in ? (double)t->op_ns[k] / (double)t->records_in : 0.0);

@@ -13,7 +13,7 @@
 struct top_conf {
     const char *name;
     struct weir_strlist features;
-    const json_t *source, *operators, *sinks, *dead_letter;
+    const json_t *source, *operators, *sinks, *dead_letter, *replay;
 };
 
 static const struct weir_option top_options[] = {
@@ -31,6 +31,9 @@ static const struct weir_option top_options[] = {
     {"dead_letter", WEIR_OPT_JSON, NULL,
      "where rejected records go, with their reason (default: standard error)",
      offsetof(struct top_conf, dead_letter), 0, 0, 0, NULL},
+    {"replay", WEIR_OPT_JSON, NULL,
+     "optional: produce a data file into the Kafka source's topic when the run starts (see below)",
+     offsetof(struct top_conf, replay), 0, 0, 0, NULL},
     {0},
 };
 
@@ -338,6 +341,16 @@ static int declare_features(struct weir_pipeline *pl, const struct weir_strlist 
     return bad;
 }
 
+static int load_replay(struct weir_pipeline *pl, const json_t *obj, struct weir_diag *d)
+{
+    pl->replay = calloc(1, sizeof *pl->replay);
+    if (!pl->replay)
+        return 1;
+    static const char *const none[] = {NULL};
+    int bad = weir_options_apply(weir_replay_options, obj, pl->replay, none, d, "replay");
+    return bad ? bad : weir_replay_prepare(pl->replay, pl, d);
+}
+
 static int load_root(struct weir_pipeline *pl, struct weir_diag *d)
 {
     struct top_conf top = {0};
@@ -356,6 +369,8 @@ static int load_root(struct weir_pipeline *pl, struct weir_diag *d)
         p.upstream_bad = 1; /* the sinks' fields cannot be checked */
     if (top.sinks)
         bad += load_sinks(pl, top.sinks, top.dead_letter, &p);
+    if (top.replay)
+        bad += load_replay(pl, top.replay, d);
     weir_options_release(top_options, &top);
     return bad;
 }
@@ -424,6 +439,7 @@ void weir_pipeline_free(struct weir_pipeline *pl)
             free_stage(st->type->options, st->type->release, st->conf);
     }
     free(pl->sinks);
+    free(pl->replay);
     json_decref(pl->root);
     free(pl->file);
     free(pl);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "connectors/connector.h"
+#include "connectors/replay.h"
 #include "engine/diag.h"
 #include "engine/operator.h"
 #include "engine/output.h"
@@ -39,6 +40,7 @@ struct weir_pipeline {
     struct weir_stage_sink *sinks;
     size_t nsinks;
     struct weir_stage_sink dead; /* the dead-letter sink */
+    struct weir_replay_conf *replay; /* "replay": feed a file into the source's topic, or NULL */
 };
 
 /* One --set PATH=VALUE override: VALUE is JSON when it parses as JSON,

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct worker_slot {
     struct weir_worker w;
@@ -82,8 +83,71 @@ static void add_stats(struct weir_worker_stats *t, const struct weir_worker_stat
         t->op_ns[k] += s->op_ns[k];
 }
 
+/* The replay producer runs in a thread of its own while the workers consume. */
+struct replay_job {
+    const struct weir_pipeline *pl;
+    pthread_t thread;
+    int started;
+    _Atomic int done;
+    int rc;
+    uint64_t produced;
+    struct weir_error err;
+};
+
+static void *replay_main(void *arg)
+{
+    struct replay_job *job = arg;
+    const struct weir_replay_conf *rc = job->pl->replay;
+    char brokers[512];
+    struct weir_replay_opts o = {.path = rc->path, .rate = rc->rate, .key_field = rc->key,
+                                 .partition = (int32_t)rc->partition, .brokers = brokers};
+    size_t n = strlen(rc->path);
+    o.csv = n > 4 && strcasecmp(rc->path + n - 4, ".csv") == 0;
+    job->rc = weir_replay_target(job->pl, brokers, sizeof brokers, &o.topic, &job->err);
+    if (job->rc == 0)
+        job->rc = weir_replay_run(&o, &job->produced, &job->err);
+    atomic_store(&job->done, 1);
+    return NULL;
+}
+
+static int all_ready(struct worker_slot *slots, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!atomic_load(&slots[i].ready) && !atomic_load(&slots[i].done))
+            return 0;
+    return 1;
+}
+
+static uint64_t records_in(struct worker_slot *slots, int n)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += __atomic_load_n(&slots[i].w.stats.records_in, __ATOMIC_RELAXED);
+    return total;
+}
+
+/* Starts the replay once the workers are up (the embedded cluster exists
+ * then); when it is done and every replayed record went through, stops the
+ * run if the pipeline asked for that. Returns 1 when the run should stop. */
+static int replay_step(struct replay_job *job, struct worker_slot *slots, int n)
+{
+    if (!job->pl->replay)
+        return 0;
+    if (!job->started) {
+        if (all_ready(slots, n))
+            job->started = pthread_create(&job->thread, NULL, replay_main, job) == 0 ? 1 : -1;
+        return job->started < 0;
+    }
+    if (!atomic_load(&job->done))
+        return 0;
+    if (job->rc < 0)
+        return 1;
+    return job->pl->replay->stop && records_in(slots, n) >= job->produced;
+}
+
 /* Waits for the workers; the first SIGINT/SIGTERM drains them, a second one exits. */
-static int wait_workers(struct worker_slot *slots, int n, _Atomic int *stop_all)
+static int wait_workers(struct worker_slot *slots, int n, _Atomic int *stop_all,
+                        struct replay_job *job)
 {
     sigset_t set;
     sigemptyset(&set);
@@ -93,6 +157,10 @@ static int wait_workers(struct worker_slot *slots, int n, _Atomic int *stop_all)
     struct timespec tick = {0, 20 * 1000 * 1000};
     while (!all_done(slots, n)) {
         int sig = sigtimedwait(&set, NULL, &tick);
+        if (!atomic_load(stop_all) && replay_step(job, slots, n)) {
+            atomic_store(stop_all, 1);
+            stop_workers(slots, n);
+        }
         if (sig != SIGINT && sig != SIGTERM)
             continue;
         if (++signals > 1)
@@ -133,7 +201,16 @@ int weir_run(const struct weir_pipeline *pl, const struct weir_run_opts *opts,
             break;
         }
     }
-    res->stopped_by_signal = wait_workers(slots, n, &stop_all) > 0;
+    struct replay_job job = {.pl = pl};
+    res->stopped_by_signal = wait_workers(slots, n, &stop_all, &job) > 0;
+    if (job.started > 0) {
+        pthread_join(job.thread, NULL);
+        res->replayed = job.produced;
+        if (job.rc < 0 && rc == 0) {
+            *err = job.err;
+            rc = job.rc;
+        }
+    }
     for (int i = 0; i < n; i++) {
         if (!slots[i].started)
             continue;

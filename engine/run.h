@@ -19,6 +19,7 @@ struct weir_run_result {
     int workers;
     double seconds;
     int stopped_by_signal;
+    uint64_t replayed;  /* records the pipeline's "replay" produced */
 };
 
 /* Runs pl to completion (end of input, or a signal). Returns 0 or -errno with
