@@ -14,23 +14,7 @@
 # Env: WEIR_BIN (the weir binary), WEIR_SRC (the repository root).
 set -u
 
-WEIR_BIN=${WEIR_BIN:-build/weir}
-case $WEIR_BIN in /*) ;; *) WEIR_BIN=$PWD/$WEIR_BIN ;; esac
-cd "${WEIR_SRC:-$(dirname "$0")/..}" || exit 1
-
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
-finish() {
-    echo "$passed passed, $failed failed"
-    [ "$failed" -eq 0 ] && exit 0
-    exit 1
-}
-if [ ! -x "$WEIR_BIN" ]; then
-    fail "weir binary not found at $WEIR_BIN (set WEIR_BIN)"
-    finish
-fi
+. "$(dirname "$0")/lib.sh"
 if ! command -v python3 >/dev/null 2>&1; then
     echo "python3 is needed to build the inputs and parse the outputs: skipped"
     echo "0 passed, 0 failed"
