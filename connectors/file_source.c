@@ -206,7 +206,8 @@ static void drain_lines(struct file_source *fs)
             }
             break;
         }
-        if (weir_worker_should_pause(w))
+        /* Sinks fill up only when a batch is dispatched: ask after one. */
+        if (!fs->batch && weir_worker_should_pause(w))
             return; /* resume() picks up here */
     }
     if (w->failed || fs->at_eof || fs->stopping) {

@@ -8,6 +8,37 @@
 
 #include "engine/jsonw.h"
 
+int weir_output_keys(struct weir_output *o)
+{
+    weir_buf_reset(&o->keys);
+    for (uint32_t k = 0; k < o->ncols + o->nstrs; k++) {
+        const char *name = k < o->ncols ? o->schema->feat[o->cols[k]].name
+                                        : o->schema->str[o->strs[k - o->ncols]].name;
+        if (weir_jsonw_key(&o->keys, name) < 0)
+            return -12;
+        o->key_end[k] = (uint32_t)o->keys.len;
+    }
+    return 0;
+}
+
+void weir_output_free(struct weir_output *o)
+{
+    weir_buf_free(&o->keys);
+}
+
+/* The k-th appended field's `"name":` (cols first, then strs), written
+ * once by weir_output_keys; an output built by hand has none. */
+static inline void put_key(struct weir_buf *out, const struct weir_output *o, uint32_t k,
+                           const char *name)
+{
+    if (!o->keys.data) {
+        weir_jsonw_key(out, name);
+        return;
+    }
+    uint32_t start = k ? o->key_end[k - 1] : 0;
+    weir_buf_append(out, o->keys.data + start, o->key_end[k] - start);
+}
+
 int weir_output_fields(struct weir_buf *out, const struct weir_output *o,
                        const struct weir_batch *b, uint32_t i)
 {
@@ -17,7 +48,7 @@ int weir_output_fields(struct weir_buf *out, const struct weir_output *o,
         if (!first && weir_buf_append(out, ",", 1) < 0)
             return -12;
         first = 0;
-        weir_jsonw_key(out, o->schema->feat[o->cols[k]].name);
+        put_key(out, o, k, o->schema->feat[o->cols[k]].name);
         weir_jsonw_double(out, row[o->cols[k]]);
     }
     for (uint32_t k = 0; k < o->nstrs; k++) {
@@ -25,7 +56,7 @@ int weir_output_fields(struct weir_buf *out, const struct weir_output *o,
         if (!first)
             weir_buf_append(out, ",", 1);
         first = 0;
-        weir_jsonw_key(out, o->schema->str[o->strs[k]].name);
+        put_key(out, o, o->ncols + k, o->schema->str[o->strs[k]].name);
         if (s->p)
             weir_jsonw_string(out, s->p, s->len);
         else

@@ -17,7 +17,14 @@ struct weir_output {
     uint32_t strs[WEIR_SCHEMA_MAX]; /* string fields appended */
     uint32_t nstrs;
     int alert;                      /* append "alert": true|false */
+    struct weir_buf keys;           /* `"name":` of each appended field, cols then strs (owned) */
+    uint32_t key_end[2 * WEIR_SCHEMA_MAX]; /* where each one ends in keys */
 };
+
+/* Writes the appended fields' `"name":` once, when the pipeline loads, so
+ * that records do not escape the same names again. Returns 0 or -ENOMEM. */
+int weir_output_keys(struct weir_output *o);
+void weir_output_free(struct weir_output *o);
 
 /* Appends record i of b as one JSON line (with '\n'). */
 int weir_output_record(struct weir_buf *out, const struct weir_output *o,

@@ -284,6 +284,10 @@ static int load_sink(struct weir_pipeline *pl, struct weir_stage_sink *st, const
     if (!bad && !dead)
         bad += resolve_fields(st, &common.fields, &pl->schema, p->diag,
                               weir_path_key((char[256]){0}, 256, path, "fields"), p->upstream_bad);
+    if (!bad && !dead && weir_output_keys(&st->output) < 0) {
+        weir_diag_add(p->diag, path, "out of memory");
+        bad++;
+    }
     weir_options_release(weir_sink_common_options, &common);
     return bad;
 }
@@ -437,6 +441,7 @@ void weir_pipeline_free(struct weir_pipeline *pl)
         struct weir_stage_sink *st = i < pl->nsinks ? &pl->sinks[i] : &pl->dead;
         if (st->type)
             free_stage(st->type->options, st->type->release, st->conf);
+        weir_output_free(&st->output);
     }
     free(pl->sinks);
     free(pl->replay);
