@@ -19,6 +19,8 @@
 #include "engine/schema.h"
 
 struct weir_worker;
+struct weir_pipeline;
+struct weir_diag;
 
 /* Acknowledgement counting for the input one batch covers. */
 struct weir_ticket {
@@ -56,6 +58,10 @@ struct weir_source_type {
     int per_worker; /* 1: every worker runs one (Kafka consumers in a group);
                        0: only worker 0 (a file is one partition) */
     int (*prepare)(void *conf, const json_t *raw, struct weir_prepare *p); /* optional */
+    /* Optional: checks the source's options against the rest of the loaded
+     * pipeline (its sinks), after every stage loaded without problems.
+     * Problems go to d; returns their number. */
+    int (*check)(const void *conf, const struct weir_pipeline *pl, struct weir_diag *d);
     /* Arms the first reads on the worker's loop. */
     int (*open)(struct weir_source *s, struct weir_error *err);
     /* The worker's backpressure cleared: read again. */

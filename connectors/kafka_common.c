@@ -7,8 +7,10 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/loop.h"
+#include "engine/pipeline.h"
 
 #define EMBEDDED_PARTITIONS 4
 #define WARN_EVERY_NS (30ull * 1000000000ull)
@@ -284,4 +286,26 @@ const char *weir_kafka_record_topic(const struct weir_source *src, const struct 
     if (src && src->type == &weir_source_kafka && r->opaque)
         return rd_kafka_topic_name(((const rd_kafka_message_t *)r->opaque)->rkt);
     return src && src->name ? src->name : "";
+}
+
+const struct weir_kafka_source_conf *weir_kafka_source_conf_of(const struct weir_pipeline *pl)
+{
+    return pl->source_type == &weir_source_kafka ? pl->source_conf : NULL;
+}
+
+void weir_kafka_transactional_id(const struct weir_pipeline *pl, int w, char *out, size_t size)
+{
+    const struct weir_kafka_source_conf *c = weir_kafka_source_conf_of(pl);
+    if (c && c->transactional_id) {
+        snprintf(out, size, "%s-%d", c->transactional_id, w);
+        return;
+    }
+    char host[256] = "localhost";
+    if (gethostname(host, sizeof host - 1) < 0)
+        snprintf(host, sizeof host, "localhost");
+    host[sizeof host - 1] = 0;
+    if (c && c->group)
+        snprintf(out, size, "%s-%s-%d", c->group, host, w);
+    else
+        snprintf(out, size, "weir-%s-%s-%d", pl->name, host, w);
 }

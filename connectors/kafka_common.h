@@ -16,6 +16,7 @@
 #include "engine/error.h"
 
 struct weir_worker;
+struct weir_pipeline;
 
 extern const struct weir_source_type weir_source_kafka;
 extern const struct weir_sink_type weir_sink_kafka;
@@ -33,7 +34,13 @@ struct weir_kafka_source_conf {
     uint64_t connect_timeout_ns;  /* start-up metadata check */
     uint64_t drain_timeout_ns;    /* revocation: wait for outputs this long */
     const json_t *kafka;          /* librdkafka properties, borrowed from the pipeline */
+    int guarantee;                /* WEIR_KAFKA_AT_LEAST_ONCE or WEIR_KAFKA_EXACTLY_ONCE */
+    uint64_t commit_interval_ns;  /* exactly-once: commit the open transaction this often */
+    int64_t commit_records;       /* ... or once it covers this many input records */
+    const char *transactional_id; /* exactly-once: prefix of the producers' transactional.id */
 };
+
+enum { WEIR_KAFKA_AT_LEAST_ONCE, WEIR_KAFKA_EXACTLY_ONCE };
 
 /* Per client (one consumer or producer): names it in messages and keeps the
  * last error librdkafka reported, for the start-up error line. It is the
@@ -93,6 +100,35 @@ void weir_kafka_warn(struct weir_kafka_client *cl, const char *text);
 /* The source topic of record r, for dead letters: the Kafka message's topic
  * when the worker's source is Kafka, the source's name otherwise. */
 const char *weir_kafka_record_topic(const struct weir_source *src, const struct weir_record *r);
+
+/* The Kafka source's options when pl's source is Kafka, else NULL. */
+const struct weir_kafka_source_conf *weir_kafka_source_conf_of(const struct weir_pipeline *pl);
+/* Worker w's transactional.id: "<transactional_id>-<w>", where the source's
+ * transactional_id defaults to "<group>-<hostname>". */
+void weir_kafka_transactional_id(const struct weir_pipeline *pl, int w, char *out, size_t size);
+/* A Kafka sink's own "brokers" (NULL: the source's), for the exactly-once check. */
+const char *weir_kafka_sink_brokers(const void *sink_conf);
+
+/* Exactly-once (kafka_sink.c). The Kafka sinks of a worker share one
+ * transactional producer; the source drives its transactions. All of these
+ * run on the worker's thread and may block up to timeout_ms. */
+struct weir_kafka_txn;
+/* The worker's transactional producer, or NULL (at-least-once). */
+struct weir_kafka_txn *weir_kafka_txn_of(struct weir_worker *w);
+/* Begins a transaction unless one is open. Returns 1 when it began one, 0
+ * when one was open, or -errno (fatal, err filled). */
+int weir_kafka_txn_begin(struct weir_kafka_txn *t, struct weir_error *err);
+int weir_kafka_txn_is_open(const struct weir_kafka_txn *t);
+/* Sends offsets (may be empty) with consumer's group metadata into the open
+ * transaction, then commits it. Retriable errors are retried. Returns 0
+ * (committed, or nothing was open), -EAGAIN when the transaction had to be
+ * aborted (the caller rewinds its input), or another -errno: fatal (fenced,
+ * unauthorized), err filled. */
+int weir_kafka_txn_commit(struct weir_kafka_txn *t, rd_kafka_t *consumer,
+                          const rd_kafka_topic_partition_list_t *offsets, int timeout_ms,
+                          struct weir_error *err);
+/* Aborts the open transaction, if any: 0, or -errno (fatal, err filled). */
+int weir_kafka_txn_abort(struct weir_kafka_txn *t, int timeout_ms, struct weir_error *err);
 
 /* The producer poll hook (kafka_sink.c): serves delivery reports of every
  * Kafka sink of worker w, waiting up to timeout_ms in total. Returns the

@@ -12,7 +12,15 @@
  * weir-source-topic, weir-source-partition and weir-source-offset.
  *
  * Delivery reports wake the worker's loop through the producer main queue's
- * eventfd; flush() serves them and returns rd_kafka_outq_len(). */
+ * eventfd; flush() serves them and returns rd_kafka_outq_len().
+ *
+ * At-least-once, each sink has a producer of its own. Exactly-once (the Kafka
+ * source's "guarantee": "exactly_once"), the worker's Kafka sinks share one
+ * transactional producer (struct kafka_producer, counted), created by the
+ * first of them to open; the source begins and commits its transactions
+ * (weir_kafka_txn_*), with the input offsets inside. A failed delivery then
+ * doesn't fail the worker: it makes the transaction abortable, and the source
+ * aborts it and rewinds. */
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -60,23 +68,37 @@ static const char *const reserved_props[] = {
     "bootstrap.servers", "use the sink's \"brokers\"",
     "metadata.broker.list", "use the sink's \"brokers\"",
     "enable.idempotence", "weir always uses the idempotent producer",
-    "transactional.id", "transactions are not supported yet",
+    "transactional.id", "weir sets it with the kafka source's \"guarantee\": \"exactly_once\" "
+    "(see its \"transactional_id\")",
     NULL, NULL,
 };
 
-struct kafka_sink {
+/* A producer: one per sink (at-least-once), or one per worker shared by its
+ * Kafka sinks (exactly-once, transactional). */
+struct kafka_producer {
     struct weir_kafka_client cl; /* first: the client's opaque */
-    struct weir_sink *s;
-    const struct kafka_sink_conf *c;
+    struct weir_worker *w;
     rd_kafka_t *rk;
-    rd_kafka_topic_t *rkt;
     rd_kafka_queue_t *mainq;
     int efd;
     struct weir_event poll_ev;
     int poll_armed;
-    struct weir_buf buf;  /* one message being formatted */
+    int refs;             /* sinks using it */
     int busy_at;          /* messages in the producer's queue past which the source pauses */
+    int transactional;
+    int in_txn;           /* a transaction is open */
     uint64_t delivered, failed;
+    char txn_id[300];
+};
+
+struct kafka_sink {
+    struct weir_sink *s;
+    const struct kafka_sink_conf *c;
+    struct kafka_producer *p;
+    rd_kafka_t *rk;       /* p->rk */
+    rd_kafka_topic_t *rkt;
+    struct weir_buf buf;  /* one message being formatted */
+    char what[160];       /* "kafka sink \"out\" (worker 1)" */
 };
 
 static int prepare(void *conf, const json_t *raw, struct weir_prepare *p)
@@ -93,50 +115,53 @@ static int prepare(void *conf, const json_t *raw, struct weir_prepare *p)
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
-    struct kafka_sink *ks = opaque;
+    struct kafka_producer *p = opaque;
     struct weir_ticket *t = m->_private;
     if (m->err) {
-        if (ks->failed++ == 0 && m->err != RD_KAFKA_RESP_ERR__PURGE_QUEUE &&
+        /* Transactional: the transaction is abortable now; the source's
+         * commit aborts it and rewinds, so the worker goes on. */
+        if (p->failed++ == 0 && !p->transactional && m->err != RD_KAFKA_RESP_ERR__PURGE_QUEUE &&
             m->err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
             struct weir_error e;
             weir_error_set(&e, -EIO, "%s: delivery to topic \"%s\" on brokers %s failed: %s",
-                           ks->cl.what, ks->c->topic, ks->cl.brokers, rd_kafka_err2str(m->err));
-            weir_worker_fail(ks->s->worker, &e);
+                           p->cl.what, m->rkt ? rd_kafka_topic_name(m->rkt) : "?", p->cl.brokers,
+                           rd_kafka_err2str(m->err));
+            weir_worker_fail(p->w, &e);
         }
     } else {
-        ks->delivered++;
+        p->delivered++;
     }
     if (t)
         weir_ticket_release(t, m->err == 0);
 }
 
-static void check_fatal(struct kafka_sink *ks)
+static void check_fatal(struct kafka_producer *p)
 {
-    if (!ks->cl.fatal || ks->s->worker->failed)
+    if (!p->cl.fatal || p->w->failed)
         return;
     struct weir_error e;
-    weir_error_set(&e, -EIO, "%s: topic \"%s\" on brokers %s: %s", ks->cl.what, ks->c->topic,
-                   ks->cl.brokers, ks->cl.last_err);
-    weir_worker_fail(ks->s->worker, &e);
+    weir_error_set(&e, -EIO, "%s: brokers %s: %s", p->cl.what, p->cl.brokers, p->cl.last_err);
+    weir_worker_fail(p->w, &e);
 }
 
-static void arm_poll(struct kafka_sink *ks)
+static void arm_poll(struct kafka_producer *p)
 {
-    if (!ks->poll_armed && weir_loop_poll(ks->s->worker->loop, ks->efd, POLLIN, &ks->poll_ev) == 0)
-        ks->poll_armed = 1;
+    if (!p->poll_armed && weir_loop_poll(p->w->loop, p->efd, POLLIN, &p->poll_ev) == 0)
+        p->poll_armed = 1;
 }
 
 static void on_poll(struct weir_event *ev, int res)
 {
-    struct kafka_sink *ks = (struct kafka_sink *)((char *)ev - offsetof(struct kafka_sink, poll_ev));
+    struct kafka_producer *p =
+        (struct kafka_producer *)((char *)ev - offsetof(struct kafka_producer, poll_ev));
     uint64_t v;
-    ks->poll_armed = 0;
-    if (read(ks->efd, &v, sizeof v) < 0) {
+    p->poll_armed = 0;
+    if (read(p->efd, &v, sizeof v) < 0) {
         /* nothing to read: a spurious wake-up */
     }
-    rd_kafka_poll(ks->rk, 0); /* delivery reports and errors, all that are queued */
-    check_fatal(ks);
-    arm_poll(ks);
+    rd_kafka_poll(p->rk, 0); /* delivery reports and errors, all that are queued */
+    check_fatal(p);
+    arm_poll(p);
 }
 
 static int add_header_int(rd_kafka_headers_t *h, const char *name, int64_t v)
@@ -193,7 +218,7 @@ static int produce_one(struct kafka_sink *ks, const struct weir_batch *b, uint32
             /* busy() should have paused the source before this: serve delivery
              * reports to make room (librdkafka's advice) rather than drop. */
             rd_kafka_poll(ks->rk, 10);
-            check_fatal(ks);
+            check_fatal(ks->p);
             continue;
         }
         rd_kafka_headers_destroy(h);
@@ -201,7 +226,7 @@ static int produce_one(struct kafka_sink *ks, const struct weir_batch *b, uint32
             weir_ticket_release(t, 0);
         if (!s->worker->failed) {
             struct weir_error err;
-            weir_error_set(&err, -EIO, "%s: produce to topic \"%s\": %s", ks->cl.what, ks->c->topic,
+            weir_error_set(&err, -EIO, "%s: produce to topic \"%s\": %s", ks->what, ks->c->topic,
                            rd_kafka_err2str(e));
             weir_worker_fail(s->worker, &err);
         }
@@ -226,14 +251,14 @@ static int kk_flush(struct weir_sink *s)
 {
     struct kafka_sink *ks = s->state;
     rd_kafka_poll(ks->rk, 0);
-    check_fatal(ks);
+    check_fatal(ks->p);
     return rd_kafka_outq_len(ks->rk);
 }
 
 static int kk_busy(struct weir_sink *s)
 {
     struct kafka_sink *ks = s->state;
-    return rd_kafka_outq_len(ks->rk) >= ks->busy_at;
+    return rd_kafka_outq_len(ks->rk) >= ks->p->busy_at;
 }
 
 int weir_kafka_sinks_poll(struct weir_worker *w, int timeout_ms)
@@ -251,41 +276,48 @@ int weir_kafka_sinks_poll(struct weir_worker *w, int timeout_ms)
     return n;
 }
 
-/* brokers: the sink's own, or the Kafka source's (with its security properties). */
-static int make_producer(struct kafka_sink *ks, struct weir_error *err)
+static struct kafka_producer *sink_producer(struct weir_sink *s)
 {
-    const struct kafka_sink_conf *c = ks->c;
-    const struct weir_pipeline *pl = ks->s->worker->pl;
-    const struct weir_kafka_source_conf *src =
-        pl->source_type == &weir_source_kafka ? pl->source_conf : NULL;
+    return s->type == &weir_sink_kafka && s->state ? ((struct kafka_sink *)s->state)->p : NULL;
+}
+
+/* brokers: the sink's own, or the Kafka source's (with its security properties).
+ * Transactional: the worker's producer, "<transactional_id>-<worker>". */
+static int producer_new(struct kafka_producer *p, const struct kafka_sink_conf *c, int transactional,
+                        struct weir_error *err)
+{
+    const struct weir_pipeline *pl = p->w->pl;
+    const struct weir_kafka_source_conf *src = weir_kafka_source_conf_of(pl);
     const char *brokers = c->brokers ? c->brokers : src ? src->brokers : NULL;
     char errstr[512], client_id[300], num[32];
     if (!brokers)
         return weir_error_set(err, -EINVAL, "%s: \"brokers\" is required when the source is not "
-                              "kafka", ks->cl.what);
-    int rc = weir_kafka_brokers_resolve(&ks->cl, brokers, &c->topic, 1, err);
+                              "kafka", p->cl.what);
+    int rc = weir_kafka_brokers_resolve(&p->cl, brokers, &c->topic, 1, err);
     if (rc < 0)
         return rc;
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    snprintf(client_id, sizeof client_id, "weir-%s-%d", pl->name, ks->s->worker->id);
-    weir_kafka_conf_common(conf, &ks->cl);
+    snprintf(client_id, sizeof client_id, "weir-%s-%d", pl->name, p->w->id);
+    weir_kafka_conf_common(conf, &p->cl);
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    if ((rc = weir_kafka_conf_set(conf, "bootstrap.servers", ks->cl.brokers, ks->cl.what, err)) < 0 ||
-        (rc = weir_kafka_conf_set(conf, "client.id", client_id, ks->cl.what, err)) < 0 ||
-        (rc = weir_kafka_conf_set(conf, "enable.idempotence", "true", ks->cl.what, err)) < 0 ||
-        (rc = weir_kafka_conf_set(conf, "linger.ms", "5", ks->cl.what, err)) < 0 ||
-        (rc = weir_kafka_conf_set(conf, "socket.nagle.disable", "true", ks->cl.what, err)) < 0 ||
-        (rc = weir_kafka_props_apply(conf, src && !c->brokers ? src->kafka : NULL, 1, ks->cl.what, err)) < 0 ||
-        (rc = weir_kafka_props_apply(conf, c->kafka, 0, ks->cl.what, err)) < 0)
+    if ((rc = weir_kafka_conf_set(conf, "bootstrap.servers", p->cl.brokers, p->cl.what, err)) < 0 ||
+        (rc = weir_kafka_conf_set(conf, "client.id", client_id, p->cl.what, err)) < 0 ||
+        (rc = weir_kafka_conf_set(conf, "enable.idempotence", "true", p->cl.what, err)) < 0 ||
+        (rc = weir_kafka_conf_set(conf, "linger.ms", "5", p->cl.what, err)) < 0 ||
+        (rc = weir_kafka_conf_set(conf, "socket.nagle.disable", "true", p->cl.what, err)) < 0 ||
+        (transactional &&
+         (rc = weir_kafka_conf_set(conf, "transactional.id", p->txn_id, p->cl.what, err)) < 0) ||
+        (rc = weir_kafka_props_apply(conf, src && !c->brokers ? src->kafka : NULL, 1, p->cl.what, err)) < 0 ||
+        (rc = weir_kafka_props_apply(conf, c->kafka, 0, p->cl.what, err)) < 0)
         goto fail;
     size_t size = sizeof num;
     int qmax = 100000;
     if (rd_kafka_conf_get(conf, "queue.buffering.max.messages", num, &size) == RD_KAFKA_CONF_OK)
         qmax = atoi(num);
-    ks->busy_at = qmax > 2 ? qmax / 2 : 1;
-    ks->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr); /* owns conf on success */
-    if (!ks->rk) {
-        rc = weir_error_set(err, -EINVAL, "%s: cannot create the producer: %s", ks->cl.what, errstr);
+    p->busy_at = qmax > 2 ? qmax / 2 : 1;
+    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr); /* owns conf on success */
+    if (!p->rk) {
+        rc = weir_error_set(err, -EINVAL, "%s: cannot create the producer: %s", p->cl.what, errstr);
         goto fail;
     }
     return 0;
@@ -294,36 +326,111 @@ fail:
     return rc;
 }
 
+/* After the first sink's topic check (the brokers answer): the delivery
+ * reports' eventfd, and for a transactional producer init_transactions, which
+ * fences an earlier incarnation with the same transactional.id and aborts its
+ * open transaction. */
+static int producer_start(struct kafka_producer *p, uint64_t timeout_ns, struct weir_error *err)
+{
+    if (p->transactional) {
+        rd_kafka_error_t *e = rd_kafka_init_transactions(p->rk, (int)(timeout_ns / 1000000u));
+        if (e) {
+            int rc = weir_error_set(err, -EIO, "%s: cannot initialize transactions on Kafka brokers "
+                                    "%s: %s", p->cl.what, p->cl.brokers, rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+            return rc;
+        }
+    }
+    p->mainq = rd_kafka_queue_get_main(p->rk);
+    p->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (!p->mainq || p->efd < 0)
+        return weir_error_set(err, -EIO, "%s: cannot set up the delivery reports' eventfd", p->cl.what);
+    static const uint64_t one = 1; /* an eventfd takes 8 bytes */
+    rd_kafka_queue_io_event_enable(p->mainq, p->efd, &one, sizeof one);
+    arm_poll(p);
+    return 0;
+}
+
+static void producer_put(struct kafka_producer *p)
+{
+    if (!p || --p->refs > 0)
+        return;
+    if (p->rk) {
+        if (p->in_txn) { /* the source closed without committing (a failed start) */
+            rd_kafka_error_t *e = rd_kafka_abort_transaction(p->rk, 10000);
+            if (e)
+                rd_kafka_error_destroy(e);
+        }
+        if (!p->w->failed)
+            rd_kafka_flush(p->rk, 10000);
+        /* Whatever is left fails its tickets: nothing past it gets committed. */
+        rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(p->rk, 0);
+        if (p->mainq)
+            rd_kafka_queue_destroy(p->mainq);
+        rd_kafka_destroy(p->rk);
+    }
+    if (p->efd >= 0)
+        close(p->efd);
+    weir_kafka_client_release(&p->cl);
+    free(p);
+}
+
 static int kk_open(struct weir_sink *s, struct weir_error *err)
 {
     const struct kafka_sink_conf *c = s->conf;
+    struct weir_worker *w = s->worker;
+    const struct weir_kafka_source_conf *src = weir_kafka_source_conf_of(w->pl);
+    int transactional = src && src->guarantee == WEIR_KAFKA_EXACTLY_ONCE;
     struct kafka_sink *ks = calloc(1, sizeof *ks);
     if (!ks)
         return weir_error_set(err, -ENOMEM, "out of memory");
     s->state = ks;
     ks->s = s;
     ks->c = c;
-    ks->efd = -1;
-    ks->poll_ev.done = on_poll;
-    snprintf(ks->cl.what, sizeof ks->cl.what, "kafka %s \"%s\" (worker %d)",
-             s->when == WEIR_WHEN_DEAD ? "dead-letter sink" : "sink", c->topic, s->worker->id);
-    int rc = make_producer(ks, err);
+    snprintf(ks->what, sizeof ks->what, "kafka %s \"%s\" (worker %d)",
+             s->when == WEIR_WHEN_DEAD ? "dead-letter sink" : "sink", c->topic, w->id);
+    for (size_t k = 0; transactional && !ks->p && k < w->nsinks; k++)
+        if (&w->sinks[k] != s && (ks->p = sink_producer(&w->sinks[k])))
+            ks->p->refs++;
+    int rc, first = !ks->p;
+    if (first) {
+        struct kafka_producer *p = calloc(1, sizeof *p);
+        if (!p)
+            return weir_error_set(err, -ENOMEM, "out of memory");
+        ks->p = p;
+        p->w = w;
+        p->efd = -1;
+        p->refs = 1;
+        p->poll_ev.done = on_poll;
+        p->transactional = transactional;
+        if (transactional) {
+            weir_kafka_transactional_id(w->pl, w->id, p->txn_id, sizeof p->txn_id);
+            snprintf(p->cl.what, sizeof p->cl.what, "kafka transactional producer \"%s\" (worker %d)",
+                     p->txn_id, w->id);
+        } else {
+            snprintf(p->cl.what, sizeof p->cl.what, "%s", ks->what);
+        }
+        if ((rc = producer_new(p, c, transactional, err)) < 0)
+            return rc;
+    }
+    ks->rk = ks->p->rk;
+    /* The start-up check names this sink (the clients' error text is the producer's). */
+    char what[sizeof ks->p->cl.what];
+    snprintf(what, sizeof what, "%s", ks->p->cl.what);
+    snprintf(ks->p->cl.what, sizeof ks->p->cl.what, "%s", ks->what);
+    rc = weir_kafka_check_topics(ks->rk, &ks->p->cl, &c->topic, 1, c->connect_timeout_ns, err);
+    snprintf(ks->p->cl.what, sizeof ks->p->cl.what, "%s", what);
     if (rc < 0)
         return rc;
-    rc = weir_kafka_check_topics(ks->rk, &ks->cl, &c->topic, 1, c->connect_timeout_ns, err);
-    if (rc < 0)
-        return rc;
-    ks->cl.started = 1;
+    if (first) {
+        if ((rc = producer_start(ks->p, c->connect_timeout_ns, err)) < 0)
+            return rc;
+        ks->p->cl.started = 1;
+    }
     if (!(ks->rkt = rd_kafka_topic_new(ks->rk, c->topic, NULL)))
-        return weir_error_set(err, -EINVAL, "%s: topic \"%s\": %s", ks->cl.what, c->topic,
+        return weir_error_set(err, -EINVAL, "%s: topic \"%s\": %s", ks->what, c->topic,
                               rd_kafka_err2str(rd_kafka_last_error()));
-    ks->mainq = rd_kafka_queue_get_main(ks->rk);
-    ks->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (!ks->mainq || ks->efd < 0)
-        return weir_error_set(err, -EIO, "%s: cannot set up the delivery reports' eventfd", ks->cl.what);
-    static const uint64_t one = 1; /* an eventfd takes 8 bytes */
-    rd_kafka_queue_io_event_enable(ks->mainq, ks->efd, &one, sizeof one);
-    arm_poll(ks);
     return 0;
 }
 
@@ -332,30 +439,126 @@ static void kk_close(struct weir_sink *s)
     struct kafka_sink *ks = s->state;
     if (!ks)
         return;
-    if (ks->rk) {
-        if (!s->worker->failed)
-            rd_kafka_flush(ks->rk, 10000);
-        /* Whatever is left fails its tickets: nothing past it gets committed. */
-        rd_kafka_purge(ks->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-        rd_kafka_poll(ks->rk, 0);
-        if (ks->rkt)
-            rd_kafka_topic_destroy(ks->rkt);
-        if (ks->mainq)
-            rd_kafka_queue_destroy(ks->mainq);
-        rd_kafka_destroy(ks->rk);
-    }
-    if (ks->efd >= 0)
-        close(ks->efd);
-    weir_kafka_client_release(&ks->cl);
+    if (ks->rkt)
+        rd_kafka_topic_destroy(ks->rkt);
+    producer_put(ks->p);
     weir_buf_free(&ks->buf);
     free(ks);
     s->state = NULL;
 }
 
+/* ---- transactions (exactly-once), driven by the Kafka source ------------------ */
+
+struct weir_kafka_txn *weir_kafka_txn_of(struct weir_worker *w)
+{
+    for (size_t k = 0; k < w->nsinks; k++) {
+        struct kafka_producer *p = sink_producer(&w->sinks[k]);
+        if (p && p->transactional)
+            return (struct weir_kafka_txn *)p;
+    }
+    return NULL;
+}
+
+int weir_kafka_txn_is_open(const struct weir_kafka_txn *t)
+{
+    return ((const struct kafka_producer *)t)->in_txn;
+}
+
+static int txn_error(struct kafka_producer *p, rd_kafka_error_t *e, const char *doing,
+                     struct weir_error *err)
+{
+    int fenced = rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__FENCED ||
+                 rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR_PRODUCER_FENCED;
+    int rc = weir_error_set(err, -EIO, "%s: %s on Kafka brokers %s failed: %s%s", p->cl.what, doing,
+                            p->cl.brokers, rd_kafka_error_string(e),
+                            fenced ? " (another producer with this transactional.id started: "
+                                     "two weir processes of this group on one host need distinct "
+                                     "\"transactional_id\"s)" : "");
+    rd_kafka_error_destroy(e);
+    return rc;
+}
+
+int weir_kafka_txn_begin(struct weir_kafka_txn *t, struct weir_error *err)
+{
+    struct kafka_producer *p = (struct kafka_producer *)t;
+    if (p->in_txn)
+        return 0;
+    rd_kafka_error_t *e = rd_kafka_begin_transaction(p->rk);
+    if (e)
+        return txn_error(p, e, "begin_transaction", err);
+    p->in_txn = 1;
+    return 1;
+}
+
+/* A retriable error: warn (rate-limited), drop it and say to call again. */
+static int retry(struct kafka_producer *p, rd_kafka_error_t *e, const char *doing)
+{
+    if (!rd_kafka_error_is_retriable(e) || p->w->failed)
+        return 0;
+    char why[512];
+    snprintf(why, sizeof why, "%s: %s; retrying", doing, rd_kafka_error_string(e));
+    weir_kafka_warn(&p->cl, why);
+    rd_kafka_error_destroy(e);
+    return 1;
+}
+
+int weir_kafka_txn_abort(struct weir_kafka_txn *t, int timeout_ms, struct weir_error *err)
+{
+    struct kafka_producer *p = (struct kafka_producer *)t;
+    if (!p->in_txn)
+        return 0;
+    rd_kafka_error_t *e;
+    while ((e = rd_kafka_abort_transaction(p->rk, timeout_ms)) && retry(p, e, "abort_transaction"))
+        ;
+    if (e)
+        return txn_error(p, e, "abort_transaction", err);
+    p->in_txn = 0;
+    return 0;
+}
+
+int weir_kafka_txn_commit(struct weir_kafka_txn *t, rd_kafka_t *consumer,
+                          const rd_kafka_topic_partition_list_t *offsets, int timeout_ms,
+                          struct weir_error *err)
+{
+    struct kafka_producer *p = (struct kafka_producer *)t;
+    rd_kafka_error_t *e = NULL;
+    const char *doing = "send_offsets_to_transaction";
+    if (!p->in_txn)
+        return 0;
+    if (offsets && offsets->cnt > 0) {
+        rd_kafka_consumer_group_metadata_t *md = rd_kafka_consumer_group_metadata(consumer);
+        while ((e = rd_kafka_send_offsets_to_transaction(p->rk, offsets, md, timeout_ms)) &&
+               retry(p, e, doing))
+            ;
+        rd_kafka_consumer_group_metadata_destroy(md);
+    }
+    if (!e) {
+        doing = "commit_transaction";
+        while ((e = rd_kafka_commit_transaction(p->rk, timeout_ms)) && retry(p, e, doing))
+            ;
+    }
+    if (!e) {
+        p->in_txn = 0;
+        return 0;
+    }
+    if (!rd_kafka_error_txn_requires_abort(e))
+        return txn_error(p, e, doing, err);
+    fprintf(stderr, "weir: %s: %s: %s; aborting the transaction\n", p->cl.what, doing,
+            rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+    int rc = weir_kafka_txn_abort(t, timeout_ms, err);
+    return rc < 0 ? rc : -EAGAIN;
+}
+
+const char *weir_kafka_sink_brokers(const void *sink_conf)
+{
+    return ((const struct kafka_sink_conf *)sink_conf)->brokers;
+}
+
 const struct weir_sink_type weir_sink_kafka = {
     .name = "kafka",
-    .summary = "JSON records to a Kafka topic through an idempotent producer; acknowledged on "
-               "the broker's delivery report",
+    .summary = "JSON records to a Kafka topic through an idempotent producer (transactional with "
+               "the kafka source's exactly_once); acknowledged on the broker's delivery report",
     .options = kafka_sink_options,
     .conf_size = sizeof(struct kafka_sink_conf),
     .prepare = prepare,

@@ -23,7 +23,19 @@
  * the assigned partitions are paused too and the queue is served again, so
  * that rebalances and max.poll.interval.ms keep being honoured. (Pausing at
  * once would discard the prefetched messages and, measured with librdkafka
- * 2.0.2, stall fetching for about a second after each resume.) */
+ * 2.0.2, stall fetching for about a second after each resume.)
+ *
+ * Exactly-once ("guarantee": "exactly_once"): the worker's Kafka sinks share
+ * one transactional producer (kafka_sink.c). The first batch dispatched
+ * begins a transaction; every commit_interval, or once it covers
+ * commit_records inputs, the source sends its partitions' next offsets (past
+ * every record dispatched, all of whose outputs were produced into the
+ * transaction) with the consumer's group metadata, and commits, on the loop's
+ * thread (blocking: commit_transaction flushes the producer). Nothing is
+ * committed outside transactions (enable.auto.commit=false). An abortable
+ * error aborts the transaction and rewinds the assigned partitions to their
+ * committed offsets; a fatal one (fenced) fails the worker. Revocation and
+ * close commit the open transaction first. */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -34,6 +46,7 @@
 
 #include "connectors/kafka_common.h"
 #include "engine/loop.h"
+#include "engine/pipeline.h"
 #include "engine/worker.h"
 
 #define TICK_NS (500ull * 1000000ull) /* safety-net drain; keeps max.poll.interval.ms happy */
@@ -67,6 +80,20 @@ static const struct weir_option kafka_source_options[] = {
      CONF(drain_timeout_ns), 0, 0, 0, NULL},
     {"kafka", WEIR_OPT_JSON, NULL, "librdkafka consumer properties, passed through (docs/kafka.md)",
      CONF(kafka), 0, 0, 0, NULL},
+    {"guarantee", WEIR_OPT_ENUM, "\"at_least_once\"",
+     "at_least_once: offsets committed after the outputs are acknowledged; exactly_once: outputs "
+     "and offsets in Kafka transactions (every sink must be kafka, on the source's brokers)",
+     CONF(guarantee), 0, 0, 0, "at_least_once|exactly_once"},
+    {"commit_interval", WEIR_OPT_DURATION, "\"100ms\"",
+     "exactly_once: commit the open transaction this often (outputs become visible to "
+     "read_committed consumers then)", CONF(commit_interval_ns), 0, 0, 0, NULL},
+    {"commit_records", WEIR_OPT_INT, "10000",
+     "exactly_once: commit sooner once the transaction covers this many input records",
+     CONF(commit_records), WEIR_OPT_RANGE, 1, 1e9, NULL},
+    {"transactional_id", WEIR_OPT_STRING, NULL,
+     "exactly_once: worker N's producer uses transactional.id \"<this>-N\" (default: the group, "
+     "then the host name); distinct per process when several run on one host",
+     CONF(transactional_id), 0, 0, 0, NULL},
     {0},
 };
 
@@ -98,6 +125,8 @@ struct kpart {
     int32_t partition;
     int assigned;
     struct kseg *head, *tail;
+    int64_t next; /* exactly-once: past the last record taken (-1: none yet) */
+    int64_t sent; /* exactly-once: the offset the last committed transaction holds (-1: unknown) */
 };
 
 struct kticket {
@@ -135,6 +164,10 @@ struct kafka_source {
     int wait_resume; /* the worker asked us to pause */
     int draining, stopping, finished, closing;
     char group[256];
+    struct weir_kafka_txn *txn;  /* exactly-once: the worker's transactional producer */
+    struct weir_event txn_ev;    /* commit_interval timer, armed while a transaction is open */
+    int txn_armed, committing;
+    uint64_t txn_records;        /* dispatched into the open transaction */
 };
 
 static int prepare(void *conf, const json_t *raw, struct weir_prepare *p)
@@ -153,6 +186,40 @@ static int prepare(void *conf, const json_t *raw, struct weir_prepare *p)
         bad++;
     }
     return bad + weir_kafka_props_check(c->kafka, reserved_props, p);
+}
+
+/* exactly_once: every output must join the worker's transaction, so every
+ * sink, the dead letter included, is a Kafka sink on the source's brokers. */
+static int check(const void *conf, const struct weir_pipeline *pl, struct weir_diag *d)
+{
+    const struct weir_kafka_source_conf *c = conf;
+    int bad = 0;
+    if (c->guarantee != WEIR_KAFKA_EXACTLY_ONCE)
+        return 0;
+    for (size_t k = 0; k <= pl->nsinks; k++) {
+        const struct weir_stage_sink *st = k < pl->nsinks ? &pl->sinks[k] : &pl->dead;
+        char path[64];
+        if (k < pl->nsinks)
+            snprintf(path, sizeof path, "sinks[%zu]", k);
+        else
+            snprintf(path, sizeof path, "dead_letter");
+        const char *b = st->type == &weir_sink_kafka ? weir_kafka_sink_brokers(st->conf) : NULL;
+        if (st->type != &weir_sink_kafka) {
+            weir_diag_add(d, path, "a %s sink can't join a Kafka transaction: with the source's "
+                          "\"guarantee\": \"exactly_once\", every sink%s must be a kafka sink%s",
+                          st->type->name, k < pl->nsinks ? "" : " (the dead letter too)",
+                          k < pl->nsinks || json_object_get(pl->root, "dead_letter")
+                              ? "" : "; rejects go to standard error unless \"dead_letter\" says "
+                                     "otherwise");
+            bad++;
+        } else if (b && strcmp(b, c->brokers) != 0) {
+            weir_diag_add(d, path, "brokers \"%s\" differ from the source's \"%s\": with "
+                          "\"guarantee\": \"exactly_once\", outputs and input offsets commit in "
+                          "one transaction, on one cluster", b, c->brokers);
+            bad++;
+        }
+    }
+    return bad;
 }
 
 /* ---- partitions and offsets --------------------------------------------- */
@@ -188,6 +255,7 @@ static struct kpart *part_get(struct kafka_source *ks, const char *topic, int32_
         return NULL;
     }
     p->partition = partition;
+    p->next = p->sent = -1;
     ks->parts[ks->nparts++] = p;
     return p;
 }
@@ -210,8 +278,8 @@ static void part_advance(struct kafka_source *ks, struct kpart *p)
     }
     if (!p->head)
         p->tail = NULL;
-    if (off < 0 || !ks->rk)
-        return;
+    if (off < 0 || !ks->rk || ks->txn)
+        return; /* exactly-once: offsets go inside the transaction instead */
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = off;
     rd_kafka_offsets_store(ks->rk, l); /* a partition no longer assigned fails alone: fine */
@@ -297,7 +365,7 @@ static void ticket_done(struct weir_ticket *t)
         g->tdone = 1;
         if (!g->part)
             seg_free(ks, g); /* revoked meanwhile */
-        else if (!t->failed) {
+        else if (!t->failed || ks->txn) { /* exactly-once: the transaction decides */
             g->done = 1;
             part_advance(ks, g->part);
         } /* failed: stays undone in its FIFO, nothing past it is stored */
@@ -352,6 +420,23 @@ static void fail(struct kafka_source *ks, int code, const char *fmt, const char 
     weir_worker_fail(ks->s->worker, &e);
 }
 
+static void on_txn_timer(struct weir_event *ev, int res);
+
+/* Exactly-once: a batch goes into the open transaction, or begins one. */
+static int txn_begin(struct kafka_source *ks)
+{
+    struct weir_error e;
+    int rc = weir_kafka_txn_begin(ks->txn, &e);
+    if (rc < 0) {
+        weir_worker_fail(ks->s->worker, &e);
+        return rc;
+    }
+    if (!ks->txn_armed && !ks->closing &&
+        weir_loop_timer(ks->s->worker->loop, ks->c->commit_interval_ns, &ks->txn_ev) == 0)
+        ks->txn_armed = 1;
+    return 0;
+}
+
 static void flush_batch(struct kafka_source *ks)
 {
     struct weir_batch *b = ks->batch;
@@ -360,6 +445,13 @@ static void flush_batch(struct kafka_source *ks)
         return;
     ks->batch = NULL;
     ks->bt = NULL;
+    if (ks->txn && txn_begin(ks) < 0) { /* the worker failed: nothing of it is committed */
+        weir_batch_put(b);
+        weir_ticket_hold(&kt->t);
+        weir_ticket_release(&kt->t, 0);
+        return;
+    }
+    ks->txn_records += b->n;
     weir_ticket_hold(&kt->t); /* ours, released after dispatch */
     weir_worker_dispatch(ks->s->worker, b, &kt->t);
     weir_ticket_release(&kt->t, 1);
@@ -423,6 +515,7 @@ static void take(struct kafka_source *ks, rd_kafka_message_t *m)
         kt->segs = g;
     }
     g->next_offset = m->offset + 1;
+    p->next = m->offset + 1;
     int i = weir_batch_push(b);
     struct weir_record *r = &b->rec[i];
     r->value = m->payload ? (const char *)m->payload : "";
@@ -439,6 +532,106 @@ static void take(struct kafka_source *ks, rd_kafka_message_t *m)
     ks->inflight_bytes += m->len;
     if (b->n == b->cap)
         flush_batch(ks);
+}
+
+/* ---- transactions (exactly-once) ------------------------------------------ */
+
+static int txn_timeout_ms(const struct kafka_source *ks)
+{
+    return (int)(ks->c->connect_timeout_ns / 1000000u);
+}
+
+/* After an abort: every assigned partition goes back to its committed offset
+ * (or to "start" when it has none); the records since are read again. */
+static void rewind_parts(struct kafka_source *ks)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+    rd_kafka_error_t *se = NULL;
+    char why[512] = "";
+    rd_kafka_resp_err_t e = rd_kafka_assignment(ks->rk, &l);
+    if (!e)
+        e = rd_kafka_committed(ks->rk, l, txn_timeout_ms(ks));
+    if (!e) {
+        for (int i = 0; i < l->cnt; i++) {
+            rd_kafka_topic_partition_t *tp = &l->elems[i];
+            struct kpart *p = part_find(ks, tp->topic, tp->partition);
+            if (p)
+                p->next = p->sent = tp->offset >= 0 ? tp->offset : -1;
+            if (tp->offset < 0)
+                tp->offset = ks->c->start ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+        }
+        se = rd_kafka_seek_partitions(ks->rk, l, txn_timeout_ms(ks));
+        for (int i = 0; !se && i < l->cnt && !why[0]; i++)
+            if (l->elems[i].err)
+                snprintf(why, sizeof why, "%s [%d]: %s", l->elems[i].topic, (int)l->elems[i].partition,
+                         rd_kafka_err2str(l->elems[i].err));
+    }
+    if (e)
+        snprintf(why, sizeof why, "%s", rd_kafka_err2str(e));
+    else if (se)
+        snprintf(why, sizeof why, "%s", rd_kafka_error_string(se));
+    if (why[0])
+        fail(ks, -EIO, "%s: cannot rewind to the committed offsets after an aborted transaction: "
+             "%s%s", why, "");
+    else
+        fprintf(stderr, "weir: %s: transaction aborted; %d partition(s) rewound to their committed "
+                "offsets (their records go through the operators again)\n", ks->cl.what,
+                l ? l->cnt : 0);
+    if (se)
+        rd_kafka_error_destroy(se);
+    if (l)
+        rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Commits the open transaction with the offsets past every record dispatched
+ * (or aborts it when the worker failed). Runs on the loop's thread and blocks
+ * until the brokers answer: commit_transaction flushes the producer. */
+static void txn_commit(struct kafka_source *ks)
+{
+    struct weir_worker *w = ks->s->worker;
+    if (!ks->txn || ks->committing)
+        return;
+    ks->committing = 1;
+    if (!w->failed) {
+        flush_batch(ks);
+        weir_worker_flush_held(w); /* every dispatched record's outputs are produced */
+    }
+    if (weir_kafka_txn_is_open(ks->txn)) {
+        struct weir_error e;
+        int rc;
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)ks->nparts + 1);
+        for (size_t i = 0; i < ks->nparts; i++) {
+            struct kpart *p = ks->parts[i];
+            if (p->assigned && p->next >= 0 && p->next != p->sent)
+                rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = p->next;
+        }
+        if (w->failed)
+            rc = weir_kafka_txn_abort(ks->txn, txn_timeout_ms(ks), &e);
+        else
+            rc = weir_kafka_txn_commit(ks->txn, ks->rk, l, txn_timeout_ms(ks), &e);
+        if (rc == 0 && !w->failed) {
+            for (int i = 0; i < l->cnt; i++) {
+                struct kpart *p = part_find(ks, l->elems[i].topic, l->elems[i].partition);
+                if (p)
+                    p->sent = l->elems[i].offset;
+            }
+        } else if (rc == -EAGAIN) {
+            rewind_parts(ks);
+        } else if (rc < 0) {
+            weir_worker_fail(w, &e);
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+    }
+    ks->txn_records = 0;
+    ks->committing = 0;
+}
+
+static void on_txn_timer(struct weir_event *ev, int res)
+{
+    struct kafka_source *ks = (struct kafka_source *)((char *)ev - offsetof(struct kafka_source, txn_ev));
+    ks->txn_armed = 0;
+    if (!ks->closing)
+        txn_commit(ks);
 }
 
 /* ---- the loop side -------------------------------------------------------- */
@@ -482,6 +675,8 @@ static void drain(struct kafka_source *ks)
         }
         for (ssize_t i = 0; i < n; i++)
             take(ks, ks->scratch[i]);
+        if (ks->txn && ks->txn_records >= (uint64_t)ks->c->commit_records)
+            txn_commit(ks);
         if (ks->cl.fatal)
             fail(ks, -EIO, "%s: brokers %s: %s", ks->cl.brokers, ks->cl.last_err);
         if (n == 0)
@@ -540,6 +735,15 @@ static size_t pending_in(struct kafka_source *ks, const rd_kafka_topic_partition
 static void revoke_parts(struct kafka_source *ks, rd_kafka_topic_partition_list_t *l)
 {
     struct weir_worker *w = ks->s->worker;
+    if (ks->txn) { /* exactly-once: what was dispatched commits (or aborts) now */
+        txn_commit(ks);
+        for (int i = 0; i < l->cnt; i++) {
+            struct kpart *p = part_find(ks, l->elems[i].topic, l->elems[i].partition);
+            if (p)
+                part_orphan(ks, p);
+        }
+        return;
+    }
     flush_batch(ks); /* may hold records of the revoked partitions */
     if (!ks->closing && !w->failed) {
         uint64_t deadline = weir_now_ns() + ks->c->drain_timeout_ns;
@@ -584,6 +788,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             }
             part_orphan(ks, p); /* a stale FIFO from an earlier assignment */
             p->assigned = 1;
+            p->next = p->sent = -1;
         }
         if (coop)
             e = rd_kafka_incremental_assign(rk, l);
@@ -628,7 +833,10 @@ static int make_consumer(struct kafka_source *ks, struct weir_error *err)
                                   ks->cl.what, err)) < 0 ||
         (rc = weir_kafka_conf_set(conf, "enable.partition.eof", "false", ks->cl.what, err)) < 0 ||
         (rc = weir_kafka_conf_set(conf, "socket.nagle.disable", "true", ks->cl.what, err)) < 0 ||
-        (rc = weir_kafka_props_apply(conf, c->kafka, 0, ks->cl.what, err)) < 0) {
+        (rc = weir_kafka_props_apply(conf, c->kafka, 0, ks->cl.what, err)) < 0 ||
+        (c->guarantee == WEIR_KAFKA_EXACTLY_ONCE && /* after the pass-through: these win */
+         ((rc = weir_kafka_conf_set(conf, "enable.auto.commit", "false", ks->cl.what, err)) < 0 ||
+          (rc = weir_kafka_conf_set(conf, "isolation.level", "read_committed", ks->cl.what, err)) < 0))) {
         rd_kafka_conf_destroy(conf);
         return rc;
     }
@@ -654,6 +862,10 @@ static int ks_open(struct weir_source *s, struct weir_error *err)
     ks->cap = w->pl->max_records;
     ks->poll_ev.done = on_poll;
     ks->tick_ev.done = on_tick;
+    ks->txn_ev.done = on_txn_timer;
+    if (c->guarantee == WEIR_KAFKA_EXACTLY_ONCE && !(ks->txn = weir_kafka_txn_of(w)))
+        return weir_error_set(err, -EINVAL, "kafka source (worker %d): \"exactly_once\" needs the "
+                              "worker's kafka sinks", w->id);
     s->name = c->topics.n == 1 ? c->topics.v[0] : "kafka";
     snprintf(ks->cl.what, sizeof ks->cl.what, "kafka source (worker %d)", w->id);
     if (c->group)
@@ -717,7 +929,10 @@ static void ks_close(struct weir_source *s)
         weir_batch_put(ks->batch);
         ks->batch = NULL;
     }
-    if (ks->rk && ks->subscribed) {
+    if (ks->rk && ks->subscribed && ks->txn) {
+        txn_commit(ks); /* aborts instead when the worker failed */
+        rd_kafka_consumer_close(ks->rk);
+    } else if (ks->rk && ks->subscribed) {
         rd_kafka_resp_err_t e = rd_kafka_commit(ks->rk, NULL, 0); /* what is stored */
         if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
             fprintf(stderr, "weir: %s: final commit to brokers %s failed: %s\n", ks->cl.what,
@@ -777,11 +992,12 @@ static void ks_close(struct weir_source *s)
 const struct weir_source_type weir_source_kafka = {
     .name = "kafka",
     .summary = "A Kafka consumer per worker in one consumer group; at-least-once (offsets stored "
-               "after every output is acknowledged)",
+               "after every output is acknowledged), or exactly-once through Kafka transactions",
     .options = kafka_source_options,
     .conf_size = sizeof(struct weir_kafka_source_conf),
     .per_worker = 1,
     .prepare = prepare,
+    .check = check,
     .open = ks_open,
     .resume = ks_resume,
     .stop = ks_stop,

@@ -375,6 +375,8 @@ static int load_root(struct weir_pipeline *pl, struct weir_diag *d)
         bad += load_sinks(pl, top.sinks, top.dead_letter, &p);
     if (top.replay)
         bad += load_replay(pl, top.replay, d);
+    if (!bad && pl->source_type && pl->source_type->check)
+        bad += pl->source_type->check(pl->source_conf, pl, d);
     weir_options_release(top_options, &top);
     return bad;
 }

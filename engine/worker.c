@@ -192,8 +192,9 @@ void weir_worker_fail(struct weir_worker *w, const struct weir_error *err)
         w->source.type->stop(&w->source);
 }
 
-/* Operators holding records (micro-batches, windows) hand them on at the end. */
-static void flush_held(struct weir_worker *w)
+/* Operators holding records (micro-batches, windows) hand them on at the end,
+ * and before an exactly-once source commits its transaction. */
+void weir_worker_flush_held(struct weir_worker *w)
 {
     for (size_t k = 0; k < w->nops; k++)
         if (w->ops[k].type->on_timer)
@@ -213,7 +214,7 @@ int weir_worker_run(struct weir_worker *w)
     int held_flushed = 0;
     for (;;) {
         if (w->source_finished && !held_flushed) {
-            flush_held(w);
+            weir_worker_flush_held(w);
             held_flushed = 1;
         }
         int inflight = flush_sinks(w);

@@ -59,6 +59,9 @@ void weir_worker_dispatch(struct weir_worker *w, struct weir_batch *b, struct we
 /* Nonzero when the source should stop reading until resume() is called. */
 int weir_worker_should_pause(struct weir_worker *w);
 void weir_worker_source_finished(struct weir_worker *w);
+/* Operators holding records hand them on now (their on_timer), so that every
+ * record dispatched so far has reached the sinks: before a transaction commits. */
+void weir_worker_flush_held(struct weir_worker *w);
 /* A fatal error: the worker stops and reports it. */
 void weir_worker_fail(struct weir_worker *w, const struct weir_error *err);
 
