@@ -68,7 +68,7 @@ struct weir_source_type {
     void (*resume)(struct weir_source *s);
     /* Stop reading (signal): finish what is in flight, then report finished. */
     void (*stop)(struct weir_source *s);
-    void (*close)(struct weir_source *s); /* everything acknowledged; free state */
+    void (*close)(struct weir_source *s); /* everything acknowledged, or a failed open(): free state */
     void (*release)(void *conf);          /* optional */
 };
 
@@ -105,7 +105,7 @@ struct weir_sink_type {
     int (*flush)(struct weir_sink *s);
     /* Nonzero while it holds more than it should: the source pauses. */
     int (*busy)(struct weir_sink *s);
-    void (*close)(struct weir_sink *s);
+    void (*close)(struct weir_sink *s); /* also after a failed open(): partial state */
     void (*release)(void *conf); /* optional */
 };
 

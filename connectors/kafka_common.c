@@ -12,7 +12,6 @@
 #include "engine/loop.h"
 #include "engine/pipeline.h"
 
-#define EMBEDDED_PARTITIONS 4
 #define WARN_EVERY_NS (30ull * 1000000000ull)
 
 /* A property value as librdkafka wants it: text. */
@@ -202,7 +201,7 @@ static int embedded_acquire(struct weir_kafka_client *cl, const char *const *top
     cl->embedded = 1;
     snprintf(cl->brokers, sizeof cl->brokers, "%s", rd_kafka_mock_cluster_bootstraps(embedded.mc));
     for (size_t i = 0; i < ntopics; i++) /* exists already: fine */
-        rd_kafka_mock_topic_create(embedded.mc, topics[i], EMBEDDED_PARTITIONS, 1);
+        rd_kafka_mock_topic_create(embedded.mc, topics[i], WEIR_KAFKA_EMBEDDED_PARTITIONS, 1);
 out:
     pthread_mutex_unlock(&embedded.lock);
     return rc;

@@ -16,6 +16,9 @@
 #include "engine/error.h"
 
 struct weir_worker;
+
+/* Partitions of each topic on the embedded cluster. */
+#define WEIR_KAFKA_EMBEDDED_PARTITIONS 4
 struct weir_pipeline;
 
 extern const struct weir_source_type weir_source_kafka;

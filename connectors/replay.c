@@ -42,7 +42,8 @@ static rd_kafka_t *producer_new(const struct weir_replay_opts *o, struct replay_
     if (rd_kafka_conf_set(conf, "bootstrap.servers", o->brokers, msg, sizeof msg) ||
         rd_kafka_conf_set(conf, "linger.ms", "5", msg, sizeof msg) ||
         rd_kafka_conf_set(conf, "enable.idempotence", "true", msg, sizeof msg) ||
-        rd_kafka_conf_set(conf, "message.timeout.ms", "30000", msg, sizeof msg)) {
+        rd_kafka_conf_set(conf, "message.timeout.ms", "30000", msg, sizeof msg) ||
+        rd_kafka_conf_set(conf, "log_level", "2", msg, sizeof msg)) { /* errors come back as results */
         rd_kafka_conf_destroy(conf);
         weir_error_set(err, -EINVAL, "replay producer: %s", msg);
         return NULL;

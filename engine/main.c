@@ -227,7 +227,7 @@ static int cmd_run(const struct cli *c)
 
 static int cmd_replay(int argc, char **argv)
 {
-    struct weir_replay_opts o = {0};
+    struct weir_replay_opts o = {.partition = -1}; /* -1: the partitioner decides, by key */
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--brokers") == 0 && v)

@@ -20,6 +20,7 @@ struct worker_slot {
     int rc;
     int with_source;
     int id;
+    int nworkers;
     struct weir_error err;
     const struct weir_pipeline *pl;
     const struct weir_run_opts *opts;
@@ -30,7 +31,7 @@ static void *worker_main(void *arg)
 {
     struct worker_slot *slot = arg;
     struct weir_worker *w = &slot->w;
-    slot->rc = weir_worker_init(w, slot->id, slot->pl,
+    slot->rc = weir_worker_init(w, slot->id, slot->nworkers, slot->pl,
                                 slot->with_source, &slot->err);
     w->timing = slot->opts->timing;
     if (slot->rc == 0) {
@@ -191,6 +192,7 @@ int weir_run(const struct weir_pipeline *pl, const struct weir_run_opts *opts,
     uint64_t t0 = weir_now_ns();
     for (int i = 0; i < n; i++) {
         slots[i].id = i;
+        slots[i].nworkers = n;
         slots[i].pl = pl;
         slots[i].opts = opts;
         slots[i].stop_all = &stop_all;

@@ -64,19 +64,18 @@ static int sinks_open(struct weir_worker *w, struct weir_error *err)
         s->when = k < pl->nsinks ? st->when : WEIR_WHEN_DEAD;
         s->output = &st->output;
         int rc = s->type->open(s, err);
-        if (rc < 0) {
-            s->type = NULL; /* not opened: nothing to close */
-            return rc;
-        }
+        if (rc < 0)
+            return rc; /* destroy() closes it: close() accepts a partly opened sink */
     }
     return 0;
 }
 
-int weir_worker_init(struct weir_worker *w, int id, const struct weir_pipeline *pl,
-                     int with_source, struct weir_error *err)
+int weir_worker_init(struct weir_worker *w, int id, int nworkers,
+                     const struct weir_pipeline *pl, int with_source, struct weir_error *err)
 {
     memset(w, 0, sizeof *w);
     w->id = id;
+    w->nworkers = nworkers;
     w->pl = pl;
     w->wake_fd = -1;
     int rc = weir_loop_new(&w->loop, 512, err);

@@ -22,6 +22,7 @@ struct weir_worker_stats {
 
 struct weir_worker {
     int id;
+    int nworkers;            /* workers in this process (static partition splits) */
     const struct weir_pipeline *pl;
     struct weir_loop *loop;
     struct weir_batch_pool *pool;
@@ -42,8 +43,8 @@ struct weir_worker {
     struct weir_worker_stats stats;
 };
 
-int weir_worker_init(struct weir_worker *w, int id, const struct weir_pipeline *pl,
-                     int with_source, struct weir_error *err);
+int weir_worker_init(struct weir_worker *w, int id, int nworkers,
+                     const struct weir_pipeline *pl, int with_source, struct weir_error *err);
 /* Runs until the source is finished and every output is acknowledged, or a
  * fatal error. Returns 0 or -errno with w->err filled. */
 int weir_worker_run(struct weir_worker *w);

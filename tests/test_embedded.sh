@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# The embedded Kafka cluster (librdkafka's mock cluster inside weir) and the
+# replay producer; no broker, no Java: this test always runs.
+#   a. pipelines/monitor-embedded.json (the flagship demo) exits 0 within 30 s
+#      and prints on stdout exactly the 20 alerts of pipelines/monitor-cpu.json
+#      (the same series read from the file): same records, same scores; only the
+#      position differs ("p0@N" is the Kafka offset, "line N+2" the CSV line).
+#      Its summary says 4032 records in, 4032 out and 4032 replayed.
+#   b. `weir run PIPELINE --embedded --replay FILE` with a Kafka source, a Kafka
+#      sink and a Kafka dead-letter sink (tests/pipelines/embedded-replay.json,
+#      whose brokers are unreachable: --embedded must replace them) on JSON
+#      Lines with malformed lines: exit 0, in = out + dead, every line counted
+#      once; a second sink (JSON Lines on stdout) shows each good record once.
+#   c. a "replay" on a pipeline with a file source is a validation error
+#      (exit 2) that names the path and the source type.
+#
+# Env: WEIR_BIN (the weir binary), WEIR_SRC (the repository root).
+set -u
+
+WEIR=${WEIR_BIN:-build/weir}
+case $WEIR in /*) ;; *) WEIR=$PWD/$WEIR ;; esac
+cd "${WEIR_SRC:-$(dirname "$0")/..}" || exit 1
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "test_embedded: ok: $*"; }
+fail() { failed=$((failed + 1)); echo "test_embedded: FAIL: $*"; }
+finish() {
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ] && exit 0
+    exit 1
+}
+if [ ! -x "$WEIR" ]; then
+    fail "weir binary not found at $WEIR (set WEIR_BIN)"
+    finish
+fi
+
+T=$(mktemp -d /tmp/weir-test-embedded.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+
+# run NAME LIMIT ARGS...: weir ARGS with a deadline of LIMIT seconds (then
+# SIGTERM, and SIGKILL 5 s later); sets RC and TOOK (seconds, 2 decimals);
+# stdout and stderr go to $T/NAME.out and $T/NAME.err.
+run() {
+    local name=$1 limit=$2 t0 t1
+    shift 2
+    t0=$(date +%s%N)
+    timeout -k 5 "$limit" "$WEIR" "$@" >"$T/$name.out" 2>"$T/$name.err" </dev/null
+    RC=$?
+    t1=$(date +%s%N)
+    TOOK=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
+}
+
+# ---- a. the flagship demo ----------------------------------------------------------
+DATA=../shared/data/nab/data/realAWSCloudwatch/ec2_cpu_utilization_825cc2.csv
+if [ ! -r "$DATA" ]; then
+    fail "a: the demo's data file $DATA is missing"
+else
+    run cpu 30 run pipelines/monitor-cpu.json --set "sinks[0].path=$T/cpu.jsonl" \
+        --set "dead_letter.path=$T/cpu.rejects.jsonl"
+    [ "$RC" -eq 0 ] || fail "a: monitor-cpu.json exited $RC: $(tail -n2 "$T/cpu.err")"
+    run emb 30 run pipelines/monitor-embedded.json
+    if [ "$RC" -eq 0 ]; then
+        ok "a: monitor-embedded.json exited 0 after $TOOK s"
+    elif [ "$RC" -eq 124 ] || [ "$RC" -eq 137 ]; then
+        fail "a: monitor-embedded.json did not finish within 30 s ($(wc -l <"$T/emb.out") alerts printed; stderr: $(tail -n3 "$T/emb.err"))"
+    else
+        fail "a: monitor-embedded.json exited $RC after $TOOK s: $(tail -n3 "$T/emb.err")"
+    fi
+    # "ALERT  p0@N  rest" -> "N rest"; "ALERT  line L  rest" -> "L-2 rest".
+    awk '{ if (match($0, /^ALERT +p0@[0-9]+ +/)) { split($2, a, "@"); sub(/^ALERT +p0@[0-9]+ +/, ""); print a[2], $0 }
+           else print "UNEXPECTED", $0 }' "$T/emb.out" >"$T/emb.norm"
+    awk '{ if (match($0, /^ALERT +line [0-9]+ +/)) { n = $3 - 2; sub(/^ALERT +line [0-9]+ +/, ""); print n, $0 }
+           else print "UNEXPECTED", $0 }' "$T/cpu.out" >"$T/cpu.norm"
+    n_emb=$(wc -l <"$T/emb.out")
+    n_cpu=$(wc -l <"$T/cpu.out")
+    if [ "$n_cpu" -ne 20 ]; then
+        fail "a: monitor-cpu.json printed $n_cpu lines, expected its 20 alerts"
+    elif [ "$n_emb" -eq 20 ] && cmp -s "$T/emb.norm" "$T/cpu.norm"; then
+        ok "a: the 20 alerts on stdout are monitor-cpu.json's (same records, scores; offset = line - 2)"
+    else
+        fail "a: stdout has $n_emb lines, not monitor-cpu.json's 20 alerts:
+$(diff "$T/cpu.norm" "$T/emb.norm" | head -n 10)"
+    fi
+    if grep -q '^weir: monitor-embedded: 4032 records in, 4032 out, 0 dead letters, 20 alerts;' "$T/emb.err" &&
+        grep -q '^weir: replay: 4032 records from .*ec2_cpu_utilization_825cc2.csv produced and acknowledged' "$T/emb.err"; then
+        ok "a: summary: 4032 records in, 4032 out, 4032 replayed"
+    else
+        fail "a: unexpected summary: $(cat "$T/emb.err")"
+    fi
+fi
+
+# ---- b. --embedded --replay FILE, with malformed lines --------------------------------
+GOOD=3000
+awk -v n="$GOOD" 'BEGIN { srand(5); for (i = 0; i < n; i++) {
+    printf "{\"seq\":%d,\"value\":%.3f,\"host\":\"h%d\"}\n", i, 50 + 10 * rand(), i % 7
+    if (i == 100) print "{\"seq\":100,\"value\": oops"            # truncated JSON
+    if (i == 700) print "not json at all"
+    if (i == 1500) print "[1,2,3]"                               # not an object
+    if (i == 2200) print "{\"seq\":2200,\"value\":\"abc\"}"      # a string for a number
+    if (i == 2900) print "{\"seq\":2900}" } }' >"$T/replay.jsonl"      # a missing field
+BAD=5
+LINES=$(wc -l <"$T/replay.jsonl")
+run replay 60 run tests/pipelines/embedded-replay.json --embedded --replay "$T/replay.jsonl" --workers 2
+if [ "$RC" -eq 0 ]; then
+    ok "b: --embedded --replay exited 0 after $TOOK s"
+else
+    fail "b: --embedded --replay exited $RC after $TOOK s: $(tail -n3 "$T/replay.err")"
+fi
+# weir: embedded-replay: IN records in, OUT out, DEAD dead letters, ...
+read -r r_in r_out r_dead <<EOF
+$(sed -n 's/^weir: embedded-replay: \([0-9]*\) records in, \([0-9]*\) out, \([0-9]*\) dead letters.*/\1 \2 \3/p' "$T/replay.err")
+EOF
+r_replayed=$(sed -n 's/^weir: replay: \([0-9]*\) records from .* produced and acknowledged$/\1/p' "$T/replay.err")
+if [ -z "${r_in:-}" ] || [ -z "$r_replayed" ]; then
+    fail "b: no summary: $(cat "$T/replay.err")"
+elif [ "$r_in" -eq $((r_out + r_dead)) ] && [ "$r_in" -eq "$LINES" ] && [ "$r_replayed" -eq "$LINES" ] &&
+    [ "$r_out" -eq "$GOOD" ] && [ "$r_dead" -eq "$BAD" ]; then
+    ok "b: $LINES lines replayed: $r_in in = $r_out out + $r_dead dead letters"
+else
+    fail "b: $LINES lines ($GOOD good, $BAD malformed), summary: $r_replayed replayed, $r_in in, $r_out out, $r_dead dead letters"
+fi
+# The stdout sink: one output per good record, none twice, none missing.
+grep -o '"seq":[0-9]*' "$T/replay.out" | cut -d: -f2 | sort -n | uniq -c >"$T/replay.counts"
+n_lines=$(wc -l <"$T/replay.out")
+n_seq=$(wc -l <"$T/replay.counts")
+n_twice=$(awk '$1 > 1' "$T/replay.counts" | wc -l)
+n_missing=$(awk -v n="$GOOD" '$2 >= 0 && $2 < n {k++} END {print n - k}' "$T/replay.counts")
+if [ "$n_lines" -eq "$GOOD" ] && [ "$n_seq" -eq "$GOOD" ] && [ "$n_missing" -eq 0 ]; then
+    ok "b: the stdout sink has one output for each of the $GOOD good records"
+else
+    fail "b: the stdout sink has $n_lines outputs for $GOOD good records: $n_seq distinct seq, $n_twice seen more than once, $n_missing missing"
+fi
+if grep -q '127\.0\.0\.1:1' "$T/replay.err"; then
+    fail "b: the pipeline's own brokers were used despite --embedded: $(grep -m1 '127\.0\.0\.1:1' "$T/replay.err")"
+else
+    ok "b: --embedded replaced the pipeline's brokers"
+fi
+
+# ---- c. replay needs a Kafka source ----------------------------------------------------
+MSG='pipelines/monitor-cpu.json: replay: expected a pipeline with a "kafka" source, got a "file" source'
+printf '{"seq":1,"value":2}\n' >"$T/one.jsonl"
+run filerun 30 run pipelines/monitor-cpu.json --replay "$T/one.jsonl" --set "sinks[0].path=$T/c.jsonl" \
+    --set "dead_letter.path=$T/c.rejects.jsonl"
+if [ "$RC" -eq 2 ] && [ "$(cat "$T/filerun.err")" = "$MSG" ] && [ ! -s "$T/filerun.out" ] && [ ! -e "$T/c.jsonl" ]; then
+    ok "c: run --replay on a file source: exit 2, \"$MSG\", nothing run"
+else
+    fail "c: run --replay on a file source: exit $RC, stderr: $(cat "$T/filerun.err"); stdout: $(head -c 200 "$T/filerun.out")"
+fi
+run fileval 30 validate pipelines/monitor-cpu.json --set "replay={\"path\": \"$T/one.jsonl\"}"
+if [ "$RC" -eq 2 ] && [ "$(cat "$T/fileval.err")" = "$MSG" ]; then
+    ok "c: validate with a \"replay\" object on a file source: exit 2, same message"
+else
+    fail "c: validate with a \"replay\" object on a file source: exit $RC, stderr: $(cat "$T/fileval.err")"
+fi
+
+finish
