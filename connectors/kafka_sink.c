@@ -42,6 +42,7 @@ struct kafka_sink_conf {
     const char *brokers;
     const char *topic;
     int key;
+    int headers;
     uint64_t connect_timeout_ns;
     const json_t *kafka;
 };
@@ -56,6 +57,10 @@ static const struct weir_option kafka_sink_options[] = {
      WEIR_OPT_REQUIRED, 0, 0, NULL},
     {"key", WEIR_OPT_ENUM, "\"source\"", "message key: source (the input message's key) or none",
      CONF(key), 0, 0, 0, "source|none"},
+    {"headers", WEIR_OPT_BOOL, "true",
+     "add a weir-pipeline header to each output (costs throughput in librdkafka 2.0.2: "
+     "docs/benchmarks.md); dead letters always carry their headers",
+     CONF(headers), 0, 0, 0, NULL},
     {"connect_timeout", WEIR_OPT_DURATION, "\"10s\"",
      "at start: how long to wait for the brokers and the topic's metadata before failing",
      CONF(connect_timeout_ns), 0, 0, 0, NULL},
@@ -175,6 +180,8 @@ static rd_kafka_headers_t *headers_for(struct kafka_sink *ks, const struct weir_
 {
     const struct weir_record *r = &b->rec[i];
     int dead = ks->s->when == WEIR_WHEN_DEAD;
+    if (!dead && !ks->c->headers)
+        return NULL;
     rd_kafka_headers_t *h = rd_kafka_headers_new(dead ? 5 : 1);
     const char *name = ks->s->worker->pl->name;
     rd_kafka_header_add(h, "weir-pipeline", -1, name, -1);
@@ -207,11 +214,17 @@ static int produce_one(struct kafka_sink *ks, const struct weir_batch *b, uint32
     if (t)
         weir_ticket_hold(t); /* released by on_delivery */
     for (;;) {
-        rd_kafka_resp_err_t e = rd_kafka_producev(
-            ks->rk, RD_KAFKA_V_RKT(ks->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE(ks->buf.data, len),
-            RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(t),
-            RD_KAFKA_V_END);
+        rd_kafka_resp_err_t e =
+            h ? rd_kafka_producev(ks->rk, RD_KAFKA_V_RKT(ks->rkt),
+                                  RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                  RD_KAFKA_V_VALUE(ks->buf.data, len), RD_KAFKA_V_KEY(key, key_len),
+                                  RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END)
+              : rd_kafka_producev(ks->rk, RD_KAFKA_V_RKT(ks->rkt),
+                                  RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                  RD_KAFKA_V_VALUE(ks->buf.data, len), RD_KAFKA_V_KEY(key, key_len),
+                                  RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
             return 0; /* the headers belong to the message now */
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && !s->worker->failed) {
@@ -221,7 +234,8 @@ static int produce_one(struct kafka_sink *ks, const struct weir_batch *b, uint32
             check_fatal(ks->p);
             continue;
         }
-        rd_kafka_headers_destroy(h);
+        if (h)
+            rd_kafka_headers_destroy(h);
         if (t)
             weir_ticket_release(t, 0);
         if (!s->worker->failed) {
