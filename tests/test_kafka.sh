@@ -34,47 +34,7 @@ trap cleanup EXIT
 
 say() { echo "test_kafka: $*"; }
 fail() { echo "test_kafka: FAIL: $*" >&2; exit 1; }
-broker() { "$SRC/scripts/kafka/broker.sh" "$@" --port "$PORT" --dir "$KDIR"; }
-ktool() {
-    java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto \
-        -Dlog4j2.configurationFile="$SRC/scripts/kafka/log4j2.properties" -Dweir.log.level=WARN \
-        -cp "$LIBS/*" "$@"
-}
-# Messages in a topic: the sum of its partitions' end offsets.
-topic_count() {
-    ktool org.apache.kafka.tools.GetOffsetShell --bootstrap-server "$BOOT" --topic "$1" 2>/dev/null |
-        awk -F: '{s += $NF} END {print s + 0}'
-}
-# Waits until topic $1 holds at least $2 messages, or $3 seconds pass.
-wait_count() {
-    local deadline=$((SECONDS + $3)) n=0
-    while ((SECONDS < deadline)); do
-        n=$(topic_count "$1")
-        ((n >= $2)) && { echo "$n"; return 0; }
-        [[ -n $WEIR_PID ]] && ! kill -0 "$WEIR_PID" 2>/dev/null && break
-        sleep 0.5
-    done
-    echo "$n"
-    return 1
-}
-# Starts weir in the background; its stderr goes to $1.
-start_weir() {
-    local log=$1; shift
-    "$WEIR" run "$@" 2>"$log" &
-    WEIR_PID=$!
-}
-# SIGTERM, then waits (deadline $1 s) and returns weir's exit status.
-stop_weir() {
-    local deadline=$((SECONDS + $1)) rc=0
-    kill -TERM "$WEIR_PID"
-    while kill -0 "$WEIR_PID" 2>/dev/null; do
-        ((SECONDS < deadline)) || { kill -KILL "$WEIR_PID"; fail "weir did not exit within $1 s of SIGTERM"; }
-        sleep 0.1
-    done
-    wait "$WEIR_PID" || rc=$?
-    WEIR_PID=""
-    return $rc
-}
+. "$(dirname "$0")/kafka_lib.sh"
 # JSON records with a "seq" number and key "hN"; every 2000th is malformed when $2 is 1.
 gen() {
     awk -v n="$1" -v bad="$2" 'BEGIN { srand(7); for (i = 0; i < n; i++) {
@@ -105,7 +65,7 @@ if [[ $PARTS == *1* ]]; then
     stop_weir 60 || fail "1: weir exited with status $? after SIGTERM: $(tail -n3 "$WORK/t1.log")"
     grep -q "10000 records in, 9995 out, 5 dead letters" "$WORK/t1.log" ||
         fail "1: unexpected summary: $(tail -n1 "$WORK/t1.log")"
-    n=$(topic_count t1-out) d=$(topic_count t1-rejected)
+    n=$(kafka_topic_count t1-out) d=$(kafka_topic_count t1-rejected)
     ((n == 9995)) || fail "1: t1-out holds $n messages, expected 9995"
     ((d == 5)) || fail "1: t1-rejected holds $d messages, expected 5"
     broker consume t1-out 9995 --print-key >"$WORK/t1-out.txt" 2>/dev/null
@@ -193,7 +153,7 @@ if [[ $PARTS == *2* ]]; then
         start_weir "$WORK/t2-run$k.log" "$PL" --workers 2 "${SETS[@]}"
         n=$(wait_count t2-out $((n + 1)) 180) || fail "2: run $k wrote nothing new ($n outputs)"
         kill -KILL "$WEIR_PID"; wait "$WEIR_PID" 2>/dev/null || true; WEIR_PID=""
-        n=$(topic_count t2-out)
+        n=$(kafka_topic_count t2-out)
         say "2: kill -9 of run $k with $n outputs written"
     done
     ((n < N)) || say "2: warning: the kills came after all $N inputs had an output"
@@ -210,7 +170,7 @@ if [[ $PARTS == *2* ]]; then
         sleep 1
     done
     stop_weir 60 || fail "2: weir exited with status $? after SIGTERM"
-    total=$(topic_count t2-out)
+    total=$(kafka_topic_count t2-out)
     broker consume t2-out "$total" --timeout-ms 30000 >"$WORK/t2-out.txt" 2>/dev/null
     grep -o '"seq":[0-9]*' "$WORK/t2-out.txt" | sort | uniq -c | awk '{ print $1 }' >"$WORK/t2-counts.txt"
     distinct=$(wc -l <"$WORK/t2-counts.txt")

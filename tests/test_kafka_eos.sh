@@ -61,44 +61,7 @@ say "1: ok"
 # ---- 2. kill -9 twice, read_committed: zero missing, zero duplicated ------------
 command -v java >/dev/null 2>&1 || { say "2: skipped: java is not installed"; exit 77; }
 
-broker() { "$SRC/scripts/kafka/broker.sh" "$@" --port "$PORT" --dir "$KDIR"; }
-ktool() {
-    java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto \
-        -Dlog4j2.configurationFile="$SRC/scripts/kafka/log4j2.properties" -Dweir.log.level=WARN \
-        -cp "$LIBS/*" "$@"
-}
-# Messages in a topic (end offsets: aborted messages and markers included).
-topic_count() {
-    ktool org.apache.kafka.tools.GetOffsetShell --bootstrap-server "$BOOT" --topic "$1" 2>/dev/null |
-        awk -F: '{s += $NF} END {print s + 0}'
-}
-wait_count() { # topic, at least, seconds
-    local deadline=$((SECONDS + $3)) n=0
-    while ((SECONDS < deadline)); do
-        n=$(topic_count "$1")
-        ((n >= $2)) && { echo "$n"; return 0; }
-        [[ -n $WEIR_PID ]] && ! kill -0 "$WEIR_PID" 2>/dev/null && break
-        sleep 0.5
-    done
-    echo "$n"
-    return 1
-}
-start_weir() {
-    local log=$1; shift
-    "$WEIR" run "$@" 2>"$log" &
-    WEIR_PID=$!
-}
-stop_weir() {
-    local deadline=$((SECONDS + $1)) rc=0
-    kill -TERM "$WEIR_PID"
-    while kill -0 "$WEIR_PID" 2>/dev/null; do
-        ((SECONDS < deadline)) || { kill -KILL "$WEIR_PID"; fail "weir did not exit within $1 s of SIGTERM"; }
-        sleep 0.1
-    done
-    wait "$WEIR_PID" || rc=$?
-    WEIR_PID=""
-    return $rc
-}
+. "$(dirname "$0")/kafka_lib.sh"
 
 say "starting a Kafka broker on $BOOT"
 BROKER_STARTED=1
@@ -123,7 +86,7 @@ for k in 1 2; do # each run is killed once it has written N/8 more messages
     start_weir "$WORK/e2-run$k.log" "$PL" --workers 2 "${SETS[@]}"
     n=$(wait_count e2-out $((n + N / 8)) 180) || fail "2: run $k wrote nothing new ($n messages): $(tail -n3 "$WORK/e2-run$k.log")"
     kill -KILL "$WEIR_PID"; wait "$WEIR_PID" 2>/dev/null || true; WEIR_PID=""
-    n=$(topic_count e2-out)
+    n=$(kafka_topic_count e2-out)
     say "2: kill -9 of run $k with $n messages in e2-out (committed or not)"
 done
 ((n < N)) || say "2: warning: the kills came after all $N inputs had an output"
@@ -146,7 +109,7 @@ broker consume e2-rejected 1 --read-committed --timeout-ms 2000 >"$WORK/e2-dead.
 total=$(wc -l <"$WORK/e2-out.txt")
 dead=$(wc -l <"$WORK/e2-dead.txt")
 distinct=$(grep -o '"seq":[0-9]*' "$WORK/e2-out.txt" | sort -u | wc -l)
-raw=$(topic_count e2-out)
+raw=$(kafka_topic_count e2-out)
 say "2: $N inputs, $dead dead; read_committed: $total outputs, $distinct distinct, $((total - distinct)) duplicated, $((N - dead - distinct)) missing ($raw messages in the log, aborted ones included); $took s"
 ((dead == 0)) || fail "2: $dead dead letters, expected none"
 ((total == distinct)) || fail "2: $((total - distinct)) duplicated outputs"

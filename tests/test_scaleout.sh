@@ -68,12 +68,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-broker() { "$SRC/scripts/kafka/broker.sh" "$@" --port "$PORT" --dir "$KDIR"; }
-ktool() {
-    java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto \
-        -Dlog4j2.configurationFile="$SRC/scripts/kafka/log4j2.properties" -Dweir.log.level=WARN \
-        -cp "$LIBS/*" "$@"
-}
+. "$(dirname "$0")/kafka_lib.sh"
 # "PARTITION END-OFFSET" lines of topic $1.
 end_offsets() {
     ktool org.apache.kafka.tools.GetOffsetShell --bootstrap-server "$BOOT" --topic "$1" 2>/dev/null |

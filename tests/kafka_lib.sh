@@ -1,0 +1,48 @@
+# Shared by the real-broker tests (test_kafka*.sh, test_scaleout.sh): the
+# broker on this test's port and directory, Kafka's Java tools, and weir
+# started and stopped in the background. Expects SRC, PORT, KDIR, LIBS, BOOT,
+# WEIR, and a fail() of the test's own.
+
+broker() { "$SRC/scripts/kafka/broker.sh" "$@" --port "$PORT" --dir "$KDIR"; }
+ktool() {
+    java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto \
+        -Dlog4j2.configurationFile="$SRC/scripts/kafka/log4j2.properties" -Dweir.log.level=WARN \
+        -cp "$LIBS/*" "$@"
+}
+# Messages in a topic: the sum of its partitions' end offsets (with
+# transactions: aborted messages and markers included).
+kafka_topic_count() {
+    ktool org.apache.kafka.tools.GetOffsetShell --bootstrap-server "$BOOT" --topic "$1" 2>/dev/null |
+        awk -F: '{s += $NF} END {print s + 0}'
+}
+# Waits until topic $1 holds at least $2 messages, or $3 seconds pass, or weir
+# ($WEIR_PID, when set) exits. Prints the last count.
+wait_count() {
+    local deadline=$((SECONDS + $3)) n=0
+    while ((SECONDS < deadline)); do
+        n=$(kafka_topic_count "$1")
+        ((n >= $2)) && { echo "$n"; return 0; }
+        [[ -n ${WEIR_PID:-} ]] && ! kill -0 "$WEIR_PID" 2>/dev/null && break
+        sleep 0.5
+    done
+    echo "$n"
+    return 1
+}
+# Starts weir in the background; its stderr goes to $1.
+start_weir() {
+    local log=$1; shift
+    "$WEIR" run "$@" 2>"$log" &
+    WEIR_PID=$!
+}
+# SIGTERM, then waits (deadline $1 s) and returns weir's exit status.
+stop_weir() {
+    local deadline=$((SECONDS + $1)) rc=0
+    kill -TERM "$WEIR_PID"
+    while kill -0 "$WEIR_PID" 2>/dev/null; do
+        ((SECONDS < deadline)) || { kill -KILL "$WEIR_PID"; fail "weir did not exit within $1 s of SIGTERM"; }
+        sleep 0.1
+    done
+    wait "$WEIR_PID" || rc=$?
+    WEIR_PID=""
+    return $rc
+}
