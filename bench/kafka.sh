@@ -8,6 +8,7 @@
 #        plain:T  bench_kafka_plain loop (T threads: a consumer + a producer each)
 #        weir:W   weir run bench/pipelines/kafka-throughput.json --workers W
 #                 (kafka source -> extract -> standardize -> score -> kafka sink)
+#        weir-nohdr:W weir with the sink's "headers": false
 #        plain-hdr:T  the plain loop adding the one message header weir's sink
 #                 adds ("weir-pipeline"), to show what that header costs
 #      Each configuration runs once per variant of the consumers' librdkafka
@@ -155,7 +156,7 @@ if [[ -z ${SKIP_THROUGHPUT:-} ]]; then
             # The variant: librdkafka consumer properties, the same for both.
             wargs=() pargs=()
             case $v in
-                default) ;;
+                default) wargs=(--set 'source.kafka={"queued.min.messages":100000}') ;; # librdkafka's default; weir's is 1M
                 qmin1m) wargs=(--set 'source.kafka={"queued.min.messages":1000000}')
                         pargs=(--set c:queued.min.messages=1000000) ;;
                 *) die "unknown variant in VARIANTS: $v" ;;
@@ -164,6 +165,9 @@ if [[ -z ${SKIP_THROUGHPUT:-} ]]; then
             b0=$(cpu_s "$BPID") l0=$(loadavg)
             case $sys in
                 weir) weir_run "$group" bench-in bench-out "$w" "$WORK/$group.log" "${wargs[@]}"; p=$WPID ;;
+                weir-nohdr) # the sink without its per-message weir-pipeline header
+                    weir_run "$group" bench-in bench-out "$w" "$WORK/$group.log" "${wargs[@]}" \
+                        --set 'sinks[0].headers=false'; p=$WPID ;;
                 plain|plain-hdr)
                     hdr=()
                     [[ $sys == plain-hdr ]] && hdr=(--header weir-pipeline=kafka-throughput)

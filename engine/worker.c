@@ -208,6 +208,40 @@ static int flush_sinks(struct weir_worker *w)
     return inflight;
 }
 
+#define DRAIN_TICK_NS (50ull * 1000000ull)
+#define DRAIN_LIMIT_NS (30ull * 1000000000ull)
+
+static void on_drain_tick(struct weir_event *ev, int res)
+{
+    struct weir_worker *w = (struct weir_worker *)((char *)ev - offsetof(struct weir_worker, drain_ev));
+    w->drain_armed = 0; /* the loop's next turn flushes the sinks again */
+}
+
+/* At the end of a run the sinks' acknowledgements normally wake the loop;
+ * a tick makes sure they are looked at even if a wake-up is missed, and a
+ * limit makes sure a stop never hangs: unacknowledged outputs were never
+ * committed, so their inputs are read again by the next run. Returns 0, or
+ * -ETIMEDOUT when the limit passed. */
+static int drain_guard(struct weir_worker *w, int inflight)
+{
+    uint64_t now = weir_now_ns();
+    if (!w->drain_since)
+        w->drain_since = now;
+    if (now - w->drain_since > DRAIN_LIMIT_NS) {
+        weir_error_set(&w->err, -ETIMEDOUT,
+                       "worker %d: %d outputs still unacknowledged %llu s after the input ended; "
+                       "their inputs were not committed and will be read again", w->id, inflight,
+                       (unsigned long long)(DRAIN_LIMIT_NS / 1000000000ull));
+        w->failed = 1;
+        return -ETIMEDOUT;
+    }
+    if (!w->drain_armed) {
+        w->drain_ev.done = on_drain_tick;
+        w->drain_armed = weir_loop_timer(w->loop, DRAIN_TICK_NS, &w->drain_ev) == 0;
+    }
+    return 0;
+}
+
 int weir_worker_run(struct weir_worker *w)
 {
     int held_flushed = 0;
@@ -225,6 +259,8 @@ int weir_worker_run(struct weir_worker *w)
         if ((w->source_finished || w->failed) && inflight == 0 && held_flushed)
             break;
         if (w->failed && w->source_finished)
+            break;
+        if (w->source_finished && drain_guard(w, inflight) < 0)
             break;
         int rc = weir_loop_step(w->loop, 0);
         if (rc < 0) {

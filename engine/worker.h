@@ -37,6 +37,9 @@ struct weir_worker {
     int source_finished;
     int stop_requested;
     int paused;              /* the source waits for weir_worker_kick */
+    struct weir_event drain_ev; /* while draining at the end: look at the sinks again */
+    int drain_armed;
+    uint64_t drain_since;    /* when the end-of-run drain began (ns), 0 before */
     int timing;              /* measure per-operator time (benchmarks) */
     int failed;
     struct weir_error err;
