@@ -179,4 +179,22 @@ static inline const char *h_str(struct weir_batch *b, uint32_t i, int col, char 
     return buf;
 }
 
+/* Prepares type from json at operators[op_index], after the NULL-terminated
+ * features were written by earlier operators, and checks that it fails with
+ * exactly the diagnostic want. */
+static inline void h_expect_prepare_error(const struct weir_operator_type *type,
+                                          const char *const *features, int op_index,
+                                          const char *json, const char *want)
+{
+    struct h_pipe p;
+    struct h_op h;
+    h_pipe_init(&p);
+    for (size_t i = 0; features && features[i]; i++)
+        h_feature(&p, features[i], 0);
+    CHECK(h_prepare(&h, type, json, &p, op_index) > 0);
+    CHECK_STR(h_last_diag(&p), want);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
 #endif

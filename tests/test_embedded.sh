@@ -17,23 +17,10 @@
 # Env: WEIR_BIN (the weir binary), WEIR_SRC (the repository root).
 set -u
 
-WEIR=${WEIR_BIN:-build/weir}
-case $WEIR in /*) ;; *) WEIR=$PWD/$WEIR ;; esac
-cd "${WEIR_SRC:-$(dirname "$0")/..}" || exit 1
-
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "test_embedded: ok: $*"; }
+. "$(dirname "$0")/lib.sh"
+WEIR=$WEIR_BIN
+ok() { passed=$((passed + 1)); echo "test_embedded: ok: $*"; } # says what passed
 fail() { failed=$((failed + 1)); echo "test_embedded: FAIL: $*"; }
-finish() {
-    echo "$passed passed, $failed failed"
-    [ "$failed" -eq 0 ] && exit 0
-    exit 1
-}
-if [ ! -x "$WEIR" ]; then
-    fail "weir binary not found at $WEIR (set WEIR_BIN)"
-    finish
-fi
 
 T=$(mktemp -d /tmp/weir-test-embedded.XXXXXX)
 trap 'rm -rf "$T"' EXIT

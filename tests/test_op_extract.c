@@ -216,13 +216,7 @@ static void test_validate_only(void)
 
 static void expect_error(const char *json, const char *want)
 {
-    struct h_pipe p;
-    struct h_op h;
-    h_pipe_init(&p);
-    CHECK(h_prepare(&h, &weir_op_extract, json, &p, 0) > 0);
-    CHECK_STR(h_last_diag(&p), want);
-    h_free(&h);
-    h_pipe_free(&p);
+    h_expect_prepare_error(&weir_op_extract, NULL, 0, json, want);
 }
 
 static void test_prepare_errors(void)

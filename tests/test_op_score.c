@@ -82,14 +82,7 @@ static void test_dead(void)
 
 static void expect_error(const char *json, const char *want)
 {
-    struct h_pipe p;
-    struct h_op h;
-    h_pipe_init(&p);
-    h_feature(&p, "amount_z", 0);
-    CHECK(h_prepare(&h, &weir_op_score, json, &p, 2) > 0);
-    CHECK_STR(h_last_diag(&p), want);
-    h_free(&h);
-    h_pipe_free(&p);
+    h_expect_prepare_error(&weir_op_score, (const char *const[]){"amount_z", NULL}, 2, json, want);
 }
 
 static void test_prepare_errors(void)

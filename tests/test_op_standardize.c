@@ -264,15 +264,7 @@ static void test_snapshot_mismatch(void)
 
 static void expect_error(const char *json, const char *want)
 {
-    struct h_pipe p;
-    struct h_op h;
-    h_pipe_init(&p);
-    h_feature(&p, "value", 0);
-    h_feature(&p, "other", 0);
-    CHECK(h_prepare(&h, &weir_op_standardize, json, &p, 1) > 0);
-    CHECK_STR(h_last_diag(&p), want);
-    h_free(&h);
-    h_pipe_free(&p);
+    h_expect_prepare_error(&weir_op_standardize, (const char *const[]){"value", "other", NULL}, 1, json, want);
 }
 
 static void test_prepare_errors(void)

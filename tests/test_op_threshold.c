@@ -221,14 +221,7 @@ static void test_snapshot_mismatch(void)
 
 static void expect_error(const char *json, const char *want)
 {
-    struct h_pipe p;
-    struct h_op h;
-    h_pipe_init(&p);
-    h_feature(&p, "anomaly_score", 2);
-    CHECK(h_prepare(&h, &weir_op_threshold, json, &p, 3) > 0);
-    CHECK_STR(h_last_diag(&p), want);
-    h_free(&h);
-    h_pipe_free(&p);
+    h_expect_prepare_error(&weir_op_threshold, (const char *const[]){"anomaly_score", NULL}, 3, json, want);
 }
 
 static void test_prepare_errors(void)
