@@ -21,6 +21,7 @@
 struct weir_worker;
 struct weir_pipeline;
 struct weir_diag;
+struct weir_durable_type;
 
 /* Acknowledgement counting for the input one batch covers. */
 struct weir_ticket {
@@ -66,6 +67,15 @@ struct weir_source_type {
     int (*open)(struct weir_source *s, struct weir_error *err);
     /* The worker's backpressure cleared: read again. */
     void (*resume)(struct weir_source *s);
+    /* A partition's state finished restoring after weir_worker_partition_assign
+     * returned: its records may go now. Optional (sources whose partitions are
+     * always ready at once). */
+    void (*partition_ready)(struct weir_source *s, uint32_t part);
+    /* Nonzero when outputs and state writes join transactions. Optional. */
+    int (*transactional)(const void *conf);
+    /* Where keyed state lives durably for this source (a changelog topic), or
+     * NULL: file runs keep it in --state-dir. */
+    const struct weir_durable_type *durable;
     /* Stop reading (signal): finish what is in flight, then report finished. */
     void (*stop)(struct weir_source *s);
     void (*close)(struct weir_source *s); /* everything acknowledged, or a failed open(): free state */

@@ -66,6 +66,7 @@ struct file_source {
     struct weir_buf scratch;    /* a CSV row as JSON */
     struct file_ticket *free_tickets;
     uint64_t acked_lines;
+    uint32_t part;              /* the worker's slot for this file (one partition) */
 };
 
 static int prepare(void *conf, const json_t *raw, struct weir_prepare *p)
@@ -140,6 +141,8 @@ static int add_line(struct file_source *fs, const struct weir_line *ln)
     int i = weir_batch_push(b);
     struct weir_record *r = &b->rec[i];
     r->offset = (int64_t)ln->no;
+    r->topic = fs->s->name;
+    r->part = fs->part;
     r->value = weir_arena_strdup(&b->arena, ln->p, ln->len);
     r->value_len = (uint32_t)ln->len;
     if (!r->value)
@@ -282,6 +285,16 @@ static int fs_open(struct weir_source *s, struct weir_error *err)
     fs->offset = fstat(fs->fd, &st) == 0 && S_ISREG(st.st_mode) ? 0 : -1;
     if (weir_linesplit_init(&fs->ls, (size_t)c->read_size, (size_t)c->max_record_bytes) < 0)
         return weir_error_set(err, -ENOMEM, "out of memory");
+    /* A file is one partition; its state (with --state-dir) is read back here,
+     * before the loop runs. */
+    int slot = weir_worker_partition_assign(s->worker, s->name, -1);
+    if (slot < 0)
+        return weir_error_set(err, slot, "out of memory");
+    if (s->worker->failed) {
+        *err = s->worker->err;
+        return err->code ? err->code : -EIO;
+    }
+    fs->part = (uint32_t)slot;
     arm_read(fs);
     return 0;
 }

@@ -280,13 +280,6 @@ int weir_kafka_check_topics(rd_kafka_t *rk, struct weir_kafka_client *cl,
     return 0;
 }
 
-const char *weir_kafka_record_topic(const struct weir_source *src, const struct weir_record *r)
-{
-    if (src && src->type == &weir_source_kafka && r->opaque)
-        return rd_kafka_topic_name(((const rd_kafka_message_t *)r->opaque)->rkt);
-    return src && src->name ? src->name : "";
-}
-
 const struct weir_kafka_source_conf *weir_kafka_source_conf_of(const struct weir_pipeline *pl)
 {
     return pl->source_type == &weir_source_kafka ? pl->source_conf : NULL;

@@ -16,6 +16,7 @@
 #include "engine/error.h"
 
 struct weir_worker;
+struct weir_loop;
 
 /* Partitions of each topic on the embedded cluster. */
 #define WEIR_KAFKA_EMBEDDED_PARTITIONS 4
@@ -41,6 +42,7 @@ struct weir_kafka_source_conf {
     uint64_t commit_interval_ns;  /* exactly-once: commit the open transaction this often */
     int64_t commit_records;       /* ... or once it covers this many input records */
     const char *transactional_id; /* exactly-once: prefix of the producers' transactional.id */
+    uint64_t checkpoint_interval_ns; /* at-least-once with state: save changed state this often */
 };
 
 enum { WEIR_KAFKA_AT_LEAST_ONCE, WEIR_KAFKA_EXACTLY_ONCE };
@@ -100,9 +102,6 @@ int weir_kafka_error_fatal(rd_kafka_resp_err_t code);
 /* Prints "weir: warning: WHAT: brokers B: TEXT" at most every 30 s per client. */
 void weir_kafka_warn(struct weir_kafka_client *cl, const char *text);
 
-/* The source topic of record r, for dead letters: the Kafka message's topic
- * when the worker's source is Kafka, the source's name otherwise. */
-const char *weir_kafka_record_topic(const struct weir_source *src, const struct weir_record *r);
 
 /* The Kafka source's options when pl's source is Kafka, else NULL. */
 const struct weir_kafka_source_conf *weir_kafka_source_conf_of(const struct weir_pipeline *pl);
@@ -112,30 +111,53 @@ void weir_kafka_transactional_id(const struct weir_pipeline *pl, int w, char *ou
 /* A Kafka sink's own "brokers" (NULL: the source's), for the exactly-once check. */
 const char *weir_kafka_sink_brokers(const void *sink_conf);
 
-/* Exactly-once (kafka_sink.c). The Kafka sinks of a worker share one
- * transactional producer; the source drives its transactions. All of these
- * run on the worker's thread and may block up to timeout_ms. */
+/* Exactly-once (kafka_sink.c, kafka_txn.c). The Kafka sinks of a worker
+ * share one transactional producer, found through the worker's shared
+ * objects under WEIR_KAFKA_TXN_SHARED; the source drives its transactions.
+ * Beginning one is local; ending one waits for the brokers and so runs on
+ * the producer's transaction thread. */
+#define WEIR_KAFKA_TXN_SHARED "kafka.txn"
 struct weir_kafka_txn;
 /* The worker's transactional producer, or NULL (at-least-once). */
 struct weir_kafka_txn *weir_kafka_txn_of(struct weir_worker *w);
+rd_kafka_t *weir_kafka_txn_rk(struct weir_kafka_txn *t);
 /* Begins a transaction unless one is open. Returns 1 when it began one, 0
  * when one was open, or -errno (fatal, err filled). */
 int weir_kafka_txn_begin(struct weir_kafka_txn *t, struct weir_error *err);
 int weir_kafka_txn_is_open(const struct weir_kafka_txn *t);
-/* Sends offsets (may be empty) with consumer's group metadata into the open
- * transaction, then commits it. Retriable errors are retried. Returns 0
- * (committed, or nothing was open), -EAGAIN when the transaction had to be
- * aborted (the caller rewinds its input), or another -errno: fatal (fenced,
- * unauthorized), err filled. */
-int weir_kafka_txn_commit(struct weir_kafka_txn *t, rd_kafka_t *consumer,
-                          const rd_kafka_topic_partition_list_t *offsets, int timeout_ms,
-                          struct weir_error *err);
-/* Aborts the open transaction, if any: 0, or -errno (fatal, err filled). */
-int weir_kafka_txn_abort(struct weir_kafka_txn *t, int timeout_ms, struct weir_error *err);
 
-/* The producer poll hook (kafka_sink.c): serves delivery reports of every
- * Kafka sink of worker w, waiting up to timeout_ms in total. Returns the
- * number of messages they still have in flight. */
-int weir_kafka_sinks_poll(struct weir_worker *w, int timeout_ms);
+/* Ending the open transaction: commit (offsets with the consumer's group
+ * metadata first) or abort. */
+struct weir_kafka_txn_end {
+    int abort;                                /* abort (the worker failed) instead of commit */
+    rd_kafka_t *consumer;                     /* group metadata; rewound after an abort */
+    rd_kafka_topic_partition_list_t *offsets; /* the caller's; may be NULL */
+    int timeout_ms;
+    int start_latest;                         /* rewind: partitions without a committed offset */
+    /* Results, for done(): */
+    int rc;  /* 0; -EAGAIN: the commit had to abort and the consumer was rewound to
+                `rewound` (the caller frees it); other -errno: fatal, msg says why */
+    rd_kafka_topic_partition_list_t *rewound;
+    char msg[600];
+    void (*done)(struct weir_kafka_txn_end *e, void *ctx); /* on the worker's loop */
+    void *ctx;
+};
+/* Starts ending the transaction; e->done runs on the loop when it is over.
+ * -EBUSY while another end runs. Nothing is open: done is called at once. */
+int weir_kafka_txn_end(struct weir_kafka_txn *t, struct weir_kafka_txn_end *e);
+/* The same, on the calling thread, for a worker whose loop has stopped: it
+ * serves the producer's delivery reports itself first. */
+void weir_kafka_txn_end_now(struct weir_kafka_txn *t, struct weir_kafka_txn_end *e);
+int weir_kafka_txn_ending(struct weir_kafka_txn *t);
+
+/* kafka_txn.c: the thread that runs the blocking calls. */
+struct weir_kafka_txn_runner;
+int weir_kafka_txn_runner_new(struct weir_kafka_txn_runner **out, rd_kafka_t *rk,
+                              struct weir_loop *loop, const char *what, const char *brokers,
+                              struct weir_error *err);
+int weir_kafka_txn_runner_submit(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_end *e);
+int weir_kafka_txn_runner_busy(struct weir_kafka_txn_runner *r);
+void weir_kafka_txn_runner_run_here(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_end *e);
+void weir_kafka_txn_runner_free(struct weir_kafka_txn_runner *r);
 
 #endif

@@ -11,14 +11,20 @@
  * (reason, source coordinates, raw bytes) with headers weir-reason,
  * weir-source-topic, weir-source-partition and weir-source-offset.
  *
- * Delivery reports wake the worker's loop through the producer main queue's
- * eventfd; flush() serves them and returns rd_kafka_outq_len().
+ * Delivery reports are events on the producer's main queue (event mode, so
+ * that a transaction commit running on another thread only waits for them
+ * while the loop serves them); the queue's eventfd wakes the loop. flush()
+ * serves them and returns what is still in flight. A full local queue never
+ * blocks the loop: the message waits in the sink's backlog, the sink reports
+ * busy (the source pauses), and the backlog goes out as deliveries make room.
  *
  * At-least-once, each sink has a producer of its own. Exactly-once (the Kafka
  * source's "guarantee": "exactly_once"), the worker's Kafka sinks share one
- * transactional producer (struct kafka_producer, counted), created by the
- * first of them to open; the source begins and commits its transactions
- * (weir_kafka_txn_*), with the input offsets inside. A failed delivery then
+ * transactional producer (struct kafka_producer, counted, shared through the
+ * worker under WEIR_KAFKA_TXN_SHARED), created by the first of them to open;
+ * the source begins and ends its transactions (weir_kafka_txn_*, the ends on
+ * the producer's transaction thread, kafka_txn.c), with the input offsets
+ * inside. A failed delivery then
  * doesn't fail the worker: it makes the transaction abortable, and the source
  * aborts it and rewinds. */
 #include <errno.h>
@@ -57,9 +63,9 @@ static const struct weir_option kafka_sink_options[] = {
      WEIR_OPT_REQUIRED, 0, 0, NULL},
     {"key", WEIR_OPT_ENUM, "\"source\"", "message key: source (the input message's key) or none",
      CONF(key), 0, 0, 0, "source|none"},
-    {"headers", WEIR_OPT_BOOL, "true",
-     "add a weir-pipeline header to each output (costs throughput in librdkafka 2.0.2: "
-     "docs/benchmarks.md); dead letters always carry their headers",
+    {"headers", WEIR_OPT_BOOL, "false",
+     "add a weir-pipeline header to each output (opt-in: it costs about a third of Kafka->Kafka "
+     "throughput in librdkafka 2.0.2, docs/benchmarks.md); dead letters always carry their headers",
      CONF(headers), 0, 0, 0, NULL},
     {"connect_timeout", WEIR_OPT_DURATION, "\"10s\"",
      "at start: how long to wait for the brokers and the topic's metadata before failing",
@@ -94,6 +100,20 @@ struct kafka_producer {
     int in_txn;           /* a transaction is open */
     uint64_t delivered, failed;
     char txn_id[300];
+    struct weir_kafka_txn_runner *runner; /* transactional: ends transactions off the loop */
+    struct weir_kafka_txn_end *ending;    /* the end in progress, or NULL */
+    void (*ending_done)(struct weir_kafka_txn_end *e, void *ctx);
+    void *ending_ctx;
+};
+
+/* A message the producer's full queue could not take yet. */
+struct backlog_msg {
+    char *value;
+    size_t len;
+    void *key;
+    size_t key_len;
+    rd_kafka_headers_t *h;
+    struct weir_ticket *t;
 };
 
 struct kafka_sink {
@@ -104,6 +124,8 @@ struct kafka_sink {
     rd_kafka_topic_t *rkt;
     struct weir_buf buf;  /* one message being formatted */
     char what[160];       /* "kafka sink \"out\" (worker 1)" */
+    struct backlog_msg *backlog; /* waiting for room in the producer's queue, in order */
+    size_t nbacklog, capbacklog, backlog_head;
 };
 
 static int prepare(void *conf, const json_t *raw, struct weir_prepare *p)
@@ -118,9 +140,8 @@ static int prepare(void *conf, const json_t *raw, struct weir_prepare *p)
     return bad + weir_kafka_props_check(c->kafka, reserved_props, p);
 }
 
-static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+static void deliver(struct kafka_producer *p, const rd_kafka_message_t *m)
 {
-    struct kafka_producer *p = opaque;
     struct weir_ticket *t = m->_private;
     if (m->err) {
         /* Transactional: the transaction is abortable now; the source's
@@ -155,6 +176,26 @@ static void arm_poll(struct kafka_producer *p)
         p->poll_armed = 1;
 }
 
+/* Serves what the main queue holds: delivery-report events (other events are
+ * served as callbacks inside rd_kafka_queue_poll). timeout_ms: 0 on the loop. */
+static void serve(struct kafka_producer *p, int timeout_ms)
+{
+    rd_kafka_event_t *ev;
+    if (!p->mainq) {
+        rd_kafka_poll(p->rk, 0);
+        return;
+    }
+    while ((ev = rd_kafka_queue_poll(p->mainq, timeout_ms))) {
+        if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_DR) {
+            const rd_kafka_message_t *m;
+            while ((m = rd_kafka_event_message_next(ev)))
+                deliver(p, m);
+        }
+        rd_kafka_event_destroy(ev);
+        timeout_ms = 0;
+    }
+}
+
 static void on_poll(struct weir_event *ev, int res)
 {
     struct kafka_producer *p =
@@ -164,7 +205,7 @@ static void on_poll(struct weir_event *ev, int res)
     if (read(p->efd, &v, sizeof v) < 0) {
         /* nothing to read: a spurious wake-up */
     }
-    rd_kafka_poll(p->rk, 0); /* delivery reports and errors, all that are queued */
+    serve(p, 0);
     check_fatal(p);
     arm_poll(p);
 }
@@ -189,11 +230,114 @@ static rd_kafka_headers_t *headers_for(struct kafka_sink *ks, const struct weir_
         const char *reason = r->reason ? r->reason : "rejected";
         rd_kafka_header_add(h, "weir-reason", -1, reason, -1);
         rd_kafka_header_add(h, "weir-source-topic", -1,
-                            weir_kafka_record_topic(&ks->s->worker->source, r), -1);
+                            (r->topic ? r->topic : ""), -1);
         add_header_int(h, "weir-source-partition", r->partition);
         add_header_int(h, "weir-source-offset", r->offset);
     }
     return h;
+}
+
+static rd_kafka_resp_err_t produce(struct kafka_sink *ks, const void *value, size_t len,
+                                   const void *key, size_t key_len, rd_kafka_headers_t *h,
+                                   struct weir_ticket *t)
+{
+    return h ? rd_kafka_producev(ks->rk, RD_KAFKA_V_RKT(ks->rkt),
+                                 RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                 RD_KAFKA_V_VALUE((void *)value, len),
+                                 RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_HEADERS(h),
+                                 RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END)
+             : rd_kafka_producev(ks->rk, RD_KAFKA_V_RKT(ks->rkt),
+                                 RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                 RD_KAFKA_V_VALUE((void *)value, len),
+                                 RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_OPAQUE(t),
+                                 RD_KAFKA_V_END);
+}
+
+static int produce_failed(struct kafka_sink *ks, rd_kafka_resp_err_t e, rd_kafka_headers_t *h,
+                          struct weir_ticket *t)
+{
+    struct weir_sink *s = ks->s;
+    if (h)
+        rd_kafka_headers_destroy(h);
+    if (t)
+        weir_ticket_release(t, 0);
+    if (!s->worker->failed) {
+        struct weir_error err;
+        weir_error_set(&err, -EIO, "%s: produce to topic \"%s\": %s", ks->what, ks->c->topic,
+                       rd_kafka_err2str(e));
+        weir_worker_fail(s->worker, &err);
+    }
+    return -EIO;
+}
+
+/* The producer's queue is full: the message waits here (copied), in order. */
+static int backlog_push(struct kafka_sink *ks, const void *value, size_t len, const void *key,
+                        size_t key_len, rd_kafka_headers_t *h, struct weir_ticket *t)
+{
+    if (ks->nbacklog == ks->capbacklog) {
+        if (ks->backlog_head > 0) {
+            memmove(ks->backlog, ks->backlog + ks->backlog_head,
+                    (ks->nbacklog - ks->backlog_head) * sizeof *ks->backlog);
+            ks->nbacklog -= ks->backlog_head;
+            ks->backlog_head = 0;
+        }
+        if (ks->nbacklog == ks->capbacklog) {
+            size_t cap = ks->capbacklog ? ks->capbacklog * 2 : 256;
+            struct backlog_msg *v = realloc(ks->backlog, cap * sizeof *v);
+            if (!v)
+                return -ENOMEM;
+            ks->backlog = v;
+            ks->capbacklog = cap;
+        }
+    }
+    struct backlog_msg *m = &ks->backlog[ks->nbacklog];
+    *m = (struct backlog_msg){.len = len, .key_len = key_len, .h = h, .t = t};
+    if (!(m->value = malloc(len ? len : 1)) || (key_len && !(m->key = malloc(key_len)))) {
+        free(m->value);
+        return -ENOMEM;
+    }
+    memcpy(m->value, value, len);
+    if (key_len)
+        memcpy(m->key, key, key_len);
+    ks->nbacklog++;
+    return 0;
+}
+
+/* Hands the backlog to the producer while it has room. Returns what is left. */
+static size_t backlog_send(struct kafka_sink *ks)
+{
+    while (ks->backlog_head < ks->nbacklog && !ks->s->worker->failed) {
+        struct backlog_msg *m = &ks->backlog[ks->backlog_head];
+        rd_kafka_resp_err_t e = produce(ks, m->value, m->len, m->key, m->key_len, m->h, m->t);
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            break;
+        if (e)
+            produce_failed(ks, e, m->h, m->t);
+        free(m->value);
+        free(m->key);
+        ks->backlog_head++;
+    }
+    if (ks->backlog_head == ks->nbacklog)
+        ks->backlog_head = ks->nbacklog = 0;
+    return ks->nbacklog - ks->backlog_head;
+}
+
+static void backlog_drop(struct kafka_sink *ks)
+{
+    for (size_t i = ks->backlog_head; i < ks->nbacklog; i++) {
+        struct backlog_msg *m = &ks->backlog[i];
+        if (m->h)
+            rd_kafka_headers_destroy(m->h);
+        if (m->t)
+            weir_ticket_release(m->t, 0);
+        free(m->value);
+        free(m->key);
+    }
+    free(ks->backlog);
+    ks->backlog = NULL;
+    ks->nbacklog = ks->capbacklog = ks->backlog_head = 0;
 }
 
 static int produce_one(struct kafka_sink *ks, const struct weir_batch *b, uint32_t i,
@@ -203,7 +347,7 @@ static int produce_one(struct kafka_sink *ks, const struct weir_batch *b, uint32
     const struct weir_record *r = &b->rec[i];
     int dead = s->when == WEIR_WHEN_DEAD;
     ks->buf.len = 0;
-    int rc = dead ? weir_output_dead(&ks->buf, b, i, weir_kafka_record_topic(&s->worker->source, r))
+    int rc = dead ? weir_output_dead(&ks->buf, b, i, (r->topic ? r->topic : ""))
                   : weir_output_record(&ks->buf, s->output, b, i);
     if (rc < 0)
         return rc;
@@ -212,40 +356,18 @@ static int produce_one(struct kafka_sink *ks, const struct weir_batch *b, uint32
     size_t key_len = key ? r->key_len : 0;
     rd_kafka_headers_t *h = headers_for(ks, b, i);
     if (t)
-        weir_ticket_hold(t); /* released by on_delivery */
-    for (;;) {
-        rd_kafka_resp_err_t e =
-            h ? rd_kafka_producev(ks->rk, RD_KAFKA_V_RKT(ks->rkt),
-                                  RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                  RD_KAFKA_V_VALUE(ks->buf.data, len), RD_KAFKA_V_KEY(key, key_len),
-                                  RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END)
-              : rd_kafka_producev(ks->rk, RD_KAFKA_V_RKT(ks->rkt),
-                                  RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                  RD_KAFKA_V_VALUE(ks->buf.data, len), RD_KAFKA_V_KEY(key, key_len),
-                                  RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
-        if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
-            return 0; /* the headers belong to the message now */
-        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && !s->worker->failed) {
-            /* busy() should have paused the source before this: serve delivery
-             * reports to make room (librdkafka's advice) rather than drop. */
-            rd_kafka_poll(ks->rk, 10);
-            check_fatal(ks->p);
-            continue;
-        }
-        if (h)
-            rd_kafka_headers_destroy(h);
-        if (t)
-            weir_ticket_release(t, 0);
-        if (!s->worker->failed) {
-            struct weir_error err;
-            weir_error_set(&err, -EIO, "%s: produce to topic \"%s\": %s", ks->what, ks->c->topic,
-                           rd_kafka_err2str(e));
-            weir_worker_fail(s->worker, &err);
-        }
-        return -EIO;
+        weir_ticket_hold(t); /* released by deliver() */
+    rd_kafka_resp_err_t e = ks->nbacklog > ks->backlog_head ? RD_KAFKA_RESP_ERR__QUEUE_FULL
+                                                             : produce(ks, ks->buf.data, len, key,
+                                                                       key_len, h, t);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return 0; /* the headers belong to the message now */
+    if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && !s->worker->failed) {
+        if (backlog_push(ks, ks->buf.data, len, key, key_len, h, t) == 0)
+            return 0;
+        e = RD_KAFKA_RESP_ERR__QUEUE_FULL;
     }
+    return produce_failed(ks, e, h, t);
 }
 
 static int kk_write(struct weir_sink *s, struct weir_batch *b, struct weir_ticket *t)
@@ -264,35 +386,16 @@ static int kk_write(struct weir_sink *s, struct weir_batch *b, struct weir_ticke
 static int kk_flush(struct weir_sink *s)
 {
     struct kafka_sink *ks = s->state;
-    rd_kafka_poll(ks->rk, 0);
+    serve(ks->p, 0);
+    size_t waiting = backlog_send(ks);
     check_fatal(ks->p);
-    return rd_kafka_outq_len(ks->rk);
+    return rd_kafka_outq_len(ks->rk) + (int)waiting;
 }
 
 static int kk_busy(struct weir_sink *s)
 {
     struct kafka_sink *ks = s->state;
-    return rd_kafka_outq_len(ks->rk) >= ks->p->busy_at;
-}
-
-int weir_kafka_sinks_poll(struct weir_worker *w, int timeout_ms)
-{
-    int n = 0, nk = 0;
-    for (size_t k = 0; k < w->nsinks; k++)
-        nk += w->sinks[k].type == &weir_sink_kafka && w->sinks[k].state;
-    for (size_t k = 0; k < w->nsinks; k++) {
-        struct kafka_sink *ks = w->sinks[k].state;
-        if (w->sinks[k].type != &weir_sink_kafka || !ks)
-            continue;
-        rd_kafka_poll(ks->rk, timeout_ms / (nk ? nk : 1));
-        n += rd_kafka_outq_len(ks->rk);
-    }
-    return n;
-}
-
-static struct kafka_producer *sink_producer(struct weir_sink *s)
-{
-    return s->type == &weir_sink_kafka && s->state ? ((struct kafka_sink *)s->state)->p : NULL;
+    return ks->nbacklog > ks->backlog_head || rd_kafka_outq_len(ks->rk) >= ks->p->busy_at;
 }
 
 /* brokers: the sink's own, or the Kafka source's (with its security properties).
@@ -313,7 +416,7 @@ static int producer_new(struct kafka_producer *p, const struct kafka_sink_conf *
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     snprintf(client_id, sizeof client_id, "weir-%s-%d", pl->name, p->w->id);
     weir_kafka_conf_common(conf, &p->cl);
-    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_events(conf, RD_KAFKA_EVENT_DR);
     if ((rc = weir_kafka_conf_set(conf, "bootstrap.servers", p->cl.brokers, p->cl.what, err)) < 0 ||
         (rc = weir_kafka_conf_set(conf, "client.id", client_id, p->cl.what, err)) < 0 ||
         (rc = weir_kafka_conf_set(conf, "enable.idempotence", "true", p->cl.what, err)) < 0 ||
@@ -362,13 +465,33 @@ static int producer_start(struct kafka_producer *p, uint64_t timeout_ns, struct 
     static const uint64_t one = 1; /* an eventfd takes 8 bytes */
     rd_kafka_queue_io_event_enable(p->mainq, p->efd, &one, sizeof one);
     arm_poll(p);
+    if (p->transactional) {
+        int rc = weir_kafka_txn_runner_new(&p->runner, p->rk, p->w->loop, p->cl.what,
+                                           p->cl.brokers, err);
+        if (rc < 0)
+            return rc;
+        weir_worker_share(p->w, WEIR_KAFKA_TXN_SHARED, p);
+    }
     return 0;
+}
+
+/* Serves delivery reports on the calling thread until nothing is in flight
+ * or timeout_ms passed: for a worker whose loop has stopped. */
+static void drain_now(struct kafka_producer *p, int timeout_ms)
+{
+    uint64_t deadline = weir_now_ns() + (uint64_t)timeout_ms * 1000000u;
+    while (rd_kafka_outq_len(p->rk) > 0 && weir_now_ns() < deadline)
+        serve(p, 50);
 }
 
 static void producer_put(struct kafka_producer *p)
 {
     if (!p || --p->refs > 0)
         return;
+    if (p->transactional)
+        weir_worker_share(p->w, WEIR_KAFKA_TXN_SHARED, NULL);
+    weir_kafka_txn_runner_free(p->runner); /* joins: a running end finishes first */
+    p->runner = NULL;
     if (p->rk) {
         if (p->in_txn) { /* the source closed without committing (a failed start) */
             rd_kafka_error_t *e = rd_kafka_abort_transaction(p->rk, 10000);
@@ -376,10 +499,10 @@ static void producer_put(struct kafka_producer *p)
                 rd_kafka_error_destroy(e);
         }
         if (!p->w->failed)
-            rd_kafka_flush(p->rk, 10000);
+            drain_now(p, 10000);
         /* Whatever is left fails its tickets: nothing past it gets committed. */
         rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-        rd_kafka_poll(p->rk, 0);
+        serve(p, 0);
         if (p->mainq)
             rd_kafka_queue_destroy(p->mainq);
         rd_kafka_destroy(p->rk);
@@ -404,9 +527,8 @@ static int kk_open(struct weir_sink *s, struct weir_error *err)
     ks->c = c;
     snprintf(ks->what, sizeof ks->what, "kafka %s \"%s\" (worker %d)",
              s->when == WEIR_WHEN_DEAD ? "dead-letter sink" : "sink", c->topic, w->id);
-    for (size_t k = 0; transactional && !ks->p && k < w->nsinks; k++)
-        if (&w->sinks[k] != s && (ks->p = sink_producer(&w->sinks[k])))
-            ks->p->refs++;
+    if (transactional && (ks->p = weir_worker_shared(w, WEIR_KAFKA_TXN_SHARED)))
+        ks->p->refs++;
     int rc, first = !ks->p;
     if (first) {
         struct kafka_producer *p = calloc(1, sizeof *p);
@@ -453,6 +575,7 @@ static void kk_close(struct weir_sink *s)
     struct kafka_sink *ks = s->state;
     if (!ks)
         return;
+    backlog_drop(ks);
     if (ks->rkt)
         rd_kafka_topic_destroy(ks->rkt);
     producer_put(ks->p);
@@ -465,31 +588,17 @@ static void kk_close(struct weir_sink *s)
 
 struct weir_kafka_txn *weir_kafka_txn_of(struct weir_worker *w)
 {
-    for (size_t k = 0; k < w->nsinks; k++) {
-        struct kafka_producer *p = sink_producer(&w->sinks[k]);
-        if (p && p->transactional)
-            return (struct weir_kafka_txn *)p;
-    }
-    return NULL;
+    return weir_worker_shared(w, WEIR_KAFKA_TXN_SHARED);
+}
+
+rd_kafka_t *weir_kafka_txn_rk(struct weir_kafka_txn *t)
+{
+    return ((struct kafka_producer *)t)->rk;
 }
 
 int weir_kafka_txn_is_open(const struct weir_kafka_txn *t)
 {
     return ((const struct kafka_producer *)t)->in_txn;
-}
-
-static int txn_error(struct kafka_producer *p, rd_kafka_error_t *e, const char *doing,
-                     struct weir_error *err)
-{
-    int fenced = rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__FENCED ||
-                 rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR_PRODUCER_FENCED;
-    int rc = weir_error_set(err, -EIO, "%s: %s on Kafka brokers %s failed: %s%s", p->cl.what, doing,
-                            p->cl.brokers, rd_kafka_error_string(e),
-                            fenced ? " (another producer with this transactional.id started: "
-                                     "two weir processes of this group on one host need distinct "
-                                     "\"transactional_id\"s)" : "");
-    rd_kafka_error_destroy(e);
-    return rc;
 }
 
 int weir_kafka_txn_begin(struct weir_kafka_txn *t, struct weir_error *err)
@@ -498,70 +607,70 @@ int weir_kafka_txn_begin(struct weir_kafka_txn *t, struct weir_error *err)
     if (p->in_txn)
         return 0;
     rd_kafka_error_t *e = rd_kafka_begin_transaction(p->rk);
-    if (e)
-        return txn_error(p, e, "begin_transaction", err);
+    if (e) {
+        int rc = weir_error_set(err, -EIO, "%s: begin_transaction on Kafka brokers %s failed: %s",
+                                p->cl.what, p->cl.brokers, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        return rc;
+    }
     p->in_txn = 1;
     return 1;
 }
 
-/* A retriable error: warn (rate-limited), drop it and say to call again. */
-static int retry(struct kafka_producer *p, rd_kafka_error_t *e, const char *doing)
+/* On the loop: the transaction is over (committed, or aborted). */
+static void txn_ended(struct weir_kafka_txn_end *e, void *ctx)
 {
-    if (!rd_kafka_error_is_retriable(e) || p->w->failed)
-        return 0;
-    char why[512];
-    snprintf(why, sizeof why, "%s: %s; retrying", doing, rd_kafka_error_string(e));
-    weir_kafka_warn(&p->cl, why);
-    rd_kafka_error_destroy(e);
-    return 1;
-}
-
-int weir_kafka_txn_abort(struct weir_kafka_txn *t, int timeout_ms, struct weir_error *err)
-{
-    struct kafka_producer *p = (struct kafka_producer *)t;
-    if (!p->in_txn)
-        return 0;
-    rd_kafka_error_t *e;
-    while ((e = rd_kafka_abort_transaction(p->rk, timeout_ms)) && retry(p, e, "abort_transaction"))
-        ;
-    if (e)
-        return txn_error(p, e, "abort_transaction", err);
-    p->in_txn = 0;
-    return 0;
-}
-
-int weir_kafka_txn_commit(struct weir_kafka_txn *t, rd_kafka_t *consumer,
-                          const rd_kafka_topic_partition_list_t *offsets, int timeout_ms,
-                          struct weir_error *err)
-{
-    struct kafka_producer *p = (struct kafka_producer *)t;
-    rd_kafka_error_t *e = NULL;
-    const char *doing = "send_offsets_to_transaction";
-    if (!p->in_txn)
-        return 0;
-    if (offsets && offsets->cnt > 0) {
-        rd_kafka_consumer_group_metadata_t *md = rd_kafka_consumer_group_metadata(consumer);
-        while ((e = rd_kafka_send_offsets_to_transaction(p->rk, offsets, md, timeout_ms)) &&
-               retry(p, e, doing))
-            ;
-        rd_kafka_consumer_group_metadata_destroy(md);
-    }
-    if (!e) {
-        doing = "commit_transaction";
-        while ((e = rd_kafka_commit_transaction(p->rk, timeout_ms)) && retry(p, e, doing))
-            ;
-    }
-    if (!e) {
+    struct kafka_producer *p = ctx;
+    if (e->rc == 0 || e->rc == -EAGAIN)
         p->in_txn = 0;
+    p->ending = NULL;
+    e->done = p->ending_done;
+    e->ctx = p->ending_ctx;
+    e->done(e, e->ctx);
+}
+
+int weir_kafka_txn_end(struct weir_kafka_txn *t, struct weir_kafka_txn_end *e)
+{
+    struct kafka_producer *p = (struct kafka_producer *)t;
+    if (p->ending)
+        return -EBUSY;
+    if (!p->in_txn) {
+        e->rc = 0;
+        e->rewound = NULL;
+        e->done(e, e->ctx);
         return 0;
     }
-    if (!rd_kafka_error_txn_requires_abort(e))
-        return txn_error(p, e, doing, err);
-    fprintf(stderr, "weir: %s: %s: %s; aborting the transaction\n", p->cl.what, doing,
-            rd_kafka_error_string(e));
-    rd_kafka_error_destroy(e);
-    int rc = weir_kafka_txn_abort(t, timeout_ms, err);
-    return rc < 0 ? rc : -EAGAIN;
+    p->ending = e;
+    p->ending_done = e->done;
+    p->ending_ctx = e->ctx;
+    e->done = txn_ended;
+    e->ctx = p;
+    int rc = weir_kafka_txn_runner_submit(p->runner, e);
+    if (rc < 0) {
+        e->done = p->ending_done;
+        e->ctx = p->ending_ctx;
+        p->ending = NULL;
+    }
+    return rc;
+}
+
+void weir_kafka_txn_end_now(struct weir_kafka_txn *t, struct weir_kafka_txn_end *e)
+{
+    struct kafka_producer *p = (struct kafka_producer *)t;
+    e->rewound = NULL;
+    e->rc = 0;
+    if (!p->in_txn)
+        return;
+    if (!e->abort)
+        drain_now(p, e->timeout_ms);
+    weir_kafka_txn_runner_run_here(p->runner, e);
+    if (e->rc == 0 || e->rc == -EAGAIN)
+        p->in_txn = 0;
+}
+
+int weir_kafka_txn_ending(struct weir_kafka_txn *t)
+{
+    return ((struct kafka_producer *)t)->ending != NULL;
 }
 
 const char *weir_kafka_sink_brokers(const void *sink_conf)

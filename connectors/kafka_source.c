@@ -36,20 +36,11 @@
  * error aborts the transaction and rewinds the assigned partitions to their
  * committed offsets; a fatal one (fenced) fails the worker. Revocation and
  * close commit the open transaction first. */
-#include <errno.h>
-#include <poll.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/eventfd.h>
-#include <unistd.h>
 
-#include "connectors/kafka_common.h"
-#include "engine/loop.h"
-#include "engine/pipeline.h"
-#include "engine/worker.h"
+#include "connectors/kafka_source.h"
 
-#define TICK_NS (500ull * 1000000ull) /* safety-net drain; keeps max.poll.interval.ms happy */
+#define TICK_NS (500ull * 1000000ull) /* safety-net ks_drain; keeps max.poll.interval.ms happy */
 #define PAUSE_AFTER_NS (1000ull * 1000000ull) /* over the in-flight bounds this long: pause */
 
 #define CONF(f) offsetof(struct weir_kafka_source_conf, f)
@@ -94,6 +85,10 @@ static const struct weir_option kafka_source_options[] = {
      "exactly_once: worker N's producer uses transactional.id \"<this>-N\" (default: the group, "
      "then the host name); distinct per process when several run on one host",
      CONF(transactional_id), 0, 0, 0, NULL},
+    {"checkpoint_interval", WEIR_OPT_DURATION, "\"1s\"",
+     "at_least_once with stateful operators: save the changed keyed state to the changelog this "
+     "often; offsets are committed only up to the last saved state (exactly_once saves it in every "
+     "transaction)", CONF(checkpoint_interval_ns), 0, 0, 0, NULL},
     {0},
 };
 
@@ -105,69 +100,6 @@ static const char *const reserved_props[] = {
     "enable.auto.offset.store", "weir stores an offset only after its outputs are acknowledged",
     "auto.offset.reset", "use the source's \"start\"",
     NULL, NULL,
-};
-
-struct kpart;
-
-/* One batch's records of one partition. Lives in the partition's FIFO and in
- * the ticket's list; freed when both are through with it. */
-struct kseg {
-    struct kpart *part;  /* NULL once the partition was revoked */
-    int64_t next_offset; /* the batch's last offset of this partition + 1 */
-    int done;            /* the ticket finished well */
-    int tdone;           /* the ticket let go of it */
-    struct kseg *next;   /* FIFO order (= dispatch order) or free list */
-    struct kseg *tnext;  /* the ticket's list */
-};
-
-struct kpart {
-    char *topic;
-    int32_t partition;
-    int assigned;
-    struct kseg *head, *tail;
-    int64_t next; /* exactly-once: past the last record taken (-1: none yet) */
-    int64_t sent; /* exactly-once: the offset the last committed transaction holds (-1: unknown) */
-};
-
-struct kticket {
-    struct weir_ticket t;
-    struct kafka_source *ks;    /* NULL once the source closed */
-    rd_kafka_message_t **msgs;  /* (cap) kept until the ticket is done */
-    uint32_t nmsgs;
-    uint64_t bytes;
-    struct kseg *segs;
-    struct kticket *next, *prev; /* live list, or free list (next) */
-};
-
-struct kafka_source {
-    struct weir_kafka_client cl; /* first: the clients' opaque */
-    struct weir_source *s;
-    const struct weir_kafka_source_conf *c;
-    rd_kafka_t *rk;
-    rd_kafka_queue_t *q;
-    int efd;
-    int subscribed;
-    struct weir_event poll_ev, tick_ev;
-    int poll_armed, tick_armed;
-    uint32_t cap;                /* records per batch */
-    rd_kafka_message_t **scratch; /* (cap) */
-    struct weir_batch *batch;    /* being filled */
-    struct kticket *bt;          /* its ticket */
-    struct kpart **parts;
-    size_t nparts, partcap;
-    struct kpart *last;          /* look-up cache */
-    struct kticket *live, *free_tickets;
-    struct kseg *free_segs;
-    uint64_t inflight_records, inflight_bytes;
-    uint64_t throttled_since; /* over the in-flight bounds since (ns), or 0 */
-    int kpaused;     /* partitions paused: over the bounds for PAUSE_AFTER_NS */
-    int wait_resume; /* the worker asked us to pause */
-    int draining, stopping, finished, closing;
-    char group[256];
-    struct weir_kafka_txn *txn;  /* exactly-once: the worker's transactional producer */
-    struct weir_event txn_ev;    /* commit_interval timer, armed while a transaction is open */
-    int txn_armed, committing;
-    uint64_t txn_records;        /* dispatched into the open transaction */
 };
 
 static int prepare(void *conf, const json_t *raw, struct weir_prepare *p)
@@ -222,133 +154,6 @@ static int check(const void *conf, const struct weir_pipeline *pl, struct weir_d
     return bad;
 }
 
-/* ---- partitions and offsets --------------------------------------------- */
-
-static struct kpart *part_find(struct kafka_source *ks, const char *topic, int32_t partition)
-{
-    struct kpart *p = ks->last;
-    if (p && p->partition == partition && strcmp(p->topic, topic) == 0)
-        return p;
-    for (size_t i = 0; i < ks->nparts; i++) {
-        p = ks->parts[i];
-        if (p->partition == partition && strcmp(p->topic, topic) == 0)
-            return ks->last = p;
-    }
-    return NULL;
-}
-
-static struct kpart *part_get(struct kafka_source *ks, const char *topic, int32_t partition)
-{
-    struct kpart *p = part_find(ks, topic, partition);
-    if (p)
-        return p;
-    if (ks->nparts == ks->partcap) {
-        size_t cap = ks->partcap ? ks->partcap * 2 : 16;
-        struct kpart **v = realloc(ks->parts, cap * sizeof *v);
-        if (!v)
-            return NULL;
-        ks->parts = v;
-        ks->partcap = cap;
-    }
-    if (!(p = calloc(1, sizeof *p)) || !(p->topic = strdup(topic))) {
-        free(p);
-        return NULL;
-    }
-    p->partition = partition;
-    p->next = p->sent = -1;
-    ks->parts[ks->nparts++] = p;
-    return p;
-}
-
-static void seg_free(struct kafka_source *ks, struct kseg *g)
-{
-    g->next = ks->free_segs;
-    ks->free_segs = g;
-}
-
-/* Stores the offset after the longest done prefix of p's FIFO. */
-static void part_advance(struct kafka_source *ks, struct kpart *p)
-{
-    int64_t off = -1;
-    while (p->head && p->head->done) {
-        struct kseg *g = p->head;
-        off = g->next_offset;
-        p->head = g->next;
-        seg_free(ks, g); /* its ticket let go of it already (done implies tdone) */
-    }
-    if (!p->head)
-        p->tail = NULL;
-    if (off < 0 || !ks->rk || ks->txn)
-        return; /* exactly-once: offsets go inside the transaction instead */
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = off;
-    rd_kafka_offsets_store(ks->rk, l); /* a partition no longer assigned fails alone: fine */
-    rd_kafka_topic_partition_list_destroy(l);
-}
-
-/* A revoked partition forgets its FIFO: the segments still held by tickets
- * become theirs alone, and nothing more is stored for it. */
-static size_t part_orphan(struct kafka_source *ks, struct kpart *p)
-{
-    size_t pending = 0;
-    for (struct kseg *g = p->head, *next; g; g = next) {
-        next = g->next;
-        if (g->tdone) {
-            seg_free(ks, g);
-        } else {
-            g->part = NULL;
-            pending++;
-        }
-    }
-    p->head = p->tail = NULL;
-    p->assigned = 0;
-    if (ks->last == p)
-        ks->last = NULL;
-    return pending;
-}
-
-static void pause_all(struct kafka_source *ks, int pause)
-{
-    rd_kafka_topic_partition_list_t *l = NULL;
-    if (rd_kafka_assignment(ks->rk, &l) == 0 && l) {
-        if (pause)
-            rd_kafka_pause_partitions(ks->rk, l);
-        else
-            rd_kafka_resume_partitions(ks->rk, l);
-    }
-    if (l)
-        rd_kafka_topic_partition_list_destroy(l);
-    ks->kpaused = pause;
-}
-
-/* Wakes our own poll: drain from the loop, never from inside an acknowledgement. */
-static void wake_self(struct kafka_source *ks)
-{
-    uint64_t one = 1;
-    if (write(ks->efd, &one, sizeof one) < 0) {
-        /* the counter is saturated: a wake-up is pending anyway */
-    }
-}
-
-static void check_bounds(struct kafka_source *ks)
-{
-    const struct weir_kafka_source_conf *c = ks->c;
-    if (ks->inflight_records >= (uint64_t)c->max_inflight_records ||
-        ks->inflight_bytes >= (uint64_t)c->max_inflight_bytes) {
-        if (!ks->throttled_since)
-            ks->throttled_since = weir_now_ns();
-    } else if (ks->throttled_since && ks->inflight_records < (uint64_t)c->max_inflight_records / 2 &&
-               ks->inflight_bytes < (uint64_t)c->max_inflight_bytes / 2) {
-        ks->throttled_since = 0;
-        if (ks->closing)
-            return;
-        if (ks->kpaused)
-            pause_all(ks, 0);
-        if (!ks->stopping)
-            wake_self(ks);
-    }
-}
-
 /* ---- tickets ------------------------------------------------------------- */
 
 static void ticket_done(struct weir_ticket *t)
@@ -364,10 +169,10 @@ static void ticket_done(struct weir_ticket *t)
         next = g->tnext;
         g->tdone = 1;
         if (!g->part)
-            seg_free(ks, g); /* revoked meanwhile */
+            ks_seg_free(ks, g); /* revoked meanwhile */
         else if (!t->failed || ks->txn) { /* exactly-once: the transaction decides */
             g->done = 1;
-            part_advance(ks, g->part);
+            ks_part_advance(ks, g->part);
         } /* failed: stays undone in its FIFO, nothing past it is stored */
     }
     kt->segs = NULL;
@@ -386,7 +191,9 @@ static void ticket_done(struct weir_ticket *t)
     kt->next = ks->free_tickets;
     ks->free_tickets = kt;
     if (ks->throttled_since)
-        check_bounds(ks);
+        ks_check_bounds(ks);
+    if (ks->revoking)
+        ks_revoke_check(ks);
 }
 
 static struct kticket *ticket_get(struct kafka_source *ks)
@@ -413,31 +220,14 @@ static struct kticket *ticket_get(struct kafka_source *ks)
     return kt;
 }
 
-static void fail(struct kafka_source *ks, int code, const char *fmt, const char *a, const char *b)
+void ks_fail(struct kafka_source *ks, int code, const char *fmt, const char *a, const char *b)
 {
     struct weir_error e;
     weir_error_set(&e, code, fmt, ks->cl.what, a, b);
     weir_worker_fail(ks->s->worker, &e);
 }
 
-static void on_txn_timer(struct weir_event *ev, int res);
-
-/* Exactly-once: a batch goes into the open transaction, or begins one. */
-static int txn_begin(struct kafka_source *ks)
-{
-    struct weir_error e;
-    int rc = weir_kafka_txn_begin(ks->txn, &e);
-    if (rc < 0) {
-        weir_worker_fail(ks->s->worker, &e);
-        return rc;
-    }
-    if (!ks->txn_armed && !ks->closing &&
-        weir_loop_timer(ks->s->worker->loop, ks->c->commit_interval_ns, &ks->txn_ev) == 0)
-        ks->txn_armed = 1;
-    return 0;
-}
-
-static void flush_batch(struct kafka_source *ks)
+void ks_flush_batch(struct kafka_source *ks)
 {
     struct weir_batch *b = ks->batch;
     struct kticket *kt = ks->bt;
@@ -445,7 +235,7 @@ static void flush_batch(struct kafka_source *ks)
         return;
     ks->batch = NULL;
     ks->bt = NULL;
-    if (ks->txn && txn_begin(ks) < 0) { /* the worker failed: nothing of it is committed */
+    if (ks->txn && ks_txn_begin(ks) < 0) { /* the worker failed: nothing of it is committed */
         weir_batch_put(b);
         weir_ticket_hold(&kt->t);
         weir_ticket_release(&kt->t, 0);
@@ -455,12 +245,12 @@ static void flush_batch(struct kafka_source *ks)
     weir_ticket_hold(&kt->t); /* ours, released after dispatch */
     weir_worker_dispatch(ks->s->worker, b, &kt->t);
     weir_ticket_release(&kt->t, 1);
-    check_bounds(ks);
+    ks_check_bounds(ks);
 }
 
 /* One message becomes one record of the current batch (or an error, or
  * nothing when its partition is no longer ours). Takes ownership of m. */
-static void take(struct kafka_source *ks, rd_kafka_message_t *m)
+void ks_take(struct kafka_source *ks, rd_kafka_message_t *m)
 {
     if (m->err) {
         char why[512];
@@ -468,16 +258,31 @@ static void take(struct kafka_source *ks, rd_kafka_message_t *m)
         snprintf(why, sizeof why, "%s", rd_kafka_message_errstr(m));
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             if (weir_kafka_error_fatal(m->err))
-                fail(ks, -EIO, "%s: topic \"%s\": %s", topic, why);
+                ks_fail(ks, -EIO, "%s: topic \"%s\": %s", topic, why);
             else
                 weir_kafka_warn(&ks->cl, why);
         }
         rd_kafka_message_destroy(m);
         return;
     }
-    struct kpart *p = part_find(ks, rd_kafka_topic_name(m->rkt), m->partition);
-    if (!p || !p->assigned) { /* fetched before a revocation: the next owner reads it */
+    struct kpart *p = ks_part_find(ks, rd_kafka_topic_name(m->rkt), m->partition);
+    if (!p || !p->assigned || p->revoking) { /* the next owner reads it */
         rd_kafka_message_destroy(m);
+        return;
+    }
+    if (!p->ready) { /* its state is still being restored: it waits (the partition is paused) */
+        if (p->nwaiting == p->capwaiting) {
+            size_t cap = p->capwaiting ? p->capwaiting * 2 : 64;
+            rd_kafka_message_t **v = realloc(p->waiting, cap * sizeof *v);
+            if (!v) {
+                rd_kafka_message_destroy(m);
+                ks_fail(ks, -ENOMEM, "%s: out of memory%s%s", "", "");
+                return;
+            }
+            p->waiting = v;
+            p->capwaiting = cap;
+        }
+        p->waiting[p->nwaiting++] = m;
         return;
     }
     if (!ks->batch) {
@@ -488,7 +293,7 @@ static void take(struct kafka_source *ks, rd_kafka_message_t *m)
                 weir_batch_put(ks->batch);
             ks->batch = NULL;
             rd_kafka_message_destroy(m);
-            fail(ks, -ENOMEM, "%s: out of memory%s%s", "", "");
+            ks_fail(ks, -ENOMEM, "%s: out of memory%s%s", "", "");
             return;
         }
     }
@@ -502,7 +307,7 @@ static void take(struct kafka_source *ks, rd_kafka_message_t *m)
             ks->free_segs = g->next;
         else if (!(g = malloc(sizeof *g))) {
             rd_kafka_message_destroy(m);
-            fail(ks, -ENOMEM, "%s: out of memory%s%s", "", "");
+            ks_fail(ks, -ENOMEM, "%s: out of memory%s%s", "", "");
             return;
         }
         *g = (struct kseg){.part = p};
@@ -525,113 +330,14 @@ static void take(struct kafka_source *ks, rd_kafka_message_t *m)
     r->ts_ms = rd_kafka_message_timestamp(m, NULL);
     r->offset = m->offset;
     r->partition = m->partition;
-    r->opaque = m;
+    r->topic = p->topic;
+    r->part = p->slot;
     kt->msgs[kt->nmsgs++] = m;
     kt->bytes += m->len;
     ks->inflight_records++;
     ks->inflight_bytes += m->len;
     if (b->n == b->cap)
-        flush_batch(ks);
-}
-
-/* ---- transactions (exactly-once) ------------------------------------------ */
-
-static int txn_timeout_ms(const struct kafka_source *ks)
-{
-    return (int)(ks->c->connect_timeout_ns / 1000000u);
-}
-
-/* After an abort: every assigned partition goes back to its committed offset
- * (or to "start" when it has none); the records since are read again. */
-static void rewind_parts(struct kafka_source *ks)
-{
-    rd_kafka_topic_partition_list_t *l = NULL;
-    rd_kafka_error_t *se = NULL;
-    char why[512] = "";
-    rd_kafka_resp_err_t e = rd_kafka_assignment(ks->rk, &l);
-    if (!e)
-        e = rd_kafka_committed(ks->rk, l, txn_timeout_ms(ks));
-    if (!e) {
-        for (int i = 0; i < l->cnt; i++) {
-            rd_kafka_topic_partition_t *tp = &l->elems[i];
-            struct kpart *p = part_find(ks, tp->topic, tp->partition);
-            if (p)
-                p->next = p->sent = tp->offset >= 0 ? tp->offset : -1;
-            if (tp->offset < 0)
-                tp->offset = ks->c->start ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
-        }
-        se = rd_kafka_seek_partitions(ks->rk, l, txn_timeout_ms(ks));
-        for (int i = 0; !se && i < l->cnt && !why[0]; i++)
-            if (l->elems[i].err)
-                snprintf(why, sizeof why, "%s [%d]: %s", l->elems[i].topic, (int)l->elems[i].partition,
-                         rd_kafka_err2str(l->elems[i].err));
-    }
-    if (e)
-        snprintf(why, sizeof why, "%s", rd_kafka_err2str(e));
-    else if (se)
-        snprintf(why, sizeof why, "%s", rd_kafka_error_string(se));
-    if (why[0])
-        fail(ks, -EIO, "%s: cannot rewind to the committed offsets after an aborted transaction: "
-             "%s%s", why, "");
-    else
-        fprintf(stderr, "weir: %s: transaction aborted; %d partition(s) rewound to their committed "
-                "offsets (their records go through the operators again)\n", ks->cl.what,
-                l ? l->cnt : 0);
-    if (se)
-        rd_kafka_error_destroy(se);
-    if (l)
-        rd_kafka_topic_partition_list_destroy(l);
-}
-
-/* Commits the open transaction with the offsets past every record dispatched
- * (or aborts it when the worker failed). Runs on the loop's thread and blocks
- * until the brokers answer: commit_transaction flushes the producer. */
-static void txn_commit(struct kafka_source *ks)
-{
-    struct weir_worker *w = ks->s->worker;
-    if (!ks->txn || ks->committing)
-        return;
-    ks->committing = 1;
-    if (!w->failed) {
-        flush_batch(ks);
-        weir_worker_flush_held(w); /* every dispatched record's outputs are produced */
-    }
-    if (weir_kafka_txn_is_open(ks->txn)) {
-        struct weir_error e;
-        int rc;
-        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)ks->nparts + 1);
-        for (size_t i = 0; i < ks->nparts; i++) {
-            struct kpart *p = ks->parts[i];
-            if (p->assigned && p->next >= 0 && p->next != p->sent)
-                rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = p->next;
-        }
-        if (w->failed)
-            rc = weir_kafka_txn_abort(ks->txn, txn_timeout_ms(ks), &e);
-        else
-            rc = weir_kafka_txn_commit(ks->txn, ks->rk, l, txn_timeout_ms(ks), &e);
-        if (rc == 0 && !w->failed) {
-            for (int i = 0; i < l->cnt; i++) {
-                struct kpart *p = part_find(ks, l->elems[i].topic, l->elems[i].partition);
-                if (p)
-                    p->sent = l->elems[i].offset;
-            }
-        } else if (rc == -EAGAIN) {
-            rewind_parts(ks);
-        } else if (rc < 0) {
-            weir_worker_fail(w, &e);
-        }
-        rd_kafka_topic_partition_list_destroy(l);
-    }
-    ks->txn_records = 0;
-    ks->committing = 0;
-}
-
-static void on_txn_timer(struct weir_event *ev, int res)
-{
-    struct kafka_source *ks = (struct kafka_source *)((char *)ev - offsetof(struct kafka_source, txn_ev));
-    ks->txn_armed = 0;
-    if (!ks->closing)
-        txn_commit(ks);
+        ks_flush_batch(ks);
 }
 
 /* ---- the loop side -------------------------------------------------------- */
@@ -644,48 +350,66 @@ static void arm_poll(struct kafka_source *ks)
         ks->poll_armed = 1;
 }
 
-static void finish(struct kafka_source *ks)
+void ks_finish(struct kafka_source *ks)
 {
     if (ks->finished)
         return;
-    flush_batch(ks);
+    if (ks->committing && ks->txn && weir_kafka_txn_ending(ks->txn))
+        return; /* ks_txn_ended() finishes: a commit is on its way */
+    ks_flush_batch(ks);
     ks->finished = 1;
     weir_worker_source_finished(ks->s->worker);
 }
 
+/* Records that waited for their partition's state go first. */
+static void feed_waiting(struct kafka_source *ks)
+{
+    for (size_t i = 0; i < ks->nparts; i++) {
+        struct kpart *p = ks->parts[i];
+        if (!p->assigned || !p->ready || !p->nwaiting)
+            continue;
+        size_t n = p->nwaiting;
+        p->nwaiting = 0;
+        for (size_t k = 0; k < n; k++)
+            ks_take(ks, p->waiting[k]);
+    }
+}
+
 /* Takes everything the queue has now, without blocking. */
-static void drain(struct kafka_source *ks)
+void ks_drain(struct kafka_source *ks)
 {
     struct weir_worker *w = ks->s->worker;
     if (ks->draining || ks->finished)
         return;
     ks->draining = 1;
-    while (!ks->stopping && !w->failed) {
+    if (!ks->committing)
+        feed_waiting(ks);
+    while (!ks->stopping && !w->failed && !ks->committing) {
         if (weir_worker_should_pause(w)) {
             ks->wait_resume = 1; /* resume() drains again */
             break;
         }
         if (ks->throttled_since && !ks->kpaused)
-            break; /* check_bounds() wakes us below half */
+            break; /* ks_check_bounds() wakes us below half */
         size_t room = ks->cap - (ks->batch ? ks->batch->n : 0);
         ssize_t n = rd_kafka_consume_batch_queue(ks->q, 0, ks->scratch, room);
         if (n < 0) {
-            fail(ks, -EIO, "%s: consume: %s%s", rd_kafka_err2str(rd_kafka_last_error()), "");
+            ks_fail(ks, -EIO, "%s: consume: %s%s", rd_kafka_err2str(rd_kafka_last_error()), "");
             break;
         }
         for (ssize_t i = 0; i < n; i++)
-            take(ks, ks->scratch[i]);
+            ks_take(ks, ks->scratch[i]);
         if (ks->txn && ks->txn_records >= (uint64_t)ks->c->commit_records)
-            txn_commit(ks);
+            ks_txn_commit(ks);
         if (ks->cl.fatal)
-            fail(ks, -EIO, "%s: brokers %s: %s", ks->cl.brokers, ks->cl.last_err);
+            ks_fail(ks, -EIO, "%s: brokers %s: %s", ks->cl.brokers, ks->cl.last_err);
         if (n == 0)
             break;
     }
-    flush_batch(ks);
+    ks_flush_batch(ks);
     ks->draining = 0;
     if (ks->stopping || w->failed)
-        finish(ks);
+        ks_finish(ks);
     else
         arm_poll(ks);
 }
@@ -699,7 +423,7 @@ static void on_poll(struct weir_event *ev, int res)
         /* nothing to read: a spurious wake-up */
     }
     if (!ks->wait_resume)
-        drain(ks);
+        ks_drain(ks);
 }
 
 static void on_tick(struct weir_event *ev, int res)
@@ -709,113 +433,13 @@ static void on_tick(struct weir_event *ev, int res)
     if (ks->stopping || ks->finished)
         return;
     if (ks->throttled_since && !ks->kpaused && weir_now_ns() - ks->throttled_since >= PAUSE_AFTER_NS)
-        pause_all(ks, 1);
+        ks_pause_all(ks, 1);
+    ks_ckpt_maybe(ks);
+    ks_revoke_check(ks);
     if (!ks->wait_resume)
-        drain(ks);
+        ks_drain(ks);
     if (!ks->stopping && weir_loop_timer(ks->s->worker->loop, TICK_NS, &ks->tick_ev) == 0)
         ks->tick_armed = 1;
-}
-
-/* ---- rebalancing ----------------------------------------------------------- */
-
-static size_t pending_in(struct kafka_source *ks, const rd_kafka_topic_partition_list_t *l)
-{
-    size_t n = 0;
-    for (int i = 0; i < l->cnt; i++) {
-        struct kpart *p = part_find(ks, l->elems[i].topic, l->elems[i].partition);
-        if (p && p->head)
-            n++;
-    }
-    return n;
-}
-
-/* Finishes what can be finished of the revoked partitions (serving the Kafka
- * sinks' delivery reports for up to drain_timeout), commits, and abandons the
- * rest: the partitions' next owner reads it again. */
-static void revoke_parts(struct kafka_source *ks, rd_kafka_topic_partition_list_t *l)
-{
-    struct weir_worker *w = ks->s->worker;
-    if (ks->txn) { /* exactly-once: what was dispatched commits (or aborts) now */
-        txn_commit(ks);
-        for (int i = 0; i < l->cnt; i++) {
-            struct kpart *p = part_find(ks, l->elems[i].topic, l->elems[i].partition);
-            if (p)
-                part_orphan(ks, p);
-        }
-        return;
-    }
-    flush_batch(ks); /* may hold records of the revoked partitions */
-    if (!ks->closing && !w->failed) {
-        uint64_t deadline = weir_now_ns() + ks->c->drain_timeout_ns;
-        while (pending_in(ks, l) && !w->failed && weir_now_ns() < deadline) {
-            /* Acks held by other sinks (files) cannot arrive inside this callback. */
-            if (weir_kafka_sinks_poll(w, 50) == 0)
-                break;
-        }
-    }
-    if (!rd_kafka_assignment_lost(ks->rk)) {
-        rd_kafka_resp_err_t e = rd_kafka_commit(ks->rk, NULL, 0);
-        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
-            char why[256];
-            snprintf(why, sizeof why, "commit on revocation failed: %s", rd_kafka_err2str(e));
-            weir_kafka_warn(&ks->cl, why);
-        }
-    }
-    size_t abandoned = 0;
-    for (int i = 0; i < l->cnt; i++) {
-        struct kpart *p = part_find(ks, l->elems[i].topic, l->elems[i].partition);
-        if (p)
-            abandoned += part_orphan(ks, p);
-    }
-    if (abandoned && !ks->closing)
-        fprintf(stderr, "weir: %s: %zu batch(es) of revoked partitions were not acknowledged "
-                "within drain_timeout; their records will be read again by the next owner\n",
-                ks->cl.what, abandoned);
-}
-
-/* Partitions this consumer now owns start with clean offset tracking. */
-static void parts_assigned(struct kafka_source *ks, const rd_kafka_topic_partition_list_t *l)
-{
-    for (int i = 0; i < l->cnt; i++) {
-        struct kpart *p = part_get(ks, l->elems[i].topic, l->elems[i].partition);
-        if (!p) {
-            fail(ks, -ENOMEM, "%s: out of memory%s%s", "", "");
-            break;
-        }
-        part_orphan(ks, p); /* a stale FIFO from an earlier assignment */
-        p->assigned = 1;
-        p->next = p->sent = -1;
-    }
-}
-
-static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                         rd_kafka_topic_partition_list_t *l, void *opaque)
-{
-    struct kafka_source *ks = opaque;
-    int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
-    rd_kafka_error_t *e = NULL;
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        parts_assigned(ks, l);
-        if (coop)
-            e = rd_kafka_incremental_assign(rk, l);
-        else
-            rd_kafka_assign(rk, l);
-        if (ks->kpaused)
-            rd_kafka_pause_partitions(rk, l);
-    } else {
-        if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
-            revoke_parts(ks, l);
-        else
-            weir_kafka_warn(&ks->cl, rd_kafka_err2str(err));
-        if (coop)
-            e = rd_kafka_incremental_unassign(rk, l);
-        else
-            rd_kafka_assign(rk, NULL);
-    }
-    if (e) {
-        weir_kafka_warn(&ks->cl, rd_kafka_error_string(e));
-        rd_kafka_error_destroy(e);
-    }
 }
 
 /* ---- the source type ------------------------------------------------------- */
@@ -828,7 +452,7 @@ static int make_consumer(struct kafka_source *ks, struct weir_error *err)
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     snprintf(client_id, sizeof client_id, "weir-%s-%d", w->pl->name, w->id);
     weir_kafka_conf_common(conf, &ks->cl);
-    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_rebalance_cb(conf, ks_on_rebalance);
     int rc;
     if ((rc = weir_kafka_conf_set(conf, "bootstrap.servers", ks->cl.brokers, ks->cl.what, err)) < 0 ||
         (rc = weir_kafka_conf_set(conf, "group.id", ks->group, ks->cl.what, err)) < 0 ||
@@ -884,8 +508,10 @@ static rd_kafka_resp_err_t assign_embedded(struct kafka_source *ks)
         for (int p = 0; p < WEIR_KAFKA_EMBEDDED_PARTITIONS; p++)
             if (p % n == w->id)
                 rd_kafka_topic_partition_list_add(l, c->topics.v[i], p);
-    parts_assigned(ks, l);
+    ks_parts_assigned(ks, l);
     rd_kafka_resp_err_t e = rd_kafka_assign(ks->rk, l);
+    if (!e)
+        ks_pause_unready(ks, l);
     rd_kafka_topic_partition_list_destroy(l);
     return e;
 }
@@ -904,7 +530,7 @@ static int ks_open(struct weir_source *s, struct weir_error *err)
     ks->cap = w->pl->max_records;
     ks->poll_ev.done = on_poll;
     ks->tick_ev.done = on_tick;
-    ks->txn_ev.done = on_txn_timer;
+    ks->txn_ev.done = ks_on_txn_timer;
     if (c->guarantee == WEIR_KAFKA_EXACTLY_ONCE && !(ks->txn = weir_kafka_txn_of(w)))
         return weir_error_set(err, -EINVAL, "kafka source (worker %d): \"exactly_once\" needs the "
                               "worker's kafka sinks", w->id);
@@ -935,6 +561,8 @@ static int ks_open(struct weir_source *s, struct weir_error *err)
         return weir_error_set(err, -EIO, "%s: %s: %s", ks->cl.what,
                               ks->cl.embedded ? "assign" : "subscribe", rd_kafka_err2str(e));
     ks->subscribed = 1;
+    ks->durable = w->has_durable;
+    ks->ckpt_last = weir_now_ns();
     arm_poll(ks);
     if (weir_loop_timer(w->loop, 1000000, &ks->tick_ev) == 0) /* a first look right away */
         ks->tick_armed = 1;
@@ -945,7 +573,7 @@ static void ks_resume(struct weir_source *s)
 {
     struct kafka_source *ks = s->state;
     ks->wait_resume = 0;
-    drain(ks);
+    ks_drain(ks);
 }
 
 /* SIGTERM or a failure: read no more; what is in flight finishes (the worker
@@ -955,7 +583,7 @@ static void ks_stop(struct weir_source *s)
     struct kafka_source *ks = s->state;
     ks->stopping = 1;
     if (!ks->draining)
-        finish(ks);
+        ks_finish(ks);
 }
 
 static void ks_close(struct weir_source *s)
@@ -968,15 +596,16 @@ static void ks_close(struct weir_source *s)
         weir_batch_put(ks->batch);
         ks->batch = NULL;
     }
+    ks_revoke_finish(ks); /* one still waiting: its outputs are in (or abandoned) by now */
     if (ks->rk && ks->subscribed && ks->txn) {
-        txn_commit(ks); /* aborts instead when the worker failed */
+        ks_txn_commit_now(ks); /* aborts instead when the worker failed; the operators hold nothing */
         rd_kafka_consumer_close(ks->rk);
     } else if (ks->rk && ks->subscribed) {
         rd_kafka_resp_err_t e = rd_kafka_commit(ks->rk, NULL, 0); /* what is stored */
         if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
             fprintf(stderr, "weir: %s: final commit to brokers %s failed: %s\n", ks->cl.what,
                     ks->cl.brokers, rd_kafka_err2str(e));
-        rd_kafka_consumer_close(ks->rk); /* revokes: on_rebalance → revoke_parts() */
+        rd_kafka_consumer_close(ks->rk); /* revokes: ks_on_rebalance → revoke_parts() */
     }
     /* Tickets still out (a failed run): keep them for their holders, drop the
      * messages now (librdkafka wants them back before rd_kafka_destroy). */
@@ -998,7 +627,8 @@ static void ks_close(struct weir_source *s)
             ticket_done(&kt->t);
     }
     for (size_t i = 0; i < ks->nparts; i++) {
-        part_orphan(ks, ks->parts[i]);
+        ks_part_orphan(ks, ks->parts[i]);
+        free(ks->parts[i]->waiting);
         free(ks->parts[i]->topic);
         free(ks->parts[i]);
     }
@@ -1039,6 +669,10 @@ const struct weir_source_type weir_source_kafka = {
     .check = check,
     .open = ks_open,
     .resume = ks_resume,
+    .partition_ready = ks_partition_ready,
+    .transactional = ks_transactional,
+    .durable = &weir_durable_kafka,
     .stop = ks_stop,
     .close = ks_close,
 };
+

@@ -1,6 +1,7 @@
 /* Batches, their pool and their arena (see batch.h). */
 #include "engine/batch.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,7 +99,22 @@ struct weir_batch_pool {
     uint32_t cap, nfeat, nstr;
     struct weir_batch *free_list;
     unsigned outstanding; /* batches handed out and not yet put back */
+    unsigned created;     /* batches allocated so far */
+    const struct weir_batch_mem *mem; /* NULL: aligned_alloc */
 };
+
+int weir_batch_pool_set_mem(struct weir_batch_pool *pool, const struct weir_batch_mem *mem)
+{
+    if (pool->created)
+        return -EBUSY;
+    pool->mem = mem;
+    return 0;
+}
+
+unsigned weir_batch_pool_outstanding(const struct weir_batch_pool *pool)
+{
+    return pool->outstanding;
+}
 
 int weir_batch_pool_new(struct weir_batch_pool **out, uint32_t cap, uint32_t nfeat,
                         uint32_t nstr)
@@ -115,7 +131,11 @@ int weir_batch_pool_new(struct weir_batch_pool **out, uint32_t cap, uint32_t nfe
 
 static void batch_destroy(struct weir_batch *b)
 {
-    free(b->X);
+    const struct weir_batch_mem *m = b->pool->mem;
+    if (m && b->X)
+        m->free(m->ctx, b->X);
+    else
+        free(b->X);
     free(b->S);
     free(b->rec);
     weir_arena_free(&b->arena);
@@ -144,14 +164,16 @@ static struct weir_batch *batch_create(struct weir_batch_pool *pool)
     if (b->stride == 0)
         b->stride = 16;
     b->nstr = pool->nstr;
-    b->X = aligned_alloc(64, (size_t)b->cap * b->stride * sizeof(float));
+    size_t xsize = (size_t)b->cap * b->stride * sizeof(float);
+    b->pool = pool;
+    b->X = pool->mem ? pool->mem->alloc(pool->mem->ctx, xsize) : aligned_alloc(64, xsize);
     b->S = calloc((size_t)b->cap * (b->nstr ? b->nstr : 1), sizeof *b->S);
     b->rec = calloc(b->cap, sizeof *b->rec);
-    b->pool = pool;
     if (!b->X || !b->S || !b->rec) {
         batch_destroy(b);
         return NULL;
     }
+    pool->created++;
     return b;
 }
 

@@ -41,10 +41,11 @@ struct weir_record {
     const char *key;     /* Kafka key, or NULL */
     int64_t ts_ms;       /* event time in ms since the epoch, or -1 */
     int64_t offset;      /* Kafka offset, or the 1-based line number for file sources */
+    const char *topic;   /* Kafka topic, or the source's name (a file path) */
     int32_t partition;   /* -1 for file sources */
+    uint32_t part;       /* the worker's partition slot (state, watermark); 0 for files */
     uint32_t flags;      /* WEIR_REC_* */
     const char *reason;  /* why it is dead (static or arena string) */
-    void *opaque;        /* the source's handle for this record (e.g. a Kafka message) */
 };
 
 struct weir_batch_pool;
@@ -82,10 +83,23 @@ static inline void weir_batch_kill(struct weir_batch *b, uint32_t i, const char 
     b->rec[i].reason = reason;
 }
 
+/* Who provides the feature matrices' memory (an operator may, e.g. pinned
+ * host memory for GPU copies). alloc returns size bytes aligned to 64. */
+struct weir_batch_mem {
+    void *(*alloc)(void *ctx, size_t size);
+    void (*free)(void *ctx, void *p);
+    void *ctx;
+};
+
 /* A pool of batches of identical shape, owned by one worker. */
 int weir_batch_pool_new(struct weir_batch_pool **out, uint32_t cap, uint32_t nfeat,
                         uint32_t nstr);
 void weir_batch_pool_free(struct weir_batch_pool *pool);
+/* Changes where new batches' matrices come from; -EBUSY once a batch exists.
+ * mem must outlive the pool. */
+int weir_batch_pool_set_mem(struct weir_batch_pool *pool, const struct weir_batch_mem *mem);
+/* Batches handed out and not yet put back. */
+unsigned weir_batch_pool_outstanding(const struct weir_batch_pool *pool);
 /* Returns an empty batch (n = 0, X filled with NaN) or NULL when out of memory. */
 struct weir_batch *weir_batch_get(struct weir_batch_pool *pool);
 /* Returns the batch to its pool; its arena is reset. */

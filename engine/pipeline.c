@@ -13,7 +13,24 @@
 struct top_conf {
     const char *name;
     struct weir_strlist features;
-    const json_t *source, *operators, *sinks, *dead_letter, *replay;
+    const json_t *source, *operators, *sinks, *dead_letter, *replay, *state;
+    uint64_t lateness_ns;
+};
+
+struct state_conf {
+    const char *changelog;
+    int durable;
+};
+
+static const struct weir_option state_options[] = {
+    {"durable", WEIR_OPT_BOOL, "true",
+     "restore keyed state when a partition is assigned and save what changes (Kafka: a changelog "
+     "topic; file runs: --state-dir); false keeps state in memory for the run only",
+     offsetof(struct state_conf, durable), 0, 0, 0, NULL},
+    {"changelog", WEIR_OPT_STRING, NULL,
+     "Kafka source: the compacted changelog topic (default \"weir-\" + name + \"-changelog\"); "
+     "created when missing", offsetof(struct state_conf, changelog), 0, 0, 0, NULL},
+    {0},
 };
 
 static const struct weir_option top_options[] = {
@@ -34,6 +51,12 @@ static const struct weir_option top_options[] = {
     {"replay", WEIR_OPT_JSON, NULL,
      "optional: produce a data file into the Kafka source's topic when the run starts (see below)",
      offsetof(struct top_conf, replay), 0, 0, 0, NULL},
+    {"allowed_lateness", WEIR_OPT_DURATION, "\"0s\"",
+     "event time: each partition's watermark is its largest event time minus this",
+     offsetof(struct top_conf, lateness_ns), 0, 0, 0, NULL},
+    {"state", WEIR_OPT_JSON, NULL,
+     "where stateful operators' keyed state is kept (see \"state\" below)",
+     offsetof(struct top_conf, state), 0, 0, 0, NULL},
     {0},
 };
 
@@ -355,6 +378,41 @@ static int load_replay(struct weir_pipeline *pl, const json_t *obj, struct weir_
     return bad ? bad : weir_replay_prepare(pl->replay, pl, d);
 }
 
+static int load_state(struct weir_pipeline *pl, const json_t *obj, struct weir_diag *d)
+{
+    static const char *const none[] = {NULL};
+    struct state_conf sc = {0};
+    pl->state_durable = 1;
+    if (!obj) {
+        snprintf(pl->state_topic_buf, sizeof pl->state_topic_buf, "weir-%s-changelog", pl->name);
+        pl->state_topic = pl->state_topic_buf;
+        return 0;
+    }
+    if (!json_is_object(obj)) {
+        weir_diag_add(d, "state", "expected an object");
+        return 1;
+    }
+    int bad = weir_options_apply(state_options, obj, &sc, none, d, "state");
+    pl->state_durable = sc.durable;
+    if (sc.changelog)
+        snprintf(pl->state_topic_buf, sizeof pl->state_topic_buf, "%s", sc.changelog);
+    else
+        snprintf(pl->state_topic_buf, sizeof pl->state_topic_buf, "weir-%s-changelog", pl->name);
+    pl->state_topic = pl->state_topic_buf;
+    weir_options_release(state_options, &sc);
+    return bad;
+}
+
+const struct weir_option *weir_pipeline_state_options(void)
+{
+    return state_options;
+}
+
+const struct weir_option *weir_pipeline_top_options(void)
+{
+    return top_options;
+}
+
 static int load_root(struct weir_pipeline *pl, struct weir_diag *d)
 {
     struct top_conf top = {0};
@@ -363,6 +421,8 @@ static int load_root(struct weir_pipeline *pl, struct weir_diag *d)
      * every problem is reported in one go. */
     int bad = weir_options_apply(top_options, pl->root, &top, none, d, "");
     pl->name = top.name ? top.name : "weir";
+    pl->lateness_ns = top.lateness_ns;
+    bad += load_state(pl, top.state, d);
     bad += declare_features(pl, &top.features, d);
     struct weir_prepare p = {.schema = &pl->schema, .diag = d, .path = "", .op_index = -1};
     if (top.source)

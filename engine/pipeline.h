@@ -41,6 +41,11 @@ struct weir_pipeline {
     size_t nsinks;
     struct weir_stage_sink dead; /* the dead-letter sink */
     struct weir_replay_conf *replay; /* "replay": feed a file into the source's topic, or NULL */
+    uint64_t lateness_ns;  /* "allowed_lateness": watermark = largest event time - this */
+    int state_durable;     /* "state.durable": keyed state is restored and saved */
+    const char *state_topic; /* "state.changelog": the Kafka changelog topic */
+    char state_topic_buf[300];
+    const char *state_dir; /* --state-dir: file runs keep their state here (set by the CLI) */
 };
 
 /* One --set PATH=VALUE override: VALUE is JSON when it parses as JSON,
@@ -56,5 +61,8 @@ struct weir_override {
 int weir_pipeline_load(const char *file, const struct weir_override *sets, size_t nsets,
                        struct weir_pipeline **out, struct weir_diag *diag);
 void weir_pipeline_free(struct weir_pipeline *pl);
+/* The option tables of the top level and of "state" (for the reference). */
+const struct weir_option *weir_pipeline_top_options(void);
+const struct weir_option *weir_pipeline_state_options(void);
 
 #endif

@@ -1,5 +1,6 @@
 /* Markdown reference from the option tables (see reference.h). */
 #include "engine/reference.h"
+#include "engine/pipeline.h"
 
 #include <math.h>
 
@@ -72,6 +73,13 @@ void weir_reference_markdown(FILE *out)
                  "A test fails when this file and the code disagree. -->\n\n"
                  "The file format, with examples, is explained in [guide.md](guide.md). "
                  "Unknown options are errors.\n\n");
+    fprintf(out, "## Top level\n\n");
+    option_table(out, weir_pipeline_top_options());
+    fprintf(out, "### `state`\n\nStateful operators (those with `by`, `max_keys`, ...) keep one "
+                 "bounded keyed store per partition. With a Kafka source it is written to a "
+                 "compacted changelog topic and read back when a partition is assigned; a file "
+                 "run keeps it in `--state-dir DIR`.\n\n");
+    option_table(out, weir_pipeline_state_options());
     fprintf(out, "## Sources\n\nEvery source also takes:\n\n");
     option_table(out, weir_source_common_options);
     for (const struct weir_source_type *const *t = weir_source_types(); *t; t++) {

@@ -1,109 +1,22 @@
-/* The worker (see worker.h): operator chain, routing to sinks, backpressure,
- * drain and stop. */
+/* The worker (see worker.h): the operator chain and what operators may ask of
+ * the engine, routing to sinks, backpressure, drain and stop. Partitions,
+ * watermarks and durable state are in worker_state.c. */
 #include "engine/worker.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "engine/opstate.h"
+#include "engine/worker_internal.h"
+
+/* ---- the chain -------------------------------------------------------------- */
+
 static void chain_run(struct weir_worker *w, struct weir_batch *b, size_t from);
-
-static void chain_emit(struct weir_op *op, struct weir_batch *b)
-{
-    chain_run(op->emit_ctx, b, (size_t)op->index + 1);
-}
-
-static void on_wake(struct weir_event *ev, int res)
-{
-    struct weir_worker *w = (struct weir_worker *)((char *)ev - offsetof(struct weir_worker, wake_ev));
-    uint64_t v;
-    if (read(w->wake_fd, &v, sizeof v) < 0) {
-        /* nothing to drain: spurious wake-up */
-    }
-    w->stop_requested = 1;
-    if (w->has_source && !w->source_finished && w->source.type->stop)
-        w->source.type->stop(&w->source);
-}
-
-static int ops_init(struct weir_worker *w, struct weir_error *err)
-{
-    w->nops = w->pl->nops;
-    w->ops = calloc(w->nops ? w->nops : 1, sizeof *w->ops);
-    if (!w->ops)
-        return weir_error_set(err, -ENOMEM, "out of memory");
-    for (size_t k = 0; k < w->nops; k++) {
-        struct weir_op *op = &w->ops[k];
-        op->type = w->pl->ops[k].type;
-        op->conf = w->pl->ops[k].conf;
-        op->index = (int)k;
-        op->loop = w->loop;
-        op->emit = chain_emit;
-        op->emit_ctx = w;
-        if (op->type->init && op->type->init(op, err) < 0)
-            return weir_error_prefix(err, "operators[%zu] (%s)", k, op->type->name);
-    }
-    return 0;
-}
-
-static int sinks_open(struct weir_worker *w, struct weir_error *err)
-{
-    const struct weir_pipeline *pl = w->pl;
-    w->nsinks = pl->nsinks + 1;
-    w->sinks = calloc(w->nsinks, sizeof *w->sinks);
-    if (!w->sinks)
-        return weir_error_set(err, -ENOMEM, "out of memory");
-    for (size_t k = 0; k < w->nsinks; k++) {
-        const struct weir_stage_sink *st = k < pl->nsinks ? &pl->sinks[k] : &pl->dead;
-        struct weir_sink *s = &w->sinks[k];
-        s->type = st->type;
-        s->conf = st->conf;
-        s->worker = w;
-        s->when = k < pl->nsinks ? st->when : WEIR_WHEN_DEAD;
-        s->output = &st->output;
-        int rc = s->type->open(s, err);
-        if (rc < 0)
-            return rc; /* destroy() closes it: close() accepts a partly opened sink */
-    }
-    return 0;
-}
-
-int weir_worker_init(struct weir_worker *w, int id, int nworkers,
-                     const struct weir_pipeline *pl, int with_source, struct weir_error *err)
-{
-    memset(w, 0, sizeof *w);
-    w->id = id;
-    w->nworkers = nworkers;
-    w->pl = pl;
-    w->wake_fd = -1;
-    int rc = weir_loop_new(&w->loop, 512, err);
-    if (rc < 0)
-        return rc;
-    rc = weir_batch_pool_new(&w->pool, pl->max_records, pl->schema.nfeat, pl->schema.nstr);
-    if (rc < 0)
-        return weir_error_set(err, rc, "out of memory");
-    if ((rc = ops_init(w, err)) < 0 || (rc = sinks_open(w, err)) < 0)
-        return rc;
-    w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (w->wake_fd < 0)
-        return weir_error_set(err, -errno, "eventfd: %s", strerror(errno));
-    w->wake_ev.done = on_wake;
-    weir_loop_poll(w->loop, w->wake_fd, POLLIN, &w->wake_ev);
-    if (with_source) {
-        w->has_source = 1;
-        w->source.type = pl->source_type;
-        w->source.conf = pl->source_conf;
-        w->source.worker = w;
-        rc = w->source.type->open(&w->source, err);
-        if (rc < 0)
-            return rc; /* destroy() closes the partly opened source */
-    } else {
-        w->source_finished = 1;
-    }
-    return 0;
-}
 
 static void route(struct weir_worker *w, struct weir_batch *b)
 {
@@ -137,11 +50,15 @@ static void chain_run(struct weir_worker *w, struct weir_batch *b, size_t from)
     for (size_t k = from; k < w->nops; k++) {
         struct weir_op *op = &w->ops[k];
         uint64_t t0 = w->timing ? weir_now_ns() : 0;
+        op->held++; /* counted first: an operator may hand b on inside process() */
         int rc = op->type->process(op, b);
         if (w->timing && k < 64)
             w->stats.op_ns[k] += weir_now_ns() - t0;
+        if (k == 0)
+            weir_worker_watermarks(w, b); /* event times are known after extract */
         if (rc == WEIR_OP_HELD)
             return;
+        op->held--;
         if (rc < 0) {
             struct weir_error e;
             weir_error_set(&e, rc, "operators[%zu] (%s) failed: %s", k, op->type->name,
@@ -153,6 +70,227 @@ static void chain_run(struct weir_worker *w, struct weir_batch *b, size_t from)
     route(w, b);
 }
 
+void weir_op_emit(struct weir_op *op, struct weir_batch *b)
+{
+    if (op->held)
+        op->held--;
+    if (op->engine && op->engine->emit)
+        op->engine->emit(op->engine->ctx, op, b);
+}
+
+void weir_op_emit_new(struct weir_op *op, struct weir_batch *b)
+{
+    if (op->engine && op->engine->emit)
+        op->engine->emit(op->engine->ctx, op, b);
+}
+
+static void engine_emit(void *ctx, struct weir_op *op, struct weir_batch *b)
+{
+    chain_run(ctx, b, (size_t)op->index + 1);
+}
+
+struct weir_batch *weir_op_batch_new(struct weir_op *op)
+{
+    return op->engine && op->engine->batch_new ? op->engine->batch_new(op->engine->ctx) : NULL;
+}
+
+static struct weir_batch *engine_batch_new(void *ctx)
+{
+    struct weir_worker *w = ctx;
+    return weir_batch_get(w->pool);
+}
+
+int weir_op_batch_tie(struct weir_op *op, struct weir_batch *out, struct weir_batch *in)
+{
+    return op->engine && op->engine->tie ? op->engine->tie(op->engine->ctx, out, in) : 0;
+}
+
+void weir_op_busy(struct weir_op *op, int busy)
+{
+    if (op->engine && op->engine->busy)
+        op->engine->busy(op->engine->ctx, op, busy);
+    else
+        op->busy = busy;
+}
+
+static void engine_busy(void *ctx, struct weir_op *op, int busy)
+{
+    struct weir_worker *w = ctx;
+    busy = busy != 0;
+    if (op->busy == busy)
+        return;
+    op->busy = busy;
+    if (busy)
+        w->busy_ops++;
+    else
+        w->busy_ops--;
+}
+
+int weir_op_batch_memory(struct weir_op *op, const struct weir_batch_mem *mem)
+{
+    return op->engine && op->engine->batch_memory
+               ? op->engine->batch_memory(op->engine->ctx, mem) : -ENOTSUP;
+}
+
+static int engine_batch_memory(void *ctx, const struct weir_batch_mem *mem)
+{
+    struct weir_worker *w = ctx;
+    return weir_batch_pool_set_mem(w->pool, mem);
+}
+
+/* ---- timers ----------------------------------------------------------------- */
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_op_timer(struct weir_event *ev, int res)
+{
+    struct weir_op_timer *t = (struct weir_op_timer *)ev;
+    t->armed = 0;
+    if (t->op->type->on_timer)
+        t->op->type->on_timer(t->op, t, wall_ms());
+}
+
+int weir_op_timer_processing(struct weir_op *op, struct weir_op_timer *t, uint64_t delay_ms)
+{
+    if (t->armed)
+        return -EBUSY;
+    t->op = op;
+    t->kind = WEIR_TIMER_PROCESSING;
+    t->ev.done = on_op_timer;
+    int rc = weir_loop_timer(op->loop, delay_ms * 1000000ull, &t->ev);
+    t->armed = rc == 0;
+    return rc;
+}
+
+int weir_op_timer_event(struct weir_op *op, struct weir_op_timer *t, uint32_t part, int64_t at_ms)
+{
+    if (t->armed)
+        return -EBUSY;
+    t->op = op;
+    t->kind = WEIR_TIMER_EVENT;
+    t->part = part;
+    t->at_ms = at_ms;
+    if (!op->engine || !op->engine->timer_event)
+        return -ENOTSUP;
+    int rc = op->engine->timer_event(op->engine->ctx, t);
+    t->armed = rc == 0;
+    return rc;
+}
+
+int64_t weir_op_watermark(struct weir_op *op, uint32_t part)
+{
+    return op->engine && op->engine->watermark ? op->engine->watermark(op->engine->ctx, part)
+                                               : INT64_MIN;
+}
+
+/* ---- set-up ----------------------------------------------------------------- */
+
+static void on_wake(struct weir_event *ev, int res)
+{
+    struct weir_worker *w = (struct weir_worker *)((char *)ev - offsetof(struct weir_worker, wake_ev));
+    uint64_t v;
+    if (read(w->wake_fd, &v, sizeof v) < 0) {
+        /* nothing to drain: spurious wake-up */
+    }
+    w->stop_requested = 1;
+    if (w->has_source && !w->source_finished && w->source.type->stop)
+        w->source.type->stop(&w->source);
+}
+
+static int ops_init(struct weir_worker *w, struct weir_error *err)
+{
+    w->op_engine = (struct weir_op_engine){
+        .batch_new = engine_batch_new, .emit = engine_emit, .tie = weir_worker_tie,
+        .busy = engine_busy, .watermark = weir_worker_watermark,
+        .timer_event = weir_worker_timer_event, .batch_memory = engine_batch_memory, .ctx = w,
+    };
+    w->nops = w->pl->nops;
+    w->ops = calloc(w->nops ? w->nops : 1, sizeof *w->ops);
+    if (!w->ops)
+        return weir_error_set(err, -ENOMEM, "out of memory");
+    for (size_t k = 0; k < w->nops; k++) {
+        struct weir_op *op = &w->ops[k];
+        op->type = w->pl->ops[k].type;
+        op->conf = w->pl->ops[k].conf;
+        op->index = (int)k;
+        op->loop = w->loop;
+        op->engine = &w->op_engine;
+        if (op->type->init && op->type->init(op, err) < 0)
+            return weir_error_prefix(err, "operators[%zu] (%s)", k, op->type->name);
+        w->stateful |= op->keyed != NULL;
+    }
+    return 0;
+}
+
+static int sinks_open(struct weir_worker *w, struct weir_error *err)
+{
+    const struct weir_pipeline *pl = w->pl;
+    w->nsinks = pl->nsinks + 1;
+    w->sinks = calloc(w->nsinks, sizeof *w->sinks);
+    if (!w->sinks)
+        return weir_error_set(err, -ENOMEM, "out of memory");
+    for (size_t k = 0; k < w->nsinks; k++) {
+        const struct weir_stage_sink *st = k < pl->nsinks ? &pl->sinks[k] : &pl->dead;
+        struct weir_sink *s = &w->sinks[k];
+        s->type = st->type;
+        s->conf = st->conf;
+        s->worker = w;
+        s->when = k < pl->nsinks ? st->when : WEIR_WHEN_DEAD;
+        s->output = &st->output;
+        int rc = s->type->open(s, err);
+        if (rc < 0)
+            return rc; /* destroy() closes it: close() accepts a partly opened sink */
+    }
+    return 0;
+}
+
+static void before_sleep(struct weir_loop_hook *hook);
+
+int weir_worker_init(struct weir_worker *w, int id, int nworkers,
+                     const struct weir_pipeline *pl, int with_source, struct weir_error *err)
+{
+    memset(w, 0, sizeof *w);
+    w->id = id;
+    w->nworkers = nworkers;
+    w->pl = pl;
+    w->wake_fd = -1;
+    int rc = weir_loop_new(&w->loop, 512, err);
+    if (rc < 0)
+        return rc;
+    w->hook.run = before_sleep;
+    weir_loop_add_hook(w->loop, &w->hook);
+    rc = weir_batch_pool_new(&w->pool, pl->max_records, pl->schema.nfeat, pl->schema.nstr);
+    if (rc < 0)
+        return weir_error_set(err, rc, "out of memory");
+    if ((rc = ops_init(w, err)) < 0 || (rc = sinks_open(w, err)) < 0 ||
+        (rc = weir_worker_durable_open(w, err)) < 0)
+        return rc;
+    w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (w->wake_fd < 0)
+        return weir_error_set(err, -errno, "eventfd: %s", strerror(errno));
+    w->wake_ev.done = on_wake;
+    weir_loop_poll(w->loop, w->wake_fd, POLLIN, &w->wake_ev);
+    if (with_source) {
+        w->has_source = 1;
+        w->source.type = pl->source_type;
+        w->source.conf = pl->source_conf;
+        w->source.worker = w;
+        rc = w->source.type->open(&w->source, err);
+        if (rc < 0)
+            return rc; /* destroy() closes the partly opened source */
+    } else {
+        w->source_finished = 1;
+    }
+    return 0;
+}
+
+/* ---- for sources ------------------------------------------------------------ */
+
 struct weir_batch *weir_worker_batch(struct weir_worker *w)
 {
     return weir_batch_get(w->pool);
@@ -163,13 +301,15 @@ void weir_worker_dispatch(struct weir_worker *w, struct weir_batch *b, struct we
     b->source_ctx = t;
     if (t)
         weir_ticket_hold(t); /* released by route(), after every sink has its holds */
-    w->stats.records_in += b->n;
+    __atomic_fetch_add(&w->stats.records_in, b->n, __ATOMIC_RELAXED);
     w->stats.batches++;
     chain_run(w, b, 0);
 }
 
 int weir_worker_should_pause(struct weir_worker *w)
 {
+    if (w->busy_ops)
+        return w->paused = 1;
     for (size_t k = 0; k < w->nsinks; k++)
         if (w->sinks[k].type->busy && w->sinks[k].type->busy(&w->sinks[k]))
             return w->paused = 1;
@@ -191,14 +331,92 @@ void weir_worker_fail(struct weir_worker *w, const struct weir_error *err)
         w->source.type->stop(&w->source);
 }
 
-/* Operators holding records (micro-batches, windows) hand them on at the end,
- * and before an exactly-once source commits its transaction. */
-void weir_worker_flush_held(struct weir_worker *w)
+int weir_worker_share(struct weir_worker *w, const char *name, void *ptr)
+{
+    size_t n = sizeof w->shared / sizeof w->shared[0];
+    for (size_t i = 0; i < n; i++) {
+        if (w->shared[i].name && strcmp(w->shared[i].name, name) == 0) {
+            w->shared[i].ptr = ptr;
+            if (!ptr)
+                w->shared[i].name = NULL;
+            return 0;
+        }
+    }
+    for (size_t i = 0; ptr && i < n; i++) {
+        if (!w->shared[i].name) {
+            w->shared[i].name = name;
+            w->shared[i].ptr = ptr;
+            return 0;
+        }
+    }
+    return ptr ? -ENOSPC : 0;
+}
+
+void *weir_worker_shared(const struct weir_worker *w, const char *name)
+{
+    for (size_t i = 0; i < sizeof w->shared / sizeof w->shared[0]; i++)
+        if (w->shared[i].name && strcmp(w->shared[i].name, name) == 0)
+            return w->shared[i].ptr;
+    return NULL;
+}
+
+int weir_worker_holding(const struct weir_worker *w)
 {
     for (size_t k = 0; k < w->nops; k++)
-        if (w->ops[k].type->on_timer)
-            w->ops[k].type->on_timer(&w->ops[k]);
+        if (w->ops[k].held)
+            return 1;
+    return 0;
 }
+
+/* ---- quiesce: operators hand on what they hold ------------------------------ */
+
+void weir_worker_quiesce(struct weir_worker *w, struct weir_quiesce *q)
+{
+    q->next = NULL;
+    struct weir_quiesce **p = &w->quiescing;
+    while (*p)
+        p = &(*p)->next;
+    *p = q;
+    for (size_t k = 0; k < w->nops; k++)
+        w->ops[k].flush_asked = 0;
+}
+
+/* Asks each holding operator, in chain order, to flush; an operator that
+ * holds again after it was asked (its input came from an upstream flush) is
+ * asked again. Returns 1 when nothing is held any more. */
+static int quiesce_step(struct weir_worker *w, int why)
+{
+    int holding = 0;
+    for (size_t k = 0; k < w->nops && !w->failed; k++) {
+        struct weir_op *op = &w->ops[k];
+        if (!op->held) {
+            op->flush_asked = 0;
+            continue;
+        }
+        holding = 1;
+        if (!op->flush_asked && op->type->flush) {
+            op->flush_asked = 1;
+            op->type->flush(op, why);
+        }
+    }
+    return !holding || w->failed || !weir_worker_holding(w);
+}
+
+static void quiesce_serve(struct weir_worker *w)
+{
+    while (w->quiescing && quiesce_step(w, w->quiescing->why)) {
+        struct weir_quiesce *q = w->quiescing;
+        w->quiescing = q->next;
+        q->done(w, q->ctx);
+    }
+}
+
+static void end_flushed(struct weir_worker *w, void *ctx)
+{
+    w->end_flushed = 1;
+}
+
+/* ---- the loop --------------------------------------------------------------- */
 
 static int flush_sinks(struct weir_worker *w)
 {
@@ -206,6 +424,22 @@ static int flush_sinks(struct weir_worker *w)
     for (size_t k = 0; k < w->nsinks; k++)
         inflight += w->sinks[k].type->flush(&w->sinks[k]);
     return inflight;
+}
+
+/* Deferred work, once per loop turn before it sleeps (Redis's beforeSleep). */
+static void before_sleep(struct weir_loop_hook *hook)
+{
+    struct weir_worker *w = (struct weir_worker *)((char *)hook - offsetof(struct weir_worker, hook));
+    if (w->source_finished && !w->end_flushed && !w->end_quiesce.done) {
+        w->end_quiesce = (struct weir_quiesce){.done = end_flushed, .why = WEIR_FLUSH_END};
+        weir_worker_quiesce(w, &w->end_quiesce);
+    }
+    quiesce_serve(w);
+    if (w->paused && !weir_worker_should_pause(w)) {
+        w->paused = 0;
+        if (w->has_source && w->source.type->resume)
+            w->source.type->resume(&w->source);
+    }
 }
 
 #define DRAIN_TICK_NS (50ull * 1000000ull)
@@ -244,21 +478,11 @@ static int drain_guard(struct weir_worker *w, int inflight)
 
 int weir_worker_run(struct weir_worker *w)
 {
-    int held_flushed = 0;
     for (;;) {
-        if (w->source_finished && !held_flushed) {
-            weir_worker_flush_held(w);
-            held_flushed = 1;
-        }
         int inflight = flush_sinks(w);
-        if (w->paused && !weir_worker_should_pause(w)) {
-            w->paused = 0;
-            if (w->source.type->resume)
-                w->source.type->resume(&w->source);
-        }
-        if ((w->source_finished || w->failed) && inflight == 0 && held_flushed)
-            break;
         if (w->failed && w->source_finished)
+            break;
+        if (w->source_finished && w->end_flushed && !weir_worker_holding(w) && inflight == 0)
             break;
         if (w->source_finished && drain_guard(w, inflight) < 0)
             break;
@@ -269,6 +493,8 @@ int weir_worker_run(struct weir_worker *w)
             break;
         }
     }
+    if (!w->failed)
+        weir_worker_state_final(w);
     return w->failed ? (w->err.code ? w->err.code : -EIO) : 0;
 }
 
@@ -284,16 +510,21 @@ void weir_worker_destroy(struct weir_worker *w)
 {
     if (w->has_source && w->source.type->close)
         w->source.type->close(&w->source);
+    weir_worker_durable_close(w);
     for (size_t k = 0; k < w->nsinks; k++)
         if (w->sinks[k].type)
             w->sinks[k].type->close(&w->sinks[k]);
     free(w->sinks);
-    for (size_t k = 0; w->ops && k < w->nops; k++)
+    for (size_t k = 0; w->ops && k < w->nops; k++) {
         if (w->ops[k].type && w->ops[k].type->destroy)
             w->ops[k].type->destroy(&w->ops[k]);
+        weir_op_state_free(&w->ops[k]);
+    }
     free(w->ops);
+    weir_worker_parts_free(w);
     if (w->wake_fd >= 0)
         close(w->wake_fd);
+    weir_buf_free(&w->scratch);
     weir_batch_pool_free(w->pool);
     weir_loop_free(w->loop);
 }

@@ -1,13 +1,16 @@
 /* A worker: one thread with its own io_uring loop, batch pool, operator
  * instances, source and sinks. Workers share nothing but the read-only
- * pipeline. Sources hand batches in with weir_worker_dispatch(); the worker
- * runs the operator chain and routes each record to the sinks that want it. */
+ * pipeline. Sources announce partitions and hand batches in with
+ * weir_worker_dispatch(); the worker runs the operator chain, keeps each
+ * partition's watermark and keyed state (restored from and saved to the
+ * durable back end), and routes each record to the sinks that want it. */
 #ifndef WEIR_WORKER_H
 #define WEIR_WORKER_H
 
 #include <stdint.h>
 
 #include "connectors/connector.h"
+#include "engine/durable.h"
 #include "engine/loop.h"
 #include "engine/pipeline.h"
 
@@ -17,7 +20,26 @@ struct weir_worker_stats {
     uint64_t dead;        /* records routed to the dead-letter sink */
     uint64_t alerts;
     uint64_t batches;
+    uint64_t state_writes; /* entries written to the durable state */
     uint64_t op_ns[64];   /* time in each operator's process() when timing is on */
+};
+
+/* A partition this worker has seen (a slot; records carry its index). */
+struct weir_partition {
+    char *topic;
+    int32_t partition;
+    int assigned;
+    int restoring;      /* the durable state is being read back */
+    int64_t max_ts;     /* largest event time seen (ms), INT64_MIN before any */
+    int64_t watermark;  /* max_ts - allowed lateness */
+};
+
+/* Waiting for the operators to hand on what they hold. */
+struct weir_quiesce {
+    void (*done)(struct weir_worker *w, void *ctx);
+    void *ctx;
+    int why; /* enum weir_flush_why */
+    struct weir_quiesce *next;
 };
 
 struct weir_worker {
@@ -28,15 +50,28 @@ struct weir_worker {
     struct weir_batch_pool *pool;
     struct weir_op *ops;
     size_t nops;
+    struct weir_op_engine op_engine;
+    int stateful;            /* some operator keeps keyed state */
     struct weir_source source;
     int has_source;
     struct weir_sink *sinks; /* pl->nsinks, then the dead-letter sink last */
     size_t nsinks;
+    struct weir_durable durable;
+    int has_durable;
+    struct weir_partition *parts;
+    uint32_t nparts, partcap;
+    int in_assign;           /* a restore completing inside partition_assign */
+    struct weir_op_timer *event_timers;
+    struct weir_quiesce *quiescing; /* waiting callers, in order */
+    struct weir_quiesce end_quiesce;
     int wake_fd;             /* eventfd: the main thread asks this worker to stop */
     struct weir_event wake_ev;
+    struct weir_loop_hook hook; /* before sleep: sinks, backpressure, quiesce */
     int source_finished;
+    int end_flushed;         /* operators emptied after the end of input */
     int stop_requested;
-    int paused;              /* the source waits for weir_worker_kick */
+    int paused;              /* the source waits for its resume() */
+    unsigned busy_ops;       /* operators asking the sources to pause */
     struct weir_event drain_ev; /* while draining at the end: look at the sinks again */
     int drain_armed;
     uint64_t drain_since;    /* when the end-of-run drain began (ns), 0 before */
@@ -44,6 +79,11 @@ struct weir_worker {
     int failed;
     struct weir_error err;
     struct weir_worker_stats stats;
+    struct weir_buf scratch; /* encoding state entries */
+    struct {
+        const char *name;
+        void *ptr;
+    } shared[8];             /* objects a worker's connectors share (a transactional producer) */
 };
 
 int weir_worker_init(struct weir_worker *w, int id, int nworkers,
@@ -55,18 +95,44 @@ void weir_worker_destroy(struct weir_worker *w);
 /* Thread-safe: asks the worker to drain and stop. */
 void weir_worker_request_stop(struct weir_worker *w);
 
-/* For sources: */
+/* ---- for sources ---- */
 struct weir_batch *weir_worker_batch(struct weir_worker *w);
 /* Runs the chain on b, routes it, returns b to the pool. t (held by the
  * source's own accounting) gets one hold per output still in flight. */
 void weir_worker_dispatch(struct weir_worker *w, struct weir_batch *b, struct weir_ticket *t);
-/* Nonzero when the source should stop reading until resume() is called. */
+/* Nonzero when the source should stop reading until its resume() is called:
+ * a sink or an operator is over its bound. */
 int weir_worker_should_pause(struct weir_worker *w);
 void weir_worker_source_finished(struct weir_worker *w);
-/* Operators holding records hand them on now (their on_timer), so that every
- * record dispatched so far has reached the sinks: before a transaction commits. */
-void weir_worker_flush_held(struct weir_worker *w);
 /* A fatal error: the worker stops and reports it. */
 void weir_worker_fail(struct weir_worker *w, const struct weir_error *err);
+
+/* A partition is now this worker's: returns its slot (records of it carry
+ * it in rec->part), or -ENOMEM. When the pipeline keeps durable state the
+ * partition's state is read back first: its records must wait until
+ * weir_worker_partition_ready() (the source's partition_ready() is called when
+ * a restore completes later). */
+int weir_worker_partition_assign(struct weir_worker *w, const char *topic, int32_t partition);
+int weir_worker_partition_ready(const struct weir_worker *w, uint32_t slot);
+/* The partition is gone (after the source flushed and committed it): its
+ * state is dropped and the operators are told. */
+void weir_worker_partition_revoke(struct weir_worker *w, uint32_t slot);
+/* Reads every assigned partition's state back again (after an aborted
+ * transaction rewound the input). */
+int weir_worker_state_reload(struct weir_worker *w);
+/* Asks the operators to hand on everything they hold; calls done from the
+ * loop once they hold nothing (never from inside this call). q must live
+ * until then. */
+void weir_worker_quiesce(struct weir_worker *w, struct weir_quiesce *q);
+/* Writes the state that changed (all of it when full) of every assigned
+ * partition to the durable back end, holding t until it is durable. Returns
+ * the number of entries written, or -errno. */
+int weir_worker_checkpoint(struct weir_worker *w, struct weir_ticket *t, int full);
+/* Objects a worker's connectors share through the engine instead of walking
+ * each other: share(name, NULL) forgets. Returns 0 or -ENOSPC. */
+int weir_worker_share(struct weir_worker *w, const char *name, void *ptr);
+void *weir_worker_shared(const struct weir_worker *w, const char *name);
+/* Operators hold batches (end-of-run and commit checks). */
+int weir_worker_holding(const struct weir_worker *w);
 
 #endif

@@ -18,7 +18,9 @@
  * either way, so downstream scores stay low). A NaN or infinite input is a
  * missing value: the output is NaN and the statistics are left alone.
  *
- * State is per worker, in double precision, and can be snapshotted. */
+ * State is kept per partition, and per key with "by" (engine/opstate.h), in
+ * double precision: the engine restores it when a partition is assigned and
+ * saves what changed. */
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -26,6 +28,7 @@
 #include <string.h>
 
 #include "engine/operator.h"
+#include "engine/opstate.h"
 
 enum standardize_mode { MODE_RUNNING, MODE_EWM };
 
@@ -36,6 +39,7 @@ struct standardize_conf {
     double alpha;               /* ewm: weight of the newest record */
     int64_t warmup;             /* records added before z is emitted */
     double min_std;             /* floor under the standard deviation */
+    struct weir_state_opts state;
     /* resolved by prepare() */
     int in_col[WEIR_SCHEMA_MAX];
     int out_col[WEIR_SCHEMA_MAX];
@@ -56,6 +60,7 @@ static const struct weir_option standardize_options[] = {
      offsetof(struct standardize_conf, warmup), WEIR_OPT_RANGE, 1, INFINITY, NULL},
     {"min_std", WEIR_OPT_NUMBER, "1e-9", "floor under the standard deviation",
      offsetof(struct standardize_conf, min_std), WEIR_OPT_RANGE, 0, INFINITY, NULL},
+    WEIR_STATE_OPTION_ROWS(struct standardize_conf, state),
     {0},
 };
 
@@ -99,13 +104,6 @@ static const char *list_path(char *buf, size_t size, const struct weir_prepare *
     return weir_path_index(buf, size, kp, i);
 }
 
-static uint64_t fnv1a(uint64_t h, const char *s)
-{
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-    return (h ^ 0xffu) * 0x100000001b3ull; /* a separator, so ["ab","c"] != ["a","bc"] */
-}
-
 static int check_options(struct standardize_conf *c, const json_t *raw, struct weir_prepare *p)
 {
     char path[256];
@@ -139,9 +137,11 @@ static int standardize_prepare(void *vconf, const json_t *raw, struct weir_prepa
     int bad = check_options(c, raw, p);
     if (bad)
         return bad;
-    c->layout = 0xcbf29ce484222325ull;
+    bad += weir_state_opts_prepare(&c->state, raw, p);
+    c->layout = weir_hash_str(WEIR_HASH_SEED, "standardize");
+    c->layout = weir_hash_u64(c->layout, (uint64_t)c->mode);
     for (size_t i = 0; i < c->fields.n; i++) {
-        c->layout = fnv1a(c->layout, c->fields.v[i]);
+        c->layout = weir_hash_str(c->layout, c->fields.v[i]);
         c->in_col[i] = weir_schema_feature_in(p, c->fields.v[i],
                                               list_path(path, sizeof path, p, raw, "fields", i));
         bad += c->in_col[i] < 0;
@@ -169,20 +169,12 @@ struct standardize_stat {
     double m2;   /* running: sum of squared deviations; ewm: the variance itself */
 };
 
-struct standardize_state {
-    size_t nfields;
-    struct standardize_stat stat[]; /* (nfields) */
-};
-
 static int standardize_init(struct weir_op *op, struct weir_error *err)
 {
     const struct standardize_conf *c = op->conf;
-    struct standardize_state *st =
-        calloc(1, sizeof *st + c->fields.n * sizeof st->stat[0]);
-    if (!st)
+    if (weir_op_state_declare(op, &c->state, (uint32_t)(c->fields.n * sizeof(struct standardize_stat)),
+                              c->layout) < 0)
         return weir_error_set(err, -ENOMEM, "standardize: out of memory");
-    st->nfields = c->fields.n;
-    op->state = st;
     return 0;
 }
 
@@ -231,88 +223,25 @@ static void stat_add(const struct standardize_conf *c, struct standardize_stat *
 static int standardize_process(struct weir_op *op, struct weir_batch *b)
 {
     const struct standardize_conf *c = op->conf;
-    struct standardize_state *st = op->state;
+    size_t nfields = c->fields.n;
     for (uint32_t i = 0; i < b->n; i++) {
         if (!weir_record_live(&b->rec[i]))
             continue;
+        struct standardize_stat *stat = weir_op_state(op, b, i, NULL);
+        if (!stat)
+            return -ENOMEM;
         float *row = weir_batch_row(b, i);
-        for (size_t k = 0; k < st->nfields; k++) {
+        for (size_t k = 0; k < nfields; k++) {
             double x = row[c->in_col[k]];
             if (!isfinite(x)) {
                 row[c->out_col[k]] = NAN;
                 continue;
             }
-            row[c->out_col[k]] = (float)stat_z(c, &st->stat[k], x);
-            stat_add(c, &st->stat[k], x);
+            row[c->out_col[k]] = (float)stat_z(c, &stat[k], x);
+            stat_add(c, &stat[k], x);
         }
     }
     return WEIR_OP_CONTINUE;
-}
-
-/* ---- snapshot / restore ------------------------------------------------- */
-
-#define STANDARDIZE_MAGIC 0x44545357u /* "WSTD" read as a little-endian uint32 */
-#define STANDARDIZE_VERSION 1u
-
-/* Native byte order: snapshots move between workers of one build. The blob
- * is this header followed by nfields struct standardize_stat. */
-struct standardize_blob {
-    uint32_t magic, version;
-    uint32_t mode, nfields;
-    uint64_t layout;
-};
-
-static int standardize_snapshot(struct weir_op *op, struct weir_buf *out)
-{
-    const struct standardize_conf *c = op->conf;
-    const struct standardize_state *st = op->state;
-    struct standardize_blob h = {
-        .magic = STANDARDIZE_MAGIC,
-        .version = STANDARDIZE_VERSION,
-        .mode = (uint32_t)c->mode,
-        .nfields = (uint32_t)st->nfields,
-        .layout = c->layout,
-    };
-    int rc = weir_buf_append(out, &h, sizeof h);
-    if (rc < 0)
-        return rc;
-    return weir_buf_append(out, st->stat, st->nfields * sizeof st->stat[0]);
-}
-
-static int stat_sane(const struct standardize_conf *c, const struct standardize_stat *s)
-{
-    if (!isfinite(s->mean) || !isfinite(s->m2) || s->m2 < 0)
-        return 0;
-    return s->n > 0 || (s->mean == 0 && s->m2 == 0);
-}
-
-static int standardize_restore(struct weir_op *op, const void *data, size_t len)
-{
-    const struct standardize_conf *c = op->conf;
-    struct standardize_state *st = op->state;
-    struct standardize_blob h;
-    size_t body = st->nfields * sizeof st->stat[0];
-    if (len != sizeof h + body)
-        return -EINVAL;
-    memcpy(&h, data, sizeof h);
-    if (h.magic != STANDARDIZE_MAGIC || h.version != STANDARDIZE_VERSION ||
-        h.mode != (uint32_t)c->mode || h.nfields != st->nfields || h.layout != c->layout)
-        return -EINVAL;
-    const unsigned char *p = (const unsigned char *)data + sizeof h;
-    for (size_t k = 0; k < st->nfields; k++) {
-        struct standardize_stat s;
-        memcpy(&s, p + k * sizeof s, sizeof s);
-        if (!stat_sane(c, &s))
-            return -EINVAL;
-    }
-    memcpy(st->stat, p, body);
-    return 0;
-}
-
-static void standardize_destroy(struct weir_op *op)
-{
-    free(op->state);
-    op->state = NULL;
 }
 
 const struct weir_operator_type weir_op_standardize = {
@@ -323,7 +252,4 @@ const struct weir_operator_type weir_op_standardize = {
     .prepare = standardize_prepare,
     .init = standardize_init,
     .process = standardize_process,
-    .snapshot = standardize_snapshot,
-    .restore = standardize_restore,
-    .destroy = standardize_destroy,
 };

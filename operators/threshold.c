@@ -20,8 +20,9 @@
  * when most scores are equal (a flat series scores 0 everywhere) ">=" would
  * alert on every record.
  *
- * State (the count of scored records and the P² markers) is per worker and
- * can be snapshotted and restored. */
+ * State (the count of scored records and the P² markers) is kept per
+ * partition, and per key with "by" (engine/opstate.h); the engine restores
+ * and saves it. */
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -29,13 +30,16 @@
 #include <string.h>
 
 #include "engine/operator.h"
+#include "engine/opstate.h"
 
 struct threshold_conf {
     const char *score;  /* feature to read */
     double above;       /* fixed threshold, when given */
     double quantile;    /* q in (0,1), when given */
     int64_t warmup;     /* scored records before the first alert */
+    struct weir_state_opts state;
     /* resolved by prepare() */
+    uint64_t layout;
     float above_f;      /* above rounded as scores are, so 0.9 passes a score of 0.9f */
     int use_quantile;
     int score_col;
@@ -52,6 +56,7 @@ static const struct weir_option threshold_options[] = {
      WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN | WEIR_OPT_MAX_OPEN, 0, 1, NULL},
     {"warmup", WEIR_OPT_INT, "100", "scored records seen before any alert",
      offsetof(struct threshold_conf, warmup), WEIR_OPT_RANGE, 0, INFINITY, NULL},
+    WEIR_STATE_OPTION_ROWS(struct threshold_conf, state),
     {0},
 };
 
@@ -73,6 +78,12 @@ static int threshold_prepare(void *vconf, const json_t *raw, struct weir_prepare
     c->score_col = weir_schema_feature_in(p, c->score, weir_path_key(path, sizeof path, p->path,
                                                                      "score"));
     bad += c->score_col < 0;
+    bad += weir_state_opts_prepare(&c->state, raw, p);
+    uint64_t qbits;
+    double q = c->use_quantile ? c->quantile : 0.0;
+    memcpy(&qbits, &q, sizeof qbits);
+    c->layout = weir_hash_u64(weir_hash_u64(weir_hash_str(WEIR_HASH_SEED, "threshold"),
+                                            (uint64_t)c->use_quantile), qbits);
     return bad;
 }
 
@@ -84,11 +95,6 @@ struct p2 {
     double want[5]; /* desired positions */
     uint64_t count; /* observations added */
 };
-
-static void p2_init(struct p2 *s)
-{
-    memset(s, 0, sizeof *s);
-}
 
 /* The estimate after count observations, or NaN with none. Before the
  * markers exist, the nearest-rank quantile of the few values kept. */
@@ -184,24 +190,25 @@ struct threshold_state {
 
 static int threshold_init(struct weir_op *op, struct weir_error *err)
 {
-    struct threshold_state *st = calloc(1, sizeof *st);
-    if (!st)
+    const struct threshold_conf *c = op->conf;
+    /* A zeroed value is an empty P² (count 0) and nothing scored. */
+    if (weir_op_state_declare(op, &c->state, sizeof(struct threshold_state), c->layout) < 0)
         return weir_error_set(err, -ENOMEM, "threshold: out of memory");
-    p2_init(&st->p2);
-    op->state = st;
     return 0;
 }
 
 static int threshold_process(struct weir_op *op, struct weir_batch *b)
 {
     const struct threshold_conf *c = op->conf;
-    struct threshold_state *st = op->state;
     for (uint32_t i = 0; i < b->n; i++) {
         if (!weir_record_live(&b->rec[i]))
             continue;
         float s = weir_batch_row(b, i)[c->score_col];
         if (isnan(s))
             continue; /* unscored: neither an alert nor evidence */
+        struct threshold_state *st = weir_op_state(op, b, i, NULL);
+        if (!st)
+            return -ENOMEM;
         int warm = st->scored >= (uint64_t)c->warmup;
         if (c->use_quantile) {
             double t = p2_estimate(&st->p2, c->quantile);
@@ -217,74 +224,6 @@ static int threshold_process(struct weir_op *op, struct weir_batch *b)
     return WEIR_OP_CONTINUE;
 }
 
-/* ---- snapshot / restore ------------------------------------------------- */
-
-#define THRESHOLD_MAGIC 0x52485457u /* "WTHR" read as a little-endian uint32 */
-#define THRESHOLD_VERSION 1u
-
-/* Native byte order: snapshots move between workers of one build. */
-struct threshold_blob {
-    uint32_t magic, version;
-    uint32_t use_quantile, pad;
-    double quantile;  /* must match the restoring pipeline's */
-    uint64_t scored;
-    struct p2 p2;
-};
-
-static int threshold_snapshot(struct weir_op *op, struct weir_buf *out)
-{
-    const struct threshold_conf *c = op->conf;
-    const struct threshold_state *st = op->state;
-    struct threshold_blob blob;
-    memset(&blob, 0, sizeof blob);
-    blob.magic = THRESHOLD_MAGIC;
-    blob.version = THRESHOLD_VERSION;
-    blob.use_quantile = (uint32_t)c->use_quantile;
-    blob.quantile = c->use_quantile ? c->quantile : 0.0;
-    blob.scored = st->scored;
-    blob.p2 = st->p2;
-    return weir_buf_append(out, &blob, sizeof blob);
-}
-
-/* Markers must be ordered, or later updates would divide by zero. */
-static int p2_sane(const struct p2 *s)
-{
-    if (s->count < 5)
-        return 1;
-    for (int i = 0; i < 5; i++) {
-        if (!isfinite(s->pos[i]) || !isfinite(s->want[i]) || isnan(s->q[i]))
-            return 0;
-        if (i > 0 && (s->pos[i] <= s->pos[i - 1] || s->q[i] < s->q[i - 1]))
-            return 0;
-    }
-    return s->pos[0] == 1 && s->pos[4] == (double)s->count;
-}
-
-static int threshold_restore(struct weir_op *op, const void *data, size_t len)
-{
-    const struct threshold_conf *c = op->conf;
-    struct threshold_state *st = op->state;
-    struct threshold_blob blob;
-    if (len != sizeof blob)
-        return -EINVAL;
-    memcpy(&blob, data, sizeof blob);
-    if (blob.magic != THRESHOLD_MAGIC || blob.version != THRESHOLD_VERSION ||
-        blob.use_quantile != (uint32_t)c->use_quantile)
-        return -EINVAL;
-    if (c->use_quantile && (blob.quantile != c->quantile || blob.p2.count != blob.scored ||
-                            !p2_sane(&blob.p2)))
-        return -EINVAL;
-    st->scored = blob.scored;
-    st->p2 = blob.p2;
-    return 0;
-}
-
-static void threshold_destroy(struct weir_op *op)
-{
-    free(op->state);
-    op->state = NULL;
-}
-
 const struct weir_operator_type weir_op_threshold = {
     .name = "threshold",
     .summary = "Marks records whose score passes a fixed or running-quantile threshold",
@@ -293,7 +232,4 @@ const struct weir_operator_type weir_op_threshold = {
     .prepare = threshold_prepare,
     .init = threshold_init,
     .process = threshold_process,
-    .snapshot = threshold_snapshot,
-    .restore = threshold_restore,
-    .destroy = threshold_destroy,
 };

@@ -15,6 +15,7 @@
 #include "engine/diag.h"
 #include "engine/error.h"
 #include "engine/operator.h"
+#include "engine/opstate.h"
 #include "engine/option.h"
 #include "engine/schema.h"
 
@@ -110,6 +111,7 @@ static inline int h_clone(struct h_op *dst, const struct h_op *src)
     dst->type = src->type;
     dst->op = src->op;
     dst->op.state = NULL;
+    dst->op.keyed = NULL;
     if (src->type->init && src->type->init(&dst->op, &err) < 0)
         return -1;
     dst->ready = 1;
@@ -120,6 +122,7 @@ static inline void h_free(struct h_op *h)
 {
     if (h->ready && h->type->destroy)
         h->type->destroy(&h->op);
+    weir_op_state_free(&h->op);
     if (h->conf) {
         if (h->type->release)
             h->type->release(h->conf);
@@ -135,6 +138,7 @@ static inline void h_free_clone(struct h_op *h)
 {
     if (h->ready && h->type->destroy)
         h->type->destroy(&h->op);
+    weir_op_state_free(&h->op);
     memset(h, 0, sizeof *h);
 }
 

@@ -9,6 +9,7 @@
 #include "engine/buf.h"
 #include "tests/check.h"
 #include "tests/op_harness.h"
+#include "engine/opstate.h"
 
 extern const struct weir_operator_type weir_op_standardize;
 
@@ -216,18 +217,18 @@ static void test_snapshot(const float *x, size_t n, const char *conf)
     run_series(&a, pool, in, outc, x, n, whole);
     run_series(&b, pool, in, outc, x, half, split);
     struct weir_buf buf = {0};
-    CHECK(b.type->snapshot(&b.op, &buf) == 0);
-    CHECK(c.type->restore(&c.op, buf.data, buf.len) == 0);
+    CHECK(weir_op_snapshot(&b.op, 0, &buf) == 0);
+    CHECK(weir_op_restore(&c.op, 0, buf.data, buf.len) == 0);
     run_series(&c, pool, in, outc, x + half, n - half, split + half);
     CHECK(memcmp(whole, split, n * sizeof *whole) == 0);
 
     /* Bad blobs are refused and leave the state alone. */
-    CHECK(c.type->restore(&c.op, buf.data, buf.len - 1) == -EINVAL);
+    CHECK(weir_op_restore(&c.op, 0, buf.data, buf.len - 1) == -EINVAL);
     buf.data[0] ^= 1;
-    CHECK(c.type->restore(&c.op, buf.data, buf.len) == -EINVAL);
+    CHECK(weir_op_restore(&c.op, 0, buf.data, buf.len) == -EINVAL);
     buf.data[0] ^= 1;
     buf.data[4] = 9; /* format version */
-    CHECK(c.type->restore(&c.op, buf.data, buf.len) == -EINVAL);
+    CHECK(weir_op_restore(&c.op, 0, buf.data, buf.len) == -EINVAL);
     weir_buf_free(&buf);
     free(whole);
     free(split);
@@ -251,10 +252,10 @@ static void test_snapshot_mismatch(void)
     CHECK(h_build(&e, &weir_op_standardize, "{\"fields\": \"u\", \"out\": \"ue\", \"mode\": \"ewm\"}",
                   &p, 3) == 0);
     struct weir_buf buf = {0};
-    CHECK(a.type->snapshot(&a.op, &buf) == 0);
-    CHECK(b.type->restore(&b.op, buf.data, buf.len) == -EINVAL);
-    CHECK(e.type->restore(&e.op, buf.data, buf.len) == -EINVAL);
-    CHECK(a.type->restore(&a.op, buf.data, buf.len) == 0);
+    CHECK(weir_op_snapshot(&a.op, 0, &buf) == 0);
+    CHECK(weir_op_restore(&b.op, 0, buf.data, buf.len) == -EINVAL);
+    CHECK(weir_op_restore(&e.op, 0, buf.data, buf.len) == -EINVAL);
+    CHECK(weir_op_restore(&a.op, 0, buf.data, buf.len) == 0);
     weir_buf_free(&buf);
     h_free(&a);
     h_free(&b);

@@ -8,6 +8,7 @@
 #include "engine/buf.h"
 #include "tests/check.h"
 #include "tests/op_harness.h"
+#include "engine/opstate.h"
 
 extern const struct weir_operator_type weir_op_threshold;
 
@@ -172,17 +173,17 @@ static void test_snapshot(const char *conf, size_t cut)
     run_scores(&a, pool, s, n, whole);
     run_scores(&b, pool, s, cut, split);
     struct weir_buf buf = {0};
-    CHECK(b.type->snapshot(&b.op, &buf) == 0);
-    CHECK(c.type->restore(&c.op, buf.data, buf.len) == 0);
+    CHECK(weir_op_snapshot(&b.op, 0, &buf) == 0);
+    CHECK(weir_op_restore(&c.op, 0, buf.data, buf.len) == 0);
     run_scores(&c, pool, s + cut, n - cut, split + cut);
     CHECK(memcmp(whole, split, n) == 0);
 
-    CHECK(c.type->restore(&c.op, buf.data, buf.len - 1) == -EINVAL);
+    CHECK(weir_op_restore(&c.op, 0, buf.data, buf.len - 1) == -EINVAL);
     buf.data[1] ^= 0x40;
-    CHECK(c.type->restore(&c.op, buf.data, buf.len) == -EINVAL);
+    CHECK(weir_op_restore(&c.op, 0, buf.data, buf.len) == -EINVAL);
     buf.data[1] ^= 0x40;
     buf.data[4]++; /* format version */
-    CHECK(c.type->restore(&c.op, buf.data, buf.len) == -EINVAL);
+    CHECK(weir_op_restore(&c.op, 0, buf.data, buf.len) == -EINVAL);
     weir_buf_free(&buf);
     free(s);
     free(whole);
@@ -203,12 +204,12 @@ static void test_snapshot_mismatch(void)
     CHECK(build(&q99, &p2, "{\"quantile\": 0.99}") == 0);
     CHECK(build(&q95, &p3, "{\"quantile\": 0.95}") == 0);
     struct weir_buf f = {0}, q = {0};
-    CHECK(fixed.type->snapshot(&fixed.op, &f) == 0);
-    CHECK(q99.type->snapshot(&q99.op, &q) == 0);
-    CHECK(q99.type->restore(&q99.op, f.data, f.len) == -EINVAL);
-    CHECK(fixed.type->restore(&fixed.op, q.data, q.len) == -EINVAL);
-    CHECK(q95.type->restore(&q95.op, q.data, q.len) == -EINVAL);
-    CHECK(q99.type->restore(&q99.op, q.data, q.len) == 0);
+    CHECK(weir_op_snapshot(&fixed.op, 0, &f) == 0);
+    CHECK(weir_op_snapshot(&q99.op, 0, &q) == 0);
+    CHECK(weir_op_restore(&q99.op, 0, f.data, f.len) == -EINVAL);
+    CHECK(weir_op_restore(&fixed.op, 0, q.data, q.len) == -EINVAL);
+    CHECK(weir_op_restore(&q95.op, 0, q.data, q.len) == -EINVAL);
+    CHECK(weir_op_restore(&q99.op, 0, q.data, q.len) == 0);
     weir_buf_free(&f);
     weir_buf_free(&q);
     h_free(&fixed);

@@ -17,10 +17,10 @@
 struct hold_state {
     struct weir_batch *held[HOLD_MAX];
     int n;
-    struct weir_event timer;
-    int timer_armed;
+    struct weir_op_timer timer;
     struct weir_op *op;
-    int timer_fired, held_total;
+    int timer_fired, held_total, flushes;
+    int64_t timer_now;
 };
 
 static void emit_all(struct hold_state *st)
@@ -31,12 +31,13 @@ static void emit_all(struct hold_state *st)
         weir_op_emit(st->op, st->held[i]);
 }
 
-static void on_hold_timer(struct weir_event *ev, int res)
+static int hold_on_timer(struct weir_op *op, struct weir_op_timer *t, int64_t now_ms)
 {
-    struct hold_state *st = (struct hold_state *)((char *)ev - offsetof(struct hold_state, timer));
-    st->timer_armed = 0;
+    struct hold_state *st = op->state;
     st->timer_fired++;
+    st->timer_now = now_ms;
     emit_all(st);
+    return 0;
 }
 
 static int hold_init(struct weir_op *op, struct weir_error *err)
@@ -45,12 +46,12 @@ static int hold_init(struct weir_op *op, struct weir_error *err)
     if (!st)
         return weir_error_set(err, -12, "out of memory");
     st->op = op;
-    st->timer.done = on_hold_timer;
     op->state = st;
     return 0;
 }
 
-/* Holds every batch; hands them on when HOLD_MAX are held or 1 ms later. */
+/* Holds every batch; hands them on when HOLD_MAX are held (inside process,
+ * the batch itself included) or when the 1 ms deadline fires. */
 static int hold_process(struct weir_op *op, struct weir_batch *b)
 {
     struct hold_state *st = op->state;
@@ -60,15 +61,19 @@ static int hold_process(struct weir_op *op, struct weir_batch *b)
         emit_all(st);
         return WEIR_OP_HELD;
     }
-    if (!st->timer_armed && weir_loop_timer(op->loop, 1000000, &st->timer) == 0)
-        st->timer_armed = 1;
+    if (!st->timer.armed)
+        weir_op_timer_processing(op, &st->timer, 1);
     return WEIR_OP_HELD;
 }
 
-static int hold_on_timer(struct weir_op *op)
+/* Asked to flush (end of input): the records go out later, from the
+ * deadline timer's completion, as a GPU back end's would. */
+static void hold_flush(struct weir_op *op, int why)
 {
-    emit_all(op->state);
-    return 0;
+    struct hold_state *st = op->state;
+    st->flushes++;
+    if (!st->timer.armed)
+        weir_op_timer_processing(op, &st->timer, 1);
 }
 
 static void hold_destroy(struct weir_op *op)
@@ -79,7 +84,8 @@ static void hold_destroy(struct weir_op *op)
 static const struct weir_option hold_options[] = {{0}};
 static const struct weir_operator_type hold_type = {
     .name = "hold", .summary = "test", .options = hold_options, .init = hold_init,
-    .process = hold_process, .on_timer = hold_on_timer, .destroy = hold_destroy,
+    .process = hold_process, .on_timer = hold_on_timer, .flush = hold_flush,
+    .destroy = hold_destroy,
 };
 
 static int count_lines(const char *path, char *first, size_t size)
@@ -149,6 +155,10 @@ int main(void)
         struct hold_state *st = w.ops[w.nops - 1].state;
         CHECK(st->held_total == (N + 63) / 64); /* every batch went through the holder */
         CHECK(st->n == 0);                      /* and none stayed there */
+        CHECK(st->timer_fired >= 1);            /* the deadline timer fired, */
+        CHECK(st->timer_now > 1500000000000);   /* told the wall-clock time in ms */
+        CHECK(st->flushes >= 1);                /* the end of input asked for a flush */
+        CHECK(w.ops[w.nops - 1].held == 0);
     }
     weir_worker_destroy(&w);
     char first[256] = "";

@@ -1,0 +1,411 @@
+/* The Kafka source's partitions (see kafka_source.h): offset tracking per
+ * partition (segments finish out of order, offsets are stored in order, and
+ * with durable state no further than the last saved state covers),
+ * at-least-once checkpoints of the keyed state, and rebalances that never
+ * wait on the loop: a revocation finishes from later completions. */
+#include "connectors/kafka_source.h"
+
+/* ---- partitions and offsets --------------------------------------------- */
+
+struct kpart *ks_part_find(struct kafka_source *ks, const char *topic, int32_t partition)
+{
+    struct kpart *p = ks->last;
+    if (p && p->partition == partition && strcmp(p->topic, topic) == 0)
+        return p;
+    for (size_t i = 0; i < ks->nparts; i++) {
+        p = ks->parts[i];
+        if (p->partition == partition && strcmp(p->topic, topic) == 0)
+            return ks->last = p;
+    }
+    return NULL;
+}
+
+static struct kpart *part_get(struct kafka_source *ks, const char *topic, int32_t partition)
+{
+    struct kpart *p = ks_part_find(ks, topic, partition);
+    if (p)
+        return p;
+    if (ks->nparts == ks->partcap) {
+        size_t cap = ks->partcap ? ks->partcap * 2 : 16;
+        struct kpart **v = realloc(ks->parts, cap * sizeof *v);
+        if (!v)
+            return NULL;
+        ks->parts = v;
+        ks->partcap = cap;
+    }
+    if (!(p = calloc(1, sizeof *p)) || !(p->topic = strdup(topic))) {
+        free(p);
+        return NULL;
+    }
+    p->partition = partition;
+    p->next = p->sent = -1;
+    ks->parts[ks->nparts++] = p;
+    return p;
+}
+
+void ks_seg_free(struct kafka_source *ks, struct kseg *g)
+{
+    g->next = ks->free_segs;
+    ks->free_segs = g;
+}
+
+/* Stores what may be committed: past the acknowledged prefix, and with
+ * durable state no further than the last saved state covers, so a restart
+ * restores state and input from the same point. */
+static void part_store(struct kafka_source *ks, struct kpart *p)
+{
+    int64_t off = p->acked;
+    if (ks->durable && p->safe < off)
+        off = p->safe;
+    if (off < 0 || off <= p->stored || !ks->rk || ks->txn || !p->assigned)
+        return; /* exactly-once: offsets go inside the transaction instead */
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = off;
+    if (!rd_kafka_offsets_store(ks->rk, l))
+        p->stored = off;
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* The longest done prefix of p's FIFO is acknowledged. */
+void ks_part_advance(struct kafka_source *ks, struct kpart *p)
+{
+    int64_t off = -1;
+    while (p->head && p->head->done) {
+        struct kseg *g = p->head;
+        off = g->next_offset;
+        p->head = g->next;
+        ks_seg_free(ks, g); /* its ticket let go of it already (done implies tdone) */
+    }
+    if (!p->head)
+        p->tail = NULL;
+    if (off >= 0)
+        p->acked = off;
+    part_store(ks, p);
+}
+
+void ks_waiting_drop(struct kpart *p)
+{
+    for (size_t i = 0; i < p->nwaiting; i++)
+        rd_kafka_message_destroy(p->waiting[i]);
+    p->nwaiting = 0;
+}
+
+/* A revoked partition forgets its FIFO: the segments still held by tickets
+ * become theirs alone, and nothing more is stored for it. */
+size_t ks_part_orphan(struct kafka_source *ks, struct kpart *p)
+{
+    size_t pending = 0;
+    for (struct kseg *g = p->head, *next; g; g = next) {
+        next = g->next;
+        if (g->tdone) {
+            ks_seg_free(ks, g);
+        } else {
+            g->part = NULL;
+            pending++;
+        }
+    }
+    p->head = p->tail = NULL;
+    p->revoking = 0;
+    ks_waiting_drop(p);
+    if (p->assigned)
+        weir_worker_partition_revoke(ks->s->worker, p->slot);
+    p->assigned = 0;
+    if (ks->last == p)
+        ks->last = NULL;
+    return pending;
+}
+
+void ks_pause_all(struct kafka_source *ks, int pause)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+    if (rd_kafka_assignment(ks->rk, &l) == 0 && l) {
+        if (pause)
+            rd_kafka_pause_partitions(ks->rk, l);
+        else
+            rd_kafka_resume_partitions(ks->rk, l);
+    }
+    if (l)
+        rd_kafka_topic_partition_list_destroy(l);
+    ks->kpaused = pause;
+}
+
+/* Wakes our own poll: ks_drain from the loop, never from inside an acknowledgement. */
+void ks_wake_self(struct kafka_source *ks)
+{
+    uint64_t one = 1;
+    if (write(ks->efd, &one, sizeof one) < 0) {
+        /* the counter is saturated: a wake-up is pending anyway */
+    }
+}
+
+void ks_check_bounds(struct kafka_source *ks)
+{
+    const struct weir_kafka_source_conf *c = ks->c;
+    if (ks->inflight_records >= (uint64_t)c->max_inflight_records ||
+        ks->inflight_bytes >= (uint64_t)c->max_inflight_bytes) {
+        if (!ks->throttled_since)
+            ks->throttled_since = weir_now_ns();
+    } else if (ks->throttled_since && ks->inflight_records < (uint64_t)c->max_inflight_records / 2 &&
+               ks->inflight_bytes < (uint64_t)c->max_inflight_bytes / 2) {
+        ks->throttled_since = 0;
+        if (ks->closing)
+            return;
+        if (ks->kpaused)
+            ks_pause_all(ks, 0);
+        if (!ks->stopping)
+            ks_wake_self(ks);
+    }
+}
+
+/* ---- at-least-once checkpoints of the keyed state ----------------------------- */
+
+static void ckpt_done(struct weir_ticket *t)
+{
+    struct kafka_source *ks = (struct kafka_source *)((char *)t - offsetof(struct kafka_source, ckpt_t));
+    ks->ckpt_busy = 0;
+    if (t->failed) {
+        if (!ks->s->worker->failed) {
+            struct weir_error e;
+            weir_error_set(&e, -EIO, "%s: the state changelog %s did not acknowledge a checkpoint",
+                           ks->cl.what, ks->s->worker->durable.where);
+            weir_worker_fail(ks->s->worker, &e);
+        }
+        return;
+    }
+    for (size_t i = 0; i < ks->nparts; i++) {
+        struct kpart *p = ks->parts[i];
+        if (p->assigned && p->covered > p->safe) {
+            p->safe = p->covered;
+            part_store(ks, p);
+        }
+    }
+}
+
+/* Every record dispatched so far went through every operator: what the
+ * state holds covers exactly the offsets taken. */
+static void ckpt_quiesced(struct weir_worker *w, void *ctx)
+{
+    struct kafka_source *ks = ctx;
+    if (w->failed || ks->closing) {
+        ks->ckpt_busy = 0;
+        return;
+    }
+    for (size_t i = 0; i < ks->nparts; i++)
+        ks->parts[i]->covered = ks->parts[i]->assigned && ks->parts[i]->ready ? ks->parts[i]->next
+                                                                              : -1;
+    ks->ckpt_t = (struct weir_ticket){.pending = 1, .done = ckpt_done};
+    if (weir_worker_checkpoint(w, &ks->ckpt_t, 0) < 0) {
+        struct weir_error e;
+        weir_error_set(&e, -EIO, "%s: cannot write the state changelog", ks->cl.what);
+        weir_worker_fail(w, &e);
+    }
+    weir_ticket_release(&ks->ckpt_t, !w->failed);
+}
+
+void ks_ckpt_maybe(struct kafka_source *ks)
+{
+    if (!ks->durable || ks->txn || ks->ckpt_busy || ks->stopping)
+        return;
+    uint64_t now = weir_now_ns();
+    if (now - ks->ckpt_last < ks->c->checkpoint_interval_ns)
+        return;
+    ks->ckpt_last = now;
+    ks->ckpt_busy = 1;
+    ks_flush_batch(ks);
+    ks->ckpt_q = (struct weir_quiesce){.done = ckpt_quiesced, .ctx = ks, .why = WEIR_FLUSH_COMMIT};
+    weir_worker_quiesce(ks->s->worker, &ks->ckpt_q);
+}
+
+/* ---- rebalancing ----------------------------------------------------------- */
+
+static size_t pending_in(struct kafka_source *ks, const rd_kafka_topic_partition_list_t *l)
+{
+    size_t n = 0;
+    for (int i = 0; i < l->cnt; i++) {
+        struct kpart *p = ks_part_find(ks, l->elems[i].topic, l->elems[i].partition);
+        if (p && p->head)
+            n++;
+    }
+    return n;
+}
+
+static void unassign(struct kafka_source *ks, rd_kafka_topic_partition_list_t *l)
+{
+    rd_kafka_error_t *e = NULL;
+    if (strcmp(rd_kafka_rebalance_protocol(ks->rk), "COOPERATIVE") == 0)
+        e = rd_kafka_incremental_unassign(ks->rk, l);
+    else
+        rd_kafka_assign(ks->rk, NULL);
+    if (e) {
+        weir_kafka_warn(&ks->cl, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+}
+
+/* The end of a revocation: commit what is stored (at-least-once), hand the
+ * partitions back (their state is dropped), and tell librdkafka, which waited
+ * for this call to go on with the rebalance. What was not acknowledged in
+ * time is abandoned: the next owner reads it again. */
+void ks_revoke_finish(struct kafka_source *ks)
+{
+    rd_kafka_topic_partition_list_t *l = ks->revoked;
+    if (!ks->revoking || !l)
+        return;
+    if (!ks->txn && !ks->s->worker->failed && !rd_kafka_assignment_lost(ks->rk)) {
+        rd_kafka_resp_err_t e = rd_kafka_commit(ks->rk, NULL, 1); /* async: the loop goes on */
+        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+            char why[256];
+            snprintf(why, sizeof why, "commit on revocation failed: %s", rd_kafka_err2str(e));
+            weir_kafka_warn(&ks->cl, why);
+        }
+    }
+    size_t abandoned = 0;
+    for (int i = 0; i < l->cnt; i++) {
+        struct kpart *p = ks_part_find(ks, l->elems[i].topic, l->elems[i].partition);
+        if (p)
+            abandoned += ks_part_orphan(ks, p);
+    }
+    if (abandoned && !ks->closing)
+        fprintf(stderr, "weir: %s: %zu batch(es) of revoked partitions were not acknowledged "
+                "within drain_timeout; their records will be read again by the next owner\n",
+                ks->cl.what, abandoned);
+    ks->revoking = 0;
+    ks->revoked = NULL;
+    unassign(ks, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (!ks->stopping)
+        ks_wake_self(ks);
+}
+
+/* At-least-once: called on every acknowledgement and tick while revoking. */
+void ks_revoke_check(struct kafka_source *ks)
+{
+    if (!ks->revoking || ks->txn || ks->revoke_q.done)
+        return; /* exactly-once waits for its commit; or the operators are still flushing */
+    if (!pending_in(ks, ks->revoked) || ks->s->worker->failed ||
+        weir_now_ns() >= ks->revoke_deadline)
+        ks_revoke_finish(ks);
+}
+
+static void revoke_quiesced(struct weir_worker *w, void *ctx)
+{
+    struct kafka_source *ks = ctx;
+    ks->revoke_q.done = NULL;
+    ks->revoke_deadline = weir_now_ns() + ks->c->drain_timeout_ns;
+    ks_revoke_check(ks);
+}
+
+/* A revocation, inside the rebalance callback: nothing here waits. Under
+ * exactly-once what was dispatched commits first (ks_txn_commit, which calls
+ * ks_revoke_finish when the transaction ended); at-least-once, the operators
+ * hand on what they hold and the revoked partitions' outputs are awaited on
+ * the loop up to drain_timeout. Records of the partitions that arrive
+ * meanwhile are dropped (ks_take()). Lost partitions, or a closing consumer,
+ * are handed back at once. */
+static void revoke_begin(struct kafka_source *ks, const rd_kafka_topic_partition_list_t *l)
+{
+    ks->revoked = rd_kafka_topic_partition_list_copy(l);
+    ks->revoking = 1;
+    for (int i = 0; i < l->cnt; i++) {
+        struct kpart *p = ks_part_find(ks, l->elems[i].topic, l->elems[i].partition);
+        if (p)
+            p->revoking = 1;
+    }
+    if (ks->closing || rd_kafka_assignment_lost(ks->rk) || ks->s->worker->failed) {
+        ks_revoke_finish(ks);
+        return;
+    }
+    if (ks->txn) {
+        if (!ks->committing)
+            ks_txn_commit(ks);
+        return; /* ks_txn_ended() finishes the revocation */
+    }
+    ks_flush_batch(ks);
+    ks->revoke_q = (struct weir_quiesce){.done = revoke_quiesced, .ctx = ks, .why = WEIR_FLUSH_REVOKE};
+    weir_worker_quiesce(ks->s->worker, &ks->revoke_q);
+}
+
+/* Partitions this consumer now owns start with clean offset tracking. */
+void ks_parts_assigned(struct kafka_source *ks, const rd_kafka_topic_partition_list_t *l)
+{
+    for (int i = 0; i < l->cnt; i++) {
+        struct kpart *p = part_get(ks, l->elems[i].topic, l->elems[i].partition);
+        if (!p) {
+            ks_fail(ks, -ENOMEM, "%s: out of memory%s%s", "", "");
+            break;
+        }
+        ks_part_orphan(ks, p); /* a stale FIFO from an earlier assignment */
+        int slot = weir_worker_partition_assign(ks->s->worker, p->topic, p->partition);
+        if (slot < 0) {
+            ks_fail(ks, -ENOMEM, "%s: out of memory%s%s", "", "");
+            break;
+        }
+        p->slot = (uint32_t)slot;
+        p->assigned = 1;
+        p->ready = weir_worker_partition_ready(ks->s->worker, p->slot);
+        p->next = p->sent = p->acked = p->safe = p->covered = p->stored = -1;
+    }
+}
+
+/* Partitions whose state is still being restored stay paused until then. */
+void ks_pause_unready(struct kafka_source *ks, const rd_kafka_topic_partition_list_t *l)
+{
+    rd_kafka_topic_partition_list_t *u = rd_kafka_topic_partition_list_new(l->cnt);
+    for (int i = 0; i < l->cnt; i++) {
+        struct kpart *p = ks_part_find(ks, l->elems[i].topic, l->elems[i].partition);
+        if (p && !p->ready)
+            rd_kafka_topic_partition_list_add(u, p->topic, p->partition);
+    }
+    if (u->cnt)
+        rd_kafka_pause_partitions(ks->rk, u);
+    rd_kafka_topic_partition_list_destroy(u);
+}
+
+/* The engine finished restoring a partition's state: what waited goes first. */
+void ks_partition_ready(struct weir_source *s, uint32_t slot)
+{
+    struct kafka_source *ks = s->state;
+    struct kpart *p = NULL;
+    for (size_t i = 0; i < ks->nparts && !p; i++)
+        if (ks->parts[i]->assigned && ks->parts[i]->slot == slot)
+            p = ks->parts[i];
+    if (!p || p->ready)
+        return;
+    p->ready = 1; /* ks_drain() hands on what waited, in order, before anything newer */
+    if (!ks->kpaused && ks->rk) {
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+        rd_kafka_resume_partitions(ks->rk, l);
+        rd_kafka_topic_partition_list_destroy(l);
+    }
+    ks_wake_self(ks);
+}
+
+void ks_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *l, void *opaque)
+{
+    struct kafka_source *ks = opaque;
+    int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    rd_kafka_error_t *e = NULL;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        ks_parts_assigned(ks, l);
+        if (coop)
+            e = rd_kafka_incremental_assign(rk, l);
+        else
+            rd_kafka_assign(rk, l);
+        if (ks->kpaused)
+            rd_kafka_pause_partitions(rk, l);
+        else
+            ks_pause_unready(ks, l);
+    } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && !ks->revoking) {
+        revoke_begin(ks, l); /* unassigns when done, maybe later, from the loop */
+    } else {
+        weir_kafka_warn(&ks->cl, rd_kafka_err2str(err));
+        unassign(ks, l);
+    }
+    if (e) {
+        weir_kafka_warn(&ks->cl, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+}
+

@@ -1,0 +1,135 @@
+/* The Kafka source's parts (internal to connectors/kafka_source*.c and
+ * kafka_partitions.c): its state, and what the files call of each other.
+ * kafka_source.c: options, tickets, batches, the loop side, the source type;
+ * kafka_partitions.c: partitions, offsets, checkpoints, rebalances;
+ * kafka_source_txn.c: exactly-once transactions. */
+#ifndef WEIR_KAFKA_SOURCE_H
+#define WEIR_KAFKA_SOURCE_H
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "connectors/kafka_common.h"
+#include "engine/loop.h"
+#include "engine/pipeline.h"
+#include "engine/worker.h"
+
+#define TICK_NS (500ull * 1000000ull) /* safety-net drain; keeps max.poll.interval.ms happy */
+#define PAUSE_AFTER_NS (1000ull * 1000000ull) /* over the in-flight bounds this long: pause */
+
+struct kpart;
+
+/* One batch's records of one partition. Lives in the partition's FIFO and in
+ * the ticket's list; freed when both are through with it. */
+struct kseg {
+    struct kpart *part;  /* NULL once the partition was revoked */
+    int64_t next_offset; /* the batch's last offset of this partition + 1 */
+    int done;            /* the ticket finished well */
+    int tdone;           /* the ticket let go of it */
+    struct kseg *next;   /* FIFO order (= dispatch order) or free list */
+    struct kseg *tnext;  /* the ticket's list */
+};
+
+struct kpart {
+    char *topic;
+    int32_t partition;
+    int assigned;
+    int revoking;    /* being revoked: records that still arrive are dropped */
+    uint32_t slot;   /* the worker's partition slot */
+    int ready;       /* its state is restored: records may go */
+    rd_kafka_message_t **waiting; /* fetched while restoring, in order */
+    size_t nwaiting, capwaiting;
+    struct kseg *head, *tail;
+    int64_t next; /* past the last record taken (-1: none yet) */
+    int64_t sent; /* exactly-once: the offset the last committed transaction holds (-1: unknown) */
+    int64_t acked;   /* at-least-once: past the acknowledged prefix (-1: none) */
+    int64_t safe;    /* with durable state: past the records the saved state covers (-1: none) */
+    int64_t covered; /* ... the same for the checkpoint in flight */
+    int64_t stored;  /* the offset last stored for commit */
+};
+
+struct kticket {
+    struct weir_ticket t;
+    struct kafka_source *ks;    /* NULL once the source closed */
+    rd_kafka_message_t **msgs;  /* (cap) kept until the ticket is done */
+    uint32_t nmsgs;
+    uint64_t bytes;
+    struct kseg *segs;
+    struct kticket *next, *prev; /* live list, or free list (next) */
+};
+
+struct kafka_source {
+    struct weir_kafka_client cl; /* first: the clients' opaque */
+    struct weir_source *s;
+    const struct weir_kafka_source_conf *c;
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *q;
+    int efd;
+    int subscribed;
+    struct weir_event poll_ev, tick_ev;
+    int poll_armed, tick_armed;
+    uint32_t cap;                /* records per batch */
+    rd_kafka_message_t **scratch; /* (cap) */
+    struct weir_batch *batch;    /* being filled */
+    struct kticket *bt;          /* its ticket */
+    struct kpart **parts;
+    size_t nparts, partcap;
+    struct kpart *last;          /* look-up cache */
+    struct kticket *live, *free_tickets;
+    struct kseg *free_segs;
+    uint64_t inflight_records, inflight_bytes;
+    uint64_t throttled_since; /* over the in-flight bounds since (ns), or 0 */
+    int kpaused;     /* partitions paused: over the bounds for PAUSE_AFTER_NS */
+    int wait_resume; /* the worker asked us to pause */
+    int draining, stopping, finished, closing;
+    char group[256];
+    struct weir_kafka_txn *txn;  /* exactly-once: the worker's transactional producer */
+    struct weir_event txn_ev;    /* commit_interval timer, armed while a transaction is open */
+    int txn_armed, committing;
+    uint64_t txn_records;        /* dispatched into the open transaction */
+    struct weir_quiesce txn_q;   /* operators empty before a commit */
+    struct weir_kafka_txn_end txn_end; /* the end in progress */
+    int revoking;                /* a revocation waits for its outputs or its commit */
+    rd_kafka_topic_partition_list_t *revoked; /* what it revokes */
+    uint64_t revoke_deadline;    /* at-least-once: give up waiting for outputs then (ns) */
+    struct weir_quiesce revoke_q;
+    int durable;                 /* the worker saves keyed state (changelog) */
+    struct weir_ticket ckpt_t;   /* at-least-once: the checkpoint in flight */
+    struct weir_quiesce ckpt_q;
+    int ckpt_busy;
+    uint64_t ckpt_last;          /* when the last checkpoint began (ns) */
+};
+
+
+int ks_transactional(const void *conf);
+int ks_txn_begin(struct kafka_source *ks);
+size_t ks_part_orphan(struct kafka_source *ks, struct kpart *p);
+struct kpart *ks_part_find(struct kafka_source *ks, const char *topic, int32_t partition);
+void ks_check_bounds(struct kafka_source *ks);
+void ks_ckpt_maybe(struct kafka_source *ks);
+void ks_drain(struct kafka_source *ks);
+void ks_fail(struct kafka_source *ks, int code, const char *fmt, const char *a, const char *b);
+void ks_finish(struct kafka_source *ks);
+void ks_flush_batch(struct kafka_source *ks);
+void ks_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *l, void *opaque);
+void ks_on_txn_timer(struct weir_event *ev, int res);
+void ks_part_advance(struct kafka_source *ks, struct kpart *p);
+void ks_partition_ready(struct weir_source *s, uint32_t slot);
+void ks_parts_assigned(struct kafka_source *ks, const rd_kafka_topic_partition_list_t *l);
+void ks_pause_all(struct kafka_source *ks, int pause);
+void ks_pause_unready(struct kafka_source *ks, const rd_kafka_topic_partition_list_t *l);
+void ks_revoke_check(struct kafka_source *ks);
+void ks_revoke_finish(struct kafka_source *ks);
+void ks_seg_free(struct kafka_source *ks, struct kseg *g);
+void ks_take(struct kafka_source *ks, rd_kafka_message_t *m);
+void ks_txn_commit(struct kafka_source *ks);
+void ks_txn_commit_now(struct kafka_source *ks);
+void ks_txn_ended(struct weir_kafka_txn_end *e, void *ctx);
+void ks_waiting_drop(struct kpart *p);
+void ks_wake_self(struct kafka_source *ks);
+
+#endif

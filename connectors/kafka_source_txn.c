@@ -1,0 +1,174 @@
+/* The Kafka source's exactly-once transactions (see kafka_source.h): a
+ * batch begins one; every commit_interval (or commit_records inputs) the
+ * operators hand on what they hold, the changed state joins the
+ * transaction, and the producer's transaction thread sends the offsets and
+ * commits (kafka_txn.c) while the loop goes on. */
+#include "connectors/kafka_source.h"
+
+
+/* Exactly-once: a batch goes into the open transaction, or begins one. */
+int ks_txn_begin(struct kafka_source *ks)
+{
+    struct weir_error e;
+    int rc = weir_kafka_txn_begin(ks->txn, &e);
+    if (rc < 0) {
+        weir_worker_fail(ks->s->worker, &e);
+        return rc;
+    }
+    if (!ks->txn_armed && !ks->closing &&
+        weir_loop_timer(ks->s->worker->loop, ks->c->commit_interval_ns, &ks->txn_ev) == 0)
+        ks->txn_armed = 1;
+    return 0;
+}
+
+/* ---- transactions (exactly-once) ------------------------------------------ */
+
+static int txn_timeout_ms(const struct kafka_source *ks)
+{
+    return (int)(ks->c->connect_timeout_ns / 1000000u);
+}
+
+
+/* What the transaction commits: past every record dispatched, per partition. */
+static rd_kafka_topic_partition_list_t *txn_offsets(struct kafka_source *ks)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)ks->nparts + 1);
+    for (size_t i = 0; i < ks->nparts; i++) {
+        struct kpart *p = ks->parts[i];
+        if (p->assigned && p->next >= 0 && p->next != p->sent)
+            rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = p->next;
+    }
+    return l;
+}
+
+/* The transaction is over. Committed: the offsets are the group's now.
+ * Aborted: the input was rewound to the committed offsets and the state is
+ * read back from the changelog, so both restart from the last commit. */
+static void txn_finished(struct kafka_source *ks, struct weir_kafka_txn_end *e)
+{
+    struct weir_worker *w = ks->s->worker;
+    if (e->rc == 0 && e->offsets) {
+        for (int i = 0; i < e->offsets->cnt; i++) {
+            struct kpart *p = ks_part_find(ks, e->offsets->elems[i].topic, e->offsets->elems[i].partition);
+            if (p)
+                p->sent = e->offsets->elems[i].offset;
+        }
+    } else if (e->rc == -EAGAIN) {
+        int n = 0;
+        for (int i = 0; e->rewound && i < e->rewound->cnt; i++) {
+            rd_kafka_topic_partition_t *tp = &e->rewound->elems[i];
+            struct kpart *p = ks_part_find(ks, tp->topic, tp->partition);
+            if (p) {
+                p->next = p->sent = tp->offset >= 0 ? tp->offset : -1;
+                ks_waiting_drop(p); /* fetched before the rewind */
+                n++;
+            }
+        }
+        fprintf(stderr, "weir: %s: transaction aborted; %d partition(s) rewound to their committed "
+                "offsets and their state read back (their records go through the operators "
+                "again)\n", ks->cl.what, n);
+        if (weir_worker_state_reload(w) == 0)
+            for (size_t i = 0; i < ks->nparts; i++)
+                if (ks->parts[i]->assigned)
+                    ks->parts[i]->ready = weir_worker_partition_ready(w, ks->parts[i]->slot);
+    } else if (e->rc < 0) {
+        struct weir_error err;
+        weir_error_set(&err, e->rc, "%s", e->msg);
+        weir_worker_fail(w, &err);
+    }
+    if (e->offsets)
+        rd_kafka_topic_partition_list_destroy(e->offsets);
+    if (e->rewound)
+        rd_kafka_topic_partition_list_destroy(e->rewound);
+    e->offsets = e->rewound = NULL;
+    ks->txn_records = 0;
+    ks->committing = 0;
+}
+
+void ks_txn_ended(struct weir_kafka_txn_end *e, void *ctx)
+{
+    struct kafka_source *ks = ctx;
+    txn_finished(ks, e);
+    if (ks->revoking)
+        ks_revoke_finish(ks);
+    if (ks->stopping || ks->s->worker->failed)
+        ks_finish(ks);
+    else if (!ks->closing)
+        ks_wake_self(ks); /* ks_drain() took no message while we committed */
+}
+
+/* Writes the state that changed into the open transaction (beginning one if
+ * only state changed) and fills the end's request. */
+static void txn_prepare_end(struct kafka_source *ks, struct weir_kafka_txn_end *e)
+{
+    struct weir_worker *w = ks->s->worker;
+    if (!w->failed && ks->durable) {
+        struct weir_error err;
+        if (weir_kafka_txn_begin(ks->txn, &err) < 0)
+            weir_worker_fail(w, &err);
+        else if (weir_worker_checkpoint(w, NULL, 0) < 0) {
+            weir_error_set(&err, -EIO, "%s: cannot write the state changelog", ks->cl.what);
+            weir_worker_fail(w, &err);
+        }
+    }
+    *e = (struct weir_kafka_txn_end){
+        .abort = w->failed, .consumer = ks->rk, .offsets = w->failed ? NULL : txn_offsets(ks),
+        .timeout_ms = txn_timeout_ms(ks), .start_latest = ks->c->start, .done = ks_txn_ended,
+        .ctx = ks,
+    };
+}
+
+static void txn_quiesced(struct weir_worker *w, void *ctx)
+{
+    struct kafka_source *ks = ctx;
+    txn_prepare_end(ks, &ks->txn_end);
+    if (weir_kafka_txn_end(ks->txn, &ks->txn_end) < 0) {
+        struct weir_error err;
+        weir_error_set(&err, -EIO, "%s: a transaction end is already running", ks->cl.what);
+        weir_worker_fail(w, &err);
+        txn_finished(ks, &ks->txn_end);
+    }
+}
+
+/* Commits on the loop, never waiting for the brokers there: what the source
+ * batched goes down the chain, the operators hand on what they hold (they
+ * may ks_finish later, from another completion), then the producer's
+ * transaction thread sends the offsets and commits (kafka_txn.c) while the
+ * loop serves delivery reports. Meanwhile ks_drain() takes no message. */
+void ks_txn_commit(struct kafka_source *ks)
+{
+    if (!ks->txn || ks->committing)
+        return;
+    if (!ks->s->worker->failed)
+        ks_flush_batch(ks);
+    ks->committing = 1;
+    ks->txn_q = (struct weir_quiesce){.done = txn_quiesced, .ctx = ks, .why = WEIR_FLUSH_COMMIT};
+    weir_worker_quiesce(ks->s->worker, &ks->txn_q);
+}
+
+/* At close, the loop has stopped and the operators hold nothing: the end
+ * runs on this thread. */
+void ks_txn_commit_now(struct kafka_source *ks)
+{
+    if (!ks->txn || weir_kafka_txn_ending(ks->txn))
+        return;
+    ks_flush_batch(ks);
+    struct weir_kafka_txn_end e;
+    txn_prepare_end(ks, &e);
+    weir_kafka_txn_end_now(ks->txn, &e);
+    txn_finished(ks, &e);
+}
+
+int ks_transactional(const void *conf)
+{
+    return ((const struct weir_kafka_source_conf *)conf)->guarantee == WEIR_KAFKA_EXACTLY_ONCE;
+}
+
+void ks_on_txn_timer(struct weir_event *ev, int res)
+{
+    struct kafka_source *ks = (struct kafka_source *)((char *)ev - offsetof(struct kafka_source, txn_ev));
+    ks->txn_armed = 0;
+    if (!ks->closing)
+        ks_txn_commit(ks);
+}
+

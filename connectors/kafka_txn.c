@@ -1,0 +1,264 @@
+/* Ending Kafka transactions off the loop.
+ *
+ * send_offsets_to_transaction and commit_transaction wait for the
+ * transaction coordinator (and commit flushes the producer first); after an
+ * abort, rewinding reads the group's committed offsets. Each is a broker
+ * round trip, so a worker's transactional producer has one thread of its own
+ * that runs them while the loop goes on serving delivery reports (they are
+ * events on the producer's main queue, served by the loop: in event mode
+ * rd_kafka_flush only waits for the count of undelivered messages to reach
+ * zero, it serves nothing itself). The loop learns that a job finished
+ * through an eventfd. One job at a time; the source does not produce while
+ * one runs. */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "connectors/kafka_common.h"
+#include "engine/loop.h"
+
+struct weir_kafka_txn_runner {
+    rd_kafka_t *rk;
+    const char *what, *brokers; /* borrowed, for messages */
+    struct weir_loop *loop;
+    int efd;
+    struct weir_event ev;
+    int armed;
+    pthread_t thread;
+    int started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct weir_kafka_txn_end *job; /* submitted, not yet handed back */
+    int job_done;
+    int quit;
+};
+
+static uint64_t mono_ms(void)
+{
+    return weir_now_ns() / 1000000u;
+}
+
+static void describe(struct weir_kafka_txn_end *e, const char *what, const char *brokers,
+                     const char *doing, rd_kafka_error_t *err)
+{
+    rd_kafka_resp_err_t code = rd_kafka_error_code(err);
+    int fenced = code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED;
+    snprintf(e->msg, sizeof e->msg, "%s: %s on Kafka brokers %s failed: %s%s", what, doing, brokers,
+             rd_kafka_error_string(err),
+             fenced ? " (another producer with this transactional.id started: two weir processes "
+                      "of this group on one host need distinct \"transactional_id\"s)" : "");
+}
+
+/* Calls op until it succeeds, fails for good, or the time is up. */
+#define RETRY(err, call, deadline)                                                                 \
+    while (((err) = (call)) && rd_kafka_error_is_retriable(err) && mono_ms() < (deadline))       \
+        rd_kafka_error_destroy(err)
+
+/* After an abort: the assigned partitions go back to their committed offsets
+ * (or to the start rule when they have none). */
+static void rewind_consumer(struct weir_kafka_txn_end *e)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+    rd_kafka_resp_err_t code = rd_kafka_assignment(e->consumer, &l);
+    if (!code)
+        code = rd_kafka_committed(e->consumer, l, e->timeout_ms);
+    if (code) {
+        snprintf(e->msg, sizeof e->msg, "cannot rewind to the committed offsets after an aborted "
+                 "transaction: %s", rd_kafka_err2str(code));
+        e->rc = -EIO;
+        if (l)
+            rd_kafka_topic_partition_list_destroy(l);
+        return;
+    }
+    rd_kafka_topic_partition_list_t *seek = rd_kafka_topic_partition_list_copy(l);
+    for (int i = 0; i < seek->cnt; i++)
+        if (seek->elems[i].offset < 0)
+            seek->elems[i].offset = e->start_latest ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_error_t *se = rd_kafka_seek_partitions(e->consumer, seek, e->timeout_ms);
+    if (se) {
+        snprintf(e->msg, sizeof e->msg, "cannot rewind after an aborted transaction: %s",
+                 rd_kafka_error_string(se));
+        rd_kafka_error_destroy(se);
+        e->rc = -EIO;
+    }
+    rd_kafka_topic_partition_list_destroy(seek);
+    e->rewound = l;
+}
+
+/* The blocking part: runs on the runner's thread (or at close on the
+ * worker's own, once its loop has stopped). */
+static void txn_end_run(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_end *e)
+{
+    rd_kafka_error_t *err = NULL;
+    uint64_t deadline = mono_ms() + (uint64_t)e->timeout_ms;
+    int aborting = e->abort;
+    e->rc = 0;
+    e->msg[0] = 0;
+    if (!aborting) {
+        if (e->offsets && e->offsets->cnt > 0) {
+            rd_kafka_consumer_group_metadata_t *md = rd_kafka_consumer_group_metadata(e->consumer);
+            RETRY(err, rd_kafka_send_offsets_to_transaction(r->rk, e->offsets, md, e->timeout_ms),
+                  deadline);
+            rd_kafka_consumer_group_metadata_destroy(md);
+            if (err)
+                describe(e, r->what, r->brokers, "send_offsets_to_transaction", err);
+        }
+        if (!err) {
+            RETRY(err, rd_kafka_commit_transaction(r->rk, e->timeout_ms), deadline);
+            if (err)
+                describe(e, r->what, r->brokers, "commit_transaction", err);
+        }
+        if (!err)
+            return;
+        int abortable = rd_kafka_error_txn_requires_abort(err);
+        rd_kafka_error_destroy(err);
+        if (!abortable) {
+            e->rc = -EIO;
+            return;
+        }
+        fprintf(stderr, "weir: %s; aborting the transaction\n", e->msg);
+        aborting = 1;
+    }
+    deadline = mono_ms() + (uint64_t)e->timeout_ms;
+    RETRY(err, rd_kafka_abort_transaction(r->rk, e->timeout_ms), deadline);
+    if (err) {
+        describe(e, r->what, r->brokers, "abort_transaction", err);
+        rd_kafka_error_destroy(err);
+        e->rc = -EIO;
+        return;
+    }
+    if (e->abort)
+        return; /* asked for: the worker failed, nothing more to do */
+    e->rc = -EAGAIN;
+    if (e->consumer)
+        rewind_consumer(e);
+}
+
+static void *runner_main(void *arg)
+{
+    struct weir_kafka_txn_runner *r = arg;
+    pthread_mutex_lock(&r->mu);
+    for (;;) {
+        while (!r->quit && (!r->job || r->job_done))
+            pthread_cond_wait(&r->cv, &r->mu);
+        if (r->quit)
+            break;
+        struct weir_kafka_txn_end *e = r->job;
+        pthread_mutex_unlock(&r->mu);
+        txn_end_run(r, e);
+        pthread_mutex_lock(&r->mu);
+        r->job_done = 1;
+        uint64_t one = 1;
+        if (write(r->efd, &one, sizeof one) < 0) {
+            /* saturated: a wake-up is pending anyway */
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+static void arm(struct weir_kafka_txn_runner *r)
+{
+    if (!r->armed && weir_loop_poll(r->loop, r->efd, POLLIN, &r->ev) == 0)
+        r->armed = 1;
+}
+
+static void on_done(struct weir_event *ev, int res)
+{
+    struct weir_kafka_txn_runner *r =
+        (struct weir_kafka_txn_runner *)((char *)ev - offsetof(struct weir_kafka_txn_runner, ev));
+    uint64_t v;
+    r->armed = 0;
+    if (read(r->efd, &v, sizeof v) < 0) {
+        /* nothing to read: spurious */
+    }
+    pthread_mutex_lock(&r->mu);
+    struct weir_kafka_txn_end *e = r->job_done ? r->job : NULL;
+    if (e) {
+        r->job = NULL;
+        r->job_done = 0;
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (e)
+        e->done(e, e->ctx); /* may submit the next job */
+    else if (!r->quit)
+        arm(r);
+}
+
+int weir_kafka_txn_runner_new(struct weir_kafka_txn_runner **out, rd_kafka_t *rk,
+                              struct weir_loop *loop, const char *what, const char *brokers,
+                              struct weir_error *err)
+{
+    struct weir_kafka_txn_runner *r = calloc(1, sizeof *r);
+    if (!r)
+        return weir_error_set(err, -ENOMEM, "out of memory");
+    r->rk = rk;
+    r->loop = loop;
+    r->what = what;
+    r->brokers = brokers;
+    r->ev.done = on_done;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (r->efd < 0 || pthread_create(&r->thread, NULL, runner_main, r) != 0) {
+        weir_kafka_txn_runner_free(r);
+        return weir_error_set(err, -EAGAIN, "%s: cannot start the transaction thread", what);
+    }
+    r->started = 1;
+    *out = r;
+    return 0;
+}
+
+int weir_kafka_txn_runner_submit(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_end *e)
+{
+    pthread_mutex_lock(&r->mu);
+    int busy = r->job != NULL;
+    if (!busy) {
+        r->job = e;
+        r->job_done = 0;
+        e->rewound = NULL;
+        pthread_cond_signal(&r->cv);
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (busy)
+        return -EBUSY;
+    arm(r);
+    return 0;
+}
+
+int weir_kafka_txn_runner_busy(struct weir_kafka_txn_runner *r)
+{
+    pthread_mutex_lock(&r->mu);
+    int busy = r->job != NULL;
+    pthread_mutex_unlock(&r->mu);
+    return busy;
+}
+
+void weir_kafka_txn_runner_run_here(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_end *e)
+{
+    e->rewound = NULL;
+    txn_end_run(r, e);
+}
+
+void weir_kafka_txn_runner_free(struct weir_kafka_txn_runner *r)
+{
+    if (!r)
+        return;
+    if (r->started) {
+        pthread_mutex_lock(&r->mu);
+        r->quit = 1;
+        pthread_cond_signal(&r->cv);
+        pthread_mutex_unlock(&r->mu);
+        pthread_join(r->thread, NULL); /* a running job ends within its timeout */
+    }
+    if (r->efd >= 0)
+        close(r->efd);
+    pthread_cond_destroy(&r->cv);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}

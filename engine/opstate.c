@@ -1,0 +1,178 @@
+/* Per-(operator, partition) keyed state (see opstate.h). */
+#include "engine/opstate.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define OPSTATE_MAGIC 0x53504f57u /* "WOPS" read as a little-endian uint32 */
+#define OPSTATE_VERSION 1u
+
+uint64_t weir_hash_str(uint64_t h, const char *s)
+{
+    for (; s && *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return (h ^ 0xffu) * 0x100000001b3ull; /* a separator, so ["ab","c"] != ["a","bc"] */
+}
+
+uint64_t weir_hash_u64(uint64_t h, uint64_t v)
+{
+    for (int i = 0; i < 8; i++, v >>= 8)
+        h = (h ^ (v & 0xffu)) * 0x100000001b3ull;
+    return h;
+}
+
+int weir_state_opts_prepare(struct weir_state_opts *o, const json_t *raw, struct weir_prepare *p)
+{
+    char path[256];
+    o->by_col = WEIR_BY_NONE;
+    if (json_object_get(raw, "ttl") && o->evict != WEIR_EVICT_TTL) {
+        weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "ttl"),
+                      "expected only with \"evict\": \"ttl\", got \"evict\": \"lru\"");
+        return 1;
+    }
+    if (o->evict == WEIR_EVICT_TTL && o->ttl_ns < 1000000u) {
+        weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "ttl"),
+                      "expected a duration of at least 1ms");
+        return 1;
+    }
+    if (!o->by)
+        return 0;
+    if (strcmp(o->by, WEIR_BY_KAFKA_KEY_NAME) == 0) {
+        o->by_col = WEIR_BY_KAFKA_KEY;
+        return 0;
+    }
+    o->by_col = weir_schema_string_in(p, o->by, weir_path_key(path, sizeof path, p->path, "by"));
+    return o->by_col < 0;
+}
+
+int weir_op_state_declare(struct weir_op *op, const struct weir_state_opts *o, uint32_t value_size,
+                          uint64_t layout)
+{
+    struct weir_op_state *ks = calloc(1, sizeof *ks);
+    if (!ks)
+        return -ENOMEM;
+    ks->conf.value_size = value_size;
+    ks->conf.max_keys = o ? (uint64_t)o->max_keys : 0;
+    ks->conf.max_bytes = o ? (uint64_t)o->max_bytes : 0;
+    ks->conf.evict = o ? o->evict : WEIR_EVICT_LRU;
+    ks->conf.ttl_ms = o ? (int64_t)(o->ttl_ns / 1000000u) : 0;
+    ks->by_col = o ? o->by_col : WEIR_BY_NONE;
+    ks->layout = weir_hash_u64(layout, value_size);
+    op->keyed = ks;
+    return 0;
+}
+
+struct weir_state *weir_op_state_part(struct weir_op *op, uint32_t part, int create)
+{
+    struct weir_op_state *ks = op->keyed;
+    if (!ks)
+        return NULL;
+    if (part >= ks->nparts) {
+        if (!create)
+            return NULL;
+        uint32_t n = ks->nparts ? ks->nparts : 4;
+        while (n <= part)
+            n *= 2;
+        struct weir_state **v = realloc(ks->parts, n * sizeof *v);
+        if (!v)
+            return NULL;
+        memset(v + ks->nparts, 0, (n - ks->nparts) * sizeof *v);
+        ks->parts = v;
+        ks->nparts = n;
+    }
+    if (!ks->parts[part] && create && weir_state_new(&ks->parts[part], &ks->conf) < 0)
+        return NULL;
+    return ks->parts[part];
+}
+
+/* The clock of LRU and TTL: the record's event time, or its arrival time
+ * when it has none. LRU alone needs no clock at all. */
+static int64_t state_clock(const struct weir_op_state *ks, const struct weir_record *r)
+{
+    if (ks->conf.evict != WEIR_EVICT_TTL)
+        return r->ts_ms >= 0 ? r->ts_ms : 0;
+    if (r->ts_ms >= 0)
+        return r->ts_ms;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void *weir_op_state(struct weir_op *op, const struct weir_batch *b, uint32_t i, int *created)
+{
+    struct weir_op_state *ks = op->keyed;
+    const struct weir_record *r = &b->rec[i];
+    struct weir_state *s = r->part < ks->nparts && ks->parts[r->part]
+                               ? ks->parts[r->part] : weir_op_state_part(op, r->part, 1);
+    if (!s)
+        return NULL;
+    const void *key = "";
+    uint32_t klen = 0;
+    if (ks->by_col >= 0) {
+        const struct weir_str *v = &b->S[(size_t)i * b->nstr + (size_t)ks->by_col];
+        if (v->p) {
+            key = v->p;
+            klen = v->len;
+        }
+    } else if (ks->by_col == WEIR_BY_KAFKA_KEY && r->key) {
+        key = r->key;
+        klen = r->key_len;
+    }
+    return weir_state_get(s, key, klen, state_clock(ks, r), created);
+}
+
+void weir_op_state_drop(struct weir_op *op, uint32_t part)
+{
+    struct weir_op_state *ks = op->keyed;
+    if (!ks || part >= ks->nparts)
+        return;
+    weir_state_free(ks->parts[part]);
+    ks->parts[part] = NULL;
+}
+
+void weir_op_state_free(struct weir_op *op)
+{
+    struct weir_op_state *ks = op->keyed;
+    if (!ks)
+        return;
+    for (uint32_t p = 0; p < ks->nparts; p++)
+        weir_state_free(ks->parts[p]);
+    free(ks->parts);
+    free(ks);
+    op->keyed = NULL;
+}
+
+struct opstate_head {
+    uint32_t magic, version;
+    uint64_t layout;
+};
+
+int weir_op_snapshot(struct weir_op *op, uint32_t part, struct weir_buf *out)
+{
+    struct weir_op_state *ks = op->keyed;
+    if (!ks)
+        return -EINVAL;
+    struct weir_state *s = weir_op_state_part(op, part, 1);
+    if (!s)
+        return -ENOMEM;
+    struct opstate_head h = {OPSTATE_MAGIC, OPSTATE_VERSION, ks->layout};
+    int rc = weir_buf_append(out, &h, sizeof h);
+    return rc < 0 ? rc : weir_state_snapshot(s, out);
+}
+
+int weir_op_restore(struct weir_op *op, uint32_t part, const void *data, size_t len)
+{
+    struct weir_op_state *ks = op->keyed;
+    struct opstate_head h;
+    if (!ks || len < sizeof h)
+        return -EINVAL;
+    memcpy(&h, data, sizeof h);
+    if (h.magic != OPSTATE_MAGIC || h.version != OPSTATE_VERSION || h.layout != ks->layout)
+        return -EINVAL;
+    struct weir_state *s = weir_op_state_part(op, part, 1);
+    if (!s)
+        return -ENOMEM;
+    return weir_state_restore(s, (const char *)data + sizeof h, len - sizeof h);
+}

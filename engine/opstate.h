@@ -1,0 +1,88 @@
+/* Per-(operator, partition) keyed state for stateful operators.
+ *
+ * An operator declares the size of its value per key in init() and asks for
+ * a record's value with weir_op_state(): the engine keeps one bounded store
+ * (engine/state.h) per partition slot, keyed by the operator's "by" field (a
+ * string column, or the Kafka message key), or one value per partition
+ * without "by". So results depend only on each partition's (or key's) own
+ * records, never on how partitions interleave in a worker. Snapshots carry a
+ * magic, a version and the operator's layout hash, so a blob written by a
+ * differently configured operator is refused. */
+#ifndef WEIR_OPSTATE_H
+#define WEIR_OPSTATE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/buf.h"
+#include "engine/operator.h"
+#include "engine/state.h"
+
+#define WEIR_BY_NONE (-1)
+#define WEIR_BY_KAFKA_KEY (-2)
+#define WEIR_BY_KAFKA_KEY_NAME "kafka:key"
+
+/* The state options every stateful operator declares; embed in its conf and
+ * list WEIR_STATE_OPTION_ROWS in its option table. */
+struct weir_state_opts {
+    const char *by;      /* string field, "kafka:key", or NULL: one state per partition */
+    int64_t max_keys;    /* per partition */
+    int64_t max_bytes;   /* per partition */
+    int evict;           /* enum weir_evict */
+    uint64_t ttl_ns;
+    int by_col;          /* resolved by weir_state_opts_prepare */
+};
+
+#define WEIR_STATE_OPTION_ROWS(type, m)                                                           \
+    {"by", WEIR_OPT_STRING, NULL,                                                                 \
+     "keep one state per value of this string field, or per Kafka message key with \"" \
+     WEIR_BY_KAFKA_KEY_NAME "\" (default: one state per partition)",                             \
+     offsetof(type, m.by), 0, 0, 0, NULL},                                                       \
+    {"max_keys", WEIR_OPT_INT, "1000000",                                                         \
+     "keys kept per partition; past it the \"evict\" rule removes one",                          \
+     offsetof(type, m.max_keys), WEIR_OPT_RANGE, 1, 1e12, NULL},                                  \
+    {"max_state_bytes", WEIR_OPT_INT, "268435456",                                                \
+     "bytes of keyed state kept per partition (keys, values, overhead)",                         \
+     offsetof(type, m.max_bytes), WEIR_OPT_RANGE, 4096, 1e15, NULL},                              \
+    {"evict", WEIR_OPT_ENUM, "\"lru\"",                                                           \
+     "when a bound is reached: lru drops the least recently updated key; ttl also drops keys "   \
+     "idle for \"ttl\" (event time, or arrival time without one)",                               \
+     offsetof(type, m.evict), 0, 0, 0, "lru|ttl"},                                                \
+    {"ttl", WEIR_OPT_DURATION, "\"24h\"", "evict ttl: how long an idle key is kept",              \
+     offsetof(type, m.ttl_ns), 0, 0, 0, NULL}
+
+/* Resolves "by" (a string column an earlier operator writes, or the Kafka
+ * key) and checks the options' combinations. Returns the number of problems. */
+int weir_state_opts_prepare(struct weir_state_opts *o, const json_t *raw, struct weir_prepare *p);
+
+struct weir_op_state {
+    struct weir_state_conf conf;
+    uint64_t layout;      /* what a value means: a snapshot fits only the same layout */
+    int by_col;
+    struct weir_state **parts; /* (nparts) by partition slot; NULL until used */
+    uint32_t nparts;
+};
+
+/* From init(): the operator keeps value_size bytes per key (zeroed when a key
+ * is new). layout: a hash of everything that gives a value its meaning. */
+int weir_op_state_declare(struct weir_op *op, const struct weir_state_opts *o, uint32_t value_size,
+                          uint64_t layout);
+/* Record i's value (created zeroed when new; *created says so when not
+ * NULL), or NULL when out of memory. */
+void *weir_op_state(struct weir_op *op, const struct weir_batch *b, uint32_t i, int *created);
+/* The store of a partition slot (created when create), or NULL. */
+struct weir_state *weir_op_state_part(struct weir_op *op, uint32_t part, int create);
+void weir_op_state_drop(struct weir_op *op, uint32_t part);
+void weir_op_state_free(struct weir_op *op);
+
+/* A whole partition's state as a blob, and back (-EINVAL when it does not fit). */
+int weir_op_snapshot(struct weir_op *op, uint32_t part, struct weir_buf *out);
+int weir_op_restore(struct weir_op *op, uint32_t part, const void *data, size_t len);
+
+/* FNV-1a over a string, chained: for layout hashes. */
+uint64_t weir_hash_str(uint64_t h, const char *s);
+uint64_t weir_hash_u64(uint64_t h, uint64_t v);
+#define WEIR_HASH_SEED 0xcbf29ce484222325ull
+
+#endif

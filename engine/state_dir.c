@@ -1,0 +1,227 @@
+/* The state directory: durable operator state for file runs (--state-dir).
+ *
+ * One file per source partition, "<dir>/<topic>.<partition>.state" with the
+ * topic's '/' and other unsafe bytes turned into '_': a magic, a version and
+ * then entries [u32 klen][u32 vlen][key][value]. A run reads it back when its
+ * partition is assigned (before the loop runs: a file source assigns its one
+ * partition when it opens) and writes the whole state again at the end of a
+ * run that went well, to a temporary file that is fsync'd and renamed over
+ * the old one, so a crash leaves the previous state whole. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/buf.h"
+#include "engine/durable.h"
+
+#define DIR_MAGIC 0x52445357u /* "WSDR" read as a little-endian uint32 */
+#define DIR_VERSION 1u
+
+struct dir_part {
+    char *path;
+    struct weir_buf data; /* entries written since the last sync */
+    struct dir_part *next;
+};
+
+struct dir_state {
+    struct dir_part *parts;
+};
+
+static char *part_path(const char *dir, const char *topic, int32_t partition)
+{
+    size_t n = strlen(dir) + strlen(topic) + 32;
+    char *p = malloc(n);
+    if (!p)
+        return NULL;
+    int off = snprintf(p, n, "%s/", dir);
+    for (const char *s = topic; *s && (size_t)off < n - 20; s++)
+        p[off++] = (*s == '/' || *s == '\\' || *s == '.' || (unsigned char)*s < 32) ? '_' : *s;
+    snprintf(p + off, n - (size_t)off, ".%d.state", (int)partition);
+    return p;
+}
+
+static int dir_open(struct weir_durable *d, struct weir_error *err)
+{
+    struct stat st;
+    if (stat(d->where, &st) < 0 && mkdir(d->where, 0755) < 0)
+        return weir_error_set(err, -errno, "cannot create the state directory %s: %s", d->where,
+                              strerror(errno));
+    if (stat(d->where, &st) < 0 || !S_ISDIR(st.st_mode))
+        return weir_error_set(err, -ENOTDIR, "%s is not a directory", d->where);
+    if (!(d->state = calloc(1, sizeof(struct dir_state))))
+        return weir_error_set(err, -ENOMEM, "out of memory");
+    return 0;
+}
+
+static struct dir_part *part_get(struct weir_durable *d, const char *topic, int32_t partition)
+{
+    struct dir_state *ds = d->state;
+    char *path = part_path(d->where, topic, partition);
+    if (!path)
+        return NULL;
+    for (struct dir_part *p = ds->parts; p; p = p->next) {
+        if (strcmp(p->path, path) == 0) {
+            free(path);
+            return p;
+        }
+    }
+    struct dir_part *p = calloc(1, sizeof *p);
+    if (!p) {
+        free(path);
+        return NULL;
+    }
+    p->path = path;
+    p->next = ds->parts;
+    ds->parts = p;
+    return p;
+}
+
+static int read_file(const char *path, struct weir_buf *out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -errno;
+    char chunk[65536];
+    ssize_t n;
+    int rc = 0;
+    while ((n = read(fd, chunk, sizeof chunk)) > 0)
+        if ((rc = weir_buf_append(out, chunk, (size_t)n)) < 0)
+            break;
+    if (n < 0)
+        rc = -errno;
+    close(fd);
+    return rc;
+}
+
+static int parse(struct weir_durable *d, uint32_t part, const struct weir_buf *b)
+{
+    uint32_t head[2];
+    if (b->len == 0)
+        return 0;
+    if (b->len < sizeof head)
+        return -EINVAL;
+    memcpy(head, b->data, sizeof head);
+    if (head[0] != DIR_MAGIC || head[1] != DIR_VERSION)
+        return -EINVAL;
+    size_t off = sizeof head;
+    while (off < b->len) {
+        uint32_t kv[2];
+        if (b->len - off < sizeof kv)
+            return -EINVAL;
+        memcpy(kv, b->data + off, sizeof kv);
+        off += sizeof kv;
+        if (b->len - off < (size_t)kv[0] + kv[1])
+            return -EINVAL;
+        int rc = d->entry(d, part, b->data + off, kv[0], kv[1] ? b->data + off + kv[0] : NULL, kv[1]);
+        if (rc < 0)
+            return rc;
+        off += (size_t)kv[0] + kv[1];
+    }
+    return 0;
+}
+
+static int dir_restore(struct weir_durable *d, uint32_t part, const char *topic, int32_t partition)
+{
+    struct dir_part *p = part_get(d, topic, partition);
+    if (!p)
+        return -ENOMEM;
+    struct weir_buf b = {0};
+    int rc = read_file(p->path, &b);
+    if (rc == 0)
+        rc = parse(d, part, &b);
+    weir_buf_free(&b);
+    if (rc == -EINVAL)
+        fprintf(stderr, "weir: state file %s is damaged or from another version\n", p->path);
+    if (rc < 0)
+        return rc;
+    d->restored(d, part, 0);
+    return 0;
+}
+
+static int dir_write(struct weir_durable *d, const char *topic, int32_t partition, const void *key,
+                     uint32_t klen, const void *value, uint32_t vlen, struct weir_ticket *t)
+{
+    struct dir_part *p = part_get(d, topic, partition);
+    if (!p)
+        return -ENOMEM;
+    uint32_t kv[2] = {klen, value ? vlen : 0};
+    if (p->data.len == 0) {
+        uint32_t head[2] = {DIR_MAGIC, DIR_VERSION};
+        if (weir_buf_append(&p->data, head, sizeof head) < 0)
+            return -ENOMEM;
+    }
+    if (weir_buf_append(&p->data, kv, sizeof kv) < 0 || weir_buf_append(&p->data, key, klen) < 0 ||
+        (value && weir_buf_append(&p->data, value, vlen) < 0))
+        return -ENOMEM;
+    return 0;
+}
+
+static int write_whole(const char *path, const struct weir_buf *b)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    size_t off = 0;
+    while (off < b->len) {
+        ssize_t n = write(fd, b->data + off, b->len - off);
+        if (n < 0) {
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            return -e;
+        }
+        off += (size_t)n;
+    }
+    if (fsync(fd) < 0 || close(fd) < 0) {
+        unlink(tmp);
+        return -EIO;
+    }
+    return rename(tmp, path) < 0 ? -errno : 0;
+}
+
+static int dir_sync(struct weir_durable *d, struct weir_error *err)
+{
+    struct dir_state *ds = d->state;
+    for (struct dir_part *p = ds->parts; p; p = p->next) {
+        if (p->data.len == 0) {
+            uint32_t head[2] = {DIR_MAGIC, DIR_VERSION}; /* an empty state is a state too */
+            if (weir_buf_append(&p->data, head, sizeof head) < 0)
+                return weir_error_set(err, -ENOMEM, "out of memory");
+        }
+        int rc = write_whole(p->path, &p->data);
+        if (rc < 0)
+            return weir_error_set(err, rc, "cannot write %s: %s", p->path, strerror(-rc));
+        p->data.len = 0;
+    }
+    return 0;
+}
+
+static void dir_close(struct weir_durable *d)
+{
+    struct dir_state *ds = d->state;
+    if (!ds)
+        return;
+    for (struct dir_part *p = ds->parts, *next; p; p = next) {
+        next = p->next;
+        free(p->path);
+        weir_buf_free(&p->data);
+        free(p);
+    }
+    free(ds);
+    d->state = NULL;
+}
+
+const struct weir_durable_type weir_durable_dir = {
+    .name = "dir",
+    .open = dir_open,
+    .restore = dir_restore,
+    .write = dir_write,
+    .sync = dir_sync,
+    .close = dir_close,
+};

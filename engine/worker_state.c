@@ -1,0 +1,408 @@
+/* The worker's partitions (slots, watermarks, event-time timers), batches
+ * tied to the inputs that caused them, and durable keyed state: restoring a
+ * partition's state when it is assigned and writing what changed at each
+ * checkpoint (engine/durable.h).
+ *
+ * A state entry on the durable back end is key = [u16 operator index][the
+ * operator's key bytes], value = [u64 layout][value bytes]; an entry whose
+ * layout differs from the operator's (its configuration changed) is skipped
+ * with a warning, so a changed pipeline starts that operator afresh. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/opstate.h"
+#include "engine/worker_internal.h"
+
+/* ---- partitions --------------------------------------------------------------- */
+
+static int slot_find(const struct weir_worker *w, const char *topic, int32_t partition)
+{
+    for (uint32_t i = 0; i < w->nparts; i++)
+        if (w->parts[i].partition == partition && strcmp(w->parts[i].topic, topic) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int slot_get(struct weir_worker *w, const char *topic, int32_t partition)
+{
+    int s = slot_find(w, topic, partition);
+    if (s >= 0)
+        return s;
+    if (w->nparts == w->partcap) {
+        uint32_t cap = w->partcap ? w->partcap * 2 : 8;
+        struct weir_partition *v = realloc(w->parts, cap * sizeof *v);
+        if (!v)
+            return -ENOMEM;
+        w->parts = v;
+        w->partcap = cap;
+    }
+    struct weir_partition *p = &w->parts[w->nparts];
+    memset(p, 0, sizeof *p);
+    if (!(p->topic = strdup(topic)))
+        return -ENOMEM;
+    p->partition = partition;
+    return (int)w->nparts++;
+}
+
+void weir_worker_parts_free(struct weir_worker *w)
+{
+    for (uint32_t i = 0; i < w->nparts; i++)
+        free(w->parts[i].topic);
+    free(w->parts);
+    w->parts = NULL;
+    w->nparts = w->partcap = 0;
+}
+
+static void ops_partition(struct weir_worker *w, uint32_t slot, int assigned)
+{
+    for (size_t k = 0; k < w->nops; k++) {
+        if (!assigned)
+            weir_op_state_drop(&w->ops[k], slot);
+        if (w->ops[k].type->partition)
+            w->ops[k].type->partition(&w->ops[k], slot, assigned);
+    }
+}
+
+static int restore_start(struct weir_worker *w, uint32_t slot)
+{
+    struct weir_partition *p = &w->parts[slot];
+    if (!w->has_durable)
+        return 0;
+    p->restoring = 1;
+    w->in_assign = 1;
+    int rc = w->durable.type->restore(&w->durable, slot, p->topic, p->partition);
+    w->in_assign = 0;
+    if (rc < 0) {
+        p->restoring = 0;
+        struct weir_error e;
+        weir_error_set(&e, rc, "cannot restore the state of %s [%d] from %s: %s", p->topic,
+                       (int)p->partition, w->durable.where, strerror(-rc));
+        weir_worker_fail(w, &e);
+    }
+    return rc;
+}
+
+int weir_worker_partition_assign(struct weir_worker *w, const char *topic, int32_t partition)
+{
+    int slot = slot_get(w, topic, partition);
+    if (slot < 0)
+        return slot;
+    struct weir_partition *p = &w->parts[slot];
+    p->assigned = 1;
+    p->max_ts = p->watermark = INT64_MIN;
+    ops_partition(w, (uint32_t)slot, 1);
+    restore_start(w, (uint32_t)slot);
+    return slot;
+}
+
+int weir_worker_partition_ready(const struct weir_worker *w, uint32_t slot)
+{
+    return slot < w->nparts && w->parts[slot].assigned && !w->parts[slot].restoring;
+}
+
+void weir_worker_partition_revoke(struct weir_worker *w, uint32_t slot)
+{
+    if (slot >= w->nparts || !w->parts[slot].assigned)
+        return;
+    struct weir_partition *p = &w->parts[slot];
+    if (p->restoring && w->has_durable && w->durable.type->cancel)
+        w->durable.type->cancel(&w->durable, slot);
+    p->restoring = 0;
+    p->assigned = 0;
+    /* Its event-time timers cannot fire any more: disarm them. */
+    for (struct weir_op_timer **t = &w->event_timers; *t;) {
+        if ((*t)->part == slot) {
+            (*t)->armed = 0;
+            *t = (*t)->next;
+        } else {
+            t = &(*t)->next;
+        }
+    }
+    ops_partition(w, slot, 0);
+}
+
+int weir_worker_state_reload(struct weir_worker *w)
+{
+    if (!w->has_durable)
+        return 0;
+    for (uint32_t s = 0; s < w->nparts; s++) {
+        if (!w->parts[s].assigned)
+            continue;
+        if (w->parts[s].restoring && w->durable.type->cancel)
+            w->durable.type->cancel(&w->durable, s);
+        for (size_t k = 0; k < w->nops; k++)
+            weir_op_state_drop(&w->ops[k], s);
+        int rc = restore_start(w, s);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- watermarks and event-time timers ------------------------------------------- */
+
+int64_t weir_worker_watermark(void *ctx, uint32_t part)
+{
+    const struct weir_worker *w = ctx;
+    return part < w->nparts ? w->parts[part].watermark : INT64_MIN;
+}
+
+static void fire_event_timers(struct weir_worker *w)
+{
+    for (struct weir_op_timer **t = &w->event_timers; *t;) {
+        struct weir_op_timer *x = *t;
+        int64_t wm = x->part < w->nparts ? w->parts[x->part].watermark : INT64_MIN;
+        if (wm == INT64_MIN || wm < x->at_ms) {
+            t = &x->next;
+            continue;
+        }
+        *t = x->next;
+        x->armed = 0;
+        if (x->op->type->on_timer)
+            x->op->type->on_timer(x->op, x, wm);
+        t = &w->event_timers; /* on_timer may have armed or removed timers */
+    }
+}
+
+void weir_worker_watermarks(struct weir_worker *w, const struct weir_batch *b)
+{
+    int moved = 0;
+    int64_t lateness = (int64_t)(w->pl->lateness_ns / 1000000u);
+    for (uint32_t i = 0; i < b->n; i++) {
+        const struct weir_record *r = &b->rec[i];
+        if (r->ts_ms < 0 || r->part >= w->nparts || !weir_record_live(r))
+            continue;
+        struct weir_partition *p = &w->parts[r->part];
+        if (r->ts_ms > p->max_ts) {
+            p->max_ts = r->ts_ms;
+            p->watermark = r->ts_ms - lateness;
+            moved = 1;
+        }
+    }
+    if (moved && w->event_timers)
+        fire_event_timers(w);
+}
+
+int weir_worker_timer_event(void *ctx, struct weir_op_timer *t)
+{
+    struct weir_worker *w = ctx;
+    t->next = w->event_timers;
+    w->event_timers = t;
+    return 0;
+}
+
+/* ---- batches tied to their inputs ------------------------------------------------ */
+
+struct tie_ticket {
+    struct weir_ticket t;
+    struct weir_ticket **parents; /* one hold on each */
+    uint32_t n, cap;
+};
+
+static void tie_done(struct weir_ticket *t)
+{
+    struct tie_ticket *tt = (struct tie_ticket *)t;
+    for (uint32_t i = 0; i < tt->n; i++)
+        weir_ticket_release(tt->parents[i], !t->failed);
+    free(tt->parents);
+    free(tt);
+}
+
+static int tie_add(struct tie_ticket *tt, struct weir_ticket *parent)
+{
+    if (tt->n == tt->cap) {
+        uint32_t cap = tt->cap ? tt->cap * 2 : 4;
+        struct weir_ticket **v = realloc(tt->parents, cap * sizeof *v);
+        if (!v)
+            return -ENOMEM;
+        tt->parents = v;
+        tt->cap = cap;
+    }
+    tt->parents[tt->n++] = parent;
+    return 0;
+}
+
+/* out's ticket becomes a tie ticket holding each input's ticket once. Its
+ * own first hold stands for route()'s release, as a dispatch's does. */
+int weir_worker_tie(void *ctx, struct weir_batch *out, struct weir_batch *in)
+{
+    struct weir_ticket *pt = in->source_ctx;
+    struct weir_ticket *ot = out->source_ctx;
+    if (!pt || pt == ot)
+        return 0;
+    struct tie_ticket *tt;
+    if (ot && ot->done == tie_done) {
+        tt = (struct tie_ticket *)ot;
+    } else {
+        if (!(tt = calloc(1, sizeof *tt)))
+            return -ENOMEM;
+        tt->t.done = tie_done;
+        tt->t.pending = 1;
+        if (ot && tie_add(tt, ot) < 0) { /* the batch's own input: its hold moves here */
+            free(tt);
+            return -ENOMEM;
+        }
+        out->source_ctx = &tt->t;
+    }
+    if (tie_add(tt, pt) < 0)
+        return -ENOMEM;
+    weir_ticket_hold(pt);
+    return 0;
+}
+
+/* ---- durable state ------------------------------------------------------------ */
+
+static int durable_entry(struct weir_durable *d, uint32_t part, const void *key, uint32_t klen,
+                         const void *value, uint32_t vlen)
+{
+    struct weir_worker *w = d->w;
+    uint16_t k;
+    if (klen < sizeof k)
+        return -EINVAL;
+    memcpy(&k, key, sizeof k);
+    if (k >= w->nops || !w->ops[k].keyed)
+        return 0; /* an operator this pipeline no longer has */
+    struct weir_op *op = &w->ops[k];
+    struct weir_state *s = weir_op_state_part(op, part, 1);
+    if (!s)
+        return -ENOMEM;
+    const char *kb = (const char *)key + sizeof k;
+    klen -= (uint32_t)sizeof k;
+    if (!value) {
+        weir_state_del(s, kb, klen);
+        return 0;
+    }
+    uint64_t layout;
+    if (vlen != sizeof layout + op->keyed->conf.value_size)
+        return 0;
+    memcpy(&layout, value, sizeof layout);
+    if (layout != op->keyed->layout)
+        return 0;
+    return weir_state_put(s, kb, klen, (const char *)value + sizeof layout, 0, 0);
+}
+
+static void durable_restored(struct weir_durable *d, uint32_t part, int rc)
+{
+    struct weir_worker *w = d->w;
+    if (part >= w->nparts || !w->parts[part].restoring)
+        return;
+    w->parts[part].restoring = 0;
+    for (size_t k = 0; k < w->nops; k++) {
+        struct weir_state *s = weir_op_state_part(&w->ops[k], part, 0);
+        if (s)
+            weir_state_clean(s); /* what was read back is durable already */
+    }
+    if (rc < 0) {
+        struct weir_error e;
+        weir_error_set(&e, rc, "cannot restore the state of %s [%d] from %s: %s",
+                       w->parts[part].topic, (int)w->parts[part].partition, d->where,
+                       strerror(-rc));
+        weir_worker_fail(w, &e);
+        return;
+    }
+    if (!w->in_assign && w->has_source && w->source.type->partition_ready)
+        w->source.type->partition_ready(&w->source, part);
+}
+
+int weir_worker_durable_open(struct weir_worker *w, struct weir_error *err)
+{
+    const struct weir_pipeline *pl = w->pl;
+    const struct weir_durable_type *type = NULL;
+    if (!w->stateful || !pl->state_durable)
+        return 0;
+    if (pl->state_dir)
+        type = &weir_durable_dir;
+    else if (pl->source_type->durable)
+        type = pl->source_type->durable;
+    if (!type)
+        return 0; /* a file run without --state-dir: state lives as long as the run */
+    w->durable = (struct weir_durable){
+        .type = type, .w = w, .loop = w->loop, .where = pl->state_dir ? pl->state_dir : pl->state_topic,
+        .exactly_once = pl->source_type->transactional && pl->source_type->transactional(pl->source_conf),
+        .entry = durable_entry, .restored = durable_restored,
+    };
+    w->has_durable = 1;
+    int rc = type->open(&w->durable, err);
+    return rc < 0 ? weir_error_prefix(err, "state (%s)", w->durable.where) : 0;
+}
+
+void weir_worker_durable_close(struct weir_worker *w)
+{
+    if (w->has_durable)
+        w->durable.type->close(&w->durable);
+    w->has_durable = 0;
+}
+
+struct ckpt {
+    struct weir_worker *w;
+    const struct weir_partition *p;
+    uint16_t op;
+    uint64_t layout;
+    struct weir_ticket *t;
+    int rc;
+    int n;
+};
+
+static int ckpt_entry(void *ctx, const void *key, uint32_t klen, const void *value)
+{
+    struct ckpt *c = ctx;
+    struct weir_buf *kb = &c->w->scratch;
+    const struct weir_op_state *ks = c->w->ops[c->op].keyed;
+    kb->len = 0;
+    if (weir_buf_append(kb, &c->op, sizeof c->op) < 0 || weir_buf_append(kb, key, klen) < 0 ||
+        (value && (weir_buf_append(kb, &c->layout, sizeof c->layout) < 0 ||
+                   weir_buf_append(kb, value, ks->conf.value_size) < 0)))
+        return c->rc = -ENOMEM;
+    uint32_t kl = (uint32_t)(sizeof c->op + klen);
+    c->rc = c->w->durable.type->write(&c->w->durable, c->p->topic, c->p->partition, kb->data, kl,
+                                      value ? kb->data + kl : NULL,
+                                      value ? (uint32_t)(kb->len - kl) : 0, c->t);
+    c->n++;
+    return c->rc;
+}
+
+int weir_worker_checkpoint(struct weir_worker *w, struct weir_ticket *t, int full)
+{
+    if (!w->has_durable)
+        return 0;
+    int total = 0;
+    for (uint32_t s = 0; s < w->nparts; s++) {
+        if (!w->parts[s].assigned || w->parts[s].restoring)
+            continue;
+        for (size_t k = 0; k < w->nops; k++) {
+            struct weir_state *st = weir_op_state_part(&w->ops[k], s, 0);
+            if (!st)
+                continue;
+            struct ckpt c = {w, &w->parts[s], (uint16_t)k, w->ops[k].keyed->layout, t, 0, 0};
+            if (full)
+                weir_state_foreach(st, ckpt_entry, &c);
+            else
+                weir_state_foreach_dirty(st, ckpt_entry, &c);
+            if (c.rc < 0)
+                return c.rc;
+            weir_state_clean(st);
+            total += c.n;
+        }
+    }
+    w->stats.state_writes += (uint64_t)total;
+    return total;
+}
+
+void weir_worker_state_final(struct weir_worker *w)
+{
+    if (!w->has_durable || w->durable.type != &weir_durable_dir)
+        return;
+    int rc = weir_worker_checkpoint(w, NULL, 1);
+    struct weir_error e = {0};
+    if (rc >= 0 && w->durable.type->sync)
+        rc = w->durable.type->sync(&w->durable, &e);
+    else if (rc < 0)
+        weir_error_set(&e, rc, "writing the state: %s", strerror(-rc));
+    if (rc < 0) {
+        w->err = e;
+        weir_error_prefix(&w->err, "state (%s)", w->durable.where);
+        w->failed = 1;
+    }
+}

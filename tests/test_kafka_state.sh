@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Durable keyed state against a real broker (Kafka 4.1.1, KRaft, one node on
+# 127.0.0.1): tests/pipelines/kafka-state.json keeps standardize and a
+# quantile threshold per host, exactly-once, with its state in a changelog
+# topic. The reference is the same pipeline over the same records read from
+# a file in one uninterrupted run (per host the order is the same: a host's
+# records share a key, so a partition).
+#   1. kill -9 twice mid-stream, then a run to the end: read_committed, the
+#      outputs are exactly the reference's records with the same computed
+#      values (value_z, score, alert), none missing, none twice.
+#   2. two processes in one consumer group; one is killed (kill -9) mid-stream
+#      and the survivor takes its partitions and their state: the same check.
+# The changelog topic must exist, compacted, with the source's partitions.
+# Env: WEIR_BIN, WEIR_SRC; optional WEIR_KAFKA_STATE_PORT (19492),
+# WEIR_KAFKA_STATE_RECORDS (30000).
+set -euo pipefail
+
+SRC=${WEIR_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
+WEIR=${WEIR_BIN:?WEIR_BIN must point at the weir binary}
+PORT=${WEIR_KAFKA_STATE_PORT:-19492}
+N=${WEIR_KAFKA_STATE_RECORDS:-30000}
+BOOT=127.0.0.1:$PORT
+LIBS=${WEIR_KAFKA_HOME:-$HOME/.cache/weir-kafka}/libs
+PL=$SRC/tests/pipelines/kafka-state.json
+
+command -v java >/dev/null 2>&1 || { echo "test_kafka_state: skipped: java is not installed"; exit 77; }
+
+WORK=$(mktemp -d /tmp/weir-test-kafka-state.XXXXXX)
+KDIR=$WORK/kafka
+WEIR_PID="" PID_B=""
+BROKER_STARTED=0
+passed=0
+failed=0
+cleanup() {
+    local rc=$?
+    for p in $WEIR_PID $PID_B; do kill -KILL "$p" 2>/dev/null || true; done
+    ((BROKER_STARTED)) && { "$SRC/scripts/kafka/broker.sh" stop --port "$PORT" --dir "$KDIR" >/dev/null 2>&1 || true; }
+    if ((rc == 0)); then rm -rf "$WORK"; else echo "test_kafka_state: files kept in $WORK"; fi
+}
+trap cleanup EXIT
+say() { echo "test_kafka_state: $*"; }
+ok() { passed=$((passed + 1)); say "ok: $*"; }
+fail() { echo "test_kafka_state: FAIL: $*" >&2; echo "$passed passed, $((failed + 1)) failed"; exit 1; }
+
+. "$(dirname "$0")/kafka_lib.sh"
+BROKER_STARTED=1
+say "starting a Kafka broker on $BOOT"
+broker start >/dev/null
+
+# Seven hosts, each with its own level and noise and a few spikes.
+awk -v n="$N" 'BEGIN { srand(11); for (i = 0; i < n; i++) { h = i % 7;
+    v = 10 * h + 3 * rand() + (rand() < 0.004 ? 40 : 0);
+    printf "h%d|{\"seq\":%d,\"value\":%.3f,\"host\":\"h%d\"}\n", h, i, v, h } }' >"$WORK/in.txt"
+cut -d'|' -f2- "$WORK/in.txt" >"$WORK/in.jsonl"
+
+# "seq value_z score alert" per output line, sorted by seq.
+fields() {
+    sed -E 's/.*"seq":([0-9]+).*"value_z":([^,}]*).*"score":([^,}]*).*"alert":(true|false).*/\1 \2 \3 \4/' "$1" |
+        sort -n
+}
+
+say "reference: one uninterrupted file run"
+"$WEIR" run "$PL" --set "source={\"type\":\"file\",\"path\":\"$WORK/in.jsonl\"}" \
+    --set "sinks[0]={\"type\":\"file\",\"path\":\"$WORK/ref.jsonl\"}" \
+    --set "dead_letter={\"type\":\"file\",\"path\":\"$WORK/ref-dead.jsonl\"}" --quiet 2>"$WORK/ref.log" ||
+    fail "the reference run failed: $(tail -n3 "$WORK/ref.log")"
+fields "$WORK/ref.jsonl" >"$WORK/ref.txt"
+(($(wc -l <"$WORK/ref.txt") == N)) || fail "the reference has $(wc -l <"$WORK/ref.txt") outputs, expected $N"
+alerts=$(awk '$4 == "true"' "$WORK/ref.txt" | wc -l)
+say "reference: $N outputs, $alerts alerts"
+
+# Waits until group $1's committed offsets on topic $2 ($3 partitions) reach the end.
+wait_lag0() {
+    local group=$1 topic=$2 parts=$3 deadline=$((SECONDS + 240)) lag
+    while :; do
+        ktool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand --bootstrap-server "$BOOT" \
+            --describe --group "$group" >"$WORK/group.txt" 2>&1 || true
+        lag=$(awk -v t="$topic" -v p="$parts" '$2 == t { n++; if ($6 ~ /^[0-9]+$/) s += $6; else s = -1e12 }
+                  END { print (n == p && s >= 0 ? s : "unknown") }' "$WORK/group.txt")
+        [[ $lag == 0 ]] && return 0
+        ((SECONDS < deadline)) || return 1
+        sleep 1
+    done
+}
+
+# Compares topic $1 (read_committed) with the reference.
+check_outputs() {
+    local topic=$1 what=$2
+    broker consume "$topic" $((N + 1)) --read-committed --timeout-ms 5000 >"$WORK/$topic.jsonl" 2>/dev/null || true
+    fields "$WORK/$topic.jsonl" >"$WORK/$topic.txt"
+    local total distinct
+    total=$(wc -l <"$WORK/$topic.txt")
+    distinct=$(cut -d' ' -f1 "$WORK/$topic.txt" | sort -u | wc -l)
+    say "$what: $total outputs read_committed, $distinct distinct seqs ($((N - distinct)) missing, $((total - distinct)) twice)"
+    ((total == N && distinct == N)) || fail "$what: expected exactly $N outputs"
+    local diffs
+    diffs=$(diff "$WORK/ref.txt" "$WORK/$topic.txt" | grep -c '^>' || true)
+    ((diffs == 0)) || fail "$what: $diffs outputs differ from the uninterrupted run, e.g.
+$(diff "$WORK/ref.txt" "$WORK/$topic.txt" | head -6)"
+    ok "$what: every output equals the uninterrupted run's (value_z, score, alert)"
+}
+
+SLOW=(--set 'source.kafka={"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000}'
+      --set source.max_inflight_records=1000 --set source.commit_interval=200ms
+      --set 'sinks[0].kafka={"linger.ms": 50, "transaction.timeout.ms": 10000}')
+
+# ---- 1. kill -9 twice --------------------------------------------------------------------------
+broker topic-create st-in 3 >/dev/null
+broker topic-create st-out 3 >/dev/null
+broker topic-create st-rejected 1 >/dev/null
+broker produce st-in "$WORK/in.txt" --key-separator '|'
+SETS=(--set "source.brokers=$BOOT" "${SLOW[@]}")
+n=0
+for k in 1 2; do
+    start_weir "$WORK/run$k.log" "$PL" --workers 2 "${SETS[@]}"
+    n=$(wait_count st-out $((n + N / 6)) 180) || fail "1: run $k wrote nothing new: $(tail -n3 "$WORK/run$k.log")"
+    kill -KILL "$WEIR_PID"; wait "$WEIR_PID" 2>/dev/null || true; WEIR_PID=""
+    n=$(kafka_topic_count st-out)
+    say "1: kill -9 of run $k with $n messages in st-out (committed or not)"
+done
+((n < N)) || say "1: warning: the kills came after every input had an output"
+start_weir "$WORK/final.log" "$PL" --workers 2 "${SETS[@]}"
+wait_lag0 weir-kafka-state st-in 3 || fail "1: lag not 0 after 240 s: $(tail -n3 "$WORK/final.log")"
+stop_weir 60 || fail "1: weir exited with status $? after SIGTERM: $(tail -n3 "$WORK/final.log")"
+ktool org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOT" --describe \
+    --topic weir-kafka-state-changelog >"$WORK/changelog.txt" 2>&1 || true
+grep -q 'PartitionCount: 3' "$WORK/changelog.txt" && grep -q 'cleanup.policy=compact' "$WORK/changelog.txt" ||
+    fail "1: the changelog topic is not compacted with 3 partitions: $(head -n2 "$WORK/changelog.txt")"
+ok "1: changelog weir-kafka-state-changelog: compacted, 3 partitions"
+check_outputs st-out "1: kill -9 twice"
+
+# ---- 2. two processes, one killed ------------------------------------------------------------------
+broker topic-create s2-in 4 >/dev/null
+broker topic-create s2-out 4 >/dev/null
+broker produce s2-in "$WORK/in.txt" --key-separator '|'
+SETS2=(--set "source.brokers=$BOOT" --set 'source.topics=["s2-in"]' --set source.group=weir-s2
+       --set sinks[0].topic=s2-out --set 'state={"changelog": "weir-s2-changelog"}' "${SLOW[@]}")
+start_weir "$WORK/a.log" "$PL" --workers 1 "${SETS2[@]}" --set source.transactional_id=s2-a
+PID_A=$WEIR_PID
+start_weir "$WORK/b.log" "$PL" --workers 1 "${SETS2[@]}" --set source.transactional_id=s2-b
+PID_B=$WEIR_PID
+wait_count s2-out $((N / 3)) 180 >/dev/null || fail "2: no progress: $(tail -n3 "$WORK/b.log")"
+kill -KILL "$PID_B"; wait "$PID_B" 2>/dev/null || true; PID_B=""
+say "2: killed process B with $(kafka_topic_count s2-out) messages in s2-out"
+WEIR_PID=$PID_A
+wait_lag0 weir-s2 s2-in 4 || fail "2: lag not 0 after 240 s: $(tail -n3 "$WORK/a.log")"
+stop_weir 60 || fail "2: A exited with status $? after SIGTERM: $(tail -n3 "$WORK/a.log")"
+check_outputs s2-out "2: a member killed, its partitions and state taken over"
+
+echo "$passed passed, $failed failed"
