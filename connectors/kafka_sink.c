@@ -473,6 +473,11 @@ struct weir_kafka_txn *weir_kafka_txn_of(struct weir_worker *w)
     return NULL;
 }
 
+rd_kafka_t *weir_kafka_txn_rk(struct weir_kafka_txn *t)
+{
+    return ((struct kafka_producer *)t)->rk;
+}
+
 int weir_kafka_txn_is_open(const struct weir_kafka_txn *t)
 {
     return ((const struct kafka_producer *)t)->in_txn;
