@@ -226,6 +226,16 @@ int weir_kafka_embedded_bootstraps(char *out, size_t size)
     return rc;
 }
 
+int weir_kafka_embedded_topic_create(const char *name, int partitions)
+{
+    pthread_mutex_lock(&embedded.lock);
+    int rc = -ENOENT;
+    if (embedded.mc)
+        rc = rd_kafka_mock_topic_create(embedded.mc, name, partitions, 1) ? -EIO : 0;
+    pthread_mutex_unlock(&embedded.lock);
+    return rc;
+}
+
 void weir_kafka_client_release(struct weir_kafka_client *cl)
 {
     if (!cl->embedded)

@@ -86,6 +86,10 @@ int weir_kafka_brokers_resolve(struct weir_kafka_client *cl, const char *brokers
 /* The embedded cluster's bootstrap servers, once some client started it.
  * Returns 0, or -ENOENT when no embedded cluster runs in this process. */
 int weir_kafka_embedded_bootstraps(char *out, size_t size);
+/* Creates topic name with partitions partitions on the embedded cluster (for
+ * the changelog, whose partition count follows the source's). Returns 0,
+ * -ENOENT when no embedded cluster runs, or -EIO (librdkafka refused). */
+int weir_kafka_embedded_topic_create(const char *name, int partitions);
 /* Drops the client's reference on the embedded cluster, if it holds one. */
 void weir_kafka_client_release(struct weir_kafka_client *cl);
 
@@ -120,11 +124,15 @@ const char *weir_kafka_sink_brokers(const void *sink_conf);
 struct weir_kafka_txn;
 /* The worker's transactional producer, or NULL (at-least-once). */
 struct weir_kafka_txn *weir_kafka_txn_of(struct weir_worker *w);
+/* Its librdkafka handle, for other writers that join its transactions (the
+ * changelog, kafka_changelog.c). Owned by the sinks. */
 rd_kafka_t *weir_kafka_txn_rk(struct weir_kafka_txn *t);
 /* Begins a transaction unless one is open. Returns 1 when it began one, 0
  * when one was open, or -errno (fatal, err filled). */
 int weir_kafka_txn_begin(struct weir_kafka_txn *t, struct weir_error *err);
 int weir_kafka_txn_is_open(const struct weir_kafka_txn *t);
+/* Serves its delivery reports (events) for up to timeout_ms. */
+void weir_kafka_txn_serve(struct weir_kafka_txn *t, int timeout_ms);
 
 /* Ending the open transaction: commit (offsets with the consumer's group
  * metadata first) or abort. */
@@ -157,7 +165,20 @@ int weir_kafka_txn_runner_new(struct weir_kafka_txn_runner **out, rd_kafka_t *rk
                               struct weir_error *err);
 int weir_kafka_txn_runner_submit(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_end *e);
 int weir_kafka_txn_runner_busy(struct weir_kafka_txn_runner *r);
-void weir_kafka_txn_runner_run_here(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_end *e);
+void weir_kafka_txn_runner_run_here(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_end *e,
+                                    void (*serve)(void *ctx, int timeout_ms), void *ctx);
 void weir_kafka_txn_runner_free(struct weir_kafka_txn_runner *r);
+
+/* The changelog's start-up check (kafka_changelog_topic.c; blocks up to
+ * timeout_ns per request): topic name exists, compacted, with at least as
+ * many partitions as the widest of topics, else it is created so (CreateTopics
+ * with cleanup.policy=compact and the broker's default replication factor; on
+ * the embedded cluster, directly). Workers of a process take turns. Returns
+ * its partition count, or -errno with one line in err naming the brokers, the
+ * topic and librdkafka's or the broker's reason. */
+int weir_kafka_changelog_topic(rd_kafka_t *rk, struct weir_kafka_client *cl, const char *name,
+                               const char *const *topics, size_t ntopics, uint64_t timeout_ns,
+                               struct weir_error *err);
+
 
 #endif

@@ -490,14 +490,13 @@ static void producer_put(struct kafka_producer *p)
         return;
     if (p->transactional)
         weir_worker_share(p->w, WEIR_KAFKA_TXN_SHARED, NULL);
+    if (p->rk && p->in_txn && p->runner) { /* the source closed without ending it (a failed start) */
+        struct weir_kafka_txn_end e = {.abort = 1, .timeout_ms = 10000};
+        weir_kafka_txn_end_now((struct weir_kafka_txn *)p, &e);
+    }
     weir_kafka_txn_runner_free(p->runner); /* joins: a running end finishes first */
     p->runner = NULL;
     if (p->rk) {
-        if (p->in_txn) { /* the source closed without committing (a failed start) */
-            rd_kafka_error_t *e = rd_kafka_abort_transaction(p->rk, 10000);
-            if (e)
-                rd_kafka_error_destroy(e);
-        }
         if (!p->w->failed)
             drain_now(p, 10000);
         /* Whatever is left fails its tickets: nothing past it gets committed. */
@@ -596,6 +595,13 @@ rd_kafka_t *weir_kafka_txn_rk(struct weir_kafka_txn *t)
     return ((struct kafka_producer *)t)->rk;
 }
 
+/* Serves the transactional producer's delivery reports now (a writer that
+ * must make room in its queue). */
+void weir_kafka_txn_serve(struct weir_kafka_txn *t, int timeout_ms)
+{
+    serve((struct kafka_producer *)t, timeout_ms);
+}
+
 int weir_kafka_txn_is_open(const struct weir_kafka_txn *t)
 {
     return ((const struct kafka_producer *)t)->in_txn;
@@ -654,6 +660,11 @@ int weir_kafka_txn_end(struct weir_kafka_txn *t, struct weir_kafka_txn_end *e)
     return rc;
 }
 
+static void serve_cb(void *ctx, int timeout_ms)
+{
+    serve(ctx, timeout_ms);
+}
+
 void weir_kafka_txn_end_now(struct weir_kafka_txn *t, struct weir_kafka_txn_end *e)
 {
     struct kafka_producer *p = (struct kafka_producer *)t;
@@ -661,9 +672,7 @@ void weir_kafka_txn_end_now(struct weir_kafka_txn *t, struct weir_kafka_txn_end 
     e->rc = 0;
     if (!p->in_txn)
         return;
-    if (!e->abort)
-        drain_now(p, e->timeout_ms);
-    weir_kafka_txn_runner_run_here(p->runner, e);
+    weir_kafka_txn_runner_run_here(p->runner, e, serve_cb, p);
     if (e->rc == 0 || e->rc == -EAGAIN)
         p->in_txn = 0;
 }

@@ -145,7 +145,7 @@ static void *runner_main(void *arg)
     pthread_mutex_lock(&r->mu);
     for (;;) {
         while (!r->quit && (!r->job || r->job_done))
-            pthread_cond_wait(&r->cv, &r->mu);
+            pthread_cond_wait(&r->cv, &r->mu); /* also woken by run_here's waits: harmless */
         if (r->quit)
             break;
         struct weir_kafka_txn_end *e = r->job;
@@ -153,6 +153,7 @@ static void *runner_main(void *arg)
         txn_end_run(r, e);
         pthread_mutex_lock(&r->mu);
         r->job_done = 1;
+        pthread_cond_broadcast(&r->cv);
         uint64_t one = 1;
         if (write(r->efd, &one, sizeof one) < 0) {
             /* saturated: a wake-up is pending anyway */
@@ -222,7 +223,7 @@ int weir_kafka_txn_runner_submit(struct weir_kafka_txn_runner *r, struct weir_ka
         r->job = e;
         r->job_done = 0;
         e->rewound = NULL;
-        pthread_cond_signal(&r->cv);
+        pthread_cond_broadcast(&r->cv);
     }
     pthread_mutex_unlock(&r->mu);
     if (busy)
@@ -239,10 +240,33 @@ int weir_kafka_txn_runner_busy(struct weir_kafka_txn_runner *r)
     return busy;
 }
 
-void weir_kafka_txn_runner_run_here(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_end *e)
+/* The loop has stopped: the job still runs on the runner's thread (commits
+ * and aborts in event mode wait for their delivery reports to be served),
+ * while this thread serves them. */
+void weir_kafka_txn_runner_run_here(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_end *e,
+                                    void (*serve)(void *ctx, int timeout_ms), void *ctx)
 {
+    pthread_mutex_lock(&r->mu);
+    if (r->job) { /* an earlier end never came back (the loop stopped): wait for it */
+        while (!r->job_done)
+            pthread_cond_wait(&r->cv, &r->mu);
+    }
+    r->job = e;
+    r->job_done = 0;
     e->rewound = NULL;
-    txn_end_run(r, e);
+    pthread_cond_broadcast(&r->cv);
+    for (;;) {
+        int done = r->job_done;
+        pthread_mutex_unlock(&r->mu);
+        if (done)
+            break;
+        serve(ctx, 10);
+        pthread_mutex_lock(&r->mu);
+    }
+    pthread_mutex_lock(&r->mu);
+    r->job = NULL;
+    r->job_done = 0;
+    pthread_mutex_unlock(&r->mu);
 }
 
 void weir_kafka_txn_runner_free(struct weir_kafka_txn_runner *r)
@@ -252,7 +276,7 @@ void weir_kafka_txn_runner_free(struct weir_kafka_txn_runner *r)
     if (r->started) {
         pthread_mutex_lock(&r->mu);
         r->quit = 1;
-        pthread_cond_signal(&r->cv);
+        pthread_cond_broadcast(&r->cv);
         pthread_mutex_unlock(&r->mu);
         pthread_join(r->thread, NULL); /* a running job ends within its timeout */
     }
