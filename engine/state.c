@@ -1,0 +1,790 @@
+/* The keyed state store (see state.h).
+ *
+ * An open-addressing table (linear probing, backward-shift deletion, 16-byte
+ * slots that keep the hash so that a probe rarely touches an entry) points at
+ * individually allocated entries: a header with the intrusive recency and
+ * dirty links, the key inline, then the value at the next multiple of 8. A
+ * hit costs a hash, a slot, the entry, and a relink at the head of the
+ * recency list. A deleted key becomes a tombstone (the entry shrunk to its
+ * key) in a second table, where a re-insert finds and drops it, and sits on
+ * the same dirty list as dirty entries. An insert reserves everything it may
+ * allocate before it changes anything, so running out of memory changes
+ * nothing. */
+#include "engine/state.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ENTRY_DIRTY  0x1u /* on the dirty list */
+#define ENTRY_TOMB   0x2u /* a deleted key: in the tombstone table, not on the recency list */
+#define ENTRY_SHRUNK 0x4u /* a tombstone whose value's memory was given back */
+
+#define TABLE_MIN    16u   /* slots of a new table */
+#define TOMB_KEEP    1024u /* clean() keeps a tombstone table this small, frees a bigger one */
+#define VALUE_MAX    (1u << 30)
+#define SNAP_VERSION 1u
+#define SNAP_HEADER  20u /* magic, version, value_size, count */
+
+struct entry {
+    struct entry *lru_prev, *lru_next;     /* live entries; sentinel.lru_next: most recent */
+    struct entry *dirty_prev, *dirty_next; /* dirty entries and tombstones */
+    uint64_t hash;
+    int64_t touched_ms;
+    uint32_t klen;
+    uint32_t flags; /* ENTRY_* */
+    /* the key follows, then the value at the next multiple of 8 */
+};
+
+struct slot {
+    uint64_t hash;
+    struct entry *e; /* NULL: empty */
+};
+
+struct table {
+    struct slot *slots; /* cap slots; NULL while cap is 0 */
+    uint64_t cap;       /* a power of two, or 0 */
+    uint64_t count;     /* at most load_max(cap), so a probe always ends */
+};
+
+struct weir_state {
+    struct table live;                /* entries */
+    struct table tombs;               /* deleted keys since the last clean() */
+    struct entry lru;                 /* sentinel of the recency list */
+    struct entry dirty;               /* sentinel of the dirty list */
+    uint64_t ndirty, evicted;
+    uint64_t entry_bytes, tomb_bytes; /* heap_size() of each allocation */
+    uint64_t max_keys, max_bytes;
+    int64_t ttl_ms;
+    uint32_t value_size;
+    int ttl; /* a TTL map: recency ordered by touched_ms (see state.h) */
+};
+
+/* What glibc's malloc takes for n bytes (an 8-byte header, 16-byte granules,
+ * 32 at least), so that weir_state_bytes is what the process holds rather
+ * than what was asked for. */
+static inline uint64_t heap_size(uint64_t n)
+{
+    uint64_t c = (n + 8u + 15u) & ~(uint64_t)15u;
+    return c < 32u ? 32u : c;
+}
+
+static inline uint64_t load_max(uint64_t cap)
+{
+    return cap - cap / 4u;
+}
+
+static inline size_t key_room(uint32_t klen)
+{
+    return ((size_t)klen + 7u) & ~(size_t)7u;
+}
+
+static inline char *entry_key(const struct entry *e)
+{
+    return (char *)(e + 1);
+}
+
+static inline void *entry_value(const struct entry *e)
+{
+    return entry_key(e) + key_room(e->klen);
+}
+
+static inline size_t entry_size(const struct weir_state *s, uint32_t klen)
+{
+    return sizeof(struct entry) + key_room(klen) + s->value_size;
+}
+
+static inline size_t tomb_size(const struct weir_state *s, const struct entry *e)
+{
+    return e->flags & ENTRY_SHRUNK ? sizeof *e + key_room(e->klen) : entry_size(s, e->klen);
+}
+
+/* Hashing: a wyhash-style multiply-fold. Not persisted, so native byte order. */
+#define P0 0xa0761d6478bd642full
+#define P1 0xe7037ed1a0b428dbull
+#define P2 0x8ebc6af09c88c6e3ull
+
+static inline void mul128(uint64_t *a, uint64_t *b)
+{
+    __uint128_t r = (__uint128_t)*a * *b;
+    *a = (uint64_t)r;
+    *b = (uint64_t)(r >> 64);
+}
+
+static inline uint64_t mum(uint64_t a, uint64_t b)
+{
+    mul128(&a, &b);
+    return a ^ b;
+}
+
+static inline uint64_t rd8(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline uint64_t rd4(const unsigned char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static inline uint64_t hash_key(const void *key, uint32_t len)
+{
+    const unsigned char *p = key;
+    uint64_t seed = P0, a = 0, b = 0;
+    if (len <= 16) {
+        if (len >= 4) {
+            size_t q = (len >> 3) << 2; /* the reads overlap so that every byte counts */
+            a = rd4(p) << 32 | rd4(p + q);
+            b = rd4(p + len - 4) << 32 | rd4(p + len - 4 - q);
+        } else if (len > 0) {
+            a = (uint64_t)p[0] << 16 | (uint64_t)p[len >> 1] << 8 | p[len - 1];
+        }
+    } else {
+        size_t i = len;
+        for (; i > 16; i -= 16, p += 16)
+            seed = mum(rd8(p) ^ P1, rd8(p + 8) ^ seed);
+        a = rd8(p + i - 16);
+        b = rd8(p + i - 8);
+    }
+    a ^= P1;
+    b ^= seed;
+    mul128(&a, &b);
+    return mum(a ^ P2 ^ len, b ^ P1);
+}
+
+/* The table ---------------------------------------------------------------- */
+
+/* Index of key's slot, or SIZE_MAX. */
+static inline size_t tab_find(const struct table *t, uint64_t h, const void *key, uint32_t klen)
+{
+    if (!t->cap)
+        return SIZE_MAX;
+    uint64_t mask = t->cap - 1;
+    for (uint64_t i = h & mask;; i = (i + 1) & mask) {
+        const struct slot *sl = &t->slots[i];
+        if (!sl->e)
+            return SIZE_MAX;
+        if (sl->hash == h && sl->e->klen == klen &&
+            (klen == 0 || memcmp(entry_key(sl->e), key, klen) == 0))
+            return i;
+    }
+}
+
+static size_t tab_slot_of(const struct table *t, const struct entry *e)
+{
+    uint64_t mask = t->cap - 1, i = e->hash & mask;
+    while (t->slots[i].e != e)
+        i = (i + 1) & mask;
+    return i;
+}
+
+/* Places e in the first free slot of its probe sequence (the caller made room). */
+static void tab_put(struct slot *slots, uint64_t cap, struct entry *e)
+{
+    uint64_t mask = cap - 1, i = e->hash & mask;
+    while (slots[i].e)
+        i = (i + 1) & mask;
+    slots[i].hash = e->hash;
+    slots[i].e = e;
+}
+
+/* Backward-shift deletion: later slots of the same run move up so that no
+ * probe meets a hole before its key; no tombstones in the table itself. */
+static void tab_remove_at(struct table *t, uint64_t i)
+{
+    uint64_t mask = t->cap - 1;
+    for (uint64_t j = (i + 1) & mask; t->slots[j].e; j = (j + 1) & mask) {
+        uint64_t home = t->slots[j].hash & mask;
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            t->slots[i] = t->slots[j];
+            i = j;
+        }
+    }
+    t->slots[i].e = NULL;
+    t->slots[i].hash = 0;
+    t->count--;
+}
+
+/* Moves every entry into slots (cap zeroed slots, allocated by the caller). */
+static void tab_rehash(struct table *t, struct slot *slots, uint64_t cap)
+{
+    for (uint64_t i = 0; i < t->cap; i++)
+        if (t->slots[i].e)
+            tab_put(slots, cap, t->slots[i].e);
+    free(t->slots);
+    t->slots = slots;
+    t->cap = cap;
+}
+
+static uint64_t cap_for(uint64_t cap, uint64_t n)
+{
+    if (!cap)
+        cap = TABLE_MIN;
+    while (load_max(cap) < n)
+        cap *= 2;
+    return cap;
+}
+
+/* Makes room for n more tombstones: 0 or -ENOMEM (nothing changed). */
+static int tombs_reserve(struct weir_state *s, uint64_t n)
+{
+    if (s->tombs.count + n <= load_max(s->tombs.cap))
+        return 0;
+    uint64_t cap = cap_for(s->tombs.cap, s->tombs.count + n);
+    struct slot *slots = calloc(cap, sizeof *slots);
+    if (!slots)
+        return -ENOMEM;
+    tab_rehash(&s->tombs, slots, cap);
+    return 0;
+}
+
+/* The lists ------------------------------------------------------------------ */
+
+static inline void lru_unlink(struct entry *e)
+{
+    e->lru_prev->lru_next = e->lru_next;
+    e->lru_next->lru_prev = e->lru_prev;
+}
+
+/* Links e where its recency puts it: at the head, or in a TTL map behind the
+ * entries touched later, so that the tail is always the oldest in the
+ * caller's clock and expiry never searches. */
+static inline void lru_link(struct weir_state *s, struct entry *e)
+{
+    struct entry *p = &s->lru;
+    if (s->ttl)
+        while (p->lru_next != &s->lru && p->lru_next->touched_ms > e->touched_ms)
+            p = p->lru_next;
+    e->lru_prev = p;
+    e->lru_next = p->lru_next;
+    p->lru_next->lru_prev = e;
+    p->lru_next = e;
+}
+
+static inline void touch(struct weir_state *s, struct entry *e, int64_t now_ms)
+{
+    if (now_ms > e->touched_ms)
+        e->touched_ms = now_ms;
+    if (s->lru.lru_next == e)
+        return;
+    lru_unlink(e);
+    lru_link(s, e);
+}
+
+static inline void dirty_link(struct weir_state *s, struct entry *e)
+{
+    e->flags |= ENTRY_DIRTY;
+    e->dirty_prev = &s->dirty;
+    e->dirty_next = s->dirty.dirty_next;
+    s->dirty.dirty_next->dirty_prev = e;
+    s->dirty.dirty_next = e;
+    s->ndirty++;
+}
+
+static inline void dirty_unlink(struct weir_state *s, struct entry *e)
+{
+    e->dirty_prev->dirty_next = e->dirty_next;
+    e->dirty_next->dirty_prev = e->dirty_prev;
+    e->flags &= ~ENTRY_DIRTY;
+    s->ndirty--;
+}
+
+static inline void dirty_mark(struct weir_state *s, struct entry *e)
+{
+    if (!(e->flags & ENTRY_DIRTY))
+        dirty_link(s, e);
+}
+
+/* Turns a live entry into a tombstone. The tombstone table must have room
+ * (callers reserve it first), so this cannot fail; giving the value's memory
+ * back is a bonus that a failed realloc merely skips. */
+static void bury(struct weir_state *s, struct entry *e)
+{
+    tab_remove_at(&s->live, tab_slot_of(&s->live, e));
+    lru_unlink(e);
+    if (e->flags & ENTRY_DIRTY)
+        dirty_unlink(s, e);
+    size_t full = entry_size(s, e->klen), small = sizeof *e + key_room(e->klen);
+    s->entry_bytes -= heap_size(full);
+    e->flags = ENTRY_TOMB;
+    if (heap_size(small) < heap_size(full)) {
+        struct entry *shrunk = realloc(e, small);
+        if (shrunk) {
+            e = shrunk;
+            e->flags |= ENTRY_SHRUNK;
+        }
+    }
+    s->tomb_bytes += heap_size(tomb_size(s, e));
+    tab_put(s->tombs.slots, s->tombs.cap, e);
+    s->tombs.count++;
+    dirty_link(s, e);
+}
+
+/* Drops the tombstone in slot i of the tombstone table (its key is back, or
+ * it was deleted and never existed as far as the changelog knows). */
+static void unbury(struct weir_state *s, uint64_t i)
+{
+    struct entry *e = s->tombs.slots[i].e;
+    tab_remove_at(&s->tombs, i);
+    dirty_unlink(s, e);
+    s->tomb_bytes -= heap_size(tomb_size(s, e));
+    free(e);
+}
+
+/* Inserting ----------------------------------------------------------------- */
+
+/* What an insert will do, decided before anything changes. */
+struct plan {
+    const struct entry *victim; /* the next one to evict: walks from the tail */
+    uint64_t nevict;
+    uint64_t keys;        /* live keys once done */
+    uint64_t entry_bytes; /* entry bytes once done */
+};
+
+static inline uint64_t bytes_with(const struct weir_state *s, uint64_t entry_bytes, uint64_t cap)
+{
+    return entry_bytes + heap_size(cap * sizeof(struct slot)) + heap_size(sizeof *s);
+}
+
+static int plan_evict(const struct weir_state *s, struct plan *p)
+{
+    if (p->victim == &s->lru)
+        return 0; /* nothing left but the newcomer */
+    p->entry_bytes -= heap_size(entry_size(s, p->victim->klen));
+    p->victim = p->victim->lru_prev;
+    p->nevict++;
+    p->keys--;
+    return 1;
+}
+
+/* Picks the victims and the table size. The table doubles only when the
+ * bytes bound allows the bigger table; otherwise the insert evicts to stay
+ * in the present one, instead of growing and then evicting many to pay for
+ * it. */
+static uint64_t plan_insert(const struct weir_state *s, size_t esize, struct plan *p)
+{
+    uint64_t cap = s->live.cap;
+    p->victim = s->lru.lru_prev;
+    p->nevict = 0;
+    p->keys = s->live.count + 1;
+    p->entry_bytes = s->entry_bytes + heap_size(esize);
+    while (s->max_keys && p->keys > s->max_keys && plan_evict(s, p))
+        ;
+    if (p->keys > load_max(cap)) {
+        if (!s->max_bytes || bytes_with(s, p->entry_bytes, cap * 2) <= s->max_bytes)
+            cap *= 2;
+        else
+            while (p->keys > load_max(cap) && plan_evict(s, p))
+                ;
+    }
+    while (s->max_bytes && bytes_with(s, p->entry_bytes, cap) > s->max_bytes && plan_evict(s, p))
+        ;
+    return cap;
+}
+
+static struct entry *insert_new(struct weir_state *s, uint64_t h, const void *key, uint32_t klen,
+                                int64_t now_ms)
+{
+    size_t esize = entry_size(s, klen);
+    struct plan p;
+    uint64_t cap = plan_insert(s, esize, &p);
+    uint64_t tomb_cap = s->tombs.cap;
+    if (s->tombs.count + p.nevict > load_max(tomb_cap))
+        tomb_cap = cap_for(tomb_cap, s->tombs.count + p.nevict);
+
+    struct slot *live = NULL, *tombs = NULL;
+    struct entry *e = NULL;
+    if (cap != s->live.cap && !(live = calloc(cap, sizeof *live)))
+        goto fail;
+    if (tomb_cap != s->tombs.cap && !(tombs = calloc(tomb_cap, sizeof *tombs)))
+        goto fail;
+    if (!(e = malloc(esize)))
+        goto fail;
+
+    /* Nothing can fail from here on. */
+    if (live)
+        tab_rehash(&s->live, live, cap);
+    if (tombs)
+        tab_rehash(&s->tombs, tombs, tomb_cap);
+    for (uint64_t i = 0; i < p.nevict; i++)
+        bury(s, s->lru.lru_prev);
+    s->evicted += p.nevict;
+    if (s->tombs.count) {
+        size_t i = tab_find(&s->tombs, h, key, klen);
+        if (i != SIZE_MAX)
+            unbury(s, i); /* it is a dirty entry now, not a deletion */
+    }
+    e->hash = h;
+    e->touched_ms = now_ms;
+    e->klen = klen;
+    e->flags = 0;
+    if (klen)
+        memcpy(entry_key(e), key, klen);
+    memset(entry_value(e), 0, s->value_size);
+    tab_put(s->live.slots, s->live.cap, e);
+    s->live.count++;
+    s->entry_bytes += heap_size(esize);
+    lru_link(s, e);
+    return e;
+
+fail:
+    free(live);
+    free(tombs);
+    return NULL;
+}
+
+static inline struct entry *upsert(struct weir_state *s, const void *key, uint32_t klen,
+                                   int64_t now_ms, int *created)
+{
+    uint64_t h = hash_key(key, klen);
+    size_t i = tab_find(&s->live, h, key, klen);
+    if (i != SIZE_MAX) {
+        struct entry *e = s->live.slots[i].e;
+        touch(s, e, now_ms);
+        *created = 0;
+        return e;
+    }
+    *created = 1;
+    return insert_new(s, h, key, klen, now_ms);
+}
+
+/* The API --------------------------------------------------------------------- */
+
+int weir_state_new(struct weir_state **out, const struct weir_state_conf *c)
+{
+    int rc = -EINVAL;
+    struct weir_state *s = NULL;
+    if (c->evict != WEIR_EVICT_LRU && c->evict != WEIR_EVICT_TTL)
+        goto fail;
+    if (c->value_size > VALUE_MAX || c->ttl_ms < 0 || (c->evict == WEIR_EVICT_TTL && !c->ttl_ms))
+        goto fail;
+    rc = -ENOMEM;
+    if (!(s = calloc(1, sizeof *s)))
+        goto fail;
+    if (!(s->live.slots = calloc(TABLE_MIN, sizeof *s->live.slots)))
+        goto fail;
+    s->live.cap = TABLE_MIN;
+    s->lru.lru_prev = s->lru.lru_next = &s->lru;
+    s->dirty.dirty_prev = s->dirty.dirty_next = &s->dirty;
+    s->value_size = c->value_size;
+    s->max_keys = c->max_keys;
+    s->max_bytes = c->max_bytes;
+    s->ttl = c->evict == WEIR_EVICT_TTL;
+    s->ttl_ms = c->ttl_ms;
+    *out = s;
+    return 0;
+
+fail:
+    weir_state_free(s);
+    return rc;
+}
+
+void weir_state_free(struct weir_state *s)
+{
+    if (!s)
+        return;
+    if (s->live.slots)
+        weir_state_clear(s);
+    free(s->live.slots);
+    free(s->tombs.slots);
+    free(s);
+}
+
+void *weir_state_get(struct weir_state *s, const void *key, uint32_t klen, int64_t now_ms,
+                     int *created)
+{
+    int c = 0;
+    struct entry *e = upsert(s, key, klen, now_ms, &c);
+    if (created)
+        *created = e ? c : 0;
+    if (!e)
+        return NULL;
+    dirty_mark(s, e);
+    return entry_value(e);
+}
+
+void *weir_state_find(const struct weir_state *s, const void *key, uint32_t klen)
+{
+    size_t i = tab_find(&s->live, hash_key(key, klen), key, klen);
+    return i == SIZE_MAX ? NULL : entry_value(s->live.slots[i].e);
+}
+
+int weir_state_put(struct weir_state *s, const void *key, uint32_t klen, const void *value,
+                   int64_t now_ms, int mark_dirty)
+{
+    int created;
+    struct entry *e = upsert(s, key, klen, now_ms, &created);
+    if (!e)
+        return -ENOMEM;
+    if (s->value_size)
+        memcpy(entry_value(e), value, s->value_size);
+    if (mark_dirty)
+        dirty_mark(s, e);
+    return 0;
+}
+
+int weir_state_del(struct weir_state *s, const void *key, uint32_t klen)
+{
+    size_t i = tab_find(&s->live, hash_key(key, klen), key, klen);
+    if (i == SIZE_MAX)
+        return -ENOENT;
+    if (tombs_reserve(s, 1) < 0)
+        return -ENOMEM;
+    bury(s, s->live.slots[i].e);
+    return 0;
+}
+
+uint64_t weir_state_expire(struct weir_state *s, int64_t now_ms)
+{
+    if (!s->ttl || now_ms < INT64_MIN + s->ttl_ms)
+        return 0;
+    int64_t cutoff = now_ms - s->ttl_ms;
+    uint64_t n = 0;
+    for (const struct entry *e = s->lru.lru_prev; e != &s->lru && e->touched_ms < cutoff;
+         e = e->lru_prev)
+        n++;
+    if (n && tombs_reserve(s, n) < 0)
+        n = load_max(s->tombs.cap) - s->tombs.count; /* what fits now; the rest next time */
+    for (uint64_t i = 0; i < n; i++)
+        bury(s, s->lru.lru_prev);
+    s->evicted += n;
+    return n;
+}
+
+void weir_state_clean(struct weir_state *s)
+{
+    for (struct entry *e = s->dirty.dirty_next, *next; e != &s->dirty; e = next) {
+        next = e->dirty_next;
+        if (e->flags & ENTRY_TOMB)
+            free(e);
+        else
+            e->flags &= ~ENTRY_DIRTY;
+    }
+    s->dirty.dirty_prev = s->dirty.dirty_next = &s->dirty;
+    s->ndirty = 0;
+    /* A burst of evictions should not pin its tombstone table for good. */
+    if (s->tombs.cap > TOMB_KEEP) {
+        free(s->tombs.slots);
+        s->tombs.slots = NULL;
+        s->tombs.cap = 0;
+    } else if (s->tombs.count) {
+        memset(s->tombs.slots, 0, s->tombs.cap * sizeof *s->tombs.slots);
+    }
+    s->tombs.count = 0;
+    s->tomb_bytes = 0;
+}
+
+void weir_state_clear(struct weir_state *s)
+{
+    weir_state_clean(s);
+    for (struct entry *e = s->lru.lru_next, *next; e != &s->lru; e = next) {
+        next = e->lru_next;
+        free(e);
+    }
+    s->lru.lru_prev = s->lru.lru_next = &s->lru;
+    memset(s->live.slots, 0, s->live.cap * sizeof *s->live.slots);
+    s->live.count = 0;
+    s->entry_bytes = 0;
+}
+
+uint64_t weir_state_count(const struct weir_state *s)
+{
+    return s->live.count;
+}
+
+uint64_t weir_state_bytes(const struct weir_state *s)
+{
+    return bytes_with(s, s->entry_bytes, s->live.cap);
+}
+
+uint64_t weir_state_evicted(const struct weir_state *s)
+{
+    return s->evicted;
+}
+
+uint64_t weir_state_dirty_count(const struct weir_state *s)
+{
+    return s->ndirty;
+}
+
+uint64_t weir_state_tombstone_bytes(const struct weir_state *s)
+{
+    return s->tomb_bytes + (s->tombs.cap ? heap_size(s->tombs.cap * sizeof(struct slot)) : 0);
+}
+
+int weir_state_foreach(const struct weir_state *s,
+                       int (*fn)(void *ctx, const void *key, uint32_t klen, const void *value),
+                       void *ctx)
+{
+    for (const struct entry *e = s->lru.lru_prev; e != &s->lru; e = e->lru_prev) {
+        int rc = fn(ctx, entry_key(e), e->klen, entry_value(e));
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int weir_state_foreach_dirty(const struct weir_state *s,
+                             int (*fn)(void *ctx, const void *key, uint32_t klen,
+                                       const void *value),
+                             void *ctx)
+{
+    for (const struct entry *e = s->dirty.dirty_next; e != &s->dirty; e = e->dirty_next) {
+        int rc = fn(ctx, entry_key(e), e->klen, e->flags & ENTRY_TOMB ? NULL : entry_value(e));
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Snapshots ------------------------------------------------------------------- */
+
+static void le_put(unsigned char *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t le_get(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+int weir_state_snapshot(const struct weir_state *s, struct weir_buf *out)
+{
+    /* Sized first: one reservation, so a failure leaves out as it was. */
+    size_t total = SNAP_HEADER;
+    for (const struct entry *e = s->lru.lru_prev; e != &s->lru; e = e->lru_prev)
+        total += 4u + e->klen + 8u + s->value_size;
+    if (weir_buf_reserve(out, total) < 0)
+        return -ENOMEM;
+    unsigned char *p = (unsigned char *)out->data + out->len;
+    memcpy(p, "WSTA", 4);
+    le_put(p + 4, SNAP_VERSION, 4);
+    le_put(p + 8, s->value_size, 4);
+    le_put(p + 12, s->live.count, 8);
+    p += SNAP_HEADER;
+    for (const struct entry *e = s->lru.lru_prev; e != &s->lru; e = e->lru_prev) {
+        le_put(p, e->klen, 4);
+        if (e->klen)
+            memcpy(p + 4, entry_key(e), e->klen);
+        p += 4u + e->klen;
+        le_put(p, (uint64_t)e->touched_ms, 8);
+        if (s->value_size)
+            memcpy(p + 8, entry_value(e), s->value_size);
+        p += 8u + s->value_size;
+    }
+    out->len += total;
+    return 0;
+}
+
+/* Entries go back in the blob's order (least recent first), each at the head
+ * of the recency list, so recency survives the round trip. */
+int weir_state_restore(struct weir_state *s, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    int rc = -EINVAL;
+    weir_state_clear(s);
+    if (len < SNAP_HEADER || memcmp(p, "WSTA", 4) != 0 || le_get(p + 4, 4) != SNAP_VERSION ||
+        le_get(p + 8, 4) != s->value_size)
+        goto fail;
+    uint64_t count = le_get(p + 12, 8);
+    size_t per = 12u + s->value_size, pos = SNAP_HEADER;
+    if (count > (len - pos) / per)
+        goto fail;
+    for (uint64_t n = 0; n < count; n++) {
+        if (len - pos < 4)
+            goto fail;
+        uint32_t klen = (uint32_t)le_get(p + pos, 4);
+        pos += 4;
+        if (len - pos < klen || len - pos - klen < 8u + s->value_size)
+            goto fail;
+        int created;
+        struct entry *e = upsert(s, p + pos, klen, (int64_t)le_get(p + pos + klen, 8), &created);
+        if (!e) {
+            rc = -ENOMEM;
+            goto fail;
+        }
+        if (!created)
+            goto fail; /* a key twice: not a blob we wrote */
+        if (s->value_size)
+            memcpy(entry_value(e), p + pos + klen + 8, s->value_size);
+        pos += klen + 8u + s->value_size;
+    }
+    if (pos != len)
+        goto fail;
+    return 0;
+
+fail:
+    weir_state_clear(s);
+    return rc;
+}
+
+/* Invariants ------------------------------------------------------------------ */
+
+#define WANT(cond)                                                                                 \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            return -EINVAL;                                                                        \
+    } while (0)
+
+static int check_table(const struct table *t, int tombs)
+{
+    uint64_t used = 0;
+    WANT(t->count <= load_max(t->cap));
+    for (uint64_t i = 0; i < t->cap; i++) {
+        const struct entry *e = t->slots[i].e;
+        if (!e)
+            continue;
+        used++;
+        WANT(t->slots[i].hash == e->hash && e->hash == hash_key(entry_key(e), e->klen));
+        WANT(!!(e->flags & ENTRY_TOMB) == tombs);
+        WANT(tab_find(t, e->hash, entry_key(e), e->klen) == i);
+    }
+    WANT(used == t->count);
+    return 0;
+}
+
+int weir_state_check(const struct weir_state *s)
+{
+    uint64_t n = 0, ndirty_live = 0, bytes = 0;
+    const struct entry *prev = &s->lru;
+    for (const struct entry *e = s->lru.lru_next; e != &s->lru; prev = e, e = e->lru_next) {
+        WANT(++n <= s->live.count && e->lru_prev == prev && !(e->flags & ENTRY_TOMB));
+        WANT(!s->ttl || prev == &s->lru || prev->touched_ms >= e->touched_ms);
+        size_t i = tab_find(&s->live, e->hash, entry_key(e), e->klen);
+        WANT(i != SIZE_MAX && s->live.slots[i].e == e);
+        bytes += heap_size(entry_size(s, e->klen));
+        ndirty_live += !!(e->flags & ENTRY_DIRTY);
+    }
+    WANT(s->lru.lru_prev == prev && n == s->live.count && bytes == s->entry_bytes);
+    WANT(!s->max_keys || n <= s->max_keys);
+
+    uint64_t nd = 0, nt = 0, tbytes = 0;
+    prev = &s->dirty;
+    for (const struct entry *e = s->dirty.dirty_next; e != &s->dirty;
+         prev = e, e = e->dirty_next) {
+        WANT(++nd <= s->ndirty && e->dirty_prev == prev && (e->flags & ENTRY_DIRTY));
+        size_t live = tab_find(&s->live, e->hash, entry_key(e), e->klen);
+        if (e->flags & ENTRY_TOMB) {
+            size_t i = tab_find(&s->tombs, e->hash, entry_key(e), e->klen);
+            WANT(live == SIZE_MAX && i != SIZE_MAX && s->tombs.slots[i].e == e);
+            tbytes += heap_size(tomb_size(s, e));
+            nt++;
+        } else {
+            WANT(live != SIZE_MAX && s->live.slots[live].e == e);
+        }
+    }
+    WANT(s->dirty.dirty_prev == prev && nd == s->ndirty && nd == ndirty_live + nt);
+    WANT(nt == s->tombs.count && tbytes == s->tomb_bytes);
+    if (check_table(&s->live, 0) < 0 || check_table(&s->tombs, 1) < 0)
+        return -EINVAL;
+    return 0;
+}
