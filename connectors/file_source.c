@@ -286,8 +286,9 @@ static int fs_open(struct weir_source *s, struct weir_error *err)
     if (weir_linesplit_init(&fs->ls, (size_t)c->read_size, (size_t)c->max_record_bytes) < 0)
         return weir_error_set(err, -ENOMEM, "out of memory");
     /* A file is one partition; its state (with --state-dir) is read back here,
-     * before the loop runs. */
-    int slot = weir_worker_partition_assign(s->worker, s->name, -1);
+     * before the loop runs. Its name is not the path: the next run, over the
+     * next file, carries the same state on. */
+    int slot = weir_worker_partition_assign(s->worker, "file", -1);
     if (slot < 0)
         return weir_error_set(err, slot, "out of memory");
     if (s->worker->failed) {

@@ -33,13 +33,14 @@ struct cli {
     int embedded;
     const char *replay;
     char replay_value[4096];
+    const char *state_dir;
 };
 
 static const struct {
     const char *name, *usage, *help;
 } commands[] = {
     {"run", "weir run PIPELINE [--set PATH=VALUE]... [--workers N] [--embedded] [--replay FILE]\n"
-            "           [--quiet] [--timing]",
+            "           [--state-dir DIR] [--quiet] [--timing]",
      "Runs the pipeline until its input ends or SIGINT/SIGTERM, which drains in-flight\n"
      "batches and flushes the sinks. A summary goes to standard error.\n"
      "  --set PATH=VALUE  override any option by its JSON path, e.g. --set source.path=x.csv\n"
@@ -51,6 +52,9 @@ static const struct {
      "  --replay FILE     produce FILE (JSON Lines, or CSV) into the source's topic once the\n"
      "                    workers are up; the run stops when every record went through\n"
      "                    (same as --set replay.path=FILE; see docs/kafka.md)\n"
+     "  --state-dir DIR   keep stateful operators' keyed state in DIR: read back when the run\n"
+     "                    starts, written at the end of a run that went well (file sources;\n"
+     "                    a Kafka source keeps it in its changelog topic)\n"
      "  --quiet           no summary\n"
      "  --timing          add time per operator to the summary\n"},
     {"validate", "weir validate PIPELINE [--set PATH=VALUE]...",
@@ -154,12 +158,14 @@ static int parse_args(int argc, char **argv, struct cli *c)
             c->embedded = 1;
         } else if (strcmp(a, "--replay") == 0 && i + 1 < argc) {
             c->replay = argv[++i];
+        } else if (strcmp(a, "--state-dir") == 0 && i + 1 < argc) {
+            c->state_dir = argv[++i];
         } else if (strcmp(a, "--quiet") == 0) {
             c->quiet = 1;
         } else if (strcmp(a, "--timing") == 0) {
             c->timing = 1;
         } else if (strcmp(a, "--set") == 0 || strcmp(a, "--workers") == 0 ||
-                   strcmp(a, "--replay") == 0) {
+                   strcmp(a, "--replay") == 0 || strcmp(a, "--state-dir") == 0) {
             fprintf(stderr, "weir: %s needs a value; try: weir help %s\n", a, c->command);
             return -1;
         } else if (a[0] == '-' && a[1]) {
@@ -213,6 +219,7 @@ static int cmd_run(const struct cli *c)
     struct weir_pipeline *pl;
     if (load(c, &pl) < 0)
         return EXIT_USAGE;
+    pl->state_dir = c->state_dir;
     struct weir_run_opts opts = {.workers = c->workers, .timing = c->timing};
     struct weir_run_result res;
     struct weir_error err = {0};

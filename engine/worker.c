@@ -302,7 +302,8 @@ void weir_worker_dispatch(struct weir_worker *w, struct weir_batch *b, struct we
     if (t)
         weir_ticket_hold(t); /* released by route(), after every sink has its holds */
     __atomic_fetch_add(&w->stats.records_in, b->n, __ATOMIC_RELAXED);
-    w->stats.batches++;
+    if (++w->stats.batches % 64 == 0 && w->stateful)
+        weir_worker_state_housekeep(w);
     chain_run(w, b, 0);
 }
 

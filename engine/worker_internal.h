@@ -15,5 +15,6 @@ void weir_worker_durable_close(struct weir_worker *w);
 /* End of a run that went well: a state directory gets the whole state. */
 void weir_worker_state_final(struct weir_worker *w);
 void weir_worker_parts_free(struct weir_worker *w);
+void weir_worker_state_housekeep(struct weir_worker *w);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine/opstate.h"
 #include "engine/worker_internal.h"
@@ -250,6 +251,38 @@ int weir_worker_tie(void *ctx, struct weir_batch *out, struct weir_batch *in)
         return -ENOMEM;
     weir_ticket_hold(pt);
     return 0;
+}
+
+/* ---- housekeeping -------------------------------------------------------------- */
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Every so many batches: TTL stores drop idle keys (the store never does it
+ * on its own), in the clock their records use (the partition's watermark,
+ * or arrival time); without a durable back end nobody reads the dirty set,
+ * so it is forgotten (else deleted keys' records would pile up). */
+void weir_worker_state_housekeep(struct weir_worker *w)
+{
+    for (size_t k = 0; k < w->nops; k++) {
+        const struct weir_op_state *ks = w->ops[k].keyed;
+        for (uint32_t p = 0; ks && p < ks->nparts && p < w->nparts; p++) {
+            struct weir_state *st = ks->parts[p];
+            if (!st)
+                continue;
+            if (ks->conf.evict == WEIR_EVICT_TTL) {
+                int64_t wm = w->parts[p].watermark;
+                weir_state_expire(st, wm != INT64_MIN ? wm + (int64_t)(w->pl->lateness_ns / 1000000u)
+                                                      : wall_ms());
+            }
+            if (!w->has_durable)
+                weir_state_clean(st);
+        }
+    }
 }
 
 /* ---- durable state ------------------------------------------------------------ */
