@@ -436,6 +436,7 @@ static void before_sleep(struct weir_loop_hook *hook)
         weir_worker_quiesce(w, &w->end_quiesce);
     }
     quiesce_serve(w);
+    w->inflight = flush_sinks(w);
     if (w->paused && !weir_worker_should_pause(w)) {
         w->paused = 0;
         if (w->has_source && w->source.type->resume)
@@ -480,7 +481,8 @@ static int drain_guard(struct weir_worker *w, int inflight)
 int weir_worker_run(struct weir_worker *w)
 {
     for (;;) {
-        int inflight = flush_sinks(w);
+        before_sleep(&w->hook); /* the loop runs it too, before each wait */
+        int inflight = w->inflight;
         if (w->failed && w->source_finished)
             break;
         if (w->source_finished && w->end_flushed && !weir_worker_holding(w) && inflight == 0)

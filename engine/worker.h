@@ -72,6 +72,7 @@ struct weir_worker {
     int stop_requested;
     int paused;              /* the source waits for its resume() */
     unsigned busy_ops;       /* operators asking the sources to pause */
+    int inflight;            /* outputs the sinks still wait for (before_sleep counts them) */
     struct weir_event drain_ev; /* while draining at the end: look at the sinks again */
     int drain_armed;
     uint64_t drain_since;    /* when the end-of-run drain began (ns), 0 before */
