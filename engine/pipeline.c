@@ -117,6 +117,16 @@ static const char *stage_type(const json_t *obj, const char *path, const char *w
     return NULL;
 }
 
+/* Keeps obj, a stage the loader made up, in pl->made for the pipeline's
+ * lifetime; returns it (borrowed), or NULL when out of memory. Takes obj in
+ * either case (jansson drops it when the append fails). */
+static json_t *keep_made(struct weir_pipeline *pl, json_t *obj)
+{
+    if (!pl->made)
+        pl->made = json_array();
+    return json_array_append_new(pl->made, obj) == 0 ? obj : NULL;
+}
+
 static int load_source(struct weir_pipeline *pl, const json_t *obj, struct weir_prepare *p)
 {
     const char *names[32];
@@ -128,6 +138,10 @@ static int load_source(struct weir_pipeline *pl, const json_t *obj, struct weir_
         return 1;
     pl->source_type = weir_source_find(name);
     pl->source_conf = calloc(1, pl->source_type->conf_size);
+    if (!pl->source_conf) {
+        weir_diag_add(p->diag, "source", "out of memory");
+        return 1;
+    }
     struct source_common common = {0};
     /* Unknown keys are checked once against both tables; then each table
      * fills its own struct and ignores every other key. */
@@ -156,6 +170,10 @@ static int load_op(struct weir_stage_op *st, const json_t *obj, struct weir_prep
         return 1;
     st->type = weir_operator_find(name);
     st->conf = calloc(1, st->type->conf_size ? st->type->conf_size : 1);
+    if (!st->conf) {
+        weir_diag_add(p->diag, p->path, "out of memory");
+        return 1;
+    }
     static const char *const ignore[] = {"type", NULL};
     int bad = weir_options_apply(st->type->options, obj, st->conf, ignore, p->diag, p->path);
     if (!bad && st->type->prepare)
@@ -167,15 +185,13 @@ static int load_op(struct weir_stage_op *st, const json_t *obj, struct weir_prep
  * there, weir adds an empty one (it only validates). */
 static int add_implicit_extract(struct weir_pipeline *pl, struct weir_prepare *p)
 {
-    json_t *obj = json_pack("{s:s, s:{}}", "type", "extract", "fields");
-    json_t *implicit = json_object_get(pl->root, "__implicit");
-    if (!implicit) {
-        implicit = json_array();
-        json_object_set_new(pl->root, "__implicit", implicit);
-    }
-    json_array_append_new(implicit, obj);
     p->path = "operators (implicit extract)";
     p->op_index = 0;
+    json_t *obj = keep_made(pl, json_pack("{s:s, s:{}}", "type", "extract", "fields"));
+    if (!obj) {
+        weir_diag_add(p->diag, p->path, "out of memory");
+        return 1;
+    }
     return load_op(&pl->ops[0], obj, p);
 }
 
@@ -189,8 +205,12 @@ static int load_ops(struct weir_pipeline *pl, const json_t *arr, struct weir_pre
     const json_t *first = json_array_get(arr, 0);
     const json_t *t0 = json_is_object(first) ? json_object_get(first, "type") : NULL;
     int implicit = !(json_is_string(t0) && strcmp(json_string_value(t0), "extract") == 0);
+    pl->ops = calloc(n + (size_t)implicit + 1, sizeof *pl->ops);
+    if (!pl->ops) {
+        weir_diag_add(p->diag, "operators", "out of memory");
+        return 1;
+    }
     pl->nops = n + (size_t)implicit;
-    pl->ops = calloc(pl->nops ? pl->nops : 1, sizeof *pl->ops);
     int bad = implicit ? add_implicit_extract(pl, p) : 0;
     char path[64];
     for (size_t i = 0; i < n; i++) {
@@ -219,6 +239,10 @@ static int resolve_fields(struct weir_stage_sink *st, const struct weir_strlist 
     }
     int bad = 0;
     char ip[256];
+    if (fields->n > WEIR_SCHEMA_MAX) { /* o->cols and o->strs hold that many */
+        weir_diag_add(d, path, "expected at most %d fields, got %zu", WEIR_SCHEMA_MAX, fields->n);
+        return 1;
+    }
     for (size_t k = 0; k < fields->n; k++) {
         const char *name = fields->v[k];
         int c = weir_schema_find_feature(s, name);
@@ -299,19 +323,25 @@ static int load_sinks(struct weir_pipeline *pl, const json_t *arr, const json_t 
         weir_diag_add(p->diag, "sinks", "expected a non-empty array of sink objects");
         return 1;
     }
+    pl->sinks = calloc(json_array_size(arr), sizeof *pl->sinks);
+    if (!pl->sinks) {
+        weir_diag_add(p->diag, "sinks", "out of memory");
+        return 1;
+    }
     pl->nsinks = json_array_size(arr);
-    pl->sinks = calloc(pl->nsinks, sizeof *pl->sinks);
     int bad = 0;
     char path[64];
     for (size_t i = 0; i < pl->nsinks; i++) {
         snprintf(path, sizeof path, "sinks[%zu]", i);
         bad += load_sink(pl, &pl->sinks[i], json_array_get(arr, i), path, p, 0);
     }
-    json_t *def = NULL;
     if (!dead) { /* nothing is dropped silently: rejects go to standard error by default */
-        def = json_pack("{s:s, s:s, s:b}", "type", "file", "path", "/dev/stderr", "append", 1);
-        json_object_set_new(pl->root, "__dead_letter_default", def);
-        dead = def;
+        dead = keep_made(pl, json_pack("{s:s, s:s, s:b}", "type", "file", "path", "/dev/stderr",
+                                       "append", 1));
+        if (!dead) {
+            weir_diag_add(p->diag, "dead_letter", "out of memory");
+            return bad + 1;
+        }
     }
     bad += load_sink(pl, &pl->dead, dead, "dead_letter", p, 1);
     return bad;
@@ -335,10 +365,14 @@ static int declare_features(struct weir_pipeline *pl, const struct weir_strlist 
             bad++;
             continue;
         }
-        if (n < WEIR_SCHEMA_MAX) {
-            pl->schema.feat[n].name = f->v[i];
-            pl->schema.feat[n++].producer = -1;
+        if (n == WEIR_SCHEMA_MAX) {
+            weir_diag_add(d, "features", "expected at most %d features, got %zu", WEIR_SCHEMA_MAX,
+                          f->n);
+            bad++;
+            break;
         }
+        pl->schema.feat[n].name = f->v[i];
+        pl->schema.feat[n++].producer = -1;
     }
     pl->schema.nfeat = n;
     pl->schema.declared = f->n > 0;
@@ -388,6 +422,10 @@ int weir_pipeline_load(const char *file, const struct weir_override *sets, size_
     if (!pl)
         return -ENOMEM;
     pl->file = strdup(file);
+    if (!pl->file) {
+        free(pl);
+        return -ENOMEM;
+    }
     diag->file = pl->file;
     json_error_t jerr;
     pl->root = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
@@ -447,6 +485,7 @@ void weir_pipeline_free(struct weir_pipeline *pl)
     }
     free(pl->sinks);
     free(pl->replay);
+    json_decref(pl->made);
     json_decref(pl->root);
     free(pl->file);
     free(pl);

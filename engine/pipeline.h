@@ -41,6 +41,10 @@ struct weir_pipeline {
     size_t nsinks;
     struct weir_stage_sink dead; /* the dead-letter sink */
     struct weir_replay_conf *replay; /* "replay": feed a file into the source's topic, or NULL */
+    /* Stages the loader made up (the implicit extract, the default dead
+     * letter), kept apart from root so that no key of the file can reach
+     * them; owns their strings. */
+    json_t *made;
 };
 
 /* One --set PATH=VALUE override: VALUE is JSON when it parses as JSON,
