@@ -389,7 +389,8 @@ static int load_replay(struct weir_pipeline *pl, const json_t *obj, struct weir_
     return bad ? bad : weir_replay_prepare(pl->replay, pl, d);
 }
 
-static int load_root(struct weir_pipeline *pl, struct weir_diag *d)
+static int load_root(struct weir_pipeline *pl, const struct weir_load_opts *o,
+                     struct weir_diag *d)
 {
     struct top_conf top = {0};
     static const char *const none[] = {NULL};
@@ -398,7 +399,8 @@ static int load_root(struct weir_pipeline *pl, struct weir_diag *d)
     int bad = weir_options_apply(top_options, pl->root, &top, none, d, "");
     pl->name = top.name ? top.name : "weir";
     bad += declare_features(pl, &top.features, d);
-    struct weir_prepare p = {.schema = &pl->schema, .diag = d, .path = "", .op_index = -1};
+    struct weir_prepare p = {.schema = &pl->schema, .diag = d, .path = "", .op_index = -1,
+                             .allow_unsafe_kafka = o->allow_unsafe_kafka};
     if (top.source)
         bad += load_source(pl, top.source, &p);
     if (top.operators)
@@ -418,6 +420,15 @@ static int load_root(struct weir_pipeline *pl, struct weir_diag *d)
 int weir_pipeline_load(const char *file, const struct weir_override *sets, size_t nsets,
                        struct weir_pipeline **out, struct weir_diag *diag)
 {
+    struct weir_load_opts o = {.sets = sets, .nsets = nsets};
+    return weir_pipeline_load_opts(file, &o, out, diag);
+}
+
+int weir_pipeline_load_opts(const char *file, const struct weir_load_opts *o,
+                            struct weir_pipeline **out, struct weir_diag *diag)
+{
+    static const struct weir_load_opts defaults = {0};
+    o = o ? o : &defaults;
     struct weir_pipeline *pl = calloc(1, sizeof *pl);
     if (!pl)
         return -ENOMEM;
@@ -426,12 +437,17 @@ int weir_pipeline_load(const char *file, const struct weir_override *sets, size_
         free(pl);
         return -ENOMEM;
     }
-    diag->file = pl->file;
+    diag->file = file; /* not pl->file: the caller may add to diag after a failure freed pl */
     json_error_t jerr;
-    pl->root = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
+    pl->root = o->text ? json_loadb(o->text, o->len, JSON_REJECT_DUPLICATES, &jerr)
+                       : json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
     if (!pl->root) {
-        int rc = jerr.line < 0 && jerr.position == 0 ? -ENOENT : -EINVAL;
-        if (rc == -ENOENT)
+        int rc = json_error_code(&jerr) == json_error_out_of_memory ? -ENOMEM
+                 : jerr.line < 0 && jerr.position == 0              ? -ENOENT
+                                                                    : -EINVAL;
+        if (rc == -ENOMEM)
+            weir_diag_add(diag, "", "out of memory reading the file");
+        else if (rc == -ENOENT)
             weir_diag_add(diag, "", "cannot read the file: %s", jerr.text);
         else
             weir_diag_add(diag, "", "line %d, column %d: invalid JSON: %s", jerr.line, jerr.column,
@@ -445,10 +461,10 @@ int weir_pipeline_load(const char *file, const struct weir_override *sets, size_
         return -EINVAL;
     }
     int bad = 0;
-    for (size_t i = 0; i < nsets; i++)
-        bad += weir_override_apply(pl->root, &sets[i], diag);
+    for (size_t i = 0; i < o->nsets; i++)
+        bad += weir_override_apply(pl->root, &o->sets[i], diag);
     if (!bad)
-        bad = load_root(pl, diag);
+        bad = load_root(pl, o, diag);
     if (bad) {
         weir_pipeline_free(pl);
         return -EINVAL;
