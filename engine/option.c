@@ -152,8 +152,10 @@ static int fill_strings(const json_t *v, struct weir_strlist *out, struct weir_d
     char got[64], ip[256];
     if (json_is_string(v)) {
         out->v = malloc(sizeof *out->v);
-        if (!out->v)
+        if (!out->v) {
+            weir_diag_add(d, path, "out of memory");
             return 1;
+        }
         out->v[0] = json_string_value(v);
         out->n = 1;
         return 0;
@@ -163,10 +165,12 @@ static int fill_strings(const json_t *v, struct weir_strlist *out, struct weir_d
                       json_brief(v, got, sizeof got));
         return 1;
     }
-    out->n = json_array_size(v);
-    out->v = calloc(out->n, sizeof *out->v);
-    if (!out->v)
+    out->v = calloc(json_array_size(v), sizeof *out->v);
+    if (!out->v) {
+        weir_diag_add(d, path, "out of memory");
         return 1;
+    }
+    out->n = json_array_size(v);
     int bad = 0;
     for (size_t i = 0; i < out->n; i++) {
         const json_t *e = json_array_get(v, i);
@@ -325,8 +329,14 @@ int weir_options_apply(const struct weir_option *opts, const json_t *obj, void *
         weir_path_key(kp, sizeof kp, path, o->name);
         json_t *def = NULL;
         if (!v && o->def) {
-            def = json_loads(o->def, JSON_DECODE_ANY, NULL);
-            v = def;
+            /* The defaults are valid JSON: only memory can be short here, and
+             * an option silently left at zero would be worse than an error. */
+            v = def = json_loads(o->def, JSON_DECODE_ANY, NULL);
+            if (!def) {
+                weir_diag_add(d, kp, "out of memory");
+                bad++;
+                continue;
+            }
         }
         if (!v) {
             if (o->flags & WEIR_OPT_REQUIRED) {
@@ -339,9 +349,14 @@ int weir_options_apply(const struct weir_option *opts, const json_t *obj, void *
          * them in the object (the pipeline owns it) instead of freeing. */
         if (def && (o->kind == WEIR_OPT_JSON || o->kind == WEIR_OPT_STRING ||
                     o->kind == WEIR_OPT_STRINGS)) {
-            json_object_set_new((json_t *)obj, o->name, def);
+            int rc = json_object_set_new((json_t *)obj, o->name, def); /* takes def */
             v = json_object_get(obj, o->name);
             def = NULL;
+            if (rc < 0 || !v) {
+                weir_diag_add(d, kp, "out of memory");
+                bad++;
+                continue;
+            }
         }
         bad += fill_one(o, v, conf, d, kp);
         json_decref(def);

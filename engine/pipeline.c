@@ -286,6 +286,10 @@ static int load_sink(struct weir_pipeline *pl, struct weir_stage_sink *st, const
         return 1;
     st->type = weir_sink_find(name);
     st->conf = calloc(1, st->type->conf_size);
+    if (!st->conf) {
+        weir_diag_add(p->diag, path, "out of memory");
+        return 1;
+    }
     struct sink_common common = {0};
     const char *keys[64];
     keys_of(obj, keys, 64);
@@ -382,8 +386,10 @@ static int declare_features(struct weir_pipeline *pl, const struct weir_strlist 
 static int load_replay(struct weir_pipeline *pl, const json_t *obj, struct weir_diag *d)
 {
     pl->replay = calloc(1, sizeof *pl->replay);
-    if (!pl->replay)
+    if (!pl->replay) {
+        weir_diag_add(d, "replay", "out of memory");
         return 1;
+    }
     static const char *const none[] = {NULL};
     int bad = weir_options_apply(weir_replay_options, obj, pl->replay, none, d, "replay");
     return bad ? bad : weir_replay_prepare(pl->replay, pl, d);
