@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "connectors/kafka_unsafe.h"
 #include "engine/loop.h"
 #include "engine/pipeline.h"
 
@@ -62,6 +63,14 @@ int weir_kafka_props_check(const json_t *props, const char *const *reserved,
             bad++;
             continue;
         }
+        const char *unsafe = weir_kafka_prop_unsafe(name, val);
+        if (unsafe && !p->allow_unsafe_kafka) {
+            weir_diag_add(p->diag, kp, "refused: %s; pass --allow-unsafe-kafka-properties to "
+                          "weir run if you trust this file", unsafe);
+            bad++;
+        }
+        if (unsafe)
+            continue; /* never to librdkafka while loading: plugins load on rd_kafka_conf_set */
         if (rd_kafka_conf_set(conf, name, val, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
             weir_diag_add(p->diag, kp, "librdkafka rejects it: %s", errstr);
             bad++;

@@ -33,13 +33,21 @@ char *weir_linesplit_space(struct weir_linesplit *ls, size_t *room)
     return ls->buf + ls->end;
 }
 
+/* Only the stream's first 3 bytes may be a UTF-8 byte-order mark, which is
+ * not part of the first record. They may come a byte at a time (a pipe):
+ * until they have been told apart from data, next() hands out no line, so
+ * they are still at buf + start here. */
 void weir_linesplit_commit(struct weir_linesplit *ls, size_t n)
 {
     ls->end += n;
-    if (!ls->bom_checked && ls->end >= 3) {
+    if (ls->bom_checked)
+        return;
+    size_t have = ls->end - ls->start < 3 ? ls->end - ls->start : 3;
+    if (memcmp(ls->buf + ls->start, "\xEF\xBB\xBF", have) != 0) {
+        ls->bom_checked = 1; /* data from the first byte that differs */
+    } else if (have == 3) {
         ls->bom_checked = 1;
-        if (memcmp(ls->buf, "\xEF\xBB\xBF", 3) == 0)
-            ls->start += 3; /* a UTF-8 byte-order mark is not part of the first record */
+        ls->start += 3;
     }
 }
 
@@ -67,6 +75,11 @@ static int skip_oversize(struct weir_linesplit *ls, int at_eof, struct weir_line
 
 int weir_linesplit_next(struct weir_linesplit *ls, int at_eof, struct weir_line *line)
 {
+    if (!ls->bom_checked) {
+        if (!at_eof && ls->end > ls->start)
+            return 0; /* 1 or 2 bytes of what may be a byte-order mark: wait for more */
+        ls->bom_checked = ls->end > ls->start; /* a stream that short is data */
+    }
     if (ls->oversize)
         return skip_oversize(ls, at_eof, line);
     size_t avail = ls->end - ls->start;

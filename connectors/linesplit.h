@@ -18,7 +18,7 @@ struct weir_linesplit {
     size_t oversize;       /* > 0 while skipping a line past max_line: bytes seen */
     char prefix[1024];     /* the start of the oversized line, for the dead letter */
     size_t prefix_len;
-    int bom_checked;
+    int bom_checked;       /* the stream's first bytes were told apart from a BOM */
 };
 
 struct weir_line {

@@ -90,7 +90,10 @@ static void pace(const struct weir_replay_opts *o, uint64_t sent, uint64_t t0)
 {
     if (o->rate <= 0)
         return;
-    uint64_t due = t0 + (uint64_t)((double)sent * 1e9 / o->rate);
+    /* A tiny rate (1e-300/s) puts the next record past 2^64 ns, where the
+     * conversion is undefined: ~31 years is as good as never. */
+    double wait = (double)sent * 1e9 / o->rate;
+    uint64_t due = t0 + (uint64_t)(wait < 1e18 ? wait : 1e18);
     uint64_t now = weir_now_ns();
     if (due > now) {
         struct timespec ts = {(time_t)((due - now) / 1000000000ull), (long)((due - now) % 1000000000ull)};

@@ -367,6 +367,8 @@ int weir_base64_encode(struct weir_buf *b, const void *data, size_t len)
 {
     static const char alphabet[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if (len == 0)
+        return 0; /* an empty buffer's data is NULL: even NULL + 0 is undefined */
     if (len / 3 >= (SIZE_MAX - 4) / 4 || weir_buf_reserve(b, (len + 2) / 3 * 4) < 0)
         return -ENOMEM;
     const unsigned char *p = data;

@@ -31,6 +31,7 @@ struct cli {
     int quiet;
     int timing;
     int embedded;
+    int allow_unsafe_kafka;
     const char *replay;
     char replay_value[4096];
     const char *state_dir;
@@ -40,7 +41,7 @@ static const struct {
     const char *name, *usage, *help;
 } commands[] = {
     {"run", "weir run PIPELINE [--set PATH=VALUE]... [--workers N] [--embedded] [--replay FILE]\n"
-            "           [--state-dir DIR] [--quiet] [--timing]",
+            "           [--state-dir DIR] [--quiet] [--timing] [--allow-unsafe-kafka-properties]",
      "Runs the pipeline until its input ends or SIGINT/SIGTERM, which drains in-flight\n"
      "batches and flushes the sinks. A summary goes to standard error.\n"
      "  --set PATH=VALUE  override any option by its JSON path, e.g. --set source.path=x.csv\n"
@@ -56,10 +57,17 @@ static const struct {
      "                    starts, written at the end of a run that went well (file sources;\n"
      "                    a Kafka source keeps it in its changelog topic)\n"
      "  --quiet           no summary\n"
-     "  --timing          add time per operator to the summary\n"},
-    {"validate", "weir validate PIPELINE [--set PATH=VALUE]...",
+     "  --timing          add time per operator to the summary\n"
+     "  --allow-unsafe-kafka-properties\n"
+     "                    accept \"kafka\" properties that make librdkafka load a library or\n"
+     "                    run a command (plugin.library.paths, sasl.kerberos.kinit.cmd,\n"
+     "                    ssl.engine.location, ...): only for a pipeline file you trust\n"
+     "                    (see docs/kafka.md)\n"},
+    {"validate", "weir validate PIPELINE [--set PATH=VALUE]... [--allow-unsafe-kafka-properties]",
      "Checks the pipeline file (and overrides) and prints every problem with its JSON path.\n"
-     "Exit 0 when valid, 2 otherwise. Nothing is opened or run.\n"},
+     "Exit 0 when valid, 2 otherwise. Nothing is opened or run, and no Kafka client is\n"
+     "created: with --allow-unsafe-kafka-properties, properties that would load a library\n"
+     "or run a command are accepted as run would accept them, and still not applied.\n"},
     {"replay", "weir replay FILE --brokers HOSTS --topic TOPIC [--rate N] [--key FIELD] [--limit N]",
      "Produces every line of FILE (JSON Lines; *.csv: CSV rows as JSON objects) to TOPIC and\n"
      "waits until the broker acknowledged them all. --rate: records per second (default: as\n"
@@ -164,6 +172,8 @@ static int parse_args(int argc, char **argv, struct cli *c)
             c->quiet = 1;
         } else if (strcmp(a, "--timing") == 0) {
             c->timing = 1;
+        } else if (strcmp(a, "--allow-unsafe-kafka-properties") == 0) {
+            c->allow_unsafe_kafka = 1;
         } else if (strcmp(a, "--set") == 0 || strcmp(a, "--workers") == 0 ||
                    strcmp(a, "--replay") == 0 || strcmp(a, "--state-dir") == 0) {
             fprintf(stderr, "weir: %s needs a value; try: weir help %s\n", a, c->command);
@@ -188,7 +198,9 @@ static int parse_args(int argc, char **argv, struct cli *c)
 static int load(const struct cli *c, struct weir_pipeline **pl)
 {
     struct weir_diag diag = {0};
-    int rc = weir_pipeline_load(c->pipeline, c->sets, c->nsets, pl, &diag);
+    struct weir_load_opts o = {.sets = c->sets, .nsets = c->nsets,
+                               .allow_unsafe_kafka = c->allow_unsafe_kafka};
+    int rc = weir_pipeline_load_opts(c->pipeline, &o, pl, &diag);
     weir_diag_print(&diag, stderr);
     if (rc < 0 && diag.n > 1)
         fprintf(stderr, "%s: %zu problems\n", c->pipeline, diag.n);

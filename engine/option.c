@@ -3,6 +3,7 @@
 #include "engine/option.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +20,11 @@ const char *weir_path_index(char *buf, size_t size, const char *path, size_t ind
     return buf;
 }
 
-/* A short rendering of what the user wrote, for "got ...". */
+/* A short rendering of what the user wrote, for "got ...": 15 digits give
+ * back the number as written (1e300), not its 17-digit expansion. */
 static const char *json_brief(const json_t *v, char *buf, size_t size)
 {
-    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
     if (!text) {
         snprintf(buf, size, "?");
         return buf;
@@ -35,11 +37,31 @@ static const char *json_brief(const json_t *v, char *buf, size_t size)
     return buf;
 }
 
-static void range_text(const struct weir_option *o, char *buf, size_t size)
+/* An integer option's value is an int64_t: past +-2^63 the conversion from
+ * the double the file may hold (1e300) is undefined, so that is the edge of
+ * every integer range, declared or not. */
+#define INT64_EDGE 9223372036854775808.0 /* 2^63, exact as a double */
+
+static int int64_fits(double x)
+{
+    return x >= -INT64_EDGE && x < INT64_EDGE;
+}
+
+/* What an option accepts, for "expected ...". clip: the value was beyond
+ * int64_t, so an integer range without an upper bound names that bound. */
+static void range_text(const struct weir_option *o, char *buf, size_t size, int clip)
 {
     int is_int = o->kind == WEIR_OPT_INT;
     const char *noun = is_int ? "an integer" : "a number";
-    if (!(o->flags & WEIR_OPT_RANGE)) {
+    if (is_int && clip && (!(o->flags & WEIR_OPT_RANGE) || isinf(o->max))) {
+        if (o->flags & WEIR_OPT_RANGE && (o->min == 1 || o->min == 0))
+            snprintf(buf, size, "a %s integer up to %" PRId64,
+                     o->min == 1 ? "positive" : "non-negative", INT64_MAX);
+        else if (o->flags & WEIR_OPT_RANGE)
+            snprintf(buf, size, "an integer in [%.10g,%" PRId64 "]", o->min, INT64_MAX);
+        else
+            snprintf(buf, size, "an integer in [%" PRId64 ",%" PRId64 "]", INT64_MIN, INT64_MAX);
+    } else if (!(o->flags & WEIR_OPT_RANGE)) {
         snprintf(buf, size, "%s", noun);
     } else if (is_int && (o->min == 1 || o->min == 0) && isinf(o->max)) {
         snprintf(buf, size, "a %s integer", o->min == 1 ? "positive" : "non-negative");
@@ -65,21 +87,29 @@ static int in_range(const struct weir_option *o, double v)
     return 1;
 }
 
+/* v of a unit worth unit_ns nanoseconds, in range or -ERANGE: the check
+ * comes before the conversion, which past 2^64 would be undefined. */
+static int duration_ns(double v, double unit_ns, uint64_t *ns)
+{
+    double x = v * unit_ns;
+    if (!(x >= 0) || x > (double)WEIR_DURATION_MAX_NS)
+        return -ERANGE;
+    *ns = (uint64_t)x;
+    return 0;
+}
+
 int weir_duration_parse(const char *s, uint64_t *ns)
 {
     char *end;
-    errno = 0;
     double v = strtod(s, &end);
-    if (end == s || errno || v < 0 || !isfinite(v))
+    if (end == s || v < 0 || isnan(v))
         return -EINVAL;
     static const struct { const char *unit; double ns; } units[] = {
         {"", 1e6}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}, {"d", 86400e9},
     };
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-        if (strcmp(end, units[i].unit) == 0) {
-            *ns = (uint64_t)(v * units[i].ns);
-            return 0;
-        }
+        if (strcmp(end, units[i].unit) == 0)
+            return duration_ns(v, units[i].ns, ns); /* "1e999s" is inf: -ERANGE */
     }
     return -EINVAL;
 }
@@ -122,8 +152,10 @@ static int fill_strings(const json_t *v, struct weir_strlist *out, struct weir_d
     char got[64], ip[256];
     if (json_is_string(v)) {
         out->v = malloc(sizeof *out->v);
-        if (!out->v)
+        if (!out->v) {
+            weir_diag_add(d, path, "out of memory");
             return 1;
+        }
         out->v[0] = json_string_value(v);
         out->n = 1;
         return 0;
@@ -133,10 +165,12 @@ static int fill_strings(const json_t *v, struct weir_strlist *out, struct weir_d
                       json_brief(v, got, sizeof got));
         return 1;
     }
-    out->n = json_array_size(v);
-    out->v = calloc(out->n, sizeof *out->v);
-    if (!out->v)
+    out->v = calloc(json_array_size(v), sizeof *out->v);
+    if (!out->v) {
+        weir_diag_add(d, path, "out of memory");
         return 1;
+    }
+    out->n = json_array_size(v);
     int bad = 0;
     for (size_t i = 0; i < out->n; i++) {
         const json_t *e = json_array_get(v, i);
@@ -156,6 +190,7 @@ static int fill_one(const struct weir_option *o, const json_t *v, void *conf,
                     struct weir_diag *d, const char *path)
 {
     char got[64], want[96];
+    int clip = 0; /* a number beyond what the field can hold */
     void *field = (char *)conf + o->offset;
     switch (o->kind) {
     case WEIR_OPT_BOOL:
@@ -167,7 +202,11 @@ static int fill_one(const struct weir_option *o, const json_t *v, void *conf,
         double x = json_is_integer(v) ? (double)json_integer_value(v) : json_real_value(v);
         if (!json_is_number(v) || x != floor(x) || !in_range(o, x))
             break;
-        *(int64_t *)field = (int64_t)x;
+        if (!json_is_integer(v) && !int64_fits(x)) {
+            clip = 1;
+            break;
+        }
+        *(int64_t *)field = json_is_integer(v) ? json_integer_value(v) : (int64_t)x;
         return 0;
     }
     case WEIR_OPT_NUMBER:
@@ -191,11 +230,12 @@ static int fill_one(const struct weir_option *o, const json_t *v, void *conf,
         return fill_strings(v, (struct weir_strlist *)field, d, path);
     case WEIR_OPT_DURATION: {
         uint64_t ns;
-        if (json_is_number(v) && json_number_value(v) >= 0) {
-            *(uint64_t *)field = (uint64_t)(json_number_value(v) * 1e6);
-            return 0;
-        }
-        if (!json_is_string(v) || weir_duration_parse(json_string_value(v), &ns) < 0)
+        int rc = json_is_number(v) && json_number_value(v) >= 0
+                     ? duration_ns(json_number_value(v), 1e6, &ns) /* milliseconds */
+                 : json_is_string(v) ? weir_duration_parse(json_string_value(v), &ns)
+                                     : -EINVAL;
+        clip = rc == -ERANGE;
+        if (rc < 0)
             break;
         *(uint64_t *)field = ns;
         return 0;
@@ -208,8 +248,11 @@ static int fill_one(const struct weir_option *o, const json_t *v, void *conf,
     case WEIR_OPT_BOOL: snprintf(want, sizeof want, "true or false"); break;
     case WEIR_OPT_STRING: snprintf(want, sizeof want, "a non-empty string"); break;
     case WEIR_OPT_ENUM: choices_text(o->choices, want, sizeof want); break;
-    case WEIR_OPT_DURATION: snprintf(want, sizeof want, "a duration like \"250ms\" or \"1h\""); break;
-    default: range_text(o, want, sizeof want); break;
+    case WEIR_OPT_DURATION:
+        snprintf(want, sizeof want, clip ? "a duration of at most %s" : "%s",
+                 clip ? WEIR_DURATION_MAX_TEXT : "a duration like \"250ms\" or \"1h\"");
+        break;
+    default: range_text(o, want, sizeof want, clip); break;
     }
     weir_diag_add(d, path, "expected %s, got %s", want, json_brief(v, got, sizeof got));
     return 1;
@@ -286,8 +329,14 @@ int weir_options_apply(const struct weir_option *opts, const json_t *obj, void *
         weir_path_key(kp, sizeof kp, path, o->name);
         json_t *def = NULL;
         if (!v && o->def) {
-            def = json_loads(o->def, JSON_DECODE_ANY, NULL);
-            v = def;
+            /* The defaults are valid JSON: only memory can be short here, and
+             * an option silently left at zero would be worse than an error. */
+            v = def = json_loads(o->def, JSON_DECODE_ANY, NULL);
+            if (!def) {
+                weir_diag_add(d, kp, "out of memory");
+                bad++;
+                continue;
+            }
         }
         if (!v) {
             if (o->flags & WEIR_OPT_REQUIRED) {
@@ -300,9 +349,14 @@ int weir_options_apply(const struct weir_option *opts, const json_t *obj, void *
          * them in the object (the pipeline owns it) instead of freeing. */
         if (def && (o->kind == WEIR_OPT_JSON || o->kind == WEIR_OPT_STRING ||
                     o->kind == WEIR_OPT_STRINGS)) {
-            json_object_set_new((json_t *)obj, o->name, def);
+            int rc = json_object_set_new((json_t *)obj, o->name, def); /* takes def */
             v = json_object_get(obj, o->name);
             def = NULL;
+            if (rc < 0 || !v) {
+                weir_diag_add(d, kp, "out of memory");
+                bad++;
+                continue;
+            }
         }
         bad += fill_one(o, v, conf, d, kp);
         json_decref(def);

@@ -64,7 +64,13 @@ void weir_options_release(const struct weir_option *opts, void *conf);
 const char *weir_path_key(char *buf, size_t size, const char *path, const char *key);
 const char *weir_path_index(char *buf, size_t size, const char *path, size_t index);
 
-/* Parses "250ms", "5s", "2m", "1h", "1d" or a bare number of milliseconds. */
+/* The longest duration an option takes: 100 years (365-day), well inside
+ * uint64_t nanoseconds (~584 years). */
+#define WEIR_DURATION_MAX_NS (36500ull * 86400ull * 1000000000ull)
+#define WEIR_DURATION_MAX_TEXT "\"36500d\" (100 years)"
+
+/* Parses "250ms", "5s", "2m", "1h", "1d" or a bare number of milliseconds.
+ * Returns 0, -EINVAL (not a duration) or -ERANGE (over WEIR_DURATION_MAX_NS). */
 int weir_duration_parse(const char *s, uint64_t *ns);
 
 /* The closest of candidates to word within a small edit distance, or NULL. */

@@ -46,10 +46,15 @@ static int next_step(const char **p, struct step *s)
     return 0;
 }
 
+/* VALUE as JSON, or as a string when it is not JSON; NULL when out of
+ * memory (which must not turn "0.5" into the string "0.5"). */
 static json_t *value_of(const char *text)
 {
-    json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
-    return v ? v : json_string(text);
+    json_error_t jerr;
+    json_t *v = json_loads(text, JSON_DECODE_ANY, &jerr);
+    if (v || json_error_code(&jerr) == json_error_out_of_memory)
+        return v;
+    return json_string(text);
 }
 
 int weir_override_apply(json_t *root, const struct weir_override *set, struct weir_diag *diag)
@@ -76,15 +81,18 @@ int weir_override_apply(json_t *root, const struct weir_override *set, struct we
             return 1;
         }
         if (last) {
-            json_t *v = value_of(set->value);
-            if (s.index < 0)
-                json_object_set_new(node, s.key, v);
-            else if ((size_t)s.index < json_array_size(node))
-                json_array_set_new(node, (size_t)s.index, v);
-            else {
-                json_decref(v);
+            if (s.index >= 0 && (size_t)s.index >= json_array_size(node)) {
                 weir_diag_add(diag, where, "index %ld is out of range: \"%.*s\" has %zu elements",
                               s.index, (int)done, set->path, json_array_size(node));
+                return 1;
+            }
+            json_t *v = value_of(set->value);
+            /* Both setters take v, also when they fail. */
+            int rc = !v ? -1
+                     : s.index < 0 ? json_object_set_new(node, s.key, v)
+                                   : json_array_set_new(node, (size_t)s.index, v);
+            if (rc < 0) {
+                weir_diag_add(diag, where, "out of memory");
                 return 1;
             }
             return 0;

@@ -140,6 +140,16 @@ static const char *stage_type(const json_t *obj, const char *path, const char *w
     return NULL;
 }
 
+/* Keeps obj, a stage the loader made up, in pl->made for the pipeline's
+ * lifetime; returns it (borrowed), or NULL when out of memory. Takes obj in
+ * either case (jansson drops it when the append fails). */
+static json_t *keep_made(struct weir_pipeline *pl, json_t *obj)
+{
+    if (!pl->made)
+        pl->made = json_array();
+    return json_array_append_new(pl->made, obj) == 0 ? obj : NULL;
+}
+
 static int load_source(struct weir_pipeline *pl, const json_t *obj, struct weir_prepare *p)
 {
     const char *names[32];
@@ -151,6 +161,10 @@ static int load_source(struct weir_pipeline *pl, const json_t *obj, struct weir_
         return 1;
     pl->source_type = weir_source_find(name);
     pl->source_conf = calloc(1, pl->source_type->conf_size);
+    if (!pl->source_conf) {
+        weir_diag_add(p->diag, "source", "out of memory");
+        return 1;
+    }
     struct source_common common = {0};
     /* Unknown keys are checked once against both tables; then each table
      * fills its own struct and ignores every other key. */
@@ -179,6 +193,10 @@ static int load_op(struct weir_stage_op *st, const json_t *obj, struct weir_prep
         return 1;
     st->type = weir_operator_find(name);
     st->conf = calloc(1, st->type->conf_size ? st->type->conf_size : 1);
+    if (!st->conf) {
+        weir_diag_add(p->diag, p->path, "out of memory");
+        return 1;
+    }
     static const char *const ignore[] = {"type", NULL};
     int bad = weir_options_apply(st->type->options, obj, st->conf, ignore, p->diag, p->path);
     if (!bad && st->type->prepare)
@@ -190,15 +208,13 @@ static int load_op(struct weir_stage_op *st, const json_t *obj, struct weir_prep
  * there, weir adds an empty one (it only validates). */
 static int add_implicit_extract(struct weir_pipeline *pl, struct weir_prepare *p)
 {
-    json_t *obj = json_pack("{s:s, s:{}}", "type", "extract", "fields");
-    json_t *implicit = json_object_get(pl->root, "__implicit");
-    if (!implicit) {
-        implicit = json_array();
-        json_object_set_new(pl->root, "__implicit", implicit);
-    }
-    json_array_append_new(implicit, obj);
     p->path = "operators (implicit extract)";
     p->op_index = 0;
+    json_t *obj = keep_made(pl, json_pack("{s:s, s:{}}", "type", "extract", "fields"));
+    if (!obj) {
+        weir_diag_add(p->diag, p->path, "out of memory");
+        return 1;
+    }
     return load_op(&pl->ops[0], obj, p);
 }
 
@@ -212,8 +228,12 @@ static int load_ops(struct weir_pipeline *pl, const json_t *arr, struct weir_pre
     const json_t *first = json_array_get(arr, 0);
     const json_t *t0 = json_is_object(first) ? json_object_get(first, "type") : NULL;
     int implicit = !(json_is_string(t0) && strcmp(json_string_value(t0), "extract") == 0);
+    pl->ops = calloc(n + (size_t)implicit + 1, sizeof *pl->ops);
+    if (!pl->ops) {
+        weir_diag_add(p->diag, "operators", "out of memory");
+        return 1;
+    }
     pl->nops = n + (size_t)implicit;
-    pl->ops = calloc(pl->nops ? pl->nops : 1, sizeof *pl->ops);
     int bad = implicit ? add_implicit_extract(pl, p) : 0;
     char path[64];
     for (size_t i = 0; i < n; i++) {
@@ -242,6 +262,10 @@ static int resolve_fields(struct weir_stage_sink *st, const struct weir_strlist 
     }
     int bad = 0;
     char ip[256];
+    if (fields->n > WEIR_SCHEMA_MAX) { /* o->cols and o->strs hold that many */
+        weir_diag_add(d, path, "expected at most %d fields, got %zu", WEIR_SCHEMA_MAX, fields->n);
+        return 1;
+    }
     for (size_t k = 0; k < fields->n; k++) {
         const char *name = fields->v[k];
         int c = weir_schema_find_feature(s, name);
@@ -285,6 +309,10 @@ static int load_sink(struct weir_pipeline *pl, struct weir_stage_sink *st, const
         return 1;
     st->type = weir_sink_find(name);
     st->conf = calloc(1, st->type->conf_size);
+    if (!st->conf) {
+        weir_diag_add(p->diag, path, "out of memory");
+        return 1;
+    }
     struct sink_common common = {0};
     const char *keys[64];
     keys_of(obj, keys, 64);
@@ -322,19 +350,25 @@ static int load_sinks(struct weir_pipeline *pl, const json_t *arr, const json_t 
         weir_diag_add(p->diag, "sinks", "expected a non-empty array of sink objects");
         return 1;
     }
+    pl->sinks = calloc(json_array_size(arr), sizeof *pl->sinks);
+    if (!pl->sinks) {
+        weir_diag_add(p->diag, "sinks", "out of memory");
+        return 1;
+    }
     pl->nsinks = json_array_size(arr);
-    pl->sinks = calloc(pl->nsinks, sizeof *pl->sinks);
     int bad = 0;
     char path[64];
     for (size_t i = 0; i < pl->nsinks; i++) {
         snprintf(path, sizeof path, "sinks[%zu]", i);
         bad += load_sink(pl, &pl->sinks[i], json_array_get(arr, i), path, p, 0);
     }
-    json_t *def = NULL;
     if (!dead) { /* nothing is dropped silently: rejects go to standard error by default */
-        def = json_pack("{s:s, s:s, s:b}", "type", "file", "path", "/dev/stderr", "append", 1);
-        json_object_set_new(pl->root, "__dead_letter_default", def);
-        dead = def;
+        dead = keep_made(pl, json_pack("{s:s, s:s, s:b}", "type", "file", "path", "/dev/stderr",
+                                       "append", 1));
+        if (!dead) {
+            weir_diag_add(p->diag, "dead_letter", "out of memory");
+            return bad + 1;
+        }
     }
     bad += load_sink(pl, &pl->dead, dead, "dead_letter", p, 1);
     return bad;
@@ -358,10 +392,14 @@ static int declare_features(struct weir_pipeline *pl, const struct weir_strlist 
             bad++;
             continue;
         }
-        if (n < WEIR_SCHEMA_MAX) {
-            pl->schema.feat[n].name = f->v[i];
-            pl->schema.feat[n++].producer = -1;
+        if (n == WEIR_SCHEMA_MAX) {
+            weir_diag_add(d, "features", "expected at most %d features, got %zu", WEIR_SCHEMA_MAX,
+                          f->n);
+            bad++;
+            break;
         }
+        pl->schema.feat[n].name = f->v[i];
+        pl->schema.feat[n++].producer = -1;
     }
     pl->schema.nfeat = n;
     pl->schema.declared = f->n > 0;
@@ -371,8 +409,10 @@ static int declare_features(struct weir_pipeline *pl, const struct weir_strlist 
 static int load_replay(struct weir_pipeline *pl, const json_t *obj, struct weir_diag *d)
 {
     pl->replay = calloc(1, sizeof *pl->replay);
-    if (!pl->replay)
+    if (!pl->replay) {
+        weir_diag_add(d, "replay", "out of memory");
         return 1;
+    }
     static const char *const none[] = {NULL};
     int bad = weir_options_apply(weir_replay_options, obj, pl->replay, none, d, "replay");
     return bad ? bad : weir_replay_prepare(pl->replay, pl, d);
@@ -413,7 +453,8 @@ const struct weir_option *weir_pipeline_top_options(void)
     return top_options;
 }
 
-static int load_root(struct weir_pipeline *pl, struct weir_diag *d)
+static int load_root(struct weir_pipeline *pl, const struct weir_load_opts *o,
+                     struct weir_diag *d)
 {
     struct top_conf top = {0};
     static const char *const none[] = {NULL};
@@ -424,7 +465,8 @@ static int load_root(struct weir_pipeline *pl, struct weir_diag *d)
     pl->lateness_ns = top.lateness_ns;
     bad += load_state(pl, top.state, d);
     bad += declare_features(pl, &top.features, d);
-    struct weir_prepare p = {.schema = &pl->schema, .diag = d, .path = "", .op_index = -1};
+    struct weir_prepare p = {.schema = &pl->schema, .diag = d, .path = "", .op_index = -1,
+                             .allow_unsafe_kafka = o->allow_unsafe_kafka};
     if (top.source)
         bad += load_source(pl, top.source, &p);
     if (top.operators)
@@ -444,16 +486,34 @@ static int load_root(struct weir_pipeline *pl, struct weir_diag *d)
 int weir_pipeline_load(const char *file, const struct weir_override *sets, size_t nsets,
                        struct weir_pipeline **out, struct weir_diag *diag)
 {
+    struct weir_load_opts o = {.sets = sets, .nsets = nsets};
+    return weir_pipeline_load_opts(file, &o, out, diag);
+}
+
+int weir_pipeline_load_opts(const char *file, const struct weir_load_opts *o,
+                            struct weir_pipeline **out, struct weir_diag *diag)
+{
+    static const struct weir_load_opts defaults = {0};
+    o = o ? o : &defaults;
     struct weir_pipeline *pl = calloc(1, sizeof *pl);
     if (!pl)
         return -ENOMEM;
     pl->file = strdup(file);
-    diag->file = pl->file;
+    if (!pl->file) {
+        free(pl);
+        return -ENOMEM;
+    }
+    diag->file = file; /* not pl->file: the caller may add to diag after a failure freed pl */
     json_error_t jerr;
-    pl->root = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
+    pl->root = o->text ? json_loadb(o->text, o->len, JSON_REJECT_DUPLICATES, &jerr)
+                       : json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
     if (!pl->root) {
-        int rc = jerr.line < 0 && jerr.position == 0 ? -ENOENT : -EINVAL;
-        if (rc == -ENOENT)
+        int rc = json_error_code(&jerr) == json_error_out_of_memory ? -ENOMEM
+                 : jerr.line < 0 && jerr.position == 0              ? -ENOENT
+                                                                    : -EINVAL;
+        if (rc == -ENOMEM)
+            weir_diag_add(diag, "", "out of memory reading the file");
+        else if (rc == -ENOENT)
             weir_diag_add(diag, "", "cannot read the file: %s", jerr.text);
         else
             weir_diag_add(diag, "", "line %d, column %d: invalid JSON: %s", jerr.line, jerr.column,
@@ -467,10 +527,10 @@ int weir_pipeline_load(const char *file, const struct weir_override *sets, size_
         return -EINVAL;
     }
     int bad = 0;
-    for (size_t i = 0; i < nsets; i++)
-        bad += weir_override_apply(pl->root, &sets[i], diag);
+    for (size_t i = 0; i < o->nsets; i++)
+        bad += weir_override_apply(pl->root, &o->sets[i], diag);
     if (!bad)
-        bad = load_root(pl, diag);
+        bad = load_root(pl, o, diag);
     if (bad) {
         weir_pipeline_free(pl);
         return -EINVAL;
@@ -507,6 +567,7 @@ void weir_pipeline_free(struct weir_pipeline *pl)
     }
     free(pl->sinks);
     free(pl->replay);
+    json_decref(pl->made);
     json_decref(pl->root);
     free(pl->file);
     free(pl);

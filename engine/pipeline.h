@@ -46,6 +46,10 @@ struct weir_pipeline {
     const char *state_topic; /* "state.changelog": the Kafka changelog topic */
     char state_topic_buf[300];
     const char *state_dir; /* --state-dir: file runs keep their state here (set by the CLI) */
+    /* Stages the loader made up (the implicit extract, the default dead
+     * letter), kept apart from root so that no key of the file can reach
+     * them; owns their strings. */
+    json_t *made;
 };
 
 /* One --set PATH=VALUE override: VALUE is JSON when it parses as JSON,
@@ -57,9 +61,27 @@ struct weir_override {
 
 /* Loads and validates file. Every problem goes to diag (named by file and JSON
  * path); returns 0, or -EINVAL when diag holds problems, or -errno when the
- * file cannot be read. On success *out is owned by the caller. */
+ * file cannot be read (-ENOMEM: out of memory, maybe without a message). On
+ * success *out is owned by the caller. */
 int weir_pipeline_load(const char *file, const struct weir_override *sets, size_t nsets,
                        struct weir_pipeline **out, struct weir_diag *diag);
+
+struct weir_load_opts {
+    const struct weir_override *sets; /* --set overrides, applied in order */
+    size_t nsets;
+    /* Accept Kafka properties that load a library or run a command
+     * (connectors/kafka_unsafe.h): --allow-unsafe-kafka-properties. Even
+     * then, loading never hands them to librdkafka. */
+    int allow_unsafe_kafka;
+    /* The file's contents when they do not come from the file (tests,
+     * fuzzing): file only names them in messages. NULL: read file. */
+    const char *text;
+    size_t len;
+};
+
+/* weir_pipeline_load with every choice spelled out; o may be NULL. */
+int weir_pipeline_load_opts(const char *file, const struct weir_load_opts *o,
+                            struct weir_pipeline **out, struct weir_diag *diag);
 void weir_pipeline_free(struct weir_pipeline *pl);
 /* The option tables of the top level and of "state" (for the reference). */
 const struct weir_option *weir_pipeline_top_options(void);

@@ -29,7 +29,7 @@ static const char *kind_name(const struct weir_option *o, char *buf, size_t size
     case WEIR_OPT_STRING: return "string";
     case WEIR_OPT_ENUM: snprintf(buf, size, "one of `%s`", o->choices); return buf;
     case WEIR_OPT_STRINGS: return "string or array of strings";
-    case WEIR_OPT_DURATION: return "duration (\"250ms\", \"5s\", \"1h\", or ms)";
+    case WEIR_OPT_DURATION: return "duration (\"250ms\", \"5s\", \"1h\", or ms; at most \"36500d\")";
     case WEIR_OPT_JSON: return "JSON (see below)";
     }
     return "?";

@@ -35,6 +35,7 @@ struct weir_prepare {
     int op_index;      /* position in the chain; -1 for sources and sinks */
     int upstream_bad;  /* an earlier operator failed: its outputs are unknown, so an
                           unknown feature is not reported (it would be a consequence) */
+    int allow_unsafe_kafka; /* --allow-unsafe-kafka-properties (connectors/kafka_unsafe.h) */
 };
 
 /* An operator writes the feature `name`; returns its column or -1 (error added

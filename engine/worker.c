@@ -514,7 +514,7 @@ void weir_worker_destroy(struct weir_worker *w)
     if (w->has_source && w->source.type->close)
         w->source.type->close(&w->source);
     weir_worker_durable_close(w);
-    for (size_t k = 0; k < w->nsinks; k++)
+    for (size_t k = 0; w->sinks && k < w->nsinks; k++) /* NULL: out of memory in init */
         if (w->sinks[k].type)
             w->sinks[k].type->close(&w->sinks[k]);
     free(w->sinks);

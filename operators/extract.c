@@ -178,6 +178,9 @@ static int parse_datetime(const char *s, size_t len, int64_t *out)
     return 0;
 }
 
+/* Epoch milliseconds that convert to int64_t (whose edge is ~9.22e18). */
+#define TS_MAX_MS 9.2e18
+
 /* A timestamp value: epoch ms as a number or digit string, or a date-time. */
 static int timestamp_value(const char *text, const struct weir_jval *v, int64_t *ms)
 {
@@ -193,7 +196,7 @@ static int timestamp_value(const char *text, const struct weir_jval *v, int64_t 
         if (parse_datetime(s, len, ms) == 0)
             return 0;
     }
-    if (weir_jval_number(text, v, &x) < 0 || !isfinite(x) || fabs(x) > 9.2e18)
+    if (weir_jval_number(text, v, &x) < 0 || !isfinite(x) || fabs(x) > TS_MAX_MS)
         return -EINVAL;
     *ms = llround(x);
     return 0;
@@ -201,10 +204,11 @@ static int timestamp_value(const char *text, const struct weir_jval *v, int64_t 
 
 /* ---- prepare ---------------------------------------------------------------- */
 
-/* A short rendering of what the user wrote, for "got ...". */
+/* A short rendering of what the user wrote, for "got ...": 15 digits give
+ * back the number as written (1e300), not its 17-digit expansion. */
 static const char *json_brief(const json_t *v, char *buf, size_t size)
 {
-    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
     snprintf(buf, size, "%.40s%s", text ? text : "?", text && strlen(text) > 40 ? "..." : "");
     free(text);
     return buf;
@@ -235,8 +239,13 @@ static int field_default(struct extract_field *f, const json_t *def, struct weir
     case XT_TIMESTAMP: {
         int64_t ms;
         const char *s = json_string_value(def);
-        if (json_is_number(def) || (s && parse_datetime(s, strlen(s), &ms) == 0)) {
-            f->def_num = s ? (double)ms : json_number_value(def);
+        /* Records' event times are int64_t: a default beyond it (1e300)
+         * would be an undefined conversion on every record that uses it. */
+        if (json_is_number(def) && fabs(json_number_value(def)) <= TS_MAX_MS) {
+            f->def_num = json_number_value(def);
+            ok = 1;
+        } else if (s && parse_datetime(s, strlen(s), &ms) == 0) {
+            f->def_num = (double)ms;
             ok = 1;
         }
         break;
@@ -244,7 +253,8 @@ static int field_default(struct extract_field *f, const json_t *def, struct weir
     }
     if (!ok) {
         weir_diag_add(p->diag, dp, "expected %s, got %s",
-                      f->type == XT_TIMESTAMP ? "epoch milliseconds or \"YYYY-MM-DD HH:MM:SS\""
+                      f->type == XT_TIMESTAMP ? "epoch milliseconds (-9.2e18 to 9.2e18) or "
+                                                "\"YYYY-MM-DD HH:MM:SS\""
                                               : type_noun[f->type],
                       json_brief(def, got, sizeof got));
         return 1;

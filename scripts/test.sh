@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs, builds and runs every test: the normal build, then the same suite
-# under AddressSanitizer + UndefinedBehaviorSanitizer.
+# under AddressSanitizer + UndefinedBehaviorSanitizer, then each libFuzzer
+# harness for a short while (clang; tests/fuzz/run.sh).
 # Usage: bash scripts/test.sh [--no-sanitizers]
+# Env: WEIR_FUZZ_SECONDS per harness (default 10; 0: no fuzzing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh --no-build
@@ -20,4 +22,14 @@ if [ "${1:-}" != "--no-sanitizers" ]; then
     echo "== tests: build-asan/ (address,undefined) =="
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DWEIR_SANITIZE=address,undefined -DWEIR_BENCH=OFF
+fi
+
+fuzz_secs=${WEIR_FUZZ_SECONDS:-10}
+if [ "$fuzz_secs" -gt 0 ] && [ "${1:-}" != "--no-sanitizers" ]; then
+    if command -v clang >/dev/null; then
+        echo "== fuzz: build-fuzz/ (clang, address,undefined; $fuzz_secs s per harness) =="
+        JOBS=$jobs bash tests/fuzz/run.sh "$fuzz_secs"
+    else
+        echo "== fuzz: skipped (clang is not installed) =="
+    fi
 fi

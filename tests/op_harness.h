@@ -56,7 +56,8 @@ static inline const char *h_last_diag(const struct h_pipe *p)
  * if a source or an earlier operator produced it). name must outlive p. */
 static inline int h_feature(struct h_pipe *p, const char *name, int op_index)
 {
-    struct weir_prepare pr = {&p->schema, &p->diag, "operators[0]", op_index, 0};
+    struct weir_prepare pr = {.schema = &p->schema, .diag = &p->diag, .path = "operators[0]",
+                              .op_index = op_index};
     return weir_schema_feature_out(&pr, name, "operators[0]", 0);
 }
 
@@ -79,7 +80,8 @@ static inline int h_prepare(struct h_op *h, const struct weir_operator_type *typ
     snprintf(path, sizeof path, "operators[%d]", op_index);
     h->problems = weir_options_apply(type->options, h->raw, h->conf, ignore, &p->diag, path);
     if (h->problems == 0) {
-        struct weir_prepare pr = {&p->schema, &p->diag, path, op_index, 0};
+        struct weir_prepare pr = {.schema = &p->schema, .diag = &p->diag, .path = path,
+                                  .op_index = op_index};
         h->problems = type->prepare(h->conf, h->raw, &pr);
     }
     h->op.type = type;

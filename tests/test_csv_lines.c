@@ -44,6 +44,53 @@ static void test_lines(void)
     weir_linesplit_free(&ls);
 }
 
+/* Feeds text in reads of `step` bytes (a pipe), collecting every line as
+ * "line|" into got, then the last line at end of input. */
+static void feed_lines(const char *text, size_t len, size_t step, char *got, size_t size)
+{
+    struct weir_linesplit ls;
+    struct weir_line ln;
+    size_t o = 0;
+    got[0] = '\0';
+    CHECK(weir_linesplit_init(&ls, 4096, 64) == 0);
+    for (size_t at = 0, n = 1; n > 0; at += n) { /* the last read returns 0: end of input */
+        size_t room;
+        n = len - at < step ? len - at : step;
+        char *dst = weir_linesplit_space(&ls, &room);
+        memcpy(dst, text + at, n);
+        weir_linesplit_commit(&ls, n);
+        while (weir_linesplit_next(&ls, n == 0, &ln))
+            o += (size_t)snprintf(got + o, size - o, "%.*s|", (int)ln.len, ln.p);
+    }
+    weir_linesplit_free(&ls);
+}
+
+/* Only the stream's first 3 bytes may be a byte-order mark, however the
+ * reads cut it: a line that merely starts with those bytes later keeps
+ * them, and a stream shorter than a BOM is data. */
+static void test_bom_small_reads(void)
+{
+    static const struct { const char *in, *want; } cases[] = {
+        {"\xEF\xBB\xBF{}\n{}\n", "{}|{}|"},              /* a BOM, cut anywhere */
+        {"a\n\xEF\xBB\xBF", "a|\xEF\xBB\xBF|"},           /* a BOM-only last line stays */
+        {"1\n\xEF\xBB\xBFx\n", "1|\xEF\xBB\xBFx|"},       /* a later line keeps its bytes */
+        {"\n\xEF\xBB\xBF\n", "|\xEF\xBB\xBF|"},
+        {"\xEF\xBBx\n", "\xEF\xBBx|"},                  /* the start of a BOM only */
+        {"\xEF\xBB", "\xEF\xBB|"},                       /* the whole (short) stream */
+        {"\xEF\xBB\xBF", ""},                            /* only a BOM: no line */
+    };
+    char got[128], what[64];
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        for (size_t step = 1; step <= 3; step++) {
+            feed_lines(cases[c].in, strlen(cases[c].in), step, got, sizeof got);
+            snprintf(what, sizeof what, "case %zu, reads of %zu", c, step);
+            if (strcmp(got, cases[c].want) != 0)
+                fprintf(stderr, "%s:\n", what);
+            CHECK_STR(got, cases[c].want);
+        }
+    }
+}
+
 static void expect_row(struct weir_csv_header *h, const char *row, const char *json)
 {
     struct weir_buf out = {0};
@@ -93,6 +140,7 @@ static void test_csv(void)
 int main(void)
 {
     test_lines();
+    test_bom_small_reads();
     test_csv();
     return check_summary();
 }

@@ -441,6 +441,11 @@ static void test_base64(void)
         CHECK(weir_base64_encode(&out_buf, vec[i][0], strlen(vec[i][0])) == 0);
         CHECK_STR(weir_buf_cstr(&out_buf), vec[i][1]);
     }
+    /* Empty input into a buffer that never held anything (data is NULL):
+     * once NULL + 0, which clang's UBSan reports. */
+    struct weir_buf empty = {0};
+    CHECK(weir_base64_encode(&empty, NULL, 0) == 0);
+    CHECK(empty.len == 0 && empty.data == NULL);
     unsigned char in[300], dec[300];
     int bad = 0;
     for (int i = 0; i < 2000; i++) {

@@ -246,8 +246,18 @@ static void test_prepare_errors(void)
                  "\"timestamp\", got a second (the first is \"t1\")");
     expect_error("{\"fields\": {\"ts\": {\"path\": \"/ts\", \"type\": \"timestamp\", "
                  "\"default\": \"soon\"}}}",
-                 "test.json: operators[0].fields.ts.default: expected epoch milliseconds or "
-                 "\"YYYY-MM-DD HH:MM:SS\", got \"soon\"");
+                 "test.json: operators[0].fields.ts.default: expected epoch milliseconds "
+                 "(-9.2e18 to 9.2e18) or \"YYYY-MM-DD HH:MM:SS\", got \"soon\"");
+    /* Beyond int64_t milliseconds: each record using the default would
+     * convert it with undefined behaviour. */
+    expect_error("{\"fields\": {\"ts\": {\"path\": \"/ts\", \"type\": \"timestamp\", "
+                 "\"default\": 1e300}}}",
+                 "test.json: operators[0].fields.ts.default: expected epoch milliseconds "
+                 "(-9.2e18 to 9.2e18) or \"YYYY-MM-DD HH:MM:SS\", got 1e300");
+    expect_error("{\"fields\": {\"ts\": {\"path\": \"/ts\", \"type\": \"timestamp\", "
+                 "\"default\": -9.3e18}}}",
+                 "test.json: operators[0].fields.ts.default: expected epoch milliseconds "
+                 "(-9.2e18 to 9.2e18) or \"YYYY-MM-DD HH:MM:SS\", got -9.3e18");
     expect_error("{\"fields\": {\"a\": \"/a~2\"}}",
                  "test.json: operators[0].fields.a: expected a valid JSON pointer, got \"/a~2\" "
                  "('~' must be followed by '0' (for '~') or '1' (for '/'))");

@@ -78,7 +78,7 @@ static void setup_init(struct setup *s)
 {
     h_pipe_init(&s->p);
     s->in = h_feature(&s->p, "v", 0);
-    struct weir_prepare pr = {&s->p.schema, &s->p.diag, "operators[0]", 0, 0};
+    struct weir_prepare pr = {.schema = &s->p.schema, .diag = &s->p.diag, .path = "operators[0]"};
     s->host = weir_schema_string_out(&pr, "host", "operators[0]");
 }
 

@@ -1,5 +1,6 @@
 /* Option tables: filling config structs, every kind's error message, unknown
  * keys with "did you mean", defaults, durations and --set overrides. */
+#include <errno.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -98,6 +99,40 @@ static void test_errors(void)
                  "name, mode, fields, delay");
 }
 
+/* Numbers beyond what the field holds are errors that name the range, never
+ * a conversion (undefined for a double past int64_t or uint64_t). */
+static void test_out_of_range_numbers(void)
+{
+    expect_error("{\"name\":\"a\",\"count\":1e300}",
+                 "p.json: operators[2].count: expected a positive integer up to "
+                 "9223372036854775807, got 1e300");
+    expect_error("{\"name\":\"a\",\"count\":9.3e18}",
+                 "p.json: operators[2].count: expected a positive integer up to "
+                 "9223372036854775807, got 9.3e18");
+    expect_error("{\"name\":\"a\",\"delay\":\"1e300s\"}",
+                 "p.json: operators[2].delay: expected a duration of at most \"36500d\" (100 "
+                 "years), got \"1e300s\"");
+    expect_error("{\"name\":\"a\",\"delay\":5e55}",
+                 "p.json: operators[2].delay: expected a duration of at most \"36500d\" (100 "
+                 "years), got 5e55");
+    expect_error("{\"name\":\"a\",\"delay\":\"36501d\"}",
+                 "p.json: operators[2].delay: expected a duration of at most \"36500d\" (100 "
+                 "years), got \"36501d\"");
+    /* The edges themselves are fine. */
+    struct conf c;
+    struct weir_diag d;
+    CHECK(apply("{\"name\":\"a\",\"count\":9223372036854775807,\"delay\":\"36500d\"}", &c,
+                &d) == 0);
+    CHECK(c.count == INT64_MAX);
+    CHECK(c.delay == WEIR_DURATION_MAX_NS);
+    weir_options_release(opts, &c);
+    weir_diag_free(&d);
+    uint64_t ns;
+    CHECK(weir_duration_parse("1e300s", &ns) == -ERANGE);
+    CHECK(weir_duration_parse("inf", &ns) == -ERANGE);
+    CHECK(weir_duration_parse("nan", &ns) == -EINVAL);
+}
+
 static void test_all_errors_reported(void)
 {
     struct conf c;
@@ -150,6 +185,7 @@ int main(void)
 {
     test_fill();
     test_errors();
+    test_out_of_range_numbers();
     test_all_errors_reported();
     test_durations_and_names();
     test_override();
