@@ -163,6 +163,13 @@ static void ckpt_done(struct weir_ticket *t)
 {
     struct kafka_source *ks = (struct kafka_source *)((char *)t - offsetof(struct kafka_source, ckpt_t));
     ks->ckpt_busy = 0;
+    if (ks->ckpt_final) { /* the last one, at stop: the source may finish now */
+        ks->ckpt_final = 2;
+        if (!t->failed)
+            ks_ckpt_covered(ks);
+        ks_finish(ks);
+        return;
+    }
     if (t->failed) {
         if (!ks->s->worker->failed) {
             struct weir_error e;
@@ -172,6 +179,12 @@ static void ckpt_done(struct weir_ticket *t)
         }
         return;
     }
+    ks_ckpt_covered(ks);
+}
+
+/* The checkpoint is acknowledged: what it covers may be committed. */
+void ks_ckpt_covered(struct kafka_source *ks)
+{
     for (size_t i = 0; i < ks->nparts; i++) {
         struct kpart *p = ks->parts[i];
         if (p->assigned && p->covered > p->safe) {
@@ -188,6 +201,10 @@ static void ckpt_quiesced(struct weir_worker *w, void *ctx)
     struct kafka_source *ks = ctx;
     if (w->failed || ks->closing) {
         ks->ckpt_busy = 0;
+        if (ks->ckpt_final) {
+            ks->ckpt_final = 2;
+            ks_finish(ks);
+        }
         return;
     }
     for (size_t i = 0; i < ks->nparts; i++)
@@ -200,6 +217,23 @@ static void ckpt_quiesced(struct weir_worker *w, void *ctx)
         weir_worker_fail(w, &e);
     }
     weir_ticket_release(&ks->ckpt_t, !w->failed);
+}
+
+/* At stop (at-least-once with durable state): a last checkpoint, so that
+ * what was processed is committable. ks_finish() waits for it. Returns 1
+ * when one was started. */
+int ks_ckpt_final(struct kafka_source *ks)
+{
+    if (!ks->durable || ks->txn || ks->ckpt_final || ks->s->worker->failed)
+        return 0;
+    ks->ckpt_final = 1;
+    if (ks->ckpt_busy)
+        return 1; /* the one in flight finishes us (ckpt_done) */
+    ks->ckpt_busy = 1;
+    ks_flush_batch(ks);
+    ks->ckpt_q = (struct weir_quiesce){.done = ckpt_quiesced, .ctx = ks, .why = WEIR_FLUSH_END};
+    weir_worker_quiesce(ks->s->worker, &ks->ckpt_q);
+    return 1;
 }
 
 void ks_ckpt_maybe(struct kafka_source *ks)

@@ -102,6 +102,7 @@ struct kafka_source {
     struct weir_quiesce ckpt_q;
     int ckpt_busy;
     uint64_t ckpt_last;          /* when the last checkpoint began (ns) */
+    int ckpt_final;              /* at stop: 1 the last checkpoint runs, 2 it is done */
 };
 
 
@@ -111,6 +112,8 @@ size_t ks_part_orphan(struct kafka_source *ks, struct kpart *p);
 struct kpart *ks_part_find(struct kafka_source *ks, const char *topic, int32_t partition);
 void ks_check_bounds(struct kafka_source *ks);
 void ks_ckpt_maybe(struct kafka_source *ks);
+int ks_ckpt_final(struct kafka_source *ks);
+void ks_ckpt_covered(struct kafka_source *ks);
 void ks_drain(struct kafka_source *ks);
 void ks_fail(struct kafka_source *ks, int code, const char *fmt, const char *a, const char *b);
 void ks_finish(struct kafka_source *ks);
