@@ -106,33 +106,39 @@ struct kafka_source {
 };
 
 
-int ks_transactional(const void *conf);
-int ks_txn_begin(struct kafka_source *ks);
-size_t ks_part_orphan(struct kafka_source *ks, struct kpart *p);
-struct kpart *ks_part_find(struct kafka_source *ks, const char *topic, int32_t partition);
+/* kafka_source.c: tickets, batches, the loop side */
+void ks_fail(struct kafka_source *ks, int code, const char *fmt, const char *a, const char *b);
+void ks_flush_batch(struct kafka_source *ks);
+void ks_take(struct kafka_source *ks, rd_kafka_message_t *m); /* takes ownership of m */
+void ks_drain(struct kafka_source *ks);
+void ks_finish(struct kafka_source *ks);
+void ks_wake_self(struct kafka_source *ks);
 void ks_check_bounds(struct kafka_source *ks);
+
+/* kafka_partitions.c: partitions, offsets, checkpoints, rebalances */
+struct kpart *ks_part_find(struct kafka_source *ks, const char *topic, int32_t partition);
+void ks_part_advance(struct kafka_source *ks, struct kpart *p);
+size_t ks_part_orphan(struct kafka_source *ks, struct kpart *p);
+void ks_seg_free(struct kafka_source *ks, struct kseg *g);
+void ks_waiting_drop(struct kpart *p);
+void ks_pause_all(struct kafka_source *ks, int pause);
+void ks_parts_assigned(struct kafka_source *ks, const rd_kafka_topic_partition_list_t *l);
+void ks_pause_unready(struct kafka_source *ks, const rd_kafka_topic_partition_list_t *l);
+void ks_partition_ready(struct weir_source *s, uint32_t slot);
 void ks_ckpt_maybe(struct kafka_source *ks);
 int ks_ckpt_final(struct kafka_source *ks);
 void ks_ckpt_covered(struct kafka_source *ks);
-void ks_drain(struct kafka_source *ks);
-void ks_fail(struct kafka_source *ks, int code, const char *fmt, const char *a, const char *b);
-void ks_finish(struct kafka_source *ks);
-void ks_flush_batch(struct kafka_source *ks);
-void ks_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *l, void *opaque);
-void ks_on_txn_timer(struct weir_event *ev, int res);
-void ks_part_advance(struct kafka_source *ks, struct kpart *p);
-void ks_partition_ready(struct weir_source *s, uint32_t slot);
-void ks_parts_assigned(struct kafka_source *ks, const rd_kafka_topic_partition_list_t *l);
-void ks_pause_all(struct kafka_source *ks, int pause);
-void ks_pause_unready(struct kafka_source *ks, const rd_kafka_topic_partition_list_t *l);
 void ks_revoke_check(struct kafka_source *ks);
 void ks_revoke_finish(struct kafka_source *ks);
-void ks_seg_free(struct kafka_source *ks, struct kseg *g);
-void ks_take(struct kafka_source *ks, rd_kafka_message_t *m);
+void ks_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *l,
+                     void *opaque);
+
+/* kafka_source_txn.c: exactly-once */
+int ks_transactional(const void *conf);
+int ks_txn_begin(struct kafka_source *ks);
 void ks_txn_commit(struct kafka_source *ks);
 void ks_txn_commit_now(struct kafka_source *ks);
 void ks_txn_ended(struct weir_kafka_txn_end *e, void *ctx);
-void ks_waiting_drop(struct kpart *p);
-void ks_wake_self(struct kafka_source *ks);
+void ks_on_txn_timer(struct weir_event *ev, int res);
 
 #endif
