@@ -283,6 +283,9 @@ static void *replay_thread(void *arg)
 {
     struct replay_job *job = arg;
     job->rc = weir_replay_run(&job->o, &job->stats, &job->err);
+    /* Here, not in finish(): tearing the embedded cluster down takes librdkafka
+     * about a second, and the main thread must keep watching for signals. */
+    weir_kafka_client_release(&job->cl);
     atomic_store(&job->ended, 1);
     return NULL;
 }
@@ -303,8 +306,10 @@ static int job_start(struct replay_job *job, struct weir_error *err)
         .brokers = job->cl.brokers, .topic = topic, .path = job->conf->path,
         .csv = n > 4 && strcasecmp(job->conf->path + n - 4, ".csv") == 0, .rate = job->conf->rate,
         .key_field = job->conf->key, .partition = (int32_t)job->conf->partition, .stop = &job->stop};
-    if (pthread_create(&job->thread, NULL, replay_thread, job) != 0)
+    if (pthread_create(&job->thread, NULL, replay_thread, job) != 0) {
+        weir_kafka_client_release(&job->cl);
         return weir_error_set(err, -EAGAIN, "replay: cannot start its thread");
+    }
     job->started = 1;
     return 0;
 }
@@ -337,9 +342,7 @@ static int job_finish(struct weir_companion *c, struct weir_error *err)
 {
     struct replay_job *job = (struct replay_job *)c;
     if (job->started)
-        pthread_join(job->thread, NULL);
-    job->started = job->started ? 2 : 0; /* joined */
-    weir_kafka_client_release(&job->cl);
+        pthread_join(job->thread, NULL); /* it has ended: run.c waits for ended() */
     if (job->rc < 0)
         *err = job->err;
     return job->rc;
