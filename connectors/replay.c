@@ -134,8 +134,10 @@ static int produce_one(rd_kafka_t *rk, const struct weir_replay_opts *o, const c
     }
 }
 
+/* Produces the file's lines; *cut is set when a stop ended it before the
+ * end of the file (or the limit). */
 static int replay_lines(rd_kafka_t *rk, const struct weir_replay_opts *o, FILE *in,
-                        uint64_t *sent_out, struct weir_error *err)
+                        uint64_t *sent_out, int *cut, struct weir_error *err)
 {
     struct weir_csv_header h = {0};
     struct weir_buf row = {0};
@@ -181,6 +183,7 @@ static int replay_lines(rd_kafka_t *rk, const struct weir_replay_opts *o, FILE *
         rd_kafka_poll(rk, 0);
     }
     *sent_out = sent;
+    *cut = rc == 0 && stopping(o) && !feof(in) && (!o->limit || sent < o->limit);
     free(line);
     weir_buf_free(&row);
     weir_csv_header_free(&h);
@@ -213,10 +216,11 @@ int weir_replay_run(const struct weir_replay_opts *o, struct weir_replay_stats *
     if (!in)
         return weir_error_set(err, -errno, "cannot open %s: %s", o->path, strerror(errno));
     rd_kafka_t *rk = producer_new(o, &st, err);
-    int rc = rk ? replay_lines(rk, o, in, &stats->sent, err) : err->code;
+    int cut = 0;
+    int rc = rk ? replay_lines(rk, o, in, &stats->sent, &cut, err) : err->code;
     if (rk) {
         int left = settle(rk, o);
-        stats->stopped = stopping(o);
+        stats->stopped = cut || (left > 0 && stopping(o));
         if (rc == 0 && left > 0 && !stats->stopped)
             rc = weir_error_set(err, -ETIMEDOUT,
                                 "replay to topic %s at %s: %d messages not acknowledged after 60 s",
