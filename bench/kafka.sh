@@ -180,7 +180,10 @@ if [[ -z ${SKIP_THROUGHPUT:-} ]]; then
             res=$("$PLAIN" watch --brokers "$BR" --topic bench-out --count "$N" --base "$base" \
                 --pid "$p" --timeout 300 --trace "$WORK/$group.trace") || die "$cfg run $r did not write $N records: $res $(tail -n2 "$WORK/$group.log")"
             b1=$(cpu_s "$BPID")
-            if [[ $sys == weir ]]; then
+            # Every weir config: a Kafka source never ends by itself. (Testing
+            # only "weir" left weir-nohdr waiting here for an exit no one asked
+            # for: the "missed wake-up" once reported in docs/benchmarks.md.)
+            if [[ $sys == weir* ]]; then
                 weir_stop "$p" "$WORK/$group.log"
                 grep -q "$N records in, $N out" "$WORK/$group.log" \
                     || die "weir did not read and write exactly $N records: $(tail -n1 "$WORK/$group.log")"

@@ -22,6 +22,7 @@ struct weir_worker;
 struct weir_pipeline;
 struct weir_diag;
 struct weir_durable_type;
+struct weir_companion; /* engine/run.h */
 
 /* Acknowledgement counting for the input one batch covers. */
 struct weir_ticket {
@@ -132,9 +133,36 @@ static inline int weir_sink_wants(const struct weir_sink *s, const struct weir_r
     }
 }
 
+/* A top-level section of the pipeline file that the engine loads and checks
+ * like a stage but does not act on: "replay" (connectors/replay.c) is one.
+ * Whoever runs the pipeline (the CLI) drives it, e.g. as a companion of the
+ * run (engine/run.h). */
+struct weir_section_type {
+    const char *name;                  /* its top-level key */
+    const struct weir_option *options; /* zero-terminated */
+    size_t conf_size;
+    /* Optional: checks it against the rest of the loaded pipeline. Problems
+     * go to d; returns their number. */
+    int (*check)(void *conf, const struct weir_pipeline *pl, struct weir_diag *d);
+    /* Optional: what runs beside the workers when the pipeline runs, or NULL
+     * with err filled. The caller owns it (its release()). */
+    struct weir_companion *(*companion)(const void *conf, const struct weir_pipeline *pl,
+                                        struct weir_error *err);
+};
+
+/* A command a connector adds to the command line ("weir replay ..."). */
+struct weir_command {
+    const char *name;
+    const char *usage; /* "weir replay FILE --brokers HOSTS ..." */
+    const char *help;
+    int (*main)(int argc, char **argv); /* argv[1] is the command; returns the exit code */
+};
+
 const struct weir_source_type *weir_source_find(const char *name);
 const struct weir_sink_type *weir_sink_find(const char *name);
 const struct weir_source_type *const *weir_source_types(void);
 const struct weir_sink_type *const *weir_sink_types(void);
+const struct weir_section_type *const *weir_section_types(void); /* NULL-terminated */
+const struct weir_command *const *weir_commands(void);             /* NULL-terminated */
 
 #endif

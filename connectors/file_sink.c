@@ -3,7 +3,13 @@
  * the filling buffer while the other one is being written; a batch's ticket
  * is released when the write holding its lines completes. Over the buffer
  * limit the sink reports busy and the source pauses instead of buffering
- * without bound. The dead-letter file sink is this type with when = dead. */
+ * without bound. The dead-letter file sink is this type with when = dead.
+ *
+ * A pipe whose reader went away (`weir run ... | head`) ends the run, not as
+ * a failure: the worker stops with -EPIPE, which the run reports as a clean
+ * stop. Nothing written from then on is acknowledged, so a Kafka source
+ * commits nothing past the first record this sink could not write. SIGPIPE is
+ * ignored (engine/main.c): the write returns EPIPE instead of killing us. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -50,6 +56,7 @@ struct file_sink {
     int fill;
     int text;                       /* format: text */
     int writing;                    /* buf[fill ^ 1] is being written */
+    int broken;                     /* EPIPE: the reader went away; write nothing more */
     size_t written;                 /* of the in-flight buffer, for short writes */
     struct weir_event write_ev;
 };
@@ -80,10 +87,29 @@ static void held_release(struct pending_tickets *h, int ok)
 
 static void start_write(struct file_sink *fk);
 
+/* The reader went away: what is buffered or in flight will never be read.
+ * Fail its tickets and stop the worker with -EPIPE (a clean stop for the run). */
+static void broken_pipe(struct file_sink *fk)
+{
+    struct weir_error e;
+    weir_error_set(&e, -EPIPE, "%s was closed by its reader", fk->name);
+    fk->broken = 1;
+    fk->writing = 0;
+    for (int j = 0; j < 2; j++) {
+        held_release(&fk->held[j], 0);
+        fk->buf[j].len = 0;
+    }
+    weir_worker_fail(fk->s->worker, &e);
+}
+
 static void on_write(struct weir_event *ev, int res)
 {
     struct file_sink *fk = (struct file_sink *)((char *)ev - offsetof(struct file_sink, write_ev));
     int k = fk->fill ^ 1;
+    if (res == -EPIPE) {
+        broken_pipe(fk);
+        return;
+    }
     if (res < 0 && res != -EINTR && res != -EAGAIN) {
         struct weir_error e;
         weir_error_set(&e, res, "writing %s: %s", fk->name, strerror(-res));
@@ -94,8 +120,9 @@ static void on_write(struct weir_event *ev, int res)
     }
     fk->written += res > 0 ? (size_t)res : 0;
     if (fk->written < fk->buf[k].len) { /* short write: send the rest */
-        weir_loop_write(fk->s->worker->loop, fk->fd, fk->buf[k].data + fk->written,
-                        fk->buf[k].len - fk->written, (off_t)-1, &fk->write_ev);
+        if (weir_loop_write(fk->s->worker->loop, fk->fd, fk->buf[k].data + fk->written,
+                            fk->buf[k].len - fk->written, (off_t)-1, &fk->write_ev) < 0)
+            on_write(&fk->write_ev, -EBUSY); /* never left waiting for a write not submitted */
         return;
     }
     fk->writing = 0;
@@ -118,6 +145,13 @@ static void start_write(struct file_sink *fk)
 static int fk_write(struct weir_sink *s, struct weir_batch *b, struct weir_ticket *t)
 {
     struct file_sink *fk = s->state;
+    if (fk->broken) {
+        if (t) { /* not written, so not acknowledged: nothing past it is committed */
+            weir_ticket_hold(t);
+            weir_ticket_release(t, 0);
+        }
+        return 0;
+    }
     struct weir_buf *out = &fk->buf[fk->fill];
     size_t before = out->len;
     for (uint32_t i = 0; i < b->n; i++) {

@@ -65,6 +65,8 @@ struct file_source {
     int have_header;
     struct weir_buf scratch;    /* a CSV row as JSON */
     struct file_ticket *free_tickets;
+    unsigned tickets_out;       /* handed to the worker, not yet done */
+    int closed;                 /* close() ran with tickets still out */
     uint64_t acked_lines;
     uint32_t part;              /* the worker's slot for this file (one partition) */
 };
@@ -85,11 +87,22 @@ static int prepare(void *conf, const json_t *raw, struct weir_prepare *p)
     return 0;
 }
 
+/* After a failed run the sinks let go of their tickets as they close, which
+ * is after the source closed (a stdout whose reader went away, with a second
+ * file sink still holding lines): the source's state lives until the last one. */
 static void ticket_done(struct weir_ticket *t)
 {
     struct file_ticket *ft = (struct file_ticket *)t;
-    ft->next = ft->src->free_tickets;
-    ft->src->free_tickets = ft;
+    struct file_source *fs = ft->src;
+    fs->tickets_out--;
+    if (fs->closed) {
+        free(ft);
+        if (fs->tickets_out == 0)
+            free(fs);
+        return;
+    }
+    ft->next = fs->free_tickets;
+    fs->free_tickets = ft;
 }
 
 static struct weir_ticket *ticket_get(struct file_source *fs)
@@ -99,6 +112,7 @@ static struct weir_ticket *ticket_get(struct file_source *fs)
         fs->free_tickets = ft->next;
     else if (!(ft = calloc(1, sizeof *ft)))
         return NULL;
+    fs->tickets_out++;
     ft->src = fs;
     ft->t.pending = 0;
     ft->t.failed = 0;
@@ -333,8 +347,11 @@ static void fs_close(struct weir_source *s)
         next = t->next;
         free(t);
     }
-    free(fs);
     s->state = NULL;
+    if (fs->tickets_out) /* freed by the last ticket_done() */
+        fs->closed = 1;
+    else
+        free(fs);
 }
 
 const struct weir_source_type weir_source_file = {

@@ -1,5 +1,6 @@
-/* The connector catalogue: source and sink types by name. A new connector is
- * one file in connectors/ plus one line here. */
+/* The connector catalogue: source, sink and top-level section types, and the
+ * commands connectors add, by name.
+ * A new connector is one file in connectors/ plus one line here. */
 #include <string.h>
 
 #include "connectors/connector.h"
@@ -8,9 +9,13 @@ extern const struct weir_source_type weir_source_file;
 extern const struct weir_sink_type weir_sink_file;
 extern const struct weir_source_type weir_source_kafka;
 extern const struct weir_sink_type weir_sink_kafka;
+extern const struct weir_section_type weir_section_replay;
+extern const struct weir_command weir_command_replay;
 
 static const struct weir_source_type *const sources[] = {&weir_source_file, &weir_source_kafka, NULL};
 static const struct weir_sink_type *const sinks[] = {&weir_sink_file, &weir_sink_kafka, NULL};
+static const struct weir_section_type *const sections[] = {&weir_section_replay, NULL};
+static const struct weir_command *const commands[] = {&weir_command_replay, NULL};
 
 const struct weir_source_type *const *weir_source_types(void)
 {
@@ -20,6 +25,16 @@ const struct weir_source_type *const *weir_source_types(void)
 const struct weir_sink_type *const *weir_sink_types(void)
 {
     return sinks;
+}
+
+const struct weir_section_type *const *weir_section_types(void)
+{
+    return sections;
+}
+
+const struct weir_command *const *weir_commands(void)
+{
+    return commands;
 }
 
 const struct weir_source_type *weir_source_find(const char *name)

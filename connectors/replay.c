@@ -1,21 +1,25 @@
 /* The replay producer (see replay.h). Not on the record path: plain stdio and
- * a librdkafka producer with its own poll loop. */
+ * a librdkafka producer with its own poll loop, in a thread of its own when it
+ * runs beside a pipeline (the companion at the end of this file). */
 #include "connectors/replay.h"
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "connectors/csv.h"
 #include "connectors/kafka_common.h"
-#include "engine/pipeline.h"
 #include "engine/buf.h"
 #include "engine/loop.h"
+#include "engine/pipeline.h"
+#include "engine/run.h"
 
 struct replay_state {
     uint64_t acked;
@@ -30,6 +34,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         st->acked++;
         return;
     }
+    if (m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
+        return; /* stopped early: purged on purpose */
     if (st->failed++ == 0)
         snprintf(st->first_error, sizeof st->first_error, "%s", rd_kafka_err2str(m->err));
 }
@@ -86,6 +92,13 @@ static void find_key(const char *json, size_t len, const char *field, const char
     *klen = (size_t)(q - p);
 }
 
+static int stopping(const struct weir_replay_opts *o)
+{
+    return o->stop && atomic_load(o->stop);
+}
+
+/* Sleeps until the next record is due, in short steps: a stop must not wait
+ * for a slow rate's next record. */
 static void pace(const struct weir_replay_opts *o, uint64_t sent, uint64_t t0)
 {
     if (o->rate <= 0)
@@ -94,13 +107,15 @@ static void pace(const struct weir_replay_opts *o, uint64_t sent, uint64_t t0)
      * conversion is undefined: ~31 years is as good as never. */
     double wait = (double)sent * 1e9 / o->rate;
     uint64_t due = t0 + (uint64_t)(wait < 1e18 ? wait : 1e18);
-    uint64_t now = weir_now_ns();
-    if (due > now) {
-        struct timespec ts = {(time_t)((due - now) / 1000000000ull), (long)((due - now) % 1000000000ull)};
+    for (uint64_t now = weir_now_ns(); due > now && !stopping(o); now = weir_now_ns()) {
+        uint64_t left = due - now < 20000000ull ? due - now : 20000000ull;
+        struct timespec ts = {0, (long)left};
         nanosleep(&ts, NULL);
     }
 }
 
+/* Returns 0, -ECANCELED when asked to stop while the producer's queue was
+ * full, or -EIO. */
 static int produce_one(rd_kafka_t *rk, const struct weir_replay_opts *o, const char *v, size_t len)
 {
     const char *key = NULL;
@@ -116,12 +131,16 @@ static int produce_one(rd_kafka_t *rk, const struct weir_replay_opts *o, const c
             return 0;
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
             return -EIO;
+        if (stopping(o))
+            return -ECANCELED;
         rd_kafka_poll(rk, 50); /* the queue is full: serve delivery reports, then retry */
     }
 }
 
+/* Produces the file's lines; *cut is set when a stop ended it before the
+ * end of the file (or the limit). */
 static int replay_lines(rd_kafka_t *rk, const struct weir_replay_opts *o, FILE *in,
-                        struct replay_state *st, struct weir_error *err)
+                        uint64_t *sent_out, int *cut, struct weir_error *err)
 {
     struct weir_csv_header h = {0};
     struct weir_buf row = {0};
@@ -130,7 +149,8 @@ static int replay_lines(rd_kafka_t *rk, const struct weir_replay_opts *o, FILE *
     ssize_t n;
     uint64_t sent = 0, lineno = 0, t0 = weir_now_ns();
     int rc = 0;
-    while (rc == 0 && (n = getline(&line, &cap, in)) >= 0 && (!o->limit || sent < o->limit)) {
+    while (rc == 0 && !stopping(o) && (!o->limit || sent < o->limit) &&
+           (n = getline(&line, &cap, in)) >= 0) {
         lineno++;
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
             line[--n] = '\0';
@@ -153,33 +173,61 @@ static int replay_lines(rd_kafka_t *rk, const struct weir_replay_opts *o, FILE *
             } /* a bad row is sent as it is: the pipeline's dead-letter sink will say why */
         }
         pace(o, sent, t0);
-        if (produce_one(rk, o, v, len) < 0)
+        if (stopping(o))
+            break;
+        int prc = produce_one(rk, o, v, len);
+        if (prc == -ECANCELED)
+            break;
+        if (prc < 0)
             rc = weir_error_set(err, -EIO, "replay to topic %s: %s", o->topic,
                                 rd_kafka_err2str(rd_kafka_last_error()));
-        sent++;
+        else
+            sent++;
         rd_kafka_poll(rk, 0);
     }
+    *sent_out = sent;
+    *cut = rc == 0 && stopping(o) && !feof(in) && (!o->limit || sent < o->limit);
     free(line);
     weir_buf_free(&row);
     weir_csv_header_free(&h);
     return rc;
 }
 
-int weir_replay_run(const struct weir_replay_opts *o, uint64_t *produced, struct weir_error *err)
+/* Waits for the delivery reports, up to 60 s, or until asked to stop; then
+ * purges what is left (stopped early: those records may or may not have
+ * reached the broker, and no one will wait for librdkafka's message timeout
+ * to find out). Returns the number of messages left unacknowledged. */
+static int settle(rd_kafka_t *rk, const struct weir_replay_opts *o)
+{
+    uint64_t deadline = weir_now_ns() + 60ull * 1000000000ull;
+    while (rd_kafka_outq_len(rk) > 0 && !stopping(o) && weir_now_ns() < deadline)
+        rd_kafka_poll(rk, 20);
+    int left = rd_kafka_outq_len(rk);
+    if (left > 0 && stopping(o)) {
+        rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(rk, 0); /* their (purged) delivery reports */
+    }
+    return left;
+}
+
+int weir_replay_run(const struct weir_replay_opts *o, struct weir_replay_stats *stats,
+                    struct weir_error *err)
 {
     struct replay_state st = {0};
-    *produced = 0;
+    memset(stats, 0, sizeof *stats);
     FILE *in = strcmp(o->path, "-") == 0 ? stdin : fopen(o->path, "r");
     if (!in)
         return weir_error_set(err, -errno, "cannot open %s: %s", o->path, strerror(errno));
     rd_kafka_t *rk = producer_new(o, &st, err);
-    int rc = rk ? replay_lines(rk, o, in, &st, err) : err->code;
+    int cut = 0;
+    int rc = rk ? replay_lines(rk, o, in, &stats->sent, &cut, err) : err->code;
     if (rk) {
-        rd_kafka_flush(rk, 60000);
-        if (rc == 0 && rd_kafka_outq_len(rk) > 0)
+        int left = settle(rk, o);
+        stats->stopped = cut || (left > 0 && stopping(o));
+        if (rc == 0 && left > 0 && !stats->stopped)
             rc = weir_error_set(err, -ETIMEDOUT,
                                 "replay to topic %s at %s: %d messages not acknowledged after 60 s",
-                                o->topic, o->brokers, rd_kafka_outq_len(rk));
+                                o->topic, o->brokers, left);
         if (rc == 0 && st.failed)
             rc = weir_error_set(err, -EIO, "replay to topic %s at %s: %llu messages failed: %s",
                                 o->topic, o->brokers, (unsigned long long)st.failed, st.first_error);
@@ -187,12 +235,12 @@ int weir_replay_run(const struct weir_replay_opts *o, uint64_t *produced, struct
     }
     if (in != stdin)
         fclose(in);
-    *produced = st.acked;
+    stats->acked = st.acked;
     return rc;
 }
 
 #define RCONF(f) offsetof(struct weir_replay_conf, f)
-const struct weir_option weir_replay_options[] = {
+static const struct weir_option weir_replay_options[] = {
     {"path", WEIR_OPT_STRING, NULL, "file to produce (JSON Lines; *.csv: CSV rows as JSON objects)",
      RCONF(path), WEIR_OPT_REQUIRED, 0, 0, NULL},
     {"topic", WEIR_OPT_STRING, NULL, "topic to produce to (default: the source's first topic)",
@@ -210,8 +258,8 @@ const struct weir_option weir_replay_options[] = {
     {0},
 };
 
-int weir_replay_prepare(struct weir_replay_conf *rc, const struct weir_pipeline *pl,
-                        struct weir_diag *diag)
+/* A replay feeds a Kafka source's topic. */
+static int replay_check(void *conf, const struct weir_pipeline *pl, struct weir_diag *diag)
 {
     if (pl->source_type && pl->source_type != &weir_source_kafka) {
         weir_diag_add(diag, "replay", "expected a pipeline with a \"kafka\" source, got a \"%s\" source",
@@ -221,16 +269,182 @@ int weir_replay_prepare(struct weir_replay_conf *rc, const struct weir_pipeline 
     return 0;
 }
 
-int weir_replay_target(const struct weir_pipeline *pl, char *brokers, size_t size,
-                       const char **topic, struct weir_error *err)
+/* ---- the companion: a pipeline's "replay", beside the workers ------------------- */
+
+struct replay_job {
+    struct weir_companion c;          /* first: what the run holds */
+    const struct weir_replay_conf *conf;
+    const struct weir_pipeline *pl;
+    struct weir_replay_opts o;
+    struct weir_kafka_client cl;      /* holds the embedded cluster while the producer lives */
+    pthread_t thread;
+    int started;                      /* the main thread's: 1 once the thread runs */
+    _Atomic int stop;
+    _Atomic int ended;                /* the thread is through: rc, err and stats are final */
+    int rc;
+    struct weir_error err;
+    struct weir_replay_stats stats;
+};
+
+static void *replay_thread(void *arg)
 {
-    const struct weir_kafka_source_conf *kc = pl->source_conf;
-    *topic = pl->replay->topic ? pl->replay->topic : kc->topics.v[0];
-    if (strcmp(kc->brokers, "embedded") != 0) {
-        snprintf(brokers, size, "%s", kc->brokers);
-        return 0;
+    struct replay_job *job = arg;
+    job->rc = weir_replay_run(&job->o, &job->stats, &job->err);
+    /* Here, not in finish(): tearing the embedded cluster down takes librdkafka
+     * about a second, and the main thread must keep watching for signals. */
+    weir_kafka_client_release(&job->cl);
+    atomic_store(&job->ended, 1);
+    return NULL;
+}
+
+/* The brokers and topic, once the workers are up; on the embedded cluster the
+ * job holds a reference, so the cluster outlives the producer even when the
+ * workers close first. */
+static int job_start(struct replay_job *job, struct weir_error *err)
+{
+    const struct weir_kafka_source_conf *kc = job->pl->source_conf;
+    const char *topic = job->conf->topic ? job->conf->topic : kc->topics.v[0];
+    snprintf(job->cl.what, sizeof job->cl.what, "replay");
+    int rc = weir_kafka_brokers_resolve(&job->cl, kc->brokers, &topic, 1, err);
+    if (rc < 0)
+        return rc;
+    size_t n = strlen(job->conf->path);
+    job->o = (struct weir_replay_opts){
+        .brokers = job->cl.brokers, .topic = topic, .path = job->conf->path,
+        .csv = n > 4 && strcasecmp(job->conf->path + n - 4, ".csv") == 0, .rate = job->conf->rate,
+        .key_field = job->conf->key, .partition = (int32_t)job->conf->partition, .stop = &job->stop};
+    if (pthread_create(&job->thread, NULL, replay_thread, job) != 0) {
+        weir_kafka_client_release(&job->cl);
+        return weir_error_set(err, -EAGAIN, "replay: cannot start its thread");
     }
-    if (weir_kafka_embedded_bootstraps(brokers, size) < 0)
-        return weir_error_set(err, -ENOENT, "replay: the embedded Kafka cluster is not running");
+    job->started = 1;
     return 0;
 }
+
+static int job_poll(struct weir_companion *c, const struct weir_run_progress *p,
+                    struct weir_error *err)
+{
+    struct replay_job *job = (struct replay_job *)c;
+    if (!job->started)
+        return p->workers_ready ? job_start(job, err) : 0;
+    if (!atomic_load(&job->ended))
+        return 0;
+    if (job->rc < 0)
+        return 1; /* finish() reports the error */
+    return job->conf->stop && p->records_in >= job->stats.acked;
+}
+
+static void job_stop(struct weir_companion *c)
+{
+    atomic_store(&((struct replay_job *)c)->stop, 1);
+}
+
+static int job_ended(struct weir_companion *c)
+{
+    struct replay_job *job = (struct replay_job *)c;
+    return !job->started || atomic_load(&job->ended);
+}
+
+static int job_finish(struct weir_companion *c, struct weir_error *err)
+{
+    struct replay_job *job = (struct replay_job *)c;
+    if (job->started)
+        pthread_join(job->thread, NULL); /* it has ended: run.c waits for ended() */
+    if (job->rc < 0)
+        *err = job->err;
+    return job->rc;
+}
+
+static void job_release(struct weir_companion *c, FILE *summary)
+{
+    struct replay_job *job = (struct replay_job *)c;
+    const char *path = job->conf->path;
+    unsigned long long acked = job->stats.acked, sent = job->stats.sent;
+    if (!summary) {
+        /* nothing to say */
+    } else if (!job->started) {
+        fprintf(summary, "weir: replay: %s not started (the run ended first)\n", path);
+    } else if (job->rc < 0) {
+        fprintf(summary, "weir: replay: %llu records from %s acknowledged before it failed\n", acked,
+                path);
+    } else if (job->stats.stopped) {
+        fprintf(summary, "weir: replay: stopped early: %llu records from %s acknowledged; %llu more "
+                "were sent and purged unacknowledged, the rest of the file was not sent\n", acked,
+                path, sent > acked ? sent - acked : 0);
+    } else {
+        fprintf(summary, "weir: replay: %llu records from %s produced and acknowledged\n", acked, path);
+    }
+    free(job);
+}
+
+static struct weir_companion *replay_companion(const void *conf, const struct weir_pipeline *pl,
+                                               struct weir_error *err)
+{
+    struct replay_job *job = calloc(1, sizeof *job);
+    if (!job) {
+        weir_error_set(err, -ENOMEM, "out of memory");
+        return NULL;
+    }
+    job->c = (struct weir_companion){.poll = job_poll, .stop = job_stop, .ended = job_ended,
+                                     .finish = job_finish, .release = job_release};
+    job->conf = conf;
+    job->pl = pl;
+    return &job->c;
+}
+
+const struct weir_section_type weir_section_replay = {
+    .name = "replay",
+    .options = weir_replay_options,
+    .conf_size = sizeof(struct weir_replay_conf),
+    .check = replay_check,
+    .companion = replay_companion,
+};
+
+/* ---- weir replay FILE --brokers B --topic T ------------------------------------- */
+
+static int replay_main(int argc, char **argv)
+{
+    struct weir_replay_opts o = {.partition = -1}; /* -1: the partitioner decides, by key */
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--brokers") == 0 && v)
+            o.brokers = argv[++i];
+        else if (strcmp(a, "--topic") == 0 && v)
+            o.topic = argv[++i];
+        else if (strcmp(a, "--rate") == 0 && v)
+            o.rate = atof(argv[++i]);
+        else if (strcmp(a, "--key") == 0 && v)
+            o.key_field = argv[++i];
+        else if (strcmp(a, "--limit") == 0 && v)
+            o.limit = strtoull(argv[++i], NULL, 10);
+        else if (!o.path && (a[0] != '-' || !a[1]))
+            o.path = a;
+        else {
+            fprintf(stderr, "weir: replay: unexpected argument \"%s\"; try: weir help replay\n", a);
+            return 2;
+        }
+    }
+    if (!o.path || !o.brokers || !o.topic) {
+        fprintf(stderr, "weir: replay needs FILE, --brokers and --topic; try: weir help replay\n");
+        return 2;
+    }
+    size_t n = strlen(o.path);
+    o.csv = n > 4 && strcasecmp(o.path + n - 4, ".csv") == 0;
+    struct weir_replay_stats st;
+    struct weir_error err = {0};
+    int rc = weir_replay_run(&o, &st, &err);
+    fprintf(stderr, "weir: replay: %llu records acknowledged by %s (topic %s)\n",
+            (unsigned long long)st.acked, o.brokers, o.topic);
+    if (rc < 0)
+        fprintf(stderr, "weir: replay: %s\n", err.msg);
+    return rc < 0 ? 1 : 0;
+}
+
+const struct weir_command weir_command_replay = {
+    .name = "replay",
+    .usage = "weir replay FILE --brokers HOSTS --topic TOPIC [--rate N] [--key FIELD] [--limit N]",
+    .help = "Produces every line of FILE (JSON Lines; *.csv: CSV rows as JSON objects) to TOPIC and\n"
+            "waits until the broker acknowledged them all. --rate: records per second (default: as\n"
+            "fast as possible); --key: a top-level field used as the message key.\n",
+    .main = replay_main,
+};

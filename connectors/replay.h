@@ -1,10 +1,19 @@
 /* The replay producer: feeds a data file (JSON Lines, or CSV turned into JSON
  * objects) into a Kafka topic, as fast as possible or at a fixed rate. It is
  * how the embedded demo gets data into its in-process cluster, and what tests
- * and benchmarks use to produce input without a JVM. */
+ * and benchmarks use to produce input without a JVM.
+ *
+ * It is a test-data loader, not a pipeline stage: stopped early (a signal, the
+ * run ending), it produces nothing more, purges what librdkafka still holds
+ * (those records may or may not have reached the broker) and leaves the rest
+ * of the file unread. It never waits out librdkafka's message timeout.
+ *
+ * A pipeline's "replay" section runs it beside the workers, as a companion of
+ * the run (engine/run.h); `weir replay` runs it alone. */
 #ifndef WEIR_REPLAY_H
 #define WEIR_REPLAY_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "engine/diag.h"
@@ -20,10 +29,17 @@ struct weir_replay_opts {
     const char *key_field; /* CSV column or top-level JSON key used as the message key, or NULL */
     uint64_t limit;        /* stop after this many records; 0: the whole file */
     int32_t partition;     /* a fixed partition, or -1 for the partitioner (by key) */
+    const _Atomic int *stop; /* becomes nonzero: stop early (see above); may be NULL */
+};
+
+struct weir_replay_stats {
+    uint64_t sent;    /* records handed to the producer */
+    uint64_t acked;   /* acknowledged by the broker */
+    int stopped;      /* stopped early: the rest was purged or never read */
 };
 
 /* A pipeline's "replay" object: feed a file into the Kafka source's topic when
- * the run starts (the embedded demo; tests). Filled by weir_replay_options. */
+ * the run starts (the embedded demo; tests). Filled by its option table. */
 struct weir_replay_conf {
     const char *path;
     const char *topic;     /* default: the source's first topic */
@@ -33,21 +49,10 @@ struct weir_replay_conf {
     int stop;              /* stop the run once every replayed record went through */
 };
 
-extern const struct weir_option weir_replay_options[];
-
-struct weir_pipeline;
-/* Checks that the pipeline's source can be replayed into (a Kafka source);
- * returns the number of problems added to diag. */
-int weir_replay_prepare(struct weir_replay_conf *rc, const struct weir_pipeline *pl,
-                        struct weir_diag *diag);
-/* The brokers and topic to replay into, once the workers have started (the
- * embedded cluster's address is known only then). Returns 0 or -errno. */
-int weir_replay_target(const struct weir_pipeline *pl, char *brokers, size_t size,
-                       const char **topic, struct weir_error *err);
-
-/* Produces every line and waits for all delivery reports. Returns 0, or -errno
- * with err naming the file, broker or topic. *produced counts acknowledged
- * messages. */
-int weir_replay_run(const struct weir_replay_opts *o, uint64_t *produced, struct weir_error *err);
+/* Produces every line and waits for all delivery reports, or stops early
+ * when *o->stop becomes nonzero (then returns 0 with st->stopped set).
+ * Returns 0, or -errno with err naming the file, broker or topic. */
+int weir_replay_run(const struct weir_replay_opts *o, struct weir_replay_stats *st,
+                    struct weir_error *err);
 
 #endif

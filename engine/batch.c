@@ -95,6 +95,16 @@ void weir_arena_free(struct weir_arena *a)
     a->free = NULL;
 }
 
+size_t weir_arena_bytes(const struct weir_arena *a)
+{
+    size_t n = 0;
+    for (const struct weir_arena_block *blk = a->head; blk; blk = blk->next)
+        n += sizeof *blk + blk->size;
+    for (const struct weir_arena_block *blk = a->free; blk; blk = blk->next)
+        n += sizeof *blk + blk->size;
+    return n;
+}
+
 struct weir_batch_pool {
     uint32_t cap, nfeat, nstr;
     struct weir_batch *free_list;
@@ -200,6 +210,16 @@ void weir_batch_put(struct weir_batch *b)
     b->next = b->pool->free_list;
     b->pool->free_list = b;
     b->pool->outstanding--;
+}
+
+size_t weir_batch_pool_bytes(const struct weir_batch_pool *pool)
+{
+    size_t n = 0;
+    for (const struct weir_batch *b = pool->free_list; b; b = b->next)
+        n += sizeof *b + (size_t)b->cap * b->stride * sizeof(float) +
+             (size_t)b->cap * (b->nstr ? b->nstr : 1) * sizeof *b->S + b->cap * sizeof *b->rec +
+             weir_arena_bytes(&b->arena);
+    return n;
 }
 
 /* Rows are cleared to NaN as they are taken, so a batch costs only what it uses. */

@@ -28,6 +28,8 @@ void *weir_arena_alloc(struct weir_arena *a, size_t len); /* NULL when out of me
 char *weir_arena_strdup(struct weir_arena *a, const char *s, size_t len); /* NUL-terminated */
 void weir_arena_reset(struct weir_arena *a);  /* keeps the blocks */
 void weir_arena_free(struct weir_arena *a);
+/* Bytes of the blocks the arena holds, in use or kept for reuse (tests). */
+size_t weir_arena_bytes(const struct weir_arena *a);
 
 struct weir_str {
     const char *p; /* NULL when the field is absent */
@@ -104,6 +106,10 @@ unsigned weir_batch_pool_outstanding(const struct weir_batch_pool *pool);
 struct weir_batch *weir_batch_get(struct weir_batch_pool *pool);
 /* Returns the batch to its pool; its arena is reset. */
 void weir_batch_put(struct weir_batch *b);
+/* Bytes held by the pool's idle batches: their matrices, records and arena
+ * blocks. Constant once the pool is warm (tests check that reuse does not
+ * grow memory). */
+size_t weir_batch_pool_bytes(const struct weir_batch_pool *pool);
 /* Appends a record slot; returns its index, or -1 when the batch is full. */
 int weir_batch_push(struct weir_batch *b);
 

@@ -4,6 +4,7 @@
  * 1 the run failed (I/O, a broker, an operator); 2 bad command line or an
  * invalid pipeline file. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,6 @@
 
 #include <jansson.h>
 
-#include "connectors/replay.h"
 #include "engine/override.h"
 #include "engine/pipeline.h"
 #include "engine/reference.h"
@@ -43,7 +43,9 @@ static const struct {
     {"run", "weir run PIPELINE [--set PATH=VALUE]... [--workers N] [--embedded] [--replay FILE]\n"
             "           [--state-dir DIR] [--quiet] [--timing] [--allow-unsafe-kafka-properties]",
      "Runs the pipeline until its input ends or SIGINT/SIGTERM, which drains in-flight\n"
-     "batches and flushes the sinks. A summary goes to standard error.\n"
+     "batches and flushes the sinks (a second signal exits at once). An output whose\n"
+     "reader went away (weir run ... | head) also ends the run, with status 0.\n"
+     "A summary goes to standard error.\n"
      "  --set PATH=VALUE  override any option by its JSON path, e.g. --set source.path=x.csv\n"
      "                    or --set operators[3].quantile=0.999 (VALUE is JSON, or a string)\n"
      "  --workers N       worker threads (default: the number of cores); a file source\n"
@@ -68,10 +70,6 @@ static const struct {
      "Exit 0 when valid, 2 otherwise. Nothing is opened or run, and no Kafka client is\n"
      "created: with --allow-unsafe-kafka-properties, properties that would load a library\n"
      "or run a command are accepted as run would accept them, and still not applied.\n"},
-    {"replay", "weir replay FILE --brokers HOSTS --topic TOPIC [--rate N] [--key FIELD] [--limit N]",
-     "Produces every line of FILE (JSON Lines; *.csv: CSV rows as JSON objects) to TOPIC and\n"
-     "waits until the broker acknowledged them all. --rate: records per second (default: as\n"
-     "fast as possible); --key: a top-level field used as the message key.\n"},
     {"docs", "weir docs", "Prints the pipeline reference (docs/pipeline.md) generated from the code.\n"},
     {"help", "weir help [COMMAND]", "Shows help for a command.\n"},
 };
@@ -82,6 +80,8 @@ static void usage(FILE *out)
                  "usage:\n", WEIR_VERSION);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %s\n", commands[i].usage);
+    for (const struct weir_command *const *k = weir_commands(); *k; k++)
+        fprintf(out, "  %s\n", (*k)->usage);
     fprintf(out, "  weir --version\n\nexit codes: 0 ok, 1 the run failed, 2 bad usage or "
                  "invalid pipeline\n");
 }
@@ -95,6 +95,12 @@ static int help(const char *cmd)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(commands[i].name, cmd) == 0) {
             printf("usage: %s\n\n%s", commands[i].usage, commands[i].help);
+            return 0;
+        }
+    }
+    for (const struct weir_command *const *k = weir_commands(); *k; k++) {
+        if (strcmp((*k)->name, cmd) == 0) {
+            printf("usage: %s\n\n%s", (*k)->usage, (*k)->help);
             return 0;
         }
     }
@@ -211,74 +217,67 @@ static int load(const struct cli *c, struct weir_pipeline **pl)
 static void summary(const struct weir_pipeline *pl, const struct weir_run_result *r, int timing)
 {
     const struct weir_worker_stats *t = &r->total;
+    char why[300] = "";
+    if (r->output_closed[0])
+        snprintf(why, sizeof why, " (stopped: %s)", r->output_closed);
+    else if (r->stopped_by_signal)
+        snprintf(why, sizeof why, " (stopped by signal, drained)");
     fprintf(stderr,
             "weir: %s: %llu records in, %llu out, %llu dead letters, %llu alerts; %.2f s, "
             "%.0f records/s, %d worker%s%s\n",
             pl->name, (unsigned long long)t->records_in, (unsigned long long)t->records_out,
             (unsigned long long)t->dead, (unsigned long long)t->alerts, r->seconds,
             r->seconds > 0 ? (double)t->records_in / r->seconds : 0.0, r->workers,
-            r->workers == 1 ? "" : "s", r->stopped_by_signal ? " (stopped by signal, drained)" : "");
-    if (pl->replay)
-        fprintf(stderr, "weir: replay: %llu records from %s produced and acknowledged\n",
-                (unsigned long long)r->replayed, pl->replay->path);
+            r->workers == 1 ? "" : "s", why);
     for (size_t k = 0; timing && k < pl->nops && k < 64; k++)
         fprintf(stderr, "weir:   operators[%zu] %-12s %8.1f ns/record\n", k, pl->ops[k].type->name,
                 t->records_in ? (double)t->op_ns[k] / (double)t->records_in : 0.0);
 }
 
+/* What the pipeline's sections run beside the workers (a "replay"). One at
+ * most today; the run takes one companion. */
+static int companion_for(const struct weir_pipeline *pl, struct weir_companion **out,
+                         struct weir_error *err)
+{
+    *out = NULL;
+    for (size_t k = 0; k < pl->nsections; k++) {
+        const struct weir_section_type *t = pl->sections[k].type;
+        if (!t->companion)
+            continue;
+        if (*out)
+            return weir_error_set(err, -ENOTSUP, "only one section may run beside the workers");
+        if (!(*out = t->companion(pl->sections[k].conf, pl, err)))
+            return err->code ? err->code : -ENOMEM;
+    }
+    return 0;
+}
+
 static int cmd_run(const struct cli *c)
 {
+    /* From here on SIGINT/SIGTERM are stop requests, also while the pipeline
+     * loads and the workers start: weir_run takes them (run.h). */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     struct weir_pipeline *pl;
     if (load(c, &pl) < 0)
         return EXIT_USAGE;
     pl->state_dir = c->state_dir;
     struct weir_run_opts opts = {.workers = c->workers, .timing = c->timing};
-    struct weir_run_result res;
+    struct weir_run_result res = {0};
     struct weir_error err = {0};
-    int rc = weir_run(pl, &opts, &res, &err);
-    if (!c->quiet)
+    int rc = companion_for(pl, &opts.companion, &err), ran = rc == 0;
+    if (ran)
+        rc = weir_run(pl, &opts, &res, &err);
+    if (ran && !c->quiet)
         summary(pl, &res, c->timing);
+    if (opts.companion)
+        opts.companion->release(opts.companion, c->quiet ? NULL : stderr);
     if (rc < 0)
         fprintf(stderr, "weir: %s: %s\n", c->pipeline, err.msg[0] ? err.msg : strerror(-rc));
     weir_pipeline_free(pl);
-    return rc < 0 ? EXIT_RUN_FAILED : 0;
-}
-
-static int cmd_replay(int argc, char **argv)
-{
-    struct weir_replay_opts o = {.partition = -1}; /* -1: the partitioner decides, by key */
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--brokers") == 0 && v)
-            o.brokers = argv[++i];
-        else if (strcmp(a, "--topic") == 0 && v)
-            o.topic = argv[++i];
-        else if (strcmp(a, "--rate") == 0 && v)
-            o.rate = atof(argv[++i]);
-        else if (strcmp(a, "--key") == 0 && v)
-            o.key_field = argv[++i];
-        else if (strcmp(a, "--limit") == 0 && v)
-            o.limit = strtoull(argv[++i], NULL, 10);
-        else if (!o.path && (a[0] != '-' || !a[1]))
-            o.path = a;
-        else {
-            fprintf(stderr, "weir: replay: unexpected argument \"%s\"; try: weir help replay\n", a);
-            return EXIT_USAGE;
-        }
-    }
-    if (!o.path || !o.brokers || !o.topic) {
-        fprintf(stderr, "weir: replay needs FILE, --brokers and --topic; try: weir help replay\n");
-        return EXIT_USAGE;
-    }
-    size_t n = strlen(o.path);
-    o.csv = n > 4 && strcasecmp(o.path + n - 4, ".csv") == 0;
-    uint64_t produced;
-    struct weir_error err = {0};
-    int rc = weir_replay_run(&o, &produced, &err);
-    fprintf(stderr, "weir: replay: %llu records acknowledged by %s (topic %s)\n",
-            (unsigned long long)produced, o.brokers, o.topic);
-    if (rc < 0)
-        fprintf(stderr, "weir: replay: %s\n", err.msg);
     return rc < 0 ? EXIT_RUN_FAILED : 0;
 }
 
@@ -288,8 +287,9 @@ int main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
-    /* A closed stdout (weir run ... | head) is a write error the sink reports,
-     * not a silent death. */
+    /* A closed stdout (weir run ... | head) is EPIPE from the write, which
+     * the file sink turns into a clean stop (connectors/file_sink.c), not a
+     * silent death. */
     signal(SIGPIPE, SIG_IGN);
     const char *cmd = argv[1];
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
@@ -302,8 +302,9 @@ int main(int argc, char **argv)
         weir_reference_markdown(stdout);
         return 0;
     }
-    if (strcmp(cmd, "replay") == 0)
-        return cmd_replay(argc, argv);
+    for (const struct weir_command *const *k = weir_commands(); *k; k++)
+        if (strcmp((*k)->name, cmd) == 0)
+            return (*k)->main(argc, argv);
     struct cli c = {.command = cmd};
     if (strcmp(cmd, "run") != 0 && strcmp(cmd, "validate") != 0) {
         fprintf(stderr, "weir: unknown command \"%s\"\n", cmd);

@@ -49,7 +49,8 @@ static const struct weir_option top_options[] = {
      "where rejected records go, with their reason (default: standard error)",
      offsetof(struct top_conf, dead_letter), 0, 0, 0, NULL},
     {"replay", WEIR_OPT_JSON, NULL,
-     "optional: produce a data file into the Kafka source's topic when the run starts (see below)",
+     "optional: produce a data file into the Kafka source's topic when the run starts "
+     "(checked and run by connectors/replay.c)",
      offsetof(struct top_conf, replay), 0, 0, 0, NULL},
     {"allowed_lateness", WEIR_OPT_DURATION, "\"0s\"",
      "event time: each partition's watermark is its largest event time minus this",
@@ -406,16 +407,45 @@ static int declare_features(struct weir_pipeline *pl, const struct weir_strlist 
     return bad;
 }
 
-static int load_replay(struct weir_pipeline *pl, const json_t *obj, struct weir_diag *d)
+/* Top-level sections the connectors declare ("replay"): loaded and checked
+ * like a stage, acted on by whoever runs the pipeline. */
+static int load_sections(struct weir_pipeline *pl, struct weir_diag *d)
 {
-    pl->replay = calloc(1, sizeof *pl->replay);
-    if (!pl->replay) {
-        weir_diag_add(d, "replay", "out of memory");
+    static const char *const none[] = {NULL};
+    const struct weir_section_type *const *types = weir_section_types();
+    size_t n = 0;
+    while (types[n])
+        n++;
+    pl->sections = calloc(n ? n : 1, sizeof *pl->sections);
+    if (!pl->sections) {
+        weir_diag_add(d, "", "out of memory");
         return 1;
     }
-    static const char *const none[] = {NULL};
-    int bad = weir_options_apply(weir_replay_options, obj, pl->replay, none, d, "replay");
-    return bad ? bad : weir_replay_prepare(pl->replay, pl, d);
+    int bad = 0;
+    for (size_t k = 0; k < n; k++) {
+        const json_t *obj = json_object_get(pl->root, types[k]->name);
+        if (!obj)
+            continue;
+        struct weir_stage_section *st = &pl->sections[pl->nsections++];
+        st->type = types[k];
+        if (!(st->conf = calloc(1, types[k]->conf_size ? types[k]->conf_size : 1))) {
+            weir_diag_add(d, types[k]->name, "out of memory");
+            return bad + 1;
+        }
+        int b = weir_options_apply(types[k]->options, obj, st->conf, none, d, types[k]->name);
+        if (!b && types[k]->check)
+            b = types[k]->check(st->conf, pl, d);
+        bad += b;
+    }
+    return bad;
+}
+
+const void *weir_pipeline_section(const struct weir_pipeline *pl, const char *name)
+{
+    for (size_t k = 0; k < pl->nsections; k++)
+        if (strcmp(pl->sections[k].type->name, name) == 0)
+            return pl->sections[k].conf;
+    return NULL;
 }
 
 static int load_state(struct weir_pipeline *pl, const json_t *obj, struct weir_diag *d)
@@ -475,8 +505,7 @@ static int load_root(struct weir_pipeline *pl, const struct weir_load_opts *o,
         p.upstream_bad = 1; /* the sinks' fields cannot be checked */
     if (top.sinks)
         bad += load_sinks(pl, top.sinks, top.dead_letter, &p);
-    if (top.replay)
-        bad += load_replay(pl, top.replay, d);
+    bad += load_sections(pl, d);
     if (!bad && pl->source_type && pl->source_type->check)
         bad += pl->source_type->check(pl->source_conf, pl, d);
     weir_options_release(top_options, &top);
@@ -566,8 +595,10 @@ void weir_pipeline_free(struct weir_pipeline *pl)
         weir_output_free(&st->output);
     }
     free(pl->sinks);
-    free(pl->replay);
     json_decref(pl->made);
+    for (size_t i = 0; i < pl->nsections; i++)
+        free_stage(pl->sections[i].type->options, NULL, pl->sections[i].conf);
+    free(pl->sections);
     json_decref(pl->root);
     free(pl->file);
     free(pl);

@@ -9,7 +9,6 @@
 #include <stdint.h>
 
 #include "connectors/connector.h"
-#include "connectors/replay.h"
 #include "engine/diag.h"
 #include "engine/operator.h"
 #include "engine/output.h"
@@ -27,6 +26,12 @@ struct weir_stage_sink {
     struct weir_output output;
 };
 
+/* A top-level section the engine carries but does not act on ("replay"). */
+struct weir_stage_section {
+    const struct weir_section_type *type;
+    void *conf; /* filled by the type's option table */
+};
+
 struct weir_pipeline {
     json_t *root;     /* the file's JSON with --set overrides applied; owns all strings */
     char *file;       /* path as given, for messages */
@@ -40,7 +45,6 @@ struct weir_pipeline {
     struct weir_stage_sink *sinks;
     size_t nsinks;
     struct weir_stage_sink dead; /* the dead-letter sink */
-    struct weir_replay_conf *replay; /* "replay": feed a file into the source's topic, or NULL */
     uint64_t lateness_ns;  /* "allowed_lateness": watermark = largest event time - this */
     int state_durable;     /* "state.durable": keyed state is restored and saved */
     const char *state_topic; /* "state.changelog": the Kafka changelog topic */
@@ -50,6 +54,8 @@ struct weir_pipeline {
      * letter), kept apart from root so that no key of the file can reach
      * them; owns their strings. */
     json_t *made;
+    struct weir_stage_section *sections; /* the registered sections present in the file */
+    size_t nsections;
 };
 
 /* One --set PATH=VALUE override: VALUE is JSON when it parses as JSON,
@@ -86,5 +92,8 @@ void weir_pipeline_free(struct weir_pipeline *pl);
 /* The option tables of the top level and of "state" (for the reference). */
 const struct weir_option *weir_pipeline_top_options(void);
 const struct weir_option *weir_pipeline_state_options(void);
+/* The filled conf of the top-level section `name` ("replay"), or NULL when
+ * the file has none. */
+const void *weir_pipeline_section(const struct weir_pipeline *pl, const char *name);
 
 #endif

@@ -1,48 +1,80 @@
-/* Worker threads and signals (see run.h). Signals are blocked in every thread
- * and taken by the main thread with sigtimedwait, which then asks each worker
- * to stop through its eventfd: no work happens in a signal handler. */
+/* Worker threads, companions and signals (see run.h). Signals are blocked in
+ * every thread and taken by the main thread with sigtimedwait, which then asks
+ * each worker to stop through its eventfd: no work happens in a signal handler.
+ *
+ * Every reason to stop stops everything. This matters: a worker that failed
+ * alone (its stdout closed by `| head`) once left the others and the replay's
+ * "every replayed record went through" condition waiting for records only the
+ * failed worker would have read, so the run never ended (the worker waiting
+ * in io_uring, the main thread in sigtimedwait: nothing was lost, nothing
+ * would ever come). */
 #include "engine/run.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include <unistd.h>
 
 struct worker_slot {
     struct weir_worker w;
     pthread_t thread;
     int started;
-    _Atomic int ready;   /* the worker may be asked to stop */
-    _Atomic int done;
-    int rc;
-    int with_source;
     int id;
     int nworkers;
-    struct weir_error err;
     const struct weir_pipeline *pl;
     const struct weir_run_opts *opts;
     _Atomic int *stop_all;
+    /* The main thread writes the worker's eventfd only while the worker holds
+     * it open: a stop asked for as the worker closes must not land on a
+     * reused descriptor. */
+    pthread_mutex_t lock;
+    int open;                    /* under lock: initialised, not yet destroyed */
+    _Atomic int ready;           /* init finished (well or not) */
+    _Atomic int done;            /* rc and err are final */
+    _Atomic uint64_t records_in; /* published by the worker's loop hook */
+    struct weir_loop_hook publish;
+    int seen;                    /* main thread: its end was looked at */
+    int rc;
+    struct weir_error err;
 };
+
+/* Runs on the worker's thread before its loop sleeps: the main thread reads
+ * this copy, never the worker's own counters, while the worker runs. */
+static void publish_progress(struct weir_loop_hook *h)
+{
+    struct worker_slot *slot = (struct worker_slot *)((char *)h - offsetof(struct worker_slot, publish));
+    atomic_store_explicit(&slot->records_in, slot->w.stats.records_in, memory_order_relaxed);
+}
 
 static void *worker_main(void *arg)
 {
     struct worker_slot *slot = arg;
     struct weir_worker *w = &slot->w;
-    slot->rc = weir_worker_init(w, slot->id, slot->nworkers, slot->pl,
-                                slot->with_source, &slot->err);
+    slot->rc = weir_worker_init(w, slot->id, slot->nworkers, slot->pl, 1, &slot->err);
     w->timing = slot->opts->timing;
     if (slot->rc == 0) {
+        slot->publish.run = publish_progress;
+        weir_loop_add_hook(w->loop, &slot->publish);
+        pthread_mutex_lock(&slot->lock);
+        slot->open = 1;
+        int stop = atomic_load(slot->stop_all); /* asked before we were open */
+        pthread_mutex_unlock(&slot->lock);
         atomic_store(&slot->ready, 1);
-        if (atomic_load(slot->stop_all))
+        if (stop)
             weir_worker_request_stop(w);
         slot->rc = weir_worker_run(w);
         if (slot->rc < 0)
             slot->err = w->err;
+        publish_progress(&slot->publish);
     }
-    atomic_store(&slot->ready, 0);
+    atomic_store(&slot->ready, 1);
+    pthread_mutex_lock(&slot->lock);
+    slot->open = 0;
+    pthread_mutex_unlock(&slot->lock);
     weir_worker_destroy(w);
     atomic_store(&slot->done, 1);
     return NULL;
@@ -58,21 +90,6 @@ static int setup_sinks(const struct weir_pipeline *pl, struct weir_error *err)
     return 0;
 }
 
-static int all_done(struct worker_slot *slots, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (slots[i].started && !atomic_load(&slots[i].done))
-            return 0;
-    return 1;
-}
-
-static void stop_workers(struct worker_slot *slots, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (atomic_load(&slots[i].ready))
-            weir_worker_request_stop(&slots[i].w);
-}
-
 static void add_stats(struct weir_worker_stats *t, const struct weir_worker_stats *s)
 {
     t->records_in += s->records_in;
@@ -84,92 +101,171 @@ static void add_stats(struct weir_worker_stats *t, const struct weir_worker_stat
         t->op_ns[k] += s->op_ns[k];
 }
 
-/* The replay producer runs in a thread of its own while the workers consume. */
-struct replay_job {
-    const struct weir_pipeline *pl;
-    pthread_t thread;
-    int started;
-    _Atomic int done;
-    int rc;
-    uint64_t produced;
-    struct weir_error err;
+/* The main thread's view of the run. */
+struct run_state {
+    struct worker_slot *slots;
+    int n;
+    _Atomic int stop_all;
+    uint64_t stop_at;      /* when the stop was asked for (ns), 0 before */
+    struct weir_companion *comp;
+    int signals;
+    int rc;                /* the first failure */
+    struct weir_error *err;
+    struct weir_run_result *res;
 };
 
-static void *replay_main(void *arg)
+static void fail_once(struct run_state *st, int rc, const struct weir_error *err)
 {
-    struct replay_job *job = arg;
-    const struct weir_replay_conf *rc = job->pl->replay;
-    char brokers[512];
-    struct weir_replay_opts o = {.path = rc->path, .rate = rc->rate, .key_field = rc->key,
-                                 .partition = (int32_t)rc->partition, .brokers = brokers};
-    size_t n = strlen(rc->path);
-    o.csv = n > 4 && strcasecmp(rc->path + n - 4, ".csv") == 0;
-    job->rc = weir_replay_target(job->pl, brokers, sizeof brokers, &o.topic, &job->err);
-    if (job->rc == 0)
-        job->rc = weir_replay_run(&o, &job->produced, &job->err);
-    atomic_store(&job->done, 1);
-    return NULL;
-}
-
-static int all_ready(struct worker_slot *slots, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (!atomic_load(&slots[i].ready) && !atomic_load(&slots[i].done))
-            return 0;
-    return 1;
-}
-
-static uint64_t records_in(struct worker_slot *slots, int n)
-{
-    uint64_t total = 0;
-    for (int i = 0; i < n; i++)
-        total += __atomic_load_n(&slots[i].w.stats.records_in, __ATOMIC_RELAXED);
-    return total;
-}
-
-/* Starts the replay once the workers are up (the embedded cluster exists
- * then); when it is done and every replayed record went through, stops the
- * run if the pipeline asked for that. Returns 1 when the run should stop. */
-static int replay_step(struct replay_job *job, struct worker_slot *slots, int n)
-{
-    if (!job->pl->replay)
-        return 0;
-    if (!job->started) {
-        if (all_ready(slots, n))
-            job->started = pthread_create(&job->thread, NULL, replay_main, job) == 0 ? 1 : -1;
-        return job->started < 0;
+    if (st->rc == 0) {
+        st->rc = rc;
+        *st->err = *err;
     }
-    if (!atomic_load(&job->done))
-        return 0;
-    if (job->rc < 0)
-        return 1;
-    return job->pl->replay->stop && records_in(slots, n) >= job->produced;
 }
 
-/* Waits for the workers; the first SIGINT/SIGTERM drains them, a second one exits. */
-static int wait_workers(struct worker_slot *slots, int n, _Atomic int *stop_all,
-                        struct replay_job *job)
+/* Asks the companion and every open worker to stop; once. */
+static void stop_all(struct run_state *st)
 {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    int signals = 0;
-    struct timespec tick = {0, 20 * 1000 * 1000};
-    while (!all_done(slots, n)) {
-        int sig = sigtimedwait(&set, NULL, &tick);
-        if (!atomic_load(stop_all) && replay_step(job, slots, n)) {
-            atomic_store(stop_all, 1);
-            stop_workers(slots, n);
-        }
-        if (sig != SIGINT && sig != SIGTERM)
+    if (atomic_exchange(&st->stop_all, 1))
+        return;
+    st->stop_at = weir_now_ns();
+    if (st->comp)
+        st->comp->stop(st->comp);
+    for (int i = 0; i < st->n; i++) {
+        struct worker_slot *s = &st->slots[i];
+        pthread_mutex_lock(&s->lock);
+        if (s->open)
+            weir_worker_request_stop(&s->w);
+        pthread_mutex_unlock(&s->lock);
+    }
+}
+
+/* A worker that ended: a failure stops the others, and so does an output
+ * whose reader went away (EPIPE), which is not a failure of the run: the
+ * records it did not write were not acknowledged, so nothing past them is
+ * committed. Returns 1 when every started worker has ended. */
+static int look_at_workers(struct run_state *st)
+{
+    int all = 1;
+    for (int i = 0; i < st->n; i++) {
+        struct worker_slot *s = &st->slots[i];
+        if (!s->started || s->seen)
             continue;
-        if (++signals > 1)
-            _exit(128 + sig); /* asked twice: the user wants out now */
-        atomic_store(stop_all, 1);
-        stop_workers(slots, n);
+        if (!atomic_load(&s->done)) {
+            all = 0;
+            continue;
+        }
+        s->seen = 1;
+        if (s->rc == -EPIPE) {
+            if (!st->res->output_closed[0])
+                snprintf(st->res->output_closed, sizeof st->res->output_closed, "%s", s->err.msg);
+            stop_all(st);
+        } else if (s->rc < 0) {
+            fail_once(st, s->rc, &s->err);
+            stop_all(st);
+        }
     }
-    return signals;
+    return all;
+}
+
+static void look_at_companion(struct run_state *st)
+{
+    if (!st->comp || atomic_load(&st->stop_all))
+        return;
+    struct weir_run_progress p = {.workers_ready = 1};
+    for (int i = 0; i < st->n; i++) {
+        p.records_in += atomic_load_explicit(&st->slots[i].records_in, memory_order_relaxed);
+        p.workers_ready &= atomic_load(&st->slots[i].ready);
+    }
+    struct weir_error e = {0};
+    int r = st->comp->poll(st->comp, &p, &e);
+    if (r < 0)
+        fail_once(st, r, &e);
+    if (r != 0)
+        stop_all(st);
+}
+
+/* A stop that takes longer than WEIR_RUN_STOP_LIMIT_S is a bug somewhere
+ * below: say where, and exit rather than hang. */
+static void watchdog(struct run_state *st)
+{
+    if (!st->stop_at || weir_now_ns() - st->stop_at < WEIR_RUN_STOP_LIMIT_S * 1000000000ull)
+        return;
+    for (int i = 0; i < st->n; i++)
+        if (st->slots[i].started && !atomic_load(&st->slots[i].done))
+            fprintf(stderr, "weir: worker %d did not stop within %d s; exiting without it (what it "
+                    "had not committed will be read again)\n", i, WEIR_RUN_STOP_LIMIT_S);
+    if (st->comp && !st->comp->ended(st->comp))
+        fprintf(stderr, "weir: the replay did not stop within %d s; exiting without it\n",
+                WEIR_RUN_STOP_LIMIT_S);
+    _exit(1);
+}
+
+/* Copies of one signal sent to a whole process group (Ctrl-C in a terminal,
+ * `timeout`, which signals its child and then its group) arrive within
+ * microseconds of each other: they are one request, not two. */
+#define SIGNAL_REPEAT_NS (200ull * 1000000ull)
+
+/* Waits for the workers and the companion; the first SIGINT/SIGTERM stops
+ * them, a second one exits at once. */
+static void wait_all(struct run_state *st, const sigset_t *set)
+{
+    struct timespec tick = {0, 20 * 1000 * 1000};
+    uint64_t first = 0;
+    for (;;) {
+        int sig = sigtimedwait(set, NULL, &tick);
+        if ((sig == SIGINT || sig == SIGTERM) &&
+            (!first || weir_now_ns() - first >= SIGNAL_REPEAT_NS)) {
+            if (!first)
+                first = weir_now_ns();
+            if (++st->signals > 1) {
+                static const char msg[] = "weir: second signal: exiting without draining\n";
+                if (write(2, msg, sizeof msg - 1) < 0) {
+                    /* nothing more to say */
+                }
+                _exit(128 + sig);
+            }
+            stop_all(st);
+        }
+        int workers_done = look_at_workers(st);
+        look_at_companion(st);
+        if (workers_done && !atomic_load(&st->stop_all))
+            stop_all(st); /* the input ended: the companion has nothing left to feed */
+        if (workers_done && (!st->comp || st->comp->ended(st->comp)))
+            return;
+        watchdog(st);
+    }
+}
+
+/* Signals that came after the last look still count as stop requests: they
+ * must not kill the process once the mask is restored. */
+static void take_pending(struct run_state *st, const sigset_t *set)
+{
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(set, NULL, &zero) > 0)
+        st->signals++;
+}
+
+static int start_workers(struct run_state *st, const struct weir_pipeline *pl,
+                         const struct weir_run_opts *opts)
+{
+    for (int i = 0; i < st->n; i++) {
+        struct worker_slot *s = &st->slots[i];
+        s->id = i;
+        s->nworkers = st->n;
+        s->pl = pl;
+        s->opts = opts;
+        s->stop_all = &st->stop_all;
+        pthread_mutex_init(&s->lock, NULL);
+        s->started = pthread_create(&s->thread, NULL, worker_main, s) == 0;
+        if (!s->started) {
+            struct weir_error e;
+            weir_error_set(&e, -EAGAIN, "cannot start worker thread %d", i);
+            fail_once(st, -EAGAIN, &e);
+            stop_all(st);
+            return -EAGAIN;
+        }
+    }
+    return 0;
 }
 
 int weir_run(const struct weir_pipeline *pl, const struct weir_run_opts *opts,
@@ -179,53 +275,37 @@ int weir_run(const struct weir_pipeline *pl, const struct weir_run_opts *opts,
     int rc = setup_sinks(pl, err);
     if (rc < 0)
         return rc;
-    int n = pl->source_type->per_worker ? (opts->workers > 0 ? opts->workers : 1) : 1;
-    struct worker_slot *slots = calloc((size_t)n, sizeof *slots);
-    if (!slots)
+    struct run_state st = {.comp = opts->companion, .err = err, .res = res};
+    st.n = pl->source_type->per_worker ? (opts->workers > 0 ? opts->workers : 1) : 1;
+    st.slots = calloc((size_t)st.n, sizeof *st.slots);
+    if (!st.slots)
         return weir_error_set(err, -ENOMEM, "out of memory");
-    _Atomic int stop_all = 0;
     sigset_t set, old;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, &old); /* inherited by the workers */
     uint64_t t0 = weir_now_ns();
-    for (int i = 0; i < n; i++) {
-        slots[i].id = i;
-        slots[i].nworkers = n;
-        slots[i].pl = pl;
-        slots[i].opts = opts;
-        slots[i].stop_all = &stop_all;
-        slots[i].with_source = 1;
-        slots[i].started = pthread_create(&slots[i].thread, NULL, worker_main, &slots[i]) == 0;
-        if (!slots[i].started) {
-            rc = weir_error_set(err, -EAGAIN, "cannot start worker thread %d", i);
-            break;
-        }
-    }
-    struct replay_job job = {.pl = pl};
-    res->stopped_by_signal = wait_workers(slots, n, &stop_all, &job) > 0;
-    if (job.started > 0) {
-        pthread_join(job.thread, NULL);
-        res->replayed = job.produced;
-        if (job.rc < 0 && rc == 0) {
-            *err = job.err;
-            rc = job.rc;
-        }
-    }
-    for (int i = 0; i < n; i++) {
-        if (!slots[i].started)
+    start_workers(&st, pl, opts);
+    wait_all(&st, &set);
+    for (int i = 0; i < st.n; i++) {
+        if (!st.slots[i].started)
             continue;
-        pthread_join(slots[i].thread, NULL);
-        add_stats(&res->total, &slots[i].w.stats);
-        if (slots[i].rc < 0 && rc == 0) {
-            *err = slots[i].err;
-            rc = slots[i].rc;
-        }
+        pthread_join(st.slots[i].thread, NULL);
+        pthread_mutex_destroy(&st.slots[i].lock);
+        add_stats(&res->total, &st.slots[i].w.stats);
     }
+    if (st.comp) {
+        struct weir_error e = {0};
+        int crc = st.comp->finish(st.comp, &e);
+        if (crc < 0)
+            fail_once(&st, crc, &e);
+    }
+    take_pending(&st, &set);
+    res->stopped_by_signal = st.signals > 0;
     res->seconds = (double)(weir_now_ns() - t0) / 1e9;
-    res->workers = n;
+    res->workers = st.n;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    free(slots);
-    return rc;
+    free(st.slots);
+    return st.rc;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, builds and runs every test: the normal build, then the same suite
-# under AddressSanitizer + UndefinedBehaviorSanitizer, then each libFuzzer
-# harness for a short while (clang; tests/fuzz/run.sh).
+# under AddressSanitizer + UndefinedBehaviorSanitizer, the multi-threaded tests
+# under ThreadSanitizer, then each libFuzzer harness for a short while (clang;
+# tests/fuzz/run.sh).
 # Usage: bash scripts/test.sh [--no-sanitizers]
 # Env: WEIR_FUZZ_SECONDS per harness (default 10; 0: no fuzzing).
 set -euo pipefail
@@ -9,11 +10,13 @@ cd "$(dirname "$0")/.."
 bash scripts/install.sh --no-build
 
 jobs=$(nproc)
-run_suite() { # build-dir, extra cmake args...
-    local dir=$1; shift
-    cmake -S . -B "$dir" -DWEIR_WERROR=ON "$@" >/dev/null
+run_suite() { # build-dir, extra cmake args... [-- ctest args...]
+    local dir=$1 cm=() ct=(); shift
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do cm+=("$1"); shift; done
+    [ $# -gt 0 ] && shift && ct=("$@")
+    cmake -S . -B "$dir" -DWEIR_WERROR=ON "${cm[@]}" >/dev/null
     cmake --build "$dir" -j"$jobs" >/dev/null
-    ctest --test-dir "$dir" --output-on-failure --timeout 900
+    ctest --test-dir "$dir" --output-on-failure --timeout 900 "${ct[@]}"
 }
 
 echo "== tests: build/ =="
@@ -22,6 +25,13 @@ if [ "${1:-}" != "--no-sanitizers" ]; then
     echo "== tests: build-asan/ (address,undefined) =="
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DWEIR_SANITIZE=address,undefined -DWEIR_BENCH=OFF
+    # Every test with more than one thread: the workers, the run's main thread,
+    # the replay, librdkafka's threads (tests/tsan.supp: only inside librdkafka).
+    echo "== tests: build-tsan/ (thread) =="
+    TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
+        WEIR_SHUTDOWN_LIMIT=20 \
+        run_suite build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEIR_SANITIZE=thread -DWEIR_BENCH=OFF \
+        -- -R '^(test_loop|test_worker|test_golden|test_embedded|test_shutdown)$'
 fi
 
 fuzz_secs=${WEIR_FUZZ_SECONDS:-10}

@@ -1,9 +1,11 @@
 /* The io_uring loop: timers fire in order, eventfd polls wake it, reads and
  * writes complete with their byte counts, cancel reaches a pending poll,
- * and before-sleep hooks run. */
+ * before-sleep hooks run, and no wake-up is lost when other threads signal an
+ * eventfd the way librdkafka's queues do. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -120,6 +122,111 @@ static void test_hook_and_many(struct weir_loop *loop)
     free(ps);
 }
 
+/* librdkafka's queue wake-up, modelled: a producer thread enqueues and writes
+ * the eventfd only when the queue goes from empty to non-empty and no wake-up
+ * was sent since the reader last served it; the reader (the loop's thread)
+ * serves both from the poll's completion (read the eventfd, take everything,
+ * re-arm) and, like the Kafka sink's flush(), before each loop step. A lost
+ * wake-up leaves the loop waiting with items queued: the guard timer then
+ * ends the test. */
+struct wq {
+    pthread_mutex_t lock;
+    uint64_t len;       /* queued, not yet served */
+    int sent;           /* a wake-up was written since the last serve */
+    int efd;
+    uint64_t total;     /* items the producer will enqueue */
+    uint64_t served;    /* the loop thread's */
+    unsigned wakeups;   /* poll completions */
+    struct weir_event poll_ev, guard_ev;
+    struct weir_loop *loop;
+    int timed_out;
+};
+
+static void *wq_producer(void *arg)
+{
+    struct wq *q = arg;
+    unsigned seed = 7;
+    for (uint64_t i = 0; i < q->total; i++) {
+        pthread_mutex_lock(&q->lock);
+        if (++q->len == 1 && !q->sent) {
+            uint64_t one = 1;
+            q->sent = 1;
+            if (write(q->efd, &one, sizeof one) != sizeof one)
+                abort();
+        }
+        pthread_mutex_unlock(&q->lock);
+        seed = seed * 1103515245u + 12345u;
+        if ((seed >> 16) % 8 == 0)
+            usleep((seed >> 8) % 200); /* bursts and gaps, so the loop sleeps often */
+    }
+    return NULL;
+}
+
+static void wq_serve(struct wq *q)
+{
+    pthread_mutex_lock(&q->lock);
+    q->served += q->len;
+    q->len = 0;
+    q->sent = 0;
+    pthread_mutex_unlock(&q->lock);
+}
+
+static void wq_on_poll(struct weir_event *ev, int res)
+{
+    struct wq *q = (struct wq *)((char *)ev - offsetof(struct wq, poll_ev));
+    uint64_t v;
+    if (read(q->efd, &v, sizeof v) < 0) {
+        /* nothing to read: another serve took it */
+    }
+    q->wakeups++;
+    wq_serve(q);
+    if (q->served < q->total)
+        weir_loop_poll(q->loop, q->efd, POLLIN, &q->poll_ev);
+}
+
+static void wq_on_guard(struct weir_event *ev, int res)
+{
+    struct wq *q = (struct wq *)((char *)ev - offsetof(struct wq, guard_ev));
+    q->timed_out = res == -ETIME;
+}
+
+static void test_no_lost_wakeups(void)
+{
+    struct weir_loop *loop;
+    struct weir_error err = {0};
+    CHECK(weir_loop_new(&loop, 64, &err) == 0);
+    struct wq q = {.total = 50000, .loop = loop};
+    pthread_mutex_init(&q.lock, NULL);
+    q.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    q.poll_ev.done = wq_on_poll;
+    q.guard_ev.done = wq_on_guard;
+    CHECK(weir_loop_poll(loop, q.efd, POLLIN, &q.poll_ev) == 0);
+    CHECK(weir_loop_timer(loop, 10ull * 1000000000ull, &q.guard_ev) == 0);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, wq_producer, &q) == 0);
+    unsigned turns = 0;
+    while (q.served < q.total && !q.timed_out) {
+        if (++turns % 2)
+            wq_serve(&q); /* served outside the completion, as flush() does */
+        if (q.served < q.total && weir_loop_step(loop, 0) < 0)
+            break;
+    }
+    pthread_join(t, NULL);
+    CHECK(!q.timed_out);
+    CHECK(q.served == q.total);
+    CHECK(q.wakeups > 100); /* the loop did sleep and wake, many times */
+    if (q.timed_out)
+        fprintf(stderr, "lost wake-up: %llu of %llu served, %llu queued\n",
+                (unsigned long long)q.served, (unsigned long long)q.total, (unsigned long long)q.len);
+    weir_loop_cancel(loop, &q.guard_ev);
+    if (q.served < q.total)
+        weir_loop_cancel(loop, &q.poll_ev);
+    CHECK(weir_loop_run(loop) == 0); /* the cancelled guard (and poll) complete */
+    close(q.efd);
+    pthread_mutex_destroy(&q.lock);
+    weir_loop_free(loop);
+}
+
 int main(void)
 {
     struct weir_loop *loop;
@@ -133,6 +240,7 @@ int main(void)
     test_file_io(loop);
     test_cancel(loop);
     test_hook_and_many(loop);
+    test_no_lost_wakeups();
     weir_loop_free(loop);
     return check_summary();
 }
