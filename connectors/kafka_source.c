@@ -354,8 +354,8 @@ void ks_finish(struct kafka_source *ks)
 {
     if (ks->finished)
         return;
-    if (ks->committing && ks->txn && weir_kafka_txn_ending(ks->txn))
-        return; /* ks_txn_ended() finishes: a commit is on its way */
+    if (ks->committing && ks->txn)
+        return; /* ks_txn_ended() finishes: a commit is on its way (maybe still quiescing) */
     if (ks->ckpt_final == 1 || (ks->ckpt_final == 0 && ks_ckpt_final(ks)))
         return; /* ckpt_done() finishes: the last checkpoint is on its way */
     ks_flush_batch(ks);
