@@ -23,6 +23,13 @@ uint64_t weir_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+int64_t weir_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int ring_init(struct io_uring *ring, unsigned entries, struct weir_error *err)
 {
     /* One ring per thread: SINGLE_ISSUER|DEFER_TASKRUN (kernel >= 6.1) avoids

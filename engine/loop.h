@@ -59,5 +59,7 @@ unsigned weir_loop_pending(const struct weir_loop *loop);
 
 /* Monotonic clock in nanoseconds. */
 uint64_t weir_now_ns(void);
+/* Wall clock in milliseconds since the epoch (processing time). */
+int64_t weir_wall_ms(void);
 
 #endif

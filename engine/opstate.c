@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define OPSTATE_MAGIC 0x53504f57u /* "WOPS" read as a little-endian uint32 */
 #define OPSTATE_VERSION 1u
@@ -93,11 +92,7 @@ static int64_t state_clock(const struct weir_op_state *ks, const struct weir_rec
 {
     if (ks->conf.evict != WEIR_EVICT_TTL)
         return r->ts_ms >= 0 ? r->ts_ms : 0;
-    if (r->ts_ms >= 0)
-        return r->ts_ms;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return r->ts_ms >= 0 ? r->ts_ms : weir_wall_ms();
 }
 
 void *weir_op_state(struct weir_op *op, const struct weir_batch *b, uint32_t i, int *created)

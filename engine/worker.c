@@ -140,19 +140,12 @@ static int engine_batch_memory(void *ctx, const struct weir_batch_mem *mem)
 
 /* ---- timers ----------------------------------------------------------------- */
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void on_op_timer(struct weir_event *ev, int res)
 {
     struct weir_op_timer *t = (struct weir_op_timer *)ev;
     t->armed = 0;
     if (t->op->type->on_timer)
-        t->op->type->on_timer(t->op, t, wall_ms());
+        t->op->type->on_timer(t->op, t, weir_wall_ms());
 }
 
 int weir_op_timer_processing(struct weir_op *op, struct weir_op_timer *t, uint64_t delay_ms)

@@ -255,13 +255,6 @@ int weir_worker_tie(void *ctx, struct weir_batch *out, struct weir_batch *in)
 
 /* ---- housekeeping -------------------------------------------------------------- */
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Every so many batches: TTL stores drop idle keys (the store never does it
  * on its own), in the clock their records use (the partition's watermark,
  * or arrival time); without a durable back end nobody reads the dirty set,
@@ -277,7 +270,7 @@ void weir_worker_state_housekeep(struct weir_worker *w)
             if (ks->conf.evict == WEIR_EVICT_TTL) {
                 int64_t wm = w->parts[p].watermark;
                 weir_state_expire(st, wm != INT64_MIN ? wm + (int64_t)(w->pl->lateness_ns / 1000000u)
-                                                      : wall_ms());
+                                                      : weir_wall_ms());
             }
             if (!w->has_durable)
                 weir_state_clean(st);
