@@ -99,10 +99,6 @@ void *weir_op_state(struct weir_op *op, const struct weir_batch *b, uint32_t i, 
 {
     struct weir_op_state *ks = op->keyed;
     const struct weir_record *r = &b->rec[i];
-    struct weir_state *s = r->part < ks->nparts && ks->parts[r->part]
-                               ? ks->parts[r->part] : weir_op_state_part(op, r->part, 1);
-    if (!s)
-        return NULL;
     const void *key = "";
     uint32_t klen = 0;
     if (ks->by_col >= 0) {
@@ -115,7 +111,20 @@ void *weir_op_state(struct weir_op *op, const struct weir_batch *b, uint32_t i, 
         key = r->key;
         klen = r->key_len;
     }
-    return weir_state_get(s, key, klen, state_clock(ks, r), created);
+    if (ks->last && ks->last_part == r->part && ks->last_klen == klen &&
+        (klen == 0 || memcmp(ks->last_key, key, klen) == 0)) {
+        if (created)
+            *created = 0;
+        return ks->last; /* the same key as the record before: already touched and dirty */
+    }
+    struct weir_state *s = r->part < ks->nparts && ks->parts[r->part]
+                               ? ks->parts[r->part] : weir_op_state_part(op, r->part, 1);
+    void *v = s ? weir_state_get(s, key, klen, state_clock(ks, r), created) : NULL;
+    ks->last = v;
+    ks->last_part = r->part;
+    ks->last_key = key;
+    ks->last_klen = klen;
+    return v;
 }
 
 void weir_op_state_drop(struct weir_op *op, uint32_t part)

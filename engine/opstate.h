@@ -62,12 +62,25 @@ struct weir_op_state {
     int by_col;
     struct weir_state **parts; /* (nparts) by partition slot; NULL until used */
     uint32_t nparts;
+    /* The last value handed out in this batch: consecutive records of one
+     * partition and key (always, without "by") skip the lookup. Reset by
+     * weir_op_state_batch: a store may change between batches. */
+    void *last;
+    uint32_t last_part;
+    const void *last_key;
+    uint32_t last_klen;
 };
 
 /* From init(): the operator keeps value_size bytes per key (zeroed when a key
  * is new). layout: a hash of everything that gives a value its meaning. */
 int weir_op_state_declare(struct weir_op *op, const struct weir_state_opts *o, uint32_t value_size,
                           uint64_t layout);
+/* Call at the start of process(): values handed out before are not reused. */
+static inline void weir_op_state_batch(struct weir_op *op)
+{
+    if (op->keyed)
+        op->keyed->last = NULL;
+}
 /* Record i's value (created zeroed when new; *created says so when not
  * NULL), or NULL when out of memory. */
 void *weir_op_state(struct weir_op *op, const struct weir_batch *b, uint32_t i, int *created);

@@ -222,6 +222,7 @@ static void stat_add(const struct standardize_conf *c, struct standardize_stat *
 
 static int standardize_process(struct weir_op *op, struct weir_batch *b)
 {
+    weir_op_state_batch(op);
     const struct standardize_conf *c = op->conf;
     size_t nfields = c->fields.n;
     for (uint32_t i = 0; i < b->n; i++) {

@@ -199,6 +199,7 @@ static int threshold_init(struct weir_op *op, struct weir_error *err)
 
 static int threshold_process(struct weir_op *op, struct weir_batch *b)
 {
+    weir_op_state_batch(op);
     const struct threshold_conf *c = op->conf;
     for (uint32_t i = 0; i < b->n; i++) {
         if (!weir_record_live(&b->rec[i]))
