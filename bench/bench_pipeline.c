@@ -24,13 +24,25 @@
  * (interleaved), prints a table (best, and median in brackets) and writes the
  * numbers as JSON.
  *
+ * With --keys K the records are spread over K hosts in turn (default 24),
+ * standardize and threshold get "by": "host" (one state per host, in the
+ * engine's keyed store), their warm-ups drop to 5 records (with 100,000 hosts
+ * each host has only 10 records), and the reference keeps its per-host state
+ * in a hash map of its own. After the check it also runs one worker directly
+ * (untimed) to read what the keyed store holds: weir_state_bytes and the
+ * worker's RSS growth.
+ *
  * Usage: bench_pipeline [--records N] [--runs R] [--seed S] [--above X]
- *                       [--dir DIR] [--keep] [RESULT.json]
- * RESULT.json defaults to bench/results/pipeline_file.json. */
+ *                       [--keys K] [--dir DIR] [--keep] [RESULT.json]
+ * RESULT.json defaults to bench/results/pipeline_file.json, or
+ * bench/results/pipeline_keyed.json with --keys. */
 #include "engine/diag.h"
 #include "engine/error.h"
+#include "engine/opstate.h"
 #include "engine/pipeline.h"
 #include "engine/run.h"
+#include "engine/state.h"
+#include "engine/worker.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -47,12 +59,15 @@
 
 #define MAX_RUNS 15
 #define MAX_OPS  16
+#define DEFAULT_HOSTS 24
+#define KEYED_WARMUP  5 /* standardize and threshold warm-ups with --keys */
 
 struct opts {
     uint64_t records;
     int runs;
     uint64_t seed;
     double above;    /* > 0: a fixed threshold instead of the 0.999 quantile */
+    uint32_t keys;   /* > 0: that many hosts, and state per host ("by": "host") */
     const char *dir; /* where the temp directory goes */
     int keep;        /* keep the generated files */
     const char *result;
@@ -72,6 +87,7 @@ struct run {
     uint64_t out, dead, alerts;
     uint64_t op_ns[MAX_OPS]; /* weir: per operator */
     uint64_t phase_ns[5];    /* reference, instrumented run only */
+    uint64_t keys, key_bytes; /* reference with --keys: its map's keys and bytes */
 };
 
 static double cpu_seconds(void)
@@ -110,11 +126,11 @@ static double gauss(uint64_t *s) /* Box-Muller */
     return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 }
 
-/* Writes n records; returns the bytes written or -1. Hosts report in turn
- * every 5 s from 2014-04-01 00:00:00 UTC; one value stream, a random walk
+/* Writes n records; returns the bytes written or -1. nhosts hosts report in
+ * turn (24: every 5 s) from 2014-04-01 00:00:00 UTC; one value stream, a random walk
  * pulled towards 40 with a spike on about 1 record in 5,000, and about 1 in
  * 50,000 records malformed (cut short, or without "value"). */
-static long long generate(const char *path, uint64_t n, uint64_t seed)
+static long long generate(const char *path, uint64_t n, uint64_t seed, uint32_t nhosts)
 {
     static const char *const dcs[] = {"eu-west-1", "us-east-1", "ap-south-1"};
     static const char *const services[] = {"checkout-api", "search-api", "payments-api",
@@ -138,7 +154,7 @@ static long long generate(const char *path, uint64_t n, uint64_t seed)
         struct tm tm;
         gmtime_r(&t, &tm);
         strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", &tm);
-        unsigned host = (unsigned)(i % 24);
+        unsigned host = (unsigned)(i % nhosts);
         double bad = unit(&s);
         value[0] = '\0'; /* no "value" in about 1 record in 100,000 */
         if (bad >= 1e-5)
@@ -163,11 +179,12 @@ static long long generate(const char *path, uint64_t n, uint64_t seed)
 /* The pipeline file; paths are escaped by jansson. */
 static int write_pipeline(const struct paths *p, const struct opts *o)
 {
+    int z_warmup = o->keys ? KEYED_WARMUP : 30, t_warmup = o->keys ? KEYED_WARMUP : 100;
     json_t *threshold = o->above > 0
                             ? json_pack("{s:s, s:s, s:f, s:i}", "type", "threshold", "score",
-                                        "anomaly_score", "above", o->above, "warmup", 100)
+                                        "anomaly_score", "above", o->above, "warmup", t_warmup)
                             : json_pack("{s:s, s:s, s:f, s:i}", "type", "threshold", "score",
-                                        "anomaly_score", "quantile", 0.999, "warmup", 100);
+                                        "anomaly_score", "quantile", 0.999, "warmup", t_warmup);
     /* clang-format off */
     json_t *ops = json_pack(
         "[{s:s, s:{s:s, s:{s:s, s:s}, s:{s:s, s:s}}},"
@@ -175,9 +192,13 @@ static int write_pipeline(const struct paths *p, const struct opts *o)
         " {s:s, s:s, s:[s], s:s}, o]",
         "type", "extract", "fields", "value", "/value", "host", "path", "/host", "type", "string",
         "ts", "path", "/ts", "type", "timestamp",
-        "type", "standardize", "fields", "value", "out", "value_z", "mode", "running", "warmup", 30,
+        "type", "standardize", "fields", "value", "out", "value_z", "mode", "running", "warmup", z_warmup,
         "type", "score", "method", "zscore", "fields", "value_z", "out", "anomaly_score",
         threshold);
+    if (ops && o->keys) { /* state per host */
+        json_object_set_new(json_array_get(ops, 1), "by", json_string("host"));
+        json_object_set_new(json_array_get(ops, 3), "by", json_string("host"));
+    }
     json_t *pl = json_pack("{s:s, s:{s:s, s:s, s:s}, s:o, s:[{s:s, s:s}], s:{s:s, s:s}}",
                            "name", "bench-pipeline",
                            "source", "type", "file", "path", p->input, "format", "jsonl",
@@ -226,10 +247,18 @@ struct ref_state {
     uint64_t count; /* P² */
 };
 
-static float ref_standardize(struct ref_state *s, float xf)
+/* How the reference is configured: as the pipeline file says. */
+struct ref_conf {
+    double above;             /* > 0: fixed threshold */
+    uint64_t z_warmup;        /* standardize "warmup" */
+    uint64_t t_warmup;        /* threshold "warmup" */
+    int keyed;                /* one state per host */
+};
+
+static float ref_standardize(struct ref_state *s, float xf, uint64_t warmup)
 {
     double x = xf, z = 0.0;
-    if (s->n >= 30 && x - s->mean != 0) {
+    if (s->n >= warmup && x - s->mean != 0) {
         double var = s->n > 1 ? s->m2 / (double)(s->n - 1) : 0.0; /* sample variance */
         double sd = var > 0 ? sqrt(var) : 0.0;
         z = (x - s->mean) / (sd < 1e-9 ? 1e-9 : sd);
@@ -294,9 +323,9 @@ static void p2_add(struct ref_state *s, double x, double p)
     }
 }
 
-static int ref_threshold(struct ref_state *s, float score, double above)
+static int ref_threshold(struct ref_state *s, float score, double above, uint64_t warmup)
 {
-    int alert = 0, warm = s->scored >= 100;
+    int alert = 0, warm = s->scored >= warmup;
     if (above > 0) {
         alert = warm && score >= (float)above;
     } else {
@@ -313,6 +342,76 @@ static int ref_threshold(struct ref_state *s, float score, double above)
     }
     s->scored++;
     return alert;
+}
+
+/* The reference's per-host state with --keys: a hash map written the obvious
+ * way (FNV-1a, open addressing with linear probing, doubled at half full,
+ * keys strdup'd). Entries are never removed. */
+struct ref_entry {
+    char *key; /* NULL: an empty slot */
+    struct ref_state st;
+};
+
+struct ref_map {
+    struct ref_entry *v;
+    size_t cap; /* a power of 2, or 0 */
+    size_t n;
+    size_t key_bytes; /* strdup'd bytes, NULs included */
+};
+
+static uint64_t ref_hash(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return h;
+}
+
+static int ref_map_grow(struct ref_map *m)
+{
+    size_t cap = m->cap ? m->cap * 2 : 64;
+    struct ref_entry *v = calloc(cap, sizeof *v);
+    if (!v)
+        return -1;
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->v[i].key)
+            continue;
+        size_t j = ref_hash(m->v[i].key) & (cap - 1);
+        while (v[j].key)
+            j = (j + 1) & (cap - 1);
+        v[j] = m->v[i];
+    }
+    free(m->v);
+    m->v = v;
+    m->cap = cap;
+    return 0;
+}
+
+/* key's state, created zeroed when new; NULL when out of memory. */
+static struct ref_state *ref_map_get(struct ref_map *m, const char *key)
+{
+    if (2 * (m->n + 1) > m->cap && ref_map_grow(m) < 0)
+        return NULL;
+    size_t j = ref_hash(key) & (m->cap - 1);
+    for (; m->v[j].key; j = (j + 1) & (m->cap - 1))
+        if (strcmp(m->v[j].key, key) == 0)
+            return &m->v[j].st;
+    size_t len = strlen(key) + 1;
+    if (!(m->v[j].key = malloc(len)))
+        return NULL;
+    memcpy(m->v[j].key, key, len);
+    memset(&m->v[j].st, 0, sizeof m->v[j].st);
+    m->n++;
+    m->key_bytes += len;
+    return &m->v[j].st;
+}
+
+static void ref_map_free(struct ref_map *m)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        free(m->v[i].key);
+    free(m->v);
+    memset(m, 0, sizeof *m);
 }
 
 /* "YYYY-MM-DD HH:MM:SS" -> epoch ms; -1 when it is not one. */
@@ -362,8 +461,9 @@ enum { PH_READ, PH_PARSE, PH_MATH, PH_DUMP, PH_WRITE };
     } while (0)
 
 /* One record; returns 1 when it went to the output, 0 to the dead letters. */
-static int ref_record(char *line, uint64_t no, struct ref_state *st, double above, FILE *out,
-                      FILE *dead, struct run *r, int instrument, uint64_t t_last)
+static int ref_record(char *line, uint64_t no, const struct ref_conf *rc, struct ref_state *one,
+                      struct ref_map *map, FILE *out, FILE *dead, struct run *r, int instrument,
+                      uint64_t t_last)
 {
     json_error_t jerr;
     json_t *obj = json_loads(line, 0, &jerr);
@@ -387,9 +487,14 @@ static int ref_record(char *line, uint64_t no, struct ref_state *st, double abov
         r->dead++;
         return 0;
     }
-    float z = ref_standardize(st, (float)json_number_value(jv));
+    struct ref_state *st = rc->keyed ? ref_map_get(map, host) : one;
+    if (!st) {
+        fprintf(stderr, "bench_pipeline: reference: out of memory\n");
+        exit(1);
+    }
+    float z = ref_standardize(st, (float)json_number_value(jv), rc->z_warmup);
     float score = isnan(z) ? 0.0f : (float)erf(fabs(z) * M_SQRT1_2);
-    int alert = ref_threshold(st, score, above);
+    int alert = ref_threshold(st, score, rc->above, rc->t_warmup);
     TICK(PH_MATH);
     json_object_set_new(obj, "value_z", isfinite(z) ? json_real(z) : json_null());
     json_object_set_new(obj, "anomaly_score", json_real(score));
@@ -411,7 +516,8 @@ static int ref_record(char *line, uint64_t no, struct ref_state *st, double abov
     return 1;
 }
 
-static int run_reference(const struct paths *p, double above, struct run *r, int instrument)
+static int run_reference(const struct paths *p, const struct ref_conf *conf, struct run *r,
+                         int instrument)
 {
     FILE *in = fopen(p->input, "r");
     FILE *out = fopen(p->ref_out, "w");
@@ -421,6 +527,7 @@ static int run_reference(const struct paths *p, double above, struct run *r, int
     ssize_t n;
     uint64_t no = 0;
     struct ref_state st;
+    struct ref_map map = {0};
     if (!in || !out || !dead) {
         fprintf(stderr, "bench_pipeline: reference: %s\n", strerror(errno));
         if (in)
@@ -439,9 +546,12 @@ static int run_reference(const struct paths *p, double above, struct run *r, int
             line[--n] = '\0';
         no++;
         TICK(PH_READ);
-        ref_record(line, no, &st, above, out, dead, r, instrument, t_last);
+        ref_record(line, no, conf, &st, &map, out, dead, r, instrument, t_last);
         t_last = instrument ? now_ns() : 0;
     }
+    r->keys = map.n;
+    r->key_bytes = map.cap * sizeof map.v[0] + map.key_bytes;
+    ref_map_free(&map); /* inside the timing: freeing is part of the job */
     free(line);
     fclose(in);
     int rc = fclose(out) | fclose(dead);
@@ -526,13 +636,16 @@ static void clear_outputs(const struct paths *p)
     unlink(p->ref_dead);
 }
 
-static int verify(const struct paths *p, const struct weir_pipeline *pl, double above,
-                  uint64_t *out, uint64_t *dead, uint64_t *alerts)
+static int verify(const struct paths *p, const struct weir_pipeline *pl,
+                  const struct ref_conf *rc, uint64_t *out, uint64_t *dead, uint64_t *alerts,
+                  struct run *ref_run)
 {
     struct run w = {0}, r = {0};
+    double above = rc->above;
     clear_outputs(p);
-    if (run_weir(pl, &w) < 0 || run_reference(p, above, &r, 0) < 0)
+    if (run_weir(pl, &w) < 0 || run_reference(p, rc, &r, 0) < 0)
         return -1;
+    *ref_run = r;
     uint64_t wl = count_lines(p->weir_out), rl = count_lines(p->ref_out);
     uint64_t wd = count_lines(p->weir_dead), rd = count_lines(p->ref_dead);
     uint64_t diffs = compare_outputs(p->weir_out, p->ref_out);
@@ -551,6 +664,68 @@ static int verify(const struct paths *p, const struct weir_pipeline *pl, double 
     *dead = wd;
     *alerts = w.alerts;
     return 0;
+}
+
+/* ---- what the keyed state holds ------------------------------------------- */
+
+/* At the end of one run (untimed): one worker driven directly, as weir_run's
+ * threads drive theirs, and read before it is destroyed. */
+struct state_mem {
+    uint64_t keys[MAX_OPS], bytes[MAX_OPS]; /* per operator, over its partitions */
+    long long rss_kb;                       /* the process's RSS growth, init to end of run */
+    int measured;
+};
+
+static long long rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kb = strtoll(line + 6, NULL, 10);
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+static int measure_state(const struct paths *p, const struct weir_pipeline *pl,
+                         struct state_mem *sm)
+{
+    struct weir_error err = {0};
+    struct weir_worker *w = calloc(1, sizeof *w);
+    int rc = w ? 0 : -ENOMEM;
+    clear_outputs(p);
+    for (size_t k = 0; rc == 0 && k <= pl->nsinks; k++) { /* as weir_run does first */
+        const struct weir_stage_sink *st = k < pl->nsinks ? &pl->sinks[k] : &pl->dead;
+        if (st->type->setup)
+            rc = st->type->setup(st->conf, &err);
+    }
+    long long rss0 = rss_kb();
+    if (rc == 0 && (rc = weir_worker_init(w, 0, 1, pl, 1, &err)) == 0 &&
+        (rc = weir_worker_run(w)) < 0)
+        err = w->err;
+    if (rc == 0) {
+        sm->rss_kb = rss_kb() - rss0;
+        for (size_t k = 0; k < w->nops && k < MAX_OPS; k++) {
+            const struct weir_op_state *ks = w->ops[k].keyed;
+            for (uint32_t part = 0; ks && part < ks->nparts; part++) {
+                if (ks->parts[part]) {
+                    sm->keys[k] += weir_state_count(ks->parts[part]);
+                    sm->bytes[k] += weir_state_bytes(ks->parts[part]);
+                }
+            }
+        }
+        sm->measured = 1;
+    } else {
+        fprintf(stderr, "bench_pipeline: measuring the state: %s\n",
+                err.msg[0] ? err.msg : strerror(-rc));
+    }
+    if (w)
+        weir_worker_destroy(w);
+    free(w);
+    clear_outputs(p);
+    return rc < 0 ? -1 : 0;
 }
 
 /* ---- reporting -------------------------------------------------------------- */
@@ -650,6 +825,8 @@ struct report {
     uint64_t out, dead, alerts;
     struct run weir[MAX_RUNS], ref[MAX_RUNS];
     struct run ref_phases; /* the instrumented reference run */
+    struct run ref_check;  /* the reference's checking run (its map's size) */
+    struct state_mem state;
 };
 
 static void print_row(const char *name, const struct stats *st, const struct report *rp)
@@ -696,6 +873,48 @@ static json_t *report_phases(const struct report *rp)
     return phases;
 }
 
+/* What the keyed stores held at the end of a run, and the reference's map. */
+static json_t *report_state(const struct report *rp)
+{
+    const struct state_mem *sm = &rp->state;
+    json_t *ops = json_object();
+    uint64_t bytes = 0, keys = 0;
+    printf("\nkeyed state at the end of a run (weir_state_bytes: entries + table, as engine/state.c "
+           "counts them)\n");
+    for (size_t k = 0; sm->measured && k < rp->pl->nops && k < MAX_OPS; k++) {
+        if (!sm->keys[k])
+            continue;
+        double per = (double)sm->bytes[k] / (double)sm->keys[k];
+        printf("  %-14s %9llu keys %12llu bytes %8.1f bytes/key\n", rp->pl->ops[k].type->name,
+               (unsigned long long)sm->keys[k], (unsigned long long)sm->bytes[k], per);
+        json_object_set_new(ops, rp->pl->ops[k].type->name,
+                            json_pack("{s:I, s:I, s:f}", "keys", (json_int_t)sm->keys[k], "bytes",
+                                      (json_int_t)sm->bytes[k], "bytes_per_key", per));
+        bytes += sm->bytes[k];
+        keys = sm->keys[k] > keys ? sm->keys[k] : keys;
+    }
+    double per_key = keys ? (double)bytes / (double)keys : 0;
+    double rss = (double)sm->rss_kb * 1024.0;
+    double ref_per = rp->ref_check.keys ? (double)rp->ref_check.key_bytes /
+                                              (double)rp->ref_check.keys : 0;
+    printf("  %-14s %9llu keys %12llu bytes %8.1f bytes/key (every operator)\n", "total",
+           (unsigned long long)keys, (unsigned long long)bytes, per_key);
+    printf("  process RSS growth over one worker's run (batches and buffers too): %.1f MB, "
+           "%.1f bytes/key\n",
+           rss / 1e6, keys ? rss / (double)keys : 0.0);
+    if (rp->ref_check.keys)
+        printf("  reference's hash map: %llu keys, %llu bytes (table + keys, no malloc "
+               "overhead), %.1f bytes/key\n",
+               (unsigned long long)rp->ref_check.keys,
+               (unsigned long long)rp->ref_check.key_bytes, ref_per);
+    return json_pack("{s:b, s:o, s:I, s:I, s:f, s:f, s:f, s:I, s:I, s:f}", "measured",
+                     sm->measured, "operators", ops, "keys", (json_int_t)keys, "bytes",
+                     (json_int_t)bytes, "bytes_per_key", per_key, "rss_growth_bytes", rss,
+                     "rss_growth_bytes_per_key", keys ? rss / (double)keys : 0.0,
+                     "reference_map_keys", (json_int_t)rp->ref_check.keys, "reference_map_bytes",
+                     (json_int_t)rp->ref_check.key_bytes, "reference_map_bytes_per_key", ref_per);
+}
+
 static json_t *runs_json(const struct run *runs, int n)
 {
     json_t *a = json_array();
@@ -711,17 +930,23 @@ static json_t *report(const struct report *rp)
     const struct opts *o = rp->o;
     double n = (double)o->records;
     struct stats w = summarise(rp->weir, o->runs), r = summarise(rp->ref, o->runs);
-    printf("\n%llu records, %.1f bytes/record on average (%.1f MB), %s, 1 worker; "
+    char keying[128];
+    if (o->keys)
+        snprintf(keying, sizeof keying, "state per host (\"by\": \"host\", %u hosts, warm-ups %d)",
+                 o->keys, KEYED_WARMUP);
+    else
+        snprintf(keying, sizeof keying, "state per partition (%d hosts)", DEFAULT_HOSTS);
+    printf("\n%llu records, %.1f bytes/record on average (%.1f MB), %s, %s, 1 worker; "
            "best of %d (median)\n",
            (unsigned long long)o->records, (double)rp->bytes / n, (double)rp->bytes / 1e6,
-           o->above > 0 ? "fixed threshold" : "threshold quantile 0.999", o->runs);
+           o->above > 0 ? "fixed threshold" : "threshold quantile 0.999", keying, o->runs);
     printf("%-22s %21s %17s %17s %17s\n", "method", "records/s", "MB/s", "ns/record",
            "CPU ns/record"); /* CPU: least (median) */
     print_row("weir (jscan)", &w, rp);
     print_row("reference (jansson)", &r, rp);
     printf("%-22s %8.2fx (%8.2fx) %35s %6.2fx (%6.2fx)\n", "ratio weir/reference", r.best / w.best,
            r.median / w.median, "", r.cpu_best / w.cpu_best, r.cpu_median / w.cpu_median);
-    json_t *ops = report_ops(rp, &w), *phases = report_phases(rp);
+    json_t *ops = report_ops(rp, &w), *phases = report_phases(rp), *state = report_state(rp);
     const char *commit = getenv("WEIR_BENCH_COMMIT");
     char date[32];
     utc_now(date, sizeof date);
@@ -729,11 +954,11 @@ static json_t *report(const struct report *rp)
            (unsigned long long)rp->out, (unsigned long long)rp->dead,
            (unsigned long long)rp->alerts);
     /* clang-format off */
-    return json_pack(
+    json_t *res = json_pack(
         "{s:s, s:s, s:o, s:{s:s, s:s, s:s}, s:s, s:s, s:I, s:I, s:f, s:i, s:I,"
         " s:{s:I, s:I, s:I, s:b},"
         " s:[{s:s, s:i, s:o, s:o, s:o, s:o}, {s:s, s:o, s:o, s:o, s:o}], s:{s:f, s:f, s:f}}",
-        "benchmark", "pipeline_file", "date", date, "machine", machine_json(),
+        "benchmark", o->keys ? "pipeline_keyed" : "pipeline_file", "date", date, "machine", machine_json(),
         "build", "weir", WEIR_VERSION, "commit", commit ? commit : "", "jansson", JANSSON_VERSION,
         "pipeline", o->above > 0 ? "file -> extract -> standardize -> score -> threshold(above) -> file"
                                  : "file -> extract -> standardize -> score -> threshold(quantile 0.999) -> file",
@@ -752,6 +977,17 @@ static json_t *report(const struct report *rp)
         "ratio_weir_over_reference", "best", r.best / w.best, "median", r.median / w.median,
         "cpu_median", r.cpu_median / w.cpu_median);
     /* clang-format on */
+    if (res) {
+        json_object_set_new(res, "hosts", json_integer(o->keys ? o->keys : DEFAULT_HOSTS));
+        json_object_set_new(res, "by", o->keys ? json_string("host") : json_null());
+        json_object_set_new(res, "warmups",
+                            json_pack("{s:i, s:i}", "standardize", o->keys ? KEYED_WARMUP : 30,
+                                      "threshold", o->keys ? KEYED_WARMUP : 100));
+        json_object_set_new(res, "state", state);
+    } else {
+        json_decref(state);
+    }
+    return res;
 }
 
 static int write_result(const char *path, json_t *res)
@@ -783,6 +1019,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
             o->seed = strtoull(argv[++i], NULL, 0);
         else if (strcmp(a, "--above") == 0 && v)
             o->above = strtod(argv[++i], NULL);
+        else if (strcmp(a, "--keys") == 0 && v)
+            o->keys = (uint32_t)strtoul(argv[++i], NULL, 10);
         else if (strcmp(a, "--dir") == 0 && v)
             o->dir = argv[++i];
         else if (a[0] != '-')
@@ -821,7 +1059,9 @@ static int bench(const struct opts *o, const struct paths *p, struct report *rp)
     struct weir_pipeline *pl = NULL;
     struct weir_diag diag = {0};
     printf("generating %llu records in %s ...\n", (unsigned long long)o->records, p->dir);
-    if ((rp->bytes = generate(p->input, o->records, o->seed)) < 0 || write_pipeline(p, o) < 0) {
+    uint32_t hosts = o->keys ? o->keys : DEFAULT_HOSTS;
+    if ((rp->bytes = generate(p->input, o->records, o->seed, hosts)) < 0 ||
+        write_pipeline(p, o) < 0) {
         fprintf(stderr, "bench_pipeline: cannot write to %s: %s\n", p->dir, strerror(errno));
         return -1;
     }
@@ -832,20 +1072,27 @@ static int bench(const struct opts *o, const struct paths *p, struct report *rp)
     }
     weir_diag_free(&diag);
     rp->pl = pl;
-    int rc = verify(p, pl, o->above, &rp->out, &rp->dead, &rp->alerts);
+    struct ref_conf refc = {.above = o->above,
+                            .z_warmup = o->keys ? KEYED_WARMUP : 30,
+                            .t_warmup = o->keys ? KEYED_WARMUP : 100,
+                            .keyed = o->keys > 0};
+    /* First, while the heap is fresh, so the RSS growth is the state's own. */
+    int rc = measure_state(p, pl, &rp->state);
+    if (rc == 0)
+        rc = verify(p, pl, &refc, &rp->out, &rp->dead, &rp->alerts, &rp->ref_check);
     for (int i = 0; rc == 0 && i < o->runs; i++) {
         clear_outputs(p);
         rc = run_weir(pl, &rp->weir[i]);
         clear_outputs(p);
         if (rc == 0)
-            rc = run_reference(p, o->above, &rp->ref[i], 0);
+            rc = run_reference(p, &refc, &rp->ref[i], 0);
         if (rc == 0)
             printf("run %d: weir %.3f s, reference %.3f s\n", i + 1, rp->weir[i].seconds,
                    rp->ref[i].seconds);
     }
     clear_outputs(p);
     if (rc == 0)
-        rc = run_reference(p, o->above, &rp->ref_phases, 1);
+        rc = run_reference(p, &refc, &rp->ref_phases, 1);
     if (rc == 0) {
         json_t *res = report(rp);
         rc = write_result(o->result, res);
@@ -861,16 +1108,18 @@ int main(int argc, char **argv)
                      .runs = 3,
                      .seed = 42,
                      .above = 0,
-                     .result = "bench/results/pipeline_file.json"};
+                     .result = NULL};
     const char *tmpdir = getenv("TMPDIR");
     o.dir = tmpdir && *tmpdir ? tmpdir : "/tmp";
     if (parse_args(argc, argv, &o) < 0) {
         fprintf(stderr,
                 "usage: bench_pipeline [--records N] [--runs R (1-%d)] [--seed S] "
-                "[--above X] [--dir DIR] [--keep] [RESULT.json]\n",
+                "[--above X] [--keys K] [--dir DIR] [--keep] [RESULT.json]\n",
                 MAX_RUNS);
         return 2;
     }
+    if (!o.result)
+        o.result = o.keys ? "bench/results/pipeline_keyed.json" : "bench/results/pipeline_file.json";
     struct paths p;
     static struct report rp;
     rp.o = &o;

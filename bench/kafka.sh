@@ -7,10 +7,18 @@
 #      with its own consumer group and writes N records to bench-out:
 #        plain:T  bench_kafka_plain loop (T threads: a consumer + a producer each)
 #        weir:W   weir run bench/pipelines/kafka-throughput.json --workers W
-#                 (kafka source -> extract -> standardize -> score -> kafka sink)
-#        weir-nohdr:W weir with the sink's "headers": false
-#        plain-hdr:T  the plain loop adding the one message header weir's sink
-#                 adds ("weir-pipeline"), to show what that header costs
+#                 (kafka source -> extract -> standardize -> score -> kafka sink),
+#                 with weir's defaults: no per-message header, standardize's state
+#                 per partition, durable (changelog every checkpoint_interval, 1 s)
+#        weir-FLAG[-FLAG...]:W  weir with options changed, one --set per FLAG:
+#                 hdr    the sink's "headers": true (a weir-pipeline header per output)
+#                 keyed  standardize "by": "kafka:key" (one state per message key)
+#                 eos    source "guarantee": "exactly_once"
+#                 mem    "state": {"durable": false} (no changelog; the pipeline
+#                        file says "durable": true, the default, so --set can change it)
+#                 e.g. weir-keyed-eos-mem:1
+#        plain-hdr:T  the plain loop adding one message header ("weir-pipeline"),
+#                 as weir-hdr does, to show what that header costs
 #      Each configuration runs once per variant of the consumers' librdkafka
 #      settings (the same for both systems): default (weir's: librdkafka's
 #      queued.min.messages=100000) and qmin1m (queued.min.messages=1000000;
@@ -19,25 +27,33 @@
 #      backlog). A run is timed from outside, the same way for both: `bench_kafka_plain
 #      watch` polls bench-out's high watermarks every 10 ms and reports the
 #      rate between the first new output message and the N-th. weir is then
-#      stopped with SIGTERM (it drains and commits).
+#      stopped with SIGTERM (it drains and commits). Each weir run writes its
+#      state to a changelog topic of its own (bench-cl-GROUP), so no run restores
+#      another's; the messages it got are reported (changelog_msgs).
+#      Under exactly-once, transaction markers count in the high watermarks: the
+#      watcher stops up to one marker per partition and transaction early, so
+#      the script waits for the output to stop growing before it stops weir.
 #  (b) Latency: for each rate in RATES and each system in LAT_SYSTEMS, fresh
 #      topics; the system is started and warmed up (2,000 records); then
 #      `bench_kafka_latency consume` reads the output topic while
 #      `bench_kafka_latency produce` writes RATE records/s for DURATION s, each
 #      carrying its produce time; latency = consume time - produce time.
 #
-# Prints tables and writes $RESULTS/kafka_throughput.json and
+# Prints tables and writes $RESULTS/$TP_NAME.json (kafka_throughput.json) and
 # $RESULTS/kafka_latency.json. See docs/benchmarks.md.
 #
 # Environment (defaults): N=1000000 RUNS=3 CONFIGS="plain:1 weir:1 plain:2 weir:2 plain-hdr:1"
+#   KEYS=24 (hosts, and so distinct message keys, in the input)
 #   VARIANTS="default qmin1m" RATES="10000 100000" DURATION=30 LAT_SYSTEMS="weir plain" LAT_WORKERS=1 LAT_RUNS=1
 #   PARTITIONS=4 PORT=29092 DIR=/tmp/weir-kafka-bench BUILD=/tmp/kbench
-#   RESULTS=bench/results SKIP_THROUGHPUT= SKIP_LATENCY= NO_BUILD=
+#   RESULTS=bench/results TP_NAME=kafka_throughput (the throughput JSON: $RESULTS/$TP_NAME.json)
+#   SKIP_THROUGHPUT= SKIP_LATENCY= NO_BUILD=
 # Quick run: N=100000 RUNS=1 RATES=10000 DURATION=5 bench/kafka.sh
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 N=${N:-1000000}
+KEYS=${KEYS:-24}
 RUNS=${RUNS:-3}
 CONFIGS=${CONFIGS:-"plain:1 weir:1 plain:2 weir:2 plain-hdr:1"}
 VARIANTS=${VARIANTS:-"default qmin1m"}
@@ -51,6 +67,7 @@ PORT=${PORT:-29092}
 DIR=${DIR:-/tmp/weir-kafka-bench}
 BUILD=${BUILD:-/tmp/kbench}
 RESULTS=${RESULTS:-$ROOT/bench/results}
+TP_NAME=${TP_NAME:-kafka_throughput}
 BR=127.0.0.1:$PORT
 PIPE=$ROOT/bench/pipelines/kafka-throughput.json
 WEIR=$BUILD/weir PLAIN=$BUILD/bench_kafka_plain LAT=$BUILD/bench_kafka_latency
@@ -69,6 +86,30 @@ if [[ -z ${NO_BUILD:-} ]]; then
 fi
 for b in "$WEIR" "$PLAIN" "$LAT"; do [[ -x $b ]] || die "missing $b (build first, or unset NO_BUILD)"; done
 "$WEIR" validate "$PIPE" >/dev/null || die "$PIPE is not valid"
+
+weir_flags() { # SYSTEM: sets WFLAGS to the --set arguments of weir-FLAG-FLAG...
+    local f fs
+    WFLAGS=()
+    IFS=- read -r -a fs <<<"${1#weir}"
+    for f in "${fs[@]}"; do
+        case $f in
+            '') ;;
+            hdr) WFLAGS+=(--set 'sinks[0].headers=true') ;;
+            keyed) WFLAGS+=(--set 'operators[1].by=kafka:key') ;;
+            eos) WFLAGS+=(--set 'source.guarantee=exactly_once') ;;
+            mem) WFLAGS+=(--set 'state.durable=false') ;;
+            *) log "unknown flag $f in $1"; return 1 ;;
+        esac
+    done
+}
+for cfg in $CONFIGS; do # fail before the broker starts
+    sys=${cfg%%:*}
+    case $sys in
+        weir|weir-*) weir_flags "$sys" || die "bad system in CONFIGS: $sys"
+            "$WEIR" validate "$PIPE" --set state.changelog=bench-cl "${WFLAGS[@]}" >/dev/null \
+                || die "$sys: the pipeline is not valid" ;;
+    esac
+done
 
 # ---- the broker ---------------------------------------------------------------
 PIDS=()
@@ -120,9 +161,9 @@ weir_stop() { # PID LOG: SIGTERM, wait, check
 # ---- (a) throughput -------------------------------------------------------------
 if [[ -z ${SKIP_THROUGHPUT:-} ]]; then
     INPUT=$WORK/records.jsonl
-    log "generating $N records"
-    awk -v n="$N" '
-    # 24 hosts reporting every 5 s from 2014-04-01 00:00:00 UTC; value: a random
+    log "generating $N records over $KEYS hosts"
+    awk -v n="$N" -v k="$KEYS" '
+    # k hosts (24: reporting every 5 s) from 2014-04-01 00:00:00 UTC; value: a random
     # walk pulled towards 40 (Park-Miller LCG: exact in doubles, so deterministic).
     BEGIN {
         split("eu-west-1 us-east-1 ap-south-1", dc, " ")
@@ -132,7 +173,7 @@ if [[ -z ${SKIP_THROUGHPUT:-} ]]; then
             x = (x * 16807) % 2147483647; u = x / 2147483647
             w += 0.02 * (40 - w) + 2.4 * (u - 0.5)
             if (w < 0) w = 0; if (w > 100) w = 100
-            s = int(i / 24) * 5; h = i % 24
+            s = int(i / 24) * 5; h = i % k
             printf "{\"ts\":\"2014-04-%02d %02d:%02d:%02d\",\"host\":\"web-%03d\",\"dc\":\"%s\",\"service\":\"%s\",\"metric\":\"cpu_user\",\"unit\":\"percent\",\"value\":%.3f,\"seq\":%d}\n", \
                 1 + int(s / 86400), int(s % 86400 / 3600), int(s % 3600 / 60), s % 60, h, dc[h % 3 + 1], sv[h % 6 + 1], w, i
         }
@@ -164,10 +205,11 @@ if [[ -z ${SKIP_THROUGHPUT:-} ]]; then
             base=$("$PLAIN" offsets --brokers "$BR" --topic bench-out)
             b0=$(cpu_s "$BPID") l0=$(loadavg)
             case $sys in
-                weir) weir_run "$group" bench-in bench-out "$w" "$WORK/$group.log" "${wargs[@]}"; p=$WPID ;;
-                weir-nohdr) # the sink without its per-message weir-pipeline header
+                weir|weir-*)
+                    weir_flags "$sys"
                     weir_run "$group" bench-in bench-out "$w" "$WORK/$group.log" "${wargs[@]}" \
-                        --set 'sinks[0].headers=false'; p=$WPID ;;
+                        --set "state.changelog=bench-cl-$group" "${WFLAGS[@]}"
+                    p=$WPID ;;
                 plain|plain-hdr)
                     hdr=()
                     [[ $sys == plain-hdr ]] && hdr=(--header weir-pipeline=kafka-throughput)
@@ -183,16 +225,26 @@ if [[ -z ${SKIP_THROUGHPUT:-} ]]; then
             # Every weir config: a Kafka source never ends by itself. (Testing
             # only "weir" left weir-nohdr waiting here for an exit no one asked
             # for: the "missed wake-up" once reported in docs/benchmarks.md.)
+            clmsgs=0
             if [[ $sys == weir* ]]; then
+                if [[ $sys == *-eos* ]]; then # markers: wait for the last outputs
+                    o1=-1 o2=$("$PLAIN" offsets --brokers "$BR" --topic bench-out)
+                    for _ in $(seq 60); do
+                        ((o1 == o2)) && break
+                        sleep 0.5; o1=$o2 o2=$("$PLAIN" offsets --brokers "$BR" --topic bench-out)
+                    done
+                fi
                 weir_stop "$p" "$WORK/$group.log"
+                [[ $sys == *-mem* ]] || # durable: the changelog's messages (EOS: markers too)
+                    clmsgs=$("$PLAIN" offsets --brokers "$BR" --topic "bench-cl-$group" 2>/dev/null || echo 0)
                 grep -q "$N records in, $N out" "$WORK/$group.log" \
                     || die "weir did not read and write exactly $N records: $(tail -n1 "$WORK/$group.log")"
             else
                 wait "$p" || die "plain loop failed: $(tail -n2 "$WORK/$group.log")"
             fi
             echo "$res" | jq -c --arg sys "$sys" --argjson w "$w" --argjson r "$r" --arg v "$v" \
-                --argjson bcpu "$(calc "$b1 - $b0")" --argjson load "$l0" \
-                '{system: $sys, workers: $w, variant: $v, run: $r} + . + {broker_cpu_s: $bcpu, loadavg_1m: $load}' >>"$TP"
+                --argjson bcpu "$(calc "$b1 - $b0")" --argjson load "$l0" --argjson cl "$clmsgs" \
+                '{system: $sys, workers: $w, variant: $v, run: $r} + . + {broker_cpu_s: $bcpu, loadavg_1m: $load, changelog_msgs: $cl}' >>"$TP"
             log "$(tail -n1 "$TP")"
             sleep 1
         done
@@ -200,7 +252,7 @@ if [[ -z ${SKIP_THROUGHPUT:-} ]]; then
     done
 
     jq -s --argjson machine "$MACHINE" --argjson n "$N" --argjson bytes "$BYTES" \
-        --argjson parts "$PARTITIONS" --argjson replay "$REPLAY_S" '
+        --argjson parts "$PARTITIONS" --argjson replay "$REPLAY_S" --argjson keys "$KEYS" '
         def median: sort | if length % 2 == 1 then .[length / 2 | floor]
                            else (.[length / 2 - 1] + .[length / 2]) / 2 end;
         (group_by([.variant, .system, .workers]) | map({
@@ -208,33 +260,37 @@ if [[ -z ${SKIP_THROUGHPUT:-} ]]; then
             median_records_per_s: (map(.records_per_s) | median | round),
             best_records_per_s: (map(.records_per_s) | max),
             worst_records_per_s: (map(.records_per_s) | min),
-            median_cpu_us_per_record: (map(.cpu_s / $n * 1e6) | median * 100 | round / 100),
+            median_cpu_us_per_record: (map(.cpu_s / $n * 1e6) | median * 1000 | round / 1000),
+            median_records_per_cpu_s: (map($n / .cpu_s) | median | round),
             median_broker_cpu_us_per_record: (map(.broker_cpu_s / $n * 1e6) | median * 100 | round / 100),
             median_first_output_s: (map(.first_output_s) | median),
-            median_max_rss_mb: (map(.max_rss_kb / 1024) | median | round)
+            median_max_rss_mb: (map(.max_rss_kb / 1024) | median | round),
+            median_changelog_msgs: (map(.changelog_msgs // 0) | median),
+            median_loadavg_1m: (map(.loadavg_1m) | median)
         })) as $summary
         | {benchmark: "kafka_throughput", machine: $machine,
-           params: {records: $n, input_bytes: $bytes, partitions: $parts, replay_s: $replay,
+           params: {records: $n, input_bytes: $bytes, partitions: $parts, replay_s: $replay, keys: $keys,
                     variants: {default: "librdkafka defaults (as weir sets them)",
                                qmin1m: "consumer queued.min.messages=1000000, both systems"},
                     pipeline: "bench/pipelines/kafka-throughput.json"},
            summary: $summary,
-           ratios: [$summary[] | select(.system == "weir") as $w
+           ratios: [$summary[] | select(.system | startswith("weir")) as $w
                     | ($summary[] | select(.system == "plain" and .workers == $w.workers
                                            and .variant == $w.variant)) as $p
-                    | {variant: $w.variant, workers: $w.workers,
-                       weir_over_plain: (($w.median_records_per_s / $p.median_records_per_s) * 1000 | round / 1000)}],
-           runs: .}' "$TP" >"$RESULTS/kafka_throughput.json"
+                    | {variant: $w.variant, system: $w.system, workers: $w.workers,
+                       weir_over_plain: (($w.median_records_per_s / $p.median_records_per_s) * 1000 | round / 1000),
+                       per_cpu_s_weir_over_plain: (($p.median_cpu_us_per_record / $w.median_cpu_us_per_record) * 1000 | round / 1000)}],
+           runs: .}' "$TP" >"$RESULTS/$TP_NAME.json"
 
     echo
     echo "Throughput: $N records, Kafka -> X -> Kafka, $RUNS run(s) each, interleaved ($(nproc) cores shared by everything)"
     echo
-    echo "| consumer settings | system | workers | records/s (median) | best | worst | CPU µs/record (process) | broker CPU µs/record | peak RSS MB |"
-    echo "|---|---|---|---|---|---|---|---|---|"
-    jq -r '.summary[] | "| \(.variant) | \(if .system == "weir" then "weir (extract+standardize+score)" elif .system == "plain-hdr" then "plain loop + 1 header" else "plain librdkafka loop" end) | \(.workers) | \(.median_records_per_s) | \(.best_records_per_s) | \(.worst_records_per_s) | \(.median_cpu_us_per_record) | \(.median_broker_cpu_us_per_record) | \(.median_max_rss_mb) |"' \
-        "$RESULTS/kafka_throughput.json"
+    echo "| consumer settings | system | workers | records/s (median) | best | worst | CPU µs/record (process) | records per CPU-s | broker CPU µs/record | peak RSS MB | changelog msgs | load |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    jq -r '.summary[] | "| \(.variant) | \(if .system == "plain-hdr" then "plain loop + 1 header" elif .system == "plain" then "plain librdkafka loop" else .system end) | \(.workers) | \(.median_records_per_s) | \(.best_records_per_s) | \(.worst_records_per_s) | \(.median_cpu_us_per_record) | \(.median_records_per_cpu_s) | \(.median_broker_cpu_us_per_record) | \(.median_max_rss_mb) | \(.median_changelog_msgs) | \(.median_loadavg_1m) |"' \
+        "$RESULTS/$TP_NAME.json"
     echo
-    jq -r '.ratios[] | "weir / plain (\(.variant), \(.workers) worker(s)): \(.weir_over_plain)×"' "$RESULTS/kafka_throughput.json"
+    jq -r '.ratios[] | "\(.system) / plain (\(.variant), \(.workers) worker(s)): \(.weir_over_plain)× records/s, \(.per_cpu_s_weir_over_plain)× records per CPU-second"' "$RESULTS/$TP_NAME.json"
     echo
 fi
 
