@@ -95,28 +95,10 @@ static int64_t state_clock(const struct weir_op_state *ks, const struct weir_rec
     return r->ts_ms >= 0 ? r->ts_ms : weir_wall_ms();
 }
 
-void *weir_op_state(struct weir_op *op, const struct weir_batch *b, uint32_t i, int *created)
+void *weir_op_state_miss(struct weir_op *op, const struct weir_record *r, const void *key,
+                         uint32_t klen, int *created)
 {
     struct weir_op_state *ks = op->keyed;
-    const struct weir_record *r = &b->rec[i];
-    const void *key = "";
-    uint32_t klen = 0;
-    if (ks->by_col >= 0) {
-        const struct weir_str *v = &b->S[(size_t)i * b->nstr + (size_t)ks->by_col];
-        if (v->p) {
-            key = v->p;
-            klen = v->len;
-        }
-    } else if (ks->by_col == WEIR_BY_KAFKA_KEY && r->key) {
-        key = r->key;
-        klen = r->key_len;
-    }
-    if (ks->last && ks->last_part == r->part && ks->last_klen == klen &&
-        (klen == 0 || memcmp(ks->last_key, key, klen) == 0)) {
-        if (created)
-            *created = 0;
-        return ks->last; /* the same key as the record before: already touched and dirty */
-    }
     struct weir_state *s = r->part < ks->nparts && ks->parts[r->part]
                                ? ks->parts[r->part] : weir_op_state_part(op, r->part, 1);
     void *v = s ? weir_state_get(s, key, klen, state_clock(ks, r), created) : NULL;

@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "engine/buf.h"
 #include "engine/operator.h"
@@ -81,9 +82,39 @@ static inline void weir_op_state_batch(struct weir_op *op)
     if (op->keyed)
         op->keyed->last = NULL;
 }
+/* The lookup itself, when record r's key is not the one before. */
+void *weir_op_state_miss(struct weir_op *op, const struct weir_record *r, const void *key,
+                         uint32_t klen, int *created);
+
 /* Record i's value (created zeroed when new; *created says so when not
- * NULL), or NULL when out of memory. */
-void *weir_op_state(struct weir_op *op, const struct weir_batch *b, uint32_t i, int *created);
+ * NULL), or NULL when out of memory. Inline: on the record path, most
+ * records (all of them without "by") hit the value handed out before. */
+static inline void *weir_op_state(struct weir_op *op, const struct weir_batch *b, uint32_t i,
+                                  int *created)
+{
+    struct weir_op_state *ks = op->keyed;
+    const struct weir_record *r = &b->rec[i];
+    const void *key = "";
+    uint32_t klen = 0;
+    if (ks->by_col >= 0) {
+        const struct weir_str *v = &b->S[(size_t)i * b->nstr + (size_t)ks->by_col];
+        if (v->p) {
+            key = v->p;
+            klen = v->len;
+        }
+    } else if (ks->by_col == WEIR_BY_KAFKA_KEY && r->key) {
+        key = r->key;
+        klen = r->key_len;
+    }
+    if (ks->last && ks->last_part == r->part && ks->last_klen == klen &&
+        (klen == 0 || memcmp(ks->last_key, key, klen) == 0)) {
+        if (created)
+            *created = 0;
+        return ks->last; /* already touched and marked dirty in this batch */
+    }
+    return weir_op_state_miss(op, r, key, klen, created);
+}
+
 /* The store of a partition slot (created when create), or NULL. */
 struct weir_state *weir_op_state_part(struct weir_op *op, uint32_t part, int create);
 void weir_op_state_drop(struct weir_op *op, uint32_t part);
