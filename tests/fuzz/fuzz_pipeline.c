@@ -6,6 +6,7 @@
  * Kafka properties that would load code are refused. */
 #include <string.h>
 
+#include "engine/opstate.h"
 #include "engine/pipeline.h"
 #include "tests/fuzz/fuzz.h"
 
@@ -22,6 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_ASSERT(!op.type->init || op.type->init(&op, &err) == 0);
         if (op.type->destroy)
             op.type->destroy(&op);
+        weir_op_state_free(&op); /* keyed state is the engine's to free */
     }
     weir_pipeline_free(pl);
     weir_diag_free(&d);
