@@ -370,7 +370,7 @@ static int ops_init(struct weir_worker *w, struct weir_error *err)
     return 0;
 }
 
-static int sinks_open(struct weir_worker *w, struct weir_error *err)
+static int sinks_open(struct weir_worker *w, void *const *shared, struct weir_error *err)
 {
     const struct weir_pipeline *pl = w->pl;
     w->nsinks = pl->nsinks + 1;
@@ -385,6 +385,7 @@ static int sinks_open(struct weir_worker *w, struct weir_error *err)
         s->worker = w;
         s->when = k < pl->nsinks ? st->when : WEIR_WHEN_DEAD;
         s->output = &st->output;
+        s->shared = shared ? shared[k] : NULL;
         int rc = s->type->open(s, err);
         if (rc < 0)
             return rc; /* destroy() closes it: close() accepts a partly opened sink */
@@ -396,6 +397,13 @@ static void before_sleep(struct weir_loop_hook *hook);
 
 int weir_worker_init(struct weir_worker *w, int id, int nworkers,
                      const struct weir_pipeline *pl, int with_source, struct weir_error *err)
+{
+    return weir_worker_init_shared(w, id, nworkers, pl, with_source, NULL, err);
+}
+
+int weir_worker_init_shared(struct weir_worker *w, int id, int nworkers,
+                            const struct weir_pipeline *pl, int with_source, void *const *shared,
+                            struct weir_error *err)
 {
     memset(w, 0, sizeof *w);
     w->id = id;
@@ -410,7 +418,7 @@ int weir_worker_init(struct weir_worker *w, int id, int nworkers,
     rc = weir_batch_pool_new(&w->pool, pl->max_records, pl->schema.nfeat, pl->schema.nstr);
     if (rc < 0)
         return weir_error_set(err, rc, "out of memory");
-    if ((rc = ops_init(w, err)) < 0 || (rc = sinks_open(w, err)) < 0 ||
+    if ((rc = ops_init(w, err)) < 0 || (rc = sinks_open(w, shared, err)) < 0 ||
         (rc = weir_worker_durable_open(w, err)) < 0)
         return rc;
     w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -98,6 +98,11 @@ struct weir_worker {
 
 int weir_worker_init(struct weir_worker *w, int id, int nworkers,
                      const struct weir_pipeline *pl, int with_source, struct weir_error *err);
+/* The same, in a run whose workers share state per sink: shared[k] for sink
+ * k (pl->sinks in order, then the dead-letter sink), or shared NULL. */
+int weir_worker_init_shared(struct weir_worker *w, int id, int nworkers,
+                            const struct weir_pipeline *pl, int with_source, void *const *shared,
+                            struct weir_error *err);
 /* Runs until the source is finished and every output is acknowledged, or a
  * fatal error. Returns 0 or -errno with w->err filled. */
 int weir_worker_run(struct weir_worker *w);
