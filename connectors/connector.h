@@ -95,6 +95,7 @@ struct weir_sink {
     struct weir_worker *worker;
     enum weir_when when;
     const struct weir_output *output;
+    void *shared; /* what the run's workers share for this sink (its type's share()), or NULL */
 };
 
 struct weir_sink_type {
@@ -106,6 +107,12 @@ struct weir_sink_type {
     /* Once per run, before the workers open their instances (truncate a file,
      * check a topic exists). Not called by `weir validate`. Optional. */
     int (*setup)(const void *conf, struct weir_error *err);
+    /* Optional: when a run has several workers, after setup(), makes what
+     * their instances of this sink share (one writer for one file, so that
+     * their lines cannot interleave); each instance finds it in s->shared.
+     * unshare() frees it once every worker has closed its instance. */
+    int (*share)(const void *conf, void **shared, struct weir_error *err);
+    void (*unshare)(void *shared);
     int (*open)(struct weir_sink *s, struct weir_error *err);
     /* Writes b's records selected by s->when (weir_sink_wants). Holds t for
      * each acknowledgement it will give later. Must copy what it keeps: b goes

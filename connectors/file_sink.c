@@ -5,6 +5,16 @@
  * limit the sink reports busy and the source pauses instead of buffering
  * without bound. The dead-letter file sink is this type with when = dead.
  *
+ * Several workers writing one sink (a file, stdout) would interleave their
+ * writes: into a pipe only writes up to PIPE_BUF (4096 bytes) are atomic,
+ * and a short write cuts a line in two. So a run with several workers gives
+ * each such sink one writer thread (share()): the workers hand it chunks of
+ * whole lines through a queue, it writes each chunk whole (the rest of a
+ * short write before anything else), and each chunk goes back to its
+ * worker's loop through that worker's eventfd, where its tickets are
+ * released. The writer waits on the file, never a loop; over the buffer
+ * limit a worker's sink reports busy as before.
+ *
  * A pipe whose reader went away (`weir run ... | head`) ends the run, not as
  * a failure: the worker stops with -EPIPE, which the run reports as a clean
  * stop. Nothing written from then on is acknowledged, so a Kafka source
@@ -12,8 +22,11 @@
  * ignored (engine/main.c): the write returns EPIPE instead of killing us. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "connectors/connector.h"
@@ -47,6 +60,29 @@ struct pending_tickets {
     size_t n, cap;
 };
 
+/* Whole lines on their way to the shared writer, and back. */
+struct chunk {
+    struct weir_buf buf;
+    struct pending_tickets held; /* tickets whose lines are in buf: its worker's */
+    struct file_sink *owner;     /* NULL once its worker closed the sink: the writer frees it */
+    int res;                     /* 0, or -errno: writing it failed */
+    struct chunk *next;
+};
+
+/* The one writer of a sink several workers write (see the top). lock guards
+ * everything here and the owners' done lists. */
+struct shared_writer {
+    pthread_mutex_t lock;
+    pthread_cond_t work;
+    pthread_t thread;
+    int fd;
+    const char *name;
+    struct chunk *head, *tail; /* handed over, in order */
+    struct chunk *current;     /* being written; out of the queue */
+    int err;                   /* the first write error: later chunks fail with it, unwritten */
+    int stop;
+};
+
 struct file_sink {
     struct weir_sink *s;
     int fd;
@@ -59,6 +95,15 @@ struct file_sink {
     int broken;                     /* EPIPE: the reader went away; write nothing more */
     size_t written;                 /* of the in-flight buffer, for short writes */
     struct weir_event write_ev;
+    /* With a shared writer (sw != NULL) instead of buf[] and the loop's writes: */
+    struct shared_writer *sw;
+    struct chunk *cur;              /* being filled */
+    struct chunk *done, *done_tail; /* written, for our loop (under sw->lock) */
+    struct chunk *spare;            /* for reuse */
+    size_t queued;                  /* bytes handed over and not yet back */
+    unsigned nqueued;               /* chunks likewise */
+    int efd;                        /* the writer wakes our loop */
+    struct weir_event done_ev;
 };
 
 static int held_push(struct pending_tickets *h, struct weir_ticket *t)
@@ -142,6 +187,292 @@ static void start_write(struct file_sink *fk)
         on_write(&fk->write_ev, -EBUSY);
 }
 
+/* ---- several workers: one writer thread ------------------------------------ */
+
+static void chunk_free(struct chunk *c)
+{
+    if (!c)
+        return;
+    weir_buf_free(&c->buf);
+    free(c->held.v);
+    free(c);
+}
+
+/* Writes it all, the rest of a short write first: nobody else writes this
+ * fd, so no line is cut. Returns 0 or -errno. Only inside write() may the
+ * thread be cancelled (unshare(), when a reader stopped reading for good). */
+static int write_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+        ssize_t n = write(fd, p, len);
+        int e = errno;
+        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+        if (n < 0 && e == EINTR)
+            continue;
+        if (n < 0)
+            return -e;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static void *writer_main(void *arg)
+{
+    struct shared_writer *sw = arg;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+    pthread_mutex_lock(&sw->lock);
+    for (;;) {
+        while (!sw->head && !sw->stop)
+            pthread_cond_wait(&sw->work, &sw->lock);
+        struct chunk *c = sw->head;
+        if (!c)
+            break; /* stopped, nothing left */
+        if (!(sw->head = c->next))
+            sw->tail = NULL;
+        sw->current = c;
+        int err = sw->err;
+        pthread_mutex_unlock(&sw->lock);
+        if (!err) /* after an error (EPIPE) nothing more is written */
+            err = write_all(sw->fd, c->buf.data, c->buf.len);
+        pthread_mutex_lock(&sw->lock);
+        sw->current = NULL;
+        if (err && !sw->err)
+            sw->err = err;
+        c->res = err;
+        c->next = NULL;
+        struct file_sink *fk = c->owner;
+        if (!fk) {
+            chunk_free(c);
+            continue;
+        }
+        if (fk->done_tail)
+            fk->done_tail->next = c;
+        else
+            fk->done = c;
+        fk->done_tail = c;
+        uint64_t one = 1; /* 8 bytes for an eventfd */
+        if (write(fk->efd, &one, sizeof one) < 0) {
+            /* the counter is saturated: the loop is woken anyway */
+        }
+    }
+    pthread_mutex_unlock(&sw->lock);
+    return NULL;
+}
+
+static int fk_share(const void *conf, void **shared, struct weir_error *err)
+{
+    const struct file_sink_conf *c = conf;
+    struct shared_writer *sw = calloc(1, sizeof *sw);
+    if (!sw)
+        return weir_error_set(err, -ENOMEM, "out of memory");
+    if (strcmp(c->path, "-") == 0) {
+        sw->name = "<stdout>";
+        sw->fd = dup(1);
+    } else {
+        sw->name = c->path;
+        /* Truncation happened once in setup(). */
+        sw->fd = open(c->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    }
+    if (sw->fd < 0) {
+        int rc = weir_error_set(err, -errno, "cannot open sink file %s: %s", c->path, strerror(errno));
+        free(sw);
+        return rc;
+    }
+    pthread_mutex_init(&sw->lock, NULL);
+    pthread_cond_init(&sw->work, NULL);
+    int rc = pthread_create(&sw->thread, NULL, writer_main, sw);
+    if (rc != 0) {
+        close(sw->fd);
+        pthread_cond_destroy(&sw->work);
+        pthread_mutex_destroy(&sw->lock);
+        free(sw);
+        return weir_error_set(err, -rc, "cannot start the writer thread of %s: %s", c->path,
+                              strerror(rc));
+    }
+    *shared = sw;
+    return 0;
+}
+
+/* Every worker has closed its instance: what is still queued or being
+ * written belongs to nobody. A writer blocked on a reader that stopped
+ * reading is cancelled rather than waited for: those lines were never
+ * acknowledged (their input is read again), and the one it was writing may
+ * be left cut. This happens only when a run gave up waiting (a failure, the
+ * end-of-run drain limit). */
+static void fk_unshare(void *shared)
+{
+    struct shared_writer *sw = shared;
+    pthread_mutex_lock(&sw->lock);
+    for (struct chunk *c = sw->head, *next; c; c = next) {
+        next = c->next;
+        chunk_free(c);
+    }
+    sw->head = sw->tail = NULL;
+    sw->stop = 1;
+    int writing = sw->current != NULL;
+    pthread_cond_signal(&sw->work);
+    pthread_mutex_unlock(&sw->lock);
+    if (writing)
+        pthread_cancel(sw->thread);
+    pthread_join(sw->thread, NULL);
+    chunk_free(sw->current); /* cancelled inside write_all() */
+    close(sw->fd);
+    pthread_cond_destroy(&sw->work);
+    pthread_mutex_destroy(&sw->lock);
+    free(sw);
+}
+
+/* The filling chunk goes to the writer; the next write starts a new one. */
+static void hand_over(struct file_sink *fk)
+{
+    struct chunk *c = fk->cur;
+    if (!c || c->buf.len == 0)
+        return;
+    fk->cur = NULL;
+    fk->queued += c->buf.len;
+    fk->nqueued++;
+    c->next = NULL;
+    pthread_mutex_lock(&fk->sw->lock);
+    if (fk->sw->tail)
+        fk->sw->tail->next = c;
+    else
+        fk->sw->head = c;
+    fk->sw->tail = c;
+    pthread_cond_signal(&fk->sw->work);
+    pthread_mutex_unlock(&fk->sw->lock);
+}
+
+static void arm_done(struct file_sink *fk)
+{
+    if (weir_loop_poll(fk->s->worker->loop, fk->efd, POLLIN, &fk->done_ev) < 0) {
+        struct weir_error e;
+        weir_error_set(&e, -EIO, "%s: cannot wait for its writer", fk->name);
+        weir_worker_fail(fk->s->worker, &e);
+    }
+}
+
+/* On our loop: chunks the writer is done with, in the order they went. */
+static void on_done(struct weir_event *ev, int res)
+{
+    struct file_sink *fk = (struct file_sink *)((char *)ev - offsetof(struct file_sink, done_ev));
+    uint64_t v;
+    if (read(fk->efd, &v, sizeof v) < 0) {
+        /* nothing to read: a spurious wake-up */
+    }
+    pthread_mutex_lock(&fk->sw->lock);
+    struct chunk *c = fk->done;
+    fk->done = fk->done_tail = NULL;
+    pthread_mutex_unlock(&fk->sw->lock);
+    while (c) {
+        struct chunk *next = c->next;
+        fk->queued -= c->buf.len;
+        fk->nqueued--;
+        if (c->res == -EPIPE && !fk->broken) {
+            struct weir_error e;
+            weir_error_set(&e, -EPIPE, "%s was closed by its reader", fk->name);
+            fk->broken = 1;
+            weir_worker_fail(fk->s->worker, &e);
+        } else if (c->res < 0 && c->res != -EPIPE && !fk->s->worker->failed) {
+            struct weir_error e;
+            weir_error_set(&e, c->res, "writing %s: %s", fk->name, strerror(-c->res));
+            weir_worker_fail(fk->s->worker, &e);
+        }
+        held_release(&c->held, c->res == 0);
+        c->buf.len = 0;
+        c->next = fk->spare;
+        fk->spare = c;
+        c = next;
+    }
+    if (fk->broken && fk->cur) { /* never to be written: not acknowledged */
+        held_release(&fk->cur->held, 0);
+        fk->cur->buf.len = 0;
+    }
+    arm_done(fk);
+}
+
+static struct weir_buf *shared_buf(struct file_sink *fk)
+{
+    if (!fk->cur) {
+        if ((fk->cur = fk->spare))
+            fk->spare = fk->cur->next;
+        else if (!(fk->cur = calloc(1, sizeof *fk->cur)))
+            return NULL;
+        fk->cur->owner = fk;
+        fk->cur->res = 0;
+        fk->cur->next = NULL;
+    }
+    return &fk->cur->buf;
+}
+
+static int shared_open(struct file_sink *fk, struct weir_error *err)
+{
+    fk->sw = fk->s->shared;
+    fk->name = fk->sw->name;
+    fk->done_ev.done = on_done;
+    if ((fk->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+        return weir_error_set(err, -errno, "eventfd: %s", strerror(errno));
+    if (weir_loop_poll(fk->s->worker->loop, fk->efd, POLLIN, &fk->done_ev) < 0)
+        return weir_error_set(err, -EIO, "%s: cannot wait for its writer", fk->name);
+    return 0;
+}
+
+/* Our worker is going away: what the writer has not taken yet is dropped,
+ * what it is writing now is left to it, and what it wrote is acknowledged;
+ * the rest is not (its input is read again). */
+static void shared_close(struct file_sink *fk)
+{
+    struct shared_writer *sw = fk->sw;
+    struct chunk *mine = NULL, *done;
+    struct pending_tickets writing = {0};
+    pthread_mutex_lock(&sw->lock);
+    struct chunk **pp = &sw->head;
+    sw->tail = NULL;
+    while (*pp) {
+        struct chunk *c = *pp;
+        if (c->owner == fk) {
+            *pp = c->next;
+            c->next = mine;
+            mine = c;
+        } else {
+            sw->tail = c;
+            pp = &c->next;
+        }
+    }
+    if (sw->current && sw->current->owner == fk) { /* the writer touches only its bytes */
+        writing = sw->current->held;
+        sw->current->held = (struct pending_tickets){0};
+        sw->current->owner = NULL;
+    }
+    done = fk->done;
+    fk->done = fk->done_tail = NULL;
+    pthread_mutex_unlock(&sw->lock);
+    held_release(&writing, 0);
+    free(writing.v);
+    for (struct chunk *c = done, *next; c; c = next) {
+        next = c->next;
+        held_release(&c->held, c->res == 0);
+        chunk_free(c);
+    }
+    for (struct chunk *c = mine, *next; c; c = next) {
+        next = c->next;
+        held_release(&c->held, 0);
+        chunk_free(c);
+    }
+    if (fk->cur)
+        held_release(&fk->cur->held, 0);
+    chunk_free(fk->cur);
+    for (struct chunk *c = fk->spare, *next; c; c = next) {
+        next = c->next;
+        chunk_free(c);
+    }
+    if (fk->efd >= 0)
+        close(fk->efd);
+}
+
+/* ---- the sink ------------------------------------------------------------------ */
+
 static int fk_write(struct weir_sink *s, struct weir_batch *b, struct weir_ticket *t)
 {
     struct file_sink *fk = s->state;
@@ -152,7 +483,10 @@ static int fk_write(struct weir_sink *s, struct weir_batch *b, struct weir_ticke
         }
         return 0;
     }
-    struct weir_buf *out = &fk->buf[fk->fill];
+    struct weir_buf *out = fk->sw ? shared_buf(fk) : &fk->buf[fk->fill];
+    if (!out)
+        return -ENOMEM;
+    struct pending_tickets *held = fk->sw ? &fk->cur->held : &fk->held[fk->fill];
     size_t before = out->len;
     for (uint32_t i = 0; i < b->n; i++) {
         if (!weir_sink_wants(s, &b->rec[i]))
@@ -163,16 +497,26 @@ static int fk_write(struct weir_sink *s, struct weir_batch *b, struct weir_ticke
         if (rc < 0)
             return rc;
     }
-    if (t && out->len > before && held_push(&fk->held[fk->fill], t) < 0)
+    if (t && out->len > before && held_push(held, t) < 0)
         return -ENOMEM;
-    if (!fk->writing && out->len >= FLUSH_AT)
+    if (fk->sw) {
+        if (out->len >= FLUSH_AT)
+            hand_over(fk);
+    } else if (!fk->writing && out->len >= FLUSH_AT) {
         start_write(fk);
+    }
     return 0;
 }
 
 static int fk_flush(struct weir_sink *s)
 {
     struct file_sink *fk = s->state;
+    if (fk->sw) {
+        /* While the writer is busy, lines gather into larger chunks. */
+        if (fk->cur && (fk->nqueued == 0 || fk->cur->buf.len >= FLUSH_AT))
+            hand_over(fk);
+        return (int)fk->nqueued;
+    }
     if (!fk->writing && fk->buf[fk->fill].len > 0)
         start_write(fk);
     return fk->writing;
@@ -181,6 +525,8 @@ static int fk_flush(struct weir_sink *s)
 static int fk_busy(struct weir_sink *s)
 {
     struct file_sink *fk = s->state;
+    if (fk->sw)
+        return fk->queued + (fk->cur ? fk->cur->buf.len : 0) >= BUSY_AT;
     return fk->writing && fk->buf[fk->fill].len >= BUSY_AT;
 }
 
@@ -194,6 +540,9 @@ static int fk_open(struct weir_sink *s, struct weir_error *err)
     fk->s = s;
     fk->write_ev.done = on_write;
     fk->text = c->format == 1;
+    fk->fd = fk->efd = -1;
+    if (s->shared)
+        return shared_open(fk, err);
     if (strcmp(c->path, "-") == 0) {
         fk->name = "<stdout>";
         fk->fd = dup(1);
@@ -224,6 +573,8 @@ static void fk_close(struct weir_sink *s)
     struct file_sink *fk = s->state;
     if (!fk)
         return;
+    if (fk->sw)
+        shared_close(fk);
     if (fk->fd >= 0)
         close(fk->fd);
     for (int k = 0; k < 2; k++) {
@@ -241,6 +592,8 @@ const struct weir_sink_type weir_sink_file = {
     .options = file_sink_options,
     .conf_size = sizeof(struct file_sink_conf),
     .setup = fk_setup,
+    .share = fk_share,
+    .unshare = fk_unshare,
     .open = fk_open,
     .write = fk_write,
     .flush = fk_flush,

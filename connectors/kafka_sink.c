@@ -11,6 +11,14 @@
  * (reason, source coordinates, raw bytes) with headers weir-reason,
  * weir-source-topic, weir-source-partition and weir-source-offset.
  *
+ * A record the topic will never take must not stop its partition at every
+ * restart: an output over the producer's message.max.bytes, or rejected for
+ * good in its delivery report (too large for the topic, invalid for it),
+ * goes to the dead letters instead (weir_worker_dead_letter); a dead letter
+ * is cut to fit (weir_output_dead_fit), and one that still cannot be written
+ * is logged and acknowledged (weir_worker_unwritable). docs/kafka.md,
+ * "Records a topic will not take".
+ *
  * Delivery reports are events on the producer's main queue (event mode, so
  * that a transaction commit running on another thread only waits for them
  * while the loop serves them); the queue's eventfd wakes the loop. flush()
@@ -99,11 +107,40 @@ struct kafka_producer {
     int transactional;
     int in_txn;           /* a transaction is open */
     uint64_t delivered, failed;
+    struct kmsg *free_kmsgs;      /* messages' opaques, for reuse */
+    struct kmsg_chunk *kmsg_chunks;
+    const rd_kafka_message_t **dr; /* (capdr) one delivery-report event's messages */
+    size_t capdr;
     char txn_id[300];
     struct weir_kafka_txn_runner *runner; /* transactional: ends transactions off the loop */
     struct weir_kafka_txn_end *ending;    /* the end in progress, or NULL */
     void (*ending_done)(struct weir_kafka_txn_end *e, void *ctx);
     void *ending_ctx;
+};
+
+/* A sink's message in flight, its opaque: the ticket it holds, and what its
+ * delivery report needs when the topic rejects it for good (the record's
+ * coordinates, for a dead letter instead). From the producer's free list:
+ * nothing is allocated per message once warm. */
+#define KMSG_MAGIC 0x6b6d7367u
+struct kmsg {
+    uint32_t magic;        /* first, where a weir_ticket has its count: the
+                              changelog's messages on a shared producer carry
+                              bare tickets (connectors/kafka_changelog.c) */
+    uint32_t tries;        /* produced again after its batch was rejected */
+    struct weir_sink *s;   /* s->state is NULL once the sink closed */
+    struct weir_ticket *t;
+    const char *topic;     /* the input's: source names live as long as the source */
+    int64_t offset;
+    int32_t partition;
+    uint32_t part;         /* the worker's partition slot */
+    uint32_t kept;         /* the value starts with this many bytes of the input */
+    struct kmsg *next;     /* free list */
+};
+
+struct kmsg_chunk {
+    struct kmsg_chunk *next;
+    struct kmsg m[256];
 };
 
 /* A message the producer's full queue could not take yet. */
@@ -113,8 +150,18 @@ struct backlog_msg {
     void *key;
     size_t key_len;
     rd_kafka_headers_t *h;
-    struct weir_ticket *t;
+    struct kmsg *k;
 };
+
+/* A record whose message a transaction's topic rejected: the transaction
+ * aborts and the input is read again, when this sink sends its dead letter
+ * instead. A short ring: rejections are rare, and each is read again soon. */
+struct poison {
+    uint32_t part;
+    int64_t offset;
+    char reason[200];
+};
+#define NPOISON 16
 
 struct kafka_sink {
     struct weir_sink *s;
@@ -126,6 +173,9 @@ struct kafka_sink {
     char what[160];       /* "kafka sink \"out\" (worker 1)" */
     struct backlog_msg *backlog; /* waiting for room in the producer's queue, in order */
     size_t nbacklog, capbacklog, backlog_head;
+    size_t max_bytes;     /* the producer's message.max.bytes */
+    struct poison poison[NPOISON];
+    unsigned npoison;     /* written so far; the ring keeps the last NPOISON */
 };
 
 static int prepare(void *conf, const json_t *raw, struct weir_prepare *p)
@@ -140,9 +190,97 @@ static int prepare(void *conf, const json_t *raw, struct weir_prepare *p)
     return bad + weir_kafka_props_check(c->kafka, reserved_props, p);
 }
 
-static void deliver(struct kafka_producer *p, const rd_kafka_message_t *m)
+/* ---- messages in flight ------------------------------------------------------- */
+
+static struct kmsg *kmsg_new(struct kafka_sink *ks, const struct weir_record *r,
+                             struct weir_ticket *t, uint32_t kept)
 {
-    struct weir_ticket *t = m->_private;
+    struct kafka_producer *p = ks->p;
+    if (!p->free_kmsgs) {
+        struct kmsg_chunk *c = malloc(sizeof *c);
+        if (!c)
+            return NULL;
+        c->next = p->kmsg_chunks;
+        p->kmsg_chunks = c;
+        for (size_t i = 0; i < sizeof c->m / sizeof c->m[0]; i++) {
+            c->m[i].next = p->free_kmsgs;
+            p->free_kmsgs = &c->m[i];
+        }
+    }
+    struct kmsg *k = p->free_kmsgs;
+    p->free_kmsgs = k->next;
+    *k = (struct kmsg){.magic = KMSG_MAGIC, .s = ks->s, .t = t, .topic = r->topic,
+                       .offset = r->offset, .partition = r->partition, .part = r->part,
+                       .kept = kept};
+    return k;
+}
+
+static void kmsg_put(struct kafka_producer *p, struct kmsg *k)
+{
+    k->magic = 0;
+    k->next = p->free_kmsgs;
+    p->free_kmsgs = k;
+}
+
+static void kmsg_free_all(struct kafka_producer *p)
+{
+    for (struct kmsg_chunk *c = p->kmsg_chunks, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+    p->kmsg_chunks = NULL;
+    p->free_kmsgs = NULL;
+    free(p->dr);
+    p->dr = NULL;
+    p->capdr = 0;
+}
+
+/* A delivered message's opaque: a sink's kmsg, or NULL (a changelog write's
+ * bare ticket, or none). */
+static struct kmsg *kmsg_of(const rd_kafka_message_t *m)
+{
+    const uint32_t *tag = m->_private;
+    return tag && *tag == KMSG_MAGIC ? m->_private : NULL;
+}
+
+/* Errors by which a topic says it will never take this message (too large,
+ * invalid for it), as opposed to brokers or clients in trouble: the record
+ * goes to the dead letters instead of failing the worker, which would stop
+ * on the same record at every restart. */
+static int rejected(rd_kafka_resp_err_t e)
+{
+    switch (e) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* What one delivery-report event says about rejections. A broker rejects
+ * a whole batch for one bad message, and librdkafka 2.0.2 does not say
+ * which: see on_rejected(). */
+struct dr_scan {
+    size_t rejected;
+    size_t largest;
+};
+#define MAX_TRIES 2 /* times a message that may only have shared a batch with a bad one is produced again */
+
+static int on_rejected(struct kafka_sink *ks, const rd_kafka_message_t *m, struct kmsg *k,
+                       struct dr_scan *sc);
+
+static void deliver(struct kafka_producer *p, const rd_kafka_message_t *m, struct dr_scan *sc)
+{
+    struct kmsg *k = kmsg_of(m);
+    struct weir_ticket *t = k ? k->t : m->_private;
+    if (m->err && k && rejected(m->err) && k->s->state && !p->w->closing && !p->w->failed &&
+        on_rejected(k->s->state, m, k, sc) == 0)
+        return; /* k went on: produced again, or its hold moved to a dead letter */
     if (m->err) {
         /* Transactional: the transaction is abortable now; the source's
          * commit aborts it and rewinds, so the worker goes on. */
@@ -157,8 +295,40 @@ static void deliver(struct kafka_producer *p, const rd_kafka_message_t *m)
     } else {
         p->delivered++;
     }
+    if (k)
+        kmsg_put(p, k);
     if (t)
         weir_ticket_release(t, m->err == 0);
+}
+
+/* One delivery-report event: rejections are looked at as a batch first. */
+static void serve_dr(struct kafka_producer *p, rd_kafka_event_t *ev)
+{
+    size_t n = rd_kafka_event_message_count(ev);
+    if (n > p->capdr) {
+        const rd_kafka_message_t **v = realloc(p->dr, n * sizeof *v);
+        if (v) {
+            p->dr = v;
+            p->capdr = n;
+        }
+    }
+    if (n > p->capdr) { /* out of memory for the list: each rejection stands alone */
+        const rd_kafka_message_t *m;
+        while ((m = rd_kafka_event_message_next(ev)))
+            deliver(p, m, NULL);
+        return;
+    }
+    n = rd_kafka_event_message_array(ev, p->dr, n);
+    struct dr_scan sc = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (p->dr[i]->err && rejected(p->dr[i]->err)) {
+            sc.rejected++;
+            if (p->dr[i]->len > sc.largest)
+                sc.largest = p->dr[i]->len;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        deliver(p, p->dr[i], &sc);
 }
 
 static void check_fatal(struct kafka_producer *p)
@@ -186,11 +356,8 @@ static void serve(struct kafka_producer *p, int timeout_ms)
         return;
     }
     while ((ev = rd_kafka_queue_poll(p->mainq, timeout_ms))) {
-        if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_DR) {
-            const rd_kafka_message_t *m;
-            while ((m = rd_kafka_event_message_next(ev)))
-                deliver(p, m);
-        }
+        if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_DR)
+            serve_dr(p, ev);
         rd_kafka_event_destroy(ev);
         timeout_ms = 0;
     }
@@ -237,30 +404,70 @@ static rd_kafka_headers_t *headers_for(struct kafka_sink *ks, const struct weir_
     return h;
 }
 
+/* What librdkafka adds to key, value and headers when it checks a message
+ * against message.max.bytes (RD_KAFKAP_MESSAGE_V2_MAX_OVERHEAD, 36 bytes in
+ * 2.0.2), with room to spare. */
+#define MSG_OVERHEAD 64
+
+/* The headers' bytes on the wire, or a little more. */
+static size_t headers_size(const rd_kafka_headers_t *h)
+{
+    const char *name;
+    const void *value;
+    size_t size, n = 5;
+    if (!h)
+        return 0;
+    for (size_t i = 0; rd_kafka_header_get_all(h, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; i++)
+        n += strlen(name) + size + 10;
+    return n;
+}
+
+/* The largest value that fits in a message with this key and these headers. */
+static size_t value_room(const struct kafka_sink *ks, size_t key_len, const rd_kafka_headers_t *h)
+{
+    if (!ks->max_bytes)
+        return SIZE_MAX;
+    size_t used = MSG_OVERHEAD + key_len + headers_size(h);
+    return ks->max_bytes > used ? ks->max_bytes - used : 0;
+}
+
+/* The producer's message.max.bytes: librdkafka refuses larger messages when
+ * they are produced, so outputs and dead letters are measured first. */
+static size_t max_bytes_of(rd_kafka_t *rk)
+{
+    char num[32];
+    size_t size = sizeof num;
+    if (rd_kafka_conf_get(rd_kafka_conf(rk), "message.max.bytes", num, &size) != RD_KAFKA_CONF_OK)
+        return 0;
+    return (size_t)strtoull(num, NULL, 10);
+}
+
 static rd_kafka_resp_err_t produce(struct kafka_sink *ks, const void *value, size_t len,
                                    const void *key, size_t key_len, rd_kafka_headers_t *h,
-                                   struct weir_ticket *t)
+                                   struct kmsg *k)
 {
     return h ? rd_kafka_producev(ks->rk, RD_KAFKA_V_RKT(ks->rkt),
                                  RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                  RD_KAFKA_V_VALUE((void *)value, len),
                                  RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_HEADERS(h),
-                                 RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END)
+                                 RD_KAFKA_V_OPAQUE(k), RD_KAFKA_V_END)
              : rd_kafka_producev(ks->rk, RD_KAFKA_V_RKT(ks->rkt),
                                  RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                  RD_KAFKA_V_VALUE((void *)value, len),
-                                 RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_OPAQUE(t),
+                                 RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_OPAQUE(k),
                                  RD_KAFKA_V_END);
 }
 
 static int produce_failed(struct kafka_sink *ks, rd_kafka_resp_err_t e, rd_kafka_headers_t *h,
-                          struct weir_ticket *t)
+                          struct kmsg *k)
 {
     struct weir_sink *s = ks->s;
+    struct weir_ticket *t = k->t;
     if (h)
         rd_kafka_headers_destroy(h);
+    kmsg_put(ks->p, k);
     if (t)
         weir_ticket_release(t, 0);
     if (!s->worker->failed) {
@@ -274,7 +481,7 @@ static int produce_failed(struct kafka_sink *ks, rd_kafka_resp_err_t e, rd_kafka
 
 /* The producer's queue is full: the message waits here (copied), in order. */
 static int backlog_push(struct kafka_sink *ks, const void *value, size_t len, const void *key,
-                        size_t key_len, rd_kafka_headers_t *h, struct weir_ticket *t)
+                        size_t key_len, rd_kafka_headers_t *h, struct kmsg *k)
 {
     if (ks->nbacklog == ks->capbacklog) {
         if (ks->backlog_head > 0) {
@@ -293,7 +500,7 @@ static int backlog_push(struct kafka_sink *ks, const void *value, size_t len, co
         }
     }
     struct backlog_msg *m = &ks->backlog[ks->nbacklog];
-    *m = (struct backlog_msg){.len = len, .key_len = key_len, .h = h, .t = t};
+    *m = (struct backlog_msg){.len = len, .key_len = key_len, .h = h, .k = k};
     if (!(m->value = malloc(len ? len : 1)) || (key_len && !(m->key = malloc(key_len)))) {
         free(m->value);
         return -ENOMEM;
@@ -305,16 +512,152 @@ static int backlog_push(struct kafka_sink *ks, const void *value, size_t len, co
     return 0;
 }
 
+/* Hands a message to the producer, or to the backlog behind what already
+ * waits there. h belongs to the message on success. Returns 0 or the
+ * producer's error (h is still the caller's). */
+static rd_kafka_resp_err_t send_msg(struct kafka_sink *ks, const void *value, size_t len,
+                                    const void *key, size_t key_len, rd_kafka_headers_t *h,
+                                    struct kmsg *k)
+{
+    rd_kafka_resp_err_t e = ks->nbacklog > ks->backlog_head
+                                ? RD_KAFKA_RESP_ERR__QUEUE_FULL
+                                : produce(ks, value, len, key, key_len, h, k);
+    if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && !ks->s->worker->failed &&
+        backlog_push(ks, value, len, key, key_len, h, k) == 0)
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
+    return e;
+}
+
+/* A dead letter's reason, from its weir-reason header. */
+static const char *reason_of(const rd_kafka_headers_t *h, char *buf, size_t size)
+{
+    const void *v;
+    size_t n;
+    if (!h || rd_kafka_header_get_last(h, "weir-reason", &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return "rejected";
+    snprintf(buf, size, "%.*s", (int)n, (const char *)v);
+    return buf;
+}
+
+/* k's message will never be taken (value, len: as produced). An output goes
+ * to the dead letters instead, its raw being the input as far as the output
+ * kept it; a dead letter has only the last resort (weir_worker_unwritable).
+ * Either way k's hold is released as acknowledged: a dead letter holds the
+ * ticket itself. Returns 0, or -1 when the dead-letter sink failed (k is
+ * then still the caller's). */
+static int rejected_for_good(struct kafka_sink *ks, struct kmsg *k, const char *value, size_t len,
+                             const rd_kafka_headers_t *h, const char *why)
+{
+    struct weir_worker *w = ks->s->worker;
+    struct weir_record r = {.topic = k->topic, .offset = k->offset, .partition = k->partition,
+                            .part = k->part, .ts_ms = -1};
+    char reason[256];
+    if (ks->s->when == WEIR_WHEN_DEAD) {
+        r.reason = reason_of(h, reason, sizeof reason);
+        weir_worker_unwritable(w, &r, why, k->t);
+    } else {
+        size_t kept = k->kept < len ? k->kept : len;
+        ks->buf.len = 0;
+        if (weir_buf_append(&ks->buf, value, kept) < 0 || weir_buf_append(&ks->buf, "}", 1) < 0)
+            return -1;
+        r.value = ks->buf.data;
+        r.value_len = (uint32_t)ks->buf.len;
+        int rc = weir_worker_dead_letter(w, &r, why, k->t);
+        if (rc < 0) {
+            struct weir_error e;
+            weir_error_set(&e, rc, "%s: cannot send a rejected output to the dead letters: %s",
+                           ks->what, strerror(-rc));
+            weir_worker_fail(w, &e);
+            return -1;
+        }
+    }
+    struct weir_ticket *t = k->t;
+    kmsg_put(ks->p, k);
+    if (t)
+        weir_ticket_release(t, 1);
+    return 0;
+}
+
+/* Remembers a record whose message a transaction's topic rejected: the
+ * transaction aborts, the input is read again, and then the record goes to
+ * the dead letters instead (poison_find). */
+static void poison_add(struct kafka_sink *ks, const struct kmsg *k, const char *why)
+{
+    struct poison *q = &ks->poison[ks->npoison++ % NPOISON];
+    q->part = k->part;
+    q->offset = k->offset;
+    snprintf(q->reason, sizeof q->reason, "%s", why);
+}
+
+static const char *poison_find(const struct kafka_sink *ks, const struct weir_record *r)
+{
+    unsigned n = ks->npoison < NPOISON ? ks->npoison : NPOISON;
+    for (unsigned i = 0; i < n; i++)
+        if (ks->poison[i].part == r->part && ks->poison[i].offset == r->offset)
+            return ks->poison[i].reason;
+    return NULL;
+}
+
+/* The topic rejected k's message for good (its delivery report). Returns 0
+ * when k went on (produced again, or its hold moved to a dead letter), -1
+ * to fail it as any failed delivery. */
+static int on_rejected(struct kafka_sink *ks, const rd_kafka_message_t *m, struct kmsg *k,
+                       struct dr_scan *sc)
+{
+    /* A message rejected alone is the cause. Of a batch too large, the
+     * messages at least half the size of its largest are (the others,
+     * usually far smaller, go again: they succeed once the large ones are
+     * out of their batch). Of a batch invalid for another reason, nothing
+     * tells: each goes again, up to MAX_TRIES times, and is then taken for a
+     * cause: messages that keep sharing batches with an invalid one may go
+     * to the dead letters with it (docs/kafka.md). */
+    int size = m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+               m->err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE ||
+               m->err == RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE;
+    int blame = !sc || sc->rejected <= 1 || k->tries >= MAX_TRIES ||
+                (size && m->len * 2 >= sc->largest);
+    char why[300];
+    snprintf(why, sizeof why, "%s: rejected by topic \"%s\": %s", ks->what, ks->c->topic,
+             rd_kafka_err2str(m->err));
+    rd_kafka_headers_t *mh = NULL;
+    if (rd_kafka_message_headers(m, &mh) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        mh = NULL;
+    if (ks->p->transactional) {
+        /* The transaction is abortable now: it aborts and rewinds, and the
+         * record goes to the dead letters when it comes again. */
+        if (blame)
+            poison_add(ks, k, why);
+        return -1;
+    }
+    if (!blame) { /* it may only have shared a batch with the cause */
+        k->tries++;
+        rd_kafka_headers_t *h = mh ? rd_kafka_headers_copy(mh) : NULL;
+        if ((!mh || h) && send_msg(ks, m->payload, m->len, m->key, m->key_len, h, k) == 0)
+            return 0;
+        if (h)
+            rd_kafka_headers_destroy(h);
+    }
+    return rejected_for_good(ks, k, m->payload, m->len, mh, why);
+}
+
 /* Hands the backlog to the producer while it has room. Returns what is left. */
 static size_t backlog_send(struct kafka_sink *ks)
 {
     while (ks->backlog_head < ks->nbacklog && !ks->s->worker->failed) {
         struct backlog_msg *m = &ks->backlog[ks->backlog_head];
-        rd_kafka_resp_err_t e = produce(ks, m->value, m->len, m->key, m->key_len, m->h, m->t);
+        rd_kafka_resp_err_t e = produce(ks, m->value, m->len, m->key, m->key_len, m->h, m->k);
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             break;
-        if (e)
-            produce_failed(ks, e, m->h, m->t);
+        if (e && rejected(e)) { /* over a limit value_room() missed */
+            char why[300];
+            snprintf(why, sizeof why, "%s: %s", ks->what, rd_kafka_err2str(e));
+            if (rejected_for_good(ks, m->k, m->value, m->len, m->h, why) < 0)
+                produce_failed(ks, e, NULL, m->k);
+            if (m->h)
+                rd_kafka_headers_destroy(m->h);
+        } else if (e) {
+            produce_failed(ks, e, m->h, m->k);
+        }
         free(m->value);
         free(m->key);
         ks->backlog_head++;
@@ -328,10 +671,12 @@ static void backlog_drop(struct kafka_sink *ks)
 {
     for (size_t i = ks->backlog_head; i < ks->nbacklog; i++) {
         struct backlog_msg *m = &ks->backlog[i];
+        struct weir_ticket *t = m->k->t;
         if (m->h)
             rd_kafka_headers_destroy(m->h);
-        if (m->t)
-            weir_ticket_release(m->t, 0);
+        kmsg_put(ks->p, m->k);
+        if (t)
+            weir_ticket_release(t, 0);
         free(m->value);
         free(m->key);
     }
@@ -340,34 +685,68 @@ static void backlog_drop(struct kafka_sink *ks)
     ks->nbacklog = ks->capbacklog = ks->backlog_head = 0;
 }
 
+/* Record r cannot be sent as it is (too large, or remembered as rejected):
+ * an output goes to the dead letters with why; a dead letter has only the
+ * last resort. Takes h. */
+static int send_instead(struct kafka_sink *ks, const struct weir_record *r, rd_kafka_headers_t *h,
+                        const char *why, struct weir_ticket *t)
+{
+    if (h)
+        rd_kafka_headers_destroy(h);
+    if (ks->s->when != WEIR_WHEN_DEAD)
+        return weir_worker_dead_letter(ks->s->worker, r, why, t);
+    weir_worker_unwritable(ks->s->worker, r, why, t);
+    return 0;
+}
+
 static int produce_one(struct kafka_sink *ks, const struct weir_batch *b, uint32_t i,
                        struct weir_ticket *t)
 {
     struct weir_sink *s = ks->s;
     const struct weir_record *r = &b->rec[i];
     int dead = s->when == WEIR_WHEN_DEAD;
-    ks->buf.len = 0;
-    int rc = dead ? weir_output_dead(&ks->buf, b, i, (r->topic ? r->topic : ""))
-                  : weir_output_record(&ks->buf, s->output, b, i);
-    if (rc < 0)
-        return rc;
-    size_t len = ks->buf.len > 0 ? ks->buf.len - 1 : 0; /* without the '\n' */
     const void *key = ks->c->key == KEY_SOURCE ? r->key : NULL;
     size_t key_len = key ? r->key_len : 0;
     rd_kafka_headers_t *h = headers_for(ks, b, i);
+    size_t room = value_room(ks, key_len, h);
+    const char *poisoned = ks->npoison ? poison_find(ks, r) : NULL;
+    char why[300];
+    if (poisoned)
+        return send_instead(ks, r, h, poisoned, t);
+    ks->buf.len = 0;
+    int rc = dead ? weir_output_dead_fit(&ks->buf, r, (r->topic ? r->topic : ""), room)
+                  : weir_output_record(&ks->buf, s->output, b, i);
+    size_t len = ks->buf.len > 0 ? ks->buf.len - 1 : 0; /* without the '\n' */
+    if (rc == -ENOSPC || (rc == 0 && len > room)) {
+        snprintf(why, sizeof why, "%s: %s is over message.max.bytes (%zu) with its key and headers",
+                 ks->what, dead ? "the dead letter without its raw bytes" : "the output", ks->max_bytes);
+        return send_instead(ks, r, h, why, t);
+    }
+    if (rc < 0) {
+        if (h)
+            rd_kafka_headers_destroy(h);
+        return rc;
+    }
+    struct kmsg *k = kmsg_new(ks, r, t, dead ? 0 : weir_output_kept(r));
+    if (!k) {
+        if (h)
+            rd_kafka_headers_destroy(h);
+        return -ENOMEM;
+    }
     if (t)
         weir_ticket_hold(t); /* released by deliver() */
-    rd_kafka_resp_err_t e = ks->nbacklog > ks->backlog_head ? RD_KAFKA_RESP_ERR__QUEUE_FULL
-                                                             : produce(ks, ks->buf.data, len, key,
-                                                                       key_len, h, t);
+    rd_kafka_resp_err_t e = send_msg(ks, ks->buf.data, len, key, key_len, h, k);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
         return 0; /* the headers belong to the message now */
-    if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && !s->worker->failed) {
-        if (backlog_push(ks, ks->buf.data, len, key, key_len, h, t) == 0)
-            return 0;
-        e = RD_KAFKA_RESP_ERR__QUEUE_FULL;
+    if (rejected(e)) { /* over a limit value_room() missed */
+        snprintf(why, sizeof why, "%s: %s", ks->what, rd_kafka_err2str(e));
+        kmsg_put(ks->p, k);
+        rc = send_instead(ks, r, h, why, t); /* holds t itself */
+        if (t)
+            weir_ticket_release(t, rc == 0);
+        return rc;
     }
-    return produce_failed(ks, e, h, t);
+    return produce_failed(ks, e, h, k);
 }
 
 static int kk_write(struct weir_sink *s, struct weir_batch *b, struct weir_ticket *t)
@@ -506,6 +885,7 @@ static void producer_put(struct kafka_producer *p)
             rd_kafka_queue_destroy(p->mainq);
         rd_kafka_destroy(p->rk);
     }
+    kmsg_free_all(p); /* after the last delivery report */
     if (p->efd >= 0)
         close(p->efd);
     weir_kafka_client_release(&p->cl);
@@ -550,6 +930,7 @@ static int kk_open(struct weir_sink *s, struct weir_error *err)
             return rc;
     }
     ks->rk = ks->p->rk;
+    ks->max_bytes = max_bytes_of(ks->rk);
     /* The start-up check names this sink (the clients' error text is the producer's). */
     char what[sizeof ks->p->cl.what];
     snprintf(what, sizeof what, "%s", ks->p->cl.what);

@@ -222,11 +222,14 @@ static void summary(const struct weir_pipeline *pl, const struct weir_run_result
         snprintf(why, sizeof why, " (stopped: %s)", r->output_closed);
     else if (r->stopped_by_signal)
         snprintf(why, sizeof why, " (stopped by signal, drained)");
+    char lost[64] = ""; /* only when it happened: the last resort (kafka.md) */
+    if (t->unwritable)
+        snprintf(lost, sizeof lost, ", %llu unwritable (logged)", (unsigned long long)t->unwritable);
     fprintf(stderr,
-            "weir: %s: %llu records in, %llu out, %llu dead letters, %llu alerts; %.2f s, "
+            "weir: %s: %llu records in, %llu out, %llu dead letters%s, %llu alerts; %.2f s, "
             "%.0f records/s, %d worker%s%s\n",
             pl->name, (unsigned long long)t->records_in, (unsigned long long)t->records_out,
-            (unsigned long long)t->dead, (unsigned long long)t->alerts, r->seconds,
+            (unsigned long long)t->dead, lost, (unsigned long long)t->alerts, r->seconds,
             r->seconds > 0 ? (double)t->records_in / r->seconds : 0.0, r->workers,
             r->workers == 1 ? "" : "s", why);
     for (size_t k = 0; timing && k < pl->nops && k < 64; k++)

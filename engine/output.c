@@ -3,6 +3,7 @@
  * own fields survive byte for byte. */
 #include "engine/output.h"
 
+#include <errno.h>
 #include <math.h>
 #include <string.h>
 
@@ -78,17 +79,22 @@ static int is_space(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+uint32_t weir_output_kept(const struct weir_record *r)
+{
+    uint32_t close = r->value_len;
+    while (close > 0 && is_space(r->value[close - 1]))
+        close--;
+    return close > 0 && r->value[close - 1] == '}' ? close - 1 : r->value_len;
+}
+
 int weir_output_record(struct weir_buf *out, const struct weir_output *o,
                        const struct weir_batch *b, uint32_t i)
 {
     const struct weir_record *r = &b->rec[i];
     /* The extract stage guaranteed a JSON object: find its closing brace. */
-    uint32_t close = r->value_len;
-    while (close > 0 && is_space(r->value[close - 1]))
-        close--;
-    if (close == 0 || r->value[close - 1] != '}')
+    uint32_t close = weir_output_kept(r);
+    if (close == r->value_len)
         return -22; /* -EINVAL: not an object; the loader's implicit extract prevents this */
-    close--;
     uint32_t before = close;
     while (before > 0 && is_space(r->value[before - 1]))
         before--;
@@ -159,11 +165,13 @@ static int utf8_valid(const unsigned char *s, size_t n)
     return 1;
 }
 
-int weir_output_dead(struct weir_buf *out, const struct weir_batch *b, uint32_t i,
-                     const char *source_name)
+/* The dead letter of r with the first raw_len bytes of its value as raw;
+ * "raw_truncated" gives the whole length when raw_len cuts it short. */
+static int dead_line(struct weir_buf *out, const struct weir_record *r, const char *source_name,
+                     uint32_t raw_len)
 {
-    const struct weir_record *r = &b->rec[i];
     const char *reason = r->reason ? r->reason : "rejected";
+    const char *raw = r->value ? r->value : "";
     weir_buf_append(out, "{", 1);
     weir_jsonw_key(out, "reason");
     weir_jsonw_string(out, reason, strlen(reason));
@@ -182,13 +190,74 @@ int weir_output_dead(struct weir_buf *out, const struct weir_batch *b, uint32_t 
     weir_jsonw_int(out, r->offset);
     weir_buf_append(out, ",", 1);
     weir_jsonw_key(out, "raw");
-    weir_jsonw_string(out, r->value ? r->value : "", r->value_len);
-    if (r->value && !utf8_valid((const unsigned char *)r->value, r->value_len)) {
+    weir_jsonw_string(out, raw, raw_len);
+    if (!utf8_valid((const unsigned char *)raw, raw_len)) {
         weir_buf_append(out, ",", 1);
         weir_jsonw_key(out, "raw_base64");
         weir_buf_append(out, "\"", 1);
-        weir_base64_encode(out, r->value, r->value_len);
+        weir_base64_encode(out, raw, raw_len);
         weir_buf_append(out, "\"", 1);
     }
+    if (raw_len < r->value_len) {
+        weir_buf_append(out, ",", 1);
+        weir_jsonw_key(out, "raw_truncated");
+        weir_jsonw_int(out, r->value_len);
+    }
     return weir_buf_append(out, "}\n", 2);
+}
+
+int weir_output_dead(struct weir_buf *out, const struct weir_batch *b, uint32_t i,
+                     const char *source_name)
+{
+    return dead_line(out, &b->rec[i], source_name, b->rec[i].value_len);
+}
+
+/* A cut inside a UTF-8 sequence would turn valid text into bytes that need
+ * raw_base64 as well: back up to the start of the sequence. */
+static uint32_t utf8_cut(const char *s, uint32_t n)
+{
+    uint32_t k = n;
+    while (k > 0 && n - k < 3 && ((unsigned char)s[k] & 0xC0) == 0x80)
+        k--;
+    return ((unsigned char)s[k] & 0xC0) == 0x80 ? n : k;
+}
+
+int weir_output_dead_fit(struct weir_buf *out, const struct weir_record *r,
+                         const char *source_name, size_t max)
+{
+    size_t start = out->len;
+    uint32_t n = r->value ? r->value_len : 0;
+    int valid = n == 0 || utf8_valid((const unsigned char *)r->value, n);
+    size_t fixed = 0; /* the line without raw, measured once raw must be cut */
+    for (;;) {
+        out->len = start;
+        if (dead_line(out, r, source_name, n) < 0) {
+            out->len = start;
+            return -ENOMEM;
+        }
+        size_t len = out->len - start - 1; /* without the '\n' */
+        if (len <= max)
+            return 0;
+        if (!fixed) {
+            out->len = start;
+            if (dead_line(out, r, source_name, 0) < 0) {
+                out->len = start;
+                return -ENOMEM;
+            }
+            fixed = out->len - start - 1;
+        }
+        if (n == 0 || fixed >= max) {
+            out->len = start;
+            return -ENOSPC;
+        }
+        /* Escaping grows raw by a ratio of its own (x6 for control bytes,
+         * more with raw_base64): cut by what this try measured, and by at
+         * least 1/16 each time, so that a few tries settle on a fit. */
+        double per_byte = (double)(len > fixed ? len - fixed : 1) / (double)n;
+        double want = (double)(max - fixed) / per_byte;
+        uint32_t next = want < (double)n ? (uint32_t)want : n;
+        if (next > n - n / 16 - 1)
+            next = n - n / 16 - 1;
+        n = valid ? utf8_cut(r->value, next) : next;
+    }
 }

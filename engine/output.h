@@ -33,6 +33,18 @@ int weir_output_record(struct weir_buf *out, const struct weir_output *o,
  * raw bytes (as a string, plus base64 when they are not valid UTF-8). */
 int weir_output_dead(struct weir_buf *out, const struct weir_batch *b, uint32_t i,
                      const char *source_name);
+/* Appends r's dead letter as one JSON line of at most max bytes (without
+ * its '\n'): when the whole record does not fit, "raw" (and "raw_base64")
+ * hold as much of its start as fits, cut on a UTF-8 character boundary, and
+ * "raw_truncated" its whole length in bytes; the reason and the source
+ * coordinates are always whole. For sinks whose outputs have a size limit
+ * (a Kafka topic). Returns 0, -ENOSPC when not even an empty raw fits
+ * (nothing is appended), or -ENOMEM. */
+int weir_output_dead_fit(struct weir_buf *out, const struct weir_record *r,
+                         const char *source_name, size_t max);
+/* Bytes at the start of r's value that every output of r begins with: the
+ * object up to (not including) its closing brace. */
+uint32_t weir_output_kept(const struct weir_record *r);
 
 /* Appends record i as one line for people to read:
  * `ALERT  line 2967  anomaly_score=1  cpu_z=-12.9  {"timestamp":...}`. */

@@ -27,6 +27,7 @@ struct worker_slot {
     int nworkers;
     const struct weir_pipeline *pl;
     const struct weir_run_opts *opts;
+    void *const *shared;         /* per sink, or NULL */
     _Atomic int *stop_all;
     /* The main thread writes the worker's eventfd only while the worker holds
      * it open: a stop asked for as the worker closes must not land on a
@@ -54,7 +55,8 @@ static void *worker_main(void *arg)
 {
     struct worker_slot *slot = arg;
     struct weir_worker *w = &slot->w;
-    slot->rc = weir_worker_init(w, slot->id, slot->nworkers, slot->pl, 1, &slot->err);
+    slot->rc = weir_worker_init_shared(w, slot->id, slot->nworkers, slot->pl, 1, slot->shared,
+                                       &slot->err);
     w->timing = slot->opts->timing;
     if (slot->rc == 0) {
         slot->publish.run = publish_progress;
@@ -90,11 +92,47 @@ static int setup_sinks(const struct weir_pipeline *pl, struct weir_error *err)
     return 0;
 }
 
+static const struct weir_stage_sink *stage_sink(const struct weir_pipeline *pl, size_t k)
+{
+    return k < pl->nsinks ? &pl->sinks[k] : &pl->dead;
+}
+
+static void unshare_sinks(const struct weir_pipeline *pl, void **shared)
+{
+    for (size_t k = 0; shared && k <= pl->nsinks; k++)
+        if (shared[k])
+            stage_sink(pl, k)->type->unshare(shared[k]);
+    free(shared);
+}
+
+/* What several workers' instances of one sink share (one writer for a
+ * file): made once, before they open. *out stays NULL with one worker. */
+static int share_sinks(const struct weir_pipeline *pl, int nworkers, void ***out,
+                       struct weir_error *err)
+{
+    *out = NULL;
+    if (nworkers < 2)
+        return 0;
+    void **shared = calloc(pl->nsinks + 1, sizeof *shared);
+    if (!shared)
+        return weir_error_set(err, -ENOMEM, "out of memory");
+    for (size_t k = 0; k <= pl->nsinks; k++) {
+        const struct weir_stage_sink *st = stage_sink(pl, k);
+        if (st->type->share && st->type->share(st->conf, &shared[k], err) < 0) {
+            unshare_sinks(pl, shared);
+            return err->code;
+        }
+    }
+    *out = shared;
+    return 0;
+}
+
 static void add_stats(struct weir_worker_stats *t, const struct weir_worker_stats *s)
 {
     t->records_in += s->records_in;
     t->records_out += s->records_out;
     t->dead += s->dead;
+    t->unwritable += s->unwritable;
     t->alerts += s->alerts;
     t->batches += s->batches;
     for (int k = 0; k < 64; k++)
@@ -246,7 +284,7 @@ static void take_pending(struct run_state *st, const sigset_t *set)
 }
 
 static int start_workers(struct run_state *st, const struct weir_pipeline *pl,
-                         const struct weir_run_opts *opts)
+                         const struct weir_run_opts *opts, void *const *shared)
 {
     for (int i = 0; i < st->n; i++) {
         struct worker_slot *s = &st->slots[i];
@@ -254,6 +292,7 @@ static int start_workers(struct run_state *st, const struct weir_pipeline *pl,
         s->nworkers = st->n;
         s->pl = pl;
         s->opts = opts;
+        s->shared = shared;
         s->stop_all = &st->stop_all;
         pthread_mutex_init(&s->lock, NULL);
         s->started = pthread_create(&s->thread, NULL, worker_main, s) == 0;
@@ -284,9 +323,15 @@ int weir_run(const struct weir_pipeline *pl, const struct weir_run_opts *opts,
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, &old); /* inherited by the workers */
+    pthread_sigmask(SIG_BLOCK, &set, &old); /* inherited by the workers and sinks' threads */
+    void **shared = NULL;
+    if ((rc = share_sinks(pl, st.n, &shared, err)) < 0) {
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        free(st.slots);
+        return rc;
+    }
     uint64_t t0 = weir_now_ns();
-    start_workers(&st, pl, opts);
+    start_workers(&st, pl, opts, shared);
     wait_all(&st, &set);
     for (int i = 0; i < st.n; i++) {
         if (!st.slots[i].started)
@@ -295,6 +340,7 @@ int weir_run(const struct weir_pipeline *pl, const struct weir_run_opts *opts,
         pthread_mutex_destroy(&st.slots[i].lock);
         add_stats(&res->total, &st.slots[i].w.stats);
     }
+    unshare_sinks(pl, shared); /* every worker closed its sinks */
     if (st.comp) {
         struct weir_error e = {0};
         int crc = st.comp->finish(st.comp, &e);

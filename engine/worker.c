@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -18,19 +19,128 @@
 
 static void chain_run(struct weir_worker *w, struct weir_batch *b, size_t from);
 
+/* A record a sink could not take (weir_worker_dead_letter), or whose dead
+ * letter could not be written (weir_worker_unwritable). */
+struct demoted {
+    uint32_t part;   /* the record's partition slot and offset name it in its batch */
+    int64_t offset;
+    int was_live;    /* routed as an output */
+    int lost;        /* unwritable */
+};
+
+/* route()'s ticket, which the sinks hold for one batch's outputs. Counting
+ * there, once the last output is acknowledged, makes the summary say what
+ * the sinks took: a batch that failed counts in neither "out" nor "dead". */
+struct weir_route_ticket {
+    struct weir_ticket t;
+    struct weir_worker *w;
+    struct weir_ticket *src; /* the source's (or a tie's) ticket, or NULL */
+    uint32_t out, dead;      /* as routed */
+    struct demoted *dem;     /* (ndem) rare: a linear search is enough */
+    uint32_t ndem, capdem;
+    struct weir_route_ticket *next; /* free list */
+};
+
+static void route_done(struct weir_ticket *t)
+{
+    struct weir_route_ticket *rt = (struct weir_route_ticket *)t;
+    struct weir_worker *w = rt->w;
+    if (!t->failed) {
+        uint64_t out = rt->out, dead = rt->dead, lost = 0;
+        for (uint32_t k = 0; k < rt->ndem; k++) {
+            const struct demoted *d = &rt->dem[k];
+            if (d->was_live) {
+                out--;
+                dead++;
+            }
+            if (d->lost) {
+                dead--;
+                lost++;
+            }
+        }
+        w->stats.records_out += out;
+        w->stats.dead += dead;
+        w->stats.unwritable += lost;
+    }
+    struct weir_ticket *src = rt->src;
+    int ok = !t->failed;
+    rt->next = w->free_routes;
+    w->free_routes = rt;
+    if (src)
+        weir_ticket_release(src, ok);
+}
+
+static struct weir_route_ticket *route_ticket(struct weir_worker *w, struct weir_ticket *src,
+                                              uint32_t out, uint32_t dead)
+{
+    struct weir_route_ticket *rt = w->free_routes;
+    if (rt)
+        w->free_routes = rt->next;
+    else if (!(rt = calloc(1, sizeof *rt)))
+        return NULL;
+    rt->t = (struct weir_ticket){.pending = 1, .done = route_done}; /* route()'s own hold */
+    rt->w = w;
+    rt->src = src;
+    rt->out = out;
+    rt->dead = dead;
+    rt->ndem = 0;
+    return rt;
+}
+
+static void route_tickets_free(struct weir_worker *w)
+{
+    for (struct weir_route_ticket *rt = w->free_routes, *next; rt; rt = next) {
+        next = rt->next;
+        free(rt->dem);
+        free(rt);
+    }
+    w->free_routes = NULL;
+}
+
+/* Notes that r of t's batch was demoted (lost = 0) or is unwritable (1).
+ * Without memory for the note the counts stay as routed. */
+static void route_demote(struct weir_ticket *t, const struct weir_record *r, int lost)
+{
+    if (!t || t->done != route_done)
+        return; /* not a batch route() handed out: nothing to count */
+    struct weir_route_ticket *rt = (struct weir_route_ticket *)t;
+    for (uint32_t k = 0; k < rt->ndem; k++) {
+        struct demoted *d = &rt->dem[k];
+        if (d->part == r->part && d->offset == r->offset) {
+            d->lost |= lost;
+            return;
+        }
+    }
+    if (rt->ndem == rt->capdem) {
+        uint32_t cap = rt->capdem ? rt->capdem * 2 : 4;
+        struct demoted *v = realloc(rt->dem, cap * sizeof *v);
+        if (!v)
+            return;
+        rt->dem = v;
+        rt->capdem = cap;
+    }
+    rt->dem[rt->ndem++] = (struct demoted){.part = r->part, .offset = r->offset, .was_live = !lost,
+                                           .lost = lost};
+}
+
 static void route(struct weir_worker *w, struct weir_batch *b)
 {
-    struct weir_ticket *t = b->source_ctx;
-    uint64_t dead = 0, alerts = 0;
+    struct weir_ticket *src = b->source_ctx;
+    uint32_t dead = 0;
+    uint64_t alerts = 0;
     for (uint32_t i = 0; i < b->n; i++) {
         if (!weir_record_live(&b->rec[i]))
             dead++;
         else if (b->rec[i].flags & WEIR_REC_ALERT)
             alerts++;
     }
-    w->stats.dead += dead;
     w->stats.alerts += alerts;
-    w->stats.records_out += b->n - dead;
+    struct weir_route_ticket *rt = route_ticket(w, src, b->n - dead, dead);
+    struct weir_ticket *t = rt ? &rt->t : src;
+    if (!rt) { /* out of memory: count what was routed */
+        w->stats.dead += dead;
+        w->stats.records_out += b->n - dead;
+    }
     for (size_t k = 0; k < w->nsinks && !w->failed; k++) {
         struct weir_sink *s = &w->sinks[k];
         int rc = s->type->write(s, b, t);
@@ -43,6 +153,39 @@ static void route(struct weir_worker *w, struct weir_batch *b)
     weir_batch_put(b);
     if (t)
         weir_ticket_release(t, !w->failed);
+}
+
+int weir_worker_dead_letter(struct weir_worker *w, const struct weir_record *r, const char *reason,
+                            struct weir_ticket *t)
+{
+    if (w->closing)
+        return -ECANCELED; /* the source is gone: nothing it read can be committed now */
+    struct weir_sink *dl = &w->sinks[w->nsinks - 1];
+    struct weir_batch *b = weir_batch_get(w->pool);
+    if (!b)
+        return -ENOMEM;
+    int i = weir_batch_push(b);
+    b->rec[i] = *r;
+    weir_batch_kill(b, (uint32_t)i, reason);
+    route_demote(t, r, 0); /* first: the write may find it unwritable */
+    int rc = dl->type->write(dl, b, t);
+    weir_batch_put(b);
+    return rc;
+}
+
+void weir_worker_unwritable(struct weir_worker *w, const struct weir_record *r, const char *why,
+                            struct weir_ticket *t)
+{
+    route_demote(t, r, 1);
+    const char *src = r->topic ? r->topic : w->source.name ? w->source.name : "?";
+    if (r->partition >= 0)
+        fprintf(stderr, "weir: worker %d: unwritable record %s [%d] offset %lld (%s): %s; "
+                "acknowledged so that its partition goes on\n", w->id, src, (int)r->partition,
+                (long long)r->offset, r->reason ? r->reason : "rejected", why);
+    else
+        fprintf(stderr, "weir: worker %d: unwritable record %s line %lld (%s): %s; "
+                "acknowledged so that the input goes on\n", w->id, src, (long long)r->offset,
+                r->reason ? r->reason : "rejected", why);
 }
 
 static void chain_run(struct weir_worker *w, struct weir_batch *b, size_t from)
@@ -220,7 +363,7 @@ static int ops_init(struct weir_worker *w, struct weir_error *err)
     return 0;
 }
 
-static int sinks_open(struct weir_worker *w, struct weir_error *err)
+static int sinks_open(struct weir_worker *w, void *const *shared, struct weir_error *err)
 {
     const struct weir_pipeline *pl = w->pl;
     w->nsinks = pl->nsinks + 1;
@@ -235,6 +378,7 @@ static int sinks_open(struct weir_worker *w, struct weir_error *err)
         s->worker = w;
         s->when = k < pl->nsinks ? st->when : WEIR_WHEN_DEAD;
         s->output = &st->output;
+        s->shared = shared ? shared[k] : NULL;
         int rc = s->type->open(s, err);
         if (rc < 0)
             return rc; /* destroy() closes it: close() accepts a partly opened sink */
@@ -246,6 +390,13 @@ static void before_sleep(struct weir_loop_hook *hook);
 
 int weir_worker_init(struct weir_worker *w, int id, int nworkers,
                      const struct weir_pipeline *pl, int with_source, struct weir_error *err)
+{
+    return weir_worker_init_shared(w, id, nworkers, pl, with_source, NULL, err);
+}
+
+int weir_worker_init_shared(struct weir_worker *w, int id, int nworkers,
+                            const struct weir_pipeline *pl, int with_source, void *const *shared,
+                            struct weir_error *err)
 {
     memset(w, 0, sizeof *w);
     w->id = id;
@@ -260,7 +411,7 @@ int weir_worker_init(struct weir_worker *w, int id, int nworkers,
     rc = weir_batch_pool_new(&w->pool, pl->max_records, pl->schema.nfeat, pl->schema.nstr);
     if (rc < 0)
         return weir_error_set(err, rc, "out of memory");
-    if ((rc = ops_init(w, err)) < 0 || (rc = sinks_open(w, err)) < 0 ||
+    if ((rc = ops_init(w, err)) < 0 || (rc = sinks_open(w, shared, err)) < 0 ||
         (rc = weir_worker_durable_open(w, err)) < 0)
         return rc;
     w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -504,6 +655,7 @@ void weir_worker_request_stop(struct weir_worker *w)
 
 void weir_worker_destroy(struct weir_worker *w)
 {
+    w->closing = 1;
     if (w->has_source && w->source.type->close)
         w->source.type->close(&w->source);
     weir_worker_durable_close(w);
@@ -511,6 +663,7 @@ void weir_worker_destroy(struct weir_worker *w)
         if (w->sinks[k].type)
             w->sinks[k].type->close(&w->sinks[k]);
     free(w->sinks);
+    route_tickets_free(w); /* after the sinks: closing them released the last ones */
     for (size_t k = 0; w->ops && k < w->nops; k++) {
         if (w->ops[k].type && w->ops[k].type->destroy)
             w->ops[k].type->destroy(&w->ops[k]);

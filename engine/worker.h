@@ -16,8 +16,13 @@
 
 struct weir_worker_stats {
     uint64_t records_in;  /* records dispatched */
-    uint64_t records_out; /* live records routed to sinks */
-    uint64_t dead;        /* records routed to the dead-letter sink */
+    /* Counted when every output of a batch is acknowledged (a failed batch
+     * counts in neither): what the sinks took, not what they were handed. */
+    uint64_t records_out; /* live records written to the sinks */
+    uint64_t dead;        /* records written to the dead-letter sink, those a sink
+                             could not take (weir_worker_dead_letter) included */
+    uint64_t unwritable;  /* not even a dead letter could be written: logged and
+                             acknowledged (weir_worker_unwritable) */
     uint64_t alerts;
     uint64_t batches;
     uint64_t state_writes; /* entries written to the durable state */
@@ -35,6 +40,8 @@ struct weir_partition {
 };
 
 /* Waiting for the operators to hand on what they hold. */
+struct weir_route_ticket; /* worker.c */
+
 struct weir_quiesce {
     void (*done)(struct weir_worker *w, void *ctx);
     void *ctx;
@@ -78,9 +85,11 @@ struct weir_worker {
     uint64_t drain_since;    /* when the end-of-run drain began (ns), 0 before */
     int timing;              /* measure per-operator time (benchmarks) */
     int failed;
+    int closing;             /* weir_worker_destroy began: the source is closed */
     struct weir_error err;
     struct weir_worker_stats stats;
     struct weir_buf scratch; /* encoding state entries */
+    struct weir_route_ticket *free_routes; /* route()'s tickets, for reuse */
     struct {
         const char *name;
         void *ptr;
@@ -89,12 +98,34 @@ struct weir_worker {
 
 int weir_worker_init(struct weir_worker *w, int id, int nworkers,
                      const struct weir_pipeline *pl, int with_source, struct weir_error *err);
+/* The same, in a run whose workers share state per sink: shared[k] for sink
+ * k (pl->sinks in order, then the dead-letter sink), or shared NULL. */
+int weir_worker_init_shared(struct weir_worker *w, int id, int nworkers,
+                            const struct weir_pipeline *pl, int with_source, void *const *shared,
+                            struct weir_error *err);
 /* Runs until the source is finished and every output is acknowledged, or a
  * fatal error. Returns 0 or -errno with w->err filled. */
 int weir_worker_run(struct weir_worker *w);
 void weir_worker_destroy(struct weir_worker *w);
 /* Thread-safe: asks the worker to drain and stop. */
 void weir_worker_request_stop(struct weir_worker *w);
+
+/* ---- for sinks ---- */
+/* Record r could not be written by a sink for a permanent reason (larger
+ * than the sink's limit, rejected by its topic): it goes to the dead-letter
+ * sink instead, with reason, the write holding t as the sink's own would
+ * have. Once acknowledged it counts as a dead letter, not an output (once,
+ * however many sinks could not take it). r's bytes need only live through
+ * the call. Returns 0 or -errno (the dead-letter sink failed: fatal). */
+int weir_worker_dead_letter(struct weir_worker *w, const struct weir_record *r, const char *reason,
+                            struct weir_ticket *t);
+/* The last resort, for the dead-letter sink: r's dead letter cannot be
+ * written either. Prints one line naming r's coordinates and both reasons,
+ * counts it in stats.unwritable, and the caller acknowledges it (holds
+ * nothing, or releases its hold as ok): the partition moves on, and the
+ * line is where the record can be found again. */
+void weir_worker_unwritable(struct weir_worker *w, const struct weir_record *r, const char *why,
+                            struct weir_ticket *t);
 
 /* ---- for sources ---- */
 struct weir_batch *weir_worker_batch(struct weir_worker *w);
