@@ -138,6 +138,8 @@ void weir_kafka_txn_serve(struct weir_kafka_txn *t, int timeout_ms);
  * metadata first) or abort. */
 struct weir_kafka_txn_end {
     int abort;                                /* abort (the worker failed) instead of commit */
+    int abort_rewind;                         /* abort, then rewind (rc -EAGAIN) as after an
+                                                 abortable error */
     rd_kafka_t *consumer;                     /* group metadata; rewound after an abort */
     rd_kafka_topic_partition_list_t *offsets; /* the caller's; may be NULL */
     int timeout_ms;

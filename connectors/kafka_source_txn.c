@@ -102,19 +102,24 @@ void ks_txn_ended(struct weir_kafka_txn_end *e, void *ctx)
 static void txn_prepare_end(struct kafka_source *ks, struct weir_kafka_txn_end *e)
 {
     struct weir_worker *w = ks->s->worker;
+    int rewind = 0;
     if (!w->failed && ks->durable) {
         struct weir_error err;
         if (weir_kafka_txn_begin(ks->txn, &err) < 0)
             weir_worker_fail(w, &err);
         else if (weir_worker_checkpoint(w, NULL, 0) < 0) {
-            weir_error_set(&err, -EIO, "%s: cannot write the state changelog", ks->cl.what);
-            weir_worker_fail(w, &err);
+            /* The transaction cannot hold this state (it became abortable: a
+             * rejected delivery): abort it, rewind, and read the state back,
+             * as after any abort. Committing would lose the state changes. */
+            fprintf(stderr, "weir: %s: the state changelog could not join the transaction; "
+                    "aborting it\n", ks->cl.what);
+            rewind = 1;
         }
     }
     *e = (struct weir_kafka_txn_end){
-        .abort = w->failed, .consumer = ks->rk, .offsets = w->failed ? NULL : txn_offsets(ks),
-        .timeout_ms = txn_timeout_ms(ks), .start_latest = ks->c->start, .done = ks_txn_ended,
-        .ctx = ks,
+        .abort = w->failed, .abort_rewind = rewind, .consumer = ks->rk,
+        .offsets = w->failed ? NULL : txn_offsets(ks), .timeout_ms = txn_timeout_ms(ks),
+        .start_latest = ks->c->start, .done = ks_txn_ended, .ctx = ks,
     };
 }
 

@@ -99,7 +99,7 @@ static void txn_end_run(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_e
     int aborting = e->abort;
     e->rc = 0;
     e->msg[0] = 0;
-    if (!aborting) {
+    if (!aborting && !e->abort_rewind) {
         if (e->offsets && e->offsets->cnt > 0) {
             rd_kafka_consumer_group_metadata_t *md = rd_kafka_consumer_group_metadata(e->consumer);
             RETRY(err, rd_kafka_send_offsets_to_transaction(r->rk, e->offsets, md, e->timeout_ms),
