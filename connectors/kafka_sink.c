@@ -1,8 +1,8 @@
 /* The Kafka sink: an asynchronous idempotent producer per worker and sink.
  *
  * Each record the sink wants becomes one message: the input JSON object with
- * the computed fields appended (engine/output.h), the input's key, and a
- * "weir-pipeline" header. Each message holds the batch's ticket until its
+ * the computed fields appended (engine/output.h), the input's key, and with
+ * "headers": true a "weir-pipeline" header. Each message holds the batch's ticket until its
  * delivery report: the acknowledgement that lets the source store the input
  * offset. A failed delivery (after librdkafka's own retries, up to
  * message.timeout.ms) fails the worker, so nothing past it is committed.
@@ -35,31 +35,7 @@
  * inside. A failed delivery then
  * doesn't fail the worker: it makes the transaction abortable, and the source
  * aborts it and rewinds. */
-#include <errno.h>
-#include <inttypes.h>
-#include <poll.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
-
-#include "connectors/kafka_common.h"
-#include "engine/buf.h"
-#include "engine/loop.h"
-#include "engine/output.h"
-#include "engine/worker.h"
-
-enum { KEY_SOURCE, KEY_NONE };
-
-struct kafka_sink_conf {
-    const char *brokers;
-    const char *topic;
-    int key;
-    int headers;
-    uint64_t connect_timeout_ns;
-    const json_t *kafka;
-};
+#include "connectors/kafka_sink.h"
 
 #define CONF(f) offsetof(struct kafka_sink_conf, f)
 static const struct weir_option kafka_sink_options[] = {
@@ -92,92 +68,6 @@ static const char *const reserved_props[] = {
     NULL, NULL,
 };
 
-/* A producer: one per sink (at-least-once), or one per worker shared by its
- * Kafka sinks (exactly-once, transactional). */
-struct kafka_producer {
-    struct weir_kafka_client cl; /* first: the client's opaque */
-    struct weir_worker *w;
-    rd_kafka_t *rk;
-    rd_kafka_queue_t *mainq;
-    int efd;
-    struct weir_event poll_ev;
-    int poll_armed;
-    int refs;             /* sinks using it */
-    int busy_at;          /* messages in the producer's queue past which the source pauses */
-    int transactional;
-    int in_txn;           /* a transaction is open */
-    uint64_t delivered, failed;
-    struct kmsg *free_kmsgs;      /* messages' opaques, for reuse */
-    struct kmsg_chunk *kmsg_chunks;
-    const rd_kafka_message_t **dr; /* (capdr) one delivery-report event's messages */
-    size_t capdr;
-    char txn_id[300];
-    struct weir_kafka_txn_runner *runner; /* transactional: ends transactions off the loop */
-    struct weir_kafka_txn_end *ending;    /* the end in progress, or NULL */
-    void (*ending_done)(struct weir_kafka_txn_end *e, void *ctx);
-    void *ending_ctx;
-};
-
-/* A sink's message in flight, its opaque: the ticket it holds, and what its
- * delivery report needs when the topic rejects it for good (the record's
- * coordinates, for a dead letter instead). From the producer's free list:
- * nothing is allocated per message once warm. */
-#define KMSG_MAGIC 0x6b6d7367u
-struct kmsg {
-    uint32_t magic;        /* first, where a weir_ticket has its count: the
-                              changelog's messages on a shared producer carry
-                              bare tickets (connectors/kafka_changelog.c) */
-    uint32_t tries;        /* produced again after its batch was rejected */
-    struct weir_sink *s;   /* s->state is NULL once the sink closed */
-    struct weir_ticket *t;
-    const char *topic;     /* the input's: source names live as long as the source */
-    int64_t offset;
-    int32_t partition;
-    uint32_t part;         /* the worker's partition slot */
-    uint32_t kept;         /* the value starts with this many bytes of the input */
-    struct kmsg *next;     /* free list */
-};
-
-struct kmsg_chunk {
-    struct kmsg_chunk *next;
-    struct kmsg m[256];
-};
-
-/* A message the producer's full queue could not take yet. */
-struct backlog_msg {
-    char *value;
-    size_t len;
-    void *key;
-    size_t key_len;
-    rd_kafka_headers_t *h;
-    struct kmsg *k;
-};
-
-/* A record whose message a transaction's topic rejected: the transaction
- * aborts and the input is read again, when this sink sends its dead letter
- * instead. A short ring: rejections are rare, and each is read again soon. */
-struct poison {
-    uint32_t part;
-    int64_t offset;
-    char reason[200];
-};
-#define NPOISON 16
-
-struct kafka_sink {
-    struct weir_sink *s;
-    const struct kafka_sink_conf *c;
-    struct kafka_producer *p;
-    rd_kafka_t *rk;       /* p->rk */
-    rd_kafka_topic_t *rkt;
-    struct weir_buf buf;  /* one message being formatted */
-    char what[160];       /* "kafka sink \"out\" (worker 1)" */
-    struct backlog_msg *backlog; /* waiting for room in the producer's queue, in order */
-    size_t nbacklog, capbacklog, backlog_head;
-    size_t max_bytes;     /* the producer's message.max.bytes */
-    struct poison poison[NPOISON];
-    unsigned npoison;     /* written so far; the ring keeps the last NPOISON */
-};
-
 static int prepare(void *conf, const json_t *raw, struct weir_prepare *p)
 {
     struct kafka_sink_conf *c = conf;
@@ -188,147 +78,6 @@ static int prepare(void *conf, const json_t *raw, struct weir_prepare *p)
         bad++;
     }
     return bad + weir_kafka_props_check(c->kafka, reserved_props, p);
-}
-
-/* ---- messages in flight ------------------------------------------------------- */
-
-static struct kmsg *kmsg_new(struct kafka_sink *ks, const struct weir_record *r,
-                             struct weir_ticket *t, uint32_t kept)
-{
-    struct kafka_producer *p = ks->p;
-    if (!p->free_kmsgs) {
-        struct kmsg_chunk *c = malloc(sizeof *c);
-        if (!c)
-            return NULL;
-        c->next = p->kmsg_chunks;
-        p->kmsg_chunks = c;
-        for (size_t i = 0; i < sizeof c->m / sizeof c->m[0]; i++) {
-            c->m[i].next = p->free_kmsgs;
-            p->free_kmsgs = &c->m[i];
-        }
-    }
-    struct kmsg *k = p->free_kmsgs;
-    p->free_kmsgs = k->next;
-    *k = (struct kmsg){.magic = KMSG_MAGIC, .s = ks->s, .t = t, .topic = r->topic,
-                       .offset = r->offset, .partition = r->partition, .part = r->part,
-                       .kept = kept};
-    return k;
-}
-
-static void kmsg_put(struct kafka_producer *p, struct kmsg *k)
-{
-    k->magic = 0;
-    k->next = p->free_kmsgs;
-    p->free_kmsgs = k;
-}
-
-static void kmsg_free_all(struct kafka_producer *p)
-{
-    for (struct kmsg_chunk *c = p->kmsg_chunks, *next; c; c = next) {
-        next = c->next;
-        free(c);
-    }
-    p->kmsg_chunks = NULL;
-    p->free_kmsgs = NULL;
-    free(p->dr);
-    p->dr = NULL;
-    p->capdr = 0;
-}
-
-/* A delivered message's opaque: a sink's kmsg, or NULL (a changelog write's
- * bare ticket, or none). */
-static struct kmsg *kmsg_of(const rd_kafka_message_t *m)
-{
-    const uint32_t *tag = m->_private;
-    return tag && *tag == KMSG_MAGIC ? m->_private : NULL;
-}
-
-/* Errors by which a topic says it will never take this message (too large,
- * invalid for it), as opposed to brokers or clients in trouble: the record
- * goes to the dead letters instead of failing the worker, which would stop
- * on the same record at every restart. */
-static int rejected(rd_kafka_resp_err_t e)
-{
-    switch (e) {
-    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
-    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
-    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
-    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
-    case RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP:
-    case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-/* What one delivery-report event says about rejections. A broker rejects
- * a whole batch for one bad message, and librdkafka 2.0.2 does not say
- * which: see on_rejected(). */
-struct dr_scan {
-    size_t rejected;
-    size_t largest;
-};
-#define MAX_TRIES 2 /* times a message that may only have shared a batch with a bad one is produced again */
-
-static int on_rejected(struct kafka_sink *ks, const rd_kafka_message_t *m, struct kmsg *k,
-                       struct dr_scan *sc);
-
-static void deliver(struct kafka_producer *p, const rd_kafka_message_t *m, struct dr_scan *sc)
-{
-    struct kmsg *k = kmsg_of(m);
-    struct weir_ticket *t = k ? k->t : m->_private;
-    if (m->err && k && rejected(m->err) && k->s->state && !p->w->closing && !p->w->failed &&
-        on_rejected(k->s->state, m, k, sc) == 0)
-        return; /* k went on: produced again, or its hold moved to a dead letter */
-    if (m->err) {
-        /* Transactional: the transaction is abortable now; the source's
-         * commit aborts it and rewinds, so the worker goes on. */
-        if (p->failed++ == 0 && !p->transactional && m->err != RD_KAFKA_RESP_ERR__PURGE_QUEUE &&
-            m->err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
-            struct weir_error e;
-            weir_error_set(&e, -EIO, "%s: delivery to topic \"%s\" on brokers %s failed: %s",
-                           p->cl.what, m->rkt ? rd_kafka_topic_name(m->rkt) : "?", p->cl.brokers,
-                           rd_kafka_err2str(m->err));
-            weir_worker_fail(p->w, &e);
-        }
-    } else {
-        p->delivered++;
-    }
-    if (k)
-        kmsg_put(p, k);
-    if (t)
-        weir_ticket_release(t, m->err == 0);
-}
-
-/* One delivery-report event: rejections are looked at as a batch first. */
-static void serve_dr(struct kafka_producer *p, rd_kafka_event_t *ev)
-{
-    size_t n = rd_kafka_event_message_count(ev);
-    if (n > p->capdr) {
-        const rd_kafka_message_t **v = realloc(p->dr, n * sizeof *v);
-        if (v) {
-            p->dr = v;
-            p->capdr = n;
-        }
-    }
-    if (n > p->capdr) { /* out of memory for the list: each rejection stands alone */
-        const rd_kafka_message_t *m;
-        while ((m = rd_kafka_event_message_next(ev)))
-            deliver(p, m, NULL);
-        return;
-    }
-    n = rd_kafka_event_message_array(ev, p->dr, n);
-    struct dr_scan sc = {0};
-    for (size_t i = 0; i < n; i++) {
-        if (p->dr[i]->err && rejected(p->dr[i]->err)) {
-            sc.rejected++;
-            if (p->dr[i]->len > sc.largest)
-                sc.largest = p->dr[i]->len;
-        }
-    }
-    for (size_t i = 0; i < n; i++)
-        deliver(p, p->dr[i], &sc);
 }
 
 static void check_fatal(struct kafka_producer *p)
@@ -348,7 +97,7 @@ static void arm_poll(struct kafka_producer *p)
 
 /* Serves what the main queue holds: delivery-report events (other events are
  * served as callbacks inside rd_kafka_queue_poll). timeout_ms: 0 on the loop. */
-static void serve(struct kafka_producer *p, int timeout_ms)
+void ksk_serve(struct kafka_producer *p, int timeout_ms)
 {
     rd_kafka_event_t *ev;
     if (!p->mainq) {
@@ -357,7 +106,7 @@ static void serve(struct kafka_producer *p, int timeout_ms)
     }
     while ((ev = rd_kafka_queue_poll(p->mainq, timeout_ms))) {
         if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_DR)
-            serve_dr(p, ev);
+            ksk_serve_dr(p, ev);
         rd_kafka_event_destroy(ev);
         timeout_ms = 0;
     }
@@ -372,7 +121,7 @@ static void on_poll(struct weir_event *ev, int res)
     if (read(p->efd, &v, sizeof v) < 0) {
         /* nothing to read: a spurious wake-up */
     }
-    serve(p, 0);
+    ksk_serve(p, 0);
     check_fatal(p);
     arm_poll(p);
 }
@@ -394,7 +143,7 @@ static rd_kafka_headers_t *headers_for(struct kafka_sink *ks, const struct weir_
     const char *name = ks->s->worker->pl->name;
     rd_kafka_header_add(h, "weir-pipeline", -1, name, -1);
     if (dead) {
-        const char *reason = r->reason ? r->reason : "rejected";
+        const char *reason = r->reason ? r->reason : "ksk_rejected";
         rd_kafka_header_add(h, "weir-reason", -1, reason, -1);
         rd_kafka_header_add(h, "weir-source-topic", -1,
                             (r->topic ? r->topic : ""), -1);
@@ -467,7 +216,7 @@ static int produce_failed(struct kafka_sink *ks, rd_kafka_resp_err_t e, rd_kafka
     struct weir_ticket *t = k->t;
     if (h)
         rd_kafka_headers_destroy(h);
-    kmsg_put(ks->p, k);
+    ksk_kmsg_put(ks->p, k);
     if (t)
         weir_ticket_release(t, 0);
     if (!s->worker->failed) {
@@ -515,7 +264,7 @@ static int backlog_push(struct kafka_sink *ks, const void *value, size_t len, co
 /* Hands a message to the producer, or to the backlog behind what already
  * waits there. h belongs to the message on success. Returns 0 or the
  * producer's error (h is still the caller's). */
-static rd_kafka_resp_err_t send_msg(struct kafka_sink *ks, const void *value, size_t len,
+rd_kafka_resp_err_t ksk_send_msg(struct kafka_sink *ks, const void *value, size_t len,
                                     const void *key, size_t key_len, rd_kafka_headers_t *h,
                                     struct kmsg *k)
 {
@@ -529,118 +278,6 @@ static rd_kafka_resp_err_t send_msg(struct kafka_sink *ks, const void *value, si
 }
 
 /* A dead letter's reason, from its weir-reason header. */
-static const char *reason_of(const rd_kafka_headers_t *h, char *buf, size_t size)
-{
-    const void *v;
-    size_t n;
-    if (!h || rd_kafka_header_get_last(h, "weir-reason", &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        return "rejected";
-    snprintf(buf, size, "%.*s", (int)n, (const char *)v);
-    return buf;
-}
-
-/* k's message will never be taken (value, len: as produced). An output goes
- * to the dead letters instead, its raw being the input as far as the output
- * kept it; a dead letter has only the last resort (weir_worker_unwritable).
- * Either way k's hold is released as acknowledged: a dead letter holds the
- * ticket itself. Returns 0, or -1 when the dead-letter sink failed (k is
- * then still the caller's). */
-static int rejected_for_good(struct kafka_sink *ks, struct kmsg *k, const char *value, size_t len,
-                             const rd_kafka_headers_t *h, const char *why)
-{
-    struct weir_worker *w = ks->s->worker;
-    struct weir_record r = {.topic = k->topic, .offset = k->offset, .partition = k->partition,
-                            .part = k->part, .ts_ms = -1};
-    char reason[256];
-    if (ks->s->when == WEIR_WHEN_DEAD) {
-        r.reason = reason_of(h, reason, sizeof reason);
-        weir_worker_unwritable(w, &r, why, k->t);
-    } else {
-        size_t kept = k->kept < len ? k->kept : len;
-        ks->buf.len = 0;
-        if (weir_buf_append(&ks->buf, value, kept) < 0 || weir_buf_append(&ks->buf, "}", 1) < 0)
-            return -1;
-        r.value = ks->buf.data;
-        r.value_len = (uint32_t)ks->buf.len;
-        int rc = weir_worker_dead_letter(w, &r, why, k->t);
-        if (rc < 0) {
-            struct weir_error e;
-            weir_error_set(&e, rc, "%s: cannot send a rejected output to the dead letters: %s",
-                           ks->what, strerror(-rc));
-            weir_worker_fail(w, &e);
-            return -1;
-        }
-    }
-    struct weir_ticket *t = k->t;
-    kmsg_put(ks->p, k);
-    if (t)
-        weir_ticket_release(t, 1);
-    return 0;
-}
-
-/* Remembers a record whose message a transaction's topic rejected: the
- * transaction aborts, the input is read again, and then the record goes to
- * the dead letters instead (poison_find). */
-static void poison_add(struct kafka_sink *ks, const struct kmsg *k, const char *why)
-{
-    struct poison *q = &ks->poison[ks->npoison++ % NPOISON];
-    q->part = k->part;
-    q->offset = k->offset;
-    snprintf(q->reason, sizeof q->reason, "%s", why);
-}
-
-static const char *poison_find(const struct kafka_sink *ks, const struct weir_record *r)
-{
-    unsigned n = ks->npoison < NPOISON ? ks->npoison : NPOISON;
-    for (unsigned i = 0; i < n; i++)
-        if (ks->poison[i].part == r->part && ks->poison[i].offset == r->offset)
-            return ks->poison[i].reason;
-    return NULL;
-}
-
-/* The topic rejected k's message for good (its delivery report). Returns 0
- * when k went on (produced again, or its hold moved to a dead letter), -1
- * to fail it as any failed delivery. */
-static int on_rejected(struct kafka_sink *ks, const rd_kafka_message_t *m, struct kmsg *k,
-                       struct dr_scan *sc)
-{
-    /* A message rejected alone is the cause. Of a batch too large, the
-     * messages at least half the size of its largest are (the others,
-     * usually far smaller, go again: they succeed once the large ones are
-     * out of their batch). Of a batch invalid for another reason, nothing
-     * tells: each goes again, up to MAX_TRIES times, and is then taken for a
-     * cause: messages that keep sharing batches with an invalid one may go
-     * to the dead letters with it (docs/kafka.md). */
-    int size = m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
-               m->err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE ||
-               m->err == RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE;
-    int blame = !sc || sc->rejected <= 1 || k->tries >= MAX_TRIES ||
-                (size && m->len * 2 >= sc->largest);
-    char why[300];
-    snprintf(why, sizeof why, "%s: rejected by topic \"%s\": %s", ks->what, ks->c->topic,
-             rd_kafka_err2str(m->err));
-    rd_kafka_headers_t *mh = NULL;
-    if (rd_kafka_message_headers(m, &mh) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        mh = NULL;
-    if (ks->p->transactional) {
-        /* The transaction is abortable now: it aborts and rewinds, and the
-         * record goes to the dead letters when it comes again. */
-        if (blame)
-            poison_add(ks, k, why);
-        return -1;
-    }
-    if (!blame) { /* it may only have shared a batch with the cause */
-        k->tries++;
-        rd_kafka_headers_t *h = mh ? rd_kafka_headers_copy(mh) : NULL;
-        if ((!mh || h) && send_msg(ks, m->payload, m->len, m->key, m->key_len, h, k) == 0)
-            return 0;
-        if (h)
-            rd_kafka_headers_destroy(h);
-    }
-    return rejected_for_good(ks, k, m->payload, m->len, mh, why);
-}
-
-/* Hands the backlog to the producer while it has room. Returns what is left. */
 static size_t backlog_send(struct kafka_sink *ks)
 {
     while (ks->backlog_head < ks->nbacklog && !ks->s->worker->failed) {
@@ -648,10 +285,10 @@ static size_t backlog_send(struct kafka_sink *ks)
         rd_kafka_resp_err_t e = produce(ks, m->value, m->len, m->key, m->key_len, m->h, m->k);
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             break;
-        if (e && rejected(e)) { /* over a limit value_room() missed */
+        if (e && ksk_rejected(e)) { /* over a limit value_room() missed */
             char why[300];
             snprintf(why, sizeof why, "%s: %s", ks->what, rd_kafka_err2str(e));
-            if (rejected_for_good(ks, m->k, m->value, m->len, m->h, why) < 0)
+            if (ksk_rejected_for_good(ks, m->k, m->value, m->len, m->h, why) < 0)
                 produce_failed(ks, e, NULL, m->k);
             if (m->h)
                 rd_kafka_headers_destroy(m->h);
@@ -674,7 +311,7 @@ static void backlog_drop(struct kafka_sink *ks)
         struct weir_ticket *t = m->k->t;
         if (m->h)
             rd_kafka_headers_destroy(m->h);
-        kmsg_put(ks->p, m->k);
+        ksk_kmsg_put(ks->p, m->k);
         if (t)
             weir_ticket_release(t, 0);
         free(m->value);
@@ -685,7 +322,7 @@ static void backlog_drop(struct kafka_sink *ks)
     ks->nbacklog = ks->capbacklog = ks->backlog_head = 0;
 }
 
-/* Record r cannot be sent as it is (too large, or remembered as rejected):
+/* Record r cannot be sent as it is (too large, or remembered as ksk_rejected):
  * an output goes to the dead letters with why; a dead letter has only the
  * last resort. Takes h. */
 static int send_instead(struct kafka_sink *ks, const struct weir_record *r, rd_kafka_headers_t *h,
@@ -709,7 +346,7 @@ static int produce_one(struct kafka_sink *ks, const struct weir_batch *b, uint32
     size_t key_len = key ? r->key_len : 0;
     rd_kafka_headers_t *h = headers_for(ks, b, i);
     size_t room = value_room(ks, key_len, h);
-    const char *poisoned = ks->npoison ? poison_find(ks, r) : NULL;
+    const char *poisoned = ks->npoison ? ksk_poison_find(ks, r) : NULL;
     char why[300];
     if (poisoned)
         return send_instead(ks, r, h, poisoned, t);
@@ -727,20 +364,20 @@ static int produce_one(struct kafka_sink *ks, const struct weir_batch *b, uint32
             rd_kafka_headers_destroy(h);
         return rc;
     }
-    struct kmsg *k = kmsg_new(ks, r, t, dead ? 0 : weir_output_kept(r));
+    struct kmsg *k = ksk_kmsg_new(ks, r, t, dead ? 0 : weir_output_kept(r));
     if (!k) {
         if (h)
             rd_kafka_headers_destroy(h);
         return -ENOMEM;
     }
     if (t)
-        weir_ticket_hold(t); /* released by deliver() */
-    rd_kafka_resp_err_t e = send_msg(ks, ks->buf.data, len, key, key_len, h, k);
+        weir_ticket_hold(t); /* released by ksk_deliver() */
+    rd_kafka_resp_err_t e = ksk_send_msg(ks, ks->buf.data, len, key, key_len, h, k);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
         return 0; /* the headers belong to the message now */
-    if (rejected(e)) { /* over a limit value_room() missed */
+    if (ksk_rejected(e)) { /* over a limit value_room() missed */
         snprintf(why, sizeof why, "%s: %s", ks->what, rd_kafka_err2str(e));
-        kmsg_put(ks->p, k);
+        ksk_kmsg_put(ks->p, k);
         rc = send_instead(ks, r, h, why, t); /* holds t itself */
         if (t)
             weir_ticket_release(t, rc == 0);
@@ -765,7 +402,7 @@ static int kk_write(struct weir_sink *s, struct weir_batch *b, struct weir_ticke
 static int kk_flush(struct weir_sink *s)
 {
     struct kafka_sink *ks = s->state;
-    serve(ks->p, 0);
+    ksk_serve(ks->p, 0);
     size_t waiting = backlog_send(ks);
     check_fatal(ks->p);
     return rd_kafka_outq_len(ks->rk) + (int)waiting;
@@ -860,7 +497,7 @@ static void drain_now(struct kafka_producer *p, int timeout_ms)
 {
     uint64_t deadline = weir_now_ns() + (uint64_t)timeout_ms * 1000000u;
     while (rd_kafka_outq_len(p->rk) > 0 && weir_now_ns() < deadline)
-        serve(p, 50);
+        ksk_serve(p, 50);
 }
 
 static void producer_put(struct kafka_producer *p)
@@ -880,12 +517,12 @@ static void producer_put(struct kafka_producer *p)
             drain_now(p, 10000);
         /* Whatever is left fails its tickets: nothing past it gets committed. */
         rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-        serve(p, 0);
+        ksk_serve(p, 0);
         if (p->mainq)
             rd_kafka_queue_destroy(p->mainq);
         rd_kafka_destroy(p->rk);
     }
-    kmsg_free_all(p); /* after the last delivery report */
+    ksk_kmsg_free_all(p); /* after the last delivery report */
     if (p->efd >= 0)
         close(p->efd);
     weir_kafka_client_release(&p->cl);
@@ -964,105 +601,6 @@ static void kk_close(struct weir_sink *s)
     s->state = NULL;
 }
 
-/* ---- transactions (exactly-once), driven by the Kafka source ------------------ */
-
-struct weir_kafka_txn *weir_kafka_txn_of(struct weir_worker *w)
-{
-    return weir_worker_shared(w, WEIR_KAFKA_TXN_SHARED);
-}
-
-rd_kafka_t *weir_kafka_txn_rk(struct weir_kafka_txn *t)
-{
-    return ((struct kafka_producer *)t)->rk;
-}
-
-/* Serves the transactional producer's delivery reports now (a writer that
- * must make room in its queue). */
-void weir_kafka_txn_serve(struct weir_kafka_txn *t, int timeout_ms)
-{
-    serve((struct kafka_producer *)t, timeout_ms);
-}
-
-int weir_kafka_txn_is_open(const struct weir_kafka_txn *t)
-{
-    return ((const struct kafka_producer *)t)->in_txn;
-}
-
-int weir_kafka_txn_begin(struct weir_kafka_txn *t, struct weir_error *err)
-{
-    struct kafka_producer *p = (struct kafka_producer *)t;
-    if (p->in_txn)
-        return 0;
-    rd_kafka_error_t *e = rd_kafka_begin_transaction(p->rk);
-    if (e) {
-        int rc = weir_error_set(err, -EIO, "%s: begin_transaction on Kafka brokers %s failed: %s",
-                                p->cl.what, p->cl.brokers, rd_kafka_error_string(e));
-        rd_kafka_error_destroy(e);
-        return rc;
-    }
-    p->in_txn = 1;
-    return 1;
-}
-
-/* On the loop: the transaction is over (committed, or aborted). */
-static void txn_ended(struct weir_kafka_txn_end *e, void *ctx)
-{
-    struct kafka_producer *p = ctx;
-    if (e->rc == 0 || e->rc == -EAGAIN)
-        p->in_txn = 0;
-    p->ending = NULL;
-    e->done = p->ending_done;
-    e->ctx = p->ending_ctx;
-    e->done(e, e->ctx);
-}
-
-int weir_kafka_txn_end(struct weir_kafka_txn *t, struct weir_kafka_txn_end *e)
-{
-    struct kafka_producer *p = (struct kafka_producer *)t;
-    if (p->ending)
-        return -EBUSY;
-    if (!p->in_txn) {
-        e->rc = 0;
-        e->rewound = NULL;
-        e->done(e, e->ctx);
-        return 0;
-    }
-    p->ending = e;
-    p->ending_done = e->done;
-    p->ending_ctx = e->ctx;
-    e->done = txn_ended;
-    e->ctx = p;
-    int rc = weir_kafka_txn_runner_submit(p->runner, e);
-    if (rc < 0) {
-        e->done = p->ending_done;
-        e->ctx = p->ending_ctx;
-        p->ending = NULL;
-    }
-    return rc;
-}
-
-static void serve_cb(void *ctx, int timeout_ms)
-{
-    serve(ctx, timeout_ms);
-}
-
-void weir_kafka_txn_end_now(struct weir_kafka_txn *t, struct weir_kafka_txn_end *e)
-{
-    struct kafka_producer *p = (struct kafka_producer *)t;
-    e->rewound = NULL;
-    e->rc = 0;
-    if (!p->in_txn)
-        return;
-    weir_kafka_txn_runner_run_here(p->runner, e, serve_cb, p);
-    if (e->rc == 0 || e->rc == -EAGAIN)
-        p->in_txn = 0;
-}
-
-int weir_kafka_txn_ending(struct weir_kafka_txn *t)
-{
-    return ((struct kafka_producer *)t)->ending != NULL;
-}
-
 const char *weir_kafka_sink_brokers(const void *sink_conf)
 {
     return ((const struct kafka_sink_conf *)sink_conf)->brokers;
@@ -1081,3 +619,4 @@ const struct weir_sink_type weir_sink_kafka = {
     .busy = kk_busy,
     .close = kk_close,
 };
+

@@ -1,0 +1,104 @@
+/* The worker's shared transactional producer (see kafka_sink.h): begin,
+ * and ending transactions through the producer's thread (kafka_txn.c), or on
+ * the calling thread once the loop stopped. */
+#include "connectors/kafka_sink.h"
+
+/* ---- transactions (exactly-once), driven by the Kafka source ------------------ */
+
+struct weir_kafka_txn *weir_kafka_txn_of(struct weir_worker *w)
+{
+    return weir_worker_shared(w, WEIR_KAFKA_TXN_SHARED);
+}
+
+rd_kafka_t *weir_kafka_txn_rk(struct weir_kafka_txn *t)
+{
+    return ((struct kafka_producer *)t)->rk;
+}
+
+/* Serves the transactional producer's delivery reports now (a writer that
+ * must make room in its queue). */
+void weir_kafka_txn_serve(struct weir_kafka_txn *t, int timeout_ms)
+{
+    ksk_serve((struct kafka_producer *)t, timeout_ms);
+}
+
+int weir_kafka_txn_is_open(const struct weir_kafka_txn *t)
+{
+    return ((const struct kafka_producer *)t)->in_txn;
+}
+
+int weir_kafka_txn_begin(struct weir_kafka_txn *t, struct weir_error *err)
+{
+    struct kafka_producer *p = (struct kafka_producer *)t;
+    if (p->in_txn)
+        return 0;
+    rd_kafka_error_t *e = rd_kafka_begin_transaction(p->rk);
+    if (e) {
+        int rc = weir_error_set(err, -EIO, "%s: begin_transaction on Kafka brokers %s failed: %s",
+                                p->cl.what, p->cl.brokers, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        return rc;
+    }
+    p->in_txn = 1;
+    return 1;
+}
+
+/* On the loop: the transaction is over (committed, or aborted). */
+static void txn_ended(struct weir_kafka_txn_end *e, void *ctx)
+{
+    struct kafka_producer *p = ctx;
+    if (e->rc == 0 || e->rc == -EAGAIN)
+        p->in_txn = 0;
+    p->ending = NULL;
+    e->done = p->ending_done;
+    e->ctx = p->ending_ctx;
+    e->done(e, e->ctx);
+}
+
+int weir_kafka_txn_end(struct weir_kafka_txn *t, struct weir_kafka_txn_end *e)
+{
+    struct kafka_producer *p = (struct kafka_producer *)t;
+    if (p->ending)
+        return -EBUSY;
+    if (!p->in_txn) {
+        e->rc = 0;
+        e->rewound = NULL;
+        e->done(e, e->ctx);
+        return 0;
+    }
+    p->ending = e;
+    p->ending_done = e->done;
+    p->ending_ctx = e->ctx;
+    e->done = txn_ended;
+    e->ctx = p;
+    int rc = weir_kafka_txn_runner_submit(p->runner, e);
+    if (rc < 0) {
+        e->done = p->ending_done;
+        e->ctx = p->ending_ctx;
+        p->ending = NULL;
+    }
+    return rc;
+}
+
+static void serve_cb(void *ctx, int timeout_ms)
+{
+    ksk_serve(ctx, timeout_ms);
+}
+
+void weir_kafka_txn_end_now(struct weir_kafka_txn *t, struct weir_kafka_txn_end *e)
+{
+    struct kafka_producer *p = (struct kafka_producer *)t;
+    e->rewound = NULL;
+    e->rc = 0;
+    if (!p->in_txn)
+        return;
+    weir_kafka_txn_runner_run_here(p->runner, e, serve_cb, p);
+    if (e->rc == 0 || e->rc == -EAGAIN)
+        p->in_txn = 0;
+}
+
+int weir_kafka_txn_ending(struct weir_kafka_txn *t)
+{
+    return ((struct kafka_producer *)t)->ending != NULL;
+}
+
