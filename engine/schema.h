@@ -25,6 +25,12 @@ struct weir_schema {
     struct weir_column str[WEIR_SCHEMA_MAX];
     uint32_t nstr;
     int declared;      /* the file listed "features": outputs must be among them */
+    /* The input records' top-level fields when the source knows them at
+     * load (a CSV file's header), in order; wildcards in extract expand
+     * against them. Owned by the pipeline. */
+    char **input;
+    uint32_t ninput;
+    int input_known;
 };
 
 /* Context handed to a type's prepare(): where errors go and who is asking. */
