@@ -71,6 +71,40 @@ struct file_source {
     uint32_t part;              /* the worker's slot for this file (one partition) */
 };
 
+/* A CSV file's header, read when the pipeline loads, tells the operators and
+ * sinks the records' top-level fields (extract's wildcards expand against
+ * it, sinks check "fields" names with it). A file that cannot be read now is
+ * reported when the run opens it; its fields stay unknown. */
+static void header_at_load(const struct file_source_conf *c, struct weir_schema *schema)
+{
+    char buf[65536];
+    int fd = strcmp(c->path, "-") == 0 ? -1 : open(c->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, buf, sizeof buf);
+    close(fd);
+    const char *nl = n > 0 ? memchr(buf, '\n', (size_t)n) : NULL;
+    if (!nl)
+        return;
+    size_t len = (size_t)(nl - buf);
+    if (len > 0 && buf[len - 1] == '\r')
+        len--;
+    struct weir_csv_header *h = calloc(1, sizeof *h);
+    const char *reason = NULL;
+    if (h && weir_csv_header_parse(h, buf, len, c->delimiter[0], &reason) == 0 &&
+        (schema->input = calloc(h->n ? h->n : 1, sizeof *schema->input))) {
+        for (size_t k = 0; k < h->n; k++) {
+            if (!(schema->input[k] = strdup(h->names[k])))
+                break;
+            schema->ninput++;
+        }
+        schema->input_known = schema->ninput == h->n;
+    }
+    if (h)
+        weir_csv_header_free(h);
+    free(h);
+}
+
 static int prepare(void *conf, const json_t *raw, struct weir_prepare *p)
 {
     struct file_source_conf *c = conf;
@@ -84,6 +118,8 @@ static int prepare(void *conf, const json_t *raw, struct weir_prepare *p)
         size_t n = strlen(c->path);
         c->format = n > 4 && strcasecmp(c->path + n - 4, ".csv") == 0 ? FMT_CSV : FMT_JSONL;
     }
+    if (c->format == FMT_CSV)
+        header_at_load(c, p->schema);
     return 0;
 }
 

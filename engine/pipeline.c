@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "engine/override.h"
 
@@ -297,16 +298,18 @@ static int check_input_field(const char *name, const struct weir_schema *s, stru
     for (uint32_t k = 0; k < s->ninput; k++)
         if (strcmp(s->input[k], name) == 0)
             return 0;
-    const char *names[WEIR_SCHEMA_MAX * 2 + 1];
+    const char *names[WEIR_SCHEMA_MAX * 3 + 1];
     size_t n = 0;
     for (uint32_t c = 0; c < s->nfeat; c++)
         names[n++] = s->feat[c].name;
     for (uint32_t c = 0; c < s->nstr; c++)
         names[n++] = s->str[c].name;
+    for (uint32_t c = 0; c < s->ninput && c < WEIR_SCHEMA_MAX; c++)
+        names[n++] = s->input[c];
     const char *close = weir_did_you_mean(name, names, n);
-    if (!close && s->input_known)
-        close = weir_did_you_mean(name, (const char *const *)s->input, s->ninput);
-    if (!close && !s->input_known)
+    /* Input fields unknown: "Amount" beside a computed "amount" is taken
+     * for the input's own field, not a typo. */
+    if (!s->input_known && (!close || strcasecmp(close, name) == 0))
         return 0;
     weir_diag_add(d, path,
                   close ? "unknown field \"%s\" (did you mean \"%s\"?)" : "unknown field \"%s\"%s",
