@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "engine/expand.h"
 #include "engine/override.h"
 
 struct top_conf {
@@ -653,6 +654,8 @@ int weir_pipeline_load_opts(const char *file, const struct weir_load_opts *o,
     int bad = 0;
     for (size_t i = 0; i < o->nsets; i++)
         bad += weir_override_apply(pl->root, &o->sets[i], diag);
+    if (!bad)
+        bad = weir_expand_strings(pl->root, pl->file, diag);
     if (!bad)
         bad = load_root(pl, o, diag);
     if (bad) {

@@ -77,27 +77,28 @@ raw2 = json.loads(dead[2]["raw"])
 assert raw2["card"] == hmac.new(b"k3y-from-file", b"4222222222222222", hashlib.sha256).hexdigest()
 PYEOF
 
-# CSV, a key from the environment, truncated: same key, same mask (joins).
+# CSV (its path from the environment: ${VAR}), a key from the environment,
+# truncated: same key, same mask (joins).
 printf 'card,amount\n4111111111111111,5\n4111111111111111,6\n' >"$T/in.csv"
 cat >"$T/c.json" <<JSON
 {
-  "source": {"type": "file", "path": "$T/in.csv"},
+  "source": {"type": "file", "path": "\${WEIR_TEST_T}/in.csv"},
   "operators": [{"type": "mask", "fields": ["card"], "key_env": "WEIR_TEST_KEY", "length": 16}],
   "sinks": [{"type": "file", "path": "$T/c.jsonl"}],
   "dead_letter": {"type": "file", "path": "$T/cdead.jsonl"}
 }
 JSON
-WEIR_TEST_KEY=k3y-from-file "$WEIR_BIN" run "$T/c.json" --quiet 2>"$T/err"
+WEIR_TEST_T=$T WEIR_TEST_KEY=k3y-from-file "$WEIR_BIN" run "$T/c.json" --quiet 2>"$T/err"
 w16=${want:0:16}
 if [ "$(cat "$T/c.jsonl")" = "{\"card\":\"$w16\",\"amount\":5,\"alert\":false}
 {\"card\":\"$w16\",\"amount\":6,\"alert\":false}" ]; then ok
 else fail "csv mask: $(cat "$T/c.jsonl" "$T/err")"; fi
 
 # Without the key there is no run; a key written in the file is refused.
-env -u WEIR_TEST_KEY "$WEIR_BIN" validate "$T/c.json" >/dev/null 2>"$T/err"
+WEIR_TEST_T=$T env -u WEIR_TEST_KEY "$WEIR_BIN" validate "$T/c.json" >/dev/null 2>"$T/err"
 if grep -q 'operators\[0\].key_env: expected the environment variable WEIR_TEST_KEY to hold the key' "$T/err"; then ok
 else fail "unset key: $(cat "$T/err")"; fi
-WEIR_TEST_KEY=x "$WEIR_BIN" validate "$T/c.json" --set 'operators[0].key=abc' >/dev/null 2>"$T/err"
+WEIR_TEST_T=$T WEIR_TEST_KEY=x "$WEIR_BIN" validate "$T/c.json" --set 'operators[0].key=abc' >/dev/null 2>"$T/err"
 if grep -q 'operators\[0\].key: unknown option' "$T/err"; then ok; else fail "literal key: $(cat "$T/err")"; fi
 rm "$T/conf/mask.key"
 (cd / && "$WEIR_BIN" validate "$T/conf/p.json") >/dev/null 2>"$T/err"
