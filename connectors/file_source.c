@@ -16,6 +16,7 @@
 #include "connectors/linesplit.h"
 #include "engine/buf.h"
 #include "engine/loop.h"
+#include "engine/paths.h"
 #include "engine/worker.h"
 
 enum { FMT_AUTO, FMT_JSONL, FMT_CSV };
@@ -26,6 +27,7 @@ struct file_source_conf {
     int64_t max_record_bytes;
     int64_t read_size;
     const char *delimiter;
+    char tried[600]; /* where a relative path was looked for, when nowhere (for the open error) */
 };
 
 static const struct weir_option file_source_options[] = {
@@ -109,6 +111,13 @@ static int prepare(void *conf, const json_t *raw, struct weir_prepare *p)
 {
     struct file_source_conf *c = conf;
     char kp[256];
+    /* Beside the pipeline file, else the working directory; found nowhere:
+     * the run's open error says where it looked. */
+    if (weir_prepare_path(p, (json_t *)raw, "path", &c->path, WEIR_PATH_READ, c->tried,
+                          sizeof c->tried) == -ENOMEM) {
+        weir_diag_add(p->diag, p->path, "out of memory");
+        return 1;
+    }
     if (!c->delimiter || strlen(c->delimiter) != 1) {
         weir_diag_add(p->diag, weir_path_key(kp, sizeof kp, p->path, "delimiter"),
                       "expected one character, got \"%s\"", c->delimiter ? c->delimiter : "");
@@ -330,7 +339,8 @@ static int fs_open(struct weir_source *s, struct weir_error *err)
     fs->read_ev.done = on_read;
     fs->fd = strcmp(c->path, "-") == 0 ? dup(0) : open(c->path, O_RDONLY | O_CLOEXEC);
     if (fs->fd < 0)
-        return weir_error_set(err, -errno, "cannot open source file %s: %s", c->path, strerror(errno));
+        return weir_error_set(err, -errno, "cannot open source file %s: %s", c->path,
+                              errno == ENOENT && c->tried[0] ? c->tried : strerror(errno));
     struct stat st;
     fs->offset = fstat(fs->fd, &st) == 0 && S_ISREG(st.st_mode) ? 0 : -1;
     if (weir_linesplit_init(&fs->ls, (size_t)c->read_size, (size_t)c->max_record_bytes) < 0)

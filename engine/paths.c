@@ -7,6 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/option.h"
+#include "engine/pipeline.h"
+
 /* Whether p names what want asks for: the file itself, or the directory a
  * new file would go in. */
 static int present(const char *p, enum weir_path_want want)
@@ -50,4 +53,32 @@ int weir_path_resolve(const char *pipeline_file, const char *path, enum weir_pat
              "that exists");
     snprintf(out, size, "%s", path);
     return -ENOENT;
+}
+
+/* Whether the option at opt_path was given (or sits inside an object given)
+ * by a --set override. */
+static int overridden(const struct weir_prepare *p, const char *opt_path)
+{
+    for (size_t k = 0; k < p->nsets; k++) {
+        size_t n = strlen(p->sets[k].path);
+        if (strncmp(p->sets[k].path, opt_path, n) == 0 &&
+            (opt_path[n] == '\0' || opt_path[n] == '.' || opt_path[n] == '['))
+            return 1;
+    }
+    return 0;
+}
+
+int weir_prepare_path(struct weir_prepare *p, json_t *obj, const char *key, const char **value,
+                      enum weir_path_want want, char *why, size_t why_size)
+{
+    char opt[256], out[4096];
+    weir_path_key(opt, sizeof opt, p->path, key);
+    int rc = weir_path_resolve(overridden(p, opt) ? NULL : p->file, *value, want, out, sizeof out,
+                               why, why_size);
+    if (rc < 0 || strcmp(out, *value) == 0)
+        return rc;
+    if (json_object_set_new(obj, key, json_string(out)) < 0)
+        return -ENOMEM;
+    *value = json_string_value(json_object_get(obj, key));
+    return 0;
 }

@@ -591,7 +591,7 @@ static int load_root(struct weir_pipeline *pl, const struct weir_load_opts *o,
     bad += load_state(pl, top.state, d);
     bad += declare_features(pl, &top.features, d);
     struct weir_prepare p = {.schema = &pl->schema, .diag = d, .path = "", .op_index = -1,
-                             .file = pl->file,
+                             .file = pl->file, .sets = o->sets, .nsets = o->nsets,
                              .allow_unsafe_kafka = o->allow_unsafe_kafka};
     if (top.source)
         bad += load_source(pl, top.source, &p);

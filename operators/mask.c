@@ -93,8 +93,8 @@ static void hmac_setup(struct mask_conf *c, const unsigned char *key, size_t len
 
 /* The key's bytes from the file or the variable, into buf; returns its
  * length, or -1 with the problem reported. */
-static long read_key(const struct mask_conf *c, struct weir_prepare *p, unsigned char *buf,
-                     size_t size)
+static long read_key(struct mask_conf *c, const json_t *raw, struct weir_prepare *p,
+                     unsigned char *buf, size_t size)
 {
     char kp[256], path[4096], why[8300];
     if (c->key_env) {
@@ -110,8 +110,10 @@ static long read_key(const struct mask_conf *c, struct weir_prepare *p, unsigned
         return (long)strlen(v);
     }
     weir_path_key(kp, sizeof kp, p->path, "key_file");
-    int rc = weir_path_resolve(p->file, c->key_file, WEIR_PATH_READ, path, sizeof path, why,
+    int rc = weir_prepare_path(p, (json_t *)raw, "key_file", &c->key_file, WEIR_PATH_READ, why,
                                sizeof why);
+    if (rc == 0)
+        snprintf(path, sizeof path, "%s", c->key_file);
     FILE *f = rc == 0 ? fopen(path, "rb") : NULL;
     if (!f) {
         weir_diag_add(p->diag, kp, "expected a readable key file, got %s: %s", c->key_file,
@@ -136,7 +138,6 @@ static int mask_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
     struct mask_conf *c = vconf;
     char fp[256], ip[256];
     unsigned char key[4096];
-    (void)raw;
     if (!c->key_file == !c->key_env) {
         weir_diag_add(p->diag, p->path, "expected exactly one of \"key_file\" or \"key_env\" "
                       "(the key is never written in the pipeline), got %s",
@@ -166,7 +167,7 @@ static int mask_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
         c->cols[k] = col >= 0 ? col : weir_schema_string_out(p, name, ip);
         bad += c->cols[k] < 0;
     }
-    long n = bad ? -1 : read_key(c, p, key, sizeof key);
+    long n = bad ? -1 : read_key(c, raw, p, key, sizeof key);
     if (n < 0)
         return bad ? bad : 1;
     hmac_setup(c, key, (size_t)n);
