@@ -77,34 +77,37 @@ struct file_source {
  * sinks the records' top-level fields (extract's wildcards expand against
  * it, sinks check "fields" names with it). A file that cannot be read now is
  * reported when the run opens it; its fields stay unknown. */
-static void header_at_load(const struct file_source_conf *c, struct weir_schema *schema)
+static int header_at_load(const struct file_source_conf *c, struct weir_schema *schema)
 {
     char buf[65536];
     int fd = strcmp(c->path, "-") == 0 ? -1 : open(c->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return;
+        return 0;
     ssize_t n = read(fd, buf, sizeof buf);
     close(fd);
     const char *nl = n > 0 ? memchr(buf, '\n', (size_t)n) : NULL;
     if (!nl)
-        return;
+        return 0;
     size_t len = (size_t)(nl - buf);
     if (len > 0 && buf[len - 1] == '\r')
         len--;
     struct weir_csv_header *h = calloc(1, sizeof *h);
+    if (!h)
+        return -ENOMEM;
     const char *reason = NULL;
-    if (h && weir_csv_header_parse(h, buf, len, c->delimiter[0], &reason) == 0 &&
-        (schema->input = calloc(h->n ? h->n : 1, sizeof *schema->input))) {
-        for (size_t k = 0; k < h->n; k++) {
-            if (!(schema->input[k] = strdup(h->names[k])))
-                break;
+    int rc = weir_csv_header_parse(h, buf, len, c->delimiter[0], &reason);
+    if (rc == 0 && !(schema->input = calloc(h->n ? h->n : 1, sizeof *schema->input)))
+        rc = -ENOMEM;
+    for (size_t k = 0; rc == 0 && k < h->n; k++) {
+        if (!(schema->input[k] = strdup(h->names[k])))
+            rc = -ENOMEM;
+        else
             schema->ninput++;
-        }
-        schema->input_known = schema->ninput == h->n;
     }
-    if (h)
-        weir_csv_header_free(h);
+    schema->input_known = rc == 0;
+    weir_csv_header_free(h);
     free(h);
+    return rc == -ENOMEM ? rc : 0; /* a bad header is the run's to report, on line 1 */
 }
 
 static int prepare(void *conf, const json_t *raw, struct weir_prepare *p)
@@ -127,8 +130,10 @@ static int prepare(void *conf, const json_t *raw, struct weir_prepare *p)
         size_t n = strlen(c->path);
         c->format = n > 4 && strcasecmp(c->path + n - 4, ".csv") == 0 ? FMT_CSV : FMT_JSONL;
     }
-    if (c->format == FMT_CSV)
-        header_at_load(c, p->schema);
+    if (c->format == FMT_CSV && header_at_load(c, p->schema) < 0) {
+        weir_diag_add(p->diag, p->path, "out of memory");
+        return 1;
+    }
     return 0;
 }
 

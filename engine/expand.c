@@ -23,15 +23,16 @@ static int name_char(char c, int first)
 /* s with ${VAR} replaced, into out; 0, or 1 with the problem reported. */
 static int expand_vars(const char *s, struct weir_buf *out, struct weir_diag *d, const char *path)
 {
+    int oom = 0;
     out->len = 0;
     for (const char *p = s; *p;) {
         if (p[0] == '$' && p[1] == '$' && p[2] == '{') { /* $${ : a literal ${ */
-            weir_buf_append(out, "${", 2);
+            oom |= weir_buf_append(out, "${", 2) < 0;
             p += 3;
             continue;
         }
         if (p[0] != '$' || p[1] != '{') {
-            weir_buf_append(out, p++, 1);
+            oom |= weir_buf_append(out, p++, 1) < 0;
             continue;
         }
         const char *name = p + 2, *e = name;
@@ -50,10 +51,14 @@ static int expand_vars(const char *s, struct weir_buf *out, struct weir_diag *d,
                           "unset", var);
             return 1;
         }
-        weir_buf_append(out, v, strlen(v));
+        oom |= weir_buf_append(out, v, strlen(v)) < 0;
         p = e + 1;
     }
-    return weir_buf_cstr(out) ? 0 : 1;
+    if (oom || !weir_buf_cstr(out)) {
+        weir_diag_add(d, path, "out of memory");
+        return 1;
+    }
+    return 0;
 }
 
 /* The content of the file named in out (already expanded), into out. */
@@ -72,9 +77,14 @@ static int read_secret(const char *file, struct weir_buf *out, const char *pipel
     out->len = 0;
     char chunk[4096];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && out->len <= SECRET_MAX)
-        weir_buf_append(out, chunk, n);
+    int oom = 0;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && out->len <= SECRET_MAX && !oom)
+        oom = weir_buf_append(out, chunk, n) < 0;
     fclose(f);
+    if (oom || !weir_buf_cstr(out)) {
+        weir_diag_add(d, path, "out of memory");
+        return 1;
+    }
     while (out->len > 0 && (out->data[out->len - 1] == '\n' || out->data[out->len - 1] == '\r'))
         out->len--;
     const char *bad = out->len > SECRET_MAX                     ? "a file over 1 MiB"
@@ -90,7 +100,8 @@ static int read_secret(const char *file, struct weir_buf *out, const char *pipel
         weir_diag_add(d, path, "expected UTF-8 text in %s (after '@'), got %s", where, bad);
         return 1;
     }
-    return weir_buf_cstr(out) ? 0 : 1;
+    out->data[out->len] = '\0'; /* room: cstr above, and len only shrank */
+    return 0;
 }
 
 static int expand_one(json_t *v, const char *pipeline_file, struct weir_diag *d,

@@ -125,14 +125,14 @@ static int output_projected(struct weir_buf *out, const struct weir_output *o,
     uint64_t done[(2 * WEIR_SCHEMA_MAX + 1 + 63) / 64] = {0};
     char kb[256];
     struct weir_jmember m;
-    uint32_t pos = 0, klen;
+    uint32_t pos = 0, klen, nth = 0;
     int first = 1;
     if (weir_buf_reserve(out, r->value_len + 64u + 48u * (o->ncols + o->nstrs)) < 0)
         return -12;
     weir_buf_append(out, "{", 1);
     while (weir_jobject_next(r->value, r->value_len, &pos, &m)) {
         const char *key = key_bytes(r->value, &m, kb, sizeof kb, &klen);
-        int32_t act = weir_projection_decide(o->proj, key, klen);
+        int32_t act = weir_projection_decide_nth(o->proj, nth++, key, klen);
         if (act == WEIR_PROJ_DROP || (act >= 0 && (done[act / 64] >> (act % 64) & 1)))
             continue; /* dropped, or a duplicate of a replaced key (written once) */
         if (!first)

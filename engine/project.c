@@ -2,26 +2,62 @@
 #include "engine/project.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-static uint32_t skip_ws(const char *t, uint32_t len, uint32_t i)
+/* JSON's whitespace is all below '!': one compare for the usual byte. */
+static inline uint32_t skip_ws(const char *t, uint32_t len, uint32_t i)
 {
-    while (i < len && (t[i] == ' ' || t[i] == '\t' || t[i] == '\r' || t[i] == '\n'))
+    while (i < len && (unsigned char)t[i] <= ' ' &&
+           (t[i] == ' ' || t[i] == '\t' || t[i] == '\r' || t[i] == '\n'))
         i++;
     return i;
 }
 
-/* i at an opening quote; returns the index after the closing one. */
-static uint32_t skip_string(const char *t, uint32_t len, uint32_t i, int *escaped)
+/* Whether any byte of v is a quote or a backslash (the classic "has a zero
+ * byte" test on v XOR each of them). */
+static inline uint64_t quote_or_backslash(uint64_t v)
 {
-    for (i++; i < len && t[i] != '"'; i++)
-        if (t[i] == '\\') {
-            *escaped = 1;
-            i++;
-        }
-    return i < len ? i + 1 : len;
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+    return ((q - ones) & ~q & highs) | ((b - ones) & ~b & highs);
 }
+
+static const unsigned char string_stop[256] = {['"'] = 1, ['\\'] = 1};
+
+/* i at an opening quote; returns the index after the closing one. Eight
+ * bytes at a time: the lowest flagged byte of quote_or_backslash() is the
+ * first quote or backslash (borrows only flag bytes above a real one). */
+static inline uint32_t skip_string(const char *t, uint32_t len, uint32_t i, int *escaped)
+{
+    for (i++; i < len; i++) {
+        uint64_t v, m;
+        while (i + 8 <= len) {
+            memcpy(&v, t + i, 8);
+            if ((m = quote_or_backslash(v))) {
+                i += (uint32_t)__builtin_ctzll(m) / 8;
+                goto found;
+            }
+            i += 8;
+        }
+        while (i < len && !string_stop[(unsigned char)t[i]])
+            i++;
+        if (i >= len)
+            break;
+    found:
+        if (t[i] == '"')
+            return i + 1;
+        *escaped = 1;
+        i++; /* the escaped byte */
+    }
+    return len;
+}
+
+/* Bytes that end a number or a literal: , } ] and JSON's whitespace. */
+static const unsigned char ends_scalar[256] = {
+    [','] = 1, ['}'] = 1, [']'] = 1, [' '] = 1, ['\t'] = 1, ['\r'] = 1, ['\n'] = 1,
+};
 
 static uint32_t skip_value(const char *t, uint32_t len, uint32_t i)
 {
@@ -46,8 +82,7 @@ static uint32_t skip_value(const char *t, uint32_t len, uint32_t i)
         }
         return len;
     }
-    while (i < len && t[i] != ',' && t[i] != '}' && t[i] != ']' && t[i] != ' ' && t[i] != '\t' &&
-           t[i] != '\r' && t[i] != '\n')
+    while (i < len && !ends_scalar[(unsigned char)t[i]])
         i++;
     return i;
 }
@@ -112,12 +147,16 @@ int weir_glob_match(const char *p, const char *s, size_t n)
     return *p == '\0';
 }
 
+/* Field names are short and compared in full after a hit: the length and
+ * the first and last eight bytes hash well enough, in a few cycles. */
 static uint32_t hash(const char *s, uint32_t len)
 {
-    uint32_t h = 2166136261u;
-    for (uint32_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
+    uint64_t a = 0, b = 0;
+    memcpy(&a, s, len < 8 ? len : 8);
+    if (len > 8)
+        memcpy(&b, s + len - 8, 8);
+    uint64_t h = (a ^ (b * 0x9E3779B97F4A7C15ull) ^ len) * 0xBF58476D1CE4E5B9ull;
+    return (uint32_t)(h >> 32);
 }
 
 static struct weir_proj_entry *slot(const struct weir_projection *pj, const char *s, uint32_t len)
@@ -168,6 +207,8 @@ int weir_projection_build(struct weir_projection *pj, const char *const *keep, s
         weir_projection_free(pj);
         return -ENOMEM;
     }
+    static _Atomic uint64_t ids;
+    pj->id = atomic_fetch_add(&ids, 1) + 1;
     pj->has_keep = nkeep > 0;
     /* An appended field replaces its namesake first; then exclude beats
      * fields, so "fields": ["V*"], "exclude": ["V1"] drops V1. */
@@ -208,4 +249,48 @@ int32_t weir_projection_decide(const struct weir_projection *pj, const char *key
     if (e->name || !pj->has_keep || any_glob(pj->keep_globs, pj->nkeep_globs, key, len))
         return WEIR_PROJ_KEEP;
     return WEIR_PROJ_DROP;
+}
+
+/* Records of one stream nearly always have the same keys in the same order
+ * (a CSV source's always): each thread remembers, per projection (by id, never
+ * reused), the key and decision at each position of the last record, so a
+ * record usually costs one short memcmp per key. */
+#define CACHE_PROJECTIONS 4
+#define CACHE_KEYS 64
+#define CACHE_KEY_MAX 48
+
+struct decide_cache {
+    uint64_t id;
+    uint8_t len[CACHE_KEYS]; /* 0xff: empty */
+    int32_t act[CACHE_KEYS];
+    char key[CACHE_KEYS][CACHE_KEY_MAX];
+};
+
+static _Thread_local struct decide_cache caches[CACHE_PROJECTIONS];
+static _Thread_local unsigned cache_next;
+
+static struct decide_cache *cache_for(uint64_t id)
+{
+    for (unsigned k = 0; k < CACHE_PROJECTIONS; k++)
+        if (caches[k].id == id)
+            return &caches[k];
+    struct decide_cache *c = &caches[cache_next++ % CACHE_PROJECTIONS];
+    c->id = id;
+    memset(c->len, 0xff, sizeof c->len);
+    return c;
+}
+
+int32_t weir_projection_decide_nth(const struct weir_projection *pj, uint32_t nth,
+                                   const char *key, uint32_t len)
+{
+    if (nth >= CACHE_KEYS || len >= CACHE_KEY_MAX)
+        return weir_projection_decide(pj, key, len);
+    struct decide_cache *c = cache_for(pj->id);
+    if (c->len[nth] == len && memcmp(c->key[nth], key, len) == 0)
+        return c->act[nth];
+    int32_t act = weir_projection_decide(pj, key, len);
+    c->len[nth] = (uint8_t)len;
+    memcpy(c->key[nth], key, len);
+    c->act[nth] = act;
+    return act;
 }

@@ -5,7 +5,8 @@
  *
  * Decisions are made once per top-level key of a record, by one hash look-up
  * of the key's bytes in a table built when the pipeline loads, then the
- * (usually few) wildcard patterns: no allocation, no walk over the schema. */
+ * (usually few) wildcard patterns, and remembered per thread for the next
+ * record with the same keys: no allocation, no walk over the schema. */
 #ifndef WEIR_PROJECT_H
 #define WEIR_PROJECT_H
 
@@ -48,6 +49,7 @@ struct weir_projection {
     const char **drop_globs; /* "exclude" patterns with wildcards */
     size_t ndrop_globs;
     int has_keep; /* "fields" given: what it does not name is dropped */
+    uint64_t id;  /* unique per build: the decision caches' key */
 };
 
 /* Builds a projection: keep (may be empty: keep every input field), drop,
@@ -62,5 +64,10 @@ void weir_projection_free(struct weir_projection *pj);
  * WEIR_PROJ_KEEP, WEIR_PROJ_DROP or the index of the appended field that
  * takes its place. */
 int32_t weir_projection_decide(const struct weir_projection *pj, const char *key, uint32_t len);
+/* The same for the nth top-level key of a record, through a per-thread
+ * cache of the last record's keys (one memcmp when the record has the same
+ * key at that position, as records of one stream do). */
+int32_t weir_projection_decide_nth(const struct weir_projection *pj, uint32_t nth,
+                                   const char *key, uint32_t len);
 
 #endif

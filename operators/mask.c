@@ -214,7 +214,7 @@ static int find_spans(const struct mask_conf *c, struct weir_batch *b, uint32_t 
 {
     const struct weir_record *r = &b->rec[i];
     struct weir_jmember m;
-    uint32_t pos = 0;
+    uint32_t pos = 0, nth = 0;
     int n = 0;
     char kb[256];
     while (weir_jobject_next(r->value, r->value_len, &pos, &m)) {
@@ -224,7 +224,7 @@ static int find_spans(const struct mask_conf *c, struct weir_batch *b, uint32_t 
             klen = (uint32_t)weir_jstr_unescape(key, m.key_len, kb);
             key = kb;
         }
-        int32_t k = weir_projection_decide(&c->names, key, klen);
+        int32_t k = weir_projection_decide_nth(&c->names, nth++, key, klen);
         if (k < 0)
             continue;
         if (n == MASK_MAX_SPANS)

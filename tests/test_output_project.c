@@ -93,22 +93,40 @@ static void output_for(struct weir_output *o, struct fixture *f, const char *con
     CHECK(weir_projection_build(o->proj, keep, nkeep, drop, ndrop, names, n) == 0);
 }
 
-static void random_case(struct fixture *f, unsigned seed)
-{
-    srand(seed);
+/* One output, its patterns and what it appends: a random one per record,
+ * or (shared) one for many records, so that the per-thread decision cache
+ * sees keys change places between records. */
+struct out_case {
     const char *keep[NPATTERNS], *drop[NPATTERNS];
-    size_t nkeep = 0, ndrop = 0;
-    for (size_t k = 0; k < NPATTERNS; k++) {
-        if (rand() % 5 == 0)
-            keep[nkeep++] = patterns[k];
-        if (rand() % 6 == 0)
-            drop[ndrop++] = patterns[k];
-    }
-    if (rand() % 3 == 0)
-        nkeep = 0;
+    size_t nkeep, ndrop;
     struct weir_output o;
     int ws_, wc, wa;
-    output_for(&o, f, keep, nkeep, drop, ndrop, &ws_, &wc, &wa);
+};
+
+static void random_output(struct fixture *f, struct out_case *oc)
+{
+    oc->nkeep = oc->ndrop = 0;
+    for (size_t k = 0; k < NPATTERNS; k++) {
+        if (rand() % 5 == 0)
+            oc->keep[oc->nkeep++] = patterns[k];
+        if (rand() % 6 == 0)
+            oc->drop[oc->ndrop++] = patterns[k];
+    }
+    if (rand() % 3 == 0)
+        oc->nkeep = 0;
+    output_for(&oc->o, f, oc->keep, oc->nkeep, oc->drop, oc->ndrop, &oc->ws_, &oc->wc, &oc->wa);
+}
+
+static void random_case(struct fixture *f, unsigned seed, struct out_case *shared)
+{
+    srand(seed);
+    struct out_case own, *oc = shared ? shared : &own;
+    if (!shared)
+        random_output(f, &own);
+    const char *const *keep = oc->keep, *const *drop = oc->drop;
+    size_t nkeep = oc->nkeep, ndrop = oc->ndrop;
+    int ws_ = oc->ws_, wc = oc->wc, wa = oc->wa;
+    struct weir_output o = oc->o;
 
     /* A record of distinct keys in random order, and the expected output. */
     char rec[4096], want[4096];
@@ -174,7 +192,8 @@ static void random_case(struct fixture *f, unsigned seed)
     CHECK(parsed != NULL);
     json_decref(parsed);
     weir_buf_free(&out);
-    weir_output_free(&o);
+    if (!shared)
+        weir_output_free(&o);
 }
 
 static const char *write_one(struct fixture *f, const char *rec, const char *const *keep,
@@ -199,7 +218,15 @@ int main(void)
     struct fixture f;
     fixture_init(&f);
     for (unsigned seed = 1; seed <= 3000; seed++)
-        random_case(&f, seed);
+        random_case(&f, seed, NULL);
+    for (unsigned round = 0; round < 20; round++) {
+        struct out_case shared;
+        srand(100000 + round);
+        random_output(&f, &shared);
+        for (unsigned seed = 1; seed <= 300; seed++)
+            random_case(&f, round * 1000 + seed, &shared);
+        weir_output_free(&shared.o);
+    }
 
     const char *none[] = {NULL};
     const char *labels[] = {"TX_FRAUD*"};
