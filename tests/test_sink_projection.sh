@@ -95,6 +95,42 @@ else fail "typo not refused: $(cat "$T/err")"; fi
 if grep -q 'sinks\[2\].fields\[1\]: unknown field "CUSTOMERID" (did you mean "CUSTOMER_ID"?)' "$T/err"; then ok
 else fail "unknown CSV column not refused: $(cat "$T/err")"; fi
 
+# encode: one-hot and hashed features of a CSV column, picked by wildcard.
+printf 'id,cat\n1,food\n2,travel\n3,toys\n4,\n' >"$T/cat.csv"
+cat >"$T/e.json" <<JSON
+{
+  "source": {"type": "file", "path": "$T/cat.csv"},
+  "operators": [
+    {"type": "extract", "fields": {"cat": {"path": "/cat", "type": "string", "required": false}}},
+    {"type": "encode", "field": "cat", "values": ["food", "travel"], "other": true},
+    {"type": "encode", "field": "cat", "buckets": 4, "prefix": "cat_h"}
+  ],
+  "sinks": [{"type": "file", "path": "$T/e.jsonl", "fields": ["id", "cat_*"], "exclude": ["cat_h*"]},
+            {"type": "file", "path": "$T/h.jsonl", "fields": ["cat_h?"]}],
+  "dead_letter": {"type": "file", "path": "$T/edead.jsonl"}
+}
+JSON
+"$WEIR_BIN" run "$T/e.json" --quiet 2>"$T/err"
+want='{"id":1,"cat_food":1,"cat_travel":0,"cat_other":0}
+{"id":2,"cat_food":0,"cat_travel":1,"cat_other":0}
+{"id":3,"cat_food":0,"cat_travel":0,"cat_other":1}
+{"id":4,"cat_food":0,"cat_travel":0,"cat_other":1}'
+if [ "$(cat "$T/e.jsonl")" = "$want" ]; then ok; else fail "encode one-hot: $(cat "$T/e.jsonl" "$T/err")"; fi
+if "$PY" - "$T/h.jsonl" <<'PYEOF'; then ok; else fail "encode hashing: $(cat "$T/h.jsonl")"; fi
+import json, sys
+def fnv1a(s):
+    h = 0x811c9dc5
+    for c in s.encode():
+        h = ((h ^ c) * 0x01000193) & 0xffffffff
+    return h
+rows = [json.loads(l) for l in open(sys.argv[1])]
+for row, cat in zip(rows, ["food", "travel", "toys", None]):
+    want = {"cat_h%d" % k: 0 for k in range(4)}
+    if cat is not None:
+        want["cat_h%d" % (fnv1a(cat) % 4)] = 1
+    assert row == want, (row, want)
+PYEOF
+
 # The ULB data: 28 PCA columns by wildcard, the label dropped.
 ULB=../shared/data/fraud/ulb_head5000/creditcard_head5000.csv
 if [ -f "$ULB" ]; then
