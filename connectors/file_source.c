@@ -80,9 +80,14 @@ struct file_source {
 static int header_at_load(const struct file_source_conf *c, struct weir_schema *schema)
 {
     char buf[65536];
+    struct stat st;
     int fd = strcmp(c->path, "-") == 0 ? -1 : open(c->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) { /* a pipe's header is the run's to read */
+        close(fd);
+        return 0;
+    }
     ssize_t n = read(fd, buf, sizeof buf);
     close(fd);
     const char *nl = n > 0 ? memchr(buf, '\n', (size_t)n) : NULL;
