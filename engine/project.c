@@ -87,28 +87,34 @@ static uint32_t skip_value(const char *t, uint32_t len, uint32_t i)
     return i;
 }
 
+/* Whitespace between tokens is rare in records: each skip is tried only
+ * when the byte there could be whitespace. */
+#define SKIP_WS(t, len, i) ((i) < (len) && (unsigned char)(t)[i] <= ' ' ? skip_ws(t, len, i) : (i))
+
 int weir_jobject_next(const char *t, uint32_t len, uint32_t *pos, struct weir_jmember *m)
 {
     uint32_t i = *pos;
     if (i == 0) {
-        i = skip_ws(t, len, 0);
+        i = SKIP_WS(t, len, 0);
         if (i >= len || t[i] != '{')
             return 0;
         i++;
     }
-    i = skip_ws(t, len, i);
-    if (i < len && t[i] == ',')
-        i = skip_ws(t, len, i + 1);
+    i = SKIP_WS(t, len, i);
+    if (i < len && t[i] == ',') {
+        i++;
+        i = SKIP_WS(t, len, i);
+    }
     if (i >= len || t[i] != '"')
         return 0;
     m->key_escaped = 0;
     m->key_off = i + 1;
     uint32_t end = skip_string(t, len, i, &m->key_escaped);
     m->key_len = end - 1 - m->key_off;
-    i = skip_ws(t, len, end);
+    i = SKIP_WS(t, len, end);
     if (i < len && t[i] == ':')
         i++;
-    i = skip_ws(t, len, i);
+    i = SKIP_WS(t, len, i);
     m->val_off = i;
     i = skip_value(t, len, i);
     m->val_len = i - m->val_off;
