@@ -651,11 +651,11 @@ static int32_t parse_exists(struct parser *P, uint32_t pos)
         return -1;
     }
     next(P);
-    const struct expr_node *fn = &P->e->nodes[f];
-    int op = fn->op == X_FEAT ? X_EXISTS_FEAT : fn->op == X_STR ? X_EXISTS_STR : X_EXISTS_TS;
+    int fop = P->e->nodes[f].op, col = P->e->nodes[f].col; /* node() may move the array */
+    int op = fop == X_FEAT ? X_EXISTS_FEAT : fop == X_STR ? X_EXISTS_STR : X_EXISTS_TS;
     int32_t n = node(P, op, WEIR_EXPR_BOOL, pos, -1, -1, -1);
     if (n >= 0)
-        P->e->nodes[n].col = fn->col;
+        P->e->nodes[n].col = col;
     return n;
 }
 
