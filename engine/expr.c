@@ -805,6 +805,20 @@ struct weir_expr *weir_expr_compile(const char *text, struct weir_prepare *p, co
     return e;
 }
 
+struct weir_expr *weir_expr_compile_as(const char *text, struct weir_prepare *p, const char *path,
+                                       unsigned mask, const char *what)
+{
+    struct weir_expr *e = weir_expr_compile(text, p, path);
+    if (e && !(mask & (1u << weir_expr_result_type(e)))) {
+        weir_diag_add(p->diag, path, "column %u: expected %s, got %s",
+                      column_of(e->text, e->nodes[e->result].pos), what,
+                      type_desc(weir_expr_result_type(e)));
+        weir_expr_free(e);
+        return NULL;
+    }
+    return e;
+}
+
 enum weir_expr_type weir_expr_result_type(const struct weir_expr *e)
 {
     return (enum weir_expr_type)e->nodes[e->result].type;

@@ -38,6 +38,11 @@ struct weir_expr;
  * the compiled expression, or NULL (a message was added, except when
  * p->upstream_bad hides an unknown field, or out of memory). */
 struct weir_expr *weir_expr_compile(const char *text, struct weir_prepare *p, const char *path);
+/* weir_expr_compile, and the result must be one of the types in mask (bits
+ * 1 << WEIR_EXPR_*): otherwise "column 1: expected WHAT, got a number" is
+ * added and NULL returned. what: "a condition (a bool)". */
+struct weir_expr *weir_expr_compile_as(const char *text, struct weir_prepare *p, const char *path,
+                                       unsigned mask, const char *what);
 void weir_expr_free(struct weir_expr *e);
 enum weir_expr_type weir_expr_result_type(const struct weir_expr *e);
 const char *weir_expr_text(const struct weir_expr *e);
