@@ -21,6 +21,7 @@
 
 #define EXPR_MAX_DEPTH 200
 #define EXPR_MAX_ARGS 16
+#define EXPR_MAX_NODES 1000 /* each node is a scratch column of a batch's capacity */
 #define EVENT_TIME_NAME "event_time"
 
 enum tok_kind { T_END, T_NUM, T_STR, T_NAME, T_QNAME, T_OP, T_BAD };
@@ -234,6 +235,10 @@ static int32_t node(struct parser *P, int op, int type, uint32_t pos, int32_t a,
                     int32_t c)
 {
     struct weir_expr *e = P->e;
+    if (e->n == EXPR_MAX_NODES) {
+        perr(P, pos, "expected an expression of at most %d operations, got more", EXPR_MAX_NODES);
+        return -1;
+    }
     if (e->n == e->cap) {
         uint32_t cap = e->cap ? e->cap * 2 : 16;
         struct expr_node *v = realloc(e->nodes, cap * sizeof *v);

@@ -143,6 +143,14 @@ static void test_parse(void)
         deep[k++] = ')';
     deep[k] = '\0';
     bad(deep, "column 201: expected at most 200 nested parentheses or operators, got more");
+
+    static char longsum[8000];
+    k = 0;
+    for (int i = 0; i < 1200; i++)
+        k += (size_t)sprintf(longsum + k, "%sa", i ? "+" : "");
+    bad(longsum, "column 1: expected an expression of at most 1000 operations, got more");
+    longsum[500 * 2 - 1] = '\0'; /* 500 operands and 499 additions: 999 nodes fit */
+    good(longsum, WEIR_EXPR_NUMBER);
 }
 
 /* ---- evaluation against C --------------------------------------------------- */
