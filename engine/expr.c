@@ -731,7 +731,7 @@ static int32_t parse_call(struct parser *P, const char *name, uint32_t pos)
     next(P); /* past '(' */
     if (f->op == X_EXISTS_FEAT)
         return parse_exists(P, pos);
-    int32_t args[EXPR_MAX_ARGS];
+    int32_t args[EXPR_MAX_ARGS] = {0}; /* (-O3 cannot see that n checks them) */
     int n = parse_args(P, name, args);
     if (n < 0)
         return -1;

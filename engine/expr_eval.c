@@ -37,11 +37,26 @@ static double floor_mod(double a, double m)
     return r;
 }
 
-/* Event time in ms since the epoch (UTC) → hour 0..23, day 0..6 (Monday 0). */
+/* Event time in ms since the epoch (UTC) → hour 0..23, day 0..6 (Monday 0).
+ * Whole milliseconds within ±2^62 (every real time) take integer
+ * arithmetic, several times faster than fmod; the rest floor in double. */
+#define MS_INT_LIMIT 4.6e18
+
+static int64_t floor_div_i64(int64_t a, int64_t m)
+{
+    int64_t q = a / m;
+    return q - (a % m != 0 && a < 0);
+}
+
 static double hour_of_day(double ms)
 {
     if (!isfinite(ms))
         return NAN;
+    if (fabs(ms) < MS_INT_LIMIT) {
+        int64_t t = (int64_t)floor(ms);
+        int64_t in_day = t - floor_div_i64(t, 86400000) * 86400000;
+        return (double)(in_day / 3600000);
+    }
     return floor(floor_mod(ms, MS_PER_DAY) / MS_PER_HOUR);
 }
 
@@ -49,7 +64,11 @@ static double day_of_week(double ms)
 {
     if (!isfinite(ms))
         return NAN;
-    return floor_mod(floor(ms / MS_PER_DAY) + 3.0, 7.0); /* 1970-01-01 was a Thursday */
+    if (fabs(ms) < MS_INT_LIMIT) {
+        int64_t d = floor_div_i64((int64_t)floor(ms), 86400000) + 3; /* 1970-01-01: Thursday */
+        return (double)(d - floor_div_i64(d, 7) * 7);
+    }
+    return floor_mod(floor(ms / MS_PER_DAY) + 3.0, 7.0);
 }
 
 static int str_equal(const struct weir_str *a, const struct weir_str *b)

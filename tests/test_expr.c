@@ -214,6 +214,17 @@ REF(r_str, str_is(s, "x") + 2 * (s->p && t->p && !(s->len == t->len && !memcmp(s
                4 * (str_is(s, "y") || str_is(s, "")) + 8 * (s->p && t->p && s->len == t->len &&
                                                             !memcmp(s->p, t->p, s->len)))
 REF(r_isnan, isnan(a) + 2 * isnan(a * b))
+static double ref_hour(double ms)
+{
+    return isfinite(ms) ? floor(ref_mod(ms, 86400000.0) / 3600000.0) : NAN;
+}
+
+static double ref_dow(double ms)
+{
+    return isfinite(ms) ? ref_mod(floor(ms / 86400000.0) + 3, 7) : NAN;
+}
+
+REF(r_time_any, ref_hour(a * 1e7) * 10 + ref_dow(a * 1e7) + ref_hour(b * 1e17) + ref_dow(c * 1e17))
 REF(r_time, ts < 0 ? NAN : (double)((ts / 3600000) % 24) * 10 + (double)((ts / 86400000 + 3) % 7))
 
 static const struct evcase evcases[] = {
@@ -234,6 +245,10 @@ static const struct evcase evcases[] = {
      r_str},
     {"if(is_nan(a), 1, 0) + 2 * if(is_nan(a * b), 1, 0)", r_isnan},
     {"hour_of_day(event_time) * 10 + day_of_week(event_time)", r_time},
+    /* negative times, and times past 2^62 ms that take the double path */
+    {"hour_of_day(a * 1e7) * 10 + day_of_week(a * 1e7) + hour_of_day(b * 1e17) + "
+     "day_of_week(c * 1e17)",
+     r_time_any},
 };
 
 static const char *const strvals[] = {NULL, "x", "y", "", "xy", "x"};
