@@ -11,7 +11,11 @@
 #   d. filter with "dead_letter": true: the others go to the dead-letter file
 #      with the condition as the reason;
 #   e. a mistake in an expression: `weir validate` names the JSON path and
-#      the column.
+#      the column;
+#   f. impute (running mean per key), clip and scale (parameters from a file
+#      beside the pipeline file, run from another directory) against Python;
+#      a missing scale file is named by its path resolved against the
+#      pipeline file.
 # Env: WEIR_BIN (the weir binary), WEIR_SRC (the repository root).
 set -u
 
@@ -120,4 +124,56 @@ check_validate "sinks[1].when: column 1: unknown field \"contry\" (did you mean 
     --set "sinks[1].when=contry == 'FR'"
 check_validate 'sinks[2].when: expected "all", "alert", "normal" or a condition, got "alerts"' \
     --set 'sinks[2].when=alerts'
+# f. impute / clip / scale, run from / with the pipeline in $T/conf/.
+mkdir -p "$T/conf"
+echo '{"amount_imputed": {"mean": 20, "std": 8}}' >"$T/conf/scaler.json"
+cat >"$T/conf/prep.json" <<EOF
+{"name": "prep-e2e", "source": {"type": "file", "path": "$T/in.jsonl"},
+ "operators": [
+  {"type": "extract", "fields": {"amount": {"path": "/amount", "required": false},
+    "country": {"path": "/country", "type": "string"}}},
+  {"type": "impute", "fields": "amount", "method": "mean", "by": "country", "value": -1},
+  {"type": "clip", "fields": {"amount_imputed": [5, 30]}},
+  {"type": "scale", "file": "scaler.json"}
+ ],
+ "sinks": [{"type": "file", "path": "$T/prep.jsonl"}]}
+EOF
+(cd / && "$WEIR_BIN" run "$T/conf/prep.json" --quiet 2>"$T/err3.txt")
+rc=$?
+if [ $rc -eq 0 ]; then ok; else fail "prep run: exit $rc: $(cat "$T/err3.txt")"; fi
+"$PY" - "$T" <<'EOF'
+import json, sys
+d = sys.argv[1]
+src = [json.loads(l) for l in open(d + "/in.jsonl")]
+out = [json.loads(l) for l in open(d + "/prep.jsonl")]
+state = {}
+bad = 0
+for r, o in zip(src, out):
+    k = r["country"]
+    n, mean = state.get(k, (0, 0.0))
+    if "amount" in r:
+        imp = r["amount"]
+        n += 1
+        mean += (imp - mean) / n
+        state[k] = (n, mean)
+    else:
+        imp = mean if n else -1
+    clipped = min(max(imp, 5), 30)
+    scaled = (imp - 20) / 8
+    got = (o["amount_imputed"], o["amount_imputed_clipped"], o["amount_imputed_scaled"])
+    want = (imp, clipped, scaled)
+    if any(abs(g - w) > 1e-4 * max(1, abs(w)) for g, w in zip(got, want)):
+        bad += 1
+        if bad < 4:
+            print("record %d: got %r, want %r" % (r["id"], got, want))
+if len(out) != len(src):
+    bad += 1
+    print("%d outputs, want %d" % (len(out), len(src)))
+sys.exit(1 if bad else 0)
+EOF
+if [ $? -eq 0 ]; then ok; else fail "impute/clip/scale outputs (above)"; fi
+rm "$T/conf/scaler.json"
+"$WEIR_BIN" validate "$T/conf/prep.json" >/dev/null 2>"$T/verr"
+want="operators[3].file: cannot read \"$T/conf/scaler.json\" (resolved against the pipeline file's directory): No such file or directory"
+if grep -qF -- "$want" "$T/verr"; then ok; else fail "validate prep.json: got $(cat "$T/verr"), want $want"; fi
 finish
