@@ -85,16 +85,18 @@ static json_t *load_file(struct scale_conf *c, struct weir_prepare *p, const cha
                          char *resolved, size_t size)
 {
     resolve(resolved, size, c->file, p->diag->file);
-    FILE *f = fopen(resolved, "r");
+    FILE *f = fopen(resolved, "r"); /* for errno's word on why not */
     if (!f) {
         weir_diag_add(p->diag, path, "cannot read \"%s\" (resolved against the pipeline file's "
                                      "directory): %s", resolved, strerror(errno));
         return NULL;
     }
-    json_error_t jerr;
-    json_t *root = json_loadf(f, 0, &jerr);
     fclose(f);
-    if (!root)
+    json_error_t jerr;
+    json_t *root = json_load_file(resolved, 0, &jerr);
+    if (!root && json_error_code(&jerr) == json_error_out_of_memory)
+        weir_diag_add(p->diag, path, "out of memory");
+    else if (!root)
         weir_diag_add(p->diag, path, "\"%s\": line %d: %s", resolved, jerr.line, jerr.text);
     return root;
 }
