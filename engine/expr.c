@@ -1,5 +1,6 @@
-/* Expressions: the lexer, the recursive-descent parser and the type checker
- * (see expr.h; the evaluator is expr_eval.c, the language docs/expressions.md).
+/* Expressions: the recursive-descent parser and the type checker (see
+ * expr.h; tokens and messages are expr_lex.c, the evaluator expr_eval.c, the
+ * language docs/expressions.md).
  *
  * Precedence, loosest first: or; and; not; comparisons and `in` (which do
  * not chain); + -; * / %; unary -; literals, fields, calls, parentheses.
@@ -24,211 +25,6 @@
 #define EXPR_MAX_NODES 1000 /* each node is a scratch column of a batch's capacity */
 #define EVENT_TIME_NAME "event_time"
 
-enum tok_kind { T_END, T_NUM, T_STR, T_NAME, T_QNAME, T_OP, T_BAD };
-
-struct token {
-    int kind;
-    uint32_t pos, len; /* bytes of the text it spans */
-    double num;
-    struct weir_str str; /* T_STR: unescaped, in the expression's buffer */
-    char name[256];      /* T_NAME, T_QNAME; T_OP: the operator */
-};
-
-struct parser {
-    struct weir_expr *e;
-    const char *s;
-    uint32_t at; /* next byte to lex */
-    struct token tok;
-    struct weir_prepare *p;
-    const char *path;
-    int failed;
-    int depth;
-    const char *want, *after; /* what the next operand should be, for messages */
-};
-
-/* ---- messages ----------------------------------------------------------- */
-
-static unsigned column_of(const char *s, uint32_t pos)
-{
-    unsigned col = 1;
-    for (uint32_t i = 0; i < pos && s[i]; i++)
-        col += ((unsigned char)s[i] & 0xC0) != 0x80; /* characters, not UTF-8 bytes */
-    return col;
-}
-
-static void perr(struct parser *P, uint32_t pos, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void perr(struct parser *P, uint32_t pos, const char *fmt, ...)
-{
-    if (P->failed)
-        return;
-    P->failed = 1;
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    weir_diag_add(P->p->diag, P->path, "column %u: %s", column_of(P->s, pos), msg);
-}
-
-static const char *tok_desc(const struct parser *P, const struct token *t, char *buf, size_t size)
-{
-    switch (t->kind) {
-    case T_END: return "the end of the expression";
-    case T_STR: return "a string";
-    case T_NAME:
-    case T_OP: snprintf(buf, size, "'%s'", t->name); return buf;
-    case T_QNAME: snprintf(buf, size, "`%s`", t->name); return buf;
-    default: snprintf(buf, size, "'%.*s'", (int)(t->len > 40 ? 40 : t->len), P->s + t->pos);
-             return buf;
-    }
-}
-
-static const char *type_desc(int type)
-{
-    return type == WEIR_EXPR_NUMBER ? "a number" : type == WEIR_EXPR_BOOL ? "a bool" : "a string";
-}
-
-const char *weir_expr_type_name(enum weir_expr_type t)
-{
-    return t == WEIR_EXPR_NUMBER ? "number" : t == WEIR_EXPR_BOOL ? "bool" : "string";
-}
-
-/* ---- lexer -------------------------------------------------------------- */
-
-static void lex_number(struct parser *P, struct token *t)
-{
-    const char *s = P->s;
-    uint32_t i = P->at;
-    while (isdigit((unsigned char)s[i]))
-        i++;
-    if (s[i] == '.')
-        for (i++; isdigit((unsigned char)s[i]); i++) {
-        }
-    if ((s[i] == 'e' || s[i] == 'E') &&
-        (isdigit((unsigned char)s[i + 1]) ||
-         ((s[i + 1] == '+' || s[i + 1] == '-') && isdigit((unsigned char)s[i + 2])))) {
-        for (i += 2; isdigit((unsigned char)s[i]); i++) {
-        }
-    }
-    char buf[128];
-    uint32_t len = i - P->at;
-    snprintf(buf, sizeof buf, "%.*s", (int)(len < sizeof buf ? len : sizeof buf - 1), s + P->at);
-    t->kind = T_NUM;
-    t->num = strtod(buf, NULL); /* only digits, '.', exponent: no "inf", no hex */
-    P->at = i;
-}
-
-static void lex_string(struct parser *P, struct token *t)
-{
-    const char *s = P->s;
-    char quote = s[P->at];
-    struct weir_expr *e = P->e;
-    char *out = e->strbuf + e->strused;
-    uint32_t n = 0, i = P->at + 1;
-    for (; s[i] && s[i] != quote; i++) {
-        char c = s[i];
-        if (c == '\\' && s[i + 1]) {
-            c = s[++i];
-            c = c == 'n' ? '\n' : c == 't' ? '\t' : c;
-        }
-        out[n++] = c;
-    }
-    if (!s[i]) {
-        t->kind = T_BAD;
-        perr(P, t->pos, "expected a closing %c for the string that starts here, got the end of "
-                        "the expression", quote);
-        P->at = i;
-        return;
-    }
-    out[n] = '\0';
-    e->strused += n + 1;
-    t->kind = T_STR;
-    t->str = (struct weir_str){.p = out, .len = n};
-    P->at = i + 1;
-}
-
-static void lex_name(struct parser *P, struct token *t)
-{
-    const char *s = P->s;
-    uint32_t i = P->at, start = i, end;
-    if (s[i] == '`') {
-        start = ++i;
-        while (s[i] && s[i] != '`')
-            i++;
-        if (!s[i]) {
-            t->kind = T_BAD;
-            perr(P, t->pos, "expected a closing ` for the name that starts here, got the end of "
-                            "the expression");
-            P->at = i;
-            return;
-        }
-        end = i++;
-        t->kind = T_QNAME;
-    } else {
-        while (isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '.')
-            i++;
-        end = i;
-        t->kind = T_NAME;
-    }
-    if (end - start >= sizeof t->name) {
-        t->kind = T_BAD;
-        perr(P, t->pos, "expected a name of at most %zu bytes, got %u", sizeof t->name - 1,
-             end - start);
-    } else {
-        memcpy(t->name, s + start, end - start);
-        t->name[end - start] = '\0';
-    }
-    P->at = i;
-}
-
-static void next(struct parser *P)
-{
-    const char *s = P->s;
-    struct token *t = &P->tok;
-    while (isspace((unsigned char)s[P->at]))
-        P->at++;
-    memset(t, 0, offsetof(struct token, name) + 1);
-    t->pos = P->at;
-    char c = s[P->at];
-    if (!c) {
-        t->kind = T_END;
-    } else if (isdigit((unsigned char)c) || (c == '.' && isdigit((unsigned char)s[P->at + 1]))) {
-        lex_number(P, t);
-    } else if (c == '"' || c == '\'') {
-        lex_string(P, t);
-    } else if (isalpha((unsigned char)c) || c == '_' || c == '`') {
-        lex_name(P, t);
-    } else {
-        static const char *const ops[] = {"==", "!=", "<=", ">=", "<", ">", "+", "-", "*",
-                                          "/",  "%",  "(",  ")",  "[", "]", ",", "="};
-        t->kind = T_BAD;
-        for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++) {
-            size_t n = strlen(ops[k]);
-            if (strncmp(s + P->at, ops[k], n) == 0) {
-                t->kind = T_OP;
-                memcpy(t->name, ops[k], n + 1);
-                P->at += (uint32_t)n;
-                break;
-            }
-        }
-        if (t->kind == T_BAD) /* one character, all its UTF-8 bytes */
-            for (P->at++; ((unsigned char)s[P->at] & 0xC0) == 0x80; P->at++) {
-            }
-    }
-    t->len = P->at - t->pos;
-}
-
-static int is_op(const struct parser *P, const char *op)
-{
-    return P->tok.kind == T_OP && strcmp(P->tok.name, op) == 0;
-}
-
-static int is_word(const struct parser *P, const char *w)
-{
-    return P->tok.kind == T_NAME && strcmp(P->tok.name, w) == 0;
-}
-
 /* ---- nodes -------------------------------------------------------------- */
 
 static int32_t node(struct parser *P, int op, int type, uint32_t pos, int32_t a, int32_t b,
@@ -236,14 +32,14 @@ static int32_t node(struct parser *P, int op, int type, uint32_t pos, int32_t a,
 {
     struct weir_expr *e = P->e;
     if (e->n == EXPR_MAX_NODES) {
-        perr(P, pos, "expected an expression of at most %d operations, got more", EXPR_MAX_NODES);
+        expr_error(P, pos, "expected an expression of at most %d operations, got more", EXPR_MAX_NODES);
         return -1;
     }
     if (e->n == e->cap) {
         uint32_t cap = e->cap ? e->cap * 2 : 16;
         struct expr_node *v = realloc(e->nodes, cap * sizeof *v);
         if (!v) {
-            perr(P, pos, "out of memory");
+            expr_error(P, pos, "out of memory");
             return -1;
         }
         e->nodes = v;
@@ -266,8 +62,8 @@ static int want_type(struct parser *P, int32_t n, int type, const char *where, c
         return -1;
     if (type_of(P, n) == type)
         return 0;
-    perr(P, P->e->nodes[n].pos, "expected %s %s '%s', got %s", type_desc(type), where, op,
-         type_desc(type_of(P, n)));
+    expr_error(P, P->e->nodes[n].pos, "expected %s %s '%s', got %s", expr_type_desc(type), where, op,
+         expr_type_desc(type_of(P, n)));
     return -1;
 }
 
@@ -292,13 +88,13 @@ static int32_t parse_field(struct parser *P)
         if (strcmp(sc->feat[k].name, name) != 0)
             continue;
         if (sc->feat[k].producer < 0) {
-            perr(P, pos, "feature \"%s\" is not written by any earlier operator", name);
+            expr_error(P, pos, "feature \"%s\" is not written by any earlier operator", name);
             return -1;
         }
         int32_t n = node(P, X_FEAT, WEIR_EXPR_NUMBER, pos, -1, -1, -1);
         if (n >= 0)
             P->e->nodes[n].col = (int32_t)k;
-        next(P);
+        expr_next(P);
         return n;
     }
     for (uint32_t k = 0; k < sc->nstr; k++) {
@@ -307,11 +103,11 @@ static int32_t parse_field(struct parser *P)
         int32_t n = node(P, X_STR, WEIR_EXPR_STRING, pos, -1, -1, -1);
         if (n >= 0)
             P->e->nodes[n].col = (int32_t)k;
-        next(P);
+        expr_next(P);
         return n;
     }
     if (strcmp(name, EVENT_TIME_NAME) == 0) {
-        next(P);
+        expr_next(P);
         return node(P, X_EVENT_TIME, WEIR_EXPR_NUMBER, pos, -1, -1, -1);
     }
     if (P->p->upstream_bad) { /* the operator that would write it failed, and said so */
@@ -329,9 +125,9 @@ static int32_t parse_field(struct parser *P)
     names[k++] = EVENT_TIME_NAME;
     const char *close = weir_did_you_mean(name, names, k);
     if (close)
-        perr(P, pos, "unknown field \"%s\" (did you mean \"%s\"?)", name, close);
+        expr_error(P, pos, "unknown field \"%s\" (did you mean \"%s\"?)", name, close);
     else
-        perr(P, pos, "unknown field \"%s\"", name);
+        expr_error(P, pos, "unknown field \"%s\"", name);
     return -1;
 }
 
@@ -339,44 +135,44 @@ static int32_t parse_primary(struct parser *P)
 {
     struct token *t = &P->tok;
     char got[300];
-    if (t->kind == T_NUM || is_word(P, "true") || is_word(P, "false")) {
+    if (t->kind == T_NUM || expr_is_word(P, "true") || expr_is_word(P, "false")) {
         int num = t->kind == T_NUM;
         int32_t n = node(P, X_CONST, num ? WEIR_EXPR_NUMBER : WEIR_EXPR_BOOL, t->pos, -1, -1, -1);
         if (n >= 0)
-            P->e->nodes[n].k = num ? t->num : is_word(P, "true");
-        next(P);
+            P->e->nodes[n].k = num ? t->num : expr_is_word(P, "true");
+        expr_next(P);
         return n;
     }
     if (t->kind == T_STR) {
         int32_t n = node(P, X_STR, WEIR_EXPR_STRING, t->pos, -1, -1, -1);
         if (n >= 0)
             P->e->nodes[n].lit = t->str;
-        next(P);
+        expr_next(P);
         return n;
     }
-    if (is_op(P, "(")) {
+    if (expr_is_op(P, "(")) {
         uint32_t open = t->pos;
         if (++P->depth > EXPR_MAX_DEPTH) {
-            perr(P, open, "expected at most %d nested parentheses or operators, got more",
+            expr_error(P, open, "expected at most %d nested parentheses or operators, got more",
                  EXPR_MAX_DEPTH);
             return -1;
         }
-        next(P);
+        expr_next(P);
         set_want(P, "an expression", "'('");
         int32_t n = parse_or(P);
         P->depth--;
         if (n < 0)
             return -1;
-        if (!is_op(P, ")")) {
-            perr(P, t->pos, "expected ')' to close the '(' at column %u, got %s",
-                 column_of(P->s, open), tok_desc(P, t, got, sizeof got));
+        if (!expr_is_op(P, ")")) {
+            expr_error(P, t->pos, "expected ')' to close the '(' at column %u, got %s",
+                 expr_column_of(P->s, open), expr_tok_desc(P, t, got, sizeof got));
             return -1;
         }
         P->e->nodes[n].pos = open;
-        next(P);
+        expr_next(P);
         return n;
     }
-    int keyword = is_word(P, "and") || is_word(P, "or") || is_word(P, "not") || is_word(P, "in");
+    int keyword = expr_is_word(P, "and") || expr_is_word(P, "or") || expr_is_word(P, "not") || expr_is_word(P, "in");
     if ((t->kind == T_NAME && !keyword) || t->kind == T_QNAME) {
         if (t->kind == T_NAME) {
             uint32_t save = P->at;
@@ -386,28 +182,28 @@ static int32_t parse_primary(struct parser *P)
                 char name[sizeof t->name];
                 uint32_t pos = t->pos;
                 memcpy(name, t->name, sizeof name);
-                next(P); /* the '(' */
+                expr_next(P); /* the '(' */
                 return parse_call(P, name, pos);
             }
         }
         return parse_field(P);
     }
-    perr(P, t->pos, "expected %s%s%s, got %s", P->want, P->after ? " after " : "",
-             P->after ? P->after : "", tok_desc(P, t, got, sizeof got));
+    expr_error(P, t->pos, "expected %s%s%s, got %s", P->want, P->after ? " after " : "",
+             P->after ? P->after : "", expr_tok_desc(P, t, got, sizeof got));
     return -1;
 }
 
 static int32_t parse_unary(struct parser *P)
 {
-    if (!is_op(P, "-"))
+    if (!expr_is_op(P, "-"))
         return parse_primary(P);
     uint32_t pos = P->tok.pos;
     if (++P->depth > EXPR_MAX_DEPTH) {
-        perr(P, pos, "expected at most %d nested parentheses or operators, got more",
+        expr_error(P, pos, "expected at most %d nested parentheses or operators, got more",
              EXPR_MAX_DEPTH);
         return -1;
     }
-    next(P);
+    expr_next(P);
     set_want(P, "a number", "'-'");
     int32_t a = parse_unary(P);
     P->depth--;
@@ -425,13 +221,13 @@ static int32_t parse_arith(struct parser *P, const char *const *ops, const int *
         if (l < 0)
             return -1;
         size_t k = 0;
-        while (k < nops && !is_op(P, ops[k]))
+        while (k < nops && !expr_is_op(P, ops[k]))
             k++;
         if (k == nops)
             return l;
         char after[8];
         snprintf(after, sizeof after, "'%s'", ops[k]);
-        next(P);
+        expr_next(P);
         set_want(P, "a number", after);
         int32_t r = operand(P);
         if (want_type(P, l, WEIR_EXPR_NUMBER, "before", ops[k]) < 0 ||
@@ -462,40 +258,40 @@ static int32_t parse_in(struct parser *P, int32_t l, uint32_t pos, int negate)
     char got[300];
     int type = type_of(P, l);
     if (type == WEIR_EXPR_BOOL) {
-        perr(P, e->nodes[l].pos, "expected a number or a string before 'in', got a bool");
+        expr_error(P, e->nodes[l].pos, "expected a number or a string before 'in', got a bool");
         return -1;
     }
-    if (!is_op(P, "[")) {
-        perr(P, P->tok.pos, "expected '[' after 'in', got %s", tok_desc(P, &P->tok, got, sizeof got));
+    if (!expr_is_op(P, "[")) {
+        expr_error(P, P->tok.pos, "expected '[' after 'in', got %s", expr_tok_desc(P, &P->tok, got, sizeof got));
         return -1;
     }
-    next(P);
+    expr_next(P);
     uint32_t first = type == WEIR_EXPR_NUMBER ? e->nnums : e->nstrs, count = 0;
-    while (!is_op(P, "]")) {
+    while (!expr_is_op(P, "]")) {
         if (count > 0) {
-            if (!is_op(P, ",")) {
-                perr(P, P->tok.pos, "expected ',' or ']' in the list, got %s",
-                     tok_desc(P, &P->tok, got, sizeof got));
+            if (!expr_is_op(P, ",")) {
+                expr_error(P, P->tok.pos, "expected ',' or ']' in the list, got %s",
+                     expr_tok_desc(P, &P->tok, got, sizeof got));
                 return -1;
             }
-            next(P);
+            expr_next(P);
         }
-        int neg = type == WEIR_EXPR_NUMBER && is_op(P, "-");
+        int neg = type == WEIR_EXPR_NUMBER && expr_is_op(P, "-");
         if (neg)
-            next(P);
+            expr_next(P);
         if (type == WEIR_EXPR_NUMBER && P->tok.kind == T_NUM) {
             e->nums[e->nnums++] = neg ? -P->tok.num : P->tok.num;
         } else if (type == WEIR_EXPR_STRING && P->tok.kind == T_STR) {
             e->strs[e->nstrs++] = P->tok.str;
         } else {
-            perr(P, P->tok.pos, "expected %s in the list, got %s", type_desc(type),
-                 tok_desc(P, &P->tok, got, sizeof got));
+            expr_error(P, P->tok.pos, "expected %s in the list, got %s", expr_type_desc(type),
+                 expr_tok_desc(P, &P->tok, got, sizeof got));
             return -1;
         }
         count++;
-        next(P);
+        expr_next(P);
     }
-    next(P);
+    expr_next(P);
     int32_t n = node(P, type == WEIR_EXPR_NUMBER ? X_IN_NUM : X_IN_STR, WEIR_EXPR_BOOL,
                      e->nodes[l].pos, l, -1, -1);
     if (n < 0)
@@ -512,7 +308,7 @@ static int cmp_op(const struct parser *P)
 {
     static const char *const ops[] = {"<", "<=", ">", ">=", "==", "!="};
     for (int k = 0; k < 6; k++)
-        if (is_op(P, ops[k]))
+        if (expr_is_op(P, ops[k]))
             return X_LT + k;
     return -1;
 }
@@ -524,23 +320,23 @@ static int32_t parse_cmp(struct parser *P)
         return -1;
     char got[300];
     uint32_t pos = P->tok.pos;
-    if (is_word(P, "in")) {
-        next(P);
+    if (expr_is_word(P, "in")) {
+        expr_next(P);
         return parse_in(P, l, pos, 0);
     }
-    if (is_word(P, "not")) { /* `not in`, or a mistake */
+    if (expr_is_word(P, "not")) { /* `not in`, or a mistake */
         uint32_t save = P->at;
         struct token keep = P->tok;
-        next(P);
-        if (is_word(P, "in")) {
-            next(P);
+        expr_next(P);
+        if (expr_is_word(P, "in")) {
+            expr_next(P);
             return parse_in(P, l, pos, 1);
         }
         P->at = save;
         P->tok = keep;
     }
-    if (is_op(P, "=")) {
-        perr(P, pos, "expected '==' to compare, got '='");
+    if (expr_is_op(P, "=")) {
+        expr_error(P, pos, "expected '==' to compare, got '='");
         return -1;
     }
     int op = cmp_op(P);
@@ -549,7 +345,7 @@ static int32_t parse_cmp(struct parser *P)
     char opname[4], quoted[8];
     snprintf(opname, sizeof opname, "%s", P->tok.name);
     snprintf(quoted, sizeof quoted, "'%s'", opname);
-    next(P);
+    expr_next(P);
     set_want(P, "a value", quoted);
     int32_t r = parse_sum(P);
     if (r < 0)
@@ -561,8 +357,8 @@ static int32_t parse_cmp(struct parser *P)
     if (want_type(P, r, lt, "after", opname) < 0)
         return -1;
     if (cmp_op(P) >= 0) {
-        perr(P, P->tok.pos, "expected 'and' between two comparisons, got %s",
-             tok_desc(P, &P->tok, got, sizeof got));
+        expr_error(P, P->tok.pos, "expected 'and' between two comparisons, got %s",
+             expr_tok_desc(P, &P->tok, got, sizeof got));
         return -1;
     }
     if (lt == WEIR_EXPR_STRING && rt == WEIR_EXPR_STRING)
@@ -572,15 +368,15 @@ static int32_t parse_cmp(struct parser *P)
 
 static int32_t parse_not(struct parser *P)
 {
-    if (!is_word(P, "not"))
+    if (!expr_is_word(P, "not"))
         return parse_cmp(P);
     uint32_t pos = P->tok.pos;
     if (++P->depth > EXPR_MAX_DEPTH) {
-        perr(P, pos, "expected at most %d nested parentheses or operators, got more",
+        expr_error(P, pos, "expected at most %d nested parentheses or operators, got more",
              EXPR_MAX_DEPTH);
         return -1;
     }
-    next(P);
+    expr_next(P);
     set_want(P, "a condition", "'not'");
     int32_t a = parse_not(P);
     P->depth--;
@@ -595,8 +391,8 @@ static int32_t parse_logic(struct parser *P, const char *word, int xop,
     int32_t l = operand(P);
     char after[8];
     snprintf(after, sizeof after, "'%s'", word);
-    while (l >= 0 && is_word(P, word)) {
-        next(P);
+    while (l >= 0 && expr_is_word(P, word)) {
+        expr_next(P);
         set_want(P, "a condition", after);
         int32_t r = operand(P);
         if (want_type(P, l, WEIR_EXPR_BOOL, "before", word) < 0 ||
@@ -643,19 +439,19 @@ static int32_t parse_exists(struct parser *P, uint32_t pos)
     char got[300];
     set_want(P, "a field name", "'exists('");
     if (P->tok.kind != T_NAME && P->tok.kind != T_QNAME) {
-        perr(P, P->tok.pos, "expected a field name in exists(), got %s",
-             tok_desc(P, &P->tok, got, sizeof got));
+        expr_error(P, P->tok.pos, "expected a field name in exists(), got %s",
+             expr_tok_desc(P, &P->tok, got, sizeof got));
         return -1;
     }
     int32_t f = parse_field(P);
     if (f < 0)
         return -1;
-    if (!is_op(P, ")")) {
-        perr(P, P->tok.pos, "expected ')' after the field name in exists(), got %s",
-             tok_desc(P, &P->tok, got, sizeof got));
+    if (!expr_is_op(P, ")")) {
+        expr_error(P, P->tok.pos, "expected ')' after the field name in exists(), got %s",
+             expr_tok_desc(P, &P->tok, got, sizeof got));
         return -1;
     }
-    next(P);
+    expr_next(P);
     int fop = P->e->nodes[f].op, col = P->e->nodes[f].col; /* node() may move the array */
     int op = fop == X_FEAT ? X_EXISTS_FEAT : fop == X_STR ? X_EXISTS_STR : X_EXISTS_TS;
     int32_t n = node(P, op, WEIR_EXPR_BOOL, pos, -1, -1, -1);
@@ -674,9 +470,9 @@ static const struct func *find_func(struct parser *P, const char *name, uint32_t
         names[k] = funcs[k].name;
     const char *close = weir_did_you_mean(name, names, NFUNCS);
     if (close)
-        perr(P, pos, "unknown function \"%s\" (did you mean \"%s\"?)", name, close);
+        expr_error(P, pos, "unknown function \"%s\" (did you mean \"%s\"?)", name, close);
     else
-        perr(P, pos, "unknown function \"%s\"; expected one of: log, log1p, exp, sqrt, abs, min, "
+        expr_error(P, pos, "unknown function \"%s\"; expected one of: log, log1p, exp, sqrt, abs, min, "
                      "max, clip, if, exists, is_nan, hour_of_day, day_of_week", name);
     return NULL;
 }
@@ -686,8 +482,8 @@ static int parse_args(struct parser *P, const char *name, int32_t *args)
 {
     char got[300], after[300];
     int n = 0;
-    if (is_op(P, ")")) {
-        next(P);
+    if (expr_is_op(P, ")")) {
+        expr_next(P);
         return 0;
     }
     for (;;) {
@@ -697,20 +493,20 @@ static int parse_args(struct parser *P, const char *name, int32_t *args)
         if (a < 0)
             return -1;
         if (n == EXPR_MAX_ARGS) {
-            perr(P, P->e->nodes[a].pos, "expected at most %d arguments, got more", EXPR_MAX_ARGS);
+            expr_error(P, P->e->nodes[a].pos, "expected at most %d arguments, got more", EXPR_MAX_ARGS);
             return -1;
         }
         args[n++] = a;
-        if (is_op(P, ")")) {
-            next(P);
+        if (expr_is_op(P, ")")) {
+            expr_next(P);
             return n;
         }
-        if (!is_op(P, ",")) {
-            perr(P, P->tok.pos, "expected ',' or ')' in %s(), got %s", name,
-                 tok_desc(P, &P->tok, got, sizeof got));
+        if (!expr_is_op(P, ",")) {
+            expr_error(P, P->tok.pos, "expected ',' or ')' in %s(), got %s", name,
+                 expr_tok_desc(P, &P->tok, got, sizeof got));
             return -1;
         }
-        next(P);
+        expr_next(P);
     }
 }
 
@@ -718,8 +514,8 @@ static int arg_type(struct parser *P, const char *name, int32_t a, int k, int ty
 {
     if (type_of(P, a) == type)
         return 0;
-    perr(P, P->e->nodes[a].pos, "expected %s as argument %d of %s(), got %s", type_desc(type), k,
-         name, type_desc(type_of(P, a)));
+    expr_error(P, P->e->nodes[a].pos, "expected %s as argument %d of %s(), got %s", expr_type_desc(type), k,
+         name, expr_type_desc(type_of(P, a)));
     return -1;
 }
 
@@ -728,7 +524,7 @@ static int32_t parse_call(struct parser *P, const char *name, uint32_t pos)
     const struct func *f = find_func(P, name, pos);
     if (!f)
         return -1;
-    next(P); /* past '(' */
+    expr_next(P); /* past '(' */
     if (f->op == X_EXISTS_FEAT)
         return parse_exists(P, pos);
     int32_t args[EXPR_MAX_ARGS] = {0}; /* (-O3 cannot see that n checks them) */
@@ -736,7 +532,7 @@ static int32_t parse_call(struct parser *P, const char *name, uint32_t pos)
     if (n < 0)
         return -1;
     if ((f->nargs >= 0 && n != f->nargs) || (f->nargs == -2 && n < 2)) {
-        perr(P, pos, "expected %s%d argument%s for %s(), got %d", f->nargs == -2 ? "at least " : "",
+        expr_error(P, pos, "expected %s%d argument%s for %s(), got %d", f->nargs == -2 ? "at least " : "",
              f->nargs == -2 ? 2 : f->nargs, f->nargs == 1 ? "" : "s", name, n);
         return -1;
     }
@@ -745,7 +541,7 @@ static int32_t parse_call(struct parser *P, const char *name, uint32_t pos)
         if (arg_type(P, name, args[0], 1, WEIR_EXPR_BOOL) < 0)
             return -1;
         if (t == WEIR_EXPR_STRING) {
-            perr(P, P->e->nodes[args[1]].pos, "expected a number or a bool as argument 2 of if(), "
+            expr_error(P, P->e->nodes[args[1]].pos, "expected a number or a bool as argument 2 of if(), "
                                               "got a string");
             return -1;
         }
@@ -795,13 +591,13 @@ struct weir_expr *weir_expr_compile(const char *text, struct weir_prepare *p, co
         return NULL;
     }
     struct parser P = {.e = e, .s = e->text, .p = p, .path = path};
-    next(&P);
+    expr_next(&P);
     set_want(&P, "an expression", NULL);
     int32_t root = P.failed ? -1 : parse_or(&P);
     char got[300];
     if (root >= 0 && P.tok.kind != T_END)
-        perr(&P, P.tok.pos, "expected an operator or the end of the expression, got %s",
-             tok_desc(&P, &P.tok, got, sizeof got));
+        expr_error(&P, P.tok.pos, "expected an operator or the end of the expression, got %s",
+             expr_tok_desc(&P, &P.tok, got, sizeof got));
     if (P.failed || root < 0) {
         weir_expr_free(e);
         return NULL;
@@ -816,8 +612,8 @@ struct weir_expr *weir_expr_compile_as(const char *text, struct weir_prepare *p,
     struct weir_expr *e = weir_expr_compile(text, p, path);
     if (e && !(mask & (1u << weir_expr_result_type(e)))) {
         weir_diag_add(p->diag, path, "column %u: expected %s, got %s",
-                      column_of(e->text, e->nodes[e->result].pos), what,
-                      type_desc(weir_expr_result_type(e)));
+                      expr_column_of(e->text, e->nodes[e->result].pos), what,
+                      expr_type_desc(weir_expr_result_type(e)));
         weir_expr_free(e);
         return NULL;
     }

@@ -1,6 +1,8 @@
-/* The compiled form of an expression, shared by the compiler (expr.c) and
- * the evaluator (expr_eval.c). Nodes are created children first, so their
- * array is already in evaluation order: node k writes scratch column k. */
+/* The inside of expressions: the compiled form, shared by the compiler
+ * (expr.c) and the evaluator (expr_eval.c), and the parser's state, shared
+ * by the grammar (expr.c) and the lexer (expr_lex.c). Nodes are created
+ * children first, so their array is already in evaluation order: node k
+ * writes scratch column k. */
 #ifndef WEIR_EXPR_INTERNAL_H
 #define WEIR_EXPR_INTERNAL_H
 
@@ -8,6 +10,7 @@
 
 #include "engine/batch.h"
 #include "engine/expr.h"
+#include "engine/schema.h"
 
 enum expr_op {
     X_CONST,      /* k (numbers and bools): filled once per scratch allocation */
@@ -50,5 +53,39 @@ struct weir_expr {
     struct weir_str *strs;
     uint32_t nnums, nstrs;
 };
+
+/* ---- the parser's state (expr.c: grammar and types; expr_lex.c: tokens and messages) ---- */
+
+enum tok_kind { T_END, T_NUM, T_STR, T_NAME, T_QNAME, T_OP, T_BAD };
+
+struct token {
+    int kind;
+    uint32_t pos, len; /* bytes of the text it spans */
+    double num;
+    struct weir_str str; /* T_STR: unescaped, in the expression's buffer */
+    char name[256];      /* T_NAME, T_QNAME; T_OP: the operator */
+};
+
+struct parser {
+    struct weir_expr *e;
+    const char *s;
+    uint32_t at; /* next byte to lex */
+    struct token tok;
+    struct weir_prepare *p;
+    const char *path;
+    int failed;
+    int depth;
+    const char *want, *after; /* what the next operand should be, for messages */
+};
+
+unsigned expr_column_of(const char *s, uint32_t pos); /* 1-based, in characters */
+/* Reports the first problem of a parse: "PATH: column C: message". */
+void expr_error(struct parser *P, uint32_t pos, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+const char *expr_tok_desc(const struct parser *P, const struct token *t, char *buf, size_t size);
+const char *expr_type_desc(int type); /* "a number" */
+void expr_next(struct parser *P);     /* lexes the next token into P->tok */
+int expr_is_op(const struct parser *P, const char *op);
+int expr_is_word(const struct parser *P, const char *w);
 
 #endif
