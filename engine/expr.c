@@ -127,7 +127,8 @@ static int32_t parse_field(struct parser *P)
     if (close)
         expr_error(P, pos, "unknown field \"%s\" (did you mean \"%s\"?)", name, close);
     else
-        expr_error(P, pos, "unknown field \"%s\"", name);
+        expr_error(P, pos, "unknown field \"%s\" (a record's event time is %s)", name,
+                   EVENT_TIME_NAME); /* extract's timestamp field has no column */
     return -1;
 }
 

@@ -104,7 +104,7 @@ static void test_parse(void)
     bad("s == 1", "column 6: expected a string after '==', got a number");
     bad("a == true", "column 6: expected a number after '==', got a bool");
     bad("amout > 1", "column 1: unknown field \"amout\" (did you mean \"amount\"?)");
-    bad("zzzzzz > 1", "column 1: unknown field \"zzzzzz\"");
+    bad("zzzzzz > 1", "column 1: unknown field \"zzzzzz\" (a record's event time is event_time)");
     bad("late > 1", "column 1: feature \"late\" is not written by any earlier operator");
     bad("lg(a)", "column 1: unknown function \"lg\" (did you mean \"log\"?)");
     bad("log(a, b)", "column 1: expected 1 argument for log(), got 2");

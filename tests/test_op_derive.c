@@ -109,7 +109,8 @@ static void test_prepare_errors(void)
     expect_error("{\"fields\": {\"x\": \"amount + )\"}}",
                  "test.json: operators[3].fields.x: column 10: expected a number after '+', got ')'");
     expect_error("{\"fields\": {\"x\": \"y + 1\", \"y\": \"amount\"}}",
-                 "test.json: operators[3].fields.x: column 1: unknown field \"y\"");
+                 "test.json: operators[3].fields.x: column 1: unknown field \"y\" (a record's "
+                 "event time is event_time)");
     expect_error("{\"fields\": {\"x\": 3}}",
                  "test.json: operators[3].fields.x: expected an expression (a string), got a number");
     expect_error("{\"fields\": {}}", "test.json: operators[3].fields: expected an object of 1 to "
