@@ -14,6 +14,9 @@
  * time other processes had the core.
  *
  * Usage: bench_expr [RESULT.json]   (default bench/results/expr.json) */
+#include "tests/check.h"
+#include "tests/op_harness.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,11 +24,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "tests/check.h"
-#include "tests/op_harness.h"
-
-#define NREC 1000000
-#define NKEYS 100000
+#define NREC   1000000
+#define NKEYS  100000
 #define PASSES 3
 
 struct input {
@@ -147,12 +147,14 @@ struct bench_case {
 };
 
 static const struct bench_case cases[] = {
-    {"derive", "{\"fields\": {\"TX_DURING_WEEKEND\": \"day_of_week(event_time) >= 5\", "
-               "\"TX_DURING_NIGHT\": \"hour_of_day(event_time) <= 6\", "
-               "\"log_amount\": \"log1p(amount)\"}}",
+    {"derive",
+     "{\"fields\": {\"TX_DURING_WEEKEND\": \"day_of_week(event_time) >= 5\", "
+     "\"TX_DURING_NIGHT\": \"hour_of_day(event_time) <= 6\", "
+     "\"log_amount\": \"log1p(amount)\"}}",
      {"TX_DURING_WEEKEND", "TX_DURING_NIGHT", "log_amount"}},
     {"filter", "{\"keep\": \"amount >= 20\"}", {NULL}},
-    {"impute", "{\"fields\": \"amount\", \"method\": \"mean\", \"by\": \"card\"}",
+    {"impute",
+     "{\"fields\": \"amount\", \"method\": \"mean\", \"by\": \"card\"}",
      {"amount_imputed"}},
     {"clip", "{\"fields\": {\"amount\": [1, 150]}}", {"amount_clipped"}},
     {"scale", "{\"fields\": {\"amount\": {\"mean\": 53.5, \"std\": 41.25}}}", {"amount_scaled"}},
@@ -258,13 +260,15 @@ int main(int argc, char **argv)
         return 1;
     }
     const char *commit = getenv("WEIR_BENCH_COMMIT");
-    fprintf(f, "{\"benchmark\": \"bench_expr\", \"commit\": \"%s\", \"records\": %d, \"keys\": %d, "
-               "\"batch\": 1024, \"passes\": %d, \"operators\": [",
+    fprintf(f,
+            "{\"benchmark\": \"bench_expr\", \"commit\": \"%s\", \"records\": %d, \"keys\": %d, "
+            "\"batch\": 1024, \"passes\": %d, \"operators\": [",
             commit ? commit : "", NREC, NKEYS, PASSES);
     for (size_t c = 0; c < ncases; c++)
-        fprintf(f, "%s\n  {\"operator\": \"%s\", \"ns_per_record\": %.3f, \"cpu_ns_per_record\": "
-                   "%.3f, \"baseline_ns_per_record\": %.3f, \"baseline_cpu_ns_per_record\": %.3f, "
-                   "\"cpu_ratio\": %.3f}",
+        fprintf(f,
+                "%s\n  {\"operator\": \"%s\", \"ns_per_record\": %.3f, \"cpu_ns_per_record\": "
+                "%.3f, \"baseline_ns_per_record\": %.3f, \"baseline_cpu_ns_per_record\": %.3f, "
+                "\"cpu_ratio\": %.3f}",
                 c ? "," : "", cases[c].name, op_t[c].wall * 1e9 / NREC, op_t[c].cpu * 1e9 / NREC,
                 base_t[c].wall * 1e9 / NREC, base_t[c].cpu * 1e9 / NREC,
                 op_t[c].cpu / base_t[c].cpu);

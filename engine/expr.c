@@ -9,6 +9,9 @@
  * stops the parse: later ones are often its consequences. */
 #include "engine/expr.h"
 
+#include "engine/expr_internal.h"
+#include "engine/option.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -17,12 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/expr_internal.h"
-#include "engine/option.h"
-
-#define EXPR_MAX_DEPTH 200
-#define EXPR_MAX_ARGS 16
-#define EXPR_MAX_NODES 1000 /* each node is a scratch column of a batch's capacity */
+#define EXPR_MAX_DEPTH  200
+#define EXPR_MAX_ARGS   16
+#define EXPR_MAX_NODES  1000 /* each node is a scratch column of a batch's capacity */
 #define EVENT_TIME_NAME "event_time"
 
 /* ---- nodes -------------------------------------------------------------- */
@@ -32,7 +32,8 @@ static int32_t node(struct parser *P, int op, int type, uint32_t pos, int32_t a,
 {
     struct weir_expr *e = P->e;
     if (e->n == EXPR_MAX_NODES) {
-        expr_error(P, pos, "expected an expression of at most %d operations, got more", EXPR_MAX_NODES);
+        expr_error(P, pos, "expected an expression of at most %d operations, got more",
+                   EXPR_MAX_NODES);
         return -1;
     }
     if (e->n == e->cap) {
@@ -45,8 +46,8 @@ static int32_t node(struct parser *P, int op, int type, uint32_t pos, int32_t a,
         e->nodes = v;
         e->cap = cap;
     }
-    e->nodes[e->n] = (struct expr_node){.op = (uint8_t)op, .type = (uint8_t)type, .a = a, .b = b,
-                                        .c = c, .col = -1, .pos = pos};
+    e->nodes[e->n] = (struct expr_node){
+        .op = (uint8_t)op, .type = (uint8_t)type, .a = a, .b = b, .c = c, .col = -1, .pos = pos};
     return (int32_t)e->n++;
 }
 
@@ -62,8 +63,8 @@ static int want_type(struct parser *P, int32_t n, int type, const char *where, c
         return -1;
     if (type_of(P, n) == type)
         return 0;
-    expr_error(P, P->e->nodes[n].pos, "expected %s %s '%s', got %s", expr_type_desc(type), where, op,
-         expr_type_desc(type_of(P, n)));
+    expr_error(P, P->e->nodes[n].pos, "expected %s %s '%s', got %s", expr_type_desc(type), where,
+               op, expr_type_desc(type_of(P, n)));
     return -1;
 }
 
@@ -155,7 +156,7 @@ static int32_t parse_primary(struct parser *P)
         uint32_t open = t->pos;
         if (++P->depth > EXPR_MAX_DEPTH) {
             expr_error(P, open, "expected at most %d nested parentheses or operators, got more",
-                 EXPR_MAX_DEPTH);
+                       EXPR_MAX_DEPTH);
             return -1;
         }
         expr_next(P);
@@ -166,14 +167,15 @@ static int32_t parse_primary(struct parser *P)
             return -1;
         if (!expr_is_op(P, ")")) {
             expr_error(P, t->pos, "expected ')' to close the '(' at column %u, got %s",
-                 expr_column_of(P->s, open), expr_tok_desc(P, t, got, sizeof got));
+                       expr_column_of(P->s, open), expr_tok_desc(P, t, got, sizeof got));
             return -1;
         }
         P->e->nodes[n].pos = open;
         expr_next(P);
         return n;
     }
-    int keyword = expr_is_word(P, "and") || expr_is_word(P, "or") || expr_is_word(P, "not") || expr_is_word(P, "in");
+    int keyword = expr_is_word(P, "and") || expr_is_word(P, "or") || expr_is_word(P, "not") ||
+                  expr_is_word(P, "in");
     if ((t->kind == T_NAME && !keyword) || t->kind == T_QNAME) {
         if (t->kind == T_NAME) {
             uint32_t save = P->at;
@@ -190,7 +192,7 @@ static int32_t parse_primary(struct parser *P)
         return parse_field(P);
     }
     expr_error(P, t->pos, "expected %s%s%s, got %s", P->want, P->after ? " after " : "",
-             P->after ? P->after : "", expr_tok_desc(P, t, got, sizeof got));
+               P->after ? P->after : "", expr_tok_desc(P, t, got, sizeof got));
     return -1;
 }
 
@@ -201,7 +203,7 @@ static int32_t parse_unary(struct parser *P)
     uint32_t pos = P->tok.pos;
     if (++P->depth > EXPR_MAX_DEPTH) {
         expr_error(P, pos, "expected at most %d nested parentheses or operators, got more",
-             EXPR_MAX_DEPTH);
+                   EXPR_MAX_DEPTH);
         return -1;
     }
     expr_next(P);
@@ -263,7 +265,8 @@ static int32_t parse_in(struct parser *P, int32_t l, uint32_t pos, int negate)
         return -1;
     }
     if (!expr_is_op(P, "[")) {
-        expr_error(P, P->tok.pos, "expected '[' after 'in', got %s", expr_tok_desc(P, &P->tok, got, sizeof got));
+        expr_error(P, P->tok.pos, "expected '[' after 'in', got %s",
+                   expr_tok_desc(P, &P->tok, got, sizeof got));
         return -1;
     }
     expr_next(P);
@@ -272,7 +275,7 @@ static int32_t parse_in(struct parser *P, int32_t l, uint32_t pos, int negate)
         if (count > 0) {
             if (!expr_is_op(P, ",")) {
                 expr_error(P, P->tok.pos, "expected ',' or ']' in the list, got %s",
-                     expr_tok_desc(P, &P->tok, got, sizeof got));
+                           expr_tok_desc(P, &P->tok, got, sizeof got));
                 return -1;
             }
             expr_next(P);
@@ -286,7 +289,7 @@ static int32_t parse_in(struct parser *P, int32_t l, uint32_t pos, int negate)
             e->strs[e->nstrs++] = P->tok.str;
         } else {
             expr_error(P, P->tok.pos, "expected %s in the list, got %s", expr_type_desc(type),
-                 expr_tok_desc(P, &P->tok, got, sizeof got));
+                       expr_tok_desc(P, &P->tok, got, sizeof got));
             return -1;
         }
         count++;
@@ -359,7 +362,7 @@ static int32_t parse_cmp(struct parser *P)
         return -1;
     if (cmp_op(P) >= 0) {
         expr_error(P, P->tok.pos, "expected 'and' between two comparisons, got %s",
-             expr_tok_desc(P, &P->tok, got, sizeof got));
+                   expr_tok_desc(P, &P->tok, got, sizeof got));
         return -1;
     }
     if (lt == WEIR_EXPR_STRING && rt == WEIR_EXPR_STRING)
@@ -374,7 +377,7 @@ static int32_t parse_not(struct parser *P)
     uint32_t pos = P->tok.pos;
     if (++P->depth > EXPR_MAX_DEPTH) {
         expr_error(P, pos, "expected at most %d nested parentheses or operators, got more",
-             EXPR_MAX_DEPTH);
+                   EXPR_MAX_DEPTH);
         return -1;
     }
     expr_next(P);
@@ -441,7 +444,7 @@ static int32_t parse_exists(struct parser *P, uint32_t pos)
     set_want(P, "a field name", "'exists('");
     if (P->tok.kind != T_NAME && P->tok.kind != T_QNAME) {
         expr_error(P, P->tok.pos, "expected a field name in exists(), got %s",
-             expr_tok_desc(P, &P->tok, got, sizeof got));
+                   expr_tok_desc(P, &P->tok, got, sizeof got));
         return -1;
     }
     int32_t f = parse_field(P);
@@ -449,7 +452,7 @@ static int32_t parse_exists(struct parser *P, uint32_t pos)
         return -1;
     if (!expr_is_op(P, ")")) {
         expr_error(P, P->tok.pos, "expected ')' after the field name in exists(), got %s",
-             expr_tok_desc(P, &P->tok, got, sizeof got));
+                   expr_tok_desc(P, &P->tok, got, sizeof got));
         return -1;
     }
     expr_next(P);
@@ -473,8 +476,10 @@ static const struct func *find_func(struct parser *P, const char *name, uint32_t
     if (close)
         expr_error(P, pos, "unknown function \"%s\" (did you mean \"%s\"?)", name, close);
     else
-        expr_error(P, pos, "unknown function \"%s\"; expected one of: log, log1p, exp, sqrt, abs, min, "
-                     "max, clip, if, exists, is_nan, hour_of_day, day_of_week", name);
+        expr_error(P, pos,
+                   "unknown function \"%s\"; expected one of: log, log1p, exp, sqrt, abs, min, "
+                   "max, clip, if, exists, is_nan, hour_of_day, day_of_week",
+                   name);
     return NULL;
 }
 
@@ -494,7 +499,8 @@ static int parse_args(struct parser *P, const char *name, int32_t *args)
         if (a < 0)
             return -1;
         if (n == EXPR_MAX_ARGS) {
-            expr_error(P, P->e->nodes[a].pos, "expected at most %d arguments, got more", EXPR_MAX_ARGS);
+            expr_error(P, P->e->nodes[a].pos, "expected at most %d arguments, got more",
+                       EXPR_MAX_ARGS);
             return -1;
         }
         args[n++] = a;
@@ -504,7 +510,7 @@ static int parse_args(struct parser *P, const char *name, int32_t *args)
         }
         if (!expr_is_op(P, ",")) {
             expr_error(P, P->tok.pos, "expected ',' or ')' in %s(), got %s", name,
-                 expr_tok_desc(P, &P->tok, got, sizeof got));
+                       expr_tok_desc(P, &P->tok, got, sizeof got));
             return -1;
         }
         expr_next(P);
@@ -515,8 +521,8 @@ static int arg_type(struct parser *P, const char *name, int32_t a, int k, int ty
 {
     if (type_of(P, a) == type)
         return 0;
-    expr_error(P, P->e->nodes[a].pos, "expected %s as argument %d of %s(), got %s", expr_type_desc(type), k,
-         name, expr_type_desc(type_of(P, a)));
+    expr_error(P, P->e->nodes[a].pos, "expected %s as argument %d of %s(), got %s",
+               expr_type_desc(type), k, name, expr_type_desc(type_of(P, a)));
     return -1;
 }
 
@@ -533,8 +539,9 @@ static int32_t parse_call(struct parser *P, const char *name, uint32_t pos)
     if (n < 0)
         return -1;
     if ((f->nargs >= 0 && n != f->nargs) || (f->nargs == -2 && n < 2)) {
-        expr_error(P, pos, "expected %s%d argument%s for %s(), got %d", f->nargs == -2 ? "at least " : "",
-             f->nargs == -2 ? 2 : f->nargs, f->nargs == 1 ? "" : "s", name, n);
+        expr_error(P, pos, "expected %s%d argument%s for %s(), got %d",
+                   f->nargs == -2 ? "at least " : "", f->nargs == -2 ? 2 : f->nargs,
+                   f->nargs == 1 ? "" : "s", name, n);
         return -1;
     }
     if (f->op == X_IF) {
@@ -542,8 +549,9 @@ static int32_t parse_call(struct parser *P, const char *name, uint32_t pos)
         if (arg_type(P, name, args[0], 1, WEIR_EXPR_BOOL) < 0)
             return -1;
         if (t == WEIR_EXPR_STRING) {
-            expr_error(P, P->e->nodes[args[1]].pos, "expected a number or a bool as argument 2 of if(), "
-                                              "got a string");
+            expr_error(P, P->e->nodes[args[1]].pos,
+                       "expected a number or a bool as argument 2 of if(), "
+                       "got a string");
             return -1;
         }
         if (arg_type(P, name, args[2], 3, t) < 0)
@@ -582,7 +590,7 @@ struct weir_expr *weir_expr_compile(const char *text, struct weir_prepare *p, co
     struct weir_expr *e = calloc(1, sizeof *e);
     if (e) {
         e->text = strdup(text);
-        e->strbuf = malloc(2 * len + 2); /* a lookahead may lex a string twice */
+        e->strbuf = malloc(2 * len + 2);               /* a lookahead may lex a string twice */
         e->nums = malloc((len + 1) * sizeof *e->nums); /* a list item takes a byte at least */
         e->strs = malloc((len + 1) * sizeof *e->strs);
     }
@@ -598,7 +606,7 @@ struct weir_expr *weir_expr_compile(const char *text, struct weir_prepare *p, co
     char got[300];
     if (root >= 0 && P.tok.kind != T_END)
         expr_error(&P, P.tok.pos, "expected an operator or the end of the expression, got %s",
-             expr_tok_desc(&P, &P.tok, got, sizeof got));
+                   expr_tok_desc(&P, &P.tok, got, sizeof got));
     if (P.failed || root < 0) {
         weir_expr_free(e);
         return NULL;

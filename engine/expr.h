@@ -19,11 +19,11 @@
 #ifndef WEIR_EXPR_H
 #define WEIR_EXPR_H
 
-#include <stddef.h>
-#include <stdint.h>
-
 #include "engine/batch.h"
 #include "engine/schema.h"
+
+#include <stddef.h>
+#include <stdint.h>
 
 enum weir_expr_type { WEIR_EXPR_NUMBER, WEIR_EXPR_BOOL, WEIR_EXPR_STRING };
 
@@ -53,8 +53,8 @@ const char *weir_expr_type_name(enum weir_expr_type t);
  * weir_expr_run_free. */
 struct weir_expr_run {
     const struct weir_expr *e;
-    double *regs;  /* (nregs, cap) */
-    uint32_t cap;  /* records per column */
+    double *regs; /* (nregs, cap) */
+    uint32_t cap; /* records per column */
 };
 
 void weir_expr_run_init(struct weir_expr_run *r, const struct weir_expr *e);

@@ -5,15 +5,15 @@
  * NaN rules (docs/expressions.md): arithmetic and functions propagate NaN
  * (min, max and clip too, unlike fmin/fmax); comparisons with a NaN operand
  * are false, `!=` included; bools are never NaN. */
+#include "engine/expr.h"
+#include "engine/expr_internal.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/expr.h"
-#include "engine/expr_internal.h"
-
 #define MS_PER_HOUR 3600000.0
-#define MS_PER_DAY 86400000.0
+#define MS_PER_DAY  86400000.0
 
 void weir_expr_run_init(struct weir_expr_run *r, const struct weir_expr *e)
 {
@@ -102,7 +102,7 @@ static int grow(struct weir_expr_run *r, uint32_t cap)
 }
 
 #define LOOP(expr)                                                                                 \
-    for (uint32_t i = 0; i < n; i++)                                                              \
+    for (uint32_t i = 0; i < n; i++)                                                               \
         out[i] = (expr);                                                                           \
     break
 
@@ -187,9 +187,9 @@ static void eval_node(const struct expr_node *x, const struct expr_node *nodes, 
     case X_MAX: LOOP(isnan(A[i]) || isnan(B[i]) ? NAN : A[i] > B[i] ? A[i] : B[i]);
     case X_CLIP:
         LOOP(isnan(A[i]) || isnan(B[i]) || isnan(C[i]) ? NAN
-             : A[i] < B[i]                            ? B[i]
-             : A[i] > C[i]                            ? C[i]
-                                                      : A[i]);
+             : A[i] < B[i]                             ? B[i]
+             : A[i] > C[i]                             ? C[i]
+                                                       : A[i]);
     case X_IF: LOOP(A[i] != 0 ? B[i] : C[i]);
     }
 }

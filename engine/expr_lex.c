@@ -3,16 +3,16 @@
  * single or double quotes with backslash escapes, names ([A-Za-z_][\w.]*,
  * or anything in backquotes), and operators. A column in a message counts
  * characters, not UTF-8 bytes. */
+#include "engine/diag.h"
+#include "engine/expr.h"
+#include "engine/expr_internal.h"
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "engine/diag.h"
-#include "engine/expr.h"
-#include "engine/expr_internal.h"
 
 /* ---- messages ----------------------------------------------------------- */
 
@@ -45,8 +45,9 @@ const char *expr_tok_desc(const struct parser *P, const struct token *t, char *b
     case T_NAME:
     case T_OP: snprintf(buf, size, "'%s'", t->name); return buf;
     case T_QNAME: snprintf(buf, size, "`%s`", t->name); return buf;
-    default: snprintf(buf, size, "'%.*s'", (int)(t->len > 40 ? 40 : t->len), P->s + t->pos);
-             return buf;
+    default:
+        snprintf(buf, size, "'%.*s'", (int)(t->len > 40 ? 40 : t->len), P->s + t->pos);
+        return buf;
     }
 }
 
@@ -102,8 +103,10 @@ static void lex_string(struct parser *P, struct token *t)
     }
     if (!s[i]) {
         t->kind = T_BAD;
-        expr_error(P, t->pos, "expected a closing %c for the string that starts here, got the end of "
-                        "the expression", quote);
+        expr_error(P, t->pos,
+                   "expected a closing %c for the string that starts here, got the end of "
+                   "the expression",
+                   quote);
         P->at = i;
         return;
     }
@@ -124,8 +127,9 @@ static void lex_name(struct parser *P, struct token *t)
             i++;
         if (!s[i]) {
             t->kind = T_BAD;
-            expr_error(P, t->pos, "expected a closing ` for the name that starts here, got the end of "
-                            "the expression");
+            expr_error(P, t->pos,
+                       "expected a closing ` for the name that starts here, got the end of "
+                       "the expression");
             P->at = i;
             return;
         }
@@ -140,7 +144,7 @@ static void lex_name(struct parser *P, struct token *t)
     if (end - start >= sizeof t->name) {
         t->kind = T_BAD;
         expr_error(P, t->pos, "expected a name of at most %zu bytes, got %u", sizeof t->name - 1,
-             end - start);
+                   end - start);
     } else {
         memcpy(t->name, s + start, end - start);
         t->name[end - start] = '\0';

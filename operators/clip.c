@@ -7,12 +7,12 @@
  * NaN stays NaN (missing stays missing); ±Inf is clipped like any number.
  * Bounds are compared in double and the result rounded to float, as every
  * feature is. No state. */
+#include "engine/operator.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "engine/operator.h"
 
 #define CLIP_NAME_MAX 160
 
@@ -68,7 +68,8 @@ static int clip_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
     int bad = 0;
     const char *name;
     json_t *v;
-    json_object_foreach((json_t *)c->fields, name, v) {
+    json_object_foreach((json_t *)c->fields, name, v)
+    {
         char fp[512];
         weir_path_key(fp, sizeof fp, path, name);
         size_t k = c->n++;

@@ -5,11 +5,11 @@
  * evaluated), and each writes the feature NAME: a number, or 1/0 for a
  * condition. Expressions are compiled when the pipeline loads; a record's
  * missing inputs give NaN (docs/expressions.md). No state. */
-#include <errno.h>
-#include <stdlib.h>
-
 #include "engine/expr.h"
 #include "engine/operator.h"
+
+#include <errno.h>
+#include <stdlib.h>
 
 struct derive_conf {
     const json_t *fields; /* {"name": "expression", ...} */
@@ -41,7 +41,8 @@ static int derive_prepare(void *vconf, const json_t *raw, struct weir_prepare *p
     const char *name;
     json_t *v;
     int bad = 0;
-    json_object_foreach((json_t *)c->fields, name, v) {
+    json_object_foreach((json_t *)c->fields, name, v)
+    {
         char fp[512];
         weir_path_key(fp, sizeof fp, path, name);
         if (!json_is_string(v)) {

@@ -6,13 +6,13 @@
  * the condition as the reason. A condition over a missing value is false
  * (docs/expressions.md), so such records are not kept: write
  * `not exists(x) or x > 3` to keep them. No state. */
+#include "engine/expr.h"
+#include "engine/operator.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "engine/expr.h"
-#include "engine/operator.h"
 
 struct filter_conf {
     const char *keep;
@@ -97,7 +97,8 @@ static int filter_process(struct weir_op *op, struct weir_batch *b)
 
 const struct weir_operator_type weir_op_filter = {
     .name = "filter",
-    .summary = "Keeps the records for which a condition holds; drops the others or dead-letters them",
+    .summary =
+        "Keeps the records for which a condition holds; drops the others or dead-letters them",
     .options = filter_options,
     .conf_size = sizeof(struct filter_conf),
     .prepare = filter_prepare,

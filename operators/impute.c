@@ -11,14 +11,14 @@
  * With no history yet, "last" and "mean" write `value` when given, else NaN.
  * Present values update the state; missing ones do not. Keyed state
  * (engine/opstate.h) is restored and saved by the engine like standardize's. */
+#include "engine/operator.h"
+#include "engine/opstate.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "engine/operator.h"
-#include "engine/opstate.h"
 
 #define IMPUTE_NAME_MAX 160
 
@@ -71,7 +71,8 @@ static int impute_prepare(void *vconf, const json_t *raw, struct weir_prepare *p
     int bad = 0;
     c->has_value = json_object_get(raw, "value") != NULL;
     if (c->method == IMPUTE_CONSTANT && !c->has_value) {
-        weir_diag_add(p->diag, p->path, "expected \"value\" with \"method\": \"constant\", got none");
+        weir_diag_add(p->diag, p->path,
+                      "expected \"value\" with \"method\": \"constant\", got none");
         bad++;
     }
     if (c->method == IMPUTE_CONSTANT && json_object_get(raw, "by")) {

@@ -8,13 +8,13 @@
  * relative "file" is resolved against the pipeline file's directory, and an
  * error names the resolved path. Computed in double, rounded to float; NaN
  * stays NaN and ±Inf stays infinite. No state. */
+#include "engine/operator.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "engine/operator.h"
 
 #define SCALE_NAME_MAX 160
 
@@ -61,8 +61,10 @@ static int params(const json_t *v, double *shift, double *span_out, struct weir_
     double a = json_number_value(standard ? mean : lo), b = json_number_value(standard ? sd : hi);
     double span = standard ? b : b - a;
     if (!(span > 0) || !isfinite(span)) {
-        weir_diag_add(p->diag, path, standard ? "expected std > 0, got %g" : "expected max > min, got a "
-                                                                             "range of %g",
+        weir_diag_add(p->diag, path,
+                      standard ? "expected std > 0, got %g"
+                               : "expected max > min, got a "
+                                 "range of %g",
                       span);
         return 1;
     }
@@ -87,8 +89,10 @@ static json_t *load_file(struct scale_conf *c, struct weir_prepare *p, const cha
     resolve(resolved, size, c->file, p->diag->file);
     FILE *f = fopen(resolved, "r"); /* for errno's word on why not */
     if (!f) {
-        weir_diag_add(p->diag, path, "cannot read \"%s\" (resolved against the pipeline file's "
-                                     "directory): %s", resolved, strerror(errno));
+        weir_diag_add(p->diag, path,
+                      "cannot read \"%s\" (resolved against the pipeline file's "
+                      "directory): %s",
+                      resolved, strerror(errno));
         return NULL;
     }
     fclose(f);
@@ -126,7 +130,8 @@ static int scale_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
     }
     const char *name;
     json_t *v;
-    json_object_foreach((json_t *)fields, name, v) {
+    json_object_foreach((json_t *)fields, name, v)
+    {
         char fp[1100];
         if (c->file)
             snprintf(fp, sizeof fp, "%s (\"%s\": %s)", path, resolved, name);
@@ -136,7 +141,8 @@ static int scale_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
         bad += params(v, &c->shift[k], &c->span[k], p, fp);
         c->in_col[k] = weir_schema_feature_in(p, name, fp);
         bad += c->in_col[k] < 0;
-        if ((size_t)snprintf(c->out[k], SCALE_NAME_MAX, "%s%s", name, c->suffix) >= SCALE_NAME_MAX) {
+        if ((size_t)snprintf(c->out[k], SCALE_NAME_MAX, "%s%s", name, c->suffix) >=
+            SCALE_NAME_MAX) {
             weir_diag_add(p->diag, fp, "expected a name under %d bytes with its suffix",
                           SCALE_NAME_MAX);
             bad++;
@@ -164,7 +170,8 @@ static int scale_process(struct weir_op *op, struct weir_batch *b)
 
 const struct weir_operator_type weir_op_scale = {
     .name = "scale",
-    .summary = "Rescales features with fixed parameters (mean/std or min/max) from the pipeline or a file",
+    .summary =
+        "Rescales features with fixed parameters (mean/std or min/max) from the pipeline or a file",
     .options = scale_options,
     .conf_size = sizeof(struct scale_conf),
     .prepare = scale_prepare,

@@ -3,14 +3,14 @@
  * the column of the mistake; evaluation matches a reference written in C
  * on random inputs with NaN, ±Inf, absent strings and missing event times;
  * the fraud handbook's weekend and night flags on known dates. */
-#include <math.h>
-#include <stdint.h>
-#include <stdlib.h>
-
 #include "engine/batch.h"
 #include "engine/expr.h"
 #include "tests/check.h"
 #include "tests/op_harness.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 
 /* Features a, b, c and string fields s, t, written by operators[0];
  * feature late is declared but written by nobody yet. */
@@ -30,8 +30,8 @@ static void schema(struct h_pipe *p)
 
 static struct weir_expr *compile(struct h_pipe *p, const char *text)
 {
-    struct weir_prepare pr = {.schema = &p->schema, .diag = &p->diag, .path = "operators[3]",
-                              .op_index = 3};
+    struct weir_prepare pr = {
+        .schema = &p->schema, .diag = &p->diag, .path = "operators[3]", .op_index = 3};
     return weir_expr_compile(text, &pr, "operators[3].expr");
 }
 
@@ -113,11 +113,13 @@ static void test_parse(void)
     bad("abs(a > 1)", "column 5: expected a number as argument 1 of abs(), got a bool");
     bad("if(a, 1, 2)", "column 4: expected a bool as argument 1 of if(), got a number");
     bad("if(a > 1, 1, false)", "column 14: expected a number as argument 3 of if(), got a bool");
-    bad("if(a > 1, s, t)", "column 11: expected a number or a bool as argument 2 of if(), got a string");
+    bad("if(a > 1, s, t)",
+        "column 11: expected a number or a bool as argument 2 of if(), got a string");
     bad("exists(a + 1)", "column 10: expected ')' after the field name in exists(), got '+'");
     bad("exists(1)", "column 8: expected a field name in exists(), got '1'");
     bad("log(a b)", "column 7: expected ',' or ')' in log(), got 'b'");
-    bad("(a + 1", "column 7: expected ')' to close the '(' at column 1, got the end of the expression");
+    bad("(a + 1",
+        "column 7: expected ')' to close the '(' at column 1, got the end of the expression");
     bad("a b", "column 3: expected an operator or the end of the expression, got 'b'");
     bad("a in [1, 'x']", "column 10: expected a number in the list, got a string");
     bad("a in 1", "column 6: expected '[' after 'in', got '1'");
@@ -127,11 +129,12 @@ static void test_parse(void)
                      "of the expression");
     bad("a # 2", "column 3: expected an operator or the end of the expression, got '#'");
     bad("a > and", "column 5: expected a value after '>', got 'and'");
-    bad("é + 1", "column 1: expected an expression, got 'é'"); /* names are ASCII */
+    bad("é + 1", "column 1: expected an expression, got 'é'");        /* names are ASCII */
     bad("'é' + )", "column 7: expected a number after '+', got ')'"); /* characters, not bytes */
     bad("'é' + 1", "column 1: expected a number before '+', got a string");
-    bad("`unterminated", "column 1: expected a closing ` for the name that starts here, got the end "
-                         "of the expression");
+    bad("`unterminated",
+        "column 1: expected a closing ` for the name that starts here, got the end "
+        "of the expression");
     bad("min(a, )", "column 8: expected an argument after ',' in min(), got ')'");
 
     char deep[1200];
@@ -188,13 +191,13 @@ static int str_is(const struct weir_str *v, const char *lit)
 
 struct evcase {
     const char *text;
-    double (*ref)(double a, double b, double c, const struct weir_str *s,
-                  const struct weir_str *t, int64_t ts);
+    double (*ref)(double a, double b, double c, const struct weir_str *s, const struct weir_str *t,
+                  int64_t ts);
 };
 
 #define REF(name, body)                                                                            \
-    static double name(double a, double b, double c, const struct weir_str *s,                    \
-                       const struct weir_str *t, int64_t ts)                                      \
+    static double name(double a, double b, double c, const struct weir_str *s,                     \
+                       const struct weir_str *t, int64_t ts)                                       \
     {                                                                                              \
         (void)a, (void)b, (void)c, (void)s, (void)t, (void)ts;                                     \
         return (body);                                                                             \
@@ -204,15 +207,16 @@ REF(r_arith, a + b * c - -a / b)
 REF(r_mod, ref_mod(a, b) + ref_mod(a, 3))
 REF(r_funcs, log(fabs(a)) + log1p(b) * exp(c / 10) - sqrt(a))
 REF(r_minmax, ref_min(a, b) - ref_min(-a, ref_min(-b, -c)))
-REF(r_clip, isnan(a) ? NAN : a < -1 ? -1 : a > 2 ? 2 : a)
+REF(r_clip, isnan(a) ? NAN : a<-1 ? -1 : a> 2 ? 2 : a)
 REF(r_cmp, (a < b) + 2 * (a <= b) + 4 * (a > c) + 8 * (b >= c) + 16 * (a == b) + 32 * ref_ne(a, c))
 REF(r_logic, (a > 0 && !(b > 0)) || c == 7)
 REF(r_in, a == 1 || a == -1 || a == 7)
 REF(r_if, a > b ? a : isnan(c) ? 0 : c)
 REF(r_exists, !isnan(a) && s->p != NULL)
-REF(r_str, str_is(s, "x") + 2 * (s->p && t->p && !(s->len == t->len && !memcmp(s->p, t->p, s->len))) +
-               4 * (str_is(s, "y") || str_is(s, "")) + 8 * (s->p && t->p && s->len == t->len &&
-                                                            !memcmp(s->p, t->p, s->len)))
+REF(r_str, str_is(s, "x") +
+               2 * (s->p && t->p && !(s->len == t->len && !memcmp(s->p, t->p, s->len))) +
+               4 * (str_is(s, "y") || str_is(s, "")) +
+               8 * (s->p && t->p && s->len == t->len && !memcmp(s->p, t->p, s->len)))
 REF(r_isnan, isnan(a) + 2 * isnan(a * b))
 static double ref_hour(double ms)
 {

@@ -1,11 +1,11 @@
 /* Tests for the clip operator: per-field bounds (one side open) against a
  * brute-force reference on random values with NaN and ±Inf, dead records
  * left alone, and prepare errors. */
-#include <math.h>
-#include <stdlib.h>
-
 #include "tests/check.h"
 #include "tests/op_harness.h"
+
+#include <math.h>
+#include <stdlib.h>
 
 extern const struct weir_operator_type weir_op_clip;
 
@@ -33,8 +33,9 @@ static void test_values(void)
     const float specials[] = {NAN, INFINITY, -INFINITY, -1.5f, 2.0f, 10.0f, -0.0f};
     unsigned seed = 3;
     for (uint32_t i = 0; i < b->cap; i++) {
-        int k = h_push_value(b, a, i % 4 == 0 ? specials[i / 4 % 7]
-                                              : (float)(rand_r(&seed) % 4000) / 100.0f - 20.0f);
+        int k = h_push_value(b, a,
+                             i % 4 == 0 ? specials[i / 4 % 7]
+                                        : (float)(rand_r(&seed) % 4000) / 100.0f - 20.0f);
         weir_batch_row(b, (uint32_t)k)[b_in] =
             i % 5 == 0 ? specials[i / 5 % 7] : (float)(rand_r(&seed) % 4000) / 10.0f - 200.0f;
         if (i % 31 == 30)
@@ -72,17 +73,20 @@ int main(void)
     test_values();
     expect_error("{\"fields\": {\"a\": [3, 1]}}",
                  "test.json: operators[1].fields.a: expected min <= max, got [3, 1]");
-    expect_error("{\"fields\": {\"a\": [null, null]}}",
-                 "test.json: operators[1].fields.a: expected [min, max] with numbers (or one null), "
-                 "got another array");
-    expect_error("{\"fields\": {\"a\": 3}}",
-                 "test.json: operators[1].fields.a: expected [min, max] with numbers (or one null), "
-                 "got no array");
+    expect_error(
+        "{\"fields\": {\"a\": [null, null]}}",
+        "test.json: operators[1].fields.a: expected [min, max] with numbers (or one null), "
+        "got another array");
+    expect_error(
+        "{\"fields\": {\"a\": 3}}",
+        "test.json: operators[1].fields.a: expected [min, max] with numbers (or one null), "
+        "got no array");
     expect_error("{\"fields\": {\"zzz\": [0, 1]}}",
                  "test.json: operators[1].fields.zzz: unknown feature \"zzz\"; earlier operators "
                  "write \"a\"");
-    expect_error("{\"fields\": []}",
-                 "test.json: operators[1].fields: expected an object of 1 to 256 \"feature\": [min, "
-                 "max] pairs");
+    expect_error(
+        "{\"fields\": []}",
+        "test.json: operators[1].fields: expected an object of 1 to 256 \"feature\": [min, "
+        "max] pairs");
     return check_summary();
 }

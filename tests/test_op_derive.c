@@ -3,11 +3,11 @@
  * computed here, dead records left alone, the fraud handbook's
  * TX_DURING_WEEKEND and TX_DURING_NIGHT on event times, and prepare errors
  * with the path of the field and the column of the mistake. */
-#include <math.h>
-#include <stdlib.h>
-
 #include "tests/check.h"
 #include "tests/op_harness.h"
+
+#include <math.h>
+#include <stdlib.h>
 
 extern const struct weir_operator_type weir_op_derive;
 
@@ -106,13 +106,15 @@ static void expect_error(const char *json, const char *want)
 
 static void test_prepare_errors(void)
 {
-    expect_error("{\"fields\": {\"x\": \"amount + )\"}}",
-                 "test.json: operators[3].fields.x: column 10: expected a number after '+', got ')'");
+    expect_error(
+        "{\"fields\": {\"x\": \"amount + )\"}}",
+        "test.json: operators[3].fields.x: column 10: expected a number after '+', got ')'");
     expect_error("{\"fields\": {\"x\": \"y + 1\", \"y\": \"amount\"}}",
                  "test.json: operators[3].fields.x: column 1: unknown field \"y\" (a record's "
                  "event time is event_time)");
-    expect_error("{\"fields\": {\"x\": 3}}",
-                 "test.json: operators[3].fields.x: expected an expression (a string), got a number");
+    expect_error(
+        "{\"fields\": {\"x\": 3}}",
+        "test.json: operators[3].fields.x: expected an expression (a string), got a number");
     expect_error("{\"fields\": {}}", "test.json: operators[3].fields: expected an object of 1 to "
                                      "256 \"name\": \"expression\" pairs");
     expect_error("{\"fields\": {\"x\": \"'a'\"}}",

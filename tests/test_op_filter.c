@@ -2,11 +2,11 @@
  * WEIR_REC_DROPPED: not live, not dead) or, with dead_letter, killed with
  * the condition as the reason; a condition over NaN is false; dead records
  * stay dead and are not dropped; prepare errors. */
-#include <math.h>
-#include <stdlib.h>
-
 #include "tests/check.h"
 #include "tests/op_harness.h"
+
+#include <math.h>
+#include <stdlib.h>
 
 extern const struct weir_operator_type weir_op_filter;
 

@@ -2,17 +2,17 @@
  * brute-force reference (each record against the earlier records of its
  * key), with NaN and ±Inf as missing, many keys, an absent key, dead records
  * skipped, the fallback value, snapshot/restore continuity, and prepare errors. */
-#include <errno.h>
-#include <math.h>
-#include <stdlib.h>
-
 #include "engine/buf.h"
 #include "tests/check.h"
 #include "tests/op_harness.h"
 
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+
 extern const struct weir_operator_type weir_op_impute;
 
-#define N 3000
+#define N     3000
 #define NKEYS 37
 
 static const char *key_name(int k, char *buf)
@@ -61,8 +61,8 @@ static void make_input(unsigned seed)
 }
 
 /* Records [from, to) through h in batches of random sizes; outputs to out. */
-static void feed(struct h_op *h, struct weir_batch_pool *pool, int in, int card, int outc,
-                 int from, int to, float *out)
+static void feed(struct h_op *h, struct weir_batch_pool *pool, int in, int card, int outc, int from,
+                 int to, float *out)
 {
     unsigned seed = (unsigned)from + 1;
     int t = from;
@@ -126,12 +126,14 @@ static void test_snapshot(void)
     int in = h_feature(&p, "amount", 0);
     struct weir_prepare pr = {.schema = &p.schema, .diag = &p.diag, .path = "operators[0]"};
     int card = weir_schema_string_out(&pr, "card", "operators[0]");
-    CHECK(h_build(&a, &weir_op_impute, "{\"fields\": \"amount\", \"method\": \"mean\", \"by\": \"card\"}",
-                  &p, 1) == 0);
+    CHECK(h_build(&a, &weir_op_impute,
+                  "{\"fields\": \"amount\", \"method\": \"mean\", \"by\": \"card\"}", &p, 1) == 0);
     CHECK(h_clone(&b, &a) == 0 && h_clone(&c, &a) == 0);
-    CHECK(h_build(&other, &weir_op_impute,
-                  "{\"fields\": \"amount\", \"method\": \"last\", \"by\": \"card\", \"suffix\": \"_l\"}",
-                  &p, 2) == 0);
+    CHECK(
+        h_build(
+            &other, &weir_op_impute,
+            "{\"fields\": \"amount\", \"method\": \"last\", \"by\": \"card\", \"suffix\": \"_l\"}",
+            &p, 2) == 0);
     int outc = weir_schema_find_feature(&p.schema, "amount_imputed");
     struct weir_batch_pool *pool = h_pool(&p, 64);
     static float whole[N], split[N];
@@ -164,10 +166,12 @@ int main(void)
     test_snapshot();
     run("{\"fields\": \"amount\", \"value\": -1}", 0, -1, 1);
     run("{\"fields\": [\"amount\"], \"method\": \"last\", \"by\": \"card\"}", 1, 0, 0);
-    run("{\"fields\": [\"amount\"], \"method\": \"last\", \"by\": \"card\", \"value\": 5}", 1, 5, 1);
+    run("{\"fields\": [\"amount\"], \"method\": \"last\", \"by\": \"card\", \"value\": 5}", 1, 5,
+        1);
     run("{\"fields\": [\"amount\"], \"method\": \"mean\", \"by\": \"card\"}", 2, 0, 0);
-    expect_error("{\"fields\": \"amount\"}",
-                 "test.json: operators[1]: expected \"value\" with \"method\": \"constant\", got none");
+    expect_error(
+        "{\"fields\": \"amount\"}",
+        "test.json: operators[1]: expected \"value\" with \"method\": \"constant\", got none");
     expect_error("{\"fields\": \"amount\", \"value\": 0, \"by\": \"card\"}",
                  "test.json: operators[1].by: expected only with \"method\": \"last\" or \"mean\", "
                  "got \"constant\"");

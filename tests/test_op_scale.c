@@ -2,12 +2,12 @@
  * pipeline and from a file (resolved against the pipeline file's
  * directory), against a reference computed here with NaN and ±Inf, and the
  * errors: a missing file named by its resolved path, bad parameters. */
+#include "tests/check.h"
+#include "tests/op_harness.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <unistd.h>
-
-#include "tests/check.h"
-#include "tests/op_harness.h"
 
 extern const struct weir_operator_type weir_op_scale;
 
@@ -23,10 +23,10 @@ static void check_values(struct h_pipe *p, struct h_op *h)
     const float specials[] = {NAN, INFINITY, -INFINITY, 0.0f, 53.5f};
     unsigned seed = 11;
     for (uint32_t i = 0; i < b->cap; i++) {
-        int k = h_push_value(b, a, i % 6 == 0 ? specials[i / 6 % 5]
-                                              : (float)(rand_r(&seed) % 100000) / 100.0f);
-        weir_batch_row(b, (uint32_t)k)[b_in] = i % 7 == 0 ? specials[i / 7 % 5]
-                                                          : (float)(rand_r(&seed) % 24);
+        int k = h_push_value(
+            b, a, i % 6 == 0 ? specials[i / 6 % 5] : (float)(rand_r(&seed) % 100000) / 100.0f);
+        weir_batch_row(b, (uint32_t)k)[b_in] =
+            i % 7 == 0 ? specials[i / 7 % 5] : (float)(rand_r(&seed) % 24);
     }
     CHECK(h->type->process(&h->op, b) == WEIR_OP_CONTINUE);
     size_t wrong = 0;
@@ -107,8 +107,9 @@ int main(void)
     expect_error("{\"file\": \"nope.json\"}", pipe, want);
     expect_error("{\"file\": \"x.json\", \"fields\": {}}", "p.json",
                  "p.json: operators[1]: expected exactly one of \"fields\" or \"file\", got both");
-    expect_error("{}", "p.json",
-                 "p.json: operators[1]: expected exactly one of \"fields\" or \"file\", got neither");
+    expect_error(
+        "{}", "p.json",
+        "p.json: operators[1]: expected exactly one of \"fields\" or \"file\", got neither");
     expect_error("{\"fields\": {\"a\": {\"mean\": 1, \"std\": 0}}}", "p.json",
                  "p.json: operators[1].fields.a: expected std > 0, got 0");
     expect_error("{\"fields\": {\"a\": {\"min\": 1, \"max\": 1}}}", "p.json",

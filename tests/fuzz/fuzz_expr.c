@@ -5,15 +5,15 @@
  * the text (1 to its length in characters + 1); a compiled expression
  * evaluates over a batch of NaN, ±Inf, absent strings and missing event
  * times without a sanitizer report, and a condition gives only 0 or 1. */
-#include <math.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "engine/batch.h"
 #include "engine/diag.h"
 #include "engine/expr.h"
 #include "engine/schema.h"
 #include "tests/fuzz/fuzz.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 static struct weir_schema schema;
 static struct weir_batch_pool *pool;
