@@ -15,7 +15,9 @@
 #   f. impute (running mean per key), clip and scale (parameters from a file
 #      beside the pipeline file, run from another directory) against Python;
 #      a missing scale file is named by its path resolved against the
-#      pipeline file.
+#      pipeline file;
+#   g. the handbook's TX_DURING_WEEKEND / TX_DURING_NIGHT on the first week of
+#      ../shared/data/fraud/fdh/daily/ (skipped when absent) against Python.
 # Env: WEIR_BIN (the weir binary), WEIR_SRC (the repository root).
 set -u
 
@@ -176,4 +178,40 @@ rm "$T/conf/scaler.json"
 "$WEIR_BIN" validate "$T/conf/prep.json" >/dev/null 2>"$T/verr"
 want="operators[3].file: cannot read \"$T/conf/scaler.json\" (resolved against the pipeline file's directory): No such file or directory"
 if grep -qF -- "$want" "$T/verr"; then ok; else fail "validate prep.json: got $(cat "$T/verr"), want $want"; fi
+# g. the handbook's flags on a week of the real transactions (when present),
+#    against Python's datetime as the handbook computes them with pandas.
+FDH=../shared/data/fraud/fdh/daily
+if ls "$FDH"/2018-04-0[1-7].csv.gz >/dev/null 2>&1; then
+    { zcat "$FDH"/2018-04-01.csv.gz; for f in "$FDH"/2018-04-0[2-7].csv.gz; do zcat "$f" | tail -n +2; done; } >"$T/fdh.csv"
+    cat >"$T/fdh.json" <<EOF
+{"name": "fdh-flags", "source": {"type": "file", "path": "$T/fdh.csv"},
+ "operators": [
+  {"type": "extract", "fields": {"ts": {"path": "/TX_DATETIME", "type": "timestamp"}}},
+  {"type": "derive", "fields": {"TX_DURING_WEEKEND": "day_of_week(event_time) >= 5",
+                                "TX_DURING_NIGHT": "hour_of_day(event_time) <= 6"}}
+ ],
+ "sinks": [{"type": "file", "path": "$T/fdh.jsonl"}]}
+EOF
+    "$WEIR_BIN" run "$T/fdh.json" --quiet 2>"$T/err4.txt" || fail "fdh run: $(cat "$T/err4.txt")"
+    "$PY" - "$T/fdh.jsonl" "$FDH" <<'EOF'
+import csv, datetime, glob, gzip, json, sys
+want = []
+for path in sorted(glob.glob(sys.argv[2] + "/2018-04-0[1-7].csv.gz")):
+    with gzip.open(path, "rt") as f:
+        for row in csv.DictReader(f):
+            t = datetime.datetime.strptime(row["TX_DATETIME"], "%Y-%m-%d %H:%M:%S")
+            want.append((int(row["TRANSACTION_ID"]), int(t.weekday() >= 5), int(t.hour <= 6)))
+got = []
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    got.append((r["TRANSACTION_ID"], r["TX_DURING_WEEKEND"], r["TX_DURING_NIGHT"]))
+bad = sum(1 for g, w in zip(got, want) if g != w)
+weekend = sum(w[1] for w in want)
+print("fdh: %d transactions, %d on weekends, %d at night, %d differ" % (len(want), weekend, sum(w[2] for w in want), bad))
+sys.exit(0 if bad == 0 and len(got) == len(want) and weekend > 0 else 1)
+EOF
+    if [ $? -eq 0 ]; then ok; else fail "handbook flags on the real transactions (above)"; fi
+else
+    echo "no $FDH: the real-data check is skipped"
+fi
 finish
