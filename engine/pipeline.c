@@ -319,8 +319,10 @@ static int sink_when(struct weir_stage_sink *st, const char *when, struct weir_p
     }
     /* A lone word that names no column is a misspelt choice, not a condition. */
     size_t n = strspn(when, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
-    if (when[n] == '\0' && weir_schema_find_feature(p->schema, when) < 0 &&
-        strcmp(when, "true") != 0 && strcmp(when, "false") != 0) {
+    int column = weir_schema_find_feature(p->schema, when) >= 0;
+    for (uint32_t k = 0; k < p->schema->nstr && !column; k++)
+        column = strcmp(p->schema->str[k].name, when) == 0;
+    if (when[n] == '\0' && !column && strcmp(when, "true") != 0 && strcmp(when, "false") != 0) {
         weir_diag_add(p->diag, wp, "expected \"all\", \"alert\", \"normal\" or a condition, got \"%s\"",
                       when);
         return 1;

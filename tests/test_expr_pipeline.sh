@@ -126,6 +126,8 @@ check_validate "sinks[1].when: column 1: unknown field \"contry\" (did you mean 
     --set "sinks[1].when=contry == 'FR'"
 check_validate 'sinks[2].when: expected "all", "alert", "normal" or a condition, got "alerts"' \
     --set 'sinks[2].when=alerts'
+check_validate 'sinks[2].when: column 1: expected a condition (a bool), got a string' \
+    --set 'sinks[2].when=country'
 # f. impute / clip / scale, run from / with the pipeline in $T/conf/.
 mkdir -p "$T/conf"
 echo '{"amount_imputed": {"mean": 20, "std": 8}}' >"$T/conf/scaler.json"
