@@ -87,10 +87,11 @@ static inline void weir_batch_drop(struct weir_batch *b, uint32_t i)
     b->rec[i].flags |= WEIR_REC_DROPPED;
 }
 
-/* Marks record i dead with a reason (static string or arena copy). */
+/* Marks record i dead with a reason (static string or arena copy). A dead
+ * letter is never also dropped: it goes to the dead-letter sink. */
 static inline void weir_batch_kill(struct weir_batch *b, uint32_t i, const char *reason)
 {
-    b->rec[i].flags |= WEIR_REC_DEAD;
+    b->rec[i].flags = (b->rec[i].flags | WEIR_REC_DEAD) & ~WEIR_REC_DROPPED;
     b->rec[i].reason = reason;
 }
 
