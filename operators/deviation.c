@@ -47,6 +47,7 @@
 enum deviation_method { METHOD_ROBUST, METHOD_GAUSSIAN };
 enum deviation_side { SIDE_BOTH, SIDE_UP, SIDE_DOWN };
 enum deviation_mapping { MAP_ERF, MAP_RATIO };
+enum deviation_of { OF_VALUE, OF_CHANGE, OF_BOTH };
 
 struct deviation_conf {
     struct weir_strlist fields;
@@ -54,6 +55,7 @@ struct deviation_conf {
     int method;
     int side;
     int mapping;
+    int of;
     double z_half;
     int64_t hold;
     int64_t window;
@@ -70,6 +72,8 @@ struct deviation_conf {
     uint64_t layout;
     size_t field_bytes; /* state bytes per feature */
     size_t hold_offset; /* where the ring of recent scores starts in the state */
+    size_t prev_offset; /* where each feature's previous value starts (change) */
+    size_t channels;    /* windows per feature: 1, or 2 for "of": "both" */
 };
 
 static const struct weir_option deviation_options[] = {
@@ -86,6 +90,10 @@ static const struct weir_option deviation_options[] = {
      "z to score: erf = erf(|z|/sqrt 2), the normal mass within |z| (reaches 1.0 in float at "
      "|z| of about 5.7); ratio = z^2/(z^2 + z_half^2), which keeps ranking larger deviations",
      offsetof(struct deviation_conf, mapping), 0, 0, 0, "erf|ratio"},
+    {"of", WEIR_OPT_ENUM, "\"value\"",
+     "what is compared with its window: value, change (from the key's previous value), or both "
+     "(the higher score counts)",
+     offsetof(struct deviation_conf, of), 0, 0, 0, "value|change|both"},
     {"z_half", WEIR_OPT_NUMBER, "3", "ratio: the |z| that scores 0.5",
      offsetof(struct deviation_conf, z_half), WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, INFINITY,
      NULL},
@@ -180,18 +188,26 @@ static int deviation_prepare(void *vconf, const json_t *raw, struct weir_prepare
     bad += c->out_col < 0;
     bad += weir_state_opts_prepare(&c->state, raw, p);
     c->field_bytes = 2 * sizeof(uint32_t) + 2 * (size_t)c->window * sizeof(float);
-    c->hold_offset = c->field_bytes * c->fields.n;
+    c->channels = c->of == OF_BOTH ? 2 : 1;
+    c->hold_offset = c->field_bytes * c->fields.n * c->channels;
+    c->prev_offset = c->hold_offset + (c->hold ? 2 * sizeof(uint32_t) + (size_t)c->hold * 4 : 0);
     uint64_t h = weir_hash_str(WEIR_HASH_SEED, "deviation/1");
     for (size_t k = 0; k < c->fields.n; k++)
         h = weir_hash_str(h, c->fields.v[k]);
-    c->layout = weir_hash_u64(weir_hash_u64(h, (uint64_t)c->window), (uint64_t)c->hold);
+    h = weir_hash_u64(weir_hash_u64(h, (uint64_t)c->window), (uint64_t)c->hold);
+    c->layout = weir_hash_u64(h, (uint64_t)c->of);
     return bad;
 }
+
+struct prev_value {
+    float x;
+    uint32_t seen;
+};
 
 static int deviation_init(struct weir_op *op, struct weir_error *err)
 {
     const struct deviation_conf *c = op->conf;
-    size_t bytes = c->hold_offset + (c->hold ? 2 * sizeof(uint32_t) + (size_t)c->hold * 4 : 0);
+    size_t bytes = c->prev_offset + c->fields.n * sizeof(struct prev_value);
     if (bytes > UINT32_MAX)
         return weir_error_set(err, -EINVAL, "deviation: window too large for %zu features",
                               c->fields.n);
@@ -336,6 +352,27 @@ static double hold_gate(const struct deviation_conf *c, void *state, double scor
     return s > prev ? score : 0.0;
 }
 
+/* Scores y against window w, then adds it; the expected range, shifted by
+ * base, goes to lo/hi when asked. Returns the score. */
+static double channel_step(const struct deviation_conf *c, struct weir_batch *b, uint32_t i,
+                           struct window *w, double y, double base, float *lo, float *hi)
+{
+    double s = 0;
+    if (*w->count < (uint64_t)c->warmup) {
+        b->rec[i].flags |= WEIR_REC_WARMUP;
+    } else {
+        double center, scale;
+        window_stats(c, w, &center, &scale);
+        s = side_score(c, y - center, scale);
+        if (lo) {
+            *lo = (float)(base + center - c->range_k * scale);
+            *hi = (float)(base + center + c->range_k * scale);
+        }
+    }
+    window_add(w, (float)y);
+    return s;
+}
+
 static int deviation_process(struct weir_op *op, struct weir_batch *b)
 {
     weir_op_state_batch(op);
@@ -347,27 +384,31 @@ static int deviation_process(struct weir_op *op, struct weir_batch *b)
         if (!state)
             return -ENOMEM;
         float *row = weir_batch_row(b, i);
+        struct prev_value *prev = (struct prev_value *)((unsigned char *)state + c->prev_offset);
         double best = 0;
         for (size_t k = 0; k < c->fields.n; k++) {
-            double x = row[c->in_col[k]];
-            struct window w = window_at(c, state, k);
-            if (c->range)
-                row[c->lo_col[k]] = row[c->hi_col[k]] = NAN;
+            double x = row[c->in_col[k]], s = 0;
+            float *lo = c->range ? &row[c->lo_col[k]] : NULL;
+            float *hi = c->range ? &row[c->hi_col[k]] : NULL;
+            if (lo)
+                *lo = *hi = NAN;
             if (!isfinite(x))
                 continue;
-            if (*w.count < (uint64_t)c->warmup) {
-                b->rec[i].flags |= WEIR_REC_WARMUP;
-            } else {
-                double center, scale;
-                window_stats(c, &w, &center, &scale);
-                double s = side_score(c, x - center, scale);
-                best = s > best ? s : best;
-                if (c->range) {
-                    row[c->lo_col[k]] = (float)(center - c->range_k * scale);
-                    row[c->hi_col[k]] = (float)(center + c->range_k * scale);
-                }
+            struct window w = window_at(c, state, k * c->channels);
+            if (c->of != OF_CHANGE)
+                s = channel_step(c, b, i, &w, x, 0.0, lo, hi);
+            if (c->of != OF_VALUE) {
+                struct window d = window_at(c, state, k * c->channels + c->channels - 1);
+                double sc = 0;
+                if (prev[k].seen) /* the range stays the value's, when there is one */
+                    sc = channel_step(c, b, i, &d, x - prev[k].x, prev[k].x,
+                                      c->of == OF_CHANGE ? lo : NULL, hi);
+                else
+                    b->rec[i].flags |= WEIR_REC_WARMUP;
+                s = sc > s ? sc : s;
+                prev[k] = (struct prev_value){(float)x, 1};
             }
-            window_add(&w, (float)x);
+            best = s > best ? s : best;
         }
         row[c->out_col] = (float)(c->hold ? hold_gate(c, state, best) : best);
     }

@@ -29,6 +29,7 @@ struct ref_conf {
     int robust, side, ratio; /* side: 0 both, 1 up, 2 down */
     int window, warmup, hold;
     double z_half;
+    int change; /* "of": "change": x minus the previous finite x */
 };
 
 /* The operator's rules, written the slow and obvious way. */
@@ -38,13 +39,29 @@ static void reference(const struct ref_conf *rc, const float *x, size_t n, float
     float *win = malloc((size_t)rc->window * sizeof *win), *hist = calloc(n + 1, sizeof *hist);
     float *kept = malloc(n * sizeof *kept);
     size_t nk = 0;
+    float last_x = NAN;
     for (size_t i = 0; i < n; i++) {
+        float base = 0, y = x[i];
+        if (rc->change && isfinite(y)) {
+            base = last_x;
+            last_x = x[i];
+            y = isnan(base) ? NAN : y - base;
+            if (isnan(base)) { /* the first value: nothing to compare, warming up */
+                out[i] = 0;
+                hist[i] = 0;
+                lo[i] = hi[i] = NAN;
+                warm[i] = 1;
+                if (rc->hold)
+                    out[i] = 0;
+                continue;
+            }
+        }
         size_t m = nk < (size_t)rc->window ? nk : (size_t)rc->window;
         memcpy(win, kept + nk - m, m * sizeof *win);
         double score = 0;
         lo[i] = hi[i] = NAN;
         warm[i] = 0;
-        if (isfinite(x[i])) {
+        if (isfinite(y)) {
             if (m < (size_t)rc->warmup) {
                 warm[i] = 1;
             } else {
@@ -74,7 +91,7 @@ static void reference(const struct ref_conf *rc, const float *x, size_t n, float
                     center = mean;
                     scale = sd;
                 }
-                double d = x[i] - center;
+                double d = y - center;
                 if ((rc->side == 1 && d <= 0) || (rc->side == 2 && d >= 0) || d == 0)
                     score = 0;
                 else if (!(scale > 0))
@@ -84,10 +101,10 @@ static void reference(const struct ref_conf *rc, const float *x, size_t n, float
                             ((d / scale) * (d / scale) + rc->z_half * rc->z_half);
                 else
                     score = erf(fabs(d / scale) / sqrt(2.0));
-                lo[i] = (float)(center - 3 * scale);
-                hi[i] = (float)(center + 3 * scale);
+                lo[i] = (float)(base + center - 3 * scale);
+                hi[i] = (float)(base + center + 3 * scale);
             }
-            kept[nk++] = x[i];
+            kept[nk++] = y;
         }
         /* hold: above every score of the previous hold records */
         float s = (float)score, prev = 0;
@@ -107,9 +124,9 @@ static void compare(const struct ref_conf *rc, const float *x, size_t n)
     char conf[512];
     snprintf(conf, sizeof conf,
              "{\"fields\": [\"v\"], \"method\": \"%s\", \"side\": \"%s\", \"mapping\": \"%s\", "
-             "\"window\": %d, \"warmup\": %d, \"hold\": %d, \"z_half\": %g, \"range\": true}",
+             "\"window\": %d, \"warmup\": %d, \"hold\": %d, \"z_half\": %g, \"range\": true, \"of\": \"%s\"}",
              rc->robust ? "robust" : "gaussian", sides[rc->side], rc->ratio ? "ratio" : "erf",
-             rc->window, rc->warmup, rc->hold, rc->z_half);
+             rc->window, rc->warmup, rc->hold, rc->z_half, rc->change ? "change" : "value");
     struct h_pipe p;
     struct h_op h;
     h_pipe_init(&p);
@@ -171,7 +188,9 @@ static void test_against_reference(void)
         for (int robust = 0; robust < 2; robust++)
             for (int side = 0; side < 3; side++) {
                 struct ref_conf rc = {robust, side, (kind + side) % 2, 16 + 47 * kind, 5 + kind,
-                                      side == 1 ? 0 : 20, 2.5};
+                                      side == 1 ? 0 : 20, 2.5, 0};
+                compare(&rc, x, N);
+                rc.change = 1;
                 compare(&rc, x, N);
             }
     }
