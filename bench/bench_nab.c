@@ -223,6 +223,7 @@ int main(int argc, char **argv)
     json_object_set_new(summary, "sweep", profile_object(all));
     json_object_set_new(summary, "threshold", profile_object(theta));
     json_object_set_new(summary, "tune_sweep", profile_object(tune));
+    json_object_set_new(summary, "tune_threshold", profile_object(tune_theta));
     json_object_set_new(summary, "heldout_at_tune_threshold", profile_object(held));
     json_object_set_new(summary, "heldout_windows", json_integer((json_int_t)hw));
     json_object_set_new(summary, "alerts", profile_object(alerts));

@@ -131,11 +131,12 @@ static const json_t *range_names(const struct deviation_conf *c, const json_t *r
         return given;
     json_t *arr = json_array();
     char name[300];
-    for (size_t k = 0; arr && k < c->fields.n; k++) {
-        snprintf(name, sizeof name, "%s_lo", c->fields.v[k]);
-        json_array_append_new(arr, json_string(name));
-        snprintf(name, sizeof name, "%s_hi", c->fields.v[k]);
-        json_array_append_new(arr, json_string(name));
+    for (size_t k = 0; arr && k < 2 * c->fields.n; k++) {
+        snprintf(name, sizeof name, "%s%s", c->fields.v[k / 2], k % 2 ? "_hi" : "_lo");
+        if (json_array_append_new(arr, json_string(name)) < 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
     }
     if (!arr || json_object_set_new((json_t *)raw, "range_out", arr) < 0)
         return NULL;
@@ -160,6 +161,10 @@ static int deviation_prepare(void *vconf, const json_t *raw, struct weir_prepare
         bad++;
     }
     const json_t *names = c->range ? range_names(c, raw) : NULL;
+    if (c->range && !names) {
+        weir_diag_add(p->diag, p->path, "out of memory");
+        return bad + 1;
+    }
     if (c->range && json_array_size(names) != 2 * c->fields.n) {
         weir_diag_add(p->diag, weir_path_key(ip, sizeof ip, p->path, "range_out"),
                       "expected %zu names (lo and hi per input), got %zu", 2 * c->fields.n,

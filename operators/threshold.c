@@ -159,7 +159,10 @@ static int prepare_explain(struct threshold_conf *c, struct weir_prepare *p)
     c->explain_col = weir_schema_string_out(p, c->explain_out,
                                             weir_path_key(path, sizeof path, p->path,
                                                           "explain_out"));
-    return bad + (c->explain_col < 0);
+    if (c->explain_col < 0)
+        return bad + 1;
+    p->schema->str[c->explain_col].emit = 1; /* in output records by default, as scores are */
+    return bad;
 }
 
 static int threshold_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
