@@ -47,6 +47,6 @@ while IFS= read -r series; do
   rows=$((rows + $(wc -l <"$dest")))
 done < <("$scorer" --list "$data")
 end=$(date +%s.%N)
-echo "ran $name over $rows rows in $(echo "$end - $start" | bc) s" >&2
+echo "ran $name over $rows rows in $(awk "BEGIN{printf \"%.2f\", $end - $start}") s" >&2
 
 "$scorer" "$data" "$out" --name "$name" --json "$json" ${plots:+--plots "$plots"}
