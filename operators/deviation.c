@@ -23,6 +23,12 @@
  * only when it is above every score of the key's H records before it (else
  * 0), so an incident scores once, on its first record: what a ranking
  * metric that counts every flagged row (NAB) rewards, and what a pager wants.
+ * With "season": P (and an event time on the records, from extract's
+ * timestamp field) each value is also compared with the mean of its phase
+ * of the period (season_buckets phases, each an exponentially weighted mean
+ * of the values seen at that phase), scaled by the residuals of all phases;
+ * the higher of the two scores counts, so a missing daily peak scores though
+ * the value itself is ordinary.
  * With "range": true the operator also writes f_lo and f_hi, the expected
  * range center -/+ range_k * scale, which threshold's explanations read.
  *
@@ -58,6 +64,10 @@ struct deviation_conf {
     int of;
     double z_half;
     int64_t hold;
+    uint64_t season_ns;
+    int64_t season_buckets;
+    double season_alpha;
+    int64_t season_warmup;
     int64_t window;
     int64_t warmup;
     double min_scale;
@@ -74,6 +84,27 @@ struct deviation_conf {
     size_t hold_offset; /* where the ring of recent scores starts in the state */
     size_t prev_offset; /* where each feature's previous value starts (change) */
     size_t channels;    /* windows per feature: 1, or 2 for "of": "both" */
+    size_t season_offset; /* where each feature's seasonal profile starts */
+    size_t season_bytes;  /* bytes of one feature's seasonal profile */
+    int64_t season_ms;
+};
+
+/* State beside the windows: each feature's previous value ("of": change),
+ * and its seasonal profile: one mean per phase, and one scale for all
+ * phases (a phase sees a few values per period: too few for a variance). */
+struct prev_value {
+    float x;
+    uint32_t seen;
+};
+
+struct season_head {
+    double var; /* exponentially weighted mean of squared residuals, all phases */
+    uint64_t n; /* residuals seen */
+};
+
+struct phase {
+    float mean;
+    uint32_t count;
 };
 
 static const struct weir_option deviation_options[] = {
@@ -101,6 +132,18 @@ static const struct weir_option deviation_options[] = {
      "report a score only when it is above every score of the key's previous hold records "
      "(else 0): an incident scores on its first record, not on each one after",
      offsetof(struct deviation_conf, hold), WEIR_OPT_RANGE, 0, 65536, NULL},
+    {"season", WEIR_OPT_DURATION, NULL,
+     "also compare each value with the profile of its phase in this period (\"1d\": the same "
+     "time of day, \"7d\": of week), by the record's event time; the higher score counts",
+     offsetof(struct deviation_conf, season_ns), 0, 0, 0, NULL},
+    {"season_buckets", WEIR_OPT_INT, "288", "season: phases per period (288: 5 minutes of a day)",
+     offsetof(struct deviation_conf, season_buckets), WEIR_OPT_RANGE, 2, 10080, NULL},
+    {"season_alpha", WEIR_OPT_NUMBER, "0.3",
+     "season: weight of the newest value in its phase's mean (exponentially weighted)",
+     offsetof(struct deviation_conf, season_alpha), WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, 1,
+     NULL},
+    {"season_warmup", WEIR_OPT_INT, "3", "season: values a phase needs before it scores",
+     offsetof(struct deviation_conf, season_warmup), WEIR_OPT_RANGE, 1, 1000, NULL},
     {"window", WEIR_OPT_INT, "256", "values kept per feature and key (the sliding window)",
      offsetof(struct deviation_conf, window), WEIR_OPT_RANGE, 2, 65536, NULL},
     {"warmup", WEIR_OPT_INT, "30",
@@ -196,23 +239,30 @@ static int deviation_prepare(void *vconf, const json_t *raw, struct weir_prepare
     c->channels = c->of == OF_BOTH ? 2 : 1;
     c->hold_offset = c->field_bytes * c->fields.n * c->channels;
     c->prev_offset = c->hold_offset + (c->hold ? 2 * sizeof(uint32_t) + (size_t)c->hold * 4 : 0);
+    c->season_ms = (int64_t)(c->season_ns / 1000000);
+    c->season_offset = c->prev_offset + c->fields.n * sizeof(struct prev_value);
+    c->season_bytes = c->season_ms > 0 ? sizeof(struct season_head) +
+                                             (size_t)c->season_buckets * sizeof(struct phase)
+                                       : 0;
+    if (c->season_ns && c->season_ms < c->season_buckets) {
+        weir_diag_add(p->diag, weir_path_key(ip, sizeof ip, p->path, "season"),
+                      "expected a period of at least season_buckets (%lld) ms, got %lld ms",
+                      (long long)c->season_buckets, (long long)c->season_ms);
+        bad++;
+    }
     uint64_t h = weir_hash_str(WEIR_HASH_SEED, "deviation/1");
     for (size_t k = 0; k < c->fields.n; k++)
         h = weir_hash_str(h, c->fields.v[k]);
     h = weir_hash_u64(weir_hash_u64(h, (uint64_t)c->window), (uint64_t)c->hold);
-    c->layout = weir_hash_u64(h, (uint64_t)c->of);
+    h = weir_hash_u64(weir_hash_u64(h, (uint64_t)c->of), (uint64_t)c->season_ms);
+    c->layout = weir_hash_u64(h, (uint64_t)c->season_buckets);
     return bad;
 }
-
-struct prev_value {
-    float x;
-    uint32_t seen;
-};
 
 static int deviation_init(struct weir_op *op, struct weir_error *err)
 {
     const struct deviation_conf *c = op->conf;
-    size_t bytes = c->prev_offset + c->fields.n * sizeof(struct prev_value);
+    size_t bytes = c->season_offset + c->fields.n * c->season_bytes;
     if (bytes > UINT32_MAX)
         return weir_error_set(err, -EINVAL, "deviation: window too large for %zu features",
                               c->fields.n);
@@ -378,6 +428,35 @@ static double channel_step(const struct deviation_conf *c, struct weir_batch *b,
     return s;
 }
 
+/* Scores x against its phase's mean, with the residual scale of all phases
+ * (an exponentially weighted mean over about `window` residuals), then
+ * learns x. A phase scores after season_warmup values, the scale after
+ * `warmup` residuals. */
+static double season_step(const struct deviation_conf *c, void *state, size_t k, int64_t ts_ms,
+                          double x)
+{
+    unsigned char *base = (unsigned char *)state + c->season_offset + k * c->season_bytes;
+    struct season_head *head = (struct season_head *)base;
+    struct phase *ph = (struct phase *)(base + sizeof *head);
+    int64_t at = ts_ms % c->season_ms;
+    struct phase *p = &ph[(size_t)(at * c->season_buckets / c->season_ms)];
+    double s = 0;
+    if (p->count >= (uint32_t)c->season_warmup) {
+        double r = x - p->mean;
+        if (head->n >= (uint64_t)c->warmup)
+            s = side_score(c, r, sqrt(head->var) > c->min_scale ? sqrt(head->var) : c->min_scale);
+        /* the plain mean of the first `window` residuals, then weighted: a
+         * first tiny residual must not set the scale for long */
+        double a = 1.0 / (double)(head->n < (uint64_t)c->window ? head->n + 1 : (uint64_t)c->window);
+        head->var = (1 - a) * head->var + a * r * r;
+        head->n++;
+    }
+    p->mean = p->count ? (float)(p->mean + c->season_alpha * (x - p->mean)) : (float)x;
+    if (p->count < UINT32_MAX)
+        p->count++;
+    return s;
+}
+
 static int deviation_process(struct weir_op *op, struct weir_batch *b)
 {
     weir_op_state_batch(op);
@@ -412,6 +491,10 @@ static int deviation_process(struct weir_op *op, struct weir_batch *b)
                     b->rec[i].flags |= WEIR_REC_WARMUP;
                 s = sc > s ? sc : s;
                 prev[k] = (struct prev_value){(float)x, 1};
+            }
+            if (c->season_ms > 0 && b->rec[i].ts_ms >= 0) {
+                double ss = season_step(c, state, k, b->rec[i].ts_ms, x);
+                s = ss > s ? ss : s;
             }
             best = s > best ? s : best;
         }

@@ -196,6 +196,67 @@ static void test_against_reference(void)
     }
 }
 
+/* A daily pattern whose peak goes missing on day 5: the value is ordinary
+ * for the window (mid-range), but not for its time of day. Only the
+ * seasonal channel sees it; records without an event time skip it. */
+static double season_score(int with_season, int with_time)
+{
+    char conf[256];
+    snprintf(conf, sizeof conf,
+             "{\"fields\": [\"v\"], \"method\": \"gaussian\", \"window\": 1000, "
+             "\"mapping\": \"ratio\"%s}",
+             with_season ? ", \"season\": \"1d\", \"season_buckets\": 288" : "");
+    struct h_pipe p;
+    struct h_op h;
+    h_pipe_init(&p);
+    h_feature(&p, "v", 0);
+    CHECK(h_build(&h, &weir_op_deviation, conf, &p, 1) == 0);
+    int out = weir_schema_find_feature(&p.schema, "anomaly_score");
+    struct weir_batch_pool *pool = h_pool(&p, 288);
+    double at_gap = NAN, elsewhere = 0;
+    const int gap = 4 * 288 + 72; /* day 5, 06:00: the peak of sin */
+    for (int day = 0; day < 6; day++) {
+        struct weir_batch *b = weir_batch_get(pool);
+        for (int k = 0; k < 288; k++) {
+            int n = day * 288 + k;
+            float v = (float)(10 + 5 * sin(2 * M_PI * k / 288.0) + 0.1 * (uniform() - 0.5));
+            if (n == gap)
+                v = 10;
+            int i = h_push_value(b, 0, v);
+            b->rec[i].ts_ms = with_time ? 1396310400000LL + (int64_t)n * 300000 : -1;
+        }
+        CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+        for (int k = 0; k < 288; k++) {
+            double sc = weir_batch_row(b, (uint32_t)k)[out];
+            if (day * 288 + k == gap)
+                at_gap = sc;
+            else if (day >= 4 && sc > elsewhere)
+                elsewhere = sc;
+        }
+        weir_batch_put(b);
+    }
+    if (with_season && with_time)
+        CHECK(elsewhere < 0.9); /* the pattern itself is learned, not flagged */
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+    return at_gap;
+}
+
+static void test_season(void)
+{
+    double seasonal = season_score(1, 1), plain = season_score(0, 1), untimed = season_score(1, 0);
+    printf("missing peak: seasonal %.4f, window only %.4f, no event time %.4f\n", seasonal, plain,
+           untimed);
+    CHECK(seasonal > 0.99);
+    CHECK(plain < 0.1);
+    CHECK(untimed < 0.1);
+    h_expect_prepare_error(&weir_op_deviation, (const char *const[]){"v", NULL}, 1,
+                           "{\"fields\": [\"v\"], \"season\": 100}",
+                           "test.json: operators[1].season: expected a period of at least "
+                           "season_buckets (288) ms, got 100 ms");
+}
+
 static void test_prepare_errors(void)
 {
     const char *const feats[] = {"v", NULL};
@@ -218,6 +279,7 @@ static void test_prepare_errors(void)
 int main(void)
 {
     test_against_reference();
+    test_season();
     test_prepare_errors();
     return check_summary();
 }
