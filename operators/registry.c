@@ -7,10 +7,12 @@
 extern const struct weir_operator_type weir_op_extract, weir_op_standardize, weir_op_score,
     weir_op_threshold;
 extern const struct weir_operator_type weir_op_deviation;
+extern const struct weir_operator_type weir_op_hstrees;
 
 static const struct weir_operator_type *const catalogue[] = {
     &weir_op_extract, &weir_op_standardize, &weir_op_score, &weir_op_threshold,
     &weir_op_deviation,
+    &weir_op_hstrees,
     NULL,
 };
 
