@@ -232,7 +232,8 @@ static int deviation_prepare(void *vconf, const json_t *raw, struct weir_prepare
             bad += c->lo_col[k] < 0 || c->hi_col[k] < 0;
         }
     }
-    c->out_col = weir_schema_feature_out(p, c->out, weir_path_key(ip, sizeof ip, p->path, "out"), 1);
+    weir_path_key(ip, sizeof ip, p->path, "out");
+    c->out_col = weir_schema_feature_out(p, c->out, ip, 1);
     bad += c->out_col < 0;
     bad += weir_state_opts_prepare(&c->state, raw, p);
     c->field_bytes = 2 * sizeof(uint32_t) + 2 * (size_t)c->window * sizeof(float);
@@ -447,7 +448,8 @@ static double season_step(const struct deviation_conf *c, void *state, size_t k,
             s = side_score(c, r, sqrt(head->var) > c->min_scale ? sqrt(head->var) : c->min_scale);
         /* the plain mean of the first `window` residuals, then weighted: a
          * first tiny residual must not set the scale for long */
-        double a = 1.0 / (double)(head->n < (uint64_t)c->window ? head->n + 1 : (uint64_t)c->window);
+        uint64_t span = head->n < (uint64_t)c->window ? head->n + 1 : (uint64_t)c->window;
+        double a = 1.0 / (double)span;
         head->var = (1 - a) * head->var + a * r * r;
         head->n++;
     }

@@ -144,7 +144,8 @@ static int hst_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
         c->in_col[k] = weir_schema_feature_in(p, c->fields.v[k], fp);
         bad += c->in_col[k] < 0;
     }
-    c->out_col = weir_schema_feature_out(p, c->out, weir_path_key(ip, sizeof ip, p->path, "out"), 1);
+    weir_path_key(ip, sizeof ip, p->path, "out");
+    c->out_col = weir_schema_feature_out(p, c->out, ip, 1);
     bad += c->out_col < 0;
     bad += weir_state_opts_prepare(&c->state, raw, p);
     c->nodes = ((size_t)1 << (c->depth + 1)) - 1;

@@ -114,7 +114,8 @@ static int score_process(struct weir_op *op, struct weir_batch *b)
 
 const struct weir_operator_type weir_op_score = {
     .name = "score",
-    .summary = "Combines z-scores, or several scorers' scores (an ensemble), into one score in [0,1]",
+    .summary = "Combines z-scores, or several scorers' scores (an ensemble), into one score in "
+               "[0,1]",
     .options = score_options,
     .conf_size = sizeof(struct score_conf),
     .prepare = score_prepare,

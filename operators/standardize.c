@@ -16,8 +16,9 @@
  *
  * Until `warmup` records have been added the output is 0 (no evidence
  * either way, so downstream scores stay low) and the record is flagged
- * WEIR_REC_WARMUP, so a threshold neither alerts on it nor learns from it. A NaN or infinite input is a
- * missing value: the output is NaN and the statistics are left alone.
+ * WEIR_REC_WARMUP, so a threshold neither alerts on it nor learns from it.
+ * A NaN or infinite input is a missing value: the output is NaN and the
+ * statistics are left alone.
  *
  * State is kept per partition, and per key with "by" (engine/opstate.h), in
  * double precision: the engine restores it when a partition is assigned and

@@ -422,10 +422,10 @@ static void mark(const struct threshold_conf *c, struct weir_batch *b, uint32_t 
     if (c->explain_col < 0)
         return;
     char text[1024];
+    double clear = c->has_clear || !c->use_quantile ? c->clear_f : limit;
     if (what == 2)
         snprintf(text, sizeof text, "incident closed: %s=%.6g below %.6g; peak %.6g", c->score,
-                 weir_batch_row(b, i)[c->score_col], c->has_clear || !c->use_quantile ? c->clear_f : limit,
-                 st->peak);
+                 weir_batch_row(b, i)[c->score_col], clear, st->peak);
     else
         explain_alert(c, weir_batch_row(b, i), limit, text, sizeof text);
     set_explanation(c, b, i, text);
@@ -449,7 +449,8 @@ static int threshold_process(struct weir_op *op, struct weir_batch *b)
         int warm = st->scored >= (uint64_t)c->warmup;
         double t = c->use_quantile ? p2_estimate(&st->p2, c->quantile) : c->above_f;
         int over = c->use_quantile ? s > t : s >= c->above_f;
-        if (c->use_quantile && isfinite(s)) /* an infinite score alerts but would wreck the markers */
+        /* an infinite score alerts but would wreck the markers */
+        if (c->use_quantile && isfinite(s))
             p2_add(&st->p2, s, c->quantile);
         if (c->incidents) {
             int what = incident_step(c, st, warm, over, s, t);

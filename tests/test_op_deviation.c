@@ -118,13 +118,20 @@ static void reference(const struct ref_conf *rc, const float *x, size_t n, float
     free(kept);
 }
 
+/* Ranges agree to 1e-3 relative, or are both NaN. */
+static int near_or_nan(float got, float want)
+{
+    return isnan(want) ? isnan(got) : fabsf(got - want) <= 1e-3f * (1 + fabsf(want));
+}
+
 static void compare(const struct ref_conf *rc, const float *x, size_t n)
 {
     static const char *sides[] = {"both", "up", "down"};
     char conf[512];
     snprintf(conf, sizeof conf,
              "{\"fields\": [\"v\"], \"method\": \"%s\", \"side\": \"%s\", \"mapping\": \"%s\", "
-             "\"window\": %d, \"warmup\": %d, \"hold\": %d, \"z_half\": %g, \"range\": true, \"of\": \"%s\"}",
+             "\"window\": %d, \"warmup\": %d, \"hold\": %d, \"z_half\": %g, \"range\": true, "
+             "\"of\": \"%s\"}",
              rc->robust ? "robust" : "gaussian", sides[rc->side], rc->ratio ? "ratio" : "erf",
              rc->window, rc->warmup, rc->hold, rc->z_half, rc->change ? "change" : "value");
     struct h_pipe p;
@@ -133,7 +140,8 @@ static void compare(const struct ref_conf *rc, const float *x, size_t n)
     h_feature(&p, "v", 0);
     CHECK(h_build(&h, &weir_op_deviation, conf, &p, 1) == 0);
     int out = weir_schema_find_feature(&p.schema, "anomaly_score");
-    int lo = weir_schema_find_feature(&p.schema, "v_lo"), hi = weir_schema_find_feature(&p.schema, "v_hi");
+    int lo = weir_schema_find_feature(&p.schema, "v_lo");
+    int hi = weir_schema_find_feature(&p.schema, "v_hi");
     CHECK(out >= 0 && lo >= 0 && hi >= 0);
     struct weir_batch_pool *pool = h_pool(&p, 37);
     float *want = malloc(n * sizeof *want), *wlo = malloc(n * sizeof *wlo),
@@ -151,8 +159,7 @@ static void compare(const struct ref_conf *rc, const float *x, size_t n)
             const float *row = weir_batch_row(b, (uint32_t)(j - first));
             int w = (b->rec[j - first].flags & WEIR_REC_WARMUP) != 0;
             int ok = fabsf(row[out] - want[j]) <= 2e-6f * (1 + fabsf(want[j])) && w == warm[j];
-            ok = ok && (isnan(wlo[j]) ? isnan(row[lo]) : fabsf(row[lo] - wlo[j]) <= 1e-3f * (1 + fabsf(wlo[j])));
-            ok = ok && (isnan(whi[j]) ? isnan(row[hi]) : fabsf(row[hi] - whi[j]) <= 1e-3f * (1 + fabsf(whi[j])));
+            ok = ok && near_or_nan(row[lo], wlo[j]) && near_or_nan(row[hi], whi[j]);
             if (!ok && bad++ < 3)
                 fprintf(stderr, "%s: record %zu: score %.9g want %.9g, warm %d want %d\n", conf, j,
                         row[out], want[j], w, warm[j]);
@@ -318,7 +325,8 @@ static void test_prepare_errors(void)
     const char *const feats[] = {"v", NULL};
     h_expect_prepare_error(&weir_op_deviation, feats, 1,
                            "{\"fields\": [\"v\"], \"window\": 10, \"warmup\": 20}",
-                           "test.json: operators[1].warmup: expected warmup <= window (10), got 20");
+                           "test.json: operators[1].warmup: expected warmup <= window (10), "
+                           "got 20");
     h_expect_prepare_error(&weir_op_deviation, feats, 1,
                            "{\"fields\": [\"v\"], \"range\": true, \"range_out\": [\"a\"]}",
                            "test.json: operators[1].range_out: expected 2 names (lo and hi per "

@@ -102,6 +102,7 @@ int main(void)
     CHECK(memcmp(s1, s3, sizeof s1) != 0);
     h_expect_prepare_error(&weir_op_hstrees, (const char *const[]){"x", NULL}, 1,
                            "{\"fields\": [\"x\"], \"depth\": 17}",
-                           "test.json: operators[1].depth: expected a positive integer up to 16, got 17");
+                           "test.json: operators[1].depth: expected a positive integer up to 16, "
+                           "got 17");
     return check_summary();
 }
