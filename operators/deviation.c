@@ -37,9 +37,11 @@
  * from it). A NaN or infinite input is missing: it scores nothing and is
  * not added.
  *
- * Cost: O(window) per record and feature (insertion into the sorted copy,
- * the MAD by merging the two sides of the median), and 8 * window bytes of
- * state per feature and key. */
+ * Cost per record and feature: gaussian O(1) (a running mean and M2,
+ * recomputed from the ring every `window` additions); robust O(window)
+ * (insertion into the sorted copy, the MAD by merging the two sides of the
+ * median). State per feature and key: 4 * window bytes (gaussian) or
+ * 8 * window (robust), plus the hold ring and the seasonal profile. */
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -54,6 +56,8 @@ enum deviation_method { METHOD_ROBUST, METHOD_GAUSSIAN };
 enum deviation_side { SIDE_BOTH, SIDE_UP, SIDE_DOWN };
 enum deviation_mapping { MAP_ERF, MAP_RATIO };
 enum deviation_of { OF_VALUE, OF_CHANGE, OF_BOTH };
+
+#define ROUND8(n) (((n) + 7) & ~(size_t)7)
 
 struct deviation_conf {
     struct weir_strlist fields;
@@ -92,6 +96,16 @@ struct deviation_conf {
 /* State beside the windows: each feature's previous value ("of": change),
  * and its seasonal profile: one mean per phase, and one scale for all
  * phases (a phase sees a few values per period: too few for a variance). */
+/* A window's running mean and M2 (sum of squared deviations), updated as
+ * values enter and leave, and recomputed from the ring every `window`
+ * additions so rounding cannot pile up. */
+struct win_head {
+    uint32_t count, head;  /* values held; next slot of the ring */
+    uint32_t since_exact;  /* additions since the last recomputation */
+    uint32_t unused;
+    double mean, m2;
+};
+
 struct prev_value {
     float x;
     uint32_t seen;
@@ -236,10 +250,13 @@ static int deviation_prepare(void *vconf, const json_t *raw, struct weir_prepare
     c->out_col = weir_schema_feature_out(p, c->out, ip, 1);
     bad += c->out_col < 0;
     bad += weir_state_opts_prepare(&c->state, raw, p);
-    c->field_bytes = 2 * sizeof(uint32_t) + 2 * (size_t)c->window * sizeof(float);
+    /* every block a multiple of 8 bytes, so the doubles after it stay aligned */
+    size_t copies = c->method == METHOD_ROBUST ? 2 : 1;
+    c->field_bytes = sizeof(struct win_head) + ROUND8(copies * (size_t)c->window * sizeof(float));
     c->channels = c->of == OF_BOTH ? 2 : 1;
     c->hold_offset = c->field_bytes * c->fields.n * c->channels;
-    c->prev_offset = c->hold_offset + (c->hold ? 2 * sizeof(uint32_t) + (size_t)c->hold * 4 : 0);
+    c->prev_offset =
+        c->hold_offset + (c->hold ? ROUND8(2 * sizeof(uint32_t) + (size_t)c->hold * 4) : 0);
     c->season_ms = (int64_t)(c->season_ns / 1000000);
     c->season_offset = c->prev_offset + c->fields.n * sizeof(struct prev_value);
     c->season_bytes = c->season_ms > 0 ? sizeof(struct season_head) +
@@ -251,10 +268,11 @@ static int deviation_prepare(void *vconf, const json_t *raw, struct weir_prepare
                       (long long)c->season_buckets, (long long)c->season_ms);
         bad++;
     }
-    uint64_t h = weir_hash_str(WEIR_HASH_SEED, "deviation/1");
+    uint64_t h = weir_hash_str(WEIR_HASH_SEED, "deviation/2");
     for (size_t k = 0; k < c->fields.n; k++)
         h = weir_hash_str(h, c->fields.v[k]);
     h = weir_hash_u64(weir_hash_u64(h, (uint64_t)c->window), (uint64_t)c->hold);
+    h = weir_hash_u64(h, (uint64_t)c->method);
     h = weir_hash_u64(weir_hash_u64(h, (uint64_t)c->of), (uint64_t)c->season_ms);
     c->layout = weir_hash_u64(h, (uint64_t)c->season_buckets);
     return bad;
@@ -275,8 +293,8 @@ static int deviation_init(struct weir_op *op, struct weir_error *err)
 /* ---- one feature's window ------------------------------------------------ */
 
 struct window {
-    uint32_t *count, *head; /* values held; next slot of the ring */
-    float *ring, *sorted;   /* window values each, in arrival and in sorted order */
+    struct win_head *h;
+    float *ring, *sorted; /* values in arrival order; sorted (robust only, else NULL) */
     uint32_t cap;
 };
 
@@ -284,10 +302,9 @@ static struct window window_at(const struct deviation_conf *c, void *state, size
 {
     unsigned char *base = (unsigned char *)state + k * c->field_bytes;
     struct window w;
-    w.count = (uint32_t *)base;
-    w.head = w.count + 1;
-    w.ring = (float *)(base + 2 * sizeof(uint32_t));
-    w.sorted = w.ring + c->window;
+    w.h = (struct win_head *)base;
+    w.ring = (float *)(base + sizeof(struct win_head));
+    w.sorted = c->method == METHOD_ROBUST ? w.ring + c->window : NULL;
     w.cap = (uint32_t)c->window;
     return w;
 }
@@ -306,21 +323,47 @@ static uint32_t lower_bound(const float *sorted, uint32_t n, float x)
     return lo;
 }
 
+static void mean_m2(const float *v, uint32_t n, double *mean, double *m2)
+{
+    double sum = 0, sq = 0;
+    for (uint32_t i = 0; i < n; i++)
+        sum += v[i];
+    *mean = n ? sum / n : 0.0;
+    for (uint32_t i = 0; i < n; i++)
+        sq += (v[i] - *mean) * (v[i] - *mean);
+    *m2 = sq;
+}
+
 static void window_add(struct window *w, float x)
 {
-    uint32_t n = *w->count;
-    if (n == w->cap) { /* drop the oldest from the sorted copy */
-        float old = w->ring[*w->head];
-        uint32_t at = lower_bound(w->sorted, n, old);
-        memmove(w->sorted + at, w->sorted + at + 1, (n - at - 1) * sizeof(float));
+    struct win_head *h = w->h;
+    uint32_t n = h->count;
+    if (n == w->cap) { /* the oldest leaves */
+        float old = w->ring[h->head];
+        if (w->sorted) {
+            uint32_t at = lower_bound(w->sorted, n, old);
+            memmove(w->sorted + at, w->sorted + at + 1, (n - at - 1) * sizeof(float));
+        }
+        double d = old - h->mean;
+        h->mean -= d / (double)(n - 1);
+        h->m2 -= d * (old - h->mean);
         n--;
     }
-    uint32_t at = lower_bound(w->sorted, n, x);
-    memmove(w->sorted + at + 1, w->sorted + at, (n - at) * sizeof(float));
-    w->sorted[at] = x;
-    w->ring[*w->head] = x;
-    *w->head = (*w->head + 1) % w->cap;
-    *w->count = n + 1;
+    if (w->sorted) {
+        uint32_t at = lower_bound(w->sorted, n, x);
+        memmove(w->sorted + at + 1, w->sorted + at, (n - at) * sizeof(float));
+        w->sorted[at] = x;
+    }
+    double d = x - h->mean;
+    h->mean += d / (double)(n + 1);
+    h->m2 += d * (x - h->mean);
+    w->ring[h->head] = x;
+    h->head = (h->head + 1) % w->cap;
+    h->count = n + 1;
+    if (++h->since_exact >= w->cap) {
+        mean_m2(w->ring, h->count, &h->mean, &h->m2);
+        h->since_exact = 0;
+    }
 }
 
 static double sorted_median(const float *s, uint32_t n)
@@ -350,32 +393,21 @@ static double sorted_mad(const float *s, uint32_t n, double m)
     return n % 2 ? cur : 0.5 * (prev + cur);
 }
 
-static void mean_std(const float *v, uint32_t n, double *mean, double *sd)
-{
-    double sum = 0, sq = 0;
-    for (uint32_t i = 0; i < n; i++)
-        sum += v[i];
-    *mean = sum / n;
-    for (uint32_t i = 0; i < n; i++)
-        sq += (v[i] - *mean) * (v[i] - *mean);
-    *sd = sqrt(sq / n);
-}
-
 /* Center and scale of the window (before x is added). */
 static void window_stats(const struct deviation_conf *c, const struct window *w, double *center,
                          double *scale)
 {
-    uint32_t n = *w->count;
-    double mean, sd;
+    uint32_t n = w->h->count;
+    double sd = w->h->m2 > 0 ? sqrt(w->h->m2 / n) : 0.0; /* population standard deviation */
     if (c->method == METHOD_ROBUST) {
         *center = sorted_median(w->sorted, n);
         *scale = 1.4826 * sorted_mad(w->sorted, n, *center);
         if (*scale > 0 && *scale >= c->min_scale)
             return;
-        mean_std(w->sorted, n, &mean, &sd); /* more than half the window is one value */
-        *scale = sd;
+        *scale = sd; /* more than half the window is one value */
     } else {
-        mean_std(w->sorted, n, center, scale);
+        *center = w->h->mean;
+        *scale = sd;
     }
     if (*scale < c->min_scale)
         *scale = c->min_scale;
@@ -414,7 +446,7 @@ static double channel_step(const struct deviation_conf *c, struct weir_batch *b,
                            struct window *w, double y, double base, float *lo, float *hi)
 {
     double s = 0;
-    if (*w->count < (uint64_t)c->warmup) {
+    if (w->h->count < (uint64_t)c->warmup) {
         b->rec[i].flags |= WEIR_REC_WARMUP;
     } else {
         double center, scale;
