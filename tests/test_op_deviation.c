@@ -211,7 +211,7 @@ static double season_score(int with_season, int with_time)
     char conf[256];
     snprintf(conf, sizeof conf,
              "{\"fields\": [\"v\"], \"method\": \"gaussian\", \"window\": 1000, "
-             "\"mapping\": \"ratio\"%s}",
+             "\"mapping\": \"ratio\", \"hold\": 3%s}", /* odd hold: state alignment */
              with_season ? ", \"season\": \"1d\", \"season_buckets\": 288" : "");
     struct h_pipe p;
     struct h_op h;
