@@ -299,8 +299,10 @@ static void test_mismatches(void)
         write_file(path, "{\"timestamp\":\"2014-01-01 00:00:00\",\"anomaly_score\":0.1}\n"
                          "{\"timestamp\":\"2014-01-01 00:05:00\",\"anomaly_score\":0.5,"
                          "\"alert\":true}\n"
-                         "{\"timestamp\":\"2014-01-01 00:10:00\",\"anomaly_score\":null}\n");
+                         "{\"timestamp\":\"2014-01-01 00:10:00\",\"anomaly_score\":null,"
+                         "\"alert\":true,\"explain\":\"incident closed: x\"}\n");
         CHECK(nab_read_output(path, &c.s[0], score, alert, err, sizeof err) == 0);
+        CHECK(alert[3] == 0); /* a closing event is not a detection */
         CHECK(score[0] == 0.1f || fabs(score[0] - 0.1) < 1e-12);
         CHECK(score[1] == 0.5 && alert[1] == 1 && alert[0] == 0);
         CHECK(isnan(score[3]));

@@ -347,6 +347,41 @@ static void test_incidents(void)
     }
 }
 
+/* Quantile mode with incidents: an incident opens when the score passes the
+ * running quantile and closes on the first score back at or below it, so a
+ * run of high scores is one alert; the closing record is an alert with
+ * close_event and says so. */
+static void test_quantile_incidents(void)
+{
+    struct h_pipe p;
+    struct h_op h;
+    CHECK(build(&h, &p,
+                "{\"quantile\": 0.9, \"warmup\": 50, \"incidents\": true, \"close_event\": true, "
+                "\"explain\": [\"anomaly_score\"]}") == 0);
+    struct weir_batch_pool *pool = h_pool(&p, 600);
+    enum { N = 600 };
+    float s[N];
+    unsigned char a[N];
+    static char text[N][256];
+    uint64_t seed = 5;
+    for (int i = 0; i < N; i++)
+        s[i] = (float)(0.5 * uniform(&seed));
+    for (int i = 300; i < 310; i++) /* one burst: ten records far above */
+        s[i] = 0.99f;
+    s[299] = s[310] = 0; /* whatever was open before closes; the burst closes at 310 */
+    run_flagged(&h, pool, s, NULL, N, a, 0, text);
+    CHECK(a[300] && !a[301] && !a[309]);
+    if (!a[300] || strncmp(text[300], "anomaly_score=0.99 > ", 21) != 0)
+        fprintf(stderr, "record 300: %d \"%s\"; 310: %d \"%s\"\n", a[300], text[300], a[310],
+                text[310]);
+    CHECK(strncmp(text[300], "anomaly_score=0.99 > ", 21) == 0);
+    CHECK(a[310] && strncmp(text[310], "incident closed: anomaly_score=", 31) == 0);
+    CHECK(strstr(text[310], "peak 0.99") != NULL);
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
 /* A threshold never learns from records flagged as warming up: with them
  * skipped, the warmup count starts at the first real score. */
 static void test_warmup_chain(void)
@@ -422,6 +457,7 @@ int main(void)
 {
     test_incidents();
     test_warmup_chain();
+    test_quantile_incidents();
     test_explain();
     test_fixed();
     test_quantile_rate(0.99, 0.003);

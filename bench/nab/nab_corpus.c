@@ -202,7 +202,10 @@ int nab_read_output(const char *path, const struct nab_series *s, double *score,
             } else {
                 const json_t *sc = json_object_get(o, "anomaly_score");
                 score[row] = json_is_number(sc) ? json_number_value(sc) : NAN;
-                alert[row] = json_is_true(json_object_get(o, "alert"));
+                /* a threshold's closing event is an alert record, not a detection */
+                const char *why = json_string_value(json_object_get(o, "explain"));
+                alert[row] = json_is_true(json_object_get(o, "alert")) &&
+                             !(why && strncmp(why, "incident closed", 15) == 0);
                 row++;
             }
         }

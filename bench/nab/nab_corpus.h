@@ -35,7 +35,8 @@ void nab_corpus_free(struct nab_corpus *c);
 int nab_series_read_csv(const char *path, struct nab_series *s, char *err, size_t errlen);
 
 /* Reads a detector's JSONL output for series s: score[i] is row i's
- * "anomaly_score" (NaN when absent or null), alert[i] its "alert". Lines
+ * "anomaly_score" (NaN when absent or null), alert[i] its "alert" (not
+ * counting a threshold's "incident closed" events). Lines
  * match rows in order by their "timestamp" (rows the pipeline dropped stay
  * NaN); lines without one take the next row. Fails on more lines than rows,
  * a timestamp out of the series' order, or an empty output. */
