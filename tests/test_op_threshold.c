@@ -309,7 +309,8 @@ static void test_incidents(void)
     /* 0: warmup; 1 opens; 2-3 stay open (above clear); 4 closes; 5-6 cool
      * down (6 would open); 7 opens; NaN ignored; 9 closes; 10 flagged warm-up
      * does not count; 11 is the first of the new cool-down */
-    const float s[] = {0.95f, 0.95f, 0.6f, 0.97f, 0.4f, 0.95f, 0.95f, 0.92f, NAN, 0.1f, 0.99f, 0.99f};
+    const float s[] = {0.95f, 0.95f, 0.6f, 0.97f, 0.4f,  0.95f,
+                       0.95f, 0.92f, NAN,  0.1f,  0.99f, 0.99f};
     const unsigned char warm[12] = {[10] = 1};
     unsigned char a[12];
     run_flagged(&h, pool, s, warm, 12, a, 0, NULL);
