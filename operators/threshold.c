@@ -363,8 +363,8 @@ static void explain_alert(const struct threshold_conf *c, const float *row, doub
                 best = (int)k, best_d = d, lo = l, hi = h;
             }
         }
-        if (best < 0)
-            break;
+        if (best < 0 || (n > 0 && best_d <= 0))
+            break; /* features inside their range explain nothing (but show one) */
         used[best] = 1;
         double x = row[c->x_col[best]];
         if (!isnan(lo))

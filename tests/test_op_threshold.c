@@ -434,12 +434,20 @@ static void test_explain(void)
     }
     CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
     char buf[512];
+    float *row0;
     CHECK(b->rec[0].flags & WEIR_REC_ALERT);
     /* cpu is (93.5-50)/40 = 1.09 ranges out, mem |z| = 2.5: mem first */
     CHECK_STR(h_str(b, 0, 0, buf, sizeof buf),
               "anomaly_score=0.95 >= 0.9 (fired: s_window=0.95); mem=4 z=2.5; cpu=93.5 "
               "expected 10..50");
     CHECK(h_str(b, 1, 0, buf, sizeof buf) == NULL);
+    /* only mem is outside its range now: cpu is not listed after it */
+    row0 = weir_batch_row(b, 0);
+    row0[1] = 30;
+    b->rec[0].flags = 0;
+    CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+    CHECK_STR(h_str(b, 0, 0, buf, sizeof buf),
+              "anomaly_score=0.95 >= 0.9 (fired: s_window=0.95); mem=4 z=2.5");
     weir_batch_put(b);
     weir_batch_pool_free(pool);
     h_free(&h);
