@@ -264,6 +264,9 @@ static int resolve_fields(struct weir_stage_sink *st, const struct weir_strlist 
         for (uint32_t c = 0; c < s->nfeat; c++)
             if (s->feat[c].emit && s->feat[c].producer >= 0)
                 o->cols[o->ncols++] = c;
+        for (uint32_t c = 0; c < s->nstr; c++) /* strings an operator computed to be seen */
+            if (s->str[c].emit && s->str[c].producer >= 0)
+                o->strs[o->nstrs++] = c;
         return 0;
     }
     int bad = 0;
