@@ -6,9 +6,12 @@
 
 extern const struct weir_operator_type weir_op_extract, weir_op_standardize, weir_op_score,
     weir_op_threshold;
+extern const struct weir_operator_type weir_op_window;
 
 static const struct weir_operator_type *const catalogue[] = {
-    &weir_op_extract, &weir_op_standardize, &weir_op_score, &weir_op_threshold, NULL,
+    &weir_op_extract, &weir_op_standardize, &weir_op_score, &weir_op_threshold,
+    &weir_op_window,
+    NULL,
 };
 
 const struct weir_operator_type *const *weir_operator_types(void)

@@ -1,0 +1,189 @@
+/* A sliding window key's events and the aggregates over them (window.h).
+ *
+ * Events are kept sorted by event time in one flat array per column, oldest
+ * first: in-order events append, out-of-order ones shift the newer events up
+ * by one, expired ones are cut from the front with one memmove per column.
+ * A record's aggregates are recomputed by one backward scan over the events
+ * of its longest window, which serves every size at once (smallest window
+ * first). Recomputing keeps the sums exact in double (no running sum drifts
+ * after removals) and makes min, max, last and distinct as cheap as count. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "operators/window.h"
+
+static void move_events(void *v, const struct window_shape *s, uint32_t to, uint32_t from,
+                        uint32_t n)
+{
+    int64_t *ts = window_ts(v);
+    memmove(ts + to, ts + from, n * sizeof *ts);
+    for (uint32_t f = 0; f < s->nfields; f++) {
+        float *val = window_val(v, s, f);
+        memmove(val + to, val + from, n * sizeof *val);
+    }
+    for (uint32_t k = 0; k < s->nstrs; k++) {
+        uint32_t *h = window_hash(v, s, k);
+        memmove(h + to, h + from, n * sizeof *h);
+    }
+}
+
+static void forget_front(struct window_head *h, int64_t ts)
+{
+    if (!(h->flags & HEAD_GONE) || ts > h->gone_ts)
+        h->gone_ts = ts;
+    h->flags |= HEAD_GONE;
+}
+
+void window_prune(void *v, const struct window_shape *s, int64_t horizon)
+{
+    struct window_head *h = v;
+    const int64_t *ts = window_ts(v);
+    uint32_t cut = 0;
+    while (cut < h->n && ts[cut] <= horizon)
+        cut++;
+    if (cut == 0)
+        return;
+    forget_front(h, ts[cut - 1]);
+    move_events(v, s, 0, cut, h->n - cut);
+    h->n -= cut;
+}
+
+uint32_t window_insert(void *v, const struct window_shape *s, int64_t t, const float *vals,
+                       const uint32_t *hashes)
+{
+    struct window_head *h = v;
+    int64_t *ts = window_ts(v);
+    if (h->n == s->cap) { /* full: the oldest goes, and windows reaching it are truncated */
+        int64_t old = ts[0];
+        forget_front(h, old);
+        if (!(h->flags & HEAD_TRUNC) || old > h->trunc_ts)
+            h->trunc_ts = old;
+        h->flags |= HEAD_TRUNC;
+        move_events(v, s, 0, 1, h->n - 1);
+        h->n--;
+    }
+    uint32_t pos = h->n;
+    while (pos > 0 && ts[pos - 1] > t) /* usually in order: no step */
+        pos--;
+    if (pos < h->n)
+        move_events(v, s, pos + 1, pos, h->n - pos);
+    ts[pos] = t;
+    for (uint32_t f = 0; f < s->nfields; f++)
+        window_val(v, s, f)[pos] = vals[f];
+    for (uint32_t k = 0; k < s->nstrs; k++)
+        window_hash(v, s, k)[pos] = hashes[k];
+    h->n++;
+    return pos;
+}
+
+/* Adds a hash to the set; 1 when it was not there. */
+static int set_add(struct window_set *set, uint32_t hash)
+{
+    uint32_t i = (hash * 0x9e3779b1u) & set->mask;
+    while (set->gen[i] == set->now) {
+        if (set->hash[i] == hash)
+            return 0;
+        i = (i + 1) & set->mask;
+    }
+    set->gen[i] = set->now;
+    set->hash[i] = hash;
+    return 1;
+}
+
+static void acc_reset(struct window_snap *cur, const struct window_shape *s)
+{
+    cur->count = 0;
+    for (uint32_t k = 0; k < s->nstrs; k++)
+        cur->distinct[k] = 0;
+    for (uint32_t f = 0; f < s->nfields; f++) {
+        struct window_acc *a = &cur->acc[f];
+        a->n = a->has_last = 0;
+        a->sum = a->mean = a->m2 = 0;
+        a->min = INFINITY;
+        a->max = -INFINITY;
+        a->last = 0;
+    }
+}
+
+/* Adds event i (scanned newest first, so the first finite value is the last). */
+static void acc_add(struct window_snap *cur, void *v, const struct window_shape *s, uint32_t i,
+                    struct window_set *sets)
+{
+    cur->count++;
+    for (uint32_t f = 0; f < s->nfields; f++) {
+        double x = window_val(v, s, f)[i];
+        if (!isfinite(x))
+            continue;
+        struct window_acc *a = &cur->acc[f];
+        a->n++;
+        a->sum += x;
+        a->min = x < a->min ? x : a->min;
+        a->max = x > a->max ? x : a->max;
+        if (!a->has_last) {
+            a->last = x;
+            a->has_last = 1;
+        }
+        if (s->need_m2 & (1u << f)) { /* Welford: stable where sum of squares cancels */
+            double d = x - a->mean;
+            a->mean += d / a->n;
+            a->m2 += d * (x - a->mean);
+        }
+    }
+    for (uint32_t k = 0; k < s->nstrs; k++) {
+        uint32_t hash = window_hash(v, s, k)[i];
+        if (hash)
+            cur->distinct[k] += (uint32_t)set_add(&sets[k], hash);
+    }
+}
+
+void window_scan(void *v, const struct window_shape *s, int64_t hi, const int64_t *lo,
+                 uint32_t nwin, struct window_snap *snap, struct window_set *sets)
+{
+    const struct window_head *h = v;
+    const int64_t *ts = window_ts(v);
+    struct window_snap cur;
+    acc_reset(&cur, s);
+    for (uint32_t k = 0; k < s->nstrs; k++)
+        if (++sets[k].now == 0) { /* generations wrapped: really clear once */
+            memset(sets[k].gen, 0, ((size_t)sets[k].mask + 1) * sizeof *sets[k].gen);
+            sets[k].now = 1;
+        }
+    int64_t j = (int64_t)h->n - 1;
+    while (j >= 0 && ts[j] > hi)
+        j--;
+    for (uint32_t w = 0; w < nwin; w++) {
+        for (; j >= 0 && ts[j] > lo[w]; j--)
+            acc_add(&cur, v, s, (uint32_t)j, sets);
+        snap[w] = cur;
+    }
+}
+
+uint32_t window_str_hash(const char *p, uint32_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (uint32_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
+    h ^= h >> 29; /* fold the high bits in: FNV's low bits mix poorly */
+    uint32_t x = (uint32_t)(h ^ (h >> 32));
+    return x ? x : 1;
+}
+
+int window_set_init(struct window_set *set, uint32_t cap)
+{
+    uint32_t size = 16;
+    while (size < 2 * cap)
+        size *= 2;
+    set->hash = calloc(size, sizeof *set->hash);
+    set->gen = calloc(size, sizeof *set->gen);
+    set->mask = size - 1;
+    set->now = 0;
+    return set->hash && set->gen ? 0 : -1;
+}
+
+void window_set_free(struct window_set *set)
+{
+    free(set->hash);
+    free(set->gen);
+    set->hash = set->gen = NULL;
+}
