@@ -6,11 +6,12 @@
 
 extern const struct weir_operator_type weir_op_extract, weir_op_standardize, weir_op_score,
     weir_op_threshold;
-extern const struct weir_operator_type weir_op_window;
+extern const struct weir_operator_type weir_op_window, weir_op_dedup;
 
 static const struct weir_operator_type *const catalogue[] = {
     &weir_op_extract, &weir_op_standardize, &weir_op_score, &weir_op_threshold,
     &weir_op_window,
+    &weir_op_dedup,
     NULL,
 };
 
