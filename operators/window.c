@@ -332,6 +332,10 @@ static int prepare_one(struct window_conf *c, json_t *obj, const char *path,
         return 1;
     if (a.agg == AGG_STDDEV)
         c->shape.need_m2 |= 1u << g->slot;
+    if (a.agg == AGG_MIN || a.agg == AGG_MAX)
+        c->shape.need_minmax |= 1u << g->slot;
+    if (a.agg == AGG_LAST)
+        c->shape.need_last |= 1u << g->slot;
     uint32_t nnames = a.agg == AGG_SINCE_LAST ? 1 : c->nsizes;
     if (out_names(c, obj, &a, nnames, path, p))
         return 1;

@@ -62,7 +62,9 @@ struct window_shape {
     uint32_t cap;     /* max_events */
     uint32_t nfields; /* numeric fields stored */
     uint32_t nstrs;   /* string fields stored (for distinct) */
-    uint32_t need_m2; /* bit f: field f needs the variance (stddev) */
+    uint32_t need_m2;     /* bit f: field f needs the variance (stddev) */
+    uint32_t need_minmax; /* bit f: field f needs min or max */
+    uint32_t need_last;   /* bit f: field f needs its newest value */
 };
 
 /* A generation-stamped hash set for distinct counts: cleared in O(1). */

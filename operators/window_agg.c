@@ -106,34 +106,67 @@ static void acc_reset(struct window_snap *cur, const struct window_shape *s)
     }
 }
 
-/* Adds event i (scanned newest first, so the first finite value is the last). */
-static void acc_add(struct window_snap *cur, void *v, const struct window_shape *s, uint32_t i,
-                    struct window_set *sets)
+/* Adds events [from, to) of field f: one tight loop per kind of aggregate the
+ * operator asked for (sum and count always; min/max, last, variance only when
+ * needed), so the common count + mean case is a plain summing loop. */
+static void acc_field(struct window_acc *a, const float *val, const struct window_shape *s,
+                      uint32_t f, uint32_t from, uint32_t to)
 {
-    cur->count++;
-    for (uint32_t f = 0; f < s->nfields; f++) {
-        double x = window_val(v, s, f)[i];
-        if (!isfinite(x))
-            continue;
-        struct window_acc *a = &cur->acc[f];
-        a->n++;
-        a->sum += x;
-        a->min = x < a->min ? x : a->min;
-        a->max = x > a->max ? x : a->max;
-        if (!a->has_last) {
-            a->last = x;
-            a->has_last = 1;
+    uint32_t n = 0;
+    double sum = 0;
+    for (uint32_t i = from; i < to; i++) {
+        double x = val[i];
+        if (isfinite(x)) {
+            n++;
+            sum += x;
         }
-        if (s->need_m2 & (1u << f)) { /* Welford: stable where sum of squares cancels */
+    }
+    if (n == 0)
+        return;
+    a->n += n;
+    a->sum += sum;
+    if (s->need_minmax & (1u << f))
+        for (uint32_t i = from; i < to; i++) {
+            double x = val[i];
+            if (isfinite(x)) {
+                a->min = x < a->min ? x : a->min;
+                a->max = x > a->max ? x : a->max;
+            }
+        }
+    if ((s->need_last & (1u << f)) && !a->has_last) /* newest first: the last value */
+        for (uint32_t i = to; i-- > from;)
+            if (isfinite(val[i])) {
+                a->last = val[i];
+                a->has_last = 1;
+                break;
+            }
+    if (s->need_m2 & (1u << f)) { /* Welford: stable where a sum of squares cancels */
+        uint32_t k = a->n - n;
+        for (uint32_t i = from; i < to; i++) {
+            double x = val[i];
+            if (!isfinite(x))
+                continue;
             double d = x - a->mean;
-            a->mean += d / a->n;
+            a->mean += d / ++k;
             a->m2 += d * (x - a->mean);
         }
     }
+}
+
+/* Adds events [from, to): the segment one window has beyond the smaller one. */
+static void acc_range(struct window_snap *cur, void *v, const struct window_shape *s,
+                      uint32_t from, uint32_t to, struct window_set *sets)
+{
+    if (from >= to)
+        return;
+    cur->count += to - from;
+    for (uint32_t f = 0; f < s->nfields; f++)
+        acc_field(&cur->acc[f], window_val(v, s, f), s, f, from, to);
     for (uint32_t k = 0; k < s->nstrs; k++) {
-        uint32_t hash = window_hash(v, s, k)[i];
-        if (hash)
-            cur->distinct[k] += (uint32_t)set_add(&sets[k], hash);
+        const uint32_t *hash = window_hash(v, s, k);
+        for (uint32_t i = from; i < to; i++)
+            if (hash[i])
+                cur->distinct[k] += (uint32_t)set_add(&sets[k], hash[i]);
     }
 }
 
@@ -149,12 +182,16 @@ void window_scan(void *v, const struct window_shape *s, int64_t hi, const int64_
             memset(sets[k].gen, 0, ((size_t)sets[k].mask + 1) * sizeof *sets[k].gen);
             sets[k].now = 1;
         }
-    int64_t j = (int64_t)h->n - 1;
-    while (j >= 0 && ts[j] > hi)
-        j--;
+    uint32_t end = h->n; /* events [0, end) have ts <= hi */
+    while (end > 0 && ts[end - 1] > hi)
+        end--;
+    uint32_t start = end; /* events [start, end) are in the window so far */
     for (uint32_t w = 0; w < nwin; w++) {
-        for (; j >= 0 && ts[j] > lo[w]; j--)
-            acc_add(&cur, v, s, (uint32_t)j, sets);
+        uint32_t from = start;
+        while (from > 0 && ts[from - 1] > lo[w])
+            from--;
+        acc_range(&cur, v, s, from, start, sets);
+        start = from;
         snap[w] = cur;
     }
 }
