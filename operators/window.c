@@ -394,7 +394,10 @@ static int window_prepare(void *vconf, const json_t *raw, struct weir_prepare *p
     if (bad)
         return bad;
     c->shape.cap = (uint32_t)c->max_events;
+    c->shape.nsizes = c->nsizes;
     bad += prepare_aggregates(c, p);
+    c->shape.fast = c->shape.nstrs == 0 && c->shape.need_m2 == 0 && c->shape.need_minmax == 0 &&
+                    c->shape.need_last == 0;
     if (!bad && c->truncated_out)
         bad += (c->trunc_col = weir_schema_feature_out(
                     p, c->truncated_out, weir_path_key(path, sizeof path, p->path, "truncated_out"),
@@ -402,6 +405,10 @@ static int window_prepare(void *vconf, const json_t *raw, struct weir_prepare *p
     uint64_t h = weir_hash_str(WEIR_HASH_SEED, "window");
     h = weir_hash_u64(h, c->shape.cap);
     h = weir_hash_u64(h, (uint64_t)c->reach_ms);
+    h = weir_hash_u64(h, c->shape.fast); /* running sums of these sizes in the value */
+    for (uint32_t k = 0; c->shape.fast && k < c->nsizes; k++)
+        h = weir_hash_u64(h, (uint64_t)c->size_ms[c->order[k]]);
+    h = weir_hash_u64(h, (uint64_t)c->delay_ms);
     for (uint32_t f = 0; f < c->shape.nfields && !bad; f++)
         h = weir_hash_str(h, p->schema->feat[c->field_col[f]].name);
     for (uint32_t k = 0; k < c->shape.nstrs && !bad; k++)
@@ -495,7 +502,7 @@ static double since_last(const struct window_conf *c, void *v, uint32_t pos, int
 {
     const struct window_head *h = v;
     if (pos > 0)
-        return (double)(t - window_ts(v)[pos - 1]) / 1000.0;
+        return (double)(t - window_ts(v, &c->shape)[pos - 1]) / 1000.0;
     if ((h->flags & HEAD_GONE) && h->gone_ts <= t)
         return (double)(t - h->gone_ts) / 1000.0;
     return c->empty_value;
@@ -542,7 +549,10 @@ static int window_record(struct weir_op *op, struct weir_batch *b, uint32_t i, i
     for (uint32_t k = 0; k < c->nsizes; k++)
         lo[k] = hi - c->size_ms[c->order[k]];
     struct window_snap snap[WINDOW_MAX_SIZES];
-    window_scan(v, s, hi, lo, c->nsizes, snap, st->sets);
+    if (s->fast)
+        window_running(v, s, hi, lo, c->nsizes, snap);
+    else
+        window_scan(v, s, hi, lo, c->nsizes, snap, st->sets);
     write_outputs(c, row, snap, since_last(c, v, pos, t));
     if (c->trunc_col >= 0) {
         const struct window_head *h = v;

@@ -5,12 +5,15 @@
  * A key's value is plain bytes in the engine's keyed store (no pointers):
  *
  *   struct window_head                      16 bytes
+ *   running sums (only when the operator asks for nothing but count, sum,
+ *   mean and since_last): struct window_cache + nsizes * nfields csums
  *   int64_t ts[cap]                         event times, ascending (ties in arrival order)
  *   float   val[nfields][cap]               the numeric fields' values (NaN = missing)
  *   uint32_t hash[nstrs][cap]               32-bit hashes of the string fields (0 = absent)
  *
- * so a key costs 16 + cap * (8 + 4 * nfields + 4 * nstrs) bytes plus the
- * store's per-key overhead. */
+ * so a key costs 16 + cap * (8 + 4 * nfields + 4 * nstrs) bytes (plus
+ * 48 + 16 * nsizes * nfields with running sums) plus the store's per-key
+ * overhead. */
 #ifndef WEIR_OPERATORS_WINDOW_H
 #define WEIR_OPERATORS_WINDOW_H
 
@@ -65,7 +68,34 @@ struct window_shape {
     uint32_t need_m2;     /* bit f: field f needs the variance (stddev) */
     uint32_t need_minmax; /* bit f: field f needs min or max */
     uint32_t need_last;   /* bit f: field f needs its newest value */
+    uint32_t nsizes;
+    uint32_t fast;        /* running sums kept (count/sum/mean only) */
 };
+
+/* Running sums of the windows of the key's last record, so that the next
+ * record in time order only adds the events that entered and subtracts
+ * those that left instead of scanning them all. valid = 0 (out-of-order
+ * insert, overflow, a step back in time) makes the next record rebuild it
+ * with a scan. */
+struct window_cache {
+    int64_t hi;       /* the window end the sums are for */
+    uint32_t valid;
+    uint32_t end;     /* events [0, end) have ts <= hi */
+    uint32_t start[WINDOW_MAX_SIZES]; /* by size, smallest first: first event > lo */
+};
+
+struct window_csum {
+    double sum;
+    uint32_t n; /* finite values */
+    uint32_t pad;
+};
+
+static inline size_t window_cache_bytes(const struct window_shape *s)
+{
+    return s->fast ? sizeof(struct window_cache) +
+                         (size_t)s->nsizes * s->nfields * sizeof(struct window_csum)
+                   : 0;
+}
 
 /* A generation-stamped hash set for distinct counts: cleared in O(1). */
 struct window_set {
@@ -77,26 +107,34 @@ struct window_set {
 
 static inline uint32_t window_value_size(const struct window_shape *s)
 {
-    return (uint32_t)(sizeof(struct window_head) +
+    return (uint32_t)(sizeof(struct window_head) + window_cache_bytes(s) +
                       (uint64_t)s->cap * (8u + 4u * s->nfields + 4u * s->nstrs));
 }
 
-static inline int64_t *window_ts(void *v)
+static inline struct window_cache *window_cache(void *v)
 {
-    return (int64_t *)((char *)v + sizeof(struct window_head));
+    return (struct window_cache *)((char *)v + sizeof(struct window_head));
+}
+
+static inline struct window_csum *window_csums(void *v)
+{
+    return (struct window_csum *)((char *)v + sizeof(struct window_head) +
+                                  sizeof(struct window_cache));
+}
+
+static inline int64_t *window_ts(void *v, const struct window_shape *s)
+{
+    return (int64_t *)((char *)v + sizeof(struct window_head) + window_cache_bytes(s));
 }
 
 static inline float *window_val(void *v, const struct window_shape *s, uint32_t f)
 {
-    return (float *)((char *)v + sizeof(struct window_head) + 8u * (size_t)s->cap) +
-           (size_t)f * s->cap;
+    return (float *)(window_ts(v, s) + s->cap) + (size_t)f * s->cap;
 }
 
 static inline uint32_t *window_hash(void *v, const struct window_shape *s, uint32_t k)
 {
-    return (uint32_t *)((char *)v + sizeof(struct window_head) +
-                        (size_t)s->cap * (8u + 4u * s->nfields)) +
-           (size_t)k * s->cap;
+    return (uint32_t *)(window_val(v, s, s->nfields)) + (size_t)k * s->cap;
 }
 
 /* Removes the events with ts <= horizon from the front. */
@@ -111,6 +149,10 @@ uint32_t window_insert(void *v, const struct window_shape *s, int64_t ts, const 
  * smallest window first). */
 void window_scan(void *v, const struct window_shape *s, int64_t hi, const int64_t *lo,
                  uint32_t nwin, struct window_snap *snap, struct window_set *set);
+/* The same as window_scan for count/sum/mean (s->fast), from the running
+ * sums when the key's records come in time order. */
+void window_running(void *v, const struct window_shape *s, int64_t hi, const int64_t *lo,
+                    uint32_t nwin, struct window_snap *snap);
 /* 32-bit hash of a string's bytes, never 0 (0 means absent). */
 uint32_t window_str_hash(const char *p, uint32_t len);
 

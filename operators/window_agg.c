@@ -16,7 +16,7 @@
 static void move_events(void *v, const struct window_shape *s, uint32_t to, uint32_t from,
                         uint32_t n)
 {
-    int64_t *ts = window_ts(v);
+    int64_t *ts = window_ts(v, s);
     memmove(ts + to, ts + from, n * sizeof *ts);
     for (uint32_t f = 0; f < s->nfields; f++) {
         float *val = window_val(v, s, f);
@@ -38,7 +38,7 @@ static void forget_front(struct window_head *h, int64_t ts)
 void window_prune(void *v, const struct window_shape *s, int64_t horizon)
 {
     struct window_head *h = v;
-    const int64_t *ts = window_ts(v);
+    const int64_t *ts = window_ts(v, s);
     uint32_t cut = 0;
     while (cut < h->n && ts[cut] <= horizon)
         cut++;
@@ -47,13 +47,23 @@ void window_prune(void *v, const struct window_shape *s, int64_t horizon)
     forget_front(h, ts[cut - 1]);
     move_events(v, s, 0, cut, h->n - cut);
     h->n -= cut;
+    if (s->fast) { /* cut events lie before every window of the cached end: shift */
+        struct window_cache *c = window_cache(v);
+        if (c->valid && cut <= c->start[s->nsizes - 1]) {
+            c->end -= cut;
+            for (uint32_t k = 0; k < s->nsizes; k++)
+                c->start[k] -= cut;
+        } else {
+            c->valid = 0;
+        }
+    }
 }
 
 uint32_t window_insert(void *v, const struct window_shape *s, int64_t t, const float *vals,
                        const uint32_t *hashes)
 {
     struct window_head *h = v;
-    int64_t *ts = window_ts(v);
+    int64_t *ts = window_ts(v, s);
     if (h->n == s->cap) { /* full: the oldest goes, and windows reaching it are truncated */
         int64_t old = ts[0];
         forget_front(h, old);
@@ -62,12 +72,16 @@ uint32_t window_insert(void *v, const struct window_shape *s, int64_t t, const f
         h->flags |= HEAD_TRUNC;
         move_events(v, s, 0, 1, h->n - 1);
         h->n--;
+        if (s->fast)
+            window_cache(v)->valid = 0;
     }
     uint32_t pos = h->n;
     while (pos > 0 && ts[pos - 1] > t) /* usually in order: no step */
         pos--;
     if (pos < h->n)
         move_events(v, s, pos + 1, pos, h->n - pos);
+    if (s->fast && pos < window_cache(v)->end)
+        window_cache(v)->valid = 0; /* inside the cached windows: rebuild */
     ts[pos] = t;
     for (uint32_t f = 0; f < s->nfields; f++)
         window_val(v, s, f)[pos] = vals[f];
@@ -174,7 +188,7 @@ void window_scan(void *v, const struct window_shape *s, int64_t hi, const int64_
                  uint32_t nwin, struct window_snap *snap, struct window_set *sets)
 {
     const struct window_head *h = v;
-    const int64_t *ts = window_ts(v);
+    const int64_t *ts = window_ts(v, s);
     struct window_snap cur;
     acc_reset(&cur, s);
     for (uint32_t k = 0; k < s->nstrs; k++)
@@ -193,6 +207,78 @@ void window_scan(void *v, const struct window_shape *s, int64_t hi, const int64_
         acc_range(&cur, v, s, from, start, sets);
         start = from;
         snap[w] = cur;
+    }
+}
+
+/* Adds (sign 1) or removes (-1) event i's values to size k's sums. */
+static void csum_step(void *v, const struct window_shape *s, struct window_csum *cs, uint32_t i,
+                      double sign)
+{
+    for (uint32_t f = 0; f < s->nfields; f++) {
+        double x = window_val(v, s, f)[i];
+        if (isfinite(x)) {
+            cs[f].sum += sign * x;
+            cs[f].n += sign > 0 ? 1u : (uint32_t)-1;
+            if (cs[f].n == 0)
+                cs[f].sum = 0; /* an empty window sums to exactly 0: no drift carried */
+        }
+    }
+}
+
+/* Sets the cache from a scan's result for window end hi. */
+static void cache_rebuild(void *v, const struct window_shape *s, int64_t hi, const int64_t *lo)
+{
+    const struct window_head *h = v;
+    const int64_t *ts = window_ts(v, s);
+    struct window_cache *c = window_cache(v);
+    struct window_csum *cs = window_csums(v);
+    uint32_t end = h->n;
+    while (end > 0 && ts[end - 1] > hi)
+        end--;
+    uint32_t start = end;
+    memset(cs, 0, (size_t)s->nsizes * s->nfields * sizeof *cs);
+    for (uint32_t k = 0; k < s->nsizes; k++) {
+        while (start > 0 && ts[start - 1] > lo[k])
+            start--;
+        c->start[k] = start;
+        for (uint32_t i = start; i < end; i++)
+            csum_step(v, s, cs + (size_t)k * s->nfields, i, 1);
+    }
+    c->hi = hi;
+    c->end = end;
+    c->valid = 1;
+}
+
+void window_running(void *v, const struct window_shape *s, int64_t hi, const int64_t *lo,
+                    uint32_t nwin, struct window_snap *snap)
+{
+    const struct window_head *h = v;
+    const int64_t *ts = window_ts(v, s);
+    struct window_cache *c = window_cache(v);
+    struct window_csum *cs = window_csums(v);
+    if (!c->valid || hi < c->hi) {
+        cache_rebuild(v, s, hi, lo);
+    } else {
+        uint32_t end = c->end;
+        while (end < h->n && ts[end] <= hi) /* entered: after every cached window */
+            end++;
+        for (uint32_t k = 0; k < nwin; k++) {
+            struct window_csum *ck = cs + (size_t)k * s->nfields;
+            for (uint32_t i = c->end; i < end; i++)
+                csum_step(v, s, ck, i, 1);
+            while (c->start[k] < end && ts[c->start[k]] <= lo[k]) /* left */
+                csum_step(v, s, ck, c->start[k]++, -1);
+        }
+        c->end = end;
+        c->hi = hi;
+    }
+    for (uint32_t k = 0; k < nwin; k++) {
+        snap[k].count = c->end - c->start[k];
+        for (uint32_t f = 0; f < s->nfields; f++) {
+            const struct window_csum *x = &cs[(size_t)k * s->nfields + f];
+            snap[k].acc[f].n = x->n;
+            snap[k].acc[f].sum = x->sum;
+        }
     }
 }
 
