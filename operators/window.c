@@ -22,7 +22,12 @@
  * `max_events` of them, in the engine's keyed store (bounded by max_keys /
  * max_state_bytes, durable with the store). Events no future window can reach
  * (older than the partition's watermark minus delay minus the largest size)
- * are cut. A key with more events than fit loses its oldest: the windows of
+ * are cut. With only count, sum, mean and since_last asked for, the value
+ * also holds running sums of the last record's windows: the next record in
+ * time order adds the events that entered and subtracts those that left
+ * (an empty window resets its sum to exactly 0); anything else (an
+ * out-of-order insert inside them, an overflow, a step back) rebuilds them
+ * with one scan. A key with more events than fit loses its oldest: the windows of
  * later records that reach back past a lost event count only what was kept,
  * and `truncated_out` (when set) marks those records with 1.
  *
@@ -97,7 +102,7 @@ static const struct weir_option window_options[] = {
      offsetof(struct window_conf, empty), 0, 0, 0, NULL},
     {"max_events", WEIR_OPT_INT, "256",
      "events kept per key (its longest window plus allowed lateness must fit; past it the "
-     "oldest go); a key costs 16 + max_events * (8 + 4 per field) bytes",
+     "oldest go); a key costs 16 + max_events * (8 + 4 per field) bytes (+ running sums)",
      offsetof(struct window_conf, max_events), WEIR_OPT_RANGE, 1, WINDOW_MAX_EVENTS, NULL},
     {"late", WEIR_OPT_ENUM, "\"dead\"",
      "records behind the watermark or without an event time: dead (dead-letter sink with a "
