@@ -6,12 +6,13 @@
 
 extern const struct weir_operator_type weir_op_extract, weir_op_standardize, weir_op_score,
     weir_op_threshold;
-extern const struct weir_operator_type weir_op_window, weir_op_dedup;
+extern const struct weir_operator_type weir_op_window, weir_op_dedup, weir_op_aggregate;
 
 static const struct weir_operator_type *const catalogue[] = {
     &weir_op_extract, &weir_op_standardize, &weir_op_score, &weir_op_threshold,
     &weir_op_window,
     &weir_op_dedup,
+    &weir_op_aggregate,
     NULL,
 };
 

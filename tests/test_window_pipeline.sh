@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # The example pipeline tests/pipelines/fraud-windows.json (the Fraud Detection
 # Handbook's per-customer and delayed per-terminal windows) over the first
-# ten days of ../shared/data/fraud/fdh/daily/:
+# eight days of ../shared/data/fraud/fdh/daily/:
 #   1. every window value equals the handbook's pandas computation
 #      (groupby + rolling("Nd"); terminal windows as rolling(d + w) - rolling(d))
 #      within 1e-4 relative (outputs are float32);
-#   2. two runs over days 1-6 and 7-10 with one --state-dir write exactly what
-#      one run over the ten days writes (the windows survive the restart).
+#   2. two runs over days 1-5 and 6-8 with one --state-dir write exactly what
+#      one run over the eight days writes (the windows survive the restart).
+#   3. tests/pipelines/fraud-daily.json (tumbling 1-day windows per terminal,
+#      the aggregate operator through a real worker) writes one record per
+#      (terminal, day) for days 1-7 with pandas' count, sum and max, none for
+#      day 8 (its end is past the watermark), and the same windows when run
+#      in two halves with one --state-dir.
 # Skipped (77) without the data or without pandas (Debian's python3-pandas).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -23,9 +28,9 @@ days() { # first last → CSV with one header
     for d in $(seq "$1" "$2"); do files+=("$(printf "%s/2018-04-%02d.csv.gz" "$DAILY" "$d")"); done
     zcat "${files[@]}" | awk 'NR == 1 || !/^TRANSACTION_ID/'
 }
-days 1 10 >"$WORK/all.csv"
-days 1 6 >"$WORK/a.csv"
-days 7 10 >"$WORK/b.csv"
+days 1 8 >"$WORK/all.csv"
+days 1 5 >"$WORK/a.csv"
+days 6 8 >"$WORK/b.csv"
 run() { # input output extra...
     local in=$1 out=$2
     shift 2
@@ -42,29 +47,28 @@ import pandas as pd
 df = pd.read_csv(sys.argv[1], parse_dates=["TX_DATETIME"])
 df["ONE"] = 1.0
 want = pd.DataFrame(index=df.index)
-def roller(key):
+def roller(key, cols):
     # groupby(sort=True) yields groups in key order, rows in file order:
     # the rolling results line up with this permutation of the rows.
     order = np.lexsort((np.arange(len(df)), df[key].values))
-    g = df.set_index("TX_DATETIME").groupby(key, sort=True)
-    def roll(col, days):
-        out = np.empty(len(df))
-        out[order] = g[col].rolling(f"{days}d").sum().values
+    g = df.set_index("TX_DATETIME").groupby(key, sort=True)[cols]
+    def roll(days):
+        out = np.empty((len(df), len(cols)))
+        out[order] = g.rolling(f"{days}d").sum().values
         return out
     return roll
-roll = roller("CUSTOMER_ID")
+roll = roller("CUSTOMER_ID", ["ONE", "TX_AMOUNT"])
 for w in (1, 7, 30):
-    n, s = roll("ONE", w), roll("TX_AMOUNT", w)
-    want[f"CUSTOMER_ID_NB_TX_{w}DAY_WINDOW"] = n
-    want[f"CUSTOMER_ID_AVG_AMOUNT_{w}DAY_WINDOW"] = s / n
-roll = roller("TERMINAL_ID")
-n7, f7 = roll("ONE", 7), roll("TX_FRAUD", 7)
+    r = roll(w)
+    want[f"CUSTOMER_ID_NB_TX_{w}DAY_WINDOW"] = r[:, 0]
+    want[f"CUSTOMER_ID_AVG_AMOUNT_{w}DAY_WINDOW"] = r[:, 1] / r[:, 0]
+roll = roller("TERMINAL_ID", ["ONE", "TX_FRAUD"])
+r7 = roll(7)
 for w in (1, 7, 30):
-    n = roll("ONE", 7 + w) - n7
-    f = roll("TX_FRAUD", 7 + w) - f7
-    want[f"TERMINAL_ID_NB_TX_{w}DAY_WINDOW"] = n
+    r = roll(7 + w) - r7
+    want[f"TERMINAL_ID_NB_TX_{w}DAY_WINDOW"] = r[:, 0]
     with np.errstate(invalid="ignore", divide="ignore"):
-        want[f"TERMINAL_ID_RISK_{w}DAY_WINDOW"] = np.nan_to_num(f / n, nan=0.0)
+        want[f"TERMINAL_ID_RISK_{w}DAY_WINDOW"] = np.nan_to_num(r[:, 1] / r[:, 0], nan=0.0)
 got = pd.DataFrame([json.loads(l) for l in open(sys.argv[2])])
 assert len(got) == len(df), (len(got), len(df))
 assert (got["TRANSACTION_ID"].values == df["TRANSACTION_ID"].values).all()
@@ -92,5 +96,42 @@ if cmp -s "$WORK/2.jsonl" "$WORK/fresh.jsonl"; then
     fail "without --state-dir the second half is the same: the check proves nothing"
 else
     ok
+fi
+
+daily() { # input output extra...
+    local in=$1 out=$2
+    shift 2
+    "$WEIR_BIN" run tests/pipelines/fraud-daily.json --set source.path="$in" \
+        --set "sinks[0].path=$out" --quiet "$@"
+}
+daily "$WORK/all.csv" "$WORK/daily.jsonl" || fail "the daily pipeline did not run"
+if "$PY" - "$WORK/all.csv" "$WORK/daily.jsonl" <<'PYEOF'; then ok; else fail "daily windows differ from pandas"; fi
+import json, sys
+import pandas as pd
+df = pd.read_csv(sys.argv[1], parse_dates=["TX_DATETIME"])
+df["DAY"] = df["TX_DATETIME"].dt.strftime("%Y-%m-%dT00:00:00.000Z")
+df = df[df["DAY"] < "2018-04-08"]  # day 8 ends after the last record: still open
+want = df.groupby(["TERMINAL_ID", "DAY"])["TX_AMOUNT"].agg(["count", "sum", "max"])
+got = {}
+for line in open(sys.argv[2]):
+    r = json.loads(line)
+    if "window_start" in r:
+        k = (int(r["TERMINAL_ID"]), r["window_start"])
+        assert k not in got, k
+        got[k] = (r["DAY_NB_TX"], r["DAY_AMOUNT"], r["DAY_MAX_AMOUNT"])
+assert len(got) == len(want), (len(got), len(want))
+for (term, day), row in want.iterrows():
+    n, s, m = got[(term, day)]
+    assert n == row["count"] and abs(s - row["sum"]) <= 1e-4 * abs(row["sum"]) + 1e-3 \
+        and abs(m - row["max"]) <= 1e-4 * row["max"], (term, day, n, s, m, row)
+print(f"{len(got)} daily windows match pandas")
+PYEOF
+daily "$WORK/a.csv" "$WORK/d1.jsonl" --state-dir "$WORK/dstate" || fail "daily first half did not run"
+daily "$WORK/b.csv" "$WORK/d2.jsonl" --state-dir "$WORK/dstate" || fail "daily second half did not run"
+if cmp -s <(cat "$WORK/d1.jsonl" "$WORK/d2.jsonl" | grep window_start | sort) \
+    <(grep window_start "$WORK/daily.jsonl" | sort); then
+    ok
+else
+    fail "daily windows in two runs with --state-dir differ from one run"
 fi
 finish
