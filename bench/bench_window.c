@@ -287,7 +287,8 @@ int main(int argc, char **argv)
             commit ? commit : "", NREC, NKEYS, RUNS, BATCH);
     for (size_t c = 0; c < NCONF; c++)
         fprintf(f, "    {\"operator\":\"%s\",\"ns_per_record\":%.1f,\"cpu_ns_per_record\":%.1f,"
-                   "\"vs_baseline\":%.3f,\"state_bytes_per_key\":%.0f,\"keys\":%llu,\"dead\":%llu,\"written\":%llu}%s\n",
+                   "\"vs_baseline\":%.3f,\"state_bytes_per_key\":%.0f,\"keys\":%llu,"
+                   "\"dead\":%llu,\"written\":%llu}%s\n",
                 CONFIGS[c].name, res[c].wall_ns, res[c].cpu_ns, res[c].wall_ns / res[0].wall_ns,
                 res[c].bytes_per_key, (unsigned long long)res[c].keys,
                 (unsigned long long)res[c].dead, (unsigned long long)res[c].emitted,

@@ -216,8 +216,9 @@ static int dedup_process(struct weir_op *op, struct weir_batch *b)
         int64_t wm = *max == INT64_MIN ? INT64_MIN : *max - c->lateness_ms;
         if (r->ts_ms < 0 || r->ts_ms < wm) {
             if (c->late == LATE_DEAD)
-                weir_batch_kill(b, i, r->ts_ms < 0 ? "dedup: the record has no event time"
-                                                   : "dedup: event time behind the watermark (late)");
+                weir_batch_kill(b, i,
+                                r->ts_ms < 0 ? "dedup: the record has no event time"
+                                             : "dedup: event time behind the watermark (late)");
             continue;
         }
         if (r->ts_ms > *max) {

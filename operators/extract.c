@@ -609,7 +609,8 @@ static void put_field(struct weir_batch *b, uint32_t i, const struct extract_fie
             b->rec[i].ts_ms = ms;
         else if (v->type == WEIR_JSTRING)
             kill_fmt(b, i, "field \"%s\" (%s): expected a timestamp (an epoch number or an "
-                     "RFC 3339 / \"YYYY-MM-DD HH:MM:SS\" date-time), got \"%.*s\"", f->name, f->pointer,
+                     "RFC 3339 / \"YYYY-MM-DD HH:MM:SS\" date-time), got \"%.*s\"", f->name,
+                     f->pointer,
                      (int)(v->len > 40 ? 40 : v->len), text + v->off);
         else
             kill_type(b, i, f, v);

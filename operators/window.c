@@ -148,7 +148,8 @@ static int prepare_sizes(struct window_conf *c, const json_t *raw, struct weir_p
                              ? kp
                              : weir_path_index(path, sizeof path, kp, i);
         if (weir_duration_parse(c->sizes.v[i], &ns) < 0 || ns < 1000000u) {
-            weir_diag_add(p->diag, at, "expected a duration of at least 1ms like \"7d\", got \"%s\"",
+            weir_diag_add(p->diag, at,
+                          "expected a duration of at least 1ms like \"7d\", got \"%s\"",
                           c->sizes.v[i]);
             return 1;
         }
