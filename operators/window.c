@@ -136,8 +136,8 @@ static int prepare_sizes(struct window_conf *c, const json_t *raw, struct weir_p
 {
     char path[256], kp[256];
     weir_path_key(kp, sizeof kp, p->path, "sizes");
-    if (c->sizes.n > WINDOW_MAX_SIZES) {
-        weir_diag_add(p->diag, kp, "expected at most %d sizes, got %zu", WINDOW_MAX_SIZES,
+    if (c->sizes.n == 0 || c->sizes.n > WINDOW_MAX_SIZES) {
+        weir_diag_add(p->diag, kp, "expected 1 to %d sizes, got %zu", WINDOW_MAX_SIZES,
                       c->sizes.n);
         return 1;
     }

@@ -422,6 +422,9 @@ static void test_prepare_errors(void)
                  "earlier operator writes any");
     expect_error("{\"sizes\": \"1d\", \"empty\": \"0\", \"aggregates\": [{\"agg\": \"count\"}]}",
                  "test.json: operators[1].empty: expected a number or null (NaN), got a string");
+    expect_error("{\"sizes\": [], \"aggregates\": [{\"agg\": \"count\"}]}",
+                 "test.json: operators[1].sizes: expected a string or a non-empty array of "
+                 "strings, got []");
     expect_error("{\"sizes\": \"1d\", \"aggregates\": []}",
                  "test.json: operators[1].aggregates: expected a list of 1 to 32 aggregates, got "
                  "more");
