@@ -27,6 +27,7 @@ struct rec {
     char s[8];    /* distinct's field */
     int s_absent;
     int dead;     /* dead before the operator: must be skipped */
+    uint32_t part; /* partition slot: its own keys and watermark */
 };
 
 static uint64_t rng = 88172645463325252ull;
@@ -75,7 +76,7 @@ static double ref_agg(int a, const struct rec *r, const int *acc, size_t i, int6
      * make_stream), beyond every window: the scan starts after them. */
     size_t from = i > 400 ? i - 400 : 0;
     for (size_t j = from; j <= i; j++) {
-        if (!acc[j] || (keyed && strcmp(r[j].key, r[i].key)) || r[j].ts <= lo || r[j].ts > hi)
+        if (!acc[j] || (r[j].part != r[i].part || (keyed && strcmp(r[j].key, r[i].key))) || r[j].ts <= lo || r[j].ts > hi)
             continue;
         cnt++;
         if (!r[j].s_absent) {
@@ -110,7 +111,7 @@ static double ref_agg(int a, const struct rec *r, const int *acc, size_t i, int6
             return empty;
         double mean = sum / n, ss = 0;
         for (size_t j = from; j <= i; j++)
-            if (acc[j] && !(keyed && strcmp(r[j].key, r[i].key)) && r[j].ts > lo && r[j].ts <= hi &&
+            if (acc[j] && !(r[j].part != r[i].part || (keyed && strcmp(r[j].key, r[i].key))) && r[j].ts > lo && r[j].ts <= hi &&
                 isfinite(r[j].x))
                 ss += (r[j].x - mean) * (r[j].x - mean);
         return sqrt(ss / (n - 1));
@@ -125,7 +126,7 @@ static double ref_since(const struct rec *r, const int *acc, size_t i, double em
 {
     int64_t best = INT64_MIN;
     for (size_t j = 0; j < i; j++)
-        if (acc[j] && !(keyed && strcmp(r[j].key, r[i].key)) && r[j].ts <= r[i].ts &&
+        if (acc[j] && !(r[j].part != r[i].part || (keyed && strcmp(r[j].key, r[i].key))) && r[j].ts <= r[i].ts &&
             r[j].ts > best)
             best = r[j].ts;
     return best == INT64_MIN ? empty : (double)(r[i].ts - best) / 1000.0;
@@ -141,7 +142,7 @@ static int same(double got, double want, double rel)
 /* Runs the stream through a window built from conf (sizes 1s, 5s, 20s, every
  * aggregate on x and s) and checks every record against the reference. */
 static void run_random(const char *extra, int64_t delay, double empty, int keyed, uint32_t nkeys,
-                       int64_t lateness, unsigned mask)
+                       int64_t lateness, unsigned mask, uint32_t nparts)
 {
     static struct rec r[NREC];
     static int acc[NREC];
@@ -181,15 +182,18 @@ static void run_random(const char *extra, int64_t delay, double empty, int keyed
             CHECK((out[a][k] >= 0) == !!(mask & (1u << a)));
         }
     make_stream(r, NREC, nkeys);
+    for (size_t i = 0; i < NREC; i++)
+        r[i].part = nparts > 1 ? rnd(nparts) : 0;
     struct weir_batch_pool *pool = h_pool(&p, 64);
     size_t i = 0, bad = 0, late = 0;
-    int64_t max = INT64_MIN;
+    int64_t maxes[4] = {INT64_MIN, INT64_MIN, INT64_MIN, INT64_MIN};
     while (i < NREC) {
         struct weir_batch *b = weir_batch_get(pool);
         size_t first = i, n = 1 + rnd(64);
         for (; i < NREC && i - first < n; i++) {
             int k = h_push_value(b, xc, r[i].x);
             b->rec[k].ts_ms = r[i].ts;
+            b->rec[k].part = r[i].part;
             b->S[(size_t)k * b->nstr + kc] = (struct weir_str){r[i].key, (uint32_t)strlen(r[i].key)};
             if (!r[i].s_absent)
                 b->S[(size_t)k * b->nstr + sc] = (struct weir_str){r[i].s, (uint32_t)strlen(r[i].s)};
@@ -205,7 +209,8 @@ static void run_random(const char *extra, int64_t delay, double empty, int keyed
                 CHECK(strcmp(rec->reason, "test") == 0);
                 continue;
             }
-            int is_late = max != INT64_MIN && r[j].ts < max - lateness;
+            int64_t *max = &maxes[r[j].part];
+            int is_late = *max != INT64_MIN && r[j].ts < *max - lateness;
             acc[j] = !is_late;
             if (is_late) {
                 late++;
@@ -215,7 +220,7 @@ static void run_random(const char *extra, int64_t delay, double empty, int keyed
                     fprintf(stderr, "record %zu: expected late\n", j);
                 continue;
             }
-            max = r[j].ts > max ? r[j].ts : max;
+            *max = r[j].ts > *max ? r[j].ts : *max;
             if (!weir_record_live(rec)) {
                 if (bad++ < 5)
                     fprintf(stderr, "record %zu: killed (%s)\n", j, rec->reason);
@@ -439,15 +444,18 @@ int main(void)
     test_snapshot();
     /* keyed, with late records (2 s allowed lateness; the stream goes 4 s back) */
     const unsigned all = (1u << NAGG) - 1, running = 0x1 | 0x2 | 0x4 | 0x80;
-    run_random("", 0, NAN, 1, 40, 2000, all);
-    run_random("\"empty\": 0, ", 0, 0, 1, 7, 3000, all);
-    run_random("\"delay\": \"2s\", \"empty\": -1, ", 2000, -1, 1, 25, 2500, all);
+    run_random("", 0, NAN, 1, 40, 2000, all, 1);
+    run_random("\"empty\": 0, ", 0, 0, 1, 7, 3000, all, 1);
+    run_random("\"delay\": \"2s\", \"empty\": -1, ", 2000, -1, 1, 25, 2500, all, 1);
     /* one state per partition, no late records */
-    run_random("\"delay\": \"500ms\", ", 500, NAN, 0, 1, 1000000, all);
+    run_random("\"delay\": \"500ms\", ", 500, NAN, 0, 1, 1000000, all, 1);
     /* count, sum, mean and since_last only: running sums instead of scans */
-    run_random("", 0, NAN, 1, 40, 2000, running);
-    run_random("\"delay\": \"2s\", \"empty\": 0, ", 2000, 0, 1, 9, 1500, running);
-    run_random("\"delay\": \"1s\", ", 1000, NAN, 0, 1, 1000000, running);
-    run_random("", 0, NAN, 1, 300, 0, 0x1 | 0x4); /* lateness 0: every step back is late */
+    run_random("", 0, NAN, 1, 40, 2000, running, 1);
+    run_random("\"delay\": \"2s\", \"empty\": 0, ", 2000, 0, 1, 9, 1500, running, 1);
+    run_random("\"delay\": \"1s\", ", 1000, NAN, 0, 1, 1000000, running, 1);
+    run_random("", 0, NAN, 1, 300, 0, 0x1 | 0x4, 1); /* lateness 0: every step back is late */
+    /* three partitions: each its own keys and watermark, both paths */
+    run_random("", 0, NAN, 1, 12, 2000, all, 3);
+    run_random("\"delay\": \"1s\", ", 1000, NAN, 1, 12, 1500, running, 3);
     return check_summary();
 }
