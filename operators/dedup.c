@@ -30,8 +30,10 @@ enum dedup_late { LATE_DEAD, LATE_PASS };
 
 #ifdef WEIR_REC_DROPPED
 #define DEDUP_DEFAULT_ACTION "\"drop\""
+#define DEDUP_DROP_DOC "drop (acknowledged, written nowhere)"
 #else
 #define DEDUP_DEFAULT_ACTION "\"dead\"" /* this engine cannot drop a record yet */
+#define DEDUP_DROP_DOC "drop (acknowledged, written nowhere; not in this build: no record drop)"
 #endif
 
 struct dedup_conf {
@@ -51,7 +53,7 @@ static const struct weir_option dedup_options[] = {
      "duplicate",
      offsetof(struct dedup_conf, within_ns), 0, 0, 0, NULL},
     {"duplicates", WEIR_OPT_ENUM, DEDUP_DEFAULT_ACTION,
-     "drop (acknowledged, written nowhere) or dead (dead-letter sink, with a reason)",
+     DEDUP_DROP_DOC " or dead (dead-letter sink, with a reason)",
      offsetof(struct dedup_conf, duplicates), 0, 0, 0, "drop|dead"},
     {"late", WEIR_OPT_ENUM, "\"dead\"",
      "records behind the watermark or without an event time: dead (dead-letter sink) or pass "
