@@ -536,7 +536,8 @@ static int load_root(struct weir_pipeline *pl, const struct weir_load_opts *o,
     bad += load_state(pl, top.state, d);
     bad += declare_features(pl, &top.features, d);
     struct weir_prepare p = {.schema = &pl->schema, .diag = d, .path = "", .op_index = -1,
-                             .allow_unsafe_kafka = o->allow_unsafe_kafka};
+                             .allow_unsafe_kafka = o->allow_unsafe_kafka,
+                             .lateness_ms = (int64_t)(top.lateness_ns / 1000000u)};
     if (top.source)
         bad += load_source(pl, top.source, &p);
     if (top.operators)

@@ -13,6 +13,7 @@ extern const struct weir_operator_type weir_op_clip;
 extern const struct weir_operator_type weir_op_scale;
 extern const struct weir_operator_type weir_op_deviation;
 extern const struct weir_operator_type weir_op_hstrees;
+extern const struct weir_operator_type weir_op_window, weir_op_dedup, weir_op_aggregate;
 
 static const struct weir_operator_type *const catalogue[] = {
     &weir_op_extract, &weir_op_standardize, &weir_op_score, &weir_op_threshold,
@@ -21,6 +22,9 @@ static const struct weir_operator_type *const catalogue[] = {
     &weir_op_impute,
     &weir_op_clip,
     &weir_op_scale,
+    &weir_op_window,
+    &weir_op_dedup,
+    &weir_op_aggregate,
     &weir_op_deviation,
     &weir_op_hstrees,
     NULL,
