@@ -203,6 +203,16 @@ int weir_output_text(struct weir_buf *out, const struct weir_output *o, const st
         weir_buf_append(out, "=", 1);
         weir_jsonw_double(out, row[o->cols[k]]);
     }
+    for (uint32_t k = 0; k < o->nstrs; k++) { /* unset strings (no explanation) are left out */
+        const struct weir_str *s = &b->S[(size_t)i * b->nstr + o->strs[k]];
+        if (!s->p)
+            continue;
+        const char *name = o->schema->str[o->strs[k]].name;
+        weir_buf_append(out, "  ", 2);
+        weir_buf_append(out, name, strlen(name));
+        weir_buf_append(out, "=", 1);
+        weir_jsonw_string(out, s->p, s->len);
+    }
     weir_buf_append(out, "  ", 2);
     if (o->proj) /* what the projection dropped or a mask replaced stays out */
         return output_projected(out, o, b, i);
@@ -247,6 +257,8 @@ static int dead_line(struct weir_buf *out, const struct weir_record *r, const ch
 {
     const char *reason = r->reason ? r->reason : "rejected";
     const char *raw = r->value ? r->value : "";
+    if (r->partition < 0 && r->topic) /* a file source's records name their own file */
+        source_name = r->topic;
     weir_buf_append(out, "{", 1);
     weir_jsonw_key(out, "reason");
     weir_jsonw_string(out, reason, strlen(reason));

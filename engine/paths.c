@@ -15,8 +15,21 @@
 static int present(const char *p, enum weir_path_want want)
 {
     struct stat st;
-    if (want == WEIR_PATH_READ)
-        return stat(p, &st) == 0;
+    if (want == WEIR_PATH_READ && stat(p, &st) == 0)
+        return 1;
+    const char *wild = strpbrk(p, "*?[");
+    if (want == WEIR_PATH_READ && !wild)
+        return 0;
+    if (wild) { /* a glob: the directory its first pattern is in */
+        const char *slash = wild;
+        while (slash > p && *slash != '/')
+            slash--;
+        if (*slash != '/')
+            return 1; /* the working directory */
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - p), p);
+        return slash == p || (stat(dir, &st) == 0 && S_ISDIR(st.st_mode));
+    }
     const char *slash = strrchr(p, '/');
     if (!slash)
         return 1; /* the working directory */

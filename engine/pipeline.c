@@ -75,18 +75,23 @@ const struct weir_option weir_source_common_options[] = {
 };
 
 struct sink_common {
-    int when;
+    const char *type; /* the table's "type" row fills offset 0 */
+    const char *when;
     struct weir_strlist fields, exclude;
 };
 
 const struct weir_option weir_sink_common_options[] = {
     {"type", WEIR_OPT_STRING, NULL, "the sink type", 0, WEIR_OPT_REQUIRED, 0, 0, NULL},
-    {"when", WEIR_OPT_ENUM, "\"all\"", "which records: all, alert (alerts only), normal (no alert)",
-     offsetof(struct sink_common, when), 0, 0, 0, "all|alert|normal"},
+    /* No default in the table: a string default would be stored into the
+     * sink's object and then look like an unknown key to the type's table. */
+    {"when", WEIR_OPT_STRING, NULL,
+     "which records: all (the default), alert (alerts only), normal (no alert), or a condition "
+     "over the record's fields (docs/expressions.md), e.g. \"amount > 100 and country != 'FR'\"",
+     offsetof(struct sink_common, when), 0, 0, 0, NULL},
     {"fields", WEIR_OPT_STRINGS, NULL,
      "keep only these fields, of the input object and the computed ones alike ('*' and '?' are "
      "wildcards: \"V*\"); default: the whole input, every feature an operator other than "
-     "extract writes, masked fields, and \"alert\"",
+     "extract writes, strings operators show, and \"alert\"",
      offsetof(struct sink_common, fields), 0, 0, 0, NULL},
     {"exclude", WEIR_OPT_STRINGS, NULL,
      "drop these fields (wildcards too), of the input and the computed ones alike; beats "
@@ -338,7 +343,7 @@ static int build_projection(struct weir_output *o, const struct sink_common *c)
 
 /* What a sink writes: which computed fields it appends ("fields", or the
  * default), less "exclude"; and the projection of the input's fields when
- * either is given or a string field (a masked one) is appended. */
+ * either is given. */
 static int resolve_fields(struct weir_stage_sink *st, const struct sink_common *c,
                           const struct weir_schema *s, struct weir_diag *d, const char *path,
                           int upstream_bad)
@@ -386,11 +391,42 @@ static int resolve_fields(struct weir_stage_sink *st, const struct sink_common *
             o->strs[o->nstrs++] = order[k] - WEIR_SCHEMA_MAX;
     }
     o->alert = pk.alert;
-    if (!bad && (c->fields.n || c->exclude.n || o->nstrs) && build_projection(o, c) < 0) {
+    if (!bad && (c->fields.n || c->exclude.n) && build_projection(o, c) < 0) {
         weir_diag_add(d, path, "out of memory");
         bad++;
     }
     return bad;
+}
+
+/* "when": a fixed choice, or a condition compiled against every column. */
+static int sink_when(struct weir_stage_sink *st, const char *when, struct weir_prepare *p,
+                     const char *path)
+{
+    static const char *const fixed[] = {"all", "alert", "normal"};
+    static const enum weir_when value[] = {WEIR_WHEN_ALL, WEIR_WHEN_ALERT, WEIR_WHEN_NORMAL};
+    char wp[256];
+    weir_path_key(wp, sizeof wp, path, "when");
+    for (size_t k = 0; k < 3; k++) {
+        if (strcmp(when, fixed[k]) == 0) {
+            st->when = value[k];
+            return 0;
+        }
+    }
+    /* A lone word that names no column is a misspelt choice, not a condition. */
+    size_t n = strspn(when, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+    int column = weir_schema_find_feature(p->schema, when) >= 0;
+    for (uint32_t k = 0; k < p->schema->nstr && !column; k++)
+        column = strcmp(p->schema->str[k].name, when) == 0;
+    if (when[n] == '\0' && !column && strcmp(when, "true") != 0 && strcmp(when, "false") != 0) {
+        weir_diag_add(p->diag, wp, "expected \"all\", \"alert\", \"normal\" or a condition, got \"%s\"",
+                      when);
+        return 1;
+    }
+    st->when_expr = weir_expr_compile_as(when, p, wp, 1u << WEIR_EXPR_BOOL, "a condition (a bool)");
+    if (!st->when_expr)
+        return 1;
+    st->when = WEIR_WHEN_EXPR;
+    return 0;
 }
 
 static int load_sink(struct weir_pipeline *pl, struct weir_stage_sink *st, const json_t *obj,
@@ -422,10 +458,11 @@ static int load_sink(struct weir_pipeline *pl, struct weir_stage_sink *st, const
     if (!dead)
         bad += weir_options_apply(weir_sink_common_options, obj, &common, keys, p->diag, path);
     bad += weir_options_apply(st->type->options, obj, st->conf, keys, p->diag, path);
-    st->when = dead ? WEIR_WHEN_DEAD : common.when == 1 ? WEIR_WHEN_ALERT
-                                     : common.when == 2 ? WEIR_WHEN_NORMAL : WEIR_WHEN_ALL;
     p->path = path;
     p->op_index = -1;
+    st->when = WEIR_WHEN_DEAD;
+    if (!dead)
+        bad += sink_when(st, common.when ? common.when : "all", p, path);
     if (!bad && st->type->prepare)
         bad += st->type->prepare(st->conf, obj, p);
     if (!bad && !dead)
@@ -592,7 +629,8 @@ static int load_root(struct weir_pipeline *pl, const struct weir_load_opts *o,
     bad += declare_features(pl, &top.features, d);
     struct weir_prepare p = {.schema = &pl->schema, .diag = d, .path = "", .op_index = -1,
                              .file = pl->file, .sets = o->sets, .nsets = o->nsets,
-                             .allow_unsafe_kafka = o->allow_unsafe_kafka};
+                             .allow_unsafe_kafka = o->allow_unsafe_kafka,
+                             .lateness_ms = (int64_t)(top.lateness_ns / 1000000u)};
     if (top.source)
         bad += load_source(pl, top.source, &p);
     if (top.operators)
@@ -691,6 +729,7 @@ void weir_pipeline_free(struct weir_pipeline *pl)
         if (st->type)
             free_stage(st->type->options, st->type->release, st->conf);
         weir_output_free(&st->output);
+        weir_expr_free(st->when_expr);
     }
     free(pl->sinks);
     json_decref(pl->made);

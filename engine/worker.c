@@ -36,6 +36,7 @@ struct weir_route_ticket {
     struct weir_worker *w;
     struct weir_ticket *src; /* the source's (or a tie's) ticket, or NULL */
     uint32_t out, dead;      /* as routed */
+    uint32_t dropped;        /* filtered out: done, written nowhere */
     struct demoted *dem;     /* (ndem) rare: a linear search is enough */
     uint32_t ndem, capdem;
     struct weir_route_ticket *next; /* free list */
@@ -61,6 +62,7 @@ static void route_done(struct weir_ticket *t)
         w->stats.records_out += out;
         w->stats.dead += dead;
         w->stats.unwritable += lost;
+        w->stats.dropped += rt->dropped;
     }
     struct weir_ticket *src = rt->src;
     int ok = !t->failed;
@@ -71,7 +73,7 @@ static void route_done(struct weir_ticket *t)
 }
 
 static struct weir_route_ticket *route_ticket(struct weir_worker *w, struct weir_ticket *src,
-                                              uint32_t out, uint32_t dead)
+                                              uint32_t out, uint32_t dead, uint32_t dropped)
 {
     struct weir_route_ticket *rt = w->free_routes;
     if (rt)
@@ -83,6 +85,7 @@ static struct weir_route_ticket *route_ticket(struct weir_worker *w, struct weir
     rt->src = src;
     rt->out = out;
     rt->dead = dead;
+    rt->dropped = dropped;
     rt->ndem = 0;
     return rt;
 }
@@ -126,24 +129,31 @@ static void route_demote(struct weir_ticket *t, const struct weir_record *r, int
 static void route(struct weir_worker *w, struct weir_batch *b)
 {
     struct weir_ticket *src = b->source_ctx;
-    uint32_t dead = 0;
+    uint32_t dead = 0, dropped = 0;
     uint64_t alerts = 0;
     for (uint32_t i = 0; i < b->n; i++) {
-        if (!weir_record_live(&b->rec[i]))
+        if (b->rec[i].flags & WEIR_REC_DROPPED)
+            dropped++;
+        else if (!weir_record_live(&b->rec[i]))
             dead++;
         else if (b->rec[i].flags & WEIR_REC_ALERT)
             alerts++;
     }
     w->stats.alerts += alerts;
-    struct weir_route_ticket *rt = route_ticket(w, src, b->n - dead, dead);
+    struct weir_route_ticket *rt = route_ticket(w, src, b->n - dead - dropped, dead, dropped);
     struct weir_ticket *t = rt ? &rt->t : src;
     if (!rt) { /* out of memory: count what was routed */
         w->stats.dead += dead;
-        w->stats.records_out += b->n - dead;
+        w->stats.dropped += dropped;
+        w->stats.records_out += b->n - dead - dropped;
     }
     for (size_t k = 0; k < w->nsinks && !w->failed; k++) {
         struct weir_sink *s = &w->sinks[k];
-        int rc = s->type->write(s, b, t);
+        int rc = 0;
+        if (s->when == WEIR_WHEN_EXPR && !(s->when_value = weir_expr_eval(&s->when_run, b)))
+            rc = -ENOMEM;
+        if (rc == 0)
+            rc = s->type->write(s, b, t);
         if (rc < 0) {
             struct weir_error e;
             weir_error_set(&e, rc, "sink %s: write failed: %s", s->type->name, strerror(-rc));
@@ -377,6 +387,8 @@ static int sinks_open(struct weir_worker *w, void *const *shared, struct weir_er
         s->conf = st->conf;
         s->worker = w;
         s->when = k < pl->nsinks ? st->when : WEIR_WHEN_DEAD;
+        if (s->when == WEIR_WHEN_EXPR)
+            weir_expr_run_init(&s->when_run, st->when_expr);
         s->output = &st->output;
         s->shared = shared ? shared[k] : NULL;
         int rc = s->type->open(s, err);
@@ -660,8 +672,10 @@ void weir_worker_destroy(struct weir_worker *w)
         w->source.type->close(&w->source);
     weir_worker_durable_close(w);
     for (size_t k = 0; w->sinks && k < w->nsinks; k++) /* NULL: out of memory in init */
-        if (w->sinks[k].type)
+        if (w->sinks[k].type) {
             w->sinks[k].type->close(&w->sinks[k]);
+            weir_expr_run_free(&w->sinks[k].when_run);
+        }
     free(w->sinks);
     route_tickets_free(w); /* after the sinks: closing them released the last ones */
     for (size_t k = 0; w->ops && k < w->nops; k++) {

@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 # clang builds the libFuzzer harnesses (tests/fuzz/run.sh); weir itself builds with gcc.
+# python3-pandas: the reference of tests/test_window_pipeline.sh.
 packages=(build-essential cmake pkg-config librdkafka-dev liburing-dev libjansson-dev
-          libopenblas-dev python3 clang libssl-dev)
+          libopenblas-dev zlib1g-dev python3 python3-pandas clang libssl-dev)
 # Java and Maven only run Apache Kafka for the integration tests and benchmarks.
 command -v java >/dev/null || packages+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || packages+=(maven)
