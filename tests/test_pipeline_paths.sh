@@ -61,4 +61,21 @@ rm "$T/conf/out/res.jsonl"
 if [ "$(cat "$T/conf/out/res.jsonl")" = '{"a":1,"b":2,"alert":false}' ]; then ok
 else fail "@file beside the pipeline: $(cat "$T/err")"; fi
 
+# A glob beside the pipeline file, gzip files among them: the first file's
+# CSV header is read at load (inflated), so "V*" expands.
+mkdir -p "$T/conf/daily"
+printf 'V1,V2,W\n1,2,3\n' | gzip >"$T/conf/daily/a.csv.gz"
+printf 'V1,V2,W\n4,5,6\n' >"$T/conf/daily/b.csv"
+cat >"$T/conf/g.json" <<'JSON'
+{
+  "source": {"type": "file", "path": "daily/*.csv*"},
+  "operators": [{"type": "extract", "fields": {"V*": "/V*"}}],
+  "sinks": [{"type": "file", "path": "out/g.jsonl", "fields": ["V*"]}],
+  "dead_letter": {"type": "file", "path": "out/gdead.jsonl"}
+}
+JSON
+(cd "$T/cwd" && "$WEIR_BIN" run ../conf/g.json --quiet) 2>"$T/err"
+if [ "$(cat "$T/conf/out/g.jsonl" 2>/dev/null)" = '{"V1":1,"V2":2}
+{"V1":4,"V2":5}' ]; then ok; else fail "glob beside the pipeline: $(cat "$T/err")"; fi
+
 finish
