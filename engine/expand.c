@@ -74,6 +74,12 @@ static int read_secret(const char *file, struct weir_buf *out, const char *pipel
                       rc == -ENOENT ? why : strerror(rc ? -rc : errno));
         return 1;
     }
+    struct stat st;
+    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) { /* a FIFO would hold the load */
+        fclose(f);
+        weir_diag_add(d, path, "expected a regular file after '@', got %s", where);
+        return 1;
+    }
     out->len = 0;
     char chunk[4096];
     size_t n;

@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "engine/jscan.h"
 #include "engine/operator.h"
@@ -118,6 +119,12 @@ static long read_key(struct mask_conf *c, const json_t *raw, struct weir_prepare
     if (!f) {
         weir_diag_add(p->diag, kp, "expected a readable key file, got %s: %s", c->key_file,
                       rc == -ENOENT ? why : strerror(rc ? -rc : errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) { /* a FIFO would hold the load */
+        fclose(f);
+        weir_diag_add(p->diag, kp, "expected a regular key file, got %s", path);
         return -1;
     }
     size_t n = fread(buf, 1, size, f);

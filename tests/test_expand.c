@@ -87,6 +87,8 @@ int main(void)
     snprintf(want, sizeof want,
              "p.json: v[0]: expected UTF-8 text in %s/nul (after '@'), got a NUL byte in it", dir);
     CHECK_STR(expand("@nul", 1), want);
+    CHECK_STR(expand("@/dev/null", 1), "p.json: v[0]: expected a regular file after '@', got "
+                                       "/dev/null");
 
     /* Keys are left alone; every string of the tree is expanded; each
      * problem is reported at its path. */
