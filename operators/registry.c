@@ -5,10 +5,11 @@
 #include "engine/operator.h"
 
 extern const struct weir_operator_type weir_op_extract, weir_op_standardize, weir_op_score,
-    weir_op_threshold;
+    weir_op_threshold, weir_op_model;
 
 static const struct weir_operator_type *const catalogue[] = {
-    &weir_op_extract, &weir_op_standardize, &weir_op_score, &weir_op_threshold, NULL,
+    &weir_op_extract, &weir_op_standardize, &weir_op_score, &weir_op_threshold, &weir_op_model,
+    NULL,
 };
 
 const struct weir_operator_type *const *weir_operator_types(void)
