@@ -9,6 +9,8 @@ SUDO=""
 # clang builds the libFuzzer harnesses (tests/fuzz/run.sh); weir itself builds with gcc.
 packages=(build-essential cmake pkg-config librdkafka-dev liburing-dev libjansson-dev
           libopenblas-dev python3 clang)
+# The model tests train with PyTorch and XGBoost (tests/test_model_*.sh; skipped without).
+packages+=(python3-numpy python3-torch python3-xgboost)
 # Java and Maven only run Apache Kafka for the integration tests and benchmarks.
 command -v java >/dev/null || packages+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || packages+=(maven)

@@ -85,12 +85,16 @@ def check(d):
                 want = ((out - xin) ** 2).mean(1, keepdim=True).numpy()
             else:
                 want = out.numpy()
-        got = {}
+        got, order = {}, []
         with open(f"{d}/{name}.out.jsonl") as f:
             for line in f:
                 rec = json.loads(line)
                 got[int(rec["row"])] = [rec[k] for k in sorted(k for k in rec if k.startswith("y"))]
+                order.append(int(rec["row"]))
         rows = sorted(got)
+        if order != rows:
+            print(f"{name}: records came out of order")
+            bad += 1
         if len(rows) != N - N // 500 or any(r % 500 == 7 for r in rows):
             print(f"{name}: only {len(rows)} rows came out")
             bad += 1

@@ -21,9 +21,9 @@ trap 'rm -rf "$T"' EXIT
 
 $PY tests/model_torch.py train "$T" || { fail "training failed"; finish; }
 
-pipeline() { # name out-names-json [extra model options]
+pipeline() { # name out-names-json [extra model options] [source batch size]
     cat >"$T/$1.json" <<JSON
-{"source": {"type": "file", "path": "$T/input.jsonl"},
+{"source": {"type": "file", "path": "$T/input.jsonl", "max_records": ${4:-1024}},
  "operators": [
   {"type": "extract", "fields": {"f0": "/f0", "f1": "/f1", "f2": {"path": "/f2", "required": false},
     "f3": "/f3", "f4": "/f4", "f5": "/f5"}},
@@ -33,7 +33,8 @@ pipeline() { # name out-names-json [extra model options]
 JSON
 }
 pipeline logistic '"y"'
-pipeline mlp '"y"' ', "max_records": 100, "max_delay_ms": 5'
+# held: batches of 16 wait for 1000 records, 5 ms, or the end of the input
+pipeline mlp '"y"' ', "max_records": 1000, "max_delay_ms": 5' 16
 pipeline autoencoder '"y"'
 pipeline multi '["y0", "y1", "y2"]' ', "max_records": 7'
 for m in logistic mlp autoencoder multi; do
