@@ -46,6 +46,8 @@ bad() { # what file expected-text [extra]
     pipeline bad "$2" "${4:-}"
     if "$WEIR_BIN" validate "$T/p_bad.json" >"$T/bad.out" 2>&1; then
         fail "$1: validate accepted it"
+    elif [ "$?" -ne 2 ]; then
+        fail "$1: expected exit 2 (invalid pipeline), got another: $(cat "$T/bad.out")"
     elif grep -qF -- "$3" "$T/bad.out"; then ok
     else fail "$1: expected the message to contain '$3', got: $(cat "$T/bad.out")"; fi
 }
