@@ -3,7 +3,9 @@
  *
  * Trees are flattened into one node array. A split sends a row left when
  * x[feature] < threshold (XGBoost's rule), and a missing value (NaN) the
- * node's default direction. Leaves point to themselves, so every row can
+ * node's default direction. A node's right child is its left child + 1
+ * (loaders lay trees out so). Leaves point to themselves (left = self, a NaN
+ * threshold and the default-left bit: every x goes "left"), so every row can
  * take exactly `depth` steps without asking whether it arrived: the CPU
  * kernel walks a block of rows through one tree level by level, branch-free.
  * The reference (trees_ref.c) walks one row at a time with ordinary
@@ -11,17 +13,23 @@
 #ifndef WEIR_KERNELS_TREES_H
 #define WEIR_KERNELS_TREES_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define WEIR_TREE_DEFAULT_LEFT 0x80000000u /* in weir_tree_node.feature */
 
 struct weir_tree_node {
-    float threshold;  /* split: go left when x < threshold */
-    uint32_t feature; /* feature index | WEIR_TREE_DEFAULT_LEFT; 0 for leaves */
-    uint32_t left;    /* absolute node indexes; a leaf's are its own */
-    uint32_t right;
+    float threshold;  /* split: go left when x < threshold; NaN for leaves */
+    uint32_t feature; /* feature index | WEIR_TREE_DEFAULT_LEFT; a leaf's: 0 | DEFAULT_LEFT */
+    uint32_t left;    /* absolute index of the left child (right = left + 1); a leaf's own */
 };
+
+/* A leaf at index `self`, as the kernels expect it. */
+static inline struct weir_tree_node weir_tree_leaf(uint32_t self)
+{
+    return (struct weir_tree_node){NAN, WEIR_TREE_DEFAULT_LEFT, self};
+}
 
 struct weir_trees {
     size_t ntrees;

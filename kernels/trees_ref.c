@@ -14,9 +14,9 @@ void weir_trees_ref(const struct weir_trees *t, const float *X, size_t ldx, size
                 const struct weir_tree_node *nd = &t->node[j];
                 float v = x[nd->feature & ~WEIR_TREE_DEFAULT_LEFT];
                 if (isnan(v))
-                    j = (nd->feature & WEIR_TREE_DEFAULT_LEFT) ? nd->left : nd->right;
+                    j = (nd->feature & WEIR_TREE_DEFAULT_LEFT) ? nd->left : nd->left + 1;
                 else
-                    j = v < nd->threshold ? nd->left : nd->right;
+                    j = v < nd->threshold ? nd->left : nd->left + 1;
             }
             out[i] += t->leaf[j];
         }

@@ -138,9 +138,34 @@ static int tree_arrays(json_t *tree, size_t k, struct tree_arrays *a, char *err,
     return 0;
 }
 
-/* Copies tree k's nodes to [base, base + n) and works out its depth. */
-static int tree(struct weir_model *m, json_t *tree, size_t k, size_t base, uint32_t *depth_out,
-                uint32_t *depth, char *err, size_t errlen)
+/* Checks node j of tree k and reads its children (-1, -1 for a leaf). */
+static int node_children(const struct tree_arrays *a, size_t k, size_t j, size_t nfeat,
+                         json_int_t *l, json_int_t *r, char *err, size_t errlen)
+{
+    *l = json_integer_value(json_array_get(a->left, j));
+    *r = json_integer_value(json_array_get(a->right, j));
+    double c = json_number_value(json_array_get(a->cond, j));
+    if (!json_is_number(json_array_get(a->cond, j)) || !isfinite(c))
+        return FAIL("trees[%zu] node %zu: split_conditions is not a finite number", k, j);
+    if (*l == -1 && *r == -1)
+        return 0;
+    if (*l <= (json_int_t)j || *r <= (json_int_t)j || *l >= (json_int_t)a->n ||
+        *r >= (json_int_t)a->n || *l == *r)
+        return FAIL("trees[%zu] node %zu: children %lld, %lld: expected distinct nodes after it "
+                    "and before %zu", k, j, (long long)*l, (long long)*r, a->n);
+    json_int_t f = json_integer_value(json_array_get(a->feat, j));
+    if (f < 0 || (size_t)f >= nfeat)
+        return FAIL("trees[%zu] node %zu: split on feature %lld, expected 0 to %zu", k, j,
+                    (long long)f, nfeat - 1);
+    return 0;
+}
+
+/* Copies tree k's nodes to [base, base + used) in breadth-first order, so
+ * that each split's children are neighbours (right = left + 1, as the
+ * kernels want), and works out its depth. XGBoost's children come after
+ * their parent; a node reached twice is an error, so `used` <= n. */
+static int tree(struct weir_model *m, json_t *tree, size_t k, size_t base, size_t *used,
+                uint32_t *depth_out, uint32_t *work, char *err, size_t errlen)
 {
     struct tree_arrays a;
     int rc = tree_arrays(tree, k, &a, err, errlen);
@@ -149,37 +174,41 @@ static int tree(struct weir_model *m, json_t *tree, size_t k, size_t base, uint3
     struct weir_tree_node *node = (struct weir_tree_node *)m->trees.node + base;
     float *leaf = (float *)m->trees.leaf + base;
     uint8_t *is_leaf = (uint8_t *)m->trees.is_leaf + base;
-    uint32_t max_depth = 0;
+    uint32_t *order = work, *depth = work + a.n, *seen = work + 2 * a.n; /* by old index */
+    memset(seen, 0, a.n * sizeof *seen);
+    uint32_t max_depth = 0, next = 1;
+    order[0] = 0;
     depth[0] = 0;
-    for (size_t j = 0; j < a.n; j++) {
-        json_int_t l = json_integer_value(json_array_get(a.left, j));
-        json_int_t r = json_integer_value(json_array_get(a.right, j));
-        json_int_t f = json_integer_value(json_array_get(a.feat, j));
-        json_t *dl = json_array_get(a.dleft, j);
+    seen[0] = 1;
+    for (uint32_t q = 0; q < next; q++) {
+        uint32_t j = order[q];
+        json_int_t l, r;
+        if ((rc = node_children(&a, k, j, m->nin, &l, &r, err, errlen)) < 0)
+            return rc;
         double c = json_number_value(json_array_get(a.cond, j));
-        if (!json_is_number(json_array_get(a.cond, j)) || !isfinite(c))
-            return FAIL("trees[%zu] node %zu: split_conditions is not a finite number", k, j);
-        if (l == -1 && r == -1) {
-            is_leaf[j] = 1;
-            leaf[j] = (float)c;
-            node[j] = (struct weir_tree_node){0, 0, (uint32_t)(base + j), (uint32_t)(base + j)};
+        if (l == -1) {
+            is_leaf[q] = 1;
+            leaf[q] = (float)c;
+            node[q] = weir_tree_leaf((uint32_t)(base + q));
             continue;
         }
-        if (l <= (json_int_t)j || r <= (json_int_t)j || l >= (json_int_t)a.n ||
-            r >= (json_int_t)a.n || l == r)
-            return FAIL("trees[%zu] node %zu: children %lld, %lld: expected distinct nodes after "
-                        "it and before %zu", k, j, (long long)l, (long long)r, a.n);
-        if (f < 0 || (size_t)f >= m->nin)
-            return FAIL("trees[%zu] node %zu: split on feature %lld, expected 0 to %zu", k, j,
-                        (long long)f, m->nin - 1);
+        if (seen[l] || seen[r])
+            return FAIL("trees[%zu]: node %lld has two parents", k, (long long)(seen[l] ? l : r));
+        seen[l] = seen[r] = 1;
+        json_t *dl = json_array_get(a.dleft, j);
         int left_default = json_is_true(dl) || json_integer_value(dl) != 0;
-        node[j] = (struct weir_tree_node){
+        json_int_t f = json_integer_value(json_array_get(a.feat, j));
+        node[q] = (struct weir_tree_node){
             (float)c, (uint32_t)f | (left_default ? WEIR_TREE_DEFAULT_LEFT : 0),
-            (uint32_t)(base + (size_t)l), (uint32_t)(base + (size_t)r)};
-        depth[l] = depth[r] = depth[j] + 1;
-        if (depth[j] + 1 > max_depth)
-            max_depth = depth[j] + 1;
+            (uint32_t)(base + next)};
+        order[next] = (uint32_t)l;
+        order[next + 1] = (uint32_t)r;
+        depth[next] = depth[next + 1] = depth[q] + 1;
+        if (depth[q] + 1 > max_depth)
+            max_depth = depth[q] + 1;
+        next += 2;
     }
+    *used = next;
     *depth_out = max_depth;
     return 0;
 }
@@ -200,22 +229,23 @@ static int trees(struct weir_model *m, json_t *learner, char *err, size_t errlen
     struct weir_trees *t = &m->trees;
     uint32_t *root = weir_model_alloc(m, nt * sizeof *root);
     uint32_t *tdepth = weir_model_alloc(m, nt * sizeof *tdepth);
-    uint32_t *depth = weir_model_alloc(m, widest * sizeof *depth);
+    uint32_t *work = weir_model_alloc(m, 3 * widest * sizeof *work);
     t->node = weir_model_alloc(m, (nn ? nn : 1) * sizeof *t->node);
     t->leaf = weir_model_alloc(m, (nn ? nn : 1) * sizeof *t->leaf);
     t->is_leaf = weir_model_alloc(m, nn ? nn : 1);
-    if (!root || !tdepth || !depth || !t->node || !t->leaf || !t->is_leaf)
+    if (!root || !tdepth || !work || !t->node || !t->leaf || !t->is_leaf)
         return fail(err, errlen, -ENOMEM, "out of memory");
     size_t base = 0;
     for (size_t k = 0; k < nt; k++) {
         root[k] = (uint32_t)base;
-        int rc = tree(m, json_array_get(arr, k), k, base, &tdepth[k], depth, err, errlen);
+        size_t used = 0;
+        int rc = tree(m, json_array_get(arr, k), k, base, &used, &tdepth[k], work, err, errlen);
         if (rc < 0)
             return rc;
-        base += json_array_size(json_object_get(json_array_get(arr, k), "left_children"));
+        base += used;
     }
     t->ntrees = nt;
-    t->nnodes = nn;
+    t->nnodes = base;
     t->nfeat = m->nin;
     t->root = root;
     t->depth = tdepth;

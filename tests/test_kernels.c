@@ -85,12 +85,13 @@ static uint32_t grow(struct weir_tree_node *node, float *leaf, uint8_t *is_leaf,
     if (d == depth || (d > 0 && urand() < 0.2)) {
         is_leaf[at] = 1;
         leaf[at] = nrand();
-        node[at] = (struct weir_tree_node){0, 0, at, at};
+        node[at] = weir_tree_leaf(at);
         return next;
     }
     uint32_t l = next++, r = next++;
     uint32_t f = (uint32_t)(urand() * (double)nfeat);
-    node[at] = (struct weir_tree_node){nrand(), f | (urand() < 0.5 ? WEIR_TREE_DEFAULT_LEFT : 0), l, r};
+    (void)r; /* r = l + 1 */
+    node[at] = (struct weir_tree_node){nrand(), f | (urand() < 0.5 ? WEIR_TREE_DEFAULT_LEFT : 0), l};
     is_leaf[at] = 0;
     leaf[at] = 0;
     grow(node, leaf, is_leaf, l, depth, nfeat, max_depth, d + 1);
@@ -126,8 +127,8 @@ static void trees_case(size_t ntrees, uint32_t depth, size_t nfeat, size_t n)
 static void trees_facts(void)
 {
     /* x0 < 0.5 ? (x1 < 2 ? 1 : 2) : 3; missing x0 goes right, missing x1 left */
-    struct weir_tree_node node[5] = {{0.5f, 0, 1, 2}, {2, 1 | WEIR_TREE_DEFAULT_LEFT, 3, 4},
-                                     {0, 0, 2, 2}, {0, 0, 3, 3}, {0, 0, 4, 4}};
+    struct weir_tree_node node[5] = {{0.5f, 0, 1}, {2, 1 | WEIR_TREE_DEFAULT_LEFT, 3},
+                                     weir_tree_leaf(2), weir_tree_leaf(3), weir_tree_leaf(4)};
     float leaf[5] = {0, 0, 3, 1, 2};
     uint8_t is_leaf[5] = {0, 0, 1, 1, 1};
     uint32_t root = 0, depth = 2;
