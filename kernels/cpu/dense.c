@@ -46,47 +46,57 @@ static void layer_norm_row(float *y, size_t n, const float *gamma, const float *
         y[j] = (y[j] - mean) * inv * gamma[j] + beta[j];
 }
 
-/* One loop per activation so that each is a simple loop the compiler can
- * vectorise (relu, none) or at least keep branch-free. */
-static void bias_act_row(float *restrict y, const float *restrict b, size_t n, int act, int norm)
+/* y = act(y + b) over n rows, one loop per activation with the switch
+ * outside the rows, so the relu and none loops vectorise and narrow layers
+ * (16 outputs) do not pay a call and a switch per row. */
+#define EPILOGUE(expr)                                                                    \
+    for (size_t i = 0; i < n; i++) {                                                      \
+        float *restrict y = Y + i * ldy;                                                  \
+        if (b)                                                                            \
+            for (size_t j = 0; j < out; j++) {                                            \
+                float v = y[j] + b[j];                                                    \
+                y[j] = (expr);                                                            \
+            }                                                                             \
+        else                                                                              \
+            for (size_t j = 0; j < out; j++) {                                            \
+                float v = y[j];                                                           \
+                y[j] = (expr);                                                            \
+            }                                                                             \
+    }
+
+static void bias_act(float *Y, size_t ldy, size_t n, size_t out, const float *restrict b, int act)
 {
-    if (b)
-        for (size_t j = 0; j < n; j++)
-            y[j] += b[j];
-    if (norm)
-        return; /* the caller normalises, then activates */
     switch (act) {
     case WEIR_ACT_RELU:
-        for (size_t j = 0; j < n; j++)
-            y[j] = y[j] > 0 ? y[j] : 0;
+        EPILOGUE(v > 0 ? v : 0);
         break;
     case WEIR_ACT_TANH:
-        for (size_t j = 0; j < n; j++)
-            y[j] = tanhf(y[j]);
+        EPILOGUE(tanhf(v));
         break;
     case WEIR_ACT_SIGMOID:
-        for (size_t j = 0; j < n; j++)
-            y[j] = 1.0f / (1.0f + expf(-y[j]));
+        EPILOGUE(1.0f / (1.0f + expf(-v)));
         break;
     case WEIR_ACT_GELU: /* exact (erf) form, PyTorch's default */
-        for (size_t j = 0; j < n; j++)
-            y[j] = 0.5f * y[j] * (1.0f + erff(y[j] * 0.70710678118654752f));
+        EPILOGUE(0.5f * v * (1.0f + erff(v * 0.70710678118654752f)));
         break;
     default:
+        if (b)
+            EPILOGUE(v);
         break;
     }
 }
 
 void weir_dense_epilogue(const struct weir_dense_layer *L, float *Y, size_t ldy, size_t n)
 {
-    int norm = L->ln_gamma != NULL;
-    for (size_t i = 0; i < n; i++) {
+    if (!L->ln_gamma) {
+        bias_act(Y, ldy, n, L->out, L->b, L->act);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) { /* bias, then the norm, then the activation, per row */
         float *y = Y + i * ldy;
-        bias_act_row(y, L->b, L->out, L->act, norm);
-        if (norm) {
-            layer_norm_row(y, L->out, L->ln_gamma, L->ln_beta, L->ln_eps);
-            bias_act_row(y, NULL, L->out, L->act, 0);
-        }
+        bias_act(y, ldy, 1, L->out, L->b, WEIR_ACT_NONE);
+        layer_norm_row(y, L->out, L->ln_gamma, L->ln_beta, L->ln_eps);
+        bias_act(y, ldy, 1, L->out, NULL, L->act);
     }
 }
 
