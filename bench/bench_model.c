@@ -6,6 +6,10 @@
  * activation: the machine's limit) and a naive triple loop. Outputs are
  * checked against the reference kernel first.
  *
+ * int8: the same layer through the int8 path (weights and each input row
+ * quantised per row), its rows/s and its worst error against fp32 as a
+ * fraction of the row's largest output.
+ *
  * Trees (--trees DIR, made by bench/bench_model_xgb.py): weir's tree kernel
  * against XGBoost's own predictor (inplace_predict, nthread=1) on the same
  * rows, 100 and 500 trees of depth 6; weir's predictions must match
@@ -36,7 +40,30 @@ struct shape {
     size_t w, n;
     const float *W, *b, *X;
     float *Y;
+    const int8_t *Wq;
+    const float *w_scale;
+    int8_t *xq;
 };
+
+static void run_int8(const struct shape *s)
+{
+    struct weir_dense_layer L = {s->w, s->w, s->W, s->b, NULL, NULL, 0, WEIR_ACT_RELU};
+    weir_dense_int8_cpu(&L, s->Wq, s->w_scale, s->X, s->w, s->n, s->Y, s->w, s->xq);
+}
+
+/* int8's worst error against fp32 (ref), as a fraction of the row's largest output. */
+static double int8_error(const float *Y, const float *R, size_t n, size_t w)
+{
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        float m = 1e-6f;
+        for (size_t j = 0; j < w; j++)
+            m = fabsf(R[i * w + j]) > m ? fabsf(R[i * w + j]) : m;
+        for (size_t j = 0; j < w; j++)
+            worst = fmax(worst, fabsf(Y[i * w + j] - R[i * w + j]) / m);
+    }
+    return worst;
+}
 
 static void run_weir(const struct shape *s)
 {
@@ -83,8 +110,9 @@ static int dense_table(FILE *json)
 {
     static const size_t widths[] = {16, 128, 512}, batches[] = {1, 16, 256, 1024, 4096};
     printf("dense layer W->W with bias + relu, one core (rows/s)\n");
-    printf("%6s %6s %14s %14s %14s %10s %10s %12s\n", "width", "batch", "weir", "bare sgemm",
-           "naive loop", "weir/sgemm", "weir/naive", "ns/row weir");
+    printf("%6s %6s %12s %12s %12s %10s %10s %11s %12s %9s %9s\n", "width", "batch", "weir",
+           "bare sgemm", "naive loop", "weir/sgemm", "weir/naive", "ns/row weir", "weir int8",
+           "int8/fp32", "int8 err");
     fprintf(json, "  \"dense\": [\n");
     int first = 1;
     for (size_t wi = 0; wi < 3; wi++)
@@ -99,8 +127,11 @@ static int dense_table(FILE *json)
                 b[i] = (float)rand() / RAND_MAX - 0.5f;
             for (size_t i = 0; i < n * w; i++)
                 X[i] = (float)rand() / RAND_MAX * 2 - 1;
-            struct shape s = {w, n, W, b, X, Y};
+            int8_t *Wq = malloc(w * w), *xq = malloc(w);
+            float *sc = malloc(w * 4);
+            struct shape s = {w, n, W, b, X, Y, Wq, sc, xq};
             struct weir_dense_layer L = {w, w, W, b, NULL, NULL, 0, WEIR_ACT_RELU};
+            weir_dense_int8_quantize(&L, Wq, sc);
             run_weir(&s);
             weir_dense_ref(&L, X, w, n, R, w);
             for (size_t i = 0; i < n * w; i++)
@@ -108,16 +139,20 @@ static int dense_table(FILE *json)
                     fprintf(stderr, "bench_model: weir differs from the reference at %zu\n", i);
                     return -1;
                 }
+            run_int8(&s);
+            double err8 = int8_error(Y, R, n, w);
             double rw = rate(run_weir, &s, 0.2), rs = rate(run_sgemm, &s, 0.2);
             double rn = rate(run_naive, &s, w * w * n > 1e7 ? 0.05 : 0.2);
-            printf("%6zu %6zu %14.0f %14.0f %14.0f %10.2f %10.1f %12.1f\n", w, n, rw, rs, rn,
-                   rw / rs, rw / rn, 1e9 / rw);
+            double r8 = rate(run_int8, &s, 0.2);
+            printf("%6zu %6zu %12.0f %12.0f %12.0f %10.2f %10.1f %11.1f %12.0f %9.2f %9.4f\n", w,
+                   n, rw, rs, rn, rw / rs, rw / rn, 1e9 / rw, r8, r8 / rw, err8);
             fprintf(json,
                     "%s    {\"width\": %zu, \"batch\": %zu, \"weir_rows_s\": %.0f, "
-                    "\"sgemm_rows_s\": %.0f, \"naive_rows_s\": %.0f, \"weir_over_sgemm\": %.3f}",
-                    first ? "" : ",\n", w, n, rw, rs, rn, rw / rs);
+                    "\"sgemm_rows_s\": %.0f, \"naive_rows_s\": %.0f, \"weir_over_sgemm\": %.3f, "
+                    "\"int8_rows_s\": %.0f, \"int8_worst_error\": %.5f}",
+                    first ? "" : ",\n", w, n, rw, rs, rn, rw / rs, r8, err8);
             first = 0;
-            free(W), free(b), free(X), free(Y), free(R);
+            free(W), free(b), free(X), free(Y), free(R), free(Wq), free(xq), free(sc);
         }
     fprintf(json, "\n  ]");
     return 0;
@@ -155,7 +190,7 @@ static double tree_rate(const struct tree_run *r)
         double t0 = now();
         for (size_t i = 0; i < r->n; i += 1024) /* as the operator runs it: 1024 rows a call */
             weir_model_predict(r->m, r->X + i * r->m->nin, r->m->nin,
-                               r->n - i < 1024 ? r->n - i : 1024, r->out + i, NULL, 0);
+                               r->n - i < 1024 ? r->n - i : 1024, r->out + i, NULL, WEIR_PREDICT_FP32);
         double v = (double)r->n / (now() - t0);
         best = v > best ? v : best;
     }

@@ -9,6 +9,7 @@
 #define WEIR_KERNELS_DENSE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum weir_act { WEIR_ACT_NONE, WEIR_ACT_RELU, WEIR_ACT_TANH, WEIR_ACT_SIGMOID, WEIR_ACT_GELU };
 
@@ -37,6 +38,15 @@ void weir_dense_cpu(const struct weir_dense_layer *L, const float *X, size_t ldx
                     float *Y, size_t ldy);
 void weir_dense_ref(const struct weir_dense_layer *L, const float *X, size_t ldx, size_t n,
                     float *Y, size_t ldy);
+
+/* The int8 path: weights quantised per output row (symmetric, scale =
+ * max|w| / 127), each input row quantised on the fly the same way, int32
+ * dot products, then the fp32 epilogue. Accuracy against fp32 is measured by
+ * bench_model and test_kernels; it is an option, not the default. */
+void weir_dense_int8_quantize(const struct weir_dense_layer *L, int8_t *Wq, float *w_scale);
+/* xq: scratch of L->in bytes. */
+void weir_dense_int8_cpu(const struct weir_dense_layer *L, const int8_t *Wq, const float *w_scale,
+                         const float *X, size_t ldx, size_t n, float *Y, size_t ldy, int8_t *xq);
 
 /* The fused epilogue alone, in place over n rows of Y: bias, layer norm,
  * activation. The CPU kernel runs it after sgemm; exposed for the benchmark. */

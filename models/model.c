@@ -128,11 +128,24 @@ int weir_model_load(const char *path, struct weir_model **out, char *err, size_t
     return 0;
 }
 
+int weir_model_quantize(struct weir_model *m)
+{
+    for (size_t k = 0; m->kind == WEIR_MODEL_DENSE && k < m->nlayers; k++) {
+        const struct weir_dense_layer *L = &m->layer[k];
+        m->Wq[k] = weir_model_alloc(m, L->in * L->out);
+        m->w_scale[k] = weir_model_alloc(m, L->out * sizeof(float));
+        if (!m->Wq[k] || !m->w_scale[k])
+            return -ENOMEM;
+        weir_dense_int8_quantize(L, m->Wq[k], m->w_scale[k]);
+    }
+    return 0;
+}
+
 size_t weir_model_scratch(const struct weir_model *m, size_t n)
 {
     if (m->kind == WEIR_MODEL_TREES)
         return 0;
-    return n * (m->nin + 2 * m->max_width);
+    return n * (m->nin + 2 * m->max_width) + m->max_in / 4 + 1; /* + one int8 row */
 }
 
 static float sigmoidf(float x)
@@ -141,11 +154,11 @@ static float sigmoidf(float x)
 }
 
 static void predict_trees(const struct weir_model *m, const float *X, size_t ldx, size_t n,
-                          float *out, int reference)
+                          float *out, int mode)
 {
     for (size_t i = 0; i < n; i++)
         out[i] = m->base_margin;
-    if (reference)
+    if (mode == WEIR_PREDICT_REFERENCE)
         weir_trees_ref(&m->trees, X, ldx, n, out);
     else
         weir_trees_cpu(&m->trees, X, ldx, n, out);
@@ -155,13 +168,14 @@ static void predict_trees(const struct weir_model *m, const float *X, size_t ldx
 }
 
 void weir_model_predict(const struct weir_model *m, const float *X, size_t ldx, size_t n,
-                        float *out, float *scratch, int reference)
+                        float *out, float *scratch, int mode)
 {
     if (m->kind == WEIR_MODEL_TREES) {
-        predict_trees(m, X, ldx, n, out, reference);
+        predict_trees(m, X, ldx, n, out, mode);
         return;
     }
     float *norm = scratch, *a = scratch + n * m->nin, *b = a + n * m->max_width;
+    int8_t *xq = (int8_t *)(b + n * m->max_width);
     const float *in = X;
     size_t ld = ldx;
     if (m->mean) {
@@ -175,8 +189,11 @@ void weir_model_predict(const struct weir_model *m, const float *X, size_t ldx, 
     size_t ldc = ld;
     for (size_t k = 0; k < m->nlayers; k++) {
         float *dst = (k & 1) ? b : a;
-        if (reference)
+        if (mode == WEIR_PREDICT_REFERENCE)
             weir_dense_ref(&m->layer[k], cur, ldc, n, dst, m->layer[k].out);
+        else if (mode == WEIR_PREDICT_INT8 && m->Wq[k])
+            weir_dense_int8_cpu(&m->layer[k], m->Wq[k], m->w_scale[k], cur, ldc, n, dst,
+                                m->layer[k].out, xq);
         else
             weir_dense_cpu(&m->layer[k], cur, ldc, n, dst, m->layer[k].out);
         cur = dst;

@@ -7,6 +7,7 @@
 #define WEIR_MODEL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kernels/dense.h"
 #include "kernels/trees.h"
@@ -31,6 +32,9 @@ struct weir_model {
     size_t nlayers, max_width;
     struct weir_dense_layer layer[WEIR_MODEL_MAX_LAYERS];
     const float *mean, *std; /* (nin) input normalisation, or NULL */
+    size_t max_in;           /* the widest layer input */
+    int8_t *Wq[WEIR_MODEL_MAX_LAYERS]; /* int8 weights, after weir_model_quantize */
+    float *w_scale[WEIR_MODEL_MAX_LAYERS];
     /* trees */
     struct weir_trees trees;
     float base_margin;
@@ -45,12 +49,18 @@ struct weir_model {
 int weir_model_load(const char *path, struct weir_model **out, char *err, size_t errlen);
 void weir_model_free(struct weir_model *m);
 
+/* How predict runs a dense model: the fast kernels, the reference (the
+ * oracle), or the int8 path (after weir_model_quantize). Trees ignore int8. */
+enum weir_predict_mode { WEIR_PREDICT_FP32, WEIR_PREDICT_REFERENCE, WEIR_PREDICT_INT8 };
+
+/* Makes the int8 weights of a dense model (once, before sharing it). */
+int weir_model_quantize(struct weir_model *m);
 /* Floats of scratch weir_model_predict needs for n rows. */
 size_t weir_model_scratch(const struct weir_model *m, size_t n);
 /* n rows of X (nin features each, stride ldx) → out (n rows of nout values,
- * stride nout). reference: use the oracle kernels instead of the fast ones. */
+ * stride nout). mode: enum weir_predict_mode. */
 void weir_model_predict(const struct weir_model *m, const float *X, size_t ldx, size_t n,
-                        float *out, float *scratch, int reference);
+                        float *out, float *scratch, int mode);
 
 /* Internal to models/: the loaders and the allocations they share. */
 void *weir_model_alloc(struct weir_model *m, size_t bytes); /* zeroed, 64-byte aligned */

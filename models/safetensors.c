@@ -255,6 +255,8 @@ static int architecture(struct st_file *f, struct weir_model *m)
     m->nlayers = rc == 0 ? json_array_size(layers) : 0;
     size_t in = m->nin;
     for (size_t k = 0; rc == 0 && k < m->nlayers; k++) {
+        if (in > m->max_in)
+            m->max_in = in;
         rc = layer(f, m, json_array_get(layers, k), k, in);
         in = m->layer[k].out;
         if (in > m->max_width)

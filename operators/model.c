@@ -29,6 +29,7 @@
 #include "models/model.h"
 
 enum { ON_NAN_DEAD, ON_NAN_IMPUTE };
+enum { PRECISION_FP32, PRECISION_INT8 };
 
 struct model_conf {
     const char *path;
@@ -38,6 +39,7 @@ struct model_conf {
     int64_t max_delay_ms;
     int on_nan;
     int device;
+    int precision;
     /* resolved by prepare() */
     struct weir_model *model;
     int *in_col, *out_col;
@@ -63,6 +65,10 @@ static const struct weir_option model_options[] = {
      "dense networks, non-finite input: dead (dead-letter the record) or impute (the input "
      "mean); trees treat NaN as missing",
      offsetof(struct model_conf, on_nan), 0, 0, 0, "dead|impute"},
+    {"precision", WEIR_OPT_ENUM, "\"fp32\"",
+     "dense networks: fp32, or int8 (weights and inputs quantised per row; accuracy in "
+     "docs/models.md)",
+     offsetof(struct model_conf, precision), 0, 0, 0, "fp32|int8"},
     {"device", WEIR_OPT_ENUM, "\"cpu\"", "where the model runs (cpu only for now)",
      offsetof(struct model_conf, device), 0, 0, 0, "cpu"},
     {0},
@@ -143,6 +149,15 @@ static int model_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
     weir_path_key(path, sizeof path, p->path, "path");
     if (weir_model_load(c->path, &c->model, err, sizeof err) < 0) {
         weir_diag_add(p->diag, path, "%s", err);
+        return 1;
+    }
+    if (c->precision == PRECISION_INT8 && c->model->kind != WEIR_MODEL_DENSE) {
+        weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "precision"),
+                      "expected \"int8\" only for dense networks, got %s", c->model->what);
+        return 1;
+    }
+    if (c->precision == PRECISION_INT8 && weir_model_quantize(c->model) < 0) {
+        weir_diag_add(p->diag, p->path, "out of memory");
         return 1;
     }
     int bad = match_features(c, raw, p);
@@ -241,7 +256,8 @@ static void run_rows(const struct model_conf *c, struct model_state *s)
     if (s->rows == 0)
         return;
     const struct weir_model *m = c->model;
-    weir_model_predict(m, s->X, m->nin, s->rows, s->Y, s->scratch, 0);
+    weir_model_predict(m, s->X, m->nin, s->rows, s->Y, s->scratch,
+                       c->precision == PRECISION_INT8 ? WEIR_PREDICT_INT8 : WEIR_PREDICT_FP32);
     for (size_t r = 0; r < s->rows; r++) {
         float *row = weir_batch_row(s->slot[r].b, s->slot[r].i);
         for (size_t k = 0; k < m->nout; k++)

@@ -54,6 +54,49 @@ static void dense_case(size_t in, size_t out, size_t n, int act, int bias, int n
     free(W), free(b), free(g), free(be), free(X), free(Y), free(R);
 }
 
+/* int8 against the fp32 reference: within 2% of the row's largest output
+ * (random layers, relu), and exact when weights and inputs are already
+ * multiples of their scale (integers with 127 as each row's largest). */
+static void int8_case(size_t in, size_t out, size_t n)
+{
+    float *W = malloc(in * out * 4), *b = malloc(out * 4), *X = malloc(n * in * 4),
+          *Y = malloc(n * out * 4), *R = malloc(n * out * 4), *sc = malloc(out * 4);
+    int8_t *Wq = malloc(in * out), *xq = malloc(in);
+    fill(W, in * out, 1.0f / sqrtf((float)in));
+    fill(b, out, 0.1f);
+    fill(X, n * in, 1);
+    struct weir_dense_layer L = {in, out, W, b, NULL, NULL, 0, WEIR_ACT_RELU};
+    weir_dense_int8_quantize(&L, Wq, sc);
+    weir_dense_int8_cpu(&L, Wq, sc, X, in, n, Y, out, xq);
+    weir_dense_ref(&L, X, in, n, R, out);
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        float m = 0;
+        for (size_t j = 0; j < out; j++)
+            m = fabsf(R[i * out + j]) > m ? fabsf(R[i * out + j]) : m;
+        for (size_t j = 0; j < out; j++) {
+            double e = fabsf(Y[i * out + j] - R[i * out + j]) / (m + 1e-6);
+            worst = e > worst ? e : worst;
+        }
+    }
+    printf("int8 %zu->%zu: worst error %.4f of the row's largest output\n", in, out, worst);
+    CHECK(worst <= 0.05);
+    for (size_t i = 0; i < in * out; i++) /* exact: integers, each row's max 127 */
+        W[i] = i % in == 0 ? 127 : (float)((int)(urand() * 255) - 127);
+    for (size_t i = 0; i < n * in; i++)
+        X[i] = i % in == 0 ? -127 : (float)((int)(urand() * 255) - 127);
+    L.b = NULL;
+    L.act = WEIR_ACT_NONE;
+    weir_dense_int8_quantize(&L, Wq, sc);
+    weir_dense_int8_cpu(&L, Wq, sc, X, in, n, Y, out, xq);
+    weir_dense_ref(&L, X, in, n, R, out);
+    size_t same = 0;
+    for (size_t i = 0; i < n * out; i++)
+        same += Y[i] == R[i];
+    CHECK(same == n * out);
+    free(W), free(b), free(X), free(Y), free(R), free(sc), free(Wq), free(xq);
+}
+
 static void dense_facts(void)
 {
     /* 2 -> 2 with W = [[1, 2], [-3, 0.5]], b = [0.5, -1] at x = [1, -1]: pre = [-0.5, -4.5] */
@@ -154,6 +197,9 @@ int main(void)
         dense_case(in, out, n, k % 5, k % 3 != 0, k % 4 == 1);
     }
     dense_case(128, 512, 700, WEIR_ACT_GELU, 1, 1); /* chunked: 512 outputs, 128 rows a chunk */
+    int8_case(16, 16, 50);
+    int8_case(128, 64, 200);
+    int8_case(300, 7, 20);
     for (int k = 0; k < 20; k++)
         trees_case(1 + (size_t)(urand() * 30), 1 + (uint32_t)(urand() * 8), 1 + (size_t)(urand() * 12),
                    1 + (size_t)(urand() * 300));

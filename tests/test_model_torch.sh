@@ -36,8 +36,10 @@ pipeline logistic '"y"'
 # held: batches of 16 wait for 1000 records, 5 ms, or the end of the input
 pipeline mlp '"y"' ', "max_records": 1000, "max_delay_ms": 5' 16
 pipeline autoencoder '"y"'
+cp "$T/mlp.safetensors" "$T/mlp8.safetensors"
+pipeline mlp8 '"y"' ', "precision": "int8"'
 pipeline multi '["y0", "y1", "y2"]' ', "max_records": 7'
-for m in logistic mlp autoencoder multi; do
+for m in logistic mlp autoencoder multi mlp8; do
     if "$WEIR_BIN" run "$T/$m.json" --quiet 2>"$T/$m.err"; then ok; else fail "$m: weir run failed: $(cat "$T/$m.err")"; fi
     dead=$(grep -c '"reason":"model: feature f2 is not finite"' "$T/$m.dead.jsonl")
     [ "$dead" = 8 ] && ok || fail "$m: expected 8 dead-lettered rows naming f2, got $dead"

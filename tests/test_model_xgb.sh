@@ -34,10 +34,13 @@ JSON
 NAMES='"features": ["f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7"]'
 pipeline binary "$T/binary.json"
 pipeline squared "$T/squared.json" ", $NAMES, \"max_records\": 256, \"max_delay_ms\": 20"
+WORKERS_squared="--workers 2" # two workers share the loaded model
 pipeline reglogistic "$T/reglogistic.json" ", $NAMES"
 pipeline binary_v2 "$T/binary_v2.json"
 for m in binary squared reglogistic binary_v2; do
-    if "$WEIR_BIN" run "$T/p_$m.json" --quiet 2>"$T/$m.err"; then ok; else fail "$m: weir run failed: $(cat "$T/$m.err")"; fi
+    w=WORKERS_$m
+    # shellcheck disable=SC2086
+    if "$WEIR_BIN" run "$T/p_$m.json" --quiet ${!w:-} 2>"$T/$m.err"; then ok; else fail "$m: weir run failed: $(cat "$T/$m.err")"; fi
     [ ! -s "$T/$m.dead.jsonl" ] && ok || fail "$m: records were dead-lettered: $(head -2 "$T/$m.dead.jsonl")"
 done
 if $PY tests/model_xgb.py check "$T"; then ok; else fail "predictions differ from XGBoost's"; fi
