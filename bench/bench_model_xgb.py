@@ -7,8 +7,11 @@ best of 5) on the same rows.
 
 Usage: /usr/bin/python3 bench/bench_model_xgb.py DIR [ROWS]
 Writes DIR/trees{100,500}.json, DIR/rows.f32, DIR/pred{100,500}.f32 and
-DIR/xgb.json ({"trees100": rows_per_s, ...}); bench_model --trees DIR reads them."""
+DIR/xgb.json ({"trees100": rows_per_s, ...}); bench_model --trees DIR reads them.
+Models already in DIR are reused (the rows are the same for a given ROWS): a
+second run only times XGBoost again, e.g. right before bench_model."""
 import json
+import os
 import sys
 import time
 
@@ -26,9 +29,12 @@ X.tofile(f"{d}/rows.f32")
 out = {"rows": n, "features": F, "xgboost": xgb.__version__}
 train = xgb.DMatrix(X[:20000], label=y[:20000], missing=np.nan)
 for trees in (100, 500):
-    bst = xgb.train({"objective": "binary:logistic", "max_depth": 6, "nthread": 1, "seed": 1},
-                    train, trees)
-    bst.save_model(f"{d}/trees{trees}.json")
+    if os.path.exists(f"{d}/trees{trees}.json"):  # trained before: only time it again
+        bst = xgb.Booster(model_file=f"{d}/trees{trees}.json")
+    else:
+        bst = xgb.train({"objective": "binary:logistic", "max_depth": 6, "nthread": 1,
+                         "seed": 1}, train, trees)
+        bst.save_model(f"{d}/trees{trees}.json")
     bst.set_param({"nthread": 1})
     best = float("inf")
     for _ in range(5):
