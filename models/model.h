@@ -49,6 +49,16 @@ struct weir_model {
 int weir_model_load(const char *path, struct weir_model **out, char *err, size_t errlen);
 void weir_model_free(struct weir_model *m);
 
+/* A version that failed to load (name, the reason) while a directory was
+ * searched for the newest valid one. */
+typedef void (*weir_model_rejected_fn)(void *ctx, const char *name, const char *why);
+/* path is a model file, or a directory of versioned files (versions.c): the
+ * pinned version (pin, a file name) or the newest that loads is served;
+ * version receives the served file's name. */
+int weir_model_load_version(const char *path, const char *pin, struct weir_model **out,
+                            char *version, size_t vlen, char *err, size_t errlen,
+                            weir_model_rejected_fn rejected, void *ctx);
+
 /* How predict runs a dense model: the fast kernels, the reference (the
  * oracle), or the int8 path (after weir_model_quantize). Trees ignore int8. */
 enum weir_predict_mode { WEIR_PREDICT_FP32, WEIR_PREDICT_REFERENCE, WEIR_PREDICT_INT8 };

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,11 +41,16 @@ struct model_conf {
     int on_nan;
     int device;
     int precision;
+    const char *pin;         /* "version" */
+    const char *version_out; /* string field for the served version, or NULL */
     /* resolved by prepare() */
     struct weir_model *model;
     int *in_col, *out_col;
     char **reason;   /* (nin) "model: feature x is not finite" */
     float *impute;   /* (nin) */
+    char version[256]; /* the served file's name */
+    uint32_t version_len;
+    int version_col;   /* -1: not written */
 };
 
 static const struct weir_option model_options[] = {
@@ -69,6 +75,13 @@ static const struct weir_option model_options[] = {
      "dense networks: fp32, or int8 (weights and inputs quantised per row; accuracy in "
      "docs/models.md)",
      offsetof(struct model_conf, precision), 0, 0, 0, "fp32|int8"},
+    {"version", WEIR_OPT_STRING, NULL,
+     "when path is a directory of versions: serve this file of it (default: the newest that "
+     "loads)",
+     offsetof(struct model_conf, pin), 0, 0, 0, NULL},
+    {"version_out", WEIR_OPT_STRING, NULL,
+     "string field that receives the served version (its file name) on every scored record",
+     offsetof(struct model_conf, version_out), 0, 0, 0, NULL},
     {"device", WEIR_OPT_ENUM, "\"cpu\"", "where the model runs (cpu only for now)",
      offsetof(struct model_conf, device), 0, 0, 0, "cpu"},
     {0},
@@ -142,14 +155,30 @@ static int per_input(struct model_conf *c)
     return 0;
 }
 
+/* A newer version that does not load is not an error while an older one
+ * does: it is said on stderr, and the older one serves. */
+static void version_rejected(void *ctx, const char *name, const char *why)
+{
+    fprintf(stderr, "weir: %s: model version %s rejected: %s\n", (const char *)ctx, name, why);
+}
+
 static int model_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
 {
     struct model_conf *c = vconf;
-    char path[256], err[600];
-    weir_path_key(path, sizeof path, p->path, "path");
-    if (weir_model_load(c->path, &c->model, err, sizeof err) < 0) {
+    char path[256], err[1200];
+    weir_path_key(path, sizeof path, p->path, c->pin ? "version" : "path");
+    if (weir_model_load_version(c->path, c->pin, &c->model, c->version, sizeof c->version, err,
+                                sizeof err, version_rejected, (void *)p->path) < 0) {
         weir_diag_add(p->diag, path, "%s", err);
         return 1;
+    }
+    c->version_len = (uint32_t)strlen(c->version);
+    c->version_col = -1;
+    if (c->version_out) {
+        c->version_col = weir_schema_string_out(
+            p, c->version_out, weir_path_key(path, sizeof path, p->path, "version_out"));
+        if (c->version_col < 0)
+            return 1;
     }
     if (c->precision == PRECISION_INT8 && c->model->kind != WEIR_MODEL_DENSE) {
         weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "precision"),
@@ -259,9 +288,13 @@ static void run_rows(const struct model_conf *c, struct model_state *s)
     weir_model_predict(m, s->X, m->nin, s->rows, s->Y, s->scratch,
                        c->precision == PRECISION_INT8 ? WEIR_PREDICT_INT8 : WEIR_PREDICT_FP32);
     for (size_t r = 0; r < s->rows; r++) {
-        float *row = weir_batch_row(s->slot[r].b, s->slot[r].i);
+        struct weir_batch *b = s->slot[r].b;
+        float *row = weir_batch_row(b, s->slot[r].i);
         for (size_t k = 0; k < m->nout; k++)
             row[c->out_col[k]] = s->Y[r * m->nout + k];
+        if (c->version_col >= 0) /* the conf outlives every batch */
+            b->S[(size_t)s->slot[r].i * b->nstr + (size_t)c->version_col] =
+                (struct weir_str){c->version, c->version_len};
     }
     s->rows = 0;
 }

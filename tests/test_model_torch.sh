@@ -17,7 +17,7 @@ if ! $PY -c 'import torch, numpy' 2>/dev/null; then
     exit 77
 fi
 T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 
 $PY tests/model_torch.py train "$T" || { fail "training failed"; finish; }
 
@@ -92,6 +92,47 @@ bad "feature not in the pipeline" "$T/feat.st" 'unknown feature "nope"'
 bad "no architecture" "$T/nometa.st" 'expected __metadata__ to hold "weir"'
 bad "garbage header" "$T/garbage.st" "header is not a JSON object"
 bad "neither format" "$T/notjson.st" "not valid JSON"
+# ---- a directory of versions --------------------------------------------
+V=$T/versions
+mkdir -p "$V"
+cp "$T/logistic.safetensors" "$V/v1.safetensors"
+cp "$T/mlp.safetensors" "$V/v2.safetensors"
+head -c 300 "$T/mlp.safetensors" >"$V/v10.safetensors" # newest, and truncated
+vpipe() { # name [extra model options]
+    pipeline "$1" '"y"' ", \"version_out\": \"ver\" ${2:-}"
+    sed -i -e "s|$T/$1.safetensors|$V|" -e 's|"type": "file", "path": "'"$T/$1.out.jsonl"'"|&, "fields": ["y", "ver"]|' "$T/$1.json"
+}
+same_y() { # out.jsonl want.jsonl version
+    $PY - "$@" <<'PY'
+import json, sys
+got = [json.loads(l) for l in open(sys.argv[1])]
+want = [json.loads(l) for l in open(sys.argv[2])]
+# within float rounding: the two runs split the rows into different GEMM calls
+ok = len(got) == len(want) and all(abs(g["y"] - w["y"]) <= 1e-6 * max(abs(w["y"]), 1e-3) and
+                                   g["ver"] == sys.argv[3] for g, w in zip(got, want))
+sys.exit(0 if ok else 1)
+PY
+}
+vpipe newest
+if "$WEIR_BIN" run "$T/newest.json" --quiet 2>"$T/newest.err"; then ok; else fail "versions: run failed: $(cat "$T/newest.err")"; fi
+grep -q "model version v10.safetensors rejected: model file $V/v10.safetensors: truncated" "$T/newest.err" && ok ||
+    fail "versions: expected v10 to be reported as rejected, got: $(cat "$T/newest.err")"
+same_y "$T/newest.out.jsonl" "$T/mlp.out.jsonl" v2.safetensors && ok || fail "versions: expected v2 (the MLP) to serve, tagged v2.safetensors"
+vpipe pinned ', "version": "v1.safetensors"'
+"$WEIR_BIN" run "$T/pinned.json" --quiet 2>/dev/null && same_y "$T/pinned.out.jsonl" "$T/logistic.out.jsonl" v1.safetensors && ok ||
+    fail "versions: expected the pinned v1 (the logistic regression) to serve"
+vpipe pinbad ', "version": "v10.safetensors"'
+"$WEIR_BIN" validate "$T/pinbad.json" >"$T/pinbad.out" 2>&1
+[ "$?" = 2 ] && grep -qF 'operators[1].version: model file '"$V"'/v10.safetensors: truncated' "$T/pinbad.out" && ok ||
+    fail "versions: a pinned corrupt version must be an error, got: $(cat "$T/pinbad.out")"
+vpipe pinnone ', "version": "v3.safetensors"'
+"$WEIR_BIN" validate "$T/pinnone.json" >"$T/pinnone.out" 2>&1
+grep -qF 'version "v3.safetensors" is not in '"$V" "$T/pinnone.out" && ok || fail "versions: expected 'not in', got: $(cat "$T/pinnone.out")"
+rm "$V/v1.safetensors" "$V/v2.safetensors"
+vpipe allbad
+"$WEIR_BIN" validate "$T/allbad.json" >"$T/allbad.out" 2>&1
+grep -qF "none of the 1 versions in $V loads" "$T/allbad.out" && ok || fail "versions: expected 'none ... loads', got: $(cat "$T/allbad.out")"
+
 # Every truncation of a small model is an error, never a crash.
 L=$T/logistic.safetensors
 crashed=0
