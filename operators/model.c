@@ -13,6 +13,10 @@
  * outside a worker loop, each batch runs as it arrives (the engine's batches
  * are micro-batches already).
  *
+ * Versions: `path` may be a directory of versioned files (models/versions.c);
+ * the newest that loads, or the pinned `version`, is chosen when the
+ * pipeline loads, and `version_out` tags each scored record with it.
+ *
  * Non-finite inputs: trees treat NaN as missing (XGBoost's default
  * direction) and ±Inf as values. Dense networks cannot: by default
  * ("on_nan": "dead") the record goes to the dead-letter sink with a reason
