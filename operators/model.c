@@ -375,10 +375,11 @@ static int model_process(struct weir_op *op, struct weir_batch *b)
     }
     if (hold(s, b) < 0)
         return -ENOMEM;
-    if (s->held_records >= (uint64_t)c->max_records)
+    /* Nothing stays held without a deadline: when the timer cannot be armed
+     * the batches run now. */
+    if (s->held_records >= (uint64_t)c->max_records ||
+        (!s->timer.armed && weir_op_timer_processing(op, &s->timer, (uint64_t)c->max_delay_ms) < 0))
         run_held(op);
-    else if (!s->timer.armed)
-        weir_op_timer_processing(op, &s->timer, (uint64_t)c->max_delay_ms);
     return WEIR_OP_HELD;
 }
 
