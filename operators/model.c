@@ -29,9 +29,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "engine/operator.h"
 #include "models/model.h"
+#include "models/reload.h"
 
 enum { ON_NAN_DEAD, ON_NAN_IMPUTE };
 enum { PRECISION_FP32, PRECISION_INT8 };
@@ -47,13 +49,16 @@ struct model_conf {
     int precision;
     const char *pin;         /* "version" */
     const char *version_out; /* string field for the served version, or NULL */
+    int64_t reload_ms;       /* watch the directory of versions this often; 0: never */
     /* resolved by prepare() */
-    struct weir_model *model;
+    struct weir_model *model; /* the version loaded by prepare; then owned by cell */
+    struct weir_model_cell *cell; /* the version served, shared by the workers */
+    size_t nin, nout;
+    char **input_name;           /* (nin) copies: a new version must have the same inputs */
+    char where[64];              /* "operators[2]", for log lines */
     int *in_col, *out_col;
     char **reason;   /* (nin) "model: feature x is not finite" */
-    float *impute;   /* (nin) */
-    char version[256]; /* the served file's name */
-    uint32_t version_len;
+    char version[256]; /* the file prepare loaded */
     int version_col;   /* -1: not written */
 };
 
@@ -86,6 +91,10 @@ static const struct weir_option model_options[] = {
     {"version_out", WEIR_OPT_STRING, NULL,
      "string field that receives the served version (its file name) on every scored record",
      offsetof(struct model_conf, version_out), 0, 0, 0, NULL},
+    {"reload_ms", WEIR_OPT_INT, "0",
+     "when path is a directory of versions: look for a newer version this often and swap it in "
+     "between batches (0: never)",
+     offsetof(struct model_conf, reload_ms), WEIR_OPT_RANGE, 0, 86400000, NULL},
     {"device", WEIR_OPT_ENUM, "\"cpu\"", "where the model runs (cpu only for now)",
      offsetof(struct model_conf, device), 0, 0, 0, "cpu"},
     {0},
@@ -145,18 +154,64 @@ static int match_features(struct model_conf *c, const json_t *raw, struct weir_p
 static int per_input(struct model_conf *c)
 {
     size_t n = c->model->nin;
+    c->nin = n;
+    c->nout = c->model->nout;
     c->reason = calloc(n, sizeof *c->reason);
-    c->impute = calloc(n, sizeof *c->impute);
-    if (!c->reason || !c->impute)
+    c->input_name = calloc(n, sizeof *c->input_name);
+    if (!c->reason || !c->input_name)
         return -ENOMEM;
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(c->features.v[i]) + 48;
-        if (!(c->reason[i] = malloc(len)))
+        if (!(c->reason[i] = malloc(len)) || !(c->input_name[i] = strdup(c->features.v[i])))
             return -ENOMEM;
         snprintf(c->reason[i], len, "model: feature %s is not finite", c->features.v[i]);
-        c->impute[i] = c->model->mean ? c->model->mean[i] : 0;
     }
     return 0;
+}
+
+/* The cell the workers share takes the model over. */
+static int make_cell(struct model_conf *c)
+{
+    c->cell = calloc(1, sizeof *c->cell);
+    if (!c->cell)
+        return -ENOMEM;
+    if (weir_model_cell_init(c->cell, c->model, c->version) < 0) {
+        free(c->cell);
+        c->cell = NULL;
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/* A new version must read the same inputs and write as many outputs. */
+static int accept_version(void *ctx, struct weir_model *m, char *why, size_t len)
+{
+    const struct model_conf *c = ctx;
+    if (m->nin != c->nin || m->nout != c->nout) {
+        snprintf(why, len, "it has %zu inputs and %zu outputs, the pipeline %zu and %zu", m->nin,
+                 m->nout, c->nin, c->nout);
+        return -EINVAL;
+    }
+    for (size_t i = 0; m->feature && i < m->nin; i++)
+        if (strcmp(m->feature[i], c->input_name[i]) != 0) {
+            snprintf(why, len, "its input %zu is \"%s\", the pipeline's \"%s\"", i,
+                     m->feature[i], c->input_name[i]);
+            return -EINVAL;
+        }
+    if (c->precision == PRECISION_INT8 && m->kind != WEIR_MODEL_DENSE) {
+        snprintf(why, len, "\"precision\": \"int8\" needs a dense network, got %s", m->what);
+        return -EINVAL;
+    }
+    if (c->precision == PRECISION_INT8 && weir_model_quantize(m) < 0) {
+        snprintf(why, len, "out of memory");
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+static void log_version(void *ctx, const char *line)
+{
+    fprintf(stderr, "weir: %s: %s\n", ((const struct model_conf *)ctx)->where, line);
 }
 
 /* A newer version that does not load is not an error while an older one
@@ -176,8 +231,15 @@ static int model_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
         weir_diag_add(p->diag, path, "%s", err);
         return 1;
     }
-    c->version_len = (uint32_t)strlen(c->version);
+    snprintf(c->where, sizeof c->where, "%s", p->path);
     c->version_col = -1;
+    struct stat st;
+    if (c->reload_ms > 0 && (c->pin || stat(c->path, &st) < 0 || !S_ISDIR(st.st_mode))) {
+        weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "reload_ms"),
+                      "expected a directory of versions in \"path\" and no \"version\" pinned, "
+                      "got %s%s", c->path, c->pin ? " with a pinned version" : "");
+        return 1;
+    }
     if (c->version_out) {
         c->version_col = weir_schema_string_out(
             p, c->version_out, weir_path_key(path, sizeof path, p->path, "version_out"));
@@ -204,7 +266,7 @@ static int model_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
         return bad;
     c->in_col = calloc(c->features.n, sizeof *c->in_col);
     c->out_col = calloc(c->out.n, sizeof *c->out_col);
-    if (!c->in_col || !c->out_col || per_input(c) < 0) {
+    if (!c->in_col || !c->out_col || per_input(c) < 0 || make_cell(c) < 0) {
         weir_diag_add(p->diag, p->path, "out of memory");
         return 1;
     }
@@ -224,11 +286,17 @@ static int model_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
 static void model_release(void *vconf)
 {
     struct model_conf *c = vconf;
-    if (c->reason) /* features.v, when made from the file's names, goes with the options */
-        for (size_t i = 0; i < c->model->nin; i++)
-            free(c->reason[i]);
+    for (size_t i = 0; i < c->nin; i++) { /* features.v goes with the options */
+        free(c->reason ? c->reason[i] : NULL);
+        free(c->input_name ? c->input_name[i] : NULL);
+    }
+    free(c->input_name);
+    if (c->cell) {
+        weir_model_cell_free(c->cell); /* frees the model too */
+        free(c->cell);
+        c->model = NULL;
+    }
     free(c->reason);
-    free(c->impute);
     free(c->in_col);
     free(c->out_col);
     weir_model_free(c->model);
@@ -242,6 +310,9 @@ struct slot {
 };
 
 struct model_state {
+    struct weir_model_ref *ref; /* the version this worker serves */
+    uint64_t generation;        /* the cell's, when ref was taken */
+    size_t scratch_floats;
     float *X, *Y, *scratch; /* (max_records, nin), (max_records, nout), the model's */
     struct slot *slot;      /* (max_records): where row r came from */
     size_t rows;
@@ -259,13 +330,22 @@ static int model_init(struct weir_op *op, struct weir_error *err)
     if (!s)
         return weir_error_set(err, -ENOMEM, "model: out of memory");
     op->state = s;
-    s->X = aligned_alloc(64, (n * c->model->nin * 4 + 63) / 64 * 64);
-    s->Y = malloc(n * c->model->nout * 4);
-    s->scratch = malloc(weir_model_scratch(c->model, n) * 4 + 64);
+    s->generation = weir_model_cell_generation(c->cell);
+    s->ref = weir_model_cell_get(c->cell);
+    s->scratch_floats = weir_model_scratch(s->ref->m, n);
+    s->X = aligned_alloc(64, (n * c->nin * 4 + 63) / 64 * 64);
+    s->Y = malloc(n * c->nout * 4);
+    s->scratch = malloc(s->scratch_floats * 4 + 64);
     s->slot = malloc(n * sizeof *s->slot);
     if (!s->X || !s->Y || !s->scratch || !s->slot)
         return weir_error_set(err, -ENOMEM, "model: out of memory for %zu rows", n);
     weir_kernels_cpu_init();
+    if (c->reload_ms > 0) {
+        int rc = weir_model_cell_watch(c->cell, c->path, (uint64_t)c->reload_ms, accept_version,
+                                       log_version, (void *)c);
+        if (rc < 0)
+            return weir_error_set(err, rc, "model: cannot start the version watcher");
+    }
     return 0;
 }
 
@@ -279,6 +359,7 @@ static void model_destroy(struct weir_op *op)
     free(s->scratch);
     free(s->slot);
     free(s->held);
+    weir_model_cell_put(((const struct model_conf *)op->conf)->cell, s->ref);
     free(s);
     op->state = NULL;
 }
@@ -288,7 +369,7 @@ static void run_rows(const struct model_conf *c, struct model_state *s)
 {
     if (s->rows == 0)
         return;
-    const struct weir_model *m = c->model;
+    const struct weir_model *m = s->ref->m;
     weir_model_predict(m, s->X, m->nin, s->rows, s->Y, s->scratch,
                        c->precision == PRECISION_INT8 ? WEIR_PREDICT_INT8 : WEIR_PREDICT_FP32);
     for (size_t r = 0; r < s->rows; r++) {
@@ -298,7 +379,7 @@ static void run_rows(const struct model_conf *c, struct model_state *s)
             row[c->out_col[k]] = s->Y[r * m->nout + k];
         if (c->version_col >= 0) /* the conf outlives every batch */
             b->S[(size_t)s->slot[r].i * b->nstr + (size_t)c->version_col] =
-                (struct weir_str){c->version, c->version_len};
+                (struct weir_str){s->ref->version, (uint32_t)strlen(s->ref->version)};
     }
     s->rows = 0;
 }
@@ -308,7 +389,7 @@ static void run_rows(const struct model_conf *c, struct model_state *s)
 static void gather(const struct model_conf *c, struct model_state *s, struct weir_batch *b,
                    uint32_t i)
 {
-    const struct weir_model *m = c->model;
+    const struct weir_model *m = s->ref->m;
     const float *src = weir_batch_row(b, i);
     float *x = s->X + s->rows * m->nin;
     for (size_t j = 0; j < m->nin; j++) {
@@ -318,7 +399,7 @@ static void gather(const struct model_conf *c, struct model_state *s, struct wei
                 weir_batch_kill(b, i, c->reason[j]);
                 return;
             }
-            v = c->impute[j];
+            v = m->mean ? m->mean[j] : 0;
         }
         x[j] = v;
     }
@@ -334,11 +415,36 @@ static void score_batch(const struct model_conf *c, struct model_state *s, struc
             gather(c, s, b, i);
 }
 
+/* Between batches: serve the cell's newest version if it changed. The
+ * scratch grows when the new version needs more (an allocation per swap,
+ * not per record); without memory the old version keeps serving. */
+static void refresh(const struct model_conf *c, struct model_state *s)
+{
+    uint64_t gen = weir_model_cell_generation(c->cell);
+    if (gen == s->generation)
+        return;
+    struct weir_model_ref *r = weir_model_cell_get(c->cell);
+    size_t need = weir_model_scratch(r->m, (size_t)c->max_records);
+    if (need > s->scratch_floats) {
+        float *p = realloc(s->scratch, need * 4 + 64);
+        if (!p) {
+            weir_model_cell_put(c->cell, r);
+            return;
+        }
+        s->scratch = p;
+        s->scratch_floats = need;
+    }
+    weir_model_cell_put(c->cell, s->ref);
+    s->ref = r;
+    s->generation = gen;
+}
+
 /* Scores everything held and hands it on, in arrival order. */
 static void run_held(struct weir_op *op)
 {
     const struct model_conf *c = op->conf;
     struct model_state *s = op->state;
+    refresh(c, s);
     for (size_t k = 0; k < s->nheld; k++)
         score_batch(c, s, s->held[k]);
     run_rows(c, s);
@@ -369,6 +475,7 @@ static int model_process(struct weir_op *op, struct weir_batch *b)
     const struct model_conf *c = op->conf;
     struct model_state *s = op->state;
     if (c->max_delay_ms == 0 || !op->loop) {
+        refresh(c, s);
         score_batch(c, s, b);
         run_rows(c, s);
         return WEIR_OP_CONTINUE;
