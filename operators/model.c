@@ -15,7 +15,10 @@
  *
  * Versions: `path` may be a directory of versioned files (models/versions.c);
  * the newest that loads, or the pinned `version`, is chosen when the
- * pipeline loads, and `version_out` tags each scored record with it.
+ * pipeline loads, and `version_out` tags each scored record with it. With
+ * `reload_ms` a watcher thread (models/reload.c) swaps newer versions into
+ * a cell the workers share; each worker picks the new one up between
+ * batches (refresh), so one record is scored by one version.
  *
  * Non-finite inputs: trees treat NaN as missing (XGBoost's default
  * direction) and ±Inf as values. Dense networks cannot: by default
