@@ -195,7 +195,8 @@ static double tree_rate(const struct tree_run *r)
         double t0 = now();
         for (size_t i = 0; i < r->n; i += 1024) /* as the operator runs it: 1024 rows a call */
             weir_model_predict(r->m, r->X + i * r->m->nin, r->m->nin,
-                               r->n - i < 1024 ? r->n - i : 1024, r->out + i, NULL, WEIR_PREDICT_FP32);
+                               r->n - i < 1024 ? r->n - i : 1024, r->out + i, NULL,
+                               WEIR_PREDICT_FP32);
         double v = (double)r->n / (now() - t0);
         best = v > best ? v : best;
     }

@@ -166,7 +166,8 @@ static int layer(struct st_file *f, struct weir_model *m, json_t *spec, size_t k
         const char *g = json_string_value(json_object_get(norm, "weight"));
         const char *b = json_string_value(json_object_get(norm, "bias"));
         if (!g || !b)
-            return fail(f, -EINVAL, "layers[%zu].norm: expected \"weight\" and \"bias\" tensors", k);
+            return fail(f, -EINVAL, "layers[%zu].norm: expected \"weight\" and \"bias\" tensors",
+                        k);
         snprintf(what, sizeof what, "layers[%zu].norm.weight", k);
         if ((rc = tensor(f, m, what, g, 1, bd, &L->ln_gamma)) < 0)
             return rc;
@@ -248,7 +249,8 @@ static int architecture(struct st_file *f, struct weir_model *m)
         const char *w0 = json_string_value(json_object_get(json_array_get(layers, 0), "weight"));
         json_t *t = w0 ? json_object_get(f->header, w0) : NULL;
         json_t *d = json_array_get(json_object_get(t, "shape"), 1);
-        m->nin = json_is_integer(d) && json_integer_value(d) > 0 ? (size_t)json_integer_value(d) : 0;
+        json_int_t cols = json_is_integer(d) ? json_integer_value(d) : 0;
+        m->nin = cols > 0 ? (size_t)cols : 0;
         if (m->nin == 0)
             rc = fail(f, -EINVAL, "layers[0].weight: cannot tell the number of inputs");
     }

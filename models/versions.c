@@ -61,7 +61,8 @@ static int load_from_dir(const char *dir, const char *pin, struct weir_model **o
         snprintf(err, errlen, "version \"%s\" is not in %s (expected a .safetensors or .json file "
                  "there)", pin, dir);
     else if (rc < 0 && tried == 0)
-        snprintf(err, errlen, "no model versions in %s (expected .safetensors or .json files)", dir);
+        snprintf(err, errlen, "no model versions in %s (expected .safetensors or .json files)",
+                 dir);
     else if (rc < 0 && pin)
         snprintf(err, errlen, "%s", why);
     else if (rc < 0)

@@ -134,7 +134,8 @@ static uint32_t grow(struct weir_tree_node *node, float *leaf, uint8_t *is_leaf,
     uint32_t l = next++, r = next++;
     uint32_t f = (uint32_t)(urand() * (double)nfeat);
     (void)r; /* r = l + 1 */
-    node[at] = (struct weir_tree_node){nrand(), f | (urand() < 0.5 ? WEIR_TREE_DEFAULT_LEFT : 0), l};
+    uint32_t dl = urand() < 0.5 ? WEIR_TREE_DEFAULT_LEFT : 0;
+    node[at] = (struct weir_tree_node){nrand(), f | dl, l};
     is_leaf[at] = 0;
     leaf[at] = 0;
     grow(node, leaf, is_leaf, l, depth, nfeat, max_depth, d + 1);
@@ -154,7 +155,9 @@ static void trees_case(size_t ntrees, uint32_t depth, size_t nfeat, size_t n)
         at = grow(node, leaf, is_leaf, at, depth, nfeat, &dep[k], 0);
     }
     for (size_t i = 0; i < n * nfeat; i++) /* NaN, ±Inf and values near the thresholds */
-        X[i] = urand() < 0.15 ? NAN : urand() < 0.03 ? (urand() < 0.5 ? INFINITY : -INFINITY) : nrand();
+        X[i] = urand() < 0.15   ? NAN
+               : urand() < 0.03 ? (urand() < 0.5 ? INFINITY : -INFINITY)
+                                : nrand();
     for (size_t i = 0; i < n; i++)
         a[i] = r[i] = (float)i; /* the kernels add to what is there */
     struct weir_trees t = {ntrees, at, nfeat, root, dep, node, leaf, is_leaf};
@@ -201,7 +204,8 @@ int main(void)
     int8_case(128, 64, 200);
     int8_case(300, 7, 20);
     for (int k = 0; k < 20; k++)
-        trees_case(1 + (size_t)(urand() * 30), 1 + (uint32_t)(urand() * 8), 1 + (size_t)(urand() * 12),
+        trees_case(1 + (size_t)(urand() * 30), 1 + (uint32_t)(urand() * 8),
+                   1 + (size_t)(urand() * 12),
                    1 + (size_t)(urand() * 300));
     return check_summary();
 }

@@ -20,7 +20,8 @@ static char st_path[512], xgb_path[512];
 static void write_models(void)
 {
     const float W[] = {1, -2}, b[] = {0.5f}, mean[] = {1, 2}, std[] = {2, 4};
-    const char *arch = "{\\\"features\\\": [\\\"a\\\", \\\"b\\\"], \\\"layers\\\": [{\\\"weight\\\": "
+    const char *arch = "{\\\"features\\\": [\\\"a\\\", \\\"b\\\"], "
+                       "\\\"layers\\\": [{\\\"weight\\\": "
                        "\\\"w\\\", \\\"bias\\\": \\\"b\\\"}], \\\"input_mean\\\": \\\"m\\\", "
                        "\\\"input_std\\\": \\\"s\\\", \\\"output\\\": \\\"probability\\\"}";
     char header[1024];
@@ -135,7 +136,8 @@ static void test_errors(void)
                            "input 1), got \"a\"");
     snprintf(conf, sizeof conf, "{\"path\": \"%s\", \"out\": \"y\"}", st_path);
     h_expect_prepare_error(&weir_op_model, a_only, 1, conf,
-                           "test.json: operators[1].features: unknown feature \"b\" (did you mean \"a\"?)");
+                           "test.json: operators[1].features: unknown feature \"b\" (did you "
+                           "mean \"a\"?)");
     snprintf(conf, sizeof conf, "{\"path\": \"%s/none\", \"out\": \"y\"}", dir);
     char want[700];
     snprintf(want, sizeof want, "test.json: operators[1].path: cannot open model file %s/none: "
