@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "models/model.h"
 
@@ -44,6 +45,11 @@ void weir_model_free(struct weir_model *m)
 
 static int read_file(const char *path, unsigned char **buf, size_t *len, char *err, size_t errlen)
 {
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) { /* a FIFO would block the load */
+        snprintf(err, errlen, "model file %s: expected a regular file", path);
+        return -EINVAL;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) {
         int e = errno;
