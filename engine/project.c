@@ -31,7 +31,7 @@ static const unsigned char string_stop[256] = {['"'] = 1, ['\\'] = 1};
  * first quote or backslash (borrows only flag bytes above a real one). */
 static inline uint32_t skip_string(const char *t, uint32_t len, uint32_t i, int *escaped)
 {
-    for (i++; i < len; i++) {
+    for (i++; i < len;) {
         uint64_t v, m;
         while (i + 8 <= len) {
             memcpy(&v, t + i, 8);
@@ -49,7 +49,7 @@ static inline uint32_t skip_string(const char *t, uint32_t len, uint32_t i, int 
         if (t[i] == '"')
             return i + 1;
         *escaped = 1;
-        i++; /* the escaped byte */
+        i += 2; /* the backslash and the byte it escapes */
     }
     return len;
 }

@@ -14,6 +14,7 @@ extern const struct weir_operator_type weir_op_scale;
 extern const struct weir_operator_type weir_op_deviation;
 extern const struct weir_operator_type weir_op_hstrees;
 extern const struct weir_operator_type weir_op_window, weir_op_dedup, weir_op_aggregate;
+extern const struct weir_operator_type weir_op_model;
 extern const struct weir_operator_type weir_op_mask, weir_op_encode;
 
 static const struct weir_operator_type *const catalogue[] = {
@@ -28,6 +29,7 @@ static const struct weir_operator_type *const catalogue[] = {
     &weir_op_aggregate,
     &weir_op_deviation,
     &weir_op_hstrees,
+    &weir_op_model,
     &weir_op_mask,
     &weir_op_encode,
     NULL,
