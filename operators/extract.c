@@ -502,8 +502,8 @@ static int expand_wildcard(struct extract_conf *c, const char *key, const json_t
     if (!p->schema->input_known) {
         weir_diag_add(p->diag, fp,
                       "expected the input's fields known when the pipeline loads to expand "
-                      "\"%s\" (a CSV file source: its header), got a source whose fields only "
-                      "its records tell; name the fields one by one", proto.pointer);
+                      "\"%s\" (the header of a CSV file source that exists), got none: name the "
+                      "fields one by one", proto.pointer);
         return 1;
     }
     size_t pre = (size_t)(strchr(pat, '*') - pat), post = strlen(strchr(pat, '*') + 1);
