@@ -10,6 +10,8 @@ SUDO=""
 # python3-pandas: the reference of tests/test_window_pipeline.sh.
 packages=(build-essential cmake pkg-config librdkafka-dev liburing-dev libjansson-dev
           libopenblas-dev zlib1g-dev python3 python3-pandas clang)
+# The model tests train with PyTorch and XGBoost (tests/test_model_*.sh; skipped without).
+packages+=(python3-numpy python3-torch python3-xgboost)
 # Java and Maven only run Apache Kafka for the integration tests and benchmarks.
 command -v java >/dev/null || packages+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || packages+=(maven)
