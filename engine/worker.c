@@ -204,6 +204,8 @@ static void chain_run(struct weir_worker *w, struct weir_batch *b, size_t from)
         struct weir_op *op = &w->ops[k];
         uint64_t t0 = w->timing ? weir_now_ns() : 0;
         op->held++; /* counted first: an operator may hand b on inside process() */
+        if (op->keyed)
+            weir_op_state_prefetch(op, b);
         int rc = op->type->process(op, b);
         if (w->timing && k < 64)
             w->stats.op_ns[k] += weir_now_ns() - t0;
