@@ -50,4 +50,15 @@ PY
 rc=$?
 cat "$T/cmp"
 if [ $rc -eq 0 ]; then ok; else fail "features differ from the handbook's pandas computation"; fi
+
+timeout 300 "$WEIR_BIN" run pipelines/fraud-embedded.json >"$T/emb.out" 2>"$T/emb.err"
+rc=$?
+want=$(for f in "$DAILY"/2018-08-0[1-5].csv.gz; do zcat "$f" | tail -n +2; done | wc -l)
+alerts=$(grep -c '^ALERT .*fraud_score=' "$T/emb.out")
+if [ $rc -eq 0 ] && grep -q "fraud-embedded: $want records in, $want out, 0 dead letters, $alerts alerts" "$T/emb.err" &&
+    [ "$alerts" -gt 0 ]; then
+    ok
+else
+    fail "fraud-embedded: rc $rc, $alerts alerts, want $want records: $(tail -n 3 "$T/emb.err")"
+fi
 finish
