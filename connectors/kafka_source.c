@@ -428,6 +428,24 @@ static void on_poll(struct weir_event *ev, int res)
         ks_drain(ks);
 }
 
+/* Lag for the metrics: the high watermark librdkafka caches from its fetch
+ * responses (rd_kafka_get_watermark_offsets never asks the broker), minus
+ * the next offset to read. */
+static void ks_progress(struct kafka_source *ks)
+{
+    for (size_t i = 0; i < ks->nparts; i++) {
+        struct kpart *p = ks->parts[i];
+        if (!p->assigned)
+            continue;
+        int64_t lo = -1, hi = -1;
+        if (rd_kafka_get_watermark_offsets(ks->rk, p->topic, p->partition, &lo, &hi) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR)
+            hi = -1;
+        int64_t pos = p->next; /* -1 before the first record */
+        weir_worker_partition_progress(ks->s->worker, p->slot, pos, hi, p->stored);
+    }
+}
+
 static void on_tick(struct weir_event *ev, int res)
 {
     struct kafka_source *ks = (struct kafka_source *)((char *)ev - offsetof(struct kafka_source, tick_ev));
@@ -438,6 +456,7 @@ static void on_tick(struct weir_event *ev, int res)
         ks_pause_all(ks, 1);
     ks_ckpt_maybe(ks);
     ks_revoke_check(ks);
+    ks_progress(ks);
     if (!ks->wait_resume)
         ks_drain(ks);
     if (!ks->stopping && weir_loop_timer(ks->s->worker->loop, TICK_NS, &ks->tick_ev) == 0)

@@ -35,13 +35,17 @@ struct cli {
     const char *replay;
     char replay_value[4096];
     const char *state_dir;
+    const char *http;            /* --http [ADDR:]PORT */
+    const char *http_token_file; /* --http-token-file FILE */
+    int progress;                /* --progress: -1 unset (a terminal decides), else seconds */
 };
 
 static const struct {
     const char *name, *usage, *help;
 } commands[] = {
     {"run", "weir run PIPELINE [--set PATH=VALUE]... [--workers N] [--embedded] [--replay FILE]\n"
-            "           [--state-dir DIR] [--quiet] [--timing] [--allow-unsafe-kafka-properties]",
+            "           [--state-dir DIR] [--http [ADDR:]PORT] [--http-token-file FILE]\n"
+            "           [--progress[=SECONDS]] [--quiet] [--timing] [--allow-unsafe-kafka-properties]",
      "Runs the pipeline until its input ends or SIGINT/SIGTERM, which drains in-flight\n"
      "batches and flushes the sinks (a second signal exits at once). An output whose\n"
      "reader went away (weir run ... | head) also ends the run, with status 0.\n"
@@ -58,7 +62,19 @@ static const struct {
      "  --state-dir DIR   keep stateful operators' keyed state in DIR: read back when the run\n"
      "                    starts, written at the end of a run that went well (file sources;\n"
      "                    a Kafka source keeps it in its changelog topic)\n"
-     "  --quiet           no summary\n"
+     "  --http [ADDR:]PORT serve /metrics (Prometheus), /healthz, /readyz, /status.json and a\n"
+     "                    live status page at / on ADDR (default 127.0.0.1) and PORT (0: any\n"
+     "                    free port; the chosen one is printed); the pipeline's \"http\" section\n"
+     "                    does the same (see docs/operations.md)\n"
+     "  --http-token-file FILE\n"
+     "                    require \"Authorization: Bearer TOKEN\" (or ?token=TOKEN) for /metrics,\n"
+     "                    /status.json and /, TOKEN being FILE's first line\n"
+     "  --progress[=SECONDS]\n"
+     "                    a one-line summary on stderr every SECONDS (default 10): records/s,\n"
+     "                    totals, alerts, lag; on by default when stderr is a terminal\n"
+     "  SIGHUP            checks the pipeline file again and logs the result; the running\n"
+     "                    pipeline goes on unchanged (reloading is not implemented yet)\n"
+     "  --quiet           no summary, no progress lines\n"
      "  --timing          add time per operator to the summary\n"
      "  --allow-unsafe-kafka-properties\n"
      "                    accept \"kafka\" properties that make librdkafka load a library or\n"
@@ -147,6 +163,7 @@ static int add_shorthands(struct cli *c)
 static int parse_args(int argc, char **argv, struct cli *c)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    c->progress = -1;
     c->workers = cores > 0 ? (int)cores : 1;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -174,6 +191,21 @@ static int parse_args(int argc, char **argv, struct cli *c)
             c->replay = argv[++i];
         } else if (strcmp(a, "--state-dir") == 0 && i + 1 < argc) {
             c->state_dir = argv[++i];
+        } else if (strcmp(a, "--http") == 0 && i + 1 < argc) {
+            c->http = argv[++i];
+        } else if (strcmp(a, "--http-token-file") == 0 && i + 1 < argc) {
+            c->http_token_file = argv[++i];
+        } else if (strcmp(a, "--progress") == 0) {
+            c->progress = 10;
+        } else if (strncmp(a, "--progress=", 11) == 0) {
+            char *end;
+            long n = strtol(a + 11, &end, 10);
+            if (*end || n < 1 || n > 86400) {
+                fprintf(stderr, "weir: --progress= expects seconds from 1 to 86400, got \"%s\"\n",
+                        a + 11);
+                return -1;
+            }
+            c->progress = (int)n;
         } else if (strcmp(a, "--quiet") == 0) {
             c->quiet = 1;
         } else if (strcmp(a, "--timing") == 0) {
@@ -181,7 +213,8 @@ static int parse_args(int argc, char **argv, struct cli *c)
         } else if (strcmp(a, "--allow-unsafe-kafka-properties") == 0) {
             c->allow_unsafe_kafka = 1;
         } else if (strcmp(a, "--set") == 0 || strcmp(a, "--workers") == 0 ||
-                   strcmp(a, "--replay") == 0 || strcmp(a, "--state-dir") == 0) {
+                   strcmp(a, "--replay") == 0 || strcmp(a, "--state-dir") == 0 ||
+                   strcmp(a, "--http") == 0 || strcmp(a, "--http-token-file") == 0) {
             fprintf(stderr, "weir: %s needs a value; try: weir help %s\n", a, c->command);
             return -1;
         } else if (a[0] == '-' && a[1]) {
@@ -255,6 +288,51 @@ static int companion_for(const struct weir_pipeline *pl, struct weir_companion *
     return 0;
 }
 
+/* SIGHUP: the file is checked again; the run goes on unchanged either way. */
+static void reload_check(void *ctx)
+{
+    const struct cli *c = ctx;
+    struct weir_pipeline *pl = NULL;
+    fprintf(stderr, "weir: SIGHUP: checking %s again\n", c->pipeline);
+    if (load(c, &pl) < 0) {
+        fprintf(stderr, "weir: SIGHUP: %s is not valid (above); the running pipeline goes on "
+                "unchanged\n", c->pipeline);
+        return;
+    }
+    weir_pipeline_free(pl);
+    fprintf(stderr, "weir: SIGHUP: %s is valid, but reloading a running pipeline is not "
+            "supported yet: the running pipeline goes on unchanged (restart to apply)\n",
+            c->pipeline);
+}
+
+/* --http and --http-token-file, else the pipeline's "http" section. Returns
+ * 0 (*out NULL when HTTP is off) or -1 after saying why. */
+static int http_conf(const struct cli *c, const struct weir_pipeline *pl,
+                     struct weir_http_conf *conf, const struct weir_http_conf **out)
+{
+    *out = NULL;
+    const struct weir_http_section *sec = weir_pipeline_section(pl, "http");
+    const char *listen = c->http ? c->http : sec ? sec->listen : NULL;
+    const char *token = c->http_token_file ? c->http_token_file : sec ? sec->token_file : NULL;
+    if (!listen) {
+        if (token)
+            fprintf(stderr, "weir: --http-token-file without --http: no HTTP endpoint to protect\n");
+        return token ? -1 : 0;
+    }
+    memset(conf, 0, sizeof *conf);
+    if (weir_http_listen_parse(listen, conf) < 0) {
+        fprintf(stderr, "weir: --http expects [ADDR:]PORT with PORT 0 to 65535, got \"%s\"\n", listen);
+        return -1;
+    }
+    struct weir_error err = {0};
+    if (token && weir_http_token_file(token, conf, &err) < 0) {
+        fprintf(stderr, "weir: %s\n", err.msg);
+        return -1;
+    }
+    *out = conf;
+    return 0;
+}
+
 static int cmd_run(const struct cli *c)
 {
     /* From here on SIGINT/SIGTERM are stop requests, also while the pipeline
@@ -263,12 +341,21 @@ static int cmd_run(const struct cli *c)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP); /* a reload request, never a reason to die (run.h) */
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     struct weir_pipeline *pl;
     if (load(c, &pl) < 0)
         return EXIT_USAGE;
     pl->state_dir = c->state_dir;
-    struct weir_run_opts opts = {.workers = c->workers, .timing = c->timing};
+    struct weir_http_conf hc;
+    struct weir_run_opts opts = {.workers = c->workers, .timing = c->timing,
+                                 .reload = reload_check, .reload_ctx = (void *)c};
+    if (http_conf(c, pl, &hc, &opts.http) < 0) {
+        weir_pipeline_free(pl);
+        return EXIT_USAGE;
+    }
+    int every = c->progress >= 0 ? c->progress : isatty(2) ? 10 : 0;
+    opts.progress_s = c->quiet ? 0 : (unsigned)every;
     struct weir_run_result res = {0};
     struct weir_error err = {0};
     int rc = companion_for(pl, &opts.companion, &err), ran = rc == 0;

@@ -12,6 +12,7 @@
 #include "connectors/connector.h"
 #include "engine/durable.h"
 #include "engine/loop.h"
+#include "engine/metrics.h"
 #include "engine/pipeline.h"
 
 struct weir_worker_stats {
@@ -88,6 +89,8 @@ struct weir_worker {
     int closing;             /* weir_worker_destroy began: the source is closed */
     struct weir_error err;
     struct weir_worker_stats stats;
+    struct weir_metrics *m;  /* what readers on other threads see (metrics.h) */
+    struct weir_metrics *own_metrics; /* m when the run gave none */
     struct weir_buf scratch; /* encoding state entries */
     struct weir_route_ticket *free_routes; /* route()'s tickets, for reuse */
     struct {
@@ -105,6 +108,10 @@ int weir_worker_init_shared(struct weir_worker *w, int id, int nworkers,
                             struct weir_error *err);
 /* Runs until the source is finished and every output is acknowledged, or a
  * fatal error. Returns 0 or -errno with w->err filled. */
+/* The same, writing its figures to m (NULL: a block of its own). */
+int weir_worker_init_run(struct weir_worker *w, int id, int nworkers,
+                         const struct weir_pipeline *pl, int with_source, void *const *shared,
+                         struct weir_metrics *m, struct weir_error *err);
 int weir_worker_run(struct weir_worker *w);
 void weir_worker_destroy(struct weir_worker *w);
 /* Thread-safe: asks the worker to drain and stop. */
@@ -146,6 +153,11 @@ void weir_worker_fail(struct weir_worker *w, const struct weir_error *err);
  * a restore completes later). */
 int weir_worker_partition_assign(struct weir_worker *w, const char *topic, int32_t partition);
 int weir_worker_partition_ready(const struct weir_worker *w, uint32_t slot);
+/* What the source knows of a partition's progress, for the metrics: the
+ * next offset to read, the broker's high watermark and the offset last
+ * stored for commit (-1 where unknown). Cheap: a few stores. */
+void weir_worker_partition_progress(struct weir_worker *w, uint32_t slot, int64_t position,
+                                    int64_t high, int64_t committed);
 /* The partition is gone (after the source flushed and committed it): its
  * state is dropped and the operators are told. */
 void weir_worker_partition_revoke(struct weir_worker *w, uint32_t slot);
