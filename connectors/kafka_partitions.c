@@ -4,6 +4,7 @@
  * at-least-once checkpoints of the keyed state, and rebalances that never
  * wait on the loop: a revocation finishes from later completions. */
 #include "connectors/kafka_source.h"
+#include "engine/log.h"
 
 /* ---- partitions and offsets --------------------------------------------- */
 
@@ -300,7 +301,7 @@ void ks_revoke_finish(struct kafka_source *ks)
             abandoned += ks_part_orphan(ks, p);
     }
     if (abandoned && !ks->closing)
-        fprintf(stderr, "weir: %s: %zu batch(es) of revoked partitions were not acknowledged "
+        weir_log(WEIR_LOG_WARN, "%s: %zu batch(es) of revoked partitions were not acknowledged "
                 "within drain_timeout; their records will be read again by the next owner\n",
                 ks->cl.what, abandoned);
     ks->revoking = 0;

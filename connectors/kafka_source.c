@@ -39,6 +39,7 @@
 #include <sys/eventfd.h>
 
 #include "connectors/kafka_source.h"
+#include "engine/log.h"
 
 #define TICK_NS (500ull * 1000000ull) /* safety-net ks_drain; keeps max.poll.interval.ms happy */
 #define PAUSE_AFTER_NS (1000ull * 1000000ull) /* over the in-flight bounds this long: pause */
@@ -624,7 +625,7 @@ static void ks_close(struct weir_source *s)
     } else if (ks->rk && ks->subscribed) {
         rd_kafka_resp_err_t e = rd_kafka_commit(ks->rk, NULL, 0); /* what is stored */
         if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-            fprintf(stderr, "weir: %s: final commit to brokers %s failed: %s\n", ks->cl.what,
+            weir_log(WEIR_LOG_ERROR, "%s: final commit to brokers %s failed: %s\n", ks->cl.what,
                     ks->cl.brokers, rd_kafka_err2str(e));
         rd_kafka_consumer_close(ks->rk); /* revokes: ks_on_rebalance → revoke_parts() */
     }

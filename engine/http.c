@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "engine/loop.h"
+#include "engine/log.h"
 
 #define SWEEP_NS (100ull * 1000000ull)
 #define DRAIN_TIMEOUT_NS (1000ull * 1000000ull)
@@ -391,7 +392,7 @@ static void *http_main(void *arg)
     while (!s->stopping || weir_loop_pending(s->loop) > 0) {
         rc = weir_loop_step(s->loop, 0);
         if (rc < 0 && rc != -EINTR) {
-            fprintf(stderr, "weir: http: event loop: %s; the HTTP endpoint stops\n", strerror(-rc));
+            weir_log(WEIR_LOG_ERROR, "http: event loop: %s; the HTTP endpoint stops\n", strerror(-rc));
             break;
         }
     }

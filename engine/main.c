@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "engine/log.h"
 #include "engine/override.h"
 #include "engine/pipeline.h"
 #include "engine/reference.h"
@@ -37,6 +38,7 @@ struct cli {
     const char *state_dir;
     const char *http;            /* --http [ADDR:]PORT */
     const char *http_token_file; /* --http-token-file FILE */
+    int log_format;              /* --log-format: enum weir_log_format */
     int progress;                /* --progress: -1 unset (a terminal decides), else seconds */
 };
 
@@ -45,7 +47,8 @@ static const struct {
 } commands[] = {
     {"run", "weir run PIPELINE [--set PATH=VALUE]... [--workers N] [--embedded] [--replay FILE]\n"
             "           [--state-dir DIR] [--http [ADDR:]PORT] [--http-token-file FILE]\n"
-            "           [--progress[=SECONDS]] [--quiet] [--timing] [--allow-unsafe-kafka-properties]",
+            "           [--progress[=SECONDS]] [--log-format text|json|logfmt] [--quiet] [--timing]\n"
+            "           [--allow-unsafe-kafka-properties]",
      "Runs the pipeline until its input ends or SIGINT/SIGTERM, which drains in-flight\n"
      "batches and flushes the sinks (a second signal exits at once). An output whose\n"
      "reader went away (weir run ... | head) also ends the run, with status 0.\n"
@@ -74,6 +77,8 @@ static const struct {
      "                    totals, alerts, lag; on by default when stderr is a terminal\n"
      "  SIGHUP            checks the pipeline file again and logs the result; the running\n"
      "                    pipeline goes on unchanged (reloading is not implemented yet)\n"
+     "  --log-format F    weir's own log lines (and librdkafka's) as text (\"weir: ...\", the\n"
+     "                    default), json ({\"ts\",\"level\",\"msg\"} lines) or logfmt\n"
      "  --quiet           no summary, no progress lines\n"
      "  --timing          add time per operator to the summary\n"
      "  --allow-unsafe-kafka-properties\n"
@@ -195,6 +200,14 @@ static int parse_args(int argc, char **argv, struct cli *c)
             c->http = argv[++i];
         } else if (strcmp(a, "--http-token-file") == 0 && i + 1 < argc) {
             c->http_token_file = argv[++i];
+        } else if (strcmp(a, "--log-format") == 0 && i + 1 < argc) {
+            c->log_format = weir_log_format_parse(argv[++i]);
+            if (c->log_format < 0) {
+                fprintf(stderr, "weir: --log-format expects text, json or logfmt, got \"%s\"\n",
+                        argv[i]);
+                return -1;
+            }
+            weir_log_set_format((enum weir_log_format)c->log_format);
         } else if (strcmp(a, "--progress") == 0) {
             c->progress = 10;
         } else if (strncmp(a, "--progress=", 11) == 0) {
@@ -214,7 +227,8 @@ static int parse_args(int argc, char **argv, struct cli *c)
             c->allow_unsafe_kafka = 1;
         } else if (strcmp(a, "--set") == 0 || strcmp(a, "--workers") == 0 ||
                    strcmp(a, "--replay") == 0 || strcmp(a, "--state-dir") == 0 ||
-                   strcmp(a, "--http") == 0 || strcmp(a, "--http-token-file") == 0) {
+                   strcmp(a, "--http") == 0 || strcmp(a, "--http-token-file") == 0 ||
+                   strcmp(a, "--log-format") == 0) {
             fprintf(stderr, "weir: %s needs a value; try: weir help %s\n", a, c->command);
             return -1;
         } else if (a[0] == '-' && a[1]) {
@@ -258,15 +272,15 @@ static void summary(const struct weir_pipeline *pl, const struct weir_run_result
     char lost[64] = ""; /* only when it happened: the last resort (kafka.md) */
     if (t->unwritable)
         snprintf(lost, sizeof lost, ", %llu unwritable (logged)", (unsigned long long)t->unwritable);
-    fprintf(stderr,
-            "weir: %s: %llu records in, %llu out, %llu dead letters%s, %llu alerts; %.2f s, "
-            "%.0f records/s, %d worker%s%s\n",
+    weir_log(WEIR_LOG_INFO,
+            "%s: %llu records in, %llu out, %llu dead letters%s, %llu alerts; %.2f s, "
+            "%.0f records/s, %d worker%s%s",
             pl->name, (unsigned long long)t->records_in, (unsigned long long)t->records_out,
             (unsigned long long)t->dead, lost, (unsigned long long)t->alerts, r->seconds,
             r->seconds > 0 ? (double)t->records_in / r->seconds : 0.0, r->workers,
             r->workers == 1 ? "" : "s", why);
     for (size_t k = 0; timing && k < pl->nops && k < 64; k++)
-        fprintf(stderr, "weir:   operators[%zu] %-12s %8.1f ns/record\n", k, pl->ops[k].type->name,
+        weir_log(WEIR_LOG_INFO, "  operators[%zu] %-12s %8.1f ns/record", k, pl->ops[k].type->name,
                 t->records_in ? (double)t->op_ns[k] / (double)t->records_in : 0.0);
 }
 
@@ -293,16 +307,16 @@ static void reload_check(void *ctx)
 {
     const struct cli *c = ctx;
     struct weir_pipeline *pl = NULL;
-    fprintf(stderr, "weir: SIGHUP: checking %s again\n", c->pipeline);
+    weir_log(WEIR_LOG_INFO, "SIGHUP: checking %s again", c->pipeline);
     if (load(c, &pl) < 0) {
-        fprintf(stderr, "weir: SIGHUP: %s is not valid (above); the running pipeline goes on "
-                "unchanged\n", c->pipeline);
+        weir_log(WEIR_LOG_ERROR, "SIGHUP: %s is not valid (above); the running pipeline goes on "
+                 "unchanged", c->pipeline);
         return;
     }
     weir_pipeline_free(pl);
-    fprintf(stderr, "weir: SIGHUP: %s is valid, but reloading a running pipeline is not "
-            "supported yet: the running pipeline goes on unchanged (restart to apply)\n",
-            c->pipeline);
+    weir_log(WEIR_LOG_WARN, "SIGHUP: %s is valid, but reloading a running pipeline is not "
+             "supported yet: the running pipeline goes on unchanged (restart to apply)",
+             c->pipeline);
 }
 
 /* --http and --http-token-file, else the pipeline's "http" section. Returns
@@ -366,7 +380,7 @@ static int cmd_run(const struct cli *c)
     if (opts.companion)
         opts.companion->release(opts.companion, c->quiet ? NULL : stderr);
     if (rc < 0)
-        fprintf(stderr, "weir: %s: %s\n", c->pipeline, err.msg[0] ? err.msg : strerror(-rc));
+        weir_log(WEIR_LOG_ERROR, "%s: %s", c->pipeline, err.msg[0] ? err.msg : strerror(-rc));
     weir_pipeline_free(pl);
     return rc < 0 ? EXIT_RUN_FAILED : 0;
 }

@@ -9,6 +9,7 @@
  * in io_uring, the main thread in sigtimedwait: nothing was lost, nothing
  * would ever come). */
 #include "engine/run.h"
+#include "engine/log.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -237,10 +238,10 @@ static void watchdog(struct run_state *st)
         return;
     for (int i = 0; i < st->n; i++)
         if (st->slots[i].started && !atomic_load(&st->slots[i].done))
-            fprintf(stderr, "weir: worker %d did not stop within %d s; exiting without it (what it "
+            weir_log(WEIR_LOG_ERROR, "worker %d did not stop within %d s; exiting without it (what it "
                     "had not committed will be read again)\n", i, WEIR_RUN_STOP_LIMIT_S);
     if (st->comp && !st->comp->ended(st->comp))
-        fprintf(stderr, "weir: the replay did not stop within %d s; exiting without it\n",
+        weir_log(WEIR_LOG_ERROR, "the replay did not stop within %d s; exiting without it\n",
                 WEIR_RUN_STOP_LIMIT_S);
     _exit(1);
 }
@@ -257,7 +258,7 @@ static void progress(struct run_state *st)
     weir_metrics_totals(&st->reg, &t);
     double dt = (double)(now - st->progress_at) / 1e9;
     const struct weir_metrics_totals *p = &st->progress_prev;
-    fprintf(stderr, "weir: %.0f s: %.0f records/s in, %.0f out; %llu in, %llu out, %llu dead, "
+    weir_log(WEIR_LOG_INFO, "%.0f s: %.0f records/s in, %.0f out; %llu in, %llu out, %llu dead, "
             "%llu alerts (+%llu); lag %llu; %llu in flight\n",
             (double)(now - st->reg.started_ns) / 1e9, (double)(t.records_in - p->records_in) / dt,
             (double)(t.records_out - p->records_out) / dt, (unsigned long long)t.records_in,
@@ -273,7 +274,7 @@ static void hangup(struct run_state *st)
     if (st->opts->reload)
         st->opts->reload(st->opts->reload_ctx);
     else
-        fprintf(stderr, "weir: SIGHUP: reload is not supported here; the pipeline goes on "
+        weir_log(WEIR_LOG_WARN, "SIGHUP: reload is not supported here; the pipeline goes on "
                 "unchanged\n");
 }
 
@@ -391,7 +392,7 @@ int weir_run(const struct weir_pipeline *pl, const struct weir_run_opts *opts,
             free(st.reg.workers);
             return rc;
         }
-        fprintf(stderr, "weir: http: listening on %s:%d\n", opts->http->addr, weir_http_port(http));
+        weir_log(WEIR_LOG_INFO, "http: listening on %s:%d\n", opts->http->addr, weir_http_port(http));
     }
     uint64_t t0 = weir_now_ns();
     start_workers(&st, pl, opts, shared);

@@ -14,6 +14,7 @@
 
 #include "engine/opstate.h"
 #include "engine/worker_internal.h"
+#include "engine/log.h"
 
 /* ---- the chain -------------------------------------------------------------- */
 
@@ -186,11 +187,11 @@ void weir_worker_unwritable(struct weir_worker *w, const struct weir_record *r, 
     route_demote(t, r, 1);
     const char *src = r->topic ? r->topic : w->source.name ? w->source.name : "?";
     if (r->partition >= 0)
-        fprintf(stderr, "weir: worker %d: unwritable record %s [%d] offset %lld (%s): %s; "
+        weir_log(WEIR_LOG_WARN, "worker %d: unwritable record %s [%d] offset %lld (%s): %s; "
                 "acknowledged so that its partition goes on\n", w->id, src, (int)r->partition,
                 (long long)r->offset, r->reason ? r->reason : "rejected", why);
     else
-        fprintf(stderr, "weir: worker %d: unwritable record %s line %lld (%s): %s; "
+        weir_log(WEIR_LOG_WARN, "worker %d: unwritable record %s line %lld (%s): %s; "
                 "acknowledged so that the input goes on\n", w->id, src, (long long)r->offset,
                 r->reason ? r->reason : "rejected", why);
 }
