@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "engine/jsonschema.h"
 #include "engine/log.h"
 #include "engine/override.h"
 #include "engine/pipeline.h"
@@ -92,6 +93,11 @@ static const struct {
      "created: with --allow-unsafe-kafka-properties, properties that would load a library\n"
      "or run a command are accepted as run would accept them, and still not applied.\n"},
     {"docs", "weir docs", "Prints the pipeline reference (docs/pipeline.md) generated from the code.\n"},
+    {"schema", "weir schema",
+     "Prints a JSON Schema (draft-07) for pipeline files, generated from the same option\n"
+     "tables that validate them. Editors use it for completion and checks as you type\n"
+     "(docs/operations.md: editor set-up); weir validate still checks what a schema\n"
+     "cannot (cross-field rules, operators' field references).\n"},
     {"help", "weir help [COMMAND]", "Shows help for a command.\n"},
 };
 
@@ -400,8 +406,12 @@ int main(int argc, char **argv)
         printf("weir %s\n", WEIR_VERSION);
         return 0;
     }
+    if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0))
+        return help(cmd); /* every command answers --help */
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
         return help(argc > 2 ? argv[2] : NULL);
+    if (strcmp(cmd, "schema") == 0)
+        return weir_schema_print(stdout) < 0 ? EXIT_RUN_FAILED : 0;
     if (strcmp(cmd, "docs") == 0) {
         weir_reference_markdown(stdout);
         return 0;

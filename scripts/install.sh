@@ -8,7 +8,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 # clang builds the libFuzzer harnesses (tests/fuzz/run.sh); weir itself builds with gcc.
 packages=(build-essential cmake pkg-config librdkafka-dev liburing-dev libjansson-dev
-          libopenblas-dev python3 clang)
+          libopenblas-dev python3 clang python3-jsonschema)
 # Java and Maven only run Apache Kafka for the integration tests and benchmarks.
 command -v java >/dev/null || packages+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || packages+=(maven)

@@ -196,6 +196,15 @@ expect_eq "healthz without token" "$(get /healthz | status_of)" 200
 stop_run
 expect_eq "exit status (token run)" "$RC" 0
 
+# The pipeline's "http" section does the same as --http.
+rm -f "$T/err"
+"$WEIR_BIN" run tests/golden/pipeline.json --set 'http={"listen":"127.0.0.1:0"}' \
+    --set "sinks[0].path=$T/out.jsonl" --set "dead_letter.path=$T/dead.jsonl" 2>"$T/err" </dev/null
+grep -q '^weir: http: listening on 127.0.0.1:[0-9]*$' "$T/err" && ok || fail "http section: $(cat "$T/err")"
+"$WEIR_BIN" validate tests/golden/pipeline.json --set 'http={"listen":"127.0.0.1:99999"}' >/dev/null 2>"$T/err"
+grep -q 'http.listen: expected \[ADDR:\]PORT with PORT 0 to 65535, got "127.0.0.1:99999"' "$T/err" && ok ||
+    fail "http.listen check: $(cat "$T/err")"
+
 # Bad flags are usage errors.
 "$WEIR_BIN" run tests/golden/pipeline.json --http nope 2>"$T/e" </dev/null
 expect_eq "--http nope" "$?" 2
