@@ -96,6 +96,12 @@ expect_eq "/metrics status" "$(status_of <<<"$M")" 200
 grep -q '^Content-Type: text/plain; version=0.0.4' <<<"$M" && ok || fail "/metrics content type"
 grep -q '^# TYPE weir_event_age_seconds histogram' <<<"$M" && ok || fail "no event age histogram"
 grep -q 'weir_event_age_seconds_bucket{le="+Inf"} 97' <<<"$M" && ok || fail "event age +Inf bucket != 97"
+# Every metric the Grafana dashboard and docs/operations.md use exists.
+for name in $( (grep -o 'weir_[a-z_]*' docs/ops/grafana-dashboard.json
+                grep -o '^| `weir_[a-z_]*' docs/operations.md | cut -c4-) |
+              sed 's/_\(bucket\|sum\|count\)$//' | sort -u); do
+    grep -q "^# TYPE $name " <<<"$M" && ok || fail "$name (dashboard or docs) is not in /metrics"
+done
 expect_eq "/healthz" "$(get /healthz | status_of)" 200
 expect_eq "/readyz" "$(get /readyz | status_of)" 200
 S=$(get /status.json | body_of)
