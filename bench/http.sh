@@ -46,14 +46,17 @@ port_of() { # ERRFILE -> port, once weir printed it
     exit 1
 }
 rate_of() { sed -n 's/.* s, \([0-9]*\) records\/s.*/\1/p' "$1"; }
+# CPU ns per record from bash's `time` line ("cpu USER SYS") and the record count.
+cpu_of() { awk -v n="$records" '/^cpu / {printf "%.0f", ($2 + $3) * 1e9 / n}' "$1"; }
 
-# run_one MODE: off | scrape | load -> records/s
+# run_one MODE: off | scrape | load -> "records/s cpu-ns/record" (the whole
+# process's user + system time: the HTTP thread's included)
 run_one() {
-    local mode=$1 err=$T/err.$1 cpu0 cpu1
+    local mode=$1 err=$T/err.$1
     if [ "$mode" = off ]; then
-        "$weir" run "$pipe" --workers 1 2>"$err" >/dev/null
+        (TIMEFORMAT='cpu %U %S'; time "$weir" run "$pipe" --workers 1 >/dev/null) 2>"$err"
     else
-        "$weir" run "$pipe" --workers 1 --http 0 2>"$err" >/dev/null &
+        (TIMEFORMAT='cpu %U %S'; time "$weir" run "$pipe" --workers 1 --http 0 >/dev/null) 2>"$err" &
         local wp=$!
         local port
         port=$(port_of "$err")
@@ -67,23 +70,26 @@ run_one() {
         kill "$lp" 2>/dev/null
         wait "$lp" 2>/dev/null || true
     fi
-    rate_of "$err"
+    echo "$(rate_of "$err") $(cpu_of "$err")"
 }
 
 stats() { # numbers... -> "best median"
     printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {printf "%d %d", a[NR], a[int((NR+1)/2)]}'
 }
 
-off=() scrape=() load=()
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+off=() scrape=() load=() offc=() scc=() ldc=()
 for r in $(seq "$rounds"); do
-    off+=("$(run_one off)")
-    scrape+=("$(run_one scrape)")
-    load+=("$(run_one load)")
-    echo "round $r: off ${off[-1]}, scraped ${scrape[-1]}, loaded ${load[-1]} records/s" >&2
+    read -r a b <<<"$(run_one off)"; off+=("$a"); offc+=("$b")
+    read -r a b <<<"$(run_one scrape)"; scrape+=("$a"); scc+=("$b")
+    read -r a b <<<"$(run_one load)"; load+=("$a"); ldc+=("$b")
+    echo "round $r: records/s (CPU ns/record): off ${off[-1]} (${offc[-1]}), scraped ${scrape[-1]}" \
+         "(${scc[-1]}), hammered ${load[-1]} (${ldc[-1]}); load average $(cut -d' ' -f1 /proc/loadavg)" >&2
 done
 read -r off_best off_med <<<"$(stats "${off[@]}")"
 read -r sc_best sc_med <<<"$(stats "${scrape[@]}")"
 read -r ld_best ld_med <<<"$(stats "${load[@]}")"
+off_cpu=$(median "${offc[@]}") sc_cpu=$(median "${scc[@]}") ld_cpu=$(median "${ldc[@]}")
 
 # /metrics served by an idle run on one core.
 mkfifo "$T/in.fifo"
@@ -95,24 +101,38 @@ exec 3>"$T/in.fifo"
 port=$(port_of "$T/err.idle")
 head -1000 "$gen/input.jsonl" >&3
 sleep 0.5
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+t0=$(ticks "${pids[-1]}")
 "${pin1[@]}" "$build/bench_http" load "$port" --conns "$conns" --seconds 5 "$T/load.json" | tee "$T/load.txt"
+t1=$(ticks "${pids[-1]}")
+hz=$(getconf CLK_TCK)
+bytes=$(exec {fd}<>"/dev/tcp/127.0.0.1/$port"; printf 'GET /metrics HTTP/1.1\r\n\r\n' >&"$fd"; timeout 5 cat <&"$fd" | wc -c)
 exec 3>&-
 rps=$(sed -n 's/.*"requests_per_s":\([0-9]*\).*/\1/p' "$T/load.json")
 p99=$(sed -n 's/.*"p99_us":\([0-9]*\).*/\1/p' "$T/load.json")
+okn=$(sed -n 's/.*"ok":\([0-9]*\).*/\1/p' "$T/load.json")
+# weir's CPU per request (its process: the HTTP thread, the idle worker):
+# what one dedicated core would serve, whatever else runs on this machine.
+cpu_us=$(awk -v t=$((t1 - t0)) -v hz="$hz" -v n="$okn" 'BEGIN {printf "%.1f", n ? t * 1e6 / hz / n : 0}')
+per_core=$(awk -v c="$cpu_us" 'BEGIN {printf "%.0f", (c > 0) ? 1e6 / c : 0}')
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", b ? a / b : 0}'; }
 echo
-echo "| run ($records records, $rounds rounds, 1 worker) | best records/s | median records/s | median vs off |"
-echo "|---|---|---|---|"
-echo "| no --http | $off_best | $off_med | 1.000 |"
-echo "| --http, scraped every 1 s | $sc_best | $sc_med | $(ratio "$sc_med" "$off_med") |"
-echo "| --http, /metrics hammered by $conns connections | $ld_best | $ld_med | $(ratio "$ld_med" "$off_med") |"
+echo "| run ($records records, $rounds rounds, 1 worker) | best records/s | median records/s | median vs off | CPU ns/record (median) | CPU vs off |"
+echo "|---|---|---|---|---|---|"
+echo "| no --http | $off_best | $off_med | 1.000 | $off_cpu | 1.000 |"
+echo "| --http, scraped every 1 s | $sc_best | $sc_med | $(ratio "$sc_med" "$off_med") | $sc_cpu | $(ratio "$sc_cpu" "$off_cpu") |"
+echo "| --http, /metrics hammered by $conns connections | $ld_best | $ld_med | $(ratio "$ld_med" "$off_med") | $ld_cpu | $(ratio "$ld_cpu" "$off_cpu") |"
 echo
-echo "/metrics on an idle run (weir on one core): $rps requests/s, p99 $p99 us, $conns connections"
+echo "/metrics ($bytes bytes) on an idle run, weir pinned to one core: $rps requests/s measured" \
+     "(p99 $p99 us, $conns connections); weir's CPU per request $cpu_us us = $per_core requests/s per dedicated core"
 cat >bench/results/http.json <<JSON
 {"bench":"http","commit":"$commit","records":$records,"rounds":$rounds,"conns":$conns,
  "off":{"best":$off_best,"median":$off_med},"scraped_1s":{"best":$sc_best,"median":$sc_med},
  "hammered":{"best":$ld_best,"median":$ld_med},
- "metrics_requests_per_s":$rps,"metrics_p99_us":$p99}
+ "cpu_ns_per_record":{"off":$off_cpu,"scraped_1s":$sc_cpu,"hammered":$ld_cpu},
+ "metrics_requests_per_s":$rps,"metrics_p99_us":$p99,"metrics_bytes":$bytes,
+ "metrics_cpu_us_per_request":$cpu_us,"metrics_requests_per_s_per_core":$per_core,
+ "load_average":"$(cut -d' ' -f1-3 /proc/loadavg)"}
 JSON
 echo "results: bench/results/http.json"
