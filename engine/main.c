@@ -18,6 +18,7 @@
 #include "engine/log.h"
 #include "engine/override.h"
 #include "engine/pipeline.h"
+#include "engine/reload.h"
 #include "engine/reference.h"
 #include "engine/run.h"
 
@@ -76,8 +77,10 @@ static const struct {
      "  --progress[=SECONDS]\n"
      "                    a one-line summary on stderr every SECONDS (default 10): records/s,\n"
      "                    totals, alerts, lag; on by default when stderr is a terminal\n"
-     "  SIGHUP            checks the pipeline file again and logs the result; the running\n"
-     "                    pipeline goes on unchanged (reloading is not implemented yet)\n"
+     "  SIGHUP            reads the pipeline file again: operators whose options changed are\n"
+     "                    made again between batches, everything else keeps running with its\n"
+     "                    state; an invalid file, or any other change, is logged and the\n"
+     "                    running pipeline goes on unchanged (docs/operations.md)\n"
      "  --log-format F    weir's own log lines (and librdkafka's) as text (\"weir: ...\", the\n"
      "                    default), json ({\"ts\",\"level\",\"msg\"} lines) or logfmt\n"
      "  --quiet           no summary, no progress lines\n"
@@ -308,21 +311,47 @@ static int companion_for(const struct weir_pipeline *pl, struct weir_companion *
     return 0;
 }
 
-/* SIGHUP: the file is checked again; the run goes on unchanged either way. */
-static void reload_check(void *ctx)
+/* SIGHUP: the versions of the pipeline a run has taken (the first is the
+ * one it started with); all are freed when the run returns. */
+struct reloads {
+    const struct cli *c;
+    struct weir_pipeline *v[64];
+    size_t n;
+};
+
+/* SIGHUP: the file is loaded and checked again. Invalid: every problem is
+ * logged with its JSON path and the run goes on as it is. Valid and only
+ * operators' options changed: those operators are swapped in by every
+ * worker (engine/reload.h). Anything else: the run goes on unchanged and
+ * the log says what needs a restart. */
+static int reload_file(void *ctx, const struct weir_pipeline **next, uint64_t *mask)
 {
-    const struct cli *c = ctx;
+    struct reloads *r = ctx;
+    const struct cli *c = r->c;
     struct weir_pipeline *pl = NULL;
-    weir_log(WEIR_LOG_INFO, "SIGHUP: checking %s again", c->pipeline);
+    weir_log(WEIR_LOG_INFO, "SIGHUP: reading %s again", c->pipeline);
     if (load(c, &pl) < 0) {
         weir_log(WEIR_LOG_ERROR, "SIGHUP: %s is not valid (above); the running pipeline goes on "
                  "unchanged", c->pipeline);
-        return;
+        return 0;
     }
-    weir_pipeline_free(pl);
-    weir_log(WEIR_LOG_WARN, "SIGHUP: %s is valid, but reloading a running pipeline is not "
-             "supported yet: the running pipeline goes on unchanged (restart to apply)",
-             c->pipeline);
+    pl->state_dir = c->state_dir;
+    char why[256] = "";
+    int plan = weir_reload_plan(r->v[r->n - 1], pl, mask, why, sizeof why);
+    if (plan <= 0 || r->n == sizeof r->v / sizeof r->v[0]) {
+        if (plan < 0)
+            weir_log(WEIR_LOG_WARN, "SIGHUP: %s: %s: that needs a restart; the running pipeline "
+                     "goes on unchanged", c->pipeline, why);
+        else if (plan == 0)
+            weir_log(WEIR_LOG_INFO, "SIGHUP: %s: no operator changed; nothing to do", c->pipeline);
+        else
+            weir_log(WEIR_LOG_WARN, "SIGHUP: %zu reloads already: restart to take more", r->n - 1);
+        weir_pipeline_free(pl);
+        return 0;
+    }
+    r->v[r->n++] = pl;
+    *next = pl;
+    return 1;
 }
 
 /* --http and --http-token-file, else the pipeline's "http" section. Returns
@@ -368,8 +397,9 @@ static int cmd_run(const struct cli *c)
         return EXIT_USAGE;
     pl->state_dir = c->state_dir;
     struct weir_http_conf hc;
+    struct reloads reloads = {.c = c, .v = {pl}, .n = 1};
     struct weir_run_opts opts = {.workers = c->workers, .timing = c->timing,
-                                 .reload = reload_check, .reload_ctx = (void *)c};
+                                 .reload = reload_file, .reload_ctx = &reloads};
     if (http_conf(c, pl, &hc, &opts.http) < 0) {
         weir_pipeline_free(pl);
         return EXIT_USAGE;
@@ -387,7 +417,8 @@ static int cmd_run(const struct cli *c)
         opts.companion->release(opts.companion, c->quiet ? NULL : stderr);
     if (rc < 0)
         weir_log(WEIR_LOG_ERROR, "%s: %s", c->pipeline, err.msg[0] ? err.msg : strerror(-rc));
-    weir_pipeline_free(pl);
+    for (size_t k = 0; k < reloads.n; k++) /* v[0] is pl */
+        weir_pipeline_free(reloads.v[k]);
     return rc < 0 ? EXIT_RUN_FAILED : 0;
 }
 

@@ -157,6 +157,9 @@ struct run_state {
     const struct weir_run_opts *opts;
     struct weir_metrics_registry reg; /* what /metrics and the progress line read */
     uint64_t progress_at;             /* when the last progress line was printed (ns) */
+    uint64_t reload_gen;              /* the last reload sent to the workers */
+    int reload_pending;               /* sent, not yet applied by every running worker */
+    uint64_t reload_mask;
     struct weir_metrics_totals progress_prev;
 };
 
@@ -269,13 +272,73 @@ static void progress(struct run_state *st)
     st->progress_at = now;
 }
 
+/* Every worker still running has swapped the reload's operators in. */
+static int reload_applied(struct run_state *st)
+{
+    for (int i = 0; i < st->n; i++) {
+        struct worker_slot *s = &st->slots[i];
+        if (!s->started || atomic_load(&s->done))
+            continue;
+        pthread_mutex_lock(&s->lock);
+        int behind = s->open && __atomic_load_n(&s->w.reload_applied, __ATOMIC_ACQUIRE) != st->reload_gen;
+        pthread_mutex_unlock(&s->lock);
+        if (behind)
+            return 0;
+    }
+    return 1;
+}
+
+static void reload_watch(struct run_state *st)
+{
+    if (!st->reload_pending || !reload_applied(st))
+        return;
+    st->reload_pending = 0;
+    char list[256] = "";
+    size_t o = 0;
+    for (int k = 0; k < 64 && o + 16 < sizeof list; k++)
+        if ((st->reload_mask >> k) & 1)
+            o += (size_t)snprintf(list + o, sizeof list - o, "%soperators[%d]", o ? ", " : "", k);
+    weir_log(WEIR_LOG_INFO, "SIGHUP: reload applied by every worker: %s made again from the new "
+             "file; the source, the sinks and the other operators (with their state) went on", list);
+}
+
 static void hangup(struct run_state *st)
 {
-    if (st->opts->reload)
-        st->opts->reload(st->opts->reload_ctx);
-    else
+    if (!st->opts->reload) {
         weir_log(WEIR_LOG_WARN, "SIGHUP: reload is not supported here; the pipeline goes on "
-                "unchanged\n");
+                 "unchanged");
+        return;
+    }
+    if (st->reload_pending) {
+        weir_log(WEIR_LOG_WARN, "SIGHUP: the last reload is still being applied; this one is "
+                 "ignored (send SIGHUP again once it is done)");
+        return;
+    }
+    for (int i = 0; i < st->n; i++) {
+        struct worker_slot *s = &st->slots[i];
+        pthread_mutex_lock(&s->lock);
+        int starting = s->started && !s->open && !atomic_load(&s->ready);
+        pthread_mutex_unlock(&s->lock);
+        if (starting) { /* it would start with the old operators */
+            weir_log(WEIR_LOG_WARN, "SIGHUP: workers are still starting; this one is ignored "
+                     "(send SIGHUP again once the run is up)");
+            return;
+        }
+    }
+    const struct weir_pipeline *next = NULL;
+    uint64_t mask = 0;
+    if (st->opts->reload(st->opts->reload_ctx, &next, &mask) != 1 || !next)
+        return;
+    st->reload_gen++;
+    st->reload_mask = mask;
+    st->reload_pending = 1;
+    for (int i = 0; i < st->n; i++) {
+        struct worker_slot *s = &st->slots[i];
+        pthread_mutex_lock(&s->lock);
+        if (s->open)
+            weir_worker_request_reload(&s->w, next, mask, st->reload_gen);
+        pthread_mutex_unlock(&s->lock);
+    }
 }
 
 /* Copies of one signal sent to a whole process group (Ctrl-C in a terminal,
@@ -311,6 +374,7 @@ static void wait_all(struct run_state *st, const sigset_t *set)
         if (workers_done && !atomic_load(&st->stop_all))
             stop_all(st); /* the input ended: the companion has nothing left to feed */
         progress(st);
+        reload_watch(st);
         if (workers_done && (!st->comp || st->comp->ended(st->comp)))
             return;
         watchdog(st);

@@ -49,9 +49,12 @@ struct weir_run_opts {
     struct weir_companion *companion; /* or NULL; owned by the caller */
     const struct weir_http_conf *http; /* serve /metrics etc. (engine/http.h), or NULL */
     unsigned progress_s; /* a one-line summary on stderr this often; 0: none */
-    /* SIGHUP: called on the main thread (the run goes on whatever it does);
-     * NULL: SIGHUP is logged and ignored. */
-    void (*reload)(void *ctx);
+    /* SIGHUP: called on the main thread (the run goes on whatever it does).
+     * Returns 1 with *next (kept alive by the caller until the run returns)
+     * and *mask (bit k: operators[k] changed, engine/reload.h) to have every
+     * worker swap those operators between batches; 0 to leave the run as it
+     * is. NULL: SIGHUP is logged and ignored. */
+    int (*reload)(void *ctx, const struct weir_pipeline **next, uint64_t *mask);
     void *reload_ctx;
 };
 

@@ -72,7 +72,17 @@ struct weir_worker {
     struct weir_op_timer *event_timers;
     struct weir_quiesce *quiescing; /* waiting callers, in order */
     struct weir_quiesce end_quiesce;
-    int wake_fd;             /* eventfd: the main thread asks this worker to stop */
+    int wake_fd;             /* eventfd: the main thread asks this worker to stop or reload */
+    int stop_flag;           /* (atomic) the wake-up is a stop */
+    /* A reload asked for by another thread (atomic: the pipeline last, with
+     * release), and the one under way on this thread. */
+    const struct weir_pipeline *reload_req;
+    uint64_t reload_req_mask, reload_req_gen;
+    const struct weir_pipeline *reload_pl;
+    uint64_t reload_mask, reload_gen;
+    struct weir_quiesce reload_q;
+    int reloading;
+    uint64_t reload_applied; /* (atomic) the generation last swapped in */
     struct weir_event wake_ev;
     struct weir_loop_hook hook; /* before sleep: sinks, backpressure, quiesce */
     int source_finished;
@@ -116,6 +126,14 @@ int weir_worker_run(struct weir_worker *w);
 void weir_worker_destroy(struct weir_worker *w);
 /* Thread-safe: asks the worker to drain and stop. */
 void weir_worker_request_stop(struct weir_worker *w);
+/* Thread-safe: asks the worker to replace operators[k] for each bit k of
+ * mask with next's, between batches (after its operators hand on what they
+ * hold); the others keep running with their state. next must have the same
+ * stages and columns (engine/reload.h) and outlive the worker. Once done the
+ * worker's reload_applied is gen (read it with __atomic_load_n). One at a
+ * time: ask again only after the last one was applied. */
+void weir_worker_request_reload(struct weir_worker *w, const struct weir_pipeline *next,
+                                uint64_t mask, uint64_t gen);
 
 /* ---- for sinks ---- */
 /* Record r could not be written by a sink for a permanent reason (larger
