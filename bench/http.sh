@@ -23,7 +23,7 @@ cmake --build "$build" -j"$(nproc)" --target weir bench_pipeline bench_http >/de
 weir=$build/weir
 T=$(mktemp -d /tmp/weir-bench-http.XXXXXX)
 pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$T"' EXIT
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$T"' EXIT
 mkdir -p bench/results
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD -- 2>/dev/null || commit="$commit+dirty"

@@ -4,6 +4,7 @@
 #include "engine/metrics.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -119,11 +120,43 @@ static double bucket_le(int k)
     return k == 0 ? 0.0 : (double)((1ull << k) - 1);
 }
 
-/* Emits name_bucket/_sum/_count; values are scaled by unit (ns -> s: 1e-9).
+static int append_str(struct weir_buf *b, const char *s)
+{
+    return weir_buf_append(b, s, strlen(s));
+}
+
+static int append_u64(struct weir_buf *b, uint64_t v)
+{
+    char tmp[24];
+    int i = (int)sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return weir_buf_append(b, tmp + i, sizeof tmp - (size_t)i);
+}
+
+/* The "le" labels of the three units histograms use (1, ms -> s, ns -> s),
+ * formatted once: a scrape writes hundreds of bucket lines, and %.9g is the
+ * slow part of formatting them. */
+static const double units[] = {1.0, 1e-3, 1e-9};
+static char le_text[3][WEIR_HIST_BUCKETS][24];
+static pthread_once_t le_once = PTHREAD_ONCE_INIT;
+
+static void le_init(void)
+{
+    for (int u = 0; u < 3; u++)
+        for (int k = 0; k < WEIR_HIST_BUCKETS; k++)
+            snprintf(le_text[u][k], sizeof le_text[u][k], "%.9g", bucket_le(k) * units[u]);
+}
+
+/* Emits name_bucket/_sum/_count; values are scaled by unit (one of units[]).
  * labels: "" or `a="b",` (with the trailing comma). */
 static int prom_hist(struct weir_buf *b, const char *name, const char *labels,
                      const struct weir_hist *h, double unit)
 {
+    pthread_once(&le_once, le_init);
+    int u = unit == 1.0 ? 0 : unit == 1e-3 ? 1 : 2;
     uint64_t cum = 0;
     int rc = 0;
     int last = WEIR_HIST_BUCKETS - 1;
@@ -131,7 +164,14 @@ static int prom_hist(struct weir_buf *b, const char *name, const char *labels,
         last--; /* empty tail buckets say nothing: cumulative counts repeat */
     for (int k = 0; k < last && rc == 0; k++) {
         cum += h->bucket[k];
-        rc = put(b, "%s_bucket{%sle=\"%.9g\"} %" PRIu64 "\n", name, labels, bucket_le(k) * unit, cum);
+        rc = append_str(b, name);
+        rc = rc ?: append_str(b, "_bucket{");
+        rc = rc ?: append_str(b, labels);
+        rc = rc ?: append_str(b, "le=\"");
+        rc = rc ?: append_str(b, le_text[u][k]);
+        rc = rc ?: append_str(b, "\"} ");
+        rc = rc ?: append_u64(b, cum);
+        rc = rc ?: append_str(b, "\n");
     }
     if (rc == 0)
         rc = put(b, "%s_bucket{%sle=\"+Inf\"} %" PRIu64 "\n", name, labels, h->count);
@@ -165,7 +205,32 @@ static double hist_quantile(const struct weir_hist *h, double q)
 static int prom_counter(struct weir_buf *b, const char *name, const char *type, const char *help,
                         uint64_t v)
 {
-    return put(b, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type, name, v);
+    int rc = append_str(b, "# HELP ");
+    rc = rc ?: append_str(b, name);
+    rc = rc ?: append_str(b, " ");
+    rc = rc ?: append_str(b, help);
+    rc = rc ?: append_str(b, "\n# TYPE ");
+    rc = rc ?: append_str(b, name);
+    rc = rc ?: append_str(b, " ");
+    rc = rc ?: append_str(b, type);
+    rc = rc ?: append_str(b, "\n");
+    rc = rc ?: append_str(b, name);
+    rc = rc ?: append_str(b, " ");
+    rc = rc ?: append_u64(b, v);
+    return rc ?: append_str(b, "\n");
+}
+
+/* name{index="k",operator="type"} v */
+static int prom_op_line(struct weir_buf *b, const char *name, size_t k, const char *op, uint64_t v)
+{
+    int rc = append_str(b, name);
+    rc = rc ?: append_str(b, "{index=\"");
+    rc = rc ?: append_u64(b, k);
+    rc = rc ?: append_str(b, "\",operator=\"");
+    rc = rc ?: append_str(b, op);
+    rc = rc ?: append_str(b, "\"} ");
+    rc = rc ?: append_u64(b, v);
+    return rc ?: append_str(b, "\n");
 }
 
 static int prom_totals(const struct weir_metrics_registry *r, struct weir_buf *b)
@@ -253,8 +318,7 @@ static int prom_ops(const struct weir_metrics_registry *r, struct weir_buf *b)
             uint64_t v = 0;
             for (int i = 0; i < r->n; i++)
                 v += weir_metric_get((const uint64_t *)((const char *)&r->workers[i].op[k] + c[j].off));
-            rc = put(b, "%s{index=\"%zu\",operator=\"%s\"} %" PRIu64 "\n", c[j].name, k,
-                     op_name(r, k), v);
+            rc = prom_op_line(b, c[j].name, k, op_name(r, k), v);
         }
     }
     rc = rc ?: put(b, "# HELP weir_operator_process_seconds Time in the operator's process() per "
