@@ -15,6 +15,7 @@
 
 #include "engine/batch.h"
 #include "engine/error.h"
+#include "engine/expr.h"
 #include "engine/option.h"
 #include "engine/schema.h"
 
@@ -83,8 +84,10 @@ struct weir_source_type {
     void (*release)(void *conf);          /* optional */
 };
 
-/* when: which records a sink receives */
-enum weir_when { WEIR_WHEN_ALL, WEIR_WHEN_ALERT, WEIR_WHEN_NORMAL, WEIR_WHEN_DEAD };
+/* when: which records a sink receives. WEIR_WHEN_EXPR: those for which the
+ * sink's condition (engine/expr.h) is true, evaluated by the worker over the
+ * batch before write() is called. */
+enum weir_when { WEIR_WHEN_ALL, WEIR_WHEN_ALERT, WEIR_WHEN_NORMAL, WEIR_WHEN_DEAD, WEIR_WHEN_EXPR };
 
 struct weir_output; /* engine/output.h: how records are written */
 
@@ -94,6 +97,8 @@ struct weir_sink {
     void *state;
     struct weir_worker *worker;
     enum weir_when when;
+    struct weir_expr_run when_run; /* WEIR_WHEN_EXPR: the worker's scratch columns */
+    const double *when_value;      /* WEIR_WHEN_EXPR: the condition for the batch being written */
     const struct weir_output *output;
     void *shared; /* what the run's workers share for this sink (its type's share()), or NULL */
 };
@@ -114,7 +119,7 @@ struct weir_sink_type {
     int (*share)(const void *conf, void **shared, struct weir_error *err);
     void (*unshare)(void *shared);
     int (*open)(struct weir_sink *s, struct weir_error *err);
-    /* Writes b's records selected by s->when (weir_sink_wants). Holds t for
+    /* Writes b's records selected by s->when (weir_sink_wants(s, b, i)). Holds t for
      * each acknowledgement it will give later. Must copy what it keeps: b goes
      * back to the pool after the call. Returns 0 or -errno (fatal). */
     int (*write)(struct weir_sink *s, struct weir_batch *b, struct weir_ticket *t);
@@ -127,15 +132,18 @@ struct weir_sink_type {
     void (*release)(void *conf); /* optional */
 };
 
-static inline int weir_sink_wants(const struct weir_sink *s, const struct weir_record *r)
+/* Whether the sink writes record i of b. Dropped records go nowhere. */
+static inline int weir_sink_wants(const struct weir_sink *s, const struct weir_batch *b, uint32_t i)
 {
+    const struct weir_record *r = &b->rec[i];
     if (s->when == WEIR_WHEN_DEAD)
-        return !weir_record_live(r);
+        return (r->flags & WEIR_REC_DEAD) != 0;
     if (!weir_record_live(r))
         return 0;
     switch (s->when) {
     case WEIR_WHEN_ALERT: return (r->flags & WEIR_REC_ALERT) != 0;
     case WEIR_WHEN_NORMAL: return (r->flags & WEIR_REC_ALERT) == 0;
+    case WEIR_WHEN_EXPR: return s->when_value[i] != 0;
     default: return 1;
     }
 }

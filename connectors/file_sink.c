@@ -489,7 +489,7 @@ static int fk_write(struct weir_sink *s, struct weir_batch *b, struct weir_ticke
     struct pending_tickets *held = fk->sw ? &fk->cur->held : &fk->held[fk->fill];
     size_t before = out->len;
     for (uint32_t i = 0; i < b->n; i++) {
-        if (!weir_sink_wants(s, &b->rec[i]))
+        if (!weir_sink_wants(s, b, i))
             continue;
         int rc = s->when == WEIR_WHEN_DEAD ? weir_output_dead(out, b, i, s->worker->source.name)
                  : fk->text                ? weir_output_text(out, s->output, b, i)

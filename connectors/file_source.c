@@ -1,8 +1,9 @@
-/* The file and stdin source: JSON Lines or CSV (with a header), read through
- * the worker's io_uring. A file is one partition: one worker reads it, in
- * order. Every line becomes exactly one record — live, or dead with a reason
- * (empty, too long, a bad CSV row) — so input lines = output lines + dead
- * letters, always. */
+/* The file and stdin source: JSON Lines or CSV (with a header), plain or
+ * gzip, read through the worker's io_uring. The path may name several files
+ * (a glob or a directory: connectors/file_list.h), read one after another in
+ * name order as one partition: one worker reads them, in order. Every line
+ * becomes exactly one record — live, or dead with a reason (empty, too long,
+ * a bad CSV row) — so input lines = output lines + dead letters, always. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,6 +14,8 @@
 
 #include "connectors/connector.h"
 #include "connectors/csv.h"
+#include "connectors/file_list.h"
+#include "connectors/gunzip.h"
 #include "connectors/linesplit.h"
 #include "engine/buf.h"
 #include "engine/loop.h"
@@ -26,12 +29,16 @@ struct file_source_conf {
     int64_t max_record_bytes;
     int64_t read_size;
     const char *delimiter;
+    struct weir_file_list files; /* what path names, expanded at load */
 };
 
 static const struct weir_option file_source_options[] = {
-    {"path", WEIR_OPT_STRING, NULL, "file to read; \"-\" reads standard input",
+    {"path", WEIR_OPT_STRING, NULL,
+     "file to read (*.gz is decompressed); a glob (\"daily/*.csv.gz\") or a directory reads its "
+     "data files one after another in name order; \"-\" reads standard input",
      offsetof(struct file_source_conf, path), WEIR_OPT_REQUIRED, 0, 0, NULL},
-    {"format", WEIR_OPT_ENUM, "\"auto\"", "jsonl, csv (header line first), or auto: csv for *.csv",
+    {"format", WEIR_OPT_ENUM, "\"auto\"",
+     "jsonl, csv (header line first, in every file), or auto: csv for *.csv and *.csv.gz",
      offsetof(struct file_source_conf, format), 0, 0, 0, "auto|jsonl|csv"},
     {"max_record_bytes", WEIR_OPT_INT, "1048576",
      "longer lines go to the dead-letter sink", offsetof(struct file_source_conf, max_record_bytes),
@@ -55,9 +62,13 @@ struct file_source {
     int format;
     off_t offset;       /* next read position; -1 for pipes and terminals */
     struct weir_linesplit ls;
+    struct weir_gunzip gz;
+    int gzip;           /* the current file is gzip: reads land in gz, lines come from inflating */
+    size_t file;        /* which of the conf's files is being read */
+    const char *name;   /* its path, for the records' coordinates */
     struct weir_event read_ev;
     int reading;        /* a read is in flight */
-    int at_eof;
+    int at_eof;         /* the current file's bytes (inflated) are all in ls */
     int stopping;
     int finished;
     struct weir_batch *batch;   /* being filled */
@@ -68,23 +79,30 @@ struct file_source {
     unsigned tickets_out;       /* handed to the worker, not yet done */
     int closed;                 /* close() ran with tickets still out */
     uint64_t acked_lines;
-    uint32_t part;              /* the worker's slot for this file (one partition) */
+    uint32_t part;              /* the worker's slot for these files (one partition) */
 };
 
 static int prepare(void *conf, const json_t *raw, struct weir_prepare *p)
 {
     struct file_source_conf *c = conf;
-    char kp[256];
+    char kp[256], reason[512];
+    (void)raw;
     if (!c->delimiter || strlen(c->delimiter) != 1) {
         weir_diag_add(p->diag, weir_path_key(kp, sizeof kp, p->path, "delimiter"),
                       "expected one character, got \"%s\"", c->delimiter ? c->delimiter : "");
         return 1;
     }
-    if (c->format == FMT_AUTO) {
-        size_t n = strlen(c->path);
-        c->format = n > 4 && strcasecmp(c->path + n - 4, ".csv") == 0 ? FMT_CSV : FMT_JSONL;
+    if (weir_file_list_expand(&c->files, c->path, reason, sizeof reason) < 0) {
+        weir_diag_add(p->diag, weir_path_key(kp, sizeof kp, p->path, "path"), "expected %s, got: %s",
+                      "a file, a glob that matches files or a directory with data files", reason);
+        return 1;
     }
     return 0;
+}
+
+static void release(void *conf)
+{
+    weir_file_list_free(&((struct file_source_conf *)conf)->files);
 }
 
 /* After a failed run the sinks let go of their tickets as they close, which
@@ -155,7 +173,7 @@ static int add_line(struct file_source *fs, const struct weir_line *ln)
     int i = weir_batch_push(b);
     struct weir_record *r = &b->rec[i];
     r->offset = (int64_t)ln->no;
-    r->topic = fs->s->name;
+    r->topic = fs->name;
     r->part = fs->part;
     r->value = weir_arena_strdup(&b->arena, ln->p, ln->len);
     r->value_len = (uint32_t)ln->len;
@@ -187,7 +205,7 @@ static int take_header(struct file_source *fs, const struct weir_line *ln)
     const char *reason = NULL;
     if (ln->too_long || weir_csv_header_parse(&fs->header, ln->p, ln->len, c->delimiter[0], &reason) < 0) {
         struct weir_error e;
-        weir_error_set(&e, -EINVAL, "%s: line 1: %s", c->path,
+        weir_error_set(&e, -EINVAL, "%s: line 1: %s", fs->name,
                        reason ? reason : "CSV header line is too long");
         weir_worker_fail(fs->s->worker, &e);
         return -EINVAL;
@@ -207,29 +225,129 @@ static void finish(struct file_source *fs)
     weir_worker_source_finished(fs->s->worker);
 }
 
+static void fail(struct file_source *fs, int code, const char *what)
+{
+    struct weir_error e;
+    weir_error_set(&e, code, "reading %s: %s", fs->name, what);
+    weir_worker_fail(fs->s->worker, &e);
+    finish(fs);
+}
+
+/* Opens file k of the list (or standard input) and starts it at line 1 with
+ * its own CSV header. Opening a local file is the one call here that does not
+ * go through io_uring; it happens once per file, not per read. */
+static int open_file(struct file_source *fs, size_t k, struct weir_error *err)
+{
+    const struct file_source_conf *c = fs->s->conf;
+    const char *path = c->files.paths[k];
+    int stdin_ = strcmp(path, "-") == 0;
+    if (fs->fd >= 0)
+        close(fs->fd);
+    fs->file = k;
+    fs->name = stdin_ ? "<stdin>" : path;
+    fs->fd = stdin_ ? dup(0) : open(path, O_RDONLY | O_CLOEXEC);
+    if (fs->fd < 0)
+        return weir_error_set(err, -errno, "cannot open source file %s: %s", path, strerror(errno));
+    struct stat st;
+    fs->offset = fstat(fs->fd, &st) == 0 && S_ISREG(st.st_mode) ? 0 : -1;
+    fs->format = c->format != FMT_AUTO ? c->format : weir_file_is_csv(path) ? FMT_CSV : FMT_JSONL;
+    fs->gzip = !stdin_ && weir_file_is_gzip(path);
+    if (fs->gzip && !fs->gz.ready && weir_gunzip_init(&fs->gz, (size_t)c->read_size) < 0)
+        return weir_error_set(err, -ENOMEM, "out of memory");
+    if (fs->gzip)
+        weir_gunzip_reset(&fs->gz);
+    if (k > 0) { /* a new stream: line numbers, BOM and header start again */
+        weir_linesplit_free(&fs->ls);
+        weir_csv_header_free(&fs->header);
+        memset(&fs->header, 0, sizeof fs->header);
+        fs->have_header = 0;
+    }
+    fs->at_eof = 0;
+    if (weir_linesplit_init(&fs->ls, (size_t)c->read_size, (size_t)c->max_record_bytes) < 0)
+        return weir_error_set(err, -ENOMEM, "out of memory");
+    return 0;
+}
+
+/* The current file is done: go on with the next one, or finish. Returns 1
+ * when there is more to read. */
+static int next_file(struct file_source *fs)
+{
+    const struct file_source_conf *c = fs->s->conf;
+    if (fs->stopping || fs->file + 1 >= c->files.n) {
+        finish(fs);
+        return 0;
+    }
+    struct weir_error e;
+    if (open_file(fs, fs->file + 1, &e) < 0) {
+        weir_worker_fail(fs->s->worker, &e);
+        finish(fs);
+        return 0;
+    }
+    return 1;
+}
+
+/* Inflates compressed bytes already read into the line buffer. Returns 1
+ * when it produced something (or reached the end), 0 when a read is needed. */
+static int inflate_some(struct file_source *fs)
+{
+    const char *why = NULL;
+    size_t room;
+    char *dst = weir_linesplit_space(&fs->ls, &room);
+    long n = weir_gunzip_run(&fs->gz, dst, room, &why);
+    if (n < 0) {
+        fail(fs, -EIO, why);
+        return -1;
+    }
+    weir_linesplit_commit(&fs->ls, (size_t)n);
+    return n > 0;
+}
+
 /* Turns buffered lines into records until the buffer needs more input or the
- * worker asks us to pause. */
+ * worker asks us to pause; then reads on, inflates on, or opens the next file. */
 static void drain_lines(struct file_source *fs)
 {
     struct weir_line ln;
     struct weir_worker *w = fs->s->worker;
-    while (!w->failed && weir_linesplit_next(&fs->ls, fs->at_eof, &ln)) {
-        int rc = fs->format == FMT_CSV && !fs->have_header ? take_header(fs, &ln) : add_line(fs, &ln);
-        if (rc < 0) {
-            if (rc == -ENOMEM) {
-                struct weir_error e;
-                weir_error_set(&e, rc, "out of memory reading %s", fs->s->name);
-                weir_worker_fail(w, &e);
+    for (;;) {
+        while (!w->failed && weir_linesplit_next(&fs->ls, fs->at_eof, &ln)) {
+            int rc = fs->format == FMT_CSV && !fs->have_header ? take_header(fs, &ln) : add_line(fs, &ln);
+            if (rc < 0) {
+                if (rc == -ENOMEM) {
+                    struct weir_error e;
+                    weir_error_set(&e, rc, "out of memory reading %s", fs->name);
+                    weir_worker_fail(w, &e);
+                }
+                break;
             }
-            break;
+            /* Sinks fill up only when a batch is dispatched: ask after one. */
+            if (!fs->batch && weir_worker_should_pause(w))
+                return; /* resume() picks up here */
         }
-        /* Sinks fill up only when a batch is dispatched: ask after one. */
-        if (!fs->batch && weir_worker_should_pause(w))
-            return; /* resume() picks up here */
-    }
-    if (w->failed || fs->at_eof || fs->stopping) {
-        finish(fs);
-        return;
+        if (w->failed || fs->finished) {
+            finish(fs);
+            return;
+        }
+        if (fs->at_eof) {
+            if (!next_file(fs))
+                return;
+            continue;
+        }
+        if (fs->stopping) {
+            finish(fs);
+            return;
+        }
+        if (fs->gzip && weir_gunzip_pending(&fs->gz)) {
+            int rc = inflate_some(fs);
+            if (rc < 0)
+                return;
+            if (rc > 0)
+                continue;
+            if (weir_gunzip_pending(&fs->gz)) { /* never: the line buffer always has a read's room */
+                fail(fs, -EIO, "no room in the line buffer to inflate into");
+                return;
+            }
+        }
+        break;
     }
     /* Caught up with a slow producer (a pipe): hand on what we have now. */
     if (fs->offset < 0)
@@ -251,32 +369,40 @@ static void on_read(struct weir_event *ev, int res)
     if (res == -ECANCELED)
         res = 0;
     if (res < 0) {
-        struct weir_error e;
-        weir_error_set(&e, res, "reading %s: %s", fs->s->name, strerror(-res));
-        weir_worker_fail(fs->s->worker, &e);
-        finish(fs);
+        fail(fs, res, strerror(-res));
         return;
     }
-    if (res == 0)
-        fs->at_eof = 1;
-    weir_linesplit_commit(&fs->ls, (size_t)res);
     if (fs->offset >= 0)
         fs->offset += res;
+    if (!fs->gzip) {
+        fs->at_eof = res == 0;
+        weir_linesplit_commit(&fs->ls, (size_t)res);
+    } else if (res == 0 && !fs->stopping) {
+        const char *why;
+        if (weir_gunzip_finish(&fs->gz, &why) < 0) {
+            fail(fs, -EIO, why);
+            return;
+        }
+        fs->at_eof = 1;
+    } else if (res == 0) {
+        fs->at_eof = 1; /* a stop cancelled the read: end here */
+    } else {
+        weir_gunzip_fed(&fs->gz, (size_t)res);
+        if (inflate_some(fs) < 0)
+            return;
+    }
     drain_lines(fs);
 }
 
 static void arm_read(struct file_source *fs)
 {
     size_t room;
-    char *dst = weir_linesplit_space(&fs->ls, &room);
+    char *dst = fs->gzip ? weir_gunzip_space(&fs->gz, &room) : weir_linesplit_space(&fs->ls, &room);
     fs->reading = 1;
     if (weir_loop_read(fs->s->worker->loop, fs->fd, dst, room, fs->offset >= 0 ? fs->offset : (off_t)-1,
                        &fs->read_ev) < 0) {
         fs->reading = 0;
-        struct weir_error e;
-        weir_error_set(&e, -EBUSY, "reading %s: io_uring submission queue full", fs->s->name);
-        weir_worker_fail(fs->s->worker, &e);
-        finish(fs);
+        fail(fs, -EBUSY, "io_uring submission queue full");
     }
 }
 
@@ -290,18 +416,15 @@ static int fs_open(struct weir_source *s, struct weir_error *err)
     s->state = fs;
     s->name = strcmp(c->path, "-") == 0 ? "<stdin>" : c->path;
     fs->s = s;
-    fs->format = c->format;
     fs->read_ev.done = on_read;
-    fs->fd = strcmp(c->path, "-") == 0 ? dup(0) : open(c->path, O_RDONLY | O_CLOEXEC);
-    if (fs->fd < 0)
-        return weir_error_set(err, -errno, "cannot open source file %s: %s", c->path, strerror(errno));
-    struct stat st;
-    fs->offset = fstat(fs->fd, &st) == 0 && S_ISREG(st.st_mode) ? 0 : -1;
-    if (weir_linesplit_init(&fs->ls, (size_t)c->read_size, (size_t)c->max_record_bytes) < 0)
-        return weir_error_set(err, -ENOMEM, "out of memory");
-    /* A file is one partition; its state (with --state-dir) is read back here,
-     * before the loop runs. Its name is not the path: the next run, over the
-     * next file, carries the same state on. */
+    if (c->files.n == 0)
+        return weir_error_set(err, -ENOENT, "no source file for %s", c->path);
+    int rc = open_file(fs, 0, err);
+    if (rc < 0)
+        return rc;
+    /* The files are one partition; its state (with --state-dir) is read back
+     * here, before the loop runs. Its name is not the path: the next run, over
+     * the next file, carries the same state on. */
     int slot = weir_worker_partition_assign(s->worker, "file", -1);
     if (slot < 0)
         return weir_error_set(err, slot, "out of memory");
@@ -341,6 +464,7 @@ static void fs_close(struct weir_source *s)
     if (fs->fd >= 0)
         close(fs->fd);
     weir_linesplit_free(&fs->ls);
+    weir_gunzip_free(&fs->gz);
     weir_csv_header_free(&fs->header);
     weir_buf_free(&fs->scratch);
     for (struct file_ticket *t = fs->free_tickets, *next; t; t = next) {
@@ -365,4 +489,5 @@ const struct weir_source_type weir_source_file = {
     .resume = fs_resume,
     .stop = fs_stop,
     .close = fs_close,
+    .release = release,
 };

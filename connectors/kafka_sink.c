@@ -390,7 +390,7 @@ static int kk_write(struct weir_sink *s, struct weir_batch *b, struct weir_ticke
 {
     struct kafka_sink *ks = s->state;
     for (uint32_t i = 0; i < b->n; i++) {
-        if (!weir_sink_wants(s, &b->rec[i]))
+        if (!weir_sink_wants(s, b, i))
             continue;
         int rc = produce_one(ks, b, i, t);
         if (rc < 0)

@@ -13,8 +13,10 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <zlib.h>
 
 #include "connectors/csv.h"
+#include "connectors/file_list.h"
 #include "connectors/kafka_common.h"
 #include "engine/buf.h"
 #include "engine/loop.h"
@@ -140,15 +142,15 @@ static int produce_one(rd_kafka_t *rk, const struct weir_replay_opts *o, const c
 
 /* Produces the file's lines; *cut is set when a stop ended it before the
  * end of the file (or the limit). */
-static int replay_lines(rd_kafka_t *rk, const struct weir_replay_opts *o, FILE *in,
-                        uint64_t *sent_out, int *cut, struct weir_error *err)
+static int replay_lines(rd_kafka_t *rk, const struct weir_replay_opts *o, FILE *in, const char *path,
+                        int csv, uint64_t *sent_out, int *cut, struct weir_error *err)
 {
     struct weir_csv_header h = {0};
     struct weir_buf row = {0};
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
-    uint64_t sent = 0, lineno = 0, t0 = weir_now_ns();
+    uint64_t sent = *sent_out, lineno = 0, t0 = weir_now_ns();
     int rc = 0;
     while (rc == 0 && !stopping(o) && (!o->limit || sent < o->limit) &&
            (n = getline(&line, &cap, in)) >= 0) {
@@ -159,12 +161,12 @@ static int replay_lines(rd_kafka_t *rk, const struct weir_replay_opts *o, FILE *
         size_t len = (size_t)n;
         if (lineno == 1 && len >= 3 && memcmp(v, "\xEF\xBB\xBF", 3) == 0)
             v += 3, len -= 3;
-        if (o->csv) {
+        if (csv) {
             const char *why = NULL;
             char reason[160];
             if (lineno == 1) {
                 if (weir_csv_header_parse(&h, v, len, ',', &why) < 0)
-                    rc = weir_error_set(err, -EINVAL, "%s: line 1: %s", o->path, why);
+                    rc = weir_error_set(err, -EINVAL, "%s: line 1: %s", path, why);
                 continue;
             }
             row.len = 0;
@@ -211,17 +213,64 @@ static int settle(rd_kafka_t *rk, const struct weir_replay_opts *o)
     return left;
 }
 
+static ssize_t gz_read(void *cookie, char *buf, size_t size)
+{
+    int n = gzread((gzFile)cookie, buf, (unsigned)(size > 1u << 30 ? 1u << 30 : size));
+    return n < 0 ? -1 : n;
+}
+
+static int gz_close(void *cookie)
+{
+    return gzclose((gzFile)cookie) == Z_OK ? 0 : -1;
+}
+
+/* A file as a stdio stream: standard input, plain, or gzip (decompressed). */
+static FILE *open_input(const char *path)
+{
+    if (strcmp(path, "-") == 0)
+        return stdin;
+    if (!weir_file_is_gzip(path))
+        return fopen(path, "r");
+    gzFile gz = gzopen(path, "rb");
+    if (!gz)
+        return NULL;
+    FILE *f = fopencookie(gz, "r", (cookie_io_functions_t){.read = gz_read, .close = gz_close});
+    if (!f)
+        gzclose(gz);
+    return f;
+}
+
+/* Produces each file of the list in turn, each CSV with its own header. */
+static int replay_files(rd_kafka_t *rk, const struct weir_replay_opts *o, const struct weir_file_list *l,
+                        uint64_t *sent, int *cut, struct weir_error *err)
+{
+    int rc = 0;
+    size_t i = 0;
+    for (; rc == 0 && !*cut && i < l->n && !stopping(o) && (!o->limit || *sent < o->limit); i++) {
+        FILE *in = open_input(l->paths[i]);
+        if (!in)
+            return weir_error_set(err, -errno, "cannot open %s: %s", l->paths[i], strerror(errno));
+        rc = replay_lines(rk, o, in, l->paths[i], weir_file_is_csv(l->paths[i]), sent, cut, err);
+        if (in != stdin)
+            fclose(in);
+    }
+    if (rc == 0 && i < l->n && stopping(o))
+        *cut = 1; /* stopped between files */
+    return rc;
+}
+
 int weir_replay_run(const struct weir_replay_opts *o, struct weir_replay_stats *stats,
                     struct weir_error *err)
 {
     struct replay_state st = {0};
+    struct weir_file_list files;
+    char why[512];
     memset(stats, 0, sizeof *stats);
-    FILE *in = strcmp(o->path, "-") == 0 ? stdin : fopen(o->path, "r");
-    if (!in)
-        return weir_error_set(err, -errno, "cannot open %s: %s", o->path, strerror(errno));
+    if (weir_file_list_expand(&files, o->path, why, sizeof why) < 0)
+        return weir_error_set(err, -ENOENT, "replay: %s", why);
     rd_kafka_t *rk = producer_new(o, &st, err);
     int cut = 0;
-    int rc = rk ? replay_lines(rk, o, in, &stats->sent, &cut, err) : err->code;
+    int rc = rk ? replay_files(rk, o, &files, &stats->sent, &cut, err) : err->code;
     if (rk) {
         int left = settle(rk, o);
         stats->stopped = cut || (left > 0 && stopping(o));
@@ -234,15 +283,16 @@ int weir_replay_run(const struct weir_replay_opts *o, struct weir_replay_stats *
                                 o->topic, o->brokers, (unsigned long long)st.failed, st.first_error);
         rd_kafka_destroy(rk);
     }
-    if (in != stdin)
-        fclose(in);
+    weir_file_list_free(&files);
     stats->acked = st.acked;
     return rc;
 }
 
 #define RCONF(f) offsetof(struct weir_replay_conf, f)
 static const struct weir_option weir_replay_options[] = {
-    {"path", WEIR_OPT_STRING, NULL, "file to produce (JSON Lines; *.csv: CSV rows as JSON objects)",
+    {"path", WEIR_OPT_STRING, NULL,
+     "file to produce (JSON Lines; *.csv: CSV rows as JSON objects; *.gz decompressed), or a glob or "
+     "a directory: its data files in name order",
      RCONF(path), WEIR_OPT_REQUIRED, 0, 0, NULL},
     {"topic", WEIR_OPT_STRING, NULL, "topic to produce to (default: the source's first topic)",
      RCONF(topic), 0, 0, 0, NULL},
@@ -444,7 +494,8 @@ static int replay_main(int argc, char **argv)
 const struct weir_command weir_command_replay = {
     .name = "replay",
     .usage = "weir replay FILE --brokers HOSTS --topic TOPIC [--rate N] [--key FIELD] [--limit N]",
-    .help = "Produces every line of FILE (JSON Lines; *.csv: CSV rows as JSON objects) to TOPIC and\n"
+    .help = "Produces every line of FILE (JSON Lines; *.csv: CSV rows as JSON objects; *.gz, a glob or a\n"
+            "directory: each data file in name order) to TOPIC and\n"
             "waits until the broker acknowledged them all. --rate: records per second (default: as\n"
             "fast as possible); --key: a top-level field used as the message key.\n",
     .main = replay_main,

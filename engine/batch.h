@@ -15,6 +15,7 @@
 /* Record flags. */
 #define WEIR_REC_ALERT 0x01u /* a threshold marked it */
 #define WEIR_REC_DEAD 0x02u  /* failed; goes to the dead-letter sink with reason */
+#define WEIR_REC_DROPPED 0x04u /* filtered out: acknowledged as done, written to no sink */
 
 /* Bytes that stay put until the arena is reset: blocks are chained, never moved. */
 struct weir_arena_block;
@@ -73,15 +74,24 @@ static inline float *weir_batch_row(struct weir_batch *b, uint32_t i)
     return b->X + (size_t)i * b->stride;
 }
 
+/* Live: neither dead nor dropped; operators and sinks see only live records. */
 static inline int weir_record_live(const struct weir_record *r)
 {
-    return !(r->flags & WEIR_REC_DEAD);
+    return !(r->flags & (WEIR_REC_DEAD | WEIR_REC_DROPPED));
 }
 
-/* Marks record i dead with a reason (static string or arena copy). */
+/* Drops record i: no later operator or sink sees it, and it counts as done
+ * (its input is committed), not as a dead letter. */
+static inline void weir_batch_drop(struct weir_batch *b, uint32_t i)
+{
+    b->rec[i].flags |= WEIR_REC_DROPPED;
+}
+
+/* Marks record i dead with a reason (static string or arena copy). A dead
+ * letter is never also dropped: it goes to the dead-letter sink. */
 static inline void weir_batch_kill(struct weir_batch *b, uint32_t i, const char *reason)
 {
-    b->rec[i].flags |= WEIR_REC_DEAD;
+    b->rec[i].flags = (b->rec[i].flags | WEIR_REC_DEAD) & ~WEIR_REC_DROPPED;
     b->rec[i].reason = reason;
 }
 

@@ -22,7 +22,7 @@ const char weir_http_page[] =
     "<h1 id=\"name\">weir</h1><div id=\"sub\">connecting&hellip;</div>\n"
     "<div class=\"grid\" id=\"cards\"></div>\n"
     "<h2>Operators</h2><table id=\"ops\"><thead><tr><th>#</th><th>operator</th><th>in/s</th>"
-    "<th>out/s</th><th>dead</th><th>ns/record</th><th>trend (in/s)</th></tr></thead>"
+    "<th>out</th><th>removed</th><th>ns/record</th><th>trend (in/s)</th></tr></thead>"
     "<tbody></tbody></table>\n"
     "<h2>Partitions</h2><table id=\"parts\"><thead><tr><th>topic</th><th>partition</th>"
     "<th>worker</th><th>lag</th><th>position</th><th>committed</th><th>trend (lag)</th></tr>"

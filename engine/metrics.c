@@ -43,6 +43,7 @@ void weir_metrics_totals(const struct weir_metrics_registry *r, struct weir_metr
         t->records_out += weir_metric_get(&m->records_out);
         t->dead += weir_metric_get(&m->dead);
         t->unwritable += weir_metric_get(&m->unwritable);
+        t->dropped += weir_metric_get(&m->dropped);
         t->alerts += weir_metric_get(&m->alerts);
         t->batches += weir_metric_get(&m->batches);
         t->inflight += weir_metric_get(&m->inflight);
@@ -257,6 +258,8 @@ static int prom_totals(const struct weir_metrics_registry *r, struct weir_buf *b
     rc = rc ?: prom_counter(b, "weir_unwritable_total", "counter",
                             "Records not even a dead letter could be written for (logged).",
                             t.unwritable);
+    rc = rc ?: prom_counter(b, "weir_dropped_total", "counter",
+                            "Records filters dropped (done, written nowhere).", t.dropped);
     rc = rc ?: prom_counter(b, "weir_alerts_total", "counter", "Records routed with an alert.",
                             t.alerts);
     rc = rc ?: prom_counter(b, "weir_batches_total", "counter", "Batches from the source.",
@@ -307,7 +310,7 @@ static int prom_ops(const struct weir_metrics_registry *r, struct weir_buf *b)
          offsetof(struct weir_op_metrics, in)},
         {"weir_operator_records_out_total", "Live records the operator handed on.",
          offsetof(struct weir_op_metrics, out)},
-        {"weir_operator_dead_letters_total", "Records the operator marked dead.",
+        {"weir_operator_removed_total", "Records the operator marked dead or dropped.",
          offsetof(struct weir_op_metrics, dead)},
     };
     int rc = 0;
@@ -433,12 +436,13 @@ int weir_metrics_json(const struct weir_metrics_registry *r, struct weir_buf *ou
     rc = rc ?: weir_jsonw_string(out, name, strlen(name));
     rc = rc ?: put(out, ",\"version\":\"%s\",\"uptime_s\":%.3f,\"ready\":%d,\"workers\":%d,"
                         "\"workers_up\":%d,\"records_in\":%" PRIu64 ",\"records_out\":%" PRIu64
-                        ",\"dead\":%" PRIu64 ",\"alerts\":%" PRIu64 ",\"inflight\":%" PRIu64
+                        ",\"dead\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"alerts\":%" PRIu64
+                        ",\"inflight\":%" PRIu64
                         ",\"lag\":%" PRIu64 ",\"state_keys\":%" PRIu64 ",\"state_bytes\":%" PRIu64
                         ",\"event_age_p50_ms\":%.0f,\"event_age_p99_ms\":%.0f,",
                    WEIR_VERSION, (double)(weir_now_ns() - r->started_ns) / 1e9,
                    weir_metrics_ready(r), r->n, t.workers_up, t.records_in, t.records_out, t.dead,
-                   t.alerts, t.inflight, t.lag, t.state_keys, t.state_bytes,
+                   t.dropped, t.alerts, t.inflight, t.lag, t.state_keys, t.state_bytes,
                    hist_quantile(&age, 0.5), hist_quantile(&age, 0.99));
     rc = rc ?: json_ops(r, out);
     rc = rc ?: put(out, ",");

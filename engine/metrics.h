@@ -58,7 +58,7 @@ static inline void weir_hist_add(struct weir_hist *h, uint64_t v)
 struct weir_op_metrics {
     uint64_t in;          /* records handed to process() */
     uint64_t out;         /* live records it handed on */
-    uint64_t dead;        /* records it marked dead (dead letters) */
+    uint64_t dead;        /* records it removed: marked dead (dead letters) or dropped (filter) */
     struct weir_hist ns;  /* process() time per batch, ns */
 };
 
@@ -79,6 +79,7 @@ struct weir_metrics {
     uint64_t up;          /* the worker's sources and sinks opened */
     uint64_t finished;    /* its run ended */
     uint64_t records_in, records_out, dead, unwritable, alerts, batches;
+    uint64_t dropped;     /* filtered out: done, written nowhere */
     uint64_t inflight;    /* outputs the sinks still wait for (producer queues) */
     uint64_t state_keys, state_bytes; /* keyed state, every operator and partition */
     struct weir_hist batch_size;      /* records per batch from the source */
@@ -100,7 +101,7 @@ struct weir_metrics_registry {
 
 /* The sums over the workers. */
 struct weir_metrics_totals {
-    uint64_t records_in, records_out, dead, unwritable, alerts, batches, inflight;
+    uint64_t records_in, records_out, dead, unwritable, alerts, batches, inflight, dropped;
     uint64_t state_keys, state_bytes;
     uint64_t parts_assigned, parts_restoring, lag;
     int workers_up, workers_finished;

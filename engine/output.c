@@ -172,6 +172,8 @@ static int dead_line(struct weir_buf *out, const struct weir_record *r, const ch
 {
     const char *reason = r->reason ? r->reason : "rejected";
     const char *raw = r->value ? r->value : "";
+    if (r->partition < 0 && r->topic) /* a file source's records name their own file */
+        source_name = r->topic;
     weir_buf_append(out, "{", 1);
     weir_jsonw_key(out, "reason");
     weir_jsonw_string(out, reason, strlen(reason));

@@ -77,14 +77,19 @@ const struct weir_option weir_source_common_options[] = {
 };
 
 struct sink_common {
-    int when;
+    const char *type; /* the table's "type" row fills offset 0 */
+    const char *when;
     struct weir_strlist fields;
 };
 
 const struct weir_option weir_sink_common_options[] = {
     {"type", WEIR_OPT_STRING, NULL, "the sink type", 0, WEIR_OPT_REQUIRED, 0, 0, NULL},
-    {"when", WEIR_OPT_ENUM, "\"all\"", "which records: all, alert (alerts only), normal (no alert)",
-     offsetof(struct sink_common, when), 0, 0, 0, "all|alert|normal"},
+    /* No default in the table: a string default would be stored into the
+     * sink's object and then look like an unknown key to the type's table. */
+    {"when", WEIR_OPT_STRING, NULL,
+     "which records: all (the default), alert (alerts only), normal (no alert), or a condition "
+     "over the record's fields (docs/expressions.md), e.g. \"amount > 100 and country != 'FR'\"",
+     offsetof(struct sink_common, when), 0, 0, 0, NULL},
     {"fields", WEIR_OPT_STRINGS, NULL,
      "computed fields to append (default: every feature an operator other than extract writes)",
      offsetof(struct sink_common, fields), 0, 0, 0, NULL},
@@ -302,6 +307,37 @@ static int resolve_fields(struct weir_stage_sink *st, const struct weir_strlist 
     return bad;
 }
 
+/* "when": a fixed choice, or a condition compiled against every column. */
+static int sink_when(struct weir_stage_sink *st, const char *when, struct weir_prepare *p,
+                     const char *path)
+{
+    static const char *const fixed[] = {"all", "alert", "normal"};
+    static const enum weir_when value[] = {WEIR_WHEN_ALL, WEIR_WHEN_ALERT, WEIR_WHEN_NORMAL};
+    char wp[256];
+    weir_path_key(wp, sizeof wp, path, "when");
+    for (size_t k = 0; k < 3; k++) {
+        if (strcmp(when, fixed[k]) == 0) {
+            st->when = value[k];
+            return 0;
+        }
+    }
+    /* A lone word that names no column is a misspelt choice, not a condition. */
+    size_t n = strspn(when, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+    int column = weir_schema_find_feature(p->schema, when) >= 0;
+    for (uint32_t k = 0; k < p->schema->nstr && !column; k++)
+        column = strcmp(p->schema->str[k].name, when) == 0;
+    if (when[n] == '\0' && !column && strcmp(when, "true") != 0 && strcmp(when, "false") != 0) {
+        weir_diag_add(p->diag, wp, "expected \"all\", \"alert\", \"normal\" or a condition, got \"%s\"",
+                      when);
+        return 1;
+    }
+    st->when_expr = weir_expr_compile_as(when, p, wp, 1u << WEIR_EXPR_BOOL, "a condition (a bool)");
+    if (!st->when_expr)
+        return 1;
+    st->when = WEIR_WHEN_EXPR;
+    return 0;
+}
+
 static int load_sink(struct weir_pipeline *pl, struct weir_stage_sink *st, const json_t *obj,
                      const char *path, struct weir_prepare *p, int dead)
 {
@@ -331,10 +367,11 @@ static int load_sink(struct weir_pipeline *pl, struct weir_stage_sink *st, const
     if (!dead)
         bad += weir_options_apply(weir_sink_common_options, obj, &common, keys, p->diag, path);
     bad += weir_options_apply(st->type->options, obj, st->conf, keys, p->diag, path);
-    st->when = dead ? WEIR_WHEN_DEAD : common.when == 1 ? WEIR_WHEN_ALERT
-                                     : common.when == 2 ? WEIR_WHEN_NORMAL : WEIR_WHEN_ALL;
     p->path = path;
     p->op_index = -1;
+    st->when = WEIR_WHEN_DEAD;
+    if (!dead)
+        bad += sink_when(st, common.when ? common.when : "all", p, path);
     if (!bad && st->type->prepare)
         bad += st->type->prepare(st->conf, obj, p);
     if (!bad && !dead)
@@ -597,6 +634,7 @@ void weir_pipeline_free(struct weir_pipeline *pl)
         if (st->type)
             free_stage(st->type->options, st->type->release, st->conf);
         weir_output_free(&st->output);
+        weir_expr_free(st->when_expr);
     }
     free(pl->sinks);
     json_decref(pl->made);

@@ -10,6 +10,7 @@
 
 #include "connectors/connector.h"
 #include "engine/diag.h"
+#include "engine/expr.h"
 #include "engine/operator.h"
 #include "engine/output.h"
 #include "engine/schema.h"
@@ -23,6 +24,7 @@ struct weir_stage_sink {
     const struct weir_sink_type *type;
     void *conf;
     enum weir_when when;
+    struct weir_expr *when_expr; /* WEIR_WHEN_EXPR: the condition (engine/expr.h) */
     struct weir_output output;
 };
 

@@ -137,6 +137,7 @@ static void add_stats(struct weir_worker_stats *t, const struct weir_worker_stat
     t->records_out += s->records_out;
     t->dead += s->dead;
     t->unwritable += s->unwritable;
+    t->dropped += s->dropped;
     t->alerts += s->alerts;
     t->batches += s->batches;
     for (int k = 0; k < 64; k++)

@@ -37,6 +37,7 @@ struct weir_route_ticket {
     struct weir_worker *w;
     struct weir_ticket *src; /* the source's (or a tie's) ticket, or NULL */
     uint32_t out, dead;      /* as routed */
+    uint32_t dropped;        /* filtered out: done, written nowhere */
     struct demoted *dem;     /* (ndem) rare: a linear search is enough */
     uint32_t ndem, capdem;
     struct weir_route_ticket *next; /* free list */
@@ -62,6 +63,7 @@ static void route_done(struct weir_ticket *t)
         w->stats.records_out += out;
         w->stats.dead += dead;
         w->stats.unwritable += lost;
+        w->stats.dropped += rt->dropped;
     }
     struct weir_ticket *src = rt->src;
     int ok = !t->failed;
@@ -72,7 +74,7 @@ static void route_done(struct weir_ticket *t)
 }
 
 static struct weir_route_ticket *route_ticket(struct weir_worker *w, struct weir_ticket *src,
-                                              uint32_t out, uint32_t dead)
+                                              uint32_t out, uint32_t dead, uint32_t dropped)
 {
     struct weir_route_ticket *rt = w->free_routes;
     if (rt)
@@ -84,6 +86,7 @@ static struct weir_route_ticket *route_ticket(struct weir_worker *w, struct weir
     rt->src = src;
     rt->out = out;
     rt->dead = dead;
+    rt->dropped = dropped;
     rt->ndem = 0;
     return rt;
 }
@@ -127,12 +130,16 @@ static void route_demote(struct weir_ticket *t, const struct weir_record *r, int
 static void route(struct weir_worker *w, struct weir_batch *b)
 {
     struct weir_ticket *src = b->source_ctx;
-    uint32_t dead = 0;
+    uint32_t dead = 0, dropped = 0;
     uint64_t alerts = 0;
     int64_t now_ms = weir_wall_ms();
     struct weir_hist *age = &w->m->event_age_ms;
     for (uint32_t i = 0; i < b->n; i++) {
         const struct weir_record *r = &b->rec[i];
+        if (r->flags & WEIR_REC_DROPPED) {
+            dropped++;
+            continue;
+        }
         if (!weir_record_live(r)) {
             dead++;
             continue;
@@ -143,15 +150,20 @@ static void route(struct weir_worker *w, struct weir_batch *b)
             weir_hist_add(age, now_ms > r->ts_ms ? (uint64_t)(now_ms - r->ts_ms) : 0);
     }
     w->stats.alerts += alerts;
-    struct weir_route_ticket *rt = route_ticket(w, src, b->n - dead, dead);
+    struct weir_route_ticket *rt = route_ticket(w, src, b->n - dead - dropped, dead, dropped);
     struct weir_ticket *t = rt ? &rt->t : src;
     if (!rt) { /* out of memory: count what was routed */
         w->stats.dead += dead;
-        w->stats.records_out += b->n - dead;
+        w->stats.dropped += dropped;
+        w->stats.records_out += b->n - dead - dropped;
     }
     for (size_t k = 0; k < w->nsinks && !w->failed; k++) {
         struct weir_sink *s = &w->sinks[k];
-        int rc = s->type->write(s, b, t);
+        int rc = 0;
+        if (s->when == WEIR_WHEN_EXPR && !(s->when_value = weir_expr_eval(&s->when_run, b)))
+            rc = -ENOMEM;
+        if (rc == 0)
+            rc = s->type->write(s, b, t);
         if (rc < 0) {
             struct weir_error e;
             weir_error_set(&e, rc, "sink %s: write failed: %s", s->type->name, strerror(-rc));
@@ -196,6 +208,7 @@ void weir_worker_unwritable(struct weir_worker *w, const struct weir_record *r, 
                 r->reason ? r->reason : "rejected", why);
 }
 
+/* Records no later operator or sink sees: dead letters and dropped ones. */
 static uint32_t dead_in(const struct weir_batch *b)
 {
     uint32_t dead = 0;
@@ -222,7 +235,7 @@ static uint32_t op_metrics(struct weir_worker *w, size_t k, const struct weir_ba
         return dead_before;
     uint32_t dead = dead_in(b);
     weir_metric_add(&om->out, b->n - dead);
-    if (dead > dead_before && b->n == n_before) /* the same records: these it killed */
+    if (dead > dead_before && b->n == n_before) /* the same records: these it removed */
         weir_metric_add(&om->dead, dead - dead_before);
     return dead;
 }
@@ -437,6 +450,8 @@ static int sinks_open(struct weir_worker *w, void *const *shared, struct weir_er
         s->conf = st->conf;
         s->worker = w;
         s->when = k < pl->nsinks ? st->when : WEIR_WHEN_DEAD;
+        if (s->when == WEIR_WHEN_EXPR)
+            weir_expr_run_init(&s->when_run, st->when_expr);
         s->output = &st->output;
         s->shared = shared ? shared[k] : NULL;
         int rc = s->type->open(s, err);
@@ -651,6 +666,7 @@ static void metrics_publish(struct weir_worker *w)
     weir_metric_set(&m->records_out, w->stats.records_out);
     weir_metric_set(&m->dead, w->stats.dead);
     weir_metric_set(&m->unwritable, w->stats.unwritable);
+    weir_metric_set(&m->dropped, w->stats.dropped);
     weir_metric_set(&m->alerts, w->stats.alerts);
     weir_metric_set(&m->batches, w->stats.batches);
     weir_metric_set(&m->inflight, (uint64_t)(w->inflight > 0 ? w->inflight : 0));
@@ -833,8 +849,10 @@ void weir_worker_destroy(struct weir_worker *w)
         w->source.type->close(&w->source);
     weir_worker_durable_close(w);
     for (size_t k = 0; w->sinks && k < w->nsinks; k++) /* NULL: out of memory in init */
-        if (w->sinks[k].type)
+        if (w->sinks[k].type) {
             w->sinks[k].type->close(&w->sinks[k]);
+            weir_expr_run_free(&w->sinks[k].when_run);
+        }
     free(w->sinks);
     route_tickets_free(w); /* after the sinks: closing them released the last ones */
     for (size_t k = 0; w->ops && k < w->nops; k++) {

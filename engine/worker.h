@@ -24,6 +24,7 @@ struct weir_worker_stats {
                              could not take (weir_worker_dead_letter) included */
     uint64_t unwritable;  /* not even a dead letter could be written: logged and
                              acknowledged (weir_worker_unwritable) */
+    uint64_t dropped;     /* records a filter dropped: done, written nowhere */
     uint64_t alerts;
     uint64_t batches;
     uint64_t state_writes; /* entries written to the durable state */

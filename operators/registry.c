@@ -6,9 +6,20 @@
 
 extern const struct weir_operator_type weir_op_extract, weir_op_standardize, weir_op_score,
     weir_op_threshold;
+extern const struct weir_operator_type weir_op_derive;
+extern const struct weir_operator_type weir_op_filter;
+extern const struct weir_operator_type weir_op_impute;
+extern const struct weir_operator_type weir_op_clip;
+extern const struct weir_operator_type weir_op_scale;
 
 static const struct weir_operator_type *const catalogue[] = {
-    &weir_op_extract, &weir_op_standardize, &weir_op_score, &weir_op_threshold, NULL,
+    &weir_op_extract, &weir_op_standardize, &weir_op_score, &weir_op_threshold,
+    &weir_op_derive,
+    &weir_op_filter,
+    &weir_op_impute,
+    &weir_op_clip,
+    &weir_op_scale,
+    NULL,
 };
 
 const struct weir_operator_type *const *weir_operator_types(void)

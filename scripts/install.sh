@@ -9,7 +9,7 @@ SUDO=""
 # clang builds the libFuzzer harnesses (tests/fuzz/run.sh); weir itself builds with gcc.
 # python3-jsonschema and chromium: tests/test_schema.sh and tests/test_status_page.sh.
 packages=(build-essential cmake pkg-config librdkafka-dev liburing-dev libjansson-dev
-          libopenblas-dev python3 clang python3-jsonschema chromium)
+          libopenblas-dev zlib1g-dev python3 clang python3-jsonschema chromium)
 # Java and Maven only run Apache Kafka for the integration tests and benchmarks.
 command -v java >/dev/null || packages+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || packages+=(maven)

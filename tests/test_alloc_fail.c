@@ -371,6 +371,28 @@ int main(void)
         "  {\"type\": \"threshold\", \"score\": \"s\", \"above\": 3}],"
         " \"sinks\": [{\"type\": \"file\", \"path\": \"-\", \"fields\": [\"s\", \"k\"]}]}";
 
+    /* Expressions and preprocessing: every operator of issue 9's item 2 and
+     * 3, a sink condition, a scale file (absolute: the text has no file). */
+    char scaler[128], expr_text[2048];
+    snprintf(scaler, sizeof scaler, "%s/scaler.json", tmpdir);
+    write_file(scaler, "{\"cpu_imputed_c\": {\"min\": 0, \"max\": 100}}");
+    snprintf(expr_text, sizeof expr_text,
+             "{\"name\": \"e\", \"source\": {\"type\": \"file\", \"path\": \"%s\"},"
+             " \"operators\": [{\"type\": \"extract\", \"fields\": {\"cpu\": \"/cpu\", "
+             "\"host\": {\"path\": \"/host\", \"type\": \"string\"}, "
+             "\"ts\": {\"path\": \"/ts\", \"type\": \"timestamp\"}}},"
+             "  {\"type\": \"derive\", \"fields\": {\"night\": \"hour_of_day(event_time) <= 6\", "
+             "\"l\": \"log1p(cpu) + min(cpu, 2, 3)\", \"h\": \"if(host in ['a', 'b'], 1, 0)\"}},"
+             "  {\"type\": \"filter\", \"keep\": \"exists(cpu) and night == 0\"},"
+             "  {\"type\": \"impute\", \"fields\": \"cpu\", \"method\": \"mean\", \"by\": \"host\"},"
+             "  {\"type\": \"clip\", \"fields\": {\"cpu_imputed\": [0, 100]}, \"suffix\": \"_c\"},"
+             "  {\"type\": \"scale\", \"fields\": {\"l\": {\"mean\": 1, \"std\": 2}}},"
+             "  {\"type\": \"scale\", \"file\": \"%s\", \"suffix\": \"_s\"}],"
+             " \"sinks\": [{\"type\": \"file\", \"path\": \"%s/out.jsonl\", "
+             "\"when\": \"l_scaled > 0 and host != 'z'\"}],"
+             " \"dead_letter\": {\"type\": \"file\", \"path\": \"%s/dead.jsonl\"}}",
+             in, scaler, tmpdir, tmpdir);
+
     const struct alloc_case cases[] = {
         {"pipelines/monitor-cpu.json", "pipelines/monitor-cpu.json", NULL, {NULL}, 0},
         {"pipelines/monitor-embedded.json", "pipelines/monitor-embedded.json", NULL, {NULL}, 0},
@@ -387,6 +409,7 @@ int main(void)
         {"operator chain (from memory)", "chain.json", chain_text,
          {"operators[3].warmup=5"}, 0},
         {"file -> file worker", worker_file, NULL, {NULL}, 1},
+        {"expressions and preprocessing worker", "expr.json", expr_text, {NULL}, 1},
     };
     const char *only = getenv("WEIR_ALLOC_CASE");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -406,7 +429,8 @@ int main(void)
         printf("%-40s %5ld allocations; %5ld + %5ld failing runs\n", cases[i].name, allocs, once,
                sticky);
     }
-    const char *names[] = {"in.jsonl", "worker.json", "out.jsonl", "alerts.txt", "dead.jsonl"};
+    const char *names[] = {"in.jsonl",   "worker.json", "out.jsonl",
+                           "alerts.txt", "dead.jsonl",  "scaler.json"};
     char path[160];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", tmpdir, names[i]);

@@ -26,6 +26,10 @@ static void test_shape(void)
     b->rec[0].flags = WEIR_REC_ALERT;
     weir_batch_kill(b, 1, "bad");
     CHECK(!weir_record_live(&b->rec[1]) && strcmp(b->rec[1].reason, "bad") == 0);
+    weir_batch_drop(b, 2); /* dropped: not live, not dead */
+    CHECK(!weir_record_live(&b->rec[2]) && b->rec[2].flags == WEIR_REC_DROPPED);
+    weir_batch_kill(b, 2, "later"); /* a dead letter is not also dropped */
+    CHECK(b->rec[2].flags == WEIR_REC_DEAD);
     weir_batch_put(b);
     struct weir_batch *again = weir_batch_get(pool);
     CHECK(again == b); /* pooled, not reallocated */

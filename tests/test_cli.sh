@@ -154,7 +154,7 @@ weir run "$GOOD" --set "sinks[0].path=$T/out.jsonl" --set "dead_letter.path=$T/n
 expect "run with a dead-letter file in a missing directory" 1 stderr "$T/no/dir/dead.jsonl"
 mkdir "$T/a-directory"
 weir run "$GOOD" "${RUNSET[@]}" --set "source.path=$T/a-directory"
-expect "run with a directory as the source" 1 stderr "$T/a-directory"
+expect "run with an empty directory as the source (a load-time error)" 2 stderr "source.path: .*$T/a-directory has no data files"
 printf 'host,cpu\n"unterminated\n' >"$T/bad-header.csv"
 weir run "$GOOD" "${RUNSET[@]}" --set "source.path=$T/bad-header.csv" --set source.format=csv
 expect "run on a CSV file whose header is fine" 0

@@ -86,7 +86,7 @@ expect_eq "records in" "$(metric weir_records_in_total)" 100
 expect_eq "records out" "$(metric weir_records_out_total)" 97
 expect_eq "dead letters" "$(metric weir_dead_letters_total)" 3
 expect_eq "extract in" "$(metric 'weir_operator_records_in_total{index="0",operator="extract"}')" 100
-expect_eq "extract dead" "$(metric 'weir_operator_dead_letters_total{index="0",operator="extract"}')" 3
+expect_eq "extract dead" "$(metric 'weir_operator_removed_total{index="0",operator="extract"}')" 3
 expect_eq "threshold in" "$(metric 'weir_operator_records_in_total{index="3",operator="threshold"}')" 97
 expect_eq "batch records sum" "$(metric weir_batch_records_sum)" 100
 expect_eq "process histogram count = batches" \

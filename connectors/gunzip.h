@@ -1,0 +1,42 @@
+/* Streaming gzip decompression for the file source: compressed bytes come in
+ * through the loop's reads, lines come out. Concatenated members (what `cat
+ * a.gz b.gz` and pigz make) are one stream; a file that ends inside a member
+ * is an error, not a silently short input. */
+#ifndef WEIR_GUNZIP_H
+#define WEIR_GUNZIP_H
+
+#include <stddef.h>
+#include <zlib.h>
+
+struct weir_gunzip {
+    z_stream z;
+    unsigned char *in;   /* compressed bytes read, not yet inflated */
+    size_t in_cap;
+    int member_end;      /* the last member ended exactly at the input's end so far */
+    int ready;           /* inflateInit2 succeeded */
+};
+
+int weir_gunzip_init(struct weir_gunzip *g, size_t in_cap); /* 0 or -ENOMEM */
+void weir_gunzip_free(struct weir_gunzip *g);
+/* For the next file. */
+void weir_gunzip_reset(struct weir_gunzip *g);
+/* Compressed bytes are waiting to be inflated. */
+static inline int weir_gunzip_pending(const struct weir_gunzip *g)
+{
+    return g->z.avail_in > 0;
+}
+/* Where the next read of compressed bytes lands (only when none are pending). */
+static inline void *weir_gunzip_space(struct weir_gunzip *g, size_t *room)
+{
+    *room = g->in_cap;
+    return g->in;
+}
+void weir_gunzip_fed(struct weir_gunzip *g, size_t n);
+/* Inflates pending bytes into out; returns the bytes produced (0: needs more
+ * input), or -1 with why in *reason. */
+long weir_gunzip_run(struct weir_gunzip *g, char *out, size_t room, const char **reason);
+/* At the compressed input's end: 0 when the data ended on a member's end,
+ * -1 (truncated) otherwise. */
+int weir_gunzip_finish(const struct weir_gunzip *g, const char **reason);
+
+#endif
