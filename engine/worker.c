@@ -391,8 +391,6 @@ int64_t weir_op_watermark(struct weir_op *op, uint32_t part)
 
 /* ---- set-up ----------------------------------------------------------------- */
 
-static void reload_begin(struct weir_worker *w);
-
 static void on_wake(struct weir_event *ev, int res)
 {
     struct weir_worker *w = (struct weir_worker *)((char *)ev - offsetof(struct weir_worker, wake_ev));
@@ -401,7 +399,7 @@ static void on_wake(struct weir_event *ev, int res)
         /* nothing to drain: spurious wake-up */
     }
     if (__atomic_load_n(&w->reload_req, __ATOMIC_ACQUIRE))
-        reload_begin(w);
+        weir_worker_reload_begin(w);
     if (!__atomic_load_n(&w->stop_flag, __ATOMIC_ACQUIRE)) {
         weir_loop_poll(w->loop, w->wake_fd, POLLIN, &w->wake_ev); /* a reload: keep listening */
         return;
@@ -657,39 +655,6 @@ static int flush_sinks(struct weir_worker *w)
     return inflight;
 }
 
-/* The summary's counters and the partitions' state, copied where readers on
- * other threads may look (metrics.h): a few stores per loop turn. */
-static void metrics_publish(struct weir_worker *w)
-{
-    struct weir_metrics *m = w->m;
-    weir_metric_set(&m->records_in, __atomic_load_n(&w->stats.records_in, __ATOMIC_RELAXED));
-    weir_metric_set(&m->records_out, w->stats.records_out);
-    weir_metric_set(&m->dead, w->stats.dead);
-    weir_metric_set(&m->unwritable, w->stats.unwritable);
-    weir_metric_set(&m->dropped, w->stats.dropped);
-    weir_metric_set(&m->alerts, w->stats.alerts);
-    weir_metric_set(&m->batches, w->stats.batches);
-    weir_metric_set(&m->inflight, (uint64_t)(w->inflight > 0 ? w->inflight : 0));
-    for (uint32_t p = 0; p < w->nparts && p < WEIR_METRICS_PARTS; p++) {
-        weir_metrics_part_name(m, p, w->parts[p].topic, w->parts[p].partition);
-        weir_metric_set(&m->part[p].assigned, (uint64_t)w->parts[p].assigned);
-        weir_metric_set(&m->part[p].restoring, (uint64_t)w->parts[p].restoring);
-    }
-}
-
-void weir_worker_partition_progress(struct weir_worker *w, uint32_t slot, int64_t position,
-                                    int64_t high, int64_t committed)
-{
-    if (slot >= WEIR_METRICS_PARTS)
-        return;
-    struct weir_part_metrics *pm = &w->m->part[slot];
-    weir_metric_set(&pm->position, (uint64_t)position);
-    weir_metric_set(&pm->high, (uint64_t)high);
-    weir_metric_set(&pm->committed, (uint64_t)committed);
-    weir_metric_set(&pm->lag, (uint64_t)(high >= 0 && position >= 0 && high > position
-                                              ? high - position : 0));
-}
-
 /* Deferred work, once per loop turn before it sleeps (Redis's beforeSleep). */
 static void before_sleep(struct weir_loop_hook *hook)
 {
@@ -700,7 +665,7 @@ static void before_sleep(struct weir_loop_hook *hook)
     }
     quiesce_serve(w);
     w->inflight = flush_sinks(w);
-    metrics_publish(w);
+    weir_worker_metrics_publish(w);
     if (w->paused && !weir_worker_should_pause(w)) {
         w->paused = 0;
         if (w->has_source && w->source.type->resume)
@@ -772,74 +737,6 @@ void weir_worker_request_stop(struct weir_worker *w)
     if (w->wake_fd >= 0 && write(w->wake_fd, &one, sizeof one) < 0) {
         /* the counter is saturated: a stop is already pending */
     }
-}
-
-/* ---- reload: operators swapped between batches ------------------------------ */
-
-void weir_worker_request_reload(struct weir_worker *w, const struct weir_pipeline *next,
-                                uint64_t mask, uint64_t gen)
-{
-    __atomic_store_n(&w->reload_req_mask, mask, __ATOMIC_RELAXED);
-    __atomic_store_n(&w->reload_req_gen, gen, __ATOMIC_RELAXED);
-    __atomic_store_n(&w->reload_req, next, __ATOMIC_RELEASE);
-    uint64_t one = 1;
-    if (w->wake_fd >= 0 && write(w->wake_fd, &one, sizeof one) < 0) {
-        /* saturated: a wake-up is pending already, and it reads reload_req */
-    }
-}
-
-/* Operator k is made again from next's options: its state (keyed or its
- * own) starts afresh, as a changed layout would on a restart. */
-static int op_swap(struct weir_worker *w, size_t k, const struct weir_pipeline *next,
-                   struct weir_error *err)
-{
-    struct weir_op *op = &w->ops[k];
-    if (op->busy)
-        engine_busy(w, op, 0);
-    if (op->type->destroy)
-        op->type->destroy(op);
-    weir_op_state_free(op);
-    memset(op, 0, sizeof *op);
-    op->type = next->ops[k].type;
-    op->conf = next->ops[k].conf;
-    op->index = (int)k;
-    op->loop = w->loop;
-    op->engine = &w->op_engine;
-    if (op->type->init && op->type->init(op, err) < 0)
-        return weir_error_prefix(err, "reload: operators[%zu] (%s)", k, op->type->name);
-    for (uint32_t p = 0; p < w->nparts && op->type->partition; p++)
-        if (w->parts[p].assigned)
-            op->type->partition(op, p, 1);
-    return 0;
-}
-
-/* Quiesced: nothing is held, no batch is between operators. */
-static void reload_swap(struct weir_worker *w, void *ctx)
-{
-    w->stateful = 0;
-    for (size_t k = 0; k < w->nops && !w->failed; k++) {
-        struct weir_error e = {0};
-        if (((w->reload_mask >> k) & 1) && op_swap(w, k, w->reload_pl, &e) < 0)
-            weir_worker_fail(w, &e);
-        w->stateful |= w->ops[k].keyed != NULL;
-    }
-    w->reloading = 0;
-    __atomic_store_n(&w->reload_applied, w->reload_gen, __ATOMIC_RELEASE);
-}
-
-static void reload_begin(struct weir_worker *w)
-{
-    if (w->reloading)
-        return; /* one at a time (worker.h): the next is taken once this one is done */
-    const struct weir_pipeline *next = __atomic_exchange_n(&w->reload_req, NULL, __ATOMIC_ACQUIRE);
-    if (!next)
-        return;
-    w->reload_pl = next;
-    w->reload_mask = __atomic_load_n(&w->reload_req_mask, __ATOMIC_RELAXED);
-    w->reload_gen = __atomic_load_n(&w->reload_req_gen, __ATOMIC_RELAXED);
-    w->reloading = 1;
-    w->reload_q = (struct weir_quiesce){.done = reload_swap, .why = WEIR_FLUSH_COMMIT};
-    weir_worker_quiesce(w, &w->reload_q);
 }
 
 void weir_worker_destroy(struct weir_worker *w)
