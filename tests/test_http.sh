@@ -14,6 +14,8 @@
 #      one gets 200 or 503, and the server still answers after.
 #   5. --http-token-file: /metrics needs the bearer token (401 without, 200
 #      with, or ?token=), /healthz does not.
+#   7. A filter's drops are counted apart from dead letters, and per operator;
+#      the pipeline's "http" section works like --http.
 #   6. SIGHUP does not kill the run: an unchanged file is "nothing to do"; an
 #      invalid one is reported with its JSON path (tests/test_reload.sh checks
 #      reloads that change operators).
@@ -209,6 +211,18 @@ expect_eq "query token" "$(get '/status.json?token=s3cret-token' | status_of)" 2
 expect_eq "healthz without token" "$(get /healthz | status_of)" 200
 stop_run
 expect_eq "exit status (token run)" "$RC" 0
+
+# A filter's drops: counted apart from dead letters, and per operator.
+/usr/bin/python3 -c "import json,sys; d=json.load(open('tests/golden/pipeline.json')); d['operators'].insert(1, {'type': 'filter', 'keep': 'cpu < 50'}); json.dump(d, open(sys.argv[1], 'w'))" "$T/filter.json"
+start_run "$T/filter.json"
+cat tests/golden/input.jsonl >&3
+for _ in $(seq 100); do [ "$(metric weir_dropped_total)" = 2 ] && break; sleep 0.05; done
+expect_eq "dropped" "$(metric weir_dropped_total)" 2
+expect_eq "filter removed" "$(metric 'weir_operator_removed_total{index="1",operator="filter"}')" 2
+expect_eq "filter out" "$(metric 'weir_operator_records_out_total{index="1",operator="filter"}')" 193
+expect_eq "out with a filter" "$(metric weir_records_out_total)" 193
+stop_run
+expect_eq "exit status (filter run)" "$RC" 0
 
 # The pipeline's "http" section does the same as --http.
 rm -f "$T/err"
