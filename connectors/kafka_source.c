@@ -530,6 +530,7 @@ static rd_kafka_resp_err_t assign_embedded(struct kafka_source *ks)
         for (int p = 0; p < WEIR_KAFKA_EMBEDDED_PARTITIONS; p++)
             if (p % n == w->id)
                 rd_kafka_topic_partition_list_add(l, c->topics.v[i], p);
+    ks_log_partitions(ks, "assigned (embedded cluster: fixed)", l);
     ks_parts_assigned(ks, l);
     rd_kafka_resp_err_t e = rd_kafka_assign(ks->rk, l);
     if (!e)

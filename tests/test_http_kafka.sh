@@ -5,7 +5,8 @@
 # offset with its topic and partition; for partition 0 position > 0, the high
 # watermark >= position, lag = high - position, committed <= position; the
 # other partitions (nothing produced) have position -1. After SIGINT the
-# summary's "records in" equals the last /metrics records_in or more.
+# summary's "records in" equals the last /metrics records_in or more; one
+# log line per worker's assignment.
 set -u
 
 . "$(dirname "$0")/lib.sh"
@@ -65,6 +66,9 @@ wait "$PID"
 rc=$?
 PID=
 [ $rc -eq 0 ] && ok || fail "exit $rc: $(cat "$T/err")"
+# One log line per assignment (a real broker's rebalances log the same way).
+n=$(grep -c '^weir: kafka source (worker [01]): assigned (embedded cluster: fixed) 2 partition(s): cpu-metrics\[[0-3],[0-3]\]$' "$T/err")
+[ "$n" -eq 2 ] && ok || fail "assignment lines: $n: $(cat "$T/err")"
 sum=$(sed -n 's/^weir: monitor-embedded: \([0-9]*\) records in,.*/\1/p' "$T/err")
 [ "${sum:-0}" -ge "${inm:-1}" ] && ok || fail "summary records in $sum < scraped $inm"
 finish
