@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_CONNS 256
+#define MAX_CONNS   256
 #define MAX_SAMPLES (1u << 20)
 
 static uint64_t now_ns(void)
@@ -98,7 +98,9 @@ static int cmd_load(int port, const char *path, int conns, double seconds, const
     static struct loader l[MAX_CONNS];
     uint64_t t0 = now_ns(), until = t0 + (uint64_t)(seconds * 1e9);
     for (int i = 0; i < conns; i++) {
-        l[i] = (struct loader){.port = port, .path = path, .until = until,
+        l[i] = (struct loader){.port = port,
+                               .path = path,
+                               .until = until,
                                .lat_us = malloc(MAX_SAMPLES * sizeof(uint32_t))};
         if (!l[i].lat_us || pthread_create(&l[i].t, NULL, load_main, &l[i]) != 0) {
             fprintf(stderr, "bench_http: cannot start thread %d\n", i);
@@ -131,9 +133,10 @@ static int cmd_load(int port, const char *path, int conns, double seconds, const
         FILE *f = fopen(result, "w");
         if (f) {
             const char *commit = getenv("WEIR_BENCH_COMMIT");
-            fprintf(f, "{\"bench\":\"http_load\",\"commit\":\"%s\",\"path\":\"%s\",\"conns\":%d,"
-                       "\"seconds\":%.2f,\"requests_per_s\":%.0f,\"ok\":%llu,\"failed\":%llu,"
-                       "\"p50_us\":%.0f,\"p99_us\":%.0f}\n",
+            fprintf(f,
+                    "{\"bench\":\"http_load\",\"commit\":\"%s\",\"path\":\"%s\",\"conns\":%d,"
+                    "\"seconds\":%.2f,\"requests_per_s\":%.0f,\"ok\":%llu,\"failed\":%llu,"
+                    "\"p50_us\":%.0f,\"p99_us\":%.0f}\n",
                     commit ? commit : "unknown", path, conns, el, (double)ok / el,
                     (unsigned long long)ok, (unsigned long long)failed, p50, p99);
             fclose(f);
@@ -162,8 +165,9 @@ static int cmd_scrape(int port, const char *path, int every_ms)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: bench_http load PORT [--path P] [--conns C] [--seconds S] [RESULT.json]\n"
-                        "       bench_http scrape PORT [--path P] [--every MS]\n");
+        fprintf(stderr,
+                "usage: bench_http load PORT [--path P] [--conns C] [--seconds S] [RESULT.json]\n"
+                "       bench_http scrape PORT [--path P] [--every MS]\n");
         return 2;
     }
     int port = atoi(argv[2]), conns = 4, every = 1000;

@@ -9,6 +9,9 @@
  * touched: /metrics reads their counters (metrics.h). */
 #include "engine/http.h"
 
+#include "engine/log.h"
+#include "engine/loop.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -21,10 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "engine/loop.h"
-#include "engine/log.h"
-
-#define SWEEP_NS (100ull * 1000000ull)
+#define SWEEP_NS         (100ull * 1000000ull)
 #define DRAIN_TIMEOUT_NS (1000ull * 1000000ull)
 
 enum conn_state { CONN_FREE, CONN_READING, CONN_WRITING, CONN_DRAINING };
@@ -33,8 +33,8 @@ struct conn {
     struct weir_http *srv;
     int fd;
     enum conn_state state;
-    int pending;          /* an operation is in flight */
-    int killed;           /* shut down past its deadline: free on completion */
+    int pending; /* an operation is in flight */
+    int killed;  /* shut down past its deadline: free on completion */
     uint64_t deadline;
     struct weir_event ev;
     size_t rlen;
@@ -195,7 +195,8 @@ static void route(struct conn *c, const struct weir_http_request *r)
     int status = strcmp(r->path, "/status.json") == 0;
     int page = strcmp(r->path, "/") == 0;
     if (!metrics && !status && !page) {
-        respond_text(c, 404, "not found: try /metrics, /healthz, /readyz, /status.json or /\n", NULL);
+        respond_text(c, 404, "not found: try /metrics, /healthz, /readyz, /status.json or /\n",
+                     NULL);
         return;
     }
     if (!authorized(s, r)) {
@@ -210,7 +211,8 @@ static void route(struct conn *c, const struct weir_http_request *r)
         return;
     }
     weir_buf_reset(&s->body);
-    int rc = metrics ? weir_metrics_prometheus(s->reg, &s->body) : weir_metrics_json(s->reg, &s->body);
+    int rc =
+        metrics ? weir_metrics_prometheus(s->reg, &s->body) : weir_metrics_json(s->reg, &s->body);
     if (rc < 0) {
         respond_text(c, 500, "out of memory\n", NULL);
         return;
@@ -273,11 +275,8 @@ static void on_conn(struct weir_event *ev, int res)
         c->deadline = weir_now_ns() + DRAIN_TIMEOUT_NS;
         conn_read(c);
         break;
-    case CONN_DRAINING:
-        conn_read(c);
-        break;
-    case CONN_FREE:
-        break;
+    case CONN_DRAINING: conn_read(c); break;
+    case CONN_FREE: break;
     }
 }
 
@@ -392,7 +391,8 @@ static void *http_main(void *arg)
     while (!s->stopping || weir_loop_pending(s->loop) > 0) {
         rc = weir_loop_step(s->loop, 0);
         if (rc < 0 && rc != -EINTR) {
-            weir_log(WEIR_LOG_ERROR, "http: event loop: %s; the HTTP endpoint stops\n", strerror(-rc));
+            weir_log(WEIR_LOG_ERROR, "http: event loop: %s; the HTTP endpoint stops\n",
+                     strerror(-rc));
             break;
         }
     }

@@ -10,19 +10,19 @@
 #ifndef WEIR_HTTP_H
 #define WEIR_HTTP_H
 
-#include <stddef.h>
-
 #include "engine/error.h"
 #include "engine/metrics.h"
 
-#define WEIR_HTTP_MAX_CONNS 64
-#define WEIR_HTTP_REQ_MAX 4096 /* request line and headers */
-#define WEIR_HTTP_HEAD_TIMEOUT_MS 5000
+#include <stddef.h>
+
+#define WEIR_HTTP_MAX_CONNS        64
+#define WEIR_HTTP_REQ_MAX          4096 /* request line and headers */
+#define WEIR_HTTP_HEAD_TIMEOUT_MS  5000
 #define WEIR_HTTP_WRITE_TIMEOUT_MS 10000
 
 struct weir_http_conf {
-    char addr[64]; /* IPv4 or IPv6 literal; default 127.0.0.1 */
-    int port;      /* 0: any free port (the chosen one is printed) */
+    char addr[64];   /* IPv4 or IPv6 literal; default 127.0.0.1 */
+    int port;        /* 0: any free port (the chosen one is printed) */
     char token[256]; /* "": no token; else /metrics, /status.json and / need it */
 };
 

@@ -3,15 +3,15 @@
  * RFC 9110 tchars, the target is visible ASCII starting with '/', obsolete
  * line folding and bare CR are rejected. Bare LF line ends are accepted, as
  * most servers do. Fuzzed by tests/fuzz/fuzz_http.c. */
+#include "connectors/connector.h"
+#include "engine/http.h"
+#include "engine/option.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#include "connectors/connector.h"
-#include "engine/http.h"
-#include "engine/option.h"
 
 #define MAX_HEADERS 64
 
@@ -70,7 +70,7 @@ static int parse_request_line(const char *p, const char *e, struct weir_http_req
     if (copy_str(req->method, sizeof req->method, m, (size_t)(p - m)) < 0)
         return -501;
     const char *t = ++p;
-    while (p < e && *p > ' ' && *p < 0x7f)
+    while (p<e && * p> ' ' && *p < 0x7f)
         p++;
     if (p == t || p == e || *p != ' ' || *t != '/')
         return -400;
@@ -188,12 +188,16 @@ int weir_http_token_file(const char *path, struct weir_http_conf *c, struct weir
     while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
         n--;
     if (!ok || n == 0 || n >= sizeof c->token)
-        return weir_error_set(err, -EINVAL, "the HTTP token file %s must hold one token of 1 to %zu "
-                              "characters on its first line", path, sizeof c->token - 1);
+        return weir_error_set(err, -EINVAL,
+                              "the HTTP token file %s must hold one token of 1 to %zu "
+                              "characters on its first line",
+                              path, sizeof c->token - 1);
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
-            return weir_error_set(err, -EINVAL, "the HTTP token in %s has a character a header "
-                                  "cannot carry (byte %zu)", path, i + 1);
+            return weir_error_set(err, -EINVAL,
+                                  "the HTTP token in %s has a character a header "
+                                  "cannot carry (byte %zu)",
+                                  path, i + 1);
     memcpy(c->token, s, n);
     c->token[n] = 0;
     return 0;

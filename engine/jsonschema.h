@@ -3,9 +3,8 @@
 #ifndef WEIR_JSONSCHEMA_H
 #define WEIR_JSONSCHEMA_H
 
-#include <stdio.h>
-
 #include <jansson.h>
+#include <stdio.h>
 
 /* A new reference to the schema document, or NULL when out of memory. */
 json_t *weir_schema_build(void);

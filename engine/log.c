@@ -1,22 +1,23 @@
 /* weir's log lines in three formats (see log.h). */
 #include "engine/log.h"
 
+#include "engine/buf.h"
+#include "engine/jsonw.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-
-#include "engine/buf.h"
-#include "engine/jsonw.h"
 
 static enum weir_log_format format = WEIR_LOG_TEXT;
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
 int weir_log_format_parse(const char *name)
 {
-    return strcmp(name, "text") == 0 ? WEIR_LOG_TEXT
-           : strcmp(name, "json") == 0 ? WEIR_LOG_JSON
-           : strcmp(name, "logfmt") == 0 ? WEIR_LOG_LOGFMT : -1;
+    return strcmp(name, "text") == 0     ? WEIR_LOG_TEXT
+           : strcmp(name, "json") == 0   ? WEIR_LOG_JSON
+           : strcmp(name, "logfmt") == 0 ? WEIR_LOG_LOGFMT
+                                         : -1;
 }
 
 void weir_log_set_format(enum weir_log_format f)

@@ -19,6 +19,7 @@ enum weir_log_format weir_log_get_format(void);
 /* One line to stderr; a trailing newline in fmt is dropped (the format adds
  * its own). In text format a warning's message is written as given, so
  * callers keep their "warning: " prefix; the other formats drop it. */
-void weir_log(enum weir_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void weir_log(enum weir_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -3,15 +3,15 @@
  * path (the HTTP thread, the main thread), so clarity beats speed here. */
 #include "engine/metrics.h"
 
+#include "engine/jsonw.h"
+#include "engine/loop.h"
+#include "engine/pipeline.h"
+
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-#include "engine/jsonw.h"
-#include "engine/loop.h"
-#include "engine/pipeline.h"
 
 void weir_metrics_part_name(struct weir_metrics *m, uint32_t slot, const char *topic,
                             int32_t partition)
@@ -181,8 +181,8 @@ static int prom_hist(struct weir_buf *b, const char *name, const char *labels,
         snprintf(l, sizeof l, "{%.*s}", (int)strlen(labels) - 1, labels);
     }
     if (rc == 0)
-        rc = put(b, "%s_sum%s %.9g\n%s_count%s %" PRIu64 "\n", name, l, (double)h->sum * unit,
-                 name, l, h->count);
+        rc = put(b, "%s_sum%s %.9g\n%s_count%s %" PRIu64 "\n", name, l, (double)h->sum * unit, name,
+                 l, h->count);
     return rc;
 }
 
@@ -240,38 +240,62 @@ static int prom_totals(const struct weir_metrics_registry *r, struct weir_buf *b
     weir_metrics_totals(r, &t);
     char pname[256];
     label_value(pname, sizeof pname, r->pl && r->pl->name ? r->pl->name : "");
-    int rc = put(b, "# HELP weir_info The running weir and its pipeline.\n# TYPE weir_info gauge\n"
-                    "weir_info{version=\"%s\",pipeline=\"%s\"} 1\n", WEIR_VERSION, pname);
+    int rc = put(b,
+                 "# HELP weir_info The running weir and its pipeline.\n# TYPE weir_info gauge\n"
+                 "weir_info{version=\"%s\",pipeline=\"%s\"} 1\n",
+                 WEIR_VERSION, pname);
     double up = (double)(weir_now_ns() - r->started_ns) / 1e9;
-    rc = rc ?: put(b, "# HELP weir_uptime_seconds Seconds since the run began.\n"
-                      "# TYPE weir_uptime_seconds gauge\nweir_uptime_seconds %.3f\n", up);
-    rc = rc ?: prom_counter(b, "weir_ready", "gauge", "1 when every worker is up, partitions are "
-                            "assigned and state is restored.", (uint64_t)weir_metrics_ready(r));
-    rc = rc ?: prom_counter(b, "weir_workers_up", "gauge", "Workers whose sources and sinks are open.",
-                            (uint64_t)t.workers_up);
-    rc = rc ?: prom_counter(b, "weir_records_in_total", "counter", "Records read from the source.",
-                            t.records_in);
-    rc = rc ?: prom_counter(b, "weir_records_out_total", "counter",
-                            "Live records the sinks acknowledged.", t.records_out);
-    rc = rc ?: prom_counter(b, "weir_dead_letters_total", "counter",
-                            "Records the dead-letter sink acknowledged.", t.dead);
-    rc = rc ?: prom_counter(b, "weir_unwritable_total", "counter",
-                            "Records not even a dead letter could be written for (logged).",
-                            t.unwritable);
-    rc = rc ?: prom_counter(b, "weir_dropped_total", "counter",
-                            "Records filters dropped (done, written nowhere).", t.dropped);
-    rc = rc ?: prom_counter(b, "weir_alerts_total", "counter", "Records routed with an alert.",
-                            t.alerts);
-    rc = rc ?: prom_counter(b, "weir_batches_total", "counter", "Batches from the source.",
-                            t.batches);
-    rc = rc ?: prom_counter(b, "weir_sink_inflight", "gauge", "Outputs the sinks still wait to have "
-                            "acknowledged (producer queues included).", t.inflight);
-    rc = rc ?: prom_counter(b, "weir_state_keys", "gauge", "Keys in stateful operators' stores.",
-                            t.state_keys);
-    rc = rc ?: prom_counter(b, "weir_state_bytes", "gauge", "Bytes held by stateful operators' stores.",
-                            t.state_bytes);
-    rc = rc ?: prom_counter(b, "weir_consumer_lag", "gauge", "Records behind the high watermark, "
-                            "summed over assigned partitions.", t.lag);
+    rc = rc
+             ?: put(b,
+                    "# HELP weir_uptime_seconds Seconds since the run began.\n"
+                    "# TYPE weir_uptime_seconds gauge\nweir_uptime_seconds %.3f\n",
+                    up);
+    rc = rc
+             ?: prom_counter(b, "weir_ready", "gauge",
+                             "1 when every worker is up, partitions are "
+                             "assigned and state is restored.",
+                             (uint64_t)weir_metrics_ready(r));
+    rc = rc
+             ?: prom_counter(b, "weir_workers_up", "gauge",
+                             "Workers whose sources and sinks are open.", (uint64_t)t.workers_up);
+    rc = rc
+             ?: prom_counter(b, "weir_records_in_total", "counter", "Records read from the source.",
+                             t.records_in);
+    rc = rc
+             ?: prom_counter(b, "weir_records_out_total", "counter",
+                             "Live records the sinks acknowledged.", t.records_out);
+    rc = rc
+             ?: prom_counter(b, "weir_dead_letters_total", "counter",
+                             "Records the dead-letter sink acknowledged.", t.dead);
+    rc = rc
+             ?: prom_counter(b, "weir_unwritable_total", "counter",
+                             "Records not even a dead letter could be written for (logged).",
+                             t.unwritable);
+    rc = rc
+             ?: prom_counter(b, "weir_dropped_total", "counter",
+                             "Records filters dropped (done, written nowhere).", t.dropped);
+    rc = rc
+             ?: prom_counter(b, "weir_alerts_total", "counter", "Records routed with an alert.",
+                             t.alerts);
+    rc = rc
+             ?: prom_counter(b, "weir_batches_total", "counter", "Batches from the source.",
+                             t.batches);
+    rc = rc
+             ?: prom_counter(b, "weir_sink_inflight", "gauge",
+                             "Outputs the sinks still wait to have "
+                             "acknowledged (producer queues included).",
+                             t.inflight);
+    rc = rc
+             ?: prom_counter(b, "weir_state_keys", "gauge", "Keys in stateful operators' stores.",
+                             t.state_keys);
+    rc = rc
+             ?: prom_counter(b, "weir_state_bytes", "gauge",
+                             "Bytes held by stateful operators' stores.", t.state_bytes);
+    rc = rc
+             ?: prom_counter(b, "weir_consumer_lag", "gauge",
+                             "Records behind the high watermark, "
+                             "summed over assigned partitions.",
+                             t.lag);
     return rc;
 }
 
@@ -285,9 +309,11 @@ static int prom_hists(const struct weir_metrics_registry *r, struct weir_buf *b)
     int rc = put(b, "# HELP weir_batch_records Records per batch from the source.\n"
                     "# TYPE weir_batch_records histogram\n");
     rc = rc ?: prom_hist(b, "weir_batch_records", "", &size, 1.0);
-    rc = rc ?: put(b, "# HELP weir_event_age_seconds Wall clock minus event time of live records as "
-                      "they reach the sinks (end-to-end latency).\n"
-                      "# TYPE weir_event_age_seconds histogram\n");
+    rc = rc
+             ?: put(b,
+                    "# HELP weir_event_age_seconds Wall clock minus event time of live records as "
+                    "they reach the sinks (end-to-end latency).\n"
+                    "# TYPE weir_event_age_seconds histogram\n");
     rc = rc ?: prom_hist(b, "weir_event_age_seconds", "", &age, 1e-3);
     return rc;
 }
@@ -305,7 +331,10 @@ static const char *op_name(const struct weir_metrics_registry *r, size_t k)
 
 static int prom_ops(const struct weir_metrics_registry *r, struct weir_buf *b)
 {
-    static const struct { const char *name, *help; size_t off; } c[] = {
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } c[] = {
         {"weir_operator_records_in_total", "Records handed to the operator.",
          offsetof(struct weir_op_metrics, in)},
         {"weir_operator_records_out_total", "Live records the operator handed on.",
@@ -320,12 +349,14 @@ static int prom_ops(const struct weir_metrics_registry *r, struct weir_buf *b)
         for (size_t k = 0; k < nops && rc == 0; k++) {
             uint64_t v = 0;
             for (int i = 0; i < r->n; i++)
-                v += weir_metric_get((const uint64_t *)((const char *)&r->workers[i].op[k] + c[j].off));
+                v += weir_metric_get(
+                    (const uint64_t *)((const char *)&r->workers[i].op[k] + c[j].off));
             rc = prom_op_line(b, c[j].name, k, op_name(r, k), v);
         }
     }
-    rc = rc ?: put(b, "# HELP weir_operator_process_seconds Time in the operator's process() per "
-                      "batch.\n# TYPE weir_operator_process_seconds histogram\n");
+    rc = rc
+             ?: put(b, "# HELP weir_operator_process_seconds Time in the operator's process() per "
+                       "batch.\n# TYPE weir_operator_process_seconds histogram\n");
     for (size_t k = 0; k < nops && rc == 0; k++) {
         struct weir_hist h = {0};
         for (int i = 0; i < r->n; i++)
@@ -339,10 +370,14 @@ static int prom_ops(const struct weir_metrics_registry *r, struct weir_buf *b)
 
 static int prom_parts(const struct weir_metrics_registry *r, struct weir_buf *b)
 {
-    static const struct { const char *name, *help; size_t off; } g[] = {
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } g[] = {
         {"weir_partition_lag", "High watermark minus the next offset to read.",
          offsetof(struct weir_part_metrics, lag)},
-        {"weir_partition_position", "Next offset to read.", offsetof(struct weir_part_metrics, position)},
+        {"weir_partition_position", "Next offset to read.",
+         offsetof(struct weir_part_metrics, position)},
         {"weir_partition_high_watermark", "The broker's high watermark as last fetched.",
          offsetof(struct weir_part_metrics, high)},
         {"weir_partition_committed_offset", "Offset last stored for commit.",
@@ -350,7 +385,8 @@ static int prom_parts(const struct weir_metrics_registry *r, struct weir_buf *b)
     };
     int rc = 0;
     for (size_t j = 0; j < sizeof g / sizeof g[0] && rc == 0; j++) {
-        rc = put(b, "# HELP %s %s (-1: unknown)\n# TYPE %s gauge\n", g[j].name, g[j].help, g[j].name);
+        rc = put(b, "# HELP %s %s (-1: unknown)\n# TYPE %s gauge\n", g[j].name, g[j].help,
+                 g[j].name);
         for (int i = 0; i < r->n && rc == 0; i++) {
             const struct weir_metrics *m = &r->workers[i];
             uint64_t np = nparts_of(m);
@@ -360,9 +396,10 @@ static int prom_parts(const struct weir_metrics_registry *r, struct weir_buf *b)
                     continue; /* a file: no offsets to speak of */
                 char topic[200];
                 label_value(topic, sizeof topic, pm->topic);
-                int64_t v = (int64_t)weir_metric_get((const uint64_t *)((const char *)pm + g[j].off));
-                rc = put(b, "%s{topic=\"%s\",partition=\"%d\",worker=\"%d\"} %" PRId64 "\n", g[j].name,
-                         topic, (int)pm->partition, i, v);
+                int64_t v =
+                    (int64_t)weir_metric_get((const uint64_t *)((const char *)pm + g[j].off));
+                rc = put(b, "%s{topic=\"%s\",partition=\"%d\",worker=\"%d\"} %" PRId64 "\n",
+                         g[j].name, topic, (int)pm->partition, i, v);
             }
         }
     }
@@ -393,8 +430,9 @@ static int json_ops(const struct weir_metrics_registry *r, struct weir_buf *b)
             dead += weir_metric_get(&o->dead);
             hist_sum(&h, &o->ns);
         }
-        rc = put(b, "%s{\"index\":%zu,\"type\":\"%s\",\"in\":%" PRIu64 ",\"out\":%" PRIu64
-                    ",\"dead\":%" PRIu64 ",\"ns\":%" PRIu64 "}",
+        rc = put(b,
+                 "%s{\"index\":%zu,\"type\":\"%s\",\"in\":%" PRIu64 ",\"out\":%" PRIu64
+                 ",\"dead\":%" PRIu64 ",\"ns\":%" PRIu64 "}",
                  k ? "," : "", k, op_name(r, k), in, out, dead, h.sum);
     }
     return rc ?: put(b, "]");
@@ -413,11 +451,13 @@ static int json_parts(const struct weir_metrics_registry *r, struct weir_buf *b)
                 continue;
             rc = put(b, "%s{\"topic\":", first ? "" : ",");
             rc = rc ?: weir_jsonw_string(b, pm->topic, strlen(pm->topic));
-            rc = rc ?: put(b, ",\"partition\":%d,\"worker\":%d,\"lag\":%" PRId64
-                              ",\"position\":%" PRId64 ",\"committed\":%" PRId64 "}",
-                           (int)pm->partition, i, (int64_t)weir_metric_get(&pm->lag),
-                           (int64_t)weir_metric_get(&pm->position),
-                           (int64_t)weir_metric_get(&pm->committed));
+            rc = rc
+                     ?: put(b,
+                            ",\"partition\":%d,\"worker\":%d,\"lag\":%" PRId64
+                            ",\"position\":%" PRId64 ",\"committed\":%" PRId64 "}",
+                            (int)pm->partition, i, (int64_t)weir_metric_get(&pm->lag),
+                            (int64_t)weir_metric_get(&pm->position),
+                            (int64_t)weir_metric_get(&pm->committed));
             first = 0;
         }
     }
@@ -434,16 +474,18 @@ int weir_metrics_json(const struct weir_metrics_registry *r, struct weir_buf *ou
     const char *name = r->pl && r->pl->name ? r->pl->name : "";
     int rc = put(out, "{\"pipeline\":");
     rc = rc ?: weir_jsonw_string(out, name, strlen(name));
-    rc = rc ?: put(out, ",\"version\":\"%s\",\"uptime_s\":%.3f,\"ready\":%d,\"workers\":%d,"
-                        "\"workers_up\":%d,\"records_in\":%" PRIu64 ",\"records_out\":%" PRIu64
-                        ",\"dead\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"alerts\":%" PRIu64
-                        ",\"inflight\":%" PRIu64
-                        ",\"lag\":%" PRIu64 ",\"state_keys\":%" PRIu64 ",\"state_bytes\":%" PRIu64
-                        ",\"event_age_p50_ms\":%.0f,\"event_age_p99_ms\":%.0f,",
-                   WEIR_VERSION, (double)(weir_now_ns() - r->started_ns) / 1e9,
-                   weir_metrics_ready(r), r->n, t.workers_up, t.records_in, t.records_out, t.dead,
-                   t.dropped, t.alerts, t.inflight, t.lag, t.state_keys, t.state_bytes,
-                   hist_quantile(&age, 0.5), hist_quantile(&age, 0.99));
+    rc = rc
+             ?: put(out,
+                    ",\"version\":\"%s\",\"uptime_s\":%.3f,\"ready\":%d,\"workers\":%d,"
+                    "\"workers_up\":%d,\"records_in\":%" PRIu64 ",\"records_out\":%" PRIu64
+                    ",\"dead\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"alerts\":%" PRIu64
+                    ",\"inflight\":%" PRIu64 ",\"lag\":%" PRIu64 ",\"state_keys\":%" PRIu64
+                    ",\"state_bytes\":%" PRIu64
+                    ",\"event_age_p50_ms\":%.0f,\"event_age_p99_ms\":%.0f,",
+                    WEIR_VERSION, (double)(weir_now_ns() - r->started_ns) / 1e9,
+                    weir_metrics_ready(r), r->n, t.workers_up, t.records_in, t.records_out, t.dead,
+                    t.dropped, t.alerts, t.inflight, t.lag, t.state_keys, t.state_bytes,
+                    hist_quantile(&age, 0.5), hist_quantile(&age, 0.99));
     rc = rc ?: json_ops(r, out);
     rc = rc ?: put(out, ",");
     rc = rc ?: json_parts(r, out);

@@ -12,13 +12,13 @@
 #ifndef WEIR_METRICS_H
 #define WEIR_METRICS_H
 
-#include <stdint.h>
-
 #include "engine/buf.h"
 
-#define WEIR_METRICS_OPS 64    /* operators with their own figures (as op_ns) */
+#include <stdint.h>
+
+#define WEIR_METRICS_OPS   64  /* operators with their own figures (as op_ns) */
 #define WEIR_METRICS_PARTS 256 /* partition slots with their own figures per worker */
-#define WEIR_HIST_BUCKETS 32   /* log2 buckets: [0], [1,2), [2,4), ..., [2^30, +inf) */
+#define WEIR_HIST_BUCKETS  32  /* log2 buckets: [0], [1,2), [2,4), ..., [2^30, +inf) */
 
 static inline void weir_metric_add(uint64_t *c, uint64_t v)
 {
@@ -56,36 +56,36 @@ static inline void weir_hist_add(struct weir_hist *h, uint64_t v)
 }
 
 struct weir_op_metrics {
-    uint64_t in;          /* records handed to process() */
-    uint64_t out;         /* live records it handed on */
-    uint64_t dead;        /* records it removed: marked dead (dead letters) or dropped (filter) */
-    struct weir_hist ns;  /* process() time per batch, ns */
+    uint64_t in;         /* records handed to process() */
+    uint64_t out;        /* live records it handed on */
+    uint64_t dead;       /* records it removed: marked dead (dead letters) or dropped (filter) */
+    struct weir_hist ns; /* process() time per batch, ns */
 };
 
 /* One partition slot of one worker (engine/worker.h's slots; a slot names
  * one topic and partition for the life of the worker). -1: unknown. */
 struct weir_part_metrics {
-    char topic[96];      /* written before the slot is published (nparts) */
+    char topic[96]; /* written before the slot is published (nparts) */
     int32_t partition;
-    uint64_t assigned;   /* 1 while the worker owns it */
-    uint64_t restoring;  /* 1 while its state is read back */
-    uint64_t position;   /* (int64) next offset to read */
-    uint64_t high;       /* (int64) the broker's high watermark, as last fetched */
-    uint64_t committed;  /* (int64) the offset last stored for commit */
-    uint64_t lag;        /* (int64) high - position */
+    uint64_t assigned;  /* 1 while the worker owns it */
+    uint64_t restoring; /* 1 while its state is read back */
+    uint64_t position;  /* (int64) next offset to read */
+    uint64_t high;      /* (int64) the broker's high watermark, as last fetched */
+    uint64_t committed; /* (int64) the offset last stored for commit */
+    uint64_t lag;       /* (int64) high - position */
 };
 
 struct weir_metrics {
-    uint64_t up;          /* the worker's sources and sinks opened */
-    uint64_t finished;    /* its run ended */
+    uint64_t up;       /* the worker's sources and sinks opened */
+    uint64_t finished; /* its run ended */
     uint64_t records_in, records_out, dead, unwritable, alerts, batches;
-    uint64_t dropped;     /* filtered out: done, written nowhere */
-    uint64_t inflight;    /* outputs the sinks still wait for (producer queues) */
+    uint64_t dropped;                 /* filtered out: done, written nowhere */
+    uint64_t inflight;                /* outputs the sinks still wait for (producer queues) */
     uint64_t state_keys, state_bytes; /* keyed state, every operator and partition */
     struct weir_hist batch_size;      /* records per batch from the source */
     struct weir_hist event_age_ms;    /* at the sinks: now - event time, live records */
     struct weir_op_metrics op[WEIR_METRICS_OPS];
-    uint64_t nparts;      /* published with release after the slot's topic */
+    uint64_t nparts; /* published with release after the slot's topic */
     struct weir_part_metrics part[WEIR_METRICS_PARTS];
 };
 
@@ -96,7 +96,7 @@ struct weir_metrics_registry {
     const struct weir_pipeline *pl;
     struct weir_metrics *workers; /* (n) */
     int n;
-    uint64_t started_ns;          /* weir_now_ns() when the run began */
+    uint64_t started_ns; /* weir_now_ns() when the run began */
 };
 
 /* The sums over the workers. */

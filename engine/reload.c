@@ -5,19 +5,19 @@
  * the partitions and every other operator (with its keyed state) go on. */
 #include "engine/reload.h"
 
-#include <stdio.h>
-#include <string.h>
+#include "engine/operator.h"
 
 #include <jansson.h>
-
-#include "engine/operator.h"
+#include <stdio.h>
+#include <string.h>
 
 /* The file minus its operators: what must not change. */
 static int same_outside_operators(const json_t *a, const json_t *b, char *why, size_t cap)
 {
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)a, key, v) {
+    json_object_foreach((json_t *)a, key, v)
+    {
         if (strcmp(key, "operators") == 0)
             continue;
         if (!json_equal(v, json_object_get(b, key))) {
@@ -25,7 +25,8 @@ static int same_outside_operators(const json_t *a, const json_t *b, char *why, s
             return 0;
         }
     }
-    json_object_foreach((json_t *)b, key, v) {
+    json_object_foreach((json_t *)b, key, v)
+    {
         if (strcmp(key, "operators") != 0 && !json_object_get(a, key)) {
             snprintf(why, cap, "%s was added", key);
             return 0;
@@ -60,15 +61,17 @@ int weir_reload_plan(const struct weir_pipeline *running, const struct weir_pipe
     const json_t *jb = json_object_get(next->root, "operators");
     for (size_t k = 0; k < next->nops; k++) {
         if (running->ops[k].type != next->ops[k].type) {
-            snprintf(why, cap, "operators[%zu]: type \"%s\", was \"%s\"", k, next->ops[k].type->name,
-                     running->ops[k].type->name);
+            snprintf(why, cap, "operators[%zu]: type \"%s\", was \"%s\"", k,
+                     next->ops[k].type->name, running->ops[k].type->name);
             return -1;
         }
         if (json_equal(json_array_get(ja, k), json_array_get(jb, k)))
             continue;
         if (next->ops[k].type->on_timer) {
-            snprintf(why, cap, "operators[%zu] (%s) uses timers: swapping it while it runs is not "
-                     "supported yet", k, next->ops[k].type->name);
+            snprintf(why, cap,
+                     "operators[%zu] (%s) uses timers: swapping it while it runs is not "
+                     "supported yet",
+                     k, next->ops[k].type->name);
             return -1;
         }
         *changed |= 1ull << k;

@@ -5,10 +5,10 @@
 #ifndef WEIR_RELOAD_H
 #define WEIR_RELOAD_H
 
+#include "engine/pipeline.h"
+
 #include <stddef.h>
 #include <stdint.h>
-
-#include "engine/pipeline.h"
 
 /* Compares next with the running pipeline. Returns 1 when only operators'
  * options changed, in a way the workers can swap (bit k of *changed:

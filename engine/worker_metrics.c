@@ -34,6 +34,6 @@ void weir_worker_partition_progress(struct weir_worker *w, uint32_t slot, int64_
     weir_metric_set(&pm->position, (uint64_t)position);
     weir_metric_set(&pm->high, (uint64_t)high);
     weir_metric_set(&pm->committed, (uint64_t)committed);
-    weir_metric_set(&pm->lag, (uint64_t)(high >= 0 && position >= 0 && high > position
-                                              ? high - position : 0));
+    weir_metric_set(
+        &pm->lag, (uint64_t)(high >= 0 && position >= 0 && high > position ? high - position : 0));
 }

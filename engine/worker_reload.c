@@ -2,11 +2,11 @@
  * engine/reload.h says which changes qualify). The request crosses threads
  * through atomics and the worker's eventfd; the swap happens on the worker's
  * own thread once its operators hold nothing (a quiesce), between batches. */
-#include <string.h>
-#include <unistd.h>
-
 #include "engine/opstate.h"
 #include "engine/worker_internal.h"
+
+#include <string.h>
+#include <unistd.h>
 
 /* ---- reload: operators swapped between batches ------------------------------ */
 

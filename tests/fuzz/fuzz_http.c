@@ -6,10 +6,10 @@
  * on its own and with bytes after it, and every strict prefix of it is
  * incomplete or an error (never a different head). The listen-address
  * parser gets the first line as a spec too. */
-#include <string.h>
-
 #include "engine/http.h"
 #include "tests/fuzz/fuzz.h"
+
+#include <string.h>
 
 static void check_request(const struct weir_http_request *r)
 {
