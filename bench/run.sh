@@ -68,6 +68,16 @@ for src in bench/bench_*.c; do
         args=()
         [ "$quick" = 1 ] && args=(--records 100000)
         ;;
+    bench_model)
+        # the tree table needs XGBoost's baseline (trained once, kept in TMPDIR)
+        args=()
+        tdir=${TMPDIR:-/tmp}/weir-bench-model
+        if /usr/bin/python3 -c 'import xgboost' 2>/dev/null; then
+            mkdir -p "$tdir"
+            [ -f "$tdir/xgb.json" ] || /usr/bin/python3 bench/bench_model_xgb.py "$tdir"
+            args=(--trees "$tdir")
+        fi
+        ;;
     *) args=() ;;
     esac
     echo "== $name -> $result"

@@ -145,6 +145,23 @@ void weir_kafka_warn(struct weir_kafka_client *cl, const char *text)
             cl->brokers, text);
 }
 
+/* librdkafka explains any connection the broker closes during the first
+ * request with "might be caused by incorrect security.protocol configuration
+ * ... or broker version is < 0.10": mostly it is a broker restarting or going
+ * away, and a user sent to check TLS settings is misled. Keep the first part
+ * (which broker, which request) and say what is likely. */
+static const char *transport_reason(const char *reason, char *buf, size_t size)
+{
+    const char *hint = strstr(reason, ": might be caused by incorrect security.protocol");
+    if (!hint)
+        return reason;
+    snprintf(buf, size,
+             "%.*s: the broker closed the connection (restarting or going away?); when it never "
+             "connects, check that security.protocol matches the broker's listener",
+             (int)(hint - reason), reason);
+    return buf;
+}
+
 /* Runs on the thread that serves the client's queue: the worker, or the
  * opener during the start-up check. */
 static void on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
@@ -154,6 +171,8 @@ static void on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
     if (code == RD_KAFKA_RESP_ERR__FATAL) {
         rd_kafka_fatal_error(rk, fatal, sizeof fatal);
         reason = fatal;
+    } else if (code == RD_KAFKA_RESP_ERR__TRANSPORT) {
+        reason = transport_reason(reason, fatal, sizeof fatal);
     }
     snprintf(cl->last_err, sizeof cl->last_err, "%s", reason);
     cl->last_code = code;

@@ -43,6 +43,7 @@ struct weir_kafka_source_conf {
     int64_t commit_records;       /* ... or once it covers this many input records */
     const char *transactional_id; /* exactly-once: prefix of the producers' transactional.id */
     uint64_t checkpoint_interval_ns; /* at-least-once with state: save changed state this often */
+    const char *instance_id;      /* static membership: group.instance.id "<this>-<worker>"; NULL: dynamic */
 };
 
 enum { WEIR_KAFKA_AT_LEAST_ONCE, WEIR_KAFKA_EXACTLY_ONCE };

@@ -16,6 +16,7 @@
 #define WEIR_REC_ALERT 0x01u /* a threshold marked it */
 #define WEIR_REC_DEAD 0x02u  /* failed; goes to the dead-letter sink with reason */
 #define WEIR_REC_DROPPED 0x04u /* filtered out: acknowledged as done, written to no sink */
+#define WEIR_REC_WARMUP 0x08u /* a scorer upstream is still warming up: its score is no evidence */
 
 /* Bytes that stay put until the arena is reset: blocks are chained, never moved. */
 struct weir_arena_block;

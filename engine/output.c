@@ -130,6 +130,16 @@ int weir_output_text(struct weir_buf *out, const struct weir_output *o, const st
         weir_buf_append(out, "=", 1);
         weir_jsonw_double(out, row[o->cols[k]]);
     }
+    for (uint32_t k = 0; k < o->nstrs; k++) { /* unset strings (no explanation) are left out */
+        const struct weir_str *s = &b->S[(size_t)i * b->nstr + o->strs[k]];
+        if (!s->p)
+            continue;
+        const char *name = o->schema->str[o->strs[k]].name;
+        weir_buf_append(out, "  ", 2);
+        weir_buf_append(out, name, strlen(name));
+        weir_buf_append(out, "=", 1);
+        weir_jsonw_string(out, s->p, s->len);
+    }
     weir_buf_append(out, "  ", 2);
     uint32_t len = r->value_len;
     while (len > 0 && is_space(r->value[len - 1]))

@@ -268,6 +268,9 @@ static int resolve_fields(struct weir_stage_sink *st, const struct weir_strlist 
         for (uint32_t c = 0; c < s->nfeat; c++)
             if (s->feat[c].emit && s->feat[c].producer >= 0)
                 o->cols[o->ncols++] = c;
+        for (uint32_t c = 0; c < s->nstr; c++) /* strings an operator computed to be seen */
+            if (s->str[c].emit && s->str[c].producer >= 0)
+                o->strs[o->nstrs++] = c;
         return 0;
     }
     int bad = 0;
@@ -537,7 +540,8 @@ static int load_root(struct weir_pipeline *pl, const struct weir_load_opts *o,
     bad += load_state(pl, top.state, d);
     bad += declare_features(pl, &top.features, d);
     struct weir_prepare p = {.schema = &pl->schema, .diag = d, .path = "", .op_index = -1,
-                             .allow_unsafe_kafka = o->allow_unsafe_kafka};
+                             .allow_unsafe_kafka = o->allow_unsafe_kafka,
+                             .lateness_ms = (int64_t)(top.lateness_ns / 1000000u)};
     if (top.source)
         bad += load_source(pl, top.source, &p);
     if (top.operators)

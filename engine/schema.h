@@ -36,6 +36,7 @@ struct weir_prepare {
     int upstream_bad;  /* an earlier operator failed: its outputs are unknown, so an
                           unknown feature is not reported (it would be a consequence) */
     int allow_unsafe_kafka; /* --allow-unsafe-kafka-properties (connectors/kafka_unsafe.h) */
+    int64_t lateness_ms; /* the pipeline's allowed_lateness (what the watermark trails by) */
 };
 
 /* An operator writes the feature `name`; returns its column or -1 (error added

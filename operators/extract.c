@@ -19,9 +19,17 @@
  * Lenient on purpose, because producers differ: a number field accepts a
  * string holding a number ("12.5", as CSV-minded producers write), a string
  * field accepts a number (ids are often numeric), a bool field accepts the
- * strings "true" and "false", and null counts as absent. Timestamps are epoch
- * milliseconds (a number, or a string of digits) or a UTC date-time string
- * "YYYY-MM-DD HH:MM:SS" / "YYYY-MM-DDTHH:MM:SS[.fff][Z|+HH:MM]".
+ * strings "true" and "false", and null counts as absent.
+ *
+ * Timestamps: an epoch number (a JSON number or a string holding one) or a
+ * date-time string. The epoch unit is the field's "unit": s, ms, us, ns, or
+ * auto (the default), which decides by magnitude: |x| < 1e11 is seconds (up
+ * to year 5138), < 1e14 milliseconds, < 1e17 microseconds, else nanoseconds;
+ * so 1441712340 is read as seconds, never as milliseconds of January 1970.
+ * Fractions are kept to the millisecond (rounded). Date-times are RFC 3339
+ * "YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)" (also 't', 'z', "+HHMM", a
+ * space for 'T', and no zone: UTC), e.g. "YYYY-MM-DD HH:MM:SS"; fraction
+ * digits past milliseconds are dropped.
  *
  * `"fields": {}` only validates records (the loader inserts such an extract
  * when a pipeline has none). */
@@ -36,9 +44,11 @@
 #include "engine/operator.h"
 
 enum extract_type { XT_NUMBER, XT_STRING, XT_BOOL, XT_TIMESTAMP };
+enum epoch_unit { UNIT_AUTO, UNIT_S, UNIT_MS, UNIT_US, UNIT_NS };
 
 /* What "expected ..." says for each type. */
 static const char *const type_noun[] = {"a number", "a string", "true or false", "a timestamp"};
+static const char *const type_name[] = {"number", "string", "bool", "timestamp"};
 
 struct extract_field {
     const char *name;    /* output name: the key in "fields" */
@@ -47,6 +57,7 @@ struct extract_field {
     int required;
     int has_default;
     int col;             /* feature or string column; -1 for the timestamp */
+    int unit;            /* enum epoch_unit: timestamps given as numbers */
     double def_num;      /* number, bool (1/0) and timestamp (ms) defaults */
     const char *def_str; /* string default, borrowed from the pipeline's JSON */
     uint32_t def_len;
@@ -74,6 +85,7 @@ struct field_spec {
     int type;
     const json_t *def;
     int required;
+    int unit;
 };
 
 static const struct weir_option field_options[] = {
@@ -86,6 +98,10 @@ static const struct weir_option field_options[] = {
     {"required", WEIR_OPT_BOOL, NULL,
      "kill records without it (default: true unless a default is given)",
      offsetof(struct field_spec, required), 0, 0, 0, NULL},
+    {"unit", WEIR_OPT_ENUM, "\"auto\"",
+     "timestamp fields: what an epoch number counts; auto decides by magnitude (< 1e11 s, "
+     "< 1e14 ms, < 1e17 us, else ns); date-times are RFC 3339 or \"YYYY-MM-DD HH:MM:SS\" (UTC)",
+     offsetof(struct field_spec, unit), 0, 0, 0, "auto|s|ms|us|ns"},
     {0},
 };
 
@@ -143,11 +159,13 @@ static int parse_fraction_zone(const char *s, size_t len, size_t i, int64_t *ms)
         if (!any)
             return -1;
     }
-    if (i < len && s[i] == 'Z')
+    if (i < len && (s[i] == 'Z' || s[i] == 'z'))
         i++;
     else if (i < len && (s[i] == '+' || s[i] == '-')) {
-        int sign = s[i++] == '-' ? -1 : 1, hh, mm;
-        if (digits(s, len, &i, 2, &hh) || expect(s, len, &i, ':') ||
+        int sign = s[i++] == '-' ? -1 : 1, hh, mm, colon = 0;
+        if (i + 2 < len && s[i + 2] == ':') /* +HH:MM, or +HHMM */
+            colon = 1;
+        if (digits(s, len, &i, 2, &hh) || (colon && expect(s, len, &i, ':')) ||
             digits(s, len, &i, 2, &mm) || hh > 23 || mm > 59)
             return -1;
         *ms -= sign * ((int64_t)hh * 60 + mm) * 60000;
@@ -163,7 +181,7 @@ static int parse_datetime(const char *s, size_t len, int64_t *out)
     if (digits(s, len, &i, 4, &y) || expect(s, len, &i, '-') || digits(s, len, &i, 2, &mo) ||
         expect(s, len, &i, '-') || digits(s, len, &i, 2, &d))
         return -1;
-    if (i >= len || (s[i] != ' ' && s[i] != 'T'))
+    if (i >= len || (s[i] != ' ' && s[i] != 'T' && s[i] != 't'))
         return -1;
     i++;
     if (digits(s, len, &i, 2, &h) || expect(s, len, &i, ':') || digits(s, len, &i, 2, &mi) ||
@@ -181,8 +199,26 @@ static int parse_datetime(const char *s, size_t len, int64_t *out)
 /* Epoch milliseconds that convert to int64_t (whose edge is ~9.22e18). */
 #define TS_MAX_MS 9.2e18
 
-/* A timestamp value: epoch ms as a number or digit string, or a date-time. */
-static int timestamp_value(const char *text, const struct weir_jval *v, int64_t *ms)
+/* An epoch number in unit (auto: by magnitude, see the top) → ms, rounded. */
+static int epoch_ms(double x, int unit, int64_t *ms)
+{
+    static const double to_ms[] = {0, 1e3, 1, 1e-3, 1e-6};
+    if (!isfinite(x))
+        return -EINVAL;
+    if (unit == UNIT_AUTO) {
+        double a = fabs(x);
+        unit = a < 1e11 ? UNIT_S : a < 1e14 ? UNIT_MS : a < 1e17 ? UNIT_US : UNIT_NS;
+    }
+    double y = x * to_ms[unit];
+    if (!isfinite(y) || fabs(y) > TS_MAX_MS)
+        return -EINVAL;
+    *ms = llround(y);
+    return 0;
+}
+
+/* A timestamp value: an epoch number (or a string holding one) in the
+ * field's unit, or a date-time. */
+static int timestamp_value(const char *text, const struct weir_jval *v, int unit, int64_t *ms)
 {
     double x;
     if (v->type == WEIR_JSTRING) {
@@ -196,10 +232,9 @@ static int timestamp_value(const char *text, const struct weir_jval *v, int64_t 
         if (parse_datetime(s, len, ms) == 0)
             return 0;
     }
-    if (weir_jval_number(text, v, &x) < 0 || !isfinite(x) || fabs(x) > TS_MAX_MS)
+    if (weir_jval_number(text, v, &x) < 0)
         return -EINVAL;
-    *ms = llround(x);
-    return 0;
+    return epoch_ms(x, unit, ms);
 }
 
 /* ---- prepare ---------------------------------------------------------------- */
@@ -241,8 +276,8 @@ static int field_default(struct extract_field *f, const json_t *def, struct weir
         const char *s = json_string_value(def);
         /* Records' event times are int64_t: a default beyond it (1e300)
          * would be an undefined conversion on every record that uses it. */
-        if (json_is_number(def) && fabs(json_number_value(def)) <= TS_MAX_MS) {
-            f->def_num = json_number_value(def);
+        if (json_is_number(def) && epoch_ms(json_number_value(def), f->unit, &ms) == 0) {
+            f->def_num = (double)ms;
             ok = 1;
         } else if (s && parse_datetime(s, strlen(s), &ms) == 0) {
             f->def_num = (double)ms;
@@ -253,8 +288,8 @@ static int field_default(struct extract_field *f, const json_t *def, struct weir
     }
     if (!ok) {
         weir_diag_add(p->diag, dp, "expected %s, got %s",
-                      f->type == XT_TIMESTAMP ? "epoch milliseconds (-9.2e18 to 9.2e18) or "
-                                                "\"YYYY-MM-DD HH:MM:SS\""
+                      f->type == XT_TIMESTAMP ? "an epoch number in \"unit\" (up to 9.2e18 ms) "
+                                                "or a date-time like \"YYYY-MM-DD HH:MM:SS\""
                                               : type_noun[f->type],
                       json_brief(def, got, sizeof got));
         return 1;
@@ -274,6 +309,13 @@ static int field_from_object(struct extract_field *f, const json_t *spec, struct
         return bad;
     f->pointer = s.path;
     f->type = s.type;
+    f->unit = s.unit;
+    if (json_object_get(spec, "unit") && s.type != XT_TIMESTAMP) {
+        weir_diag_add(p->diag, weir_path_key(rp, sizeof rp, path, "unit"),
+                      "expected only with \"type\": \"timestamp\", got \"type\": \"%s\"",
+                      type_name[s.type]);
+        return 1;
+    }
     if (s.def && field_default(f, s.def, p, path))
         return 1;
     const json_t *req = json_object_get(spec, "required");
@@ -563,11 +605,12 @@ static void put_field(struct weir_batch *b, uint32_t i, const struct extract_fie
         put_string(b, i, f, text, v);
         return;
     case XT_TIMESTAMP:
-        if (timestamp_value(text, v, &ms) == 0)
+        if (timestamp_value(text, v, f->unit, &ms) == 0)
             b->rec[i].ts_ms = ms;
         else if (v->type == WEIR_JSTRING)
-            kill_fmt(b, i, "field \"%s\" (%s): expected a timestamp (epoch milliseconds or "
-                     "\"YYYY-MM-DD HH:MM:SS\"), got \"%.*s\"", f->name, f->pointer,
+            kill_fmt(b, i, "field \"%s\" (%s): expected a timestamp (an epoch number or an "
+                     "RFC 3339 / \"YYYY-MM-DD HH:MM:SS\" date-time), got \"%.*s\"", f->name,
+                     f->pointer,
                      (int)(v->len > 40 ? 40 : v->len), text + v->off);
         else
             kill_type(b, i, f, v);

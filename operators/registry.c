@@ -11,6 +11,10 @@ extern const struct weir_operator_type weir_op_filter;
 extern const struct weir_operator_type weir_op_impute;
 extern const struct weir_operator_type weir_op_clip;
 extern const struct weir_operator_type weir_op_scale;
+extern const struct weir_operator_type weir_op_deviation;
+extern const struct weir_operator_type weir_op_hstrees;
+extern const struct weir_operator_type weir_op_window, weir_op_dedup, weir_op_aggregate;
+extern const struct weir_operator_type weir_op_model;
 
 static const struct weir_operator_type *const catalogue[] = {
     &weir_op_extract, &weir_op_standardize, &weir_op_score, &weir_op_threshold,
@@ -19,6 +23,12 @@ static const struct weir_operator_type *const catalogue[] = {
     &weir_op_impute,
     &weir_op_clip,
     &weir_op_scale,
+    &weir_op_window,
+    &weir_op_dedup,
+    &weir_op_aggregate,
+    &weir_op_deviation,
+    &weir_op_hstrees,
+    &weir_op_model,
     NULL,
 };
 

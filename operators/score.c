@@ -1,6 +1,10 @@
 /* score: turns per-feature evidence into one anomaly score per record.
  *
- * The only method today is "zscore": each input feature holds a z-score (from
+ * Method "scores" is the ensemble: each input is already a score in [0,1]
+ * (from deviation or another scorer), clamped to [0,1] and combined the same
+ * way; a threshold's "scorers" option then names the one that fired.
+ *
+ * Method "zscore": each input feature holds a z-score (from
  * standardize, say) and becomes erf(|z|/sqrt(2)), the probability mass of a
  * normal distribution within |z| of its mean, so a score lies in [0,1) and
  * reads as "how unusual": 0.95 at |z| = 1.96, 0.997 at |z| = 3. Several inputs
@@ -16,7 +20,7 @@
 
 #include "engine/operator.h"
 
-enum score_method { SCORE_ZSCORE };
+enum score_method { SCORE_ZSCORE, SCORE_SCORES };
 enum score_combine { COMBINE_MAX, COMBINE_MEAN };
 
 struct score_conf {
@@ -31,9 +35,10 @@ struct score_conf {
 
 static const struct weir_option score_options[] = {
     {"method", WEIR_OPT_ENUM, "\"zscore\"",
-     "how inputs become a score: zscore = erf(abs(z)/sqrt(2))",
-     offsetof(struct score_conf, method), 0, 0, 0, "zscore"},
-    {"fields", WEIR_OPT_STRINGS, NULL, "input features holding z-scores",
+     "how inputs become a score: zscore = erf(abs(z)/sqrt(2)); scores = inputs already in "
+     "[0,1] (an ensemble of scorers)",
+     offsetof(struct score_conf, method), 0, 0, 0, "zscore|scores"},
+    {"fields", WEIR_OPT_STRINGS, NULL, "input features holding z-scores (or scores)",
      offsetof(struct score_conf, fields), WEIR_OPT_REQUIRED, 0, 0, NULL},
     {"combine", WEIR_OPT_ENUM, "\"max\"", "how several inputs combine into one score",
      offsetof(struct score_conf, combine), 0, 0, 0, "max|mean"},
@@ -83,7 +88,7 @@ static float score_row(const struct score_conf *c, const float *row)
         float z = row[c->in_col[k]];
         if (isnan(z))
             continue;
-        double s = zscore_mass(z);
+        double s = c->method == SCORE_SCORES ? (z > 1 ? 1.0 : z < 0 ? 0.0 : z) : zscore_mass(z);
         if (c->combine == COMBINE_MAX)
             acc = s > acc ? s : acc;
         else
@@ -109,7 +114,8 @@ static int score_process(struct weir_op *op, struct weir_batch *b)
 
 const struct weir_operator_type weir_op_score = {
     .name = "score",
-    .summary = "Combines z-score features into one anomaly score in [0,1)",
+    .summary = "Combines z-scores, or several scorers' scores (an ensemble), into one score in "
+               "[0,1]",
     .options = score_options,
     .conf_size = sizeof(struct score_conf),
     .prepare = score_prepare,

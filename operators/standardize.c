@@ -15,8 +15,10 @@
  *    drifting series.
  *
  * Until `warmup` records have been added the output is 0 (no evidence
- * either way, so downstream scores stay low). A NaN or infinite input is a
- * missing value: the output is NaN and the statistics are left alone.
+ * either way, so downstream scores stay low) and the record is flagged
+ * WEIR_REC_WARMUP, so a threshold neither alerts on it nor learns from it.
+ * A NaN or infinite input is a missing value: the output is NaN and the
+ * statistics are left alone.
  *
  * State is kept per partition, and per key with "by" (engine/opstate.h), in
  * double precision: the engine restores it when a partition is assigned and
@@ -238,6 +240,8 @@ static int standardize_process(struct weir_op *op, struct weir_batch *b)
                 row[c->out_col[k]] = NAN;
                 continue;
             }
+            if (stat[k].n < (uint64_t)c->warmup)
+                b->rec[i].flags |= WEIR_REC_WARMUP; /* its 0 is no evidence downstream */
             row[c->out_col[k]] = (float)stat_z(c, &stat[k], x);
             stat_add(c, &stat[k], x);
         }

@@ -20,12 +20,33 @@
  * when most scores are equal (a flat series scores 0 everywhere) ">=" would
  * alert on every record.
  *
- * State (the count of scored records and the P² markers) is kept per
- * partition, and per key with "by" (engine/opstate.h); the engine restores
- * and saves it. */
+ * Warm-ups chain: a record whose score comes from a scorer still warming up
+ * (WEIR_REC_WARMUP, or a NaN score) is neither an alert nor evidence: it does
+ * not count towards `warmup` and the quantile does not learn from it.
+ *
+ * Incidents ("incidents": true): one alert per incident instead of one per
+ * record over the threshold. The record that crosses the threshold opens an
+ * incident and is the alert; the incident stays open while the score stays
+ * at or above `clear` (hysteresis: default `above`, or in quantile mode the
+ * running quantile), and closes on the first record below it (an alert too
+ * with "close_event"). For `cooldown` records after a close no incident
+ * opens, so a flapping score raises one alert, not one per flap.
+ *
+ * Explanations ("explain": features): an alert carries a string field
+ * (`explain_out`) saying which score fired (the highest of `scorers`, or
+ * `score`), and the `explain_k` features of `explain` furthest outside their
+ * expected range, with their values and ranges. A feature f's range is read
+ * from the features f_lo and f_hi when an upstream scorer writes them
+ * (window, with "range": true); otherwise f_z (standardize), when it exists,
+ * ranks it by |z|. Strings are built only for alerts.
+ *
+ * State (the count of scored records, the P² markers, the open incident and
+ * the cool-down) is kept per partition, and per key with "by"
+ * (engine/opstate.h); the engine restores and saves it. */
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,12 +58,26 @@ struct threshold_conf {
     double above;       /* fixed threshold, when given */
     double quantile;    /* q in (0,1), when given */
     int64_t warmup;     /* scored records before the first alert */
+    int incidents;      /* one alert per incident */
+    double clear;       /* incidents: close below this (default: above) */
+    int64_t cooldown;   /* incidents: records after a close before the next may open */
+    int close_event;    /* incidents: the closing record is an alert too */
+    struct weir_strlist explain; /* features to explain an alert by */
+    struct weir_strlist scorers; /* score features that may have fired */
+    int64_t explain_k;
+    const char *explain_out;
     struct weir_state_opts state;
     /* resolved by prepare() */
     uint64_t layout;
     float above_f;      /* above rounded as scores are, so 0.9 passes a score of 0.9f */
+    float clear_f;
+    int has_clear;
     int use_quantile;
     int score_col;
+    int explain_col;    /* string column, or -1 */
+    int x_col[WEIR_SCHEMA_MAX], lo_col[WEIR_SCHEMA_MAX], hi_col[WEIR_SCHEMA_MAX],
+        z_col[WEIR_SCHEMA_MAX];
+    int scorer_col[WEIR_SCHEMA_MAX];
 };
 
 static const struct weir_option threshold_options[] = {
@@ -54,11 +89,81 @@ static const struct weir_option threshold_options[] = {
      "adaptive threshold: alert when score > the running q-quantile of earlier scores (P²)",
      offsetof(struct threshold_conf, quantile),
      WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN | WEIR_OPT_MAX_OPEN, 0, 1, NULL},
-    {"warmup", WEIR_OPT_INT, "100", "scored records seen before any alert",
+    {"warmup", WEIR_OPT_INT, "100",
+     "scored records seen before any alert (records still warming up upstream do not count)",
      offsetof(struct threshold_conf, warmup), WEIR_OPT_RANGE, 0, INFINITY, NULL},
+    {"incidents", WEIR_OPT_BOOL, "false",
+     "one alert per incident: the record that crosses the threshold; the incident stays open "
+     "while the score stays at or above clear",
+     offsetof(struct threshold_conf, incidents), 0, 0, 0, NULL},
+    {"clear", WEIR_OPT_NUMBER, NULL,
+     "incidents: an open incident closes on the first score below this (default: above, or the "
+     "running quantile)",
+     offsetof(struct threshold_conf, clear), 0, 0, 0, NULL},
+    {"cooldown", WEIR_OPT_INT, "0", "incidents: scored records after a close before another opens",
+     offsetof(struct threshold_conf, cooldown), WEIR_OPT_RANGE, 0, INFINITY, NULL},
+    {"close_event", WEIR_OPT_BOOL, "false", "incidents: the record that closes one is an alert too",
+     offsetof(struct threshold_conf, close_event), 0, 0, 0, NULL},
+    {"explain", WEIR_OPT_STRINGS, NULL,
+     "features an alert is explained by: the top explain_k outside their expected range "
+     "(f_lo..f_hi when written upstream, else |f_z|)",
+     offsetof(struct threshold_conf, explain), 0, 0, 0, NULL},
+    {"scorers", WEIR_OPT_STRINGS, NULL,
+     "score features named in explanations; the highest is the one that fired (default: score)",
+     offsetof(struct threshold_conf, scorers), 0, 0, 0, NULL},
+    {"explain_k", WEIR_OPT_INT, "3", "features listed in an explanation",
+     offsetof(struct threshold_conf, explain_k), WEIR_OPT_RANGE, 1, 16, NULL},
+    {"explain_out", WEIR_OPT_STRING, "\"explain\"",
+     "string field holding the explanation (null on records that are not alerts)",
+     offsetof(struct threshold_conf, explain_out), 0, 0, 0, NULL},
     WEIR_STATE_OPTION_ROWS(struct threshold_conf, state),
     {0},
 };
+
+static int column_or_none(struct weir_prepare *p, const char *name, const char *suffix)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s%s", name, suffix);
+    return weir_schema_find_feature(p->schema, buf);
+}
+
+/* Columns an explanation reads: each feature, its range or z when an
+ * upstream operator writes them, and the scorers' scores. */
+static int prepare_explain(struct threshold_conf *c, struct weir_prepare *p)
+{
+    char path[256], ip[256];
+    int bad = 0;
+    c->explain_col = -1;
+    if (c->explain.n == 0 && c->scorers.n == 0)
+        return 0;
+    if (c->explain.n > WEIR_SCHEMA_MAX || c->scorers.n > WEIR_SCHEMA_MAX) {
+        weir_diag_add(p->diag, p->path, "expected at most %d features to explain, got more",
+                      WEIR_SCHEMA_MAX);
+        return 1;
+    }
+    weir_path_key(path, sizeof path, p->path, "explain");
+    for (size_t k = 0; k < c->explain.n; k++) {
+        c->x_col[k] = weir_schema_feature_in(p, c->explain.v[k],
+                                             weir_path_index(ip, sizeof ip, path, k));
+        bad += c->x_col[k] < 0;
+        c->lo_col[k] = column_or_none(p, c->explain.v[k], "_lo");
+        c->hi_col[k] = column_or_none(p, c->explain.v[k], "_hi");
+        c->z_col[k] = column_or_none(p, c->explain.v[k], "_z");
+    }
+    weir_path_key(path, sizeof path, p->path, "scorers");
+    for (size_t k = 0; k < c->scorers.n; k++) {
+        c->scorer_col[k] = weir_schema_feature_in(p, c->scorers.v[k],
+                                                  weir_path_index(ip, sizeof ip, path, k));
+        bad += c->scorer_col[k] < 0;
+    }
+    c->explain_col = weir_schema_string_out(p, c->explain_out,
+                                            weir_path_key(path, sizeof path, p->path,
+                                                          "explain_out"));
+    if (c->explain_col < 0)
+        return bad + 1;
+    p->schema->str[c->explain_col].emit = 1; /* in output records by default, as scores are */
+    return bad;
+}
 
 static int threshold_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
 {
@@ -79,10 +184,22 @@ static int threshold_prepare(void *vconf, const json_t *raw, struct weir_prepare
                                                                      "score"));
     bad += c->score_col < 0;
     bad += weir_state_opts_prepare(&c->state, raw, p);
+    c->has_clear = json_object_get(raw, "clear") != NULL;
+    c->clear_f = (float)(c->has_clear ? c->clear : c->above);
+    if (c->has_clear && !c->incidents) {
+        weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "clear"),
+                      "expected \"incidents\": true with \"clear\", got no incidents");
+        bad++;
+    } else if (c->has_clear && has_above && c->clear > c->above) {
+        weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "clear"),
+                      "expected clear <= above (%g), got %g", c->above, c->clear);
+        bad++;
+    }
+    bad += prepare_explain(c, p);
     uint64_t qbits;
     double q = c->use_quantile ? c->quantile : 0.0;
     memcpy(&qbits, &q, sizeof qbits);
-    c->layout = weir_hash_u64(weir_hash_u64(weir_hash_str(WEIR_HASH_SEED, "threshold"),
+    c->layout = weir_hash_u64(weir_hash_u64(weir_hash_str(WEIR_HASH_SEED, "threshold/2"),
                                             (uint64_t)c->use_quantile), qbits);
     return bad;
 }
@@ -186,15 +303,132 @@ static void p2_add(struct p2 *s, double x, double p)
 struct threshold_state {
     uint64_t scored; /* records with a score seen so far */
     struct p2 p2;
+    uint64_t open_since; /* scored count when the open incident opened; 0: none open */
+    uint64_t cool;       /* scored records left in the cool-down */
+    double peak;         /* highest score of the open incident */
 };
 
 static int threshold_init(struct weir_op *op, struct weir_error *err)
 {
     const struct threshold_conf *c = op->conf;
-    /* A zeroed value is an empty P² (count 0) and nothing scored. */
+    /* A zeroed value is an empty P² (count 0), nothing scored, no incident. */
     if (weir_op_state_declare(op, &c->state, sizeof(struct threshold_state), c->layout) < 0)
         return weir_error_set(err, -ENOMEM, "threshold: out of memory");
     return 0;
+}
+
+/* ---- explanations ---------------------------------------------------------- */
+
+/* How far feature k of row lies outside its expected range, in range widths
+ * (or |z| without a range); lo and hi get the range, NaN when unknown. */
+static double deviation(const struct threshold_conf *c, const float *row, size_t k, double *lo,
+                        double *hi)
+{
+    double x = row[c->x_col[k]];
+    *lo = *hi = NAN;
+    if (c->lo_col[k] >= 0 && c->hi_col[k] >= 0) {
+        *lo = row[c->lo_col[k]];
+        *hi = row[c->hi_col[k]];
+        double width = *hi - *lo > 0 ? *hi - *lo : 1e-12;
+        double d = x < *lo ? (*lo - x) / width : x > *hi ? (x - *hi) / width : 0.0;
+        return isfinite(d) ? d : 0.0;
+    }
+    if (c->z_col[k] >= 0 && isfinite(row[c->z_col[k]]))
+        return fabs(row[c->z_col[k]]);
+    return 0.0;
+}
+
+/* "anomaly_score=0.9999 >= 0.99 (fired: window_score=0.9999); cpu=93.2
+ * expected 12.1..45.3; ..." into buf. */
+static void explain_alert(const struct threshold_conf *c, const float *row, double limit,
+                          char *buf, size_t size)
+{
+    size_t len = 0;
+    len += (size_t)snprintf(buf, size, "%s=%.6g %s %.6g", c->score, row[c->score_col],
+                            c->use_quantile ? ">" : ">=", limit);
+    int fired = -1;
+    for (size_t k = 0; k < c->scorers.n; k++)
+        if (fired < 0 || row[c->scorer_col[k]] > row[c->scorer_col[fired]])
+            fired = (int)k;
+    if (fired >= 0 && len < size)
+        len += (size_t)snprintf(buf + len, size - len, " (fired: %s=%.6g)", c->scorers.v[fired],
+                                row[c->scorer_col[fired]]);
+    unsigned char used[WEIR_SCHEMA_MAX] = {0};
+    for (int64_t n = 0; n < c->explain_k && n < (int64_t)c->explain.n && len < size; n++) {
+        int best = -1;
+        double best_d = -1, lo = NAN, hi = NAN;
+        for (size_t k = 0; k < c->explain.n; k++) {
+            double l = NAN, h = NAN, d = used[k] ? -1 : deviation(c, row, k, &l, &h);
+            if (d > best_d) {
+                best = (int)k, best_d = d, lo = l, hi = h;
+            }
+        }
+        if (best < 0 || (n > 0 && best_d <= 0))
+            break; /* features inside their range explain nothing (but show one) */
+        used[best] = 1;
+        double x = row[c->x_col[best]];
+        if (!isnan(lo))
+            len += (size_t)snprintf(buf + len, size - len, "; %s=%.6g expected %.6g..%.6g",
+                                    c->explain.v[best], x, lo, hi);
+        else if (c->z_col[best] >= 0)
+            len += (size_t)snprintf(buf + len, size - len, "; %s=%.6g z=%.3g", c->explain.v[best],
+                                    x, row[c->z_col[best]]);
+        else
+            len += (size_t)snprintf(buf + len, size - len, "; %s=%.6g", c->explain.v[best], x);
+    }
+}
+
+static void set_explanation(const struct threshold_conf *c, struct weir_batch *b, uint32_t i,
+                            const char *text)
+{
+    size_t len = strlen(text);
+    char *s = weir_arena_strdup(&b->arena, text, len);
+    if (s) /* out of memory: the alert stands without its explanation */
+        b->S[(size_t)i * b->nstr + c->explain_col] = (struct weir_str){s, (uint32_t)len};
+}
+
+/* ---- process ------------------------------------------------------------- */
+
+/* Incidents: opens on a crossing outside the cool-down, closes below clear.
+ * Returns 1 (open), 2 (close) or 0. */
+static int incident_step(const struct threshold_conf *c, struct threshold_state *st, int warm,
+                         int over, float s, double t)
+{
+    if (st->open_since) {
+        int below = c->has_clear || !c->use_quantile ? s < c->clear_f : !(s > t);
+        if (s > st->peak)
+            st->peak = s;
+        if (!below)
+            return 0;
+        st->open_since = 0;
+        st->cool = (uint64_t)c->cooldown;
+        return 2;
+    }
+    if (st->cool > 0) {
+        st->cool--;
+        return 0;
+    }
+    if (!(warm && over))
+        return 0;
+    st->open_since = st->scored + 1;
+    st->peak = s;
+    return 1;
+}
+
+static void mark(const struct threshold_conf *c, struct weir_batch *b, uint32_t i, int what,
+                 const struct threshold_state *st, double limit)
+{
+    b->rec[i].flags |= WEIR_REC_ALERT;
+    if (c->explain_col < 0)
+        return;
+    char text[1024];
+    double clear = c->has_clear || !c->use_quantile ? c->clear_f : limit;
+    if (what == 2)
+        snprintf(text, sizeof text, "incident closed: %s=%.6g below %.6g; peak %.6g", c->score,
+                 weir_batch_row(b, i)[c->score_col], clear, st->peak);
+    else
+        explain_alert(c, weir_batch_row(b, i), limit, text, sizeof text);
+    set_explanation(c, b, i, text);
 }
 
 static int threshold_process(struct weir_op *op, struct weir_batch *b)
@@ -204,21 +438,26 @@ static int threshold_process(struct weir_op *op, struct weir_batch *b)
     for (uint32_t i = 0; i < b->n; i++) {
         if (!weir_record_live(&b->rec[i]))
             continue;
+        if (c->explain_col >= 0)
+            b->S[(size_t)i * b->nstr + c->explain_col] = (struct weir_str){NULL, 0};
         float s = weir_batch_row(b, i)[c->score_col];
-        if (isnan(s))
-            continue; /* unscored: neither an alert nor evidence */
+        if (isnan(s) || (b->rec[i].flags & WEIR_REC_WARMUP))
+            continue; /* unscored, or scored by a detector still warming up: no evidence */
         struct threshold_state *st = weir_op_state(op, b, i, NULL);
         if (!st)
             return -ENOMEM;
         int warm = st->scored >= (uint64_t)c->warmup;
-        if (c->use_quantile) {
-            double t = p2_estimate(&st->p2, c->quantile);
-            if (warm && s > t)
-                b->rec[i].flags |= WEIR_REC_ALERT;
-            if (isfinite(s)) /* an infinite score alerts but would wreck the markers */
-                p2_add(&st->p2, s, c->quantile);
-        } else if (warm && s >= c->above_f) {
-            b->rec[i].flags |= WEIR_REC_ALERT;
+        double t = c->use_quantile ? p2_estimate(&st->p2, c->quantile) : c->above_f;
+        int over = c->use_quantile ? s > t : s >= c->above_f;
+        /* an infinite score alerts but would wreck the markers */
+        if (c->use_quantile && isfinite(s))
+            p2_add(&st->p2, s, c->quantile);
+        if (c->incidents) {
+            int what = incident_step(c, st, warm, over, s, t);
+            if (what == 1 || (what == 2 && c->close_event))
+                mark(c, b, i, what, st, t);
+        } else if (warm && over) {
+            mark(c, b, i, 1, st, t);
         }
         st->scored++;
     }
@@ -227,7 +466,8 @@ static int threshold_process(struct weir_op *op, struct weir_batch *b)
 
 const struct weir_operator_type weir_op_threshold = {
     .name = "threshold",
-    .summary = "Marks records whose score passes a fixed or running-quantile threshold",
+    .summary = "Marks alerts: fixed or running-quantile threshold, incidents with hysteresis and "
+               "cool-down, explanations",
     .options = threshold_options,
     .conf_size = sizeof(struct threshold_conf),
     .prepare = threshold_prepare,

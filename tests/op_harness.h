@@ -33,6 +33,7 @@ struct h_op {
 struct h_pipe {
     struct weir_schema schema;
     struct weir_diag diag;
+    int64_t lateness_ms; /* the pipeline's allowed_lateness, as prepare() sees it */
 };
 
 static inline void h_pipe_init(struct h_pipe *p)
@@ -81,7 +82,7 @@ static inline int h_prepare(struct h_op *h, const struct weir_operator_type *typ
     h->problems = weir_options_apply(type->options, h->raw, h->conf, ignore, &p->diag, path);
     if (h->problems == 0) {
         struct weir_prepare pr = {.schema = &p->schema, .diag = &p->diag, .path = path,
-                                  .op_index = op_index};
+                                  .op_index = op_index, .lateness_ms = p->lateness_ms};
         h->problems = type->prepare(h->conf, h->raw, &pr);
     }
     h->op.type = type;

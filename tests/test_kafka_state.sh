@@ -13,6 +13,10 @@
 #   3. at-least-once, half the input, SIGTERM, the other half, SIGTERM: a stop
 #      saves the state (a last checkpoint), so the restart carries it on and
 #      the outputs equal the uninterrupted run's (no crash: no duplicates).
+#   4. static membership ("instance_id"): after kill -9 the restarted process
+#      takes its partitions back at once — outputs resume well within the
+#      group's 45 s session timeout, which a dynamic member would wait out —
+#      and the outputs are again exactly the reference's.
 # The changelog topic must exist, compacted, with the source's partitions.
 # Env: WEIR_BIN, WEIR_SRC; optional WEIR_KAFKA_STATE_PORT (19492),
 # WEIR_KAFKA_STATE_RECORDS (12000).
@@ -179,5 +183,27 @@ for half in a b; do
     say "3: run $half stopped; the changelog holds $cl entries"
 done
 check_outputs s3-out "3: at-least-once, stopped and restarted between halves"
+
+# ---- 4. static membership: a restart after kill -9 does not wait for the session timeout ----------
+broker topic-create s4-in 3 >/dev/null
+broker topic-create s4-out 3 >/dev/null
+broker produce s4-in "$WORK/in.txt" --key-separator '|'
+SETS4=(--set "source.brokers=$BOOT" --set 'source.topics=["s4-in"]' --set source.group=weir-s4
+       --set sinks[0].topic=s4-out --set 'state={"changelog": "weir-s4-changelog"}' "${SLOW[@]}"
+       --set 'source.kafka={"session.timeout.ms": 45000, "heartbeat.interval.ms": 1000}'
+       --set source.instance_id=s4-host)
+start_weir "$WORK/s4-a.log" "$PL" --workers 2 "${SETS4[@]}"
+wait_count s4-out $((N / 5)) 120 >/dev/null || fail "4: no progress: $(tail -n3 "$WORK/s4-a.log")"
+kill -KILL "$WEIR_PID"; wait "$WEIR_PID" 2>/dev/null || true; WEIR_PID=""
+n=$(kafka_topic_count s4-out)
+t0=$SECONDS
+start_weir "$WORK/s4-b.log" "$PL" --workers 2 "${SETS4[@]}"
+wait_count s4-out $((n + 200)) 40 >/dev/null ||
+    fail "4: no new outputs within 40 s of the restart (session timeout 45 s): $(tail -n3 "$WORK/s4-b.log")"
+say "4: killed with $n messages in s4-out; the restart produced again within $((SECONDS - t0)) s"
+ok "4: static membership: a restart takes its partitions back without waiting out the 45 s session"
+wait_lag0 weir-s4 s4-in 3 || fail "4: lag not 0 after 240 s: $(tail -n3 "$WORK/s4-b.log")"
+stop_weir 60 || fail "4: weir exited with status $? after SIGTERM: $(tail -n3 "$WORK/s4-b.log")"
+check_outputs s4-out "4: static membership, kill -9 and restart"
 
 echo "$passed passed, $failed failed"

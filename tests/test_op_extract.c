@@ -99,8 +99,8 @@ static void test_reasons(struct h_op *h, struct weir_batch_pool *pool)
               "field \"vip\" (/vip): expected true or false, got a number");
     CHECK_STR(reason_of(h, pool, "{\"amount\": 1, \"card\": {\"id\": \"c\"}, \"ts\": \"yesterday\"}",
                         r, sizeof r),
-              "field \"ts\" (/ts): expected a timestamp (epoch milliseconds or "
-              "\"YYYY-MM-DD HH:MM:SS\"), got \"yesterday\"");
+              "field \"ts\" (/ts): expected a timestamp (an epoch number or an RFC 3339 / "
+              "\"YYYY-MM-DD HH:MM:SS\" date-time), got \"yesterday\"");
     CHECK_STR(reason_of(h, pool, "{\"amount\": 1, \"card\": {\"id\": \"c\"}, \"ts\": {}}", r, sizeof r),
               "field \"ts\" (/ts): expected a timestamp, got an object");
     CHECK_STR(reason_of(h, pool, "{\"amount\": \"12", r, sizeof r),
@@ -141,6 +141,23 @@ static void test_timestamps(struct h_op *h, struct weir_batch_pool *pool)
         {"\"2100-03-01 00:00:00\"", 4107542400000LL},
         {"\"1386018900000\"", 1386018900000LL},
         {"1.5e12", 1500000000000LL},
+        /* epoch numbers, unit "auto": by magnitude (seconds below 1e11) */
+        {"1441712340", 1441712340000LL},
+        {"\"1441712340\"", 1441712340000LL},
+        {"1441712340.5", 1441712340500LL},
+        {"1441712340123", 1441712340123LL},
+        {"1441712340123456", 1441712340123LL},
+        {"1441712340123456789", 1441712340123LL},
+        {"99999999999", 99999999999000LL}, /* just under 1e11: seconds */
+        {"100000000000", 100000000000LL},  /* 1e11: milliseconds */
+        {"1e14", 100000000000LL},          /* microseconds from 1e14 */
+        {"0", 0},
+        {"-86400", -86400000LL},
+        /* RFC 3339 */
+        {"\"2015-09-08T11:39:00.123456+02:00\"", 1441705140123LL},
+        {"\"2015-09-08t11:39:00z\"", 1441712340000LL},
+        {"\"2015-09-08T11:39:00-0530\"", 1441732140000LL},
+        {"\"2015-09-08 11:39:00\"", 1441712340000LL},
     };
     char json[160];
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
@@ -155,12 +172,46 @@ static void test_timestamps(struct h_op *h, struct weir_batch_pool *pool)
     }
     static const char *const bad[] = {"\"2023-02-29 00:00:00\"", "\"2024-13-01 00:00:00\"",
                                       "\"2024-01-01\"", "\"2024-01-01 10:00\"",
-                                      "\"2024-01-01 10:00:00 \""};
+                                      "\"2024-01-01 10:00:00 \"", "\"2015-09-08T11:39:00+2:00\"",
+                                      "\"2015-09-08T11:39:00+02:0\"", "\"2015-09-08T11:39:00+02:\"",
+                                      "\"2015-09-08T11:39:00.Z\"", "1e300", "\"NaN\""};
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         snprintf(json, sizeof json, "{\"amount\": 1, \"card\": {\"id\": \"c\"}, \"ts\": %s}", bad[k]);
         struct weir_batch *b = run_one(h, pool, json);
         CHECK(!weir_record_live(&b->rec[0]));
         weir_batch_put(b);
+    }
+}
+
+/* A declared unit is taken as said, whatever the magnitude. */
+static void test_units(void)
+{
+    static const struct { const char *unit, *ts; long long ms; } cases[] = {
+        {"ms", "1441712340", 1441712340LL},  {"s", "1e17", -1},
+        {"s", "1.5", 1500LL},                {"us", "1441712340", 1441712LL},
+        {"ns", "1441712340", 1442LL}, /* rounded */        {"ms", "\"2015-09-08 11:39:00\"", 1441712340000LL},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        struct h_pipe p;
+        struct h_op h;
+        char conf[160], json[96];
+        h_pipe_init(&p);
+        snprintf(conf, sizeof conf, "{\"fields\": {\"ts\": {\"path\": \"/ts\", \"type\": "
+                 "\"timestamp\", \"unit\": \"%s\"}}}", cases[k].unit);
+        CHECK(h_build(&h, &weir_op_extract, conf, &p, 0) == 0);
+        struct weir_batch_pool *pool = h_pool(&p, 4);
+        snprintf(json, sizeof json, "{\"ts\": %s}", cases[k].ts);
+        struct weir_batch *b = run_one(&h, pool, json);
+        if (cases[k].ms < 0) /* 1e17 s is 1e20 ms, past int64: refused */
+            CHECK(!weir_record_live(&b->rec[0]));
+        else
+            CHECK(weir_record_live(&b->rec[0]) && b->rec[0].ts_ms == cases[k].ms);
+        if (weir_record_live(&b->rec[0]) && b->rec[0].ts_ms != cases[k].ms)
+            fprintf(stderr, "unit %s ts %s: got %lld\n", cases[k].unit, cases[k].ts, (long long)b->rec[0].ts_ms);
+        weir_batch_put(b);
+        weir_batch_pool_free(pool);
+        h_free(&h);
+        h_pipe_free(&p);
     }
 }
 
@@ -246,21 +297,28 @@ static void test_prepare_errors(void)
                  "\"timestamp\", got a second (the first is \"t1\")");
     expect_error("{\"fields\": {\"ts\": {\"path\": \"/ts\", \"type\": \"timestamp\", "
                  "\"default\": \"soon\"}}}",
-                 "test.json: operators[0].fields.ts.default: expected epoch milliseconds "
-                 "(-9.2e18 to 9.2e18) or \"YYYY-MM-DD HH:MM:SS\", got \"soon\"");
+                 "test.json: operators[0].fields.ts.default: expected an epoch number in "
+                 "\"unit\" (up to 9.2e18 ms) or a date-time like \"YYYY-MM-DD HH:MM:SS\", got \"soon\"");
     /* Beyond int64_t milliseconds: each record using the default would
      * convert it with undefined behaviour. */
     expect_error("{\"fields\": {\"ts\": {\"path\": \"/ts\", \"type\": \"timestamp\", "
                  "\"default\": 1e300}}}",
-                 "test.json: operators[0].fields.ts.default: expected epoch milliseconds "
-                 "(-9.2e18 to 9.2e18) or \"YYYY-MM-DD HH:MM:SS\", got 1e300");
+                 "test.json: operators[0].fields.ts.default: expected an epoch number in "
+                 "\"unit\" (up to 9.2e18 ms) or a date-time like \"YYYY-MM-DD HH:MM:SS\", got 1e300");
     expect_error("{\"fields\": {\"ts\": {\"path\": \"/ts\", \"type\": \"timestamp\", "
-                 "\"default\": -9.3e18}}}",
-                 "test.json: operators[0].fields.ts.default: expected epoch milliseconds "
-                 "(-9.2e18 to 9.2e18) or \"YYYY-MM-DD HH:MM:SS\", got -9.3e18");
+                 "\"unit\": \"ms\", \"default\": -9.3e18}}}",
+                 "test.json: operators[0].fields.ts.default: expected an epoch number in "
+                 "\"unit\" (up to 9.2e18 ms) or a date-time like \"YYYY-MM-DD HH:MM:SS\", got -9.3e18");
     expect_error("{\"fields\": {\"a\": \"/a~2\"}}",
                  "test.json: operators[0].fields.a: expected a valid JSON pointer, got \"/a~2\" "
                  "('~' must be followed by '0' (for '~') or '1' (for '/'))");
+    expect_error("{\"fields\": {\"a\": {\"path\": \"/a\", \"unit\": \"s\"}}}",
+                 "test.json: operators[0].fields.a.unit: expected only with \"type\": "
+                 "\"timestamp\", got \"type\": \"number\"");
+    expect_error("{\"fields\": {\"t\": {\"path\": \"/t\", \"type\": \"timestamp\", \"unit\": "
+                 "\"sec\"}}}",
+                 "test.json: operators[0].fields.t.unit: expected \"auto\", \"s\", \"ms\", \"us\" "
+                 "or \"ns\", got \"sec\"");
     expect_error("{\"fieldz\": {}}",
                  "test.json: operators[0]: missing required option \"fields\"");
 }
@@ -282,6 +340,7 @@ static void test_schema_conflict(void)
 int main(void)
 {
     test_fields();
+    test_units();
     test_validate_only();
     test_prepare_errors();
     test_schema_conflict();

@@ -57,6 +57,26 @@ static void test_values(void)
     CHECK_NEAR(s[6], (erf(3 / sqrt(2)) + erf(0.5 / sqrt(2))) / 2, 1e-6);
 }
 
+/* The ensemble: inputs are scores, clamped to [0,1], NaN ignored. */
+static void test_ensemble(void)
+{
+    static const float rows[][2] = {
+        {0.2f, 0.9f}, {0.7f, NAN}, {NAN, NAN}, {1.5f, -0.5f}, {-INFINITY, 0.3f},
+    };
+    float s[5];
+    score_rows("{\"fields\": [\"a\", \"b\"], \"method\": \"scores\"}", rows, 5, s);
+    CHECK_NEAR(s[0], 0.9, 1e-7);
+    CHECK_NEAR(s[1], 0.7, 1e-7);
+    CHECK_NEAR(s[2], 0.0, 0);
+    CHECK_NEAR(s[3], 1.0, 0);
+    CHECK_NEAR(s[4], 0.3, 1e-7);
+    score_rows("{\"fields\": [\"a\", \"b\"], \"method\": \"scores\", \"combine\": \"mean\"}",
+               rows, 5, s);
+    CHECK_NEAR(s[0], 0.55, 1e-7);
+    CHECK_NEAR(s[3], 0.5, 1e-7);
+    CHECK_NEAR(s[4], 0.15, 1e-7);
+}
+
 /* Dead records are left alone. */
 static void test_dead(void)
 {
@@ -93,7 +113,7 @@ static void test_prepare_errors(void)
     expect_error("{\"fields\": \"amount_z\", \"combine\": \"min\"}",
                  "test.json: operators[2].combine: expected \"max\" or \"mean\", got \"min\"");
     expect_error("{\"fields\": \"amount_z\", \"method\": \"reconstruction_error\"}",
-                 "test.json: operators[2].method: expected \"zscore\", got \"reconstruction_error\"");
+                 "test.json: operators[2].method: expected \"zscore\" or \"scores\", got \"reconstruction_error\"");
     expect_error("{\"fields\": \"amount_z\", \"out\": \"amount_z\"}",
                  "test.json: operators[2].out: feature \"amount_z\" is already written by "
                  "operators[0]");
@@ -106,6 +126,7 @@ static void test_prepare_errors(void)
 
 int main(void)
 {
+    test_ensemble();
     test_values();
     test_dead();
     test_prepare_errors();

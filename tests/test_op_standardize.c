@@ -194,6 +194,11 @@ static void test_nan(void)
     CHECK(*z[0] == 0.0f && isnan(*z[1]) && *z[2] == 0.0f && isnan(*z[3]));
     /* 5 against {1, 3}: mean 2, sample sd sqrt(2) */
     CHECK_NEAR(*z[4], 3.0 / sqrt(2.0), 1e-6);
+    /* the warm-up's zeros are flagged as no evidence; missing values are not
+     * flagged (their NaN already says so), scored ones neither */
+    CHECK(b->rec[0].flags & WEIR_REC_WARMUP);
+    CHECK(b->rec[2].flags & WEIR_REC_WARMUP);
+    CHECK(!(b->rec[1].flags & WEIR_REC_WARMUP) && !(b->rec[4].flags & WEIR_REC_WARMUP));
     weir_batch_put(b);
     weir_batch_pool_free(pool);
     h_free(&h);

@@ -244,8 +244,230 @@ static void test_prepare_errors(void)
                  "test.json: operators[3].qantile: unknown option (did you mean \"quantile\"?)");
 }
 
+/* Runs s through h (batches of 7, so incidents span batches); warm[i] sets
+ * WEIR_REC_WARMUP. alert[i] = 1 on alerts; text (optional) gets explanations. */
+static void run_flagged(struct h_op *h, struct weir_batch_pool *pool, const float *s,
+                        const unsigned char *warm, size_t n, unsigned char *alert, int explain_col,
+                        char text[][256])
+{
+    for (size_t k = 0; k < n;) {
+        struct weir_batch *b = weir_batch_get(pool);
+        size_t first = k;
+        while (k < n && b->n < 7) {
+            int i = h_push_value(b, 0, s[k]);
+            if (warm && warm[k])
+                b->rec[i].flags |= WEIR_REC_WARMUP;
+            k++;
+        }
+        CHECK(h->type->process(&h->op, b) == WEIR_OP_CONTINUE);
+        for (size_t j = first; j < k; j++) {
+            alert[j] = (b->rec[j - first].flags & WEIR_REC_ALERT) != 0;
+            if (text) {
+                const char *t = h_str(b, (uint32_t)(j - first), explain_col, text[j], 256);
+                if (!t)
+                    text[j][0] = 0;
+            }
+        }
+        weir_batch_put(b);
+    }
+}
+
+/* The incident rules written the obvious way, one record at a time. */
+static void incidents_reference(const float *s, const unsigned char *warm, size_t n, float above,
+                                float clear, int cooldown, int warmup, int close_event,
+                                unsigned char *alert)
+{
+    int open = 0, cool = 0, scored = 0;
+    for (size_t i = 0; i < n; i++) {
+        alert[i] = 0;
+        if (isnan(s[i]) || warm[i])
+            continue;
+        if (open) {
+            if (s[i] < clear) {
+                open = 0;
+                cool = cooldown;
+                alert[i] = (unsigned char)close_event;
+            }
+        } else if (cool > 0) {
+            cool--;
+        } else if (scored >= warmup && s[i] >= above) {
+            open = 1;
+            alert[i] = 1;
+        }
+        scored++;
+    }
+}
+
+static void test_incidents(void)
+{
+    struct h_pipe p;
+    struct h_op h;
+    CHECK(build(&h, &p,
+                "{\"above\": 0.9, \"incidents\": true, \"clear\": 0.5, \"cooldown\": 2, "
+                "\"warmup\": 1}") == 0);
+    struct weir_batch_pool *pool = h_pool(&p, 64);
+    /* 0: warmup; 1 opens; 2-3 stay open (above clear); 4 closes; 5-6 cool
+     * down (6 would open); 7 opens; NaN ignored; 9 closes; 10 flagged warm-up
+     * does not count; 11 is the first of the new cool-down */
+    const float s[] = {0.95f, 0.95f, 0.6f, 0.97f, 0.4f,  0.95f,
+                       0.95f, 0.92f, NAN,  0.1f,  0.99f, 0.99f};
+    const unsigned char warm[12] = {[10] = 1};
+    unsigned char a[12];
+    run_flagged(&h, pool, s, warm, 12, a, 0, NULL);
+    const unsigned char want[12] = {0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0};
+    CHECK(memcmp(a, want, sizeof want) == 0);
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+
+    /* random scores, NaN and warm-up flags against the reference */
+    uint64_t seed = 99;
+    for (int round = 0; round < 20; round++) {
+        enum { N = 400 };
+        float sc[N];
+        unsigned char wf[N], got[N], ref[N];
+        for (size_t i = 0; i < N; i++) {
+            double u = uniform(&seed);
+            sc[i] = u < 0.02 ? NAN : (float)uniform(&seed);
+            wf[i] = i < 30 && uniform(&seed) < 0.7;
+        }
+        int cooldown = round % 4 * 3, close_event = round % 2, warmup = round % 3 * 5;
+        char conf[256];
+        snprintf(conf, sizeof conf,
+                 "{\"above\": 0.8, \"incidents\": true, \"clear\": 0.3, \"cooldown\": %d, "
+                 "\"warmup\": %d, \"close_event\": %s}",
+                 cooldown, warmup, close_event ? "true" : "false");
+        CHECK(build(&h, &p, conf) == 0);
+        pool = h_pool(&p, 64);
+        run_flagged(&h, pool, sc, wf, N, got, 0, NULL);
+        incidents_reference(sc, wf, N, 0.8f, 0.3f, cooldown, warmup, close_event, ref);
+        CHECK(memcmp(got, ref, N) == 0);
+        weir_batch_pool_free(pool);
+        h_free(&h);
+        h_pipe_free(&p);
+    }
+}
+
+/* Quantile mode with incidents: an incident opens when the score passes the
+ * running quantile and closes on the first score back at or below it, so a
+ * run of high scores is one alert; the closing record is an alert with
+ * close_event and says so. */
+static void test_quantile_incidents(void)
+{
+    struct h_pipe p;
+    struct h_op h;
+    CHECK(build(&h, &p,
+                "{\"quantile\": 0.9, \"warmup\": 50, \"incidents\": true, \"close_event\": true, "
+                "\"explain\": [\"anomaly_score\"]}") == 0);
+    struct weir_batch_pool *pool = h_pool(&p, 600);
+    enum { N = 600 };
+    float s[N];
+    unsigned char a[N];
+    static char text[N][256];
+    uint64_t seed = 5;
+    for (int i = 0; i < N; i++)
+        s[i] = (float)(0.5 * uniform(&seed));
+    for (int i = 300; i < 310; i++) /* one burst: ten records far above */
+        s[i] = 0.99f;
+    s[299] = s[310] = 0; /* whatever was open before closes; the burst closes at 310 */
+    run_flagged(&h, pool, s, NULL, N, a, 0, text);
+    CHECK(a[300] && !a[301] && !a[309]);
+    if (!a[300] || strncmp(text[300], "anomaly_score=0.99 > ", 21) != 0)
+        fprintf(stderr, "record 300: %d \"%s\"; 310: %d \"%s\"\n", a[300], text[300], a[310],
+                text[310]);
+    CHECK(strncmp(text[300], "anomaly_score=0.99 > ", 21) == 0);
+    CHECK(a[310] && strncmp(text[310], "incident closed: anomaly_score=", 31) == 0);
+    CHECK(strstr(text[310], "peak 0.99") != NULL);
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
+/* A threshold never learns from records flagged as warming up: with them
+ * skipped, the warmup count starts at the first real score. */
+static void test_warmup_chain(void)
+{
+    struct h_pipe p;
+    struct h_op h;
+    CHECK(build(&h, &p, "{\"quantile\": 0.5, \"warmup\": 3}") == 0);
+    struct weir_batch_pool *pool = h_pool(&p, 64);
+    /* ten warm-up zeros would make 0 the median and any score an alert */
+    float s[16];
+    unsigned char warm[16], a[16];
+    for (int i = 0; i < 16; i++) {
+        s[i] = i < 10 ? 0.0f : 0.5f + 0.01f * (float)(i % 3);
+        warm[i] = i < 10;
+    }
+    run_flagged(&h, pool, s, warm, 16, a, 0, NULL);
+    for (int i = 0; i < 13; i++)
+        CHECK(a[i] == 0); /* 10 flagged + 3 of the threshold's own warmup */
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
+static void test_explain(void)
+{
+    struct h_pipe p;
+    struct h_op h;
+    h_pipe_init(&p);
+    h_feature(&p, "anomaly_score", 1);
+    h_feature(&p, "cpu", 1);
+    h_feature(&p, "cpu_lo", 1);
+    h_feature(&p, "cpu_hi", 1);
+    h_feature(&p, "mem", 1);
+    h_feature(&p, "mem_z", 1);
+    h_feature(&p, "disk", 1);
+    h_feature(&p, "s_window", 1);
+    h_feature(&p, "s_ewm", 1);
+    CHECK(h_build(&h, &weir_op_threshold,
+                  "{\"above\": 0.9, \"warmup\": 0, \"explain\": [\"disk\", \"mem\", \"cpu\"], "
+                  "\"explain_k\": 2, \"scorers\": [\"s_window\", \"s_ewm\"]}",
+                  &p, 3) == 0);
+    struct weir_batch_pool *pool = h_pool(&p, 8);
+    struct weir_batch *b = weir_batch_get(pool);
+    const float rows[2][9] = {{0.95f, 93.5f, 10, 50, 4, 2.5f, 7, 0.95f, 0.4f},
+                              {0.5f, 20, 10, 50, 4, 0.1f, 7, 0.5f, 0.4f}};
+    for (int r = 0; r < 2; r++) {
+        int i = weir_batch_push(b);
+        memcpy(weir_batch_row(b, (uint32_t)i), rows[r], sizeof rows[r]);
+    }
+    CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+    char buf[512];
+    float *row0;
+    CHECK(b->rec[0].flags & WEIR_REC_ALERT);
+    /* cpu is (93.5-50)/40 = 1.09 ranges out, mem |z| = 2.5: mem first */
+    CHECK_STR(h_str(b, 0, 0, buf, sizeof buf),
+              "anomaly_score=0.95 >= 0.9 (fired: s_window=0.95); mem=4 z=2.5; cpu=93.5 "
+              "expected 10..50");
+    CHECK(h_str(b, 1, 0, buf, sizeof buf) == NULL);
+    /* only mem is outside its range now: cpu is not listed after it */
+    row0 = weir_batch_row(b, 0);
+    row0[1] = 30;
+    b->rec[0].flags = 0;
+    CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+    CHECK_STR(h_str(b, 0, 0, buf, sizeof buf),
+              "anomaly_score=0.95 >= 0.9 (fired: s_window=0.95); mem=4 z=2.5");
+    weir_batch_put(b);
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+    expect_error("{\"above\": 0.9, \"clear\": 0.5}",
+                 "test.json: operators[3].clear: expected \"incidents\": true with \"clear\", "
+                 "got no incidents");
+    expect_error("{\"above\": 0.9, \"incidents\": true, \"clear\": 0.95}",
+                 "test.json: operators[3].clear: expected clear <= above (0.9), got 0.95");
+    expect_error("{\"above\": 0.9, \"explain\": [\"nope\"]}",
+                 "test.json: operators[3].explain[0]: unknown feature \"nope\"; earlier "
+                 "operators write \"anomaly_score\"");
+}
+
 int main(void)
 {
+    test_incidents();
+    test_warmup_chain();
+    test_quantile_incidents();
+    test_explain();
     test_fixed();
     test_quantile_rate(0.99, 0.003);
     test_quantile_rate(0.9, 0.01);

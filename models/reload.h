@@ -1,0 +1,63 @@
+/* A model that can change while it is served: the cell holds the current
+ * version, workers take a reference to it between batches, and a background
+ * thread watches a directory of versions and swaps a newer one in when it
+ * loads and fits. A version that does not load or fit is reported and the
+ * current one keeps serving. Versions are freed when the last worker lets
+ * go of them; their names stay valid until the cell is freed (records point
+ * at them). */
+#ifndef WEIR_MODEL_RELOAD_H
+#define WEIR_MODEL_RELOAD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "models/model.h"
+
+struct weir_model_ref {
+    struct weir_model *m; /* NULL once no one uses a replaced version */
+    char version[256];    /* the file name */
+    int refs;             /* workers using it, + 1 while it is the current one */
+    struct weir_model_ref *next; /* every version the cell has served */
+};
+
+/* Checks a candidate (same inputs and outputs, quantised when needed);
+ * returns 0 to accept it or writes why not. */
+typedef int (*weir_model_accept_fn)(void *ctx, struct weir_model *m, char *why, size_t len);
+typedef void (*weir_model_log_fn)(void *ctx, const char *line);
+
+struct weir_model_cell {
+    pthread_mutex_t mu;
+    pthread_cond_t wake;
+    struct weir_model_ref *current;
+    struct weir_model_ref *all;
+    atomic_uint_fast64_t generation; /* bumped on each swap */
+    /* the watcher */
+    const char *dir;
+    uint64_t period_ms;
+    weir_model_accept_fn accept;
+    weir_model_log_fn log;
+    void *ctx;
+    pthread_t thread;
+    int started, stop;
+    char rejected[256]; /* the newest file that failed, not retried until it changes */
+    int64_t rejected_mtime;
+};
+
+/* Takes ownership of m, the version first served. */
+int weir_model_cell_init(struct weir_model_cell *c, struct weir_model *m, const char *version);
+/* Starts the watcher once (later calls do nothing): every period_ms it looks
+ * at the newest version in dir. */
+int weir_model_cell_watch(struct weir_model_cell *c, const char *dir, uint64_t period_ms,
+                          weir_model_accept_fn accept, weir_model_log_fn log, void *ctx);
+/* The current version, referenced; give it back with put. */
+struct weir_model_ref *weir_model_cell_get(struct weir_model_cell *c);
+void weir_model_cell_put(struct weir_model_cell *c, struct weir_model_ref *r);
+static inline uint64_t weir_model_cell_generation(struct weir_model_cell *c)
+{
+    return atomic_load_explicit(&c->generation, memory_order_acquire);
+}
+/* Stops the watcher and frees every version (no worker may hold one). */
+void weir_model_cell_free(struct weir_model_cell *c);
+
+#endif

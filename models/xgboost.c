@@ -1,0 +1,272 @@
+/* Tree ensembles from XGBoost's JSON model format (Booster.save_model with a
+ * .json name). Supported: gbtree boosters with numerical splits and the
+ * objectives binary:logistic, reg:logistic (probabilities) and
+ * reg:squarederror (raw). The trees are copied into the kernels' flat node
+ * array; XGBoost's library is not used.
+ *
+ * base_score: XGBoost stores it in learner_model_param as a string, "5E-1" up
+ * to 1.7 and "[5E-1]" (a vector) from 2.1. For the logistic objectives it is
+ * a probability and the trees add to its margin, logit(base_score).
+ *
+ * Every index is checked: a child must come after its parent inside the same
+ * tree (XGBoost appends children when it expands a node), so a corrupt file
+ * cannot make the walk loop or leave the array. */
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/model.h"
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+#define FAIL(...) fail(err, errlen, -EINVAL, __VA_ARGS__)
+
+static json_t *path_get(json_t *j, const char *a, const char *b, const char *c)
+{
+    j = json_object_get(j, a);
+    if (b)
+        j = json_object_get(j, b);
+    if (c)
+        j = json_object_get(j, c);
+    return j;
+}
+
+/* "5E-1", "[5E-1]" or a number → double; NAN when neither. */
+static double param_number(json_t *v)
+{
+    if (json_is_number(v))
+        return json_number_value(v);
+    const char *s = json_string_value(v);
+    if (!s)
+        return NAN;
+    while (*s == '[' || *s == ' ')
+        s++;
+    char *end;
+    double d = strtod(s, &end);
+    return end == s ? NAN : d;
+}
+
+static int objective(struct weir_model *m, json_t *learner, char *err, size_t errlen)
+{
+    const char *obj = json_string_value(path_get(learner, "objective", "name", NULL));
+    const char *booster = json_string_value(path_get(learner, "gradient_booster", "name", NULL));
+    if (!obj)
+        return FAIL("not an XGBoost JSON model: expected learner.objective.name");
+    if (!booster || strcmp(booster, "gbtree") != 0)
+        return FAIL("booster \"%s\": expected \"gbtree\" (dart and gblinear are not supported)",
+                    booster ? booster : "(none)");
+    json_t *param = json_object_get(learner, "learner_model_param");
+    double base = param_number(json_object_get(param, "base_score"));
+    double nclass = param_number(json_object_get(param, "num_class"));
+    double ntarget = param_number(json_object_get(param, "num_target"));
+    if (nclass > 1 || ntarget > 1)
+        return FAIL("%g classes, %g targets: expected a single-output model", nclass, ntarget);
+    if (!isfinite(base))
+        return FAIL("learner_model_param.base_score: expected a number");
+    if (strcmp(obj, "binary:logistic") == 0 || strcmp(obj, "reg:logistic") == 0) {
+        if (!(base > 0 && base < 1))
+            return FAIL("base_score %g: expected a probability in (0, 1) for %s", base, obj);
+        m->output = WEIR_OUTPUT_PROBABILITY;
+        m->base_margin = (float)log(base / (1 - base));
+    } else if (strcmp(obj, "reg:squarederror") == 0) {
+        m->output = WEIR_OUTPUT_RAW;
+        m->base_margin = (float)base;
+    } else
+        return FAIL("objective \"%s\": expected binary:logistic, reg:logistic or "
+                    "reg:squarederror", obj);
+    double nfeat = param_number(json_object_get(param, "num_feature"));
+    if (!(nfeat >= 1 && nfeat <= 65536))
+        return FAIL("learner_model_param.num_feature: expected 1 to 65536, got %g", nfeat);
+    m->nin = (size_t)nfeat;
+    m->nout = 1;
+    return 0;
+}
+
+static int feature_names(struct weir_model *m, json_t *learner, char *err, size_t errlen)
+{
+    json_t *names = json_object_get(learner, "feature_names");
+    if (!json_is_array(names) || json_array_size(names) == 0)
+        return 0;
+    if (json_array_size(names) != m->nin)
+        return FAIL("%zu feature_names for num_feature %zu", json_array_size(names), m->nin);
+    if (!(m->feature = weir_model_alloc(m, m->nin * sizeof *m->feature)))
+        return fail(err, errlen, -ENOMEM, "out of memory");
+    for (size_t i = 0; i < m->nin; i++) {
+        const char *s = json_string_value(json_array_get(names, i));
+        if (!s)
+            return FAIL("feature_names[%zu]: expected a string", i);
+        if (!(m->feature[i] = weir_model_alloc(m, strlen(s) + 1)))
+            return fail(err, errlen, -ENOMEM, "out of memory");
+        strcpy(m->feature[i], s);
+    }
+    return 0;
+}
+
+struct tree_arrays {
+    json_t *left, *right, *feat, *cond, *dleft;
+    size_t n;
+};
+
+static int tree_arrays(json_t *tree, size_t k, struct tree_arrays *a, char *err, size_t errlen)
+{
+    a->left = json_object_get(tree, "left_children");
+    a->right = json_object_get(tree, "right_children");
+    a->feat = json_object_get(tree, "split_indices");
+    a->cond = json_object_get(tree, "split_conditions");
+    a->dleft = json_object_get(tree, "default_left");
+    a->n = json_array_size(a->left);
+    if (a->n == 0 || json_array_size(a->right) != a->n || json_array_size(a->feat) != a->n ||
+        json_array_size(a->cond) != a->n || json_array_size(a->dleft) != a->n)
+        return FAIL("trees[%zu]: expected left_children, right_children, split_indices, "
+                    "split_conditions and default_left of one length", k);
+    if (json_array_size(json_object_get(tree, "categories_nodes")) > 0)
+        return FAIL("trees[%zu] has categorical splits: not supported", k);
+    return 0;
+}
+
+/* Checks node j of tree k and reads its children (-1, -1 for a leaf). */
+static int node_children(const struct tree_arrays *a, size_t k, size_t j, size_t nfeat,
+                         json_int_t *l, json_int_t *r, char *err, size_t errlen)
+{
+    *l = json_integer_value(json_array_get(a->left, j));
+    *r = json_integer_value(json_array_get(a->right, j));
+    double c = json_number_value(json_array_get(a->cond, j));
+    if (!json_is_number(json_array_get(a->cond, j)) || !isfinite(c))
+        return FAIL("trees[%zu] node %zu: split_conditions is not a finite number", k, j);
+    if (*l == -1 && *r == -1)
+        return 0;
+    if (*l <= (json_int_t)j || *r <= (json_int_t)j || *l >= (json_int_t)a->n ||
+        *r >= (json_int_t)a->n || *l == *r)
+        return FAIL("trees[%zu] node %zu: children %lld, %lld: expected distinct nodes after it "
+                    "and before %zu", k, j, (long long)*l, (long long)*r, a->n);
+    json_int_t f = json_integer_value(json_array_get(a->feat, j));
+    if (f < 0 || (size_t)f >= nfeat)
+        return FAIL("trees[%zu] node %zu: split on feature %lld, expected 0 to %zu", k, j,
+                    (long long)f, nfeat - 1);
+    return 0;
+}
+
+/* Copies tree k's nodes to [base, base + used) in breadth-first order, so
+ * that each split's children are neighbours (right = left + 1, as the
+ * kernels want), and works out its depth. XGBoost's children come after
+ * their parent; a node reached twice is an error, so `used` <= n. */
+static int tree(struct weir_model *m, json_t *tree, size_t k, size_t base, size_t *used,
+                uint32_t *depth_out, uint32_t *work, char *err, size_t errlen)
+{
+    struct tree_arrays a;
+    int rc = tree_arrays(tree, k, &a, err, errlen);
+    if (rc < 0)
+        return rc;
+    struct weir_tree_node *node = (struct weir_tree_node *)m->trees.node + base;
+    float *leaf = (float *)m->trees.leaf + base;
+    uint8_t *is_leaf = (uint8_t *)m->trees.is_leaf + base;
+    uint32_t *order = work, *depth = work + a.n, *seen = work + 2 * a.n; /* by old index */
+    memset(seen, 0, a.n * sizeof *seen);
+    uint32_t max_depth = 0, next = 1;
+    order[0] = 0;
+    depth[0] = 0;
+    seen[0] = 1;
+    for (uint32_t q = 0; q < next; q++) {
+        uint32_t j = order[q];
+        json_int_t l, r;
+        if ((rc = node_children(&a, k, j, m->nin, &l, &r, err, errlen)) < 0)
+            return rc;
+        double c = json_number_value(json_array_get(a.cond, j));
+        if (l == -1) {
+            is_leaf[q] = 1;
+            leaf[q] = (float)c;
+            node[q] = weir_tree_leaf((uint32_t)(base + q));
+            continue;
+        }
+        if (seen[l] || seen[r])
+            return FAIL("trees[%zu]: node %lld has two parents", k, (long long)(seen[l] ? l : r));
+        seen[l] = seen[r] = 1;
+        json_t *dl = json_array_get(a.dleft, j);
+        int left_default = json_is_true(dl) || json_integer_value(dl) != 0;
+        json_int_t f = json_integer_value(json_array_get(a.feat, j));
+        node[q] = (struct weir_tree_node){
+            (float)c, (uint32_t)f | (left_default ? WEIR_TREE_DEFAULT_LEFT : 0),
+            (uint32_t)(base + next)};
+        order[next] = (uint32_t)l;
+        order[next + 1] = (uint32_t)r;
+        depth[next] = depth[next + 1] = depth[q] + 1;
+        if (depth[q] + 1 > max_depth)
+            max_depth = depth[q] + 1;
+        next += 2;
+    }
+    *used = next;
+    *depth_out = max_depth;
+    return 0;
+}
+
+static int trees(struct weir_model *m, json_t *learner, char *err, size_t errlen)
+{
+    json_t *arr = path_get(learner, "gradient_booster", "model", "trees");
+    size_t nt = json_array_size(arr), nn = 0, widest = 1;
+    if (nt == 0)
+        return FAIL("gradient_booster.model.trees: expected at least one tree");
+    for (size_t k = 0; k < nt; k++) {
+        size_t n = json_array_size(json_object_get(json_array_get(arr, k), "left_children"));
+        nn += n;
+        widest = n > widest ? n : widest;
+    }
+    if (nn >= UINT32_MAX / 2)
+        return FAIL("%zu nodes: too many", nn);
+    struct weir_trees *t = &m->trees;
+    uint32_t *root = weir_model_alloc(m, nt * sizeof *root);
+    uint32_t *tdepth = weir_model_alloc(m, nt * sizeof *tdepth);
+    uint32_t *work = weir_model_alloc(m, 3 * widest * sizeof *work);
+    t->node = weir_model_alloc(m, (nn ? nn : 1) * sizeof *t->node);
+    t->leaf = weir_model_alloc(m, (nn ? nn : 1) * sizeof *t->leaf);
+    t->is_leaf = weir_model_alloc(m, nn ? nn : 1);
+    if (!root || !tdepth || !work || !t->node || !t->leaf || !t->is_leaf)
+        return fail(err, errlen, -ENOMEM, "out of memory");
+    size_t base = 0;
+    for (size_t k = 0; k < nt; k++) {
+        root[k] = (uint32_t)base;
+        size_t used = 0;
+        int rc = tree(m, json_array_get(arr, k), k, base, &used, &tdepth[k], work, err, errlen);
+        if (rc < 0)
+            return rc;
+        base += used;
+    }
+    t->ntrees = nt;
+    t->nnodes = base;
+    t->nfeat = m->nin;
+    t->root = root;
+    t->depth = tdepth;
+    return 0;
+}
+
+int weir_xgboost_load(struct weir_model *m, const char *text, size_t len, char *err,
+                      size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(text, len, 0, &jerr);
+    if (!root)
+        return FAIL("not valid JSON (line %d: %s)", jerr.line, jerr.text);
+    m->kind = WEIR_MODEL_TREES;
+    json_t *learner = json_object_get(root, "learner");
+    int rc = learner ? objective(m, learner, err, errlen)
+                     : FAIL("not an XGBoost JSON model: no \"learner\"");
+    if (rc == 0)
+        rc = feature_names(m, learner, err, errlen);
+    if (rc == 0)
+        rc = trees(m, learner, err, errlen);
+    json_decref(root);
+    return rc;
+}

@@ -1,0 +1,549 @@
+/* deviation: scores how far each value lies from a sliding window of the
+ * values before it.
+ *
+ * For each input feature it keeps the last `window` values (a ring, and the
+ * same values sorted, in the keyed state) and compares the new value x with
+ * them BEFORE adding it (never reading ahead):
+ *
+ *  - "robust": center = median, scale = 1.4826 * MAD (median absolute
+ *    deviation, scaled to match sigma under a normal law). A burst of outliers
+ *    moves neither, so a level shift keeps scoring for about window/2 records
+ *    and a spike does not mask the next one.
+ *  - "gaussian": center = mean, scale = population standard deviation, as
+ *    NAB's Windowed Gaussian (which uses a window of 6400 and slides it in
+ *    steps of 100; this one slides by one).
+ *
+ * z = (x - center) / max(scale, min_scale); a zero scale (a flat window) falls
+ * back to the window's standard deviation, and when that is zero too, any
+ * change is an infinite z. The feature's score is erf(|z|/sqrt 2) in [0,1),
+ * or 0 when z points to the side not watched ("side": "up" scores rises only,
+ * "down" drops only). The record's score (`out`) is the max over features.
+ * "mapping": "ratio" maps z to z^2/(z^2 + z_half^2) instead, which still
+ * ranks deviations that erf rounds to 1. With "hold": H, a score is reported
+ * only when it is above every score of the key's H records before it (else
+ * 0), so an incident scores once, on its first record: what a ranking
+ * metric that counts every flagged row (NAB) rewards, and what a pager wants.
+ * With "season": P (and an event time on the records, from extract's
+ * timestamp field) each value is also compared with the mean of its phase
+ * of the period (season_buckets phases, each an exponentially weighted mean
+ * of the values seen at that phase), scaled by the residuals of all phases;
+ * the higher of the two scores counts, so a missing daily peak scores though
+ * the value itself is ordinary.
+ * With "range": true the operator also writes f_lo and f_hi, the expected
+ * range center -/+ range_k * scale, which threshold's explanations read.
+ *
+ * During the first `warmup` values of a key the score is 0 and the record is
+ * flagged WEIR_REC_WARMUP (a threshold downstream neither alerts nor learns
+ * from it). A NaN or infinite input is missing: it scores nothing and is
+ * not added.
+ *
+ * Cost per record and feature: gaussian O(1) (a running mean and M2,
+ * recomputed from the ring every `window` additions); robust O(window)
+ * (insertion into the sorted copy, the MAD by merging the two sides of the
+ * median). State per feature and key: 4 * window bytes (gaussian) or
+ * 8 * window (robust), plus the hold ring and the seasonal profile. */
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/operator.h"
+#include "engine/opstate.h"
+
+enum deviation_method { METHOD_ROBUST, METHOD_GAUSSIAN };
+enum deviation_side { SIDE_BOTH, SIDE_UP, SIDE_DOWN };
+enum deviation_mapping { MAP_ERF, MAP_RATIO };
+enum deviation_of { OF_VALUE, OF_CHANGE, OF_BOTH };
+
+#define ROUND8(n) (((n) + 7) & ~(size_t)7)
+
+struct deviation_conf {
+    struct weir_strlist fields;
+    const char *out;
+    int method;
+    int side;
+    int mapping;
+    int of;
+    double z_half;
+    int64_t hold;
+    uint64_t season_ns;
+    int64_t season_buckets;
+    double season_alpha;
+    int64_t season_warmup;
+    int64_t window;
+    int64_t warmup;
+    double min_scale;
+    int range;
+    double range_k;
+    const json_t *range_out;
+    struct weir_state_opts state;
+    /* resolved by prepare() */
+    int in_col[WEIR_SCHEMA_MAX];
+    int lo_col[WEIR_SCHEMA_MAX], hi_col[WEIR_SCHEMA_MAX];
+    int out_col;
+    uint64_t layout;
+    size_t field_bytes; /* state bytes per feature */
+    size_t hold_offset; /* where the ring of recent scores starts in the state */
+    size_t prev_offset; /* where each feature's previous value starts (change) */
+    size_t channels;    /* windows per feature: 1, or 2 for "of": "both" */
+    size_t season_offset; /* where each feature's seasonal profile starts */
+    size_t season_bytes;  /* bytes of one feature's seasonal profile */
+    int64_t season_ms;
+};
+
+/* State beside the windows: each feature's previous value ("of": change),
+ * and its seasonal profile: one mean per phase, and one scale for all
+ * phases (a phase sees a few values per period: too few for a variance). */
+/* A window's running mean and M2 (sum of squared deviations), updated as
+ * values enter and leave, and recomputed from the ring every `window`
+ * additions so rounding cannot pile up. */
+struct win_head {
+    uint32_t count, head;  /* values held; next slot of the ring */
+    uint32_t since_exact;  /* additions since the last recomputation */
+    uint32_t unused;
+    double mean, m2;
+};
+
+struct prev_value {
+    float x;
+    uint32_t seen;
+};
+
+struct season_head {
+    double var; /* exponentially weighted mean of squared residuals, all phases */
+    uint64_t n; /* residuals seen */
+};
+
+struct phase {
+    float mean;
+    uint32_t count;
+};
+
+static const struct weir_option deviation_options[] = {
+    {"fields", WEIR_OPT_STRINGS, NULL, "input features", offsetof(struct deviation_conf, fields),
+     WEIR_OPT_REQUIRED, 0, 0, NULL},
+    {"out", WEIR_OPT_STRING, "\"anomaly_score\"", "output score in [0,1): max over the features",
+     offsetof(struct deviation_conf, out), 0, 0, 0, NULL},
+    {"method", WEIR_OPT_ENUM, "\"robust\"",
+     "robust: median and MAD of the window; gaussian: mean and standard deviation",
+     offsetof(struct deviation_conf, method), 0, 0, 0, "robust|gaussian"},
+    {"side", WEIR_OPT_ENUM, "\"both\"", "which deviations score: both, up (rises), down (drops)",
+     offsetof(struct deviation_conf, side), 0, 0, 0, "both|up|down"},
+    {"mapping", WEIR_OPT_ENUM, "\"erf\"",
+     "z to score: erf = erf(|z|/sqrt 2), the normal mass within |z| (reaches 1.0 in float at "
+     "|z| of about 5.7); ratio = z^2/(z^2 + z_half^2), which keeps ranking larger deviations",
+     offsetof(struct deviation_conf, mapping), 0, 0, 0, "erf|ratio"},
+    {"of", WEIR_OPT_ENUM, "\"value\"",
+     "what is compared with its window: value, change (from the key's previous value), or both "
+     "(the higher score counts)",
+     offsetof(struct deviation_conf, of), 0, 0, 0, "value|change|both"},
+    {"z_half", WEIR_OPT_NUMBER, "3", "ratio: the |z| that scores 0.5",
+     offsetof(struct deviation_conf, z_half), WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, INFINITY,
+     NULL},
+    {"hold", WEIR_OPT_INT, "0",
+     "report a score only when it is above every score of the key's previous hold records "
+     "(else 0): an incident scores on its first record, not on each one after",
+     offsetof(struct deviation_conf, hold), WEIR_OPT_RANGE, 0, 65536, NULL},
+    {"season", WEIR_OPT_DURATION, NULL,
+     "also compare each value with the profile of its phase in this period (\"1d\": the same "
+     "time of day, \"7d\": of week), by the record's event time; the higher score counts",
+     offsetof(struct deviation_conf, season_ns), 0, 0, 0, NULL},
+    {"season_buckets", WEIR_OPT_INT, "288", "season: phases per period (288: 5 minutes of a day)",
+     offsetof(struct deviation_conf, season_buckets), WEIR_OPT_RANGE, 2, 10080, NULL},
+    {"season_alpha", WEIR_OPT_NUMBER, "0.3",
+     "season: weight of the newest value in its phase's mean (exponentially weighted)",
+     offsetof(struct deviation_conf, season_alpha), WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, 1,
+     NULL},
+    {"season_warmup", WEIR_OPT_INT, "3", "season: values a phase needs before it scores",
+     offsetof(struct deviation_conf, season_warmup), WEIR_OPT_RANGE, 1, 1000, NULL},
+    {"window", WEIR_OPT_INT, "256", "values kept per feature and key (the sliding window)",
+     offsetof(struct deviation_conf, window), WEIR_OPT_RANGE, 2, 65536, NULL},
+    {"warmup", WEIR_OPT_INT, "30",
+     "values seen before scoring (score 0 and WEIR_REC_WARMUP until then)",
+     offsetof(struct deviation_conf, warmup), WEIR_OPT_RANGE, 1, INFINITY, NULL},
+    {"min_scale", WEIR_OPT_NUMBER, "0", "floor under the scale (MAD or standard deviation)",
+     offsetof(struct deviation_conf, min_scale), WEIR_OPT_RANGE, 0, INFINITY, NULL},
+    {"range", WEIR_OPT_BOOL, "false",
+     "also write f_lo and f_hi: the expected range center -/+ range_k * scale",
+     offsetof(struct deviation_conf, range), 0, 0, 0, NULL},
+    {"range_k", WEIR_OPT_NUMBER, "3", "width of the expected range, in scales",
+     offsetof(struct deviation_conf, range_k), WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, INFINITY,
+     NULL},
+    {"range_out", WEIR_OPT_JSON, NULL,
+     "names of the range features, [lo, hi] per input (default: each input + \"_lo\", \"_hi\")",
+     offsetof(struct deviation_conf, range_out), 0, 0, 0, NULL},
+    WEIR_STATE_OPTION_ROWS(struct deviation_conf, state),
+    {0},
+};
+
+/* The range features' names, "<f>_lo", "<f>_hi" per feature, unless given:
+ * stored in the pipeline's JSON as "range_out" so the schema may borrow them
+ * (standardize's default "out" is made the same way). NULL when out of memory. */
+static const json_t *range_names(const struct deviation_conf *c, const json_t *raw)
+{
+    const json_t *given = json_object_get(raw, "range_out");
+    if (given)
+        return given;
+    json_t *arr = json_array();
+    char name[300];
+    for (size_t k = 0; arr && k < 2 * c->fields.n; k++) {
+        snprintf(name, sizeof name, "%s%s", c->fields.v[k / 2], k % 2 ? "_hi" : "_lo");
+        if (json_array_append_new(arr, json_string(name)) < 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    if (!arr || json_object_set_new((json_t *)raw, "range_out", arr) < 0)
+        return NULL;
+    return arr;
+}
+
+static int deviation_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
+{
+    struct deviation_conf *c = vconf;
+    char path[256], ip[256];
+    int bad = 0;
+    weir_path_key(path, sizeof path, p->path, "fields");
+    if (c->fields.n > WEIR_SCHEMA_MAX / 3) {
+        weir_diag_add(p->diag, path, "expected at most %d features, got %zu", WEIR_SCHEMA_MAX / 3,
+                      c->fields.n);
+        return 1;
+    }
+    if (c->warmup > c->window) {
+        weir_diag_add(p->diag, weir_path_key(ip, sizeof ip, p->path, "warmup"),
+                      "expected warmup <= window (%lld), got %lld", (long long)c->window,
+                      (long long)c->warmup);
+        bad++;
+    }
+    const json_t *names = c->range ? range_names(c, raw) : NULL;
+    if (c->range && !names) {
+        weir_diag_add(p->diag, p->path, "out of memory");
+        return bad + 1;
+    }
+    if (c->range && json_array_size(names) != 2 * c->fields.n) {
+        weir_diag_add(p->diag, weir_path_key(ip, sizeof ip, p->path, "range_out"),
+                      "expected %zu names (lo and hi per input), got %zu", 2 * c->fields.n,
+                      json_array_size(names));
+        return bad + 1;
+    }
+    for (size_t k = 0; k < c->fields.n; k++) {
+        const char *fp = json_is_string(json_object_get(raw, "fields"))
+                             ? path
+                             : weir_path_index(ip, sizeof ip, path, k);
+        c->in_col[k] = weir_schema_feature_in(p, c->fields.v[k], fp);
+        bad += c->in_col[k] < 0;
+        c->lo_col[k] = c->hi_col[k] = -1;
+        if (c->range && c->in_col[k] >= 0) {
+            const char *lo = json_string_value(json_array_get(names, 2 * k));
+            const char *hi = json_string_value(json_array_get(names, 2 * k + 1));
+            weir_path_key(ip, sizeof ip, p->path, "range_out");
+            c->lo_col[k] = lo ? weir_schema_feature_out(p, lo, ip, 1) : -1;
+            c->hi_col[k] = hi ? weir_schema_feature_out(p, hi, ip, 1) : -1;
+            if (!lo || !hi)
+                weir_diag_add(p->diag, ip, "expected strings, got another JSON value");
+            bad += c->lo_col[k] < 0 || c->hi_col[k] < 0;
+        }
+    }
+    weir_path_key(ip, sizeof ip, p->path, "out");
+    c->out_col = weir_schema_feature_out(p, c->out, ip, 1);
+    bad += c->out_col < 0;
+    bad += weir_state_opts_prepare(&c->state, raw, p);
+    /* every block a multiple of 8 bytes, so the doubles after it stay aligned */
+    size_t copies = c->method == METHOD_ROBUST ? 2 : 1;
+    c->field_bytes = sizeof(struct win_head) + ROUND8(copies * (size_t)c->window * sizeof(float));
+    c->channels = c->of == OF_BOTH ? 2 : 1;
+    c->hold_offset = c->field_bytes * c->fields.n * c->channels;
+    c->prev_offset =
+        c->hold_offset + (c->hold ? ROUND8(2 * sizeof(uint32_t) + (size_t)c->hold * 4) : 0);
+    c->season_ms = (int64_t)(c->season_ns / 1000000);
+    c->season_offset = c->prev_offset + c->fields.n * sizeof(struct prev_value);
+    c->season_bytes = c->season_ms > 0 ? sizeof(struct season_head) +
+                                             (size_t)c->season_buckets * sizeof(struct phase)
+                                       : 0;
+    if (c->season_ns && c->season_ms < c->season_buckets) {
+        weir_diag_add(p->diag, weir_path_key(ip, sizeof ip, p->path, "season"),
+                      "expected a period of at least season_buckets (%lld) ms, got %lld ms",
+                      (long long)c->season_buckets, (long long)c->season_ms);
+        bad++;
+    }
+    uint64_t h = weir_hash_str(WEIR_HASH_SEED, "deviation/2");
+    for (size_t k = 0; k < c->fields.n; k++)
+        h = weir_hash_str(h, c->fields.v[k]);
+    h = weir_hash_u64(weir_hash_u64(h, (uint64_t)c->window), (uint64_t)c->hold);
+    h = weir_hash_u64(h, (uint64_t)c->method);
+    h = weir_hash_u64(weir_hash_u64(h, (uint64_t)c->of), (uint64_t)c->season_ms);
+    c->layout = weir_hash_u64(h, (uint64_t)c->season_buckets);
+    return bad;
+}
+
+static int deviation_init(struct weir_op *op, struct weir_error *err)
+{
+    const struct deviation_conf *c = op->conf;
+    size_t bytes = c->season_offset + c->fields.n * c->season_bytes;
+    if (bytes > UINT32_MAX)
+        return weir_error_set(err, -EINVAL, "deviation: window too large for %zu features",
+                              c->fields.n);
+    if (weir_op_state_declare(op, &c->state, (uint32_t)bytes, c->layout) < 0)
+        return weir_error_set(err, -ENOMEM, "deviation: out of memory");
+    return 0;
+}
+
+/* ---- one feature's window ------------------------------------------------ */
+
+struct window {
+    struct win_head *h;
+    float *ring, *sorted; /* values in arrival order; sorted (robust only, else NULL) */
+    uint32_t cap;
+};
+
+static struct window window_at(const struct deviation_conf *c, void *state, size_t k)
+{
+    unsigned char *base = (unsigned char *)state + k * c->field_bytes;
+    struct window w;
+    w.h = (struct win_head *)base;
+    w.ring = (float *)(base + sizeof(struct win_head));
+    w.sorted = c->method == METHOD_ROBUST ? w.ring + c->window : NULL;
+    w.cap = (uint32_t)c->window;
+    return w;
+}
+
+/* First index of sorted[0..n) whose value is >= x. */
+static uint32_t lower_bound(const float *sorted, uint32_t n, float x)
+{
+    uint32_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (sorted[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static void mean_m2(const float *v, uint32_t n, double *mean, double *m2)
+{
+    double sum = 0, sq = 0;
+    for (uint32_t i = 0; i < n; i++)
+        sum += v[i];
+    *mean = n ? sum / n : 0.0;
+    for (uint32_t i = 0; i < n; i++)
+        sq += (v[i] - *mean) * (v[i] - *mean);
+    *m2 = sq;
+}
+
+static void window_add(struct window *w, float x)
+{
+    struct win_head *h = w->h;
+    uint32_t n = h->count;
+    if (n == w->cap) { /* the oldest leaves */
+        float old = w->ring[h->head];
+        if (w->sorted) {
+            uint32_t at = lower_bound(w->sorted, n, old);
+            memmove(w->sorted + at, w->sorted + at + 1, (n - at - 1) * sizeof(float));
+        }
+        double d = old - h->mean;
+        h->mean -= d / (double)(n - 1);
+        h->m2 -= d * (old - h->mean);
+        n--;
+    }
+    if (w->sorted) {
+        uint32_t at = lower_bound(w->sorted, n, x);
+        memmove(w->sorted + at + 1, w->sorted + at, (n - at) * sizeof(float));
+        w->sorted[at] = x;
+    }
+    double d = x - h->mean;
+    h->mean += d / (double)(n + 1);
+    h->m2 += d * (x - h->mean);
+    w->ring[h->head] = x;
+    h->head = (h->head + 1) % w->cap;
+    h->count = n + 1;
+    if (++h->since_exact >= w->cap) {
+        mean_m2(w->ring, h->count, &h->mean, &h->m2);
+        h->since_exact = 0;
+    }
+}
+
+static double sorted_median(const float *s, uint32_t n)
+{
+    return n % 2 ? s[n / 2] : 0.5 * ((double)s[n / 2 - 1] + (double)s[n / 2]);
+}
+
+/* The median of |s[i] - m| over the sorted s: the deviations left of m and
+ * right of it are each sorted, so merge them up to the middle. */
+static double sorted_mad(const float *s, uint32_t n, double m)
+{
+    uint32_t right = lower_bound(s, n, (float)m);
+    int64_t l = (int64_t)right - 1;
+    uint32_t r = right;
+    double prev = 0, cur = 0;
+    for (uint32_t taken = 0; taken <= n / 2; taken++) {
+        double dl = l >= 0 ? m - s[l] : INFINITY, dr = r < n ? s[r] - m : INFINITY;
+        prev = cur;
+        if (dl <= dr) {
+            cur = dl;
+            l--;
+        } else {
+            cur = dr;
+            r++;
+        }
+    }
+    return n % 2 ? cur : 0.5 * (prev + cur);
+}
+
+/* Center and scale of the window (before x is added). */
+static void window_stats(const struct deviation_conf *c, const struct window *w, double *center,
+                         double *scale)
+{
+    uint32_t n = w->h->count;
+    double sd = w->h->m2 > 0 ? sqrt(w->h->m2 / n) : 0.0; /* population standard deviation */
+    if (c->method == METHOD_ROBUST) {
+        *center = sorted_median(w->sorted, n);
+        *scale = 1.4826 * sorted_mad(w->sorted, n, *center);
+        if (*scale > 0 && *scale >= c->min_scale)
+            return;
+        *scale = sd; /* more than half the window is one value */
+    } else {
+        *center = w->h->mean;
+        *scale = sd;
+    }
+    if (*scale < c->min_scale)
+        *scale = c->min_scale;
+}
+
+static double side_score(const struct deviation_conf *c, double d, double scale)
+{
+    if ((c->side == SIDE_UP && d <= 0) || (c->side == SIDE_DOWN && d >= 0) || d == 0)
+        return 0.0;
+    if (!(scale > 0))
+        return 1.0; /* any change from a flat window */
+    double z = d / scale;
+    if (c->mapping == MAP_RATIO)
+        return z * z / (z * z + c->z_half * c->z_half);
+    return erf(fabs(z) * M_SQRT1_2);
+}
+
+/* hold: the score stands only above the previous hold scores of the key. */
+static double hold_gate(const struct deviation_conf *c, void *state, double score)
+{
+    uint32_t *count = (uint32_t *)((unsigned char *)state + c->hold_offset), *head = count + 1;
+    float *ring = (float *)(head + 1);
+    float s = (float)score, prev = 0;
+    for (uint32_t k = 0; k < *count; k++)
+        prev = ring[k] > prev ? ring[k] : prev;
+    ring[*head] = s;
+    *head = (*head + 1) % (uint32_t)c->hold;
+    if (*count < (uint32_t)c->hold)
+        (*count)++;
+    return s > prev ? score : 0.0;
+}
+
+/* Scores y against window w, then adds it; the expected range, shifted by
+ * base, goes to lo/hi when asked. Returns the score. */
+static double channel_step(const struct deviation_conf *c, struct weir_batch *b, uint32_t i,
+                           struct window *w, double y, double base, float *lo, float *hi)
+{
+    double s = 0;
+    if (w->h->count < (uint64_t)c->warmup) {
+        b->rec[i].flags |= WEIR_REC_WARMUP;
+    } else {
+        double center, scale;
+        window_stats(c, w, &center, &scale);
+        s = side_score(c, y - center, scale);
+        if (lo) {
+            *lo = (float)(base + center - c->range_k * scale);
+            *hi = (float)(base + center + c->range_k * scale);
+        }
+    }
+    window_add(w, (float)y);
+    return s;
+}
+
+/* Scores x against its phase's mean, with the residual scale of all phases
+ * (an exponentially weighted mean over about `window` residuals), then
+ * learns x. A phase scores after season_warmup values, the scale after
+ * `warmup` residuals. */
+static double season_step(const struct deviation_conf *c, void *state, size_t k, int64_t ts_ms,
+                          double x)
+{
+    unsigned char *base = (unsigned char *)state + c->season_offset + k * c->season_bytes;
+    struct season_head *head = (struct season_head *)base;
+    struct phase *ph = (struct phase *)(base + sizeof *head);
+    int64_t at = ts_ms % c->season_ms;
+    struct phase *p = &ph[(size_t)(at * c->season_buckets / c->season_ms)];
+    double s = 0;
+    if (p->count >= (uint32_t)c->season_warmup) {
+        double r = x - p->mean;
+        if (head->n >= (uint64_t)c->warmup)
+            s = side_score(c, r, sqrt(head->var) > c->min_scale ? sqrt(head->var) : c->min_scale);
+        /* the plain mean of the first `window` residuals, then weighted: a
+         * first tiny residual must not set the scale for long */
+        uint64_t span = head->n < (uint64_t)c->window ? head->n + 1 : (uint64_t)c->window;
+        double a = 1.0 / (double)span;
+        head->var = (1 - a) * head->var + a * r * r;
+        head->n++;
+    }
+    p->mean = p->count ? (float)(p->mean + c->season_alpha * (x - p->mean)) : (float)x;
+    if (p->count < UINT32_MAX)
+        p->count++;
+    return s;
+}
+
+static int deviation_process(struct weir_op *op, struct weir_batch *b)
+{
+    weir_op_state_batch(op);
+    const struct deviation_conf *c = op->conf;
+    for (uint32_t i = 0; i < b->n; i++) {
+        if (!weir_record_live(&b->rec[i]))
+            continue;
+        void *state = weir_op_state(op, b, i, NULL);
+        if (!state)
+            return -ENOMEM;
+        float *row = weir_batch_row(b, i);
+        struct prev_value *prev = (struct prev_value *)((unsigned char *)state + c->prev_offset);
+        double best = 0;
+        for (size_t k = 0; k < c->fields.n; k++) {
+            double x = row[c->in_col[k]], s = 0;
+            float *lo = c->range ? &row[c->lo_col[k]] : NULL;
+            float *hi = c->range ? &row[c->hi_col[k]] : NULL;
+            if (lo)
+                *lo = *hi = NAN;
+            if (!isfinite(x))
+                continue;
+            struct window w = window_at(c, state, k * c->channels);
+            if (c->of != OF_CHANGE)
+                s = channel_step(c, b, i, &w, x, 0.0, lo, hi);
+            if (c->of != OF_VALUE) {
+                struct window d = window_at(c, state, k * c->channels + c->channels - 1);
+                double sc = 0;
+                if (prev[k].seen) /* the range stays the value's, when there is one */
+                    sc = channel_step(c, b, i, &d, x - prev[k].x, prev[k].x,
+                                      c->of == OF_CHANGE ? lo : NULL, hi);
+                else
+                    b->rec[i].flags |= WEIR_REC_WARMUP;
+                s = sc > s ? sc : s;
+                prev[k] = (struct prev_value){(float)x, 1};
+            }
+            if (c->season_ms > 0 && b->rec[i].ts_ms >= 0) {
+                double ss = season_step(c, state, k, b->rec[i].ts_ms, x);
+                s = ss > s ? ss : s;
+            }
+            best = s > best ? s : best;
+        }
+        row[c->out_col] = (float)(c->hold ? hold_gate(c, state, best) : best);
+    }
+    return WEIR_OP_CONTINUE;
+}
+
+const struct weir_operator_type weir_op_deviation = {
+    .name = "deviation",
+    .summary = "Scores each value against a sliding window of earlier ones (median/MAD or "
+               "mean/std), per key, one- or two-sided",
+    .options = deviation_options,
+    .conf_size = sizeof(struct deviation_conf),
+    .prepare = deviation_prepare,
+    .init = deviation_init,
+    .process = deviation_process,
+};

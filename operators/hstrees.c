@@ -1,0 +1,270 @@
+/* hstrees: Half-Space Trees (Tan, Ting and Liu, "Fast anomaly detection for
+ * streaming data", IJCAI 2011), a streaming isolation ensemble for several
+ * features at once.
+ *
+ * Each of `trees` trees splits the unit cube `depth` times: a node halves
+ * its work range along a random feature. Every record adds 1 to the
+ * "latest" mass of each node on its path; every `window` records the latest
+ * masses become the "reference" masses and start again from zero. A record
+ * is scored against the reference masses of the window before: following
+ * its path until a node holds fewer than `size_limit` of them, each tree
+ * adds mass * 2^depth, and few points around a record means an anomaly.
+ * The score is 1 - sum / (trees * window), clamped to [0,1]: a point in an
+ * evenly filled region collects about `window` per tree.
+ *
+ * Features are scaled to [0,1] by the min and max seen BEFORE the record
+ * (never reading ahead; the paper assumes known ranges). The trees (random
+ * features and work ranges) come from `seed`, so every worker and every run
+ * builds the same ones. The first window only learns: score 0 and
+ * WEIR_REC_WARMUP. A record with a NaN or infinite feature is neither
+ * scored nor learned.
+ *
+ * State: per partition, or per key with "by": trees * 2^(depth+1) * 8 bytes
+ * of masses (25 trees of depth 10: 410 kB), plus min/max per feature. */
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/operator.h"
+#include "engine/opstate.h"
+
+struct hst_conf {
+    struct weir_strlist fields;
+    const char *out;
+    int64_t trees, depth, window, seed;
+    double size_limit;
+    struct weir_state_opts state;
+    /* resolved by prepare() */
+    int in_col[WEIR_SCHEMA_MAX];
+    int out_col;
+    size_t nodes;      /* per tree: 2^(depth+1) - 1 */
+    int32_t *split_q;  /* (trees, nodes): the feature a node splits */
+    float *split_at;   /* (trees, nodes): where */
+    size_t mass_offset;
+    uint64_t layout;
+};
+
+static const struct weir_option hst_options[] = {
+    {"fields", WEIR_OPT_STRINGS, NULL, "input features", offsetof(struct hst_conf, fields),
+     WEIR_OPT_REQUIRED, 0, 0, NULL},
+    {"out", WEIR_OPT_STRING, "\"anomaly_score\"", "output score in [0,1]",
+     offsetof(struct hst_conf, out), 0, 0, 0, NULL},
+    {"trees", WEIR_OPT_INT, "25", "trees in the ensemble", offsetof(struct hst_conf, trees),
+     WEIR_OPT_RANGE, 1, 256, NULL},
+    {"depth", WEIR_OPT_INT, "10", "splits from root to leaf", offsetof(struct hst_conf, depth),
+     WEIR_OPT_RANGE, 1, 16, NULL},
+    {"window", WEIR_OPT_INT, "250", "records per mass window", offsetof(struct hst_conf, window),
+     WEIR_OPT_RANGE, 2, 1e9, NULL},
+    {"size_limit", WEIR_OPT_NUMBER, "0.1",
+     "a path stops at a node whose reference mass is below size_limit * window",
+     offsetof(struct hst_conf, size_limit), WEIR_OPT_RANGE, 0, 1, NULL},
+    {"seed", WEIR_OPT_INT, "1", "seed of the random trees", offsetof(struct hst_conf, seed),
+     WEIR_OPT_RANGE, 0, 1e18, NULL},
+    WEIR_STATE_OPTION_ROWS(struct hst_conf, state),
+    {0},
+};
+
+/* The state of a partition or key. */
+struct hst_head {
+    uint64_t seen;    /* records learned */
+    uint32_t in_win;  /* records in the latest window */
+    uint32_t ready;   /* reference masses exist */
+};
+
+struct range {
+    double min, max;
+};
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static double unit(uint64_t *s)
+{
+    return (double)(splitmix(s) >> 11) / 9007199254740992.0;
+}
+
+/* One tree: a random work range per feature, then node i splits its range
+ * along a random feature at the middle (nodes in heap order). */
+static void build_tree(struct hst_conf *c, size_t t, uint64_t *rng)
+{
+    size_t d = c->fields.n;
+    double lo[WEIR_SCHEMA_MAX], hi[WEIR_SCHEMA_MAX];
+    for (size_t q = 0; q < d; q++) {
+        double s = unit(rng), w = 2 * (s > 1 - s ? s : 1 - s);
+        lo[q] = s - w;
+        hi[q] = s + w;
+    }
+    /* ranges per node, rebuilt from the root along each node's path */
+    size_t internal = ((size_t)1 << c->depth) - 1;
+    int32_t *qs = c->split_q + t * c->nodes;
+    float *at = c->split_at + t * c->nodes;
+    for (size_t i = 0; i < internal; i++)
+        qs[i] = (int32_t)(splitmix(rng) % d);
+    for (size_t i = 0; i < internal; i++) {
+        double l[WEIR_SCHEMA_MAX], h[WEIR_SCHEMA_MAX];
+        memcpy(l, lo, d * sizeof *l);
+        memcpy(h, hi, d * sizeof *h);
+        size_t path[17], n = 0;
+        for (size_t j = i; j > 0; j = (j - 1) / 2)
+            path[n++] = j;
+        for (size_t k = n; k-- > 0;) { /* from the root down to i */
+            size_t child = path[k], parent = (child - 1) / 2;
+            double mid = 0.5 * (l[qs[parent]] + h[qs[parent]]);
+            if (child == 2 * parent + 1)
+                h[qs[parent]] = mid;
+            else
+                l[qs[parent]] = mid;
+        }
+        at[i] = (float)(0.5 * (l[qs[i]] + h[qs[i]]));
+    }
+}
+
+static int hst_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
+{
+    struct hst_conf *c = vconf;
+    char path[256], ip[256];
+    int bad = 0;
+    weir_path_key(path, sizeof path, p->path, "fields");
+    if (c->fields.n > WEIR_SCHEMA_MAX) {
+        weir_diag_add(p->diag, path, "expected at most %d features, got %zu", WEIR_SCHEMA_MAX,
+                      c->fields.n);
+        return 1;
+    }
+    for (size_t k = 0; k < c->fields.n; k++) {
+        const char *fp = json_is_string(json_object_get(raw, "fields"))
+                             ? path
+                             : weir_path_index(ip, sizeof ip, path, k);
+        c->in_col[k] = weir_schema_feature_in(p, c->fields.v[k], fp);
+        bad += c->in_col[k] < 0;
+    }
+    weir_path_key(ip, sizeof ip, p->path, "out");
+    c->out_col = weir_schema_feature_out(p, c->out, ip, 1);
+    bad += c->out_col < 0;
+    bad += weir_state_opts_prepare(&c->state, raw, p);
+    c->nodes = ((size_t)1 << (c->depth + 1)) - 1;
+    c->split_q = malloc((size_t)c->trees * c->nodes * sizeof *c->split_q);
+    c->split_at = malloc((size_t)c->trees * c->nodes * sizeof *c->split_at);
+    if (!c->split_q || !c->split_at) {
+        weir_diag_add(p->diag, p->path, "out of memory");
+        return bad + 1;
+    }
+    if (c->fields.n) {
+        uint64_t rng = (uint64_t)c->seed;
+        for (size_t t = 0; t < (size_t)c->trees; t++)
+            build_tree(c, t, &rng);
+    }
+    c->mass_offset = sizeof(struct hst_head) + c->fields.n * sizeof(struct range);
+    uint64_t h = weir_hash_str(WEIR_HASH_SEED, "hstrees/1");
+    for (size_t k = 0; k < c->fields.n; k++)
+        h = weir_hash_str(h, c->fields.v[k]);
+    h = weir_hash_u64(weir_hash_u64(h, (uint64_t)c->trees), (uint64_t)c->depth);
+    c->layout = weir_hash_u64(weir_hash_u64(h, (uint64_t)c->seed), (uint64_t)c->window);
+    return bad;
+}
+
+static void hst_release(void *vconf)
+{
+    struct hst_conf *c = vconf;
+    free(c->split_q);
+    free(c->split_at);
+}
+
+static int hst_init(struct weir_op *op, struct weir_error *err)
+{
+    const struct hst_conf *c = op->conf;
+    size_t bytes = c->mass_offset + (size_t)c->trees * c->nodes * 2 * sizeof(uint32_t);
+    if (bytes > UINT32_MAX)
+        return weir_error_set(err, -EINVAL, "hstrees: too many trees for their depth");
+    if (weir_op_state_declare(op, &c->state, (uint32_t)bytes, c->layout) < 0)
+        return weir_error_set(err, -ENOMEM, "hstrees: out of memory");
+    return 0;
+}
+
+/* Scores the scaled point u against the reference masses, then adds it to
+ * the latest ones. */
+static double tree_step(const struct hst_conf *c, size_t t, const double *u, uint32_t *ref,
+                        uint32_t *latest, int ready)
+{
+    const int32_t *qs = c->split_q + t * c->nodes;
+    const float *at = c->split_at + t * c->nodes;
+    size_t internal = ((size_t)1 << c->depth) - 1, node = 0;
+    double score = -1, limit = c->size_limit * (double)c->window;
+    for (int64_t d = 0;; d++) {
+        if (ready && score < 0 && (ref[node] < limit || node >= internal))
+            score = ldexp((double)ref[node], (int)d);
+        latest[node]++;
+        if (node >= internal)
+            break;
+        node = 2 * node + (u[qs[node]] < at[node] ? 1 : 2);
+    }
+    return score < 0 ? 0 : score;
+}
+
+static int hst_process(struct weir_op *op, struct weir_batch *b)
+{
+    weir_op_state_batch(op);
+    const struct hst_conf *c = op->conf;
+    size_t d = c->fields.n, masses = (size_t)c->trees * c->nodes;
+    for (uint32_t i = 0; i < b->n; i++) {
+        if (!weir_record_live(&b->rec[i]))
+            continue;
+        float *row = weir_batch_row(b, i);
+        double u[WEIR_SCHEMA_MAX];
+        int finite = 1;
+        for (size_t k = 0; k < d; k++)
+            finite &= isfinite(row[c->in_col[k]]);
+        row[c->out_col] = 0;
+        if (!finite)
+            continue;
+        unsigned char *st = weir_op_state(op, b, i, NULL);
+        if (!st)
+            return -ENOMEM;
+        struct hst_head *head = (struct hst_head *)st;
+        struct range *rg = (struct range *)(head + 1);
+        for (size_t k = 0; k < d; k++) {
+            double x = row[c->in_col[k]];
+            if (head->seen == 0)
+                rg[k] = (struct range){x, x};
+            double w = rg[k].max - rg[k].min;
+            u[k] = w > 0 ? (x - rg[k].min) / w : 0.5; /* by the range before x */
+            rg[k].min = x < rg[k].min ? x : rg[k].min;
+            rg[k].max = x > rg[k].max ? x : rg[k].max;
+        }
+        uint32_t *ref = (uint32_t *)(st + c->mass_offset), *latest = ref + masses;
+        double sum = 0;
+        for (size_t t = 0; t < (size_t)c->trees; t++)
+            sum += tree_step(c, t, u, ref + t * c->nodes, latest + t * c->nodes, head->ready);
+        if (head->ready) {
+            double s = 1.0 - sum / ((double)c->trees * (double)c->window);
+            row[c->out_col] = (float)(s < 0 ? 0 : s > 1 ? 1 : s);
+        } else {
+            b->rec[i].flags |= WEIR_REC_WARMUP;
+        }
+        head->seen++;
+        if (++head->in_win == (uint32_t)c->window) {
+            memcpy(ref, latest, masses * sizeof *ref);
+            memset(latest, 0, masses * sizeof *latest);
+            head->in_win = 0;
+            head->ready = 1;
+        }
+    }
+    return WEIR_OP_CONTINUE;
+}
+
+const struct weir_operator_type weir_op_hstrees = {
+    .name = "hstrees",
+    .summary = "Half-Space Trees: a streaming isolation score over several features",
+    .options = hst_options,
+    .conf_size = sizeof(struct hst_conf),
+    .prepare = hst_prepare,
+    .init = hst_init,
+    .process = hst_process,
+    .release = hst_release,
+};

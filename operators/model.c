@@ -1,0 +1,522 @@
+/* model: scores records with a dense network (safetensors) or a tree ensemble
+ * (XGBoost JSON), micro-batched.
+ *
+ * The file is loaded once, in prepare, and shared read-only by the workers.
+ * Each worker gathers the live records' features into one contiguous matrix
+ * (max_records rows), runs the model over it (one GEMM per layer, or one
+ * batched tree walk) and writes the outputs back.
+ *
+ * Micro-batching: with max_delay_ms > 0 a batch is held (WEIR_OP_HELD) until
+ * the held batches have max_records records between them or max_delay_ms has
+ * passed since the first of them arrived; then they all run and go on in
+ * arrival order, so the records of a partition keep their order. With 0, or
+ * outside a worker loop, each batch runs as it arrives (the engine's batches
+ * are micro-batches already).
+ *
+ * Versions: `path` may be a directory of versioned files (models/versions.c);
+ * the newest that loads, or the pinned `version`, is chosen when the
+ * pipeline loads, and `version_out` tags each scored record with it. With
+ * `reload_ms` a watcher thread (models/reload.c) swaps newer versions into
+ * a cell the workers share; each worker picks the new one up between
+ * batches (refresh), so one record is scored by one version.
+ *
+ * Non-finite inputs: trees treat NaN as missing (XGBoost's default
+ * direction) and ±Inf as values. Dense networks cannot: by default
+ * ("on_nan": "dead") the record goes to the dead-letter sink with a reason
+ * naming the feature; "impute" replaces it with the model's input mean (0
+ * when the file has none), i.e. a z-score of 0. */
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "engine/operator.h"
+#include "models/model.h"
+#include "models/reload.h"
+
+enum { ON_NAN_DEAD, ON_NAN_IMPUTE };
+enum { PRECISION_FP32, PRECISION_INT8 };
+
+struct model_conf {
+    const char *path;
+    struct weir_strlist features; /* pipeline features, in the model's input order */
+    struct weir_strlist out;      /* one name per model output */
+    int64_t max_records;
+    int64_t max_delay_ms;
+    int on_nan;
+    int device;
+    int precision;
+    const char *pin;         /* "version" */
+    const char *version_out; /* string field for the served version, or NULL */
+    int64_t reload_ms;       /* watch the directory of versions this often; 0: never */
+    /* resolved by prepare() */
+    struct weir_model *model; /* the version loaded by prepare; then owned by cell */
+    struct weir_model_cell *cell; /* the version served, shared by the workers */
+    size_t nin, nout;
+    char **input_name;           /* (nin) copies: a new version must have the same inputs */
+    char where[64];              /* "operators[2]", for log lines */
+    int *in_col, *out_col;
+    char **reason;   /* (nin) "model: feature x is not finite" */
+    char version[256]; /* the file prepare loaded */
+    int version_col;   /* -1: not written */
+};
+
+static const struct weir_option model_options[] = {
+    {"path", WEIR_OPT_STRING, NULL,
+     "model file: safetensors (dense network) or XGBoost JSON (trees), see docs/models.md",
+     offsetof(struct model_conf, path), WEIR_OPT_REQUIRED, 0, 0, NULL},
+    {"features", WEIR_OPT_STRINGS, NULL,
+     "input features in the model's order (default: the names the file holds)",
+     offsetof(struct model_conf, features), 0, 0, 0, NULL},
+    {"out", WEIR_OPT_STRINGS, NULL, "output features, one per model output",
+     offsetof(struct model_conf, out), WEIR_OPT_REQUIRED, 0, 0, NULL},
+    {"max_records", WEIR_OPT_INT, "1024", "rows per model run (micro-batch size)",
+     offsetof(struct model_conf, max_records), WEIR_OPT_RANGE, 1, 65536, NULL},
+    {"max_delay_ms", WEIR_OPT_INT, "0",
+     "hold batches up to this long to fill max_records (0: run each batch as it arrives)",
+     offsetof(struct model_conf, max_delay_ms), WEIR_OPT_RANGE, 0, 60000, NULL},
+    {"on_nan", WEIR_OPT_ENUM, "\"dead\"",
+     "dense networks, non-finite input: dead (dead-letter the record) or impute (the input "
+     "mean); trees treat NaN as missing",
+     offsetof(struct model_conf, on_nan), 0, 0, 0, "dead|impute"},
+    {"precision", WEIR_OPT_ENUM, "\"fp32\"",
+     "dense networks: fp32, or int8 (weights and inputs quantised per row; accuracy in "
+     "docs/models.md)",
+     offsetof(struct model_conf, precision), 0, 0, 0, "fp32|int8"},
+    {"version", WEIR_OPT_STRING, NULL,
+     "when path is a directory of versions: serve this file of it (default: the newest that "
+     "loads)",
+     offsetof(struct model_conf, pin), 0, 0, 0, NULL},
+    {"version_out", WEIR_OPT_STRING, NULL,
+     "string field that receives the served version (its file name) on every scored record",
+     offsetof(struct model_conf, version_out), 0, 0, 0, NULL},
+    {"reload_ms", WEIR_OPT_INT, "0",
+     "when path is a directory of versions: look for a newer version this often and swap it in "
+     "between batches (0: never)",
+     offsetof(struct model_conf, reload_ms), WEIR_OPT_RANGE, 0, 86400000, NULL},
+    {"device", WEIR_OPT_ENUM, "\"cpu\"", "where the model runs (cpu only for now)",
+     offsetof(struct model_conf, device), 0, 0, 0, "cpu"},
+    {0},
+};
+
+/* ---- prepare ------------------------------------------------------------- */
+
+static const char *elem_path(char *buf, size_t size, const struct weir_prepare *p,
+                             const json_t *raw, const char *key, size_t i)
+{
+    char kp[256];
+    weir_path_key(kp, sizeof kp, p->path, key);
+    if (!json_is_array(json_object_get(raw, key)))
+        return weir_path_key(buf, size, p->path, key);
+    return weir_path_index(buf, size, kp, i);
+}
+
+/* The conf's features against the file's: same number, and the same names
+ * when the file names them. Without "features" the file's names are used. */
+static int match_features(struct model_conf *c, const json_t *raw, struct weir_prepare *p)
+{
+    struct weir_model *m = c->model;
+    char path[256];
+    if (c->features.n == 0) {
+        if (!m->feature) {
+            weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "features"),
+                          "expected the %zu input features (the model file names none), got "
+                          "none", m->nin);
+            return 1;
+        }
+        c->features.v = calloc(m->nin, sizeof *c->features.v);
+        if (!c->features.v)
+            return 1;
+        for (size_t i = 0; i < m->nin; i++)
+            c->features.v[i] = m->feature[i]; /* the model lives as long as the conf */
+        c->features.n = m->nin;
+        return 0;
+    }
+    if (c->features.n != m->nin) {
+        weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "features"),
+                      "expected %zu features (the inputs of %s), got %zu", m->nin, m->what,
+                      c->features.n);
+        return 1;
+    }
+    int bad = 0;
+    for (size_t i = 0; m->feature && i < m->nin; i++)
+        if (strcmp(m->feature[i], c->features.v[i]) != 0) {
+            weir_diag_add(p->diag, elem_path(path, sizeof path, p, raw, "features", i),
+                          "expected \"%s\" (the model's input %zu), got \"%s\"", m->feature[i],
+                          i, c->features.v[i]);
+            bad++;
+        }
+    return bad;
+}
+
+/* Reasons and imputed values per input, made once so no record allocates. */
+static int per_input(struct model_conf *c)
+{
+    size_t n = c->model->nin;
+    c->nin = n;
+    c->nout = c->model->nout;
+    c->reason = calloc(n, sizeof *c->reason);
+    c->input_name = calloc(n, sizeof *c->input_name);
+    if (!c->reason || !c->input_name)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(c->features.v[i]) + 48;
+        if (!(c->reason[i] = malloc(len)) || !(c->input_name[i] = strdup(c->features.v[i])))
+            return -ENOMEM;
+        snprintf(c->reason[i], len, "model: feature %s is not finite", c->features.v[i]);
+    }
+    return 0;
+}
+
+/* The cell the workers share takes the model over. */
+static int make_cell(struct model_conf *c)
+{
+    c->cell = calloc(1, sizeof *c->cell);
+    if (!c->cell)
+        return -ENOMEM;
+    if (weir_model_cell_init(c->cell, c->model, c->version) < 0) {
+        free(c->cell);
+        c->cell = NULL;
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/* A new version must read the same inputs and write as many outputs. */
+static int accept_version(void *ctx, struct weir_model *m, char *why, size_t len)
+{
+    const struct model_conf *c = ctx;
+    if (m->nin != c->nin || m->nout != c->nout) {
+        snprintf(why, len, "it has %zu inputs and %zu outputs, the pipeline %zu and %zu", m->nin,
+                 m->nout, c->nin, c->nout);
+        return -EINVAL;
+    }
+    for (size_t i = 0; m->feature && i < m->nin; i++)
+        if (strcmp(m->feature[i], c->input_name[i]) != 0) {
+            snprintf(why, len, "its input %zu is \"%s\", the pipeline's \"%s\"", i,
+                     m->feature[i], c->input_name[i]);
+            return -EINVAL;
+        }
+    if (c->precision == PRECISION_INT8 && m->kind != WEIR_MODEL_DENSE) {
+        snprintf(why, len, "\"precision\": \"int8\" needs a dense network, got %s", m->what);
+        return -EINVAL;
+    }
+    if (c->precision == PRECISION_INT8 && weir_model_quantize(m) < 0) {
+        snprintf(why, len, "out of memory");
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+static void log_version(void *ctx, const char *line)
+{
+    fprintf(stderr, "weir: %s: %s\n", ((const struct model_conf *)ctx)->where, line);
+}
+
+/* A newer version that does not load is not an error while an older one
+ * does: it is said on stderr, and the older one serves. */
+static void version_rejected(void *ctx, const char *name, const char *why)
+{
+    fprintf(stderr, "weir: %s: model version %s rejected: %s\n", (const char *)ctx, name, why);
+}
+
+static int model_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
+{
+    struct model_conf *c = vconf;
+    char path[256], err[1200];
+    weir_path_key(path, sizeof path, p->path, c->pin ? "version" : "path");
+    if (weir_model_load_version(c->path, c->pin, &c->model, c->version, sizeof c->version, err,
+                                sizeof err, version_rejected, (void *)p->path) < 0) {
+        weir_diag_add(p->diag, path, "%s", err);
+        return 1;
+    }
+    snprintf(c->where, sizeof c->where, "%s", p->path);
+    c->version_col = -1;
+    struct stat st;
+    if (c->reload_ms > 0 && (c->pin || stat(c->path, &st) < 0 || !S_ISDIR(st.st_mode))) {
+        weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "reload_ms"),
+                      "expected a directory of versions in \"path\" and no \"version\" pinned, "
+                      "got %s%s", c->path, c->pin ? " with a pinned version" : "");
+        return 1;
+    }
+    if (c->version_out) {
+        c->version_col = weir_schema_string_out(
+            p, c->version_out, weir_path_key(path, sizeof path, p->path, "version_out"));
+        if (c->version_col < 0)
+            return 1;
+    }
+    if (c->precision == PRECISION_INT8 && c->model->kind != WEIR_MODEL_DENSE) {
+        weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "precision"),
+                      "expected \"int8\" only for dense networks, got %s", c->model->what);
+        return 1;
+    }
+    if (c->precision == PRECISION_INT8 && weir_model_quantize(c->model) < 0) {
+        weir_diag_add(p->diag, p->path, "out of memory");
+        return 1;
+    }
+    int bad = match_features(c, raw, p);
+    if (!bad && c->out.n != c->model->nout) {
+        weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "out"),
+                      "expected %zu name%s (the outputs of %s), got %zu", c->model->nout,
+                      c->model->nout == 1 ? "" : "s", c->model->what, c->out.n);
+        bad++;
+    }
+    if (bad)
+        return bad;
+    c->in_col = calloc(c->features.n, sizeof *c->in_col);
+    c->out_col = calloc(c->out.n, sizeof *c->out_col);
+    if (!c->in_col || !c->out_col || per_input(c) < 0 || make_cell(c) < 0) {
+        weir_diag_add(p->diag, p->path, "out of memory");
+        return 1;
+    }
+    for (size_t i = 0; i < c->features.n; i++) {
+        c->in_col[i] = weir_schema_feature_in(
+            p, c->features.v[i], elem_path(path, sizeof path, p, raw, "features", i));
+        bad += c->in_col[i] < 0;
+    }
+    for (size_t i = 0; i < c->out.n; i++) {
+        c->out_col[i] = weir_schema_feature_out(p, c->out.v[i],
+                                                elem_path(path, sizeof path, p, raw, "out", i), 1);
+        bad += c->out_col[i] < 0;
+    }
+    return bad;
+}
+
+static void model_release(void *vconf)
+{
+    struct model_conf *c = vconf;
+    for (size_t i = 0; i < c->nin; i++) { /* features.v goes with the options */
+        free(c->reason ? c->reason[i] : NULL);
+        free(c->input_name ? c->input_name[i] : NULL);
+    }
+    free(c->input_name);
+    if (c->cell) {
+        weir_model_cell_free(c->cell); /* frees the model too */
+        free(c->cell);
+        c->model = NULL;
+    }
+    free(c->reason);
+    free(c->in_col);
+    free(c->out_col);
+    weir_model_free(c->model);
+}
+
+/* ---- per worker ---------------------------------------------------------- */
+
+struct slot {
+    struct weir_batch *b;
+    uint32_t i;
+};
+
+struct model_state {
+    struct weir_model_ref *ref; /* the version this worker serves */
+    uint64_t generation;        /* the cell's, when ref was taken */
+    size_t scratch_floats;
+    float *X, *Y, *scratch; /* (max_records, nin), (max_records, nout), the model's */
+    struct slot *slot;      /* (max_records): where row r came from */
+    size_t rows;
+    struct weir_batch **held; /* batches held, in arrival order */
+    size_t nheld, held_cap;
+    uint64_t held_records;
+    struct weir_op_timer timer;
+};
+
+static int model_init(struct weir_op *op, struct weir_error *err)
+{
+    const struct model_conf *c = op->conf;
+    size_t n = (size_t)c->max_records;
+    struct model_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return weir_error_set(err, -ENOMEM, "model: out of memory");
+    op->state = s;
+    s->generation = weir_model_cell_generation(c->cell);
+    s->ref = weir_model_cell_get(c->cell);
+    s->scratch_floats = weir_model_scratch(s->ref->m, n);
+    s->X = aligned_alloc(64, (n * c->nin * 4 + 63) / 64 * 64);
+    s->Y = malloc(n * c->nout * 4);
+    s->scratch = malloc(s->scratch_floats * 4 + 64);
+    s->slot = malloc(n * sizeof *s->slot);
+    if (!s->X || !s->Y || !s->scratch || !s->slot)
+        return weir_error_set(err, -ENOMEM, "model: out of memory for %zu rows", n);
+    weir_kernels_cpu_init();
+    if (c->reload_ms > 0) {
+        int rc = weir_model_cell_watch(c->cell, c->path, (uint64_t)c->reload_ms, accept_version,
+                                       log_version, (void *)c);
+        if (rc < 0)
+            return weir_error_set(err, rc, "model: cannot start the version watcher");
+    }
+    return 0;
+}
+
+static void model_destroy(struct weir_op *op)
+{
+    struct model_state *s = op->state;
+    if (!s)
+        return;
+    free(s->X);
+    free(s->Y);
+    free(s->scratch);
+    free(s->slot);
+    free(s->held);
+    weir_model_cell_put(((const struct model_conf *)op->conf)->cell, s->ref);
+    free(s);
+    op->state = NULL;
+}
+
+/* Runs the model over the gathered rows and writes the outputs back. */
+static void run_rows(const struct model_conf *c, struct model_state *s)
+{
+    if (s->rows == 0)
+        return;
+    const struct weir_model *m = s->ref->m;
+    weir_model_predict(m, s->X, m->nin, s->rows, s->Y, s->scratch,
+                       c->precision == PRECISION_INT8 ? WEIR_PREDICT_INT8 : WEIR_PREDICT_FP32);
+    for (size_t r = 0; r < s->rows; r++) {
+        struct weir_batch *b = s->slot[r].b;
+        float *row = weir_batch_row(b, s->slot[r].i);
+        for (size_t k = 0; k < m->nout; k++)
+            row[c->out_col[k]] = s->Y[r * m->nout + k];
+        if (c->version_col >= 0) /* the conf outlives every batch */
+            b->S[(size_t)s->slot[r].i * b->nstr + (size_t)c->version_col] =
+                (struct weir_str){s->ref->version, (uint32_t)strlen(s->ref->version)};
+    }
+    s->rows = 0;
+}
+
+/* Copies record i's inputs into the next row; a dense model's non-finite
+ * input kills the record or is imputed. */
+static void gather(const struct model_conf *c, struct model_state *s, struct weir_batch *b,
+                   uint32_t i)
+{
+    const struct weir_model *m = s->ref->m;
+    const float *src = weir_batch_row(b, i);
+    float *x = s->X + s->rows * m->nin;
+    for (size_t j = 0; j < m->nin; j++) {
+        float v = src[c->in_col[j]];
+        if (m->kind == WEIR_MODEL_DENSE && !isfinite(v)) {
+            if (c->on_nan == ON_NAN_DEAD) {
+                weir_batch_kill(b, i, c->reason[j]);
+                return;
+            }
+            v = m->mean ? m->mean[j] : 0;
+        }
+        x[j] = v;
+    }
+    s->slot[s->rows++] = (struct slot){b, i};
+    if (s->rows == (size_t)c->max_records)
+        run_rows(c, s);
+}
+
+static void score_batch(const struct model_conf *c, struct model_state *s, struct weir_batch *b)
+{
+    for (uint32_t i = 0; i < b->n; i++)
+        if (weir_record_live(&b->rec[i]))
+            gather(c, s, b, i);
+}
+
+/* Between batches: serve the cell's newest version if it changed. The
+ * scratch grows when the new version needs more (an allocation per swap,
+ * not per record); without memory the old version keeps serving. */
+static void refresh(const struct model_conf *c, struct model_state *s)
+{
+    uint64_t gen = weir_model_cell_generation(c->cell);
+    if (gen == s->generation)
+        return;
+    struct weir_model_ref *r = weir_model_cell_get(c->cell);
+    size_t need = weir_model_scratch(r->m, (size_t)c->max_records);
+    if (need > s->scratch_floats) {
+        float *p = realloc(s->scratch, need * 4 + 64);
+        if (!p) {
+            weir_model_cell_put(c->cell, r);
+            return;
+        }
+        s->scratch = p;
+        s->scratch_floats = need;
+    }
+    weir_model_cell_put(c->cell, s->ref);
+    s->ref = r;
+    s->generation = gen;
+}
+
+/* Scores everything held and hands it on, in arrival order. */
+static void run_held(struct weir_op *op)
+{
+    const struct model_conf *c = op->conf;
+    struct model_state *s = op->state;
+    refresh(c, s);
+    for (size_t k = 0; k < s->nheld; k++)
+        score_batch(c, s, s->held[k]);
+    run_rows(c, s);
+    size_t n = s->nheld;
+    s->nheld = 0;
+    s->held_records = 0;
+    for (size_t k = 0; k < n; k++)
+        weir_op_emit(op, s->held[k]);
+}
+
+static int hold(struct model_state *s, struct weir_batch *b)
+{
+    if (s->nheld == s->held_cap) {
+        size_t cap = s->held_cap ? s->held_cap * 2 : 16;
+        struct weir_batch **h = realloc(s->held, cap * sizeof *h);
+        if (!h)
+            return -ENOMEM;
+        s->held = h;
+        s->held_cap = cap;
+    }
+    s->held[s->nheld++] = b;
+    s->held_records += b->n;
+    return 0;
+}
+
+static int model_process(struct weir_op *op, struct weir_batch *b)
+{
+    const struct model_conf *c = op->conf;
+    struct model_state *s = op->state;
+    if (c->max_delay_ms == 0 || !op->loop) {
+        refresh(c, s);
+        score_batch(c, s, b);
+        run_rows(c, s);
+        return WEIR_OP_CONTINUE;
+    }
+    if (hold(s, b) < 0)
+        return -ENOMEM;
+    /* Nothing stays held without a deadline: when the timer cannot be armed
+     * the batches run now. */
+    if (s->held_records >= (uint64_t)c->max_records ||
+        (!s->timer.armed && weir_op_timer_processing(op, &s->timer, (uint64_t)c->max_delay_ms) < 0))
+        run_held(op);
+    return WEIR_OP_HELD;
+}
+
+/* The deadline of the oldest held batch (or an earlier one, if the batches
+ * it was armed for already went on full: running early is allowed). */
+static int model_on_timer(struct weir_op *op, struct weir_op_timer *t, int64_t now_ms)
+{
+    run_held(op);
+    return 0;
+}
+
+static void model_flush(struct weir_op *op, int why)
+{
+    run_held(op);
+}
+
+const struct weir_operator_type weir_op_model = {
+    .name = "model",
+    .summary = "scores records with a dense network (safetensors) or XGBoost trees, "
+               "micro-batched (docs/models.md)",
+    .options = model_options,
+    .conf_size = sizeof(struct model_conf),
+    .prepare = model_prepare,
+    .init = model_init,
+    .process = model_process,
+    .on_timer = model_on_timer,
+    .flush = model_flush,
+    .destroy = model_destroy,
+    .release = model_release,
+};

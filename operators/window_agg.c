@@ -1,0 +1,312 @@
+/* A sliding window key's events and the aggregates over them (window.h).
+ *
+ * Events are kept sorted by event time in one flat array per column, oldest
+ * first: in-order events append, out-of-order ones shift the newer events up
+ * by one, expired ones are cut from the front with one memmove per column.
+ * A record's aggregates are recomputed by one backward scan over the events
+ * of its longest window, which serves every size at once (smallest window
+ * first). Recomputing keeps the sums exact in double (no running sum drifts
+ * after removals) and makes min, max, last and distinct as cheap as count. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "operators/window.h"
+
+static void move_events(void *v, const struct window_shape *s, uint32_t to, uint32_t from,
+                        uint32_t n)
+{
+    int64_t *ts = window_ts(v, s);
+    memmove(ts + to, ts + from, n * sizeof *ts);
+    for (uint32_t f = 0; f < s->nfields; f++) {
+        float *val = window_val(v, s, f);
+        memmove(val + to, val + from, n * sizeof *val);
+    }
+    for (uint32_t k = 0; k < s->nstrs; k++) {
+        uint32_t *h = window_hash(v, s, k);
+        memmove(h + to, h + from, n * sizeof *h);
+    }
+}
+
+static void forget_front(struct window_head *h, int64_t ts)
+{
+    if (!(h->flags & HEAD_GONE) || ts > h->gone_ts)
+        h->gone_ts = ts;
+    h->flags |= HEAD_GONE;
+}
+
+void window_prune(void *v, const struct window_shape *s, int64_t horizon)
+{
+    struct window_head *h = v;
+    const int64_t *ts = window_ts(v, s);
+    uint32_t cut = 0;
+    while (cut < h->n && ts[cut] <= horizon)
+        cut++;
+    if (cut == 0)
+        return;
+    forget_front(h, ts[cut - 1]);
+    move_events(v, s, 0, cut, h->n - cut);
+    h->n -= cut;
+    if (s->fast) { /* cut events lie before every window of the cached end: shift */
+        struct window_cache *c = window_cache(v);
+        if (c->valid && cut <= c->start[s->nsizes - 1]) {
+            c->end -= cut;
+            for (uint32_t k = 0; k < s->nsizes; k++)
+                c->start[k] -= cut;
+        } else {
+            c->valid = 0;
+        }
+    }
+}
+
+uint32_t window_insert(void *v, const struct window_shape *s, int64_t t, const float *vals,
+                       const uint32_t *hashes)
+{
+    struct window_head *h = v;
+    int64_t *ts = window_ts(v, s);
+    if (h->n == s->cap) { /* full: the oldest goes, and windows reaching it are truncated */
+        int64_t old = ts[0];
+        forget_front(h, old);
+        if (!(h->flags & HEAD_TRUNC) || old > h->trunc_ts)
+            h->trunc_ts = old;
+        h->flags |= HEAD_TRUNC;
+        move_events(v, s, 0, 1, h->n - 1);
+        h->n--;
+        if (s->fast)
+            window_cache(v)->valid = 0;
+    }
+    uint32_t pos = h->n;
+    while (pos > 0 && ts[pos - 1] > t) /* usually in order: no step */
+        pos--;
+    if (pos < h->n)
+        move_events(v, s, pos + 1, pos, h->n - pos);
+    if (s->fast && pos < window_cache(v)->end)
+        window_cache(v)->valid = 0; /* inside the cached windows: rebuild */
+    ts[pos] = t;
+    for (uint32_t f = 0; f < s->nfields; f++)
+        window_val(v, s, f)[pos] = vals[f];
+    for (uint32_t k = 0; k < s->nstrs; k++)
+        window_hash(v, s, k)[pos] = hashes[k];
+    h->n++;
+    return pos;
+}
+
+/* Adds a hash to the set; 1 when it was not there. */
+static int set_add(struct window_set *set, uint32_t hash)
+{
+    uint32_t i = (hash * 0x9e3779b1u) & set->mask;
+    while (set->gen[i] == set->now) {
+        if (set->hash[i] == hash)
+            return 0;
+        i = (i + 1) & set->mask;
+    }
+    set->gen[i] = set->now;
+    set->hash[i] = hash;
+    return 1;
+}
+
+static void acc_reset(struct window_snap *cur, const struct window_shape *s)
+{
+    cur->count = 0;
+    for (uint32_t k = 0; k < s->nstrs; k++)
+        cur->distinct[k] = 0;
+    for (uint32_t f = 0; f < s->nfields; f++) {
+        struct window_acc *a = &cur->acc[f];
+        a->n = a->has_last = 0;
+        a->sum = a->mean = a->m2 = 0;
+        a->min = INFINITY;
+        a->max = -INFINITY;
+        a->last = 0;
+    }
+}
+
+/* Adds events [from, to) of field f: one tight loop per kind of aggregate the
+ * operator asked for (sum and count always; min/max, last, variance only when
+ * needed), so the common count + mean case is a plain summing loop. */
+static void acc_field(struct window_acc *a, const float *val, const struct window_shape *s,
+                      uint32_t f, uint32_t from, uint32_t to)
+{
+    uint32_t n = 0;
+    double sum = 0;
+    for (uint32_t i = from; i < to; i++) {
+        double x = val[i];
+        if (isfinite(x)) {
+            n++;
+            sum += x;
+        }
+    }
+    if (n == 0)
+        return;
+    a->n += n;
+    a->sum += sum;
+    if (s->need_minmax & (1u << f))
+        for (uint32_t i = from; i < to; i++) {
+            double x = val[i];
+            if (isfinite(x)) {
+                a->min = x < a->min ? x : a->min;
+                a->max = x > a->max ? x : a->max;
+            }
+        }
+    if ((s->need_last & (1u << f)) && !a->has_last) /* newest first: the last value */
+        for (uint32_t i = to; i-- > from;)
+            if (isfinite(val[i])) {
+                a->last = val[i];
+                a->has_last = 1;
+                break;
+            }
+    if (s->need_m2 & (1u << f)) { /* Welford: stable where a sum of squares cancels */
+        uint32_t k = a->n - n;
+        for (uint32_t i = from; i < to; i++) {
+            double x = val[i];
+            if (!isfinite(x))
+                continue;
+            double d = x - a->mean;
+            a->mean += d / ++k;
+            a->m2 += d * (x - a->mean);
+        }
+    }
+}
+
+/* Adds events [from, to): the segment one window has beyond the smaller one. */
+static void acc_range(struct window_snap *cur, void *v, const struct window_shape *s,
+                      uint32_t from, uint32_t to, struct window_set *sets)
+{
+    if (from >= to)
+        return;
+    cur->count += to - from;
+    for (uint32_t f = 0; f < s->nfields; f++)
+        acc_field(&cur->acc[f], window_val(v, s, f), s, f, from, to);
+    for (uint32_t k = 0; k < s->nstrs; k++) {
+        const uint32_t *hash = window_hash(v, s, k);
+        for (uint32_t i = from; i < to; i++)
+            if (hash[i])
+                cur->distinct[k] += (uint32_t)set_add(&sets[k], hash[i]);
+    }
+}
+
+void window_scan(void *v, const struct window_shape *s, int64_t hi, const int64_t *lo,
+                 uint32_t nwin, struct window_snap *snap, struct window_set *sets)
+{
+    const struct window_head *h = v;
+    const int64_t *ts = window_ts(v, s);
+    struct window_snap cur;
+    acc_reset(&cur, s);
+    for (uint32_t k = 0; k < s->nstrs; k++)
+        if (++sets[k].now == 0) { /* generations wrapped: really clear once */
+            memset(sets[k].gen, 0, ((size_t)sets[k].mask + 1) * sizeof *sets[k].gen);
+            sets[k].now = 1;
+        }
+    uint32_t end = h->n; /* events [0, end) have ts <= hi */
+    while (end > 0 && ts[end - 1] > hi)
+        end--;
+    uint32_t start = end; /* events [start, end) are in the window so far */
+    for (uint32_t w = 0; w < nwin; w++) {
+        uint32_t from = start;
+        while (from > 0 && ts[from - 1] > lo[w])
+            from--;
+        acc_range(&cur, v, s, from, start, sets);
+        start = from;
+        snap[w] = cur;
+    }
+}
+
+/* Adds (sign 1) or removes (-1) event i's values to size k's sums. */
+static void csum_step(void *v, const struct window_shape *s, struct window_csum *cs, uint32_t i,
+                      double sign)
+{
+    for (uint32_t f = 0; f < s->nfields; f++) {
+        double x = window_val(v, s, f)[i];
+        if (isfinite(x)) {
+            cs[f].sum += sign * x;
+            cs[f].n += sign > 0 ? 1u : (uint32_t)-1;
+            if (cs[f].n == 0)
+                cs[f].sum = 0; /* an empty window sums to exactly 0: no drift carried */
+        }
+    }
+}
+
+/* Sets the cache from a scan's result for window end hi. */
+static void cache_rebuild(void *v, const struct window_shape *s, int64_t hi, const int64_t *lo)
+{
+    const struct window_head *h = v;
+    const int64_t *ts = window_ts(v, s);
+    struct window_cache *c = window_cache(v);
+    struct window_csum *cs = window_csums(v);
+    uint32_t end = h->n;
+    while (end > 0 && ts[end - 1] > hi)
+        end--;
+    uint32_t start = end;
+    memset(cs, 0, (size_t)s->nsizes * s->nfields * sizeof *cs);
+    for (uint32_t k = 0; k < s->nsizes; k++) {
+        while (start > 0 && ts[start - 1] > lo[k])
+            start--;
+        c->start[k] = start;
+        for (uint32_t i = start; i < end; i++)
+            csum_step(v, s, cs + (size_t)k * s->nfields, i, 1);
+    }
+    c->hi = hi;
+    c->end = end;
+    c->valid = 1;
+}
+
+void window_running(void *v, const struct window_shape *s, int64_t hi, const int64_t *lo,
+                    uint32_t nwin, struct window_snap *snap)
+{
+    const struct window_head *h = v;
+    const int64_t *ts = window_ts(v, s);
+    struct window_cache *c = window_cache(v);
+    struct window_csum *cs = window_csums(v);
+    if (!c->valid || hi < c->hi) {
+        cache_rebuild(v, s, hi, lo);
+    } else {
+        uint32_t end = c->end;
+        while (end < h->n && ts[end] <= hi) /* entered: after every cached window */
+            end++;
+        for (uint32_t k = 0; k < nwin; k++) {
+            struct window_csum *ck = cs + (size_t)k * s->nfields;
+            for (uint32_t i = c->end; i < end; i++)
+                csum_step(v, s, ck, i, 1);
+            while (c->start[k] < end && ts[c->start[k]] <= lo[k]) /* left */
+                csum_step(v, s, ck, c->start[k]++, -1);
+        }
+        c->end = end;
+        c->hi = hi;
+    }
+    for (uint32_t k = 0; k < nwin; k++) {
+        snap[k].count = c->end - c->start[k];
+        for (uint32_t f = 0; f < s->nfields; f++) {
+            const struct window_csum *x = &cs[(size_t)k * s->nfields + f];
+            snap[k].acc[f].n = x->n;
+            snap[k].acc[f].sum = x->sum;
+        }
+    }
+}
+
+uint32_t window_str_hash(const char *p, uint32_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (uint32_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
+    h ^= h >> 29; /* fold the high bits in: FNV's low bits mix poorly */
+    uint32_t x = (uint32_t)(h ^ (h >> 32));
+    return x ? x : 1;
+}
+
+int window_set_init(struct window_set *set, uint32_t cap)
+{
+    uint32_t size = 16;
+    while (size < 2 * cap)
+        size *= 2;
+    set->hash = calloc(size, sizeof *set->hash);
+    set->gen = calloc(size, sizeof *set->gen);
+    set->mask = size - 1;
+    set->now = 0;
+    return set->hash && set->gen ? 0 : -1;
+}
+
+void window_set_free(struct window_set *set)
+{
+    free(set->hash);
+    free(set->gen);
+    set->hash = set->gen = NULL;
+}

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Hot reload of a directory of model versions ("reload_ms"): weir reads
+# records from a pipe while versions are dropped into the directory. v1
+# scores y = f0; v2 (y = f1) is swapped in between batches and every later
+# record says so; v3 (three inputs instead of two) and v4 (truncated) are
+# rejected with a line on stderr and v2 keeps serving. Each record carries
+# the version that scored it ("version_out"), and y tells which one did.
+# Skipped (77) without /usr/bin/python3 + numpy (the files are written with
+# scripts/export_safetensors.py's writer).
+set -u
+. "$(dirname "$0")/lib.sh"
+PY=/usr/bin/python3
+if ! $PY -c 'import numpy' 2>/dev/null; then
+    echo "skipped: /usr/bin/python3 with numpy is needed (Debian: python3-numpy)"
+    exit 77
+fi
+T=$(mktemp -d)
+cleanup() {
+    [ -n "${PID:-}" ] && kill -KILL "$PID" 2>/dev/null
+    exec 3>&- 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
+mkdir "$T/v" "$T/stage"
+$PY - "$T/stage" <<'PY'
+import json, sys
+import numpy as np
+sys.path.insert(0, "scripts")
+from export_safetensors import write_safetensors
+d = sys.argv[1]
+def linear(name, w, features=("f0", "f1")):
+    arch = {"features": list(features), "layers": [{"weight": "w"}], "output": "raw"}
+    write_safetensors(f"{d}/{name}", {"w": np.array([w], np.float32)}, {"weir": json.dumps(arch)})
+linear("v1.safetensors", [1, 0])
+linear("v2.safetensors", [0, 1])
+linear("v3.safetensors", [1, 1, 1], ("f0", "f1", "f2"))
+raw = open(f"{d}/v2.safetensors", "rb").read()
+open(f"{d}/v4.safetensors", "wb").write(raw[:len(raw) - 3])
+PY
+cp "$T/stage/v1.safetensors" "$T/v/"
+cat >"$T/p.json" <<JSON
+{"source": {"type": "file", "path": "-", "max_records": 16},
+ "operators": [
+  {"type": "extract", "fields": {"f0": "/f0", "f1": "/f1"}},
+  {"type": "model", "path": "$T/v", "out": "y", "version_out": "ver", "reload_ms": 50}],
+ "sinks": [{"type": "file", "path": "$T/out.jsonl", "fields": ["y", "ver"]}],
+ "dead_letter": {"type": "file", "path": "$T/dead.jsonl"}}
+JSON
+mkfifo "$T/in"
+"$WEIR_BIN" run "$T/p.json" <"$T/in" 2>"$T/err" &
+PID=$!
+exec 3>"$T/in"
+send() { for i in $(seq "$1" "$2"); do echo "{\"row\": $i, \"f0\": $i, \"f1\": -$i}" >&3; done; }
+send 1 50
+sleep 1
+cp "$T/stage/v2.safetensors" "$T/v/"
+sleep 1
+send 51 100
+sleep 0.5
+cp "$T/stage/v3.safetensors" "$T/v/"
+sleep 0.5
+send 101 150
+sleep 0.5
+cp "$T/stage/v4.safetensors" "$T/v/"
+sleep 0.5
+send 151 200
+exec 3>&-
+wait "$PID"
+rc=$?
+PID=
+[ "$rc" = 0 ] && ok || fail "weir exited $rc: $(cat "$T/err")"
+$PY - "$T/out.jsonl" <<'PY' && ok || fail "records scored by the wrong version"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+bad = [r for r in recs if not ((r["row"] <= 50 and r["ver"] == "v1.safetensors" and r["y"] == r["row"]) or
+                               (r["row"] > 50 and r["ver"] == "v2.safetensors" and r["y"] == -r["row"]))]
+print(f"{len(recs)} records, {len(bad)} scored by the wrong version", bad[:3])
+sys.exit(0 if len(recs) == 200 and not bad else 1)
+PY
+grep -qF "model version v2.safetensors now serving (was v1.safetensors)" "$T/err" && ok ||
+    fail "expected the swap to be logged, got: $(cat "$T/err")"
+grep -qF "model version v3.safetensors rejected, the current one keeps serving: it has 3 inputs and 1 outputs, the pipeline 2 and 1" "$T/err" && ok ||
+    fail "expected v3 to be rejected for its inputs, got: $(cat "$T/err")"
+grep -qF "model version v4.safetensors rejected, the current one keeps serving: model file $T/v/v4.safetensors:" "$T/err" && ok ||
+    fail "expected v4 (truncated) to be rejected, got: $(cat "$T/err")"
+[ "$(grep -c "v3.safetensors rejected" "$T/err")" = 1 ] && ok || fail "a rejected version must be reported once"
+# reload_ms needs a directory
+sed -i "s|\"path\": \"$T/v\"|\"path\": \"$T/stage/v1.safetensors\"|" "$T/p.json"
+"$WEIR_BIN" validate "$T/p.json" >"$T/val.out" 2>&1
+grep -qF 'operators[1].reload_ms: expected a directory of versions in "path"' "$T/val.out" && ok ||
+    fail "expected reload_ms on a file to be refused, got: $(cat "$T/val.out")"
+finish

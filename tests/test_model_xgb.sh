@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The model operator against XGBoost: tests/model_xgb.py trains
+# binary:logistic, reg:squarederror (base_score 2.5, no feature names) and
+# reg:logistic (base_score 0.3) models on 3,000 rows with 10% missing values
+# (and a row with none), weir scores them file -> file with its own tree
+# kernel, and every prediction must be within 1e-5 absolute of XGBoost's.
+# The binary model is also read with base_score in XGBoost 2.1's "[5E-1]"
+# form. Then bad tree files: unsupported objective, a child pointing back,
+# a split on a feature past the end, truncated JSON.
+# Skipped (77) without /usr/bin/python3 + xgboost + numpy.
+set -u
+. "$(dirname "$0")/lib.sh"
+PY=/usr/bin/python3
+if ! $PY -c 'import xgboost, numpy' 2>/dev/null; then
+    echo "skipped: /usr/bin/python3 with xgboost and numpy is needed (Debian: python3-xgboost)"
+    exit 77
+fi
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+$PY tests/model_xgb.py train "$T" || { fail "training failed"; finish; }
+
+FIELDS=""
+for i in 0 1 2 3 4 5 6 7; do FIELDS="$FIELDS${FIELDS:+, }\"f$i\": {\"path\": \"/f$i\", \"required\": false}"; done
+pipeline() { # name file [extra model options]
+    cat >"$T/p_$1.json" <<JSON
+{"source": {"type": "file", "path": "$T/input.jsonl", "max_records": 100},
+ "operators": [
+  {"type": "extract", "fields": {$FIELDS}},
+  {"type": "model", "path": "$2", "out": "y" ${3:-}}],
+ "sinks": [{"type": "file", "path": "$T/$1.out.jsonl"}],
+ "dead_letter": {"type": "file", "path": "$T/$1.dead.jsonl"}}
+JSON
+}
+NAMES='"features": ["f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7"]'
+pipeline binary "$T/binary.json"
+pipeline squared "$T/squared.json" ", $NAMES, \"max_records\": 256, \"max_delay_ms\": 20"
+WORKERS_squared="--workers 2" # two workers share the loaded model
+pipeline reglogistic "$T/reglogistic.json" ", $NAMES"
+pipeline binary_v2 "$T/binary_v2.json"
+for m in binary squared reglogistic binary_v2; do
+    w=WORKERS_$m
+    # shellcheck disable=SC2086
+    if "$WEIR_BIN" run "$T/p_$m.json" --quiet ${!w:-} 2>"$T/$m.err"; then ok; else fail "$m: weir run failed: $(cat "$T/$m.err")"; fi
+    [ ! -s "$T/$m.dead.jsonl" ] && ok || fail "$m: records were dead-lettered: $(head -2 "$T/$m.dead.jsonl")"
+done
+if $PY tests/model_xgb.py check "$T"; then ok; else fail "predictions differ from XGBoost's"; fi
+
+bad() { # what file expected-text [extra]
+    pipeline bad "$2" "${4:-}"
+    if "$WEIR_BIN" validate "$T/p_bad.json" >"$T/bad.out" 2>&1; then
+        fail "$1: validate accepted it"
+    elif [ "$?" -ne 2 ]; then
+        fail "$1: expected exit 2 (invalid pipeline), got another: $(cat "$T/bad.out")"
+    elif grep -qF -- "$3" "$T/bad.out"; then ok
+    else fail "$1: expected the message to contain '$3', got: $(cat "$T/bad.out")"; fi
+}
+$PY - "$T" <<'PY'
+import json, sys
+d = sys.argv[1]
+def edit(name, f):
+    m = json.load(open(f"{d}/binary.json")); f(m); json.dump(m, open(f"{d}/{name}", "w"))
+L = lambda m: m["learner"]
+T0 = lambda m: L(m)["gradient_booster"]["model"]["trees"][0]
+edit("objective.json", lambda m: L(m)["objective"].update(name="multi:softprob"))
+edit("loop.json", lambda m: T0(m)["left_children"].__setitem__(1, 0) if T0(m)["left_children"][1] != -1 else T0(m)["left_children"].__setitem__(0, 0))
+edit("feature.json", lambda m: T0(m)["split_indices"].__setitem__(0, 99))
+edit("short.json", lambda m: T0(m)["split_conditions"].pop())
+edit("dart.json", lambda m: L(m)["gradient_booster"].update(name="dart"))
+edit("names.json", lambda m: L(m)["feature_names"].__setitem__(3, "amount"))
+PY
+head -c 5000 "$T/binary.json" >"$T/cut.json"
+bad "unsupported objective" "$T/objective.json" 'objective "multi:softprob": expected binary:logistic, reg:logistic or reg:squarederror'
+bad "a child pointing back" "$T/loop.json" 'trees[0] node'
+bad "split past the features" "$T/feature.json" 'trees[0] node 0: split on feature 99, expected 0 to 7'
+bad "arrays of different lengths" "$T/short.json" 'trees[0]: expected left_children'
+bad "dart" "$T/dart.json" 'booster "dart": expected "gbtree"'
+bad "truncated JSON" "$T/cut.json" "not valid JSON"
+bad "model feature not in the pipeline" "$T/names.json" 'unknown feature "amount"'
+bad "features in another order" "$T/binary.json" 'expected "f0" (the model'"'"'s input 0), got "f1"' \
+    ', "features": ["f1", "f0", "f2", "f3", "f4", "f5", "f6", "f7"]'
+bad "too few features" "$T/squared.json" 'expected 8 features (the inputs of 40 trees over 8 features, raw), got 2' \
+    ', "features": ["f1", "f0"]'
+finish

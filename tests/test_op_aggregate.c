@@ -1,0 +1,308 @@
+/* Tests for the aggregate operator (tumbling, hopping and session windows):
+ * through a stand-in engine that collects the records it emits, random
+ * streams (many keys, out-of-order and equal times, NaN, late records) are
+ * checked against a brute-force reference: every window whose end the final
+ * watermark reached is written exactly once with the aggregates of all its
+ * non-late records, and no other window is; plus prepare errors. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "tests/check.h"
+#include "tests/op_harness.h"
+
+extern const struct weir_operator_type weir_op_aggregate;
+
+#define NREC 3000
+#define MAXOUT 20000
+
+struct rec {
+    int64_t ts;
+    float x;
+    char key[8];
+    int accepted;
+};
+
+struct result {
+    char key[8];
+    char start[32];
+    int64_t start_ms, end_ms;
+    float v[6]; /* count sum mean min max stddev */
+    int matched;
+};
+
+static struct result got[MAXOUT];
+static size_t ngot;
+static struct weir_batch_pool *pool;
+static int cols[6];
+
+static uint64_t rng = 0x2545F4914F6CDD1Dull;
+static uint32_t rnd(uint32_t n)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng % n);
+}
+
+static void fmt_time(char *buf, size_t size, int64_t ms)
+{
+    time_t sec = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, size - n, ".%03dZ", (int)(ms % 1000));
+}
+
+/* The stand-in engine. */
+static struct weir_batch *fake_new(void *ctx)
+{
+    (void)ctx;
+    return weir_batch_get(pool);
+}
+
+static void fake_emit(void *ctx, struct weir_op *op, struct weir_batch *b)
+{
+    (void)ctx;
+    (void)op;
+    for (uint32_t i = 0; i < b->n && ngot < MAXOUT; i++) {
+        struct result *r = &got[ngot++];
+        memset(r, 0, sizeof *r);
+        json_t *j = json_loadb(b->rec[i].value, b->rec[i].value_len, 0, NULL);
+        CHECK(j != NULL);
+        snprintf(r->key, sizeof r->key, "%s", json_string_value(json_object_get(j, "key")));
+        snprintf(r->start, sizeof r->start, "%s", json_string_value(json_object_get(j, "window_start")));
+        char end[32];
+        r->end_ms = b->rec[i].ts_ms + 1;
+        fmt_time(end, sizeof end, r->end_ms);
+        CHECK(strcmp(json_string_value(json_object_get(j, "window_end")), end) == 0);
+        CHECK(b->rec[i].key_len == strlen(r->key) && memcmp(b->rec[i].key, r->key, b->rec[i].key_len) == 0);
+        json_decref(j);
+        for (int k = 0; k < 6; k++)
+            r->v[k] = weir_batch_row(b, i)[cols[k]];
+    }
+    weir_batch_put(b);
+}
+
+static int fake_tie(void *ctx, struct weir_batch *out, struct weir_batch *in)
+{
+    (void)ctx;
+    CHECK(out != in && in->n > 0);
+    return 0;
+}
+
+static const struct weir_op_engine ENGINE = {.batch_new = fake_new, .emit = fake_emit, .tie = fake_tie};
+
+/* Aggregates of the accepted records of key in [lo, hi). */
+static void ref_window(const struct rec *r, const char *key, int64_t lo, int64_t hi, double *v)
+{
+    double n = 0, cnt = 0, sum = 0, mn = INFINITY, mx = -INFINITY;
+    for (size_t j = 0; j < NREC; j++) {
+        if (!r[j].accepted || strcmp(r[j].key, key) || r[j].ts < lo || r[j].ts >= hi)
+            continue;
+        cnt++;
+        if (!isfinite(r[j].x))
+            continue;
+        n++;
+        sum += r[j].x;
+        mn = r[j].x < mn ? r[j].x : mn;
+        mx = r[j].x > mx ? r[j].x : mx;
+    }
+    double mean = n ? sum / n : NAN, ss = 0;
+    for (size_t j = 0; j < NREC; j++)
+        if (r[j].accepted && !strcmp(r[j].key, key) && r[j].ts >= lo && r[j].ts < hi && isfinite(r[j].x))
+            ss += (r[j].x - mean) * (r[j].x - mean);
+    v[0] = cnt;
+    v[1] = n ? sum : NAN;
+    v[2] = mean;
+    v[3] = n ? mn : NAN;
+    v[4] = n ? mx : NAN;
+    v[5] = n > 1 ? sqrt(ss / (n - 1)) : NAN;
+}
+
+static int same(double g, double w)
+{
+    return isnan(w) ? isnan(g) : fabs(g - w) <= 1e-4 * fabs(w) + 1e-3;
+}
+
+/* Finds the emitted window (key, lo) and checks it against the reference. */
+static int expect_window(const struct rec *r, const char *key, int64_t lo, int64_t hi, int64_t end)
+{
+    char start[32];
+    fmt_time(start, sizeof start, lo);
+    double want[6];
+    ref_window(r, key, lo, hi, want);
+    for (size_t k = 0; k < ngot; k++) {
+        struct result *g = &got[k];
+        if (strcmp(g->key, key) || strcmp(g->start, start))
+            continue;
+        int ok = !g->matched && g->end_ms == end;
+        for (int a = 0; a < 6; a++)
+            ok &= same(g->v[a], want[a]);
+        if (!ok)
+            fprintf(stderr, "window %s %s: end %lld (want %lld), count %g (want %g), sum %g (want "
+                    "%g)%s\n", key, start, (long long)g->end_ms, (long long)end, g->v[0], want[0],
+                    g->v[1], want[1], g->matched ? ", twice" : "");
+        g->matched++;
+        return ok;
+    }
+    fprintf(stderr, "window %s %s (end %lld): not written\n", key, start, (long long)end);
+    return 0;
+}
+
+static int cmp_ts(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* kind 0 tumbling, 1 hopping, 2 session. */
+static void run_random(int kind, int64_t size, int64_t hop, int64_t lateness, uint32_t nkeys)
+{
+    static struct rec r[NREC];
+    char conf[1024];
+    const char *aggs = "\"aggregates\": [{\"agg\": \"count\", \"out\": \"n\"}, {\"agg\": \"sum\", "
+                       "\"field\": \"x\", \"out\": \"s\"}, {\"agg\": \"mean\", \"field\": \"x\", "
+                       "\"out\": \"m\"}, {\"agg\": \"min\", \"field\": \"x\", \"out\": \"lo\"}, "
+                       "{\"agg\": \"max\", \"field\": \"x\", \"out\": \"hi\"}, {\"agg\": "
+                       "\"stddev\", \"field\": \"x\", \"out\": \"sd\"}]";
+    if (kind == 0)
+        snprintf(conf, sizeof conf, "{\"kind\": \"tumbling\", \"by\": \"kafka:key\", \"size\": %lld, %s}",
+                 (long long)size, aggs);
+    else if (kind == 1)
+        snprintf(conf, sizeof conf, "{\"kind\": \"hopping\", \"by\": \"kafka:key\", \"size\": %lld, "
+                 "\"hop\": %lld, %s}", (long long)size, (long long)hop, aggs);
+    else
+        snprintf(conf, sizeof conf, "{\"kind\": \"session\", \"by\": \"kafka:key\", \"gap\": %lld, "
+                 "\"max_sessions\": 64, %s}", (long long)size, aggs);
+    struct h_pipe p;
+    struct h_op h;
+    h_pipe_init(&p);
+    p.lateness_ms = lateness;
+    int xc = h_feature(&p, "x", 0);
+    if (h_build(&h, &weir_op_aggregate, conf, &p, 1) != 0) {
+        fprintf(stderr, "%s\n", h_last_diag(&p));
+        CHECK(0);
+        return;
+    }
+    static const char *const names[6] = {"n", "s", "m", "lo", "hi", "sd"};
+    for (int k = 0; k < 6; k++)
+        cols[k] = weir_schema_find_feature(&p.schema, names[k]);
+    h.op.engine = &ENGINE;
+    pool = h_pool(&p, 64);
+    ngot = 0;
+    int64_t max = INT64_MIN;
+    size_t late = 0;
+    for (size_t i = 0; i < NREC;) {
+        struct weir_batch *b = weir_batch_get(pool);
+        size_t first = i, n = 1 + rnd(64);
+        for (; i < NREC && i - first < n; i++) {
+            int64_t t = 1000000 + (int64_t)i * 100 - rnd(3000);
+            r[i].ts = t - t % 250;
+            snprintf(r[i].key, sizeof r[i].key, "k%u", rnd(nkeys));
+            r[i].x = rnd(40) == 0 ? NAN : (float)rnd(10000) / 8.0f - 300;
+            int k = h_push_value(b, xc, r[i].x);
+            b->rec[k].ts_ms = r[i].ts;
+            b->rec[k].key = r[i].key;
+            b->rec[k].key_len = (uint32_t)strlen(r[i].key);
+            r[i].accepted = max == INT64_MIN || r[i].ts >= max - lateness;
+            late += !r[i].accepted;
+            max = r[i].accepted && r[i].ts > max ? r[i].ts : max;
+        }
+        CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+        for (size_t j = first; j < i; j++)
+            CHECK(weir_record_live(&b->rec[j - first]) == r[j].accepted);
+        weir_batch_put(b);
+    }
+    int64_t wm = max - lateness;
+    size_t want = 0, bad = 0;
+    for (uint32_t k = 0; k < nkeys; k++) {
+        char key[8];
+        snprintf(key, sizeof key, "k%u", k);
+        int64_t ts[NREC];
+        size_t n = 0;
+        for (size_t j = 0; j < NREC; j++)
+            if (r[j].accepted && !strcmp(r[j].key, key))
+                ts[n++] = r[j].ts;
+        qsort(ts, n, sizeof *ts, cmp_ts);
+        if (kind == 2) {
+            for (size_t a = 0, b2; a < n; a = b2) {
+                for (b2 = a + 1; b2 < n && ts[b2] - ts[b2 - 1] < size; b2++)
+                    ;
+                int64_t end = ts[b2 - 1] + size;
+                if (end <= wm) {
+                    want++;
+                    bad += !expect_window(r, key, ts[a], ts[b2 - 1] + 1, end);
+                }
+            }
+            continue;
+        }
+        int64_t step = kind == 0 ? size : hop;
+        int64_t done = INT64_MIN; /* the largest window start checked */
+        for (size_t a = 0; a < n; a++) { /* every window start that holds a record, once */
+            int64_t top = ts[a] - ts[a] % step, s = top;
+            while (s - step > ts[a] - size)
+                s -= step;
+            for (; s <= top; s += step) {
+                if (s <= done)
+                    continue;
+                done = s;
+                if (s + size <= wm) {
+                    want++;
+                    bad += !expect_window(r, key, s, s + size, s + size);
+                }
+            }
+        }
+    }
+    size_t unmatched = 0;
+    for (size_t k = 0; k < ngot; k++)
+        unmatched += got[k].matched != 1;
+    printf("kind %d: %zu windows written, %zu expected, %zu late records\n", kind, ngot, want, late);
+    CHECK(bad == 0 && unmatched == 0 && ngot == want && want > 20);
+    CHECK(lateness >= 3000 || late > 10);
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
+static void expect_error(const char *json, const char *want)
+{
+    h_expect_prepare_error(&weir_op_aggregate, (const char *const[]){"x", NULL}, 1, json, want);
+}
+
+static void test_prepare_errors(void)
+{
+    const char *agg = "\"aggregates\": [{\"agg\": \"count\", \"out\": \"n\"}]";
+    char j[256];
+    snprintf(j, sizeof j, "{\"kind\": \"tumbling\", %s}", agg);
+    expect_error(j, "test.json: operators[1].size: expected a \"size\" of at least 1ms");
+    snprintf(j, sizeof j, "{\"kind\": \"hopping\", \"size\": \"1m\", %s}", agg);
+    expect_error(j, "test.json: operators[1].hop: expected a \"hop\" with \"kind\": \"hopping\"");
+    snprintf(j, sizeof j, "{\"kind\": \"hopping\", \"size\": \"1m\", \"hop\": \"2m\", %s}", agg);
+    expect_error(j, "test.json: operators[1].hop: expected a duration of at least 1ms and at most "
+                    "\"size\"");
+    snprintf(j, sizeof j, "{\"kind\": \"hopping\", \"size\": \"1h\", \"hop\": \"1s\", %s}", agg);
+    expect_error(j, "test.json: operators[1].hop: expected at most 64 open windows per key ((size + "
+                    "allowed_lateness) / hop + 1)");
+    snprintf(j, sizeof j, "{\"kind\": \"session\", \"size\": \"1m\", %s}", agg);
+    expect_error(j, "test.json: operators[1].size: expected no \"size\" with \"kind\": \"session\" "
+                    "(it has \"gap\")");
+    snprintf(j, sizeof j, "{\"kind\": \"tumbling\", \"size\": \"1m\", \"gap\": \"1m\", %s}", agg);
+    expect_error(j, "test.json: operators[1].gap: expected \"gap\" only with \"kind\": \"session\"");
+    expect_error("{\"kind\": \"tumbling\", \"size\": \"1m\", \"aggregates\": [{\"agg\": \"sum\", "
+                 "\"out\": \"s\"}]}",
+                 "test.json: operators[1].aggregates[0]: expected a \"field\" with \"agg\": \"sum\"");
+}
+
+int main(void)
+{
+    test_prepare_errors();
+    run_random(0, 2000, 0, 1500, 15);   /* tumbling 2 s */
+    run_random(0, 700, 0, 0, 40);       /* tumbling, lateness 0: many late */
+    run_random(1, 3000, 1000, 2000, 12); /* hopping 3 s every 1 s */
+    run_random(1, 1000, 250, 500, 30);
+    run_random(2, 900, 0, 2500, 25);    /* sessions, gap 0.9 s */
+    run_random(2, 3000, 0, 1000, 60);
+    return check_summary();
+}

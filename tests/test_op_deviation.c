@@ -1,0 +1,350 @@
+/* Tests for the deviation operator: scores against a brute-force reference
+ * (the window sorted from scratch for every record, median/MAD or
+ * mean/std), on series with ties, flat stretches, NaN and Inf; one-sided
+ * scores; the warm-up flag; the hold gate; expected ranges; prepare errors. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "tests/check.h"
+#include "tests/op_harness.h"
+
+extern const struct weir_operator_type weir_op_deviation;
+
+static uint64_t rng = 12345;
+static double uniform(void)
+{
+    rng ^= rng >> 12;
+    rng ^= rng << 25;
+    rng ^= rng >> 27;
+    return (double)((rng * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+struct ref_conf {
+    int robust, side, ratio; /* side: 0 both, 1 up, 2 down */
+    int window, warmup, hold;
+    double z_half;
+    int change; /* "of": "change": x minus the previous finite x */
+};
+
+/* The operator's rules, written the slow and obvious way. */
+static void reference(const struct ref_conf *rc, const float *x, size_t n, float *out,
+                      float *lo, float *hi, unsigned char *warm)
+{
+    float *win = malloc((size_t)rc->window * sizeof *win), *hist = calloc(n + 1, sizeof *hist);
+    float *kept = malloc(n * sizeof *kept);
+    size_t nk = 0;
+    float last_x = NAN;
+    for (size_t i = 0; i < n; i++) {
+        float base = 0, y = x[i];
+        if (rc->change && isfinite(y)) {
+            base = last_x;
+            last_x = x[i];
+            y = isnan(base) ? NAN : y - base;
+            if (isnan(base)) { /* the first value: nothing to compare, warming up */
+                out[i] = 0;
+                hist[i] = 0;
+                lo[i] = hi[i] = NAN;
+                warm[i] = 1;
+                if (rc->hold)
+                    out[i] = 0;
+                continue;
+            }
+        }
+        size_t m = nk < (size_t)rc->window ? nk : (size_t)rc->window;
+        memcpy(win, kept + nk - m, m * sizeof *win);
+        double score = 0;
+        lo[i] = hi[i] = NAN;
+        warm[i] = 0;
+        if (isfinite(y)) {
+            if (m < (size_t)rc->warmup) {
+                warm[i] = 1;
+            } else {
+                qsort(win, m, sizeof *win, cmp_float);
+                double sum = 0, sq = 0, center, scale;
+                for (size_t k = 0; k < m; k++)
+                    sum += win[k];
+                double mean = sum / (double)m;
+                for (size_t k = 0; k < m; k++)
+                    sq += (win[k] - mean) * (win[k] - mean);
+                double sd = sqrt(sq / (double)m);
+                if (rc->robust) {
+                    center = m % 2 ? win[m / 2] : 0.5 * ((double)win[m / 2 - 1] + win[m / 2]);
+                    double *dev = malloc(m * sizeof *dev);
+                    for (size_t k = 0; k < m; k++)
+                        dev[k] = fabs(win[k] - center);
+                    for (size_t a = 1; a < m; a++) /* insertion sort: small m */
+                        for (size_t b = a; b > 0 && dev[b - 1] > dev[b]; b--) {
+                            double t = dev[b];
+                            dev[b] = dev[b - 1];
+                            dev[b - 1] = t;
+                        }
+                    double mad = m % 2 ? dev[m / 2] : 0.5 * (dev[m / 2 - 1] + dev[m / 2]);
+                    free(dev);
+                    scale = 1.4826 * mad > 0 ? 1.4826 * mad : sd;
+                } else {
+                    center = mean;
+                    scale = sd;
+                }
+                double d = y - center;
+                if ((rc->side == 1 && d <= 0) || (rc->side == 2 && d >= 0) || d == 0)
+                    score = 0;
+                else if (!(scale > 0))
+                    score = 1;
+                else if (rc->ratio)
+                    score = (d / scale) * (d / scale) /
+                            ((d / scale) * (d / scale) + rc->z_half * rc->z_half);
+                else
+                    score = erf(fabs(d / scale) / sqrt(2.0));
+                lo[i] = (float)(base + center - 3 * scale);
+                hi[i] = (float)(base + center + 3 * scale);
+            }
+            kept[nk++] = y;
+        }
+        /* hold: above every score of the previous hold records */
+        float s = (float)score, prev = 0;
+        for (size_t k = i >= (size_t)rc->hold ? i - (size_t)rc->hold : 0; k < i; k++)
+            prev = hist[k] > prev ? hist[k] : prev;
+        hist[i] = s;
+        out[i] = rc->hold ? (s > prev ? s : 0.0f) : s;
+    }
+    free(win);
+    free(hist);
+    free(kept);
+}
+
+/* Ranges agree to 1e-3 relative, or are both NaN. */
+static int near_or_nan(float got, float want)
+{
+    return isnan(want) ? isnan(got) : fabsf(got - want) <= 1e-3f * (1 + fabsf(want));
+}
+
+static void compare(const struct ref_conf *rc, const float *x, size_t n)
+{
+    static const char *sides[] = {"both", "up", "down"};
+    char conf[512];
+    snprintf(conf, sizeof conf,
+             "{\"fields\": [\"v\"], \"method\": \"%s\", \"side\": \"%s\", \"mapping\": \"%s\", "
+             "\"window\": %d, \"warmup\": %d, \"hold\": %d, \"z_half\": %g, \"range\": true, "
+             "\"of\": \"%s\"}",
+             rc->robust ? "robust" : "gaussian", sides[rc->side], rc->ratio ? "ratio" : "erf",
+             rc->window, rc->warmup, rc->hold, rc->z_half, rc->change ? "change" : "value");
+    struct h_pipe p;
+    struct h_op h;
+    h_pipe_init(&p);
+    h_feature(&p, "v", 0);
+    CHECK(h_build(&h, &weir_op_deviation, conf, &p, 1) == 0);
+    int out = weir_schema_find_feature(&p.schema, "anomaly_score");
+    int lo = weir_schema_find_feature(&p.schema, "v_lo");
+    int hi = weir_schema_find_feature(&p.schema, "v_hi");
+    CHECK(out >= 0 && lo >= 0 && hi >= 0);
+    struct weir_batch_pool *pool = h_pool(&p, 37);
+    float *want = malloc(n * sizeof *want), *wlo = malloc(n * sizeof *wlo),
+          *whi = malloc(n * sizeof *whi);
+    unsigned char *warm = malloc(n);
+    reference(rc, x, n, want, wlo, whi, warm);
+    size_t bad = 0;
+    for (size_t k = 0; k < n;) {
+        struct weir_batch *b = weir_batch_get(pool);
+        size_t first = k;
+        while (k < n && b->n < b->cap)
+            h_push_value(b, 0, x[k++]);
+        CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+        for (size_t j = first; j < k; j++) {
+            const float *row = weir_batch_row(b, (uint32_t)(j - first));
+            int w = (b->rec[j - first].flags & WEIR_REC_WARMUP) != 0;
+            int ok = fabsf(row[out] - want[j]) <= 2e-6f * (1 + fabsf(want[j])) && w == warm[j];
+            ok = ok && near_or_nan(row[lo], wlo[j]) && near_or_nan(row[hi], whi[j]);
+            if (!ok && bad++ < 3)
+                fprintf(stderr, "%s: record %zu: score %.9g want %.9g, warm %d want %d\n", conf, j,
+                        row[out], want[j], w, warm[j]);
+        }
+        weir_batch_put(b);
+    }
+    CHECK(bad == 0);
+    free(want);
+    free(wlo);
+    free(whi);
+    free(warm);
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
+static void test_against_reference(void)
+{
+    enum { N = 600 };
+    float x[N];
+    for (int kind = 0; kind < 4; kind++) {
+        for (size_t i = 0; i < N; i++) {
+            double u = uniform();
+            if (kind == 0)
+                x[i] = (float)(10 + 3 * (u - 0.5) + (i % 97 == 50 ? 40 : 0)); /* spikes */
+            else if (kind == 1)
+                x[i] = (float)floor(4 * u); /* heavy ties: MAD often 0 or 1 */
+            else if (kind == 2)
+                x[i] = i < 300 ? 5.0f : (i < 320 ? 9.0f : 5.0f); /* flat, a step */
+            else
+                x[i] = u < 0.05 ? NAN : u < 0.07 ? INFINITY : (float)(100 * u); /* missing */
+        }
+        for (int robust = 0; robust < 2; robust++)
+            for (int side = 0; side < 3; side++) {
+                struct ref_conf rc = {robust, side, (kind + side) % 2, 16 + 47 * kind, 5 + kind,
+                                      side == 1 ? 0 : 20, 2.5, 0};
+                compare(&rc, x, N);
+                rc.change = 1;
+                compare(&rc, x, N);
+            }
+    }
+}
+
+/* A daily pattern whose peak goes missing on day 5: the value is ordinary
+ * for the window (mid-range), but not for its time of day. Only the
+ * seasonal channel sees it; records without an event time skip it. */
+static double season_score(int with_season, int with_time)
+{
+    char conf[256];
+    snprintf(conf, sizeof conf,
+             "{\"fields\": [\"v\"], \"method\": \"gaussian\", \"window\": 1000, "
+             "\"mapping\": \"ratio\", \"hold\": 3%s}", /* odd hold: state alignment */
+             with_season ? ", \"season\": \"1d\", \"season_buckets\": 288" : "");
+    struct h_pipe p;
+    struct h_op h;
+    h_pipe_init(&p);
+    h_feature(&p, "v", 0);
+    CHECK(h_build(&h, &weir_op_deviation, conf, &p, 1) == 0);
+    int out = weir_schema_find_feature(&p.schema, "anomaly_score");
+    struct weir_batch_pool *pool = h_pool(&p, 288);
+    double at_gap = NAN, elsewhere = 0;
+    const int gap = 4 * 288 + 72; /* day 5, 06:00: the peak of sin */
+    for (int day = 0; day < 6; day++) {
+        struct weir_batch *b = weir_batch_get(pool);
+        for (int k = 0; k < 288; k++) {
+            int n = day * 288 + k;
+            float v = (float)(10 + 5 * sin(2 * M_PI * k / 288.0) + 0.1 * (uniform() - 0.5));
+            if (n == gap)
+                v = 10;
+            int i = h_push_value(b, 0, v);
+            b->rec[i].ts_ms = with_time ? 1396310400000LL + (int64_t)n * 300000 : -1;
+        }
+        CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+        for (int k = 0; k < 288; k++) {
+            double sc = weir_batch_row(b, (uint32_t)k)[out];
+            if (day * 288 + k == gap)
+                at_gap = sc;
+            else if (day >= 4 && sc > elsewhere)
+                elsewhere = sc;
+        }
+        weir_batch_put(b);
+    }
+    if (with_season && with_time)
+        CHECK(elsewhere < 0.9); /* the pattern itself is learned, not flagged */
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+    return at_gap;
+}
+
+static void test_season(void)
+{
+    double seasonal = season_score(1, 1), plain = season_score(0, 1), untimed = season_score(1, 0);
+    printf("missing peak: seasonal %.4f, window only %.4f, no event time %.4f\n", seasonal, plain,
+           untimed);
+    CHECK(seasonal > 0.99);
+    CHECK(plain < 0.1);
+    CHECK(untimed < 0.1);
+    h_expect_prepare_error(&weir_op_deviation, (const char *const[]){"v", NULL}, 1,
+                           "{\"fields\": [\"v\"], \"season\": 100}",
+                           "test.json: operators[1].season: expected a period of at least "
+                           "season_buckets (288) ms, got 100 ms");
+}
+
+/* "by": each key's scores equal a run over that key's records alone. */
+static void run_keyed(const char *conf, const int *key, const float *x, size_t n, int only,
+                      float *out)
+{
+    struct h_pipe p;
+    struct h_op h;
+    h_pipe_init(&p);
+    h_feature(&p, "v", 0);
+    struct weir_prepare pr = {.schema = &p.schema, .diag = &p.diag, .path = "operators[0]"};
+    int host = weir_schema_string_out(&pr, "host", "operators[0]");
+    CHECK(h_build(&h, &weir_op_deviation, conf, &p, 1) == 0);
+    int outc = weir_schema_find_feature(&p.schema, "anomaly_score");
+    struct weir_batch_pool *pool = h_pool(&p, 50);
+    static const char *names[] = {"web-1", "web-2", "db-1"};
+    for (size_t k = 0; k < n;) {
+        struct weir_batch *b = weir_batch_get(pool);
+        size_t first[64], m = 0;
+        while (k < n && b->n < b->cap) {
+            if (only < 0 || key[k] == only) {
+                int i = h_push_value(b, 0, x[k]);
+                b->S[(size_t)i * b->nstr + (size_t)host] =
+                    (struct weir_str){names[key[k]], (uint32_t)strlen(names[key[k]])};
+                first[m++] = k;
+            }
+            k++;
+        }
+        CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+        for (size_t j = 0; j < m; j++)
+            out[first[j]] = weir_batch_row(b, (uint32_t)j)[outc];
+        weir_batch_put(b);
+    }
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
+static void test_by_key(void)
+{
+    enum { N = 900 };
+    int key[N];
+    float x[N], keyed[N], alone[N];
+    for (size_t i = 0; i < N; i++) {
+        key[i] = (int)(uniform() * 3);
+        x[i] = (float)(100 * key[i] + 5 * uniform() + (i % 101 == 0 ? 50 : 0));
+    }
+    const char *conf = "{\"fields\": [\"v\"], \"by\": \"host\", \"window\": 64, "
+                       "\"warmup\": 10, \"hold\": 5, \"of\": \"both\"}";
+    run_keyed(conf, key, x, N, -1, keyed);
+    for (int k = 0; k < 3; k++)
+        run_keyed(conf, key, x, N, k, alone);
+    size_t diff = 0;
+    for (size_t i = 0; i < N; i++)
+        diff += keyed[i] != alone[i];
+    CHECK(diff == 0);
+}
+
+static void test_prepare_errors(void)
+{
+    const char *const feats[] = {"v", NULL};
+    h_expect_prepare_error(&weir_op_deviation, feats, 1,
+                           "{\"fields\": [\"v\"], \"window\": 10, \"warmup\": 20}",
+                           "test.json: operators[1].warmup: expected warmup <= window (10), "
+                           "got 20");
+    h_expect_prepare_error(&weir_op_deviation, feats, 1,
+                           "{\"fields\": [\"v\"], \"range\": true, \"range_out\": [\"a\"]}",
+                           "test.json: operators[1].range_out: expected 2 names (lo and hi per "
+                           "input), got 1");
+    h_expect_prepare_error(&weir_op_deviation, feats, 1, "{\"fields\": [\"w\"]}",
+                           "test.json: operators[1].fields[0]: unknown feature \"w\" (did you mean "
+                           "\"v\"?)");
+    h_expect_prepare_error(&weir_op_deviation, feats, 1,
+                           "{\"fields\": [\"v\"], \"side\": \"sideways\"}",
+                           "test.json: operators[1].side: expected \"both\", \"up\" or \"down\", "
+                           "got \"sideways\"");
+}
+
+int main(void)
+{
+    test_against_reference();
+    test_season();
+    test_by_key();
+    test_prepare_errors();
+    return check_summary();
+}

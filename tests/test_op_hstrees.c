@@ -1,0 +1,108 @@
+/* Tests for hstrees (Half-Space Trees): an isolated point scores high and
+ * the cluster low; the first window only learns (flagged warm-up); the same
+ * seed gives the same scores and another seed other ones; records with a
+ * NaN feature are neither scored nor learned; prepare errors. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "tests/check.h"
+#include "tests/op_harness.h"
+
+extern const struct weir_operator_type weir_op_hstrees;
+
+static uint64_t rng = 77;
+static double uniform(void)
+{
+    rng ^= rng >> 12;
+    rng ^= rng << 25;
+    rng ^= rng >> 27;
+    return (double)((rng * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
+}
+
+static double gauss(void)
+{
+    return sqrt(-2 * log(uniform() + 1e-300)) * cos(2 * M_PI * uniform());
+}
+
+/* Runs (x, y) pairs through a fresh hstrees; scores and warm-up flags out. */
+static void run(const char *conf, const float (*xy)[2], size_t n, float *score,
+                unsigned char *warm)
+{
+    struct h_pipe p;
+    struct h_op h;
+    h_pipe_init(&p);
+    h_feature(&p, "x", 0);
+    h_feature(&p, "y", 0);
+    CHECK(h_build(&h, &weir_op_hstrees, conf, &p, 1) == 0);
+    int out = weir_schema_find_feature(&p.schema, "anomaly_score");
+    struct weir_batch_pool *pool = h_pool(&p, 64);
+    for (size_t k = 0; k < n;) {
+        struct weir_batch *b = weir_batch_get(pool);
+        size_t first = k;
+        while (k < n && b->n < b->cap) {
+            int i = weir_batch_push(b);
+            weir_batch_row(b, (uint32_t)i)[0] = xy[k][0];
+            weir_batch_row(b, (uint32_t)i)[1] = xy[k][1];
+            k++;
+        }
+        CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+        for (size_t j = first; j < k; j++) {
+            score[j] = weir_batch_row(b, (uint32_t)(j - first))[out];
+            warm[j] = (b->rec[j - first].flags & WEIR_REC_WARMUP) != 0;
+        }
+        weir_batch_put(b);
+    }
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
+int main(void)
+{
+    enum { N = 2000 };
+    static float xy[N][2], s1[N], s2[N], s3[N];
+    static unsigned char w1[N], w2[N], w3[N];
+    for (size_t i = 0; i < N; i++) {
+        xy[i][0] = (float)(10 + gauss());
+        xy[i][1] = (float)(-5 + 2 * gauss());
+    }
+    /* isolated points late in the stream, inside the range already seen */
+    const size_t odd[] = {1500, 1700, 1900};
+    xy[0][0] = 2, xy[0][1] = -15; /* stretch the range early */
+    for (size_t k = 0; k < 3; k++)
+        xy[odd[k]][0] = 3, xy[odd[k]][1] = -14;
+    xy[100][0] = NAN;
+    const char *conf = "{\"fields\": [\"x\", \"y\"], \"window\": 250, \"seed\": 3}";
+    run(conf, xy, N, s1, w1);
+    /* warm-up: exactly the first 250 finite records; the NaN one is skipped */
+    size_t nwarm = 0;
+    for (size_t i = 0; i < N; i++)
+        nwarm += w1[i];
+    CHECK(nwarm == 250);
+    CHECK(w1[250] && !w1[251] && !w1[100]);
+    CHECK(s1[100] == 0 && s1[10] == 0);
+    double inlier = 0;
+    size_t m = 0;
+    for (size_t i = 300; i < N; i++)
+        if (i != 1500 && i != 1700 && i != 1900) {
+            inlier += s1[i];
+            m++;
+        }
+    inlier /= (double)m;
+    printf("mean inlier score %.3f; isolated points %.3f %.3f %.3f\n", inlier, s1[1500], s1[1700],
+           s1[1900]);
+    CHECK(inlier < 0.2);
+    for (size_t k = 0; k < 3; k++)
+        CHECK(s1[odd[k]] > 0.6 && s1[odd[k]] > inlier + 0.4);
+    for (size_t i = 0; i < N; i++)
+        CHECK(s1[i] >= 0 && s1[i] <= 1);
+    run(conf, xy, N, s2, w2);
+    CHECK(memcmp(s1, s2, sizeof s1) == 0);
+    run("{\"fields\": [\"x\", \"y\"], \"window\": 250, \"seed\": 4}", xy, N, s3, w3);
+    CHECK(memcmp(s1, s3, sizeof s1) != 0);
+    h_expect_prepare_error(&weir_op_hstrees, (const char *const[]){"x", NULL}, 1,
+                           "{\"fields\": [\"x\"], \"depth\": 17}",
+                           "test.json: operators[1].depth: expected a positive integer up to 16, "
+                           "got 17");
+    return check_summary();
+}

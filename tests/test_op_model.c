@@ -1,0 +1,160 @@
+/* Tests for the model operator through the operator harness: a hand-made
+ * safetensors logistic regression with input normalisation (values worked
+ * by hand), non-finite inputs dead-lettered or imputed, rows split over
+ * several runs (max_records), a hand-made XGBoost tree with a missing value,
+ * dead records left alone, and prepare errors. The PyTorch and XGBoost
+ * comparisons are tests/test_model_torch.sh and test_model_xgb.sh. */
+#include <math.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "tests/check.h"
+#include "tests/op_harness.h"
+
+extern const struct weir_operator_type weir_op_model;
+
+static char dir[] = "/tmp/weir-op-model-XXXXXX";
+static char st_path[512], xgb_path[512];
+
+/* logistic: p = sigmoid(1 * (a - 1) / 2 - 2 * (b - 2) / 4 + 0.5) */
+static void write_models(void)
+{
+    const float W[] = {1, -2}, b[] = {0.5f}, mean[] = {1, 2}, std[] = {2, 4};
+    const char *arch = "{\\\"features\\\": [\\\"a\\\", \\\"b\\\"], "
+                       "\\\"layers\\\": [{\\\"weight\\\": "
+                       "\\\"w\\\", \\\"bias\\\": \\\"b\\\"}], \\\"input_mean\\\": \\\"m\\\", "
+                       "\\\"input_std\\\": \\\"s\\\", \\\"output\\\": \\\"probability\\\"}";
+    char header[1024];
+    int n = snprintf(header, sizeof header,
+                     "{\"w\": {\"dtype\": \"F32\", \"shape\": [1, 2], \"data_offsets\": [0, 8]}, "
+                     "\"b\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [8, 12]}, "
+                     "\"m\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [12, 20]}, "
+                     "\"s\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [20, 28]}, "
+                     "\"__metadata__\": {\"weir\": \"%s\"}}", arch);
+    snprintf(st_path, sizeof st_path, "%s/logistic.safetensors", dir);
+    FILE *f = fopen(st_path, "wb");
+    uint64_t len = (uint64_t)n; /* little-endian host */
+    fwrite(&len, 8, 1, f);
+    fwrite(header, 1, (size_t)n, f);
+    fwrite(W, 4, 2, f), fwrite(b, 4, 1, f), fwrite(mean, 4, 2, f), fwrite(std, 4, 2, f);
+    fclose(f);
+    /* one tree: a < 0.5 (missing: left) ? 0.25 : -0.75, base_score 0.5 (margin 0) */
+    snprintf(xgb_path, sizeof xgb_path, "%s/tree.json", dir);
+    f = fopen(xgb_path, "w");
+    fputs("{\"learner\": {\"feature_names\": [\"a\", \"b\"], \"gradient_booster\": {\"name\": "
+          "\"gbtree\", \"model\": {\"trees\": [{\"left_children\": [1, -1, -1], "
+          "\"right_children\": [2, -1, -1], \"split_indices\": [0, 0, 0], \"split_conditions\": "
+          "[0.5, 0.25, -0.75], \"default_left\": [1, 0, 0]}]}}, \"learner_model_param\": "
+          "{\"base_score\": \"5E-1\", \"num_class\": \"0\", \"num_feature\": \"2\"}, "
+          "\"objective\": {\"name\": \"binary:logistic\"}}}", f);
+    fclose(f);
+}
+
+static double sigmoid(double x) { return 1 / (1 + exp(-x)); }
+
+/* Runs rows (a, b) through a model operator; out[i] = y, or -1 when killed,
+ * and why[i] a copy of the reason (the operator's reasons live in its conf). */
+static void run(const char *conf, const float (*ab)[2], size_t n, float *out, const char **why)
+{
+    static char reasons[8][80];
+    struct h_pipe p;
+    struct h_op h;
+    h_pipe_init(&p);
+    int a = h_feature(&p, "a", 0), b = h_feature(&p, "b", 0);
+    CHECK(h_build(&h, &weir_op_model, conf, &p, 1) == 0);
+    int y = weir_schema_find_feature(&p.schema, "y");
+    struct weir_batch_pool *pool = h_pool(&p, 64);
+    struct weir_batch *bt = weir_batch_get(pool);
+    for (size_t i = 0; i < n; i++) {
+        int r = weir_batch_push(bt);
+        weir_batch_row(bt, (uint32_t)r)[a] = ab[i][0];
+        weir_batch_row(bt, (uint32_t)r)[b] = ab[i][1];
+    }
+    weir_batch_kill(bt, (uint32_t)n - 1, "dead before"); /* the last row: left alone */
+    CHECK(h.type->process(&h.op, bt) == WEIR_OP_CONTINUE);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = weir_record_live(&bt->rec[i]) ? weir_batch_row(bt, (uint32_t)i)[y] : -1;
+        snprintf(reasons[i], sizeof reasons[i], "%s", bt->rec[i].reason ? bt->rec[i].reason : "");
+        why[i] = reasons[i];
+    }
+    CHECK(isnan(weir_batch_row(bt, (uint32_t)n - 1)[y]));
+    weir_batch_put(bt);
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
+static void test_dense(void)
+{
+    static const float rows[][2] = {{1, 2}, {3, 2}, {NAN, 2}, {1, INFINITY}, {-1, 6}, {0, 0}};
+    float y[6];
+    const char *why[6];
+    char conf[1024];
+    snprintf(conf, sizeof conf, "{\"path\": \"%s\", \"out\": \"y\", \"max_records\": 2}", st_path);
+    run(conf, rows, 6, y, why);
+    CHECK_NEAR(y[0], sigmoid(0.5), 1e-7);
+    CHECK_NEAR(y[1], sigmoid(1.5), 1e-7);
+    CHECK(y[2] == -1 && why[2] && strcmp(why[2], "model: feature a is not finite") == 0);
+    CHECK(y[3] == -1 && why[3] && strcmp(why[3], "model: feature b is not finite") == 0);
+    CHECK_NEAR(y[4], sigmoid(-1 - 2 + 0.5), 1e-7);
+    CHECK(y[5] == -1 && strcmp(why[5], "dead before") == 0);
+
+    snprintf(conf, sizeof conf, "{\"path\": \"%s\", \"out\": \"y\", \"on_nan\": \"impute\", "
+             "\"features\": [\"a\", \"b\"]}", st_path);
+    run(conf, rows, 6, y, why);
+    CHECK_NEAR(y[2], sigmoid(0.5), 1e-7); /* a imputed with its mean 1 */
+    CHECK(y[3] >= 0 && fabs(y[3] - sigmoid(0.5)) < 1e-7); /* b imputed with 2 */
+}
+
+static void test_trees(void)
+{
+    static const float rows[][2] = {{0, 9}, {1, NAN}, {NAN, 1}, {INFINITY, 0}, {0.5f, 0}, {0, 0}};
+    float y[6];
+    const char *why[6];
+    char conf[1024];
+    snprintf(conf, sizeof conf, "{\"path\": \"%s\", \"out\": \"y\"}", xgb_path);
+    run(conf, rows, 6, y, why);
+    CHECK_NEAR(y[0], sigmoid(0.25), 1e-7);
+    CHECK_NEAR(y[1], sigmoid(-0.75), 1e-7);
+    CHECK_NEAR(y[2], sigmoid(0.25), 1e-7); /* missing goes left */
+    CHECK_NEAR(y[3], sigmoid(-0.75), 1e-7);
+    CHECK_NEAR(y[4], sigmoid(-0.75), 1e-7); /* x < 0.5 is false at 0.5 */
+}
+
+static void test_errors(void)
+{
+    static const char *const ab[] = {"a", "b", NULL}, *const a_only[] = {"a", NULL};
+    char conf[1024];
+    snprintf(conf, sizeof conf, "{\"path\": \"%s\", \"out\": [\"y\", \"z\"]}", st_path);
+    h_expect_prepare_error(&weir_op_model, ab, 1, conf,
+                           "test.json: operators[1].out: expected 1 name (the outputs of dense "
+                           "2-1, probability), got 2");
+    snprintf(conf, sizeof conf, "{\"path\": \"%s\", \"out\": \"y\", \"features\": [\"b\", \"a\"]}",
+             xgb_path);
+    h_expect_prepare_error(&weir_op_model, ab, 1, conf,
+                           "test.json: operators[1].features[1]: expected \"b\" (the model's "
+                           "input 1), got \"a\"");
+    snprintf(conf, sizeof conf, "{\"path\": \"%s\", \"out\": \"y\"}", st_path);
+    h_expect_prepare_error(&weir_op_model, a_only, 1, conf,
+                           "test.json: operators[1].features: unknown feature \"b\" (did you "
+                           "mean \"a\"?)");
+    snprintf(conf, sizeof conf, "{\"path\": \"%s/none\", \"out\": \"y\"}", dir);
+    char want[700];
+    snprintf(want, sizeof want, "test.json: operators[1].path: cannot open model file %s/none: "
+             "No such file or directory", dir);
+    h_expect_prepare_error(&weir_op_model, ab, 1, conf, want);
+}
+
+int main(void)
+{
+    if (!mkdtemp(dir))
+        return 1;
+    write_models();
+    test_dense();
+    test_trees();
+    test_errors();
+    unlink(st_path);
+    unlink(xgb_path);
+    rmdir(dir);
+    return check_summary();
+}
