@@ -11,6 +11,9 @@
 # Skipped (77) without /usr/bin/python3 + torch + numpy.
 set -u
 . "$(dirname "$0")/lib.sh"
+# WEIR_MODEL_DEVICE=cuda serves the model on the GPU (scripts/gpu_check.sh).
+DEVICE_OPT=""
+[ -n "${WEIR_MODEL_DEVICE:-}" ] && DEVICE_OPT=", \"device\": \"$WEIR_MODEL_DEVICE\""
 PY=/usr/bin/python3
 if ! $PY -c 'import torch, numpy' 2>/dev/null; then
     echo "skipped: /usr/bin/python3 with torch and numpy is needed (Debian: python3-torch)"
@@ -27,7 +30,7 @@ pipeline() { # name out-names-json [extra model options] [source batch size]
  "operators": [
   {"type": "extract", "fields": {"f0": "/f0", "f1": "/f1", "f2": {"path": "/f2", "required": false},
     "f3": "/f3", "f4": "/f4", "f5": "/f5"}},
-  {"type": "model", "path": "$T/$1.safetensors", "out": $2 ${3:-}}],
+  {"type": "model", "path": "$T/$1.safetensors", "out": $2 ${3:-}${DEVICE_OPT}}],
  "sinks": [{"type": "file", "path": "$T/$1.out.jsonl"}],
  "dead_letter": {"type": "file", "path": "$T/$1.dead.jsonl"}}
 JSON
