@@ -219,7 +219,7 @@ static int resolve_device(struct model_conf *c, struct weir_prepare *p)
         fprintf(stderr, "weir: %s: device auto: int8 runs on the CPU\n", p->path);
         return 0;
     }
-    if (weir_cuda_available(why, sizeof why) > 0) {
+    if (model_gpu_simulated() || weir_cuda_available(why, sizeof why) > 0) {
         c->use_gpu = 1;
         return 0;
     }

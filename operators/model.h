@@ -74,5 +74,8 @@ void model_gpu_destroy(struct weir_op *op);
 int model_gpu_process(struct weir_op *op, struct weir_batch *b);
 void model_gpu_flush(struct weir_op *op);
 void model_gpu_on_timer(struct weir_op *op);
+/* WEIR_MODEL_GPU_ON_CPU is set: the GPU path runs with the CPU computing
+ * each slot (tests without a GPU). */
+int model_gpu_simulated(void);
 
 #endif

@@ -150,7 +150,8 @@ static void write_input(void)
 
 /* Runs a pipeline with the model at path on device; returns weir's exit
  * status. Outputs in dir/<tag>.out.jsonl, stderr in dir/<tag>.err. */
-static int weir_run(const char *tag, const char *path, const char *device, const char *verb)
+static int weir_run_with(const char *tag, const char *path, const char *device, const char *verb,
+                         const char *extra, const char *env)
 {
     char p[700], cmd[2400];
     snprintf(p, sizeof p, "%s/%s.json", dir, tag);
@@ -160,16 +161,21 @@ static int weir_run(const char *tag, const char *path, const char *device, const
     for (int j = 0; j < NFEAT; j++)
         fprintf(f, "%s\"f%d\": {\"path\": \"/f%d\", \"required\": false}", j ? ", " : "", j, j);
     fprintf(f, "}},\n  {\"type\": \"model\", \"path\": \"%s\", \"out\": \"y\", \"device\": "
-               "\"%s\", \"max_records\": 256}],\n"
+               "\"%s\"%s}],\n"
                " \"sinks\": [{\"type\": \"file\", \"path\": \"%s/%s.out.jsonl\"}],\n"
                " \"dead_letter\": {\"type\": \"file\", \"path\": \"%s/%s.dead.jsonl\"}}\n",
-            path, device, dir, tag, dir, tag);
+            path, device, extra, dir, tag, dir, tag);
     fclose(f);
     const char *bin = getenv("WEIR_BIN") ? getenv("WEIR_BIN") : "build/weir";
-    snprintf(cmd, sizeof cmd, "%s %s %s %s >%s/%s.err 2>&1", bin, verb, p,
+    snprintf(cmd, sizeof cmd, "%s %s %s %s %s >%s/%s.err 2>&1", env, bin, verb, p,
              strcmp(verb, "run") == 0 ? "--quiet" : "", dir, tag);
     int st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int weir_run(const char *tag, const char *path, const char *device, const char *verb)
+{
+    return weir_run_with(tag, path, device, verb, ", \"max_records\": 256", "");
 }
 
 static char *slurp(const char *tag, const char *ext)
@@ -252,6 +258,21 @@ static void test_no_gpu(const char *why)
             fprintf(stderr, "auto's stderr: %s\n", aerr);
         free(cpu), free(aut), free(cerr), free(aerr), free(cdead), free(adead);
     }
+    /* The GPU path's slots, pending queue and order, the CPU computing each
+     * slot: batches of 200 over slots of 64 rows (and held by max_delay_ms). */
+    static const char *const extras[] = {", \"max_records\": 64",
+                                         ", \"max_records\": 1000, \"max_delay_ms\": 5"};
+    for (int m = 0; m < 2; m++)
+        for (int x = 0; x < 2; x++) {
+            const char *path = m ? tree_path : dense_path;
+            CHECK(weir_run("cpu", path, "cpu", "run") == 0);
+            CHECK(weir_run_with("slots", path, "cuda", "run", extras[x],
+                                "WEIR_MODEL_GPU_ON_CPU=1") == 0);
+            compare_outputs("cpu", "slots", 1e-6);
+            char *cdead = slurp("cpu", "dead.jsonl"), *sdead = slurp("slots", "dead.jsonl");
+            CHECK(strcmp(cdead, sdead) == 0);
+            free(cdead), free(sdead);
+        }
     /* cuda: an invalid pipeline (exit 2) naming the reason */
     CHECK(weir_run("cuda", dense_path, "cuda", "validate") == 2);
     char *err = slurp("cuda", "err");

@@ -40,7 +40,9 @@ pipeline logistic '"y"'
 pipeline mlp '"y"' ', "max_records": 1000, "max_delay_ms": 5' 16
 pipeline autoencoder '"y"'
 cp "$T/mlp.safetensors" "$T/mlp8.safetensors"
+DEVICE_OPT_SAVED=$DEVICE_OPT DEVICE_OPT="" # int8 runs on the CPU only
 pipeline mlp8 '"y"' ', "precision": "int8"'
+DEVICE_OPT=$DEVICE_OPT_SAVED
 pipeline multi '["y0", "y1", "y2"]' ', "max_records": 7'
 for m in logistic mlp autoencoder multi mlp8; do
     if "$WEIR_BIN" run "$T/$m.json" --quiet 2>"$T/$m.err"; then ok; else fail "$m: weir run failed: $(cat "$T/$m.err")"; fi
