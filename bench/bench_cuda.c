@@ -1,5 +1,7 @@
-/* The CUDA back end's speed (needs a GPU; without one it says so and exits
- * 0 having measured nothing).
+/* The CUDA back end's speed (needs a GPU; without one it says so and
+ * measures nothing).
+ *
+ * Exit 77 without a GPU (bench/run.sh reports it as skipped).
  *
  * Dense: rows/s of one layer (bias + relu) for 128→128 and 512→512 at
  * batches of 256, 4096 and 65536, end to end from pinned host memory: copy
@@ -235,7 +237,7 @@ int main(int argc, char **argv)
     char why[256];
     if (weir_cuda_available(why, sizeof why) <= 0) {
         printf("bench_cuda: nothing measured: %s\n", why);
-        return 0;
+        return 77; /* bench/run.sh: skipped */
     }
     weir_cuda_stream *s = weir_cuda_stream_new();
     int have_cublas = open_cublas() == 0;
