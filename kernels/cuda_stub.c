@@ -20,8 +20,14 @@ void weir_cuda_host_free(void *host) {}
 int weir_cuda_upload(void *dev, const void *host, size_t bytes) { return -1; }
 weir_cuda_stream *weir_cuda_stream_new(void) { return NULL; }
 void weir_cuda_stream_free(weir_cuda_stream *s) {}
-int weir_cuda_copy_in(void *dev, const void *host, size_t bytes, weir_cuda_stream *s) { return -1; }
-int weir_cuda_copy_out(void *host, const void *dev, size_t bytes, weir_cuda_stream *s) { return -1; }
+int weir_cuda_copy_in(void *dev, const void *host, size_t bytes, weir_cuda_stream *s)
+{
+    return -1;
+}
+int weir_cuda_copy_out(void *host, const void *dev, size_t bytes, weir_cuda_stream *s)
+{
+    return -1;
+}
 int weir_cuda_host_fn(weir_cuda_stream *s, void (*fn)(void *), void *arg) { return -1; }
 int weir_cuda_stream_query(weir_cuda_stream *s) { return -1; }
 int weir_cuda_stream_sync(weir_cuda_stream *s) { return -1; }
