@@ -332,10 +332,24 @@ static int pump(struct model_gpu *gpu)
     return moved;
 }
 
+/* A failed stream may never run its host function: the oldest slot's
+ * stream is asked directly, and a failure finishes the slot with it. */
+static void check_oldest(struct model_gpu *gpu)
+{
+    struct gpu_slot *sl = &gpu->slot[gpu->head];
+    if (gpu->count && sl->state == SLOT_FLIGHT && sl->on_gpu &&
+        !atomic_load_explicit(&sl->finished, memory_order_acquire) &&
+        weir_cuda_stream_query(sl->stream) < 0) {
+        sl->error = fail_reason(gpu, weir_cuda_error());
+        atomic_store_explicit(&sl->finished, 1, memory_order_release);
+    }
+}
+
 static void progress(struct model_gpu *gpu)
 {
+    check_oldest(gpu);
     while (pump(gpu) | drain(gpu))
-        ;
+        check_oldest(gpu);
 }
 
 static void on_eventfd(struct weir_event *ev, int res)
@@ -394,9 +408,14 @@ int model_gpu_process(struct weir_op *op, struct weir_batch *b)
 
 void model_gpu_on_timer(struct weir_op *op)
 {
-    struct model_gpu *gpu = ((struct model_state *)op->state)->gpu;
+    struct model_state *s = op->state;
+    struct model_gpu *gpu = s->gpu;
     gpu->force = 1;
     progress(gpu);
+    /* While the engine waits for a flush, look at the oldest stream every
+     * 100 ms too, in case its host function never comes. */
+    if (op->flush_asked && gpu->count && !s->timer.armed)
+        weir_op_timer_processing(op, &s->timer, 100);
 }
 
 void model_gpu_flush(struct weir_op *op)

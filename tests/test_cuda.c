@@ -375,9 +375,9 @@ static uint32_t grow(struct weir_tree_node *node, float *leaf, uint8_t *is_leaf,
     }
     uint32_t left = *next;
     *next += 2;
-    node[idx] = (struct weir_tree_node){urand(), (uint32_t)((size_t)(urand() + 1) * 1000 % nfeat) |
-                                                     (urand() > 0 ? WEIR_TREE_DEFAULT_LEFT : 0),
-                                        left};
+    uint32_t feature = (uint32_t)((urand() + 1) * 0.5f * (float)nfeat) % (uint32_t)nfeat;
+    node[idx] = (struct weir_tree_node){
+        urand(), feature | (urand() > 0 ? WEIR_TREE_DEFAULT_LEFT : 0), left};
     uint32_t dl = grow(node, leaf, is_leaf, left, next, depth - 1, nfeat);
     uint32_t dr = grow(node, leaf, is_leaf, left + 1, next, depth - 1, nfeat);
     return 1 + (dl > dr ? dl : dr);
