@@ -18,7 +18,9 @@
  * the last slot using them is done.
  *
  * A CUDA error kills the records of the slot it hit (dead-letter sink, the
- * error as the reason) and every later slot runs on the CPU, from the same
+ * error as the reason; a sticky device fault reaches the slots in flight
+ * with it too, as their streams then report it) and every later slot runs
+ * on the CPU, from the same
  * staging buffers, in the same order; one line on stderr says so.
  *
  * Tests without a GPU: WEIR_MODEL_GPU_ON_CPU set in the environment runs

@@ -5,13 +5,19 @@
  * "device": "cuda" is an error at prepare naming the reason, "int8" with
  * "cuda" is an error, and `weir run` with "device": "auto" says so in one
  * line on stderr and writes exactly what "device": "cpu" writes. Then it
- * prints that the GPU tests are skipped and exits 77.
+ * prints that the GPU tests are skipped and exits 77. With weir_hostcuda
+ * (WEIR_HOSTCUDA: the CUDA API on the host) a CUDA error is injected on the
+ * third slot: the records of the slots it reaches are dead-lettered with
+ * the error, one line says the model moved to the CPU, the rest are scored
+ * as on the CPU, in order.
  *
  * With a GPU: the dense kernel against the CPU kernel on random layers
  * (every activation, with and without bias and layer norm, odd shapes),
  * within 1e-5 relative; the tree kernel against the CPU kernel on random
  * ensembles with NaN inputs, within 1e-5 absolute; and `weir run` with
- * "device": "cuda" against "device": "cpu" on the same models and inputs.
+ * "device": "cuda" against "device": "cpu" on the same models and inputs;
+ * a network and random trees over the ULB fraud features (5,000 rows) when
+ * the shared data is found.
  * Hot reload on the GPU: scripts/gpu_check.sh runs test_model_reload.sh with
  * WEIR_MODEL_DEVICE=cuda. */
 #include <jansson.h>
@@ -148,6 +154,8 @@ static void write_input(void)
 
 /* ---- weir run ------------------------------------------------------------ */
 
+static const char *bin_override; /* weir_hostcuda, for the injected error */
+
 /* Runs a pipeline with the model at path on device; returns weir's exit
  * status. Outputs in dir/<tag>.out.jsonl, stderr in dir/<tag>.err. */
 static int weir_run_with(const char *tag, const char *path, const char *device, const char *verb,
@@ -166,7 +174,9 @@ static int weir_run_with(const char *tag, const char *path, const char *device, 
                " \"dead_letter\": {\"type\": \"file\", \"path\": \"%s/%s.dead.jsonl\"}}\n",
             path, device, extra, dir, tag, dir, tag);
     fclose(f);
-    const char *bin = getenv("WEIR_BIN") ? getenv("WEIR_BIN") : "build/weir";
+    const char *bin = bin_override  ? bin_override
+                      : getenv("WEIR_BIN") ? getenv("WEIR_BIN")
+                                           : "build/weir";
     snprintf(cmd, sizeof cmd, "%s %s %s %s %s >%s/%s.err 2>&1", env, bin, verb, p,
              strcmp(verb, "run") == 0 ? "--quiet" : "", dir, tag);
     int st = system(cmd);
@@ -280,6 +290,64 @@ static void test_no_gpu(const char *why)
     free(err);
 }
 
+/* id → y of a run's output lines (NAN where absent). */
+static void outputs_by_id(const char *tag, double *y, int *count)
+{
+    char *a = slurp(tag, "out.jsonl"), *save;
+    *count = 0;
+    for (int i = 0; i < NROWS; i++)
+        y[i] = NAN;
+    for (char *l = strtok_r(a, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        json_t *j = json_loads(l, 0, NULL);
+        int id = (int)json_integer_value(json_object_get(j, "id"));
+        if (id >= 0 && id < NROWS)
+            y[id] = json_number_value(json_object_get(j, "y"));
+        (*count)++;
+        json_decref(j);
+    }
+    free(a);
+}
+
+/* A CUDA error on the third slot (weir_hostcuda injects it, sticky as a
+ * device fault is): that slot's records, and those of the slots in flight
+ * with it, go to the dead-letter sink with the error, one line says the
+ * worker switched to the CPU, and every other record is scored as on the
+ * CPU, in order. */
+static void test_injected_error(const char *hostcuda)
+{
+    static double cpu[NROWS], gpu[NROWS];
+    int ncpu, ngpu;
+    bin_override = NULL;
+    CHECK(weir_run("cpu", dense_path, "cpu", "run") == 0);
+    bin_override = hostcuda;
+    CHECK(weir_run_with("fail", dense_path, "cuda", "run", ", \"max_records\": 64",
+                        "WEIR_HOSTCUDA_FAIL_AFTER=2") == 0);
+    bin_override = NULL;
+    outputs_by_id("cpu", cpu, &ncpu);
+    outputs_by_id("fail", gpu, &ngpu);
+    char *err = slurp("fail", "err"), *dead = slurp("fail", "dead.jsonl");
+    char *cdead = slurp("cpu", "dead.jsonl");
+    int killed = count_lines_with(dead, "model: CUDA error: an illegal memory access");
+    CHECK(killed > 0 && killed <= 3 * 64); /* the failed slot, and those in flight with it */
+    CHECK(ngpu + killed == ncpu);
+    CHECK(count_lines_with(dead, "\n") == count_lines_with(cdead, "\n") + killed);
+    CHECK(count_lines_with(err, "the model runs on the CPU from now on") == 1);
+    int same = 0;
+    for (int i = 0; i < NROWS; i++)
+        same += !isnan(gpu[i]) && fabs(gpu[i] - cpu[i]) <= 1e-6 * fmax(fabs(cpu[i]), 1e-3);
+    CHECK(same == ngpu);
+    char *out = slurp("fail", "out.jsonl"), *save;
+    int last = -1, ordered = 1;
+    for (char *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        int id = atoi(strstr(l, "\"id\":") ? strstr(l, "\"id\":") + 5 : "0");
+        ordered &= id > last;
+        last = id;
+    }
+    CHECK(ordered);
+    printf("injected CUDA error: %d records dead-lettered, %d scored\n", killed, ngpu);
+    free(err), free(dead), free(cdead), free(out);
+}
+
 static void test_int8_device(void)
 {
     static const char *const feats[] = {"f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", NULL};
@@ -383,9 +451,9 @@ static uint32_t grow(struct weir_tree_node *node, float *leaf, uint8_t *is_leaf,
     return 1 + (dl > dr ? dl : dr);
 }
 
-static void test_trees_kernel(weir_cuda_stream *s)
+static void trees_kernel(weir_cuda_stream *s, const char *what, float *X, size_t n, size_t nfeat)
 {
-    size_t ntrees = 500, nfeat = 20, cap = ntrees * 128, n = 4099;
+    size_t ntrees = 500, cap = ntrees * 128;
     struct weir_tree_node *node = calloc(cap, sizeof *node);
     float *leaf = calloc(cap, 4);
     uint8_t *is_leaf = calloc(cap, 1);
@@ -395,9 +463,7 @@ static void test_trees_kernel(weir_cuda_stream *s)
         depth[k] = grow(node, leaf, is_leaf, root[k], &next, 6, nfeat);
     }
     struct weir_trees t = {ntrees, next, nfeat, root, depth, node, leaf, is_leaf};
-    float *X = randv(n * nfeat, 1, 0), *want = malloc(n * 4);
-    for (size_t i = 0; i < n * nfeat; i += 7)
-        X[i] = i % 3 ? NAN : (i % 2 ? INFINITY : -INFINITY);
+    float *want = malloc(n * 4);
     for (size_t i = 0; i < n; i++)
         want[i] = 0.5f;
     weir_trees_cpu(&t, X, nfeat, n, want);
@@ -413,12 +479,110 @@ static void test_trees_kernel(weir_cuda_stream *s)
     double worst = 0;
     for (size_t i = 0; i < n; i++)
         worst = fmax(worst, fabs((double)got[i] - want[i]));
-    printf("tree kernel: 500 trees, depth <= 6, worst absolute error %.3g\n", worst);
+    printf("tree kernel, %s: 500 trees, depth <= 6, worst absolute error %.3g\n", what, worst);
     CHECK(worst <= 1e-5);
     weir_cuda_free((void *)d.root), weir_cuda_free((void *)d.depth);
     weir_cuda_free((void *)d.node), weir_cuda_free((void *)d.leaf);
     weir_cuda_free(dX), weir_cuda_free(dout);
-    free(node), free(leaf), free(is_leaf), free(root), free(depth), free(X), free(want), free(got);
+    free(node), free(leaf), free(is_leaf), free(root), free(depth), free(want), free(got);
+}
+
+static void test_trees_kernel(weir_cuda_stream *s)
+{
+    size_t nfeat = 20, n = 4099;
+    float *X = randv(n * nfeat, 1, 0);
+    for (size_t i = 0; i < n * nfeat; i += 7)
+        X[i] = i % 3 ? NAN : (i % 2 ? INFINITY : -INFINITY);
+    trees_kernel(s, "random rows with NaN and ±Inf", X, n, nfeat);
+    free(X);
+}
+
+/* The ULB fraud features (Time, V1..V28, Amount: 30 per row), when the
+ * shared data is there (WEIR_FRAUD_CSV, or ../shared/data, shared/data). */
+static float *load_fraud(size_t *n)
+{
+    const char *cands[] = {getenv("WEIR_FRAUD_CSV"),
+                           "../shared/data/fraud/ulb_head5000/creditcard_head5000.csv",
+                           "shared/data/fraud/ulb_head5000/creditcard_head5000.csv"};
+    FILE *f = NULL;
+    for (size_t i = 0; !f && i < sizeof cands / sizeof *cands; i++)
+        f = cands[i] ? fopen(cands[i], "r") : NULL;
+    if (!f)
+        return NULL;
+    size_t cap = 8192;
+    float *X = malloc(cap * 30 * 4);
+    char line[4096];
+    *n = 0;
+    if (!fgets(line, sizeof line, f)) /* the header */
+        *n = 0;
+    while (*n < cap && fgets(line, sizeof line, f)) {
+        char *p = line;
+        for (int j = 0; j < 30; j++) {
+            X[*n * 30 + (size_t)j] = strtof(p, &p);
+            p += *p == ',';
+        }
+        (*n)++;
+    }
+    fclose(f);
+    return X;
+}
+
+/* A 30-64(relu)-32(norm, tanh)-1 network normalised on the data itself, and
+ * random trees, over the fraud rows: GPU against CPU. */
+static void test_fraud(weir_cuda_stream *s)
+{
+    size_t n;
+    float *X = load_fraud(&n);
+    if (!X) {
+        printf("fraud features: skipped (set WEIR_FRAUD_CSV to ulb_head5000's CSV)\n");
+        return;
+    }
+    float mean[30] = {0}, sd[30] = {0};
+    for (size_t i = 0; i < n; i++)
+        for (int j = 0; j < 30; j++)
+            mean[j] += X[i * 30 + (size_t)j] / (float)n;
+    for (size_t i = 0; i < n; i++)
+        for (int j = 0; j < 30; j++) {
+            float d = X[i * 30 + (size_t)j] - mean[j];
+            sd[j] += d * d / (float)n;
+        }
+    for (int j = 0; j < 30; j++)
+        sd[j] = sqrtf(sd[j]) + 1e-3f;
+    struct tensor t[] = {
+        {"m", 30, 0, mean}, {"s", 30, 0, sd}, {"w0", 64, 30, randv(64 * 30, 0.3f, 0)},
+        {"b0", 64, 0, randv(64, 0.1f, 0)}, {"w1", 32, 64, randv(32 * 64, 0.2f, 0)},
+        {"b1", 32, 0, randv(32, 0.1f, 0)}, {"g1", 32, 0, randv(32, 0.2f, 1)},
+        {"e1", 32, 0, randv(32, 0.1f, 0)}, {"w2", 1, 32, randv(32, 0.4f, 0)},
+        {"b2", 1, 0, randv(1, 0.1f, 0)},
+    };
+    const char *arch =
+        "{\"input_mean\": \"m\", \"input_std\": \"s\", \"output\": \"probability\", "
+        "\"layers\": [{\"weight\": \"w0\", \"bias\": \"b0\", \"activation\": \"relu\"}, "
+        "{\"weight\": \"w1\", \"bias\": \"b1\", \"activation\": \"tanh\", "
+        "\"norm\": {\"weight\": \"g1\", \"bias\": \"e1\", \"eps\": 1e-5}}, "
+        "{\"weight\": \"w2\", \"bias\": \"b2\", \"activation\": \"none\"}]}";
+    char path[700], err[600];
+    snprintf(path, sizeof path, "%s/fraud.safetensors", dir);
+    write_safetensors(path, t, sizeof t / sizeof *t, arch);
+    for (size_t i = 2; i < sizeof t / sizeof *t; i++)
+        free(t[i].v);
+    struct weir_model *m;
+    CHECK(weir_model_load(path, &m, err, sizeof err) == 0);
+    float *want = malloc(n * 4), *scratch = malloc((weir_model_scratch(m, n) + 16) * 4);
+    weir_model_predict(m, X, 30, n, want, scratch, WEIR_PREDICT_FP32);
+    struct weir_gpu_model *g = weir_gpu_model_upload(m, err, sizeof err);
+    float *dX = to_device(X, n * 30), *dout = weir_cuda_malloc(n * 4);
+    float *dscratch = weir_cuda_malloc(weir_gpu_model_scratch(m, n) * 4);
+    CHECK(g && weir_gpu_model_predict(g, dX, n, dout, dscratch, s) == 0);
+    float *got = from_device(dout, n, s);
+    double e = row_rel_err(got, want, n, 1);
+    printf("fraud features (%zu rows), %s: worst relative error %.3g\n", n, m->what, e);
+    CHECK(e <= 1e-5);
+    trees_kernel(s, "fraud features", X, n, 30);
+    weir_gpu_model_free(g);
+    weir_cuda_free(dX), weir_cuda_free(dout), weir_cuda_free(dscratch);
+    weir_model_free(m);
+    free(X), free(want), free(scratch), free(got);
 }
 
 /* The whole prediction (normalisation, layers, output) of both models. */
@@ -478,6 +642,8 @@ int main(void)
     int devices = weir_cuda_available(why, sizeof why);
     if (devices <= 0) {
         test_no_gpu(why);
+        if (getenv("WEIR_HOSTCUDA"))
+            test_injected_error(getenv("WEIR_HOSTCUDA"));
         char cmd[700];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
         if (system(cmd) != 0)
@@ -492,6 +658,7 @@ int main(void)
     test_dense_kernel(s);
     test_trees_kernel(s);
     test_gpu_model(s);
+    test_fraud(s);
     test_gpu_pipeline();
     weir_cuda_stream_free(s);
     char cmd[700];
