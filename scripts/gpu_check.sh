@@ -28,7 +28,10 @@ step() { # name timeout-seconds command... : runs it, logs to OUT/name.txt, reco
     timeout "$limit" "$@" >"$OUT/$name.txt" 2>&1
     local rc=$?
     tail -25 "$OUT/$name.txt"
-    echo "$name: exit $rc" | tee -a "$OUT/summary.txt"
+    local note=""
+    [ "$rc" = 77 ] && note=" (skipped: no usable GPU seen; the reason is in $name.txt)"
+    [ "$rc" = 124 ] && note=" (timed out after $limit s)"
+    echo "$name: exit $rc$note" | tee -a "$OUT/summary.txt"
     return 0
 }
 
