@@ -59,6 +59,10 @@ for src in bench/bench_*.c; do
         echo "== $name: skipped (needs a Kafka broker and its driver; see bench/README.md)"
         continue
         ;;
+    bench_http)
+        echo "== $name: skipped here (a load generator; bench/http.sh drives it)"
+        continue
+        ;;
     bench_pipeline)
         result=bench/results/pipeline_file.json
         args=()

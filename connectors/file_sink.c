@@ -33,6 +33,7 @@
 #include "engine/buf.h"
 #include "engine/loop.h"
 #include "engine/output.h"
+#include "engine/paths.h"
 #include "engine/worker.h"
 
 #define FLUSH_AT (256u * 1024u)    /* start a write once this much is buffered */
@@ -42,6 +43,7 @@ struct file_sink_conf {
     const char *path;
     int append;
     int format; /* 0 jsonl, 1 text */
+    char tried[600]; /* where a relative path's directory was looked for, when nowhere */
 };
 
 static const struct weir_option file_sink_options[] = {
@@ -276,7 +278,8 @@ static int fk_share(const void *conf, void **shared, struct weir_error *err)
         sw->fd = open(c->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     }
     if (sw->fd < 0) {
-        int rc = weir_error_set(err, -errno, "cannot open sink file %s: %s", c->path, strerror(errno));
+        int rc = weir_error_set(err, -errno, "cannot open sink file %s: %s", c->path,
+                                errno == ENOENT && c->tried[0] ? c->tried : strerror(errno));
         free(sw);
         return rc;
     }
@@ -552,7 +555,8 @@ static int fk_open(struct weir_sink *s, struct weir_error *err)
         fk->fd = open(c->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     }
     if (fk->fd < 0)
-        return weir_error_set(err, -errno, "cannot open sink file %s: %s", c->path, strerror(errno));
+        return weir_error_set(err, -errno, "cannot open sink file %s: %s", c->path,
+                              errno == ENOENT && c->tried[0] ? c->tried : strerror(errno));
     return 0;
 }
 
@@ -563,7 +567,8 @@ static int fk_setup(const void *conf, struct weir_error *err)
         return 0;
     int fd = open(c->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
-        return weir_error_set(err, -errno, "cannot create sink file %s: %s", c->path, strerror(errno));
+        return weir_error_set(err, -errno, "cannot create sink file %s: %s", c->path,
+                              errno == ENOENT && c->tried[0] ? c->tried : strerror(errno));
     close(fd);
     return 0;
 }
@@ -586,11 +591,26 @@ static void fk_close(struct weir_sink *s)
     s->state = NULL;
 }
 
+/* A relative path goes beside the pipeline file when its directory is
+ * there, else in the working directory; --set paths are the working
+ * directory's (engine/paths.h). */
+static int fk_prepare(void *conf, const json_t *raw, struct weir_prepare *p)
+{
+    struct file_sink_conf *c = conf;
+    if (weir_prepare_path(p, (json_t *)raw, "path", &c->path, WEIR_PATH_WRITE, c->tried,
+                          sizeof c->tried) == -ENOMEM) {
+        weir_diag_add(p->diag, p->path, "out of memory");
+        return 1;
+    }
+    return 0;
+}
+
 const struct weir_sink_type weir_sink_file = {
     .name = "file",
     .summary = "JSON Lines to a file or standard output, written through io_uring",
     .options = file_sink_options,
     .conf_size = sizeof(struct file_sink_conf),
+    .prepare = fk_prepare,
     .setup = fk_setup,
     .share = fk_share,
     .unshare = fk_unshare,

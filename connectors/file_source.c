@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "connectors/connector.h"
 #include "connectors/csv.h"
@@ -19,6 +20,7 @@
 #include "connectors/linesplit.h"
 #include "engine/buf.h"
 #include "engine/loop.h"
+#include "engine/paths.h"
 #include "engine/worker.h"
 
 enum { FMT_AUTO, FMT_JSONL, FMT_CSV };
@@ -30,6 +32,7 @@ struct file_source_conf {
     int64_t read_size;
     const char *delimiter;
     struct weir_file_list files; /* what path names, expanded at load */
+    char tried[600]; /* where a relative path was looked for, when nowhere (for the open error) */
 };
 
 static const struct weir_option file_source_options[] = {
@@ -82,11 +85,61 @@ struct file_source {
     uint32_t part;              /* the worker's slot for these files (one partition) */
 };
 
+/* A CSV file's header, read when the pipeline loads, tells the operators and
+ * sinks the records' top-level fields (extract's wildcards expand against
+ * it, sinks check "fields" names with it). With several files, the first
+ * one's (each file's own header is still read by the run); gzip files are
+ * inflated for it. A file that cannot be read now is reported when the run
+ * opens it; its fields stay unknown. */
+static int header_at_load(const struct file_source_conf *c, struct weir_schema *schema)
+{
+    char buf[65536];
+    struct stat st;
+    const char *first = c->files.n ? c->files.paths[0] : "-";
+    int csv = c->format == FMT_CSV || (c->format == FMT_AUTO && weir_file_is_csv(first));
+    if (!csv || strcmp(first, "-") == 0 || stat(first, &st) < 0 || !S_ISREG(st.st_mode))
+        return 0; /* a pipe's header is the run's to read */
+    gzFile gz = gzopen(first, "rb"); /* plain files are read as they are */
+    if (!gz)
+        return 0;
+    int n = gzread(gz, buf, sizeof buf);
+    gzclose(gz);
+    const char *nl = n > 0 ? memchr(buf, '\n', (size_t)n) : NULL;
+    if (!nl)
+        return 0;
+    size_t len = (size_t)(nl - buf);
+    if (len > 0 && buf[len - 1] == '\r')
+        len--;
+    struct weir_csv_header *h = calloc(1, sizeof *h);
+    if (!h)
+        return -ENOMEM;
+    const char *reason = NULL;
+    int rc = weir_csv_header_parse(h, buf, len, c->delimiter[0], &reason);
+    if (rc == 0 && !(schema->input = calloc(h->n ? h->n : 1, sizeof *schema->input)))
+        rc = -ENOMEM;
+    for (size_t k = 0; rc == 0 && k < h->n; k++) {
+        if (!(schema->input[k] = strdup(h->names[k])))
+            rc = -ENOMEM;
+        else
+            schema->ninput++;
+    }
+    schema->input_known = rc == 0;
+    weir_csv_header_free(h);
+    free(h);
+    return rc == -ENOMEM ? rc : 0; /* a bad header is the run's to report, on line 1 */
+}
+
 static int prepare(void *conf, const json_t *raw, struct weir_prepare *p)
 {
     struct file_source_conf *c = conf;
     char kp[256], reason[512];
-    (void)raw;
+    /* Beside the pipeline file, else the working directory; found nowhere:
+     * the run's open error says where it looked. */
+    if (weir_prepare_path(p, (json_t *)raw, "path", &c->path, WEIR_PATH_READ, c->tried,
+                          sizeof c->tried) == -ENOMEM) {
+        weir_diag_add(p->diag, p->path, "out of memory");
+        return 1;
+    }
     if (!c->delimiter || strlen(c->delimiter) != 1) {
         weir_diag_add(p->diag, weir_path_key(kp, sizeof kp, p->path, "delimiter"),
                       "expected one character, got \"%s\"", c->delimiter ? c->delimiter : "");
@@ -95,6 +148,10 @@ static int prepare(void *conf, const json_t *raw, struct weir_prepare *p)
     if (weir_file_list_expand(&c->files, c->path, reason, sizeof reason) < 0) {
         weir_diag_add(p->diag, weir_path_key(kp, sizeof kp, p->path, "path"), "expected %s, got: %s",
                       "a file, a glob that matches files or a directory with data files", reason);
+        return 1;
+    }
+    if (header_at_load(c, p->schema) < 0) {
+        weir_diag_add(p->diag, p->path, "out of memory");
         return 1;
     }
     return 0;
@@ -247,7 +304,9 @@ static int open_file(struct file_source *fs, size_t k, struct weir_error *err)
     fs->name = stdin_ ? "<stdin>" : path;
     fs->fd = stdin_ ? dup(0) : open(path, O_RDONLY | O_CLOEXEC);
     if (fs->fd < 0)
-        return weir_error_set(err, -errno, "cannot open source file %s: %s", path, strerror(errno));
+        return weir_error_set(err, -errno, "cannot open source file %s: %s", path,
+                              errno == ENOENT && c->tried[0] && c->files.n == 1 ? c->tried
+                                                                               : strerror(errno));
     struct stat st;
     fs->offset = fstat(fs->fd, &st) == 0 && S_ISREG(st.st_mode) ? 0 : -1;
     fs->format = c->format != FMT_AUTO ? c->format : weir_file_is_csv(path) ? FMT_CSV : FMT_JSONL;

@@ -48,6 +48,7 @@
 #include "engine/loop.h"
 #include "engine/pipeline.h"
 #include "engine/worker.h"
+#include "engine/log.h"
 
 #define RETRY_NS (20ull * 1000000ull)   /* a full queue: try again this soon (deliveries wake us first) */
 #define TICK_NS (100ull * 1000000ull)   /* while restoring: drain even without a wake-up */
@@ -141,7 +142,7 @@ static void arm_retry(struct changelog *c)
 static void write_failed(struct changelog *c, int32_t partition, rd_kafka_resp_err_t e)
 {
     if (c->failed++ == 0) /* the first says it; the tickets carry the rest */
-        fprintf(stderr, "weir: %s: writing to changelog topic \"%s\" [%d] on brokers %s failed: %s "
+        weir_log(WEIR_LOG_ERROR, "%s: writing to changelog topic \"%s\" [%d] on brokers %s failed: %s "
                 "(the input it covers won't be committed)\n", c->pcl.what, c->name, (int)partition,
                 c->pcl.brokers, rd_kafka_err2str(e));
 }
@@ -255,14 +256,14 @@ static int cl_write(struct weir_durable *d, const char *topic, int32_t partition
 {
     struct changelog *c = d->state;
     if (partition < 0 || partition >= c->nparts) {
-        fprintf(stderr, "weir: %s: source partition \"%s\" [%d] has no changelog partition: "
+        weir_log(WEIR_LOG_ERROR, "%s: source partition \"%s\" [%d] has no changelog partition: "
                 "changelog topic \"%s\" has %d (add partitions to it)\n", c->pcl.what, topic,
                 (int)partition, c->name, (int)c->nparts);
         return -ERANGE;
     }
     if (c->pcl.fatal) {
         if (!c->fatal_said)
-            fprintf(stderr, "weir: %s: brokers %s: %s\n", c->pcl.what, c->pcl.brokers, c->pcl.last_err);
+            weir_log(WEIR_LOG_ERROR, "%s: brokers %s: %s\n", c->pcl.what, c->pcl.brokers, c->pcl.last_err);
         c->fatal_said = 1;
         return -EIO;
     }
@@ -278,7 +279,7 @@ static int cl_write(struct weir_durable *d, const char *topic, int32_t partition
          * one should it write between transactions (the next commit takes it). */
         struct weir_error err;
         if (!weir_kafka_txn_is_open(c->txn) && weir_kafka_txn_begin(c->txn, &err) < 0) {
-            fprintf(stderr, "weir: %s: %s\n", c->pcl.what, err.msg);
+            weir_log(WEIR_LOG_ERROR, "%s: %s\n", c->pcl.what, err.msg);
             if (t)
                 weir_ticket_release(t, 0);
             return err.code;
@@ -292,7 +293,7 @@ static int cl_write(struct weir_durable *d, const char *topic, int32_t partition
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             if (pending_add(c, partition, value, vlen, t) == 0)
                 return 0;
-            fprintf(stderr, "weir: %s: out of memory\n", c->pcl.what);
+            weir_log(WEIR_LOG_ERROR, "%s: out of memory\n", c->pcl.what);
             if (t)
                 weir_ticket_release(t, 0);
             return -ENOMEM;
@@ -300,7 +301,7 @@ static int cl_write(struct weir_durable *d, const char *topic, int32_t partition
     }
     if (!e)
         return 0;
-    fprintf(stderr, "weir: %s: produce to changelog topic \"%s\" [%d] on brokers %s: %s\n",
+    weir_log(WEIR_LOG_ERROR, "%s: produce to changelog topic \"%s\" [%d] on brokers %s: %s\n",
             c->pcl.what, c->name, (int)partition, c->pcl.brokers, rd_kafka_err2str(e));
     if (t)
         weir_ticket_release(t, 0);
@@ -329,7 +330,7 @@ static int assign(struct changelog *c, int32_t partition, int on)
     c->reading[partition] = on && !e;
     if (!e)
         return 0;
-    fprintf(stderr, "weir: %s: %s changelog topic \"%s\" [%d]: %s\n", c->ccl.what,
+    weir_log(WEIR_LOG_ERROR, "%s: %s changelog topic \"%s\" [%d]: %s\n", c->ccl.what,
             on ? "assign" : "unassign", c->name, (int)partition, rd_kafka_error_string(e));
     rd_kafka_error_destroy(e);
     return -EIO;
@@ -406,7 +407,7 @@ static void partition_end(struct changelog *c, int32_t partition, int rc, const 
         if (r->partition != partition || r->state != R_ENDING)
             continue;
         if (rc < 0)
-            fprintf(stderr, "weir: %s: restoring \"%s\" [%d] from changelog topic \"%s\" on brokers "
+            weir_log(WEIR_LOG_INFO, "%s: restoring \"%s\" [%d] from changelog topic \"%s\" on brokers "
                     "%s failed: %s\n", c->ccl.what, r->topic, (int)partition, c->name,
                     c->ccl.brokers, why);
         restore_end(c, r, rc);
@@ -508,7 +509,7 @@ static int cl_restore(struct weir_durable *d, uint32_t part, const char *topic, 
 {
     struct changelog *c = d->state;
     if (partition < 0 || partition >= c->nparts) {
-        fprintf(stderr, "weir: %s: source partition \"%s\" [%d] has no changelog partition: "
+        weir_log(WEIR_LOG_ERROR, "%s: source partition \"%s\" [%d] has no changelog partition: "
                 "changelog topic \"%s\" has %d (add partitions to it)\n", c->ccl.what, topic,
                 (int)partition, c->name, (int)c->nparts);
         return -ERANGE;

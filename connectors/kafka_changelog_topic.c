@@ -11,6 +11,7 @@
 
 #include "connectors/kafka_common.h"
 #include "engine/loop.h"
+#include "engine/log.h"
 
 /* Partitions of topic, 0 when it does not exist, or -errno (err filled). */
 static int partitions_of(rd_kafka_t *rk, struct weir_kafka_client *cl, const char *topic,
@@ -152,7 +153,7 @@ static int check_compacted(rd_kafka_t *rk, struct weir_kafka_client *cl, const c
     }
     int rc = 0;
     if (why[0])
-        fprintf(stderr, "weir: warning: %s: cannot check that changelog topic \"%s\" on brokers %s "
+        weir_log(WEIR_LOG_WARN, "warning: %s: cannot check that changelog topic \"%s\" on brokers %s "
                 "is compacted (DescribeConfigs): %s\n", cl->what, name, cl->brokers, why);
     else if (!policy || !strstr(policy, "compact"))
         rc = weir_error_set(err, -EINVAL, "%s: changelog topic \"%s\" on Kafka brokers %s has "

@@ -12,6 +12,7 @@
 #include "connectors/kafka_unsafe.h"
 #include "engine/loop.h"
 #include "engine/pipeline.h"
+#include "engine/log.h"
 
 #define WARN_EVERY_NS (30ull * 1000000000ull)
 
@@ -140,7 +141,7 @@ void weir_kafka_warn(struct weir_kafka_client *cl, const char *text)
     if (cl->warned_ns && now - cl->warned_ns < WARN_EVERY_NS)
         return;
     cl->warned_ns = now;
-    fprintf(stderr, "weir: warning: %s: brokers %s: %s (librdkafka keeps retrying)\n", cl->what,
+    weir_log(WEIR_LOG_WARN, "warning: %s: brokers %s: %s (librdkafka keeps retrying)\n", cl->what,
             cl->brokers, text);
 }
 
@@ -181,6 +182,17 @@ static void on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
         weir_kafka_warn(cl, reason);
 }
 
+/* librdkafka's own log lines, through weir's (engine/log.h): same format,
+ * a level from the syslog one. Called on librdkafka's threads; cl->what is
+ * written before the client exists and never after. */
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    const struct weir_kafka_client *cl = rd_kafka_opaque(rk);
+    enum weir_log_level lv = level <= 3 ? WEIR_LOG_ERROR : level == 4 ? WEIR_LOG_WARN
+                             : level <= 6 ? WEIR_LOG_INFO : WEIR_LOG_DEBUG;
+    weir_log(lv, "%s: librdkafka %s: %s", cl ? cl->what : "kafka", fac, buf);
+}
+
 void weir_kafka_conf_common(rd_kafka_conf_t *conf, struct weir_kafka_client *cl)
 {
     char errstr[256];
@@ -188,6 +200,7 @@ void weir_kafka_conf_common(rd_kafka_conf_t *conf, struct weir_kafka_client *cl)
      * weir prints; "debug" or "log_level" in the pass-through bring them back. */
     rd_kafka_conf_set(conf, "log_level", "2", errstr, sizeof errstr);
     rd_kafka_conf_set_error_cb(conf, on_error);
+    rd_kafka_conf_set_log_cb(conf, on_log);
     rd_kafka_conf_set_opaque(conf, cl);
 }
 

@@ -4,6 +4,7 @@
  * at-least-once checkpoints of the keyed state, and rebalances that never
  * wait on the loop: a revocation finishes from later completions. */
 #include "connectors/kafka_source.h"
+#include "engine/log.h"
 
 /* ---- partitions and offsets --------------------------------------------- */
 
@@ -300,7 +301,7 @@ void ks_revoke_finish(struct kafka_source *ks)
             abandoned += ks_part_orphan(ks, p);
     }
     if (abandoned && !ks->closing)
-        fprintf(stderr, "weir: %s: %zu batch(es) of revoked partitions were not acknowledged "
+        weir_log(WEIR_LOG_WARN, "%s: %zu batch(es) of revoked partitions were not acknowledged "
                 "within drain_timeout; their records will be read again by the next owner\n",
                 ks->cl.what, abandoned);
     ks->revoking = 0;
@@ -415,6 +416,28 @@ void ks_partition_ready(struct weir_source *s, uint32_t slot)
     ks_wake_self(ks);
 }
 
+/* One log line per rebalance (kafka_source.h). */
+void ks_log_partitions(const struct kafka_source *ks, const char *what,
+                       const rd_kafka_topic_partition_list_t *l)
+{
+    char text[320];
+    size_t n = 0;
+    const char *topic = NULL;
+    for (int i = 0; i < l->cnt && n + 32 < sizeof text; i++) {
+        const rd_kafka_topic_partition_t *e = &l->elems[i];
+        if (topic && strcmp(topic, e->topic) == 0)
+            n += (size_t)snprintf(text + n, sizeof text - n, ",%d", (int)e->partition);
+        else
+            n += (size_t)snprintf(text + n, sizeof text - n, "%s%s[%d", topic ? "] " : "", e->topic,
+                                  (int)e->partition);
+        topic = e->topic;
+    }
+    if (topic && n + 2 < sizeof text)
+        snprintf(text + n, sizeof text - n, "]");
+    weir_log(WEIR_LOG_INFO, "%s: %s %d partition(s)%s%s", ks->cl.what, what, l->cnt,
+             l->cnt ? ": " : "", l->cnt ? text : "");
+}
+
 void ks_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *l, void *opaque)
 {
@@ -422,6 +445,7 @@ void ks_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     rd_kafka_error_t *e = NULL;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        ks_log_partitions(ks, "rebalance: assigned", l);
         ks_parts_assigned(ks, l);
         if (coop)
             e = rd_kafka_incremental_assign(rk, l);
@@ -432,6 +456,7 @@ void ks_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         else
             ks_pause_unready(ks, l);
     } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && !ks->revoking) {
+        ks_log_partitions(ks, "rebalance: revoked", l);
         revoke_begin(ks, l); /* unassigns when done, maybe later, from the loop */
     } else {
         weir_kafka_warn(&ks->cl, rd_kafka_err2str(err));

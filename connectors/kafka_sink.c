@@ -364,7 +364,7 @@ static int produce_one(struct kafka_sink *ks, const struct weir_batch *b, uint32
             rd_kafka_headers_destroy(h);
         return rc;
     }
-    struct kmsg *k = ksk_kmsg_new(ks, r, t, dead ? 0 : weir_output_kept(r));
+    struct kmsg *k = ksk_kmsg_new(ks, r, t, dead ? 0 : weir_output_kept_of(s->output, r, len));
     if (!k) {
         if (h)
             rd_kafka_headers_destroy(h);

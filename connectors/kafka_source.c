@@ -39,6 +39,7 @@
 #include <sys/eventfd.h>
 
 #include "connectors/kafka_source.h"
+#include "engine/log.h"
 
 #define TICK_NS (500ull * 1000000ull) /* safety-net ks_drain; keeps max.poll.interval.ms happy */
 #define PAUSE_AFTER_NS (1000ull * 1000000ull) /* over the in-flight bounds this long: pause */
@@ -434,6 +435,24 @@ static void on_poll(struct weir_event *ev, int res)
         ks_drain(ks);
 }
 
+/* Lag for the metrics: the high watermark librdkafka caches from its fetch
+ * responses (rd_kafka_get_watermark_offsets never asks the broker), minus
+ * the next offset to read. */
+static void ks_progress(struct kafka_source *ks)
+{
+    for (size_t i = 0; i < ks->nparts; i++) {
+        struct kpart *p = ks->parts[i];
+        if (!p->assigned)
+            continue;
+        int64_t lo = -1, hi = -1;
+        if (rd_kafka_get_watermark_offsets(ks->rk, p->topic, p->partition, &lo, &hi) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR)
+            hi = -1;
+        int64_t pos = p->next; /* -1 before the first record */
+        weir_worker_partition_progress(ks->s->worker, p->slot, pos, hi, p->stored);
+    }
+}
+
 static void on_tick(struct weir_event *ev, int res)
 {
     struct kafka_source *ks = (struct kafka_source *)((char *)ev - offsetof(struct kafka_source, tick_ev));
@@ -444,6 +463,7 @@ static void on_tick(struct weir_event *ev, int res)
         ks_pause_all(ks, 1);
     ks_ckpt_maybe(ks);
     ks_revoke_check(ks);
+    ks_progress(ks);
     if (!ks->wait_resume)
         ks_drain(ks);
     if (!ks->stopping && weir_loop_timer(ks->s->worker->loop, TICK_NS, &ks->tick_ev) == 0)
@@ -527,6 +547,7 @@ static rd_kafka_resp_err_t assign_embedded(struct kafka_source *ks)
         for (int p = 0; p < WEIR_KAFKA_EMBEDDED_PARTITIONS; p++)
             if (p % n == w->id)
                 rd_kafka_topic_partition_list_add(l, c->topics.v[i], p);
+    ks_log_partitions(ks, "assigned (embedded cluster: fixed)", l);
     ks_parts_assigned(ks, l);
     rd_kafka_resp_err_t e = rd_kafka_assign(ks->rk, l);
     if (!e)
@@ -622,7 +643,7 @@ static void ks_close(struct weir_source *s)
     } else if (ks->rk && ks->subscribed) {
         rd_kafka_resp_err_t e = rd_kafka_commit(ks->rk, NULL, 0); /* what is stored */
         if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-            fprintf(stderr, "weir: %s: final commit to brokers %s failed: %s\n", ks->cl.what,
+            weir_log(WEIR_LOG_ERROR, "%s: final commit to brokers %s failed: %s\n", ks->cl.what,
                     ks->cl.brokers, rd_kafka_err2str(e));
         rd_kafka_consumer_close(ks->rk); /* revokes: ks_on_rebalance → revoke_parts() */
     }

@@ -4,6 +4,7 @@
  * transaction, and the producer's transaction thread sends the offsets and
  * commits (kafka_txn.c) while the loop goes on. */
 #include "connectors/kafka_source.h"
+#include "engine/log.h"
 
 
 /* Exactly-once: a batch goes into the open transaction, or begins one. */
@@ -64,7 +65,7 @@ static void txn_finished(struct kafka_source *ks, struct weir_kafka_txn_end *e)
                 n++;
             }
         }
-        fprintf(stderr, "weir: %s: transaction aborted; %d partition(s) rewound to their committed "
+        weir_log(WEIR_LOG_WARN, "%s: transaction aborted; %d partition(s) rewound to their committed "
                 "offsets and their state read back (their records go through the operators "
                 "again)\n", ks->cl.what, n);
         if (weir_worker_state_reload(w) == 0)
@@ -111,7 +112,7 @@ static void txn_prepare_end(struct kafka_source *ks, struct weir_kafka_txn_end *
             /* The transaction cannot hold this state (it became abortable: a
              * rejected delivery): abort it, rewind, and read the state back,
              * as after any abort. Committing would lose the state changes. */
-            fprintf(stderr, "weir: %s: the state changelog could not join the transaction; "
+            weir_log(WEIR_LOG_WARN, "%s: the state changelog could not join the transaction; "
                     "aborting it\n", ks->cl.what);
             rewind = 1;
         }

@@ -21,6 +21,7 @@
 
 #include "connectors/kafka_common.h"
 #include "engine/loop.h"
+#include "engine/log.h"
 
 struct weir_kafka_txn_runner {
     rd_kafka_t *rk;
@@ -121,7 +122,7 @@ static void txn_end_run(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_e
             e->rc = -EIO;
             return;
         }
-        fprintf(stderr, "weir: %s; aborting the transaction\n", e->msg);
+        weir_log(WEIR_LOG_ERROR, "%s; aborting the transaction\n", e->msg);
         aborting = 1;
     }
     deadline = mono_ms() + (uint64_t)e->timeout_ms;

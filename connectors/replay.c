@@ -22,6 +22,7 @@
 #include "engine/loop.h"
 #include "engine/pipeline.h"
 #include "engine/run.h"
+#include "engine/log.h"
 
 struct replay_state {
     uint64_t acked;
@@ -483,10 +484,10 @@ static int replay_main(int argc, char **argv)
     struct weir_replay_stats st;
     struct weir_error err = {0};
     int rc = weir_replay_run(&o, &st, &err);
-    fprintf(stderr, "weir: replay: %llu records acknowledged by %s (topic %s)\n",
+    weir_log(WEIR_LOG_INFO, "replay: %llu records acknowledged by %s (topic %s)\n",
             (unsigned long long)st.acked, o.brokers, o.topic);
     if (rc < 0)
-        fprintf(stderr, "weir: replay: %s\n", err.msg);
+        weir_log(WEIR_LOG_ERROR, "replay: %s\n", err.msg);
     return rc < 0 ? 1 : 0;
 }
 

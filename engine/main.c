@@ -14,8 +14,11 @@
 
 #include <jansson.h>
 
+#include "engine/jsonschema.h"
+#include "engine/log.h"
 #include "engine/override.h"
 #include "engine/pipeline.h"
+#include "engine/reload.h"
 #include "engine/reference.h"
 #include "engine/run.h"
 
@@ -35,13 +38,19 @@ struct cli {
     const char *replay;
     char replay_value[4096];
     const char *state_dir;
+    const char *http;            /* --http [ADDR:]PORT */
+    const char *http_token_file; /* --http-token-file FILE */
+    int log_format;              /* --log-format: enum weir_log_format */
+    int progress;                /* --progress: -1 unset (a terminal decides), else seconds */
 };
 
 static const struct {
     const char *name, *usage, *help;
 } commands[] = {
     {"run", "weir run PIPELINE [--set PATH=VALUE]... [--workers N] [--embedded] [--replay FILE]\n"
-            "           [--state-dir DIR] [--quiet] [--timing] [--allow-unsafe-kafka-properties]",
+            "           [--state-dir DIR] [--http [ADDR:]PORT] [--http-token-file FILE]\n"
+            "           [--progress[=SECONDS]] [--log-format text|json|logfmt] [--quiet] [--timing]\n"
+            "           [--allow-unsafe-kafka-properties]",
      "Runs the pipeline until its input ends or SIGINT/SIGTERM, which drains in-flight\n"
      "batches and flushes the sinks (a second signal exits at once). An output whose\n"
      "reader went away (weir run ... | head) also ends the run, with status 0.\n"
@@ -58,7 +67,23 @@ static const struct {
      "  --state-dir DIR   keep stateful operators' keyed state in DIR: read back when the run\n"
      "                    starts, written at the end of a run that went well (file sources;\n"
      "                    a Kafka source keeps it in its changelog topic)\n"
-     "  --quiet           no summary\n"
+     "  --http [ADDR:]PORT serve /metrics (Prometheus), /healthz, /readyz, /status.json and a\n"
+     "                    live status page at / on ADDR (default 127.0.0.1) and PORT (0: any\n"
+     "                    free port; the chosen one is printed); the pipeline's \"http\" section\n"
+     "                    does the same (see docs/operations.md)\n"
+     "  --http-token-file FILE\n"
+     "                    require \"Authorization: Bearer TOKEN\" (or ?token=TOKEN) for /metrics,\n"
+     "                    /status.json and /, TOKEN being FILE's first line\n"
+     "  --progress[=SECONDS]\n"
+     "                    a one-line summary on stderr every SECONDS (default 10): records/s,\n"
+     "                    totals, alerts, lag; on by default when stderr is a terminal\n"
+     "  SIGHUP            reads the pipeline file again: operators whose options changed are\n"
+     "                    made again between batches, everything else keeps running with its\n"
+     "                    state; an invalid file, or any other change, is logged and the\n"
+     "                    running pipeline goes on unchanged (docs/operations.md)\n"
+     "  --log-format F    weir's own log lines (and librdkafka's) as text (\"weir: ...\", the\n"
+     "                    default), json ({\"ts\",\"level\",\"msg\"} lines) or logfmt\n"
+     "  --quiet           no summary, no progress lines\n"
      "  --timing          add time per operator to the summary\n"
      "  --allow-unsafe-kafka-properties\n"
      "                    accept \"kafka\" properties that make librdkafka load a library or\n"
@@ -71,6 +96,11 @@ static const struct {
      "created: with --allow-unsafe-kafka-properties, properties that would load a library\n"
      "or run a command are accepted as run would accept them, and still not applied.\n"},
     {"docs", "weir docs", "Prints the pipeline reference (docs/pipeline.md) generated from the code.\n"},
+    {"schema", "weir schema",
+     "Prints a JSON Schema (draft-07) for pipeline files, generated from the same option\n"
+     "tables that validate them. Editors use it for completion and checks as you type\n"
+     "(docs/operations.md: editor set-up); weir validate still checks what a schema\n"
+     "cannot (cross-field rules, operators' field references).\n"},
     {"help", "weir help [COMMAND]", "Shows help for a command.\n"},
 };
 
@@ -147,6 +177,7 @@ static int add_shorthands(struct cli *c)
 static int parse_args(int argc, char **argv, struct cli *c)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    c->progress = -1;
     c->workers = cores > 0 ? (int)cores : 1;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -174,6 +205,29 @@ static int parse_args(int argc, char **argv, struct cli *c)
             c->replay = argv[++i];
         } else if (strcmp(a, "--state-dir") == 0 && i + 1 < argc) {
             c->state_dir = argv[++i];
+        } else if (strcmp(a, "--http") == 0 && i + 1 < argc) {
+            c->http = argv[++i];
+        } else if (strcmp(a, "--http-token-file") == 0 && i + 1 < argc) {
+            c->http_token_file = argv[++i];
+        } else if (strcmp(a, "--log-format") == 0 && i + 1 < argc) {
+            c->log_format = weir_log_format_parse(argv[++i]);
+            if (c->log_format < 0) {
+                fprintf(stderr, "weir: --log-format expects text, json or logfmt, got \"%s\"\n",
+                        argv[i]);
+                return -1;
+            }
+            weir_log_set_format((enum weir_log_format)c->log_format);
+        } else if (strcmp(a, "--progress") == 0) {
+            c->progress = 10;
+        } else if (strncmp(a, "--progress=", 11) == 0) {
+            char *end;
+            long n = strtol(a + 11, &end, 10);
+            if (*end || n < 1 || n > 86400) {
+                fprintf(stderr, "weir: --progress= expects seconds from 1 to 86400, got \"%s\"\n",
+                        a + 11);
+                return -1;
+            }
+            c->progress = (int)n;
         } else if (strcmp(a, "--quiet") == 0) {
             c->quiet = 1;
         } else if (strcmp(a, "--timing") == 0) {
@@ -181,7 +235,9 @@ static int parse_args(int argc, char **argv, struct cli *c)
         } else if (strcmp(a, "--allow-unsafe-kafka-properties") == 0) {
             c->allow_unsafe_kafka = 1;
         } else if (strcmp(a, "--set") == 0 || strcmp(a, "--workers") == 0 ||
-                   strcmp(a, "--replay") == 0 || strcmp(a, "--state-dir") == 0) {
+                   strcmp(a, "--replay") == 0 || strcmp(a, "--state-dir") == 0 ||
+                   strcmp(a, "--http") == 0 || strcmp(a, "--http-token-file") == 0 ||
+                   strcmp(a, "--log-format") == 0) {
             fprintf(stderr, "weir: %s needs a value; try: weir help %s\n", a, c->command);
             return -1;
         } else if (a[0] == '-' && a[1]) {
@@ -230,15 +286,15 @@ static void summary(const struct weir_pipeline *pl, const struct weir_run_result
     if (t->dropped)
         snprintf(lost + o, sizeof lost - o, ", %llu dropped by filters",
                  (unsigned long long)t->dropped);
-    fprintf(stderr,
-            "weir: %s: %llu records in, %llu out, %llu dead letters%s, %llu alerts; %.2f s, "
-            "%.0f records/s, %d worker%s%s\n",
+    weir_log(WEIR_LOG_INFO,
+            "%s: %llu records in, %llu out, %llu dead letters%s, %llu alerts; %.2f s, "
+            "%.0f records/s, %d worker%s%s",
             pl->name, (unsigned long long)t->records_in, (unsigned long long)t->records_out,
             (unsigned long long)t->dead, lost, (unsigned long long)t->alerts, r->seconds,
             r->seconds > 0 ? (double)t->records_in / r->seconds : 0.0, r->workers,
             r->workers == 1 ? "" : "s", why);
     for (size_t k = 0; timing && k < pl->nops && k < 64; k++)
-        fprintf(stderr, "weir:   operators[%zu] %-12s %8.1f ns/record\n", k, pl->ops[k].type->name,
+        weir_log(WEIR_LOG_INFO, "  operators[%zu] %-12s %8.1f ns/record", k, pl->ops[k].type->name,
                 t->records_in ? (double)t->op_ns[k] / (double)t->records_in : 0.0);
 }
 
@@ -260,6 +316,77 @@ static int companion_for(const struct weir_pipeline *pl, struct weir_companion *
     return 0;
 }
 
+/* SIGHUP: the versions of the pipeline a run has taken (the first is the
+ * one it started with); all are freed when the run returns. */
+struct reloads {
+    const struct cli *c;
+    struct weir_pipeline *v[64];
+    size_t n;
+};
+
+/* SIGHUP: the file is loaded and checked again. Invalid: every problem is
+ * logged with its JSON path and the run goes on as it is. Valid and only
+ * operators' options changed: those operators are swapped in by every
+ * worker (engine/reload.h). Anything else: the run goes on unchanged and
+ * the log says what needs a restart. */
+static int reload_file(void *ctx, const struct weir_pipeline **next, uint64_t *mask)
+{
+    struct reloads *r = ctx;
+    const struct cli *c = r->c;
+    struct weir_pipeline *pl = NULL;
+    weir_log(WEIR_LOG_INFO, "SIGHUP: reading %s again", c->pipeline);
+    if (load(c, &pl) < 0) {
+        weir_log(WEIR_LOG_ERROR, "SIGHUP: %s is not valid (above); the running pipeline goes on "
+                 "unchanged", c->pipeline);
+        return 0;
+    }
+    pl->state_dir = c->state_dir;
+    char why[256] = "";
+    int plan = weir_reload_plan(r->v[r->n - 1], pl, mask, why, sizeof why);
+    if (plan <= 0 || r->n == sizeof r->v / sizeof r->v[0]) {
+        if (plan < 0)
+            weir_log(WEIR_LOG_WARN, "SIGHUP: %s: %s: that needs a restart; the running pipeline "
+                     "goes on unchanged", c->pipeline, why);
+        else if (plan == 0)
+            weir_log(WEIR_LOG_INFO, "SIGHUP: %s: no operator changed; nothing to do", c->pipeline);
+        else
+            weir_log(WEIR_LOG_WARN, "SIGHUP: %zu reloads already: restart to take more", r->n - 1);
+        weir_pipeline_free(pl);
+        return 0;
+    }
+    r->v[r->n++] = pl;
+    *next = pl;
+    return 1;
+}
+
+/* --http and --http-token-file, else the pipeline's "http" section. Returns
+ * 0 (*out NULL when HTTP is off) or -1 after saying why. */
+static int http_conf(const struct cli *c, const struct weir_pipeline *pl,
+                     struct weir_http_conf *conf, const struct weir_http_conf **out)
+{
+    *out = NULL;
+    const struct weir_http_section *sec = weir_pipeline_section(pl, "http");
+    const char *listen = c->http ? c->http : sec ? sec->listen : NULL;
+    const char *token = c->http_token_file ? c->http_token_file : sec ? sec->token_file : NULL;
+    if (!listen) {
+        if (token)
+            fprintf(stderr, "weir: --http-token-file without --http: no HTTP endpoint to protect\n");
+        return token ? -1 : 0;
+    }
+    memset(conf, 0, sizeof *conf);
+    if (weir_http_listen_parse(listen, conf) < 0) {
+        fprintf(stderr, "weir: --http expects [ADDR:]PORT with PORT 0 to 65535, got \"%s\"\n", listen);
+        return -1;
+    }
+    struct weir_error err = {0};
+    if (token && weir_http_token_file(token, conf, &err) < 0) {
+        fprintf(stderr, "weir: %s\n", err.msg);
+        return -1;
+    }
+    *out = conf;
+    return 0;
+}
+
 static int cmd_run(const struct cli *c)
 {
     /* From here on SIGINT/SIGTERM are stop requests, also while the pipeline
@@ -268,12 +395,22 @@ static int cmd_run(const struct cli *c)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP); /* a reload request, never a reason to die (run.h) */
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     struct weir_pipeline *pl;
     if (load(c, &pl) < 0)
         return EXIT_USAGE;
     pl->state_dir = c->state_dir;
-    struct weir_run_opts opts = {.workers = c->workers, .timing = c->timing};
+    struct weir_http_conf hc;
+    struct reloads reloads = {.c = c, .v = {pl}, .n = 1};
+    struct weir_run_opts opts = {.workers = c->workers, .timing = c->timing,
+                                 .reload = reload_file, .reload_ctx = &reloads};
+    if (http_conf(c, pl, &hc, &opts.http) < 0) {
+        weir_pipeline_free(pl);
+        return EXIT_USAGE;
+    }
+    int every = c->progress >= 0 ? c->progress : isatty(2) ? 10 : 0;
+    opts.progress_s = c->quiet ? 0 : (unsigned)every;
     struct weir_run_result res = {0};
     struct weir_error err = {0};
     int rc = companion_for(pl, &opts.companion, &err), ran = rc == 0;
@@ -284,8 +421,9 @@ static int cmd_run(const struct cli *c)
     if (opts.companion)
         opts.companion->release(opts.companion, c->quiet ? NULL : stderr);
     if (rc < 0)
-        fprintf(stderr, "weir: %s: %s\n", c->pipeline, err.msg[0] ? err.msg : strerror(-rc));
-    weir_pipeline_free(pl);
+        weir_log(WEIR_LOG_ERROR, "%s: %s", c->pipeline, err.msg[0] ? err.msg : strerror(-rc));
+    for (size_t k = 0; k < reloads.n; k++) /* v[0] is pl */
+        weir_pipeline_free(reloads.v[k]);
     return rc < 0 ? EXIT_RUN_FAILED : 0;
 }
 
@@ -304,8 +442,12 @@ int main(int argc, char **argv)
         printf("weir %s\n", WEIR_VERSION);
         return 0;
     }
+    if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0))
+        return help(cmd); /* every command answers --help */
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
         return help(argc > 2 ? argv[2] : NULL);
+    if (strcmp(cmd, "schema") == 0)
+        return weir_schema_print(stdout) < 0 ? EXIT_RUN_FAILED : 0;
     if (strcmp(cmd, "docs") == 0) {
         weir_reference_markdown(stdout);
         return 0;

@@ -109,6 +109,35 @@ void *weir_op_state_miss(struct weir_op *op, const struct weir_record *r, const 
     return v;
 }
 
+void weir_op_state_prefetch(struct weir_op *op, const struct weir_batch *b)
+{
+    struct weir_op_state *ks = op->keyed;
+    if (!ks || ks->by_col == WEIR_BY_NONE || b->n < 8)
+        return;
+    if (ks->hashes_cap < b->n) {
+        uint64_t *h = realloc(ks->hashes, b->n * sizeof *h);
+        if (!h)
+            return; /* a hint: the lookups work without it */
+        ks->hashes = h;
+        ks->hashes_cap = b->n;
+    }
+    /* Three passes, each asking for what the previous one's answers point at. */
+    for (uint32_t i = 0; i < b->n; i++) {
+        const struct weir_record *r = &b->rec[i];
+        if (!weir_record_live(r) || r->part >= ks->nparts || !ks->parts[r->part])
+            continue;
+        uint32_t klen;
+        const void *key = weir_op_state_key(ks, b, i, &klen);
+        ks->hashes[i] = weir_state_prefetch(ks->parts[r->part], key, klen);
+    }
+    for (int neighbours = 0; neighbours <= 1; neighbours++)
+        for (uint32_t i = 0; i < b->n; i++) {
+            const struct weir_record *r = &b->rec[i];
+            if (weir_record_live(r) && r->part < ks->nparts && ks->parts[r->part])
+                weir_state_prefetch_entry(ks->parts[r->part], ks->hashes[i], neighbours);
+        }
+}
+
 void weir_op_state_drop(struct weir_op *op, uint32_t part)
 {
     struct weir_op_state *ks = op->keyed;
@@ -126,6 +155,7 @@ void weir_op_state_free(struct weir_op *op)
     for (uint32_t p = 0; p < ks->nparts; p++)
         weir_state_free(ks->parts[p]);
     free(ks->parts);
+    free(ks->hashes);
     free(ks);
     op->keyed = NULL;
 }

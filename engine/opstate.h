@@ -70,6 +70,8 @@ struct weir_op_state {
     uint32_t last_part;
     const void *last_key;
     uint32_t last_klen;
+    uint64_t *hashes;     /* weir_op_state_prefetch's, per record of the batch */
+    uint32_t hashes_cap;
 };
 
 /* From init(): the operator keeps value_size bytes per key (zeroed when a key
@@ -89,23 +91,31 @@ void *weir_op_state_miss(struct weir_op *op, const struct weir_record *r, const 
 /* Record i's value (created zeroed when new; *created says so when not
  * NULL), or NULL when out of memory. Inline: on the record path, most
  * records (all of them without "by") hit the value handed out before. */
+static inline const void *weir_op_state_key(const struct weir_op_state *ks, const struct weir_batch *b,
+                                             uint32_t i, uint32_t *klen)
+{
+    const struct weir_record *r = &b->rec[i];
+    *klen = 0;
+    if (ks->by_col >= 0) {
+        const struct weir_str *v = &b->S[(size_t)i * b->nstr + (size_t)ks->by_col];
+        if (v->p) {
+            *klen = v->len;
+            return v->p;
+        }
+    } else if (ks->by_col == WEIR_BY_KAFKA_KEY && r->key) {
+        *klen = r->key_len;
+        return r->key;
+    }
+    return "";
+}
+
 static inline void *weir_op_state(struct weir_op *op, const struct weir_batch *b, uint32_t i,
                                   int *created)
 {
     struct weir_op_state *ks = op->keyed;
     const struct weir_record *r = &b->rec[i];
-    const void *key = "";
-    uint32_t klen = 0;
-    if (ks->by_col >= 0) {
-        const struct weir_str *v = &b->S[(size_t)i * b->nstr + (size_t)ks->by_col];
-        if (v->p) {
-            key = v->p;
-            klen = v->len;
-        }
-    } else if (ks->by_col == WEIR_BY_KAFKA_KEY && r->key) {
-        key = r->key;
-        klen = r->key_len;
-    }
+    uint32_t klen;
+    const void *key = weir_op_state_key(ks, b, i, &klen);
     if (ks->last && ks->last_part == r->part && ks->last_klen == klen &&
         (klen == 0 || memcmp(ks->last_key, key, klen) == 0)) {
         if (created)
@@ -114,6 +124,12 @@ static inline void *weir_op_state(struct weir_op *op, const struct weir_batch *b
     }
     return weir_op_state_miss(op, r, key, klen, created);
 }
+
+/* The engine calls it before a keyed operator's process(): the batch's keys
+ * are hashed and their slots and entries fetched into the cache ahead of
+ * the lookups, which then overlap their memory latency instead of paying
+ * it one record at a time. */
+void weir_op_state_prefetch(struct weir_op *op, const struct weir_batch *b);
 
 /* The store of a partition slot (created when create), or NULL. */
 struct weir_state *weir_op_state_part(struct weir_op *op, uint32_t part, int create);

@@ -5,8 +5,10 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "engine/jscan.h"
 #include "engine/jsonw.h"
 
 int weir_output_keys(struct weir_output *o)
@@ -25,6 +27,11 @@ int weir_output_keys(struct weir_output *o)
 void weir_output_free(struct weir_output *o)
 {
     weir_buf_free(&o->keys);
+    if (o->proj) {
+        weir_projection_free(o->proj);
+        free(o->proj);
+        o->proj = NULL;
+    }
 }
 
 /* The k-th appended field's `"name":` (cols first, then strs), written
@@ -40,38 +47,47 @@ static inline void put_key(struct weir_buf *out, const struct weir_output *o, ui
     weir_buf_append(out, o->keys.data + start, o->key_end[k] - start);
 }
 
-int weir_output_fields(struct weir_buf *out, const struct weir_output *o,
-                       const struct weir_batch *b, uint32_t i)
+/* Appended field k as `"name":value`: features, then strings, then "alert". */
+static void put_field(struct weir_buf *out, const struct weir_output *o,
+                      const struct weir_batch *b, uint32_t i, uint32_t k)
 {
-    const float *row = b->X + (size_t)i * b->stride;
-    int first = 1;
-    for (uint32_t k = 0; k < o->ncols; k++) {
-        if (!first && weir_buf_append(out, ",", 1) < 0)
-            return -12;
-        first = 0;
+    if (k < o->ncols) {
         put_key(out, o, k, o->schema->feat[o->cols[k]].name);
-        weir_jsonw_double(out, row[o->cols[k]]);
-    }
-    for (uint32_t k = 0; k < o->nstrs; k++) {
-        const struct weir_str *s = &b->S[(size_t)i * b->nstr + o->strs[k]];
-        if (!first)
-            weir_buf_append(out, ",", 1);
-        first = 0;
-        put_key(out, o, o->ncols + k, o->schema->str[o->strs[k]].name);
+        weir_jsonw_double(out, b->X[(size_t)i * b->stride + o->cols[k]]);
+    } else if (k < o->ncols + o->nstrs) {
+        const struct weir_str *s = &b->S[(size_t)i * b->nstr + o->strs[k - o->ncols]];
+        put_key(out, o, k, o->schema->str[o->strs[k - o->ncols]].name);
         if (s->p)
             weir_jsonw_string(out, s->p, s->len);
         else
             weir_buf_append(out, "null", 4);
+    } else if (b->rec[i].flags & WEIR_REC_ALERT) {
+        weir_buf_append(out, "\"alert\":true", 12);
+    } else {
+        weir_buf_append(out, "\"alert\":false", 13);
     }
-    if (o->alert) {
+}
+
+/* The appended fields not in done (a bitmap; NULL: none done yet). */
+static int put_fields(struct weir_buf *out, const struct weir_output *o,
+                      const struct weir_batch *b, uint32_t i, const uint64_t *done, int first)
+{
+    uint32_t n = o->ncols + o->nstrs + (o->alert ? 1u : 0u);
+    for (uint32_t k = 0; k < n; k++) {
+        if (done && (done[k / 64] >> (k % 64) & 1))
+            continue;
         if (!first)
             weir_buf_append(out, ",", 1);
-        if (b->rec[i].flags & WEIR_REC_ALERT)
-            weir_buf_append(out, "\"alert\":true", 12);
-        else
-            weir_buf_append(out, "\"alert\":false", 13);
+        first = 0;
+        put_field(out, o, b, i, k);
     }
     return 0;
+}
+
+int weir_output_fields(struct weir_buf *out, const struct weir_output *o,
+                       const struct weir_batch *b, uint32_t i)
+{
+    return put_fields(out, o, b, i, NULL, 1);
 }
 
 static int is_space(char c)
@@ -87,10 +103,59 @@ uint32_t weir_output_kept(const struct weir_record *r)
     return close > 0 && r->value[close - 1] == '}' ? close - 1 : r->value_len;
 }
 
+/* An input key's bytes, unescaped into buf when it holds escapes (keys
+ * longer than buf are compared as written). */
+static const char *key_bytes(const char *text, const struct weir_jmember *m, char *buf,
+                             size_t size, uint32_t *len)
+{
+    *len = m->key_len;
+    if (!m->key_escaped || m->key_len > size)
+        return text + m->key_off;
+    *len = (uint32_t)weir_jstr_unescape(text + m->key_off, m->key_len, buf);
+    return buf;
+}
+
+/* The projected output: the input's top-level fields the projection keeps,
+ * in their order, appended fields taking their namesakes' places, then the
+ * other appended fields. One pass over the keys; nothing allocated. */
+static int output_projected(struct weir_buf *out, const struct weir_output *o,
+                            const struct weir_batch *b, uint32_t i)
+{
+    const struct weir_record *r = &b->rec[i];
+    uint64_t done[(2 * WEIR_SCHEMA_MAX + 1 + 63) / 64] = {0};
+    char kb[256];
+    struct weir_jmember m;
+    uint32_t pos = 0, klen, nth = 0;
+    int first = 1;
+    if (weir_buf_reserve(out, r->value_len + 64u + 48u * (o->ncols + o->nstrs)) < 0)
+        return -12;
+    weir_buf_append(out, "{", 1);
+    while (weir_jobject_next(r->value, r->value_len, &pos, &m)) {
+        const char *key = key_bytes(r->value, &m, kb, sizeof kb, &klen);
+        int32_t act = weir_projection_decide_nth(o->proj, nth++, key, klen);
+        if (act == WEIR_PROJ_DROP || (act >= 0 && (done[act / 64] >> (act % 64) & 1)))
+            continue; /* dropped, or a duplicate of a replaced key (written once) */
+        if (!first)
+            weir_buf_append(out, ",", 1);
+        first = 0;
+        if (act >= 0) {
+            done[act / 64] |= 1ull << (act % 64);
+            put_field(out, o, b, i, (uint32_t)act);
+            continue;
+        }
+        weir_buf_append(out, r->value + m.key_off - 1, m.val_off + m.val_len - (m.key_off - 1));
+    }
+    if (put_fields(out, o, b, i, done, first) < 0)
+        return -12;
+    return weir_buf_append(out, "}\n", 2);
+}
+
 int weir_output_record(struct weir_buf *out, const struct weir_output *o,
                        const struct weir_batch *b, uint32_t i)
 {
     const struct weir_record *r = &b->rec[i];
+    if (o->proj)
+        return output_projected(out, o, b, i);
     /* The extract stage guaranteed a JSON object: find its closing brace. */
     uint32_t close = weir_output_kept(r);
     if (close == r->value_len)
@@ -109,6 +174,14 @@ int weir_output_record(struct weir_buf *out, const struct weir_output *o,
     if (weir_output_fields(out, o, b, i) < 0)
         return -12;
     return weir_buf_append(out, "}\n", 2);
+}
+
+uint32_t weir_output_kept_of(const struct weir_output *o, const struct weir_record *r,
+                             size_t out_len)
+{
+    if (!o->proj)
+        return weir_output_kept(r);
+    return out_len > 0 ? (uint32_t)out_len - 1 : 0;
 }
 
 int weir_output_text(struct weir_buf *out, const struct weir_output *o, const struct weir_batch *b,
@@ -141,6 +214,8 @@ int weir_output_text(struct weir_buf *out, const struct weir_output *o, const st
         weir_jsonw_string(out, s->p, s->len);
     }
     weir_buf_append(out, "  ", 2);
+    if (o->proj) /* what the projection dropped or a mask replaced stays out */
+        return output_projected(out, o, b, i);
     uint32_t len = r->value_len;
     while (len > 0 && is_space(r->value[len - 1]))
         len--;

@@ -8,6 +8,7 @@
 
 #include "engine/batch.h"
 #include "engine/buf.h"
+#include "engine/project.h"
 #include "engine/schema.h"
 
 struct weir_output {
@@ -19,6 +20,11 @@ struct weir_output {
     int alert;                      /* append "alert": true|false */
     struct weir_buf keys;           /* `"name":` of each appended field, cols then strs (owned) */
     uint32_t key_end[2 * WEIR_SCHEMA_MAX]; /* where each one ends in keys */
+    /* NULL: the input object is copied whole and the fields appended. Set
+     * (sink "fields"/"exclude", or a masked field): the input's top-level
+     * fields are chosen one by one, and an appended field whose name an
+     * input field has takes that field's place (owned). */
+    struct weir_projection *proj;
 };
 
 /* Writes the appended fields' `"name":` once, when the pipeline loads, so
@@ -45,6 +51,12 @@ int weir_output_dead_fit(struct weir_buf *out, const struct weir_record *r,
 /* Bytes at the start of r's value that every output of r begins with: the
  * object up to (not including) its closing brace. */
 uint32_t weir_output_kept(const struct weir_record *r);
+/* Bytes at the start of an output (out_len bytes, without its '\n') that
+ * hold the input as the output kept it, before the closing brace: all but
+ * the brace for a projected output (a dead letter made from it must not
+ * bring back what the projection dropped or a mask replaced). */
+uint32_t weir_output_kept_of(const struct weir_output *o, const struct weir_record *r,
+                             size_t out_len);
 
 /* Appends record i as one line for people to read:
  * `ALERT  line 2967  anomaly_score=1  cpu_z=-12.9  {"timestamp":...}`. */

@@ -7,13 +7,15 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "engine/expand.h"
 #include "engine/override.h"
 
 struct top_conf {
     const char *name;
     struct weir_strlist features;
-    const json_t *source, *operators, *sinks, *dead_letter, *replay, *state;
+    const json_t *source, *operators, *sinks, *dead_letter, *replay, *state, *http;
     uint64_t lateness_ns;
 };
 
@@ -52,6 +54,10 @@ static const struct weir_option top_options[] = {
      "optional: produce a data file into the Kafka source's topic when the run starts "
      "(checked and run by connectors/replay.c)",
      offsetof(struct top_conf, replay), 0, 0, 0, NULL},
+    {"http", WEIR_OPT_JSON, NULL,
+     "optional: serve /metrics, /healthz, /readyz and a status page while the pipeline runs "
+     "(see \"http\" below; docs/operations.md)",
+     offsetof(struct top_conf, http), 0, 0, 0, NULL},
     {"allowed_lateness", WEIR_OPT_DURATION, "\"0s\"",
      "event time: each partition's watermark is its largest event time minus this",
      offsetof(struct top_conf, lateness_ns), 0, 0, 0, NULL},
@@ -75,7 +81,7 @@ const struct weir_option weir_source_common_options[] = {
 struct sink_common {
     const char *type; /* the table's "type" row fills offset 0 */
     const char *when;
-    struct weir_strlist fields;
+    struct weir_strlist fields, exclude;
 };
 
 const struct weir_option weir_sink_common_options[] = {
@@ -87,8 +93,14 @@ const struct weir_option weir_sink_common_options[] = {
      "over the record's fields (docs/expressions.md), e.g. \"amount > 100 and country != 'FR'\"",
      offsetof(struct sink_common, when), 0, 0, 0, NULL},
     {"fields", WEIR_OPT_STRINGS, NULL,
-     "computed fields to append (default: every feature an operator other than extract writes)",
+     "keep only these fields, of the input object and the computed ones alike ('*' and '?' are "
+     "wildcards: \"V*\"); default: the whole input, every feature an operator other than "
+     "extract writes, strings operators show, and \"alert\"",
      offsetof(struct sink_common, fields), 0, 0, 0, NULL},
+    {"exclude", WEIR_OPT_STRINGS, NULL,
+     "drop these fields (wildcards too), of the input and the computed ones alike; beats "
+     "\"fields\" (labels: [\"TX_FRAUD*\"])",
+     offsetof(struct sink_common, exclude), 0, 0, 0, NULL},
     {0},
 };
 
@@ -253,55 +265,139 @@ static int load_ops(struct weir_pipeline *pl, const json_t *arr, struct weir_pre
     return bad;
 }
 
-static int resolve_fields(struct weir_stage_sink *st, const struct weir_strlist *fields,
+/* Appended columns, as bitmaps over features and strings while resolving. */
+struct picked {
+    uint8_t feat[WEIR_SCHEMA_MAX], str[WEIR_SCHEMA_MAX], alert;
+};
+
+static int name_matches(const char *pattern, const char *name)
+{
+    return weir_glob_match(pattern, name, strlen(name));
+}
+
+/* Marks the computed fields pattern names; returns how many it matched. */
+static int pick(struct picked *pk, const struct weir_schema *s, const char *pattern, uint8_t v)
+{
+    int n = 0;
+    for (uint32_t c = 0; c < s->nfeat; c++)
+        if ((s->feat[c].producer >= 0 || !weir_glob_is_pattern(pattern)) &&
+            name_matches(pattern, s->feat[c].name)) {
+            pk->feat[c] = v;
+            n++;
+        }
+    for (uint32_t c = 0; c < s->nstr; c++)
+        if ((s->str[c].producer >= 0 || !weir_glob_is_pattern(pattern)) &&
+            name_matches(pattern, s->str[c].name)) {
+            pk->str[c] = v;
+            n++;
+        }
+    if (name_matches(pattern, "alert")) {
+        pk->alert = v;
+        n++;
+    }
+    return n;
+}
+
+/* A name in "fields" that is no computed field is an input field: checked
+ * against the input's fields when the source knows them at load (a CSV
+ * header), otherwise refused only when it looks like a typo of a computed
+ * one. */
+static int check_input_field(const char *name, const struct weir_schema *s, struct weir_diag *d,
+                             const char *path)
+{
+    for (uint32_t k = 0; k < s->ninput; k++)
+        if (strcmp(s->input[k], name) == 0)
+            return 0;
+    const char *names[WEIR_SCHEMA_MAX * 3 + 1];
+    size_t n = 0;
+    for (uint32_t c = 0; c < s->nfeat; c++)
+        names[n++] = s->feat[c].name;
+    for (uint32_t c = 0; c < s->nstr; c++)
+        names[n++] = s->str[c].name;
+    for (uint32_t c = 0; c < s->ninput && c < WEIR_SCHEMA_MAX; c++)
+        names[n++] = s->input[c];
+    const char *close = weir_did_you_mean(name, names, n);
+    /* Input fields unknown: "Amount" beside a computed "amount" is taken
+     * for the input's own field, not a typo. */
+    if (!s->input_known && (!close || strcasecmp(close, name) == 0))
+        return 0;
+    weir_diag_add(d, path,
+                  close ? "unknown field \"%s\" (did you mean \"%s\"?)" : "unknown field \"%s\"%s",
+                  name, close ? close : "");
+    return 1;
+}
+
+/* The appended fields' names, in order, for the projection's table. */
+static int build_projection(struct weir_output *o, const struct sink_common *c)
+{
+    const char *names[2 * WEIR_SCHEMA_MAX + 1];
+    size_t n = 0;
+    for (uint32_t k = 0; k < o->ncols; k++)
+        names[n++] = o->schema->feat[o->cols[k]].name;
+    for (uint32_t k = 0; k < o->nstrs; k++)
+        names[n++] = o->schema->str[o->strs[k]].name;
+    if (o->alert)
+        names[n++] = "alert";
+    o->proj = calloc(1, sizeof *o->proj);
+    if (!o->proj)
+        return -ENOMEM;
+    return weir_projection_build(o->proj, c->fields.v, c->fields.n, c->exclude.v, c->exclude.n,
+                                 names, n);
+}
+
+/* What a sink writes: which computed fields it appends ("fields", or the
+ * default), less "exclude"; and the projection of the input's fields when
+ * either is given. */
+static int resolve_fields(struct weir_stage_sink *st, const struct sink_common *c,
                           const struct weir_schema *s, struct weir_diag *d, const char *path,
                           int upstream_bad)
 {
     struct weir_output *o = &st->output;
-    o->schema = s;
-    o->alert = 1;
-    if (!fields->n) { /* default: what operators computed */
-        for (uint32_t c = 0; c < s->nfeat; c++)
-            if (s->feat[c].emit && s->feat[c].producer >= 0)
-                o->cols[o->ncols++] = c;
-        for (uint32_t c = 0; c < s->nstr; c++) /* strings an operator computed to be seen */
-            if (s->str[c].emit && s->str[c].producer >= 0)
-                o->strs[o->nstrs++] = c;
-        return 0;
-    }
+    struct picked pk = {0};
+    uint32_t order[WEIR_SCHEMA_MAX * 2];
+    uint32_t norder = 0;
     int bad = 0;
     char ip[256];
-    if (fields->n > WEIR_SCHEMA_MAX) { /* o->cols and o->strs hold that many */
-        weir_diag_add(d, path, "expected at most %d fields, got %zu", WEIR_SCHEMA_MAX, fields->n);
+    o->schema = s;
+    if (c->fields.n > WEIR_SCHEMA_MAX) {
+        weir_diag_add(d, path, "expected at most %d fields, got %zu", WEIR_SCHEMA_MAX, c->fields.n);
         return 1;
     }
-    for (size_t k = 0; k < fields->n; k++) {
-        const char *name = fields->v[k];
-        int c = weir_schema_find_feature(s, name);
-        if (c >= 0) {
-            o->cols[o->ncols++] = (uint32_t)c;
-            continue;
-        }
-        uint32_t j = 0;
-        while (j < s->nstr && strcmp(s->str[j].name, name) != 0)
-            j++;
-        if (j < s->nstr) {
-            o->strs[o->nstrs++] = j;
-            continue;
-        }
+    if (!c->fields.n) { /* default: what operators computed */
+        for (uint32_t k = 0; k < s->nfeat; k++)
+            if (s->feat[k].emit && s->feat[k].producer >= 0)
+                pk.feat[k] = 1, order[norder++] = k;
+        for (uint32_t k = 0; k < s->nstr; k++)
+            if (s->str[k].emit && s->str[k].producer >= 0)
+                pk.str[k] = 1, order[norder++] = WEIR_SCHEMA_MAX + k;
+        pk.alert = 1;
+    }
+    for (size_t k = 0; k < c->fields.n; k++) {
+        struct picked before = pk;
+        if (!pick(&pk, s, c->fields.v[k], 1) && !weir_glob_is_pattern(c->fields.v[k]) &&
+            !upstream_bad) /* a failed operator might have written it */
+            bad += check_input_field(c->fields.v[k], s, d,
+                                     weir_path_index(ip, sizeof ip, path, k));
+        for (uint32_t j = 0; j < s->nfeat; j++) /* in the order "fields" names them */
+            if (pk.feat[j] && !before.feat[j])
+                order[norder++] = j;
+        for (uint32_t j = 0; j < s->nstr; j++)
+            if (pk.str[j] && !before.str[j])
+                order[norder++] = WEIR_SCHEMA_MAX + j;
+    }
+    for (size_t k = 0; k < c->exclude.n; k++)
+        pick(&pk, s, c->exclude.v[k], 0);
+    o->ncols = o->nstrs = 0;
+    for (uint32_t k = 0; k < norder; k++) {
+        if (order[k] < WEIR_SCHEMA_MAX && pk.feat[order[k]])
+            o->cols[o->ncols++] = order[k];
+        else if (order[k] >= WEIR_SCHEMA_MAX && pk.str[order[k] - WEIR_SCHEMA_MAX])
+            o->strs[o->nstrs++] = order[k] - WEIR_SCHEMA_MAX;
+    }
+    o->alert = pk.alert;
+    if (!bad && (c->fields.n || c->exclude.n) && build_projection(o, c) < 0) {
+        weir_diag_add(d, path, "out of memory");
         bad++;
-        if (upstream_bad)
-            continue; /* a failed operator would have written it */
-        const char *names[WEIR_SCHEMA_MAX * 2];
-        size_t n = 0;
-        for (uint32_t c2 = 0; c2 < s->nfeat; c2++)
-            names[n++] = s->feat[c2].name;
-        for (uint32_t c2 = 0; c2 < s->nstr; c2++)
-            names[n++] = s->str[c2].name;
-        const char *close = weir_did_you_mean(name, names, n);
-        weir_diag_add(d, weir_path_index(ip, sizeof ip, path, k),
-                      close ? "unknown field \"%s\" (did you mean \"%s\"?)" : "unknown field \"%s\"%s",
-                      name, close ? close : "");
     }
     return bad;
 }
@@ -374,7 +470,7 @@ static int load_sink(struct weir_pipeline *pl, struct weir_stage_sink *st, const
     if (!bad && st->type->prepare)
         bad += st->type->prepare(st->conf, obj, p);
     if (!bad && !dead)
-        bad += resolve_fields(st, &common.fields, &pl->schema, p->diag,
+        bad += resolve_fields(st, &common, &pl->schema, p->diag,
                               weir_path_key((char[256]){0}, 256, path, "fields"), p->upstream_bad);
     if (!bad && !dead && weir_output_keys(&st->output) < 0) {
         weir_diag_add(p->diag, path, "out of memory");
@@ -536,6 +632,7 @@ static int load_root(struct weir_pipeline *pl, const struct weir_load_opts *o,
     bad += load_state(pl, top.state, d);
     bad += declare_features(pl, &top.features, d);
     struct weir_prepare p = {.schema = &pl->schema, .diag = d, .path = "", .op_index = -1,
+                             .file = pl->file, .sets = o->sets, .nsets = o->nsets,
                              .allow_unsafe_kafka = o->allow_unsafe_kafka,
                              .lateness_ms = (int64_t)(top.lateness_ns / 1000000u)};
     if (top.source)
@@ -600,6 +697,8 @@ int weir_pipeline_load_opts(const char *file, const struct weir_load_opts *o,
     for (size_t i = 0; i < o->nsets; i++)
         bad += weir_override_apply(pl->root, &o->sets[i], diag);
     if (!bad)
+        bad = weir_expand_strings(pl->root, pl->file, diag);
+    if (!bad)
         bad = load_root(pl, o, diag);
     if (bad) {
         weir_pipeline_free(pl);
@@ -641,6 +740,9 @@ void weir_pipeline_free(struct weir_pipeline *pl)
     for (size_t i = 0; i < pl->nsections; i++)
         free_stage(pl->sections[i].type->options, NULL, pl->sections[i].conf);
     free(pl->sections);
+    for (uint32_t k = 0; k < pl->schema.ninput; k++)
+        free(pl->schema.input[k]);
+    free(pl->schema.input);
     json_decref(pl->root);
     free(pl->file);
     free(pl);

@@ -99,4 +99,9 @@ void weir_reference_markdown(FILE *out)
     }
     fprintf(out, "The dead-letter sink (`dead_letter`) takes a sink object without `when` and "
                  "`fields`; each rejected record is written with its reason.\n");
+    fprintf(out, "\n## Sections\n\nOptional top-level objects beside the stages.\n\n");
+    for (const struct weir_section_type *const *t = weir_section_types(); *t; t++) {
+        fprintf(out, "### `%s`\n\n", (*t)->name);
+        option_table(out, (*t)->options);
+    }
 }

@@ -9,6 +9,7 @@
  * in io_uring, the main thread in sigtimedwait: nothing was lost, nothing
  * would ever come). */
 #include "engine/run.h"
+#include "engine/log.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -29,6 +30,7 @@ struct worker_slot {
     const struct weir_run_opts *opts;
     void *const *shared;         /* per sink, or NULL */
     _Atomic int *stop_all;
+    struct weir_metrics *metrics; /* this worker's, in the run's registry */
     /* The main thread writes the worker's eventfd only while the worker holds
      * it open: a stop asked for as the worker closes must not land on a
      * reused descriptor. */
@@ -55,8 +57,8 @@ static void *worker_main(void *arg)
 {
     struct worker_slot *slot = arg;
     struct weir_worker *w = &slot->w;
-    slot->rc = weir_worker_init_shared(w, slot->id, slot->nworkers, slot->pl, 1, slot->shared,
-                                       &slot->err);
+    slot->rc = weir_worker_init_run(w, slot->id, slot->nworkers, slot->pl, 1, slot->shared,
+                                    slot->metrics, &slot->err);
     w->timing = slot->opts->timing;
     if (slot->rc == 0) {
         slot->publish.run = publish_progress;
@@ -66,6 +68,7 @@ static void *worker_main(void *arg)
         int stop = atomic_load(slot->stop_all); /* asked before we were open */
         pthread_mutex_unlock(&slot->lock);
         atomic_store(&slot->ready, 1);
+        weir_metric_set(&slot->metrics->up, 1);
         if (stop)
             weir_worker_request_stop(w);
         slot->rc = weir_worker_run(w);
@@ -74,6 +77,7 @@ static void *worker_main(void *arg)
         publish_progress(&slot->publish);
     }
     atomic_store(&slot->ready, 1);
+    weir_metric_set(&slot->metrics->finished, 1);
     pthread_mutex_lock(&slot->lock);
     slot->open = 0;
     pthread_mutex_unlock(&slot->lock);
@@ -151,6 +155,13 @@ struct run_state {
     int rc;                /* the first failure */
     struct weir_error *err;
     struct weir_run_result *res;
+    const struct weir_run_opts *opts;
+    struct weir_metrics_registry reg; /* what /metrics and the progress line read */
+    uint64_t progress_at;             /* when the last progress line was printed (ns) */
+    uint64_t reload_gen;              /* the last reload sent to the workers */
+    int reload_pending;               /* sent, not yet applied by every running worker */
+    uint64_t reload_mask;
+    struct weir_metrics_totals progress_prev;
 };
 
 static void fail_once(struct run_state *st, int rc, const struct weir_error *err)
@@ -231,12 +242,104 @@ static void watchdog(struct run_state *st)
         return;
     for (int i = 0; i < st->n; i++)
         if (st->slots[i].started && !atomic_load(&st->slots[i].done))
-            fprintf(stderr, "weir: worker %d did not stop within %d s; exiting without it (what it "
+            weir_log(WEIR_LOG_ERROR, "worker %d did not stop within %d s; exiting without it (what it "
                     "had not committed will be read again)\n", i, WEIR_RUN_STOP_LIMIT_S);
     if (st->comp && !st->comp->ended(st->comp))
-        fprintf(stderr, "weir: the replay did not stop within %d s; exiting without it\n",
+        weir_log(WEIR_LOG_ERROR, "the replay did not stop within %d s; exiting without it\n",
                 WEIR_RUN_STOP_LIMIT_S);
     _exit(1);
+}
+
+/* The periodic one-line summary (--progress, or a terminal): rates since the
+ * last line, never one line per record. */
+static void progress(struct run_state *st)
+{
+    uint64_t every = (uint64_t)st->opts->progress_s * 1000000000ull;
+    uint64_t now = weir_now_ns();
+    if (!every || now - st->progress_at < every)
+        return;
+    struct weir_metrics_totals t;
+    weir_metrics_totals(&st->reg, &t);
+    double dt = (double)(now - st->progress_at) / 1e9;
+    const struct weir_metrics_totals *p = &st->progress_prev;
+    weir_log(WEIR_LOG_INFO, "%.0f s: %.0f records/s in, %.0f out; %llu in, %llu out, %llu dead, "
+            "%llu alerts (+%llu); lag %llu; %llu in flight\n",
+            (double)(now - st->reg.started_ns) / 1e9, (double)(t.records_in - p->records_in) / dt,
+            (double)(t.records_out - p->records_out) / dt, (unsigned long long)t.records_in,
+            (unsigned long long)t.records_out, (unsigned long long)t.dead,
+            (unsigned long long)t.alerts, (unsigned long long)(t.alerts - p->alerts),
+            (unsigned long long)t.lag, (unsigned long long)t.inflight);
+    st->progress_prev = t;
+    st->progress_at = now;
+}
+
+/* Every worker still running has swapped the reload's operators in. */
+static int reload_applied(struct run_state *st)
+{
+    for (int i = 0; i < st->n; i++) {
+        struct worker_slot *s = &st->slots[i];
+        if (!s->started || atomic_load(&s->done))
+            continue;
+        pthread_mutex_lock(&s->lock);
+        int behind = s->open && __atomic_load_n(&s->w.reload_applied, __ATOMIC_ACQUIRE) != st->reload_gen;
+        pthread_mutex_unlock(&s->lock);
+        if (behind)
+            return 0;
+    }
+    return 1;
+}
+
+static void reload_watch(struct run_state *st)
+{
+    if (!st->reload_pending || !reload_applied(st))
+        return;
+    st->reload_pending = 0;
+    char list[256] = "";
+    size_t o = 0;
+    for (int k = 0; k < 64 && o + 16 < sizeof list; k++)
+        if ((st->reload_mask >> k) & 1)
+            o += (size_t)snprintf(list + o, sizeof list - o, "%soperators[%d]", o ? ", " : "", k);
+    weir_log(WEIR_LOG_INFO, "SIGHUP: reload applied by every worker: %s made again from the new "
+             "file; the source, the sinks and the other operators (with their state) went on", list);
+}
+
+static void hangup(struct run_state *st)
+{
+    if (!st->opts->reload) {
+        weir_log(WEIR_LOG_WARN, "SIGHUP: reload is not supported here; the pipeline goes on "
+                 "unchanged");
+        return;
+    }
+    if (st->reload_pending) {
+        weir_log(WEIR_LOG_WARN, "SIGHUP: the last reload is still being applied; this one is "
+                 "ignored (send SIGHUP again once it is done)");
+        return;
+    }
+    for (int i = 0; i < st->n; i++) {
+        struct worker_slot *s = &st->slots[i];
+        pthread_mutex_lock(&s->lock);
+        int starting = s->started && !s->open && !atomic_load(&s->ready);
+        pthread_mutex_unlock(&s->lock);
+        if (starting) { /* it would start with the old operators */
+            weir_log(WEIR_LOG_WARN, "SIGHUP: workers are still starting; this one is ignored "
+                     "(send SIGHUP again once the run is up)");
+            return;
+        }
+    }
+    const struct weir_pipeline *next = NULL;
+    uint64_t mask = 0;
+    if (st->opts->reload(st->opts->reload_ctx, &next, &mask) != 1 || !next)
+        return;
+    st->reload_gen++;
+    st->reload_mask = mask;
+    st->reload_pending = 1;
+    for (int i = 0; i < st->n; i++) {
+        struct worker_slot *s = &st->slots[i];
+        pthread_mutex_lock(&s->lock);
+        if (s->open)
+            weir_worker_request_reload(&s->w, next, mask, st->reload_gen);
+        pthread_mutex_unlock(&s->lock);
+    }
 }
 
 /* Copies of one signal sent to a whole process group (Ctrl-C in a terminal,
@@ -252,6 +355,8 @@ static void wait_all(struct run_state *st, const sigset_t *set)
     uint64_t first = 0;
     for (;;) {
         int sig = sigtimedwait(set, NULL, &tick);
+        if (sig == SIGHUP)
+            hangup(st);
         if ((sig == SIGINT || sig == SIGTERM) &&
             (!first || weir_now_ns() - first >= SIGNAL_REPEAT_NS)) {
             if (!first)
@@ -269,6 +374,8 @@ static void wait_all(struct run_state *st, const sigset_t *set)
         look_at_companion(st);
         if (workers_done && !atomic_load(&st->stop_all))
             stop_all(st); /* the input ended: the companion has nothing left to feed */
+        progress(st);
+        reload_watch(st);
         if (workers_done && (!st->comp || st->comp->ended(st->comp)))
             return;
         watchdog(st);
@@ -280,8 +387,9 @@ static void wait_all(struct run_state *st, const sigset_t *set)
 static void take_pending(struct run_state *st, const sigset_t *set)
 {
     struct timespec zero = {0, 0};
-    while (sigtimedwait(set, NULL, &zero) > 0)
-        st->signals++;
+    int sig;
+    while ((sig = sigtimedwait(set, NULL, &zero)) > 0)
+        st->signals += sig != SIGHUP;
 }
 
 static int start_workers(struct run_state *st, const struct weir_pipeline *pl,
@@ -295,6 +403,7 @@ static int start_workers(struct run_state *st, const struct weir_pipeline *pl,
         s->opts = opts;
         s->shared = shared;
         s->stop_all = &st->stop_all;
+        s->metrics = &st->reg.workers[i];
         pthread_mutex_init(&s->lock, NULL);
         s->started = pthread_create(&s->thread, NULL, worker_main, s) == 0;
         if (!s->started) {
@@ -315,21 +424,40 @@ int weir_run(const struct weir_pipeline *pl, const struct weir_run_opts *opts,
     int rc = setup_sinks(pl, err);
     if (rc < 0)
         return rc;
-    struct run_state st = {.comp = opts->companion, .err = err, .res = res};
+    struct run_state st = {.comp = opts->companion, .err = err, .res = res, .opts = opts};
     st.n = pl->source_type->per_worker ? (opts->workers > 0 ? opts->workers : 1) : 1;
     st.slots = calloc((size_t)st.n, sizeof *st.slots);
-    if (!st.slots)
+    st.reg = (struct weir_metrics_registry){.pl = pl, .n = st.n, .started_ns = weir_now_ns(),
+                                            .workers = calloc((size_t)st.n, sizeof *st.reg.workers)};
+    st.progress_at = st.reg.started_ns;
+    if (!st.slots || !st.reg.workers) {
+        free(st.slots);
+        free(st.reg.workers);
         return weir_error_set(err, -ENOMEM, "out of memory");
+    }
     sigset_t set, old;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, &old); /* inherited by the workers and sinks' threads */
     void **shared = NULL;
     if ((rc = share_sinks(pl, st.n, &shared, err)) < 0) {
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         free(st.slots);
+        free(st.reg.workers);
         return rc;
+    }
+    struct weir_http *http = NULL;
+    if (opts->http) {
+        if ((rc = weir_http_start(&http, opts->http, &st.reg, err)) < 0) {
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            unshare_sinks(pl, shared);
+            free(st.slots);
+            free(st.reg.workers);
+            return rc;
+        }
+        weir_log(WEIR_LOG_INFO, "http: listening on %s:%d\n", opts->http->addr, weir_http_port(http));
     }
     uint64_t t0 = weir_now_ns();
     start_workers(&st, pl, opts, shared);
@@ -353,6 +481,8 @@ int weir_run(const struct weir_pipeline *pl, const struct weir_run_opts *opts,
     res->seconds = (double)(weir_now_ns() - t0) / 1e9;
     res->workers = st.n;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    weir_http_stop(http); /* after the workers: the last scrape sees their final figures */
     free(st.slots);
+    free(st.reg.workers);
     return st.rc;
 }

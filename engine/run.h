@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "engine/error.h"
+#include "engine/http.h"
 #include "engine/pipeline.h"
 #include "engine/worker.h"
 
@@ -46,6 +47,15 @@ struct weir_run_opts {
     int workers;  /* threads; a file source uses one (a file is one partition) */
     int timing;   /* measure time per operator */
     struct weir_companion *companion; /* or NULL; owned by the caller */
+    const struct weir_http_conf *http; /* serve /metrics etc. (engine/http.h), or NULL */
+    unsigned progress_s; /* a one-line summary on stderr this often; 0: none */
+    /* SIGHUP: called on the main thread (the run goes on whatever it does).
+     * Returns 1 with *next (kept alive by the caller until the run returns)
+     * and *mask (bit k: operators[k] changed, engine/reload.h) to have every
+     * worker swap those operators between batches; 0 to leave the run as it
+     * is. NULL: SIGHUP is logged and ignored. */
+    int (*reload)(void *ctx, const struct weir_pipeline **next, uint64_t *mask);
+    void *reload_ctx;
 };
 
 /* A stop finishes within this long of being asked for (the workers' drain
@@ -68,7 +78,7 @@ struct weir_run_result {
  * output's reader going away). Returns 0 or -errno with err filled by the
  * first worker or companion that failed. SIGINT and SIGTERM are blocked in
  * the calling thread while it runs; signals that arrive until it returns are
- * taken as stop requests. */
+ * taken as stop requests. SIGHUP is blocked too: it calls opts->reload. */
 int weir_run(const struct weir_pipeline *pl, const struct weir_run_opts *opts,
              struct weir_run_result *res, struct weir_error *err);
 

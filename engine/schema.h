@@ -25,13 +25,24 @@ struct weir_schema {
     struct weir_column str[WEIR_SCHEMA_MAX];
     uint32_t nstr;
     int declared;      /* the file listed "features": outputs must be among them */
+    /* The input records' top-level fields when the source knows them at
+     * load (a CSV file's header), in order; wildcards in extract expand
+     * against them. Owned by the pipeline. */
+    char **input;
+    uint32_t ninput;
+    int input_known;
 };
+
+struct weir_override;
 
 /* Context handed to a type's prepare(): where errors go and who is asking. */
 struct weir_prepare {
     struct weir_schema *schema;
     struct weir_diag *diag;
     const char *path;  /* JSON path of the object being prepared, e.g. "operators[2]" */
+    const char *file;  /* the pipeline file (engine/paths.h resolves paths beside it); may be NULL */
+    const struct weir_override *sets; /* --set overrides: their paths are the working directory's */
+    size_t nsets;
     int op_index;      /* position in the chain; -1 for sources and sinks */
     int upstream_bad;  /* an earlier operator failed: its outputs are unknown, so an
                           unknown feature is not reported (it would be a consequence) */

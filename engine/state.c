@@ -507,6 +507,30 @@ void *weir_state_get(struct weir_state *s, const void *key, uint32_t klen, int64
     return entry_value(e);
 }
 
+uint64_t weir_state_prefetch(const struct weir_state *s, const void *key, uint32_t klen)
+{
+    uint64_t h = hash_key(key, klen);
+    if (s->live.cap)
+        __builtin_prefetch(&s->live.slots[h & (s->live.cap - 1)]);
+    return h;
+}
+
+void weir_state_prefetch_entry(const struct weir_state *s, uint64_t h, int neighbours)
+{
+    if (!s->live.cap)
+        return;
+    const struct slot *sl = &s->live.slots[h & (s->live.cap - 1)];
+    if (!sl->e || sl->hash != h)
+        return; /* new, or further along the probe: looked up the slow way */
+    if (!neighbours) {
+        __builtin_prefetch(sl->e, 1);
+        __builtin_prefetch((const char *)sl->e + 64, 1);
+    } else if (!s->ttl) { /* touch() will relink it at the head of the recency list */
+        __builtin_prefetch(sl->e->lru_prev, 1);
+        __builtin_prefetch(sl->e->lru_next, 1);
+    }
+}
+
 void *weir_state_find(const struct weir_state *s, const void *key, uint32_t klen)
 {
     size_t i = tab_find(&s->live, hash_key(key, klen), key, klen);

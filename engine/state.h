@@ -52,6 +52,12 @@ void weir_state_free(struct weir_state *s); /* accepts NULL */
  * weir_state_expire. The pointer stays valid until the next call that may
  * insert or delete (get/put/del/restore/clear/expire). Returns NULL only on
  * out of memory (then nothing changed). An empty key (klen 0) is valid. */
+/* Batch lookups hide memory latency by asking early: prefetch returns the
+ * key's hash after asking for its table slot; prefetch_entry (the slot has
+ * arrived meanwhile) asks for the entry, and with neighbours for the entries
+ * a recency update will write. Hints only: nothing changes. */
+uint64_t weir_state_prefetch(const struct weir_state *s, const void *key, uint32_t klen);
+void weir_state_prefetch_entry(const struct weir_state *s, uint64_t hash, int neighbours);
 void *weir_state_get(struct weir_state *s, const void *key, uint32_t klen, int64_t now_ms,
                      int *created);
 /* Finds without inserting or touching; NULL when absent. */

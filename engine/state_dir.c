@@ -17,6 +17,7 @@
 
 #include "engine/buf.h"
 #include "engine/durable.h"
+#include "engine/log.h"
 
 #define DIR_MAGIC 0x52445357u /* "WSDR" read as a little-endian uint32 */
 #define DIR_VERSION 1u
@@ -135,7 +136,7 @@ static int dir_restore(struct weir_durable *d, uint32_t part, const char *topic,
         rc = parse(d, part, &b);
     weir_buf_free(&b);
     if (rc == -EINVAL)
-        fprintf(stderr, "weir: state file %s is damaged or from another version\n", p->path);
+        weir_log(WEIR_LOG_ERROR, "state file %s is damaged or from another version\n", p->path);
     if (rc < 0)
         return rc;
     d->restored(d, part, 0);

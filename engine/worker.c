@@ -14,6 +14,7 @@
 
 #include "engine/opstate.h"
 #include "engine/worker_internal.h"
+#include "engine/log.h"
 
 /* ---- the chain -------------------------------------------------------------- */
 
@@ -131,13 +132,22 @@ static void route(struct weir_worker *w, struct weir_batch *b)
     struct weir_ticket *src = b->source_ctx;
     uint32_t dead = 0, dropped = 0;
     uint64_t alerts = 0;
+    int64_t now_ms = weir_wall_ms();
+    struct weir_hist *age = &w->m->event_age_ms;
     for (uint32_t i = 0; i < b->n; i++) {
-        if (b->rec[i].flags & WEIR_REC_DROPPED)
+        const struct weir_record *r = &b->rec[i];
+        if (r->flags & WEIR_REC_DROPPED) {
             dropped++;
-        else if (!weir_record_live(&b->rec[i]))
+            continue;
+        }
+        if (!weir_record_live(r)) {
             dead++;
-        else if (b->rec[i].flags & WEIR_REC_ALERT)
+            continue;
+        }
+        if (r->flags & WEIR_REC_ALERT)
             alerts++;
+        if (r->ts_ms >= 0)
+            weir_hist_add(age, now_ms > r->ts_ms ? (uint64_t)(now_ms - r->ts_ms) : 0);
     }
     w->stats.alerts += alerts;
     struct weir_route_ticket *rt = route_ticket(w, src, b->n - dead - dropped, dead, dropped);
@@ -189,28 +199,66 @@ void weir_worker_unwritable(struct weir_worker *w, const struct weir_record *r, 
     route_demote(t, r, 1);
     const char *src = r->topic ? r->topic : w->source.name ? w->source.name : "?";
     if (r->partition >= 0)
-        fprintf(stderr, "weir: worker %d: unwritable record %s [%d] offset %lld (%s): %s; "
+        weir_log(WEIR_LOG_WARN, "worker %d: unwritable record %s [%d] offset %lld (%s): %s; "
                 "acknowledged so that its partition goes on\n", w->id, src, (int)r->partition,
                 (long long)r->offset, r->reason ? r->reason : "rejected", why);
     else
-        fprintf(stderr, "weir: worker %d: unwritable record %s line %lld (%s): %s; "
+        weir_log(WEIR_LOG_WARN, "worker %d: unwritable record %s line %lld (%s): %s; "
                 "acknowledged so that the input goes on\n", w->id, src, (long long)r->offset,
                 r->reason ? r->reason : "rejected", why);
 }
 
+/* Records no later operator or sink sees: dead letters and dropped ones. */
+static uint32_t dead_in(const struct weir_batch *b)
+{
+    uint32_t dead = 0;
+    for (uint32_t i = 0; i < b->n; i++)
+        dead += !weir_record_live(&b->rec[i]);
+    return dead;
+}
+
+/* Per-operator figures: records in, live records out and those it killed,
+ * time per batch. Two clock reads and one pass over the flags per operator
+ * and batch, nothing per record beyond that pass. Returns the batch's dead
+ * records after op k. */
+static uint32_t op_metrics(struct weir_worker *w, size_t k, const struct weir_batch *b,
+                           uint32_t n_before, uint32_t dead_before, uint64_t ns)
+{
+    if (k < 64 && w->timing)
+        w->stats.op_ns[k] += ns;
+    if (k >= WEIR_METRICS_OPS)
+        return dead_before;
+    struct weir_op_metrics *om = &w->m->op[k];
+    weir_metric_add(&om->in, n_before - dead_before);
+    weir_hist_add(&om->ns, ns);
+    if (!b) /* held: counted as it comes out (emit) */
+        return dead_before;
+    uint32_t dead = dead_in(b);
+    weir_metric_add(&om->out, b->n - dead);
+    if (dead > dead_before && b->n == n_before) /* the same records: these it removed */
+        weir_metric_add(&om->dead, dead - dead_before);
+    return dead;
+}
+
 static void chain_run(struct weir_worker *w, struct weir_batch *b, size_t from)
 {
+    uint32_t dead = dead_in(b);
     for (size_t k = from; k < w->nops; k++) {
         struct weir_op *op = &w->ops[k];
-        uint64_t t0 = w->timing ? weir_now_ns() : 0;
+        uint32_t n_before = b->n;
+        uint64_t t0 = weir_now_ns();
         op->held++; /* counted first: an operator may hand b on inside process() */
+        if (op->keyed)
+            weir_op_state_prefetch(op, b);
         int rc = op->type->process(op, b);
-        if (w->timing && k < 64)
-            w->stats.op_ns[k] += weir_now_ns() - t0;
+        uint64_t ns = weir_now_ns() - t0;
         if (k == 0)
             weir_worker_watermarks(w, b); /* event times are known after extract */
-        if (rc == WEIR_OP_HELD)
+        if (rc == WEIR_OP_HELD) {
+            op_metrics(w, k, NULL, n_before, dead, ns);
             return;
+        }
+        dead = op_metrics(w, k, b, n_before, dead, ns);
         op->held--;
         if (rc < 0) {
             struct weir_error e;
@@ -221,6 +269,14 @@ static void chain_run(struct weir_worker *w, struct weir_batch *b, size_t from)
         }
     }
     route(w, b);
+}
+
+/* A batch an operator held (or made) leaves it: its live records are its output. */
+static void emit_metrics(void *ctx, const struct weir_op *op, const struct weir_batch *b)
+{
+    struct weir_worker *w = ctx;
+    if (op->index >= 0 && op->index < WEIR_METRICS_OPS)
+        weir_metric_add(&w->m->op[op->index].out, b->n - dead_in(b));
 }
 
 void weir_op_emit(struct weir_op *op, struct weir_batch *b)
@@ -239,6 +295,7 @@ void weir_op_emit_new(struct weir_op *op, struct weir_batch *b)
 
 static void engine_emit(void *ctx, struct weir_op *op, struct weir_batch *b)
 {
+    emit_metrics(ctx, op, b);
     chain_run(ctx, b, (size_t)op->index + 1);
 }
 
@@ -343,6 +400,12 @@ static void on_wake(struct weir_event *ev, int res)
     if (read(w->wake_fd, &v, sizeof v) < 0) {
         /* nothing to drain: spurious wake-up */
     }
+    if (__atomic_load_n(&w->reload_req, __ATOMIC_ACQUIRE))
+        weir_worker_reload_begin(w);
+    if (!__atomic_load_n(&w->stop_flag, __ATOMIC_ACQUIRE)) {
+        weir_loop_poll(w->loop, w->wake_fd, POLLIN, &w->wake_ev); /* a reload: keep listening */
+        return;
+    }
     w->stop_requested = 1;
     if (w->has_source && !w->source_finished && w->source.type->stop)
         w->source.type->stop(&w->source);
@@ -410,11 +473,21 @@ int weir_worker_init_shared(struct weir_worker *w, int id, int nworkers,
                             const struct weir_pipeline *pl, int with_source, void *const *shared,
                             struct weir_error *err)
 {
+    return weir_worker_init_run(w, id, nworkers, pl, with_source, shared, NULL, err);
+}
+
+int weir_worker_init_run(struct weir_worker *w, int id, int nworkers,
+                         const struct weir_pipeline *pl, int with_source, void *const *shared,
+                         struct weir_metrics *m, struct weir_error *err)
+{
     memset(w, 0, sizeof *w);
+    w->wake_fd = -1;
+    if (!m && !(m = w->own_metrics = calloc(1, sizeof *m)))
+        return weir_error_set(err, -ENOMEM, "out of memory");
+    w->m = m;
     w->id = id;
     w->nworkers = nworkers;
     w->pl = pl;
-    w->wake_fd = -1;
     int rc = weir_loop_new(&w->loop, 512, err);
     if (rc < 0)
         return rc;
@@ -458,6 +531,7 @@ void weir_worker_dispatch(struct weir_worker *w, struct weir_batch *b, struct we
     if (t)
         weir_ticket_hold(t); /* released by route(), after every sink has its holds */
     __atomic_fetch_add(&w->stats.records_in, b->n, __ATOMIC_RELAXED);
+    weir_hist_add(&w->m->batch_size, b->n);
     if (++w->stats.batches % 64 == 0 && w->stateful)
         weir_worker_state_housekeep(w);
     chain_run(w, b, 0);
@@ -593,6 +667,7 @@ static void before_sleep(struct weir_loop_hook *hook)
     }
     quiesce_serve(w);
     w->inflight = flush_sinks(w);
+    weir_worker_metrics_publish(w);
     if (w->paused && !weir_worker_should_pause(w)) {
         w->paused = 0;
         if (w->has_source && w->source.type->resume)
@@ -659,6 +734,7 @@ int weir_worker_run(struct weir_worker *w)
 
 void weir_worker_request_stop(struct weir_worker *w)
 {
+    __atomic_store_n(&w->stop_flag, 1, __ATOMIC_RELEASE);
     uint64_t one = 1;
     if (w->wake_fd >= 0 && write(w->wake_fd, &one, sizeof one) < 0) {
         /* the counter is saturated: a stop is already pending */
@@ -690,4 +766,5 @@ void weir_worker_destroy(struct weir_worker *w)
     weir_buf_free(&w->scratch);
     weir_batch_pool_free(w->pool);
     weir_loop_free(w->loop);
+    free(w->own_metrics);
 }

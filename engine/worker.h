@@ -12,6 +12,7 @@
 #include "connectors/connector.h"
 #include "engine/durable.h"
 #include "engine/loop.h"
+#include "engine/metrics.h"
 #include "engine/pipeline.h"
 
 struct weir_worker_stats {
@@ -72,7 +73,17 @@ struct weir_worker {
     struct weir_op_timer *event_timers;
     struct weir_quiesce *quiescing; /* waiting callers, in order */
     struct weir_quiesce end_quiesce;
-    int wake_fd;             /* eventfd: the main thread asks this worker to stop */
+    int wake_fd;             /* eventfd: the main thread asks this worker to stop or reload */
+    int stop_flag;           /* (atomic) the wake-up is a stop */
+    /* A reload asked for by another thread (atomic: the pipeline last, with
+     * release), and the one under way on this thread. */
+    const struct weir_pipeline *reload_req;
+    uint64_t reload_req_mask, reload_req_gen;
+    const struct weir_pipeline *reload_pl;
+    uint64_t reload_mask, reload_gen;
+    struct weir_quiesce reload_q;
+    int reloading;
+    uint64_t reload_applied; /* (atomic) the generation last swapped in */
     struct weir_event wake_ev;
     struct weir_loop_hook hook; /* before sleep: sinks, backpressure, quiesce */
     int source_finished;
@@ -89,6 +100,8 @@ struct weir_worker {
     int closing;             /* weir_worker_destroy began: the source is closed */
     struct weir_error err;
     struct weir_worker_stats stats;
+    struct weir_metrics *m;  /* what readers on other threads see (metrics.h) */
+    struct weir_metrics *own_metrics; /* m when the run gave none */
     struct weir_buf scratch; /* encoding state entries */
     struct weir_route_ticket *free_routes; /* route()'s tickets, for reuse */
     struct {
@@ -106,10 +119,22 @@ int weir_worker_init_shared(struct weir_worker *w, int id, int nworkers,
                             struct weir_error *err);
 /* Runs until the source is finished and every output is acknowledged, or a
  * fatal error. Returns 0 or -errno with w->err filled. */
+/* The same, writing its figures to m (NULL: a block of its own). */
+int weir_worker_init_run(struct weir_worker *w, int id, int nworkers,
+                         const struct weir_pipeline *pl, int with_source, void *const *shared,
+                         struct weir_metrics *m, struct weir_error *err);
 int weir_worker_run(struct weir_worker *w);
 void weir_worker_destroy(struct weir_worker *w);
 /* Thread-safe: asks the worker to drain and stop. */
 void weir_worker_request_stop(struct weir_worker *w);
+/* Thread-safe: asks the worker to replace operators[k] for each bit k of
+ * mask with next's, between batches (after its operators hand on what they
+ * hold); the others keep running with their state. next must have the same
+ * stages and columns (engine/reload.h) and outlive the worker. Once done the
+ * worker's reload_applied is gen (read it with __atomic_load_n). One at a
+ * time: ask again only after the last one was applied. */
+void weir_worker_request_reload(struct weir_worker *w, const struct weir_pipeline *next,
+                                uint64_t mask, uint64_t gen);
 
 /* ---- for sinks ---- */
 /* Record r could not be written by a sink for a permanent reason (larger
@@ -147,6 +172,11 @@ void weir_worker_fail(struct weir_worker *w, const struct weir_error *err);
  * a restore completes later). */
 int weir_worker_partition_assign(struct weir_worker *w, const char *topic, int32_t partition);
 int weir_worker_partition_ready(const struct weir_worker *w, uint32_t slot);
+/* What the source knows of a partition's progress, for the metrics: the
+ * next offset to read, the broker's high watermark and the offset last
+ * stored for commit (-1 where unknown). Cheap: a few stores. */
+void weir_worker_partition_progress(struct weir_worker *w, uint32_t slot, int64_t position,
+                                    int64_t high, int64_t committed);
 /* The partition is gone (after the source flushed and committed it): its
  * state is dropped and the operators are told. */
 void weir_worker_partition_revoke(struct weir_worker *w, uint32_t slot);

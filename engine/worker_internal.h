@@ -16,5 +16,10 @@ void weir_worker_durable_close(struct weir_worker *w);
 void weir_worker_state_final(struct weir_worker *w);
 void weir_worker_parts_free(struct weir_worker *w);
 void weir_worker_state_housekeep(struct weir_worker *w);
+/* Before the loop sleeps: the counters other threads read (worker_metrics.c). */
+void weir_worker_metrics_publish(struct weir_worker *w);
+/* On the worker's thread (its wake-up): takes a pending reload request and
+ * starts the quiesce that ends in the swap (worker_reload.c). */
+void weir_worker_reload_begin(struct weir_worker *w);
 
 #endif

@@ -261,6 +261,18 @@ int weir_worker_tie(void *ctx, struct weir_batch *out, struct weir_batch *in)
  * so it is forgotten (else deleted keys' records would pile up). */
 void weir_worker_state_housekeep(struct weir_worker *w)
 {
+    uint64_t keys = 0, bytes = 0;
+    for (size_t k = 0; k < w->nops; k++) {
+        const struct weir_op_state *ks = w->ops[k].keyed;
+        for (uint32_t p = 0; ks && p < ks->nparts; p++) {
+            if (ks->parts[p]) {
+                keys += weir_state_count(ks->parts[p]);
+                bytes += weir_state_bytes(ks->parts[p]);
+            }
+        }
+    }
+    weir_metric_set(&w->m->state_keys, keys);
+    weir_metric_set(&w->m->state_bytes, bytes);
     for (size_t k = 0; k < w->nops; k++) {
         const struct weir_op_state *ks = w->ops[k].keyed;
         for (uint32_t p = 0; ks && p < ks->nparts && p < w->nparts; p++) {

@@ -32,7 +32,14 @@
  * digits past milliseconds are dropped.
  *
  * `"fields": {}` only validates records (the loader inserts such an extract
- * when a pipeline has none). */
+ * when a pipeline has none).
+ *
+ * Wildcards: `"V*": "/V*"` (or the object form with that path) is one
+ * field per top-level field of the input whose name the pattern matches,
+ * named by the key with its '*' standing for what the path's '*' matched
+ * (`"pca_*": "/V*"` gives pca_1, pca_2, ...). Pipelines are resolved when
+ * they load, so the input's fields must be known then: a CSV file source
+ * reads its header at load; with JSON Lines a wildcard is an error. */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -69,12 +76,15 @@ struct extract_conf {
     struct extract_field *f;  /* (nf) */
     size_t nf;
     struct weir_jscan *scan;  /* the nf pointers, then "" (the root, to learn its type) */
+    char **owned;             /* names and pointers wildcards made up (nowned) */
+    size_t nowned;
 };
 
 static const struct weir_option extract_options[] = {
     {"fields", WEIR_OPT_JSON, NULL,
      "output name -> JSON pointer (\"/amount\"), or {\"path\", \"type\" (number, string, "
-     "bool or timestamp), \"default\", \"required\"}; {} only validates records",
+     "bool or timestamp), \"default\", \"required\"}; {} only validates records; \"V*\": "
+     "\"/V*\" is every matching field of a CSV header read at load",
      offsetof(struct extract_conf, fields), WEIR_OPT_REQUIRED, 0, 0, NULL},
     {0},
 };
@@ -417,6 +427,115 @@ static int compile_all(struct extract_conf *c, struct weir_prepare *p, const cha
     return 0;
 }
 
+/* ---- wildcards ----------------------------------------------------------------- */
+
+/* Whether s has exactly one '*' and no '?': the only wildcard form extract
+ * takes ("V*", "*_amount", "pca_*"). */
+static int one_star(const char *s)
+{
+    const char *star = strchr(s, '*');
+    return star && !strchr(star + 1, '*') && !strchr(s, '?');
+}
+
+static char *own(struct extract_conf *c, char *s)
+{
+    if (s)
+        c->owned[c->nowned++] = s;
+    return s;
+}
+
+/* key[*] with '*' replaced by cap[0..caplen). */
+static char *substitute(const char *key, const char *cap, size_t caplen)
+{
+    const char *star = strchr(key, '*');
+    size_t pre = (size_t)(star - key), post = strlen(star + 1);
+    char *out = malloc(pre + caplen + post + 1);
+    if (out)
+        snprintf(out, pre + caplen + post + 1, "%.*s%.*s%s", (int)pre, key, (int)caplen, cap,
+                 star + 1);
+    return out;
+}
+
+/* "/" + name, with RFC 6901's "~0" and "~1" for '~' and '/'. */
+static char *pointer_to(const char *name)
+{
+    char *out = malloc(2 * strlen(name) + 2), *o = out;
+    if (!out)
+        return NULL;
+    *o++ = '/';
+    for (; *name; name++) {
+        if (*name == '~' || *name == '/') {
+            *o++ = '~';
+            *o++ = *name == '~' ? '0' : '1';
+        } else {
+            *o++ = *name;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* "V*": "/V*" (or {"path": "/V*", ...}): one field per top-level input
+ * field the pointer's pattern matches, in the input's order, named by the
+ * key with its '*' standing for what the pattern's '*' matched. The input's
+ * fields must be known when the pipeline loads (a CSV file's header). */
+static int expand_wildcard(struct extract_conf *c, const char *key, const json_t *v,
+                           struct weir_prepare *p, const char *fp, const char **ts_name)
+{
+    struct extract_field proto = {0};
+    int bad = field_parse(&proto, key, v, p, fp);
+    if (bad)
+        return bad;
+    const char *pat = proto.pointer + 1;
+    if (!one_star(key) || proto.pointer[0] != '/' || !one_star(pat) || strpbrk(pat, "/~")) {
+        weir_diag_add(p->diag, fp,
+                      "expected a name with one '*' and a pointer \"/prefix*suffix\" into the "
+                      "record's top level (\"V*\": \"/V*\"), got \"%s\": \"%s\"", key,
+                      proto.pointer);
+        return 1;
+    }
+    if (proto.type == XT_TIMESTAMP) {
+        weir_diag_add(p->diag, fp, "expected a number, string or bool field for a wildcard, got "
+                      "a timestamp");
+        return 1;
+    }
+    if (!p->schema->input_known) {
+        weir_diag_add(p->diag, fp,
+                      "expected the input's fields known when the pipeline loads to expand "
+                      "\"%s\" (the header of a CSV file source that exists), got none: name the "
+                      "fields one by one", proto.pointer);
+        return 1;
+    }
+    size_t pre = (size_t)(strchr(pat, '*') - pat), post = strlen(strchr(pat, '*') + 1);
+    int matched = 0;
+    for (uint32_t k = 0; k < p->schema->ninput; k++) {
+        const char *nm = p->schema->input[k];
+        size_t len = strlen(nm);
+        if (len < pre + post || memcmp(nm, pat, pre) != 0 ||
+            memcmp(nm + len - post, pat + pre + 1, post) != 0)
+            continue;
+        struct extract_field *f = &c->f[c->nf++];
+        *f = proto;
+        f->name = own(c, substitute(key, nm + pre, len - pre - post));
+        f->pointer = own(c, pointer_to(nm));
+        if (!f->name || !f->pointer) {
+            weir_diag_add(p->diag, fp, "out of memory");
+            return 1;
+        }
+        bad += field_declare(f, p, fp, ts_name);
+        matched++;
+    }
+    if (!matched) {
+        weir_diag_add(p->diag, fp, "expected \"%s\" to match a field of the input, got none "
+                      "(its fields: %s%s%s%s)", proto.pointer, p->schema->input[0],
+                      p->schema->ninput > 1 ? ", " : "",
+                      p->schema->ninput > 1 ? p->schema->input[1] : "",
+                      p->schema->ninput > 2 ? ", ..." : "");
+        return 1;
+    }
+    return bad;
+}
+
 static int extract_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
 {
     struct extract_conf *c = vconf;
@@ -431,8 +550,14 @@ static int extract_prepare(void *vconf, const json_t *raw, struct weir_prepare *
                       "got %s", json_brief(c->fields, got, sizeof got));
         return 1;
     }
-    c->f = calloc(json_object_size(c->fields) + 1, sizeof *c->f);
-    if (!c->f) {
+    size_t cap = json_object_size(c->fields) + 1;
+    json_object_foreach((json_t *)c->fields, key, v) {
+        if (strchr(key, '*') || strchr(key, '?'))
+            cap += p->schema->ninput;
+    }
+    c->f = calloc(cap, sizeof *c->f);
+    c->owned = calloc(2 * cap, sizeof *c->owned);
+    if (!c->f || !c->owned) {
         weir_diag_add(p->diag, path, "out of memory");
         return 1;
     }
@@ -442,6 +567,11 @@ static int extract_prepare(void *vconf, const json_t *raw, struct weir_prepare *
         if (!*key) {
             weir_diag_add(p->diag, path, "expected non-empty output names, got \"\"");
             bad++;
+            continue;
+        }
+        if (strchr(key, '*') || strchr(key, '?')) {
+            c->nf--;
+            bad += expand_wildcard(c, key, v, p, fp, &ts_name);
             continue;
         }
         int fbad = field_parse(f, key, v, p, fp);
@@ -458,6 +588,11 @@ static void extract_release(void *vconf)
     if (!c)
         return;
     weir_jscan_free(c->scan);
+    for (size_t k = 0; k < c->nowned; k++)
+        free(c->owned[k]);
+    free(c->owned);
+    c->owned = NULL;
+    c->nowned = 0;
     free(c->f);
     c->scan = NULL;
     c->f = NULL;

@@ -35,6 +35,7 @@
 #include <sys/stat.h>
 
 #include "engine/operator.h"
+#include "engine/paths.h"
 #include "kernels/cuda/cuda.h"
 #include "models/model.h"
 #include "models/reload.h"
@@ -235,7 +236,14 @@ static int resolve_device(struct model_conf *c, struct weir_prepare *p)
 static int model_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
 {
     struct model_conf *c = vconf;
-    char path[256], err[1200];
+    char path[256], err[1200], why[8300];
+    /* Beside the pipeline file, then the working directory (engine/paths.h);
+     * found in neither, the load below says the file is missing. */
+    if (weir_prepare_path(p, (json_t *)raw, "path", &c->path, WEIR_PATH_READ, why, sizeof why) ==
+        -ENOMEM) {
+        weir_diag_add(p->diag, p->path, "out of memory");
+        return 1;
+    }
     weir_path_key(path, sizeof path, p->path, c->pin ? "version" : "path");
     if (weir_model_load_version(c->path, c->pin, &c->model, c->version, sizeof c->version, err,
                                 sizeof err, version_rejected, (void *)p->path) < 0) {

@@ -15,6 +15,7 @@ extern const struct weir_operator_type weir_op_deviation;
 extern const struct weir_operator_type weir_op_hstrees;
 extern const struct weir_operator_type weir_op_window, weir_op_dedup, weir_op_aggregate;
 extern const struct weir_operator_type weir_op_model;
+extern const struct weir_operator_type weir_op_mask, weir_op_encode;
 
 static const struct weir_operator_type *const catalogue[] = {
     &weir_op_extract, &weir_op_standardize, &weir_op_score, &weir_op_threshold,
@@ -29,6 +30,8 @@ static const struct weir_operator_type *const catalogue[] = {
     &weir_op_deviation,
     &weir_op_hstrees,
     &weir_op_model,
+    &weir_op_mask,
+    &weir_op_encode,
     NULL,
 };
 

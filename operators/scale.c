@@ -9,6 +9,7 @@
  * error names the resolved path. Computed in double, rounded to float; NaN
  * stays NaN and ±Inf stays infinite. No state. */
 #include "engine/operator.h"
+#include "engine/paths.h"
 
 #include <errno.h>
 #include <math.h>
@@ -86,7 +87,12 @@ static void resolve(char *buf, size_t size, const char *file, const char *pipeli
 static json_t *load_file(struct scale_conf *c, struct weir_prepare *p, const char *path,
                          char *resolved, size_t size)
 {
-    resolve(resolved, size, c->file, p->diag->file);
+    char why[8300];
+    /* Beside the pipeline file, then the working directory (engine/paths.h);
+     * found in neither, the message names the first. */
+    if (weir_path_resolve(p->file ? p->file : p->diag->file, c->file, WEIR_PATH_READ, resolved,
+                          size, why, sizeof why) != 0)
+        resolve(resolved, size, c->file, p->diag->file);
     FILE *f = fopen(resolved, "r"); /* for errno's word on why not */
     if (!f) {
         weir_diag_add(p->diag, path,

@@ -8,8 +8,10 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 # clang builds the libFuzzer harnesses (tests/fuzz/run.sh); weir itself builds with gcc.
 # python3-pandas: the reference of tests/test_window_pipeline.sh.
+# python3-jsonschema and chromium: tests/test_schema.sh and tests/test_status_page.sh.
 packages=(build-essential cmake pkg-config librdkafka-dev liburing-dev libjansson-dev
-          libopenblas-dev zlib1g-dev python3 python3-pandas clang)
+          libopenblas-dev zlib1g-dev libssl-dev python3 python3-pandas clang python3-jsonschema
+          chromium)
 # The model tests train with PyTorch and XGBoost (tests/test_model_*.sh; skipped without).
 packages+=(python3-numpy python3-torch python3-xgboost)
 # Java and Maven only run Apache Kafka for the integration tests and benchmarks.

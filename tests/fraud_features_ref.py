@@ -21,14 +21,16 @@ FEATURES = ["TX_AMOUNT", "TX_DURING_WEEKEND", "TX_DURING_NIGHT"] + [
 
 def rolling(df, key, column, days, how):
     """pandas' time-based rolling per key, row for row with df (sorted by key,
-    then TRANSACTION_ID, which is time order): the window (t - days, t], the
-    current transaction included."""
+    then stream position): the window (t - days, t], the current transaction
+    included, and of transactions at the same time those that came before it
+    in the stream (the files hold a few equal times out of TRANSACTION_ID
+    order; the stream, like weir, sees them in file order)."""
     r = df.set_index("TX_DATETIME").groupby(key, sort=True)[column].rolling(f"{days}d")
     return getattr(r, how)().to_numpy()
 
 
 def customer_features(df, windows=(1, 7, 30)):
-    df = df.sort_values(["CUSTOMER_ID", "TRANSACTION_ID"], kind="stable").reset_index(drop=True)
+    df = df.sort_values(["CUSTOMER_ID", "STREAM_POS"], kind="stable").reset_index(drop=True)
     for w in windows:
         s = rolling(df, "CUSTOMER_ID", "TX_AMOUNT", w, "sum")
         n = rolling(df, "CUSTOMER_ID", "TX_AMOUNT", w, "count")
@@ -40,7 +42,7 @@ def customer_features(df, windows=(1, 7, 30)):
 def terminal_features(df, delay=7, windows=(1, 7, 30)):
     """Counts and fraud ratios over (t - delay - w, t - delay]: rolling(delay +
     w) minus rolling(delay), as the handbook computes them; 0 when empty."""
-    df = df.sort_values(["TERMINAL_ID", "TRANSACTION_ID"], kind="stable").reset_index(drop=True)
+    df = df.sort_values(["TERMINAL_ID", "STREAM_POS"], kind="stable").reset_index(drop=True)
     fraud_delay = rolling(df, "TERMINAL_ID", "TX_FRAUD", delay, "sum")
     n_delay = rolling(df, "TERMINAL_ID", "TX_FRAUD", delay, "count")
     for w in windows:
@@ -57,6 +59,7 @@ def main():
     files = sorted(f for f in glob.glob(os.path.join(daily, "*.csv.gz"))
                    if first <= os.path.basename(f)[:10] <= last)
     df = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
+    df["STREAM_POS"] = range(len(df))
     df["TX_DATETIME"] = pd.to_datetime(df["TX_DATETIME"])
     df["TX_DURING_WEEKEND"] = (df.TX_DATETIME.dt.weekday >= 5).astype(int)
     df["TX_DURING_NIGHT"] = (df.TX_DATETIME.dt.hour <= 6).astype(int)

@@ -46,7 +46,7 @@ cat >"$T/p.json" <<JSON
  "operators": [
   {"type": "extract", "fields": {"f0": "/f0", "f1": "/f1"}},
   {"type": "model", "path": "$T/v", "out": "y", "version_out": "ver", "reload_ms": 50${DEVICE_OPT}}],
- "sinks": [{"type": "file", "path": "$T/out.jsonl", "fields": ["y", "ver"]}],
+ "sinks": [{"type": "file", "path": "$T/out.jsonl", "fields": ["row", "y", "ver"]}],
  "dead_letter": {"type": "file", "path": "$T/dead.jsonl"}}
 JSON
 mkfifo "$T/in"

@@ -337,8 +337,82 @@ static void test_schema_conflict(void)
     h_pipe_free(&p);
 }
 
+/* "V*": "/V*" expands against the input's fields known at load (a CSV
+ * header), in their order; "pca_*" renames; '~' and '/' in names are
+ * escaped in the pointers; no known fields, no match, or a second '*' are
+ * errors. */
+static void test_wildcards(void)
+{
+    static char *header[] = {"Time", "V1", "V2", "V10", "Amount", "a/V~b", "Class"};
+    struct h_pipe p;
+    struct h_op h;
+    char r[256];
+    h_pipe_init(&p);
+    p.schema.input = header;
+    p.schema.ninput = 7;
+    p.schema.input_known = 1;
+    CHECK(h_build(&h, &weir_op_extract,
+                  "{\"fields\": {\"V*\": \"/V*\", "
+                  "\"pca_*\": {\"path\": \"/*s\", \"default\": 7}}}",
+                  &p, 0) == 0);
+    /* V1 V2 V10 (header order), then pca_Clas (Class matches "*s"). */
+    CHECK(p.schema.nfeat == 4);
+    CHECK_STR(p.schema.feat[0].name, "V1");
+    CHECK_STR(p.schema.feat[1].name, "V2");
+    CHECK_STR(p.schema.feat[2].name, "V10");
+    CHECK_STR(p.schema.feat[3].name, "pca_Clas");
+    struct weir_batch_pool *pool = h_pool(&p, 4);
+    struct weir_batch *b = run_one(&h, pool, "{\"V1\": 1.5, \"V2\": \"-2\", \"V10\": 1e3}");
+    CHECK(weir_record_live(&b->rec[0]));
+    CHECK(b->X[0] == 1.5f && b->X[1] == -2.0f && b->X[2] == 1000.0f && b->X[3] == 7.0f);
+    weir_batch_put(b);
+    CHECK_STR(reason_of(&h, pool, "{\"V1\": 1, \"V2\": 2}", r, sizeof r), "missing required field \"V10\" (/V10)");
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
+static void test_wildcard_errors(void)
+{
+    static char *header[] = {"id", "m~/x"};
+    struct h_pipe p;
+    struct h_op h;
+    h_pipe_init(&p);
+    CHECK(h_prepare(&h, &weir_op_extract, "{\"fields\": {\"V*\": \"/V*\"}}", &p, 0) > 0);
+    CHECK_STR(h_last_diag(&p), "test.json: operators[0].fields.V*: expected the input's fields "
+                               "known when the pipeline loads to expand \"/V*\" (the header of a "
+                               "CSV file source that exists), got none: name the fields one by one");
+    h_free(&h);
+    h_pipe_free(&p);
+    h_pipe_init(&p);
+    p.schema.input = header;
+    p.schema.ninput = 2;
+    p.schema.input_known = 1;
+    CHECK(h_prepare(&h, &weir_op_extract, "{\"fields\": {\"V*\": \"/V*\"}}", &p, 0) > 0);
+    CHECK_STR(h_last_diag(&p), "test.json: operators[0].fields.V*: expected \"/V*\" to match a "
+                               "field of the input, got none (its fields: id, m~/x)");
+    h_free(&h);
+    CHECK(h_prepare(&h, &weir_op_extract, "{\"fields\": {\"V*\": \"/V**\"}}", &p, 0) > 0);
+    CHECK_STR(h_last_diag(&p), "test.json: operators[0].fields.V*: expected a name with one '*' "
+                               "and a pointer \"/prefix*suffix\" into the record's top level "
+                               "(\"V*\": \"/V*\"), got \"V*\": \"/V**\"");
+    h_free(&h);
+    /* A name with '~' and '/' gets an escaped pointer that finds it. */
+    CHECK(h_build(&h, &weir_op_extract, "{\"fields\": {\"*\": \"/m*\"}}", &p, 0) == 0);
+    CHECK_STR(p.schema.feat[0].name, "~/x");
+    struct weir_batch_pool *pool = h_pool(&p, 2);
+    struct weir_batch *b = run_one(&h, pool, "{\"m~/x\": 4}");
+    CHECK(weir_record_live(&b->rec[0]) && b->X[0] == 4.0f);
+    weir_batch_put(b);
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
 int main(void)
 {
+    test_wildcards();
+    test_wildcard_errors();
     test_fields();
     test_units();
     test_validate_only();

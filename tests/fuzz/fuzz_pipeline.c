@@ -2,8 +2,10 @@
  * from memory, and when the file is valid, every operator's per-worker init
  * and destroy. Whatever the bytes, loading ends in 0 or an error with at
  * least one message, and frees what it allocated (LeakSanitizer). Nothing
- * touches the disk or the network: sources and sinks are not opened, and
- * Kafka properties that would load code are refused. */
+ * writes to the disk or touches the network: sources and sinks are not
+ * opened, and Kafka properties that would load code are refused. Loading
+ * may read regular files a pipeline names (a CSV source's header, "@file"
+ * secrets, mask's key_file), never a pipe or a device. */
 #include <string.h>
 
 #include "engine/opstate.h"

@@ -1,0 +1,266 @@
+/* Sink projections (engine/project.c through engine/output.c): random JSON
+ * objects (escaped keys, nested values holding braces, quotes and commas,
+ * odd whitespace) written through random "fields"/"exclude" patterns, each
+ * compared byte for byte with a reference built from the generated members
+ * and fnmatch(3) as the wildcard reference. Then fixed cases: a computed
+ * field replacing its namesake in place, duplicates, an empty object. */
+#include <fnmatch.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/output.h"
+#include "engine/project.h"
+#include "tests/check.h"
+
+/* Keys as written in the record, and what they decode to. */
+static const char *const key_raw[] = {"V1",   "V2",       "V10",   "Amount", "TX_FRAUD",
+                                      "TX_FRAUD_SCENARIO", "card", "score",  "a\\\"b",
+                                      "\\u0041mt",         "",     "x y",    "alert"};
+static const char *const key_name[] = {"V1",   "V2",       "V10",   "Amount", "TX_FRAUD",
+                                       "TX_FRAUD_SCENARIO", "card", "score",  "a\"b",
+                                       "Amt",               "",     "x y",    "alert"};
+#define NKEYS (sizeof key_raw / sizeof *key_raw)
+
+static const char *const values[] = {
+    "1",       "-2.5e3", "\"x}y{\"", "\"q\\\"},\"", "{\"a\":[1,{\"b\":\"}\"}],\"c\":{}}",
+    "[]",      "true",   "null",     "\"\"",        "[\"]\",{\"k\":\"v,\"}]"};
+#define NVALUES (sizeof values / sizeof *values)
+
+static const char *const patterns[] = {"V*", "Amount", "card", "score", "alert", "?mt",
+                                       "*",  "TX_FRAUD*", "V1?", "a\"b", "", "x*y", "nothing"};
+#define NPATTERNS (sizeof patterns / sizeof *patterns)
+
+static const char *const ws[] = {"", " ", "\n\t", "  "};
+
+static int matches_any(const char *const *pats, size_t n, const char *name)
+{
+    for (size_t k = 0; k < n; k++)
+        if (fnmatch(pats[k], name, 0) == 0)
+            return 1;
+    return 0;
+}
+
+/* The output's computed fields: feature "score", string "card", alert. */
+struct fixture {
+    struct weir_schema schema;
+    struct weir_batch_pool *pool;
+    struct weir_batch *b;
+};
+
+static void fixture_init(struct fixture *f)
+{
+    memset(f, 0, sizeof *f);
+    f->schema.feat[0] = (struct weir_column){.name = "score", .producer = 1, .emit = 1};
+    f->schema.nfeat = 1;
+    f->schema.str[0] = (struct weir_column){.name = "card", .producer = 2, .emit = 1};
+    f->schema.nstr = 1;
+    CHECK(weir_batch_pool_new(&f->pool, 4, 1, 1) == 0);
+    f->b = weir_batch_get(f->pool);
+    weir_batch_push(f->b);
+    f->b->X[0] = 0.5f;
+    f->b->S[0] = (struct weir_str){.p = "m4sk", .len = 4};
+    f->b->rec[0].flags = WEIR_REC_ALERT;
+}
+
+/* An output appending what the rule picks: every computed field when keep
+ * is empty, else those keep matches, less those drop matches. */
+static void output_for(struct weir_output *o, struct fixture *f, const char *const *keep,
+                       size_t nkeep, const char *const *drop, size_t ndrop, int *want_score,
+                       int *want_card, int *want_alert)
+{
+    memset(o, 0, sizeof *o);
+    o->schema = &f->schema;
+    *want_score = (!nkeep || matches_any(keep, nkeep, "score")) && !matches_any(drop, ndrop, "score");
+    *want_card = (!nkeep || matches_any(keep, nkeep, "card")) && !matches_any(drop, ndrop, "card");
+    *want_alert = (!nkeep || matches_any(keep, nkeep, "alert")) && !matches_any(drop, ndrop, "alert");
+    const char *names[3];
+    size_t n = 0;
+    if (*want_score) {
+        o->cols[o->ncols++] = 0;
+        names[n++] = "score";
+    }
+    if (*want_card) {
+        o->strs[o->nstrs++] = 0;
+        names[n++] = "card";
+    }
+    if (*want_alert) {
+        o->alert = 1;
+        names[n++] = "alert";
+    }
+    CHECK(weir_output_keys(o) == 0);
+    o->proj = calloc(1, sizeof *o->proj);
+    CHECK(weir_projection_build(o->proj, keep, nkeep, drop, ndrop, names, n) == 0);
+}
+
+/* One output, its patterns and what it appends: a random one per record,
+ * or (shared) one for many records, so that the per-thread decision cache
+ * sees keys change places between records. */
+struct out_case {
+    const char *keep[NPATTERNS], *drop[NPATTERNS];
+    size_t nkeep, ndrop;
+    struct weir_output o;
+    int ws_, wc, wa;
+};
+
+static void random_output(struct fixture *f, struct out_case *oc)
+{
+    oc->nkeep = oc->ndrop = 0;
+    for (size_t k = 0; k < NPATTERNS; k++) {
+        if (rand() % 5 == 0)
+            oc->keep[oc->nkeep++] = patterns[k];
+        if (rand() % 6 == 0)
+            oc->drop[oc->ndrop++] = patterns[k];
+    }
+    if (rand() % 3 == 0)
+        oc->nkeep = 0;
+    output_for(&oc->o, f, oc->keep, oc->nkeep, oc->drop, oc->ndrop, &oc->ws_, &oc->wc, &oc->wa);
+}
+
+static void random_case(struct fixture *f, unsigned seed, struct out_case *shared)
+{
+    srand(seed);
+    struct out_case own, *oc = shared ? shared : &own;
+    if (!shared)
+        random_output(f, &own);
+    const char *const *keep = oc->keep, *const *drop = oc->drop;
+    size_t nkeep = oc->nkeep, ndrop = oc->ndrop;
+    int ws_ = oc->ws_, wc = oc->wc, wa = oc->wa;
+    struct weir_output o = oc->o;
+
+    /* A record of distinct keys in random order, and the expected output. */
+    char rec[4096], want[4096];
+    size_t rn = 0, wn = 0;
+    int used[NKEYS] = {0}, done_score = 0, done_card = 0, done_alert = 0;
+    rn += (size_t)snprintf(rec + rn, sizeof rec - rn, "%s{", ws[rand() % 4]);
+    wn += (size_t)snprintf(want + wn, sizeof want - wn, "{");
+    size_t nmembers = (size_t)rand() % (NKEYS + 1);
+    int firstw = 1;
+    for (size_t m = 0; m < nmembers; m++) {
+        size_t k = (size_t)rand() % NKEYS;
+        if (used[k])
+            continue;
+        used[k] = 1;
+        char member[512];
+        snprintf(member, sizeof member, "\"%s\"%s:%s%s", key_raw[k], ws[rand() % 4],
+                 ws[rand() % 4], values[rand() % NVALUES]);
+        rn += (size_t)snprintf(rec + rn, sizeof rec - rn, "%s%s%s%s", m ? "," : "",
+                               ws[rand() % 4], member, ws[rand() % 4]);
+        const char *name = key_name[k];
+        const char *text = NULL;
+        if (ws_ && strcmp(name, "score") == 0) {
+            text = "\"score\":0.5";
+            done_score = 1;
+        } else if (wc && strcmp(name, "card") == 0) {
+            text = "\"card\":\"m4sk\"";
+            done_card = 1;
+        } else if (wa && strcmp(name, "alert") == 0) {
+            text = "\"alert\":true";
+            done_alert = 1;
+        } else if (!matches_any(drop, ndrop, name) && (!nkeep || matches_any(keep, nkeep, name))) {
+            text = member;
+        }
+        if (text) {
+            wn += (size_t)snprintf(want + wn, sizeof want - wn, "%s%s", firstw ? "" : ",", text);
+            firstw = 0;
+        }
+    }
+    rn += (size_t)snprintf(rec + rn, sizeof rec - rn, "}%s", ws[rand() % 4]);
+    if (ws_ && !done_score)
+        wn += (size_t)snprintf(want + wn, sizeof want - wn, "%s\"score\":0.5", firstw ? "" : ","),
+            firstw = 0;
+    if (wc && !done_card)
+        wn += (size_t)snprintf(want + wn, sizeof want - wn, "%s\"card\":\"m4sk\"", firstw ? "" : ","),
+            firstw = 0;
+    if (wa && !done_alert)
+        wn += (size_t)snprintf(want + wn, sizeof want - wn, "%s\"alert\":true", firstw ? "" : ",");
+    snprintf(want + wn, sizeof want - wn, "}\n");
+
+    f->b->rec[0].value = rec;
+    f->b->rec[0].value_len = (uint32_t)rn;
+    json_error_t e;
+    json_t *valid = json_loadb(rec, rn, 0, &e);
+    CHECK(valid != NULL); /* the generator writes JSON */
+    json_decref(valid);
+    struct weir_buf out = {0};
+    CHECK(weir_output_record(&out, &o, f->b, 0) == 0);
+    weir_buf_cstr(&out);
+    if (strcmp(out.data, want) != 0)
+        fprintf(stderr, "seed %u: record %s\n", seed, rec);
+    CHECK_STR(out.data, want);
+    json_t *parsed = json_loadb(out.data, out.len, JSON_REJECT_DUPLICATES, &e);
+    CHECK(parsed != NULL);
+    json_decref(parsed);
+    weir_buf_free(&out);
+    if (!shared)
+        weir_output_free(&o);
+}
+
+static const char *write_one(struct fixture *f, const char *rec, const char *const *keep,
+                             size_t nkeep, const char *const *drop, size_t ndrop)
+{
+    static char text[1024];
+    struct weir_output o;
+    int a, b, c;
+    output_for(&o, f, keep, nkeep, drop, ndrop, &a, &b, &c);
+    f->b->rec[0].value = rec;
+    f->b->rec[0].value_len = (uint32_t)strlen(rec);
+    struct weir_buf out = {0};
+    CHECK(weir_output_record(&out, &o, f->b, 0) == 0);
+    snprintf(text, sizeof text, "%.*s", (int)out.len, out.data);
+    weir_buf_free(&out);
+    weir_output_free(&o);
+    return text;
+}
+
+int main(void)
+{
+    struct fixture f;
+    fixture_init(&f);
+    for (unsigned seed = 1; seed <= 3000; seed++)
+        random_case(&f, seed, NULL);
+    for (unsigned round = 0; round < 20; round++) {
+        struct out_case shared;
+        srand(100000 + round);
+        random_output(&f, &shared);
+        for (unsigned seed = 1; seed <= 300; seed++)
+            random_case(&f, round * 1000 + seed, &shared);
+        weir_output_free(&shared.o);
+    }
+
+    const char *none[] = {NULL};
+    const char *labels[] = {"TX_FRAUD*"};
+    /* The masked card takes the raw one's place; labels never come out. */
+    CHECK_STR(write_one(&f, "{\"card\":\"4111 1111\",\"TX_FRAUD\":1,\"TX_FRAUD_SCENARIO\":2,\"a\":3}",
+                        none, 0, labels, 1),
+              "{\"card\":\"m4sk\",\"a\":3,\"score\":0.5,\"alert\":true}\n");
+    /* A duplicated key that a computed field replaces is written once. */
+    CHECK_STR(write_one(&f, "{\"card\":\"1\",\"card\":\"2\"}", none, 0, none, 0),
+              "{\"card\":\"m4sk\",\"score\":0.5,\"alert\":true}\n");
+    /* An empty object; everything dropped. */
+    CHECK_STR(write_one(&f, "{}", none, 0, none, 0),
+              "{\"score\":0.5,\"card\":\"m4sk\",\"alert\":true}\n");
+    const char *all[] = {"*"};
+    CHECK_STR(write_one(&f, "{\"a\":1}", none, 0, all, 1), "{}\n");
+    /* fields beats nothing: exclude wins over an exact "fields" name. */
+    const char *keepv[] = {"V1", "V2"}, *dropv[] = {"V?"};
+    CHECK_STR(write_one(&f, "{\"V1\":1,\"V2\":2,\"V3\":3}", keepv, 2, dropv, 1), "{}\n");
+    /* The Kafka sink's dead letter from a projected output keeps all but the brace. */
+    struct weir_output o;
+    int a, b, c;
+    output_for(&o, &f, keepv, 2, none, 0, &a, &b, &c);
+    CHECK(weir_output_kept_of(&o, &f.b->rec[0], 8) == 7);
+    weir_output_free(&o);
+
+    /* Glob corner cases against fnmatch. */
+    const char *gp[] = {"*", "a*", "*a", "a*b*c", "?", "??*", "*?*", "a**", ""};
+    const char *gs[] = {"", "a", "ab", "abc", "aXbYc", "ba", "acb", "aaa"};
+    for (size_t i = 0; i < sizeof gp / sizeof *gp; i++)
+        for (size_t j = 0; j < sizeof gs / sizeof *gs; j++)
+            CHECK(weir_glob_match(gp[i], gs[j], strlen(gs[j])) == (fnmatch(gp[i], gs[j], 0) == 0));
+
+    weir_batch_put(f.b);
+    weir_batch_pool_free(f.pool);
+    printf("%d passed, %d failed\n", check_passed, check_failed);
+    return check_failed ? 1 : 0;
+}
