@@ -8,7 +8,10 @@ alone. Best of 3 runs each: wall clock of `weir run`, and its CPU time
 disturbs less.
 
 Usage: /usr/bin/python3 bench/model_pipeline.py WEIR_BIN [ROWS] [RESULT.json]
-(default 200000 rows, bench/results/model_pipeline.json)"""
+(default 200000 rows, bench/results/model_pipeline.json)
+Env: WEIR_MODEL_DEVICE (the model's "device", default cpu) and
+WEIR_MODEL_MAX_RECORDS (its "max_records", default the operator's), for the
+GPU runs of scripts/gpu_check.sh."""
 import json
 import os
 import resource
@@ -57,7 +60,11 @@ except ImportError:
 def pipeline(model):
     ops = [{"type": "extract", "fields": {k: f"/{k}" for k in names}}]
     if model:
-        ops.append({"type": "model", "path": f"{d}/{model}", "out": "p"})
+        op = {"type": "model", "path": f"{d}/{model}", "out": "p",
+              "device": os.environ.get("WEIR_MODEL_DEVICE", "cpu")}
+        if os.environ.get("WEIR_MODEL_MAX_RECORDS"):
+            op["max_records"] = int(os.environ["WEIR_MODEL_MAX_RECORDS"])
+        ops.append(op)
     p = {"source": {"type": "file", "path": f"{d}/in.jsonl"}, "operators": ops,
          "sinks": [{"type": "file", "path": f"{d}/out.jsonl"}],
          "dead_letter": {"type": "file", "path": f"{d}/dead.jsonl"}}
@@ -83,7 +90,8 @@ for label, model in [("extract only", None), ("+ MLP 16-128-64-1", "mlp.safetens
     rows[label] = (n / best, cpu_best * 1e6 / n)
 base, base_cpu = rows["extract only"]
 print(f"{'pipeline':24} {'records/s':>12} {'CPU us/record':>14} {'model CPU us/record':>20}")
-out = {"benchmark": "model_pipeline", "rows": n, "commit": os.environ.get("WEIR_BENCH_COMMIT", ""),
+out = {"benchmark": "model_pipeline", "rows": n,
+       "device": os.environ.get("WEIR_MODEL_DEVICE", "cpu"), "commit": os.environ.get("WEIR_BENCH_COMMIT", ""),
        "runs": []}
 for label, (r, cpu) in rows.items():
     print(f"{label:24} {r:12.0f} {cpu:14.2f} {cpu - base_cpu:20.2f}")

@@ -104,7 +104,11 @@ static void check_once(struct weir_model_cell *c)
     struct stat st;
     if (!name[0] || same || stat(path, &st) < 0 || !S_ISREG(st.st_mode))
         return;
-    if (strcmp(name, c->rejected) == 0 && (int64_t)st.st_mtime == c->rejected_mtime)
+    /* The file as it was (nanosecond mtime and size): a file seen while it
+     * was being copied in is tried again once the copy has changed it. */
+    int64_t mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    if (strcmp(name, c->rejected) == 0 && mtime_ns == c->rejected_mtime &&
+        (int64_t)st.st_size == c->rejected_size)
         return; /* said once already */
     struct weir_model *m = NULL;
     int rc = weir_model_load(path, &m, why, sizeof why);
@@ -113,7 +117,8 @@ static void check_once(struct weir_model_cell *c)
     if (rc < 0) {
         weir_model_free(m);
         snprintf(c->rejected, sizeof c->rejected, "%s", name);
-        c->rejected_mtime = (int64_t)st.st_mtime;
+        c->rejected_mtime = mtime_ns;
+        c->rejected_size = (int64_t)st.st_size;
         say(c, "model version %s rejected, the current one keeps serving: %s", name, why);
         return;
     }

@@ -41,7 +41,8 @@ struct weir_model_cell {
     pthread_t thread;
     int started, stop;
     char rejected[256]; /* the newest file that failed, not retried until it changes */
-    int64_t rejected_mtime;
+    int64_t rejected_mtime; /* ns */
+    int64_t rejected_size;
 };
 
 /* Takes ownership of m, the version first served. */

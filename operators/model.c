@@ -36,35 +36,10 @@
 
 #include "engine/operator.h"
 #include "engine/paths.h"
+#include "kernels/cuda/cuda.h"
 #include "models/model.h"
 #include "models/reload.h"
-
-enum { ON_NAN_DEAD, ON_NAN_IMPUTE };
-enum { PRECISION_FP32, PRECISION_INT8 };
-
-struct model_conf {
-    const char *path;
-    struct weir_strlist features; /* pipeline features, in the model's input order */
-    struct weir_strlist out;      /* one name per model output */
-    int64_t max_records;
-    int64_t max_delay_ms;
-    int on_nan;
-    int device;
-    int precision;
-    const char *pin;         /* "version" */
-    const char *version_out; /* string field for the served version, or NULL */
-    int64_t reload_ms;       /* watch the directory of versions this often; 0: never */
-    /* resolved by prepare() */
-    struct weir_model *model; /* the version loaded by prepare; then owned by cell */
-    struct weir_model_cell *cell; /* the version served, shared by the workers */
-    size_t nin, nout;
-    char **input_name;           /* (nin) copies: a new version must have the same inputs */
-    char where[64];              /* "operators[2]", for log lines */
-    int *in_col, *out_col;
-    char **reason;   /* (nin) "model: feature x is not finite" */
-    char version[256]; /* the file prepare loaded */
-    int version_col;   /* -1: not written */
-};
+#include "operators/model.h"
 
 static const struct weir_option model_options[] = {
     {"path", WEIR_OPT_STRING, NULL,
@@ -99,8 +74,10 @@ static const struct weir_option model_options[] = {
      "when path is a directory of versions: look for a newer version this often and swap it in "
      "between batches (0: never)",
      offsetof(struct model_conf, reload_ms), WEIR_OPT_RANGE, 0, 86400000, NULL},
-    {"device", WEIR_OPT_ENUM, "\"cpu\"", "where the model runs (cpu only for now)",
-     offsetof(struct model_conf, device), 0, 0, 0, "cpu"},
+    {"device", WEIR_OPT_ENUM, "\"cpu\"",
+     "where the model runs: cpu, auto (CUDA when a device is present, else the CPU, said in one "
+     "log line) or cuda (an error at start without a device); docs/models.md",
+     offsetof(struct model_conf, device), 0, 0, 0, "cpu|auto|cuda"},
     {0},
 };
 
@@ -225,6 +202,37 @@ static void version_rejected(void *ctx, const char *name, const char *why)
     fprintf(stderr, "weir: %s: model version %s rejected: %s\n", (const char *)ctx, name, why);
 }
 
+/* auto: CUDA when a device is present, else the CPU with one line on
+ * stderr; cuda: a device or an error. int8 is a CPU path. */
+static int resolve_device(struct model_conf *c, struct weir_prepare *p)
+{
+    char path[256], why[256];
+    c->use_gpu = 0;
+    if (c->device == DEVICE_CPU)
+        return 0;
+    weir_path_key(path, sizeof path, p->path, "device");
+    if (c->precision == PRECISION_INT8) {
+        if (c->device == DEVICE_CUDA) {
+            weir_diag_add(p->diag, path, "expected \"cpu\" or \"auto\" with \"precision\": "
+                          "\"int8\" (int8 runs on the CPU), got \"cuda\"");
+            return -1;
+        }
+        fprintf(stderr, "weir: %s: device auto: int8 runs on the CPU\n", p->path);
+        return 0;
+    }
+    if (model_gpu_simulated() || weir_cuda_available(why, sizeof why) > 0) {
+        c->use_gpu = 1;
+        return 0;
+    }
+    if (c->device == DEVICE_CUDA) {
+        weir_diag_add(p->diag, path, "expected a CUDA device, got none (%s); use \"auto\" to "
+                      "fall back to the CPU", why);
+        return -1;
+    }
+    fprintf(stderr, "weir: %s: device auto: %s; the model runs on the CPU\n", p->path, why);
+    return 0;
+}
+
 static int model_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
 {
     struct model_conf *c = vconf;
@@ -266,6 +274,8 @@ static int model_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
         weir_diag_add(p->diag, p->path, "out of memory");
         return 1;
     }
+    if (resolve_device(c, p) < 0)
+        return 1;
     int bad = match_features(c, raw, p);
     if (!bad && c->out.n != c->model->nout) {
         weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "out"),
@@ -315,24 +325,6 @@ static void model_release(void *vconf)
 
 /* ---- per worker ---------------------------------------------------------- */
 
-struct slot {
-    struct weir_batch *b;
-    uint32_t i;
-};
-
-struct model_state {
-    struct weir_model_ref *ref; /* the version this worker serves */
-    uint64_t generation;        /* the cell's, when ref was taken */
-    size_t scratch_floats;
-    float *X, *Y, *scratch; /* (max_records, nin), (max_records, nout), the model's */
-    struct slot *slot;      /* (max_records): where row r came from */
-    size_t rows;
-    struct weir_batch **held; /* batches held, in arrival order */
-    size_t nheld, held_cap;
-    uint64_t held_records;
-    struct weir_op_timer timer;
-};
-
 static int model_init(struct weir_op *op, struct weir_error *err)
 {
     const struct model_conf *c = op->conf;
@@ -351,6 +343,8 @@ static int model_init(struct weir_op *op, struct weir_error *err)
     if (!s->X || !s->Y || !s->scratch || !s->slot)
         return weir_error_set(err, -ENOMEM, "model: out of memory for %zu rows", n);
     weir_kernels_cpu_init();
+    if (c->use_gpu && op->loop && model_gpu_init(op) < 0)
+        model_gpu_destroy(op); /* said why; this worker serves on the CPU */
     if (c->reload_ms > 0) {
         int rc = weir_model_cell_watch(c->cell, c->path, (uint64_t)c->reload_ms, accept_version,
                                        log_version, (void *)c);
@@ -365,6 +359,7 @@ static void model_destroy(struct weir_op *op)
     struct model_state *s = op->state;
     if (!s)
         return;
+    model_gpu_destroy(op);
     free(s->X);
     free(s->Y);
     free(s->scratch);
@@ -383,37 +378,48 @@ static void run_rows(const struct model_conf *c, struct model_state *s)
     const struct weir_model *m = s->ref->m;
     weir_model_predict(m, s->X, m->nin, s->rows, s->Y, s->scratch,
                        c->precision == PRECISION_INT8 ? WEIR_PREDICT_INT8 : WEIR_PREDICT_FP32);
-    for (size_t r = 0; r < s->rows; r++) {
-        struct weir_batch *b = s->slot[r].b;
-        float *row = weir_batch_row(b, s->slot[r].i);
-        for (size_t k = 0; k < m->nout; k++)
-            row[c->out_col[k]] = s->Y[r * m->nout + k];
-        if (c->version_col >= 0) /* the conf outlives every batch */
-            b->S[(size_t)s->slot[r].i * b->nstr + (size_t)c->version_col] =
-                (struct weir_str){s->ref->version, (uint32_t)strlen(s->ref->version)};
-    }
+    for (size_t r = 0; r < s->rows; r++)
+        model_write_row(c, m, s->ref->version, s->slot[r].b, s->slot[r].i, s->Y + r * m->nout);
     s->rows = 0;
+}
+
+void model_write_row(const struct model_conf *c, const struct weir_model *m, const char *version,
+                     struct weir_batch *b, uint32_t i, const float *y)
+{
+    float *row = weir_batch_row(b, i);
+    for (size_t k = 0; k < m->nout; k++)
+        row[c->out_col[k]] = y[k];
+    if (c->version_col >= 0) /* the conf and the cell outlive every batch */
+        b->S[(size_t)i * b->nstr + (size_t)c->version_col] =
+            (struct weir_str){version, (uint32_t)strlen(version)};
 }
 
 /* Copies record i's inputs into the next row; a dense model's non-finite
  * input kills the record or is imputed. */
-static void gather(const struct model_conf *c, struct model_state *s, struct weir_batch *b,
-                   uint32_t i)
+int model_gather_row(const struct model_conf *c, const struct weir_model *m, struct weir_batch *b,
+                     uint32_t i, float *x)
 {
-    const struct weir_model *m = s->ref->m;
     const float *src = weir_batch_row(b, i);
-    float *x = s->X + s->rows * m->nin;
     for (size_t j = 0; j < m->nin; j++) {
         float v = src[c->in_col[j]];
         if (m->kind == WEIR_MODEL_DENSE && !isfinite(v)) {
             if (c->on_nan == ON_NAN_DEAD) {
                 weir_batch_kill(b, i, c->reason[j]);
-                return;
+                return -1;
             }
             v = m->mean ? m->mean[j] : 0;
         }
         x[j] = v;
     }
+    return 0;
+}
+
+static void gather(const struct model_conf *c, struct model_state *s, struct weir_batch *b,
+                   uint32_t i)
+{
+    const struct weir_model *m = s->ref->m;
+    if (model_gather_row(c, m, b, i, s->X + s->rows * m->nin) < 0)
+        return;
     s->slot[s->rows++] = (struct slot){b, i};
     if (s->rows == (size_t)c->max_records)
         run_rows(c, s);
@@ -485,6 +491,8 @@ static int model_process(struct weir_op *op, struct weir_batch *b)
 {
     const struct model_conf *c = op->conf;
     struct model_state *s = op->state;
+    if (s->gpu)
+        return model_gpu_process(op, b);
     if (c->max_delay_ms == 0 || !op->loop) {
         refresh(c, s);
         score_batch(c, s, b);
@@ -505,13 +513,19 @@ static int model_process(struct weir_op *op, struct weir_batch *b)
  * it was armed for already went on full: running early is allowed). */
 static int model_on_timer(struct weir_op *op, struct weir_op_timer *t, int64_t now_ms)
 {
+    if (((struct model_state *)op->state)->gpu) {
+        model_gpu_on_timer(op);
+        return 0;
+    }
     run_held(op);
     return 0;
 }
 
 static void model_flush(struct weir_op *op, int why)
 {
-    run_held(op);
+    run_held(op); /* batches the CPU held before a switch from the GPU, if any */
+    if (((struct model_state *)op->state)->gpu)
+        model_gpu_flush(op);
 }
 
 const struct weir_operator_type weir_op_model = {

@@ -27,10 +27,13 @@ if [ "${1:-}" != "--no-sanitizers" ]; then
         run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DWEIR_SANITIZE=address,undefined -DWEIR_BENCH=OFF
     # Every test with more than one thread: the workers, the run's main thread,
     # the replay, librdkafka's threads (tests/tsan.supp: only inside librdkafka).
+    # Without the CUDA back end: TSan cannot see into the CUDA runtime's
+    # threads, and the GPU path's threads are the runtime's, not ours.
     echo "== tests: build-tsan/ (thread) =="
     TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
         WEIR_SHUTDOWN_LIMIT=20 \
         run_suite build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEIR_SANITIZE=thread -DWEIR_BENCH=OFF \
+        -DWEIR_CUDA=OFF \
         -- -R '^(test_loop|test_worker|test_worker_ops|test_golden|test_embedded|test_shutdown|test_partitions|test_changelog|test_shared_sink|test_whole_lines|test_model_xgb|test_model_reload|test_http|test_logs|test_reload|test_http_kafka)$'
 fi
 

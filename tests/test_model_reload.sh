@@ -9,6 +9,9 @@
 # scripts/export_safetensors.py's writer).
 set -u
 . "$(dirname "$0")/lib.sh"
+# WEIR_MODEL_DEVICE=cuda serves the model on the GPU (scripts/gpu_check.sh).
+DEVICE_OPT=""
+[ -n "${WEIR_MODEL_DEVICE:-}" ] && DEVICE_OPT=", \"device\": \"$WEIR_MODEL_DEVICE\""
 PY=/usr/bin/python3
 if ! $PY -c 'import numpy' 2>/dev/null; then
     echo "skipped: /usr/bin/python3 with numpy is needed (Debian: python3-numpy)"
@@ -42,7 +45,7 @@ cat >"$T/p.json" <<JSON
 {"source": {"type": "file", "path": "-", "max_records": 16},
  "operators": [
   {"type": "extract", "fields": {"f0": "/f0", "f1": "/f1"}},
-  {"type": "model", "path": "$T/v", "out": "y", "version_out": "ver", "reload_ms": 50}],
+  {"type": "model", "path": "$T/v", "out": "y", "version_out": "ver", "reload_ms": 50${DEVICE_OPT}}],
  "sinks": [{"type": "file", "path": "$T/out.jsonl", "fields": ["row", "y", "ver"]}],
  "dead_letter": {"type": "file", "path": "$T/dead.jsonl"}}
 JSON

@@ -11,6 +11,9 @@
 # Skipped (77) without /usr/bin/python3 + torch + numpy.
 set -u
 . "$(dirname "$0")/lib.sh"
+# WEIR_MODEL_DEVICE=cuda serves the model on the GPU (scripts/gpu_check.sh).
+DEVICE_OPT=""
+[ -n "${WEIR_MODEL_DEVICE:-}" ] && DEVICE_OPT=", \"device\": \"$WEIR_MODEL_DEVICE\""
 PY=/usr/bin/python3
 if ! $PY -c 'import torch, numpy' 2>/dev/null; then
     echo "skipped: /usr/bin/python3 with torch and numpy is needed (Debian: python3-torch)"
@@ -27,7 +30,7 @@ pipeline() { # name out-names-json [extra model options] [source batch size]
  "operators": [
   {"type": "extract", "fields": {"f0": "/f0", "f1": "/f1", "f2": {"path": "/f2", "required": false},
     "f3": "/f3", "f4": "/f4", "f5": "/f5"}},
-  {"type": "model", "path": "$T/$1.safetensors", "out": $2 ${3:-}}],
+  {"type": "model", "path": "$T/$1.safetensors", "out": $2 ${3:-}${DEVICE_OPT}}],
  "sinks": [{"type": "file", "path": "$T/$1.out.jsonl"}],
  "dead_letter": {"type": "file", "path": "$T/$1.dead.jsonl"}}
 JSON
@@ -37,7 +40,9 @@ pipeline logistic '"y"'
 pipeline mlp '"y"' ', "max_records": 1000, "max_delay_ms": 5' 16
 pipeline autoencoder '"y"'
 cp "$T/mlp.safetensors" "$T/mlp8.safetensors"
+DEVICE_OPT_SAVED=$DEVICE_OPT DEVICE_OPT="" # int8 runs on the CPU only
 pipeline mlp8 '"y"' ', "precision": "int8"'
+DEVICE_OPT=$DEVICE_OPT_SAVED
 pipeline multi '["y0", "y1", "y2"]' ', "max_records": 7'
 for m in logistic mlp autoencoder multi mlp8; do
     if "$WEIR_BIN" run "$T/$m.json" --quiet 2>"$T/$m.err"; then ok; else fail "$m: weir run failed: $(cat "$T/$m.err")"; fi

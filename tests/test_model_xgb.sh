@@ -10,6 +10,9 @@
 # Skipped (77) without /usr/bin/python3 + xgboost + numpy.
 set -u
 . "$(dirname "$0")/lib.sh"
+# WEIR_MODEL_DEVICE=cuda serves the model on the GPU (scripts/gpu_check.sh).
+DEVICE_OPT=""
+[ -n "${WEIR_MODEL_DEVICE:-}" ] && DEVICE_OPT=", \"device\": \"$WEIR_MODEL_DEVICE\""
 PY=/usr/bin/python3
 if ! $PY -c 'import xgboost, numpy' 2>/dev/null; then
     echo "skipped: /usr/bin/python3 with xgboost and numpy is needed (Debian: python3-xgboost)"
@@ -26,7 +29,7 @@ pipeline() { # name file [extra model options]
 {"source": {"type": "file", "path": "$T/input.jsonl", "max_records": 100},
  "operators": [
   {"type": "extract", "fields": {$FIELDS}},
-  {"type": "model", "path": "$2", "out": "y" ${3:-}}],
+  {"type": "model", "path": "$2", "out": "y" ${3:-}${DEVICE_OPT}}],
  "sinks": [{"type": "file", "path": "$T/$1.out.jsonl"}],
  "dead_letter": {"type": "file", "path": "$T/$1.dead.jsonl"}}
 JSON

@@ -1,0 +1,81 @@
+/* The model operator's pieces shared by its CPU path (model.c) and its GPU
+ * path (model_gpu.c): the conf, the per-worker state, and the per-record
+ * steps both use (gather a record's inputs, write its outputs). */
+#ifndef WEIR_OPERATORS_MODEL_H
+#define WEIR_OPERATORS_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/operator.h"
+#include "models/model.h"
+#include "models/reload.h"
+
+enum { ON_NAN_DEAD, ON_NAN_IMPUTE };
+enum { PRECISION_FP32, PRECISION_INT8 };
+enum model_device { DEVICE_CPU, DEVICE_AUTO, DEVICE_CUDA }; /* the option's order */
+
+struct model_conf {
+    const char *path;
+    struct weir_strlist features; /* pipeline features, in the model's input order */
+    struct weir_strlist out;      /* one name per model output */
+    int64_t max_records;
+    int64_t max_delay_ms;
+    int on_nan;
+    int device;   /* enum model_device */
+    int use_gpu;  /* resolved by prepare: the device is CUDA and one is present */
+    int precision;
+    const char *pin;         /* "version" */
+    const char *version_out; /* string field for the served version, or NULL */
+    int64_t reload_ms;       /* watch the directory of versions this often; 0: never */
+    /* resolved by prepare() */
+    struct weir_model *model; /* the version loaded by prepare; then owned by cell */
+    struct weir_model_cell *cell; /* the version served, shared by the workers */
+    size_t nin, nout;
+    char **input_name;           /* (nin) copies: a new version must have the same inputs */
+    char where[64];              /* "operators[2]", for log lines */
+    int *in_col, *out_col;
+    char **reason;   /* (nin) "model: feature x is not finite" */
+    char version[256]; /* the file prepare loaded */
+    int version_col;   /* -1: not written */
+};
+
+struct slot {
+    struct weir_batch *b;
+    uint32_t i;
+};
+
+struct model_state {
+    struct weir_model_ref *ref; /* the version this worker serves */
+    uint64_t generation;        /* the cell's, when ref was taken */
+    size_t scratch_floats;
+    float *X, *Y, *scratch; /* (max_records, nin), (max_records, nout), the model's */
+    struct slot *slot;      /* (max_records): where row r came from */
+    size_t rows;
+    struct weir_batch **held; /* batches held, in arrival order */
+    size_t nheld, held_cap;
+    uint64_t held_records;
+    struct weir_op_timer timer;
+    struct model_gpu *gpu; /* the GPU path, or NULL: the CPU serves */
+};
+
+/* Copies record i's inputs into x; a dense model's non-finite input kills
+ * the record (returns -1) or is imputed. */
+int model_gather_row(const struct model_conf *c, const struct weir_model *m, struct weir_batch *b,
+                     uint32_t i, float *x);
+/* Writes one row's outputs (and the version's name) into record i. */
+void model_write_row(const struct model_conf *c, const struct weir_model *m, const char *version,
+                     struct weir_batch *b, uint32_t i, const float *y);
+
+/* The GPU path (model_gpu.c). init: 0, or -1 when the worker must serve on
+ * the CPU (said on stderr once). process always holds the batch. */
+int model_gpu_init(struct weir_op *op);
+void model_gpu_destroy(struct weir_op *op);
+int model_gpu_process(struct weir_op *op, struct weir_batch *b);
+void model_gpu_flush(struct weir_op *op);
+void model_gpu_on_timer(struct weir_op *op);
+/* WEIR_MODEL_GPU_ON_CPU is set: the GPU path runs with the CPU computing
+ * each slot (tests without a GPU). */
+int model_gpu_simulated(void);
+
+#endif
