@@ -150,7 +150,7 @@ void weir_kafka_warn(struct weir_kafka_client *cl, const char *text)
  * ... or broker version is < 0.10": mostly it is a broker restarting or going
  * away, and a user sent to check TLS settings is misled. Keep the first part
  * (which broker, which request) and say what is likely. */
-static const char *transport_reason(const char *reason, char *buf, size_t size)
+const char *weir_kafka_transport_reason(const char *reason, char *buf, size_t size)
 {
     const char *hint = strstr(reason, ": might be caused by incorrect security.protocol");
     if (!hint)
@@ -172,7 +172,7 @@ static void on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
         rd_kafka_fatal_error(rk, fatal, sizeof fatal);
         reason = fatal;
     } else if (code == RD_KAFKA_RESP_ERR__TRANSPORT) {
-        reason = transport_reason(reason, fatal, sizeof fatal);
+        reason = weir_kafka_transport_reason(reason, fatal, sizeof fatal);
     }
     snprintf(cl->last_err, sizeof cl->last_err, "%s", reason);
     cl->last_code = code;

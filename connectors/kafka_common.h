@@ -112,6 +112,11 @@ void weir_kafka_warn(struct weir_kafka_client *cl, const char *text);
 const struct weir_kafka_source_conf *weir_kafka_source_conf_of(const struct weir_pipeline *pl);
 /* Worker w's transactional.id: "<transactional_id>-<w>", where the source's
  * transactional_id defaults to "<group>-<hostname>". */
+/* librdkafka's transport error text, with its "might be caused by incorrect
+ * security.protocol ..." guess replaced by what is likely (a broker
+ * restarting or going away); other texts come back as they are. */
+const char *weir_kafka_transport_reason(const char *reason, char *buf, size_t size);
+
 void weir_kafka_transactional_id(const struct weir_pipeline *pl, int w, char *out, size_t size);
 /* A Kafka sink's own "brokers" (NULL: the source's), for the exactly-once check. */
 const char *weir_kafka_sink_brokers(const void *sink_conf);

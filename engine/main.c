@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "engine/buf.h"
 #include "engine/jsonschema.h"
 #include "engine/log.h"
 #include "engine/override.h"
@@ -42,6 +43,8 @@ struct cli {
     const char *http_token_file; /* --http-token-file FILE */
     int log_format;              /* --log-format: enum weir_log_format */
     int progress;                /* --progress: -1 unset (a terminal decides), else seconds */
+    const char *more[64];        /* validate: the files after the first */
+    size_t nmore;
 };
 
 static const struct {
@@ -90,11 +93,12 @@ static const struct {
      "                    run a command (plugin.library.paths, sasl.kerberos.kinit.cmd,\n"
      "                    ssl.engine.location, ...): only for a pipeline file you trust\n"
      "                    (see docs/kafka.md)\n"},
-    {"validate", "weir validate PIPELINE [--set PATH=VALUE]... [--allow-unsafe-kafka-properties]",
-     "Checks the pipeline file (and overrides) and prints every problem with its JSON path.\n"
-     "Exit 0 when valid, 2 otherwise. Nothing is opened or run, and no Kafka client is\n"
-     "created: with --allow-unsafe-kafka-properties, properties that would load a library\n"
-     "or run a command are accepted as run would accept them, and still not applied.\n"},
+    {"validate", "weir validate PIPELINE... [--set PATH=VALUE]... [--allow-unsafe-kafka-properties]",
+     "Checks each pipeline file (\"-\": standard input), with the overrides, and prints\n"
+     "every problem with its JSON path. Exit 0 when all are valid, 2 otherwise. Nothing is\n"
+     "opened or run, and no Kafka client is created: with --allow-unsafe-kafka-properties,\n"
+     "properties that would load a library or run a command are accepted as run would\n"
+     "accept them, and still not applied.\n"},
     {"docs", "weir docs", "Prints the pipeline reference (docs/pipeline.md) generated from the code.\n"},
     {"schema", "weir schema",
      "Prints a JSON Schema (draft-07) for pipeline files, generated from the same option\n"
@@ -245,6 +249,8 @@ static int parse_args(int argc, char **argv, struct cli *c)
             return -1;
         } else if (!c->pipeline) {
             c->pipeline = a;
+        } else if (strcmp(c->command, "validate") == 0 && c->nmore < 64) {
+            c->more[c->nmore++] = a;
         } else {
             fprintf(stderr, "weir: unexpected argument \"%s\"\n", a);
             return -1;
@@ -257,17 +263,55 @@ static int parse_args(int argc, char **argv, struct cli *c)
     return add_shorthands(c);
 }
 
-static int load(const struct cli *c, struct weir_pipeline **pl)
+static int load_file(const struct cli *c, const char *file, struct weir_pipeline **pl)
 {
     struct weir_diag diag = {0};
     struct weir_load_opts o = {.sets = c->sets, .nsets = c->nsets,
                                .allow_unsafe_kafka = c->allow_unsafe_kafka};
-    int rc = weir_pipeline_load_opts(c->pipeline, &o, pl, &diag);
+    struct weir_buf in = {0};
+    if (strcmp(file, "-") == 0) { /* validate -: the pipeline comes on standard input */
+        char chunk[65536];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
+            if (weir_buf_append(&in, chunk, n) < 0) {
+                fprintf(stderr, "weir: out of memory reading standard input\n");
+                weir_buf_free(&in);
+                return -1;
+            }
+        o.text = in.data ? in.data : "";
+        o.len = in.len;
+        file = "<stdin>";
+    }
+    int rc = weir_pipeline_load_opts(file, &o, pl, &diag);
     weir_diag_print(&diag, stderr);
     if (rc < 0 && diag.n > 1)
-        fprintf(stderr, "%s: %zu problems\n", c->pipeline, diag.n);
+        fprintf(stderr, "%s: %zu problems\n", file, diag.n);
     weir_diag_free(&diag);
+    weir_buf_free(&in);
     return rc;
+}
+
+static int load(const struct cli *c, struct weir_pipeline **pl)
+{
+    return load_file(c, c->pipeline, pl);
+}
+
+/* Every file, each with all its problems; 2 when any is invalid. */
+static int cmd_validate(const struct cli *c)
+{
+    int bad = 0;
+    for (size_t k = 0; k <= c->nmore; k++) {
+        const char *file = k == 0 ? c->pipeline : c->more[k - 1];
+        struct weir_pipeline *pl;
+        if (load_file(c, file, &pl) < 0) {
+            bad++;
+            continue;
+        }
+        printf("%s: valid (%zu operators, %zu sinks, %u features)\n",
+               strcmp(file, "-") == 0 ? "<stdin>" : file, pl->nops, pl->nsinks, pl->schema.nfeat);
+        weir_pipeline_free(pl);
+    }
+    return bad ? EXIT_USAGE : 0;
 }
 
 static void summary(const struct weir_pipeline *pl, const struct weir_run_result *r, int timing)
@@ -465,11 +509,5 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     if (strcmp(cmd, "run") == 0)
         return cmd_run(&c);
-    struct weir_pipeline *pl;
-    if (load(&c, &pl) < 0)
-        return EXIT_USAGE;
-    printf("%s: valid (%zu operators, %zu sinks, %u features)\n", c.pipeline, pl->nops, pl->nsinks,
-           pl->schema.nfeat);
-    weir_pipeline_free(pl);
-    return 0;
+    return cmd_validate(&c);
 }

@@ -62,7 +62,7 @@ expect "help run" 0 stdout '^usage: weir run PIPELINE' stdout '--set PATH=VALUE'
     stdout '--quiet' stdout 'SIGINT/SIGTERM'
 empty "help run" stderr
 weir help validate
-expect "help validate" 0 stdout '^usage: weir validate PIPELINE' stdout 'Exit 0 when valid, 2 otherwise'
+expect "help validate" 0 stdout '^usage: weir validate PIPELINE' stdout 'Exit 0 when all are valid, 2 otherwise'
 weir help docs
 expect "help docs" 0 stdout '^usage: weir docs'
 weir help frobnicate
@@ -118,6 +118,13 @@ expect "run with a missing pipeline file" 2 stderr "no-such-pipeline.json"
 weir validate "$GOOD"
 expect "validate a good pipeline" 0 stdout "^$GOOD: valid \\(4 operators"
 empty "validate a good pipeline" stderr
+weir validate "$GOOD" tests/pipelines/bad/10-unknown-operator-type.json "$GOOD"
+expect "validate several files, one bad" 2 stdout "^$GOOD: valid" \
+    stderr '10-unknown-operator-type.json: operators\[1\].type: unknown operator type'
+[ "$(grep -c 'valid (' "$T/out")" -eq 2 ] && ok || fail "validate several files: want two valid lines"
+"$WEIR_BIN" validate - <"$GOOD" >"$T/out" 2>"$T/err"
+RC=$?
+expect "validate - (standard input)" 0 stdout '^<stdin>: valid \(4 operators'
 for p in pipelines/*.json; do
     weir validate "$p"
     expect "validate the example $p" 0 stdout ': valid'
