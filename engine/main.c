@@ -93,7 +93,8 @@ static const struct {
      "                    run a command (plugin.library.paths, sasl.kerberos.kinit.cmd,\n"
      "                    ssl.engine.location, ...): only for a pipeline file you trust\n"
      "                    (see docs/kafka.md)\n"},
-    {"validate", "weir validate PIPELINE... [--set PATH=VALUE]... [--allow-unsafe-kafka-properties]",
+    {"validate",
+     "weir validate PIPELINE... [--set PATH=VALUE]... [--allow-unsafe-kafka-properties]",
      "Checks each pipeline file (\"-\": standard input), with the overrides, and prints\n"
      "every problem with its JSON path. Exit 0 when all are valid, 2 otherwise. Nothing is\n"
      "opened or run, and no Kafka client is created: with --allow-unsafe-kafka-properties,\n"

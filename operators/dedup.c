@@ -22,6 +22,7 @@
 
 #include "engine/operator.h"
 #include "engine/opstate.h"
+#include "operators/late.h"
 
 #define DEDUP_MAX_SLOTS 64
 
@@ -96,8 +97,7 @@ struct dedup_value {
 };
 
 struct dedup_state {
-    int64_t *part_max; /* by partition slot: the largest event time seen, or INT64_MIN */
-    uint32_t nparts;
+    struct weir_late late;
 };
 
 static int dedup_init(struct weir_op *op, struct weir_error *err)
@@ -114,7 +114,7 @@ static void dedup_destroy(struct weir_op *op)
 {
     struct dedup_state *st = op->state;
     if (st)
-        free(st->part_max);
+        weir_late_free(&st->late);
     free(st);
     op->state = NULL;
 }
@@ -123,23 +123,8 @@ static void dedup_partition(struct weir_op *op, uint32_t part, int assigned)
 {
     struct dedup_state *st = op->state;
     (void)assigned;
-    if (st && part < st->nparts)
-        st->part_max[part] = INT64_MIN;
-}
-
-static int64_t *part_max(struct dedup_state *st, uint32_t part)
-{
-    if (part >= st->nparts) {
-        uint32_t n = part + 8;
-        int64_t *m = realloc(st->part_max, n * sizeof *m);
-        if (!m)
-            return NULL;
-        for (uint32_t i = st->nparts; i < n; i++)
-            m[i] = INT64_MIN;
-        st->part_max = m;
-        st->nparts = n;
-    }
-    return &st->part_max[part];
+    if (st)
+        weir_late_reset(&st->late, part);
 }
 
 static int has_key(const struct dedup_conf *c, const struct weir_batch *b, uint32_t i)
@@ -196,20 +181,16 @@ static int dedup_process(struct weir_op *op, struct weir_batch *b)
         struct weir_record *r = &b->rec[i];
         if (!weir_record_live(r))
             continue;
-        int64_t *max = part_max(st, r->part);
-        if (!max)
-            return -ENOMEM;
-        int64_t wm = *max == INT64_MIN ? INT64_MIN : *max - c->lateness_ms;
-        if (r->ts_ms < 0 || r->ts_ms < wm) {
+        int64_t wm;
+        int no_time;
+        int late = weir_late_check(&st->late, r->part, r->ts_ms, c->lateness_ms, &wm, &no_time);
+        if (late < 0)
+            return late;
+        if (late) {
             if (c->late == LATE_DEAD)
-                weir_batch_kill(b, i,
-                                r->ts_ms < 0 ? "dedup: the record has no event time"
-                                             : "dedup: event time behind the watermark (late)");
+                weir_batch_kill(b, i, no_time ? "dedup: the record has no event time"
+                                              : "dedup: event time behind the watermark (late)");
             continue;
-        }
-        if (r->ts_ms > *max) {
-            *max = r->ts_ms;
-            wm = *max - c->lateness_ms;
         }
         if (!has_key(c, b, i))
             continue;

@@ -43,6 +43,7 @@
 
 #include "engine/operator.h"
 #include "engine/opstate.h"
+#include "operators/late.h"
 #include "operators/window.h"
 
 enum window_late { LATE_DEAD, LATE_PASS };
@@ -426,8 +427,7 @@ static int window_prepare(void *vconf, const json_t *raw, struct weir_prepare *p
 /* ---- per worker ---------------------------------------------------------- */
 
 struct window_state {
-    int64_t *part_max; /* by partition slot: the largest event time seen, or INT64_MIN */
-    uint32_t nparts;
+    struct weir_late late; /* the largest event time seen, by partition slot */
     struct window_set sets[WINDOW_MAX_STRS];
 };
 
@@ -453,33 +453,17 @@ static void window_destroy(struct weir_op *op)
         return;
     for (uint32_t k = 0; k < WINDOW_MAX_STRS; k++)
         window_set_free(&st->sets[k]);
-    free(st->part_max);
+    weir_late_free(&st->late);
     free(st);
     op->state = NULL;
-}
-
-/* The partition's largest event time so far (grows the array on a new slot). */
-static int64_t *part_max(struct window_state *st, uint32_t part)
-{
-    if (part >= st->nparts) {
-        uint32_t n = part + 8;
-        int64_t *m = realloc(st->part_max, n * sizeof *m);
-        if (!m)
-            return NULL;
-        for (uint32_t i = st->nparts; i < n; i++)
-            m[i] = INT64_MIN;
-        st->part_max = m;
-        st->nparts = n;
-    }
-    return &st->part_max[part];
 }
 
 static void window_partition(struct weir_op *op, uint32_t part, int assigned)
 {
     struct window_state *st = op->state;
     (void)assigned;
-    if (st && part < st->nparts)
-        st->part_max[part] = INT64_MIN; /* a new owner starts its watermark afresh */
+    if (st)
+        weir_late_reset(&st->late, part); /* a new owner starts its watermark afresh */
 }
 
 static double agg_value(const struct window_conf *c, const struct window_aggregate *g,
@@ -577,20 +561,16 @@ static int window_process(struct weir_op *op, struct weir_batch *b)
         struct weir_record *r = &b->rec[i];
         if (!weir_record_live(r))
             continue;
-        int64_t *max = part_max(st, r->part);
-        if (!max)
-            return -ENOMEM;
-        int64_t wm = *max == INT64_MIN ? INT64_MIN : *max - c->lateness_ms;
-        if (r->ts_ms < 0 || r->ts_ms < wm) {
+        int64_t wm;
+        int no_time;
+        int late = weir_late_check(&st->late, r->part, r->ts_ms, c->lateness_ms, &wm, &no_time);
+        if (late < 0)
+            return late;
+        if (late) {
             if (c->late == LATE_DEAD)
-                weir_batch_kill(b, i, r->ts_ms < 0
-                                          ? "window: the record has no event time"
-                                          : "window: event time behind the watermark (late)");
+                weir_batch_kill(b, i, no_time ? "window: the record has no event time"
+                                              : "window: event time behind the watermark (late)");
             continue;
-        }
-        if (r->ts_ms > *max) {
-            *max = r->ts_ms;
-            wm = *max - c->lateness_ms;
         }
         int rc = window_record(op, b, i, wm);
         if (rc < 0)

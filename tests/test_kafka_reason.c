@@ -10,15 +10,16 @@
 int main(void)
 {
     char buf[512];
-    const char *in = "127.0.0.1:9092/bootstrap: Disconnected while requesting ApiVersion: might be "
-                     "caused by incorrect security.protocol configuration (connecting to a SSL "
-                     "listener?) or broker version is < 0.10 (see api.version.request) (after 0ms in "
-                     "state APIVERSION_QUERY)";
+    const char *in = "127.0.0.1:9092/bootstrap: Disconnected while requesting ApiVersion: "
+                     "might be caused by incorrect security.protocol configuration (connecting "
+                     "to a SSL listener?) or broker version is < 0.10 (see api.version.request) "
+                     "(after 0ms in state APIVERSION_QUERY)";
     const char *out = weir_kafka_transport_reason(in, buf, sizeof buf);
-    CHECK_STR(out, "127.0.0.1:9092/bootstrap: Disconnected while requesting ApiVersion: the broker "
-                   "closed the connection (restarting or going away?); when it never connects, check "
-                   "that security.protocol matches the broker's listener");
-    const char *plain = "127.0.0.1:9092/1: Connect to ipv4#127.0.0.1:9092 failed: Connection refused";
+    CHECK_STR(out, "127.0.0.1:9092/bootstrap: Disconnected while requesting ApiVersion: the "
+                   "broker closed the connection (restarting or going away?); when it never "
+                   "connects, check that security.protocol matches the broker's listener");
+    const char *plain = "127.0.0.1:9092/1: Connect to ipv4#127.0.0.1:9092 failed: "
+                        "Connection refused";
     CHECK(weir_kafka_transport_reason(plain, buf, sizeof buf) == plain);
     char small[40];
     out = weir_kafka_transport_reason(in, small, sizeof small); /* cut, never overrun */

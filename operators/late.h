@@ -1,0 +1,58 @@
+/* Late records for operators that judge each record against the event times
+ * seen before it in its partition (window, dedup): the engine's watermark
+ * already includes the batch being processed, so it cannot say whether a
+ * record of that batch came late. A record is late when it has no event time
+ * or its time is behind the largest time seen in its partition minus the
+ * pipeline's allowed lateness. Shared by operators, not part of the engine. */
+#ifndef WEIR_OPERATORS_LATE_H
+#define WEIR_OPERATORS_LATE_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+struct weir_late {
+    int64_t *max; /* by partition slot: the largest event time seen, or INT64_MIN */
+    uint32_t nparts;
+};
+
+static inline void weir_late_free(struct weir_late *l)
+{
+    free(l->max);
+    l->max = NULL;
+    l->nparts = 0;
+}
+
+/* A partition was assigned or revoked: its history starts again. */
+static inline void weir_late_reset(struct weir_late *l, uint32_t part)
+{
+    if (part < l->nparts)
+        l->max[part] = INT64_MIN;
+}
+
+/* 1 when the record at ts in part is late (why says which way), 0 when it is
+ * on time (then *wm is its partition's watermark after it), -ENOMEM. */
+static inline int weir_late_check(struct weir_late *l, uint32_t part, int64_t ts, int64_t lateness,
+                                  int64_t *wm, int *no_time)
+{
+    if (part >= l->nparts) {
+        uint32_t n = part + 8;
+        int64_t *m = realloc(l->max, n * sizeof *m);
+        if (!m)
+            return -ENOMEM;
+        for (uint32_t i = l->nparts; i < n; i++)
+            m[i] = INT64_MIN;
+        l->max = m;
+        l->nparts = n;
+    }
+    int64_t *max = &l->max[part];
+    *no_time = ts < 0;
+    if (ts < 0 || (*max != INT64_MIN && ts < *max - lateness))
+        return 1;
+    if (ts > *max)
+        *max = ts;
+    *wm = *max - lateness;
+    return 0;
+}
+
+#endif
