@@ -38,16 +38,21 @@ fi
 now_ms() { date +%s%3N; }
 
 # taking_signals PID: waits (up to LIMIT s) until weir takes SIGINT and
-# SIGTERM as stop requests, which it does from the start of `weir run`, before
-# its worker threads start: once it has a second thread. (A signal before that,
-# while the dynamic loader or a sanitizer's runtime starts, still kills it.
-# SigBlk cannot tell: sigtimedwait unblocks what it waits for.)
+# SIGTERM as stop requests, which it does from the start of `weir run`: it
+# blocks them (main.c), its threads inherit the mask, and the main thread takes
+# them with sigtimedwait. Seen from outside: some thread of the process has
+# SIGINT in its SigBlk (the main thread's mask shows it unblocked while it
+# sits in sigtimedwait, the workers' always show it). Counting threads is not
+# enough: ThreadSanitizer's runtime starts a thread of its own before main,
+# and a signal then is lost or kills the process.
 taking_signals() {
-    local t0
+    local t0 blk
     t0=$(now_ms)
     while [ $(($(now_ms) - t0)) -lt $((LIMIT * 1000)) ]; do
         [ -d "/proc/$1/task" ] || return
-        [ "$(ls "/proc/$1/task" 2>/dev/null | wc -l)" -ge 2 ] && return
+        for blk in $(cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^SigBlk:/ {print $2}'); do
+            [ $((16#$blk & 2)) -ne 0 ] && return # bit 1: SIGINT (2)
+        done
         sleep 0.01
     done
 }
@@ -91,7 +96,9 @@ in_pipe() {
 
 s1_sigint_replay() {
     local k=$1 pid
-    "$WEIR_BIN" run pipelines/monitor-embedded.json --set replay.rate=2000 \
+    # A background job of a script starts with SIGINT ignored; a terminal's
+    # Ctrl-C reaches a program whose SIGINT is not: give weir that.
+    env --default-signal=INT "$WEIR_BIN" run pipelines/monitor-embedded.json --set replay.rate=2000 \
         >"$T/s1.$k.out" 2>"$T/s1.$k.err" </dev/null &
     pid=$!
     stop_and_wait "$pid" INT "0.$((2 + k % 6))"
