@@ -1,9 +1,11 @@
-/* mask: replaces sensitive top-level fields (card numbers, e-mails, IPs)
- * with the hex HMAC-SHA256 of their value, keyed by a secret, so that joins
+/* mask: replaces sensitive fields (card numbers, e-mails, IPs) — top-level
+ * names or JSON pointers into nested objects — and, by option, the Kafka
+ * message key, with the hex HMAC-SHA256 of their value, keyed by a secret, so that joins
  * and keys still work (the same card gives the same mask) while the raw
  * value never leaves the engine.
  *
- *     {"type": "mask", "fields": ["card", "email"], "key_env": "WEIR_MASK_KEY", "length": 32}
+ *     {"type": "mask", "fields": ["card", "/user/email"], "key_env": "WEIR_MASK_KEY",
+ *      "length": 32, "message_key": true}
  *
  * The key comes from a file (`key_file`, its content with the trailing
  * newline stripped, the path beside the pipeline file) or an environment
@@ -19,9 +21,13 @@
  * killed later, string fields extracted later — sees only the mask. Records
  * already dead when they reach mask (invalid JSON, which mask cannot look
  * into) lose their raw bytes: their dead letter keeps the reason and the
- * coordinates. Each field is also a string column of the same name holding
- * the mask (an earlier extract's column of that name is overwritten), for
- * "by" keys and joins.
+ * coordinates. Each field is also a string column holding the mask (named
+ * as the field, or a pointer's last segment; an earlier extract's column of
+ * that name is overwritten), for "by" keys and joins. A pointer descends
+ * only through objects (arrays are not searched); a pointer to an object
+ * masks the object's JSON text, as a top-level object is masked. With
+ * message_key the key is replaced by its mask (null stays null) before any
+ * sink sees it.
  *
  * HMAC is computed from SHA-256 states that absorbed the padded key once
  * (RFC 2104's inner and outer pads): a record costs two SHA-256 finishes on
@@ -46,20 +52,32 @@
 
 #define MASK_MAX_FIELDS 64
 #define MASK_MAX_SPANS 64 /* masked values in one record (duplicates count) */
+#define MASK_MAX_DEPTH 8  /* segments of a pointer */
+
+/* A field's path: its keys from the top, unescaped (RFC 6901). */
+struct mask_field {
+    uint32_t nseg;
+    const char *seg[MASK_MAX_DEPTH];
+    uint32_t len[MASK_MAX_DEPTH];
+    char *owned; /* the segments' bytes */
+};
 
 struct mask_conf {
     struct weir_strlist fields;
     const char *key_file;
     const char *key_env;
     int64_t length;
+    int message_key;
     /* built by prepare(), freed by release() */
     SHA256_CTX inner, outer; /* the key's pads absorbed */
     int cols[MASK_MAX_FIELDS];
-    struct weir_projection names; /* field name -> its index */
+    struct mask_field fld[MASK_MAX_FIELDS];
+    uint64_t all; /* a bit per field */
 };
 
 static const struct weir_option mask_options[] = {
-    {"fields", WEIR_OPT_STRINGS, NULL, "top-level fields to mask (names, not pointers)",
+    {"fields", WEIR_OPT_STRINGS, NULL,
+     "fields to mask: top-level names, or JSON pointers (\"/user/card\") into nested objects",
      offsetof(struct mask_conf, fields), WEIR_OPT_REQUIRED, 0, 0, NULL},
     {"key_file", WEIR_OPT_STRING, NULL,
      "file holding the HMAC key (trailing newline stripped; relative: beside the pipeline file)",
@@ -68,6 +86,9 @@ static const struct weir_option mask_options[] = {
      offsetof(struct mask_conf, key_env), 0, 0, 0, NULL},
     {"length", WEIR_OPT_INT, "64", "hex characters kept of the 64 of HMAC-SHA256",
      offsetof(struct mask_conf, length), WEIR_OPT_RANGE, 8, 64, NULL},
+    {"message_key", WEIR_OPT_BOOL, "false",
+     "also replace a Kafka message's key by its mask (outputs and dead letters carry the mask)",
+     offsetof(struct mask_conf, message_key), 0, 0, 0, NULL},
     {0},
 };
 
@@ -140,6 +161,49 @@ static long read_key(struct mask_conf *c, const json_t *raw, struct weir_prepare
     return (long)n;
 }
 
+/* Fills f from a top-level name or a JSON pointer ("/a/b", with ~1 for '/'
+ * and ~0 for '~'); returns the column's name (the last segment, in f's
+ * bytes), or NULL with why set. */
+static const char *parse_field(struct mask_field *f, const char *name, const char **why)
+{
+    size_t n = strlen(name);
+    if (!(f->owned = malloc(n + 1))) {
+        *why = "out of memory";
+        return NULL;
+    }
+    if (name[0] != '/') {
+        memcpy(f->owned, name, n + 1);
+        f->nseg = 1;
+        f->seg[0] = f->owned;
+        f->len[0] = (uint32_t)n;
+        return *name ? f->owned : (*why = "a field name or a JSON pointer like \"/user/card\"", NULL);
+    }
+    char *o = f->owned;
+    f->nseg = 0;
+    for (const char *s = name; *s == '/';) {
+        if (f->nseg == MASK_MAX_DEPTH) {
+            *why = "a JSON pointer of at most 8 segments";
+            return NULL;
+        }
+        f->seg[f->nseg] = o;
+        for (s++; *s && *s != '/'; s++) {
+            if (*s == '~' && (s[1] == '0' || s[1] == '1')) {
+                *o++ = s[1] == '0' ? '~' : '/';
+                s++;
+            } else if (*s == '~') {
+                *why = "a JSON pointer (\"~\" only as ~0 or ~1)";
+                return NULL;
+            } else {
+                *o++ = *s;
+            }
+        }
+        f->len[f->nseg] = (uint32_t)(o - f->seg[f->nseg]);
+        *o++ = '\0';
+        f->nseg++;
+    }
+    return f->seg[f->nseg - 1];
+}
+
 static int mask_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
 {
     struct mask_conf *c = vconf;
@@ -159,37 +223,43 @@ static int mask_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
     }
     int bad = 0;
     for (size_t k = 0; k < c->fields.n; k++) {
-        const char *name = c->fields.v[k];
+        const char *why = NULL, *col_name = parse_field(&c->fld[k], c->fields.v[k], &why);
         weir_path_index(ip, sizeof ip, fp, k);
-        if (!*name || name[0] == '/') {
-            weir_diag_add(p->diag, ip, "expected a top-level field name, got \"%s\"", name);
+        if (!col_name) {
+            weir_diag_add(p->diag, ip, "expected %s, got \"%s\"", why, c->fields.v[k]);
             bad++;
             continue;
         }
+        for (size_t j = 0; j < k; j++)
+            if (c->cols[j] >= 0 && strcmp(p->schema->str[c->cols[j]].name,
+                                          col_name) == 0) {
+                weir_diag_add(p->diag, ip, "expected fields whose columns differ, got a second "
+                              "field for the column \"%s\" (fields[%zu])", col_name, j);
+                bad++;
+                break;
+            }
         /* An earlier extract's column of that name gets the mask too. */
         int col = -1;
         for (uint32_t j = 0; j < p->schema->nstr; j++)
-            if (strcmp(p->schema->str[j].name, name) == 0 && p->schema->str[j].producer >= 0)
+            if (strcmp(p->schema->str[j].name, col_name) == 0 && p->schema->str[j].producer >= 0)
                 col = (int)j;
-        c->cols[k] = col >= 0 ? col : weir_schema_string_out(p, name, ip);
+        c->cols[k] = col >= 0 ? col : weir_schema_string_out(p, col_name, ip);
         bad += c->cols[k] < 0;
+        c->all |= 1ull << k;
     }
     long n = bad ? -1 : read_key(c, raw, p, key, sizeof key);
     if (n < 0)
         return bad ? bad : 1;
     hmac_setup(c, key, (size_t)n);
     OPENSSL_cleanse(key, sizeof key);
-    if (weir_projection_build(&c->names, NULL, 0, NULL, 0, c->fields.v, c->fields.n) < 0) {
-        weir_diag_add(p->diag, p->path, "out of memory");
-        return 1;
-    }
     return 0;
 }
 
 static void mask_release(void *vconf)
 {
     struct mask_conf *c = vconf;
-    weir_projection_free(&c->names);
+    for (size_t k = 0; k < MASK_MAX_FIELDS; k++)
+        free(c->fld[k].owned);
     OPENSSL_cleanse(&c->inner, sizeof c->inner);
     OPENSSL_cleanse(&c->outer, sizeof c->outer);
 }
@@ -214,49 +284,100 @@ struct span {
     char *hex;         /* its mask (arena), or NULL for null */
 };
 
-/* Finds every masked member of record i, hashes it; returns how many, or -1
- * when the record holds more than MASK_MAX_SPANS. */
-static int find_spans(const struct mask_conf *c, struct weir_batch *b, uint32_t i,
-                      struct span *sp)
+/* Masks the value at text[off..off+len) of record i as field k's: its span
+ * and column. Returns 0, or -2 out of memory. */
+static int mask_value(const struct mask_conf *c, struct weir_batch *b, uint32_t i, int k,
+                      uint32_t off, uint32_t len, struct span *sp)
 {
-    const struct weir_record *r = &b->rec[i];
+    const char *v = b->rec[i].value + off;
+    struct weir_str *col = &b->S[(size_t)i * b->nstr + c->cols[k]];
+    *sp = (struct span){.off = off, .len = len};
+    if (len == 4 && memcmp(v, "null", 4) == 0) {
+        *col = (struct weir_str){0};
+        return 0;
+    }
+    char *hex = weir_arena_alloc(&b->arena, (size_t)c->length + len);
+    if (!hex)
+        return -2;
+    if (v[0] == '"') { /* the decoded content, in the arena after the hex */
+        size_t n = weir_jstr_unescape(v + 1, len - 2, hex + c->length);
+        hmac_hex(c, hex + c->length, n, hex);
+    } else {
+        hmac_hex(c, v, len, hex);
+    }
+    sp->hex = hex;
+    *col = (struct weir_str){.p = hex, .len = (uint32_t)c->length};
+    return 0;
+}
+
+/* Masks, in document order, the members of the object at [base, base+len)
+ * that the candidate fields (bits of cand) name at this depth, descending
+ * into objects that a longer pointer continues in. Returns the spans found
+ * so far in *n; -1 when the record holds more than MASK_MAX_SPANS, -2 out
+ * of memory. */
+static int walk(const struct mask_conf *c, struct weir_batch *b, uint32_t i, uint32_t base,
+                uint32_t len, uint32_t depth, uint64_t cand, struct span *sp, int *n)
+{
+    const char *text = b->rec[i].value + base;
     struct weir_jmember m;
-    uint32_t pos = 0, nth = 0;
-    int n = 0;
+    uint32_t pos = 0;
     char kb[256];
-    while (weir_jobject_next(r->value, r->value_len, &pos, &m)) {
-        const char *key = r->value + m.key_off;
+    while (weir_jobject_next(text, len, &pos, &m)) {
+        const char *key = text + m.key_off;
         uint32_t klen = m.key_len;
         if (m.key_escaped && klen <= sizeof kb) {
             klen = (uint32_t)weir_jstr_unescape(key, m.key_len, kb);
             key = kb;
         }
-        int32_t k = weir_projection_decide_nth(&c->names, nth++, key, klen);
-        if (k < 0)
-            continue;
-        if (n == MASK_MAX_SPANS)
-            return -1;
-        const char *v = r->value + m.val_off;
-        struct weir_str *col = &b->S[(size_t)i * b->nstr + c->cols[k]];
-        sp[n] = (struct span){.off = m.val_off, .len = m.val_len};
-        if (m.val_len == 4 && memcmp(v, "null", 4) == 0) {
-            *col = (struct weir_str){0};
-            n++;
-            continue;
+        uint64_t deeper = 0;
+        int hit = -1;
+        for (uint64_t left = cand; left; left &= left - 1) {
+            int k = __builtin_ctzll(left);
+            const struct mask_field *f = &c->fld[k];
+            if (f->len[depth] != klen || memcmp(f->seg[depth], key, klen) != 0)
+                continue;
+            if (depth + 1 == f->nseg)
+                hit = hit < 0 ? k : hit;
+            else
+                deeper |= 1ull << k;
         }
-        char *hex = weir_arena_alloc(&b->arena, (size_t)c->length + m.val_len);
-        if (!hex)
-            return -2;
-        if (v[0] == '"') { /* the decoded content, in the arena after the hex */
-            size_t len = weir_jstr_unescape(v + 1, m.val_len - 2, hex + c->length);
-            hmac_hex(c, hex + c->length, len, hex);
-        } else {
-            hmac_hex(c, v, m.val_len, hex);
+        int rc = 0;
+        if (hit >= 0) {
+            if (*n == MASK_MAX_SPANS)
+                return -1;
+            rc = mask_value(c, b, i, hit, base + m.val_off, m.val_len, &sp[*n]);
+            *n += rc == 0;
+        } else if (deeper && text[m.val_off] == '{') {
+            rc = walk(c, b, i, base + m.val_off, m.val_len, depth + 1, deeper, sp, n);
         }
-        sp[n++].hex = hex;
-        *col = (struct weir_str){.p = hex, .len = (uint32_t)c->length};
+        if (rc < 0)
+            return rc;
     }
-    return n;
+    return 0;
+}
+
+/* Finds every masked member of record i, hashes it; returns how many, or -1
+ * when the record holds more than MASK_MAX_SPANS, -2 out of memory. */
+static int find_spans(const struct mask_conf *c, struct weir_batch *b, uint32_t i,
+                      struct span *sp)
+{
+    int n = 0, rc = walk(c, b, i, 0, b->rec[i].value_len, 0, c->all, sp, &n);
+    return rc < 0 ? rc : n;
+}
+
+/* The message key replaced by its mask. */
+static int mask_message_key(const struct mask_conf *c, struct weir_batch *b, uint32_t i)
+{
+    struct weir_record *r = &b->rec[i];
+    if (!r->key)
+        return 0;
+    char *hex = weir_arena_alloc(&b->arena, (size_t)c->length);
+    if (!hex)
+        return -1;
+    hmac_hex(c, r->key, r->key_len, hex);
+    r->key = hex;
+    r->key_len = (uint32_t)c->length;
+    return 0;
 }
 
 /* The record with each span's value replaced by its quoted mask. */
@@ -296,6 +417,8 @@ static int mask_process(struct weir_op *op, struct weir_batch *b)
     struct span sp[MASK_MAX_SPANS];
     for (uint32_t i = 0; i < b->n; i++) {
         struct weir_record *r = &b->rec[i];
+        if (c->message_key && mask_message_key(c, b, i) < 0)
+            return -ENOMEM;
         if (!weir_record_live(r)) { /* mask cannot look into it: its raw bytes stay here */
             r->value = "";
             r->value_len = 0;
@@ -317,7 +440,7 @@ static int mask_process(struct weir_op *op, struct weir_batch *b)
 
 const struct weir_operator_type weir_op_mask = {
     .name = "mask",
-    .summary = "replaces top-level fields with their keyed HMAC-SHA256 (hex), in the record itself",
+    .summary = "replaces fields (names or JSON pointers) and optionally the message key with their keyed HMAC-SHA256 (hex), in the record itself",
     .options = mask_options,
     .conf_size = sizeof(struct mask_conf),
     .prepare = mask_prepare,

@@ -5,7 +5,8 @@
 # value is left in any output (JSON, text) or dead letter, whether the record
 # was killed before mask (invalid JSON) or after it (a later extract); the
 # key comes from a file beside the pipeline (run from elsewhere) or from an
-# environment variable; a key in the pipeline file is refused.
+# environment variable; a key in the pipeline file is refused; fields nested
+# in objects are masked by JSON pointer.
 # Env: WEIR_BIN (the weir binary), WEIR_SRC (the repository root).
 set -u
 
@@ -93,6 +94,32 @@ w16=${want:0:16}
 if [ "$(cat "$T/c.jsonl")" = "{\"card\":\"$w16\",\"amount\":5,\"alert\":false}
 {\"card\":\"$w16\",\"amount\":6,\"alert\":false}" ]; then ok
 else fail "csv mask: $(cat "$T/c.jsonl" "$T/err")"; fi
+
+# Nested fields by JSON pointer, grouped by the masked column: the raw value
+# is gone from outputs and from the dead letter of a record killed later.
+cat >"$T/n.jsonl" <<'IN'
+{"user":{"card":"4111111111111111","name":"ann"},"amount":1}
+{"user":{"card":"4111111111111111"},"amount":2}
+{"user":{"card":"4999999999999999"}}
+IN
+cat >"$T/n.json" <<JSON
+{
+  "source": {"type": "file", "path": "$T/n.jsonl"},
+  "operators": [{"type": "mask", "fields": ["/user/card"], "key_env": "WEIR_TEST_KEY"},
+                {"type": "extract", "fields": {"amount": "/amount"}}],
+  "sinks": [{"type": "file", "path": "$T/n.out"}],
+  "dead_letter": {"type": "file", "path": "$T/n.dead"}
+}
+JSON
+WEIR_TEST_KEY=k3y-from-file "$WEIR_BIN" run "$T/n.json" --quiet 2>"$T/err"
+if "$PY" - "$T/n.out" "$T/n.dead" "$want" <<'PYEOF'; then ok; else fail "nested mask: $(cat "$T/n.out" "$T/n.dead" "$T/err")"; fi
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1])]
+assert [o["user"]["card"] for o in out] == [sys.argv[3]] * 2, out
+assert out[0]["user"]["name"] == "ann"
+dead = [json.loads(l) for l in open(sys.argv[2])]
+assert len(dead) == 1 and "4999" not in json.dumps(dead), dead
+PYEOF
 
 # Without the key there is no run; a key written in the file is refused.
 WEIR_TEST_T=$T env -u WEIR_TEST_KEY "$WEIR_BIN" validate "$T/c.json" >/dev/null 2>"$T/err"

@@ -170,15 +170,25 @@ static void test_errors(void)
     h_expect_prepare_error(&weir_op_mask, NULL, 1,
                            "{\"fields\": [\"card\"], \"key\": \"secret\", \"key_env\": \"X\"}",
                            "test.json: operators[1].key: unknown option; expected one of: fields, "
-                           "key_file, key_env, length");
+                           "key_file, key_env, length, message_key");
     h_expect_prepare_error(&weir_op_mask, NULL, 1,
                            "{\"fields\": [\"card\"], \"key_env\": \"WEIR_TEST_UNSET\"}",
                            "test.json: operators[1].key_env: expected the environment variable "
                            "WEIR_TEST_UNSET to hold the key (1 to 4096 bytes), got it unset");
     h_expect_prepare_error(&weir_op_mask, NULL, 1,
-                           "{\"fields\": [\"/card\"], \"key_env\": \"WEIR_TEST_MASK_KEY\"}",
-                           "test.json: operators[1].fields[0]: expected a top-level field name, "
-                           "got \"/card\"");
+                           "{\"fields\": [\"/a/c~2\"], \"key_env\": \"WEIR_TEST_MASK_KEY\"}",
+                           "test.json: operators[1].fields[0]: expected a JSON pointer (\"~\" only "
+                           "as ~0 or ~1), got \"/a/c~2\"");
+    h_expect_prepare_error(&weir_op_mask, NULL, 1,
+                           "{\"fields\": [\"card\", \"/user/card\"], \"key_env\": "
+                           "\"WEIR_TEST_MASK_KEY\"}",
+                           "test.json: operators[1].fields[1]: expected fields whose columns "
+                           "differ, got a second field for the column \"card\" (fields[0])");
+    h_expect_prepare_error(&weir_op_mask, NULL, 1,
+                           "{\"fields\": [\"/a/b/c/d/e/f/g/h/i\"], \"key_env\": "
+                           "\"WEIR_TEST_MASK_KEY\"}",
+                           "test.json: operators[1].fields[0]: expected a JSON pointer of at most "
+                           "8 segments, got \"/a/b/c/d/e/f/g/h/i\"");
     h_expect_prepare_error(&weir_op_mask, NULL, 1,
                            "{\"fields\": [\"card\"], \"key_file\": \"/nonexistent/key\"}",
                            "test.json: operators[1].key_file: expected a readable key file, got "
@@ -189,8 +199,54 @@ static void test_errors(void)
                            "test.json: operators[1].length: expected an integer in [8,64], got 65");
 }
 
+/* Pointers reach into nested objects (not arrays), in document order with
+ * top-level fields, "~1" standing for '/'; the column is the last segment;
+ * the message key is masked when asked, a missing key stays missing. */
+static void test_nested_and_key(void)
+{
+    struct h_pipe p;
+    struct h_op h;
+    char buf[1024], want[1024], a[65], e[65], k[65], s[65];
+    setenv("WEIR_TEST_MASK_KEY", "Jefe", 1);
+    h_pipe_init(&p);
+    CHECK(h_build(&h, &weir_op_mask,
+                  "{\"fields\": [\"/user/card\", \"ip\", \"/user/a~1b/email\"], \"key_env\": "
+                  "\"WEIR_TEST_MASK_KEY\", \"length\": 16, \"message_key\": true}",
+                  &p, 1) == 0);
+    struct weir_batch_pool *pool = h_pool(&p, 4);
+    struct weir_batch *b = weir_batch_get(pool);
+    h_push_json(b, "{\"card\": \"top\", \"user\": {\"card\": \"4111\", \"a/b\": {\"email\": "
+                   "\"x@y\", \"n\": 1}, \"l\": [{\"card\": 1}]}, \"ip\": \"10.0.0.1\", "
+                   "\"other\": {\"user\": {\"card\": \"keep\"}}}");
+    b->rec[0].key = "card-42";
+    b->rec[0].key_len = 7;
+    h_push_json(b, "{\"user\": \"flat\", \"ip\": null}");
+    CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+    hmac_ref("Jefe", 4, "4111", 4, a);
+    hmac_ref("Jefe", 4, "x@y", 3, e);
+    hmac_ref("Jefe", 4, "card-42", 7, k);
+    hmac_ref("Jefe", 4, "10.0.0.1", 8, s);
+    a[16] = e[16] = k[16] = s[16] = '\0';
+    snprintf(want, sizeof want,
+             "{\"card\": \"top\", \"user\": {\"card\": \"%s\", \"a/b\": {\"email\": \"%s\", "
+             "\"n\": 1}, \"l\": [{\"card\": 1}]}, \"ip\": \"%s\", \"other\": {\"user\": "
+             "{\"card\": \"keep\"}}}",
+             a, e, s);
+    CHECK_STR(value_of(b, 0, buf, sizeof buf), want);
+    CHECK_STR(h_str(b, 0, 0, buf, sizeof buf), a); /* column "card" */
+    CHECK_STR(h_str(b, 0, 2, buf, sizeof buf), e); /* column "email" */
+    CHECK(b->rec[0].key_len == 16 && memcmp(b->rec[0].key, k, 16) == 0);
+    CHECK_STR(value_of(b, 1, buf, sizeof buf), "{\"user\": \"flat\", \"ip\": null}");
+    CHECK(b->rec[1].key == NULL && h_str(b, 1, 0, buf, sizeof buf) == NULL);
+    weir_batch_put(b);
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
 int main(void)
 {
+    test_nested_and_key();
     test_vectors();
     test_long_key_file();
     test_random();
