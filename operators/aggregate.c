@@ -24,7 +24,8 @@
  * bytes per field per slot, durable with the store. A sweep over the
  * partition's keys finds the due windows when the watermark passes the
  * earliest known end. Windows still open when the input ends stay in the
- * state (with --state-dir or a changelog they close in a later run). */
+ * state (with --state-dir or a changelog they close in a later run), and so
+ * does the watermark (see recall_watermark). */
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -216,7 +217,7 @@ static int aggregate_prepare(void *vconf, const json_t *raw, struct weir_prepare
         bad += prepare_one(c, json_array_get(c->aggregates, i),
                            weir_path_index(path, sizeof path, kp, i), p);
     c->slot_size = 24u + 48u * c->nfields;
-    uint64_t h = weir_hash_u64(weir_hash_str(WEIR_HASH_SEED, "aggregate"), (uint64_t)c->kind);
+    uint64_t h = weir_hash_u64(weir_hash_str(WEIR_HASH_SEED, "aggregate+seen"), (uint64_t)c->kind);
     h = weir_hash_u64(weir_hash_u64(weir_hash_u64(h, c->slots), (uint64_t)c->size_ms),
                       (uint64_t)(c->hop_ms + 31 * c->gap_ms));
     for (uint32_t f = 0; f < c->nfields && !bad; f++)
@@ -240,6 +241,7 @@ struct slot {
 
 struct value {
     uint32_t n, pad; /* open windows */
+    int64_t seen;    /* the partition's largest event time when the key last took a record */
     /* then (slots) struct slot of slot_size bytes */
 };
 
@@ -319,6 +321,7 @@ struct part_info {
     int64_t max;      /* largest event time seen, or INT64_MIN */
     int64_t next_due; /* earliest known due time of an open window */
     int touched;
+    int recalled; /* max was recalled from the restored state */
 };
 
 struct aggregate_state {
@@ -361,7 +364,7 @@ static struct part_info *part_info(struct aggregate_state *st, uint32_t part)
         if (!m)
             return NULL;
         for (uint32_t i = st->nparts; i < n; i++)
-            m[i] = (struct part_info){INT64_MIN, INT64_MIN + 1, 0}; /* sweep once: restored */
+            m[i] = (struct part_info){INT64_MIN, INT64_MIN + 1, 0, 0}; /* sweep once: restored */
         st->parts = m;
         st->nparts = n;
     }
@@ -373,7 +376,29 @@ static void aggregate_partition(struct weir_op *op, uint32_t part, int assigned)
     struct aggregate_state *st = op->state;
     (void)assigned;
     if (st && part < st->nparts) /* restored windows are found by the first sweep */
-        st->parts[part] = (struct part_info){INT64_MIN, INT64_MIN + 1, 0};
+        st->parts[part] = (struct part_info){INT64_MIN, INT64_MIN + 1, 0, 0};
+}
+
+static int recall_seen(void *vmax, const void *key, uint32_t klen, const void *value)
+{
+    (void)key, (void)klen;
+    int64_t *max = vmax, seen = ((const struct value *)value)->seen;
+    *max = seen > *max ? seen : *max;
+    return 0;
+}
+
+/* The watermark survives a restart through the keys: each remembers the
+ * partition's largest event time when it last took a record, and the
+ * largest of those (a lower bound: a key deleted since took its memory
+ * with it) is where a restored partition starts, so a record behind it is
+ * late after a restart as before it, instead of opening a window already
+ * written. */
+static void recall_watermark(struct weir_op *op, uint32_t part, struct part_info *pi)
+{
+    struct weir_state *store = weir_op_state_part(op, part, 0);
+    pi->recalled = 1;
+    if (store)
+        weir_state_foreach(store, recall_seen, &pi->max);
 }
 
 /* ---- results ------------------------------------------------------------- */
@@ -587,6 +612,7 @@ static int add_record(struct weir_op *op, struct weir_batch *b, uint32_t i, stru
             acc_add(c, w, row);
             pi->next_due = w->end < pi->next_due ? w->end : pi->next_due;
         }
+        v->seen = pi->max;
         return 0;
     }
     struct slot *into = NULL;
@@ -620,6 +646,7 @@ static int add_record(struct weir_op *op, struct weir_batch *b, uint32_t i, stru
     into->end = t > into->end ? t : into->end;
     acc_add(c, into, row);
     pi->next_due = due(c, into) < pi->next_due ? due(c, into) : pi->next_due;
+    v->seen = pi->max;
     return 0;
 }
 
@@ -635,6 +662,8 @@ static int aggregate_process(struct weir_op *op, struct weir_batch *b)
         struct part_info *pi = part_info(st, r->part);
         if (!pi)
             return -ENOMEM;
+        if (!pi->recalled)
+            recall_watermark(op, r->part, pi);
         int64_t wm = pi->max == INT64_MIN ? INT64_MIN : pi->max - c->lateness_ms;
         if (r->ts_ms < 0 || r->ts_ms < wm) {
             if (c->late == LATE_DEAD)

@@ -11,7 +11,8 @@
 #      the aggregate operator through a real worker) writes one record per
 #      (terminal, day) for days 1-7 with pandas' count, sum and max, none for
 #      day 8 (its end is past the watermark), and the same windows when run
-#      in two halves with one --state-dir.
+#      in two halves with one --state-dir; and a record of a day already
+#      written, in a third run, is late (the watermark was restored).
 # Skipped (77) without the data or without pandas (Debian's python3-pandas).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -133,5 +134,18 @@ if cmp -s <(cat "$WORK/d1.jsonl" "$WORK/d2.jsonl" | grep window_start | sort) \
     ok
 else
     fail "daily windows in two runs with --state-dir differ from one run"
+fi
+# The watermark survives the restart too: a third run given one record of
+# day 1 (long written out) finds it late and dead-letters it, instead of
+# opening a day-1 window again and writing it twice.
+head -1 "$WORK/a.csv" >"$WORK/c.csv"
+sed -n 2p "$WORK/a.csv" >>"$WORK/c.csv"
+daily "$WORK/c.csv" "$WORK/d3.jsonl" --state-dir "$WORK/dstate" \
+    --set 'dead_letter={"type": "file", "path": "'"$WORK/d3.dead"'"}' || fail "daily third run did not run"
+if [ "$(grep -c window_start "$WORK/d3.jsonl")" = 0 ] &&
+    grep -q 'behind the watermark (late)' "$WORK/d3.dead"; then
+    ok
+else
+    fail "a record behind the restored watermark: $(cat "$WORK/d3.jsonl" "$WORK/d3.dead" 2>&1 | head -5)"
 fi
 finish
