@@ -196,10 +196,12 @@ static int32_t parse_primary(struct parser *P)
     return -1;
 }
 
-static int32_t parse_unary(struct parser *P)
+/* A prefix operator (the current token, name): its operand, parsed by
+ * self so that prefixes nest, must be of the type the result has. */
+static int32_t parse_prefix(struct parser *P, const char *name, const char *want,
+                            const char *quoted, enum weir_expr_type type, int xop,
+                            int32_t (*self)(struct parser *))
 {
-    if (!expr_is_op(P, "-"))
-        return parse_primary(P);
     uint32_t pos = P->tok.pos;
     if (++P->depth > EXPR_MAX_DEPTH) {
         expr_error(P, pos, "expected at most %d nested parentheses or operators, got more",
@@ -207,12 +209,19 @@ static int32_t parse_unary(struct parser *P)
         return -1;
     }
     expr_next(P);
-    set_want(P, "a number", "'-'");
-    int32_t a = parse_unary(P);
+    set_want(P, want, quoted);
+    int32_t a = self(P);
     P->depth--;
-    if (want_type(P, a, WEIR_EXPR_NUMBER, "after", "-") < 0)
+    if (want_type(P, a, type, "after", name) < 0)
         return -1;
-    return node(P, X_NEG, WEIR_EXPR_NUMBER, pos, a, -1, -1);
+    return node(P, xop, type, pos, a, -1, -1);
+}
+
+static int32_t parse_unary(struct parser *P)
+{
+    if (!expr_is_op(P, "-"))
+        return parse_primary(P);
+    return parse_prefix(P, "-", "a number", "'-'", WEIR_EXPR_NUMBER, X_NEG, parse_unary);
 }
 
 /* Left-associative arithmetic: ops[k] builds xops[k]. */
@@ -374,19 +383,7 @@ static int32_t parse_not(struct parser *P)
 {
     if (!expr_is_word(P, "not"))
         return parse_cmp(P);
-    uint32_t pos = P->tok.pos;
-    if (++P->depth > EXPR_MAX_DEPTH) {
-        expr_error(P, pos, "expected at most %d nested parentheses or operators, got more",
-                   EXPR_MAX_DEPTH);
-        return -1;
-    }
-    expr_next(P);
-    set_want(P, "a condition", "'not'");
-    int32_t a = parse_not(P);
-    P->depth--;
-    if (want_type(P, a, WEIR_EXPR_BOOL, "after", "not") < 0)
-        return -1;
-    return node(P, X_NOT, WEIR_EXPR_BOOL, pos, a, -1, -1);
+    return parse_prefix(P, "not", "a condition", "'not'", WEIR_EXPR_BOOL, X_NOT, parse_not);
 }
 
 static int32_t parse_logic(struct parser *P, const char *word, int xop,
