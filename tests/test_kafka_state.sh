@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Durable keyed state against a real broker (Kafka 4.1.1, KRaft, one node on
 # 127.0.0.1): tests/pipelines/kafka-state.json keeps standardize and a
-# quantile threshold per host, exactly-once, with its state in a changelog
-# topic. The reference is the same pipeline over the same records read from
+# quantile threshold per host and a 30 s sliding window per host by event
+# time, exactly-once, with its state in a changelog topic. The reference is the same pipeline over the same records read from
 # a file in one uninterrupted run (per host the order is the same: a host's
 # records share a key, so a partition).
 #   1. kill -9 twice mid-stream, then a run to the end: read_committed, the
 #      outputs are exactly the reference's records with the same computed
-#      values (value_z, score, alert), none missing, none twice.
+#      values (value_z, score, alert, the window's count and mean), none
+#      missing, none twice.
 #   2. two processes in one consumer group; one is killed (kill -9) mid-stream
 #      and the survivor takes its partitions and their state: the same check.
 #   3. at-least-once, half the input, SIGTERM, the other half, SIGTERM: a stop
@@ -57,13 +58,17 @@ broker start >/dev/null
 # Seven hosts, each with its own level and noise and a few spikes.
 awk -v n="$N" 'BEGIN { srand(11); for (i = 0; i < n; i++) { h = i % 7;
     v = 10 * h + 3 * rand() + (rand() < 0.004 ? 40 : 0);
-    printf "h%d|{\"seq\":%d,\"value\":%.3f,\"host\":\"h%d\"}\n", h, i, v, h } }' >"$WORK/in.txt"
+    printf "h%d|{\"seq\":%d,\"ts\":%.0f,\"value\":%.3f,\"host\":\"h%d\"}\n", h, i, 1700000000000 + 700 * i, v, h } }' >"$WORK/in.txt"
 cut -d'|' -f2- "$WORK/in.txt" >"$WORK/in.jsonl"
 
-# "seq value_z score alert" per output line, sorted by seq.
+# "seq value_z score alert n mean" per output line, sorted by seq.
 fields() {
-    sed -E 's/.*"seq":([0-9]+).*"value_z":([^,}]*).*"score":([^,}]*).*"alert":(true|false).*/\1 \2 \3 \4/' "$1" |
-        sort -n
+    /usr/bin/python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    print(*(json.dumps(r[k]) for k in ("seq", "value_z", "score", "alert", "n_30S", "mean_30S")))
+' "$1" | sort -n
 }
 
 say "reference: one uninterrupted file run"
@@ -112,7 +117,7 @@ check_outputs() {
     diffs=$(diff "$WORK/ref.txt" "$WORK/$topic.txt" | grep -c '^>' || true)
     ((diffs == 0)) || fail "$what: $diffs outputs differ from the uninterrupted run, e.g.
 $(diff "$WORK/ref.txt" "$WORK/$topic.txt" | head -6)"
-    ok "$what: every output equals the uninterrupted run's (value_z, score, alert)"
+    ok "$what: every output equals the uninterrupted run's (value_z, score, alert, window count and mean)"
 }
 
 SLOW=(--set 'source.kafka={"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000}'
