@@ -16,6 +16,9 @@
 #                 eos    source "guarantee": "exactly_once"
 #                 mem    "state": {"durable": false} (no changelog; the pipeline
 #                        file says "durable": true, the default, so --set can change it)
+#                 http   --http 0 (the HTTP endpoint on), its /metrics scraped every
+#                        second by `bench_http scrape` for the whole run (issue 12:
+#                        metrics must cost nothing measurable on the record path)
 #                 e.g. weir-keyed-eos-mem:1
 #        plain-hdr:T  the plain loop adding one message header ("weir-pipeline"),
 #                 as weir-hdr does, to show what that header costs
@@ -70,7 +73,7 @@ RESULTS=${RESULTS:-$ROOT/bench/results}
 TP_NAME=${TP_NAME:-kafka_throughput}
 BR=127.0.0.1:$PORT
 PIPE=$ROOT/bench/pipelines/kafka-throughput.json
-WEIR=$BUILD/weir PLAIN=$BUILD/bench_kafka_plain LAT=$BUILD/bench_kafka_latency
+WEIR=$BUILD/weir PLAIN=$BUILD/bench_kafka_plain LAT=$BUILD/bench_kafka_latency HTTPB=$BUILD/bench_http
 WORK=$DIR/work
 WARM=2000
 
@@ -82,9 +85,9 @@ for tool in jq awk java; do command -v $tool >/dev/null || die "needs $tool"; do
 if [[ -z ${NO_BUILD:-} ]]; then
     log "building (Release) in $BUILD"
     cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build "$BUILD" -j2 --target weir bench_kafka_plain bench_kafka_latency >/dev/null
+    cmake --build "$BUILD" -j2 --target weir bench_kafka_plain bench_kafka_latency bench_http >/dev/null
 fi
-for b in "$WEIR" "$PLAIN" "$LAT"; do [[ -x $b ]] || die "missing $b (build first, or unset NO_BUILD)"; done
+for b in "$WEIR" "$PLAIN" "$LAT" "$HTTPB"; do [[ -x $b ]] || die "missing $b (build first, or unset NO_BUILD)"; done
 "$WEIR" validate "$PIPE" >/dev/null || die "$PIPE is not valid"
 
 weir_flags() { # SYSTEM: sets WFLAGS to the --set arguments of weir-FLAG-FLAG...
@@ -98,6 +101,7 @@ weir_flags() { # SYSTEM: sets WFLAGS to the --set arguments of weir-FLAG-FLAG...
             keyed) WFLAGS+=(--set 'operators[1].by=kafka:key') ;;
             eos) WFLAGS+=(--set 'source.guarantee=exactly_once') ;;
             mem) WFLAGS+=(--set 'state.durable=false') ;;
+            http) WFLAGS+=(--http 0) ;;
             *) log "unknown flag $f in $1"; return 1 ;;
         esac
     done
@@ -149,6 +153,25 @@ weir_run() { # GROUP IN OUT WORKERS LOG [ARGS...]: starts weir, sets WPID
         --workers "$4" "${@:6}" 2>"$5" &
     WPID=$!
     PIDS+=("$WPID")
+}
+
+SCRAPER=""
+scrape_start() { # LOG: once weir says its HTTP port, scrape /metrics every second
+    local port=""
+    for _ in $(seq 500); do
+        port=$(sed -n 's/^weir: http: listening on .*:\([0-9]*\)$/\1/p' "$1")
+        [[ -n $port ]] && break
+        sleep 0.02
+    done
+    [[ -n $port ]] || die "weir did not say its HTTP port: $(tail -n2 "$1")"
+    "$HTTPB" scrape "$port" --every 1000 2>>"$1" &
+    SCRAPER=$!
+    PIDS+=("$SCRAPER")
+}
+scrape_stop() {
+    [[ -n $SCRAPER ]] || return 0
+    kill "$SCRAPER" 2>/dev/null; wait "$SCRAPER" 2>/dev/null || true
+    SCRAPER=""
 }
 
 weir_stop() { # PID LOG: SIGTERM, wait, check
@@ -209,7 +232,8 @@ if [[ -z ${SKIP_THROUGHPUT:-} ]]; then
                     weir_flags "$sys"
                     weir_run "$group" bench-in bench-out "$w" "$WORK/$group.log" "${wargs[@]}" \
                         --set "state.changelog=bench-cl-$group" "${WFLAGS[@]}"
-                    p=$WPID ;;
+                    p=$WPID
+                    [[ $sys == *-http* ]] && scrape_start "$WORK/$group.log" ;;
                 plain|plain-hdr)
                     hdr=()
                     [[ $sys == plain-hdr ]] && hdr=(--header weir-pipeline=kafka-throughput)
@@ -235,6 +259,7 @@ if [[ -z ${SKIP_THROUGHPUT:-} ]]; then
                     done
                 fi
                 weir_stop "$p" "$WORK/$group.log"
+                scrape_stop
                 [[ $sys == *-mem* ]] || # durable: the changelog's messages (EOS: markers too)
                     clmsgs=$("$PLAIN" offsets --brokers "$BR" --topic "bench-cl-$group" 2>/dev/null || echo 0)
                 grep -q "$N records in, $N out" "$WORK/$group.log" \
