@@ -189,9 +189,24 @@ static char *slurp(const char *path, size_t *len)
     return b.data;
 }
 
+/* A Kafka message: [key, value]. The key is the record's `key` field (rec,
+ * or the line parsed), else one fixed key: one partition, one order. */
+static void add_message(json_t *messages, const char *line, size_t len, const json_t *rec,
+                        const char *key)
+{
+    json_t *parsed = !rec && key ? json_loadb(line, len, 0, NULL) : NULL;
+    const json_t *kv = key ? json_object_get(rec ? rec : parsed, key) : NULL;
+    char *k = NULL;
+    if (kv)
+        k = json_is_string(kv) ? strdup(json_string_value(kv)) : json_dumps(kv, JSON_ENCODE_ANY);
+    json_array_append_new(messages, json_pack("[ss#]", k ? k : "weir-test", line, len));
+    free(k);
+    json_decref(parsed);
+}
+
 /* The case's input as lines: input_file's, then "input"'s. For a file
- * source they go to dir/input.*; for Kafka each line is a message, keyed
- * by the case's "key" field (else one fixed key: one partition, one order). */
+ * source they go to dir/input.*; for Kafka each line is a message
+ * (add_message). */
 static int write_input(const struct weir_ptest_case *c, const struct case_io *io, json_t **messages,
                        struct weir_error *err)
 {
@@ -218,29 +233,18 @@ static int write_input(const struct weir_ptest_case *c, const struct case_io *io
     *messages = json_array();
     const json_t *v;
     size_t i;
+    if (io->kafka_source && fromfile) /* its lines are messages too, first */
+        for (char *line = fromfile, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+            nl = strchr(line, '\n');
+            add_message(*messages, line, nl ? (size_t)(nl - line) : strlen(line), NULL, key);
+        }
     json_array_foreach(input, i, v) {
         size_t at = all.len;
         input_line(&all, v, io, header);
-        char *k = NULL;
-        const json_t *kv = key ? json_object_get(v, key) : NULL;
-        if (kv)
-            k = json_is_string(kv) ? strdup(json_string_value(kv)) : json_dumps(kv, JSON_ENCODE_ANY);
-        json_array_append_new(*messages, json_pack("[ss#]", k ? k : "weir-test", all.data + at, all.len - at));
-        free(k);
+        add_message(*messages, all.data + at, all.len - at, v, key);
         weir_buf_append(&all, "\n", 1);
     }
     int rc = 0;
-    if (io->kafka_source && fromfile) { /* its lines are messages too, first */
-        json_t *m = json_array();
-        for (char *line = fromfile, *nl; line && *line; line = nl ? nl + 1 : NULL) {
-            nl = strchr(line, '\n');
-            size_t n = nl ? (size_t)(nl - line) : strlen(line);
-            json_array_append_new(m, json_pack("[ss#]", "weir-test", line, n));
-        }
-        json_array_extend(m, *messages);
-        json_decref(*messages);
-        *messages = m;
-    }
     if (!io->kafka_source) {
         char path[128];
         snprintf(path, sizeof path, "%s/input.%s", io->dir, io->csv ? "csv" : "jsonl");
