@@ -8,24 +8,24 @@
  * and DescribeGroups, from a client that never subscribes or assigns, with
  * topic auto-creation off. The pipeline is loaded exactly as `weir run`
  * would load it, so unsafe Kafka properties are refused as there. */
-#include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
-#include <stdarg.h>
-#include <librdkafka/rdkafka.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
 #include "connectors/connector.h"
 #include "connectors/file_list.h"
 #include "connectors/kafka_common.h"
 #include "engine/override.h"
 #include "engine/pipeline.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <librdkafka/rdkafka.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #define EXIT_PROBLEMS 1
-#define EXIT_USAGE 2
+#define EXIT_USAGE    2
 
 struct check {
     int problems;
@@ -86,15 +86,17 @@ static int check_topic(struct check *k, rd_kafka_t *rk, struct weir_kafka_client
 {
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t e = rkt ? rd_kafka_metadata(rk, 0, rkt, &md, k->timeout_ms) : rd_kafka_last_error();
+    rd_kafka_resp_err_t e =
+        rkt ? rd_kafka_metadata(rk, 0, rkt, &md, k->timeout_ms) : rd_kafka_last_error();
     if (rkt)
         rd_kafka_topic_destroy(rkt);
     if (e) {
-        line(k, "FAIL", "%s topic \"%s\": no metadata from brokers %s within %.1f s: %s", role, topic,
-             cl->brokers, k->timeout_ms / 1000.0, rd_kafka_err2str(e));
+        line(k, "FAIL", "%s topic \"%s\": no metadata from brokers %s within %.1f s: %s", role,
+             topic, cl->brokers, k->timeout_ms / 1000.0, rd_kafka_err2str(e));
         return -1;
     }
-    rd_kafka_resp_err_t te = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+    rd_kafka_resp_err_t te =
+        md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
     int n = md->topic_cnt == 1 ? md->topics[0].partition_cnt : 0;
     rd_kafka_metadata_destroy(md);
     if (te == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || te == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
@@ -103,13 +105,16 @@ static int check_topic(struct check *k, rd_kafka_t *rk, struct weir_kafka_client
             line(k, "note", "%s topic \"%s\": does not exist yet; the run creates it", role, topic);
             return 0;
         }
-        line(k, "FAIL", "%s topic \"%s\": does not exist on brokers %s (weir does not create topics)",
-             role, topic, cl->brokers);
+        line(k, "FAIL",
+             "%s topic \"%s\": does not exist on brokers %s (weir does not create topics)", role,
+             topic, cl->brokers);
         return -1;
     }
     if (te == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
-        line(k, "FAIL", "%s topic \"%s\": not authorized: the brokers refuse to describe it to this "
-             "principal (%s)", role, topic, rd_kafka_err2str(te));
+        line(k, "FAIL",
+             "%s topic \"%s\": not authorized: the brokers refuse to describe it to this "
+             "principal (%s)",
+             role, topic, rd_kafka_err2str(te));
         return -1;
     }
     if (te) {
@@ -137,7 +142,8 @@ static int check_brokers(struct check *k, rd_kafka_t *rk, struct weir_kafka_clie
              auth ? "refused the authentication" : "unreachable", k->timeout_ms / 1000.0,
              rd_kafka_err2str(e), cl->last_err[0] ? "; librdkafka: " : "", cl->last_err);
         if (k->nunreachable < 8)
-            snprintf(k->unreachable[k->nunreachable++], sizeof k->unreachable[0], "%s", cl->brokers);
+            snprintf(k->unreachable[k->nunreachable++], sizeof k->unreachable[0], "%s",
+                     cl->brokers);
         return -1;
     }
     line(k, "ok", "%s: brokers %s reachable (%d broker%s in the cluster)", cl->what, cl->brokers,
@@ -152,7 +158,9 @@ static void check_group(struct check *k, rd_kafka_t *rk, const char *group)
 {
     const struct rd_kafka_group_list *gl = NULL;
     rd_kafka_resp_err_t e = rd_kafka_list_groups(rk, group, &gl, k->timeout_ms);
-    rd_kafka_resp_err_t ge = e ? e : gl->group_cnt == 1 ? gl->groups[0].err : RD_KAFKA_RESP_ERR_NO_ERROR;
+    rd_kafka_resp_err_t ge = e                    ? e
+                             : gl->group_cnt == 1 ? gl->groups[0].err
+                                                  : RD_KAFKA_RESP_ERR_NO_ERROR;
     if (ge == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED)
         line(k, "FAIL", "consumer group \"%s\": not authorized (%s)", group, rd_kafka_err2str(ge));
     else if (ge)
@@ -185,7 +193,8 @@ static void check_kafka_source(struct check *k, const struct weir_pipeline *pl,
             widest = n > widest ? n : widest;
         }
         char group[300];
-        snprintf(group, sizeof group, kc->group ? "%s" : "weir-%s", kc->group ? kc->group : pl->name);
+        snprintf(group, sizeof group, kc->group ? "%s" : "weir-%s",
+                 kc->group ? kc->group : pl->name);
         check_group(k, rk, group);
         if (pl->state_durable && pl->state_topic) {
             int n = check_topic(k, rk, &cl, pl->state_topic, "changelog", 1);
@@ -270,7 +279,8 @@ static void check_file_sink(struct check *k, const json_t *sink, const char *wha
     if (access(path, F_OK) == 0 && access(path, W_OK) < 0)
         line(k, "FAIL", "%s \"%s\": exists and is not writable: %s", what, path, strerror(errno));
     else if (access(d, W_OK | X_OK) < 0)
-        line(k, "FAIL", "%s \"%s\": directory %s is not writable: %s", what, path, d, strerror(errno));
+        line(k, "FAIL", "%s \"%s\": directory %s is not writable: %s", what, path, d,
+             strerror(errno));
     else
         line(k, "ok", "%s \"%s\": directory %s writable", what, path, d);
 }
@@ -294,7 +304,8 @@ static void check_pipeline(struct check *k, const struct weir_pipeline *pl)
     const struct weir_kafka_source_conf *kc = weir_kafka_source_conf_of(pl);
     const json_t *src = json_object_get(pl->root, "source");
     if (kc && strcmp(kc->brokers, "embedded") == 0)
-        line(k, "ok", "kafka source: embedded cluster (in-process; its topics are made when the "
+        line(k, "ok",
+             "kafka source: embedded cluster (in-process; its topics are made when the "
              "run starts)");
     else if (kc)
         check_kafka_source(k, pl, kc);
@@ -305,7 +316,9 @@ static void check_pipeline(struct check *k, const struct weir_pipeline *pl)
     for (size_t i = 0; i < json_array_size(sinks); i++) {
         const json_t *s = json_array_get(sinks, i);
         snprintf(what, sizeof what, "sinks[%zu] (%s)", i,
-                 json_string_value(json_object_get(s, "type")) ? json_string_value(json_object_get(s, "type")) : "?");
+                 json_string_value(json_object_get(s, "type"))
+                     ? json_string_value(json_object_get(s, "type"))
+                     : "?");
         check_sink(k, kc, s, what);
     }
     const json_t *dead = json_object_get(pl->root, "dead_letter");
@@ -338,7 +351,8 @@ static int check_main(int argc, char **argv)
             char *end;
             double s = strtod(argv[++i], &end);
             if (*end || !(s > 0 && s <= 600)) {
-                fprintf(stderr, "weir: --timeout expects seconds from 0 to 600, got \"%s\"\n", argv[i]);
+                fprintf(stderr, "weir: --timeout expects seconds from 0 to 600, got \"%s\"\n",
+                        argv[i]);
                 return EXIT_USAGE;
             }
             k.timeout_ms = (int)(s * 1000);

@@ -2,6 +2,12 @@
  * reads and checks the test file (every problem, with its JSON path, before
  * anything runs), runs each case and prints one line per case, the
  * differences under a failing one, and the totals. */
+#include "connectors/pipeline_test.h"
+
+#include "connectors/connector.h"
+#include "engine/diag.h"
+#include "engine/loop.h"
+
 #include <errno.h>
 #include <libgen.h>
 #include <math.h>
@@ -11,13 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "connectors/connector.h"
-#include "connectors/pipeline_test.h"
-#include "engine/diag.h"
-#include "engine/loop.h"
-
 #define EXIT_FAILED 1
-#define EXIT_USAGE 2
+#define EXIT_USAGE  2
 
 static const char *type_name(const json_t *v)
 {
@@ -39,7 +40,8 @@ static void known_keys(const json_t *obj, const char *path, const char *const *k
 {
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)obj, k, v) {
+    json_object_foreach((json_t *)obj, k, v)
+    {
         int ok = 0;
         char list[256] = "";
         size_t o = 0;
@@ -68,17 +70,22 @@ static void check_records(const json_t *e, const char *path, struct weir_diag *d
     if (json_is_array(e)) {
         size_t i;
         const json_t *r;
-        json_array_foreach(e, i, r) {
+        json_array_foreach(e, i, r)
+        {
             snprintf(sub, sizeof sub, "%s[%zu]", path, i);
             if (!json_is_object(r) && !json_is_string(r))
-                weir_diag_add(d, sub, "expected a record (an object, or a string a text line "
-                              "contains), got %s", type_name(r));
+                weir_diag_add(d, sub,
+                              "expected a record (an object, or a string a text line "
+                              "contains), got %s",
+                              type_name(r));
         }
         return;
     }
     if (!json_is_object(e)) {
-        weir_diag_add(d, path, "expected an array of records or {\"count\": N, \"records\": "
-                      "{\"INDEX\": record}}, got %s", type_name(e));
+        weir_diag_add(d, path,
+                      "expected an array of records or {\"count\": N, \"records\": "
+                      "{\"INDEX\": record}}, got %s",
+                      type_name(e));
         return;
     }
     static const char *const keys[] = {"count", "records", NULL};
@@ -92,14 +99,17 @@ static void check_records(const json_t *e, const char *path, struct weir_diag *d
     want_type(recs, JSON_OBJECT, sub, "an object of INDEX: record", d);
     const char *k;
     json_t *r;
-    json_object_foreach((json_t *)(json_is_object(recs) ? recs : NULL), k, r) {
+    json_object_foreach((json_t *)(json_is_object(recs) ? recs : NULL), k, r)
+    {
         char *end;
         strtoll(k, &end, 10);
         snprintf(sub, sizeof sub, "%s.records.%s", path, k);
         if (!k[0] || *end)
-            weir_diag_add(d, sub, "expected a record index (0, 1, ..., or -1 for the last), got \"%s\"", k);
+            weir_diag_add(d, sub,
+                          "expected a record index (0, 1, ..., or -1 for the last), got \"%s\"", k);
         if (!json_is_object(r) && !json_is_string(r))
-            weir_diag_add(d, sub, "expected a record (an object or a string), got %s", type_name(r));
+            weir_diag_add(d, sub, "expected a record (an object or a string), got %s",
+                          type_name(r));
     }
 }
 
@@ -114,7 +124,8 @@ static long sink_index(const json_t *pipeline, const char *name)
         return i >= 0 && (size_t)i < json_array_size(sinks) ? i : -1;
     size_t k;
     const json_t *s;
-    json_array_foreach(sinks, k, s) {
+    json_array_foreach(sinks, k, s)
+    {
         const char *t = json_string_value(json_object_get(s, "topic"));
         const char *p = json_string_value(json_object_get(s, "path"));
         if ((t && strcmp(t, name) == 0) || (p && strcmp(p, name) == 0))
@@ -136,13 +147,16 @@ static void check_expect(const json_t *e, const json_t *pipeline, const char *pa
     known_keys(e, path, keys, d);
     const json_t *sinks = json_object_get(e, "sinks");
     snprintf(sub, sizeof sub, "%s.sinks", path);
-    want_type(sinks, JSON_OBJECT, sub, "an object of SINK: records (SINK: the sink's index, topic or path)", d);
+    want_type(sinks, JSON_OBJECT, sub,
+              "an object of SINK: records (SINK: the sink's index, topic or path)", d);
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)(json_is_object(sinks) ? sinks : NULL), k, v) {
+    json_object_foreach((json_t *)(json_is_object(sinks) ? sinks : NULL), k, v)
+    {
         snprintf(sub, sizeof sub, "%s.sinks.%s", path, k);
         if (sink_index(pipeline, k) < 0)
-            weir_diag_add(d, sub, "expected a sink of the pipeline (its index from 0 to %zu, its "
+            weir_diag_add(d, sub,
+                          "expected a sink of the pipeline (its index from 0 to %zu, its "
                           "topic or its path), got \"%s\"",
                           json_array_size(json_object_get(pipeline, "sinks")) - 1, k);
         check_records(v, sub, d);
@@ -165,15 +179,18 @@ static void check_case(const json_t *c, size_t i, const json_t *pipeline, struct
         weir_diag_add(d, path, "expected a test case (an object), got %s", type_name(c));
         return;
     }
-    static const char *const keys[] = {"name", "input", "input_file", "set", "key", "tolerance",
-                                       "timeout", "expect", NULL};
+    static const char *const keys[] = {"name",      "input",   "input_file", "set", "key",
+                                       "tolerance", "timeout", "expect",     NULL};
     known_keys(c, path, keys, d);
     static const struct {
         const char *key, *what;
         json_type type;
-    } fields[] = {{"name", "a string", JSON_STRING},        {"input", "an array of records", JSON_ARRAY},
-                  {"input_file", "a file name", JSON_STRING}, {"set", "an object of PATH: VALUE", JSON_OBJECT},
-                  {"key", "a field name", JSON_STRING},       {"tolerance", "a number", JSON_REAL},
+    } fields[] = {{"name", "a string", JSON_STRING},
+                  {"input", "an array of records", JSON_ARRAY},
+                  {"input_file", "a file name", JSON_STRING},
+                  {"set", "an object of PATH: VALUE", JSON_OBJECT},
+                  {"key", "a field name", JSON_STRING},
+                  {"tolerance", "a number", JSON_REAL},
                   {"timeout", "seconds", JSON_REAL}};
     for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
         snprintf(sub, sizeof sub, "%s.%s", path, fields[f].key);
@@ -190,7 +207,8 @@ static void check_case(const json_t *c, size_t i, const json_t *pipeline, struct
         const json_t *r = json_array_get(input, k);
         snprintf(sub, sizeof sub, "%s.input[%zu]", path, k);
         if (!json_is_object(r) && !json_is_string(r))
-            weir_diag_add(d, sub, "expected a record (an object, or a string written as it is), got %s",
+            weir_diag_add(d, sub,
+                          "expected a record (an object, or a string written as it is), got %s",
                           type_name(r));
     }
     if (!input && !json_object_get(c, "input_file"))
@@ -239,7 +257,8 @@ static void compare(const json_t *c, const json_t *pipeline, const struct weir_p
     const char *k;
     json_t *v;
     char where[300];
-    json_object_foreach(json_object_get(e, "sinks"), k, v) {
+    json_object_foreach(json_object_get(e, "sinks"), k, v)
+    {
         long i = sink_index(pipeline, k);
         const json_t *s = json_array_get(json_object_get(pipeline, "sinks"), (size_t)i);
         const char *name = json_string_value(json_object_get(s, "topic"));
@@ -301,7 +320,8 @@ static int test_one(const char *arg, int allow_unsafe, struct totals *t)
         return -1;
     }
     if (!json_is_object(root)) {
-        weir_diag_add(&d, "", "expected a test file (an object with \"tests\"), got %s", type_name(root));
+        weir_diag_add(&d, "", "expected a test file (an object with \"tests\"), got %s",
+                      type_name(root));
     } else {
         static const char *const keys[] = {"pipeline", "tolerance", "tests", NULL};
         known_keys(root, "", keys, &d);
@@ -317,8 +337,8 @@ static int test_one(const char *arg, int allow_unsafe, struct totals *t)
         }
         pipeline = json_load_file(pipeline_file, JSON_REJECT_DUPLICATES, &jerr);
         if (!json_is_object(pipeline))
-            weir_diag_add(&d, p ? "pipeline" : "", "expected a pipeline file, got %s: %s", pipeline_file,
-                          pipeline ? "not an object" : jerr.text);
+            weir_diag_add(&d, p ? "pipeline" : "", "expected a pipeline file, got %s: %s",
+                          pipeline_file, pipeline ? "not an object" : jerr.text);
         const json_t *tests = json_object_get(root, "tests");
         if (!json_is_array(tests) || json_array_size(tests) == 0)
             weir_diag_add(&d, "tests", "expected a non-empty array of test cases, got %s",
@@ -334,16 +354,20 @@ static int test_one(const char *arg, int allow_unsafe, struct totals *t)
     const json_t *tol = json_object_get(root, "tolerance");
     size_t i;
     const json_t *c;
-    json_array_foreach(rc == 0 ? json_object_get(root, "tests") : NULL, i, c) {
+    json_array_foreach(rc == 0 ? json_object_get(root, "tests") : NULL, i, c)
+    {
         char input[4096];
         const char *in = json_string_value(json_object_get(c, "input_file"));
         if (in)
             beside(file, in, input, sizeof input);
         const json_t *ctol = json_object_get(c, "tolerance");
-        struct weir_ptest_case tc = {
-            .name = json_string_value(json_object_get(c, "name")), .obj = c,
-            .input_file = in ? input : NULL, .allow_unsafe_kafka = allow_unsafe,
-            .tolerance = ctol ? json_number_value(ctol) : tol ? json_number_value(tol) : 1e-9};
+        struct weir_ptest_case tc = {.name = json_string_value(json_object_get(c, "name")),
+                                     .obj = c,
+                                     .input_file = in ? input : NULL,
+                                     .allow_unsafe_kafka = allow_unsafe,
+                                     .tolerance = ctol  ? json_number_value(ctol)
+                                                  : tol ? json_number_value(tol)
+                                                        : 1e-9};
         run_case(file, pipeline_file, pipeline, &tc, t);
     }
     json_decref(pipeline);
@@ -380,7 +404,8 @@ static int test_main(int argc, char **argv)
         fprintf(stderr, "weir: test needs a test file; try: weir help test\n");
         return EXIT_USAGE;
     }
-    printf("%u passed, %u failed%s\n", t.passed, t.failed, broken ? " (and broken test files, above)" : "");
+    printf("%u passed, %u failed%s\n", t.passed, t.failed,
+           broken ? " (and broken test files, above)" : "");
     return broken ? EXIT_USAGE : t.failed ? EXIT_FAILED : 0;
 }
 

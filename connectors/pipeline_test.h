@@ -5,18 +5,18 @@
 #ifndef WEIR_PIPELINE_TEST_H
 #define WEIR_PIPELINE_TEST_H
 
-#include <jansson.h>
-
 #include "connectors/pipeline_test_match.h"
 #include "engine/error.h"
+
+#include <jansson.h>
 
 struct weir_companion;
 
 /* One test case, checked (pipeline_test.c) before any runs. */
 struct weir_ptest_case {
     const char *name;
-    const json_t *obj;       /* the case's object in the test file */
-    const char *input_file;  /* resolved beside the test file, or NULL */
+    const json_t *obj;      /* the case's object in the test file */
+    const char *input_file; /* resolved beside the test file, or NULL */
     double tolerance;
     int allow_unsafe_kafka;
 };

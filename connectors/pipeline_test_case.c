@@ -5,12 +5,6 @@
  * Kafka sources and sinks use the embedded cluster, and "replay" and "http"
  * are left out. Everything else (operators, formats, "when", projections)
  * is the pipeline's, run by the real source, worker and sink code. */
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
 #include "connectors/file_list.h"
 #include "connectors/kafka_common.h"
 #include "connectors/pipeline_test.h"
@@ -19,14 +13,20 @@
 #include "engine/pipeline.h"
 #include "engine/run.h"
 
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 /* What a case writes and reads, and where. */
 struct case_io {
-    char dir[64];             /* the temporary directory */
-    int kafka_source;         /* 0: a file source */
-    int csv;                  /* the file source reads CSV */
+    char dir[64];     /* the temporary directory */
+    int kafka_source; /* 0: a file source */
+    int csv;          /* the file source reads CSV */
     char delimiter;
-    const char *topic;        /* the Kafka source's first topic (in the copy) */
-    int uses_embedded;        /* some source or sink is on the embedded cluster */
+    const char *topic; /* the Kafka source's first topic (in the copy) */
+    int uses_embedded; /* some source or sink is on the embedded cluster */
 };
 
 static int set_str(json_t *obj, const char *key, const char *value)
@@ -47,8 +47,8 @@ static int redirect_sink(json_t *sink, const char *file, struct case_io *io, str
         io->uses_embedded = 1;
         return set_str(sink, "brokers", "embedded");
     }
-    return weir_error_set(err, -ENOTSUP, "%s: weir test runs file and kafka sinks, not \"%s\"", what,
-                          type ? type : "?");
+    return weir_error_set(err, -ENOTSUP, "%s: weir test runs file and kafka sinks, not \"%s\"",
+                          what, type ? type : "?");
 }
 
 /* Makes p (a copy of the pipeline's JSON) the test's pipeline. */
@@ -74,7 +74,8 @@ static int redirect(json_t *p, struct case_io *io, struct weir_error *err)
         if (set_str(src, "brokers", "embedded") < 0 || set_str(src, "start", "earliest") < 0)
             return weir_error_set(err, -ENOMEM, "out of memory");
     } else {
-        return weir_error_set(err, -ENOTSUP, "source: weir test runs file and kafka sources, not \"%s\"",
+        return weir_error_set(err, -ENOTSUP,
+                              "source: weir test runs file and kafka sources, not \"%s\"",
                               type ? type : "?");
     }
     json_t *sinks = json_object_get(p, "sinks");
@@ -139,10 +140,12 @@ static json_t *csv_header(const json_t *input, const char *first_line, char deli
     }
     json_t *v;
     size_t i;
-    json_array_foreach(input, i, v) {
+    json_array_foreach(input, i, v)
+    {
         const char *k;
         json_t *x;
-        json_object_foreach(v, k, x) {
+        json_object_foreach(v, k, x)
+        {
             int seen = 0;
             for (size_t j = 0; j < json_array_size(h) && !seen; j++)
                 seen = strcmp(json_string_value(json_array_get(h, j)), k) == 0;
@@ -155,7 +158,8 @@ static json_t *csv_header(const json_t *input, const char *first_line, char deli
 
 /* One input record as a line: an object as JSON (or a CSV row in header's
  * order), a string as it is (a malformed record on purpose). */
-static void input_line(struct weir_buf *b, const json_t *v, const struct case_io *io, const json_t *header)
+static void input_line(struct weir_buf *b, const json_t *v, const struct case_io *io,
+                       const json_t *header)
 {
     if (json_is_string(v)) {
         weir_buf_append(b, json_string_value(v), strlen(json_string_value(v)));
@@ -163,7 +167,8 @@ static void input_line(struct weir_buf *b, const json_t *v, const struct case_io
         for (size_t j = 0; j < json_array_size(header); j++) {
             if (j)
                 weir_buf_append(b, &io->delimiter, 1);
-            csv_field(b, json_object_get(v, json_string_value(json_array_get(header, j))), io->delimiter);
+            csv_field(b, json_object_get(v, json_string_value(json_array_get(header, j))),
+                      io->delimiter);
         }
     } else {
         char *s = json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(17));
@@ -238,7 +243,8 @@ static int write_input(const struct weir_ptest_case *c, const struct case_io *io
             nl = strchr(line, '\n');
             add_message(*messages, line, nl ? (size_t)(nl - line) : strlen(line), NULL, key);
         }
-    json_array_foreach(input, i, v) {
+    json_array_foreach(input, i, v)
+    {
         size_t at = all.len;
         input_line(&all, v, io, header);
         add_message(*messages, all.data + at, all.len - at, v, key);
@@ -291,7 +297,8 @@ static int load(const char *pipeline_file, const json_t *p, const struct weir_pt
     size_t n = 0;
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)set, k, v) {
+    json_object_foreach((json_t *)set, k, v)
+    {
         if (n == 64)
             break;
         values[n] = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
@@ -300,7 +307,10 @@ static int load(const char *pipeline_file, const json_t *p, const struct weir_pt
     }
     char *text = json_dumps(p, JSON_COMPACT);
     struct weir_diag diag = {0};
-    struct weir_load_opts o = {.sets = sets, .nsets = n, .text = text, .len = text ? strlen(text) : 0,
+    struct weir_load_opts o = {.sets = sets,
+                               .nsets = n,
+                               .text = text,
+                               .len = text ? strlen(text) : 0,
                                .allow_unsafe_kafka = c->allow_unsafe_kafka};
     int rc = text ? weir_pipeline_load_opts(pipeline_file, &o, pl, &diag) : -ENOMEM;
     if (rc < 0) {
@@ -338,8 +348,8 @@ static void remove_dir(const char *dir)
 }
 
 static int run_and_collect(const char *pipeline_file, json_t *p, const struct weir_ptest_case *c,
-                           struct case_io *io, const json_t *messages, struct weir_ptest_result *res,
-                           struct weir_error *err)
+                           struct case_io *io, const json_t *messages,
+                           struct weir_ptest_result *res, struct weir_error *err)
 {
     struct weir_pipeline *pl = NULL;
     int rc = load(pipeline_file, p, c, &pl, err);
@@ -348,7 +358,8 @@ static int run_and_collect(const char *pipeline_file, json_t *p, const struct we
     struct weir_run_opts opts = {.workers = 1};
     if (io->kafka_source) {
         double timeout = json_is_number(json_object_get(c->obj, "timeout"))
-                             ? json_number_value(json_object_get(c->obj, "timeout")) : 30.0;
+                             ? json_number_value(json_object_get(c->obj, "timeout"))
+                             : 30.0;
         if (!(opts.companion = weir_ptest_producer(io->topic, messages, timeout, err))) {
             weir_pipeline_free(pl);
             return err->code ? err->code : -ENOMEM;
@@ -381,8 +392,8 @@ int weir_ptest_case_run(const char *pipeline_file, const json_t *root,
                         struct weir_error *err)
 {
     struct case_io io = {.delimiter = ','};
-    snprintf(io.dir, sizeof io.dir, "%s/weir-test-XXXXXX", getenv("TMPDIR") && strlen(getenv("TMPDIR")) < 40
-                                                            ? getenv("TMPDIR") : "/tmp");
+    snprintf(io.dir, sizeof io.dir, "%s/weir-test-XXXXXX",
+             getenv("TMPDIR") && strlen(getenv("TMPDIR")) < 40 ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(io.dir))
         return weir_error_set(err, -errno, "cannot make a temporary directory %s: %s", io.dir,
                               strerror(errno));
@@ -394,8 +405,8 @@ int weir_ptest_case_run(const char *pipeline_file, const json_t *root,
     /* The test holds the embedded cluster across the run: the sinks' topics
      * are read after the workers let go of it. A fresh one per case. */
     if (rc == 0 && io.uses_embedded)
-        rc = weir_kafka_brokers_resolve(&cl, "embedded", io.topic ? &io.topic : NULL, io.topic ? 1 : 0,
-                                        err);
+        rc = weir_kafka_brokers_resolve(&cl, "embedded", io.topic ? &io.topic : NULL,
+                                        io.topic ? 1 : 0, err);
     if (rc == 0)
         rc = run_and_collect(pipeline_file, p, c, &io, messages, res, err);
     weir_kafka_client_release(&cl);

@@ -1,16 +1,16 @@
 /* `weir test` on the embedded cluster: the case's input produced to the
  * source's topic once the workers are up, and the sinks' topics read back
  * after the run (see pipeline_test.h). Not on the record path. */
+#include "connectors/kafka_common.h"
+#include "connectors/pipeline_test.h"
+#include "engine/loop.h"
+#include "engine/run.h"
+
 #include <errno.h>
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "connectors/kafka_common.h"
-#include "connectors/pipeline_test.h"
-#include "engine/loop.h"
-#include "engine/run.h"
 
 struct producer_job {
     struct weir_companion c; /* first: what the run holds */
@@ -52,7 +52,8 @@ static int produce_all(struct producer_job *job, struct weir_error *err)
     }
     size_t i;
     const json_t *m;
-    json_array_foreach(job->messages, i, m) {
+    json_array_foreach(job->messages, i, m)
+    {
         const char *key = json_string_value(json_array_get(m, 0));
         const json_t *value = json_array_get(m, 1);
         rd_kafka_resp_err_t e = rd_kafka_producev(
@@ -68,7 +69,8 @@ static int produce_all(struct producer_job *job, struct weir_error *err)
     rd_kafka_destroy(rk);
     if (failed || left)
         return weir_error_set(err, -EIO, "weir test: producing the input to topic \"%s\": %s",
-                              job->topic, failed ? rd_kafka_err2str(failed) : "not acknowledged in 10 s");
+                              job->topic,
+                              failed ? rd_kafka_err2str(failed) : "not acknowledged in 10 s");
     job->n = json_array_size(job->messages);
     return 0;
 }
@@ -87,10 +89,11 @@ static int job_poll(struct weir_companion *c, const struct weir_run_progress *p,
     if (p->records_in >= job->n)
         return 1; /* taken in: the run's stop drains them and flushes the sinks */
     if ((double)(weir_now_ns() - job->started_ns) > job->timeout_s * 1e9)
-        return weir_error_set(err, -ETIMEDOUT,
-                              "weir test: %llu of the %zu input records were read from topic \"%s\" "
-                              "within %.0f s (\"timeout\" in the case sets how long to wait)",
-                              (unsigned long long)p->records_in, job->n, job->topic, job->timeout_s);
+        return weir_error_set(
+            err, -ETIMEDOUT,
+            "weir test: %llu of the %zu input records were read from topic \"%s\" "
+            "within %.0f s (\"timeout\" in the case sets how long to wait)",
+            (unsigned long long)p->records_in, job->n, job->topic, job->timeout_s);
     return 0;
 }
 
@@ -121,8 +124,11 @@ struct weir_companion *weir_ptest_producer(const char *topic, const json_t *mess
         weir_error_set(err, -ENOMEM, "out of memory");
         return NULL;
     }
-    job->c = (struct weir_companion){.poll = job_poll, .stop = job_stop, .ended = job_ended,
-                                     .finish = job_finish, .release = job_release};
+    job->c = (struct weir_companion){.poll = job_poll,
+                                     .stop = job_stop,
+                                     .ended = job_ended,
+                                     .finish = job_finish,
+                                     .release = job_release};
     job->topic = topic;
     job->messages = messages;
     job->timeout_s = timeout_s > 0 ? timeout_s : 30;
@@ -166,7 +172,8 @@ static int read_partitions(rd_kafka_t *rk, const char *topic, int nparts,
     int64_t want = 0, got = 0;
     for (int i = 0; high && i < nparts && rc == 0; i++) {
         int64_t low;
-        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic, i, &low, &high[i], 5000);
+        rd_kafka_resp_err_t e =
+            rd_kafka_query_watermark_offsets(rk, topic, i, &low, &high[i], 5000);
         if (e)
             rc = weir_error_set(err, -EIO, "weir test: topic \"%s\" partition %d: %s", topic, i,
                                 rd_kafka_err2str(e));
@@ -183,7 +190,8 @@ static int read_partitions(rd_kafka_t *rk, const char *topic, int nparts,
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
         if (!m)
             continue;
-        if (!m->err && m->partition >= 0 && m->partition < nparts && m->offset < high[m->partition]) {
+        if (!m->err && m->partition >= 0 && m->partition < nparts &&
+            m->offset < high[m->partition]) {
             json_array_append_new(json_array_get(parts, (size_t)m->partition),
                                   json_stringn_nocheck(m->payload ? m->payload : "", m->len));
             got++;
@@ -191,12 +199,20 @@ static int read_partitions(rd_kafka_t *rk, const char *topic, int nparts,
         rd_kafka_message_destroy(m);
     }
     if (rc == 0 && got < want)
-        rc = weir_error_set(err, -ETIMEDOUT, "weir test: read %lld of the %lld messages of topic \"%s\" "
-                            "in 10 s", (long long)got, (long long)want, topic);
+        rc = weir_error_set(err, -ETIMEDOUT,
+                            "weir test: read %lld of the %lld messages of topic \"%s\" "
+                            "in 10 s",
+                            (long long)got, (long long)want, topic);
     size_t i, j;
     json_t *p, *v;
-    json_array_foreach(parts, i, p) json_array_foreach(p, j, v) if (rc == 0)
-        rc = weir_ptest_output_add(out, json_string_value(v), json_string_length(v));
+    json_array_foreach(parts, i, p)
+    {
+        json_array_foreach(p, j, v)
+        {
+            if (rc == 0)
+                rc = weir_ptest_output_add(out, json_string_value(v), json_string_length(v));
+        }
+    }
     if (want > 0)
         rd_kafka_assign(rk, NULL);
     rd_kafka_topic_partition_list_destroy(l);
@@ -215,7 +231,8 @@ int weir_ptest_read_topic(const char *topic, struct weir_ptest_output *out, stru
     rd_kafka_resp_err_t e = rkt ? rd_kafka_metadata(rk, 0, rkt, &md, 5000) : rd_kafka_last_error();
     int rc = 0;
     if (e)
-        rc = weir_error_set(err, -EIO, "weir test: metadata of topic \"%s\": %s", topic, rd_kafka_err2str(e));
+        rc = weir_error_set(err, -EIO, "weir test: metadata of topic \"%s\": %s", topic,
+                            rd_kafka_err2str(e));
     else if (md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0)
         rc = read_partitions(rk, topic, md->topics[0].partition_cnt, out, err);
     /* else: the topic was never made: nothing was written to it */

@@ -128,7 +128,8 @@ static void compare(const json_t *want, const json_t *got, const char *path, con
             goto differ;
         const char *k;
         const json_t *v;
-        json_object_foreach((json_t *)want, k, v) {
+        json_object_foreach((json_t *)want, k, v)
+        {
             snprintf(sub, sizeof sub, "%s%s%s", path, path[0] ? "." : "", k);
             compare(v, json_object_get(got, k), sub, k, o, where, d);
         }
@@ -144,19 +145,22 @@ static void compare(const json_t *want, const json_t *got, const char *path, con
         return;
     }
     if (json_is_number(want)) {
-        if (json_is_number(got) && near(json_number_value(want), json_number_value(got), o->tolerance))
+        if (json_is_number(got) &&
+            near(json_number_value(want), json_number_value(got), o->tolerance))
             return;
         goto differ;
     }
     if (json_is_string(want)) {
         if (json_is_string(got)) {
-            if (is_substring_field(o, field) ? strstr(json_string_value(got), json_string_value(want)) != NULL
-                                             : strcmp(json_string_value(got), json_string_value(want)) == 0)
+            if (is_substring_field(o, field)
+                    ? strstr(json_string_value(got), json_string_value(want)) != NULL
+                    : strcmp(json_string_value(got), json_string_value(want)) == 0)
                 return;
             if (is_substring_field(o, field)) {
                 show(want, w, sizeof w);
                 show(got, g, sizeof g);
-                weir_ptest_diff(d, "%s: field \"%s\": expected to contain %s, got %s", where, path, w, g);
+                weir_ptest_diff(d, "%s: field \"%s\": expected to contain %s, got %s", where, path,
+                                w, g);
                 return;
             }
         }
@@ -178,7 +182,8 @@ static void compare_record(const json_t *want, const struct weir_ptest_line *got
         if (!strstr(got->text, json_string_value(want))) {
             char w[200];
             show(want, w, sizeof w);
-            weir_ptest_diff(d, "%s: expected a line containing %s, got %.300s", where, w, got->text);
+            weir_ptest_diff(d, "%s: expected a line containing %s, got %.300s", where, w,
+                            got->text);
         }
         return;
     }
@@ -280,7 +285,8 @@ static size_t match_object(const json_t *want, const struct weir_ptest_output *g
     const char *k;
     const json_t *rec;
     char at[512];
-    json_object_foreach((json_t *)json_object_get(want, "records"), k, rec) {
+    json_object_foreach((json_t *)json_object_get(want, "records"), k, rec)
+    {
         long long i = strtoll(k, NULL, 10);
         long long at_i = i < 0 ? (long long)got->n + i : i;
         if (at_i < 0 || at_i >= (long long)got->n) {

@@ -14,10 +14,10 @@
 #ifndef WEIR_PIPELINE_TEST_MATCH_H
 #define WEIR_PIPELINE_TEST_MATCH_H
 
+#include "engine/buf.h"
+
 #include <jansson.h>
 #include <stddef.h>
-
-#include "engine/buf.h"
 
 /* What a sink wrote: each line as written and, when it holds one, its JSON
  * object (a text sink's line: the record printed at its end). */

@@ -3,6 +3,9 @@
  * brokers refuse to describe (authorization), a cluster that is down. The
  * real-broker side
  * (reachable, missing, unreachable port) is tests/test_weir_check_broker.sh. */
+#include "connectors/connector.h"
+#include "tests/check.h"
+
 #include <fcntl.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -10,9 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "connectors/connector.h"
-#include "tests/check.h"
 
 static char dir[] = "/tmp/weir-check-test-XXXXXX";
 
@@ -49,7 +49,8 @@ static void write_pipeline(const char *file, const char *brokers, const char *sr
 {
     FILE *f = fopen(file, "w");
     fprintf(f,
-            "{\"name\": \"chk\", \"source\": {\"type\": \"kafka\", \"brokers\": \"%s\", \"topics\": [\"%s\"]},\n"
+            "{\"name\": \"chk\", \"source\": {\"type\": \"kafka\", \"brokers\": \"%s\", "
+            "\"topics\": [\"%s\"]},\n"
             " \"state\": {\"durable\": false},\n"
             " \"operators\": [{\"type\": \"extract\", \"fields\": {\"x\": \"/x\"}}],\n"
             " \"sinks\": [{\"type\": \"kafka\", \"topic\": \"%s\"}],\n"
