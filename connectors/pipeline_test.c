@@ -40,8 +40,7 @@ static void known_keys(const json_t *obj, const char *path, const char *const *k
 {
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)obj, k, v)
-    {
+    json_object_foreach((json_t *)obj, k, v) {
         int ok = 0;
         char list[256] = "";
         size_t o = 0;
@@ -70,8 +69,7 @@ static void check_records(const json_t *e, const char *path, struct weir_diag *d
     if (json_is_array(e)) {
         size_t i;
         const json_t *r;
-        json_array_foreach(e, i, r)
-        {
+        json_array_foreach(e, i, r) {
             snprintf(sub, sizeof sub, "%s[%zu]", path, i);
             if (!json_is_object(r) && !json_is_string(r))
                 weir_diag_add(d, sub,
@@ -99,8 +97,7 @@ static void check_records(const json_t *e, const char *path, struct weir_diag *d
     want_type(recs, JSON_OBJECT, sub, "an object of INDEX: record", d);
     const char *k;
     json_t *r;
-    json_object_foreach((json_t *)(json_is_object(recs) ? recs : NULL), k, r)
-    {
+    json_object_foreach((json_t *)(json_is_object(recs) ? recs : NULL), k, r) {
         char *end;
         strtoll(k, &end, 10);
         snprintf(sub, sizeof sub, "%s.records.%s", path, k);
@@ -124,8 +121,7 @@ static long sink_index(const json_t *pipeline, const char *name)
         return i >= 0 && (size_t)i < json_array_size(sinks) ? i : -1;
     size_t k;
     const json_t *s;
-    json_array_foreach(sinks, k, s)
-    {
+    json_array_foreach(sinks, k, s) {
         const char *t = json_string_value(json_object_get(s, "topic"));
         const char *p = json_string_value(json_object_get(s, "path"));
         if ((t && strcmp(t, name) == 0) || (p && strcmp(p, name) == 0))
@@ -151,8 +147,7 @@ static void check_expect(const json_t *e, const json_t *pipeline, const char *pa
               "an object of SINK: records (SINK: the sink's index, topic or path)", d);
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)(json_is_object(sinks) ? sinks : NULL), k, v)
-    {
+    json_object_foreach((json_t *)(json_is_object(sinks) ? sinks : NULL), k, v) {
         snprintf(sub, sizeof sub, "%s.sinks.%s", path, k);
         if (sink_index(pipeline, k) < 0)
             weir_diag_add(d, sub,
@@ -257,8 +252,7 @@ static void compare(const json_t *c, const json_t *pipeline, const struct weir_p
     const char *k;
     json_t *v;
     char where[300];
-    json_object_foreach(json_object_get(e, "sinks"), k, v)
-    {
+    json_object_foreach(json_object_get(e, "sinks"), k, v) {
         long i = sink_index(pipeline, k);
         const json_t *s = json_array_get(json_object_get(pipeline, "sinks"), (size_t)i);
         const char *name = json_string_value(json_object_get(s, "topic"));
@@ -354,8 +348,7 @@ static int test_one(const char *arg, int allow_unsafe, struct totals *t)
     const json_t *tol = json_object_get(root, "tolerance");
     size_t i;
     const json_t *c;
-    json_array_foreach(rc == 0 ? json_object_get(root, "tests") : NULL, i, c)
-    {
+    json_array_foreach(rc == 0 ? json_object_get(root, "tests") : NULL, i, c) {
         char input[4096];
         const char *in = json_string_value(json_object_get(c, "input_file"));
         if (in)

@@ -140,12 +140,10 @@ static json_t *csv_header(const json_t *input, const char *first_line, char deli
     }
     json_t *v;
     size_t i;
-    json_array_foreach(input, i, v)
-    {
+    json_array_foreach(input, i, v) {
         const char *k;
         json_t *x;
-        json_object_foreach(v, k, x)
-        {
+        json_object_foreach(v, k, x) {
             int seen = 0;
             for (size_t j = 0; j < json_array_size(h) && !seen; j++)
                 seen = strcmp(json_string_value(json_array_get(h, j)), k) == 0;
@@ -243,8 +241,7 @@ static int write_input(const struct weir_ptest_case *c, const struct case_io *io
             nl = strchr(line, '\n');
             add_message(*messages, line, nl ? (size_t)(nl - line) : strlen(line), NULL, key);
         }
-    json_array_foreach(input, i, v)
-    {
+    json_array_foreach(input, i, v) {
         size_t at = all.len;
         input_line(&all, v, io, header);
         add_message(*messages, all.data + at, all.len - at, v, key);
@@ -297,8 +294,7 @@ static int load(const char *pipeline_file, const json_t *p, const struct weir_pt
     size_t n = 0;
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)set, k, v)
-    {
+    json_object_foreach((json_t *)set, k, v) {
         if (n == 64)
             break;
         values[n] = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);

@@ -52,8 +52,7 @@ static int produce_all(struct producer_job *job, struct weir_error *err)
     }
     size_t i;
     const json_t *m;
-    json_array_foreach(job->messages, i, m)
-    {
+    json_array_foreach(job->messages, i, m) {
         const char *key = json_string_value(json_array_get(m, 0));
         const json_t *value = json_array_get(m, 1);
         rd_kafka_resp_err_t e = rd_kafka_producev(
@@ -205,10 +204,8 @@ static int read_partitions(rd_kafka_t *rk, const char *topic, int nparts,
                             (long long)got, (long long)want, topic);
     size_t i, j;
     json_t *p, *v;
-    json_array_foreach(parts, i, p)
-    {
-        json_array_foreach(p, j, v)
-        {
+    json_array_foreach(parts, i, p) {
+        json_array_foreach(p, j, v) {
             if (rc == 0)
                 rc = weir_ptest_output_add(out, json_string_value(v), json_string_length(v));
         }

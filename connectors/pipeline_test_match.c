@@ -128,8 +128,7 @@ static void compare(const json_t *want, const json_t *got, const char *path, con
             goto differ;
         const char *k;
         const json_t *v;
-        json_object_foreach((json_t *)want, k, v)
-        {
+        json_object_foreach((json_t *)want, k, v) {
             snprintf(sub, sizeof sub, "%s%s%s", path, path[0] ? "." : "", k);
             compare(v, json_object_get(got, k), sub, k, o, where, d);
         }
@@ -285,8 +284,7 @@ static size_t match_object(const json_t *want, const struct weir_ptest_output *g
     const char *k;
     const json_t *rec;
     char at[512];
-    json_object_foreach((json_t *)json_object_get(want, "records"), k, rec)
-    {
+    json_object_foreach((json_t *)json_object_get(want, "records"), k, rec) {
         long long i = strtoll(k, NULL, 10);
         long long at_i = i < 0 ? (long long)got->n + i : i;
         if (at_i < 0 || at_i >= (long long)got->n) {
