@@ -149,11 +149,14 @@ static void check_expect(const json_t *e, const json_t *pipeline, const char *pa
     json_t *v;
     json_object_foreach((json_t *)(json_is_object(sinks) ? sinks : NULL), k, v) {
         snprintf(sub, sizeof sub, "%s.sinks.%s", path, k);
-        if (sink_index(pipeline, k) < 0)
+        size_t nsinks = json_array_size(json_object_get(pipeline, "sinks"));
+        if (sink_index(pipeline, k) < 0 && nsinks == 0)
+            weir_diag_add(d, sub, "expected a sink of the pipeline, which has none");
+        else if (sink_index(pipeline, k) < 0)
             weir_diag_add(d, sub,
                           "expected a sink of the pipeline (its index from 0 to %zu, its "
                           "topic or its path), got \"%s\"",
-                          json_array_size(json_object_get(pipeline, "sinks")) - 1, k);
+                          nsinks - 1, k);
         check_records(v, sub, d);
     }
     const json_t *dead = json_object_get(e, "dead_letters");

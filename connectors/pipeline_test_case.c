@@ -327,7 +327,8 @@ static int load(const char *pipeline_file, const json_t *p, const struct weir_pt
     return rc;
 }
 
-static void remove_dir(const char *dir)
+/* The files a case may have made (those of the sinks it has), then dir. */
+static void remove_dir(const char *dir, size_t nsinks)
 {
     char path[128];
     static const char *const names[] = {"input.csv", "input.jsonl", "dead.jsonl"};
@@ -335,10 +336,9 @@ static void remove_dir(const char *dir)
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         unlink(path);
     }
-    for (int i = 0; i < 1024; i++) {
-        snprintf(path, sizeof path, "%s/sink-%d.out", dir, i);
-        if (unlink(path) < 0 && errno == ENOENT && i > 64)
-            break;
+    for (size_t i = 0; i < nsinks; i++) {
+        snprintf(path, sizeof path, "%s/sink-%zu.out", dir, i);
+        unlink(path);
     }
     rmdir(dir);
 }
@@ -408,7 +408,7 @@ int weir_ptest_case_run(const char *pipeline_file, const json_t *root,
     weir_kafka_client_release(&cl);
     json_decref(messages);
     json_decref(p);
-    remove_dir(io.dir);
+    remove_dir(io.dir, json_array_size(json_object_get(root, "sinks")));
     return rc;
 }
 

@@ -1,6 +1,7 @@
 /* `weir check` against librdkafka's mock cluster, in this process: a topic
  * present (its partition count printed), a topic missing, a topic the
- * brokers refuse to describe (authorization), a cluster that is down. The
+ * brokers refuse to describe (authorization), a cluster that is down; a
+ * file pipeline; an unsafe Kafka property refused. The
  * real-broker side
  * (reachable, missing, unreachable port) is tests/test_weir_check_broker.sh. */
 #include "connectors/connector.h"
@@ -125,6 +126,44 @@ int main(void)
     CHECK(strstr(out, "unreachable (above)") != NULL); /* the sink: not asked twice */
     if (rc != 1)
         fprintf(stderr, "down:\n%s", out);
+
+    /* A file pipeline: its input readable, its sink's directory writable. */
+    char csv[128];
+    snprintf(csv, sizeof csv, "%s/in.csv", dir);
+    FILE *f = fopen(csv, "w");
+    fputs("x\n1\n", f);
+    fclose(f);
+    f = fopen(file, "w");
+    fprintf(f,
+            "{\"name\": \"chkf\", \"source\": {\"type\": \"file\", \"path\": \"%s\"},\n"
+            " \"operators\": [{\"type\": \"extract\", \"fields\": {\"x\": \"/x\"}}],\n"
+            " \"sinks\": [{\"type\": \"file\", \"path\": \"%s/out.jsonl\"}, {\"type\": \"file\", "
+            "\"path\": \"-\"}]}\n",
+            csv, dir);
+    fclose(f);
+    rc = run_check(file, out, sizeof out);
+    CHECK(rc == 0);
+    snprintf(want, sizeof want, "ok    file source \"%s\": 1 file readable", csv);
+    CHECK(strstr(out, want) != NULL);
+    snprintf(want, sizeof want, "ok    sinks[0] (file) \"%s/out.jsonl\": directory %s writable",
+             dir, dir);
+    CHECK(strstr(out, want) != NULL);
+    CHECK(strstr(out, "ok    sinks[1] (file): standard output") != NULL);
+    if (rc != 0)
+        fprintf(stderr, "file pipeline:\n%s", out);
+
+    /* An unsafe Kafka property: refused as weir validate refuses it (exit
+     * 2), nothing checked. */
+    f = fopen(file, "w");
+    fprintf(f,
+            "{\"name\": \"chku\", \"source\": {\"type\": \"kafka\", \"brokers\": \"127.0.0.1:1\", "
+            "\"topics\": [\"t\"], \"kafka\": {\"plugin.library.paths\": \"/tmp/x.so\"}},\n"
+            " \"operators\": [{\"type\": \"extract\", \"fields\": {\"x\": \"/x\"}}],\n"
+            " \"sinks\": [{\"type\": \"file\", \"path\": \"-\"}]}\n");
+    fclose(f);
+    rc = run_check(file, out, sizeof out);
+    CHECK(rc == 2);
+    CHECK(strstr(out, "kafka source") == NULL);
 
     snprintf(file, sizeof file, "rm -rf %s", dir);
     if (system(file) != 0)
