@@ -358,7 +358,10 @@ static int run_and_collect(const char *pipeline_file, json_t *p, const struct we
         double timeout = json_is_number(json_object_get(c->obj, "timeout"))
                              ? json_number_value(json_object_get(c->obj, "timeout"))
                              : 30.0;
-        if (!(opts.companion = weir_ptest_producer(io->topic, messages, timeout, err))) {
+        /* The loaded pipeline's topic: the case's "set" may have changed it. */
+        const struct weir_kafka_source_conf *kc = weir_kafka_source_conf_of(pl);
+        const char *topic = kc && kc->topics.n ? kc->topics.v[0] : io->topic;
+        if (!(opts.companion = weir_ptest_producer(topic, messages, timeout, err))) {
             weir_pipeline_free(pl);
             return err->code ? err->code : -ENOMEM;
         }

@@ -119,6 +119,18 @@ weir test "$T/kafka.test.json"
 expect "kafka sink record" 1 \
     stdout "    sinks[0] \"metrics-scored\": record 2 (key host=\"a\", expected[1]): field \"cpu\": expected 41.5, got 41"
 
+# Kafka: a message that is not UTF-8 (from input_file, sent as it is) is a
+# dead letter; a case's "set" moving the source topic moves the input too.
+printf '{"host": "\xff\xfe", "cpu": 1}\n' >"$T/bad-utf8.jsonl"
+printf '{"pipeline": "%s", "tests": [
+  {"name": "not utf-8", "input_file": "bad-utf8.jsonl",
+   "expect": {"sinks": {"metrics-scored": {"count": 0}}, "dead_letters": [{"reason": "UTF-8", "raw_base64": "eyJob3N0IjogIv/+IiwgImNwdSI6IDF9"}]}},
+  {"name": "other topic", "set": {"source.topics": ["metrics-2"]},
+   "input": [{"host": "a", "ts": "2024-03-01T00:00:00Z", "cpu": 1, "latency_ms": 3}],
+   "expect": {"sinks": {"metrics-scored": [{"host": "a", "cpu": 1}]}}}]}\n' "$P/monitor-kafka.json" >"$T/kafka2.test.json"
+weir test "$T/kafka2.test.json"
+expect "kafka: not UTF-8, a set topic" 0 stdout "2 passed, 0 failed"
+
 # ---- broken test files: every problem with its JSON path, exit 2, nothing run ----------
 printf '{"pipeline": "%s", "tolerence": 1, "tests": [{"name": 3, "input": {}, "expect": {"sinks": {"9": [], "0": [1]}, "alerts": -1}}, {"input": []}]}\n' \
     "$P/monitor-cpu.json" >"$T/broken.test.json"
