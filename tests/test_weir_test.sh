@@ -162,5 +162,7 @@ expect "no file" 2 stderr "weir: test needs a test file"
 
 weir test --help
 expect "--help" 0 stdout "usage: weir test FILE..."
+weir help check
+expect "weir check's help" 0 stdout "usage: weir check PIPELINE"
 
 finish
