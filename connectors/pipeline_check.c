@@ -193,8 +193,10 @@ static void check_kafka_source(struct check *k, const struct weir_pipeline *pl,
             widest = n > widest ? n : widest;
         }
         char group[300];
-        snprintf(group, sizeof group, kc->group ? "%s" : "weir-%s",
-                 kc->group ? kc->group : pl->name);
+        if (kc->group) /* else the run's default: "weir-" + the pipeline's name */
+            snprintf(group, sizeof group, "%s", kc->group);
+        else
+            snprintf(group, sizeof group, "weir-%s", pl->name);
         check_group(k, rk, group);
         if (pl->state_durable && pl->state_topic) {
             int n = check_topic(k, rk, &cl, pl->state_topic, "changelog", 1);
