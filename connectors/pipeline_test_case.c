@@ -5,6 +5,7 @@
  * Kafka sources and sinks use the embedded cluster, and "replay" and "http"
  * are left out. Everything else (operators, formats, "when", projections)
  * is the pipeline's, run by the real source, worker and sink code. */
+#include "connectors/csv.h"
 #include "connectors/file_list.h"
 #include "connectors/kafka_common.h"
 #include "connectors/pipeline_test.h"
@@ -209,6 +210,36 @@ static void add_message(json_t *messages, const char *line, size_t len, const js
     json_decref(parsed);
 }
 
+/* input_file's lines as messages, first: as they are, or for a *.csv file
+ * its rows as JSON objects, as `weir replay` sends them (a row that does not
+ * convert goes as it is: a dead letter). */
+static void file_messages(json_t *messages, char *text, int csv, const char *key)
+{
+    struct weir_csv_header h = {0};
+    struct weir_buf row = {0};
+    size_t lineno = 0;
+    for (char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        size_t n = nl ? (size_t)(nl - line) : strlen(line);
+        if (n && line[n - 1] == '\r')
+            n--;
+        const char *why;
+        char reason[160];
+        if (csv && lineno++ == 0) {
+            if (weir_csv_header_parse(&h, line, n, ',', &why) < 0)
+                csv = 0; /* not a header: every line goes as it is */
+            continue;
+        }
+        row.len = 0;
+        if (csv && weir_csv_row_to_json(&h, line, n, &row, reason, sizeof reason) == 0)
+            add_message(messages, row.data, row.len, NULL, key);
+        else
+            add_message(messages, line, n, NULL, key);
+    }
+    weir_buf_free(&row);
+    weir_csv_header_free(&h);
+}
+
 /* The case's input as lines: input_file's, then "input"'s. For a file
  * source they go to dir/input.*; for Kafka each line is a message
  * (add_message). */
@@ -238,11 +269,8 @@ static int write_input(const struct weir_ptest_case *c, const struct case_io *io
     *messages = json_array();
     const json_t *v;
     size_t i;
-    if (io->kafka_source && fromfile) /* its lines are messages too, first */
-        for (char *line = fromfile, *nl; line && *line; line = nl ? nl + 1 : NULL) {
-            nl = strchr(line, '\n');
-            add_message(*messages, line, nl ? (size_t)(nl - line) : strlen(line), NULL, key);
-        }
+    if (io->kafka_source && fromfile)
+        file_messages(*messages, fromfile, weir_file_is_csv(c->input_file), key);
     json_array_foreach(input, i, v) {
         size_t at = all.len;
         input_line(&all, v, io, header);
