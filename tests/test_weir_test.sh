@@ -51,7 +51,7 @@ CPU_SINK='sinks[0] "/tmp/weir-monitor-cpu.jsonl"'
 # ---- the shipped tests pass ----------------------------------------------------------
 weir test "$P/monitor-cpu.json" "$P"/[!m]*.test.json "$P"/monitor-[!c]*.test.json
 expect "shipped tests" 0 stdout "11 passed, 0 failed" \
-    stdout "ok   $P/monitor-cpu.test.json: a drop to 5.5% after four hours near 93% is an alert"
+    stdout "ok   $P/monitor-cpu.test.json: a drop to 5.5% after 260 values near 93% is an alert"
 n_ok=$(grep -c '^ok   ' "$T/out")
 [ "$n_ok" -eq 11 ] && ok || fail "shipped tests: $n_ok ok lines, expected 11"
 
@@ -60,21 +60,21 @@ n_ok=$(grep -c '^ok   ' "$T/out")
 cpu_case() {
     printf '{"pipeline": "%s", "tests": [%s]}\n' "$P/monitor-cpu.json" "$2" >"$T/$1"
 }
-DROP='"input_file": "'$P'/monitor-cpu.test.csv", "input": [{"timestamp": "2014-04-10 04:09:00", "value": 5.5}]'
+DROP='"input_file": "'$P'/monitor-cpu.test.csv", "input": [{"timestamp": "2014-04-11 00:00:00", "value": 5.5}]'
 
-cpu_case lo.test.json '{"name": "lo off by 0.1", '"$DROP"', "expect": {"sinks": {"0": {"records": {"-1": {"cpu_lo": 87.21944}}}}}}'
+cpu_case lo.test.json '{"name": "lo off by 0.1", '"$DROP"', "expect": {"sinks": {"0": {"records": {"-1": {"cpu_lo": 86.332605}}}}}}'
 weir test "$T/lo.test.json"
 expect "number beyond the tolerance" 1 stdout "FAIL $T/lo.test.json: lo off by 0.1" \
-    stdout "    $CPU_SINK: record 48: field \"cpu_lo\": expected 87.21944, got 87.11944" \
+    stdout "    $CPU_SINK: record 260: field \"cpu_lo\": expected 86.332605, got 86.232605" \
     stdout "0 passed, 1 failed"
 
-# 87.1194 is 5e-7 relative from 87.11944: in with 1e-5, out with the default 1e-9.
-cpu_case near.test.json '{"name": "near", "tolerance": 1e-5, '"$DROP"', "expect": {"sinks": {"0": {"records": {"-1": {"cpu_lo": 87.1194}}}}}}'
+# 86.2326 is 6e-8 relative from 86.232605: in with 1e-6, out with the default 1e-9.
+cpu_case near.test.json '{"name": "near", "tolerance": 1e-6, '"$DROP"', "expect": {"sinks": {"0": {"records": {"-1": {"cpu_lo": 86.2326}}}}}}'
 weir test "$T/near.test.json"
 expect "within the tolerance" 0 stdout "ok   $T/near.test.json: near" stdout "1 passed, 0 failed"
-cpu_case exact.test.json '{"name": "exact", '"$DROP"', "expect": {"sinks": {"0": {"records": {"-1": {"cpu_lo": 87.1194}}}}}}'
+cpu_case exact.test.json '{"name": "exact", '"$DROP"', "expect": {"sinks": {"0": {"records": {"-1": {"cpu_lo": 86.2326}}}}}}'
 weir test "$T/exact.test.json"
-expect "default tolerance 1e-9" 1 stdout "field \"cpu_lo\": expected 87.1194, got 87.11944"
+expect "default tolerance 1e-9" 1 stdout "field \"cpu_lo\": expected 86.2326, got 86.232605"
 
 cpu_case count.test.json '{"name": "count", "input": [{"timestamp": "2014-04-10 00:04:00", "value": 91}, {"timestamp": "2014-04-10 00:09:00", "value": 92}],
   "expect": {"sinks": {"0": [{"value": 91}, {"value": 92}, {"value": 93}]}}}'
