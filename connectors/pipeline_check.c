@@ -62,8 +62,12 @@ static rd_kafka_t *client_new(struct weir_kafka_client *cl, const char *brokers,
         rc = weir_kafka_props_apply(conf, security, 1, cl->what, err);
     if (rc == 0)
         rc = weir_kafka_props_apply(conf, props, 0, cl->what, err);
-    if (rc == 0) /* a Metadata request for a missing topic must not make it */
+    /* Last, over the pipeline's own: a Metadata request for a missing topic
+     * must not make it, and nothing is ever committed. */
+    if (rc == 0)
         rc = weir_kafka_conf_set(conf, "allow.auto.create.topics", "false", cl->what, err);
+    if (rc == 0)
+        rc = weir_kafka_conf_set(conf, "enable.auto.commit", "false", cl->what, err);
     if (rc < 0) {
         rd_kafka_conf_destroy(conf);
         return NULL;
