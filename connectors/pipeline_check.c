@@ -1,0 +1,411 @@
+/* `weir check PIPELINE`: what the pipeline needs from the outside world,
+ * checked without running it: Kafka brokers reachable, topics present (with
+ * their partition counts) and described without an authorization error, the
+ * changelog topic, the consumer group; input files readable, output
+ * directories writable; model files (loaded when the pipeline validates).
+ *
+ * Never consumes, produces or commits: the only Kafka requests are Metadata
+ * and DescribeGroups, from a client that never subscribes or assigns, with
+ * topic auto-creation off. The pipeline is loaded exactly as `weir run`
+ * would load it, so unsafe Kafka properties are refused as there. */
+#include "connectors/connector.h"
+#include "connectors/file_list.h"
+#include "connectors/kafka_common.h"
+#include "engine/override.h"
+#include "engine/pipeline.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <librdkafka/rdkafka.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define EXIT_PROBLEMS 1
+#define EXIT_USAGE    2
+
+struct check {
+    int problems;
+    int timeout_ms;
+    /* Brokers already found unreachable: not asked again. */
+    char unreachable[8][512];
+    int nunreachable;
+};
+
+static void line(struct check *k, const char *status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void line(struct check *k, const char *status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("%-5s ", status);
+    vprintf(fmt, ap);
+    putchar('\n');
+    va_end(ap);
+    if (strcmp(status, "FAIL") == 0)
+        k->problems++;
+}
+
+/* ---- Kafka ----------------------------------------------------------------- */
+
+/* A metadata-only client with the properties the run's client would have. */
+static rd_kafka_t *client_new(struct weir_kafka_client *cl, const char *brokers,
+                              const json_t *security, const json_t *props, struct weir_error *err)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    int rc = weir_kafka_conf_set(conf, "bootstrap.servers", brokers, cl->what, err);
+    if (rc == 0)
+        rc = weir_kafka_props_apply(conf, security, 1, cl->what, err);
+    if (rc == 0)
+        rc = weir_kafka_props_apply(conf, props, 0, cl->what, err);
+    /* Last, over the pipeline's own: a Metadata request for a missing topic
+     * must not make it, and nothing is ever committed. */
+    if (rc == 0)
+        rc = weir_kafka_conf_set(conf, "allow.auto.create.topics", "false", cl->what, err);
+    if (rc == 0)
+        rc = weir_kafka_conf_set(conf, "enable.auto.commit", "false", cl->what, err);
+    if (rc < 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    weir_kafka_conf_common(conf, cl);
+    char msg[512];
+    /* A consumer handle that never subscribes or assigns: librdkafka asks for
+     * metadata without auto-creation only from consumers. */
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, msg, sizeof msg); /* owns conf */
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        weir_error_set(err, -EINVAL, "%s: %s", cl->what, msg);
+    }
+    return rk;
+}
+
+/* The topic's partition count, or -1 after a FAIL line. */
+static int check_topic(struct check *k, rd_kafka_t *rk, struct weir_kafka_client *cl,
+                       const char *topic, const char *role, int missing_is_ok)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e =
+        rkt ? rd_kafka_metadata(rk, 0, rkt, &md, k->timeout_ms) : rd_kafka_last_error();
+    if (rkt)
+        rd_kafka_topic_destroy(rkt);
+    if (e) {
+        line(k, "FAIL", "%s topic \"%s\": no metadata from brokers %s within %.1f s: %s", role,
+             topic, cl->brokers, k->timeout_ms / 1000.0, rd_kafka_err2str(e));
+        return -1;
+    }
+    rd_kafka_resp_err_t te =
+        md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+    int n = md->topic_cnt == 1 ? md->topics[0].partition_cnt : 0;
+    rd_kafka_metadata_destroy(md);
+    if (te == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || te == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+        (!te && n == 0)) {
+        if (missing_is_ok) {
+            line(k, "note", "%s topic \"%s\": does not exist yet; the run creates it", role, topic);
+            return 0;
+        }
+        line(k, "FAIL",
+             "%s topic \"%s\": does not exist on brokers %s (weir does not create topics)", role,
+             topic, cl->brokers);
+        return -1;
+    }
+    if (te == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+        line(k, "FAIL",
+             "%s topic \"%s\": not authorized: the brokers refuse to describe it to this "
+             "principal (%s)",
+             role, topic, rd_kafka_err2str(te));
+        return -1;
+    }
+    if (te) {
+        line(k, "FAIL", "%s topic \"%s\": %s", role, topic, rd_kafka_err2str(te));
+        return -1;
+    }
+    line(k, "ok", "%s topic \"%s\": %d partition%s", role, topic, n, n == 1 ? "" : "s");
+    return n;
+}
+
+/* Brokers answer: one line naming them. 0, or -1 after a FAIL line. */
+static int check_brokers(struct check *k, rd_kafka_t *rk, struct weir_kafka_client *cl)
+{
+    for (int i = 0; i < k->nunreachable; i++)
+        if (strcmp(k->unreachable[i], cl->brokers) == 0) {
+            line(k, "FAIL", "%s: brokers %s unreachable (above)", cl->what, cl->brokers);
+            return -1;
+        }
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, NULL, &md, k->timeout_ms);
+    rd_kafka_poll(rk, 0); /* error events: their reason goes in the line */
+    if (e) {
+        int auth = cl->last_code == RD_KAFKA_RESP_ERR__AUTHENTICATION;
+        line(k, "FAIL", "%s: brokers %s %s within %.1f s: %s%s%s", cl->what, cl->brokers,
+             auth ? "refused the authentication" : "unreachable", k->timeout_ms / 1000.0,
+             rd_kafka_err2str(e), cl->last_err[0] ? "; librdkafka: " : "", cl->last_err);
+        if (k->nunreachable < 8)
+            snprintf(k->unreachable[k->nunreachable++], sizeof k->unreachable[0], "%s",
+                     cl->brokers);
+        return -1;
+    }
+    line(k, "ok", "%s: brokers %s reachable (%d broker%s in the cluster)", cl->what, cl->brokers,
+         md->broker_cnt, md->broker_cnt == 1 ? "" : "s");
+    rd_kafka_metadata_destroy(md);
+    return 0;
+}
+
+/* The consumer group: describing it needs Describe on the group (a run
+ * needs Read). A group no one has joined yet is fine. */
+static void check_group(struct check *k, rd_kafka_t *rk, const char *group)
+{
+    const struct rd_kafka_group_list *gl = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_list_groups(rk, group, &gl, k->timeout_ms);
+    rd_kafka_resp_err_t ge = e                    ? e
+                             : gl->group_cnt == 1 ? gl->groups[0].err
+                                                  : RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (ge == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED)
+        line(k, "FAIL", "consumer group \"%s\": not authorized (%s)", group, rd_kafka_err2str(ge));
+    else if (ge)
+        line(k, "note", "consumer group \"%s\": not described: %s", group, rd_kafka_err2str(ge));
+    else if (gl->group_cnt == 1 && gl->groups[0].state && gl->groups[0].state[0] &&
+             strcmp(gl->groups[0].state, "Dead") != 0)
+        line(k, "ok", "consumer group \"%s\": %s, %d member%s", group, gl->groups[0].state,
+             gl->groups[0].member_cnt, gl->groups[0].member_cnt == 1 ? "" : "s");
+    else
+        line(k, "ok", "consumer group \"%s\": no members yet", group);
+    if (gl)
+        rd_kafka_group_list_destroy(gl);
+}
+
+static void check_kafka_source(struct check *k, const struct weir_pipeline *pl,
+                               const struct weir_kafka_source_conf *kc)
+{
+    struct weir_kafka_client cl = {.what = "kafka source"};
+    snprintf(cl.brokers, sizeof cl.brokers, "%s", kc->brokers);
+    struct weir_error err = {0};
+    rd_kafka_t *rk = client_new(&cl, kc->brokers, NULL, kc->kafka, &err);
+    if (!rk) {
+        line(k, "FAIL", "%s", err.msg);
+        return;
+    }
+    if (check_brokers(k, rk, &cl) == 0) {
+        int widest = 0;
+        for (size_t i = 0; i < kc->topics.n; i++) {
+            int n = check_topic(k, rk, &cl, kc->topics.v[i], "source", 0);
+            widest = n > widest ? n : widest;
+        }
+        char group[300];
+        if (kc->group) /* else the run's default: "weir-" + the pipeline's name */
+            snprintf(group, sizeof group, "%s", kc->group);
+        else
+            snprintf(group, sizeof group, "weir-%s", pl->name);
+        check_group(k, rk, group);
+        if (pl->state_durable && pl->state_topic) {
+            int n = check_topic(k, rk, &cl, pl->state_topic, "changelog", 1);
+            if (n > 0 && n < widest)
+                line(k, "FAIL", "changelog topic \"%s\": %d partitions, fewer than the source's %d",
+                     pl->state_topic, n, widest);
+        }
+    }
+    rd_kafka_destroy(rk);
+}
+
+/* A Kafka sink (or the dead-letter sink): its own brokers, or the source's
+ * with the source's security properties, as the run's producer. */
+static void check_kafka_sink(struct check *k, const struct weir_kafka_source_conf *kc,
+                             const json_t *sink, const char *what)
+{
+    const char *own = json_string_value(json_object_get(sink, "brokers"));
+    const char *brokers = own ? own : kc ? kc->brokers : NULL;
+    const char *topic = json_string_value(json_object_get(sink, "topic"));
+    struct weir_kafka_client cl = {0};
+    snprintf(cl.what, sizeof cl.what, "%s", what);
+    if (!brokers || !topic) {
+        line(k, "FAIL", "%s: no brokers or topic", what);
+        return;
+    }
+    snprintf(cl.brokers, sizeof cl.brokers, "%s", brokers);
+    if (strcmp(brokers, "embedded") == 0) {
+        line(k, "ok", "%s: embedded cluster (in-process; topic \"%s\" is made when the run starts)",
+             what, topic);
+        return;
+    }
+    struct weir_error err = {0};
+    rd_kafka_t *rk = client_new(&cl, brokers, own || !kc ? NULL : kc->kafka,
+                                json_object_get(sink, "kafka"), &err);
+    if (!rk) {
+        line(k, "FAIL", "%s", err.msg);
+        return;
+    }
+    if (check_brokers(k, rk, &cl) == 0)
+        check_topic(k, rk, &cl, topic, what, 0);
+    rd_kafka_destroy(rk);
+}
+
+/* ---- files ----------------------------------------------------------------- */
+
+static void check_file_source(struct check *k, const json_t *src)
+{
+    const char *path = json_string_value(json_object_get(src, "path"));
+    if (!path || strcmp(path, "-") == 0) {
+        line(k, "ok", "file source: standard input");
+        return;
+    }
+    struct weir_file_list l = {0};
+    char why[512];
+    if (weir_file_list_expand(&l, path, why, sizeof why) < 0) {
+        line(k, "FAIL", "file source \"%s\": %s", path, why);
+        return;
+    }
+    size_t bad = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        int fd = open(l.paths[i], O_RDONLY);
+        if (fd < 0 && bad++ < 5)
+            line(k, "FAIL", "file source: %s: cannot be read: %s", l.paths[i], strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    }
+    if (!bad)
+        line(k, "ok", "file source \"%s\": %zu file%s readable", path, l.n, l.n == 1 ? "" : "s");
+    weir_file_list_free(&l);
+}
+
+static void check_file_sink(struct check *k, const json_t *sink, const char *what)
+{
+    const char *path = json_string_value(json_object_get(sink, "path"));
+    if (!path || strcmp(path, "-") == 0) {
+        line(k, "ok", "%s: standard output", what);
+        return;
+    }
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    const char *d = dirname(dir);
+    if (access(path, F_OK) == 0 && access(path, W_OK) < 0)
+        line(k, "FAIL", "%s \"%s\": exists and is not writable: %s", what, path, strerror(errno));
+    else if (access(d, W_OK | X_OK) < 0)
+        line(k, "FAIL", "%s \"%s\": directory %s is not writable: %s", what, path, d,
+             strerror(errno));
+    else
+        line(k, "ok", "%s \"%s\": directory %s writable", what, path, d);
+}
+
+/* ---- the command ------------------------------------------------------------ */
+
+static void check_sink(struct check *k, const struct weir_kafka_source_conf *kc, const json_t *s,
+                       const char *what)
+{
+    const char *type = json_string_value(json_object_get(s, "type"));
+    if (type && strcmp(type, "file") == 0)
+        check_file_sink(k, s, what);
+    else if (type && strcmp(type, "kafka") == 0)
+        check_kafka_sink(k, kc, s, what);
+    else
+        line(k, "note", "%s: a \"%s\" sink: nothing to check", what, type ? type : "?");
+}
+
+static void check_pipeline(struct check *k, const struct weir_pipeline *pl)
+{
+    const struct weir_kafka_source_conf *kc = weir_kafka_source_conf_of(pl);
+    const json_t *src = json_object_get(pl->root, "source");
+    if (kc && strcmp(kc->brokers, "embedded") == 0)
+        line(k, "ok",
+             "kafka source: embedded cluster (in-process; its topics are made when the "
+             "run starts)");
+    else if (kc)
+        check_kafka_source(k, pl, kc);
+    else if (pl->source_type && strcmp(pl->source_type->name, "file") == 0)
+        check_file_source(k, src);
+    const json_t *sinks = json_object_get(pl->root, "sinks");
+    char what[64];
+    for (size_t i = 0; i < json_array_size(sinks); i++) {
+        const json_t *s = json_array_get(sinks, i);
+        snprintf(what, sizeof what, "sinks[%zu] (%s)", i,
+                 json_string_value(json_object_get(s, "type"))
+                     ? json_string_value(json_object_get(s, "type"))
+                     : "?");
+        check_sink(k, kc, s, what);
+    }
+    const json_t *dead = json_object_get(pl->root, "dead_letter");
+    if (json_is_object(dead))
+        check_sink(k, kc, dead, "dead_letter");
+    const json_t *ops = json_object_get(pl->root, "operators");
+    for (size_t i = 0; i < pl->nops; i++)
+        if (strcmp(pl->ops[i].type->name, "model") == 0)
+            line(k, "ok", "operators[%zu] (model): \"%s\" loaded", i,
+                 json_string_value(json_object_get(json_array_get(ops, i), "path")));
+}
+
+static int check_main(int argc, char **argv)
+{
+    struct weir_override sets[64];
+    size_t nsets = 0;
+    const char *file = NULL;
+    struct check k = {.timeout_ms = 5000};
+    struct weir_load_opts o = {0};
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--set") == 0 && i + 1 < argc) {
+            if (nsets == 64 || weir_override_parse(argv[++i], &sets[nsets++]) < 0) {
+                fprintf(stderr, "weir: --set expects PATH=VALUE, got \"%s\"\n", argv[i]);
+                return EXIT_USAGE;
+            }
+        } else if (strcmp(a, "--embedded") == 0 && nsets < 64) {
+            sets[nsets++] = (struct weir_override){"source.brokers", "embedded"};
+        } else if (strcmp(a, "--timeout") == 0 && i + 1 < argc) {
+            char *end;
+            double s = strtod(argv[++i], &end);
+            if (*end || !(s > 0 && s <= 600)) {
+                fprintf(stderr, "weir: --timeout expects seconds from 0 to 600, got \"%s\"\n",
+                        argv[i]);
+                return EXIT_USAGE;
+            }
+            k.timeout_ms = (int)(s * 1000);
+        } else if (strcmp(a, "--allow-unsafe-kafka-properties") == 0) {
+            o.allow_unsafe_kafka = 1;
+        } else if (a[0] == '-' || file) {
+            fprintf(stderr, "weir: check: unexpected argument \"%s\"; try: weir help check\n", a);
+            return EXIT_USAGE;
+        } else {
+            file = a;
+        }
+    }
+    if (!file) {
+        fprintf(stderr, "weir: check needs a pipeline file; try: weir help check\n");
+        return EXIT_USAGE;
+    }
+    o.sets = sets;
+    o.nsets = nsets;
+    struct weir_diag diag = {0};
+    struct weir_pipeline *pl = NULL;
+    int rc = weir_pipeline_load_opts(file, &o, &pl, &diag);
+    weir_diag_print(&diag, stderr);
+    weir_diag_free(&diag);
+    if (rc < 0) {
+        fprintf(stderr, "weir: check: %s is not valid (above): nothing checked\n", file);
+        return EXIT_USAGE;
+    }
+    line(&k, "ok", "%s: valid (%zu operators, %zu sinks)", file, pl->nops, pl->nsinks);
+    check_pipeline(&k, pl);
+    weir_pipeline_free(pl);
+    printf("%s: %d problem%s\n", file, k.problems, k.problems == 1 ? "" : "s");
+    return k.problems ? EXIT_PROBLEMS : 0;
+}
+
+const struct weir_command weir_command_check = {
+    .name = "check",
+    .usage = "weir check PIPELINE [--set PATH=VALUE]... [--embedded] [--timeout SECONDS]\n"
+             "           [--allow-unsafe-kafka-properties]",
+    .help =
+        "Checks what PIPELINE needs from the outside world, without running it: Kafka brokers\n"
+        "reachable (within --timeout, default 5 s), each source and sink topic present (its\n"
+        "partition count printed) and not refused by authorization, the consumer group, the\n"
+        "changelog topic of durable state; a file source's files readable, file sinks'\n"
+        "directories writable; model files load. One line per check (ok, note or FAIL), then\n"
+        "the count of problems. Nothing is consumed, produced or committed: only metadata and\n"
+        "group descriptions are asked for, and no topic is created. Unsafe \"kafka\" properties\n"
+        "are refused as weir run and weir validate refuse them. Exit 0 when everything is\n"
+        "ready, 1 with every problem listed, 2 for an invalid pipeline or bad usage.\n",
+    .main = check_main,
+};
