@@ -117,6 +117,8 @@ int fit_xgb_train(const struct fit_data *d, const size_t *train, size_t ntrain,
     if (o->progress == 1)
         fputc('\n', stderr);
     XGB(XGBoosterSlice(b, 0, (int)res->best_round, 1, &kept));
+    /* The file names its inputs: the model operator's default features. */
+    XGB(XGBoosterSetStrFeatureInfo(kept, "feature_name", (const char **)d->feature, d->nf));
     XGB(XGBoosterSaveModel(kept, path));
     XGB(XGDMatrixCreateFromMat(d->X, d->n, d->nf, NAN, &all));
     bst_ulong len;
