@@ -86,9 +86,10 @@ static int csv_write(struct weir_sink *s, struct weir_batch *b, struct weir_tick
         }
         struct weir_buf *l = &o->line;
         weir_buf_reset(l);
-        if (ts >= 0)
-            weir_buf_reserve(l, 24), l->len += (size_t)snprintf(l->data + l->len, 24, "%lld",
-                                                                (long long)ts);
+        if (ts >= 0) {
+            char num[24];
+            weir_buf_append(l, num, (size_t)snprintf(num, sizeof num, "%lld", (long long)ts));
+        }
         const float *x = b->X + (size_t)i * b->stride;
         for (size_t k = 0; k < o->ncol; k++) {
             weir_buf_append(l, ",", 1);
@@ -288,6 +289,10 @@ int weir_features_write(const struct weir_features_opts *o, struct weir_features
     int rc = load(o, &pl);
     if (rc < 0)
         return weir_error_set(err, -EINVAL, "%s is not valid (above)", o->pipeline);
+    if (pl->nsinks == 0) { /* the loader requires one; run_cut replaces sinks[0] */
+        weir_pipeline_free(pl);
+        return weir_error_set(err, -EINVAL, "%s has no sink", o->pipeline);
+    }
     size_t cut = first_model(pl), ncol = 0;
     struct column *col = calloc(WEIR_SCHEMA_MAX + WEIR_FEATURES_MAX_LABELS, sizeof *col);
     FILE *f = NULL;

@@ -448,7 +448,9 @@ static int fit_main(int argc, char **argv)
     float *pred = malloc(d.n * sizeof *pred);
     double tl = NAN, vl = NAN;
     char what[256] = "";
-    rc = !s.idx || !pred ? -1
+    if (s.idx && s.ntrain == 0)
+        fprintf(stderr, "weir: fit: %zu rows and --valid %g leave none to train on\n", d.n, c.valid);
+    rc = !s.idx || !pred || s.ntrain == 0 ? -1
          : c.type == TYPE_XGBOOST ? train_xgboost(&c, &d, &s, pred, &tl, &vl, what, sizeof what)
                                   : train_dense(&c, &d, &s, pred, &tl, &vl, what, sizeof what);
     if (rc == 0) {
