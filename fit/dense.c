@@ -320,8 +320,11 @@ static void progress(const struct fit_train_opts *o, size_t epoch, double done, 
         for (int i = 0; i < 30; i++)
             bar[i] = i < k ? '#' : '.';
         bar[30] = 0;
-        fprintf(stderr, "\rweir fit: epoch %3zu/%zu [%s] train loss %.5f  validation %.5f ",
-                epoch, o->epochs, bar, train, valid);
+        char v[32] = "-";
+        if (!isnan(valid))
+            snprintf(v, sizeof v, "%.5f", valid);
+        fprintf(stderr, "\rweir fit: epoch %3zu/%zu [%s] train loss %.5f  validation %s  ", epoch,
+                o->epochs, bar, train, v);
     } else if (o->progress == 2 && done >= 1) {
         fprintf(stderr, "weir fit: epoch %zu/%zu: train loss %.6f, validation loss %.6f\n", epoch,
                 o->epochs, train, valid);
