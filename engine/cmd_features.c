@@ -32,7 +32,7 @@ struct column {
 struct csv_out {
     FILE *f;
     struct column *col; /* labels first, then features */
-    size_t ncol, nlabels;
+    size_t ncol;
     int64_t until_ms;
     struct weir_buf line;
     struct weir_features_result *res;
@@ -296,7 +296,7 @@ int weir_features_write(const struct weir_features_opts *o, struct weir_features
     size_t cut = first_model(pl), ncol = 0;
     struct column *col = calloc(WEIR_SCHEMA_MAX + WEIR_FEATURES_MAX_LABELS, sizeof *col);
     FILE *f = NULL;
-    struct csv_out out = {.col = col, .nlabels = o->nlabels, .until_ms = o->until_ms, .res = res};
+    struct csv_out out = {.col = col, .until_ms = o->until_ms, .res = res};
     if (!col)
         rc = weir_error_set(err, -ENOMEM, "out of memory");
     for (size_t k = 0; rc == 0 && k < o->nlabels; k++)

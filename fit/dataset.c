@@ -105,15 +105,12 @@ static int pick_features(char **name, size_t ncol, const char *features, int lab
     return rc;
 }
 
-struct grow {
-    size_t cap;
-};
-
-static int reserve_rows(struct fit_data *d, struct grow *g, int label, int time)
+/* Room for one more row; *rows is what the arrays hold. */
+static int reserve_rows(struct fit_data *d, size_t *rows, int label, int time)
 {
-    if (d->n < g->cap)
+    if (d->n < *rows)
         return 0;
-    size_t cap = g->cap ? g->cap * 2 : 4096;
+    size_t cap = *rows ? *rows * 2 : 4096;
     float *X = realloc(d->X, cap * (d->nf ? d->nf : 1) * sizeof *X);
     if (!X)
         return -ENOMEM;
@@ -130,7 +127,7 @@ static int reserve_rows(struct fit_data *d, struct grow *g, int label, int time)
             return -ENOMEM;
         d->t = t;
     }
-    g->cap = cap;
+    *rows = cap;
     return 0;
 }
 
@@ -140,7 +137,7 @@ static int read_rows(FILE *f, const char *path, struct fit_data *d, const int *p
     char *line = NULL, **field = malloc(MAX_COLS * sizeof *field);
     size_t cap = 0, lineno = 1;
     ssize_t len;
-    struct grow g = {0};
+    size_t rows = 0;
     int rc = field ? 0 : weir_error_set(err, -ENOMEM, "out of memory");
     while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
         lineno++;
@@ -153,7 +150,7 @@ static int read_rows(FILE *f, const char *path, struct fit_data *d, const int *p
                                 path, lineno, nfield, ncol);
             break;
         }
-        if (reserve_rows(d, &g, label_col >= 0, time_col >= 0) < 0) {
+        if (reserve_rows(d, &rows, label_col >= 0, time_col >= 0) < 0) {
             rc = weir_error_set(err, -ENOMEM, "out of memory reading %s", path);
             break;
         }

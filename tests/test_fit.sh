@@ -11,7 +11,9 @@
 #     circle (the MLP's AUC is not a property of the data alone);
 #   - the autoencoder's reconstruction error is higher on the anomalies;
 #   - one seed gives identical files (cmp), another seed a different one;
-#     fitting from the pipeline equals fitting from its feature file;
+#     fitting from the pipeline equals fitting from its feature file; two
+#     runs of weir features give one file; the validation rows are the latest
+#     20% by event time;
 #   - xgboost: weir's tree kernel reproduces XGBoost's own predictions of the
 #     fitted model (/usr/bin/python3 with xgboost; that part is skipped
 #     without it, or when weir was built without libxgboost-dev);
@@ -118,7 +120,23 @@ a=$(auc_of validation "$T/circ_lr.txt")
 echo "logistic, circle label: validation AUC $a"
 below "$a" 0.8 && ok || fail "a logistic regression learnt the circle (AUC $a): the test data is too easy"
 
+# the validation rows are the latest 20% by event time (the input is not quite in time order)
+$PY - "$T/f.csv" "$T/lin.scores" <<'PY' && ok || fail "validation rows are not the latest by event time"
+import csv, sys
+t = [int(r["event_time_ms"]) for r in csv.DictReader(open(sys.argv[1]))]
+s = [r["set"] for r in csv.DictReader(open(sys.argv[2]))]
+assert len(t) == len(s)
+assert any(t[i] > t[i + 1] for i in range(len(t) - 1))  # out of order somewhere
+valid = [x for x, k in zip(t, s) if k == "valid"]
+train = [x for x, k in zip(t, s) if k == "train"]
+assert len(valid) == round(0.2 * len(t)), len(valid)
+assert min(valid) >= max(train), (min(valid), max(train))
+PY
+
 # determinism
+"$WEIR_BIN" features "$T/p.json" --out "$T/f2.csv" --label y_lin --label y_circ --label anom \
+    --features a,b,c,ab,q --quiet
+cmp -s "$T/f.csv" "$T/f2.csv" && ok || fail "weir features: two runs, two files"
 fit mlp y_circ "$T/circ2.safetensors" "$T/circ2.scores" --features a,b --seed 7 >/dev/null
 cmp -s "$T/circ.safetensors" "$T/circ2.safetensors" && ok || fail "mlp: one seed, two files"
 fit mlp y_circ "$T/circ3.safetensors" "$T/circ3.scores" --features a,b --seed 8 >/dev/null
