@@ -283,6 +283,26 @@ int fit_net_predict(const struct fit_net *net, const float *X, const float *y, c
     return 0;
 }
 
+float *fit_net_params(const struct fit_net *net, size_t *count)
+{
+    *count = param_count(net);
+    return net->W[0];
+}
+
+int fit_net_gradient(const struct fit_net *net, const float *X, const float *y, const size_t *idx,
+                     size_t n, const struct fit_train_opts *o, float *grad, double *loss)
+{
+    struct work w;
+    if (work_init(&w, net, n) < 0)
+        return -ENOMEM;
+    gather(net, X, idx, n, w.A[0]);
+    forward(net, &w, n);
+    *loss = loss_rows(net, &w, y, idx, n, o, w.G[0], 1);
+    backward(net, &w, n, grad);
+    work_free(&w);
+    return 0;
+}
+
 /* ---- training -------------------------------------------------------------- */
 
 struct optimiser {

@@ -67,6 +67,15 @@ int fit_net_train(struct fit_net *net, const float *X, const float *y, const siz
 int fit_net_predict(const struct fit_net *net, const float *X, const float *y, const size_t *idx,
                     size_t n, const struct fit_train_opts *o, float *out, double *loss);
 
+/* The parameters as one array (every layer's weight then bias, in order) and
+ * their number: what fit_net_gradient's grad is laid out as. */
+float *fit_net_params(const struct fit_net *net, size_t *count);
+/* The summed training loss of rows idx[0..n) (weighted as in training) and
+ * its gradient with respect to every parameter, summed over the rows, into
+ * grad. For tests: a finite-difference check. Returns 0 or -ENOMEM. */
+int fit_net_gradient(const struct fit_net *net, const float *X, const float *y, const size_t *idx,
+                     size_t n, const struct fit_train_opts *o, float *grad, double *loss);
+
 /* Writes the safetensors file the model operator loads, with the "weir"
  * architecture naming features. Returns 0 or -errno with err filled. */
 int fit_net_save(const struct fit_net *net, char *const *features, const char *path,
