@@ -14,6 +14,8 @@ extern const struct weir_section_type weir_section_http;
 extern const struct weir_command weir_command_replay;
 extern const struct weir_command weir_command_test;  /* pipeline_test.c */
 extern const struct weir_command weir_command_check; /* pipeline_check.c */
+extern const struct weir_command weir_command_features;
+extern const struct weir_command weir_command_fit;
 
 static const struct weir_source_type *const sources[] = {&weir_source_file, &weir_source_kafka, NULL};
 static const struct weir_sink_type *const sinks[] = {&weir_sink_file, &weir_sink_kafka, NULL};
@@ -23,6 +25,8 @@ static const struct weir_command *const commands[] = {
     &weir_command_replay,
     &weir_command_test,
     &weir_command_check,
+    &weir_command_features,
+    &weir_command_fit,
     NULL,
 };
 

@@ -1,0 +1,507 @@
+/* weir fit: trains a model the `model` operator serves from a feature CSV
+ * (`weir features`' format) or straight from a pipeline (which runs `weir
+ * features` first). fit/README.md says what lives where. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench/fraud/fraud_metrics.h"
+#include "connectors/connector.h"
+#include "engine/features.h"
+#include "engine/override.h"
+#include "fit/dataset.h"
+#include "fit/dense.h"
+#include "fit/xgb.h"
+
+enum fit_type { TYPE_LOGISTIC, TYPE_MLP, TYPE_AUTOENCODER, TYPE_XGBOOST };
+static const char *const type_name[] = {"logistic", "mlp", "autoencoder", "xgboost"};
+
+struct fit_cli {
+    const char *input, *out, *label, *features, *scores, *hidden, *class_weight;
+    int type, act, sgd, progress, quiet;
+    double valid, lr;
+    uint64_t seed;
+    size_t epochs, patience, batch, rounds, depth, threads;
+    double eta;
+    struct weir_override sets[64];
+    size_t nsets;
+    int64_t until_ms;
+};
+
+/* ---- arguments ------------------------------------------------------------ */
+
+static int parse_size(const char *s, size_t lo, size_t hi, size_t *out)
+{
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || end == s || v < lo || v > hi)
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+static int parse_real(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (*end || end == s || !(v >= lo && v <= hi))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int pick(const char *s, const char *const *names, int n)
+{
+    for (int k = 0; k < n; k++)
+        if (strcmp(s, names[k]) == 0)
+            return k;
+    return -1;
+}
+
+static int bad(const char *opt, const char *want, const char *got)
+{
+    fprintf(stderr, "weir: fit: %s expects %s, got \"%s\"\n", opt, want, got);
+    return -1;
+}
+
+static int parse_value(struct fit_cli *c, const char *a, const char *v)
+{
+    static const char *const acts[] = {"none", "relu", "tanh"}, *const opts[] = {"adam", "sgd"};
+    size_t sz;
+    if (strcmp(a, "--type") == 0)
+        return (c->type = pick(v, type_name, 4)) < 0 ? bad(a, "logistic, mlp, autoencoder or "
+                                                       "xgboost", v) : 0;
+    if (strcmp(a, "--activation") == 0)
+        return (c->act = pick(v, acts + 1, 2) + 1) < 1 ? bad(a, "relu or tanh", v) : 0;
+    if (strcmp(a, "--optimizer") == 0)
+        return (c->sgd = pick(v, opts, 2)) < 0 ? bad(a, "adam or sgd", v) : 0;
+    if (strcmp(a, "--valid") == 0)
+        return parse_real(v, 0, 0.9, &c->valid) < 0 ? bad(a, "a fraction from 0 to 0.9", v) : 0;
+    if (strcmp(a, "--lr") == 0)
+        return parse_real(v, 1e-9, 10, &c->lr) < 0 ? bad(a, "a learning rate > 0", v) : 0;
+    if (strcmp(a, "--eta") == 0)
+        return parse_real(v, 1e-6, 1, &c->eta) < 0 ? bad(a, "a number from 1e-6 to 1", v) : 0;
+    if (strcmp(a, "--seed") == 0)
+        return parse_size(v, 0, SIZE_MAX, &sz) < 0 ? bad(a, "a number", v) : (c->seed = sz, 0);
+    if (strcmp(a, "--until") == 0)
+        return weir_features_parse_time(v, &c->until_ms) < 0
+                   ? bad(a, "YYYY-MM-DD[THH:MM:SS] (UTC) or epoch ms", v) : 0;
+    struct { const char *name; size_t *at, lo, hi; } sizes[] = {
+        {"--epochs", &c->epochs, 1, 100000},  {"--patience", &c->patience, 1, 100000},
+        {"--batch", &c->batch, 1, 1 << 20},   {"--rounds", &c->rounds, 1, 100000},
+        {"--depth", &c->depth, 1, 16},        {"--threads", &c->threads, 1, 256}};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
+        if (strcmp(a, sizes[k].name) == 0)
+            return parse_size(v, sizes[k].lo, sizes[k].hi, sizes[k].at) < 0
+                       ? bad(a, "a whole number in range", v) : 0;
+    struct { const char *name, **at; } strs[] = {
+        {"--out", &c->out},           {"--label", &c->label},   {"--features", &c->features},
+        {"--scores", &c->scores},     {"--hidden", &c->hidden},
+        {"--class-weight", &c->class_weight}};
+    for (size_t k = 0; k < sizeof strs / sizeof strs[0]; k++)
+        if (strcmp(a, strs[k].name) == 0) {
+            *strs[k].at = v;
+            return 0;
+        }
+    if (strcmp(a, "--set") == 0) {
+        char *copy = (char *)v; /* argv: ours to split */
+        if (c->nsets == 64 || weir_override_parse(copy, &c->sets[c->nsets++]) < 0)
+            return bad(a, "PATH=VALUE", v);
+        return 0;
+    }
+    return 1; /* not an option with a value */
+}
+
+static int parse_args(int argc, char **argv, struct fit_cli *c)
+{
+    *c = (struct fit_cli){.type = -1, .valid = 0.2, .seed = 1, .progress = -1, .act = 0,
+                          .until_ms = INT64_MAX};
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--progress") == 0) {
+            c->progress = 1;
+            continue;
+        }
+        if (strcmp(a, "--quiet") == 0) {
+            c->quiet = 1;
+            continue;
+        }
+        if (a[0] == '-' && a[1] == '-' && i + 1 < argc) {
+            int rc = parse_value(c, a, argv[i + 1]);
+            if (rc < 0)
+                return -1;
+            if (rc == 0) {
+                i++;
+                continue;
+            }
+        }
+        if (!c->input && a[0] != '-') {
+            c->input = a;
+            continue;
+        }
+        fprintf(stderr, "weir: fit: unexpected argument \"%s\"; try: weir help fit\n", a);
+        return -1;
+    }
+    if (!c->input || !c->out || c->type < 0) {
+        fprintf(stderr, "weir: fit needs INPUT, --type and --out; try: weir help fit\n");
+        return -1;
+    }
+    if (c->type != TYPE_AUTOENCODER && !c->label) {
+        fprintf(stderr, "weir: fit: --type %s needs --label\n", type_name[c->type]);
+        return -1;
+    }
+    return 0;
+}
+
+static int is_pipeline(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 5 && strcmp(path + n - 5, ".json") == 0;
+}
+
+/* ---- the data ------------------------------------------------------------- */
+
+/* INPUT is a pipeline: its features go to a temporary CSV first. */
+static int features_of_pipeline(const struct fit_cli *c, char *tmp, size_t len)
+{
+    const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(tmp, len, "%s/weir-fit-features.XXXXXX", dir);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        fprintf(stderr, "weir: fit: %s: %s\n", tmp, strerror(errno));
+        return -1;
+    }
+    close(fd);
+    struct weir_features_opts fo = {.pipeline = c->input, .sets = c->sets, .nsets = c->nsets,
+                                    .features = c->features, .until_ms = c->until_ms,
+                                    .out = tmp, .quiet = c->quiet};
+    if (c->label)
+        fo.labels[fo.nlabels++] = c->label;
+    struct weir_features_result res;
+    struct weir_error err = {0};
+    if (weir_features_write(&fo, &res, &err) < 0) {
+        fprintf(stderr, "weir: fit: %s\n", err.msg);
+        return -1;
+    }
+    if (!c->quiet)
+        fprintf(stderr, "weir: fit: %llu rows of %zu features from %s\n",
+                (unsigned long long)res.rows, res.nfeatures, c->input);
+    return 0;
+}
+
+/* ---- metrics and reports -------------------------------------------------- */
+
+struct split {
+    size_t *idx, ntrain, nvalid;
+};
+
+static void metrics(const struct fit_data *d, const size_t *idx, size_t n, const float *pred,
+                    double *auc, double *ap)
+{
+    *auc = *ap = NAN;
+    if (!d->y || n == 0)
+        return;
+    double *s = malloc(n * sizeof *s);
+    unsigned char *l = malloc(n);
+    if (s && l) {
+        for (size_t r = 0; r < n; r++) {
+            s[r] = pred[idx[r]];
+            l[r] = d->y[idx[r]] >= 0.5f;
+        }
+        *auc = fraud_auc(s, l, n);
+        *ap = fraud_ap(s, l, n);
+    }
+    free(s);
+    free(l);
+}
+
+static void report_line(const char *what, double loss, double auc, double ap)
+{
+    printf("%-11s loss %.6f", what, loss);
+    if (!isnan(auc))
+        printf("  auc %.6f  ap %.6f", auc, ap);
+    printf("\n");
+}
+
+static int write_scores(const char *path, const struct fit_data *d, const struct split *s,
+                        const float *pred)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "weir: fit: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    unsigned char *valid = calloc(d->n ? d->n : 1, 1);
+    for (size_t r = s->ntrain; valid && r < d->n; r++)
+        valid[s->idx[r]] = 1;
+    fprintf(f, "set,score\n");
+    for (size_t r = 0; r < d->n; r++)
+        fprintf(f, "%s,%.9g\n", valid && valid[r] ? "valid" : "train", pred[r]);
+    free(valid);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+/* ---- training --------------------------------------------------------------- */
+
+static int class_weights(const struct fit_cli *c, const struct fit_data *d, const struct split *s,
+                         double *pos, double *neg)
+{
+    size_t npos = 0;
+    for (size_t r = 0; r < s->ntrain; r++)
+        npos += d->y[s->idx[r]] >= 0.5f;
+    size_t nneg = s->ntrain - npos;
+    *pos = *neg = 1;
+    if (npos == 0 || nneg == 0) {
+        fprintf(stderr, "weir: fit: the training rows hold %s: a classifier needs both classes\n",
+                npos ? "only positives" : "no positive label");
+        return -1;
+    }
+    if (!c->class_weight || strcmp(c->class_weight, "balanced") == 0) {
+        *pos = (double)s->ntrain / (2.0 * (double)npos);
+        *neg = (double)s->ntrain / (2.0 * (double)nneg);
+    } else if (strcmp(c->class_weight, "none") != 0 &&
+               parse_real(c->class_weight, 1e-6, 1e6, pos) < 0) {
+        return bad("--class-weight", "balanced, none or the positive class's weight",
+                   c->class_weight);
+    }
+    return 0;
+}
+
+/* Layer widths: inputs, --hidden (or the type's default), outputs. */
+static int layer_dims(const struct fit_cli *c, size_t nin, size_t *dims, size_t *nl)
+{
+    size_t n = 0;
+    dims[n++] = nin;
+    char def[64];
+    const char *h = c->hidden;
+    if (!h && c->type == TYPE_MLP)
+        h = "32,16";
+    if (!h && c->type == TYPE_AUTOENCODER) {
+        size_t a = nin / 2 > 2 ? nin / 2 : 2, b = nin / 4 > 1 ? nin / 4 : 1;
+        snprintf(def, sizeof def, "%zu,%zu,%zu", a, b, a);
+        h = def;
+    }
+    if (c->type == TYPE_LOGISTIC && c->hidden) {
+        fprintf(stderr, "weir: fit: --hidden: a logistic regression has no hidden layer (use "
+                "--type mlp)\n");
+        return -1;
+    }
+    for (const char *p = h; p && *p;) {
+        char *end;
+        unsigned long w = strtoul(p, &end, 10);
+        if (end == p || w < 1 || w > 4096 || (*end && *end != ',') || n == FIT_MAX_LAYERS)
+            return bad("--hidden", "widths from 1 to 4096 such as 32,16", h);
+        dims[n++] = w;
+        p = *end ? end + 1 : end;
+    }
+    dims[n] = c->type == TYPE_AUTOENCODER ? nin : 1;
+    *nl = n;
+    return 0;
+}
+
+static void describe(const struct fit_cli *c, const size_t *dims, size_t nl, char *out, size_t len)
+{
+    size_t o = (size_t)snprintf(out, len, "%s ", type_name[c->type]);
+    for (size_t l = 0; l <= nl && o < len; l++)
+        o += (size_t)snprintf(out + o, len - o, "%s%zu", l ? "-" : "", dims[l]);
+}
+
+static int train_dense(const struct fit_cli *c, const struct fit_data *d, const struct split *s,
+                       float *pred, double *tloss, double *vloss, char *what, size_t wlen)
+{
+    size_t dims[FIT_MAX_LAYERS + 1], nl;
+    struct fit_train_opts o = {.seed = c->seed, .epochs = c->epochs ? c->epochs : 50,
+                               .patience = c->patience ? c->patience : 5,
+                               .batch = c->batch ? c->batch : 256, .sgd = c->sgd,
+                               .pos_weight = 1, .neg_weight = 1, .progress = c->progress};
+    o.lr = c->lr ? c->lr : c->type == TYPE_LOGISTIC ? 0.01 : c->sgd ? 0.01 : 0.001;
+    int act = c->act ? c->act : c->type == TYPE_AUTOENCODER ? FIT_ACT_TANH : FIT_ACT_RELU;
+    if (layer_dims(c, d->nf, dims, &nl) < 0)
+        return -1;
+    if (c->type != TYPE_AUTOENCODER && class_weights(c, d, s, &o.pos_weight, &o.neg_weight) < 0)
+        return -1;
+    /* An autoencoder learns normal records: label 0, or all without a label. */
+    size_t *train = s->idx, ntrain = s->ntrain, *valid = s->idx + s->ntrain, nvalid = s->nvalid;
+    size_t *normal = NULL;
+    if (c->type == TYPE_AUTOENCODER && d->y) {
+        normal = malloc(d->n * sizeof *normal);
+        if (!normal)
+            return -1;
+        size_t nt = 0, nv = 0;
+        for (size_t r = 0; r < s->ntrain; r++)
+            if (d->y[s->idx[r]] < 0.5f)
+                normal[nt++] = s->idx[r];
+        for (size_t r = s->ntrain; r < d->n; r++)
+            if (d->y[s->idx[r]] < 0.5f)
+                normal[nt + nv++] = s->idx[r];
+        train = normal, ntrain = nt, valid = normal + nt, nvalid = nv;
+    }
+    struct fit_net net;
+    struct fit_train_result res;
+    struct weir_error err = {0};
+    int rc = ntrain ? fit_net_init(&net, c->type == TYPE_AUTOENCODER ? FIT_RECONSTRUCT
+                                                                     : FIT_CLASSIFY,
+                                   dims, nl, act, c->seed)
+                    : -EINVAL;
+    if (rc < 0) {
+        fprintf(stderr, "weir: fit: %s\n", ntrain ? "out of memory" : "no training rows");
+        free(normal);
+        return -1;
+    }
+    describe(c, dims, nl, what, wlen);
+    fit_net_normalise(&net, d->X, train, ntrain);
+    rc = fit_net_train(&net, d->X, d->y, train, ntrain, valid, nvalid, &o, &res, &err);
+    if (rc == 0) {
+        size_t *all = malloc(d->n * sizeof *all);
+        for (size_t r = 0; all && r < d->n; r++)
+            all[r] = r;
+        rc = all ? fit_net_predict(&net, d->X, d->y, all, d->n, &o, pred, NULL) : -ENOMEM;
+        free(all);
+        if (rc < 0)
+            weir_error_set(&err, rc, "out of memory");
+    }
+    if (rc == 0)
+        rc = fit_net_save(&net, d->feature, c->out, &err);
+    if (rc == 0) {
+        size_t o2 = strlen(what);
+        snprintf(what + o2, wlen - o2, ", best epoch %zu of %zu", res.best_epoch, res.epochs_run);
+        *tloss = res.train_loss;
+        *vloss = res.valid_loss;
+    } else {
+        fprintf(stderr, "weir: fit: %s\n", err.msg);
+    }
+    fit_net_free(&net);
+    free(normal);
+    return rc < 0 ? -1 : 0;
+}
+
+static int train_xgboost(const struct fit_cli *c, const struct fit_data *d, const struct split *s,
+                         float *pred, double *tloss, double *vloss, char *what, size_t wlen)
+{
+#ifdef WEIR_HAVE_XGBOOST
+    double spw = 1;
+    if (c->class_weight && strcmp(c->class_weight, "none") != 0) {
+        double pos, neg;
+        if (class_weights(c, d, s, &pos, &neg) < 0)
+            return -1;
+        spw = pos / neg;
+    }
+    struct fit_xgb_opts o = {.seed = c->seed, .rounds = c->rounds ? c->rounds : 300,
+                             .patience = c->patience ? c->patience : 20,
+                             .depth = c->depth ? c->depth : 6, .eta = c->eta ? c->eta : 0.1,
+                             .threads = c->threads ? c->threads : 1, .scale_pos_weight = spw,
+                             .progress = c->progress};
+    struct fit_xgb_result res;
+    struct weir_error err = {0};
+    if (fit_xgb_train(d, s->idx, s->ntrain, s->idx + s->ntrain, s->nvalid, &o, c->out, pred, &res,
+                      &err) < 0) {
+        fprintf(stderr, "weir: fit: %s\n", err.msg);
+        return -1;
+    }
+    snprintf(what, wlen, "xgboost depth %zu eta %g, best round %zu of %zu", o.depth, o.eta,
+             res.best_round, res.rounds_run);
+    *tloss = res.train_loss;
+    *vloss = res.valid_loss;
+    return 0;
+#else
+    fprintf(stderr, "weir: fit: --type xgboost: this weir was built without XGBoost (install "
+            "libxgboost-dev and build again)\n");
+    return -1;
+#endif
+}
+
+static int fit_main(int argc, char **argv)
+{
+    struct fit_cli c;
+    if (parse_args(argc, argv, &c) < 0)
+        return 2;
+    if (c.quiet)
+        c.progress = 0;
+    else if (c.progress < 0)
+        c.progress = isatty(2) ? 1 : 0;
+    else
+        c.progress = isatty(2) ? 1 : 2;
+    char tmp[4096] = "";
+    const char *csv = c.input;
+    if (is_pipeline(c.input)) {
+        if (features_of_pipeline(&c, tmp, sizeof tmp) < 0) {
+            if (tmp[0])
+                unlink(tmp);
+            return 1;
+        }
+        csv = tmp;
+    }
+    struct fit_data d;
+    struct weir_error err = {0};
+    int rc = fit_data_read(csv, is_pipeline(c.input) ? NULL : c.features, c.label, &d, &err);
+    if (tmp[0])
+        unlink(tmp);
+    if (rc < 0) {
+        fprintf(stderr, "weir: fit: %s\n", err.msg);
+        return rc == -EINVAL ? 2 : 1;
+    }
+    struct split s = {.idx = fit_data_split(&d, c.valid, &s.ntrain)};
+    s.nvalid = d.n - s.ntrain;
+    float *pred = malloc(d.n * sizeof *pred);
+    double tl = NAN, vl = NAN;
+    char what[256] = "";
+    if (s.idx && s.ntrain == 0)
+        fprintf(stderr, "weir: fit: %zu rows and --valid %g leave none to train on\n", d.n, c.valid);
+    rc = !s.idx || !pred || s.ntrain == 0 ? -1
+         : c.type == TYPE_XGBOOST ? train_xgboost(&c, &d, &s, pred, &tl, &vl, what, sizeof what)
+                                  : train_dense(&c, &d, &s, pred, &tl, &vl, what, sizeof what);
+    if (rc == 0) {
+        double tauc, tap, vauc, vap;
+        metrics(&d, s.idx, s.ntrain, pred, &tauc, &tap);
+        metrics(&d, s.idx + s.ntrain, s.nvalid, pred, &vauc, &vap);
+        printf("weir fit: %s; %zu rows: %zu train, %zu validation (the last by %s)%s\n", what, d.n,
+               s.ntrain, s.nvalid, d.t ? "event time" : "file order",
+               d.dropped ? ", rows without a label skipped" : "");
+        report_line("train", tl, tauc, tap);
+        if (s.nvalid)
+            report_line("validation", vl, vauc, vap);
+        if (c.scores && write_scores(c.scores, &d, &s, pred) < 0)
+            rc = -1;
+        if (!c.quiet)
+            fprintf(stderr, "weir: fit: wrote %s\n", c.out);
+    }
+    free(pred);
+    free(s.idx);
+    fit_data_free(&d);
+    return rc < 0 ? 1 : 0;
+}
+
+const struct weir_command weir_command_fit = {
+    .name = "fit",
+    .usage = "weir fit FEATURES.csv|PIPELINE.json --type logistic|mlp|autoencoder|xgboost --out "
+             "MODEL [--label NAME] [options]",
+    .help =
+        "Trains a model the model operator serves (docs/models.md: Training with weir fit)\n"
+        "from a feature CSV written by weir features, or from a pipeline (*.json: its\n"
+        "features are computed first, as weir features computes them; --until and --set\n"
+        "apply to it). MODEL: a .safetensors file (logistic, mlp, autoencoder) or an\n"
+        "XGBoost .json file (xgboost).\n"
+        "  --label NAME         the 0/1 label column (required but for autoencoder)\n"
+        "  --features A,B,C     the inputs, in order (default: every column but the label and\n"
+        "                       event_time_ms; for a pipeline, its model's inputs)\n"
+        "  --valid FRAC         the last FRAC of rows by event time validate (default 0.2);\n"
+        "                       training stops when the validation loss has not improved for\n"
+        "                       --patience epochs (5; xgboost: rounds, 20), keeping the best\n"
+        "  --seed N             the same data and N give the same file (default 1)\n"
+        "  networks: --hidden W1,W2 (mlp 32,16; autoencoder n/2,n/4,n/2) --activation\n"
+        "    relu|tanh (mlp relu, autoencoder tanh) --epochs N (50) --batch N (256) --lr X\n"
+        "    (logistic 0.01, else 0.001) --optimizer adam|sgd (SGD with momentum 0.9)\n"
+        "    --class-weight balanced|none|W (cross-entropy; default balanced)\n"
+        "  xgboost: --rounds N (300) --depth N (6) --eta X (0.1) --threads N (1)\n"
+        "    --class-weight as above sets scale_pos_weight (default none)\n"
+        "  --scores FILE        every row's model output as weir fit computed it (set,score)\n"
+        "  --progress           a progress bar on stderr (default: when it is a terminal)\n"
+        "  --quiet              no progress, no notes on stderr\n"
+        "Prints the train and validation loss, and AUC and average precision with a label.\n"
+        "An autoencoder learns the rows labelled 0 (all rows without --label); its output is\n"
+        "the reconstruction error. Missing inputs are imputed with the training mean.\n",
+    .main = fit_main,
+};

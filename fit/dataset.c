@@ -1,0 +1,264 @@
+/* Reading a feature CSV (fit/dataset.h). Plain stdio: training is not on the
+ * record path. */
+#include "fit/dataset.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/features.h"
+
+#define MAX_COLS 4096
+
+/* Splits line (modified in place: fields are NUL-terminated, quotes
+ * removed) into at most MAX_COLS fields. Returns their number. */
+static size_t split_csv(char *line, char **field)
+{
+    size_t n = 0;
+    char *p = line;
+    for (;;) {
+        char *w = p, *start = p;
+        if (*p == '"') {
+            p++;
+            for (;;) {
+                if (*p == '"' && p[1] == '"') {
+                    *w++ = '"';
+                    p += 2;
+                } else if (*p == '"' || *p == 0) {
+                    p += *p == '"';
+                    break;
+                } else {
+                    *w++ = *p++;
+                }
+            }
+            while (*p && *p != ',')
+                p++;
+        } else {
+            while (*p && *p != ',')
+                p++;
+            w = p;
+        }
+        char sep = *p;
+        *w = 0;
+        if (n < MAX_COLS)
+            field[n++] = start;
+        if (sep != ',')
+            return n;
+        p++;
+    }
+}
+
+static void chomp(char *s, ssize_t *len)
+{
+    while (*len > 0 && (s[*len - 1] == '\n' || s[*len - 1] == '\r'))
+        s[--*len] = 0;
+}
+
+/* Empty: missing (NaN). Otherwise a number, inf and nan included. */
+static int parse_float(const char *s, float *v)
+{
+    if (!*s) {
+        *v = NAN;
+        return 0;
+    }
+    char *end;
+    *v = strtof(s, &end);
+    return *end ? -1 : 0;
+}
+
+static int find_col(char **name, size_t ncol, const char *want)
+{
+    for (size_t k = 0; k < ncol; k++)
+        if (strcmp(name[k], want) == 0)
+            return (int)k;
+    return -1;
+}
+
+/* Column indexes of the features: the list, or every column but the label
+ * and the time. */
+static int pick_features(char **name, size_t ncol, const char *features, int label_col,
+                         int time_col, int *pick, size_t *nf, const char *path,
+                         struct weir_error *err)
+{
+    *nf = 0;
+    if (!features) {
+        for (size_t k = 0; k < ncol; k++)
+            if ((int)k != label_col && (int)k != time_col)
+                pick[(*nf)++] = (int)k;
+        return 0;
+    }
+    char *list = strdup(features), *save = NULL;
+    if (!list)
+        return weir_error_set(err, -ENOMEM, "out of memory");
+    int rc = 0;
+    for (char *t = strtok_r(list, ",", &save); t && rc == 0; t = strtok_r(NULL, ",", &save)) {
+        int c = find_col(name, ncol, t);
+        if (c < 0 || c == label_col)
+            rc = weir_error_set(err, -EINVAL, "%s: %s \"%s\"", path,
+                                c < 0 ? "no column" : "the label cannot be a feature:", t);
+        else if (*nf < MAX_COLS)
+            pick[(*nf)++] = c;
+    }
+    free(list);
+    return rc;
+}
+
+/* Room for one more row; *rows is what the arrays hold. */
+static int reserve_rows(struct fit_data *d, size_t *rows, int label, int time)
+{
+    if (d->n < *rows)
+        return 0;
+    size_t cap = *rows ? *rows * 2 : 4096;
+    float *X = realloc(d->X, cap * (d->nf ? d->nf : 1) * sizeof *X);
+    if (!X)
+        return -ENOMEM;
+    d->X = X;
+    if (label) {
+        float *y = realloc(d->y, cap * sizeof *y);
+        if (!y)
+            return -ENOMEM;
+        d->y = y;
+    }
+    if (time) {
+        int64_t *t = realloc(d->t, cap * sizeof *t);
+        if (!t)
+            return -ENOMEM;
+        d->t = t;
+    }
+    *rows = cap;
+    return 0;
+}
+
+static int read_rows(FILE *f, const char *path, struct fit_data *d, const int *pick,
+                     int label_col, int time_col, size_t ncol, struct weir_error *err)
+{
+    char *line = NULL, **field = malloc(MAX_COLS * sizeof *field);
+    size_t cap = 0, lineno = 1;
+    ssize_t len;
+    size_t rows = 0;
+    int rc = field ? 0 : weir_error_set(err, -ENOMEM, "out of memory");
+    while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        chomp(line, &len);
+        if (len == 0)
+            continue;
+        size_t nfield = split_csv(line, field);
+        if (nfield != ncol) {
+            rc = weir_error_set(err, -EINVAL, "%s:%zu: %zu fields, expected %zu as in the header",
+                                path, lineno, nfield, ncol);
+            break;
+        }
+        if (reserve_rows(d, &rows, label_col >= 0, time_col >= 0) < 0) {
+            rc = weir_error_set(err, -ENOMEM, "out of memory reading %s", path);
+            break;
+        }
+        float *x = d->X + d->n * d->nf;
+        for (size_t k = 0; k < d->nf && rc == 0; k++)
+            if (parse_float(field[pick[k]], &x[k]) < 0)
+                rc = weir_error_set(err, -EINVAL, "%s:%zu: column \"%s\": expected a number, "
+                                    "got \"%s\"", path, lineno, d->feature[k], field[pick[k]]);
+        if (rc == 0 && label_col >= 0) {
+            float y;
+            if (parse_float(field[label_col], &y) < 0 || (!isnan(y) && !(y >= 0 && y <= 1)))
+                rc = weir_error_set(err, -EINVAL, "%s:%zu: the label: expected a number from 0 to "
+                                    "1 (empty: unknown), got \"%s\"", path, lineno,
+                                    field[label_col]);
+            else if (isnan(y)) {
+                d->dropped++;
+                continue;
+            }
+            d->y[d->n] = y;
+        }
+        if (rc == 0 && time_col >= 0)
+            d->t[d->n] = *field[time_col] ? strtoll(field[time_col], NULL, 10) : -1;
+        d->n += rc == 0;
+    }
+    free(line);
+    free(field);
+    return rc;
+}
+
+int fit_data_read(const char *path, const char *features, const char *label, struct fit_data *d,
+                  struct weir_error *err)
+{
+    memset(d, 0, sizeof *d);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return weir_error_set(err, -errno, "%s: %s", path, strerror(errno));
+    char *head = NULL, **name = malloc(MAX_COLS * sizeof *name);
+    int *pick = malloc(MAX_COLS * sizeof *pick);
+    size_t cap = 0, ncol = 0;
+    ssize_t len = getline(&head, &cap, f);
+    int rc = !name || !pick ? weir_error_set(err, -ENOMEM, "out of memory")
+             : len <= 0     ? weir_error_set(err, -EINVAL, "%s: empty: expected a header line", path)
+                            : 0;
+    int label_col = -1, time_col = -1;
+    if (rc == 0) {
+        chomp(head, &len);
+        ncol = split_csv(head, name);
+        time_col = find_col(name, ncol, WEIR_FEATURES_TIME_COLUMN);
+        if (label && (label_col = find_col(name, ncol, label)) < 0)
+            rc = weir_error_set(err, -EINVAL, "%s: no label column \"%s\"", path, label);
+    }
+    if (rc == 0)
+        rc = pick_features(name, ncol, features, label_col, time_col, pick, &d->nf, path, err);
+    if (rc == 0 && d->nf == 0)
+        rc = weir_error_set(err, -EINVAL, "%s: no feature columns", path);
+    if (rc == 0 && !(d->feature = calloc(d->nf, sizeof *d->feature)))
+        rc = weir_error_set(err, -ENOMEM, "out of memory");
+    for (size_t k = 0; rc == 0 && k < d->nf; k++)
+        if (!(d->feature[k] = strdup(name[pick[k]])))
+            rc = weir_error_set(err, -ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = read_rows(f, path, d, pick, label_col, time_col, ncol, err);
+    if (rc == 0 && d->n == 0)
+        rc = weir_error_set(err, -EINVAL, "%s: no rows%s", path,
+                            d->dropped ? " with a label" : "");
+    fclose(f);
+    free(head);
+    free(name);
+    free(pick);
+    if (rc < 0)
+        fit_data_free(d);
+    return rc;
+}
+
+void fit_data_free(struct fit_data *d)
+{
+    for (size_t k = 0; d->feature && k < d->nf; k++)
+        free(d->feature[k]);
+    free(d->feature);
+    free(d->X);
+    free(d->y);
+    free(d->t);
+    memset(d, 0, sizeof *d);
+}
+
+static const int64_t *sort_times;
+
+static int by_time(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    int64_t ti = sort_times[i], tj = sort_times[j];
+    if (ti != tj)
+        return ti < tj ? -1 : 1;
+    return i < j ? -1 : i > j; /* stable: file order for ties */
+}
+
+size_t *fit_data_split(const struct fit_data *d, double valid, size_t *ntrain)
+{
+    size_t *idx = malloc(d->n * sizeof *idx);
+    if (!idx)
+        return NULL;
+    for (size_t i = 0; i < d->n; i++)
+        idx[i] = i;
+    if (d->t) {
+        sort_times = d->t;
+        qsort(idx, d->n, sizeof *idx, by_time);
+    }
+    size_t nvalid = (size_t)((double)d->n * valid + 0.5);
+    *ntrain = d->n - (nvalid < d->n ? nvalid : d->n);
+    return idx;
+}

@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# weir features and weir fit (docs/models.md "Training with weir fit").
+# On 4,000 synthetic records (tests/fit_data.py: two labels, one separable by
+# a plane and one by a circle, 3% injected anomalies, missing and infinite
+# inputs):
+#   - weir features writes exactly the features weir run computes (float32),
+#     the label columns and the event time; --until keeps only earlier rows;
+#   - logistic (plane label) and MLP (circle label) reach a stated validation
+#     AUC; served by the model operator in weir run they give the predictions
+#     weir fit reported within 1e-5; a logistic regression cannot learn the
+#     circle (the MLP's AUC is not a property of the data alone);
+#   - the autoencoder's reconstruction error is higher on the anomalies;
+#   - one seed gives identical files (cmp), another seed a different one;
+#     fitting from the pipeline equals fitting from its feature file; two
+#     runs of weir features give one file; the validation rows are the latest
+#     20% by event time;
+#   - xgboost: weir's tree kernel reproduces XGBoost's own predictions of the
+#     fitted model (/usr/bin/python3 with xgboost; that part is skipped
+#     without it, or when weir was built without libxgboost-dev);
+#   - bad inputs: a missing label column, a label out of range, an unknown
+#     feature: exit 2 with the name.
+# With ../shared/data/fraud/fdh present, weir features on two days of
+# pipelines/fraud.json equals weir run's features.
+set -u
+. "$(dirname "$0")/lib.sh"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+PY=python3
+$PY tests/fit_data.py make "$T/in.jsonl"
+
+cat >"$T/p.json" <<JSON
+{"source": {"type": "file", "path": "$T/in.jsonl"},
+ "operators": [
+  {"type": "extract", "fields": {"ts": {"path": "/ts", "type": "timestamp"}, "a": "/a", "b": "/b",
+    "c": {"path": "/c", "required": false}, "y_lin": "/y_lin", "y_circ": "/y_circ", "anom": "/anom"}},
+  {"type": "derive", "fields": {"ab": "a * b", "q": "max(a - 2, 0) / (b - b)"}}],
+ "sinks": [{"type": "file", "path": "$T/run.jsonl"}],
+ "dead_letter": {"type": "file", "path": "$T/dead.jsonl"}}
+JSON
+# The same pipeline scoring with a model (path set per test).
+sed 's|(b - b)"}}\]|(b - b)"}}, {"type": "model", "path": "MODEL", "out": "score", "on_nan": "impute"}]|' \
+    "$T/p.json" >"$T/scored.json"
+
+# --- help ---------------------------------------------------------------------------
+for c in features fit; do
+    if "$WEIR_BIN" $c --help | grep -q "usage: weir $c"; then ok; else fail "weir $c --help"; fi
+done
+
+# --- features = what weir run computes ---------------------------------------------
+"$WEIR_BIN" run "$T/p.json" --quiet
+"$WEIR_BIN" features "$T/p.json" --out "$T/f.csv" --label y_lin --label y_circ --label anom \
+    --features a,b,c,ab,q --quiet || fail "weir features"
+head -1 "$T/f.csv" | grep -qx 'event_time_ms,y_lin,y_circ,anom,a,b,c,ab,q' && ok ||
+    fail "header: $(head -1 "$T/f.csv")"
+$PY - "$T/f.csv" "$T/run.jsonl" <<'PY' && ok || fail "features differ from weir run's"
+import csv, json, struct, sys
+f32 = lambda v: struct.unpack("f", struct.pack("f", v))[0]
+rows = list(csv.DictReader(open(sys.argv[1])))
+run = [json.loads(l) for l in open(sys.argv[2])]
+assert len(rows) == len(run) == 3999, (len(rows), len(run))  # one dead letter
+empty = inf = 0
+for r, o in zip(rows, run):
+    assert int(r["event_time_ms"]) == o["ts"] * 1000, r
+    for k in ("y_lin", "y_circ", "anom", "ab", "a", "b"):  # a, b: the input's own in run's output
+        assert f32(float(r[k])) == f32(o[k]), (k, r[k], o[k])
+    if "c" not in o:
+        assert r["c"] == "", r
+        empty += 1
+    else:
+        assert f32(float(r["c"])) == f32(o["c"]), (r["c"], o["c"])
+    assert r["q"] == ("inf" if o["a"] > 2 else ""), (r["q"], o["a"])  # 1/0 and 0/0
+    inf += r["q"] == "inf"
+assert empty > 40 and inf > 40, (empty, inf)
+PY
+# --until: only records before the time (given as epoch ms)
+cut=$(sed -n 2001p "$T/f.csv" | cut -d, -f1)
+"$WEIR_BIN" features "$T/p.json" --out "$T/until.csv" --until "$cut" --quiet
+n=$(($(wc -l <"$T/until.csv") - 1))
+max=$(tail -n +2 "$T/until.csv" | cut -d, -f1 | sort -n | tail -1)
+if [ "$n" -ge 1950 ] && [ "$n" -le 2050 ] && [ "$max" -lt "$cut" ]; then ok; else
+    fail "--until $cut: $n rows, the latest $max"; fi
+# no model and no --features: every feature but the labels
+"$WEIR_BIN" features "$T/p.json" --out "$T/all.csv" --label y_lin --quiet
+head -1 "$T/all.csv" | grep -qx 'event_time_ms,y_lin,a,b,c,y_circ,anom,ab,q' && ok ||
+    fail "all features: $(head -1 "$T/all.csv")"
+
+# --- training and serving ---------------------------------------------------------------
+auc_of() { sed -n "s/^$1 .* auc \([0-9.]*\).*/\1/p" "$2"; }
+serve() { # model → $T/served.jsonl
+    "$WEIR_BIN" run "$T/scored.json" --set "operators[2].path=$1" \
+        --set "sinks[0].path=$T/served.jsonl" --quiet
+}
+fit() { # type label model scores [options]
+    local type=$1 label=$2 model=$3 scores=$4
+    shift 4
+    "$WEIR_BIN" fit "$T/f.csv" --type "$type" ${label:+--label "$label"} --out "$model" \
+        --scores "$scores" --quiet "$@"
+}
+at_least() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && a >= b) }'; }
+below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && a < b) }'; }
+
+fit logistic y_lin "$T/lin.safetensors" "$T/lin.scores" --features a,b,c,ab >"$T/lin.txt"
+a=$(auc_of validation "$T/lin.txt")
+echo "logistic, plane label: validation AUC $a"
+at_least "$a" 0.98 && ok || fail "logistic, plane label: validation AUC $a < 0.98: $(cat "$T/lin.txt")"
+serve "$T/lin.safetensors"
+d=$($PY tests/fit_data.py same "$T/lin.scores" "$T/served.jsonl" score)
+below "$d" 1e-5 && ok || fail "logistic: weir run and weir fit differ by $d"
+
+fit mlp y_circ "$T/circ.safetensors" "$T/circ.scores" --features a,b --seed 7 >"$T/circ.txt"
+a=$(auc_of validation "$T/circ.txt")
+echo "mlp, circle label: validation AUC $a"
+at_least "$a" 0.97 && ok || fail "mlp, circle label: validation AUC $a < 0.97: $(cat "$T/circ.txt")"
+serve "$T/circ.safetensors"
+d=$($PY tests/fit_data.py same "$T/circ.scores" "$T/served.jsonl" score)
+echo "mlp: weir run vs weir fit: max difference $d"
+below "$d" 1e-5 && ok || fail "mlp: weir run and weir fit differ by $d"
+fit logistic y_circ "$T/circ_lr.safetensors" "$T/circ_lr.scores" --features a,b >"$T/circ_lr.txt"
+a=$(auc_of validation "$T/circ_lr.txt")
+echo "logistic, circle label: validation AUC $a"
+below "$a" 0.8 && ok || fail "a logistic regression learnt the circle (AUC $a): the test data is too easy"
+
+# the validation rows are the latest 20% by event time (the input is not quite in time order)
+$PY - "$T/f.csv" "$T/lin.scores" <<'PY' && ok || fail "validation rows are not the latest by event time"
+import csv, sys
+t = [int(r["event_time_ms"]) for r in csv.DictReader(open(sys.argv[1]))]
+s = [r["set"] for r in csv.DictReader(open(sys.argv[2]))]
+assert len(t) == len(s)
+assert any(t[i] > t[i + 1] for i in range(len(t) - 1))  # out of order somewhere
+valid = [x for x, k in zip(t, s) if k == "valid"]
+train = [x for x, k in zip(t, s) if k == "train"]
+assert len(valid) == round(0.2 * len(t)), len(valid)
+assert min(valid) >= max(train), (min(valid), max(train))
+PY
+
+# determinism
+"$WEIR_BIN" features "$T/p.json" --out "$T/f2.csv" --label y_lin --label y_circ --label anom \
+    --features a,b,c,ab,q --quiet
+cmp -s "$T/f.csv" "$T/f2.csv" && ok || fail "weir features: two runs, two files"
+fit mlp y_circ "$T/circ2.safetensors" "$T/circ2.scores" --features a,b --seed 7 >/dev/null
+cmp -s "$T/circ.safetensors" "$T/circ2.safetensors" && ok || fail "mlp: one seed, two files"
+fit mlp y_circ "$T/circ3.safetensors" "$T/circ3.scores" --features a,b --seed 8 >/dev/null
+cmp -s "$T/circ.safetensors" "$T/circ3.safetensors" && fail "mlp: seeds 7 and 8 gave one file" || ok
+
+# autoencoder on normal records (anom = 0)
+fit autoencoder anom "$T/ae.safetensors" "$T/ae.scores" --features a,b,c,ab,q --seed 3 >"$T/ae.txt"
+fit autoencoder anom "$T/ae2.safetensors" "$T/ae2.scores" --features a,b,c,ab,q --seed 3 >/dev/null
+cmp -s "$T/ae.safetensors" "$T/ae2.safetensors" && ok || fail "autoencoder: one seed, two files"
+serve "$T/ae.safetensors"
+d=$($PY tests/fit_data.py same "$T/ae.scores" "$T/served.jsonl" score)
+below "$d" 1e-5 && ok || fail "autoencoder: weir run and weir fit differ by $d"
+r=$($PY tests/fit_data.py ratio "$T/served.jsonl" score anom)
+a=$($PY tests/fit_data.py auc "$T/served.jsonl" score anom)
+echo "autoencoder: anomalies' mean error $r x the normal records', AUC $a"
+at_least "$r" 5 && at_least "$a" 0.95 && ok ||
+    fail "autoencoder: anomalies' error only $r x the normal one (AUC $a)"
+
+# from the pipeline directly: the same file as from its feature CSV
+"$WEIR_BIN" fit "$T/p.json" --features a,b,c,ab --type logistic --label y_lin \
+    --out "$T/lin_p.safetensors" --quiet >/dev/null
+cmp -s "$T/lin.safetensors" "$T/lin_p.safetensors" && ok || fail "fit from the pipeline differs"
+
+# --- xgboost ------------------------------------------------------------------------------
+if ! "$WEIR_BIN" fit "$T/f.csv" --type xgboost --label y_circ --features a,b,c,ab --seed 5 \
+    --rounds 60 --out "$T/x.json" --scores "$T/x.scores" --quiet >"$T/x.txt" 2>"$T/x.err"; then
+    if grep -q "built without XGBoost" "$T/x.err"; then echo "xgboost: not built, skipped"
+    else fail "weir fit --type xgboost: $(cat "$T/x.err")"; fi
+else
+    a=$(auc_of validation "$T/x.txt")
+    echo "xgboost, circle label: validation AUC $a"
+    at_least "$a" 0.97 && ok || fail "xgboost: validation AUC $a"
+    serve "$T/x.json"
+    d=$($PY tests/fit_data.py same "$T/x.scores" "$T/served.jsonl" score)
+    below "$d" 1e-5 && ok || fail "xgboost: weir run and weir fit differ by $d"
+    "$WEIR_BIN" fit "$T/f.csv" --type xgboost --label y_circ --features a,b,c,ab --seed 5 \
+        --rounds 60 --out "$T/x2.json" --quiet >/dev/null
+    cmp -s "$T/x.json" "$T/x2.json" && ok || fail "xgboost: one seed, two files"
+    if /usr/bin/python3 -c 'import xgboost, numpy' 2>/dev/null; then
+        d=$(/usr/bin/python3 tests/fit_data.py xgb "$T/x.json" "$T/f.csv" "$T/served.jsonl" score)
+        below "$d" 1e-5 && ok || fail "xgboost: weir's trees and XGBoost's predictions differ by $d"
+    else
+        echo "xgboost: /usr/bin/python3 has no xgboost: XGBoost's own predictions not compared"
+    fi
+fi
+
+# --- bad inputs ---------------------------------------------------------------------------
+expect_error() { # expected-text command...
+    local want=$1
+    shift
+    "$@" >/dev/null 2>"$T/err"
+    local rc=$?
+    [ $rc -eq 2 ] && grep -q "$want" "$T/err" && ok || fail "$* -> $rc: $(cat "$T/err")"
+}
+expect_error 'no label column "nope"' "$WEIR_BIN" fit "$T/f.csv" --type mlp --label nope --out "$T/x"
+expect_error 'no column "zz"' "$WEIR_BIN" fit "$T/f.csv" --type mlp --label y_lin --features a,zz \
+    --out "$T/x"
+sed '3s/^\([0-9]*\),[01],/\1,2,/' "$T/f.csv" >"$T/bad.csv"
+expect_error 'bad.csv:3: the label: expected a number from 0 to 1' "$WEIR_BIN" fit "$T/bad.csv" \
+    --type logistic --label y_lin --out "$T/x"
+expect_error 'computes no numeric feature "nope"' "$WEIR_BIN" features "$T/p.json" \
+    --features a,nope --out "$T/x.csv"
+expect_error 'needs --label' "$WEIR_BIN" fit "$T/f.csv" --type xgboost --out "$T/x"
+
+# --- the fraud pipeline, when its data is here ------------------------------------------------
+FDH=../shared/data/fraud/fdh/daily
+if [ -f "$FDH/2018-04-01.csv.gz" ]; then
+    days="source.path=$FDH/2018-04-0[12].csv.gz"
+    "$WEIR_BIN" features pipelines/fraud.json --set "$days" --label TX_FRAUD --out "$T/fraud.csv" \
+        --quiet
+    "$WEIR_BIN" run pipelines/fraud.json --set "$days" --set "sinks[0].path=$T/fraud.jsonl" \
+        --set "sinks[1].path=/dev/null" --set "dead_letter.path=/dev/null" --quiet
+    $PY - "$T/fraud.csv" "$T/fraud.jsonl" <<'PY' && ok || fail "fraud: features differ from weir run"
+import csv, json, struct, sys
+f32 = lambda v: struct.unpack("f", struct.pack("f", v))[0]
+rows = list(csv.DictReader(open(sys.argv[1])))
+run = [json.loads(l) for l in open(sys.argv[2])]
+assert len(rows) == len(run) > 10000, (len(rows), len(run))
+names = [k for k in rows[0] if k not in ("event_time_ms", "TX_FRAUD")]
+assert len(names) == 15, names
+for r, o in zip(rows, run):
+    for k in names:
+        assert f32(float(r[k])) == f32(o[k]), (o["TRANSACTION_ID"], k, r[k], o[k])
+PY
+else
+    echo "fraud data not found ($FDH): the fraud check is skipped"
+fi
+finish
