@@ -70,15 +70,15 @@ static const struct weir_option model_options[] = {
      "docs/models.md)",
      offsetof(struct model_conf, precision), 0, 0, 0, "fp32|int8"},
     {"version", WEIR_OPT_STRING, NULL,
-     "when path is a directory of versions: serve this file of it (default: the newest that "
-     "loads)",
+     "when path is a directory of versions: serve this file of it, whatever the directory's pin "
+     "marker says (default: the version the marker names, else the newest that loads)",
      offsetof(struct model_conf, pin), 0, 0, 0, NULL},
     {"version_out", WEIR_OPT_STRING, NULL,
      "string field that receives the served version (its file name) on every scored record",
      offsetof(struct model_conf, version_out), 0, 0, 0, NULL},
     {"reload_ms", WEIR_OPT_INT, "0",
-     "when path is a directory of versions: look for a newer version this often and swap it in "
-     "between batches (0: never)",
+     "when path is a directory of versions: look for a newer version (or a pin marker) this often "
+     "and swap it in between batches (0: only on SIGHUP)",
      offsetof(struct model_conf, reload_ms), WEIR_OPT_RANGE, 0, 86400000, NULL},
     {"device", WEIR_OPT_ENUM, "\"cpu\"",
      "where the model runs: cpu, auto (CUDA when a device is present, else the CPU, said in one "
