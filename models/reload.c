@@ -149,8 +149,18 @@ static void check_once(struct weir_model_cell *c, int poked)
     }
     int swapped = 0;
     if (has_marker == 1) {
-        if (strcmp(marker, current) != 0)
+        char path[4096];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", c->dir, marker);
+        int there = stat(path, &st) == 0 && S_ISREG(st.st_mode);
+        if (!there && (poked || strcmp(c->missing, marker) != 0))
+            say(c, "the pin marker " WEIR_MODEL_MARKER " names %s, which is not in the "
+                "directory; model version %s keeps serving", marker, current);
+        snprintf(c->missing, sizeof c->missing, "%s", there ? "" : marker);
+        if (there && strcmp(marker, current) != 0)
             swapped = try_version(c, marker, current);
+        else if (!there)
+            return;
     } else {
         char **names = NULL;
         size_t n = 0;

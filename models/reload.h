@@ -48,6 +48,7 @@ struct weir_model_cell {
         int64_t mtime_ns, size;
     } rejected[16];
     unsigned nrejected;
+    char missing[256]; /* the marker's version, said to be missing once */
     atomic_uint_fast64_t swaps, rejects; /* for the metrics */
 };
 

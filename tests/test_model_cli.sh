@@ -5,7 +5,8 @@
 # rolls back, unpins or drops a new version in, sends SIGHUP and waits for
 # the swap to be logged. Each record carries the version that scored it
 # ("version_out") and y tells which one did: v1 y = f0, v2 y = f1, v3
-# y = 2 f0, v5 y = f0 + f1; v4 has a weight of the wrong shape. At the end:
+# y = 2 f0, v5 y = f0 + f1; v4 has a weight of the wrong shape; a marker
+# naming a version that is not there is reported and changes nothing. At the end:
 # every record came out exactly once (outputs = inputs), each scored by the
 # version that served when it was sent; /metrics shows the version served
 # and inference times. Skipped (77) without /usr/bin/python3 + numpy.
@@ -127,6 +128,10 @@ M unpin "$T/v" 2>&1 | grep -qF "nothing to do" && ok || fail "a second unpin has
 cp "$T/stage/v5.safetensors" "$T/v/.v5.tmp" && mv "$T/v/.v5.tmp" "$T/v/v5.safetensors"
 hup; wait_log "model version v5.safetensors now serving (was v3.safetensors)"
 send 50; wait_out                                      # 201-250: v5
+echo v9.safetensors >"$T/v/.weir-pin"                  # a pin to a version that is not there
+hup; wait_log "the pin marker .weir-pin names v9.safetensors, which is not in the directory; model version v5.safetensors keeps serving"
+send 10; wait_out                                      # 251-260: still v5
+rm "$T/v/.weir-pin"
 # /metrics: the version served and the inference time per device
 PORT=$(sed -n 's/^weir: http: listening on .*:\([0-9]*\)$/\1/p' "$T/err")
 if [ -n "$PORT" ]; then
@@ -164,8 +169,8 @@ def want(row):
     return "v5.safetensors", 0
 rows = sorted(r["row"] for r in recs)
 bad = [r for r in recs if (r["ver"], r["y"]) != want(r["row"])]
-print(f"{len(recs)} records out of 250, {len(bad)} scored by the wrong version", bad[:3])
-sys.exit(0 if rows == list(range(1, 251)) and not bad else 1)
+print(f"{len(recs)} records out of 260, {len(bad)} scored by the wrong version", bad[:3])
+sys.exit(0 if rows == list(range(1, 261)) and not bad else 1)
 PY
 [ ! -s "$T/dead.jsonl" ] && ok || fail "no record may be dead: $(head -3 "$T/dead.jsonl")"
 grep -q "rejected" "$T/err" && grep -qF "model version v4.safetensors rejected" "$T/err" && ok ||
