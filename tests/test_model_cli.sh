@@ -143,6 +143,9 @@ if [ -n "$PORT" ]; then
         fail "expected the version gauge, got: $(grep weir_model "$T/metrics")"
     grep -qx 'weir_model_swaps_total{index="1",operator="model"} 4' "$T/metrics" && ok ||
         fail "expected 4 swaps, got: $(grep weir_model_swaps "$T/metrics")"
+    for name in $(grep -o '^| `weir_model_[a-z_]*' docs/operations.md | cut -c4-); do
+        grep -q "^# TYPE $name " "$T/metrics" && ok || fail "$name (docs/operations.md) is not in /metrics"
+    done
     grep -qE '^weir_model_inference_seconds_count\{index="1",operator="model",device="cpu"\} [1-9]' "$T/metrics" && ok ||
         fail "expected inference times on the cpu, got: $(grep weir_model_inference "$T/metrics")"
     exec {fd}<>"/dev/tcp/127.0.0.1/$PORT"
