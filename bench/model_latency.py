@@ -14,6 +14,7 @@ Usage: /usr/bin/python3 bench/model_latency.py BUILD_DIR [SECONDS] [RESULT.json]
 (default 5 s per run after 1 s of warm-up, bench/results/model_latency.json)
 Env: WEIR_LATENCY_RATE (records/s, default 10000), WEIR_LATENCY_REPEATS,
 WEIR_MODEL_DEVICE (the model's "device", default cpu)."""
+import atexit
 import json
 import os
 import shutil
@@ -36,6 +37,7 @@ weir, tool = f"{build}/weir", f"{build}/bench_model_latency"
 F = 16
 names = [f"f{i}" for i in range(F)]
 d = tempfile.mkdtemp(prefix="weir-model-latency-")
+atexit.register(shutil.rmtree, d, True)
 rng = np.random.default_rng(9)
 
 tensors, layers, width = {}, [], F
@@ -58,7 +60,7 @@ try:
 except ImportError:
     print("xgboost not found: the trees are skipped")
 
-SETTINGS = [(0, 1024), (1, 1024), (5, 64), (5, 1024), (20, 1024)]  # (max_delay_ms, max_records)
+SETTINGS = [(0, 1024), (1, 1024), (5, 1024), (20, 1024), (20, 64), (5, 16)]  # (max_delay_ms, max_records)
 
 
 def pipeline(model, delay=0, max_records=1024):
@@ -127,4 +129,3 @@ json.dump({"benchmark": "model_latency", "rate": rate, "seconds": seconds, "repe
            "device": device, "commit": os.environ.get("WEIR_BENCH_COMMIT", ""),
            "nproc": os.cpu_count(), "loadavg_before": load_before,
            "loadavg_after": os.getloadavg()[0], "runs": runs}, open(result, "w"), indent=1)
-shutil.rmtree(d)

@@ -282,8 +282,9 @@ static int model_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
     }
     if (sscanf(p->path, "operators[%d]", &c->live->index) != 1)
         c->live->index = -1;
-    if (c->is_dir)
-        say_marker(c);
+    if (c->is_dir && c->pin)
+        say_marker(c); /* without a pin: when the workers start (not on validate, not on a
+                          SIGHUP's second reading of the file) */
     if (c->reload_ms > 0 && (c->pin || !c->is_dir)) {
         weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "reload_ms"),
                       "expected a directory of versions in \"path\" and no \"version\" pinned, "
@@ -392,6 +393,8 @@ static int model_init(struct weir_op *op, struct weir_error *err)
                                        log_version, (void *)c);
         if (rc < 0)
             return weir_error_set(err, rc, "model: cannot start the version watcher");
+        if (rc == 1)
+            say_marker(c);
         if (rc == 1 && weir_hangup_listen(poke, c->cell) < 0)
             return weir_error_set(err, -ENOMEM, "model: out of memory");
     }
