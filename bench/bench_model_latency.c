@@ -239,8 +239,8 @@ int main(int argc, char **argv)
            p99 = pct(r.lat_us, r.n, 0.99), p999 = pct(r.lat_us, r.n, 0.999),
            mx = r.n ? r.lat_us[r.n - 1] : NAN, mean = r.n ? sum / (double)r.n : NAN;
     int complete = r.lines == total && r.bad == 0 && WIFEXITED(status) && !WEXITSTATUS(status);
-    printf("%-40s sent %" PRIu64 " out %zu  p50 %8.0f  p90 %8.0f  p99 %8.0f  p99.9 %8.0f  max %8.0f "
-           " mean %8.0f us  (rate %.0f/s, behind %.1f ms)%s\n",
+    printf("%-40s sent %" PRIu64 " out %zu  p50 %8.0f  p90 %8.0f  p99 %8.0f  p99.9 %8.0f  "
+           "max %8.0f  mean %8.0f us  (rate %.0f/s, behind %.1f ms)%s\n",
            o.label, total, r.lines, p50, p90, p99, p999, mx, mean, (double)total / send_s,
            behind_ms, complete ? "" : "  INCOMPLETE");
     if (o.result) {
