@@ -12,6 +12,10 @@
 # and inference times. Skipped (77) without /usr/bin/python3 + numpy.
 set -u
 . "$(dirname "$0")/lib.sh"
+# WEIR_MODEL_DEVICE=cuda serves the model on the GPU (test_model_gpu_path.sh
+# on weir_hostcuda; scripts/gpu_check.sh): the inference times are then the
+# "cuda" series.
+DEVICE=${WEIR_MODEL_DEVICE:-cpu}
 PY=/usr/bin/python3
 if ! $PY -c 'import numpy' 2>/dev/null; then
     echo "skipped: /usr/bin/python3 with numpy is needed (Debian: python3-numpy)"
@@ -64,7 +68,7 @@ cat >"$T/p.json" <<JSON
 {"source": {"type": "file", "path": "-", "max_records": 8},
  "operators": [
   {"type": "extract", "fields": {"f0": "/f0", "f1": "/f1"}},
-  {"type": "model", "path": "$T/v", "out": "y", "version_out": "ver", "max_delay_ms": 2}],
+  {"type": "model", "path": "$T/v", "out": "y", "version_out": "ver", "max_delay_ms": 2, "device": "$DEVICE"}],
  "sinks": [{"type": "file", "path": "$T/out.jsonl", "fields": ["row", "y", "ver"]}],
  "dead_letter": {"type": "file", "path": "$T/dead.jsonl"}}
 JSON
@@ -146,8 +150,8 @@ if [ -n "$PORT" ]; then
     for name in $(grep -o '^| `weir_model_[a-z_]*' docs/operations.md | cut -c4-); do
         grep -q "^# TYPE $name " "$T/metrics" && ok || fail "$name (docs/operations.md) is not in /metrics"
     done
-    grep -qE '^weir_model_inference_seconds_count\{index="1",operator="model",device="cpu"\} [1-9]' "$T/metrics" && ok ||
-        fail "expected inference times on the cpu, got: $(grep weir_model_inference "$T/metrics")"
+    grep -qE "^weir_model_inference_seconds_count\\{index=\"1\",operator=\"model\",device=\"$DEVICE\"\\} [1-9]" "$T/metrics" && ok ||
+        fail "expected inference times on $DEVICE, got: $(grep weir_model_inference "$T/metrics")"
     exec {fd}<>"/dev/tcp/127.0.0.1/$PORT"
     printf 'GET /status.json HTTP/1.1\r\nHost: x\r\n\r\n' >&"$fd"
     timeout 5 cat <&"$fd" | grep -qF '"models":[{"index":1,"version":"v5.safetensors","swaps":4' && ok ||
