@@ -63,6 +63,10 @@ for src in bench/bench_*.c; do
         echo "== $name: skipped here (a load generator; bench/http.sh drives it)"
         continue
         ;;
+    bench_model_latency)
+        echo "== $name: skipped here (a paced driver; bench/model_latency.py drives it)"
+        continue
+        ;;
     bench_pipeline)
         result=bench/results/pipeline_file.json
         args=()

@@ -16,6 +16,7 @@ extern const struct weir_command weir_command_test;  /* pipeline_test.c */
 extern const struct weir_command weir_command_check; /* pipeline_check.c */
 extern const struct weir_command weir_command_features;
 extern const struct weir_command weir_command_fit;
+extern const struct weir_command weir_command_model;
 
 static const struct weir_source_type *const sources[] = {&weir_source_file, &weir_source_kafka, NULL};
 static const struct weir_sink_type *const sinks[] = {&weir_sink_file, &weir_sink_kafka, NULL};
@@ -27,6 +28,7 @@ static const struct weir_command *const commands[] = {
     &weir_command_check,
     &weir_command_features,
     &weir_command_fit,
+    &weir_command_model,
     NULL,
 };
 

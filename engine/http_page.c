@@ -2,7 +2,8 @@
  * inline CSS and JS, no external assets. It polls /status.json every second
  * and draws sparklines of the last two minutes: records/s in and out, dead
  * letters/s, alerts/s, consumer lag, event age (p50, p99), and per operator
- * records/s and time per record, per partition lag. */
+ * records/s and time per record (with the model version a model operator
+ * serves), per partition lag. */
 #include "engine/http.h"
 
 const char weir_http_page[] =
@@ -70,8 +71,10 @@ const char weir_http_page[] =
     "s.event_age_p99_ms,' ms')+card('inflight','outputs in flight',s.inflight)+"
     "card('keys','state keys',s.state_keys);\n"
     " document.querySelector('#c-in .val').dataset.total=s.records_in;\n"
+    " const mv={};(s.models||[]).forEach(m=>mv[m.index]=m.version);\n"
     " document.querySelector('#ops tbody').innerHTML=s.operators.map((o,i)=>'<tr><td>'+o.index+"
-    "'</td><td>'+esc(o.type)+'</td><td>'+fmt(last('op'+i))+'</td><td>'+fmt(o.out)+'</td><td>'+"
+    "'</td><td>'+esc(o.type)+(o.index in mv?' <i class=\"ver\">'+esc(mv[o.index])+'</i>':'')+"
+    "'</td><td>'+fmt(last('op'+i))+'</td><td>'+fmt(o.out)+'</td><td>'+"
     "fmt(o.dead)+'</td><td>'+fmt(last('opns'+i))+'</td><td>'+spark('op'+i)+'</td></"
     "tr>').join('');\n"
     " document.querySelector('#parts tbody').innerHTML=s.partitions.map(p=>'<tr><td>'+esc(p.topic)+"

@@ -406,13 +406,71 @@ static int prom_parts(const struct weir_metrics_registry *r, struct weir_buf *b)
     return rc;
 }
 
+/* ---- sources outside the workers ---------------------------------------------- */
+
+static pthread_mutex_t sources_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct weir_metrics_source sources[16];
+static size_t nsources;
+
+int weir_metrics_source_add(const struct weir_metrics_source *s)
+{
+    int rc = 0;
+    pthread_mutex_lock(&sources_mu);
+    size_t i = 0;
+    while (i < nsources && sources[i].ctx != s->ctx)
+        i++;
+    if (i == nsources && nsources == sizeof sources / sizeof sources[0])
+        rc = -ENOMEM;
+    else if (i == nsources)
+        sources[nsources++] = *s;
+    pthread_mutex_unlock(&sources_mu);
+    return rc;
+}
+
+void weir_metrics_source_remove(void *ctx)
+{
+    pthread_mutex_lock(&sources_mu);
+    for (size_t i = 0; i < nsources; i++)
+        if (sources[i].ctx == ctx) {
+            sources[i] = sources[--nsources];
+            break;
+        }
+    pthread_mutex_unlock(&sources_mu);
+}
+
+/* json: each source's member, comma first. */
+static int from_sources(struct weir_buf *out, int json)
+{
+    int rc = 0;
+    pthread_mutex_lock(&sources_mu);
+    for (size_t i = 0; i < nsources && rc == 0; i++) {
+        if (json && sources[i].json)
+            rc = put(out, ",") ?: sources[i].json(sources[i].ctx, out);
+        else if (!json && sources[i].prometheus)
+            rc = sources[i].prometheus(sources[i].ctx, out);
+    }
+    pthread_mutex_unlock(&sources_mu);
+    return rc;
+}
+
+int weir_metrics_prom_hist(struct weir_buf *b, const char *name, const char *labels,
+                           const struct weir_hist *h, double unit)
+{
+    return prom_hist(b, name, labels, h, unit);
+}
+
+void weir_metrics_label_value(char *dst, size_t cap, const char *s)
+{
+    label_value(dst, cap, s);
+}
+
 int weir_metrics_prometheus(const struct weir_metrics_registry *r, struct weir_buf *out)
 {
     int rc = prom_totals(r, out);
     rc = rc ?: prom_hists(r, out);
     rc = rc ?: prom_ops(r, out);
     rc = rc ?: prom_parts(r, out);
-    return rc;
+    return rc ?: from_sources(out, 0);
 }
 
 /* ---- JSON for the status page ---------------------------------------------- */
@@ -489,5 +547,6 @@ int weir_metrics_json(const struct weir_metrics_registry *r, struct weir_buf *ou
     rc = rc ?: json_ops(r, out);
     rc = rc ?: put(out, ",");
     rc = rc ?: json_parts(r, out);
+    rc = rc ?: from_sources(out, 1);
     return rc ?: put(out, "}\n");
 }

@@ -121,4 +121,24 @@ int weir_metrics_json(const struct weir_metrics_registry *r, struct weir_buf *ou
 void weir_metrics_part_name(struct weir_metrics *m, uint32_t slot, const char *topic,
                             int32_t partition);
 
+/* Figures kept outside the workers' blocks (the model operator's version
+ * served and inference time per device): prometheus appends whole metric
+ * families (HELP and TYPE lines included), json appends one member of the
+ * status object (`"models":[...]`, no comma). Either may be NULL. A source
+ * is called on the reader's thread under a lock that remove takes too. */
+struct weir_metrics_source {
+    int (*prometheus)(void *ctx, struct weir_buf *out);
+    int (*json)(void *ctx, struct weir_buf *out);
+    void *ctx;
+};
+/* Adds s (copied) once per ctx; 0 or -ENOMEM. */
+int weir_metrics_source_add(const struct weir_metrics_source *s);
+void weir_metrics_source_remove(void *ctx);
+/* For sources: a histogram family's lines (name_bucket/_sum/_count), values
+ * scaled by unit (1, 1e-3 or 1e-9); labels "" or `a="b",`. And a label
+ * value escaped. */
+int weir_metrics_prom_hist(struct weir_buf *b, const char *name, const char *labels,
+                           const struct weir_hist *h, double unit);
+void weir_metrics_label_value(char *dst, size_t cap, const char *s);
+
 #endif

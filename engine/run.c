@@ -9,6 +9,7 @@
  * in io_uring, the main thread in sigtimedwait: nothing was lost, nothing
  * would ever come). */
 #include "engine/run.h"
+#include "engine/hangup.h"
 #include "engine/log.h"
 
 #include <errno.h>
@@ -305,6 +306,7 @@ static void reload_watch(struct run_state *st)
 
 static void hangup(struct run_state *st)
 {
+    weir_hangup_notify(); /* model versions and the like look again (engine/hangup.h) */
     if (!st->opts->reload) {
         weir_log(WEIR_LOG_WARN, "SIGHUP: reload is not supported here; the pipeline goes on "
                  "unchanged");

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "models/reload.h"
+#include "models/versions.h"
 
 static struct weir_model_ref *ref_new(struct weir_model_cell *c, struct weir_model *m,
                                       const char *version)
@@ -63,27 +64,6 @@ void weir_model_cell_put(struct weir_model_cell *c, struct weir_model_ref *r)
     pthread_mutex_unlock(&c->mu);
 }
 
-static int is_version(const struct dirent *e)
-{
-    size_t n = strlen(e->d_name);
-    return e->d_name[0] != '.' &&
-           ((n > 12 && strcmp(e->d_name + n - 12, ".safetensors") == 0) ||
-            (n > 5 && strcmp(e->d_name + n - 5, ".json") == 0));
-}
-
-/* The newest version's name in dir, or "" when there is none. */
-static void newest(const char *dir, char *name, size_t len)
-{
-    struct dirent **names = NULL;
-    int n = scandir(dir, &names, is_version, versionsort);
-    name[0] = 0;
-    if (n > 0)
-        snprintf(name, len, "%s", names[n - 1]->d_name);
-    for (int i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-}
-
 static void say(struct weir_model_cell *c, const char *fmt, const char *a, const char *b)
 {
     char line[1400];
@@ -92,35 +72,46 @@ static void say(struct weir_model_cell *c, const char *fmt, const char *a, const
         c->log(c->ctx, line);
 }
 
-/* One look at the directory: loads the newest version if it is new. */
-static void check_once(struct weir_model_cell *c)
+/* The file as it was when it failed (nanosecond mtime and size): a file seen
+ * while it was being copied in is tried again once the copy changed it. */
+static int rejected_before(const struct weir_model_cell *c, const char *name,
+                           const struct stat *st)
 {
-    char name[256], path[4096], why[1200];
-    newest(c->dir, name, sizeof name);
-    pthread_mutex_lock(&c->mu);
-    int same = strcmp(name, c->current->version) == 0;
-    pthread_mutex_unlock(&c->mu); /* only this thread changes current */
+    int64_t mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+    unsigned n = c->nrejected < 16 ? c->nrejected : 16;
+    for (unsigned i = 0; i < n; i++)
+        if (strcmp(c->rejected[i].name, name) == 0 && c->rejected[i].mtime_ns == mtime_ns &&
+            c->rejected[i].size == (int64_t)st->st_size)
+            return 1;
+    return 0;
+}
+
+static void remember_rejected(struct weir_model_cell *c, const char *name, const struct stat *st)
+{
+    struct weir_model_rejected *r = &c->rejected[c->nrejected++ % 16];
+    snprintf(r->name, sizeof r->name, "%s", name);
+    r->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+    r->size = (int64_t)st->st_size;
+}
+
+/* Loads name and swaps it in; 1 swapped, 0 rejected or seen rejected. */
+static int try_version(struct weir_model_cell *c, const char *name, const char *current)
+{
+    char path[4096], why[1200];
     snprintf(path, sizeof path, "%s/%s", c->dir, name);
     struct stat st;
-    if (!name[0] || same || stat(path, &st) < 0 || !S_ISREG(st.st_mode))
-        return;
-    /* The file as it was (nanosecond mtime and size): a file seen while it
-     * was being copied in is tried again once the copy has changed it. */
-    int64_t mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-    if (strcmp(name, c->rejected) == 0 && mtime_ns == c->rejected_mtime &&
-        (int64_t)st.st_size == c->rejected_size)
-        return; /* said once already */
+    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || rejected_before(c, name, &st))
+        return 0;
     struct weir_model *m = NULL;
     int rc = weir_model_load(path, &m, why, sizeof why);
     if (rc == 0 && c->accept)
         rc = c->accept(c->ctx, m, why, sizeof why);
     if (rc < 0) {
         weir_model_free(m);
-        snprintf(c->rejected, sizeof c->rejected, "%s", name);
-        c->rejected_mtime = mtime_ns;
-        c->rejected_size = (int64_t)st.st_size;
+        remember_rejected(c, name, &st);
+        atomic_fetch_add(&c->rejects, 1);
         say(c, "model version %s rejected, the current one keeps serving: %s", name, why);
-        return;
+        return 0;
     }
     pthread_mutex_lock(&c->mu);
     struct weir_model_ref *old = c->current, *r = ref_new(c, m, name);
@@ -128,12 +119,63 @@ static void check_once(struct weir_model_cell *c)
         c->current = r;
         unref(old);
         atomic_fetch_add_explicit(&c->generation, 1, memory_order_release);
+        atomic_fetch_add(&c->swaps, 1);
     } else {
         weir_model_free(m);
     }
     pthread_mutex_unlock(&c->mu);
     if (r)
-        say(c, "model version %s now serving (was %s)", name, old->version);
+        say(c, "model version %s now serving (was %s)", name, current);
+    return r != NULL;
+}
+
+/* One look at the directory: the marker's version, else the newest that
+ * loads, swapped in when it is not the one served. Versions older than the
+ * one served are tried only when it left the directory. */
+static void check_once(struct weir_model_cell *c, int poked)
+{
+    char current[256], marker[256], why[700];
+    weir_model_cell_version(c, current, sizeof current); /* only this thread changes it */
+    int has_marker = weir_model_marker_read(c->dir, marker, sizeof marker, why, sizeof why);
+    if (has_marker < 0) {
+        struct stat st = {0};
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", c->dir, WEIR_MODEL_MARKER);
+        if (stat(path, &st) == 0 && !rejected_before(c, WEIR_MODEL_MARKER, &st)) {
+            remember_rejected(c, WEIR_MODEL_MARKER, &st);
+            say(c, "%s; model version %s keeps serving", why, current);
+        }
+        return;
+    }
+    int swapped = 0;
+    if (has_marker == 1) {
+        char path[4096];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", c->dir, marker);
+        int there = stat(path, &st) == 0 && S_ISREG(st.st_mode);
+        if (!there && (poked || strcmp(c->missing, marker) != 0))
+            say(c, "the pin marker " WEIR_MODEL_MARKER " names %s, which is not in the "
+                "directory; model version %s keeps serving", marker, current);
+        snprintf(c->missing, sizeof c->missing, "%s", there ? "" : marker);
+        if (there && strcmp(marker, current) != 0)
+            swapped = try_version(c, marker, current);
+        else if (!there)
+            return;
+    } else {
+        char **names = NULL;
+        size_t n = 0;
+        if (weir_model_versions(c->dir, &names, &n, why, sizeof why) < 0)
+            n = 0;
+        for (size_t i = n; i-- > 0 && !swapped;) {
+            if (strcmp(names[i], current) == 0)
+                break;
+            swapped = try_version(c, names[i], current);
+        }
+        weir_model_versions_free(names, n);
+    }
+    if (poked && !swapped)
+        say(c, "SIGHUP: model versions checked: %s keeps serving%s", current,
+            has_marker == 1 ? " (" WEIR_MODEL_MARKER " names it)" : "");
 }
 
 static void *watch(void *arg)
@@ -141,20 +183,45 @@ static void *watch(void *arg)
     struct weir_model_cell *c = arg;
     pthread_mutex_lock(&c->mu);
     while (!c->stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        uint64_t ns = (uint64_t)until.tv_nsec + c->period_ms % 1000 * 1000000ull;
-        until.tv_sec += (time_t)(c->period_ms / 1000 + ns / 1000000000ull);
-        until.tv_nsec = (long)(ns % 1000000000ull);
-        pthread_cond_timedwait(&c->wake, &c->mu, &until);
+        if (!c->poked && c->period_ms == 0) {
+            pthread_cond_wait(&c->wake, &c->mu);
+        } else if (!c->poked) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            uint64_t ns = (uint64_t)until.tv_nsec + c->period_ms % 1000 * 1000000ull;
+            until.tv_sec += (time_t)(c->period_ms / 1000 + ns / 1000000000ull);
+            until.tv_nsec = (long)(ns % 1000000000ull);
+            pthread_cond_timedwait(&c->wake, &c->mu, &until);
+        }
         if (c->stop)
             break;
+        if (!c->poked && c->period_ms == 0)
+            continue; /* woken for nothing */
+        int poked = c->poked;
+        c->poked = 0;
         pthread_mutex_unlock(&c->mu);
-        check_once(c);
+        check_once(c, poked);
         pthread_mutex_lock(&c->mu);
     }
     pthread_mutex_unlock(&c->mu);
     return NULL;
+}
+
+void weir_model_cell_poke(struct weir_model_cell *c)
+{
+    pthread_mutex_lock(&c->mu);
+    if (c->started) {
+        c->poked = 1;
+        pthread_cond_signal(&c->wake);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+void weir_model_cell_version(struct weir_model_cell *c, char *name, size_t len)
+{
+    pthread_mutex_lock(&c->mu);
+    snprintf(name, len, "%s", c->current->version);
+    pthread_mutex_unlock(&c->mu);
 }
 
 int weir_model_cell_watch(struct weir_model_cell *c, const char *dir, uint64_t period_ms,
@@ -170,6 +237,7 @@ int weir_model_cell_watch(struct weir_model_cell *c, const char *dir, uint64_t p
         c->ctx = ctx;
         rc = -pthread_create(&c->thread, NULL, watch, c);
         c->started = rc == 0;
+        rc = rc ?: 1;
     }
     pthread_mutex_unlock(&c->mu);
     return rc;

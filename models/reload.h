@@ -1,7 +1,8 @@
 /* A model that can change while it is served: the cell holds the current
  * version, workers take a reference to it between batches, and a background
- * thread watches a directory of versions and swaps a newer one in when it
- * loads and fits. A version that does not load or fit is reported and the
+ * thread watches a directory of versions and swaps in the one to serve (the
+ * version the pin marker names, else the newest that loads: versions.h) when
+ * it loads and fits. It looks every period, or only when poked (SIGHUP). A version that does not load or fit is reported and the
  * current one keeps serving. Versions are freed when the last worker lets
  * go of them; their names stay valid until the cell is freed (records point
  * at them). */
@@ -40,15 +41,22 @@ struct weir_model_cell {
     void *ctx;
     pthread_t thread;
     int started, stop;
-    char rejected[256]; /* the newest file that failed, not retried until it changes */
-    int64_t rejected_mtime; /* ns */
-    int64_t rejected_size;
+    int poked;            /* look now (SIGHUP), then say what serves */
+    /* files that failed, not retried until they change (a ring) */
+    struct weir_model_rejected {
+        char name[256];
+        int64_t mtime_ns, size;
+    } rejected[16];
+    unsigned nrejected;
+    char missing[256]; /* the marker's version, said to be missing once */
+    atomic_uint_fast64_t swaps, rejects; /* for the metrics */
 };
 
 /* Takes ownership of m, the version first served. */
 int weir_model_cell_init(struct weir_model_cell *c, struct weir_model *m, const char *version);
-/* Starts the watcher once (later calls do nothing): every period_ms it looks
- * at the newest version in dir. */
+/* Starts the watcher once (returns 1 then; later calls do nothing and
+ * return 0; -errno when the thread cannot start): every period_ms (0: only
+ * when poked) it looks at dir for the version to serve. */
 int weir_model_cell_watch(struct weir_model_cell *c, const char *dir, uint64_t period_ms,
                           weir_model_accept_fn accept, weir_model_log_fn log, void *ctx);
 /* The current version, referenced; give it back with put. */
@@ -58,6 +66,10 @@ static inline uint64_t weir_model_cell_generation(struct weir_model_cell *c)
 {
     return atomic_load_explicit(&c->generation, memory_order_acquire);
 }
+/* Asks the watcher to look now (from any thread; nothing without one). */
+void weir_model_cell_poke(struct weir_model_cell *c);
+/* The name of the version served now. */
+void weir_model_cell_version(struct weir_model_cell *c, char *name, size_t len);
 /* Stops the watcher and frees every version (no worker may hold one). */
 void weir_model_cell_free(struct weir_model_cell *c);
 

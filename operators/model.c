@@ -14,11 +14,14 @@
  * are micro-batches already).
  *
  * Versions: `path` may be a directory of versioned files (models/versions.c);
- * the newest that loads, or the pinned `version`, is chosen when the
- * pipeline loads, and `version_out` tags each scored record with it. With
- * `reload_ms` a watcher thread (models/reload.c) swaps newer versions into
- * a cell the workers share; each worker picks the new one up between
- * batches (refresh), so one record is scored by one version.
+ * the pinned `version`, else the version the directory's pin marker names
+ * (`weir model pin|rollback`, models/versions.h), else the newest that
+ * loads is chosen when the pipeline loads, and `version_out` tags each
+ * scored record with it. A watcher thread (models/reload.c) looks at the
+ * directory every `reload_ms` and on SIGHUP (engine/hangup.h), loads off the
+ * loops and swaps the version to serve into a cell the workers share; each
+ * worker picks the new one up between batches (refresh), so one record is
+ * scored by one version. Metrics: model_metrics.c.
  *
  * Non-finite inputs: trees treat NaN as missing (XGBoost's default
  * direction) and ±Inf as values. Dense networks cannot: by default
@@ -34,11 +37,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "engine/hangup.h"
+#include "engine/loop.h"
 #include "engine/operator.h"
 #include "engine/paths.h"
 #include "kernels/cuda/cuda.h"
 #include "models/model.h"
 #include "models/reload.h"
+#include "models/versions.h"
 #include "operators/model.h"
 
 static const struct weir_option model_options[] = {
@@ -64,15 +70,15 @@ static const struct weir_option model_options[] = {
      "docs/models.md)",
      offsetof(struct model_conf, precision), 0, 0, 0, "fp32|int8"},
     {"version", WEIR_OPT_STRING, NULL,
-     "when path is a directory of versions: serve this file of it (default: the newest that "
-     "loads)",
+     "when path is a directory of versions: serve this file of it, whatever the directory's pin "
+     "marker says (default: the version the marker names, else the newest that loads)",
      offsetof(struct model_conf, pin), 0, 0, 0, NULL},
     {"version_out", WEIR_OPT_STRING, NULL,
      "string field that receives the served version (its file name) on every scored record",
      offsetof(struct model_conf, version_out), 0, 0, 0, NULL},
     {"reload_ms", WEIR_OPT_INT, "0",
-     "when path is a directory of versions: look for a newer version this often and swap it in "
-     "between batches (0: never)",
+     "when path is a directory of versions: look for a newer version (or a pin marker) this often "
+     "and swap it in between batches (0: only on SIGHUP)",
      offsetof(struct model_conf, reload_ms), WEIR_OPT_RANGE, 0, 86400000, NULL},
     {"device", WEIR_OPT_ENUM, "\"cpu\"",
      "where the model runs: cpu, auto (CUDA when a device is present, else the CPU, said in one "
@@ -217,7 +223,8 @@ static int resolve_device(struct model_conf *c, struct weir_prepare *p)
                           "\"int8\" (int8 runs on the CPU), got \"cuda\"");
             return -1;
         }
-        fprintf(stderr, "weir: %s: device auto: int8 runs on the CPU\n", p->path);
+        fprintf(stderr, "weir: %s: model version %s: device auto: int8 runs on the CPU\n",
+                p->path, c->version);
         return 0;
     }
     if (model_gpu_simulated() || weir_cuda_available(why, sizeof why) > 0) {
@@ -229,8 +236,22 @@ static int resolve_device(struct model_conf *c, struct weir_prepare *p)
                       "fall back to the CPU", why);
         return -1;
     }
-    fprintf(stderr, "weir: %s: device auto: %s; the model runs on the CPU\n", p->path, why);
+    fprintf(stderr, "weir: %s: model version %s: device auto: %s; the model runs on the CPU\n",
+            p->path, c->version, why);
     return 0;
+}
+
+/* A pin marker in the directory: which one serves, and who said so. */
+static void say_marker(const struct model_conf *c)
+{
+    char name[256], why[600];
+    int rc = weir_model_marker_read(c->path, name, sizeof name, why, sizeof why);
+    if (rc == 1 && c->pin && strcmp(name, c->pin) != 0)
+        fprintf(stderr, "weir: %s: model version %s serves: the pipeline's \"version\" wins over "
+                "%s/%s, which names %s\n", c->where, c->version, c->path, WEIR_MODEL_MARKER, name);
+    else if (rc == 1 && !c->pin)
+        fprintf(stderr, "weir: %s: model version %s serves: pinned by %s/%s\n", c->where,
+                c->version, c->path, WEIR_MODEL_MARKER);
 }
 
 static int model_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
@@ -253,7 +274,18 @@ static int model_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
     snprintf(c->where, sizeof c->where, "%s", p->path);
     c->version_col = -1;
     struct stat st;
-    if (c->reload_ms > 0 && (c->pin || stat(c->path, &st) < 0 || !S_ISDIR(st.st_mode))) {
+    c->is_dir = stat(c->path, &st) == 0 && S_ISDIR(st.st_mode);
+    c->live = calloc(1, sizeof *c->live);
+    if (!c->live) {
+        weir_diag_add(p->diag, p->path, "out of memory");
+        return 1;
+    }
+    if (sscanf(p->path, "operators[%d]", &c->live->index) != 1)
+        c->live->index = -1;
+    if (c->is_dir && c->pin)
+        say_marker(c); /* without a pin: when the workers start (not on validate, not on a
+                          SIGHUP's second reading of the file) */
+    if (c->reload_ms > 0 && (c->pin || !c->is_dir)) {
         weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "reload_ms"),
                       "expected a directory of versions in \"path\" and no \"version\" pinned, "
                       "got %s%s", c->path, c->pin ? " with a pinned version" : "");
@@ -304,6 +336,11 @@ static int model_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
     return bad;
 }
 
+static void poke(void *cell)
+{
+    weir_model_cell_poke(cell);
+}
+
 static void model_release(void *vconf)
 {
     struct model_conf *c = vconf;
@@ -312,7 +349,10 @@ static void model_release(void *vconf)
         free(c->input_name ? c->input_name[i] : NULL);
     }
     free(c->input_name);
+    model_metrics_remove(c);
+    free(c->live);
     if (c->cell) {
+        weir_hangup_unlisten(poke, c->cell); /* before the cell goes */
         weir_model_cell_free(c->cell); /* frees the model too */
         free(c->cell);
         c->model = NULL;
@@ -345,11 +385,18 @@ static int model_init(struct weir_op *op, struct weir_error *err)
     weir_kernels_cpu_init();
     if (c->use_gpu && op->loop && model_gpu_init(op) < 0)
         model_gpu_destroy(op); /* said why; this worker serves on the CPU */
-    if (c->reload_ms > 0) {
+    model_metrics_add(c);
+    /* A directory is watched every reload_ms, and on SIGHUP even with 0; a
+     * version pinned in the pipeline never changes. */
+    if (c->is_dir && !c->pin) {
         int rc = weir_model_cell_watch(c->cell, c->path, (uint64_t)c->reload_ms, accept_version,
                                        log_version, (void *)c);
         if (rc < 0)
             return weir_error_set(err, rc, "model: cannot start the version watcher");
+        if (rc == 1)
+            say_marker(c);
+        if (rc == 1 && weir_hangup_listen(poke, c->cell) < 0)
+            return weir_error_set(err, -ENOMEM, "model: out of memory");
     }
     return 0;
 }
@@ -376,8 +423,10 @@ static void run_rows(const struct model_conf *c, struct model_state *s)
     if (s->rows == 0)
         return;
     const struct weir_model *m = s->ref->m;
+    uint64_t t0 = weir_now_ns();
     weir_model_predict(m, s->X, m->nin, s->rows, s->Y, s->scratch,
                        c->precision == PRECISION_INT8 ? WEIR_PREDICT_INT8 : WEIR_PREDICT_FP32);
+    model_metrics_run(c, 0, weir_now_ns() - t0, s->rows);
     for (size_t r = 0; r < s->rows; r++)
         model_write_row(c, m, s->ref->version, s->slot[r].b, s->slot[r].i, s->Y + r * m->nout);
     s->rows = 0;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/metrics.h"
 #include "engine/operator.h"
 #include "models/model.h"
 #include "models/reload.h"
@@ -14,6 +15,14 @@
 enum { ON_NAN_DEAD, ON_NAN_IMPUTE };
 enum { PRECISION_FP32, PRECISION_INT8 };
 enum model_device { DEVICE_CPU, DEVICE_AUTO, DEVICE_CUDA }; /* the option's order */
+
+/* What the workers add up while the conf serves (model_metrics.c): per
+ * device, [0] cpu and [1] cuda. */
+struct model_live {
+    struct weir_hist infer_ns[2]; /* ns per model run */
+    struct weir_hist rows[2];     /* rows per model run */
+    int index;                    /* k of operators[k] */
+};
 
 struct model_conf {
     const char *path;
@@ -37,6 +46,8 @@ struct model_conf {
     int *in_col, *out_col;
     char **reason;   /* (nin) "model: feature x is not finite" */
     char version[256]; /* the file prepare loaded */
+    int is_dir;        /* path is a directory of versions: watched (reload_ms, SIGHUP) */
+    struct model_live *live;
     int version_col;   /* -1: not written */
 };
 
@@ -66,6 +77,13 @@ int model_gather_row(const struct model_conf *c, const struct weir_model *m, str
 /* Writes one row's outputs (and the version's name) into record i. */
 void model_write_row(const struct model_conf *c, const struct weir_model *m, const char *version,
                      struct weir_batch *b, uint32_t i, const float *y);
+
+/* The metrics (model_metrics.c): a conf's figures are on /metrics from its
+ * first worker's init (add, idempotent) until release (remove). run: one
+ * model run of rows rows took ns, on the GPU or not. */
+void model_metrics_add(const struct model_conf *c);
+void model_metrics_remove(const struct model_conf *c);
+void model_metrics_run(const struct model_conf *c, int on_gpu, uint64_t ns, size_t rows);
 
 /* The GPU path (model_gpu.c). init: 0, or -1 when the worker must serve on
  * the CPU (said on stderr once). process always holds the batch. */

@@ -63,6 +63,7 @@ struct gpu_slot {
     struct gpu_version *ver;
     atomic_int finished; /* set by the host function */
     int on_gpu;          /* launched on the device (else computed on the CPU) */
+    uint64_t launch_ns;  /* for the inference-time metric */
     const char *error;   /* why this slot's records died, or NULL */
     struct model_gpu *gpu;
 };
@@ -200,6 +201,7 @@ static void launch(struct model_gpu *gpu, struct gpu_slot *sl)
     const struct weir_model *m = sl->ver->ref->m;
     size_t n = sl->nrows;
     sl->state = SLOT_FLIGHT;
+    sl->launch_ns = weir_now_ns();
     atomic_store_explicit(&sl->finished, 0, memory_order_relaxed);
     if (gpu->on_cpu || !sl->ver->g) {
         run_on_cpu(gpu, sl);
@@ -225,10 +227,11 @@ static void switch_to_cpu(struct model_gpu *gpu, const char *why)
     if (gpu->on_cpu)
         return;
     gpu->on_cpu = 1;
+    const struct model_conf *c = gpu->op->conf;
     fprintf(stderr,
-            "weir: %s: %s; the records of the batch it hit went to the dead-letter sink and "
-            "the model runs on the CPU from now on\n",
-            ((const struct model_conf *)gpu->op->conf)->where, why);
+            "weir: %s: model version %s: %s; the records of the batch it hit went to the "
+            "dead-letter sink and the model runs on the CPU from now on\n",
+            c->where, gpu->cur ? gpu->cur->ref->version : c->version, why);
 }
 
 /* Writes back and hands on the finished slots, oldest first; returns how
@@ -251,6 +254,8 @@ static int drain(struct model_gpu *gpu)
                 model_write_row(c, m, sl->ver->ref->version, sl->rows[r].b, sl->rows[r].i,
                                 sl->hy + r * m->nout);
         }
+        if (!sl->error)
+            model_metrics_run(c, sl->on_gpu, weir_now_ns() - sl->launch_ns, sl->nrows);
         if (sl->error && sl->on_gpu)
             switch_to_cpu(gpu, sl->error);
         for (size_t k = 0; k < sl->ndone; k++)
@@ -458,8 +463,8 @@ int model_gpu_init(struct weir_op *op)
     char why[256];
     struct model_gpu *gpu = calloc(1, sizeof *gpu);
     if (!gpu) {
-        fprintf(stderr, "weir: %s: out of memory for the GPU path; the model runs on the CPU\n",
-                c->where);
+        fprintf(stderr, "weir: %s: model version %s: out of memory for the GPU path; the model "
+                "runs on the CPU\n", c->where, c->version);
         return -1;
     }
     s->gpu = gpu;
@@ -472,8 +477,9 @@ int model_gpu_init(struct weir_op *op)
     if (ok && !(gpu->cur = version_current(gpu, c)))
         ok = 0;
     if (!ok) {
-        fprintf(stderr, "weir: %s: the GPU path could not start (%s); the model runs on the CPU\n",
-                c->where, gpu->efd < 0 ? strerror(errno) : weir_cuda_error());
+        fprintf(stderr, "weir: %s: model version %s: the GPU path could not start (%s); the model "
+                "runs on the CPU\n", c->where, c->version,
+                gpu->efd < 0 ? strerror(errno) : weir_cuda_error());
         return -1;
     }
     return 0;

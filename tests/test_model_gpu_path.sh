@@ -4,7 +4,8 @@
 # "device" memory, streams that finish at once, the host function writing
 # the operator's eventfd), so the slots, the eventfd completions, held
 # batches, flush and the per-version weight uploads all run for real. The
-# model tests (against PyTorch and XGBoost, and hot reload) must pass with
+# model tests (against PyTorch and XGBoost, hot reload, and weir model with
+# SIGHUP, its inference times as the "cuda" series) must pass with
 # "device": "cuda" on it. test_cuda.c injects a CUDA error the same way.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -13,7 +14,7 @@ case $HC in /*) ;; *) HC=$PWD/$HC ;; esac
 [ -x "$HC" ] || { fail "weir_hostcuda not found at $HC (set WEIR_HOSTCUDA)"; finish; }
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-for t in test_model_torch test_model_xgb test_model_reload; do
+for t in test_model_torch test_model_xgb test_model_reload test_model_cli; do
     WEIR_MODEL_DEVICE=cuda WEIR_BIN=$HC bash "tests/$t.sh" >"$T/$t.log" 2>&1
     rc=$?
     if [ "$rc" = 0 ]; then ok
