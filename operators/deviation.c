@@ -56,6 +56,7 @@
 
 #include "engine/operator.h"
 #include "engine/opstate.h"
+#include "operators/hold.h"
 
 enum deviation_method { METHOD_ROBUST, METHOD_GAUSSIAN };
 enum deviation_side { SIDE_BOTH, SIDE_UP, SIDE_DOWN };
@@ -148,10 +149,7 @@ static const struct weir_option deviation_options[] = {
     {"z_half", WEIR_OPT_NUMBER, "3", "ratio: the |z| that scores 0.5",
      offsetof(struct deviation_conf, z_half), WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, INFINITY,
      NULL},
-    {"hold", WEIR_OPT_INT, "0",
-     "report a score only when it is above every score of the key's previous hold records "
-     "(else 0): an incident scores on its first record, not on each one after",
-     offsetof(struct deviation_conf, hold), WEIR_OPT_RANGE, 0, 65536, NULL},
+    WEIR_HOLD_OPTION_ROW(struct deviation_conf, hold),
     {"season", WEIR_OPT_DURATION, NULL,
      "also compare each value with the profile of its phase in this period (\"1d\": the same "
      "time of day, \"7d\": of week), by the record's event time; the higher score counts",
@@ -265,8 +263,7 @@ static int deviation_prepare(void *vconf, const json_t *raw, struct weir_prepare
     c->field_bytes = sizeof(struct win_head) + ROUND8(copies * (size_t)c->window * sizeof(float));
     c->channels = c->of == OF_BOTH ? 2 : 1;
     c->hold_offset = c->field_bytes * c->fields.n * c->channels;
-    c->prev_offset =
-        c->hold_offset + (c->hold ? ROUND8(2 * sizeof(uint32_t) + (size_t)c->hold * 4) : 0);
+    c->prev_offset = c->hold_offset + weir_hold_bytes(c->hold);
     c->season_ms = (int64_t)(c->season_ns / 1000000);
     c->season_offset = c->prev_offset + c->fields.n * sizeof(struct prev_value);
     size_t profiles = c->season_week ? 8 : 1; /* the day's, and one per day of week */
@@ -443,21 +440,6 @@ static double side_score(const struct deviation_conf *c, double d, double scale)
     return erf(fabs(z) * M_SQRT1_2);
 }
 
-/* hold: the score stands only above the previous hold scores of the key. */
-static double hold_gate(const struct deviation_conf *c, void *state, double score)
-{
-    uint32_t *count = (uint32_t *)((unsigned char *)state + c->hold_offset), *head = count + 1;
-    float *ring = (float *)(head + 1);
-    float s = (float)score, prev = 0;
-    for (uint32_t k = 0; k < *count; k++)
-        prev = ring[k] > prev ? ring[k] : prev;
-    ring[*head] = s;
-    *head = (*head + 1) % (uint32_t)c->hold;
-    if (*count < (uint32_t)c->hold)
-        (*count)++;
-    return s > prev ? score : 0.0;
-}
-
 /* Scores y against window w, then adds it; the expected range, shifted by
  * base, goes to lo/hi when asked. Returns the score. */
 static double channel_step(const struct deviation_conf *c, struct weir_batch *b, uint32_t i,
@@ -561,7 +543,9 @@ static int deviation_process(struct weir_op *op, struct weir_batch *b)
             }
             best = s > best ? s : best;
         }
-        row[c->out_col] = (float)(c->hold ? hold_gate(c, state, best) : best);
+        if (c->hold)
+            best = weir_hold_gate((unsigned char *)state + c->hold_offset, c->hold, best);
+        row[c->out_col] = (float)best;
     }
     return WEIR_OP_CONTINUE;
 }

@@ -35,6 +35,7 @@
 
 #include "engine/operator.h"
 #include "engine/opstate.h"
+#include "operators/hold.h"
 
 enum forecast_side { SIDE_BOTH, SIDE_UP, SIDE_DOWN };
 enum forecast_mapping { MAP_ERF, MAP_RATIO };
@@ -95,10 +96,7 @@ static const struct weir_option forecast_options[] = {
      NULL},
     {"min_scale", WEIR_OPT_NUMBER, "0", "floor under the residual scale",
      offsetof(struct forecast_conf, min_scale), WEIR_OPT_RANGE, 0, INFINITY, NULL},
-    {"hold", WEIR_OPT_INT, "0",
-     "report a score only when it is above every score of the key's previous hold records "
-     "(else 0)",
-     offsetof(struct forecast_conf, hold), WEIR_OPT_RANGE, 0, 65536, NULL},
+    WEIR_HOLD_OPTION_ROW(struct forecast_conf, hold),
     {"range", WEIR_OPT_BOOL, "false",
      "also write f_lo and f_hi: the forecast -/+ range_k * scale",
      offsetof(struct forecast_conf, range), 0, 0, 0, NULL},
@@ -204,7 +202,7 @@ static int forecast_prepare(void *vconf, const json_t *raw, struct weir_prepare 
     size_t phases = c->season_ms > 0 ? (size_t)c->season_buckets : 0;
     c->feature_bytes = sizeof(struct hw_model) + ROUND8(phases * sizeof(struct hw_phase));
     c->hold_offset = c->feature_bytes * c->fields.n;
-    c->bytes = c->hold_offset + (c->hold ? ROUND8(2 * sizeof(uint32_t) + (size_t)c->hold * 4) : 0);
+    c->bytes = c->hold_offset + weir_hold_bytes(c->hold);
     uint64_t h = weir_hash_str(WEIR_HASH_SEED, "forecast/1");
     for (size_t k = 0; k < c->fields.n; k++)
         h = weir_hash_str(h, c->fields.v[k]);
@@ -270,20 +268,6 @@ static double model_step(const struct forecast_conf *c, struct hw_model *m, stru
     return score;
 }
 
-/* hold: the score stands only above the previous hold scores of the key. */
-static double hold_gate(const struct forecast_conf *c, void *state, double score)
-{
-    uint32_t *count = (uint32_t *)((unsigned char *)state + c->hold_offset), *head = count + 1;
-    float *ring = (float *)(head + 1);
-    float s = (float)score, prev = 0;
-    for (uint32_t k = 0; k < *count; k++)
-        prev = ring[k] > prev ? ring[k] : prev;
-    ring[*head] = s;
-    *head = (*head + 1) % (uint32_t)c->hold;
-    *count += *count < (uint32_t)c->hold;
-    return s > prev ? score : 0.0;
-}
-
 static int forecast_process(struct weir_op *op, struct weir_batch *b)
 {
     weir_op_state_batch(op);
@@ -316,7 +300,9 @@ static int forecast_process(struct weir_op *op, struct weir_batch *b)
                 b->rec[i].flags |= WEIR_REC_WARMUP;
             best = s > best ? s : best;
         }
-        row[c->out_col] = (float)(c->hold ? hold_gate(c, state, best) : best);
+        if (c->hold)
+            best = weir_hold_gate((unsigned char *)state + c->hold_offset, c->hold, best);
+        row[c->out_col] = (float)best;
     }
     return WEIR_OP_CONTINUE;
 }

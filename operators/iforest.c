@@ -18,7 +18,8 @@
  * towards 1 for isolated ones. Splits are by each feature's own range, so
  * no scaling is needed. With "side": "up" a score counts only when some
  * feature lies above its mean over the last build's sample ("down": below;
- * else 0). Before the first build the score is 0 and the record is flagged
+ * else 0). "hold": H reports a score only above the key's H scores before it
+ * (operators/hold.h). Before the first build the score is 0 and the record is flagged
  * WEIR_REC_WARMUP. A record with a NaN or infinite feature is neither
  * scored nor learned.
  *
@@ -30,7 +31,7 @@
  *
  * State per key (bounded): 40 bytes + 4 * fields rounded to 8 + 4 * window
  * * fields (the ring) + 8 * trees * (2 * sample - 1) (the nodes): 100 trees
- * of 256 points and a window of 2048 of one feature: 417 kB. Cost: scoring
+ * of 256 points and a window of 2048 of one feature: 417 kB; plus the hold ring. Cost: scoring
  * trees * ceil(log2 sample) steps per record; a rebuild trees * sample *
  * log2(sample) * fields steps, every `rebuild` records. */
 #include <errno.h>
@@ -41,6 +42,7 @@
 
 #include "engine/operator.h"
 #include "engine/opstate.h"
+#include "operators/hold.h"
 
 enum iforest_side { SIDE_BOTH, SIDE_UP, SIDE_DOWN };
 
@@ -50,14 +52,14 @@ enum iforest_side { SIDE_BOTH, SIDE_UP, SIDE_DOWN };
 struct iforest_conf {
     struct weir_strlist fields;
     const char *out;
-    int64_t trees, sample, window, rebuild, warmup, seed;
+    int64_t trees, sample, window, rebuild, warmup, seed, hold;
     int side;
     struct weir_state_opts state;
     /* resolved by prepare() */
     int in_col[WEIR_SCHEMA_MAX];
     int out_col;
     size_t tree_nodes; /* per tree: 2 * sample - 1 */
-    size_t center_offset, ring_offset, node_offset, bytes;
+    size_t center_offset, ring_offset, node_offset, hold_offset, bytes;
     uint64_t layout;
 };
 
@@ -83,6 +85,7 @@ static const struct weir_option iforest_options[] = {
     {"side", WEIR_OPT_ENUM, "\"both\"",
      "which points may score: both, up (some feature above its sample mean), down (below)",
      offsetof(struct iforest_conf, side), 0, 0, 0, "both|up|down"},
+    WEIR_HOLD_OPTION_ROW(struct iforest_conf, hold),
     WEIR_STATE_OPTION_ROWS(struct iforest_conf, state),
     {0},
 };
@@ -163,13 +166,15 @@ static int iforest_prepare(void *vconf, const json_t *raw, struct weir_prepare *
     c->center_offset = sizeof(struct if_head);
     c->ring_offset = c->center_offset + ROUND8(d * sizeof(float));
     c->node_offset = c->ring_offset + ROUND8((size_t)c->window * d * sizeof(float));
-    c->bytes = c->node_offset + (size_t)c->trees * c->tree_nodes * sizeof(struct if_node);
+    c->hold_offset = c->node_offset + (size_t)c->trees * c->tree_nodes * sizeof(struct if_node);
+    c->bytes = c->hold_offset + weir_hold_bytes(c->hold);
     uint64_t h = weir_hash_str(WEIR_HASH_SEED, "iforest/1");
     for (size_t k = 0; k < d; k++)
         h = weir_hash_str(h, c->fields.v[k]);
     h = weir_hash_u64(weir_hash_u64(h, (uint64_t)c->trees), (uint64_t)c->sample);
     h = weir_hash_u64(weir_hash_u64(h, (uint64_t)c->window), (uint64_t)c->rebuild);
-    c->layout = weir_hash_u64(weir_hash_u64(h, (uint64_t)c->warmup), (uint64_t)c->seed);
+    h = weir_hash_u64(weir_hash_u64(h, (uint64_t)c->warmup), (uint64_t)c->seed);
+    c->layout = weir_hash_u64(h, (uint64_t)c->hold);
     return bad;
 }
 
@@ -347,10 +352,14 @@ static int iforest_process(struct weir_op *op, struct weir_batch *b)
         struct if_head *h = (struct if_head *)st;
         if (h->seen == 0)
             h->rng = (uint64_t)c->seed;
+        double score = 0;
         if (h->built)
-            row[c->out_col] = (float)score_point(c, st, x);
+            score = score_point(c, st, x);
         else
             b->rec[i].flags |= WEIR_REC_WARMUP;
+        if (c->hold)
+            score = weir_hold_gate(st + c->hold_offset, c->hold, score);
+        row[c->out_col] = (float)score;
         memcpy((float *)(st + c->ring_offset) + (size_t)h->head * d, x, d * sizeof *x);
         h->head = (h->head + 1) % (uint32_t)c->window;
         h->count += h->count < (uint32_t)c->window;
