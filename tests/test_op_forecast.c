@@ -3,7 +3,7 @@
  * daily peak score high with a season, and the missing peak does not
  * without one; side; warm-up flags; NaN neither scored nor learned; a
  * trend is followed (the expected range closes in on a ramp); per key
- * equals each key alone; hold; prepare errors. */
+ * equals each key alone; hold; a constant series; prepare errors. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -222,6 +222,23 @@ static void test_by_key_and_hold(void)
     CHECK(bad == 0 && held > 100);
 }
 
+/* A constant series scores 0 (no residual); its first change scores 1 (a
+ * zero scale: any residual after exact forecasts); a single point only
+ * warms up. */
+static void test_constant(void)
+{
+    for (size_t i = 0; i < N; i++) {
+        x[i] = 7;
+        key[i] = 0;
+    }
+    x[N - 1] = 7.5f;
+    run("{\"fields\": \"v\", \"season\": \"1d\"}", -1, s1, w1, 0);
+    size_t nonzero = 0;
+    for (size_t i = 0; i < N - 1; i++)
+        nonzero += s1[i] != 0;
+    CHECK(nonzero == 0 && s1[N - 1] == 1.0f && w1[0] && !w1[N - 1]);
+}
+
 static void test_prepare_errors(void)
 {
     const char *const feats[] = {"v", NULL};
@@ -241,6 +258,7 @@ int main(void)
     test_side();
     test_trend();
     test_by_key_and_hold();
+    test_constant();
     test_prepare_errors();
     return check_summary();
 }

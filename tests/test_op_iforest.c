@@ -325,6 +325,24 @@ static void test_by_key(void)
     for (size_t i = 0; i < N; i++)
         diff += s1[i] != alone[i];
     CHECK(diff == 0);
+    /* hold 30: a score stands only above the key's 30 raw scores before it */
+    run("{\"fields\": [\"x\", \"y\"], \"trees\": 20, \"sample\": 32, \"window\": 100, "
+        "\"rebuild\": 30, \"warmup\": 20, \"hold\": 30}",
+        (const float(*)[D])xs, key, 1, N, alone, NULL);
+    run(conf, (const float(*)[D])xs, key, 1, N, s2, NULL);
+    size_t bad = 0, held = 0, j = 0;
+    static float raw[N];
+    for (size_t i = 0; i < N; i++)
+        if (key[i] == 1) {
+            float prev = 0;
+            raw[j] = s2[i];
+            for (size_t q = j >= 30 ? j - 30 : 0; q < j; q++)
+                prev = raw[q] > prev ? raw[q] : prev;
+            bad += alone[i] != (raw[j] > prev ? raw[j] : 0);
+            held += alone[i] == 0 && raw[j] > 0;
+            j++;
+        }
+    CHECK(bad == 0 && held > 100);
 }
 
 static void test_prepare_errors(void)
