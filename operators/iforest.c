@@ -24,8 +24,10 @@
  * scored nor learned.
  *
  * Random draws come from a splitmix64 stream per key, started at `seed`, in
- * a fixed order (per tree: the sample's Fisher-Yates draws, then per split
- * node in preorder one draw for the feature, one for the split), so a key's
+ * a fixed order (per tree: the sample's partial Fisher-Yates draws over a
+ * permutation of the ring's slots that starts as the identity at each build
+ * and carries over from tree to tree, then per split node in preorder one
+ * draw for the feature, one for the split), so a key's
  * scores depend only on its own records and the seed (tests/test_op_iforest
  * rebuilds the same forests with a naive recursive reference).
  *
@@ -102,7 +104,8 @@ struct if_head {
 };
 
 /* A node, trees laid out in preorder: the left child follows its parent;
- * a leaf has feat == NODE_LEAF and its point count in `right`. */
+ * a leaf has feat == NODE_LEAF, its point count in `right` and c(count) in
+ * `split`. */
 struct if_node {
     float split;
     uint16_t feat;
@@ -111,7 +114,9 @@ struct if_node {
 
 /* Per worker: the scratch a build needs. */
 struct if_scratch {
-    uint32_t *idx; /* window */
+    uint32_t *idx;  /* window: a permutation of the ring's slots */
+    float *pts;     /* sample rows of d floats: one tree's points, contiguous */
+    uint32_t *rows; /* sample: indices into pts, partitioned as the tree splits */
 };
 
 static uint64_t splitmix(uint64_t *s)
@@ -184,13 +189,14 @@ static int iforest_init(struct weir_op *op, struct weir_error *err)
     if (c->bytes > UINT32_MAX)
         return weir_error_set(err, -EINVAL, "iforest: %zu bytes per key is too large", c->bytes);
     struct if_scratch *s = calloc(1, sizeof *s);
-    if (s)
-        s->idx = malloc((size_t)c->window * sizeof *s->idx);
-    if (!s || !s->idx) {
-        free(s);
-        return weir_error_set(err, -ENOMEM, "iforest: out of memory");
-    }
     op->state = s;
+    if (s) {
+        s->idx = malloc((size_t)c->window * sizeof *s->idx);
+        s->pts = malloc((size_t)c->sample * (c->fields.n ? c->fields.n : 1) * sizeof *s->pts);
+        s->rows = malloc((size_t)c->sample * sizeof *s->rows);
+    }
+    if (!s || !s->idx || !s->pts || !s->rows)
+        return weir_error_set(err, -ENOMEM, "iforest: out of memory");
     if (weir_op_state_declare(op, &c->state, (uint32_t)c->bytes, c->layout) < 0)
         return weir_error_set(err, -ENOMEM, "iforest: out of memory");
     return 0;
@@ -199,8 +205,11 @@ static int iforest_init(struct weir_op *op, struct weir_error *err)
 static void iforest_destroy(struct weir_op *op)
 {
     struct if_scratch *s = op->state;
-    if (s)
+    if (s) {
         free(s->idx);
+        free(s->pts);
+        free(s->rows);
+    }
     free(s);
     op->state = NULL;
 }
@@ -208,14 +217,14 @@ static void iforest_destroy(struct weir_op *op)
 /* ---- building ---------------------------------------------------------- */
 
 struct builder {
-    const float *ring; /* rows of d floats */
+    const float *pts; /* rows of d floats */
     size_t d;
     uint64_t *rng;
     struct if_node *nodes;
     size_t used;
 };
 
-/* Splits the points idx[0..n) at depth `depth` into nodes from b->used on
+/* Splits the points pts[idx[0..n)] at depth `depth` into nodes from b->used on
  * (preorder); returns the node's index. */
 static size_t build_node(struct builder *b, uint32_t *idx, uint32_t n, unsigned depth,
                          unsigned limit)
@@ -227,10 +236,10 @@ static size_t build_node(struct builder *b, uint32_t *idx, uint32_t n, unsigned 
     size_t nv = 0;
     if (n > 1 && depth < limit) {
         for (size_t q = 0; q < b->d; q++)
-            lo[q] = hi[q] = b->ring[(size_t)idx[0] * b->d + q];
+            lo[q] = hi[q] = b->pts[(size_t)idx[0] * b->d + q];
         for (uint32_t i = 1; i < n; i++)
             for (size_t q = 0; q < b->d; q++) {
-                float x = b->ring[(size_t)idx[i] * b->d + q];
+                float x = b->pts[(size_t)idx[i] * b->d + q];
                 lo[q] = x < lo[q] ? x : lo[q];
                 hi[q] = x > hi[q] ? x : hi[q];
             }
@@ -238,8 +247,8 @@ static size_t build_node(struct builder *b, uint32_t *idx, uint32_t n, unsigned 
             if (hi[q] > lo[q])
                 varying[nv++] = (uint16_t)q;
     }
-    if (nv == 0) {
-        *node = (struct if_node){0, NODE_LEAF, (uint16_t)n};
+    if (nv == 0) { /* a leaf keeps c(n), which its depth is topped up with */
+        *node = (struct if_node){(float)iforest_c(n), NODE_LEAF, (uint16_t)n};
         return at;
     }
     uint16_t q = varying[splitmix(b->rng) % nv];
@@ -249,7 +258,7 @@ static size_t build_node(struct builder *b, uint32_t *idx, uint32_t n, unsigned 
         split = hi[q];
     uint32_t left = 0;
     for (uint32_t i = 0; i < n; i++)
-        if (b->ring[(size_t)idx[i] * b->d + q] < split) {
+        if (b->pts[(size_t)idx[i] * b->d + q] < split) {
             uint32_t t = idx[i];
             idx[i] = idx[left];
             idx[left++] = t;
@@ -272,22 +281,26 @@ static void build_forest(const struct iforest_conf *c, struct if_scratch *s, uns
     while (((uint32_t)1 << limit) < psi)
         limit++;
     double sum[WEIR_SCHEMA_MAX] = {0};
-    struct builder b = {.ring = (const float *)(st + c->ring_offset), .d = c->fields.n,
-                        .rng = &h->rng};
+    const float *ring = (const float *)(st + c->ring_offset);
+    struct builder b = {.pts = s->pts, .d = c->fields.n, .rng = &h->rng};
+    for (uint32_t i = 0; i < n; i++)
+        s->idx[i] = i;
     for (size_t t = 0; t < (size_t)c->trees; t++) {
-        for (uint32_t i = 0; i < n; i++)
-            s->idx[i] = i;
-        for (uint32_t j = 0; j < psi; j++) { /* partial Fisher-Yates */
+        /* a partial Fisher-Yates, continued from the previous tree's
+         * permutation (any permutation gives a uniform sample) */
+        for (uint32_t j = 0; j < psi; j++) {
             uint32_t r = j + (uint32_t)(splitmix(&h->rng) % (n - j));
             uint32_t tmp = s->idx[j];
             s->idx[j] = s->idx[r];
             s->idx[r] = tmp;
+            memcpy(s->pts + (size_t)j * b.d, ring + (size_t)s->idx[j] * b.d, b.d * sizeof *ring);
             for (size_t q = 0; q < b.d; q++)
-                sum[q] += b.ring[(size_t)s->idx[j] * b.d + q];
+                sum[q] += ring[(size_t)s->idx[j] * b.d + q];
+            s->rows[j] = j;
         }
         b.nodes = (struct if_node *)(st + c->node_offset) + t * c->tree_nodes;
         b.used = 0;
-        build_node(&b, s->idx, psi, 0, limit);
+        build_node(&b, s->rows, psi, 0, limit);
     }
     for (size_t q = 0; q < b.d; q++)
         center[q] = (float)(sum[q] / ((double)psi * (double)c->trees));
@@ -306,7 +319,7 @@ static double path_length(const struct if_node *nodes, const float *x)
         at = x[nodes[at].feat] < nodes[at].split ? at + 1 : at + nodes[at].right;
         depth++;
     }
-    return depth + iforest_c(nodes[at].right);
+    return depth + (double)nodes[at].split; /* a leaf's c(size) */
 }
 
 static double score_point(const struct iforest_conf *c, const unsigned char *st, const float *x)

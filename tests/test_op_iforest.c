@@ -104,7 +104,7 @@ static void rfree(struct rnode *n)
 static double rpath(const struct rnode *n, const float *x, int depth)
 {
     if (n->feat < 0)
-        return depth + cnorm(n->size);
+        return depth + (double)(float)cnorm(n->size); /* kept as a float in the leaf */
     return rpath(x[n->feat] < n->split ? n->left : n->right, x, depth + 1);
 }
 
@@ -138,9 +138,9 @@ static void reference(const float (*xs)[D], size_t n, int trees, int sample, int
                 limit++;
             int *idx = malloc(sizeof *idx * (size_t)count);
             float(*pts)[D] = malloc(sizeof *pts * (size_t)psi);
+            for (int j = 0; j < count; j++)
+                idx[j] = j;
             for (int t = 0; t < trees; t++) {
-                for (int j = 0; j < count; j++)
-                    idx[j] = j;
                 for (int j = 0; j < psi; j++) {
                     int r = j + (int)(mix(&s) % (uint64_t)(count - j));
                     int tmp = idx[j];
