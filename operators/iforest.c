@@ -183,6 +183,18 @@ static int iforest_prepare(void *vconf, const json_t *raw, struct weir_prepare *
     return bad;
 }
 
+static void iforest_destroy(struct weir_op *op)
+{
+    struct if_scratch *s = op->state;
+    if (s) {
+        free(s->idx);
+        free(s->pts);
+        free(s->rows);
+    }
+    free(s);
+    op->state = NULL;
+}
+
 static int iforest_init(struct weir_op *op, struct weir_error *err)
 {
     const struct iforest_conf *c = op->conf;
@@ -195,23 +207,13 @@ static int iforest_init(struct weir_op *op, struct weir_error *err)
         s->pts = malloc((size_t)c->sample * (c->fields.n ? c->fields.n : 1) * sizeof *s->pts);
         s->rows = malloc((size_t)c->sample * sizeof *s->rows);
     }
-    if (!s || !s->idx || !s->pts || !s->rows)
+    if (!s || !s->idx || !s->pts || !s->rows) {
+        iforest_destroy(op);
         return weir_error_set(err, -ENOMEM, "iforest: out of memory");
+    }
     if (weir_op_state_declare(op, &c->state, (uint32_t)c->bytes, c->layout) < 0)
         return weir_error_set(err, -ENOMEM, "iforest: out of memory");
     return 0;
-}
-
-static void iforest_destroy(struct weir_op *op)
-{
-    struct if_scratch *s = op->state;
-    if (s) {
-        free(s->idx);
-        free(s->pts);
-        free(s->rows);
-    }
-    free(s);
-    op->state = NULL;
 }
 
 /* ---- building ---------------------------------------------------------- */
