@@ -353,7 +353,8 @@ static void test_prepare_errors(void)
                            "test.json: operators[1].warmup: expected warmup <= window (100), "
                            "got 200");
     h_expect_prepare_error(&weir_op_iforest, feats, 1, "{\"fields\": [\"x\"], \"sample\": 1}",
-                           "test.json: operators[1].sample: expected an integer in [2,4096], got 1");
+                           "test.json: operators[1].sample: expected an integer in [2,4096], "
+                           "got 1");
 }
 
 int main(void)
