@@ -237,6 +237,16 @@ static void test_constant(void)
     for (size_t i = 0; i < N - 1; i++)
         nonzero += s1[i] != 0;
     CHECK(nonzero == 0 && s1[N - 1] == 1.0f && w1[0] && !w1[N - 1]);
+    /* a gap of three days and times going backwards: scores stay in [0,1] */
+    make_series();
+    for (size_t i = 2000; i < N; i++)
+        ts[i] += 3 * 86400000LL;
+    ts[2500] -= 86400000LL;
+    run("{\"fields\": \"v\", \"season\": \"1d\", \"beta\": 0.1}", -1, s1, NULL, 0);
+    size_t outside = 0;
+    for (size_t i = 0; i < N; i++)
+        outside += !(s1[i] >= 0 && s1[i] <= 1);
+    CHECK(outside == 0);
 }
 
 static void test_prepare_errors(void)

@@ -345,6 +345,15 @@ static void test_by_key(void)
     CHECK(bad == 0 && held > 100);
 }
 
+/* A single point only warms up; so does a window shorter than warmup. */
+static void test_single_point(void)
+{
+    static const float one[1][D] = {{1, 2}};
+    unsigned char w = 0;
+    run("{\"fields\": [\"x\", \"y\"]}", one, NULL, -1, 1, s1, &w);
+    CHECK(s1[0] == 0 && w == 1);
+}
+
 static void test_prepare_errors(void)
 {
     const char *const feats[] = {"x", NULL};
@@ -364,6 +373,7 @@ int main(void)
     test_constant();
     test_side();
     test_by_key();
+    test_single_point();
     test_prepare_errors();
     return check_summary();
 }
