@@ -29,6 +29,11 @@
  * of the values seen at that phase), scaled by the residuals of all phases;
  * the higher of the two scores counts, so a missing daily peak scores though
  * the value itself is ordinary.
+ * With "season_week" (and a "1d" season) a second profile is kept per day of
+ * week (the same time of day and day of week, days from Monday by UTC); a
+ * phase of it scores once it holds season_warmup values, the daily phase
+ * before that, so a series shorter than a few weeks still gets the daily
+ * profile and a weekend stops looking like an outage once a weekend was seen.
  * With "range": true the operator also writes f_lo and f_hi, the expected
  * range center -/+ range_k * scale, which threshold's explanations read.
  *
@@ -51,6 +56,7 @@
 
 #include "engine/operator.h"
 #include "engine/opstate.h"
+#include "operators/hold.h"
 
 enum deviation_method { METHOD_ROBUST, METHOD_GAUSSIAN };
 enum deviation_side { SIDE_BOTH, SIDE_UP, SIDE_DOWN };
@@ -72,6 +78,7 @@ struct deviation_conf {
     int64_t season_buckets;
     double season_alpha;
     int64_t season_warmup;
+    int season_week;
     int64_t window;
     int64_t warmup;
     double min_scale;
@@ -142,10 +149,7 @@ static const struct weir_option deviation_options[] = {
     {"z_half", WEIR_OPT_NUMBER, "3", "ratio: the |z| that scores 0.5",
      offsetof(struct deviation_conf, z_half), WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, INFINITY,
      NULL},
-    {"hold", WEIR_OPT_INT, "0",
-     "report a score only when it is above every score of the key's previous hold records "
-     "(else 0): an incident scores on its first record, not on each one after",
-     offsetof(struct deviation_conf, hold), WEIR_OPT_RANGE, 0, 65536, NULL},
+    WEIR_HOLD_OPTION_ROW(struct deviation_conf, hold),
     {"season", WEIR_OPT_DURATION, NULL,
      "also compare each value with the profile of its phase in this period (\"1d\": the same "
      "time of day, \"7d\": of week), by the record's event time; the higher score counts",
@@ -158,6 +162,10 @@ static const struct weir_option deviation_options[] = {
      NULL},
     {"season_warmup", WEIR_OPT_INT, "3", "season: values a phase needs before it scores",
      offsetof(struct deviation_conf, season_warmup), WEIR_OPT_RANGE, 1, 1000, NULL},
+    {"season_week", WEIR_OPT_BOOL, "false",
+     "season \"1d\": also keep a profile per day of week (the same time of day and day of "
+     "week), which scores once its phase has season_warmup values; the daily one until then",
+     offsetof(struct deviation_conf, season_week), 0, 0, 0, NULL},
     {"window", WEIR_OPT_INT, "256", "values kept per feature and key (the sliding window)",
      offsetof(struct deviation_conf, window), WEIR_OPT_RANGE, 2, 65536, NULL},
     {"warmup", WEIR_OPT_INT, "30",
@@ -255,13 +263,19 @@ static int deviation_prepare(void *vconf, const json_t *raw, struct weir_prepare
     c->field_bytes = sizeof(struct win_head) + ROUND8(copies * (size_t)c->window * sizeof(float));
     c->channels = c->of == OF_BOTH ? 2 : 1;
     c->hold_offset = c->field_bytes * c->fields.n * c->channels;
-    c->prev_offset =
-        c->hold_offset + (c->hold ? ROUND8(2 * sizeof(uint32_t) + (size_t)c->hold * 4) : 0);
+    c->prev_offset = c->hold_offset + weir_hold_bytes(c->hold);
     c->season_ms = (int64_t)(c->season_ns / 1000000);
     c->season_offset = c->prev_offset + c->fields.n * sizeof(struct prev_value);
-    c->season_bytes = c->season_ms > 0 ? sizeof(struct season_head) +
+    size_t profiles = c->season_week ? 8 : 1; /* the day's, and one per day of week */
+    c->season_bytes = c->season_ms > 0 ? sizeof(struct season_head) + profiles *
                                              (size_t)c->season_buckets * sizeof(struct phase)
                                        : 0;
+    if (c->season_week && c->season_ms != 86400000) {
+        weir_diag_add(p->diag, weir_path_key(ip, sizeof ip, p->path, "season_week"),
+                      "expected \"season\": \"1d\" with season_week, got a period of %lld ms",
+                      (long long)c->season_ms);
+        bad++;
+    }
     if (c->season_ns && c->season_ms < c->season_buckets) {
         weir_diag_add(p->diag, weir_path_key(ip, sizeof ip, p->path, "season"),
                       "expected a period of at least season_buckets (%lld) ms, got %lld ms",
@@ -274,6 +288,7 @@ static int deviation_prepare(void *vconf, const json_t *raw, struct weir_prepare
     h = weir_hash_u64(weir_hash_u64(h, (uint64_t)c->window), (uint64_t)c->hold);
     h = weir_hash_u64(h, (uint64_t)c->method);
     h = weir_hash_u64(weir_hash_u64(h, (uint64_t)c->of), (uint64_t)c->season_ms);
+    h = weir_hash_u64(h, (uint64_t)c->season_week);
     c->layout = weir_hash_u64(h, (uint64_t)c->season_buckets);
     return bad;
 }
@@ -425,21 +440,6 @@ static double side_score(const struct deviation_conf *c, double d, double scale)
     return erf(fabs(z) * M_SQRT1_2);
 }
 
-/* hold: the score stands only above the previous hold scores of the key. */
-static double hold_gate(const struct deviation_conf *c, void *state, double score)
-{
-    uint32_t *count = (uint32_t *)((unsigned char *)state + c->hold_offset), *head = count + 1;
-    float *ring = (float *)(head + 1);
-    float s = (float)score, prev = 0;
-    for (uint32_t k = 0; k < *count; k++)
-        prev = ring[k] > prev ? ring[k] : prev;
-    ring[*head] = s;
-    *head = (*head + 1) % (uint32_t)c->hold;
-    if (*count < (uint32_t)c->hold)
-        (*count)++;
-    return s > prev ? score : 0.0;
-}
-
 /* Scores y against window w, then adds it; the expected range, shifted by
  * base, goes to lo/hi when asked. Returns the score. */
 static double channel_step(const struct deviation_conf *c, struct weir_batch *b, uint32_t i,
@@ -461,6 +461,13 @@ static double channel_step(const struct deviation_conf *c, struct weir_batch *b,
     return s;
 }
 
+static void phase_learn(const struct deviation_conf *c, struct phase *p, double x)
+{
+    p->mean = p->count ? (float)(p->mean + c->season_alpha * (x - p->mean)) : (float)x;
+    if (p->count < UINT32_MAX)
+        p->count++;
+}
+
 /* Scores x against its phase's mean, with the residual scale of all phases
  * (an exponentially weighted mean over about `window` residuals), then
  * learns x. A phase scores after season_warmup values, the scale after
@@ -472,7 +479,11 @@ static double season_step(const struct deviation_conf *c, void *state, size_t k,
     struct season_head *head = (struct season_head *)base;
     struct phase *ph = (struct phase *)(base + sizeof *head);
     int64_t at = ts_ms % c->season_ms;
-    struct phase *p = &ph[(size_t)(at * c->season_buckets / c->season_ms)];
+    size_t slot = (size_t)(at * c->season_buckets / c->season_ms);
+    struct phase *day = &ph[slot], *week = NULL;
+    if (c->season_week) /* the epoch was a Thursday: profile 1 is Monday's */
+        week = &ph[(size_t)c->season_buckets * (size_t)(1 + (ts_ms / 86400000 + 3) % 7) + slot];
+    struct phase *p = week && week->count >= (uint32_t)c->season_warmup ? week : day;
     double s = 0;
     if (p->count >= (uint32_t)c->season_warmup) {
         double r = x - p->mean;
@@ -485,9 +496,9 @@ static double season_step(const struct deviation_conf *c, void *state, size_t k,
         head->var = (1 - a) * head->var + a * r * r;
         head->n++;
     }
-    p->mean = p->count ? (float)(p->mean + c->season_alpha * (x - p->mean)) : (float)x;
-    if (p->count < UINT32_MAX)
-        p->count++;
+    phase_learn(c, day, x);
+    if (week)
+        phase_learn(c, week, x);
     return s;
 }
 
@@ -532,7 +543,9 @@ static int deviation_process(struct weir_op *op, struct weir_batch *b)
             }
             best = s > best ? s : best;
         }
-        row[c->out_col] = (float)(c->hold ? hold_gate(c, state, best) : best);
+        if (c->hold)
+            best = weir_hold_gate((unsigned char *)state + c->hold_offset, c->hold, best);
+        row[c->out_col] = (float)best;
     }
     return WEIR_OP_CONTINUE;
 }

@@ -264,6 +264,68 @@ static void test_season(void)
                            "season_buckets (288) ms, got 100 ms");
 }
 
+/* season_week: weekends are low. Four weeks from a Monday; in the fourth,
+ * Wednesday 12:00-13:00 looks like a weekend. With a profile per day of
+ * week the fourth Saturday is ordinary and the Wednesday hour is not; the
+ * daily profile alone keeps flagging every weekend. Returns the mean score
+ * of the fourth Saturday, *wed the top score of the Wednesday hour. */
+static double week_score(int season_week, double *wed)
+{
+    char conf[300];
+    snprintf(conf, sizeof conf,
+             "{\"fields\": [\"v\"], \"method\": \"gaussian\", \"window\": 4096, "
+             "\"mapping\": \"ratio\", \"season\": \"1d\", \"season_buckets\": 96, "
+             "\"season_week\": %s}",
+             season_week ? "true" : "false");
+    struct h_pipe p;
+    struct h_op h;
+    h_pipe_init(&p);
+    h_feature(&p, "v", 0);
+    CHECK(h_build(&h, &weir_op_deviation, conf, &p, 1) == 0);
+    int out = weir_schema_find_feature(&p.schema, "anomaly_score");
+    struct weir_batch_pool *pool = h_pool(&p, 288);
+    double saturday = 0;
+    *wed = 0;
+    for (int day = 0; day < 28; day++) {
+        struct weir_batch *b = weir_batch_get(pool);
+        int weekend = day % 7 >= 5, holiday = day == 23;
+        for (int k = 0; k < 288; k++) {
+            double wave = sin(2 * M_PI * k / 288.0), noise = 0.2 * (uniform() - 0.5);
+            int low = weekend || (holiday && k >= 144 && k < 156);
+            int i = h_push_value(b, 0, (float)((low ? 4 + wave : 10 + 5 * wave) + noise));
+            b->rec[i].ts_ms = 1396224000000LL + ((int64_t)day * 288 + k) * 300000; /* a Monday */
+        }
+        CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+        for (int k = 0; k < 288; k++) {
+            double sc = weir_batch_row(b, (uint32_t)k)[out];
+            if (day == 26)
+                saturday += sc / 288;
+            if (holiday && k >= 144 && k < 156)
+                *wed = sc > *wed ? sc : *wed;
+        }
+        weir_batch_put(b);
+    }
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+    return saturday;
+}
+
+static void test_season_week(void)
+{
+    double wed_week, wed_day;
+    double sat_week = week_score(1, &wed_week), sat_day = week_score(0, &wed_day);
+    printf("season_week: 4th Saturday mean %.3f (daily profile only %.3f); weekday dip %.3f "
+           "(%.3f)\n",
+           sat_week, sat_day, wed_week, wed_day);
+    CHECK(sat_week < 0.2 && sat_day > 2 * sat_week);
+    CHECK(wed_week > 0.7 && wed_week > 2 * wed_day);
+    h_expect_prepare_error(&weir_op_deviation, (const char *const[]){"v", NULL}, 1,
+                           "{\"fields\": [\"v\"], \"season\": \"7d\", \"season_week\": true}",
+                           "test.json: operators[1].season_week: expected \"season\": \"1d\" "
+                           "with season_week, got a period of 604800000 ms");
+}
+
 /* "by": each key's scores equal a run over that key's records alone. */
 static void run_keyed(const char *conf, const int *key, const float *x, size_t n, int only,
                       float *out)
@@ -344,6 +406,7 @@ int main(void)
 {
     test_against_reference();
     test_season();
+    test_season_week();
     test_by_key();
     test_prepare_errors();
     return check_summary();

@@ -1,0 +1,319 @@
+/* forecast: scores each value by its residual from a Holt-Winters forecast
+ * (additive level, trend and seasonal profile) made from the values before
+ * it, per feature and per partition or key.
+ *
+ * For each value x at phase p of the period (by the record's event time,
+ * `season_buckets` phases of `season`; no season without it):
+ *
+ *     F = L + T + S[p]          the forecast, from earlier values only
+ *     r = x - F                 the residual, scored, then learned:
+ *     L' = alpha (x - S[p]) + (1 - alpha)(L + T)
+ *     T' = beta (L' - L) + (1 - beta) T
+ *     S[p]' = gamma (x - L') + (1 - gamma) S[p]   (x - L' the first time)
+ *
+ * A phase never seen yet counts as 0. The residual's scale is the root of
+ * the mean of r^2: the plain mean of the first `window` residuals, then
+ * exponentially weighted with weight 1/window, so a first tiny residual
+ * does not set the scale for long. z = r / max(scale, min_scale); the
+ * score is erf(|z|/sqrt 2) ("mapping": "erf") or z^2/(z^2 + z_half^2)
+ * ("ratio"), 0 on the side not watched ("side": "up" or "down"); the
+ * record's score (`out`) is the max over features. "hold": H reports a
+ * score only above the key's H scores before it (as deviation's hold).
+ * "range": true writes the expected range F -/+ range_k * scale as f_lo
+ * and f_hi for threshold's explanations.
+ *
+ * The first `warmup` values of a key score 0 and are flagged
+ * WEIR_REC_WARMUP. A NaN or infinite value is missing: not scored, not
+ * learned. Cost O(1) per value; state per feature 40 bytes + 8 per phase,
+ * plus the hold ring. */
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/operator.h"
+#include "engine/opstate.h"
+#include "operators/hold.h"
+
+enum forecast_side { SIDE_BOTH, SIDE_UP, SIDE_DOWN };
+enum forecast_mapping { MAP_ERF, MAP_RATIO };
+
+#define ROUND8(n) (((n) + 7) & ~(size_t)7)
+
+struct forecast_conf {
+    struct weir_strlist fields;
+    const char *out;
+    double alpha, beta, gamma;
+    uint64_t season_ns;
+    int64_t season_buckets;
+    int64_t window, warmup, hold;
+    int side, mapping;
+    double z_half, min_scale;
+    int range;
+    double range_k;
+    const json_t *range_out;
+    struct weir_state_opts state;
+    /* resolved by prepare() */
+    int in_col[WEIR_SCHEMA_MAX];
+    int lo_col[WEIR_SCHEMA_MAX], hi_col[WEIR_SCHEMA_MAX];
+    int out_col;
+    int64_t season_ms;
+    size_t feature_bytes, hold_offset, bytes;
+    uint64_t layout;
+};
+
+static const struct weir_option forecast_options[] = {
+    {"fields", WEIR_OPT_STRINGS, NULL, "input features", offsetof(struct forecast_conf, fields),
+     WEIR_OPT_REQUIRED, 0, 0, NULL},
+    {"out", WEIR_OPT_STRING, "\"anomaly_score\"", "output score in [0,1): max over the features",
+     offsetof(struct forecast_conf, out), 0, 0, 0, NULL},
+    {"alpha", WEIR_OPT_NUMBER, "0.1", "weight of the newest value in the level",
+     offsetof(struct forecast_conf, alpha), WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, 1, NULL},
+    {"beta", WEIR_OPT_NUMBER, "0", "weight of the newest level change in the trend (0: no trend)",
+     offsetof(struct forecast_conf, beta), WEIR_OPT_RANGE, 0, 1, NULL},
+    {"gamma", WEIR_OPT_NUMBER, "0.3", "season: weight of the newest value in its phase's offset",
+     offsetof(struct forecast_conf, gamma), WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, 1, NULL},
+    {"season", WEIR_OPT_DURATION, NULL,
+     "period of the seasonal profile by event time (\"1d\": time of day, \"7d\": time of day and "
+     "day of week); none: level and trend only",
+     offsetof(struct forecast_conf, season_ns), 0, 0, 0, NULL},
+    {"season_buckets", WEIR_OPT_INT, "288", "season: phases per period (288: 5 minutes of a day)",
+     offsetof(struct forecast_conf, season_buckets), WEIR_OPT_RANGE, 2, 10080, NULL},
+    {"window", WEIR_OPT_INT, "256", "residuals the scale averages over (then weight 1/window)",
+     offsetof(struct forecast_conf, window), WEIR_OPT_RANGE, 1, 1e9, NULL},
+    {"warmup", WEIR_OPT_INT, "30",
+     "values seen before scoring (score 0 and WEIR_REC_WARMUP until then)",
+     offsetof(struct forecast_conf, warmup), WEIR_OPT_RANGE, 2, 1e9, NULL},
+    {"side", WEIR_OPT_ENUM, "\"both\"", "which residuals score: both, up (rises), down (drops)",
+     offsetof(struct forecast_conf, side), 0, 0, 0, "both|up|down"},
+    {"mapping", WEIR_OPT_ENUM, "\"erf\"",
+     "z to score: erf = erf(|z|/sqrt 2); ratio = z^2/(z^2 + z_half^2)",
+     offsetof(struct forecast_conf, mapping), 0, 0, 0, "erf|ratio"},
+    {"z_half", WEIR_OPT_NUMBER, "3", "ratio: the |z| that scores 0.5",
+     offsetof(struct forecast_conf, z_half), WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, INFINITY,
+     NULL},
+    {"min_scale", WEIR_OPT_NUMBER, "0", "floor under the residual scale",
+     offsetof(struct forecast_conf, min_scale), WEIR_OPT_RANGE, 0, INFINITY, NULL},
+    WEIR_HOLD_OPTION_ROW(struct forecast_conf, hold),
+    {"range", WEIR_OPT_BOOL, "false",
+     "also write f_lo and f_hi: the forecast -/+ range_k * scale",
+     offsetof(struct forecast_conf, range), 0, 0, 0, NULL},
+    {"range_k", WEIR_OPT_NUMBER, "3", "width of the expected range, in scales",
+     offsetof(struct forecast_conf, range_k), WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, INFINITY,
+     NULL},
+    {"range_out", WEIR_OPT_JSON, NULL,
+     "names of the range features, [lo, hi] per input (default: each input + \"_lo\", \"_hi\")",
+     offsetof(struct forecast_conf, range_out), 0, 0, 0, NULL},
+    WEIR_STATE_OPTION_ROWS(struct forecast_conf, state),
+    {0},
+};
+
+/* One feature's model, followed by its phases. */
+struct hw_model {
+    double level, trend;
+    double var;        /* mean of squared residuals (plain, then weighted) */
+    uint64_t seen;     /* values learned */
+    uint64_t residuals;
+};
+
+struct hw_phase {
+    float offset;
+    uint32_t seen;
+};
+
+/* "<f>_lo", "<f>_hi" per feature unless given, kept in the pipeline's JSON
+ * so the schema may borrow them (as deviation's). NULL when out of memory. */
+static const json_t *range_names(const struct forecast_conf *c, const json_t *raw)
+{
+    const json_t *given = json_object_get(raw, "range_out");
+    if (given)
+        return given;
+    json_t *arr = json_array();
+    char name[300];
+    for (size_t k = 0; arr && k < 2 * c->fields.n; k++) {
+        snprintf(name, sizeof name, "%s%s", c->fields.v[k / 2], k % 2 ? "_hi" : "_lo");
+        if (json_array_append_new(arr, json_string(name)) < 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    if (!arr || json_object_set_new((json_t *)raw, "range_out", arr) < 0)
+        return NULL;
+    return arr;
+}
+
+static int resolve_range(struct forecast_conf *c, const json_t *raw, struct weir_prepare *p,
+                         size_t k)
+{
+    char ip[256];
+    const json_t *names = range_names(c, raw);
+    weir_path_key(ip, sizeof ip, p->path, "range_out");
+    if (!names || json_array_size(names) != 2 * c->fields.n) {
+        if (k == 0)
+            weir_diag_add(p->diag, ip, "expected %zu names (lo and hi per input), got %zu",
+                          2 * c->fields.n, json_array_size(names));
+        return 1;
+    }
+    const char *lo = json_string_value(json_array_get(names, 2 * k));
+    const char *hi = json_string_value(json_array_get(names, 2 * k + 1));
+    if (!lo || !hi) {
+        weir_diag_add(p->diag, ip, "expected strings, got another JSON value");
+        return 1;
+    }
+    c->lo_col[k] = weir_schema_feature_out(p, lo, ip, 1);
+    c->hi_col[k] = weir_schema_feature_out(p, hi, ip, 1);
+    return c->lo_col[k] < 0 || c->hi_col[k] < 0;
+}
+
+static int forecast_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
+{
+    struct forecast_conf *c = vconf;
+    char path[256], ip[256];
+    int bad = 0;
+    weir_path_key(path, sizeof path, p->path, "fields");
+    if (c->fields.n > WEIR_SCHEMA_MAX / 3) {
+        weir_diag_add(p->diag, path, "expected at most %d features, got %zu", WEIR_SCHEMA_MAX / 3,
+                      c->fields.n);
+        return 1;
+    }
+    for (size_t k = 0; k < c->fields.n; k++) {
+        const char *fp = json_is_string(json_object_get(raw, "fields"))
+                             ? path
+                             : weir_path_index(ip, sizeof ip, path, k);
+        c->in_col[k] = weir_schema_feature_in(p, c->fields.v[k], fp);
+        bad += c->in_col[k] < 0;
+        c->lo_col[k] = c->hi_col[k] = -1;
+        if (c->range)
+            bad += resolve_range(c, raw, p, k);
+    }
+    weir_path_key(ip, sizeof ip, p->path, "out");
+    c->out_col = weir_schema_feature_out(p, c->out, ip, 1);
+    bad += c->out_col < 0;
+    bad += weir_state_opts_prepare(&c->state, raw, p);
+    c->season_ms = (int64_t)(c->season_ns / 1000000);
+    if (c->season_ns && c->season_ms < c->season_buckets) {
+        weir_diag_add(p->diag, weir_path_key(ip, sizeof ip, p->path, "season"),
+                      "expected a period of at least season_buckets (%lld) ms, got %lld ms",
+                      (long long)c->season_buckets, (long long)c->season_ms);
+        bad++;
+    }
+    size_t phases = c->season_ms > 0 ? (size_t)c->season_buckets : 0;
+    c->feature_bytes = sizeof(struct hw_model) + ROUND8(phases * sizeof(struct hw_phase));
+    c->hold_offset = c->feature_bytes * c->fields.n;
+    c->bytes = c->hold_offset + weir_hold_bytes(c->hold);
+    uint64_t h = weir_hash_str(WEIR_HASH_SEED, "forecast/1");
+    for (size_t k = 0; k < c->fields.n; k++)
+        h = weir_hash_str(h, c->fields.v[k]);
+    h = weir_hash_u64(weir_hash_u64(h, (uint64_t)c->season_ms), (uint64_t)phases);
+    c->layout = weir_hash_u64(h, (uint64_t)c->hold);
+    return bad;
+}
+
+static int forecast_init(struct weir_op *op, struct weir_error *err)
+{
+    const struct forecast_conf *c = op->conf;
+    if (weir_op_state_declare(op, &c->state, (uint32_t)c->bytes, c->layout) < 0)
+        return weir_error_set(err, -ENOMEM, "forecast: out of memory");
+    return 0;
+}
+
+static double side_score(const struct forecast_conf *c, double r, double scale)
+{
+    if ((c->side == SIDE_UP && r <= 0) || (c->side == SIDE_DOWN && r >= 0) || r == 0)
+        return 0.0;
+    if (!(scale > 0))
+        return 1.0; /* any residual after exact forecasts */
+    double z = r / scale;
+    if (c->mapping == MAP_RATIO)
+        return z * z / (z * z + c->z_half * c->z_half);
+    return erf(fabs(z) * M_SQRT1_2);
+}
+
+/* Forecasts x, scores its residual, then learns x. phase: NULL without a
+ * season (or an event time). */
+static double model_step(const struct forecast_conf *c, struct hw_model *m, struct hw_phase *ph,
+                         double x, int *warm, float *lo, float *hi)
+{
+    double s_p = ph && ph->seen ? ph->offset : 0.0, score = 0;
+    if (m->seen) {
+        double f = m->level + m->trend + s_p, r = x - f;
+        double scale = sqrt(m->var);
+        scale = scale > c->min_scale ? scale : c->min_scale;
+        if (m->seen >= (uint64_t)c->warmup) {
+            score = side_score(c, r, scale);
+            if (lo) {
+                *lo = (float)(f - c->range_k * scale);
+                *hi = (float)(f + c->range_k * scale);
+            }
+        }
+        uint64_t span = m->residuals < (uint64_t)c->window ? m->residuals + 1 : (uint64_t)c->window;
+        double a = 1.0 / (double)span;
+        m->var = (1 - a) * m->var + a * r * r;
+        m->residuals++;
+        double level = c->alpha * (x - s_p) + (1 - c->alpha) * (m->level + m->trend);
+        m->trend = c->beta * (level - m->level) + (1 - c->beta) * m->trend;
+        m->level = level;
+    } else {
+        m->level = x;
+    }
+    *warm = m->seen < (uint64_t)c->warmup;
+    if (ph) {
+        double fresh = x - m->level;
+        ph->offset = (float)(ph->seen ? c->gamma * fresh + (1 - c->gamma) * ph->offset : fresh);
+        ph->seen += ph->seen < UINT32_MAX;
+    }
+    m->seen++;
+    return score;
+}
+
+static int forecast_process(struct weir_op *op, struct weir_batch *b)
+{
+    weir_op_state_batch(op);
+    const struct forecast_conf *c = op->conf;
+    for (uint32_t i = 0; i < b->n; i++) {
+        if (!weir_record_live(&b->rec[i]))
+            continue;
+        unsigned char *state = weir_op_state(op, b, i, NULL);
+        if (!state)
+            return -ENOMEM;
+        float *row = weir_batch_row(b, i);
+        int64_t ts = b->rec[i].ts_ms;
+        double best = 0;
+        for (size_t k = 0; k < c->fields.n; k++) {
+            double x = row[c->in_col[k]];
+            float *lo = c->range ? &row[c->lo_col[k]] : NULL;
+            float *hi = c->range ? &row[c->hi_col[k]] : NULL;
+            if (lo)
+                *lo = *hi = NAN;
+            if (!isfinite(x))
+                continue;
+            struct hw_model *m = (struct hw_model *)(state + k * c->feature_bytes);
+            struct hw_phase *ph = NULL;
+            if (c->season_ms > 0 && ts >= 0)
+                ph = (struct hw_phase *)(m + 1) +
+                     (size_t)((ts % c->season_ms) * c->season_buckets / c->season_ms);
+            int warm;
+            double s = model_step(c, m, ph, x, &warm, lo, hi);
+            if (warm)
+                b->rec[i].flags |= WEIR_REC_WARMUP;
+            best = s > best ? s : best;
+        }
+        if (c->hold)
+            best = weir_hold_gate((unsigned char *)state + c->hold_offset, c->hold, best);
+        row[c->out_col] = (float)best;
+    }
+    return WEIR_OP_CONTINUE;
+}
+
+const struct weir_operator_type weir_op_forecast = {
+    .name = "forecast",
+    .summary = "Scores each value by its residual from a Holt-Winters forecast (level, trend, "
+               "season), per key, one- or two-sided",
+    .options = forecast_options,
+    .conf_size = sizeof(struct forecast_conf),
+    .prepare = forecast_prepare,
+    .init = forecast_init,
+    .process = forecast_process,
+};
