@@ -158,7 +158,7 @@ static void route(struct weir_worker *w, struct weir_batch *b)
         w->stats.records_out += b->n - dead - dropped;
     }
     for (size_t k = 0; k < w->nsinks && !w->failed; k++) {
-        struct weir_sink *s = &w->sinks[k];
+        struct weir_sink *s = w->sinks[k];
         int rc = 0;
         if (s->when == WEIR_WHEN_EXPR && !(s->when_value = weir_expr_eval(&s->when_run, b)))
             rc = -ENOMEM;
@@ -180,7 +180,7 @@ int weir_worker_dead_letter(struct weir_worker *w, const struct weir_record *r, 
 {
     if (w->closing)
         return -ECANCELED; /* the source is gone: nothing it read can be committed now */
-    struct weir_sink *dl = &w->sinks[w->nsinks - 1];
+    struct weir_sink *dl = w->sinks[w->nsinks - 1];
     struct weir_batch *b = weir_batch_get(w->pool);
     if (!b)
         return -ENOMEM;
@@ -411,6 +411,19 @@ static void on_wake(struct weir_event *ev, int res)
         w->source.type->stop(&w->source);
 }
 
+int weir_worker_op_init(struct weir_worker *w, struct weir_op *op, const struct weir_pipeline *pl,
+                        size_t k, struct weir_error *err)
+{
+    op->type = pl->ops[k].type;
+    op->conf = pl->ops[k].conf;
+    op->index = (int)k;
+    op->loop = w->loop;
+    op->engine = &w->op_engine;
+    if (op->type->init && op->type->init(op, err) < 0)
+        return weir_error_prefix(err, "operators[%zu] (%s)", k, op->type->name);
+    return 0;
+}
+
 static int ops_init(struct weir_worker *w, struct weir_error *err)
 {
     w->op_engine = (struct weir_op_engine){
@@ -419,21 +432,45 @@ static int ops_init(struct weir_worker *w, struct weir_error *err)
         .timer_event = weir_worker_timer_event, .batch_memory = engine_batch_memory, .ctx = w,
     };
     w->nops = w->pl->nops;
-    w->ops = calloc(w->nops ? w->nops : 1, sizeof *w->ops);
+    /* Room for a reload's longer chain: kept operators never move in memory
+     * (their timers and the loop's events name them). */
+    w->opcap = w->nops > WEIR_WORKER_OPS ? w->nops : WEIR_WORKER_OPS;
+    w->ops = calloc(w->opcap, sizeof *w->ops);
     if (!w->ops)
         return weir_error_set(err, -ENOMEM, "out of memory");
     for (size_t k = 0; k < w->nops; k++) {
-        struct weir_op *op = &w->ops[k];
-        op->type = w->pl->ops[k].type;
-        op->conf = w->pl->ops[k].conf;
-        op->index = (int)k;
-        op->loop = w->loop;
-        op->engine = &w->op_engine;
-        if (op->type->init && op->type->init(op, err) < 0)
-            return weir_error_prefix(err, "operators[%zu] (%s)", k, op->type->name);
-        w->stateful |= op->keyed != NULL;
+        if (weir_worker_op_init(w, &w->ops[k], w->pl, k, err) < 0)
+            return err->code;
+        w->stateful |= w->ops[k].keyed != NULL;
     }
     return 0;
+}
+
+int weir_worker_sink_open(struct weir_worker *w, const struct weir_pipeline *pl, size_t k,
+                          void *shared, struct weir_sink **out, struct weir_error *err)
+{
+    const struct weir_stage_sink *st = k < pl->nsinks ? &pl->sinks[k] : &pl->dead;
+    struct weir_sink *s = *out = calloc(1, sizeof *s);
+    if (!s)
+        return weir_error_set(err, -ENOMEM, "out of memory");
+    s->type = st->type;
+    s->conf = st->conf;
+    s->worker = w;
+    s->when = k < pl->nsinks ? st->when : WEIR_WHEN_DEAD;
+    if (s->when == WEIR_WHEN_EXPR)
+        weir_expr_run_init(&s->when_run, st->when_expr);
+    s->output = &st->output;
+    s->shared = shared;
+    return s->type->open(s, err); /* a failure: close() accepts a partly opened sink */
+}
+
+void weir_worker_sink_close(struct weir_sink *s)
+{
+    if (!s)
+        return;
+    s->type->close(s);
+    weir_expr_run_free(&s->when_run);
+    free(s);
 }
 
 static int sinks_open(struct weir_worker *w, void *const *shared, struct weir_error *err)
@@ -444,19 +481,9 @@ static int sinks_open(struct weir_worker *w, void *const *shared, struct weir_er
     if (!w->sinks)
         return weir_error_set(err, -ENOMEM, "out of memory");
     for (size_t k = 0; k < w->nsinks; k++) {
-        const struct weir_stage_sink *st = k < pl->nsinks ? &pl->sinks[k] : &pl->dead;
-        struct weir_sink *s = &w->sinks[k];
-        s->type = st->type;
-        s->conf = st->conf;
-        s->worker = w;
-        s->when = k < pl->nsinks ? st->when : WEIR_WHEN_DEAD;
-        if (s->when == WEIR_WHEN_EXPR)
-            weir_expr_run_init(&s->when_run, st->when_expr);
-        s->output = &st->output;
-        s->shared = shared ? shared[k] : NULL;
-        int rc = s->type->open(s, err);
+        int rc = weir_worker_sink_open(w, pl, k, shared ? shared[k] : NULL, &w->sinks[k], err);
         if (rc < 0)
-            return rc; /* destroy() closes it: close() accepts a partly opened sink */
+            return rc; /* destroy() closes it */
     }
     return 0;
 }
@@ -527,6 +554,10 @@ struct weir_batch *weir_worker_batch(struct weir_worker *w)
 
 void weir_worker_dispatch(struct weir_worker *w, struct weir_batch *b, struct weir_ticket *t)
 {
+    if (b->pool != w->pool) { /* filled before a reload changed the batches' shape */
+        weir_worker_dispatch_reshaped(w, b, t);
+        return;
+    }
     b->source_ctx = t;
     if (t)
         weir_ticket_hold(t); /* released by route(), after every sink has its holds */
@@ -539,16 +570,18 @@ void weir_worker_dispatch(struct weir_worker *w, struct weir_batch *b, struct we
 
 int weir_worker_should_pause(struct weir_worker *w)
 {
-    if (w->busy_ops)
-        return w->paused = 1;
+    if (w->busy_ops || w->reload_phase >= PHASE_QUIESCE)
+        return w->paused = 1; /* a reload drains before it rebuilds */
     for (size_t k = 0; k < w->nsinks; k++)
-        if (w->sinks[k].type->busy && w->sinks[k].type->busy(&w->sinks[k]))
+        if (w->sinks[k]->type->busy && w->sinks[k]->type->busy(w->sinks[k]))
             return w->paused = 1;
     return 0;
 }
 
 void weir_worker_source_finished(struct weir_worker *w)
 {
+    if (weir_worker_reload_source_stopped(w))
+        return; /* a reload stopped it to open the new one */
     w->source_finished = 1;
 }
 
@@ -653,7 +686,7 @@ static int flush_sinks(struct weir_worker *w)
 {
     int inflight = 0;
     for (size_t k = 0; k < w->nsinks; k++)
-        inflight += w->sinks[k].type->flush(&w->sinks[k]);
+        inflight += w->sinks[k]->type->flush(w->sinks[k]);
     return inflight;
 }
 
@@ -667,6 +700,8 @@ static void before_sleep(struct weir_loop_hook *hook)
     }
     quiesce_serve(w);
     w->inflight = flush_sinks(w);
+    if (w->reload_phase)
+        weir_worker_reload_step(w);
     weir_worker_metrics_publish(w);
     if (w->paused && !weir_worker_should_pause(w)) {
         w->paused = 0;
@@ -748,10 +783,7 @@ void weir_worker_destroy(struct weir_worker *w)
         w->source.type->close(&w->source);
     weir_worker_durable_close(w);
     for (size_t k = 0; w->sinks && k < w->nsinks; k++) /* NULL: out of memory in init */
-        if (w->sinks[k].type) {
-            w->sinks[k].type->close(&w->sinks[k]);
-            weir_expr_run_free(&w->sinks[k].when_run);
-        }
+        weir_worker_sink_close(w->sinks[k]);
     free(w->sinks);
     route_tickets_free(w); /* after the sinks: closing them released the last ones */
     for (size_t k = 0; w->ops && k < w->nops; k++) {
@@ -765,6 +797,8 @@ void weir_worker_destroy(struct weir_worker *w)
         close(w->wake_fd);
     weir_buf_free(&w->scratch);
     weir_batch_pool_free(w->pool);
+    for (size_t k = 0; k < sizeof w->retired_pools / sizeof w->retired_pools[0]; k++)
+        weir_batch_pool_free(w->retired_pools[k]);
     weir_loop_free(w->loop);
     free(w->own_metrics);
 }

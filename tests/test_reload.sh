@@ -7,9 +7,9 @@
 #      z-scores and scores (standardize and score kept their state: a reset
 #      standardize would restart its running mean and warm-up), while the new
 #      threshold raises more alerts than the golden run's after record 100.
-#   2. A change outside the operators (the source's max_records) is logged as
-#      needing a restart and the run goes on; an unchanged file is "nothing to
-#      do"; an invalid one is reported with its JSON path.
+#   2. A change a running pipeline cannot take (allowed_lateness) is logged
+#      as needing a restart and the run goes on; an unchanged file is "nothing
+#      to do"; an invalid one is reported with its JSON path.
 #   3. Under load: the embedded cluster, 2 workers, a paced replay; SIGHUP
 #      mid-run changes the threshold; the run ends with every replayed record
 #      through (the replay's own check) and records in = out.
@@ -41,12 +41,12 @@ for _ in $(seq 200); do [ "$(wc -l <"$T/out.jsonl" 2>/dev/null)" = 97 ] && break
 
 # 2. before the real change: nothing changed, then a change that needs a restart, then invalid.
 kill -HUP "$PID"
-wait_for "no operator changed; nothing to do" "$T/err" && ok || fail "unchanged file: $(cat "$T/err")"
-sed -i 's/"max_records": 16/"max_records": 32/' "$T/p.json"
+wait_for "nothing the run uses changed; nothing to do" "$T/err" && ok || fail "unchanged file: $(cat "$T/err")"
+sed -i 's/"name": "golden-host-metrics",/&\n  "allowed_lateness": "5s",/' "$T/p.json"
 kill -HUP "$PID"
-wait_for 'source changed: that needs a restart; the running pipeline goes on unchanged' "$T/err" && ok ||
-    fail "source change: $(cat "$T/err")"
-sed -i 's/"max_records": 32/"max_records": 16/; s/"above": 0.999/"above": "high"/' "$T/p.json"
+wait_for 'allowed_lateness was added: that needs a restart; the running pipeline goes on unchanged' "$T/err" && ok ||
+    fail "lateness change: $(cat "$T/err")"
+sed -i '/"allowed_lateness": "5s",/d; s/"above": 0.999/"above": "high"/' "$T/p.json"
 kill -HUP "$PID"
 wait_for 'not valid (above); the running pipeline goes on unchanged' "$T/err" && ok || fail "invalid: $(cat "$T/err")"
 grep -q 'operators\[3\].above' "$T/err" && ok || fail "no JSON path: $(cat "$T/err")"
