@@ -370,7 +370,9 @@ static void reload_watch(struct run_state *st)
              "state (%s), new: %s; %zu of %zu sinks kept open; the source %s",
              kept_ops, pl->nops, plan->same_columns ? "same instances" : "made again for the new "
              "columns", o ? list : "none", kept_sinks, pl->nsinks + 1,
-             plan->source_same ? "went on" : "was closed and the new one opened");
+             plan->source_same   ? "went on"
+             : plan->source_kept ? "went on with its new options"
+                                 : "was closed and the new one opened");
 }
 
 /* New sinks are set up (and shared between workers) by the main thread, as

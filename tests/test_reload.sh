@@ -11,8 +11,10 @@
 #      as needing a restart and the run goes on; an unchanged file is "nothing
 #      to do"; an invalid one is reported with its JSON path.
 #   3. Under load: the embedded cluster, 2 workers, a paced replay; SIGHUP
-#      mid-run changes the threshold; the run ends with every replayed record
-#      through (the replay's own check) and records in = out.
+#      mid-run changes the threshold, then another adds a file sink (shared
+#      by the workers; the Kafka source keeps its group membership); the run
+#      ends with every replayed record through (the replay's own check),
+#      records in = out, and the new sink holds whole lines.
 set -u
 
 . "$(dirname "$0")/lib.sh"
@@ -96,6 +98,12 @@ sleep 0.5 # records flowing
 /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); t=d['operators'][-1]; assert t['type'] == 'threshold'; t['above'] = t['above'] * 0.9; json.dump(d, open(sys.argv[1], 'w'))" "$T/e.json"
 kill -HUP "$PID"
 wait_for 'reload applied by every worker: operators\[[0-9]*\] made again' "$T/e.err" && ok || fail "embedded reload: $(cat "$T/e.err")"
+# A sink added while both workers run: they share its one writer (made by the
+# main thread as at the start); the Kafka source goes on in its group.
+/usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); d['sinks'].append({'type': 'file', 'path': sys.argv[2]}); json.dump(d, open(sys.argv[1], 'w'))" "$T/e.json" "$T/extra.jsonl"
+kill -HUP "$PID"
+wait_for 'reload applied by every worker: 3 of 3 operators kept .* 3 of 4 sinks kept open; the source went on$' "$T/e.err" && ok ||
+    fail "embedded sink added: $(cat "$T/e.err")"
 wait "$PID"
 rc=$?
 PID=
@@ -105,5 +113,9 @@ grep -q 'weir: replay: [0-9]* records from .* produced and acknowledged' "$T/e.e
 in=$(sed -n 's/^weir: [a-z-]*: \([0-9]*\) records in, \([0-9]*\) out, 0 dead letters.*/\1 \2/p' "$T/e.err")
 set -- $in
 [ -n "${1:-}" ] && [ "$1" = "$2" ] && [ "$1" -gt 0 ] && ok || fail "embedded: in/out '$in': $(cat "$T/e.err")"
+# Whole lines from both workers, fewer than all records (added mid-run).
+extra=$(wc -l <"$T/extra.jsonl")
+/usr/bin/python3 -c "import json,sys; [json.loads(l) for l in open(sys.argv[1])]" "$T/extra.jsonl" &&
+    [ "$extra" -gt 0 ] && [ "$extra" -lt "$1" ] && ok || fail "extra sink: $extra lines of $1"
 
 finish
