@@ -109,6 +109,16 @@ static void keyed_move(struct weir_op *op, struct weir_op *old)
     b->nparts = 0;
 }
 
+/* Readers on other threads load these words as they are stored: word by
+ * word (metrics.h). from NULL: zero. */
+static void op_metrics_store(struct weir_op_metrics *to, const struct weir_op_metrics *from)
+{
+    uint64_t *d = (uint64_t *)to;
+    const uint64_t *s = (const uint64_t *)from;
+    for (size_t i = 0; i < sizeof *to / sizeof *d; i++)
+        weir_metric_set(&d[i], s ? s[i] : 0);
+}
+
 static int rebuild_ops(struct weir_worker *w, const struct weir_pipeline *next,
                        const struct weir_reload_plan *plan, struct weir_error *err)
 {
@@ -144,13 +154,11 @@ static int rebuild_ops(struct weir_worker *w, const struct weir_pipeline *next,
                 keyed_move(op, &old[j]);
             op_partitions(w, op);
         }
-        if (k < WEIR_METRICS_OPS) { /* its figures follow it; a new one starts at zero */
-            struct weir_op_metrics zero = {0};
-            w->m->op[k] = j >= 0 && j < WEIR_METRICS_OPS ? om[j] : zero;
-        }
+        if (k < WEIR_METRICS_OPS) /* its figures follow it; a new one starts at zero */
+            op_metrics_store(&w->m->op[k], j >= 0 && j < WEIR_METRICS_OPS ? &om[j] : NULL);
     }
     for (size_t k = nnew; k < nold && k < WEIR_METRICS_OPS; k++)
-        w->m->op[k] = (struct weir_op_metrics){0};
+        op_metrics_store(&w->m->op[k], NULL);
     for (size_t j = 0; j < nold; j++)
         if (!((kept >> j) & 1))
             op_drop(w, &old[j]);
