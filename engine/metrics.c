@@ -48,6 +48,7 @@ void weir_metrics_totals(const struct weir_metrics_registry *r, struct weir_metr
         t->batches += weir_metric_get(&m->batches);
         t->inflight += weir_metric_get(&m->inflight);
         t->delivery_errors += weir_metric_get(&m->delivery_errors);
+        t->source_pauses += weir_metric_get(&m->source_pauses);
         t->state_keys += weir_metric_get(&m->state_keys);
         t->state_bytes += weir_metric_get(&m->state_bytes);
         t->workers_up += weir_metric_get(&m->up) != 0;
@@ -310,6 +311,11 @@ static int prom_totals(const struct weir_metrics_registry *r, struct weir_buf *b
                              "Outputs a sink's broker reported as not delivered (each one is "
                              "retried by a restart or sent to the dead letters).",
                              t.delivery_errors);
+    rc = rc
+             ?: prom_counter(b, "weir_source_pauses_total", "counter",
+                             "Times the source paused: a sink over its buffer bound, a busy "
+                             "operator, or a reload draining (backpressure).",
+                             t.source_pauses);
     rc = rc ?: prom_reloads(r, b);
     rc = rc
              ?: prom_counter(b, "weir_state_keys", "gauge", "Keys in stateful operators' stores.",

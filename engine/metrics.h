@@ -82,6 +82,7 @@ struct weir_metrics {
     uint64_t dropped;                 /* filtered out: done, written nowhere */
     uint64_t inflight;                /* outputs the sinks still wait for (producer queues) */
     uint64_t delivery_errors;         /* outputs a broker reported as not delivered */
+    uint64_t source_pauses;           /* times the source was paused (backpressure, a reload) */
     uint64_t state_keys, state_bytes; /* keyed state, every operator and partition */
     struct weir_hist batch_size;      /* records per batch from the source */
     struct weir_hist event_age_ms;    /* at the sinks: now - event time, live records */
@@ -106,7 +107,7 @@ struct weir_metrics_registry {
 /* The sums over the workers. */
 struct weir_metrics_totals {
     uint64_t records_in, records_out, dead, unwritable, alerts, batches, inflight, dropped;
-    uint64_t delivery_errors;
+    uint64_t delivery_errors, source_pauses;
     uint64_t state_keys, state_bytes;
     uint64_t parts_assigned, parts_restoring, lag;
     int workers_up, workers_finished;

@@ -568,13 +568,20 @@ void weir_worker_dispatch(struct weir_worker *w, struct weir_batch *b, struct we
     chain_run(w, b, 0);
 }
 
+static int pause_source(struct weir_worker *w)
+{
+    if (!w->paused)
+        weir_metric_add(&w->m->source_pauses, 1);
+    return w->paused = 1;
+}
+
 int weir_worker_should_pause(struct weir_worker *w)
 {
     if (w->busy_ops || w->reload_phase >= PHASE_QUIESCE)
-        return w->paused = 1; /* a reload drains before it rebuilds */
+        return pause_source(w); /* a reload drains before it rebuilds */
     for (size_t k = 0; k < w->nsinks; k++)
         if (w->sinks[k]->type->busy && w->sinks[k]->type->busy(w->sinks[k]))
-            return w->paused = 1;
+            return pause_source(w);
     return 0;
 }
 
