@@ -93,7 +93,12 @@ for _ in $(seq 100); do # ready: workers up, partitions assigned
     [ "$st" = 200 ] && break
     sleep 0.1
 done
-sleep 0.5 # records flowing
+for _ in $(seq 200); do # records flowing (the reloads below happen mid-run)
+    n=$(exec {fd}<>"/dev/tcp/127.0.0.1/$PORT" && printf 'GET /metrics HTTP/1.1\r\n\r\n' >&"$fd" &&
+        timeout 5 cat <&"$fd" | sed -n 's/^weir_records_out_total \([0-9]*\)\r*$/\1/p')
+    [ "${n:-0}" -gt 0 ] && break
+    sleep 0.05
+done
 # The last operator (a threshold) gets a lower "above", whatever the shipped file says.
 /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); t=d['operators'][-1]; assert t['type'] == 'threshold'; t['above'] = t['above'] * 0.9; json.dump(d, open(sys.argv[1], 'w'))" "$T/e.json"
 kill -HUP "$PID"
