@@ -408,13 +408,10 @@ static int reload_share(struct run_state *st, const struct weir_pipeline *next,
     return 0;
 }
 
-static void hangup(struct run_state *st, const char *why)
+/* Reads the file again and sends what it says to the workers; why: what
+ * asked (SIGHUP, the watch), for the log. */
+static void reload_request(struct run_state *st, const char *why)
 {
-    if (!st->opts->reload) {
-        weir_log(WEIR_LOG_WARN, "%s: reload is not supported here; the pipeline goes on "
-                 "unchanged", why);
-        return;
-    }
     if (st->reload_pending) {
         weir_log(WEIR_LOG_WARN, "%s: the last reload is still being applied; this one is "
                  "ignored (send SIGHUP again once it is done)", why);
@@ -473,6 +470,16 @@ static void hangup(struct run_state *st, const char *why)
     }
 }
 
+static void hangup(struct run_state *st)
+{
+    if (!st->opts->reload) {
+        weir_log(WEIR_LOG_WARN, "SIGHUP: reload is not supported here; the pipeline goes on "
+                 "unchanged");
+        return;
+    }
+    reload_request(st, "SIGHUP");
+}
+
 /* The file watch: the directory is watched, not the file, so that a new
  * file renamed over it (what editors and `sed -i` do) counts. Events come
  * in bursts (write, close, rename): the reload waits for a quiet moment. */
@@ -481,7 +488,7 @@ static void hangup(struct run_state *st, const char *why)
 static void watch_start(struct run_state *st)
 {
     const char *file = st->opts->watch_file;
-    if (!file)
+    if (!file || !st->opts->reload)
         return;
     char dir[4096];
     const char *slash = strrchr(file, '/');
@@ -523,7 +530,7 @@ static void watch_look(struct run_state *st)
         return;
     }
     st->watch_due = 0;
-    hangup(st, "watch");
+    reload_request(st, "watch");
 }
 
 /* Copies of one signal sent to a whole process group (Ctrl-C in a terminal,
@@ -540,7 +547,7 @@ static void wait_all(struct run_state *st, const sigset_t *set)
     for (;;) {
         int sig = sigtimedwait(set, NULL, &tick);
         if (sig == SIGHUP)
-            hangup(st, "SIGHUP");
+            hangup(st);
         watch_look(st);
         if ((sig == SIGINT || sig == SIGTERM) &&
             (!first || weir_now_ns() - first >= SIGNAL_REPEAT_NS)) {

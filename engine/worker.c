@@ -1,6 +1,6 @@
 /* The worker (see worker.h): the operator chain and what operators may ask of
  * the engine, routing to sinks, backpressure, drain and stop. Partitions,
- * watermarks and durable state are in worker_state.c. */
+ * watermarks, operators' timers and durable state are in worker_state.c. */
 #include "engine/worker.h"
 
 #include <errno.h>
@@ -346,49 +346,6 @@ static int engine_batch_memory(void *ctx, const struct weir_batch_mem *mem)
 {
     struct weir_worker *w = ctx;
     return weir_batch_pool_set_mem(w->pool, mem);
-}
-
-/* ---- timers ----------------------------------------------------------------- */
-
-static void on_op_timer(struct weir_event *ev, int res)
-{
-    struct weir_op_timer *t = (struct weir_op_timer *)ev;
-    t->armed = 0;
-    if (t->op->type->on_timer)
-        t->op->type->on_timer(t->op, t, weir_wall_ms());
-}
-
-int weir_op_timer_processing(struct weir_op *op, struct weir_op_timer *t, uint64_t delay_ms)
-{
-    if (t->armed)
-        return -EBUSY;
-    t->op = op;
-    t->kind = WEIR_TIMER_PROCESSING;
-    t->ev.done = on_op_timer;
-    int rc = weir_loop_timer(op->loop, delay_ms * 1000000ull, &t->ev);
-    t->armed = rc == 0;
-    return rc;
-}
-
-int weir_op_timer_event(struct weir_op *op, struct weir_op_timer *t, uint32_t part, int64_t at_ms)
-{
-    if (t->armed)
-        return -EBUSY;
-    t->op = op;
-    t->kind = WEIR_TIMER_EVENT;
-    t->part = part;
-    t->at_ms = at_ms;
-    if (!op->engine || !op->engine->timer_event)
-        return -ENOTSUP;
-    int rc = op->engine->timer_event(op->engine->ctx, t);
-    t->armed = rc == 0;
-    return rc;
-}
-
-int64_t weir_op_watermark(struct weir_op *op, uint32_t part)
-{
-    return op->engine && op->engine->watermark ? op->engine->watermark(op->engine->ctx, part)
-                                               : INT64_MIN;
 }
 
 /* ---- set-up ----------------------------------------------------------------- */
