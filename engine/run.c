@@ -518,7 +518,9 @@ static void watch_look(struct run_state *st)
     while ((n = read(st->watch_fd, buf, sizeof buf)) > 0) {
         for (char *p = buf; p < buf + n;) {
             const struct inotify_event *ev = (const struct inotify_event *)p;
-            if (ev->len && strcmp(ev->name, st->watch_name) == 0)
+            /* "..data": a Kubernetes ConfigMap's files are links through it,
+             * and an update renames a new one over it */
+            if (ev->len && (strcmp(ev->name, st->watch_name) == 0 || strcmp(ev->name, "..data") == 0))
                 st->watch_due = weir_now_ns() + WATCH_SETTLE_NS;
             p += sizeof *ev + ev->len;
         }

@@ -178,7 +178,7 @@ static void route(struct weir_worker *w, struct weir_batch *b)
 int weir_worker_dead_letter(struct weir_worker *w, const struct weir_record *r, const char *reason,
                             struct weir_ticket *t)
 {
-    if (w->closing)
+    if (w->closing || w->nsinks == 0) /* nsinks 0: a reload could not open them (failing) */
         return -ECANCELED; /* the source is gone: nothing it read can be committed now */
     struct weir_sink *dl = w->sinks[w->nsinks - 1];
     struct weir_batch *b = weir_batch_get(w->pool);

@@ -203,9 +203,11 @@ static int rebuild_sinks(struct weir_worker *w, const struct weir_pipeline *next
         if ((rc = weir_worker_sink_open(w, next, k, shared, &v[k], err)) < 0)
             weir_error_prefix(err, "reload: %s", k < next->nsinks ? "sinks" : "dead_letter");
     }
-    for (size_t k = 0; k < nnew; k++) /* a failed open: destroy() closes what was made */
-        if (!v[k] && rc < 0)
-            v[k] = NULL;
+    if (rc < 0) { /* the worker fails: with no sinks at all, nothing writes half-built ones */
+        for (size_t k = 0; k < nnew; k++)
+            weir_worker_sink_close(v[k]);
+        w->nsinks = 0;
+    }
     return rc;
 }
 
