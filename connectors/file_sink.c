@@ -498,7 +498,7 @@ static int fk_write(struct weir_sink *s, struct weir_batch *b, struct weir_ticke
     for (uint32_t i = 0; i < b->n; i++) {
         if (!weir_sink_wants(s, b, i))
             continue;
-        int rc = s->when == WEIR_WHEN_DEAD ? weir_output_dead(out, b, i, s->worker->source.name)
+        int rc = s->when == WEIR_WHEN_DEAD ? weir_output_dead(out, b, i, s->worker->source->name)
                  : fk->text                ? weir_output_text(out, s->output, b, i)
                                            : weir_output_record(out, s->output, b, i);
         if (rc < 0)

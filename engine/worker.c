@@ -197,7 +197,9 @@ void weir_worker_unwritable(struct weir_worker *w, const struct weir_record *r, 
                             struct weir_ticket *t)
 {
     route_demote(t, r, 1);
-    const char *src = r->topic ? r->topic : w->source.name ? w->source.name : "?";
+    const char *src = r->topic                      ? r->topic
+                      : w->source && w->source->name ? w->source->name
+                                                     : "?";
     if (r->partition >= 0)
         weir_log(WEIR_LOG_WARN, "worker %d: unwritable record %s [%d] offset %lld (%s): %s; "
                 "acknowledged so that its partition goes on\n", w->id, src, (int)r->partition,
@@ -364,8 +366,8 @@ static void on_wake(struct weir_event *ev, int res)
         return;
     }
     w->stop_requested = 1;
-    if (w->has_source && !w->source_finished && w->source.type->stop)
-        w->source.type->stop(&w->source);
+    if (w->has_source && !w->source_finished && w->source->type->stop)
+        w->source->type->stop(w->source);
 }
 
 int weir_worker_op_init(struct weir_worker *w, struct weir_op *op, const struct weir_pipeline *pl,
@@ -469,6 +471,8 @@ int weir_worker_init_run(struct weir_worker *w, int id, int nworkers,
     if (!m && !(m = w->own_metrics = calloc(1, sizeof *m)))
         return weir_error_set(err, -ENOMEM, "out of memory");
     w->m = m;
+    w->source = &w->source_slots[0];
+    w->nsources = 1;
     w->id = id;
     w->nworkers = nworkers;
     w->pl = pl;
@@ -490,10 +494,10 @@ int weir_worker_init_run(struct weir_worker *w, int id, int nworkers,
     weir_loop_poll(w->loop, w->wake_fd, POLLIN, &w->wake_ev);
     if (with_source) {
         w->has_source = 1;
-        w->source.type = pl->source_type;
-        w->source.conf = pl->source_conf;
-        w->source.worker = w;
-        rc = w->source.type->open(&w->source, err);
+        w->source->type = pl->source_type;
+        w->source->conf = pl->source_conf;
+        w->source->worker = w;
+        rc = w->source->type->open(w->source, err);
         if (rc < 0)
             return rc; /* destroy() closes the partly opened source */
     } else {
@@ -555,8 +559,8 @@ void weir_worker_fail(struct weir_worker *w, const struct weir_error *err)
         return;
     w->failed = 1;
     w->err = *err;
-    if (w->has_source && !w->source_finished && w->source.type->stop)
-        w->source.type->stop(&w->source);
+    if (w->has_source && !w->source_finished && w->source->type->stop)
+        w->source->type->stop(w->source);
 }
 
 int weir_worker_share(struct weir_worker *w, const char *name, void *ptr)
@@ -669,8 +673,8 @@ static void before_sleep(struct weir_loop_hook *hook)
     weir_worker_metrics_publish(w);
     if (w->paused && !weir_worker_should_pause(w)) {
         w->paused = 0;
-        if (w->has_source && w->source.type->resume)
-            w->source.type->resume(&w->source);
+        if (w->has_source && w->source->type->resume)
+            w->source->type->resume(w->source);
     }
 }
 
@@ -743,8 +747,9 @@ void weir_worker_request_stop(struct weir_worker *w)
 void weir_worker_destroy(struct weir_worker *w)
 {
     w->closing = 1;
-    if (w->has_source && w->source.type->close)
-        w->source.type->close(&w->source);
+    for (unsigned k = 0; w->has_source && k < w->nsources; k++) /* reloads' stopped ones too */
+        if (w->source_slots[k].type && w->source_slots[k].type->close)
+            w->source_slots[k].type->close(&w->source_slots[k]);
     weir_worker_durable_close(w);
     for (size_t k = 0; w->sinks && k < w->nsinks; k++) /* NULL: out of memory in init */
         weir_worker_sink_close(w->sinks[k]);

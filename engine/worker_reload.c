@@ -237,21 +237,27 @@ static int rebuild_pool(struct weir_worker *w, const struct weir_pipeline *next,
     return 0;
 }
 
+/* The old source stays in its slot, stopped, until the worker ends (its
+ * events may still come); detach() lets go of what others see now (a Kafka
+ * consumer leaves its group). The new one opens in the next slot. */
 static int rebuild_source(struct weir_worker *w, const struct weir_pipeline *next,
                           struct weir_error *err)
 {
-    if (w->source.type->close)
-        w->source.type->close(&w->source);
-    memset(&w->source, 0, sizeof w->source);
-    w->source.type = next->source_type;
-    w->source.conf = next->source_conf;
-    w->source.worker = w;
+    if (w->nsources == WEIR_WORKER_SOURCES)
+        return weir_error_set(err, -E2BIG, "reload: %d sources opened already: restart to change "
+                              "the source again", WEIR_WORKER_SOURCES);
+    struct weir_source *old = w->source;
+    if (old->type->detach)
+        old->type->detach(old);
+    struct weir_source *s = &w->source_slots[w->nsources++];
+    *s = (struct weir_source){.type = next->source_type, .conf = next->source_conf, .worker = w};
+    w->source = s;
     w->paused = 0;
     if (w->stop_requested || w->failed) {
         w->source_finished = 1;
         return 0;
     }
-    int rc = w->source.type->open(&w->source, err);
+    int rc = s->type->open(s, err);
     if (rc < 0)
         weir_error_prefix(err, "reload: source");
     return rc;
@@ -271,7 +277,7 @@ static void rebuild(struct weir_worker *w)
         rc = rebuild_sinks(w, next, plan, &e);
     int source_changed = !plan->source_same && !plan->source_kept && w->has_source;
     if (plan->source_kept && w->has_source)
-        w->source.conf = next->source_conf; /* its type said it takes the new options as it runs */
+        w->source->conf = next->source_conf; /* its type said it takes the new options as it runs */
     w->pl = next;
     if (rc == 0 && source_changed)
         rc = rebuild_source(w, next, &e);
@@ -394,8 +400,8 @@ void weir_worker_reload_begin(struct weir_worker *w)
     if (!w->reload_plan->source_same && !w->reload_plan->source_kept && w->has_source &&
         !w->source_finished) {
         w->reload_phase = PHASE_SOURCE_STOP;
-        if (w->source.type->stop)
-            w->source.type->stop(&w->source);
+        if (w->source->type->stop)
+            w->source->type->stop(w->source);
         return;
     }
     w->reload_phase = PHASE_QUIESCE;

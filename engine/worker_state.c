@@ -340,8 +340,8 @@ static void durable_restored(struct weir_durable *d, uint32_t part, int rc)
         weir_worker_fail(w, &e);
         return;
     }
-    if (!w->in_assign && w->has_source && w->source.type->partition_ready)
-        w->source.type->partition_ready(&w->source, part);
+    if (!w->in_assign && w->has_source && w->source->type->partition_ready)
+        w->source->type->partition_ready(w->source, part);
 }
 
 int weir_worker_durable_open(struct weir_worker *w, struct weir_error *err)

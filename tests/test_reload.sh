@@ -12,9 +12,13 @@
 #      to do"; an invalid one is reported with its JSON path.
 #   3. Under load: the embedded cluster, 2 workers, a paced replay; SIGHUP
 #      mid-run changes the threshold, then another adds a file sink (shared
-#      by the workers; the Kafka source keeps its group membership); the run
-#      ends with every replayed record through (the replay's own check),
-#      records in = out, and the new sink holds whole lines.
+#      by the workers; the Kafka consumers are not made again), then another
+#      changes the source's options (each worker's consumer closed,
+#      committing, and a new one resuming from the committed offsets; keyed
+#      state is not durable here: a changelog follows the source, so with it
+#      a source change needs a restart); the run ends with every replayed
+#      record through (the replay's own check), records in = out, and the new
+#      sink holds whole lines.
 set -u
 
 . "$(dirname "$0")/lib.sh"
@@ -83,7 +87,7 @@ PY
 # 3. under load on the embedded cluster
 cp pipelines/monitor-embedded.json "$T/e.json"
 sed -i "s#\"path\": \"../shared#\"path\": \"$PWD/../shared#" "$T/e.json"
-"$WEIR_BIN" run "$T/e.json" --workers 2 --set replay.rate=1000 --http 0 >/dev/null 2>"$T/e.err" &
+"$WEIR_BIN" run "$T/e.json" --workers 2 --set replay.rate=1000 --set 'state={"durable": false}' --http 0 >/dev/null 2>"$T/e.err" &
 PID=$!
 wait_for 'listening on' "$T/e.err"
 PORT=$(sed -n 's/^weir: http: listening on .*:\([0-9]*\)$/\1/p' "$T/e.err")
@@ -109,6 +113,14 @@ wait_for 'reload applied by every worker: operators\[[0-9]*\] made again' "$T/e.
 kill -HUP "$PID"
 wait_for 'reload applied by every worker: 3 of 3 operators kept .* 3 of 4 sinks kept open; the source went on$' "$T/e.err" && ok ||
     fail "embedded sink added: $(cat "$T/e.err")"
+[ "$(grep -c 'assigned (embedded cluster: fixed)' "$T/e.err")" = 2 ] && ok ||
+    fail "the consumers were made again: $(grep assigned "$T/e.err")"
+# The source's options changed: each worker's consumer is closed (committing
+# what was acknowledged) and a new one resumes from the committed offsets.
+/usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); d['source']['max_inflight_records'] = 5000; json.dump(d, open(sys.argv[1], 'w'))" "$T/e.json"
+kill -HUP "$PID"
+wait_for 'reload applied by every worker: .* the source was closed and the new one opened$' "$T/e.err" && ok ||
+    fail "embedded source changed: $(cat "$T/e.err")"
 wait "$PID"
 rc=$?
 PID=
