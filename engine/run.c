@@ -373,7 +373,7 @@ static void reload_watch(struct run_state *st)
              "columns", o ? list : "none", kept_sinks, pl->nsinks + 1,
              plan->source_same   ? "went on"
              : plan->source_kept ? "went on with its new options"
-                                 : "was closed and the new one opened");
+                                 : "was stopped and the new one opened");
 }
 
 /* New sinks are set up (and shared between workers) by the main thread, as

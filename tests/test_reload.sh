@@ -119,7 +119,7 @@ wait_for 'reload applied by every worker: 3 of 3 operators kept .* 3 of 4 sinks 
 # what was acknowledged) and a new one resumes from the committed offsets.
 /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); d['source']['max_inflight_records'] = 5000; json.dump(d, open(sys.argv[1], 'w'))" "$T/e.json"
 kill -HUP "$PID"
-wait_for 'reload applied by every worker: .* the source was closed and the new one opened$' "$T/e.err" && ok ||
+wait_for 'reload applied by every worker: .* the source was stopped and the new one opened$' "$T/e.err" && ok ||
     fail "embedded source changed: $(cat "$T/e.err")"
 wait "$PID"
 rc=$?
