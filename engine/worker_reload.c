@@ -10,8 +10,8 @@
  *   operators keep their instance (same columns) or at least their keyed
  *   state (made again from the new file, the state moved over when its layout
  *   matches); kept sinks keep their open writer; the batch pool takes the new
- *   columns; a changed source is stopped (and detached) and the new one opened. Then the
- *   source resumes. */
+ *   columns; a changed source is stopped (and detached) and the new one
+ *   opened. Then the source resumes. */
 #include "engine/opstate.h"
 #include "engine/reload.h"
 #include "engine/worker_internal.h"
