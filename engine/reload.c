@@ -153,7 +153,8 @@ int weir_reload_plan(const struct weir_pipeline *running, const struct weir_pipe
         return plan->changed ? WEIR_RELOAD_OPTIONS : WEIR_RELOAD_NONE;
     plan->changed = 0;
     if (!plan->source_same && running->source_type == next->source_type &&
-        next->source_type->keeps && next->source_type->keeps(running->source_conf, next->source_conf))
+        next->source_type->keeps &&
+        next->source_type->keeps(running->source_conf, next->source_conf))
         plan->source_kept = 1;
     if (!plan->source_same && !plan->source_kept) {
         if (running->source_type->per_worker != next->source_type->per_worker) {

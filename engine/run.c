@@ -352,7 +352,8 @@ static void reload_watch(struct run_state *st)
     if (plan->kind == WEIR_RELOAD_OPTIONS) {
         for (int k = 0; k < 64 && o + 16 < sizeof list; k++)
             if ((plan->changed >> k) & 1)
-                o += (size_t)snprintf(list + o, sizeof list - o, "%soperators[%d]", o ? ", " : "", k);
+                o += (size_t)snprintf(list + o, sizeof list - o, "%soperators[%d]", o ? ", " : "",
+                                      k);
         weir_log(WEIR_LOG_INFO, "reload applied by every worker: %s made again from the new "
                  "file; the source, the sinks and the other operators (with their state) went on",
                  list);
@@ -530,7 +531,8 @@ static void watch_look(struct run_state *st)
             const struct inotify_event *ev = (const struct inotify_event *)p;
             /* "..data": a Kubernetes ConfigMap's files are links through it,
              * and an update renames a new one over it */
-            if (ev->len && (strcmp(ev->name, st->watch_name) == 0 || strcmp(ev->name, "..data") == 0))
+            if (ev->len &&
+                (strcmp(ev->name, st->watch_name) == 0 || strcmp(ev->name, "..data") == 0))
                 st->watch_due = weir_now_ns() + WATCH_SETTLE_NS;
             p += sizeof *ev + ev->len;
         }

@@ -292,7 +292,8 @@ static void rebuild(struct weir_worker *w)
 
 static void on_reload_tick(struct weir_event *ev, int res)
 {
-    struct weir_worker *w = (struct weir_worker *)((char *)ev - offsetof(struct weir_worker, reload_tick));
+    struct weir_worker *w =
+        (struct weir_worker *)((char *)ev - offsetof(struct weir_worker, reload_tick));
     w->reload_tick_armed = 0; /* the loop's next turn looks again */
 }
 
@@ -358,8 +359,9 @@ void weir_worker_dispatch_reshaped(struct weir_worker *w, struct weir_batch *b,
             struct weir_record *r = &nb->rec[weir_batch_push(nb)];
             *r = b->rec[i];
             /* the bytes may live in b's arena: the copy owns its own */
-            if ((r->value && !(r->value = weir_arena_strdup(&nb->arena, r->value, r->value_len))) ||
-                (r->reason && !(r->reason = weir_arena_strdup(&nb->arena, r->reason, strlen(r->reason))))) {
+            struct weir_arena *a = &nb->arena;
+            if ((r->value && !(r->value = weir_arena_strdup(a, r->value, r->value_len))) ||
+                (r->reason && !(r->reason = weir_arena_strdup(a, r->reason, strlen(r->reason))))) {
                 weir_batch_put(nb);
                 goto oom;
             }
