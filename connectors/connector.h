@@ -78,6 +78,16 @@ struct weir_source_type {
     /* Where keyed state lives durably for this source (a changelog topic), or
      * NULL: file runs keep it in --state-dir. */
     const struct weir_durable_type *durable;
+    /* Optional: 1 when a running instance opened with conf can go on with
+     * next's options (a reload), reading on where it is; the engine then
+     * points its conf at next between two batches. 0 (or absent): a changed
+     * source is stopped, closed and opened again. */
+    int (*keeps)(const void *conf, const void *next);
+    /* Optional: a reload replaced this source, which stop() has finished, and
+     * the run goes on: let go now of what others see (commit, leave a
+     * consumer group). close() still comes when the worker ends, and the
+     * source's events on the loop may come before it: they find it stopped. */
+    void (*detach)(struct weir_source *s);
     /* Stop reading (signal): finish what is in flight, then report finished. */
     void (*stop)(struct weir_source *s);
     void (*close)(struct weir_source *s); /* everything acknowledged, or a failed open(): free state */

@@ -37,12 +37,12 @@
 #include "engine/worker.h"
 
 #define FLUSH_AT (256u * 1024u)    /* start a write once this much is buffered */
-#define BUSY_AT (8u * 1024u * 1024u) /* pause the source past this */
 
 struct file_sink_conf {
     const char *path;
     int append;
     int format; /* 0 jsonl, 1 text */
+    int64_t max_buffered; /* pause the source past this many bytes not yet written */
     char tried[600]; /* where a relative path's directory was looked for, when nowhere */
 };
 
@@ -54,6 +54,10 @@ static const struct weir_option file_sink_options[] = {
      offsetof(struct file_sink_conf, format), 0, 0, 0, "jsonl|text"},
     {"append", WEIR_OPT_BOOL, "false", "append instead of truncating when the run starts",
      offsetof(struct file_sink_conf, append), 0, 0, 0, NULL},
+    {"max_buffered_bytes", WEIR_OPT_INT, "8388608",
+     "output bytes not yet written past which the source pauses until the writes catch up "
+     "(backpressure: the sink holds at most about twice this, plus one batch's lines)",
+     offsetof(struct file_sink_conf, max_buffered), WEIR_OPT_RANGE, 65536, 1 << 30, NULL},
     {0},
 };
 
@@ -494,7 +498,7 @@ static int fk_write(struct weir_sink *s, struct weir_batch *b, struct weir_ticke
     for (uint32_t i = 0; i < b->n; i++) {
         if (!weir_sink_wants(s, b, i))
             continue;
-        int rc = s->when == WEIR_WHEN_DEAD ? weir_output_dead(out, b, i, s->worker->source.name)
+        int rc = s->when == WEIR_WHEN_DEAD ? weir_output_dead(out, b, i, s->worker->source->name)
                  : fk->text                ? weir_output_text(out, s->output, b, i)
                                            : weir_output_record(out, s->output, b, i);
         if (rc < 0)
@@ -528,9 +532,11 @@ static int fk_flush(struct weir_sink *s)
 static int fk_busy(struct weir_sink *s)
 {
     struct file_sink *fk = s->state;
+    const struct file_sink_conf *c = s->conf;
+    size_t busy_at = (size_t)c->max_buffered;
     if (fk->sw)
-        return fk->queued + (fk->cur ? fk->cur->buf.len : 0) >= BUSY_AT;
-    return fk->writing && fk->buf[fk->fill].len >= BUSY_AT;
+        return fk->queued + (fk->cur ? fk->cur->buf.len : 0) >= busy_at;
+    return fk->writing && fk->buf[fk->fill].len >= busy_at;
 }
 
 static int fk_open(struct weir_sink *s, struct weir_error *err)

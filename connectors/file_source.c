@@ -537,6 +537,17 @@ static void fs_close(struct weir_source *s)
         free(fs);
 }
 
+/* A reload that leaves the file source's own options as they are (only the
+ * batch size, say) keeps it reading where it is: the same file, the same
+ * line, the same partition. */
+static int fs_keeps(const void *conf, const void *next)
+{
+    const struct file_source_conf *a = conf, *b = next;
+    return strcmp(a->path, b->path) == 0 && a->format == b->format &&
+           a->max_record_bytes == b->max_record_bytes && a->read_size == b->read_size &&
+           strcmp(a->delimiter, b->delimiter) == 0;
+}
+
 const struct weir_source_type weir_source_file = {
     .name = "file",
     .summary = "JSON Lines or CSV from a file or standard input, read through io_uring",
@@ -546,6 +557,7 @@ const struct weir_source_type weir_source_file = {
     .prepare = prepare,
     .open = fs_open,
     .resume = fs_resume,
+    .keeps = fs_keeps,
     .stop = fs_stop,
     .close = fs_close,
     .release = release,

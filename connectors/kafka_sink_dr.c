@@ -92,6 +92,8 @@ void ksk_deliver(struct kafka_producer *p, const rd_kafka_message_t *m, struct d
 {
     struct kmsg *k = kmsg_of(m);
     struct weir_ticket *t = k ? k->t : m->_private;
+    if (m->err && p->w->m) /* the worker's own figures: delivery reports are served on its loop */
+        weir_metric_add(&p->w->m->delivery_errors, 1);
     if (m->err && k && ksk_rejected(m->err) && k->s->state && !p->w->closing && !p->w->failed &&
         on_rejected(k->s->state, m, k, sc) == 0)
         return; /* k went on: produced again, or its hold moved to a dead letter */

@@ -626,6 +626,43 @@ static void ks_stop(struct weir_source *s)
         ks_finish(ks);
 }
 
+/* The last commit, and out of the group. Once. An assigned consumer (the
+ * embedded cluster) commits only when a reload replaces it: its successor
+ * starts from the committed offsets. */
+static void ks_leave(struct kafka_source *ks, int replaced)
+{
+    if (ks->left)
+        return;
+    ks->left = 1;
+    if (ks->rk && ks->subscribed && ks->txn) {
+        ks_txn_commit_now(ks); /* aborts instead when the worker failed; the operators hold nothing */
+        rd_kafka_consumer_close(ks->rk);
+    } else if (ks->rk && ks->subscribed) {
+        rd_kafka_resp_err_t e = rd_kafka_commit(ks->rk, NULL, 0); /* what is stored */
+        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            weir_log(WEIR_LOG_ERROR, "%s: final commit to brokers %s failed: %s\n", ks->cl.what,
+                    ks->cl.brokers, rd_kafka_err2str(e));
+        rd_kafka_consumer_close(ks->rk); /* revokes: ks_on_rebalance → revoke_parts() */
+    } else if (ks->rk && replaced) {
+        /* assigned: nothing to leave */
+        rd_kafka_resp_err_t e = rd_kafka_commit(ks->rk, NULL, 0);
+        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            weir_log(WEIR_LOG_ERROR, "%s: commit to brokers %s failed: %s\n", ks->cl.what,
+                    ks->cl.brokers, rd_kafka_err2str(e));
+    }
+}
+
+/* A reload replaced this (stopped) source: commit and leave the group now,
+ * so that its partitions go to the new consumer; close() frees the rest. */
+static void ks_detach(struct weir_source *s)
+{
+    struct kafka_source *ks = s->state;
+    if (!ks)
+        return;
+    ks->closing = ks->stopping = 1;
+    ks_leave(ks, 1);
+}
+
 static void ks_close(struct weir_source *s)
 {
     struct kafka_source *ks = s->state;
@@ -637,16 +674,7 @@ static void ks_close(struct weir_source *s)
         ks->batch = NULL;
     }
     ks_revoke_finish(ks); /* one still waiting: its outputs are in (or abandoned) by now */
-    if (ks->rk && ks->subscribed && ks->txn) {
-        ks_txn_commit_now(ks); /* aborts instead when the worker failed; the operators hold nothing */
-        rd_kafka_consumer_close(ks->rk);
-    } else if (ks->rk && ks->subscribed) {
-        rd_kafka_resp_err_t e = rd_kafka_commit(ks->rk, NULL, 0); /* what is stored */
-        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-            weir_log(WEIR_LOG_ERROR, "%s: final commit to brokers %s failed: %s\n", ks->cl.what,
-                    ks->cl.brokers, rd_kafka_err2str(e));
-        rd_kafka_consumer_close(ks->rk); /* revokes: ks_on_rebalance → revoke_parts() */
-    }
+    ks_leave(ks, 0);
     /* Tickets still out (a failed run): keep them for their holders, drop the
      * messages now (librdkafka wants them back before rd_kafka_destroy). */
     for (struct kticket *kt = ks->live, *next; kt; kt = next) {
@@ -713,6 +741,7 @@ const struct weir_source_type weir_source_kafka = {
     .transactional = ks_transactional,
     .durable = &weir_durable_kafka,
     .stop = ks_stop,
+    .detach = ks_detach,
     .close = ks_close,
 };
 

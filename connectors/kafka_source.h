@@ -86,6 +86,7 @@ struct kafka_source {
     int kpaused;     /* partitions paused: over the bounds for PAUSE_AFTER_NS */
     int wait_resume; /* the worker asked us to pause */
     int draining, stopping, finished, closing;
+    int left; /* the last commit made, out of the group (ks_leave) */
     char group[256];
     struct weir_kafka_txn *txn;  /* exactly-once: the worker's transactional producer */
     struct weir_event txn_ev;    /* commit_interval timer, armed while a transaction is open */

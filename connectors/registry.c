@@ -11,6 +11,7 @@ extern const struct weir_source_type weir_source_kafka;
 extern const struct weir_sink_type weir_sink_kafka;
 extern const struct weir_section_type weir_section_replay;
 extern const struct weir_section_type weir_section_http;
+extern const struct weir_section_type weir_section_reload;
 extern const struct weir_command weir_command_replay;
 extern const struct weir_command weir_command_test;  /* pipeline_test.c */
 extern const struct weir_command weir_command_check; /* pipeline_check.c */
@@ -20,7 +21,8 @@ extern const struct weir_command weir_command_model;
 
 static const struct weir_source_type *const sources[] = {&weir_source_file, &weir_source_kafka, NULL};
 static const struct weir_sink_type *const sinks[] = {&weir_sink_file, &weir_sink_kafka, NULL};
-static const struct weir_section_type *const sections[] = {&weir_section_replay, &weir_section_http, NULL};
+static const struct weir_section_type *const sections[] = {&weir_section_replay, &weir_section_http,
+                                                             &weir_section_reload, NULL};
 /* One line per command: helpers adding commands merge without conflicts. */
 static const struct weir_command *const commands[] = {
     &weir_command_replay,

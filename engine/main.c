@@ -34,6 +34,7 @@ struct cli {
     int workers;
     int quiet;
     int timing;
+    int watch;                   /* --watch: reload when the pipeline file changes */
     int embedded;
     int allow_unsafe_kafka;
     const char *replay;
@@ -53,7 +54,7 @@ static const struct {
     {"run", "weir run PIPELINE [--set PATH=VALUE]... [--workers N] [--embedded] [--replay FILE]\n"
             "           [--state-dir DIR] [--http [ADDR:]PORT] [--http-token-file FILE]\n"
             "           [--progress[=SECONDS]] [--log-format text|json|logfmt] [--quiet] [--timing]\n"
-            "           [--allow-unsafe-kafka-properties]",
+            "           [--watch] [--allow-unsafe-kafka-properties]",
      "Runs the pipeline until its input ends or SIGINT/SIGTERM, which drains in-flight\n"
      "batches and flushes the sinks (a second signal exits at once). An output whose\n"
      "reader went away (weir run ... | head) also ends the run, with status 0.\n"
@@ -80,10 +81,13 @@ static const struct {
      "  --progress[=SECONDS]\n"
      "                    a one-line summary on stderr every SECONDS (default 10): records/s,\n"
      "                    totals, alerts, lag; on by default when stderr is a terminal\n"
-     "  SIGHUP            reads the pipeline file again: operators whose options changed are\n"
-     "                    made again between batches, everything else keeps running with its\n"
-     "                    state; an invalid file, or any other change, is logged and the\n"
-     "                    running pipeline goes on unchanged (docs/operations.md)\n"
+     "  SIGHUP            reads the pipeline file again and takes it without a restart:\n"
+     "                    operators, columns, sinks and the source may change; unchanged\n"
+     "                    operators keep their keyed state, unchanged sinks their writer; an\n"
+     "                    invalid file is logged with its JSON path and the running pipeline\n"
+     "                    goes on unchanged (docs/operations.md)\n"
+     "  --watch           reload (as SIGHUP) whenever the pipeline file changes; the\n"
+     "                    pipeline's \"reload\": {\"watch\": true} does the same\n"
      "  --log-format F    weir's own log lines (and librdkafka's) as text (\"weir: ...\", the\n"
      "                    default), json ({\"ts\",\"level\",\"msg\"} lines) or logfmt\n"
      "  --quiet           no summary, no progress lines\n"
@@ -235,6 +239,8 @@ static int parse_args(int argc, char **argv, struct cli *c)
             c->progress = (int)n;
         } else if (strcmp(a, "--quiet") == 0) {
             c->quiet = 1;
+        } else if (strcmp(a, "--watch") == 0) {
+            c->watch = 1;
         } else if (strcmp(a, "--timing") == 0) {
             c->timing = 1;
         } else if (strcmp(a, "--allow-unsafe-kafka-properties") == 0) {
@@ -361,44 +367,48 @@ static int companion_for(const struct weir_pipeline *pl, struct weir_companion *
     return 0;
 }
 
-/* SIGHUP: the versions of the pipeline a run has taken (the first is the
+/* SIGHUP: the versions of the pipeline a run has loaded (the first is the
  * one it started with); all are freed when the run returns. */
 struct reloads {
     const struct cli *c;
-    struct weir_pipeline *v[64];
+    struct weir_pipeline *v[66];
     size_t n;
 };
 
-/* SIGHUP: the file is loaded and checked again. Invalid: every problem is
- * logged with its JSON path and the run goes on as it is. Valid and only
- * operators' options changed: those operators are swapped in by every
- * worker (engine/reload.h). Anything else: the run goes on unchanged and
- * the log says what needs a restart. */
-static int reload_file(void *ctx, const struct weir_pipeline **next, uint64_t *mask)
+/* SIGHUP or the file watch: the file is loaded and checked again. Invalid:
+ * every problem is logged with its JSON path and the run goes on as it is.
+ * Valid: the plan (engine/reload.h) says how the workers take it, or what
+ * needs a restart. */
+static int reload_file(void *ctx, const struct weir_pipeline *running,
+                       const struct weir_pipeline **next, struct weir_reload_plan *plan)
 {
     struct reloads *r = ctx;
     const struct cli *c = r->c;
     struct weir_pipeline *pl = NULL;
-    weir_log(WEIR_LOG_INFO, "SIGHUP: reading %s again", c->pipeline);
+    weir_log(WEIR_LOG_INFO, "reload: reading %s again", c->pipeline);
+    if (r->n == sizeof r->v / sizeof r->v[0]) {
+        weir_log(WEIR_LOG_WARN, "reload: %zu reloads already: restart to take more", r->n - 1);
+        return -1;
+    }
     if (load(c, &pl) < 0) {
-        weir_log(WEIR_LOG_ERROR, "SIGHUP: %s is not valid (above); the running pipeline goes on "
+        weir_log(WEIR_LOG_ERROR, "reload: %s is not valid (above); the running pipeline goes on "
                  "unchanged", c->pipeline);
-        return 0;
+        return -1;
     }
     pl->state_dir = c->state_dir;
     char why[256] = "";
-    int plan = weir_reload_plan(r->v[r->n - 1], pl, mask, why, sizeof why);
-    if (plan <= 0 || r->n == sizeof r->v / sizeof r->v[0]) {
-        if (plan < 0)
-            weir_log(WEIR_LOG_WARN, "SIGHUP: %s: %s: that needs a restart; the running pipeline "
+    int kind = weir_reload_plan(running, pl, plan, why, sizeof why);
+    if (kind <= 0) {
+        if (kind < 0)
+            weir_log(WEIR_LOG_WARN, "reload: %s: %s: that needs a restart; the running pipeline "
                      "goes on unchanged", c->pipeline, why);
-        else if (plan == 0)
-            weir_log(WEIR_LOG_INFO, "SIGHUP: %s: no operator changed; nothing to do", c->pipeline);
         else
-            weir_log(WEIR_LOG_WARN, "SIGHUP: %zu reloads already: restart to take more", r->n - 1);
+            weir_log(WEIR_LOG_INFO, "reload: %s: nothing the run uses changed; nothing to do",
+                     c->pipeline);
         weir_pipeline_free(pl);
-        return 0;
+        return kind < 0 ? -1 : 0;
     }
+    plan->kind = kind;
     r->v[r->n++] = pl;
     *next = pl;
     return 1;
@@ -450,6 +460,9 @@ static int cmd_run(const struct cli *c)
     struct reloads reloads = {.c = c, .v = {pl}, .n = 1};
     struct weir_run_opts opts = {.workers = c->workers, .timing = c->timing,
                                  .reload = reload_file, .reload_ctx = &reloads};
+    const struct weir_reload_section *rs = weir_pipeline_section(pl, "reload");
+    if (c->watch || (rs && rs->watch))
+        opts.watch_file = c->pipeline;
     if (http_conf(c, pl, &hc, &opts.http) < 0) {
         weir_pipeline_free(pl);
         return EXIT_USAGE;

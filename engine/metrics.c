@@ -47,6 +47,8 @@ void weir_metrics_totals(const struct weir_metrics_registry *r, struct weir_metr
         t->alerts += weir_metric_get(&m->alerts);
         t->batches += weir_metric_get(&m->batches);
         t->inflight += weir_metric_get(&m->inflight);
+        t->delivery_errors += weir_metric_get(&m->delivery_errors);
+        t->source_pauses += weir_metric_get(&m->source_pauses);
         t->state_keys += weir_metric_get(&m->state_keys);
         t->state_bytes += weir_metric_get(&m->state_bytes);
         t->workers_up += weir_metric_get(&m->up) != 0;
@@ -234,12 +236,31 @@ static int prom_op_line(struct weir_buf *b, const char *name, size_t k, const ch
     return rc ?: append_str(b, "\n");
 }
 
+/* A reload replaces the pipeline while readers run (names only: every
+ * version lives until the run ends). */
+static const struct weir_pipeline *reg_pl(const struct weir_metrics_registry *r)
+{
+    return __atomic_load_n(&r->pl, __ATOMIC_ACQUIRE);
+}
+
+static int prom_reloads(const struct weir_metrics_registry *r, struct weir_buf *b)
+{
+    return put(b,
+               "# HELP weir_reloads_total Pipeline reloads (SIGHUP, file watch) by result: ok "
+               "(applied by every worker), failed (invalid file, needs a restart, or a worker "
+               "could not rebuild).\n# TYPE weir_reloads_total counter\n"
+               "weir_reloads_total{result=\"ok\"} %" PRIu64 "\n"
+               "weir_reloads_total{result=\"failed\"} %" PRIu64 "\n",
+               weir_metric_get(&r->reloads_ok), weir_metric_get(&r->reloads_failed));
+}
+
 static int prom_totals(const struct weir_metrics_registry *r, struct weir_buf *b)
 {
     struct weir_metrics_totals t;
     weir_metrics_totals(r, &t);
     char pname[256];
-    label_value(pname, sizeof pname, r->pl && r->pl->name ? r->pl->name : "");
+    const struct weir_pipeline *pl = reg_pl(r);
+    label_value(pname, sizeof pname, pl && pl->name ? pl->name : "");
     int rc = put(b,
                  "# HELP weir_info The running weir and its pipeline.\n# TYPE weir_info gauge\n"
                  "weir_info{version=\"%s\",pipeline=\"%s\"} 1\n",
@@ -286,6 +307,17 @@ static int prom_totals(const struct weir_metrics_registry *r, struct weir_buf *b
                              "acknowledged (producer queues included).",
                              t.inflight);
     rc = rc
+             ?: prom_counter(b, "weir_sink_delivery_errors_total", "counter",
+                             "Outputs a sink's broker reported as not delivered (each one is "
+                             "retried by a restart or sent to the dead letters).",
+                             t.delivery_errors);
+    rc = rc
+             ?: prom_counter(b, "weir_source_pauses_total", "counter",
+                             "Times the source paused: a sink over its buffer bound, a busy "
+                             "operator, or a reload draining (backpressure).",
+                             t.source_pauses);
+    rc = rc ?: prom_reloads(r, b);
+    rc = rc
              ?: prom_counter(b, "weir_state_keys", "gauge", "Keys in stateful operators' stores.",
                              t.state_keys);
     rc = rc
@@ -320,13 +352,15 @@ static int prom_hists(const struct weir_metrics_registry *r, struct weir_buf *b)
 
 static size_t nops_of(const struct weir_metrics_registry *r)
 {
-    size_t n = r->pl ? r->pl->nops : 0;
+    const struct weir_pipeline *pl = reg_pl(r);
+    size_t n = pl ? pl->nops : 0;
     return n < WEIR_METRICS_OPS ? n : WEIR_METRICS_OPS;
 }
 
 static const char *op_name(const struct weir_metrics_registry *r, size_t k)
 {
-    return r->pl->ops[k].type->name;
+    const struct weir_pipeline *pl = reg_pl(r);
+    return k < pl->nops ? pl->ops[k].type->name : "?"; /* a reload between two reads */
 }
 
 static int prom_ops(const struct weir_metrics_registry *r, struct weir_buf *b)
@@ -529,7 +563,8 @@ int weir_metrics_json(const struct weir_metrics_registry *r, struct weir_buf *ou
     struct weir_hist age = {0};
     for (int i = 0; i < r->n; i++)
         hist_sum(&age, &r->workers[i].event_age_ms);
-    const char *name = r->pl && r->pl->name ? r->pl->name : "";
+    const struct weir_pipeline *pl = reg_pl(r);
+    const char *name = pl && pl->name ? pl->name : "";
     int rc = put(out, "{\"pipeline\":");
     rc = rc ?: weir_jsonw_string(out, name, strlen(name));
     rc = rc

@@ -81,6 +81,8 @@ struct weir_metrics {
     uint64_t records_in, records_out, dead, unwritable, alerts, batches;
     uint64_t dropped;                 /* filtered out: done, written nowhere */
     uint64_t inflight;                /* outputs the sinks still wait for (producer queues) */
+    uint64_t delivery_errors;         /* outputs a broker reported as not delivered */
+    uint64_t source_pauses;           /* times the source was paused (backpressure, a reload) */
     uint64_t state_keys, state_bytes; /* keyed state, every operator and partition */
     struct weir_hist batch_size;      /* records per batch from the source */
     struct weir_hist event_age_ms;    /* at the sinks: now - event time, live records */
@@ -97,11 +99,15 @@ struct weir_metrics_registry {
     struct weir_metrics *workers; /* (n) */
     int n;
     uint64_t started_ns; /* weir_now_ns() when the run began */
+    /* Written by the main thread (weir_metric_add); pl is replaced by a
+     * reload (an atomic store: read it with __atomic_load_n). */
+    uint64_t reloads_ok, reloads_failed;
 };
 
 /* The sums over the workers. */
 struct weir_metrics_totals {
     uint64_t records_in, records_out, dead, unwritable, alerts, batches, inflight, dropped;
+    uint64_t delivery_errors, source_pauses;
     uint64_t state_keys, state_bytes;
     uint64_t parts_assigned, parts_restoring, lag;
     int workers_up, workers_finished;

@@ -15,7 +15,7 @@
 struct top_conf {
     const char *name;
     struct weir_strlist features;
-    const json_t *source, *operators, *sinks, *dead_letter, *replay, *state, *http;
+    const json_t *source, *operators, *sinks, *dead_letter, *replay, *state, *http, *reload;
     uint64_t lateness_ns;
 };
 
@@ -58,6 +58,10 @@ static const struct weir_option top_options[] = {
      "optional: serve /metrics, /healthz, /readyz and a status page while the pipeline runs "
      "(see \"http\" below; docs/operations.md)",
      offsetof(struct top_conf, http), 0, 0, 0, NULL},
+    {"reload", WEIR_OPT_JSON, NULL,
+     "optional: reload the pipeline when this file changes (see \"reload\" below; "
+     "docs/operations.md)",
+     offsetof(struct top_conf, reload), 0, 0, 0, NULL},
     {"allowed_lateness", WEIR_OPT_DURATION, "\"0s\"",
      "event time: each partition's watermark is its largest event time minus this",
      offsetof(struct top_conf, lateness_ns), 0, 0, 0, NULL},

@@ -1,8 +1,14 @@
-/* What a reload may change (see reload.h). The rule is narrow on purpose:
- * the same stages in the same order and the same columns, only operators'
- * options different. Then each changed operator can be destroyed and made
- * again from its new options between two batches while the source, the sinks,
- * the partitions and every other operator (with its keyed state) go on. */
+/* What a reload changes (see reload.h). Two ways to take it:
+ *   - OPTIONS: the same stages in the same order and the same columns, only
+ *     operators' options different. Each changed operator is destroyed and
+ *     made again between two batches; everything else goes on.
+ *   - SHAPE: operators added, removed or reordered, columns changed, sinks or
+ *     the source changed. The worker drains (every output acknowledged, so
+ *     every input is committed), then rebuilds what changed: equal operators
+ *     keep their keyed state, equal sinks their open writer, an equal source
+ *     goes on reading (a Kafka consumer keeps its group membership).
+ * What the workers cannot rebuild while running needs a restart: the batch
+ * size, lateness, durable state, HTTP, the replay, a source of another kind. */
 #include "engine/reload.h"
 
 #include "engine/operator.h"
@@ -11,23 +17,31 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The file minus its operators: what must not change. */
-static int same_outside_operators(const json_t *a, const json_t *b, char *why, size_t cap)
+/* Top-level keys a running pipeline can take new values of. */
+static int reloadable_key(const char *key)
+{
+    static const char *const keys[] = {"operators", "sinks", "dead_letter", "source", "name",
+                                       "reload", NULL};
+    for (size_t i = 0; keys[i]; i++)
+        if (strcmp(key, keys[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int same_fixed_keys(const json_t *a, const json_t *b, char *why, size_t cap)
 {
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)a, key, v)
     {
-        if (strcmp(key, "operators") == 0)
-            continue;
-        if (!json_equal(v, json_object_get(b, key))) {
-            snprintf(why, cap, "%s changed", key);
+        if (!reloadable_key(key) && !json_equal(v, json_object_get(b, key))) {
+            snprintf(why, cap, "%s %s", key, json_object_get(b, key) ? "changed" : "was removed");
             return 0;
         }
     }
     json_object_foreach((json_t *)b, key, v)
     {
-        if (strcmp(key, "operators") != 0 && !json_object_get(a, key)) {
+        if (!reloadable_key(key) && !json_object_get(a, key)) {
             snprintf(why, cap, "%s was added", key);
             return 0;
         }
@@ -35,7 +49,24 @@ static int same_outside_operators(const json_t *a, const json_t *b, char *why, s
     return 1;
 }
 
-static int same_columns(const struct weir_column *a, const struct weir_column *b, uint32_t n)
+const json_t *weir_reload_op_json(const struct weir_pipeline *pl, size_t k)
+{
+    const json_t *arr = json_object_get(pl->root, "operators");
+    size_t n = json_array_size(arr);
+    if (pl->nops == n + 1) /* an implicit extract first: the loader's own */
+        return k == 0 ? json_array_get(pl->made, 0) : json_array_get(arr, k - 1);
+    return json_array_get(arr, k);
+}
+
+static const json_t *sink_json(const struct weir_pipeline *pl, size_t k)
+{
+    if (k < pl->nsinks)
+        return json_array_get(json_object_get(pl->root, "sinks"), k);
+    const json_t *d = json_object_get(pl->root, "dead_letter");
+    return d ? d : NULL; /* NULL: the loader's default (stderr) */
+}
+
+static int same_cols(const struct weir_column *a, const struct weir_column *b, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++)
         if (strcmp(a[i].name, b[i].name) != 0 || a[i].producer != b[i].producer)
@@ -43,44 +74,138 @@ static int same_columns(const struct weir_column *a, const struct weir_column *b
     return 1;
 }
 
-int weir_reload_plan(const struct weir_pipeline *running, const struct weir_pipeline *next,
-                     uint64_t *changed, char *why, size_t cap)
+static int same_schema(const struct weir_schema *a, const struct weir_schema *b)
 {
-    *changed = 0;
-    if (!same_outside_operators(running->root, next->root, why, cap))
-        return -1;
-    if (running->nops != next->nops) {
-        snprintf(why, cap, "operators: %zu operators, was %zu", next->nops, running->nops);
-        return -1;
-    }
-    if (next->nops > 64) {
-        snprintf(why, cap, "operators: more than 64");
-        return -1;
-    }
-    const json_t *ja = json_object_get(running->root, "operators");
-    const json_t *jb = json_object_get(next->root, "operators");
-    for (size_t k = 0; k < next->nops; k++) {
-        if (running->ops[k].type != next->ops[k].type) {
-            snprintf(why, cap, "operators[%zu]: type \"%s\", was \"%s\"", k,
-                     next->ops[k].type->name, running->ops[k].type->name);
-            return -1;
-        }
-        if (json_equal(json_array_get(ja, k), json_array_get(jb, k)))
-            continue;
-        if (next->ops[k].type->on_timer) {
-            snprintf(why, cap,
-                     "operators[%zu] (%s) uses timers: swapping it while it runs is not "
-                     "supported yet",
-                     k, next->ops[k].type->name);
-            return -1;
-        }
-        *changed |= 1ull << k;
-    }
-    const struct weir_schema *a = &running->schema, *b = &next->schema;
-    if (a->nfeat != b->nfeat || a->nstr != b->nstr || !same_columns(a->feat, b->feat, a->nfeat) ||
-        !same_columns(a->str, b->str, a->nstr)) {
-        snprintf(why, cap, "the operators' output columns changed (names or writers)");
-        return -1;
-    }
-    return *changed ? 1 : 0;
+    return a->nfeat == b->nfeat && a->nstr == b->nstr && same_cols(a->feat, b->feat, a->nfeat) &&
+           same_cols(a->str, b->str, a->nstr);
 }
+
+/* OPTIONS when it qualifies: 1, with plan->changed; 0 when it does not. */
+static int plan_options(const struct weir_pipeline *running, const struct weir_pipeline *next,
+                        struct weir_reload_plan *plan)
+{
+    if (running->nops != next->nops || !plan->same_columns || !plan->source_same)
+        return 0;
+    for (size_t k = 0; k <= next->nsinks; k++)
+        if (plan->sink_from[k] != (int)k)
+            return 0;
+    if (running->nsinks != next->nsinks)
+        return 0;
+    for (size_t k = 0; k < next->nops; k++) {
+        if (running->ops[k].type != next->ops[k].type)
+            return 0;
+        if (json_equal(weir_reload_op_json(running, k), weir_reload_op_json(next, k)))
+            continue;
+        if (next->ops[k].type->on_timer)
+            return 0; /* its armed timers name the instance: the SHAPE checks say why */
+        plan->changed |= 1ull << k;
+    }
+    return 1;
+}
+
+/* Pairs each new stage with the first unused equal old one. */
+static void match(const json_t *(*get)(const struct weir_pipeline *, size_t),
+                  const struct weir_pipeline *a, size_t na, const struct weir_pipeline *b,
+                  size_t nb, int *from)
+{
+    uint64_t used[2] = {0, 0};
+    for (size_t k = 0; k < nb; k++) {
+        from[k] = -1;
+        /* the same position first: an unchanged pipeline maps onto itself */
+        for (size_t pass = 0; pass < 2 && from[k] < 0; pass++)
+            for (size_t j = pass ? 0 : k; j < na && (pass || j == k); j++) {
+                if ((used[j / 64] >> (j % 64)) & 1)
+                    continue;
+                const json_t *x = get(a, j), *y = get(b, k);
+                if ((x == y) || (x && y && json_equal(x, y))) {
+                    from[k] = (int)j;
+                    used[j / 64] |= 1ull << (j % 64);
+                    break;
+                }
+            }
+    }
+}
+
+/* Keyed state read back at the start and saved: a state directory or a
+ * changelog topic (engine/worker_state.c). */
+static int durable_in_use(const struct weir_pipeline *pl)
+{
+    return pl->state_durable && (pl->state_dir || pl->source_type->durable);
+}
+
+int weir_reload_plan(const struct weir_pipeline *running, const struct weir_pipeline *next,
+                     struct weir_reload_plan *plan, char *why, size_t cap)
+{
+    memset(plan, 0, sizeof *plan);
+    if (!same_fixed_keys(running->root, next->root, why, cap))
+        return -1;
+    if (next->nops > WEIR_RELOAD_MAX_OPS || running->nops > WEIR_RELOAD_MAX_OPS ||
+        next->nsinks >= WEIR_RELOAD_MAX_OPS || running->nsinks >= WEIR_RELOAD_MAX_OPS) {
+        snprintf(why, cap, "more than %d operators or sinks", WEIR_RELOAD_MAX_OPS);
+        return -1;
+    }
+    plan->same_columns = same_schema(&running->schema, &next->schema);
+    plan->source_same = json_equal(json_object_get(running->root, "source"),
+                                   json_object_get(next->root, "source"));
+    match(weir_reload_op_json, running, running->nops, next, next->nops, plan->op_from);
+    match(sink_json, running, running->nsinks + 1, next, next->nsinks + 1, plan->sink_from);
+    if (plan_options(running, next, plan))
+        return plan->changed ? WEIR_RELOAD_OPTIONS : WEIR_RELOAD_NONE;
+    plan->changed = 0;
+    if (!plan->source_same && running->source_type == next->source_type &&
+        next->source_type->keeps &&
+        next->source_type->keeps(running->source_conf, next->source_conf))
+        plan->source_kept = 1;
+    if (!plan->source_same && !plan->source_kept) {
+        if (running->source_type->per_worker != next->source_type->per_worker) {
+            snprintf(why, cap, "source: \"%s\" runs %s, \"%s\" did not", next->source_type->name,
+                     next->source_type->per_worker ? "on every worker" : "on one worker",
+                     running->source_type->name);
+            return -1;
+        }
+        if (durable_in_use(running)) {
+            snprintf(why, cap, "source changed while keyed state is durable (its entries follow "
+                     "the source's partitions)");
+            return -1;
+        }
+    }
+    /* Durable entries name their operator by position: kept operators stay
+     * where they were, new ones come after them. */
+    for (size_t k = 0; k < next->nops && durable_in_use(running); k++) {
+        int j = plan->op_from[k];
+        if (j >= 0 && j != (int)k) {
+            snprintf(why, cap, "operators[%zu]: was operators[%d]; keyed state is durable and its "
+                     "entries name operators by position: keep operators in their places", k, j);
+            return -1;
+        }
+    }
+    /* An operator with timers stays the same instance at the same place:
+     * its armed timers name it. */
+    for (size_t j = 0; j < running->nops; j++) {
+        if (!running->ops[j].type->on_timer)
+            continue;
+        int kept = plan->same_columns && j < next->nops && plan->op_from[j] == (int)j;
+        if (!kept) {
+            snprintf(why, cap, "operators[%zu] (%s) uses timers: it can only stay unchanged in its "
+                     "place with the same columns", j, running->ops[j].type->name);
+            return -1;
+        }
+    }
+    return WEIR_RELOAD_SHAPE;
+}
+
+/* ---- the pipeline's "reload" section ------------------------------------------ */
+
+static const struct weir_option reload_options[] = {
+    {"watch", WEIR_OPT_BOOL, "false",
+     "reload when the pipeline file changes, as SIGHUP does (inotify on its directory, so that "
+     "editors' rename-over writes count; --watch on the command line does the same)",
+     offsetof(struct weir_reload_section, watch), 0, 0, 0, NULL},
+    {0},
+};
+
+const struct weir_section_type weir_section_reload = {
+    .name = "reload",
+    .options = reload_options,
+    .conf_size = sizeof(struct weir_reload_section),
+};

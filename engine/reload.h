@@ -1,21 +1,56 @@
-/* Reloading a running pipeline (SIGHUP): which operators a new version of the
- * file changes, and whether the running pipeline can take them without a
- * restart. The swap itself happens on each worker between batches
+/* Reloading a running pipeline (SIGHUP, or the file watch): what a new
+ * version of the file changes, and how the running pipeline takes it. The
+ * swap itself happens on each worker between batches
  * (weir_worker_request_reload). */
 #ifndef WEIR_RELOAD_H
 #define WEIR_RELOAD_H
 
+#include "engine/option.h"
 #include "engine/pipeline.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* Compares next with the running pipeline. Returns 1 when only operators'
- * options changed, in a way the workers can swap (bit k of *changed:
- * operators[k]); 0 when nothing changed; -1 when the change needs a restart,
- * with why (the JSON path and what differs). A swap keeps everything else:
- * source, sinks, the other operators and their state. */
+#define WEIR_RELOAD_MAX_OPS 64
+
+enum weir_reload_kind {
+    WEIR_RELOAD_NONE = 0,    /* nothing the run acts on changed */
+    WEIR_RELOAD_OPTIONS = 1, /* the same stages and columns: changed operators made again */
+    WEIR_RELOAD_SHAPE = 2,   /* operators, columns, sinks or the source differ: rebuild */
+};
+
+/* How the next pipeline's stages come from the running one's. An operator
+ * or sink "is the same" when its JSON object is equal (type and every
+ * option, its "name" included), wherever it stands: each new stage takes the
+ * first unused old one that is equal. */
+struct weir_reload_plan {
+    int kind;
+    uint64_t changed;                  /* OPTIONS: bit k: operators[k] made again */
+    int op_from[WEIR_RELOAD_MAX_OPS];  /* SHAPE: old index of new operator k, or -1 (new) */
+    int same_columns;                  /* the columns are identical: kept operators keep their
+                                          instance; otherwise they are made again from the
+                                          new file and take their keyed state with them */
+    int sink_from[WEIR_RELOAD_MAX_OPS + 1]; /* new sink k (dead-letter last): old index or -1 */
+    int source_same;                   /* the source's options are equal: it goes on */
+    int source_kept;                   /* they differ, but its type takes them as it runs
+                                          (keeps()): it goes on with the new ones. Else a
+                                          changed source is stopped, closed and opened again */
+};
+
+/* Compares next with the running pipeline. Returns the kind (0, 1 or 2)
+ * with *plan filled, or -1 when the change needs a restart, with why (the
+ * JSON path and what differs). */
 int weir_reload_plan(const struct weir_pipeline *running, const struct weir_pipeline *next,
-                     uint64_t *changed, char *why, size_t cap);
+                     struct weir_reload_plan *plan, char *why, size_t cap);
+
+/* The JSON object operator k of pl was loaded from (the implicit extract's
+ * own when the file has none). */
+const json_t *weir_reload_op_json(const struct weir_pipeline *pl, size_t k);
+
+/* The pipeline's "reload" section (weir_pipeline_section(pl, "reload")). */
+struct weir_reload_section {
+    int watch; /* reload when the file changes */
+};
+extern const struct weir_section_type weir_section_reload;
 
 #endif

@@ -11,6 +11,7 @@
 #include "engine/run.h"
 #include "engine/hangup.h"
 #include "engine/log.h"
+#include "engine/reload.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <unistd.h>
 
 struct worker_slot {
@@ -161,7 +163,17 @@ struct run_state {
     uint64_t progress_at;             /* when the last progress line was printed (ns) */
     uint64_t reload_gen;              /* the last reload sent to the workers */
     int reload_pending;               /* sent, not yet applied by every running worker */
-    uint64_t reload_mask;
+    /* The pipeline the workers run (or are taking), with what its sinks
+     * share; the one before it until the reload is applied. */
+    const struct weir_pipeline *cur_pl, *prev_pl;
+    void **cur_shared, **prev_shared;
+    struct weir_reload_plan *plans[64]; /* every reload sent, freed at the end */
+    size_t nplans;
+    /* The file watch: an inotify descriptor on the file's directory. */
+    int watch_fd;
+    const char *watch_name;  /* the file's name in its directory */
+    uint64_t watch_due;      /* a change seen: reload at this time (ns), 0: none */
+    unsigned source_reopens; /* reloads that changed the source (workers have slots for a few) */
     struct weir_metrics_totals progress_prev;
 };
 
@@ -274,7 +286,9 @@ static void progress(struct run_state *st)
     st->progress_at = now;
 }
 
-/* Every worker still running has swapped the reload's operators in. */
+/* ---- reload (SIGHUP, the file watch) ----------------------------------------- */
+
+/* Every worker still running has taken the last reload. */
 static int reload_applied(struct run_state *st)
 {
     for (int i = 0; i < st->n; i++) {
@@ -290,18 +304,182 @@ static int reload_applied(struct run_state *st)
     return 1;
 }
 
+static int reload_failed(struct run_state *st)
+{
+    for (int i = 0; i < st->n; i++)
+        if (st->slots[i].started &&
+            __atomic_load_n(&st->slots[i].w.reload_failed, __ATOMIC_ACQUIRE) == st->reload_gen)
+            return 1;
+    return 0;
+}
+
+/* What old's sinks shared and the new pipeline no longer has. */
+static void reload_forget(struct run_state *st, const struct weir_pipeline *old, void **old_shared)
+{
+    const struct weir_reload_plan *plan = st->plans[st->nplans - 1];
+    if (!old_shared || plan->kind != WEIR_RELOAD_SHAPE)
+        return;
+    for (size_t j = 0; j <= old->nsinks; j++) {
+        int kept = 0;
+        for (size_t k = 0; k <= st->cur_pl->nsinks; k++)
+            kept |= plan->sink_from[k] == (int)j;
+        if (!kept && old_shared[j])
+            stage_sink(old, j)->type->unshare(old_shared[j]);
+    }
+}
+
+
 static void reload_watch(struct run_state *st)
 {
     if (!st->reload_pending || !reload_applied(st))
         return;
     st->reload_pending = 0;
-    char list[256] = "";
+    const struct weir_reload_plan *plan = st->plans[st->nplans - 1];
+    reload_forget(st, st->prev_pl, st->prev_shared);
+    if (st->prev_shared != st->cur_shared)
+        free(st->prev_shared);
+    st->prev_shared = NULL;
+    st->prev_pl = NULL;
+    if (reload_failed(st)) {
+        weir_metric_add(&st->reg.reloads_failed, 1);
+        weir_log(WEIR_LOG_ERROR, "reload: a worker could not rebuild the pipeline (above); the run "
+                 "stops");
+        return;
+    }
+    weir_metric_add(&st->reg.reloads_ok, 1);
+    char list[512] = "";
     size_t o = 0;
-    for (int k = 0; k < 64 && o + 16 < sizeof list; k++)
-        if ((st->reload_mask >> k) & 1)
-            o += (size_t)snprintf(list + o, sizeof list - o, "%soperators[%d]", o ? ", " : "", k);
-    weir_log(WEIR_LOG_INFO, "SIGHUP: reload applied by every worker: %s made again from the new "
-             "file; the source, the sinks and the other operators (with their state) went on", list);
+    const struct weir_pipeline *pl = st->cur_pl;
+    if (plan->kind == WEIR_RELOAD_OPTIONS) {
+        for (int k = 0; k < 64 && o + 16 < sizeof list; k++)
+            if ((plan->changed >> k) & 1)
+                o += (size_t)snprintf(list + o, sizeof list - o, "%soperators[%d]", o ? ", " : "",
+                                      k);
+        weir_log(WEIR_LOG_INFO, "reload applied by every worker: %s made again from the new "
+                 "file; the source, the sinks and the other operators (with their state) went on",
+                 list);
+        return;
+    }
+    size_t kept_ops = 0, kept_sinks = 0;
+    for (size_t k = 0; k < pl->nops; k++) {
+        kept_ops += plan->op_from[k] >= 0;
+        if (plan->op_from[k] < 0 && o + 48 < sizeof list)
+            o += (size_t)snprintf(list + o, sizeof list - o, "%soperators[%zu] (%s)",
+                                  o ? ", " : "", k, pl->ops[k].type->name);
+    }
+    for (size_t k = 0; k <= pl->nsinks; k++)
+        kept_sinks += plan->sink_from[k] >= 0;
+    weir_log(WEIR_LOG_INFO, "reload applied by every worker: %zu of %zu operators kept with their "
+             "state (%s), new: %s; %zu of %zu sinks kept open; the source %s",
+             kept_ops, pl->nops, plan->same_columns ? "same instances" : "made again for the new "
+             "columns", o ? list : "none", kept_sinks, pl->nsinks + 1,
+             plan->source_same   ? "went on"
+             : plan->source_kept ? "went on with its new options"
+                                 : "was stopped and the new one opened");
+}
+
+/* New sinks are set up (and shared between workers) by the main thread, as
+ * at the start; kept ones keep what they share. */
+static int reload_share(struct run_state *st, const struct weir_pipeline *next,
+                        const struct weir_reload_plan *plan, void ***out, struct weir_error *err)
+{
+    *out = NULL;
+    for (size_t k = 0; k <= next->nsinks; k++) {
+        const struct weir_stage_sink *ss = stage_sink(next, k);
+        if (plan->sink_from[k] < 0 && ss->type->setup && ss->type->setup(ss->conf, err) < 0)
+            return err->code;
+    }
+    if (st->n < 2)
+        return 0;
+    void **shared = calloc(next->nsinks + 1, sizeof *shared);
+    if (!shared)
+        return weir_error_set(err, -ENOMEM, "out of memory");
+    for (size_t k = 0; k <= next->nsinks; k++) {
+        int j = plan->sink_from[k];
+        const struct weir_stage_sink *ss = stage_sink(next, k);
+        if (j >= 0) {
+            shared[k] = st->cur_shared ? st->cur_shared[j] : NULL;
+        } else if (ss->type->share && ss->type->share(ss->conf, &shared[k], err) < 0) {
+            for (size_t i = 0; i < k; i++)
+                if (plan->sink_from[i] < 0 && shared[i])
+                    stage_sink(next, i)->type->unshare(shared[i]);
+            free(shared);
+            return err->code;
+        }
+    }
+    *out = shared;
+    return 0;
+}
+
+/* Reads the file again and sends what it says to the workers; why: what
+ * asked (SIGHUP, the watch), for the log. */
+static void reload_request(struct run_state *st, const char *why)
+{
+    if (st->reload_pending) {
+        weir_log(WEIR_LOG_WARN, "%s: the last reload is still being applied; this one is "
+                 "ignored (send SIGHUP again once it is done)", why);
+        return;
+    }
+    for (int i = 0; i < st->n; i++) {
+        struct worker_slot *s = &st->slots[i];
+        pthread_mutex_lock(&s->lock);
+        int starting = s->started && !s->open && !atomic_load(&s->ready);
+        pthread_mutex_unlock(&s->lock);
+        if (starting) { /* it would start with the old pipeline */
+            weir_log(WEIR_LOG_WARN, "%s: workers are still starting; this one is ignored "
+                     "(send SIGHUP again once the run is up)", why);
+            return;
+        }
+    }
+    if (st->nplans == sizeof st->plans / sizeof st->plans[0]) {
+        weir_metric_add(&st->reg.reloads_failed, 1);
+        weir_log(WEIR_LOG_WARN, "%s: %zu reloads already: restart to take more", why, st->nplans);
+        return;
+    }
+    struct weir_reload_plan *plan = calloc(1, sizeof *plan);
+    const struct weir_pipeline *next = NULL;
+    int r = plan ? st->opts->reload(st->opts->reload_ctx, st->cur_pl, &next, plan) : -1;
+    if (r != 1 || !next) {
+        if (r < 0)
+            weir_metric_add(&st->reg.reloads_failed, 1);
+        free(plan);
+        return;
+    }
+    int reopen = plan->kind == WEIR_RELOAD_SHAPE && !plan->source_same && !plan->source_kept;
+    if (reopen && st->source_reopens + 1 >= WEIR_WORKER_SOURCES) {
+        weir_log(WEIR_LOG_WARN, "%s: the source changed %u times already: that needs a restart; "
+                 "the running pipeline goes on unchanged", why, st->source_reopens);
+        weir_metric_add(&st->reg.reloads_failed, 1);
+        free(plan);
+        return;
+    }
+    void **shared = NULL;
+    struct weir_error e = {0};
+    if (plan->kind == WEIR_RELOAD_SHAPE && reload_share(st, next, plan, &shared, &e) < 0) {
+        weir_log(WEIR_LOG_ERROR, "%s: the new sinks cannot be set up: %s; the running pipeline "
+                 "goes on unchanged", why, e.msg);
+        weir_metric_add(&st->reg.reloads_failed, 1);
+        free(plan);
+        return;
+    }
+    if (plan->kind != WEIR_RELOAD_SHAPE)
+        shared = st->cur_shared;
+    st->source_reopens += (unsigned)reopen;
+    st->plans[st->nplans++] = plan;
+    st->prev_pl = st->cur_pl;
+    st->prev_shared = st->cur_shared;
+    st->cur_pl = next;
+    st->cur_shared = shared;
+    __atomic_store_n(&st->reg.pl, next, __ATOMIC_RELEASE);
+    st->reload_gen++;
+    st->reload_pending = 1;
+    for (int i = 0; i < st->n; i++) {
+        struct worker_slot *s = &st->slots[i];
+        pthread_mutex_lock(&s->lock);
+        if (s->open)
+            weir_worker_request_reload(&s->w, next, plan, shared, st->reload_gen);
+        pthread_mutex_unlock(&s->lock);
+    }
 }
 
 static void hangup(struct run_state *st)
@@ -312,36 +490,63 @@ static void hangup(struct run_state *st)
                  "unchanged");
         return;
     }
-    if (st->reload_pending) {
-        weir_log(WEIR_LOG_WARN, "SIGHUP: the last reload is still being applied; this one is "
-                 "ignored (send SIGHUP again once it is done)");
+    reload_request(st, "SIGHUP");
+}
+
+/* The file watch: the directory is watched, not the file, so that a new
+ * file renamed over it (what editors and `sed -i` do) counts. Events come
+ * in bursts (write, close, rename): the reload waits for a quiet moment. */
+#define WATCH_SETTLE_NS (150ull * 1000000ull)
+
+static void watch_start(struct run_state *st)
+{
+    const char *file = st->opts->watch_file;
+    if (!file || !st->opts->reload)
+        return;
+    char dir[4096];
+    const char *slash = strrchr(file, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - file) : 1, slash ? file : ".");
+    if (slash == file)
+        snprintf(dir, sizeof dir, "/");
+    st->watch_name = slash ? slash + 1 : file;
+    st->watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (st->watch_fd < 0 ||
+        inotify_add_watch(st->watch_fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0) {
+        weir_log(WEIR_LOG_WARN, "watch: cannot watch %s: %s; reload with SIGHUP", dir,
+                 strerror(errno));
+        if (st->watch_fd >= 0)
+            close(st->watch_fd);
+        st->watch_fd = -1;
         return;
     }
-    for (int i = 0; i < st->n; i++) {
-        struct worker_slot *s = &st->slots[i];
-        pthread_mutex_lock(&s->lock);
-        int starting = s->started && !s->open && !atomic_load(&s->ready);
-        pthread_mutex_unlock(&s->lock);
-        if (starting) { /* it would start with the old operators */
-            weir_log(WEIR_LOG_WARN, "SIGHUP: workers are still starting; this one is ignored "
-                     "(send SIGHUP again once the run is up)");
-            return;
+    weir_log(WEIR_LOG_INFO, "watch: reloading when %s changes", file);
+}
+
+static void watch_look(struct run_state *st)
+{
+    if (st->watch_fd < 0)
+        return;
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    ssize_t n;
+    while ((n = read(st->watch_fd, buf, sizeof buf)) > 0) {
+        for (char *p = buf; p < buf + n;) {
+            const struct inotify_event *ev = (const struct inotify_event *)p;
+            /* "..data": a Kubernetes ConfigMap's files are links through it,
+             * and an update renames a new one over it */
+            if (ev->len &&
+                (strcmp(ev->name, st->watch_name) == 0 || strcmp(ev->name, "..data") == 0))
+                st->watch_due = weir_now_ns() + WATCH_SETTLE_NS;
+            p += sizeof *ev + ev->len;
         }
     }
-    const struct weir_pipeline *next = NULL;
-    uint64_t mask = 0;
-    if (st->opts->reload(st->opts->reload_ctx, &next, &mask) != 1 || !next)
+    if (!st->watch_due || weir_now_ns() < st->watch_due || atomic_load(&st->stop_all))
         return;
-    st->reload_gen++;
-    st->reload_mask = mask;
-    st->reload_pending = 1;
-    for (int i = 0; i < st->n; i++) {
-        struct worker_slot *s = &st->slots[i];
-        pthread_mutex_lock(&s->lock);
-        if (s->open)
-            weir_worker_request_reload(&s->w, next, mask, st->reload_gen);
-        pthread_mutex_unlock(&s->lock);
+    if (st->reload_pending) { /* once the last one is applied */
+        st->watch_due = weir_now_ns() + WATCH_SETTLE_NS;
+        return;
     }
+    st->watch_due = 0;
+    reload_request(st, "watch");
 }
 
 /* Copies of one signal sent to a whole process group (Ctrl-C in a terminal,
@@ -359,6 +564,7 @@ static void wait_all(struct run_state *st, const sigset_t *set)
         int sig = sigtimedwait(set, NULL, &tick);
         if (sig == SIGHUP)
             hangup(st);
+        watch_look(st);
         if ((sig == SIGINT || sig == SIGTERM) &&
             (!first || weir_now_ns() - first >= SIGNAL_REPEAT_NS)) {
             if (!first)
@@ -426,7 +632,8 @@ int weir_run(const struct weir_pipeline *pl, const struct weir_run_opts *opts,
     int rc = setup_sinks(pl, err);
     if (rc < 0)
         return rc;
-    struct run_state st = {.comp = opts->companion, .err = err, .res = res, .opts = opts};
+    struct run_state st = {.comp = opts->companion, .err = err, .res = res, .opts = opts,
+                           .cur_pl = pl, .watch_fd = -1};
     st.n = pl->source_type->per_worker ? (opts->workers > 0 ? opts->workers : 1) : 1;
     st.slots = calloc((size_t)st.n, sizeof *st.slots);
     st.reg = (struct weir_metrics_registry){.pl = pl, .n = st.n, .started_ns = weir_now_ns(),
@@ -461,6 +668,8 @@ int weir_run(const struct weir_pipeline *pl, const struct weir_run_opts *opts,
         }
         weir_log(WEIR_LOG_INFO, "http: listening on %s:%d\n", opts->http->addr, weir_http_port(http));
     }
+    st.cur_shared = shared;
+    watch_start(&st);
     uint64_t t0 = weir_now_ns();
     start_workers(&st, pl, opts, shared);
     wait_all(&st, &set);
@@ -471,7 +680,15 @@ int weir_run(const struct weir_pipeline *pl, const struct weir_run_opts *opts,
         pthread_mutex_destroy(&st.slots[i].lock);
         add_stats(&res->total, &st.slots[i].w.stats);
     }
-    unshare_sinks(pl, shared); /* every worker closed its sinks */
+    if (st.reload_pending) /* never applied: the workers ended first */
+        reload_forget(&st, st.prev_pl, st.prev_shared);
+    if (st.prev_shared != st.cur_shared)
+        free(st.prev_shared);
+    unshare_sinks(st.cur_pl, st.cur_shared); /* every worker closed its sinks */
+    for (size_t k = 0; k < st.nplans; k++)
+        free(st.plans[k]);
+    if (st.watch_fd >= 0)
+        close(st.watch_fd);
     if (st.comp) {
         struct weir_error e = {0};
         int crc = st.comp->finish(st.comp, &e);

@@ -43,19 +43,25 @@ struct weir_companion {
     void (*release)(struct weir_companion *c, FILE *summary);
 };
 
+struct weir_reload_plan; /* engine/reload.h */
+
 struct weir_run_opts {
     int workers;  /* threads; a file source uses one (a file is one partition) */
     int timing;   /* measure time per operator */
     struct weir_companion *companion; /* or NULL; owned by the caller */
     const struct weir_http_conf *http; /* serve /metrics etc. (engine/http.h), or NULL */
     unsigned progress_s; /* a one-line summary on stderr this often; 0: none */
-    /* SIGHUP: called on the main thread (the run goes on whatever it does).
-     * Returns 1 with *next (kept alive by the caller until the run returns)
-     * and *mask (bit k: operators[k] changed, engine/reload.h) to have every
-     * worker swap those operators between batches; 0 to leave the run as it
-     * is. NULL: SIGHUP is logged and ignored. */
-    int (*reload)(void *ctx, const struct weir_pipeline **next, uint64_t *mask);
+    /* SIGHUP (or the file watch): called on the main thread with the
+     * running pipeline (the run goes on whatever it does). Returns 1 with
+     * *next (kept alive by the caller until the run returns) and *plan
+     * filled (engine/reload.h) to have every worker take next; 0 when there
+     * is nothing to do; -1 when the file cannot be taken (said why; counted
+     * as a failed reload). NULL: SIGHUP is logged and ignored. */
+    int (*reload)(void *ctx, const struct weir_pipeline *running, const struct weir_pipeline **next,
+                  struct weir_reload_plan *plan);
     void *reload_ctx;
+    /* Reload when this file changes (inotify on its directory), or NULL. */
+    const char *watch_file;
 };
 
 /* A stop finishes within this long of being asked for (the workers' drain

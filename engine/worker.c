@@ -1,6 +1,6 @@
 /* The worker (see worker.h): the operator chain and what operators may ask of
  * the engine, routing to sinks, backpressure, drain and stop. Partitions,
- * watermarks and durable state are in worker_state.c. */
+ * watermarks, operators' timers and durable state are in worker_state.c. */
 #include "engine/worker.h"
 
 #include <errno.h>
@@ -158,7 +158,7 @@ static void route(struct weir_worker *w, struct weir_batch *b)
         w->stats.records_out += b->n - dead - dropped;
     }
     for (size_t k = 0; k < w->nsinks && !w->failed; k++) {
-        struct weir_sink *s = &w->sinks[k];
+        struct weir_sink *s = w->sinks[k];
         int rc = 0;
         if (s->when == WEIR_WHEN_EXPR && !(s->when_value = weir_expr_eval(&s->when_run, b)))
             rc = -ENOMEM;
@@ -178,9 +178,9 @@ static void route(struct weir_worker *w, struct weir_batch *b)
 int weir_worker_dead_letter(struct weir_worker *w, const struct weir_record *r, const char *reason,
                             struct weir_ticket *t)
 {
-    if (w->closing)
+    if (w->closing || w->nsinks == 0) /* nsinks 0: a reload could not open them (failing) */
         return -ECANCELED; /* the source is gone: nothing it read can be committed now */
-    struct weir_sink *dl = &w->sinks[w->nsinks - 1];
+    struct weir_sink *dl = w->sinks[w->nsinks - 1];
     struct weir_batch *b = weir_batch_get(w->pool);
     if (!b)
         return -ENOMEM;
@@ -197,7 +197,9 @@ void weir_worker_unwritable(struct weir_worker *w, const struct weir_record *r, 
                             struct weir_ticket *t)
 {
     route_demote(t, r, 1);
-    const char *src = r->topic ? r->topic : w->source.name ? w->source.name : "?";
+    const char *src = r->topic                      ? r->topic
+                      : w->source && w->source->name ? w->source->name
+                                                     : "?";
     if (r->partition >= 0)
         weir_log(WEIR_LOG_WARN, "worker %d: unwritable record %s [%d] offset %lld (%s): %s; "
                 "acknowledged so that its partition goes on\n", w->id, src, (int)r->partition,
@@ -348,49 +350,6 @@ static int engine_batch_memory(void *ctx, const struct weir_batch_mem *mem)
     return weir_batch_pool_set_mem(w->pool, mem);
 }
 
-/* ---- timers ----------------------------------------------------------------- */
-
-static void on_op_timer(struct weir_event *ev, int res)
-{
-    struct weir_op_timer *t = (struct weir_op_timer *)ev;
-    t->armed = 0;
-    if (t->op->type->on_timer)
-        t->op->type->on_timer(t->op, t, weir_wall_ms());
-}
-
-int weir_op_timer_processing(struct weir_op *op, struct weir_op_timer *t, uint64_t delay_ms)
-{
-    if (t->armed)
-        return -EBUSY;
-    t->op = op;
-    t->kind = WEIR_TIMER_PROCESSING;
-    t->ev.done = on_op_timer;
-    int rc = weir_loop_timer(op->loop, delay_ms * 1000000ull, &t->ev);
-    t->armed = rc == 0;
-    return rc;
-}
-
-int weir_op_timer_event(struct weir_op *op, struct weir_op_timer *t, uint32_t part, int64_t at_ms)
-{
-    if (t->armed)
-        return -EBUSY;
-    t->op = op;
-    t->kind = WEIR_TIMER_EVENT;
-    t->part = part;
-    t->at_ms = at_ms;
-    if (!op->engine || !op->engine->timer_event)
-        return -ENOTSUP;
-    int rc = op->engine->timer_event(op->engine->ctx, t);
-    t->armed = rc == 0;
-    return rc;
-}
-
-int64_t weir_op_watermark(struct weir_op *op, uint32_t part)
-{
-    return op->engine && op->engine->watermark ? op->engine->watermark(op->engine->ctx, part)
-                                               : INT64_MIN;
-}
-
 /* ---- set-up ----------------------------------------------------------------- */
 
 static void on_wake(struct weir_event *ev, int res)
@@ -407,8 +366,21 @@ static void on_wake(struct weir_event *ev, int res)
         return;
     }
     w->stop_requested = 1;
-    if (w->has_source && !w->source_finished && w->source.type->stop)
-        w->source.type->stop(&w->source);
+    if (w->has_source && !w->source_finished && w->source->type->stop)
+        w->source->type->stop(w->source);
+}
+
+int weir_worker_op_init(struct weir_worker *w, struct weir_op *op, const struct weir_pipeline *pl,
+                        size_t k, struct weir_error *err)
+{
+    op->type = pl->ops[k].type;
+    op->conf = pl->ops[k].conf;
+    op->index = (int)k;
+    op->loop = w->loop;
+    op->engine = &w->op_engine;
+    if (op->type->init && op->type->init(op, err) < 0)
+        return weir_error_prefix(err, "operators[%zu] (%s)", k, op->type->name);
+    return 0;
 }
 
 static int ops_init(struct weir_worker *w, struct weir_error *err)
@@ -419,21 +391,45 @@ static int ops_init(struct weir_worker *w, struct weir_error *err)
         .timer_event = weir_worker_timer_event, .batch_memory = engine_batch_memory, .ctx = w,
     };
     w->nops = w->pl->nops;
-    w->ops = calloc(w->nops ? w->nops : 1, sizeof *w->ops);
+    /* Room for a reload's longer chain: kept operators never move in memory
+     * (their timers and the loop's events name them). */
+    w->opcap = w->nops > WEIR_WORKER_OPS ? w->nops : WEIR_WORKER_OPS;
+    w->ops = calloc(w->opcap, sizeof *w->ops);
     if (!w->ops)
         return weir_error_set(err, -ENOMEM, "out of memory");
     for (size_t k = 0; k < w->nops; k++) {
-        struct weir_op *op = &w->ops[k];
-        op->type = w->pl->ops[k].type;
-        op->conf = w->pl->ops[k].conf;
-        op->index = (int)k;
-        op->loop = w->loop;
-        op->engine = &w->op_engine;
-        if (op->type->init && op->type->init(op, err) < 0)
-            return weir_error_prefix(err, "operators[%zu] (%s)", k, op->type->name);
-        w->stateful |= op->keyed != NULL;
+        if (weir_worker_op_init(w, &w->ops[k], w->pl, k, err) < 0)
+            return err->code;
+        w->stateful |= w->ops[k].keyed != NULL;
     }
     return 0;
+}
+
+int weir_worker_sink_open(struct weir_worker *w, const struct weir_pipeline *pl, size_t k,
+                          void *shared, struct weir_sink **out, struct weir_error *err)
+{
+    const struct weir_stage_sink *st = k < pl->nsinks ? &pl->sinks[k] : &pl->dead;
+    struct weir_sink *s = *out = calloc(1, sizeof *s);
+    if (!s)
+        return weir_error_set(err, -ENOMEM, "out of memory");
+    s->type = st->type;
+    s->conf = st->conf;
+    s->worker = w;
+    s->when = k < pl->nsinks ? st->when : WEIR_WHEN_DEAD;
+    if (s->when == WEIR_WHEN_EXPR)
+        weir_expr_run_init(&s->when_run, st->when_expr);
+    s->output = &st->output;
+    s->shared = shared;
+    return s->type->open(s, err); /* a failure: close() accepts a partly opened sink */
+}
+
+void weir_worker_sink_close(struct weir_sink *s)
+{
+    if (!s)
+        return;
+    s->type->close(s);
+    weir_expr_run_free(&s->when_run);
+    free(s);
 }
 
 static int sinks_open(struct weir_worker *w, void *const *shared, struct weir_error *err)
@@ -444,19 +440,9 @@ static int sinks_open(struct weir_worker *w, void *const *shared, struct weir_er
     if (!w->sinks)
         return weir_error_set(err, -ENOMEM, "out of memory");
     for (size_t k = 0; k < w->nsinks; k++) {
-        const struct weir_stage_sink *st = k < pl->nsinks ? &pl->sinks[k] : &pl->dead;
-        struct weir_sink *s = &w->sinks[k];
-        s->type = st->type;
-        s->conf = st->conf;
-        s->worker = w;
-        s->when = k < pl->nsinks ? st->when : WEIR_WHEN_DEAD;
-        if (s->when == WEIR_WHEN_EXPR)
-            weir_expr_run_init(&s->when_run, st->when_expr);
-        s->output = &st->output;
-        s->shared = shared ? shared[k] : NULL;
-        int rc = s->type->open(s, err);
+        int rc = weir_worker_sink_open(w, pl, k, shared ? shared[k] : NULL, &w->sinks[k], err);
         if (rc < 0)
-            return rc; /* destroy() closes it: close() accepts a partly opened sink */
+            return rc; /* destroy() closes it */
     }
     return 0;
 }
@@ -485,6 +471,8 @@ int weir_worker_init_run(struct weir_worker *w, int id, int nworkers,
     if (!m && !(m = w->own_metrics = calloc(1, sizeof *m)))
         return weir_error_set(err, -ENOMEM, "out of memory");
     w->m = m;
+    w->source = &w->source_slots[0];
+    w->nsources = 1;
     w->id = id;
     w->nworkers = nworkers;
     w->pl = pl;
@@ -506,10 +494,10 @@ int weir_worker_init_run(struct weir_worker *w, int id, int nworkers,
     weir_loop_poll(w->loop, w->wake_fd, POLLIN, &w->wake_ev);
     if (with_source) {
         w->has_source = 1;
-        w->source.type = pl->source_type;
-        w->source.conf = pl->source_conf;
-        w->source.worker = w;
-        rc = w->source.type->open(&w->source, err);
+        w->source->type = pl->source_type;
+        w->source->conf = pl->source_conf;
+        w->source->worker = w;
+        rc = w->source->type->open(w->source, err);
         if (rc < 0)
             return rc; /* destroy() closes the partly opened source */
     } else {
@@ -527,6 +515,10 @@ struct weir_batch *weir_worker_batch(struct weir_worker *w)
 
 void weir_worker_dispatch(struct weir_worker *w, struct weir_batch *b, struct weir_ticket *t)
 {
+    if (b->pool != w->pool) { /* filled before a reload changed the batches' shape */
+        weir_worker_dispatch_reshaped(w, b, t);
+        return;
+    }
     b->source_ctx = t;
     if (t)
         weir_ticket_hold(t); /* released by route(), after every sink has its holds */
@@ -537,18 +529,27 @@ void weir_worker_dispatch(struct weir_worker *w, struct weir_batch *b, struct we
     chain_run(w, b, 0);
 }
 
+static int pause_source(struct weir_worker *w)
+{
+    if (!w->paused)
+        weir_metric_add(&w->m->source_pauses, 1);
+    return w->paused = 1;
+}
+
 int weir_worker_should_pause(struct weir_worker *w)
 {
-    if (w->busy_ops)
-        return w->paused = 1;
+    if (w->busy_ops || w->reload_phase >= PHASE_QUIESCE)
+        return pause_source(w); /* a reload drains before it rebuilds */
     for (size_t k = 0; k < w->nsinks; k++)
-        if (w->sinks[k].type->busy && w->sinks[k].type->busy(&w->sinks[k]))
-            return w->paused = 1;
+        if (w->sinks[k]->type->busy && w->sinks[k]->type->busy(w->sinks[k]))
+            return pause_source(w);
     return 0;
 }
 
 void weir_worker_source_finished(struct weir_worker *w)
 {
+    if (weir_worker_reload_source_stopped(w))
+        return; /* a reload stopped it to open the new one */
     w->source_finished = 1;
 }
 
@@ -558,8 +559,8 @@ void weir_worker_fail(struct weir_worker *w, const struct weir_error *err)
         return;
     w->failed = 1;
     w->err = *err;
-    if (w->has_source && !w->source_finished && w->source.type->stop)
-        w->source.type->stop(&w->source);
+    if (w->has_source && !w->source_finished && w->source->type->stop)
+        w->source->type->stop(w->source);
 }
 
 int weir_worker_share(struct weir_worker *w, const char *name, void *ptr)
@@ -653,7 +654,7 @@ static int flush_sinks(struct weir_worker *w)
 {
     int inflight = 0;
     for (size_t k = 0; k < w->nsinks; k++)
-        inflight += w->sinks[k].type->flush(&w->sinks[k]);
+        inflight += w->sinks[k]->type->flush(w->sinks[k]);
     return inflight;
 }
 
@@ -667,11 +668,13 @@ static void before_sleep(struct weir_loop_hook *hook)
     }
     quiesce_serve(w);
     w->inflight = flush_sinks(w);
+    if (w->reload_phase)
+        weir_worker_reload_step(w);
     weir_worker_metrics_publish(w);
     if (w->paused && !weir_worker_should_pause(w)) {
         w->paused = 0;
-        if (w->has_source && w->source.type->resume)
-            w->source.type->resume(&w->source);
+        if (w->has_source && w->source->type->resume)
+            w->source->type->resume(w->source);
     }
 }
 
@@ -744,14 +747,12 @@ void weir_worker_request_stop(struct weir_worker *w)
 void weir_worker_destroy(struct weir_worker *w)
 {
     w->closing = 1;
-    if (w->has_source && w->source.type->close)
-        w->source.type->close(&w->source);
+    for (unsigned k = 0; w->has_source && k < w->nsources; k++) /* reloads' stopped ones too */
+        if (w->source_slots[k].type && w->source_slots[k].type->close)
+            w->source_slots[k].type->close(&w->source_slots[k]);
     weir_worker_durable_close(w);
     for (size_t k = 0; w->sinks && k < w->nsinks; k++) /* NULL: out of memory in init */
-        if (w->sinks[k].type) {
-            w->sinks[k].type->close(&w->sinks[k]);
-            weir_expr_run_free(&w->sinks[k].when_run);
-        }
+        weir_worker_sink_close(w->sinks[k]);
     free(w->sinks);
     route_tickets_free(w); /* after the sinks: closing them released the last ones */
     for (size_t k = 0; w->ops && k < w->nops; k++) {
@@ -765,6 +766,8 @@ void weir_worker_destroy(struct weir_worker *w)
         close(w->wake_fd);
     weir_buf_free(&w->scratch);
     weir_batch_pool_free(w->pool);
+    for (size_t k = 0; k < sizeof w->retired_pools / sizeof w->retired_pools[0]; k++)
+        weir_batch_pool_free(w->retired_pools[k]);
     weir_loop_free(w->loop);
     free(w->own_metrics);
 }

@@ -15,6 +15,10 @@
 #include "engine/metrics.h"
 #include "engine/pipeline.h"
 
+struct weir_reload_plan; /* engine/reload.h */
+
+#define WEIR_WORKER_SOURCES 8 /* sources a run may open: the first and 7 reloads' */
+
 struct weir_worker_stats {
     uint64_t records_in;  /* records dispatched */
     /* Counted when every output of a batch is acknowledged (a failed batch
@@ -61,9 +65,15 @@ struct weir_worker {
     size_t nops;
     struct weir_op_engine op_engine;
     int stateful;            /* some operator keeps keyed state */
-    struct weir_source source;
+    struct weir_source *source; /* the current one of source_slots */
     int has_source;
-    struct weir_sink *sinks; /* pl->nsinks, then the dead-letter sink last */
+    /* A reload that changes the source opens the new one in the next slot;
+     * the old ones stay (stopped, detached) until the worker ends: their
+     * events on the loop may still come, and must find them. */
+    struct weir_source source_slots[WEIR_WORKER_SOURCES];
+    unsigned nsources;
+    struct weir_sink **sinks; /* pl->nsinks, then the dead-letter sink last; each allocated
+                                 on its own, so that a reload keeps a sink's address */
     size_t nsinks;
     struct weir_durable durable;
     int has_durable;
@@ -78,12 +88,22 @@ struct weir_worker {
     /* A reload asked for by another thread (atomic: the pipeline last, with
      * release), and the one under way on this thread. */
     const struct weir_pipeline *reload_req;
-    uint64_t reload_req_mask, reload_req_gen;
+    const struct weir_reload_plan *reload_req_plan;
+    void *const *reload_req_shared;
+    uint64_t reload_req_gen;
     const struct weir_pipeline *reload_pl;
-    uint64_t reload_mask, reload_gen;
+    const struct weir_reload_plan *reload_plan;
+    void *const *reload_shared; /* per new sink: what the workers share, or NULL */
+    uint64_t reload_gen;
     struct weir_quiesce reload_q;
     int reloading;
+    int reload_phase;        /* SHAPE: enum in worker_reload.c */
+    struct weir_event reload_tick;
+    int reload_tick_armed;
+    struct weir_batch_pool *retired_pools[4]; /* shapes before a reload, until their batches return */
     uint64_t reload_applied; /* (atomic) the generation last swapped in */
+    uint64_t reload_failed;  /* (atomic) the generation that failed to apply, 0 */
+    size_t opcap;            /* ops allocated: a reload keeps kept operators' addresses */
     struct weir_event wake_ev;
     struct weir_loop_hook hook; /* before sleep: sinks, backpressure, quiesce */
     int source_finished;
@@ -127,14 +147,21 @@ int weir_worker_run(struct weir_worker *w);
 void weir_worker_destroy(struct weir_worker *w);
 /* Thread-safe: asks the worker to drain and stop. */
 void weir_worker_request_stop(struct weir_worker *w);
-/* Thread-safe: asks the worker to replace operators[k] for each bit k of
- * mask with next's, between batches (after its operators hand on what they
- * hold); the others keep running with their state. next must have the same
- * stages and columns (engine/reload.h) and outlive the worker. Once done the
- * worker's reload_applied is gen (read it with __atomic_load_n). One at a
- * time: ask again only after the last one was applied. */
+/* Thread-safe: asks the worker to take next as plan says (engine/reload.h).
+ * OPTIONS: operators[k] for each bit k of plan->changed is made again from
+ * next's options between batches (after its operators hand on what they
+ * hold); the others keep running with their state. SHAPE: the source pauses
+ * (or stops, when it changes), the operators hand on what they hold, every
+ * output is acknowledged, then the operators, sinks, batch pool and source
+ * are rebuilt from next, keeping what plan says is the same. shared[k]: what
+ * the workers share for next's new sink k (NULL: nothing). next, plan and
+ * shared outlive the worker. Once done the worker's reload_applied is gen
+ * (read it with __atomic_load_n); reload_failed is gen when the rebuild
+ * failed (the worker then fails). One at a time: ask again only after the
+ * last one was applied. */
 void weir_worker_request_reload(struct weir_worker *w, const struct weir_pipeline *next,
-                                uint64_t mask, uint64_t gen);
+                                const struct weir_reload_plan *plan, void *const *shared,
+                                uint64_t gen);
 
 /* ---- for sinks ---- */
 /* Record r could not be written by a sink for a permanent reason (larger

@@ -21,5 +21,32 @@ void weir_worker_metrics_publish(struct weir_worker *w);
 /* On the worker's thread (its wake-up): takes a pending reload request and
  * starts the quiesce that ends in the swap (worker_reload.c). */
 void weir_worker_reload_begin(struct weir_worker *w);
+/* w->reload_phase: where a SHAPE reload is. */
+enum weir_reload_phase {
+    PHASE_NONE = 0,
+    PHASE_SOURCE_STOP, /* the old source finishes what it has in flight (it may read on) */
+    PHASE_QUIESCE,     /* paused: the operators hand on what they hold */
+    PHASE_DRAIN,       /* paused: every output acknowledged */
+};
+/* Before the loop sleeps while a SHAPE reload is under way: the next step. */
+void weir_worker_reload_step(struct weir_worker *w);
+/* The source reports it finished: 1 when a reload stopped it (the run goes
+ * on with the new source), 0 otherwise. */
+int weir_worker_reload_source_stopped(struct weir_worker *w);
+/* A batch a source filled from the pool of the shape before a reload: its
+ * records are dispatched in batches of the current shape (b goes back to its
+ * pool). */
+void weir_worker_dispatch_reshaped(struct weir_worker *w, struct weir_batch *b,
+                                   struct weir_ticket *t);
+
+/* Operators allocated at least (a reload may add some without moving the others). */
+#define WEIR_WORKER_OPS 64
+int weir_worker_op_init(struct weir_worker *w, struct weir_op *op, const struct weir_pipeline *pl,
+                        size_t k, struct weir_error *err);
+/* Sink k of pl (pl->nsinks: the dead-letter sink), allocated and opened;
+ * on failure *out is still to be closed. */
+int weir_worker_sink_open(struct weir_worker *w, const struct weir_pipeline *pl, size_t k,
+                          void *shared, struct weir_sink **out, struct weir_error *err);
+void weir_worker_sink_close(struct weir_sink *s);
 
 #endif

@@ -1,19 +1,35 @@
-/* Reloading a running worker's operators (worker.h: weir_worker_request_reload;
- * engine/reload.h says which changes qualify). The request crosses threads
- * through atomics and the worker's eventfd; the swap happens on the worker's
- * own thread once its operators hold nothing (a quiesce), between batches. */
+/* Reloading a running worker (worker.h: weir_worker_request_reload;
+ * engine/reload.h says what a new file changes). The request crosses threads
+ * through atomics and the worker's eventfd; the work happens on the worker's
+ * own thread, between batches.
+ *   OPTIONS: once the operators hold nothing (a quiesce), each changed
+ *   operator is destroyed and made again from its new options.
+ *   SHAPE: the source pauses (a changed source stops), the operators hand on
+ *   what they hold, and every output in flight is acknowledged, so every
+ *   input read so far is committed. Then the pipeline is rebuilt: kept
+ *   operators keep their instance (same columns) or at least their keyed
+ *   state (made again from the new file, the state moved over when its layout
+ *   matches); kept sinks keep their open writer; the batch pool takes the new
+ *   columns; a changed source is stopped (and detached) and the new one
+ *   opened. Then the source resumes. */
 #include "engine/opstate.h"
+#include "engine/reload.h"
 #include "engine/worker_internal.h"
+#include "engine/log.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* ---- reload: operators swapped between batches ------------------------------ */
+#define RELOAD_TICK_NS (20ull * 1000000ull)
 
 void weir_worker_request_reload(struct weir_worker *w, const struct weir_pipeline *next,
-                                uint64_t mask, uint64_t gen)
+                                const struct weir_reload_plan *plan, void *const *shared,
+                                uint64_t gen)
 {
-    __atomic_store_n(&w->reload_req_mask, mask, __ATOMIC_RELAXED);
+    __atomic_store_n(&w->reload_req_plan, plan, __ATOMIC_RELAXED);
+    __atomic_store_n(&w->reload_req_shared, shared, __ATOMIC_RELAXED);
     __atomic_store_n(&w->reload_req_gen, gen, __ATOMIC_RELAXED);
     __atomic_store_n(&w->reload_req, next, __ATOMIC_RELEASE);
     uint64_t one = 1;
@@ -22,45 +38,348 @@ void weir_worker_request_reload(struct weir_worker *w, const struct weir_pipelin
     }
 }
 
-/* Operator k is made again from next's options: its state (keyed or its
- * own) starts afresh, as a changed layout would on a restart. */
-static int op_swap(struct weir_worker *w, size_t k, const struct weir_pipeline *next,
-                   struct weir_error *err)
+static void op_drop(struct weir_worker *w, struct weir_op *op)
 {
-    struct weir_op *op = &w->ops[k];
     if (op->busy) { /* what engine_busy(op, 0) would do */
         op->busy = 0;
         w->busy_ops--;
     }
-    if (op->type->destroy)
+    if (op->type && op->type->destroy)
         op->type->destroy(op);
     weir_op_state_free(op);
     memset(op, 0, sizeof *op);
-    op->type = next->ops[k].type;
-    op->conf = next->ops[k].conf;
-    op->index = (int)k;
-    op->loop = w->loop;
-    op->engine = &w->op_engine;
-    if (op->type->init && op->type->init(op, err) < 0)
-        return weir_error_prefix(err, "reload: operators[%zu] (%s)", k, op->type->name);
+}
+
+static void op_partitions(struct weir_worker *w, struct weir_op *op)
+{
     for (uint32_t p = 0; p < w->nparts && op->type->partition; p++)
         if (w->parts[p].assigned)
             op->type->partition(op, p, 1);
+}
+
+static void applied(struct weir_worker *w)
+{
+    w->reloading = 0;
+    w->reload_phase = PHASE_NONE;
+    w->stateful = 0;
+    for (size_t k = 0; k < w->nops; k++)
+        w->stateful |= w->ops[k].keyed != NULL;
+    __atomic_store_n(&w->reload_applied, w->reload_gen, __ATOMIC_RELEASE);
+}
+
+/* ---- OPTIONS: operators swapped between batches ----------------------------- */
+
+/* Quiesced: nothing is held, no batch is between operators. Operator k is
+ * made again from next's options: its state starts afresh, as a changed
+ * layout would on a restart. */
+static void reload_swap(struct weir_worker *w, void *ctx)
+{
+    for (size_t k = 0; k < w->nops && !w->failed; k++) {
+        if (!((w->reload_plan->changed >> k) & 1))
+            continue;
+        struct weir_error e = {0};
+        op_drop(w, &w->ops[k]);
+        if (weir_worker_op_init(w, &w->ops[k], w->reload_pl, k, &e) < 0) {
+            weir_error_prefix(&e, "reload");
+            weir_worker_fail(w, &e);
+            break;
+        }
+        op_partitions(w, &w->ops[k]);
+    }
+    if (w->failed)
+        __atomic_store_n(&w->reload_failed, w->reload_gen, __ATOMIC_RELEASE);
+    applied(w);
+}
+
+/* ---- SHAPE: drained, then rebuilt --------------------------------------------- */
+
+/* The keyed state of old moves to op when it means the same (layout). */
+static void keyed_move(struct weir_op *op, struct weir_op *old)
+{
+    struct weir_op_state *a = op->keyed, *b = old->keyed;
+    if (!a || !b || a->layout != b->layout || a->conf.value_size != b->conf.value_size)
+        return;
+    for (uint32_t p = 0; p < a->nparts; p++)
+        weir_state_free(a->parts[p]);
+    free(a->parts);
+    a->parts = b->parts;
+    a->nparts = b->nparts;
+    a->last = NULL;
+    b->parts = NULL;
+    b->nparts = 0;
+}
+
+/* Readers on other threads load these words as they are stored: word by
+ * word (metrics.h). from NULL: zero. */
+static void op_metrics_store(struct weir_op_metrics *to, const struct weir_op_metrics *from)
+{
+    uint64_t *d = (uint64_t *)to;
+    const uint64_t *s = (const uint64_t *)from;
+    for (size_t i = 0; i < sizeof *to / sizeof *d; i++)
+        weir_metric_set(&d[i], s ? s[i] : 0);
+}
+
+static int rebuild_ops(struct weir_worker *w, const struct weir_pipeline *next,
+                       const struct weir_reload_plan *plan, struct weir_error *err)
+{
+    size_t nold = w->nops, nnew = next->nops;
+    if (nnew > w->opcap)
+        return weir_error_set(err, -E2BIG, "reload: %zu operators, room for %zu", nnew, w->opcap);
+    struct weir_op *old = malloc((nold ? nold : 1) * sizeof *old);
+    struct weir_op_metrics *om = malloc(WEIR_METRICS_OPS * sizeof *om);
+    if (!old || !om) {
+        free(old);
+        free(om);
+        return weir_error_set(err, -ENOMEM, "out of memory");
+    }
+    memcpy(old, w->ops, nold * sizeof *old);
+    memcpy(om, w->m->op, WEIR_METRICS_OPS * sizeof *om);
+    uint64_t kept = 0; /* old instances that live on as they are */
+    for (size_t k = 0; k < nnew; k++) {
+        int j = plan->op_from[k];
+        if (j >= 0 && plan->same_columns)
+            kept |= 1ull << j;
+    }
+    for (size_t j = 0; j < nold; j++)
+        w->ops[j] = (struct weir_op){0};
+    int rc = 0;
+    for (size_t k = 0; k < nnew; k++) {
+        int j = plan->op_from[k];
+        struct weir_op *op = &w->ops[k];
+        if (j >= 0 && ((kept >> j) & 1)) {
+            *op = old[j];
+            op->index = (int)k;
+        } else if (rc == 0 && (rc = weir_worker_op_init(w, op, next, k, err)) == 0) {
+            if (j >= 0)
+                keyed_move(op, &old[j]);
+            op_partitions(w, op);
+        }
+        if (k < WEIR_METRICS_OPS) /* its figures follow it; a new one starts at zero */
+            op_metrics_store(&w->m->op[k], j >= 0 && j < WEIR_METRICS_OPS ? &om[j] : NULL);
+    }
+    for (size_t k = nnew; k < nold && k < WEIR_METRICS_OPS; k++)
+        op_metrics_store(&w->m->op[k], NULL);
+    for (size_t j = 0; j < nold; j++)
+        if (!((kept >> j) & 1))
+            op_drop(w, &old[j]);
+    w->nops = nnew;
+    free(old);
+    free(om);
+    return rc;
+}
+
+static int rebuild_sinks(struct weir_worker *w, const struct weir_pipeline *next,
+                         const struct weir_reload_plan *plan, struct weir_error *err)
+{
+    size_t nnew = next->nsinks + 1, nold = w->nsinks;
+    struct weir_sink **v = calloc(nnew, sizeof *v);
+    if (!v)
+        return weir_error_set(err, -ENOMEM, "out of memory");
+    int rc = 0;
+    for (size_t k = 0; k < nnew; k++) {
+        int j = plan->sink_from[k];
+        if (j < 0)
+            continue;
+        /* The same configuration: the open writer goes on. What depends on
+         * the columns (the projection, the condition) comes from the new file. */
+        struct weir_sink *s = v[k] = w->sinks[j];
+        w->sinks[j] = NULL;
+        const struct weir_stage_sink *st = k < next->nsinks ? &next->sinks[k] : &next->dead;
+        s->output = &st->output;
+        weir_expr_run_free(&s->when_run);
+        s->when = k < next->nsinks ? st->when : WEIR_WHEN_DEAD;
+        if (s->when == WEIR_WHEN_EXPR)
+            weir_expr_run_init(&s->when_run, st->when_expr);
+    }
+    for (size_t j = 0; j < nold; j++)
+        weir_worker_sink_close(w->sinks[j]); /* removed: nothing in flight any more */
+    free(w->sinks);
+    w->sinks = v;
+    w->nsinks = nnew;
+    for (size_t k = 0; k < nnew && rc == 0; k++) {
+        if (v[k])
+            continue;
+        void *shared = w->reload_shared ? w->reload_shared[k] : NULL;
+        if ((rc = weir_worker_sink_open(w, next, k, shared, &v[k], err)) < 0)
+            weir_error_prefix(err, "reload: %s", k < next->nsinks ? "sinks" : "dead_letter");
+    }
+    if (rc < 0) { /* the worker fails: with no sinks at all, nothing writes half-built ones */
+        for (size_t k = 0; k < nnew; k++)
+            weir_worker_sink_close(v[k]);
+        w->nsinks = 0;
+    }
+    return rc;
+}
+
+/* The new columns need batches of their shape. The old pool lives on until
+ * its batches are back (a source may hold one it is filling). */
+static int rebuild_pool(struct weir_worker *w, const struct weir_pipeline *next,
+                        struct weir_error *err)
+{
+    size_t n = sizeof w->retired_pools / sizeof w->retired_pools[0], slot = n;
+    for (size_t k = 0; k < n; k++) {
+        struct weir_batch_pool *p = w->retired_pools[k];
+        if (p && weir_batch_pool_outstanding(p) == 0) {
+            weir_batch_pool_free(p);
+            w->retired_pools[k] = p = NULL;
+        }
+        if (!p && slot == n)
+            slot = k;
+    }
+    if (slot == n)
+        return weir_error_set(err, -EBUSY, "reload: batches of %zu earlier shapes still out", n);
+    struct weir_batch_pool *pool;
+    int rc = weir_batch_pool_new(&pool, next->max_records, next->schema.nfeat, next->schema.nstr);
+    if (rc < 0)
+        return weir_error_set(err, rc, "out of memory");
+    w->retired_pools[slot] = w->pool;
+    w->pool = pool;
     return 0;
 }
 
-/* Quiesced: nothing is held, no batch is between operators. */
-static void reload_swap(struct weir_worker *w, void *ctx)
+/* The old source stays in its slot, stopped, until the worker ends (its
+ * events may still come); detach() lets go of what others see now (a Kafka
+ * consumer leaves its group). The new one opens in the next slot. */
+static int rebuild_source(struct weir_worker *w, const struct weir_pipeline *next,
+                          struct weir_error *err)
 {
-    w->stateful = 0;
-    for (size_t k = 0; k < w->nops && !w->failed; k++) {
-        struct weir_error e = {0};
-        if (((w->reload_mask >> k) & 1) && op_swap(w, k, w->reload_pl, &e) < 0)
-            weir_worker_fail(w, &e);
-        w->stateful |= w->ops[k].keyed != NULL;
+    if (w->nsources == WEIR_WORKER_SOURCES)
+        return weir_error_set(err, -E2BIG, "reload: %d sources opened already: restart to change "
+                              "the source again", WEIR_WORKER_SOURCES);
+    struct weir_source *old = w->source;
+    if (old->type->detach)
+        old->type->detach(old);
+    struct weir_source *s = &w->source_slots[w->nsources++];
+    *s = (struct weir_source){.type = next->source_type, .conf = next->source_conf, .worker = w};
+    w->source = s;
+    w->paused = 0;
+    if (w->stop_requested || w->failed) {
+        w->source_finished = 1;
+        return 0;
     }
-    w->reloading = 0;
-    __atomic_store_n(&w->reload_applied, w->reload_gen, __ATOMIC_RELEASE);
+    int rc = s->type->open(s, err);
+    if (rc < 0)
+        weir_error_prefix(err, "reload: source");
+    return rc;
+}
+
+static void rebuild(struct weir_worker *w)
+{
+    const struct weir_pipeline *next = w->reload_pl;
+    const struct weir_reload_plan *plan = w->reload_plan;
+    struct weir_error e = {0};
+    int rc = 0;
+    if (!plan->same_columns || next->max_records != w->pl->max_records)
+        rc = rebuild_pool(w, next, &e);
+    if (rc == 0)
+        rc = rebuild_ops(w, next, plan, &e);
+    if (rc == 0)
+        rc = rebuild_sinks(w, next, plan, &e);
+    int source_changed = !plan->source_same && !plan->source_kept && w->has_source;
+    if (plan->source_kept && w->has_source)
+        w->source->conf = next->source_conf; /* its type said it takes the new options as it runs */
+    w->pl = next;
+    if (rc == 0 && source_changed)
+        rc = rebuild_source(w, next, &e);
+    if (rc < 0) {
+        __atomic_store_n(&w->reload_failed, w->reload_gen, __ATOMIC_RELEASE);
+        weir_worker_fail(w, &e);
+        if (source_changed)
+            w->source_finished = 1;
+    }
+    applied(w);
+}
+
+static void on_reload_tick(struct weir_event *ev, int res)
+{
+    struct weir_worker *w =
+        (struct weir_worker *)((char *)ev - offsetof(struct weir_worker, reload_tick));
+    w->reload_tick_armed = 0; /* the loop's next turn looks again */
+}
+
+static void tick(struct weir_worker *w)
+{
+    if (w->reload_tick_armed)
+        return;
+    w->reload_tick.done = on_reload_tick;
+    w->reload_tick_armed = weir_loop_timer(w->loop, RELOAD_TICK_NS, &w->reload_tick) == 0;
+}
+
+static void shape_quiesced(struct weir_worker *w, void *ctx)
+{
+    if (w->reload_phase == PHASE_QUIESCE)
+        w->reload_phase = PHASE_DRAIN;
+}
+
+int weir_worker_reload_source_stopped(struct weir_worker *w)
+{
+    if (w->reload_phase != PHASE_SOURCE_STOP || w->stop_requested || w->failed)
+        return 0;
+    w->reload_phase = PHASE_QUIESCE;
+    w->reload_q = (struct weir_quiesce){.done = shape_quiesced, .why = WEIR_FLUSH_COMMIT};
+    weir_worker_quiesce(w, &w->reload_q);
+    return 1;
+}
+
+void weir_worker_reload_step(struct weir_worker *w)
+{
+    if (w->failed) { /* the run ends: nothing to rebuild for */
+        __atomic_store_n(&w->reload_failed, w->reload_gen, __ATOMIC_RELEASE);
+        applied(w);
+        return;
+    }
+    if (w->reload_phase == PHASE_SOURCE_STOP && (w->stop_requested || w->source_finished))
+        weir_worker_reload_source_stopped(w); /* stopped for good, or had ended: rebuild anyway */
+    if (w->reload_phase != PHASE_DRAIN) {
+        tick(w);
+        return;
+    }
+    if (weir_worker_holding(w)) { /* a batch dispatched after the quiesce: once more */
+        w->reload_phase = PHASE_QUIESCE;
+        weir_worker_quiesce(w, &w->reload_q);
+        tick(w);
+        return;
+    }
+    if (w->inflight > 0) {
+        tick(w);
+        return;
+    }
+    rebuild(w);
+}
+
+void weir_worker_dispatch_reshaped(struct weir_worker *w, struct weir_batch *b,
+                                   struct weir_ticket *t)
+{
+    uint32_t i = 0;
+    while (i < b->n && !w->failed) {
+        struct weir_batch *nb = weir_batch_get(w->pool);
+        if (!nb)
+            goto oom;
+        for (; i < b->n && nb->n < nb->cap; i++) {
+            struct weir_record *r = &nb->rec[weir_batch_push(nb)];
+            *r = b->rec[i];
+            /* the bytes may live in b's arena: the copy owns its own */
+            struct weir_arena *a = &nb->arena;
+            if ((r->value && !(r->value = weir_arena_strdup(a, r->value, r->value_len))) ||
+                (r->reason && !(r->reason = weir_arena_strdup(a, r->reason, strlen(r->reason))))) {
+                weir_batch_put(nb);
+                goto oom;
+            }
+        }
+        nb->source_id = b->source_id;
+        weir_worker_dispatch(w, nb, t);
+    }
+    weir_batch_put(b);
+    return;
+oom:
+    weir_batch_put(b);
+    struct weir_error e;
+    weir_error_set(&e, -ENOMEM, "out of memory");
+    weir_worker_fail(w, &e);
+    if (t) { /* the rest was not written: nothing past it may be committed */
+        weir_ticket_hold(t);
+        weir_ticket_release(t, 0);
+    }
 }
 
 void weir_worker_reload_begin(struct weir_worker *w)
@@ -71,9 +390,23 @@ void weir_worker_reload_begin(struct weir_worker *w)
     if (!next)
         return;
     w->reload_pl = next;
-    w->reload_mask = __atomic_load_n(&w->reload_req_mask, __ATOMIC_RELAXED);
+    w->reload_plan = __atomic_load_n(&w->reload_req_plan, __ATOMIC_RELAXED);
+    w->reload_shared = __atomic_load_n(&w->reload_req_shared, __ATOMIC_RELAXED);
     w->reload_gen = __atomic_load_n(&w->reload_req_gen, __ATOMIC_RELAXED);
     w->reloading = 1;
-    w->reload_q = (struct weir_quiesce){.done = reload_swap, .why = WEIR_FLUSH_COMMIT};
+    if (w->reload_plan->kind != WEIR_RELOAD_SHAPE) {
+        w->reload_q = (struct weir_quiesce){.done = reload_swap, .why = WEIR_FLUSH_COMMIT};
+        weir_worker_quiesce(w, &w->reload_q);
+        return;
+    }
+    if (!w->reload_plan->source_same && !w->reload_plan->source_kept && w->has_source &&
+        !w->source_finished) {
+        w->reload_phase = PHASE_SOURCE_STOP;
+        if (w->source->type->stop)
+            w->source->type->stop(w->source);
+        return;
+    }
+    w->reload_phase = PHASE_QUIESCE;
+    w->reload_q = (struct weir_quiesce){.done = shape_quiesced, .why = WEIR_FLUSH_COMMIT};
     weir_worker_quiesce(w, &w->reload_q);
 }

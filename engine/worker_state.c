@@ -1,4 +1,4 @@
-/* The worker's partitions (slots, watermarks, event-time timers), batches
+/* The worker's partitions (slots, watermarks, operators' timers), batches
  * tied to the inputs that caused them, and durable keyed state: restoring a
  * partition's state when it is assigned and writing what changed at each
  * checkpoint (engine/durable.h).
@@ -340,8 +340,8 @@ static void durable_restored(struct weir_durable *d, uint32_t part, int rc)
         weir_worker_fail(w, &e);
         return;
     }
-    if (!w->in_assign && w->has_source && w->source.type->partition_ready)
-        w->source.type->partition_ready(&w->source, part);
+    if (!w->in_assign && w->has_source && w->source->type->partition_ready)
+        w->source->type->partition_ready(w->source, part);
 }
 
 int weir_worker_durable_open(struct weir_worker *w, struct weir_error *err)
@@ -443,4 +443,47 @@ void weir_worker_state_final(struct weir_worker *w)
         weir_error_prefix(&w->err, "state (%s)", w->durable.where);
         w->failed = 1;
     }
+}
+
+/* ---- operators' timers (operator.h) ----------------------------------------------------------------- */
+
+static void on_op_timer(struct weir_event *ev, int res)
+{
+    struct weir_op_timer *t = (struct weir_op_timer *)ev;
+    t->armed = 0;
+    if (t->op->type->on_timer)
+        t->op->type->on_timer(t->op, t, weir_wall_ms());
+}
+
+int weir_op_timer_processing(struct weir_op *op, struct weir_op_timer *t, uint64_t delay_ms)
+{
+    if (t->armed)
+        return -EBUSY;
+    t->op = op;
+    t->kind = WEIR_TIMER_PROCESSING;
+    t->ev.done = on_op_timer;
+    int rc = weir_loop_timer(op->loop, delay_ms * 1000000ull, &t->ev);
+    t->armed = rc == 0;
+    return rc;
+}
+
+int weir_op_timer_event(struct weir_op *op, struct weir_op_timer *t, uint32_t part, int64_t at_ms)
+{
+    if (t->armed)
+        return -EBUSY;
+    t->op = op;
+    t->kind = WEIR_TIMER_EVENT;
+    t->part = part;
+    t->at_ms = at_ms;
+    if (!op->engine || !op->engine->timer_event)
+        return -ENOTSUP;
+    int rc = op->engine->timer_event(op->engine->ctx, t);
+    t->armed = rc == 0;
+    return rc;
+}
+
+int64_t weir_op_watermark(struct weir_op *op, uint32_t part)
+{
+    return op->engine && op->engine->watermark ? op->engine->watermark(op->engine->ctx, part)
+                                               : INT64_MIN;
 }

@@ -110,7 +110,7 @@ printf '%s\n' "$GOOD: operators[3].quantile: expected a number in (0,1), got \"h
 validate "--set operators[3].quantile=high (not JSON: a string)" 2 "$T/exp" "$GOOD" --set 'operators[3].quantile=high'
 # Keys the loader once kept for itself in the file's JSON are plain unknown
 # options: overriding one reached a use-after-free.
-printf '%s\n' "$GOOD: __implicit: unknown option; expected one of: name, features, source, operators, sinks, dead_letter, replay, http, allowed_lateness, state" >"$T/exp"
+printf '%s\n' "$GOOD: __implicit: unknown option; expected one of: name, features, source, operators, sinks, dead_letter, replay, http, reload, allowed_lateness, state" >"$T/exp"
 validate "--set __implicit=0 --set operators=[]" 2 "$T/exp" "$GOOD" --set '__implicit=0' --set 'operators=[]'
 # A malformed --set is a usage error.
 "$WEIR_BIN" validate "$GOOD" --set 'operators[3].quantile' >"$T/out" 2>"$T/err"

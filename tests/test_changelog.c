@@ -487,7 +487,8 @@ static void test_exactly_once(struct weir_loop *loop, const struct weir_pipeline
                              .when = WEIR_WHEN_ALL, .output = &pl->sinks[0].output};
     struct weir_durable d;
     struct weir_error err = {0};
-    w.sinks = &sink;
+    struct weir_sink *sinkp = &sink;
+    w.sinks = &sinkp;
     w.nsinks = 1;
     durable_init(&d, &w, "cl-eos", 1);
     int rc = sink.type->open(&sink, &err);

@@ -181,7 +181,7 @@ expect_eq "still serving after 100" "$(get /healthz | status_of)" 200
 kill -HUP "$PID"
 sleep 0.3
 kill -0 "$PID" 2>/dev/null && ok || fail "SIGHUP killed weir"
-grep -q "SIGHUP: .*: no operator changed; nothing to do" "$T/err" && ok ||
+grep -q "reload: .*: nothing the run uses changed; nothing to do" "$T/err" && ok ||
     fail "SIGHUP log: $(cat "$T/err")"
 
 tail -100 tests/golden/input.jsonl >&3

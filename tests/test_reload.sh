@@ -7,12 +7,18 @@
 #      z-scores and scores (standardize and score kept their state: a reset
 #      standardize would restart its running mean and warm-up), while the new
 #      threshold raises more alerts than the golden run's after record 100.
-#   2. A change outside the operators (the source's max_records) is logged as
-#      needing a restart and the run goes on; an unchanged file is "nothing to
-#      do"; an invalid one is reported with its JSON path.
+#   2. A change a running pipeline cannot take (allowed_lateness) is logged
+#      as needing a restart and the run goes on; an unchanged file is "nothing
+#      to do"; an invalid one is reported with its JSON path.
 #   3. Under load: the embedded cluster, 2 workers, a paced replay; SIGHUP
-#      mid-run changes the threshold; the run ends with every replayed record
-#      through (the replay's own check) and records in = out.
+#      mid-run changes the threshold, then another adds a file sink (shared
+#      by the workers; the Kafka consumers are not made again), then another
+#      changes the source's options (each worker's consumer closed,
+#      committing, and a new one resuming from the committed offsets; keyed
+#      state is not durable here: a changelog follows the source, so with it
+#      a source change needs a restart); the run ends with every replayed
+#      record through (the replay's own check), records in = out, and the new
+#      sink holds whole lines.
 set -u
 
 . "$(dirname "$0")/lib.sh"
@@ -41,12 +47,12 @@ for _ in $(seq 200); do [ "$(wc -l <"$T/out.jsonl" 2>/dev/null)" = 97 ] && break
 
 # 2. before the real change: nothing changed, then a change that needs a restart, then invalid.
 kill -HUP "$PID"
-wait_for "no operator changed; nothing to do" "$T/err" && ok || fail "unchanged file: $(cat "$T/err")"
-sed -i 's/"max_records": 16/"max_records": 32/' "$T/p.json"
+wait_for "nothing the run uses changed; nothing to do" "$T/err" && ok || fail "unchanged file: $(cat "$T/err")"
+sed -i 's/"name": "golden-host-metrics",/&\n  "allowed_lateness": "5s",/' "$T/p.json"
 kill -HUP "$PID"
-wait_for 'source changed: that needs a restart; the running pipeline goes on unchanged' "$T/err" && ok ||
-    fail "source change: $(cat "$T/err")"
-sed -i 's/"max_records": 32/"max_records": 16/; s/"above": 0.999/"above": "high"/' "$T/p.json"
+wait_for 'allowed_lateness was added: that needs a restart; the running pipeline goes on unchanged' "$T/err" && ok ||
+    fail "lateness change: $(cat "$T/err")"
+sed -i '/"allowed_lateness": "5s",/d; s/"above": 0.999/"above": "high"/' "$T/p.json"
 kill -HUP "$PID"
 wait_for 'not valid (above); the running pipeline goes on unchanged' "$T/err" && ok || fail "invalid: $(cat "$T/err")"
 grep -q 'operators\[3\].above' "$T/err" && ok || fail "no JSON path: $(cat "$T/err")"
@@ -81,7 +87,7 @@ PY
 # 3. under load on the embedded cluster
 cp pipelines/monitor-embedded.json "$T/e.json"
 sed -i "s#\"path\": \"../shared#\"path\": \"$PWD/../shared#" "$T/e.json"
-"$WEIR_BIN" run "$T/e.json" --workers 2 --set replay.rate=1000 --http 0 >/dev/null 2>"$T/e.err" &
+"$WEIR_BIN" run "$T/e.json" --workers 2 --set replay.rate=1000 --set 'state={"durable": false}' --http 0 >/dev/null 2>"$T/e.err" &
 PID=$!
 wait_for 'listening on' "$T/e.err"
 PORT=$(sed -n 's/^weir: http: listening on .*:\([0-9]*\)$/\1/p' "$T/e.err")
@@ -91,11 +97,30 @@ for _ in $(seq 100); do # ready: workers up, partitions assigned
     [ "$st" = 200 ] && break
     sleep 0.1
 done
-sleep 0.5 # records flowing
+for _ in $(seq 200); do # records flowing (the reloads below happen mid-run)
+    n=$(exec {fd}<>"/dev/tcp/127.0.0.1/$PORT" && printf 'GET /metrics HTTP/1.1\r\n\r\n' >&"$fd" &&
+        timeout 5 cat <&"$fd" | sed -n 's/^weir_records_out_total \([0-9]*\)\r*$/\1/p')
+    [ "${n:-0}" -gt 0 ] && break
+    sleep 0.05
+done
 # The last operator (a threshold) gets a lower "above", whatever the shipped file says.
 /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); t=d['operators'][-1]; assert t['type'] == 'threshold'; t['above'] = t['above'] * 0.9; json.dump(d, open(sys.argv[1], 'w'))" "$T/e.json"
 kill -HUP "$PID"
 wait_for 'reload applied by every worker: operators\[[0-9]*\] made again' "$T/e.err" && ok || fail "embedded reload: $(cat "$T/e.err")"
+# A sink added while both workers run: they share its one writer (made by the
+# main thread as at the start); the Kafka source goes on in its group.
+/usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); d['sinks'].append({'type': 'file', 'path': sys.argv[2]}); json.dump(d, open(sys.argv[1], 'w'))" "$T/e.json" "$T/extra.jsonl"
+kill -HUP "$PID"
+wait_for 'reload applied by every worker: 3 of 3 operators kept .* 3 of 4 sinks kept open; the source went on$' "$T/e.err" && ok ||
+    fail "embedded sink added: $(cat "$T/e.err")"
+[ "$(grep -c 'assigned (embedded cluster: fixed)' "$T/e.err")" = 2 ] && ok ||
+    fail "the consumers were made again: $(grep assigned "$T/e.err")"
+# The source's options changed: each worker's consumer is closed (committing
+# what was acknowledged) and a new one resumes from the committed offsets.
+/usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); d['source']['max_inflight_records'] = 5000; json.dump(d, open(sys.argv[1], 'w'))" "$T/e.json"
+kill -HUP "$PID"
+wait_for 'reload applied by every worker: .* the source was stopped and the new one opened$' "$T/e.err" && ok ||
+    fail "embedded source changed: $(cat "$T/e.err")"
 wait "$PID"
 rc=$?
 PID=
@@ -105,5 +130,9 @@ grep -q 'weir: replay: [0-9]* records from .* produced and acknowledged' "$T/e.e
 in=$(sed -n 's/^weir: [a-z-]*: \([0-9]*\) records in, \([0-9]*\) out, 0 dead letters.*/\1 \2/p' "$T/e.err")
 set -- $in
 [ -n "${1:-}" ] && [ "$1" = "$2" ] && [ "$1" -gt 0 ] && ok || fail "embedded: in/out '$in': $(cat "$T/e.err")"
+# Whole lines from both workers, fewer than all records (added mid-run).
+extra=$(wc -l <"$T/extra.jsonl")
+/usr/bin/python3 -c "import json,sys; [json.loads(l) for l in open(sys.argv[1])]" "$T/extra.jsonl" &&
+    [ "$extra" -gt 0 ] && [ "$extra" -lt "$1" ] && ok || fail "extra sink: $extra lines of $1"
 
 finish

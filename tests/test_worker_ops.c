@@ -191,7 +191,7 @@ int main(void)
         struct weir_ticket t = {.done = on_ticket_done};
         weir_worker_dispatch(&w, records(&w, 3, 0, 0), &t);
         CHECK(ticket_done_count == 0 && t.pending > 0); /* the summary is still held */
-        STEP_UNTIL(&w, ticket_done_count == 1 && w.sinks[0].type->flush(&w.sinks[0]) == 0);
+        STEP_UNTIL(&w, ticket_done_count == 1 && w.sinks[0]->type->flush(w.sinks[0]) == 0);
         CHECK(ticket_done_count == 1);
         CHECK(count_lines(out) == 4); /* 3 inputs + 1 summary */
         CHECK(mem_allocs >= 2); /* the input's and the summary's batches */
