@@ -407,13 +407,40 @@ void ks_partition_ready(struct weir_source *s, uint32_t slot)
     if (!p || p->ready)
         return;
     p->ready = 1; /* ks_drain() hands on what waited, in order, before anything newer */
-    if (!ks->kpaused && ks->rk) {
+    if (!ks->kpaused && !ks->held && ks->rk) {
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
         rd_kafka_resume_partitions(ks->rk, l);
         rd_kafka_topic_partition_list_destroy(l);
     }
     ks_wake_self(ks);
+}
+
+/* While held at start-up (kafka_startup.c), from ks_drain: once every worker
+ * of the process had an assignment, or connect_timeout after this worker's
+ * first one, its ready partitions resume. */
+void ks_hold_check(struct kafka_source *ks)
+{
+    if (!ks->held || !ks->rk)
+        return;
+    int released = ks_startup_released(ks);
+    if (!released && !(ks->held_since && weir_now_ns() - ks->held_since >= ks->c->connect_timeout_ns))
+        return;
+    ks->held = 0;
+    if (!released)
+        weir_log(WEIR_LOG_WARN, "%s: the other workers of this process did not join group \"%s\" "
+                 "within connect_timeout; consuming anyway\n", ks->cl.what, ks->group);
+    if (ks->kpaused)
+        return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)ks->nparts + 1);
+    for (size_t i = 0; i < ks->nparts; i++) {
+        struct kpart *p = ks->parts[i];
+        if (p->assigned && p->ready && !p->revoking)
+            rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+    }
+    if (l->cnt)
+        rd_kafka_resume_partitions(ks->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
 }
 
 /* One log line per rebalance (kafka_source.h). */
@@ -447,11 +474,12 @@ void ks_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         ks_log_partitions(ks, "rebalance: assigned", l);
         ks_parts_assigned(ks, l);
+        ks_startup_assigned(ks);
         if (coop)
             e = rd_kafka_incremental_assign(rk, l);
         else
             rd_kafka_assign(rk, l);
-        if (ks->kpaused)
+        if (ks->kpaused || ks->held)
             rd_kafka_pause_partitions(rk, l);
         else
             ks_pause_unready(ks, l);

@@ -277,7 +277,8 @@ void ks_take(struct kafka_source *ks, rd_kafka_message_t *m)
         rd_kafka_message_destroy(m);
         return;
     }
-    if (!p->ready) { /* its state is still being restored: it waits (the partition is paused) */
+    if (!p->ready || ks->held) { /* its state is being restored, or the workers are still
+                                  * joining: it waits (the partition is paused) */
         if (p->nwaiting == p->capwaiting) {
             size_t cap = p->capwaiting ? p->capwaiting * 2 : 64;
             rd_kafka_message_t **v = realloc(p->waiting, cap * sizeof *v);
@@ -391,7 +392,9 @@ void ks_drain(struct kafka_source *ks)
     if (ks->draining || ks->finished)
         return;
     ks->draining = 1;
-    if (!ks->committing)
+    if (ks->held)
+        ks_hold_check(ks);
+    if (!ks->committing && !ks->held)
         feed_waiting(ks);
     while (!ks->stopping && !w->failed && !ks->committing) {
         if (weir_worker_should_pause(w)) {
@@ -600,6 +603,8 @@ static int ks_open(struct weir_source *s, struct weir_error *err)
     if (e)
         return weir_error_set(err, -EIO, "%s: %s: %s", ks->cl.what,
                               ks->cl.embedded ? "assign" : "subscribe", rd_kafka_err2str(e));
+    if (!ks->cl.embedded && ks_startup_join(ks) < 0)
+        return weir_error_set(err, -ENOMEM, "out of memory");
     ks->subscribed = 1;
     ks->durable = w->has_durable;
     ks->ckpt_last = weir_now_ns();
@@ -681,6 +686,7 @@ static void ks_close(struct weir_source *s)
         else
             rd_kafka_destroy_flags(ks->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     }
+    ks_startup_leave(ks);
     if (ks->efd >= 0)
         close(ks->efd);
     weir_kafka_client_release(&ks->cl);

@@ -103,6 +103,10 @@ struct kafka_source {
     int ckpt_busy;
     uint64_t ckpt_last;          /* when the last checkpoint began (ns) */
     int ckpt_final;              /* at stop: 1 the last checkpoint runs, 2 it is done */
+    struct ks_startup *su;       /* the process's workers of this group (kafka_startup.c) */
+    int held;                    /* assignments held paused until every worker has one */
+    int su_counted;              /* this worker's first assignment was counted */
+    uint64_t held_since;         /* its first assignment (ns), for the bound on holding */
 };
 
 
@@ -135,6 +139,14 @@ void ks_revoke_check(struct kafka_source *ks);
 void ks_revoke_finish(struct kafka_source *ks);
 void ks_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *l,
                      void *opaque);
+
+/* kafka_startup.c: the workers of a process join before any consumes */
+struct ks_startup;
+int ks_startup_join(struct kafka_source *ks); /* at open: ks->held until released */
+void ks_startup_assigned(struct kafka_source *ks);
+int ks_startup_released(struct kafka_source *ks);
+void ks_startup_leave(struct kafka_source *ks);
+void ks_hold_check(struct kafka_source *ks); /* kafka_partitions.c: release when it is time */
 
 /* kafka_source_txn.c: exactly-once */
 int ks_transactional(const void *conf);

@@ -127,6 +127,7 @@ start() {
     if [[ ! -f $DIR/data/meta.properties ]]; then
         local id
         id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+        id=A${id:1} # never a leading "-", which the tool would take for an option
         tool kafka.tools.StorageTool format -t "$id" -c "$DIR/server.properties" >"$ERRF" 2>&1 \
             || die "storage format failed: $(why)"
     fi
