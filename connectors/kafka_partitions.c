@@ -160,10 +160,22 @@ void ks_check_bounds(struct kafka_source *ks)
 
 /* ---- at-least-once checkpoints of the keyed state ----------------------------- */
 
+static void ckpt_quiesced(struct weir_worker *w, void *ctx);
+
 static void ckpt_done(struct weir_ticket *t)
 {
     struct kafka_source *ks = (struct kafka_source *)((char *)t - offsetof(struct kafka_source, ckpt_t));
     ks->ckpt_busy = 0;
+    if (ks->ckpt_final && ks->ckpt_again && !t->failed && !ks->s->worker->failed) {
+        /* a periodic one was in flight at stop: it does not cover what was
+         * taken after it began, so one more, the last */
+        ks->ckpt_again = 0;
+        ks_ckpt_covered(ks);
+        ks->ckpt_busy = 1;
+        ks->ckpt_q = (struct weir_quiesce){.done = ckpt_quiesced, .ctx = ks, .why = WEIR_FLUSH_END};
+        weir_worker_quiesce(ks->s->worker, &ks->ckpt_q);
+        return;
+    }
     if (ks->ckpt_final) { /* the last one, at stop: the source may finish now */
         ks->ckpt_final = 2;
         if (!t->failed)
@@ -228,8 +240,10 @@ int ks_ckpt_final(struct kafka_source *ks)
     if (!ks->durable || ks->txn || ks->ckpt_final || ks->s->worker->failed)
         return 0;
     ks->ckpt_final = 1;
-    if (ks->ckpt_busy)
-        return 1; /* the one in flight finishes us (ckpt_done) */
+    if (ks->ckpt_busy) {
+        ks->ckpt_again = 1; /* ckpt_done starts the last one after it */
+        return 1;
+    }
     ks->ckpt_busy = 1;
     ks_flush_batch(ks);
     ks->ckpt_q = (struct weir_quiesce){.done = ckpt_quiesced, .ctx = ks, .why = WEIR_FLUSH_END};
@@ -287,7 +301,15 @@ void ks_revoke_finish(struct kafka_source *ks)
     if (!ks->revoking || !l)
         return;
     if (!ks->txn && !ks->s->worker->failed && !rd_kafka_assignment_lost(ks->rk)) {
-        rd_kafka_resp_err_t e = rd_kafka_commit(ks->rk, NULL, 1); /* async: the loop goes on */
+        /* explicit offsets: librdkafka skips those it believes committed */
+        rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_new(l->cnt);
+        for (int i = 0; i < l->cnt; i++) {
+            struct kpart *p = ks_part_find(ks, l->elems[i].topic, l->elems[i].partition);
+            if (p && p->assigned && p->stored >= 0 && p->stored > p->committed)
+                rd_kafka_topic_partition_list_add(c, p->topic, p->partition)->offset = p->stored;
+        }
+        rd_kafka_resp_err_t e = c->cnt ? rd_kafka_commit(ks->rk, c, 1) : 0; /* async: the loop goes on */
+        rd_kafka_topic_partition_list_destroy(c);
         if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
             char why[256];
             snprintf(why, sizeof why, "commit on revocation failed: %s", rd_kafka_err2str(e));
@@ -295,8 +317,11 @@ void ks_revoke_finish(struct kafka_source *ks)
         }
     }
     size_t abandoned = 0;
+    int lost = rd_kafka_assignment_lost(ks->rk);
     for (int i = 0; i < l->cnt; i++) {
         struct kpart *p = ks_part_find(ks, l->elems[i].topic, l->elems[i].partition);
+        if (p)
+            p->lost = lost && p->stored > p->committed; /* reported at close unless it comes back */
         if (p)
             abandoned += ks_part_orphan(ks, p);
     }
@@ -378,7 +403,9 @@ void ks_parts_assigned(struct kafka_source *ks, const rd_kafka_topic_partition_l
         p->slot = (uint32_t)slot;
         p->assigned = 1;
         p->ready = weir_worker_partition_ready(ks->s->worker, p->slot);
-        p->next = p->sent = p->acked = p->safe = p->covered = p->stored = -1;
+        p->next = p->sent = p->acked = p->safe = p->covered = p->stored = p->committed = -1;
+        p->behind_since = 0;
+        p->lost = 0;
     }
 }
 

@@ -465,6 +465,7 @@ static void on_tick(struct weir_event *ev, int res)
     if (ks->throttled_since && !ks->kpaused && weir_now_ns() - ks->throttled_since >= PAUSE_AFTER_NS)
         ks_pause_all(ks, 1);
     ks_ckpt_maybe(ks);
+    ks_commit_retry(ks);
     ks_revoke_check(ks);
     ks_progress(ks);
     if (!ks->wait_resume)
@@ -485,6 +486,7 @@ static int make_consumer(struct kafka_source *ks, struct weir_error *err)
     snprintf(instance, sizeof instance, "%s-%d", c->instance_id ? c->instance_id : "", w->id);
     weir_kafka_conf_common(conf, &ks->cl);
     rd_kafka_conf_set_rebalance_cb(conf, ks_on_rebalance);
+    rd_kafka_conf_set_offset_commit_cb(conf, ks_on_commit);
     int rc;
     if ((rc = weir_kafka_conf_set(conf, "bootstrap.servers", ks->cl.brokers, ks->cl.what, err)) < 0 ||
         (rc = weir_kafka_conf_set(conf, "group.id", ks->group, ks->cl.what, err)) < 0 ||
@@ -646,10 +648,7 @@ static void ks_close(struct weir_source *s)
         ks_txn_commit_now(ks); /* aborts instead when the worker failed; the operators hold nothing */
         rd_kafka_consumer_close(ks->rk);
     } else if (ks->rk && ks->subscribed) {
-        rd_kafka_resp_err_t e = rd_kafka_commit(ks->rk, NULL, 0); /* what is stored */
-        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-            weir_log(WEIR_LOG_ERROR, "%s: final commit to brokers %s failed: %s\n", ks->cl.what,
-                    ks->cl.brokers, rd_kafka_err2str(e));
+        ks_commit_final(ks); /* what is stored, explicitly, reported if it cannot be */
         rd_kafka_consumer_close(ks->rk); /* revokes: ks_on_rebalance → revoke_parts() */
     }
     /* Tickets still out (a failed run): keep them for their holders, drop the
