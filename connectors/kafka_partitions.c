@@ -320,10 +320,10 @@ void ks_revoke_finish(struct kafka_source *ks)
     int lost = rd_kafka_assignment_lost(ks->rk);
     for (int i = 0; i < l->cnt; i++) {
         struct kpart *p = ks_part_find(ks, l->elems[i].topic, l->elems[i].partition);
-        if (p)
-            p->lost = lost && p->stored > p->committed; /* reported at close unless it comes back */
-        if (p)
-            abandoned += ks_part_orphan(ks, p);
+        if (!p)
+            continue;
+        p->lost = lost && p->stored > p->committed; /* reported at close unless it comes back */
+        abandoned += ks_part_orphan(ks, p);
     }
     if (abandoned && !ks->closing)
         weir_log(WEIR_LOG_WARN, "%s: %zu batch(es) of revoked partitions were not acknowledged "
