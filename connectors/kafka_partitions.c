@@ -160,10 +160,22 @@ void ks_check_bounds(struct kafka_source *ks)
 
 /* ---- at-least-once checkpoints of the keyed state ----------------------------- */
 
+static void ckpt_quiesced(struct weir_worker *w, void *ctx);
+
 static void ckpt_done(struct weir_ticket *t)
 {
     struct kafka_source *ks = (struct kafka_source *)((char *)t - offsetof(struct kafka_source, ckpt_t));
     ks->ckpt_busy = 0;
+    if (ks->ckpt_final && ks->ckpt_again && !t->failed && !ks->s->worker->failed) {
+        /* a periodic one was in flight at stop: it does not cover what was
+         * taken after it began, so one more, the last */
+        ks->ckpt_again = 0;
+        ks_ckpt_covered(ks);
+        ks->ckpt_busy = 1;
+        ks->ckpt_q = (struct weir_quiesce){.done = ckpt_quiesced, .ctx = ks, .why = WEIR_FLUSH_END};
+        weir_worker_quiesce(ks->s->worker, &ks->ckpt_q);
+        return;
+    }
     if (ks->ckpt_final) { /* the last one, at stop: the source may finish now */
         ks->ckpt_final = 2;
         if (!t->failed)
@@ -228,8 +240,10 @@ int ks_ckpt_final(struct kafka_source *ks)
     if (!ks->durable || ks->txn || ks->ckpt_final || ks->s->worker->failed)
         return 0;
     ks->ckpt_final = 1;
-    if (ks->ckpt_busy)
-        return 1; /* the one in flight finishes us (ckpt_done) */
+    if (ks->ckpt_busy) {
+        ks->ckpt_again = 1; /* ckpt_done starts the last one after it */
+        return 1;
+    }
     ks->ckpt_busy = 1;
     ks_flush_batch(ks);
     ks->ckpt_q = (struct weir_quiesce){.done = ckpt_quiesced, .ctx = ks, .why = WEIR_FLUSH_END};
@@ -287,7 +301,15 @@ void ks_revoke_finish(struct kafka_source *ks)
     if (!ks->revoking || !l)
         return;
     if (!ks->txn && !ks->s->worker->failed && !rd_kafka_assignment_lost(ks->rk)) {
-        rd_kafka_resp_err_t e = rd_kafka_commit(ks->rk, NULL, 1); /* async: the loop goes on */
+        /* explicit offsets: librdkafka skips those it believes committed */
+        rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_new(l->cnt);
+        for (int i = 0; i < l->cnt; i++) {
+            struct kpart *p = ks_part_find(ks, l->elems[i].topic, l->elems[i].partition);
+            if (p && p->assigned && p->stored >= 0 && p->stored > p->committed)
+                rd_kafka_topic_partition_list_add(c, p->topic, p->partition)->offset = p->stored;
+        }
+        rd_kafka_resp_err_t e = c->cnt ? rd_kafka_commit(ks->rk, c, 1) : 0; /* async: the loop goes on */
+        rd_kafka_topic_partition_list_destroy(c);
         if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
             char why[256];
             snprintf(why, sizeof why, "commit on revocation failed: %s", rd_kafka_err2str(e));
@@ -295,10 +317,13 @@ void ks_revoke_finish(struct kafka_source *ks)
         }
     }
     size_t abandoned = 0;
+    int lost = rd_kafka_assignment_lost(ks->rk);
     for (int i = 0; i < l->cnt; i++) {
         struct kpart *p = ks_part_find(ks, l->elems[i].topic, l->elems[i].partition);
-        if (p)
-            abandoned += ks_part_orphan(ks, p);
+        if (!p)
+            continue;
+        p->lost = lost && p->stored > p->committed; /* reported at close unless it comes back */
+        abandoned += ks_part_orphan(ks, p);
     }
     if (abandoned && !ks->closing)
         weir_log(WEIR_LOG_WARN, "%s: %zu batch(es) of revoked partitions were not acknowledged "
@@ -378,7 +403,9 @@ void ks_parts_assigned(struct kafka_source *ks, const rd_kafka_topic_partition_l
         p->slot = (uint32_t)slot;
         p->assigned = 1;
         p->ready = weir_worker_partition_ready(ks->s->worker, p->slot);
-        p->next = p->sent = p->acked = p->safe = p->covered = p->stored = -1;
+        p->next = p->sent = p->acked = p->safe = p->covered = p->stored = p->committed = -1;
+        p->behind_since = 0;
+        p->lost = 0;
     }
 }
 
@@ -407,13 +434,40 @@ void ks_partition_ready(struct weir_source *s, uint32_t slot)
     if (!p || p->ready)
         return;
     p->ready = 1; /* ks_drain() hands on what waited, in order, before anything newer */
-    if (!ks->kpaused && ks->rk) {
+    if (!ks->kpaused && !ks->held && ks->rk) {
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
         rd_kafka_resume_partitions(ks->rk, l);
         rd_kafka_topic_partition_list_destroy(l);
     }
     ks_wake_self(ks);
+}
+
+/* While held at start-up (kafka_startup.c), from ks_drain: once every worker
+ * of the process had an assignment, or connect_timeout after this worker's
+ * first one, its ready partitions resume. */
+void ks_hold_check(struct kafka_source *ks)
+{
+    if (!ks->held || !ks->rk)
+        return;
+    int released = ks_startup_released(ks);
+    if (!released && !(ks->held_since && weir_now_ns() - ks->held_since >= ks->c->connect_timeout_ns))
+        return;
+    ks->held = 0;
+    if (!released)
+        weir_log(WEIR_LOG_WARN, "%s: the other workers of this process did not join group \"%s\" "
+                 "within connect_timeout; consuming anyway\n", ks->cl.what, ks->group);
+    if (ks->kpaused)
+        return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)ks->nparts + 1);
+    for (size_t i = 0; i < ks->nparts; i++) {
+        struct kpart *p = ks->parts[i];
+        if (p->assigned && p->ready && !p->revoking)
+            rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+    }
+    if (l->cnt)
+        rd_kafka_resume_partitions(ks->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
 }
 
 /* One log line per rebalance (kafka_source.h). */
@@ -447,11 +501,12 @@ void ks_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         ks_log_partitions(ks, "rebalance: assigned", l);
         ks_parts_assigned(ks, l);
+        ks_startup_assigned(ks);
         if (coop)
             e = rd_kafka_incremental_assign(rk, l);
         else
             rd_kafka_assign(rk, l);
-        if (ks->kpaused)
+        if (ks->kpaused || ks->held)
             rd_kafka_pause_partitions(rk, l);
         else
             ks_pause_unready(ks, l);

@@ -277,7 +277,8 @@ void ks_take(struct kafka_source *ks, rd_kafka_message_t *m)
         rd_kafka_message_destroy(m);
         return;
     }
-    if (!p->ready) { /* its state is still being restored: it waits (the partition is paused) */
+    if (!p->ready || ks->held) { /* its state is being restored, or the workers are still
+                                  * joining: it waits (the partition is paused) */
         if (p->nwaiting == p->capwaiting) {
             size_t cap = p->capwaiting ? p->capwaiting * 2 : 64;
             rd_kafka_message_t **v = realloc(p->waiting, cap * sizeof *v);
@@ -391,7 +392,9 @@ void ks_drain(struct kafka_source *ks)
     if (ks->draining || ks->finished)
         return;
     ks->draining = 1;
-    if (!ks->committing)
+    if (ks->held)
+        ks_hold_check(ks);
+    if (!ks->committing && !ks->held)
         feed_waiting(ks);
     while (!ks->stopping && !w->failed && !ks->committing) {
         if (weir_worker_should_pause(w)) {
@@ -462,6 +465,7 @@ static void on_tick(struct weir_event *ev, int res)
     if (ks->throttled_since && !ks->kpaused && weir_now_ns() - ks->throttled_since >= PAUSE_AFTER_NS)
         ks_pause_all(ks, 1);
     ks_ckpt_maybe(ks);
+    ks_commit_retry(ks);
     ks_revoke_check(ks);
     ks_progress(ks);
     if (!ks->wait_resume)
@@ -482,6 +486,7 @@ static int make_consumer(struct kafka_source *ks, struct weir_error *err)
     snprintf(instance, sizeof instance, "%s-%d", c->instance_id ? c->instance_id : "", w->id);
     weir_kafka_conf_common(conf, &ks->cl);
     rd_kafka_conf_set_rebalance_cb(conf, ks_on_rebalance);
+    rd_kafka_conf_set_offset_commit_cb(conf, ks_on_commit);
     int rc;
     if ((rc = weir_kafka_conf_set(conf, "bootstrap.servers", ks->cl.brokers, ks->cl.what, err)) < 0 ||
         (rc = weir_kafka_conf_set(conf, "group.id", ks->group, ks->cl.what, err)) < 0 ||
@@ -600,6 +605,8 @@ static int ks_open(struct weir_source *s, struct weir_error *err)
     if (e)
         return weir_error_set(err, -EIO, "%s: %s: %s", ks->cl.what,
                               ks->cl.embedded ? "assign" : "subscribe", rd_kafka_err2str(e));
+    if (!ks->cl.embedded && ks_startup_join(ks) < 0)
+        return weir_error_set(err, -ENOMEM, "out of memory");
     ks->subscribed = 1;
     ks->durable = w->has_durable;
     ks->ckpt_last = weir_now_ns();
@@ -638,10 +645,7 @@ static void ks_leave(struct kafka_source *ks, int replaced)
         ks_txn_commit_now(ks); /* aborts instead when the worker failed; the operators hold nothing */
         rd_kafka_consumer_close(ks->rk);
     } else if (ks->rk && ks->subscribed) {
-        rd_kafka_resp_err_t e = rd_kafka_commit(ks->rk, NULL, 0); /* what is stored */
-        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-            weir_log(WEIR_LOG_ERROR, "%s: final commit to brokers %s failed: %s\n", ks->cl.what,
-                    ks->cl.brokers, rd_kafka_err2str(e));
+        ks_commit_final(ks); /* what is stored, explicitly, reported if it cannot be */
         rd_kafka_consumer_close(ks->rk); /* revokes: ks_on_rebalance → revoke_parts() */
     } else if (ks->rk && replaced) {
         /* assigned: nothing to leave */
@@ -709,6 +713,7 @@ static void ks_close(struct weir_source *s)
         else
             rd_kafka_destroy_flags(ks->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     }
+    ks_startup_leave(ks);
     if (ks->efd >= 0)
         close(ks->efd);
     weir_kafka_client_release(&ks->cl);

@@ -50,6 +50,9 @@ struct kpart {
     int64_t safe;    /* with durable state: past the records the saved state covers (-1: none) */
     int64_t covered; /* ... the same for the checkpoint in flight */
     int64_t stored;  /* the offset last stored for commit */
+    int64_t committed;     /* the last commit the brokers confirmed (-1: none seen) */
+    uint64_t behind_since; /* stored ahead of committed since (ns), 0 when not */
+    int lost;              /* its assignment was lost with offsets stored but not committed */
 };
 
 struct kticket {
@@ -104,6 +107,12 @@ struct kafka_source {
     int ckpt_busy;
     uint64_t ckpt_last;          /* when the last checkpoint began (ns) */
     int ckpt_final;              /* at stop: 1 the last checkpoint runs, 2 it is done */
+    int ckpt_again;              /* at stop: one was in flight, the last one follows it */
+    char commit_err[256];        /* the last commit failure's reason */
+    struct ks_startup *su;       /* the process's workers of this group (kafka_startup.c) */
+    int held;                    /* assignments held paused until every worker has one */
+    int su_counted;              /* this worker's first assignment was counted */
+    uint64_t held_since;         /* its first assignment (ns), for the bound on holding */
 };
 
 
@@ -136,6 +145,20 @@ void ks_revoke_check(struct kafka_source *ks);
 void ks_revoke_finish(struct kafka_source *ks);
 void ks_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *l,
                      void *opaque);
+
+/* kafka_startup.c: the workers of a process join before any consumes */
+struct ks_startup;
+int ks_startup_join(struct kafka_source *ks); /* at open: ks->held until released */
+void ks_startup_assigned(struct kafka_source *ks);
+int ks_startup_released(struct kafka_source *ks);
+void ks_startup_leave(struct kafka_source *ks);
+void ks_hold_check(struct kafka_source *ks); /* kafka_partitions.c: release when it is time */
+
+/* kafka_commit.c: at-least-once commits tracked, retried, checked at exit */
+void ks_on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *l,
+                  void *opaque);
+void ks_commit_retry(struct kafka_source *ks);
+void ks_commit_final(struct kafka_source *ks);
 
 /* kafka_source_txn.c: exactly-once */
 int ks_transactional(const void *conf);

@@ -10,7 +10,9 @@ die() { echo "broker.sh: $*" >&2; exit 1; }
 usage() {
     cat >&2 <<'EOF'
 usage: broker.sh COMMAND [ARGS] [--port P] [--controller-port P] [--dir DIR]
-  start [--keep-data]          fetch jars, (re)format, start, wait until ready
+  start [--keep-data] [--extra-config FILE] [--add-scram SPEC]...
+                               fetch jars, (re)format, start, wait until ready; FILE's
+                               properties are appended (they win); SPEC as kafka-storage's
   stop | kill9 | restart       SIGTERM (30 s, then SIGKILL) | SIGKILL now | stop + start --keep-data
   status | wait [--timeout S]  is it running | wait until it serves requests
   topic-create NAME PARTITIONS
@@ -25,6 +27,7 @@ EOF
 CMD=${1:-}; [[ -n $CMD ]] || usage; shift
 PORT=${WEIR_KAFKA_PORT:-9092} CPORT="" DIR="" KEEP=0 TIMEOUT=90
 KEYSEP="" ISOLATION=read_uncommitted TIMEOUT_MS=10000 PRINT_KEY=false
+EXTRA="" SCRAM=()
 ARGS=()
 while (($#)); do
     case $1 in
@@ -32,6 +35,8 @@ while (($#)); do
         --controller-port) CPORT=${2:?}; shift ;;
         --dir) DIR=${2:?}; shift ;;
         --keep-data) KEEP=1 ;;
+        --extra-config) EXTRA=${2:?}; shift ;;
+        --add-scram) SCRAM+=(--add-scram "${2:?}"); shift ;;
         --timeout) TIMEOUT=${2:?}; shift ;;
         --key-separator) KEYSEP=${2:?}; shift ;;
         --read-committed) ISOLATION=read_committed ;;
@@ -111,6 +116,7 @@ log.retention.ms=3600000
 log.retention.check.interval.ms=60000
 log.cleaner.dedupe.buffer.size=16777216
 EOF
+    if [[ -n $EXTRA ]]; then cat "$EXTRA" >>"$DIR/server.properties" || die "cannot read $EXTRA"; fi
 }
 
 # ---- commands ----------------------------------------------------------------
@@ -127,7 +133,8 @@ start() {
     if [[ ! -f $DIR/data/meta.properties ]]; then
         local id
         id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
-        tool kafka.tools.StorageTool format -t "$id" -c "$DIR/server.properties" >"$ERRF" 2>&1 \
+        id=A${id:1} # never a leading "-", which the tool would take for an option
+        tool kafka.tools.StorageTool format -t "$id" -c "$DIR/server.properties" "${SCRAM[@]}" >"$ERRF" 2>&1 \
             || die "storage format failed: $(why)"
     fi
     [[ -f $LOG ]] && mv "$LOG" "$LOG.1"

@@ -1,0 +1,225 @@
+/* At-least-once offset commits: tracked, retried, and checked at exit
+ * (issue 8, item 5).
+ *
+ * librdkafka's auto-commit sends the stored offsets every
+ * auto.commit.interval.ms, but it only sends those that differ from what it
+ * believes is committed, and a commit that fails (no coordinator while a
+ * broker is away, a member whose generation went stale while the group
+ * rebalanced) is only logged. Nothing told weir, and the final commit at
+ * close (rd_kafka_commit with NULL: "the current assignment") answered
+ * "no offset" and exited 0 with partitions left behind.
+ *
+ * So every commit result comes back to the source (offset_commit_cb, served
+ * on the worker's loop), which keeps per partition the offset the brokers
+ * confirmed. A partition whose stored offset stays ahead of it for
+ * RETRY_AFTER_NS is committed again with explicit offsets (which librdkafka
+ * always sends). At close the stored offsets are committed explicitly and
+ * the result awaited up to connect_timeout, retried on failure; what could
+ * still not be committed is reported in one line. */
+#include "connectors/kafka_source.h"
+#include "engine/log.h"
+
+#define RETRY_AFTER_NS (3000ull * 1000000ull) /* 3 auto-commit intervals (1 s) */
+
+/* The offset commit callback: auto-commits and weir's own async commits. */
+void ks_on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *l,
+                  void *opaque)
+{
+    struct kafka_source *ks = opaque;
+    (void)rk;
+    if (err == RD_KAFKA_RESP_ERR__NO_OFFSET || !l)
+        return;
+    int failed = 0;
+    for (int i = 0; i < l->cnt; i++) {
+        const rd_kafka_topic_partition_t *e = &l->elems[i];
+        struct kpart *p = ks_part_find(ks, e->topic, e->partition);
+        rd_kafka_resp_err_t pe = err ? err : e->err;
+        if (!p || e->offset < 0)
+            continue;
+        if (!pe) {
+            if (e->offset > p->committed) {
+                p->committed = e->offset;
+                p->behind_since = 0;
+            }
+        } else {
+            failed++;
+            snprintf(ks->commit_err, sizeof ks->commit_err, "%s", rd_kafka_err2str(pe));
+        }
+    }
+    if (failed) {
+        char why[400];
+        snprintf(why, sizeof why, "offset commit failed for %d partition(s): %s (retried)", failed,
+                 ks->commit_err);
+        weir_kafka_warn(&ks->cl, why);
+    }
+}
+
+/* The assigned partitions whose stored offset is ahead of the committed one
+ * (all of them when stale_ns is 0; else only those behind that long). */
+static rd_kafka_topic_partition_list_t *behind(struct kafka_source *ks, uint64_t stale_ns)
+{
+    uint64_t now = weir_now_ns();
+    rd_kafka_topic_partition_list_t *l = NULL;
+    for (size_t i = 0; i < ks->nparts; i++) {
+        struct kpart *p = ks->parts[i];
+        if (!p->assigned || p->stored < 0 || p->stored <= p->committed) {
+            p->behind_since = 0;
+            continue;
+        }
+        if (!p->behind_since)
+            p->behind_since = now;
+        if (stale_ns && now - p->behind_since < stale_ns)
+            continue;
+        if (!l)
+            l = rd_kafka_topic_partition_list_new((int)ks->nparts);
+        rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = p->stored;
+    }
+    return l;
+}
+
+/* From the tick: a partition whose commits have not caught up for
+ * RETRY_AFTER_NS is committed again (asynchronously; ks_on_commit sees the
+ * result). */
+void ks_commit_retry(struct kafka_source *ks)
+{
+    if (ks->txn || !ks->rk || ks->closing || ks->s->worker->failed)
+        return;
+    rd_kafka_topic_partition_list_t *l = behind(ks, RETRY_AFTER_NS);
+    if (!l)
+        return;
+    for (int i = 0; i < l->cnt; i++) { /* wait another period before the next try */
+        struct kpart *p = ks_part_find(ks, l->elems[i].topic, l->elems[i].partition);
+        if (p)
+            p->behind_since = weir_now_ns();
+    }
+    rd_kafka_resp_err_t e = rd_kafka_commit(ks->rk, l, 1);
+    if (e)
+        snprintf(ks->commit_err, sizeof ks->commit_err, "%s", rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* One explicit commit of l, awaited up to timeout_ms. Fills l's elements'
+ * errors; returns the request's error. */
+static rd_kafka_resp_err_t commit_wait(struct kafka_source *ks, rd_kafka_topic_partition_list_t *l,
+                                       int timeout_ms)
+{
+    rd_kafka_queue_t *q = rd_kafka_queue_new(ks->rk);
+    rd_kafka_resp_err_t err = rd_kafka_commit_queue(ks->rk, l, q, NULL, NULL);
+    if (!err) {
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms);
+        if (!ev) {
+            err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+        } else {
+            err = rd_kafka_event_error(ev);
+            const rd_kafka_topic_partition_list_t *r = rd_kafka_event_topic_partition_list(ev);
+            for (int i = 0; r && i < r->cnt; i++) {
+                rd_kafka_topic_partition_t *e =
+                    rd_kafka_topic_partition_list_find(l, r->elems[i].topic, r->elems[i].partition);
+                if (e)
+                    e->err = err ? err : r->elems[i].err;
+            }
+            rd_kafka_event_destroy(ev);
+        }
+    }
+    rd_kafka_queue_destroy(q);
+    if (err)
+        for (int i = 0; i < l->cnt; i++)
+            if (!l->elems[i].err)
+                l->elems[i].err = err;
+    return err;
+}
+
+/* What the brokers hold now: a confirmed commit can still be gone (a
+ * broker killed and restarted lost the group's last offsets in
+ * tests/test_kafka_outage.sh), so the final commit compares with the
+ * brokers' answer, not with what was confirmed earlier. One OffsetFetch
+ * round trip, within connect_timeout. */
+static void refresh_committed(struct kafka_source *ks)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)ks->nparts + 1);
+    for (size_t i = 0; i < ks->nparts; i++)
+        if (ks->parts[i]->assigned && ks->parts[i]->stored >= 0)
+            rd_kafka_topic_partition_list_add(l, ks->parts[i]->topic, ks->parts[i]->partition);
+    int ms = (int)(ks->c->connect_timeout_ns / 1000000u);
+    if (l->cnt && rd_kafka_committed(ks->rk, l, ms) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        for (int i = 0; i < l->cnt; i++) {
+            struct kpart *p = ks_part_find(ks, l->elems[i].topic, l->elems[i].partition);
+            if (p && !l->elems[i].err)
+                p->committed = l->elems[i].offset >= 0 ? l->elems[i].offset : -1;
+        }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Partitions whose assignment was lost (the group session expired, e.g.
+ * while a broker was away) with processed offsets not yet committed, and
+ * that did not come back before close: weir may not commit them any more
+ * (another member may own them), so it says which. */
+static void report_lost(struct kafka_source *ks)
+{
+    char text[600];
+    size_t n = 0;
+    for (size_t i = 0; i < ks->nparts && n + 64 < sizeof text; i++) {
+        const struct kpart *p = ks->parts[i];
+        if (p->assigned || !p->lost || p->stored <= p->committed)
+            continue;
+        n += (size_t)snprintf(text + n, sizeof text - n, "%s%s[%d] at %lld (confirmed: %lld)",
+                              n ? ", " : "", p->topic, (int)p->partition, (long long)p->stored,
+                              (long long)p->committed);
+    }
+    if (n)
+        weir_log(WEIR_LOG_ERROR, "%s: offsets not committed to brokers %s: %s: the assignment was "
+                 "lost (group session expired) before they could be, and had not come back at "
+                 "exit; the next owner reads those records again\n", ks->cl.what, ks->cl.brokers,
+                 text);
+}
+
+/* At close (at-least-once): the stored offsets are committed explicitly,
+ * retried until connect_timeout; one line names what could not be. */
+void ks_commit_final(struct kafka_source *ks)
+{
+    refresh_committed(ks);
+    rd_kafka_topic_partition_list_t *l = behind(ks, 0);
+    report_lost(ks);
+    if (!l)
+        return;
+    uint64_t deadline = weir_now_ns() + ks->c->connect_timeout_ns;
+    const char *why = "";
+    for (;;) {
+        uint64_t now = weir_now_ns();
+        int ms = now < deadline ? (int)((deadline - now) / 1000000u) : 0;
+        if (ms <= 0)
+            break;
+        commit_wait(ks, l, ms);
+        rd_kafka_topic_partition_list_t *left = rd_kafka_topic_partition_list_new(l->cnt);
+        for (int i = 0; i < l->cnt; i++) {
+            rd_kafka_topic_partition_t *e = &l->elems[i];
+            struct kpart *p = ks_part_find(ks, e->topic, e->partition);
+            if (!e->err) {
+                if (p && e->offset > p->committed)
+                    p->committed = e->offset;
+                continue;
+            }
+            why = rd_kafka_err2str(e->err);
+            rd_kafka_topic_partition_list_add(left, e->topic, e->partition)->offset = e->offset;
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+        l = left;
+        if (!l->cnt || weir_now_ns() + 200000000ull >= deadline)
+            break;
+        usleep(200000); /* at close, on the worker's thread: nothing else waits on this loop */
+    }
+    if (l->cnt) {
+        char text[600];
+        size_t n = 0;
+        for (int i = 0; i < l->cnt && n + 64 < sizeof text; i++) {
+            struct kpart *p = ks_part_find(ks, l->elems[i].topic, l->elems[i].partition);
+            n += (size_t)snprintf(text + n, sizeof text - n, "%s%s[%d] at %lld (confirmed: %lld)",
+                                  i ? ", " : "", l->elems[i].topic, (int)l->elems[i].partition,
+                                  (long long)l->elems[i].offset, p ? (long long)p->committed : -1LL);
+        }
+        weir_log(WEIR_LOG_ERROR, "%s: offsets not committed to brokers %s within connect_timeout: "
+                 "%s: %s; the next run reads those records again\n", ks->cl.what, ks->cl.brokers,
+                 text, why);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
