@@ -296,6 +296,7 @@ static int mask_process(struct weir_op *op, struct weir_batch *b)
     struct span sp[MASK_MAX_SPANS];
     for (uint32_t i = 0; i < b->n; i++) {
         struct weir_record *r = &b->rec[i];
+        r->members = NULL; /* the value is rewritten below */
         if (!weir_record_live(r)) { /* mask cannot look into it: its raw bytes stay here */
             r->value = "";
             r->value_len = 0;
