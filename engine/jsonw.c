@@ -283,6 +283,16 @@ int weir_jsonw_double(struct weir_buf *b, double v)
     float f = (float)v;
     if (isinf(f) || (f == 0 && v != 0))
         return double_slow(b, v);
+    /* Whole numbers below 2^24 (counts, flags: most features) are their
+     * own shortest form: the gap to the neighbours is at most 1. */
+    if (f == (float)(int32_t)f && f > -16777216.0f && f < 16777216.0f && f != 0) {
+        int32_t w = (int32_t)f;
+        if (w < 0)
+            *o++ = '-';
+        o += put_u64(o, w < 0 ? (uint64_t)-(int64_t)w : (uint64_t)w);
+        b->len = (size_t)(o - b->data);
+        return 0;
+    }
     uint32_t bits;
     memcpy(&bits, &f, sizeof bits);
     if (bits >> 31)

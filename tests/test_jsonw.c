@@ -461,8 +461,33 @@ static void test_base64(void)
     CHECK(bad == 0);
 }
 
+/* Whole numbers below 2^24 take a fast path: each must be written as the
+ * plain integer, as the general algorithm writes it (a side run compared
+ * the two on every integer below 2^24; here a dense range and a sweep). */
+static void test_double_whole(void)
+{
+    char want[32];
+    int bad = 0;
+    struct weir_buf b = {0};
+    for (int64_t n = -16777215; n <= 16777215; n += n > -70000 && n < 70000 ? 1 : 997) {
+        b.len = 0;
+        weir_jsonw_double(&b, (double)n);
+        int len = snprintf(want, sizeof want, "%lld", (long long)n);
+        bad += b.len != (size_t)len || memcmp(b.data, want, b.len) != 0;
+    }
+    CHECK(bad == 0);
+    b.len = 0;
+    weir_jsonw_double(&b, -0.0);
+    CHECK(b.len == 2 && memcmp(b.data, "-0", 2) == 0);
+    b.len = 0;
+    weir_jsonw_double(&b, 16777216.0); /* the general path from 2^24 on */
+    CHECK(b.len == 8 && memcmp(b.data, "16777216", 8) == 0);
+    weir_buf_free(&b);
+}
+
 int main(void)
 {
+    test_double_whole();
     test_buf();
     test_string_cases();
     test_string_roundtrip();
