@@ -111,6 +111,17 @@ static void prefetch_ahead(struct weir_op_state *ks, const struct weir_batch *b,
         weir_state_prefetch_entry(ks->parts[r->part], ks->hashes[i], neighbours);
 }
 
+const void *weir_op_state_peek(const struct weir_op *op, const struct weir_batch *b, uint32_t i)
+{
+    const struct weir_op_state *ks = op->keyed;
+    if (!ks || ks->ahead != b || i >= ks->ahead_n || i >= b->n)
+        return NULL;
+    const struct weir_record *r = &b->rec[i];
+    if (!weir_record_live(r) || r->part >= ks->nparts || !ks->parts[r->part])
+        return NULL;
+    return weir_state_peek(ks->parts[r->part], ks->hashes[i]);
+}
+
 void *weir_op_state_miss(struct weir_op *op, const struct weir_batch *b, uint32_t i,
                          const void *key, uint32_t klen, int *created)
 {

@@ -136,6 +136,11 @@ static inline void *weir_op_state(struct weir_op *op, const struct weir_batch *b
  * from being pushed out of the cache by the records in between. */
 void weir_op_state_prefetch(struct weir_op *op, const struct weir_batch *b);
 
+/* Record i's value as it is now, when the engine's prefetch hashed the
+ * batch and the key is found at once; else NULL. Nothing is touched: for
+ * an operator that fetches parts of a value a few records ahead. */
+const void *weir_op_state_peek(const struct weir_op *op, const struct weir_batch *b, uint32_t i);
+
 /* The store of a partition slot (created when create), or NULL. */
 struct weir_state *weir_op_state_part(struct weir_op *op, uint32_t part, int create);
 void weir_op_state_drop(struct weir_op *op, uint32_t part);

@@ -441,13 +441,22 @@ void weir_state_prefetch_entry(const struct weir_state *s, uint64_t h, int neigh
     const struct slot *sl = &s->live.slots[h & (s->live.cap - 1)];
     if (!sl->e || sl->hash != h)
         return; /* new, or further along the probe: looked up the slow way */
-    if (!neighbours) {
+    if (!neighbours) { /* the header, the key and the start of the value */
         __builtin_prefetch(sl->e, 1);
         __builtin_prefetch((const char *)sl->e + 64, 1);
+        __builtin_prefetch((const char *)sl->e + 128, 1);
     } else if (!s->ttl) { /* touch() will relink it at the head of the recency list */
         __builtin_prefetch(sl->e->lru_prev, 1);
         __builtin_prefetch(sl->e->lru_next, 1);
     }
+}
+
+const void *weir_state_peek(const struct weir_state *s, uint64_t h)
+{
+    if (!s->live.cap)
+        return NULL;
+    const struct slot *sl = &s->live.slots[h & (s->live.cap - 1)];
+    return sl->e && sl->hash == h ? entry_value(sl->e) : NULL;
 }
 
 void *weir_state_find(const struct weir_state *s, const void *key, uint32_t klen)

@@ -552,6 +552,10 @@ static int window_record(struct weir_op *op, struct weir_batch *b, uint32_t i, i
     return 0;
 }
 
+/* How many records ahead a key's value is asked for (its entry was asked
+ * for further ahead by the engine, see weir_op_state_prefetch). */
+#define WINDOW_AHEAD 4u
+
 static int window_process(struct weir_op *op, struct weir_batch *b)
 {
     const struct window_conf *c = op->conf;
@@ -572,6 +576,9 @@ static int window_process(struct weir_op *op, struct weir_batch *b)
                                               : "window: event time behind the watermark (late)");
             continue;
         }
+        const void *ahead = weir_op_state_peek(op, b, i + WINDOW_AHEAD);
+        if (ahead)
+            window_prefetch(ahead, &c->shape);
         int rc = window_record(op, b, i, wm);
         if (rc < 0)
             return rc;
