@@ -98,8 +98,8 @@ static int64_t state_clock(const struct weir_op_state *ks, const struct weir_rec
 /* How far ahead of the record being looked up its batch's entries are asked
  * for: the entry itself (its slot arrived meanwhile), and later, once the
  * entry is in, the recency neighbours a touch writes. */
-#define AHEAD_ENTRY 8u
-#define AHEAD_NEIGHBOURS 4u
+#define AHEAD_ENTRY 16u
+#define AHEAD_NEIGHBOURS 8u
 
 static void prefetch_ahead(struct weir_op_state *ks, const struct weir_batch *b, uint32_t i,
                            int neighbours)

@@ -554,7 +554,7 @@ static int window_record(struct weir_op *op, struct weir_batch *b, uint32_t i, i
 
 /* How many records ahead a key's value is asked for (its entry was asked
  * for further ahead by the engine, see weir_op_state_prefetch). */
-#define WINDOW_AHEAD 4u
+#define WINDOW_AHEAD 8u
 
 static int window_process(struct weir_op *op, struct weir_batch *b)
 {
