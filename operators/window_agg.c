@@ -57,6 +57,8 @@ void window_prefetch(const void *v, const struct window_shape *s)
     }
 }
 
+static void cache_cut(void *v, const struct window_shape *s, uint32_t cut);
+
 void window_prune(void *v, const struct window_shape *s, int64_t horizon)
 {
     struct window_head *h = v;
@@ -67,18 +69,10 @@ void window_prune(void *v, const struct window_shape *s, int64_t horizon)
     if (cut == 0)
         return;
     forget_front(h, ts[cut - 1]);
+    if (s->fast) /* before the front moves: the sums read the events cut */
+        cache_cut(v, s, cut);
     h->n -= cut;
     h->first = h->n ? (uint16_t)(h->first + cut) : 0;
-    if (s->fast) { /* cut events lie before every window of the cached end: shift */
-        struct window_cache *c = window_cache(v);
-        if (c->valid && cut <= c->start[s->nsizes - 1]) {
-            c->end -= cut;
-            for (uint32_t k = 0; k < s->nsizes; k++)
-                c->start[k] -= cut;
-        } else {
-            c->valid = 0;
-        }
-    }
 }
 
 uint32_t window_insert(void *v, const struct window_shape *s, int64_t t, const float *vals,
@@ -250,6 +244,28 @@ static void csum_step(void *v, const struct window_shape *s, struct window_csum 
                 cs[f].sum = 0; /* an empty window sums to exactly 0: no drift carried */
         }
     }
+}
+
+/* The front's cut events leave the running sums: those still inside a
+ * cached window (it was the previous record's, whose windows began earlier)
+ * are subtracted, as window_running subtracts events that leave, so that
+ * the next record goes on from the sums instead of rescanning every event
+ * (most cuts are of such events). Events past the cached end cannot be
+ * subtracted: the next record rebuilds. */
+static void cache_cut(void *v, const struct window_shape *s, uint32_t cut)
+{
+    struct window_cache *c = window_cache(v);
+    if (!c->valid || cut > c->end) {
+        c->valid = 0;
+        return;
+    }
+    struct window_csum *cs = window_csums(v);
+    for (uint32_t k = 0; k < s->nsizes; k++) {
+        while (c->start[k] < cut)
+            csum_step(v, s, cs + (size_t)k * s->nfields, c->start[k]++, -1);
+        c->start[k] -= cut;
+    }
+    c->end -= cut;
 }
 
 /* Sets the cache from a scan's result for window end hi. */
