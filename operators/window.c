@@ -103,7 +103,7 @@ static const struct weir_option window_options[] = {
      offsetof(struct window_conf, empty), 0, 0, 0, NULL},
     {"max_events", WEIR_OPT_INT, "256",
      "events kept per key (its longest window plus allowed lateness must fit; past it the "
-     "oldest go); a key costs 16 + max_events * (8 + 4 per field) bytes (+ running sums)",
+     "oldest go); a key costs 24 + max_events * (8 + 4 per field) bytes (+ running sums)",
      offsetof(struct window_conf, max_events), WEIR_OPT_RANGE, 1, WINDOW_MAX_EVENTS, NULL},
     {"late", WEIR_OPT_ENUM, "\"dead\"",
      "records behind the watermark or without an event time: dead (dead-letter sink with a "
