@@ -1,15 +1,19 @@
 #!/bin/bash
 # The 15 fraud features alone: pipelines/fraud.json without its model,
 # threshold and alert sink, one worker, file -> file over the data set's
-# daily gzip CSV files. Prints each run's CPU time (user + sys) and, over the
-# runs, the least CPU time and the records per CPU-second it gives. On a
-# shared machine the least of several runs is the figure to compare.
+# daily gzip CSV files. Each run's CPU time (user + sys) is printed; then,
+# per binary, the least and the median CPU time over the runs and the
+# records per CPU-second of the least. With BASELINE set to another weir
+# binary, the two are run alternately (the same data, the same session) and
+# the ratio of their least CPU times is printed. On a shared machine the
+# least of several alternating runs is the figure to compare.
 #
-#     bash bench/fraud_features.sh [WEIR] [RUNS] [DAILY_DIR]
+#     [BASELINE=old/weir] bash bench/fraud_features.sh [WEIR] [RUNS] [DAILY_DIR]
 #
 # WEIR: a Release build's binary (default build-rel/weir); RUNS: default 3;
-# DAILY_DIR: default ../shared/data/fraud/fdh/daily. Output to
-# /tmp/weir-fraud-features.jsonl (about 1 GB for all 153 days).
+# DAILY_DIR: default ../shared/data/fraud/fdh/daily. Output goes to
+# /tmp/weir-fraud-features.jsonl (about 1 GB for all 153 days); the summary
+# to bench/results/fraud_features.json.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 weir=${1:-$here/build-rel/weir}
@@ -26,12 +30,35 @@ p["sinks"] = [dict(p["sinks"][0], path="/tmp/weir-fraud-features.jsonl")]
 p["dead_letter"]["path"] = "/tmp/weir-fraud-features.rejects.jsonl"
 json.dump(p, open(sys.argv[3], "w"), indent=1)
 PY
-best=
+bins=("$weir")
+[ -n "${BASELINE:-}" ] && bins+=("$BASELINE")
 for r in $(seq "$runs"); do
-    /usr/bin/time -f "%U %S" -o "$work/time" "$weir" run "$work/features.json" --quiet
-    cpu=$(awk '{printf "%.2f", $1 + $2}' "$work/time")
-    echo "run $r: $cpu CPU s"
-    best=$(awk -v a="$cpu" -v b="${best:-$cpu}" 'BEGIN {print (a < b ? a : b)}')
+    for b in "${bins[@]}"; do
+        /usr/bin/time -f "%U %S" -o "$work/time" "$b" run "$work/features.json" --quiet
+        cpu=$(awk '{printf "%.2f", $1 + $2}' "$work/time")
+        echo "run $r: $b: $cpu CPU s"
+        echo "$b $cpu" >> "$work/runs"
+    done
 done
-n=$(wc -l < /tmp/weir-fraud-features.jsonl)
-awk -v n="$n" -v s="$best" 'BEGIN {printf "records %d, least CPU %.2f s: %.0f records per CPU-second\n", n, s, n / s}'
+mkdir -p "$here/bench/results"
+/usr/bin/python3 - "$work/runs" "$(wc -l < /tmp/weir-fraud-features.jsonl)" "$weir" \
+    "$here/bench/results/fraud_features.json" <<'PY'
+import collections, json, statistics, sys
+runs = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    b, cpu = line.split()
+    runs[b].append(float(cpu))
+n, weir = int(sys.argv[2]), sys.argv[3]
+out = {"records": n, "binaries": {}}
+print(f"{'binary':40s} {'least CPU s':>12s} {'median':>8s} {'records/CPU-s':>14s}")
+for b, v in runs.items():
+    least = min(v)
+    out["binaries"][b] = {"cpu_s": v, "least": least, "median": statistics.median(v),
+                          "records_per_cpu_s": n / least}
+    print(f"{b:40s} {least:12.2f} {statistics.median(v):8.2f} {n / least:14.0f}")
+if len(runs) == 2:
+    base = [b for b in runs if b != weir][0]
+    out["ratio_least"] = min(runs[base]) / min(runs[weir])
+    print(f"baseline / this, least CPU: {out['ratio_least']:.2f}x")
+json.dump(out, open(sys.argv[4], "w"), indent=1)
+PY
