@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/jscan.h"
 #include "engine/jsonw.h"
+#include "engine/opstate.h"
 
 /* One field starting at *pos: unquoted, or quoted with "" for a quote.
  * Unquoted bytes are returned in place; quoted ones are unescaped into tmp. */
@@ -68,6 +70,25 @@ static int split(const char *line, size_t len, char delim, size_t max, const cha
     return 0;
 }
 
+/* Writes each column's `"name":` once, and the rows' shape: a hash of the
+ * names, or 0 when one of them is not written as is (escaped, or not UTF-8). */
+static int header_keys(struct weir_csv_header *h)
+{
+    uint64_t shape = 0x9e3779b97f4a7c15ull;
+    int as_is = 1;
+    for (size_t k = 0; k < h->n; k++) {
+        size_t start = h->keys.len, len = strlen(h->names[k]);
+        if (weir_jsonw_key(&h->keys, h->names[k]) < 0)
+            return -ENOMEM;
+        h->key_end[k] = (uint32_t)h->keys.len;
+        as_is &= h->keys.len - start == len + 3 &&
+                 memcmp(h->keys.data + start + 1, h->names[k], len) == 0;
+        shape = weir_hash_str(weir_hash_u64(shape, k), h->names[k]);
+    }
+    h->shape = as_is ? shape | 1u : 0;
+    return 0;
+}
+
 int weir_csv_header_parse(struct weir_csv_header *h, const char *line, size_t len, char delim,
                           const char **reason)
 {
@@ -90,6 +111,8 @@ int weir_csv_header_parse(struct weir_csv_header *h, const char *line, size_t le
         else if (lens[k] == 0)
             *reason = "CSV header has an empty column name", rc = -EINVAL;
     }
+    if (rc == 0)
+        rc = header_keys(h);
     if (rc < 0)
         weir_csv_header_free(h);
     return rc;
@@ -97,6 +120,7 @@ int weir_csv_header_parse(struct weir_csv_header *h, const char *line, size_t le
 
 void weir_csv_header_free(struct weir_csv_header *h)
 {
+    weir_buf_free(&h->keys);
     for (size_t k = 0; k < h->n; k++)
         free(h->names[k]);
     for (size_t k = 0; k < WEIR_CSV_MAX_COLS; k++)
@@ -139,12 +163,45 @@ static int is_json_number(const char *s, size_t n)
     return i == n;
 }
 
-int weir_csv_row_to_json(struct weir_csv_header *h, const char *line, size_t len,
-                         struct weir_buf *out, char *reason, size_t reason_size)
+/* Appends field k's value; its member when m is not NULL (base: where the
+ * object starts in out). */
+static void put_value(struct weir_buf *out, const char *f, size_t flen, int quoted, size_t base,
+                      struct weir_member *m)
+{
+    size_t at = out->len;
+    uint8_t type;
+    if (flen == 0 && !quoted) {
+        weir_buf_append(out, "null", 4);
+        type = WEIR_JNULL;
+    } else if (!quoted && is_json_number(f, flen)) {
+        weir_buf_append(out, f, flen);
+        type = WEIR_JNUMBER;
+    } else {
+        weir_jsonw_string(out, f, flen);
+        type = WEIR_JSTRING;
+    }
+    if (!m)
+        return;
+    m->type = type;
+    m->val_off = (uint32_t)(at - base);
+    m->val_len = (uint32_t)(out->len - at);
+    m->escaped = 0;
+    if (type == WEIR_JSTRING) { /* between the quotes */
+        m->val_off++;
+        m->val_len -= 2;
+        m->escaped = memchr(out->data + at + 1, '\\', m->val_len) != NULL;
+    }
+}
+
+int weir_csv_row_members(struct weir_csv_header *h, const char *line, size_t len,
+                         struct weir_buf *out, struct weir_members *members, char *reason,
+                         size_t reason_size)
 {
     const char *fs[WEIR_CSV_MAX_COLS];
     size_t lens[WEIR_CSV_MAX_COLS], n = 0;
     int quoted[WEIR_CSV_MAX_COLS];
+    if (members)
+        members->n = 0;
     int rc = split(line, len, h->delim, WEIR_CSV_MAX_COLS, fs, lens, quoted, h->quoted, &n);
     if (rc < 0) {
         snprintf(reason, reason_size, rc == -E2BIG    ? "CSV row has more than 256 fields"
@@ -157,17 +214,30 @@ int weir_csv_row_to_json(struct weir_csv_header *h, const char *line, size_t len
         snprintf(reason, reason_size, "CSV row has %zu fields, the header has %zu", n, h->n);
         return -EINVAL;
     }
+    if (!h->shape)
+        members = NULL;
+    size_t base = out->len;
     weir_buf_append(out, "{", 1);
     for (size_t k = 0; k < n; k++) {
+        uint32_t kstart = k ? h->key_end[k - 1] : 0;
         if (k)
             weir_buf_append(out, ",", 1);
-        weir_jsonw_key(out, h->names[k]);
-        if (lens[k] == 0 && !quoted[k])
-            weir_buf_append(out, "null", 4);
-        else if (!quoted[k] && is_json_number(fs[k], lens[k]))
-            weir_buf_append(out, fs[k], lens[k]);
-        else
-            weir_jsonw_string(out, fs[k], lens[k]);
+        if (members) {
+            members->m[k].key_off = (uint32_t)(out->len - base + 1);
+            members->m[k].key_len = h->key_end[k] - kstart - 3; /* no quotes, no colon */
+        }
+        weir_buf_append(out, h->keys.data + kstart, h->key_end[k] - kstart);
+        put_value(out, fs[k], lens[k], quoted[k], base, members ? &members->m[k] : NULL);
+    }
+    if (members) {
+        members->n = (uint32_t)n;
+        members->shape = h->shape;
     }
     return weir_buf_append(out, "}", 1);
+}
+
+int weir_csv_row_to_json(struct weir_csv_header *h, const char *line, size_t len,
+                         struct weir_buf *out, char *reason, size_t reason_size)
+{
+    return weir_csv_row_members(h, line, len, out, NULL, reason, reason_size);
 }

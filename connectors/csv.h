@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "engine/batch.h"
 #include "engine/buf.h"
 
 #define WEIR_CSV_MAX_COLS 256
@@ -16,6 +17,10 @@ struct weir_csv_header {
     size_t n;
     char delim;
     struct weir_buf quoted[WEIR_CSV_MAX_COLS]; /* scratch for unescaping quoted fields */
+    struct weir_buf keys;             /* `"name":` of each column, written once */
+    uint32_t key_end[WEIR_CSV_MAX_COLS]; /* where each one ends in keys */
+    uint64_t shape;                   /* weir_members' shape of the rows; 0: rows list no members
+                                         (a name JSON must escape) */
 };
 
 /* Parses the header line. Returns 0 or -EINVAL with *reason set. */
@@ -26,5 +31,11 @@ void weir_csv_header_free(struct weir_csv_header *h);
  * reason written into reason_buf. */
 int weir_csv_row_to_json(struct weir_csv_header *h, const char *line, size_t len,
                          struct weir_buf *out, char *reason_buf, size_t reason_size);
+/* The same, and when members is not NULL and h->shape is not 0 also where
+ * each column's key and value lie in the object appended (offsets from its
+ * '{'); members must have room for h->n. Sets members->n (0 when none). */
+int weir_csv_row_members(struct weir_csv_header *h, const char *line, size_t len,
+                         struct weir_buf *out, struct weir_members *members, char *reason_buf,
+                         size_t reason_size);
 
 #endif

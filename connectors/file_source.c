@@ -220,6 +220,36 @@ static const char *arena_printf(struct weir_batch *b, const char *fmt, size_t a,
     return weir_arena_strdup(&b->arena, tmp, (size_t)n);
 }
 
+/* A CSV row becomes a JSON object, with its members listed for the
+ * operators (extract reads them instead of scanning the object); a row that
+ * does not parse keeps its raw bytes for the dead-letter sink. */
+static int add_csv_row(struct file_source *fs, struct weir_batch *b, int i,
+                       const struct weir_line *ln)
+{
+    struct weir_record *r = &b->rec[i];
+    const struct weir_csv_header *h = &fs->header;
+    char reason[160];
+    struct weir_members *m = NULL;
+    if (h->shape &&
+        !(m = weir_arena_alloc(&b->arena, sizeof *m + h->n * sizeof m->m[0])))
+        return -ENOMEM;
+    fs->scratch.len = 0;
+    if (weir_csv_row_members(&fs->header, ln->p, ln->len, &fs->scratch, m, reason,
+                             sizeof reason) < 0) {
+        if (!(r->value = weir_arena_strdup(&b->arena, ln->p, ln->len)))
+            return -ENOMEM;
+        weir_batch_kill(b, (uint32_t)i, weir_arena_strdup(&b->arena, reason, strlen(reason)));
+    } else {
+        if (!(r->value = weir_arena_strdup(&b->arena, fs->scratch.data, fs->scratch.len)))
+            return -ENOMEM;
+        r->value_len = (uint32_t)fs->scratch.len;
+        r->members = m && m->n ? m : NULL;
+    }
+    if (b->n == b->cap)
+        flush_batch(fs);
+    return 0;
+}
+
 /* One line becomes one record of the current batch. */
 static int add_line(struct file_source *fs, const struct weir_line *ln)
 {
@@ -232,8 +262,10 @@ static int add_line(struct file_source *fs, const struct weir_line *ln)
     r->offset = (int64_t)ln->no;
     r->topic = fs->name;
     r->part = fs->part;
-    r->value = weir_arena_strdup(&b->arena, ln->p, ln->len);
     r->value_len = (uint32_t)ln->len;
+    if (fs->format == FMT_CSV && !ln->too_long && ln->len > 0)
+        return add_csv_row(fs, b, i, ln);
+    r->value = weir_arena_strdup(&b->arena, ln->p, ln->len);
     if (!r->value)
         return -ENOMEM;
     if (ln->too_long) {
@@ -241,15 +273,6 @@ static int add_line(struct file_source *fs, const struct weir_line *ln)
                                                      ln->too_long, (size_t)c->max_record_bytes));
     } else if (ln->len == 0) {
         weir_batch_kill(b, (uint32_t)i, "empty line");
-    } else if (fs->format == FMT_CSV) {
-        char reason[160];
-        fs->scratch.len = 0;
-        if (weir_csv_row_to_json(&fs->header, ln->p, ln->len, &fs->scratch, reason, sizeof reason) < 0) {
-            weir_batch_kill(b, (uint32_t)i, weir_arena_strdup(&b->arena, reason, strlen(reason)));
-        } else {
-            r->value = weir_arena_strdup(&b->arena, fs->scratch.data, fs->scratch.len);
-            r->value_len = (uint32_t)fs->scratch.len;
-        }
     }
     if (b->n == b->cap)
         flush_batch(fs);

@@ -38,6 +38,28 @@ struct weir_str {
     uint32_t len;
 };
 
+/* Where one top-level member of a record's JSON object lies in its value,
+ * as the source that wrote the object knows it. The key's bytes need no
+ * unescaping (a source lists members only then); type is enum weir_jtype
+ * (engine/jscan.h): null, number or string, val_off/val_len as a
+ * weir_jval's (a string's bytes between its quotes, still escaped). */
+struct weir_member {
+    uint32_t key_off, key_len;
+    uint32_t val_off, val_len;
+    uint8_t type, escaped;
+};
+
+/* A record's members, in order, when its source wrote the JSON object
+ * itself (a CSV row): operators may read them instead of scanning value.
+ * Equal shapes mean equal keys in the same order (a hash of the keys), so
+ * what was worked out from one record's keys holds for the next. Whoever
+ * rewrites a record's value sets its members to NULL. */
+struct weir_members {
+    uint64_t shape;
+    uint32_t n;
+    struct weir_member m[];
+};
+
 struct weir_record {
     const char *value;   /* raw bytes as received (a JSON object for file and Kafka sources) */
     uint32_t value_len;
@@ -50,6 +72,7 @@ struct weir_record {
     uint32_t part;       /* the worker's partition slot (state, watermark); 0 for files */
     uint32_t flags;      /* WEIR_REC_* */
     const char *reason;  /* why it is dead (static or arena string) */
+    const struct weir_members *members; /* value's members as its source wrote them, or NULL */
 };
 
 struct weir_batch_pool;

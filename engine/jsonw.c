@@ -270,6 +270,33 @@ static char *format_decimal(char *o, uint64_t c, int x)
     return o + put_u64(o, (uint64_t)E);
 }
 
+/* Floats below 2^16 that one or two decimals give back (amounts, their
+ * means): m / 10^k read back as f. Below 2^16 the floats are closer than
+ * 0.01, so only one such decimal can read back as f, and with one decimal
+ * tried first it is the shortest: the general path would give the same
+ * digits. m / 10^k is rounded to double, then to float; a double exactly
+ * halfway between two floats, where that could differ from rounding the
+ * decimal once, needs 28 zero bits in a row, which m / 10^k (a repeating
+ * binary fraction unless exact) never has. */
+static int short_decimal(char **o, float f)
+{
+    static const double p10[] = {10.0, 100.0};
+    double a = fabs((double)f);
+    if (!(a >= 0.01 && a < 65536.0))
+        return 0;
+    for (int k = 0; k < 2; k++) {
+        double m = nearbyint(a * p10[k]);
+        if ((float)(m / p10[k]) != (float)a)
+            continue;
+        char *p = *o;
+        if (f < 0)
+            *p++ = '-';
+        *o = format_decimal(p, (uint64_t)m, -(k + 1));
+        return 1;
+    }
+    return 0;
+}
+
 int weir_jsonw_double(struct weir_buf *b, double v)
 {
     if (weir_buf_reserve(b, 32) < 0)
@@ -283,6 +310,20 @@ int weir_jsonw_double(struct weir_buf *b, double v)
     float f = (float)v;
     if (isinf(f) || (f == 0 && v != 0))
         return double_slow(b, v);
+    /* Whole numbers below 2^24 (counts, flags: most features) are their
+     * own shortest form: the gap to the neighbours is at most 1. */
+    if (f == (float)(int32_t)f && f > -16777216.0f && f < 16777216.0f && f != 0) {
+        int32_t w = (int32_t)f;
+        if (w < 0)
+            *o++ = '-';
+        o += put_u64(o, w < 0 ? (uint64_t)-(int64_t)w : (uint64_t)w);
+        b->len = (size_t)(o - b->data);
+        return 0;
+    }
+    if (short_decimal(&o, f)) {
+        b->len = (size_t)(o - b->data);
+        return 0;
+    }
     uint32_t bits;
     memcpy(&bits, &f, sizeof bits);
     if (bits >> 31)

@@ -95,10 +95,42 @@ static int64_t state_clock(const struct weir_op_state *ks, const struct weir_rec
     return r->ts_ms >= 0 ? r->ts_ms : weir_wall_ms();
 }
 
-void *weir_op_state_miss(struct weir_op *op, const struct weir_record *r, const void *key,
-                         uint32_t klen, int *created)
+/* How far ahead of the record being looked up its batch's entries are asked
+ * for: the entry itself (its slot arrived meanwhile), and later, once the
+ * entry is in, the recency neighbours a touch writes. */
+#define AHEAD_ENTRY 16u
+#define AHEAD_NEIGHBOURS 8u
+
+static void prefetch_ahead(struct weir_op_state *ks, const struct weir_batch *b, uint32_t i,
+                           int neighbours)
+{
+    if (i >= ks->ahead_n || i >= b->n)
+        return;
+    const struct weir_record *r = &b->rec[i];
+    if (weir_record_live(r) && r->part < ks->nparts && ks->parts[r->part])
+        weir_state_prefetch_entry(ks->parts[r->part], ks->hashes[i], neighbours);
+}
+
+const void *weir_op_state_peek(const struct weir_op *op, const struct weir_batch *b, uint32_t i)
+{
+    const struct weir_op_state *ks = op->keyed;
+    if (!ks || ks->ahead != b || i >= ks->ahead_n || i >= b->n)
+        return NULL;
+    const struct weir_record *r = &b->rec[i];
+    if (!weir_record_live(r) || r->part >= ks->nparts || !ks->parts[r->part])
+        return NULL;
+    return weir_state_peek(ks->parts[r->part], ks->hashes[i]);
+}
+
+void *weir_op_state_miss(struct weir_op *op, const struct weir_batch *b, uint32_t i,
+                         const void *key, uint32_t klen, int *created)
 {
     struct weir_op_state *ks = op->keyed;
+    const struct weir_record *r = &b->rec[i];
+    if (ks->ahead == b) {
+        prefetch_ahead(ks, b, i + AHEAD_ENTRY, 0);
+        prefetch_ahead(ks, b, i + AHEAD_NEIGHBOURS, 1);
+    }
     struct weir_state *s = r->part < ks->nparts && ks->parts[r->part]
                                ? ks->parts[r->part] : weir_op_state_part(op, r->part, 1);
     void *v = s ? weir_state_get(s, key, klen, state_clock(ks, r), created) : NULL;
@@ -112,6 +144,8 @@ void *weir_op_state_miss(struct weir_op *op, const struct weir_record *r, const 
 void weir_op_state_prefetch(struct weir_op *op, const struct weir_batch *b)
 {
     struct weir_op_state *ks = op->keyed;
+    if (ks)
+        ks->ahead = NULL;
     if (!ks || ks->by_col == WEIR_BY_NONE || b->n < 8)
         return;
     if (ks->hashes_cap < b->n) {
@@ -121,21 +155,20 @@ void weir_op_state_prefetch(struct weir_op *op, const struct weir_batch *b)
         ks->hashes = h;
         ks->hashes_cap = b->n;
     }
-    /* Three passes, each asking for what the previous one's answers point at. */
     for (uint32_t i = 0; i < b->n; i++) {
         const struct weir_record *r = &b->rec[i];
+        ks->hashes[i] = 0;
         if (!weir_record_live(r) || r->part >= ks->nparts || !ks->parts[r->part])
             continue;
         uint32_t klen;
         const void *key = weir_op_state_key(ks, b, i, &klen);
         ks->hashes[i] = weir_state_prefetch(ks->parts[r->part], key, klen);
     }
-    for (int neighbours = 0; neighbours <= 1; neighbours++)
-        for (uint32_t i = 0; i < b->n; i++) {
-            const struct weir_record *r = &b->rec[i];
-            if (weir_record_live(r) && r->part < ks->nparts && ks->parts[r->part])
-                weir_state_prefetch_entry(ks->parts[r->part], ks->hashes[i], neighbours);
-        }
+    ks->ahead_n = b->n;
+    for (uint32_t i = 0; i < AHEAD_ENTRY; i++) /* the lookups ask for the rest */
+        prefetch_ahead(ks, b, i, i < AHEAD_NEIGHBOURS);
+    ks->ahead = b;
+    ks->ahead_n = b->n;
 }
 
 void weir_op_state_drop(struct weir_op *op, uint32_t part)

@@ -72,6 +72,8 @@ struct weir_op_state {
     uint32_t last_klen;
     uint64_t *hashes;     /* weir_op_state_prefetch's, per record of the batch */
     uint32_t hashes_cap;
+    const struct weir_batch *ahead; /* the batch hashes are for (NULL: none) */
+    uint32_t ahead_n;               /* its records then */
 };
 
 /* From init(): the operator keeps value_size bytes per key (zeroed when a key
@@ -85,8 +87,8 @@ static inline void weir_op_state_batch(struct weir_op *op)
         op->keyed->last = NULL;
 }
 /* The lookup itself, when record r's key is not the one before. */
-void *weir_op_state_miss(struct weir_op *op, const struct weir_record *r, const void *key,
-                         uint32_t klen, int *created);
+void *weir_op_state_miss(struct weir_op *op, const struct weir_batch *b, uint32_t i,
+                         const void *key, uint32_t klen, int *created);
 
 /* Record i's value (created zeroed when new; *created says so when not
  * NULL), or NULL when out of memory. Inline: on the record path, most
@@ -122,14 +124,22 @@ static inline void *weir_op_state(struct weir_op *op, const struct weir_batch *b
             *created = 0;
         return ks->last; /* already touched and marked dirty in this batch */
     }
-    return weir_op_state_miss(op, r, key, klen, created);
+    return weir_op_state_miss(op, b, i, key, klen, created);
 }
 
 /* The engine calls it before a keyed operator's process(): the batch's keys
- * are hashed and their slots and entries fetched into the cache ahead of
- * the lookups, which then overlap their memory latency instead of paying
- * it one record at a time. */
+ * are hashed and their slots fetched into the cache; then each lookup asks
+ * for the entries of the records a few places ahead (and for the recency
+ * list neighbours a touch will write), so that the lookups overlap their
+ * memory latency instead of paying it one record at a time. Asking just
+ * ahead rather than for the whole batch at once keeps what was fetched
+ * from being pushed out of the cache by the records in between. */
 void weir_op_state_prefetch(struct weir_op *op, const struct weir_batch *b);
+
+/* Record i's value as it is now, when the engine's prefetch hashed the
+ * batch and the key is found at once; else NULL. Nothing is touched: for
+ * an operator that fetches parts of a value a few records ahead. */
+const void *weir_op_state_peek(const struct weir_op *op, const struct weir_batch *b, uint32_t i);
 
 /* The store of a partition slot (created when create), or NULL. */
 struct weir_state *weir_op_state_part(struct weir_op *op, uint32_t part, int create);

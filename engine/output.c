@@ -115,6 +115,22 @@ static const char *key_bytes(const char *text, const struct weir_jmember *m, cha
     return buf;
 }
 
+/* The record's next top-level member: read off the members its source
+ * listed when there are some, else found by scanning the object. */
+static inline int next_member(const struct weir_record *r, uint32_t *pos, struct weir_jmember *m)
+{
+    const struct weir_members *ms = r->members;
+    if (!ms)
+        return weir_jobject_next(r->value, r->value_len, pos, m);
+    if (*pos >= ms->n)
+        return 0;
+    const struct weir_member *x = &ms->m[(*pos)++];
+    int quotes = x->type == WEIR_JSTRING; /* a weir_jmember's value has them */
+    *m = (struct weir_jmember){x->key_off, x->key_len, x->val_off - (uint32_t)quotes,
+                               x->val_len + 2u * (uint32_t)quotes, 0};
+    return 1;
+}
+
 /* The projected output: the input's top-level fields the projection keeps,
  * in their order, appended fields taking their namesakes' places, then the
  * other appended fields. One pass over the keys; nothing allocated. */
@@ -130,7 +146,7 @@ static int output_projected(struct weir_buf *out, const struct weir_output *o,
     if (weir_buf_reserve(out, r->value_len + 64u + 48u * (o->ncols + o->nstrs)) < 0)
         return -12;
     weir_buf_append(out, "{", 1);
-    while (weir_jobject_next(r->value, r->value_len, &pos, &m)) {
+    while (next_member(r, &pos, &m)) {
         const char *key = key_bytes(r->value, &m, kb, sizeof kb, &klen);
         int32_t act = weir_projection_decide_nth(o->proj, nth++, key, klen);
         if (act == WEIR_PROJ_DROP || (act >= 0 && (done[act / 64] >> (act % 64) & 1)))

@@ -16,88 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ENTRY_DIRTY  0x1u /* on the dirty list */
-#define ENTRY_TOMB   0x2u /* a deleted key: in the tombstone table, not on the recency list */
-#define ENTRY_SHRUNK 0x4u /* a tombstone whose value's memory was given back */
-
-#define TABLE_MIN    16u   /* slots of a new table */
-#define TOMB_KEEP    1024u /* clean() keeps a tombstone table this small, frees a bigger one */
-#define VALUE_MAX    (1u << 30)
-#define SNAP_VERSION 1u
-#define SNAP_HEADER  20u /* magic, version, value_size, count */
-
-struct entry {
-    struct entry *lru_prev, *lru_next;     /* live entries; sentinel.lru_next: most recent */
-    struct entry *dirty_prev, *dirty_next; /* dirty entries and tombstones */
-    uint64_t hash;
-    int64_t touched_ms;
-    uint32_t klen;
-    uint32_t flags; /* ENTRY_* */
-    /* the key follows, then the value at the next multiple of 8 */
-};
-
-struct slot {
-    uint64_t hash;
-    struct entry *e; /* NULL: empty */
-};
-
-struct table {
-    struct slot *slots; /* cap slots; NULL while cap is 0 */
-    uint64_t cap;       /* a power of two, or 0 */
-    uint64_t count;     /* at most load_max(cap), so a probe always ends */
-};
-
-struct weir_state {
-    struct table live;                /* entries */
-    struct table tombs;               /* deleted keys since the last clean() */
-    struct entry lru;                 /* sentinel of the recency list */
-    struct entry dirty;               /* sentinel of the dirty list */
-    uint64_t ndirty, evicted;
-    uint64_t entry_bytes, tomb_bytes; /* heap_size() of each allocation */
-    uint64_t max_keys, max_bytes;
-    int64_t ttl_ms;
-    uint32_t value_size;
-    int ttl; /* a TTL map: recency ordered by touched_ms (see state.h) */
-};
-
-/* What glibc's malloc takes for n bytes (an 8-byte header, 16-byte granules,
- * 32 at least), so that weir_state_bytes is what the process holds rather
- * than what was asked for. */
-static inline uint64_t heap_size(uint64_t n)
-{
-    uint64_t c = (n + 8u + 15u) & ~(uint64_t)15u;
-    return c < 32u ? 32u : c;
-}
-
-static inline uint64_t load_max(uint64_t cap)
-{
-    return cap - cap / 4u;
-}
-
-static inline size_t key_room(uint32_t klen)
-{
-    return ((size_t)klen + 7u) & ~(size_t)7u;
-}
-
-static inline char *entry_key(const struct entry *e)
-{
-    return (char *)(e + 1);
-}
-
-static inline void *entry_value(const struct entry *e)
-{
-    return entry_key(e) + key_room(e->klen);
-}
-
-static inline size_t entry_size(const struct weir_state *s, uint32_t klen)
-{
-    return sizeof(struct entry) + key_room(klen) + s->value_size;
-}
-
-static inline size_t tomb_size(const struct weir_state *s, const struct entry *e)
-{
-    return e->flags & ENTRY_SHRUNK ? sizeof *e + key_room(e->klen) : entry_size(s, e->klen);
-}
+#include "engine/state_internal.h"
 
 /* Hashing: a wyhash-style multiply-fold. Not persisted, so native byte order. */
 #define P0 0xa0761d6478bd642full
@@ -437,8 +356,8 @@ fail:
     return NULL;
 }
 
-static inline struct entry *upsert(struct weir_state *s, const void *key, uint32_t klen,
-                                   int64_t now_ms, int *created)
+struct entry *weir_state_upsert(struct weir_state *s, const void *key, uint32_t klen,
+                                int64_t now_ms, int *created)
 {
     uint64_t h = hash_key(key, klen);
     size_t i = tab_find(&s->live, h, key, klen);
@@ -498,7 +417,7 @@ void *weir_state_get(struct weir_state *s, const void *key, uint32_t klen, int64
                      int *created)
 {
     int c = 0;
-    struct entry *e = upsert(s, key, klen, now_ms, &c);
+    struct entry *e = weir_state_upsert(s, key, klen, now_ms, &c);
     if (created)
         *created = e ? c : 0;
     if (!e)
@@ -522,13 +441,22 @@ void weir_state_prefetch_entry(const struct weir_state *s, uint64_t h, int neigh
     const struct slot *sl = &s->live.slots[h & (s->live.cap - 1)];
     if (!sl->e || sl->hash != h)
         return; /* new, or further along the probe: looked up the slow way */
-    if (!neighbours) {
+    if (!neighbours) { /* the header, the key and the start of the value */
         __builtin_prefetch(sl->e, 1);
         __builtin_prefetch((const char *)sl->e + 64, 1);
+        __builtin_prefetch((const char *)sl->e + 128, 1);
     } else if (!s->ttl) { /* touch() will relink it at the head of the recency list */
         __builtin_prefetch(sl->e->lru_prev, 1);
         __builtin_prefetch(sl->e->lru_next, 1);
     }
+}
+
+const void *weir_state_peek(const struct weir_state *s, uint64_t h)
+{
+    if (!s->live.cap)
+        return NULL;
+    const struct slot *sl = &s->live.slots[h & (s->live.cap - 1)];
+    return sl->e && sl->hash == h ? entry_value(sl->e) : NULL;
 }
 
 void *weir_state_find(const struct weir_state *s, const void *key, uint32_t klen)
@@ -541,7 +469,7 @@ int weir_state_put(struct weir_state *s, const void *key, uint32_t klen, const v
                    int64_t now_ms, int mark_dirty)
 {
     int created;
-    struct entry *e = upsert(s, key, klen, now_ms, &created);
+    struct entry *e = weir_state_upsert(s, key, klen, now_ms, &created);
     if (!e)
         return -ENOMEM;
     if (s->value_size)
@@ -663,92 +591,6 @@ int weir_state_foreach_dirty(const struct weir_state *s,
             return rc;
     }
     return 0;
-}
-
-/* Snapshots ------------------------------------------------------------------- */
-
-static void le_put(unsigned char *p, uint64_t v, int n)
-{
-    for (int i = 0; i < n; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t le_get(const unsigned char *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-int weir_state_snapshot(const struct weir_state *s, struct weir_buf *out)
-{
-    /* Sized first: one reservation, so a failure leaves out as it was. */
-    size_t total = SNAP_HEADER;
-    for (const struct entry *e = s->lru.lru_prev; e != &s->lru; e = e->lru_prev)
-        total += 4u + e->klen + 8u + s->value_size;
-    if (weir_buf_reserve(out, total) < 0)
-        return -ENOMEM;
-    unsigned char *p = (unsigned char *)out->data + out->len;
-    memcpy(p, "WSTA", 4);
-    le_put(p + 4, SNAP_VERSION, 4);
-    le_put(p + 8, s->value_size, 4);
-    le_put(p + 12, s->live.count, 8);
-    p += SNAP_HEADER;
-    for (const struct entry *e = s->lru.lru_prev; e != &s->lru; e = e->lru_prev) {
-        le_put(p, e->klen, 4);
-        if (e->klen)
-            memcpy(p + 4, entry_key(e), e->klen);
-        p += 4u + e->klen;
-        le_put(p, (uint64_t)e->touched_ms, 8);
-        if (s->value_size)
-            memcpy(p + 8, entry_value(e), s->value_size);
-        p += 8u + s->value_size;
-    }
-    out->len += total;
-    return 0;
-}
-
-/* Entries go back in the blob's order (least recent first), each at the head
- * of the recency list, so recency survives the round trip. */
-int weir_state_restore(struct weir_state *s, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    int rc = -EINVAL;
-    weir_state_clear(s);
-    if (len < SNAP_HEADER || memcmp(p, "WSTA", 4) != 0 || le_get(p + 4, 4) != SNAP_VERSION ||
-        le_get(p + 8, 4) != s->value_size)
-        goto fail;
-    uint64_t count = le_get(p + 12, 8);
-    size_t per = 12u + s->value_size, pos = SNAP_HEADER;
-    if (count > (len - pos) / per)
-        goto fail;
-    for (uint64_t n = 0; n < count; n++) {
-        if (len - pos < 4)
-            goto fail;
-        uint32_t klen = (uint32_t)le_get(p + pos, 4);
-        pos += 4;
-        if (len - pos < klen || len - pos - klen < 8u + s->value_size)
-            goto fail;
-        int created;
-        struct entry *e = upsert(s, p + pos, klen, (int64_t)le_get(p + pos + klen, 8), &created);
-        if (!e) {
-            rc = -ENOMEM;
-            goto fail;
-        }
-        if (!created)
-            goto fail; /* a key twice: not a blob we wrote */
-        if (s->value_size)
-            memcpy(entry_value(e), p + pos + klen + 8, s->value_size);
-        pos += klen + 8u + s->value_size;
-    }
-    if (pos != len)
-        goto fail;
-    return 0;
-
-fail:
-    weir_state_clear(s);
-    return rc;
 }
 
 /* Invariants ------------------------------------------------------------------ */

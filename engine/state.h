@@ -60,6 +60,10 @@ uint64_t weir_state_prefetch(const struct weir_state *s, const void *key, uint32
 void weir_state_prefetch_entry(const struct weir_state *s, uint64_t hash, int neighbours);
 void *weir_state_get(struct weir_state *s, const void *key, uint32_t klen, int64_t now_ms,
                      int *created);
+/* The value of the entry in hash's (weir_state_prefetch's) first slot when
+ * that entry has this hash, else NULL: a hint for fetching a value's parts
+ * ahead (another key with the same 64-bit hash would do no harm there). */
+const void *weir_state_peek(const struct weir_state *s, uint64_t hash);
 /* Finds without inserting or touching; NULL when absent. */
 void *weir_state_find(const struct weir_state *s, const void *key, uint32_t klen);
 /* Inserts or overwrites a whole value (restore from a changelog) and touches it

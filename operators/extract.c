@@ -14,7 +14,10 @@
  * it whole and noting where the wanted values lie; only those values are
  * decoded. A record that is not valid JSON, not an object, or lacks a
  * required field or has one of the wrong type is killed with a reason that
- * goes to the dead-letter sink; the rest of the batch goes on.
+ * goes to the dead-letter sink; the rest of the batch goes on. A record
+ * whose source wrote the object itself (a CSV row) comes with its members
+ * listed (engine/batch.h): fields "/name" are read off them, without the
+ * scan, with the same results (the object is valid by construction).
  *
  * Lenient on purpose, because producers differ: a number field accepts a
  * string holding a number ("12.5", as CSV-minded producers write), a string
@@ -49,9 +52,9 @@
 
 #include "engine/jscan.h"
 #include "engine/operator.h"
+#include "operators/extract_time.h"
 
 enum extract_type { XT_NUMBER, XT_STRING, XT_BOOL, XT_TIMESTAMP };
-enum epoch_unit { UNIT_AUTO, UNIT_S, UNIT_MS, UNIT_US, UNIT_NS };
 
 /* What "expected ..." says for each type. */
 static const char *const type_noun[] = {"a number", "a string", "true or false", "a timestamp"};
@@ -64,7 +67,7 @@ struct extract_field {
     int required;
     int has_default;
     int col;             /* feature or string column; -1 for the timestamp */
-    int unit;            /* enum epoch_unit: timestamps given as numbers */
+    int unit;            /* enum weir_epoch_unit: timestamps given as numbers */
     double def_num;      /* number, bool (1/0) and timestamp (ms) defaults */
     const char *def_str; /* string default, borrowed from the pipeline's JSON */
     uint32_t def_len;
@@ -115,117 +118,6 @@ static const struct weir_option field_options[] = {
     {0},
 };
 
-/* ---- timestamps ----------------------------------------------------------- */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static int days_in_month(int y, int m)
-{
-    static const int dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : dm[m - 1];
-}
-
-/* Reads exactly n digits at s[*i]. */
-static int digits(const char *s, size_t len, size_t *i, int n, int *out)
-{
-    int v = 0;
-    for (int k = 0; k < n; k++, (*i)++) {
-        if (*i >= len || s[*i] < '0' || s[*i] > '9')
-            return -1;
-        v = v * 10 + (s[*i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-static int expect(const char *s, size_t len, size_t *i, char c)
-{
-    if (*i >= len || s[*i] != c)
-        return -1;
-    (*i)++;
-    return 0;
-}
-
-/* Optional ".fff" (any number of digits; milliseconds kept) and zone:
- * "Z", "+HH:MM", "-HH:MM" or nothing (UTC). Adds to *ms. */
-static int parse_fraction_zone(const char *s, size_t len, size_t i, int64_t *ms)
-{
-    if (i < len && s[i] == '.') {
-        int scale = 100, any = 0;
-        for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++, any = 1) {
-            *ms += (s[i] - '0') * scale;
-            scale /= 10;
-        }
-        if (!any)
-            return -1;
-    }
-    if (i < len && (s[i] == 'Z' || s[i] == 'z'))
-        i++;
-    else if (i < len && (s[i] == '+' || s[i] == '-')) {
-        int sign = s[i++] == '-' ? -1 : 1, hh, mm, colon = 0;
-        if (i + 2 < len && s[i + 2] == ':') /* +HH:MM, or +HHMM */
-            colon = 1;
-        if (digits(s, len, &i, 2, &hh) || (colon && expect(s, len, &i, ':')) ||
-            digits(s, len, &i, 2, &mm) || hh > 23 || mm > 59)
-            return -1;
-        *ms -= sign * ((int64_t)hh * 60 + mm) * 60000;
-    }
-    return i == len ? 0 : -1;
-}
-
-/* "YYYY-MM-DD HH:MM:SS" or "YYYY-MM-DDTHH:MM:SS[.fff][Z|+HH:MM]" → epoch ms. */
-static int parse_datetime(const char *s, size_t len, int64_t *out)
-{
-    size_t i = 0;
-    int y, mo, d, h, mi, sec;
-    if (digits(s, len, &i, 4, &y) || expect(s, len, &i, '-') || digits(s, len, &i, 2, &mo) ||
-        expect(s, len, &i, '-') || digits(s, len, &i, 2, &d))
-        return -1;
-    if (i >= len || (s[i] != ' ' && s[i] != 'T' && s[i] != 't'))
-        return -1;
-    i++;
-    if (digits(s, len, &i, 2, &h) || expect(s, len, &i, ':') || digits(s, len, &i, 2, &mi) ||
-        expect(s, len, &i, ':') || digits(s, len, &i, 2, &sec))
-        return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
-        return -1;
-    int64_t ms = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + (int64_t)sec * 1000;
-    if (parse_fraction_zone(s, len, i, &ms) < 0)
-        return -1;
-    *out = ms;
-    return 0;
-}
-
-/* Epoch milliseconds that convert to int64_t (whose edge is ~9.22e18). */
-#define TS_MAX_MS 9.2e18
-
-/* An epoch number in unit (auto: by magnitude, see the top) → ms, rounded. */
-static int epoch_ms(double x, int unit, int64_t *ms)
-{
-    static const double to_ms[] = {0, 1e3, 1, 1e-3, 1e-6};
-    if (!isfinite(x))
-        return -EINVAL;
-    if (unit == UNIT_AUTO) {
-        double a = fabs(x);
-        unit = a < 1e11 ? UNIT_S : a < 1e14 ? UNIT_MS : a < 1e17 ? UNIT_US : UNIT_NS;
-    }
-    double y = x * to_ms[unit];
-    if (!isfinite(y) || fabs(y) > TS_MAX_MS)
-        return -EINVAL;
-    *ms = llround(y);
-    return 0;
-}
-
 /* A timestamp value: an epoch number (or a string holding one) in the
  * field's unit, or a date-time. */
 static int timestamp_value(const char *text, const struct weir_jval *v, int unit, int64_t *ms)
@@ -239,12 +131,12 @@ static int timestamp_value(const char *text, const struct weir_jval *v, int unit
             len = weir_jstr_unescape(s, v->len, tmp);
             s = tmp;
         }
-        if (parse_datetime(s, len, ms) == 0)
+        if (weir_extract_datetime(s, len, ms) == 0)
             return 0;
     }
     if (weir_jval_number(text, v, &x) < 0)
         return -EINVAL;
-    return epoch_ms(x, unit, ms);
+    return weir_extract_epoch_ms(x, unit, ms);
 }
 
 /* ---- prepare ---------------------------------------------------------------- */
@@ -286,10 +178,11 @@ static int field_default(struct extract_field *f, const json_t *def, struct weir
         const char *s = json_string_value(def);
         /* Records' event times are int64_t: a default beyond it (1e300)
          * would be an undefined conversion on every record that uses it. */
-        if (json_is_number(def) && epoch_ms(json_number_value(def), f->unit, &ms) == 0) {
+        if (json_is_number(def) &&
+            weir_extract_epoch_ms(json_number_value(def), f->unit, &ms) == 0) {
             f->def_num = (double)ms;
             ok = 1;
-        } else if (s && parse_datetime(s, strlen(s), &ms) == 0) {
+        } else if (s && weir_extract_datetime(s, strlen(s), &ms) == 0) {
             f->def_num = (double)ms;
             ok = 1;
         }
@@ -603,15 +496,24 @@ static void extract_release(void *vconf)
 
 struct extract_state {
     struct weir_jval *vals; /* (nf + 1) scanner output, reused per record */
+    /* Records whose source listed their members (CSV rows): which member
+     * each field is, worked out once per shape of them. */
+    uint64_t shape;         /* the shape colmap is for; 0: none yet */
+    int by_members;         /* every field maps to a member or to none */
+    int32_t *colmap;        /* (nf) member index, or -1: absent */
 };
 
 static int extract_init(struct weir_op *op, struct weir_error *err)
 {
     const struct extract_conf *c = op->conf;
     struct extract_state *st = calloc(1, sizeof *st);
-    if (st)
+    if (st) {
         st->vals = calloc(c->nf + 1, sizeof *st->vals);
-    if (!st || !st->vals) {
+        st->colmap = calloc(c->nf + 1, sizeof *st->colmap);
+    }
+    if (!st || !st->vals || !st->colmap) {
+        if (st)
+            free(st->vals);
         free(st);
         return weir_error_set(err, -ENOMEM, "extract: out of memory");
     }
@@ -753,13 +655,62 @@ static void put_field(struct weir_batch *b, uint32_t i, const struct extract_fie
     }
 }
 
-static void extract_record(const struct extract_conf *c, struct weir_jval *vals,
+/* Which member each field is in records of r's shape: a pointer "/name"
+ * (no escapes, one level) is the last member with that key, as the scanner
+ * finds it (the last of duplicate keys wins); other pointers leave such
+ * records to the scanner. */
+static void map_members(const struct extract_conf *c, struct extract_state *st,
+                        const struct weir_record *r)
+{
+    const struct weir_members *m = r->members;
+    st->shape = m->shape;
+    st->by_members = 1;
+    for (size_t k = 0; k < c->nf; k++) {
+        const char *seg = c->f[k].pointer + 1;
+        size_t len = strlen(seg);
+        st->colmap[k] = -1;
+        if (c->f[k].pointer[0] != '/' || strpbrk(seg, "/~")) {
+            st->by_members = 0;
+            return;
+        }
+        for (uint32_t j = m->n; j-- > 0;)
+            if (m->m[j].key_len == len && memcmp(r->value + m->m[j].key_off, seg, len) == 0) {
+                st->colmap[k] = (int32_t)j;
+                break;
+            }
+    }
+}
+
+/* The scanner's answers, read off the members the source listed: the
+ * source wrote the object itself, so it is valid JSON and an object. */
+static void vals_from_members(const struct extract_conf *c, const struct extract_state *st,
+                              const struct weir_members *m, struct weir_jval *vals)
+{
+    for (size_t k = 0; k < c->nf; k++) {
+        int32_t j = st->colmap[k];
+        if (j < 0) {
+            vals[k] = (struct weir_jval){.type = WEIR_JMISSING};
+            continue;
+        }
+        const struct weir_member *x = &m->m[j];
+        vals[k] = (struct weir_jval){.type = x->type, .escaped = x->escaped, .off = x->val_off,
+                                     .len = x->val_len};
+    }
+    vals[c->nf] = (struct weir_jval){.type = WEIR_JOBJECT};
+}
+
+static void extract_record(const struct extract_conf *c, struct extract_state *st,
                            struct weir_batch *b, uint32_t i)
 {
     const struct weir_record *r = &b->rec[i];
+    struct weir_jval *vals = st->vals;
     struct weir_jscan_fail fail = {0, "invalid JSON"};
     const char *text = r->value ? r->value : "";
-    if (weir_jscan_run(c->scan, text, r->value_len, vals, &fail) < 0) {
+    if (r->members && r->members->shape != st->shape)
+        map_members(c, st, r);
+    if (r->members && st->by_members) {
+        vals_from_members(c, st, r->members, vals);
+    } else if (weir_jscan_run(c->scan, text, r->value_len, vals, &fail) < 0) {
         kill_fmt(b, i, "invalid JSON at byte %zu: %s", fail.offset, fail.reason);
         return;
     }
@@ -777,15 +728,17 @@ static int extract_process(struct weir_op *op, struct weir_batch *b)
     struct extract_state *st = op->state;
     for (uint32_t i = 0; i < b->n; i++)
         if (weir_record_live(&b->rec[i]))
-            extract_record(c, st->vals, b, i);
+            extract_record(c, st, b, i);
     return WEIR_OP_CONTINUE;
 }
 
 static void extract_destroy(struct weir_op *op)
 {
     struct extract_state *st = op->state;
-    if (st)
+    if (st) {
         free(st->vals);
+        free(st->colmap);
+    }
     free(st);
     op->state = NULL;
 }

@@ -417,6 +417,7 @@ static int mask_process(struct weir_op *op, struct weir_batch *b)
     struct span sp[MASK_MAX_SPANS];
     for (uint32_t i = 0; i < b->n; i++) {
         struct weir_record *r = &b->rec[i];
+        r->members = NULL; /* the value is rewritten below */
         if (c->message_key && mask_message_key(c, b, i) < 0)
             return -ENOMEM;
         if (!weir_record_live(r)) { /* mask cannot look into it: its raw bytes stay here */

@@ -103,7 +103,7 @@ static const struct weir_option window_options[] = {
      offsetof(struct window_conf, empty), 0, 0, 0, NULL},
     {"max_events", WEIR_OPT_INT, "256",
      "events kept per key (its longest window plus allowed lateness must fit; past it the "
-     "oldest go); a key costs 16 + max_events * (8 + 4 per field) bytes (+ running sums)",
+     "oldest go); a key costs 24 + max_events * (8 + 4 per field) bytes (+ running sums)",
      offsetof(struct window_conf, max_events), WEIR_OPT_RANGE, 1, WINDOW_MAX_EVENTS, NULL},
     {"late", WEIR_OPT_ENUM, "\"dead\"",
      "records behind the watermark or without an event time: dead (dead-letter sink with a "
@@ -552,6 +552,10 @@ static int window_record(struct weir_op *op, struct weir_batch *b, uint32_t i, i
     return 0;
 }
 
+/* How many records ahead a key's value is asked for (its entry was asked
+ * for further ahead by the engine, see weir_op_state_prefetch). */
+#define WINDOW_AHEAD 8u
+
 static int window_process(struct weir_op *op, struct weir_batch *b)
 {
     const struct window_conf *c = op->conf;
@@ -572,6 +576,9 @@ static int window_process(struct weir_op *op, struct weir_batch *b)
                                               : "window: event time behind the watermark (late)");
             continue;
         }
+        const void *ahead = weir_op_state_peek(op, b, i + WINDOW_AHEAD);
+        if (ahead)
+            window_prefetch(ahead, &c->shape);
         int rc = window_record(op, b, i, wm);
         if (rc < 0)
             return rc;

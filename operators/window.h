@@ -4,14 +4,14 @@
  *
  * A key's value is plain bytes in the engine's keyed store (no pointers):
  *
- *   struct window_head                      16 bytes
+ *   struct window_head                      24 bytes
  *   running sums (only when the operator asks for nothing but count, sum,
  *   mean and since_last): struct window_cache + nsizes * nfields csums
  *   int64_t ts[cap]                         event times, ascending (ties in arrival order)
  *   float   val[nfields][cap]               the numeric fields' values (NaN = missing)
  *   uint32_t hash[nstrs][cap]               32-bit hashes of the string fields (0 = absent)
  *
- * so a key costs 16 + cap * (8 + 4 * nfields + 4 * nstrs) bytes (plus
+ * so a key costs 24 + cap * (8 + 4 * nfields + 4 * nstrs) bytes (plus
  * 48 + 16 * nsizes * nfields with running sums) plus the store's per-key
  * overhead. */
 #ifndef WEIR_OPERATORS_WINDOW_H
@@ -39,7 +39,9 @@ enum window_agg_kind {
 
 struct window_head {
     uint32_t n;       /* events kept */
-    uint32_t flags;   /* HEAD_* */
+    uint16_t flags;   /* HEAD_* */
+    uint16_t first;   /* where the oldest event is in the arrays: the front is cut by moving
+                         it, and the events are moved down only when the end has no room */
     int64_t gone_ts;  /* newest event removed from the front (pruned or dropped) */
     int64_t trunc_ts; /* newest event dropped because the key was full */
 };
@@ -122,20 +124,38 @@ static inline struct window_csum *window_csums(void *v)
                                   sizeof(struct window_cache));
 }
 
-static inline int64_t *window_ts(void *v, const struct window_shape *s)
+/* The arrays as stored; the accessors below start at the oldest event, so
+ * that index i is the i-th event kept wherever the front is. */
+static inline int64_t *window_ts_base(void *v, const struct window_shape *s)
 {
     return (int64_t *)((char *)v + sizeof(struct window_head) + window_cache_bytes(s));
 }
 
+static inline uint32_t window_first(const void *v)
+{
+    return ((const struct window_head *)v)->first;
+}
+
+static inline int64_t *window_ts(void *v, const struct window_shape *s)
+{
+    return window_ts_base(v, s) + window_first(v);
+}
+
 static inline float *window_val(void *v, const struct window_shape *s, uint32_t f)
 {
-    return (float *)(window_ts(v, s) + s->cap) + (size_t)f * s->cap;
+    return (float *)(window_ts_base(v, s) + s->cap) + (size_t)f * s->cap + window_first(v);
 }
 
 static inline uint32_t *window_hash(void *v, const struct window_shape *s, uint32_t k)
 {
-    return (uint32_t *)(window_val(v, s, s->nfields)) + (size_t)k * s->cap;
+    return (uint32_t *)((float *)(window_ts_base(v, s) + s->cap) + (size_t)s->nfields * s->cap) +
+           (size_t)k * s->cap + window_first(v);
 }
+
+/* Asks for the parts of a key's value the next record will read: the front
+ * (pruning), the end (the insert) and, with running sums, each window's
+ * start. A hint: nothing changes. */
+void window_prefetch(const void *v, const struct window_shape *s);
 
 /* Removes the events with ts <= horizon from the front. */
 void window_prune(void *v, const struct window_shape *s, int64_t horizon);

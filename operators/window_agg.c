@@ -2,7 +2,10 @@
  *
  * Events are kept sorted by event time in one flat array per column, oldest
  * first: in-order events append, out-of-order ones shift the newer events up
- * by one, expired ones are cut from the front with one memmove per column.
+ * by one, expired ones are cut from the front by moving the front index
+ * (head.first); the events move down to the arrays' start only when an
+ * append finds no room at the end, so each event is moved about once per
+ * (max_events - events kept) appends instead of at every cut.
  * A record's aggregates are recomputed by one backward scan over the events
  * of its longest window, which serves every size at once (smallest window
  * first). Recomputing keeps the sums exact in double (no running sum drifts
@@ -35,6 +38,27 @@ static void forget_front(struct window_head *h, int64_t ts)
     h->flags |= HEAD_GONE;
 }
 
+void window_prefetch(const void *v, const struct window_shape *s)
+{
+    const struct window_head *h = v;
+    void *w = (void *)(uintptr_t)v; /* the accessors take a mutable value; nothing is written */
+    const int64_t *ts = window_ts(w, s);
+    __builtin_prefetch(ts);
+    __builtin_prefetch(ts + h->n, 1);
+    for (uint32_t f = 0; f < s->nfields; f++)
+        __builtin_prefetch(window_val(w, s, f) + h->n, 1);
+    if (!s->fast)
+        return;
+    const struct window_cache *c = window_cache(w);
+    for (uint32_t k = 0; c->valid && k < s->nsizes; k++) {
+        __builtin_prefetch(ts + c->start[k]);
+        for (uint32_t f = 0; f < s->nfields; f++)
+            __builtin_prefetch(window_val(w, s, f) + c->start[k]);
+    }
+}
+
+static void cache_cut(void *v, const struct window_shape *s, uint32_t cut);
+
 void window_prune(void *v, const struct window_shape *s, int64_t horizon)
 {
     struct window_head *h = v;
@@ -45,36 +69,33 @@ void window_prune(void *v, const struct window_shape *s, int64_t horizon)
     if (cut == 0)
         return;
     forget_front(h, ts[cut - 1]);
-    move_events(v, s, 0, cut, h->n - cut);
+    if (s->fast) /* before the front moves: the sums read the events cut */
+        cache_cut(v, s, cut);
     h->n -= cut;
-    if (s->fast) { /* cut events lie before every window of the cached end: shift */
-        struct window_cache *c = window_cache(v);
-        if (c->valid && cut <= c->start[s->nsizes - 1]) {
-            c->end -= cut;
-            for (uint32_t k = 0; k < s->nsizes; k++)
-                c->start[k] -= cut;
-        } else {
-            c->valid = 0;
-        }
-    }
+    h->first = h->n ? (uint16_t)(h->first + cut) : 0;
 }
 
 uint32_t window_insert(void *v, const struct window_shape *s, int64_t t, const float *vals,
                        const uint32_t *hashes)
 {
     struct window_head *h = v;
-    int64_t *ts = window_ts(v, s);
     if (h->n == s->cap) { /* full: the oldest goes, and windows reaching it are truncated */
-        int64_t old = ts[0];
+        int64_t old = window_ts(v, s)[0];
         forget_front(h, old);
         if (!(h->flags & HEAD_TRUNC) || old > h->trunc_ts)
             h->trunc_ts = old;
         h->flags |= HEAD_TRUNC;
-        move_events(v, s, 0, 1, h->n - 1);
+        h->first++;
         h->n--;
         if (s->fast)
             window_cache(v)->valid = 0;
     }
+    if (h->first + h->n == s->cap) { /* no room at the end: the events go down to 0 */
+        uint32_t from = h->first;
+        h->first = 0;
+        move_events(v, s, 0, from, h->n);
+    }
+    int64_t *ts = window_ts(v, s);
     uint32_t pos = h->n;
     while (pos > 0 && ts[pos - 1] > t) /* usually in order: no step */
         pos--;
@@ -223,6 +244,28 @@ static void csum_step(void *v, const struct window_shape *s, struct window_csum 
                 cs[f].sum = 0; /* an empty window sums to exactly 0: no drift carried */
         }
     }
+}
+
+/* The front's cut events leave the running sums: those still inside a
+ * cached window (it was the previous record's, whose windows began earlier)
+ * are subtracted, as window_running subtracts events that leave, so that
+ * the next record goes on from the sums instead of rescanning every event
+ * (most cuts are of such events). Events past the cached end cannot be
+ * subtracted: the next record rebuilds. */
+static void cache_cut(void *v, const struct window_shape *s, uint32_t cut)
+{
+    struct window_cache *c = window_cache(v);
+    if (!c->valid || cut > c->end) {
+        c->valid = 0;
+        return;
+    }
+    struct window_csum *cs = window_csums(v);
+    for (uint32_t k = 0; k < s->nsizes; k++) {
+        while (c->start[k] < cut)
+            csum_step(v, s, cs + (size_t)k * s->nfields, c->start[k]++, -1);
+        c->start[k] -= cut;
+    }
+    c->end -= cut;
 }
 
 /* Sets the cache from a scan's result for window end hi. */

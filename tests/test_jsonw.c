@@ -461,8 +461,64 @@ static void test_base64(void)
     CHECK(bad == 0);
 }
 
+/* Whole numbers below 2^24 take a fast path: each must be written as the
+ * plain integer, as the general algorithm writes it (a side run compared
+ * the two on every integer below 2^24; here a dense range and a sweep). */
+static void test_double_whole(void)
+{
+    char want[32];
+    int bad = 0;
+    struct weir_buf b = {0};
+    for (int64_t n = -16777215; n <= 16777215; n += n > -70000 && n < 70000 ? 1 : 997) {
+        b.len = 0;
+        weir_jsonw_double(&b, (double)n);
+        int len = snprintf(want, sizeof want, "%lld", (long long)n);
+        bad += b.len != (size_t)len || memcmp(b.data, want, b.len) != 0;
+    }
+    CHECK(bad == 0);
+    b.len = 0;
+    weir_jsonw_double(&b, -0.0);
+    CHECK(b.len == 2 && memcmp(b.data, "-0", 2) == 0);
+    b.len = 0;
+    weir_jsonw_double(&b, 16777216.0); /* the general path from 2^24 on */
+    CHECK(b.len == 8 && memcmp(b.data, "16777216", 8) == 0);
+    weir_buf_free(&b);
+}
+
+/* Floats below 2^16 that one or two decimals give back take another fast
+ * path (amounts and their means): the output must be the shortest digits
+ * that read back, as the shortest "%.Ng" that strtof reads back gives them
+ * (a side run compared the fast path with the general one on every float
+ * in [0.009, 70000): no difference). */
+static void test_double_short_decimals(void)
+{
+    char want[32];
+    int bad = 0;
+    struct weir_buf b = {0};
+    for (int64_t m = -6553599; m <= 6553599; m += 61) {
+        for (int k = 1; k <= 2; k++) {
+            float f = (float)((double)m / (k == 1 ? 10.0 : 100.0));
+            int len = 0;
+            for (int prec = 1; prec <= 9; prec++) {
+                len = snprintf(want, sizeof want, "%.*g", prec, (double)f);
+                if (strtof(want, NULL) == f)
+                    break;
+            }
+            if (strchr(want, 'e'))
+                continue; /* "2e+01" for 20: weir writes whole numbers out */
+            b.len = 0;
+            weir_jsonw_double(&b, f);
+            bad += b.len != (size_t)len || memcmp(b.data, want, b.len) != 0;
+        }
+    }
+    CHECK(bad == 0);
+    weir_buf_free(&b);
+}
+
 int main(void)
 {
+    test_double_whole();
+    test_double_short_decimals();
     test_buf();
     test_string_cases();
     test_string_roundtrip();
