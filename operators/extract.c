@@ -512,8 +512,10 @@ static int extract_init(struct weir_op *op, struct weir_error *err)
         st->colmap = calloc(c->nf + 1, sizeof *st->colmap);
     }
     if (!st || !st->vals || !st->colmap) {
-        if (st)
+        if (st) {
             free(st->vals);
+            free(st->colmap);
+        }
         free(st);
         return weir_error_set(err, -ENOMEM, "extract: out of memory");
     }
