@@ -88,6 +88,24 @@ int weir_schema_feature_in(struct weir_prepare *p, const char *name, const char 
     return column_in(p, p->schema->feat, p->schema->nfeat, name, path, "feature");
 }
 
+int weir_schema_features_in(struct weir_prepare *p, const json_t *raw, const char *key,
+                            const struct weir_strlist *names, size_t max, int *cols)
+{
+    char path[256], ip[256];
+    weir_path_key(path, sizeof path, p->path, key);
+    if (names->n > max) {
+        weir_diag_add(p->diag, path, "expected at most %zu features, got %zu", max, names->n);
+        return 1;
+    }
+    int bad = 0, one = json_is_string(json_object_get(raw, key));
+    for (size_t k = 0; k < names->n; k++) {
+        cols[k] = weir_schema_feature_in(p, names->v[k],
+                                         one ? path : weir_path_index(ip, sizeof ip, path, k));
+        bad += cols[k] < 0;
+    }
+    return bad;
+}
+
 int weir_schema_string_out(struct weir_prepare *p, const char *name, const char *path)
 {
     return column_out(p, p->schema->str, &p->schema->nstr, name, path, 0, "string field");

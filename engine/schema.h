@@ -4,6 +4,8 @@
 #ifndef WEIR_SCHEMA_H
 #define WEIR_SCHEMA_H
 
+#include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "engine/diag.h"
@@ -56,6 +58,12 @@ int weir_schema_feature_out(struct weir_prepare *p, const char *name, const char
 /* An operator reads feature `name`, which an earlier operator must write;
  * returns its column or -1 with "unknown feature ... did you mean". */
 int weir_schema_feature_in(struct weir_prepare *p, const char *name, const char *path);
+/* An operator reads the features its option `key` names (a string or a list
+ * of at most max): cols[k] is each one's column, or -1 (reported at its path:
+ * the option's, or its index in the list). Returns the problems reported. */
+struct weir_strlist;
+int weir_schema_features_in(struct weir_prepare *p, const json_t *raw, const char *key,
+                            const struct weir_strlist *names, size_t max, int *cols);
 int weir_schema_string_out(struct weir_prepare *p, const char *name, const char *path);
 int weir_schema_string_in(struct weir_prepare *p, const char *name, const char *path);
 /* Column of a feature by name, or -1 (no error). */

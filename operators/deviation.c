@@ -56,6 +56,7 @@
 
 #include "engine/operator.h"
 #include "engine/opstate.h"
+#include "operators/range_out.h"
 #include "operators/hold.h"
 
 enum deviation_method { METHOD_ROBUST, METHOD_GAUSSIAN };
@@ -186,28 +187,6 @@ static const struct weir_option deviation_options[] = {
     {0},
 };
 
-/* The range features' names, "<f>_lo", "<f>_hi" per feature, unless given:
- * stored in the pipeline's JSON as "range_out" so the schema may borrow them
- * (standardize's default "out" is made the same way). NULL when out of memory. */
-static const json_t *range_names(const struct deviation_conf *c, const json_t *raw)
-{
-    const json_t *given = json_object_get(raw, "range_out");
-    if (given)
-        return given;
-    json_t *arr = json_array();
-    char name[300];
-    for (size_t k = 0; arr && k < 2 * c->fields.n; k++) {
-        snprintf(name, sizeof name, "%s%s", c->fields.v[k / 2], k % 2 ? "_hi" : "_lo");
-        if (json_array_append_new(arr, json_string(name)) < 0) {
-            json_decref(arr);
-            arr = NULL;
-        }
-    }
-    if (!arr || json_object_set_new((json_t *)raw, "range_out", arr) < 0)
-        return NULL;
-    return arr;
-}
-
 static int deviation_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
 {
     struct deviation_conf *c = vconf;
@@ -225,7 +204,7 @@ static int deviation_prepare(void *vconf, const json_t *raw, struct weir_prepare
                       (long long)c->warmup);
         bad++;
     }
-    const json_t *names = c->range ? range_names(c, raw) : NULL;
+    const json_t *names = c->range ? range_out_names(&c->fields, raw) : NULL;
     if (c->range && !names) {
         weir_diag_add(p->diag, p->path, "out of memory");
         return bad + 1;

@@ -35,6 +35,7 @@
 
 #include "engine/operator.h"
 #include "engine/opstate.h"
+#include "operators/range_out.h"
 #include "operators/hold.h"
 
 enum forecast_side { SIDE_BOTH, SIDE_UP, SIDE_DOWN };
@@ -123,32 +124,11 @@ struct hw_phase {
     uint32_t seen;
 };
 
-/* "<f>_lo", "<f>_hi" per feature unless given, kept in the pipeline's JSON
- * so the schema may borrow them (as deviation's). NULL when out of memory. */
-static const json_t *range_names(const struct forecast_conf *c, const json_t *raw)
-{
-    const json_t *given = json_object_get(raw, "range_out");
-    if (given)
-        return given;
-    json_t *arr = json_array();
-    char name[300];
-    for (size_t k = 0; arr && k < 2 * c->fields.n; k++) {
-        snprintf(name, sizeof name, "%s%s", c->fields.v[k / 2], k % 2 ? "_hi" : "_lo");
-        if (json_array_append_new(arr, json_string(name)) < 0) {
-            json_decref(arr);
-            arr = NULL;
-        }
-    }
-    if (!arr || json_object_set_new((json_t *)raw, "range_out", arr) < 0)
-        return NULL;
-    return arr;
-}
-
 static int resolve_range(struct forecast_conf *c, const json_t *raw, struct weir_prepare *p,
                          size_t k)
 {
     char ip[256];
-    const json_t *names = range_names(c, raw);
+    const json_t *names = range_out_names(&c->fields, raw);
     weir_path_key(ip, sizeof ip, p->path, "range_out");
     if (!names || json_array_size(names) != 2 * c->fields.n) {
         if (k == 0)

@@ -50,22 +50,10 @@ static const struct weir_option score_options[] = {
 static int score_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
 {
     struct score_conf *c = vconf;
-    char path[256], ip[256];
-    int bad = 0;
-
-    weir_path_key(path, sizeof path, p->path, "fields");
-    if (c->fields.n > WEIR_SCHEMA_MAX) {
-        weir_diag_add(p->diag, path, "expected at most %d features, got %zu", WEIR_SCHEMA_MAX,
-                      c->fields.n);
-        return 1;
-    }
-    for (size_t i = 0; i < c->fields.n; i++) {
-        const char *fp = c->fields.n == 1 && json_is_string(json_object_get(raw, "fields"))
-                             ? path
-                             : weir_path_index(ip, sizeof ip, path, i);
-        c->in_col[i] = weir_schema_feature_in(p, c->fields.v[i], fp);
-        bad += c->in_col[i] < 0;
-    }
+    char path[256];
+    int bad = weir_schema_features_in(p, raw, "fields", &c->fields, WEIR_SCHEMA_MAX, c->in_col);
+    if (c->fields.n > WEIR_SCHEMA_MAX)
+        return bad;
     weir_path_key(path, sizeof path, p->path, "out");
     c->out_col = weir_schema_feature_out(p, c->out, path, /*emit*/ 1);
     bad += c->out_col < 0;
