@@ -311,8 +311,10 @@ int weir_jsonw_double(struct weir_buf *b, double v)
     if (isinf(f) || (f == 0 && v != 0))
         return double_slow(b, v);
     /* Whole numbers below 2^24 (counts, flags: most features) are their
-     * own shortest form: the gap to the neighbours is at most 1. */
-    if (f == (float)(int32_t)f && f > -16777216.0f && f < 16777216.0f && f != 0) {
+     * own shortest form: the gap to the neighbours is at most 1. The range
+     * is checked before the conversion: a float beyond int32 is undefined
+     * there (found by fuzz_jsonw). */
+    if (f > -16777216.0f && f < 16777216.0f && f != 0 && f == (float)(int32_t)f) {
         int32_t w = (int32_t)f;
         if (w < 0)
             *o++ = '-';

@@ -271,6 +271,9 @@ static void test_double_cases(void)
         {1.0 / 3, "0.33333334"},
         {123456789, "123456790"},
         {16777216, "16777216"},
+        {-1e31, "-1e31"},            /* beyond int32: the whole-number path must not */
+        {-5.17914e16, "-5.17914e16"}, /* convert these (fuzz_jsonw, fuzz_extract found it) */
+        {3e9, "3000000000"},
         {0.3, "0.3"},
         {42.137, "42.137"},
         {12345.678, "12345.678"},
