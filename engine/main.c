@@ -442,6 +442,33 @@ static int http_conf(const struct cli *c, const struct weir_pipeline *pl,
     return 0;
 }
 
+static pthread_t signal_taker;
+
+static void forward_signal(int sig)
+{
+    int saved = errno;
+    pthread_kill(signal_taker, sig); /* blocked there: pending until sigtimedwait */
+    errno = saved;
+}
+
+/* Threads that libraries start before main (OpenBLAS's pool) do not block
+ * SIGINT/SIGTERM/SIGHUP; one of those signals delivered to such a thread
+ * while the main thread is not in sigtimedwait would kill the process by
+ * its default action (exit 143, nothing drained: seen once in CI). A
+ * handler hands it to the main thread instead. Signals ignored when weir
+ * started (nohup, a script's background job) stay ignored. */
+static void forward_stray_signals(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    signal_taker = pthread_self();
+    for (size_t k = 0; k < sizeof sigs / sizeof *sigs; k++) {
+        struct sigaction old, sa = {.sa_handler = forward_signal, .sa_flags = SA_RESTART};
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(sigs[k], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+            sigaction(sigs[k], &sa, NULL);
+    }
+}
+
 static int cmd_run(const struct cli *c)
 {
     /* From here on SIGINT/SIGTERM are stop requests, also while the pipeline
@@ -452,6 +479,7 @@ static int cmd_run(const struct cli *c)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGHUP); /* a reload request, never a reason to die (run.h) */
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    forward_stray_signals();
     struct weir_pipeline *pl;
     if (load(c, &pl) < 0)
         return EXIT_USAGE;
