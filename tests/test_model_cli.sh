@@ -16,34 +16,12 @@ set -u
 # on weir_hostcuda; scripts/gpu_check.sh): the inference times are then the
 # "cuda" series.
 DEVICE=${WEIR_MODEL_DEVICE:-cpu}
-PY=/usr/bin/python3
-if ! $PY -c 'import numpy' 2>/dev/null; then
-    echo "skipped: /usr/bin/python3 with numpy is needed (Debian: python3-numpy)"
-    exit 77
-fi
-T=$(mktemp -d)
-cleanup() {
-    [ -n "${PID:-}" ] && kill -KILL "$PID" 2>/dev/null
-    exec 3>&- 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
-mkdir "$T/v" "$T/stage"
-$PY - "$T/stage" <<'PY'
-import json, sys
-import numpy as np
-sys.path.insert(0, "scripts")
-from export_safetensors import write_safetensors
-d = sys.argv[1]
-def linear(name, w, features=("f0", "f1")):
-    arch = {"features": list(features), "layers": [{"weight": "w"}], "output": "raw"}
-    write_safetensors(f"{d}/{name}", {"w": np.array([w], np.float32)}, {"weir": json.dumps(arch)})
-linear("v1.safetensors", [1, 0])
-linear("v2.safetensors", [0, 1])
-linear("v3.safetensors", [2, 0])
-linear("v4.safetensors", [1, 1, 1])  # 3 weights for 2 features: the wrong shape
-linear("v5.safetensors", [1, 1])
-PY
+. "$(dirname "$0")/model_versions_lib.sh"
+write_linear v1.safetensors 1 0
+write_linear v2.safetensors 0 1
+write_linear v3.safetensors 2 0
+write_linear v4.safetensors 1 1 1 # 3 weights for 2 features: the wrong shape
+write_linear v5.safetensors 1 1
 cp "$T"/stage/v[1-4].safetensors "$T/v/"
 M() { "$WEIR_BIN" model "$@"; }
 

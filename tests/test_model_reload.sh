@@ -12,34 +12,12 @@ set -u
 # WEIR_MODEL_DEVICE=cuda serves the model on the GPU (scripts/gpu_check.sh).
 DEVICE_OPT=""
 [ -n "${WEIR_MODEL_DEVICE:-}" ] && DEVICE_OPT=", \"device\": \"$WEIR_MODEL_DEVICE\""
-PY=/usr/bin/python3
-if ! $PY -c 'import numpy' 2>/dev/null; then
-    echo "skipped: /usr/bin/python3 with numpy is needed (Debian: python3-numpy)"
-    exit 77
-fi
-T=$(mktemp -d)
-cleanup() {
-    [ -n "${PID:-}" ] && kill -KILL "$PID" 2>/dev/null
-    exec 3>&- 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
-mkdir "$T/v" "$T/stage"
-$PY - "$T/stage" <<'PY'
-import json, sys
-import numpy as np
-sys.path.insert(0, "scripts")
-from export_safetensors import write_safetensors
-d = sys.argv[1]
-def linear(name, w, features=("f0", "f1")):
-    arch = {"features": list(features), "layers": [{"weight": "w"}], "output": "raw"}
-    write_safetensors(f"{d}/{name}", {"w": np.array([w], np.float32)}, {"weir": json.dumps(arch)})
-linear("v1.safetensors", [1, 0])
-linear("v2.safetensors", [0, 1])
-linear("v3.safetensors", [1, 1, 1], ("f0", "f1", "f2"))
-raw = open(f"{d}/v2.safetensors", "rb").read()
-open(f"{d}/v4.safetensors", "wb").write(raw[:len(raw) - 3])
-PY
+. "$(dirname "$0")/model_versions_lib.sh"
+write_linear v1.safetensors 1 0
+write_linear v2.safetensors 0 1
+write_linear v3.safetensors 1 1 1 -- f0 f1 f2
+# v4: v2 truncated
+head -c $(($(stat -c %s "$T/stage/v2.safetensors") - 3)) "$T/stage/v2.safetensors" >"$T/stage/v4.safetensors"
 cp "$T/stage/v1.safetensors" "$T/v/"
 cat >"$T/p.json" <<JSON
 {"source": {"type": "file", "path": "-", "max_records": 16},
