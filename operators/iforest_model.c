@@ -63,10 +63,10 @@ static int load_tree(struct iforest_model *m, size_t t, const json_t *tree, char
         int leaf = q == -1;
         /* children lie after their parent and inside the tree: every walk ends */
         if (q < -1 || q >= (json_int_t)m->d || !isfinite(v) ||
-            (leaf ? off < 1 || off > (json_int_t)m->psi : off < 2 || k + (size_t)off >= n)) {
+            (leaf ? off < 0 || off > (json_int_t)m->psi : off < 2 || k + (size_t)off >= n)) {
             snprintf(why, len, "trees[%zu] node %zu: expected a feature from -1 (a leaf) to %zu, a "
                      "finite split and a right child's offset >= 2 inside the tree (a leaf: its "
-                     "point count, 1 to sample), got feature %lld, right %lld", t, k, m->d - 1,
+                     "point count, 0 to sample), got feature %lld, right %lld", t, k, m->d - 1,
                      (long long)q, (long long)off);
             return -1;
         }

@@ -263,12 +263,12 @@ static void test_bad_files(void)
              "\"right\": [3, 1, 1]}]}", head, tree_ok);
     expect_bad_file(text, "trees[1] node 0: expected a feature from -1 (a leaf) to 1, a finite "
                           "split and a right child's offset >= 2 inside the tree (a leaf: its "
-                          "point count, 1 to sample), got feature 0, right 3");
+                          "point count, 0 to sample), got feature 0, right 3");
     snprintf(text, sizeof text, "%s{\"feature\": [2, -1, -1], \"split\": [1, 0, 0], "
              "\"right\": [2, 1, 1]}]}", head);
     expect_bad_file(text, "trees[0] node 0: expected a feature from -1 (a leaf) to 1, a finite "
                           "split and a right child's offset >= 2 inside the tree (a leaf: its "
-                          "point count, 1 to sample), got feature 2, right 2");
+                          "point count, 0 to sample), got feature 2, right 2");
     snprintf(text, sizeof text, "%s{\"feature\": [0, -1, -1, -1], \"split\": [1, 0, 0, 0], "
              "\"right\": [2, 1, 1, 1]}]}", head);
     expect_bad_file(text, "trees[0]: expected \"feature\", \"split\" and \"right\" arrays of one "
