@@ -222,6 +222,8 @@ static void metrics(const struct fit_data *d, const size_t *idx, size_t n, const
 
 static void report_line(const char *what, double loss, double auc, double ap)
 {
+    if (isnan(loss) && isnan(auc))
+        return; /* nothing to say: an isolation forest without labels */
     printf("%-11s", what);
     if (!isnan(loss))
         printf(" loss %.6f", loss);
