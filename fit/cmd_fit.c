@@ -500,8 +500,8 @@ static int fit_main(int argc, char **argv)
 
 const struct weir_command weir_command_fit = {
     .name = "fit",
-    .usage = "weir fit FEATURES.csv|PIPELINE.json --type logistic|mlp|autoencoder|xgboost|iforest --out "
-             "MODEL [--label NAME] [options]",
+    .usage = "weir fit FEATURES.csv|PIPELINE.json --type "
+             "logistic|mlp|autoencoder|xgboost|iforest --out MODEL [--label NAME] [options]",
     .help =
         "Trains a model the model operator serves (docs/models.md: Training with weir fit)\n"
         "from a feature CSV written by weir features, or from a pipeline (*.json: its\n"

@@ -91,9 +91,11 @@ static uint64_t model_hash(const struct iforest_model *m)
 
 static int load_json(const json_t *root, struct iforest_model *m, char *why, size_t len)
 {
-    const json_t *format = json_object_get(root, "format"), *feats = json_object_get(root, "features"),
-                 *sample = json_object_get(root, "sample"), *center = json_object_get(root, "center"),
-                 *trees = json_object_get(root, "trees");
+    const json_t *format = json_object_get(root, "format");
+    const json_t *feats = json_object_get(root, "features");
+    const json_t *sample = json_object_get(root, "sample");
+    const json_t *center = json_object_get(root, "center");
+    const json_t *trees = json_object_get(root, "trees");
     if (!json_is_string(format) || strcmp(json_string_value(format), MODEL_FORMAT) != 0 ||
         json_integer_value(json_object_get(root, "version")) != 1) {
         snprintf(why, len, "expected {\"format\": \"%s\", \"version\": 1, ...} (weir fit --type "

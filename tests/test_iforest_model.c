@@ -248,7 +248,8 @@ static void test_bad_files(void)
     h_expect_prepare_error(&weir_op_iforest, feats, 1, c2,
                            "test.json: operators[1].window: expected no \"window\" with \"model\" "
                            "(the model file fixes the forest), got one");
-    expect_bad_file("{\"format\": \"weir-iforest\", ", "line 1: string or '}' expected near end of file");
+    expect_bad_file("{\"format\": \"weir-iforest\", ",
+                    "line 1: string or '}' expected near end of file");
     expect_bad_file("{\"format\": \"weir\", \"version\": 1}",
                     "expected {\"format\": \"weir-iforest\", \"version\": 1, ...} (weir fit "
                     "--type iforest writes it)");
