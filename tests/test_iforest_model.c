@@ -20,20 +20,6 @@ extern const struct weir_operator_type weir_op_iforest;
 
 enum { NTRAIN = 1200, NTEST = 600, TREES = 30, SAMPLE = 64 };
 
-static uint64_t rng = 7;
-static double uniform(void)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return (double)((rng * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
-}
-
-static double gauss(void)
-{
-    return sqrt(-2 * log(uniform() + 1e-300)) * cos(2 * M_PI * uniform());
-}
-
 static float train[NTRAIN][D], test[NTEST][D];
 static char dir[] = "/tmp/weir-test-iforest-model.XXXXXX";
 static char model_path[256], conf[512];
@@ -289,6 +275,7 @@ static void test_bad_files(void)
 
 int main(void)
 {
+    rng = 7;
     CHECK(mkdtemp(dir) != NULL);
     snprintf(model_path, sizeof model_path, "%s/model.json", dir);
     snprintf(conf, sizeof conf, "{\"fields\": [\"x\", \"y\"], \"model\": \"%s\"}", model_path);

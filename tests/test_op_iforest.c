@@ -13,20 +13,6 @@
 
 extern const struct weir_operator_type weir_op_iforest;
 
-static uint64_t rng = 99;
-static double uniform(void)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return (double)((rng * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
-}
-
-static double gauss(void)
-{
-    return sqrt(-2 * log(uniform() + 1e-300)) * cos(2 * M_PI * uniform());
-}
-
 #include "tests/iforest_ref.h"
 
 /* Scores xs[0..n) as the operator with trees/sample/window/rebuild/warmup
@@ -265,6 +251,7 @@ static void test_prepare_errors(void)
 
 int main(void)
 {
+    rng = 99;
     make_data();
     test_reference();
     test_constant();
