@@ -1,8 +1,7 @@
 /* A naive isolation forest for the iforest tests: pointer trees grown
  * recursively from a plain array of D = 2 features with the same random
  * draws as operators/iforest_forest.c, scored by the paper's formula. An
- * independent reference: it shares no code with the operator. Also the
- * tests' random data. */
+ * independent reference: it shares no code with the operator. */
 #ifndef WEIR_TEST_IFOREST_REF_H
 #define WEIR_TEST_IFOREST_REF_H
 
@@ -11,23 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/test_rand.h"
+
 enum { D = 2 };
-
-/* The tests' data: xorshift64* uniforms and Box-Muller normals from rng
- * (each test sets its own start). */
-static uint64_t rng = 1;
-static double uniform(void)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return (double)((rng * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
-}
-
-static double gauss(void)
-{
-    return sqrt(-2 * log(uniform() + 1e-300)) * cos(2 * M_PI * uniform());
-}
 
 struct rnode {
     int feat; /* -1: leaf */
