@@ -4,7 +4,8 @@
  * reference forest grown from the same rows with the same draws (rows with a
  * missing feature neither learned nor scored); fit's own scores agree; the
  * same seed writes the same file, another seed another; hold and side work
- * with a model; bad, mismatched and malformed files fail with clear
+ * with a model; a hand-written forest (an empty leaf included) scores as
+ * written; bad, mismatched and malformed files fail with clear
  * errors, as do the online forest's options beside "model". */
 #include <math.h>
 #include <stdio.h>
@@ -270,6 +271,12 @@ static void test_bad_files(void)
     float s2[2];
     run(c3, two, 2, s2);
     CHECK(s2[0] == 0.5f && s2[1] == 0.5f); /* depth 1 + c(1) = 1 = c(2): 2^-1 */
+    /* a split may leave a side empty: a leaf of 0 points (c(0) = 0) */
+    snprintf(text, sizeof text, "%s{\"feature\": [0, -1, -1], \"split\": [1.5, 0, 0], "
+             "\"right\": [2, 0, 2]}]}", head);
+    write_text(c2, text);
+    run(c3, two, 2, s2);
+    CHECK(s2[0] == 0.5f && s2[1] == 0.25f); /* 2^-(1 + 0), 2^-(1 + c(2)) */
     unlink(c2);
 }
 
