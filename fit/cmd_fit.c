@@ -14,17 +14,18 @@
 #include "engine/override.h"
 #include "fit/dataset.h"
 #include "fit/dense.h"
+#include "fit/iforest.h"
 #include "fit/xgb.h"
 
-enum fit_type { TYPE_LOGISTIC, TYPE_MLP, TYPE_AUTOENCODER, TYPE_XGBOOST };
-static const char *const type_name[] = {"logistic", "mlp", "autoencoder", "xgboost"};
+enum fit_type { TYPE_LOGISTIC, TYPE_MLP, TYPE_AUTOENCODER, TYPE_XGBOOST, TYPE_IFOREST };
+static const char *const type_name[] = {"logistic", "mlp", "autoencoder", "xgboost", "iforest"};
 
 struct fit_cli {
     const char *input, *out, *label, *features, *scores, *hidden, *class_weight;
     int type, act, sgd, progress, quiet;
     double valid, lr;
     uint64_t seed;
-    size_t epochs, patience, batch, rounds, depth, threads;
+    size_t epochs, patience, batch, rounds, depth, threads, trees, sample;
     double eta;
     struct weir_override sets[64];
     size_t nsets;
@@ -72,8 +73,8 @@ static int parse_value(struct fit_cli *c, const char *a, const char *v)
     static const char *const acts[] = {"none", "relu", "tanh"}, *const opts[] = {"adam", "sgd"};
     size_t sz;
     if (strcmp(a, "--type") == 0)
-        return (c->type = pick(v, type_name, 4)) < 0 ? bad(a, "logistic, mlp, autoencoder or "
-                                                       "xgboost", v) : 0;
+        return (c->type = pick(v, type_name, 5)) < 0 ? bad(a, "logistic, mlp, autoencoder, "
+                                                       "xgboost or iforest", v) : 0;
     if (strcmp(a, "--activation") == 0)
         return (c->act = pick(v, acts + 1, 2) + 1) < 1 ? bad(a, "relu or tanh", v) : 0;
     if (strcmp(a, "--optimizer") == 0)
@@ -92,7 +93,8 @@ static int parse_value(struct fit_cli *c, const char *a, const char *v)
     struct { const char *name; size_t *at, lo, hi; } sizes[] = {
         {"--epochs", &c->epochs, 1, 100000},  {"--patience", &c->patience, 1, 100000},
         {"--batch", &c->batch, 1, 1 << 20},   {"--rounds", &c->rounds, 1, 100000},
-        {"--depth", &c->depth, 1, 16},        {"--threads", &c->threads, 1, 256}};
+        {"--depth", &c->depth, 1, 16},        {"--threads", &c->threads, 1, 256},
+        {"--trees", &c->trees, 1, 1024},      {"--sample", &c->sample, 2, 4096}};
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
         if (strcmp(a, sizes[k].name) == 0)
             return parse_size(v, sizes[k].lo, sizes[k].hi, sizes[k].at) < 0
@@ -149,7 +151,7 @@ static int parse_args(int argc, char **argv, struct fit_cli *c)
         fprintf(stderr, "weir: fit needs INPUT, --type and --out; try: weir help fit\n");
         return -1;
     }
-    if (c->type != TYPE_AUTOENCODER && !c->label) {
+    if (c->type != TYPE_AUTOENCODER && c->type != TYPE_IFOREST && !c->label) {
         fprintf(stderr, "weir: fit: --type %s needs --label\n", type_name[c->type]);
         return -1;
     }
@@ -220,7 +222,11 @@ static void metrics(const struct fit_data *d, const size_t *idx, size_t n, const
 
 static void report_line(const char *what, double loss, double auc, double ap)
 {
-    printf("%-11s loss %.6f", what, loss);
+    if (isnan(loss) && isnan(auc))
+        return; /* nothing to say: an isolation forest without labels */
+    printf("%-11s", what);
+    if (!isnan(loss))
+        printf(" loss %.6f", loss);
     if (!isnan(auc))
         printf("  auc %.6f  ap %.6f", auc, ap);
     printf("\n");
@@ -413,6 +419,23 @@ static int train_xgboost(const struct fit_cli *c, const struct fit_data *d, cons
 #endif
 }
 
+static int train_iforest(const struct fit_cli *c, const struct fit_data *d, const struct split *s,
+                         float *pred, char *what, size_t wlen)
+{
+    struct fit_iforest_opts o = {.trees = c->trees ? c->trees : 100,
+                                 .sample = c->sample ? c->sample : 256, .seed = c->seed};
+    struct weir_error err = {0};
+    size_t used;
+    if (fit_iforest_train(d, s->idx, s->ntrain, &o, c->out, pred, &used, &err) < 0) {
+        fprintf(stderr, "weir: fit: %s\n", err.msg);
+        return -1;
+    }
+    snprintf(what, wlen, "iforest %zu trees of %zu points (from %zu training rows%s)", o.trees,
+             used < o.sample ? used : o.sample, used,
+             used < s->ntrain ? " with every feature finite" : "");
+    return 0;
+}
+
 static int fit_main(int argc, char **argv)
 {
     struct fit_cli c;
@@ -452,6 +475,7 @@ static int fit_main(int argc, char **argv)
         fprintf(stderr, "weir: fit: %zu rows and --valid %g leave none to train on\n", d.n, c.valid);
     rc = !s.idx || !pred || s.ntrain == 0 ? -1
          : c.type == TYPE_XGBOOST ? train_xgboost(&c, &d, &s, pred, &tl, &vl, what, sizeof what)
+         : c.type == TYPE_IFOREST ? train_iforest(&c, &d, &s, pred, what, sizeof what)
                                   : train_dense(&c, &d, &s, pred, &tl, &vl, what, sizeof what);
     if (rc == 0) {
         double tauc, tap, vauc, vap;
@@ -476,15 +500,17 @@ static int fit_main(int argc, char **argv)
 
 const struct weir_command weir_command_fit = {
     .name = "fit",
-    .usage = "weir fit FEATURES.csv|PIPELINE.json --type logistic|mlp|autoencoder|xgboost --out "
-             "MODEL [--label NAME] [options]",
+    .usage = "weir fit FEATURES.csv|PIPELINE.json --type "
+             "logistic|mlp|autoencoder|xgboost|iforest --out MODEL [--label NAME] [options]",
     .help =
         "Trains a model the model operator serves (docs/models.md: Training with weir fit)\n"
         "from a feature CSV written by weir features, or from a pipeline (*.json: its\n"
         "features are computed first, as weir features computes them; --until and --set\n"
         "apply to it). MODEL: a .safetensors file (logistic, mlp, autoencoder) or an\n"
-        "XGBoost .json file (xgboost).\n"
-        "  --label NAME         the 0/1 label column (required but for autoencoder)\n"
+        "XGBoost .json file (xgboost), a weir-iforest .json file (iforest: for the iforest\n"
+        "operator's \"model\" option).\n"
+        "  --label NAME         the 0/1 label column (required but for autoencoder and\n"
+        "                       iforest, where it only measures the scores)\n"
         "  --features A,B,C     the inputs, in order (default: every column but the label and\n"
         "                       event_time_ms; for a pipeline, its model's inputs)\n"
         "  --valid FRAC         the last FRAC of rows by event time validate (default 0.2);\n"
@@ -497,6 +523,8 @@ const struct weir_command weir_command_fit = {
         "    --class-weight balanced|none|W (cross-entropy; default balanced)\n"
         "  xgboost: --rounds N (300) --depth N (6) --eta X (0.1) --threads N (1)\n"
         "    --class-weight as above sets scale_pos_weight (default none)\n"
+        "  iforest: --trees N (100) --sample N (256): trees grown from the training rows\n"
+        "    whose features are all finite, no labels; its output is the anomaly score\n"
         "  --scores FILE        every row's model output as weir fit computed it (set,score)\n"
         "  --progress           a progress bar on stderr (default: when it is a terminal)\n"
         "  --quiet              no progress, no notes on stderr\n"

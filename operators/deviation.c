@@ -56,25 +56,17 @@
 
 #include "engine/operator.h"
 #include "engine/opstate.h"
-#include "operators/range_out.h"
-#include "operators/hold.h"
+#include "operators/scorer.h"
 
 enum deviation_method { METHOD_ROBUST, METHOD_GAUSSIAN };
-enum deviation_side { SIDE_BOTH, SIDE_UP, SIDE_DOWN };
-enum deviation_mapping { MAP_ERF, MAP_RATIO };
 enum deviation_of { OF_VALUE, OF_CHANGE, OF_BOTH };
 
 #define ROUND8(n) (((n) + 7) & ~(size_t)7)
 
 struct deviation_conf {
-    struct weir_strlist fields;
-    const char *out;
+    struct scorer_conf s; /* fields, out, side, mapping, hold, range... (operators/scorer.h) */
     int method;
-    int side;
-    int mapping;
     int of;
-    double z_half;
-    int64_t hold;
     uint64_t season_ns;
     int64_t season_buckets;
     double season_alpha;
@@ -82,15 +74,8 @@ struct deviation_conf {
     int season_week;
     int64_t window;
     int64_t warmup;
-    double min_scale;
-    int range;
-    double range_k;
-    const json_t *range_out;
     struct weir_state_opts state;
     /* resolved by prepare() */
-    int in_col[WEIR_SCHEMA_MAX];
-    int lo_col[WEIR_SCHEMA_MAX], hi_col[WEIR_SCHEMA_MAX];
-    int out_col;
     uint64_t layout;
     size_t field_bytes; /* state bytes per feature */
     size_t hold_offset; /* where the ring of recent scores starts in the state */
@@ -130,27 +115,14 @@ struct phase {
 };
 
 static const struct weir_option deviation_options[] = {
-    {"fields", WEIR_OPT_STRINGS, NULL, "input features", offsetof(struct deviation_conf, fields),
-     WEIR_OPT_REQUIRED, 0, 0, NULL},
-    {"out", WEIR_OPT_STRING, "\"anomaly_score\"", "output score in [0,1): max over the features",
-     offsetof(struct deviation_conf, out), 0, 0, 0, NULL},
+    SCORER_OPTION_ROWS(struct deviation_conf, s),
     {"method", WEIR_OPT_ENUM, "\"robust\"",
      "robust: median and MAD of the window; gaussian: mean and standard deviation",
      offsetof(struct deviation_conf, method), 0, 0, 0, "robust|gaussian"},
-    {"side", WEIR_OPT_ENUM, "\"both\"", "which deviations score: both, up (rises), down (drops)",
-     offsetof(struct deviation_conf, side), 0, 0, 0, "both|up|down"},
-    {"mapping", WEIR_OPT_ENUM, "\"erf\"",
-     "z to score: erf = erf(|z|/sqrt 2), the normal mass within |z| (reaches 1.0 in float at "
-     "|z| of about 5.7); ratio = z^2/(z^2 + z_half^2), which keeps ranking larger deviations",
-     offsetof(struct deviation_conf, mapping), 0, 0, 0, "erf|ratio"},
     {"of", WEIR_OPT_ENUM, "\"value\"",
      "what is compared with its window: value, change (from the key's previous value), or both "
      "(the higher score counts)",
      offsetof(struct deviation_conf, of), 0, 0, 0, "value|change|both"},
-    {"z_half", WEIR_OPT_NUMBER, "3", "ratio: the |z| that scores 0.5",
-     offsetof(struct deviation_conf, z_half), WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, INFINITY,
-     NULL},
-    WEIR_HOLD_OPTION_ROW(struct deviation_conf, hold),
     {"season", WEIR_OPT_DURATION, NULL,
      "also compare each value with the profile of its phase in this period (\"1d\": the same "
      "time of day, \"7d\": of week), by the record's event time; the higher score counts",
@@ -172,17 +144,6 @@ static const struct weir_option deviation_options[] = {
     {"warmup", WEIR_OPT_INT, "30",
      "values seen before scoring (score 0 and WEIR_REC_WARMUP until then)",
      offsetof(struct deviation_conf, warmup), WEIR_OPT_RANGE, 1, INFINITY, NULL},
-    {"min_scale", WEIR_OPT_NUMBER, "0", "floor under the scale (MAD or standard deviation)",
-     offsetof(struct deviation_conf, min_scale), WEIR_OPT_RANGE, 0, INFINITY, NULL},
-    {"range", WEIR_OPT_BOOL, "false",
-     "also write f_lo and f_hi: the expected range center -/+ range_k * scale",
-     offsetof(struct deviation_conf, range), 0, 0, 0, NULL},
-    {"range_k", WEIR_OPT_NUMBER, "3", "width of the expected range, in scales",
-     offsetof(struct deviation_conf, range_k), WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, INFINITY,
-     NULL},
-    {"range_out", WEIR_OPT_JSON, NULL,
-     "names of the range features, [lo, hi] per input (default: each input + \"_lo\", \"_hi\")",
-     offsetof(struct deviation_conf, range_out), 0, 0, 0, NULL},
     WEIR_STATE_OPTION_ROWS(struct deviation_conf, state),
     {0},
 };
@@ -190,61 +151,26 @@ static const struct weir_option deviation_options[] = {
 static int deviation_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
 {
     struct deviation_conf *c = vconf;
-    char path[256], ip[256];
+    char ip[256];
     int bad = 0;
-    weir_path_key(path, sizeof path, p->path, "fields");
-    if (c->fields.n > WEIR_SCHEMA_MAX / 3) {
-        weir_diag_add(p->diag, path, "expected at most %d features, got %zu", WEIR_SCHEMA_MAX / 3,
-                      c->fields.n);
-        return 1;
-    }
     if (c->warmup > c->window) {
         weir_diag_add(p->diag, weir_path_key(ip, sizeof ip, p->path, "warmup"),
                       "expected warmup <= window (%lld), got %lld", (long long)c->window,
                       (long long)c->warmup);
         bad++;
     }
-    const json_t *names = c->range ? range_out_names(&c->fields, raw) : NULL;
-    if (c->range && !names) {
-        weir_diag_add(p->diag, p->path, "out of memory");
-        return bad + 1;
-    }
-    if (c->range && json_array_size(names) != 2 * c->fields.n) {
-        weir_diag_add(p->diag, weir_path_key(ip, sizeof ip, p->path, "range_out"),
-                      "expected %zu names (lo and hi per input), got %zu", 2 * c->fields.n,
-                      json_array_size(names));
-        return bad + 1;
-    }
-    for (size_t k = 0; k < c->fields.n; k++) {
-        const char *fp = json_is_string(json_object_get(raw, "fields"))
-                             ? path
-                             : weir_path_index(ip, sizeof ip, path, k);
-        c->in_col[k] = weir_schema_feature_in(p, c->fields.v[k], fp);
-        bad += c->in_col[k] < 0;
-        c->lo_col[k] = c->hi_col[k] = -1;
-        if (c->range && c->in_col[k] >= 0) {
-            const char *lo = json_string_value(json_array_get(names, 2 * k));
-            const char *hi = json_string_value(json_array_get(names, 2 * k + 1));
-            weir_path_key(ip, sizeof ip, p->path, "range_out");
-            c->lo_col[k] = lo ? weir_schema_feature_out(p, lo, ip, 1) : -1;
-            c->hi_col[k] = hi ? weir_schema_feature_out(p, hi, ip, 1) : -1;
-            if (!lo || !hi)
-                weir_diag_add(p->diag, ip, "expected strings, got another JSON value");
-            bad += c->lo_col[k] < 0 || c->hi_col[k] < 0;
-        }
-    }
-    weir_path_key(ip, sizeof ip, p->path, "out");
-    c->out_col = weir_schema_feature_out(p, c->out, ip, 1);
-    bad += c->out_col < 0;
+    bad += scorer_prepare(&c->s, raw, p);
+    if (c->s.fields.n > WEIR_SCHEMA_MAX / 3)
+        return bad;
     bad += weir_state_opts_prepare(&c->state, raw, p);
     /* every block a multiple of 8 bytes, so the doubles after it stay aligned */
     size_t copies = c->method == METHOD_ROBUST ? 2 : 1;
     c->field_bytes = sizeof(struct win_head) + ROUND8(copies * (size_t)c->window * sizeof(float));
     c->channels = c->of == OF_BOTH ? 2 : 1;
-    c->hold_offset = c->field_bytes * c->fields.n * c->channels;
-    c->prev_offset = c->hold_offset + weir_hold_bytes(c->hold);
+    c->hold_offset = c->field_bytes * c->s.fields.n * c->channels;
+    c->prev_offset = c->hold_offset + weir_hold_bytes(c->s.hold);
     c->season_ms = (int64_t)(c->season_ns / 1000000);
-    c->season_offset = c->prev_offset + c->fields.n * sizeof(struct prev_value);
+    c->season_offset = c->prev_offset + c->s.fields.n * sizeof(struct prev_value);
     size_t profiles = c->season_week ? 8 : 1; /* the day's, and one per day of week */
     c->season_bytes = c->season_ms > 0 ? sizeof(struct season_head) + profiles *
                                              (size_t)c->season_buckets * sizeof(struct phase)
@@ -262,9 +188,9 @@ static int deviation_prepare(void *vconf, const json_t *raw, struct weir_prepare
         bad++;
     }
     uint64_t h = weir_hash_str(WEIR_HASH_SEED, "deviation/2");
-    for (size_t k = 0; k < c->fields.n; k++)
-        h = weir_hash_str(h, c->fields.v[k]);
-    h = weir_hash_u64(weir_hash_u64(h, (uint64_t)c->window), (uint64_t)c->hold);
+    for (size_t k = 0; k < c->s.fields.n; k++)
+        h = weir_hash_str(h, c->s.fields.v[k]);
+    h = weir_hash_u64(weir_hash_u64(h, (uint64_t)c->window), (uint64_t)c->s.hold);
     h = weir_hash_u64(h, (uint64_t)c->method);
     h = weir_hash_u64(weir_hash_u64(h, (uint64_t)c->of), (uint64_t)c->season_ms);
     h = weir_hash_u64(h, (uint64_t)c->season_week);
@@ -275,10 +201,10 @@ static int deviation_prepare(void *vconf, const json_t *raw, struct weir_prepare
 static int deviation_init(struct weir_op *op, struct weir_error *err)
 {
     const struct deviation_conf *c = op->conf;
-    size_t bytes = c->season_offset + c->fields.n * c->season_bytes;
+    size_t bytes = c->season_offset + c->s.fields.n * c->season_bytes;
     if (bytes > UINT32_MAX)
         return weir_error_set(err, -EINVAL, "deviation: window too large for %zu features",
-                              c->fields.n);
+                              c->s.fields.n);
     if (weir_op_state_declare(op, &c->state, (uint32_t)bytes, c->layout) < 0)
         return weir_error_set(err, -ENOMEM, "deviation: out of memory");
     return 0;
@@ -396,27 +322,15 @@ static void window_stats(const struct deviation_conf *c, const struct window *w,
     if (c->method == METHOD_ROBUST) {
         *center = sorted_median(w->sorted, n);
         *scale = 1.4826 * sorted_mad(w->sorted, n, *center);
-        if (*scale > 0 && *scale >= c->min_scale)
+        if (*scale > 0 && *scale >= c->s.min_scale)
             return;
         *scale = sd; /* more than half the window is one value */
     } else {
         *center = w->h->mean;
         *scale = sd;
     }
-    if (*scale < c->min_scale)
-        *scale = c->min_scale;
-}
-
-static double side_score(const struct deviation_conf *c, double d, double scale)
-{
-    if ((c->side == SIDE_UP && d <= 0) || (c->side == SIDE_DOWN && d >= 0) || d == 0)
-        return 0.0;
-    if (!(scale > 0))
-        return 1.0; /* any change from a flat window */
-    double z = d / scale;
-    if (c->mapping == MAP_RATIO)
-        return z * z / (z * z + c->z_half * c->z_half);
-    return erf(fabs(z) * M_SQRT1_2);
+    if (*scale < c->s.min_scale)
+        *scale = c->s.min_scale;
 }
 
 /* Scores y against window w, then adds it; the expected range, shifted by
@@ -430,10 +344,10 @@ static double channel_step(const struct deviation_conf *c, struct weir_batch *b,
     } else {
         double center, scale;
         window_stats(c, w, &center, &scale);
-        s = side_score(c, y - center, scale);
+        s = scorer_z(&c->s, y - center, scale); /* 1 for any change from a flat window */
         if (lo) {
-            *lo = (float)(base + center - c->range_k * scale);
-            *hi = (float)(base + center + c->range_k * scale);
+            *lo = (float)(base + center - c->s.range_k * scale);
+            *hi = (float)(base + center + c->s.range_k * scale);
         }
     }
     window_add(w, (float)y);
@@ -467,7 +381,8 @@ static double season_step(const struct deviation_conf *c, void *state, size_t k,
     if (p->count >= (uint32_t)c->season_warmup) {
         double r = x - p->mean;
         if (head->n >= (uint64_t)c->warmup)
-            s = side_score(c, r, sqrt(head->var) > c->min_scale ? sqrt(head->var) : c->min_scale);
+            s = scorer_z(&c->s, r,
+                         sqrt(head->var) > c->s.min_scale ? sqrt(head->var) : c->s.min_scale);
         /* the plain mean of the first `window` residuals, then weighted: a
          * first tiny residual must not set the scale for long */
         uint64_t span = head->n < (uint64_t)c->window ? head->n + 1 : (uint64_t)c->window;
@@ -494,12 +409,10 @@ static int deviation_process(struct weir_op *op, struct weir_batch *b)
         float *row = weir_batch_row(b, i);
         struct prev_value *prev = (struct prev_value *)((unsigned char *)state + c->prev_offset);
         double best = 0;
-        for (size_t k = 0; k < c->fields.n; k++) {
-            double x = row[c->in_col[k]], s = 0;
-            float *lo = c->range ? &row[c->lo_col[k]] : NULL;
-            float *hi = c->range ? &row[c->hi_col[k]] : NULL;
-            if (lo)
-                *lo = *hi = NAN;
+        for (size_t k = 0; k < c->s.fields.n; k++) {
+            double x = row[c->s.in_col[k]], s = 0;
+            float *lo, *hi;
+            scorer_range_slots(&c->s, row, k, &lo, &hi);
             if (!isfinite(x))
                 continue;
             struct window w = window_at(c, state, k * c->channels);
@@ -522,9 +435,7 @@ static int deviation_process(struct weir_op *op, struct weir_batch *b)
             }
             best = s > best ? s : best;
         }
-        if (c->hold)
-            best = weir_hold_gate((unsigned char *)state + c->hold_offset, c->hold, best);
-        row[c->out_col] = (float)best;
+        scorer_finish(&c->s, (unsigned char *)state + c->hold_offset, row, best);
     }
     return WEIR_OP_CONTINUE;
 }

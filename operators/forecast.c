@@ -35,41 +35,25 @@
 
 #include "engine/operator.h"
 #include "engine/opstate.h"
-#include "operators/range_out.h"
-#include "operators/hold.h"
-
-enum forecast_side { SIDE_BOTH, SIDE_UP, SIDE_DOWN };
-enum forecast_mapping { MAP_ERF, MAP_RATIO };
+#include "operators/scorer.h"
 
 #define ROUND8(n) (((n) + 7) & ~(size_t)7)
 
 struct forecast_conf {
-    struct weir_strlist fields;
-    const char *out;
+    struct scorer_conf s; /* fields, out, side, mapping, hold, range... (operators/scorer.h) */
     double alpha, beta, gamma;
     uint64_t season_ns;
     int64_t season_buckets;
-    int64_t window, warmup, hold;
-    int side, mapping;
-    double z_half, min_scale;
-    int range;
-    double range_k;
-    const json_t *range_out;
+    int64_t window, warmup;
     struct weir_state_opts state;
     /* resolved by prepare() */
-    int in_col[WEIR_SCHEMA_MAX];
-    int lo_col[WEIR_SCHEMA_MAX], hi_col[WEIR_SCHEMA_MAX];
-    int out_col;
     int64_t season_ms;
     size_t feature_bytes, hold_offset, bytes;
     uint64_t layout;
 };
 
 static const struct weir_option forecast_options[] = {
-    {"fields", WEIR_OPT_STRINGS, NULL, "input features", offsetof(struct forecast_conf, fields),
-     WEIR_OPT_REQUIRED, 0, 0, NULL},
-    {"out", WEIR_OPT_STRING, "\"anomaly_score\"", "output score in [0,1): max over the features",
-     offsetof(struct forecast_conf, out), 0, 0, 0, NULL},
+    SCORER_OPTION_ROWS(struct forecast_conf, s),
     {"alpha", WEIR_OPT_NUMBER, "0.1", "weight of the newest value in the level",
      offsetof(struct forecast_conf, alpha), WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, 1, NULL},
     {"beta", WEIR_OPT_NUMBER, "0", "weight of the newest level change in the trend (0: no trend)",
@@ -87,26 +71,6 @@ static const struct weir_option forecast_options[] = {
     {"warmup", WEIR_OPT_INT, "30",
      "values seen before scoring (score 0 and WEIR_REC_WARMUP until then)",
      offsetof(struct forecast_conf, warmup), WEIR_OPT_RANGE, 2, 1e9, NULL},
-    {"side", WEIR_OPT_ENUM, "\"both\"", "which residuals score: both, up (rises), down (drops)",
-     offsetof(struct forecast_conf, side), 0, 0, 0, "both|up|down"},
-    {"mapping", WEIR_OPT_ENUM, "\"erf\"",
-     "z to score: erf = erf(|z|/sqrt 2); ratio = z^2/(z^2 + z_half^2)",
-     offsetof(struct forecast_conf, mapping), 0, 0, 0, "erf|ratio"},
-    {"z_half", WEIR_OPT_NUMBER, "3", "ratio: the |z| that scores 0.5",
-     offsetof(struct forecast_conf, z_half), WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, INFINITY,
-     NULL},
-    {"min_scale", WEIR_OPT_NUMBER, "0", "floor under the residual scale",
-     offsetof(struct forecast_conf, min_scale), WEIR_OPT_RANGE, 0, INFINITY, NULL},
-    WEIR_HOLD_OPTION_ROW(struct forecast_conf, hold),
-    {"range", WEIR_OPT_BOOL, "false",
-     "also write f_lo and f_hi: the forecast -/+ range_k * scale",
-     offsetof(struct forecast_conf, range), 0, 0, 0, NULL},
-    {"range_k", WEIR_OPT_NUMBER, "3", "width of the expected range, in scales",
-     offsetof(struct forecast_conf, range_k), WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, INFINITY,
-     NULL},
-    {"range_out", WEIR_OPT_JSON, NULL,
-     "names of the range features, [lo, hi] per input (default: each input + \"_lo\", \"_hi\")",
-     offsetof(struct forecast_conf, range_out), 0, 0, 0, NULL},
     WEIR_STATE_OPTION_ROWS(struct forecast_conf, state),
     {0},
 };
@@ -124,53 +88,13 @@ struct hw_phase {
     uint32_t seen;
 };
 
-static int resolve_range(struct forecast_conf *c, const json_t *raw, struct weir_prepare *p,
-                         size_t k)
-{
-    char ip[256];
-    const json_t *names = range_out_names(&c->fields, raw);
-    weir_path_key(ip, sizeof ip, p->path, "range_out");
-    if (!names || json_array_size(names) != 2 * c->fields.n) {
-        if (k == 0)
-            weir_diag_add(p->diag, ip, "expected %zu names (lo and hi per input), got %zu",
-                          2 * c->fields.n, json_array_size(names));
-        return 1;
-    }
-    const char *lo = json_string_value(json_array_get(names, 2 * k));
-    const char *hi = json_string_value(json_array_get(names, 2 * k + 1));
-    if (!lo || !hi) {
-        weir_diag_add(p->diag, ip, "expected strings, got another JSON value");
-        return 1;
-    }
-    c->lo_col[k] = weir_schema_feature_out(p, lo, ip, 1);
-    c->hi_col[k] = weir_schema_feature_out(p, hi, ip, 1);
-    return c->lo_col[k] < 0 || c->hi_col[k] < 0;
-}
-
 static int forecast_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
 {
     struct forecast_conf *c = vconf;
-    char path[256], ip[256];
-    int bad = 0;
-    weir_path_key(path, sizeof path, p->path, "fields");
-    if (c->fields.n > WEIR_SCHEMA_MAX / 3) {
-        weir_diag_add(p->diag, path, "expected at most %d features, got %zu", WEIR_SCHEMA_MAX / 3,
-                      c->fields.n);
-        return 1;
-    }
-    for (size_t k = 0; k < c->fields.n; k++) {
-        const char *fp = json_is_string(json_object_get(raw, "fields"))
-                             ? path
-                             : weir_path_index(ip, sizeof ip, path, k);
-        c->in_col[k] = weir_schema_feature_in(p, c->fields.v[k], fp);
-        bad += c->in_col[k] < 0;
-        c->lo_col[k] = c->hi_col[k] = -1;
-        if (c->range)
-            bad += resolve_range(c, raw, p, k);
-    }
-    weir_path_key(ip, sizeof ip, p->path, "out");
-    c->out_col = weir_schema_feature_out(p, c->out, ip, 1);
-    bad += c->out_col < 0;
+    char ip[256];
+    int bad = scorer_prepare(&c->s, raw, p);
+    if (c->s.fields.n > WEIR_SCHEMA_MAX / 3)
+        return bad;
     bad += weir_state_opts_prepare(&c->state, raw, p);
     c->season_ms = (int64_t)(c->season_ns / 1000000);
     if (c->season_ns && c->season_ms < c->season_buckets) {
@@ -181,13 +105,13 @@ static int forecast_prepare(void *vconf, const json_t *raw, struct weir_prepare 
     }
     size_t phases = c->season_ms > 0 ? (size_t)c->season_buckets : 0;
     c->feature_bytes = sizeof(struct hw_model) + ROUND8(phases * sizeof(struct hw_phase));
-    c->hold_offset = c->feature_bytes * c->fields.n;
-    c->bytes = c->hold_offset + weir_hold_bytes(c->hold);
+    c->hold_offset = c->feature_bytes * c->s.fields.n;
+    c->bytes = c->hold_offset + weir_hold_bytes(c->s.hold);
     uint64_t h = weir_hash_str(WEIR_HASH_SEED, "forecast/1");
-    for (size_t k = 0; k < c->fields.n; k++)
-        h = weir_hash_str(h, c->fields.v[k]);
+    for (size_t k = 0; k < c->s.fields.n; k++)
+        h = weir_hash_str(h, c->s.fields.v[k]);
     h = weir_hash_u64(weir_hash_u64(h, (uint64_t)c->season_ms), (uint64_t)phases);
-    c->layout = weir_hash_u64(h, (uint64_t)c->hold);
+    c->layout = weir_hash_u64(h, (uint64_t)c->s.hold);
     return bad;
 }
 
@@ -199,18 +123,6 @@ static int forecast_init(struct weir_op *op, struct weir_error *err)
     return 0;
 }
 
-static double side_score(const struct forecast_conf *c, double r, double scale)
-{
-    if ((c->side == SIDE_UP && r <= 0) || (c->side == SIDE_DOWN && r >= 0) || r == 0)
-        return 0.0;
-    if (!(scale > 0))
-        return 1.0; /* any residual after exact forecasts */
-    double z = r / scale;
-    if (c->mapping == MAP_RATIO)
-        return z * z / (z * z + c->z_half * c->z_half);
-    return erf(fabs(z) * M_SQRT1_2);
-}
-
 /* Forecasts x, scores its residual, then learns x. phase: NULL without a
  * season (or an event time). */
 static double model_step(const struct forecast_conf *c, struct hw_model *m, struct hw_phase *ph,
@@ -220,12 +132,12 @@ static double model_step(const struct forecast_conf *c, struct hw_model *m, stru
     if (m->seen) {
         double f = m->level + m->trend + s_p, r = x - f;
         double scale = sqrt(m->var);
-        scale = scale > c->min_scale ? scale : c->min_scale;
+        scale = scale > c->s.min_scale ? scale : c->s.min_scale;
         if (m->seen >= (uint64_t)c->warmup) {
-            score = side_score(c, r, scale);
+            score = scorer_z(&c->s, r, scale); /* 1 for any residual after exact forecasts */
             if (lo) {
-                *lo = (float)(f - c->range_k * scale);
-                *hi = (float)(f + c->range_k * scale);
+                *lo = (float)(f - c->s.range_k * scale);
+                *hi = (float)(f + c->s.range_k * scale);
             }
         }
         uint64_t span = m->residuals < (uint64_t)c->window ? m->residuals + 1 : (uint64_t)c->window;
@@ -261,12 +173,10 @@ static int forecast_process(struct weir_op *op, struct weir_batch *b)
         float *row = weir_batch_row(b, i);
         int64_t ts = b->rec[i].ts_ms;
         double best = 0;
-        for (size_t k = 0; k < c->fields.n; k++) {
-            double x = row[c->in_col[k]];
-            float *lo = c->range ? &row[c->lo_col[k]] : NULL;
-            float *hi = c->range ? &row[c->hi_col[k]] : NULL;
-            if (lo)
-                *lo = *hi = NAN;
+        for (size_t k = 0; k < c->s.fields.n; k++) {
+            double x = row[c->s.in_col[k]];
+            float *lo, *hi;
+            scorer_range_slots(&c->s, row, k, &lo, &hi);
             if (!isfinite(x))
                 continue;
             struct hw_model *m = (struct hw_model *)(state + k * c->feature_bytes);
@@ -280,9 +190,7 @@ static int forecast_process(struct weir_op *op, struct weir_batch *b)
                 b->rec[i].flags |= WEIR_REC_WARMUP;
             best = s > best ? s : best;
         }
-        if (c->hold)
-            best = weir_hold_gate((unsigned char *)state + c->hold_offset, c->hold, best);
-        row[c->out_col] = (float)best;
+        scorer_finish(&c->s, state + c->hold_offset, row, best);
     }
     return WEIR_OP_CONTINUE;
 }

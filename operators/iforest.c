@@ -23,13 +23,21 @@
  * WEIR_REC_WARMUP. A record with a NaN or infinite feature is neither
  * scored nor learned.
  *
+ * With "model": a forest `weir fit --type iforest` trained
+ * (operators/iforest_model.h) scores every record instead, on the same
+ * scale, and nothing is learned: no ring, no warm-up, the options that shape
+ * the online forest (trees, sample, window, rebuild, warmup, seed) refused;
+ * "fields" must be the model's features in order. "side" compares with the
+ * mean of the points its trees were grown from.
+ *
  * Random draws come from a splitmix64 stream per key, started at `seed`, in
  * a fixed order (per tree: the sample's partial Fisher-Yates draws over a
  * permutation of the ring's slots that starts as the identity at each build
  * and carries over from tree to tree, then per split node in preorder one
  * draw for the feature, one for the split), so a key's
  * scores depend only on its own records and the seed (tests/test_op_iforest
- * rebuilds the same forests with a naive recursive reference).
+ * rebuilds the same forests with a naive recursive reference). Growing and
+ * scoring trees is operators/iforest_forest.c, shared with weir fit.
  *
  * State per key (bounded): 40 bytes + 4 * fields rounded to 8 + 4 * window
  * * fields (the ring) + 8 * trees * (2 * sample - 1) (the nodes): 100 trees
@@ -44,16 +52,18 @@
 
 #include "engine/operator.h"
 #include "engine/opstate.h"
+#include "engine/paths.h"
 #include "operators/hold.h"
+#include "operators/iforest_forest.h"
+#include "operators/iforest_model.h"
 
 enum iforest_side { SIDE_BOTH, SIDE_UP, SIDE_DOWN };
 
 #define ROUND8(n) (((n) + 7) & ~(size_t)7)
-#define NODE_LEAF 0xFFFFu
 
 struct iforest_conf {
     struct weir_strlist fields;
-    const char *out;
+    const char *out, *model;
     int64_t trees, sample, window, rebuild, warmup, seed, hold;
     int side;
     struct weir_state_opts state;
@@ -63,6 +73,7 @@ struct iforest_conf {
     size_t tree_nodes; /* per tree: 2 * sample - 1 */
     size_t center_offset, ring_offset, node_offset, hold_offset, bytes;
     uint64_t layout;
+    struct iforest_model trained; /* loaded from "model" */
 };
 
 static const struct weir_option iforest_options[] = {
@@ -87,6 +98,10 @@ static const struct weir_option iforest_options[] = {
     {"side", WEIR_OPT_ENUM, "\"both\"",
      "which points may score: both, up (some feature above its sample mean), down (below)",
      offsetof(struct iforest_conf, side), 0, 0, 0, "both|up|down"},
+    {"model", WEIR_OPT_STRING, NULL,
+     "a forest trained by weir fit --type iforest (beside the pipeline file, else the working "
+     "directory): it scores every record, nothing is learned online",
+     offsetof(struct iforest_conf, model), 0, 0, 0, NULL},
     WEIR_HOLD_OPTION_ROW(struct iforest_conf, hold),
     WEIR_STATE_OPTION_ROWS(struct iforest_conf, state),
     {0},
@@ -103,39 +118,52 @@ struct if_head {
     double c_norm;         /* c(built) */
 };
 
-/* A node, trees laid out in preorder: the left child follows its parent;
- * a leaf has feat == NODE_LEAF, its point count in `right` and c(count) in
- * `split`. */
-struct if_node {
-    float split;
-    uint16_t feat;
-    uint16_t right;
-};
-
-/* Per worker: the scratch a build needs. */
-struct if_scratch {
-    uint32_t *idx;  /* window: a permutation of the ring's slots */
-    float *pts;     /* sample rows of d floats: one tree's points, contiguous */
-    uint32_t *rows; /* sample: indices into pts, partitioned as the tree splits */
-};
-
-static uint64_t splitmix(uint64_t *s)
+/* "a", "b", ... into buf (cut short when it is full). */
+static void names_list(char *buf, size_t size, const char *const *v, size_t n)
 {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    size_t o = 0;
+    buf[0] = 0;
+    for (size_t q = 0; q < n && o < size; q++)
+        o += (size_t)snprintf(buf + o, size - o, "%s\"%s\"", q ? ", " : "", v[q]);
 }
 
-/* c(n): the average path length of an unsuccessful search in a binary
- * search tree of n points, which normalises the depths. */
-static double iforest_c(double n)
+/* "model": loads it into c->trained; fields must be its features, the
+ * online forest's options absent. Returns the number of problems. */
+static int prepare_model(struct iforest_conf *c, const json_t *raw, struct weir_prepare *p)
 {
-    if (n <= 1)
-        return 0.0;
-    if (n <= 2)
-        return 1.0;
-    return 2.0 * (log(n - 1.0) + 0.5772156649015329) - 2.0 * (n - 1.0) / n;
+    char ip[256], why[8300];
+    static const char *const online[] = {"trees", "sample", "window", "rebuild", "warmup", "seed"};
+    int bad = 0;
+    for (size_t k = 0; k < sizeof online / sizeof online[0]; k++)
+        if (json_object_get(raw, online[k])) {
+            weir_diag_add(p->diag, weir_path_key(ip, sizeof ip, p->path, online[k]),
+                          "expected no \"%s\" with \"model\" (the model file fixes the forest), "
+                          "got one", online[k]);
+            bad++;
+        }
+    if (weir_prepare_path(p, (json_t *)raw, "model", &c->model, WEIR_PATH_READ, why, sizeof why) ==
+        -ENOMEM) {
+        weir_diag_add(p->diag, p->path, "out of memory");
+        return bad + 1;
+    }
+    weir_path_key(ip, sizeof ip, p->path, "model");
+    if (iforest_model_load(c->model, &c->trained, why, sizeof why) < 0) {
+        weir_diag_add(p->diag, ip, "%s", why);
+        return bad + 1;
+    }
+    int same = c->fields.n == c->trained.d;
+    for (size_t q = 0; same && q < c->fields.n; q++)
+        same = strcmp(c->fields.v[q], c->trained.feature[q]) == 0;
+    if (!same) {
+        char want[1024], got[1024];
+        names_list(want, sizeof want, (const char *const *)c->trained.feature, c->trained.d);
+        names_list(got, sizeof got, c->fields.v, c->fields.n);
+        weir_diag_add(p->diag, weir_path_key(ip, sizeof ip, p->path, "fields"),
+                      "expected the model's features in its order [%s] (%s), got [%s]", want,
+                      c->model, got);
+        bad++;
+    }
+    return bad;
 }
 
 static int iforest_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
@@ -145,7 +173,9 @@ static int iforest_prepare(void *vconf, const json_t *raw, struct weir_prepare *
     int bad = weir_schema_features_in(p, raw, "fields", &c->fields, WEIR_SCHEMA_MAX, c->in_col);
     if (c->fields.n > WEIR_SCHEMA_MAX)
         return bad;
-    if (c->warmup > c->window) {
+    if (c->model)
+        bad += prepare_model(c, raw, p);
+    else if (c->warmup > c->window) {
         weir_diag_add(p->diag, weir_path_key(ip, sizeof ip, p->path, "warmup"),
                       "expected warmup <= window (%lld), got %lld", (long long)c->window,
                       (long long)c->warmup);
@@ -160,7 +190,10 @@ static int iforest_prepare(void *vconf, const json_t *raw, struct weir_prepare *
     c->center_offset = sizeof(struct if_head);
     c->ring_offset = c->center_offset + ROUND8(d * sizeof(float));
     c->node_offset = c->ring_offset + ROUND8((size_t)c->window * d * sizeof(float));
-    c->hold_offset = c->node_offset + (size_t)c->trees * c->tree_nodes * sizeof(struct if_node);
+    c->hold_offset =
+        c->node_offset + (size_t)c->trees * c->tree_nodes * sizeof(struct iforest_node);
+    if (c->model) /* only the hold ring is kept per key */
+        c->hold_offset = c->center_offset = c->ring_offset = c->node_offset = 0;
     c->bytes = c->hold_offset + weir_hold_bytes(c->hold);
     uint64_t h = weir_hash_str(WEIR_HASH_SEED, "iforest/1");
     for (size_t k = 0; k < d; k++)
@@ -168,18 +201,21 @@ static int iforest_prepare(void *vconf, const json_t *raw, struct weir_prepare *
     h = weir_hash_u64(weir_hash_u64(h, (uint64_t)c->trees), (uint64_t)c->sample);
     h = weir_hash_u64(weir_hash_u64(h, (uint64_t)c->window), (uint64_t)c->rebuild);
     h = weir_hash_u64(weir_hash_u64(h, (uint64_t)c->warmup), (uint64_t)c->seed);
+    h = weir_hash_u64(h, c->model ? c->trained.hash : 0);
     c->layout = weir_hash_u64(h, (uint64_t)c->hold);
     return bad;
 }
 
+static void iforest_release(void *vconf)
+{
+    iforest_model_free(&((struct iforest_conf *)vconf)->trained);
+}
+
 static void iforest_destroy(struct weir_op *op)
 {
-    struct if_scratch *s = op->state;
-    if (s) {
-        free(s->idx);
-        free(s->pts);
-        free(s->rows);
-    }
+    struct iforest_scratch *s = op->state;
+    if (s)
+        iforest_scratch_free(s);
     free(s);
     op->state = NULL;
 }
@@ -189,134 +225,38 @@ static int iforest_init(struct weir_op *op, struct weir_error *err)
     const struct iforest_conf *c = op->conf;
     if (c->bytes > UINT32_MAX)
         return weir_error_set(err, -EINVAL, "iforest: %zu bytes per key is too large", c->bytes);
-    struct if_scratch *s = calloc(1, sizeof *s);
-    op->state = s;
-    if (s) {
-        s->idx = malloc((size_t)c->window * sizeof *s->idx);
-        s->pts = malloc((size_t)c->sample * (c->fields.n ? c->fields.n : 1) * sizeof *s->pts);
-        s->rows = malloc((size_t)c->sample * sizeof *s->rows);
+    if (!c->model) { /* the online forest's build scratch */
+        struct iforest_scratch *s = calloc(1, sizeof *s);
+        op->state = s;
+        if (!s || iforest_scratch_alloc(s, (size_t)c->window, (size_t)c->sample, c->fields.n) < 0) {
+            iforest_destroy(op);
+            return weir_error_set(err, -ENOMEM, "iforest: out of memory");
+        }
     }
-    if (!s || !s->idx || !s->pts || !s->rows) {
-        iforest_destroy(op);
-        return weir_error_set(err, -ENOMEM, "iforest: out of memory");
-    }
-    if (weir_op_state_declare(op, &c->state, (uint32_t)c->bytes, c->layout) < 0)
+    if (c->bytes && weir_op_state_declare(op, &c->state, (uint32_t)c->bytes, c->layout) < 0)
         return weir_error_set(err, -ENOMEM, "iforest: out of memory");
     return 0;
 }
 
-/* ---- building ---------------------------------------------------------- */
-
-struct builder {
-    const float *pts; /* rows of d floats */
-    size_t d;
-    uint64_t *rng;
-    struct if_node *nodes;
-    size_t used;
-};
-
-/* Splits the points pts[idx[0..n)] at depth `depth` into nodes from b->used on
- * (preorder); returns the node's index. */
-static size_t build_node(struct builder *b, uint32_t *idx, uint32_t n, unsigned depth,
-                         unsigned limit)
-{
-    size_t at = b->used++;
-    struct if_node *node = &b->nodes[at];
-    float lo[WEIR_SCHEMA_MAX], hi[WEIR_SCHEMA_MAX];
-    uint16_t varying[WEIR_SCHEMA_MAX];
-    size_t nv = 0;
-    if (n > 1 && depth < limit) {
-        for (size_t q = 0; q < b->d; q++)
-            lo[q] = hi[q] = b->pts[(size_t)idx[0] * b->d + q];
-        for (uint32_t i = 1; i < n; i++)
-            for (size_t q = 0; q < b->d; q++) {
-                float x = b->pts[(size_t)idx[i] * b->d + q];
-                lo[q] = x < lo[q] ? x : lo[q];
-                hi[q] = x > hi[q] ? x : hi[q];
-            }
-        for (size_t q = 0; q < b->d; q++)
-            if (hi[q] > lo[q])
-                varying[nv++] = (uint16_t)q;
-    }
-    if (nv == 0) { /* a leaf keeps c(n), which its depth is topped up with */
-        *node = (struct if_node){(float)iforest_c(n), NODE_LEAF, (uint16_t)n};
-        return at;
-    }
-    uint16_t q = varying[splitmix(b->rng) % nv];
-    double u = (double)(splitmix(b->rng) >> 11) / 9007199254740992.0;
-    float split = (float)(lo[q] + u * ((double)hi[q] - lo[q]));
-    if (split > hi[q]) /* rounding to float: keep the right side non-empty */
-        split = hi[q];
-    uint32_t left = 0;
-    for (uint32_t i = 0; i < n; i++)
-        if (b->pts[(size_t)idx[i] * b->d + q] < split) {
-            uint32_t t = idx[i];
-            idx[i] = idx[left];
-            idx[left++] = t;
-        }
-    node->split = split;
-    node->feat = q;
-    build_node(b, idx, left, depth + 1, limit);
-    size_t right = build_node(b, idx + left, n - left, depth + 1, limit);
-    b->nodes[at].right = (uint16_t)(right - at);
-    return at;
-}
-
 /* Rebuilds the key's forest from its ring, and the sample means. */
-static void build_forest(const struct iforest_conf *c, struct if_scratch *s, unsigned char *st)
+static void build_forest(const struct iforest_conf *c, struct iforest_scratch *s, unsigned char *st)
 {
     struct if_head *h = (struct if_head *)st;
-    float *center = (float *)(st + c->center_offset);
-    uint32_t n = h->count, psi = n < (uint32_t)c->sample ? n : (uint32_t)c->sample;
-    unsigned limit = 0;
-    while (((uint32_t)1 << limit) < psi)
-        limit++;
-    double sum[WEIR_SCHEMA_MAX] = {0};
-    const float *ring = (const float *)(st + c->ring_offset);
-    struct builder b = {.pts = s->pts, .d = c->fields.n, .rng = &h->rng};
-    for (uint32_t i = 0; i < n; i++)
-        s->idx[i] = i;
-    for (size_t t = 0; t < (size_t)c->trees; t++) {
-        /* a partial Fisher-Yates, continued from the previous tree's
-         * permutation (any permutation gives a uniform sample) */
-        for (uint32_t j = 0; j < psi; j++) {
-            uint32_t r = j + (uint32_t)(splitmix(&h->rng) % (n - j));
-            uint32_t tmp = s->idx[j];
-            s->idx[j] = s->idx[r];
-            s->idx[r] = tmp;
-            memcpy(s->pts + (size_t)j * b.d, ring + (size_t)s->idx[j] * b.d, b.d * sizeof *ring);
-            for (size_t q = 0; q < b.d; q++)
-                sum[q] += ring[(size_t)s->idx[j] * b.d + q];
-            s->rows[j] = j;
-        }
-        b.nodes = (struct if_node *)(st + c->node_offset) + t * c->tree_nodes;
-        b.used = 0;
-        build_node(&b, s->rows, psi, 0, limit);
-    }
-    for (size_t q = 0; q < b.d; q++)
-        center[q] = (float)(sum[q] / ((double)psi * (double)c->trees));
+    uint32_t psi = iforest_grow((const float *)(st + c->ring_offset), c->fields.n, h->count,
+                                (uint32_t)c->sample, (size_t)c->trees, c->tree_nodes, &h->rng, s,
+                                (struct iforest_node *)(st + c->node_offset),
+                                (float *)(st + c->center_offset));
     h->built = psi;
     h->c_norm = iforest_c(psi);
     h->since_build = 0;
 }
 
-/* ---- scoring ----------------------------------------------------------- */
-
-static double path_length(const struct if_node *nodes, const float *x)
+/* The forest's score of x; with "side", 0 unless some feature lies beyond
+ * center on that side. */
+static double score_point(const struct iforest_conf *c, const struct iforest_node *nodes,
+                          size_t trees, size_t tree_nodes, double c_norm, const float *center,
+                          const float *x)
 {
-    size_t at = 0;
-    unsigned depth = 0;
-    while (nodes[at].feat != NODE_LEAF) {
-        at = x[nodes[at].feat] < nodes[at].split ? at + 1 : at + nodes[at].right;
-        depth++;
-    }
-    return depth + (double)nodes[at].split; /* a leaf's c(size) */
-}
-
-static double score_point(const struct iforest_conf *c, const unsigned char *st, const float *x)
-{
-    const struct if_head *h = (const struct if_head *)st;
-    const float *center = (const float *)(st + c->center_offset);
     if (c->side != SIDE_BOTH) {
         int beyond = 0;
         for (size_t q = 0; q < c->fields.n; q++)
@@ -324,19 +264,44 @@ static double score_point(const struct iforest_conf *c, const unsigned char *st,
         if (!beyond)
             return 0.0;
     }
-    const struct if_node *nodes = (const struct if_node *)(st + c->node_offset);
-    double sum = 0;
-    for (size_t t = 0; t < (size_t)c->trees; t++)
-        sum += path_length(nodes + t * c->tree_nodes, x);
-    if (!(h->c_norm > 0))
-        return 0.5; /* a forest of one point isolates nothing */
-    return exp2(-(sum / (double)c->trees) / h->c_norm);
+    return iforest_score(nodes, trees, tree_nodes, c_norm, x);
+}
+
+/* With "model": scores only, the key's state holding the hold ring. */
+static int process_trained(struct weir_op *op, struct weir_batch *b)
+{
+    const struct iforest_conf *c = op->conf;
+    const struct iforest_model *m = &c->trained;
+    for (uint32_t i = 0; i < b->n; i++) {
+        if (!weir_record_live(&b->rec[i]))
+            continue;
+        float *row = weir_batch_row(b, i), x[WEIR_SCHEMA_MAX];
+        int finite = 1;
+        for (size_t q = 0; q < m->d; q++) {
+            x[q] = row[c->in_col[q]];
+            finite &= isfinite(x[q]);
+        }
+        row[c->out_col] = 0;
+        if (!finite)
+            continue;
+        double score = score_point(c, m->nodes, m->trees, m->tree_nodes, m->c_norm, m->center, x);
+        if (c->hold) {
+            unsigned char *st = weir_op_state(op, b, i, NULL);
+            if (!st)
+                return -ENOMEM;
+            score = weir_hold_gate(st + c->hold_offset, c->hold, score);
+        }
+        row[c->out_col] = (float)score;
+    }
+    return WEIR_OP_CONTINUE;
 }
 
 static int iforest_process(struct weir_op *op, struct weir_batch *b)
 {
     weir_op_state_batch(op);
     const struct iforest_conf *c = op->conf;
+    if (c->model)
+        return process_trained(op, b);
     size_t d = c->fields.n;
     for (uint32_t i = 0; i < b->n; i++) {
         if (!weir_record_live(&b->rec[i]))
@@ -358,7 +323,9 @@ static int iforest_process(struct weir_op *op, struct weir_batch *b)
             h->rng = (uint64_t)c->seed;
         double score = 0;
         if (h->built)
-            score = score_point(c, st, x);
+            score = score_point(c, (const struct iforest_node *)(st + c->node_offset),
+                                (size_t)c->trees, c->tree_nodes, h->c_norm,
+                                (const float *)(st + c->center_offset), x);
         else
             b->rec[i].flags |= WEIR_REC_WARMUP;
         if (c->hold)
@@ -378,11 +345,13 @@ static int iforest_process(struct weir_op *op, struct weir_batch *b)
 
 const struct weir_operator_type weir_op_iforest = {
     .name = "iforest",
-    .summary = "Isolation forest, online: trees rebuilt from a window of recent points, per key",
+    .summary = "Isolation forest: online (trees rebuilt from a window of recent points, per key) "
+               "or trained by weir fit (\"model\")",
     .options = iforest_options,
     .conf_size = sizeof(struct iforest_conf),
     .prepare = iforest_prepare,
     .init = iforest_init,
     .destroy = iforest_destroy,
+    .release = iforest_release,
     .process = iforest_process,
 };

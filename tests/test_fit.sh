@@ -10,6 +10,9 @@
 #     weir fit reported within 1e-5; a logistic regression cannot learn the
 #     circle (the MLP's AUC is not a property of the data alone);
 #   - the autoencoder's reconstruction error is higher on the anomalies;
+#   - iforest: trained without labels, served by the iforest operator's
+#     "model" it gives weir fit's scores within 1e-6 and finds the anomalies;
+#     a model of other features is refused;
 #   - one seed gives identical files (cmp), another seed a different one;
 #     fitting from the pipeline equals fitting from its feature file; two
 #     runs of weir features give one file; the validation rows are the latest
@@ -154,6 +157,29 @@ a=$($PY tests/fit_data.py auc "$T/served.jsonl" score anom)
 echo "autoencoder: anomalies' mean error $r x the normal records', AUC $a"
 at_least "$r" 5 && at_least "$a" 0.95 && ok ||
     fail "autoencoder: anomalies' error only $r x the normal one (AUC $a)"
+
+# isolation forest: no labels in training (anom only measures it); rows with a missing
+# input (c) neither learnt nor scored; served by the iforest operator's "model"
+sed 's|(b - b)"}}\]|(b - b)"}}, {"type": "iforest", "fields": ["a", "b", "c"], "model": "MODEL", "out": "score"}]|' \
+    "$T/p.json" >"$T/forest.json"
+fit iforest anom "$T/if.json" "$T/if.scores" --features a,b,c --seed 5 --trees 50 >"$T/if.txt"
+fit iforest "" "$T/if2.json" "$T/if2.scores" --features a,b,c --seed 5 --trees 50 >/dev/null
+cmp -s "$T/if.json" "$T/if2.json" && ok || fail "iforest: one seed, two files (with and without --label)"
+fit iforest "" "$T/if3.json" "$T/if3.scores" --features a,b,c --seed 6 --trees 50 >/dev/null
+cmp -s "$T/if.json" "$T/if3.json" && fail "iforest: seeds 5 and 6 gave one file" || ok
+grep -q "^weir fit: iforest 50 trees of 256 points" "$T/if.txt" && ok || fail "iforest: $(cat "$T/if.txt")"
+"$WEIR_BIN" run "$T/forest.json" --set "operators[2].model=$T/if.json" \
+    --set "sinks[0].path=$T/served.jsonl" --quiet || fail "iforest: weir run with the model"
+d=$($PY tests/fit_data.py same "$T/if.scores" "$T/served.jsonl" score)
+below "$d" 1e-6 && ok || fail "iforest: weir run and weir fit differ by $d"
+a=$($PY tests/fit_data.py auc "$T/served.jsonl" score anom)
+echo "iforest (weir fit): anomalies AUC $a; $(grep validation "$T/if.txt")"
+at_least "$a" 0.9 && ok || fail "iforest: anomalies AUC $a"
+# a model trained on other features is refused with the model's names
+"$WEIR_BIN" run "$T/forest.json" --set "operators[2].model=$T/if.json" \
+    --set 'operators[2].fields=["a","b"]' --quiet 2>"$T/if.err" && fail "iforest: mismatched fields ran"
+grep -q 'operators\[2\].fields: expected the model.s features in its order \["a", "b", "c"\]' "$T/if.err" &&
+    ok || fail "iforest: mismatched fields: $(cat "$T/if.err")"
 
 # from the pipeline directly: the same file as from its feature CSV
 "$WEIR_BIN" fit "$T/p.json" --features a,b,c,ab --type logistic --label y_lin \

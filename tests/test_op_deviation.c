@@ -7,17 +7,10 @@
 
 #include "tests/check.h"
 #include "tests/op_harness.h"
+#include "tests/test_rand.h"
 
 extern const struct weir_operator_type weir_op_deviation;
 
-static uint64_t rng = 12345;
-static double uniform(void)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return (double)((rng * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
-}
 
 static int cmp_float(const void *a, const void *b)
 {
@@ -404,6 +397,7 @@ static void test_prepare_errors(void)
 
 int main(void)
 {
+    rng = 12345;
     test_against_reference();
     test_season();
     test_season_week();

@@ -9,17 +9,10 @@
 
 #include "tests/check.h"
 #include "tests/op_harness.h"
+#include "tests/test_rand.h"
 
 extern const struct weir_operator_type weir_op_forecast;
 
-static uint64_t rng = 5;
-static double uniform(void)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return (double)((rng * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
-}
 
 enum { N = 4000, STEP_MS = 300000, BUCKETS = 288 };
 static float x[N], s1[N], s2[N], lo[N], hi[N];
@@ -263,6 +256,7 @@ static void test_prepare_errors(void)
 
 int main(void)
 {
+    rng = 5;
     make_series();
     test_reference();
     test_side();

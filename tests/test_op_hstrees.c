@@ -7,22 +7,10 @@
 
 #include "tests/check.h"
 #include "tests/op_harness.h"
+#include "tests/test_rand.h"
 
 extern const struct weir_operator_type weir_op_hstrees;
 
-static uint64_t rng = 77;
-static double uniform(void)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return (double)((rng * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
-}
-
-static double gauss(void)
-{
-    return sqrt(-2 * log(uniform() + 1e-300)) * cos(2 * M_PI * uniform());
-}
 
 /* Runs (x, y) pairs through a fresh hstrees; scores and warm-up flags out. */
 static void run(const char *conf, const float (*xy)[2], size_t n, float *score,
@@ -59,6 +47,7 @@ static void run(const char *conf, const float (*xy)[2], size_t n, float *score,
 
 int main(void)
 {
+    rng = 77;
     enum { N = 2000 };
     static float xy[N][2], s1[N], s2[N], s3[N];
     static unsigned char w1[N], w2[N], w3[N];

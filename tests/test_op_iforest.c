@@ -13,100 +13,7 @@
 
 extern const struct weir_operator_type weir_op_iforest;
 
-enum { D = 2 };
-
-static uint64_t rng = 99;
-static double uniform(void)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return (double)((rng * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
-}
-
-static double gauss(void)
-{
-    return sqrt(-2 * log(uniform() + 1e-300)) * cos(2 * M_PI * uniform());
-}
-
-/* ---- the reference ----------------------------------------------------- */
-
-struct rnode {
-    int feat; /* -1: leaf */
-    float split;
-    int size;
-    struct rnode *left, *right;
-};
-
-static uint64_t mix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static double cnorm(double n)
-{
-    return n <= 1 ? 0 : n <= 2 ? 1 : 2 * (log(n - 1) + 0.5772156649015329) - 2 * (n - 1) / n;
-}
-
-static struct rnode *rbuild(float (*pts)[D], int n, int depth, int limit, uint64_t *s)
-{
-    struct rnode *nd = calloc(1, sizeof *nd);
-    nd->feat = -1;
-    nd->size = n;
-    if (n <= 1 || depth >= limit)
-        return nd;
-    float lo[D], hi[D];
-    int vary[D], nv = 0;
-    for (int q = 0; q < D; q++) {
-        lo[q] = hi[q] = pts[0][q];
-        for (int i = 1; i < n; i++) {
-            lo[q] = fminf(lo[q], pts[i][q]);
-            hi[q] = fmaxf(hi[q], pts[i][q]);
-        }
-        if (hi[q] > lo[q])
-            vary[nv++] = q;
-    }
-    if (nv == 0)
-        return nd;
-    int q = vary[mix(s) % (uint64_t)nv];
-    double u = (double)(mix(s) >> 11) / 9007199254740992.0;
-    float split = (float)(lo[q] + u * ((double)hi[q] - lo[q]));
-    split = split > hi[q] ? hi[q] : split;
-    float(*l)[D] = malloc(sizeof *l * (size_t)n), (*r)[D] = malloc(sizeof *r * (size_t)n);
-    int nl = 0, nr = 0;
-    for (int i = 0; i < n; i++) {
-        if (pts[i][q] < split)
-            memcpy(l[nl++], pts[i], sizeof *l);
-        else
-            memcpy(r[nr++], pts[i], sizeof *r);
-    }
-    nd->feat = q;
-    nd->split = split;
-    nd->left = rbuild(l, nl, depth + 1, limit, s);
-    nd->right = rbuild(r, nr, depth + 1, limit, s);
-    free(l);
-    free(r);
-    return nd;
-}
-
-static void rfree(struct rnode *n)
-{
-    if (n) {
-        rfree(n->left);
-        rfree(n->right);
-        free(n);
-    }
-}
-
-static double rpath(const struct rnode *n, const float *x, int depth)
-{
-    if (n->feat < 0)
-        return depth + (double)(float)cnorm(n->size); /* kept as a float in the leaf */
-    return rpath(x[n->feat] < n->split ? n->left : n->right, x, depth + 1);
-}
+#include "tests/iforest_ref.h"
 
 /* Scores xs[0..n) as the operator with trees/sample/window/rebuild/warmup
  * and seed, side both. NaN rows score 0 and are skipped. */
@@ -121,38 +28,14 @@ static void reference(const float (*xs)[D], size_t n, int trees, int sample, int
         out[i] = 0;
         if (!isfinite(xs[i][0]) || !isfinite(xs[i][1]))
             continue;
-        if (built) {
-            double sum = 0;
-            for (int t = 0; t < trees; t++)
-                sum += rpath(forest[t], xs[i], 0);
-            double c = cnorm(built);
-            out[i] = c > 0 ? exp2(-(sum / trees) / c) : 0.5;
-        }
+        if (built)
+            out[i] = rscore(forest, trees, built, xs[i]);
         memcpy(ring[head], xs[i], sizeof ring[head]);
         head = (head + 1) % window;
         count += count < window;
         since++;
         if (count >= warmup && (!built || since >= rebuild)) {
-            int psi = count < sample ? count : sample, limit = 0;
-            while ((1 << limit) < psi)
-                limit++;
-            int *idx = malloc(sizeof *idx * (size_t)count);
-            float(*pts)[D] = malloc(sizeof *pts * (size_t)psi);
-            for (int j = 0; j < count; j++)
-                idx[j] = j;
-            for (int t = 0; t < trees; t++) {
-                for (int j = 0; j < psi; j++) {
-                    int r = j + (int)(mix(&s) % (uint64_t)(count - j));
-                    int tmp = idx[j];
-                    idx[j] = idx[r];
-                    idx[r] = tmp;
-                    memcpy(pts[j], ring[idx[j]], sizeof pts[j]);
-                }
-                rfree(forest[t]);
-                forest[t] = rbuild(pts, psi, 0, limit, &s);
-            }
-            free(idx);
-            free(pts);
+            int psi = rgrow(ring, count, sample, trees, &s, forest);
             built = psi;
             since = 0;
         }
@@ -368,6 +251,7 @@ static void test_prepare_errors(void)
 
 int main(void)
 {
+    rng = 99;
     make_data();
     test_reference();
     test_constant();

@@ -1,0 +1,107 @@
+/* What the residual scorers `deviation` and `forecast` share: the options
+ * that say which inputs, where the score goes, which side and mapping turn
+ * a deviation into a score, the hold, and the expected range for
+ * explanations ("range": true writes "<f>_lo"/"<f>_hi" per input unless
+ * "range_out" names them); their resolution at prepare; the z -> score
+ * mapping and the record's tail (hold, then the score written). Shared by
+ * operators, not part of the engine. */
+#ifndef WEIR_OPERATORS_SCORER_H
+#define WEIR_OPERATORS_SCORER_H
+
+#include <jansson.h>
+#include <math.h>
+#include <stddef.h>
+
+#include "engine/operator.h"
+#include "engine/option.h"
+#include "engine/schema.h"
+#include "operators/hold.h"
+
+enum scorer_side { SCORER_BOTH, SCORER_UP, SCORER_DOWN };
+enum scorer_mapping { SCORER_ERF, SCORER_RATIO };
+
+/* The shared options (filled by the option table) and their columns. */
+struct scorer_conf {
+    struct weir_strlist fields;
+    const char *out;
+    int side, mapping;
+    double z_half, min_scale;
+    int64_t hold;
+    int range;
+    double range_k;
+    const json_t *range_out;
+    /* resolved by scorer_prepare() */
+    int in_col[WEIR_SCHEMA_MAX];
+    int lo_col[WEIR_SCHEMA_MAX], hi_col[WEIR_SCHEMA_MAX];
+    int out_col;
+};
+
+/* The option rows of struct scorer_conf m inside the conf struct `type`. */
+#define SCORER_OPTION_ROWS(type, m)                                                               \
+    {"fields", WEIR_OPT_STRINGS, NULL, "input features", offsetof(type, m.fields),                \
+     WEIR_OPT_REQUIRED, 0, 0, NULL},                                                              \
+    {"out", WEIR_OPT_STRING, "\"anomaly_score\"", "output score in [0,1): max over the features", \
+     offsetof(type, m.out), 0, 0, 0, NULL},                                                       \
+    {"side", WEIR_OPT_ENUM, "\"both\"",                                                           \
+     "which deviations from the expected value score: both, up (rises), down (drops)",           \
+     offsetof(type, m.side), 0, 0, 0, "both|up|down"},                                            \
+    {"mapping", WEIR_OPT_ENUM, "\"erf\"",                                                         \
+     "z to score: erf = erf(|z|/sqrt 2), the normal mass within |z| (reaches 1.0 in float at "    \
+     "|z| of about 5.7); ratio = z^2/(z^2 + z_half^2), which keeps ranking larger deviations",    \
+     offsetof(type, m.mapping), 0, 0, 0, "erf|ratio"},                                            \
+    {"z_half", WEIR_OPT_NUMBER, "3", "ratio: the |z| that scores 0.5", offsetof(type, m.z_half),  \
+     WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, INFINITY, NULL},                                      \
+    {"min_scale", WEIR_OPT_NUMBER, "0", "floor under the scale z is measured in",                 \
+     offsetof(type, m.min_scale), WEIR_OPT_RANGE, 0, INFINITY, NULL},                             \
+    WEIR_HOLD_OPTION_ROW(type, m.hold),                                                           \
+    {"range", WEIR_OPT_BOOL, "false",                                                             \
+     "also write f_lo and f_hi: the expected value -/+ range_k * scale",                          \
+     offsetof(type, m.range), 0, 0, 0, NULL},                                                     \
+    {"range_k", WEIR_OPT_NUMBER, "3", "width of the expected range, in scales",                   \
+     offsetof(type, m.range_k), WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, INFINITY, NULL},           \
+    {"range_out", WEIR_OPT_JSON, NULL,                                                            \
+     "names of the range features, [lo, hi] per input (default: each input + \"_lo\", \"_hi\")",  \
+     offsetof(type, m.range_out), 0, 0, 0, NULL}
+
+/* Resolves the inputs (at most WEIR_SCHEMA_MAX / 3), the range features and
+ * the output; returns the number of problems (reported to p->diag). raw
+ * gains the default "range_out" names, which the schema borrows. */
+int scorer_prepare(struct scorer_conf *s, const json_t *raw, struct weir_prepare *p);
+
+/* A deviation d from the expected value, in units of scale, as a score in
+ * [0,1]; 0 on the side not watched; 1 for any deviation at scale 0. */
+static inline double scorer_z(const struct scorer_conf *s, double d, double scale)
+{
+    if ((s->side == SCORER_UP && d <= 0) || (s->side == SCORER_DOWN && d >= 0) || d == 0)
+        return 0.0;
+    if (!(scale > 0))
+        return 1.0;
+    double z = d / scale;
+    if (s->mapping == SCORER_RATIO)
+        return z * z / (z * z + s->z_half * s->z_half);
+    return erf(fabs(z) * M_SQRT1_2);
+}
+
+/* Feature k's range slots in row (NaN until scored), or NULLs without "range". */
+static inline void scorer_range_slots(const struct scorer_conf *s, float *row, size_t k,
+                                      float **lo, float **hi)
+{
+    *lo = *hi = NULL;
+    if (s->range) {
+        *lo = &row[s->lo_col[k]];
+        *hi = &row[s->hi_col[k]];
+        **lo = **hi = NAN;
+    }
+}
+
+/* The record's tail: the hold gate (its ring at hold_ring in the key's
+ * state), then the score written. */
+static inline void scorer_finish(const struct scorer_conf *s, unsigned char *hold_ring,
+                                 float *row, double best)
+{
+    if (s->hold)
+        best = weir_hold_gate(hold_ring, s->hold, best);
+    row[s->out_col] = (float)best;
+}
+
+#endif

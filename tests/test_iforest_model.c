@@ -1,0 +1,297 @@
+/* Tests for a trained isolation forest (weir fit --type iforest, the iforest
+ * operator's "model"): the forest fit/iforest.c grows from a data set, saved
+ * and loaded by the operator, scores every record as a naive recursive
+ * reference forest grown from the same rows with the same draws (rows with a
+ * missing feature neither learned nor scored); fit's own scores agree; the
+ * same seed writes the same file, another seed another; hold and side work
+ * with a model; a hand-written forest (an empty leaf included) scores as
+ * written; bad, mismatched and malformed files fail with clear
+ * errors, as do the online forest's options beside "model". */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "fit/iforest.h"
+#include "tests/check.h"
+#include "tests/iforest_ref.h"
+#include "tests/op_harness.h"
+
+extern const struct weir_operator_type weir_op_iforest;
+
+enum { NTRAIN = 1200, NTEST = 600, TREES = 30, SAMPLE = 64 };
+
+static float train[NTRAIN][D], test[NTEST][D];
+static char dir[] = "/tmp/weir-test-iforest-model.XXXXXX";
+static char model_path[256], conf[512];
+
+static void make_data(void)
+{
+    for (size_t i = 0; i < NTRAIN; i++) {
+        train[i][0] = (float)(3 + gauss());
+        train[i][1] = (float)(100 + 10 * gauss());
+    }
+    train[5][0] = NAN; /* not learned */
+    train[6][1] = -INFINITY;
+    for (size_t i = 0; i < NTEST; i++) {
+        test[i][0] = (float)(3 + gauss());
+        test[i][1] = (float)(100 + 10 * gauss());
+    }
+    for (size_t i = 50; i < NTEST; i += 100)
+        test[i][0] = 9, test[i][1] = 160; /* isolated */
+    test[7][1] = NAN;
+    test[8][0] = 1e30f; /* far outside: still a path to a leaf */
+}
+
+/* Trains on train[] (every row, in order) and writes path. */
+static int fit(const char *path, uint64_t seed, float *pred, size_t *used)
+{
+    static char *names[] = {"x", "y"};
+    struct fit_data d = {.n = NTRAIN, .nf = D, .feature = names, .X = &train[0][0]};
+    static size_t idx[NTRAIN];
+    for (size_t i = 0; i < NTRAIN; i++)
+        idx[i] = i;
+    struct fit_iforest_opts o = {.trees = TREES, .sample = SAMPLE, .seed = seed};
+    struct weir_error err = {0};
+    int rc = fit_iforest_train(&d, idx, NTRAIN, &o, path, pred, used, &err);
+    if (rc < 0)
+        fprintf(stderr, "fit: %s\n", err.msg);
+    return rc;
+}
+
+/* Runs rows through an iforest built from conf_json; scores out. */
+static void run(const char *conf_json, const float (*xs)[D], size_t n, float *score)
+{
+    struct h_pipe p;
+    struct h_op h;
+    h_pipe_init(&p);
+    h_feature(&p, "x", 0);
+    h_feature(&p, "y", 0);
+    CHECK(h_build(&h, &weir_op_iforest, conf_json, &p, 1) == 0);
+    int out = weir_schema_find_feature(&p.schema, "anomaly_score");
+    struct weir_batch_pool *pool = h_pool(&p, 64);
+    for (size_t k = 0; k < n;) {
+        struct weir_batch *b = weir_batch_get(pool);
+        size_t first = k;
+        for (; k < n && b->n < b->cap; k++) {
+            int i = weir_batch_push(b);
+            weir_batch_row(b, (uint32_t)i)[0] = xs[k][0];
+            weir_batch_row(b, (uint32_t)i)[1] = xs[k][1];
+        }
+        CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+        for (uint32_t j = 0; j < b->n; j++) {
+            score[first + j] = weir_batch_row(b, j)[out];
+            CHECK(!(b->rec[j].flags & WEIR_REC_WARMUP));
+        }
+        weir_batch_put(b);
+    }
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
+static void test_against_reference(void)
+{
+    static float pred[NTRAIN], score[NTEST];
+    size_t used = 0;
+    CHECK(fit(model_path, 11, pred, &used) == 0);
+    CHECK(used == NTRAIN - 2);
+    /* the reference: the finite rows in order, the same draws */
+    static float pop[NTRAIN][D];
+    int n = 0;
+    for (size_t i = 0; i < NTRAIN; i++)
+        if (isfinite(train[i][0]) && isfinite(train[i][1]))
+            memcpy(pop[n++], train[i], sizeof pop[0]);
+    struct rnode *forest[TREES] = {0};
+    uint64_t s = 11;
+    int psi = rgrow(pop, n, SAMPLE, TREES, &s, forest);
+    CHECK(psi == SAMPLE);
+    run(conf, (const float(*)[D])test, NTEST, score);
+    size_t off = 0, fit_off = 0, above = 0;
+    double least = 1;
+    for (size_t i = 50; i < NTEST; i += 100)
+        least = score[i] < least ? score[i] : least;
+    for (size_t i = 0; i < NTEST; i++) {
+        int finite = isfinite(test[i][0]) && isfinite(test[i][1]);
+        double want = finite ? rscore(forest, TREES, psi, test[i]) : 0;
+        off += fabs(score[i] - want) > 1e-6;
+        above += i % 100 != 50 && i != 8 && score[i] >= least;
+        CHECK(score[i] >= 0 && score[i] <= 1);
+    }
+    for (size_t i = 0; i < NTRAIN; i++) {
+        int finite = isfinite(train[i][0]) && isfinite(train[i][1]);
+        fit_off += fabs(pred[i] - (finite ? rscore(forest, TREES, psi, train[i]) : 0)) > 1e-6;
+    }
+    printf("iforest model: isolated least %.3f, %zu ordinary above it; far point %.3f\n", least,
+           above, score[8]);
+    CHECK(off == 0 && fit_off == 0);
+    CHECK(score[7] == 0 && score[8] > 0.6 && least > 0.7 && above * 100 < NTEST);
+    for (int t = 0; t < TREES; t++)
+        rfree(forest[t]);
+}
+
+static int same_file(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    int same = fa && fb, ca, cb;
+    while (same && ((ca = fgetc(fa)) != EOF) | ((cb = fgetc(fb)) != EOF))
+        same = ca == cb;
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    return same;
+}
+
+static void test_deterministic(void)
+{
+    static float pred[NTRAIN];
+    char again[300], other[300];
+    size_t used;
+    snprintf(again, sizeof again, "%s/again.json", dir);
+    snprintf(other, sizeof other, "%s/other.json", dir);
+    CHECK(fit(again, 11, pred, &used) == 0 && fit(other, 12, pred, &used) == 0);
+    CHECK(same_file(model_path, again));
+    CHECK(!same_file(model_path, other));
+    unlink(again);
+    unlink(other);
+}
+
+/* hold and side apply to a model's scores as to the online forest's. */
+static void test_hold_side(void)
+{
+    static float plain[NTEST], held[NTEST], up[NTEST];
+    char c2[600];
+    run(conf, (const float(*)[D])test, NTEST, plain);
+    snprintf(c2, sizeof c2, "{\"fields\": [\"x\", \"y\"], \"model\": \"%s\", \"hold\": 20}",
+             model_path);
+    run(c2, (const float(*)[D])test, NTEST, held);
+    snprintf(c2, sizeof c2, "{\"fields\": [\"x\", \"y\"], \"model\": \"%s\", \"side\": \"down\"}",
+             model_path);
+    run(c2, (const float(*)[D])test, NTEST, up);
+    size_t bad = 0, kept = 0, zero = 0;
+    for (size_t i = 0; i < NTEST; i++) {
+        float prev = 0;
+        for (size_t q = i >= 20 ? i - 20 : 0; q < i; q++)
+            prev = plain[q] > prev ? plain[q] : prev;
+        bad += held[i] != (plain[i] > prev ? plain[i] : 0);
+        kept += held[i] > 0;
+        zero += up[i] == 0;
+        bad += up[i] != 0 && up[i] != plain[i];
+    }
+    CHECK(bad == 0 && kept > 5 && kept < NTEST / 4);
+    CHECK(up[50] == 0 && zero > NTEST / 5 && zero < NTEST); /* 50: above on both */
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* Expects the model file holding text to be refused with want, which
+ * follows "test.json: operators[1].model: PATH: ". */
+static void expect_bad_file(const char *text, const char *want)
+{
+    static const char *const feats[] = {"x", "y", NULL};
+    char path[300], c2[600], msg[1200];
+    snprintf(path, sizeof path, "%s/bad.json", dir);
+    write_text(path, text);
+    snprintf(c2, sizeof c2, "{\"fields\": [\"x\", \"y\"], \"model\": \"%s\"}", path);
+    snprintf(msg, sizeof msg, "test.json: operators[1].model: %s: %s", path, want);
+    h_expect_prepare_error(&weir_op_iforest, feats, 1, c2, msg);
+    unlink(path);
+}
+
+static const char tree_ok[] = "{\"feature\": [0, -1, -1], \"split\": [1.5, 0, 0], "
+                              "\"right\": [2, 1, 1]}";
+
+static void test_bad_files(void)
+{
+    static const char *const feats[] = {"x", "y", "z", NULL};
+    char c2[700], msg[1200];
+    snprintf(c2, sizeof c2, "{\"fields\": [\"x\", \"y\"], \"model\": \"%s/none.json\"}", dir);
+    snprintf(msg, sizeof msg,
+             "test.json: operators[1].model: %s/none.json: No such file or directory", dir);
+    h_expect_prepare_error(&weir_op_iforest, feats, 1, c2, msg);
+    /* fields not the model's, in its order */
+    snprintf(c2, sizeof c2, "{\"fields\": [\"y\", \"x\"], \"model\": \"%s\"}", model_path);
+    snprintf(msg, sizeof msg,
+             "test.json: operators[1].fields: expected the model's features in its order "
+             "[\"x\", \"y\"] (%s), got [\"y\", \"x\"]", model_path);
+    h_expect_prepare_error(&weir_op_iforest, feats, 1, c2, msg);
+    snprintf(c2, sizeof c2, "{\"fields\": [\"x\", \"y\", \"z\"], \"model\": \"%s\"}", model_path);
+    snprintf(msg, sizeof msg,
+             "test.json: operators[1].fields: expected the model's features in its order "
+             "[\"x\", \"y\"] (%s), got [\"x\", \"y\", \"z\"]", model_path);
+    h_expect_prepare_error(&weir_op_iforest, feats, 1, c2, msg);
+    /* the online forest's options beside a model */
+    snprintf(c2, sizeof c2, "{\"fields\": [\"x\", \"y\"], \"model\": \"%s\", \"window\": 100}",
+             model_path);
+    h_expect_prepare_error(&weir_op_iforest, feats, 1, c2,
+                           "test.json: operators[1].window: expected no \"window\" with \"model\" "
+                           "(the model file fixes the forest), got one");
+    expect_bad_file("{\"format\": \"weir-iforest\", ",
+                    "line 1: string or '}' expected near end of file");
+    expect_bad_file("{\"format\": \"weir\", \"version\": 1}",
+                    "expected {\"format\": \"weir-iforest\", \"version\": 1, ...} (weir fit "
+                    "--type iforest writes it)");
+    const char *head = "{\"format\": \"weir-iforest\", \"version\": 1, \"features\": [\"x\", "
+                       "\"y\"], \"center\": [0, 0], \"sample\": 2, \"trees\": [";
+    char text[1024];
+    snprintf(text, sizeof text, "%s]}", head);
+    expect_bad_file(text, "expected 1 to 256 \"features\", as many \"center\" values, \"sample\" "
+                          "from 1 to 4096 and 1 to 1024 \"trees\"");
+    /* a child outside the tree; a feature beyond the model's; too many nodes */
+    snprintf(text, sizeof text, "%s%s, {\"feature\": [0, -1, -1], \"split\": [1, 0, 0], "
+             "\"right\": [3, 1, 1]}]}", head, tree_ok);
+    expect_bad_file(text, "trees[1] node 0: expected a feature from -1 (a leaf) to 1, a finite "
+                          "split and a right child's offset >= 2 inside the tree (a leaf: its "
+                          "point count, 0 to sample), got feature 0, right 3");
+    snprintf(text, sizeof text, "%s{\"feature\": [2, -1, -1], \"split\": [1, 0, 0], "
+             "\"right\": [2, 1, 1]}]}", head);
+    expect_bad_file(text, "trees[0] node 0: expected a feature from -1 (a leaf) to 1, a finite "
+                          "split and a right child's offset >= 2 inside the tree (a leaf: its "
+                          "point count, 0 to sample), got feature 2, right 2");
+    snprintf(text, sizeof text, "%s{\"feature\": [0, -1, -1, -1], \"split\": [1, 0, 0, 0], "
+             "\"right\": [2, 1, 1, 1]}]}", head);
+    expect_bad_file(text, "trees[0]: expected \"feature\", \"split\" and \"right\" arrays of one "
+                          "length from 1 to 3 (2 sample - 1)");
+    /* a hand-written forest of one split loads and scores as written */
+    snprintf(text, sizeof text, "%s%s]}", head, tree_ok);
+    snprintf(c2, sizeof c2, "%s/one.json", dir);
+    write_text(c2, text);
+    char c3[700];
+    snprintf(c3, sizeof c3, "{\"fields\": [\"x\", \"y\"], \"model\": \"%s\"}", c2);
+    static const float two[2][D] = {{1, 0}, {2, 0}};
+    float s2[2];
+    run(c3, two, 2, s2);
+    CHECK(s2[0] == 0.5f && s2[1] == 0.5f); /* depth 1 + c(1) = 1 = c(2): 2^-1 */
+    /* a split may leave a side empty: a leaf of 0 points (c(0) = 0) */
+    snprintf(text, sizeof text, "%s{\"feature\": [0, -1, -1], \"split\": [1.5, 0, 0], "
+             "\"right\": [2, 0, 2]}]}", head);
+    write_text(c2, text);
+    run(c3, two, 2, s2);
+    CHECK(s2[0] == 0.5f && s2[1] == 0.25f); /* 2^-(1 + 0), 2^-(1 + c(2)) */
+    unlink(c2);
+}
+
+int main(void)
+{
+    rng = 7;
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(model_path, sizeof model_path, "%s/model.json", dir);
+    snprintf(conf, sizeof conf, "{\"fields\": [\"x\", \"y\"], \"model\": \"%s\"}", model_path);
+    make_data();
+    test_against_reference();
+    test_deterministic();
+    test_hold_side();
+    test_bad_files();
+    unlink(model_path);
+    rmdir(dir);
+    return check_summary();
+}
