@@ -15,7 +15,9 @@
 
 #include "connectors/connector.h"
 #include "connectors/csv.h"
+#include "connectors/jsonl_members.h"
 #include "connectors/file_list.h"
+#include "connectors/jsonl_members.h"
 #include "connectors/gunzip.h"
 #include "connectors/linesplit.h"
 #include "engine/buf.h"
@@ -85,6 +87,20 @@ struct file_source {
     uint32_t part;              /* the worker's slot for these files (one partition) */
 };
 
+/* A JSON Lines file's first records (WEIR_JSONL_SAMPLE_*), read when the
+ * pipeline loads: their top-level members, in order of first appearance,
+ * are the input's fields for extract's wildcards. Members first seen later
+ * are not known, so the fields are only "sampled": sinks do not refuse
+ * other names. */
+static int jsonl_members_at_load(const char *path, struct weir_schema *schema)
+{
+    int rc = weir_jsonl_members_read(path, WEIR_JSONL_SAMPLE_RECORDS, WEIR_JSONL_SAMPLE_BYTES,
+                                     &schema->input, &schema->ninput);
+    schema->input_known = rc == 0 && schema->ninput > 0;
+    schema->input_sampled = schema->input_known;
+    return rc == -ENOMEM ? rc : 0;
+}
+
 /* A CSV file's header, read when the pipeline loads, tells the operators and
  * sinks the records' top-level fields (extract's wildcards expand against
  * it, sinks check "fields" names with it). With several files, the first
@@ -97,8 +113,10 @@ static int header_at_load(const struct file_source_conf *c, struct weir_schema *
     struct stat st;
     const char *first = c->files.n ? c->files.paths[0] : "-";
     int csv = c->format == FMT_CSV || (c->format == FMT_AUTO && weir_file_is_csv(first));
-    if (!csv || strcmp(first, "-") == 0 || stat(first, &st) < 0 || !S_ISREG(st.st_mode))
+    if (strcmp(first, "-") == 0 || stat(first, &st) < 0 || !S_ISREG(st.st_mode))
         return 0; /* a pipe's header is the run's to read */
+    if (!csv)
+        return jsonl_members_at_load(first, schema);
     gzFile gz = gzopen(first, "rb"); /* plain files are read as they are */
     if (!gz)
         return 0;

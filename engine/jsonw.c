@@ -270,6 +270,17 @@ static char *format_decimal(char *o, uint64_t c, int x)
     return o + put_u64(o, (uint64_t)E);
 }
 
+/* nearbyint(x) for 0 <= x < 2^52 in the default rounding mode (to nearest,
+ * ties to even: adding 2^52 leaves no bits below the units), without a call
+ * into libm, whose nearbyint also saves and restores the floating-point
+ * environment: on plain x86-64 (no SSE4.1 rounding instruction) that call
+ * was a third of the time of a float that is not whole. */
+static inline double round_even(double x)
+{
+    const double two52 = 4503599627370496.0;
+    return (x + two52) - two52;
+}
+
 /* Floats below 2^16 that one or two decimals give back (amounts, their
  * means): m / 10^k read back as f. Below 2^16 the floats are closer than
  * 0.01, so only one such decimal can read back as f, and with one decimal
@@ -285,7 +296,7 @@ static int short_decimal(char **o, float f)
     if (!(a >= 0.01 && a < 65536.0))
         return 0;
     for (int k = 0; k < 2; k++) {
-        double m = nearbyint(a * p10[k]);
+        double m = round_even(a * p10[k]);
         if ((float)(m / p10[k]) != (float)a)
             continue;
         char *p = *o;

@@ -318,12 +318,12 @@ static int check_input_field(const char *name, const struct weir_schema *s, stru
         names[n++] = s->feat[c].name;
     for (uint32_t c = 0; c < s->nstr; c++)
         names[n++] = s->str[c].name;
-    for (uint32_t c = 0; c < s->ninput && c < WEIR_SCHEMA_MAX; c++)
+    for (uint32_t c = 0; c < s->ninput && c < WEIR_SCHEMA_MAX && !s->input_sampled; c++)
         names[n++] = s->input[c];
     const char *close = weir_did_you_mean(name, names, n);
     /* Input fields unknown: "Amount" beside a computed "amount" is taken
      * for the input's own field, not a typo. */
-    if (!s->input_known && (!close || strcasecmp(close, name) == 0))
+    if ((!s->input_known || s->input_sampled) && (!close || strcasecmp(close, name) == 0))
         return 0;
     weir_diag_add(d, path,
                   close ? "unknown field \"%s\" (did you mean \"%s\"?)" : "unknown field \"%s\"%s",

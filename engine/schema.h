@@ -33,6 +33,8 @@ struct weir_schema {
     char **input;
     uint32_t ninput;
     int input_known;
+    int input_sampled; /* input holds what the first records had (JSON Lines):
+                          other names may still come, so none is refused */
 };
 
 struct weir_override;

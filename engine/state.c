@@ -218,6 +218,51 @@ static inline void dirty_mark(struct weir_state *s, struct entry *e)
         dirty_link(s, e);
 }
 
+/* Entries' memory. Once a store holds STATE_POOL_AFTER bytes of entries,
+ * new entries of at least STATE_POOL_MIN_ENTRY bytes (windows' values) come
+ * from huge-page chunks (state_pool.h): each lookup of such an entry in a
+ * big store touches its own 4 KiB page, so it would miss the TLB as well as
+ * the cache. A small store (most of them: one per operator and partition)
+ * stays on malloc and never pins a 2 MiB page; so do small entries, where
+ * glibc's 8-byte header matters to the byte accounting. Sizes are what was
+ * asked (entry_size, tomb_size): weir_state_bytes counts the same either
+ * way, within 16 bytes of a >= 1 KiB entry. */
+#define STATE_POOL_AFTER ((uint64_t)4 << 20)
+#define STATE_POOL_MIN_ENTRY 1024u
+
+static void *entry_alloc(struct weir_state *s, size_t size)
+{
+    if (size >= STATE_POOL_MIN_ENTRY && s->entry_bytes >= STATE_POOL_AFTER) {
+        void *e = state_pool_alloc(&s->pool, size);
+        if (e)
+            return e;
+    }
+    return malloc(size);
+}
+
+static void entry_free(struct weir_state *s, struct entry *e, size_t size)
+{
+    if (s->pool.nchunks && state_pool_owns(&s->pool, e))
+        state_pool_free(&s->pool, e, size);
+    else
+        free(e);
+}
+
+/* A copy of e's first small bytes in a smaller block, e given back; NULL
+ * (e kept) when there is no memory for it. */
+static struct entry *entry_shrink(struct weir_state *s, struct entry *e, size_t full,
+                                  size_t small)
+{
+    if (!(s->pool.nchunks && state_pool_owns(&s->pool, e)))
+        return realloc(e, small);
+    struct entry *copy = entry_alloc(s, small);
+    if (!copy)
+        return NULL;
+    memcpy(copy, e, small);
+    state_pool_free(&s->pool, e, full);
+    return copy;
+}
+
 /* Turns a live entry into a tombstone. The tombstone table must have room
  * (callers reserve it first), so this cannot fail; giving the value's memory
  * back is a bonus that a failed realloc merely skips. */
@@ -231,7 +276,7 @@ static void bury(struct weir_state *s, struct entry *e)
     s->entry_bytes -= heap_size(full);
     e->flags = ENTRY_TOMB;
     if (heap_size(small) < heap_size(full)) {
-        struct entry *shrunk = realloc(e, small);
+        struct entry *shrunk = entry_shrink(s, e, full, small);
         if (shrunk) {
             e = shrunk;
             e->flags |= ENTRY_SHRUNK;
@@ -251,7 +296,7 @@ static void unbury(struct weir_state *s, uint64_t i)
     tab_remove_at(&s->tombs, i);
     dirty_unlink(s, e);
     s->tomb_bytes -= heap_size(tomb_size(s, e));
-    free(e);
+    entry_free(s, e, tomb_size(s, e));
 }
 
 /* Inserting ----------------------------------------------------------------- */
@@ -321,7 +366,7 @@ static struct entry *insert_new(struct weir_state *s, uint64_t h, const void *ke
         goto fail;
     if (tomb_cap != s->tombs.cap && !(tombs = calloc(tomb_cap, sizeof *tombs)))
         goto fail;
-    if (!(e = malloc(esize)))
+    if (!(e = entry_alloc(s, esize)))
         goto fail;
 
     /* Nothing can fail from here on. */
@@ -410,6 +455,7 @@ void weir_state_free(struct weir_state *s)
         weir_state_clear(s);
     free(s->live.slots);
     free(s->tombs.slots);
+    state_pool_release(&s->pool);
     free(s);
 }
 
@@ -512,7 +558,7 @@ void weir_state_clean(struct weir_state *s)
     for (struct entry *e = s->dirty.dirty_next, *next; e != &s->dirty; e = next) {
         next = e->dirty_next;
         if (e->flags & ENTRY_TOMB)
-            free(e);
+            entry_free(s, e, tomb_size(s, e));
         else
             e->flags &= ~ENTRY_DIRTY;
     }
@@ -535,7 +581,7 @@ void weir_state_clear(struct weir_state *s)
     weir_state_clean(s);
     for (struct entry *e = s->lru.lru_next, *next; e != &s->lru; e = next) {
         next = e->lru_next;
-        free(e);
+        entry_free(s, e, entry_size(s, e->klen));
     }
     s->lru.lru_prev = s->lru.lru_next = &s->lru;
     memset(s->live.slots, 0, s->live.cap * sizeof *s->live.slots);

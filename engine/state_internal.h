@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "engine/state.h"
+#include "engine/state_pool.h"
 
 #define ENTRY_DIRTY  0x1u /* on the dirty list */
 #define ENTRY_TOMB   0x2u /* a deleted key: in the tombstone table, not on the recency list */
@@ -48,6 +49,7 @@ struct weir_state {
     int64_t ttl_ms;
     uint32_t value_size;
     int ttl; /* a TTL map: recency ordered by touched_ms (see state.h) */
+    struct state_pool pool; /* entries once the store is big (state_pool.h) */
 };
 
 /* What glibc's malloc takes for n bytes (an 8-byte header, 16-byte granules,

@@ -87,7 +87,8 @@ static const struct weir_option extract_options[] = {
     {"fields", WEIR_OPT_JSON, NULL,
      "output name -> JSON pointer (\"/amount\"), or {\"path\", \"type\" (number, string, "
      "bool or timestamp), \"default\", \"required\"}; {} only validates records; \"V*\": "
-     "\"/V*\" is every matching field of a CSV header read at load",
+     "\"/V*\" is every matching top-level field of the input known at load (a CSV file's "
+     "header; a JSON Lines file's first records, in order of first appearance)",
      offsetof(struct extract_conf, fields), WEIR_OPT_REQUIRED, 0, 0, NULL},
     {0},
 };
@@ -371,7 +372,8 @@ static char *pointer_to(const char *name)
 /* "V*": "/V*" (or {"path": "/V*", ...}): one field per top-level input
  * field the pointer's pattern matches, in the input's order, named by the
  * key with its '*' standing for what the pattern's '*' matched. The input's
- * fields must be known when the pipeline loads (a CSV file's header). */
+ * fields must be known when the pipeline loads (a CSV file's header, a
+ * JSON Lines file's first records). */
 static int expand_wildcard(struct extract_conf *c, const char *key, const json_t *v,
                            struct weir_prepare *p, const char *fp, const char **ts_name)
 {
@@ -395,8 +397,8 @@ static int expand_wildcard(struct extract_conf *c, const char *key, const json_t
     if (!p->schema->input_known) {
         weir_diag_add(p->diag, fp,
                       "expected the input's fields known when the pipeline loads to expand "
-                      "\"%s\" (the header of a CSV file source that exists), got none: name the "
-                      "fields one by one", proto.pointer);
+                      "\"%s\" (a CSV header or the first JSON Lines records of a file source "
+                      "that exists), got none: name the fields one by one", proto.pointer);
         return 1;
     }
     size_t pre = (size_t)(strchr(pat, '*') - pat), post = strlen(strchr(pat, '*') + 1);

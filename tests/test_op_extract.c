@@ -380,8 +380,9 @@ static void test_wildcard_errors(void)
     h_pipe_init(&p);
     CHECK(h_prepare(&h, &weir_op_extract, "{\"fields\": {\"V*\": \"/V*\"}}", &p, 0) > 0);
     CHECK_STR(h_last_diag(&p), "test.json: operators[0].fields.V*: expected the input's fields "
-                               "known when the pipeline loads to expand \"/V*\" (the header of a "
-                               "CSV file source that exists), got none: name the fields one by one");
+                               "known when the pipeline loads to expand \"/V*\" (a CSV header or "
+                               "the first JSON Lines records of a file source that exists), got "
+                               "none: name the fields one by one");
     h_free(&h);
     h_pipe_free(&p);
     h_pipe_init(&p);

@@ -158,9 +158,20 @@ PYEOF
     check "$T/u2.jsonl" 5000 Time Amount amount alert
 fi
 
-# A wildcard in extract needs the input's fields at load: JSON Lines has none.
+# A wildcard in extract expands against the input's fields known at load: a
+# JSON Lines file's first records' members (escapes decoded: "\u0041mount"
+# is Amount); a record without the member takes the default.
+"$WEIR_BIN" run "$T/j.json" --quiet --set 'operators[0].fields={"id": "/id", "a_*": {"path": "/A*", "default": -1}}' \
+    --set 'sinks[0].fields=["id", "a_*"]' 2>"$T/err"
+want='{"id":7,"a_mount":5}
+{"id":8,"a_mount":-1}'
+if [ "$(cat "$T/j.jsonl")" = "$want" ]; then ok; else fail "jsonl wildcard: $(cat "$T/j.jsonl" "$T/err")"; fi
 "$WEIR_BIN" validate "$T/j.json" --set 'operators[0].fields={"V*": "/V*"}' >/dev/null 2>"$T/err"
+if grep -q 'operators\[0\].fields.V\*: expected "/V\*" to match a field of the input, got none (its fields: id, nested, ...)' "$T/err"; then ok
+else fail "jsonl wildcard, no match: $(cat "$T/err")"; fi
+# From stdin the fields are not known at load.
+"$WEIR_BIN" validate "$T/j.json" --set source.path=- --set 'operators[0].fields={"V*": "/V*"}' </dev/null >/dev/null 2>"$T/err"
 if grep -q 'operators\[0\].fields.V\*: expected the input.s fields known when the pipeline loads' "$T/err"; then ok
-else fail "jsonl wildcard: $(cat "$T/err")"; fi
+else fail "stdin wildcard: $(cat "$T/err")"; fi
 
 finish
