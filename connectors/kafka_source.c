@@ -431,6 +431,8 @@ static void on_poll(struct weir_event *ev, int res)
     struct kafka_source *ks = (struct kafka_source *)((char *)ev - offsetof(struct kafka_source, poll_ev));
     uint64_t v;
     ks->poll_armed = 0;
+    if (ks->closing)
+        return; /* replaced by a reload (detached), or cancelled by it */
     if (read(ks->efd, &v, sizeof v) < 0) {
         /* nothing to read: a spurious wake-up */
     }
@@ -665,6 +667,15 @@ static void ks_detach(struct weir_source *s)
         return;
     ks->closing = ks->stopping = 1;
     ks_leave(ks, 1);
+    if (ks->poll_armed) /* it may never fire now: its completion lets quiet() say yes */
+        weir_loop_cancel(s->worker->loop, &ks->poll_ev);
+}
+
+/* Replaced: freed once neither the poll nor the tick is on the loop. */
+static int ks_quiet(struct weir_source *s)
+{
+    const struct kafka_source *ks = s->state;
+    return !ks || (!ks->poll_armed && !ks->tick_armed);
 }
 
 static void ks_close(struct weir_source *s)
@@ -747,6 +758,7 @@ const struct weir_source_type weir_source_kafka = {
     .durable = &weir_durable_kafka,
     .stop = ks_stop,
     .detach = ks_detach,
+    .quiet = ks_quiet,
     .close = ks_close,
 };
 

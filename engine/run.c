@@ -173,7 +173,6 @@ struct run_state {
     int watch_fd;
     const char *watch_name;  /* the file's name in its directory */
     uint64_t watch_due;      /* a change seen: reload at this time (ns), 0: none */
-    unsigned source_reopens; /* reloads that changed the source (workers have slots for a few) */
     struct weir_metrics_totals progress_prev;
 };
 
@@ -445,14 +444,6 @@ static void reload_request(struct run_state *st, const char *why)
         free(plan);
         return;
     }
-    int reopen = plan->kind == WEIR_RELOAD_SHAPE && !plan->source_same && !plan->source_kept;
-    if (reopen && st->source_reopens + 1 >= WEIR_WORKER_SOURCES) {
-        weir_log(WEIR_LOG_WARN, "%s: the source changed %u times already: that needs a restart; "
-                 "the running pipeline goes on unchanged", why, st->source_reopens);
-        weir_metric_add(&st->reg.reloads_failed, 1);
-        free(plan);
-        return;
-    }
     void **shared = NULL;
     struct weir_error e = {0};
     if (plan->kind == WEIR_RELOAD_SHAPE && reload_share(st, next, plan, &shared, &e) < 0) {
@@ -464,7 +455,6 @@ static void reload_request(struct run_state *st, const char *why)
     }
     if (plan->kind != WEIR_RELOAD_SHAPE)
         shared = st->cur_shared;
-    st->source_reopens += (unsigned)reopen;
     st->plans[st->nplans++] = plan;
     st->prev_pl = st->cur_pl;
     st->prev_shared = st->cur_shared;
