@@ -145,6 +145,7 @@ static void add_stats(struct weir_worker_stats *t, const struct weir_worker_stat
     t->batches += s->batches;
     for (int k = 0; k < 64; k++)
         t->op_ns[k] += s->op_ns[k];
+    t->cpu_ns += s->cpu_ns;
 }
 
 /* The main thread's view of the run. */
@@ -690,7 +691,10 @@ int weir_run(const struct weir_pipeline *pl, const struct weir_run_opts *opts,
     res->seconds = (double)(weir_now_ns() - t0) / 1e9;
     res->workers = st.n;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    weir_http_stop(http); /* after the workers: the last scrape sees their final figures */
+    struct weir_http_usage hu;
+    weir_http_stop_usage(http, &hu); /* after the workers: the last scrape sees their final figures */
+    res->http_cpu_ns = hu.cpu_ns;
+    res->http_requests = hu.requests;
     free(st.slots);
     free(st.reg.workers);
     return st.rc;

@@ -32,6 +32,8 @@ struct weir_worker_stats {
     uint64_t batches;
     uint64_t state_writes; /* entries written to the durable state */
     uint64_t op_ns[64];   /* time in each operator's process() when timing is on */
+    uint64_t cpu_ns;      /* the worker thread's CPU time at the end of its run
+                             (CLOCK_THREAD_CPUTIME_ID: its whole life, opening included) */
 };
 
 /* A partition this worker has seen (a slot; records carry its index). */
