@@ -667,16 +667,13 @@ static void ks_detach(struct weir_source *s)
         return;
     ks->closing = ks->stopping = 1;
     ks_leave(ks, 1);
-    if (ks->poll_armed) /* it may never fire now: its completion lets quiet() say yes */
+    if (ks->poll_armed) /* it may never fire now */
         weir_loop_cancel(s->worker->loop, &ks->poll_ev);
 }
-
-/* Replaced: freed once neither the poll nor the tick is on the loop. */
-static int ks_quiet(struct weir_source *s)
-{
-    const struct kafka_source *ks = s->state;
-    return !ks || (!ks->poll_armed && !ks->tick_armed);
-}
+/* No quiet(): a replaced consumer is closed when the worker ends. Its close
+ * revokes the worker's partition slots it still holds (an assigned
+ * consumer's, a revocation still waiting), which its successor on this
+ * worker may hold by then: closing it earlier needs that hand-over first. */
 
 static void ks_close(struct weir_source *s)
 {
@@ -758,7 +755,6 @@ const struct weir_source_type weir_source_kafka = {
     .durable = &weir_durable_kafka,
     .stop = ks_stop,
     .detach = ks_detach,
-    .quiet = ks_quiet,
     .close = ks_close,
 };
 
