@@ -2,9 +2,11 @@
 # Reloads that change the file source's options (connectors/file_source.c,
 # engine/worker_reload.c): the new source goes on where the old one stopped,
 # and the old one is closed and freed once nothing of it is on the loop.
-#   A. a FIFO written in pieces that cut lines anywhere, 24 reloads each
-#      changing read_size or max_record_bytes (the unread bytes, a partial
-#      line among them, move to the new source): every id out exactly once,
+#   A. a FIFO written in pieces that cut lines anywhere (held open until
+#      the reloads are done; at least 12 of them come while input is still
+#      being written), 24 reloads each changing read_size or
+#      max_record_bytes (the unread bytes, a partial line among them, move to
+#      the new source): every id out exactly once,
 #      24 "goes on in" lines, and weir holds one descriptor on the FIFO at
 #      the end (each replaced source was closed: before, they stayed open
 #      until the run ended, at most 7 of them).
@@ -68,35 +70,49 @@ def reload(proc, pjson, source, out, bounded, err, n):
     check(applied(proc, err, n), f"reload {n} applied: {open(err).read()[-2000:]}")
 
 # ---- A: a FIFO, 24 source changes -------------------------------------------
-N = 16000
+N = 40000
 fifo, out, pjson, err = f"{t}/in.fifo", f"{t}/a.jsonl", f"{t}/a.json", f"{t}/a.err"
 os.mkfifo(fifo)
 src = {"type": "file", "path": fifo, "max_records": 16}
 write_pipeline(pjson, src, out, False)
 proc = subprocess.Popen([weir, "run", pjson], stdout=subprocess.DEVNULL, stderr=open(err, "w"))
 data = "".join('{"id":%d,"v":%.4f}\n' % (i, random.random()) for i in range(N)).encode()
-def writer():
+reloads_done = threading.Event()
+written = [0]
+def writer():  # paced while the reloads go on; holds the FIFO open until they are done
     with open(fifo, "wb", buffering=0) as f:
         i = 0
         while i < len(data):
             n = random.randint(1, 700)  # pieces that cut lines anywhere
             f.write(data[i:i + n])
             i += n
-            time.sleep(0.0015)
+            written[0] = i
+            if not reloads_done.is_set():
+                time.sleep(0.0015)
+        reloads_done.wait(120)
 w = threading.Thread(target=writer)
 w.start()
 time.sleep(0.2)
+under_load = 0
 for k in range(1, 25):
     s = dict(src)
     s["read_size"] = 4096 + 512 * (k % 5)
     if k % 2:
         s["max_record_bytes"] = 65536 + k
     reload(proc, pjson, s, out, False, err, k)
+    under_load += written[0] < len(data)
     time.sleep(0.03)
-check(w.is_alive(), "A: the writer ended before the last reload (not under load)")
-fds = sum(1 for fd in os.listdir(f"/proc/{proc.pid}/fd")
-          if os.path.realpath(f"/proc/{proc.pid}/fd/{fd}") == os.path.realpath(fifo))
+check(under_load >= 12, f"A: only {under_load} of 24 reloads while the input was still coming")
+def fifo_fds():
+    return sum(1 for fd in os.listdir(f"/proc/{proc.pid}/fd")
+               if os.path.realpath(f"/proc/{proc.pid}/fd/{fd}") == os.path.realpath(fifo))
+for _ in range(100):  # the last replaced one goes on the worker's next loop turn
+    if fifo_fds() == 1:
+        break
+    time.sleep(0.01)
+fds = fifo_fds()
 check(fds == 1, f"A: weir holds {fds} descriptors on the FIFO after 24 source changes (1 expected)")
+reloads_done.set()
 w.join()
 rc = proc.wait(timeout=60)
 check(rc == 0, f"A: weir exited {rc}: {open(err).read()[-2000:]}")
