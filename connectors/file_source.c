@@ -326,7 +326,7 @@ static void fail(struct file_source *fs, int code, const char *what)
 /* Opens file k of the list (or standard input) and starts it at line 1 with
  * its own CSV header. Opening a local file is the one call here that does not
  * go through io_uring; it happens once per file, not per read. */
-static int open_file(struct file_source *fs, size_t k, struct weir_error *err)
+static int open_file_as(struct file_source *fs, size_t k, int same_as, struct weir_error *err)
 {
     const struct file_source_conf *c = fs->s->conf;
     const char *path = c->files.paths[k];
@@ -335,7 +335,9 @@ static int open_file(struct file_source *fs, size_t k, struct weir_error *err)
         close(fs->fd);
     fs->file = k;
     fs->name = stdin_ ? "<stdin>" : path;
-    fs->fd = stdin_ ? dup(0) : open(path, O_RDONLY | O_CLOEXEC);
+    fs->fd = same_as >= 0 ? fcntl(same_as, F_DUPFD_CLOEXEC, 0)
+             : stdin_     ? dup(0)
+                          : open(path, O_RDONLY | O_CLOEXEC);
     if (fs->fd < 0)
         return weir_error_set(err, -errno, "cannot open source file %s: %s", path,
                               errno == ENOENT && c->tried[0] && c->files.n == 1 ? c->tried
@@ -362,6 +364,11 @@ static int open_file(struct file_source *fs, size_t k, struct weir_error *err)
     if (weir_linesplit_init(&fs->ls, (size_t)c->read_size, (size_t)c->max_record_bytes) < 0)
         return weir_error_set(err, -ENOMEM, "out of memory");
     return 0;
+}
+
+static int open_file(struct file_source *fs, size_t k, struct weir_error *err)
+{
+    return open_file_as(fs, k, -1, err);
 }
 
 /* The current file is done: go on with the next one, or finish. Returns 1
@@ -552,6 +559,10 @@ static int resume(struct file_source *fs, const struct file_source *old, struct 
     uint64_t line = old->ls.line_no;
     uint64_t byte = old->stream_in - weir_linesplit_pending(&old->ls);
     int csv_header_lost = fs->format == FMT_CSV && line > 0 && !old->header_line;
+    if ((fs->gzip || old->gzip) && fs->offset < 0)
+        return weir_error_set(err, -ESPIPE, "%s: a gzip stream from a pipe cannot resume after "
+                              "line %llu with a new inflater: restart to change the source",
+                              name, (unsigned long long)line);
     if (fs->gzip || old->gzip || (csv_header_lost && fs->offset >= 0)) {
         fs->skip_lines = line;
         weir_log(WEIR_LOG_INFO, "reload: the file source reads %s again from its start, dropping "
@@ -587,7 +598,9 @@ static int open_start(struct file_source *fs, const struct weir_source *prev,
                      "start", c->path);
         return open_file(fs, 0, err);
     }
-    int rc = open_file(fs, old->file, err);
+    /* A pipe goes on through the old descriptor: opening a FIFO again would
+     * wait for a writer that may have just closed its end. */
+    int rc = open_file_as(fs, old->file, old->offset < 0 ? old->fd : -1, err);
     return rc < 0 ? rc : resume(fs, old, err);
 }
 
