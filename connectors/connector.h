@@ -51,6 +51,12 @@ struct weir_source {
     void *state;
     struct weir_worker *worker;
     const char *name; /* for dead letters: the file path or topic */
+    /* While open() runs for a reload's new source: the source it replaces on
+     * this worker (stopped, everything it handed on acknowledged, detached,
+     * not yet closed), so that it can go on where that one stopped. NULL
+     * otherwise. */
+    struct weir_source *prev;
+    struct weir_source *retired_next; /* the worker's replaced sources, not yet closed */
 };
 
 struct weir_source_type {
@@ -85,9 +91,15 @@ struct weir_source_type {
     int (*keeps)(const void *conf, const void *next);
     /* Optional: a reload replaced this source, which stop() has finished, and
      * the run goes on: let go now of what others see (commit, leave a
-     * consumer group). close() still comes when the worker ends, and the
-     * source's events on the loop may come before it: they find it stopped. */
+     * consumer group). close() comes once quiet() says so, else when the
+     * worker ends; the source's events on the loop may come before it: they
+     * find it stopped. */
     void (*detach)(struct weir_source *s);
+    /* Optional: 1 when a replaced (stopped, detached) source has nothing left
+     * on the worker's loop (no read, poll or timer whose completion would
+     * find it), so that close() and freeing it are safe now; the worker asks
+     * once per loop turn. Absent: it is closed when the worker ends. */
+    int (*quiet)(struct weir_source *s);
     /* Stop reading (signal): finish what is in flight, then report finished. */
     void (*stop)(struct weir_source *s);
     void (*close)(struct weir_source *s); /* everything acknowledged, or a failed open(): free state */

@@ -21,6 +21,7 @@
 #include "connectors/gunzip.h"
 #include "connectors/linesplit.h"
 #include "engine/buf.h"
+#include "engine/log.h"
 #include "engine/loop.h"
 #include "engine/paths.h"
 #include "engine/worker.h"
@@ -84,6 +85,10 @@ struct file_source {
     unsigned tickets_out;       /* handed to the worker, not yet done */
     int closed;                 /* close() ran with tickets still out */
     uint64_t acked_lines;
+    uint64_t stream_in;         /* bytes of the current file's stream (inflated) taken into ls */
+    uint64_t skip_lines;        /* a reload's resume reads these lines again: dropped */
+    char *header_line;          /* the current file's CSV header as read, for a reload's successor */
+    size_t header_len;
     uint32_t part;              /* the worker's slot for these files (one partition) */
 };
 
@@ -309,6 +314,11 @@ static int take_header(struct file_source *fs, const struct weir_line *ln)
         return -EINVAL;
     }
     fs->have_header = 1;
+    free(fs->header_line);
+    if ((fs->header_line = malloc(ln->len + 1))) { /* once per file: for a reload to parse again */
+        memcpy(fs->header_line, ln->p, ln->len);
+        fs->header_len = ln->len;
+    }
     return 0;
 }
 
@@ -334,7 +344,7 @@ static void fail(struct file_source *fs, int code, const char *what)
 /* Opens file k of the list (or standard input) and starts it at line 1 with
  * its own CSV header. Opening a local file is the one call here that does not
  * go through io_uring; it happens once per file, not per read. */
-static int open_file(struct file_source *fs, size_t k, struct weir_error *err)
+static int open_file_as(struct file_source *fs, size_t k, int same_as, struct weir_error *err)
 {
     const struct file_source_conf *c = fs->s->conf;
     const char *path = c->files.paths[k];
@@ -343,7 +353,9 @@ static int open_file(struct file_source *fs, size_t k, struct weir_error *err)
         close(fs->fd);
     fs->file = k;
     fs->name = stdin_ ? "<stdin>" : path;
-    fs->fd = stdin_ ? dup(0) : open(path, O_RDONLY | O_CLOEXEC);
+    fs->fd = same_as >= 0 ? fcntl(same_as, F_DUPFD_CLOEXEC, 0)
+             : stdin_     ? dup(0)
+                          : open(path, O_RDONLY | O_CLOEXEC);
     if (fs->fd < 0)
         return weir_error_set(err, -errno, "cannot open source file %s: %s", path,
                               errno == ENOENT && c->tried[0] && c->files.n == 1 ? c->tried
@@ -362,10 +374,19 @@ static int open_file(struct file_source *fs, size_t k, struct weir_error *err)
         memset(&fs->header, 0, sizeof fs->header);
         fs->have_header = 0;
     }
+    free(fs->header_line);
+    fs->header_line = NULL;
     fs->at_eof = 0;
+    fs->stream_in = 0;
+    fs->skip_lines = 0;
     if (weir_linesplit_init(&fs->ls, (size_t)c->read_size, (size_t)c->max_record_bytes) < 0)
         return weir_error_set(err, -ENOMEM, "out of memory");
     return 0;
+}
+
+static int open_file(struct file_source *fs, size_t k, struct weir_error *err)
+{
+    return open_file_as(fs, k, -1, err);
 }
 
 /* The current file is done: go on with the next one, or finish. Returns 1
@@ -399,6 +420,7 @@ static int inflate_some(struct file_source *fs)
         return -1;
     }
     weir_linesplit_commit(&fs->ls, (size_t)n);
+    fs->stream_in += (uint64_t)n;
     return n > 0;
 }
 
@@ -410,7 +432,9 @@ static void drain_lines(struct file_source *fs)
     struct weir_worker *w = fs->s->worker;
     for (;;) {
         while (!w->failed && weir_linesplit_next(&fs->ls, fs->at_eof, &ln)) {
-            int rc = fs->format == FMT_CSV && !fs->have_header ? take_header(fs, &ln) : add_line(fs, &ln);
+            int rc = fs->format == FMT_CSV && !fs->have_header ? take_header(fs, &ln)
+                     : ln.no <= fs->skip_lines                 ? 0
+                                                               : add_line(fs, &ln);
             if (rc < 0) {
                 if (rc == -ENOMEM) {
                     struct weir_error e;
@@ -459,15 +483,17 @@ static void on_read(struct weir_event *ev, int res)
 {
     struct file_source *fs = (struct file_source *)((char *)ev - offsetof(struct file_source, read_ev));
     fs->reading = 0;
-    if (res == -EINTR || res == -EAGAIN) {
-        if (!fs->stopping) {
-            arm_read(fs);
-            return;
-        }
-        res = 0;
+    if ((res == -EINTR || res == -EAGAIN) && !fs->stopping) {
+        arm_read(fs);
+        return;
     }
-    if (res == -ECANCELED)
-        res = 0;
+    /* A stop cancelled the read: not the end of the input. The lines read
+     * whole are handed on; a partial one stays unread (a reload's new
+     * source goes on from it). */
+    if (res == -ECANCELED || res == -EINTR || res == -EAGAIN) {
+        drain_lines(fs);
+        return;
+    }
     if (res < 0) {
         fail(fs, res, strerror(-res));
         return;
@@ -477,15 +503,14 @@ static void on_read(struct weir_event *ev, int res)
     if (!fs->gzip) {
         fs->at_eof = res == 0;
         weir_linesplit_commit(&fs->ls, (size_t)res);
-    } else if (res == 0 && !fs->stopping) {
+        fs->stream_in += (uint64_t)res;
+    } else if (res == 0) {
         const char *why;
         if (weir_gunzip_finish(&fs->gz, &why) < 0) {
             fail(fs, -EIO, why);
             return;
         }
         fs->at_eof = 1;
-    } else if (res == 0) {
-        fs->at_eof = 1; /* a stop cancelled the read: end here */
     } else {
         weir_gunzip_fed(&fs->gz, (size_t)res);
         if (inflate_some(fs) < 0)
@@ -506,6 +531,104 @@ static void arm_read(struct file_source *fs)
     }
 }
 
+/* ---- a reload's new file source goes on where the old one stopped ---------- */
+
+/* The old source's files up to the one it was reading are the new one's:
+ * the same file names the same bytes (a glob or directory may have gained
+ * files since; those come after). */
+static int same_files(const struct file_source_conf *a, const struct file_source_conf *b,
+                      size_t upto)
+{
+    if (upto >= a->files.n || upto >= b->files.n)
+        return 0;
+    for (size_t k = 0; k <= upto; k++)
+        if (strcmp(a->files.paths[k], b->files.paths[k]) != 0)
+            return 0;
+    return 1;
+}
+
+/* The CSV header the old source read, parsed with the new delimiter. */
+static int header_again(struct file_source *fs, const struct file_source *old,
+                        struct weir_error *err)
+{
+    const struct file_source_conf *c = fs->s->conf;
+    const char *reason = NULL;
+    if (weir_csv_header_parse(&fs->header, old->header_line, old->header_len, c->delimiter[0],
+                              &reason) < 0)
+        return weir_error_set(err, -EINVAL, "%s: line 1: %s", fs->name,
+                              reason ? reason : "CSV header line is too long");
+    fs->have_header = 1;
+    if ((fs->header_line = malloc(old->header_len + 1))) {
+        memcpy(fs->header_line, old->header_line, old->header_len);
+        fs->header_len = old->header_len;
+    }
+    return 0;
+}
+
+/* old has stopped after its last whole line handed on (everything it
+ * handed on is acknowledged): fs opens the same file and takes the rest.
+ * A plain file or a pipe takes old's position and its unread bytes; a gzip
+ * file (its inflater cannot move) or a CSV file whose header old never
+ * read as one (it read JSON Lines) is read again from its start, the lines
+ * old handed on dropped. Returns 0 or a negative errno (err set). */
+static int resume(struct file_source *fs, const struct file_source *old, struct weir_error *err)
+{
+    const char *name = fs->name;
+    uint64_t line = old->ls.line_no;
+    uint64_t byte = old->stream_in - weir_linesplit_pending(&old->ls);
+    int csv_header_lost = fs->format == FMT_CSV && line > 0 && !old->header_line;
+    if ((fs->gzip || old->gzip) && fs->offset < 0)
+        return weir_error_set(err, -ESPIPE, "%s: a gzip stream from a pipe cannot resume after "
+                              "line %llu with a new inflater: restart to change the source",
+                              name, (unsigned long long)line);
+    if (fs->gzip || old->gzip || (csv_header_lost && fs->offset >= 0)) {
+        fs->skip_lines = line;
+        weir_log(WEIR_LOG_INFO, "reload: the file source reads %s again from its start, dropping "
+                 "the %llu lines already handed on (%s)", name, (unsigned long long)line,
+                 fs->gzip || old->gzip ? "gzip: the inflater cannot resume at an offset"
+                                       : "now CSV: its header is line 1");
+        return 0;
+    }
+    if (weir_linesplit_carry(&fs->ls, &old->ls) < 0)
+        return weir_error_set(err, -ENOMEM, "out of memory");
+    fs->stream_in = old->stream_in;
+    if (fs->offset >= 0)
+        fs->offset = old->offset;
+    if (fs->format == FMT_CSV && old->header_line && header_again(fs, old, err) < 0)
+        return err->code;
+    weir_log(WEIR_LOG_INFO, "reload: the file source goes on in %s after line %llu (byte %llu)%s",
+             name, (unsigned long long)line, (unsigned long long)byte,
+             csv_header_lost ? "; now CSV: its next line is taken as the header" : "");
+    return 0;
+}
+
+/* Which file to start with, and where: prev is the source a reload replaces
+ * (or NULL). Other files: the first from its start. */
+static int open_start(struct file_source *fs, const struct weir_source *prev,
+                      struct weir_error *err)
+{
+    const struct file_source_conf *c = fs->s->conf;
+    const struct file_source *old =
+        prev && prev->type == fs->s->type ? (const struct file_source *)prev->state : NULL;
+    if (!old || old->fd < 0 || !same_files(prev->conf, c, old->file)) {
+        if (old)
+            weir_log(WEIR_LOG_INFO, "reload: the file source's path changed: it reads %s from the "
+                     "start", c->path);
+        return open_file(fs, 0, err);
+    }
+    /* A pipe goes on through the old descriptor: opening a FIFO again would
+     * wait for a writer that may have just closed its end. */
+    int rc = open_file_as(fs, old->file, old->offset < 0 ? old->fd : -1, err);
+    return rc < 0 ? rc : resume(fs, old, err);
+}
+
+/* A replaced source with no read in flight has nothing left on the loop. */
+static int fs_quiet(struct weir_source *s)
+{
+    const struct file_source *fs = s->state;
+    return !fs || !fs->reading;
+}
+
 static int fs_open(struct weir_source *s, struct weir_error *err)
 {
     const struct file_source_conf *c = s->conf;
@@ -519,7 +642,7 @@ static int fs_open(struct weir_source *s, struct weir_error *err)
     fs->read_ev.done = on_read;
     if (c->files.n == 0)
         return weir_error_set(err, -ENOENT, "no source file for %s", c->path);
-    int rc = open_file(fs, 0, err);
+    int rc = open_start(fs, s->prev, err);
     if (rc < 0)
         return rc;
     /* The files are one partition; its state (with --state-dir) is read back
@@ -566,6 +689,7 @@ static void fs_close(struct weir_source *s)
     weir_linesplit_free(&fs->ls);
     weir_gunzip_free(&fs->gz);
     weir_csv_header_free(&fs->header);
+    free(fs->header_line);
     weir_buf_free(&fs->scratch);
     for (struct file_ticket *t = fs->free_tickets, *next; t; t = next) {
         next = t->next;
@@ -600,6 +724,7 @@ const struct weir_source_type weir_source_file = {
     .resume = fs_resume,
     .keeps = fs_keeps,
     .stop = fs_stop,
+    .quiet = fs_quiet,
     .close = fs_close,
     .release = release,
 };

@@ -431,6 +431,8 @@ static void on_poll(struct weir_event *ev, int res)
     struct kafka_source *ks = (struct kafka_source *)((char *)ev - offsetof(struct kafka_source, poll_ev));
     uint64_t v;
     ks->poll_armed = 0;
+    if (ks->closing)
+        return; /* replaced by a reload (detached), or cancelled by it */
     if (read(ks->efd, &v, sizeof v) < 0) {
         /* nothing to read: a spurious wake-up */
     }
@@ -665,7 +667,13 @@ static void ks_detach(struct weir_source *s)
         return;
     ks->closing = ks->stopping = 1;
     ks_leave(ks, 1);
+    if (ks->poll_armed) /* it may never fire now */
+        weir_loop_cancel(s->worker->loop, &ks->poll_ev);
 }
+/* No quiet(): a replaced consumer is closed when the worker ends. Its close
+ * revokes the worker's partition slots it still holds (an assigned
+ * consumer's, a revocation still waiting), which its successor on this
+ * worker may hold by then: closing it earlier needs that hand-over first. */
 
 static void ks_close(struct weir_source *s)
 {

@@ -107,7 +107,8 @@ void ks_startup_leave(struct kafka_source *ks)
         return;
     ks->su = NULL;
     pthread_mutex_lock(&startup_lock);
-    su->efds[ks->s->worker->id] = -1;
+    if (su->efds[ks->s->worker->id] == ks->efd) /* not a reload's successor's, joined since */
+        su->efds[ks->s->worker->id] = -1;
     if (--su->members == 0) {
         struct ks_startup **pp = &startups;
         while (*pp != su)

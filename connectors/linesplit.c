@@ -21,6 +21,27 @@ void weir_linesplit_free(struct weir_linesplit *ls)
     ls->buf = NULL;
 }
 
+int weir_linesplit_carry(struct weir_linesplit *ls, const struct weir_linesplit *from)
+{
+    size_t n = from->end - from->start;
+    if (n + ls->read_size > ls->cap) {
+        char *buf = realloc(ls->buf, n + ls->read_size + 1);
+        if (!buf)
+            return -ENOMEM;
+        ls->buf = buf;
+        ls->cap = n + ls->read_size + 1;
+    }
+    memcpy(ls->buf, from->buf + from->start, n);
+    ls->start = 0;
+    ls->end = n;
+    ls->line_no = from->line_no;
+    ls->oversize = from->oversize;
+    memcpy(ls->prefix, from->prefix, from->prefix_len);
+    ls->prefix_len = from->prefix_len;
+    ls->bom_checked = from->bom_checked;
+    return 0;
+}
+
 char *weir_linesplit_space(struct weir_linesplit *ls, size_t *room)
 {
     if (ls->start > 0) {

@@ -35,6 +35,16 @@ char *weir_linesplit_space(struct weir_linesplit *ls, size_t *room);
 void weir_linesplit_commit(struct weir_linesplit *ls, size_t n);
 /* Next complete line; at_eof: the remaining bytes are the last line. Returns
  * 1 with *line set, or 0 when more input is needed. */
+/* A reload's new reader goes on where from stopped: from's unconsumed bytes
+ * (grown into, if they do not fit), its line count, its byte-order-mark
+ * check and a long line it was skipping. Returns 0 or -ENOMEM. */
+int weir_linesplit_carry(struct weir_linesplit *ls, const struct weir_linesplit *from);
+/* Bytes of the stream taken so far that no line returned yet covers: the
+ * unconsumed ones and a long line being skipped. */
+static inline size_t weir_linesplit_pending(const struct weir_linesplit *ls)
+{
+    return ls->end - ls->start + ls->oversize;
+}
 int weir_linesplit_next(struct weir_linesplit *ls, int at_eof, struct weir_line *line);
 
 #endif

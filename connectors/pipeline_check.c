@@ -29,6 +29,7 @@
 
 struct check {
     int problems;
+    int kafka_reached; /* some brokers answered: the permissions note applies */
     int timeout_ms;
     /* Brokers already found unreachable: not asked again. */
     char unreachable[8][512];
@@ -152,6 +153,7 @@ static int check_brokers(struct check *k, rd_kafka_t *rk, struct weir_kafka_clie
     }
     line(k, "ok", "%s: brokers %s reachable (%d broker%s in the cluster)", cl->what, cl->brokers,
          md->broker_cnt, md->broker_cnt == 1 ? "" : "s");
+    k->kafka_reached = 1;
     rd_kafka_metadata_destroy(md);
     return 0;
 }
@@ -335,6 +337,17 @@ static void check_pipeline(struct check *k, const struct weir_pipeline *pl)
         if (strcmp(pl->ops[i].type->name, "model") == 0)
             line(k, "ok", "operators[%zu] (model): \"%s\" loaded", i,
                  json_string_value(json_object_get(json_array_get(ops, i), "path")));
+    /* Metadata shows Describe only. A true answer needs the brokers'
+     * own authorizer: the authorized operations of KIP-430 (librdkafka 2.3's
+     * rd_kafka_AdminOptions_set_include_authorized_operations). Reading the
+     * ACLs (DescribeAcls) instead would mean guessing the principal the
+     * brokers map this client to, super.users, allow.everyone.if.no.acl.found
+     * and authorizers that are not ACLs at all: it could say false things. */
+    if (k->kafka_reached)
+        line(k, "note", "kafka: Write on the sink topics and Read on the consumer group (produce "
+             "and commit) are not checked: librdkafka %s cannot ask the brokers what this client "
+             "may do (KIP-430 authorized operations need librdkafka 2.3); a refusal shows on the "
+             "run's first produce or commit", rd_kafka_version_str());
 }
 
 static int check_main(int argc, char **argv)

@@ -60,6 +60,7 @@ struct weir_http {
     int accept_armed, sweep_armed, wake_armed;
     struct weir_buf body;
     struct conn conns[WEIR_HTTP_MAX_CONNS];
+    struct weir_http_usage usage; /* the thread's own; read after the join */
 };
 
 static void conn_free(struct conn *c)
@@ -176,6 +177,7 @@ static int authorized(const struct weir_http *s, const struct weir_http_request 
 static void route(struct conn *c, const struct weir_http_request *r)
 {
     struct weir_http *s = c->srv;
+    s->usage.requests++;
     int head = strcmp(r->method, "HEAD") == 0;
     if (!head && strcmp(r->method, "GET") != 0) {
         respond_text(c, 405, "only GET and HEAD\n", "Allow: GET, HEAD\r\n");
@@ -396,6 +398,9 @@ static void *http_main(void *arg)
             break;
         }
     }
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
+        s->usage.cpu_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
     return NULL;
 }
 
@@ -481,6 +486,13 @@ int weir_http_port(const struct weir_http *h)
 
 void weir_http_stop(struct weir_http *s)
 {
+    weir_http_stop_usage(s, NULL);
+}
+
+void weir_http_stop_usage(struct weir_http *s, struct weir_http_usage *u)
+{
+    if (u)
+        *u = (struct weir_http_usage){0};
     if (!s)
         return;
     if (s->started) {
@@ -489,6 +501,8 @@ void weir_http_stop(struct weir_http *s)
             /* cannot happen with a fresh eventfd */
         }
         pthread_join(s->thread, NULL);
+        if (u)
+            *u = s->usage;
     }
     for (int i = 0; i < WEIR_HTTP_MAX_CONNS; i++) {
         if (s->conns[i].fd >= 0)

@@ -57,6 +57,14 @@ int weir_http_start(struct weir_http **out, const struct weir_http_conf *c,
 int weir_http_port(const struct weir_http *h);
 /* Stops the thread, closes every connection, frees h; accepts NULL. */
 void weir_http_stop(struct weir_http *h);
+/* What the responder's thread cost: its CPU time (CLOCK_THREAD_CPUTIME_ID,
+ * the whole thread's life) and the requests it routed. */
+struct weir_http_usage {
+    uint64_t cpu_ns;
+    uint64_t requests;
+};
+/* weir_http_stop, telling u (zeroed when h is NULL or never started). */
+void weir_http_stop_usage(struct weir_http *h, struct weir_http_usage *u);
 
 /* The pipeline file's "http" section: {"listen": "[ADDR:]PORT", "token_file": PATH}. */
 struct weir_http_section {

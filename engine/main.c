@@ -91,7 +91,8 @@ static const struct {
      "  --log-format F    weir's own log lines (and librdkafka's) as text (\"weir: ...\", the\n"
      "                    default), json ({\"ts\",\"level\",\"msg\"} lines) or logfmt\n"
      "  --quiet           no summary, no progress lines\n"
-     "  --timing          add time per operator to the summary\n"
+     "  --timing          add time per operator, and the worker and HTTP threads' CPU, to the\n"
+     "                    summary\n"
      "  --allow-unsafe-kafka-properties\n"
      "                    accept \"kafka\" properties that make librdkafka load a library or\n"
      "                    run a command (plugin.library.paths, sasl.kerberos.kinit.cmd,\n"
@@ -344,6 +345,13 @@ static void summary(const struct weir_pipeline *pl, const struct weir_run_result
             (unsigned long long)t->dead, lost, (unsigned long long)t->alerts, r->seconds,
             r->seconds > 0 ? (double)t->records_in / r->seconds : 0.0, r->workers,
             r->workers == 1 ? "" : "s", why);
+    if (timing && t->cpu_ns)
+        weir_log(WEIR_LOG_INFO, "  worker threads' CPU %.3f s, %.1f ns/record", t->cpu_ns / 1e9,
+                 t->records_in ? (double)t->cpu_ns / (double)t->records_in : 0.0);
+    if (timing && r->http_cpu_ns)
+        weir_log(WEIR_LOG_INFO, "  http responder's CPU %.3f s, %llu requests, %.1f us/request",
+                 r->http_cpu_ns / 1e9, (unsigned long long)r->http_requests,
+                 r->http_requests ? r->http_cpu_ns / 1e3 / (double)r->http_requests : 0.0);
     for (size_t k = 0; timing && k < pl->nops && k < 64; k++)
         weir_log(WEIR_LOG_INFO, "  operators[%zu] %-12s %8.1f ns/record", k, pl->ops[k].type->name,
                 t->records_in ? (double)t->op_ns[k] / (double)t->records_in : 0.0);

@@ -145,6 +145,7 @@ static void add_stats(struct weir_worker_stats *t, const struct weir_worker_stat
     t->batches += s->batches;
     for (int k = 0; k < 64; k++)
         t->op_ns[k] += s->op_ns[k];
+    t->cpu_ns += s->cpu_ns;
 }
 
 /* The main thread's view of the run. */
@@ -173,7 +174,6 @@ struct run_state {
     int watch_fd;
     const char *watch_name;  /* the file's name in its directory */
     uint64_t watch_due;      /* a change seen: reload at this time (ns), 0: none */
-    unsigned source_reopens; /* reloads that changed the source (workers have slots for a few) */
     struct weir_metrics_totals progress_prev;
 };
 
@@ -445,14 +445,6 @@ static void reload_request(struct run_state *st, const char *why)
         free(plan);
         return;
     }
-    int reopen = plan->kind == WEIR_RELOAD_SHAPE && !plan->source_same && !plan->source_kept;
-    if (reopen && st->source_reopens + 1 >= WEIR_WORKER_SOURCES) {
-        weir_log(WEIR_LOG_WARN, "%s: the source changed %u times already: that needs a restart; "
-                 "the running pipeline goes on unchanged", why, st->source_reopens);
-        weir_metric_add(&st->reg.reloads_failed, 1);
-        free(plan);
-        return;
-    }
     void **shared = NULL;
     struct weir_error e = {0};
     if (plan->kind == WEIR_RELOAD_SHAPE && reload_share(st, next, plan, &shared, &e) < 0) {
@@ -464,7 +456,6 @@ static void reload_request(struct run_state *st, const char *why)
     }
     if (plan->kind != WEIR_RELOAD_SHAPE)
         shared = st->cur_shared;
-    st->source_reopens += (unsigned)reopen;
     st->plans[st->nplans++] = plan;
     st->prev_pl = st->cur_pl;
     st->prev_shared = st->cur_shared;
@@ -700,7 +691,10 @@ int weir_run(const struct weir_pipeline *pl, const struct weir_run_opts *opts,
     res->seconds = (double)(weir_now_ns() - t0) / 1e9;
     res->workers = st.n;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    weir_http_stop(http); /* after the workers: the last scrape sees their final figures */
+    struct weir_http_usage hu;
+    weir_http_stop_usage(http, &hu); /* after the workers: the last scrape sees their final figures */
+    res->http_cpu_ns = hu.cpu_ns;
+    res->http_requests = hu.requests;
     free(st.slots);
     free(st.reg.workers);
     return st.rc;

@@ -78,6 +78,8 @@ struct weir_run_result {
      * the run stopped there and still returned 0; what that output had not
      * written was not acknowledged. Says which output. */
     char output_closed[256];
+    /* The HTTP responder's thread (--http): its CPU time and requests. */
+    uint64_t http_cpu_ns, http_requests;
 };
 
 /* Runs pl to completion (end of input, a signal, a companion's end, an

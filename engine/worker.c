@@ -471,8 +471,8 @@ int weir_worker_init_run(struct weir_worker *w, int id, int nworkers,
     if (!m && !(m = w->own_metrics = calloc(1, sizeof *m)))
         return weir_error_set(err, -ENOMEM, "out of memory");
     w->m = m;
-    w->source = &w->source_slots[0];
-    w->nsources = 1;
+    if (!(w->source = calloc(1, sizeof *w->source)))
+        return weir_error_set(err, -ENOMEM, "out of memory");
     w->id = id;
     w->nworkers = nworkers;
     w->pl = pl;
@@ -670,6 +670,8 @@ static void before_sleep(struct weir_loop_hook *hook)
     w->inflight = flush_sinks(w);
     if (w->reload_phase)
         weir_worker_reload_step(w);
+    if (w->retired)
+        weir_worker_sources_reap(w, 0);
     weir_worker_metrics_publish(w);
     if (w->paused && !weir_worker_should_pause(w)) {
         w->paused = 0;
@@ -732,6 +734,9 @@ int weir_worker_run(struct weir_worker *w)
     }
     if (!w->failed)
         weir_worker_state_final(w);
+    struct timespec ts; /* what --timing reports per record: this thread's own CPU */
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
+        w->stats.cpu_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
     return w->failed ? (w->err.code ? w->err.code : -EIO) : 0;
 }
 
@@ -747,9 +752,11 @@ void weir_worker_request_stop(struct weir_worker *w)
 void weir_worker_destroy(struct weir_worker *w)
 {
     w->closing = 1;
-    for (unsigned k = 0; w->has_source && k < w->nsources; k++) /* reloads' stopped ones too */
-        if (w->source_slots[k].type && w->source_slots[k].type->close)
-            w->source_slots[k].type->close(&w->source_slots[k]);
+    weir_worker_sources_reap(w, 1); /* reloads' replaced ones, then the current one */
+    if (w->source && w->has_source && w->source->type && w->source->type->close)
+        w->source->type->close(w->source);
+    free(w->source);
+    w->source = NULL;
     weir_worker_durable_close(w);
     for (size_t k = 0; w->sinks && k < w->nsinks; k++) /* NULL: out of memory in init */
         weir_worker_sink_close(w->sinks[k]);

@@ -17,7 +17,6 @@
 
 struct weir_reload_plan; /* engine/reload.h */
 
-#define WEIR_WORKER_SOURCES 8 /* sources a run may open: the first and 7 reloads' */
 
 struct weir_worker_stats {
     uint64_t records_in;  /* records dispatched */
@@ -33,6 +32,8 @@ struct weir_worker_stats {
     uint64_t batches;
     uint64_t state_writes; /* entries written to the durable state */
     uint64_t op_ns[64];   /* time in each operator's process() when timing is on */
+    uint64_t cpu_ns;      /* the worker thread's CPU time at the end of its run
+                             (CLOCK_THREAD_CPUTIME_ID: its whole life, opening included) */
 };
 
 /* A partition this worker has seen (a slot; records carry its index). */
@@ -65,13 +66,13 @@ struct weir_worker {
     size_t nops;
     struct weir_op_engine op_engine;
     int stateful;            /* some operator keeps keyed state */
-    struct weir_source *source; /* the current one of source_slots */
+    struct weir_source *source; /* the current one (allocated) */
     int has_source;
-    /* A reload that changes the source opens the new one in the next slot;
-     * the old ones stay (stopped, detached) until the worker ends: their
-     * events on the loop may still come, and must find them. */
-    struct weir_source source_slots[WEIR_WORKER_SOURCES];
-    unsigned nsources;
+    /* A reload that changes the source opens a new one; the old ones wait
+     * here (stopped, detached) until their type says nothing of theirs is
+     * left on the loop (quiet()), then are closed and freed; without quiet(),
+     * when the worker ends. */
+    struct weir_source *retired;
     struct weir_sink **sinks; /* pl->nsinks, then the dead-letter sink last; each allocated
                                  on its own, so that a reload keeps a sink's address */
     size_t nsinks;

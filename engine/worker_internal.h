@@ -33,6 +33,9 @@ void weir_worker_reload_step(struct weir_worker *w);
 /* The source reports it finished: 1 when a reload stopped it (the run goes
  * on with the new source), 0 otherwise. */
 int weir_worker_reload_source_stopped(struct weir_worker *w);
+/* Closes and frees the replaced sources whose type says they are quiet (all
+ * of them with all: the worker ends). */
+void weir_worker_sources_reap(struct weir_worker *w, int all);
 /* A batch a source filled from the pool of the shape before a reload: its
  * records are dispatched in batches of the current shape (b goes back to its
  * pool). */

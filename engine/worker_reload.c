@@ -237,19 +237,20 @@ static int rebuild_pool(struct weir_worker *w, const struct weir_pipeline *next,
     return 0;
 }
 
-/* The old source stays in its slot, stopped, until the worker ends (its
- * events may still come); detach() lets go of what others see now (a Kafka
- * consumer leaves its group). The new one opens in the next slot. */
+/* The old source is detached (it lets go of what others see now: a Kafka
+ * consumer leaves its group) and waits on the worker's list of replaced ones
+ * until nothing of it is left on the loop (weir_worker_sources_reap). The
+ * new one opens knowing it (prev), so that it can go on where it stopped. */
 static int rebuild_source(struct weir_worker *w, const struct weir_pipeline *next,
                           struct weir_error *err)
 {
-    if (w->nsources == WEIR_WORKER_SOURCES)
-        return weir_error_set(err, -E2BIG, "reload: %d sources opened already: restart to change "
-                              "the source again", WEIR_WORKER_SOURCES);
-    struct weir_source *old = w->source;
+    struct weir_source *old = w->source, *s = calloc(1, sizeof *s);
+    if (!s)
+        return weir_error_set(err, -ENOMEM, "out of memory");
     if (old->type->detach)
         old->type->detach(old);
-    struct weir_source *s = &w->source_slots[w->nsources++];
+    old->retired_next = w->retired;
+    w->retired = old;
     *s = (struct weir_source){.type = next->source_type, .conf = next->source_conf, .worker = w};
     w->source = s;
     w->paused = 0;
@@ -257,10 +258,28 @@ static int rebuild_source(struct weir_worker *w, const struct weir_pipeline *nex
         w->source_finished = 1;
         return 0;
     }
+    s->prev = old;
     int rc = s->type->open(s, err);
+    s->prev = NULL;
     if (rc < 0)
         weir_error_prefix(err, "reload: source");
     return rc;
+}
+
+void weir_worker_sources_reap(struct weir_worker *w, int all)
+{
+    struct weir_source **at = &w->retired;
+    while (*at) {
+        struct weir_source *s = *at;
+        if (!all && (!s->type->quiet || !s->type->quiet(s))) {
+            at = &s->retired_next;
+            continue;
+        }
+        *at = s->retired_next;
+        if (s->type->close)
+            s->type->close(s);
+        free(s);
+    }
 }
 
 static void rebuild(struct weir_worker *w)

@@ -153,6 +153,9 @@ expect "run --quiet" 0
 empty "run --quiet" stderr
 weir run "$GOOD" "${RUNSET[@]}" --timing
 expect "run --timing" 0 stderr 'operators\[1\] standardize +[0-9.]+ ns/record'
+weir run "$GOOD" "${RUNSET[@]}" --timing --http 0
+expect "run --timing --http" 0 stderr "worker threads' CPU [0-9.]+ s, [0-9.]+ ns/record" \
+    stderr "http responder's CPU [0-9.]+ s, 0 requests"
 
 weir run "$GOOD" "${RUNSET[@]}" --set "source.path=$T/missing/input.jsonl"
 expect "run with a missing source file" 1 stderr "$T/missing/input.jsonl: No such file or directory"

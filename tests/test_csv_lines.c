@@ -1,4 +1,5 @@
-/* Line framing (partial lines across reads, CRLF, BOM, oversized lines) and
+/* Line framing (partial lines across reads, CRLF, BOM, oversized lines, a
+ * reload's carry-over) and
  * CSV rows to JSON objects (quoting, numbers, nulls, wrong field counts). */
 #include <string.h>
 
@@ -137,9 +138,64 @@ static void test_csv(void)
     weir_csv_header_free(&h);
 }
 
+/* A reload's new reader takes over from the old one (file_source.c): the
+ * unread bytes, the line count, a long line being skipped; a leftover
+ * larger than the new reader's buffer grows it. */
+static void test_carry(void)
+{
+    struct weir_linesplit a, b;
+    struct weir_line ln;
+    CHECK(weir_linesplit_init(&a, 4096, 64) == 0);
+    feed(&a, "l1\nl2\npart");
+    CHECK(weir_linesplit_next(&a, 0, &ln) == 1 && ln.no == 1);
+    CHECK(weir_linesplit_next(&a, 0, &ln) == 1 && ln.no == 2);
+    CHECK(weir_linesplit_next(&a, 0, &ln) == 0);
+    CHECK(weir_linesplit_pending(&a) == 4);
+    CHECK(weir_linesplit_init(&b, 4096, 16) == 0);
+    CHECK(weir_linesplit_carry(&b, &a) == 0);
+    feed(&b, "ial\n");
+    CHECK(weir_linesplit_next(&b, 0, &ln) == 1 && ln.no == 3 && ln.len == 7 &&
+          memcmp(ln.p, "partial", 7) == 0);
+    CHECK(weir_linesplit_next(&b, 0, &ln) == 0);
+    weir_linesplit_free(&a);
+    weir_linesplit_free(&b);
+
+    /* a line past max_line being skipped when the reader changed */
+    char x[101];
+    memset(x, 'x', 100);
+    x[100] = 0;
+    CHECK(weir_linesplit_init(&a, 4096, 64) == 0);
+    feed(&a, x);
+    CHECK(weir_linesplit_next(&a, 0, &ln) == 0);
+    CHECK(weir_linesplit_pending(&a) == 100);
+    CHECK(weir_linesplit_init(&b, 4096, 64) == 0);
+    CHECK(weir_linesplit_carry(&b, &a) == 0);
+    feed(&b, "yy\nz\n");
+    CHECK(weir_linesplit_next(&b, 0, &ln) == 1 && ln.no == 1 && ln.too_long == 102);
+    CHECK(weir_linesplit_next(&b, 0, &ln) == 1 && ln.no == 2 && ln.len == 1 && ln.p[0] == 'z');
+    weir_linesplit_free(&a);
+    weir_linesplit_free(&b);
+
+    /* 6000 unread bytes into a reader with room for 4096 + 64 + 1: it grows,
+     * and its own max_line then makes the line a long one */
+    static char big[6001];
+    memset(big, 'b', 6000);
+    CHECK(weir_linesplit_init(&a, 8192, 8192) == 0);
+    feed(&a, big);
+    CHECK(weir_linesplit_next(&a, 0, &ln) == 0 && weir_linesplit_pending(&a) == 6000);
+    CHECK(weir_linesplit_init(&b, 4096, 64) == 0);
+    CHECK(weir_linesplit_carry(&b, &a) == 0 && b.cap >= 6000 + 4096);
+    feed(&b, "\nok\n");
+    CHECK(weir_linesplit_next(&b, 0, &ln) == 1 && ln.too_long == 6000);
+    CHECK(weir_linesplit_next(&b, 0, &ln) == 1 && ln.len == 2 && ln.no == 2);
+    weir_linesplit_free(&a);
+    weir_linesplit_free(&b);
+}
+
 int main(void)
 {
     test_lines();
+    test_carry();
     test_bom_small_reads();
     test_csv();
     return check_summary();

@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Reloads that change the file source's options (connectors/file_source.c,
+# engine/worker_reload.c): the new source goes on where the old one stopped,
+# and the old one is closed and freed once nothing of it is on the loop.
+#   A. a FIFO written in pieces that cut lines anywhere (held open until
+#      the reloads are done; at least 12 of them come while input is still
+#      being written), 24 reloads each changing read_size or
+#      max_record_bytes (the unread bytes, a partial line among them, move to
+#      the new source): every id out exactly once,
+#      24 "goes on in" lines, and weir holds one descriptor on the FIFO at
+#      the end (each replaced source was closed: before, they stayed open
+#      until the run ended, at most 7 of them).
+#   B. a plain CSV file read into a slowly drained FIFO sink (64 KiB bound: the source
+#      pauses mid-file): two reloads (read_size, max_record_bytes) resume at
+#      the byte after the last line handed on with the header carried over,
+#      then a third names another file, read from its start: the first
+#      file's ids come out once each, in one unbroken run from 0, the second
+#      file's all once.
+#   C. a gzip file, slowly drained: two reloads read it again from its start
+#      and drop the lines already handed on: every id out exactly once.
+set -u
+
+. "$(dirname "$0")/lib.sh"
+
+T=$(mktemp -d /tmp/weir-test-reload-source.XXXXXX)
+trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
+
+/usr/bin/python3 - "$WEIR_BIN" "$T" <<'PY'
+import gzip, json, os, random, signal, subprocess, sys, threading, time
+
+weir, t = sys.argv[1], sys.argv[2]
+random.seed(11)
+failures = []
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what, flush=True)
+
+def write_pipeline(path, source, out, bounded):
+    sink = {"type": "file", "path": out}
+    if bounded:
+        sink.update({"max_buffered_bytes": 65536, "append": True})  # a FIFO: no truncating open
+    p = {"name": "reload-source", "source": source,
+         "operators": [{"type": "extract", "fields": {"v": "/v"}}],
+         "sinks": [sink], "dead_letter": {"type": "file", "path": f"{t}/dead.jsonl"}}
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(p, f)
+    os.rename(tmp, path)
+
+def applied(proc, err, n, limit=30.0):
+    end = time.time() + limit
+    while time.time() < end and proc.poll() is None:
+        if open(err).read().count("reload applied by every worker") >= n:
+            return True
+        time.sleep(0.02)
+    return False
+
+def ids_of(data):
+    out = []
+    for line in data.splitlines():
+        if line.strip():
+            out.append(int(json.loads(line)["id"]))
+    return out
+
+def reload(proc, pjson, source, out, bounded, err, n):
+    write_pipeline(pjson, source, out, bounded)
+    proc.send_signal(signal.SIGHUP)
+    check(applied(proc, err, n), f"reload {n} applied: {open(err).read()[-2000:]}")
+
+# ---- A: a FIFO, 24 source changes -------------------------------------------
+N = 40000
+fifo, out, pjson, err = f"{t}/in.fifo", f"{t}/a.jsonl", f"{t}/a.json", f"{t}/a.err"
+os.mkfifo(fifo)
+src = {"type": "file", "path": fifo, "max_records": 16}
+write_pipeline(pjson, src, out, False)
+proc = subprocess.Popen([weir, "run", pjson], stdout=subprocess.DEVNULL, stderr=open(err, "w"))
+data = "".join('{"id":%d,"v":%.4f}\n' % (i, random.random()) for i in range(N)).encode()
+reloads_done = threading.Event()
+written = [0]
+def writer():  # paced while the reloads go on; holds the FIFO open until they are done
+    with open(fifo, "wb", buffering=0) as f:
+        i = 0
+        while i < len(data):
+            n = random.randint(1, 700)  # pieces that cut lines anywhere
+            f.write(data[i:i + n])
+            i += n
+            written[0] = i
+            if not reloads_done.is_set():
+                time.sleep(0.0015)
+        reloads_done.wait(120)
+w = threading.Thread(target=writer)
+w.start()
+time.sleep(0.2)
+under_load = 0
+for k in range(1, 25):
+    s = dict(src)
+    s["read_size"] = 4096 + 512 * (k % 5)
+    if k % 2:
+        s["max_record_bytes"] = 65536 + k
+    reload(proc, pjson, s, out, False, err, k)
+    under_load += written[0] < len(data)
+    time.sleep(0.03)
+check(under_load >= 12, f"A: only {under_load} of 24 reloads while the input was still coming")
+def fifo_fds():
+    return sum(1 for fd in os.listdir(f"/proc/{proc.pid}/fd")
+               if os.path.realpath(f"/proc/{proc.pid}/fd/{fd}") == os.path.realpath(fifo))
+for _ in range(100):  # the last replaced one goes on the worker's next loop turn
+    if fifo_fds() == 1:
+        break
+    time.sleep(0.01)
+fds = fifo_fds()
+check(fds == 1, f"A: weir holds {fds} descriptors on the FIFO after 24 source changes (1 expected)")
+reloads_done.set()
+w.join()
+rc = proc.wait(timeout=60)
+check(rc == 0, f"A: weir exited {rc}: {open(err).read()[-2000:]}")
+got = ids_of(open(out).read())
+check(sorted(got) == list(range(N)), f"A: {len(got)} records out of {N}, {len(set(got))} distinct")
+check(open(err).read().count("reload: the file source goes on in") == 24,
+      "A: 24 'goes on in' lines: " + open(err).read()[-1500:])
+check(not os.path.exists(f"{t}/dead.jsonl") or os.path.getsize(f"{t}/dead.jsonl") == 0,
+      "A: dead letters (a line cut in two?): " + open(f"{t}/dead.jsonl").read()[:500])
+
+# ---- B, C: a regular file into a slowly drained sink ------------------------
+def slow_case(name, path, n, reloads, check_ids):
+    out, pjson, err = f"{t}/{name}.fifo", f"{t}/{name}.json", f"{t}/{name}.err"
+    os.mkfifo(out)
+    src = {"type": "file", "path": path, "max_records": 32, "read_size": 4096}  # reads far behind the end
+    write_pipeline(pjson, src, out, True)
+    proc = subprocess.Popen([weir, "run", pjson], stdout=subprocess.DEVNULL, stderr=open(err, "w"))
+    got = bytearray()
+    done = threading.Event()
+    def reader():
+        fd = os.open(out, os.O_RDONLY)
+        while True:
+            b = os.read(fd, 512)
+            if not b:
+                break
+            got.extend(b)
+            time.sleep(0.002)  # about 250 KB/s: the source pauses mid-file
+        os.close(fd)
+        done.set()
+    r = threading.Thread(target=reader)
+    r.start()
+    time.sleep(0.3)
+    if proc.poll() is not None:  # weir never opened the sink: let the reader go
+        os.close(os.open(out, os.O_WRONLY | os.O_NONBLOCK))
+    for k, change in enumerate(reloads, 1):
+        s = dict(src)
+        s.update(change)
+        check(not done.is_set(), f"{name}: the run ended before reload {k} (not under load)")
+        reload(proc, pjson, s, out, True, err, k)
+        time.sleep(0.05)
+    r.join(timeout=60)
+    rc = proc.wait(timeout=60)
+    check(rc == 0, f"{name}: weir exited {rc}: {open(err).read()[-2000:]}")
+    check_ids(ids_of(got.decode()), open(err).read())
+
+N2 = 30000
+with open(f"{t}/input.csv", "w") as f:
+    f.write("id,v,pad\n" + "".join("%d,%.4f,%s\n" % (i, random.random(), "x" * (i % 9))
+                                   for i in range(N2)))
+with open(f"{t}/more.csv", "w") as f:
+    f.write("id,v,pad\n" + "".join("%d,%.4f,y\n" % (i, random.random()) for i in range(N2, N2 + 500)))
+
+def b_ids(ids, err):
+    first = sorted(i for i in ids if i < N2)
+    check(first == list(range(len(first))), f"B: the first file's ids are not 0..m-1 once each "
+          f"({len(first)} of them, {len(set(first))} distinct)")
+    check(0 < len(first) < N2, f"B: {len(first)} of the first file's records (some, not all)")
+    check(sorted(i for i in ids if i >= N2) == list(range(N2, N2 + 500)), "B: the second file")
+    check(err.count("reload: the file source goes on in") == 2 and "after line" in err,
+          "B: 2 'goes on in' lines: " + err[-1500:])
+    check("reload: the file source's path changed: it reads" in err, "B: path change: " + err[-1500:])
+slow_case("b", f"{t}/input.csv", N2, [{"read_size": 8192}, {"max_record_bytes": 4096},
+                                       {"path": f"{t}/more.csv"}], b_ids)
+
+with gzip.open(f"{t}/input.jsonl.gz", "wt") as f:
+    for i in range(N2):
+        f.write('{"id":%d,"v":%.4f,"pad":"%s"}\n' % (i, random.random(), "z" * (i % 9)))
+def c_ids(ids, err):
+    check(sorted(ids) == list(range(N2)), f"C: {len(ids)} records out of {N2}, {len(set(ids))} distinct")
+    check(err.count("again from its start, dropping") == 2, "C: 2 'dropping' lines: " + err[-1500:])
+slow_case("c", f"{t}/input.jsonl.gz", N2, [{"read_size": 8192}, {"read_size": 16384}], c_ids)
+
+sys.exit(1 if failures else 0)
+PY
+if [ $? -eq 0 ]; then ok; else fail "reload of the file source"; fi
+finish
