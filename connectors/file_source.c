@@ -112,7 +112,8 @@ static int jsonl_members_at_load(const char *path, struct weir_schema *schema)
  * one's (each file's own header is still read by the run); gzip files are
  * inflated for it. A file that cannot be read now is reported when the run
  * opens it; its fields stay unknown. */
-static int header_at_load(const struct file_source_conf *c, struct weir_schema *schema)
+static int header_at_load(const struct file_source_conf *c, struct weir_schema *schema,
+                          int wants_names)
 {
     char buf[65536];
     struct stat st;
@@ -121,7 +122,7 @@ static int header_at_load(const struct file_source_conf *c, struct weir_schema *
     if (strcmp(first, "-") == 0 || stat(first, &st) < 0 || !S_ISREG(st.st_mode))
         return 0; /* a pipe's header is the run's to read */
     if (!csv)
-        return jsonl_members_at_load(first, schema);
+        return wants_names ? jsonl_members_at_load(first, schema) : 0;
     gzFile gz = gzopen(first, "rb"); /* plain files are read as they are */
     if (!gz)
         return 0;
@@ -173,7 +174,7 @@ static int prepare(void *conf, const json_t *raw, struct weir_prepare *p)
                       "a file, a glob that matches files or a directory with data files", reason);
         return 1;
     }
-    if (header_at_load(c, p->schema) < 0) {
+    if (header_at_load(c, p->schema, p->wants_input_names) < 0) {
         weir_diag_add(p->diag, p->path, "out of memory");
         return 1;
     }

@@ -623,6 +623,23 @@ const struct weir_option *weir_pipeline_top_options(void)
     return top_options;
 }
 
+/* Whether an operator's "fields" object has a key with a wildcard (extract's
+ * "V*"): only then does a JSON Lines source sample its first records at load. */
+static int wants_input_names(const json_t *ops)
+{
+    size_t i;
+    const json_t *op;
+    json_array_foreach(ops, i, op) {
+        const char *key;
+        const json_t *v;
+        json_object_foreach((json_t *)json_object_get(op, "fields"), key, v) {
+            if (strchr(key, '*') || strchr(key, '?'))
+                return 1;
+        }
+    }
+    return 0;
+}
+
 static int load_root(struct weir_pipeline *pl, const struct weir_load_opts *o,
                      struct weir_diag *d)
 {
@@ -638,7 +655,8 @@ static int load_root(struct weir_pipeline *pl, const struct weir_load_opts *o,
     struct weir_prepare p = {.schema = &pl->schema, .diag = d, .path = "", .op_index = -1,
                              .file = pl->file, .sets = o->sets, .nsets = o->nsets,
                              .allow_unsafe_kafka = o->allow_unsafe_kafka,
-                             .lateness_ms = (int64_t)(top.lateness_ns / 1000000u)};
+                             .lateness_ms = (int64_t)(top.lateness_ns / 1000000u),
+                             .wants_input_names = wants_input_names(top.operators)};
     if (top.source)
         bad += load_source(pl, top.source, &p);
     if (top.operators)

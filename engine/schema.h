@@ -52,6 +52,8 @@ struct weir_prepare {
                           unknown feature is not reported (it would be a consequence) */
     int allow_unsafe_kafka; /* --allow-unsafe-kafka-properties (connectors/kafka_unsafe.h) */
     int64_t lateness_ms; /* the pipeline's allowed_lateness (what the watermark trails by) */
+    int wants_input_names; /* an operator's "fields" has a wildcard key ("V*"): a source
+                              whose names cost more than a header (JSON Lines) reads them */
 };
 
 /* An operator writes the feature `name`; returns its column or -1 (error added
