@@ -116,6 +116,12 @@ const struct weir_kafka_source_conf *weir_kafka_source_conf_of(const struct weir
  * security.protocol ..." guess replaced by what is likely (a broker
  * restarting or going away); other texts come back as they are. */
 const char *weir_kafka_transport_reason(const char *reason, char *buf, size_t size);
+/* An authentication failure's text, with a hint added when the mechanism is
+ * SCRAM-* and librdkafka (version as rd_kafka_version()) is older than 2.6.1:
+ * those build a client-final-message that Kafka 4.0 and later reject as
+ * invalid credentials (librdkafka#4895). Other cases come back as they are. */
+const char *weir_kafka_auth_reason(const char *reason, const char *mechanism, int version,
+                                   char *buf, size_t size);
 
 void weir_kafka_transactional_id(const struct weir_pipeline *pl, int w, char *out, size_t size);
 /* A Kafka sink's own "brokers" (NULL: the source's), for the exactly-once check. */

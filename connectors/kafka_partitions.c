@@ -409,18 +409,26 @@ void ks_parts_assigned(struct kafka_source *ks, const rd_kafka_topic_partition_l
     }
 }
 
-/* Partitions whose state is still being restored stay paused until then. */
+/* Sets the pause of newly assigned partitions: paused while their state is
+ * being restored, else resumed. librdkafka keeps a partition's pause across
+ * a revocation and a later assignment (librdkafka#1849): a partition paused
+ * while held at start-up, revoked, and given back once the hold was over
+ * would otherwise stand still (seen: one of two partitions never read). */
 void ks_pause_unready(struct kafka_source *ks, const rd_kafka_topic_partition_list_t *l)
 {
     rd_kafka_topic_partition_list_t *u = rd_kafka_topic_partition_list_new(l->cnt);
+    rd_kafka_topic_partition_list_t *r = rd_kafka_topic_partition_list_new(l->cnt);
     for (int i = 0; i < l->cnt; i++) {
         struct kpart *p = ks_part_find(ks, l->elems[i].topic, l->elems[i].partition);
-        if (p && !p->ready)
-            rd_kafka_topic_partition_list_add(u, p->topic, p->partition);
+        if (p)
+            rd_kafka_topic_partition_list_add(p->ready ? r : u, p->topic, p->partition);
     }
     if (u->cnt)
         rd_kafka_pause_partitions(ks->rk, u);
+    if (r->cnt)
+        rd_kafka_resume_partitions(ks->rk, r);
     rd_kafka_topic_partition_list_destroy(u);
+    rd_kafka_topic_partition_list_destroy(r);
 }
 
 /* The engine finished restoring a partition's state: what waited goes first. */
