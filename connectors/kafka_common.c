@@ -6,6 +6,7 @@
 #include <librdkafka/rdkafka_mock.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -116,6 +117,16 @@ int weir_kafka_props_apply(rd_kafka_conf_t *conf, const json_t *props, int secur
             return rc;
     }
     return 0;
+}
+
+double weir_kafka_txn_timeout_ms(const json_t *props)
+{
+    char val[64], *end;
+    const json_t *v = json_is_object(props) ? json_object_get(props, "transaction.timeout.ms") : NULL;
+    if (!v || prop_text(v, val, sizeof val) < 0)
+        return WEIR_KAFKA_TXN_TIMEOUT_MS;
+    double ms = strtod(val, &end);
+    return end != val && *end == 0 && ms > 0 ? ms : WEIR_KAFKA_TXN_TIMEOUT_MS;
 }
 
 int weir_kafka_error_fatal(rd_kafka_resp_err_t code)
