@@ -132,13 +132,15 @@ static rd_kafka_resp_err_t commit_wait(struct kafka_source *ks, rd_kafka_topic_p
 /* What the brokers hold now: a confirmed commit can still be gone (a
  * broker killed and restarted lost the group's last offsets in
  * tests/test_kafka_outage.sh), so the final commit compares with the
- * brokers' answer, not with what was confirmed earlier. One OffsetFetch
- * round trip, within connect_timeout. */
+ * brokers' answer, not with what was confirmed earlier. Lost partitions
+ * too: report_lost() must not trust a confirmation the restarted broker
+ * forgot (seen: a worker's two lost partitions left behind without a word).
+ * One OffsetFetch round trip, within connect_timeout. */
 static void refresh_committed(struct kafka_source *ks)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)ks->nparts + 1);
     for (size_t i = 0; i < ks->nparts; i++)
-        if (ks->parts[i]->assigned && ks->parts[i]->stored >= 0)
+        if ((ks->parts[i]->assigned || ks->parts[i]->lost) && ks->parts[i]->stored >= 0)
             rd_kafka_topic_partition_list_add(l, ks->parts[i]->topic, ks->parts[i]->partition);
     int ms = (int)(ks->c->connect_timeout_ns / 1000000u);
     if (l->cnt && rd_kafka_committed(ks->rk, l, ms) == RD_KAFKA_RESP_ERR_NO_ERROR)

@@ -6,7 +6,9 @@
 #include <librdkafka/rdkafka_mock.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "connectors/kafka_unsafe.h"
@@ -117,6 +119,16 @@ int weir_kafka_props_apply(rd_kafka_conf_t *conf, const json_t *props, int secur
     return 0;
 }
 
+double weir_kafka_txn_timeout_ms(const json_t *props)
+{
+    char val[64], *end;
+    const json_t *v = json_is_object(props) ? json_object_get(props, "transaction.timeout.ms") : NULL;
+    if (!v || prop_text(v, val, sizeof val) < 0)
+        return WEIR_KAFKA_TXN_TIMEOUT_MS;
+    double ms = strtod(val, &end);
+    return end != val && *end == 0 && ms > 0 ? ms : WEIR_KAFKA_TXN_TIMEOUT_MS;
+}
+
 int weir_kafka_error_fatal(rd_kafka_resp_err_t code)
 {
     switch (code) {
@@ -162,6 +174,27 @@ const char *weir_kafka_transport_reason(const char *reason, char *buf, size_t si
     return buf;
 }
 
+const char *weir_kafka_auth_reason(const char *reason, const char *mechanism, int version,
+                                   char *buf, size_t size)
+{
+    if (!mechanism || strncasecmp(mechanism, "SCRAM-", 6) != 0 || version >= 0x02060100)
+        return reason;
+    snprintf(buf, size,
+             "%s (librdkafka %d.%d.%d: before 2.6.1 it cannot authenticate with SCRAM to Kafka 4.0 "
+             "or later, librdkafka#4895)",
+             reason, (version >> 24) & 0xff, (version >> 16) & 0xff, (version >> 8) & 0xff);
+    return buf;
+}
+
+/* The client's sasl.mechanisms, or NULL. */
+static const char *sasl_mechanism(rd_kafka_t *rk, char *buf, size_t size)
+{
+    size_t n = size;
+    if (rd_kafka_conf_get(rd_kafka_conf(rk), "sasl.mechanisms", buf, &n) != RD_KAFKA_CONF_OK)
+        return NULL;
+    return buf;
+}
+
 /* Runs on the thread that serves the client's queue: the worker, or the
  * opener during the start-up check. */
 static void on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
@@ -173,6 +206,10 @@ static void on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
         reason = fatal;
     } else if (code == RD_KAFKA_RESP_ERR__TRANSPORT) {
         reason = weir_kafka_transport_reason(reason, fatal, sizeof fatal);
+    } else if (code == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
+        char mech[64];
+        reason = weir_kafka_auth_reason(reason, sasl_mechanism(rk, mech, sizeof mech),
+                                        rd_kafka_version(), fatal, sizeof fatal);
     }
     snprintf(cl->last_err, sizeof cl->last_err, "%s", reason);
     cl->last_code = code;

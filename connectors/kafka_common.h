@@ -116,10 +116,30 @@ const struct weir_kafka_source_conf *weir_kafka_source_conf_of(const struct weir
  * security.protocol ..." guess replaced by what is likely (a broker
  * restarting or going away); other texts come back as they are. */
 const char *weir_kafka_transport_reason(const char *reason, char *buf, size_t size);
+/* An authentication failure's text, with a hint added when the mechanism is
+ * SCRAM-* and librdkafka (version as rd_kafka_version()) is older than 2.6.1:
+ * those build a client-final-message that Kafka 4.0 and later reject as
+ * invalid credentials (librdkafka#4895). Other cases come back as they are. */
+const char *weir_kafka_auth_reason(const char *reason, const char *mechanism, int version,
+                                   char *buf, size_t size);
 
 void weir_kafka_transactional_id(const struct weir_pipeline *pl, int w, char *out, size_t size);
 /* A Kafka sink's own "brokers" (NULL: the source's), for the exactly-once check. */
 const char *weir_kafka_sink_brokers(const void *sink_conf);
+/* A Kafka sink's "kafka" properties (may be NULL). */
+const json_t *weir_kafka_sink_props(const void *sink_conf);
+
+/* Exactly-once: weir's default transaction.timeout.ms for its transactional
+ * producers (librdkafka's is 60 s). After a process dies, its open
+ * transaction holds back read_committed readers of every partition it wrote
+ * until the broker aborts it, this long after it began (plus up to the
+ * broker's abort scan interval, 10 s by default); a restart of the same
+ * process fences it at once. A sink's "kafka" properties override it. The
+ * source's commit_interval must stay below half of it. */
+#define WEIR_KAFKA_TXN_TIMEOUT_MS 10000
+/* props' "transaction.timeout.ms" in ms, or the default when it is absent
+ * or not a positive number (props_check reports that). */
+double weir_kafka_txn_timeout_ms(const json_t *props);
 
 /* Exactly-once (kafka_sink.c, kafka_txn.c). The Kafka sinks of a worker
  * share one transactional producer, found through the worker's shared

@@ -422,7 +422,7 @@ static int producer_new(struct kafka_producer *p, const struct kafka_sink_conf *
     const struct weir_pipeline *pl = p->w->pl;
     const struct weir_kafka_source_conf *src = weir_kafka_source_conf_of(pl);
     const char *brokers = c->brokers ? c->brokers : src ? src->brokers : NULL;
-    char errstr[512], client_id[300], num[32];
+    char errstr[512], client_id[300], num[32], txn_timeout[32];
     if (!brokers)
         return weir_error_set(err, -EINVAL, "%s: \"brokers\" is required when the source is not "
                               "kafka", p->cl.what);
@@ -431,6 +431,7 @@ static int producer_new(struct kafka_producer *p, const struct kafka_sink_conf *
         return rc;
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     snprintf(client_id, sizeof client_id, "weir-%s-%d", pl->name, p->w->id);
+    snprintf(txn_timeout, sizeof txn_timeout, "%d", WEIR_KAFKA_TXN_TIMEOUT_MS);
     weir_kafka_conf_common(conf, &p->cl);
     rd_kafka_conf_set_events(conf, RD_KAFKA_EVENT_DR);
     if ((rc = weir_kafka_conf_set(conf, "bootstrap.servers", p->cl.brokers, p->cl.what, err)) < 0 ||
@@ -439,7 +440,9 @@ static int producer_new(struct kafka_producer *p, const struct kafka_sink_conf *
         (rc = weir_kafka_conf_set(conf, "linger.ms", "5", p->cl.what, err)) < 0 ||
         (rc = weir_kafka_conf_set(conf, "socket.nagle.disable", "true", p->cl.what, err)) < 0 ||
         (transactional &&
-         (rc = weir_kafka_conf_set(conf, "transactional.id", p->txn_id, p->cl.what, err)) < 0) ||
+         ((rc = weir_kafka_conf_set(conf, "transactional.id", p->txn_id, p->cl.what, err)) < 0 ||
+          (rc = weir_kafka_conf_set(conf, "transaction.timeout.ms", txn_timeout, p->cl.what,
+                                    err)) < 0)) ||
         (rc = weir_kafka_props_apply(conf, src && !c->brokers ? src->kafka : NULL, 1, p->cl.what, err)) < 0 ||
         (rc = weir_kafka_props_apply(conf, c->kafka, 0, p->cl.what, err)) < 0)
         goto fail;
@@ -604,6 +607,11 @@ static void kk_close(struct weir_sink *s)
 const char *weir_kafka_sink_brokers(const void *sink_conf)
 {
     return ((const struct kafka_sink_conf *)sink_conf)->brokers;
+}
+
+const json_t *weir_kafka_sink_props(const void *sink_conf)
+{
+    return ((const struct kafka_sink_conf *)sink_conf)->kafka;
 }
 
 const struct weir_sink_type weir_sink_kafka = {

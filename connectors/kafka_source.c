@@ -78,7 +78,8 @@ static const struct weir_option kafka_source_options[] = {
      CONF(guarantee), 0, 0, 0, "at_least_once|exactly_once"},
     {"commit_interval", WEIR_OPT_DURATION, "\"100ms\"",
      "exactly_once: commit the open transaction this often (outputs become visible to "
-     "read_committed consumers then)", CONF(commit_interval_ns), 0, 0, 0, NULL},
+     "read_committed consumers then); below half of the producer's transaction.timeout.ms (weir's "
+     "default 10 s)", CONF(commit_interval_ns), 0, 0, 0, NULL},
     {"commit_records", WEIR_OPT_INT, "10000",
      "exactly_once: commit sooner once the transaction covers this many input records",
      CONF(commit_records), WEIR_OPT_RANGE, 1, 1e9, NULL},
@@ -127,6 +128,45 @@ static int prepare(void *conf, const json_t *raw, struct weir_prepare *p)
     return bad + weir_kafka_props_check(c->kafka, reserved_props, p);
 }
 
+/* exactly_once: a transaction commits every commit_interval; it must end
+ * well before the broker aborts it (transaction.timeout.ms of the sink
+ * whose properties set the shortest, else weir's default). */
+static int check_txn_timeout(const struct weir_kafka_source_conf *c, const struct weir_pipeline *pl,
+                             struct weir_diag *d)
+{
+    double limit = 0;
+    char from[128] = "";
+    for (size_t k = 0; k <= pl->nsinks; k++) {
+        const struct weir_stage_sink *st = k < pl->nsinks ? &pl->sinks[k] : &pl->dead;
+        if (st->type != &weir_sink_kafka)
+            continue;
+        const json_t *props = weir_kafka_sink_props(st->conf);
+        double t = weir_kafka_txn_timeout_ms(props);
+        if (limit == 0 || t < limit) {
+            char where[32];
+            if (k < pl->nsinks)
+                snprintf(where, sizeof where, "sinks[%zu]", k);
+            else
+                snprintf(where, sizeof where, "dead_letter");
+            limit = t;
+            if (json_object_get(props, "transaction.timeout.ms"))
+                snprintf(from, sizeof from, "%s.kafka.transaction.timeout.ms", where);
+            else
+                snprintf(from, sizeof from, "weir's default: %s sets none", where);
+        }
+    }
+    if (limit == 0)
+        return 0; /* no Kafka sink: check() says so */
+    double interval_ms = (double)c->commit_interval_ns / 1e6;
+    if (interval_ms < limit / 2)
+        return 0;
+    weir_diag_add(d, "source.commit_interval",
+                  "expected less than half of transaction.timeout.ms (%.0f ms, %s), got %.0f ms: "
+                  "the broker aborts a transaction open longer than that",
+                  limit, from, interval_ms);
+    return 1;
+}
+
 /* exactly_once: every output must join the worker's transaction, so every
  * sink, the dead letter included, is a Kafka sink on the source's brokers. */
 static int check(const void *conf, const struct weir_pipeline *pl, struct weir_diag *d)
@@ -135,6 +175,7 @@ static int check(const void *conf, const struct weir_pipeline *pl, struct weir_d
     int bad = 0;
     if (c->guarantee != WEIR_KAFKA_EXACTLY_ONCE)
         return 0;
+    bad += check_txn_timeout(c, pl, d);
     for (size_t k = 0; k <= pl->nsinks; k++) {
         const struct weir_stage_sink *st = k < pl->nsinks ? &pl->sinks[k] : &pl->dead;
         char path[64];

@@ -132,10 +132,11 @@ size_t ks_part_orphan(struct kafka_source *ks, struct kpart *p);
 void ks_seg_free(struct kafka_source *ks, struct kseg *g);
 void ks_waiting_drop(struct kpart *p);
 void ks_pause_all(struct kafka_source *ks, int pause);
-void ks_parts_assigned(struct kafka_source *ks, const rd_kafka_topic_partition_list_t *l);
+void ks_parts_assigned(struct kafka_source *ks, rd_kafka_topic_partition_list_t *l);
 /* One log line for an assignment or revocation: "assigned 2 partition(s): t[0,2]". */
 void ks_log_partitions(const struct kafka_source *ks, const char *what,
                        const rd_kafka_topic_partition_list_t *l);
+/* New assignments not held: unready partitions paused, ready ones resumed. */
 void ks_pause_unready(struct kafka_source *ks, const rd_kafka_topic_partition_list_t *l);
 void ks_partition_ready(struct weir_source *s, uint32_t slot);
 void ks_ckpt_maybe(struct kafka_source *ks);

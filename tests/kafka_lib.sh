@@ -1,9 +1,29 @@
 # Shared by the real-broker tests (test_kafka*.sh, test_scaleout.sh): the
 # broker on this test's port and directory, Kafka's Java tools, and weir
 # started and stopped in the background. Expects SRC, PORT, KDIR, LIBS, BOOT,
-# WEIR, and a fail() of the test's own.
+# WEIR, and a fail() of the test's own (kafka_start: and finish(), lib.sh's).
 
 broker() { "$SRC/scripts/kafka/broker.sh" "$@" --port "$PORT" --dir "$KDIR"; }
+# kafka_start NOTE [broker.sh start options]: starts the test's broker (the
+# Kafka version KAFKA_VERSION names, else pom.xml's), saying so with NOTE
+# appended; its output goes to $KDIR.start.log. When it does not start:
+# fail with broker.sh's last line, and finish. The test's cleanup calls
+# kafka_stop, which stops it (also one that never got ready).
+kafka_start() {
+    local note=$1 name=${0##*/}
+    shift
+    echo "${name%.sh}: starting Kafka ${KAFKA_VERSION:-broker} on $BOOT$note"
+    mkdir -p "$(dirname "$KDIR")"
+    KAFKA_STARTED=1
+    broker start "$@" >"$KDIR.start.log" 2>&1 && return 0
+    fail "the broker${KAFKA_VERSION:+ (Kafka $KAFKA_VERSION)} did not start: $(tail -n1 "$KDIR.start.log")"
+    finish
+}
+kafka_stop() {
+    ((${KAFKA_STARTED:-0})) || return 0
+    KAFKA_STARTED=0
+    broker stop >/dev/null 2>&1
+}
 ktool() {
     java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto \
         -Dlog4j2.configurationFile="$SRC/scripts/kafka/log4j2.properties" -Dweir.log.level=WARN \

@@ -29,18 +29,15 @@ command -v java >/dev/null 2>&1 || { echo "test_kafka_outage: skipped: java is n
 T=$(mktemp -d /tmp/weir-test-outage.XXXXXX)
 KDIR=$T/kafka
 WEIR_PID=""
-BROKER=0
 cleanup() {
     [[ -n $WEIR_PID ]] && kill -KILL "$WEIR_PID" 2>/dev/null
-    ((BROKER)) && "$SRC/scripts/kafka/broker.sh" stop --port "$PORT" --dir "$KDIR" >/dev/null 2>&1
+    kafka_stop
     if ((failed == 0)) && [[ -z ${KEEP:-} ]]; then rm -rf "$T"; else echo "test_kafka_outage: files kept in $T"; fi
 }
 trap cleanup EXIT
 . "$(dirname "$0")/kafka_lib.sh"
 
-echo "test_kafka_outage: starting a Kafka broker on $BOOT"
-broker start >"$T/broker.log" 2>&1 || { fail "the broker did not start: $(tail -n1 "$T/broker.log")"; finish; }
-BROKER=1
+kafka_start ""
 for t in ou-in:4 ou-out:4 ou-rej:1; do
     broker topic-create "${t%:*}" "${t#*:}" >/dev/null || { fail "cannot create topic ${t%:*}"; finish; }
 done
@@ -100,5 +97,10 @@ else
         fail "committed offsets behind without a word for$unsaid: ${lags:-$(tail -n1 "$T/group.txt")}"
     fi
 fi
+# At-least-once allows outputs twice (records in flight when the assignment
+# was lost); a partition that comes back to its worker reads on from its
+# acknowledged offset, so few: printed, not asserted.
+echo "test_kafka_outage: $(($(kafka_topic_count ou-out) - N)) outputs beyond the $N inputs (read again);" \
+    "$(grep -c 'came back: reading on' "$T/weir.err") worker(s) had lost partitions back"
 grep 'warning' "$T/weir.err" | cut -c1-200 | sort | uniq -c | head -5
 finish

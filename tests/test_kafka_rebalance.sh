@@ -35,22 +35,16 @@ command -v java >/dev/null 2>&1 || { echo "test_kafka_rebalance: skipped: java i
 T=$(mktemp -d /tmp/weir-test-rebalance.XXXXXX)
 KDIR=$T/kafka
 WEIR_PID="" READER=""
-BROKER=0
 cleanup() {
     [[ -n $WEIR_PID ]] && kill -KILL "$WEIR_PID" 2>/dev/null
     [[ -n $READER ]] && kill -KILL "$READER" 2>/dev/null
-    ((BROKER)) && "$SRC/scripts/kafka/broker.sh" stop --port "$PORT" --dir "$KDIR" >/dev/null 2>&1
+    kafka_stop
     if ((failed == 0)) && [[ -z ${KEEP:-} ]]; then rm -rf "$T"; else echo "test_kafka_rebalance: files kept in $T"; fi
 }
 trap cleanup EXIT
 . "$(dirname "$0")/kafka_lib.sh"
 
-echo "test_kafka_rebalance: starting a Kafka broker on $BOOT"
-if ! broker start >"$T/broker.log" 2>&1; then
-    fail "the broker did not start: $(tail -n1 "$T/broker.log")"
-    finish
-fi
-BROKER=1
+kafka_start ""
 for t in rb-in:8 rb-out:8 rb-rej:1; do
     broker topic-create "${t%:*}" "${t#*:}" >/dev/null || { fail "cannot create topic ${t%:*}"; finish; }
 done

@@ -4,17 +4,21 @@
 # and ACLs (StandardAuthorizer; nothing is allowed that no ACL allows). weir
 # connects through the pass-through "kafka" properties, with the password
 # read from a secret file ("@password" beside the pipeline file).
-# The mechanism is PLAIN: librdkafka before 2.6.1 (Debian 12 has 2.0.2)
-# builds a SCRAM client-final-message that Kafka 4.x rejects as invalid
-# credentials (librdkafka#4895; the Java client authenticates with the same
-# user). The broker still creates a SCRAM-SHA-512 user at format time
-# (KRaft's --add-scram) and offers the mechanism, for a newer librdkafka.
+# On Kafka 4.1.1 the mechanism is PLAIN: librdkafka before 2.6.1 (Debian 12
+# has 2.0.2) builds a SCRAM client-final-message that Kafka 4.x rejects as
+# invalid credentials (librdkafka#4895; Kafka 3.x accepts it). So SCRAM runs
+# against a second broker, Kafka 3.9.1 (KAFKA_VERSION, scripts/kafka/fetch.sh),
+# with SCRAM-SHA-512 and -256 users made at format time (KRaft's --add-scram).
 #   a. the right password and CA: every record has an output; exit 0 on SIGTERM.
 #   b. a wrong password, c. a CA that did not sign the broker's certificate,
 #   d. an output topic the principal may not write: each exits 1 with ONE
 #      line (besides the summary) that names the broker and the cause.
+#   e. Kafka 3.9.1, SASL_SSL with SCRAM-SHA-512, the password from a file:
+#      every record has an output; f. a wrong SCRAM password: one line as in b
+#      (with librdkafka < 2.6.1, a hint about Kafka 4.x). The broker also has
+#      a SCRAM-SHA-256 user (run by hand: scram NAME SCRAM-SHA-256 TOPIC).
 # Env: WEIR_BIN, WEIR_SRC; WEIR_KAFKA_SECURE_PORT (default 29940; +1 the
-# controller, +2 SASL_SSL).
+# controller, +2 SASL_SSL; the 3.9.1 broker: +3, +4, +5).
 set -u
 
 . "$(dirname "$0")/lib.sh"
@@ -34,10 +38,9 @@ command -v openssl >/dev/null 2>&1 || { echo "test_kafka_secure: skipped: openss
 T=$(mktemp -d /tmp/weir-test-secure.XXXXXX)
 KDIR=$T/kafka
 WEIR_PID=""
-BROKER=0
 cleanup() {
     [[ -n $WEIR_PID ]] && kill -KILL "$WEIR_PID" 2>/dev/null
-    ((BROKER)) && "$SRC/scripts/kafka/broker.sh" stop --port "$PORT" --dir "$KDIR" >/dev/null 2>&1
+    kafka_stop
     if ((failed == 0)) && [[ -z ${KEEP:-} ]]; then rm -rf "$T"; else echo "test_kafka_secure: files kept in $T"; fi
 }
 trap cleanup EXIT
@@ -71,10 +74,8 @@ authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
 super.users=User:ANONYMOUS
 allow.everyone.if.no.acl.found=false
 EOF
-echo "test_kafka_secure: starting a Kafka broker on $BOOT (PLAINTEXT, for the tools) and $SBOOT (SASL_SSL)"
-broker start --extra-config "$T/secure.properties" --add-scram 'SCRAM-SHA-512=[name="weir",password="weir-secret"]' \
-    >"$T/broker.log" 2>&1 || { fail "the broker did not start: $(tail -n1 "$T/broker.log")"; finish; }
-BROKER=1
+kafka_start " (PLAINTEXT, for the tools) and $SBOOT (SASL_SSL)" --extra-config "$T/secure.properties" \
+    --add-scram 'SCRAM-SHA-512=[name="weir",password="weir-secret"]' # for a librdkafka >= 2.6.1
 for t in sec-in:2 sec-out:2 sec-rej:1 sec-forbidden:1; do
     broker topic-create "${t%:*}" "${t#*:}" >/dev/null || { fail "cannot create topic ${t%:*}"; finish; }
 done
@@ -86,7 +87,8 @@ awk -v n=$N 'BEGIN { for (i = 0; i < n; i++) printf "{\"seq\":%d,\"value\":%d}\n
 "$WEIR" replay "$T/in.jsonl" --brokers "$BOOT" --topic sec-in --key seq >"$T/replay.log" 2>&1 ||
     { fail "replay: $(tail -n1 "$T/replay.log")"; finish; }
 
-# pipeline NAME PASSWORD CA OUT_TOPIC: $T/NAME.json, its password in $T/NAME.password
+# pipeline NAME PASSWORD CA OUT_TOPIC [MECHANISM]: $T/NAME.json for the broker
+# on $SBOOT, its password in $T/NAME.password
 pipeline() {
     printf '%s\n' "$2" >"$T/$1.password"
     cat >"$T/$1.json" <<EOF
@@ -94,7 +96,7 @@ pipeline() {
   "name": "secure",
   "source": {"type": "kafka", "brokers": "$SBOOT", "topics": ["sec-in"], "group": "weir-sec",
              "connect_timeout": "5s",
-             "kafka": {"security.protocol": "SASL_SSL", "sasl.mechanisms": "PLAIN",
+             "kafka": {"security.protocol": "SASL_SSL", "sasl.mechanisms": "${5:-PLAIN}",
                        "sasl.username": "weir", "sasl.password": "@$1.password",
                        "ssl.ca.location": "$3"}},
   "operators": [{"type": "extract", "fields": {"value": "/value", "seq": "/seq"}}],
@@ -139,4 +141,47 @@ pipeline badca weir-secret "$T/other.pem" sec-out
 expect badca 'certificate verify failed|certificate'
 pipeline forbidden weir-secret "$T/ca.pem" sec-forbidden
 expect forbidden 'not authorized|authorization failed'
+
+# ---- e, f. SCRAM on Kafka 3.9.1 --------------------------------------------------------
+kafka_stop
+export KAFKA_VERSION=3.9.1
+PORT=$((PORT + 3)) SPORT=$((SPORT + 3)) KDIR=$T/kafka39
+BOOT=127.0.0.1:$PORT SBOOT=127.0.0.1:$SPORT
+cat >"$T/scram.properties" <<EOF
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$((PORT + 1)),SASL_SSL://127.0.0.1:$SPORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT,SASL_SSL://127.0.0.1:$SPORT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL
+sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$T/broker.p12
+ssl.keystore.password=changeit
+ssl.key.password=changeit
+EOF
+kafka_start " (PLAINTEXT) and $SBOOT (SASL_SSL, SCRAM)" --extra-config "$T/scram.properties" \
+    --add-scram 'SCRAM-SHA-512=[name="weir",password="weir-secret"]' \
+    --add-scram 'SCRAM-SHA-256=[name="weir",password="weir-secret"]'
+for t in sec-in:2 sec-out:2 sec-rej:1; do
+    broker topic-create "${t%:*}" "${t#*:}" >/dev/null || { fail "cannot create topic ${t%:*} on $KAFKA_VERSION"; finish; }
+done
+"$WEIR" replay "$T/in.jsonl" --brokers "$BOOT" --topic sec-in --key seq >"$T/replay39.log" 2>&1 ||
+    { fail "replay to $KAFKA_VERSION: $(tail -n1 "$T/replay39.log")"; finish; }
+# scram NAME MECHANISM TOPIC: every record has an output in TOPIC, exit 0
+scram() {
+    local got rc=0
+    pipeline "$1" weir-secret "$T/ca.pem" "$3" "$2"
+    sed -i "s/\"weir-sec\"/\"weir-$1\"/" "$T/$1.json" # a group of its own: reads everything
+    start_weir "$T/$1.err" "$T/$1.json" --workers 2
+    got=$(wait_count "$3" $N 40)
+    if kill -0 "$WEIR_PID" 2>/dev/null; then stop_weir 30 || rc=$?; else wait "$WEIR_PID"; rc=99; WEIR_PID=""; fi
+    if ((rc == 0 && got >= N)); then
+        ok "$1: Kafka $KAFKA_VERSION, SASL_SSL ($2), the password from a file: $got outputs, exit 0"
+    else
+        fail "$1: $2: $got of $N outputs, exit $rc: $(grep -v ' records in, ' "$T/$1.err" | tail -n2 | cut -c1-300)"
+    fi
+}
+scram scram512 SCRAM-SHA-512 sec-out
+pipeline scrambad not-the-password "$T/ca.pem" sec-out SCRAM-SHA-512
+expect scrambad 'authentication failed|invalid credentials'
 finish

@@ -97,8 +97,9 @@ wait_lag0() {
 
 # Compares topic $1 (read_committed) with the reference.
 # A killed member's open transaction holds read_committed readers back until
-# the broker aborts it (transaction.timeout.ms, 10 s here, plus the broker's
-# check interval): read again until everything is there, for up to 60 s.
+# the broker aborts it (transaction.timeout.ms, weir's default 10 s, plus the
+# broker's check interval, 10 s): read again until everything is there, for
+# up to 60 s.
 check_outputs() {
     local topic=$1 what=$2 total distinct deadline=$((SECONDS + 60))
     while :; do
@@ -122,7 +123,7 @@ $(diff "$WORK/ref.txt" "$WORK/$topic.txt" | head -6)"
 
 SLOW=(--set 'source.kafka={"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000}'
       --set source.max_inflight_records=100 --set source.commit_interval=200ms
-      --set 'sinks[0].kafka={"linger.ms": 100, "transaction.timeout.ms": 10000}')
+      --set 'sinks[0].kafka={"linger.ms": 100}')
 
 # ---- 1. kill -9 twice --------------------------------------------------------------------------
 broker topic-create st-in 3 >/dev/null
@@ -164,11 +165,16 @@ start_weir "$WORK/b.log" "$PL" --workers 1 "${SETS2[@]}" --set source.transactio
 PID_B=$WEIR_PID
 wait_count s2-out $((N / 3)) 180 >/dev/null || fail "2: no progress: $(tail -n3 "$WORK/b.log")"
 kill -KILL "$PID_B"; wait "$PID_B" 2>/dev/null || true; PID_B=""
+t_kill=$SECONDS
 say "2: killed process B with $(kafka_topic_count s2-out) messages in s2-out"
 WEIR_PID=$PID_A
 wait_lag0 weir-s2 s2-in 4 || fail "2: lag not 0 after 240 s: $(tail -n3 "$WORK/a.log")"
 stop_weir 60 || fail "2: A exited with status $? after SIGTERM: $(tail -n3 "$WORK/a.log")"
+# weir's default transaction.timeout.ms (10 s): B's open transaction no longer
+# holds read_committed readers back for librdkafka's 60 s (the time is printed,
+# not asserted; bench/kafka_eos_takeover.sh measures it)
 check_outputs s2-out "2: a member killed, its partitions and state taken over"
+say "2: every output visible to read_committed $((SECONDS - t_kill)) s after the kill (reads included)"
 
 # ---- 3. at-least-once: a stop saves the state, a restart carries it on --------------------------------
 head -n $((N / 2)) "$WORK/in.txt" >"$WORK/in-a.txt"

@@ -32,10 +32,9 @@ fail() { failed=$((failed + 1)); echo "test_poison: FAIL: $*"; }
 T=$(mktemp -d /tmp/weir-test-poison.XXXXXX)
 KDIR=$T/kafka
 WEIR_PID=""
-BROKER=0
 cleanup() {
     [[ -n $WEIR_PID ]] && kill -KILL "$WEIR_PID" 2>/dev/null
-    ((BROKER)) && "$SRC/scripts/kafka/broker.sh" stop --port "$PORT" --dir "$KDIR" >/dev/null 2>&1
+    kafka_stop
     if ((failed == 0)); then rm -rf "$T"; else echo "test_poison: files kept in $T"; fi
 }
 trap cleanup EXIT
@@ -97,12 +96,7 @@ if ! command -v java >/dev/null 2>&1; then
     echo "test_poison: b, c skipped: java is not installed"
     finish
 fi
-echo "test_poison: starting a Kafka broker on $BOOT"
-if ! broker start >"$T/broker.log" 2>&1; then
-    fail "the broker did not start: $(tail -n1 "$T/broker.log")"
-    finish
-fi
-BROKER=1
+kafka_start ""
 topic() { # NAME PARTITIONS [CONFIG]
     ktool org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOT" --create --topic "$1" \
         --partitions "$2" --replication-factor 1 ${3:+--config "$3"} >"$T/topic-$1.log" 2>&1 ||

@@ -4,12 +4,15 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# KAFKA_VERSION=V runs another version than pom.xml's (fetched into libs-V).
+DEFAULT=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$HERE/pom.xml")
 LIBS=${WEIR_KAFKA_HOME:-$HOME/.cache/weir-kafka}/libs
+[[ ${KAFKA_VERSION:-$DEFAULT} == "$DEFAULT" ]] || LIBS=$LIBS-$KAFKA_VERSION
 die() { echo "broker.sh: $*" >&2; exit 1; }
 
 usage() {
     cat >&2 <<'EOF'
-usage: broker.sh COMMAND [ARGS] [--port P] [--controller-port P] [--dir DIR]
+usage: [KAFKA_VERSION=V] broker.sh COMMAND [ARGS] [--port P] [--controller-port P] [--dir DIR]
   start [--keep-data] [--extra-config FILE] [--add-scram SPEC]...
                                fetch jars, (re)format, start, wait until ready; FILE's
                                properties are appended (they win); SPEC as kafka-storage's
