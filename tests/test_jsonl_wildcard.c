@@ -26,20 +26,8 @@
 
 extern const struct weir_operator_type weir_op_extract;
 
-static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
-
-static uint64_t rnd(void)
-{
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static unsigned rndn(unsigned n)
-{
-    return (unsigned)(rnd() % n);
-}
+#define SPLITMIX_SEED 0x2545F4914F6CDD1Dull
+#include "tests/splitmix.h"
 
 struct names {
     char **v;

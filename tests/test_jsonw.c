@@ -18,20 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t rng_state = 0x243F6A8885A308D3ull;
-
-static uint64_t rnd(void)
-{
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static unsigned rndn(unsigned n)
-{
-    return (unsigned)(rnd() % n);
-}
+#define SPLITMIX_SEED 0x243F6A8885A308D3ull
+#include "tests/splitmix.h"
 
 static void test_buf(void)
 {

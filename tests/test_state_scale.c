@@ -11,15 +11,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-
-static uint64_t rnd(uint64_t n) /* [0, n) */
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return (rng * 0x2545f4914f6cdd1dull) % n;
-}
+#define SPLITMIX_SEED 0x9e3779b97f4a7c15ull
+#include "tests/splitmix.h"
 
 static double now_ns(void)
 {
@@ -86,7 +79,7 @@ static void test_many(void)
     for (int i = 0; i < N; i++)
         kv[i].len = (uint32_t)snprintf(kv[i].k, sizeof kv[i].k, "user:%d", i * 7919);
     for (int i = 0; i < GETS; i++)
-        idx[i] = (uint32_t)rnd(N);
+        idx[i] = (uint32_t)rndn(N);
 
     size_t heap0 = heap_in_use();
     struct weir_state *s;
