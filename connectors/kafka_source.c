@@ -44,164 +44,6 @@
 #define TICK_NS (500ull * 1000000ull) /* safety-net ks_drain; keeps max.poll.interval.ms happy */
 #define PAUSE_AFTER_NS (1000ull * 1000000ull) /* over the in-flight bounds this long: pause */
 
-#define CONF(f) offsetof(struct weir_kafka_source_conf, f)
-static const struct weir_option kafka_source_options[] = {
-    {"brokers", WEIR_OPT_STRING, NULL,
-     "bootstrap servers \"host:port,...\", or \"embedded\" for librdkafka's in-process mock cluster",
-     CONF(brokers), WEIR_OPT_REQUIRED, 0, 0, NULL},
-    {"topics", WEIR_OPT_STRINGS, NULL, "topics to consume (they must exist)", CONF(topics),
-     WEIR_OPT_REQUIRED, 0, 0, NULL},
-    {"group", WEIR_OPT_STRING, NULL, "consumer group (default: \"weir-\" + the pipeline's name)",
-     CONF(group), 0, 0, 0, NULL},
-    {"format", WEIR_OPT_ENUM, "\"json\"", "message values: json (one JSON object per message)",
-     CONF(format), 0, 0, 0, "json"},
-    {"start", WEIR_OPT_ENUM, "\"earliest\"",
-     "where a partition without a committed offset starts (auto.offset.reset)", CONF(start), 0, 0, 0,
-     "earliest|latest"},
-    {"max_inflight_records", WEIR_OPT_INT, "100000",
-     "pause the partitions past this many records read but not yet acknowledged by every sink",
-     CONF(max_inflight_records), WEIR_OPT_RANGE, 1, 1e9, NULL},
-    {"max_inflight_bytes", WEIR_OPT_INT, "268435456",
-     "pause the partitions past this many value bytes read but not yet acknowledged",
-     CONF(max_inflight_bytes), WEIR_OPT_RANGE, 1024, 1e12, NULL},
-    {"connect_timeout", WEIR_OPT_DURATION, "\"10s\"",
-     "at start: how long to wait for the brokers and the topics' metadata before failing",
-     CONF(connect_timeout_ns), 0, 0, 0, NULL},
-    {"drain_timeout", WEIR_OPT_DURATION, "\"10s\"",
-     "on revocation: how long to wait for the revoked partitions' outputs to be acknowledged",
-     CONF(drain_timeout_ns), 0, 0, 0, NULL},
-    {"kafka", WEIR_OPT_JSON, NULL, "librdkafka consumer properties, passed through (docs/kafka.md)",
-     CONF(kafka), 0, 0, 0, NULL},
-    {"guarantee", WEIR_OPT_ENUM, "\"at_least_once\"",
-     "at_least_once: offsets committed after the outputs are acknowledged; exactly_once: outputs "
-     "and offsets in Kafka transactions (every sink must be kafka, on the source's brokers)",
-     CONF(guarantee), 0, 0, 0, "at_least_once|exactly_once"},
-    {"commit_interval", WEIR_OPT_DURATION, "\"100ms\"",
-     "exactly_once: commit the open transaction this often (outputs become visible to "
-     "read_committed consumers then); below half of the producer's transaction.timeout.ms (weir's "
-     "default 10 s)", CONF(commit_interval_ns), 0, 0, 0, NULL},
-    {"commit_records", WEIR_OPT_INT, "10000",
-     "exactly_once: commit sooner once the transaction covers this many input records",
-     CONF(commit_records), WEIR_OPT_RANGE, 1, 1e9, NULL},
-    {"transactional_id", WEIR_OPT_STRING, NULL,
-     "exactly_once: worker N's producer uses transactional.id \"<this>-N\" (default: the group, "
-     "then the host name); distinct per process when several run on one host",
-     CONF(transactional_id), 0, 0, 0, NULL},
-    {"instance_id", WEIR_OPT_STRING, NULL,
-     "static group membership: worker N joins as group.instance.id \"<this>-N\", so a restarted "
-     "process takes its partitions back at once, without a rebalance; a stable name per process "
-     "(a pod or host name), distinct among the group's processes (default: dynamic membership)",
-     CONF(instance_id), 0, 0, 0, NULL},
-    {"checkpoint_interval", WEIR_OPT_DURATION, "\"1s\"",
-     "at_least_once with stateful operators: save the changed keyed state to the changelog this "
-     "often; offsets are committed only up to the last saved state (exactly_once saves it in every "
-     "transaction)", CONF(checkpoint_interval_ns), 0, 0, 0, NULL},
-    {0},
-};
-
-/* property, what to use instead */
-static const char *const reserved_props[] = {
-    "bootstrap.servers", "use the source's \"brokers\"",
-    "metadata.broker.list", "use the source's \"brokers\"",
-    "group.id", "use the source's \"group\"",
-    "enable.auto.offset.store", "weir stores an offset only after its outputs are acknowledged",
-    "auto.offset.reset", "use the source's \"start\"",
-    "group.instance.id", "use the source's \"instance_id\"",
-    NULL, NULL,
-};
-
-static int prepare(void *conf, const json_t *raw, struct weir_prepare *p)
-{
-    struct weir_kafka_source_conf *c = conf;
-    char kp[256];
-    int bad = 0;
-    if (c->topics.n == 0) {
-        weir_diag_add(p->diag, weir_path_key(kp, sizeof kp, p->path, "topics"),
-                      "expected at least one topic");
-        bad++;
-    }
-    if (c->brokers && !c->brokers[0]) {
-        weir_diag_add(p->diag, weir_path_key(kp, sizeof kp, p->path, "brokers"),
-                      "expected \"host:port,...\" or \"embedded\", got \"\"");
-        bad++;
-    }
-    return bad + weir_kafka_props_check(c->kafka, reserved_props, p);
-}
-
-/* exactly_once: a transaction commits every commit_interval; it must end
- * well before the broker aborts it (transaction.timeout.ms of the sink
- * whose properties set the shortest, else weir's default). */
-static int check_txn_timeout(const struct weir_kafka_source_conf *c, const struct weir_pipeline *pl,
-                             struct weir_diag *d)
-{
-    double limit = 0;
-    char from[128] = "";
-    for (size_t k = 0; k <= pl->nsinks; k++) {
-        const struct weir_stage_sink *st = k < pl->nsinks ? &pl->sinks[k] : &pl->dead;
-        if (st->type != &weir_sink_kafka)
-            continue;
-        const json_t *props = weir_kafka_sink_props(st->conf);
-        double t = weir_kafka_txn_timeout_ms(props);
-        if (limit == 0 || t < limit) {
-            char where[32];
-            if (k < pl->nsinks)
-                snprintf(where, sizeof where, "sinks[%zu]", k);
-            else
-                snprintf(where, sizeof where, "dead_letter");
-            limit = t;
-            if (json_object_get(props, "transaction.timeout.ms"))
-                snprintf(from, sizeof from, "%s.kafka.transaction.timeout.ms", where);
-            else
-                snprintf(from, sizeof from, "weir's default: %s sets none", where);
-        }
-    }
-    if (limit == 0)
-        return 0; /* no Kafka sink: check() says so */
-    double interval_ms = (double)c->commit_interval_ns / 1e6;
-    if (interval_ms < limit / 2)
-        return 0;
-    weir_diag_add(d, "source.commit_interval",
-                  "expected less than half of transaction.timeout.ms (%.0f ms, %s), got %.0f ms: "
-                  "the broker aborts a transaction open longer than that",
-                  limit, from, interval_ms);
-    return 1;
-}
-
-/* exactly_once: every output must join the worker's transaction, so every
- * sink, the dead letter included, is a Kafka sink on the source's brokers. */
-static int check(const void *conf, const struct weir_pipeline *pl, struct weir_diag *d)
-{
-    const struct weir_kafka_source_conf *c = conf;
-    int bad = 0;
-    if (c->guarantee != WEIR_KAFKA_EXACTLY_ONCE)
-        return 0;
-    bad += check_txn_timeout(c, pl, d);
-    for (size_t k = 0; k <= pl->nsinks; k++) {
-        const struct weir_stage_sink *st = k < pl->nsinks ? &pl->sinks[k] : &pl->dead;
-        char path[64];
-        if (k < pl->nsinks)
-            snprintf(path, sizeof path, "sinks[%zu]", k);
-        else
-            snprintf(path, sizeof path, "dead_letter");
-        const char *b = st->type == &weir_sink_kafka ? weir_kafka_sink_brokers(st->conf) : NULL;
-        if (st->type != &weir_sink_kafka) {
-            weir_diag_add(d, path, "a %s sink can't join a Kafka transaction: with the source's "
-                          "\"guarantee\": \"exactly_once\", every sink%s must be a kafka sink%s",
-                          st->type->name, k < pl->nsinks ? "" : " (the dead letter too)",
-                          k < pl->nsinks || json_object_get(pl->root, "dead_letter")
-                              ? "" : "; rejects go to standard error unless \"dead_letter\" says "
-                                     "otherwise");
-            bad++;
-        } else if (b && strcmp(b, c->brokers) != 0) {
-            weir_diag_add(d, path, "brokers \"%s\" differ from the source's \"%s\": with "
-                          "\"guarantee\": \"exactly_once\", outputs and input offsets commit in "
-                          "one transaction, on one cluster", b, c->brokers);
-            bad++;
-        }
-    }
-    return bad;
-}
-
 /* ---- tickets ------------------------------------------------------------- */
 
 static void ticket_done(struct weir_ticket *t)
@@ -784,11 +626,11 @@ const struct weir_source_type weir_source_kafka = {
     .name = "kafka",
     .summary = "A Kafka consumer per worker in one consumer group; at-least-once (offsets stored "
                "after every output is acknowledged), or exactly-once through Kafka transactions",
-    .options = kafka_source_options,
+    .options = weir_kafka_source_options,
     .conf_size = sizeof(struct weir_kafka_source_conf),
     .per_worker = 1,
-    .prepare = prepare,
-    .check = check,
+    .prepare = weir_kafka_source_prepare,
+    .check = weir_kafka_source_check,
     .open = ks_open,
     .resume = ks_resume,
     .partition_ready = ks_partition_ready,

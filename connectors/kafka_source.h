@@ -169,4 +169,9 @@ void ks_txn_commit_now(struct kafka_source *ks);
 void ks_txn_ended(struct weir_kafka_txn_end *e, void *ctx);
 void ks_on_txn_timer(struct weir_event *ev, int res);
 
+/* kafka_source_conf.c: the options table and the load-time checks. */
+extern const struct weir_option weir_kafka_source_options[];
+int weir_kafka_source_prepare(void *conf, const json_t *raw, struct weir_prepare *p);
+int weir_kafka_source_check(const void *conf, const struct weir_pipeline *pl, struct weir_diag *d);
+
 #endif
