@@ -33,23 +33,9 @@ RUNS=${1:-2}
 N=${2:-60000}
 RATE=${WEIR_BENCH_RATE:-4000}
 PORT=${WEIR_KAFKA_BENCH_PORT:-29957}
-BOOT=127.0.0.1:$PORT
-LIBS=${WEIR_KAFKA_HOME:-$HOME/.cache/weir-kafka}/libs
 OUT=$SRC/bench/results/kafka_eos_takeover.json
-WORK=$(mktemp -d /tmp/weir-bench-eos.XXXXXX)
-KDIR=$WORK/kafka
-WEIR_PID="" PIDS=()
-fail() { echo "kafka_eos_takeover: $*" >&2; exit 1; }
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-    "$SRC/scripts/kafka/broker.sh" stop --port "$PORT" --dir "$KDIR" >/dev/null 2>&1 || true
-    [[ -n ${KEEP:-} ]] && echo "kept $WORK" || rm -rf "$WORK"
-}
-trap cleanup EXIT
-. "$SRC/tests/kafka_lib.sh"
-
-broker start >/dev/null || fail "the broker did not start"
-awk -v n="$N" 'BEGIN { for (i = 0; i < n; i++) printf "{\"seq\":%d,\"value\":%d}\n", i, i % 97 }' >"$WORK/in.jsonl"
+NAME=kafka_eos_takeover
+. "$SRC/bench/kafka_bench_lib.sh"
 
 # The members' pipeline (extract only: the takeover, not state restore, is
 # measured). Outputs keep the input's key (seq), so an output produced again

@@ -51,23 +51,9 @@ RATE=${WEIR_BENCH_RATE:-3000}
 W=${WEIR_BENCH_WORKERS:-2}
 CONFIGS=${WEIR_RESTART_CONFIGS:-alo-dynamic alo-static eos-dynamic eos-static}
 PORT=${WEIR_KAFKA_BENCH_PORT:-29970}
-BOOT=127.0.0.1:$PORT
-LIBS=${WEIR_KAFKA_HOME:-$HOME/.cache/weir-kafka}/libs
 OUT=$SRC/bench/results/kafka_restart.json
-WORK=$(mktemp -d /tmp/weir-bench-restart.XXXXXX)
-KDIR=$WORK/kafka
-WEIR_PID="" PIDS=()
-fail() { echo "kafka_restart: $*" >&2; exit 1; }
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-    "$SRC/scripts/kafka/broker.sh" stop --port "$PORT" --dir "$KDIR" >/dev/null 2>&1 || true
-    [[ -n ${KEEP:-} ]] && echo "kept $WORK" || rm -rf "$WORK"
-}
-trap cleanup EXIT
-. "$SRC/tests/kafka_lib.sh"
-
-broker start >/dev/null || fail "the broker did not start"
-awk -v n="$N" 'BEGIN { for (i = 0; i < n; i++) printf "{\"seq\":%d,\"value\":%d}\n", i, i % 97 }' >"$WORK/in.jsonl"
+NAME=kafka_restart
+. "$SRC/bench/kafka_bench_lib.sh"
 
 cat >"$WORK/p.json" <<EOF
 {
