@@ -1,6 +1,6 @@
 /* The CUDA back end's API (kernels/cuda/cuda.h) in a build without nvcc:
- * no device, every call fails with one reason, so callers need no #ifdef. */
-#ifndef WEIR_HAVE_CUDA
+ * no device, every call fails with one reason, so callers need no #ifdef.
+ * CMakeLists.txt compiles this file only when the CUDA back end is not built. */
 #include <stdio.h>
 
 #include "kernels/cuda/cuda.h"
@@ -43,6 +43,3 @@ int weir_cuda_mse_rows(const float *A, size_t lda, const float *B, size_t ldb, s
                        size_t width, float *out, weir_cuda_stream *s) { return -1; }
 int weir_cuda_take(const float *X, size_t ldx, size_t n, size_t nout, int sigmoid, float *Y,
                    weir_cuda_stream *s) { return -1; }
-#else
-typedef int weir_cuda_stub_unused; /* ISO C: a translation unit is never empty */
-#endif
