@@ -531,6 +531,7 @@ void ks_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         ks_log_partitions(ks, "rebalance: assigned", l);
         ks_parts_assigned(ks, l);
         ks_startup_assigned(ks);
+        ks_fence_check(ks); /* a member that left: its open transaction aborted at once */
         if (coop)
             e = rd_kafka_incremental_assign(rk, l);
         else

@@ -368,6 +368,11 @@ static int make_consumer(struct kafka_source *ks, struct weir_error *err)
     char errstr[512], client_id[300], instance[300];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     snprintf(client_id, sizeof client_id, "weir-%s-%d", w->pl->name, w->id);
+    if (c->guarantee == WEIR_KAFKA_EXACTLY_ONCE) { /* names the member's producer (kafka_fence.c) */
+        char tid[256];
+        weir_kafka_transactional_id(w->pl, w->id, tid, sizeof tid);
+        ks_fence_client_id(tid, client_id, sizeof client_id);
+    }
     snprintf(instance, sizeof instance, "%s-%d", c->instance_id ? c->instance_id : "", w->id);
     weir_kafka_conf_common(conf, &ks->cl);
     rd_kafka_conf_set_rebalance_cb(conf, ks_on_rebalance);
@@ -381,10 +386,15 @@ static int make_consumer(struct kafka_source *ks, struct weir_error *err)
         /* Recovery: acknowledged offsets reach the broker within a second (a
          * crash re-reads about a second of input, not five), and a dead
          * member's partitions move after 10 s, not 45 (librdkafka's
-         * defaults). The loop never blocks the heartbeats, which run on
+         * defaults); under exactly-once after 6 s (the brokers' minimum by
+         * default), since the dead member's open transaction holds back
+         * read_committed readers until then, when the survivors fence it
+         * (kafka_fence.c). The loop never blocks the heartbeats, which run on
          * librdkafka's thread; both can be set through "kafka". */
         (rc = weir_kafka_conf_set(conf, "auto.commit.interval.ms", "1000", ks->cl.what, err)) < 0 ||
-        (rc = weir_kafka_conf_set(conf, "session.timeout.ms", "10000", ks->cl.what, err)) < 0 ||
+        (rc = weir_kafka_conf_set(conf, "session.timeout.ms",
+                                  c->guarantee == WEIR_KAFKA_EXACTLY_ONCE ? "6000" : "10000",
+                                  ks->cl.what, err)) < 0 ||
         (rc = weir_kafka_conf_set(conf, "heartbeat.interval.ms", "2000", ks->cl.what, err)) < 0 ||
         (c->instance_id &&
          (rc = weir_kafka_conf_set(conf, "group.instance.id", instance, ks->cl.what, err)) < 0) ||
@@ -492,6 +502,12 @@ static int ks_open(struct weir_source *s, struct weir_error *err)
                               ks->cl.embedded ? "assign" : "subscribe", rd_kafka_err2str(e));
     if (!ks->cl.embedded && ks_startup_join(ks) < 0)
         return weir_error_set(err, -ENOMEM, "out of memory");
+    if (!ks->cl.embedded && ks->txn) {
+        char tid[256];
+        weir_kafka_transactional_id(w->pl, w->id, tid, sizeof tid);
+        if (ks_fence_start(ks, tid) < 0)
+            return weir_error_set(err, -EAGAIN, "%s: cannot start the fencer thread", ks->cl.what);
+    }
     ks->subscribed = 1;
     ks->durable = w->has_durable;
     ks->ckpt_last = weir_now_ns();
@@ -596,6 +612,7 @@ static void ks_close(struct weir_source *s)
         free(ks->parts[i]);
     }
     free(ks->parts);
+    ks_fence_stop(ks);
     if (ks->q)
         rd_kafka_queue_destroy(ks->q);
     if (ks->rk) {

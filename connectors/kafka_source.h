@@ -113,6 +113,7 @@ struct kafka_source {
     int held;                    /* assignments held paused until every worker has one */
     int su_counted;              /* this worker's first assignment was counted */
     uint64_t held_since;         /* its first assignment (ns), for the bound on holding */
+    struct ks_fence *fence;      /* exactly-once: fences members that left (kafka_fence.c) */
 };
 
 
@@ -168,6 +169,13 @@ void ks_txn_commit(struct kafka_source *ks);
 void ks_txn_commit_now(struct kafka_source *ks);
 void ks_txn_ended(struct weir_kafka_txn_end *e, void *ctx);
 void ks_on_txn_timer(struct weir_event *ev, int res);
+
+/* kafka_fence.c: exactly-once, the producers of members that left are fenced */
+struct ks_fence;
+void ks_fence_client_id(const char *tid, char *out, size_t size); /* the consumer's client.id */
+int ks_fence_start(struct kafka_source *ks, const char *own_tid); /* after subscribe */
+void ks_fence_check(struct kafka_source *ks); /* on each assignment: lists the group, off the loop */
+void ks_fence_stop(struct kafka_source *ks);  /* before the consumer is destroyed */
 
 /* kafka_source_conf.c: the options table and the load-time checks. */
 extern const struct weir_option weir_kafka_source_options[];
