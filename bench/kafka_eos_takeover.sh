@@ -24,7 +24,10 @@
 #   default  weir's defaults (transaction timeout 10 s, connectors/kafka_common.h;
 #            session 6 s under exactly-once, kafka_source.c)
 # Per run: takeover = the kill to A's assignment of B's partitions (the group
-# session timeout); visible = the kill to every output visible
+# session timeout); fence = the kill to A's "fenced transactional id" line
+# ("-": none; it comes once init_transactions returned, after the abort); input = the kill to the end of the input (no output can be
+# visible before its input exists: a floor under visible); visible = the kill
+# to every output visible
 # to read_committed; missing and twice, counted from the watcher's file once
 # everything is visible (plus 3 s).
 #
@@ -71,9 +74,9 @@ EOF
 now() { date +%s.%N; }
 distinct() { { grep -o '"seq":[0-9]*' "$1" 2>/dev/null || true; } | sort -u | wc -l; }
 
-# run CONFIG R: sets RESULT to "takeover visible missing twice"
+# run CONFIG R: sets RESULT to "takeover fence input visible missing twice"
 run() {
-    local cfg=$1 r=$2 t=in-$1-$2 o=out-$1-$2 sets=() tk tv t0 d total
+    local cfg=$1 r=$2 t=in-$1-$2 o=out-$1-$2 sets=() tk tf ti tv t0 d total
     broker topic-create "$t" 4 >/dev/null && broker topic-create "$o" 4 >/dev/null &&
         broker topic-create "rej-$cfg-$r" 1 >/dev/null || fail "topic-create"
     sets=(--set "source.topics=[\"$t\"]" --set "source.group=g-$cfg-$r" --set "sinks[0].topic=$o"
@@ -98,8 +101,12 @@ run() {
     local assigned_before
     assigned_before=$(grep -c 'rebalance: assigned' "$WORK/a-$cfg-$r.log" || true)
     kill -KILL "$pb"; wait "$pb" 2>/dev/null || true
-    t0=$(now) tk="" tv=""
+    t0=$(now) tk="" tf="" ti="" tv=""
     while :; do
+        [[ -z $tf ]] && grep -q 'fenced transactional id' "$WORK/a-$cfg-$r.log" &&
+            tf=$(awk -v a="$(now)" -v b="$t0" 'BEGIN { printf "%.1f", a - b }')
+        [[ -z $ti ]] && ! kill -0 "$pr" 2>/dev/null &&
+            ti=$(awk -v a="$(now)" -v b="$t0" 'BEGIN { printf "%.1f", a - b }')
         if [[ -z $tk ]] && (($(grep -c 'rebalance: assigned [1-9]' "$WORK/a-$cfg-$r.log" || true) > assigned_before)); then
             tk=$(awk -v a="$(now)" -v b="$t0" 'BEGIN { printf "%.1f", a - b }')
         fi
@@ -108,24 +115,30 @@ run() {
         awk -v a="$(now)" -v b="$t0" 'BEGIN { exit !(a - b > 150) }' && break
         sleep 0.2
     done
-    sleep 3
+    for _ in $(seq 15); do # 3 s more; the fence's line may come after the outputs
+        [[ -z $tf ]] && grep -q 'fenced transactional id' "$WORK/a-$cfg-$r.log" &&
+            tf=$(awk -v a="$(now)" -v b="$t0" 'BEGIN { printf "%.1f", a - b }')
+        sleep 0.2
+    done
     wait "$pr" || fail "replay: $(tail -n1 "$WORK/replay-$cfg-$r.log")"
     for p in "$pa" "$pw"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
     PIDS=()
     d=$(distinct "$WORK/seen.jsonl")
     total=$(grep -c '"seq"' "$WORK/seen.jsonl" || true)
-    RESULT="${tk:-?} ${tv:-timeout} $((N - d)) $((total - d))"
+    RESULT="${tk:-?} ${tf:--} ${ti:-?} ${tv:-timeout} $((N - d)) $((total - d))"
 }
 
-printf '%-8s %3s %12s %12s %8s %6s\n' config run takeover_s visible_s missing twice
+printf '%-8s %3s %11s %8s %8s %10s %8s %6s\n' config run takeover_s fence_s input_s visible_s \
+    missing twice
 json="" ok=1
 for r in $(seq "$RUNS"); do
     for cfg in txn60s sess10s default; do
         run "$cfg" "$r"
-        read -r tk tv miss twice <<<"$RESULT"
-        printf '%-8s %3d %12s %12s %8d %6d\n' "$cfg" "$r" "$tk" "$tv" "$miss" "$twice"
+        read -r tk tf ti tv miss twice <<<"$RESULT"
+        printf '%-8s %3d %11s %8s %8s %10s %8d %6d\n' "$cfg" "$r" "$tk" "$tf" "$ti" "$tv" "$miss" \
+            "$twice"
         ((miss == 0 && twice == 0)) || ok=0
-        json+="${json:+,}{\"config\":\"$cfg\",\"run\":$r,\"takeover_s\":\"$tk\",\"visible_s\":\"$tv\",\"missing\":$miss,\"twice\":$twice}"
+        json+="${json:+,}{\"config\":\"$cfg\",\"run\":$r,\"takeover_s\":\"$tk\",\"fence_s\":\"$tf\",\"input_s\":\"$ti\",\"visible_s\":\"$tv\",\"missing\":$miss,\"twice\":$twice}"
     done
 done
 mkdir -p "$(dirname "$OUT")"

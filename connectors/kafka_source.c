@@ -387,15 +387,19 @@ static int make_consumer(struct kafka_source *ks, struct weir_error *err)
          * crash re-reads about a second of input, not five), and a dead
          * member's partitions move after 10 s, not 45 (librdkafka's
          * defaults); under exactly-once after 6 s (the brokers' minimum by
-         * default), since the dead member's open transaction holds back
-         * read_committed readers until then, when the survivors fence it
-         * (kafka_fence.c). The loop never blocks the heartbeats, which run on
-         * librdkafka's thread; both can be set through "kafka". */
+         * default), heartbeats every 1 s, since the dead member's open
+         * transaction holds back read_committed readers until the survivors
+         * learn of the rebalance (on their next heartbeat), take its
+         * partitions and fence it (kafka_fence.c). The loop never blocks the
+         * heartbeats, which run on librdkafka's thread; both can be set
+         * through "kafka". */
         (rc = weir_kafka_conf_set(conf, "auto.commit.interval.ms", "1000", ks->cl.what, err)) < 0 ||
         (rc = weir_kafka_conf_set(conf, "session.timeout.ms",
                                   c->guarantee == WEIR_KAFKA_EXACTLY_ONCE ? "6000" : "10000",
                                   ks->cl.what, err)) < 0 ||
-        (rc = weir_kafka_conf_set(conf, "heartbeat.interval.ms", "2000", ks->cl.what, err)) < 0 ||
+        (rc = weir_kafka_conf_set(conf, "heartbeat.interval.ms",
+                                  c->guarantee == WEIR_KAFKA_EXACTLY_ONCE ? "1000" : "2000",
+                                  ks->cl.what, err)) < 0 ||
         (c->instance_id &&
          (rc = weir_kafka_conf_set(conf, "group.instance.id", instance, ks->cl.what, err)) < 0) ||
         (rc = weir_kafka_conf_set(conf, "auto.offset.reset", c->start ? "latest" : "earliest",

@@ -14,13 +14,13 @@
 #      fence: far below the 60 s transaction timeout); then A exits 0 on
 #      SIGTERM and the topic read with read_committed holds every seq exactly
 #      once (0 missing, 0 duplicated).
-# Env: WEIR_BIN, WEIR_SRC; WEIR_KAFKA_FENCE_PORT (default 29940).
+# Env: WEIR_BIN, WEIR_SRC; WEIR_KAFKA_FENCE_PORT (default 29985; +1 the controller).
 set -u
 
 . "$(dirname "$0")/lib.sh"
 SRC=$PWD
 WEIR=$WEIR_BIN
-PORT=${WEIR_KAFKA_FENCE_PORT:-29940}
+PORT=${WEIR_KAFKA_FENCE_PORT:-29985}
 BOOT=127.0.0.1:$PORT
 LIBS=${WEIR_KAFKA_HOME:-$HOME/.cache/weir-kafka}/libs
 N=${WEIR_KAFKA_FENCE_N:-12000}
