@@ -17,8 +17,9 @@
  * id runs init_transactions and is destroyed. A live member, one that merely
  * lost partitions in a rebalance, is still listed and is never fenced. Ids of
  * members that set their own client.id are never seen, so never fenced (their
- * transactions time out as before). Failures only warn: the broker's timeout
- * still aborts the transaction.
+ * transactions time out as before), and a worker that set its own fences no
+ * one (a listing without itself proves nothing). Failures only warn: the
+ * broker's timeout still aborts the transaction.
  *
  * The blocking calls (the listing, init_transactions) run on the fencer's own
  * thread: the rebalance callback, on the loop, only wakes it. */
@@ -82,6 +83,13 @@ static int list_members(struct ks_fence *f, char ***out, size_t *n)
     return rc;
 }
 
+static void free_members(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
 static int member_of(char *const *v, size_t n, const char *tid)
 {
     for (size_t i = 0; i < n; i++)
@@ -124,12 +132,6 @@ static void fence_one(struct ks_fence *f, const char *tid)
     rd_kafka_destroy(rk);
 }
 
-static void free_members(char **v, size_t n)
-{
-    for (size_t i = 0; v && i < n; i++)
-        free(v[i]);
-    free(v);
-}
 
 /* One listing: fences who left since the last one. */
 static void fence_round(struct ks_fence *f)
@@ -138,6 +140,13 @@ static void fence_round(struct ks_fence *f)
     size_t n = 0;
     if (list_members(f, &now, &n) < 0)
         return; /* the next assignment lists again */
+    if (!member_of(now, n, f->own_tid)) {
+        /* this worker is assigned, so a member: a listing without it (its
+         * client.id set through "kafka", or the group in transition) proves
+         * nothing about the others */
+        free_members(now, n);
+        return;
+    }
     for (size_t i = 0; f->listed && i < f->nmembers; i++) {
         const char *tid = f->members[i];
         if (!member_of(now, n, tid) && strcmp(tid, f->own_tid) != 0)
