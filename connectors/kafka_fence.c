@@ -12,8 +12,9 @@
  * worker's transactional.id (make_consumer), so the group's member list
  * (DescribeGroups) says which transactional ids are live. After every
  * assignment this worker's fencer thread lists the group; an id that was a
- * member at the previous listing and is not now left the group (its session
- * expired, or it left cleanly) and is fenced: a temporary producer with that
+ * member at the previous listing and is not now, nor at a second listing a
+ * second later, left the group (its session expired, or it left cleanly and
+ * did not come straight back) and is fenced: a temporary producer with that
  * id runs init_transactions and is destroyed. A live member, one that merely
  * lost partitions in a rebalance, is still listed and is never fenced. Ids of
  * members that set their own client.id are never seen, so never fenced (their
@@ -24,11 +25,13 @@
  * The blocking calls (the listing, init_transactions) run on the fencer's own
  * thread: the rebalance callback, on the loop, only wakes it. */
 #include <pthread.h>
+#include <time.h>
 
 #include "connectors/kafka_source.h"
 #include "engine/log.h"
 
 #define FENCE_CLIENT_PREFIX "weir-eos-"
+#define FENCE_CONFIRM_MS    1000 /* a second listing this much later confirms an absence */
 
 struct ks_fence {
     rd_kafka_t *rk; /* the source's consumer: lists the group */
@@ -133,24 +136,62 @@ static void fence_one(struct ks_fence *f, const char *tid)
 }
 
 
-/* One listing: fences who left since the last one. */
+/* Waits ms unless told to quit; 1 if told. */
+static int fence_pause(struct ks_fence *f, int ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&f->mu);
+    while (!f->quit && pthread_cond_timedwait(&f->cv, &f->mu, &until) == 0)
+        ;
+    int quit = f->quit;
+    pthread_mutex_unlock(&f->mu);
+    return quit;
+}
+
+/* The group's members now, or -1 when the listing proves nothing: this
+ * worker is assigned, so a member; a listing without it (its client.id set
+ * through "kafka", or the group in transition) says nothing of the others. */
+static int list_with_self(struct ks_fence *f, char ***now, size_t *n)
+{
+    if (list_members(f, now, n) < 0)
+        return -1;
+    if (!member_of(*now, *n, f->own_tid)) {
+        free_members(*now, *n);
+        return -1;
+    }
+    return 0;
+}
+
+/* One listing: fences who left since the last one. An absence is confirmed
+ * by a second listing a moment later, because a member that leaves cleanly
+ * and comes straight back (a reload that replaces the Kafka source, a quick
+ * restart) is away for that long and must not be fenced: its producer may
+ * already run again under that id. */
 static void fence_round(struct ks_fence *f)
 {
-    char **now = NULL;
-    size_t n = 0;
-    if (list_members(f, &now, &n) < 0)
+    char **now = NULL, **again = NULL;
+    size_t n = 0, m = 0;
+    if (list_with_self(f, &now, &n) < 0)
         return; /* the next assignment lists again */
-    if (!member_of(now, n, f->own_tid)) {
-        /* this worker is assigned, so a member: a listing without it (its
-         * client.id set through "kafka", or the group in transition) proves
-         * nothing about the others */
-        free_members(now, n);
-        return;
-    }
-    for (size_t i = 0; f->listed && i < f->nmembers; i++) {
-        const char *tid = f->members[i];
-        if (!member_of(now, n, tid) && strcmp(tid, f->own_tid) != 0)
-            fence_one(f, tid);
+    int gone = 0;
+    for (size_t i = 0; f->listed && i < f->nmembers; i++)
+        gone += !member_of(now, n, f->members[i]) && strcmp(f->members[i], f->own_tid) != 0;
+    if (gone && !fence_pause(f, FENCE_CONFIRM_MS) && list_with_self(f, &again, &m) == 0) {
+        for (size_t i = 0; i < f->nmembers; i++) {
+            const char *tid = f->members[i];
+            if (!member_of(now, n, tid) && !member_of(again, m, tid) && strcmp(tid, f->own_tid) != 0)
+                fence_one(f, tid);
+        }
+        free_members(now, n); /* the newer listing is the next one's baseline */
+        now = again;
+        n = m;
     }
     free_members(f->members, f->nmembers);
     f->members = now;

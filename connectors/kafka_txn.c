@@ -52,7 +52,9 @@ static void describe(struct weir_kafka_txn_end *e, const char *what, const char 
     snprintf(e->msg, sizeof e->msg, "%s: %s on Kafka brokers %s failed: %s%s", what, doing, brokers,
              rd_kafka_error_string(err),
              fenced ? " (another producer with this transactional.id started: two weir processes "
-                      "of this group on one host need distinct \"transactional_id\"s)" : "");
+                      "of this group on one host need distinct \"transactional_id\"s; or another "
+                      "member fenced this one as gone from the group: evicted, or restarted and "
+                      "not back within a second; the next start fences back)" : "");
 }
 
 /* Calls op until it succeeds, fails for good, or the time is up. */
