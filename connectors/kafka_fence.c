@@ -171,9 +171,8 @@ static int list_with_self(struct ks_fence *f, char ***now, size_t *n)
 
 /* One listing: fences who left since the last one. An absence is confirmed
  * by a second listing a moment later, because a member that leaves cleanly
- * and comes straight back (a reload that replaces the Kafka source, a quick
- * restart) is away for that long and must not be fenced: its producer may
- * already run again under that id. */
+ * and comes straight back (a quick restart) is away for about that long and
+ * must not be fenced: its producer may already run again under that id. */
 static void fence_round(struct ks_fence *f)
 {
     char **now = NULL, **again = NULL;
