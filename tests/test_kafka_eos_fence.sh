@@ -7,6 +7,10 @@
 #   1. A starts alone and takes every partition; B joins later: A loses
 #      partitions to a live member in a normal rebalance and must fence no
 #      one (nor be fenced: both keep running, no "fenced" line in either log).
+#  1b. Before any input, B is stopped (SIGTERM) and started again at once: it
+#      leaves the group and comes straight back. A's listing after the
+#      rebalance misses B, but the listing that confirms an absence a second
+#      later sees it again: no one is fenced, both keep running.
 #   2. B is killed with SIGKILL, a transaction open, while input still
 #      arrives. A must fence "b-0" (one log line) once the group drops B, and
 #      a read_committed reader (a third weir) must see every input's output
@@ -83,6 +87,29 @@ wait_log "$T/a.log" 'assigned 4 partition' 30 || { fail "1: A never took the 4 p
 "$WEIR" run "$T/member.json" --workers 1 --set source.transactional_id=b 2>"$T/b.log" & PB=$!
 PIDS+=("$PB")
 wait_log "$T/b.log" 'assigned [1-9]' 30 || { fail "1: B never got partitions: $(tail -n2 "$T/b.log")"; finish; }
+
+# ---- 1b. B stopped (SIGTERM) and started again at once: it leaves the group and
+# comes straight back; A's listing misses it for a moment but must not fence it
+kill -TERM "$PB"
+wait "$PB"; rc=$?
+((rc == 0)) || fail "1b: B exited with status $rc after SIGTERM: $(tail -n2 "$T/b.log")"
+"$WEIR" run "$T/member.json" --workers 1 --set source.transactional_id=b 2>"$T/b2.log" & PB=$!
+PIDS=("$PW" "$PA" "$PB")
+WEIR_PID=$PB
+if ! wait_log "$T/b2.log" 'assigned [1-9]' 30; then
+    fail "1b: B never got partitions again: $(tail -n2 "$T/b2.log")"
+else
+    sleep 3 # A's listing after the rebalance, and the one confirming it 1 s later
+    if grep -q 'fenced' "$T/a.log" "$T/b2.log"; then
+        fail "1b: a member was fenced around B's restart: $(grep -h fenced "$T/a.log" "$T/b2.log" | head -n2)"
+    elif ! kill -0 "$PA" 2>/dev/null || ! kill -0 "$PB" 2>/dev/null; then
+        fail "1b: a member exited after B's restart: $(tail -n2 "$T/a.log" "$T/b2.log")"
+    else
+        ok "1b: B stopped and started again at once: no one fenced, both running"
+    fi
+fi
+cat "$T/b2.log" >>"$T/b.log" && rm -f "$T/b2.log"
+
 "$WEIR" replay "$T/in.jsonl" --brokers "$BOOT" --topic fe-in --key seq --rate "$RATE" >"$T/replay.log" 2>&1 & PR=$!
 PIDS+=("$PR")
 # B is mid-stream (and so mid-transaction) once a quarter of the outputs exist
