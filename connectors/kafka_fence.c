@@ -124,17 +124,19 @@ static void fence_one(struct ks_fence *f, const char *tid)
     }
     rd_kafka_error_t *e = rd_kafka_init_transactions(rk, f->timeout_ms);
     if (e) {
-        weir_log(WEIR_LOG_WARN, "%s: cannot fence transactional id %s of a member that left (its "
-                 "open transaction, if any, ends at the transaction timeout): %s\n", f->cl.what,
-                 tid, rd_kafka_error_string(e));
+        weir_log(WEIR_LOG_WARN,
+                 "%s: cannot fence transactional id %s of a member that left (its "
+                 "open transaction, if any, ends at the transaction timeout): %s\n",
+                 f->cl.what, tid, rd_kafka_error_string(e));
         rd_kafka_error_destroy(e);
     } else {
-        weir_log(WEIR_LOG_INFO, "%s: fenced transactional id %s of a member that left: its open "
-                 "transaction aborted\n", f->cl.what, tid);
+        weir_log(WEIR_LOG_INFO,
+                 "%s: fenced transactional id %s of a member that left: its open "
+                 "transaction aborted\n",
+                 f->cl.what, tid);
     }
     rd_kafka_destroy(rk);
 }
-
 
 /* Waits ms unless told to quit; 1 if told. */
 static int fence_pause(struct ks_fence *f, int ms)
@@ -185,7 +187,8 @@ static void fence_round(struct ks_fence *f)
     if (gone && !fence_pause(f, FENCE_CONFIRM_MS) && list_with_self(f, &again, &m) == 0) {
         for (size_t i = 0; i < f->nmembers; i++) {
             const char *tid = f->members[i];
-            if (!member_of(now, n, tid) && !member_of(again, m, tid) && strcmp(tid, f->own_tid) != 0)
+            if (!member_of(now, n, tid) && !member_of(again, m, tid) &&
+                strcmp(tid, f->own_tid) != 0)
                 fence_one(f, tid);
         }
         free_members(now, n); /* the newer listing is the next one's baseline */
