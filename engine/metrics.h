@@ -122,6 +122,10 @@ int weir_metrics_prometheus(const struct weir_metrics_registry *r, struct weir_b
 /* Appends {"uptime_s":..,"totals":{..},"operators":[..],"partitions":[..]}.
  * Returns 0 or -ENOMEM. */
 int weir_metrics_json(const struct weir_metrics_registry *r, struct weir_buf *out);
+/* Held by the two above while they read r->pl; a run frees a replaced
+ * pipeline version only while holding it. */
+void weir_metrics_pipeline_lock(void);
+void weir_metrics_pipeline_unlock(void);
 
 /* Worker side: a partition slot's name, once (slot < WEIR_METRICS_PARTS). */
 void weir_metrics_part_name(struct weir_metrics *m, uint32_t slot, const char *topic,

@@ -375,6 +375,8 @@ int weir_worker_op_init(struct weir_worker *w, struct weir_op *op, const struct 
 {
     op->type = pl->ops[k].type;
     op->conf = pl->ops[k].conf;
+    op->from = pl;
+    weir_pipeline_hold(pl);
     op->index = (int)k;
     op->loop = w->loop;
     op->engine = &w->op_engine;
@@ -409,9 +411,12 @@ int weir_worker_sink_open(struct weir_worker *w, const struct weir_pipeline *pl,
                           void *shared, struct weir_sink **out, struct weir_error *err)
 {
     const struct weir_stage_sink *st = k < pl->nsinks ? &pl->sinks[k] : &pl->dead;
-    struct weir_sink *s = *out = calloc(1, sizeof *s);
+    struct weir_sink_slot *slot = calloc(1, sizeof *slot);
+    struct weir_sink *s = *out = slot ? &slot->s : NULL;
     if (!s)
         return weir_error_set(err, -ENOMEM, "out of memory");
+    slot->from = pl;
+    weir_pipeline_hold(pl);
     s->type = st->type;
     s->conf = st->conf;
     s->worker = w;
@@ -429,7 +434,9 @@ void weir_worker_sink_close(struct weir_sink *s)
         return;
     s->type->close(s);
     weir_expr_run_free(&s->when_run);
-    free(s);
+    struct weir_sink_slot *slot = (struct weir_sink_slot *)s;
+    weir_pipeline_let_go(slot->from);
+    free(slot);
 }
 
 static int sinks_open(struct weir_worker *w, void *const *shared, struct weir_error *err)
@@ -471,11 +478,12 @@ int weir_worker_init_run(struct weir_worker *w, int id, int nworkers,
     if (!m && !(m = w->own_metrics = calloc(1, sizeof *m)))
         return weir_error_set(err, -ENOMEM, "out of memory");
     w->m = m;
-    if (!(w->source = calloc(1, sizeof *w->source)))
+    w->pl = pl;
+    weir_pipeline_hold(pl); /* let go of in weir_worker_destroy, or when a reload replaces it */
+    if (!(w->source = weir_worker_source_new(NULL)))
         return weir_error_set(err, -ENOMEM, "out of memory");
     w->id = id;
     w->nworkers = nworkers;
-    w->pl = pl;
     int rc = weir_loop_new(&w->loop, 512, err);
     if (rc < 0)
         return rc;
@@ -496,6 +504,7 @@ int weir_worker_init_run(struct weir_worker *w, int id, int nworkers,
         w->has_source = 1;
         w->source->type = pl->source_type;
         w->source->conf = pl->source_conf;
+        weir_worker_source_from(w->source, pl);
         w->source->worker = w;
         rc = w->source->type->open(w->source, err);
         if (rc < 0)
@@ -668,6 +677,8 @@ static void before_sleep(struct weir_loop_hook *hook)
     }
     quiesce_serve(w);
     w->inflight = flush_sinks(w);
+    if (w->nlet_go && w->inflight == 0)
+        weir_worker_let_go_now(w);
     if (w->reload_phase)
         weir_worker_reload_step(w);
     if (w->retired)
@@ -755,7 +766,7 @@ void weir_worker_destroy(struct weir_worker *w)
     weir_worker_sources_reap(w, 1); /* reloads' replaced ones, then the current one */
     if (w->source && w->has_source && w->source->type && w->source->type->close)
         w->source->type->close(w->source);
-    free(w->source);
+    weir_worker_source_free(w->source);
     w->source = NULL;
     weir_worker_durable_close(w);
     for (size_t k = 0; w->sinks && k < w->nsinks; k++) /* NULL: out of memory in init */
@@ -766,8 +777,11 @@ void weir_worker_destroy(struct weir_worker *w)
         if (w->ops[k].type && w->ops[k].type->destroy)
             w->ops[k].type->destroy(&w->ops[k]);
         weir_op_state_free(&w->ops[k]);
+        weir_pipeline_let_go(w->ops[k].from);
     }
     free(w->ops);
+    weir_worker_let_go_now(w); /* the sinks are closed: nothing is in flight */
+    free(w->let_go);
     weir_worker_parts_free(w);
     if (w->wake_fd >= 0)
         close(w->wake_fd);
@@ -777,4 +791,5 @@ void weir_worker_destroy(struct weir_worker *w)
         weir_batch_pool_free(w->retired_pools[k]);
     weir_loop_free(w->loop);
     free(w->own_metrics);
+    weir_pipeline_let_go(w->pl); /* last: the run may free it now */
 }

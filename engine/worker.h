@@ -102,6 +102,11 @@ struct weir_worker {
     struct weir_event reload_tick;
     int reload_tick_armed;
     struct weir_batch_pool *retired_pools[4]; /* shapes before a reload, until their batches return */
+    /* Pipeline versions this worker no longer uses (a dropped operator's, the
+     * one it ran before a reload): let go of once no output is in flight, as
+     * records may still point into them (a dead letter's reason). */
+    const struct weir_pipeline **let_go;
+    size_t nlet_go, let_go_cap;
     uint64_t reload_applied; /* (atomic) the generation last swapped in */
     uint64_t reload_failed;  /* (atomic) the generation that failed to apply, 0 */
     size_t opcap;            /* ops allocated: a reload keeps kept operators' addresses */
