@@ -86,6 +86,9 @@ int model_share_add(struct model_conf *c, const char *key);
 const struct model_conf *model_share_spec(const struct model_conf *c);
 int model_share_release(struct model_conf *c);
 void model_share_free(struct model_shared *e);
+/* Cells made since the process started (model files loaded by prepare) and
+ * cells in memory now, for /metrics. */
+void model_share_counts(uint64_t *loaded, uint64_t *in_memory);
 
 /* Copies record i's inputs into x; a dense model's non-finite input kills
  * the record (returns -1) or is imputed. */

@@ -33,6 +33,16 @@ struct model_shared {
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct model_shared *all;
+static uint64_t loads; /* cells made (files loaded by prepare), under mu */
+static uint64_t cells; /* in memory now, under mu */
+
+void model_share_counts(uint64_t *loaded, uint64_t *in_memory)
+{
+    pthread_mutex_lock(&mu);
+    *loaded = loads;
+    *in_memory = cells;
+    pthread_mutex_unlock(&mu);
+}
 
 /* The file served's identity, when it has one: path itself, or path/pin. */
 static int file_identity(const struct model_conf *c, char *out, size_t cap)
@@ -113,6 +123,8 @@ int model_share_add(struct model_conf *c, const char *key)
     pthread_mutex_lock(&mu);
     e->next = all;
     all = e;
+    loads++;
+    cells++;
     pthread_mutex_unlock(&mu);
     return 0;
 oom:
@@ -145,6 +157,7 @@ int model_share_release(struct model_conf *c)
         while (*at != e)
             at = &(*at)->next;
         *at = e->next;
+        cells--;
     }
     pthread_mutex_unlock(&mu);
     c->shared = NULL;
