@@ -353,7 +353,9 @@ static void versions_sweep(struct run_state *st)
 
 static void reload_watch(struct run_state *st)
 {
-    if (st->nversions)
+    /* Not while a reload is under way: what removed sinks shared (made from
+     * the version they came from) is unshared once it is applied. */
+    if (st->nversions && !st->reload_pending)
         versions_sweep(st);
     if (!st->reload_pending || !reload_applied(st))
         return;

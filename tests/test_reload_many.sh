@@ -16,13 +16,12 @@
 #   - more reloads than the old cap (64), each applied;
 #   - memory follows what is live: the pipeline versions in memory (the
 #     reload log line) stay at most 5 all along (the first, the current,
-#     the extra sink's, the source options', the last one until let go) and
-#     do not grow: no more in the second half than in the first; /metrics (scraped during the
-#     reloads: the names it reads come from versions being freed) says one
-#     model loaded and one in memory after 10 reloads and after 200; without
-#     sanitizers, the resident memory after 200 reloads is within 16 MiB of
-#     what it was after 10.
-# Finishes in about 10 s (more under sanitizers).
+#     the extra sink's, the source options', the last one until let go);
+#     /metrics (scraped all along: the names it reads come from versions
+#     being freed) says one model loaded and one in memory after 10 reloads
+#     and after 200; without sanitizers, the resident memory after 200
+#     reloads is within 16 MiB of what it was after 10.
+# Takes about 15 s (200 reloads at about 60 ms each, with the reference run).
 set -u
 
 . "$(dirname "$0")/lib.sh"
@@ -37,7 +36,7 @@ PID=
 trap '[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 RELOADS=${RELOADS:-200}
 SANITIZED=0
-grep -aq 'AddressSanitizer\|ThreadSanitizer' "$WEIR_BIN" && SANITIZED=1
+grep -aq '__asan_init\|__tsan_init' "$WEIR_BIN" && SANITIZED=1
 
 # Two model versions: v1 scores y = f0, v2 y = f1.
 mkdir "$T/v" "$T/stage"
@@ -157,8 +156,6 @@ s.join()
 versions = [int(x) for x in re.findall(r"pipeline versions in memory: (\d+)", log())]
 print("applied", applied())
 print("versions_max", max(versions))
-print("versions_early", max(versions[:len(versions) // 2]))
-print("versions_late", max(versions[len(versions) // 2:]))
 print("versions_last", versions[-1])
 print("at10", *at10)
 print("at_end", *at_end)
@@ -177,10 +174,9 @@ echo "$(get applied) reloads applied; pipeline versions in memory: at most $(get
 [ "$(get applied)" = "$RELOADS" ] && ok || fail "reloads applied: $(get applied), expected $RELOADS"
 # What is live: the first version (the run's caller keeps it), the current
 # one, the second sink's, the source options', and the one before the current
-# until every worker has let go of it.
+# until every worker has let go of it. Kept until the run ends, there would
+# be up to 201.
 [ "$(get versions_max)" -le 5 ] && ok || fail "pipeline versions in memory: up to $(get versions_max)"
-[ "$(get versions_late)" -le "$(get versions_early)" ] && ok ||
-    fail "pipeline versions in memory grew: $(get versions_early) in the first half, $(get versions_late) in the second"
 read -r RSS10 LOADS10 MODELS10 <<<"$(get at10)"
 read -r RSSN LOADSN MODELSN <<<"$(get at_end)"
 [ "$LOADS10 $MODELS10 $LOADSN $MODELSN" = "1 1 1 1" ] && ok ||
