@@ -116,8 +116,8 @@ static int prom_loads(struct weir_buf *b)
              "# HELP weir_model_loads_total Model files loaded by pipeline loads (the first, and "
              "reloads whose model operator or model file changed; an unchanged one shares the "
              "loaded model).\n# TYPE weir_model_loads_total counter\nweir_model_loads_total %llu\n"
-             "# HELP weir_models_in_memory Models loaded and still used by a pipeline version.\n"
-             "# TYPE weir_models_in_memory gauge\nweir_models_in_memory %llu\n",
+             "# HELP weir_model_in_memory Models loaded and still used by a pipeline version.\n"
+             "# TYPE weir_model_in_memory gauge\nweir_model_in_memory %llu\n",
              (unsigned long long)loaded, (unsigned long long)in_memory);
     return put(b, line);
 }

@@ -54,8 +54,8 @@ PY
 # edit.py T N: the pipeline file as version N (renamed over the old one).
 cat >"$T/edit.py" <<'PY'
 import json, os, sys
-t, n = sys.argv[1], int(sys.argv[2])
-p = {"name": "reload-many",
+def write(t, n):
+  p = {"name": "reload-many",
      "source": {"type": "file", "path": f"{t}/in.fifo", "max_records": 8 if n // 20 % 2 == 0 else 12},
      "operators": [
          {"type": "extract", "fields": {"v": "/v", "f0": "/f0", "f1": "/f1",
@@ -66,11 +66,13 @@ p = {"name": "reload-many",
          {"type": "threshold", "score": "v_z", "above": 3.0 + 0.1 * (n % 2), "warmup": 0}],
      "sinks": [{"type": "file", "path": f"{t}/out.jsonl", "fields": ["id", "v_z", "y", "ver"]}],
      "dead_letter": {"type": "file", "path": f"{t}/dead.jsonl"}}
-if n // 10 % 2 == 1:
+  if n // 10 % 2 == 1:
     p["sinks"].append({"type": "file", "path": f"{t}/extra{n // 10}.jsonl", "fields": ["id"]})
-with open(f"{t}/p.json.tmp", "w") as f:
+  with open(f"{t}/p.json.tmp", "w") as f:
     json.dump(p, f)
-os.rename(f"{t}/p.json.tmp", f"{t}/p.json")
+  os.rename(f"{t}/p.json.tmp", f"{t}/p.json")
+if __name__ == "__main__":
+    write(sys.argv[1], int(sys.argv[2]))
 PY
 $PY "$T/edit.py" "$T" 0
 mkfifo "$T/in.fifo"
@@ -82,6 +84,8 @@ PID=$!
 $PY - "$T" "$PID" "$RELOADS" "$SANITIZED" <<'PY' >"$T/drive.out" 2>&1
 import json, os, random, re, shutil, signal, sys, threading, time, urllib.request
 t, pid, reloads, sanitized = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
+sys.path.insert(0, t)
+import edit
 err = f"{t}/err"
 def log():
     return open(err).read()
@@ -97,7 +101,7 @@ port = int(re.search(r"listening on .*:(\d+)$", log(), re.M).group(1))
 def metrics():
     body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
     get = lambda name: int(re.search(rf"^{name} (\d+)$", body, re.M).group(1))
-    return get("weir_model_loads_total"), get("weir_models_in_memory")
+    return get("weir_model_loads_total"), get("weir_model_in_memory")
 def rss_kib():
     for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmRSS:"):
@@ -108,9 +112,9 @@ def writer():
     random.seed(7)
     i = 0
     with open(f"{t}/in.fifo", "w") as fifo, open(f"{t}/input.jsonl", "w") as copy:
-        while not done.is_set() or i < 4000:
+        while not done.is_set() or i < 2000:
             chunk = ""
-            for _ in range(20):
+            for _ in range(10):
                 k = i % 7
                 chunk += json.dumps({"id": i, "k": f"key{k}", "v": 10 * k + random.gauss(0, 1 + k),
                                      "f0": i % 97, "f1": -(i % 89)}) + "\n"
@@ -135,7 +139,7 @@ s.start()
 applied = lambda: log().count("reload applied by every worker")
 at10 = None
 for n in range(1, reloads + 1):
-    os.system(f"/usr/bin/python3 {t}/edit.py {t} {n}")
+    edit.write(t, n)
     os.kill(pid, signal.SIGHUP)
     wait_for(lambda: applied() >= n, f"reload {n} applied")
     if n == 10:
