@@ -35,6 +35,7 @@ struct demoted {
 struct weir_route_ticket {
     struct weir_ticket t;
     struct weir_worker *w;
+    uint64_t epoch;          /* w->route_epoch when routed (worker.h: let_go) */
     struct weir_ticket *src; /* the source's (or a tie's) ticket, or NULL */
     uint32_t out, dead;      /* as routed */
     uint32_t dropped;        /* filtered out: done, written nowhere */
@@ -67,6 +68,7 @@ static void route_done(struct weir_ticket *t)
     }
     struct weir_ticket *src = rt->src;
     int ok = !t->failed;
+    w->routes_out[rt->epoch & 1]--;
     rt->next = w->free_routes;
     w->free_routes = rt;
     if (src)
@@ -83,6 +85,8 @@ static struct weir_route_ticket *route_ticket(struct weir_worker *w, struct weir
         return NULL;
     rt->t = (struct weir_ticket){.pending = 1, .done = route_done}; /* route()'s own hold */
     rt->w = w;
+    rt->epoch = w->route_epoch;
+    w->routes_out[rt->epoch & 1]++;
     rt->src = src;
     rt->out = out;
     rt->dead = dead;
@@ -677,8 +681,8 @@ static void before_sleep(struct weir_loop_hook *hook)
     }
     quiesce_serve(w);
     w->inflight = flush_sinks(w);
-    if (w->nlet_go && w->inflight == 0)
-        weir_worker_let_go_now(w);
+    if (w->nlet_go || w->nlet_go_wait)
+        weir_worker_let_go_step(w);
     if (w->reload_phase)
         weir_worker_reload_step(w);
     if (w->retired)
@@ -780,8 +784,7 @@ void weir_worker_destroy(struct weir_worker *w)
         weir_pipeline_let_go(w->ops[k].from);
     }
     free(w->ops);
-    weir_worker_let_go_now(w); /* the sinks are closed: nothing is in flight */
-    free(w->let_go);
+    weir_worker_let_go_end(w); /* the sinks are closed: nothing is in flight */
     weir_worker_parts_free(w);
     if (w->wake_fd >= 0)
         close(w->wake_fd);

@@ -69,9 +69,11 @@ struct weir_source *weir_worker_source_new(const struct weir_pipeline *pl);
 void weir_worker_source_from(struct weir_source *s, const struct weir_pipeline *pl);
 /* Frees the slot (after the type's close) and lets go of its versions. */
 void weir_worker_source_free(struct weir_source *s);
-/* pl is let go of once no output is in flight (w->let_go). */
+/* pl is let go of once every batch routed so far is acknowledged (w->let_go). */
 void weir_worker_let_go_later(struct weir_worker *w, const struct weir_pipeline *pl);
-/* Lets go of them all now: nothing in flight refers to them. */
-void weir_worker_let_go_now(struct weir_worker *w);
+/* Before the loop sleeps: lets go of what waited long enough, starts the next wait. */
+void weir_worker_let_go_step(struct weir_worker *w);
+/* The worker ends (nothing in flight refers to them): lets go of them all. */
+void weir_worker_let_go_end(struct weir_worker *w);
 
 #endif

@@ -90,26 +90,63 @@ static void source_options_from(struct weir_worker *w, const struct weir_pipelin
     slot->conf_from = next;
 }
 
-void weir_worker_let_go_later(struct weir_worker *w, const struct weir_pipeline *pl)
+static int list_push(const struct weir_pipeline ***v, size_t *n, size_t *cap,
+                     const struct weir_pipeline *pl)
 {
-    if (!pl)
-        return;
-    if (w->nlet_go == w->let_go_cap) {
-        size_t cap = w->let_go_cap ? 2 * w->let_go_cap : 16;
-        const struct weir_pipeline **v = realloc(w->let_go, cap * sizeof *v);
-        if (!v)
-            return; /* held until the run ends: it frees every version then */
-        w->let_go = v;
-        w->let_go_cap = cap;
+    if (*n == *cap) {
+        size_t c = *cap ? 2 * *cap : 16;
+        const struct weir_pipeline **nv = realloc(*v, c * sizeof *nv);
+        if (!nv)
+            return -1;
+        *v = nv;
+        *cap = c;
     }
-    w->let_go[w->nlet_go++] = pl;
+    (*v)[(*n)++] = pl;
+    return 0;
 }
 
-void weir_worker_let_go_now(struct weir_worker *w)
+void weir_worker_let_go_later(struct weir_worker *w, const struct weir_pipeline *pl)
+{
+    if (pl && list_push(&w->let_go, &w->nlet_go, &w->let_go_cap, pl) < 0) {
+        /* held until the run ends: it frees every version then */
+    }
+}
+
+/* A grace period, as in RCU: versions dropped during epoch E are let go of
+ * once every batch routed up to E is acknowledged. Two epochs are counted
+ * at a time: the next one starts once the one before E has drained. */
+void weir_worker_let_go_step(struct weir_worker *w)
+{
+    if (w->nlet_go_wait && w->routes_out[w->wait_epoch & 1] == 0) {
+        for (size_t k = 0; k < w->nlet_go_wait; k++)
+            weir_pipeline_let_go(w->let_go_wait[k]);
+        w->nlet_go_wait = 0;
+    }
+    if (w->nlet_go_wait || !w->nlet_go || w->routes_out[(w->route_epoch + 1) & 1] != 0)
+        return;
+    const struct weir_pipeline **v = w->let_go_wait;
+    size_t cap = w->let_go_wait_cap;
+    w->let_go_wait = w->let_go;
+    w->let_go_wait_cap = w->let_go_cap;
+    w->nlet_go_wait = w->nlet_go;
+    w->let_go = v;
+    w->let_go_cap = cap;
+    w->nlet_go = 0;
+    w->wait_epoch = w->route_epoch++; /* routes from now on count in the other slot */
+    if (w->routes_out[w->wait_epoch & 1] == 0)
+        weir_worker_let_go_step(w); /* nothing routed in it is out */
+}
+
+void weir_worker_let_go_end(struct weir_worker *w)
 {
     for (size_t k = 0; k < w->nlet_go; k++)
         weir_pipeline_let_go(w->let_go[k]);
-    w->nlet_go = 0;
+    for (size_t k = 0; k < w->nlet_go_wait; k++)
+        weir_pipeline_let_go(w->let_go_wait[k]);
+    w->nlet_go = w->nlet_go_wait = 0;
+    free(w->let_go);
+    free(w->let_go_wait);
+    w->let_go = w->let_go_wait = NULL;
 }
 
 /* The worker runs next from now on. */
