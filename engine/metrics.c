@@ -263,7 +263,12 @@ static int prom_reloads(const struct weir_metrics_registry *r, struct weir_buf *
                "could not rebuild).\n# TYPE weir_reloads_total counter\n"
                "weir_reloads_total{result=\"ok\"} %" PRIu64 "\n"
                "weir_reloads_total{result=\"failed\"} %" PRIu64 "\n",
-               weir_metric_get(&r->reloads_ok), weir_metric_get(&r->reloads_failed));
+               weir_metric_get(&r->reloads_ok), weir_metric_get(&r->reloads_failed)) ?:
+           put(b,
+               "# HELP weir_pipeline_versions Versions of the pipeline file in memory: the first, "
+               "the running one, and those that kept operators, sinks or the source still use.\n"
+               "# TYPE weir_pipeline_versions gauge\nweir_pipeline_versions %" PRIu64 "\n",
+               weir_metric_get(&r->pipeline_versions));
 }
 
 static int prom_totals(const struct weir_metrics_registry *r, struct weir_buf *b)

@@ -102,6 +102,7 @@ struct weir_metrics_registry {
     /* Written by the main thread (weir_metric_add); pl is replaced by a
      * reload (an atomic store: read it with __atomic_load_n). */
     uint64_t reloads_ok, reloads_failed;
+    uint64_t pipeline_versions; /* in memory: the running one and those still used (run.c) */
 };
 
 /* The sums over the workers. */

@@ -349,6 +349,7 @@ static void versions_sweep(struct run_state *st)
         weir_metrics_pipeline_unlock();
         st->versions[k] = st->versions[--st->nversions];
     }
+    weir_metric_set(&st->reg.pipeline_versions, st->nversions + 1);
 }
 
 static void reload_watch(struct run_state *st)
@@ -481,6 +482,7 @@ static void reload_request(struct run_state *st, const char *why)
         return;
     }
     st->versions[st->nversions++] = (struct weir_pipeline *)next; /* the run's now (run.h) */
+    weir_metric_set(&st->reg.pipeline_versions, st->nversions + 1);
     void **shared = NULL;
     struct weir_error e = {0};
     if (plan->kind == WEIR_RELOAD_SHAPE && reload_share(st, next, plan, &shared, &e) < 0) {
@@ -668,6 +670,7 @@ int weir_run(const struct weir_pipeline *pl, const struct weir_run_opts *opts,
     st.reg = (struct weir_metrics_registry){.pl = pl, .n = st.n, .started_ns = weir_now_ns(),
                                             .workers = calloc((size_t)st.n, sizeof *st.reg.workers)};
     st.progress_at = st.reg.started_ns;
+    st.reg.pipeline_versions = 1; /* before any reader: the HTTP thread starts below */
     if (!st.slots || !st.reg.workers) {
         free(st.slots);
         free(st.reg.workers);
