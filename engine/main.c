@@ -375,12 +375,10 @@ static int companion_for(const struct weir_pipeline *pl, struct weir_companion *
     return 0;
 }
 
-/* SIGHUP: the versions of the pipeline a run has loaded (the first is the
- * one it started with); all are freed when the run returns. */
+/* SIGHUP: what a reload reads the file with. The versions it loads are the
+ * run's (run.h: freed once nothing uses them); the first stays ours. */
 struct reloads {
     const struct cli *c;
-    struct weir_pipeline *v[66];
-    size_t n;
 };
 
 /* SIGHUP or the file watch: the file is loaded and checked again. Invalid:
@@ -394,10 +392,6 @@ static int reload_file(void *ctx, const struct weir_pipeline *running,
     const struct cli *c = r->c;
     struct weir_pipeline *pl = NULL;
     weir_log(WEIR_LOG_INFO, "reload: reading %s again", c->pipeline);
-    if (r->n == sizeof r->v / sizeof r->v[0]) {
-        weir_log(WEIR_LOG_WARN, "reload: %zu reloads already: restart to take more", r->n - 1);
-        return -1;
-    }
     if (load(c, &pl) < 0) {
         weir_log(WEIR_LOG_ERROR, "reload: %s is not valid (above); the running pipeline goes on "
                  "unchanged", c->pipeline);
@@ -417,7 +411,6 @@ static int reload_file(void *ctx, const struct weir_pipeline *running,
         return kind < 0 ? -1 : 0;
     }
     plan->kind = kind;
-    r->v[r->n++] = pl;
     *next = pl;
     return 1;
 }
@@ -493,7 +486,7 @@ static int cmd_run(const struct cli *c)
         return EXIT_USAGE;
     pl->state_dir = c->state_dir;
     struct weir_http_conf hc;
-    struct reloads reloads = {.c = c, .v = {pl}, .n = 1};
+    struct reloads reloads = {.c = c};
     struct weir_run_opts opts = {.workers = c->workers, .timing = c->timing,
                                  .reload = reload_file, .reload_ctx = &reloads};
     const struct weir_reload_section *rs = weir_pipeline_section(pl, "reload");
@@ -516,8 +509,7 @@ static int cmd_run(const struct cli *c)
         opts.companion->release(opts.companion, c->quiet ? NULL : stderr);
     if (rc < 0)
         weir_log(WEIR_LOG_ERROR, "%s: %s", c->pipeline, err.msg[0] ? err.msg : strerror(-rc));
-    for (size_t k = 0; k < reloads.n; k++) /* v[0] is pl */
-        weir_pipeline_free(reloads.v[k]);
+    weir_pipeline_free(pl);
     return rc < 0 ? EXIT_RUN_FAILED : 0;
 }
 

@@ -236,8 +236,20 @@ static int prom_op_line(struct weir_buf *b, const char *name, size_t k, const ch
     return rc ?: append_str(b, "\n");
 }
 
-/* A reload replaces the pipeline while readers run (names only: every
- * version lives until the run ends). */
+/* A reload replaces the pipeline while readers run (names only); the run
+ * frees a replaced version under pl_mu, which the readers hold. */
+static pthread_mutex_t pl_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void weir_metrics_pipeline_lock(void)
+{
+    pthread_mutex_lock(&pl_mu);
+}
+
+void weir_metrics_pipeline_unlock(void)
+{
+    pthread_mutex_unlock(&pl_mu);
+}
+
 static const struct weir_pipeline *reg_pl(const struct weir_metrics_registry *r)
 {
     return __atomic_load_n(&r->pl, __ATOMIC_ACQUIRE);
@@ -251,7 +263,12 @@ static int prom_reloads(const struct weir_metrics_registry *r, struct weir_buf *
                "could not rebuild).\n# TYPE weir_reloads_total counter\n"
                "weir_reloads_total{result=\"ok\"} %" PRIu64 "\n"
                "weir_reloads_total{result=\"failed\"} %" PRIu64 "\n",
-               weir_metric_get(&r->reloads_ok), weir_metric_get(&r->reloads_failed));
+               weir_metric_get(&r->reloads_ok), weir_metric_get(&r->reloads_failed)) ?:
+           put(b,
+               "# HELP weir_pipeline_versions Versions of the pipeline file in memory: the first, "
+               "the running one, and those that kept operators, sinks or the source still use.\n"
+               "# TYPE weir_pipeline_versions gauge\nweir_pipeline_versions %" PRIu64 "\n",
+               weir_metric_get(&r->pipeline_versions));
 }
 
 static int prom_totals(const struct weir_metrics_registry *r, struct weir_buf *b)
@@ -500,11 +517,14 @@ void weir_metrics_label_value(char *dst, size_t cap, const char *s)
 
 int weir_metrics_prometheus(const struct weir_metrics_registry *r, struct weir_buf *out)
 {
+    pthread_mutex_lock(&pl_mu);
     int rc = prom_totals(r, out);
     rc = rc ?: prom_hists(r, out);
     rc = rc ?: prom_ops(r, out);
     rc = rc ?: prom_parts(r, out);
-    return rc ?: from_sources(out, 0);
+    rc = rc ?: from_sources(out, 0);
+    pthread_mutex_unlock(&pl_mu);
+    return rc;
 }
 
 /* ---- JSON for the status page ---------------------------------------------- */
@@ -556,7 +576,17 @@ static int json_parts(const struct weir_metrics_registry *r, struct weir_buf *b)
     return rc ?: put(b, "]");
 }
 
+static int json_locked(const struct weir_metrics_registry *r, struct weir_buf *out);
+
 int weir_metrics_json(const struct weir_metrics_registry *r, struct weir_buf *out)
+{
+    pthread_mutex_lock(&pl_mu);
+    int rc = json_locked(r, out);
+    pthread_mutex_unlock(&pl_mu);
+    return rc;
+}
+
+static int json_locked(const struct weir_metrics_registry *r, struct weir_buf *out)
 {
     struct weir_metrics_totals t;
     weir_metrics_totals(r, &t);

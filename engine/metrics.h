@@ -102,6 +102,7 @@ struct weir_metrics_registry {
     /* Written by the main thread (weir_metric_add); pl is replaced by a
      * reload (an atomic store: read it with __atomic_load_n). */
     uint64_t reloads_ok, reloads_failed;
+    uint64_t pipeline_versions; /* in memory: the running one and those still used (run.c) */
 };
 
 /* The sums over the workers. */
@@ -122,6 +123,10 @@ int weir_metrics_prometheus(const struct weir_metrics_registry *r, struct weir_b
 /* Appends {"uptime_s":..,"totals":{..},"operators":[..],"partitions":[..]}.
  * Returns 0 or -ENOMEM. */
 int weir_metrics_json(const struct weir_metrics_registry *r, struct weir_buf *out);
+/* Held by the two above while they read r->pl; a run frees a replaced
+ * pipeline version only while holding it. */
+void weir_metrics_pipeline_lock(void);
+void weir_metrics_pipeline_unlock(void);
 
 /* Worker side: a partition slot's name, once (slot < WEIR_METRICS_PARTS). */
 void weir_metrics_part_name(struct weir_metrics *m, uint32_t slot, const char *topic,

@@ -108,6 +108,8 @@ struct weir_op_engine {
     void *ctx;
 };
 
+struct weir_pipeline;
+
 struct weir_op {
     const struct weir_operator_type *type;
     const void *conf;      /* filled by the option table and prepare(); shared, read-only */
@@ -119,6 +121,7 @@ struct weir_op {
     int busy;              /* asked the sources to pause */
     int flush_asked;       /* the engine is waiting for this operator to empty */
     const struct weir_op_engine *engine;
+    const struct weir_pipeline *from; /* the engine's: the version conf belongs to (held) */
 };
 
 /* Hands a held batch on to the next operator. */

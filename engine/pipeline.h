@@ -58,7 +58,30 @@ struct weir_pipeline {
     json_t *made;
     struct weir_stage_section *sections; /* the registered sections present in the file */
     size_t nsections;
+    /* What still runs from this version during a reload-taking run
+     * (engine/run.c): workers' operator instances, sinks and sources made
+     * from it, the workers running it, the run's current version. Changed
+     * with weir_pipeline_hold/let_go only (atomic, any thread); the run
+     * frees a replaced version at 0. */
+    int users;
 };
+
+/* One more (or one less) user of pl; NULL does nothing. let_go's release
+ * pairs with the acquire of weir_pipeline_users on the thread that frees. */
+static inline void weir_pipeline_hold(const struct weir_pipeline *pl)
+{
+    if (pl)
+        __atomic_add_fetch(&((struct weir_pipeline *)pl)->users, 1, __ATOMIC_RELAXED);
+}
+static inline void weir_pipeline_let_go(const struct weir_pipeline *pl)
+{
+    if (pl)
+        __atomic_sub_fetch(&((struct weir_pipeline *)pl)->users, 1, __ATOMIC_RELEASE);
+}
+static inline int weir_pipeline_users(const struct weir_pipeline *pl)
+{
+    return __atomic_load_n(&pl->users, __ATOMIC_ACQUIRE);
+}
 
 /* One --set PATH=VALUE override: VALUE is JSON when it parses as JSON,
  * otherwise a string. */

@@ -165,11 +165,17 @@ struct run_state {
     uint64_t reload_gen;              /* the last reload sent to the workers */
     int reload_pending;               /* sent, not yet applied by every running worker */
     /* The pipeline the workers run (or are taking), with what its sinks
-     * share; the one before it until the reload is applied. */
+     * share; the one before it until the reload is applied. The run holds
+     * both (weir_pipeline_hold). */
     const struct weir_pipeline *cur_pl, *prev_pl;
     void **cur_shared, **prev_shared;
-    struct weir_reload_plan *plans[64]; /* every reload sent, freed at the end */
-    size_t nplans;
+    struct weir_reload_plan *plan; /* the last reload sent */
+    /* The versions reloads gave the run, not yet freed: each is freed once
+     * nothing holds it (kept operators, sinks and sources made from it, the
+     * workers running it), so memory follows what is live, whatever the
+     * number of reloads. */
+    struct weir_pipeline **versions;
+    size_t nversions, versions_cap;
     /* The file watch: an inotify descriptor on the file's directory. */
     int watch_fd;
     const char *watch_name;  /* the file's name in its directory */
@@ -316,7 +322,7 @@ static int reload_failed(struct run_state *st)
 /* What old's sinks shared and the new pipeline no longer has. */
 static void reload_forget(struct run_state *st, const struct weir_pipeline *old, void **old_shared)
 {
-    const struct weir_reload_plan *plan = st->plans[st->nplans - 1];
+    const struct weir_reload_plan *plan = st->plan;
     if (!old_shared || plan->kind != WEIR_RELOAD_SHAPE)
         return;
     for (size_t j = 0; j <= old->nsinks; j++) {
@@ -328,18 +334,41 @@ static void reload_forget(struct run_state *st, const struct weir_pipeline *old,
     }
 }
 
+/* Frees the versions nothing holds any more (the metrics readers hold
+ * pl_mu while they read the current one's names). */
+static void versions_sweep(struct run_state *st)
+{
+    for (size_t k = 0; k < st->nversions;) {
+        struct weir_pipeline *v = st->versions[k];
+        if (v == st->cur_pl || v == st->prev_pl || weir_pipeline_users(v) > 0) {
+            k++;
+            continue;
+        }
+        weir_metrics_pipeline_lock();
+        weir_pipeline_free(v);
+        weir_metrics_pipeline_unlock();
+        st->versions[k] = st->versions[--st->nversions];
+    }
+    weir_metric_set(&st->reg.pipeline_versions, st->nversions + 1);
+}
 
 static void reload_watch(struct run_state *st)
 {
+    /* Not while a reload is under way: what removed sinks shared (made from
+     * the version they came from) is unshared once it is applied. */
+    if (st->nversions && !st->reload_pending)
+        versions_sweep(st);
     if (!st->reload_pending || !reload_applied(st))
         return;
     st->reload_pending = 0;
-    const struct weir_reload_plan *plan = st->plans[st->nplans - 1];
+    const struct weir_reload_plan *plan = st->plan;
     reload_forget(st, st->prev_pl, st->prev_shared);
     if (st->prev_shared != st->cur_shared)
         free(st->prev_shared);
     st->prev_shared = NULL;
+    weir_pipeline_let_go(st->prev_pl); /* the workers hold what they still use of it */
     st->prev_pl = NULL;
+    versions_sweep(st);
     if (reload_failed(st)) {
         weir_metric_add(&st->reg.reloads_failed, 1);
         weir_log(WEIR_LOG_ERROR, "reload: a worker could not rebuild the pipeline (above); the run "
@@ -356,8 +385,8 @@ static void reload_watch(struct run_state *st)
                 o += (size_t)snprintf(list + o, sizeof list - o, "%soperators[%d]", o ? ", " : "",
                                       k);
         weir_log(WEIR_LOG_INFO, "reload applied by every worker: %s made again from the new "
-                 "file; the source, the sinks and the other operators (with their state) went on",
-                 list);
+                 "file; the source, the sinks and the other operators (with their state) went on; "
+                 "pipeline versions in memory: %zu", list, st->nversions + 1);
         return;
     }
     size_t kept_ops = 0, kept_sinks = 0;
@@ -370,9 +399,10 @@ static void reload_watch(struct run_state *st)
     for (size_t k = 0; k <= pl->nsinks; k++)
         kept_sinks += plan->sink_from[k] >= 0;
     weir_log(WEIR_LOG_INFO, "reload applied by every worker: %zu of %zu operators kept with their "
-             "state (%s), new: %s; %zu of %zu sinks kept open; the source %s",
+             "state (%s), new: %s; pipeline versions in memory: %zu; %zu of %zu sinks kept open; "
+             "the source %s",
              kept_ops, pl->nops, plan->same_columns ? "same instances" : "made again for the new "
-             "columns", o ? list : "none", kept_sinks, pl->nsinks + 1,
+             "columns", o ? list : "none", st->nversions + 1, kept_sinks, pl->nsinks + 1,
              plan->source_same   ? "went on"
              : plan->source_kept ? "went on with its new options"
                                  : "was stopped and the new one opened");
@@ -431,10 +461,16 @@ static void reload_request(struct run_state *st, const char *why)
             return;
         }
     }
-    if (st->nplans == sizeof st->plans / sizeof st->plans[0]) {
-        weir_metric_add(&st->reg.reloads_failed, 1);
-        weir_log(WEIR_LOG_WARN, "%s: %zu reloads already: restart to take more", why, st->nplans);
-        return;
+    if (st->nversions == st->versions_cap) {
+        size_t cap = st->versions_cap ? 2 * st->versions_cap : 8;
+        struct weir_pipeline **v = realloc(st->versions, cap * sizeof *v);
+        if (!v) {
+            weir_metric_add(&st->reg.reloads_failed, 1);
+            weir_log(WEIR_LOG_ERROR, "%s: out of memory; the running pipeline goes on", why);
+            return;
+        }
+        st->versions = v;
+        st->versions_cap = cap;
     }
     struct weir_reload_plan *plan = calloc(1, sizeof *plan);
     const struct weir_pipeline *next = NULL;
@@ -445,6 +481,8 @@ static void reload_request(struct run_state *st, const char *why)
         free(plan);
         return;
     }
+    st->versions[st->nversions++] = (struct weir_pipeline *)next; /* the run's now (run.h) */
+    weir_metric_set(&st->reg.pipeline_versions, st->nversions + 1);
     void **shared = NULL;
     struct weir_error e = {0};
     if (plan->kind == WEIR_RELOAD_SHAPE && reload_share(st, next, plan, &shared, &e) < 0) {
@@ -456,7 +494,9 @@ static void reload_request(struct run_state *st, const char *why)
     }
     if (plan->kind != WEIR_RELOAD_SHAPE)
         shared = st->cur_shared;
-    st->plans[st->nplans++] = plan;
+    free(st->plan); /* the last one: applied by every worker (reload_pending is 0) */
+    st->plan = plan;
+    weir_pipeline_hold(next);
     st->prev_pl = st->cur_pl;
     st->prev_shared = st->cur_shared;
     st->cur_pl = next;
@@ -630,6 +670,7 @@ int weir_run(const struct weir_pipeline *pl, const struct weir_run_opts *opts,
     st.reg = (struct weir_metrics_registry){.pl = pl, .n = st.n, .started_ns = weir_now_ns(),
                                             .workers = calloc((size_t)st.n, sizeof *st.reg.workers)};
     st.progress_at = st.reg.started_ns;
+    st.reg.pipeline_versions = 1; /* before any reader: the HTTP thread starts below */
     if (!st.slots || !st.reg.workers) {
         free(st.slots);
         free(st.reg.workers);
@@ -660,6 +701,7 @@ int weir_run(const struct weir_pipeline *pl, const struct weir_run_opts *opts,
         weir_log(WEIR_LOG_INFO, "http: listening on %s:%d\n", opts->http->addr, weir_http_port(http));
     }
     st.cur_shared = shared;
+    weir_pipeline_hold(pl); /* as cur_pl; reloads' versions are freed at 0 users */
     watch_start(&st);
     uint64_t t0 = weir_now_ns();
     start_workers(&st, pl, opts, shared);
@@ -676,8 +718,12 @@ int weir_run(const struct weir_pipeline *pl, const struct weir_run_opts *opts,
     if (st.prev_shared != st.cur_shared)
         free(st.prev_shared);
     unshare_sinks(st.cur_pl, st.cur_shared); /* every worker closed its sinks */
-    for (size_t k = 0; k < st.nplans; k++)
-        free(st.plans[k]);
+    free(st.plan);
+    weir_pipeline_let_go(st.cur_pl);
+    weir_pipeline_let_go(st.prev_pl);
+    for (size_t k = 0; k < st.nversions; k++) /* nothing runs any more */
+        weir_pipeline_free(st.versions[k]);
+    free(st.versions);
     if (st.watch_fd >= 0)
         close(st.watch_fd);
     if (st.comp) {

@@ -53,7 +53,9 @@ struct weir_run_opts {
     unsigned progress_s; /* a one-line summary on stderr this often; 0: none */
     /* SIGHUP (or the file watch): called on the main thread with the
      * running pipeline (the run goes on whatever it does). Returns 1 with
-     * *next (kept alive by the caller until the run returns) and *plan
+     * *next (the run's from then on: freed with weir_pipeline_free once
+     * nothing uses it any more, at the latest when the run returns; the
+     * first pipeline stays the caller's) and *plan (the run's too, calloc'd)
      * filled (engine/reload.h) to have every worker take next; 0 when there
      * is nothing to do; -1 when the file cannot be taken (said why; counted
      * as a failed reload). NULL: SIGHUP is logged and ignored. */

@@ -35,6 +35,7 @@ struct demoted {
 struct weir_route_ticket {
     struct weir_ticket t;
     struct weir_worker *w;
+    uint64_t epoch;          /* w->route_epoch when routed (worker.h: let_go) */
     struct weir_ticket *src; /* the source's (or a tie's) ticket, or NULL */
     uint32_t out, dead;      /* as routed */
     uint32_t dropped;        /* filtered out: done, written nowhere */
@@ -67,6 +68,7 @@ static void route_done(struct weir_ticket *t)
     }
     struct weir_ticket *src = rt->src;
     int ok = !t->failed;
+    w->routes_out[rt->epoch & 1]--;
     rt->next = w->free_routes;
     w->free_routes = rt;
     if (src)
@@ -83,6 +85,8 @@ static struct weir_route_ticket *route_ticket(struct weir_worker *w, struct weir
         return NULL;
     rt->t = (struct weir_ticket){.pending = 1, .done = route_done}; /* route()'s own hold */
     rt->w = w;
+    rt->epoch = w->route_epoch;
+    w->routes_out[rt->epoch & 1]++;
     rt->src = src;
     rt->out = out;
     rt->dead = dead;
@@ -375,6 +379,8 @@ int weir_worker_op_init(struct weir_worker *w, struct weir_op *op, const struct 
 {
     op->type = pl->ops[k].type;
     op->conf = pl->ops[k].conf;
+    op->from = pl;
+    weir_pipeline_hold(pl);
     op->index = (int)k;
     op->loop = w->loop;
     op->engine = &w->op_engine;
@@ -409,9 +415,12 @@ int weir_worker_sink_open(struct weir_worker *w, const struct weir_pipeline *pl,
                           void *shared, struct weir_sink **out, struct weir_error *err)
 {
     const struct weir_stage_sink *st = k < pl->nsinks ? &pl->sinks[k] : &pl->dead;
-    struct weir_sink *s = *out = calloc(1, sizeof *s);
+    struct weir_sink_slot *slot = calloc(1, sizeof *slot);
+    struct weir_sink *s = *out = slot ? &slot->s : NULL;
     if (!s)
         return weir_error_set(err, -ENOMEM, "out of memory");
+    slot->from = pl;
+    weir_pipeline_hold(pl);
     s->type = st->type;
     s->conf = st->conf;
     s->worker = w;
@@ -429,7 +438,9 @@ void weir_worker_sink_close(struct weir_sink *s)
         return;
     s->type->close(s);
     weir_expr_run_free(&s->when_run);
-    free(s);
+    struct weir_sink_slot *slot = (struct weir_sink_slot *)s;
+    weir_pipeline_let_go(slot->from);
+    free(slot);
 }
 
 static int sinks_open(struct weir_worker *w, void *const *shared, struct weir_error *err)
@@ -471,11 +482,12 @@ int weir_worker_init_run(struct weir_worker *w, int id, int nworkers,
     if (!m && !(m = w->own_metrics = calloc(1, sizeof *m)))
         return weir_error_set(err, -ENOMEM, "out of memory");
     w->m = m;
-    if (!(w->source = calloc(1, sizeof *w->source)))
+    w->pl = pl;
+    weir_pipeline_hold(pl); /* let go of in weir_worker_destroy, or when a reload replaces it */
+    if (!(w->source = weir_worker_source_new(NULL)))
         return weir_error_set(err, -ENOMEM, "out of memory");
     w->id = id;
     w->nworkers = nworkers;
-    w->pl = pl;
     int rc = weir_loop_new(&w->loop, 512, err);
     if (rc < 0)
         return rc;
@@ -496,6 +508,7 @@ int weir_worker_init_run(struct weir_worker *w, int id, int nworkers,
         w->has_source = 1;
         w->source->type = pl->source_type;
         w->source->conf = pl->source_conf;
+        weir_worker_source_from(w->source, pl);
         w->source->worker = w;
         rc = w->source->type->open(w->source, err);
         if (rc < 0)
@@ -668,6 +681,8 @@ static void before_sleep(struct weir_loop_hook *hook)
     }
     quiesce_serve(w);
     w->inflight = flush_sinks(w);
+    if (w->nlet_go || w->nlet_go_wait)
+        weir_worker_let_go_step(w);
     if (w->reload_phase)
         weir_worker_reload_step(w);
     if (w->retired)
@@ -755,7 +770,7 @@ void weir_worker_destroy(struct weir_worker *w)
     weir_worker_sources_reap(w, 1); /* reloads' replaced ones, then the current one */
     if (w->source && w->has_source && w->source->type && w->source->type->close)
         w->source->type->close(w->source);
-    free(w->source);
+    weir_worker_source_free(w->source);
     w->source = NULL;
     weir_worker_durable_close(w);
     for (size_t k = 0; w->sinks && k < w->nsinks; k++) /* NULL: out of memory in init */
@@ -766,8 +781,10 @@ void weir_worker_destroy(struct weir_worker *w)
         if (w->ops[k].type && w->ops[k].type->destroy)
             w->ops[k].type->destroy(&w->ops[k]);
         weir_op_state_free(&w->ops[k]);
+        weir_pipeline_let_go(w->ops[k].from);
     }
     free(w->ops);
+    weir_worker_let_go_end(w); /* the sinks are closed: nothing is in flight */
     weir_worker_parts_free(w);
     if (w->wake_fd >= 0)
         close(w->wake_fd);
@@ -777,4 +794,5 @@ void weir_worker_destroy(struct weir_worker *w)
         weir_batch_pool_free(w->retired_pools[k]);
     weir_loop_free(w->loop);
     free(w->own_metrics);
+    weir_pipeline_let_go(w->pl); /* last: the run may free it now */
 }

@@ -102,6 +102,16 @@ struct weir_worker {
     struct weir_event reload_tick;
     int reload_tick_armed;
     struct weir_batch_pool *retired_pools[4]; /* shapes before a reload, until their batches return */
+    /* Pipeline versions this worker no longer uses (a dropped operator's, the
+     * one it ran before a reload): records routed before may still point
+     * into them (a dead letter's reason), so they are let go of once every
+     * batch routed until then is acknowledged (worker_reload.c): routes are
+     * counted per epoch (two at a time), let_go waits for the next epoch
+     * change, let_go_wait for epoch wait_epoch's routes to be done. */
+    const struct weir_pipeline **let_go, **let_go_wait;
+    size_t nlet_go, let_go_cap, nlet_go_wait, let_go_wait_cap;
+    uint64_t route_epoch, wait_epoch;
+    uint64_t routes_out[2]; /* routed batches not yet acknowledged, by epoch & 1 */
     uint64_t reload_applied; /* (atomic) the generation last swapped in */
     uint64_t reload_failed;  /* (atomic) the generation that failed to apply, 0 */
     size_t opcap;            /* ops allocated: a reload keeps kept operators' addresses */

@@ -52,4 +52,28 @@ int weir_worker_sink_open(struct weir_worker *w, const struct weir_pipeline *pl,
                           void *shared, struct weir_sink **out, struct weir_error *err);
 void weir_worker_sink_close(struct weir_sink *s);
 
+/* A sink or source and the pipeline version its conf belongs to, held while
+ * it lives (weir_pipeline_hold): a reload-taking run frees a version once
+ * nothing uses it. The source's options may change as it runs (keeps()):
+ * conf_from is the version of the options it has now. */
+struct weir_sink_slot {
+    struct weir_sink s;
+    const struct weir_pipeline *from;
+};
+struct weir_source_slot {
+    struct weir_source s;
+    const struct weir_pipeline *from, *conf_from;
+};
+/* A source slot (from pl, held; pl NULL: set later with weir_worker_source_from). */
+struct weir_source *weir_worker_source_new(const struct weir_pipeline *pl);
+void weir_worker_source_from(struct weir_source *s, const struct weir_pipeline *pl);
+/* Frees the slot (after the type's close) and lets go of its versions. */
+void weir_worker_source_free(struct weir_source *s);
+/* pl is let go of once every batch routed so far is acknowledged (w->let_go). */
+void weir_worker_let_go_later(struct weir_worker *w, const struct weir_pipeline *pl);
+/* Before the loop sleeps: lets go of what waited long enough, starts the next wait. */
+void weir_worker_let_go_step(struct weir_worker *w);
+/* The worker ends (nothing in flight refers to them): lets go of them all. */
+void weir_worker_let_go_end(struct weir_worker *w);
+
 #endif

@@ -47,7 +47,116 @@ static void op_drop(struct weir_worker *w, struct weir_op *op)
     if (op->type && op->type->destroy)
         op->type->destroy(op);
     weir_op_state_free(op);
+    weir_worker_let_go_later(w, op->from);
     memset(op, 0, sizeof *op);
+}
+
+/* ---- what a worker holds of each pipeline version (worker_internal.h) --------- */
+
+struct weir_source *weir_worker_source_new(const struct weir_pipeline *pl)
+{
+    struct weir_source_slot *slot = calloc(1, sizeof *slot);
+    if (slot)
+        weir_worker_source_from(&slot->s, pl);
+    return slot ? &slot->s : NULL;
+}
+
+void weir_worker_source_from(struct weir_source *s, const struct weir_pipeline *pl)
+{
+    struct weir_source_slot *slot = (struct weir_source_slot *)s;
+    weir_pipeline_hold(pl);
+    weir_pipeline_let_go(slot->from);
+    slot->from = pl;
+}
+
+void weir_worker_source_free(struct weir_source *s)
+{
+    struct weir_source_slot *slot = (struct weir_source_slot *)s;
+    if (!slot)
+        return;
+    weir_pipeline_let_go(slot->from);
+    weir_pipeline_let_go(slot->conf_from);
+    free(slot);
+}
+
+/* The running source takes next's options (its type's keeps() said it can);
+ * the version it was opened from stays held (its name may point there). */
+static void source_options_from(struct weir_worker *w, const struct weir_pipeline *next)
+{
+    struct weir_source_slot *slot = (struct weir_source_slot *)w->source;
+    w->source->conf = next->source_conf;
+    weir_pipeline_hold(next);
+    weir_worker_let_go_later(w, slot->conf_from);
+    slot->conf_from = next;
+}
+
+static int list_push(const struct weir_pipeline ***v, size_t *n, size_t *cap,
+                     const struct weir_pipeline *pl)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? 2 * *cap : 16;
+        const struct weir_pipeline **nv = realloc(*v, c * sizeof *nv);
+        if (!nv)
+            return -1;
+        *v = nv;
+        *cap = c;
+    }
+    (*v)[(*n)++] = pl;
+    return 0;
+}
+
+void weir_worker_let_go_later(struct weir_worker *w, const struct weir_pipeline *pl)
+{
+    if (pl && list_push(&w->let_go, &w->nlet_go, &w->let_go_cap, pl) < 0) {
+        /* held until the run ends: it frees every version then */
+    }
+}
+
+/* A grace period, as in RCU: versions dropped during epoch E are let go of
+ * once every batch routed up to E is acknowledged. Two epochs are counted
+ * at a time: the next one starts once the one before E has drained. */
+void weir_worker_let_go_step(struct weir_worker *w)
+{
+    if (w->nlet_go_wait && w->routes_out[w->wait_epoch & 1] == 0) {
+        for (size_t k = 0; k < w->nlet_go_wait; k++)
+            weir_pipeline_let_go(w->let_go_wait[k]);
+        w->nlet_go_wait = 0;
+    }
+    if (w->nlet_go_wait || !w->nlet_go || w->routes_out[(w->route_epoch + 1) & 1] != 0)
+        return;
+    const struct weir_pipeline **v = w->let_go_wait;
+    size_t cap = w->let_go_wait_cap;
+    w->let_go_wait = w->let_go;
+    w->let_go_wait_cap = w->let_go_cap;
+    w->nlet_go_wait = w->nlet_go;
+    w->let_go = v;
+    w->let_go_cap = cap;
+    w->nlet_go = 0;
+    w->wait_epoch = w->route_epoch++; /* routes from now on count in the other slot */
+    if (w->routes_out[w->wait_epoch & 1] == 0)
+        weir_worker_let_go_step(w); /* nothing routed in it is out */
+}
+
+void weir_worker_let_go_end(struct weir_worker *w)
+{
+    for (size_t k = 0; k < w->nlet_go; k++)
+        weir_pipeline_let_go(w->let_go[k]);
+    for (size_t k = 0; k < w->nlet_go_wait; k++)
+        weir_pipeline_let_go(w->let_go_wait[k]);
+    w->nlet_go = w->nlet_go_wait = 0;
+    free(w->let_go);
+    free(w->let_go_wait);
+    w->let_go = w->let_go_wait = NULL;
+}
+
+/* The worker runs next from now on. */
+static void run_version(struct weir_worker *w, const struct weir_pipeline *next)
+{
+    if (w->pl == next)
+        return;
+    weir_pipeline_hold(next);
+    weir_worker_let_go_later(w, w->pl);
+    w->pl = next;
 }
 
 static void op_partitions(struct weir_worker *w, struct weir_op *op)
@@ -88,6 +197,7 @@ static void reload_swap(struct weir_worker *w, void *ctx)
     }
     if (w->failed)
         __atomic_store_n(&w->reload_failed, w->reload_gen, __ATOMIC_RELEASE);
+    run_version(w, w->reload_pl); /* the same stages: only the changed operators' options differ */
     applied(w);
 }
 
@@ -244,7 +354,7 @@ static int rebuild_pool(struct weir_worker *w, const struct weir_pipeline *next,
 static int rebuild_source(struct weir_worker *w, const struct weir_pipeline *next,
                           struct weir_error *err)
 {
-    struct weir_source *old = w->source, *s = calloc(1, sizeof *s);
+    struct weir_source *old = w->source, *s = weir_worker_source_new(next);
     if (!s)
         return weir_error_set(err, -ENOMEM, "out of memory");
     if (old->type->detach)
@@ -278,7 +388,7 @@ void weir_worker_sources_reap(struct weir_worker *w, int all)
         *at = s->retired_next;
         if (s->type->close)
             s->type->close(s);
-        free(s);
+        weir_worker_source_free(s);
     }
 }
 
@@ -296,8 +406,8 @@ static void rebuild(struct weir_worker *w)
         rc = rebuild_sinks(w, next, plan, &e);
     int source_changed = !plan->source_same && !plan->source_kept && w->has_source;
     if (plan->source_kept && w->has_source)
-        w->source->conf = next->source_conf; /* its type said it takes the new options as it runs */
-    w->pl = next;
+        source_options_from(w, next); /* its type said it takes the new options as it runs */
+    run_version(w, next);
     if (rc == 0 && source_changed)
         rc = rebuild_source(w, next, &e);
     if (rc < 0) {

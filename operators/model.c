@@ -254,6 +254,8 @@ static void say_marker(const struct model_conf *c)
                 c->version, c->path, WEIR_MODEL_MARKER);
 }
 
+static int model_prepare_rest(struct model_conf *c, const json_t *raw, struct weir_prepare *p);
+
 static int model_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
 {
     struct model_conf *c = vconf;
@@ -266,15 +268,34 @@ static int model_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
         return 1;
     }
     weir_path_key(path, sizeof path, p->path, c->pin ? "version" : "path");
-    if (weir_model_load_version(c->path, c->pin, &c->model, c->version, sizeof c->version, err,
-                                sizeof err, version_rejected, (void *)p->path) < 0) {
+    struct stat st;
+    c->is_dir = stat(c->path, &st) == 0 && S_ISDIR(st.st_mode);
+    char *key = model_share_key(c, raw);
+    int shared = model_share_take(c, key); /* an equal operator's, loaded already (a reload) */
+    if (!shared && weir_model_load_version(c->path, c->pin, &c->model, c->version,
+                                           sizeof c->version, err, sizeof err, version_rejected,
+                                           (void *)p->path) < 0) {
+        free(key);
         weir_diag_add(p->diag, path, "%s", err);
         return 1;
     }
+    int bad = model_prepare_rest(c, raw, p);
+    if (!bad && !shared && model_share_add(c, key) < 0) {
+        weir_diag_add(p->diag, p->path, "out of memory");
+        bad = 1;
+    }
+    free(key);
+    return bad;
+}
+
+/* Prepare once the model is there: loaded, or shared (then already
+ * quantised and in its cell). */
+static int model_prepare_rest(struct model_conf *c, const json_t *raw, struct weir_prepare *p)
+{
+    char path[256];
+    int shared = c->shared != NULL;
     snprintf(c->where, sizeof c->where, "%s", p->path);
     c->version_col = -1;
-    struct stat st;
-    c->is_dir = stat(c->path, &st) == 0 && S_ISDIR(st.st_mode);
     c->live = calloc(1, sizeof *c->live);
     if (!c->live) {
         weir_diag_add(p->diag, p->path, "out of memory");
@@ -302,7 +323,7 @@ static int model_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
                       "expected \"int8\" only for dense networks, got %s", c->model->what);
         return 1;
     }
-    if (c->precision == PRECISION_INT8 && weir_model_quantize(c->model) < 0) {
+    if (c->precision == PRECISION_INT8 && !shared && weir_model_quantize(c->model) < 0) {
         weir_diag_add(p->diag, p->path, "out of memory");
         return 1;
     }
@@ -319,7 +340,7 @@ static int model_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
         return bad;
     c->in_col = calloc(c->features.n, sizeof *c->in_col);
     c->out_col = calloc(c->out.n, sizeof *c->out_col);
-    if (!c->in_col || !c->out_col || per_input(c) < 0 || make_cell(c) < 0) {
+    if (!c->in_col || !c->out_col || per_input(c) < 0 || (!shared && make_cell(c) < 0)) {
         weir_diag_add(p->diag, p->path, "out of memory");
         return 1;
     }
@@ -351,6 +372,8 @@ static void model_release(void *vconf)
     free(c->input_name);
     model_metrics_remove(c);
     free(c->live);
+    struct model_shared *entry = c->shared;
+    int last = model_share_release(c); /* another conf may serve the cell on */
     if (c->cell) {
         weir_hangup_unlisten(poke, c->cell); /* before the cell goes */
         weir_model_cell_free(c->cell); /* frees the model too */
@@ -361,6 +384,7 @@ static void model_release(void *vconf)
     free(c->in_col);
     free(c->out_col);
     weir_model_free(c->model);
+    model_share_free(last ? entry : NULL); /* after the cell: its watcher used the spec */
 }
 
 /* ---- per worker ---------------------------------------------------------- */
@@ -390,7 +414,7 @@ static int model_init(struct weir_op *op, struct weir_error *err)
      * version pinned in the pipeline never changes. */
     if (c->is_dir && !c->pin) {
         int rc = weir_model_cell_watch(c->cell, c->path, (uint64_t)c->reload_ms, accept_version,
-                                       log_version, (void *)c);
+                                       log_version, (void *)model_share_spec(c));
         if (rc < 0)
             return weir_error_set(err, rc, "model: cannot start the version watcher");
         if (rc == 1)

@@ -49,6 +49,8 @@ struct model_conf {
     int is_dir;        /* path is a directory of versions: watched (reload_ms, SIGHUP) */
     struct model_live *live;
     int version_col;   /* -1: not written */
+    struct model_shared *shared;  /* the cell's entry among the loaded ones (model_share.c) */
+    struct weir_model_ref *held;  /* a conf serving a cell another loaded: the version it took */
 };
 
 struct slot {
@@ -69,6 +71,24 @@ struct model_state {
     struct weir_op_timer timer;
     struct model_gpu *gpu; /* the GPU path, or NULL: the CPU serves */
 };
+
+/* Loaded models shared between pipeline versions (model_share.c). key: the
+ * operator's JSON, the resolved path and the file's identity (NULL: not to
+ * be shared). take: 1 when an equal operator's cell was found (c serves it:
+ * nothing to load), 0 otherwise. add: registers c's new cell (-1: out of
+ * memory). spec: what the cell's watcher checks new versions against, alive
+ * as long as the cell. release: 1 when c was the cell's last conf (the
+ * caller frees the cell, then model_share_free(the entry)). */
+struct model_shared;
+char *model_share_key(const struct model_conf *c, const json_t *raw);
+int model_share_take(struct model_conf *c, const char *key);
+int model_share_add(struct model_conf *c, const char *key);
+const struct model_conf *model_share_spec(const struct model_conf *c);
+int model_share_release(struct model_conf *c);
+void model_share_free(struct model_shared *e);
+/* Cells made since the process started (model files loaded by prepare) and
+ * cells in memory now, for /metrics. */
+void model_share_counts(uint64_t *loaded, uint64_t *in_memory);
 
 /* Copies record i's inputs into x; a dense model's non-finite input kills
  * the record (returns -1) or is imputed. */

@@ -105,11 +105,29 @@ static int prom_runs(struct weir_buf *b, const char *name, const char *help, int
     return rc;
 }
 
+/* Loads and models in memory: a reload shares an unchanged operator's model
+ * (model_share.c), so these stay flat over any number of reloads. */
+static int prom_loads(struct weir_buf *b)
+{
+    uint64_t loaded, in_memory;
+    char line[700];
+    model_share_counts(&loaded, &in_memory);
+    snprintf(line, sizeof line,
+             "# HELP weir_model_loads_total Model files loaded by pipeline loads (the first, and "
+             "reloads whose model operator or model file changed; an unchanged one shares the "
+             "loaded model).\n# TYPE weir_model_loads_total counter\nweir_model_loads_total %llu\n"
+             "# HELP weir_model_in_memory Models loaded and still used by a pipeline version.\n"
+             "# TYPE weir_model_in_memory gauge\nweir_model_in_memory %llu\n",
+             (unsigned long long)loaded, (unsigned long long)in_memory);
+    return put(b, line);
+}
+
 static int prometheus(void *ctx, struct weir_buf *b)
 {
     (void)ctx;
     pthread_mutex_lock(&mu);
     int rc = prom_versions(b);
+    rc = rc ?: prom_loads(b);
     rc = rc ?: prom_runs(b, "weir_model_inference_seconds",
                          "Time of one model run (a micro-batch), per device; on cuda from the "
                          "launch to the results seen on the worker's loop (copies included).",

@@ -2,12 +2,17 @@
  * safetensors logistic regression with input normalisation (values worked
  * by hand), non-finite inputs dead-lettered or imputed, rows split over
  * several runs (max_records), a hand-made XGBoost tree with a missing value,
- * dead records left alone, and prepare errors. The PyTorch and XGBoost
+ * dead records left alone, prepare errors, and an equal operator prepared
+ * again (a reload) sharing the loaded model unless the file changed
+ * (operators/model_share.c). The PyTorch and XGBoost
  * comparisons are tests/test_model_torch.sh and test_model_xgb.sh. */
+#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "operators/model.h"
 #include "tests/check.h"
 #include "tests/op_harness.h"
 
@@ -145,6 +150,67 @@ static void test_errors(void)
     h_expect_prepare_error(&weir_op_model, ab, 1, conf, want);
 }
 
+static const struct model_conf *conf_of(const struct h_op *h)
+{
+    return h->conf;
+}
+
+/* Prepared again with the same JSON and the file unchanged (what a reload
+ * does): the new conf serves the same cell, nothing is loaded. Other options
+ * or a file with a new modification time: a load of its own. Each cell goes
+ * with the last conf serving it, whatever the order they are freed in. */
+static void test_shared(void)
+{
+    static const float rows[][2] = {{1, 2}, {3, 2}};
+    char conf[1024], other[1024];
+    snprintf(conf, sizeof conf, "{\"path\": \"%s\", \"out\": \"y\"}", st_path);
+    snprintf(other, sizeof other, "{\"path\": \"%s\", \"out\": \"y\", \"max_records\": 7}",
+             st_path);
+    uint64_t loads0, cells0, loads, cells;
+    model_share_counts(&loads0, &cells0);
+    struct h_pipe p;
+    struct h_op a, b, c, d;
+    h_pipe_init(&p);
+    int fa = h_feature(&p, "a", 0), fb = h_feature(&p, "b", 0);
+    CHECK(h_build(&a, &weir_op_model, conf, &p, 1) == 0);
+    CHECK(h_build(&b, &weir_op_model, conf, &p, 1) == 0);
+    CHECK(h_build(&c, &weir_op_model, other, &p, 1) == 0);
+    model_share_counts(&loads, &cells);
+    CHECK(conf_of(&a)->cell == conf_of(&b)->cell);
+    CHECK(conf_of(&a)->cell != conf_of(&c)->cell);
+    CHECK(loads == loads0 + 2 && cells == cells0 + 2);
+    struct timespec later[2] = {{0, UTIME_OMIT}, {time(NULL) + 5, 0}};
+    CHECK(utimensat(AT_FDCWD, st_path, later, 0) == 0); /* a new file, as far as anyone knows */
+    CHECK(h_build(&d, &weir_op_model, conf, &p, 1) == 0);
+    model_share_counts(&loads, &cells);
+    CHECK(conf_of(&d)->cell != conf_of(&a)->cell);
+    CHECK(loads == loads0 + 3 && cells == cells0 + 3);
+    h_free(&a); /* b serves a's cell on */
+    model_share_counts(&loads, &cells);
+    CHECK(cells == cells0 + 3);
+    struct weir_batch_pool *pool = h_pool(&p, 64);
+    struct weir_batch *bt = weir_batch_get(pool);
+    int ycol = conf_of(&b)->out_col[0];
+    weir_batch_row(bt, (uint32_t)weir_batch_push(bt))[fa] = 1;
+    weir_batch_row(bt, 0)[fb] = 2;
+    CHECK(b.type->process(&b.op, bt) == WEIR_OP_CONTINUE);
+    CHECK_NEAR(weir_batch_row(bt, 0)[ycol], 1 / (1 + exp(-0.5)), 1e-6);
+    weir_batch_put(bt);
+    weir_batch_pool_free(pool);
+    float y[2];
+    const char *why[2];
+    h_free(&b);
+    h_free(&c);
+    h_free(&d);
+    model_share_counts(&loads, &cells);
+    CHECK(cells == cells0);
+    h_pipe_free(&p);
+    run(conf, rows, 2, y, why); /* loads anew: nothing shares a freed cell */
+    CHECK_NEAR(y[0], 1 / (1 + exp(-0.5)), 1e-6);
+    model_share_counts(&loads, &cells);
+    CHECK(loads == loads0 + 4 && cells == cells0);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
@@ -153,6 +219,7 @@ int main(void)
     test_dense();
     test_trees();
     test_errors();
+    test_shared();
     unlink(st_path);
     unlink(xgb_path);
     rmdir(dir);
