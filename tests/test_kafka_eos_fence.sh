@@ -79,6 +79,16 @@ wait_log() { # file pattern seconds
     done
 }
 
+no_fence() { # case what B's-log: neither member fenced, both still running
+    if grep -q 'fenced' "$T/a.log" "$3"; then
+        fail "$1: a live member was fenced ($2): $(grep -h fenced "$T/a.log" "$3" | head -n2)"
+    elif ! kill -0 "$PA" 2>/dev/null || ! kill -0 "$PB" 2>/dev/null; then
+        fail "$1: a member exited ($2): $(tail -n2 "$T/a.log" "$3")"
+    else
+        ok "$1: $2: no one fenced, both running"
+    fi
+}
+
 # ---- 1. a member joining later: a normal rebalance fences no one -----------------
 "$WEIR" run "$T/watch.json" 2>"$T/watch.log" & PW=$!
 "$WEIR" run "$T/member.json" --workers 1 --set source.transactional_id=a 2>"$T/a.log" & PA=$!
@@ -100,13 +110,7 @@ if ! wait_log "$T/b2.log" 'assigned [1-9]' 30; then
     fail "1b: B never got partitions again: $(tail -n2 "$T/b2.log")"
 else
     sleep 3 # A's listing after the rebalance, and the one confirming it 1 s later
-    if grep -q 'fenced' "$T/a.log" "$T/b2.log"; then
-        fail "1b: a member was fenced around B's restart: $(grep -h fenced "$T/a.log" "$T/b2.log" | head -n2)"
-    elif ! kill -0 "$PA" 2>/dev/null || ! kill -0 "$PB" 2>/dev/null; then
-        fail "1b: a member exited after B's restart: $(tail -n2 "$T/a.log" "$T/b2.log")"
-    else
-        ok "1b: B stopped and started again at once: no one fenced, both running"
-    fi
+    no_fence "1b" "B stopped and started again at once" "$T/b2.log"
 fi
 cat "$T/b2.log" >>"$T/b.log" && rm -f "$T/b2.log"
 
@@ -115,13 +119,7 @@ PIDS+=("$PR")
 # B is mid-stream (and so mid-transaction) once a quarter of the outputs exist
 WEIR_PID=$PB
 got=$(wait_count fe-out $((N / 4)) 60) || { fail "1: only $got outputs: $(tail -n2 "$T/b.log")"; finish; }
-if grep -q 'fenced' "$T/a.log" "$T/b.log"; then
-    fail "1: a live member was fenced: $(grep -h fenced "$T/a.log" "$T/b.log" | head -n2)"
-elif ! kill -0 "$PA" 2>/dev/null || ! kill -0 "$PB" 2>/dev/null; then
-    fail "1: a member exited after B joined: $(tail -n2 "$T/a.log" "$T/b.log")"
-else
-    ok "1: B joined and took partitions from A; no one fenced, both running"
-fi
+no_fence "1" "B joined and took partitions from A" "$T/b.log"
 
 # ---- 2. B killed mid-transaction: fenced by A, everything visible soon -----------
 kill -KILL "$PB"; wait "$PB" 2>/dev/null
