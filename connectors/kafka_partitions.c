@@ -108,8 +108,8 @@ size_t ks_part_orphan(struct kafka_source *ks, struct kpart *p)
     p->head = p->tail = NULL;
     p->revoking = 0;
     ks_waiting_drop(p);
-    if (p->assigned)
-        weir_worker_partition_revoke(ks->s->worker, p->slot);
+    if (p->assigned) /* not when a reload's successor holds the slot now */
+        weir_worker_partition_release(ks->s->worker, ks->s, p->slot);
     p->assigned = 0;
     if (ks->last == p)
         ks->last = NULL;

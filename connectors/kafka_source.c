@@ -314,6 +314,7 @@ static void on_poll(struct weir_event *ev, int res)
     struct kafka_source *ks = (struct kafka_source *)((char *)ev - offsetof(struct kafka_source, poll_ev));
     uint64_t v;
     ks->poll_armed = 0;
+    ks->poll_cancelled = 0;
     if (ks->closing)
         return; /* replaced by a reload (detached), or cancelled by it */
     if (read(ks->efd, &v, sizeof v) < 0) {
@@ -345,6 +346,7 @@ static void on_tick(struct weir_event *ev, int res)
 {
     struct kafka_source *ks = (struct kafka_source *)((char *)ev - offsetof(struct kafka_source, tick_ev));
     ks->tick_armed = 0;
+    ks->tick_cancelled = 0;
     if (ks->stopping || ks->finished)
         return;
     if (ks->throttled_since && !ks->kpaused && weir_now_ns() - ks->throttled_since >= PAUSE_AFTER_NS)
@@ -561,22 +563,51 @@ static void ks_leave(struct kafka_source *ks, int replaced)
     }
 }
 
+/* The poll and the tick of a replaced source may never fire now: both are
+ * cancelled (their done() still runs, and clears the armed flag). A cancel
+ * that found no room on the ring is tried again from quiet(). */
+static void ks_cancel_events(struct kafka_source *ks)
+{
+    struct weir_loop *loop = ks->s->worker->loop;
+    if (ks->poll_armed && !ks->poll_cancelled)
+        ks->poll_cancelled = weir_loop_cancel(loop, &ks->poll_ev) == 0;
+    if (ks->tick_armed && !ks->tick_cancelled)
+        ks->tick_cancelled = weir_loop_cancel(loop, &ks->tick_ev) == 0;
+}
+
 /* A reload replaced this (stopped) source: commit and leave the group now,
- * so that its partitions go to the new consumer; close() frees the rest. */
+ * so that its partitions go to the new consumer; close() frees the rest,
+ * once quiet() says nothing of it is left on the loop. */
 static void ks_detach(struct weir_source *s)
 {
     struct kafka_source *ks = s->state;
     if (!ks)
         return;
-    ks->closing = ks->stopping = 1;
+    ks->closing = ks->stopping = ks->replaced = 1;
     ks_leave(ks, 1);
-    if (ks->poll_armed) /* it may never fire now */
-        weir_loop_cancel(s->worker->loop, &ks->poll_ev);
+    ks_cancel_events(ks);
 }
-/* No quiet(): a replaced consumer is closed when the worker ends. Its close
- * revokes the worker's partition slots it still holds (an assigned
- * consumer's, a revocation still waiting), which its successor on this
- * worker may hold by then: closing it earlier needs that hand-over first. */
+
+/* A replaced source may be closed and freed once nothing on the loop points
+ * at it: no poll, tick or transaction timer armed, no quiesce (revocation,
+ * checkpoint, commit) waiting in the worker's list, no checkpoint or batch
+ * ticket out. Its partition slots need no wait: a slot its successor on
+ * this worker assigned since (the same topic and partition: an assigned
+ * consumer's fixed split, or a group's new assignment while a revocation of
+ * the old one still waited) is the successor's, and the close leaves it
+ * alone (weir_worker_partition_release); the others are revoked then. */
+static int ks_quiet(struct weir_source *s)
+{
+    struct kafka_source *ks = s->state;
+    if (!ks)
+        return 1;
+    ks_cancel_events(ks);
+    for (const struct weir_quiesce *q = s->worker->quiescing; q; q = q->next)
+        if (q->ctx == ks)
+            return 0;
+    return !ks->poll_armed && !ks->tick_armed && !ks->txn_armed && !ks->live &&
+           !ks->ckpt_busy && !ks->committing;
+}
 
 static void ks_close(struct weir_source *s)
 {
@@ -638,6 +669,8 @@ static void ks_close(struct weir_source *s)
         next = g->next;
         free(g);
     }
+    if (ks->replaced && !s->worker->closing) /* one line per reload that changed it */
+        weir_log(WEIR_LOG_INFO, "%s: the replaced consumer is closed\n", ks->cl.what);
     free(ks->scratch);
     free(ks);
     s->state = NULL;
@@ -659,6 +692,7 @@ const struct weir_source_type weir_source_kafka = {
     .durable = &weir_durable_kafka,
     .stop = ks_stop,
     .detach = ks_detach,
+    .quiet = ks_quiet,
     .close = ks_close,
 };
 

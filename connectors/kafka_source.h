@@ -75,6 +75,7 @@ struct kafka_source {
     int subscribed;
     struct weir_event poll_ev, tick_ev;
     int poll_armed, tick_armed;
+    int poll_cancelled, tick_cancelled; /* replaced: a cancel is on its way */
     uint32_t cap;                /* records per batch */
     rd_kafka_message_t **scratch; /* (cap) */
     struct weir_batch *batch;    /* being filled */
@@ -89,6 +90,7 @@ struct kafka_source {
     int kpaused;     /* partitions paused: over the bounds for PAUSE_AFTER_NS */
     int wait_resume; /* the worker asked us to pause */
     int draining, stopping, finished, closing;
+    int replaced; /* a reload detached it: quiet(), then close() */
     int left; /* the last commit made, out of the group (ks_leave) */
     char group[256];
     struct weir_kafka_txn *txn;  /* exactly-once: the worker's transactional producer */

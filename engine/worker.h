@@ -42,6 +42,8 @@ struct weir_partition {
     int32_t partition;
     int assigned;
     int restoring;      /* the durable state is being read back */
+    const struct weir_source *owner; /* the source that assigned it last (a reload's
+                                        successor takes over its predecessor's) */
     int64_t max_ts;     /* largest event time seen (ms), INT64_MIN before any */
     int64_t watermark;  /* max_ts - allowed lateness */
 };
@@ -203,7 +205,8 @@ void weir_worker_source_finished(struct weir_worker *w);
 /* A fatal error: the worker stops and reports it. */
 void weir_worker_fail(struct weir_worker *w, const struct weir_error *err);
 
-/* A partition is now this worker's: returns its slot (records of it carry
+/* A partition is now this worker's, held by its current source (w->source:
+ * a replaced source is never asked for records again): returns its slot (records of it carry
  * it in rec->part), or -ENOMEM. When the pipeline keeps durable state the
  * partition's state is read back first: its records must wait until
  * weir_worker_partition_ready() (the source's partition_ready() is called when
@@ -218,6 +221,12 @@ void weir_worker_partition_progress(struct weir_worker *w, uint32_t slot, int64_
 /* The partition is gone (after the source flushed and committed it): its
  * state is dropped and the operators are told. */
 void weir_worker_partition_revoke(struct weir_worker *w, uint32_t slot);
+/* The same, from source by, which may have been replaced by a reload: a slot
+ * its successor has assigned since is the successor's now, and left alone
+ * (a replaced Kafka consumer closed after its successor took the same
+ * partitions must not drop their state). */
+void weir_worker_partition_release(struct weir_worker *w, const struct weir_source *by,
+                                   uint32_t slot);
 /* Reads every assigned partition's state back again (after an aborted
  * transaction rewound the input). */
 int weir_worker_state_reload(struct weir_worker *w);

@@ -92,6 +92,7 @@ int weir_worker_partition_assign(struct weir_worker *w, const char *topic, int32
         return slot;
     struct weir_partition *p = &w->parts[slot];
     p->assigned = 1;
+    p->owner = w->source;
     p->max_ts = p->watermark = INT64_MIN;
     ops_partition(w, (uint32_t)slot, 1);
     restore_start(w, (uint32_t)slot);
@@ -122,6 +123,13 @@ void weir_worker_partition_revoke(struct weir_worker *w, uint32_t slot)
         }
     }
     ops_partition(w, slot, 0);
+}
+
+void weir_worker_partition_release(struct weir_worker *w, const struct weir_source *by,
+                                   uint32_t slot)
+{
+    if (slot < w->nparts && w->parts[slot].owner == by)
+        weir_worker_partition_revoke(w, slot);
 }
 
 int weir_worker_state_reload(struct weir_worker *w)

@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Reloads that change the Kafka source (connectors/kafka_source.c's detach,
+# quiet and close; engine/worker_reload.c): each replaced consumer commits
+# and leaves at once and is closed and freed as soon as nothing of it is on
+# the worker's loop, not when the run ends.
+#   A. the embedded cluster (an assigned consumer: its successor takes the
+#      same partitions, i.e. the same partition slots of the worker, before
+#      the old one is closed): 2 workers, a paced replay of N records keyed
+#      by id over 4 partitions, 20 reloads each changing max_inflight_records.
+#      Every id comes out at least once (duplicates reported), 20 "replaced
+#      consumer is closed" lines per worker, the thread count after 20
+#      changes is that after 2 (before: +2 librdkafka threads per worker per
+#      change), and SIGTERM exits 0. After the reloads /metrics lists all 4
+#      partitions as assigned (the late close of a replaced consumer used to
+#      revoke the worker's slots its successor held by then: those
+#      partitions vanished, their keyed state dropped) and at most 4
+#      pipeline versions in memory (a replaced consumer held its own).
+#   B. a real broker (skipped without Java; WEIR_RELOAD_KAFKA_PORT, default
+#      29921): a subscribed consumer in a group, 20 source changes under a
+#      paced replay, the same checks.
+set -u
+
+. "$(dirname "$0")/lib.sh"
+SRC=$PWD
+WEIR=$WEIR_BIN
+PORT=${WEIR_RELOAD_KAFKA_PORT:-29921}
+BOOT=127.0.0.1:$PORT
+LIBS=${WEIR_KAFKA_HOME:-$HOME/.cache/weir-kafka}/libs
+
+T=$(mktemp -d /tmp/weir-test-reload-kafka.XXXXXX)
+KDIR=$T/kafka
+WEIR_PID=""
+cleanup() {
+    [[ -n $WEIR_PID ]] && kill -KILL "$WEIR_PID" 2>/dev/null
+    kafka_stop
+    [ -n "${KEEP:-}" ] || rm -rf "$T"
+}
+trap cleanup EXIT
+. "$(dirname "$0")/kafka_lib.sh"
+
+# run_case NAME BROKERS N RATE: the Python driver below; prints ok/FAIL lines.
+run_case() {
+    /usr/bin/python3 - "$WEIR" "$T/$1" "$2" "$3" "$4" <<'PY'
+import json, os, re, signal, subprocess, sys, time, urllib.request
+
+weir, t, brokers, n, rate = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+os.makedirs(t)
+name = os.path.basename(t)
+topic = "rk-in-" + name
+results = []
+
+def check(cond, what):
+    results.append((bool(cond), what))
+    print(("ok: " if cond else "FAIL: ") + what, flush=True)
+
+with open(f"{t}/in.jsonl", "w") as f:
+    for i in range(n):
+        f.write(json.dumps({"id": i, "v": i % 97}) + "\n")
+
+def write_pipeline(k):
+    src = {"type": "kafka", "brokers": brokers, "topics": [topic],
+           "group": "rk-" + name, "drain_timeout": "2s",
+           "max_inflight_records": 50000 + k}  # the harmless change
+    p = {"name": "reload-kafka", "source": src, "state": {"durable": False},
+         "replay": {"path": f"{t}/in.jsonl", "key": "id", "rate": float(rate), "stop": False},
+         "operators": [{"type": "extract", "fields": {"id": "/id", "v": "/v"}}],
+         "sinks": [{"type": "file", "path": f"{t}/out.jsonl"}],
+         "dead_letter": {"type": "file", "path": f"{t}/dead.jsonl"}}
+    tmp = f"{t}/p.json.tmp"
+    with open(tmp, "w") as fp:
+        json.dump(p, fp)
+    os.rename(tmp, f"{t}/p.json")
+
+def count(pattern):
+    try:
+        return open(f"{t}/err").read().count(pattern)
+    except OSError:
+        return 0
+
+def wait_for(pred, limit):
+    end = time.time() + limit
+    while time.time() < end and proc.poll() is None:
+        if pred():
+            return True
+        time.sleep(0.02)
+    return pred()
+
+def ids_out():
+    seen, total = set(), 0
+    try:
+        with open(f"{t}/out.jsonl") as f:
+            for line in f:
+                if line.endswith("\n"):
+                    seen.add(json.loads(line)["id"])
+                    total += 1
+    except OSError:
+        pass
+    return seen, total
+
+def threads():
+    return len(os.listdir(f"/proc/{proc.pid}/task"))
+
+write_pipeline(0)
+err = open(f"{t}/err", "w")
+proc = subprocess.Popen([weir, "run", f"{t}/p.json", "--workers", "2", "--http", "0"],
+                        stdout=subprocess.DEVNULL, stderr=err)
+port = None
+def http_port():
+    global port
+    g = re.search(r"http: listening on .*:(\d+)$", open(f"{t}/err").read(), re.M)
+    port = g and int(g.group(1))
+    return port
+wait_for(http_port, 20)
+wait_for(lambda: count("assigned") >= 2 and ids_out()[1] > 0, 30)
+check(proc.poll() is None and ids_out()[1] > 0, "records flow before the reloads")
+workers = 2
+thr = {}
+for k in range(1, 21):
+    write_pipeline(k)
+    proc.send_signal(signal.SIGHUP)
+    if not wait_for(lambda: count("reload applied by every worker") >= k, 20):
+        check(False, f"reload {k} applied")
+        break
+    if k in (2, 20):  # every replaced consumer closed, then the threads settle
+        wait_for(lambda: count("the replaced consumer is closed") >= workers * k, 10)
+        time.sleep(0.3)
+        thr[k] = threads()
+    time.sleep(0.12)
+closed = count("the replaced consumer is closed")
+check(closed == workers * 20, f"replaced consumers closed during the run: {closed} (want {workers * 20})")
+check(thr.get(20, 999) <= thr.get(2, 0),
+      f"threads after 20 source changes {thr.get(20)} <= after 2 {thr.get(2)}")
+def metrics():
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    lag = [l for l in body.splitlines() if l.startswith(f'weir_partition_lag{{topic="{topic}"')]
+    ver = [l for l in body.splitlines() if l.startswith("weir_pipeline_versions ")]
+    return len(lag), int(float(ver[0].split()[1])) if ver else -1
+
+m = (0, -1)
+def settled():
+    global m
+    m = metrics()
+    return m[0] == 4 and 0 <= m[1] <= 4
+wait_for(settled, 20)
+check(m[0] == 4, f"partitions assigned after the reloads: {m[0]} (want 4)")
+check(0 <= m[1] <= 4, f"pipeline versions in memory: {m[1]} (want at most 4)")
+ok = wait_for(lambda: len(ids_out()[0]) >= n, 40)
+seen, total = ids_out()
+check(ok and seen == set(range(n)), f"every id out at least once: {len(seen)} of {n}")
+print(f"{name}: {total} outputs for {n} inputs, {total - len(seen)} duplicates", flush=True)
+proc.send_signal(signal.SIGTERM)
+try:
+    rc = proc.wait(30)
+except subprocess.TimeoutExpired:
+    proc.kill()
+    rc = proc.wait()
+check(rc == 0, f"SIGTERM exit {rc}")
+e = open(f"{t}/err").read()
+check("ERROR" not in e and "AddressSanitizer" not in e and "runtime error" not in e
+      and "ThreadSanitizer" not in e, "no error, sanitizer report or failure in the log")
+if not all(c for c, _ in results):
+    print("--- weir's log (tail) ---\n" + "\n".join(e.splitlines()[-40:]))
+sys.exit(0 if all(c for c, _ in results) else 1)
+PY
+}
+
+out=$(run_case embedded embedded "${WEIR_RELOAD_KAFKA_N:-20000}" 2500 2>&1)
+rc=$?
+echo "$out" | sed 's/^/test_reload_kafka: A: /'
+[ $rc -eq 0 ] && ok || fail "A (embedded cluster)"
+
+if ! command -v java >/dev/null 2>&1 || [ ! -d "$LIBS" ] || [ -n "${WEIR_RELOAD_KAFKA_NO_BROKER:-}" ]; then
+    echo "test_reload_kafka: B skipped: no Java, no Kafka libraries in $LIBS, or WEIR_RELOAD_KAFKA_NO_BROKER"
+    finish
+fi
+kafka_start ""
+broker topic-create rk-in-broker 4 >/dev/null || { fail "cannot create topic rk-in-broker"; finish; }
+out=$(run_case broker "$BOOT" "${WEIR_RELOAD_KAFKA_N:-20000}" 2500 2>&1)
+rc=$?
+echo "$out" | sed 's/^/test_reload_kafka: B: /'
+[ $rc -eq 0 ] && ok || fail "B (real broker)"
+finish
