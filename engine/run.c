@@ -721,9 +721,6 @@ int weir_run(const struct weir_pipeline *pl, const struct weir_run_opts *opts,
     free(st.plan);
     weir_pipeline_let_go(st.cur_pl);
     weir_pipeline_let_go(st.prev_pl);
-    for (size_t k = 0; k < st.nversions; k++) /* nothing runs any more */
-        weir_pipeline_free(st.versions[k]);
-    free(st.versions);
     if (st.watch_fd >= 0)
         close(st.watch_fd);
     if (st.comp) {
@@ -741,6 +738,11 @@ int weir_run(const struct weir_pipeline *pl, const struct weir_run_opts *opts,
     weir_http_stop_usage(http, &hu); /* after the workers: the last scrape sees their final figures */
     res->http_cpu_ns = hu.cpu_ns;
     res->http_requests = hu.requests;
+    /* Nothing runs them, nor reads their names for /metrics, any more: the
+     * HTTP thread reads the current version's until it is stopped. */
+    for (size_t k = 0; k < st.nversions; k++)
+        weir_pipeline_free(st.versions[k]);
+    free(st.versions);
     free(st.slots);
     free(st.reg.workers);
     return st.rc;

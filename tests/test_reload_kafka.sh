@@ -16,14 +16,14 @@
 #      partitions vanished, their keyed state dropped) and at most 4
 #      pipeline versions in memory (a replaced consumer held its own).
 #   B. a real broker (skipped without Java; WEIR_RELOAD_KAFKA_PORT, default
-#      29921): a subscribed consumer in a group, 20 source changes under a
+#      29923; the broker also takes the next port): a subscribed consumer in a group, 20 source changes under a
 #      paced replay, the same checks.
 set -u
 
 . "$(dirname "$0")/lib.sh"
 SRC=$PWD
 WEIR=$WEIR_BIN
-PORT=${WEIR_RELOAD_KAFKA_PORT:-29921}
+PORT=${WEIR_RELOAD_KAFKA_PORT:-29923}
 BOOT=127.0.0.1:$PORT
 LIBS=${WEIR_KAFKA_HOME:-$HOME/.cache/weir-kafka}/libs
 
