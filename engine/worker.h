@@ -205,12 +205,12 @@ void weir_worker_source_finished(struct weir_worker *w);
 /* A fatal error: the worker stops and reports it. */
 void weir_worker_fail(struct weir_worker *w, const struct weir_error *err);
 
-/* A partition is now this worker's, held by its current source (w->source:
- * a replaced source is never asked for records again): returns its slot (records of it carry
- * it in rec->part), or -ENOMEM. When the pipeline keeps durable state the
- * partition's state is read back first: its records must wait until
- * weir_worker_partition_ready() (the source's partition_ready() is called when
- * a restore completes later). */
+/* A partition is now this worker's, held by its current source (w->source;
+ * a replaced one is never asked for records again): returns its slot
+ * (records of it carry it in rec->part), or -ENOMEM. When the pipeline
+ * keeps durable state the partition's state is read back first: its records
+ * must wait until weir_worker_partition_ready() (the source's
+ * partition_ready() is called when a restore completes later). */
 int weir_worker_partition_assign(struct weir_worker *w, const char *topic, int32_t partition);
 int weir_worker_partition_ready(const struct weir_worker *w, uint32_t slot);
 /* What the source knows of a partition's progress, for the metrics: the

@@ -113,6 +113,7 @@ void weir_worker_partition_revoke(struct weir_worker *w, uint32_t slot)
         w->durable.type->cancel(&w->durable, slot);
     p->restoring = 0;
     p->assigned = 0;
+    p->owner = NULL;
     /* Its event-time timers cannot fire any more: disarm them. */
     for (struct weir_op_timer **t = &w->event_timers; *t;) {
         if ((*t)->part == slot) {
