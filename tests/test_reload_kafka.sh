@@ -17,7 +17,8 @@
 #      pipeline versions in memory (a replaced consumer held its own).
 #   B. a real broker (skipped without Java; WEIR_RELOAD_KAFKA_PORT, default
 #      29923; the broker also takes the next port): a subscribed consumer in a group, 20 source changes under a
-#      paced replay, the same checks.
+#      paced replay, the same checks (threads 19 after 20 changes as after
+#      2; before: 175 vs 31).
 set -u
 
 . "$(dirname "$0")/lib.sh"
