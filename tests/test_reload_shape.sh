@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Reloads that change the pipeline's shape (engine/reload.c, worker_reload.c),
-# under load: a writer streams records with ids into a FIFO while the file is
+# under load: a writer streams records with ids into a FIFO (300 during each
+# reload and 300 after it, read before the next: every version sees records
+# whatever the machine's load) while the file is
 # edited and SIGHUP sent, each waiting for the last to be applied:
 #   1. an operator added at the end (new columns: the keyed standardize is made
 #      again for them and takes its state along);
