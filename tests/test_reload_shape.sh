@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Reloads that change the pipeline's shape (engine/reload.c, worker_reload.c),
-# under load: a writer streams records with ids into a FIFO while the file is
+# under load: a writer streams records with ids into a FIFO (300 during each
+# reload and 300 after it, read before the next: every version sees records
+# whatever the machine's load) while the file is
 # edited and SIGHUP sent, each waiting for the last to be applied:
 #   1. an operator added at the end (new columns: the keyed standardize is made
 #      again for them and takes its state along);
@@ -91,24 +93,57 @@ PID=$!
 exec 3>"$T/in.fifo" # held open until the metrics are read: the input ends when it closes
 wait_count 1 'listening on' "$T/err"
 PORT=$(sed -n 's/^weir: http: listening on .*:\([0-9]*\)$/\1/p' "$T/err")
-# Records flow all along: about 3000 a second.
-/usr/bin/python3 - "$T/input.jsonl" "$T/in.fifo" <<'PY' &
+# Records flow all along, about 3000 a second, up to the limit the test sets
+# in $T/limit: each version gets records of its own whatever the load (a
+# writer paced by the clock alone could end before the last reload, or send
+# nothing between two, and the checks on new fields would fail by chance).
+echo 600 >"$T/limit"
+/usr/bin/python3 - "$T/input.jsonl" "$T/in.fifo" "$T/limit" <<'PY' &
 import sys, time
 lines = open(sys.argv[1]).readlines()
+i = 0
 with open(sys.argv[2], "w") as f:
-    for i in range(0, len(lines), 30):
-        f.write("".join(lines[i:i + 30]))
+    while i < len(lines):
+        limit = int(open(sys.argv[3]).read() or 0)
+        if i >= limit:
+            time.sleep(0.005)
+            continue
+        j = min(i + 30, limit)
+        f.write("".join(lines[i:j]))
         f.flush()
+        i = j
         time.sleep(0.01)
 PY
 WPID=$!
-sleep 0.3
+set_limit() { echo "$1" >"$T/limit.tmp" && mv "$T/limit.tmp" "$T/limit"; }
+records_in() {
+    local fd
+    exec {fd}<>"/dev/tcp/127.0.0.1/$PORT" || return 1
+    printf 'GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&"$fd"
+    timeout 5 cat <&"$fd" | awk '$1 == "weir_records_in_total" {print $2}'
+    exec {fd}>&-
+}
+wait_read() { # N: up to 20 s for the run to have read N records
+    for _ in $(seq 400); do
+        [ "$(records_in)" -ge "$1" ] 2>/dev/null && return 0
+        sleep 0.05
+    done
+    return 1
+}
+# Records read before a SIGHUP went through the version before it; records
+# written after "applied" through the new one. Each step lets 300 records flow
+# during the reload and 300 more after it, and waits until they were read.
+wait_read 600 && ok || fail "first records: $(cat "$T/err")"
+LIMIT=600
+next_step_records() { LIMIT=$((LIMIT + 300)); set_limit "$LIMIT"; }
 
 for step in 1 2 3 4; do
+    next_step_records
     /usr/bin/python3 "$T/edit.py" "$T" "$step"
     kill -HUP "$PID"
     wait_count "$step" 'reload applied by every worker' "$T/err" && ok || fail "reload $step: $(cat "$T/err")"
-    sleep 0.25
+    next_step_records
+    wait_read "$LIMIT" && ok || fail "records after reload $step: $(records_in) read, want $LIMIT"
 done
 grep -q 'reload applied by every worker: 2 of 3 operators kept with their state' "$T/err" && ok ||
     fail "first reload's summary: $(grep applied "$T/err")"
@@ -125,8 +160,10 @@ grep -q 'operators\[2\].warmup' "$T/err" && ok || fail "no JSON path: $(cat "$T/
 cp "$T/good.json" "$T/p.json.tmp" && mv "$T/p.json.tmp" "$T/p.json" # the watch: nothing changed
 
 # The file watch: version 5 renamed over the file, no signal.
+next_step_records
 /usr/bin/python3 "$T/edit.py" "$T" 5
 wait_count 5 'reload applied by every worker' "$T/err" && ok || fail "watch: $(cat "$T/err")"
+set_limit "$N"
 
 wait "$WPID"
 WPID=
