@@ -135,7 +135,10 @@ static rd_kafka_resp_err_t commit_wait(struct kafka_source *ks, rd_kafka_topic_p
  * brokers' answer, not with what was confirmed earlier. Lost partitions
  * too: report_lost() must not trust a confirmation the restarted broker
  * forgot (seen: a worker's two lost partitions left behind without a word).
- * One OffsetFetch round trip, within connect_timeout. */
+ * One OffsetFetch round trip, within connect_timeout. When the brokers do
+ * not answer, nothing is taken as committed: every stored offset is
+ * committed again, and every lost one reported (seen under ASan: a worker
+ * that trusted its confirmations exited with two partitions behind). */
 static void refresh_committed(struct kafka_source *ks)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)ks->nparts + 1);
@@ -143,19 +146,20 @@ static void refresh_committed(struct kafka_source *ks)
         if ((ks->parts[i]->assigned || ks->parts[i]->lost) && ks->parts[i]->stored >= 0)
             rd_kafka_topic_partition_list_add(l, ks->parts[i]->topic, ks->parts[i]->partition);
     int ms = (int)(ks->c->connect_timeout_ns / 1000000u);
-    if (l->cnt && rd_kafka_committed(ks->rk, l, ms) == RD_KAFKA_RESP_ERR_NO_ERROR)
-        for (int i = 0; i < l->cnt; i++) {
-            struct kpart *p = ks_part_find(ks, l->elems[i].topic, l->elems[i].partition);
-            if (p && !l->elems[i].err)
-                p->committed = l->elems[i].offset >= 0 ? l->elems[i].offset : -1;
-        }
+    rd_kafka_resp_err_t err = l->cnt ? rd_kafka_committed(ks->rk, l, ms) : 0;
+    for (int i = 0; i < l->cnt; i++) {
+        struct kpart *p = ks_part_find(ks, l->elems[i].topic, l->elems[i].partition);
+        if (p)
+            p->committed = !err && !l->elems[i].err && l->elems[i].offset >= 0 ? l->elems[i].offset : -1;
+    }
     rd_kafka_topic_partition_list_destroy(l);
 }
 
 /* Partitions whose assignment was lost (the group session expired, e.g.
- * while a broker was away) with processed offsets not yet committed, and
- * that did not come back before close: weir may not commit them any more
- * (another member may own them), so it says which. */
+ * while a broker was away) with processed offsets the brokers do not hold
+ * (refresh_committed), and that did not come back before close: weir may
+ * not commit them any more (another member may own them), so it says
+ * which. */
 static void report_lost(struct kafka_source *ks)
 {
     char text[600];
@@ -164,7 +168,7 @@ static void report_lost(struct kafka_source *ks)
         const struct kpart *p = ks->parts[i];
         if (p->assigned || !p->lost || p->stored <= p->committed)
             continue;
-        n += (size_t)snprintf(text + n, sizeof text - n, "%s%s[%d] at %lld (confirmed: %lld)",
+        n += (size_t)snprintf(text + n, sizeof text - n, "%s%s[%d] at %lld (brokers hold: %lld)",
                               n ? ", " : "", p->topic, (int)p->partition, (long long)p->stored,
                               (long long)p->committed);
     }
@@ -215,7 +219,7 @@ void ks_commit_final(struct kafka_source *ks)
         size_t n = 0;
         for (int i = 0; i < l->cnt && n + 64 < sizeof text; i++) {
             struct kpart *p = ks_part_find(ks, l->elems[i].topic, l->elems[i].partition);
-            n += (size_t)snprintf(text + n, sizeof text - n, "%s%s[%d] at %lld (confirmed: %lld)",
+            n += (size_t)snprintf(text + n, sizeof text - n, "%s%s[%d] at %lld (brokers hold: %lld)",
                                   i ? ", " : "", l->elems[i].topic, (int)l->elems[i].partition,
                                   (long long)l->elems[i].offset, p ? (long long)p->committed : -1LL);
         }

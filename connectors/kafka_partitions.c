@@ -180,6 +180,11 @@ static void ckpt_done(struct weir_ticket *t)
         ks->ckpt_final = 2;
         if (!t->failed)
             ks_ckpt_covered(ks);
+        else if (!ks->s->worker->failed) /* else the worker's failure says it */
+            weir_log(WEIR_LOG_ERROR, "%s: the last checkpoint was not acknowledged by the state "
+                     "changelog %s: the offsets of what was processed since the one before are "
+                     "not committed; the next run reads those records again\n", ks->cl.what,
+                     ks->s->worker->durable.where);
         ks_finish(ks);
         return;
     }
@@ -322,7 +327,9 @@ void ks_revoke_finish(struct kafka_source *ks)
         struct kpart *p = ks_part_find(ks, l->elems[i].topic, l->elems[i].partition);
         if (!p)
             continue;
-        p->lost = lost && p->stored > p->committed; /* reported at close unless it comes back */
+        /* checked against the brokers at close (a restarted broker can forget
+         * a confirmed commit), reported then unless it came back */
+        p->lost = lost && p->stored >= 0;
         abandoned += ks_part_orphan(ks, p);
     }
     if (abandoned && !ks->closing)
@@ -387,8 +394,9 @@ static void revoke_begin(struct kafka_source *ks, const rd_kafka_topic_partition
 
 /* Partitions this consumer now owns start with clean offset tracking.
  * At-least-once, a partition whose assignment was lost (the session expired,
- * e.g. while the brokers were away) with acknowledged offsets it could not
- * commit, and that comes back to this consumer, reads on from its
+ * e.g. while the brokers were away) with acknowledged offsets (committed or
+ * not: a restarted broker can forget a confirmed commit), and that comes
+ * back to this consumer, reads on from its
  * acknowledged offset instead of the last committed one: every record before
  * it has its outputs delivered, so reading them again only made duplicates
  * (tests/test_kafka_outage.sh: 48,057 outputs twice before, 5,008-6,677

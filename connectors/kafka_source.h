@@ -52,7 +52,7 @@ struct kpart {
     int64_t stored;  /* the offset last stored for commit */
     int64_t committed;     /* the last commit the brokers confirmed (-1: none seen) */
     uint64_t behind_since; /* stored ahead of committed since (ns), 0 when not */
-    int lost;              /* its assignment was lost with offsets stored but not committed */
+    int lost;              /* its assignment was lost with offsets stored (the brokers checked at close) */
 };
 
 struct kticket {

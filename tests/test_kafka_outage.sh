@@ -95,6 +95,7 @@ else
         ok "partitions left behind (${lags:-no offsets committed}) are each named in weir's report: $(cut -c1-240 <<<"$report")"
     else
         fail "committed offsets behind without a word for$unsaid: ${lags:-$(tail -n1 "$T/group.txt")}"
+        grep -E 'offsets not committed|rebalance|came back|checkpoint|commit' "$T/weir.err" | cut -c1-300 | tail -n 12
     fi
 fi
 # At-least-once allows outputs twice (records in flight when the assignment
