@@ -143,34 +143,53 @@ static void refresh_committed(struct kafka_source *ks)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)ks->nparts + 1);
     for (size_t i = 0; i < ks->nparts; i++)
-        if ((ks->parts[i]->assigned || ks->parts[i]->lost) && ks->parts[i]->stored >= 0)
+        if ((ks->parts[i]->assigned && ks->parts[i]->stored >= 0) || ks->parts[i]->lost)
             rd_kafka_topic_partition_list_add(l, ks->parts[i]->topic, ks->parts[i]->partition);
     int ms = (int)(ks->c->connect_timeout_ns / 1000000u);
     rd_kafka_resp_err_t err = l->cnt ? rd_kafka_committed(ks->rk, l, ms) : 0;
     for (int i = 0; i < l->cnt; i++) {
         struct kpart *p = ks_part_find(ks, l->elems[i].topic, l->elems[i].partition);
+        rd_kafka_resp_err_t pe = err ? err : l->elems[i].err;
+        if (pe)
+            snprintf(ks->fetch_err, sizeof ks->fetch_err, "%s", rd_kafka_err2str(pe));
         if (p)
-            p->committed = !err && !l->elems[i].err && l->elems[i].offset >= 0 ? l->elems[i].offset : -1;
+            p->committed = pe ? -2 : l->elems[i].offset >= 0 ? l->elems[i].offset : -1;
     }
     rd_kafka_topic_partition_list_destroy(l);
 }
 
+/* ", t[p] at 120 (brokers hold: 100)" for the reports below, appended to
+ * text (size bytes) at n; returns the new length, never past size - 1. */
+static size_t describe(char *text, size_t n, size_t size, const struct kafka_source *ks,
+                       const char *topic, int32_t partition, int64_t at, int64_t committed)
+{
+    int w;
+    if (committed < -1)
+        w = snprintf(text + n, size - n, "%s%s[%d] at %lld (brokers' offset unknown: %s)",
+                     n ? ", " : "", topic, (int)partition, (long long)at, ks->fetch_err);
+    else
+        w = snprintf(text + n, size - n, "%s%s[%d] at %lld (brokers hold: %lld)", n ? ", " : "",
+                     topic, (int)partition, (long long)at, (long long)committed);
+    return w < 0 ? n : n + (size_t)w < size ? n + (size_t)w : size - 1;
+}
+
 /* Partitions whose assignment was lost (the group session expired, e.g.
- * while a broker was away) with processed offsets the brokers do not hold
- * (refresh_committed), and that did not come back before close: weir may
- * not commit them any more (another member may own them), so it says
- * which. */
+ * while a broker was away) with acknowledged records the brokers' offsets
+ * do not cover (refresh_committed; stored or not: with durable state the
+ * offsets wait for a checkpoint, seen: a run whose first checkpoint had not
+ * come back when the broker went away committed nothing), and that did not
+ * come back before close: weir may not commit them any more (another member
+ * may own them), so it says which. */
 static void report_lost(struct kafka_source *ks)
 {
     char text[600];
     size_t n = 0;
     for (size_t i = 0; i < ks->nparts && n + 64 < sizeof text; i++) {
         const struct kpart *p = ks->parts[i];
-        if (p->assigned || !p->lost || p->stored <= p->committed)
+        int64_t done = p->acked > p->stored ? p->acked : p->stored;
+        if (p->assigned || !p->lost || done <= p->committed)
             continue;
-        n += (size_t)snprintf(text + n, sizeof text - n, "%s%s[%d] at %lld (brokers hold: %lld)",
-                              n ? ", " : "", p->topic, (int)p->partition, (long long)p->stored,
-                              (long long)p->committed);
+        n = describe(text, n, sizeof text, ks, p->topic, p->partition, done, p->committed);
     }
     if (n)
         weir_log(WEIR_LOG_ERROR, "%s: offsets not committed to brokers %s: %s: the assignment was "
@@ -219,9 +238,8 @@ void ks_commit_final(struct kafka_source *ks)
         size_t n = 0;
         for (int i = 0; i < l->cnt && n + 64 < sizeof text; i++) {
             struct kpart *p = ks_part_find(ks, l->elems[i].topic, l->elems[i].partition);
-            n += (size_t)snprintf(text + n, sizeof text - n, "%s%s[%d] at %lld (brokers hold: %lld)",
-                                  i ? ", " : "", l->elems[i].topic, (int)l->elems[i].partition,
-                                  (long long)l->elems[i].offset, p ? (long long)p->committed : -1LL);
+            n = describe(text, n, sizeof text, ks, l->elems[i].topic, l->elems[i].partition,
+                         l->elems[i].offset, p ? p->committed : -1);
         }
         weir_log(WEIR_LOG_ERROR, "%s: offsets not committed to brokers %s within connect_timeout: "
                  "%s: %s; the next run reads those records again\n", ks->cl.what, ks->cl.brokers,

@@ -329,7 +329,7 @@ void ks_revoke_finish(struct kafka_source *ks)
             continue;
         /* checked against the brokers at close (a restarted broker can forget
          * a confirmed commit), reported then unless it came back */
-        p->lost = lost && p->stored >= 0;
+        p->lost = lost && (p->stored >= 0 || p->acked >= 0);
         abandoned += ks_part_orphan(ks, p);
     }
     if (abandoned && !ks->closing)

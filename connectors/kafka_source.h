@@ -50,9 +50,9 @@ struct kpart {
     int64_t safe;    /* with durable state: past the records the saved state covers (-1: none) */
     int64_t covered; /* ... the same for the checkpoint in flight */
     int64_t stored;  /* the offset last stored for commit */
-    int64_t committed;     /* the last commit the brokers confirmed (-1: none seen) */
+    int64_t committed; /* the last commit the brokers confirmed (-1: none seen; -2: unknown) */
     uint64_t behind_since; /* stored ahead of committed since (ns), 0 when not */
-    int lost;              /* its assignment was lost with offsets stored (the brokers checked at close) */
+    int lost; /* its assignment was lost with records acknowledged (the brokers checked at close) */
 };
 
 struct kticket {
@@ -111,6 +111,7 @@ struct kafka_source {
     int ckpt_final;              /* at stop: 1 the last checkpoint runs, 2 it is done */
     int ckpt_again;              /* at stop: one was in flight, the last one follows it */
     char commit_err[256];        /* the last commit failure's reason */
+    char fetch_err[128];         /* why the brokers' offsets are unknown at close, or "" */
     struct ks_startup *su;       /* the process's workers of this group (kafka_startup.c) */
     int held;                    /* assignments held paused until every worker has one */
     int su_counted;              /* this worker's first assignment was counted */
