@@ -26,12 +26,37 @@ static inline int weir_buf_reserve(struct weir_buf *b, size_t extra)
     return b->cap - b->len >= extra ? 0 : weir_buf_grow(b, extra);
 }
 
+/* memcpy of the short pieces records are made of (keys, numbers, commas)
+ * by fixed-size copies the compiler inlines, overlapping where n is not a
+ * multiple: a call into libc for each piece cost more than the copying
+ * (memcpy was ~4% of the fraud features' samples). */
+static inline void weir_copy_short(char *d, const char *s, size_t n)
+{
+    if (n >= 16) {
+        for (size_t i = 0; i + 16 < n; i += 16)
+            memcpy(d + i, s + i, 16);
+        memcpy(d + n - 16, s + n - 16, 16);
+    } else if (n >= 8) {
+        memcpy(d, s, 8);
+        memcpy(d + n - 8, s + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(d, s, 4);
+        memcpy(d + n - 4, s + n - 4, 4);
+    } else if (n > 0) {
+        d[0] = s[0];
+        d[n / 2] = s[n / 2];
+        d[n - 1] = s[n - 1];
+    }
+}
+
 /* Appends n bytes. Returns 0 or -ENOMEM (nothing appended). */
 static inline int weir_buf_append(struct weir_buf *b, const void *data, size_t n)
 {
     if (weir_buf_reserve(b, n) < 0)
         return -ENOMEM;
-    if (n)
+    if (n <= 64)
+        weir_copy_short(b->data + b->len, data, n);
+    else
         memcpy(b->data + b->len, data, n);
     b->len += n;
     return 0;
