@@ -35,29 +35,15 @@ static const char digit_pairs[201] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
-static const uint64_t pow10_u64[20] = {1ull,
-                                       10ull,
-                                       100ull,
-                                       1000ull,
-                                       10000ull,
-                                       100000ull,
-                                       1000000ull,
-                                       10000000ull,
-                                       100000000ull,
-                                       1000000000ull,
-                                       10000000000ull,
-                                       100000000000ull,
-                                       1000000000000ull,
-                                       10000000000000ull,
-                                       100000000000000ull,
-                                       1000000000000000ull,
-                                       10000000000000000ull,
-                                       100000000000000000ull,
-                                       1000000000000000000ull,
-                                       10000000000000000000ull};
+static const uint64_t pow10_u64[20] = {
+    1ull,           10ull,           100ull,           1000ull,           10000ull,
+    100000ull,      1000000ull,      10000000ull,      100000000ull,      1000000000ull,
+    10000000000ull, 100000000000ull, 1000000000000ull, 10000000000000ull, 100000000000000ull,
+    1000000000000000ull,    10000000000000000ull,     100000000000000000ull,
+    1000000000000000000ull, 10000000000000000000ull};
 
-/* How many decimal digits v has (1..20): floor(log2 v) * 1233 / 4096 is
- * floor(log10 v) or one more. */
+/* How many decimal digits v has (1..20): t, v's bit length times log10(2)
+ * (1233 / 4096, rounded down), is that count or one less. */
 static inline size_t count_digits(uint64_t v)
 {
     size_t t = (size_t)(64 - __builtin_clzll(v | 1)) * 1233 >> 12;
