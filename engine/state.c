@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/buf.h"
 #include "engine/state_internal.h"
 
 /* Hashing: a wyhash-style multiply-fold. Not persisted, so native byte order. */
@@ -78,29 +79,6 @@ static inline uint64_t hash_key(const void *key, uint32_t len)
 /* The table ---------------------------------------------------------------- */
 
 /* Index of key's slot, or SIZE_MAX. */
-/* Whether two keys of klen bytes are equal. Keys are short (ids): fixed-size
- * loads the compiler inlines, overlapping where klen is not a multiple, cost
- * less than a call to memcmp. */
-static inline int key_equal(const char *a, const char *b, uint32_t klen)
-{
-    uint64_t x, y, x2, y2;
-    if (klen >= 8 && klen <= 16) {
-        memcpy(&x, a, 8), memcpy(&y, b, 8);
-        memcpy(&x2, a + klen - 8, 8), memcpy(&y2, b + klen - 8, 8);
-        return ((x ^ y) | (x2 ^ y2)) == 0;
-    }
-    if (klen >= 4 && klen < 8) {
-        uint32_t u, v, u2, v2;
-        memcpy(&u, a, 4), memcpy(&v, b, 4);
-        memcpy(&u2, a + klen - 4, 4), memcpy(&v2, b + klen - 4, 4);
-        return ((u ^ v) | (u2 ^ v2)) == 0;
-    }
-    if (klen < 4)
-        return klen == 0 || (a[0] == b[0] && a[klen / 2] == b[klen / 2] &&
-                             a[klen - 1] == b[klen - 1]);
-    return memcmp(a, b, klen) == 0;
-}
-
 static inline size_t tab_find(const struct table *t, uint64_t h, const void *key, uint32_t klen)
 {
     if (!t->cap)
@@ -110,7 +88,7 @@ static inline size_t tab_find(const struct table *t, uint64_t h, const void *key
         const struct slot *sl = &t->slots[i];
         if (!sl->e)
             return SIZE_MAX;
-        if (sl->hash == h && sl->e->klen == klen && key_equal(entry_key(sl->e), key, klen))
+        if (sl->hash == h && sl->e->klen == klen && weir_equal_short(entry_key(sl->e), key, klen))
             return i;
     }
 }
