@@ -11,20 +11,23 @@
 
 #include "kernels/dense.h"
 
-/* OpenBLAS's own prototypes (cblas.h of the reference BLAS lacks them). */
+/* OpenBLAS's own prototypes (cblas.h of the reference BLAS lacks them).
+ * blas_thread_shutdown_ is what OpenBLAS's fork handler calls; weak, as a
+ * build without threads has none. */
 void openblas_set_num_threads(int num_threads);
-int blas_thread_shutdown_(void);
+int blas_thread_shutdown_(void) __attribute__((weak));
 
 /* OpenBLAS starts a pool of one thread per core when it is loaded, and each
  * spins on sched_yield for ~2^28 cycles (~0.1 s) before it sleeps: CPU time
- * of every weir process, models or not (3% of the fraud features' run on 2
+ * of every weir process, models or not (2% of the fraud features' run on 2
  * cores). With one BLAS thread the pool is never used, so it is stopped.
  * Only once: openblas_set_num_threads() after the shutdown would start a new
  * pool (OpenBLAS's re-initialisation after fork). */
 static void blas_one_thread(void)
 {
     openblas_set_num_threads(1);
-    blas_thread_shutdown_();
+    if (blas_thread_shutdown_)
+        blas_thread_shutdown_();
 }
 
 void weir_kernels_cpu_init(void)
