@@ -35,25 +35,40 @@ static const char digit_pairs[201] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
+static const uint64_t pow10_u64[20] = {
+    1ull,           10ull,           100ull,           1000ull,           10000ull,
+    100000ull,      1000000ull,      10000000ull,      100000000ull,      1000000000ull,
+    10000000000ull, 100000000000ull, 1000000000000ull, 10000000000000ull, 100000000000000ull,
+    1000000000000000ull,    10000000000000000ull,     100000000000000000ull,
+    1000000000000000000ull, 10000000000000000000ull};
+
+/* How many decimal digits v has (1..20): t, v's bit length times log10(2)
+ * (1233 / 4096, rounded down), is that count or one less. */
+static inline size_t count_digits(uint64_t v)
+{
+    size_t t = (size_t)(64 - __builtin_clzll(v | 1)) * 1233 >> 12;
+    return t + 1 - (v < pow10_u64[t]) + (v == 0);
+}
+
+/* Writes the last n decimal digits of v at o[0..n), zeros in front. Right
+ * to left into place: no scratch copy (a memcpy call of a variable size). */
+static inline void put_digits(char *o, uint64_t v, size_t n)
+{
+    char *t = o + n;
+    while (t - o >= 2) {
+        t -= 2;
+        memcpy(t, digit_pairs + 2 * (v % 100), 2);
+        v /= 100;
+    }
+    if (t > o)
+        *--t = (char)('0' + v % 10);
+}
+
 /* Writes the decimal digits of v at o; returns how many (1..20). */
 static size_t put_u64(char *o, uint64_t v)
 {
-    char tmp[20];
-    char *t = tmp + sizeof tmp;
-    while (v >= 100) {
-        unsigned r = (unsigned)(v % 100);
-        v /= 100;
-        t -= 2;
-        memcpy(t, digit_pairs + 2 * r, 2);
-    }
-    if (v >= 10) {
-        t -= 2;
-        memcpy(t, digit_pairs + 2 * v, 2);
-    } else {
-        *--t = (char)('0' + v);
-    }
-    size_t n = (size_t)(tmp + sizeof tmp - t);
-    memcpy(o, t, n);
+    size_t n = count_digits(v);
+    put_digits(o, v, n);
     return n;
 }
 
@@ -230,37 +245,43 @@ static int endpoint_int(uint64_t N, int q, int n, uint64_t *out)
     return 1;
 }
 
-/* Writes c * 10^x, c having no trailing zeros. */
+/* Writes c's nd digits with a point after the first `whole` of them
+ * (0 < whole < nd). */
+static char *put_point(char *o, uint64_t c, int nd, int whole)
+{
+    uint64_t p = pow10_u64[nd - whole];
+    put_digits(o, c / p, (size_t)whole);
+    o[whole] = '.';
+    put_digits(o + whole + 1, c % p, (size_t)(nd - whole));
+    return o + nd + 1;
+}
+
+/* Writes c * 10^x, c having no trailing zeros. The caller reserved 32
+ * bytes: the fixed 7-byte copy below stays inside them. */
 static char *format_decimal(char *o, uint64_t c, int x)
 {
-    char dig[20];
-    int nd = (int)put_u64(dig, c);
+    int nd = (int)count_digits(c);
     int E = x + nd - 1; /* the decimal exponent of the first digit */
     if (E >= -5 && E < 15) {
         if (E < 0) {
-            memcpy(o, "0.00000", (size_t)(1 - E)); /* "0." and -E-1 zeros */
+            memcpy(o, "0.00000", 7); /* "0." and -E-1 zeros are kept */
             o += 1 - E;
-            memcpy(o, dig, (size_t)nd);
+            put_digits(o, c, (size_t)nd);
             return o + nd;
         }
         if (nd <= E + 1) {
-            memcpy(o, dig, (size_t)nd);
+            put_digits(o, c, (size_t)nd);
             o += nd;
             for (int i = nd; i <= E; i++)
                 *o++ = '0';
             return o;
         }
-        memcpy(o, dig, (size_t)E + 1);
-        o += E + 1;
-        *o++ = '.';
-        memcpy(o, dig + E + 1, (size_t)(nd - E - 1));
-        return o + nd - E - 1;
+        return put_point(o, c, nd, E + 1);
     }
-    *o++ = dig[0];
     if (nd > 1) {
-        *o++ = '.';
-        memcpy(o, dig + 1, (size_t)nd - 1);
-        o += nd - 1;
+        o = put_point(o, c, nd, 1);
+    } else {
+        *o++ = (char)('0' + c);
     }
     *o++ = 'e';
     if (E < 0) {

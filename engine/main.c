@@ -22,6 +22,7 @@
 #include "engine/reload.h"
 #include "engine/reference.h"
 #include "engine/run.h"
+#include "kernels/dense.h"
 
 #define EXIT_RUN_FAILED 1
 #define EXIT_USAGE 2
@@ -523,6 +524,7 @@ int main(int argc, char **argv)
      * the file sink turns into a clean stop (connectors/file_sink.c), not a
      * silent death. */
     signal(SIGPIPE, SIG_IGN);
+    weir_kernels_cpu_init(); /* OpenBLAS's idle threads spin ~0.1 s of CPU each otherwise */
     const char *cmd = argv[1];
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
         printf("weir %s\n", WEIR_VERSION);

@@ -131,6 +131,51 @@ static inline int next_member(const struct weir_record *r, uint32_t *pos, struct
     return 1;
 }
 
+/* output_projected for a record that lists its members, with the
+ * decisions for its shape (acts): no key is read, and kept members that
+ * follow each other in the input, one comma apart, are copied as one run. */
+static int output_members(struct weir_buf *out, const struct weir_output *o,
+                          const struct weir_batch *b, uint32_t i, const int32_t *acts)
+{
+    const struct weir_record *r = &b->rec[i];
+    const struct weir_members *ms = r->members;
+    uint64_t done[(2 * WEIR_SCHEMA_MAX + 1 + 63) / 64] = {0};
+    uint32_t run_start = 0, run_end = 0; /* kept input bytes not copied yet; 0: none */
+    int first = 1;
+    weir_buf_append(out, "{", 1);
+    for (uint32_t k = 0; k < ms->n; k++) {
+        const struct weir_member *x = &ms->m[k];
+        int32_t act = acts[k];
+        if (act == WEIR_PROJ_DROP || (act >= 0 && (done[act / 64] >> (act % 64) & 1)))
+            continue; /* dropped, or a duplicate of a replaced key (written once) */
+        /* From the key's opening quote to the end of the value (its quote). */
+        uint32_t start = x->key_off - 1, end = x->val_off + x->val_len;
+        end += x->type == WEIR_JSTRING;
+        if (act < 0 && run_end && start == run_end + 1 && r->value[run_end] == ',') {
+            run_end = end; /* the input's comma is the one we would write */
+            continue;
+        }
+        if (run_end)
+            weir_buf_append(out, r->value + run_start, run_end - run_start);
+        run_end = 0;
+        if (!first)
+            weir_buf_append(out, ",", 1);
+        first = 0;
+        if (act >= 0) {
+            done[act / 64] |= 1ull << (act % 64);
+            put_field(out, o, b, i, (uint32_t)act);
+        } else {
+            run_start = start;
+            run_end = end;
+        }
+    }
+    if (run_end)
+        weir_buf_append(out, r->value + run_start, run_end - run_start);
+    if (put_fields(out, o, b, i, done, first) < 0)
+        return -12;
+    return weir_buf_append(out, "}\n", 2);
+}
+
 /* The projected output: the input's top-level fields the projection keeps,
  * in their order, appended fields taking their namesakes' places, then the
  * other appended fields. One pass over the keys; nothing allocated. */
@@ -145,6 +190,10 @@ static int output_projected(struct weir_buf *out, const struct weir_output *o,
     int first = 1;
     if (weir_buf_reserve(out, r->value_len + 64u + 48u * (o->ncols + o->nstrs)) < 0)
         return -12;
+    const int32_t *acts = r->members ? weir_projection_decide_members(o->proj, r->value, r->members)
+                                     : NULL;
+    if (acts)
+        return output_members(out, o, b, i, acts);
     weir_buf_append(out, "{", 1);
     while (next_member(r, &pos, &m)) {
         const char *key = key_bytes(r->value, &m, kb, sizeof kb, &klen);

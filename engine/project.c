@@ -1,6 +1,8 @@
 /* Sink projections (see project.h). */
 #include "engine/project.h"
 
+#include "engine/batch.h"
+
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -270,6 +272,8 @@ struct decide_cache {
     uint8_t len[CACHE_KEYS]; /* 0xff: empty */
     int32_t act[CACHE_KEYS];
     char key[CACHE_KEYS][CACHE_KEY_MAX];
+    uint64_t shape;                /* of the members member_act is for; 0: none */
+    int32_t member_act[CACHE_KEYS]; /* by member of records of that shape */
 };
 
 static _Thread_local struct decide_cache caches[CACHE_PROJECTIONS];
@@ -282,6 +286,7 @@ static struct decide_cache *cache_for(uint64_t id)
             return &caches[k];
     struct decide_cache *c = &caches[cache_next++ % CACHE_PROJECTIONS];
     c->id = id;
+    c->shape = 0;
     memset(c->len, 0xff, sizeof c->len);
     return c;
 }
@@ -299,4 +304,19 @@ int32_t weir_projection_decide_nth(const struct weir_projection *pj, uint32_t nt
     memcpy(c->key[nth], key, len);
     c->act[nth] = act;
     return act;
+}
+
+const int32_t *weir_projection_decide_members(const struct weir_projection *pj,
+                                              const char *value, const struct weir_members *ms)
+{
+    if (!ms->shape || ms->n > CACHE_KEYS)
+        return NULL;
+    struct decide_cache *c = cache_for(pj->id);
+    if (c->shape != ms->shape) {
+        for (uint32_t k = 0; k < ms->n; k++) /* a listed member's key needs no unescaping */
+            c->member_act[k] = weir_projection_decide(pj, value + ms->m[k].key_off,
+                                                      ms->m[k].key_len);
+        c->shape = ms->shape;
+    }
+    return c->member_act;
 }

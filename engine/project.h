@@ -70,4 +70,12 @@ int32_t weir_projection_decide(const struct weir_projection *pj, const char *key
 int32_t weir_projection_decide_nth(const struct weir_projection *pj, uint32_t nth,
                                    const char *key, uint32_t len);
 
+struct weir_members;
+/* The decision for each member of a record that lists its members (value:
+ * the record's bytes), per thread worked out once per shape of members: no
+ * key is read while the shape stays. NULL when the members have no shape
+ * or too many to remember: then decide by key. */
+const int32_t *weir_projection_decide_members(const struct weir_projection *pj,
+                                              const char *value, const struct weir_members *ms);
+
 #endif

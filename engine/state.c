@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/buf.h"
 #include "engine/state_internal.h"
 
 /* Hashing: a wyhash-style multiply-fold. Not persisted, so native byte order. */
@@ -87,8 +88,7 @@ static inline size_t tab_find(const struct table *t, uint64_t h, const void *key
         const struct slot *sl = &t->slots[i];
         if (!sl->e)
             return SIZE_MAX;
-        if (sl->hash == h && sl->e->klen == klen &&
-            (klen == 0 || memcmp(entry_key(sl->e), key, klen) == 0))
+        if (sl->hash == h && sl->e->klen == klen && weir_equal_short(entry_key(sl->e), key, klen))
             return i;
     }
 }

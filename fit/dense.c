@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-void openblas_set_num_threads(int num_threads);
+#include "kernels/dense.h"
 
 #define EVAL_ROWS 4096
 
@@ -387,7 +387,7 @@ int fit_net_train(struct fit_net *net, const float *X, const float *y, const siz
                   const struct fit_train_opts *o, struct fit_train_result *res,
                   struct weir_error *err)
 {
-    openblas_set_num_threads(1); /* one thread: the same sums in the same order, every run */
+    weir_kernels_cpu_init(); /* one thread: the same sums in the same order, every run */
     struct optimiser op = {.np = param_count(net)};
     struct work w;
     size_t *order = malloc(ntrain * sizeof *order);

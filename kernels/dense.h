@@ -28,8 +28,9 @@ struct weir_dense_layer {
     int act;               /* enum weir_act */
 };
 
-/* Once per thread that runs kernels: pins the BLAS to one thread (a worker is
- * one core; the engine scales out with workers, not BLAS threads). */
+/* Pins the BLAS to one thread (a worker is one core; the engine scales out
+ * with workers, not BLAS threads) and stops OpenBLAS's idle thread pool.
+ * Called by main() and before any BLAS call; the work is done once. */
 void weir_kernels_cpu_init(void);
 
 /* n rows of X (row stride ldx floats) through one layer into Y (row stride

@@ -48,6 +48,37 @@ static void test_buf(void)
     weir_buf_free(NULL);
 }
 
+/* Appends of every length up to past the inlined copies' limit (64), each
+ * byte distinct: an overlapping copy that missed or moved a byte shows. */
+static void test_buf_lengths(void)
+{
+    char src[100], want[100 * 101 / 2];
+    for (int i = 0; i < 100; i++)
+        src[i] = (char)(' ' + i % 90);
+    struct weir_buf b = {0};
+    size_t at = 0;
+    for (size_t n = 0; n < 100; n++) {
+        CHECK(weir_buf_append(&b, src + n % 7, n % 94) == 0);
+        memcpy(want + at, src + n % 7, n % 94);
+        at += n % 94;
+    }
+    CHECK(b.len == at && memcmp(b.data, want, at) == 0);
+    weir_buf_free(&b);
+    /* weir_equal_short: equal keys, and keys that differ in one byte anywhere */
+    char x[40], y[40];
+    int wrong = 0;
+    for (size_t n = 0; n <= sizeof x; n++) {
+        memcpy(x, src, n), memcpy(y, src, n);
+        wrong += !weir_equal_short(x, y, n);
+        for (size_t i = 0; i < n; i++) {
+            y[i] ^= 0x10;
+            wrong += weir_equal_short(x, y, n);
+            y[i] ^= 0x10;
+        }
+    }
+    CHECK(wrong == 0);
+}
+
 /* The output of one writer call on a fresh buffer, NUL-terminated. */
 static struct weir_buf out_buf;
 
@@ -392,6 +423,14 @@ static void test_int(void)
         bad += strcmp(weir_buf_cstr(&out_buf), want) != 0;
     }
     CHECK(bad == 0);
+    for (uint64_t p = 1, k = 0; k < 19; k++, p *= 10) /* each digit count's edges */
+        for (int64_t d = -1; d <= 1; d++) {
+            int64_t v = (int64_t)p + d;
+            weir_buf_reset(&out_buf);
+            weir_jsonw_int(&out_buf, v);
+            snprintf(want, sizeof want, "%" PRId64, v);
+            CHECK_STR(weir_buf_cstr(&out_buf), want);
+        }
 }
 
 /* ---- base64 -------------------------------------------------------------- */
@@ -511,6 +550,7 @@ int main(void)
     test_double_whole();
     test_double_short_decimals();
     test_buf();
+    test_buf_lengths();
     test_string_cases();
     test_string_roundtrip();
     test_double_cases();

@@ -3,12 +3,14 @@
  * odd whitespace) written through random "fields"/"exclude" patterns, each
  * compared byte for byte with a reference built from the generated members
  * and fnmatch(3) as the wildcard reference. Then fixed cases: a computed
- * field replacing its namesake in place, duplicates, an empty object. */
+ * field replacing its namesake in place, duplicates, an empty object, and
+ * CSV rows listing their members (decided once per shape). */
 #include <fnmatch.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "connectors/csv.h"
 #include "engine/output.h"
 #include "engine/project.h"
 #include "tests/check.h"
@@ -213,6 +215,48 @@ static const char *write_one(struct fixture *f, const char *rec, const char *con
     return text;
 }
 
+/* Rows that list their members are written from the decisions for their
+ * shape: rows of two headers in turn, so that the shape changes at every
+ * record, each written as the same row without its members list is (kept
+ * members next to each other, and apart with a dropped one between). */
+static void test_members(struct fixture *f)
+{
+    static const char *const headers[] = {"V1,TX_FRAUD,Amount,card,score,x",
+                                          "score,x,Amount,V1,TX_FRAUD,card"};
+    static const char *const rows[] = {"1,4111,0,12.5,,\"a,b\"", "7,\"q\",1,3,2,"};
+    const char *keep[] = {"*"}, *drop[] = {"TX_FRAUD", "x"};
+    struct weir_output o;
+    int a, b, c;
+    output_for(&o, f, keep, 1, drop, 2, &a, &b, &c);
+    struct weir_csv_header h[2];
+    const char *reason = NULL;
+    for (int k = 0; k < 2; k++)
+        CHECK(weir_csv_header_parse(&h[k], headers[k], strlen(headers[k]), ',', &reason) == 0);
+    struct weir_members *ms = malloc(sizeof *ms + 6 * sizeof ms->m[0]);
+    for (int round = 0; round < 5; round++) {
+        const char *row = rows[round / 2 % 2];
+        struct weir_buf obj = {0}, with = {0}, without = {0};
+        char why[128];
+        CHECK(weir_csv_row_members(&h[round % 2], row, strlen(row), &obj, ms, why, sizeof why) == 0);
+        CHECK(ms->shape != 0 && ms->n == 6);
+        f->b->rec[0].value = obj.data;
+        f->b->rec[0].value_len = (uint32_t)obj.len;
+        f->b->rec[0].members = ms;
+        CHECK(weir_output_record(&with, &o, f->b, 0) == 0);
+        f->b->rec[0].members = NULL;
+        CHECK(weir_output_record(&without, &o, f->b, 0) == 0);
+        CHECK(with.len == without.len && memcmp(with.data, without.data, with.len) == 0);
+        if (round == 0)
+            CHECK_STR(weir_buf_cstr(&with),
+                      "{\"V1\":1,\"Amount\":0,\"card\":\"m4sk\",\"score\":0.5,\"alert\":true}\n");
+        weir_buf_free(&obj), weir_buf_free(&with), weir_buf_free(&without);
+    }
+    free(ms);
+    for (int k = 0; k < 2; k++)
+        weir_csv_header_free(&h[k]);
+    weir_output_free(&o);
+}
+
 int main(void)
 {
     struct fixture f;
@@ -251,6 +295,8 @@ int main(void)
     output_for(&o, &f, keepv, 2, none, 0, &a, &b, &c);
     CHECK(weir_output_kept_of(&o, &f.b->rec[0], 8) == 7);
     weir_output_free(&o);
+
+    test_members(&f);
 
     /* Glob corner cases against fnmatch. */
     const char *gp[] = {"*", "a*", "*a", "a*b*c", "?", "??*", "*?*", "a**", ""};

@@ -6,16 +6,34 @@
  * output instead of two. */
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "kernels/dense.h"
 
-/* OpenBLAS's own prototype (cblas.h of the reference BLAS lacks it). */
+/* OpenBLAS's own prototypes (cblas.h of the reference BLAS lacks them).
+ * blas_thread_shutdown_ is what OpenBLAS's fork handler calls; weak, as a
+ * build without threads has none. */
 void openblas_set_num_threads(int num_threads);
+int blas_thread_shutdown_(void) __attribute__((weak));
+
+/* OpenBLAS starts a pool of one thread per core when it is loaded, and each
+ * spins on sched_yield for ~2^28 cycles (~0.1 s) before it sleeps: CPU time
+ * of every weir process, models or not (2% of the fraud features' run on 2
+ * cores). With one BLAS thread the pool is never used, so it is stopped.
+ * Only once: openblas_set_num_threads() after the shutdown would start a new
+ * pool (OpenBLAS's re-initialisation after fork). */
+static void blas_one_thread(void)
+{
+    openblas_set_num_threads(1);
+    if (blas_thread_shutdown_)
+        blas_thread_shutdown_();
+}
 
 void weir_kernels_cpu_init(void)
 {
-    openblas_set_num_threads(1);
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, blas_one_thread);
 }
 
 static const char *const act_names[] = {"none", "relu", "tanh", "sigmoid", "gelu"};
