@@ -144,7 +144,8 @@ static void recover(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_end *
     if (r->nrecovered >= RECOVER_MAX &&
         now - r->recovered_ms[r->nrecovered % RECOVER_MAX] < RECOVER_WINDOW_MS) {
         msg_append(e, "; fenced again, a 4th time within a minute: another process runs with "
-                   "this transactional.id%s, so the producer is not re-created", "");
+                   "this transactional.id (two weir processes of one group on one host need "
+                   "distinct \"transactional_id\"s)%s, so the producer is not re-created", "");
         return;
     }
     uint64_t deadline = now + (uint64_t)e->timeout_ms;
