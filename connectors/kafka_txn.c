@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,10 +124,15 @@ static void rewind_consumer(struct weir_kafka_txn_end *e)
     e->rewound = l;
 }
 
-static void msg_append(struct weir_kafka_txn_end *e, const char *fmt, const char *a)
+static void msg_append(struct weir_kafka_txn_end *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void msg_append(struct weir_kafka_txn_end *e, const char *fmt, ...)
 {
     size_t n = strlen(e->msg);
-    snprintf(e->msg + n, sizeof e->msg - n, fmt, a);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg + n, sizeof e->msg - n, fmt, ap);
+    va_end(ap);
 }
 
 /* The producer is fenced (e->msg says how it showed): the old one's last
@@ -145,7 +151,7 @@ static void recover(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_end *
         now - r->recovered_ms[r->nrecovered % RECOVER_MAX] < RECOVER_WINDOW_MS) {
         msg_append(e, "; fenced again, a 4th time within a minute: another process runs with "
                    "this transactional.id (two weir processes of one group on one host need "
-                   "distinct \"transactional_id\"s)%s, so the producer is not re-created", "");
+                   "distinct \"transactional_id\"s), so the producer is not re-created");
         return;
     }
     uint64_t deadline = now + (uint64_t)e->timeout_ms;
@@ -154,7 +160,7 @@ static void recover(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_end *
         usleep(10000); /* the loop serves the purged messages' reports */
     if (rd_kafka_outq_len(r->rk) > 0) {
         msg_append(e, "; not re-created: the old producer's delivery reports were not served "
-                   "within the timeout%s", "");
+                   "within the timeout");
         return;
     }
     rd_kafka_conf_t *conf = rd_kafka_conf_dup(r->conf);
