@@ -124,22 +124,28 @@ static void rewind_consumer(struct weir_kafka_txn_end *e)
     e->rewound = l;
 }
 
-static void msg_append(struct weir_kafka_txn_end *e, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void msg_append(struct weir_kafka_txn_end *e, const char *fmt, ...)
+/* Recovery failed: one line, the fenced error first, then why it stays so. */
+static void recover_failed(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_end *e,
+                           const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void recover_failed(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_end *e,
+                           const char *fmt, ...)
 {
-    size_t n = strlen(e->msg);
+    char why[256], tail[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e->msg + n, sizeof e->msg - n, fmt, ap);
+    vsnprintf(tail, sizeof tail, fmt, ap);
     va_end(ap);
+    rd_kafka_fatal_error(r->rk, why, sizeof why);
+    snprintf(e->msg, sizeof e->msg, "%s: the producer on Kafka brokers %s was fenced (%.200s); %s",
+             r->what, r->brokers, why, tail);
 }
 
-/* The producer is fenced (e->msg says how it showed): the old one's last
+/* The producer is fenced (e->msg says how it showed, for when it is not
+ * re-created: at close, or when the worker failed): the old one's last
  * delivery reports are served by the loop (what it still holds is purged
  * first), a new producer with the same transactional.id initializes
  * transactions, and the consumer is rewound as after an abort. Otherwise
- * rc stays -EIO and e->msg says why. */
+ * rc stays -EIO and e->msg says why (recover_failed). */
 static void recover(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_end *e)
 {
     char errstr[512];
@@ -149,9 +155,9 @@ static void recover(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_end *
         return;
     if (r->nrecovered >= RECOVER_MAX &&
         now - r->recovered_ms[r->nrecovered % RECOVER_MAX] < RECOVER_WINDOW_MS) {
-        msg_append(e, "; fenced again, a 4th time within a minute: another process runs with "
-                   "this transactional.id (two weir processes of one group on one host need "
-                   "distinct \"transactional_id\"s), so the producer is not re-created");
+        recover_failed(r, e, "fenced again, a 4th time within a minute: another process runs "
+                       "with this transactional.id (two weir processes of one group on one host "
+                       "need distinct \"transactional_id\"s), so the producer is not re-created");
         return;
     }
     uint64_t deadline = now + (uint64_t)e->timeout_ms;
@@ -159,23 +165,23 @@ static void recover(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_end *
     while (rd_kafka_outq_len(r->rk) > 0 && mono_ms() < deadline)
         usleep(10000); /* the loop serves the purged messages' reports */
     if (rd_kafka_outq_len(r->rk) > 0) {
-        msg_append(e, "; not re-created: the old producer's delivery reports were not served "
-                   "within the timeout");
+        recover_failed(r, e, "not re-created: the old producer's delivery reports were not "
+                       "served within the timeout");
         return;
     }
     rd_kafka_conf_t *conf = rd_kafka_conf_dup(r->conf);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     if (!rk) {
         rd_kafka_conf_destroy(conf);
-        msg_append(e, "; cannot re-create the producer: %s", errstr);
+        recover_failed(r, e, "cannot re-create the producer: %s", errstr);
         return;
     }
     rd_kafka_error_t *err;
     deadline = mono_ms() + (uint64_t)e->timeout_ms;
     RETRY(err, rd_kafka_init_transactions(rk, e->timeout_ms), deadline);
     if (err) {
-        msg_append(e, "; re-created the producer, but init_transactions failed: %s",
-                   rd_kafka_error_string(err));
+        recover_failed(r, e, "re-created the producer, but init_transactions failed: %s",
+                       rd_kafka_error_string(err));
         rd_kafka_error_destroy(err);
         rd_kafka_destroy(rk);
         return;
