@@ -125,9 +125,11 @@ static rd_kafka_resp_err_t produce(struct changelog *c, int32_t partition, const
                                  RD_KAFKA_V_VALUE(vlen ? (void *)value : NULL, vlen),
                                  RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
     /* The shared transactional producer: by name, so that we keep no topic
-     * handle on a producer the sinks may destroy before we close. */
-    return rd_kafka_producev(c->prk, RD_KAFKA_V_TOPIC(c->name), RD_KAFKA_V_PARTITION(partition),
-                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, klen),
+     * handle on a producer the sinks may destroy before we close; asked for
+     * each time, since a fenced one is re-created (kafka_txn.c). */
+    return rd_kafka_producev(weir_kafka_txn_rk(c->txn), RD_KAFKA_V_TOPIC(c->name),
+                             RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                             RD_KAFKA_V_KEY(key, klen),
                              RD_KAFKA_V_VALUE(vlen ? (void *)value : NULL, vlen),
                              RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
 }

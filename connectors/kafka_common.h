@@ -170,10 +170,15 @@ struct weir_kafka_txn_end {
     rd_kafka_topic_partition_list_t *offsets; /* the caller's; may be NULL */
     int timeout_ms;
     int start_latest;                         /* rewind: partitions without a committed offset */
+    int recover;                              /* a fenced producer may be re-created (set by
+                                                 weir_kafka_txn_end, never at close) */
     /* Results, for done(): */
     int rc;  /* 0; -EAGAIN: the commit had to abort and the consumer was rewound to
                 `rewound` (the caller frees it); other -errno: fatal, msg says why */
     rd_kafka_topic_partition_list_t *rewound;
+    rd_kafka_t *replacement; /* fenced: the new producer (same transactional.id, transactions
+                                initialized) that the loop swaps in; rc is then -EAGAIN */
+    int replaced;            /* ... and it was swapped in: the transaction was abandoned */
     char msg[600];
     void (*done)(struct weir_kafka_txn_end *e, void *ctx); /* on the worker's loop */
     void *ctx;
@@ -185,12 +190,23 @@ int weir_kafka_txn_end(struct weir_kafka_txn *t, struct weir_kafka_txn_end *e);
  * serves the producer's delivery reports itself first. */
 void weir_kafka_txn_end_now(struct weir_kafka_txn *t, struct weir_kafka_txn_end *e);
 int weir_kafka_txn_ending(struct weir_kafka_txn *t);
+/* The producer was fenced (a fatal error: another producer with its
+ * transactional.id initialized transactions). The source's next transaction
+ * end re-creates it in place (kafka_txn.c), bounded. */
+int weir_kafka_txn_fenced(struct weir_kafka_txn *t);
+/* rk's fatal error, if any, is a fencing one. */
+int weir_kafka_fenced(rd_kafka_t *rk);
 
 /* kafka_txn.c: the thread that runs the blocking calls. */
 struct weir_kafka_txn_runner;
+/* conf (taken, may be NULL): a copy of the producer's, to re-create it when
+ * it is fenced. */
 int weir_kafka_txn_runner_new(struct weir_kafka_txn_runner **out, rd_kafka_t *rk,
-                              struct weir_loop *loop, const char *what, const char *brokers,
-                              struct weir_error *err);
+                              rd_kafka_conf_t *conf, struct weir_loop *loop, const char *what,
+                              const char *brokers, struct weir_error *err);
+/* On the loop, no job running: the runner drives new_rk from now on and
+ * destroys the old producer on its own thread. */
+void weir_kafka_txn_runner_swap(struct weir_kafka_txn_runner *r, rd_kafka_t *new_rk);
 int weir_kafka_txn_runner_submit(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_end *e);
 int weir_kafka_txn_runner_busy(struct weir_kafka_txn_runner *r);
 void weir_kafka_txn_runner_run_here(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_end *e,

@@ -378,8 +378,11 @@ static void revoke_begin(struct kafka_source *ks, const rd_kafka_topic_partition
         if (p)
             p->revoking = 1;
     }
-    if (ks->closing || rd_kafka_assignment_lost(ks->rk) || ks->s->worker->failed) {
+    int lost = rd_kafka_assignment_lost(ks->rk);
+    if (ks->closing || lost || ks->s->worker->failed) {
         ks_revoke_finish(ks);
+        if (lost && ks->txn && !ks->s->worker->failed)
+            ks_txn_abandon(ks); /* what it holds of them must not commit with other offsets */
         return;
     }
     if (ks->txn) {

@@ -84,6 +84,8 @@ static void check_fatal(struct kafka_producer *p)
 {
     if (!p->cl.fatal || p->w->failed)
         return;
+    if (p->transactional && weir_kafka_fenced(p->rk))
+        return; /* the source's next transaction end re-creates it, or fails (kafka_txn.c) */
     struct weir_error e;
     weir_error_set(&e, -EIO, "%s: brokers %s: %s", p->cl.what, p->cl.brokers, p->cl.last_err);
     weir_worker_fail(p->w, &e);
@@ -219,6 +221,8 @@ static int produce_failed(struct kafka_sink *ks, rd_kafka_resp_err_t e, rd_kafka
     ksk_kmsg_put(ks->p, k);
     if (t)
         weir_ticket_release(t, 0);
+    if (ks->p->transactional && weir_kafka_fenced(ks->rk))
+        return 0; /* its transaction is abandoned anyway: the input is read again */
     if (!s->worker->failed) {
         struct weir_error err;
         weir_error_set(&err, -EIO, "%s: produce to topic \"%s\": %s", ks->what, ks->c->topic,
@@ -451,6 +455,8 @@ static int producer_new(struct kafka_producer *p, const struct kafka_sink_conf *
     if (rd_kafka_conf_get(conf, "queue.buffering.max.messages", num, &size) == RD_KAFKA_CONF_OK)
         qmax = atoi(num);
     p->busy_at = qmax > 2 ? qmax / 2 : 1;
+    if (transactional) /* to re-create it should it be fenced (kafka_txn.c) */
+        p->conf_copy = rd_kafka_conf_dup(conf);
     p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr); /* owns conf on success */
     if (!p->rk) {
         rc = weir_error_set(err, -EINVAL, "%s: cannot create the producer: %s", p->cl.what, errstr);
@@ -485,13 +491,49 @@ static int producer_start(struct kafka_producer *p, uint64_t timeout_ns, struct 
     rd_kafka_queue_io_event_enable(p->mainq, p->efd, &one, sizeof one);
     arm_poll(p);
     if (p->transactional) {
-        int rc = weir_kafka_txn_runner_new(&p->runner, p->rk, p->w->loop, p->cl.what,
-                                           p->cl.brokers, err);
+        int rc = weir_kafka_txn_runner_new(&p->runner, p->rk, p->conf_copy, p->w->loop,
+                                           p->cl.what, p->cl.brokers, err);
+        p->conf_copy = NULL; /* the runner's now */
         if (rc < 0)
             return rc;
         weir_worker_share(p->w, WEIR_KAFKA_TXN_SHARED, p);
     }
     return 0;
+}
+
+/* On the loop: a fenced producer's replacement (kafka_txn.c) takes its place.
+ * The old one has nothing in flight; what the sinks' backlogs hold belongs to
+ * the abandoned transaction and is dropped (its input is read again). The
+ * runner destroys the old producer on its thread. */
+void ksk_producer_replace(struct kafka_producer *p, rd_kafka_t *rk)
+{
+    static const uint64_t one = 1;
+    for (struct kafka_sink *ks = p->sinks; ks; ks = ks->pnext) {
+        backlog_drop(ks);
+        if (ks->rkt)
+            rd_kafka_topic_destroy(ks->rkt);
+        ks->rk = rk;
+        ks->rkt = rd_kafka_topic_new(rk, ks->c->topic, NULL); /* local: no broker call */
+        if (!ks->rkt && !p->w->failed) {
+            struct weir_error e;
+            weir_error_set(&e, -EIO, "%s: topic \"%s\": %s", ks->what, ks->c->topic,
+                           rd_kafka_err2str(rd_kafka_last_error()));
+            weir_worker_fail(p->w, &e);
+        }
+    }
+    if (p->mainq) {
+        rd_kafka_queue_io_event_enable(p->mainq, -1, NULL, 0);
+        rd_kafka_queue_destroy(p->mainq);
+    }
+    p->mainq = rd_kafka_queue_get_main(rk);
+    if (p->mainq)
+        rd_kafka_queue_io_event_enable(p->mainq, p->efd, &one, sizeof one);
+    p->rk = rk;
+    p->in_txn = 0;
+    p->cl.fatal = 0;
+    p->cl.last_err[0] = 0;
+    weir_kafka_txn_runner_swap(p->runner, rk);
+    ksk_serve(p, 0); /* anything the new one queued while it started */
 }
 
 /* Serves delivery reports on the calling thread until nothing is in flight
@@ -515,6 +557,8 @@ static void producer_put(struct kafka_producer *p)
     }
     weir_kafka_txn_runner_free(p->runner); /* joins: a running end finishes first */
     p->runner = NULL;
+    if (p->conf_copy)
+        rd_kafka_conf_destroy(p->conf_copy);
     if (p->rk) {
         if (!p->w->failed)
             drain_now(p, 10000);
@@ -546,14 +590,18 @@ static int kk_open(struct weir_sink *s, struct weir_error *err)
     ks->c = c;
     snprintf(ks->what, sizeof ks->what, "kafka %s \"%s\" (worker %d)",
              s->when == WEIR_WHEN_DEAD ? "dead-letter sink" : "sink", c->topic, w->id);
-    if (transactional && (ks->p = weir_worker_shared(w, WEIR_KAFKA_TXN_SHARED)))
+    if (transactional && (ks->p = weir_worker_shared(w, WEIR_KAFKA_TXN_SHARED))) {
         ks->p->refs++;
+        ks->pnext = ks->p->sinks;
+        ks->p->sinks = ks;
+    }
     int rc, first = !ks->p;
     if (first) {
         struct kafka_producer *p = calloc(1, sizeof *p);
         if (!p)
             return weir_error_set(err, -ENOMEM, "out of memory");
         ks->p = p;
+        p->sinks = ks;
         p->w = w;
         p->efd = -1;
         p->refs = 1;
@@ -598,6 +646,11 @@ static void kk_close(struct weir_sink *s)
     backlog_drop(ks);
     if (ks->rkt)
         rd_kafka_topic_destroy(ks->rkt);
+    for (struct kafka_sink **pp = ks->p ? &ks->p->sinks : NULL; pp && *pp; pp = &(*pp)->pnext)
+        if (*pp == ks) {
+            *pp = ks->pnext;
+            break;
+        }
     producer_put(ks->p);
     weir_buf_free(&ks->buf);
     free(ks);

@@ -54,6 +54,8 @@ struct kafka_producer {
     size_t capdr;
     char txn_id[300];
     struct weir_kafka_txn_runner *runner; /* transactional: ends transactions off the loop */
+    rd_kafka_conf_t *conf_copy;           /* transactional, until the runner takes it */
+    struct kafka_sink *sinks;             /* those using it (their topic handles are its) */
     struct weir_kafka_txn_end *ending;    /* the end in progress, or NULL */
     void (*ending_done)(struct weir_kafka_txn_end *e, void *ctx);
     void *ending_ctx;
@@ -117,6 +119,7 @@ struct kafka_sink {
     size_t max_bytes;     /* the producer's message.max.bytes */
     struct poison poison[NPOISON];
     unsigned npoison;     /* written so far; the ring keeps the last NPOISON */
+    struct kafka_sink *pnext; /* the producer's list */
 };
 
 
@@ -131,5 +134,6 @@ void ksk_kmsg_free_all(struct kafka_producer *p);
 void ksk_kmsg_put(struct kafka_producer *p, struct kmsg *k);
 void ksk_serve(struct kafka_producer *p, int timeout_ms);
 void ksk_serve_dr(struct kafka_producer *p, rd_kafka_event_t *ev);
+void ksk_producer_replace(struct kafka_producer *p, rd_kafka_t *rk);
 
 #endif

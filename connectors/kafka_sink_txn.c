@@ -47,6 +47,11 @@ int weir_kafka_txn_begin(struct weir_kafka_txn *t, struct weir_error *err)
 static void txn_ended(struct weir_kafka_txn_end *e, void *ctx)
 {
     struct kafka_producer *p = ctx;
+    if (e->replacement) { /* fenced, and re-created (kafka_txn.c) */
+        ksk_producer_replace(p, e->replacement);
+        e->replacement = NULL;
+        e->replaced = 1;
+    }
     if (e->rc == 0 || e->rc == -EAGAIN)
         p->in_txn = 0;
     p->ending = NULL;
@@ -60,12 +65,15 @@ int weir_kafka_txn_end(struct weir_kafka_txn *t, struct weir_kafka_txn_end *e)
     struct kafka_producer *p = (struct kafka_producer *)t;
     if (p->ending)
         return -EBUSY;
-    if (!p->in_txn) {
+    e->replaced = 0;
+    e->replacement = NULL;
+    if (!p->in_txn && !weir_kafka_fenced(p->rk)) {
         e->rc = 0;
         e->rewound = NULL;
         e->done(e, e->ctx);
         return 0;
     }
+    e->recover = 1; /* fenced: the runner re-creates the producer */
     p->ending = e;
     p->ending_done = e->done;
     p->ending_ctx = e->ctx;
@@ -89,12 +97,20 @@ void weir_kafka_txn_end_now(struct weir_kafka_txn *t, struct weir_kafka_txn_end 
 {
     struct kafka_producer *p = (struct kafka_producer *)t;
     e->rewound = NULL;
+    e->replacement = NULL;
+    e->replaced = 0;
+    e->recover = 0; /* the loop has stopped: nothing would swap a new producer in */
     e->rc = 0;
     if (!p->in_txn)
         return;
     weir_kafka_txn_runner_run_here(p->runner, e, serve_cb, p);
     if (e->rc == 0 || e->rc == -EAGAIN)
         p->in_txn = 0;
+}
+
+int weir_kafka_txn_fenced(struct weir_kafka_txn *t)
+{
+    return weir_kafka_fenced(((struct kafka_producer *)t)->rk);
 }
 
 int weir_kafka_txn_ending(struct weir_kafka_txn *t)

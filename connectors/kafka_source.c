@@ -34,8 +34,11 @@
  * thread (blocking: commit_transaction flushes the producer). Nothing is
  * committed outside transactions (enable.auto.commit=false). An abortable
  * error aborts the transaction and rewinds the assigned partitions to their
- * committed offsets; a fatal one (fenced) fails the worker. Revocation and
- * close commit the open transaction first. */
+ * committed offsets; a fenced producer is re-created in place, its
+ * transaction abandoned and the partitions rewound alike (kafka_txn.c;
+ * bounded, else the worker fails); another fatal one fails the worker. A lost
+ * assignment aborts the open transaction. Revocation and close commit the
+ * open transaction first. */
 #include <sys/eventfd.h>
 
 #include "connectors/kafka_source.h"
@@ -277,6 +280,7 @@ void ks_drain(struct kafka_source *ks)
     ks->draining = 1;
     if (ks->held)
         ks_hold_check(ks);
+    ks_txn_check_fenced(ks);
     if (!ks->committing && !ks->held)
         feed_waiting(ks);
     while (!ks->stopping && !w->failed && !ks->committing) {
@@ -296,6 +300,7 @@ void ks_drain(struct kafka_source *ks)
             ks_take(ks, ks->scratch[i]);
         if (ks->txn && ks->txn_records >= (uint64_t)ks->c->commit_records)
             ks_txn_commit(ks);
+        ks_txn_check_fenced(ks);
         if (ks->cl.fatal)
             ks_fail(ks, -EIO, "%s: brokers %s: %s", ks->cl.brokers, ks->cl.last_err);
         if (n == 0)
@@ -354,6 +359,7 @@ static void on_tick(struct weir_event *ev, int res)
     ks_ckpt_maybe(ks);
     ks_commit_retry(ks);
     ks_revoke_check(ks);
+    ks_txn_check_fenced(ks);
     ks_progress(ks);
     if (!ks->wait_resume)
         ks_drain(ks);

@@ -99,6 +99,7 @@ struct kafka_source {
     uint64_t txn_records;        /* dispatched into the open transaction */
     struct weir_quiesce txn_q;   /* operators empty before a commit */
     struct weir_kafka_txn_end txn_end; /* the end in progress */
+    int txn_abandon;             /* the assignment was lost: the next end aborts and rewinds */
     int revoking;                /* a revocation waits for its outputs or its commit */
     rd_kafka_topic_partition_list_t *revoked; /* what it revokes */
     uint64_t revoke_deadline;    /* at-least-once: give up waiting for outputs then (ns) */
@@ -172,6 +173,8 @@ void ks_txn_commit(struct kafka_source *ks);
 void ks_txn_commit_now(struct kafka_source *ks);
 void ks_txn_ended(struct weir_kafka_txn_end *e, void *ctx);
 void ks_on_txn_timer(struct weir_event *ev, int res);
+void ks_txn_check_fenced(struct kafka_source *ks); /* fenced: an end re-creates the producer */
+void ks_txn_abandon(struct kafka_source *ks); /* lost partitions' outputs must not commit */
 
 /* kafka_fence.c: exactly-once, the producers of members that left are fenced */
 struct ks_fence;

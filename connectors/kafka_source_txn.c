@@ -13,7 +13,8 @@ int ks_txn_begin(struct kafka_source *ks)
     struct weir_error e;
     int rc = weir_kafka_txn_begin(ks->txn, &e);
     if (rc < 0) {
-        weir_worker_fail(ks->s->worker, &e);
+        if (!weir_kafka_txn_fenced(ks->txn)) /* fenced: the next end re-creates the producer */
+            weir_worker_fail(ks->s->worker, &e);
         return rc;
     }
     if (!ks->txn_armed && !ks->closing &&
@@ -65,9 +66,16 @@ static void txn_finished(struct kafka_source *ks, struct weir_kafka_txn_end *e)
                 n++;
             }
         }
-        weir_log(WEIR_LOG_WARN, "%s: transaction aborted; %d partition(s) rewound to their committed "
-                "offsets and their state read back (their records go through the operators "
-                "again)\n", ks->cl.what, n);
+        if (e->replaced)
+            weir_log(WEIR_LOG_WARN, "%s: recovered from being fenced (another member of group "
+                     "\"%s\" took this one for gone, e.g. after it was stopped past the session "
+                     "timeout): the producer is re-created with the same transactional.id, its "
+                     "open transaction abandoned, %d partition(s) rewound to their committed "
+                     "offsets and their state read back\n", ks->cl.what, ks->group, n);
+        else
+            weir_log(WEIR_LOG_WARN, "%s: transaction aborted; %d partition(s) rewound to their "
+                     "committed offsets and their state read back (their records go through the "
+                     "operators again)\n", ks->cl.what, n);
         if (weir_worker_state_reload(w) == 0)
             for (size_t i = 0; i < ks->nparts; i++)
                 if (ks->parts[i]->assigned)
@@ -94,6 +102,8 @@ void ks_txn_ended(struct weir_kafka_txn_end *e, void *ctx)
         ks_revoke_finish(ks);
     if (ks->stopping || ks->s->worker->failed)
         ks_finish(ks);
+    else if (!ks->closing && ks->txn_abandon)
+        ks_txn_commit(ks); /* the assignment was lost while this one ended */
     else if (!ks->closing)
         ks_wake_self(ks); /* ks_drain() took no message while we committed */
 }
@@ -103,8 +113,10 @@ void ks_txn_ended(struct weir_kafka_txn_end *e, void *ctx)
 static void txn_prepare_end(struct kafka_source *ks, struct weir_kafka_txn_end *e)
 {
     struct weir_worker *w = ks->s->worker;
-    int rewind = 0;
-    if (!w->failed && ks->durable) {
+    int rewind = ks->txn_abandon || weir_kafka_txn_fenced(ks->txn); /* fenced: the end
+                                                      re-creates the producer, then rewinds */
+    ks->txn_abandon = 0;
+    if (!w->failed && ks->durable && !rewind) {
         struct weir_error err;
         if (weir_kafka_txn_begin(ks->txn, &err) < 0)
             weir_worker_fail(w, &err);
@@ -168,6 +180,27 @@ void ks_txn_commit_now(struct kafka_source *ks)
 int ks_transactional(const void *conf)
 {
     return ((const struct weir_kafka_source_conf *)conf)->guarantee == WEIR_KAFKA_EXACTLY_ONCE;
+}
+
+/* The worker's producer was fenced (its error showed on a delivery, a
+ * produce, or a begin): an end, run now, re-creates it (kafka_txn.c), so the
+ * worker goes on instead of failing. */
+void ks_txn_check_fenced(struct kafka_source *ks)
+{
+    if (ks->txn && !ks->committing && !ks->closing && !ks->stopping &&
+        weir_kafka_txn_fenced(ks->txn))
+        ks_txn_commit(ks);
+}
+
+/* The assignment was lost (the session expired): the open transaction may
+ * hold outputs of partitions another member reads now, so it is aborted and
+ * the partitions still assigned are rewound, never committed. */
+void ks_txn_abandon(struct kafka_source *ks)
+{
+    if (!ks->txn || ks->closing || ks->stopping)
+        return;
+    ks->txn_abandon = 1;
+    ks_txn_commit(ks); /* a running end: ks_txn_ended() starts the aborting one after it */
 }
 
 void ks_on_txn_timer(struct weir_event *ev, int res)

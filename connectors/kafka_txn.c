@@ -9,10 +9,22 @@
  * rd_kafka_flush only waits for the count of undelivered messages to reach
  * zero, it serves nothing itself). The loop learns that a job finished
  * through an eventfd. One job at a time; the source does not produce while
- * one runs. */
+ * one runs.
+ *
+ * A fenced producer (another one with its transactional.id initialized
+ * transactions: a survivor took this member for gone, e.g. after the
+ * process was stopped past the session timeout) cannot end its transaction:
+ * nothing of it was committed. The job then re-creates the producer with
+ * the same transactional.id (init_transactions fences the fencer in turn),
+ * once the loop has served the old one's last delivery reports, and rewinds
+ * the consumer as after an abort; the loop swaps the new producer in
+ * (kafka_sink.c) and destroys the old one here. Bounded: fenced a fourth
+ * time within a minute (another process runs with this identity), or the
+ * new producer cannot start, the worker fails as before. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +35,15 @@
 #include "engine/loop.h"
 #include "engine/log.h"
 
+#define RECOVER_MAX       3     /* re-creations ... (the message says "4th") */
+#define RECOVER_WINDOW_MS 60000 /* ... within this long; one more fails the worker */
+
 struct weir_kafka_txn_runner {
     rd_kafka_t *rk;
+    rd_kafka_conf_t *conf;  /* the producer's, to re-create it */
+    rd_kafka_t *dispose;    /* a replaced producer, destroyed on the runner's thread */
+    uint64_t recovered_ms[RECOVER_MAX]; /* the last re-creations, a ring */
+    unsigned nrecovered;
     const char *what, *brokers; /* borrowed, for messages */
     struct weir_loop *loop;
     int efd;
@@ -54,7 +73,15 @@ static void describe(struct weir_kafka_txn_end *e, const char *what, const char 
              fenced ? " (another producer with this transactional.id started: two weir processes "
                       "of this group on one host need distinct \"transactional_id\"s; or another "
                       "member fenced this one as gone from the group: evicted, or restarted and "
-                      "not back within a second; the next start fences back)" : "");
+                      "not back within a second)" : "");
+}
+
+int weir_kafka_fenced(rd_kafka_t *rk)
+{
+    char why[256];
+    rd_kafka_resp_err_t code = rk ? rd_kafka_fatal_error(rk, why, sizeof why) : 0;
+    return code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+           code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH;
 }
 
 /* Calls op until it succeeds, fails for good, or the time is up. */
@@ -68,6 +95,10 @@ static void rewind_consumer(struct weir_kafka_txn_end *e)
 {
     rd_kafka_topic_partition_list_t *l = NULL;
     rd_kafka_resp_err_t code = rd_kafka_assignment(e->consumer, &l);
+    if (!code && l->cnt == 0) { /* none (the assignment was lost): nothing to rewind */
+        e->rewound = l;
+        return;
+    }
     if (!code)
         code = rd_kafka_committed(e->consumer, l, e->timeout_ms);
     if (code) {
@@ -93,6 +124,75 @@ static void rewind_consumer(struct weir_kafka_txn_end *e)
     e->rewound = l;
 }
 
+/* Recovery failed: one line, the fenced error first, then why it stays so. */
+static void recover_failed(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_end *e,
+                           const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void recover_failed(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_end *e,
+                           const char *fmt, ...)
+{
+    char why[256], tail[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tail, sizeof tail, fmt, ap);
+    va_end(ap);
+    rd_kafka_fatal_error(r->rk, why, sizeof why);
+    snprintf(e->msg, sizeof e->msg, "%s: the producer on Kafka brokers %s was fenced (%.200s); %s",
+             r->what, r->brokers, why, tail);
+}
+
+/* The producer is fenced (e->msg says how it showed, for when it is not
+ * re-created: at close, or when the worker failed): the old one's last
+ * delivery reports are served by the loop (what it still holds is purged
+ * first), a new producer with the same transactional.id initializes
+ * transactions, and the consumer is rewound as after an abort. Otherwise
+ * rc stays -EIO and e->msg says why (recover_failed). */
+static void recover(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_end *e)
+{
+    char errstr[512];
+    uint64_t now = mono_ms();
+    e->rc = -EIO;
+    if (!r->conf || !e->recover || e->abort)
+        return;
+    if (r->nrecovered >= RECOVER_MAX &&
+        now - r->recovered_ms[r->nrecovered % RECOVER_MAX] < RECOVER_WINDOW_MS) {
+        recover_failed(r, e, "fenced again, a 4th time within a minute: another process runs "
+                       "with this transactional.id (two weir processes of one group on one host "
+                       "need distinct \"transactional_id\"s), so the producer is not re-created");
+        return;
+    }
+    uint64_t deadline = now + (uint64_t)e->timeout_ms;
+    rd_kafka_purge(r->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    while (rd_kafka_outq_len(r->rk) > 0 && mono_ms() < deadline)
+        usleep(10000); /* the loop serves the purged messages' reports */
+    if (rd_kafka_outq_len(r->rk) > 0) {
+        recover_failed(r, e, "not re-created: the old producer's delivery reports were not "
+                       "served within the timeout");
+        return;
+    }
+    rd_kafka_conf_t *conf = rd_kafka_conf_dup(r->conf);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        recover_failed(r, e, "cannot re-create the producer: %s", errstr);
+        return;
+    }
+    rd_kafka_error_t *err;
+    deadline = mono_ms() + (uint64_t)e->timeout_ms;
+    RETRY(err, rd_kafka_init_transactions(rk, e->timeout_ms), deadline);
+    if (err) {
+        recover_failed(r, e, "re-created the producer, but init_transactions failed: %s",
+                       rd_kafka_error_string(err));
+        rd_kafka_error_destroy(err);
+        rd_kafka_destroy(rk);
+        return;
+    }
+    r->recovered_ms[r->nrecovered++ % RECOVER_MAX] = now;
+    e->replacement = rk;
+    e->rc = -EAGAIN;
+    if (e->consumer)
+        rewind_consumer(e);
+}
+
 /* The blocking part: runs on the runner's thread (or at close on the
  * worker's own, once its loop has stopped). */
 static void txn_end_run(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_end *e)
@@ -102,6 +202,15 @@ static void txn_end_run(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_e
     int aborting = e->abort;
     e->rc = 0;
     e->msg[0] = 0;
+    e->replacement = NULL;
+    if (!e->abort && weir_kafka_fenced(r->rk)) { /* seen before the end: nothing to try */
+        char why[256];
+        rd_kafka_fatal_error(r->rk, why, sizeof why);
+        snprintf(e->msg, sizeof e->msg, "%s: the producer on Kafka brokers %s was fenced: %s",
+                 r->what, r->brokers, why);
+        recover(r, e);
+        return;
+    }
     if (!aborting && !e->abort_rewind) {
         if (e->offsets && e->offsets->cnt > 0) {
             rd_kafka_consumer_group_metadata_t *md = rd_kafka_consumer_group_metadata(e->consumer);
@@ -122,6 +231,8 @@ static void txn_end_run(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_e
         rd_kafka_error_destroy(err);
         if (!abortable) {
             e->rc = -EIO;
+            if (weir_kafka_fenced(r->rk))
+                recover(r, e);
             return;
         }
         weir_log(WEIR_LOG_ERROR, "%s; aborting the transaction\n", e->msg);
@@ -133,6 +244,8 @@ static void txn_end_run(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_e
         describe(e, r->what, r->brokers, "abort_transaction", err);
         rd_kafka_error_destroy(err);
         e->rc = -EIO;
+        if (weir_kafka_fenced(r->rk))
+            recover(r, e);
         return;
     }
     if (e->abort)
@@ -147,8 +260,16 @@ static void *runner_main(void *arg)
     struct weir_kafka_txn_runner *r = arg;
     pthread_mutex_lock(&r->mu);
     for (;;) {
-        while (!r->quit && (!r->job || r->job_done))
+        while (!r->quit && !r->dispose && (!r->job || r->job_done))
             pthread_cond_wait(&r->cv, &r->mu); /* also woken by run_here's waits: harmless */
+        if (r->dispose) {
+            rd_kafka_t *old = r->dispose;
+            r->dispose = NULL;
+            pthread_mutex_unlock(&r->mu);
+            rd_kafka_destroy(old); /* fenced, nothing in flight: quick, but not on the loop */
+            pthread_mutex_lock(&r->mu);
+            continue;
+        }
         if (r->quit)
             break;
         struct weir_kafka_txn_end *e = r->job;
@@ -195,13 +316,17 @@ static void on_done(struct weir_event *ev, int res)
 }
 
 int weir_kafka_txn_runner_new(struct weir_kafka_txn_runner **out, rd_kafka_t *rk,
-                              struct weir_loop *loop, const char *what, const char *brokers,
-                              struct weir_error *err)
+                              rd_kafka_conf_t *conf, struct weir_loop *loop, const char *what,
+                              const char *brokers, struct weir_error *err)
 {
     struct weir_kafka_txn_runner *r = calloc(1, sizeof *r);
-    if (!r)
+    if (!r) {
+        if (conf)
+            rd_kafka_conf_destroy(conf);
         return weir_error_set(err, -ENOMEM, "out of memory");
+    }
     r->rk = rk;
+    r->conf = conf;
     r->loop = loop;
     r->what = what;
     r->brokers = brokers;
@@ -233,6 +358,18 @@ int weir_kafka_txn_runner_submit(struct weir_kafka_txn_runner *r, struct weir_ka
         return -EBUSY;
     arm(r);
     return 0;
+}
+
+void weir_kafka_txn_runner_swap(struct weir_kafka_txn_runner *r, rd_kafka_t *new_rk)
+{
+    pthread_mutex_lock(&r->mu);
+    rd_kafka_t *older = r->dispose; /* not destroyed yet: it goes now, on this thread */
+    r->dispose = r->rk;
+    r->rk = new_rk;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    if (older)
+        rd_kafka_destroy(older);
 }
 
 int weir_kafka_txn_runner_busy(struct weir_kafka_txn_runner *r)
@@ -283,6 +420,10 @@ void weir_kafka_txn_runner_free(struct weir_kafka_txn_runner *r)
         pthread_mutex_unlock(&r->mu);
         pthread_join(r->thread, NULL); /* a running job ends within its timeout */
     }
+    if (r->dispose)
+        rd_kafka_destroy(r->dispose);
+    if (r->conf)
+        rd_kafka_conf_destroy(r->conf);
     if (r->efd >= 0)
         close(r->efd);
     pthread_cond_destroy(&r->cv);
