@@ -219,6 +219,10 @@ static void ckpt_quiesced(struct weir_worker *w, void *ctx)
     struct kafka_source *ks = ctx;
     if (w->failed || ks->closing) {
         ks->ckpt_busy = 0;
+        if (ks->ckpt_final && !w->failed)
+            weir_log(WEIR_LOG_ERROR, "%s: closed before its last checkpoint: the offsets of what "
+                     "was processed since the one before are not committed; the next owner reads "
+                     "those records again\n", ks->cl.what);
         if (ks->ckpt_final) {
             ks->ckpt_final = 2;
             ks_finish(ks);
@@ -397,9 +401,8 @@ static void revoke_begin(struct kafka_source *ks, const rd_kafka_topic_partition
 
 /* Partitions this consumer now owns start with clean offset tracking.
  * At-least-once, a partition whose assignment was lost (the session expired,
- * e.g. while the brokers were away) with acknowledged offsets (committed or
- * not: a restarted broker can forget a confirmed commit), and that comes
- * back to this consumer, reads on from its
+ * e.g. while the brokers were away) with acknowledged offsets it could not
+ * commit, and that comes back to this consumer, reads on from its
  * acknowledged offset instead of the last committed one: every record before
  * it has its outputs delivered, so reading them again only made duplicates
  * (tests/test_kafka_outage.sh: 48,057 outputs twice before, 5,008-6,677
@@ -416,7 +419,9 @@ void ks_parts_assigned(struct kafka_source *ks, rd_kafka_topic_partition_list_t 
             ks_fail(ks, -ENOMEM, "%s: out of memory%s%s", "", "");
             break;
         }
-        int64_t resume = !ks->txn && p->lost && p->stored >= 0 ? p->stored : -1;
+        /* only past its last confirmed commit: otherwise the brokers' offset
+         * is at least as far (another member may have moved it on) */
+        int64_t resume = !ks->txn && p->lost && p->stored > p->committed ? p->stored : -1;
         ks_part_orphan(ks, p); /* a stale FIFO from an earlier assignment */
         int slot = weir_worker_partition_assign(ks->s->worker, p->topic, p->partition);
         if (slot < 0) {

@@ -74,6 +74,8 @@ static inline int weir_equal_short(const char *a, const char *b, size_t n)
 /* Appends n bytes. Returns 0 or -ENOMEM (nothing appended). */
 static inline int weir_buf_append(struct weir_buf *b, const void *data, size_t n)
 {
+    if (n == 0) /* an empty buffer's data may be NULL: NULL + 0 is undefined */
+        return 0;
     if (weir_buf_reserve(b, n) < 0)
         return -ENOMEM;
     if (n <= 64)

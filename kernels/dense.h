@@ -30,7 +30,8 @@ struct weir_dense_layer {
 
 /* Pins the BLAS to one thread (a worker is one core; the engine scales out
  * with workers, not BLAS threads) and stops OpenBLAS's idle thread pool.
- * Called by main() and before any BLAS call; the work is done once. */
+ * Called by main() and by each thread before its first BLAS call (an OpenMP
+ * OpenBLAS counts threads per thread; the pthreads one once per process). */
 void weir_kernels_cpu_init(void);
 
 /* n rows of X (row stride ldx floats) through one layer into Y (row stride

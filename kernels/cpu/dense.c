@@ -15,6 +15,7 @@
  * blas_thread_shutdown_ is what OpenBLAS's fork handler calls; weak, as a
  * build without threads has none. */
 void openblas_set_num_threads(int num_threads);
+int openblas_get_parallel(void) __attribute__((weak));
 int blas_thread_shutdown_(void) __attribute__((weak));
 
 /* OpenBLAS starts a pool of one thread per core when it is loaded, and each
@@ -30,10 +31,20 @@ static void blas_one_thread(void)
         blas_thread_shutdown_();
 }
 
+/* The pthreads build (openblas_get_parallel() == 1) keeps the thread count
+ * process-wide: once is enough, and the pool can be stopped. The OpenMP
+ * build keeps it per calling thread (omp_set_num_threads), so every thread
+ * that runs kernels pins itself, and its pool is OpenMP's, left alone. */
 void weir_kernels_cpu_init(void)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, blas_one_thread);
+    static _Thread_local int pinned;
+    if (openblas_get_parallel && openblas_get_parallel() == 1) {
+        pthread_once(&once, blas_one_thread);
+    } else if (!pinned) {
+        openblas_set_num_threads(1);
+        pinned = 1;
+    }
 }
 
 static const char *const act_names[] = {"none", "relu", "tanh", "sigmoid", "gelu"};
