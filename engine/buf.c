@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 int weir_buf_grow(struct weir_buf *b, size_t extra)
 {
@@ -22,6 +23,15 @@ int weir_buf_grow(struct weir_buf *b, size_t extra)
         return -ENOMEM;
     b->data = data;
     b->cap = cap;
+    return 0;
+}
+
+int weir_buf_append_long(struct weir_buf *b, const void *data, size_t n)
+{
+    if (weir_buf_reserve(b, n) < 0)
+        return -ENOMEM;
+    memcpy(b->data + b->len, data, n);
+    b->len += n;
     return 0;
 }
 
