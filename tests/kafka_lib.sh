@@ -19,6 +19,26 @@ kafka_start() {
     fail "the broker${KAFKA_VERSION:+ (Kafka $KAFKA_VERSION)} did not start: $(tail -n1 "$KDIR.start.log")"
     finish
 }
+# kafka_topics NAME:PARTITIONS...: creates each topic on the test's broker;
+# at the first that cannot be: fail, and finish.
+kafka_topics() {
+    local t
+    for t in "$@"; do
+        broker topic-create "${t%:*}" "${t#*:}" >/dev/null ||
+            { fail "cannot create topic ${t%:*}${KAFKA_VERSION:+ on $KAFKA_VERSION}"; finish; }
+    done
+}
+# wait_log FILE PATTERN SECONDS: until FILE has a line matching PATTERN
+# (status 0), or SECONDS pass (status 1).
+wait_log() {
+    local deadline=$((SECONDS + $3))
+    until grep -q "$2" "$1" 2>/dev/null; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.2
+    done
+}
+# distinct FILE: how many distinct "seq" values FILE's records hold.
+distinct() { { grep -o '"seq":[0-9]*' "$1" 2>/dev/null || true; } | sort -u | wc -l; }
 kafka_stop() {
     ((${KAFKA_STARTED:-0})) || return 0
     KAFKA_STARTED=0

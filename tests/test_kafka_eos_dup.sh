@@ -33,9 +33,7 @@ trap cleanup EXIT
 . "$(dirname "$0")/kafka_lib.sh"
 
 kafka_start ""
-for t in du-in:4 du-out:4 du-rej:1; do
-    broker topic-create "${t%:*}" "${t#*:}" >/dev/null || { fail "cannot create topic ${t%:*}"; finish; }
-done
+kafka_topics du-in:4 du-out:4 du-rej:1
 awk -v n="$N" 'BEGIN { for (i = 0; i < n; i++) printf "{\"seq\":%d}\n", i }' >"$T/in.jsonl"
 cat >"$T/member.json" <<EOF
 {
@@ -47,13 +45,6 @@ cat >"$T/member.json" <<EOF
   "dead_letter": {"type": "kafka", "topic": "du-rej"}
 }
 EOF
-wait_log() { # file pattern seconds
-    local deadline=$((SECONDS + $3))
-    until grep -q "$2" "$1" 2>/dev/null; do
-        ((SECONDS < deadline)) || return 1
-        sleep 0.2
-    done
-}
 
 "$WEIR" run "$T/member.json" --workers 1 --set source.transactional_id=same 2>"$T/a.log" & PA=$!
 PIDS=("$PA")

@@ -46,9 +46,7 @@ trap cleanup EXIT
 . "$(dirname "$0")/kafka_lib.sh"
 
 kafka_start ""
-for t in fe-in:4 fe-out:4 fe-rej:1; do
-    broker topic-create "${t%:*}" "${t#*:}" >/dev/null || { fail "cannot create topic ${t%:*}"; finish; }
-done
+kafka_topics fe-in:4 fe-out:4 fe-rej:1
 awk -v n="$N" 'BEGIN { for (i = 0; i < n; i++) printf "{\"seq\":%d,\"value\":%d}\n", i, i % 97 }' >"$T/in.jsonl"
 cat >"$T/member.json" <<EOF
 {
@@ -70,14 +68,6 @@ cat >"$T/watch.json" <<EOF
   "sinks": [{"type": "file", "path": "$T/seen.jsonl", "fields": ["seq"]}]
 }
 EOF
-distinct() { { grep -o '"seq":[0-9]*' "$1" 2>/dev/null || true; } | sort -u | wc -l; }
-wait_log() { # file pattern seconds
-    local deadline=$((SECONDS + $3))
-    until grep -q "$2" "$1" 2>/dev/null; do
-        ((SECONDS < deadline)) || return 1
-        sleep 0.2
-    done
-}
 
 no_fence() { # case what B's-log: neither member fenced, both still running
     if grep -q 'fenced' "$T/a.log" "$3"; then

@@ -37,9 +37,7 @@ trap cleanup EXIT
 . "$(dirname "$0")/kafka_lib.sh"
 
 kafka_start ""
-for t in st-in:4 st-out:4 st-rej:1; do
-    broker topic-create "${t%:*}" "${t#*:}" >/dev/null || { fail "cannot create topic ${t%:*}"; finish; }
-done
+kafka_topics st-in:4 st-out:4 st-rej:1
 awk -v n="$N" 'BEGIN { for (i = 0; i < n; i++) printf "{\"seq\":%d,\"value\":%d}\n", i, i % 97 }' >"$T/in.jsonl"
 cat >"$T/member.json" <<EOF
 {
@@ -51,14 +49,6 @@ cat >"$T/member.json" <<EOF
   "dead_letter": {"type": "kafka", "topic": "st-rej"}
 }
 EOF
-distinct() { { grep -o '"seq":[0-9]*' "$1" 2>/dev/null || true; } | sort -u | wc -l; }
-wait_log() { # file pattern seconds
-    local deadline=$((SECONDS + $3))
-    until grep -q "$2" "$1" 2>/dev/null; do
-        ((SECONDS < deadline)) || return 1
-        sleep 0.2
-    done
-}
 
 "$WEIR" run "$T/member.json" --workers 1 --set source.transactional_id=a 2>"$T/a.log" & PA=$!
 PIDS=("$PA")

@@ -38,9 +38,7 @@ trap cleanup EXIT
 . "$(dirname "$0")/kafka_lib.sh"
 
 kafka_start ""
-for t in ou-in:4 ou-out:4 ou-rej:1; do
-    broker topic-create "${t%:*}" "${t#*:}" >/dev/null || { fail "cannot create topic ${t%:*}"; finish; }
-done
+kafka_topics ou-in:4 ou-out:4 ou-rej:1
 awk -v n="$N" 'BEGIN { srand(3); for (i = 0; i < n; i++)
     printf "{\"seq\":%d,\"value\":%.3f,\"host\":\"h%d\"}\n", i, 50 + 10 * rand(), i % 7 }' >"$T/in.jsonl"
 

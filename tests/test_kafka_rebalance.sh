@@ -45,9 +45,7 @@ trap cleanup EXIT
 . "$(dirname "$0")/kafka_lib.sh"
 
 kafka_start ""
-for t in rb-in:8 rb-out:8 rb-rej:1; do
-    broker topic-create "${t%:*}" "${t#*:}" >/dev/null || { fail "cannot create topic ${t%:*}"; finish; }
-done
+kafka_topics rb-in:8 rb-out:8 rb-rej:1
 awk -v n="$N" 'BEGIN { srand(5); for (i = 0; i < n; i++)
     printf "{\"seq\":%d,\"value\":%.3f,\"host\":\"h%d\",\"pad\":\"%s\"}\n", i, 50 + 10 * rand(), i % 7,
            "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" }' >"$T/in.jsonl"

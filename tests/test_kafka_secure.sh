@@ -76,9 +76,7 @@ allow.everyone.if.no.acl.found=false
 EOF
 kafka_start " (PLAINTEXT, for the tools) and $SBOOT (SASL_SSL)" --extra-config "$T/secure.properties" \
     --add-scram 'SCRAM-SHA-512=[name="weir",password="weir-secret"]' # for a librdkafka >= 2.6.1
-for t in sec-in:2 sec-out:2 sec-rej:1 sec-forbidden:1; do
-    broker topic-create "${t%:*}" "${t#*:}" >/dev/null || { fail "cannot create topic ${t%:*}"; finish; }
-done
+kafka_topics sec-in:2 sec-out:2 sec-rej:1 sec-forbidden:1
 acl() { ktool org.apache.kafka.tools.AclCommand --bootstrap-server "$BOOT" --add --allow-principal User:weir "$@" >>"$T/acl.log" 2>&1; }
 { acl --operation Read --operation Describe --topic sec-in --group weir-sec &&
     acl --operation Write --operation Describe --topic sec-out --topic sec-rej; } ||
@@ -162,9 +160,7 @@ EOF
 kafka_start " (PLAINTEXT) and $SBOOT (SASL_SSL, SCRAM)" --extra-config "$T/scram.properties" \
     --add-scram 'SCRAM-SHA-512=[name="weir",password="weir-secret"]' \
     --add-scram 'SCRAM-SHA-256=[name="weir",password="weir-secret"]'
-for t in sec-in:2 sec-out:2 sec-rej:1; do
-    broker topic-create "${t%:*}" "${t#*:}" >/dev/null || { fail "cannot create topic ${t%:*} on $KAFKA_VERSION"; finish; }
-done
+kafka_topics sec-in:2 sec-out:2 sec-rej:1
 "$WEIR" replay "$T/in.jsonl" --brokers "$BOOT" --topic sec-in --key seq >"$T/replay39.log" 2>&1 ||
     { fail "replay to $KAFKA_VERSION: $(tail -n1 "$T/replay39.log")"; finish; }
 # scram NAME MECHANISM TOPIC: every record has an output in TOPIC, exit 0
