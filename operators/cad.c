@@ -41,7 +41,7 @@
  * Then x is learned: every left side gains an occurrence and x's fact as a
  * follower. The table holds `contexts` left sides per feature, found by
  * hash (8 probes); a new one replaces the least seen of its probes, so the
- * state is bounded: 48 + 4 * range_records + 32 * contexts bytes per
+ * state is bounded: 56 + 4 * range_records + 32 * contexts bytes per
  * feature (rounded), plus the hold ring. "side": "up" keeps a score only
  * for a value above the one before (down: below); the record's score is the
  * max over features; "hold" as deviation's. A NaN or infinite value is
