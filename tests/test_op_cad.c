@@ -3,7 +3,8 @@
  * the range and a known value out of its order score high; side; NaN is
  * neither scored nor learned; per key equals each key alone; hold; a small
  * table still learns a pattern after a long stretch of noise evicted it
- * (bounded state); a constant range period; prepare errors. */
+ * (bounded state); a constant range period; prepare errors; every score
+ * equals a plain reference (linear search, nothing evicted). */
 #include <math.h>
 #include <stdlib.h>
 
@@ -88,6 +89,132 @@ static void test_pattern(void)
     CHECK(s1[2000] > 0.6 && s1[2500] > 0.3);
     for (size_t i = 0; i < N; i++)
         CHECK(s1[i] >= 0 && s1[i] <= 1);
+}
+
+/* The reference: the same definition with plain arrays searched linearly
+ * (no hashing, no table, nothing evicted), for a check score by score. */
+enum { REF_MAX = 4096, LEVELS = 3, ORDER = 3, BINS = 8, RANGE = 150 };
+struct ref_ctx {
+    int level, order, facts[ORDER], seen, n, fact[6], count[6];
+};
+static struct ref_ctx ctx[REF_MAX];
+static int nctx;
+
+static int floor_div(int b, int r)
+{
+    return (int)floor((double)b / (double)(1 << r));
+}
+
+static struct ref_ctx *ref_find(int r, int k, const int *hist, int make)
+{
+    for (int i = 0; i < nctx; i++) {
+        int same = ctx[i].level == r && ctx[i].order == k;
+        for (int q = 0; same && q < k; q++)
+            same = ctx[i].facts[q] == floor_div(hist[q], r);
+        if (same)
+            return &ctx[i];
+    }
+    if (!make || nctx == REF_MAX)
+        return NULL;
+    struct ref_ctx *c = &ctx[nctx++];
+    memset(c, 0, sizeof *c);
+    c->level = r;
+    c->order = k;
+    for (int q = 0; q < k; q++)
+        c->facts[q] = floor_div(hist[q], r);
+    return c;
+}
+
+static void reference(const float *v, size_t n, double *score)
+{
+    int hist[ORDER] = {0}, hist_n = 0;
+    float lo_v = v[0], hi_v = v[0];
+    double lo = 0, width = 0;
+    nctx = 0;
+    for (size_t i = 0; i < n; i++) {
+        score[i] = 0;
+        if (i < RANGE) {
+            lo_v = fminf(lo_v, v[i]);
+            hi_v = fmaxf(hi_v, v[i]);
+            if (i + 1 < RANGE)
+                continue;
+            double span = (double)hi_v - (double)lo_v;
+            lo = (double)lo_v - 0.1 * span;
+            width = span * 1.2 / BINS;
+        }
+        for (size_t t = i + 1 == RANGE ? 0 : i; t <= i; t++) {
+            double q = floor((v[t] - lo) / width);
+            q = q < -4 * BINS ? -4 * BINS : q > 5 * BINS - 1 ? 5 * BINS - 1 : q;
+            int b = (int)q, orders = hist_n < ORDER ? hist_n : ORDER;
+            int selected = 0, active = 0, predicted = 0, keys = orders * LEVELS;
+            double heaviest = 0;
+            for (int r = 0; r < LEVELS; r++)
+                for (int k = 1; k <= orders; k++) {
+                    struct ref_ctx *c = ref_find(r, k, hist, 0);
+                    if (!c)
+                        continue;
+                    selected++;
+                    for (int j = 0; j < c->n; j++) {
+                        double w = (double)c->count[j] / c->seen;
+                        int here = c->fact[j] == floor_div(b, r);
+                        active += here;
+                        if (w > heaviest + 1e-12)
+                            predicted = 0;
+                        if (w >= heaviest - 1e-12) {
+                            heaviest = fmax(w, heaviest);
+                            predicted |= r == 0 && here;
+                        }
+                    }
+                }
+            if (t >= RANGE && keys && !predicted)
+                score[i] = 0.5 * (1 - (selected ? (double)active / selected : 0) +
+                                  (double)(keys - active) / keys);
+            for (int r = 0; r < LEVELS; r++)
+                for (int k = 1; k <= orders; k++) {
+                    struct ref_ctx *c = ref_find(r, k, hist, 1);
+                    int f = floor_div(b, r), j = 0, rare = 0;
+                    c->seen++;
+                    for (; j < c->n && c->fact[j] != f; j++)
+                        rare = c->count[j] < c->count[rare] ? j : rare;
+                    if (j < c->n) {
+                        c->count[j]++;
+                        continue;
+                    }
+                    j = c->n < 6 ? c->n++ : rare;
+                    c->fact[j] = f;
+                    c->count[j] = 1;
+                }
+            memmove(hist + 1, hist, (ORDER - 1) * sizeof *hist);
+            hist[0] = b;
+            hist_n += hist_n < ORDER;
+        }
+    }
+}
+
+/* A noisy pattern whose values cross bins, with jumps: every score equals
+ * the reference's (the table is large enough to evict nothing). */
+static void test_reference(void)
+{
+    static double ref[N];
+    for (size_t i = 0; i < N; i++) {
+        x[i] = pattern[i % 12] + (float)(12 * (uniform() - 0.5));
+        x[i] += uniform() < 0.01 ? (float)(80 * (uniform() - 0.3)) : 0;
+        key[i] = 0;
+    }
+    run("{\"fields\": \"v\", \"contexts\": 65536}", N, -1, s1, NULL);
+    reference(x, N, ref);
+    size_t off = 0, gated = 0, partial = 0;
+    for (size_t i = 0; i < N; i++) {
+        off += fabs(s1[i] - ref[i]) > 1e-6;
+        partial += ref[i] > 0 && ref[i] < 0.5;
+    }
+    /* most values are learned (0), some partly expected (below 0.5): the
+     * gate and both halves of the score are exercised */
+    for (size_t i = RANGE; i < N; i++)
+        gated += ref[i] == 0;
+    printf("cad: reference: %zu of %d differ; %zu zero, %zu in (0, 0.5); %d contexts\n", off, N,
+           gated, partial, nctx);
+    CHECK(off == 0 && nctx < REF_MAX && gated > 100 && partial > 100);
 }
 
 /* side: a rise scores only with "up", a drop only with "down". */
@@ -205,6 +332,7 @@ int main(void)
 {
     rng = 11;
     test_pattern();
+    test_reference();
     test_side();
     test_nan();
     test_by_key_and_hold();
