@@ -168,6 +168,8 @@ static int bin_of(const struct cad_conf *c, const struct cad_head *h, double x)
 {
     double q = floor((x - h->lo) / h->width);
     double lim = 4.0 * (double)c->bins;
+    if (isnan(q)) /* a range of infinite span (values near FLT_MAX) */
+        q = 0;
     q = q < -lim ? -lim : q > (double)c->bins - 1 + lim ? (double)c->bins - 1 + lim : q;
     return (int)q;
 }

@@ -316,6 +316,14 @@ static void test_constant(void)
     for (size_t i = 0; i < N - 1; i++)
         nonzero += s1[i] != 0;
     CHECK(nonzero == 0 && s1[N - 1] > 0.6);
+    /* a range of infinite span (floats near their largest): scores stay in [0,1] */
+    x[0] = 3e38f;
+    x[1] = -3e38f;
+    run("{\"fields\": \"v\"}", N, -1, s1, NULL);
+    size_t outside = 0;
+    for (size_t i = 0; i < N; i++)
+        outside += !(s1[i] >= 0 && s1[i] <= 1);
+    CHECK(outside == 0);
 }
 
 static void test_prepare_errors(void)
