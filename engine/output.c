@@ -131,6 +131,28 @@ static inline int next_member(const struct weir_record *r, uint32_t *pos, struct
     return 1;
 }
 
+/* A member not written: dropped, or a second namesake of a replaced field
+ * (the appended field is written once, in the first one's place). */
+static inline int member_skipped(int32_t act, const uint64_t *done)
+{
+    return act == WEIR_PROJ_DROP || (act >= 0 && (done[act / 64] >> (act % 64) & 1));
+}
+
+/* The comma before every member but the first; a replaced member (act >= 0)
+ * is written here as its appended field, the input's own by the caller. */
+static inline void put_member_start(struct weir_buf *out, const struct weir_output *o,
+                                    const struct weir_batch *b, uint32_t i, int32_t act,
+                                    uint64_t *done, int *first)
+{
+    if (!*first)
+        weir_buf_append(out, ",", 1);
+    *first = 0;
+    if (act >= 0) {
+        done[act / 64] |= 1ull << (act % 64);
+        put_field(out, o, b, i, (uint32_t)act);
+    }
+}
+
 /* output_projected for a record that lists its members, with the
  * decisions for its shape (acts): no key is read, and kept members that
  * follow each other in the input, one comma apart, are copied as one run. */
@@ -146,8 +168,8 @@ static int output_members(struct weir_buf *out, const struct weir_output *o,
     for (uint32_t k = 0; k < ms->n; k++) {
         const struct weir_member *x = &ms->m[k];
         int32_t act = acts[k];
-        if (act == WEIR_PROJ_DROP || (act >= 0 && (done[act / 64] >> (act % 64) & 1)))
-            continue; /* dropped, or a duplicate of a replaced key (written once) */
+        if (member_skipped(act, done))
+            continue;
         /* From the key's opening quote to the end of the value (its quote). */
         uint32_t start = x->key_off - 1, end = x->val_off + x->val_len;
         end += x->type == WEIR_JSTRING;
@@ -158,13 +180,8 @@ static int output_members(struct weir_buf *out, const struct weir_output *o,
         if (run_end)
             weir_buf_append(out, r->value + run_start, run_end - run_start);
         run_end = 0;
-        if (!first)
-            weir_buf_append(out, ",", 1);
-        first = 0;
-        if (act >= 0) {
-            done[act / 64] |= 1ull << (act % 64);
-            put_field(out, o, b, i, (uint32_t)act);
-        } else {
+        put_member_start(out, o, b, i, act, done, &first);
+        if (act < 0) {
             run_start = start;
             run_end = end;
         }
@@ -198,17 +215,12 @@ static int output_projected(struct weir_buf *out, const struct weir_output *o,
     while (next_member(r, &pos, &m)) {
         const char *key = key_bytes(r->value, &m, kb, sizeof kb, &klen);
         int32_t act = weir_projection_decide_nth(o->proj, nth++, key, klen);
-        if (act == WEIR_PROJ_DROP || (act >= 0 && (done[act / 64] >> (act % 64) & 1)))
-            continue; /* dropped, or a duplicate of a replaced key (written once) */
-        if (!first)
-            weir_buf_append(out, ",", 1);
-        first = 0;
-        if (act >= 0) {
-            done[act / 64] |= 1ull << (act % 64);
-            put_field(out, o, b, i, (uint32_t)act);
+        if (member_skipped(act, done))
             continue;
-        }
-        weir_buf_append(out, r->value + m.key_off - 1, m.val_off + m.val_len - (m.key_off - 1));
+        put_member_start(out, o, b, i, act, done, &first);
+        if (act < 0)
+            weir_buf_append(out, r->value + m.key_off - 1,
+                            m.val_off + m.val_len - (m.key_off - 1));
     }
     if (put_fields(out, o, b, i, done, first) < 0)
         return -12;

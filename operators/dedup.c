@@ -182,16 +182,13 @@ static int dedup_process(struct weir_op *op, struct weir_batch *b)
         if (!weir_record_live(r))
             continue;
         int64_t wm;
-        int no_time;
-        int late = weir_late_check(&st->late, r->part, r->ts_ms, c->lateness_ms, &wm, &no_time);
+        int late = weir_late_screen(&st->late, b, i, c->lateness_ms, c->late == LATE_DEAD,
+                                    "dedup: the record has no event time",
+                                    "dedup: event time behind the watermark (late)", &wm);
         if (late < 0)
             return late;
-        if (late) {
-            if (c->late == LATE_DEAD)
-                weir_batch_kill(b, i, no_time ? "dedup: the record has no event time"
-                                              : "dedup: event time behind the watermark (late)");
+        if (late)
             continue;
-        }
         if (!has_key(c, b, i))
             continue;
         struct dedup_value *v = weir_op_state(op, b, i, NULL);

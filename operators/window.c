@@ -566,16 +566,13 @@ static int window_process(struct weir_op *op, struct weir_batch *b)
         if (!weir_record_live(r))
             continue;
         int64_t wm;
-        int no_time;
-        int late = weir_late_check(&st->late, r->part, r->ts_ms, c->lateness_ms, &wm, &no_time);
+        int late = weir_late_screen(&st->late, b, i, c->lateness_ms, c->late == LATE_DEAD,
+                                    "window: the record has no event time",
+                                    "window: event time behind the watermark (late)", &wm);
         if (late < 0)
             return late;
-        if (late) {
-            if (c->late == LATE_DEAD)
-                weir_batch_kill(b, i, no_time ? "window: the record has no event time"
-                                              : "window: event time behind the watermark (late)");
+        if (late)
             continue;
-        }
         const void *ahead = weir_op_state_peek(op, b, i + WINDOW_AHEAD);
         if (ahead)
             window_prefetch(ahead, &c->shape);
