@@ -267,20 +267,38 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* 1 or 2 when path names standard output or error, else -1. */
+static int stream_fd(const char *path)
+{
+    if (strcmp(path, "-") == 0 || strcmp(path, "/dev/stdout") == 0)
+        return 1;
+    return strcmp(path, "/dev/stderr") == 0 ? 2 : -1;
+}
+
+/* The sink's file: "-" and /dev/stdout are a copy of descriptor 1, and
+ * /dev/stderr one of 2, so that they share the offset of what weir's own
+ * lines write there (opened anew, a file standard error was redirected to
+ * gets a second offset, and the summary line overwrote the dead letters
+ * written before it); anything else is opened for appending whole lines
+ * (truncation happened once in setup()). */
+static int open_sink_file(const char *path, const char **name)
+{
+    int std = stream_fd(path);
+    if (std >= 0) {
+        *name = std == 1 ? "<stdout>" : "<stderr>";
+        return dup(std);
+    }
+    *name = path;
+    return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
 static int fk_share(const void *conf, void **shared, struct weir_error *err)
 {
     const struct file_sink_conf *c = conf;
     struct shared_writer *sw = calloc(1, sizeof *sw);
     if (!sw)
         return weir_error_set(err, -ENOMEM, "out of memory");
-    if (strcmp(c->path, "-") == 0) {
-        sw->name = "<stdout>";
-        sw->fd = dup(1);
-    } else {
-        sw->name = c->path;
-        /* Truncation happened once in setup(). */
-        sw->fd = open(c->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    }
+    sw->fd = open_sink_file(c->path, &sw->name);
     if (sw->fd < 0) {
         int rc = weir_error_set(err, -errno, "cannot open sink file %s: %s", c->path,
                                 errno == ENOENT && c->tried[0] ? c->tried : strerror(errno));
@@ -552,14 +570,7 @@ static int fk_open(struct weir_sink *s, struct weir_error *err)
     fk->fd = fk->efd = -1;
     if (s->shared)
         return shared_open(fk, err);
-    if (strcmp(c->path, "-") == 0) {
-        fk->name = "<stdout>";
-        fk->fd = dup(1);
-    } else {
-        fk->name = c->path;
-        /* Truncation happened once in setup(); every worker appends whole lines. */
-        fk->fd = open(c->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    }
+    fk->fd = open_sink_file(c->path, &fk->name);
     if (fk->fd < 0)
         return weir_error_set(err, -errno, "cannot open sink file %s: %s", c->path,
                               errno == ENOENT && c->tried[0] ? c->tried : strerror(errno));
@@ -569,8 +580,8 @@ static int fk_open(struct weir_sink *s, struct weir_error *err)
 static int fk_setup(const void *conf, struct weir_error *err)
 {
     const struct file_sink_conf *c = conf;
-    if (strcmp(c->path, "-") == 0 || c->append)
-        return 0;
+    if (stream_fd(c->path) >= 0 || c->append)
+        return 0; /* never truncates a file standard output or error goes to */
     int fd = open(c->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return weir_error_set(err, -errno, "cannot create sink file %s: %s", c->path,

@@ -332,4 +332,22 @@ if grep -q "12 records in, 6 out, 6 dead letters" "$T/err"; then ok; else fail "
 python3 "$T/check.py" "$T/csv-cases.json" "$T/out.jsonl" "$T/dead.jsonl" "$T/in.csv" 2 >"$T/result" 2>&1
 add_results "$T/result"
 
+# Without a "dead_letter", rejects go to standard error; redirected to a
+# file, they and weir's summary line must both come out whole (the sink
+# once opened /dev/stderr anew, with an offset of its own, and the summary
+# overwrote the dead letter written before it).
+printf '{"amount": 1}\n{"amount": "12\n{"amount": 3}\n' >"$T/dl.jsonl"
+cat >"$T/dl.json" <<EOF
+{"name": "dl", "source": {"type": "file", "path": "$T/dl.jsonl"},
+ "operators": [{"type": "extract", "fields": {"amount": "/amount"}}],
+ "sinks": [{"type": "file", "path": "/dev/null"}]}
+EOF
+"$WEIR_BIN" run "$T/dl.json" 2>"$T/dl.err"
+if grep -q '^{"reason":"invalid JSON at byte 11: unterminated string".*"line":2,' "$T/dl.err" &&
+    grep -q '^weir: dl: 3 records in, 2 out, 1 dead letters' "$T/dl.err" && [ "$(wc -l <"$T/dl.err")" -eq 2 ]; then
+    ok
+else
+    fail "dead letters on standard error redirected to a file: $(cat -A "$T/dl.err")"
+fi
+
 finish
