@@ -1,4 +1,4 @@
-/* Between worker.c (the chain, the loop) and worker_state.c (partitions,
+/* Between worker.c (the chain, the loop), worker_route.c (to the sinks) and worker_state.c (partitions,
  * watermarks, event-time timers, tied batches, durable state). Not for
  * operators or connectors. */
 #ifndef WEIR_WORKER_INTERNAL_H
@@ -75,5 +75,10 @@ void weir_worker_let_go_later(struct weir_worker *w, const struct weir_pipeline 
 void weir_worker_let_go_step(struct weir_worker *w);
 /* The worker ends (nothing in flight refers to them): lets go of them all. */
 void weir_worker_let_go_end(struct weir_worker *w);
+
+/* worker_route.c: b, out of the chain, to every sink (then put back). */
+void weir_worker_route(struct weir_worker *w, struct weir_batch *b);
+/* The worker ends, its sinks closed: frees the route tickets kept for reuse. */
+void weir_worker_route_tickets_free(struct weir_worker *w);
 
 #endif
