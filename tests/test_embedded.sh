@@ -13,7 +13,7 @@
 #      once; a second sink (JSON Lines on stdout) shows each good record once.
 #   c. a "replay" on a pipeline with a file source is a validation error
 #      (exit 2) that names the path and the source type.
-#   d. an unpaced replay of 7.8 MB into one partition, more than the 5 MiB the
+#   d. an unpaced replay of 7 MB into one partition, more than the 5 MiB the
 #      embedded cluster keeps of a partition: every record comes through once
 #      and the run ends by itself. The replay used to outrun the consumers, the
 #      cluster dropped the records they had not fetched and the run waited for
