@@ -125,11 +125,11 @@ static void pace(const struct weir_replay_opts *o, uint64_t sent, uint64_t t0)
  * offset out of range and jumps to the new start (auto.offset.reset): those
  * records are lost without a word, and a run that stops once every replayed
  * record went through waits for ever. An unpaced replay outruns the consumers
- * (8 MB of small records are produced before their first fetch), so there the
- * replay keeps what the consumers have not taken (the workers' records_in)
- * under o->ahead bytes. What they have not taken is counted as the last
- * (sent - taken) records: exact for one partition, an estimate across several
- * (hence a bound well under 5 MiB). */
+ * (7 MB of 230-byte records were all produced before their first fetch), so
+ * there the replay keeps what the consumers have not taken (the workers'
+ * records_in) under o->ahead bytes. What they have not taken is counted as the
+ * last (sent - taken) records: exact for one partition, an estimate across
+ * several (hence a bound well under 5 MiB). */
 
 /* A record's bytes in a message set, at most: its v2 framing (varints, about
  * 20 B) and, when it travels alone, a batch header (61 B), besides key and value. */
@@ -206,8 +206,8 @@ static int produce_one(rd_kafka_t *rk, const struct weir_replay_opts *o, const c
 
 /* Produces the file's lines; *cut is set when a stop ended it before the
  * end of the file (or the limit). */
-static int replay_lines(rd_kafka_t *rk, const struct weir_replay_opts *o, struct lead *lead, FILE *in,
-                        const char *path, int csv, uint64_t *sent_out, int *cut,
+static int replay_lines(rd_kafka_t *rk, const struct weir_replay_opts *o, struct lead *lead,
+                        FILE *in, const char *path, int csv, uint64_t *sent_out, int *cut,
                         struct weir_error *err)
 {
     struct weir_csv_header h = {0};
@@ -313,7 +313,8 @@ static FILE *open_input(const char *path)
 
 /* Produces each file of the list in turn, each CSV with its own header. */
 static int replay_files(rd_kafka_t *rk, const struct weir_replay_opts *o, struct lead *lead,
-                        const struct weir_file_list *l, uint64_t *sent, int *cut, struct weir_error *err)
+                        const struct weir_file_list *l, uint64_t *sent, int *cut,
+                        struct weir_error *err)
 {
     int rc = 0;
     size_t i = 0;
@@ -321,7 +322,8 @@ static int replay_files(rd_kafka_t *rk, const struct weir_replay_opts *o, struct
         FILE *in = open_input(l->paths[i]);
         if (!in)
             return weir_error_set(err, -errno, "cannot open %s: %s", l->paths[i], strerror(errno));
-        rc = replay_lines(rk, o, lead, in, l->paths[i], weir_file_is_csv(l->paths[i]), sent, cut, err);
+        rc = replay_lines(rk, o, lead, in, l->paths[i], weir_file_is_csv(l->paths[i]), sent, cut,
+                          err);
         if (in != stdin)
             fclose(in);
     }
