@@ -422,7 +422,7 @@ static int make_consumer(struct kafka_source *ks, struct weir_error *err)
          * all of fetch.wait.max.ms (500 ms), even when records arrive meanwhile: a
          * consumer that caught up with a replay idled half a second while the
          * replay waited for it (replay.c keeps its lead over the consumers under
-         * 2 MiB): 14k records/s instead of 80k. 50 ms costs ~1% of a core idle. */
+         * 2 MiB): 14k records/s instead of 80k. 50 ms: under 1% of a core more idle. */
         (ks->cl.embedded &&
          (rc = weir_kafka_conf_set(conf, "fetch.wait.max.ms", "50", ks->cl.what, err)) < 0) ||
         (rc = weir_kafka_props_apply(conf, c->kafka, 0, ks->cl.what, err)) < 0 ||
