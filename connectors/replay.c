@@ -117,14 +117,78 @@ static void pace(const struct weir_replay_opts *o, uint64_t sent, uint64_t t0)
     }
 }
 
+/* ---- a bounded lead over the consumers (the embedded cluster) --------------------
+ *
+ * librdkafka's mock cluster (the embedded one; 2.0.2) keeps at most 5 MiB and
+ * 100,000 message sets of each partition: every append drops the oldest
+ * message sets beyond that. A consumer that had not fetched them yet finds its
+ * offset out of range and jumps to the new start (auto.offset.reset): those
+ * records are lost without a word, and a run that stops once every replayed
+ * record went through waits for ever. An unpaced replay outruns the consumers
+ * (7 MB of 230-byte records were all produced before their first fetch), so
+ * there the replay keeps what the consumers have not taken (the workers'
+ * records_in) under o->ahead bytes. What they have not taken is counted as the
+ * last (sent - taken) records: exact for one partition, an estimate across
+ * several (hence a bound well under 5 MiB). */
+
+/* A record's bytes in a message set, at most: its v2 framing (varints, about
+ * 20 B) and, when it travels alone, a batch header (61 B), besides key and value. */
+#define REPLAY_RECORD_OVERHEAD 96u
+
+/* The lead on the embedded cluster: 2 MiB, well under the 5 MiB it keeps of
+ * a partition, and still about 7,000 fraud records (a few ticks' work). */
+#define WEIR_REPLAY_EMBEDDED_AHEAD (2u << 20)
+
+struct lead {
+    uint64_t *cost; /* cost[i % cap]: record i's bytes, while not taken; NULL: no bound */
+    size_t cap;
+    uint64_t taken; /* records taken, at most those sent */
+    uint64_t bytes; /* the cost of the records sent but not taken */
+};
+
+static int lead_init(struct lead *l, const struct weir_replay_opts *o)
+{
+    memset(l, 0, sizeof *l);
+    if (!o->taken)
+        return 0;
+    /* Each record costs at least the overhead: no more than this many are out
+     * at once (one larger than the bound goes alone). */
+    l->cap = (size_t)(o->ahead / REPLAY_RECORD_OVERHEAD) + 2;
+    l->cost = calloc(l->cap, sizeof *l->cost);
+    return l->cost ? 0 : -ENOMEM;
+}
+
+/* Waits until a record of this cost may go: the consumers have taken enough,
+ * or took everything sent, or a stop. Serves delivery reports meanwhile. */
+static void lead_wait(rd_kafka_t *rk, const struct weir_replay_opts *o, struct lead *l,
+                      uint64_t sent, uint64_t cost)
+{
+    if (!l->cost)
+        return;
+    for (;;) {
+        uint64_t taken = atomic_load(o->taken);
+        for (; l->taken < taken && l->taken < sent; l->taken++)
+            l->bytes -= l->cost[l->taken % l->cap];
+        if (l->taken == sent || l->bytes + cost <= o->ahead || stopping(o))
+            return;
+        rd_kafka_poll(rk, 5);
+    }
+}
+
+/* Record number `seq` (0-based) was handed to the producer. */
+static void lead_sent(struct lead *l, uint64_t seq, uint64_t cost)
+{
+    if (!l->cost)
+        return;
+    l->cost[seq % l->cap] = cost;
+    l->bytes += cost;
+}
+
 /* Returns 0, -ECANCELED when asked to stop while the producer's queue was
  * full, or -EIO. */
-static int produce_one(rd_kafka_t *rk, const struct weir_replay_opts *o, const char *v, size_t len)
+static int produce_one(rd_kafka_t *rk, const struct weir_replay_opts *o, const char *v, size_t len,
+                       const char *key, size_t klen)
 {
-    const char *key = NULL;
-    size_t klen = 0;
-    if (o->key_field)
-        find_key(v, len, o->key_field, &key, &klen);
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
             rk, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -142,8 +206,9 @@ static int produce_one(rd_kafka_t *rk, const struct weir_replay_opts *o, const c
 
 /* Produces the file's lines; *cut is set when a stop ended it before the
  * end of the file (or the limit). */
-static int replay_lines(rd_kafka_t *rk, const struct weir_replay_opts *o, FILE *in, const char *path,
-                        int csv, uint64_t *sent_out, int *cut, struct weir_error *err)
+static int replay_lines(rd_kafka_t *rk, const struct weir_replay_opts *o, struct lead *lead,
+                        FILE *in, const char *path, int csv, uint64_t *sent_out, int *cut,
+                        struct weir_error *err)
 {
     struct weir_csv_header h = {0};
     struct weir_buf row = {0};
@@ -175,17 +240,23 @@ static int replay_lines(rd_kafka_t *rk, const struct weir_replay_opts *o, FILE *
                 len = row.len;
             } /* a bad row is sent as it is: the pipeline's dead-letter sink will say why */
         }
+        const char *key = NULL;
+        size_t klen = 0;
+        if (o->key_field)
+            find_key(v, len, o->key_field, &key, &klen);
+        uint64_t cost = len + klen + REPLAY_RECORD_OVERHEAD;
         pace(o, sent, t0);
+        lead_wait(rk, o, lead, sent, cost);
         if (stopping(o))
             break;
-        int prc = produce_one(rk, o, v, len);
+        int prc = produce_one(rk, o, v, len, key, klen);
         if (prc == -ECANCELED)
             break;
         if (prc < 0)
             rc = weir_error_set(err, -EIO, "replay to topic %s: %s", o->topic,
                                 rd_kafka_err2str(rd_kafka_last_error()));
         else
-            sent++;
+            lead_sent(lead, sent++, cost);
         rd_kafka_poll(rk, 0);
     }
     *sent_out = sent;
@@ -241,8 +312,9 @@ static FILE *open_input(const char *path)
 }
 
 /* Produces each file of the list in turn, each CSV with its own header. */
-static int replay_files(rd_kafka_t *rk, const struct weir_replay_opts *o, const struct weir_file_list *l,
-                        uint64_t *sent, int *cut, struct weir_error *err)
+static int replay_files(rd_kafka_t *rk, const struct weir_replay_opts *o, struct lead *lead,
+                        const struct weir_file_list *l, uint64_t *sent, int *cut,
+                        struct weir_error *err)
 {
     int rc = 0;
     size_t i = 0;
@@ -250,7 +322,8 @@ static int replay_files(rd_kafka_t *rk, const struct weir_replay_opts *o, const 
         FILE *in = open_input(l->paths[i]);
         if (!in)
             return weir_error_set(err, -errno, "cannot open %s: %s", l->paths[i], strerror(errno));
-        rc = replay_lines(rk, o, in, l->paths[i], weir_file_is_csv(l->paths[i]), sent, cut, err);
+        rc = replay_lines(rk, o, lead, in, l->paths[i], weir_file_is_csv(l->paths[i]), sent, cut,
+                          err);
         if (in != stdin)
             fclose(in);
     }
@@ -264,13 +337,18 @@ int weir_replay_run(const struct weir_replay_opts *o, struct weir_replay_stats *
 {
     struct replay_state st = {0};
     struct weir_file_list files;
+    struct lead lead;
     char why[512];
     memset(stats, 0, sizeof *stats);
-    if (weir_file_list_expand(&files, o->path, why, sizeof why) < 0)
+    if (lead_init(&lead, o) < 0)
+        return weir_error_set(err, -ENOMEM, "out of memory");
+    if (weir_file_list_expand(&files, o->path, why, sizeof why) < 0) {
+        free(lead.cost);
         return weir_error_set(err, -ENOENT, "replay: %s", why);
+    }
     rd_kafka_t *rk = producer_new(o, &st, err);
     int cut = 0;
-    int rc = rk ? replay_files(rk, o, &files, &stats->sent, &cut, err) : err->code;
+    int rc = rk ? replay_files(rk, o, &lead, &files, &stats->sent, &cut, err) : err->code;
     if (rk) {
         int left = settle(rk, o);
         stats->stopped = cut || (left > 0 && stopping(o));
@@ -284,6 +362,7 @@ int weir_replay_run(const struct weir_replay_opts *o, struct weir_replay_stats *
         rd_kafka_destroy(rk);
     }
     weir_file_list_free(&files);
+    free(lead.cost);
     stats->acked = st.acked;
     return rc;
 }
@@ -331,6 +410,7 @@ struct replay_job {
     pthread_t thread;
     int started;                      /* the main thread's: 1 once the thread runs */
     _Atomic int stop;
+    _Atomic uint64_t taken;           /* the workers' records_in, every tick */
     _Atomic int ended;                /* the thread is through: rc, err and stats are final */
     int rc;
     struct weir_error err;
@@ -346,6 +426,14 @@ static void *replay_thread(void *arg)
     weir_kafka_client_release(&job->cl);
     atomic_store(&job->ended, 1);
     return NULL;
+}
+
+static int consumed_topic(const struct weir_kafka_source_conf *kc, const char *topic)
+{
+    for (size_t i = 0; i < kc->topics.n; i++)
+        if (strcmp(kc->topics.v[i], topic) == 0)
+            return 1;
+    return 0;
 }
 
 /* The brokers and topic, once the workers are up; on the embedded cluster the
@@ -364,6 +452,10 @@ static int job_start(struct replay_job *job, struct weir_error *err)
         .brokers = job->cl.brokers, .topic = topic, .path = job->conf->path,
         .csv = n > 4 && strcasecmp(job->conf->path + n - 4, ".csv") == 0, .rate = job->conf->rate,
         .key_field = job->conf->key, .partition = (int32_t)job->conf->partition, .stop = &job->stop};
+    if (job->cl.embedded && consumed_topic(kc, topic)) { /* the mock cluster's 5 MiB: see above */
+        job->o.taken = &job->taken;
+        job->o.ahead = WEIR_REPLAY_EMBEDDED_AHEAD;
+    }
     if (pthread_create(&job->thread, NULL, replay_thread, job) != 0) {
         weir_kafka_client_release(&job->cl);
         return weir_error_set(err, -EAGAIN, "replay: cannot start its thread");
@@ -376,6 +468,7 @@ static int job_poll(struct weir_companion *c, const struct weir_run_progress *p,
                     struct weir_error *err)
 {
     struct replay_job *job = (struct replay_job *)c;
+    atomic_store(&job->taken, p->records_in);
     if (!job->started)
         return p->workers_ready ? job_start(job, err) : 0;
     if (!atomic_load(&job->ended))

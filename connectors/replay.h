@@ -30,6 +30,11 @@ struct weir_replay_opts {
     uint64_t limit;        /* stop after this many records; 0: the whole file */
     int32_t partition;     /* a fixed partition, or -1 for the partitioner (by key) */
     const _Atomic int *stop; /* becomes nonzero: stop early (see above); may be NULL */
+    /* Records the consumers have taken so far, or NULL: then the replay keeps
+     * what they have not taken under `ahead` bytes (the embedded cluster keeps
+     * only the last 5 MiB of a partition; see replay.c). */
+    const _Atomic uint64_t *taken;
+    uint64_t ahead;
 };
 
 struct weir_replay_stats {

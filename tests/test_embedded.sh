@@ -13,6 +13,12 @@
 #      once; a second sink (JSON Lines on stdout) shows each good record once.
 #   c. a "replay" on a pipeline with a file source is a validation error
 #      (exit 2) that names the path and the source type.
+#   d. an unpaced replay of 7 MB into one partition, more than the 5 MiB the
+#      embedded cluster keeps of a partition: every record comes through once
+#      and the run ends by itself. The replay used to outrun the consumers, the
+#      cluster dropped the records they had not fetched and the run waited for
+#      them for ever: here a run whose output stops growing for 15 s is stopped
+#      and fails.
 #
 # Env: WEIR_BIN (the weir binary), WEIR_SRC (the repository root).
 set -u
@@ -139,6 +145,38 @@ if [ "$RC" -eq 2 ] && [ "$(cat "$T/fileval.err")" = "$MSG" ]; then
     ok "c: validate with a \"replay\" object on a file source: exit 2, same message"
 else
     fail "c: validate with a \"replay\" object on a file source: exit $RC, stderr: $(cat "$T/fileval.err")"
+fi
+
+# ---- d. an unpaced replay larger than what the embedded cluster keeps -------------------
+N=30000
+awk -v n="$N" 'BEGIN { pad = sprintf("%0200d", 0); for (i = 0; i < n; i++)
+    printf "{\"seq\":%d,\"value\":%d,\"pad\":\"%s\"}\n", i, i % 97, pad }' >"$T/big.jsonl"
+"$WEIR" run tests/pipelines/embedded-replay.json --embedded --replay "$T/big.jsonl" --workers 2 \
+    --set replay.partition=0 >"$T/big.out" 2>"$T/big.err" </dev/null &
+pid=$!
+seen=-1 still=0 stalled=0
+while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    n=$(wc -l <"$T/big.out")
+    if [ "$n" -ne "$seen" ]; then
+        seen=$n still=0
+    elif [ $((still += 1)) -ge 15 ]; then
+        stalled=1
+        kill -TERM "$pid"
+        sleep 5
+        kill -KILL "$pid" 2>/dev/null
+        break
+    fi
+done
+wait "$pid"
+RC=$?
+n_seq=$(grep -o '"seq":[0-9]*' "$T/big.out" | sort -u | wc -l)
+if [ "$stalled" -eq 0 ] && [ "$RC" -eq 0 ] && [ "$(wc -l <"$T/big.out")" -eq "$N" ] && [ "$n_seq" -eq "$N" ]; then
+    ok "d: $(du -m "$T/big.jsonl" | cut -f1) MB replayed unpaced into one partition: $N records out, each once"
+elif [ "$stalled" -eq 1 ]; then
+    fail "d: stalled with $seen of $N records out (no output for 15 s): $(tail -n2 "$T/big.err")"
+else
+    fail "d: exit $RC, $(wc -l <"$T/big.out") outputs, $n_seq distinct seq of $N: $(tail -n2 "$T/big.err")"
 fi
 
 finish
