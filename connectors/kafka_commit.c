@@ -15,7 +15,10 @@
  * RETRY_AFTER_NS is committed again with explicit offsets (which librdkafka
  * always sends). At close the stored offsets are committed explicitly and
  * the result awaited up to connect_timeout, retried on failure; what could
- * still not be committed is reported in one line. */
+ * still not be committed is reported in one line. A revocation's commit
+ * that fails cannot be retried (the partitions were handed back): it is
+ * named when its answer comes. Partition lists in these lines are built by
+ * weir_kafka_names (kafka_names.c): "and N more" past the room. */
 #include "connectors/kafka_source.h"
 #include "engine/log.h"
 
