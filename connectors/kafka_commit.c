@@ -74,8 +74,8 @@ void ks_on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partit
         }
     }
     if (gone.len || gone.more)
-        weir_log(WEIR_LOG_WARN, "warning: %s: offsets committed on revocation not taken by brokers %s: "
-                 "%s: %s; not retried (the partitions were handed back): whoever owns them next "
+        weir_log(WEIR_LOG_WARN, "warning: %s: offsets committed on revocation not taken by "
+                 "brokers %s: %s: %s; not retried (the partitions were handed back): whoever owns them next "
                  "reads those records again\n", ks->cl.what, ks->cl.brokers,
                  weir_kafka_names_end(&gone, ""), ks->commit_err);
     if (failed) {
