@@ -15,13 +15,30 @@
  * RETRY_AFTER_NS is committed again with explicit offsets (which librdkafka
  * always sends). At close the stored offsets are committed explicitly and
  * the result awaited up to connect_timeout, retried on failure; what could
- * still not be committed is reported in one line. */
+ * still not be committed is reported in one line. A revocation's commit
+ * that fails cannot be retried (the partitions were handed back): it is
+ * named when its answer comes. Partition lists in these lines are built by
+ * weir_kafka_names (kafka_names.c): "and N more" past the room. */
 #include "connectors/kafka_source.h"
 #include "engine/log.h"
 
 #define RETRY_AFTER_NS (3000ull * 1000000ull) /* 3 auto-commit intervals (1 s) */
 
-/* The offset commit callback: auto-commits and weir's own async commits. */
+/* A failed commit that nobody retries: a revocation's (ks_revoke_finish,
+ * or librdkafka's own at unassign) for a partition this worker no longer
+ * holds, or holds again from the brokers' offset. Not a lost one (named at
+ * exit), not one confirmed further or named already. */
+static int unretried(const struct kpart *p, const rd_kafka_topic_partition_t *e, int revocation)
+{
+    if (p->assigned && !revocation)
+        return 0;
+    return !p->lost && e->offset > p->committed && e->offset > p->named;
+}
+
+/* The offset commit callback: auto-commits and weir's own async commits.
+ * Failures of the assigned partitions are retried (ks_commit_retry) and
+ * warned about; those of revoked ones cannot be, and are named in one
+ * line: their records are read again by the next owner (issue 8). */
 void ks_on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *l,
                   void *opaque)
 {
@@ -30,22 +47,37 @@ void ks_on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partit
     if (err == RD_KAFKA_RESP_ERR__NO_OFFSET || !l)
         return;
     int failed = 0;
+    struct weir_kafka_names gone = {.len = 0};
     for (int i = 0; i < l->cnt; i++) {
         const rd_kafka_topic_partition_t *e = &l->elems[i];
         struct kpart *p = ks_part_find(ks, e->topic, e->partition);
         rd_kafka_resp_err_t pe = err ? err : e->err;
         if (!p || e->offset < 0)
             continue;
+        int revocation = p->revoke_at >= 0 && e->offset == p->revoke_at;
+        if (revocation)
+            p->revoke_at = -1; /* answered */
         if (!pe) {
             if (e->offset > p->committed) {
                 p->committed = e->offset;
                 p->behind_since = 0;
             }
-        } else {
+            continue;
+        }
+        snprintf(ks->commit_err, sizeof ks->commit_err, "%s", rd_kafka_err2str(pe));
+        if (unretried(p, e, revocation)) {
+            p->named = e->offset;
+            weir_kafka_names_add(&gone, ", ", "%s[%d] at %lld", e->topic, (int)e->partition,
+                                 (long long)e->offset);
+        } else if (p->assigned && !revocation) {
             failed++;
-            snprintf(ks->commit_err, sizeof ks->commit_err, "%s", rd_kafka_err2str(pe));
         }
     }
+    if (gone.len || gone.more)
+        weir_log(WEIR_LOG_WARN, "warning: %s: offsets committed on revocation not taken by "
+                 "brokers %s: %s: %s; not retried (the partitions were handed back): whoever owns them next "
+                 "reads those records again\n", ks->cl.what, ks->cl.brokers,
+                 weir_kafka_names_end(&gone, ""), ks->commit_err);
     if (failed) {
         char why[400];
         snprintf(why, sizeof why, "offset commit failed for %d partition(s): %s (retried)", failed,
@@ -158,19 +190,19 @@ static void refresh_committed(struct kafka_source *ks)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* ", t[p] at 120 (brokers hold: 100)" for the reports below, appended to
- * text (size bytes) at n; returns the new length, never past size - 1. */
-static size_t describe(char *text, size_t n, size_t size, const struct kafka_source *ks,
-                       const char *topic, int32_t partition, int64_t at, int64_t committed)
+/* "t[p] at 120 (brokers hold: 100)", one piece of the reports below; p, when
+ * known, remembers that it was named. */
+static void describe(struct weir_kafka_names *b, const struct kafka_source *ks, struct kpart *p,
+                     const char *topic, int32_t partition, int64_t at, int64_t committed)
 {
-    int w;
     if (committed < -1)
-        w = snprintf(text + n, size - n, "%s%s[%d] at %lld (brokers' offset unknown: %s)",
-                     n ? ", " : "", topic, (int)partition, (long long)at, ks->fetch_err);
+        weir_kafka_names_add(b, ", ", "%s[%d] at %lld (brokers' offset unknown: %s)", topic,
+                             (int)partition, (long long)at, ks->fetch_err);
     else
-        w = snprintf(text + n, size - n, "%s%s[%d] at %lld (brokers hold: %lld)", n ? ", " : "",
-                     topic, (int)partition, (long long)at, (long long)committed);
-    return w < 0 ? n : n + (size_t)w < size ? n + (size_t)w : size - 1;
+        weir_kafka_names_add(b, ", ", "%s[%d] at %lld (brokers hold: %lld)", topic,
+                             (int)partition, (long long)at, (long long)committed);
+    if (p && at > p->named)
+        p->named = at;
 }
 
 /* Partitions whose assignment was lost (the group session expired, e.g.
@@ -182,20 +214,19 @@ static size_t describe(char *text, size_t n, size_t size, const struct kafka_sou
  * may own them), so it says which. */
 static void report_lost(struct kafka_source *ks)
 {
-    char text[600];
-    size_t n = 0;
-    for (size_t i = 0; i < ks->nparts && n + 64 < sizeof text; i++) {
-        const struct kpart *p = ks->parts[i];
+    struct weir_kafka_names names = {.len = 0};
+    for (size_t i = 0; i < ks->nparts; i++) {
+        struct kpart *p = ks->parts[i];
         int64_t done = p->acked > p->stored ? p->acked : p->stored;
         if (p->assigned || !p->lost || done <= p->committed)
             continue;
-        n = describe(text, n, sizeof text, ks, p->topic, p->partition, done, p->committed);
+        describe(&names, ks, p, p->topic, p->partition, done, p->committed);
     }
-    if (n)
+    if (names.len || names.more)
         weir_log(WEIR_LOG_ERROR, "%s: offsets not committed to brokers %s: %s: the assignment was "
                  "lost (group session expired) before they could be, and had not come back at "
                  "exit; the next owner reads those records again\n", ks->cl.what, ks->cl.brokers,
-                 text);
+                 weir_kafka_names_end(&names, ""));
 }
 
 /* At close (at-least-once): the stored offsets are committed explicitly,
@@ -234,16 +265,15 @@ void ks_commit_final(struct kafka_source *ks)
         usleep(200000); /* at close, on the worker's thread: nothing else waits on this loop */
     }
     if (l->cnt) {
-        char text[600];
-        size_t n = 0;
-        for (int i = 0; i < l->cnt && n + 64 < sizeof text; i++) {
+        struct weir_kafka_names names = {.len = 0};
+        for (int i = 0; i < l->cnt; i++) {
             struct kpart *p = ks_part_find(ks, l->elems[i].topic, l->elems[i].partition);
-            n = describe(text, n, sizeof text, ks, l->elems[i].topic, l->elems[i].partition,
-                         l->elems[i].offset, p ? p->committed : -1);
+            describe(&names, ks, p, l->elems[i].topic, l->elems[i].partition, l->elems[i].offset,
+                     p ? p->committed : -1);
         }
         weir_log(WEIR_LOG_ERROR, "%s: offsets not committed to brokers %s within connect_timeout: "
                  "%s: %s; the next run reads those records again\n", ks->cl.what, ks->cl.brokers,
-                 text, why);
+                 weir_kafka_names_end(&names, ""), why);
     }
     rd_kafka_topic_partition_list_destroy(l);
 }

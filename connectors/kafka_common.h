@@ -123,6 +123,22 @@ const char *weir_kafka_transport_reason(const char *reason, char *buf, size_t si
 const char *weir_kafka_auth_reason(const char *reason, const char *mechanism, int version,
                                    char *buf, size_t size);
 
+/* The list of partitions in one report line ("in[2] at 12 (...), in[5] ..."):
+ * a fixed buffer that never drops a name without a word. A piece that does
+ * not fit, and every piece after it, is counted instead, and the text ends
+ * with " and N more". Room for the ending is kept free. */
+#define WEIR_KAFKA_NAMES_SIZE 600
+struct weir_kafka_names {
+    char text[WEIR_KAFKA_NAMES_SIZE];
+    size_t len;  /* of text */
+    size_t more; /* the pieces left out */
+};
+/* Appends one piece (printf-style), preceded by sep unless it is the first. */
+void weir_kafka_names_add(struct weir_kafka_names *b, const char *sep, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The text: close appended when a piece was (e.g. "]"), then " and N more". */
+const char *weir_kafka_names_end(struct weir_kafka_names *b, const char *close);
+
 void weir_kafka_transactional_id(const struct weir_pipeline *pl, int w, char *out, size_t size);
 /* A Kafka sink's own "brokers" (NULL: the source's), for the exactly-once check. */
 const char *weir_kafka_sink_brokers(const void *sink_conf);

@@ -39,7 +39,7 @@ static struct kpart *part_get(struct kafka_source *ks, const char *topic, int32_
         return NULL;
     }
     p->partition = partition;
-    p->next = p->sent = -1;
+    p->next = p->sent = p->revoke_at = p->named = -1;
     ks->parts[ks->nparts++] = p;
     return p;
 }
@@ -314,16 +314,15 @@ void ks_revoke_finish(struct kafka_source *ks)
         rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_new(l->cnt);
         for (int i = 0; i < l->cnt; i++) {
             struct kpart *p = ks_part_find(ks, l->elems[i].topic, l->elems[i].partition);
-            if (p && p->assigned && p->stored >= 0 && p->stored > p->committed)
+            if (p && p->assigned && p->stored >= 0 && p->stored > p->committed) {
                 rd_kafka_topic_partition_list_add(c, p->topic, p->partition)->offset = p->stored;
+                p->revoke_at = p->stored; /* a failure is named when it comes back (ks_on_commit) */
+            }
         }
         rd_kafka_resp_err_t e = c->cnt ? rd_kafka_commit(ks->rk, c, 1) : 0; /* async: the loop goes on */
+        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            ks_on_commit(ks->rk, e, c, ks); /* refused at once: named the same way */
         rd_kafka_topic_partition_list_destroy(c);
-        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
-            char why[256];
-            snprintf(why, sizeof why, "commit on revocation failed: %s", rd_kafka_err2str(e));
-            weir_kafka_warn(&ks->cl, why);
-        }
     }
     size_t abandoned = 0;
     int lost = rd_kafka_assignment_lost(ks->rk);
@@ -434,6 +433,7 @@ void ks_parts_assigned(struct kafka_source *ks, rd_kafka_topic_partition_list_t 
         p->next = p->sent = p->acked = p->safe = p->covered = p->stored = p->committed = -1;
         p->behind_since = 0;
         p->lost = 0;
+        p->named = -1; /* not revoke_at: an earlier revocation's answer may still come */
         if (resume >= 0) {
             l->elems[i].offset = resume; /* rd_kafka_assign starts there */
             p->stored = resume;          /* not confirmed: committed by ks_commit_retry */
@@ -519,22 +519,18 @@ void ks_hold_check(struct kafka_source *ks)
 void ks_log_partitions(const struct kafka_source *ks, const char *what,
                        const rd_kafka_topic_partition_list_t *l)
 {
-    char text[320];
-    size_t n = 0;
+    struct weir_kafka_names names = {.len = 0};
     const char *topic = NULL;
-    for (int i = 0; i < l->cnt && n + 32 < sizeof text; i++) {
+    for (int i = 0; i < l->cnt; i++) {
         const rd_kafka_topic_partition_t *e = &l->elems[i];
         if (topic && strcmp(topic, e->topic) == 0)
-            n += (size_t)snprintf(text + n, sizeof text - n, ",%d", (int)e->partition);
+            weir_kafka_names_add(&names, ",", "%d", (int)e->partition);
         else
-            n += (size_t)snprintf(text + n, sizeof text - n, "%s%s[%d", topic ? "] " : "", e->topic,
-                                  (int)e->partition);
+            weir_kafka_names_add(&names, "] ", "%s[%d", e->topic, (int)e->partition);
         topic = e->topic;
     }
-    if (topic && n + 2 < sizeof text)
-        snprintf(text + n, sizeof text - n, "]");
     weir_log(WEIR_LOG_INFO, "%s: %s %d partition(s)%s%s", ks->cl.what, what, l->cnt,
-             l->cnt ? ": " : "", l->cnt ? text : "");
+             l->cnt ? ": " : "", weir_kafka_names_end(&names, "]"));
 }
 
 void ks_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,

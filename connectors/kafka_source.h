@@ -53,6 +53,8 @@ struct kpart {
     int64_t committed; /* the last commit the brokers confirmed (-1: none seen; -2: unknown) */
     uint64_t behind_since; /* stored ahead of committed since (ns), 0 when not */
     int lost; /* its assignment was lost with records acknowledged (the brokers checked at close) */
+    int64_t revoke_at; /* the offset its revocation committed, the answer not yet seen (-1: none) */
+    int64_t named;     /* the offset last named in a line as not committed (-1: none) */
 };
 
 struct kticket {
