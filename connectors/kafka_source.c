@@ -459,6 +459,16 @@ static rd_kafka_resp_err_t assign_embedded(struct kafka_source *ks)
         for (int p = 0; p < WEIR_KAFKA_EMBEDDED_PARTITIONS; p++)
             if (p % n == w->id)
                 rd_kafka_topic_partition_list_add(l, c->topics.v[i], p);
+    /* a reload's replaced consumer commits later, off the loop: its
+     * successor starts where it stopped, not at the committed offsets */
+    const struct weir_source *prev = ks->s->prev;
+    const struct kafka_source *old = prev && prev->type == &weir_source_kafka ? prev->state : NULL;
+    for (int i = 0; old && old->handoff && i < l->cnt; i++) {
+        const rd_kafka_topic_partition_t *h =
+            rd_kafka_topic_partition_list_find(old->handoff, l->elems[i].topic, l->elems[i].partition);
+        if (h)
+            l->elems[i].offset = h->offset;
+    }
     ks_log_partitions(ks, "assigned (embedded cluster: fixed)", l);
     ks_parts_assigned(ks, l);
     rd_kafka_resp_err_t e = rd_kafka_assign(ks->rk, l);
@@ -572,6 +582,13 @@ static void ks_detach(struct weir_source *s)
     if (ks->rk && ks->subscribed && ks->txn) {
         ks_txn_commit_now(ks); /* aborts instead when the worker failed */
         ks->txn_ended = 1;
+    } else if (ks->rk && !ks->txn && ks->cl.embedded) {
+        /* assigned: the successor takes the same partitions at once */
+        ks->handoff = rd_kafka_topic_partition_list_new((int)ks->nparts + 1);
+        for (size_t i = 0; i < ks->nparts; i++)
+            if (ks->parts[i]->assigned && ks->parts[i]->stored >= 0)
+                rd_kafka_topic_partition_list_add(ks->handoff, ks->parts[i]->topic,
+                                                  ks->parts[i]->partition)->offset = ks->parts[i]->stored;
     }
     ks_cancel_events(ks);
 }
@@ -661,6 +678,8 @@ static void ks_close(struct weir_source *s)
     }
     if (ks->replaced && !s->worker->closing) /* one line per reload that changed it */
         weir_log(WEIR_LOG_INFO, "%s: the replaced consumer is closed\n", ks->cl.what);
+    if (ks->handoff)
+        rd_kafka_topic_partition_list_destroy(ks->handoff);
     free(ks->scratch);
     free(ks);
     s->state = NULL;

@@ -122,6 +122,7 @@ struct kafka_source {
     uint64_t held_since;         /* its first assignment (ns), for the bound on holding */
     struct ks_fence *fence;      /* exactly-once: fences members that left (kafka_fence.c) */
     int txn_ended;               /* replaced: its transaction ended at detach, on the loop */
+    rd_kafka_topic_partition_list_t *handoff; /* replaced, assigned: where its successor starts */
     int closer_state;            /* KS_CLOSER_*: a replaced consumer closing off the loop */
     int closer_done;             /* (atomic) the closer thread is through */
     int failed_then;             /* the worker's failure when the closer started */
