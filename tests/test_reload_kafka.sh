@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Reloads that change the Kafka source (connectors/kafka_source.c's detach,
-# quiet and close; engine/worker_reload.c): each replaced consumer commits
-# and leaves at once and is closed and freed as soon as nothing of it is on
-# the worker's loop, not when the run ends.
+# quiet and close, kafka_source_close.c; engine/worker_reload.c): each
+# replaced consumer commits and leaves its group off the worker's loop (a
+# closer thread) as soon as nothing of it is on the loop, and is closed and
+# freed once that is done, not when the run ends.
 #   A. the embedded cluster (an assigned consumer: its successor takes the
 #      same partitions, i.e. the same partition slots of the worker, before
 #      the old one is closed): 2 workers, a paced replay of N records keyed
