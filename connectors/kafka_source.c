@@ -583,7 +583,9 @@ static void ks_detach(struct weir_source *s)
         ks_txn_commit_now(ks); /* aborts instead when the worker failed */
         ks->txn_ended = 1;
     } else if (ks->rk && !ks->txn && ks->cl.embedded) {
-        /* assigned: the successor takes the same partitions at once */
+        /* assigned: the successor takes the same partitions at once, from
+         * here (its commit comes later, on the closer thread; one landing
+         * after the successor's own would only mean rereading, never a loss) */
         ks->handoff = rd_kafka_topic_partition_list_new((int)ks->nparts + 1);
         for (size_t i = 0; i < ks->nparts; i++)
             if (ks->parts[i]->assigned && ks->parts[i]->stored >= 0)

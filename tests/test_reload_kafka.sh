@@ -255,6 +255,7 @@ except subprocess.TimeoutExpired:
 check(rc == 0, f"SIGTERM exit {rc}")
 check(ids_out() == set(range(n)), f"every id out: {len(ids_out())} of {n}")
 e = log()
+check("offsets not committed" not in e, "the replaced consumer's offsets were committed")
 check("ERROR" not in e and "AddressSanitizer" not in e and "runtime error" not in e
       and "ThreadSanitizer" not in e, "no error, sanitizer report or failure in the log")
 if not all(results):
