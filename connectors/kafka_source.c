@@ -464,8 +464,8 @@ static rd_kafka_resp_err_t assign_embedded(struct kafka_source *ks)
     const struct weir_source *prev = ks->s->prev;
     const struct kafka_source *old = prev && prev->type == &weir_source_kafka ? prev->state : NULL;
     for (int i = 0; old && old->handoff && i < l->cnt; i++) {
-        const rd_kafka_topic_partition_t *h =
-            rd_kafka_topic_partition_list_find(old->handoff, l->elems[i].topic, l->elems[i].partition);
+        const rd_kafka_topic_partition_t *h = rd_kafka_topic_partition_list_find(
+            old->handoff, l->elems[i].topic, l->elems[i].partition);
         if (h)
             l->elems[i].offset = h->offset;
     }
@@ -587,10 +587,12 @@ static void ks_detach(struct weir_source *s)
          * here (its commit comes later, on the closer thread; one landing
          * after the successor's own would only mean rereading, never a loss) */
         ks->handoff = rd_kafka_topic_partition_list_new((int)ks->nparts + 1);
-        for (size_t i = 0; i < ks->nparts; i++)
-            if (ks->parts[i]->assigned && ks->parts[i]->stored >= 0)
-                rd_kafka_topic_partition_list_add(ks->handoff, ks->parts[i]->topic,
-                                                  ks->parts[i]->partition)->offset = ks->parts[i]->stored;
+        for (size_t i = 0; i < ks->nparts; i++) {
+            const struct kpart *p = ks->parts[i];
+            if (p->assigned && p->stored >= 0)
+                rd_kafka_topic_partition_list_add(ks->handoff, p->topic, p->partition)->offset =
+                    p->stored;
+        }
     }
     ks_cancel_events(ks);
 }
