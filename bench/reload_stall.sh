@@ -13,15 +13,17 @@
 # Usage: bench/reload_stall.sh WEIR... with binaries built with
 # bench/reload_stall/measure.patch applied (it logs "measure:" lines from
 # engine/worker_reload.c). MODES picks the cases; PORT (default 29964).
-# Measured 2026-12-01, 2 shared cores (ms on the loop):
+# Measured 2026-12-01, 2 shared cores, one run each (ms on the loop):
 #   before (detach did the final commit and consumer_close):
-#     kk-up detach 36.7 + close 1.8; kf-up 28.5 + 1.0;
-#     kf-stopped detach 120242 (reload applied after 120 s);
-#     kk-stopped3 detach 3050.7
-#   after (a closer thread): detach 0.0, quiet calls under 1 ms, close 0.0;
-#     kf-stopped: reload applied at once, the closer still waiting at 60 s;
-#     kk-stopped3: detach 0.0 but open 3015.4 (the new consumer's topic
-#     check, on the loop, waits for the broker: not changed here)
+#     kk-up detach 36.7 + close 0.9; kf-up detach 39.6 + close 2.3;
+#     kf-stopped detach 120341.9 (the reload not applied within 60 s);
+#     kk-stopped3 detach 3049.6
+#   after (a closer thread): detach 0.0, quiet calls under 1 ms (not
+#     logged), close 0.0 in every case; kf-stopped: the reload applied at
+#     once, the closer still waiting at 60 s (close 131.3 at SIGTERM, the
+#     worker ending, after the broker was continued); kk-stopped3: open
+#     3013.1 (the new consumer's topic check on the loop waits for the
+#     broker: not changed here). open otherwise 2.4-16.6 both.
 set -u
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 PORT=${PORT:-29964} BOOT=127.0.0.1:${PORT:-29964}
