@@ -108,7 +108,9 @@ size_t ks_part_orphan(struct kafka_source *ks, struct kpart *p)
     p->head = p->tail = NULL;
     p->revoking = 0;
     ks_waiting_drop(p);
-    if (p->assigned) /* not when a reload's successor holds the slot now */
+    if (p->assigned && ks->closer_state == KS_CLOSER_RUNNING)
+        p->release_slot = 1; /* the slots are the loop's: close() releases it */
+    else if (p->assigned) /* not when a reload's successor holds the slot now */
         weir_worker_partition_release(ks->s->worker, ks->s, p->slot);
     p->assigned = 0;
     if (ks->last == p)
@@ -309,7 +311,7 @@ void ks_revoke_finish(struct kafka_source *ks)
     rd_kafka_topic_partition_list_t *l = ks->revoked;
     if (!ks->revoking || !l)
         return;
-    if (!ks->txn && !ks->s->worker->failed && !rd_kafka_assignment_lost(ks->rk)) {
+    if (!ks->txn && !ks_worker_failed(ks) && !rd_kafka_assignment_lost(ks->rk)) {
         /* explicit offsets: librdkafka skips those it believes committed */
         rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_new(l->cnt);
         for (int i = 0; i < l->cnt; i++) {
@@ -382,9 +384,9 @@ static void revoke_begin(struct kafka_source *ks, const rd_kafka_topic_partition
             p->revoking = 1;
     }
     int lost = rd_kafka_assignment_lost(ks->rk);
-    if (ks->closing || lost || ks->s->worker->failed) {
+    if (ks->closing || lost || ks_worker_failed(ks)) {
         ks_revoke_finish(ks);
-        if (lost && ks->txn && !ks->s->worker->failed)
+        if (lost && ks->txn && !ks_worker_failed(ks))
             ks_txn_abandon(ks); /* what it holds of them must not commit with other offsets */
         return;
     }
@@ -539,7 +541,16 @@ void ks_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     struct kafka_source *ks = opaque;
     int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     rd_kafka_error_t *e = NULL;
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && ks->closer_state == KS_CLOSER_RUNNING) {
+        /* served while a replaced consumer leaves, on its closer thread: the
+         * worker's slots are the loop's; nothing is read any more, and the
+         * revocation that follows finds no partition of it */
+        ks_log_partitions(ks, "rebalance while leaving: assigned (untracked)", l);
+        if (coop)
+            e = rd_kafka_incremental_assign(rk, l);
+        else
+            rd_kafka_assign(rk, l);
+    } else if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         ks_log_partitions(ks, "rebalance: assigned", l);
         ks_parts_assigned(ks, l);
         ks_startup_assigned(ks);

@@ -466,6 +466,16 @@ static rd_kafka_resp_err_t assign_embedded(struct kafka_source *ks)
         for (int p = 0; p < WEIR_KAFKA_EMBEDDED_PARTITIONS; p++)
             if (p % n == w->id)
                 rd_kafka_topic_partition_list_add(l, c->topics.v[i], p);
+    /* a reload's replaced consumer commits later, off the loop: its
+     * successor starts where it stopped, not at the committed offsets */
+    const struct weir_source *prev = ks->s->prev;
+    const struct kafka_source *old = prev && prev->type == &weir_source_kafka ? prev->state : NULL;
+    for (int i = 0; old && old->handoff && i < l->cnt; i++) {
+        const rd_kafka_topic_partition_t *h = rd_kafka_topic_partition_list_find(
+            old->handoff, l->elems[i].topic, l->elems[i].partition);
+        if (h)
+            l->elems[i].offset = h->offset;
+    }
     ks_log_partitions(ks, "assigned (embedded cluster: fixed)", l);
     ks_parts_assigned(ks, l);
     rd_kafka_resp_err_t e = rd_kafka_assign(ks->rk, l);
@@ -553,29 +563,6 @@ static void ks_stop(struct weir_source *s)
         ks_finish(ks);
 }
 
-/* The last commit, and out of the group. Once. An assigned consumer (the
- * embedded cluster) commits only when a reload replaces it: its successor
- * starts from the committed offsets. */
-static void ks_leave(struct kafka_source *ks, int replaced)
-{
-    if (ks->left)
-        return;
-    ks->left = 1;
-    if (ks->rk && ks->subscribed && ks->txn) {
-        ks_txn_commit_now(ks); /* aborts instead when the worker failed; the operators hold nothing */
-        rd_kafka_consumer_close(ks->rk);
-    } else if (ks->rk && ks->subscribed) {
-        ks_commit_final(ks); /* what is stored, explicitly, reported if it cannot be */
-        rd_kafka_consumer_close(ks->rk); /* revokes: ks_on_rebalance → revoke_parts() */
-    } else if (ks->rk && replaced) {
-        /* assigned: nothing to leave */
-        rd_kafka_resp_err_t e = rd_kafka_commit(ks->rk, NULL, 0);
-        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-            weir_log(WEIR_LOG_ERROR, "%s: commit to brokers %s failed: %s\n", ks->cl.what,
-                    ks->cl.brokers, rd_kafka_err2str(e));
-    }
-}
-
 /* The poll and the tick of a replaced source may never fire now: both are
  * cancelled (their done() still runs, and clears the armed flag). A cancel
  * that found no room on the ring is tried again from quiet(). */
@@ -588,16 +575,32 @@ static void ks_cancel_events(struct kafka_source *ks)
         ks->tick_cancelled = weir_loop_cancel(loop, &ks->tick_ev) == 0;
 }
 
-/* A reload replaced this (stopped) source: commit and leave the group now,
- * so that its partitions go to the new consumer; close() frees the rest,
- * once quiet() says nothing of it is left on the loop. */
+/* A reload replaced this (stopped) source. Under exactly-once its
+ * transaction ends now, on the loop (kafka_source_close.c says why); the
+ * last commit and leaving the group, so that its partitions go to the new
+ * consumer, run on a closer thread once quiet() finds nothing of it left
+ * on the loop; close() frees the rest after that thread is through. */
 static void ks_detach(struct weir_source *s)
 {
     struct kafka_source *ks = s->state;
     if (!ks)
         return;
     ks->closing = ks->stopping = ks->replaced = 1;
-    ks_leave(ks, 1);
+    if (ks->rk && ks->subscribed && ks->txn) {
+        ks_txn_commit_now(ks); /* aborts instead when the worker failed */
+        ks->txn_ended = 1;
+    } else if (ks->rk && !ks->txn && ks->cl.embedded) {
+        /* assigned: the successor takes the same partitions at once, from
+         * here (its commit comes later, on the closer thread; one landing
+         * after the successor's own would only mean rereading, never a loss) */
+        ks->handoff = rd_kafka_topic_partition_list_new((int)ks->nparts + 1);
+        for (size_t i = 0; i < ks->nparts; i++) {
+            const struct kpart *p = ks->parts[i];
+            if (p->assigned && p->stored >= 0)
+                rd_kafka_topic_partition_list_add(ks->handoff, p->topic, p->partition)->offset =
+                    p->stored;
+        }
+    }
     ks_cancel_events(ks);
 }
 
@@ -608,7 +611,9 @@ static void ks_detach(struct weir_source *s)
  * this worker assigned since (the same topic and partition: an assigned
  * consumer's fixed split, or a group's new assignment while a revocation of
  * the old one still waited) is the successor's, and the close leaves it
- * alone (weir_worker_partition_release); the others are revoked then. */
+ * alone (weir_worker_partition_release); the others are revoked then.
+ * Once quiet so far, the consumer closes on a thread of its own, and the
+ * source is quiet when that thread is through. */
 static int ks_quiet(struct weir_source *s)
 {
     struct kafka_source *ks = s->state;
@@ -618,8 +623,13 @@ static int ks_quiet(struct weir_source *s)
     for (const struct weir_quiesce *q = s->worker->quiescing; q; q = q->next)
         if (q->ctx == ks)
             return 0;
-    return !ks->poll_armed && !ks->tick_armed && !ks->txn_armed && !ks->live &&
-           !ks->ckpt_busy && !ks->committing;
+    if (ks->closer_state != KS_CLOSER_NONE) /* the closer owns the consumer until joined */
+        return ks_closer_joined(ks, 0);
+    if (ks->poll_armed || ks->tick_armed || ks->txn_armed || ks->live || ks->ckpt_busy ||
+        ks->committing)
+        return 0;
+    /* nothing of it on the loop: the consumer leaves off it (kafka_source_close.c) */
+    return ks->left || ks_closer_start(ks) < 0;
 }
 
 static void ks_close(struct weir_source *s)
@@ -628,12 +638,13 @@ static void ks_close(struct weir_source *s)
     if (!ks)
         return;
     ks->closing = ks->stopping = 1;
+    ks_closer_joined(ks, 1); /* a replaced one's closer: the worker is ending */
     if (ks->batch) { /* never dispatched: its messages go back unstored */
         weir_batch_put(ks->batch);
         ks->batch = NULL;
     }
     ks_revoke_finish(ks); /* one still waiting: its outputs are in (or abandoned) by now */
-    ks_leave(ks, 0);
+    ks_leave(ks, ks->replaced); /* on the loop at shutdown: it is finishing anyway */
     /* Tickets still out (a failed run): keep them for their holders, drop the
      * messages now (librdkafka wants them back before rd_kafka_destroy). */
     for (struct kticket *kt = ks->live, *next; kt; kt = next) {
@@ -654,21 +665,15 @@ static void ks_close(struct weir_source *s)
             ticket_done(&kt->t);
     }
     for (size_t i = 0; i < ks->nparts; i++) {
+        if (ks->parts[i]->release_slot) /* revoked by the closer thread */
+            weir_worker_partition_release(s->worker, s, ks->parts[i]->slot);
         ks_part_orphan(ks, ks->parts[i]);
         free(ks->parts[i]->waiting);
         free(ks->parts[i]->topic);
         free(ks->parts[i]);
     }
     free(ks->parts);
-    ks_fence_stop(ks);
-    if (ks->q)
-        rd_kafka_queue_destroy(ks->q);
-    if (ks->rk) {
-        if (ks->subscribed)
-            rd_kafka_destroy(ks->rk);
-        else
-            rd_kafka_destroy_flags(ks->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
-    }
+    ks_consumer_destroy(ks); /* a replaced one's closer did it already */
     ks_startup_leave(ks);
     if (ks->efd >= 0)
         close(ks->efd);
@@ -684,6 +689,8 @@ static void ks_close(struct weir_source *s)
     }
     if (ks->replaced && !s->worker->closing) /* one line per reload that changed it */
         weir_log(WEIR_LOG_INFO, "%s: the replaced consumer is closed\n", ks->cl.what);
+    if (ks->handoff)
+        rd_kafka_topic_partition_list_destroy(ks->handoff);
     free(ks->scratch);
     free(ks);
     s->state = NULL;

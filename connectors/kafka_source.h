@@ -2,12 +2,14 @@
  * kafka_partitions.c): its state, and what the files call of each other.
  * kafka_source.c: options, tickets, batches, the loop side, the source type;
  * kafka_partitions.c: partitions, offsets, checkpoints, rebalances;
- * kafka_source_txn.c: exactly-once transactions. */
+ * kafka_source_txn.c: exactly-once transactions;
+ * kafka_source_close.c: leaving the group, off the loop after a reload. */
 #ifndef WEIR_KAFKA_SOURCE_H
 #define WEIR_KAFKA_SOURCE_H
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +57,7 @@ struct kpart {
     int lost; /* its assignment was lost with records acknowledged (the brokers checked at close) */
     int64_t revoke_at; /* the offset its revocation committed, the answer not yet seen (-1: none) */
     int64_t named;     /* the offset last named in a line as not committed (-1: none) */
+    int release_slot; /* revoked by the closer thread: close() releases its slot on the loop */
 };
 
 struct kticket {
@@ -120,7 +123,24 @@ struct kafka_source {
     int su_counted;              /* this worker's first assignment was counted */
     uint64_t held_since;         /* its first assignment (ns), for the bound on holding */
     struct ks_fence *fence;      /* exactly-once: fences members that left (kafka_fence.c) */
+    int txn_ended;               /* replaced: its transaction ended at detach, on the loop */
+    rd_kafka_topic_partition_list_t *handoff; /* replaced, assigned: where its successor starts */
+    int closer_state;            /* KS_CLOSER_*: a replaced consumer closing off the loop */
+    int closer_done;             /* (atomic) the closer thread is through */
+    int failed_then;             /* the worker's failure when the closer started */
+    pthread_t closer;
 };
+
+enum { KS_CLOSER_NONE, KS_CLOSER_RUNNING, KS_CLOSER_JOINED };
+
+/* The worker's failure, as code the closer thread also runs may read it:
+ * while the closer owns the consumer, as it was when the closer started
+ * (the loop may set it meanwhile; kafka_source_close.c). */
+static inline int ks_worker_failed(const struct kafka_source *ks)
+{
+    return ks->closer_state == KS_CLOSER_RUNNING ? ks->failed_then : ks->s->worker->failed;
+}
+
 
 
 /* kafka_source.c: tickets, batches, the loop side */
@@ -167,6 +187,13 @@ void ks_on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partit
                   void *opaque);
 void ks_commit_retry(struct kafka_source *ks);
 void ks_commit_final(struct kafka_source *ks);
+
+/* kafka_source_close.c: the last commit and out of the group; a replaced
+ * consumer does both on a closer thread of its own */
+void ks_leave(struct kafka_source *ks, int replaced);
+void ks_consumer_destroy(struct kafka_source *ks);
+int ks_closer_start(struct kafka_source *ks);
+int ks_closer_joined(struct kafka_source *ks, int wait);
 
 /* kafka_source_txn.c: exactly-once */
 int ks_transactional(const void *conf);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Reloads that change the Kafka source (connectors/kafka_source.c's detach,
-# quiet and close; engine/worker_reload.c): each replaced consumer commits
-# and leaves at once and is closed and freed as soon as nothing of it is on
-# the worker's loop, not when the run ends.
+# quiet and close, kafka_source_close.c; engine/worker_reload.c): each
+# replaced consumer commits and leaves its group off the worker's loop (a
+# closer thread) as soon as nothing of it is on the loop, and is closed and
+# freed once that is done, not when the run ends.
 #   A. the embedded cluster (an assigned consumer: its successor takes the
 #      same partitions, i.e. the same partition slots of the worker, before
 #      the old one is closed): 2 workers, a paced replay of N records keyed
@@ -19,6 +20,15 @@
 #      29923; the broker also takes the next port): a subscribed consumer in a group, 20 source changes under a
 #      paced replay, the same checks (threads 19 after 20 changes as after
 #      2; before: 175 vs 31).
+#   C. the brokers stopped (SIGSTOP) while a reload replaces the subscribed
+#      consumer (by one of the embedded cluster, which needs no broker): the
+#      replaced consumer's last commit and leaving the group wait for the
+#      brokers, now on a thread of their own (kafka_source_close.c), so the
+#      reload is applied while the brokers are still stopped (before, the
+#      worker's loop waited in the commit and the close: 120 s measured), and
+#      the replaced consumer is not closed (freed) before the brokers are
+#      back; then it is, every id of the input came out, and SIGTERM exits 0
+#      with no error in the log (its offsets were committed).
 set -u
 
 . "$(dirname "$0")/lib.sh"
@@ -180,4 +190,78 @@ out=$(run_case broker "$BOOT" "${WEIR_RELOAD_KAFKA_N:-20000}" 2500 2>&1)
 rc=$?
 echo "$out" | sed 's/^/test_reload_kafka: B: /'
 [ $rc -eq 0 ] && ok || fail "B (real broker)"
+
+# ---- C: the brokers stopped during the source change ---------------------------
+broker topic-create rk-in-stopped 4 >/dev/null || { fail "cannot create topic rk-in-stopped"; finish; }
+/usr/bin/python3 - "$WEIR" "$T/stopped" "$BOOT" "$KDIR/broker.pid" <<'PY'
+import json, os, signal, subprocess, sys, time
+weir, t, brokers, pidfile = sys.argv[1:5]
+os.makedirs(t)
+n, results = 3000, []
+def check(cond, what):
+    results.append(bool(cond))
+    print(("ok: " if cond else "FAIL: ") + what, flush=True)
+with open(f"{t}/in.jsonl", "w") as f:
+    for i in range(n):
+        f.write(json.dumps({"id": i, "v": i % 97}) + "\n")
+subprocess.run([weir, "replay", f"{t}/in.jsonl", "--brokers", brokers, "--topic", "rk-in-stopped",
+                "--key", "id"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def write_pipeline(b):
+    p = {"name": "reload-stopped", "state": {"durable": False},
+         "source": {"type": "kafka", "brokers": b, "topics": ["rk-in-stopped"], "group": "rk-stopped"},
+         "operators": [{"type": "extract", "fields": {"id": "/id", "v": "/v"}}],
+         "sinks": [{"type": "file", "path": f"{t}/out.jsonl"}],
+         "dead_letter": {"type": "file", "path": f"{t}/dead.jsonl"}}
+    json.dump(p, open(f"{t}/p.json.tmp", "w"))
+    os.rename(f"{t}/p.json.tmp", f"{t}/p.json")
+def log():
+    return open(f"{t}/err").read()
+def wait_for(pred, limit):
+    end = time.time() + limit
+    while time.time() < end and proc.poll() is None:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return pred()
+def ids_out():
+    try:
+        return {json.loads(l)["id"] for l in open(f"{t}/out.jsonl") if l.endswith("\n")}
+    except OSError:
+        return set()
+write_pipeline(brokers)
+proc = subprocess.Popen([weir, "run", f"{t}/p.json", "--workers", "1"],
+                        stdout=subprocess.DEVNULL, stderr=open(f"{t}/err", "w"))
+check(wait_for(lambda: len(ids_out()) >= n, 60), f"every id out before the reload: {len(ids_out())} of {n}")
+time.sleep(1.2)  # an auto-commit interval: the offsets are committed already
+bpid = int(open(pidfile).read())
+os.kill(bpid, signal.SIGSTOP)
+try:
+    write_pipeline("embedded")
+    proc.send_signal(signal.SIGHUP)
+    applied = wait_for(lambda: "reload applied by every worker" in log(), 20)
+    check(applied, "the reload is applied while the brokers are stopped")
+    check("the replaced consumer is closed" not in log(),
+          "the replaced consumer is not closed while its last commit waits for the brokers")
+finally:
+    os.kill(bpid, signal.SIGCONT)
+check(wait_for(lambda: "the replaced consumer is closed" in log(), 60),
+      "the replaced consumer is closed once the brokers are back")
+proc.send_signal(signal.SIGTERM)
+try:
+    rc = proc.wait(30)
+except subprocess.TimeoutExpired:
+    proc.kill()
+    rc = proc.wait()
+check(rc == 0, f"SIGTERM exit {rc}")
+check(ids_out() == set(range(n)), f"every id out: {len(ids_out())} of {n}")
+e = log()
+check("offsets not committed" not in e, "the replaced consumer's offsets were committed")
+check("ERROR" not in e and "AddressSanitizer" not in e and "runtime error" not in e
+      and "ThreadSanitizer" not in e, "no error, sanitizer report or failure in the log")
+if not all(results):
+    print("--- weir's log (tail) ---\n" + "\n".join(e.splitlines()[-30:]))
+sys.exit(0 if all(results) else 1)
+PY
+rc=$?
+[ $rc -eq 0 ] && ok || fail "C (brokers stopped during the source change)"
 finish
