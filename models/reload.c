@@ -249,9 +249,11 @@ static void check_file(struct weir_model_cell *c, int say_unchanged)
     struct weir_model_file_id id;
     id_of_stat(&st, &id);
     if (same_id(&id, &served) || rejected_before(c, name, &st)) {
-        if (say_unchanged)
-            say(c, "SIGHUP: model file %s checked: %s keeps serving", c->dir,
-                same_id(&id, &served) ? now : "the one loaded before (the file there was rejected)");
+        if (say_unchanged && same_id(&id, &served))
+            say(c, "SIGHUP: model file %s checked: unchanged (%s), keeps serving", c->dir, now);
+        else if (say_unchanged)
+            say(c, "SIGHUP: model file %s checked: the file there was rejected and is unchanged "
+                "since; the one loaded before keeps serving%s", c->dir, "");
         return;
     }
     struct weir_model *m = NULL;
@@ -271,7 +273,7 @@ static void check_file(struct weir_model_cell *c, int say_unchanged)
     describe(&id, now, sizeof now);
     if (swap_in(c, m, name, &id)) {
         char line[300];
-        snprintf(line, sizeof line, "%s (was %s)", now, was);
+        snprintf(line, sizeof line, "%s; was %s", now, was);
         say(c, "model file %s changed: the new one now serving (%s)", c->dir, line);
     }
 }
