@@ -8,7 +8,8 @@
 # it: swapped in; v3 (three inputs) and v4 (v2 truncated) renamed over it:
 # rejected with one line each, v2 keeps serving, and a SIGHUP that finds
 # the rejected file unchanged does not say so again; v5 (y = 2 f0)
-# written in place: swapped in. Then a second weir with "reload_ms": 50:
+# written in place: swapped in; moved away (said once, v5 serves on) and
+# back (unchanged). Then a second weir with "reload_ms": 50:
 # v1 renamed over the file is swapped in without SIGHUP. Every record came
 # out once, scored by the model that served when it was sent (y tells
 # which).
@@ -78,6 +79,9 @@ cat "$T/stage/v5.safetensors" >"$M"; hup; wait_log 2 "$SWAP"        # in place
 send 20; wait_out                                                   # 81-100: v5
 cp "$T/out.jsonl" "$T/all.jsonl"
 hup; wait_log 1 "SIGHUP: model file $M checked: unchanged ("
+mv "$M" "$T/m.away"; hup                                            # gone: the pipeline's reload shares
+wait_log 1 "model file $M cannot be read (No such file or directory); the one loaded before keeps serving"
+mv "$T/m.away" "$M"; hup; wait_log 2 "SIGHUP: model file $M checked: unchanged ("
 exec 3>&-
 wait "$PID"
 rc=$?
