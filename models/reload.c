@@ -15,9 +15,9 @@
 
 static void id_of_stat(const struct stat *st, struct weir_model_file_id *id)
 {
+    int64_t mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
     *id = (struct weir_model_file_id){(uint64_t)st->st_dev, (uint64_t)st->st_ino,
-                                      (int64_t)st->st_size,
-                                      (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec};
+                                      (int64_t)st->st_size, mtime_ns};
 }
 
 static int same_id(const struct weir_model_file_id *a, const struct weir_model_file_id *b)
@@ -213,24 +213,25 @@ static void check_once(struct weir_model_cell *c, int poked)
             has_marker == 1 ? " (" WEIR_MODEL_MARKER " names it)" : "");
 }
 
-/* "1234 bytes, modified 2026-12-01T03:10:05Z" */
+/* "1234 bytes, modified 2026-12-01T03:10:05.123Z" */
 static void describe(const struct weir_model_file_id *id, char *out, size_t len)
 {
     time_t t = (time_t)(id->mtime_ns / 1000000000);
     struct tm tm;
     char when[32] = "?";
     if (gmtime_r(&t, &tm))
-        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    snprintf(out, len, "%jd bytes, modified %s", (intmax_t)id->size, when);
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, len, "%jd bytes, modified %s.%03dZ", (intmax_t)id->size, when,
+             (int)(id->mtime_ns % 1000000000 / 1000000));
 }
 
 /* One look at a single file: loaded again when it is not the file served
  * (another one renamed over it, or rewritten in place). */
 static void check_file(struct weir_model_cell *c, int say_unchanged)
 {
-    char name[256], why[1200], now[96];
+    char name[256], why[1200], now[96], there_now[96];
     struct weir_model_file_id served;
-    pthread_mutex_lock(&c->mu); /* only this thread changes current */
+    pthread_mutex_lock(&c->mu);
     snprintf(name, sizeof name, "%s", c->current->version);
     served = c->current->id;
     pthread_mutex_unlock(&c->mu);
@@ -248,12 +249,13 @@ static void check_file(struct weir_model_cell *c, int say_unchanged)
     c->missing[0] = 0;
     struct weir_model_file_id id;
     id_of_stat(&st, &id);
+    describe(&id, there_now, sizeof there_now);
     if (same_id(&id, &served) || rejected_before(c, name, &st)) {
         if (say_unchanged && same_id(&id, &served))
             say(c, "SIGHUP: model file %s checked: unchanged (%s), keeps serving", c->dir, now);
         else if (say_unchanged)
-            say(c, "SIGHUP: model file %s checked: the file there was rejected and is unchanged "
-                "since; the one loaded before keeps serving%s", c->dir, "");
+            say(c, "SIGHUP: model file %s checked: the file there (%s) was rejected and is "
+                "unchanged since; the one loaded before keeps serving", c->dir, there_now);
         return;
     }
     struct weir_model *m = NULL;
@@ -268,12 +270,9 @@ static void check_file(struct weir_model_cell *c, int say_unchanged)
             c->dir, why);
         return;
     }
-    char was[96];
-    snprintf(was, sizeof was, "%s", now);
-    describe(&id, now, sizeof now);
     if (swap_in(c, m, name, &id)) {
         char line[300];
-        snprintf(line, sizeof line, "%s; was %s", now, was);
+        snprintf(line, sizeof line, "%s; was %s", there_now, now);
         say(c, "model file %s changed: the new one now serving (%s)", c->dir, line);
     }
 }

@@ -5,9 +5,9 @@
  * it loads and fits, or watches a single file and loads it again when its
  * identity (device, inode, size, modification time) changed. It looks every
  * period, or only when poked (SIGHUP). A version that does not load or fit
- * is reported once and the current one keeps serving. Versions are freed when the last worker lets
- * go of them; their names stay valid until the cell is freed (records point
- * at them). */
+ * is reported once and the current one keeps serving. Versions are freed
+ * when the last worker lets go of them; their names stay valid until the
+ * cell is freed (records point at them). */
 #ifndef WEIR_MODEL_RELOAD_H
 #define WEIR_MODEL_RELOAD_H
 

@@ -72,7 +72,9 @@ put v2.safetensors; hup; wait_log 1 "$SWAP"
 send 20; wait_out                                                   # 21-40: v2
 put v3.safetensors; hup; wait_log 1 "${REJ}it has 3 inputs and 1 outputs, the pipeline 2 and 1"
 send 20; wait_out                                                   # 41-60: v2
-hup; wait_log 1 "SIGHUP: model file $M checked: the file there was rejected and is unchanged since; the one loaded before keeps serving"
+hup; wait_log 1 "SIGHUP: model file $M checked: the file there ("
+grep -qF ") was rejected and is unchanged since; the one loaded before keeps serving" "$T/err" && ok ||
+    fail "expected the rejected file said to be unchanged: $(cat "$T/err")"
 put v4.safetensors; hup; wait_log 1 "${REJ}model file $M:"
 send 20; wait_out                                                   # 61-80: v2
 cat "$T/stage/v5.safetensors" >"$M"; hup; wait_log 2 "$SWAP"        # in place

@@ -3,8 +3,8 @@
  * by hand), non-finite inputs dead-lettered or imputed, rows split over
  * several runs (max_records), a hand-made XGBoost tree with a missing value,
  * dead records left alone, prepare errors, and an equal operator prepared
- * again (a reload) sharing the loaded model unless the file changed
- * (operators/model_share.c). The PyTorch and XGBoost
+ * again (a reload) sharing the loaded model, whose watcher loads the file
+ * again when it changed (operators/model_share.c). The PyTorch and XGBoost
  * comparisons are tests/test_model_torch.sh and test_model_xgb.sh. */
 #include <fcntl.h>
 #include <math.h>
