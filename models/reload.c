@@ -13,8 +13,30 @@
 #include "models/reload.h"
 #include "models/versions.h"
 
+static void id_of_stat(const struct stat *st, struct weir_model_file_id *id)
+{
+    int64_t mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+    *id = (struct weir_model_file_id){(uint64_t)st->st_dev, (uint64_t)st->st_ino,
+                                      (int64_t)st->st_size, mtime_ns};
+}
+
+static int same_id(const struct weir_model_file_id *a, const struct weir_model_file_id *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime_ns == b->mtime_ns;
+}
+
+int weir_model_file_id_of(const char *path, struct weir_model_file_id *id)
+{
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return -errno;
+    id_of_stat(&st, id);
+    return 0;
+}
+
 static struct weir_model_ref *ref_new(struct weir_model_cell *c, struct weir_model *m,
-                                      const char *version)
+                                      const char *version, const struct weir_model_file_id *id)
 {
     struct weir_model_ref *r = calloc(1, sizeof *r);
     if (!r)
@@ -22,18 +44,21 @@ static struct weir_model_ref *ref_new(struct weir_model_cell *c, struct weir_mod
     r->m = m;
     r->refs = 1;
     snprintf(r->version, sizeof r->version, "%s", version);
+    if (id)
+        r->id = *id;
     r->next = c->all;
     c->all = r;
     return r;
 }
 
-int weir_model_cell_init(struct weir_model_cell *c, struct weir_model *m, const char *version)
+int weir_model_cell_init(struct weir_model_cell *c, struct weir_model *m, const char *version,
+                         const struct weir_model_file_id *id)
 {
     memset(c, 0, sizeof *c);
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->wake, NULL);
     atomic_init(&c->generation, 1);
-    c->current = ref_new(c, m, version);
+    c->current = ref_new(c, m, version, id);
     return c->current ? 0 : -ENOMEM;
 }
 
@@ -72,16 +97,17 @@ static void say(struct weir_model_cell *c, const char *fmt, const char *a, const
         c->log(c->ctx, line);
 }
 
-/* The file as it was when it failed (nanosecond mtime and size): a file seen
- * while it was being copied in is tried again once the copy changed it. */
+/* The file as it was when it failed (device, inode, size, nanosecond
+ * mtime): a file seen while it was being copied in is tried again once the
+ * copy changed it, and so is another file renamed over it. */
 static int rejected_before(const struct weir_model_cell *c, const char *name,
                            const struct stat *st)
 {
-    int64_t mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+    struct weir_model_file_id id;
+    id_of_stat(st, &id);
     unsigned n = c->nrejected < 16 ? c->nrejected : 16;
     for (unsigned i = 0; i < n; i++)
-        if (strcmp(c->rejected[i].name, name) == 0 && c->rejected[i].mtime_ns == mtime_ns &&
-            c->rejected[i].size == (int64_t)st->st_size)
+        if (strcmp(c->rejected[i].name, name) == 0 && same_id(&c->rejected[i].id, &id))
             return 1;
     return 0;
 }
@@ -90,8 +116,25 @@ static void remember_rejected(struct weir_model_cell *c, const char *name, const
 {
     struct weir_model_rejected *r = &c->rejected[c->nrejected++ % 16];
     snprintf(r->name, sizeof r->name, "%s", name);
-    r->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-    r->size = (int64_t)st->st_size;
+    id_of_stat(st, &r->id);
+}
+
+/* m becomes the current version (1), or is freed without memory (0). */
+static int swap_in(struct weir_model_cell *c, struct weir_model *m, const char *name,
+                   const struct weir_model_file_id *id)
+{
+    pthread_mutex_lock(&c->mu);
+    struct weir_model_ref *old = c->current, *r = ref_new(c, m, name, id);
+    if (r) {
+        c->current = r;
+        unref(old);
+        atomic_fetch_add_explicit(&c->generation, 1, memory_order_release);
+        atomic_fetch_add(&c->swaps, 1);
+    } else {
+        weir_model_free(m);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return r != NULL;
 }
 
 /* Loads name and swaps it in; 1 swapped, 0 rejected or seen rejected. */
@@ -113,20 +156,12 @@ static int try_version(struct weir_model_cell *c, const char *name, const char *
         say(c, "model version %s rejected, the current one keeps serving: %s", name, why);
         return 0;
     }
-    pthread_mutex_lock(&c->mu);
-    struct weir_model_ref *old = c->current, *r = ref_new(c, m, name);
-    if (r) {
-        c->current = r;
-        unref(old);
-        atomic_fetch_add_explicit(&c->generation, 1, memory_order_release);
-        atomic_fetch_add(&c->swaps, 1);
-    } else {
-        weir_model_free(m);
-    }
-    pthread_mutex_unlock(&c->mu);
+    struct weir_model_file_id id;
+    id_of_stat(&st, &id);
+    int r = swap_in(c, m, name, &id);
     if (r)
         say(c, "model version %s now serving (was %s)", name, current);
-    return r != NULL;
+    return r;
 }
 
 /* One look at the directory: the marker's version, else the newest that
@@ -178,6 +213,70 @@ static void check_once(struct weir_model_cell *c, int poked)
             has_marker == 1 ? " (" WEIR_MODEL_MARKER " names it)" : "");
 }
 
+/* "1234 bytes, modified 2026-12-01T03:10:05.123Z" */
+static void describe(const struct weir_model_file_id *id, char *out, size_t len)
+{
+    time_t t = (time_t)(id->mtime_ns / 1000000000);
+    struct tm tm;
+    char when[32] = "?";
+    if (gmtime_r(&t, &tm))
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, len, "%jd bytes, modified %s.%03dZ", (intmax_t)id->size, when,
+             (int)(id->mtime_ns % 1000000000 / 1000000));
+}
+
+/* One look at a single file: loaded again when it is not the file served
+ * (another one renamed over it, or rewritten in place). */
+static void check_file(struct weir_model_cell *c, int say_unchanged)
+{
+    char name[256], why[1200], now[96], there_now[96];
+    struct weir_model_file_id served;
+    pthread_mutex_lock(&c->mu);
+    snprintf(name, sizeof name, "%s", c->current->version);
+    served = c->current->id;
+    pthread_mutex_unlock(&c->mu);
+    describe(&served, now, sizeof now);
+    struct stat st;
+    int there = stat(c->dir, &st);
+    if (there < 0 || !S_ISREG(st.st_mode)) {
+        snprintf(why, sizeof why, "%s", there < 0 ? strerror(errno) : "not a regular file");
+        if (say_unchanged || !c->missing[0])
+            say(c, "model file %s cannot be read (%s); the one loaded before keeps serving",
+                c->dir, why);
+        snprintf(c->missing, sizeof c->missing, "%s", name);
+        return;
+    }
+    c->missing[0] = 0;
+    struct weir_model_file_id id;
+    id_of_stat(&st, &id);
+    describe(&id, there_now, sizeof there_now);
+    if (same_id(&id, &served) || rejected_before(c, name, &st)) {
+        if (say_unchanged && same_id(&id, &served))
+            say(c, "SIGHUP: model file %s checked: unchanged (%s), keeps serving", c->dir, now);
+        else if (say_unchanged)
+            say(c, "SIGHUP: model file %s checked: the file there (%s) was rejected and is "
+                "unchanged since; the one loaded before keeps serving", c->dir, there_now);
+        return;
+    }
+    struct weir_model *m = NULL;
+    int rc = weir_model_load(c->dir, &m, why, sizeof why);
+    if (rc == 0 && c->accept)
+        rc = c->accept(c->ctx, m, why, sizeof why);
+    if (rc < 0) {
+        weir_model_free(m);
+        remember_rejected(c, name, &st);
+        atomic_fetch_add(&c->rejects, 1);
+        say(c, "model file %s changed but is rejected, the one loaded before keeps serving: %s",
+            c->dir, why);
+        return;
+    }
+    if (swap_in(c, m, name, &id)) {
+        char line[300];
+        snprintf(line, sizeof line, "%s; was %s", there_now, now);
+        say(c, "model file %s changed: the new one now serving (%s)", c->dir, line);
+    }
+}
+
 static void *watch(void *arg)
 {
     struct weir_model_cell *c = arg;
@@ -200,21 +299,34 @@ static void *watch(void *arg)
         int poked = c->poked;
         c->poked = 0;
         pthread_mutex_unlock(&c->mu);
-        check_once(c, poked);
+        if (c->single)
+            check_file(c, poked & WEIR_MODEL_SAY);
+        else
+            check_once(c, poked & WEIR_MODEL_SAY);
         pthread_mutex_lock(&c->mu);
     }
     pthread_mutex_unlock(&c->mu);
     return NULL;
 }
 
-void weir_model_cell_poke(struct weir_model_cell *c)
+static void poke(struct weir_model_cell *c, int how)
 {
     pthread_mutex_lock(&c->mu);
     if (c->started) {
-        c->poked = 1;
+        c->poked |= how;
         pthread_cond_signal(&c->wake);
     }
     pthread_mutex_unlock(&c->mu);
+}
+
+void weir_model_cell_poke(struct weir_model_cell *c)
+{
+    poke(c, WEIR_MODEL_LOOK | WEIR_MODEL_SAY);
+}
+
+void weir_model_cell_look(struct weir_model_cell *c)
+{
+    poke(c, WEIR_MODEL_LOOK);
 }
 
 void weir_model_cell_version(struct weir_model_cell *c, char *name, size_t len)
@@ -224,13 +336,14 @@ void weir_model_cell_version(struct weir_model_cell *c, char *name, size_t len)
     pthread_mutex_unlock(&c->mu);
 }
 
-int weir_model_cell_watch(struct weir_model_cell *c, const char *dir, uint64_t period_ms,
-                          weir_model_accept_fn accept, weir_model_log_fn log, void *ctx)
+static int start(struct weir_model_cell *c, const char *dir, int single, uint64_t period_ms,
+                 weir_model_accept_fn accept, weir_model_log_fn log, void *ctx)
 {
     pthread_mutex_lock(&c->mu);
     int rc = 0;
     if (!c->started) {
         c->dir = dir;
+        c->single = single;
         c->period_ms = period_ms;
         c->accept = accept;
         c->log = log;
@@ -241,6 +354,18 @@ int weir_model_cell_watch(struct weir_model_cell *c, const char *dir, uint64_t p
     }
     pthread_mutex_unlock(&c->mu);
     return rc;
+}
+
+int weir_model_cell_watch(struct weir_model_cell *c, const char *dir, uint64_t period_ms,
+                          weir_model_accept_fn accept, weir_model_log_fn log, void *ctx)
+{
+    return start(c, dir, 0, period_ms, accept, log, ctx);
+}
+
+int weir_model_cell_watch_file(struct weir_model_cell *c, const char *path, uint64_t period_ms,
+                               weir_model_accept_fn accept, weir_model_log_fn log, void *ctx)
+{
+    return start(c, path, 1, period_ms, accept, log, ctx);
 }
 
 void weir_model_cell_free(struct weir_model_cell *c)

@@ -21,7 +21,9 @@
  * directory every `reload_ms` and on SIGHUP (engine/hangup.h), loads off the
  * loops and swaps the version to serve into a cell the workers share; each
  * worker picks the new one up between batches (refresh), so one record is
- * scored by one version. Metrics: model_metrics.c.
+ * scored by one version. A single file (or a pinned version) is watched the
+ * same way: loaded again when the file changed on disk. Metrics:
+ * model_metrics.c.
  *
  * Non-finite inputs: trees treat NaN as missing (XGBoost's default
  * direction) and ±Inf as values. Dense networks cannot: by default
@@ -77,8 +79,8 @@ static const struct weir_option model_options[] = {
      "string field that receives the served version (its file name) on every scored record",
      offsetof(struct model_conf, version_out), 0, 0, 0, NULL},
     {"reload_ms", WEIR_OPT_INT, "0",
-     "when path is a directory of versions: look for a newer version (or a pin marker) this often "
-     "and swap it in between batches (0: only on SIGHUP)",
+     "look for a newer version (or a pin marker) in a directory of versions, or whether a single "
+     "model file changed on disk, this often and swap it in between batches (0: only on SIGHUP)",
      offsetof(struct model_conf, reload_ms), WEIR_OPT_RANGE, 0, 86400000, NULL},
     {"device", WEIR_OPT_ENUM, "\"cpu\"",
      "where the model runs: cpu, auto (CUDA when a device is present, else the CPU, said in one "
@@ -162,7 +164,7 @@ static int make_cell(struct model_conf *c)
     c->cell = calloc(1, sizeof *c->cell);
     if (!c->cell)
         return -ENOMEM;
-    if (weir_model_cell_init(c->cell, c->model, c->version) < 0) {
+    if (weir_model_cell_init(c->cell, c->model, c->version, &c->file_id) < 0) {
         free(c->cell);
         c->cell = NULL;
         return -ENOMEM;
@@ -272,6 +274,11 @@ static int model_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
     c->is_dir = stat(c->path, &st) == 0 && S_ISDIR(st.st_mode);
     char *key = model_share_key(c, raw);
     int shared = model_share_take(c, key); /* an equal operator's, loaded already (a reload) */
+    if (!shared && (!c->is_dir || c->pin)) { /* before it is read: a change after is seen */
+        char file[4096];
+        snprintf(file, sizeof file, "%s%s%s", c->path, c->pin ? "/" : "", c->pin ? c->pin : "");
+        weir_model_file_id_of(file, &c->file_id); /* not there: the load says so */
+    }
     if (!shared && weir_model_load_version(c->path, c->pin, &c->model, c->version,
                                            sizeof c->version, err, sizeof err, version_rejected,
                                            (void *)p->path) < 0) {
@@ -306,12 +313,6 @@ static int model_prepare_rest(struct model_conf *c, const json_t *raw, struct we
     if (c->is_dir && c->pin)
         say_marker(c); /* without a pin: when the workers start (not on validate, not on a
                           SIGHUP's second reading of the file) */
-    if (c->reload_ms > 0 && (c->pin || !c->is_dir)) {
-        weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "reload_ms"),
-                      "expected a directory of versions in \"path\" and no \"version\" pinned, "
-                      "got %s%s", c->path, c->pin ? " with a pinned version" : "");
-        return 1;
-    }
     if (c->version_out) {
         c->version_col = weir_schema_string_out(
             p, c->version_out, weir_path_key(path, sizeof path, p->path, "version_out"));
@@ -410,18 +411,20 @@ static int model_init(struct weir_op *op, struct weir_error *err)
     if (c->use_gpu && op->loop && model_gpu_init(op) < 0)
         model_gpu_destroy(op); /* said why; this worker serves on the CPU */
     model_metrics_add(c);
-    /* A directory is watched every reload_ms, and on SIGHUP even with 0; a
-     * version pinned in the pipeline never changes. */
-    if (c->is_dir && !c->pin) {
-        int rc = weir_model_cell_watch(c->cell, c->path, (uint64_t)c->reload_ms, accept_version,
-                                       log_version, (void *)model_share_spec(c));
-        if (rc < 0)
-            return weir_error_set(err, rc, "model: cannot start the version watcher");
-        if (rc == 1)
-            say_marker(c);
-        if (rc == 1 && weir_hangup_listen(poke, c->cell) < 0)
-            return weir_error_set(err, -ENOMEM, "model: out of memory");
-    }
+    /* A directory is watched every reload_ms, and on SIGHUP even with 0,
+     * for the version to serve; a single file (or the version pinned in the
+     * pipeline) for a change on disk. One watcher per cell, however many
+     * workers and confs serve it. */
+    const struct model_conf *spec = model_share_spec(c);
+    int dir = c->is_dir && !c->pin;
+    int rc = (dir ? weir_model_cell_watch : weir_model_cell_watch_file)(
+        c->cell, spec->path, (uint64_t)c->reload_ms, accept_version, log_version, (void *)spec);
+    if (rc < 0)
+        return weir_error_set(err, rc, "model: cannot start the version watcher");
+    if (rc == 1 && dir)
+        say_marker(c);
+    if (rc == 1 && weir_hangup_listen(poke, c->cell) < 0)
+        return weir_error_set(err, -ENOMEM, "model: out of memory");
     return 0;
 }
 

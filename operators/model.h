@@ -47,6 +47,8 @@ struct model_conf {
     char **reason;   /* (nin) "model: feature x is not finite" */
     char version[256]; /* the file prepare loaded */
     int is_dir;        /* path is a directory of versions: watched (reload_ms, SIGHUP) */
+    struct weir_model_file_id file_id; /* a single file (or the pinned version): as it was
+                                          before prepare read it; the watcher compares */
     struct model_live *live;
     int version_col;   /* -1: not written */
     struct model_shared *shared;  /* the cell's entry among the loaded ones (model_share.c) */
@@ -73,11 +75,12 @@ struct model_state {
 };
 
 /* Loaded models shared between pipeline versions (model_share.c). key: the
- * operator's JSON, the resolved path and the file's identity (NULL: not to
- * be shared). take: 1 when an equal operator's cell was found (c serves it:
+ * operator's JSON, the resolved path and whether it is a directory (NULL:
+ * not to be shared). take: 1 when an equal operator's cell was found (c serves it:
  * nothing to load), 0 otherwise. add: registers c's new cell (-1: out of
- * memory). spec: what the cell's watcher checks new versions against, alive
- * as long as the cell. release: 1 when c was the cell's last conf (the
+ * memory). spec: what the cell's watcher checks new versions against, and
+ * its path what it watches (the directory, or the single file: path/version
+ * when pinned), alive as long as the cell. release: 1 when c was the cell's last conf (the
  * caller frees the cell, then model_share_free(the entry)). */
 struct model_shared;
 char *model_share_key(const struct model_conf *c, const json_t *raw);

@@ -5,11 +5,15 @@
  * instance goes on (a kept operator), and that copy would stay as long as
  * its pipeline version. Here prepare() first looks for a cell (the versions
  * served, models/reload.h) loaded by an equal operator (the same JSON) from
- * the same file, unchanged on disk (device, inode, size and modification
- * time; for a directory of versions without a pin, its watcher decides and
- * is asked to look again). Found: the new conf serves that cell and loads
- * nothing. A changed file, a new version pinned or other options: a fresh
- * load, as before.
+ * the same path. Found: the new conf serves that cell, loads nothing, and
+ * the cell's watcher is asked to look again: for a directory of versions
+ * without a pin, whether another version is to serve; for a single file (or
+ * a pinned version), whether the file changed on disk (device, inode, size,
+ * modification time), and then it loads it and swaps it in. So the model
+ * that serves after a reload is the same whether the operator's instance
+ * is kept (it serves the cell it had: the shared one) or made again: one
+ * cell per operator and file, watched by one thread. Other options or a
+ * new version pinned: a fresh load, as before.
  *
  * A cell is freed with the last conf that serves it. Its watcher thread
  * calls back with the entry's own copy of what it checks (spec), never a
@@ -19,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "operators/model.h"
 
@@ -44,31 +47,13 @@ void model_share_counts(uint64_t *loaded, uint64_t *in_memory)
     pthread_mutex_unlock(&mu);
 }
 
-/* The file served's identity, when it has one: path itself, or path/pin. */
-static int file_identity(const struct model_conf *c, char *out, size_t cap)
-{
-    char file[4096];
-    struct stat st;
-    if (stat(c->path, &st) < 0)
-        return -1;
-    if (S_ISDIR(st.st_mode)) {
-        if (!c->pin) {
-            snprintf(out, cap, "dir"); /* the watcher picks the version */
-            return 0;
-        }
-        snprintf(file, sizeof file, "%s/%s", c->path, c->pin);
-        if (stat(file, &st) < 0)
-            return -1;
-    }
-    snprintf(out, cap, "%ju:%ju:%jd:%jd.%09ld", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino,
-             (intmax_t)st.st_size, (intmax_t)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-    return 0;
-}
-
+/* Not the file's identity: a changed file is the watcher's to load (a fresh
+ * cell would leave a kept instance serving the old one). A directory and a
+ * file at the same path (one replaced by the other) are not shared. */
 char *model_share_key(const struct model_conf *c, const json_t *raw)
 {
-    char id[128];
-    if (!c->path || file_identity(c, id, sizeof id) < 0)
+    const char *id = c->is_dir ? "dir" : "file";
+    if (!c->path)
         return NULL;
     char *js = json_dumps(raw, JSON_COMPACT | JSON_SORT_KEYS);
     size_t len = (js ? strlen(js) : 0) + strlen(c->path) + strlen(id) + 3;
@@ -98,8 +83,8 @@ int model_share_take(struct model_conf *c, const char *key)
     c->held = weir_model_cell_get(c->cell); /* the version served now lives as long as c */
     c->model = c->held->m;
     snprintf(c->version, sizeof c->version, "%s", c->held->version);
-    if (c->is_dir && !c->pin)
-        weir_model_cell_poke(c->cell); /* a reload looks for a newer version, as a load would */
+    weir_model_cell_look(c->cell); /* a reload looks for a newer version or file, as a load
+                                      would (a SIGHUP's "keeps serving" line is said once) */
     return 1;
 }
 
@@ -109,6 +94,13 @@ int model_share_add(struct model_conf *c, const char *key)
     char **names = calloc(c->nin ? c->nin : 1, sizeof *names);
     if (!e || !names || (key && !(e->key = strdup(key))))
         goto oom;
+    size_t len = strlen(c->path) + (c->is_dir && c->pin ? strlen(c->pin) + 2 : 1);
+    char *watched = malloc(len); /* the watcher's: confs may go first */
+    if (!watched)
+        goto oom;
+    snprintf(watched, len, "%s%s%s", c->path, c->is_dir && c->pin ? "/" : "",
+             c->is_dir && c->pin ? c->pin : "");
+    e->spec.path = watched;
     for (size_t i = 0; i < c->nin; i++)
         if (!(names[i] = strdup(c->input_name[i])))
             goto oom;
@@ -131,8 +123,10 @@ oom:
     for (size_t i = 0; names && i < c->nin; i++)
         free(names[i]);
     free(names);
-    if (e)
+    if (e) {
         free(e->key);
+        free((char *)e->spec.path);
+    }
     free(e);
     return -1;
 }
@@ -176,6 +170,7 @@ void model_share_free(struct model_shared *e)
     for (size_t i = 0; i < e->spec.nin; i++)
         free(e->spec.input_name[i]);
     free(e->spec.input_name);
+    free((char *)e->spec.path);
     free(e->key);
     free(e);
 }
