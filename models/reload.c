@@ -137,6 +137,25 @@ static int swap_in(struct weir_model_cell *c, struct weir_model *m, const char *
     return r != NULL;
 }
 
+/* Loads path and checks that it fits; NULL when it does not, why says why,
+ * and the rejection is counted and remembered under name (not tried again
+ * until st changes). */
+static struct weir_model *load_checked(struct weir_model_cell *c, const char *path,
+                                       const char *name, const struct stat *st, char *why,
+                                       size_t len)
+{
+    struct weir_model *m = NULL;
+    int rc = weir_model_load(path, &m, why, len);
+    if (rc == 0 && c->accept)
+        rc = c->accept(c->ctx, m, why, len);
+    if (rc == 0)
+        return m;
+    weir_model_free(m);
+    remember_rejected(c, name, st);
+    atomic_fetch_add(&c->rejects, 1);
+    return NULL;
+}
+
 /* Loads name and swaps it in; 1 swapped, 0 rejected or seen rejected. */
 static int try_version(struct weir_model_cell *c, const char *name, const char *current)
 {
@@ -145,14 +164,8 @@ static int try_version(struct weir_model_cell *c, const char *name, const char *
     struct stat st;
     if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || rejected_before(c, name, &st))
         return 0;
-    struct weir_model *m = NULL;
-    int rc = weir_model_load(path, &m, why, sizeof why);
-    if (rc == 0 && c->accept)
-        rc = c->accept(c->ctx, m, why, sizeof why);
-    if (rc < 0) {
-        weir_model_free(m);
-        remember_rejected(c, name, &st);
-        atomic_fetch_add(&c->rejects, 1);
+    struct weir_model *m = load_checked(c, path, name, &st, why, sizeof why);
+    if (!m) {
         say(c, "model version %s rejected, the current one keeps serving: %s", name, why);
         return 0;
     }
@@ -258,14 +271,8 @@ static void check_file(struct weir_model_cell *c, int say_unchanged)
                 "unchanged since; the one loaded before keeps serving", c->dir, there_now);
         return;
     }
-    struct weir_model *m = NULL;
-    int rc = weir_model_load(c->dir, &m, why, sizeof why);
-    if (rc == 0 && c->accept)
-        rc = c->accept(c->ctx, m, why, sizeof why);
-    if (rc < 0) {
-        weir_model_free(m);
-        remember_rejected(c, name, &st);
-        atomic_fetch_add(&c->rejects, 1);
+    struct weir_model *m = load_checked(c, c->dir, name, &st, why, sizeof why);
+    if (!m) {
         say(c, "model file %s changed but is rejected, the one loaded before keeps serving: %s",
             c->dir, why);
         return;
