@@ -219,23 +219,65 @@ static void on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
         weir_kafka_warn(cl, reason);
 }
 
+/* Whether the pass-through asked for librdkafka's own lines: "debug", or a
+ * "log_level" other than weir's 4. The client's configuration does not
+ * change once it exists, so any thread may read it. */
+static int own_lines_wanted(const rd_kafka_t *rk)
+{
+    char v[64];
+    size_t n = sizeof v;
+    const rd_kafka_conf_t *conf = rd_kafka_conf((rd_kafka_t *)rk);
+    if (rd_kafka_conf_get(conf, "debug", v, &n) == RD_KAFKA_CONF_OK && v[0])
+        return 1;
+    n = sizeof v;
+    return rd_kafka_conf_get(conf, "log_level", v, &n) == RD_KAFKA_CONF_OK && strcmp(v, "4") != 0;
+}
+
+int weir_kafka_offset_reset_line(int level, const char *fac, const char *text, char *out,
+                                 size_t size)
+{
+    /* the first start of a group resets too, as a debug line */
+    if (level > 4 || strcmp(fac, "OFFSET") != 0 || !strstr(text, "offset reset (at offset"))
+        return 0;
+    if (strncmp(text, "[thrd:", 6) == 0 && strstr(text, "]: ")) /* which librdkafka thread */
+        text = strstr(text, "]: ") + 3;
+    snprintf(out, size,
+             "%s: the brokers no longer hold that offset (deleted by retention or "
+             "DeleteRecords, or the partition was re-created or truncated): the records "
+             "between it and where reading goes on were never read by this pipeline",
+             text);
+    return 1;
+}
+
 /* librdkafka's own log lines, through weir's (engine/log.h): same format,
- * a level from the syslog one. Called on librdkafka's threads; cl->what is
+ * a level from the syslog one. Unless the pass-through asked for them only
+ * one kind comes through: a consumer's offset reset after "offset out of
+ * range", which skips records that were never read, and which librdkafka
+ * logs as a mere warning. Called on librdkafka's threads; cl->what is
  * written before the client exists and never after. */
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     const struct weir_kafka_client *cl = rd_kafka_opaque(rk);
+    const char *what = cl ? cl->what : "kafka";
+    char line[1024];
+    if (weir_kafka_offset_reset_line(level, fac, buf, line, sizeof line)) {
+        weir_log(WEIR_LOG_WARN, "warning: %s: %s", what, line);
+        return;
+    }
+    if (!own_lines_wanted(rk))
+        return;
     enum weir_log_level lv = level <= 3 ? WEIR_LOG_ERROR : level == 4 ? WEIR_LOG_WARN
                              : level <= 6 ? WEIR_LOG_INFO : WEIR_LOG_DEBUG;
-    weir_log(lv, "%s: librdkafka %s: %s", cl ? cl->what : "kafka", fac, buf);
+    weir_log(lv, "%s: librdkafka %s: %s", what, fac, buf);
 }
 
 void weir_kafka_conf_common(rd_kafka_conf_t *conf, struct weir_kafka_client *cl)
 {
     char errstr[256];
     /* librdkafka's own log lines (every failed connect) would bury the one line
-     * weir prints; "debug" or "log_level" in the pass-through bring them back. */
-    rd_kafka_conf_set(conf, "log_level", "2", errstr, sizeof errstr);
+     * weir prints; "debug" or "log_level" in the pass-through bring them back.
+     * Warnings are asked for only to see offset resets (on_log). */
+    rd_kafka_conf_set(conf, "log_level", "4", errstr, sizeof errstr);
     rd_kafka_conf_set_error_cb(conf, on_error);
     rd_kafka_conf_set_log_cb(conf, on_log);
     rd_kafka_conf_set_opaque(conf, cl);

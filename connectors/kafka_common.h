@@ -77,6 +77,12 @@ int weir_kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *val
 int weir_kafka_props_apply(rd_kafka_conf_t *conf, const json_t *props, int security_only,
                            const char *what, struct weir_error *err);
 
+/* A librdkafka log line (syslog level, facility fac) that reports an offset
+ * reset after an error such as "offset out of range": records skipped
+ * unread. Writes weir's warning for it into out and returns 1; otherwise 0. */
+int weir_kafka_offset_reset_line(int level, const char *fac, const char *text, char *out,
+                                 size_t size);
+
 /* Installs weir's error and log handling on conf with cl as the opaque. */
 void weir_kafka_conf_common(rd_kafka_conf_t *conf, struct weir_kafka_client *cl);
 
