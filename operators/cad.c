@@ -403,15 +403,14 @@ __attribute__((format(printf, 4, 5))) static size_t append(char *buf, size_t siz
     return len < size ? len : size - 1;
 }
 
-/* Bin b's values, "lo..hi"; the last bins out on either side are open. */
+/* Bin b's values, "lo..hi"; the last bins out on either side are open
+ * ("-inf..hi", "lo..inf"). */
 static size_t append_bin(const struct cad_conf *c, const struct cad_head *h, int b, char *buf,
                          size_t size, size_t len)
 {
     double lim = 4.0 * (double)c->bins, lo = h->lo + (double)b * h->width, hi = lo + h->width;
-    if (b <= -lim)
-        return append(buf, size, len, "below %.4g", hi);
-    if (b >= (double)c->bins - 1 + lim)
-        return append(buf, size, len, "%.4g and above", lo);
+    lo = b <= -lim ? -INFINITY : lo;
+    hi = b >= (double)c->bins - 1 + lim ? INFINITY : hi;
     return append(buf, size, len, "%.4g..%.4g", lo, hi);
 }
 
