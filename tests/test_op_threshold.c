@@ -466,20 +466,24 @@ static void test_explain(void)
  * place of the ranges when that scorer fired, and only then: another
  * scorer's range need not hold what it saw. Without "scorers", the score's
  * own explanation. */
+/* Features as in test_explain_scorer, and the string s_cad_explain (column 0). */
+static void scorer_pipe(struct h_pipe *p)
+{
+    static const char *const names[] = {"anomaly_score", "cpu", "cpu_lo", "cpu_hi", "s_range",
+                                        "s_cad"};
+    h_pipe_init(p);
+    for (size_t k = 0; k < sizeof names / sizeof *names; k++)
+        h_feature(p, names[k], 2);
+    struct weir_prepare pr = {.schema = &p->schema, .diag = &p->diag, .path = "operators[2]",
+                              .op_index = 2};
+    CHECK(weir_schema_string_out(&pr, "s_cad_explain", "operators[2]") == 0);
+}
+
 static void test_explain_scorer(void)
 {
     struct h_pipe p;
     struct h_op h;
-    h_pipe_init(&p);
-    h_feature(&p, "anomaly_score", 1);
-    h_feature(&p, "cpu", 1);
-    h_feature(&p, "cpu_lo", 1);
-    h_feature(&p, "cpu_hi", 1);
-    h_feature(&p, "s_range", 1);
-    h_feature(&p, "s_cad", 2);
-    struct weir_prepare pr = {.schema = &p.schema, .diag = &p.diag, .path = "operators[2]",
-                              .op_index = 2};
-    CHECK(weir_schema_string_out(&pr, "s_cad_explain", "operators[2]") == 0);
+    scorer_pipe(&p);
     CHECK(h_build(&h, &weir_op_threshold,
                   "{\"above\": 0.9, \"warmup\": 0, \"explain\": [\"cpu\"], "
                   "\"scorers\": [\"s_range\", \"s_cad\"]}",
@@ -508,7 +512,9 @@ static void test_explain_scorer(void)
     weir_batch_put(b);
     weir_batch_pool_free(pool);
     h_free(&h);
+    h_pipe_free(&p);
     /* no "scorers": the score's own explanation */
+    scorer_pipe(&p);
     CHECK(h_build(&h, &weir_op_threshold,
                   "{\"score\": \"s_cad\", \"above\": 0.9, \"warmup\": 0, "
                   "\"explain\": [\"cpu\"]}",
