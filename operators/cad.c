@@ -118,8 +118,9 @@ static const struct weir_option cad_options[] = {
     {"contexts", WEIR_OPT_INT, "1024", "left sides kept per feature (32 bytes each)",
      offsetof(struct cad_conf, contexts), WEIR_OPT_RANGE, 16, 65536, NULL},
     {"explain", WEIR_OPT_BOOL, "true",
-     "write the string <out>_explain for a record that scores: each scoring feature's value, "
-     "bin and what its history of bins was followed by (threshold quotes it when this fires)",
+     "write the string field out + \"_explain\" for a record that scores: each scoring "
+     "feature's value, bin and what its history of bins was followed by (threshold quotes it "
+     "when this score fires)",
      offsetof(struct cad_conf, explain), 0, 0, 0, NULL},
     WEIR_HOLD_OPTION_ROW(struct cad_conf, hold),
     WEIR_STATE_OPTION_ROWS(struct cad_conf, state),

@@ -3,8 +3,10 @@
  * the range and a known value out of its order score high; side; NaN is
  * neither scored nor learned; per key equals each key alone; hold; a small
  * table still learns a pattern after a long stretch of noise evicted it
- * (bounded state); a constant range period; prepare errors; every score
- * equals a plain reference (linear search, nothing evicted). */
+ * (bounded state); a constant range period; explanations (what was new,
+ * only on records that score, the quoted bin holds the value); prepare
+ * errors; every score equals a plain reference (linear search, nothing
+ * evicted). */
 #include <math.h>
 #include <stdlib.h>
 
