@@ -45,11 +45,22 @@
  * feature (rounded), plus the hold ring. "side": "up" keeps a score only
  * for a value above the one before (down: below); the record's score is the
  * max over features; "hold" as deviation's. A NaN or infinite value is
- * missing: not scored, not learned. */
+ * missing: not scored, not learned.
+ *
+ * Explanations ("explain", default true). A record whose score (after side
+ * and hold) is above 0 gets the string "<out>_explain", which threshold
+ * quotes when this score fires: for each feature that scored (highest
+ * first, at most 3), its value, its bin, where it lies against the learned
+ * range, and what the longest seen history of bins (level 0) was followed
+ * by, so the text says what was new instead of a range that holds the
+ * value. Built from copies taken before the value is learned, and only for
+ * records that score: the score itself does not depend on it. */
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "engine/operator.h"
@@ -62,6 +73,7 @@
 #define CAD_MAX_ORDER 8
 #define CAD_MAX_LEVELS 8
 #define CAD_MAX_FIELDS 16
+#define CAD_EXPLAIN_FIELDS 3
 
 enum cad_side { CAD_BOTH, CAD_UP, CAD_DOWN };
 
@@ -71,10 +83,13 @@ struct cad_conf {
     int side;
     int64_t bins, levels, order, range_records, contexts, hold;
     double range_margin;
+    int explain;
     struct weir_state_opts state;
     /* resolved by prepare() */
     int in_col[CAD_MAX_FIELDS];
     int out_col;
+    int explain_col;        /* string column "<out>_explain", or -1 */
+    char explain_name[256]; /* its name: the schema borrows it for the pipeline's life */
     size_t first_offset, table_offset, feature_bytes, hold_offset, bytes;
     uint64_t layout;
 };
@@ -102,6 +117,11 @@ static const struct weir_option cad_options[] = {
      offsetof(struct cad_conf, range_margin), WEIR_OPT_RANGE, 0, 100, NULL},
     {"contexts", WEIR_OPT_INT, "1024", "left sides kept per feature (32 bytes each)",
      offsetof(struct cad_conf, contexts), WEIR_OPT_RANGE, 16, 65536, NULL},
+    {"explain", WEIR_OPT_BOOL, "true",
+     "write the string field out + \"_explain\" for a record that scores: each scoring "
+     "feature's value, bin and what its history of bins was followed by (threshold quotes it "
+     "when this score fires)",
+     offsetof(struct cad_conf, explain), 0, 0, 0, NULL},
     WEIR_HOLD_OPTION_ROW(struct cad_conf, hold),
     WEIR_STATE_OPTION_ROWS(struct cad_conf, state),
     {0},
@@ -134,6 +154,18 @@ static int cad_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
     weir_path_key(ip, sizeof ip, p->path, "out");
     c->out_col = weir_schema_feature_out(p, c->out, ip, 1);
     bad += c->out_col < 0;
+    c->explain_col = -1;
+    if (c->explain) {
+        weir_path_key(ip, sizeof ip, p->path, "explain");
+        if ((size_t)snprintf(c->explain_name, sizeof c->explain_name, "%s_explain", c->out) >=
+            sizeof c->explain_name) {
+            weir_diag_add(p->diag, ip, "expected an \"out\" under %zu bytes with \"explain\"",
+                          sizeof c->explain_name - sizeof "_explain" + 1);
+            return bad + 1;
+        }
+        c->explain_col = weir_schema_string_out(p, c->explain_name, ip);
+        bad += c->explain_col < 0;
+    }
     bad += weir_state_opts_prepare(&c->state, raw, p);
     c->first_offset = ROUND8(sizeof(struct cad_head));
     c->table_offset = c->first_offset + ROUND8((size_t)c->range_records * sizeof(float));
@@ -260,22 +292,37 @@ static int followed_by(const struct cad_slot *s, int fact)
     return -1;
 }
 
+/* What an explanation of one value needs, copied before the value is learned. */
+struct cad_why {
+    double x, score;
+    int bin, orders, active, nkeys;
+    int order;            /* of the longest seen history at level 0; 0: none seen */
+    int16_t hist[CAD_MAX_ORDER];
+    struct cad_slot seen; /* that history's left side */
+};
+
 /* Scores bin b against the contexts (score only when want_score), then
- * learns it and moves the history on. */
+ * learns it and moves the history on; why (when not NULL) gets what an
+ * explanation of a score above 0 needs. */
 static double cad_step(const struct cad_conf *c, struct cad_head *h, struct cad_slot *table, int b,
-                       int want_score)
+                       int want_score, struct cad_why *why)
 {
     uint32_t keys[CAD_MAX_LEVELS * CAD_MAX_ORDER];
     int orders = left_keys(c, h, keys), nkeys = orders * (int)c->levels;
     double score = 0;
     if (want_score && nkeys) {
-        int selected = 0, active = 0, predicted = 0;
+        int selected = 0, active = 0, predicted = 0, longest = 0;
+        const struct cad_slot *longest_slot = NULL;
         double heaviest = 0;
         for (int r = 0; r < c->levels; r++)
             for (int k = 0; k < orders; k++) {
                 const struct cad_slot *s = find_slot(c, table, keys[r * c->order + k]);
                 if (!s || !s->seen)
                     continue;
+                if (r == 0) {
+                    longest = k + 1;
+                    longest_slot = s;
+                }
                 selected++;
                 int j = followed_by(s, level_fact(b, r));
                 active += j >= 0;
@@ -292,6 +339,13 @@ static double cad_step(const struct cad_conf *c, struct cad_head *h, struct cad_
         if (!predicted)
             score = 0.5 * (1 - (selected ? (double)active / selected : 0) +
                            (double)(nkeys - active) / nkeys);
+        if (why && score > 0) {
+            *why = (struct cad_why){.bin = b, .orders = orders, .active = active,
+                                    .nkeys = nkeys, .order = longest};
+            memcpy(why->hist, h->hist, sizeof why->hist);
+            if (longest_slot)
+                why->seen = *longest_slot;
+        }
     }
     for (int r = 0; r < c->levels; r++)
         for (int k = 0; k < orders; k++)
@@ -302,8 +356,10 @@ static double cad_step(const struct cad_conf *c, struct cad_head *h, struct cad_
     return score;
 }
 
-/* One value of one feature: the range period, or a score. */
-static double cad_value(const struct cad_conf *c, unsigned char *feature, double x, int *warm)
+/* One value of one feature: the range period, or a score (why->score and
+ * why->x are set; the rest when the score is above 0). */
+static double cad_value(const struct cad_conf *c, unsigned char *feature, double x, int *warm,
+                        struct cad_why *why)
 {
     struct cad_head *h = (struct cad_head *)feature;
     float *first = (float *)(feature + c->first_offset);
@@ -318,17 +374,127 @@ static double cad_value(const struct cad_conf *c, unsigned char *feature, double
         if (h->seen + 1 == (uint32_t)c->range_records) {
             fix_range(c, h);
             for (int64_t i = 0; i < c->range_records; i++)
-                cad_step(c, h, table, bin_of(c, h, first[i]), 0);
+                cad_step(c, h, table, bin_of(c, h, first[i]), 0, NULL);
         }
     } else {
-        score = cad_step(c, h, table, bin_of(c, h, x), 1);
+        score = cad_step(c, h, table, bin_of(c, h, x), 1, why);
         if ((c->side == CAD_UP && !(x > h->prev)) || (c->side == CAD_DOWN && !(x < h->prev)))
             score = 0;
     }
+    why->x = x;
+    why->score = score;
     h->prev = (float)x;
     h->seen += h->seen < UINT32_MAX;
     return score;
 }
+
+/* ---- explanations --------------------------------------------------------- */
+
+/* printf into buf at len; returns the new length, at most size - 1. */
+__attribute__((format(printf, 4, 5))) static size_t append(char *buf, size_t size, size_t len,
+                                                           const char *fmt, ...)
+{
+    if (len + 1 >= size)
+        return len;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + len, size - len, fmt, ap);
+    va_end(ap);
+    len += n > 0 ? (size_t)n : 0;
+    return len < size ? len : size - 1;
+}
+
+/* Bin b's values, "lo..hi"; the last bins out on either side are open
+ * ("-inf..hi", "lo..inf"). */
+static size_t append_bin(const struct cad_conf *c, const struct cad_head *h, int b, char *buf,
+                         size_t size, size_t len)
+{
+    double lim = 4.0 * (double)c->bins, lo = h->lo + (double)b * h->width, hi = lo + h->width;
+    lo = b <= -lim ? -INFINITY : lo;
+    hi = b >= (double)c->bins - 1 + lim ? INFINITY : hi;
+    return append(buf, size, len, "%.4g..%.4g", lo, hi);
+}
+
+/* What followed the history (followers by count, at most 3): " (followed 12
+ * times: 10 by 85.9..89.2, 2 by 89.2..92.5)". */
+static size_t append_followers(const struct cad_conf *c, const struct cad_head *h,
+                               const struct cad_slot *s, char *buf, size_t size, size_t len)
+{
+    unsigned char used[CAD_FOLLOWERS] = {0};
+    len = s->seen == 1 ? append(buf, size, len, " (followed once:")
+                       : append(buf, size, len, " (followed %u times:", (unsigned)s->seen);
+    for (int n = 0; n < s->n; n++) {
+        int top = -1;
+        for (int j = 0; j < s->n; j++)
+            if (!used[j] && (top < 0 || s->count[j] > s->count[top]))
+                top = j;
+        used[top] = 1;
+        if (n == 3) {
+            len = append(buf, size, len, ", ...");
+            break;
+        }
+        len = append(buf, size, len, "%s %u by ", n ? "," : "", (unsigned)s->count[top]);
+        len = append_bin(c, h, s->fact[top], buf, size, len);
+    }
+    return append(buf, size, len, ")");
+}
+
+/* "cpu=98 in 95.8..99.2: never after 80.1..84.2, 84.2..88.4 (followed 12
+ * times: ...); new to 6 of 6 contexts": what one feature's value brought. */
+static size_t append_feature(const struct cad_conf *c, const struct cad_head *h, const char *name,
+                             const struct cad_why *w, char *buf, size_t size, size_t len)
+{
+    len = append(buf, size, len, "%s=%.6g in ", name, w->x);
+    len = append_bin(c, h, w->bin, buf, size, len);
+    if (w->bin < 0 || w->bin >= c->bins)
+        len = append(buf, size, len, ", %s the learned range %.4g..%.4g",
+                     w->bin < 0 ? "below" : "above", h->lo,
+                     h->lo + (double)c->bins * h->width);
+    if (!w->order) {
+        len = append(buf, size, len, ": nothing had followed the value before it (in ");
+        len = append_bin(c, h, w->hist[0], buf, size, len);
+        len = append(buf, size, len, ")");
+    } else {
+        int j = followed_by(&w->seen, w->bin);
+        if (j < 0)
+            len = append(buf, size, len, ": never after ");
+        else
+            len = append(buf, size, len, ": %u of %u times after ", (unsigned)w->seen.count[j],
+                         (unsigned)w->seen.seen);
+        for (int q = w->order - 1; q >= 0; q--) {
+            len = append_bin(c, h, w->hist[q], buf, size, len);
+            len = q ? append(buf, size, len, ", ") : len;
+        }
+        len = append_followers(c, h, &w->seen, buf, size, len);
+    }
+    return append(buf, size, len, "; new to %d of %d contexts", w->nkeys - w->active, w->nkeys);
+}
+
+/* The record's explanation: its scoring features, highest score first. */
+static void explain_record(const struct cad_conf *c, struct weir_batch *b, uint32_t i,
+                           const unsigned char *state, const struct cad_why *why)
+{
+    char text[1024];
+    size_t len = 0;
+    unsigned char used[CAD_MAX_FIELDS] = {0};
+    for (int n = 0; n < CAD_EXPLAIN_FIELDS; n++) {
+        int top = -1;
+        for (size_t k = 0; k < c->fields.n; k++)
+            if (!used[k] && why[k].score > 0 && (top < 0 || why[k].score > why[top].score))
+                top = (int)k;
+        if (top < 0)
+            break;
+        used[top] = 1;
+        len = n ? append(text, sizeof text, len, "; ") : len;
+        const struct cad_head *h = (const struct cad_head *)(state + top * c->feature_bytes);
+        len = append_feature(c, h, c->fields.v[top], &why[top], text, sizeof text, len);
+    }
+    char *s = len ? weir_arena_strdup(&b->arena, text, len) : NULL;
+    if (s) /* out of memory: the score stands without its explanation */
+        b->S[(size_t)i * b->nstr + c->explain_col] = (struct weir_str){s, (uint32_t)len};
+}
+
+/* ---- process ----------------------------------------------------------------- */
 
 static int cad_process(struct weir_op *op, struct weir_batch *b)
 {
@@ -342,12 +508,14 @@ static int cad_process(struct weir_op *op, struct weir_batch *b)
             return -ENOMEM;
         float *row = weir_batch_row(b, i);
         double best = 0;
+        struct cad_why why[CAD_MAX_FIELDS];
         for (size_t k = 0; k < c->fields.n; k++) {
             double x = row[c->in_col[k]];
+            why[k].score = 0;
             if (!isfinite(x))
                 continue;
             int warm;
-            double s = cad_value(c, state + k * c->feature_bytes, x, &warm);
+            double s = cad_value(c, state + k * c->feature_bytes, x, &warm, &why[k]);
             if (warm)
                 b->rec[i].flags |= WEIR_REC_WARMUP;
             best = s > best ? s : best;
@@ -355,6 +523,11 @@ static int cad_process(struct weir_op *op, struct weir_batch *b)
         if (c->hold)
             best = weir_hold_gate(state + c->hold_offset, c->hold, best);
         row[c->out_col] = (float)best;
+        if (c->explain_col >= 0) {
+            b->S[(size_t)i * b->nstr + c->explain_col] = (struct weir_str){NULL, 0};
+            if (best > 0)
+                explain_record(c, b, i, state, why);
+        }
     }
     return WEIR_OP_CONTINUE;
 }

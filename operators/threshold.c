@@ -38,7 +38,12 @@
  * expected range, with their values and ranges. A feature f's range is read
  * from the features f_lo and f_hi when an upstream scorer writes them
  * (window, with "range": true); otherwise f_z (standardize), when it exists,
- * ranks it by |z|. Strings are built only for alerts.
+ * ranks it by |z|. A scorer S may explain its own score in the string field
+ * "S_explain" (cad does: what its contexts found new); when S is the one
+ * that fired (or the `score` itself, without `scorers`) and the field is
+ * set, its text stands in place of the features' ranges, which another
+ * scorer wrote and which need not hold what S saw. Strings are built only
+ * for alerts.
  *
  * State (the count of scored records, the P² markers, the open incident and
  * the cool-down) is kept per partition, and per key with "by"
@@ -78,6 +83,8 @@ struct threshold_conf {
     int x_col[WEIR_SCHEMA_MAX], lo_col[WEIR_SCHEMA_MAX], hi_col[WEIR_SCHEMA_MAX],
         z_col[WEIR_SCHEMA_MAX];
     int scorer_col[WEIR_SCHEMA_MAX];
+    int scorer_why_col[WEIR_SCHEMA_MAX]; /* the string "<scorer>_explain", or -1 */
+    int score_why_col;                   /* the string "<score>_explain", or -1 */
 };
 
 static const struct weir_option threshold_options[] = {
@@ -127,8 +134,20 @@ static int column_or_none(struct weir_prepare *p, const char *name, const char *
     return weir_schema_find_feature(p->schema, buf);
 }
 
+/* The string field "<name>_explain" an earlier operator writes, or -1. */
+static int why_column(struct weir_prepare *p, const char *name)
+{
+    char buf[300];
+    snprintf(buf, sizeof buf, "%s_explain", name);
+    for (uint32_t k = 0; k < p->schema->nstr; k++)
+        if (p->schema->str[k].producer >= 0 && strcmp(p->schema->str[k].name, buf) == 0)
+            return (int)k;
+    return -1;
+}
+
 /* Columns an explanation reads: each feature, its range or z when an
- * upstream operator writes them, and the scorers' scores. */
+ * upstream operator writes them, and the scorers' scores and their own
+ * explanations. */
 static int prepare_explain(struct threshold_conf *c, struct weir_prepare *p)
 {
     char path[256], ip[256];
@@ -136,6 +155,7 @@ static int prepare_explain(struct threshold_conf *c, struct weir_prepare *p)
     c->explain_col = -1;
     if (c->explain.n == 0 && c->scorers.n == 0)
         return 0;
+    c->score_why_col = why_column(p, c->score);
     if (c->explain.n > WEIR_SCHEMA_MAX || c->scorers.n > WEIR_SCHEMA_MAX) {
         weir_diag_add(p->diag, p->path, "expected at most %d features to explain, got more",
                       WEIR_SCHEMA_MAX);
@@ -155,6 +175,7 @@ static int prepare_explain(struct threshold_conf *c, struct weir_prepare *p)
         c->scorer_col[k] = weir_schema_feature_in(p, c->scorers.v[k],
                                                   weir_path_index(ip, sizeof ip, path, k));
         bad += c->scorer_col[k] < 0;
+        c->scorer_why_col[k] = why_column(p, c->scorers.v[k]);
     }
     c->explain_col = weir_schema_string_out(p, c->explain_out,
                                             weir_path_key(path, sizeof path, p->path,
@@ -339,9 +360,9 @@ static double deviation(const struct threshold_conf *c, const float *row, size_t
 }
 
 /* "anomaly_score=0.9999 >= 0.99 (fired: window_score=0.9999); cpu=93.2
- * expected 12.1..45.3; ..." into buf. */
-static void explain_alert(const struct threshold_conf *c, const float *row, double limit,
-                          char *buf, size_t size)
+ * expected 12.1..45.3; ..." into buf; strs: the row's strings. */
+static void explain_alert(const struct threshold_conf *c, const float *row,
+                          const struct weir_str *strs, double limit, char *buf, size_t size)
 {
     size_t len = 0;
     len += (size_t)snprintf(buf, size, "%s=%.6g %s %.6g", c->score, row[c->score_col],
@@ -353,6 +374,11 @@ static void explain_alert(const struct threshold_conf *c, const float *row, doub
     if (fired >= 0 && len < size)
         len += (size_t)snprintf(buf + len, size - len, " (fired: %s=%.6g)", c->scorers.v[fired],
                                 row[c->scorer_col[fired]]);
+    int why = fired >= 0 ? c->scorer_why_col[fired] : c->scorers.n ? -1 : c->score_why_col;
+    if (why >= 0 && strs[why].p && strs[why].len && len < size) {
+        snprintf(buf + len, size - len, "; %.*s", (int)strs[why].len, strs[why].p);
+        return; /* the scorer's own account, not ranges another scorer expected */
+    }
     unsigned char used[WEIR_SCHEMA_MAX] = {0};
     for (int64_t n = 0; n < c->explain_k && n < (int64_t)c->explain.n && len < size; n++) {
         int best = -1;
@@ -427,7 +453,8 @@ static void mark(const struct threshold_conf *c, struct weir_batch *b, uint32_t 
         snprintf(text, sizeof text, "incident closed: %s=%.6g below %.6g; peak %.6g", c->score,
                  weir_batch_row(b, i)[c->score_col], clear, st->peak);
     else
-        explain_alert(c, weir_batch_row(b, i), limit, text, sizeof text);
+        explain_alert(c, weir_batch_row(b, i), &b->S[(size_t)i * b->nstr], limit, text,
+                      sizeof text);
     set_explanation(c, b, i, text);
 }
 

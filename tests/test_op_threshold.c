@@ -462,12 +462,84 @@ static void test_explain(void)
                  "operators write \"anomaly_score\"");
 }
 
+/* A scorer's own explanation ("<scorer>_explain", as cad writes) stands in
+ * place of the ranges when that scorer fired, and only then: another
+ * scorer's range need not hold what it saw. Without "scorers", the score's
+ * own explanation. */
+/* Features as in test_explain_scorer, and the string s_cad_explain (column 0). */
+static void scorer_pipe(struct h_pipe *p)
+{
+    static const char *const names[] = {"anomaly_score", "cpu", "cpu_lo", "cpu_hi", "s_range",
+                                        "s_cad"};
+    h_pipe_init(p);
+    for (size_t k = 0; k < sizeof names / sizeof *names; k++)
+        h_feature(p, names[k], 2);
+    struct weir_prepare pr = {.schema = &p->schema, .diag = &p->diag, .path = "operators[2]",
+                              .op_index = 2};
+    CHECK(weir_schema_string_out(&pr, "s_cad_explain", "operators[2]") == 0);
+}
+
+static void test_explain_scorer(void)
+{
+    struct h_pipe p;
+    struct h_op h;
+    scorer_pipe(&p);
+    CHECK(h_build(&h, &weir_op_threshold,
+                  "{\"above\": 0.9, \"warmup\": 0, \"explain\": [\"cpu\"], "
+                  "\"scorers\": [\"s_range\", \"s_cad\"]}",
+                  &p, 3) == 0);
+    struct weir_batch_pool *pool = h_pool(&p, 8);
+    struct weir_batch *b = weir_batch_get(pool);
+    /* cad fired and explains; the range scorer fired; cad fired, no text */
+    const float rows[3][6] = {{1, 93.5f, 10, 100, 0.5f, 1},
+                              {0.95f, 120, 10, 100, 0.95f, 0},
+                              {1, 93.5f, 10, 100, 0.5f, 1}};
+    static const char cad_text[] = "cpu=93.5 in 90..95: never after 10..15";
+    for (int r = 0; r < 3; r++) {
+        int i = weir_batch_push(b);
+        memcpy(weir_batch_row(b, (uint32_t)i), rows[r], sizeof rows[r]);
+        b->S[(size_t)i * b->nstr] = (struct weir_str){r < 2 ? cad_text : NULL,
+                                                      r < 2 ? (uint32_t)strlen(cad_text) : 0};
+    }
+    CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+    char buf[512];
+    CHECK_STR(h_str(b, 0, 1, buf, sizeof buf),
+              "anomaly_score=1 >= 0.9 (fired: s_cad=1); cpu=93.5 in 90..95: never after 10..15");
+    CHECK_STR(h_str(b, 1, 1, buf, sizeof buf),
+              "anomaly_score=0.95 >= 0.9 (fired: s_range=0.95); cpu=120 expected 10..100");
+    CHECK_STR(h_str(b, 2, 1, buf, sizeof buf),
+              "anomaly_score=1 >= 0.9 (fired: s_cad=1); cpu=93.5 expected 10..100");
+    weir_batch_put(b);
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+    /* no "scorers": the score's own explanation */
+    scorer_pipe(&p);
+    CHECK(h_build(&h, &weir_op_threshold,
+                  "{\"score\": \"s_cad\", \"above\": 0.9, \"warmup\": 0, "
+                  "\"explain\": [\"cpu\"]}",
+                  &p, 3) == 0);
+    pool = h_pool(&p, 8);
+    b = weir_batch_get(pool);
+    int i = weir_batch_push(b);
+    memcpy(weir_batch_row(b, (uint32_t)i), rows[0], sizeof rows[0]);
+    b->S[0] = (struct weir_str){cad_text, (uint32_t)strlen(cad_text)};
+    CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+    CHECK_STR(h_str(b, 0, 1, buf, sizeof buf), "s_cad=1 >= 0.9; cpu=93.5 in 90..95: never after "
+                                               "10..15");
+    weir_batch_put(b);
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
 int main(void)
 {
     test_incidents();
     test_warmup_chain();
     test_quantile_incidents();
     test_explain();
+    test_explain_scorer();
     test_fixed();
     test_quantile_rate(0.99, 0.003);
     test_quantile_rate(0.9, 0.01);
