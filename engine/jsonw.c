@@ -246,13 +246,18 @@ static int endpoint_int(uint64_t N, int q, int n, uint64_t *out)
 }
 
 /* Writes c's nd digits with a point after the first `whole` of them
- * (0 < whole < nd). */
+ * (0 < whole < nd <= 10: floats have 9 digits at most). The digits are
+ * written in one piece and the fraction moved up by one with a fixed
+ * 16-byte copy: splitting c at the point took a division by a variable
+ * power of ten (a hardware divide, tens of cycles). The caller reserved 32
+ * bytes: o + whole + 17 stays inside them. */
 static char *put_point(char *o, uint64_t c, int nd, int whole)
 {
-    uint64_t p = pow10_u64[nd - whole];
-    put_digits(o, c / p, (size_t)whole);
+    char frac[16];
+    put_digits(o, c, (size_t)nd);
+    memcpy(frac, o + whole, sizeof frac);
     o[whole] = '.';
-    put_digits(o + whole + 1, c % p, (size_t)(nd - whole));
+    memcpy(o + whole + 1, frac, sizeof frac);
     return o + nd + 1;
 }
 
@@ -317,8 +322,12 @@ static int short_decimal(char **o, float f)
     if (!(a >= 0.01 && a < 65536.0))
         return 0;
     for (int k = 0; k < 2; k++) {
-        double m = round_even(a * p10[k]);
-        if ((float)(m / p10[k]) != (float)a)
+        double x = a * p10[k], m = round_even(x);
+        /* A decimal that reads back as f is within half of f's gap (at
+         * most f * 2^-24) of it, so m is within x * 2^-23 of x (the
+         * products' own rounding is 2^-53 of them): most values fail this
+         * and skip the division below. */
+        if (fabs(x - m) > x * 0x1p-20 || (float)(m / p10[k]) != (float)a)
             continue;
         char *p = *o;
         if (f < 0)
@@ -337,6 +346,13 @@ int weir_jsonw_double(struct weir_buf *b, double v)
     if (!isfinite(v)) {
         memcpy(o, "null", 4);
         b->len += 4;
+        return 0;
+    }
+    if (v == 0) { /* "0" or "-0"; common (empty windows, flags) */
+        if (signbit(v))
+            *o++ = '-';
+        *o++ = '0';
+        b->len = (size_t)(o - b->data);
         return 0;
     }
     float f = (float)v;
@@ -408,8 +424,9 @@ int weir_jsonw_double(struct weir_buf *b, double v)
     if (A > B || s < A || s > B)
         return double_slow(b, (double)f); /* cannot happen; stay correct if it does */
 
-    /* Drop digits while the interval still holds a multiple of ten. */
-    uint64_t p10 = 1;
+    /* Drop digits while the interval still holds a multiple of ten; t_up
+     * is s / 10^(j-1) (rounded down at each step, as one division would). */
+    uint64_t t = s, t_up = s;
     int j = 0;
     for (;;) {
         uint64_t A2 = (A + 9) / 10, B2 = B / 10;
@@ -417,11 +434,14 @@ int weir_jsonw_double(struct weir_buf *b, double v)
             break;
         A = A2;
         B = B2;
-        p10 *= 10;
+        t_up = t;
+        t /= 10;
         j++;
     }
-    /* Of the candidates, the one nearest f. */
-    uint64_t c = j ? (s + p10 / 2) / p10 : s;
+    /* Of the candidates, the one nearest f: (s + 10^j / 2) / 10^j, which
+     * is (t_up + 5) / 10 (the digits below t_up add less than a tenth),
+     * without a division by a variable power of ten. */
+    uint64_t c = j ? (t_up + 5) / 10 : s;
     if (c < A)
         c = A;
     if (c > B)
