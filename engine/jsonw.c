@@ -246,18 +246,25 @@ static int endpoint_int(uint64_t N, int q, int n, uint64_t *out)
 }
 
 /* Writes c's nd digits with a point after the first `whole` of them
- * (0 < whole < nd <= 10: floats have 9 digits at most). The digits are
- * written in one piece and the fraction moved up by one with a fixed
- * 16-byte copy: splitting c at the point took a division by a variable
- * power of ten (a hardware divide, tens of cycles). The caller reserved 32
- * bytes: o + whole + 17 stays inside them. */
+ * (0 < whole < nd): the fraction's digits right to left, then the whole
+ * part from what is left of c. Splitting c at the point with c / 10^k took
+ * a division by a variable (a hardware divide, tens of cycles); writing
+ * all digits and moving the fraction up stalled on the fresh stores. */
 static char *put_point(char *o, uint64_t c, int nd, int whole)
 {
-    char frac[16];
-    put_digits(o, c, (size_t)nd);
-    memcpy(frac, o + whole, sizeof frac);
+    char *t = o + nd + 1;
+    int frac = nd - whole;
+    if (frac & 1) {
+        *--t = (char)('0' + c % 10);
+        c /= 10;
+    }
+    for (int i = frac / 2; i > 0; i--) {
+        t -= 2;
+        memcpy(t, digit_pairs + 2 * (c % 100), 2);
+        c /= 100;
+    }
     o[whole] = '.';
-    memcpy(o + whole + 1, frac, sizeof frac);
+    put_digits(o, c, (size_t)whole);
     return o + nd + 1;
 }
 
