@@ -164,34 +164,50 @@ static int is_json_number(const char *s, size_t n)
     return i == n;
 }
 
-/* Appends field k's value; its member when m is not NULL (base: where the
- * object starts in out). */
-static void put_value(struct weir_buf *out, const char *f, size_t flen, int quoted, size_t base,
-                      struct weir_member *m)
+/* Room for a row's object but its string values: braces, keys, a comma and
+ * "null" per field, the number fields' bytes. */
+static size_t row_room(const struct weir_csv_header *h, size_t n, size_t len)
 {
-    size_t at = out->len;
+    return 2 + h->keys.len + 5 * n + len;
+}
+
+/* Writes field k's value at out->data + *at, where the caller reserved
+ * room: numbers and nulls in place; a string through weir_jsonw_string,
+ * after which the room is reserved again. *at moves past the value; the
+ * member is filled when m is not NULL (base: where the object starts in
+ * out). 0 or -ENOMEM. */
+static int put_value(struct weir_buf *out, size_t *at, const char *f, size_t flen, int quoted,
+                     size_t base, struct weir_member *m, size_t room)
+{
+    size_t start = *at;
     uint8_t type;
     if (flen == 0 && !quoted) {
-        weir_buf_append(out, "null", 4);
+        memcpy(out->data + start, "null", 4);
+        *at += 4;
         type = WEIR_JNULL;
     } else if (!quoted && is_json_number(f, flen)) {
-        weir_buf_append(out, f, flen);
+        weir_copy_short(out->data + start, f, flen);
+        *at += flen;
         type = WEIR_JNUMBER;
     } else {
-        weir_jsonw_string(out, f, flen);
+        out->len = start;
+        if (weir_jsonw_string(out, f, flen) < 0 || weir_buf_reserve(out, room) < 0)
+            return -ENOMEM;
+        *at = out->len;
         type = WEIR_JSTRING;
     }
     if (!m)
-        return;
+        return 0;
     m->type = type;
-    m->val_off = (uint32_t)(at - base);
-    m->val_len = (uint32_t)(out->len - at);
+    m->val_off = (uint32_t)(start - base);
+    m->val_len = (uint32_t)(*at - start);
     m->escaped = 0;
     if (type == WEIR_JSTRING) { /* between the quotes */
         m->val_off++;
         m->val_len -= 2;
-        m->escaped = memchr(out->data + at + 1, '\\', m->val_len) != NULL;
+        m->escaped = memchr(out->data + start + 1, '\\', m->val_len) != NULL;
     }
+    return 0;
 }
 
 int weir_csv_row_members(struct weir_csv_header *h, const char *line, size_t len,
@@ -217,24 +233,36 @@ int weir_csv_row_members(struct weir_csv_header *h, const char *line, size_t len
     }
     if (!h->shape)
         members = NULL;
-    size_t base = out->len;
-    weir_buf_append(out, "{", 1);
+    /* One reservation for the whole row, then plain stores at a local
+     * offset: appends would check the room and store out->len around every
+     * piece. */
+    size_t base = out->len, room = row_room(h, n, len), at = base;
+    if (weir_buf_reserve(out, room) < 0)
+        return -ENOMEM;
+    out->data[at++] = '{';
     for (size_t k = 0; k < n; k++) {
-        uint32_t kstart = k ? h->key_end[k - 1] : 0;
+        uint32_t kstart = k ? h->key_end[k - 1] : 0, klen = h->key_end[k] - kstart;
         if (k)
-            weir_buf_append(out, ",", 1);
+            out->data[at++] = ',';
         if (members) {
-            members->m[k].key_off = (uint32_t)(out->len - base + 1);
-            members->m[k].key_len = h->key_end[k] - kstart - 3; /* no quotes, no colon */
+            members->m[k].key_off = (uint32_t)(at - base + 1);
+            members->m[k].key_len = klen - 3; /* no quotes, no colon */
         }
-        weir_buf_append(out, h->keys.data + kstart, h->key_end[k] - kstart);
-        put_value(out, fs[k], lens[k], quoted[k], base, members ? &members->m[k] : NULL);
+        weir_copy_short(out->data + at, h->keys.data + kstart, klen);
+        at += klen;
+        if (put_value(out, &at, fs[k], lens[k], quoted[k], base,
+                      members ? &members->m[k] : NULL, room) < 0) {
+            out->len = base;
+            return -ENOMEM;
+        }
     }
+    out->data[at++] = '}';
+    out->len = at;
     if (members) {
         members->n = (uint32_t)n;
         members->shape = h->shape;
     }
-    return weir_buf_append(out, "}", 1);
+    return 0;
 }
 
 int weir_csv_row_to_json(struct weir_csv_header *h, const char *line, size_t len,

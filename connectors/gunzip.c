@@ -6,6 +6,10 @@
 
 #include "connectors/gunzip.h"
 
+#ifdef WEIR_HAVE_LIBDEFLATE
+#include <libdeflate.h>
+#endif
+
 int weir_gunzip_init(struct weir_gunzip *g, size_t in_cap)
 {
     memset(g, 0, sizeof *g);
@@ -18,6 +22,9 @@ int weir_gunzip_init(struct weir_gunzip *g, size_t in_cap)
         return -ENOMEM;
     }
     g->ready = 1;
+#ifdef WEIR_HAVE_LIBDEFLATE
+    g->whole = libdeflate_alloc_decompressor(); /* NULL: zlib alone, as without */
+#endif
     return 0;
 }
 
@@ -25,6 +32,10 @@ void weir_gunzip_free(struct weir_gunzip *g)
 {
     if (g->ready)
         inflateEnd(&g->z);
+#ifdef WEIR_HAVE_LIBDEFLATE
+    if (g->whole)
+        libdeflate_free_decompressor(g->whole);
+#endif
     free(g->in);
     memset(g, 0, sizeof *g);
 }
@@ -34,16 +45,42 @@ void weir_gunzip_reset(struct weir_gunzip *g)
     inflateReset(&g->z);
     g->z.avail_in = 0;
     g->member_end = 0;
+    g->in_member = 0;
 }
 
 void weir_gunzip_fed(struct weir_gunzip *g, size_t n)
 {
     g->z.next_in = g->in;
     g->z.avail_in = (uInt)n;
+    g->short_read = n < g->in_cap;
     if (n > 0 && g->member_end) { /* another member follows */
         inflateReset(&g->z);
         g->member_end = 0;
+        g->in_member = 0;
     }
+}
+
+/* The member at next_in inflated by libdeflate in one call: 1 when done,
+ * 0 when it is not whole in the input or its output does not fit (zlib
+ * then streams it, and reports what is wrong with it, if anything). */
+static int whole_member(struct weir_gunzip *g)
+{
+#ifdef WEIR_HAVE_LIBDEFLATE
+    size_t in_used = 0, out_used = 0;
+    if (!g->whole || !g->short_read ||
+        libdeflate_gzip_decompress_ex(g->whole, g->z.next_in, g->z.avail_in, g->z.next_out,
+                                      g->z.avail_out, &in_used, &out_used) != LIBDEFLATE_SUCCESS)
+        return 0;
+    g->z.next_in += in_used;
+    g->z.avail_in -= (uInt)in_used;
+    g->z.next_out += out_used;
+    g->z.avail_out -= (uInt)out_used;
+    g->member_end = g->z.avail_in == 0;
+    return 1;
+#else
+    (void)g;
+    return 0;
+#endif
 }
 
 long weir_gunzip_run(struct weir_gunzip *g, char *out, size_t room, const char **reason)
@@ -51,8 +88,12 @@ long weir_gunzip_run(struct weir_gunzip *g, char *out, size_t room, const char *
     g->z.next_out = (unsigned char *)out;
     g->z.avail_out = (uInt)room;
     while (g->z.avail_in > 0 && g->z.avail_out > 0) {
+        if (!g->in_member && whole_member(g))
+            continue;
+        g->in_member = 1;
         int rc = inflate(&g->z, Z_NO_FLUSH);
         if (rc == Z_STREAM_END) {
+            g->in_member = 0;
             if (g->z.avail_in == 0) {
                 g->member_end = 1;
                 break;

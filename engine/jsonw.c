@@ -246,13 +246,25 @@ static int endpoint_int(uint64_t N, int q, int n, uint64_t *out)
 }
 
 /* Writes c's nd digits with a point after the first `whole` of them
- * (0 < whole < nd). */
+ * (0 < whole < nd): the fraction's digits right to left, then the whole
+ * part from what is left of c. Splitting c at the point with c / 10^k took
+ * a division by a variable (a hardware divide, tens of cycles); writing
+ * all digits and moving the fraction up stalled on the fresh stores. */
 static char *put_point(char *o, uint64_t c, int nd, int whole)
 {
-    uint64_t p = pow10_u64[nd - whole];
-    put_digits(o, c / p, (size_t)whole);
+    char *t = o + nd + 1;
+    int frac = nd - whole;
+    if (frac & 1) {
+        *--t = (char)('0' + c % 10);
+        c /= 10;
+    }
+    for (int i = frac / 2; i > 0; i--) {
+        t -= 2;
+        memcpy(t, digit_pairs + 2 * (c % 100), 2);
+        c /= 100;
+    }
     o[whole] = '.';
-    put_digits(o + whole + 1, c % p, (size_t)(nd - whole));
+    put_digits(o, c, (size_t)whole);
     return o + nd + 1;
 }
 
@@ -317,8 +329,12 @@ static int short_decimal(char **o, float f)
     if (!(a >= 0.01 && a < 65536.0))
         return 0;
     for (int k = 0; k < 2; k++) {
-        double m = round_even(a * p10[k]);
-        if ((float)(m / p10[k]) != (float)a)
+        double x = a * p10[k], m = round_even(x);
+        /* A decimal that reads back as f is within half of f's gap (at
+         * most f * 2^-24) of it, so m is within x * 2^-23 of x (the
+         * products' own rounding is 2^-53 of them): most values fail this
+         * and skip the division below. */
+        if (fabs(x - m) > x * 0x1p-20 || (float)(m / p10[k]) != (float)a)
             continue;
         char *p = *o;
         if (f < 0)
@@ -337,6 +353,13 @@ int weir_jsonw_double(struct weir_buf *b, double v)
     if (!isfinite(v)) {
         memcpy(o, "null", 4);
         b->len += 4;
+        return 0;
+    }
+    if (v == 0) { /* "0" or "-0"; common (empty windows, flags) */
+        if (signbit(v))
+            *o++ = '-';
+        *o++ = '0';
+        b->len = (size_t)(o - b->data);
         return 0;
     }
     float f = (float)v;
@@ -408,8 +431,9 @@ int weir_jsonw_double(struct weir_buf *b, double v)
     if (A > B || s < A || s > B)
         return double_slow(b, (double)f); /* cannot happen; stay correct if it does */
 
-    /* Drop digits while the interval still holds a multiple of ten. */
-    uint64_t p10 = 1;
+    /* Drop digits while the interval still holds a multiple of ten; t_up
+     * is s / 10^(j-1) (rounded down at each step, as one division would). */
+    uint64_t t = s, t_up = s;
     int j = 0;
     for (;;) {
         uint64_t A2 = (A + 9) / 10, B2 = B / 10;
@@ -417,11 +441,14 @@ int weir_jsonw_double(struct weir_buf *b, double v)
             break;
         A = A2;
         B = B2;
-        p10 *= 10;
+        t_up = t;
+        t /= 10;
         j++;
     }
-    /* Of the candidates, the one nearest f. */
-    uint64_t c = j ? (s + p10 / 2) / p10 : s;
+    /* Of the candidates, the one nearest f: (s + 10^j / 2) / 10^j, which
+     * is (t_up + 5) / 10 (the digits below t_up add less than a tenth),
+     * without a division by a variable power of ten. */
+    uint64_t c = j ? (t_up + 5) / 10 : s;
     if (c < A)
         c = A;
     if (c > B)

@@ -439,6 +439,7 @@ int weir_state_new(struct weir_state **out, const struct weir_state_conf *c)
     s->max_bytes = c->max_bytes;
     s->ttl = c->evict == WEIR_EVICT_TTL;
     s->ttl_ms = c->ttl_ms;
+    s->no_changelog = c->no_changelog;
     *out = s;
     return 0;
 
@@ -468,7 +469,8 @@ void *weir_state_get(struct weir_state *s, const void *key, uint32_t klen, int64
         *created = e ? c : 0;
     if (!e)
         return NULL;
-    dirty_mark(s, e);
+    if (!s->no_changelog)
+        dirty_mark(s, e);
     return entry_value(e);
 }
 

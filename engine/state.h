@@ -26,6 +26,8 @@ struct weir_state_conf {
                             when idle */
     int64_t ttl_ms;      /* TTL (> 0): an entry not touched for ttl_ms (in the caller's clock:
                             event or processing time) is removed by weir_state_expire */
+    int no_changelog;    /* 1: no changelog is written of this map, so get does not mark
+                            entries dirty (deletions are still remembered until clean) */
 };
 
 struct weir_state; /* one map */
@@ -38,7 +40,8 @@ void weir_state_free(struct weir_state *s); /* accepts NULL */
 /* Finds key, or inserts it with a zeroed value (*created = 1, else 0; created
  * may be NULL). now_ms is the caller's clock for LRU/TTL: the entry's
  * last-touched time becomes max(its time, now_ms). The entry becomes most
- * recently used and is marked dirty (the caller is about to change it).
+ * recently used and is marked dirty (the caller is about to change it),
+ * unless the map was made with no_changelog.
  *
  * Recency: in an LRU map it is the order of calls. In a TTL map it is the
  * last-touched time, ties broken by the order of calls, so expired entries

@@ -49,6 +49,7 @@ struct weir_state {
     int64_t ttl_ms;
     uint32_t value_size;
     int ttl; /* a TTL map: recency ordered by touched_ms (see state.h) */
+    int no_changelog; /* get marks nothing dirty (see state.h) */
     struct state_pool pool; /* entries once the store is big (state_pool.h) */
 };
 

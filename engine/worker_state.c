@@ -353,18 +353,29 @@ static void durable_restored(struct weir_durable *d, uint32_t part, int rc)
         w->source->type->partition_ready(w->source, part);
 }
 
+/* Without a durable store nothing reads the maps' dirt: their lookups need
+ * not mark it (housekeeping would only forget it again). Before any record:
+ * the maps are made on the first. */
+static int no_changelog(struct weir_worker *w)
+{
+    for (size_t k = 0; k < w->nops; k++)
+        if (w->ops[k].keyed)
+            w->ops[k].keyed->conf.no_changelog = 1;
+    return 0;
+}
+
 int weir_worker_durable_open(struct weir_worker *w, struct weir_error *err)
 {
     const struct weir_pipeline *pl = w->pl;
     const struct weir_durable_type *type = NULL;
     if (!w->stateful || !pl->state_durable)
-        return 0;
+        return no_changelog(w);
     if (pl->state_dir)
         type = &weir_durable_dir;
     else if (pl->source_type->durable)
         type = pl->source_type->durable;
     if (!type)
-        return 0; /* a file run without --state-dir: state lives as long as the run */
+        return no_changelog(w); /* a file run without --state-dir: state lives as long as the run */
     w->durable = (struct weir_durable){
         .type = type, .w = w, .loop = w->loop, .where = pl->state_dir ? pl->state_dir : pl->state_topic,
         .exactly_once = pl->source_type->transactional && pl->source_type->transactional(pl->source_conf),

@@ -472,6 +472,26 @@ static void test_by_hand(void)
     weir_state_free(s);
 }
 
+/* A map no changelog reads: lookups mark nothing dirty; an eviction is
+ * still remembered (until clean), and the invariants hold. */
+static void test_no_changelog(void)
+{
+    struct weir_state *s;
+    struct weir_state_conf c = {.value_size = 8, .max_keys = 2, .no_changelog = 1};
+    CHECK(weir_state_new(&s, &c) == 0);
+    uint64_t *v = weir_state_get(s, "a", 1, 0, NULL);
+    *v = 7;
+    weir_state_get(s, "b", 1, 0, NULL);
+    CHECK(weir_state_dirty_count(s) == 0 && weir_state_count(s) == 2);
+    weir_state_get(s, "c", 1, 0, NULL); /* evicts a */
+    CHECK(weir_state_dirty_count(s) == 1 && weir_state_evicted(s) == 1);
+    CHECK_STR(order_of(s, 1), "a-,");
+    CHECK(weir_state_check(s) == 0);
+    weir_state_clean(s);
+    CHECK(weir_state_dirty_count(s) == 0 && weir_state_check(s) == 0);
+    weir_state_free(s);
+}
+
 /* Blobs: every truncation, every corruption, wrong value_size, oversized. */
 static void test_blobs(void)
 {
@@ -739,6 +759,7 @@ int main(void)
 {
     keys_make();
     test_by_hand();
+    test_no_changelog();
     test_blobs();
     test_random();
     test_oom();
