@@ -170,6 +170,12 @@ struct run_state {
     const struct weir_pipeline *cur_pl, *prev_pl;
     void **cur_shared, **prev_shared;
     struct weir_reload_plan *plan; /* the last reload sent */
+    /* A reload whose new source is being checked (reload.h), held until the
+     * check is through, then sent to the workers or dropped. */
+    struct weir_reload_check *check;
+    const struct weir_pipeline *check_next;
+    struct weir_reload_plan *check_plan;
+    const char *check_why;
     /* The versions reloads gave the run, not yet freed: each is freed once
      * nothing holds it (kept operators, sinks and sources made from it, the
      * workers running it), so memory follows what is live, whatever the
@@ -441,13 +447,77 @@ static int reload_share(struct run_state *st, const struct weir_pipeline *next,
     return 0;
 }
 
-/* Reads the file again and sends what it says to the workers; why: what
- * asked (SIGHUP, the watch), for the log. */
+/* Has every worker take next (the run's version, kept by plan). */
+static void reload_send(struct run_state *st, const struct weir_pipeline *next,
+                        struct weir_reload_plan *plan, const char *why)
+{
+    void **shared = NULL;
+    struct weir_error e = {0};
+    if (plan->kind == WEIR_RELOAD_SHAPE && reload_share(st, next, plan, &shared, &e) < 0) {
+        weir_log(WEIR_LOG_ERROR, "%s: the new sinks cannot be set up: %s; the running pipeline "
+                 "goes on unchanged", why, e.msg);
+        weir_metric_add(&st->reg.reloads_failed, 1);
+        free(plan);
+        return;
+    }
+    if (plan->kind != WEIR_RELOAD_SHAPE)
+        shared = st->cur_shared;
+    free(st->plan); /* the last one: applied by every worker (reload_pending is 0) */
+    st->plan = plan;
+    weir_pipeline_hold(next);
+    st->prev_pl = st->cur_pl;
+    st->prev_shared = st->cur_shared;
+    st->cur_pl = next;
+    st->cur_shared = shared;
+    __atomic_store_n(&st->reg.pl, next, __ATOMIC_RELEASE);
+    st->reload_gen++;
+    st->reload_pending = 1;
+    for (int i = 0; i < st->n; i++) {
+        struct worker_slot *s = &st->slots[i];
+        pthread_mutex_lock(&s->lock);
+        if (s->open)
+            weir_worker_request_reload(&s->w, next, plan, shared, st->reload_gen);
+        pthread_mutex_unlock(&s->lock);
+    }
+}
+
+/* The new source's check (reload_request) once it is through (wait: until
+ * it is): the reload goes to the workers, or is dropped with the reason;
+ * the workers ran the old pipeline all along. Dropped too when the run is
+ * stopping. */
+static void reload_check_look(struct run_state *st, int wait)
+{
+    struct weir_error e = {0};
+    int rc = st->check ? weir_reload_check_done(st->check, wait, &e) : 1;
+    if (rc == 1)
+        return;
+    const struct weir_pipeline *next = st->check_next;
+    struct weir_reload_plan *plan = st->check_plan;
+    st->check = NULL;
+    st->check_next = NULL;
+    st->check_plan = NULL;
+    if (rc == 0 && !atomic_load(&st->stop_all)) {
+        reload_send(st, next, plan, st->check_why);
+    } else {
+        if (rc < 0) {
+            weir_metric_add(&st->reg.reloads_failed, 1);
+            weir_log(WEIR_LOG_ERROR, "%s: reload: %s; the running pipeline goes on unchanged",
+                     st->check_why, e.msg);
+        }
+        free(plan);
+    }
+    weir_pipeline_let_go(next); /* the run's version: freed once nothing holds it */
+}
+
+/* Reads the file again and sends what it says to the workers (once its new
+ * source, if any, passed its check); why: what asked (SIGHUP, the watch),
+ * for the log. */
 static void reload_request(struct run_state *st, const char *why)
 {
-    if (st->reload_pending) {
-        weir_log(WEIR_LOG_WARN, "%s: the last reload is still being applied; this one is "
-                 "ignored (send SIGHUP again once it is done)", why);
+    if (st->reload_pending || st->check) {
+        weir_log(WEIR_LOG_WARN, "%s: the last reload is still being %s; this one is "
+                 "ignored (send SIGHUP again once it is done)", why,
+                 st->check ? "checked" : "applied");
         return;
     }
     for (int i = 0; i < st->n; i++) {
@@ -483,34 +553,21 @@ static void reload_request(struct run_state *st, const char *why)
     }
     st->versions[st->nversions++] = (struct weir_pipeline *)next; /* the run's now (run.h) */
     weir_metric_set(&st->reg.pipeline_versions, st->nversions + 1);
-    void **shared = NULL;
     struct weir_error e = {0};
-    if (plan->kind == WEIR_RELOAD_SHAPE && reload_share(st, next, plan, &shared, &e) < 0) {
-        weir_log(WEIR_LOG_ERROR, "%s: the new sinks cannot be set up: %s; the running pipeline "
-                 "goes on unchanged", why, e.msg);
+    if (weir_reload_check_start(next, plan, &st->check, &e) < 0) {
+        weir_log(WEIR_LOG_ERROR, "%s: %s; the running pipeline goes on unchanged", why, e.msg);
         weir_metric_add(&st->reg.reloads_failed, 1);
         free(plan);
         return;
     }
-    if (plan->kind != WEIR_RELOAD_SHAPE)
-        shared = st->cur_shared;
-    free(st->plan); /* the last one: applied by every worker (reload_pending is 0) */
-    st->plan = plan;
-    weir_pipeline_hold(next);
-    st->prev_pl = st->cur_pl;
-    st->prev_shared = st->cur_shared;
-    st->cur_pl = next;
-    st->cur_shared = shared;
-    __atomic_store_n(&st->reg.pl, next, __ATOMIC_RELEASE);
-    st->reload_gen++;
-    st->reload_pending = 1;
-    for (int i = 0; i < st->n; i++) {
-        struct worker_slot *s = &st->slots[i];
-        pthread_mutex_lock(&s->lock);
-        if (s->open)
-            weir_worker_request_reload(&s->w, next, plan, shared, st->reload_gen);
-        pthread_mutex_unlock(&s->lock);
+    if (!st->check) {
+        reload_send(st, next, plan, why);
+        return;
     }
+    weir_pipeline_hold(next); /* until the check is through: reload_check_look */
+    st->check_next = next;
+    st->check_plan = plan;
+    st->check_why = why;
 }
 
 static void hangup(struct run_state *st)
@@ -572,7 +629,7 @@ static void watch_look(struct run_state *st)
     }
     if (!st->watch_due || weir_now_ns() < st->watch_due || atomic_load(&st->stop_all))
         return;
-    if (st->reload_pending) { /* once the last one is applied */
+    if (st->reload_pending || st->check) { /* once the last one is applied */
         st->watch_due = weir_now_ns() + WATCH_SETTLE_NS;
         return;
     }
@@ -614,6 +671,7 @@ static void wait_all(struct run_state *st, const sigset_t *set)
         if (workers_done && !atomic_load(&st->stop_all))
             stop_all(st); /* the input ended: the companion has nothing left to feed */
         progress(st);
+        reload_check_look(st, 0);
         reload_watch(st);
         if (workers_done && (!st->comp || st->comp->ended(st->comp)))
             return;
@@ -713,6 +771,7 @@ int weir_run(const struct weir_pipeline *pl, const struct weir_run_opts *opts,
         pthread_mutex_destroy(&st.slots[i].lock);
         add_stats(&res->total, &st.slots[i].w.stats);
     }
+    reload_check_look(&st, 1); /* a check still running: dropped (stop_all is set) */
     if (st.reload_pending) /* never applied: the workers ended first */
         reload_forget(&st, st.prev_pl, st.prev_shared);
     if (st.prev_shared != st.cur_shared)
