@@ -673,7 +673,9 @@ static void wait_all(struct run_state *st, const sigset_t *set)
         progress(st);
         reload_check_look(st, 0);
         reload_watch(st);
-        if (workers_done && (!st->comp || st->comp->ended(st->comp)))
+        /* a reload's check still running: waited for here, where a second
+         * signal still exits at once */
+        if (workers_done && (!st->comp || st->comp->ended(st->comp)) && !st->check)
             return;
         watchdog(st);
     }
@@ -771,7 +773,7 @@ int weir_run(const struct weir_pipeline *pl, const struct weir_run_opts *opts,
         pthread_mutex_destroy(&st.slots[i].lock);
         add_stats(&res->total, &st.slots[i].w.stats);
     }
-    reload_check_look(&st, 1); /* a check still running: dropped (stop_all is set) */
+    reload_check_look(&st, 1); /* none left (wait_all waited for it); else dropped */
     if (st.reload_pending) /* never applied: the workers ended first */
         reload_forget(&st, st.prev_pl, st.prev_shared);
     if (st.prev_shared != st.cur_shared)
