@@ -28,7 +28,8 @@ const struct weir_option weir_kafka_source_options[] = {
      "pause the partitions past this many value bytes read but not yet acknowledged",
      CONF(max_inflight_bytes), WEIR_OPT_RANGE, 1024, 1e12, NULL},
     {"connect_timeout", WEIR_OPT_DURATION, "\"10s\"",
-     "at start: how long to wait for the brokers and the topics' metadata before failing",
+     "at start, and for a reload's new source (off the workers' loops): how long to wait for the "
+     "brokers and the topics' metadata before failing",
      CONF(connect_timeout_ns), 0, 0, 0, NULL},
     {"drain_timeout", WEIR_OPT_DURATION, "\"10s\"",
      "on revocation: how long to wait for the revoked partitions' outputs to be acknowledged",
