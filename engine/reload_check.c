@@ -10,8 +10,8 @@
  * failed one leaves the running pipeline as it is.
  *
  * Thread safety: the thread reads only next's source options, which nothing
- * writes once loaded; the run holds next (weir_pipeline_hold) until it has
- * joined the thread. It writes only the check's rc and err, read by the
+ * writes once loaded; the check holds next (weir_pipeline_hold) until its
+ * caller, after the join, lets go of it. It writes only the check's rc and err, read by the
  * main thread after done (release/acquire) says it is through. */
 #include "engine/operator.h"
 #include "engine/reload.h"
@@ -24,6 +24,7 @@ struct weir_reload_check {
     pthread_t thread;
     const struct weir_source_type *type;
     const void *conf;
+    struct weir_reload_checked reload; /* held for the caller (next: weir_pipeline_hold) */
     int done; /* atomic: the thread is through, rc and err are set */
     int rc;
     struct weir_error err;
@@ -37,8 +38,9 @@ static void *check_main(void *arg)
     return NULL;
 }
 
-int weir_reload_check_start(const struct weir_pipeline *next, const struct weir_reload_plan *plan,
-                            struct weir_reload_check **out, struct weir_error *err)
+int weir_reload_check_start(const struct weir_pipeline *next, struct weir_reload_plan *plan,
+                            const char *why, struct weir_reload_check **out,
+                            struct weir_error *err)
 {
     *out = NULL;
     if (plan->kind != WEIR_RELOAD_SHAPE || plan->source_same || plan->source_kept ||
@@ -49,20 +51,24 @@ int weir_reload_check_start(const struct weir_pipeline *next, const struct weir_
         return weir_error_set(err, -ENOMEM, "out of memory");
     c->type = next->source_type;
     c->conf = next->source_conf;
+    c->reload = (struct weir_reload_checked){.next = next, .plan = plan, .why = why};
     int rc = pthread_create(&c->thread, NULL, check_main, c);
     if (rc != 0) {
         free(c);
         return weir_error_set(err, -rc, "cannot start a thread to check the new source");
     }
+    weir_pipeline_hold(next);
     *out = c;
     return 0;
 }
 
-int weir_reload_check_done(struct weir_reload_check *c, int wait, struct weir_error *err)
+int weir_reload_check_done(struct weir_reload_check *c, int wait, struct weir_reload_checked *out,
+                           struct weir_error *err)
 {
     if (!wait && !__atomic_load_n(&c->done, __ATOMIC_ACQUIRE))
         return 1;
     pthread_join(c->thread, NULL);
+    *out = c->reload;
     int rc = c->rc;
     if (rc < 0)
         *err = c->err;

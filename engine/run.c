@@ -170,12 +170,7 @@ struct run_state {
     const struct weir_pipeline *cur_pl, *prev_pl;
     void **cur_shared, **prev_shared;
     struct weir_reload_plan *plan; /* the last reload sent */
-    /* A reload whose new source is being checked (reload.h), held until the
-     * check is through, then sent to the workers or dropped. */
-    struct weir_reload_check *check;
-    const struct weir_pipeline *check_next;
-    struct weir_reload_plan *check_plan;
-    const char *check_why;
+    struct weir_reload_check *check; /* a reload whose new source is being checked */
     /* The versions reloads gave the run, not yet freed: each is freed once
      * nothing holds it (kept operators, sinks and sources made from it, the
      * workers running it), so memory follows what is live, whatever the
@@ -481,32 +476,28 @@ static void reload_send(struct run_state *st, const struct weir_pipeline *next,
     }
 }
 
-/* The new source's check (reload_request) once it is through (wait: until
- * it is): the reload goes to the workers, or is dropped with the reason;
- * the workers ran the old pipeline all along. Dropped too when the run is
- * stopping. */
-static void reload_check_look(struct run_state *st, int wait)
+/* The new source's check (reload_request), once it is through: the reload
+ * goes to the workers (which ran the old pipeline all along), or is dropped
+ * with the reason, or because the run is stopping. */
+static void reload_check_look(struct run_state *st)
 {
+    struct weir_reload_checked r;
     struct weir_error e = {0};
-    int rc = st->check ? weir_reload_check_done(st->check, wait, &e) : 1;
+    int rc = st->check ? weir_reload_check_done(st->check, 0, &r, &e) : 1;
     if (rc == 1)
         return;
-    const struct weir_pipeline *next = st->check_next;
-    struct weir_reload_plan *plan = st->check_plan;
     st->check = NULL;
-    st->check_next = NULL;
-    st->check_plan = NULL;
     if (rc == 0 && !atomic_load(&st->stop_all)) {
-        reload_send(st, next, plan, st->check_why);
+        reload_send(st, r.next, r.plan, r.why);
     } else {
         if (rc < 0) {
             weir_metric_add(&st->reg.reloads_failed, 1);
             weir_log(WEIR_LOG_ERROR, "%s: reload: %s; the running pipeline goes on unchanged",
-                     st->check_why, e.msg);
+                     r.why, e.msg);
         }
-        free(plan);
+        free(r.plan);
     }
-    weir_pipeline_let_go(next); /* the run's version: freed once nothing holds it */
+    weir_pipeline_let_go(r.next); /* the run's version: freed once nothing holds it */
 }
 
 /* Reads the file again and sends what it says to the workers (once its new
@@ -554,20 +545,13 @@ static void reload_request(struct run_state *st, const char *why)
     st->versions[st->nversions++] = (struct weir_pipeline *)next; /* the run's now (run.h) */
     weir_metric_set(&st->reg.pipeline_versions, st->nversions + 1);
     struct weir_error e = {0};
-    if (weir_reload_check_start(next, plan, &st->check, &e) < 0) {
+    if (weir_reload_check_start(next, plan, why, &st->check, &e) < 0) {
         weir_log(WEIR_LOG_ERROR, "%s: %s; the running pipeline goes on unchanged", why, e.msg);
         weir_metric_add(&st->reg.reloads_failed, 1);
         free(plan);
-        return;
-    }
-    if (!st->check) {
+    } else if (!st->check) {
         reload_send(st, next, plan, why);
-        return;
-    }
-    weir_pipeline_hold(next); /* until the check is through: reload_check_look */
-    st->check_next = next;
-    st->check_plan = plan;
-    st->check_why = why;
+    } /* else the check holds them: reload_check_look */
 }
 
 static void hangup(struct run_state *st)
@@ -671,7 +655,7 @@ static void wait_all(struct run_state *st, const sigset_t *set)
         if (workers_done && !atomic_load(&st->stop_all))
             stop_all(st); /* the input ended: the companion has nothing left to feed */
         progress(st);
-        reload_check_look(st, 0);
+        reload_check_look(st);
         reload_watch(st);
         /* a reload's check still running: waited for here, where a second
          * signal still exits at once */
@@ -773,7 +757,6 @@ int weir_run(const struct weir_pipeline *pl, const struct weir_run_opts *opts,
         pthread_mutex_destroy(&st.slots[i].lock);
         add_stats(&res->total, &st.slots[i].w.stats);
     }
-    reload_check_look(&st, 1); /* none left (wait_all waited for it); else dropped */
     if (st.reload_pending) /* never applied: the workers ended first */
         reload_forget(&st, st.prev_pl, st.prev_shared);
     if (st.prev_shared != st.cur_shared)
