@@ -37,8 +37,8 @@
 #      (before: the worker failed and the run stopped, exit 1); with the
 #      brokers stopped (SIGSTOP) the output keeps growing while the reload
 #      waits (before: the running source was stopped and the worker's loop
-#      waited in the new consumer's topic check, 11 s measured, nothing
-#      out); once they are back the reload is applied, the new source reads
+#      waited in the new consumer's topic check for as long as the brokers
+#      were stopped, 11 s here, nothing out); once they are back the reload is applied, the new source reads
 #      every record of its topic, and SIGTERM exits 0.
 set -u
 
