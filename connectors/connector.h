@@ -71,6 +71,16 @@ struct weir_source_type {
      * pipeline (its sinks), after every stage loaded without problems.
      * Problems go to d; returns their number. */
     int (*check)(const void *conf, const struct weir_pipeline *pl, struct weir_diag *d);
+    /* Optional: checks what open() would otherwise wait for outside the
+     * process (a Kafka source's brokers and topics), for a reload that
+     * replaces the running source with this one: the run calls it on a
+     * thread of its own before it asks the workers to take the new pipeline
+     * (engine/reload_check.c); it may block, up to the source's own timeout.
+     * Returns 0, or -errno with err naming the option by its JSON path
+     * ("source.topics[1]: ..."): the reload is not taken and the running
+     * pipeline goes on. A reload's open() (prev set) need not check again:
+     * it runs on the worker's loop, which never waits for the network. */
+    int (*precheck)(const void *conf, struct weir_error *err);
     /* Arms the first reads on the worker's loop. */
     int (*open)(struct weir_source *s, struct weir_error *err);
     /* The worker's backpressure cleared: read again. */

@@ -514,8 +514,10 @@ static int ks_open(struct weir_source *s, struct weir_error *err)
     int rc = weir_kafka_brokers_resolve(&ks->cl, c->brokers, c->topics.v, c->topics.n, err);
     if (rc < 0 || (rc = make_consumer(ks, err)) < 0)
         return rc;
-    rc = weir_kafka_check_topics(ks->rk, &ks->cl, c->topics.v, c->topics.n, c->connect_timeout_ns, err);
-    if (rc < 0)
+    /* A reload's (prev set): its topics were checked before the workers took
+     * it, off the loop (weir_kafka_source_precheck); at start nothing runs yet */
+    if (!s->prev && (rc = weir_kafka_check_topics(ks->rk, &ks->cl, c->topics.v, c->topics.n,
+                                                  c->connect_timeout_ns, err)) < 0)
         return rc;
     ks->cl.started = 1;
     rd_kafka_poll_set_consumer(ks->rk);
@@ -705,6 +707,7 @@ const struct weir_source_type weir_source_kafka = {
     .per_worker = 1,
     .prepare = weir_kafka_source_prepare,
     .check = weir_kafka_source_check,
+    .precheck = weir_kafka_source_precheck,
     .open = ks_open,
     .resume = ks_resume,
     .partition_ready = ks_partition_ready,

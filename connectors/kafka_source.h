@@ -216,5 +216,8 @@ void ks_fence_stop(struct kafka_source *ks);  /* before the consumer is destroye
 extern const struct weir_option weir_kafka_source_options[];
 int weir_kafka_source_prepare(void *conf, const json_t *raw, struct weir_prepare *p);
 int weir_kafka_source_check(const void *conf, const struct weir_pipeline *pl, struct weir_diag *d);
+/* A reload's new source: its topics on its brokers, from a metadata-only
+ * client, off the workers' loops (connector.h: precheck). */
+int weir_kafka_source_precheck(const void *conf, struct weir_error *err);
 
 #endif

@@ -1,8 +1,9 @@
 /* The Kafka source's configuration: its options, what its "kafka"
- * properties may not set, and the checks made when a pipeline loads
+ * properties may not set, the checks made when a pipeline loads
  * (exactly-once needs every sink to be a Kafka sink on the source's brokers,
- * and a commit interval well inside the transaction timeout). The consumer
- * itself is kafka_source.c. */
+ * and a commit interval well inside the transaction timeout), and the check
+ * of a reload's new source on its brokers (precheck). The consumer itself
+ * is kafka_source.c. */
 #include "connectors/kafka_sink.h"
 #include "connectors/kafka_source.h"
 
@@ -27,7 +28,8 @@ const struct weir_option weir_kafka_source_options[] = {
      "pause the partitions past this many value bytes read but not yet acknowledged",
      CONF(max_inflight_bytes), WEIR_OPT_RANGE, 1024, 1e12, NULL},
     {"connect_timeout", WEIR_OPT_DURATION, "\"10s\"",
-     "at start: how long to wait for the brokers and the topics' metadata before failing",
+     "at start, and for a reload's new source (off the workers' loops): how long to wait for the "
+     "brokers and the topics' metadata before failing",
      CONF(connect_timeout_ns), 0, 0, 0, NULL},
     {"drain_timeout", WEIR_OPT_DURATION, "\"10s\"",
      "on revocation: how long to wait for the revoked partitions' outputs to be acknowledged",
@@ -165,4 +167,46 @@ int weir_kafka_source_check(const void *conf, const struct weir_pipeline *pl, st
         }
     }
     return bad;
+}
+
+/* A reload replaces the running source with this one: its topics are asked
+ * for here, on the run's check thread (engine/reload_check.c), not by the
+ * new consumers' open() on the workers' loops, which waited up to
+ * connect_timeout there when the brokers were away. The client is a
+ * consumer handle that never subscribes, without a group, with the
+ * source's properties (security included) and auto-creation off, as
+ * `weir check`'s. The embedded cluster's open() creates the topics. */
+int weir_kafka_source_precheck(const void *conf, struct weir_error *err)
+{
+    const struct weir_kafka_source_conf *c = conf;
+    if (strcmp(c->brokers, "embedded") == 0)
+        return 0;
+    struct weir_kafka_client cl = {0};
+    snprintf(cl.what, sizeof cl.what, "kafka source");
+    snprintf(cl.brokers, sizeof cl.brokers, "%s", c->brokers);
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    int rc = weir_kafka_conf_set(kc, "bootstrap.servers", c->brokers, cl.what, err);
+    if (rc == 0)
+        rc = weir_kafka_props_apply(kc, c->kafka, 0, cl.what, err);
+    if (rc == 0)
+        rc = weir_kafka_conf_set(kc, "allow.auto.create.topics", "false", cl.what, err);
+    if (rc == 0)
+        rc = weir_kafka_conf_set(kc, "enable.auto.commit", "false", cl.what, err);
+    if (rc < 0) {
+        rd_kafka_conf_destroy(kc);
+        return weir_error_prefix(err, "source");
+    }
+    weir_kafka_conf_common(kc, &cl);
+    char msg[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, msg, sizeof msg); /* owns kc */
+    if (!rk) {
+        rd_kafka_conf_destroy(kc);
+        return weir_error_set(err, -EINVAL, "source: %s: %s", cl.what, msg);
+    }
+    for (size_t i = 0; i < c->topics.n && rc == 0; i++)
+        if ((rc = weir_kafka_check_topics(rk, &cl, &c->topics.v[i], 1, c->connect_timeout_ns,
+                                          err)) < 0)
+            weir_error_prefix(err, "source.topics[%zu]", i);
+    rd_kafka_destroy(rk);
+    return rc;
 }

@@ -43,6 +43,32 @@ struct weir_reload_plan {
 int weir_reload_plan(const struct weir_pipeline *running, const struct weir_pipeline *next,
                      struct weir_reload_plan *plan, char *why, size_t cap);
 
+/* A changed source's precheck() (connector.h: a new Kafka source's brokers
+ * and topics), run on a thread of its own before the workers are asked to
+ * take next, so that no worker's loop waits for the network and a failed
+ * check leaves the running pipeline as it is (reload_check.c). */
+struct weir_reload_check;
+/* Starts the check when the plan replaces the source with one of a type
+ * that has a precheck(): 0 with *out set, the check holding next
+ * (weir_pipeline_hold), plan and why (what asked, for the log) until done
+ * hands them back; 0 with *out NULL when there is nothing to check; -errno
+ * (no thread) with err filled. */
+int weir_reload_check_start(const struct weir_pipeline *next, struct weir_reload_plan *plan,
+                            const char *why, struct weir_reload_check **out,
+                            struct weir_error *err);
+/* What a finished check hands back: the caller lets go of next. */
+struct weir_reload_checked {
+    const struct weir_pipeline *next;
+    struct weir_reload_plan *plan;
+    const char *why;
+};
+/* 1 while the check runs (and wait is 0); else joins and frees the check,
+ * fills *out, and returns 0 (passed) or its -errno with err filled. wait:
+ * until it is through (up to the source's own timeout, e.g. a Kafka
+ * source's connect_timeout). */
+int weir_reload_check_done(struct weir_reload_check *c, int wait, struct weir_reload_checked *out,
+                           struct weir_error *err);
+
 /* The JSON object operator k of pl was loaded from (the implicit extract's
  * own when the file has none). */
 const json_t *weir_reload_op_json(const struct weir_pipeline *pl, size_t k);

@@ -170,6 +170,7 @@ struct run_state {
     const struct weir_pipeline *cur_pl, *prev_pl;
     void **cur_shared, **prev_shared;
     struct weir_reload_plan *plan; /* the last reload sent */
+    struct weir_reload_check *check; /* a reload whose new source is being checked */
     /* The versions reloads gave the run, not yet freed: each is freed once
      * nothing holds it (kept operators, sinks and sources made from it, the
      * workers running it), so memory follows what is live, whatever the
@@ -441,13 +442,73 @@ static int reload_share(struct run_state *st, const struct weir_pipeline *next,
     return 0;
 }
 
-/* Reads the file again and sends what it says to the workers; why: what
- * asked (SIGHUP, the watch), for the log. */
+/* Has every worker take next (the run's version, kept by plan). */
+static void reload_send(struct run_state *st, const struct weir_pipeline *next,
+                        struct weir_reload_plan *plan, const char *why)
+{
+    void **shared = NULL;
+    struct weir_error e = {0};
+    if (plan->kind == WEIR_RELOAD_SHAPE && reload_share(st, next, plan, &shared, &e) < 0) {
+        weir_log(WEIR_LOG_ERROR, "%s: the new sinks cannot be set up: %s; the running pipeline "
+                 "goes on unchanged", why, e.msg);
+        weir_metric_add(&st->reg.reloads_failed, 1);
+        free(plan);
+        return;
+    }
+    if (plan->kind != WEIR_RELOAD_SHAPE)
+        shared = st->cur_shared;
+    free(st->plan); /* the last one: applied by every worker (reload_pending is 0) */
+    st->plan = plan;
+    weir_pipeline_hold(next);
+    st->prev_pl = st->cur_pl;
+    st->prev_shared = st->cur_shared;
+    st->cur_pl = next;
+    st->cur_shared = shared;
+    __atomic_store_n(&st->reg.pl, next, __ATOMIC_RELEASE);
+    st->reload_gen++;
+    st->reload_pending = 1;
+    for (int i = 0; i < st->n; i++) {
+        struct worker_slot *s = &st->slots[i];
+        pthread_mutex_lock(&s->lock);
+        if (s->open)
+            weir_worker_request_reload(&s->w, next, plan, shared, st->reload_gen);
+        pthread_mutex_unlock(&s->lock);
+    }
+}
+
+/* The new source's check (reload_request), once it is through: the reload
+ * goes to the workers (which ran the old pipeline all along), or is dropped
+ * with the reason, or because the run is stopping. */
+static void reload_check_look(struct run_state *st)
+{
+    struct weir_reload_checked r;
+    struct weir_error e = {0};
+    int rc = st->check ? weir_reload_check_done(st->check, 0, &r, &e) : 1;
+    if (rc == 1)
+        return;
+    st->check = NULL;
+    if (rc == 0 && !atomic_load(&st->stop_all)) {
+        reload_send(st, r.next, r.plan, r.why);
+    } else {
+        if (rc < 0) {
+            weir_metric_add(&st->reg.reloads_failed, 1);
+            weir_log(WEIR_LOG_ERROR, "%s: reload: %s; the running pipeline goes on unchanged",
+                     r.why, e.msg);
+        }
+        free(r.plan);
+    }
+    weir_pipeline_let_go(r.next); /* the run's version: freed once nothing holds it */
+}
+
+/* Reads the file again and sends what it says to the workers (once its new
+ * source, if any, passed its check); why: what asked (SIGHUP, the watch),
+ * for the log. */
 static void reload_request(struct run_state *st, const char *why)
 {
-    if (st->reload_pending) {
-        weir_log(WEIR_LOG_WARN, "%s: the last reload is still being applied; this one is "
-                 "ignored (send SIGHUP again once it is done)", why);
+    if (st->reload_pending || st->check) {
+        weir_log(WEIR_LOG_WARN, "%s: the last reload is still being %s; this one is "
+                 "ignored (send SIGHUP again once it is done)", why,
+                 st->check ? "checked" : "applied");
         return;
     }
     for (int i = 0; i < st->n; i++) {
@@ -483,34 +544,14 @@ static void reload_request(struct run_state *st, const char *why)
     }
     st->versions[st->nversions++] = (struct weir_pipeline *)next; /* the run's now (run.h) */
     weir_metric_set(&st->reg.pipeline_versions, st->nversions + 1);
-    void **shared = NULL;
     struct weir_error e = {0};
-    if (plan->kind == WEIR_RELOAD_SHAPE && reload_share(st, next, plan, &shared, &e) < 0) {
-        weir_log(WEIR_LOG_ERROR, "%s: the new sinks cannot be set up: %s; the running pipeline "
-                 "goes on unchanged", why, e.msg);
+    if (weir_reload_check_start(next, plan, why, &st->check, &e) < 0) {
+        weir_log(WEIR_LOG_ERROR, "%s: %s; the running pipeline goes on unchanged", why, e.msg);
         weir_metric_add(&st->reg.reloads_failed, 1);
         free(plan);
-        return;
-    }
-    if (plan->kind != WEIR_RELOAD_SHAPE)
-        shared = st->cur_shared;
-    free(st->plan); /* the last one: applied by every worker (reload_pending is 0) */
-    st->plan = plan;
-    weir_pipeline_hold(next);
-    st->prev_pl = st->cur_pl;
-    st->prev_shared = st->cur_shared;
-    st->cur_pl = next;
-    st->cur_shared = shared;
-    __atomic_store_n(&st->reg.pl, next, __ATOMIC_RELEASE);
-    st->reload_gen++;
-    st->reload_pending = 1;
-    for (int i = 0; i < st->n; i++) {
-        struct worker_slot *s = &st->slots[i];
-        pthread_mutex_lock(&s->lock);
-        if (s->open)
-            weir_worker_request_reload(&s->w, next, plan, shared, st->reload_gen);
-        pthread_mutex_unlock(&s->lock);
-    }
+    } else if (!st->check) {
+        reload_send(st, next, plan, why);
+    } /* else the check holds them: reload_check_look */
 }
 
 static void hangup(struct run_state *st)
@@ -572,7 +613,7 @@ static void watch_look(struct run_state *st)
     }
     if (!st->watch_due || weir_now_ns() < st->watch_due || atomic_load(&st->stop_all))
         return;
-    if (st->reload_pending) { /* once the last one is applied */
+    if (st->reload_pending || st->check) { /* once the last one is applied */
         st->watch_due = weir_now_ns() + WATCH_SETTLE_NS;
         return;
     }
@@ -614,8 +655,11 @@ static void wait_all(struct run_state *st, const sigset_t *set)
         if (workers_done && !atomic_load(&st->stop_all))
             stop_all(st); /* the input ended: the companion has nothing left to feed */
         progress(st);
+        reload_check_look(st);
         reload_watch(st);
-        if (workers_done && (!st->comp || st->comp->ended(st->comp)))
+        /* a reload's check still running: waited for here, where a second
+         * signal still exits at once */
+        if (workers_done && (!st->comp || st->comp->ended(st->comp)) && !st->check)
             return;
         watchdog(st);
     }

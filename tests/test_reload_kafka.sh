@@ -30,6 +30,17 @@
 #      the replaced consumer is not closed (freed) before the brokers are
 #      back; then it is, every id of the input came out, and SIGTERM exits 0
 #      with no error in the log (its offsets were committed).
+#   D. a new source's topics are checked before the workers take it, on a
+#      thread of the run's own (engine/reload_check.c), while the running
+#      source (on the embedded cluster, fed by a paced replay) goes on: a
+#      topic missing on the new brokers is reported with its JSON path
+#      (source.topics[1]) and the run goes on with its output growing
+#      (before: the worker failed and the run stopped, exit 1); with the
+#      brokers stopped (SIGSTOP) the output keeps growing while the reload
+#      waits (before: the running source was stopped and the worker's loop
+#      waited in the new consumer's topic check for as long as the brokers
+#      were stopped, 11 s here, nothing out); once they are back the reload is applied, the new source reads
+#      every record of its topic, and SIGTERM exits 0.
 set -u
 
 . "$(dirname "$0")/lib.sh"
@@ -271,4 +282,94 @@ sys.exit(0 if all(results) else 1)
 PY
 rc=$?
 [ $rc -eq 0 ] && ok || fail "C (brokers stopped during the source change)"
+
+# ---- D: a new source's topics checked off the loop -------------------------------
+broker topic-create rk-in-check 4 >/dev/null || { fail "cannot create topic rk-in-check"; finish; }
+/usr/bin/python3 - "$WEIR" "$T/check" "$BOOT" "$KDIR/broker.pid" <<'PY'
+import json, os, signal, subprocess, sys, time
+weir, t, brokers, pidfile = sys.argv[1:5]
+os.makedirs(t)
+topic = "rk-in-check"
+n, nk, results = 40000, 1000, []
+def check(cond, what):
+    results.append(bool(cond))
+    print(("ok: " if cond else "FAIL: ") + what, flush=True)
+with open(f"{t}/in.jsonl", "w") as f:
+    for i in range(n):
+        f.write(json.dumps({"id": i, "v": i % 97}) + "\n")
+with open(f"{t}/k.jsonl", "w") as f:  # what the real broker's topic holds
+    for i in range(100000, 100000 + nk):
+        f.write(json.dumps({"id": i, "v": i % 97}) + "\n")
+subprocess.run([weir, "replay", f"{t}/k.jsonl", "--brokers", brokers, "--topic", topic,
+                "--key", "id"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def write_pipeline(b, topics):
+    p = {"name": "reload-check", "state": {"durable": False},
+         "source": {"type": "kafka", "brokers": b, "topics": topics, "group": "rk-check",
+                    "connect_timeout": "30s"},
+         "replay": {"path": f"{t}/in.jsonl", "key": "id", "rate": 1000.0, "stop": False},
+         "operators": [{"type": "extract", "fields": {"id": "/id", "v": "/v"}}],
+         "sinks": [{"type": "file", "path": f"{t}/out.jsonl"}],
+         "dead_letter": {"type": "file", "path": f"{t}/dead.jsonl"}}
+    json.dump(p, open(f"{t}/p.json.tmp", "w"))
+    os.rename(f"{t}/p.json.tmp", f"{t}/p.json")
+def log():
+    return open(f"{t}/err").read()
+def wait_for(pred, limit):
+    end = time.time() + limit
+    while time.time() < end and proc.poll() is None:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return pred()
+def ids_out():
+    try:
+        return {json.loads(l)["id"] for l in open(f"{t}/out.jsonl") if l.endswith("\n")}
+    except OSError:
+        return set()
+def grows(limit):  # the embedded source's output grows by more than 100 records
+    base = len(ids_out())
+    return wait_for(lambda: len(ids_out()) > base + 100, limit)
+write_pipeline("embedded", ["rk-in-embedded"])
+proc = subprocess.Popen([weir, "run", f"{t}/p.json", "--workers", "1"],
+                        stdout=subprocess.DEVNULL, stderr=open(f"{t}/err", "w"))
+check(grows(30), "records flow from the embedded cluster")
+# D1: a topic missing on the new brokers (the broker up)
+write_pipeline(brokers, [topic, "rk-no-such"])
+proc.send_signal(signal.SIGHUP)
+missing = wait_for(lambda: 'source.topics[1]: kafka source: topic "rk-no-such" does not exist' in log(), 30)
+check(missing, "a missing topic is reported with its JSON path")
+check(missing and "the running pipeline goes on unchanged" in log() and grows(10),
+      "the running pipeline goes on after it")
+# D2: the brokers stopped (SIGSTOP) while the new source's topics are checked
+bpid = int(open(pidfile).read())
+os.kill(bpid, signal.SIGSTOP)
+try:
+    write_pipeline(brokers, [topic])
+    proc.send_signal(signal.SIGHUP)
+    time.sleep(1)  # the old code had stopped the source by now, waiting in the open
+    check(grows(10), "records flow while the new source waits for the stopped brokers")
+    check("reload applied" not in log(), "the reload waits for the brokers")
+finally:
+    os.kill(bpid, signal.SIGCONT)
+check(wait_for(lambda: "reload applied by every worker" in log(), 40),
+      "the reload is applied once the brokers are back")
+check(wait_for(lambda: set(range(100000, 100000 + nk)) <= ids_out(), 40),
+      "the new source reads its topic")
+proc.send_signal(signal.SIGTERM)
+try:
+    rc = proc.wait(30)
+except subprocess.TimeoutExpired:
+    proc.kill()
+    rc = proc.wait()
+check(rc == 0, f"SIGTERM exit {rc}")
+e = [l for l in log().splitlines() if "rk-no-such" not in l]
+check(not any(w in l for l in e for w in ("ERROR", "AddressSanitizer", "runtime error",
+                                          "ThreadSanitizer")),
+      "no other error, sanitizer report or failure in the log")
+if not all(results):
+    print("--- weir's log (tail) ---\n" + "\n".join(log().splitlines()[-30:]))
+sys.exit(0 if all(results) else 1)
+PY
+rc=$?
+[ $rc -eq 0 ] && ok || fail "D (a new source's topics checked off the loop)"
 finish
