@@ -1,9 +1,10 @@
 /* The file and stdout sink: one JSON line per record, written through the
  * worker's io_uring. Output is double-buffered: records are formatted into
- * the filling buffer while the other one is being written; a batch's ticket
- * is released when the write holding its lines completes. Over the buffer
- * limit the sink reports busy and the source pauses instead of buffering
- * without bound. The dead-letter file sink is this type with when = dead.
+ * the filling buffer while the other one is being written, in parts of at
+ * most WRITE_MAX; a batch's ticket is released when the part that ends its
+ * lines is written. Over the buffer limit the sink reports busy and the
+ * source pauses instead of buffering without bound. The dead-letter file
+ * sink is this type with when = dead.
  *
  * Several workers writing one sink (a file, stdout) would interleave their
  * writes: into a pipe only writes up to PIPE_BUF (4096 bytes) are atomic,
@@ -37,6 +38,15 @@
 #include "engine/worker.h"
 
 #define FLUSH_AT (256u * 1024u)    /* start a write once this much is buffered */
+/* At most this much per write: a buffer fills up to max_buffered_bytes (8 MiB)
+ * while the other is written, and its tickets used to be released only when
+ * all of it was. Into a slow pipe that took many seconds: lines the reader had
+ * long taken stayed unacknowledged, and a Kafka source whose partitions were
+ * revoked meanwhile committed none of them (issue 8, tests/test_kafka_revoke_drain.sh:
+ * 28,392 of 31,784 records the reader had taken before the revocation ended
+ * were read again by the next owner; 0 now). Each part written releases the
+ * tickets whose lines it completed. */
+#define WRITE_MAX FLUSH_AT
 
 struct file_sink_conf {
     const char *path;
@@ -62,8 +72,12 @@ static const struct weir_option file_sink_options[] = {
 };
 
 struct pending_tickets {
-    struct weir_ticket **v;
+    struct held_ticket {
+        struct weir_ticket *t;
+        size_t end; /* its lines end there in the buffer */
+    } *v;
     size_t n, cap;
+    size_t first; /* v[0 .. first) are released (written) */
 };
 
 /* Whole lines on their way to the shared writer, and back. */
@@ -112,28 +126,48 @@ struct file_sink {
     struct weir_event done_ev;
 };
 
-static int held_push(struct pending_tickets *h, struct weir_ticket *t)
+/* t's lines end at end in the buffer h belongs to. */
+static int held_push(struct pending_tickets *h, struct weir_ticket *t, size_t end)
 {
-    if (h->n && h->v[h->n - 1] == t)
-        return 0; /* one hold per ticket per buffer is enough */
+    if (h->n && h->v[h->n - 1].t == t) {
+        h->v[h->n - 1].end = end; /* one hold per ticket per buffer is enough */
+        return 0;
+    }
     if (h->n == h->cap) {
         size_t cap = h->cap ? h->cap * 2 : 64;
-        struct weir_ticket **v = realloc(h->v, cap * sizeof *v);
+        struct held_ticket *v = realloc(h->v, cap * sizeof *v);
         if (!v)
             return -ENOMEM;
         h->v = v;
         h->cap = cap;
     }
     weir_ticket_hold(t);
-    h->v[h->n++] = t;
+    h->v[h->n++] = (struct held_ticket){.t = t, .end = end};
     return 0;
 }
 
 static void held_release(struct pending_tickets *h, int ok)
 {
-    for (size_t k = 0; k < h->n; k++)
-        weir_ticket_release(h->v[k], ok);
-    h->n = 0;
+    for (size_t k = h->first; k < h->n; k++)
+        weir_ticket_release(h->v[k].t, ok);
+    h->n = h->first = 0;
+}
+
+/* The first written bytes of the buffer are out: the tickets whose lines
+ * all lie there are acknowledged now (in order; those of a line cut by the
+ * end of a part wait for the next). */
+static void held_release_written(struct pending_tickets *h, size_t written)
+{
+    while (h->first < h->n && h->v[h->first].end <= written)
+        weir_ticket_release(h->v[h->first++].t, 1);
+}
+
+/* Writes the next part of buf[k] from fk->written. */
+static int write_part(struct file_sink *fk, int k)
+{
+    size_t left = fk->buf[k].len - fk->written;
+    return weir_loop_write(fk->s->worker->loop, fk->fd, fk->buf[k].data + fk->written,
+                           left < WRITE_MAX ? left : WRITE_MAX, (off_t)-1, &fk->write_ev);
 }
 
 static void start_write(struct file_sink *fk);
@@ -170,9 +204,9 @@ static void on_write(struct weir_event *ev, int res)
         return;
     }
     fk->written += res > 0 ? (size_t)res : 0;
-    if (fk->written < fk->buf[k].len) { /* short write: send the rest */
-        if (weir_loop_write(fk->s->worker->loop, fk->fd, fk->buf[k].data + fk->written,
-                            fk->buf[k].len - fk->written, (off_t)-1, &fk->write_ev) < 0)
+    held_release_written(&fk->held[k], fk->written);
+    if (fk->written < fk->buf[k].len) { /* a part, or a short write: send the rest */
+        if (write_part(fk, k) < 0)
             on_write(&fk->write_ev, -EBUSY); /* never left waiting for a write not submitted */
         return;
     }
@@ -188,8 +222,7 @@ static void start_write(struct file_sink *fk)
     fk->fill ^= 1;
     fk->writing = 1;
     fk->written = 0;
-    if (weir_loop_write(fk->s->worker->loop, fk->fd, fk->buf[k].data, fk->buf[k].len, (off_t)-1,
-                        &fk->write_ev) < 0)
+    if (write_part(fk, k) < 0)
         on_write(&fk->write_ev, -EBUSY);
 }
 
@@ -522,7 +555,7 @@ static int fk_write(struct weir_sink *s, struct weir_batch *b, struct weir_ticke
         if (rc < 0)
             return rc;
     }
-    if (t && out->len > before && held_push(held, t) < 0)
+    if (t && out->len > before && held_push(held, t, out->len) < 0)
         return -ENOMEM;
     if (fk->sw) {
         if (out->len >= FLUSH_AT)

@@ -17,7 +17,7 @@
  * the result awaited up to connect_timeout, retried on failure; what could
  * still not be committed is reported in one line. A revocation's commit
  * that fails cannot be retried (the partitions were handed back): it is
- * named when its answer comes. Partition lists in these lines are built by
+ * named when its answer comes, or at close when none came. Partition lists in these lines are built by
  * weir_kafka_names (kafka_names.c): "and N more" past the room. */
 #include "connectors/kafka_source.h"
 #include "engine/log.h"
@@ -276,4 +276,39 @@ void ks_commit_final(struct kafka_source *ks)
                  weir_kafka_names_end(&names, ""), why);
     }
     rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* After the consumer closed: a revocation's commit whose answer never came
+ * (sent while the coordinator was away, and the process stopped before
+ * librdkafka gave up on it, or librdkafka dropped it at close) may or may not
+ * have been taken, and nobody will know: it is named, as those the brokers
+ * refused are when their answer comes (ks_on_commit). Answers still queued
+ * are served first. Not one confirmed since by a later commit of this
+ * worker, nor one named already. */
+void ks_commit_unanswered(struct kafka_source *ks)
+{
+    rd_kafka_event_t *ev;
+    while (ks->q && (ev = rd_kafka_queue_poll(ks->q, 0))) {
+        if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT)
+            ks_on_commit(ks->rk, rd_kafka_event_error(ev),
+                         /* ks_on_commit only reads it; the callback's type is not const */
+                         (rd_kafka_topic_partition_list_t *)rd_kafka_event_topic_partition_list(ev),
+                         ks);
+        rd_kafka_event_destroy(ev);
+    }
+    struct weir_kafka_names names = {.len = 0};
+    for (size_t i = 0; i < ks->nparts; i++) {
+        struct kpart *p = ks->parts[i];
+        if (p->revoke_at < 0 || p->revoke_at <= p->committed || p->revoke_at <= p->named)
+            continue;
+        weir_kafka_names_add(&names, ", ", "%s[%d] at %lld", p->topic, (int)p->partition,
+                             (long long)p->revoke_at);
+        p->named = p->revoke_at;
+        p->revoke_at = -1;
+    }
+    if (names.len || names.more)
+        weir_log(WEIR_LOG_WARN, "warning: %s: offsets committed on revocation not confirmed by "
+                 "brokers %s before %s: %s; whoever owns them next may read those records again\n",
+                 ks->cl.what, ks->cl.brokers, ks->replaced ? "the replaced consumer closed" : "exit",
+                 weir_kafka_names_end(&names, ""));
 }

@@ -187,6 +187,7 @@ void ks_on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partit
                   void *opaque);
 void ks_commit_retry(struct kafka_source *ks);
 void ks_commit_final(struct kafka_source *ks);
+void ks_commit_unanswered(struct kafka_source *ks); /* after the consumer closed */
 
 /* kafka_source_close.c: the last commit and out of the group; a replaced
  * consumer does both on a closer thread of its own */

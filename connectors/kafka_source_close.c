@@ -61,6 +61,7 @@ void ks_leave(struct kafka_source *ks, int replaced)
     } else if (ks->rk && ks->subscribed) {
         ks_commit_final(ks); /* what is stored, explicitly, reported if it cannot be */
         rd_kafka_consumer_close(ks->rk); /* revokes: ks_on_rebalance → revoke_parts() */
+        ks_commit_unanswered(ks);        /* what no answer came for is named */
     } else if (ks->rk && replaced) {
         /* assigned: nothing to leave */
         rd_kafka_resp_err_t e = rd_kafka_commit(ks->rk, NULL, 0);

@@ -3,7 +3,9 @@
  * left out, instead of dropping names without a word; and a revocation's
  * commit that the brokers did not take is named once, in one line, not
  * retried, while an assigned partition's failure is retried and a lost one
- * is left to the exit report (connectors/kafka_commit.c, ks_on_commit). */
+ * is left to the exit report (connectors/kafka_commit.c, ks_on_commit); one
+ * whose answer never came is named after the consumer closed
+ * (ks_commit_unanswered). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,6 +80,27 @@ static struct kpart part(const char *topic, int32_t partition, int assigned, int
                           .stored = assigned ? 500 : -1};
 }
 
+/* What the next ks_on_commit or ks_commit_unanswered writes to stderr. */
+static FILE *capture_begin(int *saved)
+{
+    fflush(stderr);
+    FILE *f = tmpfile();
+    *saved = dup(2);
+    dup2(fileno(f), 2);
+    return f;
+}
+
+static void capture_end(FILE *f, int saved, char *out, size_t size)
+{
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(f);
+    size_t got = fread(out, 1, size - 1, f);
+    out[got] = '\0';
+    fclose(f);
+}
+
 /* ks_on_commit's lines for one commit result, stderr read back. */
 static void commit_result(struct kafka_source *ks, rd_kafka_resp_err_t err,
                           const int32_t *parts, const int64_t *offsets, int n, char *out,
@@ -86,19 +109,19 @@ static void commit_result(struct kafka_source *ks, rd_kafka_resp_err_t err,
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
     for (int i = 0; i < n; i++)
         rd_kafka_topic_partition_list_add(l, "in", parts[i])->offset = offsets[i];
-    fflush(stderr);
-    FILE *f = tmpfile();
-    int saved = dup(2);
-    dup2(fileno(f), 2);
+    int saved;
+    FILE *f = capture_begin(&saved);
     ks_on_commit(NULL, err, l, ks);
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    rewind(f);
-    size_t got = fread(out, 1, size - 1, f);
-    out[got] = '\0';
-    fclose(f);
+    capture_end(f, saved, out, size);
     rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void unanswered(struct kafka_source *ks, char *out, size_t size)
+{
+    int saved;
+    FILE *f = capture_begin(&saved);
+    ks_commit_unanswered(ks);
+    capture_end(f, saved, out, size);
 }
 
 static void test_revocation_failures(void)
@@ -161,9 +184,59 @@ static void test_revocation_failures(void)
         free(many[i]);
 }
 
+/* A revocation's commit with no answer when the consumer has closed: named
+ * once, unless a later commit confirmed as far or a line named it already. */
+static void test_unanswered_at_exit(void)
+{
+    struct kpart p[5] = {
+        part("in", 0, 0, 100, 50),  /* revoked, no answer: named */
+        part("in", 1, 0, -1, 400),  /* its revocation's answer came */
+        part("in", 2, 1, 200, 300), /* given back and committed further since */
+        part("in", 3, 0, 70, -1),   /* named already (refused) */
+        part("in", 4, 0, 90, -1),   /* no answer: named */
+    };
+    p[3].named = 70;
+    struct kpart *v[5] = {&p[0], &p[1], &p[2], &p[3], &p[4]};
+    struct kafka_source ks = {.parts = v, .nparts = 5};
+    snprintf(ks.cl.what, sizeof ks.cl.what, "kafka source (worker 0)");
+    snprintf(ks.cl.brokers, sizeof ks.cl.brokers, "b:9092");
+    char out[4096];
+    unanswered(&ks, out, sizeof out);
+    CHECK_STR(out, "weir: warning: kafka source (worker 0): offsets committed on revocation not "
+                   "confirmed by brokers b:9092 before exit: in[0] at 100, in[4] at 90; whoever "
+                   "owns them next may read those records again\n");
+    CHECK(p[0].named == 100 && p[0].revoke_at == -1 && p[2].revoke_at == 200);
+    unanswered(&ks, out, sizeof out);
+    CHECK_STR(out, ""); /* once */
+
+    /* a replaced consumer's closer says so; many partitions: "and N more" */
+    enum { MANY = 300 };
+    struct kpart *many[MANY];
+    for (int i = 0; i < MANY; i++) {
+        many[i] = malloc(sizeof *many[i]);
+        *many[i] = part("a-rather-long-topic-name", i, 0, 1000000 + i, -1);
+    }
+    struct kafka_source big = {.parts = many, .nparts = MANY, .replaced = 1};
+    unanswered(&big, out, sizeof out);
+    CHECK(strchr(out, '\n') == strrchr(out, '\n')); /* one line */
+    const char *list = strstr(out, "before the replaced consumer closed: ");
+    const char *end = strstr(out, "; whoever owns them next");
+    CHECK(list != NULL && end != NULL);
+    if (list && end) {
+        char text[WEIR_KAFKA_NAMES_SIZE + 64];
+        list += strlen("before the replaced consumer closed: ");
+        snprintf(text, sizeof text, "%.*s", (int)(end - list), list);
+        CHECK(named(text, ", ") + more_of(text) == MANY);
+        CHECK(more_of(text) > 0);
+    }
+    for (int i = 0; i < MANY; i++)
+        free(many[i]);
+}
+
 int main(void)
 {
     test_builder();
     test_revocation_failures();
+    test_unanswered_at_exit();
     return check_summary();
 }
