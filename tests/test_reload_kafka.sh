@@ -43,7 +43,8 @@
 #      every record of its topic, and SIGTERM exits 0.
 set -u
 
-. "$(dirname "$0")/lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
 SRC=$PWD
 WEIR=$WEIR_BIN
 PORT=${WEIR_RELOAD_KAFKA_PORT:-29923}
@@ -63,22 +64,17 @@ trap cleanup EXIT
 
 # run_case NAME BROKERS N RATE: the Python driver below; prints ok/FAIL lines.
 run_case() {
-    /usr/bin/python3 - "$WEIR" "$T/$1" "$2" "$3" "$4" <<'PY'
-import json, os, re, signal, subprocess, sys, time, urllib.request
+    PYTHONPATH="$HERE" /usr/bin/python3 - "$WEIR" "$T/$1" "$2" "$3" "$4" <<'PY'
+import os, re, signal, sys, time, urllib.request
+from reload_kafka_case import Case
 
 weir, t, brokers, n, rate = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
-os.makedirs(t)
+c = Case(t)
+check, log, ids_out = c.check, c.log, c.outputs
+wait_for = lambda pred, limit: c.wait_for(pred, limit, 0.02)
 name = os.path.basename(t)
 topic = "rk-in-" + name
-results = []
-
-def check(cond, what):
-    results.append((bool(cond), what))
-    print(("ok: " if cond else "FAIL: ") + what, flush=True)
-
-with open(f"{t}/in.jsonl", "w") as f:
-    for i in range(n):
-        f.write(json.dumps({"id": i, "v": i % 97}) + "\n")
+c.write_ids("in.jsonl", range(n))
 
 def write_pipeline(k):
     src = {"type": "kafka", "brokers": brokers, "topics": [topic],
@@ -89,48 +85,21 @@ def write_pipeline(k):
          "operators": [{"type": "extract", "fields": {"id": "/id", "v": "/v"}}],
          "sinks": [{"type": "file", "path": f"{t}/out.jsonl"}],
          "dead_letter": {"type": "file", "path": f"{t}/dead.jsonl"}}
-    tmp = f"{t}/p.json.tmp"
-    with open(tmp, "w") as fp:
-        json.dump(p, fp)
-    os.rename(tmp, f"{t}/p.json")
+    c.write_pipeline(p)
 
 def count(pattern):
-    try:
-        return open(f"{t}/err").read().count(pattern)
-    except OSError:
-        return 0
-
-def wait_for(pred, limit):
-    end = time.time() + limit
-    while time.time() < end and proc.poll() is None:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return pred()
-
-def ids_out():
-    seen, total = set(), 0
-    try:
-        with open(f"{t}/out.jsonl") as f:
-            for line in f:
-                if line.endswith("\n"):
-                    seen.add(json.loads(line)["id"])
-                    total += 1
-    except OSError:
-        pass
-    return seen, total
+    return log().count(pattern)
 
 def threads():
     return len(os.listdir(f"/proc/{proc.pid}/task"))
 
 write_pipeline(0)
-err = open(f"{t}/err", "w")
-proc = subprocess.Popen([weir, "run", f"{t}/p.json", "--workers", "2", "--http", "0"],
-                        stdout=subprocess.DEVNULL, stderr=err)
+c.start(weir, "run", f"{t}/p.json", "--workers", "2", "--http", "0")
+proc = c.proc
 port = None
 def http_port():
     global port
-    g = re.search(r"http: listening on .*:(\d+)$", open(f"{t}/err").read(), re.M)
+    g = re.search(r"http: listening on .*:(\d+)$", log(), re.M)
     port = g and int(g.group(1))
     return port
 wait_for(http_port, 20)
@@ -177,19 +146,10 @@ print(f"{name}: {total} outputs for {n} inputs, {dups} duplicates", flush=True)
 # drain ran out of time, and weir says so when it does.
 check(dups == 0 or count("will be read again") > 0,
       f"duplicates ({dups}) only where weir said a drain ran out of time")
-proc.send_signal(signal.SIGTERM)
-try:
-    rc = proc.wait(30)
-except subprocess.TimeoutExpired:
-    proc.kill()
-    rc = proc.wait()
+rc = c.stop()
 check(rc == 0, f"SIGTERM exit {rc}")
-e = open(f"{t}/err").read()
-check("ERROR" not in e and "AddressSanitizer" not in e and "runtime error" not in e
-      and "ThreadSanitizer" not in e, "no error, sanitizer report or failure in the log")
-if not all(c for c, _ in results):
-    print("--- weir's log (tail) ---\n" + "\n".join(e.splitlines()[-40:]))
-sys.exit(0 if all(c for c, _ in results) else 1)
+c.clean_log("no error, sanitizer report or failure in the log")
+c.exit()
 PY
 }
 
@@ -211,17 +171,14 @@ echo "$out" | sed 's/^/test_reload_kafka: B: /'
 
 # ---- C: the brokers stopped during the source change ---------------------------
 broker topic-create rk-in-stopped 4 >/dev/null || { fail "cannot create topic rk-in-stopped"; finish; }
-/usr/bin/python3 - "$WEIR" "$T/stopped" "$BOOT" "$KDIR/broker.pid" <<'PY'
-import json, os, signal, subprocess, sys, time
+PYTHONPATH="$HERE" /usr/bin/python3 - "$WEIR" "$T/stopped" "$BOOT" "$KDIR/broker.pid" <<'PY'
+import os, signal, subprocess, sys, time
+from reload_kafka_case import Case
 weir, t, brokers, pidfile = sys.argv[1:5]
-os.makedirs(t)
-n, results = 3000, []
-def check(cond, what):
-    results.append(bool(cond))
-    print(("ok: " if cond else "FAIL: ") + what, flush=True)
-with open(f"{t}/in.jsonl", "w") as f:
-    for i in range(n):
-        f.write(json.dumps({"id": i, "v": i % 97}) + "\n")
+c = Case(t)
+check, log, wait_for, ids_out = c.check, c.log, c.wait_for, c.ids_out
+n = 3000
+c.write_ids("in.jsonl", range(n))
 subprocess.run([weir, "replay", f"{t}/in.jsonl", "--brokers", brokers, "--topic", "rk-in-stopped",
                 "--key", "id"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 def write_pipeline(b):
@@ -230,25 +187,10 @@ def write_pipeline(b):
          "operators": [{"type": "extract", "fields": {"id": "/id", "v": "/v"}}],
          "sinks": [{"type": "file", "path": f"{t}/out.jsonl"}],
          "dead_letter": {"type": "file", "path": f"{t}/dead.jsonl"}}
-    json.dump(p, open(f"{t}/p.json.tmp", "w"))
-    os.rename(f"{t}/p.json.tmp", f"{t}/p.json")
-def log():
-    return open(f"{t}/err").read()
-def wait_for(pred, limit):
-    end = time.time() + limit
-    while time.time() < end and proc.poll() is None:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return pred()
-def ids_out():
-    try:
-        return {json.loads(l)["id"] for l in open(f"{t}/out.jsonl") if l.endswith("\n")}
-    except OSError:
-        return set()
+    c.write_pipeline(p)
 write_pipeline(brokers)
-proc = subprocess.Popen([weir, "run", f"{t}/p.json", "--workers", "1"],
-                        stdout=subprocess.DEVNULL, stderr=open(f"{t}/err", "w"))
+c.start(weir, "run", f"{t}/p.json", "--workers", "1")
+proc = c.proc
 check(wait_for(lambda: len(ids_out()) >= n, 60), f"every id out before the reload: {len(ids_out())} of {n}")
 time.sleep(1.2)  # an auto-commit interval: the offsets are committed already
 bpid = int(open(pidfile).read())
@@ -264,42 +206,28 @@ finally:
     os.kill(bpid, signal.SIGCONT)
 check(wait_for(lambda: "the replaced consumer is closed" in log(), 60),
       "the replaced consumer is closed once the brokers are back")
-proc.send_signal(signal.SIGTERM)
-try:
-    rc = proc.wait(30)
-except subprocess.TimeoutExpired:
-    proc.kill()
-    rc = proc.wait()
+rc = c.stop()
 check(rc == 0, f"SIGTERM exit {rc}")
 check(ids_out() == set(range(n)), f"every id out: {len(ids_out())} of {n}")
-e = log()
-check("offsets not committed" not in e, "the replaced consumer's offsets were committed")
-check("ERROR" not in e and "AddressSanitizer" not in e and "runtime error" not in e
-      and "ThreadSanitizer" not in e, "no error, sanitizer report or failure in the log")
-if not all(results):
-    print("--- weir's log (tail) ---\n" + "\n".join(e.splitlines()[-30:]))
-sys.exit(0 if all(results) else 1)
+check("offsets not committed" not in log(), "the replaced consumer's offsets were committed")
+c.clean_log("no error, sanitizer report or failure in the log")
+c.exit()
 PY
 rc=$?
 [ $rc -eq 0 ] && ok || fail "C (brokers stopped during the source change)"
 
 # ---- D: a new source's topics checked off the loop -------------------------------
 broker topic-create rk-in-check 4 >/dev/null || { fail "cannot create topic rk-in-check"; finish; }
-/usr/bin/python3 - "$WEIR" "$T/check" "$BOOT" "$KDIR/broker.pid" <<'PY'
-import json, os, signal, subprocess, sys, time
+PYTHONPATH="$HERE" /usr/bin/python3 - "$WEIR" "$T/check" "$BOOT" "$KDIR/broker.pid" <<'PY'
+import os, signal, subprocess, sys, time
+from reload_kafka_case import Case
 weir, t, brokers, pidfile = sys.argv[1:5]
-os.makedirs(t)
+c = Case(t)
+check, log, wait_for, ids_out = c.check, c.log, c.wait_for, c.ids_out
 topic = "rk-in-check"
-n, nk, results = 40000, 1000, []
-def check(cond, what):
-    results.append(bool(cond))
-    print(("ok: " if cond else "FAIL: ") + what, flush=True)
-with open(f"{t}/in.jsonl", "w") as f:
-    for i in range(n):
-        f.write(json.dumps({"id": i, "v": i % 97}) + "\n")
-with open(f"{t}/k.jsonl", "w") as f:  # what the real broker's topic holds
-    for i in range(100000, 100000 + nk):
-        f.write(json.dumps({"id": i, "v": i % 97}) + "\n")
+n, nk = 40000, 1000
+c.write_ids("in.jsonl", range(n))
+c.write_ids("k.jsonl", range(100000, 100000 + nk))  # what the real broker's topic holds
 subprocess.run([weir, "replay", f"{t}/k.jsonl", "--brokers", brokers, "--topic", topic,
                 "--key", "id"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 def write_pipeline(b, topics):
@@ -310,28 +238,13 @@ def write_pipeline(b, topics):
          "operators": [{"type": "extract", "fields": {"id": "/id", "v": "/v"}}],
          "sinks": [{"type": "file", "path": f"{t}/out.jsonl"}],
          "dead_letter": {"type": "file", "path": f"{t}/dead.jsonl"}}
-    json.dump(p, open(f"{t}/p.json.tmp", "w"))
-    os.rename(f"{t}/p.json.tmp", f"{t}/p.json")
-def log():
-    return open(f"{t}/err").read()
-def wait_for(pred, limit):
-    end = time.time() + limit
-    while time.time() < end and proc.poll() is None:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return pred()
-def ids_out():
-    try:
-        return {json.loads(l)["id"] for l in open(f"{t}/out.jsonl") if l.endswith("\n")}
-    except OSError:
-        return set()
+    c.write_pipeline(p)
 def grows(limit):  # the embedded source's output grows by more than 100 records
     base = len(ids_out())
     return wait_for(lambda: len(ids_out()) > base + 100, limit)
 write_pipeline("embedded", ["rk-in-embedded"])
-proc = subprocess.Popen([weir, "run", f"{t}/p.json", "--workers", "1"],
-                        stdout=subprocess.DEVNULL, stderr=open(f"{t}/err", "w"))
+c.start(weir, "run", f"{t}/p.json", "--workers", "1")
+proc = c.proc
 check(grows(30), "records flow from the embedded cluster")
 # D1: a topic missing on the new brokers (the broker up)
 write_pipeline(brokers, [topic, "rk-no-such"])
@@ -355,20 +268,10 @@ check(wait_for(lambda: "reload applied by every worker" in log(), 40),
       "the reload is applied once the brokers are back")
 check(wait_for(lambda: set(range(100000, 100000 + nk)) <= ids_out(), 40),
       "the new source reads its topic")
-proc.send_signal(signal.SIGTERM)
-try:
-    rc = proc.wait(30)
-except subprocess.TimeoutExpired:
-    proc.kill()
-    rc = proc.wait()
+rc = c.stop()
 check(rc == 0, f"SIGTERM exit {rc}")
-e = [l for l in log().splitlines() if "rk-no-such" not in l]
-check(not any(w in l for l in e for w in ("ERROR", "AddressSanitizer", "runtime error",
-                                          "ThreadSanitizer")),
-      "no other error, sanitizer report or failure in the log")
-if not all(results):
-    print("--- weir's log (tail) ---\n" + "\n".join(log().splitlines()[-30:]))
-sys.exit(0 if all(results) else 1)
+c.clean_log("no other error, sanitizer report or failure in the log", ignore="rk-no-such")
+c.exit()
 PY
 rc=$?
 [ $rc -eq 0 ] && ok || fail "D (a new source's topics checked off the loop)"

@@ -1,0 +1,90 @@
+"""What the cases of tests/test_reload_kafka.sh share: a weir run in a
+folder of its own, its pipeline file rewritten for each reload, its log and
+its output read back, checks that print ok/FAIL lines. Each case's driver
+imports it (the test puts tests/ on PYTHONPATH)."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+
+class Case:
+    def __init__(self, t):
+        self.t = t
+        self.results = []
+        self.proc = None
+        os.makedirs(t)
+
+    def check(self, cond, what):
+        self.results.append(bool(cond))
+        print(("ok: " if cond else "FAIL: ") + what, flush=True)
+        return cond
+
+    def write_ids(self, name, ids):
+        """An input file of records {"id", "v"}, one per line."""
+        with open(f"{self.t}/{name}", "w") as f:
+            for i in ids:
+                f.write(json.dumps({"id": i, "v": i % 97}) + "\n")
+
+    def write_pipeline(self, p):
+        """Written whole, then renamed: a reload never reads half a file."""
+        with open(f"{self.t}/p.json.tmp", "w") as f:
+            json.dump(p, f)
+        os.rename(f"{self.t}/p.json.tmp", f"{self.t}/p.json")
+
+    def start(self, *args):
+        self.proc = subprocess.Popen(list(args), stdout=subprocess.DEVNULL,
+                                     stderr=open(f"{self.t}/err", "w"))
+
+    def log(self):
+        try:
+            return open(f"{self.t}/err").read()
+        except OSError:
+            return ""
+
+    def wait_for(self, pred, limit, step=0.05):
+        """pred() within limit seconds, while the run lasts."""
+        end = time.time() + limit
+        while time.time() < end and self.proc.poll() is None:
+            if pred():
+                return True
+            time.sleep(step)
+        return pred()
+
+    def outputs(self):
+        """The ids of out.jsonl's whole lines, and how many lines."""
+        seen, total = set(), 0
+        try:
+            with open(f"{self.t}/out.jsonl") as f:
+                for line in f:
+                    if line.endswith("\n"):
+                        seen.add(json.loads(line)["id"])
+                        total += 1
+        except OSError:
+            pass
+        return seen, total
+
+    def ids_out(self):
+        return self.outputs()[0]
+
+    def stop(self):
+        """SIGTERM; the exit status (killed after 30 s)."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+    def clean_log(self, what, ignore=None):
+        """No error line (but those containing ignore), no sanitizer report."""
+        lines = [l for l in self.log().splitlines() if not ignore or ignore not in l]
+        bad = ("ERROR", "AddressSanitizer", "runtime error", "ThreadSanitizer")
+        return self.check(not any(w in l for l in lines for w in bad), what)
+
+    def exit(self):
+        """Exits 0 when every check passed; else 1 after the log's tail."""
+        if not all(self.results):
+            print("--- weir's log (tail) ---\n" + "\n".join(self.log().splitlines()[-40:]))
+        raise SystemExit(0 if all(self.results) else 1)
