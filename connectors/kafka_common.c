@@ -283,6 +283,38 @@ void weir_kafka_conf_common(rd_kafka_conf_t *conf, struct weir_kafka_client *cl)
     rd_kafka_conf_set_opaque(conf, cl);
 }
 
+rd_kafka_t *weir_kafka_metadata_client(struct weir_kafka_client *cl, const char *brokers,
+                                        const json_t *security, const json_t *props,
+                                        struct weir_error *err)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    int rc = weir_kafka_conf_set(conf, "bootstrap.servers", brokers, cl->what, err);
+    if (rc == 0)
+        rc = weir_kafka_props_apply(conf, security, 1, cl->what, err);
+    if (rc == 0)
+        rc = weir_kafka_props_apply(conf, props, 0, cl->what, err);
+    /* Last, over the pipeline's own: a Metadata request for a missing topic
+     * must not make it, and nothing is ever committed. */
+    if (rc == 0)
+        rc = weir_kafka_conf_set(conf, "allow.auto.create.topics", "false", cl->what, err);
+    if (rc == 0)
+        rc = weir_kafka_conf_set(conf, "enable.auto.commit", "false", cl->what, err);
+    if (rc < 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    weir_kafka_conf_common(conf, cl);
+    char msg[512];
+    /* A consumer handle that never subscribes or assigns: librdkafka asks for
+     * metadata without auto-creation only from consumers. */
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, msg, sizeof msg); /* owns conf */
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        weir_error_set(err, -EINVAL, "%s: %s", cl->what, msg);
+    }
+    return rk;
+}
+
 /* The embedded cluster: one per process, shared by every worker's clients,
  * counted. The one piece of process-wide state in the connectors. */
 static struct {

@@ -86,6 +86,14 @@ int weir_kafka_offset_reset_line(int level, const char *fac, const char *text, c
 /* Installs weir's error and log handling on conf with cl as the opaque. */
 void weir_kafka_conf_common(rd_kafka_conf_t *conf, struct weir_kafka_client *cl);
 
+/* A metadata-only client (a consumer handle that never subscribes, no
+ * auto-creation, no commits) with the properties the run's client would
+ * have: security (security.*, sasl.*, ssl.* only) then props. For `weir
+ * check` and a reload's check of a new source. NULL with err set. */
+rd_kafka_t *weir_kafka_metadata_client(struct weir_kafka_client *cl, const char *brokers,
+                                        const json_t *security, const json_t *props,
+                                        struct weir_error *err);
+
 /* Resolves brokers into cl->brokers: "embedded" starts (or shares) the
  * process's mock cluster and creates the topics on it. */
 int weir_kafka_brokers_resolve(struct weir_kafka_client *cl, const char *brokers,

@@ -172,10 +172,9 @@ int weir_kafka_source_check(const void *conf, const struct weir_pipeline *pl, st
 /* A reload replaces the running source with this one: its topics are asked
  * for here, on the run's check thread (engine/reload_check.c), not by the
  * new consumers' open() on the workers' loops, which waited up to
- * connect_timeout there when the brokers were away. The client is a
- * consumer handle that never subscribes, without a group, with the
- * source's properties (security included) and auto-creation off, as
- * `weir check`'s. The embedded cluster's open() creates the topics. */
+ * connect_timeout there when the brokers were away. The client is
+ * `weir check`'s (weir_kafka_metadata_client) with the source's properties,
+ * security included. The embedded cluster's open() creates the topics. */
 int weir_kafka_source_precheck(const void *conf, struct weir_error *err)
 {
     const struct weir_kafka_source_conf *c = conf;
@@ -184,25 +183,10 @@ int weir_kafka_source_precheck(const void *conf, struct weir_error *err)
     struct weir_kafka_client cl = {0};
     snprintf(cl.what, sizeof cl.what, "kafka source");
     snprintf(cl.brokers, sizeof cl.brokers, "%s", c->brokers);
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    int rc = weir_kafka_conf_set(kc, "bootstrap.servers", c->brokers, cl.what, err);
-    if (rc == 0)
-        rc = weir_kafka_props_apply(kc, c->kafka, 0, cl.what, err);
-    if (rc == 0)
-        rc = weir_kafka_conf_set(kc, "allow.auto.create.topics", "false", cl.what, err);
-    if (rc == 0)
-        rc = weir_kafka_conf_set(kc, "enable.auto.commit", "false", cl.what, err);
-    if (rc < 0) {
-        rd_kafka_conf_destroy(kc);
+    rd_kafka_t *rk = weir_kafka_metadata_client(&cl, c->brokers, NULL, c->kafka, err);
+    if (!rk)
         return weir_error_prefix(err, "source");
-    }
-    weir_kafka_conf_common(kc, &cl);
-    char msg[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, msg, sizeof msg); /* owns kc */
-    if (!rk) {
-        rd_kafka_conf_destroy(kc);
-        return weir_error_set(err, -EINVAL, "source: %s: %s", cl.what, msg);
-    }
+    int rc = 0;
     for (size_t i = 0; i < c->topics.n && rc == 0; i++)
         if ((rc = weir_kafka_check_topics(rk, &cl, &c->topics.v[i], 1, c->connect_timeout_ns,
                                           err)) < 0)

@@ -53,38 +53,6 @@ static void line(struct check *k, const char *status, const char *fmt, ...)
 
 /* ---- Kafka ----------------------------------------------------------------- */
 
-/* A metadata-only client with the properties the run's client would have. */
-static rd_kafka_t *client_new(struct weir_kafka_client *cl, const char *brokers,
-                              const json_t *security, const json_t *props, struct weir_error *err)
-{
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    int rc = weir_kafka_conf_set(conf, "bootstrap.servers", brokers, cl->what, err);
-    if (rc == 0)
-        rc = weir_kafka_props_apply(conf, security, 1, cl->what, err);
-    if (rc == 0)
-        rc = weir_kafka_props_apply(conf, props, 0, cl->what, err);
-    /* Last, over the pipeline's own: a Metadata request for a missing topic
-     * must not make it, and nothing is ever committed. */
-    if (rc == 0)
-        rc = weir_kafka_conf_set(conf, "allow.auto.create.topics", "false", cl->what, err);
-    if (rc == 0)
-        rc = weir_kafka_conf_set(conf, "enable.auto.commit", "false", cl->what, err);
-    if (rc < 0) {
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-    weir_kafka_conf_common(conf, cl);
-    char msg[512];
-    /* A consumer handle that never subscribes or assigns: librdkafka asks for
-     * metadata without auto-creation only from consumers. */
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, msg, sizeof msg); /* owns conf */
-    if (!rk) {
-        rd_kafka_conf_destroy(conf);
-        weir_error_set(err, -EINVAL, "%s: %s", cl->what, msg);
-    }
-    return rk;
-}
-
 /* The topic's partition count, or -1 after a FAIL line. */
 static int check_topic(struct check *k, rd_kafka_t *rk, struct weir_kafka_client *cl,
                        const char *topic, const char *role, int missing_is_ok)
@@ -187,7 +155,7 @@ static void check_kafka_source(struct check *k, const struct weir_pipeline *pl,
     struct weir_kafka_client cl = {.what = "kafka source"};
     snprintf(cl.brokers, sizeof cl.brokers, "%s", kc->brokers);
     struct weir_error err = {0};
-    rd_kafka_t *rk = client_new(&cl, kc->brokers, NULL, kc->kafka, &err);
+    rd_kafka_t *rk = weir_kafka_metadata_client(&cl, kc->brokers, NULL, kc->kafka, &err);
     if (!rk) {
         line(k, "FAIL", "%s", err.msg);
         return;
@@ -235,7 +203,7 @@ static void check_kafka_sink(struct check *k, const struct weir_kafka_source_con
         return;
     }
     struct weir_error err = {0};
-    rd_kafka_t *rk = client_new(&cl, brokers, own || !kc ? NULL : kc->kafka,
+    rd_kafka_t *rk = weir_kafka_metadata_client(&cl, brokers, own || !kc ? NULL : kc->kafka,
                                 json_object_get(sink, "kafka"), &err);
     if (!rk) {
         line(k, "FAIL", "%s", err.msg);
