@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "engine/loop.h"
 #include "engine/pipeline.h"
 #include "engine/log.h"
+#include "engine/metrics.h"
 
 #define WARN_EVERY_NS (30ull * 1000000000ull)
 
@@ -249,6 +251,49 @@ int weir_kafka_offset_reset_line(int level, const char *fac, const char *text, c
     return 1;
 }
 
+/* Offset resets of every consumer of the process (on_log, on librdkafka's
+ * threads): the warning scrolls away, a count on /metrics and in the exit
+ * summary does not. */
+static atomic_ullong offset_resets;
+static int resets_token; /* the metrics source's ctx */
+
+uint64_t weir_kafka_offset_resets(void)
+{
+    return atomic_load(&offset_resets);
+}
+
+static int resets_prometheus(void *ctx, struct weir_buf *out)
+{
+    (void)ctx;
+    char text[400];
+    int n = snprintf(text, sizeof text,
+                     "# HELP weir_kafka_offset_resets_total Kafka consumer positions the brokers "
+                     "no longer held (records skipped unread, see the warnings).\n"
+                     "# TYPE weir_kafka_offset_resets_total counter\n"
+                     "weir_kafka_offset_resets_total %llu\n",
+                     (unsigned long long)weir_kafka_offset_resets());
+    return weir_buf_append(out, text, (size_t)n);
+}
+
+static int resets_json(void *ctx, struct weir_buf *out)
+{
+    (void)ctx;
+    char text[64];
+    int n = snprintf(text, sizeof text, "\"kafka_offset_resets\":%llu",
+                     (unsigned long long)weir_kafka_offset_resets());
+    return weir_buf_append(out, text, (size_t)n);
+}
+
+static int resets_summary(void *ctx, char *out, size_t cap)
+{
+    (void)ctx;
+    unsigned long long n = weir_kafka_offset_resets();
+    if (n)
+        snprintf(out, cap, "%llu Kafka offset reset%s (records skipped unread: see the warning%s)",
+                 n, n == 1 ? "" : "s", n == 1 ? "" : "s");
+    return n != 0;
+}
+
 /* librdkafka's own log lines, through weir's (engine/log.h): same format,
  * a level from the syslog one. Unless the pass-through asked for them only
  * one kind comes through: a consumer's offset reset after "offset out of
@@ -261,6 +306,7 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
     const char *what = cl ? cl->what : "kafka";
     char line[1024];
     if (weir_kafka_offset_reset_line(level, fac, buf, line, sizeof line)) {
+        atomic_fetch_add(&offset_resets, 1);
         weir_log(WEIR_LOG_WARN, "warning: %s: %s", what, line);
         return;
     }
@@ -281,6 +327,10 @@ void weir_kafka_conf_common(rd_kafka_conf_t *conf, struct weir_kafka_client *cl)
     rd_kafka_conf_set_error_cb(conf, on_error);
     rd_kafka_conf_set_log_cb(conf, on_log);
     rd_kafka_conf_set_opaque(conf, cl);
+    /* once per process (by ctx); a full table: no count, the warnings stay */
+    struct weir_metrics_source src = {resets_prometheus, resets_json, &resets_token,
+                                      resets_summary};
+    weir_metrics_source_add(&src);
 }
 
 rd_kafka_t *weir_kafka_metadata_client(struct weir_kafka_client *cl, const char *brokers,

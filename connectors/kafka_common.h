@@ -77,6 +77,11 @@ int weir_kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *val
 int weir_kafka_props_apply(rd_kafka_conf_t *conf, const json_t *props, int security_only,
                            const char *what, struct weir_error *err);
 
+/* Offset resets (offset_reset_line's) weir has warned of in this process;
+ * also weir_kafka_offset_resets_total on /metrics and a clause of the exit
+ * summary once there is one. */
+uint64_t weir_kafka_offset_resets(void);
+
 /* A librdkafka log line (syslog level, facility fac) that reports an offset
  * reset after an error such as "offset out of range": records skipped
  * unread. Writes weir's warning for it into out and returns 1; otherwise 0. */

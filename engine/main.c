@@ -17,6 +17,7 @@
 #include "engine/buf.h"
 #include "engine/jsonschema.h"
 #include "engine/log.h"
+#include "engine/metrics.h"
 #include "engine/override.h"
 #include "engine/pipeline.h"
 #include "engine/reload.h"
@@ -331,14 +332,17 @@ static void summary(const struct weir_pipeline *pl, const struct weir_run_result
         snprintf(why, sizeof why, " (stopped: %s)", r->output_closed);
     else if (r->stopped_by_signal)
         snprintf(why, sizeof why, " (stopped by signal, drained)");
-    char lost[128] = ""; /* only when it happened: the last resort (kafka.md), filters */
+    /* only when it happened: the last resort (kafka.md), filters, what the
+     * connectors report (records a Kafka consumer skipped unread) */
+    char lost[640] = "";
     size_t o = 0;
     if (t->unwritable)
         o += (size_t)snprintf(lost, sizeof lost, ", %llu unwritable (logged)",
                               (unsigned long long)t->unwritable);
     if (t->dropped)
-        snprintf(lost + o, sizeof lost - o, ", %llu dropped by filters",
-                 (unsigned long long)t->dropped);
+        o += (size_t)snprintf(lost + o, sizeof lost - o, ", %llu dropped by filters",
+                              (unsigned long long)t->dropped);
+    weir_metrics_summary_notes(lost + o, sizeof lost - o);
     weir_log(WEIR_LOG_INFO,
             "%s: %llu records in, %llu out, %llu dead letters%s, %llu alerts; %.2f s, "
             "%.0f records/s, %d worker%s%s",

@@ -504,6 +504,21 @@ static int from_sources(struct weir_buf *out, int json)
     return rc;
 }
 
+void weir_metrics_summary_notes(char *out, size_t cap)
+{
+    size_t o = 0;
+    out[0] = 0;
+    pthread_mutex_lock(&sources_mu);
+    for (size_t i = 0; i < nsources && o + 3 < cap; i++) {
+        char clause[256];
+        if (sources[i].summary && sources[i].summary(sources[i].ctx, clause, sizeof clause)) {
+            int n = snprintf(out + o, cap - o, ", %s", clause);
+            o = n < 0 ? o : o + (size_t)n >= cap ? cap - 1 : o + (size_t)n;
+        }
+    }
+    pthread_mutex_unlock(&sources_mu);
+}
+
 int weir_metrics_prom_hist(struct weir_buf *b, const char *name, const char *labels,
                            const struct weir_hist *h, double unit)
 {

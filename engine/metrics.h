@@ -133,18 +133,24 @@ void weir_metrics_part_name(struct weir_metrics *m, uint32_t slot, const char *t
                             int32_t partition);
 
 /* Figures kept outside the workers' blocks (the model operator's version
- * served and inference time per device): prometheus appends whole metric
- * families (HELP and TYPE lines included), json appends one member of the
- * status object (`"models":[...]`, no comma). Either may be NULL. A source
- * is called on the reader's thread under a lock that remove takes too. */
+ * served and inference time per device, Kafka consumers' offset resets):
+ * prometheus appends whole metric families (HELP and TYPE lines included),
+ * json appends one member of the status object (`"models":[...]`, no
+ * comma), summary writes a clause for the run's exit summary when there is
+ * something to say (returns 1; 0: nothing). Any may be NULL. A source is
+ * called on the reader's thread under a lock that remove takes too. */
 struct weir_metrics_source {
     int (*prometheus)(void *ctx, struct weir_buf *out);
     int (*json)(void *ctx, struct weir_buf *out);
     void *ctx;
+    int (*summary)(void *ctx, char *out, size_t cap);
 };
 /* Adds s (copied) once per ctx; 0 or -ENOMEM. */
 int weir_metrics_source_add(const struct weir_metrics_source *s);
 void weir_metrics_source_remove(void *ctx);
+/* The sources' summary clauses, each as ", CLAUSE", into out (cap > 0;
+ * "" when none has one). */
+void weir_metrics_summary_notes(char *out, size_t cap);
 /* For sources: a histogram family's lines (name_bucket/_sum/_count), values
  * scaled by unit (1, 1e-3 or 1e-9); labels "" or `a="b",`. And a label
  * value escaped. */

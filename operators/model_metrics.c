@@ -174,7 +174,7 @@ void model_metrics_add(const struct model_conf *c)
     if (i == nmodels && nmodels < MAX_MODELS)
         models[nmodels++] = c;
     pthread_mutex_unlock(&mu);
-    struct weir_metrics_source s = {prometheus, json, &source_token};
+    struct weir_metrics_source s = {prometheus, json, &source_token, NULL};
     weir_metrics_source_add(&s); /* once; full (16 sources): no model figures, said nowhere */
 }
 

@@ -14,6 +14,7 @@
 
 #include "connectors/kafka_common.h"
 #include "engine/error.h"
+#include "engine/metrics.h"
 #include "tests/check.h"
 
 #define TOPIC "reset-me"
@@ -137,6 +138,10 @@ static void test_consumer(void)
     captured(text, sizeof text, first_offset, &cl, RD_KAFKA_OFFSET_STORED, &first);
     CHECK(first > 0); /* the mock kept only the last 5 MiB */
     CHECK(strstr(text, "offset reset") == NULL);
+    char notes[512];
+    weir_metrics_summary_notes(notes, sizeof notes);
+    CHECK(weir_kafka_offset_resets() == 0);
+    CHECK(strcmp(notes, "") == 0);
 
     /* offset 0 is gone: records 0 .. first-1 skipped unread, and said so */
     captured(text, sizeof text, first_offset, &cl, 0, &first);
@@ -148,6 +153,15 @@ static void test_consumer(void)
     CHECK(strstr(text, "librdkafka") == NULL); /* no other librdkafka line came through */
     if (!w)
         fprintf(stderr, "stderr was: %s\n", text);
+    /* counted: /metrics and the exit summary say it after the line is gone */
+    CHECK(weir_kafka_offset_resets() == 1);
+    weir_metrics_summary_notes(notes, sizeof notes);
+    CHECK(strcmp(notes, ", 1 Kafka offset reset (records skipped unread: see the warning)") == 0);
+    struct weir_metrics_registry reg = {0};
+    struct weir_buf prom = {0};
+    CHECK(weir_metrics_prometheus(&reg, &prom) == 0);
+    CHECK(prom.data && memmem(prom.data, prom.len, "\nweir_kafka_offset_resets_total 1\n", 34));
+    weir_buf_free(&prom);
     weir_kafka_client_release(&cl);
 }
 
