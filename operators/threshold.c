@@ -33,15 +33,15 @@
  * opens, so a flapping score raises one alert, not one per flap.
  *
  * Explanations ("explain": features): an alert carries a string field
- * (`explain_out`) saying which score fired (the highest of `scorers`, or
- * `score`), and the `explain_k` features of `explain` furthest outside their
+ * (`explain_out`) saying which score fired (the highest of `scorers`,
+ * every one of them at that score when several tie, or `score`), and the `explain_k` features of `explain` furthest outside their
  * expected range, with their values and ranges. A feature f's range is read
  * from the features f_lo and f_hi when an upstream scorer writes them
  * (window, with "range": true); otherwise f_z (standardize), when it exists,
  * ranks it by |z|. A scorer S may explain its own score in the string field
  * "S_explain" (cad does: what its contexts found new); when S is the one
- * that fired (or the `score` itself, without `scorers`) and the field is
- * set, its text stands in place of the features' ranges, which another
+ * that fired (the first of those tied that has a text; or the `score`
+ * itself, without `scorers`) and the field is set, its text stands in place of the features' ranges, which another
  * scorer wrote and which need not hold what S saw. Strings are built only
  * for alerts.
  *
@@ -371,10 +371,21 @@ static void explain_alert(const struct threshold_conf *c, const float *row,
     for (size_t k = 0; k < c->scorers.n; k++)
         if (fired < 0 || row[c->scorer_col[k]] > row[c->scorer_col[fired]])
             fired = (int)k;
+    /* every scorer at the top score fired (an ensemble's max is often two
+     * at 1.0); the first of them with an account of its own gives it */
+    int why = fired < 0 && !c->scorers.n ? c->score_why_col : -1;
+    for (size_t k = fired < 0 ? c->scorers.n : (size_t)fired; k < c->scorers.n; k++) {
+        if (row[c->scorer_col[k]] != row[c->scorer_col[fired]] || len >= size)
+            continue;
+        len += (size_t)snprintf(buf + len, size - len, "%s%s=%.6g",
+                                (int)k == fired ? " (fired: " : ", ", c->scorers.v[k],
+                                row[c->scorer_col[k]]);
+        int w = c->scorer_why_col[k];
+        if (why < 0 && w >= 0 && strs[w].p && strs[w].len)
+            why = w;
+    }
     if (fired >= 0 && len < size)
-        len += (size_t)snprintf(buf + len, size - len, " (fired: %s=%.6g)", c->scorers.v[fired],
-                                row[c->scorer_col[fired]]);
-    int why = fired >= 0 ? c->scorer_why_col[fired] : c->scorers.n ? -1 : c->score_why_col;
+        len += (size_t)snprintf(buf + len, size - len, ")");
     if (why >= 0 && strs[why].p && strs[why].len && len < size) {
         snprintf(buf + len, size - len, "; %.*s", (int)strs[why].len, strs[why].p);
         return; /* the scorer's own account, not ranges another scorer expected */

@@ -490,16 +490,20 @@ static void test_explain_scorer(void)
                   &p, 3) == 0);
     struct weir_batch_pool *pool = h_pool(&p, 8);
     struct weir_batch *b = weir_batch_get(pool);
-    /* cad fired and explains; the range scorer fired; cad fired, no text */
-    const float rows[3][6] = {{1, 93.5f, 10, 100, 0.5f, 1},
+    /* cad fired and explains; the range scorer fired; cad fired, no text;
+     * both tied (cad's text, though listed second); both tied, no text */
+    const float rows[5][6] = {{1, 93.5f, 10, 100, 0.5f, 1},
                               {0.95f, 120, 10, 100, 0.95f, 0},
-                              {1, 93.5f, 10, 100, 0.5f, 1}};
+                              {1, 93.5f, 10, 100, 0.5f, 1},
+                              {1, 93.5f, 10, 100, 1, 1},
+                              {1, 120, 10, 100, 1, 1}};
     static const char cad_text[] = "cpu=93.5 in 90..95: never after 10..15";
-    for (int r = 0; r < 3; r++) {
+    for (int r = 0; r < 5; r++) {
         int i = weir_batch_push(b);
         memcpy(weir_batch_row(b, (uint32_t)i), rows[r], sizeof rows[r]);
-        b->S[(size_t)i * b->nstr] = (struct weir_str){r < 2 ? cad_text : NULL,
-                                                      r < 2 ? (uint32_t)strlen(cad_text) : 0};
+        int text = r < 2 || r == 3;
+        b->S[(size_t)i * b->nstr] =
+            (struct weir_str){text ? cad_text : NULL, text ? (uint32_t)strlen(cad_text) : 0};
     }
     CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
     char buf[512];
@@ -509,6 +513,10 @@ static void test_explain_scorer(void)
               "anomaly_score=0.95 >= 0.9 (fired: s_range=0.95); cpu=120 expected 10..100");
     CHECK_STR(h_str(b, 2, 1, buf, sizeof buf),
               "anomaly_score=1 >= 0.9 (fired: s_cad=1); cpu=93.5 expected 10..100");
+    CHECK_STR(h_str(b, 3, 1, buf, sizeof buf), "anomaly_score=1 >= 0.9 (fired: s_range=1, s_cad=1); "
+                                               "cpu=93.5 in 90..95: never after 10..15");
+    CHECK_STR(h_str(b, 4, 1, buf, sizeof buf),
+              "anomaly_score=1 >= 0.9 (fired: s_range=1, s_cad=1); cpu=120 expected 10..100");
     weir_batch_put(b);
     weir_batch_pool_free(pool);
     h_free(&h);
