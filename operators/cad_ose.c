@@ -43,10 +43,18 @@
  * rest to a fifth of the probation period: 150 for a series of 5000 values
  * or more, our default (weir does not know a stream's length). NaN and
  * infinite values are missing: not scored, not learned. The record's score
- * is the max over its features. */
+ * is the max over its features.
+ *
+ * Options beyond CAD OSE's: `min` and `max` give the range in advance (no
+ * range period; e.g. 0..100 for a percentage), `range_margin` widens a
+ * learned one, `flag_warmup` false leaves the range period unflagged (in an
+ * ensemble, so threshold still alerts on the other scorers), and `explain`
+ * (default true) writes "<out>_explain" for a record that scores: the
+ * value's step against the range and the counts behind its score. */
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,7 +79,9 @@ struct ose_conf {
     int in_col[OSE_MAX_FIELDS];
     int out_col;
     int fixed;        /* min and max given: no range period */
-    int grow, flag_warmup;
+    int flag_warmup, explain;
+    int explain_col;        /* string column "<out>_explain", or -1 */
+    char explain_name[256]; /* its name: the schema borrows it for the pipeline's life */
     uint32_t buckets; /* left-side hash table size, a power of two >= 2 * contexts */
     size_t first_offset, semi_offset, ctx_offset, hash_offset, feature_bytes, bytes;
     uint64_t layout;
@@ -103,9 +113,6 @@ static const struct weir_option ose_options[] = {
     {"range_margin", WEIR_OPT_NUMBER, "0",
      "the learned range is widened by this fraction of its span on each side",
      offsetof(struct ose_conf, range_margin), WEIR_OPT_RANGE, 0, 100, NULL},
-    {"grow", WEIR_OPT_BOOL, "false",
-     "after the range period, a value outside the range widens it to hold the value",
-     offsetof(struct ose_conf, grow), 0, 0, 0, NULL},
     {"flag_warmup", WEIR_OPT_BOOL, "true",
      "flag the range period's records WEIR_REC_WARMUP (threshold then skips them, whatever "
      "other scorers say: false in an ensemble)",
@@ -119,6 +126,11 @@ static const struct weir_option ose_options[] = {
      "contexts kept per feature (and as many left sides): 144 bytes each with the hash table; "
      "the default keeps a key under the 1 MB of a Kafka state changelog record",
      offsetof(struct ose_conf, contexts), WEIR_OPT_RANGE, 16, 1 << 20, NULL},
+    {"explain", WEIR_OPT_BOOL, "true",
+     "write the string field out + \"_explain\" for a record that scores: each scoring "
+     "feature's value, its step against the range, how many selected contexts failed and "
+     "proposed ones were new (threshold quotes it when this score fires)",
+     offsetof(struct ose_conf, explain), 0, 0, 0, NULL},
     WEIR_STATE_OPTION_ROWS(struct ose_conf, state),
     {0},
 };
@@ -179,6 +191,12 @@ struct ose_scratch {
     struct ose_pot *pot;
 };
 
+/* What a value's explanation needs: the counts behind its score. */
+struct ose_why {
+    double x, score;
+    uint32_t selected, active, proposed, made;
+};
+
 static int ose_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
 {
     struct ose_conf *c = vconf;
@@ -189,6 +207,18 @@ static int ose_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
     weir_path_key(ip, sizeof ip, p->path, "out");
     c->out_col = weir_schema_feature_out(p, c->out, ip, 1);
     bad += c->out_col < 0;
+    c->explain_col = -1;
+    if (c->explain) {
+        weir_path_key(ip, sizeof ip, p->path, "explain");
+        if ((size_t)snprintf(c->explain_name, sizeof c->explain_name, "%s_explain", c->out) >=
+            sizeof c->explain_name) {
+            weir_diag_add(p->diag, ip, "expected an \"out\" under %zu bytes with \"explain\"",
+                          sizeof c->explain_name - sizeof "_explain" + 1);
+            return bad + 1;
+        }
+        c->explain_col = weir_schema_string_out(p, c->explain_name, ip);
+        bad += c->explain_col < 0;
+    }
     bad += weir_state_opts_prepare(&c->state, raw, p);
     int has_min = json_object_get(raw, "min") != NULL, has_max = json_object_get(raw, "max") != NULL;
     c->fixed = has_min && has_max;
@@ -220,7 +250,7 @@ static int ose_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
     for (size_t k = 0; k < sizeof shape / sizeof *shape; k++)
         h = weir_hash_u64(h, (uint64_t)shape[k]);
     h = weir_hash_u64(h, (uint64_t)(c->threshold * 1e9));
-    h = weir_hash_u64(h, (uint64_t)(c->range_margin * 1e9) * 2 + (uint64_t)c->grow);
+    h = weir_hash_u64(h, (uint64_t)(c->range_margin * 1e9));
     c->layout = weir_hash_u64(h, c->fixed ? (uint64_t)(c->min * 1e6) ^ (uint64_t)(c->max * 1e9) : 0);
     return bad;
 }
@@ -425,7 +455,7 @@ static int cmp_u32(const void *a, const void *b)
  * proposals when new_id >= 0 (the zero-level context just made), the new
  * left group. Returns active/selected; *npot gets the proposals' count. */
 static double ose_right(const struct ose_model *m, struct ose_pot *pot, uint64_t cur,
-                        int32_t new_id, size_t *npot)
+                        int32_t new_id, size_t *npot, struct ose_why *why)
 {
     const struct ose_conf *c = m->c;
     struct ose_top top = {0};
@@ -482,6 +512,8 @@ static double ose_right(const struct ose_model *m, struct ose_pot *pot, uint64_t
     }
     qsort(h->group_neur, (size_t)top.n, sizeof *h->group_neur, cmp_u32);
     h->has_group = 1;
+    why->selected = selected;
+    why->active = active;
     return selected ? (double)active / selected : 0;
 }
 
@@ -514,7 +546,8 @@ static void ose_left(const struct ose_model *m)
 }
 
 /* Learns the value's facts cur; returns its raw score. */
-static double ose_step(const struct ose_model *m, struct ose_pot *pot, uint64_t cur)
+static double ose_step(const struct ose_model *m, struct ose_pot *pot, uint64_t cur,
+                       struct ose_why *why)
 {
     struct ose_head *h = m->h;
     int missed = (cur & ~h->predicted) != 0;
@@ -531,7 +564,7 @@ static double ose_step(const struct ose_model *m, struct ose_pot *pot, uint64_t 
         made_n = (uint32_t)made;
     }
     size_t npot;
-    double sel_active = ose_right(m, pot, cur, new_id, &npot);
+    double sel_active = ose_right(m, pot, cur, new_id, &npot, why);
     for (size_t k = 0; k < npot; k++) { /* step 4: the proposals, each counted once */
         int32_t j = ctx_get(m, pot[k].sens, pot[k].neur, pot[k].nneur, pot[k].right, &made);
         proposed += m->ctx[j].touched != h->step;
@@ -540,6 +573,8 @@ static double ose_step(const struct ose_model *m, struct ose_pot *pot, uint64_t 
     }
     ose_left(m);
     double added = new_id >= 0 && proposed ? (double)made_n / proposed : 0;
+    why->proposed = proposed;
+    why->made = made_n;
     return missed ? (1 - sel_active + added) / 2 : 0;
 }
 
@@ -611,7 +646,7 @@ static void set_range(const struct ose_conf *c, struct ose_head *h, double min, 
 
 /* One value of one feature: the range period (*warm set), or its score. */
 static double ose_value(const struct ose_conf *c, struct ose_pot *pot, unsigned char *feature,
-                        double x, int *warm)
+                        double x, int *warm, struct ose_why *why)
 {
     struct ose_model m = model_of(c, feature);
     struct ose_head *h = m.h;
@@ -623,7 +658,7 @@ static double ose_value(const struct ose_conf *c, struct ose_pot *pot, unsigned 
     if (c->fixed) {
         if (!h->seen)
             set_range(c, h, c->min, c->max);
-        score = rest_gate(c, h, ose_step(&m, pot, value_facts(c, h, x)));
+        score = rest_gate(c, h, ose_step(&m, pot, value_facts(c, h, x), why));
     } else if (h->seen < (uint32_t)c->range_records) {
         h->min = h->seen ? fminf(h->min, (float)x) : (float)x;
         h->max = h->seen ? fmaxf(h->max, (float)x) : (float)x;
@@ -633,18 +668,71 @@ static double ose_value(const struct ose_conf *c, struct ose_pot *pot, unsigned 
             double wide = c->range_margin * ((double)h->max - (double)h->min);
             set_range(c, h, h->min - wide, h->max + wide);
             for (int64_t i = 0; i < c->range_records; i++)
-                rest_gate(c, h, ose_step(&m, pot, value_facts(c, h, first[i])));
+                rest_gate(c, h, ose_step(&m, pot, value_facts(c, h, first[i]), why));
         }
     } else {
-        if (c->grow && (x < h->min || x > h->max)) {
-            h->min = fminf(h->min, (float)x);
-            h->max = fmaxf(h->max, (float)x);
-            set_range(c, h, h->min, h->max);
-        }
-        score = rest_gate(c, h, ose_step(&m, pot, value_facts(c, h, x)));
+        score = rest_gate(c, h, ose_step(&m, pot, value_facts(c, h, x), why));
     }
     h->seen += h->seen < UINT32_MAX;
+    why->x = x;
+    why->score = score;
     return score;
+}
+
+/* ---- explanations ------------------------------------------------------------ */
+
+/* "cpu=98 in 96.2..99.1, above the range 40.5..92.3: 7 of 9 selected
+ * contexts failed, 4 of 5 proposed new": one scoring feature. */
+static size_t explain_feature(const struct ose_conf *c, const struct ose_head *h,
+                              const char *name, const struct ose_why *w, char *buf, size_t size,
+                              size_t len)
+{
+    double q = floor((w->x - h->lo) / h->width), hi = h->lo + h->width * ((1 << c->bits) - 1);
+    int n = snprintf(buf + len, size - len, "%s=%.6g in %.4g..%.4g", name, w->x,
+                     h->lo + q * h->width, h->lo + (q + 1) * h->width);
+    len += n > 0 ? (size_t)n : 0;
+    if (len < size && (w->x < h->lo || w->x > hi)) {
+        n = snprintf(buf + len, size - len, ", %s the range %.4g..%.4g",
+                     w->x < h->lo ? "below" : "above", h->lo, hi);
+        len += n > 0 ? (size_t)n : 0;
+    }
+    if (len < size) {
+        n = snprintf(buf + len, size - len, ": %u of %u selected contexts failed",
+                     w->selected - w->active, w->selected);
+        len += n > 0 ? (size_t)n : 0;
+    }
+    if (len < size && w->made) {
+        n = snprintf(buf + len, size - len, ", %u of %u proposed new", w->made, w->proposed);
+        len += n > 0 ? (size_t)n : 0;
+    }
+    return len < size ? len : size - 1;
+}
+
+/* The record's explanation: its scoring features, highest score first (at most 3). */
+static void explain_record(const struct ose_conf *c, struct weir_batch *b, uint32_t i,
+                           const unsigned char *state, const struct ose_why *why)
+{
+    char text[1024];
+    size_t len = 0;
+    unsigned char used[OSE_MAX_FIELDS] = {0};
+    for (int n = 0; n < 3; n++) {
+        int top = -1;
+        for (size_t k = 0; k < c->fields.n; k++)
+            if (!used[k] && why[k].score > 0 && (top < 0 || why[k].score > why[top].score))
+                top = (int)k;
+        if (top < 0)
+            break;
+        used[top] = 1;
+        if (n && len + 2 < sizeof text) {
+            memcpy(text + len, "; ", 2);
+            len += 2;
+        }
+        const struct ose_head *h = (const struct ose_head *)(state + top * c->feature_bytes);
+        len = explain_feature(c, h, c->fields.v[top], &why[top], text, sizeof text, len);
+    }
+    char *s = len ? weir_arena_strdup(&b->arena, text, len) : NULL;
+    if (s) /* out of memory: the score stands without its explanation */
+        b->S[(size_t)i * b->nstr + c->explain_col] = (struct weir_str){s, (uint32_t)len};
 }
 
 static int ose_process(struct weir_op *op, struct weir_batch *b)
@@ -660,17 +748,24 @@ static int ose_process(struct weir_op *op, struct weir_batch *b)
             return -ENOMEM;
         float *row = weir_batch_row(b, i);
         double best = 0;
+        struct ose_why why[OSE_MAX_FIELDS];
         for (size_t k = 0; k < c->fields.n; k++) {
             double x = row[c->in_col[k]];
+            why[k].score = 0;
             if (!isfinite(x))
                 continue;
             int warm;
-            double s = ose_value(c, scratch->pot, state + k * c->feature_bytes, x, &warm);
+            double s = ose_value(c, scratch->pot, state + k * c->feature_bytes, x, &warm, &why[k]);
             if (warm && c->flag_warmup)
                 b->rec[i].flags |= WEIR_REC_WARMUP;
             best = s > best ? s : best;
         }
         row[c->out_col] = (float)best;
+        if (c->explain_col >= 0) {
+            b->S[(size_t)i * b->nstr + c->explain_col] = (struct weir_str){NULL, 0};
+            if (best > 0)
+                explain_record(c, b, i, state, why);
+        }
     }
     return WEIR_OP_CONTINUE;
 }

@@ -5,7 +5,7 @@
  * the first rest values; NaN is neither scored nor learned; per key equals
  * each key alone; a small table still learns a pattern after a long stretch
  * of noise (bounded state); a range given in advance needs no range
- * period; prepare errors. */
+ * period; explanations only on records that score; prepare errors. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -19,6 +19,15 @@ enum { N = 3000 };
 static float x[N], s1[N], s2[N];
 static int key[N];
 static unsigned char w1[N];
+static char *why[N]; /* each record's anomaly_score_explain, NULL when unset */
+
+static int string_column(const struct weir_schema *s, const char *name)
+{
+    for (uint32_t k = 0; k < s->nstr; k++)
+        if (strcmp(s->str[k].name, name) == 0)
+            return (int)k;
+    return -1;
+}
 
 /* Runs the first n of x through a fresh cad_ose; only >= 0: that key's records. */
 static void run(const char *conf, size_t n, int only, float *score, unsigned char *warm)
@@ -32,6 +41,7 @@ static void run(const char *conf, size_t n, int only, float *score, unsigned cha
     int host = weir_schema_string_out(&pr, "host", "operators[0]");
     CHECK(h_build(&h, &weir_op_cad_ose, conf, &p, 1) == 0);
     int out = weir_schema_find_feature(&p.schema, "anomaly_score");
+    int why_col = string_column(&p.schema, "anomaly_score_explain");
     struct weir_batch_pool *pool = h_pool(&p, 64);
     for (size_t k = 0; k < n;) {
         struct weir_batch *b = weir_batch_get(pool);
@@ -47,6 +57,9 @@ static void run(const char *conf, size_t n, int only, float *score, unsigned cha
         CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
         for (size_t j = 0; j < m; j++) {
             score[at[j]] = weir_batch_row(b, (uint32_t)j)[out];
+            const struct weir_str *w = why_col < 0 ? NULL : &b->S[j * b->nstr + (size_t)why_col];
+            free(why[at[j]]);
+            why[at[j]] = w && w->p ? strndup(w->p, w->len) : NULL;
             if (warm)
                 warm[at[j]] = (b->rec[j].flags & WEIR_REC_WARMUP) != 0;
         }
@@ -87,6 +100,17 @@ static void test_pattern(void)
     CHECK(warm == 150 && w1[149] && !w1[150] && zero_range == 150);
     CHECK(hot_learned == 0);
     CHECK(s1[2000] >= 0.75 && s1[2500] > 0.3);
+    /* an explanation exactly where the score is above 0 */
+    size_t explained = 0, wrong = 0;
+    for (size_t i = 0; i < N; i++) {
+        explained += why[i] != NULL;
+        wrong += (why[i] != NULL) != (s1[i] > 0);
+    }
+    printf("cad_ose: %s | %s\n", why[2000] ? why[2000] : "-", why[2500] ? why[2500] : "-");
+    CHECK(explained > 0 && wrong == 0);
+    CHECK(why[2000] && strstr(why[2000], "v=200 in ") && strstr(why[2000], "above the range") &&
+          strstr(why[2000], "selected contexts failed"));
+    CHECK(why[2500] && !strstr(why[2500], "the range"));
     for (size_t i = 0; i < N; i++)
         CHECK(s1[i] >= 0 && s1[i] <= 1);
     /* flag_warmup false: the same scores, nothing flagged */
@@ -230,5 +254,7 @@ int main(void)
     test_bounded();
     test_fixed_and_constant();
     test_prepare_errors();
+    for (size_t i = 0; i < N; i++)
+        free(why[i]);
     return check_summary();
 }
