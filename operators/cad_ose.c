@@ -144,7 +144,7 @@ struct ose_head {
     uint32_t quiet;            /* values still silenced */
     uint32_t hand;             /* the clock's position */
     int32_t free_semi, free_ctx;
-    uint32_t stamp_gen;        /* bumps each time a slot is reused */
+    uint32_t stamp_gen;        /* bumps each time a context is made */
     double lo, width;          /* the range: step 0's lower edge, the step; width 0 before */
     float min, max;
     uint64_t predicted;        /* facts the contexts predicted for this value */
@@ -390,7 +390,9 @@ static int32_t ctx_get(const struct ose_model *m, uint64_t sens, const uint32_t 
     int32_t ci = h->free_ctx;
     struct ose_ctx *x = &m->ctx[ci];
     h->free_ctx = x->next;
-    h->stamp_gen++;
+    /* generations wrap before generation * contexts + slot would: a stamp's
+     * slot stays stamp % contexts for any size */
+    h->stamp_gen = (h->stamp_gen + 1) % (UINT32_MAX / (uint32_t)m->c->contexts);
     *x = (struct ose_ctx){.right = right, .left = si, .next = m->semi[si].first, .used = 1,
                           .ref = 1, .stamp = h->stamp_gen * (uint32_t)m->c->contexts +
                                              (uint32_t)ci};

@@ -177,7 +177,7 @@ static void test_nan(void)
 static void test_by_key(void)
 {
     const char *conf = "{\"fields\": \"v\", \"by\": \"host\", \"range_records\": 100, "
-                       "\"contexts\": 256}";
+                       "\"contexts\": 100}";
     for (size_t i = 0; i < N; i++) {
         key[i] = (int)(uniform() < 0.5);
         x[i] = key[i] ? pattern[i % 12] : (float)(uniform() * 100);
