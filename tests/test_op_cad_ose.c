@@ -1,0 +1,260 @@
+/* Tests for cad_ose (CAD OSE's formulation, bounded): the range period
+ * scores 0 and is flagged (or not, with flag_warmup false); a repeated
+ * pattern scores 0 once learned; a value beyond the range and a known value
+ * out of its order score; rest silences what follows a high raw score and
+ * the first rest values; NaN is neither scored nor learned; per key equals
+ * each key alone; a small table still learns a pattern after a long stretch
+ * of noise (bounded state); a range given in advance needs no range
+ * period; explanations only on records that score; prepare errors. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "tests/check.h"
+#include "tests/op_harness.h"
+#include "tests/test_rand.h"
+
+extern const struct weir_operator_type weir_op_cad_ose;
+
+enum { N = 3000 };
+static float x[N], s1[N], s2[N];
+static int key[N];
+static unsigned char w1[N];
+static char *why[N]; /* each record's anomaly_score_explain, NULL when unset */
+
+static int string_column(const struct weir_schema *s, const char *name)
+{
+    for (uint32_t k = 0; k < s->nstr; k++)
+        if (strcmp(s->str[k].name, name) == 0)
+            return (int)k;
+    return -1;
+}
+
+/* Runs the first n of x through a fresh cad_ose; only >= 0: that key's records. */
+static void run(const char *conf, size_t n, int only, float *score, unsigned char *warm)
+{
+    struct h_pipe p;
+    struct h_op h;
+    static const char *names[] = {"a", "b"};
+    h_pipe_init(&p);
+    h_feature(&p, "v", 0);
+    struct weir_prepare pr = {.schema = &p.schema, .diag = &p.diag, .path = "operators[0]"};
+    int host = weir_schema_string_out(&pr, "host", "operators[0]");
+    CHECK(h_build(&h, &weir_op_cad_ose, conf, &p, 1) == 0);
+    int out = weir_schema_find_feature(&p.schema, "anomaly_score");
+    int why_col = string_column(&p.schema, "anomaly_score_explain");
+    struct weir_batch_pool *pool = h_pool(&p, 64);
+    for (size_t k = 0; k < n;) {
+        struct weir_batch *b = weir_batch_get(pool);
+        size_t at[64], m = 0;
+        for (; k < n && b->n < b->cap; k++) {
+            if (only >= 0 && key[k] != only)
+                continue;
+            int i = h_push_value(b, 0, x[k]);
+            b->S[(size_t)i * b->nstr + (size_t)host] =
+                (struct weir_str){names[key[k]], (uint32_t)strlen(names[key[k]])};
+            at[m++] = k;
+        }
+        CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+        for (size_t j = 0; j < m; j++) {
+            score[at[j]] = weir_batch_row(b, (uint32_t)j)[out];
+            const struct weir_str *w = why_col < 0 ? NULL : &b->S[j * b->nstr + (size_t)why_col];
+            free(why[at[j]]);
+            why[at[j]] = w && w->p ? strndup(w->p, w->len) : NULL;
+            if (warm)
+                warm[at[j]] = (b->rec[j].flags & WEIR_REC_WARMUP) != 0;
+        }
+        weir_batch_put(b);
+    }
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
+/* A pattern of period 12, exact (noise 0) or with noise inside each step. */
+static const float pattern[12] = {10, 20, 30, 40, 50, 60, 70, 60, 50, 40, 30, 20};
+
+static void make_pattern(double noise)
+{
+    for (size_t i = 0; i < N; i++) {
+        x[i] = pattern[i % 12] + (float)(noise * (uniform() - 0.5));
+        key[i] = 0;
+    }
+}
+
+static void test_pattern(void)
+{
+    const char *conf = "{\"fields\": \"v\", \"range_records\": 150, \"rest\": 0}";
+    make_pattern(0);
+    x[2000] = 200;                      /* far beyond the range */
+    x[2500] = pattern[(2500 + 6) % 12]; /* a known value, out of its order */
+    run(conf, N, -1, s1, w1);
+    size_t warm = 0, zero_range = 0, hot_learned = 0;
+    for (size_t i = 0; i < N; i++)
+        warm += w1[i];
+    for (size_t i = 0; i < 150; i++)
+        zero_range += s1[i] == 0;
+    for (size_t i = 600; i < 1990; i++)
+        hot_learned += s1[i] != 0;
+    printf("cad_ose: beyond the range %.3f, out of order %.3f; %zu of 1390 learned records "
+           "nonzero\n", s1[2000], s1[2500], hot_learned);
+    CHECK(warm == 150 && w1[149] && !w1[150] && zero_range == 150);
+    CHECK(hot_learned == 0);
+    CHECK(s1[2000] >= 0.75 && s1[2500] > 0.3);
+    /* an explanation exactly where the score is above 0 */
+    size_t explained = 0, wrong = 0;
+    for (size_t i = 0; i < N; i++) {
+        explained += why[i] != NULL;
+        wrong += (why[i] != NULL) != (s1[i] > 0);
+    }
+    printf("cad_ose: %s | %s\n", why[2000] ? why[2000] : "-", why[2500] ? why[2500] : "-");
+    CHECK(explained > 0 && wrong == 0);
+    CHECK(why[2000] && strstr(why[2000], "v=200 in ") && strstr(why[2000], "above the range") &&
+          strstr(why[2000], "selected contexts failed"));
+    CHECK(why[2500] && !strstr(why[2500], "the range"));
+    for (size_t i = 0; i < N; i++)
+        CHECK(s1[i] >= 0 && s1[i] <= 1);
+    /* flag_warmup false: the same scores, nothing flagged */
+    run("{\"fields\": \"v\", \"range_records\": 150, \"rest\": 0, \"flag_warmup\": false}", N, -1,
+        s2, w1);
+    warm = 0;
+    for (size_t i = 0; i < N; i++) {
+        warm += w1[i];
+        CHECK(s1[i] == s2[i]);
+    }
+    CHECK(warm == 0);
+}
+
+/* rest: a raw score >= threshold silences the next rest values; the first
+ * rest values after the range period are silenced too (CAD OSE's history
+ * starts with a 1). */
+static void test_rest(void)
+{
+    make_pattern(1);
+    x[2000] = 200;
+    x[2003] = -100; /* within rest of the first: silenced */
+    x[2100] = 300;  /* after it: scores */
+    run("{\"fields\": \"v\", \"range_records\": 150, \"rest\": 50}", N, -1, s1, NULL);
+    run("{\"fields\": \"v\", \"range_records\": 150, \"rest\": 0}", N, -1, s2, NULL);
+    printf("cad_ose: rest 50: %.3f %.3f %.3f (raw %.3f %.3f %.3f)\n", s1[2000], s1[2003],
+           s1[2100], s2[2000], s2[2003], s2[2100]);
+    CHECK(s2[2000] >= 0.75 && s2[2003] > 0 && s2[2100] >= 0.75);
+    CHECK(s1[2000] == s2[2000] && s1[2003] == 0 && s1[2100] == s2[2100]);
+    for (size_t i = 2001; i <= 2050; i++)
+        CHECK(s1[i] == 0);
+
+}
+
+/* NaN and infinities are missing: scored 0, not learned, so the other
+ * values score as if they were absent. */
+static void test_nan(void)
+{
+    make_pattern(1);
+    x[2000] = 200;
+    run("{\"fields\": \"v\", \"rest\": 0}", N, -1, s1, NULL);
+    static float y[N + 40], sy[N + 40];
+    size_t m = 0;
+    for (size_t i = 0; i < N; i++) {
+        if (i % 97 == 5 && m < N + 40)
+            y[m++] = (i % 2) ? NAN : INFINITY;
+        y[m++] = x[i];
+    }
+    memcpy(x, y, N * sizeof *x); /* the first N of y */
+    run("{\"fields\": \"v\", \"rest\": 0}", N, -1, sy, NULL);
+    size_t j = 0, same = 0, compared = 0, nan_zero = 0;
+    for (size_t i = 0; i < N && j < N; i++) {
+        if (!isfinite(y[i])) {
+            nan_zero += sy[i] == 0;
+            continue;
+        }
+        same += sy[i] == s1[j];
+        compared++;
+        j++;
+    }
+    CHECK(compared > 2900 && same == compared && nan_zero > 20);
+}
+
+/* Two keys interleaved score as each key alone. */
+static void test_by_key(void)
+{
+    const char *conf = "{\"fields\": \"v\", \"by\": \"host\", \"range_records\": 100, "
+                       "\"contexts\": 100}";
+    for (size_t i = 0; i < N; i++) {
+        key[i] = (int)(uniform() < 0.5);
+        x[i] = key[i] ? pattern[i % 12] : (float)(uniform() * 100);
+    }
+    run(conf, N, -1, s1, NULL);
+    size_t diff = 0;
+    for (int k = 0; k < 2; k++) {
+        run(conf, N, k, s2, NULL);
+        for (size_t i = 0; i < N; i++)
+            diff += key[i] == k && s1[i] != s2[i];
+    }
+    CHECK(diff == 0);
+}
+
+/* A table of 256 contexts is full after a few values of noise; the pattern
+ * after it is still learned (old contexts replaced) and scores 0 again. */
+static void test_bounded(void)
+{
+    make_pattern(0);
+    for (size_t i = 200; i < 1200; i++)
+        x[i] = (float)(uniform() * 70);
+    run("{\"fields\": \"v\", \"range_records\": 100, \"contexts\": 256, \"rest\": 0}", N, -1, s1,
+        NULL);
+    size_t noisy = 0, late = 0;
+    for (size_t i = 300; i < 1200; i++)
+        noisy += s1[i] > 0;
+    for (size_t i = 2400; i < N; i++)
+        late += s1[i] > 0;
+    printf("cad_ose: 256 contexts: %zu of 900 noisy values score, %zu of 600 late pattern values\n",
+           noisy, late);
+    CHECK(noisy > 300 && late == 0);
+}
+
+/* min and max given: no range period, nothing flagged, the first rest
+ * values silenced; a constant range period scores without dividing by 0. */
+static void test_fixed_and_constant(void)
+{
+    make_pattern(1);
+    run("{\"fields\": \"v\", \"min\": 0, \"max\": 80, \"rest\": 10}", N, -1, s1, w1);
+    size_t warm = 0, hot = 0;
+    for (size_t i = 0; i < N; i++)
+        warm += w1[i];
+    for (size_t i = 0; i < 10; i++)
+        hot += s1[i] != 0;
+    CHECK(warm == 0 && hot == 0);
+    for (size_t i = 0; i < N; i++)
+        x[i] = i == 2000 ? 7 : 5;
+    run("{\"fields\": \"v\", \"rest\": 0}", N, -1, s1, NULL);
+    CHECK(s1[1999] == 0 && s1[2000] > 0.5);
+}
+
+static void test_prepare_errors(void)
+{
+    const char *const feats[] = {"v", NULL};
+    h_expect_prepare_error(&weir_op_cad_ose, feats, 1, "{\"fields\": [\"v\"], \"bits\": 9}",
+                           "test.json: operators[1].bits: expected a positive integer up to 8, "
+                           "got 9");
+    h_expect_prepare_error(&weir_op_cad_ose, feats, 1, "{\"fields\": [\"v\"], \"min\": 0}",
+                           "test.json: operators[1].max: expected min and max together, "
+                           "min <= max");
+    h_expect_prepare_error(&weir_op_cad_ose, feats, 1,
+                           "{\"fields\": [\"v\"], \"min\": 2, \"max\": 1}",
+                           "test.json: operators[1].max: expected min and max together, "
+                           "min <= max");
+}
+
+int main(void)
+{
+    rng = 13;
+    test_pattern();
+    test_rest();
+    test_nan();
+    test_by_key();
+    test_bounded();
+    test_fixed_and_constant();
+    test_prepare_errors();
+    for (size_t i = 0; i < N; i++)
+        free(why[i]);
+    return check_summary();
+}
