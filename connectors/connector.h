@@ -57,6 +57,11 @@ struct weir_source {
      * otherwise. */
     struct weir_source *prev;
     struct weir_source *retired_next; /* the worker's replaced sources, not yet closed */
+    /* Set before stop() when a reload replaces this source (not at
+     * shutdown): what must be over before its successor starts (a Kafka
+     * source's exactly-once transaction) may end now, off the loop, before
+     * the source reports finished, instead of in detach() on the loop. */
+    int replacing;
 };
 
 struct weir_source_type {

@@ -541,6 +541,7 @@ void weir_worker_reload_begin(struct weir_worker *w)
     if (!w->reload_plan->source_same && !w->reload_plan->source_kept && w->has_source &&
         !w->source_finished) {
         w->reload_phase = PHASE_SOURCE_STOP;
+        w->source->replacing = 1;
         if (w->source->type->stop)
             w->source->type->stop(w->source);
         return;

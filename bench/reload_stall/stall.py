@@ -21,6 +21,7 @@ def pipeline(k, kind):
     if kind == "eos":
         p = pipeline(k, "kafka")
         p["source"]["guarantee"] = "exactly_once"
+        p["source"]["commit_interval"] = "4s"  # no periodic end running at the reload
         p["sinks"] = [{"type": "kafka", "topic": "so-" + name}]
         p["dead_letter"] = {"type": "kafka", "topic": "so-" + name}
         return write(p)
