@@ -9,9 +9,14 @@
 #                no broker), the broker up;
 #   kf-stopped:  the same with the broker stopped (SIGSTOP) from before the
 #                SIGHUP until the replaced consumer is closed or 60 s pass;
-#   kk-stopped3: a Kafka option changes, the broker stopped for 3 s.
+#   kk-stopped3: a Kafka option changes, the broker stopped for 3 s;
+#   sk-up, sk-stopped3: the source unchanged, a Kafka sink added (topic
+#                so-NAME), the broker up / stopped for 3 s;
+#   ek-up, ek-stopped3: as kk-*, exactly-once (a Kafka sink and dead
+#                letter on so-NAME).
 # Usage: bench/reload_stall.sh WEIR... with binaries built with
-# bench/reload_stall/measure.patch applied (it logs "measure:" lines from
+# bench/reload_stall/measure.patch applied (`patch -p1`, which takes it
+# before and after the sink changes; it logs "measure:" lines from
 # engine/worker_reload.c). MODES picks the cases; PORT (default 29964).
 # Measured 2026-12-01, 2 shared cores, one run each (ms on the loop):
 #   before (detach did the final commit and consumer_close):
@@ -31,6 +36,20 @@
 #   kk-stopped3 open 3019.6, 3032.7 / 5.1, 0.3 (the reload is applied once
 #   the broker answers, 3.1-3.2 s after the SIGHUP both; after, the
 #   running source read on meanwhile).
+#   sk-up, sk-stopped3: the source unchanged, a Kafka sink added (the time
+#   on the loop in rebuilding the sinks, "sinks="; the patch's other
+#   lines for a source change). Before / after the new sink's topic is
+#   checked off the loop (engine/reload_check.c, its precheck()), two runs
+#   each, MODES="sk-up sk-stopped3": sk-up 28.3, 28.4 / 4.6, 0.8;
+#   sk-stopped3 3020.6, 3031.0 / 3.3, 2.1 (applied 3.1 s after the SIGHUP
+#   both).
+#   ek-up, ek-stopped3 (commit_interval 4 s: no periodic end running at the
+#   reload): before / after the replaced source's transaction ends as the
+#   reload stops it, on the transaction thread (ks_stop), two runs of ek-up
+#   (the first with the default 100 ms interval): detach 20.2, 55.5 / 0.0,
+#   0.0. ek-stopped3 shows no wait either way (40.6 / 0.0): the new
+#   source's check holds the reload until the broker is back, so the
+#   detach finds it up.
 set -u
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 PORT=${PORT:-29964} BOOT=127.0.0.1:${PORT:-29964}
@@ -45,6 +64,7 @@ for mode in ${MODES:-kk-up kf-up kf-stopped kk-stopped3}; do
     for b in "$@"; do
         n=$(basename "$b")-$mode
         broker topic-create "st-$n" 4 >/dev/null || echo "topic st-$n: not created"
+        [[ $mode != [se]k-* ]] || broker topic-create "so-$n" 4 >/dev/null || echo "so-$n: not created"
         echo -n "$(basename "$b") "
         /usr/bin/python3 "$SRC/bench/reload_stall/stall.py" "$b" "$T/$n" "$BOOT" "$KDIR" "$mode"
     done

@@ -57,6 +57,11 @@ struct weir_source {
      * otherwise. */
     struct weir_source *prev;
     struct weir_source *retired_next; /* the worker's replaced sources, not yet closed */
+    /* Set before stop() when a reload replaces this source (not at
+     * shutdown): what must be over before its successor starts (a Kafka
+     * source's exactly-once transaction) may end now, off the loop, before
+     * the source reports finished, instead of in detach() on the loop. */
+    int replacing;
 };
 
 struct weir_source_type {
@@ -133,6 +138,10 @@ struct weir_sink {
     const double *when_value;      /* WEIR_WHEN_EXPR: the condition for the batch being written */
     const struct weir_output *output;
     void *shared; /* what the run's workers share for this sink (its type's share()), or NULL */
+    /* While open() runs for a sink a reload adds or changes: its type's
+     * precheck() passed before the workers were asked to take the pipeline,
+     * so open() need not ask the network again. 0 otherwise (at the start). */
+    int checked;
 };
 
 struct weir_sink_type {
@@ -150,6 +159,17 @@ struct weir_sink_type {
      * unshare() frees it once every worker has closed its instance. */
     int (*share)(const void *conf, void **shared, struct weir_error *err);
     void (*unshare)(void *shared);
+    /* Optional: checks what open() would otherwise wait for outside the
+     * process (a Kafka sink's brokers and topic), for a reload that adds or
+     * changes this sink: the run calls it on a thread of its own before it
+     * asks the workers to take pl, the new pipeline (engine/reload_check.c);
+     * it may block, up to the sink's own timeout. path is the sink's JSON
+     * path ("sinks[1]", "dead_letter"). Returns 0, or -errno with err naming
+     * the option by its JSON path ("sinks[1].topic: ..."): the reload is not
+     * taken and the running pipeline goes on. open() then finds s->checked
+     * set: it runs on the worker's loop, which never waits for the network. */
+    int (*precheck)(const void *conf, const struct weir_pipeline *pl, const char *path,
+                    struct weir_error *err);
     int (*open)(struct weir_sink *s, struct weir_error *err);
     /* Writes b's records selected by s->when (weir_sink_wants(s, b, i)). Holds t for
      * each acknowledgement it will give later. Must copy what it keeps: b goes

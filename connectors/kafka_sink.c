@@ -52,7 +52,8 @@ static const struct weir_option kafka_sink_options[] = {
      "throughput in librdkafka 2.0.2, docs/benchmarks.md); dead letters always carry their headers",
      CONF(headers), 0, 0, 0, NULL},
     {"connect_timeout", WEIR_OPT_DURATION, "\"10s\"",
-     "at start: how long to wait for the brokers and the topic's metadata before failing",
+     "at start, and for a reload's new sink (off the workers' loops): how long to wait for the "
+     "brokers and the topic's metadata before failing",
      CONF(connect_timeout_ns), 0, 0, 0, NULL},
     {"kafka", WEIR_OPT_JSON, NULL, "librdkafka producer properties, passed through (docs/kafka.md)",
      CONF(kafka), 0, 0, 0, NULL},
@@ -576,6 +577,47 @@ static void producer_put(struct kafka_producer *p)
     free(p);
 }
 
+/* The start-up check names this sink (the clients' error text is the producer's). */
+static int check_topic(struct kafka_sink *ks, struct weir_error *err)
+{
+    char what[sizeof ks->p->cl.what];
+    snprintf(what, sizeof what, "%s", ks->p->cl.what);
+    snprintf(ks->p->cl.what, sizeof ks->p->cl.what, "%s", ks->what);
+    int rc = weir_kafka_check_topics(ks->rk, &ks->p->cl, &ks->c->topic, 1,
+                                     ks->c->connect_timeout_ns, err);
+    snprintf(ks->p->cl.what, sizeof ks->p->cl.what, "%s", what);
+    return rc;
+}
+
+/* A reload adds or changes this sink: its topic is asked for here, on the
+ * run's check thread (engine/reload_check.c), not by open() on the workers'
+ * loops, which waited up to connect_timeout there when the brokers were
+ * away. The client is `weir check`'s (weir_kafka_metadata_client) with the
+ * producer's brokers and properties: the sink's own, or the source's brokers
+ * with its security properties. The embedded cluster's open() makes the
+ * topic. */
+static int kk_precheck(const void *conf, const struct weir_pipeline *pl, const char *path,
+                       struct weir_error *err)
+{
+    const struct kafka_sink_conf *c = conf;
+    const struct weir_kafka_source_conf *src = weir_kafka_source_conf_of(pl);
+    const char *brokers = c->brokers ? c->brokers : src ? src->brokers : NULL;
+    if (!brokers || strcmp(brokers, "embedded") == 0)
+        return 0; /* no brokers: open() says so, without waiting */
+    struct weir_kafka_client cl = {0};
+    snprintf(cl.what, sizeof cl.what, "kafka sink");
+    snprintf(cl.brokers, sizeof cl.brokers, "%s", brokers);
+    rd_kafka_t *rk = weir_kafka_metadata_client(&cl, brokers, c->brokers ? NULL : src->kafka,
+                                                c->kafka, err);
+    if (!rk)
+        return weir_error_prefix(err, "%s", path);
+    int rc = weir_kafka_check_topics(rk, &cl, &c->topic, 1, c->connect_timeout_ns, err);
+    if (rc < 0)
+        weir_error_prefix(err, "%s.topic", path);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
 static int kk_open(struct weir_sink *s, struct weir_error *err)
 {
     const struct kafka_sink_conf *c = s->conf;
@@ -619,13 +661,9 @@ static int kk_open(struct weir_sink *s, struct weir_error *err)
     }
     ks->rk = ks->p->rk;
     ks->max_bytes = max_bytes_of(ks->rk);
-    /* The start-up check names this sink (the clients' error text is the producer's). */
-    char what[sizeof ks->p->cl.what];
-    snprintf(what, sizeof what, "%s", ks->p->cl.what);
-    snprintf(ks->p->cl.what, sizeof ks->p->cl.what, "%s", ks->what);
-    rc = weir_kafka_check_topics(ks->rk, &ks->p->cl, &c->topic, 1, c->connect_timeout_ns, err);
-    snprintf(ks->p->cl.what, sizeof ks->p->cl.what, "%s", what);
-    if (rc < 0)
+    /* A reload's sink: its topic was checked before the workers took it
+     * (precheck), off this loop, which must not wait for the brokers. */
+    if (!s->checked && (rc = check_topic(ks, err)) < 0)
         return rc;
     if (first) {
         if ((rc = producer_start(ks->p, c->connect_timeout_ns, err)) < 0)
@@ -674,6 +712,7 @@ const struct weir_sink_type weir_sink_kafka = {
     .options = kafka_sink_options,
     .conf_size = sizeof(struct kafka_sink_conf),
     .prepare = prepare,
+    .precheck = kk_precheck,
     .open = kk_open,
     .write = kk_write,
     .flush = kk_flush,

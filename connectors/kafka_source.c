@@ -561,6 +561,13 @@ static void ks_stop(struct weir_source *s)
 {
     struct kafka_source *ks = s->state;
     ks->stopping = 1;
+    /* A reload replaces it: under exactly-once its transaction ends now, on
+     * the producer's transaction thread (ks_txn_commit), and the source
+     * finishes once that is over (ks_txn_ended), so that detach() has
+     * nothing left to end on the loop. */
+    if (s->replacing && !ks->finished && ks->rk && ks->subscribed && ks->txn &&
+        !s->worker->failed)
+        ks_txn_commit(ks);
     if (!ks->draining)
         ks_finish(ks);
 }
@@ -578,7 +585,8 @@ static void ks_cancel_events(struct kafka_source *ks)
 }
 
 /* A reload replaced this (stopped) source. Under exactly-once its
- * transaction ends now, on the loop (kafka_source_close.c says why); the
+ * transaction ended when it stopped, off the loop (ks_stop); an end here,
+ * on the loop, only when none could run then (kafka_source_close.c); the
  * last commit and leaving the group, so that its partitions go to the new
  * consumer, run on a closer thread once quiet() finds nothing of it left
  * on the loop; close() frees the rest after that thread is through. */

@@ -28,14 +28,19 @@
  * passed to librdkafka untracked (ks_on_rebalance): the consumer is leaving.
  * pthread_create and pthread_join order the rest.
  *
- * Exactly-once: the open transaction still ends on the loop, at detach
- * (ks_txn_commit_now), as before: the worker's one transactional producer is
- * shared with its sinks and the successor source, which produce on the loop,
- * and the old source's transaction (its outputs and offsets) must be over
- * before the successor's first batch begins the next one; kafka_txn.c's ends
- * are driven from the loop. Only leaving the group (consumer_close: a
- * closing consumer's revocation commits nothing, ks_txn_abandon does nothing
- * while closing) moves to the closer.
+ * Exactly-once: the worker's one transactional producer is shared with its
+ * sinks and the successor source, which produce on the loop, and the old
+ * source's transaction (its outputs and offsets) must be over before the
+ * successor's first batch begins the next one. It ends when the reload stops
+ * the source (ks_stop: s->replacing), on the producer's transaction thread
+ * like a periodic commit, and the source reports finished only once that is
+ * over, so the worker's drain and rebuild come after it. detach()'s
+ * ks_txn_commit_now then finds nothing open (before, it ended the
+ * transaction there, on the loop: 20-56 ms with the broker up,
+ * bench/reload_stall.sh ek-up, and as long as the brokers took when they
+ * were slow). Leaving the group (consumer_close: a closing consumer's
+ * revocation commits nothing, ks_txn_abandon does nothing while closing)
+ * moves to the closer.
  *
  * Shutdown (not a reload) keeps closing on the loop (ks_close): the worker
  * is finishing, nothing else waits on its loop. A replaced source still

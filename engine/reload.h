@@ -35,6 +35,8 @@ struct weir_reload_plan {
     int source_kept;                   /* they differ, but its type takes them as it runs
                                           (keeps()): it goes on with the new ones. Else a
                                           changed source is stopped, closed and opened again */
+    unsigned char sink_checked[WEIR_RELOAD_MAX_OPS + 1]; /* new sink k's precheck() passed
+                                          (weir_reload_check): its open() skips the check */
 };
 
 /* Compares next with the running pipeline. Returns the kind (0, 1 or 2)
@@ -43,13 +45,15 @@ struct weir_reload_plan {
 int weir_reload_plan(const struct weir_pipeline *running, const struct weir_pipeline *next,
                      struct weir_reload_plan *plan, char *why, size_t cap);
 
-/* A changed source's precheck() (connector.h: a new Kafka source's brokers
- * and topics), run on a thread of its own before the workers are asked to
- * take next, so that no worker's loop waits for the network and a failed
- * check leaves the running pipeline as it is (reload_check.c). */
+/* A changed source's and each new or changed sink's precheck() (connector.h:
+ * a new Kafka source's brokers and topics, a Kafka sink's topic), run on a
+ * thread of its own before the workers are asked to take next, so that no
+ * worker's loop waits for the network and a failed check leaves the running
+ * pipeline as it is (reload_check.c). */
 struct weir_reload_check;
 /* Starts the check when the plan replaces the source with one of a type
- * that has a precheck(): 0 with *out set, the check holding next
+ * that has a precheck(), or adds or changes a sink of such a type (marked in
+ * plan->sink_checked once it passed): 0 with *out set, the check holding next
  * (weir_pipeline_hold), plan and why (what asked, for the log) until done
  * hands them back; 0 with *out NULL when there is nothing to check; -errno
  * (no thread) with err filled. */
@@ -64,8 +68,8 @@ struct weir_reload_checked {
 };
 /* 1 while the check runs (and wait is 0); else joins and frees the check,
  * fills *out, and returns 0 (passed) or its -errno with err filled. wait:
- * until it is through (up to the source's own timeout, e.g. a Kafka
- * source's connect_timeout). */
+ * until it is through (up to the stages' own timeouts, e.g. a Kafka
+ * source's or sink's connect_timeout, one after the other). */
 int weir_reload_check_done(struct weir_reload_check *c, int wait, struct weir_reload_checked *out,
                            struct weir_error *err);
 

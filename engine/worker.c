@@ -220,7 +220,8 @@ static int ops_init(struct weir_worker *w, struct weir_error *err)
 }
 
 int weir_worker_sink_open(struct weir_worker *w, const struct weir_pipeline *pl, size_t k,
-                          void *shared, struct weir_sink **out, struct weir_error *err)
+                          void *shared, int checked, struct weir_sink **out,
+                          struct weir_error *err)
 {
     const struct weir_stage_sink *st = k < pl->nsinks ? &pl->sinks[k] : &pl->dead;
     struct weir_sink_slot *slot = calloc(1, sizeof *slot);
@@ -237,7 +238,10 @@ int weir_worker_sink_open(struct weir_worker *w, const struct weir_pipeline *pl,
         weir_expr_run_init(&s->when_run, st->when_expr);
     s->output = &st->output;
     s->shared = shared;
-    return s->type->open(s, err); /* a failure: close() accepts a partly opened sink */
+    s->checked = checked;
+    int rc = s->type->open(s, err);
+    s->checked = 0;
+    return rc; /* a failure: close() accepts a partly opened sink */
 }
 
 void weir_worker_sink_close(struct weir_sink *s)
@@ -259,7 +263,7 @@ static int sinks_open(struct weir_worker *w, void *const *shared, struct weir_er
     if (!w->sinks)
         return weir_error_set(err, -ENOMEM, "out of memory");
     for (size_t k = 0; k < w->nsinks; k++) {
-        int rc = weir_worker_sink_open(w, pl, k, shared ? shared[k] : NULL, &w->sinks[k], err);
+        int rc = weir_worker_sink_open(w, pl, k, shared ? shared[k] : NULL, 0, &w->sinks[k], err);
         if (rc < 0)
             return rc; /* destroy() closes it */
     }

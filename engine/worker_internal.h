@@ -48,8 +48,10 @@ int weir_worker_op_init(struct weir_worker *w, struct weir_op *op, const struct 
                         size_t k, struct weir_error *err);
 /* Sink k of pl (pl->nsinks: the dead-letter sink), allocated and opened;
  * on failure *out is still to be closed. */
+/* checked: a reload's new sink whose type's precheck() passed (weir_sink.checked). */
 int weir_worker_sink_open(struct weir_worker *w, const struct weir_pipeline *pl, size_t k,
-                          void *shared, struct weir_sink **out, struct weir_error *err);
+                          void *shared, int checked, struct weir_sink **out,
+                          struct weir_error *err);
 void weir_worker_sink_close(struct weir_sink *s);
 
 /* A sink or source and the pipeline version its conf belongs to, held while

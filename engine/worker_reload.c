@@ -301,18 +301,26 @@ static int rebuild_sinks(struct weir_worker *w, const struct weir_pipeline *next
         if (s->when == WEIR_WHEN_EXPR)
             weir_expr_run_init(&s->when_run, st->when_expr);
     }
-    for (size_t j = 0; j < nold; j++)
-        weir_worker_sink_close(w->sinks[j]); /* removed: nothing in flight any more */
-    free(w->sinks);
+    struct weir_sink **old = w->sinks;
     w->sinks = v;
     w->nsinks = nnew;
     for (size_t k = 0; k < nnew && rc == 0; k++) {
         if (v[k])
             continue;
         void *shared = w->reload_shared ? w->reload_shared[k] : NULL;
-        if ((rc = weir_worker_sink_open(w, next, k, shared, &v[k], err)) < 0)
+        if ((rc = weir_worker_sink_open(w, next, k, shared, plan->sink_checked[k], &v[k],
+                                        err)) < 0)
             weir_error_prefix(err, "reload: %s", k < next->nsinks ? "sinks" : "dead_letter");
     }
+    /* The removed ones close after the new ones opened (nothing of them is
+     * in flight any more): under exactly-once, new Kafka sinks join the
+     * worker's transactional producer that the removed ones kept alive, the
+     * one the source drives, instead of a new one whose init_transactions
+     * waited for the brokers on this loop, while the source still pointed at
+     * the freed one when every Kafka sink was replaced. */
+    for (size_t j = 0; j < nold; j++)
+        weir_worker_sink_close(old[j]);
+    free(old);
     if (rc < 0) { /* the worker fails: with no sinks at all, nothing writes half-built ones */
         for (size_t k = 0; k < nnew; k++)
             weir_worker_sink_close(v[k]);
@@ -402,12 +410,14 @@ static void rebuild(struct weir_worker *w)
         rc = rebuild_pool(w, next, &e);
     if (rc == 0)
         rc = rebuild_ops(w, next, plan, &e);
+    /* Before the sinks open: a new one reads the pipeline it runs in (a
+     * Kafka sink takes the source's brokers, as its precheck() did). */
+    run_version(w, next);
     if (rc == 0)
         rc = rebuild_sinks(w, next, plan, &e);
     int source_changed = !plan->source_same && !plan->source_kept && w->has_source;
     if (plan->source_kept && w->has_source)
         source_options_from(w, next); /* its type said it takes the new options as it runs */
-    run_version(w, next);
     if (rc == 0 && source_changed)
         rc = rebuild_source(w, next, &e);
     if (rc < 0) {
@@ -531,6 +541,7 @@ void weir_worker_reload_begin(struct weir_worker *w)
     if (!w->reload_plan->source_same && !w->reload_plan->source_kept && w->has_source &&
         !w->source_finished) {
         w->reload_phase = PHASE_SOURCE_STOP;
+        w->source->replacing = 1;
         if (w->source->type->stop)
             w->source->type->stop(w->source);
         return;
