@@ -100,10 +100,11 @@ grep -q '^Content-Type: text/plain; version=0.0.4' <<<"$M" && ok || fail "/metri
 grep -q '^# TYPE weir_event_age_seconds histogram' <<<"$M" && ok || fail "no event age histogram"
 grep -q 'weir_event_age_seconds_bucket{le="+Inf"} 97' <<<"$M" && ok || fail "event age +Inf bucket != 97"
 # Every metric the Grafana dashboard and docs/operations.md use exists
-# (weir_model_*: only with a model operator; tests/test_model_cli.sh).
+# (weir_model_*: only with a model operator, tests/test_model_cli.sh;
+# weir_kafka_*: only with a Kafka client, tests/test_http_kafka.sh).
 for name in $( (grep -o 'weir_[a-z_]*' docs/ops/grafana-dashboard.json
                 grep -o '^| `weir_[a-z_]*' docs/operations.md | cut -c4-) |
-              sed 's/_\(bucket\|sum\|count\)$//' | grep -v '^weir_model_' | sort -u); do
+              sed 's/_\(bucket\|sum\|count\)$//' | grep -v '^weir_model_\|^weir_kafka_' | sort -u); do
     grep -q "^# TYPE $name " <<<"$M" && ok || fail "$name (dashboard or docs) is not in /metrics"
 done
 expect_eq "/healthz" "$(get /healthz | status_of)" 200

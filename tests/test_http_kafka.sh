@@ -60,6 +60,9 @@ for p in 1 2 3; do
     v=$(grep "^weir_partition_position{topic=\"cpu-metrics\",partition=\"$p\"," "$T/m" | awk '{print $2}')
     [ "$v" = -1 ] && ok || fail "partition $p position '$v' (want -1: nothing produced there)"
 done
+# Kafka's own counters exist once a client does (none reset here)
+grep -q '^# TYPE weir_kafka_offset_resets_total counter$' "$T/m" && ok || fail "no offset reset counter"
+[ "$(val weir_kafka_offset_resets_total)" = 0 ] && ok || fail "offset resets: $(val weir_kafka_offset_resets_total)"
 inm=$(val weir_records_in_total)
 kill -INT "$PID"
 wait "$PID"
