@@ -10,6 +10,11 @@
 #include "engine/jsonw.h"
 #include "engine/opstate.h"
 
+#if defined(__SSE2__) && !defined(WEIR_JSCAN_NO_SIMD)
+#include <emmintrin.h>
+#define CSV_SSE2 1
+#endif
+
 /* One field starting at *pos: unquoted, or quoted with "" for a quote.
  * Unquoted bytes are returned in place; quoted ones are unescaped into tmp. */
 static int next_field(const char *line, size_t len, size_t *pos, char delim, const char **f,
@@ -69,6 +74,72 @@ static int split(const char *line, size_t len, char delim, size_t max, const cha
     }
     *n = k;
     return 0;
+}
+
+#ifdef CSV_SSE2
+/* Bit j set where p[j] == c, for the 16 bytes at p. */
+static inline uint32_t chunk_mask(const char *p, char c)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(c)));
+}
+
+/* split for the common line with no quote: the delimiters of 16 bytes at a
+ * time as a bit mask (the last, partial 16 from a load that ends at the
+ * line's end), the fields read off its set bits, instead of a compare and
+ * a branch per byte. -EAGAIN, with nothing split, when a quote is in the
+ * line. */
+static int split_unquoted(const char *line, size_t len, char delim, size_t max, const char **fs,
+                          size_t *lens, int *quoted, size_t *n)
+{
+    size_t k = 0, start = 0;
+    for (size_t at = 0; at < len; at += 16) {
+        uint32_t dm = 0, qm = 0;
+        if (len - at >= 16) {
+            dm = chunk_mask(line + at, delim);
+            qm = chunk_mask(line + at, '"');
+        } else if (len >= 16) {
+            size_t shift = 16 - (len - at);
+            dm = chunk_mask(line + len - 16, delim) >> shift;
+            qm = chunk_mask(line + len - 16, '"') >> shift;
+        } else {
+            for (size_t j = 0; j < len; j++) {
+                dm |= (uint32_t)(line[j] == delim) << j;
+                qm |= (uint32_t)(line[j] == '"') << j;
+            }
+        }
+        if (qm)
+            return -EAGAIN;
+        for (; dm; dm &= dm - 1) {
+            size_t end = at + (size_t)__builtin_ctz(dm);
+            if (k == max)
+                return -E2BIG;
+            fs[k] = line + start;
+            lens[k] = end - start;
+            quoted[k++] = 0;
+            start = end + 1;
+        }
+    }
+    if (k == max)
+        return -E2BIG;
+    fs[k] = line + start;
+    lens[k] = len - start;
+    quoted[k++] = 0;
+    *n = k;
+    return 0;
+}
+#endif
+
+/* split, the fast way when it can. */
+static int split_row(const char *line, size_t len, char delim, size_t max, const char **fs,
+                     size_t *lens, int *quoted, struct weir_buf *tmps, size_t *n)
+{
+#ifdef CSV_SSE2
+    int rc = split_unquoted(line, len, delim, max, fs, lens, quoted, n);
+    if (rc != -EAGAIN)
+        return rc;
+#endif
+    return split(line, len, delim, max, fs, lens, quoted, tmps, n);
 }
 
 /* Writes each column's `"name":` once, and the rows' shape: a hash of the
@@ -219,7 +290,7 @@ int weir_csv_row_members(struct weir_csv_header *h, const char *line, size_t len
     int quoted[WEIR_CSV_MAX_COLS];
     if (members)
         members->n = 0;
-    int rc = split(line, len, h->delim, WEIR_CSV_MAX_COLS, fs, lens, quoted, h->quoted, &n);
+    int rc = split_row(line, len, h->delim, WEIR_CSV_MAX_COLS, fs, lens, quoted, h->quoted, &n);
     if (rc < 0) {
         snprintf(reason, reason_size, rc == -E2BIG    ? "CSV row has more than 256 fields"
                                       : rc == -EILSEQ ? "CSV row has text after a closing quote "
