@@ -242,9 +242,24 @@ static size_t row_room(const struct weir_csv_header *h, size_t n, size_t len)
     return 2 + h->keys.len + 5 * n + len;
 }
 
+/* Whether text goes into a JSON string as it is (what weir_jsonw_string
+ * copies unchanged): ASCII from the space on, but the quote and the
+ * backslash. */
+static int plain_text(const char *s, size_t n)
+{
+    unsigned bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        bad |= (unsigned)(c < 0x20) | (unsigned)(c >= 0x80) | (unsigned)(c == '"') |
+               (unsigned)(c == '\\');
+    }
+    return !bad;
+}
+
 /* Writes field k's value at out->data + *at, where the caller reserved
- * room: numbers and nulls in place; a string through weir_jsonw_string,
- * after which the room is reserved again. *at moves past the value; the
+ * room: numbers, nulls and plain strings (ids, dates) in place; other
+ * strings through weir_jsonw_string, after which the room is reserved
+ * again. *at moves past the value; the
  * member is filled when m is not NULL (base: where the object starts in
  * out). 0 or -ENOMEM. */
 static int put_value(struct weir_buf *out, size_t *at, const char *f, size_t flen, int quoted,
@@ -252,6 +267,7 @@ static int put_value(struct weir_buf *out, size_t *at, const char *f, size_t fle
 {
     size_t start = *at;
     uint8_t type;
+    int escaped = 0;
     if (flen == 0 && !quoted) {
         memcpy(out->data + start, "null", 4);
         *at += 4;
@@ -260,23 +276,29 @@ static int put_value(struct weir_buf *out, size_t *at, const char *f, size_t fle
         weir_copy_short(out->data + start, f, flen);
         *at += flen;
         type = WEIR_JNUMBER;
+    } else if (plain_text(f, flen)) { /* its 2 quotes fit in the room of a "null" */
+        out->data[start] = '"';
+        weir_copy_short(out->data + start + 1, f, flen);
+        out->data[start + 1 + flen] = '"';
+        *at += flen + 2;
+        type = WEIR_JSTRING;
     } else {
         out->len = start;
         if (weir_jsonw_string(out, f, flen) < 0 || weir_buf_reserve(out, room) < 0)
             return -ENOMEM;
         *at = out->len;
         type = WEIR_JSTRING;
+        escaped = memchr(out->data + start + 1, '\\', *at - start - 2) != NULL;
     }
     if (!m)
         return 0;
     m->type = type;
     m->val_off = (uint32_t)(start - base);
     m->val_len = (uint32_t)(*at - start);
-    m->escaped = 0;
+    m->escaped = (uint8_t)escaped;
     if (type == WEIR_JSTRING) { /* between the quotes */
         m->val_off++;
         m->val_len -= 2;
-        m->escaped = memchr(out->data + start + 1, '\\', m->val_len) != NULL;
     }
     return 0;
 }

@@ -126,6 +126,13 @@ static void test_csv(void)
     expect_row(&h, "t,,", "{\"timestamp\":\"t\",\"value\":null,\"host name\":null}");
     expect_row(&h, "t,01,\"42\"", "{\"timestamp\":\"t\",\"value\":\"01\",\"host name\":\"42\"}"); /* not JSON numbers */
     expect_row(&h, "t,NaN,x", "{\"timestamp\":\"t\",\"value\":\"NaN\",\"host name\":\"x\"}");
+    /* strings written in place when plain, through the string writer when not */
+    expect_row(&h, "t,1,caf\xc3\xa9",
+               "{\"timestamp\":\"t\",\"value\":1,\"host name\":\"caf\xc3\xa9\"}");
+    expect_row(&h, "t,1,a\\b", "{\"timestamp\":\"t\",\"value\":1,\"host name\":\"a\\\\b\"}");
+    expect_row(&h, "t,1,\x7f~ ", "{\"timestamp\":\"t\",\"value\":1,\"host name\":\"\x7f~ \"}");
+    expect_row(&h, "t,1,\x01", "{\"timestamp\":\"t\",\"value\":1,\"host name\":\"\\u0001\"}");
+    expect_row(&h, "t,1,\"\"", "{\"timestamp\":\"t\",\"value\":1,\"host name\":\"\"}");
     expect_bad_row(&h, "t,1", "CSV row has 2 fields, the header has 3");
     expect_bad_row(&h, "t,1,2,3", "CSV row has 4 fields, the header has 3");
     expect_bad_row(&h, "t,1,\"open", "CSV row has an unterminated quote");
