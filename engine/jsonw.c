@@ -345,52 +345,18 @@ static int short_decimal(char **o, float f)
     return 0;
 }
 
-int weir_jsonw_double(struct weir_buf *b, double v)
+/* The float's shortest decimal when it is neither zero nor whole (and
+ * finite): out of line, so that the common values' path below saves no
+ * registers for it. */
+static __attribute__((noinline)) char *float_general(char *o, float f)
 {
-    if (weir_buf_reserve(b, 32) < 0)
-        return -ENOMEM;
-    char *o = b->data + b->len;
-    if (!isfinite(v)) {
-        memcpy(o, "null", 4);
-        b->len += 4;
-        return 0;
-    }
-    if (v == 0) { /* "0" or "-0"; common (empty windows, flags) */
-        if (signbit(v))
-            *o++ = '-';
-        *o++ = '0';
-        b->len = (size_t)(o - b->data);
-        return 0;
-    }
-    float f = (float)v;
-    if (isinf(f) || (f == 0 && v != 0))
-        return double_slow(b, v);
-    /* Whole numbers below 2^24 (counts, flags: most features) are their
-     * own shortest form: the gap to the neighbours is at most 1. The range
-     * is checked before the conversion: a float beyond int32 is undefined
-     * there (found by fuzz_jsonw). */
-    if (f > -16777216.0f && f < 16777216.0f && f != 0 && f == (float)(int32_t)f) {
-        int32_t w = (int32_t)f;
-        if (w < 0)
-            *o++ = '-';
-        o += put_u64(o, w < 0 ? (uint64_t)-(int64_t)w : (uint64_t)w);
-        b->len = (size_t)(o - b->data);
-        return 0;
-    }
-    if (short_decimal(&o, f)) {
-        b->len = (size_t)(o - b->data);
-        return 0;
-    }
+    if (short_decimal(&o, f))
+        return o;
     uint32_t bits;
     memcpy(&bits, &f, sizeof bits);
     if (bits >> 31)
         *o++ = '-';
     bits &= 0x7FFFFFFFu;
-    if (bits == 0) {
-        *o++ = '0';
-        b->len = (size_t)(o - b->data);
-        return 0;
-    }
 
     /* f = m * 2^e2; its neighbours are a gap of 2^e2 away, except just
      * below a power of two, where the gap halves. */
@@ -429,7 +395,7 @@ int weir_jsonw_double(struct weir_buf *b, double v)
     }
     uint64_t s = (uint64_t)(int64_t)(S + 0.5);
     if (A > B || s < A || s > B)
-        return double_slow(b, (double)f); /* cannot happen; stay correct if it does */
+        return o + snprintf(o, 24, "%.9g", fabs((double)f)); /* cannot happen; stay correct */
 
     /* Drop digits while the interval still holds a multiple of ten; t_up
      * is s / 10^(j-1) (rounded down at each step, as one division would). */
@@ -458,8 +424,43 @@ int weir_jsonw_double(struct weir_buf *b, double v)
         c /= 10;
         x++;
     }
-    o = format_decimal(o, c, x);
-    b->len = (size_t)(o - b->data);
+    return format_decimal(o, c, x);
+}
+
+char *weir_jsonw_float_to(char *o, float f)
+{
+    if (f == 0) { /* "0" or "-0"; common (empty windows, flags) */
+        if (signbit(f))
+            *o++ = '-';
+        *o++ = '0';
+        return o;
+    }
+    /* Whole numbers below 2^24 (counts, flags: most features) are their
+     * own shortest form: the gap to the neighbours is at most 1. The range
+     * is checked before the conversion: a float beyond int32 is undefined
+     * there (found by fuzz_jsonw). NaN fails the range test. */
+    if (f > -16777216.0f && f < 16777216.0f) {
+        int32_t w = (int32_t)f;
+        if (f == (float)w) {
+            if (w < 0)
+                *o++ = '-';
+            return o + put_u64(o, w < 0 ? (uint64_t)-(int64_t)w : (uint64_t)w);
+        }
+    } else if (!isfinite(f)) {
+        memcpy(o, "null", 4);
+        return o + 4;
+    }
+    return float_general(o, f);
+}
+
+int weir_jsonw_double(struct weir_buf *b, double v)
+{
+    if (weir_buf_reserve(b, 32) < 0)
+        return -ENOMEM;
+    float f = (float)v;
+    if (isfinite(v) && (isinf(f) || (f == 0 && v != 0)))
+        return double_slow(b, v);
+    b->len = (size_t)(weir_jsonw_float_to(b->data + b->len, f) - b->data);
     return 0;
 }
 

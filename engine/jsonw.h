@@ -40,6 +40,12 @@ int weir_jsonw_key(struct weir_buf *b, const char *name);
  * instead, slowly (snprintf), rather than as null or 0. */
 int weir_jsonw_double(struct weir_buf *b, double v);
 
+/* The same for a float, written at o, which has room for
+ * WEIR_JSONW_FLOAT_ROOM bytes; returns the end of what was written. For
+ * callers that reserve once for several pieces (an output record's fields). */
+#define WEIR_JSONW_FLOAT_ROOM 32
+char *weir_jsonw_float_to(char *o, float f);
+
 /* Writes a 64-bit integer in decimal. */
 int weir_jsonw_int(struct weir_buf *b, int64_t v);
 

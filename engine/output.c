@@ -68,12 +68,39 @@ static void put_field(struct weir_buf *out, const struct weir_output *o,
     }
 }
 
+/* The appended features not in done from k on, with their keys written
+ * once by weir_output_keys: one reservation for them all, then plain stores
+ * (an append per key, comma and number checked the room and stored
+ * out->len each time). Returns where the other fields begin. */
+static uint32_t put_features(struct weir_buf *out, const struct weir_output *o,
+                             const struct weir_batch *b, uint32_t i, const uint64_t *done,
+                             int *first)
+{
+    if (weir_buf_reserve(out, o->keys.len + o->ncols * (1u + WEIR_JSONW_FLOAT_ROOM)) < 0)
+        return 0; /* the slow way, field by field */
+    const float *x = b->X + (size_t)i * b->stride;
+    char *p = out->data + out->len;
+    for (uint32_t k = 0; k < o->ncols; k++) {
+        if (done && (done[k / 64] >> (k % 64) & 1))
+            continue;
+        uint32_t start = k ? o->key_end[k - 1] : 0, klen = o->key_end[k] - start;
+        *p = ',';
+        p += !*first;
+        *first = 0;
+        weir_copy_short(p, o->keys.data + start, klen);
+        p = weir_jsonw_float_to(p + klen, x[o->cols[k]]);
+    }
+    out->len = (size_t)(p - out->data);
+    return o->ncols;
+}
+
 /* The appended fields not in done (a bitmap; NULL: none done yet). */
 static int put_fields(struct weir_buf *out, const struct weir_output *o,
                       const struct weir_batch *b, uint32_t i, const uint64_t *done, int first)
 {
     uint32_t n = o->ncols + o->nstrs + (o->alert ? 1u : 0u);
-    for (uint32_t k = 0; k < n; k++) {
+    uint32_t k = o->keys.data ? put_features(out, o, b, i, done, &first) : 0;
+    for (; k < n; k++) {
         if (done && (done[k / 64] >> (k % 64) & 1))
             continue;
         if (!first)

@@ -71,24 +71,34 @@ static int parse_fraction_zone(const char *s, size_t len, size_t i, int64_t *ms)
     return i == len ? 0 : -1;
 }
 
+/* The value of the n digits at s, or -1 when one is not a digit. */
+static inline int fixed_digits(const char *s, int n)
+{
+    int v = 0;
+    for (int k = 0; k < n; k++) {
+        unsigned d = (unsigned)(s[k] - '0');
+        if (d > 9)
+            return -1;
+        v = v * 10 + (int)d;
+    }
+    return v;
+}
+
 /* "YYYY-MM-DD HH:MM:SS" or "YYYY-MM-DDTHH:MM:SS[.fff][Z|+HH:MM]" → epoch ms. */
 int weir_extract_datetime(const char *s, size_t len, int64_t *out)
 {
-    size_t i = 0;
-    int y, mo, d, h, mi, sec;
-    if (digits(s, len, &i, 4, &y) || expect(s, len, &i, '-') || digits(s, len, &i, 2, &mo) ||
-        expect(s, len, &i, '-') || digits(s, len, &i, 2, &d))
+    /* The date and time have a fixed layout: read in place, not field by
+     * field through an index (a third of extract's work per record). */
+    if (len < 19 || s[4] != '-' || s[7] != '-' || s[13] != ':' || s[16] != ':' ||
+        (s[10] != ' ' && s[10] != 'T' && s[10] != 't'))
         return -1;
-    if (i >= len || (s[i] != ' ' && s[i] != 'T' && s[i] != 't'))
-        return -1;
-    i++;
-    if (digits(s, len, &i, 2, &h) || expect(s, len, &i, ':') || digits(s, len, &i, 2, &mi) ||
-        expect(s, len, &i, ':') || digits(s, len, &i, 2, &sec))
-        return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
+    int y = fixed_digits(s, 4), mo = fixed_digits(s + 5, 2), d = fixed_digits(s + 8, 2);
+    int h = fixed_digits(s + 11, 2), mi = fixed_digits(s + 14, 2), sec = fixed_digits(s + 17, 2);
+    if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h < 0 || h > 23 ||
+        mi < 0 || mi > 59 || sec < 0 || sec > 60)
         return -1;
     int64_t ms = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + (int64_t)sec * 1000;
-    if (parse_fraction_zone(s, len, i, &ms) < 0)
+    if (parse_fraction_zone(s, len, 19, &ms) < 0)
         return -1;
     *out = ms;
     return 0;

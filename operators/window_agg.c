@@ -231,16 +231,40 @@ void window_scan(void *v, const struct window_shape *s, int64_t hi, const int64_
     }
 }
 
-/* Adds (sign 1) or removes (-1) event i's values to size k's sums. */
-static void csum_step(void *v, const struct window_shape *s, struct window_csum *cs, uint32_t i,
-                      double sign)
+/* The value arrays of a key's fields, found once per record instead of at
+ * every event each sum adds or removes. */
+struct csum_vals {
+    const float *val[WINDOW_MAX_FIELDS];
+    uint32_t nfields;
+};
+
+static void csum_vals(struct csum_vals *cv, void *v, const struct window_shape *s)
 {
-    for (uint32_t f = 0; f < s->nfields; f++) {
-        double x = window_val(v, s, f)[i];
+    cv->nfields = s->nfields;
+    for (uint32_t f = 0; f < s->nfields; f++)
+        cv->val[f] = window_val(v, s, f);
+}
+
+/* Adds event i's values to one size's sums (one per field). */
+static inline void csum_add(const struct csum_vals *cv, struct window_csum *cs, uint32_t i)
+{
+    for (uint32_t f = 0; f < cv->nfields; f++) {
+        double x = cv->val[f][i];
         if (isfinite(x)) {
-            cs[f].sum += sign * x;
-            cs[f].n += sign > 0 ? 1u : (uint32_t)-1;
-            if (cs[f].n == 0)
+            cs[f].sum += x;
+            cs[f].n++;
+        }
+    }
+}
+
+/* Removes event i's values from one size's sums. */
+static inline void csum_remove(const struct csum_vals *cv, struct window_csum *cs, uint32_t i)
+{
+    for (uint32_t f = 0; f < cv->nfields; f++) {
+        double x = cv->val[f][i];
+        if (isfinite(x)) {
+            cs[f].sum -= x;
+            if (--cs[f].n == 0)
                 cs[f].sum = 0; /* an empty window sums to exactly 0: no drift carried */
         }
     }
@@ -260,9 +284,11 @@ static void cache_cut(void *v, const struct window_shape *s, uint32_t cut)
         return;
     }
     struct window_csum *cs = window_csums(v);
+    struct csum_vals cv;
+    csum_vals(&cv, v, s);
     for (uint32_t k = 0; k < s->nsizes; k++) {
         while (c->start[k] < cut)
-            csum_step(v, s, cs + (size_t)k * s->nfields, c->start[k]++, -1);
+            csum_remove(&cv, cs + (size_t)k * s->nfields, c->start[k]++);
         c->start[k] -= cut;
     }
     c->end -= cut;
@@ -275,6 +301,8 @@ static void cache_rebuild(void *v, const struct window_shape *s, int64_t hi, con
     const int64_t *ts = window_ts(v, s);
     struct window_cache *c = window_cache(v);
     struct window_csum *cs = window_csums(v);
+    struct csum_vals cv;
+    csum_vals(&cv, v, s);
     uint32_t end = h->n;
     while (end > 0 && ts[end - 1] > hi)
         end--;
@@ -285,7 +313,7 @@ static void cache_rebuild(void *v, const struct window_shape *s, int64_t hi, con
             start--;
         c->start[k] = start;
         for (uint32_t i = start; i < end; i++)
-            csum_step(v, s, cs + (size_t)k * s->nfields, i, 1);
+            csum_add(&cv, cs + (size_t)k * s->nfields, i);
     }
     c->hi = hi;
     c->end = end;
@@ -302,15 +330,17 @@ void window_running(void *v, const struct window_shape *s, int64_t hi, const int
     if (!c->valid || hi < c->hi) {
         cache_rebuild(v, s, hi, lo);
     } else {
+        struct csum_vals cv;
+        csum_vals(&cv, v, s);
         uint32_t end = c->end;
         while (end < h->n && ts[end] <= hi) /* entered: after every cached window */
             end++;
         for (uint32_t k = 0; k < nwin; k++) {
             struct window_csum *ck = cs + (size_t)k * s->nfields;
             for (uint32_t i = c->end; i < end; i++)
-                csum_step(v, s, ck, i, 1);
+                csum_add(&cv, ck, i);
             while (c->start[k] < end && ts[c->start[k]] <= lo[k]) /* left */
-                csum_step(v, s, ck, c->start[k]++, -1);
+                csum_remove(&cv, ck, c->start[k]++);
         }
         c->end = end;
         c->hi = hi;

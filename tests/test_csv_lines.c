@@ -126,6 +126,13 @@ static void test_csv(void)
     expect_row(&h, "t,,", "{\"timestamp\":\"t\",\"value\":null,\"host name\":null}");
     expect_row(&h, "t,01,\"42\"", "{\"timestamp\":\"t\",\"value\":\"01\",\"host name\":\"42\"}"); /* not JSON numbers */
     expect_row(&h, "t,NaN,x", "{\"timestamp\":\"t\",\"value\":\"NaN\",\"host name\":\"x\"}");
+    /* strings written in place when plain, through the string writer when not */
+    expect_row(&h, "t,1,caf\xc3\xa9",
+               "{\"timestamp\":\"t\",\"value\":1,\"host name\":\"caf\xc3\xa9\"}");
+    expect_row(&h, "t,1,a\\b", "{\"timestamp\":\"t\",\"value\":1,\"host name\":\"a\\\\b\"}");
+    expect_row(&h, "t,1,\x7f~ ", "{\"timestamp\":\"t\",\"value\":1,\"host name\":\"\x7f~ \"}");
+    expect_row(&h, "t,1,\x01", "{\"timestamp\":\"t\",\"value\":1,\"host name\":\"\\u0001\"}");
+    expect_row(&h, "t,1,\"\"", "{\"timestamp\":\"t\",\"value\":1,\"host name\":\"\"}");
     expect_bad_row(&h, "t,1", "CSV row has 2 fields, the header has 3");
     expect_bad_row(&h, "t,1,2,3", "CSV row has 4 fields, the header has 3");
     expect_bad_row(&h, "t,1,\"open", "CSV row has an unterminated quote");
@@ -135,6 +142,47 @@ static void test_csv(void)
     weir_csv_header_free(&h);
     CHECK(weir_csv_header_parse(&h, "a;b", 3, ';', &why) == 0 && h.n == 2);
     expect_row(&h, "1;x", "{\"a\":1,\"b\":\"x\"}");
+    weir_csv_header_free(&h);
+}
+
+/* Rows without quotes are split 16 bytes at a time (csv.c): delimiters
+ * at every place in and across the 16-byte pieces, rows shorter and longer
+ * than one piece, a quote anywhere (the byte-at-a-time way then), and too
+ * many fields. */
+static void test_csv_split_pieces(void)
+{
+    struct weir_csv_header h;
+    const char *why = NULL;
+    CHECK(weir_csv_header_parse(&h, "a,b,c", 5, ',', &why) == 0);
+    static const char xs[] = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"; /* 40 */
+    static const char ws[] = "wwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwww";
+    char row[160], want[256];
+    int bad = 0;
+    for (int quote = 0; quote < 2; quote++)
+        for (int la = 0; la <= 40; la++)
+            for (int lb = 0; lb <= 40; lb += 1 + la % 3) {
+                int n = snprintf(row, sizeof row, "%.*s,%.*s,%s", la, xs, lb, ws,
+                                 quote ? "\"y,\"\"z\"" : "z");
+                snprintf(want, sizeof want, "{\"a\":%s%.*s%s,\"b\":%s%.*s%s,\"c\":%s}",
+                         la ? "\"" : "null", la, xs, la ? "\"" : "", lb ? "\"" : "null", lb, ws,
+                         lb ? "\"" : "", quote ? "\"y,\\\"z\"" : "\"z\"");
+                struct weir_buf out = {0};
+                char reason[160] = "";
+                int rc = weir_csv_row_to_json(&h, row, (size_t)n, &out, reason, sizeof reason);
+                bad += rc != 0 || out.len != strlen(want) || memcmp(out.data, want, out.len) != 0;
+                weir_buf_free(&out);
+            }
+    CHECK(bad == 0);
+    expect_row(&h, "1,2,", "{\"a\":1,\"b\":2,\"c\":null}"); /* a trailing delimiter */
+    expect_row(&h, "1234567890123456,2,3", "{\"a\":1234567890123456,\"b\":2,\"c\":3}");
+    expect_bad_row(&h, "1234567890123456,2", "CSV row has 2 fields, the header has 3");
+    char many[300];
+    memset(many, ',', sizeof many);
+    struct weir_buf out = {0};
+    char reason[160] = "";
+    CHECK(weir_csv_row_to_json(&h, many, sizeof many, &out, reason, sizeof reason) < 0);
+    CHECK_STR(reason, "CSV row has more than 256 fields");
+    weir_buf_free(&out);
     weir_csv_header_free(&h);
 }
 
@@ -198,5 +246,6 @@ int main(void)
     test_carry();
     test_bom_small_reads();
     test_csv();
+    test_csv_split_pieces();
     return check_summary();
 }

@@ -545,8 +545,43 @@ static void test_double_short_decimals(void)
     weir_buf_free(&b);
 }
 
+/* weir_jsonw_float_to, written in place for output records, writes what
+ * weir_jsonw_double writes for the float, and stays within its room. */
+static void test_float_to(void)
+{
+    struct weir_buf b = {0};
+    char room[64];
+    int differ = 0, over = 0;
+    for (int i = 0; i < 300000; i++) {
+        float f;
+        uint32_t bits = (uint32_t)rnd();
+        if (i % 3 == 1) /* whole numbers and amounts */
+            bits = 0;
+        memcpy(&f, &bits, sizeof f);
+        if (i % 3 == 1)
+            f = (float)((double)(int64_t)(rnd() % 2000001 - 1000000) / (i % 2 ? 100.0 : 1.0));
+        if (i < 8) {
+            static const float special[] = {0.0f, -0.0f, NAN, INFINITY, -INFINITY,
+                                            16777216.0f, -16777215.0f, 1e-45f};
+            f = special[i];
+        }
+        memset(room, 0x7f, sizeof room);
+        char *end = weir_jsonw_float_to(room, f);
+        b.len = 0;
+        weir_jsonw_double(&b, f);
+        differ += (size_t)(end - room) != b.len || memcmp(room, b.data, b.len) != 0;
+        over += end - room > WEIR_JSONW_FLOAT_ROOM || room[WEIR_JSONW_FLOAT_ROOM] != 0x7f;
+    }
+    CHECK(differ == 0);
+    CHECK(over == 0);
+    char *end = weir_jsonw_float_to(room, NAN);
+    CHECK(end - room == 4 && memcmp(room, "null", 4) == 0);
+    weir_buf_free(&b);
+}
+
 int main(void)
 {
+    test_float_to();
     test_double_whole();
     test_double_short_decimals();
     test_buf();
