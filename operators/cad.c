@@ -66,6 +66,7 @@
 #include "engine/operator.h"
 #include "engine/opstate.h"
 #include "operators/hold.h"
+#include "operators/scorer.h"
 
 #define ROUND8(n) (((n) + 7) & ~(size_t)7)
 #define CAD_FOLLOWERS 6
@@ -156,14 +157,7 @@ static int cad_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
     bad += c->out_col < 0;
     c->explain_col = -1;
     if (c->explain) {
-        weir_path_key(ip, sizeof ip, p->path, "explain");
-        if ((size_t)snprintf(c->explain_name, sizeof c->explain_name, "%s_explain", c->out) >=
-            sizeof c->explain_name) {
-            weir_diag_add(p->diag, ip, "expected an \"out\" under %zu bytes with \"explain\"",
-                          sizeof c->explain_name - sizeof "_explain" + 1);
-            return bad + 1;
-        }
-        c->explain_col = weir_schema_string_out(p, c->explain_name, ip);
+        c->explain_col = scorer_explain_out(p, c->out, c->explain_name, sizeof c->explain_name);
         bad += c->explain_col < 0;
     }
     bad += weir_state_opts_prepare(&c->state, raw, p);

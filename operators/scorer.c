@@ -41,6 +41,18 @@ static int resolve_range(struct scorer_conf *s, const json_t *names, struct weir
     return s->lo_col[k] < 0 || s->hi_col[k] < 0;
 }
 
+int scorer_explain_out(struct weir_prepare *p, const char *out, char *name, size_t cap)
+{
+    char ip[256];
+    weir_path_key(ip, sizeof ip, p->path, "explain");
+    if ((size_t)snprintf(name, cap, "%s_explain", out) >= cap) {
+        weir_diag_add(p->diag, ip, "expected an \"out\" under %zu bytes with \"explain\"",
+                      cap - sizeof "_explain" + 1);
+        return -1;
+    }
+    return weir_schema_string_out(p, name, ip);
+}
+
 int scorer_prepare(struct scorer_conf *s, const json_t *raw, struct weir_prepare *p)
 {
     char path[256], ip[256];

@@ -68,6 +68,12 @@ struct scorer_conf {
  * gains the default "range_out" names, which the schema borrows. */
 int scorer_prepare(struct scorer_conf *s, const json_t *raw, struct weir_prepare *p);
 
+/* The string feature "<out>_explain" in which a scorer explains its own
+ * score for threshold to quote (operators/threshold.c); name (cap bytes,
+ * borrowed by the schema for the pipeline's life) receives it. Returns its
+ * column, or -1 with the problem reported under the operator's "explain". */
+int scorer_explain_out(struct weir_prepare *p, const char *out, char *name, size_t cap);
+
 /* A deviation d from the expected value, in units of scale, as a score in
  * [0,1]; 0 on the side not watched; 1 for any deviation at scale 0. */
 static inline double scorer_z(const struct scorer_conf *s, double d, double scale)

@@ -12,67 +12,10 @@
 
 #include "tests/check.h"
 #include "tests/op_harness.h"
+#include "tests/keyed_run.h"
 #include "tests/test_rand.h"
 
 extern const struct weir_operator_type weir_op_cad;
-
-enum { N = 3000 };
-static float x[N], s1[N], s2[N];
-static int key[N];
-static unsigned char w1[N];
-static char *why[N]; /* each record's anomaly_score_explain, NULL when unset */
-
-static int string_column(const struct weir_schema *s, const char *name)
-{
-    for (uint32_t k = 0; k < s->nstr; k++)
-        if (strcmp(s->str[k].name, name) == 0)
-            return (int)k;
-    return -1;
-}
-
-/* Runs the first n of x through a fresh cad; only >= 0: that key's records. */
-static void run(const char *conf, size_t n, int only, float *score, unsigned char *warm)
-{
-    struct h_pipe p;
-    struct h_op h;
-    static const char *names[] = {"a", "b"};
-    h_pipe_init(&p);
-    h_feature(&p, "v", 0);
-    struct weir_prepare pr = {.schema = &p.schema, .diag = &p.diag, .path = "operators[0]"};
-    int host = weir_schema_string_out(&pr, "host", "operators[0]");
-    CHECK(h_build(&h, &weir_op_cad, conf, &p, 1) == 0);
-    int out = weir_schema_find_feature(&p.schema, "anomaly_score");
-    int why_col = string_column(&p.schema, "anomaly_score_explain");
-    struct weir_batch_pool *pool = h_pool(&p, 64);
-    for (size_t k = 0; k < n;) {
-        struct weir_batch *b = weir_batch_get(pool);
-        size_t at[64], m = 0;
-        for (; k < n && b->n < b->cap; k++) {
-            if (only >= 0 && key[k] != only)
-                continue;
-            int i = h_push_value(b, 0, x[k]);
-            b->S[(size_t)i * b->nstr + (size_t)host] =
-                (struct weir_str){names[key[k]], (uint32_t)strlen(names[key[k]])};
-            at[m++] = k;
-        }
-        CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
-        for (size_t j = 0; j < m; j++) {
-            score[at[j]] = weir_batch_row(b, (uint32_t)j)[out];
-            const struct weir_str *w = why_col < 0 ? NULL : &b->S[j * b->nstr + (size_t)why_col];
-            free(why[at[j]]);
-            why[at[j]] = w && w->p ? strndup(w->p, w->len) : NULL;
-            if (warm)
-                warm[at[j]] = (b->rec[j].flags & WEIR_REC_WARMUP) != 0;
-        }
-        weir_batch_put(b);
-    }
-    weir_batch_pool_free(pool);
-    h_free(&h);
-    h_pipe_free(&p);
-}
-
-/* A pattern of period 12 with a little noise inside each bin. */
-static const float pattern[12] = {10, 20, 30, 40, 50, 60, 70, 60, 50, 40, 30, 20};
 
 static void make_pattern(void)
 {
@@ -417,6 +360,7 @@ static void test_prepare_errors(void)
 
 int main(void)
 {
+    run_type = &weir_op_cad;
     rng = 11;
     test_pattern();
     test_reference();
