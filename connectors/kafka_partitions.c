@@ -6,6 +6,8 @@
 #include "connectors/kafka_source.h"
 #include "engine/log.h"
 
+#include <stdlib.h>
+
 /* ---- partitions and offsets --------------------------------------------- */
 
 struct kpart *ks_part_find(struct kafka_source *ks, const char *topic, int32_t partition)
@@ -166,9 +168,15 @@ static void ckpt_quiesced(struct weir_worker *w, void *ctx);
 
 static void ckpt_done(struct weir_ticket *t)
 {
-    struct kafka_source *ks = (struct kafka_source *)((char *)t - offsetof(struct kafka_source, ckpt_t));
+    struct kckpt *k = (struct kckpt *)((char *)t - offsetof(struct kckpt, t));
+    struct kafka_source *ks = k->ks;
+    int failed = t->failed;
+    free(k);
+    if (!ks)
+        return; /* the source closed first (kafka_source.h: struct kckpt) */
+    ks->ckpt = NULL;
     ks->ckpt_busy = 0;
-    if (ks->ckpt_final && ks->ckpt_again && !t->failed && !ks->s->worker->failed) {
+    if (ks->ckpt_final && ks->ckpt_again && !failed && !ks->s->worker->failed) {
         /* a periodic one was in flight at stop: it does not cover what was
          * taken after it began, so one more, the last */
         ks->ckpt_again = 0;
@@ -180,7 +188,7 @@ static void ckpt_done(struct weir_ticket *t)
     }
     if (ks->ckpt_final) { /* the last one, at stop: the source may finish now */
         ks->ckpt_final = 2;
-        if (!t->failed)
+        if (!failed)
             ks_ckpt_covered(ks);
         else if (!ks->s->worker->failed) /* else the worker's failure says it */
             weir_log(WEIR_LOG_ERROR, "%s: the last checkpoint was not acknowledged by the state "
@@ -190,7 +198,7 @@ static void ckpt_done(struct weir_ticket *t)
         ks_finish(ks);
         return;
     }
-    if (t->failed) {
+    if (failed) {
         if (!ks->s->worker->failed) {
             struct weir_error e;
             weir_error_set(&e, -EIO, "%s: the state changelog %s did not acknowledge a checkpoint",
@@ -234,13 +242,20 @@ static void ckpt_quiesced(struct weir_worker *w, void *ctx)
     for (size_t i = 0; i < ks->nparts; i++)
         ks->parts[i]->covered = ks->parts[i]->assigned && ks->parts[i]->ready ? ks->parts[i]->next
                                                                               : -1;
-    ks->ckpt_t = (struct weir_ticket){.pending = 1, .done = ckpt_done};
-    if (weir_worker_checkpoint(w, &ks->ckpt_t, 0) < 0) {
+    struct kckpt *k = malloc(sizeof *k);
+    if (k)
+        *k = (struct kckpt){.t = {.pending = 1, .done = ckpt_done}, .ks = ks};
+    if (!k || weir_worker_checkpoint(w, &k->t, 0) < 0) {
         struct weir_error e;
         weir_error_set(&e, -EIO, "%s: cannot write the state changelog", ks->cl.what);
         weir_worker_fail(w, &e);
     }
-    weir_ticket_release(&ks->ckpt_t, !w->failed);
+    if (!k) {
+        ks->ckpt_busy = 0;
+        return;
+    }
+    ks->ckpt = k;
+    weir_ticket_release(&k->t, !w->failed);
 }
 
 /* At stop (at-least-once with durable state): a last checkpoint, so that

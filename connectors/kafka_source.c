@@ -654,6 +654,8 @@ static void ks_close(struct weir_source *s)
         ks->batch = NULL;
     }
     ks_revoke_finish(ks); /* one still waiting: its outputs are in (or abandoned) by now */
+    if (ks->ckpt) /* a checkpoint still out: the changelog's close releases it later */
+        ks->ckpt->ks = NULL;
     ks_leave(ks, ks->replaced); /* on the loop at shutdown: it is finishing anyway */
     /* Tickets still out (a failed run): keep them for their holders, drop the
      * messages now (librdkafka wants them back before rd_kafka_destroy). */

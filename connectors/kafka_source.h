@@ -70,6 +70,15 @@ struct kticket {
     struct kticket *next, *prev; /* live list, or free list (next) */
 };
 
+/* A checkpoint's ticket, held by the state changelog until it is written.
+ * Apart from the source: a source closed while one is out (the worker
+ * ending) orphans it (ks NULL), and the changelog's release at its own close
+ * frees it instead of calling into a freed source. */
+struct kckpt {
+    struct weir_ticket t;
+    struct kafka_source *ks;
+};
+
 struct kafka_source {
     struct weir_kafka_client cl; /* first: the clients' opaque */
     struct weir_source *s;
@@ -110,7 +119,7 @@ struct kafka_source {
     uint64_t revoke_deadline;    /* at-least-once: give up waiting for outputs then (ns) */
     struct weir_quiesce revoke_q;
     int durable;                 /* the worker saves keyed state (changelog) */
-    struct weir_ticket ckpt_t;   /* at-least-once: the checkpoint in flight */
+    struct kckpt *ckpt;          /* at-least-once: the checkpoint in flight, or NULL */
     struct weir_quiesce ckpt_q;
     int ckpt_busy;
     uint64_t ckpt_last;          /* when the last checkpoint began (ns) */
