@@ -84,7 +84,8 @@ struct ose_conf {
     int explain_col;        /* string column "<out>_explain", or -1 */
     char explain_name[256]; /* its name: the schema borrows it for the pipeline's life */
     uint32_t buckets; /* left-side hash table size, a power of two >= 2 * contexts */
-    size_t first_offset, semi_offset, ctx_offset, hash_offset, feature_bytes, bytes;
+    size_t words; /* of a bitmap over the left sides */
+    size_t first_offset, semi_offset, ctx_offset, hash_offset, bits_offset, feature_bytes, bytes;
     uint64_t layout;
 };
 
@@ -124,7 +125,7 @@ static const struct weir_option ose_options[] = {
     {"max", WEIR_OPT_NUMBER, NULL, "with min: the range known in advance",
      offsetof(struct ose_conf, max), 0, 0, 0, NULL},
     {"contexts", WEIR_OPT_INT, "4096",
-     "contexts kept per feature (and as many left sides): 144 bytes each with the hash table; "
+     "contexts kept per feature (and as many left sides): 152 bytes each with the hash table; "
      "the default keeps a key under the 1 MB of a Kafka state changelog record",
      offsetof(struct ose_conf, contexts), WEIR_OPT_RANGE, 16, 1 << 20, NULL},
     {"explain", WEIR_OPT_BOOL, "true",
@@ -137,7 +138,20 @@ static const struct weir_option ose_options[] = {
 };
 
 /* A feature's state: this head, the range period's values, the left sides,
- * the contexts, the left sides' hash table. */
+ * the contexts, the left sides' hash table, two bitmaps over the left sides
+ * (those wholly in the left group; those with a zero-level context).
+ *
+ * Cost. A step needs only the left sides the group holds entirely (the
+ * selected ones, and the prediction) and, when the zero-level context is
+ * new, those with a zero-level context (the only ones a partly held left
+ * side proposes from). A left side holding fed-back contexts is listed
+ * under its first (smallest stamp), one holding none under the head: the
+ * wholly held ones are in the lists of the group's contexts. The selected
+ * ones are the last prediction's (its bitmap): the step's first context,
+ * made before them, cannot change which, except by replacing a context of
+ * the group, which still counts for that step (`gone`). Visiting the
+ * candidates in slot order keeps the proposals, and so every score, as a
+ * walk over all left sides would have them. */
 struct ose_head {
     uint32_t seen;             /* values seen */
     uint32_t step;             /* values learned: marks what a step touched */
@@ -146,6 +160,8 @@ struct ose_head {
     uint32_t hand;             /* the clock's position */
     int32_t free_semi, free_ctx;
     uint32_t stamp_gen;        /* bumps each time a context is made */
+    int32_t pure;              /* left sides without fed-back contexts: list head */
+    uint32_t gone;             /* a context of the group the step's first replaced, or none */
     double lo, width;          /* the range: step 0's lower edge, the step; width 0 before */
     float min, max;
     uint64_t predicted;        /* facts the contexts predicted for this value */
@@ -159,7 +175,8 @@ struct ose_semi {
     uint64_t sens;
     uint32_t hash;
     int32_t first;   /* its first context; the free list's link when unused */
-    uint8_t used, n, nneur, crossed; /* crossed: facts in the left group */
+    int32_t up, down; /* the list of left sides with the same first fed-back context */
+    uint8_t used, n, nneur, listed;
     uint32_t neur[OSE_MAX_ACTIVE];
 };
 
@@ -170,6 +187,7 @@ struct ose_ctx {
     uint32_t expected, came, active; /* right facts expected, right facts come, times active */
     uint32_t touched;    /* step it was last made or proposed in */
     uint32_t mark;       /* group_id while it is fed back in the left group */
+    int32_t semis;       /* left sides whose first fed-back context it is: list head */
     uint8_t used, zero, ref;
 };
 
@@ -186,10 +204,12 @@ struct ose_model {
     struct ose_semi *semi;
     struct ose_ctx *ctx;
     int32_t *bucket;
+    uint64_t *full, *zero; /* bitmaps over the left sides */
 };
 
 struct ose_scratch {
     struct ose_pot *pot;
+    uint64_t *visit; /* the left sides a step visits */
 };
 
 /* What a value's explanation needs: the counts behind its score. */
@@ -229,14 +249,16 @@ static int ose_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
     c->semi_offset = c->first_offset + ROUND8((size_t)c->range_records * sizeof(float));
     c->ctx_offset = c->semi_offset + n * sizeof(struct ose_semi);
     c->hash_offset = c->ctx_offset + n * sizeof(struct ose_ctx);
-    c->feature_bytes = ROUND8(c->hash_offset + c->buckets * sizeof(int32_t));
+    c->bits_offset = c->hash_offset + c->buckets * sizeof(int32_t);
+    c->words = (n + 63) / 64;
+    c->feature_bytes = ROUND8(c->bits_offset + 2 * c->words * sizeof(uint64_t));
     c->bytes = c->feature_bytes * c->fields.n;
     if (c->bytes > UINT32_MAX) {
         weir_path_key(ip, sizeof ip, p->path, "contexts");
         weir_diag_add(p->diag, ip, "expected state under 4 GiB per key, got %zu bytes", c->bytes);
         bad++;
     }
-    uint64_t h = weir_hash_str(WEIR_HASH_SEED, "cad_ose/1");
+    uint64_t h = weir_hash_str(WEIR_HASH_SEED, "cad_ose/2");
     for (size_t k = 0; k < c->fields.n; k++)
         h = weir_hash_str(h, c->fields.v[k]);
     int64_t shape[] = {c->bits, c->max_left, c->max_active, c->rest, c->range_records,
@@ -253,9 +275,15 @@ static int ose_init(struct weir_op *op, struct weir_error *err)
 {
     const struct ose_conf *c = op->conf;
     struct ose_scratch *s = calloc(1, sizeof *s);
-    if (s)
+    if (s) {
         s->pot = calloc((size_t)c->contexts + 1, sizeof *s->pot);
-    if (!s || !s->pot) {
+        s->visit = calloc(c->words, sizeof *s->visit);
+    }
+    if (!s || !s->pot || !s->visit) {
+        if (s) {
+            free(s->pot);
+            free(s->visit);
+        }
         free(s);
         return weir_error_set(err, -ENOMEM, "cad_ose: out of memory");
     }
@@ -268,13 +296,25 @@ static int ose_init(struct weir_op *op, struct weir_error *err)
 static void ose_destroy(struct weir_op *op)
 {
     struct ose_scratch *s = op->state;
-    if (s)
+    if (s) {
         free(s->pot);
+        free(s->visit);
+    }
     free(s);
     op->state = NULL;
 }
 
 /* ---- left sides: a hash table over their facts --------------------------- */
+
+/* Facts are few (a value has bits + 1 at most): cheaper than a call to
+ * libgcc's popcount where the target has no instruction for it. */
+static inline int facts_count(uint64_t facts)
+{
+    int k = 0;
+    for (; facts; facts &= facts - 1)
+        k++;
+    return k;
+}
 
 static uint32_t facts_hash(uint64_t sens, const uint32_t *neur, int nneur)
 {
@@ -313,11 +353,55 @@ static void bucket_delete(const struct ose_model *m, uint32_t b)
     m->bucket[b] = OSE_NONE;
 }
 
+#define BIT_SET(v, i) ((v)[(i) / 64] |= 1ull << ((i) % 64))
+#define BIT_CLEAR(v, i) ((v)[(i) / 64] &= ~(1ull << ((i) % 64)))
+#define BIT_TEST(v, i) (((v)[(i) / 64] >> ((i) % 64)) & 1)
+
+/* The list a left side belongs in: its first fed-back context's, or the head's. */
+static int32_t *list_head(const struct ose_model *m, const struct ose_semi *s)
+{
+    return s->nneur ? &m->ctx[s->neur[0] % (uint32_t)m->c->contexts].semis : &m->h->pure;
+}
+
+/* Lists left side i, unless its first fed-back context is gone (it can never
+ * be held entirely again). */
+static void list_add(const struct ose_model *m, int32_t i)
+{
+    struct ose_semi *s = &m->semi[i];
+    const struct ose_ctx *x = &m->ctx[s->nneur ? s->neur[0] % (uint32_t)m->c->contexts : 0];
+    s->up = s->down = OSE_NONE;
+    s->listed = !s->nneur || (x->used && x->stamp == s->neur[0]);
+    if (!s->listed)
+        return;
+    int32_t *head = list_head(m, s);
+    s->down = *head;
+    if (*head != OSE_NONE)
+        m->semi[*head].up = i;
+    *head = i;
+}
+
+static void list_remove(const struct ose_model *m, int32_t i)
+{
+    struct ose_semi *s = &m->semi[i];
+    if (!s->listed)
+        return;
+    if (s->up != OSE_NONE)
+        m->semi[s->up].down = s->down;
+    else
+        *list_head(m, s) = s->down;
+    if (s->down != OSE_NONE)
+        m->semi[s->down].up = s->up;
+    s->listed = 0;
+}
+
 static void semi_free(const struct ose_model *m, int32_t i)
 {
     struct ose_semi *s = &m->semi[i];
     int32_t *slot = semi_bucket(m, s->sens, s->neur, s->nneur, s->hash);
     bucket_delete(m, (uint32_t)(slot - m->bucket));
+    list_remove(m, i);
+    BIT_CLEAR(m->full, i);
+    BIT_CLEAR(m->zero, i);
     s->used = 0;
     s->first = m->h->free_semi;
     m->h->free_semi = i;
@@ -342,13 +426,25 @@ static void ctx_evict(const struct ose_model *m)
     }
     int32_t i = (int32_t)h->hand;
     h->hand = (h->hand + 1) % n;
-    for (int32_t *link = &m->semi[x->left].first; *link != OSE_NONE; link = &m->ctx[*link].next)
+    if (x->mark == h->group_id)
+        h->gone = x->stamp;
+    for (int32_t j = x->semis, next; j != OSE_NONE; j = next) { /* never held again */
+        next = m->semi[j].down;
+        m->semi[j].listed = 0;
+    }
+    int zero = 0;
+    for (int32_t *link = &m->semi[x->left].first; *link != OSE_NONE;) {
         if (*link == i) {
             *link = x->next;
-            break;
+            continue;
         }
+        zero |= m->ctx[*link].zero;
+        link = &m->ctx[*link].next;
+    }
     if (m->semi[x->left].first == OSE_NONE)
         semi_free(m, x->left);
+    else if (!zero)
+        BIT_CLEAR(m->zero, x->left);
     x->used = 0;
     x->next = h->free_ctx;
     h->free_ctx = i;
@@ -377,9 +473,10 @@ static int32_t ctx_get(const struct ose_model *m, uint64_t sens, const uint32_t 
         h->free_semi = s->first;
         *s = (struct ose_semi){.sens = sens, .hash = hash, .first = OSE_NONE, .used = 1,
                                .nneur = (uint8_t)nneur};
-        s->n = (uint8_t)(__builtin_popcountll(sens) + nneur);
+        s->n = (uint8_t)(facts_count(sens) + nneur);
         memcpy(s->neur, neur, (size_t)nneur * sizeof *neur);
         *slot = si;
+        list_add(m, si);
     }
     int32_t ci = h->free_ctx;
     struct ose_ctx *x = &m->ctx[ci];
@@ -388,7 +485,7 @@ static int32_t ctx_get(const struct ose_model *m, uint64_t sens, const uint32_t 
      * slot stays stamp % contexts for any size */
     h->stamp_gen = (h->stamp_gen + 1) % (UINT32_MAX / (uint32_t)m->c->contexts);
     *x = (struct ose_ctx){.right = right, .left = si, .next = m->semi[si].first, .used = 1,
-                          .ref = 1, .stamp = h->stamp_gen * (uint32_t)m->c->contexts +
+                          .ref = 1, .semis = OSE_NONE, .stamp = h->stamp_gen * (uint32_t)m->c->contexts +
                                              (uint32_t)ci};
     m->semi[si].first = ci;
     *made = 1;
@@ -415,7 +512,7 @@ static int semi_cross(const struct ose_model *m, const struct ose_semi *s, uint3
         }
     if (nneur)
         *nneur = k;
-    return __builtin_popcountll(s->sens & m->h->group_sens) + k;
+    return facts_count(s->sens & m->h->group_sens) + k;
 }
 
 /* ---- one step ---------------------------------------------------------------- */
@@ -447,57 +544,121 @@ static int cmp_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The group's fed-back contexts still in it (sorted), and with them the
+ * one the step's first context replaced, when then is set. */
+struct ose_live {
+    int n;
+    uint32_t stamp[OSE_MAX_ACTIVE];
+};
+
+static void group_live(const struct ose_model *m, int then, struct ose_live *g)
+{
+    const struct ose_head *h = m->h;
+    g->n = 0;
+    for (int k = 0; k < h->group_nneur; k++)
+        if (in_group(m, h->group_neur[k]) || (then && h->group_neur[k] == h->gone))
+            g->stamp[g->n++] = h->group_neur[k];
+}
+
+/* Facts of s the group g holds: both lists are sorted. */
+static int semi_held_facts(const struct ose_model *m, const struct ose_semi *s,
+                           const struct ose_live *g)
+{
+    int k = facts_count(s->sens & m->h->group_sens);
+    for (int j = 0, p = 0; j < s->nneur && p < g->n;) {
+        if (s->neur[j] == g->stamp[p])
+            k++, j++, p++;
+        else if (s->neur[j] < g->stamp[p])
+            j++;
+        else
+            p++;
+    }
+    return k;
+}
+
+/* The left sides step 2 visits, in v: the selected ones and, when the
+ * zero-level context is new, those with one a partly held side proposes
+ * from (0 < facts held <= max_left). */
+/* Does the group g hold s entirely? */
+static int semi_held(const struct ose_model *m, const struct ose_semi *s, const struct ose_live *g)
+{
+    if (s->sens & ~m->h->group_sens)
+        return 0;
+    for (int j = 0, p = 0; j < s->nneur; j++, p++) {
+        while (p < g->n && g->stamp[p] < s->neur[j])
+            p++;
+        if (p == g->n || g->stamp[p] != s->neur[j])
+            return 0;
+    }
+    return 1;
+}
+
+static void right_candidates(const struct ose_model *m, uint64_t *v, int proposing)
+{
+    struct ose_live g;
+    group_live(m, 1, &g);
+    for (size_t w = 0; w < m->c->words; w++) {
+        v[w] = m->full[w];
+        for (uint64_t b = proposing ? m->zero[w] & ~m->full[w] : 0; b; b &= b - 1) {
+            int32_t i = (int32_t)(w * 64) + __builtin_ctzll(b);
+            int k = m->semi[i].used ? semi_held_facts(m, &m->semi[i], &g) : 0;
+            if (k > 0 && k <= m->c->max_left)
+                v[w] |= 1ull << (i % 64);
+        }
+    }
+}
+
 /* Steps 2 and 3: selected and active contexts against the value's facts,
  * proposals when new_id >= 0 (the zero-level context just made), the new
  * left group. Returns active/selected; *npot gets the proposals' count. */
-static double ose_right(const struct ose_model *m, struct ose_pot *pot, uint64_t cur,
+static double ose_right(const struct ose_model *m, struct ose_scratch *sc, uint64_t cur,
                         int32_t new_id, size_t *npot, struct ose_why *why)
 {
     const struct ose_conf *c = m->c;
     struct ose_top top = {0};
     uint32_t selected = 0, active = 0;
     *npot = 0;
-    for (int64_t i = 0; i < c->contexts; i++) {
-        const struct ose_semi *s = &m->semi[i];
-        if (!s->used || !s->crossed)
-            continue;
-        int full = s->crossed == s->n, cross_ok = s->crossed <= c->max_left;
-        for (int32_t j = s->first; j != OSE_NONE; j = m->ctx[j].next) {
-            struct ose_ctx *x = &m->ctx[j];
-            if (j == new_id)
+    right_candidates(m, sc->visit, new_id >= 0);
+    for (size_t w = 0; w < c->words; w++)
+        for (uint64_t b = sc->visit[w]; b; b &= b - 1) {
+            int32_t i = (int32_t)(w * 64) + __builtin_ctzll(b);
+            const struct ose_semi *s = &m->semi[i];
+            if (!s->used || !s->n) /* n 0: no fact held, never selected */
                 continue;
-            uint32_t rn = (uint32_t)__builtin_popcountll(x->right);
-            uint32_t rc = (uint32_t)__builtin_popcountll(x->right & cur);
-            int propose = 0;
-            if (full) {
-                selected++;
-                x->ref = 1;
-                x->expected += rn;
-                x->came += rc;
-                if (rc && rc == rn) {
-                    x->active++;
-                    active++;
-                    top_add(m, &top, j);
-                } else {
-                    propose = rc > 0;
+            int full = (int)BIT_TEST(m->full, i), cross_ok = !full || s->n <= c->max_left;
+            for (int32_t j = s->first; j != OSE_NONE; j = m->ctx[j].next) {
+                struct ose_ctx *x = &m->ctx[j];
+                if (j == new_id || (!full && !x->zero))
+                    continue;
+                uint32_t rn = (uint32_t)facts_count(x->right);
+                uint32_t rc = (uint32_t)facts_count(x->right & cur);
+                int propose = rc > 0;
+                if (full) {
+                    selected++;
+                    x->ref = 1;
+                    x->expected += rn;
+                    x->came += rc;
+                    if (rc && rc == rn) {
+                        x->active++;
+                        active++;
+                        top_add(m, &top, j);
+                        propose = 0;
+                    }
+                    if (x->expected > UINT32_MAX / 2) { /* keep the rate, not the magnitude */
+                        x->expected /= 2;
+                        x->came /= 2;
+                    }
                 }
-            } else {
-                propose = rc > 0;
-            }
-            if (propose && x->zero && new_id >= 0 && cross_ok && *npot < (size_t)c->contexts) {
-                struct ose_pot *q = &pot[(*npot)++];
-                int nn;
-                q->sens = s->sens & m->h->group_sens;
-                q->right = x->right & cur;
-                semi_cross(m, s, q->neur, &nn);
-                q->nneur = (uint8_t)nn;
-            }
-            if (x->expected > UINT32_MAX / 2) { /* keep the rate, not the magnitude */
-                x->expected /= 2;
-                x->came /= 2;
+                if (propose && x->zero && new_id >= 0 && cross_ok && *npot < (size_t)c->contexts) {
+                    struct ose_pot *q = &sc->pot[(*npot)++];
+                    int nn;
+                    q->sens = s->sens & m->h->group_sens;
+                    q->right = x->right & cur;
+                    semi_cross(m, s, q->neur, &nn);
+                    q->nneur = (uint8_t)nn;
+                }
             }
         }
-    }
     struct ose_head *h = m->h;
     h->group_id++;
     h->group_sens = cur;
@@ -513,28 +674,37 @@ static double ose_right(const struct ose_model *m, struct ose_pot *pot, uint64_t
     return selected ? (double)active / selected : 0;
 }
 
-/* Step 4's second half: every left side against the new group; the
- * predicted facts are the right sides of the highest-rate contexts whose
- * left side the group holds entirely. */
+
+/* Step 4's second half: the left sides the new group holds entirely (the
+ * next step's selected ones, m->full) and the predicted facts: the right
+ * sides of their highest-rate contexts. Those listed under the group's
+ * contexts or the head are the only candidates. */
 static void ose_left(const struct ose_model *m)
 {
+    const struct ose_head *h = m->h;
     double best = 0;
     uint64_t predicted = 0;
-    for (int64_t i = 0; i < m->c->contexts; i++) {
-        struct ose_semi *s = &m->semi[i];
-        if (!s->used)
+    struct ose_live g;
+    group_live(m, 0, &g);
+    memset(m->full, 0, m->c->words * sizeof *m->full);
+    for (int k = -1; k < h->group_nneur; k++) {
+        if (k >= 0 && !in_group(m, h->group_neur[k]))
             continue;
-        s->crossed = (uint8_t)semi_cross(m, s, NULL, NULL);
-        if (s->crossed != s->n)
-            continue;
-        for (int32_t j = s->first; j != OSE_NONE; j = m->ctx[j].next) {
-            const struct ose_ctx *x = &m->ctx[j];
-            double w = x->expected ? (double)x->came / x->expected : 0;
-            if (w > best) {
-                best = w;
-                predicted = x->right;
-            } else if (w == best) {
-                predicted |= x->right;
+        int32_t i = k < 0 ? h->pure : m->ctx[h->group_neur[k] % (uint32_t)m->c->contexts].semis;
+        for (; i != OSE_NONE; i = m->semi[i].down) {
+            const struct ose_semi *s = &m->semi[i];
+            if (!semi_held(m, s, &g))
+                continue;
+            BIT_SET(m->full, i);
+            for (int32_t j = m->semi[i].first; j != OSE_NONE; j = m->ctx[j].next) {
+                const struct ose_ctx *x = &m->ctx[j];
+                double w = x->expected ? (double)x->came / x->expected : 0;
+                if (w > best) {
+                    best = w;
+                    predicted = x->right;
+                } else if (w == best) {
+                    predicted |= x->right;
+                }
             }
         }
     }
@@ -542,7 +712,7 @@ static void ose_left(const struct ose_model *m)
 }
 
 /* Learns the value's facts cur; returns its raw score. */
-static double ose_step(const struct ose_model *m, struct ose_pot *pot, uint64_t cur,
+static double ose_step(const struct ose_model *m, struct ose_scratch *sc, uint64_t cur,
                        struct ose_why *why)
 {
     struct ose_head *h = m->h;
@@ -551,18 +721,21 @@ static double ose_step(const struct ose_model *m, struct ose_pot *pot, uint64_t 
     uint32_t proposed = 0, made_n = 0;
     int made;
     h->step++;
+    h->gone = UINT32_MAX; /* no stamp: generations wrap before it */
     if (h->has_group) { /* step 1: the zero-level context */
         int32_t z = ctx_get(m, h->group_sens, h->group_neur, h->group_nneur, cur, &made);
         m->ctx[z].zero = 1;
+        BIT_SET(m->zero, m->ctx[z].left);
         m->ctx[z].touched = h->step;
         new_id = made ? z : OSE_NONE;
         proposed = 1;
         made_n = (uint32_t)made;
     }
     size_t npot;
-    double sel_active = ose_right(m, pot, cur, new_id, &npot, why);
+    double sel_active = ose_right(m, sc, cur, new_id, &npot, why);
     for (size_t k = 0; k < npot; k++) { /* step 4: the proposals, each counted once */
-        int32_t j = ctx_get(m, pot[k].sens, pot[k].neur, pot[k].nneur, pot[k].right, &made);
+        const struct ose_pot *q = &sc->pot[k];
+        int32_t j = ctx_get(m, q->sens, q->neur, q->nneur, q->right, &made);
         proposed += m->ctx[j].touched != h->step;
         made_n += (uint32_t)made;
         m->ctx[j].touched = h->step;
@@ -604,6 +777,8 @@ static struct ose_model model_of(const struct ose_conf *c, unsigned char *featur
         .semi = (struct ose_semi *)(feature + c->semi_offset),
         .ctx = (struct ose_ctx *)(feature + c->ctx_offset),
         .bucket = (int32_t *)(feature + c->hash_offset),
+        .full = (uint64_t *)(feature + c->bits_offset),
+        .zero = (uint64_t *)(feature + c->bits_offset) + c->words,
     };
 }
 
@@ -613,10 +788,12 @@ static void model_reset(const struct ose_model *m)
     int32_t n = (int32_t)m->c->contexts;
     for (int32_t i = 0; i < n; i++) {
         m->semi[i] = (struct ose_semi){.first = i + 1 < n ? i + 1 : OSE_NONE};
-        m->ctx[i] = (struct ose_ctx){.next = i + 1 < n ? i + 1 : OSE_NONE};
+        m->ctx[i] = (struct ose_ctx){.next = i + 1 < n ? i + 1 : OSE_NONE, .semis = OSE_NONE};
     }
     for (uint32_t b = 0; b < m->c->buckets; b++)
         m->bucket[b] = OSE_NONE;
+    memset(m->full, 0, 2 * m->c->words * sizeof *m->full);
+    m->h->pure = OSE_NONE;
     m->h->free_semi = m->h->free_ctx = 0;
     m->h->quiet = (uint32_t)m->c->rest;
 }
@@ -641,7 +818,7 @@ static void set_range(const struct ose_conf *c, struct ose_head *h, double min, 
 }
 
 /* One value of one feature: the range period (*warm set), or its score. */
-static double ose_value(const struct ose_conf *c, struct ose_pot *pot, unsigned char *feature,
+static double ose_value(const struct ose_conf *c, struct ose_scratch *sc, unsigned char *feature,
                         double x, int *warm, struct ose_why *why)
 {
     struct ose_model m = model_of(c, feature);
@@ -654,7 +831,7 @@ static double ose_value(const struct ose_conf *c, struct ose_pot *pot, unsigned 
     if (c->fixed) {
         if (!h->seen)
             set_range(c, h, c->min, c->max);
-        score = rest_gate(c, h, ose_step(&m, pot, value_facts(c, h, x), why));
+        score = rest_gate(c, h, ose_step(&m, sc, value_facts(c, h, x), why));
     } else if (h->seen < (uint32_t)c->range_records) {
         h->min = h->seen ? fminf(h->min, (float)x) : (float)x;
         h->max = h->seen ? fmaxf(h->max, (float)x) : (float)x;
@@ -664,10 +841,10 @@ static double ose_value(const struct ose_conf *c, struct ose_pot *pot, unsigned 
             double wide = c->range_margin * ((double)h->max - (double)h->min);
             set_range(c, h, h->min - wide, h->max + wide);
             for (int64_t i = 0; i < c->range_records; i++)
-                rest_gate(c, h, ose_step(&m, pot, value_facts(c, h, first[i]), why));
+                rest_gate(c, h, ose_step(&m, sc, value_facts(c, h, first[i]), why));
         }
     } else {
-        score = rest_gate(c, h, ose_step(&m, pot, value_facts(c, h, x), why));
+        score = rest_gate(c, h, ose_step(&m, sc, value_facts(c, h, x), why));
     }
     h->seen += h->seen < UINT32_MAX;
     why->x = x;
@@ -751,7 +928,7 @@ static int ose_process(struct weir_op *op, struct weir_batch *b)
             if (!isfinite(x))
                 continue;
             int warm;
-            double s = ose_value(c, scratch->pot, state + k * c->feature_bytes, x, &warm, &why[k]);
+            double s = ose_value(c, scratch, state + k * c->feature_bytes, x, &warm, &why[k]);
             if (warm && c->flag_warmup)
                 b->rec[i].flags |= WEIR_REC_WARMUP;
             best = s > best ? s : best;
