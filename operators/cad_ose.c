@@ -188,7 +188,7 @@ struct ose_ctx {
     uint32_t touched;    /* step it was last made or proposed in */
     uint32_t mark;       /* group_id while it is fed back in the left group */
     int32_t semis;       /* left sides whose first fed-back context it is: list head */
-    uint8_t used, zero, ref;
+    uint8_t used, zero, ref, nright; /* nright: facts in right */
 };
 
 /* A proposed context (facts, not slots: making one may replace others). */
@@ -485,7 +485,7 @@ static int32_t ctx_get(const struct ose_model *m, uint64_t sens, const uint32_t 
      * slot stays stamp % contexts for any size */
     h->stamp_gen = (h->stamp_gen + 1) % (UINT32_MAX / (uint32_t)m->c->contexts);
     *x = (struct ose_ctx){.right = right, .left = si, .next = m->semi[si].first, .used = 1,
-                          .ref = 1, .semis = OSE_NONE, .stamp = h->stamp_gen * (uint32_t)m->c->contexts +
+                          .ref = 1, .semis = OSE_NONE, .nright = (uint8_t)facts_count(right), .stamp = h->stamp_gen * (uint32_t)m->c->contexts +
                                              (uint32_t)ci};
     m->semi[si].first = ci;
     *made = 1;
@@ -544,64 +544,37 @@ static int cmp_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The group's fed-back contexts still in it (sorted), and with them the
- * one the step's first context replaced, when then is set. */
-struct ose_live {
-    int n;
-    uint32_t stamp[OSE_MAX_ACTIVE];
-};
-
-static void group_live(const struct ose_model *m, int then, struct ose_live *g)
-{
-    const struct ose_head *h = m->h;
-    g->n = 0;
-    for (int k = 0; k < h->group_nneur; k++)
-        if (in_group(m, h->group_neur[k]) || (then && h->group_neur[k] == h->gone))
-            g->stamp[g->n++] = h->group_neur[k];
-}
-
-/* Facts of s the group g holds: both lists are sorted. */
-static int semi_held_facts(const struct ose_model *m, const struct ose_semi *s,
-                           const struct ose_live *g)
+/* Facts of s in the left group as the last step left it: with the context
+ * of the group the step's first context replaced (gone). */
+static int semi_cross_then(const struct ose_model *m, const struct ose_semi *s)
 {
     int k = facts_count(s->sens & m->h->group_sens);
-    for (int j = 0, p = 0; j < s->nneur && p < g->n;) {
-        if (s->neur[j] == g->stamp[p])
-            k++, j++, p++;
-        else if (s->neur[j] < g->stamp[p])
-            j++;
-        else
-            p++;
-    }
+    for (int j = 0; j < s->nneur; j++)
+        k += s->neur[j] == m->h->gone || in_group(m, s->neur[j]);
     return k;
 }
 
 /* The left sides step 2 visits, in v: the selected ones and, when the
  * zero-level context is new, those with one a partly held side proposes
  * from (0 < facts held <= max_left). */
-/* Does the group g hold s entirely? */
-static int semi_held(const struct ose_model *m, const struct ose_semi *s, const struct ose_live *g)
+/* Does the left group hold s entirely? Its first fed-back context is known in it. */
+static int semi_held(const struct ose_model *m, const struct ose_semi *s)
 {
     if (s->sens & ~m->h->group_sens)
         return 0;
-    for (int j = 0, p = 0; j < s->nneur; j++, p++) {
-        while (p < g->n && g->stamp[p] < s->neur[j])
-            p++;
-        if (p == g->n || g->stamp[p] != s->neur[j])
+    for (int j = 1; j < s->nneur; j++)
+        if (!in_group(m, s->neur[j]))
             return 0;
-    }
     return 1;
 }
 
 static void right_candidates(const struct ose_model *m, uint64_t *v, int proposing)
 {
-    struct ose_live g;
-    group_live(m, 1, &g);
     for (size_t w = 0; w < m->c->words; w++) {
         v[w] = m->full[w];
         for (uint64_t b = proposing ? m->zero[w] & ~m->full[w] : 0; b; b &= b - 1) {
             int32_t i = (int32_t)(w * 64) + __builtin_ctzll(b);
-            int k = m->semi[i].used ? semi_held_facts(m, &m->semi[i], &g) : 0;
+            int k = m->semi[i].used ? semi_cross_then(m, &m->semi[i]) : 0;
             if (k > 0 && k <= m->c->max_left)
                 v[w] |= 1ull << (i % 64);
         }
@@ -630,7 +603,7 @@ static double ose_right(const struct ose_model *m, struct ose_scratch *sc, uint6
                 struct ose_ctx *x = &m->ctx[j];
                 if (j == new_id || (!full && !x->zero))
                     continue;
-                uint32_t rn = (uint32_t)facts_count(x->right);
+                uint32_t rn = x->nright;
                 uint32_t rc = (uint32_t)facts_count(x->right & cur);
                 int propose = rc > 0;
                 if (full) {
@@ -684,8 +657,6 @@ static void ose_left(const struct ose_model *m)
     const struct ose_head *h = m->h;
     double best = 0;
     uint64_t predicted = 0;
-    struct ose_live g;
-    group_live(m, 0, &g);
     memset(m->full, 0, m->c->words * sizeof *m->full);
     for (int k = -1; k < h->group_nneur; k++) {
         if (k >= 0 && !in_group(m, h->group_neur[k]))
@@ -693,7 +664,7 @@ static void ose_left(const struct ose_model *m)
         int32_t i = k < 0 ? h->pure : m->ctx[h->group_neur[k] % (uint32_t)m->c->contexts].semis;
         for (; i != OSE_NONE; i = m->semi[i].down) {
             const struct ose_semi *s = &m->semi[i];
-            if (!semi_held(m, s, &g))
+            if (!semi_held(m, s))
                 continue;
             BIT_SET(m->full, i);
             for (int32_t j = m->semi[i].first; j != OSE_NONE; j = m->ctx[j].next) {
