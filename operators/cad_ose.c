@@ -84,6 +84,7 @@ struct ose_conf {
     int explain_col;        /* string column "<out>_explain", or -1 */
     char explain_name[256]; /* its name: the schema borrows it for the pipeline's life */
     uint32_t buckets; /* left-side hash table size, a power of two >= 2 * contexts */
+    uint64_t slot_magic; /* stamp_slot()'s multiplier */
     size_t words; /* of a bitmap over the left sides */
     size_t first_offset, semi_offset, ctx_offset, hash_offset, bits_offset, feature_bytes, bytes;
     uint64_t layout;
@@ -241,6 +242,7 @@ static int ose_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
         weir_diag_add(p->diag, ip, "expected min and max together, min <= max");
         bad++;
     }
+    c->slot_magic = UINT64_MAX / (uint64_t)c->contexts + 1;
     c->buckets = 2;
     while (c->buckets < 2 * (uint32_t)c->contexts)
         c->buckets *= 2;
@@ -306,6 +308,14 @@ static void ose_destroy(struct weir_op *op)
 
 /* ---- left sides: a hash table over their facts --------------------------- */
 
+/* A stamp's slot, stamp % contexts, without a division (Lemire's fastmod,
+ * exact for 32-bit operands): the steps look up thousands of stamps. */
+static inline uint32_t stamp_slot(const struct ose_conf *c, uint32_t stamp)
+{
+    uint64_t low = c->slot_magic * stamp;
+    return (uint32_t)(((__uint128_t)low * (uint64_t)c->contexts) >> 64);
+}
+
 /* Facts are few (a value has bits + 1 at most): cheaper than a call to
  * libgcc's popcount where the target has no instruction for it. */
 static inline int facts_count(uint64_t facts)
@@ -353,14 +363,14 @@ static void bucket_delete(const struct ose_model *m, uint32_t b)
     m->bucket[b] = OSE_NONE;
 }
 
-#define BIT_SET(v, i) ((v)[(i) / 64] |= 1ull << ((i) % 64))
-#define BIT_CLEAR(v, i) ((v)[(i) / 64] &= ~(1ull << ((i) % 64)))
-#define BIT_TEST(v, i) (((v)[(i) / 64] >> ((i) % 64)) & 1)
+#define BIT_SET(v, i) ((v)[(uint32_t)(i) / 64] |= 1ull << ((uint32_t)(i) % 64))
+#define BIT_CLEAR(v, i) ((v)[(uint32_t)(i) / 64] &= ~(1ull << ((uint32_t)(i) % 64)))
+#define BIT_TEST(v, i) (((v)[(uint32_t)(i) / 64] >> ((uint32_t)(i) % 64)) & 1)
 
 /* The list a left side belongs in: its first fed-back context's, or the head's. */
 static int32_t *list_head(const struct ose_model *m, const struct ose_semi *s)
 {
-    return s->nneur ? &m->ctx[s->neur[0] % (uint32_t)m->c->contexts].semis : &m->h->pure;
+    return s->nneur ? &m->ctx[stamp_slot(m->c, s->neur[0])].semis : &m->h->pure;
 }
 
 /* Lists left side i, unless its first fed-back context is gone (it can never
@@ -368,7 +378,7 @@ static int32_t *list_head(const struct ose_model *m, const struct ose_semi *s)
 static void list_add(const struct ose_model *m, int32_t i)
 {
     struct ose_semi *s = &m->semi[i];
-    const struct ose_ctx *x = &m->ctx[s->nneur ? s->neur[0] % (uint32_t)m->c->contexts : 0];
+    const struct ose_ctx *x = &m->ctx[s->nneur ? stamp_slot(m->c, s->neur[0]) : 0];
     s->up = s->down = OSE_NONE;
     s->listed = !s->nneur || (x->used && x->stamp == s->neur[0]);
     if (!s->listed)
@@ -416,7 +426,7 @@ static void ctx_evict(const struct ose_model *m)
     struct ose_head *h = m->h;
     uint32_t n = (uint32_t)m->c->contexts;
     struct ose_ctx *x = NULL;
-    for (uint32_t tries = 0; tries < 3 * n; tries++, h->hand = (h->hand + 1) % n) {
+    for (uint32_t tries = 0; tries < 3 * n; tries++, h->hand = h->hand + 1 < n ? h->hand + 1 : 0) {
         x = &m->ctx[h->hand];
         if (tries < 2 * n && (x->ref || x->touched == h->step)) {
             x->ref = 0;
@@ -425,7 +435,7 @@ static void ctx_evict(const struct ose_model *m)
         break;
     }
     int32_t i = (int32_t)h->hand;
-    h->hand = (h->hand + 1) % n;
+    h->hand = h->hand + 1 < n ? h->hand + 1 : 0;
     if (x->mark == h->group_id)
         h->gone = x->stamp;
     for (int32_t j = x->semis, next; j != OSE_NONE; j = next) { /* never held again */
@@ -495,7 +505,7 @@ static int32_t ctx_get(const struct ose_model *m, uint64_t sens, const uint32_t 
 /* Is the context named by stamp in the left group? */
 static int in_group(const struct ose_model *m, uint32_t stamp)
 {
-    const struct ose_ctx *x = &m->ctx[stamp % (uint32_t)m->c->contexts];
+    const struct ose_ctx *x = &m->ctx[stamp_slot(m->c, stamp)];
     return x->used && x->stamp == stamp && x->mark == m->h->group_id;
 }
 
@@ -661,7 +671,7 @@ static void ose_left(const struct ose_model *m)
     for (int k = -1; k < h->group_nneur; k++) {
         if (k >= 0 && !in_group(m, h->group_neur[k]))
             continue;
-        int32_t i = k < 0 ? h->pure : m->ctx[h->group_neur[k] % (uint32_t)m->c->contexts].semis;
+        int32_t i = k < 0 ? h->pure : m->ctx[stamp_slot(m->c, h->group_neur[k])].semis;
         for (; i != OSE_NONE; i = m->semi[i].down) {
             const struct ose_semi *s = &m->semi[i];
             if (!semi_held(m, s))
