@@ -29,10 +29,12 @@
  *   4. the proposed contexts are made; then the contexts wholly inside the
  *      new group with the highest rate (right facts come / expected) give
  *      the predicted facts of the next value.
- * CAD OSE's memory grows without bound. Here a key holds at most `contexts`
- * contexts (and as many left sides); a new one, when full, replaces one
- * found by a clock hand that skips contexts used since it last passed
- * (second chance). A context fed back as a fact is named by a stamp, so a
+ * CAD OSE walks every context for steps 2 and 4; here a step visits only
+ * the left sides it needs (cad_ose_model.c, the state in cad_ose.h), with
+ * the same results. CAD OSE's memory grows without bound. Here a key holds
+ * at most `contexts` contexts (and as many left sides); a new one, when
+ * full, replaces one found by a clock hand that skips contexts used since
+ * it last passed (second chance). A context fed back as a fact is named by a stamp, so a
  * left side naming a replaced context can no longer be matched.
  *
  * Score. A value whose facts were all predicted scores 0; else (1 -

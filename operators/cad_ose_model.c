@@ -196,8 +196,8 @@ static int32_t ctx_get(const struct ose_model *m, uint64_t sens, const uint32_t 
      * slot stays stamp % contexts for any size */
     h->stamp_gen = (h->stamp_gen + 1) % (UINT32_MAX / (uint32_t)m->c->contexts);
     *x = (struct ose_ctx){.right = right, .left = si, .next = m->semi[si].first, .used = 1,
-                          .ref = 1, .semis = OSE_NONE, .nright = (uint8_t)facts_count(right), .stamp = h->stamp_gen * (uint32_t)m->c->contexts +
-                                             (uint32_t)ci};
+                          .ref = 1, .semis = OSE_NONE, .nright = (uint8_t)facts_count(right),
+                          .stamp = h->stamp_gen * (uint32_t)m->c->contexts + (uint32_t)ci};
     m->semi[si].first = ci;
     *made = 1;
     return ci;
