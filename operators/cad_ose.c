@@ -29,10 +29,12 @@
  *   4. the proposed contexts are made; then the contexts wholly inside the
  *      new group with the highest rate (right facts come / expected) give
  *      the predicted facts of the next value.
- * CAD OSE's memory grows without bound. Here a key holds at most `contexts`
- * contexts (and as many left sides); a new one, when full, replaces one
- * found by a clock hand that skips contexts used since it last passed
- * (second chance). A context fed back as a fact is named by a stamp, so a
+ * CAD OSE walks every context for steps 2 and 4; here a step visits only
+ * the left sides it needs (cad_ose_model.c, the state in cad_ose.h), with
+ * the same results. CAD OSE's memory grows without bound. Here a key holds
+ * at most `contexts` contexts (and as many left sides); a new one, when
+ * full, replaces one found by a clock hand that skips contexts used since
+ * it last passed (second chance). A context fed back as a fact is named by a stamp, so a
  * left side naming a replaced context can no longer be matched.
  *
  * Score. A value whose facts were all predicted scores 0; else (1 -
@@ -59,34 +61,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/operator.h"
-#include "engine/opstate.h"
+#include "operators/cad_ose.h"
 #include "operators/scorer.h"
-
-#define OSE_MAX_FIELDS 16
-#define OSE_MAX_ACTIVE 16 /* neuron facts a left side can hold */
-#define OSE_BAND_FACT 16  /* first band fact; bits use 0..2*bits-1 */
-#define OSE_BANDS 16
-#define OSE_NONE (-1)
-#define ROUND8(n) (((n) + 7) & ~(size_t)7)
-
-struct ose_conf {
-    struct weir_strlist fields;
-    const char *out;
-    int64_t bits, max_left, max_active, rest, range_records, contexts;
-    double threshold, min, max, range_margin;
-    struct weir_state_opts state;
-    /* resolved by prepare() */
-    int in_col[OSE_MAX_FIELDS];
-    int out_col;
-    int fixed;        /* min and max given: no range period */
-    int flag_warmup, explain;
-    int explain_col;        /* string column "<out>_explain", or -1 */
-    char explain_name[256]; /* its name: the schema borrows it for the pipeline's life */
-    uint32_t buckets; /* left-side hash table size, a power of two >= 2 * contexts */
-    size_t first_offset, semi_offset, ctx_offset, hash_offset, feature_bytes, bytes;
-    uint64_t layout;
-};
 
 static const struct weir_option ose_options[] = {
     {"fields", WEIR_OPT_STRINGS, NULL, "input features", offsetof(struct ose_conf, fields),
@@ -124,7 +100,7 @@ static const struct weir_option ose_options[] = {
     {"max", WEIR_OPT_NUMBER, NULL, "with min: the range known in advance",
      offsetof(struct ose_conf, max), 0, 0, 0, NULL},
     {"contexts", WEIR_OPT_INT, "4096",
-     "contexts kept per feature (and as many left sides): 144 bytes each with the hash table; "
+     "contexts kept per feature (and as many left sides): 152 bytes each with the hash table; "
      "the default keeps a key under the 1 MB of a Kafka state changelog record",
      offsetof(struct ose_conf, contexts), WEIR_OPT_RANGE, 16, 1 << 20, NULL},
     {"explain", WEIR_OPT_BOOL, "true",
@@ -134,68 +110,6 @@ static const struct weir_option ose_options[] = {
      offsetof(struct ose_conf, explain), 0, 0, 0, NULL},
     WEIR_STATE_OPTION_ROWS(struct ose_conf, state),
     {0},
-};
-
-/* A feature's state: this head, the range period's values, the left sides,
- * the contexts, the left sides' hash table. */
-struct ose_head {
-    uint32_t seen;             /* values seen */
-    uint32_t step;             /* values learned: marks what a step touched */
-    uint32_t group_id;         /* bumps when the left group changes */
-    uint32_t quiet;            /* values still silenced */
-    uint32_t hand;             /* the clock's position */
-    int32_t free_semi, free_ctx;
-    uint32_t stamp_gen;        /* bumps each time a context is made */
-    double lo, width;          /* the range: step 0's lower edge, the step; width 0 before */
-    float min, max;
-    uint64_t predicted;        /* facts the contexts predicted for this value */
-    uint64_t group_sens;       /* the left group: the last value's facts ... */
-    uint32_t group_neur[OSE_MAX_ACTIVE]; /* ... and the contexts fed back, sorted stamps */
-    uint8_t group_nneur, has_group;
-};
-
-/* A left side: facts of a value (a mask) and fed-back contexts (stamps). */
-struct ose_semi {
-    uint64_t sens;
-    uint32_t hash;
-    int32_t first;   /* its first context; the free list's link when unused */
-    uint8_t used, n, nneur, crossed; /* crossed: facts in the left group */
-    uint32_t neur[OSE_MAX_ACTIVE];
-};
-
-struct ose_ctx {
-    uint64_t right;
-    uint32_t stamp;      /* its name as a fact: generation * contexts + slot */
-    int32_t left, next;  /* its left side; the next context of that side (or free) */
-    uint32_t expected, came, active; /* right facts expected, right facts come, times active */
-    uint32_t touched;    /* step it was last made or proposed in */
-    uint32_t mark;       /* group_id while it is fed back in the left group */
-    uint8_t used, zero, ref;
-};
-
-/* A proposed context (facts, not slots: making one may replace others). */
-struct ose_pot {
-    uint64_t sens, right;
-    uint8_t nneur;
-    uint32_t neur[OSE_MAX_ACTIVE];
-};
-
-struct ose_model {
-    const struct ose_conf *c;
-    struct ose_head *h;
-    struct ose_semi *semi;
-    struct ose_ctx *ctx;
-    int32_t *bucket;
-};
-
-struct ose_scratch {
-    struct ose_pot *pot;
-};
-
-/* What a value's explanation needs: the counts behind its score. */
-struct ose_why {
-    double x, score;
-    uint32_t selected, active, proposed, made;
 };
 
 static int ose_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
@@ -221,6 +135,7 @@ static int ose_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
         weir_diag_add(p->diag, ip, "expected min and max together, min <= max");
         bad++;
     }
+    c->slot_magic = UINT64_MAX / (uint64_t)c->contexts + 1;
     c->buckets = 2;
     while (c->buckets < 2 * (uint32_t)c->contexts)
         c->buckets *= 2;
@@ -229,14 +144,16 @@ static int ose_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
     c->semi_offset = c->first_offset + ROUND8((size_t)c->range_records * sizeof(float));
     c->ctx_offset = c->semi_offset + n * sizeof(struct ose_semi);
     c->hash_offset = c->ctx_offset + n * sizeof(struct ose_ctx);
-    c->feature_bytes = ROUND8(c->hash_offset + c->buckets * sizeof(int32_t));
+    c->bits_offset = c->hash_offset + c->buckets * sizeof(int32_t);
+    c->words = (n + 63) / 64;
+    c->feature_bytes = ROUND8(c->bits_offset + 2 * c->words * sizeof(uint64_t));
     c->bytes = c->feature_bytes * c->fields.n;
     if (c->bytes > UINT32_MAX) {
         weir_path_key(ip, sizeof ip, p->path, "contexts");
         weir_diag_add(p->diag, ip, "expected state under 4 GiB per key, got %zu bytes", c->bytes);
         bad++;
     }
-    uint64_t h = weir_hash_str(WEIR_HASH_SEED, "cad_ose/1");
+    uint64_t h = weir_hash_str(WEIR_HASH_SEED, "cad_ose/2");
     for (size_t k = 0; k < c->fields.n; k++)
         h = weir_hash_str(h, c->fields.v[k]);
     int64_t shape[] = {c->bits, c->max_left, c->max_active, c->rest, c->range_records,
@@ -253,9 +170,15 @@ static int ose_init(struct weir_op *op, struct weir_error *err)
 {
     const struct ose_conf *c = op->conf;
     struct ose_scratch *s = calloc(1, sizeof *s);
-    if (s)
+    if (s) {
         s->pot = calloc((size_t)c->contexts + 1, sizeof *s->pot);
-    if (!s || !s->pot) {
+        s->visit = calloc(c->words, sizeof *s->visit);
+    }
+    if (!s || !s->pot || !s->visit) {
+        if (s) {
+            free(s->pot);
+            free(s->visit);
+        }
         free(s);
         return weir_error_set(err, -ENOMEM, "cad_ose: out of memory");
     }
@@ -268,310 +191,12 @@ static int ose_init(struct weir_op *op, struct weir_error *err)
 static void ose_destroy(struct weir_op *op)
 {
     struct ose_scratch *s = op->state;
-    if (s)
+    if (s) {
         free(s->pot);
+        free(s->visit);
+    }
     free(s);
     op->state = NULL;
-}
-
-/* ---- left sides: a hash table over their facts --------------------------- */
-
-static uint32_t facts_hash(uint64_t sens, const uint32_t *neur, int nneur)
-{
-    uint64_t h = weir_hash_u64(WEIR_HASH_SEED, sens);
-    for (int k = 0; k < nneur; k++)
-        h = weir_hash_u64(h, neur[k]);
-    return (uint32_t)(h >> 32);
-}
-
-static int32_t *semi_bucket(const struct ose_model *m, uint64_t sens, const uint32_t *neur,
-                            int nneur, uint32_t hash)
-{
-    uint32_t mask = m->c->buckets - 1;
-    for (uint32_t b = hash & mask;; b = (b + 1) & mask) {
-        int32_t i = m->bucket[b];
-        if (i == OSE_NONE)
-            return &m->bucket[b];
-        const struct ose_semi *s = &m->semi[i];
-        if (s->hash == hash && s->sens == sens && s->nneur == nneur &&
-            memcmp(s->neur, neur, (size_t)nneur * sizeof *neur) == 0)
-            return &m->bucket[b];
-    }
-}
-
-/* Removes bucket b, moving later entries of its run back (linear probing). */
-static void bucket_delete(const struct ose_model *m, uint32_t b)
-{
-    uint32_t mask = m->c->buckets - 1;
-    for (uint32_t j = (b + 1) & mask; m->bucket[j] != OSE_NONE; j = (j + 1) & mask) {
-        uint32_t home = m->semi[m->bucket[j]].hash & mask;
-        if (((j - home) & mask) >= ((j - b) & mask)) { /* home not in (b, j]: may move to b */
-            m->bucket[b] = m->bucket[j];
-            b = j;
-        }
-    }
-    m->bucket[b] = OSE_NONE;
-}
-
-static void semi_free(const struct ose_model *m, int32_t i)
-{
-    struct ose_semi *s = &m->semi[i];
-    int32_t *slot = semi_bucket(m, s->sens, s->neur, s->nneur, s->hash);
-    bucket_delete(m, (uint32_t)(slot - m->bucket));
-    s->used = 0;
-    s->first = m->h->free_semi;
-    m->h->free_semi = i;
-}
-
-/* ---- contexts --------------------------------------------------------------- */
-
-/* Frees one context (the clock's choice): unlinked from its left side, which
- * goes too when it has no context left. */
-static void ctx_evict(const struct ose_model *m)
-{
-    struct ose_head *h = m->h;
-    uint32_t n = (uint32_t)m->c->contexts;
-    struct ose_ctx *x = NULL;
-    for (uint32_t tries = 0; tries < 3 * n; tries++, h->hand = (h->hand + 1) % n) {
-        x = &m->ctx[h->hand];
-        if (tries < 2 * n && (x->ref || x->touched == h->step)) {
-            x->ref = 0;
-            continue;
-        }
-        break;
-    }
-    int32_t i = (int32_t)h->hand;
-    h->hand = (h->hand + 1) % n;
-    for (int32_t *link = &m->semi[x->left].first; *link != OSE_NONE; link = &m->ctx[*link].next)
-        if (*link == i) {
-            *link = x->next;
-            break;
-        }
-    if (m->semi[x->left].first == OSE_NONE)
-        semi_free(m, x->left);
-    x->used = 0;
-    x->next = h->free_ctx;
-    h->free_ctx = i;
-}
-
-/* Finds or makes the context (left facts, right); *made says which. */
-static int32_t ctx_get(const struct ose_model *m, uint64_t sens, const uint32_t *neur, int nneur,
-                       uint64_t right, int *made)
-{
-    struct ose_head *h = m->h;
-    uint32_t hash = facts_hash(sens, neur, nneur);
-    int32_t *slot = semi_bucket(m, sens, neur, nneur, hash);
-    *made = 0;
-    if (*slot != OSE_NONE)
-        for (int32_t j = m->semi[*slot].first; j != OSE_NONE; j = m->ctx[j].next)
-            if (m->ctx[j].right == right)
-                return j;
-    if (h->free_ctx == OSE_NONE) {
-        ctx_evict(m); /* may free the left side found above */
-        slot = semi_bucket(m, sens, neur, nneur, hash);
-    }
-    int32_t si = *slot;
-    if (si == OSE_NONE) {
-        si = h->free_semi;
-        struct ose_semi *s = &m->semi[si];
-        h->free_semi = s->first;
-        *s = (struct ose_semi){.sens = sens, .hash = hash, .first = OSE_NONE, .used = 1,
-                               .nneur = (uint8_t)nneur};
-        s->n = (uint8_t)(__builtin_popcountll(sens) + nneur);
-        memcpy(s->neur, neur, (size_t)nneur * sizeof *neur);
-        *slot = si;
-    }
-    int32_t ci = h->free_ctx;
-    struct ose_ctx *x = &m->ctx[ci];
-    h->free_ctx = x->next;
-    /* generations wrap before generation * contexts + slot would: a stamp's
-     * slot stays stamp % contexts for any size */
-    h->stamp_gen = (h->stamp_gen + 1) % (UINT32_MAX / (uint32_t)m->c->contexts);
-    *x = (struct ose_ctx){.right = right, .left = si, .next = m->semi[si].first, .used = 1,
-                          .ref = 1, .stamp = h->stamp_gen * (uint32_t)m->c->contexts +
-                                             (uint32_t)ci};
-    m->semi[si].first = ci;
-    *made = 1;
-    return ci;
-}
-
-/* Is the context named by stamp in the left group? */
-static int in_group(const struct ose_model *m, uint32_t stamp)
-{
-    const struct ose_ctx *x = &m->ctx[stamp % (uint32_t)m->c->contexts];
-    return x->used && x->stamp == stamp && x->mark == m->h->group_id;
-}
-
-/* The facts of s the left group holds (sorted as s's). */
-static int semi_cross(const struct ose_model *m, const struct ose_semi *s, uint32_t *neur,
-                      int *nneur)
-{
-    int k = 0;
-    for (int j = 0; j < s->nneur; j++)
-        if (in_group(m, s->neur[j])) {
-            if (neur)
-                neur[k] = s->neur[j];
-            k++;
-        }
-    if (nneur)
-        *nneur = k;
-    return __builtin_popcountll(s->sens & m->h->group_sens) + k;
-}
-
-/* ---- one step ---------------------------------------------------------------- */
-
-struct ose_top {
-    int n;
-    int32_t id[OSE_MAX_ACTIVE];
-};
-
-/* Keeps the max_active most often active contexts (older first on ties). */
-static void top_add(const struct ose_model *m, struct ose_top *t, int32_t ci)
-{
-    const struct ose_ctx *x = &m->ctx[ci];
-    int k = t->n < m->c->max_active ? t->n++ : (int)m->c->max_active;
-    for (; k > 0; k--) {
-        const struct ose_ctx *y = &m->ctx[t->id[k - 1]];
-        if (y->active > x->active || (y->active == x->active && y->stamp < x->stamp))
-            break;
-        if (k < m->c->max_active)
-            t->id[k] = t->id[k - 1];
-    }
-    if (k < m->c->max_active)
-        t->id[k] = ci;
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Steps 2 and 3: selected and active contexts against the value's facts,
- * proposals when new_id >= 0 (the zero-level context just made), the new
- * left group. Returns active/selected; *npot gets the proposals' count. */
-static double ose_right(const struct ose_model *m, struct ose_pot *pot, uint64_t cur,
-                        int32_t new_id, size_t *npot, struct ose_why *why)
-{
-    const struct ose_conf *c = m->c;
-    struct ose_top top = {0};
-    uint32_t selected = 0, active = 0;
-    *npot = 0;
-    for (int64_t i = 0; i < c->contexts; i++) {
-        const struct ose_semi *s = &m->semi[i];
-        if (!s->used || !s->crossed)
-            continue;
-        int full = s->crossed == s->n, cross_ok = s->crossed <= c->max_left;
-        for (int32_t j = s->first; j != OSE_NONE; j = m->ctx[j].next) {
-            struct ose_ctx *x = &m->ctx[j];
-            if (j == new_id)
-                continue;
-            uint32_t rn = (uint32_t)__builtin_popcountll(x->right);
-            uint32_t rc = (uint32_t)__builtin_popcountll(x->right & cur);
-            int propose = 0;
-            if (full) {
-                selected++;
-                x->ref = 1;
-                x->expected += rn;
-                x->came += rc;
-                if (rc && rc == rn) {
-                    x->active++;
-                    active++;
-                    top_add(m, &top, j);
-                } else {
-                    propose = rc > 0;
-                }
-            } else {
-                propose = rc > 0;
-            }
-            if (propose && x->zero && new_id >= 0 && cross_ok && *npot < (size_t)c->contexts) {
-                struct ose_pot *q = &pot[(*npot)++];
-                int nn;
-                q->sens = s->sens & m->h->group_sens;
-                q->right = x->right & cur;
-                semi_cross(m, s, q->neur, &nn);
-                q->nneur = (uint8_t)nn;
-            }
-            if (x->expected > UINT32_MAX / 2) { /* keep the rate, not the magnitude */
-                x->expected /= 2;
-                x->came /= 2;
-            }
-        }
-    }
-    struct ose_head *h = m->h;
-    h->group_id++;
-    h->group_sens = cur;
-    h->group_nneur = (uint8_t)top.n;
-    for (int k = 0; k < top.n; k++) {
-        m->ctx[top.id[k]].mark = h->group_id;
-        h->group_neur[k] = m->ctx[top.id[k]].stamp;
-    }
-    qsort(h->group_neur, (size_t)top.n, sizeof *h->group_neur, cmp_u32);
-    h->has_group = 1;
-    why->selected = selected;
-    why->active = active;
-    return selected ? (double)active / selected : 0;
-}
-
-/* Step 4's second half: every left side against the new group; the
- * predicted facts are the right sides of the highest-rate contexts whose
- * left side the group holds entirely. */
-static void ose_left(const struct ose_model *m)
-{
-    double best = 0;
-    uint64_t predicted = 0;
-    for (int64_t i = 0; i < m->c->contexts; i++) {
-        struct ose_semi *s = &m->semi[i];
-        if (!s->used)
-            continue;
-        s->crossed = (uint8_t)semi_cross(m, s, NULL, NULL);
-        if (s->crossed != s->n)
-            continue;
-        for (int32_t j = s->first; j != OSE_NONE; j = m->ctx[j].next) {
-            const struct ose_ctx *x = &m->ctx[j];
-            double w = x->expected ? (double)x->came / x->expected : 0;
-            if (w > best) {
-                best = w;
-                predicted = x->right;
-            } else if (w == best) {
-                predicted |= x->right;
-            }
-        }
-    }
-    m->h->predicted = predicted;
-}
-
-/* Learns the value's facts cur; returns its raw score. */
-static double ose_step(const struct ose_model *m, struct ose_pot *pot, uint64_t cur,
-                       struct ose_why *why)
-{
-    struct ose_head *h = m->h;
-    int missed = (cur & ~h->predicted) != 0;
-    int32_t new_id = OSE_NONE;
-    uint32_t proposed = 0, made_n = 0;
-    int made;
-    h->step++;
-    if (h->has_group) { /* step 1: the zero-level context */
-        int32_t z = ctx_get(m, h->group_sens, h->group_neur, h->group_nneur, cur, &made);
-        m->ctx[z].zero = 1;
-        m->ctx[z].touched = h->step;
-        new_id = made ? z : OSE_NONE;
-        proposed = 1;
-        made_n = (uint32_t)made;
-    }
-    size_t npot;
-    double sel_active = ose_right(m, pot, cur, new_id, &npot, why);
-    for (size_t k = 0; k < npot; k++) { /* step 4: the proposals, each counted once */
-        int32_t j = ctx_get(m, pot[k].sens, pot[k].neur, pot[k].nneur, pot[k].right, &made);
-        proposed += m->ctx[j].touched != h->step;
-        made_n += (uint32_t)made;
-        m->ctx[j].touched = h->step;
-    }
-    ose_left(m);
-    double added = new_id >= 0 && proposed ? (double)made_n / proposed : 0;
-    why->proposed = proposed;
-    why->made = made_n;
-    return missed ? (1 - sel_active + added) / 2 : 0;
 }
 
 /* ---- values ------------------------------------------------------------------ */
@@ -604,21 +229,9 @@ static struct ose_model model_of(const struct ose_conf *c, unsigned char *featur
         .semi = (struct ose_semi *)(feature + c->semi_offset),
         .ctx = (struct ose_ctx *)(feature + c->ctx_offset),
         .bucket = (int32_t *)(feature + c->hash_offset),
+        .full = (uint64_t *)(feature + c->bits_offset),
+        .zero = (uint64_t *)(feature + c->bits_offset) + c->words,
     };
-}
-
-/* A fresh feature: everything free, nothing learned, the first rest silenced. */
-static void model_reset(const struct ose_model *m)
-{
-    int32_t n = (int32_t)m->c->contexts;
-    for (int32_t i = 0; i < n; i++) {
-        m->semi[i] = (struct ose_semi){.first = i + 1 < n ? i + 1 : OSE_NONE};
-        m->ctx[i] = (struct ose_ctx){.next = i + 1 < n ? i + 1 : OSE_NONE};
-    }
-    for (uint32_t b = 0; b < m->c->buckets; b++)
-        m->bucket[b] = OSE_NONE;
-    m->h->free_semi = m->h->free_ctx = 0;
-    m->h->quiet = (uint32_t)m->c->rest;
 }
 
 /* The raw score through the rest period: silenced while a raw score at or
@@ -641,7 +254,7 @@ static void set_range(const struct ose_conf *c, struct ose_head *h, double min, 
 }
 
 /* One value of one feature: the range period (*warm set), or its score. */
-static double ose_value(const struct ose_conf *c, struct ose_pot *pot, unsigned char *feature,
+static double ose_value(const struct ose_conf *c, struct ose_scratch *sc, unsigned char *feature,
                         double x, int *warm, struct ose_why *why)
 {
     struct ose_model m = model_of(c, feature);
@@ -650,11 +263,11 @@ static double ose_value(const struct ose_conf *c, struct ose_pot *pot, unsigned 
     double score = 0;
     *warm = 0;
     if (!h->seen)
-        model_reset(&m);
+        cad_ose_reset(&m);
     if (c->fixed) {
         if (!h->seen)
             set_range(c, h, c->min, c->max);
-        score = rest_gate(c, h, ose_step(&m, pot, value_facts(c, h, x), why));
+        score = rest_gate(c, h, cad_ose_step(&m, sc, value_facts(c, h, x), why));
     } else if (h->seen < (uint32_t)c->range_records) {
         h->min = h->seen ? fminf(h->min, (float)x) : (float)x;
         h->max = h->seen ? fmaxf(h->max, (float)x) : (float)x;
@@ -664,10 +277,10 @@ static double ose_value(const struct ose_conf *c, struct ose_pot *pot, unsigned 
             double wide = c->range_margin * ((double)h->max - (double)h->min);
             set_range(c, h, h->min - wide, h->max + wide);
             for (int64_t i = 0; i < c->range_records; i++)
-                rest_gate(c, h, ose_step(&m, pot, value_facts(c, h, first[i]), why));
+                rest_gate(c, h, cad_ose_step(&m, sc, value_facts(c, h, first[i]), why));
         }
     } else {
-        score = rest_gate(c, h, ose_step(&m, pot, value_facts(c, h, x), why));
+        score = rest_gate(c, h, cad_ose_step(&m, sc, value_facts(c, h, x), why));
     }
     h->seen += h->seen < UINT32_MAX;
     why->x = x;
@@ -751,7 +364,7 @@ static int ose_process(struct weir_op *op, struct weir_batch *b)
             if (!isfinite(x))
                 continue;
             int warm;
-            double s = ose_value(c, scratch->pot, state + k * c->feature_bytes, x, &warm, &why[k]);
+            double s = ose_value(c, scratch, state + k * c->feature_bytes, x, &warm, &why[k]);
             if (warm && c->flag_warmup)
                 b->rec[i].flags |= WEIR_REC_WARMUP;
             best = s > best ? s : best;

@@ -4,10 +4,14 @@
  * out of its order score; rest silences what follows a high raw score and
  * the first rest values; NaN is neither scored nor learned; per key equals
  * each key alone; a small table still learns a pattern after a long stretch
- * of noise (bounded state); a range given in advance needs no range
- * period; explanations only on records that score; prepare errors. */
+ * of noise (bounded state); the scores and explanations of small and
+ * default tables are those of the walk over every left side (pinned); a
+ * range given in advance needs no range period; explanations only on
+ * records that score; prepare errors. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tests/check.h"
 #include "tests/op_harness.h"
@@ -154,6 +158,44 @@ static void test_bounded(void)
     CHECK(noisy > 300 && late == 0);
 }
 
+/* The scores of tables small enough to replace contexts all the time, and
+ * of the default one, over a pattern, noise and the pattern again, with
+ * every explanation: pinned (a fingerprint of their float bits and the
+ * explanations' text) as the walk over every left side gave them before a
+ * step visited only the left sides it needs (cad_ose_model.c). */
+static void test_same_scores(void)
+{
+    static const struct {
+        const char *conf;
+        uint64_t fingerprint;
+    } cases[] = {
+        {"{\"fields\": \"v\", \"range_records\": 100, \"contexts\": 16, \"rest\": 0}",
+         0xdc79a18637dd5fecull},
+        {"{\"fields\": \"v\", \"range_records\": 100, \"contexts\": 64, \"rest\": 0}",
+         0x8a105164f0bb4e32ull},
+        {"{\"fields\": \"v\", \"range_records\": 100, \"contexts\": 300, \"rest\": 0, "
+         "\"max_left\": 3, \"max_active\": 4}",
+         0x53c058e4906c78abull},
+        {"{\"fields\": \"v\", \"range_records\": 100, \"rest\": 0}", 0x45748f9a03efea71ull},
+    };
+    make_pattern(3);
+    for (size_t i = 1000; i < 2000; i++) /* a random walk: levels and orders */
+        x[i] = x[i - 1] * 0.9f + (float)(uniform() * 9);
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        run(cases[k].conf, N, -1, s1, NULL);
+        uint64_t h = 1469598103934665603ull;
+        for (size_t i = 0; i < N; i++) {
+            uint32_t bits;
+            memcpy(&bits, &s1[i], sizeof bits);
+            h = (h ^ bits) * 1099511628211ull;
+            for (const char *c = why[i]; c && *c; c++)
+                h = (h ^ (unsigned char)*c) * 1099511628211ull;
+        }
+        printf("cad_ose: %s: fingerprint %016llx\n", cases[k].conf, (unsigned long long)h);
+        CHECK(h == cases[k].fingerprint);
+    }
+}
+
 /* min and max given: no range period, nothing flagged, the first rest
  * values silenced; a constant range period scores without dividing by 0. */
 static void test_fixed_and_constant(void)
@@ -196,6 +238,7 @@ int main(void)
     test_nan();
     test_by_key();
     test_bounded();
+    test_same_scores();
     test_fixed_and_constant();
     test_prepare_errors();
     for (size_t i = 0; i < N; i++)
