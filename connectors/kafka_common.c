@@ -365,6 +365,25 @@ rd_kafka_t *weir_kafka_metadata_client(struct weir_kafka_client *cl, const char 
     return rk;
 }
 
+int weir_kafka_precheck_topics(const char *what, const char *brokers, const json_t *security,
+                               const json_t *props, const char *const *topics, size_t ntopics,
+                               uint64_t timeout_ns, size_t *bad, struct weir_error *err)
+{
+    struct weir_kafka_client cl = {0};
+    snprintf(cl.what, sizeof cl.what, "%s", what);
+    snprintf(cl.brokers, sizeof cl.brokers, "%s", brokers);
+    *bad = ntopics;
+    rd_kafka_t *rk = weir_kafka_metadata_client(&cl, brokers, security, props, err);
+    if (!rk)
+        return err && err->code < 0 ? err->code : -EINVAL;
+    int rc = 0;
+    for (size_t i = 0; i < ntopics && rc == 0; i++)
+        if ((rc = weir_kafka_check_topics(rk, &cl, &topics[i], 1, timeout_ns, err)) < 0)
+            *bad = i;
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
 /* The embedded cluster: one per process, shared by every worker's clients,
  * counted. The one piece of process-wide state in the connectors. */
 static struct {

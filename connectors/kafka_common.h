@@ -99,6 +99,14 @@ rd_kafka_t *weir_kafka_metadata_client(struct weir_kafka_client *cl, const char 
                                         const json_t *security, const json_t *props,
                                         struct weir_error *err);
 
+/* A look at topics before anything opens (a reload's new source or sink):
+ * a metadata client as the run's would be, each topic asked for in turn.
+ * Returns 0, or < 0 with err as weir_kafka_check_topics' and *bad the index
+ * of the topic at fault (ntopics when no client could be made). */
+int weir_kafka_precheck_topics(const char *what, const char *brokers, const json_t *security,
+                               const json_t *props, const char *const *topics, size_t ntopics,
+                               uint64_t timeout_ns, size_t *bad, struct weir_error *err);
+
 /* Resolves brokers into cl->brokers: "embedded" starts (or shares) the
  * process's mock cluster and creates the topics on it. */
 int weir_kafka_brokers_resolve(struct weir_kafka_client *cl, const char *brokers,

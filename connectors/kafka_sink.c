@@ -604,17 +604,11 @@ static int kk_precheck(const void *conf, const struct weir_pipeline *pl, const c
     const char *brokers = c->brokers ? c->brokers : src ? src->brokers : NULL;
     if (!brokers || strcmp(brokers, "embedded") == 0)
         return 0; /* no brokers: open() says so, without waiting */
-    struct weir_kafka_client cl = {0};
-    snprintf(cl.what, sizeof cl.what, "kafka sink");
-    snprintf(cl.brokers, sizeof cl.brokers, "%s", brokers);
-    rd_kafka_t *rk = weir_kafka_metadata_client(&cl, brokers, c->brokers ? NULL : src->kafka,
-                                                c->kafka, err);
-    if (!rk)
-        return weir_error_prefix(err, "%s", path);
-    int rc = weir_kafka_check_topics(rk, &cl, &c->topic, 1, c->connect_timeout_ns, err);
+    size_t bad;
+    int rc = weir_kafka_precheck_topics("kafka sink", brokers, c->brokers ? NULL : src->kafka,
+                                        c->kafka, &c->topic, 1, c->connect_timeout_ns, &bad, err);
     if (rc < 0)
-        weir_error_prefix(err, "%s.topic", path);
-    rd_kafka_destroy(rk);
+        weir_error_prefix(err, bad == 0 ? "%s.topic" : "%s", path);
     return rc;
 }
 

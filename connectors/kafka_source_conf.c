@@ -180,17 +180,13 @@ int weir_kafka_source_precheck(const void *conf, struct weir_error *err)
     const struct weir_kafka_source_conf *c = conf;
     if (strcmp(c->brokers, "embedded") == 0)
         return 0;
-    struct weir_kafka_client cl = {0};
-    snprintf(cl.what, sizeof cl.what, "kafka source");
-    snprintf(cl.brokers, sizeof cl.brokers, "%s", c->brokers);
-    rd_kafka_t *rk = weir_kafka_metadata_client(&cl, c->brokers, NULL, c->kafka, err);
-    if (!rk)
-        return weir_error_prefix(err, "source");
-    int rc = 0;
-    for (size_t i = 0; i < c->topics.n && rc == 0; i++)
-        if ((rc = weir_kafka_check_topics(rk, &cl, &c->topics.v[i], 1, c->connect_timeout_ns,
-                                          err)) < 0)
-            weir_error_prefix(err, "source.topics[%zu]", i);
-    rd_kafka_destroy(rk);
+    size_t bad;
+    int rc = weir_kafka_precheck_topics("kafka source", c->brokers, NULL, c->kafka,
+                                        c->topics.v, c->topics.n,
+                                        c->connect_timeout_ns, &bad, err);
+    if (rc < 0 && bad < c->topics.n)
+        weir_error_prefix(err, "source.topics[%zu]", bad);
+    else if (rc < 0)
+        weir_error_prefix(err, "source");
     return rc;
 }
