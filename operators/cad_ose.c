@@ -329,9 +329,11 @@ static double ose_value(const struct ose_conf *c, struct ose_scratch *sc, unsign
     *warm = 0;
     if (!h->seen)
         cad_ose_reset(&m);
+    if (c->fixed && !h->seen)
+        set_range(c, h, scaled(c, c->min), scaled(c, c->max));
+    why->lo = h->lo; /* before relearn moves it */
+    why->width = h->width;
     if (c->fixed) {
-        if (!h->seen)
-            set_range(c, h, scaled(c, c->min), scaled(c, c->max));
         score = rest_gate(c, h, cad_ose_step(&m, sc, value_facts(c, h, y), why));
     } else {
         h->min = h->seen ? fminf(h->min, (float)y) : (float)y;
@@ -359,18 +361,17 @@ static double ose_value(const struct ose_conf *c, struct ose_scratch *sc, unsign
 
 /* "cpu=98 in 96.2..99.1, above the range 40.5..92.3: 7 of 9 selected
  * contexts failed, 4 of 5 proposed new": one scoring feature. */
-static size_t explain_feature(const struct ose_conf *c, const struct ose_head *h,
-                              const char *name, const struct ose_why *w, char *buf, size_t size,
-                              size_t len)
+static size_t explain_feature(const struct ose_conf *c, const char *name,
+                              const struct ose_why *w, char *buf, size_t size, size_t len)
 {
-    double y = scaled(c, w->x), q = floor((y - h->lo) / h->width);
-    double hi = h->lo + h->width * ((1 << c->bits) - 1);
+    double y = scaled(c, w->x), q = floor((y - w->lo) / w->width);
+    double hi = w->lo + w->width * ((1 << c->bits) - 1);
     int n = snprintf(buf + len, size - len, "%s=%.6g in %.4g..%.4g", name, w->x,
-                     unscaled(c, h->lo + q * h->width), unscaled(c, h->lo + (q + 1) * h->width));
+                     unscaled(c, w->lo + q * w->width), unscaled(c, w->lo + (q + 1) * w->width));
     len += n > 0 ? (size_t)n : 0;
-    if (len < size && (y < h->lo || y > hi)) {
+    if (len < size && (y < w->lo || y > hi)) {
         n = snprintf(buf + len, size - len, ", %s the range %.4g..%.4g",
-                     y < h->lo ? "below" : "above", unscaled(c, h->lo), unscaled(c, hi));
+                     y < w->lo ? "below" : "above", unscaled(c, w->lo), unscaled(c, hi));
         len += n > 0 ? (size_t)n : 0;
     }
     if (len < size) {
@@ -387,7 +388,7 @@ static size_t explain_feature(const struct ose_conf *c, const struct ose_head *h
 
 /* The record's explanation: its scoring features, highest score first (at most 3). */
 static void explain_record(const struct ose_conf *c, struct weir_batch *b, uint32_t i,
-                           const unsigned char *state, const struct ose_why *why)
+                           const struct ose_why *why)
 {
     char text[1024];
     size_t len = 0;
@@ -404,8 +405,7 @@ static void explain_record(const struct ose_conf *c, struct weir_batch *b, uint3
             memcpy(text + len, "; ", 2);
             len += 2;
         }
-        const struct ose_head *h = (const struct ose_head *)(state + top * c->feature_bytes);
-        len = explain_feature(c, h, c->fields.v[top], &why[top], text, sizeof text, len);
+        len = explain_feature(c, c->fields.v[top], &why[top], text, sizeof text, len);
     }
     char *s = len ? weir_arena_strdup(&b->arena, text, len) : NULL;
     if (s) /* out of memory: the score stands without its explanation */
@@ -441,7 +441,7 @@ static int ose_process(struct weir_op *op, struct weir_batch *b)
         if (c->explain_col >= 0) {
             b->S[(size_t)i * b->nstr + c->explain_col] = (struct weir_str){NULL, 0};
             if (best > 0)
-                explain_record(c, b, i, state, why);
+                explain_record(c, b, i, why);
         }
     }
     return WEIR_OP_CONTINUE;

@@ -116,6 +116,7 @@ struct ose_scratch {
 /* What a value's explanation needs: the counts behind its score. */
 struct ose_why {
     double x, score;
+    double lo, width; /* the range it was scored against (relearn may move it after) */
     uint32_t selected, active, proposed, made;
 };
 

@@ -239,6 +239,8 @@ static void test_relearn(void)
     run("{\"fields\": \"v\", \"range_records\": 150, \"rest\": 0, \"relearn\": 2}", N, -1,
         s1, NULL);
     CHECK(why[2700] && strstr(why[2700], "above the range 10..250"));
+    /* a value that rebuilds the range is explained against the one it was scored in */
+    CHECK(why[2500] && strstr(why[2500], "v=250") && strstr(why[2500], "above the range 10..200"));
 }
 
 /* scale log: the steps cut log1p of the value; explanations in its units. */
