@@ -49,7 +49,14 @@
  *
  * Options beyond CAD OSE's: `min` and `max` give the range in advance (no
  * range period; e.g. 0..100 for a percentage), `range_margin` widens a
- * learned one, `flag_warmup` false leaves the range period unflagged (in an
+ * learned one, `relearn` K lets a value beyond the learned range (after it
+ * scores) rebuild it, at most K times per key: the range becomes that of
+ * every value seen so far (widened by range_margin), the closest a stream
+ * comes to CAD OSE's range, which holds the file's excursions; the contexts,
+ * cut by the old steps, are cleared and the last range_records values (kept
+ * in a ring) replayed, with the rest period as at the start. `scale` log
+ * cuts the steps in sign(x) log1p(|x|) (skewed metrics: counts, bytes).
+ * `flag_warmup` false leaves the range period unflagged (in an
  * ensemble, so threshold still alerts on the other scorers), and `explain`
  * (default true) writes "<out>_explain" for a record that scores: the
  * value's step against the range and the counts behind its score. */
@@ -90,6 +97,14 @@ static const struct weir_option ose_options[] = {
     {"range_margin", WEIR_OPT_NUMBER, "0",
      "the learned range is widened by this fraction of its span on each side",
      offsetof(struct ose_conf, range_margin), WEIR_OPT_RANGE, 0, 100, NULL},
+    {"relearn", WEIR_OPT_INT, "0",
+     "times a key may rebuild its learned range: a value beyond it, once scored, widens the "
+     "range to every value seen (then range_margin), clears the contexts and replays the last "
+     "range_records values",
+     offsetof(struct ose_conf, relearn), WEIR_OPT_RANGE, 0, 1000000, NULL},
+    {"scale", WEIR_OPT_ENUM, "\"linear\"",
+     "linear, or log: steps of sign(x) log1p(|x|) (for skewed metrics: counts, bytes)",
+     offsetof(struct ose_conf, scale), 0, 0, 0, "linear|log"},
     {"flag_warmup", WEIR_OPT_BOOL, "true",
      "flag the range period's records WEIR_REC_WARMUP (threshold then skips them, whatever "
      "other scorers say: false in an ensemble)",
@@ -153,11 +168,11 @@ static int ose_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
         weir_diag_add(p->diag, ip, "expected state under 4 GiB per key, got %zu bytes", c->bytes);
         bad++;
     }
-    uint64_t h = weir_hash_str(WEIR_HASH_SEED, "cad_ose/2");
+    uint64_t h = weir_hash_str(WEIR_HASH_SEED, "cad_ose/3");
     for (size_t k = 0; k < c->fields.n; k++)
         h = weir_hash_str(h, c->fields.v[k]);
     int64_t shape[] = {c->bits, c->max_left, c->max_active, c->rest, c->range_records,
-                       c->contexts};
+                       c->contexts, c->relearn, c->scale};
     for (size_t k = 0; k < sizeof shape / sizeof *shape; k++)
         h = weir_hash_u64(h, (uint64_t)shape[k]);
     h = weir_hash_u64(h, (uint64_t)(c->threshold * 1e9));
@@ -253,34 +268,88 @@ static void set_range(const struct ose_conf *c, struct ose_head *h, double min, 
     h->width = (span > 0 ? span : steps) / steps; /* CAD OSE's rule for a flat range */
 }
 
+/* The range of every value seen, widened by range_margin on each side. */
+static void learned_range(const struct ose_conf *c, struct ose_head *h)
+{
+    double wide = c->range_margin * ((double)h->max - (double)h->min);
+    set_range(c, h, h->min - wide, h->max + wide);
+}
+
+/* The value the steps cut: x, or on the log scale sign(x) log1p(|x|), which
+ * spreads a skewed metric's usual values over more steps. */
+static double scaled(const struct ose_conf *c, double x)
+{
+    return c->scale ? copysign(log1p(fabs(x)), x) : x;
+}
+
+static double unscaled(const struct ose_conf *c, double y)
+{
+    return c->scale ? copysign(expm1(fabs(y)), y) : y;
+}
+
+/* Learns the last range_records values (the ring, oldest first) from a fresh
+ * model: the end of the range period, and each relearn. Their scores go
+ * through the rest period but are not output. */
+static void replay(const struct ose_model *m, struct ose_scratch *sc, const float *ring)
+{
+    const struct ose_conf *c = m->c;
+    uint32_t n = (uint32_t)c->range_records, next = (m->h->seen + 1) % n;
+    struct ose_why why;
+    for (uint32_t i = 0; i < n; i++)
+        rest_gate(c, m->h, cad_ose_step(m, sc, value_facts(c, m->h, ring[(next + i) % n]), &why));
+}
+
+/* relearn: a value beyond the learned range rebuilds it from every value
+ * seen, as a range read ahead would hold the excursion; the contexts, cut
+ * by the old steps, start over from the ring. */
+static void relearn(const struct ose_model *m, struct ose_scratch *sc, const float *ring)
+{
+    struct ose_head *h = m->h, keep = *h;
+    *h = (struct ose_head){.seen = keep.seen, .min = keep.min, .max = keep.max,
+                           .relearned = keep.relearned + 1};
+    cad_ose_reset(m);
+    learned_range(m->c, h);
+    replay(m, sc, ring);
+}
+
+static int beyond(const struct ose_conf *c, const struct ose_head *h, double y)
+{
+    return y < h->lo || y > h->lo + h->width * ((1 << c->bits) - 1);
+}
+
 /* One value of one feature: the range period (*warm set), or its score. */
 static double ose_value(const struct ose_conf *c, struct ose_scratch *sc, unsigned char *feature,
                         double x, int *warm, struct ose_why *why)
 {
     struct ose_model m = model_of(c, feature);
     struct ose_head *h = m.h;
-    float *first = (float *)(feature + c->first_offset);
-    double score = 0;
+    float *ring = (float *)(feature + c->first_offset);
+    double score = 0, y = scaled(c, x);
+    uint32_t n = (uint32_t)c->range_records;
     *warm = 0;
     if (!h->seen)
         cad_ose_reset(&m);
+    if (c->fixed && !h->seen)
+        set_range(c, h, scaled(c, c->min), scaled(c, c->max));
+    why->lo = h->lo; /* before relearn moves it */
+    why->width = h->width;
     if (c->fixed) {
-        if (!h->seen)
-            set_range(c, h, c->min, c->max);
-        score = rest_gate(c, h, cad_ose_step(&m, sc, value_facts(c, h, x), why));
-    } else if (h->seen < (uint32_t)c->range_records) {
-        h->min = h->seen ? fminf(h->min, (float)x) : (float)x;
-        h->max = h->seen ? fmaxf(h->max, (float)x) : (float)x;
-        first[h->seen] = (float)x;
-        *warm = 1;
-        if (h->seen + 1 == (uint32_t)c->range_records) {
-            double wide = c->range_margin * ((double)h->max - (double)h->min);
-            set_range(c, h, h->min - wide, h->max + wide);
-            for (int64_t i = 0; i < c->range_records; i++)
-                rest_gate(c, h, cad_ose_step(&m, sc, value_facts(c, h, first[i]), why));
-        }
+        score = rest_gate(c, h, cad_ose_step(&m, sc, value_facts(c, h, y), why));
     } else {
-        score = rest_gate(c, h, cad_ose_step(&m, sc, value_facts(c, h, x), why));
+        h->min = h->seen ? fminf(h->min, (float)y) : (float)y;
+        h->max = h->seen ? fmaxf(h->max, (float)y) : (float)y;
+        ring[h->seen % n] = (float)y;
+        if (h->seen < n) {
+            *warm = 1;
+            if (h->seen + 1 == n) {
+                learned_range(c, h);
+                replay(&m, sc, ring);
+            }
+        } else {
+            score = rest_gate(c, h, cad_ose_step(&m, sc, value_facts(c, h, y), why));
+            if (h->relearned < (uint64_t)c->relearn && beyond(c, h, y))
+                relearn(&m, sc, ring);
+        }
     }
     h->seen += h->seen < UINT32_MAX;
     why->x = x;
@@ -292,17 +361,17 @@ static double ose_value(const struct ose_conf *c, struct ose_scratch *sc, unsign
 
 /* "cpu=98 in 96.2..99.1, above the range 40.5..92.3: 7 of 9 selected
  * contexts failed, 4 of 5 proposed new": one scoring feature. */
-static size_t explain_feature(const struct ose_conf *c, const struct ose_head *h,
-                              const char *name, const struct ose_why *w, char *buf, size_t size,
-                              size_t len)
+static size_t explain_feature(const struct ose_conf *c, const char *name,
+                              const struct ose_why *w, char *buf, size_t size, size_t len)
 {
-    double q = floor((w->x - h->lo) / h->width), hi = h->lo + h->width * ((1 << c->bits) - 1);
+    double y = scaled(c, w->x), q = floor((y - w->lo) / w->width);
+    double hi = w->lo + w->width * ((1 << c->bits) - 1);
     int n = snprintf(buf + len, size - len, "%s=%.6g in %.4g..%.4g", name, w->x,
-                     h->lo + q * h->width, h->lo + (q + 1) * h->width);
+                     unscaled(c, w->lo + q * w->width), unscaled(c, w->lo + (q + 1) * w->width));
     len += n > 0 ? (size_t)n : 0;
-    if (len < size && (w->x < h->lo || w->x > hi)) {
+    if (len < size && (y < w->lo || y > hi)) {
         n = snprintf(buf + len, size - len, ", %s the range %.4g..%.4g",
-                     w->x < h->lo ? "below" : "above", h->lo, hi);
+                     y < w->lo ? "below" : "above", unscaled(c, w->lo), unscaled(c, hi));
         len += n > 0 ? (size_t)n : 0;
     }
     if (len < size) {
@@ -319,7 +388,7 @@ static size_t explain_feature(const struct ose_conf *c, const struct ose_head *h
 
 /* The record's explanation: its scoring features, highest score first (at most 3). */
 static void explain_record(const struct ose_conf *c, struct weir_batch *b, uint32_t i,
-                           const unsigned char *state, const struct ose_why *why)
+                           const struct ose_why *why)
 {
     char text[1024];
     size_t len = 0;
@@ -336,8 +405,7 @@ static void explain_record(const struct ose_conf *c, struct weir_batch *b, uint3
             memcpy(text + len, "; ", 2);
             len += 2;
         }
-        const struct ose_head *h = (const struct ose_head *)(state + top * c->feature_bytes);
-        len = explain_feature(c, h, c->fields.v[top], &why[top], text, sizeof text, len);
+        len = explain_feature(c, c->fields.v[top], &why[top], text, sizeof text, len);
     }
     char *s = len ? weir_arena_strdup(&b->arena, text, len) : NULL;
     if (s) /* out of memory: the score stands without its explanation */
@@ -373,7 +441,7 @@ static int ose_process(struct weir_op *op, struct weir_batch *b)
         if (c->explain_col >= 0) {
             b->S[(size_t)i * b->nstr + c->explain_col] = (struct weir_str){NULL, 0};
             if (best > 0)
-                explain_record(c, b, i, state, why);
+                explain_record(c, b, i, why);
         }
     }
     return WEIR_OP_CONTINUE;

@@ -19,7 +19,8 @@
 struct ose_conf {
     struct weir_strlist fields;
     const char *out;
-    int64_t bits, max_left, max_active, rest, range_records, contexts;
+    int64_t bits, max_left, max_active, rest, range_records, contexts, relearn;
+    int scale;        /* 0 linear, 1 log: sign(x) log1p(|x|) before the range */
     double threshold, min, max, range_margin;
     struct weir_state_opts state;
     /* resolved by prepare() */
@@ -36,7 +37,7 @@ struct ose_conf {
     uint64_t layout;
 };
 
-/* A feature's state: this head, the range period's values, the left sides,
+/* A feature's state: this head, the last range_records values (a ring), the left sides,
  * the contexts, the left sides' hash table, two bitmaps over the left sides
  * (those wholly in the left group; those with a zero-level context).
  *
@@ -62,7 +63,8 @@ struct ose_head {
     int32_t pure;              /* left sides without fed-back contexts: list head */
     uint32_t gone;             /* a context of the group the step's first replaced, or none */
     double lo, width;          /* the range: step 0's lower edge, the step; width 0 before */
-    float min, max;
+    float min, max;            /* of every value seen (scaled) */
+    uint32_t relearned;        /* times the range was rebuilt (relearn) */
     uint64_t predicted;        /* facts the contexts predicted for this value */
     uint64_t group_sens;       /* the left group: the last value's facts ... */
     uint32_t group_neur[OSE_MAX_ACTIVE]; /* ... and the contexts fed back, sorted stamps */
@@ -114,6 +116,7 @@ struct ose_scratch {
 /* What a value's explanation needs: the counts behind its score. */
 struct ose_why {
     double x, score;
+    double lo, width; /* the range it was scored against (relearn may move it after) */
     uint32_t selected, active, proposed, made;
 };
 

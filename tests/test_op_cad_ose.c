@@ -7,7 +7,9 @@
  * of noise (bounded state); the scores and explanations of small and
  * default tables are those of the walk over every left side (pinned); a
  * range given in advance needs no range period; explanations only on
- * records that score; prepare errors. */
+ * records that score; relearn rebuilds the range at most relearn times;
+ * the log scale's steps; no score depends on a later record; prepare
+ * errors. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -214,6 +216,74 @@ static void test_fixed_and_constant(void)
     CHECK(s1[1999] == 0 && s1[2000] > 0.5);
 }
 
+/* relearn: a value beyond the learned range scores as before, then the range
+ * is rebuilt from every value seen and the pattern relearned from the last
+ * range_records values; at most relearn times. */
+static void test_relearn(void)
+{
+    make_pattern(0);
+    x[2000] = 200;
+    x[2500] = 250;
+    x[2700] = 300;
+    run("{\"fields\": \"v\", \"range_records\": 150, \"rest\": 0}", N, -1, s2, NULL);
+    CHECK(why[2500] && strstr(why[2500], "above the range 10..70"));
+    run("{\"fields\": \"v\", \"range_records\": 150, \"rest\": 0, \"relearn\": 1}", N, -1,
+        s1, NULL);
+    printf("cad_ose relearn: %.3f at 200 (%.3f without); %s | %s\n", s1[2000], s2[2000],
+           why[2500] ? why[2500] : "-", why[2700] ? why[2700] : "-");
+    CHECK(s1[2000] == s2[2000]); /* scored by the model before the rebuild */
+    for (size_t i = 0; i < 2000; i++)
+        CHECK(s1[i] == s2[i]);
+    CHECK(why[2500] && strstr(why[2500], "v=250") && strstr(why[2500], "above the range 10..200"));
+    CHECK(why[2700] && strstr(why[2700], "above the range 10..200")); /* once only */
+    run("{\"fields\": \"v\", \"range_records\": 150, \"rest\": 0, \"relearn\": 2}", N, -1,
+        s1, NULL);
+    CHECK(why[2700] && strstr(why[2700], "above the range 10..250"));
+    /* a value that rebuilds the range is explained against the one it was scored in */
+    CHECK(why[2500] && strstr(why[2500], "v=250") && strstr(why[2500], "above the range 10..200"));
+}
+
+/* scale log: the steps cut log1p of the value; explanations in its units. */
+static void test_log_scale(void)
+{
+    make_pattern(0);
+    x[2000] = 200;
+    x[2500] = 11; /* step 0, out of order */
+    run("{\"fields\": \"v\", \"range_records\": 150, \"rest\": 0, \"scale\": \"log\"}",
+        N, -1, s1, NULL);
+    printf("cad_ose log: %s | %s\n", why[2000] ? why[2000] : "-", why[2500] ? why[2500] : "-");
+    CHECK(s1[2000] >= 0.75 && why[2000] && strstr(why[2000], "above the range 10..70"));
+    CHECK(why[2500] && strstr(why[2500], "v=11 in 10..13.36")); /* linear: 10..18.57 */
+}
+
+/* No read-ahead: a record's score is the same whether or not the records
+ * after it were ever given (every option that moves the range). */
+static void test_no_read_ahead(void)
+{
+    static const char *const confs[] = {
+        "{\"fields\": \"v\", \"range_records\": 150, \"rest\": 20}",
+        "{\"fields\": \"v\", \"range_records\": 150, \"rest\": 20, \"relearn\": 4, "
+        "\"range_margin\": 0.25}",
+        "{\"fields\": \"v\", \"range_records\": 100, \"rest\": 0, \"relearn\": 100, "
+        "\"scale\": \"log\", \"contexts\": 64}",
+    };
+    static const size_t cuts[] = {99, 150, 151, 700, 1501, 2222};
+    make_pattern(5);
+    for (size_t i = 600; i < N; i += 97) /* excursions beyond any range seen so far */
+        x[i] = (float)(i / 5) * (i % 2 ? 1 : -1);
+    for (size_t k = 0; k < sizeof confs / sizeof *confs; k++) {
+        run(confs[k], N, -1, s1, NULL);
+        for (size_t j = 0; j < sizeof cuts / sizeof *cuts; j++) {
+            memset(s2, 0xff, sizeof s2);
+            run(confs[k], cuts[j], -1, s2, NULL);
+            size_t differ = 0;
+            for (size_t i = 0; i < cuts[j]; i++)
+                differ += s1[i] != s2[i];
+            CHECK(differ == 0);
+        }
+    }
+}
+
 static void test_prepare_errors(void)
 {
     const char *const feats[] = {"v", NULL};
@@ -240,6 +310,9 @@ int main(void)
     test_bounded();
     test_same_scores();
     test_fixed_and_constant();
+    test_relearn();
+    test_log_scale();
+    test_no_read_ahead();
     test_prepare_errors();
     for (size_t i = 0; i < N; i++)
         free(why[i]);
