@@ -6,10 +6,12 @@
  *
  * Never consumes, produces or commits: the only Kafka requests are Metadata
  * and DescribeGroups, from a client that never subscribes or assigns, with
- * topic auto-creation off. The pipeline is loaded exactly as `weir run`
+ * topic auto-creation off, and the same with the authorized operations
+ * (FindCoordinator too) from kafka_authz.c for what the run may do. The pipeline is loaded exactly as `weir run`
  * would load it, so unsafe Kafka properties are refused as there. */
 #include "connectors/connector.h"
 #include "connectors/file_list.h"
+#include "connectors/kafka_authz.h"
 #include "connectors/kafka_common.h"
 #include "engine/override.h"
 #include "engine/pipeline.h"
@@ -31,6 +33,8 @@ struct check {
     int problems;
     int kafka_reached; /* some brokers answered: the permissions note applies */
     int timeout_ms;
+    int authz_unknown; /* permission checks the brokers could not be asked for */
+    char authz_why[256];
     /* Brokers already found unreachable: not asked again. */
     char unreachable[8][512];
     int nunreachable;
@@ -149,6 +153,40 @@ static void check_group(struct check *k, rd_kafka_t *rk, const char *group)
         rd_kafka_group_list_destroy(gl);
 }
 
+/* What a run needs on topics (need[i], operation bits) and Read on group,
+ * asked of the brokers' authorizer: a FAIL line for each refusal. */
+static void check_may(struct check *k, const char *role, const struct weir_kafka_authz_ask *a,
+                      const int32_t *need)
+{
+    int32_t ops[8], gops;
+    char why[256], have[160];
+    if (weir_kafka_authorized(a, ops, &gops, why, sizeof why) < 0) {
+        if (!k->authz_unknown++)
+            snprintf(k->authz_why, sizeof k->authz_why, "%s", why);
+        return;
+    }
+    for (size_t i = 0; i <= a->ntopics; i++) {
+        int group = i == a->ntopics;
+        if (group && !a->group)
+            break;
+        int32_t got = group ? gops : ops[i], want = group ? 1 << WEIR_KAFKA_OP_READ : need[i];
+        const char *name = group ? a->group : a->topics[i];
+        char wanted[64];
+        weir_kafka_ops_names(want, wanted, sizeof wanted);
+        if (got == WEIR_KAFKA_OPS_UNKNOWN) {
+            k->authz_unknown++;
+            continue;
+        }
+        weir_kafka_ops_names(got, have, sizeof have);
+        if ((got & want) == want)
+            line(k, "ok", "%s %s \"%s\": may %s (allowed: %s)", group ? "consumer" : role,
+                 group ? "group" : "topic", name, wanted, have);
+        else
+            line(k, "FAIL", "%s %s \"%s\": this client may not %s (the brokers allow it: %s)",
+                 group ? "consumer" : role, group ? "group" : "topic", name, wanted, have);
+    }
+}
+
 static void check_kafka_source(struct check *k, const struct weir_pipeline *pl,
                                const struct weir_kafka_source_conf *kc)
 {
@@ -162,9 +200,12 @@ static void check_kafka_source(struct check *k, const struct weir_pipeline *pl,
     }
     if (check_brokers(k, rk, &cl) == 0) {
         int widest = 0;
+        int present[8] = {0};
         for (size_t i = 0; i < kc->topics.n; i++) {
             int n = check_topic(k, rk, &cl, kc->topics.v[i], "source", 0);
             widest = n > widest ? n : widest;
+            if (i < 8)
+                present[i] = n > 0;
         }
         char group[300];
         if (kc->group) /* else the run's default: "weir-" + the pipeline's name */
@@ -172,12 +213,25 @@ static void check_kafka_source(struct check *k, const struct weir_pipeline *pl,
         else
             snprintf(group, sizeof group, "weir-%s", pl->name);
         check_group(k, rk, group);
+        const char *ask[8];
+        int32_t need[8];
+        size_t nask = 0;
+        for (size_t i = 0; i < kc->topics.n && nask < 7; i++)
+            if (present[i])
+                need[nask] = 1 << WEIR_KAFKA_OP_READ, ask[nask++] = kc->topics.v[i];
         if (pl->state_durable && pl->state_topic) {
             int n = check_topic(k, rk, &cl, pl->state_topic, "changelog", 1);
             if (n > 0 && n < widest)
                 line(k, "FAIL", "changelog topic \"%s\": %d partitions, fewer than the source's %d",
                      pl->state_topic, n, widest);
+            if (n > 0) /* restored (read) and written */
+                need[nask] = 1 << WEIR_KAFKA_OP_READ | 1 << WEIR_KAFKA_OP_WRITE,
+                ask[nask++] = pl->state_topic;
         }
+        struct weir_kafka_authz_ask a = {.brokers = kc->brokers, .props = kc->kafka,
+                                         .topics = ask, .ntopics = nask, .group = group,
+                                         .timeout_ms = k->timeout_ms};
+        check_may(k, "source", &a, need);
     }
     rd_kafka_destroy(rk);
 }
@@ -209,8 +263,15 @@ static void check_kafka_sink(struct check *k, const struct weir_kafka_source_con
         line(k, "FAIL", "%s", err.msg);
         return;
     }
-    if (check_brokers(k, rk, &cl) == 0)
-        check_topic(k, rk, &cl, topic, what, 0);
+    if (check_brokers(k, rk, &cl) == 0 && check_topic(k, rk, &cl, topic, what, 0) > 0) {
+        int32_t need = 1 << WEIR_KAFKA_OP_WRITE;
+        struct weir_kafka_authz_ask a = {.brokers = brokers,
+                                         .security = own || !kc ? NULL : kc->kafka,
+                                         .props = json_object_get(sink, "kafka"),
+                                         .topics = &topic, .ntopics = 1,
+                                         .timeout_ms = k->timeout_ms};
+        check_may(k, what, &a, &need);
+    }
     rd_kafka_destroy(rk);
 }
 
@@ -305,17 +366,13 @@ static void check_pipeline(struct check *k, const struct weir_pipeline *pl)
         if (strcmp(pl->ops[i].type->name, "model") == 0)
             line(k, "ok", "operators[%zu] (model): \"%s\" loaded", i,
                  json_string_value(json_object_get(json_array_get(ops, i), "path")));
-    /* Metadata shows Describe only. A true answer needs the brokers'
-     * own authorizer: the authorized operations of KIP-430 (librdkafka 2.3's
-     * rd_kafka_AdminOptions_set_include_authorized_operations). Reading the
-     * ACLs (DescribeAcls) instead would mean guessing the principal the
-     * brokers map this client to, super.users, allow.everyone.if.no.acl.found
-     * and authorizers that are not ACLs at all: it could say false things. */
-    if (k->kafka_reached)
-        line(k, "note", "kafka: Write on the sink topics and Read on the consumer group (produce "
-             "and commit) are not checked: librdkafka %s cannot ask the brokers what this client "
-             "may do (KIP-430 authorized operations need librdkafka 2.3); a refusal shows on the "
-             "run's first produce or commit", rd_kafka_version_str());
+    if (k->authz_unknown)
+        line(k, "note", "kafka: %d permission check%s not made: %s; a refusal shows on the run's "
+             "first produce or commit", k->authz_unknown, k->authz_unknown == 1 ? "" : "s",
+             k->authz_why[0] ? k->authz_why : "the brokers did not say");
+    if (k->kafka_reached && kc && kc->guarantee == WEIR_KAFKA_EXACTLY_ONCE)
+        line(k, "note", "kafka: Write on the transactional ids (exactly-once) is not checked: no "
+             "request shows it without starting a transaction");
 }
 
 static int check_main(int argc, char **argv)

@@ -76,10 +76,13 @@ allow.everyone.if.no.acl.found=false
 EOF
 kafka_start " (PLAINTEXT, for the tools) and $SBOOT (SASL_SSL)" --extra-config "$T/secure.properties" \
     --add-scram 'SCRAM-SHA-512=[name="weir",password="weir-secret"]' # for a librdkafka >= 2.6.1
-kafka_topics sec-in:2 sec-out:2 sec-rej:1 sec-forbidden:1
+kafka_topics sec-in:2 sec-out:2 sec-rej:1 sec-forbidden:1 sec-ro:1
 acl() { ktool org.apache.kafka.tools.AclCommand --bootstrap-server "$BOOT" --add --allow-principal User:weir "$@" >>"$T/acl.log" 2>&1; }
 { acl --operation Read --operation Describe --topic sec-in --group weir-sec &&
-    acl --operation Write --operation Describe --topic sec-out --topic sec-rej; } ||
+    acl --operation Write --operation Describe --topic sec-out --topic sec-rej &&
+    acl --operation Read --operation Describe --topic sec-ro &&
+    acl --operation Describe --topic weir-secure-changelog &&
+    acl --operation Describe --group weir-ro; } ||
     { fail "ACLs: $(tail -n2 "$T/acl.log")"; finish; }
 awk -v n=$N 'BEGIN { for (i = 0; i < n; i++) printf "{\"seq\":%d,\"value\":%d}\n", i, i % 50 }' >"$T/in.jsonl"
 "$WEIR" replay "$T/in.jsonl" --brokers "$BOOT" --topic sec-in --key seq >"$T/replay.log" 2>&1 ||
@@ -114,6 +117,32 @@ if ((rc == 0 && got >= N)); then
     ok "a: SASL_SSL (PLAIN), the password from a file: $got outputs, exit 0"
 else
     fail "a: $got of $N outputs, exit $rc: $(grep -v ' records in, ' "$T/good.err" | tail -n2 | cut -c1-300)"
+fi
+
+# ---- a2. `weir check` asks the brokers what this principal may do (KIP-430) -----------
+# good: Read on the source topic and group, Write on the sink topics; ro: a
+# sink topic it may only read and a group it may only describe, which
+# metadata alone (the check before) passed as "ok".
+crc=0
+"$WEIR" check "$T/good.json" >"$T/check-good.out" 2>&1 || crc=$?
+if ((crc == 0)) && grep -q 'source topic "sec-in": may Read' "$T/check-good.out" &&
+    grep -q 'consumer group "weir-sec": may Read' "$T/check-good.out" &&
+    grep -q 'sinks\[0\] (kafka) topic "sec-out": may Write' "$T/check-good.out" &&
+    grep -q 'dead_letter topic "sec-rej": may Write' "$T/check-good.out"; then
+    ok "a2: weir check: Read and Write allowed where the ACLs allow them, exit 0"
+else
+    fail "a2: weir check good.json: exit $crc: $(grep -v '^ok' "$T/check-good.out" | head -n3 | cut -c1-300)"
+fi
+pipeline ro weir-secret "$T/ca.pem" sec-ro
+sed -i 's/"weir-sec"/"weir-ro"/' "$T/ro.json"
+crc=0
+"$WEIR" check "$T/ro.json" >"$T/check-ro.out" 2>&1 || crc=$?
+if ((crc == 1)) &&
+    grep -q '^FAIL.*topic "sec-ro": this client may not Write (the brokers allow it: Read, Describe)' "$T/check-ro.out" &&
+    grep -q '^FAIL.*consumer group "weir-ro": this client may not Read (the brokers allow it: Describe)' "$T/check-ro.out"; then
+    ok "a2: weir check: no Write on sec-ro, no Read on group weir-ro: two FAIL lines, exit 1"
+else
+    fail "a2: weir check ro.json: exit $crc, expected 1 and two FAIL lines: $(grep -v '^ok' "$T/check-ro.out" | head -n4 | cut -c1-300)"
 fi
 
 # ---- b, c, d. one line each --------------------------------------------------------------
@@ -178,6 +207,18 @@ scram() {
     fi
 }
 scram scram512 SCRAM-SHA-512 sec-out
+# weir check's own client speaks SCRAM too (no authorizer here: everything allowed)
+for m in 512 256; do
+    crc=0
+    pipeline "check$m" weir-secret "$T/ca.pem" sec-out "SCRAM-SHA-$m"
+    "$WEIR" check "$T/check$m.json" >"$T/check$m.out" 2>&1 || crc=$?
+    if ((crc == 0)) && grep -q 'sinks\[0\] (kafka) topic "sec-out": may Write' "$T/check$m.out" &&
+        ! grep -q 'permission check' "$T/check$m.out"; then
+        ok "check$m: weir check over SCRAM-SHA-$m: Write allowed, exit 0"
+    else
+        fail "check$m: exit $crc: $(grep -v '^ok' "$T/check$m.out" | head -n3 | cut -c1-300)"
+    fi
+done
 pipeline scrambad not-the-password "$T/ca.pem" sec-out SCRAM-SHA-512
 expect scrambad 'authentication failed|invalid credentials'
 finish

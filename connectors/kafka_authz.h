@@ -1,0 +1,37 @@
+/* What the brokers let this client do with topics and a consumer group
+ * (KIP-430 authorized operations), asked without producing, consuming or
+ * committing: `weir check`'s Write and Read checks (kafka_authz.c). */
+#ifndef WEIR_CONNECTORS_KAFKA_AUTHZ_H
+#define WEIR_CONNECTORS_KAFKA_AUTHZ_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Kafka's AclOperation codes; an operations set has bit (1 << code). */
+enum {
+    WEIR_KAFKA_OP_READ = 3,
+    WEIR_KAFKA_OP_WRITE = 4,
+    WEIR_KAFKA_OP_DESCRIBE = 8,
+};
+#define WEIR_KAFKA_OPS_UNKNOWN INT32_MIN /* the brokers did not say */
+
+struct weir_kafka_authz_ask {
+    const char *brokers;
+    const json_t *security, *props; /* as weir_kafka_metadata_client's */
+    const char *const *topics;
+    size_t ntopics;
+    const char *group; /* or NULL */
+    int timeout_ms;
+};
+
+/* Fills topic_ops[i] for each topic (0 when it may not even be described)
+ * and *group_ops. 0, or -1 with why when the brokers could not be asked (a
+ * property the check does not follow, unreachable, refused). */
+int weir_kafka_authorized(const struct weir_kafka_authz_ask *a, int32_t *topic_ops,
+                          int32_t *group_ops, char *why, size_t size);
+
+/* "Read, Write, Describe", or "none". */
+void weir_kafka_ops_names(int32_t ops, char *out, size_t size);
+
+#endif
