@@ -11,9 +11,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { API_METADATA = 3, API_FIND_COORDINATOR = 10, API_DESCRIBE_GROUPS = 15 };
-enum { ERR_GROUP_AUTHORIZATION_FAILED = 30, ERR_TOPIC_AUTHORIZATION_FAILED = 29 };
+enum {
+    ERR_COORDINATOR_LOAD_IN_PROGRESS = 14,
+    ERR_COORDINATOR_NOT_AVAILABLE = 15,
+    ERR_TOPIC_AUTHORIZATION_FAILED = 29,
+    ERR_GROUP_AUTHORIZATION_FAILED = 30,
+};
 
 void weir_kafka_ops_names(int32_t ops, char *out, size_t size)
 {
@@ -89,7 +95,8 @@ static int topics_ops(struct weir_kprobe *p, const char *const *topics, size_t n
 }
 
 /* FindCoordinator v2: the group coordinator's address; 1 when the group
- * may not even be described (ops known: none). */
+ * may not even be described (ops known: none), -2 when the coordinator is
+ * not available yet. */
 static int coordinator(struct weir_kprobe *p, const char *group, char *host, size_t hsize,
                        int *port, char *why, size_t size)
 {
@@ -114,7 +121,10 @@ static int coordinator(struct weir_kprobe *p, const char *group, char *host, siz
     if (bad || err) {
         snprintf(why, size, "%s:%d: no coordinator for group \"%s\" (error %d)", p->host,
                  p->port, group, err);
-        return -1;
+        return !bad && (err == ERR_COORDINATOR_LOAD_IN_PROGRESS ||
+                        err == ERR_COORDINATOR_NOT_AVAILABLE)
+                   ? -2
+                   : -1;
     }
     return 0;
 }
@@ -161,14 +171,29 @@ static int group_ops_at(struct weir_kprobe *p, const char *group, int32_t *ops, 
     return 0;
 }
 
+/* A fresh cluster makes its offsets topic on the first FindCoordinator and
+ * answers "not available" meanwhile, as a coordinator still loading does:
+ * asked again, as clients do, within the timeout. */
+static int coordinator_retried(struct weir_kprobe *p, const char *group, char *host,
+                               size_t hsize, int *port, char *why, size_t size)
+{
+    int rc = -1;
+    for (int waited = 0; waited <= p->timeout_ms; waited += 200) {
+        if ((rc = coordinator(p, group, host, hsize, port, why, size)) != -2)
+            break;
+        usleep(200 * 1000);
+    }
+    return rc;
+}
+
 static int group_ops(struct weir_kprobe *p, const struct weir_kprobe_conf *c, const char *group,
                      int32_t *ops, char *why, size_t size)
 {
     char host[256];
-    int port, rc = coordinator(p, group, host, sizeof host, &port, why, size);
+    int port, rc = coordinator_retried(p, group, host, sizeof host, &port, why, size);
     if (rc != 0) {
         *ops = 0;
-        return rc < 0 ? -1 : 0;
+        return rc == 1 ? 0 : -1;
     }
     if (strcmp(host, p->host) == 0 && port == p->port)
         return group_ops_at(p, group, ops, why, size);
@@ -194,8 +219,11 @@ int weir_kafka_authorized(const struct weir_kafka_authz_ask *a, int32_t *topic_o
     if (weir_kprobe_open_list(&p, &c, a->brokers, a->timeout_ms, why, size) < 0)
         return -1;
     int rc = a->ntopics ? topics_ops(&p, a->topics, a->ntopics, topic_ops, why, size) : 0;
-    if (rc == 0 && a->group && group_ops_out)
-        rc = group_ops(&p, &c, a->group, group_ops_out, why, size);
+    /* The topics' answer stands when the group's cannot be had: it stays
+     * unknown, and why says why. */
+    if (rc == 0 && a->group && group_ops_out &&
+        group_ops(&p, &c, a->group, group_ops_out, why, size) < 0)
+        *group_ops_out = WEIR_KAFKA_OPS_UNKNOWN;
     weir_kprobe_close(&p);
     return rc;
 }

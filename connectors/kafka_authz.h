@@ -26,8 +26,10 @@ struct weir_kafka_authz_ask {
 };
 
 /* Fills topic_ops[i] for each topic (0 when it may not even be described)
- * and *group_ops. 0, or -1 with why when the brokers could not be asked (a
- * property the check does not follow, unreachable, refused). */
+ * and *group_ops; one the brokers did not say is WEIR_KAFKA_OPS_UNKNOWN
+ * (the group's: why says why). 0, or -1 with why when the brokers could not
+ * be asked at all (a property the check does not follow, unreachable,
+ * refused). */
 int weir_kafka_authorized(const struct weir_kafka_authz_ask *a, int32_t *topic_ops,
                           int32_t *group_ops, char *why, size_t size);
 

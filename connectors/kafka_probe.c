@@ -263,6 +263,18 @@ static int io_all(struct weir_kprobe *p, uint8_t *b, size_t n, int out)
     return 0;
 }
 
+static const char *api_name(int16_t key)
+{
+    switch (key) {
+    case 3: return "Metadata";
+    case 10: return "FindCoordinator";
+    case 15: return "DescribeGroups";
+    case 17: return "SaslHandshake";
+    case 36: return "SaslAuthenticate";
+    default: return "a request";
+    }
+}
+
 int weir_kprobe_call(struct weir_kprobe *p, int16_t key, int16_t version, const uint8_t *body,
                      size_t n, uint8_t **resp, size_t *rn, char *why, size_t size)
 {
@@ -279,8 +291,9 @@ int weir_kprobe_call(struct weir_kprobe *p, int16_t key, int16_t version, const 
     *resp = NULL;
     if (io_all(p, h.b, h.n, 1) < 0 || io_all(p, (uint8_t *)body, n, 1) < 0 ||
         io_all(p, len, 4, 0) < 0) {
-        snprintf(why, size, "%s:%d: the connection broke or timed out (request %d)", p->host,
-                 p->port, key);
+        snprintf(why, size, "%s:%d: no answer to %s v%d (the connection closed or timed out; "
+                 "brokers before Kafka 2.3 do not take it)", p->host, p->port, api_name(key),
+                 version);
         return -1;
     }
     uint32_t m;
@@ -289,7 +302,8 @@ int weir_kprobe_call(struct weir_kprobe *p, int16_t key, int16_t version, const 
     uint8_t *r = m >= 4 && m < (64u << 20) ? malloc(m) : NULL;
     if (!r || io_all(p, r, m, 0) < 0) {
         free(r);
-        snprintf(why, size, "%s:%d: no answer to request %d", p->host, p->port, key);
+        snprintf(why, size, "%s:%d: no answer to %s v%d", p->host, p->port, api_name(key),
+                 version);
         return -1;
     }
     int32_t got;

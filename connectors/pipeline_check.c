@@ -159,7 +159,7 @@ static void check_may(struct check *k, const char *role, const struct weir_kafka
                       const int32_t *need)
 {
     int32_t ops[8], gops;
-    char why[256], have[160];
+    char why[256] = "", have[160];
     if (weir_kafka_authorized(a, ops, &gops, why, sizeof why) < 0) {
         if (!k->authz_unknown++)
             snprintf(k->authz_why, sizeof k->authz_why, "%s", why);
@@ -174,7 +174,8 @@ static void check_may(struct check *k, const char *role, const struct weir_kafka
         char wanted[64];
         weir_kafka_ops_names(want, wanted, sizeof wanted);
         if (got == WEIR_KAFKA_OPS_UNKNOWN) {
-            k->authz_unknown++;
+            if (!k->authz_unknown++ || !k->authz_why[0])
+                snprintf(k->authz_why, sizeof k->authz_why, "%s", why);
             continue;
         }
         weir_kafka_ops_names(got, have, sizeof have);
@@ -439,10 +440,12 @@ const struct weir_command weir_command_check = {
         "Checks what PIPELINE needs from the outside world, without running it: Kafka brokers\n"
         "reachable (within --timeout, default 5 s), each source and sink topic present (its\n"
         "partition count printed) and not refused by authorization, the consumer group, the\n"
-        "changelog topic of durable state; a file source's files readable, file sinks'\n"
-        "directories writable; model files load. One line per check (ok, note or FAIL), then\n"
-        "the count of problems. Nothing is consumed, produced or committed: only metadata and\n"
-        "group descriptions are asked for, and no topic is created. Unsafe \"kafka\" properties\n"
+        "changelog topic of durable state; what the brokers' authorizer lets this client do\n"
+        "(Read on the source topics and group, Write on the sink topics); a file source's\n"
+        "files readable, file sinks' directories writable; model files load. One line per\n"
+        "check (ok, note or FAIL), then the count of problems. Nothing is consumed, produced\n"
+        "or committed: only metadata, group coordinators and group descriptions are asked\n"
+        "for, and no topic is created. Unsafe \"kafka\" properties\n"
         "are refused as weir run and weir validate refuse them. Exit 0 when everything is\n"
         "ready, 1 with every problem listed, 2 for an invalid pipeline or bad usage.\n",
     .main = check_main,

@@ -86,7 +86,11 @@ int main(void)
     CHECK(strstr(out, "topic \"out\": 2 partitions") != NULL);
     CHECK(strstr(out, ": 0 problems") != NULL);
     /* what metadata cannot show is said, once, as a note (not a problem) */
-    CHECK(strstr(out, "note  kafka: Write on the sink topics and Read on the consumer group") != NULL);
+    /* librdkafka's mock cluster does not take Metadata v8: what could not be
+     * asked is said, once, as a note (not a problem); a real broker answers
+     * it (test_weir_check_broker.sh, test_kafka_secure.sh) */
+    CHECK(strstr(out, "note  kafka: 2 permission checks not made: ") != NULL);
+    CHECK(strstr(out, "no answer to Metadata v8") != NULL);
     if (rc != 0)
         fprintf(stderr, "all present:\n%s", out);
 

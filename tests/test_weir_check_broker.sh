@@ -59,6 +59,11 @@ grep -q '^ok    source topic "in": 3 partitions$' "$WORK/ok.out" || fail "no par
 grep -q '^ok    sinks\[0\] (kafka) topic "out": 1 partition$' "$WORK/ok.out" || fail "no partition count for out"
 # The changelog of durable state (on by default) does not exist yet: a note.
 grep -q '^note  changelog topic "weir-chk-changelog": does not exist yet' "$WORK/ok.out" || fail "no changelog note"
+# What the run may do, asked of the broker (no authorizer here: everything).
+grep -q '^ok    source topic "in": may Read (allowed: Read, Write, ' "$WORK/ok.out" || fail "no Read line for in"
+grep -q '^ok    consumer group "weir-chk": may Read' "$WORK/ok.out" || fail "no Read line for the group"
+grep -q '^ok    sinks\[0\] (kafka) topic "out": may Write' "$WORK/ok.out" || fail "no Write line for out"
+! grep -q 'permission check' "$WORK/ok.out" || fail "permissions not asked of a real broker"
 passed=$((passed + 1))
 
 pipeline "$WORK/missing.json" "$BOOT" nope
