@@ -55,11 +55,9 @@ static int topics_ops(struct weir_kprobe *p, const char *const *topics, size_t n
     weir_kwrite8(&w, 0); /* allow_auto_topic_creation */
     weir_kwrite8(&w, 0); /* include_cluster_authorized_operations */
     weir_kwrite8(&w, 1); /* include_topic_authorized_operations */
-    uint8_t *resp;
-    size_t rn;
-    if (w.full || weir_kprobe_call(p, API_METADATA, 8, w.b, w.n, &resp, &rn, why, size) < 0)
+    struct weir_kread r;
+    if (weir_kprobe_call(p, API_METADATA, 8, &w, &r, why, size) < 0)
         return -1;
-    struct weir_kread r = {.p = resp, .n = rn};
     weir_kread32(&r); /* throttle */
     for (int32_t b = weir_kread32(&r); b > 0 && !r.bad; b--) {
         weir_kread32(&r);
@@ -88,7 +86,7 @@ static int topics_ops(struct weir_kprobe *p, const char *const *topics, size_t n
                                                                : allowed;
     }
     int bad = r.bad;
-    free(resp);
+    free((void *)r.p);
     if (bad)
         snprintf(why, size, "%s:%d: a Metadata answer out of shape", p->host, p->port);
     return bad ? -1 : 0;
@@ -103,11 +101,9 @@ static int coordinator(struct weir_kprobe *p, const char *group, char *host, siz
     struct weir_kwrite w = {0};
     weir_kwrite_str(&w, group);
     weir_kwrite8(&w, 0); /* a group */
-    uint8_t *resp;
-    size_t rn;
-    if (weir_kprobe_call(p, API_FIND_COORDINATOR, 2, w.b, w.n, &resp, &rn, why, size) < 0)
+    struct weir_kread r;
+    if (weir_kprobe_call(p, API_FIND_COORDINATOR, 2, &w, &r, why, size) < 0)
         return -1;
-    struct weir_kread r = {.p = resp, .n = rn};
     weir_kread32(&r);
     int16_t err = weir_kread16(&r);
     weir_kread_str(&r, NULL, 0);
@@ -115,7 +111,7 @@ static int coordinator(struct weir_kprobe *p, const char *group, char *host, siz
     weir_kread_str(&r, host, hsize);
     *port = weir_kread32(&r);
     int bad = r.bad;
-    free(resp);
+    free((void *)r.p);
     if (err == ERR_GROUP_AUTHORIZATION_FAILED)
         return 1;
     if (bad || err) {
@@ -137,11 +133,9 @@ static int group_ops_at(struct weir_kprobe *p, const char *group, int32_t *ops, 
     weir_kwrite32(&w, 1);
     weir_kwrite_str(&w, group);
     weir_kwrite8(&w, 1); /* include_authorized_operations */
-    uint8_t *resp;
-    size_t rn;
-    if (weir_kprobe_call(p, API_DESCRIBE_GROUPS, 3, w.b, w.n, &resp, &rn, why, size) < 0)
+    struct weir_kread r;
+    if (weir_kprobe_call(p, API_DESCRIBE_GROUPS, 3, &w, &r, why, size) < 0)
         return -1;
-    struct weir_kread r = {.p = resp, .n = rn};
     weir_kread32(&r);
     int32_t ng = weir_kread32(&r);
     int16_t err = weir_kread16(&r);
@@ -157,7 +151,7 @@ static int group_ops_at(struct weir_kprobe *p, const char *group, int32_t *ops, 
     }
     int32_t allowed = weir_kread32(&r);
     int bad = r.bad || ng != 1;
-    free(resp);
+    free((void *)r.p);
     if (!bad && err == ERR_GROUP_AUTHORIZATION_FAILED) {
         *ops = 0;
         return 0;

@@ -275,9 +275,16 @@ static const char *api_name(int16_t key)
     }
 }
 
-int weir_kprobe_call(struct weir_kprobe *p, int16_t key, int16_t version, const uint8_t *body,
-                     size_t n, uint8_t **resp, size_t *rn, char *why, size_t size)
+int weir_kprobe_call(struct weir_kprobe *p, int16_t key, int16_t version,
+                     const struct weir_kwrite *w, struct weir_kread *r, char *why, size_t size)
 {
+    const uint8_t *body = w->b;
+    size_t n = w->n;
+    *r = (struct weir_kread){0};
+    if (w->full) {
+        snprintf(why, size, "%s v%d: too long a request", api_name(key), version);
+        return -1;
+    }
     static const char client[] = "weir-check";
     struct weir_kwrite h = {.n = 4};
     int32_t corr = ++p->corr;
@@ -288,7 +295,6 @@ int weir_kprobe_call(struct weir_kprobe *p, int16_t key, int16_t version, const 
     uint32_t total = htonl((uint32_t)(h.n - 4 + n));
     memcpy(h.b, &total, 4);
     uint8_t len[4];
-    *resp = NULL;
     if (io_all(p, h.b, h.n, 1) < 0 || io_all(p, (uint8_t *)body, n, 1) < 0 ||
         io_all(p, len, 4, 0) < 0) {
         snprintf(why, size, "%s:%d: no answer to %s v%d (the connection closed or timed out; "
@@ -299,23 +305,22 @@ int weir_kprobe_call(struct weir_kprobe *p, int16_t key, int16_t version, const 
     uint32_t m;
     memcpy(&m, len, 4);
     m = ntohl(m);
-    uint8_t *r = m >= 4 && m < (64u << 20) ? malloc(m) : NULL;
-    if (!r || io_all(p, r, m, 0) < 0) {
-        free(r);
+    uint8_t *got = m >= 4 && m < (64u << 20) ? malloc(m) : NULL;
+    if (!got || io_all(p, got, m, 0) < 0) {
+        free(got);
         snprintf(why, size, "%s:%d: no answer to %s v%d", p->host, p->port, api_name(key),
                  version);
         return -1;
     }
-    int32_t got;
-    memcpy(&got, r, 4);
-    if ((int32_t)ntohl((uint32_t)got) != corr) {
-        free(r);
+    int32_t answered;
+    memcpy(&answered, got, 4);
+    if ((int32_t)ntohl((uint32_t)answered) != corr) {
+        free(got);
         snprintf(why, size, "%s:%d: an answer out of order", p->host, p->port);
         return -1;
     }
-    memmove(r, r + 4, m - 4);
-    *resp = r;
-    *rn = m - 4;
+    memmove(got, got + 4, m - 4);
+    *r = (struct weir_kread){.p = got, .n = m - 4};
     return 0;
 }
 

@@ -11,6 +11,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Reading a response. */
+struct weir_kread {
+    const uint8_t *p;
+    size_t n, at;
+    int bad; /* ran past the end */
+};
+int16_t weir_kread16(struct weir_kread *r);
+int32_t weir_kread32(struct weir_kread *r);
+/* A string (int16 length; -1: null): copied into out (truncated), or
+ * skipped when out is NULL. */
+void weir_kread_str(struct weir_kread *r, char *out, size_t size);
+void weir_kread_skip(struct weir_kread *r, size_t n);
+
+/* Writing a request body. */
+struct weir_kwrite {
+    uint8_t b[8192];
+    size_t n;
+    int full;
+};
 /* The client properties the probe understands, read from the pipeline's
  * "kafka" objects as librdkafka would read them (security first, then
  * props over them). */
@@ -39,34 +58,16 @@ int weir_kprobe_open_list(struct weir_kprobe *p, const struct weir_kprobe_conf *
                           const char *brokers, int timeout_ms, char *why, size_t size);
 int weir_kprobe_open(struct weir_kprobe *p, const struct weir_kprobe_conf *c, const char *host,
                      int port, int timeout_ms, char *why, size_t size);
-/* Sends one request (api key, version, body) and returns its response body
- * (after the correlation id) in *resp, malloc'd. 0, or -1 with why. */
-int weir_kprobe_call(struct weir_kprobe *p, int16_t key, int16_t version, const uint8_t *body,
-                     size_t n, uint8_t **resp, size_t *rn, char *why, size_t size);
+/* Sends one request (api key, version, body w) and sets r to read its
+ * response body (after the correlation id); r->p is malloc'd, the caller
+ * frees it. 0, or -1 with why (w overflowed, no answer). */
+int weir_kprobe_call(struct weir_kprobe *p, int16_t key, int16_t version,
+                     const struct weir_kwrite *w, struct weir_kread *r, char *why, size_t size);
 void weir_kprobe_close(struct weir_kprobe *p);
 /* Authenticates an open connection (kafka_probe_sasl.c). */
 int weir_kprobe_sasl(struct weir_kprobe *p, const struct weir_kprobe_conf *c, char *why,
                      size_t size);
 
-/* Reading a response. */
-struct weir_kread {
-    const uint8_t *p;
-    size_t n, at;
-    int bad; /* ran past the end */
-};
-int16_t weir_kread16(struct weir_kread *r);
-int32_t weir_kread32(struct weir_kread *r);
-/* A string (int16 length; -1: null): copied into out (truncated), or
- * skipped when out is NULL. */
-void weir_kread_str(struct weir_kread *r, char *out, size_t size);
-void weir_kread_skip(struct weir_kread *r, size_t n);
-
-/* Writing a request body. */
-struct weir_kwrite {
-    uint8_t b[8192];
-    size_t n;
-    int full;
-};
 void weir_kwrite16(struct weir_kwrite *w, int16_t v);
 void weir_kwrite32(struct weir_kwrite *w, int32_t v);
 void weir_kwrite8(struct weir_kwrite *w, int8_t v);

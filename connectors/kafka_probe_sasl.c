@@ -22,11 +22,9 @@ static int sasl_round(struct weir_kprobe *p, const char *in, size_t n, char *out
         return snprintf(why, size, "SASL message too long"), -1;
     memcpy(w.b + w.n, in, n);
     w.n += n;
-    uint8_t *resp;
-    size_t rn;
-    if (weir_kprobe_call(p, API_SASL_AUTHENTICATE, 1, w.b, w.n, &resp, &rn, why, size) < 0)
+    struct weir_kread r;
+    if (weir_kprobe_call(p, API_SASL_AUTHENTICATE, 1, &w, &r, why, size) < 0)
         return -1;
-    struct weir_kread r = {.p = resp, .n = rn};
     int16_t err = weir_kread16(&r);
     char msg[256];
     weir_kread_str(&r, msg, sizeof msg);
@@ -43,7 +41,7 @@ static int sasl_round(struct weir_kprobe *p, const char *in, size_t n, char *out
         memcpy(out, r.p + r.at, (size_t)len);
         out[len] = 0;
     }
-    free(resp);
+    free((void *)r.p);
     return rc;
 }
 
@@ -51,13 +49,11 @@ static int handshake(struct weir_kprobe *p, const char *mech, char *why, size_t 
 {
     struct weir_kwrite w = {0};
     weir_kwrite_str(&w, mech);
-    uint8_t *resp;
-    size_t rn;
-    if (weir_kprobe_call(p, API_SASL_HANDSHAKE, 1, w.b, w.n, &resp, &rn, why, size) < 0)
+    struct weir_kread r;
+    if (weir_kprobe_call(p, API_SASL_HANDSHAKE, 1, &w, &r, why, size) < 0)
         return -1;
-    struct weir_kread r = {.p = resp, .n = rn};
     int16_t err = weir_kread16(&r);
-    free(resp);
+    free((void *)r.p);
     if (r.bad || err) {
         snprintf(why, size, "%s:%d: the broker does not take SASL %s (error %d)", p->host,
                  p->port, mech, err);
