@@ -64,7 +64,8 @@ for mode in ${MODES:-kk-up kf-up kf-stopped kk-stopped3}; do
     for b in "$@"; do
         n=$(basename "$b")-$mode
         broker topic-create "st-$n" 4 >/dev/null || echo "topic st-$n: not created"
-        [[ $mode != [se]k-* ]] || broker topic-create "so-$n" 4 >/dev/null || echo "so-$n: not created"
+        [[ $mode != [se]k-* && $mode != sr-* && $mode != ak-* && $mode != ka-* ]] ||
+            broker topic-create "so-$n" 4 >/dev/null || echo "so-$n: not created"
         echo -n "$(basename "$b") "
         /usr/bin/python3 "$SRC/bench/reload_stall/stall.py" "$b" "$T/$n" "$BOOT" "$KDIR" "$mode"
     done
