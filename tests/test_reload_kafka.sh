@@ -72,7 +72,10 @@
 #      transactional producer, "exactly_once needs the worker's kafka
 #      sinks", and the run stopped, exit 1); every id comes out (read_committed)
 #      and more than once only where weir said a drain ran out of time; a
-#      last switch to exactly-once with SIGTERM right after it exits 0.
+#      last switch to exactly-once with SIGTERM right after it exits 0. (The
+#      loop's wait in init_transactions is measured by bench/reload_stall.sh
+#      ak-*, not asserted here: the checks before the switch find the
+#      brokers up, so no outage can be timed to fall in it.)
 #   H. reloads that remove a Kafka sink (at-least-once; a file sink kept)
 #      and add it back, 6 times: the removed sink's producer is destroyed on
 #      a thread of its own once the sink is detached, after the drain. The
