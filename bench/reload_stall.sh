@@ -14,6 +14,13 @@
 #                so-NAME), the broker up / stopped for 3 s;
 #   ek-up, ek-stopped3: as kk-*, exactly-once (a Kafka sink and dead
 #                letter on so-NAME).
+#   sr-up, sr-stopped3: a Kafka sink on so-NAME removed (the file sink and
+#                the source unchanged), the broker up / stopped for 3 s;
+#   ak-up, ak-stopped3: the source switched from at-least-once to
+#                exactly-once, its Kafka sink and dead letter on so-NAME made
+#                again (their connect_timeout changed too, so that main, which
+#                kept unchanged ones and stopped the run, makes them again);
+#   ka-up, ka-stopped3: the same the other way.
 # Usage: bench/reload_stall.sh WEIR... with binaries built with
 # bench/reload_stall/measure.patch applied (`patch -p1`, which takes it
 # before and after the sink changes; it logs "measure:" lines from
@@ -50,6 +57,25 @@
 #   0.0. ek-stopped3 shows no wait either way (40.6 / 0.0): the new
 #   source's check holds the reload until the broker is back, so the
 #   detach finds it up.
+#   sr-*, ak-*, ka-* (2026-12-01, the patch also logging "rebuild", the
+#   whole rebuild on the loop, and "sinkclose", each sink's close during
+#   the run): before / after a switch's new transactional producer
+#   initializes transactions on its transaction thread and a removed Kafka
+#   sink's producer is destroyed on a thread of its own (sinks= ms; two
+#   passes, the second with the binaries in the other order, so that each
+#   met a broker's first transactional use once in ak-up):
+#     ak-up 609.9 (first use), 27.8 / 4.0, 1.1 (rebuild 611.8, 30.3 / 17.3,
+#       17.5: the rest is the new consumer's open, unchanged);
+#     ak-stopped3 19.5, 27.9 / 2.8, 3.8 (the new sinks' and source's checks
+#       hold the reload until the broker is back, so init finds it up);
+#     ka-up 12.3 / 4.8; ka-stopped3 21.1 / 3.6;
+#     sr-up 1.5, 3.2 and the run aborted (the producer freed under its armed
+#       poll: glibc's __pthread_tpp_change_priority assertion, rc=-6, the
+#       reload never reported applied) / 0.0, 0.0 (sinkclose, at the reap
+#       once the destroying thread is through: 1.2, 0.0);
+#     sr-stopped3 7.2 and the same abort / 0.0 (applied 3.1 s after the
+#       SIGHUP: the drain waits for the broker to acknowledge the removed
+#       sink's outputs, as it must).
 set -u
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 PORT=${PORT:-29964} BOOT=127.0.0.1:${PORT:-29964}
@@ -64,7 +90,8 @@ for mode in ${MODES:-kk-up kf-up kf-stopped kk-stopped3}; do
     for b in "$@"; do
         n=$(basename "$b")-$mode
         broker topic-create "st-$n" 4 >/dev/null || echo "topic st-$n: not created"
-        [[ $mode != [se]k-* ]] || broker topic-create "so-$n" 4 >/dev/null || echo "so-$n: not created"
+        [[ $mode != [se]k-* && $mode != sr-* && $mode != ak-* && $mode != ka-* ]] ||
+            broker topic-create "so-$n" 4 >/dev/null || echo "so-$n: not created"
         echo -n "$(basename "$b") "
         /usr/bin/python3 "$SRC/bench/reload_stall/stall.py" "$b" "$T/$n" "$BOOT" "$KDIR" "$mode"
     done

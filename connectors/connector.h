@@ -142,6 +142,8 @@ struct weir_sink {
      * precheck() passed before the workers were asked to take the pipeline,
      * so open() need not ask the network again. 0 otherwise (at the start). */
     int checked;
+    struct weir_sink *retired_next; /* the worker's removed sinks, not yet closed */
+    int detached;                   /* its detach() ran */
 };
 
 struct weir_sink_type {
@@ -180,6 +182,16 @@ struct weir_sink_type {
     int (*flush)(struct weir_sink *s);
     /* Nonzero while it holds more than it should: the source pauses. */
     int (*busy)(struct weir_sink *s);
+    /* Optional: a reload removed (or replaced) this sink, with nothing of it
+     * in flight (the worker drained), after the new sinks and source opened:
+     * let go now, off the loop, of what may wait (a Kafka producer's
+     * destroy). close() comes once quiet() says so, else when the worker
+     * ends. s->shared may be gone by then: a sink with detach() has none.
+     * Without detach(), a removed sink is closed at once. */
+    void (*detach)(struct weir_sink *s);
+    /* Optional (with detach()): 1 once nothing of the detached sink is left
+     * on the loop or on another thread, so that close() will not wait. */
+    int (*quiet)(struct weir_sink *s);
     void (*close)(struct weir_sink *s); /* also after a failed open(): partial state */
     void (*release)(void *conf); /* optional */
 };

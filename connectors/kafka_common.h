@@ -200,6 +200,9 @@ rd_kafka_t *weir_kafka_txn_rk(struct weir_kafka_txn *t);
  * when one was open, or -errno (fatal, err filled). */
 int weir_kafka_txn_begin(struct weir_kafka_txn *t, struct weir_error *err);
 int weir_kafka_txn_is_open(const struct weir_kafka_txn *t);
+/* A reload's new producer is still initializing transactions, on its
+ * transaction thread: none can begin yet (kafka_sink_txn.c). */
+int weir_kafka_txn_starting(const struct weir_kafka_txn *t);
 /* Serves its delivery reports (events) for up to timeout_ms. */
 void weir_kafka_txn_serve(struct weir_kafka_txn *t, int timeout_ms);
 
@@ -215,6 +218,8 @@ struct weir_kafka_txn_end {
     int start_latest;                         /* rewind: partitions without a committed offset */
     int recover;                              /* a fenced producer may be re-created (set by
                                                  weir_kafka_txn_end, never at close) */
+    int init;                                 /* not an end: init_transactions (a reload's
+                                                 new producer, kafka_sink_txn.c) */
     /* Results, for done(): */
     int rc;  /* 0; -EAGAIN: the commit had to abort and the consumer was rewound to
                 `rewound` (the caller frees it); other -errno: fatal, msg says why */

@@ -34,7 +34,12 @@
  * the producer's transaction thread, kafka_txn.c), with the input offsets
  * inside. A failed delivery then
  * doesn't fail the worker: it makes the transaction abortable, and the source
- * aborts it and rewinds. */
+ * aborts it and rewinds.
+ *
+ * A reload never waits for the brokers on the loop here: a new sink's topic
+ * is checked before (kk_precheck), a new transactional producer initializes
+ * transactions on its transaction thread (kafka_sink_txn.c), and a removed
+ * sink's producer is destroyed on a thread of its own (kafka_sink_retire.c). */
 #include "connectors/kafka_sink.h"
 
 #define CONF(f) offsetof(struct kafka_sink_conf, f)
@@ -92,9 +97,10 @@ static void check_fatal(struct kafka_producer *p)
     weir_worker_fail(p->w, &e);
 }
 
-static void arm_poll(struct kafka_producer *p)
+void ksk_arm_poll(struct kafka_producer *p)
 {
-    if (!p->poll_armed && weir_loop_poll(p->w->loop, p->efd, POLLIN, &p->poll_ev) == 0)
+    if (!p->poll_armed && !p->retired &&
+        weir_loop_poll(p->w->loop, p->efd, POLLIN, &p->poll_ev) == 0)
         p->poll_armed = 1;
 }
 
@@ -121,12 +127,14 @@ static void on_poll(struct weir_event *ev, int res)
         (struct kafka_producer *)((char *)ev - offsetof(struct kafka_producer, poll_ev));
     uint64_t v;
     p->poll_armed = 0;
+    if (p->retired)
+        return; /* a reload removed its sinks: cancelled (kafka_sink_retire.c) */
     if (read(p->efd, &v, sizeof v) < 0) {
         /* nothing to read: a spurious wake-up */
     }
     ksk_serve(p, 0);
     check_fatal(p);
-    arm_poll(p);
+    ksk_arm_poll(p);
 }
 
 static int add_header_int(rd_kafka_headers_t *h, const char *name, int64_t v)
@@ -472,10 +480,14 @@ fail:
 /* After the first sink's topic check (the brokers answer): the delivery
  * reports' eventfd, and for a transactional producer init_transactions, which
  * fences an earlier incarnation with the same transactional.id and aborts its
- * open transaction. */
-static int producer_start(struct kafka_producer *p, uint64_t timeout_ns, struct weir_error *err)
+ * open transaction. A reload's (reload set: a switch to exactly-once) runs
+ * it on the producer's transaction thread, not on the loop, which waited
+ * there up to connect_timeout while the brokers were away; the source begins
+ * no transaction until it is through (weir_kafka_txn_starting). */
+static int producer_start(struct kafka_producer *p, uint64_t timeout_ns, int reload,
+                          struct weir_error *err)
 {
-    if (p->transactional) {
+    if (p->transactional && !reload) {
         rd_kafka_error_t *e = rd_kafka_init_transactions(p->rk, (int)(timeout_ns / 1000000u));
         if (e) {
             int rc = weir_error_set(err, -EIO, "%s: cannot initialize transactions on Kafka brokers "
@@ -490,7 +502,7 @@ static int producer_start(struct kafka_producer *p, uint64_t timeout_ns, struct 
         return weir_error_set(err, -EIO, "%s: cannot set up the delivery reports' eventfd", p->cl.what);
     static const uint64_t one = 1; /* an eventfd takes 8 bytes */
     rd_kafka_queue_io_event_enable(p->mainq, p->efd, &one, sizeof one);
-    arm_poll(p);
+    ksk_arm_poll(p);
     if (p->transactional) {
         int rc = weir_kafka_txn_runner_new(&p->runner, p->rk, p->conf_copy, p->w->loop,
                                            p->cl.what, p->cl.brokers, err);
@@ -498,6 +510,8 @@ static int producer_start(struct kafka_producer *p, uint64_t timeout_ns, struct 
         if (rc < 0)
             return rc;
         weir_worker_share(p->w, WEIR_KAFKA_TXN_SHARED, p);
+        if (reload)
+            return ksk_start_async(p, (int)(timeout_ns / 1000000u), err);
     }
     return 0;
 }
@@ -570,6 +584,12 @@ static void producer_put(struct kafka_producer *p)
             rd_kafka_queue_destroy(p->mainq);
         rd_kafka_destroy(p->rk);
     }
+    ksk_producer_free(p);
+}
+
+/* What is left once the producer is destroyed. */
+void ksk_producer_free(struct kafka_producer *p)
+{
     ksk_kmsg_free_all(p); /* after the last delivery report */
     if (p->efd >= 0)
         close(p->efd);
@@ -660,7 +680,7 @@ static int kk_open(struct weir_sink *s, struct weir_error *err)
     if (!s->checked && (rc = check_topic(ks, err)) < 0)
         return rc;
     if (first) {
-        if ((rc = producer_start(ks->p, c->connect_timeout_ns, err)) < 0)
+        if ((rc = producer_start(ks->p, c->connect_timeout_ns, s->checked, err)) < 0)
             return rc;
         ks->p->cl.started = 1;
     }
@@ -670,20 +690,31 @@ static int kk_open(struct weir_sink *s, struct weir_error *err)
     return 0;
 }
 
-static void kk_close(struct weir_sink *s)
+/* The sink lets go of its topic and its place among the producer's sinks. */
+void ksk_unlink(struct kafka_sink *ks)
 {
-    struct kafka_sink *ks = s->state;
-    if (!ks)
-        return;
     backlog_drop(ks);
     if (ks->rkt)
         rd_kafka_topic_destroy(ks->rkt);
+    ks->rkt = NULL;
     for (struct kafka_sink **pp = ks->p ? &ks->p->sinks : NULL; pp && *pp; pp = &(*pp)->pnext)
         if (*pp == ks) {
             *pp = ks->pnext;
             break;
         }
+}
+
+static void kk_close(struct weir_sink *s)
+{
+    struct kafka_sink *ks = s->state;
+    if (!ks)
+        return;
+    ksk_unlink(ks);
     producer_put(ks->p);
+    if (ks->retiring) { /* detached: its thread destroys the producer (kafka_sink_retire.c) */
+        ksk_disposer_join(ks->retiring);
+        ksk_producer_free(ks->retiring);
+    }
     weir_buf_free(&ks->buf);
     free(ks);
     s->state = NULL;
@@ -711,6 +742,8 @@ const struct weir_sink_type weir_sink_kafka = {
     .write = kk_write,
     .flush = kk_flush,
     .busy = kk_busy,
+    .detach = ksk_detach,
+    .quiet = ksk_quiet,
     .close = kk_close,
 };
 

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,16 @@ struct kafka_producer {
     rd_kafka_conf_t *conf_copy;           /* transactional, until the runner takes it */
     struct kafka_sink *sinks;             /* those using it (their topic handles are its) */
     struct weir_kafka_txn_end *ending;    /* the end in progress, or NULL */
+    int starting;                         /* a reload's: init_transactions runs on the
+                                             runner's thread (start_job); nothing begins */
+    struct weir_kafka_txn_end start_job;
+    /* A reload removed its last sink: the blocking teardown (the runner's
+     * join, rd_kafka_destroy) runs on a thread of its own (kafka_sink_retire.c) */
+    pthread_t disposer;
+    int disposing;                        /* the thread was started, not yet joined */
+    int disposed;                         /* atomic: the thread is through */
+    int retired;                          /* detached: its poll is not armed again */
+    int poll_cancelled;
     void (*ending_done)(struct weir_kafka_txn_end *e, void *ctx);
     void *ending_ctx;
 };
@@ -120,6 +131,7 @@ struct kafka_sink {
     struct poison poison[NPOISON];
     unsigned npoison;     /* written so far; the ring keeps the last NPOISON */
     struct kafka_sink *pnext; /* the producer's list */
+    struct kafka_producer *retiring; /* detached as its producer's last sink: being destroyed */
 };
 
 
@@ -135,5 +147,14 @@ void ksk_kmsg_put(struct kafka_producer *p, struct kmsg *k);
 void ksk_serve(struct kafka_producer *p, int timeout_ms);
 void ksk_serve_dr(struct kafka_producer *p, rd_kafka_event_t *ev);
 void ksk_producer_replace(struct kafka_producer *p, rd_kafka_t *rk);
+void ksk_arm_poll(struct kafka_producer *p);
+void ksk_unlink(struct kafka_sink *ks);
+void ksk_producer_free(struct kafka_producer *p);
+/* kafka_sink_txn.c: a reload's transactional producer starts off the loop */
+int ksk_start_async(struct kafka_producer *p, int timeout_ms, struct weir_error *err);
+/* kafka_sink_retire.c: a sink a reload removed */
+void ksk_detach(struct weir_sink *s);
+int ksk_quiet(struct weir_sink *s);
+void ksk_disposer_join(struct kafka_producer *p);
 
 #endif

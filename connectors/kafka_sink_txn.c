@@ -118,3 +118,35 @@ int weir_kafka_txn_ending(struct weir_kafka_txn *t)
     return ((struct kafka_producer *)t)->ending != NULL;
 }
 
+
+/* ---- a reload's new transactional producer (exactly-once switched on) ------- */
+
+/* On the loop: init_transactions is through. */
+static void started(struct weir_kafka_txn_end *e, void *ctx)
+{
+    struct kafka_producer *p = ctx;
+    p->starting = 0;
+    if (e->rc == 0 || p->w->failed)
+        return;
+    struct weir_error err; /* as when the open failed with it: the run stops */
+    weir_error_set(&err, -EIO, "reload: %s", e->msg);
+    weir_worker_fail(p->w, &err);
+}
+
+int ksk_start_async(struct kafka_producer *p, int timeout_ms, struct weir_error *err)
+{
+    p->start_job = (struct weir_kafka_txn_end){.init = 1, .timeout_ms = timeout_ms,
+                                               .done = started, .ctx = p};
+    p->starting = 1;
+    int rc = weir_kafka_txn_runner_submit(p->runner, &p->start_job);
+    if (rc < 0) {
+        p->starting = 0;
+        return weir_error_set(err, rc, "%s: cannot start initializing transactions", p->cl.what);
+    }
+    return 0;
+}
+
+int weir_kafka_txn_starting(const struct weir_kafka_txn *t)
+{
+    return ((const struct kafka_producer *)t)->starting;
+}

@@ -281,9 +281,12 @@ void ks_drain(struct kafka_source *ks)
     if (ks->held)
         ks_hold_check(ks);
     ks_txn_check_fenced(ks);
-    if (!ks->committing && !ks->held)
+    /* a reload's new producer still initializing transactions, off the
+     * loop: nothing is taken until it is through (the tick looks again) */
+    int starting = ks->txn && weir_kafka_txn_starting(ks->txn);
+    if (!ks->committing && !ks->held && !starting)
         feed_waiting(ks);
-    while (!ks->stopping && !w->failed && !ks->committing) {
+    while (!ks->stopping && !w->failed && !ks->committing && !starting) {
         if (weir_worker_should_pause(w)) {
             ks->wait_resume = 1; /* resume() drains again */
             break;

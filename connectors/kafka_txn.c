@@ -203,6 +203,15 @@ static void txn_end_run(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_e
     e->rc = 0;
     e->msg[0] = 0;
     e->replacement = NULL;
+    if (e->init) { /* a reload's new producer: fences an earlier one with its transactional.id */
+        RETRY(err, rd_kafka_init_transactions(r->rk, e->timeout_ms), deadline);
+        if (err) {
+            describe(e, r->what, r->brokers, "init_transactions", err);
+            rd_kafka_error_destroy(err);
+            e->rc = -EIO;
+        }
+        return;
+    }
     if (!e->abort && weir_kafka_fenced(r->rk)) { /* seen before the end: nothing to try */
         char why[256];
         rd_kafka_fatal_error(r->rk, why, sizeof why);

@@ -126,6 +126,11 @@ static void match(const json_t *(*get)(const struct weir_pipeline *, size_t),
     }
 }
 
+static int source_transactional(const struct weir_pipeline *pl)
+{
+    return pl->source_type->transactional && pl->source_type->transactional(pl->source_conf);
+}
+
 /* Keyed state read back at the start and saved: a state directory or a
  * changelog topic (engine/worker_state.c). */
 static int durable_in_use(const struct weir_pipeline *pl)
@@ -149,6 +154,11 @@ int weir_reload_plan(const struct weir_pipeline *running, const struct weir_pipe
                                    json_object_get(next->root, "source"));
     match(weir_reload_op_json, running, running->nops, next, next->nops, plan->op_from);
     match(sink_json, running, running->nsinks + 1, next, next->nsinks + 1, plan->sink_from);
+    /* Outputs join the source's transactions or not (a Kafka source's
+     * guarantee): no sink goes on with the producer of the other kind. */
+    if (source_transactional(running) != source_transactional(next))
+        for (size_t k = 0; k <= next->nsinks; k++)
+            plan->sink_from[k] = -1;
     if (plan_options(running, next, plan))
         return plan->changed ? WEIR_RELOAD_OPTIONS : WEIR_RELOAD_NONE;
     plan->changed = 0;

@@ -499,6 +499,8 @@ static void before_sleep(struct weir_loop_hook *hook)
         weir_worker_reload_step(w);
     if (w->retired)
         weir_worker_sources_reap(w, 0);
+    if (w->retired_sinks)
+        weir_worker_sinks_reap(w, 0);
     weir_worker_metrics_publish(w);
     if (w->paused && !weir_worker_should_pause(w)) {
         w->paused = 0;
@@ -580,6 +582,7 @@ void weir_worker_destroy(struct weir_worker *w)
 {
     w->closing = 1;
     weir_worker_sources_reap(w, 1); /* reloads' replaced ones, then the current one */
+    weir_worker_sinks_reap(w, 1);   /* before the sinks: a removed one's producer may be shared */
     if (w->source && w->has_source && w->source->type && w->source->type->close)
         w->source->type->close(w->source);
     weir_worker_source_free(w->source);

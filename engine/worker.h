@@ -75,6 +75,9 @@ struct weir_worker {
      * left on the loop (quiet()), then are closed and freed; without quiet(),
      * when the worker ends. */
     struct weir_source *retired;
+    /* A reload's removed sinks whose type closes them off the loop
+     * (detach()): they wait here until quiet(), or until the worker ends. */
+    struct weir_sink *retired_sinks;
     struct weir_sink **sinks; /* pl->nsinks, then the dead-letter sink last; each allocated
                                  on its own, so that a reload keeps a sink's address */
     size_t nsinks;

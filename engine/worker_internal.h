@@ -36,6 +36,8 @@ int weir_worker_reload_source_stopped(struct weir_worker *w);
 /* Closes and frees the replaced sources whose type says they are quiet (all
  * of them with all: the worker ends). */
 void weir_worker_sources_reap(struct weir_worker *w, int all);
+/* The same for the removed sinks (connector.h: detach, quiet). */
+void weir_worker_sinks_reap(struct weir_worker *w, int all);
 /* A batch a source filled from the pool of the shape before a reload: its
  * records are dispatched in batches of the current shape (b goes back to its
  * pool). */

@@ -11,7 +11,9 @@
  *   state (made again from the new file, the state moved over when its layout
  *   matches); kept sinks keep their open writer; the batch pool takes the new
  *   columns; a changed source is stopped (and detached) and the new one
- *   opened. Then the source resumes. */
+ *   opened; removed sinks are closed, or detached and closed once quiet when
+ *   their type lets go off the loop (a Kafka producer's destroy). Then the
+ *   source resumes. */
 #include "engine/opstate.h"
 #include "engine/reload.h"
 #include "engine/worker_internal.h"
@@ -317,9 +319,19 @@ static int rebuild_sinks(struct weir_worker *w, const struct weir_pipeline *next
      * worker's transactional producer that the removed ones kept alive, the
      * one the source drives, instead of a new one whose init_transactions
      * waited for the brokers on this loop, while the source still pointed at
-     * the freed one when every Kafka sink was replaced. */
-    for (size_t j = 0; j < nold; j++)
-        weir_worker_sink_close(old[j]);
+     * the freed one when every Kafka sink was replaced. Those whose type
+     * lets go off the loop (detach) wait on the worker's list, detached once
+     * the source is rebuilt too (sinks_retire): a replaced exactly-once
+     * source still ends with the producer they hold. */
+    for (size_t j = 0; j < nold; j++) {
+        if (old[j] && old[j]->type->detach && rc == 0) {
+            old[j]->retired_next = w->retired_sinks;
+            w->retired_sinks = old[j];
+            old[j]->detached = 0;
+        } else {
+            weir_worker_sink_close(old[j]);
+        }
+    }
     free(old);
     if (rc < 0) { /* the worker fails: with no sinks at all, nothing writes half-built ones */
         for (size_t k = 0; k < nnew; k++)
@@ -384,6 +396,30 @@ static int rebuild_source(struct weir_worker *w, const struct weir_pipeline *nex
     return rc;
 }
 
+/* The removed sinks the rebuild put on the list let go now, off the loop. */
+static void sinks_retire(struct weir_worker *w)
+{
+    for (struct weir_sink *s = w->retired_sinks; s; s = s->retired_next)
+        if (!s->detached) {
+            s->detached = 1;
+            s->type->detach(s);
+        }
+}
+
+void weir_worker_sinks_reap(struct weir_worker *w, int all)
+{
+    struct weir_sink **at = &w->retired_sinks;
+    while (*at) {
+        struct weir_sink *s = *at;
+        if (!all && (!s->detached || (s->type->quiet && !s->type->quiet(s)))) {
+            at = &s->retired_next;
+            continue;
+        }
+        *at = s->retired_next;
+        weir_worker_sink_close(s);
+    }
+}
+
 void weir_worker_sources_reap(struct weir_worker *w, int all)
 {
     struct weir_source **at = &w->retired;
@@ -420,6 +456,7 @@ static void rebuild(struct weir_worker *w)
         source_options_from(w, next); /* its type said it takes the new options as it runs */
     if (rc == 0 && source_changed)
         rc = rebuild_source(w, next, &e);
+    sinks_retire(w);
     if (rc < 0) {
         __atomic_store_n(&w->reload_failed, w->reload_gen, __ATOMIC_RELEASE);
         weir_worker_fail(w, &e);

@@ -61,6 +61,30 @@
 #      there with the broker up, bench/reload_stall.sh ek-up). Every id
 #      comes out exactly once (read_committed) over the old and the new
 #      topic, and SIGTERM exits 0.
+#   G. the source switched from at-least-once to exactly-once and back, its
+#      Kafka sink and dead letter unchanged in the file: both are made again
+#      (engine/reload.c: their producer's kind follows the guarantee), the
+#      new transactional producer's init_transactions runs on its
+#      transaction thread, not on the loop (the source takes nothing until it
+#      is through), and the replaced producers are destroyed off the loop
+#      (kafka_sink_retire.c). The run goes on through each switch (before:
+#      the kept at-least-once sinks left the new source without a
+#      transactional producer, "exactly_once needs the worker's kafka
+#      sinks", and the run stopped, exit 1); every id comes out (read_committed)
+#      and more than once only where weir said a drain ran out of time; a
+#      last switch to exactly-once with SIGTERM right after it exits 0. (The
+#      loop's wait in init_transactions is measured by bench/reload_stall.sh
+#      ak-*, not asserted here: the checks before the switch find the
+#      brokers up, so no outage can be timed to fall in it.)
+#   H. reloads that remove a Kafka sink (at-least-once; a file sink kept)
+#      and add it back, 6 times: the removed sink's producer is destroyed on
+#      a thread of its own once the sink is detached, after the drain. The
+#      run goes on with every record out to the file sink (before: the
+#      producer was freed on the loop while its delivery-report poll was
+#      still armed there, and the run aborted in the first removal: glibc's
+#      "__pthread_tpp_change_priority" assertion, bench/reload_stall.sh
+#      sr-up), the thread count after 6 removals is that after 1, what the
+#      Kafka sink wrote is on its topic, and SIGTERM exits 0.
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -435,4 +459,145 @@ c.exit()
 PY
 rc=$?
 [ $rc -eq 0 ] && ok || fail "F (exactly-once, every Kafka sink replaced)"
+
+# ---- G: the guarantee switched, at-least-once <-> exactly-once -----------------------
+for t in rk-sw-in rk-sw-out rk-sw-dl; do
+    broker topic-create $t 2 >/dev/null || { fail "cannot create topic $t"; finish; }
+done
+PYTHONPATH="$HERE" /usr/bin/python3 - "$WEIR" "$T/switch" "$BOOT" "$SRC/scripts/kafka/broker.sh" \
+    "$PORT" "$KDIR" <<'PY'
+import json, re, signal, subprocess, sys, time, urllib.request
+from reload_kafka_case import Case
+weir, t, brokers, broker_sh, port, kdir = sys.argv[1:7]
+c = Case(t)
+check, log, wait_for = c.check, c.log, c.wait_for
+n = 1500
+def replay(lo, hi):
+    c.write_ids(f"in{lo}.jsonl", range(lo, hi))
+    subprocess.run([weir, "replay", f"{t}/in{lo}.jsonl", "--brokers", brokers, "--topic",
+                    "rk-sw-in", "--key", "id"], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+def write_pipeline(eos):
+    src = {"type": "kafka", "brokers": brokers, "topics": ["rk-sw-in"], "group": "rk-sw",
+           "drain_timeout": "5s"}
+    if eos:
+        src["guarantee"] = "exactly_once"
+    c.write_pipeline({"name": "reload-switch", "state": {"durable": False}, "source": src,
+                      "operators": [{"type": "extract", "fields": {"id": "/id", "v": "/v"}}],
+                      "sinks": [{"type": "kafka", "topic": "rk-sw-out"}],
+                      "dead_letter": {"type": "kafka", "topic": "rk-sw-dl"}})
+http = None
+def out_total():
+    global http
+    if not http:
+        g = re.search(r"http: listening on .*:(\d+)$", log(), re.M)
+        http = g and int(g.group(1))
+        if not http:
+            return -1
+    try:
+        body = urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics", timeout=10).read()
+    except OSError:  # the run ended
+        return -1
+    v = [l for l in body.decode().splitlines() if l.startswith("weir_records_out_total ")]
+    return int(float(v[0].split()[1])) if v else -1
+replay(0, n)
+write_pipeline(False)
+c.start(weir, "run", f"{t}/p.json", "--workers", "1", "--http", "0")
+proc = c.proc
+check(wait_for(lambda: out_total() >= n, 60), f"at-least-once: the first {n} records out")
+for k, eos in ((1, True), (2, False)):
+    write_pipeline(eos)
+    proc.send_signal(signal.SIGHUP)
+    what = "exactly-once" if eos else "at-least-once"
+    check(wait_for(lambda: log().count("reload applied by every worker") >= k, 30),
+          f"the switch to {what} is applied")
+    replay((k) * n, (k + 1) * n)
+    # out_total counts from the start: every record once so far, more after a reread
+    check(wait_for(lambda: out_total() >= (k + 1) * n, 60),
+          f"{what}: the next {n} records out after the switch")
+check(proc.poll() is None, "the run goes on after both switches")
+write_pipeline(True)  # and a last switch, stopped at once
+proc.send_signal(signal.SIGHUP)
+wait_for(lambda: log().count("reload applied by every worker") >= 3, 30)
+rc = c.stop()
+check(rc == 0, f"SIGTERM right after a switch to exactly-once: exit {rc}")
+r = subprocess.run([broker_sh, "consume", "rk-sw-out", str(4 * n), "--read-committed",
+                    "--timeout-ms", "5000", "--port", port, "--dir", kdir],
+                   capture_output=True, text=True)
+ids = [json.loads(l)["id"] for l in r.stdout.splitlines() if l.startswith("{")]
+check(set(ids) == set(range(3 * n)),
+      f"read_committed: every id out: {len(set(ids))} distinct of {3 * n}, {len(ids)} in all")
+check(len(ids) == 3 * n or "will be read again" in log(),
+      f"duplicates ({len(ids) - len(set(ids))}) only where weir said a drain ran out of time")
+c.clean_log("no error, sanitizer report or failure in the log")
+c.exit()
+PY
+rc=$?
+[ $rc -eq 0 ] && ok || fail "G (at-least-once <-> exactly-once)"
+
+# ---- H: a Kafka sink removed and added back ------------------------------------------
+broker topic-create rk-rm-in 2 >/dev/null || { fail "cannot create topic rk-rm-in"; finish; }
+broker topic-create rk-rm-out 2 >/dev/null || { fail "cannot create topic rk-rm-out"; finish; }
+PYTHONPATH="$HERE" /usr/bin/python3 - "$WEIR" "$T/removed" "$BOOT" <<'PY'
+import os, signal, sys, time
+from reload_kafka_case import Case
+weir, t, brokers = sys.argv[1:4]
+c = Case(t)
+check, log, wait_for, ids_out = c.check, c.log, c.wait_for, c.ids_out
+n = 12000
+c.write_ids("in.jsonl", range(n))
+def write_pipeline(k, kafka):
+    sinks = [{"type": "file", "path": f"{t}/out.jsonl"}]
+    if kafka:
+        sinks.append({"type": "kafka", "topic": "rk-rm-out"})
+    c.write_pipeline({"name": "reload-removed", "state": {"durable": False},
+                      "source": {"type": "kafka", "brokers": brokers, "topics": ["rk-rm-in"],
+                                 "group": "rk-rm"},
+                      "replay": {"path": f"{t}/in.jsonl", "key": "id", "rate": 1000.0,
+                                 "stop": False},
+                      "operators": [{"type": "extract", "fields": {"id": "/id", "v": "/v"}}],
+                      "sinks": sinks, "dead_letter": {"type": "file", "path": f"{t}/dead.jsonl"}})
+def grows(limit):  # the file sink's output grows by more than 100 records
+    base = len(ids_out())
+    return wait_for(lambda: len(ids_out()) > base + 100, limit)
+def threads():
+    return len(os.listdir(f"/proc/{c.proc.pid}/task"))
+write_pipeline(0, True)
+c.start(weir, "run", f"{t}/p.json", "--workers", "1")
+proc = c.proc
+check(grows(30), "records flow to both sinks")
+thr = {}
+applied = 0
+for k in range(1, 7):
+    write_pipeline(k, False)  # removed
+    proc.send_signal(signal.SIGHUP)
+    applied += 1
+    if not check(wait_for(lambda: log().count("reload applied by every worker") >= applied, 20),
+                 f"removal {k} applied"):
+        break
+    if not check(grows(10), f"records flow after removal {k}"):
+        break
+    time.sleep(0.3)  # the removed sink's producer destroyed, its thread joined
+    thr[k] = threads()
+    write_pipeline(k, True)  # added back
+    proc.send_signal(signal.SIGHUP)
+    applied += 1
+    if not check(wait_for(lambda: log().count("reload applied by every worker") >= applied, 20),
+                 f"addition {k} applied"):
+        break
+check(proc.poll() is None, "the run goes on after the removals")
+check(thr.get(6, 999) <= thr.get(1, 0), f"threads after 6 removals {thr.get(6)} <= after 1 {thr.get(1)}")
+check(wait_for(lambda: len(ids_out()) >= n, 60), f"every id out: {len(ids_out())} of {n}")
+check(ids_out() == set(range(n)), "every id out to the file sink, no other")
+rc = c.stop()
+check(rc == 0, f"SIGTERM exit {rc}")
+c.clean_log("no error, sanitizer report or failure in the log")
+c.exit()
+PY
+rc=$?
+[ $rc -eq 0 ] && ok || fail "H (a Kafka sink removed and added back)"
+if ((rc == 0)); then
+    got=$(kafka_topic_count rk-rm-out)
+    ((got > 0)) && ok || fail "H: the kafka sink wrote nothing to rk-rm-out"
+fi
 finish

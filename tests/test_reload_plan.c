@@ -206,12 +206,42 @@ static void test_permutations(void)
     }
 }
 
+/* A Kafka source switched between at-least-once and exactly-once: its
+ * outputs join transactions or not, so no sink goes on with the producer of
+ * the other kind (before: the unchanged Kafka sinks were kept, and the new
+ * exactly-once source found no transactional producer: the run stopped). */
+static void test_guarantee_switch(void)
+{
+    static const char *fmt =
+        "{\"name\": \"p\", \"source\": {\"type\": \"kafka\", \"brokers\": \"embedded\","
+        " \"topics\": [\"in\"]%s}, \"state\": {\"durable\": false},"
+        " \"operators\": [{\"type\": \"extract\", \"fields\": {\"v\": \"/v\"}}],"
+        " \"sinks\": [{\"type\": \"kafka\", \"topic\": \"out\"}],"
+        " \"dead_letter\": {\"type\": \"kafka\", \"topic\": \"dl\"}}";
+    char alo[1024], eos[1024], alo2[1024], why[256];
+    snprintf(alo, sizeof alo, fmt, "");
+    snprintf(eos, sizeof eos, fmt, ", \"guarantee\": \"exactly_once\"");
+    snprintf(alo2, sizeof alo2, fmt, ", \"max_inflight_records\": 1000");
+    struct weir_pipeline *a = load(alo), *b = load(eos), *c = load(alo2);
+    struct weir_reload_plan p;
+    CHECK(plan(a, b, &p, why) == WEIR_RELOAD_SHAPE);
+    CHECK(p.sink_from[0] == -1 && p.sink_from[1] == -1); /* at-least-once -> exactly-once */
+    CHECK(plan(b, a, &p, why) == WEIR_RELOAD_SHAPE);
+    CHECK(p.sink_from[0] == -1 && p.sink_from[1] == -1); /* and back */
+    CHECK(plan(a, c, &p, why) == WEIR_RELOAD_SHAPE);
+    CHECK(p.sink_from[0] == 0 && p.sink_from[1] == 1); /* another source option: kept */
+    weir_pipeline_free(a);
+    weir_pipeline_free(b);
+    weir_pipeline_free(c);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
         return 1;
     test_kinds();
     test_permutations();
+    test_guarantee_switch();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s /tmp/weir-test-reload-plan-a /tmp/weir-test-reload-plan-b", dir);
     if (system(cmd) != 0)
