@@ -44,6 +44,39 @@ static void skip_int32_array(struct weir_kread *r)
         weir_kread_skip(r, (size_t)n * 4);
 }
 
+int weir_kafka_metadata_ops(struct weir_kread *r, const char *const *topics, size_t n,
+                            int32_t *ops)
+{
+    weir_kread32(r); /* throttle */
+    for (int32_t b = weir_kread32(r); b > 0 && !r->bad; b--) {
+        weir_kread32(r);
+        weir_kread_str(r, NULL, 0);
+        weir_kread32(r);
+        weir_kread_str(r, NULL, 0);
+    }
+    weir_kread_str(r, NULL, 0); /* cluster id */
+    weir_kread32(r);            /* controller */
+    for (int32_t t = weir_kread32(r); t > 0 && !r->bad; t--) {
+        int16_t err = weir_kread16(r);
+        char name[256];
+        weir_kread_str(r, name, sizeof name);
+        weir_kread_skip(r, 1);
+        for (int32_t q = weir_kread32(r); q > 0 && !r->bad; q--) {
+            weir_kread_skip(r, 2 + 4 + 4 + 4);
+            skip_int32_array(r);
+            skip_int32_array(r);
+            skip_int32_array(r);
+        }
+        int32_t allowed = weir_kread32(r);
+        for (size_t i = 0; i < n && !r->bad; i++)
+            if (strcmp(topics[i], name) == 0)
+                ops[i] = err == ERR_TOPIC_AUTHORIZATION_FAILED ? 0
+                         : err                                 ? WEIR_KAFKA_OPS_UNKNOWN
+                                                               : allowed;
+    }
+    return r->bad ? -1 : 0;
+}
+
 /* Metadata v8: each topic's authorized operations. */
 static int topics_ops(struct weir_kprobe *p, const char *const *topics, size_t n, int32_t *ops,
                       char *why, size_t size)
@@ -58,38 +91,41 @@ static int topics_ops(struct weir_kprobe *p, const char *const *topics, size_t n
     struct weir_kread r;
     if (weir_kprobe_call(p, API_METADATA, 8, &w, &r, why, size) < 0)
         return -1;
-    weir_kread32(&r); /* throttle */
-    for (int32_t b = weir_kread32(&r); b > 0 && !r.bad; b--) {
-        weir_kread32(&r);
-        weir_kread_str(&r, NULL, 0);
-        weir_kread32(&r);
-        weir_kread_str(&r, NULL, 0);
-    }
-    weir_kread_str(&r, NULL, 0); /* cluster id */
-    weir_kread32(&r);            /* controller */
-    for (int32_t t = weir_kread32(&r); t > 0 && !r.bad; t--) {
-        int16_t err = weir_kread16(&r);
-        char name[256];
-        weir_kread_str(&r, name, sizeof name);
-        weir_kread_skip(&r, 1);
-        for (int32_t q = weir_kread32(&r); q > 0 && !r.bad; q--) {
-            weir_kread_skip(&r, 2 + 4 + 4 + 4);
-            skip_int32_array(&r);
-            skip_int32_array(&r);
-            skip_int32_array(&r);
-        }
-        int32_t allowed = weir_kread32(&r);
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(topics[i], name) == 0)
-                ops[i] = err == ERR_TOPIC_AUTHORIZATION_FAILED ? 0
-                         : err                                 ? WEIR_KAFKA_OPS_UNKNOWN
-                                                               : allowed;
-    }
-    int bad = r.bad;
+    int rc = weir_kafka_metadata_ops(&r, topics, n, ops);
     free((void *)r.p);
-    if (bad)
+    if (rc < 0)
         snprintf(why, size, "%s:%d: a Metadata answer out of shape", p->host, p->port);
-    return bad ? -1 : 0;
+    return rc;
+}
+
+int weir_kafka_coordinator_read(struct weir_kread *r, char *host, size_t hsize, int *port)
+{
+    weir_kread32(r);
+    int16_t err = weir_kread16(r);
+    weir_kread_str(r, NULL, 0);
+    weir_kread32(r);
+    weir_kread_str(r, host, hsize);
+    *port = weir_kread32(r);
+    return r->bad ? -1 : err < 0 ? 0 : err;
+}
+
+int weir_kafka_group_ops_read(struct weir_kread *r, int32_t *ops)
+{
+    weir_kread32(r);
+    int32_t ng = weir_kread32(r);
+    int16_t err = weir_kread16(r);
+    for (int s = 0; s < 4; s++)
+        weir_kread_str(r, NULL, 0); /* id, state, protocol type and data */
+    for (int32_t m = weir_kread32(r); m > 0 && !r->bad; m--) {
+        for (int s = 0; s < 3; s++)
+            weir_kread_str(r, NULL, 0);
+        for (int b = 0; b < 2; b++) {
+            int32_t len = weir_kread32(r);
+            weir_kread_skip(r, len > 0 ? (size_t)len : 0);
+        }
+    }
+    *ops = weir_kread32(r);
+    return r->bad || ng != 1 ? -1 : err < 0 ? 0 : err;
 }
 
 /* FindCoordinator v2: the group coordinator's address; 1 when the group
@@ -104,13 +140,7 @@ static int coordinator(struct weir_kprobe *p, const char *group, char *host, siz
     struct weir_kread r;
     if (weir_kprobe_call(p, API_FIND_COORDINATOR, 2, &w, &r, why, size) < 0)
         return -1;
-    weir_kread32(&r);
-    int16_t err = weir_kread16(&r);
-    weir_kread_str(&r, NULL, 0);
-    weir_kread32(&r);
-    weir_kread_str(&r, host, hsize);
-    *port = weir_kread32(&r);
-    int bad = r.bad;
+    int err = weir_kafka_coordinator_read(&r, host, hsize, port), bad = err < 0;
     free((void *)r.p);
     if (err == ERR_GROUP_AUTHORIZATION_FAILED)
         return 1;
@@ -136,21 +166,8 @@ static int group_ops_at(struct weir_kprobe *p, const char *group, int32_t *ops, 
     struct weir_kread r;
     if (weir_kprobe_call(p, API_DESCRIBE_GROUPS, 3, &w, &r, why, size) < 0)
         return -1;
-    weir_kread32(&r);
-    int32_t ng = weir_kread32(&r);
-    int16_t err = weir_kread16(&r);
-    for (int s = 0; s < 4; s++)
-        weir_kread_str(&r, NULL, 0); /* id, state, protocol type and data */
-    for (int32_t m = weir_kread32(&r); m > 0 && !r.bad; m--) {
-        for (int s = 0; s < 3; s++)
-            weir_kread_str(&r, NULL, 0);
-        for (int b = 0; b < 2; b++) {
-            int32_t len = weir_kread32(&r);
-            weir_kread_skip(&r, len > 0 ? (size_t)len : 0);
-        }
-    }
-    int32_t allowed = weir_kread32(&r);
-    int bad = r.bad || ng != 1;
+    int32_t allowed;
+    int err = weir_kafka_group_ops_read(&r, &allowed), bad = err < 0;
     free((void *)r.p);
     if (!bad && err == ERR_GROUP_AUTHORIZATION_FAILED) {
         *ops = 0;
