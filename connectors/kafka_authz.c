@@ -19,6 +19,7 @@ enum {
     ERR_COORDINATOR_NOT_AVAILABLE = 15,
     ERR_TOPIC_AUTHORIZATION_FAILED = 29,
     ERR_GROUP_AUTHORIZATION_FAILED = 30,
+    ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53,
 };
 
 void weir_kafka_ops_names(int32_t ops, char *out, size_t size)
@@ -128,25 +129,25 @@ int weir_kafka_group_ops_read(struct weir_kread *r, int32_t *ops)
     return r->bad || ng != 1 ? -1 : err < 0 ? 0 : err;
 }
 
-/* FindCoordinator v2: the group coordinator's address; 1 when the group
- * may not even be described (ops known: none), -2 when the coordinator is
- * not available yet. */
-static int coordinator(struct weir_kprobe *p, const char *group, char *host, size_t hsize,
-                       int *port, char *why, size_t size)
+/* FindCoordinator v2: the coordinator of a group or transactional id; 1
+ * when it may not even be described (ops known: none), -2 when the
+ * coordinator is not available yet. */
+static int coordinator(struct weir_kprobe *p, const char *key, int8_t key_type, char *host,
+                       size_t hsize, int *port, char *why, size_t size)
 {
     struct weir_kwrite w = {0};
-    weir_kwrite_str(&w, group);
-    weir_kwrite8(&w, 0); /* a group */
+    weir_kwrite_str(&w, key);
+    weir_kwrite8(&w, key_type); /* 0: a group, 1: a transactional id */
     struct weir_kread r;
     if (weir_kprobe_call(p, API_FIND_COORDINATOR, 2, &w, &r, why, size) < 0)
         return -1;
     int err = weir_kafka_coordinator_read(&r, host, hsize, port), bad = err < 0;
     free((void *)r.p);
-    if (err == ERR_GROUP_AUTHORIZATION_FAILED)
+    if (err == ERR_GROUP_AUTHORIZATION_FAILED || err == ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
         return 1;
     if (bad || err) {
-        snprintf(why, size, "%s:%d: no coordinator for group \"%s\" (error %d)", p->host,
-                 p->port, group, err);
+        snprintf(why, size, "%s:%d: no coordinator for %s \"%s\" (error %d)", p->host, p->port,
+                 key_type ? "transactional id" : "group", key, err);
         return !bad && (err == ERR_COORDINATOR_LOAD_IN_PROGRESS ||
                         err == ERR_COORDINATOR_NOT_AVAILABLE)
                    ? -2
@@ -185,12 +186,12 @@ static int group_ops_at(struct weir_kprobe *p, const char *group, int32_t *ops, 
 /* A fresh cluster makes its offsets topic on the first FindCoordinator and
  * answers "not available" meanwhile, as a coordinator still loading does:
  * asked again, as clients do, within the timeout. */
-static int coordinator_retried(struct weir_kprobe *p, const char *group, char *host,
-                               size_t hsize, int *port, char *why, size_t size)
+static int coordinator_retried(struct weir_kprobe *p, const char *key, int8_t key_type,
+                               char *host, size_t hsize, int *port, char *why, size_t size)
 {
     int rc = -1;
     for (int waited = 0; waited <= p->timeout_ms; waited += 200) {
-        if ((rc = coordinator(p, group, host, hsize, port, why, size)) != -2)
+        if ((rc = coordinator(p, key, key_type, host, hsize, port, why, size)) != -2)
             break;
         usleep(200 * 1000);
     }
@@ -201,7 +202,7 @@ static int group_ops(struct weir_kprobe *p, const struct weir_kprobe_conf *c, co
                      int32_t *ops, char *why, size_t size)
 {
     char host[256];
-    int port, rc = coordinator_retried(p, group, host, sizeof host, &port, why, size);
+    int port, rc = coordinator_retried(p, group, 0, host, sizeof host, &port, why, size);
     if (rc != 0) {
         *ops = 0;
         return rc == 1 ? 0 : -1;
@@ -237,4 +238,18 @@ int weir_kafka_authorized(const struct weir_kafka_authz_ask *a, int32_t *topic_o
         *group_ops_out = WEIR_KAFKA_OPS_UNKNOWN;
     weir_kprobe_close(&p);
     return rc;
+}
+
+int weir_kafka_txn_describable(const struct weir_kafka_authz_ask *a, const char *txn_id,
+                               char *why, size_t size)
+{
+    struct weir_kprobe_conf c;
+    struct weir_kprobe p;
+    if (weir_kprobe_conf_read(&c, a->security, a->props, why, size) < 0 ||
+        weir_kprobe_open_list(&p, &c, a->brokers, a->timeout_ms, why, size) < 0)
+        return -1;
+    char host[256];
+    int port, rc = coordinator_retried(&p, txn_id, 1, host, sizeof host, &port, why, size);
+    weir_kprobe_close(&p);
+    return rc == 1 ? 0 : rc == 0 ? 1 : -1;
 }

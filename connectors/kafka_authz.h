@@ -43,6 +43,13 @@ int weir_kafka_metadata_ops(struct weir_kread *r, const char *const *topics, siz
 int weir_kafka_coordinator_read(struct weir_kread *r, char *host, size_t hsize, int *port);
 int weir_kafka_group_ops_read(struct weir_kread *r, int32_t *ops);
 
+/* Whether this client may Describe transactional id txn_id (asking for its
+ * coordinator needs it; a run under exactly-once needs Write, which implies
+ * it, and which no request shows without starting a transaction): 1 yes, 0
+ * no, -1 could not be asked (why). */
+int weir_kafka_txn_describable(const struct weir_kafka_authz_ask *a, const char *txn_id,
+                               char *why, size_t size);
+
 /* "Read, Write, Describe", or "none". */
 void weir_kafka_ops_names(int32_t ops, char *out, size_t size);
 

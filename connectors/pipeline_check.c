@@ -188,6 +188,25 @@ static void check_may(struct check *k, const char *role, const struct weir_kafka
     }
 }
 
+/* Exactly-once: the first worker's transactional id. Write on it is what a
+ * run needs, and no request shows it without starting a transaction; but a
+ * client that may not even Describe it (no ACL at all) surely may not. */
+static void check_txn_id(struct check *k, const struct weir_pipeline *pl,
+                         const struct weir_kafka_authz_ask *a)
+{
+    char id[300], why[256];
+    weir_kafka_transactional_id(pl, 0, id, sizeof id);
+    int d = weir_kafka_txn_describable(a, id, why, sizeof why);
+    if (d == 0)
+        line(k, "FAIL", "exactly-once: transactional id \"%s\": this client may not even Describe "
+             "it (a run needs Write on its transactional ids)", id);
+    else if (d == 1)
+        line(k, "ok", "exactly-once: transactional id \"%s\": may Describe (Write is not shown "
+             "without starting a transaction)", id);
+    else if (!k->authz_unknown++)
+        snprintf(k->authz_why, sizeof k->authz_why, "%s", why);
+}
+
 static void check_kafka_source(struct check *k, const struct weir_pipeline *pl,
                                const struct weir_kafka_source_conf *kc)
 {
@@ -233,6 +252,8 @@ static void check_kafka_source(struct check *k, const struct weir_pipeline *pl,
                                          .topics = ask, .ntopics = nask, .group = group,
                                          .timeout_ms = k->timeout_ms};
         check_may(k, "source", &a, need);
+        if (kc->guarantee == WEIR_KAFKA_EXACTLY_ONCE)
+            check_txn_id(k, pl, &a);
     }
     rd_kafka_destroy(rk);
 }
@@ -371,9 +392,6 @@ static void check_pipeline(struct check *k, const struct weir_pipeline *pl)
         line(k, "note", "kafka: %d permission check%s not made: %s; a refusal shows on the run's "
              "first produce or commit", k->authz_unknown, k->authz_unknown == 1 ? "" : "s",
              k->authz_why[0] ? k->authz_why : "the brokers did not say");
-    if (k->kafka_reached && kc && kc->guarantee == WEIR_KAFKA_EXACTLY_ONCE)
-        line(k, "note", "kafka: Write on the transactional ids (exactly-once) is not checked: no "
-             "request shows it without starting a transaction");
 }
 
 static int check_main(int argc, char **argv)

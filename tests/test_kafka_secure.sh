@@ -145,6 +145,26 @@ else
     fail "a2: weir check ro.json: exit $crc, expected 1 and two FAIL lines: $(grep -v '^ok' "$T/check-ro.out" | head -n4 | cut -c1-300)"
 fi
 
+# exactly-once: no ACL on the transactional ids -> FAIL; a prefixed ACL -> ok
+pipeline eos weir-secret "$T/ca.pem" sec-out
+sed -i 's/"group": "weir-sec",/"group": "weir-sec", "guarantee": "exactly_once", "transactional_id": "weir-sec-txn",/' "$T/eos.json"
+crc=0
+"$WEIR" check "$T/eos.json" >"$T/check-eos.out" 2>&1 || crc=$?
+if ((crc == 1)) && grep -q '^FAIL  exactly-once: transactional id "weir-sec-txn-0": this client may not even Describe it' "$T/check-eos.out"; then
+    ok "a2: weir check, exactly-once without an ACL on the transactional ids: FAIL, exit 1"
+else
+    fail "a2: weir check eos.json: exit $crc, expected 1 and the transactional id's FAIL: $(grep -v '^ok' "$T/check-eos.out" | head -n3 | cut -c1-300)"
+fi
+acl --operation Write --operation Describe --transactional-id weir-sec-txn --resource-pattern-type prefixed ||
+    fail "ACL on the transactional ids: $(tail -n2 "$T/acl.log")"
+crc=0
+"$WEIR" check "$T/eos.json" >"$T/check-eos2.out" 2>&1 || crc=$?
+if ((crc == 0)) && grep -q '^ok    exactly-once: transactional id "weir-sec-txn-0": may Describe' "$T/check-eos2.out"; then
+    ok "a2: weir check, exactly-once with a prefixed ACL on the transactional ids: exit 0"
+else
+    fail "a2: weir check eos.json after the ACL: exit $crc: $(grep -v '^ok' "$T/check-eos2.out" | head -n3 | cut -c1-300)"
+fi
+
 # ---- b, c, d. one line each --------------------------------------------------------------
 # expect NAME CAUSE_REGEX: weir exits 1; its lines other than the summary are
 # one line that names the broker and matches the cause.
