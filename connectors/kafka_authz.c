@@ -146,8 +146,9 @@ static int coordinator(struct weir_kprobe *p, const char *key, int8_t key_type, 
     if (err == ERR_GROUP_AUTHORIZATION_FAILED || err == ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
         return 1;
     if (bad || err) {
-        snprintf(why, size, "%s:%d: no coordinator for %s \"%s\" (error %d)", p->host, p->port,
-                 key_type ? "transactional id" : "group", key, err);
+        snprintf(why, size, "%s:%d: no coordinator for %s \"%s\" (%s%d)", p->host, p->port,
+                 key_type ? "transactional id" : "group", key,
+                 bad ? "an answer out of shape, " : "error ", err);
         return !bad && (err == ERR_COORDINATOR_LOAD_IN_PROGRESS ||
                         err == ERR_COORDINATOR_NOT_AVAILABLE)
                    ? -2
@@ -175,8 +176,8 @@ static int group_ops_at(struct weir_kprobe *p, const char *group, int32_t *ops, 
         return 0;
     }
     if (bad || err) {
-        snprintf(why, size, "%s:%d: group \"%s\" not described (error %d)", p->host, p->port,
-                 group, err);
+        snprintf(why, size, "%s:%d: group \"%s\" not described (%s%d)", p->host, p->port,
+                 group, bad ? "an answer out of shape, " : "error ", err);
         return -1;
     }
     *ops = allowed;

@@ -4,9 +4,11 @@ its output read back, checks that print ok/FAIL lines. Each case's driver
 imports it (the test puts tests/ on PYTHONPATH)."""
 import json
 import os
+import re
 import signal
 import subprocess
 import time
+import urllib.request
 
 
 class Case:
@@ -26,6 +28,29 @@ class Case:
         with open(f"{self.t}/{name}", "w") as f:
             for i in ids:
                 f.write(json.dumps({"id": i, "v": i % 97}) + "\n")
+
+    def replay(self, weir, brokers, topic, lo, hi):
+        """Ids lo..hi-1 into topic through weir replay, keyed by id."""
+        self.write_ids(f"in{lo}.jsonl", range(lo, hi))
+        subprocess.run([weir, "replay", f"{self.t}/in{lo}.jsonl", "--brokers", brokers,
+                        "--topic", topic, "--key", "id"], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def out_total(self):
+        """weir_records_out_total from the run's /metrics (--http 0: its port
+        read from the log), -1 before it listens or after it ended."""
+        if not getattr(self, "http", None):
+            g = re.search(r"http: listening on .*:(\d+)$", self.log(), re.M)
+            self.http = g and int(g.group(1))
+            if not self.http:
+                return -1
+        try:
+            body = urllib.request.urlopen(f"http://127.0.0.1:{self.http}/metrics",
+                                          timeout=10).read()
+        except OSError:  # the run ended
+            return -1
+        v = [l for l in body.decode().splitlines() if l.startswith("weir_records_out_total ")]
+        return int(float(v[0].split()[1])) if v else -1
 
     def write_pipeline(self, p):
         """Written whole, then renamed: a reload never reads half a file."""

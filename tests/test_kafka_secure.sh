@@ -123,47 +123,39 @@ fi
 # good: Read on the source topic and group, Write on the sink topics; ro: a
 # sink topic it may only read and a group it may only describe, which
 # metadata alone (the check before) passed as "ok".
-crc=0
-"$WEIR" check "$T/good.json" >"$T/check-good.out" 2>&1 || crc=$?
-if ((crc == 0)) && grep -q 'source topic "sec-in": may Read' "$T/check-good.out" &&
-    grep -q 'consumer group "weir-sec": may Read' "$T/check-good.out" &&
-    grep -q 'sinks\[0\] (kafka) topic "sec-out": may Write' "$T/check-good.out" &&
-    grep -q 'dead_letter topic "sec-rej": may Write' "$T/check-good.out"; then
-    ok "a2: weir check: Read and Write allowed where the ACLs allow them, exit 0"
-else
-    fail "a2: weir check good.json: exit $crc: $(grep -v '^ok' "$T/check-good.out" | head -n3 | cut -c1-300)"
-fi
+# check_expect NAME RC WHAT PATTERN...: `weir check` of $T/NAME.json exits RC
+# and prints a line matching each PATTERN (a "!"-prefixed one: no such line).
+check_expect() {
+    local name=$1 want=$2 what=$3 rc=0 pat out="$T/check-$1.out"
+    shift 3
+    "$WEIR" check "$T/$name.json" >"$out" 2>&1 || rc=$?
+    for pat in "$@"; do
+        if [[ $pat == !* ]]; then grep -q -- "${pat:1}" "$out" && rc=-1; else grep -q -- "$pat" "$out" || rc=-1; fi
+    done
+    if ((rc == want)); then
+        ok "$what"
+    else
+        fail "$what: weir check $name.json: exit $rc (-1: a line missing or unwanted), expected $want: $(grep -v '^ok' "$out" | head -n4 | cut -c1-300)"
+    fi
+}
+check_expect good 0 "a2: weir check: Read and Write allowed where the ACLs allow them, exit 0" \
+    'source topic "sec-in": may Read' 'consumer group "weir-sec": may Read' \
+    'sinks\[0\] (kafka) topic "sec-out": may Write' 'dead_letter topic "sec-rej": may Write'
 pipeline ro weir-secret "$T/ca.pem" sec-ro
 sed -i 's/"weir-sec"/"weir-ro"/' "$T/ro.json"
-crc=0
-"$WEIR" check "$T/ro.json" >"$T/check-ro.out" 2>&1 || crc=$?
-if ((crc == 1)) &&
-    grep -q '^FAIL.*topic "sec-ro": this client may not Write (the brokers allow it: Read, Describe)' "$T/check-ro.out" &&
-    grep -q '^FAIL.*consumer group "weir-ro": this client may not Read (the brokers allow it: Describe)' "$T/check-ro.out"; then
-    ok "a2: weir check: no Write on sec-ro, no Read on group weir-ro: two FAIL lines, exit 1"
-else
-    fail "a2: weir check ro.json: exit $crc, expected 1 and two FAIL lines: $(grep -v '^ok' "$T/check-ro.out" | head -n4 | cut -c1-300)"
-fi
+check_expect ro 1 "a2: weir check: no Write on sec-ro, no Read on group weir-ro: two FAIL lines, exit 1" \
+    '^FAIL.*topic "sec-ro": this client may not Write (the brokers allow it: Read, Describe)' \
+    '^FAIL.*consumer group "weir-ro": this client may not Read (the brokers allow it: Describe)'
 
 # exactly-once: no ACL on the transactional ids -> FAIL; a prefixed ACL -> ok
 pipeline eos weir-secret "$T/ca.pem" sec-out
 sed -i 's/"group": "weir-sec",/"group": "weir-sec", "guarantee": "exactly_once", "transactional_id": "weir-sec-txn",/' "$T/eos.json"
-crc=0
-"$WEIR" check "$T/eos.json" >"$T/check-eos.out" 2>&1 || crc=$?
-if ((crc == 1)) && grep -q '^FAIL  exactly-once: transactional id "weir-sec-txn-0": this client may not even Describe it' "$T/check-eos.out"; then
-    ok "a2: weir check, exactly-once without an ACL on the transactional ids: FAIL, exit 1"
-else
-    fail "a2: weir check eos.json: exit $crc, expected 1 and the transactional id's FAIL: $(grep -v '^ok' "$T/check-eos.out" | head -n3 | cut -c1-300)"
-fi
+check_expect eos 1 "a2: weir check, exactly-once without an ACL on the transactional ids: FAIL, exit 1" \
+    '^FAIL  exactly-once: transactional id "weir-sec-txn-0": this client may not even Describe it'
 acl --operation Write --operation Describe --transactional-id weir-sec-txn --resource-pattern-type prefixed ||
     fail "ACL on the transactional ids: $(tail -n2 "$T/acl.log")"
-crc=0
-"$WEIR" check "$T/eos.json" >"$T/check-eos2.out" 2>&1 || crc=$?
-if ((crc == 0)) && grep -q '^ok    exactly-once: transactional id "weir-sec-txn-0": may Describe' "$T/check-eos2.out"; then
-    ok "a2: weir check, exactly-once with a prefixed ACL on the transactional ids: exit 0"
-else
-    fail "a2: weir check eos.json after the ACL: exit $crc: $(grep -v '^ok' "$T/check-eos2.out" | head -n3 | cut -c1-300)"
-fi
+check_expect eos 0 "a2: weir check, exactly-once with a prefixed ACL on the transactional ids: exit 0" \
+    '^ok    exactly-once: transactional id "weir-sec-txn-0": may Describe'
 
 # ---- b, c, d. one line each --------------------------------------------------------------
 # expect NAME CAUSE_REGEX: weir exits 1; its lines other than the summary are
@@ -229,15 +221,9 @@ scram() {
 scram scram512 SCRAM-SHA-512 sec-out
 # weir check's own client speaks SCRAM too (no authorizer here: everything allowed)
 for m in 512 256; do
-    crc=0
     pipeline "check$m" weir-secret "$T/ca.pem" sec-out "SCRAM-SHA-$m"
-    "$WEIR" check "$T/check$m.json" >"$T/check$m.out" 2>&1 || crc=$?
-    if ((crc == 0)) && grep -q 'sinks\[0\] (kafka) topic "sec-out": may Write' "$T/check$m.out" &&
-        ! grep -q 'permission check' "$T/check$m.out"; then
-        ok "check$m: weir check over SCRAM-SHA-$m: Write allowed, exit 0"
-    else
-        fail "check$m: exit $crc: $(grep -v '^ok' "$T/check$m.out" | head -n3 | cut -c1-300)"
-    fi
+    check_expect "check$m" 0 "check$m: weir check over SCRAM-SHA-$m: Write allowed, exit 0" \
+        'sinks\[0\] (kafka) topic "sec-out": may Write' '!permission check'
 done
 pipeline scrambad not-the-password "$T/ca.pem" sec-out SCRAM-SHA-512
 expect scrambad 'authentication failed|invalid credentials'

@@ -398,10 +398,7 @@ c = Case(t)
 check, log, wait_for = c.check, c.log, c.wait_for
 n = 2000
 def replay(lo, hi):
-    c.write_ids(f"in{lo}.jsonl", range(lo, hi))
-    subprocess.run([weir, "replay", f"{t}/in{lo}.jsonl", "--brokers", brokers, "--topic",
-                    "rk-eos-in", "--key", "id"], check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    c.replay(weir, brokers, "rk-eos-in", lo, hi)
 def write_pipeline(k, inflight=50000):
     p = {"name": "reload-eos", "state": {"durable": False},
          "source": {"type": "kafka", "brokers": brokers, "topics": ["rk-eos-in"],
@@ -411,20 +408,7 @@ def write_pipeline(k, inflight=50000):
          "sinks": [{"type": "kafka", "topic": f"rk-eos-out{k}"}],
          "dead_letter": {"type": "kafka", "topic": f"rk-eos-dl{k}"}}
     c.write_pipeline(p)
-http = None
-def out_total():
-    global http
-    if not http:
-        g = re.search(r"http: listening on .*:(\d+)$", log(), re.M)
-        http = g and int(g.group(1))
-        if not http:
-            return -1
-    try:
-        body = urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics", timeout=10).read()
-    except OSError:  # the run ended
-        return -1
-    v = [l for l in body.decode().splitlines() if l.startswith("weir_records_out_total ")]
-    return int(float(v[0].split()[1])) if v else -1
+out_total = c.out_total
 replay(0, n)
 write_pipeline(1)
 c.start(weir, "run", f"{t}/p.json", "--workers", "1", "--http", "0")
@@ -473,10 +457,7 @@ c = Case(t)
 check, log, wait_for = c.check, c.log, c.wait_for
 n = 1500
 def replay(lo, hi):
-    c.write_ids(f"in{lo}.jsonl", range(lo, hi))
-    subprocess.run([weir, "replay", f"{t}/in{lo}.jsonl", "--brokers", brokers, "--topic",
-                    "rk-sw-in", "--key", "id"], check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    c.replay(weir, brokers, "rk-sw-in", lo, hi)
 def write_pipeline(eos):
     src = {"type": "kafka", "brokers": brokers, "topics": ["rk-sw-in"], "group": "rk-sw",
            "drain_timeout": "5s"}
@@ -486,20 +467,7 @@ def write_pipeline(eos):
                       "operators": [{"type": "extract", "fields": {"id": "/id", "v": "/v"}}],
                       "sinks": [{"type": "kafka", "topic": "rk-sw-out"}],
                       "dead_letter": {"type": "kafka", "topic": "rk-sw-dl"}})
-http = None
-def out_total():
-    global http
-    if not http:
-        g = re.search(r"http: listening on .*:(\d+)$", log(), re.M)
-        http = g and int(g.group(1))
-        if not http:
-            return -1
-    try:
-        body = urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics", timeout=10).read()
-    except OSError:  # the run ended
-        return -1
-    v = [l for l in body.decode().splitlines() if l.startswith("weir_records_out_total ")]
-    return int(float(v[0].split()[1])) if v else -1
+out_total = c.out_total
 replay(0, n)
 write_pipeline(False)
 c.start(weir, "run", f"{t}/p.json", "--workers", "1", "--http", "0")
