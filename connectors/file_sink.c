@@ -260,6 +260,7 @@ static int write_all(int fd, const char *p, size_t len)
 static void *writer_main(void *arg)
 {
     struct shared_writer *sw = arg;
+    pthread_setname_np(pthread_self(), "weir-fwriter");
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
     pthread_mutex_lock(&sw->lock);
     for (;;) {

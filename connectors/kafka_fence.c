@@ -204,6 +204,7 @@ static void fence_round(struct ks_fence *f)
 static void *fence_main(void *arg)
 {
     struct ks_fence *f = arg;
+    pthread_setname_np(pthread_self(), "weir-kfence");
     pthread_mutex_lock(&f->mu);
     for (;;) {
         while (!f->quit && !f->requested)

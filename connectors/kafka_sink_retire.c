@@ -44,6 +44,7 @@ static void dispose(struct kafka_producer *p)
 static void *disposer_main(void *arg)
 {
     struct kafka_producer *p = arg;
+    pthread_setname_np(pthread_self(), "weir-kretire");
     dispose(p);
     __atomic_store_n(&p->disposed, 1, __ATOMIC_RELEASE);
     uint64_t one = 1; /* the loop's next turn reaps the sink (weir_worker_sinks_reap) */

@@ -96,6 +96,7 @@ void ks_consumer_destroy(struct kafka_source *ks)
 static void *closer_main(void *arg)
 {
     struct kafka_source *ks = arg;
+    pthread_setname_np(pthread_self(), "weir-kclose");
     ks_revoke_finish(ks); /* one still waiting: its outputs are in by now (quiet) */
     ks_leave(ks, 1);
     ks_consumer_destroy(ks);

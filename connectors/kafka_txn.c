@@ -267,6 +267,7 @@ static void txn_end_run(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_e
 static void *runner_main(void *arg)
 {
     struct weir_kafka_txn_runner *r = arg;
+    pthread_setname_np(pthread_self(), "weir-ktxn");
     pthread_mutex_lock(&r->mu);
     for (;;) {
         while (!r->quit && !r->dispose && (!r->job || r->job_done))

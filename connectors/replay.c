@@ -420,6 +420,7 @@ struct replay_job {
 static void *replay_thread(void *arg)
 {
     struct replay_job *job = arg;
+    pthread_setname_np(pthread_self(), "weir-replay");
     job->rc = weir_replay_run(&job->o, &job->stats, &job->err);
     /* Here, not in finish(): tearing the embedded cluster down takes librdkafka
      * about a second, and the main thread must keep watching for signals. */

@@ -382,6 +382,7 @@ static int loop_setup(struct weir_http *s)
 static void *http_main(void *arg)
 {
     struct weir_http *s = arg;
+    pthread_setname_np(pthread_self(), "weir-http");
     int rc = loop_setup(s);
     pthread_mutex_lock(&s->lock);
     s->init_rc = rc;

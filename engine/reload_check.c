@@ -70,6 +70,7 @@ static int check_sinks(struct weir_reload_check *c)
 static void *check_main(void *arg)
 {
     struct weir_reload_check *c = arg;
+    pthread_setname_np(pthread_self(), "weir-reload");
     int rc = c->type ? c->type->precheck(c->conf, &c->err) : 0;
     if (rc == 0)
         rc = check_sinks(c);

@@ -60,6 +60,9 @@ static void *worker_main(void *arg)
 {
     struct worker_slot *slot = arg;
     struct weir_worker *w = &slot->w;
+    char name[16]; /* "weir-w3" in top -H, perf and /proc/PID/task/TID/comm */
+    snprintf(name, sizeof name, "weir-w%d", slot->id);
+    pthread_setname_np(pthread_self(), name);
     slot->rc = weir_worker_init_run(w, slot->id, slot->nworkers, slot->pl, 1, slot->shared,
                                     slot->metrics, &slot->err);
     w->timing = slot->opts->timing;
