@@ -16,7 +16,9 @@
  *    the held-out half is scored at it, so the number is not fitted to the
  *    series it reports on.
  *  - "alerts": the pipeline's own alert flags as the detections, no sweep:
- *    what an operator of the pipeline would actually have been paged for. */
+ *    what an operator of the pipeline would actually have been paged for;
+ *    over all series, the tune half and the held-out half (a change to the
+ *    alert stage alone is chosen on the tune half, as a threshold is). */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -203,12 +205,14 @@ int main(int argc, char **argv)
     if (load_outputs(&r, outputs) < 0)
         goto out;
     double all[NAB_PROFILES], theta[NAB_PROFILES], tune[NAB_PROFILES], tune_theta[NAB_PROFILES],
-        held[NAB_PROFILES], alerts[NAB_PROFILES], held_alerts[NAB_PROFILES];
+        held[NAB_PROFILES], alerts[NAB_PROFILES], tune_alerts[NAB_PROFILES],
+        held_alerts[NAB_PROFILES];
     for (int p = 0; p < NAB_PROFILES; p++) {
         all[p] = sweep(&r, p, -1, &theta[p]);
         tune[p] = sweep(&r, p, 0, &tune_theta[p]);
         held[p] = at_theta(&r, r.score, p, 1, tune_theta[p]);
         alerts[p] = at_theta(&r, r.alert, p, -1, 0.5);
+        tune_alerts[p] = at_theta(&r, r.alert, p, 0, 0.5);
         held_alerts[p] = at_theta(&r, r.alert, p, 1, 0.5);
     }
     json_t *summary = json_object();
@@ -227,6 +231,7 @@ int main(int argc, char **argv)
     json_object_set_new(summary, "heldout_at_tune_threshold", profile_object(held));
     json_object_set_new(summary, "heldout_windows", json_integer((json_int_t)hw));
     json_object_set_new(summary, "alerts", profile_object(alerts));
+    json_object_set_new(summary, "tune_alerts", profile_object(tune_alerts));
     json_object_set_new(summary, "heldout_alerts", profile_object(held_alerts));
     printf("\n%-34s %9s %14s %14s\n", "NAB score (0 null, 100 perfect)", "standard",
            "reward_low_FP", "reward_low_FN");
@@ -236,6 +241,8 @@ int main(int argc, char **argv)
            held[2]);
     printf("%-34s %9.2f %14.2f %14.2f\n", "pipeline's alerts, all series", alerts[0], alerts[1],
            alerts[2]);
+    printf("%-34s %9.2f %14.2f %14.2f\n", "pipeline's alerts, tune half", tune_alerts[0],
+           tune_alerts[1], tune_alerts[2]);
     printf("%-34s %9.2f %14.2f %14.2f\n", "pipeline's alerts, held-out half", held_alerts[0],
            held_alerts[1], held_alerts[2]);
     if (plots) {

@@ -49,10 +49,13 @@
  *
  * Options beyond CAD OSE's: `min` and `max` give the range in advance (no
  * range period; e.g. 0..100 for a percentage), `range_margin` widens a
- * learned one, `relearn` K lets a value beyond the learned range (after it
- * scores) rebuild it, at most K times per key: the range becomes that of
- * every value seen so far (widened by range_margin), the closest a stream
- * comes to CAD OSE's range, which holds the file's excursions; the contexts,
+ * learned one by a fraction of its span, `margin_mad` by robust sigmas
+ * (1.4826 MAD) of the last range_records values, which one outlier among
+ * them does not inflate as it inflates the span, `relearn` K lets a value
+ * beyond the learned range (after it scores) rebuild it, at most K times per
+ * key: the range becomes that of every value seen so far (widened as
+ * before), the closest a stream comes to CAD OSE's range, which holds the
+ * file's excursions; the contexts,
  * cut by the old steps, are cleared and the last range_records values (kept
  * in a ring) replayed, with the rest period as at the start. `scale` log
  * cuts the steps in sign(x) log1p(|x|) (skewed metrics: counts, bytes).
@@ -97,6 +100,10 @@ static const struct weir_option ose_options[] = {
     {"range_margin", WEIR_OPT_NUMBER, "0",
      "the learned range is widened by this fraction of its span on each side",
      offsetof(struct ose_conf, range_margin), WEIR_OPT_RANGE, 0, 100, NULL},
+    {"margin_mad", WEIR_OPT_NUMBER, "0",
+     "the learned range is widened on each side by this many robust sigmas (1.4826 x the "
+     "median absolute deviation) of the last range_records values, besides range_margin",
+     offsetof(struct ose_conf, margin_mad), WEIR_OPT_RANGE, 0, 1000, NULL},
     {"relearn", WEIR_OPT_INT, "0",
      "times a key may rebuild its learned range: a value beyond it, once scored, widens the "
      "range to every value seen (then range_margin), clears the contexts and replays the last "
@@ -177,6 +184,8 @@ static int ose_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
         h = weir_hash_u64(h, (uint64_t)shape[k]);
     h = weir_hash_u64(h, (uint64_t)(c->threshold * 1e9));
     h = weir_hash_u64(h, (uint64_t)(c->range_margin * 1e9));
+    if (c->margin_mad > 0) /* off: the layout of the state saved before the option */
+        h = weir_hash_u64(h, (uint64_t)(c->margin_mad * 1e9));
     c->layout = weir_hash_u64(h, c->fixed ? (uint64_t)(c->min * 1e6) ^ (uint64_t)(c->max * 1e9) : 0);
     return bad;
 }
@@ -188,11 +197,13 @@ static int ose_init(struct weir_op *op, struct weir_error *err)
     if (s) {
         s->pot = calloc((size_t)c->contexts + 1, sizeof *s->pot);
         s->visit = calloc(c->words, sizeof *s->visit);
+        s->sorted = calloc((size_t)c->range_records, sizeof *s->sorted);
     }
-    if (!s || !s->pot || !s->visit) {
+    if (!s || !s->pot || !s->visit || !s->sorted) {
         if (s) {
             free(s->pot);
             free(s->visit);
+            free(s->sorted);
         }
         free(s);
         return weir_error_set(err, -ENOMEM, "cad_ose: out of memory");
@@ -209,6 +220,7 @@ static void ose_destroy(struct weir_op *op)
     if (s) {
         free(s->pot);
         free(s->visit);
+        free(s->sorted);
     }
     free(s);
     op->state = NULL;
@@ -268,10 +280,41 @@ static void set_range(const struct ose_conf *c, struct ose_head *h, double min, 
     h->width = (span > 0 ? span : steps) / steps; /* CAD OSE's rule for a flat range */
 }
 
-/* The range of every value seen, widened by range_margin on each side. */
-static void learned_range(const struct ose_conf *c, struct ose_head *h)
+static int float_order(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median of n sorted values. */
+static double sorted_median(const float *v, size_t n)
+{
+    return n % 2 ? v[n / 2] : ((double)v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* 1.4826 x the median absolute deviation of the ring's values (the last
+ * range_records): a spread one outlier in them does not inflate, as it
+ * inflates max - min. Sorts into the worker's scratch. */
+static double robust_sigma(const struct ose_conf *c, struct ose_scratch *sc, const float *ring)
+{
+    size_t n = (size_t)c->range_records;
+    memcpy(sc->sorted, ring, n * sizeof *ring);
+    qsort(sc->sorted, n, sizeof *sc->sorted, float_order);
+    double median = sorted_median(sc->sorted, n);
+    for (size_t i = 0; i < n; i++)
+        sc->sorted[i] = (float)fabs(sc->sorted[i] - median);
+    qsort(sc->sorted, n, sizeof *sc->sorted, float_order);
+    return 1.4826 * sorted_median(sc->sorted, n);
+}
+
+/* The range of every value seen, widened on each side by range_margin of its
+ * span and margin_mad robust sigmas of the ring's values. */
+static void learned_range(const struct ose_conf *c, struct ose_head *h, struct ose_scratch *sc,
+                          const float *ring)
 {
     double wide = c->range_margin * ((double)h->max - (double)h->min);
+    if (c->margin_mad > 0)
+        wide += c->margin_mad * robust_sigma(c, sc, ring);
     set_range(c, h, h->min - wide, h->max + wide);
 }
 
@@ -308,7 +351,7 @@ static void relearn(const struct ose_model *m, struct ose_scratch *sc, const flo
     *h = (struct ose_head){.seen = keep.seen, .min = keep.min, .max = keep.max,
                            .relearned = keep.relearned + 1};
     cad_ose_reset(m);
-    learned_range(m->c, h);
+    learned_range(m->c, h, sc, ring);
     replay(m, sc, ring);
 }
 
@@ -342,7 +385,7 @@ static double ose_value(const struct ose_conf *c, struct ose_scratch *sc, unsign
         if (h->seen < n) {
             *warm = 1;
             if (h->seen + 1 == n) {
-                learned_range(c, h);
+                learned_range(c, h, sc, ring);
                 replay(&m, sc, ring);
             }
         } else {

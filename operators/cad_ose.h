@@ -22,6 +22,7 @@ struct ose_conf {
     int64_t bits, max_left, max_active, rest, range_records, contexts, relearn;
     int scale;        /* 0 linear, 1 log: sign(x) log1p(|x|) before the range */
     double threshold, min, max, range_margin;
+    double margin_mad; /* the range widened by this many robust sigmas (1.4826 MAD) */
     struct weir_state_opts state;
     /* resolved by prepare() */
     int in_col[OSE_MAX_FIELDS];
@@ -111,6 +112,7 @@ struct ose_model {
 struct ose_scratch {
     struct ose_pot *pot;
     uint64_t *visit; /* the left sides a step visits */
+    float *sorted;   /* range_records values, sorted for margin_mad's median and MAD */
 };
 
 /* What a value's explanation needs: the counts behind its score. */

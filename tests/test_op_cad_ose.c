@@ -8,8 +8,9 @@
  * default tables are those of the walk over every left side (pinned); a
  * range given in advance needs no range period; explanations only on
  * records that score; relearn rebuilds the range at most relearn times;
- * the log scale's steps; no score depends on a later record; prepare
- * errors. */
+ * the log scale's steps; margin_mad widens the range by robust sigmas
+ * (checked against a median/MAD computed here by counting); no score
+ * depends on a later record; prepare errors. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -256,6 +257,64 @@ static void test_log_scale(void)
     CHECK(why[2500] && strstr(why[2500], "v=11 in 10..13.36")); /* linear: 10..18.57 */
 }
 
+/* The median of n values by counting (no sort), the reference for
+ * margin_mad: the value with at most n/2 below it and n/2 above, for odd n. */
+static double median_by_count(const double *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t below = 0, above = 0;
+        for (size_t j = 0; j < n; j++) {
+            below += v[j] < v[i];
+            above += v[j] > v[i];
+        }
+        if (below <= n / 2 && above <= n / 2)
+            return v[i];
+    }
+    return NAN;
+}
+
+static double mad_sigma_ref(const float *xs, size_t n)
+{
+    double v[16], d[16];
+    for (size_t i = 0; i < n; i++)
+        v[i] = xs[i];
+    double m = median_by_count(v, n);
+    for (size_t i = 0; i < n; i++)
+        d[i] = fabs(v[i] - m);
+    return 1.4826 * median_by_count(d, n);
+}
+
+/* margin_mad: the learned range is widened by k robust sigmas of the range
+ * period's values (one outlier among them moves it little), and a relearn
+ * by those of the last range_records values. */
+static void test_margin_mad(void)
+{
+    static const float first[9] = {10, 12, 14, 16, 18, 20, 22, 24, 100};
+    for (size_t i = 0; i < N; i++) {
+        x[i] = i < 9 ? first[i] : (float)(10 + 2 * ((i - 9) % 8));
+        key[i] = 0;
+    }
+    x[20] = 200;
+    x[30] = 300;
+    char want[128];
+    double wide = 2 * mad_sigma_ref(first, 9);
+    run("{\"fields\": \"v\", \"range_records\": 9, \"rest\": 0}", N, -1, s1, NULL);
+    CHECK(why[20] && strstr(why[20], "above the range 10..100"));
+    run("{\"fields\": \"v\", \"range_records\": 9, \"rest\": 0, \"margin_mad\": 2}", N,
+        -1, s1, NULL);
+    snprintf(want, sizeof want, "above the range %.4g..%.4g", 10 - wide, 100 + wide);
+    printf("cad_ose margin_mad: %s (want %s)\n", why[20] ? why[20] : "-", want);
+    CHECK(fabs(wide - 2 * 1.4826 * 4) < 1e-9);
+    CHECK(why[20] && strstr(why[20], want));
+    /* relearn: every value seen, widened by the MAD of the last 9 (x[12..20]) */
+    run("{\"fields\": \"v\", \"range_records\": 9, \"rest\": 0, \"margin_mad\": 2, "
+        "\"relearn\": 1}", N, -1, s1, NULL);
+    wide = 2 * mad_sigma_ref(x + 12, 9);
+    snprintf(want, sizeof want, "above the range %.4g..%.4g", 10 - wide, 200 + wide);
+    printf("cad_ose margin_mad relearn: %s (want %s)\n", why[30] ? why[30] : "-", want);
+    CHECK(why[30] && strstr(why[30], want));
+}
+
 /* No read-ahead: a record's score is the same whether or not the records
  * after it were ever given (every option that moves the range). */
 static void test_no_read_ahead(void)
@@ -266,6 +325,8 @@ static void test_no_read_ahead(void)
         "\"range_margin\": 0.25}",
         "{\"fields\": \"v\", \"range_records\": 100, \"rest\": 0, \"relearn\": 100, "
         "\"scale\": \"log\", \"contexts\": 64}",
+        "{\"fields\": \"v\", \"range_records\": 150, \"rest\": 20, \"relearn\": 4, "
+        "\"margin_mad\": 3}",
     };
     static const size_t cuts[] = {99, 150, 151, 700, 1501, 2222};
     make_pattern(5);
@@ -312,6 +373,7 @@ int main(void)
     test_fixed_and_constant();
     test_relearn();
     test_log_scale();
+    test_margin_mad();
     test_no_read_ahead();
     test_prepare_errors();
     for (size_t i = 0; i < N; i++)
