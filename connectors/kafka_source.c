@@ -481,9 +481,9 @@ static rd_kafka_resp_err_t assign_embedded(struct kafka_source *ks)
     }
     ks_log_partitions(ks, "assigned (embedded cluster: fixed)", l);
     ks_parts_assigned(ks, l);
+    rd_kafka_topic_partition_list_t *late = ks_pause_unready(ks, l, 0);
     rd_kafka_resp_err_t e = rd_kafka_assign(ks->rk, l);
-    if (!e)
-        ks_pause_unready(ks, l);
+    ks_pause_late(ks, late);
     rd_kafka_topic_partition_list_destroy(l);
     return e;
 }

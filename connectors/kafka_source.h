@@ -172,8 +172,12 @@ void ks_parts_assigned(struct kafka_source *ks, rd_kafka_topic_partition_list_t 
 /* One log line for an assignment or revocation: "assigned 2 partition(s): t[0,2]". */
 void ks_log_partitions(const struct kafka_source *ks, const char *what,
                        const rd_kafka_topic_partition_list_t *l);
-/* New assignments not held: unready partitions paused, ready ones resumed. */
-void ks_pause_unready(struct kafka_source *ks, const rd_kafka_topic_partition_list_t *l);
+/* Before an assignment: its unready partitions (all: every one) paused, the
+ * others resumed; what librdkafka did not know yet is paused after it. */
+rd_kafka_topic_partition_list_t *ks_pause_unready(struct kafka_source *ks,
+                                                  const rd_kafka_topic_partition_list_t *l,
+                                                  int all);
+void ks_pause_late(struct kafka_source *ks, rd_kafka_topic_partition_list_t *late);
 void ks_partition_ready(struct weir_source *s, uint32_t slot);
 void ks_ckpt_maybe(struct kafka_source *ks);
 int ks_ckpt_final(struct kafka_source *ks);

@@ -39,11 +39,8 @@ class Case:
     def out_total(self):
         """weir_records_out_total from the run's /metrics (--http 0: its port
         read from the log), -1 before it listens or after it ended."""
-        if not getattr(self, "http", None):
-            g = re.search(r"http: listening on .*:(\d+)$", self.log(), re.M)
-            self.http = g and int(g.group(1))
-            if not self.http:
-                return -1
+        if not self.http_port():
+            return -1
         try:
             body = urllib.request.urlopen(f"http://127.0.0.1:{self.http}/metrics",
                                           timeout=10).read()
@@ -51,6 +48,42 @@ class Case:
             return -1
         v = [l for l in body.decode().splitlines() if l.startswith("weir_records_out_total ")]
         return int(float(v[0].split()[1])) if v else -1
+
+    def partitions(self, brokers, topic):
+        """For a failure message: each partition of topic as the brokers hold
+        it (end offsets) and as the run read it (/metrics: next offset to
+        read, high watermark, offset stored for commit), so that a record
+        missing says which partition it was in and where reading stopped."""
+        lines = [f"{topic} end offsets (brokers):"]
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        libs = os.path.join(os.environ.get("WEIR_KAFKA_HOME",
+                                           os.path.expanduser("~/.cache/weir-kafka")), "libs")
+        try:
+            r = subprocess.run(["java", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                                f"-Dlog4j2.configurationFile={root}/scripts/kafka/log4j2.properties",
+                                "-Dweir.log.level=WARN", "-cp", f"{libs}/*",
+                                "org.apache.kafka.tools.GetOffsetShell", "--bootstrap-server",
+                                brokers, "--topic", topic], capture_output=True, text=True,
+                               timeout=60)
+            lines += ["  " + l for l in r.stdout.split()] or ["  none: " + r.stderr[-200:]]
+        except (OSError, subprocess.TimeoutExpired) as e:
+            lines.append(f"  not known: {e}")
+        lines.append("the run's partitions (/metrics):")
+        try:
+            body = urllib.request.urlopen(f"http://127.0.0.1:{self.http_port()}/metrics",
+                                          timeout=10).read().decode()
+            lines += ["  " + l for l in body.splitlines()
+                      if l.startswith("weir_partition_") and f'topic="{topic}"' in l]
+        except (OSError, TypeError) as e:
+            lines.append(f"  not known: {e}")
+        return "\n".join(lines)
+
+    def http_port(self):
+        """The run's /metrics port (--http 0: read from its log), or None."""
+        if not getattr(self, "http", None):
+            g = re.search(r"http: listening on .*:(\d+)$", self.log(), re.M)
+            self.http = g and int(g.group(1))
+        return self.http
 
     def write_pipeline(self, p):
         """Written whole, then renamed: a reload never reads half a file."""

@@ -233,9 +233,11 @@ def write_pipeline(b):
          "dead_letter": {"type": "file", "path": f"{t}/dead.jsonl"}}
     c.write_pipeline(p)
 write_pipeline(brokers)
-c.start(weir, "run", f"{t}/p.json", "--workers", "1")
+c.start(weir, "run", f"{t}/p.json", "--workers", "1", "--http", "0")
 proc = c.proc
-check(wait_for(lambda: len(ids_out()) >= n, 60), f"every id out before the reload: {len(ids_out())} of {n}")
+if not check(wait_for(lambda: len(ids_out()) >= n, 60),
+             f"every id out before the reload: {len(ids_out())} of {n}"):
+    print(c.partitions(brokers, "rk-in-stopped"), flush=True)
 time.sleep(1.2)  # an auto-commit interval: the offsets are committed already
 bpid = int(open(pidfile).read())
 os.kill(bpid, signal.SIGSTOP)
