@@ -19,6 +19,7 @@
 #include "connectors/file_list.h"
 #include "connectors/kafka_common.h"
 #include "engine/buf.h"
+#include "engine/jscan.h"
 #include "engine/loop.h"
 #include "engine/pipeline.h"
 #include "engine/run.h"
@@ -67,32 +68,49 @@ static rd_kafka_t *producer_new(const struct weir_replay_opts *o, struct replay_
     return rk;
 }
 
-/* The key: a top-level string or number field of the JSON object, found by a
- * plain search for "name": (good enough for a replay tool; not the record path). */
-static void find_key(const char *json, size_t len, const char *field, const char **key, size_t *klen)
+/* The message key: the value of the record's top-level member named by
+ * --key (the last one, when a name repeats, as extract reads it): a
+ * string's text, unescaped, or any other value's JSON text, without the
+ * whitespace around it. None when the line is not valid JSON (the
+ * consumer's dead-letter sink will say why) or has no such member. Before,
+ * the key was found by searching the line for `"NAME":`: it kept the space
+ * after the colon (`{"id": 7}` was keyed " 7", not "7", which other
+ * producers of the topic would not write) and could match a nested member
+ * or a string's text. */
+static void find_key(const struct weir_jscan *js, const char *json, size_t len,
+                     struct weir_buf *scratch, const char **key, size_t *klen)
 {
+    struct weir_jval v;
     *key = NULL;
     *klen = 0;
-    char pat[160];
-    int n = snprintf(pat, sizeof pat, "\"%s\":", field);
-    const char *p = memmem(json, len, pat, (size_t)n);
-    if (!p)
+    if (len > UINT32_MAX || weir_jscan_run(js, json, len, &v, NULL) < 0 ||
+        v.type == WEIR_JMISSING)
         return;
-    p += n;
-    const char *end = json + len;
-    if (p < end && *p == '"') {
-        const char *q = memchr(p + 1, '"', (size_t)(end - p - 1));
-        if (q) {
-            *key = p + 1;
-            *klen = (size_t)(q - p - 1);
-        }
+    if (v.type == WEIR_JSTRING && v.escaped) {
+        if (weir_buf_reserve(scratch, v.len) < 0)
+            return;
+        *klen = weir_jstr_unescape(json + v.off, v.len, scratch->data);
+        *key = scratch->data;
         return;
     }
-    const char *q = p;
-    while (q < end && *q != ',' && *q != '}')
-        q++;
-    *key = p;
-    *klen = (size_t)(q - p);
+    *key = json + v.off;
+    *klen = v.len;
+}
+
+/* The JSON pointer of the top-level member --key names ('~' and '/' escaped
+ * as RFC 6901 says), compiled. */
+static int key_matcher(const char *field, struct weir_jscan **js, struct weir_error *err)
+{
+    struct weir_buf ptr = {0};
+    int rc = weir_buf_append(&ptr, "/", 1);
+    for (const char *c = field; rc == 0 && *c; c++)
+        rc = *c == '~' ? weir_buf_append(&ptr, "~0", 2)
+             : *c == '/' ? weir_buf_append(&ptr, "~1", 2)
+                         : weir_buf_append(&ptr, c, 1);
+    const char *p = rc == 0 ? weir_buf_cstr(&ptr) : NULL;
+    rc = p ? weir_jscan_compile(js, &p, 1, err) : weir_error_set(err, -ENOMEM, "out of memory");
+    weir_buf_free(&ptr);
+    return rc;
 }
 
 static int stopping(const struct weir_replay_opts *o)
@@ -211,12 +229,13 @@ static int replay_lines(rd_kafka_t *rk, const struct weir_replay_opts *o, struct
                         struct weir_error *err)
 {
     struct weir_csv_header h = {0};
-    struct weir_buf row = {0};
+    struct weir_buf row = {0}, kbuf = {0};
+    struct weir_jscan *js = NULL;
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
     uint64_t sent = *sent_out, lineno = 0, t0 = weir_now_ns();
-    int rc = 0;
+    int rc = o->key_field ? key_matcher(o->key_field, &js, err) : 0;
     while (rc == 0 && !stopping(o) && (!o->limit || sent < o->limit) &&
            (n = getline(&line, &cap, in)) >= 0) {
         lineno++;
@@ -242,8 +261,8 @@ static int replay_lines(rd_kafka_t *rk, const struct weir_replay_opts *o, struct
         }
         const char *key = NULL;
         size_t klen = 0;
-        if (o->key_field)
-            find_key(v, len, o->key_field, &key, &klen);
+        if (js)
+            find_key(js, v, len, &kbuf, &key, &klen);
         uint64_t cost = len + klen + REPLAY_RECORD_OVERHEAD;
         pace(o, sent, t0);
         lead_wait(rk, o, lead, sent, cost);
@@ -263,6 +282,8 @@ static int replay_lines(rd_kafka_t *rk, const struct weir_replay_opts *o, struct
     *cut = rc == 0 && stopping(o) && !feof(in) && (!o->limit || sent < o->limit);
     free(line);
     weir_buf_free(&row);
+    weir_buf_free(&kbuf);
+    weir_jscan_free(js);
     weir_csv_header_free(&h);
     return rc;
 }
@@ -377,7 +398,7 @@ static const struct weir_option weir_replay_options[] = {
      RCONF(topic), 0, 0, 0, NULL},
     {"rate", WEIR_OPT_NUMBER, "0", "records per second; 0: as fast as the broker takes them",
      RCONF(rate), WEIR_OPT_RANGE, 0, INFINITY, NULL},
-    {"key", WEIR_OPT_STRING, NULL, "top-level field used as the message key", RCONF(key), 0, 0, 0,
+    {"key", WEIR_OPT_STRING, NULL, "top-level field used as the message key (a string's text, any other value's JSON text)", RCONF(key), 0, 0, 0,
      NULL},
     {"partition", WEIR_OPT_INT, "-1",
      "produce every record to this partition (one series in order); -1: by key",
