@@ -97,19 +97,13 @@ static void find_key(const struct weir_jscan *js, const char *json, size_t len,
     *klen = v.len;
 }
 
-/* The JSON pointer of the top-level member --key names ('~' and '/' escaped
- * as RFC 6901 says), compiled. */
+/* The top-level member --key names, as a compiled pointer. */
 static int key_matcher(const char *field, struct weir_jscan **js, struct weir_error *err)
 {
-    struct weir_buf ptr = {0};
-    int rc = weir_buf_append(&ptr, "/", 1);
-    for (const char *c = field; rc == 0 && *c; c++)
-        rc = *c == '~' ? weir_buf_append(&ptr, "~0", 2)
-             : *c == '/' ? weir_buf_append(&ptr, "~1", 2)
-                         : weir_buf_append(&ptr, c, 1);
-    const char *p = rc == 0 ? weir_buf_cstr(&ptr) : NULL;
-    rc = p ? weir_jscan_compile(js, &p, 1, err) : weir_error_set(err, -ENOMEM, "out of memory");
-    weir_buf_free(&ptr);
+    char *p = weir_jpointer_for(field);
+    int rc = p ? weir_jscan_compile(js, (const char *const *)&p, 1, err)
+               : weir_error_set(err, -ENOMEM, "out of memory");
+    free(p);
     return rc;
 }
 
@@ -398,8 +392,9 @@ static const struct weir_option weir_replay_options[] = {
      RCONF(topic), 0, 0, 0, NULL},
     {"rate", WEIR_OPT_NUMBER, "0", "records per second; 0: as fast as the broker takes them",
      RCONF(rate), WEIR_OPT_RANGE, 0, INFINITY, NULL},
-    {"key", WEIR_OPT_STRING, NULL, "top-level field used as the message key (a string's text, any other value's JSON text)", RCONF(key), 0, 0, 0,
-     NULL},
+    {"key", WEIR_OPT_STRING, NULL,
+     "top-level field used as the message key (a string's text, any other value's JSON text)",
+     RCONF(key), 0, 0, 0, NULL},
     {"partition", WEIR_OPT_INT, "-1",
      "produce every record to this partition (one series in order); -1: by key",
      RCONF(partition), WEIR_OPT_RANGE, -1, 1 << 20, NULL},

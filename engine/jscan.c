@@ -231,6 +231,24 @@ fail:
     return rc;
 }
 
+char *weir_jpointer_for(const char *name)
+{
+    char *out = malloc(2 * strlen(name) + 2), *o = out;
+    if (!out)
+        return NULL;
+    *o++ = '/';
+    for (; *name; name++) {
+        if (*name == '~' || *name == '/') {
+            *o++ = '~';
+            *o++ = *name == '~' ? '0' : '1';
+        } else {
+            *o++ = *name;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 void weir_jscan_free(struct weir_jscan *s)
 {
     if (!s)

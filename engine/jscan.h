@@ -77,6 +77,10 @@ int weir_jscan_compile(struct weir_jscan **out, const char *const *pointers, siz
 /* Accepts NULL. */
 void weir_jscan_free(struct weir_jscan *s);
 
+/* The pointer to a top-level member: "/" + name, with RFC 6901's "~0" and
+ * "~1" for '~' and '/'. malloc'd (free it); NULL when out of memory. */
+char *weir_jpointer_for(const char *name);
+
 /* The number of pointers s was compiled with (the length vals must have). */
 size_t weir_jscan_count(const struct weir_jscan *s);
 

@@ -350,25 +350,6 @@ static char *substitute(const char *key, const char *cap, size_t caplen)
     return out;
 }
 
-/* "/" + name, with RFC 6901's "~0" and "~1" for '~' and '/'. */
-static char *pointer_to(const char *name)
-{
-    char *out = malloc(2 * strlen(name) + 2), *o = out;
-    if (!out)
-        return NULL;
-    *o++ = '/';
-    for (; *name; name++) {
-        if (*name == '~' || *name == '/') {
-            *o++ = '~';
-            *o++ = *name == '~' ? '0' : '1';
-        } else {
-            *o++ = *name;
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
 /* "V*": "/V*" (or {"path": "/V*", ...}): one field per top-level input
  * field the pointer's pattern matches, in the input's order, named by the
  * key with its '*' standing for what the pattern's '*' matched. The input's
@@ -412,7 +393,7 @@ static int expand_wildcard(struct extract_conf *c, const char *key, const json_t
         struct extract_field *f = &c->f[c->nf++];
         *f = proto;
         f->name = own(c, substitute(key, nm + pre, len - pre - post));
-        f->pointer = own(c, pointer_to(nm));
+        f->pointer = own(c, weir_jpointer_for(nm));
         if (!f->name || !f->pointer) {
             weir_diag_add(p->diag, fp, "out of memory");
             return 1;
