@@ -72,6 +72,7 @@
 #include <string.h>
 
 #include "operators/cad_ose.h"
+#include "operators/robust.h"
 #include "operators/scorer.h"
 
 static const struct weir_option ose_options[] = {
@@ -197,9 +198,10 @@ static int ose_init(struct weir_op *op, struct weir_error *err)
     if (s) {
         s->pot = calloc((size_t)c->contexts + 1, sizeof *s->pot);
         s->visit = calloc(c->words, sizeof *s->visit);
-        s->sorted = calloc((size_t)c->range_records, sizeof *s->sorted);
+        if (c->margin_mad > 0)
+            s->sorted = calloc((size_t)c->range_records, sizeof *s->sorted);
     }
-    if (!s || !s->pot || !s->visit || !s->sorted) {
+    if (!s || !s->pot || !s->visit || (c->margin_mad > 0 && !s->sorted)) {
         if (s) {
             free(s->pot);
             free(s->visit);
@@ -286,25 +288,15 @@ static int float_order(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The median of n sorted values. */
-static double sorted_median(const float *v, size_t n)
-{
-    return n % 2 ? v[n / 2] : ((double)v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* 1.4826 x the median absolute deviation of the ring's values (the last
  * range_records): a spread one outlier in them does not inflate, as it
  * inflates max - min. Sorts into the worker's scratch. */
 static double robust_sigma(const struct ose_conf *c, struct ose_scratch *sc, const float *ring)
 {
-    size_t n = (size_t)c->range_records;
+    uint32_t n = (uint32_t)c->range_records;
     memcpy(sc->sorted, ring, n * sizeof *ring);
     qsort(sc->sorted, n, sizeof *sc->sorted, float_order);
-    double median = sorted_median(sc->sorted, n);
-    for (size_t i = 0; i < n; i++)
-        sc->sorted[i] = (float)fabs(sc->sorted[i] - median);
-    qsort(sc->sorted, n, sizeof *sc->sorted, float_order);
-    return 1.4826 * sorted_median(sc->sorted, n);
+    return 1.4826 * weir_sorted_mad(sc->sorted, n, weir_sorted_median(sc->sorted, n));
 }
 
 /* The range of every value seen, widened on each side by range_margin of its

@@ -112,7 +112,7 @@ struct ose_model {
 struct ose_scratch {
     struct ose_pot *pot;
     uint64_t *visit; /* the left sides a step visits */
-    float *sorted;   /* range_records values, sorted for margin_mad's median and MAD */
+    float *sorted;   /* range_records values, sorted for margin_mad's median and MAD (else NULL) */
 };
 
 /* What a value's explanation needs: the counts behind its score. */

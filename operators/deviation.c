@@ -56,6 +56,7 @@
 
 #include "engine/operator.h"
 #include "engine/opstate.h"
+#include "operators/robust.h"
 #include "operators/scorer.h"
 
 enum deviation_method { METHOD_ROBUST, METHOD_GAUSSIAN };
@@ -229,20 +230,6 @@ static struct window window_at(const struct deviation_conf *c, void *state, size
     return w;
 }
 
-/* First index of sorted[0..n) whose value is >= x. */
-static uint32_t lower_bound(const float *sorted, uint32_t n, float x)
-{
-    uint32_t lo = 0, hi = n;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (sorted[mid] < x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 static void mean_m2(const float *v, uint32_t n, double *mean, double *m2)
 {
     double sum = 0, sq = 0;
@@ -261,7 +248,7 @@ static void window_add(struct window *w, float x)
     if (n == w->cap) { /* the oldest leaves */
         float old = w->ring[h->head];
         if (w->sorted) {
-            uint32_t at = lower_bound(w->sorted, n, old);
+            uint32_t at = weir_sorted_lower_bound(w->sorted, n, old);
             memmove(w->sorted + at, w->sorted + at + 1, (n - at - 1) * sizeof(float));
         }
         double d = old - h->mean;
@@ -270,7 +257,7 @@ static void window_add(struct window *w, float x)
         n--;
     }
     if (w->sorted) {
-        uint32_t at = lower_bound(w->sorted, n, x);
+        uint32_t at = weir_sorted_lower_bound(w->sorted, n, x);
         memmove(w->sorted + at + 1, w->sorted + at, (n - at) * sizeof(float));
         w->sorted[at] = x;
     }
@@ -286,33 +273,6 @@ static void window_add(struct window *w, float x)
     }
 }
 
-static double sorted_median(const float *s, uint32_t n)
-{
-    return n % 2 ? s[n / 2] : 0.5 * ((double)s[n / 2 - 1] + (double)s[n / 2]);
-}
-
-/* The median of |s[i] - m| over the sorted s: the deviations left of m and
- * right of it are each sorted, so merge them up to the middle. */
-static double sorted_mad(const float *s, uint32_t n, double m)
-{
-    uint32_t right = lower_bound(s, n, (float)m);
-    int64_t l = (int64_t)right - 1;
-    uint32_t r = right;
-    double prev = 0, cur = 0;
-    for (uint32_t taken = 0; taken <= n / 2; taken++) {
-        double dl = l >= 0 ? m - s[l] : INFINITY, dr = r < n ? s[r] - m : INFINITY;
-        prev = cur;
-        if (dl <= dr) {
-            cur = dl;
-            l--;
-        } else {
-            cur = dr;
-            r++;
-        }
-    }
-    return n % 2 ? cur : 0.5 * (prev + cur);
-}
-
 /* Center and scale of the window (before x is added). */
 static void window_stats(const struct deviation_conf *c, const struct window *w, double *center,
                          double *scale)
@@ -320,8 +280,8 @@ static void window_stats(const struct deviation_conf *c, const struct window *w,
     uint32_t n = w->h->count;
     double sd = w->h->m2 > 0 ? sqrt(w->h->m2 / n) : 0.0; /* population standard deviation */
     if (c->method == METHOD_ROBUST) {
-        *center = sorted_median(w->sorted, n);
-        *scale = 1.4826 * sorted_mad(w->sorted, n, *center);
+        *center = weir_sorted_median(w->sorted, n);
+        *scale = 1.4826 * weir_sorted_mad(w->sorted, n, *center);
         if (*scale > 0 && *scale >= c->s.min_scale)
             return;
         *scale = sd; /* more than half the window is one value */

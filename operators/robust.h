@@ -1,0 +1,53 @@
+/* Median and MAD of values already sorted, for scorers that keep a sorted
+ * copy (deviation's window) or sort once (cad_ose's margin_mad). The MAD is
+ * linear: the deviations left of the median and right of it are each
+ * sorted, so merging them up to the middle finds the median deviation
+ * without sorting the deviations again. Shared by operators, not part of
+ * the engine. */
+#ifndef WEIR_OPERATORS_ROBUST_H
+#define WEIR_OPERATORS_ROBUST_H
+
+#include <math.h>
+#include <stdint.h>
+
+/* First index of sorted[0..n) whose value is >= x. */
+static inline uint32_t weir_sorted_lower_bound(const float *sorted, uint32_t n, float x)
+{
+    uint32_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (sorted[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static inline double weir_sorted_median(const float *s, uint32_t n)
+{
+    return n % 2 ? s[n / 2] : 0.5 * ((double)s[n / 2 - 1] + (double)s[n / 2]);
+}
+
+/* The median of |s[i] - m| over the sorted s[0..n), n > 0. */
+static inline double weir_sorted_mad(const float *s, uint32_t n, double m)
+{
+    uint32_t right = weir_sorted_lower_bound(s, n, (float)m);
+    int64_t l = (int64_t)right - 1;
+    uint32_t r = right;
+    double prev = 0, cur = 0;
+    for (uint32_t taken = 0; taken <= n / 2; taken++) {
+        double dl = l >= 0 ? m - s[l] : INFINITY, dr = r < n ? s[r] - m : INFINITY;
+        prev = cur;
+        if (dl <= dr) {
+            cur = dl;
+            l--;
+        } else {
+            cur = dr;
+            r++;
+        }
+    }
+    return n % 2 ? cur : 0.5 * (prev + cur);
+}
+
+#endif
