@@ -473,13 +473,29 @@ void ks_parts_assigned(struct kafka_source *ks, rd_kafka_topic_partition_list_t 
  * Before rd_kafka_assign(), not after: a pause or resume takes a new version
  * of the partition, and librdkafka drops any older operation on it still
  * queued, the assignment's fetch start among them (librdkafka#2190). That
- * start is queued by librdkafka's thread once the committed offsets are
- * fetched, so after the assignment a resume from here could overtake it
- * and the partition was never fetched, with no error (seen under load, 2.0.2:
- * tests/test_reload_kafka.sh C read 2250 of 3000 records, one partition
- * never). Before it, every fetch start is newer. Returns the partitions
- * librdkafka did not know yet, to pause after the assignment (a partition
- * it does not know is not paused: resuming it is moot), or NULL. */
+ * start is made by librdkafka's thread once the committed offsets are
+ * fetched (rd_kafka_toppar_op_fetch_start: it takes its version, then
+ * queues), so after the assignment a pause or resume from here that takes
+ * its version between the two is served first and the partition was never
+ * fetched, with no error (seen under load, 2.0.2: tests/test_reload_kafka.sh
+ * C read 2250 of 3000 records, one partition never). Before it, every fetch
+ * start is newer. Returns the partitions librdkafka did not know yet, to
+ * pause after the assignment (a partition it does not know is not paused:
+ * resuming it is moot), or NULL.
+ *
+ * Not covered (librdkafka 2.0.2 offers no fix): the pauses and resumes that
+ * must come after an assignment, all on the loop thread: ks_pause_late(),
+ * ks_partition_ready(), ks_hold_check() and a throttle's ks_pause_all().
+ * Each loses the partition if it lands in that short interval. A seek does
+ * not restart it: a partition whose start was dropped stays in fetch state
+ * "none" (or "stopped") and rd_kafka_toppar_seek() refuses any state before
+ * "offset-query" with __STATE (seen with tests/log_delay.c forcing the
+ * order). Only a new assignment of the partition starts it again (seen),
+ * but nothing public tells a dropped start from one still waiting for its
+ * committed offsets (the statistics' fetch_state is "none" for both), and a
+ * subscribed consumer's assign() is its answer to a rebalance callback (a
+ * revocation's comes late, from the loop): one made to repair a partition
+ * could cross a rebalance, which nothing public announces. docs/kafka.md. */
 rd_kafka_topic_partition_list_t *ks_pause_unready(struct kafka_source *ks,
                                                   const rd_kafka_topic_partition_list_t *l,
                                                   int all)
