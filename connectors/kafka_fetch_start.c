@@ -20,16 +20,18 @@
  * seen served: a record of the partition is delivered, or librdkafka's
  * statistics, made after the assignment, show its fetch_state past "none",
  * "stopping" and "stopped" (a start served while paused moves it on too:
- * "active" from a committed offset, else "offset-query"; seen with
- * tests/log_delay.c). The statistics come through the consumer queue
- * (rd_kafka_poll_set_consumer), served by ks_drain's consume on the loop;
- * they are parsed only while a partition waits to be seen started.
+ * "active", seen with tests/log_delay.c). The statistics come through the
+ * consumer queue (rd_kafka_poll_set_consumer), served by ks_drain's consume
+ * on the loop; they are parsed only while a partition waits to be seen
+ * started.
  *
- * Why a start cannot be stale: a subscribed consumer's new assignment comes
- * after the previous one's unassign completed (librdkafka waits for every
- * fetch stop before rejoining), and statistics carry their making time
- * ("ts", CLOCK_MONOTONIC in µs, as weir_now_ns()): those made before the
- * assignment are ignored. The embedded cluster assigns once per consumer. */
+ * An earlier assignment's fetch is not taken for this one's: a new fetch
+ * start is made only after every fetch stop of an earlier assignment was
+ * served (the assignment's pending partitions wait for them), a subscribed
+ * consumer's new assignment comes after its unassign completed, and
+ * statistics carry their making time ("ts", rd_clock(): CLOCK_MONOTONIC in
+ * µs, as weir_now_ns()): those made before the assignment are ignored. The
+ * embedded cluster assigns once per consumer. */
 #include "connectors/kafka_source.h"
 #include "engine/log.h"
 
