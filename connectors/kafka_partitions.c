@@ -41,7 +41,7 @@ static struct kpart *part_get(struct kafka_source *ks, const char *topic, int32_
         return NULL;
     }
     p->partition = partition;
-    p->next = p->sent = p->revoke_at = p->named = -1;
+    p->next = p->sent = p->revoke_at = p->named = p->want_pause = -1;
     ks->parts[ks->nparts++] = p;
     return p;
 }
@@ -109,6 +109,8 @@ size_t ks_part_orphan(struct kafka_source *ks, struct kpart *p)
     }
     p->head = p->tail = NULL;
     p->revoking = 0;
+    p->started = 0;
+    p->want_pause = -1;
     ks_waiting_drop(p);
     if (p->assigned && ks->closer_state == KS_CLOSER_RUNNING)
         p->release_slot = 1; /* the slots are the loop's: close() releases it */
@@ -123,12 +125,8 @@ size_t ks_part_orphan(struct kafka_source *ks, struct kpart *p)
 void ks_pause_all(struct kafka_source *ks, int pause)
 {
     rd_kafka_topic_partition_list_t *l = NULL;
-    if (rd_kafka_assignment(ks->rk, &l) == 0 && l) {
-        if (pause)
-            rd_kafka_pause_partitions(ks->rk, l);
-        else
-            rd_kafka_resume_partitions(ks->rk, l);
-    }
+    if (rd_kafka_assignment(ks->rk, &l) == 0 && l)
+        ks_set_paused(ks, l, pause);
     if (l)
         rd_kafka_topic_partition_list_destroy(l);
     ks->kpaused = pause;
@@ -450,6 +448,9 @@ void ks_parts_assigned(struct kafka_source *ks, rd_kafka_topic_partition_list_t 
         p->next = p->sent = p->acked = p->safe = p->covered = p->stored = p->committed = -1;
         p->behind_since = 0;
         p->lost = 0;
+        p->started = 0; /* this assignment's fetch start is still to come */
+        p->want_pause = -1;
+        p->assigned_ns = weir_now_ns();
         p->named = -1; /* not revoke_at: an earlier revocation's answer may still come */
         if (resume >= 0) {
             l->elems[i].offset = resume; /* rd_kafka_assign starts there */
@@ -483,19 +484,10 @@ void ks_parts_assigned(struct kafka_source *ks, rd_kafka_topic_partition_list_t 
  * pause after the assignment (a partition it does not know is not paused:
  * resuming it is moot), or NULL.
  *
- * Not covered (librdkafka 2.0.2 offers no fix): the pauses and resumes that
- * must come after an assignment, all on the loop thread: ks_pause_late(),
- * ks_partition_ready(), ks_hold_check() and a throttle's ks_pause_all().
- * Each loses the partition if it lands in that short interval. A seek does
- * not restart it: a partition whose start was dropped stays in fetch state
- * "none" (or "stopped") and rd_kafka_toppar_seek() refuses any state before
- * "offset-query" with __STATE (seen with tests/log_delay.c forcing the
- * order). Only a new assignment of the partition starts it again (seen),
- * but nothing public tells a dropped start from one still waiting for its
- * committed offsets (the statistics' fetch_state is "none" for both), and a
- * subscribed consumer's assign() is its answer to a rebalance callback (a
- * revocation's comes late, from the loop): one made to repair a partition
- * could cross a rebalance, which nothing public announces. docs/kafka.md. */
+ * The pauses and resumes that must come after an assignment (ks_pause_late,
+ * ks_partition_ready, ks_hold_check, a throttle's ks_pause_all) go through
+ * ks_set_paused(), which holds them back until the partition's start was
+ * seen served (kafka_fetch_start.c). docs/kafka.md. */
 rd_kafka_topic_partition_list_t *ks_pause_unready(struct kafka_source *ks,
                                                   const rd_kafka_topic_partition_list_t *l,
                                                   int all)
@@ -528,7 +520,7 @@ void ks_pause_late(struct kafka_source *ks, rd_kafka_topic_partition_list_t *lat
 {
     if (!late)
         return;
-    rd_kafka_pause_partitions(ks->rk, late);
+    ks_set_paused(ks, late, 1);
     rd_kafka_topic_partition_list_destroy(late);
 }
 
@@ -546,7 +538,7 @@ void ks_partition_ready(struct weir_source *s, uint32_t slot)
     if (!ks->kpaused && !ks->held && ks->rk) {
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
-        rd_kafka_resume_partitions(ks->rk, l);
+        ks_set_paused(ks, l, 0);
         rd_kafka_topic_partition_list_destroy(l);
     }
     ks_wake_self(ks);
@@ -574,8 +566,7 @@ void ks_hold_check(struct kafka_source *ks)
         if (p->assigned && p->ready && !p->revoking)
             rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
     }
-    if (l->cnt)
-        rd_kafka_resume_partitions(ks->rk, l);
+    ks_set_paused(ks, l, 0);
     rd_kafka_topic_partition_list_destroy(l);
 }
 

@@ -163,6 +163,8 @@ void ks_take(struct kafka_source *ks, rd_kafka_message_t *m)
         rd_kafka_message_destroy(m);
         return;
     }
+    if (!p->started) /* a record proves its fetch start was served */
+        ks_part_started(ks, p, "a record");
     if (!p->ready || ks->held) { /* its state is being restored, or the workers are still
                                   * joining: it waits (the partition is paused) */
         if (p->nwaiting == p->capwaiting) {
@@ -372,6 +374,23 @@ static void on_tick(struct weir_event *ev, int res)
 
 /* ---- the source type ------------------------------------------------------- */
 
+/* A "statistics.interval.ms" given in "kafka" is used (a deferred pause or
+ * resume waits up to that long), but not 0: the statistics tell when a
+ * partition's fetch started (kafka_fetch_start.c). */
+static int check_stats_conf(struct kafka_source *ks, rd_kafka_conf_t *conf, struct weir_error *err)
+{
+    char v[64];
+    size_t n = sizeof v;
+    if (rd_kafka_conf_get(conf, "statistics.interval.ms", v, &n) == RD_KAFKA_CONF_OK &&
+        strcmp(v, "0") == 0)
+        return weir_error_set(err, -EINVAL, "%s: \"statistics.interval.ms\": 0 is not allowed: "
+                              "the source needs librdkafka's statistics to tell when a "
+                              "partition's fetch has started (docs/kafka.md)", ks->cl.what);
+    n = sizeof v;
+    ks->debug = rd_kafka_conf_get(conf, "debug", v, &n) == RD_KAFKA_CONF_OK && v[0];
+    return 0;
+}
+
 static int make_consumer(struct kafka_source *ks, struct weir_error *err)
 {
     const struct weir_kafka_source_conf *c = ks->c;
@@ -388,6 +407,7 @@ static int make_consumer(struct kafka_source *ks, struct weir_error *err)
     weir_kafka_conf_common(conf, &ks->cl);
     rd_kafka_conf_set_rebalance_cb(conf, ks_on_rebalance);
     rd_kafka_conf_set_offset_commit_cb(conf, ks_on_commit);
+    rd_kafka_conf_set_stats_cb(conf, ks_on_stats); /* when fetches start (kafka_fetch_start.c) */
     int rc;
     if ((rc = weir_kafka_conf_set(conf, "bootstrap.servers", ks->cl.brokers, ks->cl.what, err)) < 0 ||
         (rc = weir_kafka_conf_set(conf, "group.id", ks->group, ks->cl.what, err)) < 0 ||
@@ -416,6 +436,7 @@ static int make_consumer(struct kafka_source *ks, struct weir_error *err)
         (rc = weir_kafka_conf_set(conf, "auto.offset.reset", c->start ? "latest" : "earliest",
                                   ks->cl.what, err)) < 0 ||
         (rc = weir_kafka_conf_set(conf, "enable.partition.eof", "false", ks->cl.what, err)) < 0 ||
+        (rc = weir_kafka_conf_set(conf, "statistics.interval.ms", "250", ks->cl.what, err)) < 0 ||
         (rc = weir_kafka_conf_set(conf, "socket.nagle.disable", "true", ks->cl.what, err)) < 0 ||
         /* librdkafka 2.0.2 stops fetching a partition for 1 s whenever its local queue
          * reaches queued.min.messages: a high mark keeps a backlog flowing (bench/kafka.sh:
@@ -432,6 +453,10 @@ static int make_consumer(struct kafka_source *ks, struct weir_error *err)
         (c->guarantee == WEIR_KAFKA_EXACTLY_ONCE && /* after the pass-through: these win */
          ((rc = weir_kafka_conf_set(conf, "enable.auto.commit", "false", ks->cl.what, err)) < 0 ||
           (rc = weir_kafka_conf_set(conf, "isolation.level", "read_committed", ks->cl.what, err)) < 0))) {
+        rd_kafka_conf_destroy(conf);
+        return rc;
+    }
+    if ((rc = check_stats_conf(ks, conf, err)) < 0) {
         rd_kafka_conf_destroy(conf);
         return rc;
     }

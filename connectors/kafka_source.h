@@ -58,6 +58,9 @@ struct kpart {
     int64_t revoke_at; /* the offset its revocation committed, the answer not yet seen (-1: none) */
     int64_t named;     /* the offset last named in a line as not committed (-1: none) */
     int release_slot; /* revoked by the closer thread: close() releases its slot on the loop */
+    int started;      /* this assignment's fetch start was served (kafka_fetch_start.c) */
+    int want_pause;   /* a pause (1) or resume (0) held back until then, or -1 */
+    uint64_t assigned_ns; /* when it was assigned (weir_now_ns) */
 };
 
 struct kticket {
@@ -104,6 +107,7 @@ struct kafka_source {
     int kpaused;     /* partitions paused: over the bounds for PAUSE_AFTER_NS */
     int wait_resume; /* the worker asked us to pause */
     int draining, stopping, finished, closing;
+    int debug;       /* librdkafka's "debug" is set: weir's own debug lines too */
     int replaced; /* a reload detached it: quiet(), then close() */
     int left; /* the last commit made, out of the group (ks_leave) */
     char group[256];
@@ -194,6 +198,12 @@ void ks_startup_assigned(struct kafka_source *ks);
 int ks_startup_released(struct kafka_source *ks);
 void ks_startup_leave(struct kafka_source *ks);
 void ks_hold_check(struct kafka_source *ks); /* kafka_partitions.c: release when it is time */
+
+/* kafka_fetch_start.c: a pause or resume after an assignment waits for the
+ * partition's fetch start to be served */
+void ks_set_paused(struct kafka_source *ks, const rd_kafka_topic_partition_list_t *l, int pause);
+void ks_part_started(struct kafka_source *ks, struct kpart *p, const char *how);
+int ks_on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque);
 
 /* kafka_commit.c: at-least-once commits tracked, retried, checked at exit */
 void ks_on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *l,
