@@ -137,6 +137,28 @@ static int count_lines(const char *path, char *first, size_t size)
     return n;
 }
 
+/* Loads the pipeline at path with the test's operator appended to its chain
+ * (weir_pipeline_free's caller takes it off again: it has no config). */
+static struct weir_pipeline *load_with(const char *path, const struct weir_operator_type *type)
+{
+    struct weir_diag diag = {0};
+    struct weir_pipeline *pl = NULL;
+    CHECK(weir_pipeline_load(path, NULL, 0, &pl, &diag) == 0);
+    weir_diag_print(&diag, stderr);
+    weir_diag_free(&diag);
+    if (!pl)
+        return NULL;
+    struct weir_stage_op *ops = realloc(pl->ops, (pl->nops + 1) * sizeof *ops);
+    CHECK(ops != NULL);
+    if (!ops) {
+        weir_pipeline_free(pl);
+        return NULL;
+    }
+    pl->ops = ops;
+    pl->ops[pl->nops++] = (struct weir_stage_op){.type = type, .conf = NULL};
+    return pl;
+}
+
 /* The same input (one read's worth: 157 batches of 64) through extract and
  * the counting operator into a file. */
 static void test_turns(const char *dir, const char *in)
@@ -150,16 +172,9 @@ static void test_turns(const char *dir, const char *in)
                "\"sinks\":[{\"type\":\"file\",\"path\":\"%s\"}]}",
             in, out);
     fclose(f);
-    struct weir_diag diag = {0};
-    struct weir_pipeline *pl = NULL;
-    CHECK(weir_pipeline_load(pipe_path, NULL, 0, &pl, &diag) == 0);
-    weir_diag_free(&diag);
+    struct weir_pipeline *pl = load_with(pipe_path, &turns_type);
     if (!pl)
         return;
-    struct weir_stage_op *ops = realloc(pl->ops, (pl->nops + 1) * sizeof *ops);
-    CHECK(ops != NULL);
-    pl->ops = ops;
-    pl->ops[pl->nops++] = (struct weir_stage_op){.type = &turns_type, .conf = NULL};
     struct weir_error err = {0};
     CHECK(pl->sinks[0].type->setup(pl->sinks[0].conf, &err) == 0);
     struct weir_worker w;
@@ -206,18 +221,9 @@ int main(void)
             in, out, dead);
     fclose(f);
 
-    struct weir_diag diag = {0};
-    struct weir_pipeline *pl = NULL;
-    CHECK(weir_pipeline_load(pipe_path, NULL, 0, &pl, &diag) == 0);
-    weir_diag_print(&diag, stderr);
-    weir_diag_free(&diag);
+    struct weir_pipeline *pl = load_with(pipe_path, &hold_type);
     if (!pl)
         return check_summary();
-    /* Append the holding operator to the loaded chain. */
-    struct weir_stage_op *ops = realloc(pl->ops, (pl->nops + 1) * sizeof *ops);
-    CHECK(ops != NULL);
-    pl->ops = ops;
-    pl->ops[pl->nops++] = (struct weir_stage_op){.type = &hold_type, .conf = NULL};
 
     struct weir_error err = {0};
     CHECK(pl->sinks[0].type->setup(pl->sinks[0].conf, &err) == 0);
