@@ -76,6 +76,7 @@ struct file_source {
     int reading;        /* a read is in flight */
     struct weir_event yield_ev;
     int yielding;       /* gave way to the loop after a batch: yield_ev goes on */
+    uint64_t batches;   /* dispatched */
     int at_eof;         /* the current file's bytes (inflated) are all in ls */
     int stopping;
     int finished;
@@ -231,6 +232,7 @@ static void flush_batch(struct file_source *fs)
         weir_batch_put(b);
         return;
     }
+    fs->batches++;
     struct weir_ticket *t = ticket_get(fs);
     if (t)
         weir_ticket_hold(t); /* ours, released after dispatch */
@@ -460,6 +462,7 @@ static void drain_lines(struct file_source *fs)
 {
     struct weir_line ln;
     struct weir_worker *w = fs->s->worker;
+    uint64_t batches = fs->batches;
     for (;;) {
         while (!w->failed && weir_linesplit_next(&fs->ls, fs->at_eof, &ln)) {
             int rc = fs->format == FMT_CSV && !fs->have_header ? take_header(fs, &ln)
@@ -476,7 +479,7 @@ static void drain_lines(struct file_source *fs)
             /* Sinks fill up only when a batch is dispatched: ask after one. */
             if (!fs->batch && weir_worker_should_pause(w))
                 return; /* resume() picks up here */
-            if (!fs->batch && give_way(fs))
+            if (fs->batches != batches && give_way(fs))
                 return; /* on_yield() picks up here */
         }
         if (w->failed || fs->finished) {
