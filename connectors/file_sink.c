@@ -1,7 +1,7 @@
 /* The file and stdout sink: one JSON line per record, written through the
  * worker's io_uring. Output is double-buffered: records are formatted into
  * the filling buffer while the other one is being written, in parts of at
- * most WRITE_MAX (into a regular file, all of it at once); a batch's ticket
+ * most WRITE_MAX (into a regular file, WRITE_MAX_FILE); a batch's ticket
  * is released when the part that ends its lines is written. Over the buffer
  * limit the sink reports busy and the source pauses instead of buffering
  * without bound. The dead-letter file sink is this type with when = dead.
@@ -46,15 +46,18 @@
  * revoked meanwhile committed none of them (issue 8, tests/test_kafka_revoke_drain.sh:
  * 28,392 of 31,784 records the reader had taken before the revocation ended
  * were read again by the next owner; 0 now). Each part written releases the
- * tickets whose lines it completed. A regular file takes any write at the
- * speed of a memory copy, and there one write per loop turn of all that is
- * buffered keeps up with the worker, where 256 KiB parts, one per turn, fell
- * behind it (write_max_for below). */
+ * tickets whose lines it completed. Into a regular file one write per loop
+ * turn of all that is buffered (up to WRITE_MAX_FILE) keeps up with the
+ * worker, where 256 KiB parts, one per turn, fell behind it (write_max_for
+ * below). */
 #define WRITE_MAX FLUSH_AT
 
 /* Writes into a regular file never wait for a reader: the page cache takes
- * them. (Below the kernel's 2 GiB and io_uring's 32-bit length.) */
-#define WRITE_MAX_FILE (64u << 20)
+ * them, on a local disk at about the speed of a memory copy. Capped all the
+ * same, so that on slow storage (NFS, FUSE, dirty-page throttling) a part's
+ * acknowledgements still come every few MiB; a worker's batch is ~1 MB of
+ * output at most in the flagship pipelines. */
+#define WRITE_MAX_FILE (4u << 20)
 
 static size_t write_max_for(int fd)
 {
@@ -617,6 +620,7 @@ static int fk_open(struct weir_sink *s, struct weir_error *err)
     fk->write_ev.done = on_write;
     fk->text = c->format == 1;
     fk->fd = fk->efd = -1;
+    fk->write_max = WRITE_MAX;
     if (s->shared)
         return shared_open(fk, err);
     fk->fd = open_sink_file(c->path, &fk->name);

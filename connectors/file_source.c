@@ -437,8 +437,9 @@ static void on_yield(struct weir_event *ev, int res)
     struct file_source *fs =
         (struct file_source *)((char *)ev - offsetof(struct file_source, yield_ev));
     fs->yielding = 0;
-    if (!fs->reading && !fs->finished && !fs->s->worker->paused)
-        drain_lines(fs); /* paused meanwhile: resume() goes on instead */
+    /* A sink or an operator busy since, or a reload's quiesce: resume() goes on. */
+    if (!fs->reading && !fs->finished && !weir_worker_should_pause(fs->s->worker))
+        drain_lines(fs);
 }
 
 /* After each batch the loop takes a turn before the next: a file read from
@@ -699,13 +700,15 @@ static int fs_open(struct weir_source *s, struct weir_error *err)
 static void fs_resume(struct weir_source *s)
 {
     struct file_source *fs = s->state;
-    if (!fs->reading && !fs->yielding && !fs->finished)
+    if (fs && !fs->reading && !fs->yielding && !fs->finished)
         drain_lines(fs);
 }
 
 static void fs_stop(struct weir_source *s)
 {
     struct file_source *fs = s->state;
+    if (!fs)
+        return; /* its open failed before it had a state */
     fs->stopping = 1;
     if (fs->reading)
         weir_loop_cancel(s->worker->loop, &fs->read_ev); /* a pipe may never answer */
