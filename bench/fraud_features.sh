@@ -12,25 +12,30 @@
 # alternating runs is the figure to compare; wall clock counts the time
 # other processes had the cores.
 #
-#     [BASELINE=old/weir] bash bench/fraud_features.sh [WEIR] [RUNS] [DAILY_DIR]
+#     [BASELINE=old/weir] [OUT=file] bash bench/fraud_features.sh [WEIR] [RUNS] [DAILY_DIR]
 #
 # WEIR: a Release build's binary (default build-rel/weir); RUNS: default 3;
-# DAILY_DIR: default ../shared/data/fraud/fdh/daily. Output goes to
-# /tmp/weir-fraud-features.jsonl (about 1 GB for all 153 days); the summary
-# to bench/results/fraud_features.json.
+# DAILY_DIR: default ../shared/data/fraud/fdh/daily. Output goes to OUT
+# (default /tmp/weir-fraud-features.jsonl; about 1 GB for all 153 days: a
+# file on tmpfs, /dev/shm/..., leaves out the disk's writeback of the run
+# before); the summary to bench/results/fraud_features.json, or
+# fraud_features_tmpfs.json when OUT is under /dev/shm.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+out=${OUT:-/tmp/weir-fraud-features.jsonl}
+result=fraud_features.json
+case $out in /dev/shm/*) result=fraud_features_tmpfs.json ;; esac
 weir=${1:-$here/build-rel/weir}
 runs=${2:-3}
 daily=$(cd "${3:-$here/../shared/data/fraud/fdh/daily}" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-/usr/bin/python3 - "$here/pipelines/fraud.json" "$daily" "$work/features.json" <<'PY'
+/usr/bin/python3 - "$here/pipelines/fraud.json" "$daily" "$work/features.json" "$out" <<'PY'
 import json, sys
 p = json.load(open(sys.argv[1]))
 p["operators"] = p["operators"][:4]  # the handbook's 15 features
 p["source"]["path"] = sys.argv[2]
-p["sinks"] = [{"type": "file", "path": "/tmp/weir-fraud-features.jsonl",
+p["sinks"] = [{"type": "file", "path": sys.argv[4],
                "exclude": ["TX_FRAUD", "TX_FRAUD_SCENARIO", "alert"]}]
 p["dead_letter"]["path"] = "/tmp/weir-fraud-features.rejects.jsonl"
 json.dump(p, open(sys.argv[3], "w"), indent=1)
@@ -78,8 +83,8 @@ for r in $(seq "$runs"); do
     done
 done
 mkdir -p "$here/bench/results"
-/usr/bin/python3 - "$work/runs" "$(wc -l < /tmp/weir-fraud-features.jsonl)" "$weir" \
-    "$here/bench/results/fraud_features.json" <<'PY'
+/usr/bin/python3 - "$work/runs" "$(wc -l < "$out")" "$weir" \
+    "$here/bench/results/$result" "$out" <<'PY'
 import collections, json, statistics, sys
 runs = collections.defaultdict(lambda: {"wall_s": [], "cpu_s": [], "worker_cpu_s": []})
 for line in open(sys.argv[1]):
@@ -87,7 +92,7 @@ for line in open(sys.argv[1]):
     for k, v in zip(("wall_s", "cpu_s", "worker_cpu_s"), (wall, cpu, worker)):
         runs[b][k].append(float(v))
 n, weir = int(sys.argv[2]), sys.argv[3]
-out = {"records": n, "binaries": {}}
+out = {"records": n, "output": sys.argv[5], "binaries": {}}
 print(f"{'binary':32s} {'records/s (wall)':>17s} {'records/worker-CPU-s':>21s} "
       f"{'records/CPU-s':>14s}   least / median of each")
 for b, v in runs.items():

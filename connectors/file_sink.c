@@ -1,10 +1,10 @@
 /* The file and stdout sink: one JSON line per record, written through the
  * worker's io_uring. Output is double-buffered: records are formatted into
  * the filling buffer while the other one is being written, in parts of at
- * most WRITE_MAX; a batch's ticket is released when the part that ends its
- * lines is written. Over the buffer limit the sink reports busy and the
- * source pauses instead of buffering without bound. The dead-letter file
- * sink is this type with when = dead.
+ * most WRITE_MAX (into a regular file, WRITE_MAX_FILE); a batch's ticket
+ * is released when the part that ends its lines is written. Over the buffer
+ * limit the sink reports busy and the source pauses instead of buffering
+ * without bound. The dead-letter file sink is this type with when = dead.
  *
  * Several workers writing one sink (a file, stdout) would interleave their
  * writes: into a pipe only writes up to PIPE_BUF (4096 bytes) are atomic,
@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "connectors/connector.h"
@@ -45,8 +46,24 @@
  * revoked meanwhile committed none of them (issue 8, tests/test_kafka_revoke_drain.sh:
  * 28,392 of 31,784 records the reader had taken before the revocation ended
  * were read again by the next owner; 0 now). Each part written releases the
- * tickets whose lines it completed. */
+ * tickets whose lines it completed. Into a regular file one write per loop
+ * turn of all that is buffered (up to WRITE_MAX_FILE) keeps up with the
+ * worker, where 256 KiB parts, one per turn, fell behind it (write_max_for
+ * below). */
 #define WRITE_MAX FLUSH_AT
+
+/* Writes into a regular file never wait for a reader: the page cache takes
+ * them, on a local disk at about the speed of a memory copy. Capped all the
+ * same, so that on slow storage (NFS, FUSE, dirty-page throttling) a part's
+ * acknowledgements still come every few MiB; a worker's batch is ~1 MB of
+ * output at most in the flagship pipelines. */
+#define WRITE_MAX_FILE (4u << 20)
+
+static size_t write_max_for(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? WRITE_MAX_FILE : WRITE_MAX;
+}
 
 struct file_sink_conf {
     const char *path;
@@ -110,6 +127,7 @@ struct file_sink {
     struct weir_buf buf[2];         /* [fill] is being filled, [fill ^ 1] may be in flight */
     struct pending_tickets held[2]; /* tickets whose lines are in buf[k] */
     int fill;
+    size_t write_max;               /* bytes per write (write_max_for) */
     int text;                       /* format: text */
     int writing;                    /* buf[fill ^ 1] is being written */
     int broken;                     /* EPIPE: the reader went away; write nothing more */
@@ -167,7 +185,7 @@ static int write_part(struct file_sink *fk, int k)
 {
     size_t left = fk->buf[k].len - fk->written;
     return weir_loop_write(fk->s->worker->loop, fk->fd, fk->buf[k].data + fk->written,
-                           left < WRITE_MAX ? left : WRITE_MAX, (off_t)-1, &fk->write_ev);
+                           left < fk->write_max ? left : fk->write_max, (off_t)-1, &fk->write_ev);
 }
 
 static void start_write(struct file_sink *fk);
@@ -602,12 +620,14 @@ static int fk_open(struct weir_sink *s, struct weir_error *err)
     fk->write_ev.done = on_write;
     fk->text = c->format == 1;
     fk->fd = fk->efd = -1;
+    fk->write_max = WRITE_MAX;
     if (s->shared)
         return shared_open(fk, err);
     fk->fd = open_sink_file(c->path, &fk->name);
     if (fk->fd < 0)
         return weir_error_set(err, -errno, "cannot open sink file %s: %s", c->path,
                               errno == ENOENT && c->tried[0] ? c->tried : strerror(errno));
+    fk->write_max = write_max_for(fk->fd);
     return 0;
 }
 

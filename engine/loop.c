@@ -154,6 +154,16 @@ int weir_loop_write(struct weir_loop *loop, int fd, const void *buf, size_t len,
     return 0;
 }
 
+int weir_loop_yield(struct weir_loop *loop, struct weir_event *ev)
+{
+    struct io_uring_sqe *sqe = get_sqe(loop);
+    if (!sqe)
+        return -EBUSY;
+    io_uring_prep_nop(sqe);
+    io_uring_sqe_set_data(sqe, ev);
+    return 0;
+}
+
 /* The cancel request's own completion carries no event: its user_data is 0. */
 int weir_loop_cancel(struct weir_loop *loop, struct weir_event *ev)
 {

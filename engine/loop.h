@@ -42,6 +42,10 @@ int weir_loop_read(struct weir_loop *loop, int fd, void *buf, size_t len, off_t 
                    struct weir_event *ev);
 int weir_loop_write(struct weir_loop *loop, int fd, const void *buf, size_t len, off_t off,
                     struct weir_event *ev);
+/* ev's done() runs (with 0) on the loop's next turn, which dispatches the
+ * completions ready by then too: a long producer gives way to them and
+ * goes on from done() (see connectors/file_source.c). */
+int weir_loop_yield(struct weir_loop *loop, struct weir_event *ev);
 /* Cancels the pending submission of ev; its done() still runs (with -ECANCELED
  * or its natural result). */
 int weir_loop_cancel(struct weir_loop *loop, struct weir_event *ev);

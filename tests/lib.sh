@@ -19,3 +19,15 @@ if [ ! -x "$WEIR_BIN" ]; then
     fail "weir binary not found at $WEIR_BIN (set WEIR_BIN)"
     finish
 fi
+
+# For tests that preload tests/log_delay.c into weir: skips (77) under the
+# sanitizers, whose runtime must be loaded first, and sets PRELOAD to the
+# module (WEIR_BUILD: the build directory, default build). $1: the test's name.
+need_log_delay() {
+    if grep -qa -e __asan_init -e __tsan_init "$WEIR_BIN"; then
+        echo "$1: skipped under sanitizers (their runtime must come first: no preload)"
+        exit 77
+    fi
+    PRELOAD=${WEIR_BUILD:-build}/libweir_log_delay.so
+    [ -f "$PRELOAD" ] || { fail "log delay module not found at $PRELOAD (set WEIR_BUILD)"; finish; }
+}

@@ -15,12 +15,7 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
-if grep -qa -e __asan_init -e __tsan_init "$WEIR_BIN"; then
-    echo "test_kafka_assign_pause: skipped under sanitizers (their runtime must come first: no preload)"
-    exit 77
-fi
-PRELOAD=${WEIR_BUILD:-build}/libweir_log_delay.so
-[ -f "$PRELOAD" ] || { fail "log delay module not found at $PRELOAD (set WEIR_BUILD)"; finish; }
+need_log_delay test_kafka_assign_pause
 T=$(mktemp -d /tmp/weir-test-assign-pause.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 

@@ -1,7 +1,8 @@
 /* The io_uring loop: timers fire in order, eventfd polls wake it, reads and
- * writes complete with their byte counts, cancel reaches a pending poll,
- * before-sleep hooks run, and no wake-up is lost when other threads signal an
- * eventfd the way librdkafka's queues do. */
+ * writes complete with their byte counts, cancel reaches a pending poll, a
+ * yield completes on the next turn, before-sleep hooks run, and no wake-up
+ * is lost when other threads signal an eventfd the way librdkafka's queues
+ * do. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -93,6 +94,17 @@ static void test_cancel(struct weir_loop *loop)
     CHECK(p.calls == 1 && p.res == -ECANCELED);
     close(fds[0]);
     close(fds[1]);
+}
+
+/* A yield completes, with 0, on the next turn, and only then. */
+static void test_yield(struct weir_loop *loop)
+{
+    struct probe y = {.ev.done = on_done};
+    CHECK(weir_loop_yield(loop, &y.ev) == 0);
+    CHECK(weir_loop_pending(loop) == 1 && y.calls == 0);
+    CHECK(weir_loop_step(loop, 0) == 1);
+    CHECK(y.calls == 1 && y.res == 0);
+    CHECK(weir_loop_pending(loop) == 0);
 }
 
 static int hook_runs;
@@ -239,6 +251,7 @@ int main(void)
     test_eventfd(loop);
     test_file_io(loop);
     test_cancel(loop);
+    test_yield(loop);
     test_hook_and_many(loop);
     test_no_lost_wakeups();
     weir_loop_free(loop);

@@ -2,7 +2,10 @@
  * micro-batching and windows will: it keeps batches (WEIR_OP_HELD), arms a
  * timer on the worker's loop and hands them on later with weir_op_emit(). Every
  * input line must still come out once, in order, and the run must end only
- * after the held records went out (on_timer at the end of input). */
+ * after the held records went out (on_timer at the end of input).
+ * Also: a file source gives the loop a turn after each batch (the sinks'
+ * write completions are seen between batches, not once a read's lines are
+ * all done): an operator counts batches that came with no turn between. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,16 +22,18 @@ struct hold_state {
     int n;
     struct weir_op_timer timer;
     struct weir_op *op;
-    int timer_fired, held_total, flushes;
+    int timer_fired, held_total, flushes, flush_asked;
     int64_t timer_now;
 };
 
-static void emit_all(struct hold_state *st)
+/* Hands on what is held but the newest `keep` batches, in order. */
+static void emit_held(struct hold_state *st, int keep)
 {
-    int n = st->n;
-    st->n = 0;
+    int n = st->n - keep;
     for (int i = 0; i < n; i++)
         weir_op_emit(st->op, st->held[i]);
+    memmove(st->held, st->held + n, (size_t)keep * sizeof st->held[0]);
+    st->n = keep;
 }
 
 static int hold_on_timer(struct weir_op *op, struct weir_op_timer *t, int64_t now_ms)
@@ -36,7 +41,8 @@ static int hold_on_timer(struct weir_op *op, struct weir_op_timer *t, int64_t no
     struct hold_state *st = op->state;
     st->timer_fired++;
     st->timer_now = now_ms;
-    emit_all(st);
+    emit_held(st, st->flush_asked || st->n == 0 ? 0 : 1);
+    st->flush_asked = 0;
     return 0;
 }
 
@@ -50,15 +56,18 @@ static int hold_init(struct weir_op *op, struct weir_error *err)
     return 0;
 }
 
-/* Holds every batch; hands them on when HOLD_MAX are held (inside process,
- * the batch itself included) or when the 1 ms deadline fires. */
+/* Holds every batch; hands on all but the newest when HOLD_MAX are held
+ * (inside process, the batch itself included) or when the 1 ms deadline
+ * fires (the loop turns between a file's batches, so it fires mid-run too).
+ * The newest stays until the end of input asks for a flush, so that one
+ * always comes. */
 static int hold_process(struct weir_op *op, struct weir_batch *b)
 {
     struct hold_state *st = op->state;
     st->held[st->n++] = b;
     st->held_total++;
     if (st->n == HOLD_MAX) {
-        emit_all(st);
+        emit_held(st, 1);
         return WEIR_OP_HELD;
     }
     if (!st->timer.armed)
@@ -72,6 +81,7 @@ static void hold_flush(struct weir_op *op, int why)
 {
     struct hold_state *st = op->state;
     st->flushes++;
+    st->flush_asked = 1;
     if (!st->timer.armed)
         weir_op_timer_processing(op, &st->timer, 1);
 }
@@ -88,6 +98,29 @@ static const struct weir_operator_type hold_type = {
     .destroy = hold_destroy,
 };
 
+/* Loop turns, counted by a before-sleep hook, and the batches that came
+ * without one since the batch before. */
+static unsigned turns, turns_seen, batches_seen, back_to_back;
+
+static void count_turn(struct weir_loop_hook *h)
+{
+    (void)h;
+    turns++;
+}
+
+static int turns_process(struct weir_op *op, struct weir_batch *b)
+{
+    (void)op;
+    (void)b;
+    back_to_back += batches_seen++ > 0 && turns == turns_seen;
+    turns_seen = turns;
+    return 0;
+}
+
+static const struct weir_operator_type turns_type = {
+    .name = "turns", .summary = "test", .options = hold_options, .process = turns_process,
+};
+
 static int count_lines(const char *path, char *first, size_t size)
 {
     FILE *f = fopen(path, "r");
@@ -102,6 +135,67 @@ static int count_lines(const char *path, char *first, size_t size)
     }
     fclose(f);
     return n;
+}
+
+/* Loads the pipeline at path with the test's operator appended to its chain
+ * (weir_pipeline_free's caller takes it off again: it has no config). */
+static struct weir_pipeline *load_with(const char *path, const struct weir_operator_type *type)
+{
+    struct weir_diag diag = {0};
+    struct weir_pipeline *pl = NULL;
+    CHECK(weir_pipeline_load(path, NULL, 0, &pl, &diag) == 0);
+    weir_diag_print(&diag, stderr);
+    weir_diag_free(&diag);
+    if (!pl)
+        return NULL;
+    struct weir_stage_op *ops = realloc(pl->ops, (pl->nops + 1) * sizeof *ops);
+    CHECK(ops != NULL);
+    if (!ops) {
+        weir_pipeline_free(pl);
+        return NULL;
+    }
+    pl->ops = ops;
+    pl->ops[pl->nops++] = (struct weir_stage_op){.type = type, .conf = NULL};
+    return pl;
+}
+
+/* The same input (one read's worth: 157 batches of 64) through extract and
+ * the counting operator into a file. */
+static void test_turns(const char *dir, const char *in)
+{
+    char out[128], pipe_path[128];
+    snprintf(out, sizeof out, "%s/turns.jsonl", dir);
+    snprintf(pipe_path, sizeof pipe_path, "%s/turns.json", dir);
+    FILE *f = fopen(pipe_path, "w");
+    fprintf(f, "{\"source\":{\"type\":\"file\",\"path\":\"%s\",\"max_records\":64},"
+               "\"operators\":[{\"type\":\"extract\",\"fields\":{\"v\":\"/v\"}}],"
+               "\"sinks\":[{\"type\":\"file\",\"path\":\"%s\"}]}",
+            in, out);
+    fclose(f);
+    struct weir_pipeline *pl = load_with(pipe_path, &turns_type);
+    if (!pl)
+        return;
+    struct weir_error err = {0};
+    CHECK(pl->sinks[0].type->setup(pl->sinks[0].conf, &err) == 0);
+    struct weir_worker w;
+    struct weir_loop_hook hook = {.run = count_turn};
+    int rc = weir_worker_init(&w, 0, 1, pl, 1, &err);
+    CHECK(rc == 0);
+    if (rc == 0) {
+        weir_loop_add_hook(w.loop, &hook);
+        CHECK(weir_worker_run(&w) == 0);
+        CHECK(w.stats.records_out == 10006);
+    }
+    weir_worker_destroy(&w);
+    CHECK(batches_seen == (10007 + 63) / 64);
+    CHECK(back_to_back == 0);
+    if (back_to_back)
+        fprintf(stderr, "%u of %u batches came with no loop turn before them\n", back_to_back,
+                batches_seen);
+    pl->nops--;
+    weir_pipeline_free(pl);
+    unlink(out);
+    unlink(pipe_path);
 }
 
 int main(void)
@@ -127,18 +221,9 @@ int main(void)
             in, out, dead);
     fclose(f);
 
-    struct weir_diag diag = {0};
-    struct weir_pipeline *pl = NULL;
-    CHECK(weir_pipeline_load(pipe_path, NULL, 0, &pl, &diag) == 0);
-    weir_diag_print(&diag, stderr);
-    weir_diag_free(&diag);
+    struct weir_pipeline *pl = load_with(pipe_path, &hold_type);
     if (!pl)
         return check_summary();
-    /* Append the holding operator to the loaded chain. */
-    struct weir_stage_op *ops = realloc(pl->ops, (pl->nops + 1) * sizeof *ops);
-    CHECK(ops != NULL);
-    pl->ops = ops;
-    pl->ops[pl->nops++] = (struct weir_stage_op){.type = &hold_type, .conf = NULL};
 
     struct weir_error err = {0};
     CHECK(pl->sinks[0].type->setup(pl->sinks[0].conf, &err) == 0);
@@ -180,6 +265,7 @@ int main(void)
     CHECK(ordered);
     pl->nops--; /* the test's operator has no config to release */
     weir_pipeline_free(pl);
+    test_turns(dir, in);
     unlink(in);
     unlink(out);
     unlink(dead);
