@@ -216,6 +216,9 @@ struct weir_kafka_txn_end {
     rd_kafka_topic_partition_list_t *offsets; /* the caller's; may be NULL */
     int timeout_ms;
     int start_latest;                         /* rewind: partitions without a committed offset */
+    rd_kafka_topic_partition_list_t *started; /* rewind: the partitions whose fetch had started
+                                                 (the caller's; NULL: all); only they are
+                                                 sought, see weir_kafka_rewind_seeks */
     int recover;                              /* a fenced producer may be re-created (set by
                                                  weir_kafka_txn_end, never at close) */
     int init;                                 /* not an end: init_transactions (a reload's
@@ -244,6 +247,18 @@ int weir_kafka_txn_ending(struct weir_kafka_txn *t);
 int weir_kafka_txn_fenced(struct weir_kafka_txn *t);
 /* rk's fatal error, if any, is a fencing one. */
 int weir_kafka_fenced(rd_kafka_t *rk);
+
+/* After an abort: of the assigned partitions with their committed offsets,
+ * those to seek back there, each at its committed offset or, without one,
+ * at the start rule. Only partitions in started (NULL: all): a partition
+ * whose fetch has not started yet delivered nothing and will start at its
+ * committed offset anyway (an exactly-once assignment names no offset),
+ * and a seek then would take a newer version than its queued fetch start,
+ * which librdkafka (2.0.2) drops as outdated: the partition would not be
+ * read until its next assignment (kafka_fetch_start.c). */
+rd_kafka_topic_partition_list_t *
+weir_kafka_rewind_seeks(const rd_kafka_topic_partition_list_t *committed,
+                        const rd_kafka_topic_partition_list_t *started, int start_latest);
 
 /* kafka_txn.c: the thread that runs the blocking calls. */
 struct weir_kafka_txn_runner;

@@ -31,6 +31,20 @@ static int txn_timeout_ms(const struct kafka_source *ks)
 }
 
 
+/* The assigned partitions whose fetch has started: an abort rewinds only
+ * them (weir_kafka_rewind_seeks). Read here, on the loop, when the end is
+ * handed over; no record is taken while it runs, so none starts delivering. */
+static rd_kafka_topic_partition_list_t *txn_started(struct kafka_source *ks)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)ks->nparts + 1);
+    for (size_t i = 0; i < ks->nparts; i++) {
+        struct kpart *p = ks->parts[i];
+        if (p->assigned && p->started)
+            rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+    }
+    return l;
+}
+
 /* What the transaction commits: past every record dispatched, per partition. */
 static rd_kafka_topic_partition_list_t *txn_offsets(struct kafka_source *ks)
 {
@@ -89,7 +103,9 @@ static void txn_finished(struct kafka_source *ks, struct weir_kafka_txn_end *e)
         rd_kafka_topic_partition_list_destroy(e->offsets);
     if (e->rewound)
         rd_kafka_topic_partition_list_destroy(e->rewound);
-    e->offsets = e->rewound = NULL;
+    if (e->started)
+        rd_kafka_topic_partition_list_destroy(e->started);
+    e->offsets = e->rewound = e->started = NULL;
     ks->txn_records = 0;
     ks->committing = 0;
 }
@@ -132,7 +148,8 @@ static void txn_prepare_end(struct kafka_source *ks, struct weir_kafka_txn_end *
     *e = (struct weir_kafka_txn_end){
         .abort = w->failed, .abort_rewind = rewind, .consumer = ks->rk,
         .offsets = w->failed ? NULL : txn_offsets(ks), .timeout_ms = txn_timeout_ms(ks),
-        .start_latest = ks->c->start, .done = ks_txn_ended, .ctx = ks,
+        .start_latest = ks->c->start, .started = txn_started(ks), .done = ks_txn_ended,
+        .ctx = ks,
     };
 }
 

@@ -89,8 +89,25 @@ int weir_kafka_fenced(rd_kafka_t *rk)
     while (((err) = (call)) && rd_kafka_error_is_retriable(err) && mono_ms() < (deadline))       \
         rd_kafka_error_destroy(err)
 
+rd_kafka_topic_partition_list_t *
+weir_kafka_rewind_seeks(const rd_kafka_topic_partition_list_t *committed,
+                        const rd_kafka_topic_partition_list_t *started, int start_latest)
+{
+    rd_kafka_topic_partition_list_t *seek = rd_kafka_topic_partition_list_new(committed->cnt + 1);
+    for (int i = 0; i < committed->cnt; i++) {
+        const rd_kafka_topic_partition_t *c = &committed->elems[i];
+        if (started && !rd_kafka_topic_partition_list_find(started, c->topic, c->partition))
+            continue;
+        rd_kafka_topic_partition_list_add(seek, c->topic, c->partition)->offset =
+            c->offset >= 0 ? c->offset
+                           : start_latest ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+    }
+    return seek;
+}
+
 /* After an abort: the assigned partitions go back to their committed offsets
- * (or to the start rule when they have none). */
+ * (or to the start rule when they have none); those whose fetch had not
+ * started are left to start there (weir_kafka_rewind_seeks). */
 static void rewind_consumer(struct weir_kafka_txn_end *e)
 {
     rd_kafka_topic_partition_list_t *l = NULL;
@@ -109,11 +126,9 @@ static void rewind_consumer(struct weir_kafka_txn_end *e)
             rd_kafka_topic_partition_list_destroy(l);
         return;
     }
-    rd_kafka_topic_partition_list_t *seek = rd_kafka_topic_partition_list_copy(l);
-    for (int i = 0; i < seek->cnt; i++)
-        if (seek->elems[i].offset < 0)
-            seek->elems[i].offset = e->start_latest ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_error_t *se = rd_kafka_seek_partitions(e->consumer, seek, e->timeout_ms);
+    rd_kafka_topic_partition_list_t *seek = weir_kafka_rewind_seeks(l, e->started, e->start_latest);
+    rd_kafka_error_t *se = seek->cnt ? rd_kafka_seek_partitions(e->consumer, seek, e->timeout_ms)
+                                     : NULL;
     if (se) {
         snprintf(e->msg, sizeof e->msg, "cannot rewind after an aborted transaction: %s",
                  rd_kafka_error_string(se));
