@@ -224,8 +224,9 @@ struct weir_kafka_txn_end {
     int init;                                 /* not an end: init_transactions (a reload's
                                                  new producer, kafka_sink_txn.c) */
     /* Results, for done(): */
-    int rc;  /* 0; -EAGAIN: the commit had to abort and the consumer was rewound to
-                `rewound` (the caller frees it); other -errno: fatal, msg says why */
+    int rc;  /* 0; -EAGAIN: the commit had to abort, and `rewound` (the caller frees
+                it) is the assignment with the committed offsets it reads from now
+                (those in `started` were sought there); other -errno: fatal, msg says why */
     rd_kafka_topic_partition_list_t *rewound;
     rd_kafka_t *replacement; /* fenced: the new producer (same transactional.id, transactions
                                 initialized) that the loop swaps in; rc is then -EAGAIN */

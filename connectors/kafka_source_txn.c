@@ -31,9 +31,11 @@ static int txn_timeout_ms(const struct kafka_source *ks)
 }
 
 
-/* The assigned partitions whose fetch has started: an abort rewinds only
+/* The assigned partitions whose fetch has started: an abort seeks only
  * them (weir_kafka_rewind_seeks). Read here, on the loop, when the end is
- * handed over; no record is taken while it runs, so none starts delivering. */
+ * handed over, and still true when it rewinds: while it runs ks_drain()
+ * consumes nothing (ks->committing), so no record, rebalance or statistics
+ * can start a partition or change the assignment. */
 static rd_kafka_topic_partition_list_t *txn_started(struct kafka_source *ks)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)ks->nparts + 1);
