@@ -76,6 +76,22 @@ static int split(const char *line, size_t len, char delim, size_t max, const cha
     return 0;
 }
 
+/* What the byte scan of a short line (at most 64 bytes) learnt of each
+ * byte, bit j for line[j], so that a field's value is told a number or
+ * plain text by a mask instead of another loop over its bytes. */
+struct csv_classes {
+    int valid;
+    uint64_t nondigit; /* not '0'..'9' */
+    uint64_t unplain;  /* not copied into a JSON string as is: a control byte, non-ASCII, '\\' */
+};
+
+/* The bits of field [off, off + len) of a short line. */
+static inline uint64_t field_bits(uint64_t mask, size_t off, size_t len)
+{
+    uint64_t span = len >= 64 ? ~0ull : (1ull << len) - 1;
+    return (mask >> off) & span;
+}
+
 #ifdef CSV_SSE2
 /* Bit j set where p[j] == c, for the 16 bytes at p. */
 static inline uint32_t chunk_mask(const char *p, char c)
@@ -84,32 +100,66 @@ static inline uint32_t chunk_mask(const char *p, char c)
     return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(c)));
 }
 
+/* csv_classes' two masks for the 16 bytes at p (signed compares: bytes from
+ * 0x80 on are negative, below ' ' and not digits). */
+static inline void chunk_classes(const char *p, uint32_t *nondigit, uint32_t *unplain)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+                                  _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+    __m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(' ')),
+                               _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+    *nondigit = (uint32_t)_mm_movemask_epi8(digit) ^ 0xFFFFu;
+    *unplain = (uint32_t)_mm_movemask_epi8(bad);
+}
+
+static inline int byte_unplain(unsigned char c)
+{
+    return c < 0x20 || c >= 0x80 || c == '\\';
+}
+
 /* split for the common line with no quote: the delimiters of 16 bytes at a
  * time as a bit mask (the last, partial 16 from a load that ends at the
  * line's end), the fields read off its set bits, instead of a compare and
  * a branch per byte. -EAGAIN, with nothing split, when a quote is in the
  * line. */
 static int split_unquoted(const char *line, size_t len, char delim, size_t max, const char **fs,
-                          size_t *lens, int *quoted, size_t *n)
+                          size_t *lens, int *quoted, size_t *n, struct csv_classes *cls)
 {
     size_t k = 0, start = 0;
+    uint64_t nondigit = 0, unplain = 0;
+    int classify = cls && len <= 64;
     for (size_t at = 0; at < len; at += 16) {
-        uint32_t dm = 0, qm = 0;
+        uint32_t dm = 0, qm = 0, nd = 0, up = 0;
         if (len - at >= 16) {
             dm = chunk_mask(line + at, delim);
             qm = chunk_mask(line + at, '"');
+            if (classify)
+                chunk_classes(line + at, &nd, &up);
         } else if (len >= 16) {
             size_t shift = 16 - (len - at);
             dm = chunk_mask(line + len - 16, delim) >> shift;
             qm = chunk_mask(line + len - 16, '"') >> shift;
+            if (classify) {
+                chunk_classes(line + len - 16, &nd, &up);
+                nd >>= shift;
+                up >>= shift;
+            }
         } else {
             for (size_t j = 0; j < len; j++) {
-                dm |= (uint32_t)(line[j] == delim) << j;
-                qm |= (uint32_t)(line[j] == '"') << j;
+                unsigned char c = (unsigned char)line[j];
+                dm |= (uint32_t)(c == (unsigned char)delim) << j;
+                qm |= (uint32_t)(c == '"') << j;
+                nd |= (uint32_t)(c < '0' || c > '9') << j;
+                up |= (uint32_t)byte_unplain(c) << j;
             }
         }
         if (qm)
             return -EAGAIN;
+        if (classify) {
+            nondigit |= (uint64_t)nd << at;
+            unplain |= (uint64_t)up << at;
+        }
         for (; dm; dm &= dm - 1) {
             size_t end = at + (size_t)__builtin_ctz(dm);
             if (k == max)
@@ -126,16 +176,20 @@ static int split_unquoted(const char *line, size_t len, char delim, size_t max, 
     lens[k] = len - start;
     quoted[k++] = 0;
     *n = k;
+    if (classify)
+        *cls = (struct csv_classes){1, nondigit, unplain};
     return 0;
 }
 #endif
 
 /* split, the fast way when it can. */
 static int split_row(const char *line, size_t len, char delim, size_t max, const char **fs,
-                     size_t *lens, int *quoted, struct weir_buf *tmps, size_t *n)
+                     size_t *lens, int *quoted, struct weir_buf *tmps, size_t *n,
+                     struct csv_classes *cls)
 {
+    cls->valid = 0;
 #ifdef CSV_SSE2
-    int rc = split_unquoted(line, len, delim, max, fs, lens, quoted, n);
+    int rc = split_unquoted(line, len, delim, max, fs, lens, quoted, n, cls);
     if (rc != -EAGAIN)
         return rc;
 #endif
@@ -262,8 +316,26 @@ static int plain_text(const char *s, size_t n)
  * again. *at moves past the value; the
  * member is filled when m is not NULL (base: where the object starts in
  * out). 0 or -ENOMEM. */
+enum field_hint {
+    FIELD_ANY,    /* nothing known */
+    FIELD_DIGITS, /* digits, no leading zero: a JSON number */
+    FIELD_PLAIN,  /* plain text, if it is not a number */
+};
+
+/* What the line's classes tell of unquoted field f (inside line). */
+static enum field_hint field_hint(const struct csv_classes *cls, const char *line, const char *f,
+                                  size_t flen)
+{
+    if (!cls->valid || flen == 0)
+        return FIELD_ANY;
+    size_t off = (size_t)(f - line);
+    if (!field_bits(cls->nondigit, off, flen) && (flen == 1 || f[0] != '0'))
+        return FIELD_DIGITS;
+    return field_bits(cls->unplain, off, flen) ? FIELD_ANY : FIELD_PLAIN;
+}
+
 static int put_value(struct weir_buf *out, size_t *at, const char *f, size_t flen, int quoted,
-                     size_t base, struct weir_member *m, size_t room)
+                     enum field_hint hint, size_t base, struct weir_member *m, size_t room)
 {
     size_t start = *at;
     uint8_t type;
@@ -272,11 +344,11 @@ static int put_value(struct weir_buf *out, size_t *at, const char *f, size_t fle
         memcpy(out->data + start, "null", 4);
         *at += 4;
         type = WEIR_JNULL;
-    } else if (!quoted && is_json_number(f, flen)) {
+    } else if (!quoted && (hint == FIELD_DIGITS || is_json_number(f, flen))) {
         weir_copy_short(out->data + start, f, flen);
         *at += flen;
         type = WEIR_JNUMBER;
-    } else if (plain_text(f, flen)) { /* its 2 quotes fit in the room of a "null" */
+    } else if (hint == FIELD_PLAIN || plain_text(f, flen)) { /* 2 quotes: the room of a "null" */
         out->data[start] = '"';
         weir_copy_short(out->data + start + 1, f, flen);
         out->data[start + 1 + flen] = '"';
@@ -310,9 +382,11 @@ int weir_csv_row_members(struct weir_csv_header *h, const char *line, size_t len
     const char *fs[WEIR_CSV_MAX_COLS];
     size_t lens[WEIR_CSV_MAX_COLS], n = 0;
     int quoted[WEIR_CSV_MAX_COLS];
+    struct csv_classes cls = {0, 0, 0};
     if (members)
         members->n = 0;
-    int rc = split_row(line, len, h->delim, WEIR_CSV_MAX_COLS, fs, lens, quoted, h->quoted, &n);
+    int rc = split_row(line, len, h->delim, WEIR_CSV_MAX_COLS, fs, lens, quoted, h->quoted, &n,
+                       &cls);
     if (rc < 0) {
         snprintf(reason, reason_size, rc == -E2BIG    ? "CSV row has more than 256 fields"
                                       : rc == -EILSEQ ? "CSV row has text after a closing quote "
@@ -343,8 +417,8 @@ int weir_csv_row_members(struct weir_csv_header *h, const char *line, size_t len
         }
         weir_copy_short(out->data + at, h->keys.data + kstart, klen);
         at += klen;
-        if (put_value(out, &at, fs[k], lens[k], quoted[k], base,
-                      members ? &members->m[k] : NULL, room) < 0) {
+        if (put_value(out, &at, fs[k], lens[k], quoted[k], field_hint(&cls, line, fs[k], lens[k]),
+                      base, members ? &members->m[k] : NULL, room) < 0) {
             out->len = base;
             return -ENOMEM;
         }

@@ -245,13 +245,52 @@ static int endpoint_int(uint64_t N, int q, int n, uint64_t *out)
     return 1;
 }
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define JSONW_SWAR 1
+/* The last nd digits of v (v < 10^8, 1 <= nd <= 8) as the bytes of one
+ * word, the first digit in the lowest byte (first in memory), from a few
+ * multiplications over lanes instead of a division per pair of digits:
+ * v splits into two 4-digit halves (32-bit lanes), each into two pairs
+ * (16-bit lanes), each pair into two digits (bytes). x * 10486 >> 20 is
+ * x / 100 for x < 10000, y * 103 >> 10 is y / 10 for y < 100; no lane's
+ * product reaches the next lane, and the bits shifted down from it are
+ * masked off. */
+static inline uint64_t digits8(uint32_t v, int nd)
+{
+    uint64_t x = v / 10000u | (uint64_t)(v % 10000u) << 32;
+    uint64_t y = (x * 10486u >> 20) & 0x0000007F0000007Full;
+    y |= (x - y * 100u) << 16;
+    uint64_t z = (y * 103u >> 10) & 0x000F000F000F000Full;
+    z |= (y - z * 10u) << 8;
+    return (z + 0x3030303030303030ull) >> (8 * (8 - nd));
+}
+
+/* Stores the 8 bytes of w at o: the caller's room covers all 8, whatever
+ * is beyond the digits being overwritten or left past the end. */
+static inline void store8(char *o, uint64_t w)
+{
+    memcpy(o, &w, 8);
+}
+#endif
+
 /* Writes c's nd digits with a point after the first `whole` of them
- * (0 < whole < nd): the fraction's digits right to left, then the whole
- * part from what is left of c. Splitting c at the point with c / 10^k took
- * a division by a variable (a hardware divide, tens of cycles); writing
- * all digits and moving the fraction up stalled on the fresh stores. */
+ * (0 < whole < nd). Up to 8 digits: the digits' word stored twice, the
+ * second time shifted past the point (two stores, no load of fresh stores:
+ * writing the digits and moving the fraction up in memory stalled on
+ * them). 9 digits: the fraction's digits right to left, then the whole
+ * part from what is left of c (splitting c with c / 10^k took a division
+ * by a variable, a hardware divide). */
 static char *put_point(char *o, uint64_t c, int nd, int whole)
 {
+#ifdef JSONW_SWAR
+    if (nd <= 8) {
+        uint64_t w = digits8((uint32_t)c, nd);
+        store8(o, w);
+        store8(o + whole + 1, w >> (8 * whole));
+        o[whole] = '.';
+        return o + nd + 1;
+    }
+#endif
     char *t = o + nd + 1;
     int frac = nd - whole;
     if (frac & 1) {
@@ -268,8 +307,21 @@ static char *put_point(char *o, uint64_t c, int nd, int whole)
     return o + nd + 1;
 }
 
-/* Writes c * 10^x, c having no trailing zeros. The caller reserved 32
- * bytes: the fixed 7-byte copy below stays inside them. */
+/* put_digits for format_decimal's c, which has room for 8 bytes more. */
+static inline void put_digits_room(char *o, uint64_t c, int nd)
+{
+#ifdef JSONW_SWAR
+    if (nd <= 8) {
+        store8(o, digits8((uint32_t)c, nd));
+        return;
+    }
+#endif
+    put_digits(o, c, (size_t)nd);
+}
+
+/* Writes c * 10^x, c having no trailing zeros (at most 9 digits). The
+ * caller reserved 32 bytes: the fixed 7-byte copy and the 8-byte stores of
+ * digits stay inside them (at most 6 + 8, or 9 + 8 with a point). */
 static char *format_decimal(char *o, uint64_t c, int x)
 {
     int nd = (int)count_digits(c);
@@ -278,11 +330,11 @@ static char *format_decimal(char *o, uint64_t c, int x)
         if (E < 0) {
             memcpy(o, "0.00000", 7); /* "0." and -E-1 zeros are kept */
             o += 1 - E;
-            put_digits(o, c, (size_t)nd);
+            put_digits_room(o, c, nd);
             return o + nd;
         }
         if (nd <= E + 1) {
-            put_digits(o, c, (size_t)nd);
+            put_digits_room(o, c, nd);
             o += nd;
             for (int i = nd; i <= E; i++)
                 *o++ = '0';
@@ -444,7 +496,12 @@ char *weir_jsonw_float_to(char *o, float f)
         if (f == (float)w) {
             if (w < 0)
                 *o++ = '-';
-            return o + put_u64(o, w < 0 ? (uint64_t)-(int64_t)w : (uint64_t)w);
+            uint32_t u = w < 0 ? (uint32_t)-(int64_t)w : (uint32_t)w;
+            if (u < 100) { /* counts mostly: two stores, no digit count */
+                memcpy(o, digit_pairs + 2 * u + (u < 10), 2);
+                return o + 1 + (u >= 10);
+            }
+            return o + put_u64(o, u);
         }
     } else if (!isfinite(f)) {
         memcpy(o, "null", 4);

@@ -11,16 +11,29 @@
 #include "engine/jscan.h"
 #include "engine/jsonw.h"
 
+/* put_features copies each feature's key as this many bytes, whatever its
+ * length, when none is longer: a fixed-size copy instead of one chosen by
+ * the length. */
+#define KEY_COPY 48u
+
 int weir_output_keys(struct weir_output *o)
 {
     weir_buf_reset(&o->keys);
+    o->key_max = 0;
     for (uint32_t k = 0; k < o->ncols + o->nstrs; k++) {
         const char *name = k < o->ncols ? o->schema->feat[o->cols[k]].name
                                         : o->schema->str[o->strs[k - o->ncols]].name;
+        size_t start = o->keys.len;
         if (weir_jsonw_key(&o->keys, name) < 0)
             return -12;
         o->key_end[k] = (uint32_t)o->keys.len;
+        if (o->keys.len - start > o->key_max)
+            o->key_max = (uint32_t)(o->keys.len - start);
     }
+    /* the last key's fixed-size copy reads this far past the keys */
+    if (weir_buf_reserve(&o->keys, KEY_COPY) < 0)
+        return -12;
+    memset(o->keys.data + o->keys.len, 0, KEY_COPY);
     return 0;
 }
 
@@ -76,10 +89,12 @@ static uint32_t put_features(struct weir_buf *out, const struct weir_output *o,
                              const struct weir_batch *b, uint32_t i, const uint64_t *done,
                              int *first)
 {
-    if (weir_buf_reserve(out, o->keys.len + o->ncols * (1u + WEIR_JSONW_FLOAT_ROOM)) < 0)
+    if (weir_buf_reserve(out, o->keys.len + o->ncols * (1u + WEIR_JSONW_FLOAT_ROOM) + KEY_COPY) <
+        0)
         return 0; /* the slow way, field by field */
     const float *x = b->X + (size_t)i * b->stride;
     char *p = out->data + out->len;
+    int fixed = o->key_max <= KEY_COPY; /* (the room: KEY_COPY more than the keys need) */
     for (uint32_t k = 0; k < o->ncols; k++) {
         if (done && (done[k / 64] >> (k % 64) & 1))
             continue;
@@ -87,7 +102,10 @@ static uint32_t put_features(struct weir_buf *out, const struct weir_output *o,
         *p = ',';
         p += !*first;
         *first = 0;
-        weir_copy_short(p, o->keys.data + start, klen);
+        if (fixed)
+            memcpy(p, o->keys.data + start, KEY_COPY);
+        else
+            weir_copy_short(p, o->keys.data + start, klen);
         p = weir_jsonw_float_to(p + klen, x[o->cols[k]]);
     }
     out->len = (size_t)(p - out->data);

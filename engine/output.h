@@ -20,6 +20,7 @@ struct weir_output {
     int alert;                      /* append "alert": true|false */
     struct weir_buf keys;           /* `"name":` of each appended field, cols then strs (owned) */
     uint32_t key_end[2 * WEIR_SCHEMA_MAX]; /* where each one ends in keys */
+    uint32_t key_max;               /* the longest of them */
     /* NULL: the input object is copied whole and the fields appended. Set
      * (sink "fields"/"exclude", or a masked field): the input's top-level
      * fields are chosen one by one, and an appended field whose name an

@@ -257,8 +257,55 @@ static void test_members(struct fixture *f)
     weir_output_free(&o);
 }
 
+/* Appended features' keys are copied as 48 fixed bytes when none is
+ * longer (output.c, put_features), by their lengths otherwise: names of
+ * 1 to 60 bytes, the longest of a record on either side of that edge, each
+ * record's line against one written by hand. */
+static void test_key_lengths(void)
+{
+    static const char letters[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234567";
+    char names[3][64];
+    int bad = 0;
+    for (int longest = 1; longest <= 60; longest++) {
+        struct weir_schema schema;
+        memset(&schema, 0, sizeof schema);
+        int lens[3] = {longest, 1 + longest / 2, 1 + (longest * 7) % 13};
+        for (int k = 0; k < 3; k++) {
+            memcpy(names[k], letters + k, (size_t)lens[k]);
+            names[k][lens[k]] = 0;
+            schema.feat[k] = (struct weir_column){.name = names[k], .producer = 1, .emit = 1};
+        }
+        schema.nfeat = 3;
+        struct weir_batch_pool *pool;
+        CHECK(weir_batch_pool_new(&pool, 4, 3, 0) == 0);
+        struct weir_batch *b = weir_batch_get(pool);
+        weir_batch_push(b);
+        b->X[0] = 0.25f, b->X[1] = 7, b->X[2] = -3.5f;
+        b->rec[0].value = "{\"id\":1}";
+        b->rec[0].value_len = 8;
+        struct weir_output o;
+        memset(&o, 0, sizeof o);
+        o.schema = &schema;
+        for (int k = 0; k < 3; k++)
+            o.cols[o.ncols++] = (uint32_t)k;
+        CHECK(weir_output_keys(&o) == 0);
+        struct weir_buf line = {0};
+        CHECK(weir_output_record(&line, &o, b, 0) == 0);
+        char want[512];
+        snprintf(want, sizeof want, "{\"id\":1,\"%s\":0.25,\"%s\":7,\"%s\":-3.5}\n", names[0],
+                 names[1], names[2]);
+        bad += strcmp(weir_buf_cstr(&line), want) != 0;
+        weir_buf_free(&line);
+        weir_output_free(&o);
+        weir_batch_put(b);
+        weir_batch_pool_free(pool);
+    }
+    CHECK(bad == 0);
+}
+
 int main(void)
 {
+    test_key_lengths();
     struct fixture f;
     fixture_init(&f);
     for (unsigned seed = 1; seed <= 3000; seed++)
