@@ -17,26 +17,15 @@
 #include "connectors/csv.h"
 #include "connectors/jsonl_members.h"
 #include "connectors/file_list.h"
-#include "connectors/jsonl_members.h"
+#include "connectors/file_source.h"
 #include "connectors/gunzip.h"
+#include "connectors/gunzip_ahead.h"
 #include "connectors/linesplit.h"
 #include "engine/buf.h"
 #include "engine/log.h"
 #include "engine/loop.h"
 #include "engine/paths.h"
 #include "engine/worker.h"
-
-enum { FMT_AUTO, FMT_JSONL, FMT_CSV };
-
-struct file_source_conf {
-    const char *path;
-    int format;
-    int64_t max_record_bytes;
-    int64_t read_size;
-    const char *delimiter;
-    struct weir_file_list files; /* what path names, expanded at load */
-    char tried[600]; /* where a relative path was looked for, when nowhere (for the open error) */
-};
 
 static const struct weir_option file_source_options[] = {
     {"path", WEIR_OPT_STRING, NULL,
@@ -53,46 +42,11 @@ static const struct weir_option file_source_options[] = {
      offsetof(struct file_source_conf, read_size), WEIR_OPT_RANGE, 4096, 1 << 28, NULL},
     {"delimiter", WEIR_OPT_STRING, "\",\"", "CSV field delimiter (one character)",
      offsetof(struct file_source_conf, delimiter), 0, 0, 0, NULL},
+    {"inflate_ahead", WEIR_OPT_BOOL, "true",
+     "inflate gzip files on a helper thread, ahead of the worker (false: on the worker, between "
+     "reads)",
+     offsetof(struct file_source_conf, inflate_ahead), 0, 0, 0, NULL},
     {0},
-};
-
-struct file_ticket {
-    struct weir_ticket t;
-    struct file_source *src;
-    struct file_ticket *next;
-};
-
-struct file_source {
-    struct weir_source *s;
-    int fd;
-    int format;
-    off_t offset;       /* next read position; -1 for pipes and terminals */
-    struct weir_linesplit ls;
-    struct weir_gunzip gz;
-    int gzip;           /* the current file is gzip: reads land in gz, lines come from inflating */
-    size_t file;        /* which of the conf's files is being read */
-    const char *name;   /* its path, for the records' coordinates */
-    struct weir_event read_ev;
-    int reading;        /* a read is in flight */
-    struct weir_event yield_ev;
-    int yielding;       /* gave way to the loop after a batch: yield_ev goes on */
-    uint64_t batches;   /* dispatched */
-    int at_eof;         /* the current file's bytes (inflated) are all in ls */
-    int stopping;
-    int finished;
-    struct weir_batch *batch;   /* being filled */
-    struct weir_csv_header header;
-    int have_header;
-    struct weir_buf scratch;    /* a CSV row as JSON */
-    struct file_ticket *free_tickets;
-    unsigned tickets_out;       /* handed to the worker, not yet done */
-    int closed;                 /* close() ran with tickets still out */
-    uint64_t acked_lines;
-    uint64_t stream_in;         /* bytes of the current file's stream (inflated) taken into ls */
-    uint64_t skip_lines;        /* a reload's resume reads these lines again: dropped */
-    char *header_line;          /* the current file's CSV header as read, for a reload's successor */
-    size_t header_len;
-    uint32_t part;              /* the worker's slot for these files (one partition) */
 };
 
 /* A JSON Lines file's first records (WEIR_JSONL_SAMPLE_*), read when the
@@ -349,7 +303,8 @@ static void fail(struct file_source *fs, int code, const char *what)
 /* Opens file k of the list (or standard input) and starts it at line 1 with
  * its own CSV header. Opening a local file is the one call here that does not
  * go through io_uring; it happens once per file, not per read. */
-static int open_file_as(struct file_source *fs, size_t k, int same_as, struct weir_error *err)
+int weir_file_source_open_as(struct file_source *fs, size_t k, int same_as,
+                             struct weir_error *err)
 {
     const struct file_source_conf *c = fs->s->conf;
     const char *path = c->files.paths[k];
@@ -373,6 +328,8 @@ static int open_file_as(struct file_source *fs, size_t k, int same_as, struct we
         return weir_error_set(err, -ENOMEM, "out of memory");
     if (fs->gzip)
         weir_gunzip_reset(&fs->gz);
+    fs->ahead_on = fs->ahead && fs->gzip;
+    fs->ahead_pos = 0;
     if (k > 0) { /* a new stream: line numbers, BOM and header start again */
         weir_linesplit_free(&fs->ls);
         weir_csv_header_free(&fs->header);
@@ -391,7 +348,7 @@ static int open_file_as(struct file_source *fs, size_t k, int same_as, struct we
 
 static int open_file(struct file_source *fs, size_t k, struct weir_error *err)
 {
-    return open_file_as(fs, k, -1, err);
+    return weir_file_source_open_as(fs, k, -1, err);
 }
 
 /* The current file is done: go on with the next one, or finish. Returns 1
@@ -515,10 +472,16 @@ static void drain_lines(struct file_source *fs)
     arm_read(fs);
 }
 
+static void on_ahead(struct file_source *fs, int res);
+
 static void on_read(struct weir_event *ev, int res)
 {
     struct file_source *fs = (struct file_source *)((char *)ev - offsetof(struct file_source, read_ev));
     fs->reading = 0;
+    if (fs->ahead_on) {
+        on_ahead(fs, res);
+        return;
+    }
     if ((res == -EINTR || res == -EAGAIN) && !fs->stopping) {
         arm_read(fs);
         return;
@@ -555,8 +518,77 @@ static void on_read(struct weir_event *ev, int res)
     drain_lines(fs);
 }
 
+/* The current gzip file from the helper (gunzip_ahead.h): its next piece
+ * copied into the line buffer, handed on through a loop turn as a read's
+ * bytes would be; or, before the helper has it, a read of its eventfd. A
+ * file the helper gave up is read and inflated on the loop. */
+static void ahead_read(struct file_source *fs)
+{
+    struct weir_loop *loop = fs->s->worker->loop;
+    const char *data;
+    size_t len;
+    int got = weir_gunzip_ahead_take(fs->ahead, fs->file, &data, &len);
+    if (got < 0) {
+        fs->ahead_on = 0;
+        arm_read(fs);
+        return;
+    }
+    fs->reading = 1;
+    fs->ahead_wait = got == 0;
+    int rc;
+    if (got == 0) {
+        rc = weir_loop_read(loop, weir_gunzip_ahead_fd(fs->ahead), &fs->ahead_tick,
+                            sizeof fs->ahead_tick, (off_t)-1, &fs->read_ev);
+    } else {
+        size_t room;
+        char *dst = weir_linesplit_space(&fs->ls, &room);
+        fs->ahead_n = len - fs->ahead_pos < room ? len - fs->ahead_pos : room;
+        memcpy(dst, data + fs->ahead_pos, fs->ahead_n);
+        rc = weir_loop_yield(loop, &fs->read_ev);
+    }
+    if (rc < 0) {
+        fs->reading = 0;
+        fail(fs, -EBUSY, "io_uring submission queue full");
+    }
+}
+
+static void on_ahead(struct file_source *fs, int res)
+{
+    if (fs->ahead_wait) { /* the helper finished a file, maybe this one */
+        fs->ahead_wait = 0;
+        if (res < 0 && res != -EINTR && res != -EAGAIN) {
+            drain_lines(fs); /* cancelled by a stop: it finishes there */
+            return;
+        }
+        if (fs->stopping)
+            drain_lines(fs);
+        else
+            ahead_read(fs);
+        return;
+    }
+    if (res == -ECANCELED) { /* a stop: the piece copied is not taken */
+        drain_lines(fs);
+        return;
+    }
+    const char *data;
+    size_t len = 0;
+    weir_gunzip_ahead_take(fs->ahead, fs->file, &data, &len);
+    weir_linesplit_commit(&fs->ls, fs->ahead_n);
+    fs->stream_in += fs->ahead_n;
+    fs->ahead_pos += fs->ahead_n;
+    if (fs->ahead_pos >= len) { /* all of it is in ls: its memory goes back */
+        weir_gunzip_ahead_release(fs->ahead, fs->file);
+        fs->at_eof = 1;
+    }
+    drain_lines(fs);
+}
+
 static void arm_read(struct file_source *fs)
 {
+    if (fs->ahead_on) {
+        ahead_read(fs);
+        return;
+    }
     size_t room;
     char *dst = fs->gzip ? weir_gunzip_space(&fs->gz, &room) : weir_linesplit_space(&fs->ls, &room);
     fs->reading = 1;
@@ -567,95 +599,18 @@ static void arm_read(struct file_source *fs)
     }
 }
 
-/* ---- a reload's new file source goes on where the old one stopped ---------- */
-
-/* The old source's files up to the one it was reading are the new one's:
- * the same file names the same bytes (a glob or directory may have gained
- * files since; those come after). */
-static int same_files(const struct file_source_conf *a, const struct file_source_conf *b,
-                      size_t upto)
-{
-    if (upto >= a->files.n || upto >= b->files.n)
-        return 0;
-    for (size_t k = 0; k <= upto; k++)
-        if (strcmp(a->files.paths[k], b->files.paths[k]) != 0)
-            return 0;
-    return 1;
-}
-
-/* The CSV header the old source read, parsed with the new delimiter. */
-static int header_again(struct file_source *fs, const struct file_source *old,
-                        struct weir_error *err)
+/* gzip files from the current one on are inflated on a helper thread
+ * (gunzip_ahead.h) when there are any, it is not turned off, and it starts;
+ * else on the loop, as before. */
+static void start_ahead(struct file_source *fs)
 {
     const struct file_source_conf *c = fs->s->conf;
-    const char *reason = NULL;
-    if (weir_csv_header_parse(&fs->header, old->header_line, old->header_len, c->delimiter[0],
-                              &reason) < 0)
-        return weir_error_set(err, -EINVAL, "%s: line 1: %s", fs->name,
-                              reason ? reason : "CSV header line is too long");
-    fs->have_header = 1;
-    if ((fs->header_line = malloc(old->header_len + 1))) {
-        memcpy(fs->header_line, old->header_line, old->header_len);
-        fs->header_len = old->header_len;
-    }
-    return 0;
-}
-
-/* old has stopped after its last whole line handed on (everything it
- * handed on is acknowledged): fs opens the same file and takes the rest.
- * A plain file or a pipe takes old's position and its unread bytes; a gzip
- * file (its inflater cannot move) or a CSV file whose header old never
- * read as one (it read JSON Lines) is read again from its start, the lines
- * old handed on dropped. Returns 0 or a negative errno (err set). */
-static int resume(struct file_source *fs, const struct file_source *old, struct weir_error *err)
-{
-    const char *name = fs->name;
-    uint64_t line = old->ls.line_no;
-    uint64_t byte = old->stream_in - weir_linesplit_pending(&old->ls);
-    int csv_header_lost = fs->format == FMT_CSV && line > 0 && !old->header_line;
-    if ((fs->gzip || old->gzip) && fs->offset < 0)
-        return weir_error_set(err, -ESPIPE, "%s: a gzip stream from a pipe cannot resume after "
-                              "line %llu with a new inflater: restart to change the source",
-                              name, (unsigned long long)line);
-    if (fs->gzip || old->gzip || (csv_header_lost && fs->offset >= 0)) {
-        fs->skip_lines = line;
-        weir_log(WEIR_LOG_INFO, "reload: the file source reads %s again from its start, dropping "
-                 "the %llu lines already handed on (%s)", name, (unsigned long long)line,
-                 fs->gzip || old->gzip ? "gzip: the inflater cannot resume at an offset"
-                                       : "now CSV: its header is line 1");
-        return 0;
-    }
-    if (weir_linesplit_carry(&fs->ls, &old->ls) < 0)
-        return weir_error_set(err, -ENOMEM, "out of memory");
-    fs->stream_in = old->stream_in;
-    if (fs->offset >= 0)
-        fs->offset = old->offset;
-    if (fs->format == FMT_CSV && old->header_line && header_again(fs, old, err) < 0)
-        return err->code;
-    weir_log(WEIR_LOG_INFO, "reload: the file source goes on in %s after line %llu (byte %llu)%s",
-             name, (unsigned long long)line, (unsigned long long)byte,
-             csv_header_lost ? "; now CSV: its next line is taken as the header" : "");
-    return 0;
-}
-
-/* Which file to start with, and where: prev is the source a reload replaces
- * (or NULL). Other files: the first from its start. */
-static int open_start(struct file_source *fs, const struct weir_source *prev,
-                      struct weir_error *err)
-{
-    const struct file_source_conf *c = fs->s->conf;
-    const struct file_source *old =
-        prev && prev->type == fs->s->type ? (const struct file_source *)prev->state : NULL;
-    if (!old || old->fd < 0 || !same_files(prev->conf, c, old->file)) {
-        if (old)
-            weir_log(WEIR_LOG_INFO, "reload: the file source's path changed: it reads %s from the "
-                     "start", c->path);
-        return open_file(fs, 0, err);
-    }
-    /* A pipe goes on through the old descriptor: opening a FIFO again would
-     * wait for a writer that may have just closed its end. */
-    int rc = open_file_as(fs, old->file, old->offset < 0 ? old->fd : -1, err);
-    return rc < 0 ? rc : resume(fs, old, err);
+    int any = 0;
+    for (size_t k = fs->file; c->inflate_ahead && k < c->files.n && !any; k++)
+        any = strcmp(c->files.paths[k], "-") != 0 && weir_file_is_gzip(c->files.paths[k]);
+    if (any && weir_gunzip_ahead_start(&fs->ahead, (const char *const *)c->files.paths,
+                                       c->files.n, fs->file) == 0)
+        fs->ahead_on = fs->gzip;
 }
 
 /* A replaced source with no read or yield in flight has nothing left on the loop. */
@@ -679,7 +634,7 @@ static int fs_open(struct weir_source *s, struct weir_error *err)
     fs->yield_ev.done = on_yield;
     if (c->files.n == 0)
         return weir_error_set(err, -ENOENT, "no source file for %s", c->path);
-    int rc = open_start(fs, s->prev, err);
+    int rc = weir_file_source_open_start(fs, s->prev, err);
     if (rc < 0)
         return rc;
     /* The files are one partition; its state (with --state-dir) is read back
@@ -693,6 +648,7 @@ static int fs_open(struct weir_source *s, struct weir_error *err)
         return err->code ? err->code : -EIO;
     }
     fs->part = (uint32_t)slot;
+    start_ahead(fs);
     arm_read(fs);
     return 0;
 }
@@ -725,6 +681,8 @@ static void fs_close(struct weir_source *s)
         weir_batch_put(fs->batch);
     if (fs->fd >= 0)
         close(fs->fd);
+    weir_gunzip_ahead_stop(fs->ahead); /* joins the helper: at most one file's inflation */
+    fs->ahead = NULL;
     weir_linesplit_free(&fs->ls);
     weir_gunzip_free(&fs->gz);
     weir_csv_header_free(&fs->header);
@@ -749,7 +707,7 @@ static int fs_keeps(const void *conf, const void *next)
     const struct file_source_conf *a = conf, *b = next;
     return strcmp(a->path, b->path) == 0 && a->format == b->format &&
            a->max_record_bytes == b->max_record_bytes && a->read_size == b->read_size &&
-           strcmp(a->delimiter, b->delimiter) == 0;
+           strcmp(a->delimiter, b->delimiter) == 0 && a->inflate_ahead == b->inflate_ahead;
 }
 
 const struct weir_source_type weir_source_file = {

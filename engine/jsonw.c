@@ -321,7 +321,7 @@ static inline void put_digits_room(char *o, uint64_t c, int nd)
 
 /* Writes c * 10^x, c having no trailing zeros (at most 9 digits). The
  * caller reserved 32 bytes: the fixed 7-byte copy and the 8-byte stores of
- * digits stay inside them (at most 6 + 8, or 9 + 8 with a point). */
+ * digits stay inside them (at most 6 + 8, or 8 + 9 with a point). */
 static char *format_decimal(char *o, uint64_t c, int x)
 {
     int nd = (int)count_digits(c);

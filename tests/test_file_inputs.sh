@@ -10,6 +10,11 @@
 #      with the JSON path.
 #   5. A large real gzip file (a day of the fraud stream) gives every row.
 #   6. The replay companion reads a directory of gzip and plain files too.
+#   7. gzip files inflated ahead on a helper thread (the default) give what
+#      inflating on the worker gives (inflate_ahead false): a directory of
+#      gzip files with one of several members (the worker's to read) between
+#      them, a small read size, and a file that ends inside a member failing
+#      the run with the same message either way.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 T=$(mktemp -d /tmp/weir-test-file-inputs.XXXXXX)
@@ -86,6 +91,38 @@ if [ -f "$DAY" ]; then
     if [ "$got" -eq "$want" ] && [ "$last" -eq $((want - 1)) ]; then ok; else fail "fraud days: $got of $want, last id $last"; fi
 else
     echo "skipped the fraud-data case: $DAY is missing"
+fi
+
+# Inflated ahead, or on the worker: the same records in the same order.
+mkdir -p "$T/gz"
+for k in 1 2 3 4 5 6; do
+    seq $((k * 100000)) $((k * 100000 + 30000)) | sed '1i x' | gzip >"$T/gz/d$k.csv.gz"
+done
+{ seq 1 5 | sed '1i x' | gzip; seq 6 9 | gzip; } >"$T/gz/d3.csv.gz"
+for ahead in true false; do
+    "$WEIR_BIN" run "$T/p.json" --quiet --set source.path="$T/gz" --set source.read_size=65536 \
+        --set source.inflate_ahead=$ahead --set 'operators[0].fields={"id": "/x"}' \
+        --set "sinks[0].path=$T/gz-$ahead.jsonl" 2>"$T/err-$ahead"
+    echo "rc $?" >>"$T/err-$ahead"
+done
+want=$(for f in "$T"/gz/*.csv.gz; do zcat "$f" | tail -n +2; done | wc -l)
+if cmp -s "$T/gz-true.jsonl" "$T/gz-false.jsonl" && [ "$(wc -l <"$T/gz-true.jsonl")" -eq "$want" ] &&
+    grep -q "rc 0" "$T/err-true"; then
+    ok
+else
+    fail "inflated ahead: $(wc -l <"$T/gz-true.jsonl") lines, on the worker $(wc -l <"$T/gz-false.jsonl"), want $want: $(cat "$T/err-true")"
+fi
+head -c $(($(stat -c %s "$T/gz/d5.csv.gz") / 2)) "$T/gz/d5.csv.gz" >"$T/gz/d5.tmp" && mv "$T/gz/d5.tmp" "$T/gz/d5.csv.gz"
+for ahead in true false; do
+    "$WEIR_BIN" run "$T/p.json" --quiet --set source.path="$T/gz" --set source.inflate_ahead=$ahead \
+        --set 'operators[0].fields={"id": "/x"}' --set "sinks[0].path=$T/gz-$ahead.jsonl" 2>"$T/err-$ahead"
+    echo "rc $?" >>"$T/err-$ahead"
+done
+if grep -q "d5.csv.gz.*truncated" "$T/err-true" && grep -q "rc 1" "$T/err-true" &&
+    [ "$(grep -v '^rc' "$T/err-true")" = "$(grep -v '^rc' "$T/err-false")" ]; then
+    ok
+else
+    fail "truncated, inflated ahead: $(cat "$T/err-true") / on the worker: $(cat "$T/err-false")"
 fi
 
 # The replay companion reads the same inputs: a directory with gzip files,

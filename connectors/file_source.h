@@ -1,0 +1,88 @@
+/* The file source's state (file_source.c), shared with the part that takes
+ * over from a replaced source on a reload (file_source_resume.c). Nothing
+ * outside those two files includes this. */
+#ifndef WEIR_CONNECTORS_FILE_SOURCE_H
+#define WEIR_CONNECTORS_FILE_SOURCE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "connectors/connector.h"
+#include "connectors/csv.h"
+#include "connectors/file_list.h"
+#include "connectors/gunzip.h"
+#include "connectors/gunzip_ahead.h"
+#include "connectors/linesplit.h"
+#include "engine/buf.h"
+#include "engine/error.h"
+#include "engine/loop.h"
+
+enum { FMT_AUTO, FMT_JSONL, FMT_CSV };
+
+struct file_source_conf {
+    const char *path;
+    int format;
+    int64_t max_record_bytes;
+    int64_t read_size;
+    const char *delimiter;
+    int inflate_ahead;
+    struct weir_file_list files; /* what path names, expanded at load */
+    char tried[600]; /* where a relative path was looked for, when nowhere (for the open error) */
+};
+
+struct file_ticket {
+    struct weir_ticket t;
+    struct file_source *src;
+    struct file_ticket *next;
+};
+
+struct file_source {
+    struct weir_source *s;
+    int fd;
+    int format;
+    off_t offset;       /* next read position; -1 for pipes and terminals */
+    struct weir_linesplit ls;
+    struct weir_gunzip gz;
+    int gzip;           /* the current file is gzip: reads land in gz, lines come from inflating */
+    size_t file;        /* which of the conf's files is being read */
+    const char *name;   /* its path, for the records' coordinates */
+    struct weir_event read_ev;
+    int reading;        /* a read is in flight */
+    struct weir_event yield_ev;
+    int yielding;       /* gave way to the loop after a batch: yield_ev goes on */
+    uint64_t batches;   /* dispatched */
+    int at_eof;         /* the current file's bytes (inflated) are all in ls */
+    int stopping;
+    int finished;
+    struct weir_batch *batch;   /* being filled */
+    struct weir_csv_header header;
+    int have_header;
+    struct weir_buf scratch;    /* a CSV row as JSON */
+    struct file_ticket *free_tickets;
+    unsigned tickets_out;       /* handed to the worker, not yet done */
+    int closed;                 /* close() ran with tickets still out */
+    uint64_t acked_lines;
+    uint64_t stream_in;         /* bytes of the current file's stream (inflated) taken into ls */
+    uint64_t skip_lines;        /* a reload's resume reads these lines again: dropped */
+    char *header_line;          /* the current file's CSV header as read, for a reload's successor */
+    size_t header_len;
+    uint32_t part;              /* the worker's slot for these files (one partition) */
+    struct weir_gunzip_ahead *ahead; /* gzip files inflated on a helper thread; NULL: none */
+    int ahead_on;               /* the current file's bytes come from ahead, not from reads */
+    int ahead_wait;             /* read_ev is a read of ahead's eventfd, not a loop turn */
+    size_t ahead_pos;           /* how much of the current file's bytes went into ls */
+    size_t ahead_n;             /* the piece copied into ls whose "read" is in flight */
+    uint64_t ahead_tick;        /* the eventfd's count, read */
+};
+
+/* Opens file k of the list (same_as >= 0: a duplicate of that descriptor)
+ * and starts it at line 1 with its own CSV header. */
+int weir_file_source_open_as(struct file_source *fs, size_t k, int same_as,
+                             struct weir_error *err);
+
+/* Which file to start with, and where: prev is the source a reload
+ * replaces (or NULL). */
+int weir_file_source_open_start(struct file_source *fs, const struct weir_source *prev,
+                                struct weir_error *err);
+
+#endif

@@ -1,0 +1,96 @@
+/* A reload's new file source goes on where the old one stopped (see
+ * file_source.c): the same files, the same line, the unread bytes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "connectors/file_source.h"
+#include "engine/log.h"
+
+/* The old source's files up to the one it was reading are the new one's:
+ * the same file names the same bytes (a glob or directory may have gained
+ * files since; those come after). */
+static int same_files(const struct file_source_conf *a, const struct file_source_conf *b,
+                      size_t upto)
+{
+    if (upto >= a->files.n || upto >= b->files.n)
+        return 0;
+    for (size_t k = 0; k <= upto; k++)
+        if (strcmp(a->files.paths[k], b->files.paths[k]) != 0)
+            return 0;
+    return 1;
+}
+
+/* The CSV header the old source read, parsed with the new delimiter. */
+static int header_again(struct file_source *fs, const struct file_source *old,
+                        struct weir_error *err)
+{
+    const struct file_source_conf *c = fs->s->conf;
+    const char *reason = NULL;
+    if (weir_csv_header_parse(&fs->header, old->header_line, old->header_len, c->delimiter[0],
+                              &reason) < 0)
+        return weir_error_set(err, -EINVAL, "%s: line 1: %s", fs->name,
+                              reason ? reason : "CSV header line is too long");
+    fs->have_header = 1;
+    if ((fs->header_line = malloc(old->header_len + 1))) {
+        memcpy(fs->header_line, old->header_line, old->header_len);
+        fs->header_len = old->header_len;
+    }
+    return 0;
+}
+
+/* old has stopped after its last whole line handed on (everything it
+ * handed on is acknowledged): fs opens the same file and takes the rest.
+ * A plain file or a pipe takes old's position and its unread bytes; a gzip
+ * file (its inflater cannot move) or a CSV file whose header old never
+ * read as one (it read JSON Lines) is read again from its start, the lines
+ * old handed on dropped. Returns 0 or a negative errno (err set). */
+static int resume(struct file_source *fs, const struct file_source *old, struct weir_error *err)
+{
+    const char *name = fs->name;
+    uint64_t line = old->ls.line_no;
+    uint64_t byte = old->stream_in - weir_linesplit_pending(&old->ls);
+    int csv_header_lost = fs->format == FMT_CSV && line > 0 && !old->header_line;
+    if ((fs->gzip || old->gzip) && fs->offset < 0)
+        return weir_error_set(err, -ESPIPE, "%s: a gzip stream from a pipe cannot resume after "
+                              "line %llu with a new inflater: restart to change the source",
+                              name, (unsigned long long)line);
+    if (fs->gzip || old->gzip || (csv_header_lost && fs->offset >= 0)) {
+        fs->skip_lines = line;
+        weir_log(WEIR_LOG_INFO, "reload: the file source reads %s again from its start, dropping "
+                 "the %llu lines already handed on (%s)", name, (unsigned long long)line,
+                 fs->gzip || old->gzip ? "gzip: the inflater cannot resume at an offset"
+                                       : "now CSV: its header is line 1");
+        return 0;
+    }
+    if (weir_linesplit_carry(&fs->ls, &old->ls) < 0)
+        return weir_error_set(err, -ENOMEM, "out of memory");
+    fs->stream_in = old->stream_in;
+    if (fs->offset >= 0)
+        fs->offset = old->offset;
+    if (fs->format == FMT_CSV && old->header_line && header_again(fs, old, err) < 0)
+        return err->code;
+    weir_log(WEIR_LOG_INFO, "reload: the file source goes on in %s after line %llu (byte %llu)%s",
+             name, (unsigned long long)line, (unsigned long long)byte,
+             csv_header_lost ? "; now CSV: its next line is taken as the header" : "");
+    return 0;
+}
+
+/* Which file to start with, and where: prev is the source a reload replaces
+ * (or NULL). Other files: the first from its start. */
+int weir_file_source_open_start(struct file_source *fs, const struct weir_source *prev,
+                                struct weir_error *err)
+{
+    const struct file_source_conf *c = fs->s->conf;
+    const struct file_source *old =
+        prev && prev->type == fs->s->type ? (const struct file_source *)prev->state : NULL;
+    if (!old || old->fd < 0 || !same_files(prev->conf, c, old->file)) {
+        if (old)
+            weir_log(WEIR_LOG_INFO, "reload: the file source's path changed: it reads %s from the "
+                     "start", c->path);
+        return weir_file_source_open_as(fs, 0, -1, err);
+    }
+    /* A pipe goes on through the old descriptor: opening a FIFO again would
+     * wait for a writer that may have just closed its end. */
+    int rc = weir_file_source_open_as(fs, old->file, old->offset < 0 ? old->fd : -1, err);
+    return rc < 0 ? rc : resume(fs, old, err);
+}

@@ -1,0 +1,285 @@
+/* See gunzip_ahead.h. One helper thread per source, one file at a time:
+ * read whole (pread, in pieces, so that a stop is seen between them), then
+ * inflated by libdeflate in one call into a buffer of the size the gzip
+ * trailer gives. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "connectors/gunzip_ahead.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "connectors/file_list.h"
+
+#ifdef WEIR_HAVE_LIBDEFLATE
+#include <libdeflate.h>
+
+enum ahead_state { AHEAD_WAITING, AHEAD_READY, AHEAD_GIVEN_UP, AHEAD_RELEASED };
+
+struct ahead_file {
+    enum ahead_state state;
+    char *data;
+    size_t len;
+};
+
+struct weir_gunzip_ahead {
+    const char *const *paths;
+    size_t n, first;
+    struct ahead_file *files; /* [first, n) */
+    size_t held;              /* inflated bytes of READY files */
+    int efd;
+    int stop;
+    pthread_mutex_t mu;
+    pthread_cond_t room; /* the helper waits here for held to go down, or a stop */
+    pthread_t thread;
+};
+
+/* The whole file at path, if it is small enough: 0, or -1. */
+static int read_whole(struct weir_gunzip_ahead *ga, const char *path, unsigned char **buf,
+                      size_t *len)
+{
+    /* O_NONBLOCK: a FIFO named *.gz must not hold the helper in open()
+     * until a writer comes (a stop would then wait for it); it is not a
+     * regular file, so it is given up, and the loop reads it. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 18 ||
+        (uint64_t)st.st_size > WEIR_GUNZIP_AHEAD_MAX_IN || !(*buf = malloc((size_t)st.st_size))) {
+        close(fd);
+        return -1;
+    }
+    size_t got = 0, want = (size_t)st.st_size;
+    while (got < want) {
+        pthread_mutex_lock(&ga->mu);
+        int stop = ga->stop;
+        pthread_mutex_unlock(&ga->mu);
+        size_t piece = want - got < (4u << 20) ? want - got : (4u << 20);
+        ssize_t r = stop ? -1 : pread(fd, *buf + got, piece, (off_t)got);
+        if (r < 0 && errno == EINTR && !stop)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    if (got != want) {
+        free(*buf);
+        return -1;
+    }
+    *len = want;
+    return 0;
+}
+
+/* File path inflated whole: 0 with *out and *out_len, or -1 (given up). */
+static int inflate_file(struct weir_gunzip_ahead *ga, struct libdeflate_decompressor *d,
+                        const char *path, char **out, size_t *out_len)
+{
+    unsigned char *in;
+    size_t in_len;
+    if (!weir_file_is_gzip(path) || read_whole(ga, path, &in, &in_len) < 0)
+        return -1;
+    /* ISIZE, the trailer's last 4 bytes: the member's size mod 2^32 */
+    size_t size = (size_t)in[in_len - 4] | (size_t)in[in_len - 3] << 8 |
+                  (size_t)in[in_len - 2] << 16 | (size_t)in[in_len - 1] << 24;
+    size_t in_used = 0, used = 0;
+    char *buf = size <= WEIR_GUNZIP_AHEAD_MAX_OUT ? malloc(size ? size : 1) : NULL;
+    /* Anything but one member that fills buf exactly (several members, a
+     * wrong ISIZE, corrupt data) is the loop's to read and report. */
+    int ok = buf && libdeflate_gzip_decompress_ex(d, in, in_len, buf, size, &in_used, &used) ==
+                        LIBDEFLATE_SUCCESS &&
+             in_used == in_len && used == size;
+    free(in);
+    if (!ok) {
+        free(buf);
+        return -1;
+    }
+    *out = buf;
+    *out_len = size;
+    return 0;
+}
+
+static void signal_source(struct weir_gunzip_ahead *ga)
+{
+    uint64_t one = 1;
+    ssize_t r = write(ga->efd, &one, sizeof one); /* adds to the count: never blocks */
+    (void)r;
+}
+
+static void *ahead_main(void *arg)
+{
+    struct weir_gunzip_ahead *ga = arg;
+    pthread_setname_np(pthread_self(), "weir-gunzip");
+    struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+    for (size_t k = ga->first; k < ga->n; k++) {
+        pthread_mutex_lock(&ga->mu);
+        while (!ga->stop && ga->held >= WEIR_GUNZIP_AHEAD_BYTES)
+            pthread_cond_wait(&ga->room, &ga->mu);
+        int stop = ga->stop, wanted = ga->files[k - ga->first].state == AHEAD_WAITING;
+        pthread_mutex_unlock(&ga->mu);
+        if (stop)
+            break;
+        char *data = NULL;
+        size_t len = 0;
+        int rc = wanted && d ? inflate_file(ga, d, ga->paths[k], &data, &len) : -1;
+        pthread_mutex_lock(&ga->mu);
+        struct ahead_file *f = &ga->files[k - ga->first];
+        if (f->state == AHEAD_WAITING && rc == 0) {
+            f->state = AHEAD_READY;
+            f->data = data;
+            f->len = len;
+            ga->held += len;
+            data = NULL;
+        } else if (f->state == AHEAD_WAITING) {
+            f->state = AHEAD_GIVEN_UP;
+        }
+        pthread_mutex_unlock(&ga->mu);
+        free(data); /* the source went past it meanwhile */
+        signal_source(ga);
+    }
+    if (d)
+        libdeflate_free_decompressor(d);
+    return NULL;
+}
+
+int weir_gunzip_ahead_start(struct weir_gunzip_ahead **out, const char *const *paths, size_t n,
+                            size_t first)
+{
+    *out = NULL;
+    if (first >= n)
+        return -EINVAL;
+    struct weir_gunzip_ahead *ga = calloc(1, sizeof *ga);
+    if (!ga || !(ga->files = calloc(n - first, sizeof *ga->files))) {
+        free(ga);
+        return -ENOMEM;
+    }
+    ga->paths = paths;
+    ga->n = n;
+    ga->first = first;
+    /* blocking: on a non-blocking one, io_uring's read returns EAGAIN instead of waiting */
+    ga->efd = eventfd(0, EFD_CLOEXEC);
+    int rc = ga->efd < 0 ? -errno : 0;
+    if (rc == 0) {
+        pthread_mutex_init(&ga->mu, NULL);
+        pthread_cond_init(&ga->room, NULL);
+        rc = -pthread_create(&ga->thread, NULL, ahead_main, ga);
+        if (rc < 0) {
+            pthread_mutex_destroy(&ga->mu);
+            pthread_cond_destroy(&ga->room);
+        }
+    }
+    if (rc < 0) {
+        if (ga->efd >= 0)
+            close(ga->efd);
+        free(ga->files);
+        free(ga);
+        return rc;
+    }
+    *out = ga;
+    return 0;
+}
+
+/* Gives file i up or hands its memory back (with mu held). */
+static void drop_file(struct weir_gunzip_ahead *ga, struct ahead_file *f, enum ahead_state to)
+{
+    if (f->state == AHEAD_READY) {
+        ga->held -= f->len;
+        free(f->data);
+        f->data = NULL;
+        pthread_cond_signal(&ga->room);
+    }
+    f->state = to;
+}
+
+int weir_gunzip_ahead_take(struct weir_gunzip_ahead *ga, size_t k, const char **data, size_t *len)
+{
+    if (k < ga->first || k >= ga->n)
+        return -1;
+    pthread_mutex_lock(&ga->mu);
+    for (size_t j = ga->first; j < k; j++) /* skipped: the helper need not keep them */
+        if (ga->files[j - ga->first].state != AHEAD_RELEASED)
+            drop_file(ga, &ga->files[j - ga->first], AHEAD_RELEASED);
+    struct ahead_file *f = &ga->files[k - ga->first];
+    int rc = f->state == AHEAD_READY ? 1 : f->state == AHEAD_WAITING ? 0 : -1;
+    if (rc == 1) {
+        *data = f->data;
+        *len = f->len;
+    }
+    pthread_mutex_unlock(&ga->mu);
+    return rc;
+}
+
+void weir_gunzip_ahead_release(struct weir_gunzip_ahead *ga, size_t k)
+{
+    if (k < ga->first || k >= ga->n)
+        return;
+    pthread_mutex_lock(&ga->mu);
+    drop_file(ga, &ga->files[k - ga->first], AHEAD_RELEASED);
+    pthread_mutex_unlock(&ga->mu);
+}
+
+int weir_gunzip_ahead_fd(const struct weir_gunzip_ahead *ga)
+{
+    return ga->efd;
+}
+
+void weir_gunzip_ahead_stop(struct weir_gunzip_ahead *ga)
+{
+    if (!ga)
+        return;
+    pthread_mutex_lock(&ga->mu);
+    ga->stop = 1;
+    pthread_cond_signal(&ga->room);
+    pthread_mutex_unlock(&ga->mu);
+    pthread_join(ga->thread, NULL);
+    for (size_t k = ga->first; k < ga->n; k++)
+        free(ga->files[k - ga->first].data);
+    pthread_mutex_destroy(&ga->mu);
+    pthread_cond_destroy(&ga->room);
+    close(ga->efd);
+    free(ga->files);
+    free(ga);
+}
+
+#else /* without libdeflate: the source reads every file the loop's way */
+
+int weir_gunzip_ahead_start(struct weir_gunzip_ahead **out, const char *const *paths, size_t n,
+                            size_t first)
+{
+    (void)paths, (void)n, (void)first;
+    *out = NULL;
+    return -ENOTSUP;
+}
+
+int weir_gunzip_ahead_take(struct weir_gunzip_ahead *ga, size_t k, const char **data, size_t *len)
+{
+    (void)ga, (void)k, (void)data, (void)len;
+    return -1;
+}
+
+void weir_gunzip_ahead_release(struct weir_gunzip_ahead *ga, size_t k)
+{
+    (void)ga, (void)k;
+}
+
+int weir_gunzip_ahead_fd(const struct weir_gunzip_ahead *ga)
+{
+    (void)ga;
+    return -1;
+}
+
+void weir_gunzip_ahead_stop(struct weir_gunzip_ahead *ga)
+{
+    (void)ga;
+}
+
+#endif

@@ -1,0 +1,52 @@
+/* A file source's gzip files inflated ahead, on a helper thread: while the
+ * worker turns one file's lines into records, the next files are read and
+ * inflated beside it (as librdkafka decompresses a Kafka source's messages
+ * on its own threads), so that the worker's core does not spend ~6% of its
+ * time in the inflater (the fraud data set's daily files).
+ *
+ * The helper takes the files in the list's order from `first` on, and holds
+ * at most WEIR_GUNZIP_AHEAD_BYTES of inflated bytes (always at least one
+ * file). A file it does not take (not gzip, bigger than the caps below, more
+ * than one gzip member, unreadable or corrupt) is given up: the source reads
+ * that one the loop's way (connectors/gunzip.h), which also says what is
+ * wrong with it. Only with libdeflate (WEIR_HAVE_LIBDEFLATE): without it,
+ * weir_gunzip_ahead_start says no and the source reads as before.
+ *
+ * Thread use: start, take, release, fd and stop are the source's (the loop
+ * thread); the helper only reads the files and the list it was given. */
+#ifndef WEIR_GUNZIP_AHEAD_H
+#define WEIR_GUNZIP_AHEAD_H
+
+#include <stddef.h>
+
+/* Inflated bytes held ahead, at most (but one file always). */
+#define WEIR_GUNZIP_AHEAD_BYTES (16u << 20)
+/* Files the helper takes: compressed and inflated sizes, at most. */
+#define WEIR_GUNZIP_AHEAD_MAX_IN (64u << 20)
+#define WEIR_GUNZIP_AHEAD_MAX_OUT (256u << 20)
+
+struct weir_gunzip_ahead;
+
+/* Starts the helper over paths[first..n) (the array must outlive it).
+ * Returns 0, -ENOTSUP without libdeflate, or -ENOMEM / -errno. */
+int weir_gunzip_ahead_start(struct weir_gunzip_ahead **out, const char *const *paths, size_t n,
+                            size_t first);
+
+/* File k's inflated bytes: 1 with *data and *len set (valid until release
+ * or stop), 0 when the helper has not finished it yet (wait for the fd to be
+ * readable, then ask again), -1 when it gave the file up. Files are asked
+ * for in order; asking for k gives up every file before k not released. */
+int weir_gunzip_ahead_take(struct weir_gunzip_ahead *ga, size_t k, const char **data, size_t *len);
+
+/* The source is done with file k: its memory goes back, the helper goes on. */
+void weir_gunzip_ahead_release(struct weir_gunzip_ahead *ga, size_t k);
+
+/* An eventfd that becomes readable (8 bytes) whenever a file is finished or
+ * given up. */
+int weir_gunzip_ahead_fd(const struct weir_gunzip_ahead *ga);
+
+/* Stops the helper (it finishes the file it is inflating, at most the caps
+ * above), joins it and frees everything. NULL is fine. */
+void weir_gunzip_ahead_stop(struct weir_gunzip_ahead *ga);
+
+#endif
