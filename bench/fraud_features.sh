@@ -49,7 +49,9 @@ bins=("$weir")
 # weir-w0, read every 20 ms until it exits: its last reading is within 20 ms
 # of its total). "On one worker" is the worker thread's CPU: the kernel's
 # copy of the output into the page cache runs in io_uring's own thread
-# (iou-wrk-*), beside the worker, and counts in the process's CPU only.
+# (iou-wrk-*), beside the worker, and counts in the process's CPU only, as
+# does the inflating of the gzip input on the source's helper thread
+# (weir-gunzip; --set source.inflate_ahead=false puts it on the worker).
 cat > "$work/measure.py" <<'PY'
 import os, sys, time
 t0 = time.monotonic()

@@ -527,7 +527,7 @@ static void ahead_read(struct file_source *fs)
     struct weir_loop *loop = fs->s->worker->loop;
     const char *data;
     size_t len;
-    int got = weir_gunzip_ahead_take(fs->ahead, fs->file, &data, &len);
+    int got = weir_gunzip_ahead_take(fs->ahead, fs->file, fs->name, &data, &len);
     if (got < 0) {
         fs->ahead_on = 0;
         arm_read(fs);
@@ -556,8 +556,12 @@ static void on_ahead(struct file_source *fs, int res)
 {
     if (fs->ahead_wait) { /* the helper finished a file, maybe this one */
         fs->ahead_wait = 0;
+        if (res == -ECANCELED || (res < 0 && fs->stopping)) {
+            drain_lines(fs); /* a stop: it finishes there */
+            return;
+        }
         if (res < 0 && res != -EINTR && res != -EAGAIN) {
-            drain_lines(fs); /* cancelled by a stop: it finishes there */
+            fail(fs, res, "waiting for the inflating thread");
             return;
         }
         if (fs->stopping)
@@ -572,7 +576,7 @@ static void on_ahead(struct file_source *fs, int res)
     }
     const char *data;
     size_t len = 0;
-    weir_gunzip_ahead_take(fs->ahead, fs->file, &data, &len);
+    weir_gunzip_ahead_take(fs->ahead, fs->file, fs->name, &data, &len);
     weir_linesplit_commit(&fs->ls, fs->ahead_n);
     fs->stream_in += fs->ahead_n;
     fs->ahead_pos += fs->ahead_n;

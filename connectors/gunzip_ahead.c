@@ -200,9 +200,10 @@ static void drop_file(struct weir_gunzip_ahead *ga, struct ahead_file *f, enum a
     f->state = to;
 }
 
-int weir_gunzip_ahead_take(struct weir_gunzip_ahead *ga, size_t k, const char **data, size_t *len)
+int weir_gunzip_ahead_take(struct weir_gunzip_ahead *ga, size_t k, const char *path,
+                           const char **data, size_t *len)
 {
-    if (k < ga->first || k >= ga->n)
+    if (k < ga->first || k >= ga->n || strcmp(ga->paths[k], path) != 0)
         return -1;
     pthread_mutex_lock(&ga->mu);
     for (size_t j = ga->first; j < k; j++) /* skipped: the helper need not keep them */
@@ -260,9 +261,10 @@ int weir_gunzip_ahead_start(struct weir_gunzip_ahead **out, const char *const *p
     return -ENOTSUP;
 }
 
-int weir_gunzip_ahead_take(struct weir_gunzip_ahead *ga, size_t k, const char **data, size_t *len)
+int weir_gunzip_ahead_take(struct weir_gunzip_ahead *ga, size_t k, const char *path,
+                           const char **data, size_t *len)
 {
-    (void)ga, (void)k, (void)data, (void)len;
+    (void)ga, (void)k, (void)path, (void)data, (void)len;
     return -1;
 }
 

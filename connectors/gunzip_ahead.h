@@ -4,9 +4,9 @@
  * on its own threads), so that the worker's core does not spend ~6% of its
  * time in the inflater (the fraud data set's daily files).
  *
- * The helper takes the files in the list's order from `first` on, and holds
- * at most WEIR_GUNZIP_AHEAD_BYTES of inflated bytes (always at least one
- * file). A file it does not take (not gzip, bigger than the caps below, more
+ * The helper takes the files in the list's order from `first` on, and
+ * starts one only while it holds less than WEIR_GUNZIP_AHEAD_BYTES of
+ * inflated bytes. A file it does not take (not gzip, bigger than the caps below, more
  * than one gzip member, unreadable or corrupt) is given up: the source reads
  * that one the loop's way (connectors/gunzip.h), which also says what is
  * wrong with it. Only with libdeflate (WEIR_HAVE_LIBDEFLATE): without it,
@@ -19,7 +19,8 @@
 
 #include <stddef.h>
 
-/* Inflated bytes held ahead, at most (but one file always). */
+/* The helper starts a file only while it holds less than this of inflated
+ * bytes (so it may hold this plus one file's, at most the caps below). */
 #define WEIR_GUNZIP_AHEAD_BYTES (16u << 20)
 /* Files the helper takes: compressed and inflated sizes, at most. */
 #define WEIR_GUNZIP_AHEAD_MAX_IN (64u << 20)
@@ -34,9 +35,12 @@ int weir_gunzip_ahead_start(struct weir_gunzip_ahead **out, const char *const *p
 
 /* File k's inflated bytes: 1 with *data and *len set (valid until release
  * or stop), 0 when the helper has not finished it yet (wait for the fd to be
- * readable, then ask again), -1 when it gave the file up. Files are asked
- * for in order; asking for k gives up every file before k not released. */
-int weir_gunzip_ahead_take(struct weir_gunzip_ahead *ga, size_t k, const char **data, size_t *len);
+ * readable, then ask again), -1 when it gave the file up, or its k-th path
+ * is not path (a reload that kept the source expanded its path again, and
+ * the list changed: the source reads it the loop's way). Files are asked for
+ * in order; asking for k gives up every file before k not released. */
+int weir_gunzip_ahead_take(struct weir_gunzip_ahead *ga, size_t k, const char *path,
+                           const char **data, size_t *len);
 
 /* The source is done with file k: its memory goes back, the helper goes on. */
 void weir_gunzip_ahead_release(struct weir_gunzip_ahead *ga, size_t k);
