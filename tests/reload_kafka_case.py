@@ -10,6 +10,8 @@ import subprocess
 import time
 import urllib.request
 
+from written_lines import whole_lines
+
 
 class Case:
     def __init__(self, t):
@@ -112,16 +114,8 @@ class Case:
 
     def outputs(self):
         """The ids of out.jsonl's whole lines, and how many lines."""
-        seen, total = set(), 0
-        try:
-            with open(f"{self.t}/out.jsonl") as f:
-                for line in f:
-                    if line.endswith("\n"):
-                        seen.add(json.loads(line)["id"])
-                        total += 1
-        except OSError:
-            pass
-        return seen, total
+        lines = whole_lines(f"{self.t}/out.jsonl")
+        return {json.loads(line)["id"] for line in lines}, len(lines)
 
     def ids_out(self):
         return self.outputs()[0]

@@ -19,8 +19,9 @@ need_log_delay test_kafka_assign_pause
 T=$(mktemp -d /tmp/weir-test-assign-pause.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 
-if /usr/bin/python3 - "$WEIR_BIN" "$T" "$PRELOAD" <<'PY'; then ok; else fail "assignment's pause before the assignment"; fi
+if PYTHONPATH="$HERE" /usr/bin/python3 - "$WEIR_BIN" "$T" "$PRELOAD" <<'PY'; then ok; else fail "assignment's pause before the assignment"; fi
 import json, os, signal, subprocess, sys, time
+from written_lines import whole_lines
 weir, t, preload = sys.argv[1:4]
 n = 2000
 with open(f"{t}/in.jsonl", "w") as f:
@@ -38,11 +39,7 @@ env = dict(os.environ, LD_PRELOAD=preload)
 proc = subprocess.Popen([weir, "run", f"{t}/p.json", "--workers", "1"], env=env,
                         stdout=subprocess.DEVNULL, stderr=open(f"{t}/err", "w"))
 def ids():
-    try:
-        with open(f"{t}/out.jsonl") as f:
-            return {json.loads(l)["id"] for l in f if l.endswith("\n")}
-    except OSError:
-        return set()
+    return {json.loads(l)["id"] for l in whole_lines(f"{t}/out.jsonl")}
 end = time.time() + 30
 while time.time() < end and proc.poll() is None and len(ids()) < n:
     time.sleep(0.1)

@@ -20,8 +20,9 @@ need_log_delay test_kafka_fetch_start
 T=$(mktemp -d /tmp/weir-test-fetch-start.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 
-if /usr/bin/python3 - "$WEIR_BIN" "$T" "$PRELOAD" <<'PY'; then ok; else fail "a resume after the restore waits for the fetch start"; fi
+if PYTHONPATH="$HERE" /usr/bin/python3 - "$WEIR_BIN" "$T" "$PRELOAD" <<'PY'; then ok; else fail "a resume after the restore waits for the fetch start"; fi
 import collections, json, os, signal, subprocess, sys, time
+from written_lines import whole_lines
 weir, t, preload = sys.argv[1:4]
 n = 2000
 with open(f"{t}/in.jsonl", "w") as f:
@@ -40,11 +41,7 @@ env = dict(os.environ, LD_PRELOAD=preload, WEIR_LOG_DELAY="resume_inside")
 proc = subprocess.Popen([weir, "run", f"{t}/p.json", "--workers", "1"], env=env,
                         stdout=subprocess.DEVNULL, stderr=open(f"{t}/err", "w"))
 def ids():
-    try:
-        with open(f"{t}/out.jsonl") as f:
-            return [json.loads(l)["id"] for l in f if l.endswith("\n")]
-    except OSError:
-        return []
+    return [json.loads(l)["id"] for l in whole_lines(f"{t}/out.jsonl")]
 end = time.time() + 25
 while time.time() < end and proc.poll() is None and len(set(ids())) < n:
     time.sleep(0.1)
