@@ -542,6 +542,7 @@ static void ahead_read(struct file_source *fs)
     } else {
         size_t room;
         char *dst = weir_linesplit_space(&fs->ls, &room);
+        fs->ahead_len = len;
         fs->ahead_n = len - fs->ahead_pos < room ? len - fs->ahead_pos : room;
         memcpy(dst, data + fs->ahead_pos, fs->ahead_n);
         rc = weir_loop_yield(loop, &fs->read_ev);
@@ -574,13 +575,10 @@ static void on_ahead(struct file_source *fs, int res)
         drain_lines(fs);
         return;
     }
-    const char *data;
-    size_t len = 0;
-    weir_gunzip_ahead_take(fs->ahead, fs->file, fs->name, &data, &len);
     weir_linesplit_commit(&fs->ls, fs->ahead_n);
     fs->stream_in += fs->ahead_n;
     fs->ahead_pos += fs->ahead_n;
-    if (fs->ahead_pos >= len) { /* all of it is in ls: its memory goes back */
+    if (fs->ahead_pos >= fs->ahead_len) { /* all of it is in ls: its memory goes back */
         weir_gunzip_ahead_release(fs->ahead, fs->file);
         fs->at_eof = 1;
     }

@@ -72,6 +72,7 @@ struct file_source {
     int ahead_wait;             /* read_ev is a read of ahead's eventfd, not a loop turn */
     size_t ahead_pos;           /* how much of the current file's bytes went into ls */
     size_t ahead_n;             /* the piece copied into ls whose "read" is in flight */
+    size_t ahead_len;           /* the current file's inflated length */
     uint64_t ahead_tick;        /* the eventfd's count, read */
 };
 

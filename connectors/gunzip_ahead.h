@@ -20,7 +20,8 @@
 #include <stddef.h>
 
 /* The helper starts a file only while it holds less than this of inflated
- * bytes (so it may hold this plus one file's, at most the caps below). */
+ * bytes (so it may hold this plus one file's, at most the caps below), and
+ * keeps at most this much of released buffers to use again. */
 #define WEIR_GUNZIP_AHEAD_BYTES (16u << 20)
 /* Files the helper takes: compressed and inflated sizes, at most. */
 #define WEIR_GUNZIP_AHEAD_MAX_IN (64u << 20)

@@ -10,7 +10,7 @@ import subprocess
 import time
 import urllib.request
 
-from written_lines import whole_lines
+from output_readers import whole_lines
 
 
 class Case:

@@ -3,7 +3,8 @@
  * gzip, several members, corrupt, truncated) is given up for the loop to
  * read, a FIFO without being waited on; files skipped are dropped; a stop
  * while the helper works, or before anything was asked for, joins it and
- * frees everything (ASan, TSan). */
+ * frees everything (ASan, TSan); buffers used again for files of changing
+ * sizes keep each file's own bytes. */
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -132,6 +133,36 @@ int main(void)
     CHECK(weir_gunzip_ahead_take(ga, 0, P[5], &data, &len) == -1);
     CHECK(weir_gunzip_ahead_take(ga, 0, P[0], &data, &len) == 1 && len == la);
     weir_gunzip_ahead_stop(ga);
+
+    /* Buffers used again (released ones kept as spares, the compressed one
+     * kept): files of changing sizes, each with its own text, come back whole,
+     * one buffer too small for the next file or not. */
+    enum { NMIX = 12 };
+    char *mix[NMIX], *mix_text[NMIX];
+    size_t mix_len[NMIX];
+    for (int k = 0; k < NMIX; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "mix%02d.csv.gz", k);
+        mix[k] = path_of(name);
+        size_t lines = k % 3 == 0 ? 60000 : k % 3 == 1 ? 300 : 20000 + 1000 * (size_t)k;
+        mix_text[k] = text_of(100 + k, lines, &mix_len[k]);
+        write_gz(mix[k], "wb", mix_text[k], mix_len[k]);
+    }
+    const char *const *M = (const char *const *)mix;
+    CHECK(weir_gunzip_ahead_start(&ga, M, NMIX, 0) == 0);
+    int mix_ok = 1;
+    for (size_t k = 0; k < NMIX; k++) {
+        mix_ok &= take_wait(ga, M, k, &data, &len) == 1 && len == mix_len[k] &&
+                  memcmp(data, mix_text[k], len) == 0;
+        weir_gunzip_ahead_release(ga, k);
+    }
+    CHECK(mix_ok);
+    weir_gunzip_ahead_stop(ga);
+    for (int k = 0; k < NMIX; k++) {
+        unlink(mix[k]);
+        free(mix[k]);
+        free(mix_text[k]);
+    }
 
     /* A FIFO named *.gz, no writer: given up at once, not waited on. */
     char *fifo = path_of("fifo.csv.gz");

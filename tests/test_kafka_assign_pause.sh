@@ -21,7 +21,7 @@ trap 'rm -rf "$T"' EXIT
 
 if PYTHONPATH="$HERE" /usr/bin/python3 - "$WEIR_BIN" "$T" "$PRELOAD" <<'PY'; then ok; else fail "assignment's pause before the assignment"; fi
 import json, os, signal, subprocess, sys, time
-from written_lines import whole_lines
+from output_readers import whole_lines
 weir, t, preload = sys.argv[1:4]
 n = 2000
 with open(f"{t}/in.jsonl", "w") as f:

@@ -8,14 +8,16 @@
 # FIFO reader holds the source back so that the reload lands while it is
 # still on the first file.
 set -uo pipefail
-. "$(dirname "$0")/lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
 T=$(mktemp -d /tmp/weir-test-reload-gzip-list.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
 
 for ahead in true false; do
     mkdir -p "$T/$ahead"
-    got=$(/usr/bin/python3 - "$WEIR_BIN" "$T/$ahead" "$ahead" <<'PY'
+    got=$(PYTHONPATH="$HERE" /usr/bin/python3 - "$WEIR_BIN" "$T/$ahead" "$ahead" <<'PY'
 import gzip, json, os, signal, subprocess, sys, threading, time
+from output_readers import slow_fifo_reader
 from collections import Counter
 weir, t, ahead = sys.argv[1], sys.argv[2], sys.argv[3] == "true"
 os.makedirs(f"{t}/d", exist_ok=True)
@@ -38,17 +40,7 @@ def write_pipeline(max_records):
 write_pipeline(32)
 proc = subprocess.Popen([weir, "run", pj], stdout=subprocess.DEVNULL, stderr=open(err, "w"))
 got, fast = bytearray(), threading.Event()
-def reader():
-    fd = os.open(out, os.O_RDONLY)
-    while True:
-        b = os.read(fd, 512)
-        if not b:
-            break
-        got.extend(b)
-        if not fast.is_set():
-            time.sleep(0.002)
-th = threading.Thread(target=reader)
-th.start()
+th = slow_fifo_reader(out, got, fast)
 time.sleep(1.0)
 mk("b", 500)
 write_pipeline(64)

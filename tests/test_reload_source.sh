@@ -20,13 +20,15 @@
 #      and drop the lines already handed on: every id out exactly once.
 set -u
 
-. "$(dirname "$0")/lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
 
 T=$(mktemp -d /tmp/weir-test-reload-source.XXXXXX)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 
-/usr/bin/python3 - "$WEIR_BIN" "$T" <<'PY'
+PYTHONPATH="$HERE" /usr/bin/python3 - "$WEIR_BIN" "$T" <<'PY'
 import gzip, json, os, random, signal, subprocess, sys, threading, time
+from output_readers import slow_fifo_reader
 
 weir, t = sys.argv[1], sys.argv[2]
 random.seed(11)
@@ -132,18 +134,7 @@ def slow_case(name, path, n, reloads, check_ids):
     proc = subprocess.Popen([weir, "run", pjson], stdout=subprocess.DEVNULL, stderr=open(err, "w"))
     got = bytearray()
     done = threading.Event()
-    def reader():
-        fd = os.open(out, os.O_RDONLY)
-        while True:
-            b = os.read(fd, 512)
-            if not b:
-                break
-            got.extend(b)
-            time.sleep(0.002)  # about 250 KB/s: the source pauses mid-file
-        os.close(fd)
-        done.set()
-    r = threading.Thread(target=reader)
-    r.start()
+    r = slow_fifo_reader(out, got, done=done)  # about 250 KB/s: the source pauses mid-file
     time.sleep(0.3)
     if proc.poll() is not None:  # weir never opened the sink: let the reader go
         os.close(os.open(out, os.O_WRONLY | os.O_NONBLOCK))
