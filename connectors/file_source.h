@@ -70,9 +70,11 @@ struct file_source {
     struct weir_gunzip_ahead *ahead; /* gzip files inflated on a helper thread; NULL: none */
     int ahead_on;               /* the current file's bytes come from ahead, not from reads */
     int ahead_wait;             /* read_ev is a read of ahead's eventfd, not a loop turn */
-    size_t ahead_pos;           /* how much of the current file's bytes went into ls */
-    size_t ahead_n;             /* the piece copied into ls whose "read" is in flight */
-    size_t ahead_len;           /* the current file's inflated length */
+    const char *ahead_data;     /* the current file's inflated bytes, taken from ahead */
+    size_t ahead_len;
+    size_t ahead_pos;           /* how much of them went into ls */
+    size_t ahead_n;             /* the piece whose "read" is in flight */
+    int ahead_lend;             /* that piece is lent to ls, not copied into it */
     uint64_t ahead_tick;        /* the eventfd's count, read */
 };
 

@@ -17,8 +17,45 @@ int weir_linesplit_init(struct weir_linesplit *ls, size_t read_size, size_t max_
 
 void weir_linesplit_free(struct weir_linesplit *ls)
 {
-    free(ls->buf);
-    ls->buf = NULL;
+    free(ls->lent ? ls->own : ls->buf);
+    ls->buf = ls->own = NULL;
+    ls->lent = 0;
+}
+
+int weir_linesplit_lend(struct weir_linesplit *ls, const char *data, size_t len)
+{
+    if (ls->lent || ls->start != ls->end || ls->oversize)
+        return -1;
+    ls->own = ls->buf;
+    ls->own_cap = ls->cap;
+    ls->buf = (char *)data; /* never written: only space() writes, and not while lent */
+    ls->cap = len;
+    ls->start = ls->end = 0;
+    ls->lent = 1;
+    weir_linesplit_commit(ls, len); /* the byte-order mark's check */
+    return 0;
+}
+
+int weir_linesplit_unlend(struct weir_linesplit *ls)
+{
+    if (!ls->lent)
+        return 0;
+    size_t n = ls->end - ls->start;
+    if (n + ls->read_size + 1 > ls->own_cap) {
+        char *own = realloc(ls->own, n + ls->read_size + 1);
+        if (!own)
+            return -ENOMEM;
+        ls->own = own;
+        ls->own_cap = n + ls->read_size + 1;
+    }
+    memcpy(ls->own, ls->buf + ls->start, n);
+    ls->buf = ls->own;
+    ls->cap = ls->own_cap;
+    ls->own = NULL;
+    ls->start = 0;
+    ls->end = n;
+    ls->lent = 0;
+    return 0;
 }
 
 int weir_linesplit_carry(struct weir_linesplit *ls, const struct weir_linesplit *from)

@@ -19,6 +19,9 @@ struct weir_linesplit {
     char prefix[1024];     /* the start of the oversized line, for the dead letter */
     size_t prefix_len;
     int bom_checked;       /* the stream's first bytes were told apart from a BOM */
+    int lent;              /* buf is lent bytes (lend()); own and own_cap are ours */
+    char *own;
+    size_t own_cap;
 };
 
 struct weir_line {
@@ -33,6 +36,14 @@ void weir_linesplit_free(struct weir_linesplit *ls);
 /* Where the next read should land, and how much room there is. Compacts. */
 char *weir_linesplit_space(struct weir_linesplit *ls, size_t *room);
 void weir_linesplit_commit(struct weir_linesplit *ls, size_t n);
+/* Lines straight from data[0, len), not copied (a whole file inflated on a
+ * helper thread): only when nothing is pending. data is only read, and must
+ * stay until unlend() or free(); space() must not be called meanwhile.
+ * Returns 0, or -1 (copy it in instead). */
+int weir_linesplit_lend(struct weir_linesplit *ls, const char *data, size_t len);
+/* Back to the own buffer, with what is left of the lent bytes copied into it.
+ * Returns 0 or -ENOMEM. */
+int weir_linesplit_unlend(struct weir_linesplit *ls);
 /* Next complete line; at_eof: the remaining bytes are the last line. Returns
  * 1 with *line set, or 0 when more input is needed. */
 /* A reload's new reader goes on where from stopped: from's unconsumed bytes

@@ -1,8 +1,10 @@
 /* Line framing (partial lines across reads, CRLF, BOM, oversized lines, a
- * reload's carry-over) and
+ * reload's carry-over, lent bytes) and
  * CSV rows to JSON objects (quoting, numbers, nulls, wrong field counts). */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "connectors/csv.h"
 #include "connectors/linesplit.h"
@@ -337,10 +339,66 @@ static void test_carry(void)
     weir_linesplit_free(&b);
 }
 
+/* Lines straight from lent bytes (a file the gzip helper inflated): the same
+ * lines as copied in, a byte-order mark dropped, a long line cut; the lent
+ * bytes are never written (read-only pages); unlend() copies what is left
+ * into the own buffer, growing it; lending needs nothing pending; free()
+ * while lent frees only the own buffer (ASan). */
+static void test_lend(void)
+{
+    struct weir_linesplit ls;
+    struct weir_line ln;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    char *ro = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(ro != MAP_FAILED);
+    const char text[] = "\xEF\xBB\xBF" "a,b\r\n1,2\n";
+    memcpy(ro, text, sizeof text - 1);
+    memset(ro + sizeof text - 1, 'x', 100); /* a line past max_line */
+    memcpy(ro + sizeof text - 1 + 100, "\nlast-no-newline", 16);
+    size_t len = sizeof text - 1 + 100 + 16;
+    CHECK(mprotect(ro, 2 * page, PROT_READ) == 0);
+    CHECK(weir_linesplit_init(&ls, 4096, 64) == 0);
+    CHECK(weir_linesplit_lend(&ls, ro, len) == 0 && ls.lent);
+    CHECK(weir_linesplit_lend(&ls, ro, len) == -1); /* lent already */
+    CHECK(weir_linesplit_next(&ls, 0, &ln) == 1 && ln.no == 1 && ln.len == 3 &&
+          memcmp(ln.p, "a,b", 3) == 0); /* the BOM dropped, the CR trimmed */
+    CHECK(weir_linesplit_next(&ls, 0, &ln) == 1 && ln.no == 2 && ln.len == 3);
+    CHECK(weir_linesplit_next(&ls, 0, &ln) == 1 && ln.no == 3 && ln.too_long == 100);
+    CHECK(weir_linesplit_next(&ls, 0, &ln) == 0 && weir_linesplit_pending(&ls) == 15);
+    CHECK(weir_linesplit_unlend(&ls) == 0 && !ls.lent);
+    CHECK(munmap(ro, 2 * page) == 0); /* nothing refers to it any more */
+    feed(&ls, "!\n");
+    CHECK(weir_linesplit_next(&ls, 0, &ln) == 1 && ln.no == 4 && ln.len == 16 &&
+          memcmp(ln.p, "last-no-newline!", 16) == 0);
+    CHECK(weir_linesplit_unlend(&ls) == 0); /* not lent: nothing to do */
+    weir_linesplit_free(&ls);
+
+    /* a leftover bigger than the own buffer grows it; pending bytes refuse a lend */
+    static char big[9000];
+    memset(big, 'q', sizeof big);
+    CHECK(weir_linesplit_init(&ls, 4096, 64) == 0);
+    CHECK(weir_linesplit_lend(&ls, big, sizeof big) == 0);
+    CHECK(weir_linesplit_unlend(&ls) == 0 && ls.cap >= sizeof big + 4096 &&
+          weir_linesplit_pending(&ls) == sizeof big && memcmp(ls.buf, big, sizeof big) == 0);
+    CHECK(weir_linesplit_lend(&ls, "a\n", 2) == -1);
+    weir_linesplit_free(&ls);
+
+    /* freed while lent, and an empty lend at the end of a stream */
+    CHECK(weir_linesplit_init(&ls, 4096, 64) == 0);
+    CHECK(weir_linesplit_lend(&ls, "only\n", 5) == 0);
+    CHECK(weir_linesplit_next(&ls, 1, &ln) == 1 && ln.len == 4);
+    CHECK(weir_linesplit_next(&ls, 1, &ln) == 0);
+    weir_linesplit_free(&ls);
+    CHECK(weir_linesplit_init(&ls, 4096, 64) == 0);
+    CHECK(weir_linesplit_lend(&ls, "", 0) == 0 && weir_linesplit_next(&ls, 1, &ln) == 0);
+    weir_linesplit_free(&ls);
+}
+
 int main(void)
 {
     test_lines();
     test_carry();
+    test_lend();
     test_bom_small_reads();
     test_csv();
     test_csv_split_pieces();

@@ -13,8 +13,9 @@
 #   7. gzip files inflated ahead on a helper thread (the default) give what
 #      inflating on the worker gives (inflate_ahead false): a directory of
 #      gzip files with one of several members (the worker's to read) between
-#      them, a small read size, and a file that ends inside a member failing
-#      the run with the same message either way.
+#      them, a small read size, a file of long lines, CRLF and a byte-order
+#      mark (the same dead letters too), and a file that ends inside a member
+#      failing the run with the same message either way.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 T=$(mktemp -d /tmp/weir-test-file-inputs.XXXXXX)
@@ -99,19 +100,32 @@ for k in 1 2 3 4 5 6; do
     seq $((k * 100000)) $((k * 100000 + 30000)) | sed '1i x' | gzip >"$T/gz/d$k.csv.gz"
 done
 { seq 1 5 | sed '1i x' | gzip; seq 6 9 | gzip; } >"$T/gz/d3.csv.gz"
+# A byte-order mark, CRLF, lines longer than a read (65536) and than
+# max_record_bytes (100000), an empty line, a last line without a newline.
+/usr/bin/python3 -c 'import gzip, sys; gzip.open(sys.argv[1], "wb").write(
+    b"\xef\xbb\xbfx\r\n1\r\n" + b"a" * 80000 + b"\r\n" + b"b" * 150000 + b"\n\n2\n3")' "$T/gz/d7.csv.gz"
 for ahead in true false; do
     "$WEIR_BIN" run "$T/p.json" --quiet --set source.path="$T/gz" --set source.read_size=65536 \
+        --set source.max_record_bytes=100000 \
         --set source.inflate_ahead=$ahead --set 'operators[0].fields={"id": "/x"}' \
-        --set "sinks[0].path=$T/gz-$ahead.jsonl" 2>"$T/err-$ahead"
+        --set "sinks[0].path=$T/gz-$ahead.jsonl" --set "dead_letter.path=$T/gzdead-$ahead.jsonl" \
+        2>"$T/err-$ahead"
     echo "rc $?" >>"$T/err-$ahead"
 done
-want=$(for f in "$T"/gz/*.csv.gz; do zcat "$f" | tail -n +2; done | wc -l)
-if cmp -s "$T/gz-true.jsonl" "$T/gz-false.jsonl" && [ "$(wc -l <"$T/gz-true.jsonl")" -eq "$want" ] &&
+want=$(for f in "$T"/gz/*.csv.gz; do zcat "$f" | tail -n +2; done | grep -c .)
+if cmp -s "$T/gz-true.jsonl" "$T/gz-false.jsonl" && [ "$(wc -l <"$T/gz-true.jsonl")" -eq $((want - 2)) ] &&
     grep -q "rc 0" "$T/err-true"; then
     ok
 else
-    fail "inflated ahead: $(wc -l <"$T/gz-true.jsonl") lines, on the worker $(wc -l <"$T/gz-false.jsonl"), want $want: $(cat "$T/err-true")"
+    fail "inflated ahead: $(wc -l <"$T/gz-true.jsonl") lines, on the worker $(wc -l <"$T/gz-false.jsonl"), want $((want - 2)): $(cat "$T/err-true")"
 fi
+if cmp -s "$T/gzdead-true.jsonl" "$T/gzdead-false.jsonl" && [ "$(wc -l <"$T/gzdead-true.jsonl")" -eq 3 ] &&
+    grep -q 'too long: 150000 bytes' "$T/gzdead-true.jsonl"; then
+    ok
+else
+    fail "dead letters inflated ahead / on the worker: $(cut -c1-300 "$T/gzdead-true.jsonl") / $(cut -c1-300 "$T/gzdead-false.jsonl")"
+fi
+rm "$T/gz/d7.csv.gz"
 head -c $(($(stat -c %s "$T/gz/d5.csv.gz") / 2)) "$T/gz/d5.csv.gz" >"$T/gz/d5.tmp" && mv "$T/gz/d5.tmp" "$T/gz/d5.csv.gz"
 for ahead in true false; do
     "$WEIR_BIN" run "$T/p.json" --quiet --set source.path="$T/gz" --set source.inflate_ahead=$ahead \
