@@ -2,8 +2,9 @@
  * on arbitrary bytes, read the way a pipe delivers them.
  *
  * Input: byte 0 picks the read size (1..64 bytes), byte 1 the line limit
- * (1..128 bytes), byte 2 CSV or not and the delimiter; the rest is the
- * stream. Invariants: lines come out numbered 1, 2, ... without '\n'; a line
+ * (1..128 bytes), byte 2 CSV or not, the delimiter, and whether reads are
+ * lent to the framer where nothing is pending (as the gzip helper's pieces
+ * are; weir_linesplit_lend) or copied in; the rest is the stream. Invariants: lines come out numbered 1, 2, ... without '\n'; a line
  * over the limit is marked too long; when no line is over the limit, the
  * lines are exactly the stream's (its leading byte-order mark dropped, one
  * '\r' before each '\n' or at the end dropped); a CSV row that converts is
@@ -65,6 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t step = 1 + data[0] % 64, max_line = 1 + data[1] % 128;
     int csv = data[2] & 1;
     char delim = data[2] & 2 ? ';' : ',';
+    int lend = data[2] & 4;
     const char *stream = (const char *)data + 3;
     size_t len = size - 3;
 
@@ -83,12 +85,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t lines = 0;
     FUZZ_ASSERT(weir_linesplit_init(&ls, step, max_line) == 0);
     for (size_t at = 0, n = 1; n > 0; at += n) { /* the last read returns 0: end of input */
-        size_t room;
-        char *dst = weir_linesplit_space(&ls, &room);
-        FUZZ_ASSERT(room > 0);
-        n = len - at < room ? len - at : room;
-        memcpy(dst, stream + at, n);
-        weir_linesplit_commit(&ls, n);
+        if (lend)
+            FUZZ_ASSERT(weir_linesplit_unlend(&ls) == 0); /* a partial line copied back */
+        if (lend && weir_linesplit_pending(&ls) == 0) {
+            n = len - at < step ? len - at : step;
+            FUZZ_ASSERT(weir_linesplit_lend(&ls, stream + at, n) == 0); /* never written */
+        } else {
+            size_t room;
+            char *dst = weir_linesplit_space(&ls, &room);
+            FUZZ_ASSERT(room > 0);
+            n = len - at < room ? len - at : room;
+            memcpy(dst, stream + at, n);
+            weir_linesplit_commit(&ls, n);
+        }
         while (weir_linesplit_next(&ls, n == 0, &ln)) {
             FUZZ_ASSERT(ln.no == ++lines);
             FUZZ_ASSERT(ln.too_long ? ln.len <= sizeof ls.prefix : ln.len <= max_line);
