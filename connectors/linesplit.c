@@ -22,6 +22,22 @@ void weir_linesplit_free(struct weir_linesplit *ls)
     ls->lent = 0;
 }
 
+/* n bytes from src at the start of *buf, grown to hold them and a read
+ * after them. Returns 0 or -ENOMEM. */
+static int hold_bytes(const struct weir_linesplit *ls, char **buf, size_t *cap, const char *src,
+                      size_t n)
+{
+    if (n + ls->read_size + 1 > *cap) {
+        char *grown = realloc(*buf, n + ls->read_size + 1);
+        if (!grown)
+            return -ENOMEM;
+        *buf = grown;
+        *cap = n + ls->read_size + 1;
+    }
+    memmove(*buf, src, n);
+    return 0;
+}
+
 int weir_linesplit_lend(struct weir_linesplit *ls, const char *data, size_t len)
 {
     if (ls->lent || ls->start != ls->end || ls->oversize)
@@ -41,14 +57,8 @@ int weir_linesplit_unlend(struct weir_linesplit *ls)
     if (!ls->lent)
         return 0;
     size_t n = ls->end - ls->start;
-    if (n + ls->read_size + 1 > ls->own_cap) {
-        char *own = realloc(ls->own, n + ls->read_size + 1);
-        if (!own)
-            return -ENOMEM;
-        ls->own = own;
-        ls->own_cap = n + ls->read_size + 1;
-    }
-    memcpy(ls->own, ls->buf + ls->start, n);
+    if (hold_bytes(ls, &ls->own, &ls->own_cap, ls->buf + ls->start, n) < 0)
+        return -ENOMEM;
     ls->buf = ls->own;
     ls->cap = ls->own_cap;
     ls->own = NULL;
@@ -61,14 +71,8 @@ int weir_linesplit_unlend(struct weir_linesplit *ls)
 int weir_linesplit_carry(struct weir_linesplit *ls, const struct weir_linesplit *from)
 {
     size_t n = from->end - from->start;
-    if (n + ls->read_size > ls->cap) {
-        char *buf = realloc(ls->buf, n + ls->read_size + 1);
-        if (!buf)
-            return -ENOMEM;
-        ls->buf = buf;
-        ls->cap = n + ls->read_size + 1;
-    }
-    memcpy(ls->buf, from->buf + from->start, n);
+    if (hold_bytes(ls, &ls->buf, &ls->cap, from->buf + from->start, n) < 0)
+        return -ENOMEM;
     ls->start = 0;
     ls->end = n;
     ls->line_no = from->line_no;
