@@ -62,6 +62,12 @@ struct weir_gunzip_ahead {
     pthread_t thread;
 };
 
+/* A new buffer's size for size bytes: the next files are about as big. */
+static size_t with_headroom(size_t size)
+{
+    return size + size / 8 + 1;
+}
+
 /* ga->in, at least len bytes: 0, or -1. */
 static int in_room(struct weir_gunzip_ahead *ga, size_t len)
 {
@@ -69,9 +75,9 @@ static int in_room(struct weir_gunzip_ahead *ga, size_t len)
         return 0;
     free(ga->in);
     ga->in_cap = 0;
-    if (!(ga->in = malloc(len + len / 8)))
+    if (!(ga->in = malloc(with_headroom(len))))
         return -1;
-    ga->in_cap = len + len / 8; /* the next files are about as big */
+    ga->in_cap = with_headroom(len);
     return 0;
 }
 
@@ -121,14 +127,25 @@ static void recycle(struct weir_gunzip_ahead *ga, char *data, size_t cap)
     }
 }
 
-/* A buffer of at least size bytes for the helper: the last spare when it is
- * big enough, else a new one (NULL when out of memory). */
+/* A buffer of at least size bytes for the helper: the smallest spare that
+ * is big enough, else a new one (NULL when out of memory), and then the
+ * smallest spare is freed: file sizes that change for good replace the
+ * spares one by one instead of keeping ones no file fits. */
 static char *buffer_for(struct weir_gunzip_ahead *ga, size_t size, size_t *cap)
 {
-    struct ahead_buf b = {NULL, 0};
     pthread_mutex_lock(&ga->mu);
+    size_t fit = ga->nspare, least = 0;
+    for (size_t k = 0; k < ga->nspare; k++) {
+        size_t c = ga->spare[k].cap;
+        if (c >= size && (fit == ga->nspare || c < ga->spare[fit].cap))
+            fit = k;
+        if (c < ga->spare[least].cap)
+            least = k;
+    }
+    size_t k = fit < ga->nspare ? fit : least;
+    struct ahead_buf b = ga->nspare ? ga->spare[k] : (struct ahead_buf){NULL, 0};
     if (ga->nspare) {
-        b = ga->spare[--ga->nspare];
+        ga->spare[k] = ga->spare[--ga->nspare];
         ga->spare_bytes -= b.cap;
     }
     pthread_mutex_unlock(&ga->mu);
@@ -137,7 +154,7 @@ static char *buffer_for(struct weir_gunzip_ahead *ga, size_t size, size_t *cap)
         return b.data;
     }
     free(b.data);
-    *cap = size + size / 8 + 1; /* the next files are about as big */
+    *cap = with_headroom(size);
     return malloc(*cap);
 }
 

@@ -89,12 +89,12 @@ static uint32_t put_features(struct weir_buf *out, const struct weir_output *o,
                              const struct weir_batch *b, uint32_t i, const uint64_t *done,
                              int *first)
 {
-    if (weir_buf_reserve(out, o->keys.len + o->ncols * (1u + WEIR_JSONW_FLOAT_ROOM) + KEY_COPY) <
-        0)
+    int fixed = o->key_max <= KEY_COPY; /* (the room: KEY_COPY more than the keys need) */
+    size_t room = o->keys.len + o->ncols * (1u + WEIR_JSONW_FLOAT_ROOM) + (fixed ? KEY_COPY : 0);
+    if (weir_buf_reserve(out, room) < 0)
         return 0; /* the slow way, field by field */
     const float *x = b->X + (size_t)i * b->stride;
     char *p = out->data + out->len;
-    int fixed = o->key_max <= KEY_COPY; /* (the room: KEY_COPY more than the keys need) */
     for (uint32_t k = 0; k < o->ncols; k++) {
         if (done && (done[k / 64] >> (k % 64) & 1))
             continue;

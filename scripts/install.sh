@@ -18,6 +18,8 @@ packages+=(python3-numpy python3-torch python3-xgboost)
 packages+=(libxgboost-dev)
 # gzip input inflates ~2.8x faster through libdeflate (optional: zlib alone without).
 packages+=(libdeflate-dev)
+# tests/test_valgrind.sh runs weir under valgrind (the loop yields to its other threads there).
+packages+=(valgrind)
 # Java and Maven only run Apache Kafka for the integration tests and benchmarks.
 command -v java >/dev/null || packages+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || packages+=(maven)

@@ -4,7 +4,8 @@
  * Input: byte 0 picks the read size (1..64 bytes), byte 1 the line limit
  * (1..128 bytes), byte 2 CSV or not, the delimiter, and whether reads are
  * lent to the framer where nothing is pending (as the gzip helper's pieces
- * are; weir_linesplit_lend) or copied in; the rest is the stream. Invariants: lines come out numbered 1, 2, ... without '\n'; a line
+ * are; weir_linesplit_lend) or copied in; the rest is the stream.
+ * Invariants: lines come out numbered 1, 2, ... without '\n'; a line
  * over the limit is marked too long; when no line is over the limit, the
  * lines are exactly the stream's (its leading byte-order mark dropped, one
  * '\r' before each '\n' or at the end dropped); a CSV row that converts is
