@@ -176,7 +176,7 @@ static int ose_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
         weir_diag_add(p->diag, ip, "expected state under 4 GiB per key, got %zu bytes", c->bytes);
         bad++;
     }
-    uint64_t h = weir_hash_str(WEIR_HASH_SEED, "cad_ose/3");
+    uint64_t h = weir_hash_str(WEIR_HASH_SEED, "cad_ose/4"); /* 4: left sides keep their best rate */
     for (size_t k = 0; k < c->fields.n; k++)
         h = weir_hash_str(h, c->fields.v[k]);
     int64_t shape[] = {c->bits, c->max_left, c->max_active, c->rest, c->range_records,

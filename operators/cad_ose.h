@@ -72,13 +72,18 @@ struct ose_head {
     uint8_t group_nneur, has_group;
 };
 
-/* A left side: facts of a value (a mask) and fed-back contexts (stamps). */
+/* A left side: facts of a value (a mask) and fed-back contexts (stamps).
+ * best_*: its contexts' highest rate came/expected and the union of the
+ * right sides at that rate (what it predicts when held), kept from the last
+ * time its contexts were counted; stale when a context came or went since. */
 struct ose_semi {
     uint64_t sens;
+    uint64_t best_right;
+    uint32_t best_came, best_expected;
     uint32_t hash;
     int32_t first;   /* its first context; the free list's link when unused */
     int32_t up, down; /* the list of left sides with the same first fed-back context */
-    uint8_t used, n, nneur, listed;
+    uint8_t used, n, nneur, listed, stale;
     uint32_t neur[OSE_MAX_ACTIVE];
 };
 

@@ -152,6 +152,7 @@ static void ctx_evict(const struct ose_model *m)
         zero |= m->ctx[*link].zero;
         link = &m->ctx[*link].next;
     }
+    m->semi[x->left].stale = 1;
     if (m->semi[x->left].first == OSE_NONE)
         semi_free(m, x->left);
     else if (!zero)
@@ -199,6 +200,7 @@ static int32_t ctx_get(const struct ose_model *m, uint64_t sens, const uint32_t 
                           .ref = 1, .semis = OSE_NONE, .nright = (uint8_t)facts_count(right),
                           .stamp = h->stamp_gen * (uint32_t)m->c->contexts + (uint32_t)ci};
     m->semi[si].first = ci;
+    m->semi[si].stale = 1;
     *made = 1;
     return ci;
 }
@@ -224,6 +226,46 @@ static int semi_cross(const struct ose_model *m, const struct ose_semi *s, uint3
     if (nneur)
         *nneur = k;
     return facts_count(s->sens & m->h->group_sens) + k;
+}
+
+/* ---- rates ------------------------------------------------------------------ */
+
+/* The highest rate came/expected seen (0 for a context never expected) and
+ * the union of the right sides at it. Rates are compared by cross-
+ * multiplying (both terms under 2^31 once halved: no overflow), not by
+ * dividing: exact, and the same order and ties as doubles' while expected
+ * stays under 2^26 (distinct rates then differ by more than a double's
+ * rounding). */
+struct ose_best {
+    uint64_t came, expected, right;
+};
+
+static inline void best_add(struct ose_best *b, uint64_t came, uint64_t expected, uint64_t right)
+{
+    if (!expected) {
+        came = 0;
+        expected = 1;
+    }
+    uint64_t w = came * b->expected, best = b->came * expected;
+    if (w > best) {
+        *b = (struct ose_best){came, expected, right};
+    } else if (w == best) {
+        b->right |= right;
+    }
+}
+
+/* Left side s's best, counted again from its contexts when stale. */
+static void semi_best(const struct ose_model *m, struct ose_semi *s)
+{
+    if (!s->stale)
+        return;
+    struct ose_best b = {0, 1, 0};
+    for (int32_t j = s->first; j != OSE_NONE; j = m->ctx[j].next)
+        best_add(&b, m->ctx[j].came, m->ctx[j].expected, m->ctx[j].right);
+    s->best_came = (uint32_t)b.came;
+    s->best_expected = (uint32_t)b.expected;
+    s->best_right = b.right;
+    s->stale = 0;
 }
 
 /* ---- one step ---------------------------------------------------------------- */
@@ -306,14 +348,18 @@ static double ose_right(const struct ose_model *m, struct ose_scratch *sc, uint6
     for (size_t w = 0; w < c->words; w++)
         for (uint64_t b = sc->visit[w]; b; b &= b - 1) {
             int32_t i = (int32_t)(w * 64) + __builtin_ctzll(b);
-            const struct ose_semi *s = &m->semi[i];
+            struct ose_semi *s = &m->semi[i];
             if (!s->used || !s->n) /* n 0: no fact held, never selected */
                 continue;
             int full = (int)BIT_TEST(m->full, i), cross_ok = !full || s->n <= c->max_left;
+            struct ose_best best = {0, 1, 0}; /* a selected side's, counted as it goes */
             for (int32_t j = s->first; j != OSE_NONE; j = m->ctx[j].next) {
                 struct ose_ctx *x = &m->ctx[j];
-                if (j == new_id || (!full && !x->zero))
+                if (j == new_id || (!full && !x->zero)) {
+                    if (full)
+                        best_add(&best, x->came, x->expected, x->right);
                     continue;
+                }
                 uint32_t rn = x->nright;
                 uint32_t rc = (uint32_t)facts_count(x->right & cur);
                 int propose = rc > 0;
@@ -332,6 +378,7 @@ static double ose_right(const struct ose_model *m, struct ose_scratch *sc, uint6
                         x->expected /= 2;
                         x->came /= 2;
                     }
+                    best_add(&best, x->came, x->expected, x->right);
                 }
                 if (propose && x->zero && new_id >= 0 && cross_ok && *npot < (size_t)c->contexts) {
                     struct ose_pot *q = &sc->pot[(*npot)++];
@@ -341,6 +388,12 @@ static double ose_right(const struct ose_model *m, struct ose_scratch *sc, uint6
                     semi_cross(m, s, q->neur, &nn);
                     q->nneur = (uint8_t)nn;
                 }
+            }
+            if (full) {
+                s->best_came = (uint32_t)best.came;
+                s->best_expected = (uint32_t)best.expected;
+                s->best_right = best.right;
+                s->stale = 0;
             }
         }
     struct ose_head *h = m->h;
@@ -366,31 +419,24 @@ static double ose_right(const struct ose_model *m, struct ose_scratch *sc, uint6
 static void ose_left(const struct ose_model *m)
 {
     const struct ose_head *h = m->h;
-    double best = 0;
-    uint64_t predicted = 0;
+    struct ose_best best = {0, 1, 0};
     memset(m->full, 0, m->c->words * sizeof *m->full);
     for (int k = -1; k < h->group_nneur; k++) {
         if (k >= 0 && !in_group(m, h->group_neur[k]))
             continue;
         int32_t i = k < 0 ? h->pure : m->ctx[stamp_slot(m->c, h->group_neur[k])].semis;
         for (; i != OSE_NONE; i = m->semi[i].down) {
-            const struct ose_semi *s = &m->semi[i];
+            struct ose_semi *s = &m->semi[i];
             if (!semi_held(m, s))
                 continue;
             BIT_SET(m->full, i);
-            for (int32_t j = m->semi[i].first; j != OSE_NONE; j = m->ctx[j].next) {
-                const struct ose_ctx *x = &m->ctx[j];
-                double w = x->expected ? (double)x->came / x->expected : 0;
-                if (w > best) {
-                    best = w;
-                    predicted = x->right;
-                } else if (w == best) {
-                    predicted |= x->right;
-                }
-            }
+            /* its contexts' best, as a walk over them would find it: the
+             * highest rate, and the union at it (the order does not matter) */
+            semi_best(m, s);
+            best_add(&best, s->best_came, s->best_expected, s->best_right);
         }
     }
-    m->h->predicted = predicted;
+    m->h->predicted = best.right;
 }
 
 double cad_ose_step(const struct ose_model *m, struct ose_scratch *sc, uint64_t cur,
