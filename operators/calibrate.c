@@ -29,6 +29,7 @@
 
 #include "engine/operator.h"
 #include "engine/opstate.h"
+#include "operators/robust.h"
 
 #define CALIBRATE_NAME_MAX 160
 #define CALIBRATE_WINDOW_MAX 65536
@@ -51,7 +52,8 @@ static const struct weir_option calibrate_options[] = {
      offsetof(struct calibrate_conf, suffix), 0, 0, 0, NULL},
     {"window", WEIR_OPT_INT, "1000", "the key's last scores a score is ranked against",
      offsetof(struct calibrate_conf, window), WEIR_OPT_RANGE, 1, CALIBRATE_WINDOW_MAX, NULL},
-    {"warmup", WEIR_OPT_INT, "100", "scores a key holds before its outputs are ranks (0 until then)",
+    {"warmup", WEIR_OPT_INT, "100",
+     "scores a key holds before its outputs are ranks (0 until then)",
      offsetof(struct calibrate_conf, warmup), WEIR_OPT_RANGE, 1, CALIBRATE_WINDOW_MAX, NULL},
     WEIR_STATE_OPTION_ROWS(struct calibrate_conf, state),
     {0},
@@ -107,31 +109,18 @@ static int calibrate_init(struct weir_op *op, struct weir_error *err)
     return 0;
 }
 
-/* How many of sorted[0..n) are below x. */
-static uint32_t below(const float *sorted, uint32_t n, float x)
-{
-    uint32_t lo = 0, hi = n;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (sorted[mid] < x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 /* x into the window; once full, the oldest score out (in one move). */
 static void cal_add(struct cal_head *h, float *ring, float *sorted, uint32_t window, float x)
 {
-    uint32_t at = below(sorted, h->n, x);
+    uint32_t at = weir_sorted_lower_bound(sorted, h->n, x);
     if (h->n < window) {
         memmove(sorted + at + 1, sorted + at, (h->n - at) * sizeof *sorted);
         sorted[at] = x;
         ring[h->n++] = x;
         return;
     }
-    uint32_t gone = below(sorted, h->n, ring[h->next]); /* an equal one: they are alike */
+    /* the oldest out: any score equal to it will do, they are alike */
+    uint32_t gone = weir_sorted_lower_bound(sorted, h->n, ring[h->next]);
     if (gone < at) {
         memmove(sorted + gone, sorted + gone + 1, (at - 1 - gone) * sizeof *sorted);
         sorted[at - 1] = x;
@@ -167,7 +156,8 @@ static int calibrate_process(struct weir_op *op, struct weir_batch *b)
                 row[c->out_col[k]] = 0.0f;
                 b->rec[i].flags |= WEIR_REC_WARMUP;
             } else {
-                row[c->out_col[k]] = (float)((double)below(sorted, h->n, x) / h->n);
+                uint32_t lower = weir_sorted_lower_bound(sorted, h->n, x);
+                row[c->out_col[k]] = (float)((double)lower / h->n);
             }
             if (learn)
                 cal_add(h, ring, sorted, window, x);

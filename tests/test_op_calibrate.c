@@ -9,6 +9,7 @@
 #include "engine/buf.h"
 #include "engine/opstate.h"
 #include "tests/check.h"
+#include "tests/keyed_split.h"
 #include "tests/op_harness.h"
 #include "tests/test_rand.h"
 
@@ -99,8 +100,8 @@ static void test_against_brute(size_t window, size_t warmup)
     for (size_t t = 0; t < s.n; t++) {
         int want_warm;
         double want = brute(&s, t, window, warmup, &want_warm);
-        int ok = !isfinite(s.x[t]) ? isnan(out[t]) && warm[t] == s.flagged[t]
-                                   : out[t] == (float)want && warm[t] == (s.flagged[t] || want_warm);
+        int want_flag = s.flagged[t] || (isfinite(s.x[t]) && want_warm);
+        int ok = warm[t] == want_flag && (isfinite(s.x[t]) ? out[t] == (float)want : isnan(out[t]));
         ranked += isfinite(s.x[t]) && !want_warm;
         if (!ok && bad++ < 5)
             fprintf(stderr, "window %zu row %zu: x %g out %.9g warm %d, want %.9g warm %d\n",
@@ -120,9 +121,8 @@ static void test_values(void)
     struct h_op h;
     h_pipe_init(&p);
     int in = h_feature(&p, "s", 0);
-    CHECK(h_build(&h, &weir_op_calibrate, "{\"fields\": [\"s\"], \"suffix\": \"_p\", \"window\": 4, "
-                                          "\"warmup\": 4}",
-                  &p, 1) == 0);
+    const char *conf = "{\"fields\": [\"s\"], \"suffix\": \"_p\", \"window\": 4, \"warmup\": 4}";
+    CHECK(h_build(&h, &weir_op_calibrate, conf, &p, 1) == 0);
     int outc = weir_schema_find_feature(&p.schema, "s_p");
     struct weir_batch_pool *pool = h_pool(&p, 16);
     struct weir_batch *b = weir_batch_get(pool);
@@ -144,58 +144,17 @@ static void test_values(void)
 }
 
 /* "by": each key's outputs equal a run over that key's records alone. */
-static void run_keyed(const int *key, const float *x, size_t n, int only, float *out)
-{
-    struct h_pipe p;
-    struct h_op h;
-    h_pipe_init(&p);
-    h_feature(&p, "v", 0);
-    struct weir_prepare pr = {.schema = &p.schema, .diag = &p.diag, .path = "operators[0]"};
-    int host = weir_schema_string_out(&pr, "host", "operators[0]");
-    CHECK(h_build(&h, &weir_op_calibrate,
-                  "{\"fields\": \"v\", \"by\": \"host\", \"window\": 50, \"warmup\": 5}", &p,
-                  1) == 0);
-    int outc = weir_schema_find_feature(&p.schema, "v_cal");
-    struct weir_batch_pool *pool = h_pool(&p, 50);
-    static const char *names[] = {"web-1", "web-2", "db-1"};
-    for (size_t k = 0; k < n;) {
-        struct weir_batch *b = weir_batch_get(pool);
-        size_t first[64], m = 0;
-        while (k < n && b->n < b->cap) {
-            if (only < 0 || key[k] == only) {
-                int i = h_push_value(b, 0, x[k]);
-                b->S[(size_t)i * b->nstr + (size_t)host] =
-                    (struct weir_str){names[key[k]], (uint32_t)strlen(names[key[k]])};
-                first[m++] = k;
-            }
-            k++;
-        }
-        CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
-        for (size_t j = 0; j < m; j++)
-            out[first[j]] = weir_batch_row(b, (uint32_t)j)[outc];
-        weir_batch_put(b);
-    }
-    weir_batch_pool_free(pool);
-    h_free(&h);
-    h_pipe_free(&p);
-}
-
 static void test_by_key(void)
 {
     enum { N = 900 };
     int key[N];
-    float x[N], keyed[N], alone[N];
+    float x[N];
     for (size_t i = 0; i < N; i++) {
         key[i] = (int)(uniform() * 3);
         x[i] = (float)(key[i] + uniform()); /* the keys' scores do not overlap */
     }
-    run_keyed(key, x, N, -1, keyed);
-    for (int k = 0; k < 3; k++)
-        run_keyed(key, x, N, k, alone);
-    size_t diff = 0;
-    for (size_t i = 0; i < N; i++)
-        diff += keyed[i] != alone[i];
-    CHECK(diff == 0);
+    const char *conf = "{\"fields\": \"v\", \"by\": \"host\", \"window\": 50, \"warmup\": 5}";
+    CHECK(keyed_split_differences(&weir_op_calibrate, conf, "v_cal", key, x, N) == 0);
 }
 
 /* Part of the stream, snapshot, a fresh instance restores and does the
@@ -224,9 +183,9 @@ static void test_snapshot(void)
     run_stream(&c, pool, in, outc, &s, half, s.n, split, warm);
     CHECK(memcmp(whole, split, sizeof whole) == 0);
     /* another window is another layout: refused */
-    CHECK(h_build(&other, &weir_op_calibrate,
-                  "{\"fields\": \"score\", \"suffix\": \"_o\", \"window\": 301, \"warmup\": 20}", &p,
-                  2) == 0);
+    const char *other_conf =
+        "{\"fields\": \"score\", \"suffix\": \"_o\", \"window\": 301, \"warmup\": 20}";
+    CHECK(h_build(&other, &weir_op_calibrate, other_conf, &p, 2) == 0);
     CHECK(weir_op_restore(&other.op, 0, buf.data, buf.len) == -EINVAL);
     weir_buf_free(&buf);
     weir_batch_pool_free(pool);
@@ -239,8 +198,8 @@ static void test_snapshot(void)
 
 static void expect_error(const char *json, const char *want)
 {
-    h_expect_prepare_error(&weir_op_calibrate, (const char *const[]){"s", "t", "t_cal", NULL}, 1, json,
-                           want);
+    static const char *const features[] = {"s", "t", "t_cal", NULL};
+    h_expect_prepare_error(&weir_op_calibrate, features, 1, json, want);
 }
 
 static void test_prepare_errors(void)
@@ -250,7 +209,8 @@ static void test_prepare_errors(void)
     expect_error("{\"fields\": \"s\", \"window\": 0}",
                  "test.json: operators[1].window: expected a positive integer up to 65536, got 0");
     expect_error("{\"fields\": \"s\", \"window\": 70000}",
-                 "test.json: operators[1].window: expected a positive integer up to 65536, got 70000");
+                 "test.json: operators[1].window: expected a positive integer up to 65536, got "
+                 "70000");
     expect_error("{\"fields\": \"s\", \"suffix\": \"\"}",
                  "test.json: operators[1].suffix: expected a non-empty string, got \"\"");
     char long_suffix[300];

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "tests/check.h"
+#include "tests/keyed_split.h"
 #include "tests/op_harness.h"
 #include "tests/test_rand.h"
 
@@ -319,60 +320,19 @@ static void test_season_week(void)
                            "with season_week, got a period of 604800000 ms");
 }
 
-/* "by": each key's scores equal a run over that key's records alone. */
-static void run_keyed(const char *conf, const int *key, const float *x, size_t n, int only,
-                      float *out)
-{
-    struct h_pipe p;
-    struct h_op h;
-    h_pipe_init(&p);
-    h_feature(&p, "v", 0);
-    struct weir_prepare pr = {.schema = &p.schema, .diag = &p.diag, .path = "operators[0]"};
-    int host = weir_schema_string_out(&pr, "host", "operators[0]");
-    CHECK(h_build(&h, &weir_op_deviation, conf, &p, 1) == 0);
-    int outc = weir_schema_find_feature(&p.schema, "anomaly_score");
-    struct weir_batch_pool *pool = h_pool(&p, 50);
-    static const char *names[] = {"web-1", "web-2", "db-1"};
-    for (size_t k = 0; k < n;) {
-        struct weir_batch *b = weir_batch_get(pool);
-        size_t first[64], m = 0;
-        while (k < n && b->n < b->cap) {
-            if (only < 0 || key[k] == only) {
-                int i = h_push_value(b, 0, x[k]);
-                b->S[(size_t)i * b->nstr + (size_t)host] =
-                    (struct weir_str){names[key[k]], (uint32_t)strlen(names[key[k]])};
-                first[m++] = k;
-            }
-            k++;
-        }
-        CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
-        for (size_t j = 0; j < m; j++)
-            out[first[j]] = weir_batch_row(b, (uint32_t)j)[outc];
-        weir_batch_put(b);
-    }
-    weir_batch_pool_free(pool);
-    h_free(&h);
-    h_pipe_free(&p);
-}
-
+/* "by": each key's outputs equal a run over that key's records alone. */
 static void test_by_key(void)
 {
     enum { N = 900 };
     int key[N];
-    float x[N], keyed[N], alone[N];
+    float x[N];
     for (size_t i = 0; i < N; i++) {
         key[i] = (int)(uniform() * 3);
         x[i] = (float)(100 * key[i] + 5 * uniform() + (i % 101 == 0 ? 50 : 0));
     }
     const char *conf = "{\"fields\": [\"v\"], \"by\": \"host\", \"window\": 64, "
                        "\"warmup\": 10, \"hold\": 5, \"of\": \"both\"}";
-    run_keyed(conf, key, x, N, -1, keyed);
-    for (int k = 0; k < 3; k++)
-        run_keyed(conf, key, x, N, k, alone);
-    size_t diff = 0;
-    for (size_t i = 0; i < N; i++)
-        diff += keyed[i] != alone[i];
-    CHECK(diff == 0);
+    CHECK(keyed_split_differences(&weir_op_deviation, conf, "anomaly_score", key, x, N) == 0);
 }
 
 static void test_prepare_errors(void)

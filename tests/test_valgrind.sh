@@ -49,7 +49,8 @@ fi
 timeout 120 valgrind -q --tool=none "$WEIR_BIN" run "$T/p.json" --quiet 2>"$T/err"
 rc=$?
 if [ $rc -eq 0 ] && cmp -s "$T/out.jsonl" "$T/plain.jsonl"; then ok; else
-    fail "valgrind --tool=none: rc $rc (124: it hung), output $(wc -l <"$T/out.jsonl" 2>/dev/null) lines"
+    lines=$(wc -l <"$T/out.jsonl" 2>/dev/null)
+    fail "valgrind --tool=none: rc $rc (124: it hung), output ${lines:-no} lines"
     tail -5 "$T/err"
 fi
 
