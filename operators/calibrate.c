@@ -112,22 +112,12 @@ static int calibrate_init(struct weir_op *op, struct weir_error *err)
 /* x into the window; once full, the oldest score out (in one move). */
 static void cal_add(struct cal_head *h, float *ring, float *sorted, uint32_t window, float x)
 {
-    uint32_t at = weir_sorted_lower_bound(sorted, h->n, x);
     if (h->n < window) {
-        memmove(sorted + at + 1, sorted + at, (h->n - at) * sizeof *sorted);
-        sorted[at] = x;
+        weir_sorted_insert(sorted, h->n, x);
         ring[h->n++] = x;
         return;
     }
-    /* the oldest out: any score equal to it will do, they are alike */
-    uint32_t gone = weir_sorted_lower_bound(sorted, h->n, ring[h->next]);
-    if (gone < at) {
-        memmove(sorted + gone, sorted + gone + 1, (at - 1 - gone) * sizeof *sorted);
-        sorted[at - 1] = x;
-    } else {
-        memmove(sorted + at + 1, sorted + at, (gone - at) * sizeof *sorted);
-        sorted[at] = x;
-    }
+    weir_sorted_replace(sorted, h->n, ring[h->next], x);
     ring[h->next] = x;
     h->next = h->next + 1 == window ? 0 : h->next + 1;
 }

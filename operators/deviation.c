@@ -247,19 +247,14 @@ static void window_add(struct window *w, float x)
     uint32_t n = h->count;
     if (n == w->cap) { /* the oldest leaves */
         float old = w->ring[h->head];
-        if (w->sorted) {
-            uint32_t at = weir_sorted_lower_bound(w->sorted, n, old);
-            memmove(w->sorted + at, w->sorted + at + 1, (n - at - 1) * sizeof(float));
-        }
+        if (w->sorted)
+            weir_sorted_replace(w->sorted, n, old, x);
         double d = old - h->mean;
         h->mean -= d / (double)(n - 1);
         h->m2 -= d * (old - h->mean);
         n--;
-    }
-    if (w->sorted) {
-        uint32_t at = weir_sorted_lower_bound(w->sorted, n, x);
-        memmove(w->sorted + at + 1, w->sorted + at, (n - at) * sizeof(float));
-        w->sorted[at] = x;
+    } else if (w->sorted) {
+        weir_sorted_insert(w->sorted, n, x);
     }
     double d = x - h->mean;
     h->mean += d / (double)(n + 1);

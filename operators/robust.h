@@ -1,6 +1,7 @@
-/* Median and MAD of values already sorted, for scorers that keep a sorted
- * copy (deviation's window) or sort once (cad_ose's margin_mad). The MAD is
- * linear: the deviations left of the median and right of it are each
+/* Sorted windows, and the median and MAD of values already sorted, for
+ * operators that keep a sorted copy of their last values (deviation's
+ * window, calibrate's ranks) or sort once (cad_ose's margin_mad). The MAD
+ * is linear: the deviations left of the median and right of it are each
  * sorted, so merging them up to the middle finds the median deviation
  * without sorting the deviations again. Shared by operators, not part of
  * the engine. */
@@ -9,6 +10,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 /* First index of sorted[0..n) whose value is >= x. */
 static inline uint32_t weir_sorted_lower_bound(const float *sorted, uint32_t n, float x)
@@ -22,6 +24,30 @@ static inline uint32_t weir_sorted_lower_bound(const float *sorted, uint32_t n, 
             hi = mid;
     }
     return lo;
+}
+
+/* Puts x into sorted[0..n), which has room for one more. */
+static inline void weir_sorted_insert(float *sorted, uint32_t n, float x)
+{
+    uint32_t at = weir_sorted_lower_bound(sorted, n, x);
+    memmove(sorted + at + 1, sorted + at, (n - at) * sizeof *sorted);
+    sorted[at] = x;
+}
+
+/* Takes `old`, which sorted[0..n) holds, out and puts x in, moving only
+ * the values between the two places. Any value equal to `old` may leave:
+ * they are alike. */
+static inline void weir_sorted_replace(float *sorted, uint32_t n, float old, float x)
+{
+    uint32_t at = weir_sorted_lower_bound(sorted, n, x);
+    uint32_t gone = weir_sorted_lower_bound(sorted, n, old);
+    if (gone < at) {
+        memmove(sorted + gone, sorted + gone + 1, (at - 1 - gone) * sizeof *sorted);
+        sorted[at - 1] = x;
+    } else {
+        memmove(sorted + at + 1, sorted + at, (gone - at) * sizeof *sorted);
+        sorted[at] = x;
+    }
 }
 
 static inline double weir_sorted_median(const float *s, uint32_t n)
