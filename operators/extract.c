@@ -13,8 +13,8 @@
  * scanner (engine/jscan.h) that makes one pass over each record, validating
  * it whole and noting where the wanted values lie; only those values are
  * decoded. A record that is not valid JSON, not an object, or lacks a
- * required field or has one of the wrong type is killed with a reason that
- * goes to the dead-letter sink; the rest of the batch goes on. A record
+ * required field, has one of the wrong type, or a number no float holds is
+ * killed with a reason that goes to the dead-letter sink; the rest of the batch goes on. A record
  * whose source wrote the object itself (a CSV row) comes with its members
  * listed (engine/batch.h): fields "/name" are read off them, without the
  * scan, with the same results (the object is valid by construction).
@@ -44,6 +44,7 @@
  * they load, so the input's fields must be known then: a CSV file source
  * reads its header at load; with JSON Lines a wildcard is an error. */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -53,6 +54,8 @@
 #include "engine/jscan.h"
 #include "engine/operator.h"
 #include "operators/extract_time.h"
+
+#define FEATURE_RANGE "a number of magnitude at most 3.4e38 (features are 32-bit floats)"
 
 enum extract_type { XT_NUMBER, XT_STRING, XT_BOOL, XT_TIMESTAMP };
 
@@ -161,7 +164,7 @@ static int field_default(struct extract_field *f, const json_t *def, struct weir
     weir_path_key(dp, sizeof dp, path, "default");
     switch (f->type) {
     case XT_NUMBER:
-        if ((ok = json_is_number(def)))
+        if ((ok = json_is_number(def) && fabs(json_number_value(def)) <= FLT_MAX))
             f->def_num = json_number_value(def);
         break;
     case XT_BOOL:
@@ -191,11 +194,13 @@ static int field_default(struct extract_field *f, const json_t *def, struct weir
     }
     }
     if (!ok) {
-        weir_diag_add(p->diag, dp, "expected %s, got %s",
-                      f->type == XT_TIMESTAMP ? "an epoch number in \"unit\" (up to 9.2e18 ms) "
-                                                "or a date-time like \"YYYY-MM-DD HH:MM:SS\""
-                                              : type_noun[f->type],
-                      json_brief(def, got, sizeof got));
+        const char *want = type_noun[f->type];
+        if (f->type == XT_TIMESTAMP)
+            want = "an epoch number in \"unit\" (up to 9.2e18 ms) or a date-time like "
+                   "\"YYYY-MM-DD HH:MM:SS\"";
+        else if (f->type == XT_NUMBER && json_is_number(def))
+            want = FEATURE_RANGE;
+        weir_diag_add(p->diag, dp, "expected %s, got %s", want, json_brief(def, got, sizeof got));
         return 1;
     }
     f->has_default = 1;
@@ -608,8 +613,10 @@ static void put_field(struct weir_batch *b, uint32_t i, const struct extract_fie
     switch (f->type) {
     case XT_NUMBER: {
         int rc = weir_jval_number(text, v, &x);
-        if (rc == -ERANGE)
-            kill_fmt(b, i, "field \"%s\" (%s): expected a number, got one out of range",
+        /* Features are floats: beyond FLT_MAX a value would become an
+         * infinity every scorer ignores, so a spike there raised nothing. */
+        if (rc == -ERANGE || (rc == 0 && fabs(x) > FLT_MAX))
+            kill_fmt(b, i, "field \"%s\" (%s): expected " FEATURE_RANGE ", got one out of range",
                      f->name, f->pointer);
         else if (rc < 0)
             kill_type(b, i, f, v);

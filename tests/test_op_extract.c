@@ -90,6 +90,16 @@ static void test_reasons(struct h_op *h, struct weir_batch_pool *pool)
     snprintf(json, sizeof json, "{\"amount\": null, %s", ok_rest);
     CHECK_STR(reason_of(h, pool, json, r, sizeof r),
               "field \"amount\" (/amount): expected a number, got null");
+    /* Beyond a float the value would be an infinity no scorer sees. */
+    static const char *const too_big[] = {"3.5e38", "-1e39", "\"4e38\"", "1e999"};
+    for (size_t k = 0; k < sizeof too_big / sizeof *too_big; k++) {
+        snprintf(json, sizeof json, "{\"amount\": %s, %s", too_big[k], ok_rest);
+        CHECK_STR(reason_of(h, pool, json, r, sizeof r),
+                  "field \"amount\" (/amount): expected a number of magnitude at most 3.4e38 "
+                  "(features are 32-bit floats), got one out of range");
+    }
+    snprintf(json, sizeof json, "{\"amount\": -3.4e38, %s", ok_rest);
+    CHECK_STR(reason_of(h, pool, json, r, sizeof r), "(alive)");
     CHECK_STR(reason_of(h, pool, "{\"amount\": 1, \"card\": {\"id\": [1]}, \"ts\": 0}", r, sizeof r),
               "field \"card\" (/card/id): expected a string, got an array");
     CHECK_STR(reason_of(h, pool, "{\"amount\": 1, \"card\": {}, \"ts\": 0}", r, sizeof r),
@@ -293,6 +303,9 @@ static void test_prepare_errors(void)
                  "when a \"default\" is given, got true");
     expect_error("{\"fields\": {\"a\": {\"path\": \"/a\", \"default\": \"x\"}}}",
                  "test.json: operators[0].fields.a.default: expected a number, got \"x\"");
+    expect_error("{\"fields\": {\"a\": {\"path\": \"/a\", \"default\": -1e39}}}",
+                 "test.json: operators[0].fields.a.default: expected a number of magnitude at "
+                 "most 3.4e38 (features are 32-bit floats), got -1e39");
     expect_error("{\"fields\": {\"a\": {\"path\": \"/a\", \"type\": \"int\"}}}",
                  "test.json: operators[0].fields.a.type: expected \"number\", \"string\", \"bool\" "
                  "or \"timestamp\", got \"int\"");
