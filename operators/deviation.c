@@ -28,7 +28,9 @@
  * of the period (season_buckets phases, each an exponentially weighted mean
  * of the values seen at that phase), scaled by the residuals of all phases;
  * the higher of the two scores counts, so a missing daily peak scores though
- * the value itself is ordinary.
+ * the value itself is ordinary. A phase learns its value clipped at
+ * season_clip residual scales from its mean, so a spike does not come back
+ * as an alert on the ordinary value at its phase a period later.
  * With "season_week" (and a "1d" season) a second profile is kept per day of
  * week (the same time of day and day of week, days from Monday by UTC); a
  * phase of it scores once it holds season_warmup values, the daily phase
@@ -71,6 +73,7 @@ struct deviation_conf {
     uint64_t season_ns;
     int64_t season_buckets;
     double season_alpha;
+    double season_clip;
     int64_t season_warmup;
     int season_week;
     int64_t window;
@@ -134,6 +137,10 @@ static const struct weir_option deviation_options[] = {
      "season: weight of the newest value in its phase's mean (exponentially weighted)",
      offsetof(struct deviation_conf, season_alpha), WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, 1,
      NULL},
+    {"season_clip", WEIR_OPT_NUMBER, "3",
+     "season: a phase learns its value at most this many residual scales from its mean (one "
+     "spike must not return as an alert a period later); 0 learns every value whole",
+     offsetof(struct deviation_conf, season_clip), WEIR_OPT_RANGE, 0, INFINITY, NULL},
     {"season_warmup", WEIR_OPT_INT, "3", "season: values a phase needs before it scores",
      offsetof(struct deviation_conf, season_warmup), WEIR_OPT_RANGE, 1, 1000, NULL},
     {"season_week", WEIR_OPT_BOOL, "false",
@@ -332,12 +339,14 @@ static double season_step(const struct deviation_conf *c, void *state, size_t k,
     if (c->season_week) /* the epoch was a Thursday: profile 1 is Monday's */
         week = &ph[(size_t)c->season_buckets * (size_t)(1 + (ts_ms / 86400000 + 3) % 7) + slot];
     struct phase *p = week && week->count >= (uint32_t)c->season_warmup ? week : day;
-    double s = 0;
+    double s = 0, learned = x;
     if (p->count >= (uint32_t)c->season_warmup) {
         double r = x - p->mean;
-        if (head->n >= (uint64_t)c->warmup)
-            s = scorer_z(&c->s, r,
-                         sqrt(head->var) > c->s.min_scale ? sqrt(head->var) : c->s.min_scale);
+        if (head->n >= (uint64_t)c->warmup) {
+            double sd = sqrt(head->var) > c->s.min_scale ? sqrt(head->var) : c->s.min_scale;
+            s = scorer_z(&c->s, r, sd);
+            learned = p->mean + scorer_learned_residual(r, c->season_clip, sd);
+        }
         /* the plain mean of the first `window` residuals, then weighted: a
          * first tiny residual must not set the scale for long */
         uint64_t span = head->n < (uint64_t)c->window ? head->n + 1 : (uint64_t)c->window;
@@ -345,9 +354,9 @@ static double season_step(const struct deviation_conf *c, void *state, size_t k,
         head->var = (1 - a) * head->var + a * r * r;
         head->n++;
     }
-    phase_learn(c, day, x);
+    phase_learn(c, day, learned);
     if (week)
-        phase_learn(c, week, x);
+        phase_learn(c, week, learned);
     return s;
 }
 

@@ -6,10 +6,17 @@
  * `season_buckets` phases of `season`; no season without it):
  *
  *     F = L + T + S[p]          the forecast, from earlier values only
- *     r = x - F                 the residual, scored, then learned:
- *     L' = alpha (x - S[p]) + (1 - alpha)(L + T)
+ *     r = x - F                 the residual, scored, then learned as
+ *     x* = F + clamp(r, -clip s, clip s)    (s the residual's scale)
+ *     L' = alpha (x* - S[p]) + (1 - alpha)(L + T)
  *     T' = beta (L' - L) + (1 - beta) T
- *     S[p]' = gamma (x - L') + (1 - gamma) S[p]   (x - L' the first time)
+ *     S[p]' = gamma (x* - L') + (1 - gamma) S[p]   (x* - L' the first time)
+ *
+ * The clip (robust Holt-Winters smoothing, Huber's psi) keeps one spike
+ * from moving the level and its phase's offset by more than `clip` scales,
+ * so it does not return as an alert a period later; x* = x while warming
+ * up, at scale 0 and with clip 0. The scale learns the whole residual, so
+ * after a real level shift it widens and lets the new level in.
  *
  * A phase never seen yet counts as 0. The residual's scale is the root of
  * the mean of r^2: the plain mean of the first `window` residuals, then
@@ -41,7 +48,7 @@
 
 struct forecast_conf {
     struct scorer_conf s; /* fields, out, side, mapping, hold, range... (operators/scorer.h) */
-    double alpha, beta, gamma;
+    double alpha, beta, gamma, clip;
     uint64_t season_ns;
     int64_t season_buckets;
     int64_t window, warmup;
@@ -58,6 +65,10 @@ static const struct weir_option forecast_options[] = {
      offsetof(struct forecast_conf, alpha), WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, 1, NULL},
     {"beta", WEIR_OPT_NUMBER, "0", "weight of the newest level change in the trend (0: no trend)",
      offsetof(struct forecast_conf, beta), WEIR_OPT_RANGE, 0, 1, NULL},
+    {"clip", WEIR_OPT_NUMBER, "3",
+     "learn a value at most this many residual scales from its forecast (one spike must not "
+     "return as an alert a period later); 0 learns every value whole",
+     offsetof(struct forecast_conf, clip), WEIR_OPT_RANGE, 0, INFINITY, NULL},
     {"gamma", WEIR_OPT_NUMBER, "0.3", "season: weight of the newest value in its phase's offset",
      offsetof(struct forecast_conf, gamma), WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, 1, NULL},
     {"season", WEIR_OPT_DURATION, NULL,
@@ -123,7 +134,7 @@ static int forecast_init(struct weir_op *op, struct weir_error *err)
     return 0;
 }
 
-/* Forecasts x, scores its residual, then learns x. phase: NULL without a
+/* Forecasts x, scores its residual, then learns x, clipped. phase: NULL without a
  * season (or an event time). */
 static double model_step(const struct forecast_conf *c, struct hw_model *m, struct hw_phase *ph,
                          double x, int *warm, float *lo, float *hi)
@@ -139,6 +150,7 @@ static double model_step(const struct forecast_conf *c, struct hw_model *m, stru
                 *lo = (float)(f - c->s.range_k * scale);
                 *hi = (float)(f + c->s.range_k * scale);
             }
+            x = f + scorer_learned_residual(r, c->clip, scale);
         }
         uint64_t span = m->residuals < (uint64_t)c->window ? m->residuals + 1 : (uint64_t)c->window;
         double a = 1.0 / (double)span;

@@ -3,7 +3,8 @@
  * a deviation into a score, the hold, and the expected range for
  * explanations ("range": true writes "<f>_lo"/"<f>_hi" per input unless
  * "range_out" names them); their resolution at prepare; the z -> score
- * mapping and the record's tail (hold, then the score written). Shared by
+ * mapping, the clipped residual they learn, and the record's tail (hold,
+ * then the score written). Shared by
  * operators, not part of the engine. */
 #ifndef WEIR_OPERATORS_SCORER_H
 #define WEIR_OPERATORS_SCORER_H
@@ -86,6 +87,20 @@ static inline double scorer_z(const struct scorer_conf *s, double d, double scal
     if (s->mapping == SCORER_RATIO)
         return z * z / (z * z + s->z_half * s->z_half);
     return erf(fabs(z) * M_SQRT1_2);
+}
+
+/* The residual d as learned with a clip of k scales (Huber's psi, as in
+ * robust Holt-Winters smoothing): one spike moves the expected value by
+ * at most k scales, so it does not come back as an "echo" a period later.
+ * Unclipped when k or the scale is 0: a flat series must still learn a
+ * new level. The scale itself learns the whole residual, so after a real
+ * shift it widens and lets the new level in. */
+static inline double scorer_learned_residual(double d, double k, double scale)
+{
+    double lim = k * scale;
+    if (!(lim > 0))
+        return d;
+    return d > lim ? lim : d < -lim ? -lim : d;
 }
 
 /* Feature k's range slots in row (NaN until scored), or NULLs without "range". */

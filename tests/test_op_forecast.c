@@ -3,7 +3,8 @@
  * daily peak score high with a season, and the missing peak does not
  * without one; side; warm-up flags; NaN neither scored nor learned; a
  * trend is followed (the expected range closes in on a ramp); per key
- * equals each key alone; hold; a constant series; prepare errors. */
+ * equals each key alone; hold; a constant series; prepare errors; clip:
+ * no echo of a spike a day later, a level shift still learned. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -34,26 +35,32 @@ static void reference(const float *v, size_t n, double alpha, double beta, doubl
         if (!isfinite(v[i]))
             continue;
         int p = (int)((ts[i] % 86400000) / STEP_MS);
+        double x_learned = v[i];
         double sp = season && seen_phase[p] ? off[p] : 0;
         if (seen) {
             double f = level + trend + sp, r = v[i] - f, sc = sqrt(var);
+            double learned = v[i];
             if (seen >= warmup) {
                 double z = r / sc;
                 score[i] = sc > 0 ? erf(fabs(z) / sqrt(2)) : (r != 0);
                 flo[i] = f - 3 * sc;
                 fhi[i] = f + 3 * sc;
+                if (sc > 0) /* the default clip: 3 scales */
+                    learned = f + (r > 3 * sc ? 3 * sc : r < -3 * sc ? -3 * sc : r);
             }
             long span = res < window ? res + 1 : window;
             var += (r * r - var) / (double)span;
             res++;
-            double nl = alpha * (v[i] - sp) + (1 - alpha) * (level + trend);
+            double nl = alpha * (learned - sp) + (1 - alpha) * (level + trend);
             trend = beta * (nl - level) + (1 - beta) * trend;
             level = nl;
+            x_learned = learned;
         } else {
             level = v[i];
         }
         if (season) {
-            off[p] = seen_phase[p] ? gamma * (v[i] - level) + (1 - gamma) * off[p] : v[i] - level;
+            off[p] = seen_phase[p] ? gamma * (x_learned - level) + (1 - gamma) * off[p]
+                                   : x_learned - level;
             seen_phase[p]++;
         }
         seen++;
@@ -242,6 +249,48 @@ static void test_constant(void)
     CHECK(outside == 0);
 }
 
+static float max_in(const float *v, size_t from, size_t to)
+{
+    float m = 0;
+    for (size_t i = from; i < to; i++)
+        m = v[i] > m ? v[i] : m;
+    return m;
+}
+
+/* clip: a spike is scored, but its phase is ordinary again a day later
+ * (learned whole, the season offset echoes it); a real level shift is
+ * still learned: two days after it the scores are low again. Replaces the
+ * series. */
+static void test_clip(void)
+{
+    enum { DAY = 288, SPIKE = 3 * DAY + 100, SHIFT = 8 * DAY };
+    for (size_t i = 0; i < N; i++) {
+        ts[i] = 1600000000000 + (int64_t)i * STEP_MS;
+        double phase = 2 * M_PI * (double)(ts[i] % 86400000) / 86400000.0;
+        x[i] = (float)(50 + 20 * sin(phase) + 2 * (uniform() - 0.5) +
+                       (i >= SPIKE && i < SPIKE + 4) * 60 + (i >= SHIFT) * 30);
+        key[i] = 0;
+    }
+    const char *conf = "{\"fields\": \"v\", \"alpha\": 0.2, \"gamma\": 0.1, \"season\": "
+                       "\"1d\", \"season_buckets\": 96, \"window\": 2048, \"mapping\": "
+                       "\"ratio\", \"clip\": %d}";
+    char buf[256];
+    snprintf(buf, sizeof buf, conf, 3);
+    run(buf, -1, s1, NULL, 0);
+    snprintf(buf, sizeof buf, conf, 0);
+    run(buf, -1, s2, NULL, 0);
+    size_t echo = SPIKE + DAY, after = SHIFT + 2 * DAY;
+    printf("forecast clip 3 (0): spike %.3f (%.3f), a day later %.3f (%.3f); day 2 after a "
+           "shift %.3f (%.3f)\n",
+           max_in(s1, SPIKE, SPIKE + 4), max_in(s2, SPIKE, SPIKE + 4), max_in(s1, echo, echo + 8),
+           max_in(s2, echo, echo + 8), max_in(s1, after, after + DAY),
+           max_in(s2, after, after + DAY));
+    CHECK(max_in(s1, SPIKE, SPIKE + 4) > 0.99);
+    CHECK(max_in(s2, echo, echo + 8) > 0.4); /* the echo this prevents */
+    CHECK(max_in(s1, echo, echo + 8) < 0.2);
+    CHECK(max_in(s1, after, after + DAY) < 0.5);
+}
+
 static void test_prepare_errors(void)
 {
     const char *const feats[] = {"v", NULL};
@@ -264,5 +313,6 @@ int main(void)
     test_by_key_and_hold();
     test_constant();
     test_prepare_errors();
+    test_clip();
     return check_summary();
 }
