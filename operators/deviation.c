@@ -28,9 +28,11 @@
  * of the period (season_buckets phases, each an exponentially weighted mean
  * of the values seen at that phase), scaled by the residuals of all phases;
  * the higher of the two scores counts, so a missing daily peak scores though
- * the value itself is ordinary. A phase learns its value clipped at
- * season_clip residual scales from its mean, so a spike does not come back
- * as an alert on the ordinary value at its phase a period later.
+ * the value itself is ordinary. With season_clip K a phase learns its value
+ * clipped at K residual scales from its mean, so a spike does not come back
+ * as an alert on the ordinary value at its phase a period later; unless the
+ * phase was beyond the clip on the same side the period before: a repeat
+ * (a daily job that starts, a level that moved) is learned whole.
  * With "season_week" (and a "1d" season) a second profile is kept per day of
  * week (the same time of day and day of week, days from Monday by UTC); a
  * phase of it scores once it holds season_warmup values, the daily phase
@@ -116,6 +118,7 @@ struct season_head {
 struct phase {
     float mean;
     uint32_t count;
+    uint32_t beyond; /* the last residual beyond season_clip (scorer.h) */
 };
 
 static const struct weir_option deviation_options[] = {
@@ -137,9 +140,10 @@ static const struct weir_option deviation_options[] = {
      "season: weight of the newest value in its phase's mean (exponentially weighted)",
      offsetof(struct deviation_conf, season_alpha), WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, 1,
      NULL},
-    {"season_clip", WEIR_OPT_NUMBER, "3",
-     "season: a phase learns its value at most this many residual scales from its mean (one "
-     "spike must not return as an alert a period later); 0 learns every value whole",
+    {"season_clip", WEIR_OPT_NUMBER, "0",
+     "season: a phase learns its value at most this many residual scales from its mean, unless "
+     "it was that far on the same side the period before (one spike must not return as an alert "
+     "a period later; a repeat is a pattern); 0: every value learned whole",
      offsetof(struct deviation_conf, season_clip), WEIR_OPT_RANGE, 0, INFINITY, NULL},
     {"season_warmup", WEIR_OPT_INT, "3", "season: values a phase needs before it scores",
      offsetof(struct deviation_conf, season_warmup), WEIR_OPT_RANGE, 1, 1000, NULL},
@@ -195,7 +199,7 @@ static int deviation_prepare(void *vconf, const json_t *raw, struct weir_prepare
                       (long long)c->season_buckets, (long long)c->season_ms);
         bad++;
     }
-    uint64_t h = weir_hash_str(WEIR_HASH_SEED, "deviation/2");
+    uint64_t h = weir_hash_str(WEIR_HASH_SEED, "deviation/3");
     for (size_t k = 0; k < c->s.fields.n; k++)
         h = weir_hash_str(h, c->s.fields.v[k]);
     h = weir_hash_u64(weir_hash_u64(h, (uint64_t)c->window), (uint64_t)c->s.hold);
@@ -345,7 +349,9 @@ static double season_step(const struct deviation_conf *c, void *state, size_t k,
         if (head->n >= (uint64_t)c->warmup) {
             double sd = sqrt(head->var) > c->s.min_scale ? sqrt(head->var) : c->s.min_scale;
             s = scorer_z(&c->s, r, sd);
-            learned = p->mean + scorer_learned_residual(r, c->season_clip, sd);
+            if (c->season_clip > 0)
+                learned = p->mean + scorer_phase_residual(r, c->season_clip, sd,
+                                                          ts_ms / c->season_ms, &day->beyond);
         }
         /* the plain mean of the first `window` residuals, then weighted: a
          * first tiny residual must not set the scale for long */

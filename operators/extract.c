@@ -44,7 +44,6 @@
  * they load, so the input's fields must be known then: a CSV file source
  * reads its header at load; with JSON Lines a wildcard is an error. */
 #include <errno.h>
-#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -164,7 +163,7 @@ static int field_default(struct extract_field *f, const json_t *def, struct weir
     weir_path_key(dp, sizeof dp, path, "default");
     switch (f->type) {
     case XT_NUMBER:
-        if ((ok = json_is_number(def) && fabs(json_number_value(def)) <= FLT_MAX))
+        if ((ok = json_is_number(def) && !isinf((float)json_number_value(def))))
             f->def_num = json_number_value(def);
         break;
     case XT_BOOL:
@@ -613,9 +612,10 @@ static void put_field(struct weir_batch *b, uint32_t i, const struct extract_fie
     switch (f->type) {
     case XT_NUMBER: {
         int rc = weir_jval_number(text, v, &x);
-        /* Features are floats: beyond FLT_MAX a value would become an
-         * infinity every scorer ignores, so a spike there raised nothing. */
-        if (rc == -ERANGE || (rc == 0 && fabs(x) > FLT_MAX))
+        /* Features are floats: a value that rounds beyond FLT_MAX would be
+         * an infinity every scorer ignores, so a spike there raised nothing
+         * (FLT_MAX as weir writes it, 3.4028235e38, still rounds to it). */
+        if (rc == -ERANGE || (rc == 0 && isinf((float)x)))
             kill_fmt(b, i, "field \"%s\" (%s): expected " FEATURE_RANGE ", got one out of range",
                      f->name, f->pointer);
         else if (rc < 0)

@@ -12,11 +12,12 @@
  *     T' = beta (L' - L) + (1 - beta) T
  *     S[p]' = gamma (x* - L') + (1 - gamma) S[p]   (x* - L' the first time)
  *
- * The clip (robust Holt-Winters smoothing, Huber's psi) keeps one spike
- * from moving the level and its phase's offset by more than `clip` scales,
+ * With `clip` K > 0 (robust Holt-Winters smoothing, Huber's psi) one spike
+ * moves the level and its phase's offset by at most K scales,
  * so it does not return as an alert a period later; x* = x while warming
- * up, at scale 0 and with clip 0. The scale learns the whole residual, so
- * after a real level shift it widens and lets the new level in.
+ * up, at scale 0, with clip 0, at a phase seen for the first time, and
+ * when the phase was beyond the clip on the same side the period before:
+ * a repeat (a daily job that starts, a level that moved) is a pattern.
  *
  * A phase never seen yet counts as 0. The residual's scale is the root of
  * the mean of r^2: the plain mean of the first `window` residuals, then
@@ -31,7 +32,7 @@
  *
  * The first `warmup` values of a key score 0 and are flagged
  * WEIR_REC_WARMUP. A NaN or infinite value is missing: not scored, not
- * learned. Cost O(1) per value; state per feature 40 bytes + 8 per phase,
+ * learned. Cost O(1) per value; state per feature 40 bytes + 12 per phase,
  * plus the hold ring. */
 #include <errno.h>
 #include <math.h>
@@ -65,9 +66,10 @@ static const struct weir_option forecast_options[] = {
      offsetof(struct forecast_conf, alpha), WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, 1, NULL},
     {"beta", WEIR_OPT_NUMBER, "0", "weight of the newest level change in the trend (0: no trend)",
      offsetof(struct forecast_conf, beta), WEIR_OPT_RANGE, 0, 1, NULL},
-    {"clip", WEIR_OPT_NUMBER, "3",
-     "learn a value at most this many residual scales from its forecast (one spike must not "
-     "return as an alert a period later); 0 learns every value whole",
+    {"clip", WEIR_OPT_NUMBER, "0",
+     "learn a value at most this many residual scales from its forecast, unless its phase was "
+     "that far on the same side the period before (one spike must not return as an alert a "
+     "period later; a repeat is a pattern); 0: every value learned whole",
      offsetof(struct forecast_conf, clip), WEIR_OPT_RANGE, 0, INFINITY, NULL},
     {"gamma", WEIR_OPT_NUMBER, "0.3", "season: weight of the newest value in its phase's offset",
      offsetof(struct forecast_conf, gamma), WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, 1, NULL},
@@ -97,6 +99,7 @@ struct hw_model {
 struct hw_phase {
     float offset;
     uint32_t seen;
+    uint32_t beyond; /* the last residual beyond clip (scorer.h) */
 };
 
 static int forecast_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
@@ -118,7 +121,7 @@ static int forecast_prepare(void *vconf, const json_t *raw, struct weir_prepare 
     c->feature_bytes = sizeof(struct hw_model) + ROUND8(phases * sizeof(struct hw_phase));
     c->hold_offset = c->feature_bytes * c->s.fields.n;
     c->bytes = c->hold_offset + weir_hold_bytes(c->s.hold);
-    uint64_t h = weir_hash_str(WEIR_HASH_SEED, "forecast/1");
+    uint64_t h = weir_hash_str(WEIR_HASH_SEED, "forecast/2");
     for (size_t k = 0; k < c->s.fields.n; k++)
         h = weir_hash_str(h, c->s.fields.v[k]);
     h = weir_hash_u64(weir_hash_u64(h, (uint64_t)c->season_ms), (uint64_t)phases);
@@ -134,10 +137,11 @@ static int forecast_init(struct weir_op *op, struct weir_error *err)
     return 0;
 }
 
-/* Forecasts x, scores its residual, then learns x, clipped. phase: NULL without a
- * season (or an event time). */
+/* Forecasts x, scores its residual, then learns x, clipped (scorer.h).
+ * ph: NULL without a season (or an event time); period: the season's
+ * number at x. */
 static double model_step(const struct forecast_conf *c, struct hw_model *m, struct hw_phase *ph,
-                         double x, int *warm, float *lo, float *hi)
+                         int64_t period, double x, int *warm, float *lo, float *hi)
 {
     double s_p = ph && ph->seen ? ph->offset : 0.0, score = 0;
     if (m->seen) {
@@ -150,7 +154,9 @@ static double model_step(const struct forecast_conf *c, struct hw_model *m, stru
                 *lo = (float)(f - c->s.range_k * scale);
                 *hi = (float)(f + c->s.range_k * scale);
             }
-            x = f + scorer_learned_residual(r, c->clip, scale);
+            if (c->clip > 0 && (!ph || ph->seen)) /* a phase seen for the first time: whole */
+                x = f + (ph ? scorer_phase_residual(r, c->clip, scale, period, &ph->beyond)
+                            : scorer_learned_residual(r, c->clip, scale));
         }
         uint64_t span = m->residuals < (uint64_t)c->window ? m->residuals + 1 : (uint64_t)c->window;
         double a = 1.0 / (double)span;
@@ -197,7 +203,7 @@ static int forecast_process(struct weir_op *op, struct weir_batch *b)
                 ph = (struct hw_phase *)(m + 1) +
                      (size_t)((ts % c->season_ms) * c->season_buckets / c->season_ms);
             int warm;
-            double s = model_step(c, m, ph, x, &warm, lo, hi);
+            double s = model_step(c, m, ph, ph ? ts / c->season_ms : 0, x, &warm, lo, hi);
             if (warm)
                 b->rec[i].flags |= WEIR_REC_WARMUP;
             best = s > best ? s : best;

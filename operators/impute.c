@@ -15,6 +15,7 @@
 #include "engine/opstate.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +48,7 @@ static const struct weir_option impute_options[] = {
     {"value", WEIR_OPT_NUMBER, NULL,
      "constant: the replacement (required); last, mean: used while a key has no history (default: "
      "NaN)",
-     offsetof(struct impute_conf, value), 0, 0, 0, NULL},
+     offsetof(struct impute_conf, value), WEIR_OPT_RANGE, -FLT_MAX, FLT_MAX, NULL},
     {"suffix", WEIR_OPT_STRING, "\"_imputed\"", "appended to each input's name to name its output",
      offsetof(struct impute_conf, suffix), 0, 0, 0, NULL},
     WEIR_STATE_OPTION_ROWS(struct impute_conf, state),

@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "engine/operator.h"
 #include "engine/option.h"
@@ -101,6 +102,32 @@ static inline double scorer_learned_residual(double d, double k, double scale)
     if (!(lim > 0))
         return d;
     return d > lim ? lim : d < -lim ? -lim : d;
+}
+
+/* A seasonal phase's memory of its last residual beyond the clip: the
+ * period it came in (its low 30 bits, counted from 2 so that no period,
+ * nor the one before period 0, reads as 0), its side, and whether it
+ * repeated the period before. 0: none yet. */
+#define SCORER_MARK(period, up, repeat) \
+    ((uint32_t)(((uint64_t)(period) + 2) << 2) | (uint32_t)(up) << 1 | (uint32_t)(repeat))
+
+/* The residual d at a seasonal phase as learned: clipped as above, unless
+ * the phase was also beyond the clip, on the same side, in the previous
+ * period of the season (or already repeated in this one). A spike is
+ * clipped; a daily job that starts, or a level that moved, repeats the
+ * next day and from then on is learned whole. mark: the phase's memory. */
+static inline double scorer_phase_residual(double d, double k, double scale, int64_t period,
+                                           uint32_t *mark)
+{
+    double lim = k * scale;
+    if (!(lim > 0) || fabs(d) <= lim)
+        return d;
+    int up = d > 0;
+    int repeat = (*mark | 1) == (SCORER_MARK(period - 1, up, 0) | 1) ||
+                 *mark == SCORER_MARK(period, up, 1);
+    if (*mark != SCORER_MARK(period, up, 1))
+        *mark = SCORER_MARK(period, up, repeat);
+    return repeat ? d : up ? lim : -lim;
 }
 
 /* Feature k's range slots in row (NaN until scored), or NULLs without "range". */

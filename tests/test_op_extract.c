@@ -100,6 +100,10 @@ static void test_reasons(struct h_op *h, struct weir_batch_pool *pool)
     }
     snprintf(json, sizeof json, "{\"amount\": -3.4e38, %s", ok_rest);
     CHECK_STR(reason_of(h, pool, json, r, sizeof r), "(alive)");
+    snprintf(json, sizeof json, "{\"amount\": 3.4028235e38, %s", ok_rest); /* FLT_MAX, written */
+    CHECK_STR(reason_of(h, pool, json, r, sizeof r), "(alive)");
+    snprintf(json, sizeof json, "{\"amount\": 3.4028236e38, %s", ok_rest);
+    CHECK(strcmp(reason_of(h, pool, json, r, sizeof r), "(alive)") != 0);
     CHECK_STR(reason_of(h, pool, "{\"amount\": 1, \"card\": {\"id\": [1]}, \"ts\": 0}", r, sizeof r),
               "field \"card\" (/card/id): expected a string, got an array");
     CHECK_STR(reason_of(h, pool, "{\"amount\": 1, \"card\": {}, \"ts\": 0}", r, sizeof r),

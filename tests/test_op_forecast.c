@@ -21,13 +21,41 @@ static int64_t ts[N];
 static int key[N];
 static unsigned char w1[N];
 
+/* A phase's last residual beyond the clip: its day, side, and whether it
+ * repeated the day before (the reference's own bookkeeping). */
+struct beyond {
+    long day;
+    int up, repeat;
+};
+
+/* The value learned at phase p (clip > 0, warm, scale sc > 0): clipped at
+ * clip scales unless p was beyond the clip on the same side the day
+ * before, or already repeated today; without a season, always clipped. */
+static double ref_learned(double v, double f, double sc, double clip, int season,
+                          struct beyond *b, long day)
+{
+    double r = v - f, lim = clip * sc;
+    if (fabs(r) <= lim)
+        return v;
+    int up = r > 0;
+    if (!season)
+        return f + (up ? lim : -lim);
+    int repeat = b->up == up && (b->day == day - 1 || (b->day == day && b->repeat));
+    if (!(b->day == day && b->repeat && b->up == up))
+        *b = (struct beyond){day, up, repeat};
+    return repeat ? v : f + (up ? lim : -lim);
+}
+
 /* The reference: HW additive with phase offsets by time of day. */
 static void reference(const float *v, size_t n, double alpha, double beta, double gamma,
-                      int season, int window, int warmup, double *score, double *flo,
-                      double *fhi)
+                      int season, int window, int warmup, double clip, double *score,
+                      double *flo, double *fhi)
 {
     double level = 0, trend = 0, var = 0, off[BUCKETS] = {0};
     int seen_phase[BUCKETS] = {0};
+    struct beyond beyond[BUCKETS];
+    for (int p = 0; p < BUCKETS; p++)
+        beyond[p] = (struct beyond){-10, 0, 0};
     long seen = 0, res = 0;
     for (size_t i = 0; i < n; i++) {
         score[i] = 0;
@@ -35,18 +63,18 @@ static void reference(const float *v, size_t n, double alpha, double beta, doubl
         if (!isfinite(v[i]))
             continue;
         int p = (int)((ts[i] % 86400000) / STEP_MS);
-        double x_learned = v[i];
+        double learned = v[i];
         double sp = season && seen_phase[p] ? off[p] : 0;
         if (seen) {
             double f = level + trend + sp, r = v[i] - f, sc = sqrt(var);
-            double learned = v[i];
             if (seen >= warmup) {
                 double z = r / sc;
                 score[i] = sc > 0 ? erf(fabs(z) / sqrt(2)) : (r != 0);
                 flo[i] = f - 3 * sc;
                 fhi[i] = f + 3 * sc;
-                if (sc > 0) /* the default clip: 3 scales */
-                    learned = f + (r > 3 * sc ? 3 * sc : r < -3 * sc ? -3 * sc : r);
+                if (clip > 0 && sc > 0 && (!season || seen_phase[p]))
+                    learned = ref_learned(v[i], f, sc, clip, season, &beyond[p],
+                                          (long)(ts[i] / 86400000));
             }
             long span = res < window ? res + 1 : window;
             var += (r * r - var) / (double)span;
@@ -54,13 +82,12 @@ static void reference(const float *v, size_t n, double alpha, double beta, doubl
             double nl = alpha * (learned - sp) + (1 - alpha) * (level + trend);
             trend = beta * (nl - level) + (1 - beta) * trend;
             level = nl;
-            x_learned = learned;
         } else {
             level = v[i];
         }
         if (season) {
-            off[p] = seen_phase[p] ? gamma * (x_learned - level) + (1 - gamma) * off[p]
-                                   : x_learned - level;
+            off[p] = seen_phase[p] ? gamma * (learned - level) + (1 - gamma) * off[p]
+                                   : learned - level;
             seen_phase[p]++;
         }
         seen++;
@@ -129,21 +156,49 @@ static void make_series(void)
     x[200] = NAN;
 }
 
-static void test_reference(void)
+/* Records where the operator's score or range differs from the reference,
+ * with the default clip (0) or with clip 3, with and without a season;
+ * *clipped counts the values the reference learned clipped. */
+static size_t reference_mismatches(double clip, int season, size_t *clipped)
 {
     static double ref[N], rlo[N], rhi[N];
-    run("{\"fields\": \"v\", \"alpha\": 0.2, \"beta\": 0.05, \"gamma\": 0.4, \"season\": \"1d\", "
-        "\"window\": 100, \"warmup\": 40, \"range\": true}",
-        -1, s1, w1, 1);
-    reference(x, N, 0.2, 0.05, 0.4, 1, 100, 40, ref, rlo, rhi);
-    size_t off = 0, nwarm = 0;
+    char conf[256];
+    snprintf(conf, sizeof conf,
+             "{\"fields\": \"v\", \"alpha\": 0.2, \"beta\": 0.05, \"gamma\": 0.4, %s"
+             "\"window\": 100, \"warmup\": 40, \"range\": true, \"clip\": %g}",
+             season ? "\"season\": \"1d\", " : "", clip);
+    run(conf, -1, s1, w1, 1);
+    reference(x, N, 0.2, 0.05, 0.4, season, 100, 40, clip, ref, rlo, rhi);
+    size_t off = 0;
+    *clipped = 0;
     for (size_t i = 0; i < N; i++) {
         off += fabs(s1[i] - ref[i]) > 1e-5;
         off += isnan(rlo[i]) ? !isnan(lo[i]) : fabs(lo[i] - rlo[i]) > 1e-3 * (1 + fabs(rlo[i]));
         off += isnan(rhi[i]) ? !isnan(hi[i]) : fabs(hi[i] - rhi[i]) > 1e-3 * (1 + fabs(rhi[i]));
-        nwarm += w1[i];
+        *clipped += !isnan(rlo[i]) && (x[i] < rlo[i] || x[i] > rhi[i]);
     }
-    CHECK(off == 0);
+    return off;
+}
+
+static void test_reference(void)
+{
+    /* for the clip: outliers both ways, and a block at one time of day
+     * on days 5..9, so that repeats happen (restored after) */
+    static float saved[N];
+    memcpy(saved, x, sizeof x);
+    for (size_t i = 0; i < N; i++) {
+        x[i] += (float)((i % 97 == 50) * (i % 2 ? 15 : -15));
+        x[i] += (float)((i / 288 >= 5 && i / 288 < 10 && i % 288 >= 100 && i % 288 < 104) * 25);
+    }
+    size_t beyond;
+    CHECK(reference_mismatches(3, 0, &beyond) == 0);
+    CHECK(reference_mismatches(3, 1, &beyond) == 0);
+    CHECK(beyond > 40); /* the clip was exercised */
+    memcpy(x, saved, sizeof x);
+    CHECK(reference_mismatches(0, 1, &beyond) == 0); /* last: the checks below read s1, w1 */
+    size_t nwarm = 0;
+    for (size_t i = 0; i < N; i++)
+        nwarm += w1[i];
     CHECK(nwarm == 40 && w1[39] && !w1[40] && s1[200] == 0 && !w1[200]);
     CHECK(s1[3000] > 0.9999);
     /* a slow level: the flattened crest scores with a season, not without */
@@ -257,38 +312,74 @@ static float max_in(const float *v, size_t from, size_t to)
     return m;
 }
 
-/* clip: a spike is scored, but its phase is ordinary again a day later
- * (learned whole, the season offset echoes it); a real level shift is
- * still learned: two days after it the scores are low again. Replaces the
- * series. */
-static void test_clip(void)
+enum { DAY = 288, SPIKE = 3 * DAY + 100, JOB_DAY = 4, JOB_K = 198, SHIFT = 8 * DAY };
+
+/* A daily wave (noise 2 wide): a 4-value spike of `spike` on day 3; with
+ * `job`, from day 4 on a daily job (the hour from k = 198, four whole
+ * phases, 30 higher every day); else every value 30 higher from day 8. */
+static void clip_series(double spike, int job)
 {
-    enum { DAY = 288, SPIKE = 3 * DAY + 100, SHIFT = 8 * DAY };
     for (size_t i = 0; i < N; i++) {
         ts[i] = 1600000000000 + (int64_t)i * STEP_MS;
         double phase = 2 * M_PI * (double)(ts[i] % 86400000) / 86400000.0;
+        size_t k = i % DAY;
         x[i] = (float)(50 + 20 * sin(phase) + 2 * (uniform() - 0.5) +
-                       (i >= SPIKE && i < SPIKE + 4) * 60 + (i >= SHIFT) * 30);
+                       (i >= SPIKE && i < SPIKE + 4) * spike);
+        if (job)
+            x[i] += (float)((i >= JOB_DAY * DAY && k >= JOB_K && k < JOB_K + 12) * 30);
+        else
+            x[i] += (float)((i >= SHIFT) * 30);
         key[i] = 0;
     }
-    const char *conf = "{\"fields\": \"v\", \"alpha\": 0.2, \"gamma\": 0.1, \"season\": "
-                       "\"1d\", \"season_buckets\": 96, \"window\": 2048, \"mapping\": "
-                       "\"ratio\", \"clip\": %d}";
+}
+
+static void clip_run(int clip, float *out)
+{
     char buf[256];
-    snprintf(buf, sizeof buf, conf, 3);
-    run(buf, -1, s1, NULL, 0);
-    snprintf(buf, sizeof buf, conf, 0);
-    run(buf, -1, s2, NULL, 0);
+    snprintf(buf, sizeof buf,
+             "{\"fields\": \"v\", \"alpha\": 0.2, \"gamma\": 0.1, \"season\": \"1d\", "
+             "\"season_buckets\": 96, \"window\": 2048, \"mapping\": \"ratio\", \"clip\": %d}",
+             clip);
+    run(buf, -1, out, NULL, 0);
+}
+
+static float job_top(const float *v, int day)
+{
+    return max_in(v, (size_t)(day * DAY + JOB_K), (size_t)(day * DAY + JOB_K + 12));
+}
+
+/* clip: a spike (or a dip) is scored, but its phase is ordinary again a
+ * day later (learned whole, the season offset echoes it); a daily job that
+ * starts is a repeat, learned whole from its second day, so it stops
+ * scoring as fast as without the clip; a level shift is still learned.
+ * Replaces the series. */
+static void test_clip(void)
+{
+    static float dip[N], shift0[N];
     size_t echo = SPIKE + DAY, after = SHIFT + 2 * DAY;
-    printf("forecast clip 3 (0): spike %.3f (%.3f), a day later %.3f (%.3f); day 2 after a "
+    clip_series(60, 1);
+    clip_run(3, s1);
+    clip_run(0, s2);
+    clip_series(-60, 0);
+    clip_run(3, dip);
+    clip_run(0, shift0);
+    printf("forecast clip 3 (0): spike %.3f (%.3f), a day later %.3f (%.3f), after a dip %.3f; "
+           "a new daily job on days 4, 5, 8: %.3f %.3f %.3f (%.3f %.3f %.3f); day 2 after a "
            "shift %.3f (%.3f)\n",
            max_in(s1, SPIKE, SPIKE + 4), max_in(s2, SPIKE, SPIKE + 4), max_in(s1, echo, echo + 8),
-           max_in(s2, echo, echo + 8), max_in(s1, after, after + DAY),
-           max_in(s2, after, after + DAY));
+           max_in(s2, echo, echo + 8), max_in(dip, echo, echo + 8), job_top(s1, 4),
+           job_top(s1, 5), job_top(s1, 8), job_top(s2, 4), job_top(s2, 5), job_top(s2, 8),
+           max_in(dip, after, after + DAY), max_in(shift0, after, after + DAY));
     CHECK(max_in(s1, SPIKE, SPIKE + 4) > 0.99);
+    CHECK(max_in(dip, SPIKE, SPIKE + 4) > 0.99);
     CHECK(max_in(s2, echo, echo + 8) > 0.4); /* the echo this prevents */
     CHECK(max_in(s1, echo, echo + 8) < 0.2);
-    CHECK(max_in(s1, after, after + DAY) < 0.5);
+    CHECK(max_in(dip, echo, echo + 8) < 0.2);
+    CHECK(job_top(s1, 4) > 0.8);
+    /* as slowly as without the clip: gamma 0.1 takes a phase's new level in
+     * at about a quarter a day, clipped or not */
+    CHECK(job_top(s1, 8) <= job_top(s2, 8) + 0.05);
+    CHECK(max_in(dip, after, after + DAY) < 0.5);
 }
 
 static void test_prepare_errors(void)

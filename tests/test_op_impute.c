@@ -169,6 +169,9 @@ int main(void)
     run("{\"fields\": [\"amount\"], \"method\": \"last\", \"by\": \"card\", \"value\": 5}", 1, 5,
         1);
     run("{\"fields\": [\"amount\"], \"method\": \"mean\", \"by\": \"card\"}", 2, 0, 0);
+    expect_error("{\"fields\": \"amount\", \"value\": 1e39}", /* an infinity as a float */
+                 "test.json: operators[1].value: expected a number in "
+                 "[-3.402823466e+38,3.402823466e+38], got 1e39");
     expect_error(
         "{\"fields\": \"amount\"}",
         "test.json: operators[1]: expected \"value\" with \"method\": \"constant\", got none");

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Synthetic probes end to end (bench/probes.sh + probes.py) with the flagship
+# monitoring pipeline, as shipped and with the seasonal clip on: the table
+# and the JSON summary on the last line (ten series), no alert on the plain
+# wave or across the gap, the outage found at its first value, and the
+# clip's point: the spike's echo a day later is there without it and gone
+# with it. Needs /usr/bin/python3 with numpy (skipped, 77, without).
+#
+# Env: WEIR_BIN, WEIR_SRC.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+/usr/bin/python3 -c 'import numpy' 2>/dev/null || { echo "skipped: no numpy"; exit 77; }
+export WEIR_BIN
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+
+/usr/bin/python3 - pipelines/monitor-cpu.json "$T/clip.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+for o in p["operators"]:
+    if o["type"] == "deviation":
+        o["season_clip"] = 3
+    if o["type"] == "forecast":
+        o["clip"] = 3
+json.dump(p, open(sys.argv[2], "w"))
+PY
+bash bench/probes.sh --json "$T/flag.result.json" pipelines/monitor-cpu.json >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" -eq 0 ] && ok "probes.sh exits 0" || fail "probes.sh exited $rc: $(tail -n3 "$T/err")"
+grep -q '^outage  *2880 ' "$T/out" && ok "table has a row per series" || fail "table: $(head -n5 "$T/out")"
+bash bench/probes.sh --json "$T/clip.result.json" "$T/clip.json" >"$T/out2" 2>"$T/err2" ||
+  fail "probes.sh with the clip: $(tail -n3 "$T/err2")"
+/usr/bin/python3 - "$(tail -n1 "$T/out")" "$T/flag.result.json" "$T/clip.result.json" <<'PY' &&
+import json, sys
+last = json.loads(sys.argv[1]); flag = json.load(open(sys.argv[2]))
+clip = json.load(open(sys.argv[3]))
+assert last == flag and len(flag["series"]) == 10, sorted(flag["series"])
+s = flag["series"]
+assert s["plain"]["alerts"] == 0 and s["gap"]["alerts"] == 0, (s["plain"], s["gap"])
+assert s["outage"]["first_delay"] == 0, s["outage"]
+assert s["echo"]["detected"] == [True] and s["echo"]["echo_alerts"] >= 1, s["echo"]
+c = clip["series"]
+assert c["echo"]["detected"] == [True] and c["echo"]["echo_alerts"] == 0, c["echo"]
+assert clip["false_alerts_total"] < flag["false_alerts_total"], (clip["false_alerts_total"],
+                                                                 flag["false_alerts_total"])
+PY
+  ok "summary: plain and gap quiet, outage at once, the echo gone with the clip" ||
+  fail "summary: $(tail -n1 "$T/out" | cut -c1-300)"
+finish
