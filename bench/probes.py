@@ -105,14 +105,17 @@ def fired(explain):
 def score_one(path, m):
     t0 = dt.datetime.strptime(m["start"], FMT)
     alerts = []                 # (series index k, scorer names)
+    scores = {}                 # series index k -> anomaly_score, for near misses
     out_rows = 0
     with open(path) as f:
         for line in f:
             out_rows += 1
             r = json.loads(line)
+            # k from the time, not the line number: the gap removes rows
+            k = int((dt.datetime.strptime(r["timestamp"], FMT) - t0).total_seconds()) // STEP
+            if isinstance(r.get("anomaly_score"), (int, float)):
+                scores[k] = r["anomaly_score"]
             if r.get("alert") is True:
-                # k from the time, not the line number: the gap removes rows
-                k = int((dt.datetime.strptime(r["timestamp"], FMT) - t0).total_seconds()) // STEP
                 alerts.append((k, fired(r.get("explain"))))
     anoms = m["anomalies"]
     hits = [[k for k, _ in alerts if a <= k < b + TOL] for a, b in anoms]
@@ -122,7 +125,10 @@ def score_one(path, m):
     for _, names in alerts:
         for s in names:
             scorers[s] = scorers.get(s, 0) + 1
-    res = {"rows": m["rows"], "output_rows": out_rows, "anomalies": anoms,
+    # the top score inside each anomaly: how near a miss was to the threshold
+    tops = [round(max((scores.get(k, 0) for k in range(a, b + TOL)), default=0), 4)
+            for a, b in anoms]
+    res = {"rows": m["rows"], "output_rows": out_rows, "anomalies": anoms, "top_score": tops,
            "alerts": len(alerts), "alerts_in_anomaly": inside,
            "detected": [d is not None for d in delays], "delays": delays,
            "first_delay": next((d for d in delays if d is not None), None),
@@ -148,6 +154,8 @@ def score(d, pipeline, json_path):
         notes += [f"{k}={r[k]}" for k in meta[name]["extra"]]
         if len(r["anomalies"]) > 1:
             notes.append("delays " + ",".join("-" if x is None else str(x) for x in r["delays"]))
+        if r["anomalies"]:
+            notes.append("top " + ",".join(f"{x:.3f}" for x in r["top_score"]))
         if r["output_rows"] != r["rows"]:
             notes.append(f"output rows {r['output_rows']}")
         delay = "-" if r["first_delay"] is None else str(r["first_delay"])

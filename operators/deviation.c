@@ -31,8 +31,9 @@
  * the value itself is ordinary. With season_clip K a phase learns its value
  * clipped at K residual scales from its mean, so a spike does not come back
  * as an alert on the ordinary value at its phase a period later; unless the
- * phase was beyond the clip on the same side the period before: a repeat
- * (a daily job that starts, a level that moved) is learned whole.
+ * phase was beyond the clip on the same side the period before (or, with
+ * season_week, at the same time and weekday a week before): a repeat (a
+ * daily job that starts, a level that moved) is learned whole.
  * With "season_week" (and a "1d" season) a second profile is kept per day of
  * week (the same time of day and day of week, days from Monday by UTC); a
  * phase of it scores once it holds season_warmup values, the daily phase
@@ -349,9 +350,17 @@ static double season_step(const struct deviation_conf *c, void *state, size_t k,
         if (head->n >= (uint64_t)c->warmup) {
             double sd = sqrt(head->var) > c->s.min_scale ? sqrt(head->var) : c->s.min_scale;
             s = scorer_z(&c->s, r, sd);
-            if (c->season_clip > 0)
-                learned = p->mean + scorer_phase_residual(r, c->season_clip, sd,
-                                                          ts_ms / c->season_ms, &day->beyond);
+            double lim = c->season_clip * sd;
+            if (lim > 0 && fabs(r) > lim) {
+                /* a repeat of yesterday at this time, or of last week's at
+                 * this time and weekday: both marks learn */
+                int up = r > 0;
+                int again = scorer_beyond_repeats(&day->beyond, ts_ms / c->season_ms, up);
+                if (week && scorer_beyond_repeats(&week->beyond, ts_ms / (7 * c->season_ms), up))
+                    again = 1;
+                if (!again)
+                    learned = p->mean + (up ? lim : -lim);
+            }
         }
         /* the plain mean of the first `window` residuals, then weighted: a
          * first tiny residual must not set the scale for long */

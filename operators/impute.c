@@ -15,7 +15,6 @@
 #include "engine/opstate.h"
 
 #include <errno.h>
-#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +47,7 @@ static const struct weir_option impute_options[] = {
     {"value", WEIR_OPT_NUMBER, NULL,
      "constant: the replacement (required); last, mean: used while a key has no history (default: "
      "NaN)",
-     offsetof(struct impute_conf, value), WEIR_OPT_RANGE, -FLT_MAX, FLT_MAX, NULL},
+     offsetof(struct impute_conf, value), 0, 0, 0, NULL},
     {"suffix", WEIR_OPT_STRING, "\"_imputed\"", "appended to each input's name to name its output",
      offsetof(struct impute_conf, suffix), 0, 0, 0, NULL},
     WEIR_STATE_OPTION_ROWS(struct impute_conf, state),
@@ -74,6 +73,13 @@ static int impute_prepare(void *vconf, const json_t *raw, struct weir_prepare *p
     if (c->method == IMPUTE_CONSTANT && !c->has_value) {
         weir_diag_add(p->diag, p->path,
                       "expected \"value\" with \"method\": \"constant\", got none");
+        bad++;
+    }
+    if (c->has_value && isinf((float)c->value)) { /* as extract's numbers */
+        weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "value"),
+                      "expected a number of magnitude at most 3.4e38 (features are 32-bit "
+                      "floats), got %g",
+                      c->value);
         bad++;
     }
     if (c->method == IMPUTE_CONSTANT && json_object_get(raw, "by")) {

@@ -111,23 +111,30 @@ static inline double scorer_learned_residual(double d, double k, double scale)
 #define SCORER_MARK(period, up, repeat) \
     ((uint32_t)(((uint64_t)(period) + 2) << 2) | (uint32_t)(up) << 1 | (uint32_t)(repeat))
 
+/* Notes at a phase's mark that a residual beyond the clip, on side `up`,
+ * came in `period`; returns whether it repeats: the phase was beyond the
+ * clip on the same side in the period before, or already repeated in
+ * this one. */
+static inline int scorer_beyond_repeats(uint32_t *mark, int64_t period, int up)
+{
+    int repeat = (*mark | 1) == (SCORER_MARK(period - 1, up, 0) | 1) ||
+                 *mark == SCORER_MARK(period, up, 1);
+    if (*mark != SCORER_MARK(period, up, 1))
+        *mark = SCORER_MARK(period, up, repeat);
+    return repeat;
+}
+
 /* The residual d at a seasonal phase as learned: clipped as above, unless
- * the phase was also beyond the clip, on the same side, in the previous
- * period of the season (or already repeated in this one). A spike is
- * clipped; a daily job that starts, or a level that moved, repeats the
- * next day and from then on is learned whole. mark: the phase's memory. */
+ * it repeats (scorer_beyond_repeats). A spike is clipped; a daily job that
+ * starts, or a level that moved, repeats the next period and from then on
+ * is learned whole. mark: the phase's memory. */
 static inline double scorer_phase_residual(double d, double k, double scale, int64_t period,
                                            uint32_t *mark)
 {
     double lim = k * scale;
     if (!(lim > 0) || fabs(d) <= lim)
         return d;
-    int up = d > 0;
-    int repeat = (*mark | 1) == (SCORER_MARK(period - 1, up, 0) | 1) ||
-                 *mark == SCORER_MARK(period, up, 1);
-    if (*mark != SCORER_MARK(period, up, 1))
-        *mark = SCORER_MARK(period, up, repeat);
-    return repeat ? d : up ? lim : -lim;
+    return scorer_beyond_repeats(mark, period, d > 0) ? d : d > 0 ? lim : -lim;
 }
 
 /* Feature k's range slots in row (NaN until scored), or NULLs without "range". */

@@ -48,8 +48,8 @@ static double ref_learned(double v, double f, double sc, double clip, int season
 
 /* The reference: HW additive with phase offsets by time of day. */
 static void reference(const float *v, size_t n, double alpha, double beta, double gamma,
-                      int season, int window, int warmup, double clip, double *score,
-                      double *flo, double *fhi)
+                      int season, int buckets, int window, int warmup, double clip,
+                      double *score, double *flo, double *fhi)
 {
     double level = 0, trend = 0, var = 0, off[BUCKETS] = {0};
     int seen_phase[BUCKETS] = {0};
@@ -62,7 +62,7 @@ static void reference(const float *v, size_t n, double alpha, double beta, doubl
         flo[i] = fhi[i] = NAN;
         if (!isfinite(v[i]))
             continue;
-        int p = (int)((ts[i] % 86400000) / STEP_MS);
+        int p = (int)((ts[i] % 86400000) * buckets / 86400000);
         double learned = v[i];
         double sp = season && seen_phase[p] ? off[p] : 0;
         if (seen) {
@@ -157,18 +157,20 @@ static void make_series(void)
 }
 
 /* Records where the operator's score or range differs from the reference,
- * with the default clip (0) or with clip 3, with and without a season;
- * *clipped counts the values the reference learned clipped. */
-static size_t reference_mismatches(double clip, int season, size_t *clipped)
+ * with the default clip (0) or with clip 3, with and without a season (of
+ * `buckets` phases: with 96, three values a phase a day, so repeats within
+ * a day happen); *clipped counts the values beyond the range. */
+static size_t reference_mismatches(double clip, int season, int buckets, size_t *clipped)
 {
     static double ref[N], rlo[N], rhi[N];
     char conf[256];
     snprintf(conf, sizeof conf,
              "{\"fields\": \"v\", \"alpha\": 0.2, \"beta\": 0.05, \"gamma\": 0.4, %s"
-             "\"window\": 100, \"warmup\": 40, \"range\": true, \"clip\": %g}",
-             season ? "\"season\": \"1d\", " : "", clip);
+             "\"season_buckets\": %d, \"window\": 100, \"warmup\": 40, \"range\": true, "
+             "\"clip\": %g}",
+             season ? "\"season\": \"1d\", " : "", buckets, clip);
     run(conf, -1, s1, w1, 1);
-    reference(x, N, 0.2, 0.05, 0.4, season, 100, 40, clip, ref, rlo, rhi);
+    reference(x, N, 0.2, 0.05, 0.4, season, buckets, 100, 40, clip, ref, rlo, rhi);
     size_t off = 0;
     *clipped = 0;
     for (size_t i = 0; i < N; i++) {
@@ -191,11 +193,12 @@ static void test_reference(void)
         x[i] += (float)((i / 288 >= 5 && i / 288 < 10 && i % 288 >= 100 && i % 288 < 104) * 25);
     }
     size_t beyond;
-    CHECK(reference_mismatches(3, 0, &beyond) == 0);
-    CHECK(reference_mismatches(3, 1, &beyond) == 0);
+    CHECK(reference_mismatches(3, 0, BUCKETS, &beyond) == 0);
+    CHECK(reference_mismatches(3, 1, BUCKETS, &beyond) == 0);
     CHECK(beyond > 40); /* the clip was exercised */
+    CHECK(reference_mismatches(3, 1, 96, &beyond) == 0);
     memcpy(x, saved, sizeof x);
-    CHECK(reference_mismatches(0, 1, &beyond) == 0); /* last: the checks below read s1, w1 */
+    CHECK(reference_mismatches(0, 1, BUCKETS, &beyond) == 0); /* last: the checks below read s1 */
     size_t nwarm = 0;
     for (size_t i = 0; i < N; i++)
         nwarm += w1[i];

@@ -169,9 +169,10 @@ int main(void)
     run("{\"fields\": [\"amount\"], \"method\": \"last\", \"by\": \"card\", \"value\": 5}", 1, 5,
         1);
     run("{\"fields\": [\"amount\"], \"method\": \"mean\", \"by\": \"card\"}", 2, 0, 0);
-    expect_error("{\"fields\": \"amount\", \"value\": 1e39}", /* an infinity as a float */
-                 "test.json: operators[1].value: expected a number in "
-                 "[-3.402823466e+38,3.402823466e+38], got 1e39");
+    expect_error("{\"fields\": \"amount\", \"value\": -1e39}", /* an infinity as a float */
+                 "test.json: operators[1].value: expected a number of magnitude at most 3.4e38 "
+                 "(features are 32-bit floats), got -1e+39");
+    run("{\"fields\": \"amount\", \"value\": 3.4028235e38}", 0, 3.4028235e38, 1); /* FLT_MAX */
     expect_error(
         "{\"fields\": \"amount\"}",
         "test.json: operators[1]: expected \"value\" with \"method\": \"constant\", got none");
