@@ -260,19 +260,11 @@ static void test_season(void)
                            "season_buckets (288) ms, got 100 ms");
 }
 
-/* A daily wave (noise 2 wide), 10 days: a 4-value spike of `spike` on
- * day 2, and from day 4 on a daily job: the hour from k = 198 is 10
- * higher every day (four whole phases). out gets the scores. */
-enum { ECHO_DAYS = 10, ECHO_SPIKE = 2 * 288 + 100, JOB_DAY = 4, JOB_K = 198 };
-
-static void echo_run(double clip, double spike, float *out)
+/* Runs `days` days of 5-minute values from a Monday through a fresh
+ * deviation of conf; value(day, k) gives each (it may draw noise: the draws
+ * come in time order); out gets the scores, days * 288 of them. */
+static void run_days(const char *conf, int days, double (*value)(int day, int k), float *out)
 {
-    char conf[256];
-    snprintf(conf, sizeof conf,
-             "{\"fields\": [\"v\"], \"method\": \"gaussian\", \"window\": 2048, "
-             "\"mapping\": \"ratio\", \"season\": \"1d\", \"season_buckets\": 96, "
-             "\"season_clip\": %g}",
-             clip);
     struct h_pipe p;
     struct h_op h;
     h_pipe_init(&p);
@@ -280,15 +272,11 @@ static void echo_run(double clip, double spike, float *out)
     CHECK(h_build(&h, &weir_op_deviation, conf, &p, 1) == 0);
     int col = weir_schema_find_feature(&p.schema, "anomaly_score");
     struct weir_batch_pool *pool = h_pool(&p, 288);
-    for (int day = 0; day < ECHO_DAYS; day++) {
+    for (int day = 0; day < days; day++) {
         struct weir_batch *b = weir_batch_get(pool);
         for (int k = 0; k < 288; k++) {
-            int n = day * 288 + k;
-            double v = 10 + 5 * sin(2 * M_PI * k / 288.0) + 2 * (uniform() - 0.5);
-            v += (n >= ECHO_SPIKE && n < ECHO_SPIKE + 4) * spike;
-            v += (day >= JOB_DAY && k >= JOB_K && k < JOB_K + 12) * 10;
-            int i = h_push_value(b, 0, (float)v);
-            b->rec[i].ts_ms = 1396310400000LL + (int64_t)n * 300000;
+            int i = h_push_value(b, 0, (float)value(day, k));
+            b->rec[i].ts_ms = 1396224000000LL + ((int64_t)day * 288 + k) * 300000;
         }
         CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
         for (int k = 0; k < 288; k++)
@@ -298,6 +286,32 @@ static void echo_run(double clip, double spike, float *out)
     weir_batch_pool_free(pool);
     h_free(&h);
     h_pipe_free(&p);
+}
+
+/* A daily wave (noise 2 wide), 10 days: a 4-value spike of echo_spike on
+ * day 2, and from day 4 on a daily job: the hour from k = 198 is 10
+ * higher every day (four whole phases). */
+enum { ECHO_DAYS = 10, ECHO_SPIKE = 2 * 288 + 100, JOB_DAY = 4, JOB_K = 198 };
+static double echo_spike;
+
+static double echo_value(int day, int k)
+{
+    int n = day * 288 + k;
+    double v = 10 + 5 * sin(2 * M_PI * k / 288.0) + 2 * (uniform() - 0.5);
+    v += (n >= ECHO_SPIKE && n < ECHO_SPIKE + 4) * echo_spike;
+    return v + (day >= JOB_DAY && k >= JOB_K && k < JOB_K + 12) * 10;
+}
+
+static void echo_run(double clip, double spike, float *out)
+{
+    char conf[256];
+    snprintf(conf, sizeof conf,
+             "{\"fields\": [\"v\"], \"method\": \"gaussian\", \"window\": 2048, "
+             "\"mapping\": \"ratio\", \"season\": \"1d\", \"season_buckets\": 96, "
+             "\"season_clip\": %g}",
+             clip);
+    echo_spike = spike;
+    run_days(conf, ECHO_DAYS, echo_value, out);
 }
 
 static float max_of(const float *v, int from, int to)
@@ -348,45 +362,27 @@ static void test_season_clip(void)
  * week the fourth Saturday is ordinary and the Wednesday hour is not; the
  * daily profile alone keeps flagging every weekend. Returns the mean score
  * of the fourth Saturday, *wed the top score of the Wednesday hour. */
+static double weekend_value(int day, int k)
+{
+    double wave = sin(2 * M_PI * k / 288.0), noise = 0.2 * (uniform() - 0.5);
+    int low = day % 7 >= 5 || (day == 23 && k >= 144 && k < 156);
+    return (low ? 4 + wave : 10 + 5 * wave) + noise;
+}
+
 static double week_score(int season_week, double *wed)
 {
+    static float sc[28 * 288];
     char conf[300];
     snprintf(conf, sizeof conf,
              "{\"fields\": [\"v\"], \"method\": \"gaussian\", \"window\": 4096, "
              "\"mapping\": \"ratio\", \"season\": \"1d\", \"season_buckets\": 96, "
              "\"season_week\": %s}",
              season_week ? "true" : "false");
-    struct h_pipe p;
-    struct h_op h;
-    h_pipe_init(&p);
-    h_feature(&p, "v", 0);
-    CHECK(h_build(&h, &weir_op_deviation, conf, &p, 1) == 0);
-    int out = weir_schema_find_feature(&p.schema, "anomaly_score");
-    struct weir_batch_pool *pool = h_pool(&p, 288);
+    run_days(conf, 28, weekend_value, sc);
     double saturday = 0;
-    *wed = 0;
-    for (int day = 0; day < 28; day++) {
-        struct weir_batch *b = weir_batch_get(pool);
-        int weekend = day % 7 >= 5, holiday = day == 23;
-        for (int k = 0; k < 288; k++) {
-            double wave = sin(2 * M_PI * k / 288.0), noise = 0.2 * (uniform() - 0.5);
-            int low = weekend || (holiday && k >= 144 && k < 156);
-            int i = h_push_value(b, 0, (float)((low ? 4 + wave : 10 + 5 * wave) + noise));
-            b->rec[i].ts_ms = 1396224000000LL + ((int64_t)day * 288 + k) * 300000; /* a Monday */
-        }
-        CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
-        for (int k = 0; k < 288; k++) {
-            double sc = weir_batch_row(b, (uint32_t)k)[out];
-            if (day == 26)
-                saturday += sc / 288;
-            if (holiday && k >= 144 && k < 156)
-                *wed = sc > *wed ? sc : *wed;
-        }
-        weir_batch_put(b);
-    }
-    weir_batch_pool_free(pool);
-    h_free(&h);
-    h_pipe_free(&p);
+    for (int k = 0; k < 288; k++)
+        saturday += sc[26 * 288 + k] / 288.0;
+    *wed = max_of(sc, 23 * 288 + 144, 23 * 288 + 156);
     return saturday;
 }
 
@@ -407,46 +403,27 @@ static void test_season_week(void)
 
 /* season_week with season_clip: a job that runs on Mondays only, from the
  * second week on, repeats the week before, not the day before: a Monday's
- * phase learns it clipped on its first Monday, whole from its second. Returns the job hour's top
- * score on the fourth Monday, *third that on the third. */
+ * phase learns it clipped on its first Monday, whole from its second.
+ * Returns the job hour's top score on the fourth Monday, *third that on
+ * the third. */
+static double monday_value(int day, int k)
+{
+    double v = 10 + 5 * sin(2 * M_PI * k / 288.0) + 2 * (uniform() - 0.5);
+    return v + (day >= 7 && day % 7 == 0 && k >= JOB_K && k < JOB_K + 12) * 10;
+}
+
 static double monday_job(double clip, double *third)
 {
+    static float sc[22 * 288];
     char conf[300];
     snprintf(conf, sizeof conf,
              "{\"fields\": [\"v\"], \"method\": \"gaussian\", \"window\": 2048, "
              "\"mapping\": \"ratio\", \"season\": \"1d\", \"season_buckets\": 96, "
              "\"season_week\": true, \"season_clip\": %g}",
              clip);
-    struct h_pipe p;
-    struct h_op h;
-    h_pipe_init(&p);
-    h_feature(&p, "v", 0);
-    CHECK(h_build(&h, &weir_op_deviation, conf, &p, 1) == 0);
-    int out = weir_schema_find_feature(&p.schema, "anomaly_score");
-    struct weir_batch_pool *pool = h_pool(&p, 288);
-    double fourth = 0;
-    *third = 0;
-    for (int day = 0; day < 22; day++) {
-        struct weir_batch *b = weir_batch_get(pool);
-        for (int k = 0; k < 288; k++) {
-            double v = 10 + 5 * sin(2 * M_PI * k / 288.0) + 2 * (uniform() - 0.5);
-            v += (day >= 7 && day % 7 == 0 && k >= JOB_K && k < JOB_K + 12) * 10;
-            int i = h_push_value(b, 0, (float)v);
-            b->rec[i].ts_ms = 1396224000000LL + ((int64_t)day * 288 + k) * 300000; /* a Monday */
-        }
-        CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
-        for (int k = JOB_K; k < JOB_K + 12; k++) {
-            double sc = weir_batch_row(b, (uint32_t)k)[out];
-            double *top = day == 14 ? third : day == 21 ? &fourth : NULL;
-            if (top && sc > *top)
-                *top = sc;
-        }
-        weir_batch_put(b);
-    }
-    weir_batch_pool_free(pool);
-    h_free(&h);
-    h_pipe_free(&p);
-    return fourth;
+    run_days(conf, 22, monday_value, sc);
+    *third = job_score(sc, 14);
+    return job_score(sc, 21);
 }
 
 static void test_season_week_clip(void)
