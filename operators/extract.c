@@ -14,10 +14,11 @@
  * it whole and noting where the wanted values lie; only those values are
  * decoded. A record that is not valid JSON, not an object, or lacks a
  * required field, has one of the wrong type, or a number no float holds is
- * killed with a reason that goes to the dead-letter sink; the rest of the batch goes on. A record
- * whose source wrote the object itself (a CSV row) comes with its members
- * listed (engine/batch.h): fields "/name" are read off them, without the
- * scan, with the same results (the object is valid by construction).
+ * killed with a reason that goes to the dead-letter sink; the rest of the
+ * batch goes on. A record whose source wrote the object itself (a CSV row)
+ * comes with its members listed (engine/batch.h): fields "/name" are read
+ * off them, without the scan, with the same results (the object is valid
+ * by construction).
  *
  * Lenient on purpose, because producers differ: a number field accepts a
  * string holding a number ("12.5", as CSV-minded producers write), a string
