@@ -119,7 +119,6 @@ struct season_head {
 struct phase {
     float mean;
     uint32_t count;
-    uint32_t beyond; /* the last residual beyond season_clip (scorer.h) */
 };
 
 static const struct weir_option deviation_options[] = {
@@ -184,9 +183,13 @@ static int deviation_prepare(void *vconf, const json_t *raw, struct weir_prepare
     c->prev_offset = c->hold_offset + weir_hold_bytes(c->s.hold);
     c->season_ms = (int64_t)(c->season_ns / 1000000);
     c->season_offset = c->prev_offset + c->s.fields.n * sizeof(struct prev_value);
-    size_t profiles = c->season_week ? 8 : 1; /* the day's, and one per day of week */
-    c->season_bytes = c->season_ms > 0 ? sizeof(struct season_head) + profiles *
-                                             (size_t)c->season_buckets * sizeof(struct phase)
+    /* the day's profile, and one per day of week; with a clip, one mark
+     * per phase after the phases (scorer.h) */
+    size_t phases = (c->season_week ? 8 : 1) * (size_t)c->season_buckets;
+    size_t marks = c->season_clip > 0 ? phases : 0;
+    c->season_bytes = c->season_ms > 0 ? sizeof(struct season_head) +
+                                             ROUND8(phases * sizeof(struct phase) +
+                                                    marks * sizeof(uint32_t))
                                        : 0;
     if (c->season_week && c->season_ms != 86400000) {
         weir_diag_add(p->diag, weir_path_key(ip, sizeof ip, p->path, "season_week"),
@@ -200,13 +203,13 @@ static int deviation_prepare(void *vconf, const json_t *raw, struct weir_prepare
                       (long long)c->season_buckets, (long long)c->season_ms);
         bad++;
     }
-    uint64_t h = weir_hash_str(WEIR_HASH_SEED, "deviation/3");
+    uint64_t h = weir_hash_str(WEIR_HASH_SEED, "deviation/4");
     for (size_t k = 0; k < c->s.fields.n; k++)
         h = weir_hash_str(h, c->s.fields.v[k]);
     h = weir_hash_u64(weir_hash_u64(h, (uint64_t)c->window), (uint64_t)c->s.hold);
     h = weir_hash_u64(h, (uint64_t)c->method);
     h = weir_hash_u64(weir_hash_u64(h, (uint64_t)c->of), (uint64_t)c->season_ms);
-    h = weir_hash_u64(h, (uint64_t)c->season_week);
+    h = weir_hash_u64(weir_hash_u64(h, (uint64_t)c->season_week), (uint64_t)marks);
     c->layout = weir_hash_u64(h, (uint64_t)c->season_buckets);
     return bad;
 }
@@ -338,11 +341,13 @@ static double season_step(const struct deviation_conf *c, void *state, size_t k,
     unsigned char *base = (unsigned char *)state + c->season_offset + k * c->season_bytes;
     struct season_head *head = (struct season_head *)base;
     struct phase *ph = (struct phase *)(base + sizeof *head);
-    int64_t at = ts_ms % c->season_ms;
-    size_t slot = (size_t)(at * c->season_buckets / c->season_ms);
+    size_t buckets = (size_t)c->season_buckets;
+    size_t slot = (size_t)(ts_ms % c->season_ms * c->season_buckets / c->season_ms), wslot = 0;
     struct phase *day = &ph[slot], *week = NULL;
-    if (c->season_week) /* the epoch was a Thursday: profile 1 is Monday's */
-        week = &ph[(size_t)c->season_buckets * (size_t)(1 + (ts_ms / 86400000 + 3) % 7) + slot];
+    if (c->season_week) { /* the epoch was a Thursday: profile 1 is Monday's */
+        wslot = buckets * (size_t)(1 + (ts_ms / 86400000 + 3) % 7) + slot;
+        week = &ph[wslot];
+    }
     struct phase *p = week && week->count >= (uint32_t)c->season_warmup ? week : day;
     double s = 0, learned = x;
     if (p->count >= (uint32_t)c->season_warmup) {
@@ -350,16 +355,13 @@ static double season_step(const struct deviation_conf *c, void *state, size_t k,
         if (head->n >= (uint64_t)c->warmup) {
             double sd = sqrt(head->var) > c->s.min_scale ? sqrt(head->var) : c->s.min_scale;
             s = scorer_z(&c->s, r, sd);
-            double lim = c->season_clip * sd;
-            if (lim > 0 && fabs(r) > lim) {
-                /* a repeat of yesterday at this time, or of last week's at
-                 * this time and weekday: both marks learn */
-                int up = r > 0;
-                int again = scorer_beyond_repeats(&day->beyond, ts_ms / c->season_ms, up);
-                if (week && scorer_beyond_repeats(&week->beyond, ts_ms / (7 * c->season_ms), up))
-                    again = 1;
-                if (!again)
-                    learned = p->mean + (up ? lim : -lim);
+            if (c->season_clip > 0) { /* a repeat of yesterday's or of last week's */
+                uint32_t *mark = (uint32_t *)(ph + (c->season_week ? 8 : 1) * buckets);
+                double d = scorer_phase_residual(r, c->season_clip, sd, ts_ms / c->season_ms,
+                                                 &mark[slot], ts_ms / (7 * c->season_ms),
+                                                 week ? &mark[wslot] : NULL);
+                if (d != r)
+                    learned = p->mean + d;
             }
         }
         /* the plain mean of the first `window` residuals, then weighted: a

@@ -32,8 +32,8 @@
  *
  * The first `warmup` values of a key score 0 and are flagged
  * WEIR_REC_WARMUP. A NaN or infinite value is missing: not scored, not
- * learned. Cost O(1) per value; state per feature 40 bytes + 12 per phase,
- * plus the hold ring. */
+ * learned. Cost O(1) per value; state per feature 40 bytes + 8 per phase
+ * (12 with a clip: the phase's mark, scorer.h), plus the hold ring. */
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -88,7 +88,8 @@ static const struct weir_option forecast_options[] = {
     {0},
 };
 
-/* One feature's model, followed by its phases. */
+/* One feature's model, followed by its phases and, with a clip, one mark
+ * per phase (the last residual beyond the clip, scorer.h). */
 struct hw_model {
     double level, trend;
     double var;        /* mean of squared residuals (plain, then weighted) */
@@ -99,7 +100,6 @@ struct hw_model {
 struct hw_phase {
     float offset;
     uint32_t seen;
-    uint32_t beyond; /* the last residual beyond clip (scorer.h) */
 };
 
 static int forecast_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
@@ -118,13 +118,16 @@ static int forecast_prepare(void *vconf, const json_t *raw, struct weir_prepare 
         bad++;
     }
     size_t phases = c->season_ms > 0 ? (size_t)c->season_buckets : 0;
-    c->feature_bytes = sizeof(struct hw_model) + ROUND8(phases * sizeof(struct hw_phase));
+    size_t marks = c->clip > 0 ? phases : 0;
+    c->feature_bytes = sizeof(struct hw_model) +
+                       ROUND8(phases * sizeof(struct hw_phase) + marks * sizeof(uint32_t));
     c->hold_offset = c->feature_bytes * c->s.fields.n;
     c->bytes = c->hold_offset + weir_hold_bytes(c->s.hold);
-    uint64_t h = weir_hash_str(WEIR_HASH_SEED, "forecast/2");
+    uint64_t h = weir_hash_str(WEIR_HASH_SEED, "forecast/3");
     for (size_t k = 0; k < c->s.fields.n; k++)
         h = weir_hash_str(h, c->s.fields.v[k]);
     h = weir_hash_u64(weir_hash_u64(h, (uint64_t)c->season_ms), (uint64_t)phases);
+    h = weir_hash_u64(h, (uint64_t)marks);
     c->layout = weir_hash_u64(h, (uint64_t)c->s.hold);
     return bad;
 }
@@ -137,11 +140,11 @@ static int forecast_init(struct weir_op *op, struct weir_error *err)
     return 0;
 }
 
-/* Forecasts x, scores its residual, then learns x, clipped (scorer.h).
- * ph: NULL without a season (or an event time); period: the season's
- * number at x. */
+/* Forecasts x at event time ts, scores its residual, then learns x,
+ * clipped (scorer.h). ph: NULL without a season (or an event time); mark:
+ * its phase's mark, with a season and a clip. */
 static double model_step(const struct forecast_conf *c, struct hw_model *m, struct hw_phase *ph,
-                         int64_t period, double x, int *warm, float *lo, float *hi)
+                         uint32_t *mark, int64_t ts, double x, int *warm, float *lo, float *hi)
 {
     double s_p = ph && ph->seen ? ph->offset : 0.0, score = 0;
     if (m->seen) {
@@ -155,7 +158,8 @@ static double model_step(const struct forecast_conf *c, struct hw_model *m, stru
                 *hi = (float)(f + c->s.range_k * scale);
             }
             if (c->clip > 0 && (!ph || ph->seen)) /* a phase seen for the first time: whole */
-                x = f + (ph ? scorer_phase_residual(r, c->clip, scale, period, &ph->beyond)
+                x = f + (ph ? scorer_phase_residual(r, c->clip, scale, ts / c->season_ms, mark,
+                                                    0, NULL)
                             : scorer_learned_residual(r, c->clip, scale));
         }
         uint64_t span = m->residuals < (uint64_t)c->window ? m->residuals + 1 : (uint64_t)c->window;
@@ -199,11 +203,15 @@ static int forecast_process(struct weir_op *op, struct weir_batch *b)
                 continue;
             struct hw_model *m = (struct hw_model *)(state + k * c->feature_bytes);
             struct hw_phase *ph = NULL;
-            if (c->season_ms > 0 && ts >= 0)
-                ph = (struct hw_phase *)(m + 1) +
-                     (size_t)((ts % c->season_ms) * c->season_buckets / c->season_ms);
+            uint32_t *mark = NULL;
+            if (c->season_ms > 0 && ts >= 0) {
+                size_t at = (size_t)((ts % c->season_ms) * c->season_buckets / c->season_ms);
+                ph = (struct hw_phase *)(m + 1) + at;
+                if (c->clip > 0)
+                    mark = (uint32_t *)((struct hw_phase *)(m + 1) + c->season_buckets) + at;
+            }
             int warm;
-            double s = model_step(c, m, ph, ph ? ts / c->season_ms : 0, x, &warm, lo, hi);
+            double s = model_step(c, m, ph, mark, ts, x, &warm, lo, hi);
             if (warm)
                 b->rec[i].flags |= WEIR_REC_WARMUP;
             best = s > best ? s : best;

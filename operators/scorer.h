@@ -127,14 +127,20 @@ static inline int scorer_beyond_repeats(uint32_t *mark, int64_t period, int up)
 /* The residual d at a seasonal phase as learned: clipped as above, unless
  * it repeats (scorer_beyond_repeats). A spike is clipped; a daily job that
  * starts, or a level that moved, repeats the next period and from then on
- * is learned whole. mark: the phase's memory. */
+ * is learned whole. mark: the phase's memory, period the season's number;
+ * mark2 (or NULL) a second profile's phase memory (deviation's
+ * season_week) in its own period2: a repeat in either is learned whole,
+ * and both remember. */
 static inline double scorer_phase_residual(double d, double k, double scale, int64_t period,
-                                           uint32_t *mark)
+                                           uint32_t *mark, int64_t period2, uint32_t *mark2)
 {
     double lim = k * scale;
     if (!(lim > 0) || fabs(d) <= lim)
         return d;
-    return scorer_beyond_repeats(mark, period, d > 0) ? d : d > 0 ? lim : -lim;
+    int repeat = scorer_beyond_repeats(mark, period, d > 0);
+    if (mark2 && scorer_beyond_repeats(mark2, period2, d > 0))
+        repeat = 1;
+    return repeat ? d : d > 0 ? lim : -lim;
 }
 
 /* Feature k's range slots in row (NaN until scored), or NULLs without "range". */
