@@ -1,0 +1,263 @@
+/* flatline: scores a feature that stops changing: a stuck sensor, a frozen
+ * counter, a feed that repeats its last value. The residual scorers miss
+ * this: an ordinary value repeated is close to what they expect.
+ *
+ * Per key and feature it follows the current run: the values since the
+ * first one that each later value equals within `tolerance` (absolute; 0:
+ * exactly), and how long the run has lasted by event time, from its first
+ * value to this one. A run of at least `min_values` values that lasts d
+ * scores
+ *
+ *     score = 1 - (ref / d)^2   when d > ref, else 0
+ *     ref   = max(min_duration, the longest of the key's last 16 finished
+ *                runs of at least min_values values)
+ *
+ * so 0.75 at twice the reference, 0.89 at three times, 0.99 at ten: it
+ * rises while the sensor stays stuck. A metric that sits at 0 every night learns its nights
+ * from the first one; a stuck episode, once finished, raises the reference
+ * until 16 later runs have replaced it (not forever). A feature scores only
+ * once the key has been seen for `warmup` of event time, so a daily flat
+ * stretch is seen finished once before it can score; the records are not
+ * flagged WEIR_REC_WARMUP meanwhile, since a 0 here is no guess (and a flag
+ * would mute the other scorers of an ensemble). Time between values counts
+ * into the run, so a source that reports only on change looks stuck.
+ *
+ * Records without an event time (extract's timestamp field) and NaN or
+ * infinite values are skipped: not scored, and they neither extend nor end
+ * a run. The record's score (`out`) is the max over features; with
+ * `explain` (default true) a record that scores also gets "<out>_explain",
+ * which threshold quotes: the feature, the value it is stuck at, for how
+ * long, and the reference. Cost O(1) per value (O(16) when a run ends);
+ * state 168 bytes per feature and key. */
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine/diag.h"
+#include "engine/operator.h"
+#include "engine/opstate.h"
+#include "operators/scorer.h"
+
+enum { FLAT_MEMORY = 16 }; /* finished runs remembered */
+
+struct flatline_conf {
+    struct weir_strlist fields;
+    const char *out;
+    double tolerance;
+    int64_t min_values;
+    uint64_t min_duration_ns, warmup_ns;
+    int explain;
+    struct weir_state_opts state;
+    /* resolved by prepare() */
+    int in_col[WEIR_SCHEMA_MAX];
+    int out_col, explain_col;
+    int64_t min_duration_ms, warmup_ms;
+    uint64_t layout;
+    char explain_name[256];
+};
+
+/* One feature's run and memory, per key. */
+struct flat_feature {
+    int64_t since_ms;             /* the key's first value of this feature */
+    int64_t start_ms, last_ms;    /* the current run's first and last value */
+    int64_t done_ms[FLAT_MEMORY]; /* durations of the last finished runs */
+    float first;                  /* the run's first value, which the others equal */
+    uint32_t values;              /* in the current run; 0: no value yet */
+    uint32_t done_head, done_n;
+};
+
+static const struct weir_option flatline_options[] = {
+    {"fields", WEIR_OPT_STRINGS, NULL, "input features", offsetof(struct flatline_conf, fields),
+     WEIR_OPT_REQUIRED, 0, 0, NULL},
+    {"out", WEIR_OPT_STRING, "\"flatline_score\"",
+     "output score in [0,1): 1 - (ref/d)^2 for a run lasting d beyond the reference ref; max "
+     "over the features",
+     offsetof(struct flatline_conf, out), 0, 0, 0, NULL},
+    {"tolerance", WEIR_OPT_NUMBER, "0",
+     "a value within this (absolute) of the run's first value continues the run",
+     offsetof(struct flatline_conf, tolerance), WEIR_OPT_RANGE, 0, INFINITY, NULL},
+    {"min_values", WEIR_OPT_INT, "3", "values a run needs before it scores or is remembered",
+     offsetof(struct flatline_conf, min_values), WEIR_OPT_RANGE, 2, 1e9, NULL},
+    {"min_duration", WEIR_OPT_DURATION, "\"1h\"",
+     "the least reference: a run scores once it lasts longer than this and than the longest "
+     "of the key's last 16 finished runs",
+     offsetof(struct flatline_conf, min_duration_ns), 0, 0, 0, NULL},
+    {"warmup", WEIR_OPT_DURATION, "\"1d\"",
+     "event time a key is seen before its runs score (a daily flat stretch is learned first)",
+     offsetof(struct flatline_conf, warmup_ns), 0, 0, 0, NULL},
+    {"explain", WEIR_OPT_BOOL, "true",
+     "write the string field out + \"_explain\" for a record that scores: the feature, its "
+     "value, how long it has been stuck and the reference, which threshold quotes",
+     offsetof(struct flatline_conf, explain), 0, 0, 0, NULL},
+    WEIR_STATE_OPTION_ROWS(struct flatline_conf, state),
+    {0},
+};
+
+static int flatline_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
+{
+    struct flatline_conf *c = vconf;
+    char path[256], ip[256];
+    int bad = 0;
+    weir_path_key(path, sizeof path, p->path, "fields");
+    if (c->fields.n > WEIR_SCHEMA_MAX) {
+        weir_diag_add(p->diag, path, "expected at most %d features, got %zu", WEIR_SCHEMA_MAX,
+                      c->fields.n);
+        return 1;
+    }
+    for (size_t k = 0; k < c->fields.n; k++) {
+        const char *fp = json_is_string(json_object_get(raw, "fields"))
+                             ? path
+                             : weir_path_index(ip, sizeof ip, path, k);
+        c->in_col[k] = weir_schema_feature_in(p, c->fields.v[k], fp);
+        bad += c->in_col[k] < 0;
+    }
+    bad += weir_state_opts_prepare(&c->state, raw, p);
+    c->out_col = weir_schema_feature_out(p, c->out, weir_path_key(ip, sizeof ip, p->path, "out"),
+                                         1);
+    bad += c->out_col < 0;
+    c->explain_col = -1;
+    if (c->explain) {
+        c->explain_col = scorer_explain_out(p, c->out, c->explain_name, sizeof c->explain_name);
+        bad += c->explain_col < 0;
+    }
+    c->min_duration_ms = (int64_t)(c->min_duration_ns / 1000000);
+    c->warmup_ms = (int64_t)(c->warmup_ns / 1000000);
+    uint64_t h = weir_hash_str(WEIR_HASH_SEED, "flatline/1");
+    for (size_t k = 0; k < c->fields.n; k++)
+        h = weir_hash_str(h, c->fields.v[k]);
+    c->layout = h;
+    return bad;
+}
+
+static int flatline_init(struct weir_op *op, struct weir_error *err)
+{
+    const struct flatline_conf *c = op->conf;
+    size_t bytes = c->fields.n * sizeof(struct flat_feature);
+    if (weir_op_state_declare(op, &c->state, (uint32_t)bytes, c->layout) < 0)
+        return weir_error_set(err, -ENOMEM, "flatline: out of memory");
+    return 0;
+}
+
+/* The reference a run is measured against: min_duration, or the longest
+ * remembered run when longer. */
+static int64_t flat_reference(const struct flatline_conf *c, const struct flat_feature *f)
+{
+    int64_t ref = c->min_duration_ms;
+    for (uint32_t j = 0; j < f->done_n; j++)
+        ref = f->done_ms[j] > ref ? f->done_ms[j] : ref;
+    return ref;
+}
+
+/* Ends the current run (remembered if it had min_values values) and starts
+ * one at x. */
+static void flat_restart(const struct flatline_conf *c, struct flat_feature *f, float x,
+                         int64_t ts)
+{
+    if (f->values >= (uint64_t)c->min_values) {
+        f->done_ms[f->done_head] = f->last_ms - f->start_ms;
+        f->done_head = (f->done_head + 1) % FLAT_MEMORY;
+        f->done_n += f->done_n < FLAT_MEMORY;
+    }
+    f->first = x;
+    f->values = 1;
+    f->start_ms = f->last_ms = ts;
+}
+
+/* Adds x at ts to f's run; returns its score and the reference in *ref. */
+static double flat_step(const struct flatline_conf *c, struct flat_feature *f, float x,
+                        int64_t ts, int64_t *ref)
+{
+    if (!f->values) {
+        f->since_ms = ts;
+        flat_restart(c, f, x, ts);
+        return 0;
+    }
+    if (!(fabs((double)x - f->first) <= c->tolerance)) {
+        flat_restart(c, f, x, ts);
+        return 0;
+    }
+    f->values += f->values < UINT32_MAX;
+    f->last_ms = ts > f->last_ms ? ts : f->last_ms; /* a late value does not shorten it */
+    if (f->values < (uint64_t)c->min_values || ts - f->since_ms < c->warmup_ms)
+        return 0;
+    int64_t d = f->last_ms - f->start_ms;
+    *ref = flat_reference(c, f);
+    double q = (double)*ref / (double)d;
+    return d > *ref ? 1.0 - q * q : 0.0;
+}
+
+/* A duration as a person reads it: "45s", "40m", "12.5h", "3.2d". */
+static void flat_duration(char *buf, size_t cap, int64_t ms)
+{
+    double s = (double)ms / 1000.0;
+    if (s < 60)
+        snprintf(buf, cap, "%.0fs", s);
+    else if (s < 3600)
+        snprintf(buf, cap, "%.0fm", s / 60);
+    else if (s < 172800)
+        snprintf(buf, cap, "%.1fh", s / 3600);
+    else
+        snprintf(buf, cap, "%.1fd", s / 86400);
+}
+
+static void flat_explain(const struct flatline_conf *c, struct weir_batch *b, uint32_t i,
+                         size_t k, const struct flat_feature *f, int64_t ref)
+{
+    char text[512], d[32], r[32];
+    flat_duration(d, sizeof d, f->last_ms - f->start_ms);
+    flat_duration(r, sizeof r, ref);
+    int len = snprintf(text, sizeof text, "%s stuck at %.6g for %s (%u values; reference %s)",
+                       c->fields.v[k], (double)f->first, d, f->values, r);
+    size_t n = len < 0 ? 0 : (size_t)len < sizeof text ? (size_t)len : sizeof text - 1;
+    char *s = n ? weir_arena_strdup(&b->arena, text, n) : NULL;
+    if (s) /* out of memory: the score stands without its explanation */
+        b->S[(size_t)i * b->nstr + c->explain_col] = (struct weir_str){s, (uint32_t)n};
+}
+
+static int flatline_process(struct weir_op *op, struct weir_batch *b)
+{
+    weir_op_state_batch(op);
+    const struct flatline_conf *c = op->conf;
+    for (uint32_t i = 0; i < b->n; i++) {
+        if (!weir_record_live(&b->rec[i]))
+            continue;
+        struct flat_feature *f = weir_op_state(op, b, i, NULL);
+        if (!f)
+            return -ENOMEM;
+        float *row = weir_batch_row(b, i);
+        int64_t ts = b->rec[i].ts_ms, top_ref = 0;
+        double best = 0;
+        size_t top = 0;
+        if (c->explain_col >= 0)
+            b->S[(size_t)i * b->nstr + c->explain_col] = (struct weir_str){NULL, 0};
+        for (size_t k = 0; k < c->fields.n && ts >= 0; k++) {
+            float x = row[c->in_col[k]];
+            int64_t ref = 0;
+            if (!isfinite(x))
+                continue;
+            double s = flat_step(c, &f[k], x, ts, &ref);
+            if (s > best) {
+                best = s;
+                top = k;
+                top_ref = ref;
+            }
+        }
+        row[c->out_col] = (float)best;
+        if (best > 0 && c->explain_col >= 0)
+            flat_explain(c, b, i, top, &f[top], top_ref);
+    }
+    return WEIR_OP_CONTINUE;
+}
+
+const struct weir_operator_type weir_op_flatline = {
+    .name = "flatline",
+    .summary = "Scores a feature that stops changing (a stuck sensor, a frozen counter) by how "
+               "long its run of equal values lasts against the longest the key has shown",
+    .options = flatline_options,
+    .conf_size = sizeof(struct flatline_conf),
+    .prepare = flatline_prepare,
+    .init = flatline_init,
+    .process = flatline_process,
+};
