@@ -17,7 +17,9 @@
  * from the first one; a stuck episode, once finished, raises the reference
  * until 16 later runs have replaced it (not forever). A feature scores only
  * once the key has been seen for `warmup` of event time, so a daily flat
- * stretch is seen finished once before it can score; the records are not
+ * stretch is seen finished once before it can score, and a feature that
+ * has never changed since the key's first value does not score (a constant
+ * is no stuck sensor until it is seen to move); the records are not
  * flagged WEIR_REC_WARMUP meanwhile, since a 0 here is no guess (and a flag
  * would mute the other scorers of an ensemble). Time between values counts
  * into the run, so a source that reports only on change looks stuck.
@@ -65,7 +67,9 @@ struct flat_feature {
     int64_t done_ms[FLAT_MEMORY]; /* durations of the last finished runs */
     float first;                  /* the run's first value, which the others equal */
     uint32_t values;              /* in the current run; 0: no value yet */
-    uint32_t done_head, done_n;
+    uint16_t done_head;
+    uint8_t done_n;
+    uint8_t changed; /* the feature has changed since the key's first value */
 };
 
 static const struct weir_option flatline_options[] = {
@@ -155,10 +159,11 @@ static int64_t flat_reference(const struct flatline_conf *c, const struct flat_f
 static void flat_restart(const struct flatline_conf *c, struct flat_feature *f, float x,
                          int64_t ts)
 {
+    f->changed |= f->values > 0; /* a run ends: the feature moved */
     if (f->values >= (uint64_t)c->min_values) {
         f->done_ms[f->done_head] = f->last_ms - f->start_ms;
-        f->done_head = (f->done_head + 1) % FLAT_MEMORY;
-        f->done_n += f->done_n < FLAT_MEMORY;
+        f->done_head = (uint16_t)((f->done_head + 1) % FLAT_MEMORY);
+        f->done_n = (uint8_t)(f->done_n + (f->done_n < FLAT_MEMORY));
     }
     f->first = x;
     f->values = 1;
@@ -180,8 +185,8 @@ static double flat_step(const struct flatline_conf *c, struct flat_feature *f, f
     }
     f->values += f->values < UINT32_MAX;
     f->last_ms = ts > f->last_ms ? ts : f->last_ms; /* a late value does not shorten it */
-    if (f->values < (uint64_t)c->min_values || ts - f->since_ms < c->warmup_ms)
-        return 0;
+    if (!f->changed || f->values < (uint64_t)c->min_values || ts - f->since_ms < c->warmup_ms)
+        return 0; /* constant since the first value: nothing says it should move */
     int64_t d = f->last_ms - f->start_ms;
     *ref = flat_reference(c, f);
     double q = (double)*ref / (double)d;

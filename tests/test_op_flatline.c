@@ -1,0 +1,259 @@
+/* Tests for flatline (a run of equal values scored by how long it lasts):
+ * a stuck stretch scores exactly 1 - (ref/d)^2 once longer than the
+ * reference, with its explanation; a constant series never scores; a
+ * nightly flat stretch is learned and a longer one still scores; a stuck
+ * episode leaves the memory after 16 runs; tolerance; NaN and records
+ * without an event time skipped; min_values; per key equals each key
+ * alone; prepare errors. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/check.h"
+#include "tests/op_harness.h"
+#include "tests/test_rand.h"
+
+extern const struct weir_operator_type weir_op_flatline;
+
+enum { N = 6000, STEP_MS = 300000 /* 5 minutes */, HOUR = 12 /* steps */ };
+static float x[N], score[N];
+static int64_t ts[N];
+static int key[N];
+static char why[N][160];
+
+/* Runs x[0..n) through a fresh flatline; only: the key to keep, or -1. */
+static void run(const char *conf, size_t n, int only)
+{
+    struct h_pipe p;
+    struct h_op h;
+    static const char *names[] = {"a", "b"};
+    h_pipe_init(&p);
+    h_feature(&p, "v", 0);
+    struct weir_prepare pr = {.schema = &p.schema, .diag = &p.diag, .path = "operators[0]"};
+    int host = weir_schema_string_out(&pr, "host", "operators[0]");
+    CHECK(h_build(&h, &weir_op_flatline, conf, &p, 1) == 0);
+    int out = weir_schema_find_feature(&p.schema, "flatline_score");
+    int ex = -1;
+    for (uint32_t j = 0; j < p.schema.nstr; j++)
+        if (strcmp(p.schema.str[j].name, "flatline_score_explain") == 0)
+            ex = (int)j;
+    struct weir_batch_pool *pool = h_pool(&p, 64);
+    for (size_t k = 0; k < n;) {
+        struct weir_batch *b = weir_batch_get(pool);
+        size_t at[64], m = 0;
+        for (; k < n && b->n < b->cap; k++) {
+            if (only >= 0 && key[k] != only)
+                continue;
+            int i = h_push_value(b, 0, x[k]);
+            b->rec[i].ts_ms = ts[k];
+            b->S[(size_t)i * b->nstr + (size_t)host] =
+                (struct weir_str){names[key[k]], (uint32_t)strlen(names[key[k]])};
+            at[m++] = k;
+        }
+        CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+        for (size_t j = 0; j < m; j++) {
+            score[at[j]] = weir_batch_row(b, (uint32_t)j)[out];
+            why[at[j]][0] = 0;
+            if (ex >= 0)
+                h_str(b, (uint32_t)j, ex, why[at[j]], sizeof why[0]);
+        }
+        weir_batch_put(b);
+    }
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
+/* n noisy values every 5 minutes from midnight, one key. */
+static void noisy(size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        x[i] = (float)(50 + 5 * gauss());
+        ts[i] = (int64_t)i * STEP_MS;
+        key[i] = 0;
+    }
+}
+
+static double max_score(size_t from, size_t to)
+{
+    double m = 0;
+    for (size_t i = from; i < to; i++)
+        m = score[i] > m ? score[i] : m;
+    return m;
+}
+
+/* Two days of noise, then 12 h stuck at 41.5: silent for its first hour
+ * (min_duration), then exactly 1 - (1h / d)^2, explained. */
+static void test_stuck(void)
+{
+    size_t at = 2 * 24 * HOUR, n = at + 12 * HOUR + 24;
+    noisy(n);
+    for (size_t i = at; i < at + 12 * HOUR; i++)
+        x[i] = 41.5f;
+    run("{\"fields\": [\"v\"]}", n, -1);
+    CHECK(max_score(0, at + HOUR + 1) == 0);
+    for (size_t i = at + HOUR + 1; i < at + 12 * HOUR; i++) {
+        double d = (double)(i - at) * STEP_MS, q = 3600000.0 / d;
+        CHECK_NEAR(score[i], 1 - q * q, 1e-6);
+    }
+    CHECK_NEAR(score[at + 2 * HOUR], 0.75, 1e-6);
+    CHECK_STR(why[at + 2 * HOUR], "v stuck at 41.5 for 2.0h (25 values; reference 1.0h)");
+    CHECK(why[at + HOUR][0] == 0);
+    CHECK(max_score(at + 12 * HOUR, n) == 0); /* moving again */
+}
+
+/* A series constant from its first value never scores: nothing says it
+ * should move. The same value after a change does. */
+static void test_constant(void)
+{
+    size_t n = 3 * 24 * HOUR;
+    for (size_t i = 0; i < n; i++) {
+        x[i] = 7;
+        ts[i] = (int64_t)i * STEP_MS;
+        key[i] = 0;
+    }
+    run("{\"fields\": [\"v\"]}", n, -1);
+    CHECK(max_score(0, n) == 0);
+    x[10] = 8;
+    run("{\"fields\": [\"v\"]}", n, -1);
+    CHECK(max_score(0, 24 * HOUR) == 0); /* warm-up: one day */
+    CHECK(score[n - 1] > 0.99);
+}
+
+/* A count at 0 every night from 00:00 to 08:00: the first night (in the
+ * warm-up) is learned, the next nights stay silent, and a night that
+ * lasts 24 h scores 1 - (8h / d)^2. */
+static void test_nightly(void)
+{
+    size_t days = 9, n = days * 24 * HOUR;
+    for (size_t i = 0; i < n; i++) {
+        size_t h = i % (24 * HOUR) / HOUR;
+        x[i] = h < 8 ? 0.0f : (float)(20 + 3 * gauss());
+        ts[i] = (int64_t)i * STEP_MS;
+        key[i] = 0;
+    }
+    size_t long_night = 6 * 24 * HOUR;
+    for (size_t i = long_night; i < long_night + 24 * HOUR; i++)
+        x[i] = 0;
+    run("{\"fields\": [\"v\"]}", n, -1);
+    CHECK(max_score(0, long_night + 8 * HOUR) == 0);
+    double ref = (8 * HOUR - 1) * (double)STEP_MS, d = (double)(20 * HOUR) * STEP_MS;
+    CHECK_NEAR(score[long_night + 20 * HOUR], 1 - (ref / d) * (ref / d), 1e-6);
+    /* it runs on into the next night (32 h), and is then remembered: the
+     * ordinary night after it is silent */
+    CHECK(score[long_night + 31 * HOUR] > 0.9);
+    CHECK(max_score(long_night + 32 * HOUR, n) == 0);
+}
+
+/* A 10 h stuck episode raises the reference; 16 later runs of three
+ * values replace it, and a 3 h stretch scores again. */
+static void test_memory(void)
+{
+    size_t at = 2 * 24 * HOUR, n = 0;
+    noisy(4 * 24 * HOUR);
+    for (size_t i = at; i < at + 10 * HOUR; i++)
+        x[i] = 30;
+    size_t after = at + 12 * HOUR; /* 16 short runs: 3 equal values each */
+    for (int r = 0; r < 16; r++)
+        for (int j = 0; j < 3; j++)
+            x[after + 4 * (size_t)r + (size_t)j] = (float)(100 + r);
+    size_t probe = after + 16 * 4 + HOUR;
+    for (size_t i = probe; i < probe + 3 * HOUR; i++)
+        x[i] = 33;
+    n = probe + 3 * HOUR;
+    run("{\"fields\": [\"v\"]}", n, -1);
+    CHECK(score[probe + 3 * HOUR - 1] > 0.85); /* 3h against 1h */
+    /* with only 15 short runs the episode is still remembered: silent */
+    x[after + 4 * 15] = 99;
+    x[after + 4 * 15 + 1] = 98;
+    x[after + 4 * 15 + 2] = 97;
+    run("{\"fields\": [\"v\"]}", n, -1);
+    CHECK(max_score(probe, n) == 0);
+}
+
+/* tolerance continues a run within it; NaN and records without an event
+ * time neither end nor extend one; min_values keeps two sparse equal
+ * values from scoring. */
+static void test_tolerance_and_gaps(void)
+{
+    size_t at = 2 * 24 * HOUR, n = at + 4 * HOUR;
+    noisy(n);
+    for (size_t i = at; i < n; i++)
+        x[i] = (float)(60 + 0.01 * (double)(i % 3)); /* within 0.05 of 60 */
+    run("{\"fields\": [\"v\"]}", n, -1);
+    CHECK(max_score(at, n) == 0);
+    run("{\"fields\": [\"v\"], \"tolerance\": 0.05}", n, -1);
+    CHECK(score[n - 1] > 0.9);
+    for (size_t i = at + HOUR; i < n; i += 7)
+        x[i] = NAN;
+    ts[at + HOUR + 3] = -1; /* no event time */
+    x[at + HOUR + 3] = 1000;
+    run("{\"fields\": [\"v\"], \"tolerance\": 0.05}", n, -1);
+    CHECK(score[n - 2] > 0.9);
+    CHECK(score[n - 1] == 0 && score[at + HOUR] == 0); /* NaN: not scored */
+
+    /* a value every 6 h: two equal in a row span 6 h but are no run */
+    size_t m = 40;
+    for (size_t i = 0; i < m; i++) {
+        x[i] = i >= 30 && i < 32 ? 5.0f : (float)i;
+        ts[i] = (int64_t)i * 6 * 3600000;
+        key[i] = 0;
+    }
+    run("{\"fields\": [\"v\"]}", m, -1);
+    CHECK(max_score(0, m) == 0);
+    x[32] = 5;
+    run("{\"fields\": [\"v\"]}", m, -1);
+    CHECK_NEAR(score[32], 1 - (1.0 / 12) * (1.0 / 12), 1e-6);
+}
+
+/* Two keys interleaved score as each alone. */
+static void test_by_key(void)
+{
+    size_t n = 5 * 24 * HOUR;
+    noisy(n);
+    for (size_t i = 0; i < n; i++) {
+        key[i] = (int)(uniform() < 0.5);
+        if (i > 3 * 24 * HOUR && key[i] == 1)
+            x[i] = 12;
+    }
+    static float both[N];
+    const char *conf = "{\"fields\": \"v\", \"by\": \"host\"}";
+    run(conf, n, -1);
+    memcpy(both, score, sizeof both);
+    double top1 = 0;
+    for (int k = 0; k < 2; k++) {
+        run(conf, n, k);
+        for (size_t i = 0; i < n; i++)
+            if (key[i] == k) {
+                CHECK(score[i] == both[i]);
+                top1 = k == 1 && score[i] > top1 ? score[i] : top1;
+            }
+    }
+    CHECK(top1 > 0.9);
+    CHECK(max_score(0, 0) == 0);
+}
+
+static void test_prepare_errors(void)
+{
+    static const char *feats[] = {"v", NULL};
+    h_expect_prepare_error(&weir_op_flatline, feats, 1, "{\"fields\": [\"w\"]}",
+                           "test.json: operators[1].fields[0]: unknown feature \"w\" (did you "
+                           "mean \"v\"?)");
+    h_expect_prepare_error(&weir_op_flatline, feats, 1,
+                           "{\"fields\": [\"v\"], \"min_values\": 1}",
+                           "test.json: operators[1].min_values: expected an integer in "
+                           "[2,1000000000], got 1");
+}
+
+int main(void)
+{
+    rng = 11;
+    test_stuck();
+    test_constant();
+    test_nightly();
+    test_memory();
+    test_tolerance_and_gaps();
+    test_by_key();
+    test_prepare_errors();
+    return check_summary();
+}
