@@ -5,7 +5,8 @@
 # wave or across the gap, the outage found at its first value, and the
 # clip's point: the spike's echo a day later is there without it and gone
 # with it; with `flatline` added, the stuck sensor the flagship misses is
-# found, by flatline, and no other alert changes. Needs /usr/bin/python3 with numpy (skipped, 77, without).
+# found, by flatline, and no other alert changes. Needs /usr/bin/python3
+# with numpy (skipped, 77, without).
 #
 # Env: WEIR_BIN, WEIR_SRC.
 set -u
