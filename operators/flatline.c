@@ -102,21 +102,10 @@ static const struct weir_option flatline_options[] = {
 static int flatline_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
 {
     struct flatline_conf *c = vconf;
-    char path[256], ip[256];
-    int bad = 0;
-    weir_path_key(path, sizeof path, p->path, "fields");
-    if (c->fields.n > WEIR_SCHEMA_MAX) {
-        weir_diag_add(p->diag, path, "expected at most %d features, got %zu", WEIR_SCHEMA_MAX,
-                      c->fields.n);
-        return 1;
-    }
-    for (size_t k = 0; k < c->fields.n; k++) {
-        const char *fp = json_is_string(json_object_get(raw, "fields"))
-                             ? path
-                             : weir_path_index(ip, sizeof ip, path, k);
-        c->in_col[k] = weir_schema_feature_in(p, c->fields.v[k], fp);
-        bad += c->in_col[k] < 0;
-    }
+    char ip[256];
+    int bad = weir_schema_features_in(p, raw, "fields", &c->fields, WEIR_SCHEMA_MAX, c->in_col);
+    if (c->fields.n > WEIR_SCHEMA_MAX)
+        return bad;
     bad += weir_state_opts_prepare(&c->state, raw, p);
     c->out_col = weir_schema_feature_out(p, c->out, weir_path_key(ip, sizeof ip, p->path, "out"),
                                          1);

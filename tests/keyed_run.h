@@ -1,7 +1,8 @@
 /* What the tests of the contextual detectors (test_op_cad.c,
- * test_op_cad_ose.c) share: one keyed series (x, key), run through a fresh
- * operator of run_type, each record's score, warm-up flag and explanation
- * read back. A test file's own helpers, included once by each. */
+ * test_op_cad_ose.c) and of flatline share: one keyed series (x, key, and
+ * event times ts when run_ts is set), run through a fresh operator of
+ * run_type, each record's score, warm-up flag and explanation read back. A
+ * test file's own helpers, included once by each. */
 #ifndef WEIR_TESTS_KEYED_RUN_H
 #define WEIR_TESTS_KEYED_RUN_H
 
@@ -12,10 +13,12 @@
 #include "tests/op_harness.h"
 
 static const struct weir_operator_type *run_type;
+static int run_ts; /* records carry ts[k] as their event time */
 
 enum { N = 3000 };
 static float x[N], s1[N], s2[N];
 static int key[N];
+static int64_t ts[N];
 static unsigned char w1[N];
 static char *why[N]; /* each record's anomaly_score_explain, NULL when unset */
 
@@ -49,6 +52,8 @@ static void run(const char *conf, size_t n, int only, float *score, unsigned cha
             if (only >= 0 && key[k] != only)
                 continue;
             int i = h_push_value(b, 0, x[k]);
+            if (run_ts)
+                b->rec[i].ts_ms = ts[k];
             b->S[(size_t)i * b->nstr + (size_t)host] =
                 (struct weir_str){names[key[k]], (uint32_t)strlen(names[key[k]])};
             at[m++] = k;
