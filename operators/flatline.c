@@ -3,34 +3,41 @@
  * this: an ordinary value repeated is close to what they expect.
  *
  * Per key and feature it follows the current run: the values since the
- * first one that each later value equals within `tolerance` (absolute; 0:
- * exactly), and how long the run has lasted by event time, from its first
- * value to this one. A run of at least `min_values` values that lasts d
- * scores
+ * first one that each later value equals within `tolerance` (absolute, of
+ * that first value; 0: exactly), and how long the run has lasted by event
+ * time, from its first value to this one. A run of at least `min_values`
+ * values that has lasted d scores
  *
  *     score = 1 - (ref / d)^2   when d > ref, else 0
- *     ref   = max(min_duration, the longest of the key's last 16 finished
- *                runs of at least min_values values)
+ *     ref   = max(min_duration, the longest run of at least min_values
+ *                values that ended within `memory` (14d), of the last 16)
  *
  * so 0.75 at twice the reference, 0.89 at three times, 0.99 at ten: it
- * rises while the sensor stays stuck. A metric that sits at 0 every night learns its nights
- * from the first one; a stuck episode, once finished, raises the reference
- * until 16 later runs have replaced it (not forever). A feature scores only
- * once the key has been seen for `warmup` of event time, so a daily flat
- * stretch is seen finished once before it can score, and a feature that
- * has never changed since the key's first value does not score (a constant
- * is no stuck sensor until it is seen to move); the records are not
- * flagged WEIR_REC_WARMUP meanwhile, since a 0 here is no guess (and a flag
- * would mute the other scorers of an ensemble). Time between values counts
- * into the run, so a source that reports only on change looks stuck.
+ * rises while the sensor stays stuck (and rounds to 1.0 beyond about 4000
+ * times). A metric that sits at 0 every night learns its nights; a stuck
+ * episode, once finished, raises the reference for `memory`, or until 16
+ * later runs replaced it. A run scores only when it started once the
+ * key's feature had been seen for `warmup` (1d): runs that start earlier
+ * are learned, not scored, so a daily flat stretch is seen whole first,
+ * even when the stream starts inside one. A feature that has never
+ * changed since its first value does not score (a constant is no stuck
+ * sensor until it is seen to move). The records are not flagged
+ * WEIR_REC_WARMUP meanwhile, since a 0 here is no guess (and a flag would
+ * mute the other scorers of an ensemble). Time between values counts into
+ * the run, so a source that reports only on change looks stuck, and a
+ * source that goes silent does not score at all.
  *
- * Records without an event time (extract's timestamp field) and NaN or
- * infinite values are skipped: not scored, and they neither extend nor end
- * a run. The record's score (`out`) is the max over features; with
- * `explain` (default true) a record that scores also gets "<out>_explain",
- * which threshold quotes: the feature, the value it is stuck at, for how
- * long, and the reference. Cost O(1) per value (O(16) when a run ends);
- * state 168 bytes per feature and key. */
+ * Event time is trusted as it comes: a record older than the current run's
+ * first value is late and skipped (it neither ends nor extends the run);
+ * the run's length is measured to the record at hand, so one record far
+ * ahead in time scores alone and, unless it is the run's last, is not
+ * remembered. Records without an event time and NaN or infinite values are
+ * skipped: not scored, and they neither extend nor end a run. The record's
+ * score (`out`) is the max over features; with `explain` (default true) a
+ * record that scores also gets "<out>_explain", which threshold quotes:
+ * the top feature, the value it is stuck at, for how long, and the
+ * reference (formatted for every record that scores). Cost O(16) per value
+ * (the reference); state 296 bytes per feature and key. */
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -49,13 +56,13 @@ struct flatline_conf {
     const char *out;
     double tolerance;
     int64_t min_values;
-    uint64_t min_duration_ns, warmup_ns;
+    uint64_t min_duration_ns, warmup_ns, memory_ns;
     int explain;
     struct weir_state_opts state;
     /* resolved by prepare() */
     int in_col[WEIR_SCHEMA_MAX];
     int out_col, explain_col;
-    int64_t min_duration_ms, warmup_ms;
+    int64_t min_duration_ms, warmup_ms, memory_ms;
     uint64_t layout;
     char explain_name[256];
 };
@@ -65,6 +72,7 @@ struct flat_feature {
     int64_t since_ms;             /* the key's first value of this feature */
     int64_t start_ms, last_ms;    /* the current run's first and last value */
     int64_t done_ms[FLAT_MEMORY]; /* durations of the last finished runs */
+    int64_t done_at[FLAT_MEMORY]; /* the event time each ended */
     float first;                  /* the run's first value, which the others equal */
     uint32_t values;              /* in the current run; 0: no value yet */
     uint16_t done_head;
@@ -76,7 +84,7 @@ static const struct weir_option flatline_options[] = {
     {"fields", WEIR_OPT_STRINGS, NULL, "input features", offsetof(struct flatline_conf, fields),
      WEIR_OPT_REQUIRED, 0, 0, NULL},
     {"out", WEIR_OPT_STRING, "\"flatline_score\"",
-     "output score in [0,1): 1 - (ref/d)^2 for a run lasting d beyond the reference ref; max "
+     "output score in [0,1]: 1 - (ref/d)^2 for a run lasting d beyond the reference ref; max "
      "over the features",
      offsetof(struct flatline_conf, out), 0, 0, 0, NULL},
     {"tolerance", WEIR_OPT_NUMBER, "0",
@@ -85,11 +93,15 @@ static const struct weir_option flatline_options[] = {
     {"min_values", WEIR_OPT_INT, "3", "values a run needs before it scores or is remembered",
      offsetof(struct flatline_conf, min_values), WEIR_OPT_RANGE, 2, 1e9, NULL},
     {"min_duration", WEIR_OPT_DURATION, "\"1h\"",
-     "the least reference: a run scores once it lasts longer than this and than the longest "
-     "of the key's last 16 finished runs",
+     "the least reference (above 0): a run scores once it lasts longer than this and than the "
+     "longest remembered run",
      offsetof(struct flatline_conf, min_duration_ns), 0, 0, 0, NULL},
+    {"memory", WEIR_OPT_DURATION, "\"14d\"",
+     "how long a finished run is remembered (event time; at most the last 16 are)",
+     offsetof(struct flatline_conf, memory_ns), 0, 0, 0, NULL},
     {"warmup", WEIR_OPT_DURATION, "\"1d\"",
-     "event time a key is seen before its runs score (a daily flat stretch is learned first)",
+     "event time a key's feature is seen before a run that starts then may score; runs that "
+     "start earlier are learned (a daily flat stretch is seen whole first)",
      offsetof(struct flatline_conf, warmup_ns), 0, 0, 0, NULL},
     {"explain", WEIR_OPT_BOOL, "true",
      "write the string field out + \"_explain\" for a record that scores: the feature, its "
@@ -117,7 +129,13 @@ static int flatline_prepare(void *vconf, const json_t *raw, struct weir_prepare 
     }
     c->min_duration_ms = (int64_t)(c->min_duration_ns / 1000000);
     c->warmup_ms = (int64_t)(c->warmup_ns / 1000000);
-    uint64_t h = weir_hash_str(WEIR_HASH_SEED, "flatline/1");
+    c->memory_ms = (int64_t)(c->memory_ns / 1000000);
+    if (c->min_duration_ms < 1) {
+        weir_diag_add(p->diag, weir_path_key(ip, sizeof ip, p->path, "min_duration"),
+                      "expected a duration of at least 1ms, got 0");
+        bad++;
+    }
+    uint64_t h = weir_hash_str(WEIR_HASH_SEED, "flatline/2");
     for (size_t k = 0; k < c->fields.n; k++)
         h = weir_hash_str(h, c->fields.v[k]);
     c->layout = h;
@@ -133,13 +151,15 @@ static int flatline_init(struct weir_op *op, struct weir_error *err)
     return 0;
 }
 
-/* The reference a run is measured against: min_duration, or the longest
- * remembered run when longer. */
-static int64_t flat_reference(const struct flatline_conf *c, const struct flat_feature *f)
+/* The reference a run is measured against at ts: min_duration, or the
+ * longest run that ended within `memory` before ts, when longer. */
+static int64_t flat_reference(const struct flatline_conf *c, const struct flat_feature *f,
+                              int64_t ts)
 {
     int64_t ref = c->min_duration_ms;
     for (uint32_t j = 0; j < f->done_n; j++)
-        ref = f->done_ms[j] > ref ? f->done_ms[j] : ref;
+        if (f->done_ms[j] > ref && ts - f->done_at[j] <= c->memory_ms)
+            ref = f->done_ms[j];
     return ref;
 }
 
@@ -151,6 +171,7 @@ static void flat_restart(const struct flatline_conf *c, struct flat_feature *f, 
     f->changed |= f->values > 0; /* a run ends: the feature moved */
     if (f->values >= (uint64_t)c->min_values) {
         f->done_ms[f->done_head] = f->last_ms - f->start_ms;
+        f->done_at[f->done_head] = f->last_ms;
         f->done_head = (uint16_t)((f->done_head + 1) % FLAT_MEMORY);
         f->done_n = (uint8_t)(f->done_n + (f->done_n < FLAT_MEMORY));
     }
@@ -168,16 +189,21 @@ static double flat_step(const struct flatline_conf *c, struct flat_feature *f, f
         flat_restart(c, f, x, ts);
         return 0;
     }
+    if (ts < f->start_ms)
+        return 0; /* late, from before the run: it neither ends nor extends it */
     if (!(fabs((double)x - f->first) <= c->tolerance)) {
         flat_restart(c, f, x, ts);
         return 0;
     }
     f->values += f->values < UINT32_MAX;
-    f->last_ms = ts > f->last_ms ? ts : f->last_ms; /* a late value does not shorten it */
-    if (!f->changed || f->values < (uint64_t)c->min_values || ts - f->since_ms < c->warmup_ms)
-        return 0; /* constant since the first value: nothing says it should move */
-    int64_t d = f->last_ms - f->start_ms;
-    *ref = flat_reference(c, f);
+    f->last_ms = ts; /* not the latest seen: one record far ahead must not stretch the run */
+    /* constant since the first value: nothing says it should move; a run
+     * that started in the warm-up is learned whole, not scored */
+    if (!f->changed || f->values < (uint64_t)c->min_values ||
+        f->start_ms - f->since_ms < c->warmup_ms)
+        return 0;
+    int64_t d = ts - f->start_ms;
+    *ref = flat_reference(c, f, ts);
     double q = (double)*ref / (double)d;
     return d > *ref ? 1.0 - q * q : 0.0;
 }
@@ -217,16 +243,19 @@ static int flatline_process(struct weir_op *op, struct weir_batch *b)
     for (uint32_t i = 0; i < b->n; i++) {
         if (!weir_record_live(&b->rec[i]))
             continue;
-        struct flat_feature *f = weir_op_state(op, b, i, NULL);
-        if (!f)
-            return -ENOMEM;
         float *row = weir_batch_row(b, i);
         int64_t ts = b->rec[i].ts_ms, top_ref = 0;
         double best = 0;
         size_t top = 0;
+        row[c->out_col] = 0;
         if (c->explain_col >= 0)
             b->S[(size_t)i * b->nstr + c->explain_col] = (struct weir_str){NULL, 0};
-        for (size_t k = 0; k < c->fields.n && ts >= 0; k++) {
+        if (ts < 0) /* no event time: nothing to measure a run by */
+            continue;
+        struct flat_feature *f = weir_op_state(op, b, i, NULL);
+        if (!f)
+            return -ENOMEM;
+        for (size_t k = 0; k < c->fields.n; k++) {
             float x = row[c->in_col[k]];
             int64_t ref = 0;
             if (!isfinite(x))

@@ -67,13 +67,28 @@ static void test_stuck(void)
     for (size_t i = 0; i < n; i++)
         flagged += w1[i];
     CHECK(flagged == 0);
+
+    /* a late record from before the run, with another value, neither ends
+     * it nor scores; one far ahead in time scores alone */
+    size_t late = at + 3 * HOUR, ahead = at + 4 * HOUR;
+    ts[late] = ts[at] - 3600000;
+    x[late] = 50;
+    ts[ahead] = ts[at] + 30LL * 86400000;
+    flat_run("", n, -1);
+    CHECK(score[late] == 0);
+    double d = (double)(late + 1 - at) * STEP_MS, q = 3600000.0 / d;
+    CHECK_NEAR(score[late + 1], 1 - q * q, 1e-6);
+    CHECK(score[ahead] > 0.999 && score[ahead] < 1);
+    d = (double)(ahead + 1 - at) * STEP_MS, q = 3600000.0 / d;
+    CHECK_NEAR(score[ahead + 1], 1 - q * q, 1e-6);
 }
 
 /* A series constant from its first value never scores: nothing says it
- * should move. The same value after a change does. */
+ * should move. The same value after a change (after the warm-up) does,
+ * against the run before the change. */
 static void test_constant(void)
 {
-    size_t n = 3 * 24 * HOUR;
+    size_t n = 4 * 24 * HOUR;
     for (size_t i = 0; i < n; i++) {
         x[i] = 7;
         ts[i] = (int64_t)i * STEP_MS;
@@ -81,18 +96,34 @@ static void test_constant(void)
     }
     flat_run("", n, -1);
     CHECK(max_score(0, n) == 0);
+    x[36 * HOUR] = 8;
+    flat_run("", n, -1);
+    CHECK(max_score(0, 37 * HOUR + 1) == 0);
+    double ref = (double)(36 * HOUR - 1), d = (double)(n - 1 - (36 * HOUR + 1));
+    CHECK_NEAR(score[n - 1], 1 - (ref / d) * (ref / d), 1e-6);
+    /* a change in the warm-up: the run after it started in the warm-up,
+     * so it is learned, not scored */
+    x[36 * HOUR] = 7;
     x[10] = 8;
     flat_run("", n, -1);
-    CHECK(max_score(0, 24 * HOUR) == 0); /* warm-up: one day */
-    CHECK(score[n - 1] > 0.99);
+    CHECK(max_score(0, n) == 0);
 }
 
 /* A count at 0 every night from 00:00 to 08:00: the first night (in the
  * warm-up) is learned, the next nights stay silent, and a night that
- * lasts 24 h scores 1 - (8h / d)^2. */
+ * lasts 24 h scores 1 - (8h / d)^2. Also when the stream starts at 06:00,
+ * inside a night: the second night, started in the warm-up, is learned. */
 static void test_nightly(void)
 {
     size_t days = 9, n = days * 24 * HOUR;
+    for (size_t i = 0; i < 3 * 24 * HOUR; i++) {
+        size_t h = (i + 6 * HOUR) % (24 * HOUR) / HOUR;
+        x[i] = h < 8 ? 0.0f : (float)(20 + 3 * gauss());
+        ts[i] = (int64_t)(i + 6 * HOUR) * STEP_MS;
+        key[i] = 0;
+    }
+    flat_run("", 3 * 24 * HOUR, -1);
+    CHECK(max_score(0, 3 * 24 * HOUR) == 0);
     for (size_t i = 0; i < n; i++) {
         size_t h = i % (24 * HOUR) / HOUR;
         x[i] = h < 8 ? 0.0f : (float)(20 + 3 * gauss());
@@ -138,6 +169,31 @@ static void test_memory(void)
     CHECK(max_score(probe, n) == 0);
 }
 
+/* A remembered run is forgotten after `memory` (14 days) of event time,
+ * though no later run replaced it: a 10 h episode, 15 quiet days of
+ * values that never repeat, then 3 h stuck scores; with "memory": "30d"
+ * it does not. Steps of 15 minutes. */
+static void test_memory_expires(void)
+{
+    const int64_t step = 900000;
+    size_t day = 96, at = 2 * day, probe = at + 17 * day, n = probe + 12;
+    for (size_t i = 0; i < n; i++) {
+        x[i] = (float)i; /* never repeats */
+        ts[i] = (int64_t)i * step;
+        key[i] = 0;
+    }
+    for (size_t i = at; i < at + 40; i++)
+        x[i] = -1;
+    for (size_t i = probe; i < n; i++)
+        x[i] = -2;
+    flat_run("", n, -1);
+    double q = 1 / 2.75; /* 11 steps: 2.75 h against 1 h */
+    CHECK(score[at + 39] > 0.98);
+    CHECK_NEAR(score[n - 1], 1 - q * q, 1e-6);
+    flat_run(", \"memory\": \"30d\"", n, -1);
+    CHECK(score[n - 1] == 0);
+}
+
 /* tolerance continues a run within it; NaN and records without an event
  * time neither end nor extend one; min_values keeps two sparse equal
  * values from scoring. */
@@ -145,6 +201,10 @@ static void test_tolerance_and_gaps(void)
 {
     size_t at = 2 * 24 * HOUR, n = at + 4 * HOUR;
     noisy(n);
+    for (size_t i = at; i < n; i++)
+        x[i] = (float)(60 + 0.03 * (double)(i - at)); /* a ramp: never 0.05 from its start */
+    flat_run(", \"tolerance\": 0.05", n, -1);
+    CHECK(max_score(at, n) == 0);
     for (size_t i = at; i < n; i++)
         x[i] = (float)(60 + 0.01 * (double)(i % 3)); /* within 0.05 of 60 */
     flat_run("", n, -1);
@@ -197,7 +257,6 @@ static void test_by_key(void)
             }
     }
     CHECK(top1 > 0.9);
-    CHECK(max_score(0, 0) == 0);
 }
 
 static void test_prepare_errors(void)
@@ -210,6 +269,10 @@ static void test_prepare_errors(void)
                            "{\"fields\": [\"v\"], \"min_values\": 1}",
                            "test.json: operators[1].min_values: expected an integer in "
                            "[2,1000000000], got 1");
+    h_expect_prepare_error(&weir_op_flatline, feats, 1,
+                           "{\"fields\": [\"v\"], \"min_duration\": \"0s\"}",
+                           "test.json: operators[1].min_duration: expected a duration of at least "
+                           "1ms, got 0");
 }
 
 int main(void)
@@ -221,6 +284,7 @@ int main(void)
     test_constant();
     test_nightly();
     test_memory();
+    test_memory_expires();
     test_tolerance_and_gaps();
     test_by_key();
     test_prepare_errors();
