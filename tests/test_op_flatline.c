@@ -2,9 +2,11 @@
  * a stuck stretch scores exactly 1 - (ref/d)^2 once longer than the
  * reference, with its explanation; a constant series never scores; a
  * nightly flat stretch is learned and a longer one still scores; a stuck
- * episode leaves the memory after 16 runs; tolerance; NaN and records
- * without an event time skipped; min_values; per key equals each key
- * alone; prepare errors. */
+ * episode leaves the memory after 16 runs or after `memory`; late and
+ * far-ahead records; tolerance; NaN and records without an event time
+ * skipped; min_values, to score and to be remembered; two fields (the
+ * higher score, the field named); per key equals each key alone; prepare
+ * errors. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +235,63 @@ static void test_tolerance_and_gaps(void)
     CHECK_NEAR(score[32], 1 - (1.0 / 12) * (1.0 / 12), 1e-6);
 }
 
+/* A run is remembered once it holds min_values values: 3 equal values
+ * over 3 h (sparse) then make a 2.5 h stuck stretch ordinary; 2 do not. */
+static void test_min_values_remembered(void)
+{
+    for (int values = 2; values <= 3; values++) {
+        size_t at = 2 * 24 * HOUR, n = at + values + 31;
+        noisy(n);
+        for (int j = 0; j < values; j++) { /* 1.5 h apart, nothing between */
+            x[at + (size_t)j] = 77;
+            ts[at + (size_t)j] = ts[at] + (int64_t)j * 3 * 3600000 / (values - 1);
+        }
+        for (size_t i = at + (size_t)values; i < n; i++)
+            ts[i] = ts[at + (size_t)values - 1] + (int64_t)(i - at - (size_t)values + 1) * STEP_MS;
+        for (size_t i = n - 30; i < n; i++) /* 2.5 h stuck */
+            x[i] = 12;
+        flat_run("", n, -1);
+        CHECK(values == 3 ? score[n - 1] == 0 : score[n - 1] > 0.8);
+    }
+}
+
+/* Two fields: the score is the higher one, and the explanation names the
+ * field it came from. */
+static void test_two_fields(void)
+{
+    struct h_pipe p;
+    struct h_op h;
+    h_pipe_init(&p);
+    h_feature(&p, "v", 0);
+    h_feature(&p, "w", 0);
+    CHECK(h_build(&h, &weir_op_flatline, "{\"fields\": [\"v\", \"w\"]}", &p, 1) == 0);
+    int out = weir_schema_find_feature(&p.schema, "flatline_score");
+    struct weir_batch_pool *pool = h_pool(&p, 64);
+    size_t at = 2 * 24 * HOUR, n = at + 4 * HOUR;
+    noisy(n);
+    for (size_t k = 0; k < n;) {
+        struct weir_batch *b = weir_batch_get(pool);
+        for (; k < n && b->n < b->cap; k++) {
+            int i = h_push_value(b, 0, k >= at + HOUR ? 5.0f : x[k]); /* v: 3 h stuck */
+            weir_batch_row(b, (uint32_t)i)[1] = k >= at ? 6.0f : x[k] + 1; /* w: 4 h */
+            b->rec[i].ts_ms = ts[k];
+        }
+        CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+        if (k == n) {
+            uint32_t last = b->n - 1;
+            char text[160];
+            double q = 1 / (4.0 - 1.0 / HOUR);
+            CHECK_NEAR(weir_batch_row(b, last)[out], 1 - q * q, 1e-6);
+            CHECK_STR(h_str(b, last, 0, text, sizeof text),
+                      "w stuck at 6 for 3.9h (48 values; reference 1.0h)");
+        }
+        weir_batch_put(b);
+    }
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
 /* Two keys interleaved score as each alone. */
 static void test_by_key(void)
 {
@@ -286,6 +345,8 @@ int main(void)
     test_memory();
     test_memory_expires();
     test_tolerance_and_gaps();
+    test_min_values_remembered();
+    test_two_fields();
     test_by_key();
     test_prepare_errors();
     return check_summary();
