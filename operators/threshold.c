@@ -33,17 +33,19 @@
  * opens, so a flapping score raises one alert, not one per flap.
  *
  * Explanations ("explain": features): an alert carries a string field
- * (`explain_out`) saying which score fired (the highest of `scorers`,
- * every one of them at that score when several tie, or `score`), and the `explain_k` features of `explain` furthest outside their
- * expected range, with their values and ranges. A feature f's range is read
- * from the features f_lo and f_hi when an upstream scorer writes them
- * (window, with "range": true); otherwise f_z (standardize), when it exists,
- * ranks it by |z|. A scorer S may explain its own score in the string field
- * "S_explain" (cad does: what its contexts found new); when S is the one
- * that fired (the first of those tied that has a text; or the `score`
- * itself, without `scorers`) and the field is set, its text stands in place of the features' ranges, which another
- * scorer wrote and which need not hold what S saw. Strings are built only
- * for alerts.
+ * (`explain_out`) saying which score fired (the highest of `scorers`, every
+ * one of them at that score when several tie, or `score`), and the
+ * `explain_k` features of `explain` furthest outside their expected range,
+ * with their values and ranges. A feature f's range is read from the
+ * features f_lo and f_hi when an upstream scorer writes them (window, with
+ * "range": true); otherwise f_z (standardize), when it exists, ranks it by
+ * |z|. A feature the record lacks (NaN) is left out. A scorer S may explain
+ * its own score in the string field "S_explain" (cad does: what its contexts
+ * found new); when S is the one that fired (the first of those tied that has
+ * a text; or the `score` itself, without `scorers`) and the field is set,
+ * its text stands in place of the features' ranges, which another scorer
+ * wrote and which need not hold what S saw. Strings are built only for
+ * alerts.
  *
  * State (the count of scored records, the P² markers, the open incident and
  * the cool-down) is kept per partition, and per key with "by"
@@ -395,7 +397,10 @@ static void explain_alert(const struct threshold_conf *c, const float *row,
         int best = -1;
         double best_d = -1, lo = NAN, hi = NAN;
         for (size_t k = 0; k < c->explain.n; k++) {
-            double l = NAN, h = NAN, d = used[k] ? -1 : deviation(c, row, k, &l, &h);
+            /* a feature the record lacks (a window's result record, a
+             * session's silence) explains nothing */
+            int skip = used[k] || isnan(row[c->x_col[k]]);
+            double l = NAN, h = NAN, d = skip ? -1 : deviation(c, row, k, &l, &h);
             if (d > best_d) {
                 best = (int)k, best_d = d, lo = l, hi = h;
             }

@@ -448,6 +448,12 @@ static void test_explain(void)
     CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
     CHECK_STR(h_str(b, 0, 0, buf, sizeof buf),
               "anomaly_score=0.95 >= 0.9 (fired: s_window=0.95); mem=4 z=2.5");
+    /* a record that lacks every feature (a session's result) is explained
+     * by its scorer alone, not "disk=nan" */
+    row0[1] = row0[4] = row0[5] = row0[6] = NAN;
+    b->rec[0].flags = 0;
+    CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+    CHECK_STR(h_str(b, 0, 0, buf, sizeof buf), "anomaly_score=0.95 >= 0.9 (fired: s_window=0.95)");
     weir_batch_put(b);
     weir_batch_pool_free(pool);
     h_free(&h);
