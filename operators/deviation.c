@@ -90,6 +90,7 @@ struct deviation_conf {
     size_t channels;    /* windows per feature: 1, or 2 for "of": "both" */
     size_t season_offset; /* where each feature's seasonal profile starts */
     size_t season_bytes;  /* bytes of one feature's seasonal profile */
+    size_t season_phases; /* phases in a profile: the day's, and 7 more with season_week */
     int64_t season_ms;
 };
 
@@ -187,6 +188,7 @@ static int deviation_prepare(void *vconf, const json_t *raw, struct weir_prepare
      * per phase after the phases (scorer.h) */
     size_t phases = (c->season_week ? 8 : 1) * (size_t)c->season_buckets;
     size_t marks = c->season_clip > 0 ? phases : 0;
+    c->season_phases = phases;
     c->season_bytes = c->season_ms > 0 ? sizeof(struct season_head) +
                                              ROUND8(phases * sizeof(struct phase) +
                                                     marks * sizeof(uint32_t))
@@ -356,10 +358,10 @@ static double season_step(const struct deviation_conf *c, void *state, size_t k,
             double sd = sqrt(head->var) > c->s.min_scale ? sqrt(head->var) : c->s.min_scale;
             s = scorer_z(&c->s, r, sd);
             if (c->season_clip > 0) { /* a repeat of yesterday's or of last week's */
-                uint32_t *mark = (uint32_t *)(ph + (c->season_week ? 8 : 1) * buckets);
+                uint32_t *mark = (uint32_t *)(ph + c->season_phases);
+                int64_t weeks = week ? ts_ms / (7 * c->season_ms) : 0;
                 double d = scorer_phase_residual(r, c->season_clip, sd, ts_ms / c->season_ms,
-                                                 &mark[slot], ts_ms / (7 * c->season_ms),
-                                                 week ? &mark[wslot] : NULL);
+                                                 &mark[slot], weeks, week ? &mark[wslot] : NULL);
                 if (d != r)
                     learned = p->mean + d;
             }

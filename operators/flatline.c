@@ -133,7 +133,8 @@ static int flatline_prepare(void *vconf, const json_t *raw, struct weir_prepare 
     c->memory_ms = (int64_t)(c->memory_ns / 1000000);
     if (c->min_duration_ms < 1) {
         weir_diag_add(p->diag, weir_path_key(ip, sizeof ip, p->path, "min_duration"),
-                      "expected a duration of at least 1ms, got 0");
+                      "expected a duration of at least 1ms, got %.6gms",
+                      (double)c->min_duration_ns / 1e6);
         bad++;
     }
     uint64_t h = weir_hash_str(WEIR_HASH_SEED, "flatline/2");

@@ -2,7 +2,8 @@
  * test_op_cad_ose.c) and of flatline share: one keyed series (x, key, and
  * event times ts when run_ts is set), run through a fresh operator of
  * run_type, each record's score, warm-up flag and explanation read back. A
- * test file's own helpers, included once by each. */
+ * test file's own helpers, included once by each. With run_w set, records
+ * also carry a second feature "w" = run_w[k]. */
 #ifndef WEIR_TESTS_KEYED_RUN_H
 #define WEIR_TESTS_KEYED_RUN_H
 
@@ -13,7 +14,8 @@
 #include "tests/op_harness.h"
 
 static const struct weir_operator_type *run_type;
-static int run_ts; /* records carry ts[k] as their event time */
+static int run_ts;    /* records carry ts[k] as their event time */
+static float *run_w; /* records carry the feature "w" = run_w[k], when set */
 
 enum { N = 3000 };
 static float x[N], s1[N], s2[N];
@@ -39,6 +41,8 @@ static void run(const char *conf, size_t n, int only, float *score, unsigned cha
     static const char *names[] = {"a", "b"};
     h_pipe_init(&p);
     h_feature(&p, "v", 0);
+    if (run_w)
+        h_feature(&p, "w", 0);
     struct weir_prepare pr = {.schema = &p.schema, .diag = &p.diag, .path = "operators[0]"};
     int host = weir_schema_string_out(&pr, "host", "operators[0]");
     CHECK(h_build(&h, run_type, conf, &p, 1) == 0);
@@ -54,6 +58,8 @@ static void run(const char *conf, size_t n, int only, float *score, unsigned cha
             int i = h_push_value(b, 0, x[k]);
             if (run_ts)
                 b->rec[i].ts_ms = ts[k];
+            if (run_w)
+                weir_batch_row(b, (uint32_t)i)[1] = run_w[k];
             b->S[(size_t)i * b->nstr + (size_t)host] =
                 (struct weir_str){names[key[k]], (uint32_t)strlen(names[key[k]])};
             at[m++] = k;

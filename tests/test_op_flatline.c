@@ -259,37 +259,19 @@ static void test_min_values_remembered(void)
  * field it came from. */
 static void test_two_fields(void)
 {
-    struct h_pipe p;
-    struct h_op h;
-    h_pipe_init(&p);
-    h_feature(&p, "v", 0);
-    h_feature(&p, "w", 0);
-    CHECK(h_build(&h, &weir_op_flatline, "{\"fields\": [\"v\", \"w\"]}", &p, 1) == 0);
-    int out = weir_schema_find_feature(&p.schema, "flatline_score");
-    struct weir_batch_pool *pool = h_pool(&p, 64);
+    static float w[N];
     size_t at = 2 * 24 * HOUR, n = at + 4 * HOUR;
     noisy(n);
-    for (size_t k = 0; k < n;) {
-        struct weir_batch *b = weir_batch_get(pool);
-        for (; k < n && b->n < b->cap; k++) {
-            int i = h_push_value(b, 0, k >= at + HOUR ? 5.0f : x[k]); /* v: 3 h stuck */
-            weir_batch_row(b, (uint32_t)i)[1] = k >= at ? 6.0f : x[k] + 1; /* w: 4 h */
-            b->rec[i].ts_ms = ts[k];
-        }
-        CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
-        if (k == n) {
-            uint32_t last = b->n - 1;
-            char text[160];
-            double q = 1 / (4.0 - 1.0 / HOUR);
-            CHECK_NEAR(weir_batch_row(b, last)[out], 1 - q * q, 1e-6);
-            CHECK_STR(h_str(b, last, 0, text, sizeof text),
-                      "w stuck at 6 for 3.9h (48 values; reference 1.0h)");
-        }
-        weir_batch_put(b);
+    for (size_t k = 0; k < n; k++) {
+        w[k] = k >= at ? 6.0f : x[k] + 1; /* w: 4 h stuck */
+        x[k] = k >= at + HOUR ? 5.0f : x[k]; /* v: 3 h */
     }
-    weir_batch_pool_free(pool);
-    h_free(&h);
-    h_pipe_free(&p);
+    run_w = w;
+    run("{\"fields\": [\"v\", \"w\"], \"out\": \"anomaly_score\"}", n, -1, s1, w1);
+    run_w = NULL;
+    double q = 1 / (4.0 - 1.0 / HOUR);
+    CHECK_NEAR(score[n - 1], 1 - q * q, 1e-6);
+    CHECK_STR(why[n - 1] ? why[n - 1] : "", "w stuck at 6 for 3.9h (48 values; reference 1.0h)");
 }
 
 /* Two keys interleaved score as each alone. */
@@ -331,7 +313,11 @@ static void test_prepare_errors(void)
     h_expect_prepare_error(&weir_op_flatline, feats, 1,
                            "{\"fields\": [\"v\"], \"min_duration\": \"0s\"}",
                            "test.json: operators[1].min_duration: expected a duration of at least "
-                           "1ms, got 0");
+                           "1ms, got 0ms");
+    h_expect_prepare_error(&weir_op_flatline, feats, 1,
+                           "{\"fields\": [\"v\"], \"min_duration\": 0.25}",
+                           "test.json: operators[1].min_duration: expected a duration of at least "
+                           "1ms, got 0.25ms");
 }
 
 int main(void)
