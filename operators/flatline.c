@@ -32,8 +32,9 @@
  * the run's length is measured to the record at hand, so one record far
  * ahead in time with the run's value scores alone and, unless it is the
  * run's last, is not remembered; with another value it starts a run
- * there, and the key's records before that time are late until it comes. Records without an event time and NaN or infinite values are
- * skipped: not scored, and they neither extend nor end a run. The record's
+ * there, and the key's records before that time are late until it comes.
+ * Records without an event time and NaN or infinite values are skipped:
+ * not scored, and they neither extend nor end a run. The record's
  * score (`out`) is the max over features; with `explain` (default true) a
  * record that scores also gets "<out>_explain", which threshold quotes:
  * the top feature, the value it is stuck at, for how long, and the
