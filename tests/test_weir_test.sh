@@ -51,10 +51,10 @@ CPU_SINK='sinks[0] "/tmp/weir-monitor-cpu.jsonl"'
 # ---- the shipped tests pass ----------------------------------------------------------
 weir test "$P/monitor-cpu.json" "$P"/[!m]*.test.json "$P"/monitor-[!c]*.test.json \
     "$P/monitor-cpu-fit.test.json" "$P/monitor-cpu-flatline.test.json"
-expect "shipped tests" 0 stdout "21 passed, 0 failed" \
+expect "shipped tests" 0 stdout "23 passed, 0 failed" \
     stdout "ok   $P/monitor-cpu.test.json: a drop to 5.5% after 260 values near 93% is an alert"
 n_ok=$(grep -c '^ok   ' "$T/out")
-[ "$n_ok" -eq 21 ] && ok || fail "shipped tests: $n_ok ok lines, expected 21"
+[ "$n_ok" -eq 23 ] && ok || fail "shipped tests: $n_ok ok lines, expected 23"
 
 # ---- tests that must fail --------------------------------------------------------------
 # case FILE JSON: a test file for monitor-cpu.json with one case.
