@@ -61,8 +61,11 @@
  * cuts the steps in sign(x) log1p(|x|) (skewed metrics: counts, bytes).
  * `flag_warmup` false leaves the range period unflagged (in an
  * ensemble, so threshold still alerts on the other scorers), and `explain`
- * (default true) writes "<out>_explain" for a record that scores: the
- * value's step against the range and the counts behind its score. */
+ * (default true) writes "<out>_explain" for a record that scores (at least
+ * `explain_above`): the value's step against the range and the counts
+ * behind its score. Most records score a little (a share of new contexts),
+ * and formatting their text was about a tenth of the flagship's CPU, while
+ * threshold quotes it only when it fires: explain_above spares that. */
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -131,6 +134,10 @@ static const struct weir_option ose_options[] = {
      "feature's value, its step against the range, how many selected contexts failed and "
      "proposed ones were new (threshold quotes it when this score fires)",
      offsetof(struct ose_conf, explain), 0, 0, 0, NULL},
+    {"explain_above", WEIR_OPT_NUMBER, "0",
+     "with explain: only a record scoring at least this gets the text (most records score a "
+     "little; keep it at or below the threshold that quotes it)",
+     offsetof(struct ose_conf, explain_above), WEIR_OPT_RANGE, 0, 1, NULL},
     WEIR_STATE_OPTION_ROWS(struct ose_conf, state),
     {0},
 };
@@ -475,7 +482,7 @@ static int ose_process(struct weir_op *op, struct weir_batch *b)
         row[c->out_col] = (float)best;
         if (c->explain_col >= 0) {
             b->S[(size_t)i * b->nstr + c->explain_col] = (struct weir_str){NULL, 0};
-            if (best > 0)
+            if (best > 0 && best >= c->explain_above)
                 explain_record(c, b, i, why);
         }
     }

@@ -29,6 +29,7 @@ struct ose_conf {
     int out_col;
     int fixed;        /* min and max given: no range period */
     int flag_warmup, explain;
+    double explain_above; /* only records scoring at least this are explained */
     int explain_col;        /* string column "<out>_explain", or -1 */
     char explain_name[256]; /* its name: the schema borrows it for the pipeline's life */
     uint32_t buckets; /* left-side hash table size, a power of two >= 2 * contexts */

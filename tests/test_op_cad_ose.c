@@ -72,6 +72,22 @@ static void test_pattern(void)
         CHECK(s1[i] == s2[i]);
     }
     CHECK(warm == 0);
+    /* explain_above between the two scores: the same scores, the text only
+     * at or above it (the spike), not for the out-of-order value */
+    CHECK(s1[2500] < s1[2000]);
+    char conf2[160];
+    double above = (s1[2000] + s1[2500]) / 2;
+    snprintf(conf2, sizeof conf2,
+             "{\"fields\": \"v\", \"range_records\": 150, \"rest\": 0, \"explain_above\": %.9g}",
+             above);
+    run(conf2, N, -1, s2, NULL);
+    explained = wrong = 0;
+    for (size_t i = 0; i < N; i++) {
+        CHECK(s1[i] == s2[i]);
+        explained += why[i] != NULL;
+        wrong += (why[i] != NULL) != (s2[i] > 0 && s2[i] >= above);
+    }
+    CHECK(explained > 0 && wrong == 0 && why[2000] && !why[2500]);
 }
 
 /* rest: a raw score >= threshold silences the next rest values; the first
