@@ -31,8 +31,9 @@
  * first value is late and skipped (it neither ends nor extends the run);
  * the run's length is measured to the record at hand, so one record far
  * ahead in time with the run's value scores alone and, unless it is the
- * run's last, is not remembered; with another value it starts a run
- * there, and the key's records before that time are late until it comes.
+ * run's last, is not remembered; with another value it ends the run (which
+ * is remembered) and starts one of its own, which the next earlier record
+ * replaces (a run of one record is not waited for).
  * Records without an event time and NaN or infinite values are skipped:
  * not scored, and they neither extend nor end a run. The record's
  * score (`out`) is the max over features; with `explain` (default true) a
@@ -192,8 +193,15 @@ static double flat_step(const struct flatline_conf *c, struct flat_feature *f, f
         flat_restart(c, f, x, ts);
         return 0;
     }
-    if (ts < f->start_ms)
-        return 0; /* late, from before the run: it neither ends nor extends it */
+    if (ts < f->start_ms) {
+        if (f->values > 1)
+            return 0; /* late, from before the run: it neither ends nor extends it */
+        /* the run is one record, ahead of this one: a clock gone wrong
+         * (or this record is late); go on from here rather than skip the
+         * key's records until time reaches that one */
+        flat_restart(c, f, x, ts);
+        return 0;
+    }
     if (!(fabs((double)x - f->first) <= c->tolerance)) {
         flat_restart(c, f, x, ts);
         return 0;

@@ -85,6 +85,26 @@ static void test_stuck(void)
     CHECK_NEAR(score[ahead + 1], 1 - q * q, 1e-6);
 }
 
+/* One record 30 days ahead with another value (a clock gone wrong) ends
+ * the run; the next record, back in time, starts one again, so a stuck
+ * stretch a day later scores as without it (no skipping for 30 days). */
+static void test_far_ahead_other_value(void)
+{
+    size_t at = 2 * 24 * HOUR, stuck = at + 24 * HOUR, n = stuck + 4 * HOUR;
+    noisy(n);
+    for (size_t i = stuck; i < n; i++)
+        x[i] = 41.5f;
+    flat_run("", n, -1);
+    memcpy(s2, s1, sizeof s2);
+    ts[at] += 30LL * 86400000;
+    x[at] = 99;
+    flat_run("", n, -1);
+    double d = (double)(n - 1 - stuck) * STEP_MS, q = 3600000.0 / d;
+    CHECK_NEAR(score[n - 1], 1 - q * q, 1e-6);
+    for (size_t i = 0; i < n; i++)
+        CHECK(score[i] == s2[i]);
+}
+
 /* A series constant from its first value never scores: nothing says it
  * should move. The same value after a change (after the warm-up) does,
  * against the run before the change. */
@@ -332,6 +352,7 @@ int main(void)
     test_memory_expires();
     test_tolerance_and_gaps();
     test_min_values_remembered();
+    test_far_ahead_other_value();
     test_two_fields();
     test_by_key();
     test_prepare_errors();
