@@ -31,16 +31,20 @@
  * first value is late and skipped (it neither ends nor extends the run);
  * the run's length is measured to the record at hand, so one record far
  * ahead in time with the run's value scores alone and, unless it is the
- * run's last, is not remembered; with another value it ends the run (which
- * is remembered) and starts one of its own, which the next earlier record
- * replaces (a run of one record is not waited for).
+ * run's last, is not remembered. One far ahead with another value ends the
+ * run and starts one of its own; when the next record is earlier than it
+ * but not earlier than the ended run's last value, that one record was
+ * ahead of time (a clock gone wrong) and is undone: the ended run resumes
+ * as it was (unremembered), or the key starts afresh if it was the first.
+ * Two such records in a row are trusted: the key's records are then late
+ * until time reaches them.
  * Records without an event time and NaN or infinite values are skipped:
  * not scored, and they neither extend nor end a run. The record's
  * score (`out`) is the max over features; with `explain` (default true) a
  * record that scores also gets "<out>_explain", which threshold quotes:
  * the top feature, the value it is stuck at, for how long, and the
  * reference (formatted for every record that scores). Cost O(16) per value
- * (the reference); state 296 bytes per feature and key. */
+ * (the reference); state 344 bytes per feature and key. */
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -81,6 +85,18 @@ struct flat_feature {
     uint16_t done_head;
     uint8_t done_n;
     uint8_t changed; /* the feature has changed since the key's first value */
+    /* The run the current one ended, as it was, to resume it when the
+     * current run turns out to be one record ahead of time (flat_undo). */
+    struct flat_prev {
+        int64_t start_ms, last_ms;
+        int64_t lost_ms, lost_at; /* the remembered run its push overwrote */
+        float first;
+        uint32_t values;   /* 0: the current run is the key's first */
+        uint8_t valid;     /* set when a run starts by a change; cleared by an undo */
+        uint8_t pushed;    /* it was remembered (done_*) */
+        uint8_t overwrote; /* and its push overwrote lost_* (the memory was full) */
+        uint8_t changed;   /* the feature's changed flag before it ended */
+    } prev;
 };
 
 static const struct weir_option flatline_options[] = {
@@ -139,7 +155,7 @@ static int flatline_prepare(void *vconf, const json_t *raw, struct weir_prepare 
                       (double)c->min_duration_ns / 1e6);
         bad++;
     }
-    uint64_t h = weir_hash_str(WEIR_HASH_SEED, "flatline/2");
+    uint64_t h = weir_hash_str(WEIR_HASH_SEED, "flatline/3");
     for (size_t k = 0; k < c->fields.n; k++)
         h = weir_hash_str(h, c->fields.v[k]);
     c->layout = h;
@@ -168,12 +184,20 @@ static int64_t flat_reference(const struct flatline_conf *c, const struct flat_f
 }
 
 /* Ends the current run (remembered if it had min_values values) and starts
- * one at x. */
+ * one at x; the run as it was goes to f->prev. */
 static void flat_restart(const struct flatline_conf *c, struct flat_feature *f, float x,
                          int64_t ts)
 {
+    struct flat_prev *p = &f->prev;
+    *p = (struct flat_prev){.start_ms = f->start_ms, .last_ms = f->values ? f->last_ms : INT64_MIN,
+                            .first = f->first, .values = f->values, .valid = 1,
+                            .changed = f->changed};
     f->changed |= f->values > 0; /* a run ends: the feature moved */
     if (f->values >= (uint64_t)c->min_values) {
+        p->pushed = 1;
+        p->overwrote = f->done_n == FLAT_MEMORY;
+        p->lost_ms = f->done_ms[f->done_head];
+        p->lost_at = f->done_at[f->done_head];
         f->done_ms[f->done_head] = f->last_ms - f->start_ms;
         f->done_at[f->done_head] = f->last_ms;
         f->done_head = (uint16_t)((f->done_head + 1) % FLAT_MEMORY);
@@ -182,6 +206,27 @@ static void flat_restart(const struct flatline_conf *c, struct flat_feature *f, 
     f->first = x;
     f->values = 1;
     f->start_ms = f->last_ms = ts;
+}
+
+/* The current run is one record ahead in time of a record that comes after
+ * the run before it ended: that record was far ahead (a clock gone wrong)
+ * and is undone: the run before it resumes as it was, unremembered, or the
+ * key starts afresh when it was the key's first. One level only. */
+static void flat_undo(struct flat_feature *f)
+{
+    struct flat_prev *p = &f->prev;
+    if (p->pushed) {
+        f->done_head = (uint16_t)((f->done_head + FLAT_MEMORY - 1) % FLAT_MEMORY);
+        f->done_ms[f->done_head] = p->lost_ms;
+        f->done_at[f->done_head] = p->lost_at;
+        f->done_n = (uint8_t)(f->done_n - !p->overwrote);
+    }
+    f->start_ms = p->start_ms;
+    f->last_ms = p->last_ms;
+    f->first = p->first;
+    f->values = p->values;
+    f->changed = p->changed;
+    p->valid = 0;
 }
 
 /* Adds x at ts to f's run; returns its score and the reference in *ref. */
@@ -194,13 +239,17 @@ static double flat_step(const struct flatline_conf *c, struct flat_feature *f, f
         return 0;
     }
     if (ts < f->start_ms) {
-        if (f->values > 1)
-            return 0; /* late, from before the run: it neither ends nor extends it */
-        /* the run is one record, ahead of this one: a clock gone wrong
-         * (or this record is late); go on from here rather than skip the
-         * key's records until time reaches that one */
-        flat_restart(c, f, x, ts);
-        return 0;
+        /* late, from before the run: it neither ends nor extends it;
+         * unless the run is one record and this one comes after the run
+         * before it: then that record was ahead of time */
+        if (f->values > 1 || !f->prev.valid || ts < f->prev.last_ms)
+            return 0;
+        flat_undo(f);
+        if (!f->values) {
+            f->since_ms = ts;
+            flat_restart(c, f, x, ts);
+            return 0;
+        }
     }
     if (!(fabs((double)x - f->first) <= c->tolerance)) {
         flat_restart(c, f, x, ts);

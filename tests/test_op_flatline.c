@@ -85,24 +85,79 @@ static void test_stuck(void)
     CHECK_NEAR(score[ahead + 1], 1 - q * q, 1e-6);
 }
 
-/* One record 30 days ahead with another value (a clock gone wrong) ends
- * the run; the next record, back in time, starts one again, so a stuck
- * stretch a day later scores as without it (no skipping for 30 days). */
-static void test_far_ahead_other_value(void)
+/* Runs the series with record `bad` moved to ts[bad] + shift and value v,
+ * and checks every other record scores as without it (in s2). */
+static void check_undone(const char *json, size_t n, size_t bad, int64_t shift, float v)
 {
-    size_t at = 2 * 24 * HOUR, stuck = at + 24 * HOUR, n = stuck + 4 * HOUR;
+    flat_run(json, n, -1);
+    memcpy(s2, s1, sizeof s2);
+    int64_t t = ts[bad];
+    float x0 = x[bad];
+    ts[bad] += shift;
+    x[bad] = v;
+    flat_run(json, n, -1);
+    size_t differ = 0;
+    for (size_t i = 0; i < n; i++)
+        differ += i != bad && score[i] != s2[i];
+    CHECK(differ == 0 && score[bad] == 0);
+    ts[bad] = t;
+    x[bad] = x0;
+}
+
+/* A record far ahead with another value (a clock gone wrong) ends the run
+ * and starts one of its own, which the next record, back in time and after
+ * the run before ended, undoes: the series scores as without it, whether
+ * it fell in noise, inside a stuck stretch (which goes on being scored as
+ * the same stretch) or first of all. A late record before that run's end
+ * is skipped as ever: a late 0 of an earlier night does not stretch
+ * tonight's zeros back to it. */
+static void test_out_of_time(void)
+{
+    size_t at = 2 * 24 * HOUR, n = at + 12 * HOUR;
     noisy(n);
+    for (size_t i = at; i < n; i++)
+        x[i] = 41.5f;
+    int64_t month = 30LL * 86400000;
+    check_undone("", n, at - HOUR, month, 99);     /* in noise */
+    check_undone("", n, at + 4 * HOUR, month, 99); /* inside the stuck stretch */
+    check_undone("", n, 0, month, 99);             /* the key's first record */
+    CHECK(max_score(at, n) > 0.99);
+    /* noise, zeros 00:00-00:25 on day 2, noise, zeros from 06:00 for 40
+     * minutes; a zero stamped 00:10 arrives right after 06:00 */
+    n = at + 8 * HOUR;
+    noisy(n);
+    for (size_t i = 0; i < 6; i++)
+        x[at + i] = 0;
+    for (size_t i = at + 6 * HOUR; i < at + 6 * HOUR + 8; i++)
+        x[i] = 0;
+    check_undone("", n, at + 6 * HOUR + 1, -(int64_t)(6 * HOUR - 1) * STEP_MS, 0);
+    CHECK(max_score(0, n) == 0);
+    /* a constant whose first two records come swapped stays a constant */
+    for (size_t i = 0; i < n; i++)
+        x[i] = 7;
+    ts[0] = STEP_MS, ts[1] = 0;
+    flat_run("", n, -1);
+    CHECK(max_score(0, n) == 0);
+    /* and with no warm-up, a constant that a record far ahead interrupted
+     * is still a constant: undone, it never moved */
+    check_undone(", \"warmup\": 0", n, at, month, 99);
+    CHECK(max_score(0, n) == 0);
+    /* memory full (a 5 h run, then 15 short ones): the stuck stretch's
+     * first 7 h, ended by the record far ahead, took the 5 h run's place;
+     * undone, the 5 h run is back as the reference */
+    size_t day = 24 * HOUR, k = day + 5 * HOUR;
+    n = k + 15 * 6 + HOUR + 12 * HOUR;
+    noisy(n);
+    for (size_t i = day; i < day + 5 * HOUR; i++)
+        x[i] = 30;
+    for (size_t r = 0; r < 15; r++)
+        x[k + 6 * r] = x[k + 6 * r + 1] = x[k + 6 * r + 2] = 20 + (float)r;
+    size_t stuck = k + 15 * 6 + HOUR;
     for (size_t i = stuck; i < n; i++)
         x[i] = 41.5f;
-    flat_run("", n, -1);
-    memcpy(s2, s1, sizeof s2);
-    ts[at] += 30LL * 86400000;
-    x[at] = 99;
-    flat_run("", n, -1);
-    double d = (double)(n - 1 - stuck) * STEP_MS, q = 3600000.0 / d;
+    check_undone("", n, stuck + 7 * HOUR, month, 99);
+    double d = (double)(n - 1 - stuck), q = (double)(5 * HOUR - 1) / d; /* in steps */
     CHECK_NEAR(score[n - 1], 1 - q * q, 1e-6);
-    for (size_t i = 0; i < n; i++)
-        CHECK(score[i] == s2[i]);
 }
 
 /* A series constant from its first value never scores: nothing says it
@@ -352,7 +407,7 @@ int main(void)
     test_memory_expires();
     test_tolerance_and_gaps();
     test_min_values_remembered();
-    test_far_ahead_other_value();
+    test_out_of_time();
     test_two_fields();
     test_by_key();
     test_prepare_errors();
