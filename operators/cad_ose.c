@@ -64,7 +64,7 @@
  * (default true) writes "<out>_explain" for a record that scores (at least
  * `explain_above`): the value's step against the range and the counts
  * behind its score. Most records score a little (a share of new contexts),
- * and formatting their text was about a tenth of the flagship's CPU, while
+ * and formatting their text was 4-15% of the flagship's instructions, while
  * threshold quotes it only when it fires: explain_above spares that. */
 #include <errno.h>
 #include <math.h>
