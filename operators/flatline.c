@@ -32,12 +32,13 @@
  * the run's length is measured to the record at hand, so one record far
  * ahead in time with the run's value scores alone and, unless it is the
  * run's last, is not remembered. One far ahead with another value ends the
- * run and starts one of its own; when the next record is earlier than it
- * but not earlier than the ended run's last value, that one record was
- * ahead of time (a clock gone wrong) and is undone: the ended run resumes
- * as it was (unremembered), or the key starts afresh if it was the first.
- * Two such records in a row are trusted: the key's records are then late
- * until time reaches them.
+ * run and starts one of its own; when a later record is more than
+ * min_duration earlier than it, but not earlier than the ended run's last
+ * value, that one record was ahead of time (a clock gone wrong) and is
+ * undone: the ended run resumes as it was (unremembered), or the key
+ * starts afresh if it was the first (its warm-up then counts from that
+ * later record, however old). Two such records in a row are trusted: the
+ * key's records are then late until time reaches them.
  * Records without an event time and NaN or infinite values are skipped:
  * not scored, and they neither extend nor end a run. The record's
  * score (`out`) is the max over features; with `explain` (default true) a
@@ -240,9 +241,12 @@ static double flat_step(const struct flatline_conf *c, struct flat_feature *f, f
     }
     if (ts < f->start_ms) {
         /* late, from before the run: it neither ends nor extends it;
-         * unless the run is one record and this one comes after the run
-         * before it: then that record was ahead of time */
-        if (f->values > 1 || !f->prev.valid || ts < f->prev.last_ms)
+         * unless the run is one record more than min_duration ahead and
+         * this one comes after the run before it: then that record was
+         * ahead of time (a change followed by a record a little out of
+         * order is no such thing) */
+        if (f->values > 1 || !f->prev.valid || ts < f->prev.last_ms ||
+            f->start_ms - ts <= c->min_duration_ms)
             return 0;
         flat_undo(f);
         if (!f->values) {

@@ -132,6 +132,16 @@ static void test_out_of_time(void)
         x[i] = 0;
     check_undone("", n, at + 6 * HOUR + 1, -(int64_t)(6 * HOUR - 1) * STEP_MS, 0);
     CHECK(max_score(0, n) == 0);
+    /* zeros for 50 minutes, a 3, then a zero 3 minutes late (or the last
+     * zero again, redelivered), zeros for 30 minutes: a change followed by
+     * a record a little out of order; the 3 is not undone, the runs not
+     * merged into one of 90 minutes */
+    for (size_t i = 0; i < n; i++)
+        x[i] = i >= at && i < at + 18 && i != at + 11 ? 0.0f : x[i];
+    x[at + 11] = 3;
+    check_undone("", n, at + 12, -8 * 60000, 0);
+    check_undone("", n, at + 12, -2 * STEP_MS, 0);
+    CHECK(max_score(0, n) == 0);
     /* a constant whose first two records come swapped stays a constant */
     for (size_t i = 0; i < n; i++)
         x[i] = 7;
