@@ -234,12 +234,7 @@ static void flat_undo(struct flat_feature *f)
 static double flat_step(const struct flatline_conf *c, struct flat_feature *f, float x,
                         int64_t ts, int64_t *ref)
 {
-    if (!f->values) {
-        f->since_ms = ts;
-        flat_restart(c, f, x, ts);
-        return 0;
-    }
-    if (ts < f->start_ms) {
+    if (f->values && ts < f->start_ms) {
         /* late, from before the run: it neither ends nor extends it;
          * unless the run is one record more than min_duration ahead and
          * this one comes after the run before it: then that record was
@@ -248,12 +243,12 @@ static double flat_step(const struct flatline_conf *c, struct flat_feature *f, f
         if (f->values > 1 || !f->prev.valid || ts < f->prev.last_ms ||
             f->start_ms - ts <= c->min_duration_ms)
             return 0;
-        flat_undo(f);
-        if (!f->values) {
-            f->since_ms = ts;
-            flat_restart(c, f, x, ts);
-            return 0;
-        }
+        flat_undo(f); /* no values left when it was the key's first */
+    }
+    if (!f->values) {
+        f->since_ms = ts;
+        flat_restart(c, f, x, ts);
+        return 0;
     }
     if (!(fabs((double)x - f->first) <= c->tolerance)) {
         flat_restart(c, f, x, ts);
