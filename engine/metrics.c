@@ -392,6 +392,9 @@ static int prom_ops(const struct weir_metrics_registry *r, struct weir_buf *b)
          offsetof(struct weir_op_metrics, out)},
         {"weir_operator_removed_total", "Records the operator marked dead or dropped.",
          offsetof(struct weir_op_metrics, dead)},
+        {"weir_operator_keys_evicted_total",
+         "Keys the operator's keyed state evicted to stay within max_keys or max_state_bytes.",
+         offsetof(struct weir_op_metrics, evicted)},
     };
     int rc = 0;
     size_t nops = nops_of(r);
@@ -548,19 +551,20 @@ static int json_ops(const struct weir_metrics_registry *r, struct weir_buf *b)
 {
     int rc = put(b, "\"operators\":[");
     for (size_t k = 0; k < nops_of(r) && rc == 0; k++) {
-        uint64_t in = 0, out = 0, dead = 0;
+        uint64_t in = 0, out = 0, dead = 0, evicted = 0;
         struct weir_hist h = {0};
         for (int i = 0; i < r->n; i++) {
             const struct weir_op_metrics *o = &r->workers[i].op[k];
             in += weir_metric_get(&o->in);
             out += weir_metric_get(&o->out);
             dead += weir_metric_get(&o->dead);
+            evicted += weir_metric_get(&o->evicted);
             hist_sum(&h, &o->ns);
         }
         rc = put(b,
                  "%s{\"index\":%zu,\"type\":\"%s\",\"in\":%" PRIu64 ",\"out\":%" PRIu64
-                 ",\"dead\":%" PRIu64 ",\"ns\":%" PRIu64 "}",
-                 k ? "," : "", k, op_name(r, k), in, out, dead, h.sum);
+                 ",\"dead\":%" PRIu64 ",\"evicted\":%" PRIu64 ",\"ns\":%" PRIu64 "}",
+                 k ? "," : "", k, op_name(r, k), in, out, dead, evicted, h.sum);
     }
     return rc ?: put(b, "]");
 }

@@ -59,6 +59,7 @@ struct weir_op_metrics {
     uint64_t in;         /* records handed to process() */
     uint64_t out;        /* live records it handed on */
     uint64_t dead;       /* records it removed: marked dead (dead letters) or dropped (filter) */
+    uint64_t evicted;    /* keys its keyed state evicted to stay within its bounds */
     struct weir_hist ns; /* process() time per batch, ns */
 };
 

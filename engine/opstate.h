@@ -74,6 +74,7 @@ struct weir_op_state {
     uint32_t hashes_cap;
     const struct weir_batch *ahead; /* the batch hashes are for (NULL: none) */
     uint32_t ahead_n;               /* its records then */
+    int full_said; /* the worker has warned that a bound evicts this operator's keys */
 };
 
 /* From init(): the operator keeps value_size bytes per key (zeroed when a key

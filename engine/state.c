@@ -377,6 +377,7 @@ static struct entry *insert_new(struct weir_state *s, uint64_t h, const void *ke
     for (uint64_t i = 0; i < p.nevict; i++)
         bury(s, s->lru.lru_prev);
     s->evicted += p.nevict;
+    s->pushed_out += p.nevict;
     if (s->tombs.count) {
         size_t i = tab_find(&s->tombs, h, key, klen);
         if (i != SIZE_MAX)
@@ -604,6 +605,14 @@ uint64_t weir_state_bytes(const struct weir_state *s)
 uint64_t weir_state_evicted(const struct weir_state *s)
 {
     return s->evicted;
+}
+
+uint64_t weir_state_take_pushed_out(struct weir_state *s)
+{
+    uint64_t n = s->pushed_out;
+    if (n) /* most calls find none: leave the line clean */
+        s->pushed_out = 0;
+    return n;
 }
 
 uint64_t weir_state_dirty_count(const struct weir_state *s)

@@ -89,6 +89,9 @@ uint64_t weir_state_bytes(const struct weir_state *s);   /* memory held: entries
                                                             what max_bytes bounds */
 uint64_t weir_state_evicted(const struct weir_state *s); /* entries removed by bounds or TTL
                                                             since new */
+/* Entries the bounds (max_keys, max_bytes; not TTL) evicted since the last
+ * call: the ones a caller may want to report, as the map cannot. */
+uint64_t weir_state_take_pushed_out(struct weir_state *s);
 
 /* Iteration over every entry, least recently used first. fn returns 0 to go
  * on, nonzero to stop (returned). fn must not modify the map. */

@@ -44,6 +44,7 @@ struct weir_state {
     struct entry lru;                 /* sentinel of the recency list */
     struct entry dirty;               /* sentinel of the dirty list */
     uint64_t ndirty, evicted;
+    uint64_t pushed_out; /* evicted by the bounds since weir_state_take_pushed_out() */
     uint64_t entry_bytes, tomb_bytes; /* heap_size() of each allocation */
     uint64_t max_keys, max_bytes;
     int64_t ttl_ms;

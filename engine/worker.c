@@ -501,6 +501,8 @@ static void before_sleep(struct weir_loop_hook *hook)
         weir_worker_sources_reap(w, 0);
     if (w->retired_sinks)
         weir_worker_sinks_reap(w, 0);
+    if (w->stateful)
+        weir_worker_state_evictions(w); /* whichever path the batches took */
     weir_worker_metrics_publish(w);
     if (w->paused && !weir_worker_should_pause(w)) {
         w->paused = 0;

@@ -16,6 +16,9 @@ void weir_worker_durable_close(struct weir_worker *w);
 void weir_worker_state_final(struct weir_worker *w);
 void weir_worker_parts_free(struct weir_worker *w);
 void weir_worker_state_housekeep(struct weir_worker *w);
+/* Each loop turn, and before stores go: keys the bounds evicted, counted and
+ * said once per operator. */
+void weir_worker_state_evictions(struct weir_worker *w);
 /* Before the loop sleeps: the counters other threads read (worker_metrics.c). */
 void weir_worker_metrics_publish(struct weir_worker *w);
 /* On the worker's thread (its wake-up): takes a pending reload request and

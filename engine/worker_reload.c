@@ -185,6 +185,7 @@ static void applied(struct weir_worker *w)
  * layout would on a restart. */
 static void reload_swap(struct weir_worker *w, void *ctx)
 {
+    weir_worker_state_evictions(w); /* counted before the changed operators' stores go */
     for (size_t k = 0; k < w->nops && !w->failed; k++) {
         if (!((w->reload_plan->changed >> k) & 1))
             continue;
@@ -217,6 +218,7 @@ static void keyed_move(struct weir_op *op, struct weir_op *old)
     a->parts = b->parts;
     a->nparts = b->nparts;
     a->last = NULL;
+    a->full_said = b->full_said; /* the same stores: said already */
     b->parts = NULL;
     b->nparts = 0;
 }
@@ -244,6 +246,7 @@ static int rebuild_ops(struct weir_worker *w, const struct weir_pipeline *next,
         free(om);
         return weir_error_set(err, -ENOMEM, "out of memory");
     }
+    weir_worker_state_evictions(w); /* counted before the old operators go */
     memcpy(old, w->ops, nold * sizeof *old);
     memcpy(om, w->m->op, WEIR_METRICS_OPS * sizeof *om);
     uint64_t kept = 0; /* old instances that live on as they are */

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/log.h"
 #include "engine/opstate.h"
 #include "engine/worker_internal.h"
 
@@ -114,6 +115,7 @@ void weir_worker_partition_revoke(struct weir_worker *w, uint32_t slot)
     p->restoring = 0;
     p->assigned = 0;
     p->owner = NULL;
+    weir_worker_state_evictions(w); /* counted before its stores go */
     /* Its event-time timers cannot fire any more: disarm them. */
     for (struct weir_op_timer **t = &w->event_timers; *t;) {
         if ((*t)->part == slot) {
@@ -142,6 +144,7 @@ int weir_worker_state_reload(struct weir_worker *w)
             continue;
         if (w->parts[s].restoring && w->durable.type->cancel)
             w->durable.type->cancel(&w->durable, s);
+        weir_worker_state_evictions(w);
         for (size_t k = 0; k < w->nops; k++)
             weir_op_state_drop(&w->ops[k], s);
         int rc = restore_start(w, s);
@@ -295,6 +298,42 @@ void weir_worker_state_housekeep(struct weir_worker *w)
             }
             if (!w->has_durable)
                 weir_state_clean(st);
+        }
+    }
+}
+
+/* Each loop turn, and before stores go: keys the bounds evicted are counted
+ * per operator, and said once per operator the first time. An evicted key starts afresh, its
+ * warm-up too, when it comes back: a bound below the keys a partition
+ * carries (a fleet of hosts over a scorer of half a megabyte per key) turns
+ * every key's baseline into a cycle of warm-ups, with nothing else to show. */
+void weir_worker_state_evictions(struct weir_worker *w)
+{
+    for (size_t k = 0; k < w->nops; k++) {
+        struct weir_op_state *ks = w->ops[k].keyed;
+        for (uint32_t p = 0; ks && p < ks->nparts; p++) {
+            struct weir_state *st = ks->parts[p];
+            uint64_t n = st ? weir_state_take_pushed_out(st) : 0;
+            if (!n)
+                continue;
+            if (k < WEIR_METRICS_OPS)
+                weir_metric_add(&w->m->op[k].evicted, n);
+            if (ks->full_said)
+                continue;
+            ks->full_said = 1;
+            uint64_t keys = weir_state_count(st), bytes = weir_state_bytes(st);
+            int by_keys = ks->conf.max_keys && keys >= ks->conf.max_keys;
+            weir_log(WEIR_LOG_WARN,
+                     "worker %d: operators[%zu] (%s): keyed state full at %s %llu (%llu key%s, "
+                     "about %llu bytes each): keys are evicted (the least recently updated) "
+                     "and start afresh, a scorer's warm-up included, when they come back; "
+                     "raise %s or spread the keys over more partitions "
+                     "(weir_operator_keys_evicted_total counts them)\n",
+                     w->id, k, w->ops[k].type->name, by_keys ? "max_keys" : "max_state_bytes",
+                     (unsigned long long)(by_keys ? ks->conf.max_keys : ks->conf.max_bytes),
+                     (unsigned long long)keys, keys == 1 ? "" : "s",
+                     (unsigned long long)(keys ? bytes / keys : 0),
+                     by_keys ? "max_keys" : "max_state_bytes");
         }
     }
 }

@@ -15,6 +15,7 @@
 #   5. --http-token-file: /metrics needs the bearer token (401 without, 200
 #      with, or ?token=), /healthz does not.
 #   7. A filter's drops are counted apart from dead letters, and per operator;
+#      so are the keys a state bound evicted (and said once in the log);
 #      the pipeline's "http" section works like --http.
 #   6. SIGHUP does not kill the run: an unchanged file is "nothing to do"; an
 #      invalid one is reported with its JSON path (tests/test_reload.sh checks
@@ -99,11 +100,14 @@ expect_eq "/metrics status" "$(status_of <<<"$M")" 200
 grep -q '^Content-Type: text/plain; version=0.0.4' <<<"$M" && ok || fail "/metrics content type"
 grep -q '^# TYPE weir_event_age_seconds histogram' <<<"$M" && ok || fail "no event age histogram"
 grep -q 'weir_event_age_seconds_bucket{le="+Inf"} 97' <<<"$M" && ok || fail "event age +Inf bucket != 97"
-# Every metric the Grafana dashboard and docs/operations.md use exists
-# (weir_model_*: only with a model operator, tests/test_model_cli.sh;
-# weir_kafka_*: only with a Kafka client, tests/test_http_kafka.sh).
+# Every metric the Grafana dashboard and docs/operations.md use exists, in
+# its table and in its alert rules (weir_model_*: only with a model operator,
+# tests/test_model_cli.sh; weir_kafka_*: only with a Kafka client,
+# tests/test_http_kafka.sh).
 for name in $( (grep -o 'weir_[a-z_]*' docs/ops/grafana-dashboard.json
-                grep -o '^| `weir_[a-z_]*' docs/operations.md | cut -c4-) |
+                grep -o '^| `weir_[a-z_]*' docs/operations.md | cut -c4-
+                sed -n '/^Useful alerts:/,/^[^ ]/p' docs/operations.md |
+                    grep '^    ' | grep -o 'weir_[a-z_]*') |
               sed 's/_\(bucket\|sum\|count\)$//' | grep -v '^weir_model_\|^weir_kafka_' | sort -u); do
     grep -q "^# TYPE $name " <<<"$M" && ok || fail "$name (dashboard or docs) is not in /metrics"
 done
@@ -225,6 +229,23 @@ expect_eq "filter out" "$(metric 'weir_operator_records_out_total{index="1",oper
 expect_eq "out with a filter" "$(metric weir_records_out_total)" 193
 stop_run
 expect_eq "exit status (filter run)" "$RC" 0
+
+# Keys a bound evicted: counted per operator (/metrics, /status.json) and
+# said once. standardize by host with max_keys 2, over three hosts.
+start_run tests/golden/pipeline.json --set 'operators[1].by=host' --set 'operators[1].max_keys=2'
+cat tests/golden/input.jsonl >&3
+for _ in $(seq 100); do [ "$(metric weir_records_out_total)" = 195 ] && break; sleep 0.05; done
+EV=$(metric 'weir_operator_keys_evicted_total{index="1",operator="standardize"}')
+[ "${EV:-0}" -gt 100 ] 2>/dev/null && ok || fail "standardize evicted: '$EV'"
+expect_eq "threshold evicted" \
+    "$(metric 'weir_operator_keys_evicted_total{index="3",operator="threshold"}')" 0
+S=$(get /status.json | body_of)
+expect_eq "/status.json evicted" "$(/usr/bin/python3 -c 'import json,sys
+print(json.loads(sys.argv[1])["operators"][1]["evicted"])' "$S")" "$EV"
+stop_run
+expect_eq "exit status (evicting run)" "$RC" 0
+FULL='operators\[1\] (standardize): keyed state full at max_keys 2 (2 keys'
+expect_eq "said once" "$(grep -c "$FULL" "$T/err")" 1
 
 # The pipeline's "http" section does the same as --http.
 rm -f "$T/err"

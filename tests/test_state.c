@@ -274,6 +274,7 @@ static void run_random(const char *name, struct weir_state_conf c, int nops, uin
             if (!c.max_bytes) /* without a byte bound the model knows the count */
                 bad += nev != (!m.live[k] && c.max_keys && m.count + 1 > c.max_keys);
             nevicted_ins += nev;
+            bad += weir_state_take_pushed_out(s) != nev; /* the bounds' evictions, each once */
             int mc = m_upsert(&m, k, now, nev);
             if (put) {
                 memcpy(m.val[k], val, c.value_size);
@@ -302,6 +303,7 @@ static void run_random(const char *name, struct weir_state_conf c, int nops, uin
             m.evicted += want;
             nexpired += want;
             bad += weir_state_expire(s, now) != want;
+            bad += weir_state_take_pushed_out(s) != 0; /* TTL is not a bound */
         } else if (r < 93) {
             weir_state_clean(s);
             m_clean(&m);
