@@ -212,10 +212,15 @@ static inline void dirty_unlink(struct weir_state *s, struct entry *e)
     s->ndirty--;
 }
 
+/* e is dirty, and the most recently used of the dirty: the dirty list keeps
+ * recency, so that a checkpoint can be written in it (foreach_dirty). */
 static inline void dirty_mark(struct weir_state *s, struct entry *e)
 {
-    if (!(e->flags & ENTRY_DIRTY))
-        dirty_link(s, e);
+    if (s->dirty.dirty_next == e)
+        return;
+    if (e->flags & ENTRY_DIRTY)
+        dirty_unlink(s, e);
+    dirty_link(s, e);
 }
 
 /* Entries' memory. Once a store holds STATE_POOL_AFTER bytes of entries,
@@ -643,11 +648,21 @@ int weir_state_foreach_dirty(const struct weir_state *s,
                              void *ctx)
 {
     for (const struct entry *e = s->dirty.dirty_next; e != &s->dirty; e = e->dirty_next) {
-        int rc = fn(ctx, entry_key(e), e->klen, e->flags & ENTRY_TOMB ? NULL : entry_value(e));
+        int rc = e->flags & ENTRY_TOMB ? fn(ctx, entry_key(e), e->klen, NULL) : 0;
+        if (rc)
+            return rc;
+    }
+    for (const struct entry *e = s->dirty.dirty_prev; e != &s->dirty; e = e->dirty_prev) {
+        int rc = e->flags & ENTRY_TOMB ? 0 : fn(ctx, entry_key(e), e->klen, entry_value(e));
         if (rc)
             return rc;
     }
     return 0;
+}
+
+int64_t weir_state_touched_at(const void *key)
+{
+    return ((const struct entry *)key - 1)->touched_ms;
 }
 
 /* Invariants ------------------------------------------------------------------ */

@@ -98,13 +98,21 @@ uint64_t weir_state_take_pushed_out(struct weir_state *s);
 int weir_state_foreach(const struct weir_state *s,
                        int (*fn)(void *ctx, const void *key, uint32_t klen, const void *value),
                        void *ctx);
-/* Iteration over what changed since the last weir_state_clean(): each dirty
- * entry with its value, and each deleted key (evicted, expired or del'd, and
- * not re-inserted since) with value NULL. Each key once, order unspecified. */
+/* Iteration over what changed since the last weir_state_clean(): each deleted
+ * key (evicted, expired or del'd, and not re-inserted since) with value NULL,
+ * then each dirty entry with its value, least recently used first; each key
+ * once. Replayed in this order, checkpoint after checkpoint, into a map with
+ * the same bounds (put, del), the map ends with the same keys in the same
+ * recency: the deletions make room before the puts, so the bounds evict
+ * nothing a live map kept. */
 int weir_state_foreach_dirty(const struct weir_state *s,
                              int (*fn)(void *ctx, const void *key, uint32_t klen,
                                        const void *value),
                              void *ctx);
+/* The last-touched time of the entry whose key pointer a foreach or
+ * foreach_dirty callback was handed (a live entry's): what a checkpoint
+ * keeps for a TTL map. */
+int64_t weir_state_touched_at(const void *key);
 void weir_state_clean(struct weir_state *s); /* forgets the dirt (after a changelog flush was
                                                 acknowledged) */
 uint64_t weir_state_dirty_count(const struct weir_state *s); /* entries + deleted keys */

@@ -4,9 +4,11 @@
  * checkpoint (engine/durable.h).
  *
  * A state entry on the durable back end is key = [u16 operator index][the
- * operator's key bytes], value = [u64 layout][value bytes]; an entry whose
- * layout differs from the operator's (its configuration changed) is skipped
- * with a warning, so a changed pipeline starts that operator afresh. */
+ * operator's key bytes], value = [u64 layout][value bytes][i64 last touched,
+ * ms in the store's clock]; an entry whose layout differs from the
+ * operator's (its configuration changed) is skipped with a warning, so a
+ * changed pipeline starts that operator afresh. One without the time (an
+ * older build's) comes back as touched at 0. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -361,12 +363,16 @@ static int durable_entry(struct weir_durable *d, uint32_t part, const void *key,
         return 0;
     }
     uint64_t layout;
-    if (vlen != sizeof layout + op->keyed->conf.value_size)
+    int64_t touched = 0; /* a TTL map's clock: without it the key would expire at once */
+    uint32_t vs = op->keyed->conf.value_size;
+    if (vlen == sizeof layout + vs + sizeof touched)
+        memcpy(&touched, (const char *)value + sizeof layout + vs, sizeof touched);
+    else if (vlen != sizeof layout + vs)
         return 0;
     memcpy(&layout, value, sizeof layout);
     if (layout != op->keyed->layout)
         return 0;
-    return weir_state_put(s, kb, klen, (const char *)value + sizeof layout, 0, 0);
+    return weir_state_put(s, kb, klen, (const char *)value + sizeof layout, touched, 0);
 }
 
 static void durable_restored(struct weir_durable *d, uint32_t part, int rc)
@@ -447,10 +453,12 @@ static int ckpt_entry(void *ctx, const void *key, uint32_t klen, const void *val
     struct ckpt *c = ctx;
     struct weir_buf *kb = &c->w->scratch;
     const struct weir_op_state *ks = c->w->ops[c->op].keyed;
+    int64_t touched = value ? weir_state_touched_at(key) : 0;
     kb->len = 0;
     if (weir_buf_append(kb, &c->op, sizeof c->op) < 0 || weir_buf_append(kb, key, klen) < 0 ||
         (value && (weir_buf_append(kb, &c->layout, sizeof c->layout) < 0 ||
-                   weir_buf_append(kb, value, ks->conf.value_size) < 0)))
+                   weir_buf_append(kb, value, ks->conf.value_size) < 0 ||
+                   weir_buf_append(kb, &touched, sizeof touched) < 0)))
         return c->rc = -ENOMEM;
     uint32_t kl = (uint32_t)(sizeof c->op + klen);
     c->rc = c->w->durable.type->write(&c->w->durable, c->p->topic, c->p->partition, kb->data, kl,
