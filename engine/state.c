@@ -212,15 +212,10 @@ static inline void dirty_unlink(struct weir_state *s, struct entry *e)
     s->ndirty--;
 }
 
-/* e is dirty, and the most recently used of the dirty: the dirty list keeps
- * recency, so that a checkpoint can be written in it (foreach_dirty). */
 static inline void dirty_mark(struct weir_state *s, struct entry *e)
 {
-    if (s->dirty.dirty_next == e)
-        return;
-    if (e->flags & ENTRY_DIRTY)
-        dirty_unlink(s, e);
-    dirty_link(s, e);
+    if (!(e->flags & ENTRY_DIRTY))
+        dirty_link(s, e);
 }
 
 /* Entries' memory. Once a store holds STATE_POOL_AFTER bytes of entries,
@@ -533,6 +528,23 @@ int weir_state_put(struct weir_state *s, const void *key, uint32_t klen, const v
     return 0;
 }
 
+int weir_state_put_at(struct weir_state *s, const void *key, uint32_t klen, const void *value,
+                      int64_t touched_ms)
+{
+    int created;
+    struct entry *e = weir_state_upsert(s, key, klen, touched_ms, &created);
+    if (!e)
+        return -ENOMEM;
+    if (e->touched_ms != touched_ms) { /* the last record's time, even an earlier one */
+        e->touched_ms = touched_ms;
+        lru_unlink(e);
+        lru_link(s, e);
+    }
+    if (s->value_size)
+        memcpy(entry_value(e), value, s->value_size);
+    return 0;
+}
+
 int weir_state_del(struct weir_state *s, const void *key, uint32_t klen)
 {
     size_t i = tab_find(&s->live, hash_key(key, klen), key, klen);
@@ -642,6 +654,23 @@ int weir_state_foreach(const struct weir_state *s,
     return 0;
 }
 
+/* The least recent of the live dirty entries when they are the most recent
+ * entries of an LRU map, as they are when every touch marks (a map a
+ * changelog reads): the recency list then gives their order for nothing on
+ * the lookup path. NULL otherwise (a TTL map orders by time; a touch that
+ * did not mark), or when none is dirty. */
+static const struct entry *recent_all_dirty(const struct weir_state *s)
+{
+    uint64_t n = s->ndirty - s->tombs.count;
+    const struct entry *e = &s->lru;
+    for (uint64_t k = 0; k < n && !s->ttl; k++) {
+        e = e->lru_next;
+        if (e == &s->lru || !(e->flags & ENTRY_DIRTY))
+            return NULL;
+    }
+    return n && !s->ttl ? e : NULL;
+}
+
 int weir_state_foreach_dirty(const struct weir_state *s,
                              int (*fn)(void *ctx, const void *key, uint32_t klen,
                                        const void *value),
@@ -652,7 +681,13 @@ int weir_state_foreach_dirty(const struct weir_state *s,
         if (rc)
             return rc;
     }
-    for (const struct entry *e = s->dirty.dirty_prev; e != &s->dirty; e = e->dirty_prev) {
+    const struct entry *last = recent_all_dirty(s);
+    for (const struct entry *e = last; e && e != &s->lru; e = e->lru_prev) {
+        int rc = fn(ctx, entry_key(e), e->klen, entry_value(e));
+        if (rc)
+            return rc;
+    }
+    for (const struct entry *e = s->dirty.dirty_prev; !last && e != &s->dirty; e = e->dirty_prev) {
         int rc = e->flags & ENTRY_TOMB ? 0 : fn(ctx, entry_key(e), e->klen, entry_value(e));
         if (rc)
             return rc;

@@ -78,6 +78,11 @@ int weir_state_put(struct weir_state *s, const void *key, uint32_t klen, const v
  * cannot be recorded. A removal is remembered as a dirty deletion (a
  * changelog tombstone). */
 int weir_state_del(struct weir_state *s, const void *key, uint32_t klen);
+/* A restore's put: as put without marking, the entry's last-touched time set
+ * to touched_ms even when that is earlier (the last record of a key says
+ * when it was touched). 0 or -ENOMEM. */
+int weir_state_put_at(struct weir_state *s, const void *key, uint32_t klen, const void *value,
+                      int64_t touched_ms);
 /* TTL maps: removes every entry whose last-touched time < now_ms - ttl_ms
  * (dirty deletions). Returns how many; 0 for LRU maps. Out of memory for
  * tombstones leaves the newest of the expired entries for the next call. */
@@ -100,11 +105,13 @@ int weir_state_foreach(const struct weir_state *s,
                        void *ctx);
 /* Iteration over what changed since the last weir_state_clean(): each deleted
  * key (evicted, expired or del'd, and not re-inserted since) with value NULL,
- * then each dirty entry with its value, least recently used first; each key
- * once. Replayed in this order, checkpoint after checkpoint, into a map with
- * the same bounds (put, del), the map ends with the same keys in the same
- * recency: the deletions make room before the puts, so the bounds evict
- * nothing a live map kept. */
+ * then each dirty entry with its value; each key once. In an LRU map whose
+ * every touch marks (one a changelog reads) the entries come least recently
+ * used first. Replayed in this order, checkpoint after checkpoint, into a
+ * map with the same bounds (weir_state_put_at with the entries' times,
+ * weir_state_del), the map ends with the same keys, times and recency: the
+ * deletions make room before the puts, so the bounds evict nothing the map
+ * kept. */
 int weir_state_foreach_dirty(const struct weir_state *s,
                              int (*fn)(void *ctx, const void *key, uint32_t klen,
                                        const void *value),

@@ -46,6 +46,7 @@ struct weir_partition {
                                         successor takes over its predecessor's) */
     int64_t max_ts;     /* largest event time seen (ms), INT64_MIN before any */
     int64_t watermark;  /* max_ts - allowed lateness */
+    int fed;            /* a record came since it was assigned: its clock is known */
 };
 
 /* Waiting for the operators to hand on what they hold. */

@@ -4,11 +4,12 @@
  * checkpoint (engine/durable.h).
  *
  * A state entry on the durable back end is key = [u16 operator index][the
- * operator's key bytes], value = [u64 layout][value bytes][i64 last touched,
- * ms in the store's clock]; an entry whose layout differs from the
- * operator's (its configuration changed) is skipped with a warning, so a
- * changed pipeline starts that operator afresh. One without the time (an
- * older build's) comes back as touched at 0. */
+ * operator's key bytes], value = [u64 layout][value bytes], and for a TTL
+ * store [i64 last touched, ms in the store's clock] after them (an LRU
+ * store's records stay as older builds wrote and read them); an entry whose
+ * layout differs from the operator's (its configuration changed) is
+ * skipped, so a changed pipeline starts that operator afresh. One without
+ * the time (a TTL store saved by an older build) comes back as touched at 0. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +98,7 @@ int weir_worker_partition_assign(struct weir_worker *w, const char *topic, int32
     p->assigned = 1;
     p->owner = w->source;
     p->max_ts = p->watermark = INT64_MIN;
+    p->fed = 0;
     ops_partition(w, (uint32_t)slot, 1);
     restore_start(w, (uint32_t)slot);
     return slot;
@@ -187,10 +189,11 @@ void weir_worker_watermarks(struct weir_worker *w, const struct weir_batch *b)
     int64_t lateness = (int64_t)(w->pl->lateness_ns / 1000000u);
     for (uint32_t i = 0; i < b->n; i++) {
         const struct weir_record *r = &b->rec[i];
-        if (r->ts_ms < 0 || r->part >= w->nparts || !weir_record_live(r))
+        if (r->part >= w->nparts || !weir_record_live(r))
             continue;
         struct weir_partition *p = &w->parts[r->part];
-        if (r->ts_ms > p->max_ts) {
+        p->fed = 1;
+        if (r->ts_ms >= 0 && r->ts_ms > p->max_ts) {
             p->max_ts = r->ts_ms;
             p->watermark = r->ts_ms - lateness;
             moved = 1;
@@ -293,7 +296,10 @@ void weir_worker_state_housekeep(struct weir_worker *w)
             struct weir_state *st = ks->parts[p];
             if (!st)
                 continue;
-            if (ks->conf.evict == WEIR_EVICT_TTL) {
+            /* Not while its state is read back (a sweep's deletions would be
+             * forgotten with the restore's dirt), nor before a record says
+             * which clock its keys' times are in. */
+            if (ks->conf.evict == WEIR_EVICT_TTL && !w->parts[p].restoring && w->parts[p].fed) {
                 int64_t wm = w->parts[p].watermark;
                 weir_state_expire(st, wm != INT64_MIN ? wm + (int64_t)(w->pl->lateness_ns / 1000000u)
                                                       : weir_wall_ms());
@@ -368,11 +374,14 @@ static int durable_entry(struct weir_durable *d, uint32_t part, const void *key,
     if (vlen == sizeof layout + vs + sizeof touched)
         memcpy(&touched, (const char *)value + sizeof layout + vs, sizeof touched);
     else if (vlen != sizeof layout + vs)
+        vlen = 0;
+    if (vlen)
+        memcpy(&layout, value, sizeof layout);
+    if (!vlen || layout != op->keyed->layout) {
+        op->keyed->skipped++; /* said when the restore ends */
         return 0;
-    memcpy(&layout, value, sizeof layout);
-    if (layout != op->keyed->layout)
-        return 0;
-    return weir_state_put(s, kb, klen, (const char *)value + sizeof layout, touched, 0);
+    }
+    return weir_state_put_at(s, kb, klen, (const char *)value + sizeof layout, touched);
 }
 
 static void durable_restored(struct weir_durable *d, uint32_t part, int rc)
@@ -385,6 +394,14 @@ static void durable_restored(struct weir_durable *d, uint32_t part, int rc)
         struct weir_state *s = weir_op_state_part(&w->ops[k], part, 0);
         if (s)
             weir_state_clean(s); /* what was read back is durable already */
+        struct weir_op_state *ks = w->ops[k].keyed;
+        if (ks && ks->skipped)
+            weir_log(WEIR_LOG_WARN, "worker %d: operators[%zu] (%s): %llu saved keys skipped: "
+                     "saved by another configuration of it (or another build); they start "
+                     "afresh\n", w->id, k, w->ops[k].type->name,
+                     (unsigned long long)ks->skipped);
+        if (ks)
+            ks->skipped = 0;
     }
     if (rc < 0) {
         struct weir_error e;
@@ -454,11 +471,12 @@ static int ckpt_entry(void *ctx, const void *key, uint32_t klen, const void *val
     struct weir_buf *kb = &c->w->scratch;
     const struct weir_op_state *ks = c->w->ops[c->op].keyed;
     int64_t touched = value ? weir_state_touched_at(key) : 0;
+    int timed = value && ks->conf.evict == WEIR_EVICT_TTL; /* only TTL reads the time */
     kb->len = 0;
     if (weir_buf_append(kb, &c->op, sizeof c->op) < 0 || weir_buf_append(kb, key, klen) < 0 ||
         (value && (weir_buf_append(kb, &c->layout, sizeof c->layout) < 0 ||
-                   weir_buf_append(kb, value, ks->conf.value_size) < 0 ||
-                   weir_buf_append(kb, &touched, sizeof touched) < 0)))
+                   weir_buf_append(kb, value, ks->conf.value_size) < 0)) ||
+        (timed && weir_buf_append(kb, &touched, sizeof touched) < 0))
         return c->rc = -ENOMEM;
     uint32_t kl = (uint32_t)(sizeof c->op + klen);
     c->rc = c->w->durable.type->write(&c->w->durable, c->p->topic, c->p->partition, kb->data, kl,

@@ -3,7 +3,8 @@
 #   1. A keyed pipeline over a file split in two, run twice with one state
 #      directory, writes exactly what one run over the whole file writes.
 #   2. Without --state-dir the second half starts afresh (the check can fail).
-#   3. A damaged state file is an error naming it; nothing runs.
+#   3. A damaged state file is an error naming it; nothing runs. State saved
+#      under another configuration of an operator is skipped, with a warning.
 #   4. The file is replaced whole (temporary file + rename): no .tmp is left.
 #   5. A TTL store's keys keep their last-touched times across the restart.
 set -euo pipefail
@@ -18,12 +19,12 @@ bad() { failed=$((failed + 1)); echo "test_state_dir: FAIL: $*"; }
 
 awk 'BEGIN { srand(5); for (i = 0; i < 6000; i++) { h = i % 5;
     printf "{\"seq\":%d,\"host\":\"h%d\",\"v\":%.3f}\n", i, h, 10 * h + 3 * rand() + (rand() < 0.01 ? 30 : 0) } }' \
-    >"$WORK/all.jsonl"
-head -n 2500 "$WORK/all.jsonl" >"$WORK/a.jsonl"
-tail -n +2501 "$WORK/all.jsonl" >"$WORK/b.jsonl"
+    >"$WORK/p.jsonl"
+head -n 2500 "$WORK/p.jsonl" >"$WORK/p-a.jsonl"
+tail -n +2501 "$WORK/p.jsonl" >"$WORK/p-b.jsonl"
 cat >"$WORK/p.json" <<JSON
 {"name": "state-dir",
- "source": {"type": "file", "path": "$WORK/all.jsonl"},
+ "source": {"type": "file", "path": "$WORK/p.jsonl"},
  "operators": [
    {"type": "extract", "fields": {"v": "/v", "host": {"path": "/host", "type": "string"}}},
    {"type": "standardize", "by": "host", "fields": ["v"], "warmup": 10},
@@ -31,33 +32,50 @@ cat >"$WORK/p.json" <<JSON
    {"type": "threshold", "by": "host", "score": "score", "quantile": 0.99, "warmup": 20}],
  "sinks": [{"type": "file", "path": "$WORK/out.jsonl"}]}
 JSON
-run() { # input, output, extra args...
-    local in=$1 out=$2; shift 2
-    "$WEIR" run "$WORK/p.json" --set source.path="$in" --set sinks[0].path="$out" --quiet "$@"
+run() { # pipeline, input, output, extra args...
+    local p=$1 in=$2 out=$3; shift 3
+    "$WEIR" run "$p" --set source.path="$in" --set sinks[0].path="$out" --quiet "$@"
 }
-run "$WORK/all.jsonl" "$WORK/whole.jsonl"
-run "$WORK/a.jsonl" "$WORK/1.jsonl" --state-dir "$WORK/state"
-run "$WORK/b.jsonl" "$WORK/2.jsonl" --state-dir "$WORK/state"
-if cat "$WORK/1.jsonl" "$WORK/2.jsonl" | cmp -s - "$WORK/whole.jsonl"; then
-    ok "two runs with --state-dir write what one run writes ($(wc -l <"$WORK/whole.jsonl") records)"
+# split_runs PIPELINE X: $X.jsonl whole, then $X-a.jsonl and $X-b.jsonl with
+# one state directory; true when the two write what the one did.
+split_runs() {
+    local p=$1 x=$WORK/$2
+    run "$p" "$x.jsonl" "$x-whole.jsonl"
+    run "$p" "$x-a.jsonl" "$x-1.jsonl" --state-dir "$x-state"
+    run "$p" "$x-b.jsonl" "$x-2.jsonl" --state-dir "$x-state"
+    cat "$x-1.jsonl" "$x-2.jsonl" | cmp -s - "$x-whole.jsonl" && return
+    echo "test_state_dir: diff: $(cat "$x-1.jsonl" "$x-2.jsonl" | diff - "$x-whole.jsonl" | head -4)"
+    return 1
+}
+if split_runs "$WORK/p.json" p; then
+    ok "two runs with --state-dir write what one run writes ($(wc -l <"$WORK/p-whole.jsonl") records)"
 else
-    bad "two runs with --state-dir differ from one run: $(cat "$WORK/1.jsonl" "$WORK/2.jsonl" | diff - "$WORK/whole.jsonl" | head -4)"
+    bad "two runs with --state-dir differ from one run"
 fi
-run "$WORK/b.jsonl" "$WORK/fresh.jsonl"
-if cat "$WORK/1.jsonl" "$WORK/fresh.jsonl" | cmp -s - "$WORK/whole.jsonl"; then
+run "$WORK/p.json" "$WORK/p-b.jsonl" "$WORK/p-fresh.jsonl"
+if cat "$WORK/p-1.jsonl" "$WORK/p-fresh.jsonl" | cmp -s - "$WORK/p-whole.jsonl"; then
     bad "without --state-dir the second half gave the same output: the check proves nothing"
 else
     ok "without --state-dir the second half starts afresh (differs)"
 fi
-ls "$WORK/state" | grep -q '\.tmp$' && bad "a temporary state file was left" || ok "no temporary file left"
-f=$(ls "$WORK/state"/*.state | head -1)
+ls "$WORK/p-state" | grep -q '\.tmp$' && bad "a temporary state file was left" || ok "no temporary file left"
+f=$(ls "$WORK/p-state"/*.state | head -1)
 printf 'garbage' >"$f"
 rc=0
-run "$WORK/b.jsonl" "$WORK/x.jsonl" --state-dir "$WORK/state" 2>"$WORK/err.txt" || rc=$?
+run "$WORK/p.json" "$WORK/p-b.jsonl" "$WORK/p-x.jsonl" --state-dir "$WORK/p-state" 2>"$WORK/err.txt" || rc=$?
 if ((rc == 1)) && grep -q "damaged" "$WORK/err.txt"; then
     ok "a damaged state file stops the run with: $(grep -m1 damaged "$WORK/err.txt")"
 else
     bad "a damaged state file: rc $rc, $(cat "$WORK/err.txt")"
+fi
+run "$WORK/p.json" "$WORK/p-a.jsonl" "$WORK/p-y.jsonl" --state-dir "$WORK/p-state2"
+run "$WORK/p.json" "$WORK/p-b.jsonl" "$WORK/p-y.jsonl" --state-dir "$WORK/p-state2" \
+    --set 'operators[1].mode=ewm' 2>"$WORK/err.txt"
+if grep -q "operators\[1\] (standardize): 5 saved keys skipped: saved by another configuration" \
+    "$WORK/err.txt"; then
+    ok "state saved under another configuration is skipped, and said"
+else
+    bad "a changed configuration's state: $(cat "$WORK/err.txt")"
 fi
 
 # 5. A TTL store's keys come back with their last-touched times: a key idle
@@ -79,18 +97,10 @@ cat >"$WORK/ttl.json" <<JSON
     "evict": "ttl", "ttl": "1h"}],
  "sinks": [{"type": "file", "path": "$WORK/out.jsonl"}]}
 JSON
-ttl_run() { # input, output, extra args...
-    local in=$1 out=$2; shift 2
-    "$WEIR" run "$WORK/ttl.json" --set source.path="$in" --set sinks[0].path="$out" --quiet "$@"
-}
-ttl_run "$WORK/ttl.jsonl" "$WORK/ttl-whole.jsonl"
-ttl_run "$WORK/ttl-a.jsonl" "$WORK/ttl-1.jsonl" --state-dir "$WORK/ttl-state"
-ttl_run "$WORK/ttl-b.jsonl" "$WORK/ttl-2.jsonl" --state-dir "$WORK/ttl-state"
-if cat "$WORK/ttl-1.jsonl" "$WORK/ttl-2.jsonl" | cmp -s - "$WORK/ttl-whole.jsonl"; then
+if split_runs "$WORK/ttl.json" ttl; then
     ok "a TTL store's idle key survives the restart and the first sweep"
 else
-    bad "a TTL store's idle key after a restart: $(cat "$WORK/ttl-1.jsonl" "$WORK/ttl-2.jsonl" |
-        diff - "$WORK/ttl-whole.jsonl" | head -4)"
+    bad "a TTL store's idle key after a restart"
 fi
 
 echo "$passed passed, $failed failed"
