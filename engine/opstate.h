@@ -75,7 +75,6 @@ struct weir_op_state {
     const struct weir_batch *ahead; /* the batch hashes are for (NULL: none) */
     uint32_t ahead_n;               /* its records then */
     int full_said; /* the worker has warned that a bound evicts this operator's keys */
-    uint64_t skipped; /* saved keys a restore skipped: another layout (configuration) */
 };
 
 /* From init(): the operator keeps value_size bytes per key (zeroed when a key

@@ -212,10 +212,17 @@ static inline void dirty_unlink(struct weir_state *s, struct entry *e)
     s->ndirty--;
 }
 
+/* A TTL map's dirty list is kept in the order of the last marks: its
+ * recency list is by time, and among equal times only this order says which
+ * came last (foreach_dirty writes it; an LRU map's recency list says it). */
 static inline void dirty_mark(struct weir_state *s, struct entry *e)
 {
-    if (!(e->flags & ENTRY_DIRTY))
-        dirty_link(s, e);
+    if (e->flags & ENTRY_DIRTY) {
+        if (!s->ttl || s->dirty.dirty_next == e)
+            return;
+        dirty_unlink(s, e);
+    }
+    dirty_link(s, e);
 }
 
 /* Entries' memory. Once a store holds STATE_POOL_AFTER bytes of entries,

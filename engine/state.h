@@ -105,9 +105,9 @@ int weir_state_foreach(const struct weir_state *s,
                        void *ctx);
 /* Iteration over what changed since the last weir_state_clean(): each deleted
  * key (evicted, expired or del'd, and not re-inserted since) with value NULL,
- * then each dirty entry with its value; each key once. In an LRU map whose
- * every touch marks (one a changelog reads) the entries come least recently
- * used first. Replayed in this order, checkpoint after checkpoint, into a
+ * then each dirty entry with its value; each key once. In a TTL map, and in
+ * an LRU map whose every touch marks (one a changelog reads), the entries
+ * come least recently used first. Replayed in this order, checkpoint after checkpoint, into a
  * map with the same bounds (weir_state_put_at with the entries' times,
  * weir_state_del), the map ends with the same keys, times and recency: the
  * deletions make room before the puts, so the bounds evict nothing the map

@@ -76,6 +76,7 @@ static int restore_start(struct weir_worker *w, uint32_t slot)
     if (!w->has_durable)
         return 0;
     p->restoring = 1;
+    p->skipped = 0;
     w->in_assign = 1;
     int rc = w->durable.type->restore(&w->durable, slot, p->topic, p->partition);
     w->in_assign = 0;
@@ -151,6 +152,7 @@ int weir_worker_state_reload(struct weir_worker *w)
         weir_worker_state_evictions(w);
         for (size_t k = 0; k < w->nops; k++)
             weir_op_state_drop(&w->ops[k], s);
+        w->parts[s].fed = 0; /* the records read again say the clock again */
         int rc = restore_start(w, s);
         if (rc < 0)
             return rc;
@@ -378,7 +380,8 @@ static int durable_entry(struct weir_durable *d, uint32_t part, const void *key,
     if (vlen)
         memcpy(&layout, value, sizeof layout);
     if (!vlen || layout != op->keyed->layout) {
-        op->keyed->skipped++; /* said when the restore ends */
+        if (part < w->nparts && !w->parts[part].skipped++) /* said when the restore ends */
+            w->parts[part].skipped_op = (int)k;
         return 0;
     }
     return weir_state_put_at(s, kb, klen, (const char *)value + sizeof layout, touched);
@@ -394,15 +397,13 @@ static void durable_restored(struct weir_durable *d, uint32_t part, int rc)
         struct weir_state *s = weir_op_state_part(&w->ops[k], part, 0);
         if (s)
             weir_state_clean(s); /* what was read back is durable already */
-        struct weir_op_state *ks = w->ops[k].keyed;
-        if (ks && ks->skipped)
-            weir_log(WEIR_LOG_WARN, "worker %d: operators[%zu] (%s): %llu saved keys skipped: "
-                     "saved by another configuration of it (or another build); they start "
-                     "afresh\n", w->id, k, w->ops[k].type->name,
-                     (unsigned long long)ks->skipped);
-        if (ks)
-            ks->skipped = 0;
     }
+    struct weir_partition *p = &w->parts[part];
+    if (p->skipped && rc >= 0 && (size_t)p->skipped_op < w->nops)
+        weir_log(WEIR_LOG_WARN, "worker %d: state of %s [%d]: %llu saved records skipped (the "
+                 "first of operators[%d] (%s)): saved by another configuration or build; "
+                 "their keys start afresh\n", w->id, p->topic, (int)p->partition,
+                 (unsigned long long)p->skipped, p->skipped_op, w->ops[p->skipped_op].type->name);
     if (rc < 0) {
         struct weir_error e;
         weir_error_set(&e, rc, "cannot restore the state of %s [%d] from %s: %s",

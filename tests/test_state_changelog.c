@@ -3,7 +3,8 @@
  * bounds (weir_state_put_at with each entry's time, weir_state_del): the map
  * comes back with the same keys, values, last-touched times and recency,
  * with or without compaction (only each key's last record), and the bounds
- * evict nothing on the way. Random operations with fixed
+ * evict nothing on the way; and so after every checkpoint (what a crash
+ * there restores), not only at the end. Random operations with fixed
  * seeds over bounded, TTL and unbounded maps.
  *
  * Why: a full map evicts on nearly every insert. Written newest first, a
@@ -75,15 +76,12 @@ static void dump(const struct weir_state *s, char *out)
     weir_state_foreach(s, dump_entry, out);
 }
 
-/* Replays the log (each key's last record only when compacted) into a fresh
- * map; the dump of what it holds goes to out. */
-static int replay(const struct weir_state_conf *c, int compacted, char *out, uint64_t *evicted)
+/* Replays log[from, nlog) (each key's last record only when compacted) into
+ * t. */
+static int replay_into(struct weir_state *t, size_t from, int compacted)
 {
-    struct weir_state *t;
-    if (weir_state_new(&t, c) != 0)
-        return -1;
     int bad = 0;
-    for (size_t i = 0; i < nlog; i++) {
+    for (size_t i = from; i < nlog; i++) {
         const struct rec *r = &logv[i];
         int later = 0;
         for (size_t j = i + 1; compacted && j < nlog && !later; j++)
@@ -95,20 +93,31 @@ static int replay(const struct weir_state_conf *c, int compacted, char *out, uin
         else
             bad += weir_state_put_at(t, r->key, r->klen, &r->value, r->touched) != 0;
     }
+    return bad + (weir_state_check(t) != 0);
+}
+
+/* The whole log into a fresh map; the dump of what it holds goes to out. */
+static int replay(const struct weir_state_conf *c, int compacted, char *out, uint64_t *evicted)
+{
+    struct weir_state *t;
+    if (weir_state_new(&t, c) != 0)
+        return -1;
+    int bad = replay_into(t, 0, compacted);
     dump(t, out);
     *evicted = weir_state_evicted(t);
-    bad += weir_state_check(t) != 0;
     weir_state_free(t);
     return bad;
 }
 
 static void run(const char *name, struct weir_state_conf c, uint64_t seed, int nops)
 {
-    static char live[8192], back[8192], packed[8192];
+    static char live[8192], back[8192], packed[8192], shadow_dump[8192];
     rng = seed;
     nlog = 0;
-    struct weir_state *s;
+    struct weir_state *s, *shadow; /* shadow: what a crash after each checkpoint restores */
     CHECK(weir_state_new(&s, &c) == 0);
+    CHECK(weir_state_new(&shadow, &c) == 0);
+    int diverged = 0;
     int64_t clock = 1000;
     uint64_t counter = 0;
     int bad = 0;
@@ -132,9 +141,14 @@ static void run(const char *name, struct weir_state_conf c, uint64_t seed, int n
         } else if (r < 94) {
             uint64_t v = ++counter;
             bad += weir_state_put(s, key, klen, &v, now, 1) != 0;
-        } else { /* a checkpoint */
+        } else { /* a checkpoint, and what it restores */
+            size_t from = nlog;
             bad += weir_state_foreach_dirty(s, log_entry, NULL) != 0;
             weir_state_clean(s);
+            bad += replay_into(shadow, from, 0);
+            dump(s, live);
+            dump(shadow, shadow_dump);
+            diverged += strcmp(live, shadow_dump) != 0;
         }
     }
     bad += weir_state_foreach_dirty(s, log_entry, NULL) != 0;
@@ -145,12 +159,16 @@ static void run(const char *name, struct weir_state_conf c, uint64_t seed, int n
     bad += replay(&c, 0, back, &ev_full);
     bad += replay(&c, 1, packed, &ev_packed);
     CHECK(bad == 0);
+    CHECK(diverged == 0 && weir_state_evicted(shadow) == 0);
     CHECK_STR(back, live);
     CHECK_STR(packed, live);
     CHECK(ev_full == 0 && ev_packed == 0);
     printf("%s: %zu changelog records, %llu keys, %llu evicted live\n", name, nlog,
            (unsigned long long)weir_state_count(s), (unsigned long long)weir_state_evicted(s));
+    if (diverged)
+        fprintf(stderr, "%s: the restore differed after %d checkpoints\n", name, diverged);
     weir_state_free(s);
+    weir_state_free(shadow);
 }
 
 int main(void)

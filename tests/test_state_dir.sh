@@ -71,7 +71,7 @@ fi
 run "$WORK/p.json" "$WORK/p-a.jsonl" "$WORK/p-y.jsonl" --state-dir "$WORK/p-state2"
 run "$WORK/p.json" "$WORK/p-b.jsonl" "$WORK/p-y.jsonl" --state-dir "$WORK/p-state2" \
     --set 'operators[1].mode=ewm' 2>"$WORK/err.txt"
-if grep -q "operators\[1\] (standardize): 5 saved keys skipped: saved by another configuration" \
+if grep -q "5 saved records skipped (the first of operators\[1\] (standardize)): saved by" \
     "$WORK/err.txt"; then
     ok "state saved under another configuration is skipped, and said"
 else
