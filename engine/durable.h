@@ -40,6 +40,11 @@ struct weir_durable_type {
      * place). Returns 0 or -errno. Optional. */
     int (*sync)(struct weir_durable *d, struct weir_error *err);
     void (*close)(struct weir_durable *d); /* also after a failed open */
+    /* 1: the state is saved whole at the end of a run that went well
+     * (weir_worker_state_final), never as changes: the engine keeps no
+     * record of what changed (it would only grow, by a tombstone per key
+     * evicted or expired, for the whole run). */
+    int whole;
 };
 
 struct weir_durable {
@@ -57,5 +62,10 @@ struct weir_durable {
 
 extern const struct weir_durable_type weir_durable_dir;
 extern const struct weir_durable_type weir_durable_kafka;
+
+/* Creates the state directory when missing and locks it for this process:
+ * a file descriptor to keep open for the run (closing it lets go), or
+ * -errno (-EBUSY: another run holds it, said in err). */
+int weir_state_dir_claim(const char *dir, struct weir_error *err);
 
 #endif

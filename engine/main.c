@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "engine/buf.h"
+#include "engine/durable.h"
 #include "engine/jsonschema.h"
 #include "engine/log.h"
 #include "engine/metrics.h"
@@ -72,7 +73,8 @@ static const struct {
      "                    (same as --set replay.path=FILE; see docs/kafka.md)\n"
      "  --state-dir DIR   keep stateful operators' keyed state in DIR: read back when the run\n"
      "                    starts, written at the end of a run that went well (file sources;\n"
-     "                    a Kafka source keeps it in its changelog topic)\n"
+     "                    a Kafka source keeps it in its changelog topic); one run at a\n"
+     "                    time: DIR/lock\n"
      "  --http [ADDR:]PORT serve /metrics (Prometheus), /healthz, /readyz, /status.json and a\n"
      "                    live status page at / on ADDR (default 127.0.0.1) and PORT (0: any\n"
      "                    free port; the chosen one is printed); the pipeline's \"http\" section\n"
@@ -402,7 +404,7 @@ static int reload_file(void *ctx, const struct weir_pipeline *running,
                  "unchanged", c->pipeline);
         return -1;
     }
-    pl->state_dir = c->state_dir;
+    pl->state_dir = running->state_dir; /* as the run took it (not used with Kafka) */
     char why[256] = "";
     int kind = weir_reload_plan(running, pl, plan, why, sizeof why);
     if (kind <= 0) {
@@ -475,6 +477,31 @@ static void forward_stray_signals(void)
     }
 }
 
+/* --state-dir for the run: sets pl->state_dir and returns the directory's
+ * lock (-1: none), or -2 when another run holds it (said). */
+static int state_dir_take(const struct cli *c, struct weir_pipeline *pl)
+{
+    if (!c->state_dir)
+        return -1;
+    if (pl->source_type->durable) {
+        /* It would take the changelog's place: saved only at the end of the
+         * run, outside the offsets it must cover, by whichever process ran.
+         * Not an error: one service unit (deploy/) runs either kind. */
+        weir_log(WEIR_LOG_INFO, "--state-dir %s is not used: the %s source keeps its keyed state in "
+                 "its changelog topic %s", c->state_dir, pl->source_type->name,
+                 pl->state_topic ? pl->state_topic : "");
+        return -1;
+    }
+    struct weir_error err = {0};
+    int fd = weir_state_dir_claim(c->state_dir, &err);
+    if (fd < 0) {
+        weir_log(WEIR_LOG_ERROR, "%s: %s", c->pipeline, err.msg);
+        return -2;
+    }
+    pl->state_dir = c->state_dir;
+    return fd;
+}
+
 static int cmd_run(const struct cli *c)
 {
     /* From here on SIGINT/SIGTERM are stop requests, also while the pipeline
@@ -489,7 +516,11 @@ static int cmd_run(const struct cli *c)
     struct weir_pipeline *pl;
     if (load(c, &pl) < 0)
         return EXIT_USAGE;
-    pl->state_dir = c->state_dir;
+    int state_lock = state_dir_take(c, pl);
+    if (state_lock == -2) {
+        weir_pipeline_free(pl);
+        return EXIT_RUN_FAILED;
+    }
     struct weir_http_conf hc;
     struct reloads reloads = {.c = c};
     struct weir_run_opts opts = {.workers = c->workers, .timing = c->timing,
@@ -515,6 +546,8 @@ static int cmd_run(const struct cli *c)
     if (rc < 0)
         weir_log(WEIR_LOG_ERROR, "%s: %s", c->pipeline, err.msg[0] ? err.msg : strerror(-rc));
     weir_pipeline_free(pl);
+    if (state_lock >= 0)
+        close(state_lock);
     return rc < 0 ? EXIT_RUN_FAILED : 0;
 }
 

@@ -6,12 +6,15 @@
  * partition is assigned (before the loop runs: a file source assigns its one
  * partition when it opens) and writes the whole state again at the end of a
  * run that went well, to a temporary file that is fsync'd and renamed over
- * the old one, so a crash leaves the previous state whole. */
+ * the old one, so a crash leaves the previous state whole. "<dir>/lock" is
+ * held (flock) by the process for its run (weir_state_dir_claim), so two
+ * runs cannot share the directory at once. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -56,6 +59,39 @@ static int dir_open(struct weir_durable *d, struct weir_error *err)
     if (!(d->state = calloc(1, sizeof(struct dir_state))))
         return weir_error_set(err, -ENOMEM, "out of memory");
     return 0;
+}
+
+/* Two runs on one directory would both read the same state and the last to
+ * end would write over the other's: the second is refused, before it opens
+ * anything (its sinks could be the first's files). The lock goes with the
+ * process (a crash lets go of it); the file says who holds it. */
+int weir_state_dir_claim(const char *dir, struct weir_error *err)
+{
+    char path[4096], who[32] = "";
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+        return weir_error_set(err, -errno, "cannot create the state directory %s: %s", dir,
+                              strerror(errno));
+    snprintf(path, sizeof path, "%s/lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return weir_error_set(err, -errno, "cannot open %s: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+        ssize_t n = pread(fd, who, sizeof who - 1, 0);
+        who[n > 0 ? n : 0] = 0;
+        who[strcspn(who, "\n")] = 0;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return weir_error_set(err, -EBUSY,
+                                  "the state directory %s is in use by another run (pid %s): "
+                                  "runs that share one must take turns", dir,
+                                  who[0] ? who : "unknown");
+        return weir_error_set(err, -e, "cannot lock %s: %s", path, strerror(e));
+    }
+    int len = snprintf(who, sizeof who, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, who, (size_t)len, 0) != len)
+        weir_log(WEIR_LOG_WARN, "cannot write the pid to %s: %s", path, strerror(errno));
+    return fd;
 }
 
 static struct dir_part *part_get(struct weir_durable *d, const char *topic, int32_t partition)
@@ -225,4 +261,5 @@ const struct weir_durable_type weir_durable_dir = {
     .write = dir_write,
     .sync = dir_sync,
     .close = dir_close,
+    .whole = 1,
 };

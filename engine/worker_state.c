@@ -276,8 +276,9 @@ int weir_worker_tie(void *ctx, struct weir_batch *out, struct weir_batch *in)
 
 /* Every so many batches: TTL stores drop idle keys (the store never does it
  * on its own), in the clock their records use (the partition's watermark,
- * or arrival time); without a durable back end nobody reads the dirty set,
- * so it is forgotten (else deleted keys' records would pile up). */
+ * or arrival time); without a back end that saves changes (none, or a
+ * state directory, which saves the whole store at the end) nobody reads the
+ * dirty set, so it is forgotten (else deleted keys' records would pile up). */
 void weir_worker_state_housekeep(struct weir_worker *w)
 {
     uint64_t keys = 0, bytes = 0;
@@ -306,7 +307,7 @@ void weir_worker_state_housekeep(struct weir_worker *w)
                 weir_state_expire(st, wm != INT64_MIN ? wm + (int64_t)(w->pl->lateness_ns / 1000000u)
                                                       : weir_wall_ms());
             }
-            if (!w->has_durable)
+            if (!w->has_durable || w->durable.type->whole)
                 weir_state_clean(st);
         }
     }
@@ -416,7 +417,7 @@ static void durable_restored(struct weir_durable *d, uint32_t part, int rc)
         w->source->type->partition_ready(w->source, part);
 }
 
-/* Without a durable store nothing reads the maps' dirt: their lookups need
+/* Without a store that saves changes nothing reads the maps' dirt: their lookups need
  * not mark it (housekeeping would only forget it again). Before any record:
  * the maps are made on the first. */
 static int no_changelog(struct weir_worker *w)
@@ -439,6 +440,8 @@ int weir_worker_durable_open(struct weir_worker *w, struct weir_error *err)
         type = pl->source_type->durable;
     if (!type)
         return no_changelog(w); /* a file run without --state-dir: state lives as long as the run */
+    if (type->whole)
+        no_changelog(w);
     w->durable = (struct weir_durable){
         .type = type, .w = w, .loop = w->loop, .where = pl->state_dir ? pl->state_dir : pl->state_topic,
         .exactly_once = pl->source_type->transactional && pl->source_type->transactional(pl->source_conf),
@@ -516,7 +519,7 @@ int weir_worker_checkpoint(struct weir_worker *w, struct weir_ticket *t, int ful
 
 void weir_worker_state_final(struct weir_worker *w)
 {
-    if (!w->has_durable || w->durable.type != &weir_durable_dir)
+    if (!w->has_durable || !w->durable.type->whole)
         return;
     int rc = weir_worker_checkpoint(w, NULL, 1);
     struct weir_error e = {0};
