@@ -63,9 +63,10 @@ struct weir_durable {
 extern const struct weir_durable_type weir_durable_dir;
 extern const struct weir_durable_type weir_durable_kafka;
 
-/* Creates the state directory when missing and locks it for this process:
- * a file descriptor to keep open for the run (closing it lets go), or
- * -errno (-EBUSY: another run holds it, said in err). */
-int weir_state_dir_claim(const char *dir, struct weir_error *err);
+/* Creates the state directory when missing and locks the pipeline's state
+ * in it for this process: a file descriptor to keep open for the run
+ * (closing it lets go), or -errno (-EBUSY: another run holds it, said in
+ * err). */
+int weir_state_dir_claim(const char *dir, const char *pipeline, struct weir_error *err);
 
 #endif

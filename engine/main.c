@@ -73,8 +73,8 @@ static const struct {
      "                    (same as --set replay.path=FILE; see docs/kafka.md)\n"
      "  --state-dir DIR   keep stateful operators' keyed state in DIR: read back when the run\n"
      "                    starts, written at the end of a run that went well (file sources;\n"
-     "                    a Kafka source keeps it in its changelog topic); one run at a\n"
-     "                    time: DIR/lock\n"
+     "                    a Kafka source keeps it in its changelog topic); one run of a\n"
+     "                    pipeline at a time: DIR/NAME.lock\n"
      "  --http [ADDR:]PORT serve /metrics (Prometheus), /healthz, /readyz, /status.json and a\n"
      "                    live status page at / on ADDR (default 127.0.0.1) and PORT (0: any\n"
      "                    free port; the chosen one is printed); the pipeline's \"http\" section\n"
@@ -493,7 +493,7 @@ static int state_dir_take(const struct cli *c, struct weir_pipeline *pl)
         return -1;
     }
     struct weir_error err = {0};
-    int fd = weir_state_dir_claim(c->state_dir, &err);
+    int fd = weir_state_dir_claim(c->state_dir, pl->name, &err);
     if (fd < 0) {
         weir_log(WEIR_LOG_ERROR, "%s: %s", c->pipeline, err.msg);
         return -2;

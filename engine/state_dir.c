@@ -1,14 +1,17 @@
 /* The state directory: durable operator state for file runs (--state-dir).
  *
- * One file per source partition, "<dir>/<topic>.<partition>.state" with the
- * topic's '/' and other unsafe bytes turned into '_': a magic, a version and
+ * One file per pipeline and source partition,
+ * "<dir>/<pipeline>.<topic>.<partition>.state" with '/', '.' and other unsafe
+ * bytes of the names turned into '_' (an older weir's "<topic>.<partition>.state"
+ * is read when that is missing): a magic, a version and
  * then entries [u32 klen][u32 vlen][key][value]. A run reads it back when its
  * partition is assigned (before the loop runs: a file source assigns its one
  * partition when it opens) and writes the whole state again at the end of a
  * run that went well, to a temporary file that is fsync'd and renamed over
- * the old one, so a crash leaves the previous state whole. "<dir>/lock" is
- * held (flock) by the process for its run (weir_state_dir_claim), so two
- * runs cannot share the directory at once. */
+ * the old one, so a crash leaves the previous state whole.
+ * "<dir>/<pipeline>.lock" is held (flock) by the process for its run
+ * (weir_state_dir_claim), so two runs of one pipeline cannot share the
+ * directory at once. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -21,6 +24,8 @@
 #include "engine/buf.h"
 #include "engine/durable.h"
 #include "engine/log.h"
+#include "engine/pipeline.h"
+#include "engine/worker.h"
 
 #define DIR_MAGIC 0x52445357u /* "WSDR" read as a little-endian uint32 */
 #define DIR_VERSION 1u
@@ -35,15 +40,30 @@ struct dir_state {
     struct dir_part *parts;
 };
 
-static char *part_path(const char *dir, const char *topic, int32_t partition)
+/* Appends s with '/', '\\', '.' and control bytes turned into '_', so that
+ * a name's dots still separate its parts. */
+static int put_safe(char *p, int off, size_t n, const char *s)
 {
-    size_t n = strlen(dir) + strlen(topic) + 32;
+    for (; *s && (size_t)off < n - 20; s++)
+        p[off++] = (*s == '/' || *s == '\\' || *s == '.' || (unsigned char)*s < 32) ? '_' : *s;
+    return off;
+}
+
+/* "<dir>/<pipeline>.<topic>.<partition>.state"; pipeline NULL: the name an
+ * older weir gave it, without the pipeline's, still read (dir_restore). */
+static char *part_path(const char *dir, const char *pipeline, const char *topic,
+                       int32_t partition)
+{
+    size_t n = strlen(dir) + (pipeline ? strlen(pipeline) : 0) + strlen(topic) + 40;
     char *p = malloc(n);
     if (!p)
         return NULL;
     int off = snprintf(p, n, "%s/", dir);
-    for (const char *s = topic; *s && (size_t)off < n - 20; s++)
-        p[off++] = (*s == '/' || *s == '\\' || *s == '.' || (unsigned char)*s < 32) ? '_' : *s;
+    if (pipeline) {
+        off = put_safe(p, off, n, pipeline);
+        p[off++] = '.';
+    }
+    off = put_safe(p, off, n, topic);
     snprintf(p + off, n - (size_t)off, ".%d.state", (int)partition);
     return p;
 }
@@ -61,17 +81,22 @@ static int dir_open(struct weir_durable *d, struct weir_error *err)
     return 0;
 }
 
-/* Two runs on one directory would both read the same state and the last to
- * end would write over the other's: the second is refused, before it opens
- * anything (its sinks could be the first's files). The lock goes with the
- * process (a crash lets go of it); the file says who holds it. */
-int weir_state_dir_claim(const char *dir, struct weir_error *err)
+/* Two runs of one pipeline on one directory would both read the same state
+ * and the last to end would write over the other's: the second is refused,
+ * before it opens anything (its sinks could be the first's files). The lock
+ * goes with the process (a crash lets go of it); the file says who holds
+ * it. Other pipelines' files are theirs: they may run at the same time. */
+int weir_state_dir_claim(const char *dir, const char *pipeline, struct weir_error *err)
 {
     char path[4096], who[32] = "";
     if (mkdir(dir, 0755) < 0 && errno != EEXIST)
         return weir_error_set(err, -errno, "cannot create the state directory %s: %s", dir,
                               strerror(errno));
-    snprintf(path, sizeof path, "%s/lock", dir);
+    size_t at = (size_t)snprintf(path, sizeof path, "%s/", dir);
+    if (at + strlen(pipeline) + 30 > sizeof path)
+        return weir_error_set(err, -ENAMETOOLONG, "the state directory's path is too long");
+    at = (size_t)put_safe(path, (int)at, sizeof path, pipeline);
+    snprintf(path + at, sizeof path - at, ".lock");
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0)
         return weir_error_set(err, -errno, "cannot open %s: %s", path, strerror(errno));
@@ -83,9 +108,9 @@ int weir_state_dir_claim(const char *dir, struct weir_error *err)
         close(fd);
         if (e == EWOULDBLOCK)
             return weir_error_set(err, -EBUSY,
-                                  "the state directory %s is in use by another run (pid %s): "
-                                  "runs that share one must take turns", dir,
-                                  who[0] ? who : "unknown");
+                                  "pipeline %s's state in %s is in use by another run (pid %s, "
+                                  "%s): runs of one pipeline on one state directory must take "
+                                  "turns", pipeline, dir, who[0] ? who : "unknown", path);
         return weir_error_set(err, -e, "cannot lock %s: %s", path, strerror(e));
     }
     int len = snprintf(who, sizeof who, "%ld\n", (long)getpid());
@@ -97,7 +122,7 @@ int weir_state_dir_claim(const char *dir, struct weir_error *err)
 static struct dir_part *part_get(struct weir_durable *d, const char *topic, int32_t partition)
 {
     struct dir_state *ds = d->state;
-    char *path = part_path(d->where, topic, partition);
+    char *path = part_path(d->where, d->w->pl->name, topic, partition);
     if (!path)
         return NULL;
     for (struct dir_part *p = ds->parts; p; p = p->next) {
@@ -161,6 +186,23 @@ static int parse(struct weir_durable *d, uint32_t part, const struct weir_buf *b
     return 0;
 }
 
+/* The file an older weir wrote (named without the pipeline), read when this
+ * pipeline has none yet: the state of an upgrade carries on. Left in place,
+ * as another pipeline on the directory may take it too. */
+static int read_older(const struct weir_durable *d, const struct dir_part *p, const char *topic,
+                      int32_t partition, struct weir_buf *b)
+{
+    char *older = part_path(d->where, NULL, topic, partition);
+    if (!older)
+        return -ENOMEM;
+    int rc = read_file(older, b);
+    if (rc == 0 && b->len)
+        weir_log(WEIR_LOG_INFO, "state: reading %s, saved by an older weir (saved as %s from now "
+                 "on)", older, p->path);
+    free(older);
+    return rc;
+}
+
 static int dir_restore(struct weir_durable *d, uint32_t part, const char *topic, int32_t partition)
 {
     struct dir_part *p = part_get(d, topic, partition);
@@ -168,6 +210,10 @@ static int dir_restore(struct weir_durable *d, uint32_t part, const char *topic,
         return -ENOMEM;
     struct weir_buf b = {0};
     int rc = read_file(p->path, &b);
+    if (rc == 0 && b.len == 0)
+        rc = read_older(d, p, topic, partition, &b);
+    if (rc == 0 && b.len == 0)
+        weir_log(WEIR_LOG_INFO, "state: no %s yet: this run starts afresh", p->path);
     if (rc == 0)
         rc = parse(d, part, &b);
     weir_buf_free(&b);

@@ -10,7 +10,9 @@
 #   6. A store that evicts all run long does not grow a record per evicted
 #      key (the directory saves the whole store at the end, not changes).
 #   7. A Kafka source does not use --state-dir (its changelog keeps state).
-#   8. Two runs cannot share a state directory at once.
+#   8. Two runs of one pipeline cannot share a state directory at once;
+#      another pipeline can.
+#   9. Files are per pipeline; an older weir's file (no pipeline name) is read.
 set -euo pipefail
 SRC=${WEIR_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 WEIR=${WEIR_BIN:-$SRC/build/weir}
@@ -155,7 +157,7 @@ else
     bad "a Kafka source with --state-dir: rc $rc, $(ls "$WORK/kafka-state" 2>&1), $(cat "$WORK/err.txt")"
 fi
 
-# 8. Two runs cannot share a state directory at once (both would read the
+# 8. Two runs of one pipeline cannot share a state directory at once (both would read the
 # same state, and the last to end would write over the other's): the second
 # is refused before it opens anything, its output file untouched; once the
 # first has ended the directory is free again. The first reads a FIFO, so it
@@ -165,16 +167,22 @@ mkfifo "$WORK/fifo"
     --state-dir "$WORK/shared" <"$WORK/fifo" &
 holder=$!
 exec 3>"$WORK/fifo"
-for _ in $(seq 100); do [ "$(cat "$WORK/shared/lock" 2>/dev/null)" = "$holder" ] && break; sleep 0.1; done
+for _ in $(seq 100); do [ "$(cat "$WORK/shared/state-dir.lock" 2>/dev/null)" = "$holder" ] && break; sleep 0.1; done
 echo untouched >"$WORK/second.jsonl"
 rc=0
 run "$WORK/p.json" "$WORK/p-a.jsonl" "$WORK/second.jsonl" --state-dir "$WORK/shared" \
     2>"$WORK/err.txt" || rc=$?
-if ((rc == 1)) && grep -q "in use by another run (pid $holder)" "$WORK/err.txt" &&
+if ((rc == 1)) && grep -q "in use by another run (pid $holder, " "$WORK/err.txt" &&
     [ "$(cat "$WORK/second.jsonl")" = untouched ]; then
     ok "a second run on a state directory in use is refused: $(cat "$WORK/err.txt")"
 else
     bad "a second run on a state directory in use: rc $rc, $(cat "$WORK/err.txt")"
+fi
+# Another pipeline has its own files in the directory: it runs meanwhile.
+if run "$WORK/churn.json" "$WORK/churn-a.jsonl" "$WORK/other.jsonl" --state-dir "$WORK/shared"; then
+    ok "another pipeline runs on the directory meanwhile"
+else
+    bad "another pipeline could not run on the directory meanwhile"
 fi
 head -n 100 "$WORK/p-a.jsonl" >&3
 exec 3>&-
@@ -184,6 +192,29 @@ if run "$WORK/p.json" "$WORK/p-b.jsonl" "$WORK/third.jsonl" --state-dir "$WORK/s
     ok "after the first run ended the directory is free again"
 else
     bad "the directory stayed held after its run ended"
+fi
+
+# 9. Files are per pipeline ("<name>.<topic>.<partition>.state"): another
+# pipeline's run between the two halves leaves this one's state alone. A
+# file an older weir wrote ("<topic>.<partition>.state") is read when the
+# pipeline has none: the upgrade carries the state on.
+run "$WORK/p.json" "$WORK/p-a.jsonl" "$WORK/mix-1.jsonl" --state-dir "$WORK/mix"
+run "$WORK/churn.json" "$WORK/churn-a.jsonl" /dev/null --state-dir "$WORK/mix"
+run "$WORK/p.json" "$WORK/p-b.jsonl" "$WORK/mix-2.jsonl" --state-dir "$WORK/mix"
+if cat "$WORK/mix-1.jsonl" "$WORK/mix-2.jsonl" | cmp -s - "$WORK/p-whole.jsonl" &&
+    [ -s "$WORK/mix/state-dir.file.-1.state" ] && [ -s "$WORK/mix/churn.file.-1.state" ]; then
+    ok "two pipelines on one directory keep their own state ($(ls "$WORK/mix" | tr '\n' ' '))"
+else
+    bad "two pipelines on one directory: $(ls "$WORK/mix" | tr '\n' ' ')"
+fi
+run "$WORK/p.json" "$WORK/p-a.jsonl" "$WORK/old-1.jsonl" --state-dir "$WORK/old"
+mv "$WORK/old/state-dir.file.-1.state" "$WORK/old/file.-1.state"
+run "$WORK/p.json" "$WORK/p-b.jsonl" "$WORK/old-2.jsonl" --state-dir "$WORK/old" 2>"$WORK/err.txt"
+if cat "$WORK/old-1.jsonl" "$WORK/old-2.jsonl" | cmp -s - "$WORK/p-whole.jsonl" &&
+    grep -q "saved by an older weir" "$WORK/err.txt" && [ -s "$WORK/old/state-dir.file.-1.state" ]; then
+    ok "an older weir's state file is read: $(cat "$WORK/err.txt")"
+else
+    bad "an older weir's state file: $(cat "$WORK/err.txt")"
 fi
 
 echo "$passed passed, $failed failed"
