@@ -483,13 +483,26 @@ static int state_dir_take(const struct cli *c, struct weir_pipeline *pl)
 {
     if (!c->state_dir)
         return -1;
+    char older[256];
+    if (!pl->state_durable) {
+        weir_log(WEIR_LOG_INFO, "--state-dir %s is not used: \"state\": {\"durable\": false}",
+                 c->state_dir);
+        return -1;
+    }
     if (pl->source_type->durable) {
         /* It would take the changelog's place: saved only at the end of the
          * run, outside the offsets it must cover, by whichever process ran.
          * Not an error: one service unit (deploy/) runs either kind. */
-        weir_log(WEIR_LOG_INFO, "--state-dir %s is not used: the %s source keeps its keyed state in "
-                 "its changelog topic %s", c->state_dir, pl->source_type->name,
-                 pl->state_topic ? pl->state_topic : "");
+        if (weir_state_dir_any(c->state_dir, older, sizeof older))
+            weir_log(WEIR_LOG_WARN, "--state-dir %s is not used: the %s source keeps its keyed "
+                     "state in its changelog topic %s only. %s there was saved by a weir that "
+                     "kept a Kafka pipeline's state in the directory: it is not read, that state "
+                     "starts afresh (docs/operations.md, Upgrades)", c->state_dir,
+                     pl->source_type->name, pl->state_topic, older);
+        else
+            weir_log(WEIR_LOG_INFO, "--state-dir %s is not used: the %s source keeps its keyed "
+                     "state in its changelog topic %s", c->state_dir, pl->source_type->name,
+                     pl->state_topic);
         return -1;
     }
     struct weir_error err = {0};

@@ -26,8 +26,9 @@ struct state_conf {
 
 static const struct weir_option state_options[] = {
     {"durable", WEIR_OPT_BOOL, "true",
-     "restore keyed state when a partition is assigned and save what changes (Kafka: a changelog "
-     "topic; file runs: --state-dir); false keeps state in memory for the run only",
+     "restore keyed state when a partition is assigned and save it (Kafka: what changes, to a "
+     "changelog topic; file runs: the whole store at the end, to --state-dir); false keeps state "
+     "in memory for the run only",
      offsetof(struct state_conf, durable), 0, 0, 0, NULL},
     {"changelog", WEIR_OPT_STRING, NULL,
      "Kafka source: the compacted changelog topic (default \"weir-\" + name + \"-changelog\"); "

@@ -138,6 +138,17 @@ static int durable_in_use(const struct weir_pipeline *pl)
     return pl->state_durable && (pl->state_dir || pl->source_type->durable);
 }
 
+/* Some operator keeps keyed state: its type has the state options
+ * (engine/opstate.h); -1 when none does. */
+static int keyed_op(const struct weir_pipeline *pl)
+{
+    for (size_t k = 0; k < pl->nops; k++)
+        for (const struct weir_option *o = pl->ops[k].type->options; o && o->name; o++)
+            if (strcmp(o->name, "max_keys") == 0)
+                return (int)k;
+    return -1;
+}
+
 int weir_reload_plan(const struct weir_pipeline *running, const struct weir_pipeline *next,
                      struct weir_reload_plan *plan, char *why, size_t cap)
 {
@@ -147,6 +158,15 @@ int weir_reload_plan(const struct weir_pipeline *running, const struct weir_pipe
     if (next->nops > WEIR_RELOAD_MAX_OPS || running->nops > WEIR_RELOAD_MAX_OPS ||
         next->nsinks >= WEIR_RELOAD_MAX_OPS || running->nsinks >= WEIR_RELOAD_MAX_OPS) {
         snprintf(why, cap, "more than %d operators or sinks", WEIR_RELOAD_MAX_OPS);
+        return -1;
+    }
+    /* Where durable state is read and saved is opened at the start, and
+     * only for a pipeline that keeps some: it would never save this. */
+    int first_keyed = keyed_op(next);
+    if (durable_in_use(running) && first_keyed >= 0 && keyed_op(running) < 0) {
+        snprintf(why, cap, "operators[%d] (%s) keeps keyed state and the running pipeline keeps "
+                 "none: where it is saved opens at the start", first_keyed,
+                 next->ops[first_keyed].type->name);
         return -1;
     }
     plan->same_columns = same_schema(&running->schema, &next->schema);

@@ -14,6 +14,7 @@
  * directory at once. */
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,37 +87,67 @@ static int dir_open(struct weir_durable *d, struct weir_error *err)
  * before it opens anything (its sinks could be the first's files). The lock
  * goes with the process (a crash lets go of it); the file says who holds
  * it. Other pipelines' files are theirs: they may run at the same time. */
+static int refused(int fd, int e, const char *pipeline, const char *dir, const char *path,
+                   struct weir_error *err)
+{
+    char who[32] = "";
+    ssize_t n = pread(fd, who, sizeof who - 1, 0);
+    who[n > 0 ? n : 0] = 0;
+    who[strcspn(who, "\n")] = 0;
+    close(fd);
+    if (e != EWOULDBLOCK)
+        return weir_error_set(err, -e, "cannot lock %s: %s", path, strerror(e));
+    return weir_error_set(err, -EBUSY,
+                          "pipeline %s's state in %s is in use by another run (pid %s, %s): runs "
+                          "of one pipeline on one state directory must take turns",
+                          pipeline, dir, who[0] ? who : "unknown", path);
+}
+
 int weir_state_dir_claim(const char *dir, const char *pipeline, struct weir_error *err)
 {
-    char path[4096], who[32] = "";
+    char path[4096], who[32];
+    struct stat st;
     if (mkdir(dir, 0755) < 0 && errno != EEXIST)
         return weir_error_set(err, -errno, "cannot create the state directory %s: %s", dir,
                               strerror(errno));
+    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+        return weir_error_set(err, -ENOTDIR, "%s is not a directory", dir);
     size_t at = (size_t)snprintf(path, sizeof path, "%s/", dir);
     if (at + strlen(pipeline) + 30 > sizeof path)
         return weir_error_set(err, -ENAMETOOLONG, "the state directory's path is too long");
     at = (size_t)put_safe(path, (int)at, sizeof path, pipeline);
     snprintf(path + at, sizeof path - at, ".lock");
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    /* The pid is written into it: not through a link, into a plain file only. */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0)
         return weir_error_set(err, -errno, "cannot open %s: %s", path, strerror(errno));
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        int e = errno;
-        ssize_t n = pread(fd, who, sizeof who - 1, 0);
-        who[n > 0 ? n : 0] = 0;
-        who[strcspn(who, "\n")] = 0;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        if (e == EWOULDBLOCK)
-            return weir_error_set(err, -EBUSY,
-                                  "pipeline %s's state in %s is in use by another run (pid %s, "
-                                  "%s): runs of one pipeline on one state directory must take "
-                                  "turns", pipeline, dir, who[0] ? who : "unknown", path);
-        return weir_error_set(err, -e, "cannot lock %s: %s", path, strerror(e));
+        return weir_error_set(err, -EINVAL, "%s is not a plain file", path);
     }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+        return refused(fd, errno, pipeline, dir, path, err);
     int len = snprintf(who, sizeof who, "%ld\n", (long)getpid());
     if (ftruncate(fd, 0) < 0 || pwrite(fd, who, (size_t)len, 0) != len)
         weir_log(WEIR_LOG_WARN, "cannot write the pid to %s: %s", path, strerror(errno));
     return fd;
+}
+
+int weir_state_dir_any(const char *dir, char *name, size_t cap)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int found = 0;
+    for (struct dirent *e; !found && (e = readdir(d));) {
+        size_t n = strlen(e->d_name);
+        if (n > 6 && strcmp(e->d_name + n - 6, ".state") == 0) {
+            snprintf(name, cap, "%s", e->d_name);
+            found = 1;
+        }
+    }
+    closedir(d);
+    return found;
 }
 
 static struct dir_part *part_get(struct weir_durable *d, const char *topic, int32_t partition)

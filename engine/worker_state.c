@@ -434,7 +434,7 @@ int weir_worker_durable_open(struct weir_worker *w, struct weir_error *err)
     const struct weir_durable_type *type = NULL;
     if (!w->stateful || !pl->state_durable)
         return no_changelog(w);
-    if (pl->state_dir)
+    if (pl->state_dir && !pl->source_type->durable) /* a Kafka source: its changelog only */
         type = &weir_durable_dir;
     else if (pl->source_type->durable)
         type = pl->source_type->durable;

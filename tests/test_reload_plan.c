@@ -146,8 +146,22 @@ static void test_kinds(void)
     CHECK(plan(a, csv, &p, why) == -1);
     CHECK(strstr(why, "source changed while keyed state is durable") != NULL);
     a->state_dir = NULL;
+    /* keyed state added to a run that kept none: its store would never be
+     * saved (durable state is opened at the start, for a pipeline that
+     * keeps some) */
+    struct weir_pipeline *bare = make(NULL, "{\"type\": \"score\", \"fields\": [\"v\"], "
+                                      "\"out\": \"s\"}", NULL, NULL);
+    struct weir_pipeline *keyed = make(NULL, "{\"type\": \"score\", \"fields\": [\"v\"], "
+                                       "\"out\": \"s\"}, " THR("0.9"), NULL, NULL);
+    CHECK(plan(bare, keyed, &p, why) == WEIR_RELOAD_SHAPE); /* nothing durable: fine */
+    bare->state_dir = dir;
+    CHECK(plan(bare, keyed, &p, why) == -1);
+    CHECK_STR(why, "operators[2] (threshold) keeps keyed state and the running pipeline keeps none: "
+                   "where it is saved opens at the start");
+    CHECK(plan(keyed, bare, &p, why) == WEIR_RELOAD_SHAPE); /* dropping it is fine */
 
-    struct weir_pipeline *all[] = {a, same, opt, add, rm, col, s2, s2x, batch, csv, late, w, ins};
+    struct weir_pipeline *all[] = {a,   same, opt, add, rm,  col,  s2,
+                                   s2x, batch, csv, late, w, ins, bare, keyed};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         weir_pipeline_free(all[i]);
 }

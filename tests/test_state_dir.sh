@@ -18,7 +18,8 @@ SRC=${WEIR_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 WEIR=${WEIR_BIN:-$SRC/build/weir}
 . "$SRC/tests/lib.sh" 2>/dev/null || true
 WORK=$(mktemp -d /tmp/weir-test-state-dir.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+holder=
+trap '[ -n "$holder" ] && kill "$holder" 2>/dev/null; rm -rf "$WORK"' EXIT
 passed=0 failed=0
 ok() { passed=$((passed + 1)); echo "test_state_dir: ok: $*"; }
 bad() { failed=$((failed + 1)); echo "test_state_dir: FAIL: $*"; }
@@ -131,7 +132,11 @@ without=$(peak_kb "$WEIR" run "$WORK/churn.json" --set source.path="$WORK/churn.
     --set sinks[0].path=/dev/null --quiet)
 with=$(peak_kb "$WEIR" run "$WORK/churn.json" --set source.path="$WORK/churn.jsonl" \
     --set sinks[0].path=/dev/null --quiet --state-dir "$WORK/churn-peak")
-if ((with < without * 3 / 2)); then
+if grep -q __asan_init "$WEIR" 2>/dev/null; then
+    # ASan's quarantine keeps freed memory resident either way: both peaks
+    # look alike with or without the bug, so only the plain build can judge.
+    ok "200,000 evicted keys: peak memory not compared under ASan ($with kB, $without kB)"
+elif ((with < without * 3 / 2)); then
     ok "200,000 evicted keys: peak memory $with kB with --state-dir, $without kB without"
 else
     bad "200,000 evicted keys: peak memory $with kB with --state-dir, $without kB without"
@@ -155,6 +160,16 @@ if ((rc == 0)) && [ ! -e "$WORK/kafka-state" ] &&
     ok "a Kafka source does not use --state-dir, and says so"
 else
     bad "a Kafka source with --state-dir: rc $rc, $(ls "$WORK/kafka-state" 2>&1), $(cat "$WORK/err.txt")"
+fi
+# A directory where an earlier weir kept a Kafka pipeline's state: said loudly.
+mkdir "$WORK/kafka-old" && printf 'WSDR\001\000\000\000' >"$WORK/kafka-old/cpu-metrics.0.state"
+"$WEIR" run "$SRC/pipelines/monitor-embedded.json" --state-dir "$WORK/kafka-old" --quiet \
+    >/dev/null 2>"$WORK/err.txt" || true
+if grep -q "state-dir .*cpu-metrics.0.state there was saved by a weir that kept a Kafka" \
+    "$WORK/err.txt"; then
+    ok "an earlier weir's Kafka state in the directory is warned of"
+else
+    bad "an earlier weir's Kafka state in the directory: $(cat "$WORK/err.txt")"
 fi
 
 # 8. Two runs of one pipeline cannot share a state directory at once (both would read the
@@ -187,6 +202,7 @@ fi
 head -n 100 "$WORK/p-a.jsonl" >&3
 exec 3>&-
 wait "$holder" || bad "the run holding the directory failed"
+holder=
 if run "$WORK/p.json" "$WORK/p-b.jsonl" "$WORK/third.jsonl" --state-dir "$WORK/shared" &&
     [ "$(wc -l <"$WORK/held.jsonl")" = 100 ]; then
     ok "after the first run ended the directory is free again"
