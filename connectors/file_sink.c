@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "connectors/connector.h"
+#include "connectors/file_sink.h"
 #include "engine/buf.h"
 #include "engine/loop.h"
 #include "engine/output.h"
@@ -674,6 +675,11 @@ static int fk_prepare(void *conf, const json_t *raw, struct weir_prepare *p)
         return 1;
     }
     return 0;
+}
+
+const char *weir_file_sink_path(const void *conf)
+{
+    return ((const struct file_sink_conf *)conf)->path;
 }
 
 const struct weir_sink_type weir_sink_file = {

@@ -746,6 +746,7 @@ const struct weir_source_type weir_source_file = {
     .conf_size = sizeof(struct file_source_conf),
     .per_worker = 0,
     .prepare = prepare,
+    .check = weir_file_source_check,
     .open = fs_open,
     .resume = fs_resume,
     .keeps = fs_keeps,

@@ -1,6 +1,7 @@
 /* The file source's state (file_source.c), shared with the part that takes
- * over from a replaced source on a reload (file_source_resume.c). Nothing
- * outside those two files includes this. */
+ * over from a replaced source on a reload (file_source_resume.c) and its
+ * load-time check against the sinks (file_overlap.c). Nothing outside the
+ * file connectors includes this. */
 #ifndef WEIR_CONNECTORS_FILE_SOURCE_H
 #define WEIR_CONNECTORS_FILE_SOURCE_H
 
@@ -87,5 +88,9 @@ int weir_file_source_open_as(struct file_source *fs, size_t k, int same_as,
  * replaces (or NULL). */
 int weir_file_source_open_start(struct file_source *fs, const struct weir_source *prev,
                                 struct weir_error *err);
+
+/* The file source's check(): no file sink writes a file it reads
+ * (file_overlap.c). */
+int weir_file_source_check(const void *conf, const struct weir_pipeline *pl, struct weir_diag *d);
 
 #endif

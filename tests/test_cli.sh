@@ -173,4 +173,18 @@ printf '"host,cpu\nweb-1,1\n' >"$T/bad-header.csv"
 weir run "$GOOD" "${RUNSET[@]}" --set "source.path=$T/bad-header.csv" --set source.format=csv
 expect "run on a CSV file with a broken header" 1 stderr "bad-header.csv: line 1: CSV header has an unterminated quote"
 
+# A sink that writes the file the source reads would empty it before it is
+# read: refused at load (also through a link, and for the dead letter), the
+# input left whole.
+printf '{"host":"a","cpu":1}\n{"host":"b","cpu":2}\n' >"$T/same.jsonl"
+ln -s "$T/same.jsonl" "$T/same-link.jsonl"
+weir run "$GOOD" --set "source.path=$T/same.jsonl" --set "sinks[0].path=$T/same-link.jsonl" \
+    --set "dead_letter.path=$T/same.jsonl"
+expect "run whose sinks write the source's file" 2 \
+    stderr "sinks\[0\]\.path: expected a file the source does not read, got $T/same-link.jsonl" \
+    stderr "dead_letter\.path: expected a file the source does not read"
+[ "$(wc -l <"$T/same.jsonl")" -eq 2 ] && ok || fail "the source file was touched: $(wc -l <"$T/same.jsonl") lines"
+weir validate "$GOOD" --set "source.path=$T/same.jsonl" --set "sinks[0].path=$T/same.jsonl"
+expect "validate: a sink writes the source's file" 2 stderr "sinks\[0\]\.path: expected a file"
+
 finish

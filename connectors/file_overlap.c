@@ -1,0 +1,46 @@
+/* A file sink, or the dead letter, that writes a file the file source reads:
+ * the sink empties it when the run starts (or, appending, feeds the source
+ * its own output), so the input is gone before it is read. Refused at load,
+ * with the sink's path, by the file source's check(). Files are compared by
+ * device and inode: the same file under two names, a link, counts. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "connectors/file_sink.h"
+#include "connectors/file_source.h"
+#include "engine/pipeline.h"
+
+static int reads(const struct file_source_conf *c, const struct stat *out)
+{
+    for (size_t i = 0; i < c->files.n; i++) {
+        struct stat in;
+        if (stat(c->files.paths[i], &in) == 0 && in.st_dev == out->st_dev &&
+            in.st_ino == out->st_ino)
+            return 1;
+    }
+    return 0;
+}
+
+int weir_file_source_check(const void *conf, const struct weir_pipeline *pl, struct weir_diag *d)
+{
+    const struct file_source_conf *c = conf;
+    int bad = 0;
+    for (size_t k = 0; k <= pl->nsinks; k++) {
+        const struct weir_stage_sink *st = k < pl->nsinks ? &pl->sinks[k] : &pl->dead;
+        const char *out = st->type == &weir_sink_file ? weir_file_sink_path(st->conf) : NULL;
+        struct stat so;
+        if (!out || strcmp(out, "-") == 0 || stat(out, &so) < 0 || !S_ISREG(so.st_mode) ||
+            !reads(c, &so))
+            continue;
+        char where[64];
+        if (k < pl->nsinks)
+            snprintf(where, sizeof where, "sinks[%zu].path", k);
+        else
+            snprintf(where, sizeof where, "dead_letter.path");
+        weir_diag_add(d, where, "expected a file the source does not read, got %s: source.path "
+                      "reads it, and this sink would empty it before it is read", out);
+        bad++;
+    }
+    return bad;
+}
