@@ -20,6 +20,21 @@ const char *weir_path_index(char *buf, size_t size, const char *path, size_t ind
     return buf;
 }
 
+int weir_options_only_with(const json_t *obj, const char *const *names, int cond, const char *with,
+                           struct weir_diag *diag, const char *path)
+{
+    int bad = 0;
+    char at[256];
+    for (size_t k = 0; !cond && names[k]; k++) {
+        if (!json_object_get(obj, names[k]))
+            continue;
+        weir_diag_add(diag, weir_path_key(at, sizeof at, path, names[k]),
+                      "expected only with %s: without it this option does nothing", with);
+        bad++;
+    }
+    return bad;
+}
+
 /* A short rendering of what the user wrote, for "got ...": 15 digits give
  * back the number as written (1e300), not its 17-digit expansion. */
 static const char *json_brief(const json_t *v, char *buf, size_t size)

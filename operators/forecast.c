@@ -117,6 +117,9 @@ static int forecast_prepare(void *vconf, const json_t *raw, struct weir_prepare 
                       (long long)c->season_buckets, (long long)c->season_ms);
         bad++;
     }
+    static const char *const season_opts[] = {"season_buckets", "gamma", NULL};
+    bad += weir_options_only_with(raw, season_opts, c->season_ns != 0, "\"season\"", p->diag,
+                                  p->path);
     size_t phases = c->season_ms > 0 ? (size_t)c->season_buckets : 0;
     size_t marks = c->clip > 0 ? phases : 0;
     c->feature_bytes = sizeof(struct hw_model) +

@@ -87,5 +87,10 @@ int scorer_prepare(struct scorer_conf *s, const json_t *raw, struct weir_prepare
     weir_path_key(ip, sizeof ip, p->path, "out");
     s->out_col = weir_schema_feature_out(p, s->out, ip, 1);
     bad += s->out_col < 0;
+    static const char *const range_opts[] = {"range_k", "range_out", NULL};
+    static const char *const ratio_opts[] = {"z_half", NULL};
+    bad += weir_options_only_with(raw, range_opts, s->range, "\"range\": true", p->diag, p->path);
+    bad += weir_options_only_with(raw, ratio_opts, s->mapping == SCORER_RATIO,
+                                  "\"mapping\": \"ratio\"", p->diag, p->path);
     return bad;
 }

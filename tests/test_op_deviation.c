@@ -123,13 +123,15 @@ static int near_or_nan(float got, float want)
 static void compare(const struct ref_conf *rc, const float *x, size_t n)
 {
     static const char *sides[] = {"both", "up", "down"};
-    char conf[512];
+    char conf[512], z_half[48] = "";
+    if (rc->ratio) /* z_half only with the ratio mapping */
+        snprintf(z_half, sizeof z_half, "\"z_half\": %g, ", rc->z_half);
     snprintf(conf, sizeof conf,
              "{\"fields\": [\"v\"], \"method\": \"%s\", \"side\": \"%s\", \"mapping\": \"%s\", "
-             "\"window\": %d, \"warmup\": %d, \"hold\": %d, \"z_half\": %g, \"range\": true, "
+             "\"window\": %d, \"warmup\": %d, \"hold\": %d, %s\"range\": true, "
              "\"of\": \"%s\"}",
              rc->robust ? "robust" : "gaussian", sides[rc->side], rc->ratio ? "ratio" : "erf",
-             rc->window, rc->warmup, rc->hold, rc->z_half, rc->change ? "change" : "value");
+             rc->window, rc->warmup, rc->hold, z_half, rc->change ? "change" : "value");
     struct h_pipe p;
     struct h_op h;
     h_pipe_init(&p);
@@ -469,6 +471,14 @@ static void test_prepare_errors(void)
                            "{\"fields\": [\"v\"], \"range\": true, \"range_out\": [\"a\"]}",
                            "test.json: operators[1].range_out: expected 2 names (lo and hi per "
                            "input), got 1");
+    h_expect_prepare_error(&weir_op_deviation, feats, 1,
+                           "{\"fields\": [\"v\"], \"z_half\": 2}",
+                           "test.json: operators[1].z_half: expected only with \"mapping\": "
+                           "\"ratio\": without it this option does nothing");
+    h_expect_prepare_error(&weir_op_deviation, feats, 1,
+                           "{\"fields\": [\"v\"], \"season_alpha\": 0.1}",
+                           "test.json: operators[1].season_alpha: expected only with \"season\": "
+                           "without it this option does nothing");
     h_expect_prepare_error(&weir_op_deviation, feats, 1, "{\"fields\": [\"w\"]}",
                            "test.json: operators[1].fields[0]: unknown feature \"w\" (did you mean "
                            "\"v\"?)");

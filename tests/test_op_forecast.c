@@ -163,12 +163,14 @@ static void make_series(void)
 static size_t reference_mismatches(double clip, int season, int buckets, size_t *clipped)
 {
     static double ref[N], rlo[N], rhi[N];
-    char conf[256];
+    char conf[256], with_season[96] = "";
+    if (season) /* its options only with it */
+        snprintf(with_season, sizeof with_season,
+                 "\"season\": \"1d\", \"gamma\": 0.4, \"season_buckets\": %d, ", buckets);
     snprintf(conf, sizeof conf,
-             "{\"fields\": \"v\", \"alpha\": 0.2, \"beta\": 0.05, \"gamma\": 0.4, %s"
-             "\"season_buckets\": %d, \"window\": 100, \"warmup\": 40, \"range\": true, "
-             "\"clip\": %g}",
-             season ? "\"season\": \"1d\", " : "", buckets, clip);
+             "{\"fields\": \"v\", \"alpha\": 0.2, \"beta\": 0.05, %s"
+             "\"window\": 100, \"warmup\": 40, \"range\": true, \"clip\": %g}",
+             with_season, clip);
     run(conf, -1, s1, w1, 1);
     reference(x, N, 0.2, 0.05, 0.4, season, buckets, 100, 40, clip, ref, rlo, rhi);
     size_t off = 0;
@@ -395,6 +397,12 @@ static void test_prepare_errors(void)
                            "{\"fields\": [\"v\"], \"range\": true, \"range_out\": [\"a\"]}",
                            "test.json: operators[1].range_out: expected 2 names (lo and hi per "
                            "input), got 1");
+    h_expect_prepare_error(&weir_op_forecast, feats, 1, "{\"fields\": [\"v\"], \"gamma\": 0.5}",
+                           "test.json: operators[1].gamma: expected only with \"season\": "
+                           "without it this option does nothing");
+    h_expect_prepare_error(&weir_op_forecast, feats, 1, "{\"fields\": [\"v\"], \"range_k\": 2}",
+                           "test.json: operators[1].range_k: expected only with \"range\": true: "
+                           "without it this option does nothing");
 }
 
 int main(void)

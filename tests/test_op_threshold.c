@@ -242,6 +242,12 @@ static void test_prepare_errors(void)
                  "write \"anomaly_score\"");
     expect_error("{\"above\": 0.9, \"qantile\": 0.9}",
                  "test.json: operators[3].qantile: unknown option (did you mean \"quantile\"?)");
+    expect_error("{\"above\": 0.9, \"cooldown\": 100}",
+                 "test.json: operators[3].cooldown: expected only with \"incidents\": true: "
+                 "without it this option does nothing");
+    expect_error("{\"above\": 0.9, \"incidents\": false, \"close_event\": true}",
+                 "test.json: operators[3].close_event: expected only with \"incidents\": true: "
+                 "without it this option does nothing");
 }
 
 /* Runs s through h (batches of 7, so incidents span batches); warm[i] sets
