@@ -142,9 +142,14 @@ static int check_txn_timeout(const struct weir_kafka_source_conf *c, const struc
 int weir_kafka_source_check(const void *conf, const struct weir_pipeline *pl, struct weir_diag *d)
 {
     const struct weir_kafka_source_conf *c = conf;
+    /* Given without the guarantee they are for, they would leave the user
+     * believing in one the run does not give. */
+    static const char *const eos_only[] = {"commit_interval", "commit_records",
+                                           "transactional_id", NULL};
     int bad = 0;
     if (c->guarantee != WEIR_KAFKA_EXACTLY_ONCE)
-        return 0;
+        return weir_options_only_with(json_object_get(pl->root, "source"), eos_only, 0,
+                                      "\"guarantee\": \"exactly_once\"", d, "source");
     bad += check_txn_timeout(c, pl, d);
     for (size_t k = 0; k <= pl->nsinks; k++) {
         const struct weir_stage_sink *st = k < pl->nsinks ? &pl->sinks[k] : &pl->dead;
