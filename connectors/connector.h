@@ -96,6 +96,8 @@ struct weir_source_type {
     void (*partition_ready)(struct weir_source *s, uint32_t part);
     /* Nonzero when outputs and state writes join transactions. Optional. */
     int (*transactional)(const void *conf);
+    /* 1: its records carry their own event time (Kafka message timestamps). */
+    int timestamps;
     /* Where keyed state lives durably for this source (a changelog topic), or
      * NULL: file runs keep it in --state-dir. */
     const struct weir_durable_type *durable;

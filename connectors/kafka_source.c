@@ -751,6 +751,7 @@ const struct weir_source_type weir_source_kafka = {
     .partition_ready = ks_partition_ready,
     .transactional = ks_transactional,
     .durable = &weir_durable_kafka,
+    .timestamps = 1,
     .stop = ks_stop,
     .detach = ks_detach,
     .quiet = ks_quiet,

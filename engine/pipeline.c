@@ -200,6 +200,7 @@ static int load_source(struct weir_pipeline *pl, const json_t *obj, struct weir_
     bad += weir_options_apply(pl->source_type->options, obj, pl->source_conf, keys, p->diag,
                               "source");
     p->path = "source";
+    p->schema->event_time = pl->source_type->timestamps;
     if (!bad && pl->source_type->prepare)
         bad = pl->source_type->prepare(pl->source_conf, obj, p);
     return bad;

@@ -115,3 +115,14 @@ int weir_schema_string_in(struct weir_prepare *p, const char *name, const char *
 {
     return column_in(p, p->schema->str, p->schema->nstr, name, path, "string field");
 }
+
+int weir_schema_event_time(struct weir_prepare *p, const char *key, const char *without)
+{
+    char at[256];
+    if (p->schema->event_time)
+        return 0;
+    weir_diag_add(p->diag, key ? weir_path_key(at, sizeof at, p->path, key) : p->path,
+                  "expected records with an event time (an extract field of \"type\": "
+                  "\"timestamp\"; a file source has no other), got none: without it %s", without);
+    return 1;
+}

@@ -35,6 +35,8 @@ struct weir_schema {
     int input_known;
     int input_sampled; /* input holds what the first records had (JSON Lines):
                           other names may still come, so none is refused */
+    int event_time;    /* records carry an event time: the source's own (Kafka
+                          message timestamps) or an extract field of type timestamp */
 };
 
 struct weir_override;
@@ -70,6 +72,10 @@ int weir_schema_features_in(struct weir_prepare *p, const json_t *raw, const cha
                             const struct weir_strlist *names, size_t max, int *cols);
 int weir_schema_string_out(struct weir_prepare *p, const char *name, const char *path);
 int weir_schema_string_in(struct weir_prepare *p, const char *name, const char *path);
+/* An operator (or its option key, NULL: the operator) that needs event time
+ * where the records have none: a problem at its path, saying what happens
+ * without (`without`, "it never scores"). Returns 1 then, else 0. */
+int weir_schema_event_time(struct weir_prepare *p, const char *key, const char *without);
 /* Column of a feature by name, or -1 (no error). */
 int weir_schema_find_feature(const struct weir_schema *s, const char *name);
 

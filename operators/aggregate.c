@@ -205,6 +205,8 @@ static int aggregate_prepare(void *vconf, const json_t *raw, struct weir_prepare
     struct aggregate_conf *c = vconf;
     char kp[256], path[256];
     int bad = prepare_times(c, raw, p) + weir_state_opts_prepare(&c->state, raw, p);
+    bad += weir_schema_event_time(p, NULL, "no record falls in a window (\"late\": \"dead\" "
+                                  "dead-letters every record, \"pass\" lets each through)");
     if (bad)
         return bad;
     weir_path_key(kp, sizeof kp, p->path, "aggregates");

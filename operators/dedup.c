@@ -64,6 +64,9 @@ static int dedup_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
     struct dedup_conf *c = vconf;
     char path[256];
     int bad = weir_state_opts_prepare(&c->state, raw, p);
+    bad += weir_schema_event_time(p, NULL, "no duplicate is found within a time (\"late\": "
+                                  "\"dead\" dead-letters every record, \"pass\" lets each "
+                                  "through)");
     if (!bad && c->state.by_col == WEIR_BY_NONE) {
         weir_diag_add(p->diag, p->path,
                       "expected \"by\": the key to deduplicate on (a string field or \"%s\")",

@@ -197,6 +197,9 @@ static int deviation_prepare(void *vconf, const json_t *raw, struct weir_prepare
                                               "season_warmup", NULL};
     bad += weir_options_only_with(raw, season_opts, c->season_ns != 0, "\"season\"", p->diag,
                                   p->path);
+    if (c->season_ns)
+        bad += weir_schema_event_time(p, "season", "no phase is known: the season is never "
+                                      "learned and never scores");
     if (c->season_week && c->season_ms != 86400000) {
         weir_diag_add(p->diag, weir_path_key(ip, sizeof ip, p->path, "season_week"),
                       "expected \"season\": \"1d\" with season_week, got a period of %lld ms",

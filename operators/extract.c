@@ -301,6 +301,7 @@ static int field_declare(struct extract_field *f, struct weir_prepare *p, const 
             return 1;
         }
         *ts_name = f->name;
+        p->schema->event_time = 1;
         return 0;
     }
     return 0;

@@ -139,6 +139,8 @@ static int flatline_prepare(void *vconf, const json_t *raw, struct weir_prepare 
     if (c->fields.n > WEIR_SCHEMA_MAX)
         return bad;
     bad += weir_state_opts_prepare(&c->state, raw, p);
+    bad += weir_schema_event_time(p, NULL,
+                                  "no run of equal values has a duration: it never scores");
     c->out_col = weir_schema_feature_out(p, c->out, weir_path_key(ip, sizeof ip, p->path, "out"),
                                          1);
     bad += c->out_col < 0;

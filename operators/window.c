@@ -398,6 +398,8 @@ static int window_prepare(void *vconf, const json_t *raw, struct weir_prepare *p
     int bad = prepare_sizes(c, raw, p);
     bad += prepare_empty(c, p);
     bad += weir_state_opts_prepare(&c->state, raw, p);
+    bad += weir_schema_event_time(p, NULL, "no record enters a window (\"late\": \"dead\" "
+                                  "dead-letters every record, \"pass\" lets each through)");
     if (bad)
         return bad;
     c->shape.cap = (uint32_t)c->max_events;

@@ -187,4 +187,13 @@ expect "run whose sinks write the source's file" 2 \
 weir validate "$GOOD" --set "source.path=$T/same.jsonl" --set "sinks[0].path=$T/same.jsonl"
 expect "validate: a sink writes the source's file" 2 stderr "sinks\[0\]\.path: expected a file"
 
+# Event time: a file source's records have it only from an extract field of
+# type timestamp (tests/pipelines/bad/76 is refused); a Kafka source's
+# messages carry their own, so the same operators are valid there.
+sed -e 's|"source": {"type": "file", "path": "tests/golden/input.jsonl"}|"source": {"type": "kafka", "brokers": "localhost:9092", "topics": "s"}|' \
+    -e 's|"sinks": \[{"type": "file", "path": "-"}\]|"sinks": [{"type": "kafka", "topic": "o"}]|' \
+    "$WEIR_SRC/tests/pipelines/bad/76-no-event-time.json" >"$T/kafka-time.json"
+weir validate "$T/kafka-time.json"
+expect "validate: event-time operators on a Kafka source (message timestamps)" 0 stdout "valid \(5 operators"
+
 finish
