@@ -98,6 +98,8 @@ struct weir_source_type {
     int (*transactional)(const void *conf);
     /* 1: its records carry their own event time (Kafka message timestamps). */
     int timestamps;
+    /* 1: its records carry a message key ("by": "kafka:key"). */
+    int message_keys;
     /* Where keyed state lives durably for this source (a changelog topic), or
      * NULL: file runs keep it in --state-dir. */
     const struct weir_durable_type *durable;

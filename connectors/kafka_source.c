@@ -752,6 +752,7 @@ const struct weir_source_type weir_source_kafka = {
     .transactional = ks_transactional,
     .durable = &weir_durable_kafka,
     .timestamps = 1,
+    .message_keys = 1,
     .stop = ks_stop,
     .detach = ks_detach,
     .quiet = ks_quiet,

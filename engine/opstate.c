@@ -40,7 +40,13 @@ int weir_state_opts_prepare(struct weir_state_opts *o, const json_t *raw, struct
         return 0;
     if (strcmp(o->by, WEIR_BY_KAFKA_KEY_NAME) == 0) {
         o->by_col = WEIR_BY_KAFKA_KEY;
-        return 0;
+        if (p->schema->message_keys)
+            return 0;
+        weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "by"),
+                      "expected a string field: \"%s\" is a Kafka message's key, and this "
+                      "source's records have none (every record would share one state)",
+                      WEIR_BY_KAFKA_KEY_NAME);
+        return 1;
     }
     o->by_col = weir_schema_string_in(p, o->by, weir_path_key(path, sizeof path, p->path, "by"));
     return o->by_col < 0;

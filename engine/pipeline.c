@@ -201,6 +201,7 @@ static int load_source(struct weir_pipeline *pl, const json_t *obj, struct weir_
                               "source");
     p->path = "source";
     p->schema->event_time = pl->source_type->timestamps;
+    p->schema->message_keys = pl->source_type->message_keys;
     if (!bad && pl->source_type->prepare)
         bad = pl->source_type->prepare(pl->source_conf, obj, p);
     return bad;

@@ -37,6 +37,7 @@ struct weir_schema {
                           other names may still come, so none is refused */
     int event_time;    /* records carry an event time: the source's own (Kafka
                           message timestamps) or an extract field of type timestamp */
+    int message_keys;  /* records carry the source's message key (Kafka) */
 };
 
 struct weir_override;

@@ -41,6 +41,7 @@ static inline void h_pipe_init(struct h_pipe *p)
     memset(p, 0, sizeof *p);
     p->diag.file = "test.json";
     p->schema.event_time = 1; /* the records carry event times (h_build's callers set them) */
+    p->schema.message_keys = 1; /* and may carry keys, as a Kafka source's */
 }
 
 static inline void h_pipe_free(struct h_pipe *p)
