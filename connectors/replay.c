@@ -405,11 +405,27 @@ static const struct weir_option weir_replay_options[] = {
 };
 
 /* A replay feeds a Kafka source's topic. */
+static int consumed_topic(const struct weir_kafka_source_conf *kc, const char *topic)
+{
+    for (size_t i = 0; i < kc->topics.n; i++)
+        if (strcmp(kc->topics.v[i], topic) == 0)
+            return 1;
+    return 0;
+}
+
 static int replay_check(void *conf, const struct weir_pipeline *pl, struct weir_diag *diag)
 {
+    const struct weir_replay_conf *rc = conf;
     if (pl->source_type && pl->source_type != &weir_source_kafka) {
         weir_diag_add(diag, "replay", "expected a pipeline with a \"kafka\" source, got a \"%s\" source",
                       pl->source_type->name);
+        return 1;
+    }
+    /* The run would wait for records that never come its way. */
+    if (pl->source_type && rc->stop && rc->topic && !consumed_topic(pl->source_conf, rc->topic)) {
+        weir_diag_add(diag, "replay.topic", "expected one of the source's topics with \"stop\": "
+                      "true (the run stops once the replayed records went through it), got \"%s\", "
+                      "which the source does not read", rc->topic);
         return 1;
     }
     return 0;
@@ -443,14 +459,6 @@ static void *replay_thread(void *arg)
     weir_kafka_client_release(&job->cl);
     atomic_store(&job->ended, 1);
     return NULL;
-}
-
-static int consumed_topic(const struct weir_kafka_source_conf *kc, const char *topic)
-{
-    for (size_t i = 0; i < kc->topics.n; i++)
-        if (strcmp(kc->topics.v[i], topic) == 0)
-            return 1;
-    return 0;
 }
 
 /* The brokers and topic, once the workers are up; on the embedded cluster the
