@@ -15,7 +15,7 @@ static int reads(const struct file_source_conf *c, const struct stat *out)
 {
     for (size_t i = 0; i < c->files.n; i++) {
         struct stat in;
-        if (stat(c->files.paths[i], &in) == 0 && in.st_dev == out->st_dev &&
+        if (strcmp(c->files.paths[i], "-") != 0 && stat(c->files.paths[i], &in) == 0 && in.st_dev == out->st_dev &&
             in.st_ino == out->st_ino)
             return 1;
     }
@@ -39,7 +39,8 @@ int weir_file_source_check(const void *conf, const struct weir_pipeline *pl, str
         else
             snprintf(where, sizeof where, "dead_letter.path");
         weir_diag_add(d, where, "expected a file the source does not read, got %s: source.path "
-                      "reads it, and this sink would empty it before it is read", out);
+                      "reads it, and this sink would empty it before it is read (or, appending, "
+                      "feed the source its own output)", out);
         bad++;
     }
     return bad;

@@ -148,7 +148,8 @@ int weir_kafka_source_check(const void *conf, const struct weir_pipeline *pl, st
                                            "transactional_id", NULL};
     int bad = 0;
     if (c->guarantee != WEIR_KAFKA_EXACTLY_ONCE)
-        return weir_options_only_with(json_object_get(pl->root, "source"), eos_only, 0,
+        return weir_options_only_with(json_object_get(pl->root, "source"),
+                                      weir_kafka_source_options, eos_only, 0,
                                       "\"guarantee\": \"exactly_once\"", d, "source");
     bad += check_txn_timeout(c, pl, d);
     for (size_t k = 0; k <= pl->nsinks; k++) {

@@ -69,7 +69,8 @@ extern const struct weir_durable_type weir_durable_kafka;
  * err). */
 int weir_state_dir_claim(const char *dir, const char *pipeline, struct weir_error *err);
 
-/* 1 when dir holds a state file (its name in name), else 0. */
-int weir_state_dir_any(const char *dir, char *name, size_t cap);
+/* 1 when dir holds a file an older weir saved a Kafka partition's state in
+ * ("<topic>.<partition>.state"; its name in name), else 0. */
+int weir_state_dir_older_kafka(const char *dir, char *name, size_t cap);
 
 #endif

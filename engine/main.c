@@ -493,7 +493,7 @@ static int state_dir_take(const struct cli *c, struct weir_pipeline *pl)
         /* It would take the changelog's place: saved only at the end of the
          * run, outside the offsets it must cover, by whichever process ran.
          * Not an error: one service unit (deploy/) runs either kind. */
-        if (weir_state_dir_any(c->state_dir, older, sizeof older))
+        if (weir_state_dir_older_kafka(c->state_dir, older, sizeof older))
             weir_log(WEIR_LOG_WARN, "--state-dir %s is not used: the %s source keeps its keyed "
                      "state in its changelog topic %s only. %s there was saved by a weir that "
                      "kept a Kafka pipeline's state in the directory: it is not read, that state "

@@ -93,6 +93,10 @@ struct weir_operator_type {
     void (*partition)(struct weir_op *op, uint32_t part, int assigned);
     void (*destroy)(struct weir_op *op);                             /* optional; frees op->state */
     void (*release)(void *conf); /* optional; frees what prepare() put in conf */
+    /* For a type with the state options (engine/opstate.h) whose init() may
+     * declare no keyed state: 0 when this prepared conf keeps none. Absent:
+     * it always keeps some. (A reload's plan asks, engine/reload.c.) */
+    int (*keeps_state)(const void *conf);
 };
 
 /* What the engine provides to an instance; NULL members when an operator runs

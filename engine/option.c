@@ -20,13 +20,30 @@ const char *weir_path_index(char *buf, size_t size, const char *path, size_t ind
     return buf;
 }
 
-int weir_options_only_with(const json_t *obj, const char *const *names, int cond, const char *with,
+/* obj's value for name is the option's default (a template that spells out
+ * every option says nothing wrong). */
+static int given_default(const struct weir_option *opts, const char *name, const json_t *given)
+{
+    for (const struct weir_option *o = opts; o && o->name; o++) {
+        if (strcmp(o->name, name) != 0 || !o->def)
+            continue;
+        json_t *def = json_loads(o->def, JSON_DECODE_ANY, NULL);
+        int same = def && json_equal(def, given);
+        json_decref(def);
+        return same;
+    }
+    return 0;
+}
+
+int weir_options_only_with(const json_t *obj, const struct weir_option *opts,
+                           const char *const *names, int cond, const char *with,
                            struct weir_diag *diag, const char *path)
 {
     int bad = 0;
     char at[256];
     for (size_t k = 0; !cond && names[k]; k++) {
-        if (!json_object_get(obj, names[k]))
+        const json_t *given = json_object_get(obj, names[k]);
+        if (!given || given_default(opts, names[k], given))
             continue;
         weir_diag_add(diag, weir_path_key(at, sizeof at, path, names[k]),
                       "expected only with %s: without it this option does nothing", with);

@@ -59,9 +59,11 @@ int weir_options_check_unknown(const struct weir_option *const *tables, size_t n
                                const json_t *obj, struct weir_diag *diag, const char *path);
 /* Options that mean something only when cond holds (cooldown without
  * incidents): each of names (NULL-terminated) given in obj while cond is
- * false is a problem at its path, "expected only with <with>". Returns
- * their number. */
-int weir_options_only_with(const json_t *obj, const char *const *names, int cond, const char *with,
+ * false is a problem at its path, "expected only with <with>", unless it is
+ * given its default value in opts (a table of the type's, or NULL).
+ * Returns their number. */
+int weir_options_only_with(const json_t *obj, const struct weir_option *opts,
+                           const char *const *names, int cond, const char *with,
                            struct weir_diag *diag, const char *path);
 /* Frees what apply allocated inside conf (string lists). */
 void weir_options_release(const struct weir_option *opts, void *conf);

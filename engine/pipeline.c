@@ -180,6 +180,9 @@ static int load_source(struct weir_pipeline *pl, const json_t *obj, struct weir_
     for (const struct weir_source_type *const *t = weir_source_types(); *t && n < 32; t++)
         names[n++] = (*t)->name;
     const char *name = stage_type(obj, "source", "source", names, n, p->diag);
+    /* What the records carry is not known: the operators say nothing of it
+     * (it would be a consequence of the source's error). */
+    p->schema->event_time = p->schema->message_keys = 1;
     if (!name)
         return 1;
     pl->source_type = weir_source_find(name);

@@ -138,14 +138,19 @@ static int durable_in_use(const struct weir_pipeline *pl)
     return pl->state_durable && (pl->state_dir || pl->source_type->durable);
 }
 
-/* Some operator keeps keyed state: its type has the state options
- * (engine/opstate.h); -1 when none does. */
+/* The first operator that keeps keyed state, as its init() will decide: its
+ * type has the state options (engine/opstate.h) and, when it says, this
+ * configuration keeps some; -1 when none does. */
 static int keyed_op(const struct weir_pipeline *pl)
 {
-    for (size_t k = 0; k < pl->nops; k++)
-        for (const struct weir_option *o = pl->ops[k].type->options; o && o->name; o++)
+    for (size_t k = 0; k < pl->nops; k++) {
+        const struct weir_operator_type *t = pl->ops[k].type;
+        if (t->keeps_state && !t->keeps_state(pl->ops[k].conf))
+            continue;
+        for (const struct weir_option *o = t->options; o && o->name; o++)
             if (strcmp(o->name, "max_keys") == 0)
                 return (int)k;
+    }
     return -1;
 }
 

@@ -39,6 +39,7 @@ struct dir_part {
 
 struct dir_state {
     struct dir_part *parts;
+    char *pipeline; /* the name at the start: a reload that renames it keeps its files */
 };
 
 /* Appends s with '/', '\\', '.' and control bytes turned into '_', so that
@@ -77,7 +78,8 @@ static int dir_open(struct weir_durable *d, struct weir_error *err)
                               strerror(errno));
     if (stat(d->where, &st) < 0 || !S_ISDIR(st.st_mode))
         return weir_error_set(err, -ENOTDIR, "%s is not a directory", d->where);
-    if (!(d->state = calloc(1, sizeof(struct dir_state))))
+    struct dir_state *ds = calloc(1, sizeof *ds);
+    if (!(d->state = ds) || !(ds->pipeline = strdup(d->w->pl->name)))
         return weir_error_set(err, -ENOMEM, "out of memory");
     return 0;
 }
@@ -133,15 +135,26 @@ int weir_state_dir_claim(const char *dir, const char *pipeline, struct weir_erro
     return fd;
 }
 
-int weir_state_dir_any(const char *dir, char *name, size_t cap)
+/* An older weir's name for a Kafka partition's file: "<topic>.<partition>.state",
+ * the topic without dots, the partition a number (a file source's is -1;
+ * a pipeline's own files have three dots). */
+static int older_kafka_name(const char *name)
+{
+    const char *dot = strchr(name, '.');
+    if (!dot || dot == name || !dot[1])
+        return 0;
+    size_t digits = strspn(dot + 1, "0123456789");
+    return digits && strcmp(dot + 1 + digits, ".state") == 0;
+}
+
+int weir_state_dir_older_kafka(const char *dir, char *name, size_t cap)
 {
     DIR *d = opendir(dir);
     if (!d)
         return 0;
     int found = 0;
     for (struct dirent *e; !found && (e = readdir(d));) {
-        size_t n = strlen(e->d_name);
-        if (n > 6 && strcmp(e->d_name + n - 6, ".state") == 0) {
+        if (older_kafka_name(e->d_name)) {
             snprintf(name, cap, "%s", e->d_name);
             found = 1;
         }
@@ -150,10 +163,28 @@ int weir_state_dir_any(const char *dir, char *name, size_t cap)
     return found;
 }
 
+/* Some pipeline has saved this partition under the new names already
+ * ("<pipeline>.<older>"): the directory was upgraded, the older file is
+ * what some pipeline left then, not this one's to take. */
+static int taken_over(const char *dir, const char *older)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    size_t n = strlen(older);
+    int found = 0;
+    for (struct dirent *e; !found && (e = readdir(d));) {
+        size_t m = strlen(e->d_name);
+        found = m > n + 1 && e->d_name[m - n - 1] == '.' && strcmp(e->d_name + m - n, older) == 0;
+    }
+    closedir(d);
+    return found;
+}
+
 static struct dir_part *part_get(struct weir_durable *d, const char *topic, int32_t partition)
 {
     struct dir_state *ds = d->state;
-    char *path = part_path(d->where, d->w->pl->name, topic, partition);
+    char *path = part_path(d->where, ds->pipeline, topic, partition);
     if (!path)
         return NULL;
     for (struct dir_part *p = ds->parts; p; p = p->next) {
@@ -217,18 +248,20 @@ static int parse(struct weir_durable *d, uint32_t part, const struct weir_buf *b
     return 0;
 }
 
-/* The file an older weir wrote (named without the pipeline), read when this
- * pipeline has none yet: the state of an upgrade carries on. Left in place,
- * as another pipeline on the directory may take it too. */
+/* The file an older weir wrote (named without the pipeline), read when no
+ * pipeline has saved this partition under the new names yet: the first run
+ * after the upgrade carries its state on. Left in place (a rollback reads
+ * it), but not taken again once a pipeline has (a new or renamed one starts
+ * afresh). */
 static int read_older(const struct weir_durable *d, const struct dir_part *p, const char *topic,
                       int32_t partition, struct weir_buf *b)
 {
     char *older = part_path(d->where, NULL, topic, partition);
     if (!older)
         return -ENOMEM;
-    int rc = read_file(older, b);
+    int rc = taken_over(d->where, strrchr(older, '/') + 1) ? 0 : read_file(older, b);
     if (rc == 0 && b->len)
-        weir_log(WEIR_LOG_INFO, "state: reading %s, saved by an older weir (saved as %s from now "
+        weir_log(WEIR_LOG_WARN, "state: reading %s, saved by an older weir (saved as %s from now "
                  "on)", older, p->path);
     free(older);
     return rc;
@@ -327,6 +360,7 @@ static void dir_close(struct weir_durable *d)
         weir_buf_free(&p->data);
         free(p);
     }
+    free(ds->pipeline);
     free(ds);
     d->state = NULL;
 }

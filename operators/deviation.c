@@ -195,7 +195,7 @@ static int deviation_prepare(void *vconf, const json_t *raw, struct weir_prepare
                                        : 0;
     static const char *const season_opts[] = {"season_buckets", "season_alpha", "season_clip",
                                               "season_warmup", NULL};
-    bad += weir_options_only_with(raw, season_opts, c->season_ns != 0, "\"season\"", p->diag,
+    bad += weir_options_only_with(raw, deviation_options, season_opts, c->season_ns != 0, "\"season\"", p->diag,
                                   p->path);
     if (c->season_ns)
         bad += weir_schema_event_time(p, "season", "no phase is known: the season is never "

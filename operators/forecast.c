@@ -118,7 +118,7 @@ static int forecast_prepare(void *vconf, const json_t *raw, struct weir_prepare 
         bad++;
     }
     static const char *const season_opts[] = {"season_buckets", "gamma", NULL};
-    bad += weir_options_only_with(raw, season_opts, c->season_ns != 0, "\"season\"", p->diag,
+    bad += weir_options_only_with(raw, forecast_options, season_opts, c->season_ns != 0, "\"season\"", p->diag,
                                   p->path);
     if (c->season_ns)
         bad += weir_schema_event_time(p, "season", "no phase is known: the forecast has no season");

@@ -220,6 +220,11 @@ static void iforest_destroy(struct weir_op *op)
     op->state = NULL;
 }
 
+static int iforest_keeps_state(const void *conf)
+{
+    return ((const struct iforest_conf *)conf)->bytes != 0;
+}
+
 static int iforest_init(struct weir_op *op, struct weir_error *err)
 {
     const struct iforest_conf *c = op->conf;
@@ -354,4 +359,5 @@ const struct weir_operator_type weir_op_iforest = {
     .destroy = iforest_destroy,
     .release = iforest_release,
     .process = iforest_process,
+    .keeps_state = iforest_keeps_state,
 };

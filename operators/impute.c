@@ -120,6 +120,11 @@ struct impute_stat {
     double mean;
 };
 
+static int impute_keeps_state(const void *conf)
+{
+    return ((const struct impute_conf *)conf)->method != IMPUTE_CONSTANT;
+}
+
 static int impute_init(struct weir_op *op, struct weir_error *err)
 {
     const struct impute_conf *c = op->conf;
@@ -177,4 +182,5 @@ const struct weir_operator_type weir_op_impute = {
     .prepare = impute_prepare,
     .init = impute_init,
     .process = impute_process,
+    .keeps_state = impute_keeps_state,
 };

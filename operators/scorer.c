@@ -53,6 +53,13 @@ int scorer_explain_out(struct weir_prepare *p, const char *out, char *name, size
     return weir_schema_string_out(p, name, ip);
 }
 
+/* The shared rows alone, for their defaults. */
+struct scorer_rows_conf {
+    struct scorer_conf s;
+};
+static const struct weir_option scorer_rows[] = {SCORER_OPTION_ROWS(struct scorer_rows_conf, s),
+                                                 {0}};
+
 int scorer_prepare(struct scorer_conf *s, const json_t *raw, struct weir_prepare *p)
 {
     char path[256], ip[256];
@@ -89,8 +96,9 @@ int scorer_prepare(struct scorer_conf *s, const json_t *raw, struct weir_prepare
     bad += s->out_col < 0;
     static const char *const range_opts[] = {"range_k", "range_out", NULL};
     static const char *const ratio_opts[] = {"z_half", NULL};
-    bad += weir_options_only_with(raw, range_opts, s->range, "\"range\": true", p->diag, p->path);
-    bad += weir_options_only_with(raw, ratio_opts, s->mapping == SCORER_RATIO,
+    bad += weir_options_only_with(raw, scorer_rows, range_opts, s->range, "\"range\": true",
+                                  p->diag, p->path);
+    bad += weir_options_only_with(raw, scorer_rows, ratio_opts, s->mapping == SCORER_RATIO,
                                   "\"mapping\": \"ratio\"", p->diag, p->path);
     return bad;
 }

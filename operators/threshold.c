@@ -219,7 +219,7 @@ static int threshold_prepare(void *vconf, const json_t *raw, struct weir_prepare
         bad++;
     }
     static const char *const incident_opts[] = {"cooldown", "close_event", NULL};
-    bad += weir_options_only_with(raw, incident_opts, c->incidents, "\"incidents\": true", p->diag,
+    bad += weir_options_only_with(raw, threshold_options, incident_opts, c->incidents, "\"incidents\": true", p->diag,
                                   p->path);
     bad += prepare_explain(c, p);
     uint64_t qbits;

@@ -196,4 +196,12 @@ sed -e 's|"source": {"type": "file", "path": "tests/golden/input.jsonl"}|"source
 weir validate "$T/kafka-time.json"
 expect "validate: event-time operators on a Kafka source (message timestamps)" 0 stdout "valid \(5 operators"
 
+# An option that does nothing without another is refused ("expected only
+# with"), unless given its default value (templates that spell out every
+# option).
+weir validate "$GOOD" --set 'operators[3].cooldown=5'
+expect "validate: cooldown without incidents" 2 stderr 'operators\[3\]\.cooldown: expected only with "incidents": true'
+weir validate "$GOOD" --set 'operators[3].cooldown=0' --set 'operators[3].close_event=false'
+expect "validate: cooldown and close_event at their defaults without incidents" 0
+
 finish

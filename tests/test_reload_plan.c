@@ -159,9 +159,19 @@ static void test_kinds(void)
     CHECK_STR(why, "operators[2] (threshold) keeps keyed state and the running pipeline keeps none: "
                    "where it is saved opens at the start");
     CHECK(plan(keyed, bare, &p, why) == WEIR_RELOAD_SHAPE); /* dropping it is fine */
+    /* as the operators' init() decides: a constant impute keeps none */
+    struct weir_pipeline *fill = make(NULL, "{\"type\": \"impute\", \"fields\": [\"v\"], "
+                                      "\"value\": 0}", NULL, NULL);
+    struct weir_pipeline *fill_keyed = make(NULL, "{\"type\": \"impute\", \"fields\": [\"v\"], "
+                                            "\"value\": 0}, {\"type\": \"score\", \"fields\": "
+                                            "[\"v\"], \"out\": \"s\"}, " THR("0.9"), NULL, NULL);
+    fill->state_dir = dir;
+    CHECK(plan(bare, fill, &p, why) == WEIR_RELOAD_SHAPE);
+    CHECK(plan(fill, fill_keyed, &p, why) == -1);
+    CHECK(strstr(why, "operators[3] (threshold) keeps keyed state") != NULL);
 
     struct weir_pipeline *all[] = {a,   same, opt, add, rm,  col,  s2,
-                                   s2x, batch, csv, late, w, ins, bare, keyed};
+                                   s2x, batch, csv, late, w, ins, bare, keyed, fill, fill_keyed};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         weir_pipeline_free(all[i]);
 }

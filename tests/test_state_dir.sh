@@ -12,7 +12,9 @@
 #   7. A Kafka source does not use --state-dir (its changelog keeps state).
 #   8. Two runs of one pipeline cannot share a state directory at once;
 #      another pipeline can.
-#   9. Files are per pipeline; an older weir's file (no pipeline name) is read.
+#   9. Files are per pipeline; an older weir's file (no pipeline name) is read
+#      by the first pipeline after the upgrade, and only by it.
+#  10. A reload that renames the pipeline keeps its files.
 set -euo pipefail
 SRC=${WEIR_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 WEIR=${WEIR_BIN:-$SRC/build/weir}
@@ -161,6 +163,15 @@ if ((rc == 0)) && [ ! -e "$WORK/kafka-state" ] &&
 else
     bad "a Kafka source with --state-dir: rc $rc, $(ls "$WORK/kafka-state" 2>&1), $(cat "$WORK/err.txt")"
 fi
+# A file pipeline's own state beside it is no reason to warn.
+mkdir "$WORK/kafka-mixed" && printf 'WSDR\001\000\000\000' >"$WORK/kafka-mixed/daily.file.-1.state"
+"$WEIR" run "$SRC/pipelines/monitor-embedded.json" --state-dir "$WORK/kafka-mixed" --quiet \
+    >/dev/null 2>"$WORK/err.txt" || true
+if grep -q "is not used" "$WORK/err.txt" && ! grep -q "saved by a weir" "$WORK/err.txt"; then
+    ok "a file pipeline's state beside a Kafka pipeline's --state-dir is not warned of"
+else
+    bad "a file pipeline's state beside a Kafka pipeline's --state-dir: $(cat "$WORK/err.txt")"
+fi
 # A directory where an earlier weir kept a Kafka pipeline's state: said loudly.
 mkdir "$WORK/kafka-old" && printf 'WSDR\001\000\000\000' >"$WORK/kafka-old/cpu-metrics.0.state"
 "$WEIR" run "$SRC/pipelines/monitor-embedded.json" --state-dir "$WORK/kafka-old" --quiet \
@@ -231,6 +242,42 @@ if cat "$WORK/old-1.jsonl" "$WORK/old-2.jsonl" | cmp -s - "$WORK/p-whole.jsonl" 
     ok "an older weir's state file is read: $(cat "$WORK/err.txt")"
 else
     bad "an older weir's state file: $(cat "$WORK/err.txt")"
+fi
+# Taken over once: a pipeline new to the directory after that starts afresh
+# (the older file was the first pipeline's, as the only one there was).
+sed 's/"name": "state-dir"/"name": "newcomer"/' "$WORK/p.json" >"$WORK/newcomer.json"
+run "$WORK/newcomer.json" "$WORK/p-b.jsonl" "$WORK/new-2.jsonl" --state-dir "$WORK/old" 2>"$WORK/err.txt"
+if ! grep -q "older weir" "$WORK/err.txt" && grep -q "starts afresh" "$WORK/err.txt" &&
+    cmp -s "$WORK/new-2.jsonl" "$WORK/p-fresh.jsonl"; then
+    ok "the older file is not taken again by a pipeline new to the directory"
+else
+    bad "a pipeline new to an upgraded directory: $(cat "$WORK/err.txt")"
+fi
+
+# 10. A reload that renames the pipeline keeps its files (they are the run's,
+# and so is the lock): the state saved at the end is whole, under the name
+# the run started with.
+mkfifo "$WORK/fifo2"
+sed 's/"warmup": 10}/"warmup": 10, "max_keys": 1000}/' "$WORK/p.json" >"$WORK/ren.json"
+"$WEIR" run "$WORK/ren.json" --set source.path=- --set sinks[0].path="$WORK/ren-out.jsonl" \
+    --state-dir "$WORK/ren" <"$WORK/fifo2" 2>"$WORK/ren.log" &
+holder=$!
+exec 4>"$WORK/fifo2"
+head -n 100 "$WORK/p-a.jsonl" >&4
+for _ in $(seq 100); do [ "$(cat "$WORK/ren/state-dir.lock" 2>/dev/null)" = "$holder" ] && break; sleep 0.1; done
+sed -i -e 's/"name": "state-dir"/"name": "renamed"/' -e 's/"max_keys": 1000/"max_keys": 2000/' \
+    "$WORK/ren.json"
+kill -HUP "$holder"
+for _ in $(seq 100); do grep -q "reload applied" "$WORK/ren.log" && break; sleep 0.1; done
+tail -n +101 "$WORK/p-a.jsonl" >&4
+exec 4>&-
+wait "$holder" || bad "the renamed run failed: $(cat "$WORK/ren.log")"
+holder=
+if grep -q "reload applied" "$WORK/ren.log" && [ ! -e "$WORK/ren/renamed.file.-1.state" ] &&
+    [ "$(stat -c %s "$WORK/ren/state-dir.file.-1.state")" -gt 100 ]; then
+    ok "a reload that renames the pipeline keeps its state files: $(ls "$WORK/ren" | tr '\n' ' ')"
+else
+    bad "a reload that renames the pipeline: $(ls -l "$WORK/ren"); $(cat "$WORK/ren.log")"
 fi
 
 echo "$passed passed, $failed failed"
