@@ -194,7 +194,7 @@ sed -e 's|"source": {"type": "file", "path": "tests/golden/input.jsonl"}|"source
     -e 's|"sinks": \[{"type": "file", "path": "-"}\]|"sinks": [{"type": "kafka", "topic": "o"}]|' \
     "$WEIR_SRC/tests/pipelines/bad/76-no-event-time.json" >"$T/kafka-time.json"
 weir validate "$T/kafka-time.json"
-expect "validate: event-time operators on a Kafka source (message timestamps)" 0 stdout "valid \(5 operators"
+expect "validate: event-time operators on a Kafka source (message timestamps)" 0 stdout "valid \(7 operators"
 
 # An option that does nothing without another is refused ("expected only
 # with"), unless given its default value (templates that spell out every
