@@ -405,6 +405,7 @@ static int reload_file(void *ctx, const struct weir_pipeline *running,
         return -1;
     }
     pl->state_dir = running->state_dir; /* as the run took it (not used with Kafka) */
+    pl->keyed_at_start = running->keyed_at_start;
     char why[256] = "";
     int kind = weir_reload_plan(running, pl, plan, why, sizeof why);
     if (kind <= 0) {
@@ -529,6 +530,7 @@ static int cmd_run(const struct cli *c)
     struct weir_pipeline *pl;
     if (load(c, &pl) < 0)
         return EXIT_USAGE;
+    pl->keyed_at_start = weir_pipeline_keyed_op(pl) >= 0;
     int state_lock = state_dir_take(c, pl);
     if (state_lock == -2) {
         weir_pipeline_free(pl);

@@ -20,38 +20,6 @@ const char *weir_path_index(char *buf, size_t size, const char *path, size_t ind
     return buf;
 }
 
-/* obj's value for name is the option's default (a template that spells out
- * every option says nothing wrong). */
-static int given_default(const struct weir_option *opts, const char *name, const json_t *given)
-{
-    for (const struct weir_option *o = opts; o && o->name; o++) {
-        if (strcmp(o->name, name) != 0 || !o->def)
-            continue;
-        json_t *def = json_loads(o->def, JSON_DECODE_ANY, NULL);
-        int same = def && json_equal(def, given);
-        json_decref(def);
-        return same;
-    }
-    return 0;
-}
-
-int weir_options_only_with(const json_t *obj, const struct weir_option *opts,
-                           const char *const *names, int cond, const char *with,
-                           struct weir_diag *diag, const char *path)
-{
-    int bad = 0;
-    char at[256];
-    for (size_t k = 0; !cond && names[k]; k++) {
-        const json_t *given = json_object_get(obj, names[k]);
-        if (!given || given_default(opts, names[k], given))
-            continue;
-        weir_diag_add(diag, weir_path_key(at, sizeof at, path, names[k]),
-                      "expected only with %s: without it this option does nothing", with);
-        bad++;
-    }
-    return bad;
-}
-
 /* A short rendering of what the user wrote, for "got ...": 15 digits give
  * back the number as written (1e300), not its 17-digit expansion. */
 static const char *json_brief(const json_t *v, char *buf, size_t size)
@@ -450,4 +418,58 @@ const char *weir_did_you_mean(const char *word, const char *const *candidates, s
         }
     }
     return best_d <= limit ? best : NULL;
+}
+
+/* The values of one option, as filled, are the same. */
+static int same_value(const struct weir_option *o, const void *a, const void *b)
+{
+    switch (o->kind) {
+    case WEIR_OPT_BOOL:
+    case WEIR_OPT_ENUM: return *(const int *)a == *(const int *)b;
+    case WEIR_OPT_INT: return *(const int64_t *)a == *(const int64_t *)b;
+    case WEIR_OPT_NUMBER: return *(const double *)a == *(const double *)b;
+    case WEIR_OPT_DURATION: return *(const uint64_t *)a == *(const uint64_t *)b;
+    case WEIR_OPT_STRING: return strcmp(*(const char *const *)a, *(const char *const *)b) == 0;
+    default: return 0;
+    }
+}
+
+/* given is the option's default by value, however written (3 and 3.0,
+ * "100ms" and 100): a template that spells out every option says nothing
+ * wrong. */
+static int given_default(const struct weir_option *opts, const char *name, const json_t *given)
+{
+    const struct weir_option *o = opts;
+    while (o && o->name && strcmp(o->name, name) != 0)
+        o++;
+    if (!o || !o->name || !o->def || o->kind == WEIR_OPT_STRINGS || o->kind == WEIR_OPT_JSON)
+        return 0;
+    json_t *def = json_loads(o->def, JSON_DECODE_ANY, NULL);
+    size_t size = o->offset + sizeof(uint64_t) + sizeof(void *);
+    char *a = calloc(1, size), *b = calloc(1, size);
+    struct weir_diag quiet = {0}; /* a bad value is apply()'s to report */
+    int same = def && a && b && fill_one(o, def, a, &quiet, "") == 0 &&
+               fill_one(o, given, b, &quiet, "") == 0 && same_value(o, a + o->offset, b + o->offset);
+    weir_diag_free(&quiet);
+    free(a);
+    free(b);
+    json_decref(def);
+    return same;
+}
+
+int weir_options_only_with(const json_t *obj, const struct weir_option *opts,
+                           const char *const *names, int cond, const char *with,
+                           struct weir_diag *diag, const char *path)
+{
+    int bad = 0;
+    char at[256];
+    for (size_t k = 0; !cond && names[k]; k++) {
+        const json_t *given = json_object_get(obj, names[k]);
+        if (!given || given_default(opts, names[k], given))
+            continue;
+        weir_diag_add(diag, weir_path_key(at, sizeof at, path, names[k]),
+                      "expected only with %s: without it this option does nothing", with);
+        bad++;
+    }
+    return bad;
 }

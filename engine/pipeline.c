@@ -180,9 +180,6 @@ static int load_source(struct weir_pipeline *pl, const json_t *obj, struct weir_
     for (const struct weir_source_type *const *t = weir_source_types(); *t && n < 32; t++)
         names[n++] = (*t)->name;
     const char *name = stage_type(obj, "source", "source", names, n, p->diag);
-    /* What the records carry is not known: the operators say nothing of it
-     * (it would be a consequence of the source's error). */
-    p->schema->event_time = p->schema->message_keys = 1;
     if (!name)
         return 1;
     pl->source_type = weir_source_find(name);
@@ -663,6 +660,9 @@ static int load_root(struct weir_pipeline *pl, const struct weir_load_opts *o,
                              .allow_unsafe_kafka = o->allow_unsafe_kafka,
                              .lateness_ms = (int64_t)(top.lateness_ns / 1000000u),
                              .wants_input_names = wants_input_names(top.operators)};
+    /* Until a source says what its records carry, nothing is known: the
+     * operators say nothing of it (it would be a consequence). */
+    pl->schema.event_time = pl->schema.message_keys = 1;
     if (top.source)
         bad += load_source(pl, top.source, &p);
     if (top.operators)
@@ -774,4 +774,19 @@ void weir_pipeline_free(struct weir_pipeline *pl)
     json_decref(pl->root);
     free(pl->file);
     free(pl);
+}
+
+/* Its type has the state options (engine/opstate.h) and, when it says,
+ * this configuration keeps some. */
+int weir_pipeline_keyed_op(const struct weir_pipeline *pl)
+{
+    for (size_t k = 0; k < pl->nops; k++) {
+        const struct weir_operator_type *t = pl->ops[k].type;
+        if (t->keeps_state && !t->keeps_state(pl->ops[k].conf))
+            continue;
+        for (const struct weir_option *o = t->options; o && o->name; o++)
+            if (strcmp(o->name, "max_keys") == 0)
+                return (int)k;
+    }
+    return -1;
 }

@@ -52,6 +52,8 @@ struct weir_pipeline {
     const char *state_topic; /* "state.changelog": the Kafka changelog topic */
     char state_topic_buf[300];
     const char *state_dir; /* --state-dir: file runs keep their state here (set by the CLI) */
+    int keyed_at_start;    /* the run's first version kept keyed state, so its durable store
+                              was opened (set by the CLI, carried by reloads) */
     /* Stages the loader made up (the implicit extract, the default dead
      * letter), kept apart from root so that no key of the file can reach
      * them; owns their strings. */
@@ -114,6 +116,9 @@ struct weir_load_opts {
 int weir_pipeline_load_opts(const char *file, const struct weir_load_opts *o,
                             struct weir_pipeline **out, struct weir_diag *diag);
 void weir_pipeline_free(struct weir_pipeline *pl);
+/* The first operator that keeps keyed state, as its init() will decide
+ * (the type's state options and keeps_state()), or -1. */
+int weir_pipeline_keyed_op(const struct weir_pipeline *pl);
 /* The option tables of the top level and of "state" (for the reference). */
 const struct weir_option *weir_pipeline_top_options(void);
 const struct weir_option *weir_pipeline_state_options(void);

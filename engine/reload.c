@@ -138,22 +138,6 @@ static int durable_in_use(const struct weir_pipeline *pl)
     return pl->state_durable && (pl->state_dir || pl->source_type->durable);
 }
 
-/* The first operator that keeps keyed state, as its init() will decide: its
- * type has the state options (engine/opstate.h) and, when it says, this
- * configuration keeps some; -1 when none does. */
-static int keyed_op(const struct weir_pipeline *pl)
-{
-    for (size_t k = 0; k < pl->nops; k++) {
-        const struct weir_operator_type *t = pl->ops[k].type;
-        if (t->keeps_state && !t->keeps_state(pl->ops[k].conf))
-            continue;
-        for (const struct weir_option *o = t->options; o && o->name; o++)
-            if (strcmp(o->name, "max_keys") == 0)
-                return (int)k;
-    }
-    return -1;
-}
-
 int weir_reload_plan(const struct weir_pipeline *running, const struct weir_pipeline *next,
                      struct weir_reload_plan *plan, char *why, size_t cap)
 {
@@ -167,8 +151,9 @@ int weir_reload_plan(const struct weir_pipeline *running, const struct weir_pipe
     }
     /* Where durable state is read and saved is opened at the start, and
      * only for a pipeline that keeps some: it would never save this. */
-    int first_keyed = keyed_op(next);
-    if (durable_in_use(running) && first_keyed >= 0 && keyed_op(running) < 0) {
+    int first_keyed = weir_pipeline_keyed_op(next);
+    if (durable_in_use(running) && first_keyed >= 0 && weir_pipeline_keyed_op(running) < 0 &&
+        !running->keyed_at_start) {
         snprintf(why, cap, "operators[%d] (%s) keeps keyed state and the running pipeline keeps "
                  "none: where it is saved opens at the start", first_keyed,
                  next->ops[first_keyed].type->name);

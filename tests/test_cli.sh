@@ -201,7 +201,9 @@ expect "validate: event-time operators on a Kafka source (message timestamps)" 0
 # option).
 weir validate "$GOOD" --set 'operators[3].cooldown=5'
 expect "validate: cooldown without incidents" 2 stderr 'operators\[3\]\.cooldown: expected only with "incidents": true'
-weir validate "$GOOD" --set 'operators[3].cooldown=0' --set 'operators[3].close_event=false'
+weir validate "$GOOD" --set 'operators[3].cooldown=0.0' --set 'operators[3].close_event=false'
 expect "validate: cooldown and close_event at their defaults without incidents" 0
+weir validate "$WEIR_SRC/pipelines/monitor-kafka.json" --set 'source.commit_interval="0.1s"'
+expect "validate: commit_interval at its default (another spelling) without exactly_once" 0
 
 finish

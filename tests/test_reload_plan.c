@@ -159,6 +159,9 @@ static void test_kinds(void)
     CHECK_STR(why, "operators[2] (threshold) keeps keyed state and the running pipeline keeps none: "
                    "where it is saved opens at the start");
     CHECK(plan(keyed, bare, &p, why) == WEIR_RELOAD_SHAPE); /* dropping it is fine */
+    bare->keyed_at_start = 1; /* the run began keyed, then a reload dropped it: the store is open */
+    CHECK(plan(bare, keyed, &p, why) == WEIR_RELOAD_SHAPE);
+    bare->keyed_at_start = 0;
     /* as the operators' init() decides: a constant impute keeps none */
     struct weir_pipeline *fill = make(NULL, "{\"type\": \"impute\", \"fields\": [\"v\"], "
                                       "\"value\": 0}", NULL, NULL);

@@ -267,9 +267,14 @@ head -n 100 "$WORK/p-a.jsonl" >&4
 for _ in $(seq 100); do [ "$(cat "$WORK/ren/state-dir.lock" 2>/dev/null)" = "$holder" ] && break; sleep 0.1; done
 sed -i -e 's/"name": "state-dir"/"name": "renamed"/' -e 's/"max_keys": 1000/"max_keys": 2000/' \
     "$WORK/ren.json"
-kill -HUP "$holder"
-for _ in $(seq 100); do grep -q "reload applied" "$WORK/ren.log" && break; sleep 0.1; done
-tail -n +101 "$WORK/p-a.jsonl" >&4
+# The lock is taken before the workers start; a SIGHUP while they do is
+# ignored (said in the log): sent again until the reload is applied.
+for i in $(seq 100); do
+    grep -q "reload applied" "$WORK/ren.log" && break
+    ((i % 10 == 1)) && kill -HUP "$holder"
+    sleep 0.1
+done
+tail -n +101 "$WORK/p-a.jsonl" >&4 || bad "the renamed run stopped reading: $(cat "$WORK/ren.log")"
 exec 4>&-
 wait "$holder" || bad "the renamed run failed: $(cat "$WORK/ren.log")"
 holder=
