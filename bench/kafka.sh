@@ -110,7 +110,11 @@ for cfg in $CONFIGS; do # fail before the broker starts
     sys=${cfg%%:*}
     case $sys in
         weir|weir-*) weir_flags "$sys" || die "bad system in CONFIGS: $sys"
-            "$WEIR" validate "$PIPE" --set state.changelog=bench-cl "${WFLAGS[@]}" >/dev/null \
+            VFLAGS=() # validate takes the overrides, not run's --http
+            for ((k = 0; k < ${#WFLAGS[@]}; k++)); do
+                if [[ ${WFLAGS[k]} == --http ]]; then k=$((k + 1)); else VFLAGS+=("${WFLAGS[k]}"); fi
+            done
+            "$WEIR" validate "$PIPE" --set state.changelog=bench-cl "${VFLAGS[@]}" >/dev/null \
                 || die "$sys: the pipeline is not valid" ;;
     esac
 done

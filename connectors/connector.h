@@ -73,7 +73,9 @@ struct weir_source_type {
                        0: only worker 0 (a file is one partition) */
     int (*prepare)(void *conf, const json_t *raw, struct weir_prepare *p); /* optional */
     /* Optional: checks the source's options against the rest of the loaded
-     * pipeline (its sinks), after every stage loaded without problems.
+     * pipeline (its sinks), once the source and the sinks loaded without
+     * problems (whatever the operators' and sections': every problem is
+     * reported in one round); it must not read the operators.
      * Problems go to d; returns their number. */
     int (*check)(const void *conf, const struct weir_pipeline *pl, struct weir_diag *d);
     /* Optional: checks what open() would otherwise wait for outside the

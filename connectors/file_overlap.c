@@ -15,7 +15,8 @@ static int reads(const struct file_source_conf *c, const struct stat *out)
 {
     for (size_t i = 0; i < c->files.n; i++) {
         struct stat in;
-        if (strcmp(c->files.paths[i], "-") != 0 && stat(c->files.paths[i], &in) == 0 && in.st_dev == out->st_dev &&
+        const char *path = c->files.paths[i];
+        if (strcmp(path, "-") != 0 && stat(path, &in) == 0 && in.st_dev == out->st_dev &&
             in.st_ino == out->st_ino)
             return 1;
     }

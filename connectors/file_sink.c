@@ -78,7 +78,8 @@ static const struct weir_option file_sink_options[] = {
     {"path", WEIR_OPT_STRING, NULL, "file to write; \"-\" writes standard output",
      offsetof(struct file_sink_conf, path), WEIR_OPT_REQUIRED, 0, 0, NULL},
     {"format", WEIR_OPT_ENUM, "\"jsonl\"",
-     "jsonl: one JSON object per line; text: one line for people (ALERT/ok, fields, record)",
+     "jsonl: one JSON object per line; text: one line for people (ALERT/ok, fields, record; "
+     "as the dead letter: DEAD, where, why, the raw record)",
      offsetof(struct file_sink_conf, format), 0, 0, 0, "jsonl|text"},
     {"append", WEIR_OPT_BOOL, "false", "append instead of truncating when the run starts",
      offsetof(struct file_sink_conf, append), 0, 0, 0, NULL},
@@ -569,7 +570,9 @@ static int fk_write(struct weir_sink *s, struct weir_batch *b, struct weir_ticke
     for (uint32_t i = 0; i < b->n; i++) {
         if (!weir_sink_wants(s, b, i))
             continue;
-        int rc = s->when == WEIR_WHEN_DEAD ? weir_output_dead(out, b, i, s->worker->source->name)
+        const char *from = s->worker->source->name;
+        int rc = s->when == WEIR_WHEN_DEAD ? (fk->text ? weir_output_dead_text(out, b, i, from)
+                                                       : weir_output_dead(out, b, i, from))
                  : fk->text                ? weir_output_text(out, s->output, b, i)
                                            : weir_output_record(out, s->output, b, i);
         if (rc < 0)

@@ -171,6 +171,10 @@ void weir_kafka_transactional_id(const struct weir_pipeline *pl, int w, char *ou
 const char *weir_kafka_sink_brokers(const void *sink_conf);
 /* A Kafka sink's "kafka" properties (may be NULL). */
 const json_t *weir_kafka_sink_props(const void *sink_conf);
+/* exactly_once: the properties of the worker's one transactional producer:
+ * the first that pl's Kafka sinks give (sinks in order, then the dead
+ * letter; the load refused others), or NULL. */
+const json_t *weir_kafka_txn_props(const struct weir_pipeline *pl);
 
 /* Exactly-once: weir's default transaction.timeout.ms for its transactional
  * producers (librdkafka's is 60 s). After a process dies, its open

@@ -41,6 +41,7 @@
  * transactions on its transaction thread (kafka_sink_txn.c), and a removed
  * sink's producer is destroyed on a thread of its own (kafka_sink_retire.c). */
 #include "connectors/kafka_sink.h"
+#include "engine/log.h"
 
 #define CONF(f) offsetof(struct kafka_sink_conf, f)
 static const struct weir_option kafka_sink_options[] = {
@@ -427,6 +428,12 @@ static int kk_busy(struct weir_sink *s)
     return ks->nbacklog > ks->backlog_head || rd_kafka_outq_len(ks->rk) >= ks->p->busy_at;
 }
 
+static int same_props(const json_t *a, const json_t *b)
+{
+    size_t na = a ? json_object_size(a) : 0, nb = b ? json_object_size(b) : 0;
+    return na == nb && (na == 0 || json_equal(a, b));
+}
+
 /* brokers: the sink's own, or the Kafka source's (with its security properties).
  * Transactional: the worker's producer, "<transactional_id>-<worker>". */
 static int producer_new(struct kafka_producer *p, const struct kafka_sink_conf *c, int transactional,
@@ -457,15 +464,18 @@ static int producer_new(struct kafka_producer *p, const struct kafka_sink_conf *
           (rc = weir_kafka_conf_set(conf, "transaction.timeout.ms", txn_timeout, p->cl.what,
                                     err)) < 0)) ||
         (rc = weir_kafka_props_apply(conf, src && !c->brokers ? src->kafka : NULL, 1, p->cl.what, err)) < 0 ||
-        (rc = weir_kafka_props_apply(conf, c->kafka, 0, p->cl.what, err)) < 0)
+        (rc = weir_kafka_props_apply(conf, transactional ? weir_kafka_txn_props(pl)
+                                                         : c->kafka, 0, p->cl.what, err)) < 0)
         goto fail;
     size_t size = sizeof num;
     int qmax = 100000;
     if (rd_kafka_conf_get(conf, "queue.buffering.max.messages", num, &size) == RD_KAFKA_CONF_OK)
         qmax = atoi(num);
     p->busy_at = qmax > 2 ? qmax / 2 : 1;
-    if (transactional) /* to re-create it should it be fenced (kafka_txn.c) */
+    if (transactional) { /* to re-create it should it be fenced (kafka_txn.c) */
         p->conf_copy = rd_kafka_conf_dup(conf);
+        p->props = json_deep_copy(weir_kafka_txn_props(pl)); /* NULL: none */
+    }
     p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr); /* owns conf on success */
     if (!p->rk) {
         rc = weir_error_set(err, -EINVAL, "%s: cannot create the producer: %s", p->cl.what, errstr);
@@ -594,6 +604,7 @@ void ksk_producer_free(struct kafka_producer *p)
     if (p->efd >= 0)
         close(p->efd);
     weir_kafka_client_release(&p->cl);
+    json_decref(p->props);
     free(p);
 }
 
@@ -613,8 +624,9 @@ static int check_topic(struct kafka_sink *ks, struct weir_error *err)
  * run's check thread (engine/reload_check.c), not by open() on the workers'
  * loops, which waited up to connect_timeout there when the brokers were
  * away. The client is `weir check`'s (weir_kafka_metadata_client) with the
- * producer's brokers and properties: the sink's own, or the source's brokers
- * with its security properties. The embedded cluster's open() makes the
+ * producer's brokers and properties: the sink's own (exactly_once: the
+ * worker's one producer's), or the source's brokers with its security
+ * properties. The embedded cluster's open() makes the
  * topic. */
 static int kk_precheck(const void *conf, const struct weir_pipeline *pl, const char *path,
                        struct weir_error *err)
@@ -625,8 +637,11 @@ static int kk_precheck(const void *conf, const struct weir_pipeline *pl, const c
     if (!brokers || strcmp(brokers, "embedded") == 0)
         return 0; /* no brokers: open() says so, without waiting */
     size_t bad;
+    const json_t *props = src && src->guarantee == WEIR_KAFKA_EXACTLY_ONCE
+                              ? weir_kafka_txn_props(pl) /* the producer it joins */
+                              : c->kafka;
     int rc = weir_kafka_precheck_topics("kafka sink", brokers, c->brokers ? NULL : src->kafka,
-                                        c->kafka, &c->topic, 1, c->connect_timeout_ns, &bad, err);
+                                        props, &c->topic, 1, c->connect_timeout_ns, &bad, err);
     if (rc < 0)
         weir_error_prefix(err, bad == 0 ? "%s.topic" : "%s", path);
     return rc;
@@ -650,6 +665,10 @@ static int kk_open(struct weir_sink *s, struct weir_error *err)
         ks->p->refs++;
         ks->pnext = ks->p->sinks;
         ks->p->sinks = ks;
+        if (!same_props(ks->p->props, weir_kafka_txn_props(w->pl)))
+            weir_log(WEIR_LOG_WARN, "%s: the file's \"kafka\" properties for the Kafka sinks "
+                     "are not taken: it joins the worker's transactional producer, which goes on "
+                     "as it was made (restart to change them)", ks->what);
     }
     int rc, first = !ks->p;
     if (first) {
@@ -723,6 +742,17 @@ static void kk_close(struct weir_sink *s)
 const char *weir_kafka_sink_brokers(const void *sink_conf)
 {
     return ((const struct kafka_sink_conf *)sink_conf)->brokers;
+}
+
+const json_t *weir_kafka_txn_props(const struct weir_pipeline *pl)
+{
+    for (size_t k = 0; k <= pl->nsinks; k++) {
+        const struct weir_stage_sink *st = k < pl->nsinks ? &pl->sinks[k] : &pl->dead;
+        const json_t *props = st->type == &weir_sink_kafka ? weir_kafka_sink_props(st->conf) : NULL;
+        if (props && json_object_size(props) > 0)
+            return props;
+    }
+    return NULL;
 }
 
 const json_t *weir_kafka_sink_props(const void *sink_conf)

@@ -56,6 +56,8 @@ struct kafka_producer {
     char txn_id[300];
     struct weir_kafka_txn_runner *runner; /* transactional: ends transactions off the loop */
     rd_kafka_conf_t *conf_copy;           /* transactional, until the runner takes it */
+    json_t *props;                        /* transactional: the "kafka" properties it was made
+                                             with (a reload's sinks join it as it is) */
     struct kafka_sink *sinks;             /* those using it (their topic handles are its) */
     struct weir_kafka_txn_end *ending;    /* the end in progress, or NULL */
     int starting;                         /* a reload's: init_transactions runs on the

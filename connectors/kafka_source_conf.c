@@ -102,31 +102,29 @@ static void sink_path(char *buf, size_t len, const struct weir_pipeline *pl, siz
 }
 
 /* exactly_once: a transaction commits every commit_interval; it must end
- * well before the broker aborts it (transaction.timeout.ms of the sink
- * whose properties set the shortest, else weir's default). */
+ * well before the broker aborts it (transaction.timeout.ms of the worker's
+ * one producer: the Kafka sinks' properties, else weir's default). */
 static int check_txn_timeout(const struct weir_kafka_source_conf *c, const struct weir_pipeline *pl,
                              struct weir_diag *d)
 {
-    double limit = 0;
-    char from[128] = "";
+    int any = 0;
+    char from[128] = "weir's default: no Kafka sink sets it";
     for (size_t k = 0; k <= pl->nsinks; k++) {
         const struct weir_stage_sink *st = k < pl->nsinks ? &pl->sinks[k] : &pl->dead;
         if (st->type != &weir_sink_kafka)
             continue;
-        const json_t *props = weir_kafka_sink_props(st->conf);
-        double t = weir_kafka_txn_timeout_ms(props);
-        if (limit == 0 || t < limit) {
+        any = 1;
+        if (weir_kafka_sink_props(st->conf) == weir_kafka_txn_props(pl) &&
+            json_object_get(weir_kafka_txn_props(pl), "transaction.timeout.ms")) {
             char where[32];
             sink_path(where, sizeof where, pl, k);
-            limit = t;
-            if (json_object_get(props, "transaction.timeout.ms"))
-                snprintf(from, sizeof from, "%s.kafka.transaction.timeout.ms", where);
-            else
-                snprintf(from, sizeof from, "weir's default: %s sets none", where);
+            snprintf(from, sizeof from, "%s.kafka.transaction.timeout.ms", where);
+            break;
         }
     }
-    if (limit == 0)
+    if (!any)
         return 0; /* no Kafka sink: check() says so */
+    double limit = weir_kafka_txn_timeout_ms(weir_kafka_txn_props(pl));
     double interval_ms = (double)c->commit_interval_ns / 1e6;
     if (interval_ms < limit / 2)
         return 0;
@@ -134,6 +132,35 @@ static int check_txn_timeout(const struct weir_kafka_source_conf *c, const struc
                   "expected less than half of transaction.timeout.ms (%.0f ms, %s), got %.0f ms: "
                   "the broker aborts a transaction open longer than that",
                   limit, from, interval_ms);
+    return 1;
+}
+
+/* exactly_once: a worker's Kafka sinks share one transactional producer,
+ * made with the one set of properties they give (weir_kafka_txn_props): a
+ * sink that gives none takes it as it is, one that gives others would be
+ * ignored without a word. first: the first sink that gave some, or -1. */
+static int same_producer(const struct weir_pipeline *pl, size_t k, int *first,
+                         struct weir_diag *d)
+{
+    const struct weir_stage_sink *b = k < pl->nsinks ? &pl->sinks[k] : &pl->dead;
+    const json_t *pb = weir_kafka_sink_props(b->conf);
+    if (!pb || json_object_size(pb) == 0)
+        return 0;
+    if (*first < 0) {
+        *first = (int)k;
+        return 0;
+    }
+    const struct weir_stage_sink *a = (size_t)*first < pl->nsinks ? &pl->sinks[*first] : &pl->dead;
+    if (json_equal(weir_kafka_sink_props(a->conf), pb))
+        return 0;
+    char path[64], at[80], was[64];
+    sink_path(path, sizeof path, pl, k);
+    snprintf(at, sizeof at, "%s.kafka", path);
+    sink_path(was, sizeof was, pl, (size_t)*first);
+    weir_diag_add(d, at, "expected the same \"kafka\" properties as %s.kafka, or none: with "
+                  "\"guarantee\": \"exactly_once\" a worker's Kafka sinks%s share one "
+                  "transactional producer, and one set of properties", was,
+                  k < pl->nsinks ? "" : " and the dead letter");
     return 1;
 }
 
@@ -146,7 +173,7 @@ int weir_kafka_source_check(const void *conf, const struct weir_pipeline *pl, st
      * believing in one the run does not give. */
     static const char *const eos_only[] = {"commit_interval", "commit_records",
                                            "transactional_id", NULL};
-    int bad = 0;
+    int bad = 0, first = -1; /* the first Kafka sink with properties */
     if (c->guarantee != WEIR_KAFKA_EXACTLY_ONCE)
         return weir_options_only_with(json_object_get(pl->root, "source"),
                                       weir_kafka_source_options, eos_only, 0,
@@ -170,6 +197,8 @@ int weir_kafka_source_check(const void *conf, const struct weir_pipeline *pl, st
                           "\"guarantee\": \"exactly_once\", outputs and input offsets commit in "
                           "one transaction, on one cluster", b, c->brokers);
             bad++;
+        } else {
+            bad += same_producer(pl, k, &first, d);
         }
     }
     return bad;

@@ -13,6 +13,7 @@
 #include "connectors/file_list.h"
 #include "connectors/kafka_authz.h"
 #include "connectors/kafka_common.h"
+#include "engine/http.h"
 #include "engine/override.h"
 #include "engine/pipeline.h"
 
@@ -34,6 +35,8 @@ struct check {
     int kafka_reached; /* some brokers answered: the permissions note applies */
     int timeout_ms;
     int authz_unknown; /* permission checks the brokers could not be asked for */
+    int eos;                  /* exactly_once: the Kafka sinks' one producer ... */
+    const json_t *txn_props;  /* ... has these properties (weir_kafka_txn_props) */
     char authz_why[256];
     /* Brokers already found unreachable: not asked again. */
     char unreachable[8][512];
@@ -266,6 +269,7 @@ static void check_kafka_sink(struct check *k, const struct weir_kafka_source_con
     const char *own = json_string_value(json_object_get(sink, "brokers"));
     const char *brokers = own ? own : kc ? kc->brokers : NULL;
     const char *topic = json_string_value(json_object_get(sink, "topic"));
+    const json_t *props = k->eos ? k->txn_props : json_object_get(sink, "kafka");
     struct weir_kafka_client cl = {0};
     snprintf(cl.what, sizeof cl.what, "%s", what);
     if (!brokers || !topic) {
@@ -280,7 +284,7 @@ static void check_kafka_sink(struct check *k, const struct weir_kafka_source_con
     }
     struct weir_error err = {0};
     rd_kafka_t *rk = weir_kafka_metadata_client(&cl, brokers, own || !kc ? NULL : kc->kafka,
-                                json_object_get(sink, "kafka"), &err);
+                                                props, &err);
     if (!rk) {
         line(k, "FAIL", "%s", err.msg);
         return;
@@ -289,7 +293,7 @@ static void check_kafka_sink(struct check *k, const struct weir_kafka_source_con
         int32_t need = 1 << WEIR_KAFKA_OP_WRITE;
         struct weir_kafka_authz_ask a = {.brokers = brokers,
                                          .security = own || !kc ? NULL : kc->kafka,
-                                         .props = json_object_get(sink, "kafka"),
+                                         .props = props,
                                          .topics = &topic, .ntopics = 1,
                                          .timeout_ms = k->timeout_ms};
         check_may(k, what, &a, &need);
@@ -299,30 +303,49 @@ static void check_kafka_sink(struct check *k, const struct weir_kafka_source_con
 
 /* ---- files ----------------------------------------------------------------- */
 
-static void check_file_source(struct check *k, const json_t *src)
+/* A file, a glob or a directory that what (the file source, the replay)
+ * reads: every file in it can be opened. */
+static void check_files_read(struct check *k, const char *what, const char *path)
 {
-    const char *path = json_string_value(json_object_get(src, "path"));
     if (!path || strcmp(path, "-") == 0) {
-        line(k, "ok", "file source: standard input");
+        line(k, "ok", "%s: standard input", what);
         return;
     }
     struct weir_file_list l = {0};
     char why[512];
     if (weir_file_list_expand(&l, path, why, sizeof why) < 0) {
-        line(k, "FAIL", "file source \"%s\": %s", path, why);
+        line(k, "FAIL", "%s \"%s\": %s", what, path, why);
         return;
     }
     size_t bad = 0;
     for (size_t i = 0; i < l.n; i++) {
         int fd = open(l.paths[i], O_RDONLY);
         if (fd < 0 && bad++ < 5)
-            line(k, "FAIL", "file source: %s: cannot be read: %s", l.paths[i], strerror(errno));
+            line(k, "FAIL", "%s: %s: cannot be read: %s", what, l.paths[i], strerror(errno));
         if (fd >= 0)
             close(fd);
     }
     if (!bad)
-        line(k, "ok", "file source \"%s\": %zu file%s readable", path, l.n, l.n == 1 ? "" : "s");
+        line(k, "ok", "%s \"%s\": %zu file%s readable", what, path, l.n, l.n == 1 ? "" : "s");
     weir_file_list_free(&l);
+}
+
+/* What the run opens besides its stages: a failure there ends it at start. */
+static void check_sections(struct check *k, const struct weir_pipeline *pl)
+{
+    const json_t *replay = json_object_get(pl->root, "replay");
+    if (json_is_object(replay))
+        check_files_read(k, "replay", json_string_value(json_object_get(replay, "path")));
+    const struct weir_http_section *http = weir_pipeline_section(pl, "http");
+    if (http && http->token_file) {
+        struct weir_http_conf hc = {0};
+        struct weir_error err = {0};
+        if (weir_http_token_file(http->token_file, &hc, &err) < 0)
+            line(k, "FAIL", "http.token_file: %s", err.msg);
+        else
+            line(k, "ok", "http.token_file \"%s\": a token", http->token_file);
+        memset(hc.token, 0, sizeof hc.token); /* a secret: not left on the stack */
+    }
 }
 
 static void check_file_sink(struct check *k, const json_t *sink, const char *what)
@@ -362,6 +385,8 @@ static void check_pipeline(struct check *k, const struct weir_pipeline *pl)
 {
     const struct weir_kafka_source_conf *kc = weir_kafka_source_conf_of(pl);
     const json_t *src = json_object_get(pl->root, "source");
+    k->eos = kc && kc->guarantee == WEIR_KAFKA_EXACTLY_ONCE;
+    k->txn_props = k->eos ? weir_kafka_txn_props(pl) : NULL;
     if (kc && strcmp(kc->brokers, "embedded") == 0)
         line(k, "ok",
              "kafka source: embedded cluster (in-process; its topics are made when the "
@@ -369,7 +394,8 @@ static void check_pipeline(struct check *k, const struct weir_pipeline *pl)
     else if (kc)
         check_kafka_source(k, pl, kc);
     else if (pl->source_type && strcmp(pl->source_type->name, "file") == 0)
-        check_file_source(k, src);
+        check_files_read(k, "file source", json_string_value(json_object_get(src, "path")));
+    check_sections(k, pl);
     const json_t *sinks = json_object_get(pl->root, "sinks");
     char what[64];
     for (size_t i = 0; i < json_array_size(sinks); i++) {
@@ -410,6 +436,7 @@ static int check_main(int argc, char **argv)
             }
         } else if (strcmp(a, "--embedded") == 0 && nsets < 64) {
             sets[nsets++] = (struct weir_override){"source.brokers", "embedded"};
+            o.embedded = 1;
         } else if (strcmp(a, "--timeout") == 0 && i + 1 < argc) {
             char *end;
             double s = strtod(argv[++i], &end);
@@ -460,7 +487,8 @@ const struct weir_command weir_command_check = {
         "partition count printed) and not refused by authorization, the consumer group, the\n"
         "changelog topic of durable state; what the brokers' authorizer lets this client do\n"
         "(Read on the source topics and group, Write on the sink topics); a file source's\n"
-        "files readable, file sinks' directories writable; model files load. One line per\n"
+        "files readable, file sinks' directories writable; model files load; the replay's\n"
+        "files readable and http.token_file holding a token. One line per\n"
         "check (ok, note or FAIL), then the count of problems. Nothing is consumed, produced\n"
         "or committed: only metadata, group coordinators and group descriptions are asked\n"
         "for, and no topic is created. Unsafe \"kafka\" properties\n"

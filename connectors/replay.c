@@ -428,6 +428,15 @@ static int replay_check(void *conf, const struct weir_pipeline *pl, struct weir_
                       "which the source does not read", rc->topic);
         return 1;
     }
+    /* Started at the end, a partition may begin past what the replay sent. */
+    const struct weir_kafka_source_conf *kc = pl->source_type ? pl->source_conf : NULL;
+    if (kc && rc->stop && kc->start) {
+        weir_diag_add(diag, "source.start", "expected \"earliest\" with a \"replay\" that stops the "
+                      "run (\"stop\": true): \"latest\" starts a partition without a committed "
+                      "offset after the records already sent, and the run would wait for them for "
+                      "ever");
+        return 1;
+    }
     return 0;
 }
 
@@ -529,19 +538,22 @@ static void job_release(struct weir_companion *c, FILE *summary)
     struct replay_job *job = (struct replay_job *)c;
     const char *path = job->conf->path;
     unsigned long long acked = job->stats.acked, sent = job->stats.sent;
+    /* Through the log, so that --log-format applies to it as to the run's
+     * own summary; summary NULL (--quiet): nothing. */
     if (!summary) {
         /* nothing to say */
     } else if (!job->started) {
-        fprintf(summary, "weir: replay: %s not started (the run ended first)\n", path);
+        weir_log(WEIR_LOG_INFO, "replay: %s not started (the run ended first)", path);
     } else if (job->rc < 0) {
-        fprintf(summary, "weir: replay: %llu records from %s acknowledged before it failed\n", acked,
-                path);
+        weir_log(WEIR_LOG_INFO, "replay: %llu records from %s acknowledged before it failed",
+                 acked, path);
     } else if (job->stats.stopped) {
-        fprintf(summary, "weir: replay: stopped early: %llu records from %s acknowledged; %llu more "
-                "were sent and purged unacknowledged, the rest of the file was not sent\n", acked,
-                path, sent > acked ? sent - acked : 0);
+        weir_log(WEIR_LOG_INFO, "replay: stopped early: %llu records from %s acknowledged; %llu "
+                 "more were sent and purged unacknowledged, the rest of the file was not sent",
+                 acked, path, sent > acked ? sent - acked : 0);
     } else {
-        fprintf(summary, "weir: replay: %llu records from %s produced and acknowledged\n", acked, path);
+        weir_log(WEIR_LOG_INFO, "replay: %llu records from %s produced and acknowledged", acked,
+                 path);
     }
     free(job);
 }
@@ -571,6 +583,12 @@ const struct weir_section_type weir_section_replay = {
 
 /* ---- weir replay FILE --brokers B --topic T ------------------------------------- */
 
+static int replay_usage(const char *opt, const char *want, const char *got)
+{
+    fprintf(stderr, "weir: replay: %s expects %s, got \"%s\"\n", opt, want, got);
+    return 2;
+}
+
 static int replay_main(int argc, char **argv)
 {
     struct weir_replay_opts o = {.partition = -1}; /* -1: the partitioner decides, by key */
@@ -580,13 +598,21 @@ static int replay_main(int argc, char **argv)
             o.brokers = argv[++i];
         else if (strcmp(a, "--topic") == 0 && v)
             o.topic = argv[++i];
-        else if (strcmp(a, "--rate") == 0 && v)
-            o.rate = atof(argv[++i]);
-        else if (strcmp(a, "--key") == 0 && v)
+        else if (strcmp(a, "--rate") == 0 && v) {
+            /* a typo must not become "as fast as possible" on a real topic */
+            char *end;
+            o.rate = strtod(argv[++i], &end);
+            if (*end || end == v || !(o.rate >= 0 && o.rate <= 1e9))
+                return replay_usage("--rate", "records per second from 0 (as fast as "
+                                    "possible) to 1e9", v);
+        } else if (strcmp(a, "--key") == 0 && v) {
             o.key_field = argv[++i];
-        else if (strcmp(a, "--limit") == 0 && v)
-            o.limit = strtoull(argv[++i], NULL, 10);
-        else if (!o.path && (a[0] != '-' || !a[1]))
+        } else if (strcmp(a, "--limit") == 0 && v) {
+            char *end;
+            o.limit = strtoull(argv[++i], &end, 10);
+            if (*end || end == v || v[0] == '-' || o.limit == 0)
+                return replay_usage("--limit", "a number of records above 0", v);
+        } else if (!o.path && (a[0] != '-' || !a[1]))
             o.path = a;
         else {
             fprintf(stderr, "weir: replay: unexpected argument \"%s\"; try: weir help replay\n", a);
@@ -615,6 +641,7 @@ const struct weir_command weir_command_replay = {
     .help = "Produces every line of FILE (JSON Lines; *.csv: CSV rows as JSON objects; *.gz, a glob or a\n"
             "directory: each data file in name order) to TOPIC and\n"
             "waits until the broker acknowledged them all. --rate: records per second (default: as\n"
-            "fast as possible); --key: a top-level field used as the message key.\n",
+            "fast as possible); --key: a top-level field used as the message key; --limit:\n"
+            "stop after N records.\n",
     .main = replay_main,
 };

@@ -289,6 +289,15 @@ int weir_features_write(const struct weir_features_opts *o, struct weir_features
     int rc = load(o, &pl);
     if (rc < 0)
         return weir_error_set(err, -EINVAL, "%s is not valid (above)", o->pipeline);
+    if (pl->source_type->per_worker) { /* a Kafka source: it would read until a signal */
+        const char *name = pl->source_type->name;
+        weir_pipeline_free(pl);
+        return weir_error_set(err, -EINVAL, "%s reads a %s source, which does not end: features "
+                              "are computed over files: a copy of the pipeline with a file "
+                              "source in place of the %s one (and no \"replay\"), as "
+                              "pipelines/fraud.json is of fraud-embedded.json", o->pipeline, name,
+                              name);
+    }
     if (pl->nsinks == 0) { /* the loader requires one; run_cut replaces sinks[0] */
         weir_pipeline_free(pl);
         return weir_error_set(err, -EINVAL, "%s has no sink", o->pipeline);

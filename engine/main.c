@@ -67,7 +67,8 @@ static const struct {
      "  --workers N       worker threads (default: the number of cores); a file source\n"
      "                    is one partition and uses one worker\n"
      "  --embedded        use an in-process Kafka cluster (librdkafka's mock cluster) for\n"
-     "                    the Kafka source and sinks: same as --set source.brokers=embedded\n"
+     "                    the Kafka source and sinks: --set source.brokers=embedded, and\n"
+     "                    every sink's own \"brokers\" (the dead letter's too) set so\n"
      "  --replay FILE     produce FILE (JSON Lines, or CSV) into the source's topic once the\n"
      "                    workers are up; the run stops when every record went through\n"
      "                    (same as --set replay.path=FILE; see docs/kafka.md)\n"
@@ -103,12 +104,14 @@ static const struct {
      "                    ssl.engine.location, ...): only for a pipeline file you trust\n"
      "                    (see docs/kafka.md)\n"},
     {"validate",
-     "weir validate PIPELINE... [--set PATH=VALUE]... [--allow-unsafe-kafka-properties]",
+     "weir validate PIPELINE... [--set PATH=VALUE]... [--embedded] [--replay FILE]\n"
+     "           [--allow-unsafe-kafka-properties]",
      "Checks each pipeline file (\"-\": standard input), with the overrides, and prints\n"
      "every problem with its JSON path. Exit 0 when all are valid, 2 otherwise. Nothing is\n"
      "opened or run, and no Kafka client is created: with --allow-unsafe-kafka-properties,\n"
      "properties that would load a library or run a command are accepted as run would\n"
-     "accept them, and still not applied.\n"},
+     "accept them, and still not applied. --embedded and --replay change the file as run\n"
+     "changes it; run's other options (--workers, --http, ...) are refused here.\n"},
     {"docs", "weir docs", "Prints the pipeline reference (docs/pipeline.md) generated from the code.\n"},
     {"schema", "weir schema",
      "Prints a JSON Schema (draft-07) for pipeline files, generated from the same option\n"
@@ -188,8 +191,29 @@ static int add_shorthands(struct cli *c)
     return 0;
 }
 
+/* validate shares run's options, as overrides: those that only change how a
+ * run goes would be accepted and do nothing (even invalid values). */
+static int validate_run_only(int argc, char **argv)
+{
+    static const char *const run_only[] = {"--workers", "--state-dir", "--http",
+                                           "--http-token-file", "--progress", "--quiet",
+                                           "--watch", "--timing", NULL};
+    for (int i = 2; i < argc; i++)
+        for (size_t k = 0; run_only[k]; k++) {
+            size_t n = strlen(run_only[k]);
+            if (strncmp(argv[i], run_only[k], n) == 0 && (argv[i][n] == 0 || argv[i][n] == '=')) {
+                fprintf(stderr, "weir: validate: %s is for weir run (validate runs nothing); try: "
+                        "weir help validate\n", run_only[k]);
+                return -1;
+            }
+        }
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, struct cli *c)
 {
+    if (strcmp(c->command, "validate") == 0 && validate_run_only(argc, argv) < 0)
+        return -1;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     c->progress = -1;
     c->workers = cores > 0 ? (int)cores : 1;
@@ -272,6 +296,10 @@ static int parse_args(int argc, char **argv, struct cli *c)
         fprintf(stderr, "weir: %s needs a pipeline file; try: weir help %s\n", c->command, c->command);
         return -1;
     }
+    if (c->watch && strcmp(c->pipeline, "-") == 0) {
+        fprintf(stderr, "weir: --watch needs a pipeline file to watch, not standard input\n");
+        return -1;
+    }
     return add_shorthands(c);
 }
 
@@ -279,7 +307,8 @@ static int load_file(const struct cli *c, const char *file, struct weir_pipeline
 {
     struct weir_diag diag = {0};
     struct weir_load_opts o = {.sets = c->sets, .nsets = c->nsets,
-                               .allow_unsafe_kafka = c->allow_unsafe_kafka};
+                               .allow_unsafe_kafka = c->allow_unsafe_kafka,
+                               .embedded = c->embedded};
     struct weir_buf in = {0};
     if (strcmp(file, "-") == 0) { /* validate -: the pipeline comes on standard input */
         char chunk[65536];
@@ -412,9 +441,7 @@ static int reload_file(void *ctx, const struct weir_pipeline *running,
         if (kind < 0)
             weir_log(WEIR_LOG_WARN, "reload: %s: %s: that needs a restart; the running pipeline "
                      "goes on unchanged", c->pipeline, why);
-        else
-            weir_log(WEIR_LOG_INFO, "reload: %s: nothing the run uses changed; nothing to do",
-                     c->pipeline);
+        /* else the run says whether the watch changed (the workers have nothing to do) */
         weir_pipeline_free(pl);
         return kind < 0 ? -1 : 0;
     }
@@ -482,8 +509,15 @@ static void forward_stray_signals(void)
  * lock (-1: none), or -2 when another run holds it (said). */
 static int state_dir_take(const struct cli *c, struct weir_pipeline *pl)
 {
-    if (!c->state_dir)
+    if (!c->state_dir) {
+        /* Asked for in the file, and a file run has nowhere else to keep it. */
+        const json_t *durable = json_object_get(json_object_get(pl->root, "state"), "durable");
+        if (json_is_true(durable) && !pl->source_type->durable && pl->keyed_at_start)
+            weir_log(WEIR_LOG_WARN, "\"state\": {\"durable\": true} is not kept: a %s source "
+                     "saves keyed state only in --state-dir DIR, and this run has none; its "
+                     "state lasts as long as the run", pl->source_type->name);
         return -1;
+    }
     char older[256];
     if (!pl->state_durable) {
         weir_log(WEIR_LOG_INFO, "--state-dir %s is not used: \"state\": {\"durable\": false}",
@@ -540,9 +574,8 @@ static int cmd_run(const struct cli *c)
     struct reloads reloads = {.c = c};
     struct weir_run_opts opts = {.workers = c->workers, .timing = c->timing,
                                  .reload = reload_file, .reload_ctx = &reloads};
-    const struct weir_reload_section *rs = weir_pipeline_section(pl, "reload");
-    if (c->watch || (rs && rs->watch))
-        opts.watch_file = c->pipeline;
+    opts.watch_file = c->pipeline; /* watched as --watch or its "reload" section says */
+    opts.watch = c->watch;
     if (http_conf(c, pl, &hc, &opts.http) < 0) {
         weir_pipeline_free(pl);
         return EXIT_USAGE;

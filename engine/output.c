@@ -421,6 +421,45 @@ int weir_output_dead(struct weir_buf *out, const struct weir_batch *b, uint32_t 
     return dead_line(out, &b->rec[i], source_name, b->rec[i].value_len);
 }
 
+/* Text for a terminal: as it is when it is valid UTF-8 without control
+ * bytes (a rejected JSON line reads as itself), else as a JSON string, so
+ * that a reject cannot move the cursor or split the line. */
+static int append_printable(struct weir_buf *out, const char *s, size_t n)
+{
+    int plain = utf8_valid((const unsigned char *)s, n);
+    for (size_t k = 0; plain && k < n; k++)
+        plain = (unsigned char)s[k] >= 0x20 && s[k] != 0x7f;
+    if (!plain)
+        return weir_jsonw_string(out, s, n);
+    return weir_buf_append(out, s, n);
+}
+
+int weir_output_dead_text(struct weir_buf *out, const struct weir_batch *b, uint32_t i,
+                          const char *source_name)
+{
+    const struct weir_record *r = &b->rec[i];
+    const char *reason = r->reason ? r->reason : "rejected";
+    if (r->partition < 0 && r->topic)
+        source_name = r->topic;
+    char head[64];
+    int n = r->partition >= 0
+                ? snprintf(head, sizeof head, "DEAD   p%d@%lld  ", (int)r->partition,
+                           (long long)r->offset)
+                : snprintf(head, sizeof head, "DEAD   line %-6lld  ", (long long)r->offset);
+    weir_buf_append(out, head, (size_t)n);
+    if (source_name && *source_name) {
+        append_printable(out, source_name, strlen(source_name));
+        weir_buf_append(out, ": ", 2);
+    }
+    append_printable(out, reason, strlen(reason));
+    uint32_t len = r->value ? r->value_len : 0;
+    while (len > 0 && is_space(r->value[len - 1]))
+        len--;
+    weir_buf_append(out, "  ", 2);
+    append_printable(out, r->value ? r->value : "", len);
+    return weir_buf_append(out, "\n", 1);
+}
+
 /* A cut inside a UTF-8 sequence would turn valid text into bytes that need
  * raw_base64 as well: back up to the start of the sequence. */
 static uint32_t utf8_cut(const char *s, uint32_t n)

@@ -40,6 +40,11 @@ int weir_output_record(struct weir_buf *out, const struct weir_output *o,
  * raw bytes (as a string, plus base64 when they are not valid UTF-8). */
 int weir_output_dead(struct weir_buf *out, const struct weir_batch *b, uint32_t i,
                      const char *source_name);
+/* Appends dead record i of b as one line for people to read (format
+ * "text"): `DEAD   line 3       in.csv: <reason>  <raw>`; the raw bytes as
+ * they are when printable, else as a JSON string. */
+int weir_output_dead_text(struct weir_buf *out, const struct weir_batch *b, uint32_t i,
+                          const char *source_name);
 /* Appends r's dead letter as one JSON line of at most max bytes (without
  * its '\n'): when the whole record does not fit, "raw" (and "raw_base64")
  * hold as much of its start as fits, cut on a UTF-8 character boundary, and

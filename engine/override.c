@@ -113,3 +113,18 @@ int weir_override_apply(json_t *root, const struct weir_override *set, struct we
         done = (size_t)(p - set->path);
     }
 }
+
+static void embed_sink(json_t *sink)
+{
+    if (json_is_object(sink) && json_object_get(sink, "brokers"))
+        json_object_set_new(sink, "brokers", json_string("embedded"));
+}
+
+void weir_override_embedded_sinks(json_t *root)
+{
+    size_t i;
+    json_t *sink;
+    json_array_foreach(json_object_get(root, "sinks"), i, sink)
+        embed_sink(sink);
+    embed_sink(json_object_get(root, "dead_letter"));
+}

@@ -15,5 +15,10 @@ int weir_override_parse(char *arg, struct weir_override *out);
  * exist; the last element is created or replaced. Returns the number of
  * problems added to diag (0 or 1). */
 int weir_override_apply(json_t *root, const struct weir_override *set, struct weir_diag *diag);
+/* --embedded for the sinks: every sink (the dead letter too) that names
+ * brokers of its own is pointed at the embedded cluster, as the source is
+ * (source.brokers), so that test data never reaches a real cluster. Before
+ * the --set overrides, which still win. */
+void weir_override_embedded_sinks(json_t *root);
 
 #endif

@@ -643,6 +643,8 @@ static int wants_input_names(const json_t *ops)
     return 0;
 }
 
+static const char *const kafka_state_only[] = {"changelog", NULL};
+
 static int load_root(struct weir_pipeline *pl, const struct weir_load_opts *o,
                      struct weir_diag *d)
 {
@@ -663,16 +665,28 @@ static int load_root(struct weir_pipeline *pl, const struct weir_load_opts *o,
     /* Until a source says what its records carry, nothing is known: the
      * operators say nothing of it (it would be a consequence). */
     pl->schema.event_time = pl->schema.message_keys = 1;
-    if (top.source)
-        bad += load_source(pl, top.source, &p);
+    /* The source's check() compares it with the sinks: it runs once both
+     * loaded, whatever else is wrong, so that its problems come in this
+     * round too, not after the others are mended. */
+    int ends_bad = top.source ? load_source(pl, top.source, &p) : 1;
+    bad += ends_bad;
+    if (pl->source_type && !pl->source_type->durable && json_is_object(top.state))
+        bad += weir_options_only_with(top.state, state_options, kafka_state_only, 0,
+                                      "a Kafka source (a file run keeps keyed state in "
+                                      "--state-dir)", d, "state");
     if (top.operators)
         bad += load_ops(pl, top.operators, &p);
     else
         p.upstream_bad = 1; /* the sinks' fields cannot be checked */
-    if (top.sinks)
-        bad += load_sinks(pl, top.sinks, top.dead_letter, &p);
+    if (top.sinks) {
+        int b = load_sinks(pl, top.sinks, top.dead_letter, &p);
+        bad += b;
+        ends_bad += b;
+    } else {
+        ends_bad++;
+    }
     bad += load_sections(pl, d);
-    if (!bad && pl->source_type && pl->source_type->check)
+    if (!ends_bad && pl->source_type && pl->source_type->check)
         bad += pl->source_type->check(pl->source_conf, pl, d);
     weir_options_release(top_options, &top);
     return bad;
@@ -722,6 +736,8 @@ int weir_pipeline_load_opts(const char *file, const struct weir_load_opts *o,
         return -EINVAL;
     }
     int bad = 0;
+    if (o->embedded)
+        weir_override_embedded_sinks(pl->root);
     for (size_t i = 0; i < o->nsets; i++)
         bad += weir_override_apply(pl->root, &o->sets[i], diag);
     if (!bad)

@@ -106,6 +106,9 @@ struct weir_load_opts {
      * (connectors/kafka_unsafe.h): --allow-unsafe-kafka-properties. Even
      * then, loading never hands them to librdkafka. */
     int allow_unsafe_kafka;
+    /* --embedded: sinks with brokers of their own use the embedded cluster
+     * too (weir_override_embedded_sinks). */
+    int embedded;
     /* The file's contents when they do not come from the file (tests,
      * fuzzing): file only names them in messages. NULL: read file. */
     const char *text;

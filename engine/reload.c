@@ -142,6 +142,8 @@ int weir_reload_plan(const struct weir_pipeline *running, const struct weir_pipe
                      struct weir_reload_plan *plan, char *why, size_t cap)
 {
     memset(plan, 0, sizeof *plan);
+    const struct weir_reload_section *rs = weir_pipeline_section(next, "reload");
+    plan->watch = rs && rs->watch;
     if (!same_fixed_keys(running->root, next->root, why, cap))
         return -1;
     if (next->nops > WEIR_RELOAD_MAX_OPS || running->nops > WEIR_RELOAD_MAX_OPS ||

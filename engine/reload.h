@@ -37,6 +37,8 @@ struct weir_reload_plan {
                                           changed source is stopped, closed and opened again */
     unsigned char sink_checked[WEIR_RELOAD_MAX_OPS + 1]; /* new sink k's precheck() passed
                                           (weir_reload_check): its open() skips the check */
+    int watch;                         /* the new file's "reload": {"watch"}: the run's, not
+                                          the workers' (taken whatever the kind, -1 aside) */
 };
 
 /* Compares next with the running pipeline. Returns the kind (0, 1 or 2)

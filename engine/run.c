@@ -9,6 +9,7 @@
  * in io_uring, the main thread in sigtimedwait: nothing was lost, nothing
  * would ever come). */
 #include "engine/run.h"
+#include "engine/file_watch.h"
 #include "engine/hangup.h"
 #include "engine/log.h"
 #include "engine/reload.h"
@@ -20,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
 #include <unistd.h>
 
 struct worker_slot {
@@ -180,10 +180,8 @@ struct run_state {
      * number of reloads. */
     struct weir_pipeline **versions;
     size_t nversions, versions_cap;
-    /* The file watch: an inotify descriptor on the file's directory. */
-    int watch_fd;
-    const char *watch_name;  /* the file's name in its directory */
-    uint64_t watch_due;      /* a change seen: reload at this time (ns), 0: none */
+    struct weir_file_watch watch;
+    int file_watch; /* "reload": {"watch"} as the last reload read it */
     struct weir_metrics_totals progress_prev;
 };
 
@@ -356,6 +354,8 @@ static void versions_sweep(struct run_state *st)
     weir_metric_set(&st->reg.pipeline_versions, st->nversions + 1);
 }
 
+static void watch_follow(struct run_state *st, int file_watch);
+
 static void reload_watch(struct run_state *st)
 {
     /* Not while a reload is under way: what removed sinks shared (made from
@@ -380,6 +380,7 @@ static void reload_watch(struct run_state *st)
         return;
     }
     weir_metric_add(&st->reg.reloads_ok, 1);
+    watch_follow(st, plan->watch);
     char list[512] = "";
     size_t o = 0;
     const struct weir_pipeline *pl = st->cur_pl;
@@ -503,6 +504,20 @@ static void reload_check_look(struct run_state *st)
     weir_pipeline_let_go(r.next); /* the run's version: freed once nothing holds it */
 }
 
+/* A valid file with nothing for the workers: reload.watch, the run's own,
+ * is all that may have changed. */
+static void reload_none(struct run_state *st, int file_watch)
+{
+    const char *file = st->opts->watch_file ? st->opts->watch_file : "the pipeline file";
+    if (file_watch == st->file_watch) {
+        weir_log(WEIR_LOG_INFO, "reload: %s: nothing the run uses changed; nothing to do", file);
+        return;
+    }
+    weir_log(WEIR_LOG_INFO, "reload: %s: only reload.watch changed%s", file,
+             st->opts->watch ? " (--watch keeps the watch on)" : "");
+    watch_follow(st, file_watch);
+}
+
 /* Reads the file again and sends what it says to the workers (once its new
  * source, if any, passed its check); why: what asked (SIGHUP, the watch),
  * for the log. */
@@ -542,6 +557,8 @@ static void reload_request(struct run_state *st, const char *why)
     if (r != 1 || !next) {
         if (r < 0)
             weir_metric_add(&st->reg.reloads_failed, 1);
+        else if (r == 0 && plan)
+            reload_none(st, plan->watch);
         free(plan);
         return;
     }
@@ -568,60 +585,21 @@ static void hangup(struct run_state *st)
     reload_request(st, "SIGHUP");
 }
 
-/* The file watch: the directory is watched, not the file, so that a new
- * file renamed over it (what editors and `sed -i` do) counts. Events come
- * in bursts (write, close, rename): the reload waits for a quiet moment. */
-#define WATCH_SETTLE_NS (150ull * 1000000ull)
-
-static void watch_start(struct run_state *st)
+/* The file watch follows the file: on with --watch or "reload": {"watch":
+ * true} (file_watch), as the last reload read it. */
+static void watch_follow(struct run_state *st, int file_watch)
 {
-    const char *file = st->opts->watch_file;
-    if (!file || !st->opts->reload)
+    st->file_watch = file_watch;
+    if (!st->opts->watch_file || !st->opts->reload)
         return;
-    char dir[4096];
-    const char *slash = strrchr(file, '/');
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - file) : 1, slash ? file : ".");
-    if (slash == file)
-        snprintf(dir, sizeof dir, "/");
-    st->watch_name = slash ? slash + 1 : file;
-    st->watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (st->watch_fd < 0 ||
-        inotify_add_watch(st->watch_fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0) {
-        weir_log(WEIR_LOG_WARN, "watch: cannot watch %s: %s; reload with SIGHUP", dir,
-                 strerror(errno));
-        if (st->watch_fd >= 0)
-            close(st->watch_fd);
-        st->watch_fd = -1;
-        return;
+    int want = st->opts->watch || file_watch;
+    if (want && st->watch.fd < 0) {
+        weir_file_watch_start(&st->watch, st->opts->watch_file);
+    } else if (!want && st->watch.fd >= 0) {
+        weir_file_watch_stop(&st->watch);
+        weir_log(WEIR_LOG_INFO, "watch: stopped (\"reload\": {\"watch\": false}); reload with "
+                 "SIGHUP");
     }
-    weir_log(WEIR_LOG_INFO, "watch: reloading when %s changes", file);
-}
-
-static void watch_look(struct run_state *st)
-{
-    if (st->watch_fd < 0)
-        return;
-    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-    ssize_t n;
-    while ((n = read(st->watch_fd, buf, sizeof buf)) > 0) {
-        for (char *p = buf; p < buf + n;) {
-            const struct inotify_event *ev = (const struct inotify_event *)p;
-            /* "..data": a Kubernetes ConfigMap's files are links through it,
-             * and an update renames a new one over it */
-            if (ev->len &&
-                (strcmp(ev->name, st->watch_name) == 0 || strcmp(ev->name, "..data") == 0))
-                st->watch_due = weir_now_ns() + WATCH_SETTLE_NS;
-            p += sizeof *ev + ev->len;
-        }
-    }
-    if (!st->watch_due || weir_now_ns() < st->watch_due || atomic_load(&st->stop_all))
-        return;
-    if (st->reload_pending || st->check) { /* once the last one is applied */
-        st->watch_due = weir_now_ns() + WATCH_SETTLE_NS;
-        return;
-    }
-    st->watch_due = 0;
-    reload_request(st, "watch");
 }
 
 /* Copies of one signal sent to a whole process group (Ctrl-C in a terminal,
@@ -639,7 +617,9 @@ static void wait_all(struct run_state *st, const sigset_t *set)
         int sig = sigtimedwait(set, NULL, &tick);
         if (sig == SIGHUP)
             hangup(st);
-        watch_look(st);
+        if (!atomic_load(&st->stop_all) &&
+            weir_file_watch_due(&st->watch, st->reload_pending || st->check != NULL))
+            reload_request(st, "watch");
         if ((sig == SIGINT || sig == SIGTERM) &&
             (!first || weir_now_ns() - first >= SIGNAL_REPEAT_NS)) {
             if (!first)
@@ -711,7 +691,7 @@ int weir_run(const struct weir_pipeline *pl, const struct weir_run_opts *opts,
     if (rc < 0)
         return rc;
     struct run_state st = {.comp = opts->companion, .err = err, .res = res, .opts = opts,
-                           .cur_pl = pl, .watch_fd = -1};
+                           .cur_pl = pl, .watch = WEIR_FILE_WATCH_OFF};
     st.n = pl->source_type->per_worker ? (opts->workers > 0 ? opts->workers : 1) : 1;
     st.slots = calloc((size_t)st.n, sizeof *st.slots);
     st.reg = (struct weir_metrics_registry){.pl = pl, .n = st.n, .started_ns = weir_now_ns(),
@@ -749,7 +729,8 @@ int weir_run(const struct weir_pipeline *pl, const struct weir_run_opts *opts,
     }
     st.cur_shared = shared;
     weir_pipeline_hold(pl); /* as cur_pl; reloads' versions are freed at 0 users */
-    watch_start(&st);
+    const struct weir_reload_section *rs = weir_pipeline_section(pl, "reload");
+    watch_follow(&st, rs && rs->watch);
     uint64_t t0 = weir_now_ns();
     start_workers(&st, pl, opts, shared);
     wait_all(&st, &set);
@@ -768,8 +749,7 @@ int weir_run(const struct weir_pipeline *pl, const struct weir_run_opts *opts,
     free(st.plan);
     weir_pipeline_let_go(st.cur_pl);
     weir_pipeline_let_go(st.prev_pl);
-    if (st.watch_fd >= 0)
-        close(st.watch_fd);
+    weir_file_watch_stop(&st.watch);
     if (st.comp) {
         struct weir_error e = {0};
         int crc = st.comp->finish(st.comp, &e);

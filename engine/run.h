@@ -62,8 +62,11 @@ struct weir_run_opts {
     int (*reload)(void *ctx, const struct weir_pipeline *running, const struct weir_pipeline **next,
                   struct weir_reload_plan *plan);
     void *reload_ctx;
-    /* Reload when this file changes (inotify on its directory), or NULL. */
+    /* The pipeline file, watched (inotify on its directory) for reloads when
+     * watch is set or the running pipeline says "reload": {"watch": true};
+     * NULL: never. */
     const char *watch_file;
+    int watch;
 };
 
 /* A stop finishes within this long of being asked for (the workers' drain

@@ -117,6 +117,35 @@ static int parse_value(struct fit_cli *c, const char *a, const char *v)
     return 1; /* not an option with a value */
 }
 
+static int is_pipeline(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 5 && strcmp(path + n - 5, ".json") == 0;
+}
+
+/* Options that only some types use: given to another, they would change
+ * nothing, and the user would believe they did. */
+static int type_options(int argc, char **argv, int type)
+{
+    enum { LOG = 1 << TYPE_LOGISTIC, MLP = 1 << TYPE_MLP, AE = 1 << TYPE_AUTOENCODER,
+           XGB = 1 << TYPE_XGBOOST, IF = 1 << TYPE_IFOREST };
+    static const struct { const char *name; int types; } only[] = {
+        {"--hidden", LOG | MLP | AE}, /* logistic: refused with its own reason (layer_dims) */
+        {"--activation", MLP | AE},   {"--epochs", LOG | MLP | AE}, {"--batch", LOG | MLP | AE},
+        {"--lr", LOG | MLP | AE},     {"--optimizer", LOG | MLP | AE},
+        {"--patience", LOG | MLP | AE | XGB},                       {"--class-weight", LOG | MLP | XGB},
+        {"--rounds", XGB},            {"--depth", XGB},             {"--eta", XGB},
+        {"--threads", XGB},           {"--trees", IF},              {"--sample", IF}};
+    for (int i = 2; i < argc; i++)
+        for (size_t k = 0; k < sizeof only / sizeof only[0]; k++)
+            if (strcmp(argv[i], only[k].name) == 0 && !(only[k].types & (1 << type))) {
+                fprintf(stderr, "weir: fit: %s does nothing with --type %s; try: weir help fit\n",
+                        argv[i], type_name[type]);
+                return -1;
+            }
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, struct fit_cli *c)
 {
     *c = (struct fit_cli){.type = -1, .valid = 0.2, .seed = 1, .progress = -1, .act = 0,
@@ -155,13 +184,13 @@ static int parse_args(int argc, char **argv, struct fit_cli *c)
         fprintf(stderr, "weir: fit: --type %s needs --label\n", type_name[c->type]);
         return -1;
     }
-    return 0;
-}
-
-static int is_pipeline(const char *path)
-{
-    size_t n = strlen(path);
-    return n > 5 && strcmp(path + n - 5, ".json") == 0;
+    if (!is_pipeline(c->input) && (c->nsets || c->until_ms != INT64_MAX)) {
+        fprintf(stderr, "weir: fit: --until and --set apply to a pipeline (PIPELINE.json), whose "
+                "features weir computes; %s is read as it is (write it with weir features "
+                "--until)\n", c->input);
+        return -1;
+    }
+    return type_options(argc, argv, c->type);
 }
 
 /* ---- the data ------------------------------------------------------------- */
@@ -528,6 +557,7 @@ const struct weir_command weir_command_fit = {
         "  --scores FILE        every row's model output as weir fit computed it (set,score)\n"
         "  --progress           a progress bar on stderr (default: when it is a terminal)\n"
         "  --quiet              no progress, no notes on stderr\n"
+        "Options of another --type, and --until or --set with a CSV, are refused.\n"
         "Prints the train and validation loss, and AUC and average precision with a label.\n"
         "An autoencoder learns the rows labelled 0 (all rows without --label); its output is\n"
         "the reconstruction error. Missing inputs are imputed with the training mean.\n",

@@ -206,4 +206,20 @@ expect "validate: cooldown and close_event at their defaults without incidents" 
 weir validate "$WEIR_SRC/pipelines/monitor-kafka.json" --set 'source.commit_interval="0.1s"'
 expect "validate: commit_interval at its default (another spelling) without exactly_once" 0
 
+# validate runs nothing: run's own options would do nothing there, even invalid.
+weir validate "$GOOD" --http 99999999
+expect "validate --http" 2 stderr 'validate: \-\-http is for weir run'
+weir validate "$GOOD" --progress=5
+expect "validate --progress=5" 2 stderr 'validate: \-\-progress is for weir run'
+
+weir run - --watch
+expect "run - --watch: nothing to watch" 2 stderr '\-\-watch needs a pipeline file to watch, not standard input'
+
+# weir replay: a number it cannot read is refused, not taken as "as fast as
+# possible" or "no limit" (a typo would flood a real topic).
+weir replay tests/golden/input.jsonl --brokers 127.0.0.1:1 --topic t --rate abc
+expect "replay: --rate abc" 2 stderr '\-\-rate expects records per second'
+weir replay tests/golden/input.jsonl --brokers 127.0.0.1:1 --topic t --limit two
+expect "replay: --limit two" 2 stderr '\-\-limit expects a number of records above 0'
+
 finish

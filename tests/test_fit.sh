@@ -226,6 +226,17 @@ expect_error 'bad.csv:3: the label: expected a number from 0 to 1' "$WEIR_BIN" f
 expect_error 'computes no numeric feature "nope"' "$WEIR_BIN" features "$T/p.json" \
     --features a,nope --out "$T/x.csv"
 expect_error 'needs --label' "$WEIR_BIN" fit "$T/f.csv" --type xgboost --out "$T/x"
+# Accepted and then ignored, they would leave the user believing in a model
+# they did not get: a held-out cut on a CSV, another type's settings.
+expect_error '\-\-until and \-\-set apply to a pipeline' "$WEIR_BIN" fit "$T/f.csv" --type logistic \
+    --label y_lin --until 2024-01-02 --out "$T/x"
+expect_error '\-\-epochs does nothing with \-\-type iforest' "$WEIR_BIN" fit "$T/f.csv" --type iforest \
+    --epochs 5 --out "$T/x"
+# A Kafka source never ends: refused, not read until a signal.
+expect_error 'reads a kafka source, which does not end' "$WEIR_BIN" features \
+    tests/pipelines/kafka-basic.json --all --out "$T/x.csv"
+expect_error '\-\-trees does nothing with \-\-type mlp' "$WEIR_BIN" fit "$T/f.csv" --type mlp \
+    --label y_lin --trees 5 --out "$T/x"
 
 # --- the fraud pipeline, when its data is here ------------------------------------------------
 FDH=../shared/data/fraud/fdh/daily

@@ -3,9 +3,12 @@
  * UTF-8 as U+FFFD plus raw_base64), so the line is measured, never guessed.
  * Whatever the bytes, the line is valid JSON of at most max bytes, keeps the
  * reason and coordinates whole, holds a prefix of the record in raw (cut on
- * a UTF-8 boundary when the record is text) and says raw_truncated. */
+ * a UTF-8 boundary when the record is text) and says raw_truncated.
+ * The text form (format "text", weir_output_dead_text) is one line whatever
+ * the bytes: printable records as they are, others escaped. */
 #include <errno.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +39,32 @@ static json_t *fit(const struct weir_record *r, size_t max, size_t *len)
     CHECK(json_integer_value(json_object_get(j, "offset")) == 1734);
     weir_buf_free(&out);
     return j;
+}
+
+static void text_is(const struct weir_record *r, const char *want)
+{
+    struct weir_batch b = {.rec = (struct weir_record *)r, .n = 1};
+    struct weir_buf out = {0};
+    CHECK(weir_output_dead_text(&out, &b, 0, "src") == 0);
+    CHECK(out.len == strlen(want) && memcmp(out.data, want, out.len) == 0);
+    if (out.len != strlen(want) || memcmp(out.data, want, out.len) != 0)
+        fprintf(stderr, "got  %.*s", (int)out.len, out.data);
+    weir_buf_free(&out);
+}
+
+static void dead_text(void)
+{
+    /* A file's record: its line and its own file; trailing space dropped. */
+    text_is(&(struct weir_record){.value = "{\"a\":x}\r\n", .value_len = 9, .topic = "in.jsonl",
+                                  .partition = -1, .offset = 3, .reason = "invalid JSON"},
+            "DEAD   line 3       in.jsonl: invalid JSON  {\"a\":x}\n");
+    /* A Kafka record: partition@offset, the source's name. Control bytes and
+     * invalid UTF-8 are escaped, so the reject stays on one line. */
+    text_is(&(struct weir_record){.value = "a\nb\x1b[2J", .value_len = 7, .partition = 2,
+                                  .offset = 17, .reason = "bad"},
+            "DEAD   p2@17  src: bad  \"a\\nb\\u001b[2J\"\n");
+    text_is(&(struct weir_record){.value = "\xff", .value_len = 1, .partition = 0, .offset = 1},
+            "DEAD   p0@1  src: rejected  \"\xef\xbf\xbd\"\n"); /* U+FFFD */
 }
 
 int main(void)
@@ -97,5 +126,6 @@ int main(void)
     CHECK(out.len == 1);
     weir_buf_free(&out);
     free(v);
+    dead_text();
     return check_summary();
 }

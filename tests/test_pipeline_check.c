@@ -1,7 +1,8 @@
 /* `weir check` against librdkafka's mock cluster, in this process: a topic
  * present (its partition count printed), a topic missing, a topic the
  * brokers refuse to describe (authorization), a cluster that is down; a
- * file pipeline; an unsafe Kafka property refused. The
+ * file pipeline; a replay file and an HTTP token file that are not there;
+ * an unsafe Kafka property refused. The
  * real-broker side
  * (reachable, missing, unreachable port) is tests/test_weir_check_broker.sh. */
 #include "connectors/connector.h"
@@ -157,6 +158,25 @@ int main(void)
     CHECK(strstr(out, "ok    sinks[1] (file): standard output") != NULL);
     if (rc != 0)
         fprintf(stderr, "file pipeline:\n%s", out);
+
+    /* What the run opens besides its stages: a replay file that is not
+     * there and an HTTP token file that is not there are each a FAIL (the
+     * run would stop at its start); "embedded": no broker to ask. */
+    f = fopen(file, "w");
+    fprintf(f,
+            "{\"name\": \"chkr\", \"source\": {\"type\": \"kafka\", \"brokers\": \"embedded\", "
+            "\"topics\": [\"t\"]},\n \"replay\": {\"path\": \"%s/absent.jsonl\"},\n"
+            " \"http\": {\"listen\": \"0\", \"token_file\": \"%s/absent-token\"},\n"
+            " \"operators\": [{\"type\": \"extract\", \"fields\": {\"x\": \"/x\"}}],\n"
+            " \"sinks\": [{\"type\": \"file\", \"path\": \"-\"}]}\n", dir, dir);
+    fclose(f);
+    rc = run_check(file, out, sizeof out);
+    CHECK(rc == 1);
+    snprintf(want, sizeof want, "FAIL  replay: %s/absent.jsonl: cannot be read", dir);
+    CHECK(strstr(out, want) != NULL);
+    CHECK(strstr(out, "FAIL  http.token_file: cannot read the HTTP token file") != NULL);
+    if (rc != 1)
+        fprintf(stderr, "replay and token:\n%s", out);
 
     /* An unsafe Kafka property: refused as weir validate refuses it (exit
      * 2), nothing checked. */

@@ -9,7 +9,9 @@
 #      threshold raises more alerts than the golden run's after record 100.
 #   2. A change a running pipeline cannot take (allowed_lateness) is logged
 #      as needing a restart and the run goes on; an unchanged file is "nothing
-#      to do"; an invalid one is reported with its JSON path.
+#      to do"; an invalid one is reported with its JSON path; a reload that
+#      adds "reload": {"watch": true} starts the file watch, which takes the
+#      change of 1 without a signal.
 #   3. Under load: the embedded cluster, 2 workers, a paced replay; SIGHUP
 #      mid-run changes the threshold, then another adds a file sink (shared
 #      by the workers; the Kafka consumers are not made again), then another
@@ -19,6 +21,9 @@
 #      a source change needs a restart); the run ends with every replayed
 #      record through (the replay's own check), records in = out, and the new
 #      sink holds whole lines.
+#   4. Exactly-once: a reload's new Kafka sink whose "kafka" properties differ
+#      from the worker's transactional producer's joins it as it is, and says
+#      so (per worker); the run goes on.
 set -u
 
 . "$(dirname "$0")/lib.sh"
@@ -57,9 +62,14 @@ kill -HUP "$PID"
 wait_for 'not valid (above); the running pipeline goes on unchanged' "$T/err" && ok || fail "invalid: $(cat "$T/err")"
 grep -q 'operators\[3\].above' "$T/err" && ok || fail "no JSON path: $(cat "$T/err")"
 
-# 1. the real change
-sed -i 's/"above": "high"/"above": 0.9/' "$T/p.json"
+# The file asks for the watch (a reload that changes only that): it starts.
+sed -i 's/"above": "high"/"above": 0.999/; s/"name": "golden-host-metrics",/&\n  "reload": {"watch": true},/' "$T/p.json"
 kill -HUP "$PID"
+wait_for 'only reload.watch changed' "$T/err" && wait_for "watch: reloading when $T/p.json changes" "$T/err" &&
+    ok || fail "reload.watch added: $(cat "$T/err")"
+
+# 1. the real change, taken by the watch (no signal)
+sed -i 's/"above": 0.999/"above": 0.9/' "$T/p.json"
 wait_for 'reload applied by every worker: operators\[3\] made again' "$T/err" && ok ||
     fail "reload not applied: $(cat "$T/err")"
 tail -100 tests/golden/input.jsonl >&3
@@ -134,5 +144,37 @@ set -- $in
 extra=$(wc -l <"$T/extra.jsonl")
 /usr/bin/python3 -c "import json,sys; [json.loads(l) for l in open(sys.argv[1])]" "$T/extra.jsonl" &&
     [ "$extra" -gt 0 ] && [ "$extra" -lt "$1" ] && ok || fail "extra sink: $extra lines of $1"
+
+# 4. Exactly-once: a worker's Kafka sinks share one transactional producer. A
+# reload's new sink with "kafka" properties of its own joins it as it is:
+# said, per worker, not ignored without a word; the records go on.
+cat >"$T/x.json" <<JSON
+{"name": "eos-reload", "source": {"type": "kafka", "brokers": "embedded", "topics": ["in"],
+  "guarantee": "exactly_once"},
+ "replay": {"path": "$T/x.jsonl", "partition": 0, "rate": 500, "stop": false},
+ "operators": [{"type": "extract", "fields": {"v": "/v"}}],
+ "sinks": [{"type": "kafka", "topic": "out"}], "dead_letter": {"type": "kafka", "topic": "dead"}}
+JSON
+seq 1 20000 | awk '{ printf "{\"v\":%d}\n", $1 }' >"$T/x.jsonl"
+"$WEIR_BIN" run "$T/x.json" --workers 2 2>"$T/x.err" &
+PID=$!
+wait_for 'assigned (embedded cluster: fixed)' "$T/x.err"
+sed -i 's/"topic": "out"}/"topic": "out2", "kafka": {"linger.ms": "20"}}/' "$T/x.json"
+# A SIGHUP while the workers start is ignored (said): sent again until taken.
+for i in $(seq 200); do
+    grep -q 'reload applied by every worker' "$T/x.err" && break
+    ((i % 20 == 1)) && kill -HUP "$PID"
+    sleep 0.05
+done
+grep -q 'reload applied by every worker' "$T/x.err" && ok || fail "eos reload: $(cat "$T/x.err")"
+[ "$(grep -c 'kafka sink "out2" (worker [01]): the file.s "kafka" properties for the Kafka sinks are not taken' "$T/x.err")" = 2 ] &&
+    ok || fail "eos reload, properties not taken: $(cat "$T/x.err")"
+kill -TERM "$PID"
+wait "$PID"
+rc=$?
+PID=
+in=$(sed -n 's/^weir: eos-reload: \([0-9]*\) records in, \([0-9]*\) out, 0 dead letters.*/\1 \2/p' "$T/x.err")
+set -- $in
+[ $rc -eq 0 ] && [ -n "${1:-}" ] && [ "$1" = "$2" ] && ok || fail "eos reload: exit $rc, in/out '$in': $(cat "$T/x.err")"
 
 finish

@@ -2,7 +2,8 @@
  * file. Kinds (nothing, options, shape, restart), which operators and sinks
  * are the same wherever they stand (checked against random permutations of
  * distinct operators, whose mapping is known), columns, the source (kept
- * reading, or re-opened), and what needs a restart with its reason. */
+ * reading, or re-opened), what needs a restart with its reason, and the
+ * new file's reload.watch, which the run takes whatever the kind. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,15 @@ static void test_kinds(void)
     struct weir_pipeline *a = make(NULL, STD ", " SCORE ", " THR("0.9"), NULL, NULL);
     struct weir_pipeline *same = make(NULL, STD ", " SCORE ", " THR("0.9"), NULL, NULL);
     CHECK(plan(a, same, &p, why) == WEIR_RELOAD_NONE);
+    CHECK(p.watch == 0);
+
+    /* only "reload" changed: nothing for the workers; the run takes the watch */
+    struct weir_pipeline *watch = make(NULL, STD ", " SCORE ", " THR("0.9"), NULL,
+                                       "\"reload\": {\"watch\": true},");
+    CHECK(plan(a, watch, &p, why) == WEIR_RELOAD_NONE);
+    CHECK(p.watch == 1);
+    CHECK(plan(watch, a, &p, why) == WEIR_RELOAD_NONE && p.watch == 0);
+    weir_pipeline_free(watch);
 
     struct weir_pipeline *opt = make(NULL, STD ", " SCORE ", " THR("0.8"), NULL, NULL);
     CHECK(plan(a, opt, &p, why) == WEIR_RELOAD_OPTIONS);

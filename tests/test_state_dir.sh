@@ -15,6 +15,7 @@
 #   9. Files are per pipeline; an older weir's file (no pipeline name) is read
 #      by the first pipeline after the upgrade, and only by it.
 #  10. A reload that renames the pipeline keeps its files.
+#  11. "durable": true in the file, without --state-dir: said, not silent.
 set -euo pipefail
 SRC=${WEIR_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 WEIR=${WEIR_BIN:-$SRC/build/weir}
@@ -283,6 +284,21 @@ if grep -q "reload applied" "$WORK/ren.log" && [ ! -e "$WORK/ren/renamed.file.-1
     ok "a reload that renames the pipeline keeps its state files: $(ls "$WORK/ren" | tr '\n' ' ')"
 else
     bad "a reload that renames the pipeline: $(ls -l "$WORK/ren"); $(cat "$WORK/ren.log")"
+fi
+
+# 11. A file that asks for durable state, run without --state-dir, has it
+# for the run only: a warning says so. Not asked for (the default), or run
+# with a directory: nothing is said.
+sed 's/"name": "state-dir",/"name": "state-dir", "state": {"durable": true},/' "$WORK/p.json" \
+    >"$WORK/durable.json"
+run "$WORK/durable.json" "$WORK/p-a.jsonl" "$WORK/d1.jsonl" 2>"$WORK/d1.log"
+run "$WORK/p.json" "$WORK/p-a.jsonl" "$WORK/d2.jsonl" 2>"$WORK/d2.log"
+run "$WORK/durable.json" "$WORK/p-a.jsonl" "$WORK/d3.jsonl" --state-dir "$WORK/d3" 2>"$WORK/d3.log"
+if grep -q '"durable": true} is not kept: a file source saves keyed state only in --state-dir' \
+    "$WORK/d1.log" && ! grep -q "not kept" "$WORK/d2.log" "$WORK/d3.log"; then
+    ok "\"durable\": true without --state-dir is said: $(cut -c1-80 "$WORK/d1.log")"
+else
+    bad "durable without --state-dir: $(cat "$WORK/d1.log" "$WORK/d2.log" "$WORK/d3.log")"
 fi
 
 echo "$passed passed, $failed failed"

@@ -1,0 +1,77 @@
+/* exactly_once: a worker's Kafka sinks share one transactional producer,
+ * made with the one set of "kafka" properties they give
+ * (weir_kafka_txn_props), whichever sink opens it first: a sink without
+ * properties does not make it without them. Sinks giving different ones are
+ * refused at load (tests/pipelines/bad/80-*). */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "connectors/kafka_common.h"
+#include "engine/pipeline.h"
+#include "tests/check.h"
+
+static char dir[] = "/tmp/weir-test-kafka-txn-props.XXXXXX";
+
+static struct weir_pipeline *load(const char *sinks, const char *dead)
+{
+    char path[256], text[2048];
+    snprintf(path, sizeof path, "%s/p.json", dir);
+    snprintf(text, sizeof text,
+             "{\"name\": \"p\", \"source\": {\"type\": \"kafka\", \"brokers\": \"k:9092\", "
+             "\"topics\": [\"in\"], \"guarantee\": \"exactly_once\"}, "
+             "\"operators\": [{\"type\": \"extract\", \"fields\": {\"v\": \"/v\"}}], "
+             "\"sinks\": [%s], \"dead_letter\": %s}", sinks, dead);
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    struct weir_diag diag = {0};
+    struct weir_pipeline *pl = NULL;
+    if (weir_pipeline_load(path, NULL, 0, &pl, &diag) < 0)
+        weir_diag_print(&diag, stderr);
+    weir_diag_free(&diag);
+    return pl;
+}
+
+static const char *prop(const json_t *props, const char *name)
+{
+    return json_string_value(json_object_get(props, name));
+}
+
+int main(void)
+{
+    CHECK(mkdtemp(dir) != NULL);
+    /* The first sink gives none, the second some: the producer has them. */
+    struct weir_pipeline *pl = load(
+        "{\"type\": \"kafka\", \"topic\": \"out\"}, {\"type\": \"kafka\", \"topic\": \"alerts\", "
+        "\"when\": \"alert\", \"kafka\": {\"compression.type\": \"zstd\"}}",
+        "{\"type\": \"kafka\", \"topic\": \"dead\"}");
+    CHECK(pl != NULL);
+    if (pl) {
+        CHECK_STR(prop(weir_kafka_txn_props(pl), "compression.type"), "zstd");
+        weir_pipeline_free(pl);
+    }
+    /* Only the dead letter gives some: the same. */
+    pl = load("{\"type\": \"kafka\", \"topic\": \"out\"}",
+              "{\"type\": \"kafka\", \"topic\": \"dead\", \"kafka\": {\"linger.ms\": \"50\"}}");
+    CHECK(pl != NULL);
+    if (pl) {
+        CHECK_STR(prop(weir_kafka_txn_props(pl), "linger.ms"), "50");
+        weir_pipeline_free(pl);
+    }
+    /* None: weir's defaults. Two that differ: refused. */
+    pl = load("{\"type\": \"kafka\", \"topic\": \"out\", \"kafka\": {}}",
+              "{\"type\": \"kafka\", \"topic\": \"dead\"}");
+    CHECK(pl != NULL && weir_kafka_txn_props(pl) == NULL);
+    weir_pipeline_free(pl);
+    pl = load("{\"type\": \"kafka\", \"topic\": \"out\", \"kafka\": {\"linger.ms\": \"5\"}}",
+              "{\"type\": \"kafka\", \"topic\": \"dead\", \"kafka\": {\"linger.ms\": \"50\"}}");
+    CHECK(pl == NULL);
+    char path[300];
+    snprintf(path, sizeof path, "%s/p.json", dir);
+    unlink(path);
+    rmdir(dir);
+    return check_summary();
+}
