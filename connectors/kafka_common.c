@@ -36,6 +36,24 @@ static int prop_text(const json_t *v, char *buf, size_t size)
     return 0;
 }
 
+int weir_kafka_props_same(const json_t *a, const json_t *b)
+{
+    size_t na = json_is_object(a) ? json_object_size(a) : 0;
+    size_t nb = json_is_object(b) ? json_object_size(b) : 0;
+    if (na != nb)
+        return 0;
+    const char *name;
+    const json_t *v;
+    char x[1024], y[1024];
+    json_object_foreach((json_t *)a, name, v) {
+        const json_t *w = json_object_get(b, name);
+        if (!w || prop_text(v, x, sizeof x) < 0 || prop_text(w, y, sizeof y) < 0 ||
+            strcmp(x, y) != 0)
+            return 0;
+    }
+    return 1;
+}
+
 int weir_kafka_props_check(const json_t *props, const char *const *reserved,
                            struct weir_prepare *p)
 {

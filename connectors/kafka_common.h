@@ -171,6 +171,9 @@ void weir_kafka_transactional_id(const struct weir_pipeline *pl, int w, char *ou
 const char *weir_kafka_sink_brokers(const void *sink_conf);
 /* A Kafka sink's "kafka" properties (may be NULL). */
 const json_t *weir_kafka_sink_props(const void *sink_conf);
+/* Two "kafka" objects (or NULL: none) give librdkafka the same properties:
+ * the same names, each value the same text (5 and "5" alike). */
+int weir_kafka_props_same(const json_t *a, const json_t *b);
 /* exactly_once: the properties of the worker's one transactional producer:
  * the first that pl's Kafka sinks give (sinks in order, then the dead
  * letter; the load refused others), or NULL. */

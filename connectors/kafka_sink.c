@@ -428,12 +428,6 @@ static int kk_busy(struct weir_sink *s)
     return ks->nbacklog > ks->backlog_head || rd_kafka_outq_len(ks->rk) >= ks->p->busy_at;
 }
 
-static int same_props(const json_t *a, const json_t *b)
-{
-    size_t na = a ? json_object_size(a) : 0, nb = b ? json_object_size(b) : 0;
-    return na == nb && (na == 0 || json_equal(a, b));
-}
-
 /* brokers: the sink's own, or the Kafka source's (with its security properties).
  * Transactional: the worker's producer, "<transactional_id>-<worker>". */
 static int producer_new(struct kafka_producer *p, const struct kafka_sink_conf *c, int transactional,
@@ -665,7 +659,7 @@ static int kk_open(struct weir_sink *s, struct weir_error *err)
         ks->p->refs++;
         ks->pnext = ks->p->sinks;
         ks->p->sinks = ks;
-        if (!same_props(ks->p->props, weir_kafka_txn_props(w->pl)))
+        if (!weir_kafka_props_same(ks->p->props, weir_kafka_txn_props(w->pl)))
             weir_log(WEIR_LOG_WARN, "%s: the file's \"kafka\" properties for the Kafka sinks "
                      "are not taken: it joins the worker's transactional producer, which goes on "
                      "as it was made (restart to change them)", ks->what);

@@ -151,7 +151,7 @@ static int same_producer(const struct weir_pipeline *pl, size_t k, int *first,
         return 0;
     }
     const struct weir_stage_sink *a = (size_t)*first < pl->nsinks ? &pl->sinks[*first] : &pl->dead;
-    if (json_equal(weir_kafka_sink_props(a->conf), pb))
+    if (weir_kafka_props_same(weir_kafka_sink_props(a->conf), pb))
         return 0;
     char path[64], at[80], was[64];
     sink_path(path, sizeof path, pl, k);
@@ -173,11 +173,19 @@ int weir_kafka_source_check(const void *conf, const struct weir_pipeline *pl, st
      * believing in one the run does not give. */
     static const char *const eos_only[] = {"commit_interval", "commit_records",
                                            "transactional_id", NULL};
+    static const char *const checkpoint[] = {"checkpoint_interval", NULL};
+    const json_t *raw = json_object_get(pl->root, "source");
     int bad = 0, first = -1; /* the first Kafka sink with properties */
     if (c->guarantee != WEIR_KAFKA_EXACTLY_ONCE)
-        return weir_options_only_with(json_object_get(pl->root, "source"),
-                                      weir_kafka_source_options, eos_only, 0,
-                                      "\"guarantee\": \"exactly_once\"", d, "source");
+        return weir_options_only_with(raw, weir_kafka_source_options, eos_only, 0,
+                                      "\"guarantee\": \"exactly_once\"", d, "source") +
+               weir_options_only_with(raw, weir_kafka_source_options, checkpoint,
+                                      pl->state_durable, "durable keyed state (\"state\": "
+                                      "{\"durable\": true}, the default)", d, "source");
+    /* exactly_once saves state in every transaction */
+    bad += weir_options_only_with(raw, weir_kafka_source_options, checkpoint, 0,
+                                  "\"guarantee\": \"at_least_once\" (exactly_once saves keyed "
+                                  "state in every transaction)", d, "source");
     bad += check_txn_timeout(c, pl, d);
     for (size_t k = 0; k <= pl->nsinks; k++) {
         const struct weir_stage_sink *st = k < pl->nsinks ? &pl->sinks[k] : &pl->dead;

@@ -1,5 +1,6 @@
 /* Per-(operator, partition) keyed state (see opstate.h). */
 #include "engine/opstate.h"
+#include "engine/pipeline.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -230,4 +231,20 @@ int weir_op_restore(struct weir_op *op, uint32_t part, const void *data, size_t 
     if (!s)
         return -ENOMEM;
     return weir_state_restore(s, (const char *)data + sizeof h, len - sizeof h);
+}
+
+/* Its type lists WEIR_STATE_OPTION_ROWS (the one way an operator declares
+ * keyed state: "max_keys" is among them) and, when it says, this
+ * configuration keeps some. Declared in pipeline.h. */
+int weir_pipeline_keyed_op(const struct weir_pipeline *pl)
+{
+    for (size_t k = 0; k < pl->nops; k++) {
+        const struct weir_operator_type *t = pl->ops[k].type;
+        if (t->keeps_state && !t->keeps_state(pl->ops[k].conf))
+            continue;
+        for (const struct weir_option *o = t->options; o && o->name; o++)
+            if (strcmp(o->name, "max_keys") == 0)
+                return (int)k;
+    }
+    return -1;
 }

@@ -57,6 +57,29 @@ static json_t *value_of(const char *text)
     return json_string(text);
 }
 
+/* source.kafka.fetch.wait.max.ms=100: librdkafka's property names have
+ * dots of their own, so all that follows "kafka." is one name (its value
+ * read as any other's; the stage's "kafka" object made when missing). */
+static int set_kafka_property(json_t *stage, const char *name, const char *value,
+                              const char *where, struct weir_diag *diag)
+{
+    json_t *props = json_object_get(stage, "kafka");
+    if (props && !json_is_object(props)) {
+        weir_diag_add(diag, where, "\"kafka\" is not an object");
+        return 1;
+    }
+    if (!props && json_object_set_new(stage, "kafka", props = json_object()) < 0) {
+        weir_diag_add(diag, where, "out of memory");
+        return 1;
+    }
+    json_t *v = value_of(value);
+    if (!v || json_object_set_new(props, name, v) < 0) {
+        weir_diag_add(diag, where, "out of memory");
+        return 1;
+    }
+    return 0;
+}
+
 int weir_override_apply(json_t *root, const struct weir_override *set, struct weir_diag *diag)
 {
     char where[256];
@@ -97,6 +120,8 @@ int weir_override_apply(json_t *root, const struct weir_override *set, struct we
             }
             return 0;
         }
+        if (s.index < 0 && strcmp(s.key, "kafka") == 0 && *p == '.')
+            return set_kafka_property(node, p + 1, set->value, where, diag);
         json_t *child = s.index < 0 ? json_object_get(node, s.key)
                                     : json_array_get(node, (size_t)s.index);
         if (!child && s.index >= 0) {

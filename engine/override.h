@@ -12,7 +12,9 @@
 /* Splits "PATH=VALUE" in place (the string is modified). Returns 0 or -EINVAL. */
 int weir_override_parse(char *arg, struct weir_override *out);
 /* Applies one override to root. The parent of the last path element must
- * exist; the last element is created or replaced. Returns the number of
+ * exist; the last element is created or replaced. Under a stage's "kafka"
+ * the rest of the path is one librdkafka property ("source.kafka.fetch.
+ * wait.max.ms"), and "kafka" is made when missing. Returns the number of
  * problems added to diag (0 or 1). */
 int weir_override_apply(json_t *root, const struct weir_override *set, struct weir_diag *diag);
 /* --embedded for the sinks: every sink (the dead letter too) that names

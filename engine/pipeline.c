@@ -791,18 +791,3 @@ void weir_pipeline_free(struct weir_pipeline *pl)
     free(pl->file);
     free(pl);
 }
-
-/* Its type has the state options (engine/opstate.h) and, when it says,
- * this configuration keeps some. */
-int weir_pipeline_keyed_op(const struct weir_pipeline *pl)
-{
-    for (size_t k = 0; k < pl->nops; k++) {
-        const struct weir_operator_type *t = pl->ops[k].type;
-        if (t->keeps_state && !t->keeps_state(pl->ops[k].conf))
-            continue;
-        for (const struct weir_option *o = t->options; o && o->name; o++)
-            if (strcmp(o->name, "max_keys") == 0)
-                return (int)k;
-    }
-    return -1;
-}

@@ -212,6 +212,19 @@ expect "validate --http" 2 stderr 'validate: \-\-http is for weir run'
 weir validate "$GOOD" --progress=5
 expect "validate --progress=5" 2 stderr 'validate: \-\-progress is for weir run'
 
+# checkpoint_interval saves durable state at least once: nothing to save
+# without durable state, and exactly_once saves it in every transaction.
+weir validate "$WEIR_SRC/pipelines/monitor-kafka.json" --set 'source.checkpoint_interval="5s"' \
+    --set 'state={"durable": false}'
+expect "validate: checkpoint_interval without durable state" 2 stderr \
+    'source\.checkpoint_interval: expected only with durable keyed state'
+
+# --set into "kafka": librdkafka's names have dots of their own.
+weir validate "$WEIR_SRC/pipelines/monitor-kafka.json" --set source.kafka.fetch.wait.max.ms=100
+expect "validate: --set source.kafka.fetch.wait.max.ms" 0 stdout 'valid'
+weir validate "$WEIR_SRC/pipelines/monitor-kafka.json" --set source.kafka.fetch.wait.max.mss=100
+expect "validate: --set an unknown Kafka property" 2 stderr 'source\.kafka\.fetch\.wait\.max\.mss: librdkafka rejects it'
+
 weir run - --watch
 expect "run - --watch: nothing to watch" 2 stderr '\-\-watch needs a pipeline file to watch, not standard input'
 

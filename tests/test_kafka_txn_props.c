@@ -61,6 +61,11 @@ int main(void)
         CHECK_STR(prop(weir_kafka_txn_props(pl), "linger.ms"), "50");
         weir_pipeline_free(pl);
     }
+    /* The same properties written two ways (5 and "5"): one producer. */
+    pl = load("{\"type\": \"kafka\", \"topic\": \"out\", \"kafka\": {\"linger.ms\": 5}}",
+              "{\"type\": \"kafka\", \"topic\": \"dead\", \"kafka\": {\"linger.ms\": \"5\"}}");
+    CHECK(pl != NULL);
+    weir_pipeline_free(pl);
     /* None: weir's defaults. Two that differ: refused. */
     pl = load("{\"type\": \"kafka\", \"topic\": \"out\", \"kafka\": {}}",
               "{\"type\": \"kafka\", \"topic\": \"dead\"}");
