@@ -176,8 +176,13 @@ const json_t *weir_kafka_sink_props(const void *sink_conf);
 int weir_kafka_props_same(const json_t *a, const json_t *b);
 /* exactly_once: the properties of the worker's one transactional producer:
  * the first that pl's Kafka sinks give (sinks in order, then the dead
- * letter; the load refused others), or NULL. */
+ * letter; the load refused others), or NULL. _from: that sink's index
+ * (nsinks: the dead letter), or -1. */
 const json_t *weir_kafka_txn_props(const struct weir_pipeline *pl);
+int weir_kafka_txn_props_from(const struct weir_pipeline *pl);
+/* The properties a Kafka sink's producer is made with: the transactional
+ * producer's under exactly-once, else the sink's own ("kafka", may be NULL). */
+const json_t *weir_kafka_sink_producer_props(const struct weir_pipeline *pl, const json_t *own);
 
 /* Exactly-once: weir's default transaction.timeout.ms for its transactional
  * producers (librdkafka's is 60 s). After a process dies, its open

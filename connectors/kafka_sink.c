@@ -458,8 +458,8 @@ static int producer_new(struct kafka_producer *p, const struct kafka_sink_conf *
           (rc = weir_kafka_conf_set(conf, "transaction.timeout.ms", txn_timeout, p->cl.what,
                                     err)) < 0)) ||
         (rc = weir_kafka_props_apply(conf, src && !c->brokers ? src->kafka : NULL, 1, p->cl.what, err)) < 0 ||
-        (rc = weir_kafka_props_apply(conf, transactional ? weir_kafka_txn_props(pl)
-                                                         : c->kafka, 0, p->cl.what, err)) < 0)
+        (rc = weir_kafka_props_apply(conf, weir_kafka_sink_producer_props(pl, c->kafka), 0,
+                                     p->cl.what, err)) < 0)
         goto fail;
     size_t size = sizeof num;
     int qmax = 100000;
@@ -631,11 +631,9 @@ static int kk_precheck(const void *conf, const struct weir_pipeline *pl, const c
     if (!brokers || strcmp(brokers, "embedded") == 0)
         return 0; /* no brokers: open() says so, without waiting */
     size_t bad;
-    const json_t *props = src && src->guarantee == WEIR_KAFKA_EXACTLY_ONCE
-                              ? weir_kafka_txn_props(pl) /* the producer it joins */
-                              : c->kafka;
     int rc = weir_kafka_precheck_topics("kafka sink", brokers, c->brokers ? NULL : src->kafka,
-                                        props, &c->topic, 1, c->connect_timeout_ns, &bad, err);
+                                        weir_kafka_sink_producer_props(pl, c->kafka), &c->topic,
+                                        1, c->connect_timeout_ns, &bad, err);
     if (rc < 0)
         weir_error_prefix(err, bad == 0 ? "%s.topic" : "%s", path);
     return rc;
@@ -738,15 +736,29 @@ const char *weir_kafka_sink_brokers(const void *sink_conf)
     return ((const struct kafka_sink_conf *)sink_conf)->brokers;
 }
 
-const json_t *weir_kafka_txn_props(const struct weir_pipeline *pl)
+int weir_kafka_txn_props_from(const struct weir_pipeline *pl)
 {
     for (size_t k = 0; k <= pl->nsinks; k++) {
         const struct weir_stage_sink *st = k < pl->nsinks ? &pl->sinks[k] : &pl->dead;
         const json_t *props = st->type == &weir_sink_kafka ? weir_kafka_sink_props(st->conf) : NULL;
         if (props && json_object_size(props) > 0)
-            return props;
+            return (int)k;
     }
-    return NULL;
+    return -1;
+}
+
+const json_t *weir_kafka_txn_props(const struct weir_pipeline *pl)
+{
+    int k = weir_kafka_txn_props_from(pl);
+    if (k < 0)
+        return NULL;
+    return weir_kafka_sink_props((size_t)k < pl->nsinks ? pl->sinks[k].conf : pl->dead.conf);
+}
+
+const json_t *weir_kafka_sink_producer_props(const struct weir_pipeline *pl, const json_t *own)
+{
+    const struct weir_kafka_source_conf *src = weir_kafka_source_conf_of(pl);
+    return src && src->guarantee == WEIR_KAFKA_EXACTLY_ONCE ? weir_kafka_txn_props(pl) : own;
 }
 
 const json_t *weir_kafka_sink_props(const void *sink_conf)

@@ -108,23 +108,18 @@ static int check_txn_timeout(const struct weir_kafka_source_conf *c, const struc
                              struct weir_diag *d)
 {
     int any = 0;
-    char from[128] = "weir's default: no Kafka sink sets it";
-    for (size_t k = 0; k <= pl->nsinks; k++) {
-        const struct weir_stage_sink *st = k < pl->nsinks ? &pl->sinks[k] : &pl->dead;
-        if (st->type != &weir_sink_kafka)
-            continue;
-        any = 1;
-        if (weir_kafka_sink_props(st->conf) == weir_kafka_txn_props(pl) &&
-            json_object_get(weir_kafka_txn_props(pl), "transaction.timeout.ms")) {
-            char where[32];
-            sink_path(where, sizeof where, pl, k);
-            snprintf(from, sizeof from, "%s.kafka.transaction.timeout.ms", where);
-            break;
-        }
-    }
+    for (size_t k = 0; k <= pl->nsinks; k++)
+        any |= (k < pl->nsinks ? &pl->sinks[k] : &pl->dead)->type == &weir_sink_kafka;
     if (!any)
         return 0; /* no Kafka sink: check() says so */
-    double limit = weir_kafka_txn_timeout_ms(weir_kafka_txn_props(pl));
+    const json_t *props = weir_kafka_txn_props(pl);
+    char from[128] = "weir's default: no Kafka sink sets it";
+    if (json_object_get(props, "transaction.timeout.ms")) {
+        char where[32];
+        sink_path(where, sizeof where, pl, (size_t)weir_kafka_txn_props_from(pl));
+        snprintf(from, sizeof from, "%s.kafka.transaction.timeout.ms", where);
+    }
+    double limit = weir_kafka_txn_timeout_ms(props);
     double interval_ms = (double)c->commit_interval_ns / 1e6;
     if (interval_ms < limit / 2)
         return 0;
@@ -138,25 +133,19 @@ static int check_txn_timeout(const struct weir_kafka_source_conf *c, const struc
 /* exactly_once: a worker's Kafka sinks share one transactional producer,
  * made with the one set of properties they give (weir_kafka_txn_props): a
  * sink that gives none takes it as it is, one that gives others would be
- * ignored without a word. first: the first sink that gave some, or -1. */
-static int same_producer(const struct weir_pipeline *pl, size_t k, int *first,
-                         struct weir_diag *d)
+ * ignored without a word. */
+static int same_producer(const struct weir_pipeline *pl, size_t k, struct weir_diag *d)
 {
     const struct weir_stage_sink *b = k < pl->nsinks ? &pl->sinks[k] : &pl->dead;
     const json_t *pb = weir_kafka_sink_props(b->conf);
-    if (!pb || json_object_size(pb) == 0)
-        return 0;
-    if (*first < 0) {
-        *first = (int)k;
-        return 0;
-    }
-    const struct weir_stage_sink *a = (size_t)*first < pl->nsinks ? &pl->sinks[*first] : &pl->dead;
-    if (weir_kafka_props_same(weir_kafka_sink_props(a->conf), pb))
+    int first = weir_kafka_txn_props_from(pl);
+    if (!pb || json_object_size(pb) == 0 || first == (int)k ||
+        weir_kafka_props_same(weir_kafka_txn_props(pl), pb))
         return 0;
     char path[64], at[80], was[64];
     sink_path(path, sizeof path, pl, k);
     snprintf(at, sizeof at, "%s.kafka", path);
-    sink_path(was, sizeof was, pl, (size_t)*first);
+    sink_path(was, sizeof was, pl, (size_t)first);
     weir_diag_add(d, at, "expected the same \"kafka\" properties as %s.kafka, or none: with "
                   "\"guarantee\": \"exactly_once\" a worker's Kafka sinks%s share one "
                   "transactional producer, and one set of properties", was,
@@ -175,7 +164,7 @@ int weir_kafka_source_check(const void *conf, const struct weir_pipeline *pl, st
                                            "transactional_id", NULL};
     static const char *const checkpoint[] = {"checkpoint_interval", NULL};
     const json_t *raw = json_object_get(pl->root, "source");
-    int bad = 0, first = -1; /* the first Kafka sink with properties */
+    int bad = 0;
     if (c->guarantee != WEIR_KAFKA_EXACTLY_ONCE)
         return weir_options_only_with(raw, weir_kafka_source_options, eos_only, 0,
                                       "\"guarantee\": \"exactly_once\"", d, "source") +
@@ -206,7 +195,7 @@ int weir_kafka_source_check(const void *conf, const struct weir_pipeline *pl, st
                           "one transaction, on one cluster", b, c->brokers);
             bad++;
         } else {
-            bad += same_producer(pl, k, &first, d);
+            bad += same_producer(pl, k, d);
         }
     }
     return bad;

@@ -35,8 +35,7 @@ struct check {
     int kafka_reached; /* some brokers answered: the permissions note applies */
     int timeout_ms;
     int authz_unknown; /* permission checks the brokers could not be asked for */
-    int eos;                  /* exactly_once: the Kafka sinks' one producer ... */
-    const json_t *txn_props;  /* ... has these properties (weir_kafka_txn_props) */
+    const struct weir_pipeline *pl; /* the one being checked */
     char authz_why[256];
     /* Brokers already found unreachable: not asked again. */
     char unreachable[8][512];
@@ -269,7 +268,7 @@ static void check_kafka_sink(struct check *k, const struct weir_kafka_source_con
     const char *own = json_string_value(json_object_get(sink, "brokers"));
     const char *brokers = own ? own : kc ? kc->brokers : NULL;
     const char *topic = json_string_value(json_object_get(sink, "topic"));
-    const json_t *props = k->eos ? k->txn_props : json_object_get(sink, "kafka");
+    const json_t *props = weir_kafka_sink_producer_props(k->pl, json_object_get(sink, "kafka"));
     struct weir_kafka_client cl = {0};
     snprintf(cl.what, sizeof cl.what, "%s", what);
     if (!brokers || !topic) {
@@ -385,8 +384,7 @@ static void check_pipeline(struct check *k, const struct weir_pipeline *pl)
 {
     const struct weir_kafka_source_conf *kc = weir_kafka_source_conf_of(pl);
     const json_t *src = json_object_get(pl->root, "source");
-    k->eos = kc && kc->guarantee == WEIR_KAFKA_EXACTLY_ONCE;
-    k->txn_props = k->eos ? weir_kafka_txn_props(pl) : NULL;
+    k->pl = pl;
     if (kc && strcmp(kc->brokers, "embedded") == 0)
         line(k, "ok",
              "kafka source: embedded cluster (in-process; its topics are made when the "
@@ -434,8 +432,7 @@ static int check_main(int argc, char **argv)
                 fprintf(stderr, "weir: --set expects PATH=VALUE, got \"%s\"\n", argv[i]);
                 return EXIT_USAGE;
             }
-        } else if (strcmp(a, "--embedded") == 0 && nsets < 64) {
-            sets[nsets++] = (struct weir_override){"source.brokers", "embedded"};
+        } else if (strcmp(a, "--embedded") == 0) {
             o.embedded = 1;
         } else if (strcmp(a, "--timeout") == 0 && i + 1 < argc) {
             char *end;

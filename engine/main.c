@@ -155,39 +155,33 @@ static int help(const char *cmd)
     return EXIT_USAGE;
 }
 
-/* --embedded and --replay FILE are shorthands for overrides, placed before the
- * user's own --set so that those still win. */
+/* --replay FILE is a shorthand for an override, placed before the user's own
+ * --set so that those still win (--embedded is the loader's: load_opts). */
 static int add_shorthands(struct cli *c)
 {
-    size_t extra = (size_t)c->embedded + (c->replay != NULL);
-    if (!extra)
+    if (!c->replay)
         return 0;
-    if (c->nsets + extra > 64) {
+    if (c->nsets + 1 > 64) {
         fprintf(stderr, "weir: too many --set options\n");
         return -1;
     }
-    memmove(c->sets + extra, c->sets, c->nsets * sizeof c->sets[0]);
-    c->nsets += extra;
-    size_t k = 0;
-    if (c->embedded)
-        c->sets[k++] = (struct weir_override){"source.brokers", "embedded"};
-    if (c->replay) {
-        /* Keep the file's other replay options when it has a "replay" object. */
-        json_t *root = json_load_file(c->pipeline, 0, NULL);
-        int has = json_is_object(json_object_get(root, "replay"));
-        json_decref(root);
-        json_t *path = json_string(c->replay);
-        char *quoted = json_dumps(path, JSON_ENCODE_ANY);
-        json_decref(path);
-        if (!quoted)
-            return -1;
-        if (has)
-            snprintf(c->replay_value, sizeof c->replay_value, "%s", quoted);
-        else
-            snprintf(c->replay_value, sizeof c->replay_value, "{\"path\":%s}", quoted);
-        free(quoted);
-        c->sets[k++] = (struct weir_override){has ? "replay.path" : "replay", c->replay_value};
-    }
+    /* Keep the file's other replay options when it has a "replay" object. */
+    json_t *root = json_load_file(c->pipeline, 0, NULL);
+    int has = json_is_object(json_object_get(root, "replay"));
+    json_decref(root);
+    json_t *path = json_string(c->replay);
+    char *quoted = json_dumps(path, JSON_ENCODE_ANY);
+    json_decref(path);
+    if (!quoted)
+        return -1;
+    if (has)
+        snprintf(c->replay_value, sizeof c->replay_value, "%s", quoted);
+    else
+        snprintf(c->replay_value, sizeof c->replay_value, "{\"path\":%s}", quoted);
+    free(quoted);
+    memmove(c->sets + 1, c->sets, c->nsets * sizeof c->sets[0]);
+    c->nsets++;
+    c->sets[0] = (struct weir_override){has ? "replay.path" : "replay", c->replay_value};
     return 0;
 }
 

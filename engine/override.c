@@ -145,10 +145,12 @@ static void embed_sink(json_t *sink)
         json_object_set_new(sink, "brokers", json_string("embedded"));
 }
 
-void weir_override_embedded_sinks(json_t *root)
+void weir_override_embedded(json_t *root)
 {
     size_t i;
-    json_t *sink;
+    json_t *sink, *source = json_object_get(root, "source");
+    if (json_is_object(source)) /* a file source refuses it: --embedded is for Kafka */
+        json_object_set_new(source, "brokers", json_string("embedded"));
     json_array_foreach(json_object_get(root, "sinks"), i, sink)
         embed_sink(sink);
     embed_sink(json_object_get(root, "dead_letter"));

@@ -17,10 +17,9 @@ int weir_override_parse(char *arg, struct weir_override *out);
  * wait.max.ms"), and "kafka" is made when missing. Returns the number of
  * problems added to diag (0 or 1). */
 int weir_override_apply(json_t *root, const struct weir_override *set, struct weir_diag *diag);
-/* --embedded for the sinks: every sink (the dead letter too) that names
- * brokers of its own is pointed at the embedded cluster, as the source is
- * (source.brokers), so that test data never reaches a real cluster. Before
- * the --set overrides, which still win. */
-void weir_override_embedded_sinks(json_t *root);
+/* --embedded: the source, and every sink (the dead letter too) that names
+ * brokers of its own, are pointed at the embedded cluster, so that test data
+ * never reaches a real cluster. Before the --set overrides, which still win. */
+void weir_override_embedded(json_t *root);
 
 #endif

@@ -64,7 +64,8 @@ static const struct weir_option top_options[] = {
      "docs/operations.md)",
      offsetof(struct top_conf, reload), 0, 0, 0, NULL},
     {"allowed_lateness", WEIR_OPT_DURATION, "\"0s\"",
-     "event time: each partition's watermark is its largest event time minus this",
+     "event time: each partition's watermark is its largest event time minus this (needs "
+     "records with an event time)",
      offsetof(struct top_conf, lateness_ns), 0, 0, 0, NULL},
     {"state", WEIR_OPT_JSON, NULL,
      "where stateful operators' keyed state is kept (see \"state\" below)",
@@ -678,6 +679,9 @@ static int load_root(struct weir_pipeline *pl, const struct weir_load_opts *o,
         bad += load_ops(pl, top.operators, &p);
     else
         p.upstream_bad = 1; /* the sinks' fields cannot be checked */
+    p.path = "";
+    if (top.lateness_ns && !p.upstream_bad) /* the source's event time, or an extract's */
+        bad += weir_schema_event_time(&p, "allowed_lateness", "there is no watermark to hold back");
     if (top.sinks) {
         int b = load_sinks(pl, top.sinks, top.dead_letter, &p);
         bad += b;
@@ -737,7 +741,7 @@ int weir_pipeline_load_opts(const char *file, const struct weir_load_opts *o,
     }
     int bad = 0;
     if (o->embedded)
-        weir_override_embedded_sinks(pl->root);
+        weir_override_embedded(pl->root);
     for (size_t i = 0; i < o->nsets; i++)
         bad += weir_override_apply(pl->root, &o->sets[i], diag);
     if (!bad)

@@ -106,8 +106,8 @@ struct weir_load_opts {
      * (connectors/kafka_unsafe.h): --allow-unsafe-kafka-properties. Even
      * then, loading never hands them to librdkafka. */
     int allow_unsafe_kafka;
-    /* --embedded: sinks with brokers of their own use the embedded cluster
-     * too (weir_override_embedded_sinks). */
+    /* --embedded: the source, and sinks with brokers of their own, use the
+     * embedded cluster (weir_override_embedded), before the overrides. */
     int embedded;
     /* The file's contents when they do not come from the file (tests,
      * fuzzing): file only names them in messages. NULL: read file. */

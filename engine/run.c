@@ -390,8 +390,9 @@ static void reload_watch(struct run_state *st)
                 o += (size_t)snprintf(list + o, sizeof list - o, "%soperators[%d]", o ? ", " : "",
                                       k);
         weir_log(WEIR_LOG_INFO, "reload applied by every worker: %s made again from the new "
-                 "file; the source, the sinks and the other operators (with their state) went on; "
-                 "pipeline versions in memory: %zu", list, st->nversions + 1);
+                 "file (keyed state kept where its layout is unchanged); the source, the sinks and "
+                 "the other operators (with their state) went on; pipeline versions in memory: %zu",
+                 list, st->nversions + 1);
         return;
     }
     size_t kept_ops = 0, kept_sinks = 0;

@@ -603,6 +603,36 @@ void weir_state_clean(struct weir_state *s)
     s->tomb_bytes = 0;
 }
 
+/* New bounds: the table shrinks to what the keys need when the bytes bound
+ * asks (as a restart's would), then the least recently used go, as an insert's. */
+int weir_state_rebound(struct weir_state *s, const struct weir_state_conf *c)
+{
+    if (c->value_size != s->value_size || (c->evict == WEIR_EVICT_TTL) != s->ttl || c->ttl_ms < 0 ||
+        (s->ttl && !c->ttl_ms))
+        return -EINVAL;
+    struct plan p = {.victim = s->lru.lru_prev, .keys = s->live.count, .entry_bytes = s->entry_bytes};
+    uint64_t cap = s->live.cap;
+    while (c->max_keys && p.keys > c->max_keys && plan_evict(s, &p))
+        ;
+    while (c->max_bytes && bytes_with(s, p.entry_bytes, cap) > c->max_bytes &&
+           (cap_for(0, p.keys) < cap ? (cap = cap_for(0, p.keys)) != 0 : plan_evict(s, &p)))
+        ;
+    struct slot *live = cap < s->live.cap ? calloc(cap, sizeof *live) : NULL;
+    if ((cap < s->live.cap && !live) || tombs_reserve(s, p.nevict) < 0) {
+        free(live);
+        return -ENOMEM;
+    }
+    for (uint64_t i = 0; i < p.nevict; i++)
+        bury(s, s->lru.lru_prev);
+    if (live)
+        tab_rehash(&s->live, live, cap);
+    s->evicted += p.nevict;
+    s->pushed_out += p.nevict;
+    s->max_keys = c->max_keys, s->max_bytes = c->max_bytes;
+    s->ttl_ms = c->ttl_ms, s->no_changelog = c->no_changelog;
+    return 0;
+}
+
 void weir_state_clear(struct weir_state *s)
 {
     weir_state_clean(s);

@@ -88,6 +88,11 @@ int weir_state_put_at(struct weir_state *s, const void *key, uint32_t klen, cons
  * tombstones leaves the newest of the expired entries for the next call. */
 uint64_t weir_state_expire(struct weir_state *s, int64_t now_ms);
 void weir_state_clear(struct weir_state *s); /* removes everything, forgets dirt */
+/* Takes c's bounds, TTL and changelog marking: entries that the new bounds
+ * leave no room for are evicted now (least recently used first, dirty
+ * deletions, counted as evictions). -EINVAL when c would change what the
+ * entries mean (value size; LRU or TTL), -ENOMEM (nothing changed). */
+int weir_state_rebound(struct weir_state *s, const struct weir_state_conf *c);
 
 uint64_t weir_state_count(const struct weir_state *s);   /* keys */
 uint64_t weir_state_bytes(const struct weir_state *s);   /* memory held: entries + table,

@@ -169,7 +169,8 @@ void weir_worker_request_stop(struct weir_worker *w);
 /* Thread-safe: asks the worker to take next as plan says (engine/reload.h).
  * OPTIONS: operators[k] for each bit k of plan->changed is made again from
  * next's options between batches (after its operators hand on what they
- * hold); the others keep running with their state. SHAPE: the source pauses
+ * hold), keeping its keyed state when the layout is the same; the others
+ * keep running with their state. SHAPE: the source pauses
  * (or stops, when it changes), the operators hand on what they hold, every
  * output is acknowledged, then the operators, sinks, batch pool and source
  * are rebuilt from next, keeping what plan says is the same. shared[k]: what

@@ -19,6 +19,8 @@ void weir_worker_state_housekeep(struct weir_worker *w);
 /* Each loop turn, and before stores go: keys the bounds evicted, counted and
  * said once per operator. */
 void weir_worker_state_evictions(struct weir_worker *w);
+/* A reload's new operator: its maps mark changes only when a store saves them. */
+void weir_worker_keyed_marks(struct weir_worker *w, struct weir_op *op);
 /* Before the loop sleeps: the counters other threads read (worker_metrics.c). */
 void weir_worker_metrics_publish(struct weir_worker *w);
 /* On the worker's thread (its wake-up): takes a pending reload request and

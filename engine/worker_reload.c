@@ -3,7 +3,8 @@
  * through atomics and the worker's eventfd; the work happens on the worker's
  * own thread, between batches.
  *   OPTIONS: once the operators hold nothing (a quiesce), each changed
- *   operator is destroyed and made again from its new options.
+ *   operator is destroyed and made again from its new options, taking over
+ *   its keyed state when that means the same (its layout).
  *   SHAPE: the source pauses (a changed source stops), the operators hand on
  *   what they hold, and every output in flight is acknowledged, so every
  *   input read so far is committed. Then the pipeline is rebuilt: kept
@@ -178,11 +179,42 @@ static void applied(struct weir_worker *w)
     __atomic_store_n(&w->reload_applied, w->reload_gen, __ATOMIC_RELEASE);
 }
 
+/* The keyed state of old moves to op when it means the same (layout), and
+ * takes op's bounds (a smaller max_keys evicts now). Out of memory for that:
+ * op starts afresh. */
+static void keyed_move(struct weir_op *op, struct weir_op *old)
+{
+    struct weir_op_state *a = op->keyed, *b = old->keyed;
+    if (!a || !b || a->layout != b->layout || a->conf.value_size != b->conf.value_size)
+        return;
+    for (uint32_t p = 0; p < b->nparts; p++)
+        if (b->parts[p] && weir_state_rebound(b->parts[p], &a->conf) < 0)
+            return;
+    for (uint32_t p = 0; p < a->nparts; p++)
+        weir_state_free(a->parts[p]);
+    free(a->parts);
+    a->parts = b->parts;
+    a->nparts = b->nparts;
+    a->last = NULL;
+    /* the same stores under the same bounds: said already */
+    a->full_said = a->conf.max_keys == b->conf.max_keys && a->conf.max_bytes == b->conf.max_bytes &&
+                   b->full_said;
+    b->parts = NULL;
+    b->nparts = 0;
+}
+
 /* ---- OPTIONS: operators swapped between batches ----------------------------- */
 
+/* The same columns on both sides: the same index is the same field. */
+static int same_by(const struct weir_op *op, const struct weir_op *old)
+{
+    return op->keyed && old->keyed && op->keyed->by_col == old->keyed->by_col;
+}
+
 /* Quiesced: nothing is held, no batch is between operators. Operator k is
- * made again from next's options: its state starts afresh, as a changed
- * layout would on a restart. */
+ * made again from next's options. Its keyed state goes on when it means the
+ * same (layout), as a restart would restore it: a changed threshold does not
+ * send every key back to its warm-up. */
 static void reload_swap(struct weir_worker *w, void *ctx)
 {
     weir_worker_state_evictions(w); /* counted before the changed operators' stores go */
@@ -190,8 +222,19 @@ static void reload_swap(struct weir_worker *w, void *ctx)
         if (!((w->reload_plan->changed >> k) & 1))
             continue;
         struct weir_error e = {0};
+        /* Destroyed where it stands (a type's state may point at it); no
+         * destroy reads the keyed state, which waits aside for the new one. */
+        struct weir_op old = {.keyed = w->ops[k].keyed};
+        w->ops[k].keyed = NULL;
         op_drop(w, &w->ops[k]);
-        if (weir_worker_op_init(w, &w->ops[k], w->reload_pl, k, &e) < 0) {
+        int rc = weir_worker_op_init(w, &w->ops[k], w->reload_pl, k, &e);
+        if (rc == 0) {
+            weir_worker_keyed_marks(w, &w->ops[k]);
+            if (same_by(&w->ops[k], &old)) /* keyed by another field: other keys */
+                keyed_move(&w->ops[k], &old);
+        }
+        weir_op_state_free(&old);
+        if (rc < 0) {
             weir_error_prefix(&e, "reload");
             weir_worker_fail(w, &e);
             break;
@@ -205,23 +248,6 @@ static void reload_swap(struct weir_worker *w, void *ctx)
 }
 
 /* ---- SHAPE: drained, then rebuilt --------------------------------------------- */
-
-/* The keyed state of old moves to op when it means the same (layout). */
-static void keyed_move(struct weir_op *op, struct weir_op *old)
-{
-    struct weir_op_state *a = op->keyed, *b = old->keyed;
-    if (!a || !b || a->layout != b->layout || a->conf.value_size != b->conf.value_size)
-        return;
-    for (uint32_t p = 0; p < a->nparts; p++)
-        weir_state_free(a->parts[p]);
-    free(a->parts);
-    a->parts = b->parts;
-    a->nparts = b->nparts;
-    a->last = NULL;
-    a->full_said = b->full_said; /* the same stores: said already */
-    b->parts = NULL;
-    b->nparts = 0;
-}
 
 /* Readers on other threads load these words as they are stored: word by
  * word (metrics.h). from NULL: zero. */
@@ -265,6 +291,7 @@ static int rebuild_ops(struct weir_worker *w, const struct weir_pipeline *next,
             *op = old[j];
             op->index = (int)k;
         } else if (rc == 0 && (rc = weir_worker_op_init(w, op, next, k, err)) == 0) {
+            weir_worker_keyed_marks(w, op);
             if (j >= 0)
                 keyed_move(op, &old[j]);
             op_partitions(w, op);

@@ -428,6 +428,12 @@ static int no_changelog(struct weir_worker *w)
     return 0;
 }
 
+void weir_worker_keyed_marks(struct weir_worker *w, struct weir_op *op)
+{
+    if (op->keyed && (!w->has_durable || w->durable.type->whole))
+        op->keyed->conf.no_changelog = 1;
+}
+
 int weir_worker_durable_open(struct weir_worker *w, struct weir_error *err)
 {
     const struct weir_pipeline *pl = w->pl;

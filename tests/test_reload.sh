@@ -6,7 +6,9 @@
 #      outputs equal the golden run's, and every later output keeps the golden
 #      z-scores and scores (standardize and score kept their state: a reset
 #      standardize would restart its running mean and warm-up), while the new
-#      threshold raises more alerts than the golden run's after record 100.
+#      threshold raises more alerts than the golden run's after record 100,
+#      from the first record after it (the threshold's own keyed state, its
+#      warm-up count, means the same under the new level: kept).
 #   2. A change a running pipeline cannot take (allowed_lateness) is logged
 #      as needing a restart and the run goes on; an unchanged file is "nothing
 #      to do"; an invalid one is reported with its JSON path; a reload that
@@ -91,6 +93,10 @@ for g, w in zip(got[97:], want[97:]):
 alerts_got = sum(g["alert"] for g in got[97:])
 alerts_want = sum(w["alert"] for w in want[97:])
 assert alerts_got > alerts_want, (alerts_got, alerts_want)  # the new threshold is in use
+# The threshold kept its keyed state (its layout did not change): no second
+# warm-up of 20 records, every output after the reload is judged at 0.9.
+late = [i for i, g in enumerate(got[97:], 97) if g["alert"] != (g["score"] > 0.9)]
+assert not late, f"outputs {late} not judged by the new threshold (warm-up again?)"
 print(f"after the reload: {alerts_got} alerts (golden: {alerts_want}), scores unchanged")
 PY
 

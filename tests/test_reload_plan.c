@@ -40,7 +40,8 @@ static struct weir_pipeline *make(const char *source, const char *ops, const cha
     char *text = malloc(16384);
     snprintf(text, 16384,
              "{\"name\": \"p\", %s \"source\": {\"type\": \"file\", \"path\": \"/dev/null\"%s},"
-             " \"operators\": [{\"type\": \"extract\", \"fields\": {\"v\": \"/v\", \"w\": \"/w\"}}%s%s],"
+             " \"operators\": [{\"type\": \"extract\", \"fields\": {\"v\": \"/v\", \"w\": \"/w\","
+             " \"t\": {\"path\": \"/t\", \"type\": \"timestamp\"}}}%s%s],"
              " \"sinks\": [%s], \"dead_letter\": {\"type\": \"file\", \"path\": \"%s/dead\"}}",
              extra ? extra : "", source ? source : "", ops && *ops ? ", " : "", ops ? ops : "",
              sinks ? sinks : "{\"type\": \"file\", \"path\": \"/tmp/weir-test-reload-plan-a\"}",

@@ -160,7 +160,8 @@ int main(void)
     snprintf(pipe_path, sizeof pipe_path, "%s/p.json", dir);
     FILE *f = fopen(pipe_path, "w");
     fprintf(f, "{\"source\":{\"type\":\"file\",\"path\":\"/dev/null\"},\"allowed_lateness\":\"100ms\","
-               "\"operators\":[{\"type\":\"extract\",\"fields\":{\"v\":\"/v\"}}],"
+               "\"operators\":[{\"type\":\"extract\",\"fields\":{\"v\":\"/v\","
+               "\"t\":{\"path\":\"/t\",\"type\":\"timestamp\",\"required\":false}}}],"
                "\"sinks\":[{\"type\":\"file\",\"path\":\"%s\"}]}", out);
     fclose(f);
     struct weir_diag diag = {0};
