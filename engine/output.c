@@ -47,6 +47,47 @@ void weir_output_free(struct weir_output *o)
     }
 }
 
+/* "/amount/x" reads the input's top-level "amount"; "/a~1b" reads "a/b"
+ * (extract refused other escapes). */
+static int pointer_reads(const char *ptr, const char *name)
+{
+    if (*ptr++ != '/')
+        return 0;
+    for (; *ptr && *ptr != '/'; ptr++, name++) {
+        char c = *ptr == '~' ? (*++ptr == '1' ? '/' : '~') : *ptr;
+        if (c != *name)
+            return 0;
+    }
+    return !*name;
+}
+
+static int input_has(const struct weir_schema *s, const char *name)
+{
+    for (uint32_t k = 0; k < s->ninput; k++)
+        if (strcmp(s->input[k], name) == 0)
+            return 1;
+    for (uint32_t k = 0; k < s->nread; k++)
+        if (pointer_reads(s->read[k], name))
+            return 1;
+    return 0;
+}
+
+static int shadows(const struct weir_output *o)
+{
+    for (uint32_t k = 0; k < o->ncols; k++)
+        if (input_has(o->schema, o->schema->feat[o->cols[k]].name))
+            return 1;
+    for (uint32_t k = 0; k < o->nstrs; k++)
+        if (input_has(o->schema, o->schema->str[o->strs[k]].name))
+            return 1;
+    return o->alert && input_has(o->schema, "alert");
+}
+
+int weir_output_shadows_input(struct weir_output *o)
+{
+    return o->proj_shadow = shadows(o);
+}
+
 /* The k-th appended field's `"name":` (cols first, then strs), written
  * once by weir_output_keys; an output built by hand has none. */
 static inline void put_key(struct weir_buf *out, const struct weir_output *o, uint32_t k,
@@ -306,18 +347,30 @@ uint32_t weir_output_kept_of(const struct weir_output *o, const struct weir_reco
     return out_len > 0 ? (uint32_t)out_len - 1 : 0;
 }
 
+/* A text line's head: what it is, then where the record came from
+ * ("ALERT  p3@1042", "DEAD   line 17    "). */
+static void text_head(struct weir_buf *out, const char *what, const struct weir_record *r)
+{
+    char head[96];
+    int n = r->partition >= 0
+                ? snprintf(head, sizeof head, "%-5s  p%d@%lld", what, (int)r->partition,
+                           (long long)r->offset)
+                : snprintf(head, sizeof head, "%-5s  line %-6lld", what, (long long)r->offset);
+    weir_buf_append(out, head, (size_t)n);
+}
+
+/* A file source's records name their own file. */
+static const char *record_source(const struct weir_record *r, const char *source_name)
+{
+    return r->partition < 0 && r->topic ? r->topic : source_name;
+}
+
 int weir_output_text(struct weir_buf *out, const struct weir_output *o, const struct weir_batch *b,
                      uint32_t i)
 {
     const struct weir_record *r = &b->rec[i];
     const float *row = b->X + (size_t)i * b->stride;
-    char head[96];
-    int n = r->partition >= 0
-                ? snprintf(head, sizeof head, "%-5s  p%d@%lld", r->flags & WEIR_REC_ALERT ? "ALERT" : "ok",
-                           (int)r->partition, (long long)r->offset)
-                : snprintf(head, sizeof head, "%-5s  line %-6lld", r->flags & WEIR_REC_ALERT ? "ALERT" : "ok",
-                           (long long)r->offset);
-    weir_buf_append(out, head, (size_t)n);
+    text_head(out, r->flags & WEIR_REC_ALERT ? "ALERT" : "ok", r);
     for (uint32_t k = 0; k < o->ncols; k++) {
         const char *name = o->schema->feat[o->cols[k]].name;
         weir_buf_append(out, "  ", 2);
@@ -336,7 +389,9 @@ int weir_output_text(struct weir_buf *out, const struct weir_output *o, const st
         weir_jsonw_string(out, s->p, s->len);
     }
     weir_buf_append(out, "  ", 2);
-    if (o->proj) /* what the projection dropped or a mask replaced stays out */
+    /* what the projection dropped or a mask replaced stays out; a line for
+     * people shows the appended fields apart, so the record as it came */
+    if (o->proj && !o->proj_shadow)
         return output_projected(out, o, b, i);
     uint32_t len = r->value_len;
     while (len > 0 && is_space(r->value[len - 1]))
@@ -379,8 +434,7 @@ static int dead_line(struct weir_buf *out, const struct weir_record *r, const ch
 {
     const char *reason = r->reason ? r->reason : "rejected";
     const char *raw = r->value ? r->value : "";
-    if (r->partition < 0 && r->topic) /* a file source's records name their own file */
-        source_name = r->topic;
+    source_name = record_source(r, source_name);
     weir_buf_append(out, "{", 1);
     weir_jsonw_key(out, "reason");
     weir_jsonw_string(out, reason, strlen(reason));
@@ -439,14 +493,9 @@ int weir_output_dead_text(struct weir_buf *out, const struct weir_batch *b, uint
 {
     const struct weir_record *r = &b->rec[i];
     const char *reason = r->reason ? r->reason : "rejected";
-    if (r->partition < 0 && r->topic)
-        source_name = r->topic;
-    char head[64];
-    int n = r->partition >= 0
-                ? snprintf(head, sizeof head, "DEAD   p%d@%lld  ", (int)r->partition,
-                           (long long)r->offset)
-                : snprintf(head, sizeof head, "DEAD   line %-6lld  ", (long long)r->offset);
-    weir_buf_append(out, head, (size_t)n);
+    source_name = record_source(r, source_name);
+    text_head(out, "DEAD", r);
+    weir_buf_append(out, "  ", 2);
     if (source_name && *source_name) {
         append_printable(out, source_name, strlen(source_name));
         weir_buf_append(out, ": ", 2);

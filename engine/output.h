@@ -22,16 +22,22 @@ struct weir_output {
     uint32_t key_end[2 * WEIR_SCHEMA_MAX]; /* where each one ends in keys */
     uint32_t key_max;               /* the longest of them */
     /* NULL: the input object is copied whole and the fields appended. Set
-     * (sink "fields"/"exclude", or a masked field): the input's top-level
+     * (sink "fields"/"exclude", a masked field, or an appended field named
+     * like an input field: weir_output_shadows_input): the input's top-level
      * fields are chosen one by one, and an appended field whose name an
      * input field has takes that field's place (owned). */
     struct weir_projection *proj;
+    int proj_shadow; /* proj is there only for that: text lines need none */
 };
 
 /* Writes the appended fields' `"name":` once, when the pipeline loads, so
  * that records do not escape the same names again. Returns 0 or -ENOMEM. */
 int weir_output_keys(struct weir_output *o);
 void weir_output_free(struct weir_output *o);
+/* An appended field has the name of an input field the pipeline knows of
+ * (the source's header or first records, a pointer extract reads): copied
+ * whole, the record would have that name twice. Says so in proj_shadow. */
+int weir_output_shadows_input(struct weir_output *o);
 
 /* Appends record i of b as one JSON line (with '\n'). */
 int weir_output_record(struct weir_buf *out, const struct weir_output *o,

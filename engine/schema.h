@@ -35,6 +35,10 @@ struct weir_schema {
     int input_known;
     int input_sampled; /* input holds what the first records had (JSON Lines):
                           other names may still come, so none is refused */
+    /* The JSON pointers extract reads ("/amount"; borrowed): input fields
+     * the records have, whatever the source knows. */
+    const char *read[2 * WEIR_SCHEMA_MAX + 1];
+    uint32_t nread;
     int event_time;    /* records carry an event time: the source's own (Kafka
                           message timestamps) or an extract field of type timestamp */
     int message_keys;  /* records carry the source's message key (Kafka) */

@@ -285,6 +285,8 @@ static int field_declare(struct extract_field *f, struct weir_prepare *p, const 
                          const char **ts_name)
 {
     char tp[256];
+    if (p->schema->nread < sizeof p->schema->read / sizeof p->schema->read[0])
+        p->schema->read[p->schema->nread++] = f->pointer;
     switch (f->type) {
     case XT_NUMBER:
     case XT_BOOL:

@@ -3,7 +3,8 @@
 # with label columns and a JSON Lines file go through sinks with "exclude",
 # "fields" (wildcards) and the default; the outputs' keys, their order and
 # values are checked with Python. Then the ULB data (V1..V28, Class), when
-# present, against the CSV read by Python.
+# present, against the CSV read by Python; wildcards in extract; a computed
+# field named like an input field without a projection.
 # Env: WEIR_BIN (the weir binary), WEIR_SRC (the repository root).
 set -u
 
@@ -173,5 +174,29 @@ else fail "jsonl wildcard, no match: $(cat "$T/err")"; fi
 "$WEIR_BIN" validate "$T/j.json" --set source.path=- --set 'operators[0].fields={"V*": "/V*"}' </dev/null >/dev/null 2>"$T/err"
 if grep -q 'operators\[0\].fields.V\*: expected the input.s fields known when the pipeline loads' "$T/err"; then ok
 else fail "stdin wildcard: $(cat "$T/err")"; fi
+
+# A computed field named like an input field the pipeline reads takes its
+# place, with no "fields" or "exclude" too: the record is not copied whole
+# with "amount" in it twice (a JSON Lines file read from a pipe, so its
+# members are not known at load: extract's pointer says the input has it).
+printf '{"amount": 1, "card": "a"}\n{"amount": 2.5, "card": "b"}\n' >"$T/shadow.jsonl"
+cat >"$T/shadow.json" <<JSON
+{
+  "source": {"type": "file", "path": "-"},
+  "operators": [
+    {"type": "extract", "fields": {"a": "/amount"}},
+    {"type": "derive", "fields": {"amount": "a * 10"}}
+  ],
+  "sinks": [{"type": "file", "path": "-"}, {"type": "file", "path": "$T/shadow.txt", "format": "text"}]
+}
+JSON
+"$WEIR_BIN" run "$T/shadow.json" --quiet <"$T/shadow.jsonl" >"$T/shadow.out" 2>"$T/err"
+want='{"amount":10,"card": "a","alert":false}
+{"amount":25,"card": "b","alert":false}'
+if [ "$(cat "$T/shadow.out")" = "$want" ]; then ok; else fail "shadowed input field: $(cat "$T/shadow.out" "$T/err")"; fi
+# A text line shows the computed fields apart, then the record as it came.
+want='ok     line 1       amount=10  {"amount": 1, "card": "a"}
+ok     line 2       amount=25  {"amount": 2.5, "card": "b"}'
+if [ "$(cat "$T/shadow.txt")" = "$want" ]; then ok; else fail "shadowed input field, text: $(cat "$T/shadow.txt")"; fi
 
 finish
