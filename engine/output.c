@@ -72,7 +72,7 @@ static int input_has(const struct weir_schema *s, const char *name)
     return 0;
 }
 
-static int shadows(const struct weir_output *o)
+int weir_output_shadows_input(const struct weir_output *o)
 {
     for (uint32_t k = 0; k < o->ncols; k++)
         if (input_has(o->schema, o->schema->feat[o->cols[k]].name))
@@ -83,10 +83,6 @@ static int shadows(const struct weir_output *o)
     return o->alert && input_has(o->schema, "alert");
 }
 
-int weir_output_shadows_input(struct weir_output *o)
-{
-    return o->proj_shadow = shadows(o);
-}
 
 /* The k-th appended field's `"name":` (cols first, then strs), written
  * once by weir_output_keys; an output built by hand has none. */

@@ -36,8 +36,8 @@ int weir_output_keys(struct weir_output *o);
 void weir_output_free(struct weir_output *o);
 /* An appended field has the name of an input field the pipeline knows of
  * (the source's header or first records, a pointer extract reads): copied
- * whole, the record would have that name twice. Says so in proj_shadow. */
-int weir_output_shadows_input(struct weir_output *o);
+ * whole, the record would have that name twice. */
+int weir_output_shadows_input(const struct weir_output *o);
 
 /* Appends record i of b as one JSON line (with '\n'). */
 int weir_output_record(struct weir_buf *out, const struct weir_output *o,

@@ -403,8 +403,8 @@ static int resolve_fields(struct weir_stage_sink *st, const struct sink_common *
             o->strs[o->nstrs++] = order[k] - WEIR_SCHEMA_MAX;
     }
     o->alert = pk.alert;
-    if (!bad && (c->fields.n || c->exclude.n || weir_output_shadows_input(o)) &&
-        build_projection(o, c) < 0) {
+    o->proj_shadow = !c->fields.n && !c->exclude.n && weir_output_shadows_input(o);
+    if (!bad && (c->fields.n || c->exclude.n || o->proj_shadow) && build_projection(o, c) < 0) {
         weir_diag_add(d, path, "out of memory");
         bad++;
     }

@@ -19,79 +19,7 @@
 #include "engine/buf.h"
 #include "engine/state_internal.h"
 
-/* Hashing: a wyhash-style multiply-fold. Not persisted, so native byte order. */
-#define P0 0xa0761d6478bd642full
-#define P1 0xe7037ed1a0b428dbull
-#define P2 0x8ebc6af09c88c6e3ull
-
-static inline void mul128(uint64_t *a, uint64_t *b)
-{
-    __uint128_t r = (__uint128_t)*a * *b;
-    *a = (uint64_t)r;
-    *b = (uint64_t)(r >> 64);
-}
-
-static inline uint64_t mum(uint64_t a, uint64_t b)
-{
-    mul128(&a, &b);
-    return a ^ b;
-}
-
-static inline uint64_t rd8(const unsigned char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
-static inline uint64_t rd4(const unsigned char *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-static inline uint64_t hash_key(const void *key, uint32_t len)
-{
-    const unsigned char *p = key;
-    uint64_t seed = P0, a = 0, b = 0;
-    if (len <= 16) {
-        if (len >= 4) {
-            size_t q = (len >> 3) << 2; /* the reads overlap so that every byte counts */
-            a = rd4(p) << 32 | rd4(p + q);
-            b = rd4(p + len - 4) << 32 | rd4(p + len - 4 - q);
-        } else if (len > 0) {
-            a = (uint64_t)p[0] << 16 | (uint64_t)p[len >> 1] << 8 | p[len - 1];
-        }
-    } else {
-        size_t i = len;
-        for (; i > 16; i -= 16, p += 16)
-            seed = mum(rd8(p) ^ P1, rd8(p + 8) ^ seed);
-        a = rd8(p + i - 16);
-        b = rd8(p + i - 8);
-    }
-    a ^= P1;
-    b ^= seed;
-    mul128(&a, &b);
-    return mum(a ^ P2 ^ len, b ^ P1);
-}
-
 /* The table ---------------------------------------------------------------- */
-
-/* Index of key's slot, or SIZE_MAX. */
-static inline size_t tab_find(const struct table *t, uint64_t h, const void *key, uint32_t klen)
-{
-    if (!t->cap)
-        return SIZE_MAX;
-    uint64_t mask = t->cap - 1;
-    for (uint64_t i = h & mask;; i = (i + 1) & mask) {
-        const struct slot *sl = &t->slots[i];
-        if (!sl->e)
-            return SIZE_MAX;
-        if (sl->hash == h && sl->e->klen == klen && weir_equal_short(entry_key(sl->e), key, klen))
-            return i;
-    }
-}
 
 static size_t tab_slot_of(const struct table *t, const struct entry *e)
 {
@@ -607,18 +535,25 @@ void weir_state_clean(struct weir_state *s)
  * asks (as a restart's would), then the least recently used go, as an insert's. */
 int weir_state_rebound(struct weir_state *s, const struct weir_state_conf *c)
 {
-    if (c->value_size != s->value_size || (c->evict == WEIR_EVICT_TTL) != s->ttl || c->ttl_ms < 0 ||
-        (s->ttl && !c->ttl_ms))
+    int ttl = c->evict == WEIR_EVICT_TTL;
+    if (c->value_size != s->value_size || ttl != s->ttl || c->ttl_ms < 0 || (s->ttl && !c->ttl_ms))
         return -EINVAL;
-    struct plan p = {.victim = s->lru.lru_prev, .keys = s->live.count, .entry_bytes = s->entry_bytes};
+    struct plan p = {
+        .victim = s->lru.lru_prev, .keys = s->live.count, .entry_bytes = s->entry_bytes};
     uint64_t cap = s->live.cap;
     while (c->max_keys && p.keys > c->max_keys && plan_evict(s, &p))
         ;
-    while (c->max_bytes && bytes_with(s, p.entry_bytes, cap) > c->max_bytes &&
-           (cap_for(0, p.keys) < cap ? (cap = cap_for(0, p.keys)) != 0 : plan_evict(s, &p)))
-        ;
-    struct slot *live = cap < s->live.cap ? calloc(cap, sizeof *live) : NULL;
-    if ((cap < s->live.cap && !live) || tombs_reserve(s, p.nevict) < 0) {
+    while (c->max_bytes && bytes_with(s, p.entry_bytes, cap) > c->max_bytes) {
+        uint64_t need = cap_for(0, p.keys);
+        if (need < cap)
+            cap = need; /* a smaller table first: it may leave room for every key */
+        else if (!plan_evict(s, &p))
+            break;
+    }
+    struct slot *live = NULL;
+    if (cap < s->live.cap && !(live = calloc(cap, sizeof *live)))
+        return -ENOMEM;
+    if (tombs_reserve(s, p.nevict) < 0) {
         free(live);
         return -ENOMEM;
     }
@@ -628,8 +563,10 @@ int weir_state_rebound(struct weir_state *s, const struct weir_state_conf *c)
         tab_rehash(&s->live, live, cap);
     s->evicted += p.nevict;
     s->pushed_out += p.nevict;
-    s->max_keys = c->max_keys, s->max_bytes = c->max_bytes;
-    s->ttl_ms = c->ttl_ms, s->no_changelog = c->no_changelog;
+    s->max_keys = c->max_keys;
+    s->max_bytes = c->max_bytes;
+    s->ttl_ms = c->ttl_ms;
+    s->no_changelog = c->no_changelog;
     return 0;
 }
 
@@ -735,66 +672,4 @@ int weir_state_foreach_dirty(const struct weir_state *s,
 int64_t weir_state_touched_at(const void *key)
 {
     return ((const struct entry *)key - 1)->touched_ms;
-}
-
-/* Invariants ------------------------------------------------------------------ */
-
-#define WANT(cond)                                                                                 \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            return -EINVAL;                                                                        \
-    } while (0)
-
-static int check_table(const struct table *t, int tombs)
-{
-    uint64_t used = 0;
-    WANT(t->count <= load_max(t->cap));
-    for (uint64_t i = 0; i < t->cap; i++) {
-        const struct entry *e = t->slots[i].e;
-        if (!e)
-            continue;
-        used++;
-        WANT(t->slots[i].hash == e->hash && e->hash == hash_key(entry_key(e), e->klen));
-        WANT(!!(e->flags & ENTRY_TOMB) == tombs);
-        WANT(tab_find(t, e->hash, entry_key(e), e->klen) == i);
-    }
-    WANT(used == t->count);
-    return 0;
-}
-
-int weir_state_check(const struct weir_state *s)
-{
-    uint64_t n = 0, ndirty_live = 0, bytes = 0;
-    const struct entry *prev = &s->lru;
-    for (const struct entry *e = s->lru.lru_next; e != &s->lru; prev = e, e = e->lru_next) {
-        WANT(++n <= s->live.count && e->lru_prev == prev && !(e->flags & ENTRY_TOMB));
-        WANT(!s->ttl || prev == &s->lru || prev->touched_ms >= e->touched_ms);
-        size_t i = tab_find(&s->live, e->hash, entry_key(e), e->klen);
-        WANT(i != SIZE_MAX && s->live.slots[i].e == e);
-        bytes += heap_size(entry_size(s, e->klen));
-        ndirty_live += !!(e->flags & ENTRY_DIRTY);
-    }
-    WANT(s->lru.lru_prev == prev && n == s->live.count && bytes == s->entry_bytes);
-    WANT(!s->max_keys || n <= s->max_keys);
-
-    uint64_t nd = 0, nt = 0, tbytes = 0;
-    prev = &s->dirty;
-    for (const struct entry *e = s->dirty.dirty_next; e != &s->dirty;
-         prev = e, e = e->dirty_next) {
-        WANT(++nd <= s->ndirty && e->dirty_prev == prev && (e->flags & ENTRY_DIRTY));
-        size_t live = tab_find(&s->live, e->hash, entry_key(e), e->klen);
-        if (e->flags & ENTRY_TOMB) {
-            size_t i = tab_find(&s->tombs, e->hash, entry_key(e), e->klen);
-            WANT(live == SIZE_MAX && i != SIZE_MAX && s->tombs.slots[i].e == e);
-            tbytes += heap_size(tomb_size(s, e));
-            nt++;
-        } else {
-            WANT(live != SIZE_MAX && s->live.slots[live].e == e);
-        }
-    }
-    WANT(s->dirty.dirty_prev == prev && nd == s->ndirty && nd == ndirty_live + nt);
-    WANT(nt == s->tombs.count && tbytes == s->tomb_bytes);
-    if (check_table(&s->live, 0) < 0 || check_table(&s->tombs, 1) < 0)
-        return -EINVAL;
-    return 0;
 }

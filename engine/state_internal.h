@@ -1,11 +1,13 @@
-/* The keyed state store's internals (see state.c), shared by state.c and
- * state_snapshot.c; nothing outside engine/state*.c includes this. */
+/* The keyed state store's internals (see state.c), shared by state.c,
+ * state_snapshot.c and state_check.c; nothing outside engine/state*.c includes this. */
 #ifndef WEIR_STATE_INTERNAL_H
 #define WEIR_STATE_INTERNAL_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
+#include "engine/buf.h"
 #include "engine/state.h"
 #include "engine/state_pool.h"
 
@@ -97,5 +99,77 @@ static inline size_t tomb_size(const struct weir_state *s, const struct entry *e
  * weir_state_get does, without marking it dirty; NULL on out of memory. */
 struct entry *weir_state_upsert(struct weir_state *s, const void *key, uint32_t klen,
                                 int64_t now_ms, int *created);
+
+/* Hashing: a wyhash-style multiply-fold. Not persisted, so native byte order. */
+#define HASH_P0 0xa0761d6478bd642full
+#define HASH_P1 0xe7037ed1a0b428dbull
+#define HASH_P2 0x8ebc6af09c88c6e3ull
+
+static inline void mul128(uint64_t *a, uint64_t *b)
+{
+    __uint128_t r = (__uint128_t)*a * *b;
+    *a = (uint64_t)r;
+    *b = (uint64_t)(r >> 64);
+}
+
+static inline uint64_t mum(uint64_t a, uint64_t b)
+{
+    mul128(&a, &b);
+    return a ^ b;
+}
+
+static inline uint64_t rd8(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline uint64_t rd4(const unsigned char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static inline uint64_t hash_key(const void *key, uint32_t len)
+{
+    const unsigned char *p = key;
+    uint64_t seed = HASH_P0, a = 0, b = 0;
+    if (len <= 16) {
+        if (len >= 4) {
+            size_t q = (len >> 3) << 2; /* the reads overlap so that every byte counts */
+            a = rd4(p) << 32 | rd4(p + q);
+            b = rd4(p + len - 4) << 32 | rd4(p + len - 4 - q);
+        } else if (len > 0) {
+            a = (uint64_t)p[0] << 16 | (uint64_t)p[len >> 1] << 8 | p[len - 1];
+        }
+    } else {
+        size_t i = len;
+        for (; i > 16; i -= 16, p += 16)
+            seed = mum(rd8(p) ^ HASH_P1, rd8(p + 8) ^ seed);
+        a = rd8(p + i - 16);
+        b = rd8(p + i - 8);
+    }
+    a ^= HASH_P1;
+    b ^= seed;
+    mul128(&a, &b);
+    return mum(a ^ HASH_P2 ^ len, b ^ HASH_P1);
+}
+
+/* Index of key's slot, or SIZE_MAX. */
+static inline size_t tab_find(const struct table *t, uint64_t h, const void *key, uint32_t klen)
+{
+    if (!t->cap)
+        return SIZE_MAX;
+    uint64_t mask = t->cap - 1;
+    for (uint64_t i = h & mask;; i = (i + 1) & mask) {
+        const struct slot *sl = &t->slots[i];
+        if (!sl->e)
+            return SIZE_MAX;
+        if (sl->hash == h && sl->e->klen == klen && weir_equal_short(entry_key(sl->e), key, klen))
+            return i;
+    }
+}
 
 #endif

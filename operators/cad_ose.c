@@ -126,8 +126,8 @@ static const struct weir_option ose_options[] = {
     {"max", WEIR_OPT_NUMBER, NULL, "with min: the range known in advance",
      offsetof(struct ose_conf, max), 0, 0, 0, NULL},
     {"contexts", WEIR_OPT_INT, "4096",
-     "contexts kept per feature (and as many left sides): 152 bytes each with the hash table; "
-     "the default keeps a key under the 1 MB of a Kafka state changelog record",
+     "contexts kept per feature (and as many left sides): 168 bytes each with the hash table; "
+     "the default keeps a one-field key under the 1 MB of a Kafka state changelog record",
      offsetof(struct ose_conf, contexts), WEIR_OPT_RANGE, 16, 1 << 20, NULL},
     {"explain", WEIR_OPT_BOOL, "true",
      "write the string field out + \"_explain\" for a record that scores: each scoring "
@@ -194,7 +194,12 @@ static int ose_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
     h = weir_hash_u64(h, (uint64_t)(c->range_margin * 1e9));
     if (c->margin_mad > 0) /* off: the layout of the state saved before the option */
         h = weir_hash_u64(h, (uint64_t)(c->margin_mad * 1e9));
-    c->layout = weir_hash_u64(h, c->fixed ? (uint64_t)(c->min * 1e6) ^ (uint64_t)(c->max * 1e9) : 0);
+    uint64_t lo_bits = 0, hi_bits = 0; /* the range's bits: (uint64_t) of a negative is undefined */
+    if (c->fixed) {
+        memcpy(&lo_bits, &c->min, sizeof lo_bits);
+        memcpy(&hi_bits, &c->max, sizeof hi_bits);
+    }
+    c->layout = weir_hash_u64(weir_hash_u64(weir_hash_u64(h, (uint64_t)c->fixed), lo_bits), hi_bits);
     return bad;
 }
 
@@ -245,6 +250,8 @@ static uint64_t value_facts(const struct ose_conf *c, const struct ose_head *h, 
     double steps = (double)(1 << c->bits), band = floor(q / steps);
     if (isnan(q)) /* a range of infinite span (values near FLT_MAX) */
         q = band = 0;
+    else if (isinf(q)) /* far beyond a range of a tiny span */
+        band = q, q = 0;
     band = band < -OSE_BANDS ? -OSE_BANDS : band > OSE_BANDS ? OSE_BANDS : band;
     int64_t low = (int64_t)(q - floor(q / steps) * steps);
     uint64_t facts = 0;
@@ -354,9 +361,14 @@ static void relearn(const struct ose_model *m, struct ose_scratch *sc, const flo
     replay(m, sc, ring);
 }
 
-static int beyond(const struct ose_conf *c, const struct ose_head *h, double y)
+/* -1 below the range lo .. lo + width * (2^bits - 1), 1 above, else 0;
+ * counted in steps, with a little room: the top, recomputed, can round
+ * below the max it came from (0..30.5 gives 30.499999999999996), and the
+ * max would then be beyond the range it set. */
+static int outside(const struct ose_conf *c, double lo, double width, double y)
 {
-    return y < h->lo || y > h->lo + h->width * ((1 << c->bits) - 1);
+    double q = (y - lo) / width;
+    return q < 0 ? -1 : q > (double)((1 << c->bits) - 1) + 1e-9 ? 1 : 0;
 }
 
 /* One value of one feature: the range period (*warm set), or its score. */
@@ -366,7 +378,9 @@ static double ose_value(const struct ose_conf *c, struct ose_scratch *sc, unsign
     struct ose_model m = model_of(c, feature);
     struct ose_head *h = m.h;
     float *ring = (float *)(feature + c->first_offset);
-    double score = 0, y = scaled(c, x);
+    /* rounded as the ring, min and max keep it, so the range's edges are
+     * inside the range on the log scale too */
+    double score = 0, y = (float)scaled(c, x);
     uint32_t n = (uint32_t)c->range_records;
     *warm = 0;
     if (!h->seen)
@@ -389,7 +403,7 @@ static double ose_value(const struct ose_conf *c, struct ose_scratch *sc, unsign
             }
         } else {
             score = rest_gate(c, h, cad_ose_step(&m, sc, value_facts(c, h, y), why));
-            if (h->relearned < (uint64_t)c->relearn && beyond(c, h, y))
+            if (h->relearned < (uint64_t)c->relearn && outside(c, h->lo, h->width, y))
                 relearn(&m, sc, ring);
         }
     }
@@ -406,14 +420,15 @@ static double ose_value(const struct ose_conf *c, struct ose_scratch *sc, unsign
 static size_t explain_feature(const struct ose_conf *c, const char *name,
                               const struct ose_why *w, char *buf, size_t size, size_t len)
 {
-    double y = scaled(c, w->x), q = floor((y - w->lo) / w->width);
+    double y = (float)scaled(c, w->x), q = floor((y - w->lo) / w->width);
     double hi = w->lo + w->width * ((1 << c->bits) - 1);
+    int side = outside(c, w->lo, w->width, y);
     int n = snprintf(buf + len, size - len, "%s=%.6g in %.4g..%.4g", name, w->x,
                      unscaled(c, w->lo + q * w->width), unscaled(c, w->lo + (q + 1) * w->width));
     len += n > 0 ? (size_t)n : 0;
-    if (len < size && (y < w->lo || y > hi)) {
+    if (len < size && side) {
         n = snprintf(buf + len, size - len, ", %s the range %.4g..%.4g",
-                     y < w->lo ? "below" : "above", unscaled(c, w->lo), unscaled(c, hi));
+                     side < 0 ? "below" : "above", unscaled(c, w->lo), unscaled(c, hi));
         len += n > 0 ? (size_t)n : 0;
     }
     if (len < size) {

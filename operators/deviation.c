@@ -15,8 +15,8 @@
  *
  * z = (x - center) / max(scale, min_scale); a zero scale (a flat window) falls
  * back to the window's standard deviation, and when that is zero too, any
- * change is an infinite z. The feature's score is erf(|z|/sqrt 2) in [0,1),
- * or 0 when z points to the side not watched ("side": "up" scores rises only,
+ * change is an infinite z. The feature's score is erf(|z|/sqrt 2) in [0,1]
+ * (1 for an infinite z), or 0 when z points to the side not watched ("side": "up" scores rises only,
  * "down" drops only). The record's score (`out`) is the max over features.
  * "mapping": "ratio" maps z to z^2/(z^2 + z_half^2) instead, which still
  * ranks deviations that erf rounds to 1. With "hold": H, a score is reported
@@ -269,6 +269,7 @@ static void window_add(struct window *w, float x)
 {
     struct win_head *h = w->h;
     uint32_t n = h->count;
+    double gone = 0; /* the leaving value's squared distance from the mean */
     if (n == w->cap) { /* the oldest leaves */
         float old = w->ring[h->head];
         if (w->sorted)
@@ -276,6 +277,7 @@ static void window_add(struct window *w, float x)
         double d = old - h->mean;
         h->mean -= d / (double)(n - 1);
         h->m2 -= d * (old - h->mean);
+        gone = d * d;
         n--;
     } else if (w->sorted) {
         weir_sorted_insert(w->sorted, n, x);
@@ -286,7 +288,10 @@ static void window_add(struct window *w, float x)
     w->ring[h->head] = x;
     h->head = (h->head + 1) % w->cap;
     h->count = n + 1;
-    if (++h->since_exact >= w->cap) {
+    /* A value far out leaving a calm window (a spike, then a flat stretch)
+     * cancels nearly all of m2, and the rounding left behind would read as
+     * the window's spread: counted again exactly. */
+    if (++h->since_exact >= w->cap || gone > h->m2 * 0x1p32) {
         mean_m2(w->ring, h->count, &h->mean, &h->m2);
         h->since_exact = 0;
     }
@@ -301,9 +306,8 @@ static void window_stats(const struct deviation_conf *c, const struct window *w,
     if (c->method == METHOD_ROBUST) {
         *center = weir_sorted_median(w->sorted, n);
         *scale = 1.4826 * weir_sorted_mad(w->sorted, n, *center);
-        if (*scale > 0 && *scale >= c->s.min_scale)
-            return;
-        *scale = sd; /* more than half the window is one value */
+        if (!(*scale > 0))
+            *scale = sd; /* more than half the window is one value */
     } else {
         *center = w->h->mean;
         *scale = sd;
@@ -333,9 +337,24 @@ static double channel_step(const struct deviation_conf *c, struct weir_batch *b,
     return s;
 }
 
+/* x as phase q learns it once a spike was clipped: within season_clip
+ * scales of q's own mean (the daily and the weekly profile's means
+ * differ); a phase that has seen nothing takes what the scoring phase
+ * learns (its mean + d), not the spike. */
+static double phase_clipped(const struct deviation_conf *c, const struct phase *q, double x,
+                            double sd, double scoring_learns)
+{
+    return q->count ? q->mean + scorer_learned_residual(x - q->mean, c->season_clip, sd)
+                    : scoring_learns;
+}
+
 static void phase_learn(const struct deviation_conf *c, struct phase *p, double x)
 {
-    p->mean = p->count ? (float)(p->mean + c->season_alpha * (x - p->mean)) : (float)x;
+    float mean = p->count ? (float)(p->mean + c->season_alpha * (x - p->mean)) : (float)x;
+    /* a float mean stops moving up to 0.5/season_alpha units in its last
+     * place short of a steady value (or among subnormals, decaying to 0):
+     * it would score that gap as a residual on every record */
+    p->mean = mean == p->mean && (float)x != p->mean ? (float)x : mean;
     if (p->count < UINT32_MAX)
         p->count++;
 }
@@ -358,9 +377,9 @@ static double season_step(const struct deviation_conf *c, void *state, size_t k,
         week = &ph[wslot];
     }
     struct phase *p = week && week->count >= (uint32_t)c->season_warmup ? week : day;
-    double s = 0, learned = x;
+    double s = 0, clip_sd = 0, learns = x; /* clip_sd > 0: a spike, clipped */
     if (p->count >= (uint32_t)c->season_warmup) {
-        double r = x - p->mean;
+        double r = scorer_residual(x, p->mean);
         if (head->n >= (uint64_t)c->warmup) {
             double sd = sqrt(head->var) > c->s.min_scale ? sqrt(head->var) : c->s.min_scale;
             s = scorer_z(&c->s, r, sd);
@@ -369,20 +388,20 @@ static double season_step(const struct deviation_conf *c, void *state, size_t k,
                 int64_t weeks = week ? ts_ms / (7 * c->season_ms) : 0;
                 double d = scorer_phase_residual(r, c->season_clip, sd, ts_ms / c->season_ms,
                                                  &mark[slot], weeks, week ? &mark[wslot] : NULL);
-                if (d != r)
-                    learned = p->mean + d;
+                clip_sd = d != r ? sd : 0;
+                learns = p->mean + d;
             }
         }
         /* the plain mean of the first `window` residuals, then weighted: a
          * first tiny residual must not set the scale for long */
         uint64_t span = head->n < (uint64_t)c->window ? head->n + 1 : (uint64_t)c->window;
         double a = 1.0 / (double)span;
-        head->var = (1 - a) * head->var + a * r * r;
+        head->var = scorer_variance((1 - a) * head->var + a * r * r);
         head->n++;
     }
-    phase_learn(c, day, learned);
+    phase_learn(c, day, clip_sd > 0 ? phase_clipped(c, day, x, clip_sd, learns) : x);
     if (week)
-        phase_learn(c, week, learned);
+        phase_learn(c, week, clip_sd > 0 ? phase_clipped(c, week, x, clip_sd, learns) : x);
     return s;
 }
 
@@ -411,11 +430,14 @@ static int deviation_process(struct weir_op *op, struct weir_batch *b)
             if (c->of != OF_VALUE) {
                 struct window d = window_at(c, state, k * c->channels + c->channels - 1);
                 double sc = 0;
-                if (prev[k].seen) /* the range stays the value's, when there is one */
-                    sc = channel_step(c, b, i, &d, x - prev[k].x, prev[k].x,
-                                      c->of == OF_CHANGE ? lo : NULL, hi);
-                else
+                double dx = x - prev[k].x;
+                if (!prev[k].seen)
                     b->rec[i].flags |= WEIR_REC_WARMUP;
+                else if (fabs(dx) <= FLT_MAX) /* the range stays the value's, when there is one */
+                    sc = channel_step(c, b, i, &d, dx, prev[k].x, c->of == OF_CHANGE ? lo : NULL,
+                                      hi);
+                else if (d.h->count >= (uint64_t)c->warmup) /* beyond a float: scored, not learnt */
+                    sc = scorer_z(&c->s, dx, 0.0);
                 s = sc > s ? sc : s;
                 prev[k] = (struct prev_value){(float)x, 1};
             }

@@ -153,7 +153,7 @@ static double model_step(const struct forecast_conf *c, struct hw_model *m, stru
 {
     double s_p = ph && ph->seen ? ph->offset : 0.0, score = 0;
     if (m->seen) {
-        double f = m->level + m->trend + s_p, r = x - f;
+        double f = m->level + m->trend + s_p, r = scorer_residual(x, f);
         double scale = sqrt(m->var);
         scale = scale > c->s.min_scale ? scale : c->s.min_scale;
         if (m->seen >= (uint64_t)c->warmup) {
@@ -169,7 +169,7 @@ static double model_step(const struct forecast_conf *c, struct hw_model *m, stru
         }
         uint64_t span = m->residuals < (uint64_t)c->window ? m->residuals + 1 : (uint64_t)c->window;
         double a = 1.0 / (double)span;
-        m->var = (1 - a) * m->var + a * r * r;
+        m->var = scorer_variance((1 - a) * m->var + a * r * r);
         m->residuals++;
         double level = c->alpha * (x - s_p) + (1 - c->alpha) * (m->level + m->trend);
         m->trend = c->beta * (level - m->level) + (1 - c->beta) * m->trend;

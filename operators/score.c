@@ -6,8 +6,9 @@
  *
  * Method "zscore": each input feature holds a z-score (from
  * standardize, say) and becomes erf(|z|/sqrt(2)), the probability mass of a
- * normal distribution within |z| of its mean, so a score lies in [0,1) and
- * reads as "how unusual": 0.95 at |z| = 1.96, 0.997 at |z| = 3. Several inputs
+ * normal distribution within |z| of its mean, so a score lies in [0,1] (1
+ * in float from |z| of about 5.4) and reads as "how unusual": 0.95 at
+ * |z| = 1.96, 0.997 at |z| = 3. Several inputs
  * are combined by their max (one extreme feature is enough) or their mean.
  * `method` is an enum so that later methods (reconstruction error from a
  * model, for one) plug in beside it without changing the pipeline format.
@@ -42,7 +43,7 @@ static const struct weir_option score_options[] = {
      offsetof(struct score_conf, fields), WEIR_OPT_REQUIRED, 0, 0, NULL},
     {"combine", WEIR_OPT_ENUM, "\"max\"", "how several inputs combine into one score",
      offsetof(struct score_conf, combine), 0, 0, 0, "max|mean"},
-    {"out", WEIR_OPT_STRING, "\"anomaly_score\"", "output feature, in [0,1)",
+    {"out", WEIR_OPT_STRING, "\"anomaly_score\"", "output feature, in [0,1]",
      offsetof(struct score_conf, out), 0, 0, 0, NULL},
     {0},
 };

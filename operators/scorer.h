@@ -9,6 +9,7 @@
 #ifndef WEIR_OPERATORS_SCORER_H
 #define WEIR_OPERATORS_SCORER_H
 
+#include <float.h>
 #include <jansson.h>
 #include <math.h>
 #include <stddef.h>
@@ -42,7 +43,7 @@ struct scorer_conf {
 #define SCORER_OPTION_ROWS(type, m)                                                               \
     {"fields", WEIR_OPT_STRINGS, NULL, "input features", offsetof(type, m.fields),                \
      WEIR_OPT_REQUIRED, 0, 0, NULL},                                                              \
-    {"out", WEIR_OPT_STRING, "\"anomaly_score\"", "output score in [0,1): max over the features", \
+    {"out", WEIR_OPT_STRING, "\"anomaly_score\"", "output score in [0,1]: max over the features", \
      offsetof(type, m.out), 0, 0, 0, NULL},                                                       \
     {"side", WEIR_OPT_ENUM, "\"both\"",                                                           \
      "which deviations from the expected value score: both, up (rises), down (drops)",           \
@@ -85,9 +86,31 @@ static inline double scorer_z(const struct scorer_conf *s, double d, double scal
     if (!(scale > 0))
         return 1.0;
     double z = d / scale;
-    if (s->mapping == SCORER_RATIO)
-        return z * z / (z * z + s->z_half * s->z_half);
+    if (s->mapping == SCORER_RATIO) { /* as z^2/(z^2 + h^2), without inf/inf at a tiny scale */
+        double q = s->z_half / z;
+        return 1.0 / (1.0 + q * q);
+    }
     return erf(fabs(z) * M_SQRT1_2);
+}
+
+/* x's residual from what was expected of it, none within float resolution:
+ * inputs are floats, so a level or mean learnt from a constant input settles
+ * a unit in its last place away from it, and the scale learnt from such
+ * residuals would then score that unit as z = 1 on every record for as long
+ * as the value stays (0.68 with erf). */
+static inline double scorer_residual(double x, double expected)
+{
+    double d = x - expected;
+    return isfinite(expected) && fabs(d) <= 2 * FLT_EPSILON * fmax(fabs(x), fabs(expected)) ? 0.0
+                                                                                              : d;
+}
+
+/* A variance learnt from zero residuals decays towards subnormals (slow to
+ * compute with, and a real residual's z overflows there): 0 below the
+ * smallest normal double, where any residual scores 1. */
+static inline double scorer_variance(double v)
+{
+    return v < DBL_MIN ? 0.0 : v;
 }
 
 /* The residual d as learned with a clip of k scales (Huber's psi, as in

@@ -37,12 +37,17 @@
  * one of them at that score when several tie, or `score`), and the
  * `explain_k` features of `explain` furthest outside their expected range,
  * with their values and ranges. A feature f's range is read from the
- * features f_lo and f_hi when an upstream scorer writes them (window, with
- * "range": true); otherwise f_z (standardize), when it exists, ranks it by
- * |z|. A feature the record lacks (NaN) is left out. A scorer S may explain
+ * features f_lo and f_hi when an upstream scorer writes them (deviation or
+ * forecast, with "range": true); otherwise f_z (standardize), when it
+ * exists, puts it outside beyond |z| = 3, as range_k does. Features rank by
+ * how far outside they lie, in range widths; after the first, only those
+ * outside are listed. A feature the record lacks (NaN) is left out, as is a
+ * NaN scorer (nothing to say) from "which fired". A text longer than 1023
+ * bytes is cut at a whole character and ends in "...". A scorer S may explain
  * its own score in the string field "S_explain" (cad does: what its contexts
  * found new); when S is the one that fired (the first of those tied that has
- * a text; or the `score` itself, without `scorers`) and the field is set,
+ * a text; or the `score` itself, without `scorers` or when none of them
+ * has a score) and the field is set,
  * its text stands in place of the features' ranges, which another scorer
  * wrote and which need not hold what S saw. Strings are built only for
  * alerts.
@@ -345,23 +350,90 @@ static int threshold_init(struct weir_op *op, struct weir_error *err)
 
 /* ---- explanations ---------------------------------------------------------- */
 
-/* How far feature k of row lies outside its expected range, in range widths
- * (or |z| without a range); lo and hi get the range, NaN when unknown. */
+/* A feature ranked by |z| (no range written upstream) is inside its
+ * expected range up to this |z|: the range deviation's "range": true writes
+ * by default (range_k 3), so both kinds rank on one scale. */
+#define Z_EXPECTED 3.0
+
+/* How far feature k of row lies outside its expected range, in range widths:
+ * positive outside, 0 or negative (-0.5 at the middle) inside, -1 when no
+ * range or z is known; an infinite value (or z) is infinitely far out. lo
+ * and hi get the range, NaN when unknown. */
 static double deviation(const struct threshold_conf *c, const float *row, size_t k, double *lo,
                         double *hi)
 {
     double x = row[c->x_col[k]];
     *lo = *hi = NAN;
-    if (c->lo_col[k] >= 0 && c->hi_col[k] >= 0) {
+    if (c->lo_col[k] >= 0 && c->hi_col[k] >= 0 && isfinite(row[c->lo_col[k]]) &&
+        isfinite(row[c->hi_col[k]])) {
         *lo = row[c->lo_col[k]];
         *hi = row[c->hi_col[k]];
+        if (isinf(x))
+            return INFINITY;
         double width = *hi - *lo > 0 ? *hi - *lo : 1e-12;
-        double d = x < *lo ? (*lo - x) / width : x > *hi ? (x - *hi) / width : 0.0;
-        return isfinite(d) ? d : 0.0;
+        return x < *lo ? (*lo - x) / width : x > *hi ? (x - *hi) / width
+                                                     : -fmin(x - *lo, *hi - x) / width;
     }
-    if (c->z_col[k] >= 0 && isfinite(row[c->z_col[k]]))
-        return fabs(row[c->z_col[k]]);
-    return 0.0;
+    if (c->z_col[k] >= 0 && !isnan(row[c->z_col[k]]))
+        return (fabs(row[c->z_col[k]]) - Z_EXPECTED) / (2 * Z_EXPECTED);
+    return -1.0;
+}
+
+/* A text cut at the buffer's end ends in "..." after a whole UTF-8
+ * character: a scorer's own account may hold any text. */
+static void mark_cut(char *buf, size_t size)
+{
+    size_t end = size - 4;
+    for (int back = 0; back < 3 && end > 0 && ((unsigned char)buf[end] & 0xC0) == 0x80; back++)
+        end--;
+    memcpy(buf + end, "...", 4);
+}
+
+/* Which of the scorers fired: the highest; NaN (a scorer with nothing to
+ * say) never. -1 when none has a score. */
+static int scorer_fired(const struct threshold_conf *c, const float *row)
+{
+    int fired = -1;
+    for (size_t k = 0; k < c->scorers.n; k++)
+        if (!isnan(row[c->scorer_col[k]]) &&
+            (fired < 0 || row[c->scorer_col[k]] > row[c->scorer_col[fired]]))
+            fired = (int)k;
+    return fired;
+}
+
+/* "; cpu=93.2 expected 12.1..45.3; ..." for the explain_k features furthest
+ * outside their range (one is shown even when all lie inside). */
+static size_t explain_features(const struct threshold_conf *c, const float *row, char *buf,
+                               size_t size, size_t len)
+{
+    unsigned char used[WEIR_SCHEMA_MAX] = {0};
+    for (int64_t n = 0; n < c->explain_k && n < (int64_t)c->explain.n && len < size; n++) {
+        int best = -1;
+        double best_d = -INFINITY, lo = NAN, hi = NAN;
+        for (size_t k = 0; k < c->explain.n; k++) {
+            /* a feature the record lacks (a window's result record, a
+             * session's silence) explains nothing */
+            if (used[k] || isnan(row[c->x_col[k]]))
+                continue;
+            double l, h, d = deviation(c, row, k, &l, &h);
+            if (best < 0 || d > best_d) {
+                best = (int)k, best_d = d, lo = l, hi = h;
+            }
+        }
+        if (best < 0 || (n > 0 && best_d <= 0))
+            break;
+        used[best] = 1;
+        double x = row[c->x_col[best]];
+        if (!isnan(lo))
+            len += (size_t)snprintf(buf + len, size - len, "; %s=%.6g expected %.6g..%.6g",
+                                    c->explain.v[best], x, lo, hi);
+        else if (c->z_col[best] >= 0)
+            len += (size_t)snprintf(buf + len, size - len, "; %s=%.6g z=%.3g", c->explain.v[best],
+                                    x, row[c->z_col[best]]);
+        else
+            len += (size_t)snprintf(buf + len, size - len, "; %s=%.6g", c->explain.v[best], x);
+    }
+    return len;
 }
 
 /* "anomaly_score=0.9999 >= 0.99 (fired: window_score=0.9999); cpu=93.2
@@ -369,16 +441,12 @@ static double deviation(const struct threshold_conf *c, const float *row, size_t
 static void explain_alert(const struct threshold_conf *c, const float *row,
                           const struct weir_str *strs, double limit, char *buf, size_t size)
 {
-    size_t len = 0;
-    len += (size_t)snprintf(buf, size, "%s=%.6g %s %.6g", c->score, row[c->score_col],
-                            c->use_quantile ? ">" : ">=", limit);
-    int fired = -1;
-    for (size_t k = 0; k < c->scorers.n; k++)
-        if (fired < 0 || row[c->scorer_col[k]] > row[c->scorer_col[fired]])
-            fired = (int)k;
+    size_t len = (size_t)snprintf(buf, size, "%s=%.6g %s %.6g", c->score, row[c->score_col],
+                                  c->use_quantile ? ">" : ">=", limit);
+    int fired = scorer_fired(c, row);
     /* every scorer at the top score fired (an ensemble's max is often two
      * at 1.0); the first of them with an account of its own gives it */
-    int why = fired < 0 && !c->scorers.n ? c->score_why_col : -1;
+    int why = fired < 0 ? c->score_why_col : -1;
     for (size_t k = fired < 0 ? c->scorers.n : (size_t)fired; k < c->scorers.n; k++) {
         if (row[c->scorer_col[k]] != row[c->scorer_col[fired]] || len >= size)
             continue;
@@ -391,36 +459,13 @@ static void explain_alert(const struct threshold_conf *c, const float *row,
     }
     if (fired >= 0 && len < size)
         len += (size_t)snprintf(buf + len, size - len, ")");
-    if (why >= 0 && strs[why].p && strs[why].len && len < size) {
-        snprintf(buf + len, size - len, "; %.*s", (int)strs[why].len, strs[why].p);
-        return; /* the scorer's own account, not ranges another scorer expected */
-    }
-    unsigned char used[WEIR_SCHEMA_MAX] = {0};
-    for (int64_t n = 0; n < c->explain_k && n < (int64_t)c->explain.n && len < size; n++) {
-        int best = -1;
-        double best_d = -1, lo = NAN, hi = NAN;
-        for (size_t k = 0; k < c->explain.n; k++) {
-            /* a feature the record lacks (a window's result record, a
-             * session's silence) explains nothing */
-            int skip = used[k] || isnan(row[c->x_col[k]]);
-            double l = NAN, h = NAN, d = skip ? -1 : deviation(c, row, k, &l, &h);
-            if (d > best_d) {
-                best = (int)k, best_d = d, lo = l, hi = h;
-            }
-        }
-        if (best < 0 || (n > 0 && best_d <= 0))
-            break; /* features inside their range explain nothing (but show one) */
-        used[best] = 1;
-        double x = row[c->x_col[best]];
-        if (!isnan(lo))
-            len += (size_t)snprintf(buf + len, size - len, "; %s=%.6g expected %.6g..%.6g",
-                                    c->explain.v[best], x, lo, hi);
-        else if (c->z_col[best] >= 0)
-            len += (size_t)snprintf(buf + len, size - len, "; %s=%.6g z=%.3g", c->explain.v[best],
-                                    x, row[c->z_col[best]]);
-        else
-            len += (size_t)snprintf(buf + len, size - len, "; %s=%.6g", c->explain.v[best], x);
-    }
+    if (why >= 0 && strs[why].p && strs[why].len && len < size) /* the scorer's own account, */
+        len += (size_t)snprintf(buf + len, size - len, "; %.*s", (int)strs[why].len,
+                                strs[why].p);
+    else /* not ranges another scorer expected */
+        len = explain_features(c, row, buf, size, len);
+    if (len >= size)
+        mark_cut(buf, size);
 }
 
 static void set_explanation(const struct threshold_conf *c, struct weir_batch *b, uint32_t i,

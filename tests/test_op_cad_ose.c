@@ -273,6 +273,32 @@ static void test_log_scale(void)
     CHECK(why[2500] && strstr(why[2500], "v=11 in 10..13.36")); /* linear: 10..18.57 */
 }
 
+/* The learned range's own edges are inside it: on the log scale (the live
+ * value was log1p in double, the range its float) and where the top,
+ * recomputed from the steps, rounds below the max (0..30.5). Neither is
+ * "below" or "above the range" (each recurrence of the edge scored, and
+ * with relearn rebuilt the same range). */
+static void test_range_edges(void)
+{
+    static const float periodic[] = {1, 5, 20, 100, 20, 5}, picks[] = {0, 5, 10, 20, 30.5f};
+    size_t outside = 0;
+    for (size_t i = 0; i < N; i++) {
+        x[i] = periodic[i % 6];
+        key[i] = 0;
+    }
+    run("{\"fields\": \"v\", \"range_records\": 20, \"rest\": 0, \"scale\": \"log\"}", N, -1,
+        s1, NULL);
+    for (size_t i = 0; i < N; i++)
+        outside += why[i] && strstr(why[i], " the range ");
+    for (size_t i = 0; i < N; i++)
+        x[i] = i < 20 ? (i % 2 ? 30.5f : 0) : picks[(size_t)(uniform() * 5)];
+    run("{\"fields\": \"v\", \"range_records\": 20, \"rest\": 0, \"relearn\": 1000}", N, -1,
+        s1, NULL);
+    for (size_t i = 0; i < N; i++)
+        outside += why[i] && strstr(why[i], " the range ");
+    CHECK(outside == 0);
+}
+
 /* The median of n values by counting (no sort), the reference for
  * margin_mad: the value with at most n/2 below it and n/2 above, for odd n. */
 static double median_by_count(const double *v, size_t n)
@@ -389,6 +415,7 @@ int main(void)
     test_fixed_and_constant();
     test_relearn();
     test_log_scale();
+    test_range_edges();
     test_margin_mad();
     test_no_read_ahead();
     test_prepare_errors();

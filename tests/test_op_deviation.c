@@ -445,6 +445,109 @@ static void test_season_week_clip(void)
     CHECK(third_clip > 0.8 && clip < third_clip - 0.1);
 }
 
+/* Float-resolution residues: a window gone flat after a spike left it, a
+ * phase mean a unit in the last place from a stuck value; a MAD below
+ * min_scale; a change beyond a float. run_days gives the values in time
+ * order, one day of 288 to a batch. */
+static double flat_value(int day, int k)
+{
+    (void)k;
+    return day == 0 ? uniform() : 0.0; /* a window of 256: all zeros from 288 + 256 on */
+}
+
+static double stuck_value(int day, int k)
+{
+    return day < 2 ? 50 + 10 * uniform() : k == 287 && day == 9 ? 51 : 50.3575;
+}
+
+static double stuck_zero(int day, int k)
+{
+    return day < 2 ? 50 + 10 * uniform() : k == 287 && day == 9 ? 1 : 0;
+}
+
+/* A spike on day 3 (a Thursday), while the weekly phases are empty. */
+static double week_spike(int day, int k)
+{
+    return 10 + 2 * (uniform() - 0.5) + (day == 3 && k == 200) * 100;
+}
+
+static double mad_value(int day, int k)
+{
+    (void)day;
+    return k < 16 ? 10 + 0.6 * (uniform() - 0.5) : k < 20 ? 100 : 20;
+}
+
+static double huge_value(int day, int k)
+{
+    (void)day;
+    return k == 5 ? 3e38 : k == 6 ? -3e38 : 1 + k % 2;
+}
+
+static void test_float_residues(void)
+{
+    static float sc[11 * 288];
+    size_t ones = 0;
+    run_days("{\"fields\": [\"v\"], \"method\": \"gaussian\", \"window\": 256}", 3, flat_value, sc);
+    for (int i = 288 + 256; i < 3 * 288; i++)
+        ones += sc[i] >= 0.5f;
+    CHECK(ones == 0); /* 212 records scored 1 */
+    /* a stuck value against its phase (15-minute phases of an hour) */
+    ones = 0;
+    run_days("{\"fields\": [\"v\"], \"method\": \"robust\", \"window\": 16, \"warmup\": 16, "
+             "\"season\": \"1h\", \"season_buckets\": 4}",
+             10, stuck_value, sc);
+    for (int i = 8 * 288; i < 10 * 288 - 1; i++)
+        ones += sc[i] >= 0.5f;
+    printf("stuck after noise: %zu of %d records score 0.5 or more; then a change: %.3f\n", ones,
+           2 * 288 - 1, sc[10 * 288 - 1]);
+    CHECK(ones == 0 && sc[10 * 288 - 1] > 0.99f); /* each scored 0.68 */
+    /* a float mean stalls up to 0.5/season_alpha units in its last place
+     * short of the value, or among subnormals on its way to 0 (at 0.05 it is
+     * still on its way, at 1e-10 on day 8: a residual the scale follows) */
+    static const char *const slow[] = {"0.05", "0.3"};
+    for (int a = 0; a < 2; a++)
+        for (int zero = 0; zero <= a; zero++) {
+            char conf[256];
+            snprintf(conf, sizeof conf,
+                     "{\"fields\": [\"v\"], \"method\": \"robust\", \"window\": 16, "
+                     "\"warmup\": 16, \"season\": \"1h\", \"season_buckets\": 4, "
+                     "\"season_alpha\": %s}",
+                     slow[a]);
+            run_days(conf, 10, zero ? stuck_zero : stuck_value, sc);
+            ones = 0;
+            for (int i = 8 * 288; i < 10 * 288 - 1; i++)
+                ones += sc[i] >= 0.5f;
+            if (ones || !(sc[10 * 288 - 1] > 0.99f))
+                printf("season_alpha %s, stuck at %s: %zu records score 0.5 or more, then %.3f\n",
+                       slow[a], zero ? "0" : "50.3575", ones, sc[10 * 288 - 1]);
+            CHECK(ones == 0 && sc[10 * 288 - 1] > 0.99f);
+        }
+    /* season_week with season_clip: a spike in the first week, when the
+     * weekly phases are empty, is learnt clipped there too, so the same
+     * time a week later is ordinary */
+    run_days("{\"fields\": [\"v\"], \"season\": \"1d\", \"season_buckets\": 288, "
+             "\"season_week\": true, \"season_clip\": 3, \"season_warmup\": 1, \"warmup\": 10, "
+             "\"mapping\": \"ratio\", \"z_half\": 30}",
+             11, week_spike, sc);
+    CHECK(sc[3 * 288 + 200] > 0.5f && sc[10 * 288 + 200] < 0.2f); /* 0.94 */
+    /* a MAD of 0.15 under min_scale 1 is 1, not the window's standard
+     * deviation (the four 100s make it 36) */
+    run_days("{\"fields\": [\"v\"], \"method\": \"robust\", \"window\": 20, \"warmup\": 20, "
+             "\"min_scale\": 1}",
+             1, mad_value, sc);
+    CHECK(sc[20] > 0.99f); /* 0.22 */
+    /* a change of 6e38 is no float: not learnt, so the window's mean is not
+     * infinite for its next records */
+    run_days("{\"fields\": [\"v\"], \"method\": \"gaussian\", \"window\": 4, \"warmup\": 4, "
+             "\"of\": \"change\"}",
+             1, huge_value, sc);
+    ones = 0;
+    for (int i = 8; i < 288; i++)
+        ones += !(sc[i] < 0.95f);
+    CHECK(ones == 0);     /* 1 for six records */
+    CHECK(sc[6] == 1.0f); /* the change itself: scored, as beyond any scale */
+}
+
 /* "by": each key's outputs equal a run over that key's records alone. */
 static void test_by_key(void)
 {
@@ -496,6 +599,7 @@ int main(void)
     test_season_week();
     test_season_clip();
     test_season_week_clip();
+    test_float_residues();
     test_by_key();
     test_prepare_errors();
     return check_summary();

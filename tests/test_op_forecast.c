@@ -309,6 +309,33 @@ static void test_constant(void)
     CHECK(outside == 0);
 }
 
+/* A value stuck after noise: the level settles a unit in the last place
+ * from it, which is no residual (it scored 0.68 on every record, then 1 on
+ * the next change as it should); a long flat stretch under the ratio
+ * mapping: the scale decays to 0, and the next change still scores 1 (the
+ * subnormal scale made it inf/inf: NaN, written as 0). */
+static void test_flat_after_noise(void)
+{
+    for (size_t i = 0; i < N; i++) {
+        x[i] = i < 50 ? (float)(100 * (i % 2)) : 50.3575f;
+        key[i] = 0;
+        ts[i] = (int64_t)i * STEP_MS;
+    }
+    x[N - 1] = 51;
+    run("{\"fields\": \"v\", \"alpha\": 0.2, \"window\": 16}", -1, s1, NULL, 0);
+    size_t scored = 0;
+    for (size_t i = 1000; i < N - 1; i++)
+        scored += s1[i] >= 0.5f;
+    CHECK(scored == 0 && s1[N - 1] == 1.0f);
+    for (size_t i = 0; i < N; i++)
+        x[i] = i < 40 ? (float)(i % 2) : 0;
+    x[1070] = 1; /* 1030 zeros: the scale is subnormal (an exact 0 came later) */
+    run("{\"fields\": \"v\", \"alpha\": 0.5, \"window\": 2, \"warmup\": 2, \"mapping\": "
+        "\"ratio\"}",
+        -1, s1, NULL, 0);
+    CHECK(s1[1070] == 1.0f);
+}
+
 static float max_in(const float *v, size_t from, size_t to)
 {
     float m = 0;
@@ -414,6 +441,7 @@ int main(void)
     test_trend();
     test_by_key_and_hold();
     test_constant();
+    test_flat_after_noise();
     test_prepare_errors();
     test_clip();
     return check_summary();

@@ -412,6 +412,14 @@ static void test_warmup_chain(void)
     h_pipe_free(&p);
 }
 
+/* Runs the batch through h again, its alerts cleared. */
+static void explain_again(struct h_op *h, struct weir_batch *b)
+{
+    for (uint32_t i = 0; i < b->n; i++)
+        b->rec[i].flags = 0;
+    CHECK(h->type->process(&h->op, b) == WEIR_OP_CONTINUE);
+}
+
 static void test_explain(void)
 {
     struct h_pipe p;
@@ -442,23 +450,47 @@ static void test_explain(void)
     char buf[512];
     float *row0;
     CHECK(b->rec[0].flags & WEIR_REC_ALERT);
-    /* cpu is (93.5-50)/40 = 1.09 ranges out, mem |z| = 2.5: mem first */
+    /* cpu is (93.5-50)/40 = 1.09 ranges out; mem's |z| = 2.5 is inside
+     * (|z| <= 3, as a range of 3 scales): not listed after cpu */
     CHECK_STR(h_str(b, 0, 0, buf, sizeof buf),
-              "anomaly_score=0.95 >= 0.9 (fired: s_window=0.95); mem=4 z=2.5; cpu=93.5 "
-              "expected 10..50");
+              "anomaly_score=0.95 >= 0.9 (fired: s_window=0.95); cpu=93.5 expected 10..50");
     CHECK(h_str(b, 1, 0, buf, sizeof buf) == NULL);
-    /* only mem is outside its range now: cpu is not listed after it */
     row0 = weir_batch_row(b, 0);
+    /* |z| = 9 is (9-3)/6 = 1 range width out: after cpu's 1.09 */
+    row0[5] = -9;
+    explain_again(&h, b);
+    CHECK_STR(h_str(b, 0, 0, buf, sizeof buf),
+              "anomaly_score=0.95 >= 0.9 (fired: s_window=0.95); cpu=93.5 expected 10..50; mem=4 "
+              "z=-9");
+    /* an infinite value is the furthest out, not inside its range */
+    row0[1] = INFINITY;
+    row0[5] = 40;
+    explain_again(&h, b);
+    CHECK_STR(h_str(b, 0, 0, buf, sizeof buf),
+              "anomaly_score=0.95 >= 0.9 (fired: s_window=0.95); cpu=inf expected 10..50; mem=4 "
+              "z=40");
+    /* nothing outside: the one nearest its edge is shown (mem, z 0.5 range
+     * widths inside; cpu in the middle of its range), and only it */
     row0[1] = 30;
-    b->rec[0].flags = 0;
-    CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+    row0[5] = 2.5f;
+    explain_again(&h, b);
     CHECK_STR(h_str(b, 0, 0, buf, sizeof buf),
               "anomaly_score=0.95 >= 0.9 (fired: s_window=0.95); mem=4 z=2.5");
+    /* a NaN scorer has nothing to say: it did not fire, and the one that
+     * did is named; with every scorer NaN, none is */
+    row0[7] = NAN;
+    explain_again(&h, b);
+    CHECK_STR(h_str(b, 0, 0, buf, sizeof buf),
+              "anomaly_score=0.95 >= 0.9 (fired: s_ewm=0.4); mem=4 z=2.5");
+    row0[8] = NAN;
+    explain_again(&h, b);
+    CHECK_STR(h_str(b, 0, 0, buf, sizeof buf), "anomaly_score=0.95 >= 0.9; mem=4 z=2.5");
+    row0[7] = 0.95f;
+    row0[8] = 0.4f;
     /* a record that lacks every feature (a session's result) is explained
      * by its scorer alone, not "disk=nan" */
     row0[1] = row0[4] = row0[5] = row0[6] = NAN;
-    b->rec[0].flags = 0;
-    CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+    explain_again(&h, b);
     CHECK_STR(h_str(b, 0, 0, buf, sizeof buf), "anomaly_score=0.95 >= 0.9 (fired: s_window=0.95)");
     weir_batch_put(b);
     weir_batch_pool_free(pool);
@@ -547,6 +579,22 @@ static void test_explain_scorer(void)
     CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
     CHECK_STR(h_str(b, 0, 1, buf, sizeof buf), "s_cad=1 >= 0.9; cpu=93.5 in 90..95: never after "
                                                "10..15");
+    /* an account longer than the explanation's 1023 bytes: cut after a
+     * whole character (2-byte ones here after one ASCII byte, so the byte
+     * at the cut is a character's second), marked */
+    char long_text[1202], cut[2048];
+    long_text[0] = 'x';
+    for (int k = 0; k < 600; k++)
+        memcpy(long_text + 1 + 2 * k, "\xc3\xa9", 2);
+    b->S[0] = (struct weir_str){long_text, 1201};
+    b->rec[0].flags = 0;
+    CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+    CHECK(h_str(b, 0, 1, cut, sizeof cut) != NULL);
+    size_t cut_len = strlen(cut);
+    CHECK(cut_len <= 1023 && cut_len > 1000 && strcmp(cut + cut_len - 3, "...") == 0);
+    CHECK(strncmp(cut, "s_cad=1 >= 0.9; x\xc3\xa9", 19) == 0);
+    CHECK((cut_len - 3 - strlen("s_cad=1 >= 0.9; x")) % 2 == 0); /* whole characters */
+    CHECK((unsigned char)cut[cut_len - 4] == 0xa9);
     weir_batch_put(b);
     weir_batch_pool_free(pool);
     h_free(&h);

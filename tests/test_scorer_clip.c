@@ -1,4 +1,6 @@
-/* Tests for the clip the seasonal scorers share (operators/scorer.h): a
+/* Tests for what the residual scorers share (operators/scorer.h): the ratio
+ * mapping at a tiny scale (no inf/inf), a residual within float resolution
+ * as none, a subnormal variance as 0; the clip the seasonal ones share: a
  * residual clipped at k scales, unclipped at scale or k 0; a phase's mark
  * says repeat only for the same side in the period before or a repeat
  * already in this one; with a second mark (deviation's season_week) a
@@ -61,8 +63,24 @@ static void test_phase_residual(void)
     CHECK(day == SCORER_MARK(31, 1, 1));
 }
 
+static void test_z_and_residual(void)
+{
+    struct scorer_conf ratio = {.mapping = SCORER_RATIO, .z_half = 3};
+    struct scorer_conf erf_up = {.mapping = SCORER_ERF, .side = SCORER_UP};
+    CHECK(scorer_z(&ratio, 1e200, 1e-160) == 1.0); /* z overflows: inf/inf was NaN */
+    CHECK(scorer_z(&ratio, 3, 1) == 0.5 && scorer_z(&ratio, -3, 1) == 0.5);
+    CHECK(scorer_z(&ratio, 1e-300, 1e10) == 0.0);
+    CHECK(scorer_z(&ratio, 1, 0) == 1.0 && scorer_z(&erf_up, -1, 0) == 0.0);
+    CHECK(scorer_residual(50.3575, (double)nextafterf(50.3575f, 60)) == 0.0);
+    CHECK(scorer_residual(50.3575, 50.36) != 0.0);
+    CHECK(scorer_residual(1e-6, 0) == 1e-6); /* relative to the values: near 0 too */
+    CHECK(scorer_residual(1, INFINITY) == -INFINITY);
+    CHECK(scorer_variance(1e-310) == 0.0 && scorer_variance(1e-300) == 1e-300);
+}
+
 int main(void)
 {
+    test_z_and_residual();
     test_learned_residual();
     test_beyond_repeats();
     test_phase_residual();
