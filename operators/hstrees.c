@@ -9,18 +9,28 @@
  * is scored against the reference masses of the window before: following
  * its path until a node holds fewer than `size_limit` of them, each tree
  * adds mass * 2^depth, and few points around a record means an anomaly.
- * The score is 1 - sum / (trees * window), clamped to [0,1]: a point in an
- * evenly filled region collects about `window` per tree.
+ * The score is 1 - sum / (trees * window), clamped to [0,1].
  *
- * Features are scaled to [0,1] by the min and max seen BEFORE the record
- * (never reading ahead; the paper assumes known ranges). The trees (random
+ * Features are scaled to [0,1] by a min and max of earlier records (never
+ * reading ahead; the paper assumes known ranges), frozen per window: the
+ * latest masses learn with the range of everything seen before their
+ * window began, and a record is scored with the scaling its reference
+ * masses learnt with, so a value far beyond the range scores high without
+ * moving the ordinary records that follow into a corner the masses never
+ * saw (a scaling that followed the range record by record did: a window of
+ * false alerts after one spike). The first window learns with the range
+ * growing as it goes. A value beyond a range of one value lies outside the
+ * unit cube. In a region evenly filled the sum exceeds trees * window (a
+ * tree's work range is wider than the unit cube), so most ordinary records
+ * score exactly 0: the score ranks isolated points only. The trees (random
  * features and work ranges) come from `seed`, so every worker and every run
  * builds the same ones. The first window only learns: score 0 and
  * WEIR_REC_WARMUP. A record with a NaN or infinite feature is neither
  * scored nor learned.
  *
  * State: per partition, or per key with "by": trees * 2^(depth+1) * 8 bytes
- * of masses (25 trees of depth 10: 410 kB), plus min/max per feature. */
+ * of masses (25 trees of depth 10: 410 kB), plus three min/max pairs per
+ * feature (seen, the latest masses', the reference masses'). */
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -149,8 +159,8 @@ static int hst_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
         for (size_t t = 0; t < (size_t)c->trees; t++)
             build_tree(c, t, &rng);
     }
-    c->mass_offset = sizeof(struct hst_head) + c->fields.n * sizeof(struct range);
-    uint64_t h = weir_hash_str(WEIR_HASH_SEED, "hstrees/1");
+    c->mass_offset = sizeof(struct hst_head) + 3 * c->fields.n * sizeof(struct range);
+    uint64_t h = weir_hash_str(WEIR_HASH_SEED, "hstrees/2"); /* 2: scalings frozen per window */
     for (size_t k = 0; k < c->fields.n; k++)
         h = weir_hash_str(h, c->fields.v[k]);
     h = weir_hash_u64(weir_hash_u64(h, (uint64_t)c->trees), (uint64_t)c->depth);
@@ -176,24 +186,40 @@ static int hst_init(struct weir_op *op, struct weir_error *err)
     return 0;
 }
 
-/* Scores the scaled point u against the reference masses, then adds it to
- * the latest ones. */
-static double tree_step(const struct hst_conf *c, size_t t, const double *u, uint32_t *ref,
-                        uint32_t *latest, int ready)
+/* The mass a tree gives the scaled point u against the reference masses. */
+static double tree_score(const struct hst_conf *c, size_t t, const double *u, const uint32_t *ref)
 {
     const int32_t *qs = c->split_q + t * c->nodes;
     const float *at = c->split_at + t * c->nodes;
     size_t internal = ((size_t)1 << c->depth) - 1, node = 0;
-    double score = -1, limit = c->size_limit * (double)c->window;
-    for (int64_t d = 0;; d++) {
-        if (ready && score < 0 && (ref[node] < limit || node >= internal))
-            score = ldexp((double)ref[node], (int)d);
-        latest[node]++;
-        if (node >= internal)
-            break;
+    double limit = c->size_limit * (double)c->window;
+    for (int d = 0;; d++) {
+        if (ref[node] < limit || node >= internal)
+            return ldexp((double)ref[node], d);
         node = 2 * node + (u[qs[node]] < at[node] ? 1 : 2);
     }
-    return score < 0 ? 0 : score;
+}
+
+/* Adds the scaled point u to a tree's latest masses. */
+static void tree_learn(const struct hst_conf *c, size_t t, const double *u, uint32_t *latest)
+{
+    const int32_t *qs = c->split_q + t * c->nodes;
+    const float *at = c->split_at + t * c->nodes;
+    size_t internal = ((size_t)1 << c->depth) - 1, node = 0;
+    for (;;) {
+        latest[node]++;
+        if (node >= internal)
+            return;
+        node = 2 * node + (u[qs[node]] < at[node] ? 1 : 2);
+    }
+}
+
+/* x scaled by range r; beyond a range of one value, outside the unit cube
+ * (at its centre it would fall among every earlier point). */
+static double scaled(const struct range *r, double x)
+{
+    double w = r->max - r->min;
+    return w > 0 ? (x - r->min) / w : x == r->min ? 0.5 : x > r->min ? 1.5 : -0.5;
 }
 
 static int hst_process(struct weir_op *op, struct weir_batch *b)
@@ -205,7 +231,7 @@ static int hst_process(struct weir_op *op, struct weir_batch *b)
         if (!weir_record_live(&b->rec[i]))
             continue;
         float *row = weir_batch_row(b, i);
-        double u[WEIR_SCHEMA_MAX];
+        double u[WEIR_SCHEMA_MAX], v[WEIR_SCHEMA_MAX];
         int finite = 1;
         for (size_t k = 0; k < d; k++)
             finite &= isfinite(row[c->in_col[k]]);
@@ -216,20 +242,23 @@ static int hst_process(struct weir_op *op, struct weir_batch *b)
         if (!st)
             return -ENOMEM;
         struct hst_head *head = (struct hst_head *)st;
-        struct range *rg = (struct range *)(head + 1);
+        struct range *seen = (struct range *)(head + 1), *learn = seen + d, *refr = learn + d;
         for (size_t k = 0; k < d; k++) {
             double x = row[c->in_col[k]];
             if (head->seen == 0)
-                rg[k] = (struct range){x, x};
-            double w = rg[k].max - rg[k].min;
-            u[k] = w > 0 ? (x - rg[k].min) / w : 0.5; /* by the range before x */
-            rg[k].min = x < rg[k].min ? x : rg[k].min;
-            rg[k].max = x > rg[k].max ? x : rg[k].max;
+                seen[k] = (struct range){x, x};
+            u[k] = scaled(head->ready ? &learn[k] : &seen[k], x); /* the first window: so far */
+            v[k] = scaled(&refr[k], x);
+            seen[k].min = x < seen[k].min ? x : seen[k].min;
+            seen[k].max = x > seen[k].max ? x : seen[k].max;
         }
         uint32_t *ref = (uint32_t *)(st + c->mass_offset), *latest = ref + masses;
         double sum = 0;
-        for (size_t t = 0; t < (size_t)c->trees; t++)
-            sum += tree_step(c, t, u, ref + t * c->nodes, latest + t * c->nodes, head->ready);
+        for (size_t t = 0; t < (size_t)c->trees; t++) {
+            if (head->ready)
+                sum += tree_score(c, t, v, ref + t * c->nodes);
+            tree_learn(c, t, u, latest + t * c->nodes);
+        }
         if (head->ready) {
             double s = 1.0 - sum / ((double)c->trees * (double)c->window);
             row[c->out_col] = (float)(s < 0 ? 0 : s > 1 ? 1 : s);
@@ -240,6 +269,9 @@ static int hst_process(struct weir_op *op, struct weir_batch *b)
         if (++head->in_win == (uint32_t)c->window) {
             memcpy(ref, latest, masses * sizeof *ref);
             memset(latest, 0, masses * sizeof *latest);
+            /* the first window learnt with the range as it grew: its end */
+            memcpy(refr, head->ready ? learn : seen, d * sizeof *refr);
+            memcpy(learn, seen, d * sizeof *learn);
             head->in_win = 0;
             head->ready = 1;
         }

@@ -1,6 +1,7 @@
 /* Growing an isolation forest: operators/iforest_forest.h. */
 #include "operators/iforest_forest.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,8 +73,13 @@ static size_t build_node(struct builder *b, uint32_t *idx, uint32_t n, unsigned 
     uint16_t q = varying[iforest_splitmix(b->rng) % nv];
     double u = (double)(iforest_splitmix(b->rng) >> 11) / 9007199254740992.0;
     float split = (float)(lo[q] + u * ((double)hi[q] - lo[q]));
-    if (split > hi[q]) /* rounding to float: keep the right side non-empty */
+    /* rounding to float must leave both sides non-empty (x < split goes
+     * left): an empty side is a leaf more, and a tree of more leaves than
+     * points outgrows its 2 sample - 1 nodes into the next tree's */
+    if (split > hi[q])
         split = hi[q];
+    else if (!(split > lo[q]))
+        split = nextafterf(lo[q], hi[q]);
     uint32_t left = 0;
     for (uint32_t i = 0; i < n; i++)
         if (b->pts[(size_t)idx[i] * b->d + q] < split) {

@@ -57,7 +57,7 @@ static struct rnode *rbuild(float (*pts)[D], int n, int depth, int limit, uint64
     int q = vary[mix(s) % (uint64_t)nv];
     double u = (double)(mix(s) >> 11) / 9007199254740992.0;
     float split = (float)(lo[q] + u * ((double)hi[q] - lo[q]));
-    split = split > hi[q] ? hi[q] : split;
+    split = split > hi[q] ? hi[q] : split > lo[q] ? split : nextafterf(lo[q], hi[q]);
     float(*l)[D] = malloc(sizeof *l * (size_t)n), (*r)[D] = malloc(sizeof *r * (size_t)n);
     int nl = 0, nr = 0;
     for (int i = 0; i < n; i++) {

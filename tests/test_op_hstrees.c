@@ -89,6 +89,29 @@ int main(void)
     CHECK(memcmp(s1, s2, sizeof s1) == 0);
     run("{\"fields\": [\"x\", \"y\"], \"window\": 250, \"seed\": 4}", xy, N, s3, w3);
     CHECK(memcmp(s1, s3, sizeof s1) != 0);
+    /* one value far beyond the range: it scores high, and the ordinary
+     * records after it are scored with the scaling their reference masses
+     * learnt with, not squeezed into a corner those masses never saw
+     * (every one of the next window's records scored 0.85) */
+    static float v1[1601][2];
+    for (size_t i = 0; i < 1601; i++)
+        v1[i][0] = (float)(50 + 5 * gauss()), v1[i][1] = 0;
+    v1[1000][0] = 5000;
+    run("{\"fields\": [\"x\"], \"seed\": 1}", v1, 1601, s1, w1);
+    size_t false_alerts = 0;
+    for (size_t i = 1001; i < 1601; i++)
+        false_alerts += s1[i] > 0.8f;
+    printf("one value 100 sigmas out: %.3f, then %zu of 600 ordinary records over 0.8\n", s1[1000],
+           false_alerts);
+    CHECK(s1[1000] > 0.9f && false_alerts < 10);
+    /* a constant series, then a spike: outside the cube, not at its centre
+     * among every earlier point (it scored 0) */
+    for (size_t i = 0; i < 300; i++)
+        xy[i][0] = 5, xy[i][1] = 1;
+    xy[299][0] = 1e6f;
+    run("{\"fields\": [\"x\", \"y\"], \"window\": 100, \"seed\": 3}", xy, 300, s1, w1);
+    printf("constant, then a spike: %.3f\n", s1[299]);
+    CHECK(s1[298] == 0 && s1[299] > 0.5);
     h_expect_prepare_error(&weir_op_hstrees, (const char *const[]){"x", NULL}, 1,
                            "{\"fields\": [\"x\"], \"depth\": 17}",
                            "test.json: operators[1].depth: expected a positive integer up to 16, "

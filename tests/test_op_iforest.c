@@ -13,6 +13,7 @@
 
 extern const struct weir_operator_type weir_op_iforest;
 
+#include "operators/iforest_forest.h"
 #include "tests/iforest_ref.h"
 
 /* Scores xs[0..n) as the operator with trees/sample/window/rebuild/warmup
@@ -237,6 +238,38 @@ static void test_single_point(void)
     CHECK(s1[0] == 0 && w == 1);
 }
 
+/* Points on two adjacent floats: a split drawn between them rounds to one
+ * of them. Each side of every split keeps a point, so a tree of psi points
+ * fits its 2 psi - 1 nodes (an empty left side made a leaf more, and trees
+ * of a sample that is not a power of two wrote into the next one's). */
+static void test_adjacent_floats(void)
+{
+    enum { SEEDS = 200, GUARD = 64 };
+    const float one = 1.0f, next = nextafterf(1.0f, 2.0f);
+    uint64_t draw = 7;
+    size_t overrun = 0;
+    for (uint32_t psi = 3; psi <= 12; psi++) {
+        float pop[12 * 2];
+        size_t tree_nodes = 2 * (size_t)psi - 1;
+        struct iforest_node *nodes = malloc((tree_nodes + GUARD) * sizeof *nodes);
+        struct iforest_scratch s;
+        float center[2];
+        CHECK(iforest_scratch_alloc(&s, psi, psi, 2) == 0);
+        for (uint64_t seed = 1; seed <= SEEDS; seed++) { /* one tree at a time: its own guard */
+            for (uint32_t i = 0; i < 2 * psi; i++)
+                pop[i] = (iforest_splitmix(&draw) & 1) ? next : one;
+            memset(nodes, 0xab, (tree_nodes + GUARD) * sizeof *nodes);
+            uint64_t rng_seed = seed;
+            iforest_grow(pop, 2, psi, psi, 1, tree_nodes, &rng_seed, &s, nodes, center);
+            for (size_t k = 0; k < GUARD * sizeof *nodes; k++)
+                overrun += ((unsigned char *)(nodes + tree_nodes))[k] != 0xab;
+        }
+        iforest_scratch_free(&s);
+        free(nodes);
+    }
+    CHECK(overrun == 0);
+}
+
 static void test_prepare_errors(void)
 {
     const char *const feats[] = {"x", NULL};
@@ -258,6 +291,7 @@ int main(void)
     test_side();
     test_by_key();
     test_single_point();
+    test_adjacent_floats();
     test_prepare_errors();
     return check_summary();
 }
