@@ -65,7 +65,11 @@ int weir_op_state_declare(struct weir_op *op, const struct weir_state_opts *o, u
     ks->conf.evict = o ? o->evict : WEIR_EVICT_LRU;
     ks->conf.ttl_ms = o ? (int64_t)(o->ttl_ns / 1000000u) : 0;
     ks->by_col = o ? o->by_col : WEIR_BY_NONE;
-    ks->layout = weir_hash_u64(layout, value_size);
+    ks->layout = ks->layout_by_unnamed = weir_hash_u64(layout, value_size);
+    /* state keyed by another field must not be restored: "customer" 42's
+     * values would score "terminal" 42 (state with no "by" keeps its hash) */
+    if (o && o->by)
+        ks->layout = weir_hash_str(ks->layout, o->by);
     op->keyed = ks;
     return 0;
 }
@@ -225,7 +229,8 @@ int weir_op_restore(struct weir_op *op, uint32_t part, const void *data, size_t 
     if (!ks || len < sizeof h)
         return -EINVAL;
     memcpy(&h, data, sizeof h);
-    if (h.magic != OPSTATE_MAGIC || h.version != OPSTATE_VERSION || h.layout != ks->layout)
+    if (h.magic != OPSTATE_MAGIC || h.version != OPSTATE_VERSION ||
+        !weir_op_state_fits(ks, h.layout))
         return -EINVAL;
     struct weir_state *s = weir_op_state_part(op, part, 1);
     if (!s)

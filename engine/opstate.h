@@ -60,6 +60,7 @@ int weir_state_opts_prepare(struct weir_state_opts *o, const json_t *raw, struct
 struct weir_op_state {
     struct weir_state_conf conf;
     uint64_t layout;      /* what a value means: a snapshot fits only the same layout */
+    uint64_t layout_by_unnamed; /* the same, as builds before 2026-12-04 saved it */
     int by_col;
     struct weir_state **parts; /* (nparts) by partition slot; NULL until used */
     uint32_t nparts;
@@ -76,6 +77,14 @@ struct weir_op_state {
     uint32_t ahead_n;               /* its records then */
     int full_said; /* the worker has warned that a bound evicts this operator's keys */
 };
+
+/* Whether state saved under layout means what this operator's does. State
+ * saved before 2026-12-04 did not name its "by" field: it is still read, so
+ * an upgrade keeps every key's state. */
+static inline int weir_op_state_fits(const struct weir_op_state *ks, uint64_t saved)
+{
+    return saved == ks->layout || saved == ks->layout_by_unnamed;
+}
 
 /* From init(): the operator keeps value_size bytes per key (zeroed when a key
  * is new). layout: a hash of everything that gives a value its meaning. */

@@ -380,7 +380,7 @@ static int durable_entry(struct weir_durable *d, uint32_t part, const void *key,
         vlen = 0;
     if (vlen)
         memcpy(&layout, value, sizeof layout);
-    if (!vlen || layout != op->keyed->layout) {
+    if (!vlen || !weir_op_state_fits(op->keyed, layout)) {
         if (part < w->nparts && !w->parts[part].skipped++) /* said when the restore ends */
             w->parts[part].skipped_op = (int)k;
         return 0;

@@ -158,7 +158,8 @@ static int ose_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
         bad += c->explain_col < 0;
     }
     bad += weir_state_opts_prepare(&c->state, raw, p);
-    int has_min = json_object_get(raw, "min") != NULL, has_max = json_object_get(raw, "max") != NULL;
+    int has_min = json_object_get(raw, "min") != NULL,
+        has_max = json_object_get(raw, "max") != NULL;
     c->fixed = has_min && has_max;
     if (has_min != has_max || (c->fixed && !(c->min <= c->max))) {
         weir_path_key(ip, sizeof ip, p->path, has_min ? "max" : "min");
@@ -183,7 +184,8 @@ static int ose_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
         weir_diag_add(p->diag, ip, "expected state under 4 GiB per key, got %zu bytes", c->bytes);
         bad++;
     }
-    uint64_t h = weir_hash_str(WEIR_HASH_SEED, "cad_ose/4"); /* 4: left sides keep their best rate */
+    /* 4: left sides keep their best rate */
+    uint64_t h = weir_hash_str(WEIR_HASH_SEED, "cad_ose/4");
     for (size_t k = 0; k < c->fields.n; k++)
         h = weir_hash_str(h, c->fields.v[k]);
     int64_t shape[] = {c->bits, c->max_left, c->max_active, c->rest, c->range_records,
@@ -199,7 +201,8 @@ static int ose_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
         memcpy(&lo_bits, &c->min, sizeof lo_bits);
         memcpy(&hi_bits, &c->max, sizeof hi_bits);
     }
-    c->layout = weir_hash_u64(weir_hash_u64(weir_hash_u64(h, (uint64_t)c->fixed), lo_bits), hi_bits);
+    c->layout =
+        weir_hash_u64(weir_hash_u64(weir_hash_u64(h, (uint64_t)c->fixed), lo_bits), hi_bits);
     return bad;
 }
 

@@ -16,8 +16,9 @@
  * z = (x - center) / max(scale, min_scale); a zero scale (a flat window) falls
  * back to the window's standard deviation, and when that is zero too, any
  * change is an infinite z. The feature's score is erf(|z|/sqrt 2) in [0,1]
- * (1 for an infinite z), or 0 when z points to the side not watched ("side": "up" scores rises only,
- * "down" drops only). The record's score (`out`) is the max over features.
+ * (1 for an infinite z), or 0 when z points to the side not watched
+ * ("side": "up" scores rises only, "down" drops only). The record's score
+ * (`out`) is the max over features.
  * "mapping": "ratio" maps z to z^2/(z^2 + z_half^2) instead, which still
  * ranks deviations that erf rounds to 1. With "hold": H, a score is reported
  * only when it is above every score of the key's H records before it (else
@@ -195,8 +196,8 @@ static int deviation_prepare(void *vconf, const json_t *raw, struct weir_prepare
                                        : 0;
     static const char *const season_opts[] = {"season_buckets", "season_alpha", "season_clip",
                                               "season_warmup", NULL};
-    bad += weir_options_only_with(raw, deviation_options, season_opts, c->season_ns != 0, "\"season\"", p->diag,
-                                  p->path);
+    bad += weir_options_only_with(raw, deviation_options, season_opts, c->season_ns != 0,
+                                  "\"season\"", p->diag, p->path);
     if (c->season_ns)
         bad += weir_schema_event_time(p, "season", "no phase is known: the season is never "
                                       "learned and never scores");

@@ -118,8 +118,8 @@ static int forecast_prepare(void *vconf, const json_t *raw, struct weir_prepare 
         bad++;
     }
     static const char *const season_opts[] = {"season_buckets", "gamma", NULL};
-    bad += weir_options_only_with(raw, forecast_options, season_opts, c->season_ns != 0, "\"season\"", p->diag,
-                                  p->path);
+    bad += weir_options_only_with(raw, forecast_options, season_opts, c->season_ns != 0,
+                                  "\"season\"", p->diag, p->path);
     if (c->season_ns)
         bad += weir_schema_event_time(p, "season", "no phase is known: the forecast has no season");
     size_t phases = c->season_ms > 0 ? (size_t)c->season_buckets : 0;

@@ -214,6 +214,24 @@ static void tree_learn(const struct hst_conf *c, size_t t, const double *u, uint
     }
 }
 
+/* tree_score and tree_learn in one walk, for a point both scale alike. */
+static double tree_score_learn(const struct hst_conf *c, size_t t, const double *u,
+                               const uint32_t *ref, uint32_t *latest)
+{
+    const int32_t *qs = c->split_q + t * c->nodes;
+    const float *at = c->split_at + t * c->nodes;
+    size_t internal = ((size_t)1 << c->depth) - 1, node = 0;
+    double limit = c->size_limit * (double)c->window, mass = -1;
+    for (int d = 0;; d++) {
+        latest[node]++;
+        if (mass < 0 && (ref[node] < limit || node >= internal))
+            mass = ldexp((double)ref[node], d);
+        if (node >= internal)
+            return mass;
+        node = 2 * node + (u[qs[node]] < at[node] ? 1 : 2);
+    }
+}
+
 /* x scaled by range r; beyond a range of one value, outside the unit cube
  * (at its centre it would fall among every earlier point). */
 static double scaled(const struct range *r, double x)
@@ -232,7 +250,7 @@ static int hst_process(struct weir_op *op, struct weir_batch *b)
             continue;
         float *row = weir_batch_row(b, i);
         double u[WEIR_SCHEMA_MAX], v[WEIR_SCHEMA_MAX];
-        int finite = 1;
+        int finite = 1, same = 1;
         for (size_t k = 0; k < d; k++)
             finite &= isfinite(row[c->in_col[k]]);
         row[c->out_col] = 0;
@@ -249,15 +267,21 @@ static int hst_process(struct weir_op *op, struct weir_batch *b)
                 seen[k] = (struct range){x, x};
             u[k] = scaled(head->ready ? &learn[k] : &seen[k], x); /* the first window: so far */
             v[k] = scaled(&refr[k], x);
+            same &= u[k] == v[k];
             seen[k].min = x < seen[k].min ? x : seen[k].min;
             seen[k].max = x > seen[k].max ? x : seen[k].max;
         }
         uint32_t *ref = (uint32_t *)(st + c->mass_offset), *latest = ref + masses;
         double sum = 0;
         for (size_t t = 0; t < (size_t)c->trees; t++) {
+            uint32_t *lt = latest + t * c->nodes;
+            if (head->ready && same) {
+                sum += tree_score_learn(c, t, u, ref + t * c->nodes, lt);
+                continue;
+            }
             if (head->ready)
                 sum += tree_score(c, t, v, ref + t * c->nodes);
-            tree_learn(c, t, u, latest + t * c->nodes);
+            tree_learn(c, t, u, lt);
         }
         if (head->ready) {
             double s = 1.0 - sum / ((double)c->trees * (double)c->window);

@@ -176,7 +176,8 @@ static const char *parse_field(struct mask_field *f, const char *name, const cha
         f->nseg = 1;
         f->seg[0] = f->owned;
         f->len[0] = (uint32_t)n;
-        return *name ? f->owned : (*why = "a field name or a JSON pointer like \"/user/card\"", NULL);
+        return *name ? f->owned
+                     : (*why = "a field name or a JSON pointer like \"/user/card\"", NULL);
     }
     char *o = f->owned;
     f->nseg = 0;
@@ -441,7 +442,8 @@ static int mask_process(struct weir_op *op, struct weir_batch *b)
 
 const struct weir_operator_type weir_op_mask = {
     .name = "mask",
-    .summary = "replaces fields (names or JSON pointers) and optionally the message key with their keyed HMAC-SHA256 (hex), in the record itself",
+    .summary = "replaces fields (names or JSON pointers) and optionally the message key with "
+               "their keyed HMAC-SHA256 (hex), in the record itself",
     .options = mask_options,
     .conf_size = sizeof(struct mask_conf),
     .prepare = mask_prepare,

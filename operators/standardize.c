@@ -174,7 +174,8 @@ struct standardize_stat {
 static int standardize_init(struct weir_op *op, struct weir_error *err)
 {
     const struct standardize_conf *c = op->conf;
-    if (weir_op_state_declare(op, &c->state, (uint32_t)(c->fields.n * sizeof(struct standardize_stat)),
+    if (weir_op_state_declare(op, &c->state,
+                              (uint32_t)(c->fields.n * sizeof(struct standardize_stat)),
                               c->layout) < 0)
         return weir_error_set(err, -ENOMEM, "standardize: out of memory");
     return 0;

@@ -224,8 +224,8 @@ static int threshold_prepare(void *vconf, const json_t *raw, struct weir_prepare
         bad++;
     }
     static const char *const incident_opts[] = {"cooldown", "close_event", NULL};
-    bad += weir_options_only_with(raw, threshold_options, incident_opts, c->incidents, "\"incidents\": true", p->diag,
-                                  p->path);
+    bad += weir_options_only_with(raw, threshold_options, incident_opts, c->incidents,
+                                  "\"incidents\": true", p->diag, p->path);
     bad += prepare_explain(c, p);
     uint64_t qbits;
     double q = c->use_quantile ? c->quantile : 0.0;
