@@ -53,6 +53,19 @@ int weir_state_opts_prepare(struct weir_state_opts *o, const json_t *raw, struct
     return o->by_col < 0;
 }
 
+int weir_state_ttl_covers(const struct weir_state_opts *o, int64_t need_ms, const char *what,
+                          const char *why, struct weir_prepare *p)
+{
+    int64_t ttl_ms = (int64_t)(o->ttl_ns / 1000000u);
+    if (o->evict != WEIR_EVICT_TTL || ttl_ms >= need_ms)
+        return 0;
+    char path[256];
+    weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "ttl"),
+                  "expected at least %s (%lld ms): %s, got %lld ms", what, (long long)need_ms,
+                  why, (long long)ttl_ms);
+    return 1;
+}
+
 int weir_op_state_declare(struct weir_op *op, const struct weir_state_opts *o, uint32_t value_size,
                           uint64_t layout)
 {
@@ -65,13 +78,18 @@ int weir_op_state_declare(struct weir_op *op, const struct weir_state_opts *o, u
     ks->conf.evict = o ? o->evict : WEIR_EVICT_LRU;
     ks->conf.ttl_ms = o ? (int64_t)(o->ttl_ns / 1000000u) : 0;
     ks->by_col = o ? o->by_col : WEIR_BY_NONE;
-    ks->layout = ks->layout_by_unnamed = weir_hash_u64(layout, value_size);
+    ks->layout = ks->layout_unnamed = weir_hash_u64(layout, value_size);
+    op->keyed = ks;
     /* state keyed by another field must not be restored: "customer" 42's
      * values would score "terminal" 42 (state with no "by" keeps its hash) */
     if (o && o->by)
-        ks->layout = weir_hash_str(ks->layout, o->by);
-    op->keyed = ks;
+        weir_op_state_learns(op, o->by);
     return 0;
+}
+
+void weir_op_state_learns(struct weir_op *op, const char *name)
+{
+    op->keyed->layout = weir_hash_str(op->keyed->layout, name);
 }
 
 struct weir_state *weir_op_state_part(struct weir_op *op, uint32_t part, int create)

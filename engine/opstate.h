@@ -56,11 +56,15 @@ struct weir_state_opts {
 /* Resolves "by" (a string column an earlier operator writes, or the Kafka
  * key) and checks the options' combinations. Returns the number of problems. */
 int weir_state_opts_prepare(struct weir_state_opts *o, const json_t *raw, struct weir_prepare *p);
+/* With "evict": "ttl", a ttl under need_ms (what: what it must cover) is a
+ * problem: a key would expire while it still means something (why). */
+int weir_state_ttl_covers(const struct weir_state_opts *o, int64_t need_ms, const char *what,
+                          const char *why, struct weir_prepare *p);
 
 struct weir_op_state {
     struct weir_state_conf conf;
     uint64_t layout;      /* what a value means: a snapshot fits only the same layout */
-    uint64_t layout_by_unnamed; /* the same, as builds before 2026-12-04 saved it */
+    uint64_t layout_unnamed; /* the same, as builds before 2026-12-04 saved it */
     int by_col;
     struct weir_state **parts; /* (nparts) by partition slot; NULL until used */
     uint32_t nparts;
@@ -79,17 +83,21 @@ struct weir_op_state {
 };
 
 /* Whether state saved under layout means what this operator's does. State
- * saved before 2026-12-04 did not name its "by" field: it is still read, so
- * an upgrade keeps every key's state. */
+ * saved before 2026-12-04 named neither its "by" field nor the fields named
+ * with weir_op_state_learns: it is still read, so an upgrade keeps every
+ * key's state. */
 static inline int weir_op_state_fits(const struct weir_op_state *ks, uint64_t saved)
 {
-    return saved == ks->layout || saved == ks->layout_by_unnamed;
+    return saved == ks->layout || saved == ks->layout_unnamed;
 }
 
 /* From init(): the operator keeps value_size bytes per key (zeroed when a key
  * is new). layout: a hash of everything that gives a value its meaning. */
 int weir_op_state_declare(struct weir_op *op, const struct weir_state_opts *o, uint32_t value_size,
                           uint64_t layout);
+/* After weir_op_state_declare: the state learns from field `name`, so
+ * state learnt from another field is not restored (nor kept by a reload). */
+void weir_op_state_learns(struct weir_op *op, const char *name);
 /* Call at the start of process(): values handed out before are not reused. */
 static inline void weir_op_state_batch(struct weir_op *op)
 {

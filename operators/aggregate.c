@@ -218,6 +218,11 @@ static int aggregate_prepare(void *vconf, const json_t *raw, struct weir_prepare
     for (size_t i = 0; i < n && !bad; i++)
         bad += prepare_one(c, json_array_get(c->aggregates, i),
                            weir_path_index(path, sizeof path, kp, i), p);
+    bad += weir_state_ttl_covers(&c->state,
+                                 (c->kind == KIND_SESSION ? c->gap_ms : c->size_ms) + c->lateness_ms,
+                                 c->kind == KIND_SESSION ? "gap + allowed_lateness"
+                                                         : "size + allowed_lateness",
+                                 "a key that expires sooner loses windows not yet written", p);
     c->slot_size = 24u + 48u * c->nfields;
     uint64_t h = weir_hash_u64(weir_hash_str(WEIR_HASH_SEED, "aggregate+seen"), (uint64_t)c->kind);
     h = weir_hash_u64(weir_hash_u64(weir_hash_u64(h, c->slots), (uint64_t)c->size_ms),
@@ -446,11 +451,12 @@ static int send_results(struct weir_op *op, struct weir_batch *in)
 static int put_time(struct weir_buf *buf, const char *name, int64_t ms)
 {
     char text[40];
-    time_t sec = (time_t)(ms / 1000);
+    int64_t frac = ms % 1000 < 0 ? ms % 1000 + 1000 : ms % 1000; /* a hop before 1970 */
+    time_t sec = (time_t)((ms - frac) / 1000);
     struct tm tm;
     gmtime_r(&sec, &tm);
     size_t n = strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(text + n, sizeof text - n, ".%03dZ", (int)(ms % 1000));
+    snprintf(text + n, sizeof text - n, ".%03dZ", (int)frac);
     return weir_jsonw_key(buf, name) | weir_jsonw_string(buf, text, strlen(text));
 }
 

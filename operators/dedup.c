@@ -14,8 +14,9 @@
  * unchecked, `late`), and two kept times are at least `within` apart, so at
  * most 2 + ceil(allowed_lateness / within) times matter: the value is that
  * many int64 plus 8 bytes, exact, no approximation. Keys are bounded by
- * max_keys / max_state_bytes (least recently used go first) or by TTL, and
- * are durable with the engine's store. */
+ * max_keys / max_state_bytes (least recently used go first: an evicted key
+ * forgets its times) or by a TTL of at least `within`, and are durable with
+ * the engine's store; the watermark comes back from the kept times. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -88,6 +89,10 @@ static int dedup_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
                       (long long)c->within_ms);
         return bad + 1;
     }
+    if (weir_state_ttl_covers(&c->state, c->within_ms, "\"within\"",
+                              "a key that expires sooner forgets records before their "
+                              "duplicates come", p))
+        return bad + 1;
     c->slots = (uint32_t)slots;
     c->layout = weir_hash_u64(weir_hash_str(WEIR_HASH_SEED, "dedup"), c->slots);
     return bad;
@@ -175,6 +180,37 @@ static void reject(const struct dedup_conf *c, struct weir_batch *b, uint32_t i)
     weir_batch_kill(b, i, "dedup: duplicate key");
 }
 
+struct recall {
+    int64_t max;
+    uint32_t slots;
+};
+
+static int recall_kept(void *vr, const void *key, uint32_t klen, const void *value)
+{
+    (void)key, (void)klen;
+    const struct dedup_value *v = value;
+    struct recall *r = vr;
+    for (uint32_t j = 0; j < v->n && j < r->slots; j++)
+        r->max = v->ts[j] > r->max ? v->ts[j] : r->max;
+    return 0;
+}
+
+/* The watermark survives a restart through the keys' kept times: the
+ * largest is where a restored partition starts (a lower bound: times
+ * forgotten since took theirs along), so a record late before the restart
+ * is late after it, not let through beside a duplicate it forgot. */
+static int recall_watermark(struct weir_op *op, struct dedup_state *st, uint32_t part)
+{
+    int due = weir_late_recall_due(&st->late, part);
+    struct weir_state *store = due > 0 ? weir_op_state_part(op, part, 0) : NULL;
+    if (store) {
+        struct recall r = {INT64_MIN, ((const struct dedup_conf *)op->conf)->slots};
+        weir_state_foreach(store, recall_kept, &r);
+        weir_late_recall(&st->late, part, r.max);
+    }
+    return due < 0 ? due : 0;
+}
+
 static int dedup_process(struct weir_op *op, struct weir_batch *b)
 {
     const struct dedup_conf *c = op->conf;
@@ -184,6 +220,8 @@ static int dedup_process(struct weir_op *op, struct weir_batch *b)
         struct weir_record *r = &b->rec[i];
         if (!weir_record_live(r))
             continue;
+        if (recall_watermark(op, st, r->part) < 0)
+            return -ENOMEM;
         int64_t wm;
         int late = weir_late_screen(&st->late, b, i, c->lateness_ms, c->late == LATE_DEAD,
                                     "dedup: the record has no event time",

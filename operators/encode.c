@@ -133,6 +133,15 @@ static int encode_prepare(void *vconf, const json_t *raw, struct weir_prepare *p
                                : p->path;
         c->out_col[k] = weir_schema_feature_out(p, at, path, /*emit*/ 1);
         bad += c->out_col[k] < 0;
+        if (k == c->values.n && k && c->out_col[k] >= 0) /* the value "other" and "other": true */
+            for (size_t j = 0; j < k; j++)
+                if (c->out_col[j] == c->out_col[k]) {
+                    weir_diag_add(p->diag, weir_path_key(fp, sizeof fp, p->path, "other"),
+                                  "expected no value named \"other\" beside \"other\": true "
+                                  "(both would write \"%s\"), got values[%zu] \"other\"",
+                                  at, j);
+                    bad++;
+                }
         at += n + 1;
     }
     return bad;

@@ -185,10 +185,10 @@ static int field_default(struct extract_field *f, const json_t *def, struct weir
         if (json_is_number(def) &&
             weir_extract_epoch_ms(json_number_value(def), f->unit, &ms) == 0) {
             f->def_num = (double)ms;
-            ok = 1;
+            ok = ms >= 0; /* a negative event time means none */
         } else if (s && weir_extract_datetime(s, strlen(s), &ms) == 0) {
             f->def_num = (double)ms;
-            ok = 1;
+            ok = ms >= 0;
         }
         break;
     }
@@ -196,8 +196,8 @@ static int field_default(struct extract_field *f, const json_t *def, struct weir
     if (!ok) {
         const char *want = type_noun[f->type];
         if (f->type == XT_TIMESTAMP)
-            want = "an epoch number in \"unit\" (up to 9.2e18 ms) or a date-time like "
-                   "\"YYYY-MM-DD HH:MM:SS\"";
+            want = "an epoch number in \"unit\" (0 to 9.2e18 ms) or a date-time like "
+                   "\"YYYY-MM-DD HH:MM:SS\" from 1970 on";
         else if (f->type == XT_NUMBER && json_is_number(def))
             want = FEATURE_RANGE;
         weir_diag_add(p->diag, dp, "expected %s, got %s", want, json_brief(def, got, sizeof got));
@@ -607,7 +607,7 @@ static void put_field(struct weir_batch *b, uint32_t i, const struct extract_fie
                       const char *text, const struct weir_jval *v)
 {
     double x;
-    int64_t ms;
+    int64_t ms = 0;
     float *row = weir_batch_row(b, i);
     if (v->type == WEIR_JMISSING || v->type == WEIR_JNULL) {
         put_absent(b, i, f, v);
@@ -638,8 +638,13 @@ static void put_field(struct weir_batch *b, uint32_t i, const struct extract_fie
         put_string(b, i, f, text, v);
         return;
     case XT_TIMESTAMP:
-        if (timestamp_value(text, v, f->unit, &ms) == 0)
+        if (timestamp_value(text, v, f->unit, &ms) == 0 && ms >= 0)
             b->rec[i].ts_ms = ms;
+        else if (ms < 0) /* a negative time is "none" from here on: said, not lost in silence */
+            kill_fmt(b, i, "field \"%s\" (%s): expected a time from 1970-01-01 on, got %s%.*s%s",
+                     f->name, f->pointer, v->type == WEIR_JSTRING ? "\"" : "",
+                     (int)(v->len > 40 ? 40 : v->len), text + v->off,
+                     v->type == WEIR_JSTRING ? "\"" : "");
         else if (v->type == WEIR_JSTRING)
             kill_fmt(b, i, "field \"%s\" (%s): expected a timestamp (an epoch number or an "
                      "RFC 3339 / \"YYYY-MM-DD HH:MM:SS\" date-time), got \"%.*s\"", f->name,

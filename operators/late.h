@@ -15,21 +15,66 @@
 
 struct weir_late {
     int64_t *max; /* by partition slot: the largest event time seen, or INT64_MIN */
+    unsigned char *recalled; /* by slot: weir_late_recall_due has been asked */
     uint32_t nparts;
 };
 
 static inline void weir_late_free(struct weir_late *l)
 {
     free(l->max);
+    free(l->recalled);
     l->max = NULL;
+    l->recalled = NULL;
     l->nparts = 0;
 }
 
 /* A partition was assigned or revoked: its history starts again. */
 static inline void weir_late_reset(struct weir_late *l, uint32_t part)
 {
-    if (part < l->nparts)
+    if (part < l->nparts) {
         l->max[part] = INT64_MIN;
+        l->recalled[part] = 0;
+    }
+}
+
+static inline int weir_late_grow(struct weir_late *l, uint32_t part)
+{
+    if (part < l->nparts)
+        return 0;
+    uint32_t n = part + 8;
+    int64_t *m = realloc(l->max, n * sizeof *m);
+    if (m)
+        l->max = m;
+    unsigned char *r = m ? realloc(l->recalled, n) : NULL;
+    if (!r)
+        return -ENOMEM;
+    l->recalled = r;
+    for (uint32_t i = l->nparts; i < n; i++) {
+        m[i] = INT64_MIN;
+        r[i] = 0;
+    }
+    l->nparts = n;
+    return 0;
+}
+
+/* 1 once per assignment of part, before its first record: the time for an
+ * operator whose keyed state remembers event times to hand the largest it
+ * restored to weir_late_recall (so a record that was late before a restart
+ * is late after it), 0 after, -ENOMEM. */
+static inline int weir_late_recall_due(struct weir_late *l, uint32_t part)
+{
+    if (weir_late_grow(l, part) < 0)
+        return -ENOMEM;
+    if (l->recalled[part])
+        return 0;
+    l->recalled[part] = 1;
+    return 1;
+}
+
+static inline void weir_late_recall(struct weir_late *l, uint32_t part, int64_t ts)
+{
+    if (part < l->nparts && ts > l->max[part])
+        l->max[part] = ts;
 }
 
 /* 1 when the record at ts in part is late (why says which way), 0 when it is
@@ -37,16 +82,8 @@ static inline void weir_late_reset(struct weir_late *l, uint32_t part)
 static inline int weir_late_check(struct weir_late *l, uint32_t part, int64_t ts, int64_t lateness,
                                   int64_t *wm, int *no_time)
 {
-    if (part >= l->nparts) {
-        uint32_t n = part + 8;
-        int64_t *m = realloc(l->max, n * sizeof *m);
-        if (!m)
-            return -ENOMEM;
-        for (uint32_t i = l->nparts; i < n; i++)
-            m[i] = INT64_MIN;
-        l->max = m;
-        l->nparts = n;
-    }
+    if (weir_late_grow(l, part) < 0)
+        return -ENOMEM;
     int64_t *max = &l->max[part];
     *no_time = ts < 0;
     if (ts < 0 || (*max != INT64_MIN && ts < *max - lateness))

@@ -10,13 +10,17 @@
  *    sample variance M2 / (n - 1) (0 while n < 2).
  *  - "ewm": exponentially weighted mean and variance with weight `alpha` on
  *    the newest record (Finch, "Incremental calculation of weighted mean and
- *    variance", 2009): mean += alpha*d; var = (1-alpha)*(var + alpha*d^2),
- *    seeded with the first value. Old records fade, so the scale follows
- *    drifting series.
+ *    variance", 2009): mean += a*d; var = (1-a)*(var + a*d^2) with
+ *    a = max(alpha, 1/n) for the n-th record. Old records fade, so the
+ *    scale follows drifting series. Until 1/alpha records a is 1/n, which
+ *    makes the two the plain mean and (population) variance so far: with a
+ *    fixed alpha from the start the variance began at 0 and the mean at the
+ *    first value, and after a warm-up of 30 at alpha 0.01 the variance was
+ *    a quarter of the spread's (a tenth of ordinary records past |z| 3).
  *
- * Until `warmup` records have been added the output is 0 (no evidence
- * either way, so downstream scores stay low) and the record is flagged
- * WEIR_REC_WARMUP, so a threshold neither alerts on it nor learns from it.
+ * Until `warmup` records, and at least two (one value has no spread), have
+ * been added the output is 0 (no evidence either way, so downstream scores
+ * stay low) and the record is flagged WEIR_REC_WARMUP, so a threshold neither alerts on it nor learns from it.
  * A NaN or infinite input is a missing value: the output is NaN and the
  * statistics are left alone.
  *
@@ -58,7 +62,7 @@ static const struct weir_option standardize_options[] = {
      offsetof(struct standardize_conf, mode), 0, 0, 0, "running|ewm"},
     {"alpha", WEIR_OPT_NUMBER, "0.01", "ewm: weight of the newest record",
      offsetof(struct standardize_conf, alpha), WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, 1, NULL},
-    {"warmup", WEIR_OPT_INT, "30", "records seen before z-scores are emitted (0 until then)",
+    {"warmup", WEIR_OPT_INT, "30", "records seen before z-scores are emitted (0 until then; at least 2)",
      offsetof(struct standardize_conf, warmup), WEIR_OPT_RANGE, 1, INFINITY, NULL},
     {"min_std", WEIR_OPT_NUMBER, "1e-9", "floor under the standard deviation",
      offsetof(struct standardize_conf, min_std), WEIR_OPT_RANGE, 0, INFINITY, NULL},
@@ -192,10 +196,15 @@ static double stat_std(const struct standardize_conf *c, const struct standardiz
     return sd < c->min_std ? c->min_std : sd;
 }
 
+static int stat_warming(const struct standardize_conf *c, const struct standardize_stat *s)
+{
+    return s->n < (uint64_t)c->warmup || s->n < 2;
+}
+
 /* The z of x against the statistics so far (before x is added). */
 static double stat_z(const struct standardize_conf *c, const struct standardize_stat *s, double x)
 {
-    if (s->n < (uint64_t)c->warmup)
+    if (stat_warming(c, s))
         return 0.0;
     double d = x - s->mean;
     if (d == 0)
@@ -206,15 +215,11 @@ static double stat_z(const struct standardize_conf *c, const struct standardize_
 static void stat_add(const struct standardize_conf *c, struct standardize_stat *s, double x)
 {
     if (c->mode == MODE_EWM) {
-        if (s->n == 0) {
-            s->mean = x;
-            s->m2 = 0.0;
-        } else {
-            double d = x - s->mean;
-            s->mean += c->alpha * d;
-            s->m2 = (1.0 - c->alpha) * (s->m2 + c->alpha * d * d);
-        }
         s->n++;
+        double a = 1.0 / (double)s->n, d = x - s->mean;
+        a = a > c->alpha ? a : c->alpha;
+        s->mean += a * d;
+        s->m2 = (1.0 - a) * (s->m2 + a * d * d);
         return;
     }
     s->n++;
@@ -241,7 +246,7 @@ static int standardize_process(struct weir_op *op, struct weir_batch *b)
                 row[c->out_col[k]] = NAN;
                 continue;
             }
-            if (stat[k].n < (uint64_t)c->warmup)
+            if (stat_warming(c, &stat[k]))
                 b->rec[i].flags |= WEIR_REC_WARMUP; /* its 0 is no evidence downstream */
             row[c->out_col[k]] = (float)stat_z(c, &stat[k], x);
             stat_add(c, &stat[k], x);

@@ -345,6 +345,7 @@ static int threshold_init(struct weir_op *op, struct weir_error *err)
     /* A zeroed value is an empty P² (count 0), nothing scored, no incident. */
     if (weir_op_state_declare(op, &c->state, sizeof(struct threshold_state), c->layout) < 0)
         return weir_error_set(err, -ENOMEM, "threshold: out of memory");
+    weir_op_state_learns(op, c->score); /* a quantile of another score is no threshold here */
     return 0;
 }
 

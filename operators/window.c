@@ -25,7 +25,8 @@
  * are cut. With only count, sum, mean and since_last asked for, the value
  * also holds running sums of the last record's windows: the next record in
  * time order adds the events that entered and subtracts those that left
- * (an empty window resets its sum to exactly 0); anything else (an
+ * (an empty window resets its sum to exactly 0, and rounding that could
+ * show is counted away, window_agg.c); anything else (an
  * out-of-order insert inside them, an overflow, a step back) rebuilds them
  * with one scan. A key with more events than fit loses its oldest: the windows of
  * later records that reach back past a lost event count only what was kept,
@@ -34,7 +35,9 @@
  * Late records: the watermark here is the largest event time of the
  * partition's records before this one minus the pipeline's allowed_lateness;
  * a record behind it (or without an event time) goes to the dead-letter sink
- * (`late: dead`) or on untouched, outputs NaN and state unchanged (`pass`). */
+ * (`late: dead`) or on untouched, outputs NaN and state unchanged (`pass`).
+ * After a restart or a move the watermark starts from the restored keys'
+ * newest event. */
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -407,10 +410,23 @@ static int window_prepare(void *vconf, const json_t *raw, struct weir_prepare *p
     bad += prepare_aggregates(c, p);
     c->shape.fast = c->shape.nstrs == 0 && c->shape.need_m2 == 0 && c->shape.need_minmax == 0 &&
                     c->shape.need_last == 0;
-    if (!bad && c->truncated_out)
-        bad += (c->trunc_col = weir_schema_feature_out(
-                    p, c->truncated_out, weir_path_key(path, sizeof path, p->path, "truncated_out"),
-                    1)) < 0;
+    if (!bad && c->truncated_out) {
+        weir_path_key(path, sizeof path, p->path, "truncated_out");
+        bad += (c->trunc_col = weir_schema_feature_out(p, c->truncated_out, path, 1)) < 0;
+        for (uint32_t k = 0; k < c->naggs && c->trunc_col >= 0; k++)
+            for (uint32_t j = 0; j < WINDOW_MAX_SIZES; j++)
+                if (c->agg[k].out_col[j] == c->trunc_col) {
+                    weir_diag_add(p->diag, path, "expected a name no aggregate writes, got \"%s\"",
+                                  c->truncated_out);
+                    c->trunc_col = -1;
+                    bad++;
+                    break;
+                }
+    }
+    bad += weir_state_ttl_covers(&c->state, c->reach_ms + c->lateness_ms,
+                                 "delay + the largest size + allowed_lateness",
+                                 "a key that expires sooner loses events its windows still count",
+                                 p);
     uint64_t h = weir_hash_str(WEIR_HASH_SEED, "window");
     h = weir_hash_u64(h, c->shape.cap);
     h = weir_hash_u64(h, (uint64_t)c->reach_ms);
@@ -465,7 +481,43 @@ static void window_partition(struct weir_op *op, uint32_t part, int assigned)
     struct window_state *st = op->state;
     (void)assigned;
     if (st)
-        weir_late_reset(&st->late, part); /* a new owner starts its watermark afresh */
+        weir_late_reset(&st->late, part); /* recalled from the keys before its next record */
+}
+
+struct recall {
+    const struct window_shape *shape;
+    int64_t max;
+};
+
+static int recall_newest(void *vr, const void *key, uint32_t klen, const void *value)
+{
+    (void)key, (void)klen;
+    struct recall *r = vr;
+    const struct window_head *h = value;
+    int64_t t = INT64_MIN;
+    if (h->n && (uint64_t)h->first + h->n <= r->shape->cap)
+        t = window_ts((void *)(uintptr_t)value, r->shape)[h->n - 1];
+    if ((h->flags & HEAD_GONE) && h->gone_ts > t)
+        t = h->gone_ts;
+    if ((h->flags & HEAD_TRUNC) && h->trunc_ts > t)
+        t = h->trunc_ts;
+    r->max = t > r->max ? t : r->max;
+    return 0;
+}
+
+/* The watermark survives a restart or a move through the keys' newest
+ * event times (a lower bound: keys evicted since took theirs along), as
+ * aggregate's and dedup's do: a record late before is late after. */
+static int recall_watermark(struct weir_op *op, struct window_state *st, uint32_t part)
+{
+    int due = weir_late_recall_due(&st->late, part);
+    struct weir_state *store = due > 0 ? weir_op_state_part(op, part, 0) : NULL;
+    if (store) {
+        struct recall r = {&((const struct window_conf *)op->conf)->shape, INT64_MIN};
+        weir_state_foreach(store, recall_newest, &r);
+        weir_late_recall(&st->late, part, r.max);
+    }
+    return due < 0 ? due : 0;
 }
 
 static double agg_value(const struct window_conf *c, const struct window_aggregate *g,
@@ -567,6 +619,8 @@ static int window_process(struct weir_op *op, struct weir_batch *b)
         struct weir_record *r = &b->rec[i];
         if (!weir_record_live(r))
             continue;
+        if (recall_watermark(op, st, r->part) < 0)
+            return -ENOMEM;
         int64_t wm;
         int late = weir_late_screen(&st->late, b, i, c->lateness_ms, c->late == LATE_DEAD,
                                     "window: the record has no event time",

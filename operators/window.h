@@ -89,7 +89,7 @@ struct window_cache {
 struct window_csum {
     double sum;
     uint32_t n; /* finite values */
-    uint32_t pad;
+    float err;  /* the rounding the sum's steps made since it was exact (0 in older state) */
 };
 
 static inline size_t window_cache_bytes(const struct window_shape *s)

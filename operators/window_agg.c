@@ -9,7 +9,11 @@
  * A record's aggregates are recomputed by one backward scan over the events
  * of its longest window, which serves every size at once (smallest window
  * first). Recomputing keeps the sums exact in double (no running sum drifts
- * after removals) and makes min, max, last and distinct as cheap as count. */
+ * after removals) and makes min, max, last and distinct as cheap as count.
+ * The running sums of count, sum and mean alone (window_running) count the
+ * rounding each step makes: once it could show against what the sum holds
+ * (a spike left, and the small values added beside it were rounded away
+ * with it), the sums are counted again from the events. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,13 +249,22 @@ static void csum_vals(struct csum_vals *cv, void *v, const struct window_shape *
         cv->val[f] = window_val(v, s, f);
 }
 
+/* sum += x, counting the rounding it makes (Knuth's two-sum) */
+static inline void csum_step(struct window_csum *c, double x)
+{
+    double s = c->sum + x, xs = s - c->sum;
+    double e = (c->sum - (s - xs)) + (x - xs);
+    c->sum = s;
+    c->err += (float)fabs(e);
+}
+
 /* Adds event i's values to one size's sums (one per field). */
 static inline void csum_add(const struct csum_vals *cv, struct window_csum *cs, uint32_t i)
 {
     for (uint32_t f = 0; f < cv->nfields; f++) {
         double x = cv->val[f][i];
         if (isfinite(x)) {
-            cs[f].sum += x;
+            csum_step(&cs[f], x);
             cs[f].n++;
         }
     }
@@ -263,11 +276,23 @@ static inline void csum_remove(const struct csum_vals *cv, struct window_csum *c
     for (uint32_t f = 0; f < cv->nfields; f++) {
         double x = cv->val[f][i];
         if (isfinite(x)) {
-            cs[f].sum -= x;
-            if (--cs[f].n == 0)
-                cs[f].sum = 0; /* an empty window sums to exactly 0: no drift carried */
+            csum_step(&cs[f], -x);
+            if (--cs[f].n == 0) { /* an empty window sums to exactly 0: no drift carried */
+                cs[f].sum = 0;
+                cs[f].err = 0;
+            }
         }
     }
+}
+
+/* Whether the rounding a size's sums made could show in a float output
+ * (2^-24) of what they hold now. */
+static int csum_drifted(const struct window_csum *cs, uint32_t n)
+{
+    for (uint32_t f = 0; f < n; f++)
+        if (cs[f].err > 0x1p-30 * fabs(cs[f].sum))
+            return 1;
+    return 0;
 }
 
 /* The front's cut events leave the running sums: those still inside a
@@ -344,6 +369,11 @@ void window_running(void *v, const struct window_shape *s, int64_t hi, const int
         }
         c->end = end;
         c->hi = hi;
+        for (uint32_t k = 0; k < nwin; k++)
+            if (csum_drifted(cs + (size_t)k * s->nfields, s->nfields)) {
+                cache_rebuild(v, s, hi, lo);
+                break;
+            }
     }
     for (uint32_t k = 0; k < nwin; k++) {
         snap[k].count = c->end - c->start[k];

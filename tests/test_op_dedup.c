@@ -138,7 +138,7 @@ static void run_random(int64_t within, int64_t lateness, uint32_t nkeys, int64_t
 }
 
 /* The state survives a snapshot: a fresh instance restored from it rejects
- * the same key within the TTL. */
+ * the same key within the TTL, and late records as late. */
 static void test_snapshot(void)
 {
     struct h_pipe p;
@@ -161,14 +161,18 @@ static void test_snapshot(void)
     CHECK(weir_op_restore(&c.op, 0, buf.data, buf.len) == 0);
     weir_buf_free(&buf);
     b = weir_batch_get(pool);
-    const int64_t ts[] = {60999, 61000};
-    for (int j = 0; j < 2; j++) {
+    /* and its watermark: a record behind the time kept (allowed_lateness 0)
+     * is late after the restore as before it, not let through */
+    const int64_t ts[] = {500, 60999, 61000};
+    for (int j = 0; j < 3; j++) {
         k = weir_batch_push(b);
         b->rec[k].ts_ms = ts[j];
-        b->S[(size_t)k * b->nstr + kc] = (struct weir_str){"card", 4};
+        b->S[(size_t)k * b->nstr + kc] = j ? (struct weir_str){"card", 4} : (struct weir_str){"van", 3};
     }
     CHECK(c.type->process(&c.op, b) == WEIR_OP_CONTINUE);
-    CHECK(!weir_record_live(&b->rec[0]) && weir_record_live(&b->rec[1]));
+    CHECK(!weir_record_live(&b->rec[0]) &&
+          strcmp(b->rec[0].reason, "dedup: event time behind the watermark (late)") == 0);
+    CHECK(!weir_record_live(&b->rec[1]) && weir_record_live(&b->rec[2]));
     weir_batch_put(b);
     weir_batch_pool_free(pool);
     h_free_clone(&c);
@@ -215,6 +219,14 @@ static void test_prepare_errors(void)
     CHECK(h_prepare(&h, &weir_op_dedup, "{\"by\": \"kafka:key\", \"within\": \"10s\"}", &p, 1) > 0);
     CHECK_STR(h_last_diag(&p), "test.json: operators[1].within: expected at least "
                                "allowed_lateness / 62 (58064 ms), got 10000 ms");
+    h_free(&h);
+    p.lateness_ms = 0;
+    CHECK(h_prepare(&h, &weir_op_dedup,
+                    "{\"by\": \"kafka:key\", \"within\": \"2h\", \"evict\": \"ttl\", \"ttl\": \"1h\"}",
+                    &p, 1) > 0);
+    CHECK_STR(h_last_diag(&p), "test.json: operators[1].ttl: expected at least \"within\" "
+                               "(7200000 ms): a key that expires sooner forgets records "
+                               "before their duplicates come, got 3600000 ms");
     h_free(&h);
     h_pipe_free(&p);
 }

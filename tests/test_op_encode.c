@@ -131,6 +131,9 @@ int main(void)
     expect_error("{\"field\": \"dog\", \"buckets\": 4}",
                  "test.json: operators[1].field: unknown string field \"dog\"; earlier operators "
                  "write \"cat\"");
+    expect_error("{\"field\": \"cat\", \"values\": [\"food\", \"other\"], \"other\": true}",
+                 "test.json: operators[1].other: expected no value named \"other\" beside "
+                 "\"other\": true (both would write \"cat_other\"), got values[1] \"other\"");
     expect_error("{\"field\": \"cat\", \"buckets\": 1}",
                  "test.json: operators[1].buckets: expected an integer in [2,256], got 1");
     return check_summary();

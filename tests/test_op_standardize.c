@@ -95,17 +95,29 @@ static double ref_running(const float *x, size_t t, size_t warmup, double min_st
     return x[t] == mean ? 0.0 : (x[t] - mean) / sd;
 }
 
-/* z of row t against rows [0, t) with EWM weights written out directly:
- * w_0 = (1-a)^(t-1), w_i = a (1-a)^(t-1-i) for i >= 1. */
-static double ref_ewm(const float *x, size_t t, size_t warmup, double a, double min_std)
+/* The weight of the k-th record (1-based) when it arrives. */
+static double ewm_a(size_t k, double alpha)
 {
-    if (t < warmup)
+    return 1.0 / (double)k > alpha ? 1.0 / (double)k : alpha;
+}
+
+/* z of row t against rows [0, t) with EWM weights written out directly:
+ * row i arrived with weight a_(i+1) = max(alpha, 1/(i+1)) and every later
+ * row scaled it by (1 - a_k): w_i = a_(i+1) * prod_(k=i+2..t) (1 - a_k). */
+static double ref_ewm(const float *x, size_t t, size_t warmup, double alpha, double min_std)
+{
+    if (t < warmup || t < 2)
         return 0.0;
-    double mean = 0, var = 0;
+    double mean = 0, var = 0, *w = malloc(t * sizeof *w);
+    for (size_t i = 0; i < t; i++) {
+        w[i] = ewm_a(i + 1, alpha);
+        for (size_t k = i + 2; k <= t; k++)
+            w[i] *= 1 - ewm_a(k, alpha);
+        mean += w[i] * x[i];
+    }
     for (size_t i = 0; i < t; i++)
-        mean += (i == 0 ? 1.0 : a) * pow(1 - a, (double)(t - 1 - i)) * x[i];
-    for (size_t i = 0; i < t; i++)
-        var += (i == 0 ? 1.0 : a) * pow(1 - a, (double)(t - 1 - i)) * (x[i] - mean) * (x[i] - mean);
+        var += w[i] * (x[i] - mean) * (x[i] - mean);
+    free(w);
     double sd = sqrt(var) < min_std ? min_std : sqrt(var);
     return (x[t] - mean) / sd;
 }
@@ -156,8 +168,8 @@ static void test_ewm(const float *x, size_t n)
                   &p, 1) == 0);
     int outc = weir_schema_find_feature(&p.schema, "vz");
     struct weir_batch_pool *pool = h_pool(&p, 100);
-    if (n > 2000)
-        n = 2000; /* the reference is quadratic */
+    if (n > 600)
+        n = 600; /* the reference is cubic */
     float *z = malloc(n * sizeof *z);
     run_series(&h, pool, in, outc, x, n, z);
     size_t bad = 0;
@@ -169,6 +181,40 @@ static void test_ewm(const float *x, size_t n)
     CHECK(bad == 0);
     free(z);
     weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
+/* ewm's scale is the spread's from its first records: +-1 alternating has
+ * a variance of 1, so after a warm-up of 30 at alpha 0.01 the next +-1 is a
+ * z of about 1 (a fixed alpha from the start made it 2: a quarter of the
+ * variance). One value is no spread: warmup 1 still waits for a second. */
+static void test_ewm_start(void)
+{
+    struct h_pipe p;
+    struct h_op h, one;
+    h_pipe_init(&p);
+    int in = h_feature(&p, "v", 0);
+    CHECK(h_build(&h, &weir_op_standardize,
+                  "{\"fields\": \"v\", \"mode\": \"ewm\", \"alpha\": 0.01, \"warmup\": 30}", &p,
+                  1) == 0);
+    CHECK(h_build(&one, &weir_op_standardize,
+                  "{\"fields\": \"v\", \"out\": \"v1\", \"warmup\": 1}", &p, 2) == 0);
+    int outc = weir_schema_find_feature(&p.schema, "v_z");
+    int out1 = weir_schema_find_feature(&p.schema, "v1");
+    struct weir_batch_pool *pool = h_pool(&p, 64);
+    struct weir_batch *b = weir_batch_get(pool);
+    for (int i = 0; i < 40; i++)
+        h_push_value(b, in, i % 2 ? -1.0f : 1.0f);
+    h.type->process(&h.op, b);
+    one.type->process(&one.op, b);
+    for (uint32_t i = 30; i < 40; i++)
+        CHECK(fabsf(weir_batch_row(b, i)[outc]) < 1.1f);
+    CHECK(weir_batch_row(b, 1)[out1] == 0.0f && (b->rec[1].flags & WEIR_REC_WARMUP));
+    CHECK_NEAR(weir_batch_row(b, 2)[out1], 1.0 / sqrt(2.0), 1e-6); /* 1 against {1, -1} */
+    weir_batch_put(b);
+    weir_batch_pool_free(pool);
+    h_free(&one);
     h_free(&h);
     h_pipe_free(&p);
 }
@@ -300,6 +346,7 @@ static void test_prepare_errors(void)
 int main(void)
 {
     test_nan();
+    test_ewm_start();
     test_snapshot_mismatch();
     test_prepare_errors();
 

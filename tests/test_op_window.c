@@ -283,6 +283,38 @@ static void test_overflow(void)
     h_pipe_free(&p);
 }
 
+/* Running sums (count, sum and mean alone) after a spike leaves: the 5s
+ * added beside 1e30 were rounded away with it, and the sums went on at
+ * 5 where 50 was due, for as long as the key stayed busy. Counted again
+ * once the rounding could show: 50 and 5 from the first record after. */
+static void test_spike_leaves(void)
+{
+    struct h_pipe p;
+    struct h_op h;
+    h_pipe_init(&p);
+    int xc = h_feature(&p, "x", 0);
+    CHECK(h_build(&h, &weir_op_window,
+                  "{\"sizes\": \"10s\", \"aggregates\": [{\"agg\": \"count\", \"out\": \"n\"}, "
+                  "{\"agg\": \"sum\", \"field\": \"x\", \"out\": \"s\"}, {\"agg\": \"mean\", "
+                  "\"field\": \"x\", \"out\": \"m\"}]}",
+                  &p, 1) == 0);
+    int n = weir_schema_find_feature(&p.schema, "n"), sc = weir_schema_find_feature(&p.schema, "s");
+    int m = weir_schema_find_feature(&p.schema, "m");
+    struct weir_batch_pool *pool = h_pool(&p, 64);
+    struct weir_batch *b = weir_batch_get(pool);
+    for (int i = 0; i < 40; i++) /* 1e30 at 1000 s, then a 5 every second */
+        b->rec[h_push_value(b, xc, i ? 5.0f : 1e30f)].ts_ms = 1000000 + 1000 * i;
+    CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+    for (uint32_t i = 10; i < 40; i++) {
+        float *row = weir_batch_row(b, i);
+        CHECK(row[n] == 10.0f && row[sc] == 50.0f && row[m] == 5.0f);
+    }
+    weir_batch_put(b);
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
 /* late: pass leaves late records alive and untouched, and out of the state. */
 static void test_late_pass(void)
 {
@@ -310,6 +342,44 @@ static void test_late_pass(void)
     weir_batch_put(b);
     weir_batch_pool_free(pool);
     h_free(&h);
+    h_pipe_free(&p);
+}
+
+/* The watermark comes back with the keys: 15 s after 20 s (lateness 1 s)
+ * is late in a restored instance as in the one that saw 20 s. */
+static void test_restored_watermark(void)
+{
+    struct h_pipe p;
+    struct h_op a, c;
+    h_pipe_init(&p);
+    p.lateness_ms = 1000;
+    int xc = h_feature(&p, "x", 0);
+    CHECK(h_build(&a, &weir_op_window,
+                  "{\"sizes\": \"10s\", \"aggregates\": [{\"agg\": \"count\", \"out\": \"n\"}]}",
+                  &p, 1) == 0);
+    CHECK(h_clone(&c, &a) == 0);
+    int n = weir_schema_find_feature(&p.schema, "n");
+    struct weir_batch_pool *pool = h_pool(&p, 8);
+    struct weir_batch *b = weir_batch_get(pool);
+    b->rec[h_push_value(b, xc, 1)].ts_ms = 10000;
+    b->rec[h_push_value(b, xc, 1)].ts_ms = 20000;
+    CHECK(a.type->process(&a.op, b) == WEIR_OP_CONTINUE);
+    weir_batch_put(b);
+    struct weir_buf buf = {0};
+    CHECK(weir_op_snapshot(&a.op, 0, &buf) == 0);
+    CHECK(weir_op_restore(&c.op, 0, buf.data, buf.len) == 0);
+    weir_buf_free(&buf);
+    b = weir_batch_get(pool);
+    b->rec[h_push_value(b, xc, 1)].ts_ms = 15000;
+    b->rec[h_push_value(b, xc, 1)].ts_ms = 21000;
+    CHECK(c.type->process(&c.op, b) == WEIR_OP_CONTINUE);
+    CHECK(!weir_record_live(&b->rec[0]) &&
+          strcmp(b->rec[0].reason, "window: event time behind the watermark (late)") == 0);
+    CHECK(weir_record_live(&b->rec[1]) && weir_batch_row(b, 1)[n] == 2.0f); /* 20 s and 21 s */
+    weir_batch_put(b);
+    weir_batch_pool_free(pool);
+    h_free_clone(&c);
+    h_free(&a);
     h_pipe_free(&p);
 }
 
@@ -430,6 +500,15 @@ static void test_prepare_errors(void)
     expect_error("{\"sizes\": [], \"aggregates\": [{\"agg\": \"count\"}]}",
                  "test.json: operators[1].sizes: expected a string or a non-empty array of "
                  "strings, got []");
+    expect_error("{\"sizes\": \"1d\", \"truncated_out\": \"n\", \"aggregates\": [{\"agg\": "
+                 "\"count\", \"out\": \"n\"}]}",
+                 "test.json: operators[1].truncated_out: expected a name no aggregate writes, got "
+                 "\"n\"");
+    expect_error("{\"sizes\": [\"1d\", \"7d\"], \"delay\": \"1h\", \"evict\": \"ttl\", "
+                 "\"ttl\": \"7d\", \"aggregates\": [{\"agg\": \"count\", \"out\": \"n{size}\"}]}",
+                 "test.json: operators[1].ttl: expected at least delay + the largest size + "
+                 "allowed_lateness (608400000 ms): a key that expires sooner loses events its "
+                 "windows still count, got 604800000 ms");
     expect_error("{\"sizes\": \"1d\", \"aggregates\": []}",
                  "test.json: operators[1].aggregates: expected a list of 1 to 32 aggregates, got "
                  "more");
@@ -437,6 +516,8 @@ static void test_prepare_errors(void)
 
 int main(void)
 {
+    test_spike_leaves();
+    test_restored_watermark();
     test_prepare_errors();
     test_names();
     test_overflow();

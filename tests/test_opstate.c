@@ -225,7 +225,7 @@ static void expect_error(const char *json, const char *want)
 }
 
 /* Threshold per key: each key learns its own quantile; a snapshot from a
- * different quantile is refused. */
+ * different quantile, or of another score, is refused. */
 static void test_threshold_keys(void)
 {
     struct setup s;
@@ -240,6 +240,17 @@ static void test_threshold_keys(void)
     CHECK(weir_op_snapshot(&a.op, 0, &buf) == 0);
     CHECK(weir_op_restore(&b.op, 0, buf.data, buf.len) == -EINVAL);
     CHECK(weir_op_restore(&a.op, 0, buf.data, buf.len) == 0);
+    /* nor is one that learnt another score's quantile */
+    struct setup s2;
+    setup_init(&s2);
+    h_feature(&s2.p, "score2", 0);
+    struct h_op c;
+    CHECK(h_build(&c, &weir_op_threshold,
+                  "{\"score\":\"score2\",\"quantile\":0.9,\"warmup\":5,\"by\":\"host\"}",
+                  &s2.p, 1) == 0);
+    CHECK(weir_op_restore(&c.op, 0, buf.data, buf.len) == -EINVAL);
+    h_free(&c);
+    h_pipe_free(&s2.p);
     weir_buf_free(&buf);
     h_free(&a);
     h_free(&b);
@@ -261,13 +272,13 @@ static void test_by_in_layout(void)
                   1) == 0);
     CHECK(h_build(&c, &weir_op_standardize, "{\"fields\":\"v\"}", &s[2].p, 1) == 0);
     CHECK(a.op.keyed->layout != b.op.keyed->layout);
-    CHECK(a.op.keyed->layout_by_unnamed == b.op.keyed->layout_by_unnamed);
-    CHECK(c.op.keyed->layout == a.op.keyed->layout_by_unnamed); /* without "by": as before */
+    CHECK(a.op.keyed->layout_unnamed == b.op.keyed->layout_unnamed);
+    CHECK(c.op.keyed->layout == a.op.keyed->layout_unnamed); /* without "by": as before */
     struct weir_buf buf = {0};
     CHECK(weir_op_snapshot(&a.op, 0, &buf) == 0);
     CHECK(weir_op_restore(&b.op, 0, buf.data, buf.len) == -EINVAL);
     CHECK(weir_op_restore(&a.op, 0, buf.data, buf.len) == 0);
-    uint64_t before = a.op.keyed->layout_by_unnamed; /* as an older build wrote it */
+    uint64_t before = a.op.keyed->layout_unnamed; /* as an older build wrote it */
     memcpy((char *)buf.data + 8, &before, sizeof before);
     CHECK(weir_op_restore(&b.op, 0, buf.data, buf.len) == 0);
     weir_buf_free(&buf);
