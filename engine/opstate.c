@@ -81,9 +81,10 @@ int weir_op_state_declare(struct weir_op *op, const struct weir_state_opts *o, u
     ks->layout = ks->layout_unnamed = weir_hash_u64(layout, value_size);
     op->keyed = ks;
     /* state keyed by another field must not be restored: "customer" 42's
-     * values would score "terminal" 42 (state with no "by" keeps its hash) */
-    if (o && o->by)
-        weir_op_state_learns(op, o->by);
+     * values would score "terminal" 42; nor state kept per partition into
+     * one keyed (its statistics would be the key "" of records without the
+     * field), so "no by" is named too */
+    weir_op_state_learns(op, o && o->by ? o->by : "");
     return 0;
 }
 

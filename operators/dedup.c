@@ -15,8 +15,9 @@
  * most 2 + ceil(allowed_lateness / within) times matter: the value is that
  * many int64 plus 8 bytes, exact, no approximation. Keys are bounded by
  * max_keys / max_state_bytes (least recently used go first: an evicted key
- * forgets its times) or by a TTL of at least `within`, and are durable with
- * the engine's store; the watermark comes back from the kept times. */
+ * forgets its times) or by a TTL of at least `within` + allowed_lateness,
+ * and are durable with the engine's store; the watermark comes back from
+ * the kept times. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -89,7 +90,10 @@ static int dedup_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
                       (long long)c->within_ms);
         return bad + 1;
     }
-    if (weir_state_ttl_covers(&c->state, c->within_ms, "\"within\"",
+    /* a TTL runs on the partition's newest time, and a record up to
+     * allowed_lateness behind it is still checked */
+    if (weir_state_ttl_covers(&c->state, c->within_ms + c->lateness_ms,
+                              "\"within\" + allowed_lateness",
                               "a key that expires sooner forgets records before their "
                               "duplicates come", p))
         return bad + 1;

@@ -340,6 +340,11 @@ static void cache_rebuild(void *v, const struct window_shape *s, int64_t hi, con
         for (uint32_t i = start; i < end; i++)
             csum_add(&cv, cs + (size_t)k * s->nfields, i);
     }
+    /* counted from the events, as a scan counts them: the reference, whose
+     * own rounding is no drift (counted, large values that cancel would
+     * call for a rebuild at every record while they stay) */
+    for (size_t j = 0; j < (size_t)s->nsizes * s->nfields; j++)
+        cs[j].err = 0;
     c->hi = hi;
     c->end = end;
     c->valid = 1;

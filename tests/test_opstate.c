@@ -273,14 +273,21 @@ static void test_by_in_layout(void)
     CHECK(h_build(&c, &weir_op_standardize, "{\"fields\":\"v\"}", &s[2].p, 1) == 0);
     CHECK(a.op.keyed->layout != b.op.keyed->layout);
     CHECK(a.op.keyed->layout_unnamed == b.op.keyed->layout_unnamed);
-    CHECK(c.op.keyed->layout == a.op.keyed->layout_unnamed); /* without "by": as before */
+    CHECK(c.op.keyed->layout_unnamed == a.op.keyed->layout_unnamed);
     struct weir_buf buf = {0};
     CHECK(weir_op_snapshot(&a.op, 0, &buf) == 0);
     CHECK(weir_op_restore(&b.op, 0, buf.data, buf.len) == -EINVAL);
+    CHECK(weir_op_restore(&c.op, 0, buf.data, buf.len) == -EINVAL);
     CHECK(weir_op_restore(&a.op, 0, buf.data, buf.len) == 0);
+    /* state kept per partition is no key's: "" would be records without it */
+    weir_buf_reset(&buf);
+    CHECK(weir_op_snapshot(&c.op, 0, &buf) == 0);
+    CHECK(weir_op_restore(&a.op, 0, buf.data, buf.len) == -EINVAL);
+    CHECK(weir_op_restore(&c.op, 0, buf.data, buf.len) == 0);
     uint64_t before = a.op.keyed->layout_unnamed; /* as an older build wrote it */
     memcpy((char *)buf.data + 8, &before, sizeof before);
     CHECK(weir_op_restore(&b.op, 0, buf.data, buf.len) == 0);
+    CHECK(weir_op_restore(&c.op, 0, buf.data, buf.len) == 0);
     weir_buf_free(&buf);
     h_free(&a);
     h_free(&b);
