@@ -28,6 +28,7 @@ struct weir_model {
     size_t nout;  /* values per row the model writes */
     char **feature; /* (nin) names from the file, or NULL when it names none */
     char what[128]; /* "dense 30-64-1 (relu, none) probability", for logs and errors */
+    char note[256]; /* what a user should read once at load, or "" */
     /* dense */
     size_t nlayers, max_width;
     struct weir_dense_layer layer[WEIR_MODEL_MAX_LAYERS];
@@ -52,12 +53,14 @@ void weir_model_free(struct weir_model *m);
 /* A version that failed to load (name, the reason) while a directory was
  * searched for the newest valid one. */
 typedef void (*weir_model_rejected_fn)(void *ctx, const char *name, const char *why);
+/* Whether a loaded version fits its user: 0, or nonzero with why written. */
+typedef int (*weir_model_fits_fn)(void *ctx, const struct weir_model *m, char *why, size_t len);
 /* path is a model file, or a directory of versioned files (versions.c): the
- * pinned version (pin, a file name) or the newest that loads is served;
- * version receives the served file's name. */
+ * pinned version (pin, a file name) or the newest that loads and fits (fits
+ * may be NULL) is served; version receives the served file's name. */
 int weir_model_load_version(const char *path, const char *pin, struct weir_model **out,
                             char *version, size_t vlen, char *err, size_t errlen,
-                            weir_model_rejected_fn rejected, void *ctx);
+                            weir_model_rejected_fn rejected, weir_model_fits_fn fits, void *ctx);
 
 /* How predict runs a dense model: the fast kernels, the reference (the
  * oracle), or the int8 path (after weir_model_quantize). Trees ignore int8. */

@@ -147,10 +147,13 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
-/* The pinned version, or the newest valid one, from the directory. */
+/* The pinned version, or the newest valid one that fits, from the
+ * directory: a restart serves what the running process would have kept
+ * serving (it rejects a newer version that does not fit), instead of
+ * stopping on it. A pinned version is served or refused as it is. */
 static int load_from_dir(const char *dir, const char *pin, struct weir_model **out, char *version,
                          size_t vlen, char *err, size_t errlen, weir_model_rejected_fn rejected,
-                         void *ctx)
+                         weir_model_fits_fn fits, void *ctx)
 {
     char marker[256], path[4096], why[700] = "";
     int rc = 0;
@@ -169,6 +172,11 @@ static int load_from_dir(const char *dir, const char *pin, struct weir_model **o
         tried++;
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         rc = weir_model_load(path, out, why, sizeof why);
+        if (rc == 0 && !want && fits && fits(ctx, *out, why, sizeof why) != 0) {
+            weir_model_free(*out);
+            *out = NULL;
+            rc = -EINVAL;
+        }
         if (rc == 0)
             snprintf(version, vlen, "%s", names[i]);
         else if (rejected)
@@ -184,20 +192,20 @@ static int load_from_dir(const char *dir, const char *pin, struct weir_model **o
     else if (rc < 0 && want)
         snprintf(err, errlen, "%s%s", why, by);
     else if (rc < 0)
-        snprintf(err, errlen, "none of the %d versions in %s loads; the oldest: %s", tried, dir,
-                 why);
+        snprintf(err, errlen, "none of the %d versions in %s %s; the oldest: %s", tried, dir,
+                 fits ? "loads and fits" : "loads", why);
     weir_model_versions_free(names, n);
     return rc;
 }
 
 int weir_model_load_version(const char *path, const char *pin, struct weir_model **out,
                             char *version, size_t vlen, char *err, size_t errlen,
-                            weir_model_rejected_fn rejected, void *ctx)
+                            weir_model_rejected_fn rejected, weir_model_fits_fn fits, void *ctx)
 {
     struct stat st;
     *out = NULL;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return load_from_dir(path, pin, out, version, vlen, err, errlen, rejected, ctx);
+        return load_from_dir(path, pin, out, version, vlen, err, errlen, rejected, fits, ctx);
     if (pin) {
         snprintf(err, errlen, "a pinned version needs a directory of versions, and %s is not one",
                  path);

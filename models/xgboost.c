@@ -213,6 +213,25 @@ static int tree(struct weir_model *m, json_t *tree, size_t k, size_t base, size_
     return 0;
 }
 
+/* xgb.train with early stopping saves every round's trees and the best
+ * round's index: Booster.predict (what weir matches) scores with them all,
+ * the scikit-learn API's predict with the rounds up to the best. Said. */
+static void early_stopped(struct weir_model *m, json_t *learner, size_t nt)
+{
+    double best = param_number(path_get(learner, "attributes", "best_iteration", NULL));
+    double per = param_number(json_object_get(
+        path_get(learner, "gradient_booster", "model", "gbtree_model_param"), "num_parallel_tree"));
+    if (!(per >= 1))
+        per = 1;
+    if (!(best >= 0) || (best + 1) * per >= (double)nt)
+        return;
+    snprintf(m->note, sizeof m->note,
+             "its %zu trees all score, as xgboost's Booster.predict does; its best_iteration %g "
+             "(early stopping) uses the first %g, as the scikit-learn API's predict does: save "
+             "booster[:%g] to serve those",
+             nt, best, (best + 1) * per, best + 1);
+}
+
 static int trees(struct weir_model *m, json_t *learner, char *err, size_t errlen)
 {
     json_t *arr = path_get(learner, "gradient_booster", "model", "trees");
@@ -244,6 +263,7 @@ static int trees(struct weir_model *m, json_t *learner, char *err, size_t errlen
             return rc;
         base += used;
     }
+    early_stopped(m, learner, nt);
     t->ntrees = nt;
     t->nnodes = base;
     t->nfeat = m->nin;

@@ -73,7 +73,7 @@ static const struct weir_option model_options[] = {
      offsetof(struct model_conf, precision), 0, 0, 0, "fp32|int8"},
     {"version", WEIR_OPT_STRING, NULL,
      "when path is a directory of versions: serve this file of it, whatever the directory's pin "
-     "marker says (default: the version the marker names, else the newest that loads)",
+     "marker says (default: the version the marker names, else the newest that loads and fits)",
      offsetof(struct model_conf, pin), 0, 0, 0, NULL},
     {"version_out", WEIR_OPT_STRING, NULL,
      "string field that receives the served version (its file name) on every scored record",
@@ -203,11 +203,52 @@ static void log_version(void *ctx, const char *line)
     fprintf(stderr, "weir: %s: %s\n", ((const struct model_conf *)ctx)->where, line);
 }
 
-/* A newer version that does not load is not an error while an older one
- * does: it is said on stderr, and the older one serves. */
+struct startup {
+    const struct model_conf *c;
+    const struct weir_prepare *p;
+};
+
+/* A newer version that does not load, or does not fit, is not an error
+ * while an older one does: it is said on stderr, and the older one serves. */
 static void version_rejected(void *ctx, const char *name, const char *why)
 {
-    fprintf(stderr, "weir: %s: model version %s rejected: %s\n", (const char *)ctx, name, why);
+    const struct startup *s = ctx;
+    fprintf(stderr, "weir: %s: model version %s rejected: %s\n", s->p->path, name, why);
+}
+
+/* At start, a version from a directory fits when the pipeline can feed it:
+ * the features it names (or its own inputs) exist, as many outputs as
+ * "out" names. What the running watcher asks (accept_version) with the
+ * pipeline's choices not yet made. */
+static int version_fits(void *ctx, const struct weir_model *m, char *why, size_t len)
+{
+    const struct startup *s = ctx;
+    const struct model_conf *c = s->c;
+    if (c->features.n && c->features.n != m->nin) {
+        snprintf(why, len, "it has %zu inputs, the pipeline's \"features\" %zu", m->nin,
+                 c->features.n);
+        return -EINVAL;
+    }
+    for (size_t i = 0; m->feature && i < m->nin; i++) {
+        if (c->features.n && strcmp(m->feature[i], c->features.v[i]) != 0) {
+            snprintf(why, len, "its input %zu is \"%s\", the pipeline's \"%s\"", i,
+                     m->feature[i], c->features.v[i]);
+            return -EINVAL;
+        }
+        if (!c->features.n && weir_schema_find_feature(s->p->schema, m->feature[i]) < 0) {
+            snprintf(why, len, "its input \"%s\" is no feature of the pipeline", m->feature[i]);
+            return -EINVAL;
+        }
+    }
+    if (c->out.n && c->out.n != m->nout) {
+        snprintf(why, len, "it has %zu outputs, the pipeline's \"out\" %zu", m->nout, c->out.n);
+        return -EINVAL;
+    }
+    if (c->precision == PRECISION_INT8 && m->kind != WEIR_MODEL_DENSE) {
+        snprintf(why, len, "\"precision\": \"int8\" needs a dense network, got %s", m->what);
+        return -EINVAL;
+    }
+    return 0;
 }
 
 /* auto: CUDA when a device is present, else the CPU with one line on
@@ -279,13 +320,17 @@ static int model_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
         snprintf(file, sizeof file, "%s%s%s", c->path, c->pin ? "/" : "", c->pin ? c->pin : "");
         weir_model_file_id_of(file, &c->file_id); /* not there: the load says so */
     }
+    struct startup start = {c, p};
     if (!shared && weir_model_load_version(c->path, c->pin, &c->model, c->version,
                                            sizeof c->version, err, sizeof err, version_rejected,
-                                           (void *)p->path) < 0) {
+                                           version_fits, &start) < 0) {
         free(key);
         weir_diag_add(p->diag, path, "%s", err);
         return 1;
     }
+    if (!shared && c->model->note[0])
+        fprintf(stderr, "weir: %s: model %s%s: %s\n", p->path, c->is_dir ? "version " : "",
+                c->is_dir ? c->version : c->path, c->model->note);
     int bad = model_prepare_rest(c, raw, p);
     if (!bad && !shared && model_share_add(c, key) < 0) {
         weir_diag_add(p->diag, p->path, "out of memory");

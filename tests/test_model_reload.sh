@@ -65,6 +65,14 @@ grep -qF "model version v3.safetensors rejected, the current one keeps serving: 
 grep -qF "model version v4.safetensors rejected, the current one keeps serving: model file $T/v/v4.safetensors:" "$T/err" && ok ||
     fail "expected v4 (truncated) to be rejected, got: $(cat "$T/err")"
 [ "$(grep -c "v3.safetensors rejected" "$T/err")" = 1 ] && ok || fail "a rejected version must be reported once"
+# A restart serves what the running process kept serving: v2, not v3 (it
+# loads but does not fit: it stopped the restart, exit 2) nor v4.
+echo '{"row": 1, "f0": 1, "f1": -1}' | "$WEIR_BIN" run "$T/p.json" >/dev/null 2>"$T/err2"
+rc=$?
+[ "$rc" = 0 ] && grep -q '"ver":"v2.safetensors"' "$T/out.jsonl" && ok ||
+    fail "a restart with v3 in the directory: rc $rc, $(cat "$T/err2" "$T/out.jsonl")"
+grep -qF "model version v3.safetensors rejected: its input \"f2\" is no feature of the pipeline" "$T/err2" && ok ||
+    fail "expected the restart to say why v3 is not served, got: $(cat "$T/err2")"
 # reload_ms on a single file is accepted (it watches the file for a change:
 # tests/test_model_file_reload.sh)
 sed -i "s|\"path\": \"$T/v\"|\"path\": \"$T/stage/v1.safetensors\"|" "$T/p.json"

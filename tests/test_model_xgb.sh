@@ -6,7 +6,8 @@
 # kernel, and every prediction must be within 1e-5 absolute of XGBoost's.
 # The binary model is also read with base_score in XGBoost 2.1's "[5E-1]"
 # form. Then bad tree files: unsupported objective, a child pointing back,
-# a split on a feature past the end, truncated JSON.
+# a split on a feature past the end, truncated JSON. A model saved with
+# early stopping's best_iteration says which trees score.
 # Skipped (77) without /usr/bin/python3 + xgboost + numpy.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -70,6 +71,8 @@ edit("feature.json", lambda m: T0(m)["split_indices"].__setitem__(0, 99))
 edit("short.json", lambda m: T0(m)["split_conditions"].pop())
 edit("dart.json", lambda m: L(m)["gradient_booster"].update(name="dart"))
 edit("names.json", lambda m: L(m)["feature_names"].__setitem__(3, "amount"))
+# as xgb.train(..., early_stopping_rounds=...) saves it: every round's trees
+edit("early.json", lambda m: L(m).setdefault("attributes", {}).update(best_iteration="9"))
 PY
 head -c 5000 "$T/binary.json" >"$T/cut.json"
 bad "unsupported objective" "$T/objective.json" 'objective "multi:softprob": expected binary:logistic, reg:logistic or reg:squarederror'
@@ -83,4 +86,10 @@ bad "features in another order" "$T/binary.json" 'expected "f0" (the model'"'"'s
     ', "features": ["f1", "f0", "f2", "f3", "f4", "f5", "f6", "f7"]'
 bad "too few features" "$T/squared.json" 'expected 8 features (the inputs of 40 trees over 8 features, raw), got 2' \
     ', "features": ["f1", "f0"]'
+# Early stopping's best round is said: weir scores with all 60 trees, as
+# Booster.predict does; the scikit-learn API's predict uses the first 10.
+pipeline early "$T/early.json"
+"$WEIR_BIN" validate "$T/p_early.json" >"$T/early.out" 2>&1 && ok || fail "early stopping: $(cat "$T/early.out")"
+grep -qF "its 60 trees all score, as xgboost's Booster.predict does; its best_iteration 9 (early stopping) uses the first 10" "$T/early.out" && ok ||
+    fail "expected the best_iteration to be said, got: $(cat "$T/early.out")"
 finish
