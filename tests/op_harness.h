@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "engine/batch.h"
+#include "engine/buf.h"
 #include "engine/diag.h"
 #include "engine/error.h"
 #include "engine/operator.h"
@@ -145,6 +146,19 @@ static inline void h_free_clone(struct h_op *h)
         h->type->destroy(&h->op);
     weir_op_state_free(&h->op);
     memset(h, 0, sizeof *h);
+}
+
+/* Moves partition part's keyed state from one instance to another through
+ * a snapshot, as a restart or a rebalance does; 0 or -1. */
+static inline int h_move_state(struct h_op *from, struct h_op *to, uint32_t part)
+{
+    struct weir_buf buf = {0};
+    int rc = weir_op_snapshot(&from->op, part, &buf) == 0 &&
+                     weir_op_restore(&to->op, part, buf.data, buf.len) == 0
+                 ? 0
+                 : -1;
+    weir_buf_free(&buf);
+    return rc;
 }
 
 static inline struct weir_batch_pool *h_pool(const struct h_pipe *p, uint32_t cap)

@@ -365,10 +365,7 @@ static void test_restored_watermark(void)
     b->rec[h_push_value(b, xc, 1)].ts_ms = 20000;
     CHECK(a.type->process(&a.op, b) == WEIR_OP_CONTINUE);
     weir_batch_put(b);
-    struct weir_buf buf = {0};
-    CHECK(weir_op_snapshot(&a.op, 0, &buf) == 0);
-    CHECK(weir_op_restore(&c.op, 0, buf.data, buf.len) == 0);
-    weir_buf_free(&buf);
+    CHECK(h_move_state(&a, &c, 0) == 0);
     b = weir_batch_get(pool);
     b->rec[h_push_value(b, xc, 1)].ts_ms = 15000;
     b->rec[h_push_value(b, xc, 1)].ts_ms = 21000;
