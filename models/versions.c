@@ -150,7 +150,8 @@ static const char *base_name(const char *path)
 /* The pinned version, or the newest valid one that fits, from the
  * directory: a restart serves what the running process would have kept
  * serving (it rejects a newer version that does not fit), instead of
- * stopping on it. A pinned version is served or refused as it is. */
+ * stopping on it. The pipeline's pin is served or refused as it is; the
+ * marker's is refused, with why, when it does not fit. */
 static int load_from_dir(const char *dir, const char *pin, struct weir_model **out, char *version,
                          size_t vlen, char *err, size_t errlen, weir_model_rejected_fn rejected,
                          weir_model_fits_fn fits, void *ctx)
@@ -172,7 +173,7 @@ static int load_from_dir(const char *dir, const char *pin, struct weir_model **o
         tried++;
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         rc = weir_model_load(path, out, why, sizeof why);
-        if (rc == 0 && !want && fits && fits(ctx, *out, why, sizeof why) != 0) {
+        if (rc == 0 && !pin && fits && fits(ctx, *out, why, sizeof why) != 0) {
             weir_model_free(*out);
             *out = NULL;
             rc = -EINVAL;

@@ -224,6 +224,12 @@ static int version_fits(void *ctx, const struct weir_model *m, char *why, size_t
 {
     const struct startup *s = ctx;
     const struct model_conf *c = s->c;
+    if (s->p->upstream_bad)
+        return 0; /* what it reads is unknown: the first that loads, as before */
+    if (!c->features.n && !m->feature) {
+        snprintf(why, len, "it names no inputs, and the pipeline gives no \"features\"");
+        return -EINVAL;
+    }
     if (c->features.n && c->features.n != m->nin) {
         snprintf(why, len, "it has %zu inputs, the pipeline's \"features\" %zu", m->nin,
                  c->features.n);
@@ -235,8 +241,10 @@ static int version_fits(void *ctx, const struct weir_model *m, char *why, size_t
                      m->feature[i], c->features.v[i]);
             return -EINVAL;
         }
-        if (!c->features.n && weir_schema_find_feature(s->p->schema, m->feature[i]) < 0) {
-            snprintf(why, len, "its input \"%s\" is no feature of the pipeline", m->feature[i]);
+        int col = c->features.n ? 0 : weir_schema_find_feature(s->p->schema, m->feature[i]);
+        if (col < 0 || (!c->features.n && s->p->schema->feat[col].producer < 0)) {
+            snprintf(why, len, "its input \"%s\" is no feature an earlier operator writes",
+                     m->feature[i]);
             return -EINVAL;
         }
     }

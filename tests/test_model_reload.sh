@@ -71,8 +71,15 @@ echo '{"row": 1, "f0": 1, "f1": -1}' | "$WEIR_BIN" run "$T/p.json" >/dev/null 2>
 rc=$?
 [ "$rc" = 0 ] && grep -q '"ver":"v2.safetensors"' "$T/out.jsonl" && ok ||
     fail "a restart with v3 in the directory: rc $rc, $(cat "$T/err2" "$T/out.jsonl")"
-grep -qF "model version v3.safetensors rejected: its input \"f2\" is no feature of the pipeline" "$T/err2" && ok ||
+grep -qF "model version v3.safetensors rejected: its input \"f2\" is no feature an earlier operator writes" "$T/err2" && ok ||
     fail "expected the restart to say why v3 is not served, got: $(cat "$T/err2")"
+# Pinned to v3 by the marker: refused at start, saying why and by what.
+"$WEIR_BIN" model pin "$T/v" v3.safetensors >/dev/null 2>&1
+echo '{"row": 1, "f0": 1, "f1": -1}' | "$WEIR_BIN" run "$T/p.json" >/dev/null 2>"$T/err3"
+rc=$?
+[ "$rc" = 2 ] && grep -qF 'its input "f2" is no feature an earlier operator writes (pinned by .weir-pin)' "$T/err3" && ok ||
+    fail "a marker pinning v3: rc $rc, $(cat "$T/err3")"
+"$WEIR_BIN" model unpin "$T/v" >/dev/null 2>&1
 # reload_ms on a single file is accepted (it watches the file for a change:
 # tests/test_model_file_reload.sh)
 sed -i "s|\"path\": \"$T/v\"|\"path\": \"$T/stage/v1.safetensors\"|" "$T/p.json"
