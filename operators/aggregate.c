@@ -218,10 +218,9 @@ static int aggregate_prepare(void *vconf, const json_t *raw, struct weir_prepare
     for (size_t i = 0; i < n && !bad; i++)
         bad += prepare_one(c, json_array_get(c->aggregates, i),
                            weir_path_index(path, sizeof path, kp, i), p);
-    bad += weir_state_ttl_covers(&c->state,
-                                 (c->kind == KIND_SESSION ? c->gap_ms : c->size_ms) + c->lateness_ms,
-                                 c->kind == KIND_SESSION ? "gap + allowed_lateness"
-                                                         : "size + allowed_lateness",
+    int session = c->kind == KIND_SESSION;
+    bad += weir_state_ttl_covers(&c->state, (session ? c->gap_ms : c->size_ms) + c->lateness_ms,
+                                 session ? "gap + allowed_lateness" : "size + allowed_lateness",
                                  "a key that expires sooner loses windows not yet written", p);
     c->slot_size = 24u + 48u * c->nfields;
     uint64_t h = weir_hash_u64(weir_hash_str(WEIR_HASH_SEED, "aggregate+seen"), (uint64_t)c->kind);

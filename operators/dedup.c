@@ -184,35 +184,14 @@ static void reject(const struct dedup_conf *c, struct weir_batch *b, uint32_t i)
     weir_batch_kill(b, i, "dedup: duplicate key");
 }
 
-struct recall {
-    int64_t max;
-    uint32_t slots;
-};
-
-static int recall_kept(void *vr, const void *key, uint32_t klen, const void *value)
+/* A key's newest kept time: the kept times bring the watermark back. */
+static int64_t newest_kept(const void *vconf, const void *value)
 {
-    (void)key, (void)klen;
     const struct dedup_value *v = value;
-    struct recall *r = vr;
-    for (uint32_t j = 0; j < v->n && j < r->slots; j++)
-        r->max = v->ts[j] > r->max ? v->ts[j] : r->max;
-    return 0;
-}
-
-/* The watermark survives a restart through the keys' kept times: the
- * largest is where a restored partition starts (a lower bound: times
- * forgotten since took theirs along), so a record late before the restart
- * is late after it, not let through beside a duplicate it forgot. */
-static int recall_watermark(struct weir_op *op, struct dedup_state *st, uint32_t part)
-{
-    int due = weir_late_recall_due(&st->late, part);
-    struct weir_state *store = due > 0 ? weir_op_state_part(op, part, 0) : NULL;
-    if (store) {
-        struct recall r = {INT64_MIN, ((const struct dedup_conf *)op->conf)->slots};
-        weir_state_foreach(store, recall_kept, &r);
-        weir_late_recall(&st->late, part, r.max);
-    }
-    return due < 0 ? due : 0;
+    int64_t t = INT64_MIN;
+    for (uint32_t j = 0; j < v->n && j < ((const struct dedup_conf *)vconf)->slots; j++)
+        t = v->ts[j] > t ? v->ts[j] : t;
+    return t;
 }
 
 static int dedup_process(struct weir_op *op, struct weir_batch *b)
@@ -224,7 +203,7 @@ static int dedup_process(struct weir_op *op, struct weir_batch *b)
         struct weir_record *r = &b->rec[i];
         if (!weir_record_live(r))
             continue;
-        if (recall_watermark(op, st, r->part) < 0)
+        if (weir_late_recall(&st->late, op, r->part, newest_kept) < 0)
             return -ENOMEM;
         int64_t wm;
         int late = weir_late_screen(&st->late, b, i, c->lateness_ms, c->late == LATE_DEAD,

@@ -3,11 +3,14 @@
  * already includes the batch being processed, so it cannot say whether a
  * record of that batch came late. A record is late when it has no event time
  * or its time is behind the largest time seen in its partition minus the
- * pipeline's allowed lateness. Shared by operators, not part of the engine. */
+ * pipeline's allowed lateness; after an assignment the largest time starts
+ * from what the operator's restored keys hold. Shared by operators, not
+ * part of the engine. */
 #ifndef WEIR_OPERATORS_LATE_H
 #define WEIR_OPERATORS_LATE_H
 
 #include "engine/batch.h"
+#include "engine/opstate.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -57,24 +60,44 @@ static inline int weir_late_grow(struct weir_late *l, uint32_t part)
     return 0;
 }
 
-/* 1 once per assignment of part, before its first record: the time for an
- * operator whose keyed state remembers event times to hand the largest it
- * restored to weir_late_recall (so a record that was late before a restart
- * is late after it), 0 after, -ENOMEM. */
-static inline int weir_late_recall_due(struct weir_late *l, uint32_t part)
+/* The newest event time a key's value holds, or INT64_MIN. */
+typedef int64_t (*weir_late_newest_fn)(const void *conf, const void *value);
+
+struct weir_late_recall {
+    weir_late_newest_fn newest;
+    const void *conf;
+    int64_t max;
+};
+
+static inline int weir_late_recall_one(void *ctx, const void *key, uint32_t klen,
+                                       const void *value)
+{
+    (void)key, (void)klen;
+    struct weir_late_recall *r = ctx;
+    int64_t t = r->newest(r->conf, value);
+    r->max = t > r->max ? t : r->max;
+    return 0;
+}
+
+/* Once per assignment of part, before its first record: the largest time
+ * starts from the newest one op's restored keys hold (a lower bound: keys
+ * evicted since took theirs along), so a record that was late before a
+ * restart, a move or a reload is late after it. 0 or -ENOMEM. */
+static inline int weir_late_recall(struct weir_late *l, struct weir_op *op, uint32_t part,
+                                   weir_late_newest_fn newest)
 {
     if (weir_late_grow(l, part) < 0)
         return -ENOMEM;
     if (l->recalled[part])
         return 0;
     l->recalled[part] = 1;
-    return 1;
-}
-
-static inline void weir_late_recall(struct weir_late *l, uint32_t part, int64_t ts)
-{
-    if (part < l->nparts && ts > l->max[part])
-        l->max[part] = ts;
+    struct weir_state *store = weir_op_state_part(op, part, 0);
+    struct weir_late_recall r = {newest, op->conf, INT64_MIN};
+    if (store)
+        weir_state_foreach(store, weir_late_recall_one, &r);
+    if (r.max > l->max[part])
+        l->max[part] = r.max;
+    return 0;
 }
 
 /* 1 when the record at ts in part is late (why says which way), 0 when it is

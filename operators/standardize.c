@@ -20,7 +20,8 @@
  *
  * Until `warmup` records, and at least two (one value has no spread), have
  * been added the output is 0 (no evidence either way, so downstream scores
- * stay low) and the record is flagged WEIR_REC_WARMUP, so a threshold neither alerts on it nor learns from it.
+ * stay low) and the record is flagged WEIR_REC_WARMUP, so a threshold
+ * neither alerts on it nor learns from it.
  * A NaN or infinite input is a missing value: the output is NaN and the
  * statistics are left alone.
  *
@@ -62,7 +63,8 @@ static const struct weir_option standardize_options[] = {
      offsetof(struct standardize_conf, mode), 0, 0, 0, "running|ewm"},
     {"alpha", WEIR_OPT_NUMBER, "0.01", "ewm: weight of the newest record",
      offsetof(struct standardize_conf, alpha), WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, 1, NULL},
-    {"warmup", WEIR_OPT_INT, "30", "records seen before z-scores are emitted (0 until then; at least 2)",
+    {"warmup", WEIR_OPT_INT, "30",
+     "records seen before z-scores are emitted (0 until then; at least 2)",
      offsetof(struct standardize_conf, warmup), WEIR_OPT_RANGE, 1, INFINITY, NULL},
     {"min_std", WEIR_OPT_NUMBER, "1e-9", "floor under the standard deviation",
      offsetof(struct standardize_conf, min_std), WEIR_OPT_RANGE, 0, INFINITY, NULL},

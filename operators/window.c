@@ -484,40 +484,19 @@ static void window_partition(struct weir_op *op, uint32_t part, int assigned)
         weir_late_reset(&st->late, part); /* recalled from the keys before its next record */
 }
 
-struct recall {
-    const struct window_shape *shape;
-    int64_t max;
-};
-
-static int recall_newest(void *vr, const void *key, uint32_t klen, const void *value)
+/* A key's newest event, kept or gone: the keys bring the watermark back. */
+static int64_t newest_event(const void *vconf, const void *value)
 {
-    (void)key, (void)klen;
-    struct recall *r = vr;
+    const struct window_shape *shape = &((const struct window_conf *)vconf)->shape;
     const struct window_head *h = value;
     int64_t t = INT64_MIN;
-    if (h->n && (uint64_t)h->first + h->n <= r->shape->cap)
-        t = window_ts((void *)(uintptr_t)value, r->shape)[h->n - 1];
+    if (h->n && (uint64_t)h->first + h->n <= shape->cap)
+        t = window_ts((void *)(uintptr_t)value, shape)[h->n - 1];
     if ((h->flags & HEAD_GONE) && h->gone_ts > t)
         t = h->gone_ts;
     if ((h->flags & HEAD_TRUNC) && h->trunc_ts > t)
         t = h->trunc_ts;
-    r->max = t > r->max ? t : r->max;
-    return 0;
-}
-
-/* The watermark survives a restart or a move through the keys' newest
- * event times (a lower bound: keys evicted since took theirs along), as
- * aggregate's and dedup's do: a record late before is late after. */
-static int recall_watermark(struct weir_op *op, struct window_state *st, uint32_t part)
-{
-    int due = weir_late_recall_due(&st->late, part);
-    struct weir_state *store = due > 0 ? weir_op_state_part(op, part, 0) : NULL;
-    if (store) {
-        struct recall r = {&((const struct window_conf *)op->conf)->shape, INT64_MIN};
-        weir_state_foreach(store, recall_newest, &r);
-        weir_late_recall(&st->late, part, r.max);
-    }
-    return due < 0 ? due : 0;
+    return t;
 }
 
 static double agg_value(const struct window_conf *c, const struct window_aggregate *g,
@@ -619,7 +598,7 @@ static int window_process(struct weir_op *op, struct weir_batch *b)
         struct weir_record *r = &b->rec[i];
         if (!weir_record_live(r))
             continue;
-        if (recall_watermark(op, st, r->part) < 0)
+        if (weir_late_recall(&st->late, op, r->part, newest_event) < 0)
             return -ENOMEM;
         int64_t wm;
         int late = weir_late_screen(&st->late, b, i, c->lateness_ms, c->late == LATE_DEAD,
