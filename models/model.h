@@ -50,9 +50,13 @@ struct weir_model {
 int weir_model_load(const char *path, struct weir_model **out, char *err, size_t errlen);
 void weir_model_free(struct weir_model *m);
 
-/* A version that failed to load (name, the reason) while a directory was
- * searched for the newest valid one. */
-typedef void (*weir_model_rejected_fn)(void *ctx, const char *name, const char *why);
+struct stat;
+/* A version that failed to load or fit (name, the reason) while a directory
+ * was searched for the newest valid one; st: the file as it was before it
+ * was read (NULL when it could not be statted), so that a watcher started
+ * later leaves it alone until it changes. */
+typedef void (*weir_model_rejected_fn)(void *ctx, const char *name, const struct stat *st,
+                                       const char *why);
 /* Whether a loaded version fits its user: 0, or nonzero with why written. */
 typedef int (*weir_model_fits_fn)(void *ctx, const struct weir_model *m, char *why, size_t len);
 /* path is a model file, or a directory of versioned files (versions.c): the

@@ -119,10 +119,19 @@ static void remember_rejected(struct weir_model_cell *c, const char *name, const
     id_of_stat(st, &r->id);
 }
 
-/* m becomes the current version (1), or is freed without memory (0). */
-static int swap_in(struct weir_model_cell *c, struct weir_model *m, const char *name,
-                   const struct weir_model_file_id *id)
+void weir_model_cell_reject(struct weir_model_cell *c, const char *name, const struct stat *st)
 {
+    remember_rejected(c, name, st);
+    atomic_fetch_add(&c->rejects, 1);
+}
+
+/* m becomes the current version (1), or is freed without memory (0);
+ * note (sizeof m->note bytes) receives what its loader asks to be read
+ * once: m is the cell's after. */
+static int swap_in(struct weir_model_cell *c, struct weir_model *m, const char *name,
+                   const struct weir_model_file_id *id, char *note)
+{
+    snprintf(note, sizeof m->note, "%s", m->note);
     pthread_mutex_lock(&c->mu);
     struct weir_model_ref *old = c->current, *r = ref_new(c, m, name, id);
     if (r) {
@@ -151,8 +160,7 @@ static struct weir_model *load_checked(struct weir_model_cell *c, const char *pa
     if (rc == 0)
         return m;
     weir_model_free(m);
-    remember_rejected(c, name, st);
-    atomic_fetch_add(&c->rejects, 1);
+    weir_model_cell_reject(c, name, st);
     return NULL;
 }
 
@@ -171,9 +179,12 @@ static int try_version(struct weir_model_cell *c, const char *name, const char *
     }
     struct weir_model_file_id id;
     id_of_stat(&st, &id);
-    int r = swap_in(c, m, name, &id);
+    char note[sizeof m->note];
+    int r = swap_in(c, m, name, &id, note);
     if (r)
         say(c, "model version %s now serving (was %s)", name, current);
+    if (r && note[0])
+        say(c, "model version %s: %s", name, note);
     return r;
 }
 
@@ -277,10 +288,13 @@ static void check_file(struct weir_model_cell *c, int say_unchanged)
             c->dir, why);
         return;
     }
-    if (swap_in(c, m, name, &id)) {
+    char note[sizeof m->note];
+    if (swap_in(c, m, name, &id, note)) {
         char line[300];
         snprintf(line, sizeof line, "%s; was %s", there_now, now);
         say(c, "model file %s changed: the new one now serving (%s)", c->dir, line);
+        if (note[0])
+            say(c, "model file %s: %s", c->dir, note);
     }
 }
 

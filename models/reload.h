@@ -83,6 +83,12 @@ int weir_model_cell_watch(struct weir_model_cell *c, const char *dir, uint64_t p
  * (weir_model_file_id), loads it, checks it with accept and swaps it in. */
 int weir_model_cell_watch_file(struct weir_model_cell *c, const char *path, uint64_t period_ms,
                                weir_model_accept_fn accept, weir_model_log_fn log, void *ctx);
+/* A version found not to load or fit before the watcher started (at
+ * start-up, which said so): the watcher neither tries nor reports it again
+ * until the file changes (st: as it was before it was read); counted in
+ * rejects. */
+struct stat;
+void weir_model_cell_reject(struct weir_model_cell *c, const char *name, const struct stat *st);
 /* The current version, referenced; give it back with put. */
 struct weir_model_ref *weir_model_cell_get(struct weir_model_cell *c);
 void weir_model_cell_put(struct weir_model_cell *c, struct weir_model_ref *r);

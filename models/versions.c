@@ -172,6 +172,8 @@ static int load_from_dir(const char *dir, const char *pin, struct weir_model **o
             continue;
         tried++;
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        struct stat st;
+        int statted = stat(path, &st) == 0;
         rc = weir_model_load(path, out, why, sizeof why);
         if (rc == 0 && !pin && fits && fits(ctx, *out, why, sizeof why) != 0) {
             weir_model_free(*out);
@@ -181,7 +183,7 @@ static int load_from_dir(const char *dir, const char *pin, struct weir_model **o
         if (rc == 0)
             snprintf(version, vlen, "%s", names[i]);
         else if (rejected)
-            rejected(ctx, names[i], why);
+            rejected(ctx, names[i], statted ? &st : NULL, why);
     }
     const char *by = pin ? "" : " (pinned by " WEIR_MODEL_MARKER ")";
     if (rc < 0 && want && tried == 0)

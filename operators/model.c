@@ -172,30 +172,40 @@ static int make_cell(struct model_conf *c)
     return 0;
 }
 
-/* A new version must read the same inputs and write as many outputs. */
-static int accept_version(void *ctx, struct weir_model *m, char *why, size_t len)
+/* Whether m reads the n inputs named in (n 0: any) and writes nout outputs
+ * (0: any) at the precision asked: what a version needs at start-up
+ * (version_fits) and the watcher's next one (accept_version). */
+static int shape_fits(const struct model_conf *c, const struct weir_model *m,
+                      const char *const *in, size_t n, size_t nout, char *why, size_t len)
 {
-    const struct model_conf *c = ctx;
-    if (m->nin != c->nin || m->nout != c->nout) {
+    if ((n && m->nin != n) || (nout && m->nout != nout)) {
         snprintf(why, len, "it has %zu inputs and %zu outputs, the pipeline %zu and %zu", m->nin,
-                 m->nout, c->nin, c->nout);
+                 m->nout, n ? n : m->nin, nout ? nout : m->nout);
         return -EINVAL;
     }
-    for (size_t i = 0; m->feature && i < m->nin; i++)
-        if (strcmp(m->feature[i], c->input_name[i]) != 0) {
+    for (size_t i = 0; m->feature && i < n; i++)
+        if (strcmp(m->feature[i], in[i]) != 0) {
             snprintf(why, len, "its input %zu is \"%s\", the pipeline's \"%s\"", i,
-                     m->feature[i], c->input_name[i]);
+                     m->feature[i], in[i]);
             return -EINVAL;
         }
     if (c->precision == PRECISION_INT8 && m->kind != WEIR_MODEL_DENSE) {
         snprintf(why, len, "\"precision\": \"int8\" needs a dense network, got %s", m->what);
         return -EINVAL;
     }
-    if (c->precision == PRECISION_INT8 && weir_model_quantize(m) < 0) {
+    return 0;
+}
+
+/* A new version must read the same inputs and write as many outputs. */
+static int accept_version(void *ctx, struct weir_model *m, char *why, size_t len)
+{
+    const struct model_conf *c = ctx;
+    int rc = shape_fits(c, m, (const char *const *)c->input_name, c->nin, c->nout, why, len);
+    if (rc == 0 && c->precision == PRECISION_INT8 && weir_model_quantize(m) < 0) {
         snprintf(why, len, "out of memory");
         return -ENOMEM;
     }
-    return 0;
+    return rc;
 }
 
 static void log_version(void *ctx, const char *line)
@@ -203,17 +213,28 @@ static void log_version(void *ctx, const char *line)
     fprintf(stderr, "weir: %s: %s\n", ((const struct model_conf *)ctx)->where, line);
 }
 
+/* Versions a directory's search at start-up passed over, told to the
+ * watcher (not tried, nor said, again until they change). */
 struct startup {
     const struct model_conf *c;
     const struct weir_prepare *p;
+    struct {
+        char name[256];
+        struct stat st;
+    } rejected[16];
+    unsigned nrejected;
 };
 
 /* A newer version that does not load, or does not fit, is not an error
  * while an older one does: it is said on stderr, and the older one serves. */
-static void version_rejected(void *ctx, const char *name, const char *why)
+static void version_rejected(void *ctx, const char *name, const struct stat *st, const char *why)
 {
-    const struct startup *s = ctx;
+    struct startup *s = ctx;
     fprintf(stderr, "weir: %s: model version %s rejected: %s\n", s->p->path, name, why);
+    if (st && s->nrejected < 16) {
+        snprintf(s->rejected[s->nrejected].name, sizeof s->rejected[0].name, "%s", name);
+        s->rejected[s->nrejected++].st = *st;
+    }
 }
 
 /* At start, a version from a directory fits when the pipeline can feed it:
@@ -230,33 +251,16 @@ static int version_fits(void *ctx, const struct weir_model *m, char *why, size_t
         snprintf(why, len, "it names no inputs, and the pipeline gives no \"features\"");
         return -EINVAL;
     }
-    if (c->features.n && c->features.n != m->nin) {
-        snprintf(why, len, "it has %zu inputs, the pipeline's \"features\" %zu", m->nin,
-                 c->features.n);
-        return -EINVAL;
-    }
-    for (size_t i = 0; m->feature && i < m->nin; i++) {
-        if (c->features.n && strcmp(m->feature[i], c->features.v[i]) != 0) {
-            snprintf(why, len, "its input %zu is \"%s\", the pipeline's \"%s\"", i,
-                     m->feature[i], c->features.v[i]);
-            return -EINVAL;
-        }
-        int col = c->features.n ? 0 : weir_schema_find_feature(s->p->schema, m->feature[i]);
-        if (col < 0 || (!c->features.n && s->p->schema->feat[col].producer < 0)) {
+    int rc = shape_fits(c, m, c->features.v, c->features.n, c->out.n, why, len);
+    for (size_t i = 0; rc == 0 && !c->features.n && i < m->nin; i++) {
+        int col = weir_schema_find_feature(s->p->schema, m->feature[i]);
+        if (col < 0 || s->p->schema->feat[col].producer < 0) {
             snprintf(why, len, "its input \"%s\" is no feature an earlier operator writes",
                      m->feature[i]);
             return -EINVAL;
         }
     }
-    if (c->out.n && c->out.n != m->nout) {
-        snprintf(why, len, "it has %zu outputs, the pipeline's \"out\" %zu", m->nout, c->out.n);
-        return -EINVAL;
-    }
-    if (c->precision == PRECISION_INT8 && m->kind != WEIR_MODEL_DENSE) {
-        snprintf(why, len, "\"precision\": \"int8\" needs a dense network, got %s", m->what);
-        return -EINVAL;
-    }
-    return 0;
+    return rc;
 }
 
 /* auto: CUDA when a device is present, else the CPU with one line on
@@ -328,7 +332,7 @@ static int model_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
         snprintf(file, sizeof file, "%s%s%s", c->path, c->pin ? "/" : "", c->pin ? c->pin : "");
         weir_model_file_id_of(file, &c->file_id); /* not there: the load says so */
     }
-    struct startup start = {c, p};
+    struct startup start = {.c = c, .p = p};
     if (!shared && weir_model_load_version(c->path, c->pin, &c->model, c->version,
                                            sizeof c->version, err, sizeof err, version_rejected,
                                            version_fits, &start) < 0) {
@@ -340,6 +344,8 @@ static int model_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
         fprintf(stderr, "weir: %s: model %s%s: %s\n", p->path, c->is_dir ? "version " : "",
                 c->is_dir ? c->version : c->path, c->model->note);
     int bad = model_prepare_rest(c, raw, p);
+    for (unsigned i = 0; !bad && !shared && i < start.nrejected; i++)
+        weir_model_cell_reject(c->cell, start.rejected[i].name, &start.rejected[i].st);
     if (!bad && !shared && model_share_add(c, key) < 0) {
         weir_diag_add(p->diag, p->path, "out of memory");
         bad = 1;

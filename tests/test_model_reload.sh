@@ -67,12 +67,16 @@ grep -qF "model version v4.safetensors rejected, the current one keeps serving: 
 [ "$(grep -c "v3.safetensors rejected" "$T/err")" = 1 ] && ok || fail "a rejected version must be reported once"
 # A restart serves what the running process kept serving: v2, not v3 (it
 # loads but does not fit: it stopped the restart, exit 2) nor v4.
-echo '{"row": 1, "f0": 1, "f1": -1}' | "$WEIR_BIN" run "$T/p.json" >/dev/null 2>"$T/err2"
+# It runs long enough for its watcher to look (reload_ms 50): v3, said at
+# start, is not said (nor tried) again.
+{ echo '{"row": 1, "f0": 1, "f1": -1}'; sleep 0.4; } | "$WEIR_BIN" run "$T/p.json" >/dev/null 2>"$T/err2"
 rc=$?
 [ "$rc" = 0 ] && grep -q '"ver":"v2.safetensors"' "$T/out.jsonl" && ok ||
     fail "a restart with v3 in the directory: rc $rc, $(cat "$T/err2" "$T/out.jsonl")"
 grep -qF "model version v3.safetensors rejected: its input \"f2\" is no feature an earlier operator writes" "$T/err2" && ok ||
     fail "expected the restart to say why v3 is not served, got: $(cat "$T/err2")"
+[ "$(grep -c "v3.safetensors rejected" "$T/err2")" = 1 ] && ok ||
+    fail "a version rejected at start must not be said again by the watcher: $(cat "$T/err2")"
 # Pinned to v3 by the marker: refused at start, saying why and by what.
 "$WEIR_BIN" model pin "$T/v" v3.safetensors >/dev/null 2>&1
 echo '{"row": 1, "f0": 1, "f1": -1}' | "$WEIR_BIN" run "$T/p.json" >/dev/null 2>"$T/err3"

@@ -92,4 +92,13 @@ pipeline early "$T/early.json"
 "$WEIR_BIN" validate "$T/p_early.json" >"$T/early.out" 2>&1 && ok || fail "early stopping: $(cat "$T/early.out")"
 grep -qF "its 60 trees all score, as xgboost's Booster.predict does; its best_iteration 9 (early stopping) uses the first 10" "$T/early.out" && ok ||
     fail "expected the best_iteration to be said, got: $(cat "$T/early.out")"
+# ... and when the watcher swaps such a version in while weir runs.
+mkdir "$T/v" && cp "$T/binary.json" "$T/v/v1.json"
+sed -e "s|\"path\": \"$T/input.jsonl\"|\"path\": \"-\"|" -e "s|\"path\": \"$T/early.json\"|\"path\": \"$T/v\", \"reload_ms\": 20|" \
+    "$T/p_early.json" >"$T/p_swap.json"
+{ head -5 "$T/input.jsonl"; sleep 0.3; cp "$T/early.json" "$T/v/v2.json"; sleep 0.6; head -5 "$T/input.jsonl"; } |
+    "$WEIR_BIN" run "$T/p_swap.json" --quiet 2>"$T/swap.err"
+grep -qF "model version v2.json now serving (was v1.json)" "$T/swap.err" &&
+    grep -qF "model version v2.json: its 60 trees all score, as xgboost's Booster.predict does; its best_iteration 9" "$T/swap.err" && ok ||
+    fail "expected the swapped-in version's best_iteration to be said, got: $(cat "$T/swap.err")"
 finish
