@@ -7,8 +7,8 @@
  *     {"type": "mask", "fields": ["card", "/user/email"], "key_env": "WEIR_MASK_KEY",
  *      "length": 32, "message_key": true}
  *
- * The key comes from a file (`key_file`, its content with the trailing
- * newline stripped, the path beside the pipeline file) or an environment
+ * The key comes from a file (`key_file`, its content with every trailing
+ * newline (\n or \r\n) stripped, the path beside the pipeline file) or an environment
  * variable (`key_env`), read when the pipeline loads; a pipeline file cannot
  * hold the key itself (there is no such option).
  *
@@ -80,7 +80,7 @@ static const struct weir_option mask_options[] = {
      "fields to mask: top-level names, or JSON pointers (\"/user/card\") into nested objects",
      offsetof(struct mask_conf, fields), WEIR_OPT_REQUIRED, 0, 0, NULL},
     {"key_file", WEIR_OPT_STRING, NULL,
-     "file holding the HMAC key (trailing newline stripped; relative: beside the pipeline file)",
+     "file holding the HMAC key (trailing newlines stripped; relative: beside the pipeline file)",
      offsetof(struct mask_conf, key_file), 0, 0, 0, NULL},
     {"key_env", WEIR_OPT_STRING, NULL, "environment variable holding the HMAC key",
      offsetof(struct mask_conf, key_env), 0, 0, 0, NULL},
@@ -205,6 +205,30 @@ static const char *parse_field(struct mask_field *f, const char *name, const cha
     return f->seg[f->nseg - 1];
 }
 
+/* A field inside another ("/user" and "/user/email") would be masked with
+ * it, as part of the outer one's text, and its own column left empty:
+ * refused. 1 when field k nests with an earlier one (said at ip). */
+static int nested(const struct mask_conf *c, size_t k, const char *ip, struct weir_diag *diag)
+{
+    const struct mask_field *b = &c->fld[k];
+    for (size_t j = 0; j < k; j++) {
+        const struct mask_field *a = &c->fld[j];
+        if (c->cols[j] < 0 || a->nseg == b->nseg)
+            continue; /* not parsed, or the same depth: the column check's */
+        uint32_t n = a->nseg < b->nseg ? a->nseg : b->nseg, s = 0;
+        while (s < n && a->len[s] == b->len[s] && memcmp(a->seg[s], b->seg[s], a->len[s]) == 0)
+            s++;
+        if (s < n)
+            continue;
+        weir_diag_add(diag, ip, "expected fields that do not nest, got \"%s\" %s fields[%zu] "
+                      "(\"%s\"), which would be masked %s", c->fields.v[k],
+                      a->nseg < b->nseg ? "inside" : "around", j, c->fields.v[j],
+                      a->nseg < b->nseg ? "whole with it" : "whole with this one");
+        return 1;
+    }
+    return 0;
+}
+
 static int mask_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
 {
     struct mask_conf *c = vconf;
@@ -228,9 +252,11 @@ static int mask_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
         weir_path_index(ip, sizeof ip, fp, k);
         if (!col_name) {
             weir_diag_add(p->diag, ip, "expected %s, got \"%s\"", why, c->fields.v[k]);
+            c->cols[k] = -1; /* not compared with the later fields */
             bad++;
             continue;
         }
+        bad += nested(c, k, ip, p->diag);
         for (size_t j = 0; j < k; j++)
             if (c->cols[j] >= 0 && strcmp(p->schema->str[c->cols[j]].name,
                                           col_name) == 0) {

@@ -184,6 +184,20 @@ static void test_errors(void)
                            "\"WEIR_TEST_MASK_KEY\"}",
                            "test.json: operators[1].fields[1]: expected fields whose columns "
                            "differ, got a second field for the column \"card\" (fields[0])");
+    /* A field inside another would be masked whole with it, its own column
+     * left empty. */
+    h_expect_prepare_error(&weir_op_mask, NULL, 1,
+                           "{\"fields\": [\"/user\", \"/user/email\"], \"key_env\": "
+                           "\"WEIR_TEST_MASK_KEY\"}",
+                           "test.json: operators[1].fields[1]: expected fields that do not nest, "
+                           "got \"/user/email\" inside fields[0] (\"/user\"), which would be "
+                           "masked whole with it");
+    h_expect_prepare_error(&weir_op_mask, NULL, 1,
+                           "{\"fields\": [\"/user/a~1b/c\", \"/user/a~1b\"], \"key_env\": "
+                           "\"WEIR_TEST_MASK_KEY\"}",
+                           "test.json: operators[1].fields[1]: expected fields that do not nest, "
+                           "got \"/user/a~1b\" around fields[0] (\"/user/a~1b/c\"), which would "
+                           "be masked whole with this one");
     h_expect_prepare_error(&weir_op_mask, NULL, 1,
                            "{\"fields\": [\"/a/b/c/d/e/f/g/h/i\"], \"key_env\": "
                            "\"WEIR_TEST_MASK_KEY\"}",
