@@ -579,7 +579,12 @@ static void refresh(const struct model_conf *c, struct model_state *s)
     size_t need = weir_model_scratch(r->m, (size_t)c->max_records);
     if (need > s->scratch_floats) {
         float *p = realloc(s->scratch, need * 4 + 64);
-        if (!p) {
+        if (!p) { /* tried again each batch; records' version_out tell which served */
+            if (s->short_of != gen)
+                fprintf(stderr, "weir: %s: model version %s: out of memory for its scratch (%zu "
+                        "bytes) on one worker, which keeps serving %s until it has it\n",
+                        c->where, r->version, need * 4 + 64, s->ref->version);
+            s->short_of = gen;
             weir_model_cell_put(c->cell, r);
             return;
         }

@@ -63,6 +63,7 @@ struct slot {
 struct model_state {
     struct weir_model_ref *ref; /* the version this worker serves */
     uint64_t generation;        /* the cell's, when ref was taken */
+    uint64_t short_of;          /* a generation this worker had no memory for (said once) */
     size_t scratch_floats;
     float *X, *Y, *scratch; /* (max_records, nin), (max_records, nout), the model's */
     struct slot *slot;      /* (max_records): where row r came from */
