@@ -67,8 +67,9 @@ static int prom_versions(struct weir_buf *b)
     static const char *const counters[][2] = {
         {"weir_model_swaps_total", "Model versions swapped in while running (a newer file, a pin "
                                    "marker, SIGHUP)."},
-        {"weir_model_versions_rejected_total", "Model versions that did not load or fit while "
-                                               "running (the current one kept serving)."},
+        {"weir_model_versions_rejected_total", "Model versions that did not load or fit "
+                                               "(while running, the current one kept serving; "
+                                               "at start-up, newer ones passed over)."},
     };
     for (int k = 0; k < 2 && rc == 0; k++) {
         snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s counter\n", counters[k][0],
@@ -164,9 +165,14 @@ static int json(void *ctx, struct weir_buf *b)
 }
 
 static int source_token; /* the one metrics source's ctx */
+/* Serialises add and remove, so that a reload's removal of the last old
+ * operator cannot take the source away after a new one was added; never
+ * taken inside mu or the engine's source lock (which calls into mu). */
+static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
 
 void model_metrics_add(const struct model_conf *c)
 {
+    pthread_mutex_lock(&registry_mu);
     pthread_mutex_lock(&mu);
     size_t i = 0;
     while (i < nmodels && models[i] != c)
@@ -176,10 +182,12 @@ void model_metrics_add(const struct model_conf *c)
     pthread_mutex_unlock(&mu);
     struct weir_metrics_source s = {prometheus, json, &source_token, NULL};
     weir_metrics_source_add(&s); /* once; full (16 sources): no model figures, said nowhere */
+    pthread_mutex_unlock(&registry_mu);
 }
 
 void model_metrics_remove(const struct model_conf *c)
 {
+    pthread_mutex_lock(&registry_mu);
     pthread_mutex_lock(&mu);
     for (size_t i = 0; i < nmodels; i++)
         if (models[i] == c) {
@@ -191,4 +199,5 @@ void model_metrics_remove(const struct model_conf *c)
     pthread_mutex_unlock(&mu);
     if (none)
         weir_metrics_source_remove(&source_token);
+    pthread_mutex_unlock(&registry_mu);
 }
