@@ -23,7 +23,8 @@
  * session being written early when a key has more open at once), 24 + 48
  * bytes per field per slot, durable with the store. A sweep over the
  * partition's keys finds the due windows when the watermark passes the
- * earliest known end. Windows still open when the input ends stay in the
+ * earliest known end (or before a new key would push one out of a full
+ * store), and deletes the keys left with none open. Windows still open when the input ends stay in the
  * state (with --state-dir or a changelog they close in a later run), and so
  * does the watermark (see recall_watermark). */
 #include <errno.h>
@@ -395,8 +396,9 @@ static int recall_seen(void *vmax, const void *key, uint32_t klen, const void *v
 
 /* The watermark survives a restart through the keys: each remembers the
  * partition's largest event time when it last took a record, and the
- * largest of those (a lower bound: a key deleted since took its memory
- * with it) is where a restored partition starts, so a record behind it is
+ * largest of those (a lower bound: a key a bound evicted took its memory
+ * with it; the one that took the largest time keeps that window open, so a
+ * sweep never deletes it) is where a restored partition starts, so a record behind it is
  * late after a restart as before it, instead of opening a window already
  * written. */
 static void recall_watermark(struct weir_op *op, uint32_t part, struct part_info *pi)
@@ -530,12 +532,13 @@ struct sweep_ctx {
     int rc;
 };
 
-/* Notes the keys with a due window, and the earliest due time of the rest. */
+/* Notes the keys with a due window (or none open: state saved by builds
+ * that kept such keys), and the earliest due time of the rest. */
 static int collect(void *vctx, const void *key, uint32_t klen, const void *value)
 {
     struct sweep_ctx *x = vctx;
     struct value *v = (struct value *)value; /* read only */
-    int any = 0;
+    int any = v->n == 0;
     for (uint32_t k = 0; k < v->n; k++) {
         int64_t d = due(x->c, slot_at(x->c, v, k));
         if (d <= x->wm)
@@ -549,7 +552,12 @@ static int collect(void *vctx, const void *key, uint32_t klen, const void *value
     return x->rc;
 }
 
-/* Writes every window of partition part whose due time wm reached. */
+/* Writes every window of partition part whose due time wm reached. A key
+ * left with no open window is deleted: nothing a later record does depends
+ * on it (a record that could reach a written window is late), and kept it
+ * would hold a place under max_keys, most recently used, that a key with
+ * open windows then gives up. The partition's newest time stays with the
+ * key that took it, whose window is still open (recall_watermark). */
 static int sweep(struct weir_op *op, struct weir_batch *in, uint32_t part, int64_t wm)
 {
     const struct aggregate_conf *c = op->conf;
@@ -579,6 +587,12 @@ static int sweep(struct weir_op *op, struct weir_batch *in, uint32_t part, int64
             if (rc < 0)
                 return rc;
             slot_remove(c, v, k);
+        }
+        if (v->n == 0) {
+            op->keyed->last = NULL; /* the value handed out last may be this one */
+            int rc = weir_state_del(store, key, klen);
+            if (rc < 0 && rc != -ENOENT)
+                return rc;
         }
     }
     st->parts[part].next_due = x.next;
@@ -657,6 +671,25 @@ static int add_record(struct weir_op *op, struct weir_batch *b, uint32_t i, stru
     return 0;
 }
 
+/* A store at max_keys evicts a key to take a new one: when windows are due,
+ * they go out first, their keys freeing the room, so that the key pushed
+ * out is not one whose windows were complete but not yet written. */
+static int sweep_if_full(struct weir_op *op, struct weir_batch *b, uint32_t part,
+                         const struct part_info *pi)
+{
+    const struct aggregate_conf *c = op->conf;
+    int64_t wm = pi->max - c->lateness_ms;
+    struct weir_state *store = wm >= pi->next_due ? weir_op_state_part(op, part, 0) : NULL;
+    if (!store)
+        return 0;
+    uint64_t room = (uint64_t)c->state.max_bytes - weir_state_bytes(store); /* about a key */
+    if (weir_state_count(store) < (uint64_t)c->state.max_keys &&
+        weir_state_bytes(store) < (uint64_t)c->state.max_bytes &&
+        room > sizeof(struct value) + (uint64_t)c->slots * c->slot_size + 320)
+        return 0;
+    return sweep(op, b, part, wm);
+}
+
 static int aggregate_process(struct weir_op *op, struct weir_batch *b)
 {
     const struct aggregate_conf *c = op->conf;
@@ -681,7 +714,8 @@ static int aggregate_process(struct weir_op *op, struct weir_batch *b)
         }
         pi->max = r->ts_ms > pi->max ? r->ts_ms : pi->max;
         pi->touched = 1;
-        int rc = add_record(op, b, i, pi);
+        int rc = sweep_if_full(op, b, r->part, pi);
+        rc = rc ?: add_record(op, b, i, pi);
         if (rc < 0)
             return rc;
     }

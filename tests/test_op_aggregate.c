@@ -195,6 +195,61 @@ static void test_start_before_epoch(void)
     h_pipe_free(&p);
 }
 
+static int cmp_char(const void *a, const void *b)
+{
+    return *(const char *)a - *(const char *)b;
+}
+
+/* Under max_keys, windows that are complete go out before a new key
+ * pushes their key out, and a key whose windows all went out gives its
+ * place up: tumbling 10 s, max_keys 3, keys A B (t 0, 1), X (12: A's and
+ * B's windows written), Y Z (13, 14: X's open window kept), W (100: X's,
+ * Y's and Z's written before W needs room). Every window is written, and
+ * only W is left in the store. */
+static void test_bound_keeps_open_windows(void)
+{
+    struct h_pipe p;
+    struct h_op h;
+    h_pipe_init(&p);
+    int xc = h_feature(&p, "x", 0);
+    CHECK(h_build(&h, &weir_op_aggregate,
+                  "{\"kind\": \"tumbling\", \"by\": \"kafka:key\", \"size\": \"10s\", "
+                  "\"max_keys\": 3, \"aggregates\": [{\"agg\": \"count\", \"out\": \"n\"}]}",
+                  &p, 1) == 0);
+    for (int k = 0; k < 6; k++)
+        cols[k] = weir_schema_find_feature(&p.schema, "n");
+    h.op.engine = &ENGINE;
+    pool = h_pool(&p, 8);
+    ngot = 0;
+    static const struct {
+        const char *key;
+        int64_t ts;
+        int batch;
+    } in[] = {{"A", 0, 0}, {"B", 1000, 0}, {"X", 12000, 1}, {"Y", 13000, 2}, {"Z", 14000, 2},
+              {"W", 100000, 3}};
+    for (int batch = 0, i = 0; batch < 4; batch++) {
+        struct weir_batch *b = weir_batch_get(pool);
+        for (; i < 6 && in[i].batch == batch; i++) {
+            int k = h_push_value(b, xc, 1);
+            b->rec[k].ts_ms = in[i].ts;
+            b->rec[k].key = in[i].key;
+            b->rec[k].key_len = 1;
+        }
+        CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+        weir_batch_put(b);
+    }
+    char keys[8] = "";
+    for (size_t k = 0; k < ngot && k < 7; k++)
+        keys[k] = got[k].key[0];
+    qsort(keys, strlen(keys), 1, cmp_char);
+    printf("bound: windows of %s written\n", keys);
+    CHECK(ngot == 5 && strcmp(keys, "ABXYZ") == 0);
+    CHECK(weir_state_count(weir_op_state_part(&h.op, 0, 0)) == 1);
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
 /* kind 0 tumbling, 1 hopping, 2 session. */
 static void run_random(int kind, int64_t size, int64_t hop, int64_t lateness, uint32_t nkeys)
 {
@@ -351,6 +406,7 @@ int main(void)
 {
     test_prepare_errors();
     test_start_before_epoch();
+    test_bound_keeps_open_windows();
     run_random(0, 2000, 0, 1500, 15);   /* tumbling 2 s */
     run_random(0, 700, 0, 0, 40);       /* tumbling, lateness 0: many late */
     run_random(1, 3000, 1000, 2000, 12); /* hopping 3 s every 1 s */
