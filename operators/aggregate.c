@@ -26,7 +26,7 @@
  * earliest known end (or before a new key would push one out of a full
  * store), and deletes the keys left with none open. Windows still open when the input ends stay in the
  * state (with --state-dir or a changelog they close in a later run), and so
- * does the watermark (see recall_watermark). */
+ * does the watermark (see newest_seen). */
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -37,6 +37,7 @@
 #include "engine/jsonw.h"
 #include "engine/operator.h"
 #include "engine/opstate.h"
+#include "operators/late.h"
 
 #define AGG_MAX_FIELDS 8
 #define AGG_MAX_OUTS 32
@@ -325,15 +326,14 @@ static struct slot *slot_new(const struct aggregate_conf *c, struct value *v, in
 /* ---- per worker ---------------------------------------------------------- */
 
 struct part_info {
-    int64_t max;      /* largest event time seen, or INT64_MIN */
     int64_t next_due; /* earliest known due time of an open window */
     int touched;
-    int recalled; /* max was recalled from the restored state */
 };
 
 struct aggregate_state {
     struct part_info *parts;
     uint32_t nparts;
+    struct weir_late late; /* the largest event time seen, by partition slot */
     struct weir_batch *out; /* results being filled */
     struct weir_buf json;   /* scratch for a result's raw value */
     struct weir_buf keys;   /* sweep: keys found due (klen, bytes) */
@@ -358,6 +358,7 @@ static void aggregate_destroy(struct weir_op *op)
         weir_batch_put(st->out);
     weir_buf_free(&st->json);
     weir_buf_free(&st->keys);
+    weir_late_free(&st->late);
     free(st->parts);
     free(st);
     op->state = NULL;
@@ -371,7 +372,7 @@ static struct part_info *part_info(struct aggregate_state *st, uint32_t part)
         if (!m)
             return NULL;
         for (uint32_t i = st->nparts; i < n; i++)
-            m[i] = (struct part_info){INT64_MIN, INT64_MIN + 1, 0, 0}; /* sweep once: restored */
+            m[i] = (struct part_info){INT64_MIN + 1, 0}; /* sweep once: restored */
         st->parts = m;
         st->nparts = n;
     }
@@ -383,30 +384,20 @@ static void aggregate_partition(struct weir_op *op, uint32_t part, int assigned)
     struct aggregate_state *st = op->state;
     (void)assigned;
     if (st && part < st->nparts) /* restored windows are found by the first sweep */
-        st->parts[part] = (struct part_info){INT64_MIN, INT64_MIN + 1, 0, 0};
+        st->parts[part] = (struct part_info){INT64_MIN + 1, 0};
+    if (st)
+        weir_late_reset(&st->late, part);
 }
 
-static int recall_seen(void *vmax, const void *key, uint32_t klen, const void *value)
+/* The watermark survives a restart through the keys (late.h): each
+ * remembers the partition's largest event time when it last took a record,
+ * so a record behind it is late after a restart as before it, instead of
+ * opening a window already written. The key that took the largest time
+ * keeps that window open, so a sweep never deletes it. */
+static int64_t newest_seen(const void *conf, const void *value)
 {
-    (void)key, (void)klen;
-    int64_t *max = vmax, seen = ((const struct value *)value)->seen;
-    *max = seen > *max ? seen : *max;
-    return 0;
-}
-
-/* The watermark survives a restart through the keys: each remembers the
- * partition's largest event time when it last took a record, and the
- * largest of those (a lower bound: a key a bound evicted took its memory
- * with it; the one that took the largest time keeps that window open, so a
- * sweep never deletes it) is where a restored partition starts, so a record behind it is
- * late after a restart as before it, instead of opening a window already
- * written. */
-static void recall_watermark(struct weir_op *op, uint32_t part, struct part_info *pi)
-{
-    struct weir_state *store = weir_op_state_part(op, part, 0);
-    pi->recalled = 1;
-    if (store)
-        weir_state_foreach(store, recall_seen, &pi->max);
+    (void)conf;
+    return ((const struct value *)value)->seen;
 }
 
 /* ---- results ------------------------------------------------------------- */
@@ -557,7 +548,7 @@ static int collect(void *vctx, const void *key, uint32_t klen, const void *value
  * on it (a record that could reach a written window is late), and kept it
  * would hold a place under max_keys, most recently used, that a key with
  * open windows then gives up. The partition's newest time stays with the
- * key that took it, whose window is still open (recall_watermark). */
+ * key that took it, whose window is still open (newest_seen). */
 static int sweep(struct weir_op *op, struct weir_batch *in, uint32_t part, int64_t wm)
 {
     const struct aggregate_conf *c = op->conf;
@@ -600,7 +591,8 @@ static int sweep(struct weir_op *op, struct weir_batch *in, uint32_t part, int64
 }
 
 /* Adds record i (time t) to its key's windows. */
-static int add_record(struct weir_op *op, struct weir_batch *b, uint32_t i, struct part_info *pi)
+static int add_record(struct weir_op *op, struct weir_batch *b, uint32_t i, struct part_info *pi,
+                      int64_t max)
 {
     const struct aggregate_conf *c = op->conf;
     struct value *v = weir_op_state(op, b, i, NULL);
@@ -608,7 +600,7 @@ static int add_record(struct weir_op *op, struct weir_batch *b, uint32_t i, stru
         return -ENOMEM;
     int64_t t = b->rec[i].ts_ms;
     const float *row = weir_batch_row(b, i);
-    int64_t wm = pi->max - c->lateness_ms;
+    int64_t wm = max - c->lateness_ms;
     for (uint32_t k = 0; k < v->n;) { /* the key's due windows go out first: slots stay free */
         if (due(c, slot_at(c, v, k)) > wm) {
             k++;
@@ -633,7 +625,7 @@ static int add_record(struct weir_op *op, struct weir_batch *b, uint32_t i, stru
             acc_add(c, w, row);
             pi->next_due = w->end < pi->next_due ? w->end : pi->next_due;
         }
-        v->seen = pi->max;
+        v->seen = max;
         return 0;
     }
     struct slot *into = NULL;
@@ -667,7 +659,7 @@ static int add_record(struct weir_op *op, struct weir_batch *b, uint32_t i, stru
     into->end = t > into->end ? t : into->end;
     acc_add(c, into, row);
     pi->next_due = due(c, into) < pi->next_due ? due(c, into) : pi->next_due;
-    v->seen = pi->max;
+    v->seen = max;
     return 0;
 }
 
@@ -675,10 +667,10 @@ static int add_record(struct weir_op *op, struct weir_batch *b, uint32_t i, stru
  * they go out first, their keys freeing the room, so that the key pushed
  * out is not one whose windows were complete but not yet written. */
 static int sweep_if_full(struct weir_op *op, struct weir_batch *b, uint32_t part,
-                         const struct part_info *pi)
+                         const struct part_info *pi, int64_t max)
 {
     const struct aggregate_conf *c = op->conf;
-    int64_t wm = pi->max - c->lateness_ms;
+    int64_t wm = max - c->lateness_ms;
     struct weir_state *store = wm >= pi->next_due ? weir_op_state_part(op, part, 0) : NULL;
     if (!store)
         return 0;
@@ -700,22 +692,20 @@ static int aggregate_process(struct weir_op *op, struct weir_batch *b)
         if (!weir_record_live(r))
             continue;
         struct part_info *pi = part_info(st, r->part);
-        if (!pi)
+        if (!pi || weir_late_recall(&st->late, op, r->part, newest_seen) < 0)
             return -ENOMEM;
-        if (!pi->recalled)
-            recall_watermark(op, r->part, pi);
-        int64_t wm = pi->max == INT64_MIN ? INT64_MIN : pi->max - c->lateness_ms;
-        if (r->ts_ms < 0 || r->ts_ms < wm) {
-            if (c->late == LATE_DEAD)
-                weir_batch_kill(b, i, r->ts_ms < 0
-                                          ? "aggregate: the record has no event time"
-                                          : "aggregate: event time behind the watermark (late)");
+        int64_t wm;
+        int late = weir_late_screen(&st->late, b, i, c->lateness_ms, c->late == LATE_DEAD,
+                                    "aggregate: the record has no event time",
+                                    "aggregate: event time behind the watermark (late)", &wm);
+        if (late < 0)
+            return late;
+        if (late)
             continue;
-        }
-        pi->max = r->ts_ms > pi->max ? r->ts_ms : pi->max;
         pi->touched = 1;
-        int rc = sweep_if_full(op, b, r->part, pi);
-        rc = rc ?: add_record(op, b, i, pi);
+        int64_t max = st->late.max[r->part];
+        int rc = sweep_if_full(op, b, r->part, pi, max);
+        rc = rc ?: add_record(op, b, i, pi, max);
         if (rc < 0)
             return rc;
     }
@@ -724,7 +714,7 @@ static int aggregate_process(struct weir_op *op, struct weir_batch *b)
         if (!pi->touched)
             continue;
         pi->touched = 0;
-        int64_t wm = pi->max - c->lateness_ms;
+        int64_t wm = st->late.max[p] - c->lateness_ms; /* a record went in: max was set */
         if (wm >= pi->next_due) {
             int rc = sweep(op, b, p, wm);
             if (rc < 0)

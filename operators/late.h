@@ -1,10 +1,10 @@
 /* Late records for operators that judge each record against the event times
- * seen before it in its partition (window, dedup): the engine's watermark
- * already includes the batch being processed, so it cannot say whether a
- * record of that batch came late. A record is late when it has no event time
- * or its time is behind the largest time seen in its partition minus the
- * pipeline's allowed lateness; after an assignment the largest time starts
- * from what the operator's restored keys hold. Shared by operators, not
+ * seen before it in its partition (window, dedup, aggregate): the engine's
+ * watermark already includes the batch being processed, so it cannot say
+ * whether a record of that batch came late. A record is late when it has
+ * no event time or its time is behind the largest time seen in its
+ * partition minus the pipeline's allowed lateness; after an assignment the
+ * largest time starts from what the operator's restored keys hold. Shared by operators, not
  * part of the engine. */
 #ifndef WEIR_OPERATORS_LATE_H
 #define WEIR_OPERATORS_LATE_H
