@@ -263,8 +263,26 @@ static int32_t parse_sum(struct parser *P)
     return parse_arith(P, ops, xops, 2, parse_term);
 }
 
+/* A feature holds a float: a number written beside one (compared with it,
+ * or in its `in` list) is rounded to float too, so that `x == 0.1` and
+ * `x <= 0.1` hold for the 0.1 a record carried (the double 0.1 is not the
+ * float 0.1 read back, which is larger). */
+static double at_feature_precision(const struct parser *P, int32_t other, double v)
+{
+    return P->e->nodes[other].op == X_FEAT ? (double)(float)v : v;
+}
+
+static void round_literal(struct parser *P, int32_t lit, int32_t other)
+{
+    struct expr_node *x = &P->e->nodes[lit];
+    if (x->op == X_NEG && P->e->nodes[x->a].op == X_CONST)
+        x = &P->e->nodes[x->a]; /* -0.1: the literal is 0.1 */
+    if (x->op == X_CONST && x->type == WEIR_EXPR_NUMBER)
+        x->k = at_feature_precision(P, other, x->k);
+}
+
 /* `l in [a, b, ...]`: literals of l's type. */
-static int32_t parse_in(struct parser *P, int32_t l, uint32_t pos, int negate)
+static int32_t parse_in(struct parser *P, int32_t l, int negate)
 {
     struct weir_expr *e = P->e;
     char got[300];
@@ -293,7 +311,7 @@ static int32_t parse_in(struct parser *P, int32_t l, uint32_t pos, int negate)
         if (neg)
             expr_next(P);
         if (type == WEIR_EXPR_NUMBER && P->tok.kind == T_NUM) {
-            e->nums[e->nnums++] = neg ? -P->tok.num : P->tok.num;
+            e->nums[e->nnums++] = at_feature_precision(P, l, neg ? -P->tok.num : P->tok.num);
         } else if (type == WEIR_EXPR_STRING && P->tok.kind == T_STR) {
             e->strs[e->nstrs++] = P->tok.str;
         } else {
@@ -305,8 +323,9 @@ static int32_t parse_in(struct parser *P, int32_t l, uint32_t pos, int negate)
         expr_next(P);
     }
     expr_next(P);
-    int32_t n = node(P, type == WEIR_EXPR_NUMBER ? X_IN_NUM : X_IN_STR, WEIR_EXPR_BOOL,
-                     e->nodes[l].pos, l, -1, -1);
+    int op = type == WEIR_EXPR_NUMBER ? (negate ? X_NOT_IN_NUM : X_IN_NUM)
+                                      : (negate ? X_NOT_IN_STR : X_IN_STR);
+    int32_t n = node(P, op, WEIR_EXPR_BOOL, e->nodes[l].pos, l, -1, -1);
     if (n < 0)
         return -1;
     if (type == WEIR_EXPR_NUMBER)
@@ -314,7 +333,7 @@ static int32_t parse_in(struct parser *P, int32_t l, uint32_t pos, int negate)
     else
         e->nodes[n].strs = e->strs + first;
     e->nodes[n].nlist = count;
-    return negate ? node(P, X_NOT, WEIR_EXPR_BOOL, pos, n, -1, -1) : n;
+    return n;
 }
 
 static int cmp_op(const struct parser *P)
@@ -335,7 +354,7 @@ static int32_t parse_cmp(struct parser *P)
     uint32_t pos = P->tok.pos;
     if (expr_is_word(P, "in")) {
         expr_next(P);
-        return parse_in(P, l, pos, 0);
+        return parse_in(P, l, 0);
     }
     if (expr_is_word(P, "not")) { /* `not in`, or a mistake */
         uint32_t save = P->at;
@@ -343,7 +362,7 @@ static int32_t parse_cmp(struct parser *P)
         expr_next(P);
         if (expr_is_word(P, "in")) {
             expr_next(P);
-            return parse_in(P, l, pos, 1);
+            return parse_in(P, l, 1);
         }
         P->at = save;
         P->tok = keep;
@@ -376,6 +395,8 @@ static int32_t parse_cmp(struct parser *P)
     }
     if (lt == WEIR_EXPR_STRING && rt == WEIR_EXPR_STRING)
         op = op == X_EQ ? X_STR_EQ : X_STR_NE;
+    round_literal(P, l, r);
+    round_literal(P, r, l);
     return node(P, op, WEIR_EXPR_BOOL, P->e->nodes[l].pos, l, r, -1);
 }
 
@@ -480,8 +501,24 @@ static const struct func *find_func(struct parser *P, const char *name, uint32_t
     return NULL;
 }
 
-/* The arguments of a call, after its '(' (the current token). */
-static int parse_args(struct parser *P, const char *name, int32_t *args)
+static int parse_args_in(struct parser *P, const char *name, int32_t *args);
+
+/* The arguments of a call (its name at pos), after its '(' (the current
+ * token). A call nests as a parenthesis does (depth: the stack, not only
+ * the nodes, is bounded). */
+static int parse_args(struct parser *P, const char *name, uint32_t pos, int32_t *args)
+{
+    if (++P->depth > EXPR_MAX_DEPTH) {
+        expr_error(P, pos, "expected at most %d nested parentheses or operators, got more",
+                   EXPR_MAX_DEPTH);
+        return -1;
+    }
+    int n = parse_args_in(P, name, args);
+    P->depth--;
+    return n;
+}
+
+static int parse_args_in(struct parser *P, const char *name, int32_t *args)
 {
     char got[300], after[300];
     int n = 0;
@@ -532,7 +569,7 @@ static int32_t parse_call(struct parser *P, const char *name, uint32_t pos)
     if (f->op == X_EXISTS_FEAT)
         return parse_exists(P, pos);
     int32_t args[EXPR_MAX_ARGS] = {0}; /* (-O3 cannot see that n checks them) */
-    int n = parse_args(P, name, args);
+    int n = parse_args(P, name, pos, args);
     if (n < 0)
         return -1;
     if ((f->nargs >= 0 && n != f->nargs) || (f->nargs == -2 && n < 2)) {

@@ -122,12 +122,13 @@ static void eval_strings(const struct expr_node *x, const struct expr_node *node
         break;
     }
     case X_IN_STR:
+    case X_NOT_IN_STR:
         for (uint32_t i = 0; i < n; i++) {
             const struct weir_str *u = str_of(sa, b, i);
             int hit = 0;
             for (uint32_t k = 0; k < x->nlist && !hit; k++)
                 hit = str_equal(u, &x->strs[k]);
-            out[i] = hit;
+            out[i] = x->op == X_IN_STR ? hit : u->p && !hit; /* absent: false, as NaN is */
         }
         break;
     case X_EXISTS_STR: LOOP(b->S[(size_t)i * b->nstr + (size_t)x->col].p != NULL);
@@ -162,16 +163,18 @@ static void eval_node(const struct expr_node *x, const struct expr_node *nodes, 
     case X_AND: LOOP(A[i] != 0 && B[i] != 0);
     case X_OR: LOOP(A[i] != 0 || B[i] != 0);
     case X_IN_NUM:
+    case X_NOT_IN_NUM:
         for (uint32_t i = 0; i < n; i++) {
             int hit = 0;
             for (uint32_t k = 0; k < x->nlist && !hit; k++)
                 hit = A[i] == x->nums[k];
-            out[i] = hit;
+            out[i] = x->op == X_IN_NUM ? hit : !isnan(A[i]) && !hit;
         }
         break;
     case X_STR_EQ:
     case X_STR_NE:
     case X_IN_STR:
+    case X_NOT_IN_STR:
     case X_EXISTS_STR: eval_strings(x, nodes, b, out); break;
     case X_EXISTS_FEAT: LOOP(!isnan(b->X[(size_t)i * b->stride + (size_t)x->col]));
     case X_EXISTS_TS: LOOP(b->rec[i].ts_ms >= 0);

@@ -32,10 +32,12 @@ enum expr_op {
     X_NE,
     X_AND,
     X_OR,
-    X_IN_NUM, /* a in nums[0..nlist) */
+    X_IN_NUM,     /* a in nums[0..nlist) */
+    X_NOT_IN_NUM, /* a not in nums: false when a is NaN, as != is */
     X_STR_EQ,
-    X_STR_NE, /* string nodes a and b */
-    X_IN_STR, /* string node a in strs[0..nlist) */
+    X_STR_NE,     /* string nodes a and b */
+    X_IN_STR,     /* string node a in strs[0..nlist) */
+    X_NOT_IN_STR, /* a not in strs: false when a is absent */
     X_EXISTS_FEAT,
     X_EXISTS_STR,
     X_EXISTS_TS,

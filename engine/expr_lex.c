@@ -6,8 +6,10 @@
 #include "engine/diag.h"
 #include "engine/expr.h"
 #include "engine/expr_internal.h"
+#include "engine/jscan.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -78,11 +80,12 @@ static void lex_number(struct parser *P, struct token *t)
         for (i += 2; isdigit((unsigned char)s[i]); i++) {
         }
     }
-    char buf[128];
-    uint32_t len = i - P->at;
-    snprintf(buf, sizeof buf, "%.*s", (int)(len < sizeof buf ? len : sizeof buf - 1), s + P->at);
     t->kind = T_NUM;
-    t->num = strtod(buf, NULL); /* only digits, '.', exponent: no "inf", no hex */
+    /* only digits, '.', exponent (no "inf", no hex); read as JSON numbers
+     * are: whatever the length, and with '.' whatever the process's locale.
+     * Too large: +Inf. */
+    if (weir_jnum_parse(s + P->at, i - P->at, &t->num) == -ENOMEM)
+        expr_error(P, t->pos, "out of memory");
     P->at = i;
 }
 

@@ -21,6 +21,17 @@ int weir_schema_find_feature(const struct weir_schema *s, const char *name)
 static int column_out(struct weir_prepare *p, struct weir_column *cols, uint32_t *n,
                       const char *name, const char *path, int emit, const char *what)
 {
+    /* a feature and a string field of one name would be one member of the
+     * output, the later one silently taking the earlier one's place */
+    int feat = cols == p->schema->feat;
+    const struct weir_column *other = feat ? p->schema->str : p->schema->feat;
+    int o = find(other, feat ? p->schema->nstr : p->schema->nfeat, name);
+    if (o >= 0 && other[o].producer >= 0 && other[o].producer != p->op_index) {
+        weir_diag_add(p->diag, path, "expected a name that is not taken: \"%s\" is a %s "
+                      "written by operators[%d]", name, feat ? "string field" : "feature",
+                      other[o].producer);
+        return -1;
+    }
     int idx = find(cols, *n, name);
     if (idx >= 0 && cols[idx].producer >= 0 && cols[idx].producer != p->op_index) {
         weir_diag_add(p->diag, path, "%s \"%s\" is already written by operators[%d]", what, name,

@@ -54,8 +54,9 @@ static int derive_prepare(void *vconf, const json_t *raw, struct weir_prepare *p
         struct weir_expr *e = weir_expr_compile_as(
             json_string_value(v), p, fp, (1u << WEIR_EXPR_NUMBER) | (1u << WEIR_EXPR_BOOL),
             "a number or a condition");
-        if (!e) {
+        if (!e) { /* its name still exists for the fields after it: no second error */
             bad++;
+            weir_schema_feature_out(p, name, fp, 1);
             continue;
         }
         c->expr[c->n] = e;

@@ -211,6 +211,8 @@ REF(r_clip, isnan(a) ? NAN : a<-1 ? -1 : a> 2 ? 2 : a)
 REF(r_cmp, (a < b) + 2 * (a <= b) + 4 * (a > c) + 8 * (b >= c) + 16 * (a == b) + 32 * ref_ne(a, c))
 REF(r_logic, (a > 0 && !(b > 0)) || c == 7)
 REF(r_in, a == 1 || a == -1 || a == 7)
+REF(r_not_in, !isnan(a) && !(a == 1 || a == -1 || a == 7))
+REF(r_str_not_in, s->p && !(str_is(s, "y") || str_is(s, "")))
 REF(r_if, a > b ? a : isnan(c) ? 0 : c)
 REF(r_exists, !isnan(a) && s->p != NULL)
 REF(r_str, str_is(s, "x") +
@@ -242,6 +244,9 @@ static const struct evcase evcases[] = {
      r_cmp},
     {"a > 0 and not b > 0 or c == 7", r_logic},
     {"a in [1, -1, 7]", r_in},
+    /* `not in` is false for a missing value, as != is */
+    {"a not in [1, -1, 7]", r_not_in},
+    {"s not in ['y', '']", r_str_not_in},
     {"if(a > b, a, if(is_nan(c), 0, c))", r_if},
     {"exists(a) and exists(s)", r_exists},
     {"if(s == 'x', 1, 0) + 2 * if(s != t, 1, 0) + 4 * if(s in ['y', ''], 1, 0) + "
@@ -366,9 +371,64 @@ static void test_handbook_flags(void)
     h_pipe_free(&p);
 }
 
+/* One feature value a, one expression: its result. */
+static double eval_one(const char *text, float a)
+{
+    struct h_pipe p;
+    schema(&p);
+    struct weir_expr *e = compile(&p, text);
+    CHECK(e != NULL);
+    if (!e) {
+        fprintf(stderr, "  %s: %s\n", text, h_last_diag(&p));
+        h_pipe_free(&p);
+        return NAN;
+    }
+    struct weir_batch_pool *pool = h_pool(&p, 4);
+    struct weir_batch *b = weir_batch_get(pool);
+    weir_batch_push(b);
+    weir_batch_row(b, 0)[0] = a;
+    struct weir_expr_run run;
+    weir_expr_run_init(&run, e);
+    const double *got = weir_expr_eval(&run, b);
+    double v = got ? got[0] : NAN;
+    weir_expr_run_free(&run);
+    weir_batch_put(b);
+    weir_batch_pool_free(pool);
+    weir_expr_free(e);
+    h_pipe_free(&p);
+    return v;
+}
+
+/* A number written beside a feature is compared at the feature's (float)
+ * precision: the 0.1 a record carried is 0.1. Literals are read whatever
+ * their length (131 digits). Calls nest no deeper than parentheses (a
+ * deeper one is an error, not a crash). */
+static void test_literals(void)
+{
+    CHECK(eval_one("a == 0.1", 0.1f) == 1);
+    CHECK(eval_one("a <= 0.1", 0.1f) == 1);
+    CHECK(eval_one("0.1 >= a", 0.1f) == 1);
+    CHECK(eval_one("a in [0.2, 0.1]", 0.1f) == 1);
+    CHECK(eval_one("a == -0.1", -0.1f) == 1);
+    CHECK(eval_one("a in [-57.16]", -57.16f) == 1);
+    CHECK(eval_one("a > 0.1", 0.1f) == 0);
+    CHECK(eval_one("a not in [0.1]", 0.1f) == 0);
+    char big[200];
+    snprintf(big, sizeof big, "a * 0 + 1%0130de-130", 0);
+    CHECK(eval_one(big, 2) == 1);
+    char deep[1200] = "";
+    for (int i = 0; i < 201; i++)
+        strcat(deep, "abs(");
+    strcat(deep, "a");
+    for (int i = 0; i < 201; i++)
+        strcat(deep, ")");
+    bad(deep, "column 801: expected at most 200 nested parentheses or operators, got more");
+}
+
 int main(void)
 {
     test_parse();
+    test_literals();
     test_eval();
     test_handbook_flags();
     return check_summary();
