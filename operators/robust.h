@@ -55,10 +55,20 @@ static inline double weir_sorted_median(const float *s, uint32_t n)
     return n % 2 ? s[n / 2] : 0.5 * ((double)s[n / 2 - 1] + (double)s[n / 2]);
 }
 
-/* The median of |s[i] - m| over the sorted s[0..n), n > 0. */
+/* The median of |s[i] - m| over the sorted s[0..n), n > 0. The values
+ * right of m are found in double: a median between two adjacent floats
+ * (16777216 and 16777218 have 16777217) rounded to float would land on one
+ * of them, and its copies would count as negative deviations. */
 static inline double weir_sorted_mad(const float *s, uint32_t n, double m)
 {
-    uint32_t right = weir_sorted_lower_bound(s, n, (float)m);
+    uint32_t right = 0;
+    for (uint32_t hi = n; right < hi;) {
+        uint32_t mid = right + (hi - right) / 2;
+        if ((double)s[mid] < m)
+            right = mid + 1;
+        else
+            hi = mid;
+    }
     int64_t l = (int64_t)right - 1;
     uint32_t r = right;
     double prev = 0, cur = 0;

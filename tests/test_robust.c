@@ -107,9 +107,22 @@ static void test_median_mad(void)
     }
 }
 
+/* A median between two adjacent floats (16777217, between 16777216 and
+ * 16777218) is not a float: the values below it still deviate by +1, not
+ * by -1 (the MAD is 1, not 0). */
+static void test_mad_between_floats(void)
+{
+    const float s[8] = {16777216, 16777216, 16777216, 16777216,
+                        16777218, 16778240, 16778240, 16778240};
+    double m = weir_sorted_median(s, 8);
+    CHECK(m == 16777217.0);
+    CHECK(weir_sorted_mad(s, 8, m) == 1.0);
+}
+
 int main(void)
 {
     rng = 42;
+    test_mad_between_floats();
     test_sorted_window();
     test_replace_both_sides();
     test_lower_bound();
