@@ -67,8 +67,10 @@ static inline double zscore_mass(double z)
     return erf(fabs(z) * M_SQRT1_2);
 }
 
-/* One record's score; inputs that are NaN (missing, or still warming up
- * upstream) are ignored, and a record with none scores 0. */
+/* One record's score; inputs that are NaN (a missing feature, a z from
+ * standardize still warming up) are ignored, and a record with none scores
+ * 0. The scorers write 0, not NaN, on a record without their input: a
+ * mean counts it (the guide says so). */
 static float score_row(const struct score_conf *c, const float *row)
 {
     double acc = 0.0;
