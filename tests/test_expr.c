@@ -35,15 +35,22 @@ static struct weir_expr *compile(struct h_pipe *p, const char *text)
     return weir_expr_compile(text, &pr, "operators[3].expr");
 }
 
+/* text compiled over schema() into p, NULL (said) when it does not. */
+static struct weir_expr *compiled(struct h_pipe *p, const char *text)
+{
+    schema(p);
+    struct weir_expr *e = compile(p, text);
+    CHECK(e != NULL);
+    if (!e)
+        fprintf(stderr, "  %s: %s\n", text, h_last_diag(p));
+    return e;
+}
+
 static void good(const char *text, enum weir_expr_type want)
 {
     struct h_pipe p;
-    schema(&p);
-    struct weir_expr *e = compile(&p, text);
-    CHECK(e != NULL);
-    if (!e) {
-        fprintf(stderr, "  %s: %s\n", text, h_last_diag(&p));
-    } else {
+    struct weir_expr *e = compiled(&p, text);
+    if (e) {
         CHECK(weir_expr_result_type(e) == want);
         if (weir_expr_result_type(e) != want)
             fprintf(stderr, "  %s: type %s\n", text, weir_expr_type_name(weir_expr_result_type(e)));
@@ -375,11 +382,8 @@ static void test_handbook_flags(void)
 static double eval_one(const char *text, float a)
 {
     struct h_pipe p;
-    schema(&p);
-    struct weir_expr *e = compile(&p, text);
-    CHECK(e != NULL);
+    struct weir_expr *e = compiled(&p, text);
     if (!e) {
-        fprintf(stderr, "  %s: %s\n", text, h_last_diag(&p));
         h_pipe_free(&p);
         return NAN;
     }

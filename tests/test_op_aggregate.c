@@ -158,23 +158,33 @@ static int cmp_ts(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* An aggregate of conf's opening (the rest: a count written as "n") over
+ * feature x, through the stand-in engine; returns x's column. */
+static int build_counting(struct h_pipe *p, struct h_op *h, const char *conf)
+{
+    char json[512];
+    snprintf(json, sizeof json, "%s, \"aggregates\": [{\"agg\": \"count\", \"out\": \"n\"}]}",
+             conf);
+    h_pipe_init(p);
+    int xc = h_feature(p, "x", 0);
+    CHECK(h_build(h, &weir_op_aggregate, json, p, 1) == 0);
+    for (int k = 0; k < 6; k++)
+        cols[k] = weir_schema_find_feature(&p->schema, "n");
+    h->op.engine = &ENGINE;
+    pool = h_pool(p, 8);
+    ngot = 0;
+    return xc;
+}
+
 /* A hopping window that began before 1970 (100 ms, size 3 s, hop 1.5 s)
  * is written with its start as a time, not "23:59:59.-500". */
 static void test_start_before_epoch(void)
 {
     struct h_pipe p;
     struct h_op h;
-    h_pipe_init(&p);
-    int xc = h_feature(&p, "x", 0);
-    CHECK(h_build(&h, &weir_op_aggregate,
-                  "{\"kind\": \"hopping\", \"by\": \"kafka:key\", \"size\": \"3s\", \"hop\": \"1500ms\", "
-                  "\"aggregates\": [{\"agg\": \"count\", \"out\": \"n\"}]}",
-                  &p, 1) == 0);
-    for (int k = 0; k < 6; k++)
-        cols[k] = weir_schema_find_feature(&p.schema, "n");
-    h.op.engine = &ENGINE;
-    pool = h_pool(&p, 8);
-    ngot = 0;
+    int xc = build_counting(&p, &h,
+                            "{\"kind\": \"hopping\", \"by\": \"kafka:key\", \"size\": \"3s\", "
+                            "\"hop\": \"1500ms\"");
     struct weir_batch *b = weir_batch_get(pool);
     for (int i = 0; i < 2; i++) {
         int k = h_push_value(b, xc, 1);
@@ -210,17 +220,9 @@ static void test_bound_keeps_open_windows(void)
 {
     struct h_pipe p;
     struct h_op h;
-    h_pipe_init(&p);
-    int xc = h_feature(&p, "x", 0);
-    CHECK(h_build(&h, &weir_op_aggregate,
-                  "{\"kind\": \"tumbling\", \"by\": \"kafka:key\", \"size\": \"10s\", "
-                  "\"max_keys\": 3, \"aggregates\": [{\"agg\": \"count\", \"out\": \"n\"}]}",
-                  &p, 1) == 0);
-    for (int k = 0; k < 6; k++)
-        cols[k] = weir_schema_find_feature(&p.schema, "n");
-    h.op.engine = &ENGINE;
-    pool = h_pool(&p, 8);
-    ngot = 0;
+    int xc = build_counting(&p, &h,
+                            "{\"kind\": \"tumbling\", \"by\": \"kafka:key\", \"size\": \"10s\", "
+                            "\"max_keys\": 3");
     static const struct {
         const char *key;
         int64_t ts;
