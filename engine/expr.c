@@ -345,16 +345,27 @@ static int cmp_op(const struct parser *P)
     return -1;
 }
 
+/* n, or -1 (said) when a comparison follows the one just parsed. */
+static int32_t no_chain(struct parser *P, int32_t n)
+{
+    char got[300];
+    if (n >= 0 && cmp_op(P) >= 0) {
+        expr_error(P, P->tok.pos, "expected 'and' between two comparisons, got %s",
+                   expr_tok_desc(P, &P->tok, got, sizeof got));
+        return -1;
+    }
+    return n;
+}
+
 static int32_t parse_cmp(struct parser *P)
 {
     int32_t l = parse_sum(P);
     if (l < 0)
         return -1;
-    char got[300];
     uint32_t pos = P->tok.pos;
     if (expr_is_word(P, "in")) {
         expr_next(P);
-        return parse_in(P, l, 0);
+        return no_chain(P, parse_in(P, l, 0));
     }
     if (expr_is_word(P, "not")) { /* `not in`, or a mistake */
         uint32_t save = P->at;
@@ -362,7 +373,7 @@ static int32_t parse_cmp(struct parser *P)
         expr_next(P);
         if (expr_is_word(P, "in")) {
             expr_next(P);
-            return parse_in(P, l, 1);
+            return no_chain(P, parse_in(P, l, 1));
         }
         P->at = save;
         P->tok = keep;
@@ -388,11 +399,8 @@ static int32_t parse_cmp(struct parser *P)
         return -1;
     if (want_type(P, r, lt, "after", opname) < 0)
         return -1;
-    if (cmp_op(P) >= 0) {
-        expr_error(P, P->tok.pos, "expected 'and' between two comparisons, got %s",
-                   expr_tok_desc(P, &P->tok, got, sizeof got));
+    if (no_chain(P, 0) < 0)
         return -1;
-    }
     if (lt == WEIR_EXPR_STRING && rt == WEIR_EXPR_STRING)
         op = op == X_EQ ? X_STR_EQ : X_STR_NE;
     round_literal(P, l, r);

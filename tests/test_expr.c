@@ -106,6 +106,7 @@ static void test_parse(void)
     bad("a > 1 or b", "column 10: expected a bool after 'or', got a number");
     bad("not a", "column 5: expected a bool after 'not', got a number");
     bad("a < b < c", "column 7: expected 'and' between two comparisons, got '<'");
+    bad("a in [1] == 1", "column 10: expected 'and' between two comparisons, got '=='");
     bad("a = 1", "column 3: expected '==' to compare, got '='");
     bad("s < 'x'", "column 1: expected a number before '<', got a string");
     bad("s == 1", "column 6: expected a string after '==', got a number");
