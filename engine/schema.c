@@ -21,12 +21,15 @@ int weir_schema_find_feature(const struct weir_schema *s, const char *name)
 static int column_out(struct weir_prepare *p, struct weir_column *cols, uint32_t *n,
                       const char *name, const char *path, int emit, const char *what)
 {
-    /* a feature and a string field of one name would be one member of the
-     * output, the later one silently taking the earlier one's place */
+    /* a feature and a string field of one name, one of them written into
+     * the output, would be one member of it, the later one silently taking
+     * the earlier one's place (columns that only read the record's own
+     * field, as extract's and mask's, do not collide) */
     int feat = cols == p->schema->feat;
     const struct weir_column *other = feat ? p->schema->str : p->schema->feat;
     int o = find(other, feat ? p->schema->nstr : p->schema->nfeat, name);
-    if (o >= 0 && other[o].producer >= 0 && other[o].producer != p->op_index) {
+    if (o >= 0 && other[o].producer >= 0 && other[o].producer != p->op_index &&
+        (emit || other[o].emit)) {
         weir_diag_add(p->diag, path, "expected a name that is not taken: \"%s\" is a %s "
                       "written by operators[%d]", name, feat ? "string field" : "feature",
                       other[o].producer);

@@ -328,6 +328,7 @@ static struct slot *slot_new(const struct aggregate_conf *c, struct value *v, in
 struct part_info {
     int64_t next_due; /* earliest known due time of an open window */
     int touched;
+    int swept_early; /* in this batch, by sweep_if_full */
 };
 
 struct aggregate_state {
@@ -372,7 +373,7 @@ static struct part_info *part_info(struct aggregate_state *st, uint32_t part)
         if (!m)
             return NULL;
         for (uint32_t i = st->nparts; i < n; i++)
-            m[i] = (struct part_info){INT64_MIN + 1, 0}; /* sweep once: restored */
+            m[i] = (struct part_info){INT64_MIN + 1, 0, 0}; /* sweep once: restored */
         st->parts = m;
         st->nparts = n;
     }
@@ -384,7 +385,7 @@ static void aggregate_partition(struct weir_op *op, uint32_t part, int assigned)
     struct aggregate_state *st = op->state;
     (void)assigned;
     if (st && part < st->nparts) /* restored windows are found by the first sweep */
-        st->parts[part] = (struct part_info){INT64_MIN + 1, 0};
+        st->parts[part] = (struct part_info){INT64_MIN + 1, 0, 0};
     if (st)
         weir_late_reset(&st->late, part);
 }
@@ -665,13 +666,18 @@ static int add_record(struct weir_op *op, struct weir_batch *b, uint32_t i, stru
 
 /* A store at max_keys evicts a key to take a new one: when windows are due,
  * they go out first, their keys freeing the room, so that the key pushed
- * out is not one whose windows were complete but not yet written. */
-static int sweep_if_full(struct weir_op *op, struct weir_batch *b, uint32_t part,
-                         const struct part_info *pi, int64_t max)
+ * out is not one whose windows were complete but not yet written. A sweep
+ * walks every key, so it runs for the first new key of a batch that finds
+ * the store full, not for each (the batch's own sweep follows at its end). */
+static int sweep_if_full(struct weir_op *op, struct weir_batch *b, uint32_t i,
+                         struct part_info *pi, int64_t max)
 {
     const struct aggregate_conf *c = op->conf;
+    uint32_t part = b->rec[i].part;
     int64_t wm = max - c->lateness_ms;
-    struct weir_state *store = wm >= pi->next_due ? weir_op_state_part(op, part, 0) : NULL;
+    struct weir_state *store = !pi->swept_early && wm >= pi->next_due
+                                   ? weir_op_state_part(op, part, 0)
+                                   : NULL;
     if (!store)
         return 0;
     uint64_t room = (uint64_t)c->state.max_bytes - weir_state_bytes(store); /* about a key */
@@ -679,6 +685,11 @@ static int sweep_if_full(struct weir_op *op, struct weir_batch *b, uint32_t part
         weir_state_bytes(store) < (uint64_t)c->state.max_bytes &&
         room > sizeof(struct value) + (uint64_t)c->slots * c->slot_size + 320)
         return 0;
+    uint32_t klen;
+    const void *key = weir_op_state_key(op->keyed, b, i, &klen);
+    if (weir_state_find(store, key, klen))
+        return 0; /* a key already kept pushes none out */
+    pi->swept_early = 1;
     return sweep(op, b, part, wm);
 }
 
@@ -704,7 +715,7 @@ static int aggregate_process(struct weir_op *op, struct weir_batch *b)
             continue;
         pi->touched = 1;
         int64_t max = st->late.max[r->part];
-        int rc = sweep_if_full(op, b, r->part, pi, max);
+        int rc = sweep_if_full(op, b, i, pi, max);
         rc = rc ?: add_record(op, b, i, pi, max);
         if (rc < 0)
             return rc;
@@ -714,6 +725,7 @@ static int aggregate_process(struct weir_op *op, struct weir_batch *b)
         if (!pi->touched)
             continue;
         pi->touched = 0;
+        pi->swept_early = 0;
         int64_t wm = st->late.max[p] - c->lateness_ms; /* a record went in: max was set */
         if (wm >= pi->next_due) {
             int rc = sweep(op, b, p, wm);
