@@ -67,8 +67,9 @@ static int jsonl_members_at_load(const char *path, struct weir_schema *schema)
  * sinks the records' top-level fields (extract's wildcards expand against
  * it, sinks check "fields" names with it). With several files, the first
  * one's (each file's own header is still read by the run); gzip files are
- * inflated for it. A file that cannot be read now is reported when the run
- * opens it; its fields stay unknown. */
+ * inflated for it, and a byte-order mark is skipped as the run skips it. A
+ * file that cannot be read now is reported when the run opens it; its fields
+ * stay unknown. */
 static int header_at_load(const struct file_source_conf *c, struct weir_schema *schema,
                           int wants_names)
 {
@@ -85,17 +86,18 @@ static int header_at_load(const struct file_source_conf *c, struct weir_schema *
         return 0;
     int n = gzread(gz, buf, sizeof buf);
     gzclose(gz);
-    const char *nl = n > 0 ? memchr(buf, '\n', (size_t)n) : NULL;
+    size_t bom = n > 0 ? weir_linesplit_bom_len(buf, (size_t)n) : 0;
+    const char *line = buf + bom, *nl = n > 0 ? memchr(line, '\n', (size_t)n - bom) : NULL;
     if (!nl)
         return 0;
-    size_t len = (size_t)(nl - buf);
-    if (len > 0 && buf[len - 1] == '\r')
+    size_t len = (size_t)(nl - line);
+    if (len > 0 && line[len - 1] == '\r')
         len--;
     struct weir_csv_header *h = calloc(1, sizeof *h);
     if (!h)
         return -ENOMEM;
     const char *reason = NULL;
-    int rc = weir_csv_header_parse(h, buf, len, c->delimiter[0], &reason);
+    int rc = weir_csv_header_parse(h, line, len, c->delimiter[0], &reason);
     if (rc == 0 && !(schema->input = calloc(h->n ? h->n : 1, sizeof *schema->input)))
         rc = -ENOMEM;
     for (size_t k = 0; rc == 0 && k < h->n; k++) {
@@ -204,23 +206,37 @@ static const char *arena_printf(struct weir_batch *b, const char *fmt, size_t a,
 
 /* A CSV row becomes a JSON object, with its members listed for the
  * operators (extract reads them instead of scanning the object); a row that
- * does not parse keeps its raw bytes for the dead-letter sink. */
+ * does not parse keeps its raw bytes for the dead-letter sink. A line after
+ * one that ended inside a quoted field is that field's rest, not a row: it
+ * is a dead letter too (read as a row, its pieces made a record of wrong
+ * values). */
 static int add_csv_row(struct file_source *fs, struct weir_batch *b, int i,
                        const struct weir_line *ln)
 {
     struct weir_record *r = &b->rec[i];
-    const struct weir_csv_header *h = &fs->header;
+    struct weir_csv_header *h = &fs->header;
     char reason[160];
+    const char *why = NULL;
     struct weir_members *m = NULL;
     if (h->shape &&
         !(m = weir_arena_alloc(&b->arena, sizeof *m + h->n * sizeof m->m[0])))
         return -ENOMEM;
     fs->scratch.len = 0;
-    if (weir_csv_row_members(&fs->header, ln->p, ln->len, &fs->scratch, m, reason,
-                             sizeof reason) < 0) {
+    int rc = -EINVAL;
+    if (fs->in_quote) {
+        fs->in_quote = weir_csv_ends_in_quote(ln->p, ln->len, h->delim, 1);
+        why = "CSV line continues a quoted field from the line before (fields may not span lines)";
+    } else if ((rc = weir_csv_row_members(h, ln->p, ln->len, &fs->scratch, m, reason,
+                                          sizeof reason)) == -EINVAL) {
+        fs->in_quote = weir_csv_ends_in_quote(ln->p, ln->len, h->delim, 0);
+        why = weir_arena_strdup(&b->arena, reason, strlen(reason));
+    }
+    if (rc == -ENOMEM)
+        return rc;
+    if (rc < 0) {
         if (!(r->value = weir_arena_strdup(&b->arena, ln->p, ln->len)))
             return -ENOMEM;
-        weir_batch_kill(b, (uint32_t)i, weir_arena_strdup(&b->arena, reason, strlen(reason)));
+        weir_batch_kill(b, (uint32_t)i, why);
     } else {
         if (!(r->value = weir_arena_strdup(&b->arena, fs->scratch.data, fs->scratch.len)))
             return -ENOMEM;
@@ -247,6 +263,8 @@ static int add_line(struct file_source *fs, const struct weir_line *ln)
     r->value_len = (uint32_t)ln->len;
     if (fs->format == FMT_CSV && !ln->too_long && ln->len > 0)
         return add_csv_row(fs, b, i, ln);
+    if (ln->too_long) /* only its start is here: whether it closed a quote is not known */
+        fs->in_quote = 0;
     r->value = weir_arena_strdup(&b->arena, ln->p, ln->len);
     if (!r->value)
         return -ENOMEM;
@@ -340,6 +358,7 @@ int weir_file_source_open_as(struct file_source *fs, size_t k, int same_as,
         memset(&fs->header, 0, sizeof fs->header);
         fs->have_header = 0;
     }
+    fs->in_quote = 0;
     free(fs->header_line);
     fs->header_line = NULL;
     fs->at_eof = 0;

@@ -58,6 +58,7 @@ struct file_source {
     struct weir_batch *batch;   /* being filled */
     struct weir_csv_header header;
     int have_header;
+    int in_quote;               /* the last CSV line ended inside a quoted field */
     struct weir_buf scratch;    /* a CSV row as JSON */
     struct file_ticket *free_tickets;
     unsigned tickets_out;       /* handed to the worker, not yet done */

@@ -50,6 +50,7 @@ static int resume(struct file_source *fs, const struct file_source *old, struct 
     uint64_t line = old->ls.line_no;
     uint64_t byte = old->stream_in - weir_linesplit_pending(&old->ls);
     int csv_header_lost = fs->format == FMT_CSV && line > 0 && !old->header_line;
+    fs->in_quote = old->in_quote; /* a quoted field open at the last line goes on */
     if ((fs->gzip || old->gzip) && fs->offset < 0)
         return weir_error_set(err, -ESPIPE, "%s: a gzip stream from a pipe cannot resume after "
                               "line %llu with a new inflater: restart to change the source",
