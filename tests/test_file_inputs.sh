@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # File source inputs beyond one plain file: gzip, globs, directories.
-#   1. A directory reads its data files (csv, csv.gz, jsonl.gz; not a README)
+#   1. A directory reads its data files (csv, csv.gz, jsonl.gz; not a README,
+#      nor a subdirectory named like data)
 #      one after another in name order, each CSV with its own header; every
 #      line becomes one record (input lines = outputs + dead letters).
 #   2. A dead letter names the file and the line within it.
 #   3. Concatenated gzip members are one stream; a truncated or corrupt gzip
-#      file fails the run with a message naming it, instead of a short input.
+#      file fails the run with a message naming it, instead of a short input;
+#      zero bytes after the last member are padding, other bytes an error
+#      that says where.
 #   4. A glob matching nothing, or an empty directory, is a load-time error
 #      with the JSON path; a CSV header after a byte-order mark names its
 #      first column without it at load (a sink's "fields" may name it).
@@ -30,6 +33,8 @@ printf 'id,v\n1,1.5\n2,2.5\n' | gzip >"$T/in/a.csv.gz"
 printf 'v,id\n3.5,3\nbad,4,4\n4.5,5\n' >"$T/in/b.csv"
 printf '{"id":6,"v":6.5}\n{"id":7,"v":7.5}' | gzip >"$T/in/c.jsonl.gz"
 echo "not data" >"$T/in/README.md"
+mkdir -p "$T/in/archive.jsonl" # a directory named like data: skipped, as a glob skips it
+printf '{"id":99}\n' >"$T/in/archive.jsonl/old.jsonl"
 cat >"$T/p.json" <<JSON
 {"name": "inputs", "source": {"type": "file", "path": "$T/in"},
  "operators": [{"type": "extract", "fields": {"id": "/id", "v": "/v"}}],
@@ -76,6 +81,34 @@ printf 'garbage after the header, not deflate data' >>"$T/corrupt.csv.gz"
 "$WEIR_BIN" run "$T/p.json" --quiet --set source.path="$T/corrupt.csv.gz" 2>"$T/err"
 rc=$?
 if [ $rc -eq 1 ] && grep -q "corrupt.csv.gz" "$T/err"; then ok; else fail "corrupt gzip: rc $rc: $(cat "$T/err")"; fi
+
+# Zero bytes after the last member (tape and block tools pad so; gzip -d
+# takes it), across reads, inflated ahead or on the worker: every record;
+# other bytes after the stream fail the run, saying where they start.
+{ printf 'x\n1\n' | gzip; printf '2\n' | gzip; head -c 10000 /dev/zero; } >"$T/pad.csv.gz"
+{ cat "$T/pad.csv.gz"; printf 'junk'; } >"$T/junk.csv.gz"
+for ahead in true false; do
+    "$WEIR_BIN" run "$T/p.json" --quiet --set source.path="$T/pad.csv.gz" \
+        --set source.read_size=4096 --set source.inflate_ahead=$ahead \
+        --set 'operators[0].fields={"id": "/x"}' 2>"$T/err"
+    rc=$?
+    n=$(wc -l <"$T/out.jsonl")
+    if [ $rc -eq 0 ] && [ "$n" -eq 2 ]; then
+        ok
+    else
+        fail "zero padding, ahead $ahead: rc $rc, $n records: $(cat "$T/err")"
+    fi
+    "$WEIR_BIN" run "$T/p.json" --quiet --set source.path="$T/junk.csv.gz" \
+        --set source.inflate_ahead=$ahead --set 'operators[0].fields={"id": "/x"}' 2>"$T/err"
+    rc=$?
+    at=$(stat -c %s "$T/pad.csv.gz")
+    want="junk.csv.gz: trailing data after the gzip stream at byte $at"
+    if [ $rc -eq 1 ] && grep -q "$want" "$T/err"; then
+        ok
+    else
+        fail "trailing junk, ahead $ahead: rc $rc: $(cat "$T/err") (want byte $at)"
+    fi
+done
 
 # Load-time errors.
 "$WEIR_BIN" validate "$T/p.json" --set source.path="$T/in/*.parquet" 2>"$T/err"
