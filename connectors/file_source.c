@@ -279,26 +279,6 @@ static int add_line(struct file_source *fs, const struct weir_line *ln)
     return 0;
 }
 
-static int take_header(struct file_source *fs, const struct weir_line *ln)
-{
-    const struct file_source_conf *c = fs->s->conf;
-    const char *reason = NULL;
-    if (ln->too_long || weir_csv_header_parse(&fs->header, ln->p, ln->len, c->delimiter[0], &reason) < 0) {
-        struct weir_error e;
-        weir_error_set(&e, -EINVAL, "%s: line 1: %s", fs->name,
-                       reason ? reason : "CSV header line is too long");
-        weir_worker_fail(fs->s->worker, &e);
-        return -EINVAL;
-    }
-    fs->have_header = 1;
-    free(fs->header_line);
-    if ((fs->header_line = malloc(ln->len + 1))) { /* once per file: for a reload to parse again */
-        memcpy(fs->header_line, ln->p, ln->len);
-        fs->header_len = ln->len;
-    }
-    return 0;
-}
-
 static void arm_read(struct file_source *fs);
 
 static void finish(struct file_source *fs)
@@ -310,12 +290,75 @@ static void finish(struct file_source *fs)
     weir_worker_source_finished(fs->s->worker);
 }
 
+/* The worker fails once the sinks have written what the source handed on
+ * before the failure, or FAIL_DRAIN_NS after it: a failed worker stops at
+ * once, its sinks closed with what they hold unwritten. */
+#define FAIL_TICK_NS (2ull * 1000000ull)
+#define FAIL_DRAIN_NS (30ull * 1000000000ull)
+
+static void fail_now(struct file_source *fs)
+{
+    fs->failing = 0;
+    weir_worker_fail(fs->s->worker, &fs->failure);
+    finish(fs);
+}
+
+/* A loop turn or more after the records went out (before_sleep counts the
+ * sinks' outputs in flight only then): written yet? */
+static void fail_when_written(struct file_source *fs)
+{
+    struct weir_worker *w = fs->s->worker;
+    if (w->failed || (w->inflight == 0 && fs->fail_turns > 0) ||
+        weir_now_ns() - fs->failing_since > FAIL_DRAIN_NS) {
+        fail_now(fs);
+        return;
+    }
+    fs->fail_turns++;
+    fs->yielding = weir_loop_timer(w->loop, FAIL_TICK_NS, &fs->yield_ev) == 0;
+    if (!fs->yielding)
+        fail_now(fs); /* no room to wait: as before */
+}
+
+/* Reading stops here. The records read before the failure are handed on
+ * first and written before the worker is marked failed: the batch being
+ * filled carries across files, so it may hold the end of a file that read
+ * fine, cut off by the next one's failure (the end of a file before a
+ * truncated gzip file never reached the sink). */
+static void fail_with(struct file_source *fs, const struct weir_error *e)
+{
+    flush_batch(fs);
+    fs->failure = *e;
+    fs->failing = 1;
+    fs->fail_turns = 0;
+    fs->failing_since = weir_now_ns();
+    fail_when_written(fs);
+}
+
 static void fail(struct file_source *fs, int code, const char *what)
 {
     struct weir_error e;
     weir_error_set(&e, code, "reading %s: %s", fs->name, what);
-    weir_worker_fail(fs->s->worker, &e);
-    finish(fs);
+    fail_with(fs, &e);
+}
+
+static int take_header(struct file_source *fs, const struct weir_line *ln)
+{
+    const struct file_source_conf *c = fs->s->conf;
+    const char *reason = NULL;
+    if (ln->too_long || weir_csv_header_parse(&fs->header, ln->p, ln->len, c->delimiter[0], &reason) < 0) {
+        struct weir_error e;
+        weir_error_set(&e, -EINVAL, "%s: line 1: %s", fs->name,
+                       reason ? reason : "CSV header line is too long");
+        fail_with(fs, &e);
+        return -EINVAL;
+    }
+    fs->have_header = 1;
+    free(fs->header_line);
+    if ((fs->header_line = malloc(ln->len + 1))) { /* once per file: for a reload to parse again */
+        memcpy(fs->header_line, ln->p, ln->len);
+        fs->header_len = ln->len;
+    }
+    return 0;
 }
 
 /* Opens file k of the list (or standard input) and starts it at line 1 with
@@ -385,8 +428,7 @@ static int next_file(struct file_source *fs)
     }
     struct weir_error e;
     if (open_file(fs, fs->file + 1, &e) < 0) {
-        weir_worker_fail(fs->s->worker, &e);
-        finish(fs);
+        fail_with(fs, &e);
         return 0;
     }
     return 1;
@@ -417,6 +459,10 @@ static void on_yield(struct weir_event *ev, int res)
     struct file_source *fs =
         (struct file_source *)((char *)ev - offsetof(struct file_source, yield_ev));
     fs->yielding = 0;
+    if (fs->failing) {
+        fail_when_written(fs);
+        return;
+    }
     /* A sink or an operator busy since, or a reload's quiesce: resume() goes on. */
     if (!fs->reading && !fs->finished && !weir_worker_should_pause(fs->s->worker))
         drain_lines(fs);
@@ -445,7 +491,7 @@ static void drain_lines(struct file_source *fs)
     struct weir_worker *w = fs->s->worker;
     uint64_t batches = fs->batches;
     for (;;) {
-        while (!w->failed && weir_linesplit_next(&fs->ls, fs->at_eof, &ln)) {
+        while (!w->failed && !fs->failing && weir_linesplit_next(&fs->ls, fs->at_eof, &ln)) {
             int rc = fs->format == FMT_CSV && !fs->have_header ? take_header(fs, &ln)
                      : ln.no <= fs->skip_lines                 ? 0
                                                                : add_line(fs, &ln);
@@ -463,6 +509,8 @@ static void drain_lines(struct file_source *fs)
             if (fs->batches != batches && give_way(fs))
                 return; /* on_yield() picks up here */
         }
+        if (fs->failing)
+            return; /* fail_when_written() finishes */
         if (w->failed || fs->finished) {
             finish(fs);
             return;

@@ -8,7 +8,8 @@
 #   3. Concatenated gzip members are one stream; a truncated or corrupt gzip
 #      file fails the run with a message naming it, instead of a short input;
 #      zero bytes after the last member are padding, other bytes an error
-#      that says where.
+#      that says where; a failing file after one that read fine fails the run
+#      only once that file's records are all written.
 #   4. A glob matching nothing, or an empty directory, is a load-time error
 #      with the JSON path; a CSV header after a byte-order mark names its
 #      first column without it at load (a sink's "fields" may name it).
@@ -109,6 +110,22 @@ for ahead in true false; do
         fail "trailing junk, ahead $ahead: rc $rc: $(cat "$T/err") (want byte $at)"
     fi
 done
+
+# A file that fails (a truncated gzip) after one that read fine: the run
+# fails, but only after every record of the file before it is written (the
+# batch that held its end was dropped: 3000 % 1024 records lost).
+mkdir -p "$T/cut"
+seq 1 3000 | sed 's/.*/{"x":&}/' >"$T/cut/a.jsonl"
+head -c 30 "$T/full.csv.gz" >"$T/cut/b.jsonl.gz"
+"$WEIR_BIN" run "$T/p.json" --quiet --set source.path="$T/cut" \
+    --set 'operators[0].fields={"id": "/x"}' 2>"$T/err"
+rc=$?
+n=$(wc -l <"$T/out.jsonl")
+if [ $rc -eq 1 ] && [ "$n" -eq 3000 ] && grep -q "b.jsonl.gz.*truncated" "$T/err"; then
+    ok
+else
+    fail "a truncated file after a good one: rc $rc, $n of 3000 records: $(cat "$T/err")"
+fi
 
 # Load-time errors.
 "$WEIR_BIN" validate "$T/p.json" --set source.path="$T/in/*.parquet" 2>"$T/err"
