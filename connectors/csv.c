@@ -215,6 +215,23 @@ static int header_keys(struct weir_csv_header *h)
     return 0;
 }
 
+/* Two columns of one name would make each row an object with a repeated
+ * key, one of the two values out of reach (JSON's last one wins): refused,
+ * as an empty name is. Returns 0 or -EINVAL with *reason set (into h). */
+static int repeated_name(struct weir_csv_header *h, const char **reason)
+{
+    for (size_t k = 1; k < h->n; k++)
+        for (size_t j = 0; j < k; j++)
+            if (strcmp(h->names[j], h->names[k]) == 0) {
+                snprintf(h->why, sizeof h->why,
+                         "CSV header has a repeated column name \"%.60s\" (columns %zu and %zu)",
+                         h->names[k], j + 1, k + 1);
+                *reason = h->why;
+                return -EINVAL;
+            }
+    return 0;
+}
+
 int weir_csv_header_parse(struct weir_csv_header *h, const char *line, size_t len, char delim,
                           const char **reason)
 {
@@ -237,6 +254,8 @@ int weir_csv_header_parse(struct weir_csv_header *h, const char *line, size_t le
         else if (lens[k] == 0)
             *reason = "CSV header has an empty column name", rc = -EINVAL;
     }
+    if (rc == 0)
+        rc = repeated_name(h, reason);
     if (rc == 0)
         rc = header_keys(h);
     if (rc < 0)
@@ -310,12 +329,26 @@ static int plain_text(const char *s, size_t n)
     return !bad;
 }
 
+/* Whether text is UTF-8 throughout. A field that is not would become a JSON
+ * string with U+FFFD for each bad byte: two different values (Latin-1
+ * names, say) would become one key. */
+static int valid_utf8(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        size_t len = (unsigned char)s[i] < 0x80 ? 1 : weir_utf8_seqlen(s + i, n - i);
+        if (!len)
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
 /* Writes field k's value at out->data + *at, where the caller reserved
  * room: numbers, nulls and plain strings (ids, dates) in place; other
  * strings through weir_jsonw_string, after which the room is reserved
  * again. *at moves past the value; the
  * member is filled when m is not NULL (base: where the object starts in
- * out). 0 or -ENOMEM. */
+ * out). 0, -EILSEQ (not UTF-8) or -ENOMEM. */
 enum field_hint {
     FIELD_ANY,    /* nothing known */
     FIELD_DIGITS, /* digits, no leading zero: a JSON number */
@@ -354,6 +387,8 @@ static int put_value(struct weir_buf *out, size_t *at, const char *f, size_t fle
         out->data[start + 1 + flen] = '"';
         *at += flen + 2;
         type = WEIR_JSTRING;
+    } else if (!valid_utf8(f, flen)) {
+        return -EILSEQ;
     } else {
         out->len = start;
         if (weir_jsonw_string(out, f, flen) < 0 || weir_buf_reserve(out, room) < 0)
@@ -417,10 +452,14 @@ int weir_csv_row_members(struct weir_csv_header *h, const char *line, size_t len
         }
         weir_copy_short(out->data + at, h->keys.data + kstart, klen);
         at += klen;
-        if (put_value(out, &at, fs[k], lens[k], quoted[k], field_hint(&cls, line, fs[k], lens[k]),
-                      base, members ? &members->m[k] : NULL, room) < 0) {
+        rc = put_value(out, &at, fs[k], lens[k], quoted[k], field_hint(&cls, line, fs[k], lens[k]),
+                       base, members ? &members->m[k] : NULL, room);
+        if (rc < 0) {
             out->len = base;
-            return -ENOMEM;
+            if (rc == -EILSEQ)
+                snprintf(reason, reason_size, "CSV column %zu (\"%.60s\") is not valid UTF-8",
+                         k + 1, h->names[k]);
+            return rc == -EILSEQ ? -EINVAL : rc;
         }
     }
     out->data[at++] = '}';
@@ -430,6 +469,49 @@ int weir_csv_row_members(struct weir_csv_header *h, const char *line, size_t len
         members->shape = h->shape;
     }
     return 0;
+}
+
+/* Where the quoted field whose text starts at from ends: its closing
+ * quote, or len when the line ends first. */
+static size_t closing_quote(const char *line, size_t len, size_t from)
+{
+    for (size_t i = from; i < len; i++) {
+        if (line[i] != '"')
+            continue;
+        if (i + 1 < len && line[i + 1] == '"')
+            i++;
+        else
+            return i;
+    }
+    return len;
+}
+
+int weir_csv_ends_in_quote(const char *line, size_t len, char delim, int inside)
+{
+    size_t pos = 0;
+    if (inside) {
+        pos = closing_quote(line, len, 0);
+        if (pos == len)
+            return 1;
+        if (++pos == len || line[pos] != delim)
+            return 0; /* the line ends with the field, or the row is bad past it */
+        pos++;
+    }
+    for (;;) { /* at a field's start */
+        if (pos < len && line[pos] == '"') {
+            pos = closing_quote(line, len, pos + 1);
+            if (pos == len)
+                return 1;
+            if (++pos < len && line[pos] != delim)
+                return 0; /* text after a closing quote: the parser stops there */
+        } else {
+            while (pos < len && line[pos] != delim)
+                pos++;
+        }
+        if (pos >= len)
+            return 0;
+        pos++;
+    }
 }
 
 int weir_csv_row_to_json(struct weir_csv_header *h, const char *line, size_t len,

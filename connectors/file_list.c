@@ -67,6 +67,21 @@ static int push(struct weir_file_list *l, const char *dir, const char *name)
     return 0;
 }
 
+/* A directory entry named like data ("archive.jsonl/") is not a file to
+ * read, as a glob's directories are not. The entry's type when the file
+ * system gives it, else what it leads to (a link, DT_UNKNOWN). */
+static int is_dir_entry(const char *dir, const struct dirent *e)
+{
+    if (e->d_type == DT_DIR)
+        return 1;
+    if (e->d_type != DT_LNK && e->d_type != DT_UNKNOWN)
+        return 0;
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 static int expand_dir(struct weir_file_list *l, const char *path, char *reason, size_t rl)
 {
     DIR *d = opendir(path);
@@ -79,7 +94,7 @@ static int expand_dir(struct weir_file_list *l, const char *path, char *reason, 
     struct dirent *e;
     int rc = dir ? 0 : -1;
     while (rc == 0 && (e = readdir(d)))
-        if (is_data_file(e->d_name))
+        if (is_data_file(e->d_name) && !is_dir_entry(dir, e))
             rc = push(l, dir, e->d_name);
     closedir(d);
     free(dir);

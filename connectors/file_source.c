@@ -67,8 +67,9 @@ static int jsonl_members_at_load(const char *path, struct weir_schema *schema)
  * sinks the records' top-level fields (extract's wildcards expand against
  * it, sinks check "fields" names with it). With several files, the first
  * one's (each file's own header is still read by the run); gzip files are
- * inflated for it. A file that cannot be read now is reported when the run
- * opens it; its fields stay unknown. */
+ * inflated for it, and a byte-order mark is skipped as the run skips it. A
+ * file that cannot be read now is reported when the run opens it; its fields
+ * stay unknown. */
 static int header_at_load(const struct file_source_conf *c, struct weir_schema *schema,
                           int wants_names)
 {
@@ -85,17 +86,18 @@ static int header_at_load(const struct file_source_conf *c, struct weir_schema *
         return 0;
     int n = gzread(gz, buf, sizeof buf);
     gzclose(gz);
-    const char *nl = n > 0 ? memchr(buf, '\n', (size_t)n) : NULL;
+    size_t bom = n > 0 ? weir_linesplit_bom_len(buf, (size_t)n) : 0;
+    const char *line = buf + bom, *nl = n > 0 ? memchr(line, '\n', (size_t)n - bom) : NULL;
     if (!nl)
         return 0;
-    size_t len = (size_t)(nl - buf);
-    if (len > 0 && buf[len - 1] == '\r')
+    size_t len = (size_t)(nl - line);
+    if (len > 0 && line[len - 1] == '\r')
         len--;
     struct weir_csv_header *h = calloc(1, sizeof *h);
     if (!h)
         return -ENOMEM;
     const char *reason = NULL;
-    int rc = weir_csv_header_parse(h, buf, len, c->delimiter[0], &reason);
+    int rc = weir_csv_header_parse(h, line, len, c->delimiter[0], &reason);
     if (rc == 0 && !(schema->input = calloc(h->n ? h->n : 1, sizeof *schema->input)))
         rc = -ENOMEM;
     for (size_t k = 0; rc == 0 && k < h->n; k++) {
@@ -204,23 +206,37 @@ static const char *arena_printf(struct weir_batch *b, const char *fmt, size_t a,
 
 /* A CSV row becomes a JSON object, with its members listed for the
  * operators (extract reads them instead of scanning the object); a row that
- * does not parse keeps its raw bytes for the dead-letter sink. */
+ * does not parse keeps its raw bytes for the dead-letter sink. A line after
+ * one that ended inside a quoted field is that field's rest, not a row: it
+ * is a dead letter too (read as a row, its pieces made a record of wrong
+ * values). */
 static int add_csv_row(struct file_source *fs, struct weir_batch *b, int i,
                        const struct weir_line *ln)
 {
     struct weir_record *r = &b->rec[i];
-    const struct weir_csv_header *h = &fs->header;
+    struct weir_csv_header *h = &fs->header;
     char reason[160];
+    const char *why = NULL;
     struct weir_members *m = NULL;
     if (h->shape &&
         !(m = weir_arena_alloc(&b->arena, sizeof *m + h->n * sizeof m->m[0])))
         return -ENOMEM;
     fs->scratch.len = 0;
-    if (weir_csv_row_members(&fs->header, ln->p, ln->len, &fs->scratch, m, reason,
-                             sizeof reason) < 0) {
+    int rc = -EINVAL;
+    if (fs->in_quote) {
+        fs->in_quote = weir_csv_ends_in_quote(ln->p, ln->len, h->delim, 1);
+        why = "CSV line continues a quoted field from the line before (fields may not span lines)";
+    } else if ((rc = weir_csv_row_members(h, ln->p, ln->len, &fs->scratch, m, reason,
+                                          sizeof reason)) == -EINVAL) {
+        fs->in_quote = weir_csv_ends_in_quote(ln->p, ln->len, h->delim, 0);
+        why = weir_arena_strdup(&b->arena, reason, strlen(reason));
+    }
+    if (rc == -ENOMEM)
+        return rc;
+    if (rc < 0) {
         if (!(r->value = weir_arena_strdup(&b->arena, ln->p, ln->len)))
             return -ENOMEM;
-        weir_batch_kill(b, (uint32_t)i, weir_arena_strdup(&b->arena, reason, strlen(reason)));
+        weir_batch_kill(b, (uint32_t)i, why);
     } else {
         if (!(r->value = weir_arena_strdup(&b->arena, fs->scratch.data, fs->scratch.len)))
             return -ENOMEM;
@@ -247,6 +263,8 @@ static int add_line(struct file_source *fs, const struct weir_line *ln)
     r->value_len = (uint32_t)ln->len;
     if (fs->format == FMT_CSV && !ln->too_long && ln->len > 0)
         return add_csv_row(fs, b, i, ln);
+    if (ln->too_long) /* only its start is here: whether it closed a quote is not known */
+        fs->in_quote = 0;
     r->value = weir_arena_strdup(&b->arena, ln->p, ln->len);
     if (!r->value)
         return -ENOMEM;
@@ -261,26 +279,6 @@ static int add_line(struct file_source *fs, const struct weir_line *ln)
     return 0;
 }
 
-static int take_header(struct file_source *fs, const struct weir_line *ln)
-{
-    const struct file_source_conf *c = fs->s->conf;
-    const char *reason = NULL;
-    if (ln->too_long || weir_csv_header_parse(&fs->header, ln->p, ln->len, c->delimiter[0], &reason) < 0) {
-        struct weir_error e;
-        weir_error_set(&e, -EINVAL, "%s: line 1: %s", fs->name,
-                       reason ? reason : "CSV header line is too long");
-        weir_worker_fail(fs->s->worker, &e);
-        return -EINVAL;
-    }
-    fs->have_header = 1;
-    free(fs->header_line);
-    if ((fs->header_line = malloc(ln->len + 1))) { /* once per file: for a reload to parse again */
-        memcpy(fs->header_line, ln->p, ln->len);
-        fs->header_len = ln->len;
-    }
-    return 0;
-}
-
 static void arm_read(struct file_source *fs);
 
 static void finish(struct file_source *fs)
@@ -292,12 +290,75 @@ static void finish(struct file_source *fs)
     weir_worker_source_finished(fs->s->worker);
 }
 
+/* The worker fails once the sinks have written what the source handed on
+ * before the failure, or FAIL_DRAIN_NS after it: a failed worker stops at
+ * once, its sinks closed with what they hold unwritten. */
+#define FAIL_TICK_NS (2ull * 1000000ull)
+#define FAIL_DRAIN_NS (30ull * 1000000000ull)
+
+static void fail_now(struct file_source *fs)
+{
+    fs->failing = 0;
+    weir_worker_fail(fs->s->worker, &fs->failure);
+    finish(fs);
+}
+
+/* A loop turn or more after the records went out (before_sleep counts the
+ * sinks' outputs in flight only then): written yet? */
+static void fail_when_written(struct file_source *fs)
+{
+    struct weir_worker *w = fs->s->worker;
+    if (w->failed || (w->inflight == 0 && fs->fail_turns > 0) ||
+        weir_now_ns() - fs->failing_since > FAIL_DRAIN_NS) {
+        fail_now(fs);
+        return;
+    }
+    fs->fail_turns++;
+    fs->yielding = weir_loop_timer(w->loop, FAIL_TICK_NS, &fs->yield_ev) == 0;
+    if (!fs->yielding)
+        fail_now(fs); /* no room to wait: as before */
+}
+
+/* Reading stops here. The records read before the failure are handed on
+ * first and written before the worker is marked failed: the batch being
+ * filled carries across files, so it may hold the end of a file that read
+ * fine, cut off by the next one's failure (the end of a file before a
+ * truncated gzip file never reached the sink). */
+static void fail_with(struct file_source *fs, const struct weir_error *e)
+{
+    flush_batch(fs);
+    fs->failure = *e;
+    fs->failing = 1;
+    fs->fail_turns = 0;
+    fs->failing_since = weir_now_ns();
+    fail_when_written(fs);
+}
+
 static void fail(struct file_source *fs, int code, const char *what)
 {
     struct weir_error e;
     weir_error_set(&e, code, "reading %s: %s", fs->name, what);
-    weir_worker_fail(fs->s->worker, &e);
-    finish(fs);
+    fail_with(fs, &e);
+}
+
+static int take_header(struct file_source *fs, const struct weir_line *ln)
+{
+    const struct file_source_conf *c = fs->s->conf;
+    const char *reason = NULL;
+    if (ln->too_long || weir_csv_header_parse(&fs->header, ln->p, ln->len, c->delimiter[0], &reason) < 0) {
+        struct weir_error e;
+        weir_error_set(&e, -EINVAL, "%s: line 1: %s", fs->name,
+                       reason ? reason : "CSV header line is too long");
+        fail_with(fs, &e);
+        return -EINVAL;
+    }
+    fs->have_header = 1;
+    free(fs->header_line);
+    if ((fs->header_line = malloc(ln->len + 1))) { /* once per file: for a reload to parse again */
+        memcpy(fs->header_line, ln->p, ln->len);
+        fs->header_len = ln->len;
+    }
+    return 0;
 }
 
 /* Opens file k of the list (or standard input) and starts it at line 1 with
@@ -340,6 +401,7 @@ int weir_file_source_open_as(struct file_source *fs, size_t k, int same_as,
         memset(&fs->header, 0, sizeof fs->header);
         fs->have_header = 0;
     }
+    fs->in_quote = 0;
     free(fs->header_line);
     fs->header_line = NULL;
     fs->at_eof = 0;
@@ -366,8 +428,7 @@ static int next_file(struct file_source *fs)
     }
     struct weir_error e;
     if (open_file(fs, fs->file + 1, &e) < 0) {
-        weir_worker_fail(fs->s->worker, &e);
-        finish(fs);
+        fail_with(fs, &e);
         return 0;
     }
     return 1;
@@ -398,6 +459,10 @@ static void on_yield(struct weir_event *ev, int res)
     struct file_source *fs =
         (struct file_source *)((char *)ev - offsetof(struct file_source, yield_ev));
     fs->yielding = 0;
+    if (fs->failing) {
+        fail_when_written(fs);
+        return;
+    }
     /* A sink or an operator busy since, or a reload's quiesce: resume() goes on. */
     if (!fs->reading && !fs->finished && !weir_worker_should_pause(fs->s->worker))
         drain_lines(fs);
@@ -426,7 +491,7 @@ static void drain_lines(struct file_source *fs)
     struct weir_worker *w = fs->s->worker;
     uint64_t batches = fs->batches;
     for (;;) {
-        while (!w->failed && weir_linesplit_next(&fs->ls, fs->at_eof, &ln)) {
+        while (!w->failed && !fs->failing && weir_linesplit_next(&fs->ls, fs->at_eof, &ln)) {
             int rc = fs->format == FMT_CSV && !fs->have_header ? take_header(fs, &ln)
                      : ln.no <= fs->skip_lines                 ? 0
                                                                : add_line(fs, &ln);
@@ -444,6 +509,8 @@ static void drain_lines(struct file_source *fs)
             if (fs->batches != batches && give_way(fs))
                 return; /* on_yield() picks up here */
         }
+        if (fs->failing)
+            return; /* fail_when_written() finishes */
         if (w->failed || fs->finished) {
             finish(fs);
             return;

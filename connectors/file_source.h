@@ -58,6 +58,7 @@ struct file_source {
     struct weir_batch *batch;   /* being filled */
     struct weir_csv_header header;
     int have_header;
+    int in_quote;               /* the last CSV line ended inside a quoted field */
     struct weir_buf scratch;    /* a CSV row as JSON */
     struct file_ticket *free_tickets;
     unsigned tickets_out;       /* handed to the worker, not yet done */
@@ -77,6 +78,10 @@ struct file_source {
     size_t ahead_n;             /* the piece whose "read" is in flight */
     int ahead_lend;             /* that piece is lent to ls, not copied into it */
     uint64_t ahead_tick;        /* the eventfd's count, read */
+    int failing;                /* reading failed: the worker fails once the sinks wrote the rest */
+    struct weir_error failure;  /* why, for then */
+    unsigned fail_turns;        /* loop turns waited */
+    uint64_t failing_since;     /* weir_now_ns() */
 };
 
 /* Opens file k of the list (same_as >= 0: a duplicate of that descriptor)

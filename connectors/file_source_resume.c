@@ -6,9 +6,20 @@
 #include "connectors/file_source.h"
 #include "engine/log.h"
 
-/* The old source's files up to the one it was reading are the new one's:
- * the same file names the same bytes (a glob or directory may have gained
- * files since; those come after). */
+/* Where the new list holds the file the old source was reading (the same
+ * file name names the same bytes), or -1. By name, not by index: a file
+ * before it deleted, or a new one sorting before it, moves it in the list,
+ * and file k of the new list is then another file, read again. */
+static long find_file(const struct file_source_conf *c, const char *path)
+{
+    for (size_t k = 0; k < c->files.n; k++)
+        if (strcmp(c->files.paths[k], path) == 0)
+            return (long)k;
+    return -1;
+}
+
+/* The old source's files up to the one it was reading are the new one's
+ * (a glob or directory may have gained files after it). */
 static int same_files(const struct file_source_conf *a, const struct file_source_conf *b,
                       size_t upto)
 {
@@ -43,13 +54,20 @@ static int header_again(struct file_source *fs, const struct file_source *old,
  * A plain file or a pipe takes old's position and its unread bytes; a gzip
  * file (its inflater cannot move) or a CSV file whose header old never
  * read as one (it read JSON Lines) is read again from its start, the lines
- * old handed on dropped. Returns 0 or a negative errno (err set). */
-static int resume(struct file_source *fs, const struct file_source *old, struct weir_error *err)
+ * old handed on dropped. moved: the file lists differ before the file (the
+ * log line says that only the files after it are read). Returns 0 or a
+ * negative errno (err set). */
+static int resume(struct file_source *fs, const struct file_source *old, int moved,
+                  struct weir_error *err)
 {
     const char *name = fs->name;
     uint64_t line = old->ls.line_no;
     uint64_t byte = old->stream_in - weir_linesplit_pending(&old->ls);
     int csv_header_lost = fs->format == FMT_CSV && line > 0 && !old->header_line;
+    const char *list = moved ? "; its file list changed before that file: it reads the files "
+                               "after it, none before it"
+                             : "";
+    fs->in_quote = old->in_quote; /* a quoted field open at the last line goes on */
     if ((fs->gzip || old->gzip) && fs->offset < 0)
         return weir_error_set(err, -ESPIPE, "%s: a gzip stream from a pipe cannot resume after "
                               "line %llu with a new inflater: restart to change the source",
@@ -57,9 +75,9 @@ static int resume(struct file_source *fs, const struct file_source *old, struct 
     if (fs->gzip || old->gzip || (csv_header_lost && fs->offset >= 0)) {
         fs->skip_lines = line;
         weir_log(WEIR_LOG_INFO, "reload: the file source reads %s again from its start, dropping "
-                 "the %llu lines already handed on (%s)", name, (unsigned long long)line,
+                 "the %llu lines already handed on (%s)%s", name, (unsigned long long)line,
                  fs->gzip || old->gzip ? "gzip: the inflater cannot resume at an offset"
-                                       : "now CSV: its header is line 1");
+                                       : "now CSV: its header is line 1", list);
         return 0;
     }
     if (weir_linesplit_carry(&fs->ls, &old->ls) < 0)
@@ -69,21 +87,25 @@ static int resume(struct file_source *fs, const struct file_source *old, struct 
         fs->offset = old->offset;
     if (fs->format == FMT_CSV && old->header_line && header_again(fs, old, err) < 0)
         return err->code;
-    weir_log(WEIR_LOG_INFO, "reload: the file source goes on in %s after line %llu (byte %llu)%s",
+    weir_log(WEIR_LOG_INFO, "reload: the file source goes on in %s after line %llu (byte %llu)%s%s",
              name, (unsigned long long)line, (unsigned long long)byte,
-             csv_header_lost ? "; now CSV: its next line is taken as the header" : "");
+             csv_header_lost ? "; now CSV: its next line is taken as the header" : "", list);
     return 0;
 }
 
 /* Which file to start with, and where: prev is the source a reload replaces
- * (or NULL). Other files: the first from its start. */
+ * (or NULL). The file it was reading, where the new path lists it; the
+ * files after it follow. A path whose files do not include it (another
+ * file, another directory): its first file from its start. */
 int weir_file_source_open_start(struct file_source *fs, const struct weir_source *prev,
                                 struct weir_error *err)
 {
     const struct file_source_conf *c = fs->s->conf;
     const struct file_source *old =
         prev && prev->type == fs->s->type ? (const struct file_source *)prev->state : NULL;
-    if (!old || old->fd < 0 || !same_files(prev->conf, c, old->file)) {
+    const struct file_source_conf *was = old ? prev->conf : NULL;
+    long k = old && old->fd >= 0 ? find_file(c, was->files.paths[old->file]) : -1;
+    if (k < 0) {
         if (old)
             weir_log(WEIR_LOG_INFO, "reload: the file source's path changed: it reads %s from the "
                      "start", c->path);
@@ -91,6 +113,6 @@ int weir_file_source_open_start(struct file_source *fs, const struct weir_source
     }
     /* A pipe goes on through the old descriptor: opening a FIFO again would
      * wait for a writer that may have just closed its end. */
-    int rc = weir_file_source_open_as(fs, old->file, old->offset < 0 ? old->fd : -1, err);
-    return rc < 0 ? rc : resume(fs, old, err);
+    int rc = weir_file_source_open_as(fs, (size_t)k, old->offset < 0 ? old->fd : -1, err);
+    return rc < 0 ? rc : resume(fs, old, !same_files(was, c, old->file), err);
 }

@@ -1,6 +1,7 @@
 /* See gunzip.h. Inflation runs on the worker's loop between reads: it is
  * CPU work like parsing, and the reads themselves stay asynchronous. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,10 +47,16 @@ void weir_gunzip_reset(struct weir_gunzip *g)
     g->z.avail_in = 0;
     g->member_end = 0;
     g->in_member = 0;
+    g->ended_one = 0;
+    g->padding = 0;
+    g->in_base = 0;
+    g->in_fed = 0;
 }
 
 void weir_gunzip_fed(struct weir_gunzip *g, size_t n)
 {
+    g->in_base += g->in_fed; /* the bytes before were all taken */
+    g->in_fed = n;
     g->z.next_in = g->in;
     g->z.avail_in = (uInt)n;
     g->short_read = n < g->in_cap;
@@ -83,17 +90,54 @@ static int whole_member(struct weir_gunzip *g)
 #endif
 }
 
+/* What follows a member that ended: another member (its magic bytes; the
+ * second one may be in the next read), or zero bytes, taken as padding up
+ * to the input's end. Anything else, and anything but zeros after them, is
+ * refused where it starts: zlib would call it "incorrect header check".
+ * Returns 1 when a member follows, 0 when the input so far was padding, or
+ * -1 with *reason set. */
+static int after_member(struct weir_gunzip *g, const char **reason)
+{
+    const unsigned char *p = g->z.next_in;
+    size_t n = g->z.avail_in, zeros = 0;
+    if (!g->padding && p[0] == 0x1f && (n < 2 || p[1] == 0x8b))
+        return 1;
+    while (zeros < n && p[zeros] == 0)
+        zeros++;
+    g->padding |= zeros > 0;
+    g->z.next_in += zeros;
+    g->z.avail_in -= (uInt)zeros;
+    if (g->z.avail_in == 0) {
+        g->member_end = 1; /* the stream may end here */
+        return 0;
+    }
+    snprintf(g->why, sizeof g->why, "trailing data after the gzip stream at byte %llu",
+             g->in_base + (unsigned long long)(g->z.next_in - g->in));
+    *reason = g->why;
+    return -1;
+}
+
 long weir_gunzip_run(struct weir_gunzip *g, char *out, size_t room, const char **reason)
 {
     g->z.next_out = (unsigned char *)out;
     g->z.avail_out = (uInt)room;
     while (g->z.avail_in > 0 && g->z.avail_out > 0) {
-        if (!g->in_member && whole_member(g))
+        if (!g->in_member && g->ended_one) {
+            int next = after_member(g, reason);
+            if (next < 0)
+                return -1;
+            if (next == 0)
+                break;
+        }
+        if (!g->in_member && whole_member(g)) {
+            g->ended_one = 1;
             continue;
+        }
         g->in_member = 1;
         int rc = inflate(&g->z, Z_NO_FLUSH);
         if (rc == Z_STREAM_END) {
             g->in_member = 0;
+            g->ended_one = 1;
             if (g->z.avail_in == 0) {
                 g->member_end = 1;
                 break;

@@ -1,7 +1,9 @@
 /* Streaming gzip decompression for the file source: compressed bytes come in
  * through the loop's reads, lines come out. Concatenated members (what `cat
  * a.gz b.gz` and pigz make) are one stream; a file that ends inside a member
- * is an error, not a silently short input.
+ * is an error, not a silently short input. Zero bytes after the last member
+ * (the padding tape and block tools leave; gzip -d takes it) are ignored;
+ * anything else after it is an error that says where it starts.
  *
  * Built with libdeflate (WEIR_HAVE_LIBDEFLATE), a member that lies whole in
  * a short read (the file's end is in it) and whose output fits the room
@@ -24,6 +26,11 @@ struct weir_gunzip {
     size_t in_cap;
     int member_end;      /* the last member ended exactly at the input's end so far */
     int ready;           /* inflateInit2 succeeded */
+    int ended_one;       /* a member ended: what follows is another one, padding or an error */
+    int padding;         /* past the last member, in zero bytes: nothing else may follow */
+    unsigned long long in_base; /* the file's offset of in[0] (compressed bytes) */
+    size_t in_fed;       /* bytes fed into in */
+    char why[80];        /* a reason with an offset in it */
 };
 
 int weir_gunzip_init(struct weir_gunzip *g, size_t in_cap); /* 0 or -ENOMEM */

@@ -7,6 +7,7 @@
  * "V\u0031" is the member "V1" that the pointer "/V1" finds. */
 #include "connectors/jsonl_members.h"
 
+#include "connectors/linesplit.h"
 #include "engine/jscan.h"
 
 #include <errno.h>
@@ -129,8 +130,9 @@ int weir_jsonl_members_read(const char *path, size_t max_records, size_t max_byt
         have += (size_t)got;
     }
     int whole = have < max_bytes; /* the file ended: its last line counts unterminated too */
-    size_t lines = 0;
-    for (size_t at = 0; rc == 0 && at < have && lines < max_records; lines++) {
+    /* A byte-order mark is not part of the first record (nor in the run). */
+    size_t lines = 0, at = weir_linesplit_bom_len(buf, have);
+    for (; rc == 0 && at < have && lines < max_records; lines++) {
         const char *nl = memchr(buf + at, '\n', have - at);
         if (!nl && !whole)
             break;

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct weir_linesplit {
     char *buf;
@@ -57,5 +58,13 @@ static inline size_t weir_linesplit_pending(const struct weir_linesplit *ls)
     return ls->end - ls->start + ls->oversize;
 }
 int weir_linesplit_next(struct weir_linesplit *ls, int at_eof, struct weir_line *line);
+
+/* 3 when a stream's first bytes data[0, len) are a UTF-8 byte-order mark,
+ * else 0: for the readers of a file's start at load, which skip it as the
+ * run does. */
+static inline size_t weir_linesplit_bom_len(const char *data, size_t len)
+{
+    return len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+}
 
 #endif

@@ -229,6 +229,7 @@ static int replay_lines(rd_kafka_t *rk, const struct weir_replay_opts *o, struct
     size_t cap = 0;
     ssize_t n;
     uint64_t sent = *sent_out, lineno = 0, t0 = weir_now_ns();
+    int in_quote = 0; /* the line before ended inside a quoted field */
     int rc = o->key_field ? key_matcher(o->key_field, &js, err) : 0;
     while (rc == 0 && !stopping(o) && (!o->limit || sent < o->limit) &&
            (n = getline(&line, &cap, in)) >= 0) {
@@ -247,11 +248,18 @@ static int replay_lines(rd_kafka_t *rk, const struct weir_replay_opts *o, struct
                     rc = weir_error_set(err, -EINVAL, "%s: line 1: %s", path, why);
                 continue;
             }
+            /* A bad row is sent as it is: the pipeline's dead-letter sink will
+             * say why. So is the rest of a quoted field on the lines after
+             * it, which is no row (fields may not span lines). */
             row.len = 0;
-            if (weir_csv_row_to_json(&h, v, len, &row, reason, sizeof reason) == 0) {
+            if (in_quote) {
+                in_quote = weir_csv_ends_in_quote(v, len, ',', 1);
+            } else if (weir_csv_row_to_json(&h, v, len, &row, reason, sizeof reason) == 0) {
                 v = row.data;
                 len = row.len;
-            } /* a bad row is sent as it is: the pipeline's dead-letter sink will say why */
+            } else {
+                in_quote = weir_csv_ends_in_quote(v, len, ',', 0);
+            }
         }
         const char *key = NULL;
         size_t klen = 0;

@@ -1,6 +1,8 @@
 /* Line framing (partial lines across reads, CRLF, BOM, oversized lines, a
  * reload's carry-over, lent bytes) and
- * CSV rows to JSON objects (quoting, numbers, nulls, wrong field counts). */
+ * CSV rows to JSON objects (quoting, numbers, nulls, wrong field counts,
+ * fields that are not UTF-8, repeated header names, lines that end inside
+ * a quoted field). */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -144,9 +146,54 @@ static void test_csv(void)
     CHECK(weir_csv_header_parse(&h, "a,,c", 4, ',', &why) < 0);
     CHECK_STR(why, "CSV header has an empty column name");
     weir_csv_header_free(&h);
+    /* Two columns of one name: each row's object would repeat the key. */
+    CHECK(weir_csv_header_parse(&h, "a,b,\"c\",x,c", 13, ',', &why) < 0);
+    CHECK_STR(why, "CSV header has a repeated column name \"c\" (columns 3 and 5)");
+    weir_csv_header_free(&h);
+    /* A field that is not UTF-8 (Latin-1 é, quoted or not) is refused,
+     * naming its column, not written with U+FFFD for the byte. */
+    CHECK(weir_csv_header_parse(&h, "id,name", 7, ',', &why) == 0);
+    expect_bad_row(&h, "1,caf\xe9", "CSV column 2 (\"name\") is not valid UTF-8");
+    expect_bad_row(&h, "\"\xe9\",x", "CSV column 1 (\"id\") is not valid UTF-8");
+    expect_row(&h, "1,\"caf\xc3\xa9\"", "{\"id\":1,\"name\":\"caf\xc3\xa9\"}");
+    weir_csv_header_free(&h);
     CHECK(weir_csv_header_parse(&h, "a;b", 3, ';', &why) == 0 && h.n == 2);
     expect_row(&h, "1;x", "{\"a\":1,\"b\":\"x\"}");
     weir_csv_header_free(&h);
+}
+
+/* Whether a line ends inside a quoted field, starting outside one or
+ * inside one (the line before ended so): a quote opens a field only at its
+ * start ("5\" screen" is text), "" is a quote inside one, text after a
+ * closing quote ends the row's reading as the parser's does. */
+static void test_ends_in_quote(void)
+{
+    static const struct { const char *line; int inside, want; } cases[] = {
+        {"7,\"note, with comma", 0, 1},
+        {"7,\"note\",9", 0, 0},
+        {"2,5\" screen,3", 0, 0},
+        {"1,\"a\"\"b", 0, 1},          /* "" inside: still open */
+        {"1,\"a\"\"\",2", 0, 0},
+        {"\"", 0, 1},
+        {"", 0, 0},
+        {"1,\"a\"x,\"b", 0, 0},        /* the parser stops at the text after "a" */
+        {"1,", 0, 0},
+        {"second, part\",9", 1, 0},     /* the field's rest, then a row's tail */
+        {"middle, still", 1, 1},
+        {"", 1, 1},
+        {"x\"\"y", 1, 1},
+        {"end\"", 1, 0},
+        {"end\",\"again", 1, 1},        /* closes one, opens another */
+        {"end\"x,\"again", 1, 0},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const char *l = cases[k].line;
+        int got = weir_csv_ends_in_quote(l, strlen(l), ',', cases[k].inside);
+        if (got != cases[k].want)
+            fprintf(stderr, "ends_in_quote(%s, inside %d): %d\n", l, cases[k].inside, got);
+        CHECK(got == cases[k].want);
+    }
+    CHECK(weir_csv_ends_in_quote("a;\"b;c", 6, ';', 0) == 1);
 }
 
 /* Rows without quotes are split 16 bytes at a time (csv.c): delimiters
@@ -221,27 +268,65 @@ static int ref_number(const char *s, size_t n)
     return i == n;
 }
 
+/* Whether s[0, n) is UTF-8, written again here as the reference: lead
+ * bytes, continuation bytes, no overlong forms, surrogates or code points
+ * above U+10FFFF. */
+static int ref_utf8(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i], need = c < 0x80 ? 0 : c >= 0xc2 && c <= 0xdf ? 1
+                                               : c >= 0xe0 && c <= 0xef ? 2
+                                               : c >= 0xf0 && c <= 0xf4 ? 3 : 9;
+        if (need == 9 || i + need >= n)
+            return 0;
+        unsigned cp = need == 0 ? c : c & (0x3f >> need);
+        for (unsigned k = 1; k <= need; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return 0;
+            cp = cp << 6 | (s[i + k] & 0x3f);
+        }
+        if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        i += need + 1;
+    }
+    return 1;
+}
+
 /* Rows of up to 64 bytes are told numbers and plain text from masks of the
  * whole line (csv.c, csv_classes): random unquoted rows of digits, leading
  * zeros, signs, points, exponents, letters, spaces, control bytes, bytes
- * from 0x80 and backslashes, 1 to 90 bytes long (across the 16-, 64-byte
- * edges), each against a reference built field by field. */
+ * from 0x80 (UTF-8, and now and then a byte that is not) and backslashes,
+ * 1 to 90 bytes long (across the 16-, 64-byte edges), each against a
+ * reference built field by field: a field that is not UTF-8 makes the row
+ * a bad one, naming its column. */
 static void test_csv_classes(void)
 {
-    static const char alphabet[] = "0123456789000.-eE+ax Z\\\x01\x1f\x7f\x80\xc3\xa9\xff";
+    static const char alphabet[] = "0123456789000.-eE+ax Z\\\x01\x1f\x7f";
+    static const char *const high[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\x80",
+                                       "\xff", "\xc3", "\xed\xa0\x80"};
     struct weir_csv_header h;
     const char *why = NULL;
     CHECK(weir_csv_header_parse(&h, "a,b,c,d", 7, ',', &why) == 0);
     srand(7);
-    int bad = 0, numbers = 0, strings = 0;
+    int bad = 0, numbers = 0, strings = 0, not_utf8 = 0;
     for (int round = 0; round < 40000; round++) {
         char row[128];
         size_t len = 0, want_len = 1 + (size_t)(rand() % 90);
         int fields = 1;
         while (len < want_len) {
-            if (fields < 4 && rand() % 6 == 0) {
+            int pick = rand() % 40;
+            if (fields < 4 && pick < 6) {
                 row[len++] = ',';
                 fields++;
+            } else if (pick == 6 && rand() % 4 == 0) { /* a byte that is not UTF-8, now and then */
+                const char *hb = high[3 + rand() % 4];
+                memcpy(row + len, hb, strlen(hb));
+                len += strlen(hb);
+            } else if (pick <= 8) {
+                const char *hb = high[rand() % 3];
+                memcpy(row + len, hb, strlen(hb));
+                len += strlen(hb);
             } else {
                 row[len++] = alphabet[rand() % (int)(sizeof alphabet - 1)];
             }
@@ -259,6 +344,15 @@ static void test_csv_classes(void)
             if (k)
                 weir_buf_append(&want, ",", 1);
             weir_jsonw_key(&want, names[k]);
+            if (!ref_utf8((const unsigned char *)row + start, end - start)) {
+                char why_not[64];
+                int n = snprintf(why_not, sizeof why_not,
+                                 "CSV column %d (\"%s\") is not valid UTF-8", k + 1, names[k]);
+                want.len = 0;
+                weir_buf_append(&want, why_not, (size_t)n);
+                not_utf8++;
+                break;
+            }
             if (end == start) {
                 weir_buf_append(&want, "null", 4);
             } else if (ref_number(row + start, end - start)) {
@@ -270,10 +364,15 @@ static void test_csv_classes(void)
             }
             start = end + 1;
         }
-        weir_buf_append(&want, "}", 1);
+        int bad_row = want.data[0] != '{';
+        if (!bad_row)
+            weir_buf_append(&want, "}", 1);
         char reason[160] = "";
         int rc = weir_csv_row_to_json(&h, row, len, &got, reason, sizeof reason);
-        int differs = rc != 0 || got.len != want.len || memcmp(got.data, want.data, got.len) != 0;
+        if (rc < 0)
+            weir_buf_append(&got, reason, strlen(reason)); /* out is left as it was: empty */
+        int differs = (rc < 0) != bad_row || got.len != want.len ||
+                      memcmp(got.data, want.data, got.len) != 0;
         if (differs && bad++ < 3)
             fprintf(stderr, "row %.*s: got %.*s want %.*s\n", (int)len, row, (int)got.len,
                     got.data, (int)want.len, want.data);
@@ -281,7 +380,7 @@ static void test_csv_classes(void)
         weir_buf_free(&got);
     }
     CHECK(bad == 0);
-    CHECK(numbers > 10000 && strings > 10000); /* both kinds were tried */
+    CHECK(numbers > 10000 && strings > 10000 && not_utf8 > 1000); /* each kind was tried */
     weir_csv_header_free(&h);
 }
 
@@ -401,6 +500,7 @@ int main(void)
     test_lend();
     test_bom_small_reads();
     test_csv();
+    test_ends_in_quote();
     test_csv_split_pieces();
     test_csv_classes();
     return check_summary();

@@ -8,8 +8,9 @@
  * a brute-force reference the generator keeps: the decoded names of each
  * record's top-level members in order (union in order of first appearance)
  * and, per record, the last value of each member (JSON's last-wins).
- * Plain and gzip files, a sample bound that cuts the file, and a member that
- * appears only after the bound (no column: documented). */
+ * Plain and gzip files, a sample bound that cuts the file, a member that
+ * appears only after the bound (no column: documented), and a byte-order
+ * mark before the first record. */
 #include "connectors/jsonl_members.h"
 #include "engine/jscan.h"
 #include "tests/check.h"
@@ -270,10 +271,29 @@ static void test_random(int gzip)
     unlink(path);
 }
 
+/* A byte-order mark before the first record, plain and gzip: skipped, as
+ * the run skips it, so the first member is "V1", not "\xEF\xBB\xBFV1"
+ * (the record was invalid JSON to the sampler and its members were lost). */
+static void test_bom(int gzip)
+{
+    char path[] = "/tmp/weir-test-jsonl-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    CHECK(write_file(path, "\xEF\xBB\xBF{\"V1\":1,\"V2\":2}\n{\"V3\":3}\n", gzip) == 0);
+    struct names got = {0};
+    CHECK(weir_jsonl_members_read(path, 10, 1000, &got.v, &got.n) == 0);
+    CHECK(got.n == 3 && strcmp(got.v[0], "V1") == 0 && strcmp(got.v[2], "V3") == 0);
+    names_free(&got);
+    unlink(path);
+}
+
 int main(void)
 {
     test_members_adversarial();
     test_random(0);
     test_random(1);
+    test_bom(0);
+    test_bom(1);
     return check_summary();
 }

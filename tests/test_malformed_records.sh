@@ -302,9 +302,13 @@ header = b"\xef\xbb\xbfhost,cpu,note"
 good("a plain row", b"web-1,1.5,ok", b'{"host":"web-1","cpu":1.5,"note":"ok","alert":false}')
 bad("short row", b"web-2,2", r"^CSV row has 2 fields, the header has 3$")
 bad("extra field", b"web-3,3,x,extra", r"^CSV row has 4 fields, the header has 3$")
-bad("unterminated quote", b'web-4,4,"disk full', r"^CSV row has an unterminated quote$")
 good("quoted field with \"\" and a comma", b'web-5,5,"say ""hi"", then go"',
      b'{"host":"web-5","cpu":5,"note":"say \\"hi\\", then go","alert":false}')
+# A quoted field may not span lines: the line it opens on, and the next one
+# (its rest, not a row), are dead letters.
+bad("unterminated quote", b'web-4,4,"disk full', r"^CSV row has an unterminated quote$")
+bad("the quoted field's rest", b'at 90%",x', r"^CSV line continues a quoted field from the line before")
+bad("Latin-1 text", b"caf\xe9,1,x", r'^CSV column 1 \("host"\) is not valid UTF-8$')
 good("empty value (not extracted)", b"web-6,6,", b'{"host":"web-6","cpu":6,"note":null,"alert":false}')
 bad("empty value for a required number", b"web-7,,ok", r'"cpu".*expected a number, got null')
 # Its raw is weir's JSON rendering of the row, not the line as read: not checked.
@@ -328,7 +332,7 @@ rm -f "$T/out.jsonl" "$T/dead.jsonl"
 "$WEIR_BIN" run "$T/csv.json" 2>"$T/err"
 rc=$?
 if [ "$rc" -eq 0 ]; then ok; else fail "csv: exit code $rc, expected 0: $(head -c 500 "$T/err")"; fi
-if grep -q "12 records in, 6 out, 6 dead letters" "$T/err"; then ok; else fail "csv: summary: $(cat "$T/err")"; fi
+if grep -q "14 records in, 6 out, 8 dead letters" "$T/err"; then ok; else fail "csv: summary: $(cat "$T/err")"; fi
 python3 "$T/check.py" "$T/csv-cases.json" "$T/out.jsonl" "$T/dead.jsonl" "$T/in.csv" 2 >"$T/result" 2>&1
 add_results "$T/result"
 

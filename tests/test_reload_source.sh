@@ -18,6 +18,11 @@
 #      file's all once.
 #   C. a gzip file, slowly drained: two reloads read it again from its start
 #      and drop the lines already handed on: every id out exactly once.
+#   D. a directory, slowly drained, whose listing changes while its second
+#      file is read (the first deleted, a new one sorting before it): the
+#      reload goes on in that file by name, then the files after it; every
+#      id of the three files once, none of the new one (before, a change
+#      before the file read it all again from the start: its ids twice).
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -175,6 +180,37 @@ def c_ids(ids, err):
     check(sorted(ids) == list(range(N2)), f"C: {len(ids)} records out of {N2}, {len(set(ids))} distinct")
     check(err.count("again from its start, dropping") == 2, "C: 2 'dropping' lines: " + err[-1500:])
 slow_case("c", f"{t}/input.jsonl.gz", N2, [{"read_size": 8192}, {"read_size": 16384}], c_ids)
+
+# ---- D: a directory whose listing changes before the file being read -----
+d = f"{t}/dir"
+os.makedirs(d)
+def jsonl(name, lo, hi):
+    with open(f"{d}/{name}", "w") as f:
+        f.write("".join('{"id":%d,"v":%.4f}\n' % (i, random.random()) for i in range(lo, hi)))
+jsonl("a.jsonl", 0, 100)
+jsonl("b.jsonl", 100, 20100)
+jsonl("c.jsonl", 20100, 20200)
+out, pjson, err = f"{t}/d.fifo", f"{t}/d.json", f"{t}/d.err"
+os.mkfifo(out)
+src = {"type": "file", "path": d, "max_records": 32, "read_size": 4096}
+write_pipeline(pjson, src, out, True)
+proc = subprocess.Popen([weir, "run", pjson], stdout=subprocess.DEVNULL, stderr=open(err, "w"))
+got, fast = bytearray(), threading.Event()
+r = slow_fifo_reader(out, got, fast)
+time.sleep(0.3)  # in b.jsonl, held back by the sink
+os.unlink(f"{d}/a.jsonl")
+jsonl("0.jsonl", 90000, 90050)  # new, and sorting before b.jsonl: not read
+reload(proc, pjson, dict(src, read_size=8192), out, True, err, 1)
+fast.set()
+r.join(timeout=60)
+rc = proc.wait(timeout=60)
+log = open(err).read()
+check(rc == 0, f"D: weir exited {rc}: {log[-2000:]}")
+ids = ids_of(got.decode())
+check(sorted(ids) == list(range(20200)), f"D: {len(ids)} records, {len(set(ids))} distinct, "
+      f"{sum(i >= 90000 for i in ids)} of 0.jsonl (want a, b, c once each)")
+check(f"goes on in {d}/b.jsonl after line" in log and "file list changed before that file" in log,
+      "D: the log line: " + log[-1500:])
 
 sys.exit(1 if failures else 0)
 PY

@@ -49,10 +49,13 @@ static void check_csv(struct weir_csv_header *h, int *have_header, const struct 
         return;
     }
     weir_buf_reset(&out);
+    (void)weir_csv_ends_in_quote(ln->p, ln->len, delim, 1); /* a continuation line's reading */
     if (weir_csv_row_to_json(h, ln->p, ln->len, &out, reason, sizeof reason) < 0) {
         FUZZ_ASSERT(reason[0]);
         return;
     }
+    /* A row that parses ends outside any quote. */
+    FUZZ_ASSERT(!weir_csv_ends_in_quote(ln->p, ln->len, delim, 0));
     json_error_t e;
     json_t *j = json_loadb(out.data, out.len, JSON_ALLOW_NUL, &e);
     FUZZ_ASSERT(j || json_error_code(&e) == json_error_numeric_overflow); /* jansson's limit */
