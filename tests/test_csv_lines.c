@@ -147,7 +147,7 @@ static void test_csv(void)
     CHECK_STR(why, "CSV header has an empty column name");
     weir_csv_header_free(&h);
     /* Two columns of one name: each row's object would repeat the key. */
-    CHECK(weir_csv_header_parse(&h, "a,b,\"c\",x,c", 13, ',', &why) < 0);
+    CHECK(weir_csv_header_parse(&h, "a,b,\"c\",x,c", 11, ',', &why) < 0);
     CHECK_STR(why, "CSV header has a repeated column name \"c\" (columns 3 and 5)");
     weir_csv_header_free(&h);
     /* A field that is not UTF-8 (Latin-1 é, quoted or not) is refused,
