@@ -473,6 +473,15 @@ static int32_t parse_exists(struct parser *P, uint32_t pos)
                    expr_tok_desc(P, &P->tok, got, sizeof got));
         return -1;
     }
+    uint32_t after = P->at; /* a call here would read as an unknown field of its name */
+    while (isspace((unsigned char)P->s[after]))
+        after++;
+    if (P->tok.kind == T_NAME && P->s[after] == '(') {
+        expr_error(P, P->tok.pos, "expected a field name in exists(), got a call to %s(): "
+                   "exists() asks whether a record has a field (is_nan() tests a value)",
+                   P->tok.name);
+        return -1;
+    }
     int32_t f = parse_field(P);
     if (f < 0)
         return -1;

@@ -125,6 +125,8 @@ static void test_parse(void)
         "column 11: expected a number or a bool as argument 2 of if(), got a string");
     bad("exists(a + 1)", "column 10: expected ')' after the field name in exists(), got '+'");
     bad("exists(1)", "column 8: expected a field name in exists(), got '1'");
+    bad("exists(log(a))", "column 8: expected a field name in exists(), got a call to log(): "
+                          "exists() asks whether a record has a field (is_nan() tests a value)");
     bad("log(a b)", "column 7: expected ',' or ')' in log(), got 'b'");
     bad("(a + 1",
         "column 7: expected ')' to close the '(' at column 1, got the end of the expression");
