@@ -18,6 +18,33 @@ static long find_file(const struct file_source_conf *c, const char *path)
     return -1;
 }
 
+/* The file the old source was reading, deleted since: a reload of the same
+ * path lists it no more, and reading the new list from its start would hand
+ * on every file before it again. Its path goes back into the new list at its
+ * place by name; the rest of it is read through the old source's descriptor
+ * (its bytes stay while one is open) and the files after it follow. Returns
+ * its index, or -1 (another path; out of memory). */
+static long put_back(struct file_source_conf *c, const struct file_source_conf *was,
+                     const char *path)
+{
+    if (strcmp(c->path, was->path) != 0 || strcmp(path, "-") == 0)
+        return -1;
+    char *copy = strdup(path);
+    char **grown = copy ? realloc(c->files.paths, (c->files.n + 1) * sizeof *grown) : NULL;
+    if (!grown) {
+        free(copy);
+        return -1;
+    }
+    size_t j = 0;
+    while (j < c->files.n && strcmp(grown[j], path) < 0)
+        j++;
+    memmove(grown + j + 1, grown + j, (c->files.n - j) * sizeof *grown);
+    grown[j] = copy;
+    c->files.paths = grown;
+    c->files.n++;
+    return (long)j;
+}
+
 /* The old source's files up to the one it was reading are the new one's
  * (a glob or directory may have gained files after it). */
 static int same_files(const struct file_source_conf *a, const struct file_source_conf *b,
@@ -94,9 +121,10 @@ static int resume(struct file_source *fs, const struct file_source *old, int mov
 }
 
 /* Which file to start with, and where: prev is the source a reload replaces
- * (or NULL). The file it was reading, where the new path lists it; the
- * files after it follow. A path whose files do not include it (another
- * file, another directory): its first file from its start. */
+ * (or NULL). The file it was reading, where the new path lists it (or
+ * would, had it not been deleted); the files after it follow. A path whose
+ * files do not include it (another file, another directory): its first
+ * file from its start. */
 int weir_file_source_open_start(struct file_source *fs, const struct weir_source *prev,
                                 struct weir_error *err)
 {
@@ -104,7 +132,14 @@ int weir_file_source_open_start(struct file_source *fs, const struct weir_source
     const struct file_source *old =
         prev && prev->type == fs->s->type ? (const struct file_source *)prev->state : NULL;
     const struct file_source_conf *was = old ? prev->conf : NULL;
-    long k = old && old->fd >= 0 ? find_file(c, was->files.paths[old->file]) : -1;
+    const char *was_reading = old && old->fd >= 0 ? was->files.paths[old->file] : NULL;
+    long k = was_reading ? find_file(c, was_reading) : -1;
+    int gone = 0; /* the file being read was deleted: its rest comes through old's descriptor */
+    if (k < 0 && was_reading && (k = put_back((struct file_source_conf *)c, was, was_reading)) >= 0) {
+        gone = 1;
+        weir_log(WEIR_LOG_INFO, "reload: %s, being read, was deleted since: the rest of it is "
+                 "read from the descriptor still open on it", was_reading);
+    }
     if (k < 0) {
         if (old)
             weir_log(WEIR_LOG_INFO, "reload: the file source's path changed: it reads %s from the "
@@ -113,6 +148,6 @@ int weir_file_source_open_start(struct file_source *fs, const struct weir_source
     }
     /* A pipe goes on through the old descriptor: opening a FIFO again would
      * wait for a writer that may have just closed its end. */
-    int rc = weir_file_source_open_as(fs, (size_t)k, old->offset < 0 ? old->fd : -1, err);
+    int rc = weir_file_source_open_as(fs, (size_t)k, old->offset < 0 || gone ? old->fd : -1, err);
     return rc < 0 ? rc : resume(fs, old, !same_files(was, c, old->file), err);
 }

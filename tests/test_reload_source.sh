@@ -23,6 +23,11 @@
 #      reload goes on in that file by name, then the files after it; every
 #      id of the three files once, none of the new one (before, a change
 #      before the file read it all again from the start: its ids twice).
+#   E. a directory whose file being read is deleted before a reload (plain,
+#      then gzip): the rest of it is read from the descriptor still open on
+#      it, then the files after it; every id once (before, the new listing
+#      was read from its start: the first file's ids twice, the rest of the
+#      deleted one lost).
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -211,6 +216,43 @@ check(sorted(ids) == list(range(20200)), f"D: {len(ids)} records, {len(set(ids))
       f"{sum(i >= 90000 for i in ids)} of 0.jsonl (want a, b, c once each)")
 check(f"goes on in {d}/b.jsonl after line" in log and "file list changed before that file" in log,
       "D: the log line: " + log[-1500:])
+
+# ---- E: the file being read deleted before the reload (plain, then gzip) --------
+for kind in ("plain", "gzip"):
+    d = f"{t}/dir-{kind}"
+    os.makedirs(d)
+    def write(name, lo, hi):
+        body = "".join('{"id":%d,"v":%.4f}\n' % (i, random.random()) for i in range(lo, hi))
+        if name.endswith(".gz"):
+            with gzip.open(f"{d}/{name}", "wt") as f:
+                f.write(body)
+        else:
+            with open(f"{d}/{name}", "w") as f:
+                f.write(body)
+    b = "b.jsonl.gz" if kind == "gzip" else "b.jsonl"
+    write("a.jsonl", 0, 100)
+    write(b, 100, 20100)
+    write("c.jsonl", 20100, 20200)
+    out, pjson, err = f"{t}/e-{kind}.fifo", f"{t}/e-{kind}.json", f"{t}/e-{kind}.err"
+    os.mkfifo(out)
+    src = {"type": "file", "path": d, "max_records": 32, "read_size": 4096}
+    write_pipeline(pjson, src, out, True)
+    proc = subprocess.Popen([weir, "run", pjson], stdout=subprocess.DEVNULL, stderr=open(err, "w"))
+    got, fast = bytearray(), threading.Event()
+    r = slow_fifo_reader(out, got, fast)
+    time.sleep(0.3)  # in b, held back by the sink
+    os.unlink(f"{d}/{b}")
+    reload(proc, pjson, dict(src, read_size=8192), out, True, err, 1)
+    fast.set()
+    r.join(timeout=60)
+    rc = proc.wait(timeout=60)
+    log = open(err).read()
+    check(rc == 0, f"E {kind}: weir exited {rc}: {log[-2000:]}")
+    ids = ids_of(got.decode())
+    # before: the new listing (a, c) was read from its start: a's ids twice, b's rest lost
+    check(sorted(ids) == list(range(20200)), f"E {kind}: {len(ids)} records, {len(set(ids))} "
+          f"distinct, {sum(i < 100 for i in ids)} of a (want a, b, c once each)")
+    check(f"{d}/{b}, being read, was deleted since" in log, f"E {kind}: the log: " + log[-1500:])
 
 sys.exit(1 if failures else 0)
 PY
