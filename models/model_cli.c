@@ -27,6 +27,7 @@ struct listing {
     size_t n;
     char **why;   /* (n) NULL: loads */
     char **what;  /* (n) "dense 2-1 raw" of the ones that load */
+    char **shape; /* (n) inputs, outputs and input names of the ones that load */
     char marker[256];
     char marker_why[600];
     int has_marker;  /* versions.h: 1, 0, or -errno (marker_why) */
@@ -39,7 +40,9 @@ static void listing_free(struct listing *l)
     for (size_t i = 0; i < l->n; i++) {
         free(l->why ? l->why[i] : NULL);
         free(l->what ? l->what[i] : NULL);
+        free(l->shape ? l->shape[i] : NULL);
     }
+    free(l->shape);
     free(l->why);
     free(l->what);
     weir_model_versions_free(l->names, l->n);
@@ -51,6 +54,33 @@ static long index_of(const struct listing *l, const char *name)
         if (strcmp(l->names[i], name) == 0)
             return (long)i;
     return -1;
+}
+
+/* What a pipeline's model operator checks a version against: how many
+ * inputs and outputs, and the inputs' names when the file has them. */
+static char *shape_of(const struct weir_model *m)
+{
+    size_t len = 48;
+    for (size_t i = 0; m->feature && i < m->nin; i++)
+        len += strlen(m->feature[i]) + 1;
+    char *s = malloc(len);
+    if (!s)
+        return NULL;
+    size_t at = (size_t)snprintf(s, len, "%zu %zu", m->nin, m->nout);
+    for (size_t i = 0; m->feature && i < m->nin; i++)
+        at += (size_t)snprintf(s + at, len - at, " %s", m->feature[i]);
+    return s;
+}
+
+/* 1 when a version that loads reads other inputs or writes another number
+ * of outputs than the one served: a pipeline serves the newest that fits
+ * its own model operator, which may then be an older one. */
+static int shapes_differ(const struct listing *l)
+{
+    for (size_t i = 0; l->served >= 0 && i < l->n; i++)
+        if (l->shape[i] && strcmp(l->shape[i], l->shape[l->served]) != 0)
+            return 1;
+    return 0;
 }
 
 static int listing_load(struct listing *l, const char *dir)
@@ -69,7 +99,8 @@ static int listing_load(struct listing *l, const char *dir)
     }
     l->why = calloc(l->n + 1, sizeof *l->why);
     l->what = calloc(l->n + 1, sizeof *l->what);
-    if (!l->why || !l->what)
+    l->shape = calloc(l->n + 1, sizeof *l->shape);
+    if (!l->why || !l->what || !l->shape)
         return -ENOMEM;
     l->newest_ok = -1;
     for (size_t i = 0; i < l->n; i++) {
@@ -83,10 +114,11 @@ static int listing_load(struct listing *l, const char *dir)
             snprintf(what, sizeof what, "%s, %zu input%s, %zu output%s", m->what, m->nin,
                      m->nin == 1 ? "" : "s", m->nout, m->nout == 1 ? "" : "s");
             l->what[i] = strdup(what);
+            l->shape[i] = shape_of(m);
             l->newest_ok = (long)i;
         }
         weir_model_free(m);
-        if (!l->why[i] && !l->what[i])
+        if (!l->why[i] && (!l->what[i] || !l->shape[i]))
             return -ENOMEM;
     }
     l->has_marker = weir_model_marker_read(dir, l->marker, sizeof l->marker, l->marker_why,
@@ -131,6 +163,11 @@ static void print_listing(const struct listing *l)
         printf("pin marker: none (the newest valid version serves)\n");
     if (l->served >= 0)
         printf("served: %s\n", l->names[l->served]);
+    if (shapes_differ(l))
+        printf("note: the versions that load do not all read the same inputs or write as many "
+               "outputs: a pipeline's model operator serves the newest that fits its features "
+               "and \"out\" (an unpinned one) and rejects the others with why, so it may serve "
+               "an older version than %s\n", l->names[l->served]);
     else
         printf("served: none: a pipeline would not start (%s)\n",
                l->has_marker ? "fix the pin: weir model pin DIR VERSION, or unpin DIR"

@@ -184,4 +184,17 @@ echo "v9.safetensors" >"$T/v/.weir-pin"
 M list "$T/v" >"$T/list" 2>&1; rc=$?
 [ "$rc" = 1 ] && grep -qF "pin marker: names v9.safetensors, which is not in the directory" "$T/list" && ok ||
     fail "list with a dangling marker: rc $rc, $(cat "$T/list")"
+# a newest version that loads but reads other inputs: list says a pipeline
+# may serve an older one (it marked the newest served, and nothing more)
+mkdir "$T/w"
+write_linear w1.safetensors 1 0
+write_linear w2.safetensors 1 1 1 -- f0 f1 f2
+cp "$T"/stage/w[12].safetensors "$T/w/"
+M list "$T/w" >"$T/list" 2>&1; rc=$?
+[ "$rc" = 0 ] && grep -qx 'served: w2.safetensors' "$T/list" &&
+    grep -qF "note: the versions that load do not all read the same inputs" "$T/list" && ok ||
+    fail "list of versions of two shapes: rc $rc, $(cat "$T/list")"
+rm "$T/w/w2.safetensors"
+M list "$T/w" >"$T/list" 2>&1
+grep -qF "note:" "$T/list" && fail "a note with one shape: $(cat "$T/list")" || ok
 finish
