@@ -232,6 +232,8 @@ static int repeated_name(struct weir_csv_header *h, const char **reason)
     return 0;
 }
 
+static int valid_utf8(const char *s, size_t n);
+
 int weir_csv_header_parse(struct weir_csv_header *h, const char *line, size_t len, char delim,
                           const char **reason)
 {
@@ -253,6 +255,11 @@ int weir_csv_header_parse(struct weir_csv_header *h, const char *line, size_t le
             rc = -ENOMEM;
         else if (lens[k] == 0)
             *reason = "CSV header has an empty column name", rc = -EINVAL;
+        else if (!valid_utf8(fs[k], lens[k])) { /* two such names could become one key */
+            snprintf(h->why, sizeof h->why, "CSV header: column %zu's name is not valid UTF-8 "
+                     "(convert the file, e.g. iconv -f latin1 -t utf-8)", k + 1);
+            *reason = h->why, rc = -EINVAL;
+        }
     }
     if (rc == 0)
         rc = repeated_name(h, reason);

@@ -150,6 +150,14 @@ static void test_csv(void)
     CHECK(weir_csv_header_parse(&h, "a,b,\"c\",x,c", 11, ',', &why) < 0);
     CHECK_STR(why, "CSV header has a repeated column name \"c\" (columns 3 and 5)");
     weir_csv_header_free(&h);
+    /* Latin-1 names: "gr\xf6\xdfe" and "gr\xfc\xdfe" would both be written
+     * "gr\ufffd\ufffde", one key twice in every row. */
+    CHECK(weir_csv_header_parse(&h, "id,gr\xf6\xdf" "e,gr\xfc\xdf" "e", 14, ',', &why) < 0);
+    CHECK_STR(why, "CSV header: column 2's name is not valid UTF-8 (convert the file, e.g. iconv "
+                   "-f latin1 -t utf-8)");
+    weir_csv_header_free(&h);
+    CHECK(weir_csv_header_parse(&h, "id,gr\xc3\xb6\xc3\x9f" "e", 10, ',', &why) == 0 && h.n == 2);
+    weir_csv_header_free(&h);
     /* A field that is not UTF-8 (Latin-1 é, quoted or not) is refused,
      * naming its column, not written with U+FFFD for the byte. */
     CHECK(weir_csv_header_parse(&h, "id,name", 7, ',', &why) == 0);
