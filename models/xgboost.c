@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/jspan.h"
 #include "models/model.h"
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
@@ -116,47 +117,60 @@ static int feature_names(struct weir_model *m, json_t *learner, char *err, size_
     return 0;
 }
 
+/* One tree's arrays, read from its text into the loader's work arrays. */
 struct tree_arrays {
-    json_t *left, *right, *feat, *cond, *dleft;
+    double *left, *right, *feat, *cond, *dleft;
     size_t n;
 };
 
-static int tree_arrays(json_t *tree, size_t k, struct tree_arrays *a, char *err, size_t errlen)
+static const char *const tree_keys[] = {"left_children", "right_children", "split_indices",
+                                        "split_conditions", "default_left", "categories_nodes"};
+
+static int tree_arrays(struct jspan tree, size_t k, struct tree_arrays *a, size_t cap, char *err,
+                       size_t errlen)
 {
-    a->left = json_object_get(tree, "left_children");
-    a->right = json_object_get(tree, "right_children");
-    a->feat = json_object_get(tree, "split_indices");
-    a->cond = json_object_get(tree, "split_conditions");
-    a->dleft = json_object_get(tree, "default_left");
-    a->n = json_array_size(a->left);
-    if (a->n == 0 || json_array_size(a->right) != a->n || json_array_size(a->feat) != a->n ||
-        json_array_size(a->cond) != a->n || json_array_size(a->dleft) != a->n)
+    struct jspan v[6];
+    if (jspan_members(tree, tree_keys, 6, v) < 0)
+        return FAIL("trees[%zu]: expected an object", k);
+    double **dst[5] = {&a->left, &a->right, &a->feat, &a->cond, &a->dleft};
+    long n[5];
+    for (int i = 0; i < 5; i++)
+        if ((n[i] = v[i].p ? jspan_numbers(v[i], *dst[i], cap) : -1) < 0)
+            n[i] = -1;
+    a->n = n[0] > 0 ? (size_t)n[0] : 0;
+    if (a->n == 0 || n[1] != n[0] || n[2] != n[0] || n[3] != n[0] || n[4] != n[0])
         return FAIL("trees[%zu]: expected left_children, right_children, split_indices, "
-                    "split_conditions and default_left of one length", k);
-    if (json_array_size(json_object_get(tree, "categories_nodes")) > 0)
+                    "split_conditions and default_left of one length, of numbers", k);
+    if (v[5].p && jspan_count(v[5]) != 0)
         return FAIL("trees[%zu] has categorical splits: not supported", k);
     return 0;
 }
 
+/* An index read as a double: a whole number in range, or -2 (never valid). */
+static long long as_index(double d)
+{
+    return d >= -1 && d < 4294967296.0 && d == (double)(long long)d ? (long long)d : -2;
+}
+
 /* Checks node j of tree k and reads its children (-1, -1 for a leaf). */
 static int node_children(const struct tree_arrays *a, size_t k, size_t j, size_t nfeat,
-                         json_int_t *l, json_int_t *r, char *err, size_t errlen)
+                         long long *l, long long *r, char *err, size_t errlen)
 {
-    *l = json_integer_value(json_array_get(a->left, j));
-    *r = json_integer_value(json_array_get(a->right, j));
-    double c = json_number_value(json_array_get(a->cond, j));
-    if (!json_is_number(json_array_get(a->cond, j)) || !isfinite(c))
+    *l = as_index(a->left[j]);
+    *r = as_index(a->right[j]);
+    double c = a->cond[j];
+    if (!isfinite(c))
         return FAIL("trees[%zu] node %zu: split_conditions is not a finite number", k, j);
     if (*l == -1 && *r == -1)
         return 0;
-    if (*l <= (json_int_t)j || *r <= (json_int_t)j || *l >= (json_int_t)a->n ||
-        *r >= (json_int_t)a->n || *l == *r)
+    if (*l <= (long long)j || *r <= (long long)j || *l >= (long long)a->n ||
+        *r >= (long long)a->n || *l == *r)
         return FAIL("trees[%zu] node %zu: children %lld, %lld: expected distinct nodes after it "
-                    "and before %zu", k, j, (long long)*l, (long long)*r, a->n);
-    json_int_t f = json_integer_value(json_array_get(a->feat, j));
+                    "and before %zu", k, j, *l, *r, a->n);
+    long long f = as_index(a->feat[j]);
     if (f < 0 || (size_t)f >= nfeat)
-        return FAIL("trees[%zu] node %zu: split on feature %lld, expected 0 to %zu", k, j,
-                    (long long)f, nfeat - 1);
+        return FAIL("trees[%zu] node %zu: split on feature %lld, expected 0 to %zu", k, j, f,
+                    nfeat - 1);
     return 0;
 }
 
@@ -164,28 +178,25 @@ static int node_children(const struct tree_arrays *a, size_t k, size_t j, size_t
  * that each split's children are neighbours (right = left + 1, as the
  * kernels want), and works out its depth. XGBoost's children come after
  * their parent; a node reached twice is an error, so `used` <= n. */
-static int tree(struct weir_model *m, json_t *tree, size_t k, size_t base, size_t *used,
-                uint32_t *depth_out, uint32_t *work, char *err, size_t errlen)
+static int tree(struct weir_model *m, const struct tree_arrays *a, size_t k, size_t base,
+                size_t *used, uint32_t *depth_out, uint32_t *work, char *err, size_t errlen)
 {
-    struct tree_arrays a;
-    int rc = tree_arrays(tree, k, &a, err, errlen);
-    if (rc < 0)
-        return rc;
+    int rc;
     struct weir_tree_node *node = (struct weir_tree_node *)m->trees.node + base;
     float *leaf = (float *)m->trees.leaf + base;
     uint8_t *is_leaf = (uint8_t *)m->trees.is_leaf + base;
-    uint32_t *order = work, *depth = work + a.n, *seen = work + 2 * a.n; /* by old index */
-    memset(seen, 0, a.n * sizeof *seen);
+    uint32_t *order = work, *depth = work + a->n, *seen = work + 2 * a->n; /* by old index */
+    memset(seen, 0, a->n * sizeof *seen);
     uint32_t max_depth = 0, next = 1;
     order[0] = 0;
     depth[0] = 0;
     seen[0] = 1;
     for (uint32_t q = 0; q < next; q++) {
         uint32_t j = order[q];
-        json_int_t l, r;
-        if ((rc = node_children(&a, k, j, m->nin, &l, &r, err, errlen)) < 0)
+        long long l, r;
+        if ((rc = node_children(a, k, j, m->nin, &l, &r, err, errlen)) < 0)
             return rc;
-        double c = json_number_value(json_array_get(a.cond, j));
+        double c = a->cond[j];
         if (l == -1) {
             is_leaf[q] = 1;
             leaf[q] = (float)c;
@@ -193,14 +204,12 @@ static int tree(struct weir_model *m, json_t *tree, size_t k, size_t base, size_
             continue;
         }
         if (seen[l] || seen[r])
-            return FAIL("trees[%zu]: node %lld has two parents", k, (long long)(seen[l] ? l : r));
+            return FAIL("trees[%zu]: node %lld has two parents", k, seen[l] ? l : r);
         seen[l] = seen[r] = 1;
-        json_t *dl = json_array_get(a.dleft, j);
-        int left_default = json_is_true(dl) || json_integer_value(dl) != 0;
-        json_int_t f = json_integer_value(json_array_get(a.feat, j));
+        int left_default = a->dleft[j] != 0;
+        uint32_t f = (uint32_t)a->feat[j];
         node[q] = (struct weir_tree_node){
-            (float)c, (uint32_t)f | (left_default ? WEIR_TREE_DEFAULT_LEFT : 0),
-            (uint32_t)(base + next)};
+            (float)c, f | (left_default ? WEIR_TREE_DEFAULT_LEFT : 0), (uint32_t)(base + next)};
         order[next] = (uint32_t)l;
         order[next + 1] = (uint32_t)r;
         depth[next] = depth[next + 1] = depth[q] + 1;
@@ -232,37 +241,58 @@ static void early_stopped(struct weir_model *m, json_t *learner, size_t nt)
              nt, best, (best + 1) * per, best + 1);
 }
 
-static int trees(struct weir_model *m, json_t *learner, char *err, size_t errlen)
+/* Each tree's node count (left_children's length) summed, and the widest. */
+static int count_nodes(struct jspan arr, size_t *nt, size_t *nn, size_t *widest)
 {
-    json_t *arr = path_get(learner, "gradient_booster", "model", "trees");
-    size_t nt = json_array_size(arr), nn = 0, widest = 1;
-    if (nt == 0)
-        return FAIL("gradient_booster.model.trees: expected at least one tree");
-    for (size_t k = 0; k < nt; k++) {
-        size_t n = json_array_size(json_object_get(json_array_get(arr, k), "left_children"));
-        nn += n;
-        widest = n > widest ? n : widest;
+    static const char *const left_key[] = {"left_children"};
+    size_t at = 0;
+    struct jspan item, left;
+    int more;
+    *nt = *nn = 0;
+    *widest = 1;
+    while ((more = jspan_next_item(arr, &at, &item)) == 1) {
+        long n = jspan_members(item, left_key, 1, &left) == 0 && left.p ? jspan_count(left) : 0;
+        n = n > 0 ? n : 0; /* a tree without a readable one fails below, named */
+        *nn += (size_t)n;
+        *widest = (size_t)n > *widest ? (size_t)n : *widest;
+        ++*nt;
     }
+    return more;
+}
+
+static int trees(struct weir_model *m, json_t *learner, struct jspan arr, char *err, size_t errlen)
+{
+    size_t nt, nn, widest;
+    if (!arr.p || arr.p[0] != '[' || count_nodes(arr, &nt, &nn, &widest) < 0 || nt == 0)
+        return FAIL("gradient_booster.model.trees: expected at least one tree");
     if (nn >= UINT32_MAX / 2)
         return FAIL("%zu nodes: too many", nn);
     struct weir_trees *t = &m->trees;
     uint32_t *root = weir_model_alloc(m, nt * sizeof *root);
     uint32_t *tdepth = weir_model_alloc(m, nt * sizeof *tdepth);
-    uint32_t *work = weir_model_alloc(m, 3 * widest * sizeof *work);
+    uint32_t *work = malloc(3 * widest * sizeof *work);
+    double *nums = malloc(5 * widest * sizeof *nums);
     t->node = weir_model_alloc(m, (nn ? nn : 1) * sizeof *t->node);
     t->leaf = weir_model_alloc(m, (nn ? nn : 1) * sizeof *t->leaf);
     t->is_leaf = weir_model_alloc(m, nn ? nn : 1);
-    if (!root || !tdepth || !work || !t->node || !t->leaf || !t->is_leaf)
-        return fail(err, errlen, -ENOMEM, "out of memory");
-    size_t base = 0;
-    for (size_t k = 0; k < nt; k++) {
+    int rc = !root || !tdepth || !work || !nums || !t->node || !t->leaf || !t->is_leaf
+                 ? fail(err, errlen, -ENOMEM, "out of memory")
+                 : 0;
+    struct tree_arrays a = {nums, nums + widest, nums + 2 * widest, nums + 3 * widest,
+                            nums + 4 * widest, 0};
+    size_t base = 0, at = 0;
+    struct jspan item;
+    for (size_t k = 0; rc == 0 && k < nt && jspan_next_item(arr, &at, &item) == 1; k++) {
         root[k] = (uint32_t)base;
         size_t used = 0;
-        int rc = tree(m, json_array_get(arr, k), k, base, &used, &tdepth[k], work, err, errlen);
-        if (rc < 0)
-            return rc;
-        base += used;
+        if ((rc = tree_arrays(item, k, &a, widest, err, errlen)) == 0 &&
+            (rc = tree(m, &a, k, base, &used, &tdepth[k], work, err, errlen)) == 0)
+            base += used;
     }
+    free(work);
+    free(nums);
+    if (rc < 0)
+        return rc;
     early_stopped(m, learner, nt);
     t->ntrees = nt;
     t->nnodes = base;
@@ -272,11 +302,47 @@ static int trees(struct weir_model *m, json_t *learner, char *err, size_t errlen
     return 0;
 }
 
+/* learner.gradient_booster.model.trees in the text, or p NULL. */
+static struct jspan find_trees(const char *text, size_t len)
+{
+    static const char *const path[] = {"learner", "gradient_booster", "model", "trees"};
+    struct jspan v = jspan_value(text, len);
+    for (int i = 0; i < 4 && v.p; i++)
+        if (jspan_members(v, &path[i], 1, &v) < 0)
+            return (struct jspan){NULL, 0};
+    return v;
+}
+
+/* The file's JSON but its trees, which are read from the text: jansson's
+ * tree of them took 8 to 20 times the file's size. */
+static json_t *load_all_but_trees(const char *text, size_t len, struct jspan trees,
+                                  json_error_t *jerr)
+{
+    if (!trees.p)
+        return json_loadb(text, len, 0, jerr);
+    size_t head = (size_t)(trees.p - text), tail = len - head - trees.n;
+    char *rest = malloc(head + 2 + tail);
+    if (!rest) {
+        snprintf(jerr->text, sizeof jerr->text, "out of memory");
+        jerr->line = 0;
+        return NULL;
+    }
+    memcpy(rest, text, head);
+    memcpy(rest + head, "[]", 2);
+    memcpy(rest + head + 2, trees.p + trees.n, tail);
+    json_t *root = json_loadb(rest, head + 2 + tail, 0, jerr);
+    free(rest);
+    return root;
+}
+
 int weir_xgboost_load(struct weir_model *m, const char *text, size_t len, char *err,
                       size_t errlen)
 {
     json_error_t jerr;
-    json_t *root = json_loadb(text, len, 0, &jerr);
+    struct jspan tr = find_trees(text, len);
+    if (tr.p && tr.p[0] != '[')
+        tr.p = NULL; /* not an array: jansson reads it, and it is refused below */
+    json_t *root = load_all_but_trees(text, len, tr, &jerr);
     if (!root)
         return FAIL("not valid JSON (line %d: %s)", jerr.line, jerr.text);
     m->kind = WEIR_MODEL_TREES;
@@ -286,7 +352,7 @@ int weir_xgboost_load(struct weir_model *m, const char *text, size_t len, char *
     if (rc == 0)
         rc = feature_names(m, learner, err, errlen);
     if (rc == 0)
-        rc = trees(m, learner, err, errlen);
+        rc = trees(m, learner, tr, err, errlen);
     json_decref(root);
     return rc;
 }

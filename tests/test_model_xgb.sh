@@ -58,6 +58,7 @@ bad() { # what file expected-text [extra]
     elif grep -qF -- "$3" "$T/bad.out"; then ok
     else fail "$1: expected the message to contain '$3', got: $(cat "$T/bad.out")"; fi
 }
+mkdir "$T/big"
 $PY - "$T" <<'PY'
 import json, sys
 d = sys.argv[1]
@@ -73,6 +74,18 @@ edit("dart.json", lambda m: L(m)["gradient_booster"].update(name="dart"))
 edit("names.json", lambda m: L(m)["feature_names"].__setitem__(3, "amount"))
 # as xgb.train(..., early_stopping_rounds=...) saves it: every round's trees
 edit("early.json", lambda m: L(m).setdefault("attributes", {}).update(best_iteration="9"))
+# read from the text, not through jansson (models/jspan.h): the same checks
+edit("nullchild.json", lambda m: T0(m)["right_children"].__setitem__(0, None))
+edit("halfchild.json", lambda m: T0(m)["left_children"].__setitem__(0, 1.5))
+edit("treeobj.json", lambda m: L(m)["gradient_booster"]["model"].update(trees={"0": T0(m)}))
+edit("notree.json", lambda m: L(m)["gradient_booster"]["model"]["trees"].__setitem__(1, [1, 2]))
+edit("cat.json", lambda m: T0(m).update(categories_nodes=[0]))
+# 100 times the trees (6,000; 2/3 of them named "base_weights" etc. as
+# XGBoost writes them): the memory the load takes, against the file's size
+m = json.load(open(f"{d}/binary.json"))
+tr = L(m)["gradient_booster"]["model"]["trees"]
+L(m)["gradient_booster"]["model"]["trees"] = [dict(t, id=i) for i, t in enumerate(tr * 100)]
+json.dump(m, open(f"{d}/big/v1.json", "w"))
 PY
 head -c 5000 "$T/binary.json" >"$T/cut.json"
 bad "unsupported objective" "$T/objective.json" 'objective "multi:softprob": expected binary:logistic, reg:logistic or reg:squarederror'
@@ -81,6 +94,28 @@ bad "split past the features" "$T/feature.json" 'trees[0] node 0: split on featu
 bad "arrays of different lengths" "$T/short.json" 'trees[0]: expected left_children'
 bad "dart" "$T/dart.json" 'booster "dart": expected "gbtree"'
 bad "truncated JSON" "$T/cut.json" "not valid JSON"
+bad "a child that is null" "$T/nullchild.json" 'trees[0]: expected left_children, right_children, split_indices, split_conditions and default_left of one length, of numbers'
+bad "a child that is not whole" "$T/halfchild.json" 'trees[0] node 0: children -2, '
+bad "trees in an object" "$T/treeobj.json" 'gradient_booster.model.trees: expected at least one tree'
+bad "a tree that is an array" "$T/notree.json" 'trees[1]: expected an object'
+bad "categorical splits" "$T/cat.json" 'trees[0] has categorical splits: not supported'
+# Loading takes little more than the file's text: a tree of every number
+# (jansson's, before 2026-12-04) took 8 to 20 times the file's size.
+mkdir "$T/small" && cp "$T/binary.json" "$T/small/v1.json"
+$PY - "$WEIR_BIN" "$T" <<'PY' && ok || fail "the memory a big model's load takes"
+import os, resource, subprocess, sys
+weir, t = sys.argv[1], sys.argv[2]
+def peak(d, trees):  # the largest child so far: the small one runs first
+    out = subprocess.run([weir, "model", "list", d], capture_output=True, text=True)
+    assert out.returncode == 0 and f"{trees} trees" in out.stdout, out.stdout + out.stderr
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+small, big = peak(f"{t}/small", 60), peak(f"{t}/big", 6000)
+size = os.path.getsize(f"{t}/big/v1.json")
+over = (big - small) / size
+print(f"model list of a {size / 1e6:.1f} MB model: {(big - small) / 2**20:.1f} MiB more at its "
+      f"peak than of a 60-tree one, {over:.2f}x the file (jansson's tree: 8x or more)")
+sys.exit(0 if over < 3 else 1)
+PY
 bad "model feature not in the pipeline" "$T/names.json" 'unknown feature "amount"'
 bad "features in another order" "$T/binary.json" 'expected "f0" (the model'"'"'s input 0), got "f1"' \
     ', "features": ["f1", "f0", "f2", "f3", "f4", "f5", "f6", "f7"]'

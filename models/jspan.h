@@ -1,0 +1,39 @@
+/* Spans of a JSON text found without building a tree: a model file's bulk
+ * (XGBoost's trees: a few numbers per node, tens of megabytes) is read
+ * straight from its text, where jansson's tree of it took 8 to 20 times the
+ * file's size. Only what a loader asks for is looked at closely: a value
+ * passed over is checked for balanced brackets, closed strings and the
+ * characters a scalar may hold, not for every rule of RFC 8259 (jansson
+ * checks the rest of the file, where the loader reads it). */
+#ifndef WEIR_MODELS_JSPAN_H
+#define WEIR_MODELS_JSPAN_H
+
+#include <stddef.h>
+
+struct jspan {
+    const char *p; /* the value's first byte; NULL: none */
+    size_t n;      /* its length */
+};
+
+/* The value that starts at text (after whitespace): its span, or p NULL
+ * when it is malformed or cut short. */
+struct jspan jspan_value(const char *text, size_t len);
+
+/* Members of an object: out[k] is the value of keys[k] (the last one of
+ * that name, as jansson takes), p NULL when absent. Keys are compared as
+ * written (no escapes). Returns 0, or -1 when obj is not a well-formed
+ * object. */
+int jspan_members(struct jspan obj, const char *const *keys, size_t n, struct jspan *out);
+
+/* The items of an array, one by one: *at starts at 0; each call sets *item
+ * and returns 1, then 0 at the end, -1 when the array is malformed. */
+int jspan_next_item(struct jspan arr, size_t *at, struct jspan *item);
+
+/* An array of numbers (true and false read as 1 and 0) into out[0..cap):
+ * the count, or -1 when an item is not one, or there are more than cap. */
+long jspan_numbers(struct jspan arr, double *out, size_t cap);
+
+/* How many items an array holds, or -1 when it is malformed. */
+long jspan_count(struct jspan arr);
+
+#endif
