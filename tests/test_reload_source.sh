@@ -186,54 +186,21 @@ def c_ids(ids, err):
     check(err.count("again from its start, dropping") == 2, "C: 2 'dropping' lines: " + err[-1500:])
 slow_case("c", f"{t}/input.jsonl.gz", N2, [{"read_size": 8192}, {"read_size": 16384}], c_ids)
 
-# ---- D: a directory whose listing changes before the file being read -----
-d = f"{t}/dir"
-os.makedirs(d)
-def jsonl(name, lo, hi):
-    with open(f"{d}/{name}", "w") as f:
-        f.write("".join('{"id":%d,"v":%.4f}\n' % (i, random.random()) for i in range(lo, hi)))
-jsonl("a.jsonl", 0, 100)
-jsonl("b.jsonl", 100, 20100)
-jsonl("c.jsonl", 20100, 20200)
-out, pjson, err = f"{t}/d.fifo", f"{t}/d.json", f"{t}/d.err"
-os.mkfifo(out)
-src = {"type": "file", "path": d, "max_records": 32, "read_size": 4096}
-write_pipeline(pjson, src, out, True)
-proc = subprocess.Popen([weir, "run", pjson], stdout=subprocess.DEVNULL, stderr=open(err, "w"))
-got, fast = bytearray(), threading.Event()
-r = slow_fifo_reader(out, got, fast)
-time.sleep(0.3)  # in b.jsonl, held back by the sink
-os.unlink(f"{d}/a.jsonl")
-jsonl("0.jsonl", 90000, 90050)  # new, and sorting before b.jsonl: not read
-reload(proc, pjson, dict(src, read_size=8192), out, True, err, 1)
-fast.set()
-r.join(timeout=60)
-rc = proc.wait(timeout=60)
-log = open(err).read()
-check(rc == 0, f"D: weir exited {rc}: {log[-2000:]}")
-ids = ids_of(got.decode())
-check(sorted(ids) == list(range(20200)), f"D: {len(ids)} records, {len(set(ids))} distinct, "
-      f"{sum(i >= 90000 for i in ids)} of 0.jsonl (want a, b, c once each)")
-check(f"goes on in {d}/b.jsonl after line" in log and "file list changed before that file" in log,
-      "D: the log line: " + log[-1500:])
+# ---- D, E: a directory whose listing changes while its second file is read ----
+def write_ids(d, name, lo, hi):
+    body = "".join('{"id":%d,"v":%.4f}\n' % (i, random.random()) for i in range(lo, hi))
+    with (gzip.open(f"{d}/{name}", "wt") if name.endswith(".gz") else open(f"{d}/{name}", "w")) as f:
+        f.write(body)
 
-# ---- E: the file being read deleted before the reload (plain, then gzip) --------
-for kind in ("plain", "gzip"):
-    d = f"{t}/dir-{kind}"
+def dir_case(name, b, change):
+    """a.jsonl, b, c.jsonl (ids 0-100, -20100, -20200), read slowly; change(d)
+    while b is read, then a reload: (exit code, ids out, the log, d)."""
+    d = f"{t}/dir-{name}"
     os.makedirs(d)
-    def write(name, lo, hi):
-        body = "".join('{"id":%d,"v":%.4f}\n' % (i, random.random()) for i in range(lo, hi))
-        if name.endswith(".gz"):
-            with gzip.open(f"{d}/{name}", "wt") as f:
-                f.write(body)
-        else:
-            with open(f"{d}/{name}", "w") as f:
-                f.write(body)
-    b = "b.jsonl.gz" if kind == "gzip" else "b.jsonl"
-    write("a.jsonl", 0, 100)
-    write(b, 100, 20100)
-    write("c.jsonl", 20100, 20200)
-    out, pjson, err = f"{t}/e-{kind}.fifo", f"{t}/e-{kind}.json", f"{t}/e-{kind}.err"
+    write_ids(d, "a.jsonl", 0, 100)
+    write_ids(d, b, 100, 20100)
+    write_ids(d, "c.jsonl", 20100, 20200)
+    out, pjson, err = f"{t}/{name}.fifo", f"{t}/{name}.json", f"{t}/{name}.err"
     os.mkfifo(out)
     src = {"type": "file", "path": d, "max_records": 32, "read_size": 4096}
     write_pipeline(pjson, src, out, True)
@@ -241,18 +208,31 @@ for kind in ("plain", "gzip"):
     got, fast = bytearray(), threading.Event()
     r = slow_fifo_reader(out, got, fast)
     time.sleep(0.3)  # in b, held back by the sink
-    os.unlink(f"{d}/{b}")
+    change(d)
     reload(proc, pjson, dict(src, read_size=8192), out, True, err, 1)
     fast.set()
     r.join(timeout=60)
     rc = proc.wait(timeout=60)
     log = open(err).read()
-    check(rc == 0, f"E {kind}: weir exited {rc}: {log[-2000:]}")
-    ids = ids_of(got.decode())
+    check(rc == 0, f"{name}: weir exited {rc}: {log[-2000:]}")
+    return ids_of(got.decode()), log, d
+
+def d_change(d):
+    os.unlink(f"{d}/a.jsonl")
+    write_ids(d, "0.jsonl", 90000, 90050)  # new, and sorting before b.jsonl: not read
+ids, log, d = dir_case("D", "b.jsonl", d_change)
+check(sorted(ids) == list(range(20200)), f"D: {len(ids)} records, {len(set(ids))} distinct, "
+      f"{sum(i >= 90000 for i in ids)} of 0.jsonl (want a, b, c once each)")
+check(f"goes on in {d}/b.jsonl after line" in log and "file list changed before that file" in log,
+      "D: the log line: " + log[-1500:])
+
+# E: the file being read deleted before the reload (plain, then gzip)
+for b in ("b.jsonl", "b.jsonl.gz"):
+    ids, log, d = dir_case("E-" + b, b, lambda d: os.unlink(f"{d}/{b}"))
     # before: the new listing (a, c) was read from its start: a's ids twice, b's rest lost
-    check(sorted(ids) == list(range(20200)), f"E {kind}: {len(ids)} records, {len(set(ids))} "
+    check(sorted(ids) == list(range(20200)), f"E {b}: {len(ids)} records, {len(set(ids))} "
           f"distinct, {sum(i < 100 for i in ids)} of a (want a, b, c once each)")
-    check(f"{d}/{b}, being read, was deleted since" in log, f"E {kind}: the log: " + log[-1500:])
+    check(f"{d}/{b}, being read, was deleted since" in log, f"E {b}: the log: " + log[-1500:])
 
 sys.exit(1 if failures else 0)
 PY
