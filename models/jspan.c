@@ -22,8 +22,8 @@ static size_t skip_ws(const char *s, size_t i, size_t n)
 /* What true, false, null and numbers are made of. */
 static int scalar_char(char c)
 {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '-' || c == '+' ||
-           c == '.' || c == 'E';
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '-' || c == '+' || c == '.' ||
+           c == 'E';
 }
 
 /* Past the string that opens at s[i], or 0 when it does not close (or holds

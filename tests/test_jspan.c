@@ -23,8 +23,8 @@ static void test_values(void)
     CHECK(span_is(span("\"x\\\"y\" "), "\"x\\\"y\""));
     CHECK(span_is(span("-1.5e3,"), "-1.5e3"));
     CHECK(span_is(span("true]"), "true"));
-    const char *bad[] = {"", "   ", "{", "[1, 2", "{\"a\": 1]", "[1}", "\"open", "\"a\nb\"",
-                         "[1 # 2]", "}", ",", "{\"a\": \"b}"};
+    const char *bad[] = {"",       "   ",      "{",       "[1, 2", "{\"a\": 1]", "[1}",
+                         "\"open", "\"a\nb\"", "[1 # 2]", "}",     ",",          "{\"a\": \"b}"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         CHECK(!span(bad[i]).p);
 }
@@ -73,7 +73,7 @@ static void test_numbers(void)
     CHECK(jspan_numbers(span("[]"), v, 8) == 0);
     CHECK(jspan_numbers(span("[1, 2, 3]"), v, 2) < 0); /* more than cap */
     const char *bad[] = {"[null]", "[\"1\"]", "[0x10]", "[inf]", "[nan]", "[+1]", "[01]",
-                         "[1.]", "[.5]", "[1e]", "[-]", "[[1]]", "[tru]"};
+                         "[1.]",   "[.5]",    "[1e]",   "[-]",   "[[1]]", "[tru]"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         CHECK(jspan_numbers(span(bad[i]), v, 8) < 0);
 }
