@@ -263,6 +263,10 @@ static int count_nodes(struct jspan arr, size_t *nt, size_t *nn, size_t *widest)
 static int trees(struct weir_model *m, json_t *learner, struct jspan arr, char *err, size_t errlen)
 {
     size_t nt, nn, widest;
+    /* jansson read them, the scanner did not: jansson passes over a NUL after a number */
+    if (!arr.p && json_array_size(path_get(learner, "gradient_booster", "model", "trees")))
+        return FAIL("gradient_booster.model.trees: not valid JSON (a NUL byte, or another "
+                    "byte JSON does not allow outside a string)");
     if (!arr.p || arr.p[0] != '[' || count_nodes(arr, &nt, &nn, &widest) < 0 || nt == 0)
         return FAIL("gradient_booster.model.trees: expected at least one tree");
     if (nn >= UINT32_MAX / 2)

@@ -98,6 +98,13 @@ bad "a child that is null" "$T/nullchild.json" 'trees[0]: expected left_children
 bad "a child that is not whole" "$T/halfchild.json" 'trees[0] node 0: children -2, '
 bad "trees in an object" "$T/treeobj.json" 'gradient_booster.model.trees: expected at least one tree'
 bad "a tree that is an array" "$T/notree.json" 'trees[1]: expected an object'
+$PY - "$T" <<'PY'
+import sys
+d = open(f"{sys.argv[1]}/binary.json", "rb").read()
+i = d.index(b'"left_children":[') + len(b'"left_children":[')
+open(f"{sys.argv[1]}/nul.json", "wb").write(d[:i + 1] + b"\0" + d[i + 1:])
+PY
+bad "a NUL byte after a number" "$T/nul.json" 'gradient_booster.model.trees: not valid JSON (a NUL byte'
 bad "categorical splits" "$T/cat.json" 'trees[0] has categorical splits: not supported'
 # Loading takes little more than the file's text: a tree of every number
 # (jansson's, before 2026-12-04) took 8 to 20 times the file's size.
