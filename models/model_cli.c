@@ -57,7 +57,8 @@ static long index_of(const struct listing *l, const char *name)
 }
 
 /* What a pipeline's model operator checks a version against: how many
- * inputs and outputs, and the inputs' names when the file has them. */
+ * inputs and outputs ("3 1"), then the inputs' names when the file has
+ * them ("3 1|a|b|c"). */
 static char *shape_of(const struct weir_model *m)
 {
     size_t len = 48;
@@ -68,8 +69,18 @@ static char *shape_of(const struct weir_model *m)
         return NULL;
     size_t at = (size_t)snprintf(s, len, "%zu %zu", m->nin, m->nout);
     for (size_t i = 0; m->feature && i < m->nin; i++)
-        at += (size_t)snprintf(s + at, len - at, " %s", m->feature[i]);
+        at += (size_t)snprintf(s + at, len - at, "|%s", m->feature[i]);
     return s;
+}
+
+/* Two shapes a pipeline cannot both take: other counts, or other names
+ * where both files name their inputs (one without names fits either). */
+static int shapes_clash(const char *a, const char *b)
+{
+    size_t da = strcspn(a, "|"), db = strcspn(b, "|");
+    if (da != db || memcmp(a, b, da) != 0)
+        return 1;
+    return a[da] && b[db] && strcmp(a, b) != 0;
 }
 
 /* 1 when a version that loads reads other inputs or writes another number
@@ -78,7 +89,7 @@ static char *shape_of(const struct weir_model *m)
 static int shapes_differ(const struct listing *l)
 {
     for (size_t i = 0; l->served >= 0 && i < l->n; i++)
-        if (l->shape[i] && strcmp(l->shape[i], l->shape[l->served]) != 0)
+        if (l->shape[i] && shapes_clash(l->shape[i], l->shape[l->served]))
             return 1;
     return 0;
 }
@@ -163,15 +174,15 @@ static void print_listing(const struct listing *l)
         printf("pin marker: none (the newest valid version serves)\n");
     if (l->served >= 0)
         printf("served: %s\n", l->names[l->served]);
+    else
+        printf("served: none: a pipeline would not start (%s)\n",
+               l->has_marker ? "fix the pin: weir model pin DIR VERSION, or unpin DIR"
+                             : "no version loads");
     if (shapes_differ(l))
         printf("note: the versions that load do not all read the same inputs or write as many "
                "outputs: a pipeline's model operator serves the newest that fits its features "
                "and \"out\" (an unpinned one) and rejects the others with why, so it may serve "
                "an older version than %s\n", l->names[l->served]);
-    else
-        printf("served: none: a pipeline would not start (%s)\n",
-               l->has_marker ? "fix the pin: weir model pin DIR VERSION, or unpin DIR"
-                             : "no version loads");
 }
 
 static int cmd_list(const char *dir)

@@ -194,7 +194,15 @@ M list "$T/w" >"$T/list" 2>&1; rc=$?
 [ "$rc" = 0 ] && grep -qx 'served: w2.safetensors' "$T/list" &&
     grep -qF "note: the versions that load do not all read the same inputs" "$T/list" && ok ||
     fail "list of versions of two shapes: rc $rc, $(cat "$T/list")"
-rm "$T/w/w2.safetensors"
+grep -qF "served: none" "$T/list" && fail "served and 'served: none': $(cat "$T/list")" || ok
+# the same count, other names: a pipeline cannot take both, a note
+write_linear w3.safetensors 1 1 1 -- g0 g1 g2
+cp "$T"/stage/w3.safetensors "$T/w/"
+M list "$T/w" >"$T/list" 2>&1
+grep -qF "note:" "$T/list" && ok || fail "names that differ: no note: $(cat "$T/list")"
+rm "$T/w/w2.safetensors" "$T/w/w3.safetensors"
 M list "$T/w" >"$T/list" 2>&1
 grep -qF "note:" "$T/list" && fail "a note with one shape: $(cat "$T/list")" || ok
+grep -qx 'served: w1.safetensors' "$T/list" && ! grep -qF "served: none" "$T/list" && ok ||
+    fail "one shape: $(cat "$T/list")"
 finish
