@@ -1,6 +1,8 @@
 /* Spans of a JSON text without a tree: models/jspan.h. */
 #include "models/jspan.h"
 
+#include <locale.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -187,6 +189,22 @@ static int is_number(const char *s, size_t n)
     return i == n;
 }
 
+/* Numbers read in the "C" locale: a process that called setlocale with a
+ * decimal comma still reads "0.25" (as jansson does). */
+static locale_t c_locale;
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+
+static void c_locale_init(void)
+{
+    c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+}
+
+static double c_strtod(const char *p, char **end)
+{
+    pthread_once(&c_locale_once, c_locale_init);
+    return c_locale ? strtod_l(p, end, c_locale) : strtod(p, end);
+}
+
 long jspan_numbers(struct jspan arr, double *out, size_t cap)
 {
     size_t at = 0, k = 0;
@@ -200,7 +218,7 @@ long jspan_numbers(struct jspan arr, double *out, size_t cap)
             out[k++] = 1;
         else if (v.n == 5 && memcmp(v.p, "false", 5) == 0)
             out[k++] = 0;
-        else if (is_number(v.p, v.n) && (out[k++] = strtod(v.p, &end), end == v.p + v.n))
+        else if (is_number(v.p, v.n) && (out[k++] = c_strtod(v.p, &end), end == v.p + v.n))
             continue;
         else
             return -1;

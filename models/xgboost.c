@@ -165,12 +165,12 @@ static int node_children(const struct tree_arrays *a, size_t k, size_t j, size_t
         return 0;
     if (*l <= (long long)j || *r <= (long long)j || *l >= (long long)a->n ||
         *r >= (long long)a->n || *l == *r)
-        return FAIL("trees[%zu] node %zu: children %lld, %lld: expected distinct nodes after it "
-                    "and before %zu", k, j, *l, *r, a->n);
+        return FAIL("trees[%zu] node %zu: children %.17g, %.17g: expected distinct nodes after it "
+                    "and before %zu", k, j, a->left[j], a->right[j], a->n);
     long long f = as_index(a->feat[j]);
     if (f < 0 || (size_t)f >= nfeat)
-        return FAIL("trees[%zu] node %zu: split on feature %lld, expected 0 to %zu", k, j, f,
-                    nfeat - 1);
+        return FAIL("trees[%zu] node %zu: split on feature %.17g, expected 0 to %zu", k, j,
+                    a->feat[j], nfeat - 1);
     return 0;
 }
 
@@ -262,12 +262,12 @@ static int count_nodes(struct jspan arr, size_t *nt, size_t *nn, size_t *widest)
 
 static int trees(struct weir_model *m, json_t *learner, struct jspan arr, char *err, size_t errlen)
 {
-    size_t nt, nn, widest;
-    /* jansson read them, the scanner did not: jansson passes over a NUL after a number */
-    if (!arr.p && json_array_size(path_get(learner, "gradient_booster", "model", "trees")))
-        return FAIL("gradient_booster.model.trees: not valid JSON (a NUL byte, or another "
-                    "byte JSON does not allow outside a string)");
-    if (!arr.p || arr.p[0] != '[' || count_nodes(arr, &nt, &nn, &widest) < 0 || nt == 0)
+    size_t nt = 0, nn = 0, widest = 1;
+    int listed = arr.p && arr.p[0] == '[' ? count_nodes(arr, &nt, &nn, &widest) : 0;
+    if (listed < 0)
+        return FAIL("gradient_booster.model.trees: not valid JSON (an item not followed by ',' "
+                    "or ']')");
+    if (!arr.p || arr.p[0] != '[' || nt == 0)
         return FAIL("gradient_booster.model.trees: expected at least one tree");
     if (nn >= UINT32_MAX / 2)
         return FAIL("%zu nodes: too many", nn);
@@ -351,12 +351,18 @@ int weir_xgboost_load(struct weir_model *m, const char *text, size_t len, char *
         return FAIL("not valid JSON (line %d: %s)", jerr.line, jerr.text);
     m->kind = WEIR_MODEL_TREES;
     json_t *learner = json_object_get(root, "learner");
+    char *dumped = NULL; /* jansson found trees the scanner did not (keys written with
+                          * escapes, a NUL jansson passes over): read from its text of them */
+    json_t *jtrees = path_get(learner, "gradient_booster", "model", "trees");
+    if (!tr.p && json_array_size(jtrees) && (dumped = json_dumps(jtrees, JSON_COMPACT)))
+        tr = jspan_value(dumped, strlen(dumped));
     int rc = learner ? objective(m, learner, err, errlen)
                      : FAIL("not an XGBoost JSON model: no \"learner\"");
     if (rc == 0)
         rc = feature_names(m, learner, err, errlen);
     if (rc == 0)
         rc = trees(m, learner, tr, err, errlen);
+    free(dumped);
     json_decref(root);
     return rc;
 }
