@@ -1,7 +1,9 @@
 /* A reload's new file source goes on where the old one stopped (see
  * file_source.c): the same files, the same line, the unread bytes. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "connectors/file_source.h"
 #include "engine/log.h"
@@ -43,6 +45,20 @@ static long put_back(struct file_source_conf *c, const struct file_source_conf *
     c->files.paths = grown;
     c->files.n++;
     return (long)j;
+}
+
+static int not_on_disk(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) < 0 && errno == ENOENT;
+}
+
+/* Whether the file open on fd has no name left (else it was renamed: if it
+ * is listed under its new name, it is read again from its start). */
+static int unlinked(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && st.st_nlink == 0;
 }
 
 /* The old source's files up to the one it was reading are the new one's
@@ -134,12 +150,18 @@ int weir_file_source_open_start(struct file_source *fs, const struct weir_source
     const struct file_source_conf *was = old ? prev->conf : NULL;
     const char *was_reading = old && old->fd >= 0 ? was->files.paths[old->file] : NULL;
     long k = was_reading ? find_file(c, was_reading) : -1;
-    int gone = 0; /* the file being read was deleted: its rest comes through old's descriptor */
-    if (k < 0 && was_reading && (k = put_back((struct file_source_conf *)c, was, was_reading)) >= 0) {
+    /* The file being read is gone from its name: its rest comes through
+     * old's descriptor. A directory or glob lists it no more (it goes back
+     * into the list); a single file's path is listed as given. */
+    int gone = 0;
+    if (k < 0 && was_reading && (k = put_back((struct file_source_conf *)c, was, was_reading)) >= 0)
         gone = 1;
-        weir_log(WEIR_LOG_INFO, "reload: %s, being read, was deleted since: the rest of it is "
-                 "read from the descriptor still open on it", was_reading);
-    }
+    else if (k >= 0 && old->offset >= 0 && not_on_disk(was_reading))
+        gone = 1;
+    if (gone)
+        weir_log(WEIR_LOG_INFO, "reload: %s, being read, was %s since: the rest of it is read "
+                 "from the descriptor still open on it", was_reading,
+                 unlinked(old->fd) ? "deleted" : "renamed or moved");
     if (k < 0) {
         if (old)
             weir_log(WEIR_LOG_INFO, "reload: the file source's path changed: it reads %s from the "

@@ -28,6 +28,10 @@
 #      it, then the files after it; every id once (before, the new listing
 #      was read from its start: the first file's ids twice, the rest of the
 #      deleted one lost).
+#   F. the same with a path naming that one file (the run failed before).
+#   G. the file renamed to a name sorting after it: its rest from the old
+#      descriptor, then the files after it, among them the renamed one, read
+#      again from its start (its ids twice; the log says "renamed or moved").
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -192,9 +196,10 @@ def write_ids(d, name, lo, hi):
     with (gzip.open(f"{d}/{name}", "wt") if name.endswith(".gz") else open(f"{d}/{name}", "w")) as f:
         f.write(body)
 
-def dir_case(name, b, change):
+def dir_case(name, b, change, single=False):
     """a.jsonl, b, c.jsonl (ids 0-100, -20100, -20200), read slowly; change(d)
-    while b is read, then a reload: (exit code, ids out, the log, d)."""
+    while b is read, then a reload: (ids out, the log, d). single: the path
+    names b alone (ids 100-20100)."""
     d = f"{t}/dir-{name}"
     os.makedirs(d)
     write_ids(d, "a.jsonl", 0, 100)
@@ -202,7 +207,8 @@ def dir_case(name, b, change):
     write_ids(d, "c.jsonl", 20100, 20200)
     out, pjson, err = f"{t}/{name}.fifo", f"{t}/{name}.json", f"{t}/{name}.err"
     os.mkfifo(out)
-    src = {"type": "file", "path": d, "max_records": 32, "read_size": 4096}
+    src = {"type": "file", "path": f"{d}/{b}" if single else d, "max_records": 32,
+           "read_size": 4096}
     write_pipeline(pjson, src, out, True)
     proc = subprocess.Popen([weir, "run", pjson], stdout=subprocess.DEVNULL, stderr=open(err, "w"))
     got, fast = bytearray(), threading.Event()
@@ -233,6 +239,17 @@ for b in ("b.jsonl", "b.jsonl.gz"):
     check(sorted(ids) == list(range(20200)), f"E {b}: {len(ids)} records, {len(set(ids))} "
           f"distinct, {sum(i < 100 for i in ids)} of a (want a, b, c once each)")
     check(f"{d}/{b}, being read, was deleted since" in log, f"E {b}: the log: " + log[-1500:])
+# F: a single file's path, the file deleted before the reload (the run failed:
+# its path was still listed, and opening it again found nothing)
+ids, log, d = dir_case("F", "b.jsonl", lambda d: os.unlink(f"{d}/b.jsonl"), single=True)
+check(sorted(ids) == list(range(100, 20100)), f"F: {len(ids)} records, {len(set(ids))} distinct")
+check(f"{d}/b.jsonl, being read, was deleted since" in log, "F: the log: " + log[-1500:])
+# G: renamed inside the directory to a name that sorts after it: the rest of
+# it, then the files after it, the renamed one among them from its start
+ids, log, d = dir_case("G", "b.jsonl", lambda d: os.rename(f"{d}/b.jsonl", f"{d}/bb.jsonl"))
+want = sorted(list(range(20200)) + list(range(100, 20100)))  # b's ids twice: b, then bb
+check(sorted(ids) == want, f"G: {len(ids)} records, {len(set(ids))} distinct (want {len(want)})")
+check(f"{d}/b.jsonl, being read, was renamed or moved since" in log, "G: the log: " + log[-1500:])
 
 sys.exit(1 if failures else 0)
 PY
