@@ -32,6 +32,9 @@
 #   G. the file renamed to a name sorting after it: its rest from the old
 #      descriptor, then the files after it, among them the renamed one, read
 #      again from its start (its ids twice; the log says "renamed or moved").
+#   H. a file before the one being read deleted, and a reload that changes
+#      only max_records: every id once (the running source kept its index
+#      into a listing that had changed, and skipped c.jsonl).
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -196,7 +199,7 @@ def write_ids(d, name, lo, hi):
     with (gzip.open(f"{d}/{name}", "wt") if name.endswith(".gz") else open(f"{d}/{name}", "w")) as f:
         f.write(body)
 
-def dir_case(name, b, change, single=False):
+def dir_case(name, b, change, single=False, options={"read_size": 8192}):
     """a.jsonl, b, c.jsonl (ids 0-100, -20100, -20200), read slowly; change(d)
     while b is read, then a reload: (ids out, the log, d). single: the path
     names b alone (ids 100-20100)."""
@@ -215,7 +218,7 @@ def dir_case(name, b, change, single=False):
     r = slow_fifo_reader(out, got, fast)
     time.sleep(0.3)  # in b, held back by the sink
     change(d)
-    reload(proc, pjson, dict(src, read_size=8192), out, True, err, 1)
+    reload(proc, pjson, dict(src, **options), out, True, err, 1)
     fast.set()
     r.join(timeout=60)
     rc = proc.wait(timeout=60)
@@ -250,6 +253,14 @@ ids, log, d = dir_case("G", "b.jsonl", lambda d: os.rename(f"{d}/b.jsonl", f"{d}
 want = sorted(list(range(20200)) + list(range(100, 20100)))  # b's ids twice: b, then bb
 check(sorted(ids) == want, f"G: {len(ids)} records, {len(set(ids))} distinct (want {len(want)})")
 check(f"{d}/b.jsonl, being read, was renamed or moved since" in log, "G: the log: " + log[-1500:])
+# H: a file before it deleted, and a reload that changes only max_records
+# (the running source takes that as it reads): the listing changed, so a
+# new source goes on in b by name (it kept reading by index: c was skipped)
+ids, log, d = dir_case("H", "b.jsonl", lambda d: os.unlink(f"{d}/a.jsonl"),
+                       options={"max_records": 16})
+check(sorted(ids) == list(range(20200)), f"H: {len(ids)} records, {len(set(ids))} distinct, "
+      f"{sum(i >= 20100 for i in ids)} of c.jsonl")
+check(f"goes on in {d}/b.jsonl after line" in log, "H: the log: " + log[-1500:])
 
 sys.exit(1 if failures else 0)
 PY
