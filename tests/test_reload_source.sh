@@ -216,7 +216,9 @@ def dir_case(name, b, change, single=False, options={"read_size": 8192}):
     proc = subprocess.Popen([weir, "run", pjson], stdout=subprocess.DEVNULL, stderr=open(err, "w"))
     got, fast = bytearray(), threading.Event()
     r = slow_fifo_reader(out, got, fast)
-    time.sleep(0.3)  # in b, held back by the sink
+    end = time.time() + 20  # in b, held back by the sink: b's first ids are out
+    while got.count(b"\n") < 150 and time.time() < end and proc.poll() is None:
+        time.sleep(0.01)
     change(d)
     reload(proc, pjson, dict(src, **options), out, True, err, 1)
     fast.set()
