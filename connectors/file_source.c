@@ -145,6 +145,12 @@ static void release(void *conf)
     weir_file_list_free(&((struct file_source_conf *)conf)->files);
 }
 
+static void free_state(struct file_source *fs)
+{
+    free(fs->held_name);
+    free(fs);
+}
+
 /* After a failed run the sinks let go of their tickets as they close, which
  * is after the source closed (a stdout whose reader went away, with a second
  * file sink still holding lines): the source's state lives until the last one. */
@@ -156,7 +162,7 @@ static void ticket_done(struct weir_ticket *t)
     if (fs->closed) {
         free(ft);
         if (fs->tickets_out == 0)
-            free(fs);
+            free_state(fs);
         return;
     }
     ft->next = fs->free_tickets;
@@ -364,19 +370,21 @@ static int take_header(struct file_source *fs, const struct weir_line *ln)
 /* Opens file k of the list (or standard input) and starts it at line 1 with
  * its own CSV header. Opening a local file is the one call here that does not
  * go through io_uring; it happens once per file, not per read. */
-int weir_file_source_open_as(struct file_source *fs, size_t k, int same_as,
+int weir_file_source_open_as(struct file_source *fs, size_t k, const char *held, int same_as,
                              struct weir_error *err)
 {
     const struct file_source_conf *c = fs->s->conf;
-    const char *path = c->files.paths[k];
+    const char *path = held ? held : c->files.paths[k];
+    int again = fs->name != NULL; /* a file was open before: its stream state goes */
     int stdin_ = strcmp(path, "-") == 0;
-    if (fs->ahead) { /* the helper's file is done with (all its lines taken): it goes back */
+    if (fs->ahead && !fs->held) { /* the helper's file is done with (all its lines taken): it goes back */
         (void)weir_linesplit_unlend(&fs->ls); /* nothing left to copy: cannot fail */
         weir_gunzip_ahead_release(fs->ahead, fs->file);
     }
     if (fs->fd >= 0)
         close(fs->fd);
     fs->file = k;
+    fs->held = held != NULL;
     fs->name = stdin_ ? "<stdin>" : path;
     fs->fd = same_as >= 0 ? fcntl(same_as, F_DUPFD_CLOEXEC, 0)
              : stdin_     ? dup(0)
@@ -393,9 +401,9 @@ int weir_file_source_open_as(struct file_source *fs, size_t k, int same_as,
         return weir_error_set(err, -ENOMEM, "out of memory");
     if (fs->gzip)
         weir_gunzip_reset(&fs->gz);
-    fs->ahead_on = fs->ahead && fs->gzip;
+    fs->ahead_on = fs->ahead && fs->gzip && !fs->held;
     fs->ahead_pos = 0;
-    if (k > 0) { /* a new stream: line numbers, BOM and header start again */
+    if (again) { /* a new stream: line numbers, BOM and header start again */
         weir_linesplit_free(&fs->ls);
         weir_csv_header_free(&fs->header);
         memset(&fs->header, 0, sizeof fs->header);
@@ -414,7 +422,7 @@ int weir_file_source_open_as(struct file_source *fs, size_t k, int same_as,
 
 static int open_file(struct file_source *fs, size_t k, struct weir_error *err)
 {
-    return weir_file_source_open_as(fs, k, -1, err);
+    return weir_file_source_open_as(fs, k, NULL, -1, err);
 }
 
 /* The current file is done: go on with the next one, or finish. Returns 1
@@ -422,12 +430,13 @@ static int open_file(struct file_source *fs, size_t k, struct weir_error *err)
 static int next_file(struct file_source *fs)
 {
     const struct file_source_conf *c = fs->s->conf;
-    if (fs->stopping || fs->file + 1 >= c->files.n) {
+    size_t next = fs->held ? fs->file : fs->file + 1;
+    if (fs->stopping || next >= c->files.n) {
         finish(fs);
         return 0;
     }
     struct weir_error e;
-    if (open_file(fs, fs->file + 1, &e) < 0) {
+    if (open_file(fs, next, &e) < 0) {
         fail_with(fs, &e);
         return 0;
     }
@@ -706,7 +715,7 @@ static void start_ahead(struct file_source *fs)
         any = strcmp(c->files.paths[k], "-") != 0 && weir_file_is_gzip(c->files.paths[k]);
     if (any && weir_gunzip_ahead_start(&fs->ahead, (const char *const *)c->files.paths,
                                        c->files.n, fs->file) == 0)
-        fs->ahead_on = fs->gzip;
+        fs->ahead_on = fs->gzip && !fs->held;
 }
 
 /* A replaced source with no read or yield in flight has nothing left on the loop. */
@@ -792,7 +801,7 @@ static void fs_close(struct weir_source *s)
     if (fs->tickets_out) /* freed by the last ticket_done() */
         fs->closed = 1;
     else
-        free(fs);
+        free_state(fs);
 }
 
 /* Whether two listings name the same files in the same order. */

@@ -20,37 +20,32 @@ static long find_file(const struct file_source_conf *c, const char *path)
     return -1;
 }
 
-/* The file the old source was reading, deleted since: a reload of the same
- * path lists it no more, and reading the new list from its start would hand
- * on every file before it again. Its path goes back into the new list at its
- * place by name; the rest of it is read through the old source's descriptor
- * (its bytes stay while one is open) and the files after it follow. Returns
- * its index, or -1 (another path; out of memory). */
-static long put_back(struct file_source_conf *c, const struct file_source_conf *was,
-                     const char *path)
+/* Where path would be listed: directories and globs list in strcmp order. */
+static size_t place_of(const struct file_source_conf *c, const char *path)
 {
-    if (strcmp(c->path, was->path) != 0 || strcmp(path, "-") == 0)
-        return -1;
-    char *copy = strdup(path);
-    char **grown = copy ? realloc(c->files.paths, (c->files.n + 1) * sizeof *grown) : NULL;
-    if (!grown) {
-        free(copy);
-        return -1;
-    }
-    size_t j = 0;
-    while (j < c->files.n && strcmp(grown[j], path) < 0)
-        j++;
-    memmove(grown + j + 1, grown + j, (c->files.n - j) * sizeof *grown);
-    grown[j] = copy;
-    c->files.paths = grown;
-    c->files.n++;
-    return (long)j;
+    size_t k = 0;
+    while (k < c->files.n && strcmp(c->files.paths[k], path) < 0)
+        k++;
+    return k;
 }
 
 static int not_on_disk(const char *path)
 {
     struct stat st;
     return stat(path, &st) < 0 && errno == ENOENT;
+}
+
+/* Whether the file open on fd is no longer the one path names: deleted,
+ * renamed, or replaced by another file under that name (renamed over it, a
+ * new inode), whose first bytes the old offset would skip. */
+static int name_moved_on(int fd, const char *path)
+{
+    struct stat open_st, named;
+    if (fstat(fd, &open_st) < 0)
+        return 0;
+    if (stat(path, &named) < 0)
+        return errno == ENOENT;
+    return open_st.st_dev != named.st_dev || open_st.st_ino != named.st_ino;
 }
 
 /* Whether the file open on fd has no name left (else it was renamed: if it
@@ -61,14 +56,14 @@ static int unlinked(int fd)
     return fstat(fd, &st) == 0 && st.st_nlink == 0;
 }
 
-/* The old source's files up to the one it was reading are the new one's
+/* The files listed before the one being read are the same in both lists
  * (a glob or directory may have gained files after it). */
-static int same_files(const struct file_source_conf *a, const struct file_source_conf *b,
-                      size_t upto)
+static int same_before(const struct file_source_conf *a, size_t na,
+                       const struct file_source_conf *b, size_t nb)
 {
-    if (upto >= a->files.n || upto >= b->files.n)
+    if (na != nb)
         return 0;
-    for (size_t k = 0; k <= upto; k++)
+    for (size_t k = 0; k < na; k++)
         if (strcmp(a->files.paths[k], b->files.paths[k]) != 0)
             return 0;
     return 1;
@@ -136,11 +131,30 @@ static int resume(struct file_source *fs, const struct file_source *old, int mov
     return 0;
 }
 
+/* The file old was reading is no longer the one its name names: its rest
+ * is read through old's descriptor (its bytes stay while one is open), as a
+ * held file the list does not name, and list file next follows. */
+static int open_held(struct file_source *fs, const struct file_source *old, const char *path,
+                     size_t next, struct weir_error *err)
+{
+    const struct file_source_conf *c = fs->s->conf;
+    const char *how = next < c->files.n && strcmp(c->files.paths[next], path) == 0
+                          ? "replaced by another file of that name (read next, from its start)"
+                      : unlinked(old->fd) ? "deleted"
+                                          : "renamed or moved";
+    weir_log(WEIR_LOG_INFO, "reload: %s, being read, was %s since: the rest of it is read from "
+             "the descriptor still open on it", path, how);
+    if (!(fs->held_name = strdup(path)))
+        return weir_error_set(err, -ENOMEM, "out of memory");
+    return weir_file_source_open_as(fs, next, fs->held_name, old->fd, err);
+}
+
 /* Which file to start with, and where: prev is the source a reload replaces
- * (or NULL). The file it was reading, where the new path lists it (or
- * would, had it not been deleted); the files after it follow. A path whose
- * files do not include it (another file, another directory): its first
- * file from its start. */
+ * (or NULL). The file it was reading, where the new path lists it; the files
+ * after it follow. Gone from its name (deleted, renamed, replaced), its rest
+ * is read first, from the descriptor the old source holds, then the files
+ * the new list has from its place on. A path whose files do not include it
+ * (another file, another directory): its first file from its start. */
 int weir_file_source_open_start(struct file_source *fs, const struct weir_source *prev,
                                 struct weir_error *err)
 {
@@ -148,28 +162,29 @@ int weir_file_source_open_start(struct file_source *fs, const struct weir_source
     const struct file_source *old =
         prev && prev->type == fs->s->type ? (const struct file_source *)prev->state : NULL;
     const struct file_source_conf *was = old ? prev->conf : NULL;
-    const char *was_reading = old && old->fd >= 0 ? was->files.paths[old->file] : NULL;
-    long k = was_reading ? find_file(c, was_reading) : -1;
-    /* The file being read is gone from its name: its rest comes through
-     * old's descriptor. A directory or glob lists it no more (it goes back
-     * into the list); a single file's path is listed as given. */
-    int gone = 0;
-    if (k < 0 && was_reading && (k = put_back((struct file_source_conf *)c, was, was_reading)) >= 0)
-        gone = 1;
-    else if (k >= 0 && old->offset >= 0 && not_on_disk(was_reading))
-        gone = 1;
-    if (gone)
-        weir_log(WEIR_LOG_INFO, "reload: %s, being read, was %s since: the rest of it is read "
-                 "from the descriptor still open on it", was_reading,
-                 unlinked(old->fd) ? "deleted" : "renamed or moved");
-    if (k < 0) {
+    const char *path = !old || old->fd < 0 ? NULL
+                       : old->held         ? old->held_name
+                                           : was->files.paths[old->file];
+    long k = path ? find_file(c, path) : -1;
+    int same_path = old && strcmp(c->path, was->path) == 0 && strcmp(c->path, "-") != 0;
+    if (k < 0 && !(path && same_path)) {
         if (old)
             weir_log(WEIR_LOG_INFO, "reload: the file source's path changed: it reads %s from the "
                      "start", c->path);
-        return weir_file_source_open_as(fs, 0, -1, err);
+        return weir_file_source_open_as(fs, 0, NULL, -1, err);
     }
-    /* A pipe goes on through the old descriptor: opening a FIFO again would
-     * wait for a writer that may have just closed its end. */
-    int rc = weir_file_source_open_as(fs, (size_t)k, old->offset < 0 || gone ? old->fd : -1, err);
-    return rc < 0 ? rc : resume(fs, old, !same_files(was, c, old->file), err);
+    int rc;
+    size_t at = k >= 0 ? (size_t)k : place_of(c, path);
+    if (k < 0 || (old->offset >= 0 && name_moved_on(old->fd, path))) {
+        /* Listed no more (a directory or glob), or listed as given (a single
+         * file's path) but deleted: the files after it follow. Replaced by
+         * another file of that name: that file follows, from its start. */
+        size_t next = k >= 0 && not_on_disk(path) ? at + 1 : at;
+        rc = open_held(fs, old, path, next, err);
+    } else {
+        /* A pipe goes on through the old descriptor: opening a FIFO again
+         * would wait for a writer that may have just closed its end. */
+        rc = weir_file_source_open_as(fs, at, NULL, old->offset < 0 ? old->fd : -1, err);
+    }
+    return rc < 0 ? rc : resume(fs, old, !same_before(was, old->file, c, at), err);
 }

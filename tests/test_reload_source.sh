@@ -263,6 +263,24 @@ ids, log, d = dir_case("H", "b.jsonl", lambda d: os.unlink(f"{d}/a.jsonl"),
 check(sorted(ids) == list(range(20200)), f"H: {len(ids)} records, {len(set(ids))} distinct, "
       f"{sum(i >= 20100 for i in ids)} of c.jsonl")
 check(f"goes on in {d}/b.jsonl after line" in log, "H: the log: " + log[-1500:])
+# I: the file being read replaced under its name (a new file renamed over
+# it, as a deploy or an atomic writer does): the rest of the old one, then
+# the new one from its start (before: the new file was read from the old
+# offset, its first 6,000 records lost); a directory, a gzip file, a single
+# file's path
+def replace_b(b):
+    def change(d):
+        write_ids(d, "new-" + b, 30000, 36000)
+        os.rename(f"{d}/new-{b}", f"{d}/{b}")
+    return change
+for b, single in (("b.jsonl", False), ("b.jsonl.gz", False), ("b.jsonl", True)):
+    ids, log, d = dir_case(f"I-{b}-{single}", b, replace_b(b), single=single)
+    want = list(range(100, 20100)) if single else list(range(20200))
+    want = sorted(want + list(range(30000, 36000)))
+    check(sorted(ids) == want, f"I {b} single={single}: {len(ids)} records, {len(set(ids))} "
+          f"distinct, {sum(i >= 30000 for i in ids)} of the new file (want 6000)")
+    check(f"{d}/{b}, being read, was replaced by another file of that name" in log,
+          f"I {b}: the log: " + log[-1500:])
 
 sys.exit(1 if failures else 0)
 PY
