@@ -285,8 +285,6 @@ static int add_line(struct file_source *fs, const struct weir_line *ln)
     return 0;
 }
 
-static void arm_read(struct file_source *fs);
-
 static void finish(struct file_source *fs)
 {
     if (fs->finished)
@@ -340,7 +338,7 @@ static void fail_with(struct file_source *fs, const struct weir_error *e)
     fail_when_written(fs);
 }
 
-static void fail(struct file_source *fs, int code, const char *what)
+void weir_file_source_fail(struct file_source *fs, int code, const char *what)
 {
     struct weir_error e;
     weir_error_set(&e, code, "reading %s: %s", fs->name, what);
@@ -452,15 +450,13 @@ static int inflate_some(struct file_source *fs)
     char *dst = weir_linesplit_space(&fs->ls, &room);
     long n = weir_gunzip_run(&fs->gz, dst, room, &why);
     if (n < 0) {
-        fail(fs, -EIO, why);
+        weir_file_source_fail(fs, -EIO, why);
         return -1;
     }
     weir_linesplit_commit(&fs->ls, (size_t)n);
     fs->stream_in += (uint64_t)n;
     return n > 0;
 }
-
-static void drain_lines(struct file_source *fs);
 
 static void on_yield(struct weir_event *ev, int res)
 {
@@ -474,7 +470,7 @@ static void on_yield(struct weir_event *ev, int res)
     }
     /* A sink or an operator busy since, or a reload's quiesce: resume() goes on. */
     if (!fs->reading && !fs->finished && !weir_worker_should_pause(fs->s->worker))
-        drain_lines(fs);
+        weir_file_source_drain(fs);
 }
 
 /* After each batch the loop takes a turn before the next: a file read from
@@ -494,7 +490,7 @@ static int give_way(struct file_source *fs)
 
 /* Turns buffered lines into records until the buffer needs more input or the
  * worker asks us to pause; then reads on, inflates on, or opens the next file. */
-static void drain_lines(struct file_source *fs)
+void weir_file_source_drain(struct file_source *fs)
 {
     struct weir_line ln;
     struct weir_worker *w = fs->s->worker;
@@ -540,7 +536,7 @@ static void drain_lines(struct file_source *fs)
             if (rc > 0)
                 continue;
             if (weir_gunzip_pending(&fs->gz)) { /* never: the line buffer always has a read's room */
-                fail(fs, -EIO, "no room in the line buffer to inflate into");
+                weir_file_source_fail(fs, -EIO, "no room in the line buffer to inflate into");
                 return;
             }
         }
@@ -549,32 +545,30 @@ static void drain_lines(struct file_source *fs)
     /* Caught up with a slow producer (a pipe): hand on what we have now. */
     if (fs->offset < 0)
         flush_batch(fs);
-    arm_read(fs);
+    weir_file_source_read(fs);
 }
-
-static void on_ahead(struct file_source *fs, int res);
 
 static void on_read(struct weir_event *ev, int res)
 {
     struct file_source *fs = (struct file_source *)((char *)ev - offsetof(struct file_source, read_ev));
     fs->reading = 0;
     if (fs->ahead_on) {
-        on_ahead(fs, res);
+        weir_file_source_on_ahead(fs, res);
         return;
     }
     if ((res == -EINTR || res == -EAGAIN) && !fs->stopping) {
-        arm_read(fs);
+        weir_file_source_read(fs);
         return;
     }
     /* A stop cancelled the read: not the end of the input. The lines read
      * whole are handed on; a partial one stays unread (a reload's new
      * source goes on from it). */
     if (res == -ECANCELED || res == -EINTR || res == -EAGAIN) {
-        drain_lines(fs);
+        weir_file_source_drain(fs);
         return;
     }
     if (res < 0) {
-        fail(fs, res, strerror(-res));
+        weir_file_source_fail(fs, res, strerror(-res));
         return;
     }
     if (fs->offset >= 0)
@@ -586,7 +580,7 @@ static void on_read(struct weir_event *ev, int res)
     } else if (res == 0) {
         const char *why;
         if (weir_gunzip_finish(&fs->gz, &why) < 0) {
-            fail(fs, -EIO, why);
+            weir_file_source_fail(fs, -EIO, why);
             return;
         }
         fs->at_eof = 1;
@@ -595,103 +589,13 @@ static void on_read(struct weir_event *ev, int res)
         if (inflate_some(fs) < 0)
             return;
     }
-    drain_lines(fs);
+    weir_file_source_drain(fs);
 }
 
-/* The next piece of the helper's file from ahead_pos: up to read_size bytes
- * that end with a line (a line longer than that whole), or the file's rest. */
-static size_t ahead_piece(const struct file_source *fs)
-{
-    const char *p = fs->ahead_data + fs->ahead_pos;
-    size_t left = fs->ahead_len - fs->ahead_pos, want = fs->ls.read_size;
-    if (left <= want)
-        return left;
-    const char *nl = memrchr(p, '\n', want);
-    if (!nl && !(nl = memchr(p + want, '\n', left - want)))
-        return left;
-    return (size_t)(nl - p) + 1;
-}
-
-/* The current gzip file from the helper (gunzip_ahead.h), a piece at a time
- * handed on through a loop turn, as a read's bytes would be: lent to the line
- * buffer (pieces end with a line, so each is taken whole before the next),
- * or copied in should bytes be pending there (by that, none are: the copy
- * keeps them where a lend would drop them); or, before the helper has the
- * file, a read of its eventfd. A file the helper gave up is read and inflated on the
- * loop. The file goes back to the helper when the next one opens. Copied in
- * always, its bytes took 2% of the worker's time (perf, the fraud features). */
-static void ahead_read(struct file_source *fs)
-{
-    struct weir_loop *loop = fs->s->worker->loop;
-    int got = weir_gunzip_ahead_take(fs->ahead, fs->file, fs->name, &fs->ahead_data,
-                                     &fs->ahead_len);
-    if (got < 0) {
-        fs->ahead_on = 0;
-        arm_read(fs);
-        return;
-    }
-    fs->reading = 1;
-    fs->ahead_wait = got == 0;
-    int rc;
-    if (got == 0) {
-        rc = weir_loop_read(loop, weir_gunzip_ahead_fd(fs->ahead), &fs->ahead_tick,
-                            sizeof fs->ahead_tick, (off_t)-1, &fs->read_ev);
-    } else if (weir_linesplit_unlend(&fs->ls) < 0) {
-        rc = -ENOMEM;
-    } else {
-        fs->ahead_lend = weir_linesplit_pending(&fs->ls) == 0;
-        fs->ahead_n = ahead_piece(fs);
-        if (!fs->ahead_lend) {
-            size_t room;
-            char *dst = weir_linesplit_space(&fs->ls, &room);
-            fs->ahead_n = fs->ahead_n < room ? fs->ahead_n : room;
-            memcpy(dst, fs->ahead_data + fs->ahead_pos, fs->ahead_n);
-        }
-        rc = weir_loop_yield(loop, &fs->read_ev);
-    }
-    if (rc < 0) {
-        fs->reading = 0;
-        fail(fs, rc == -ENOMEM ? rc : -EBUSY,
-             rc == -ENOMEM ? "out of memory" : "io_uring submission queue full");
-    }
-}
-
-static void on_ahead(struct file_source *fs, int res)
-{
-    if (fs->ahead_wait) { /* the helper finished a file, maybe this one */
-        fs->ahead_wait = 0;
-        if (res == -ECANCELED || (res < 0 && fs->stopping)) {
-            drain_lines(fs); /* a stop: it finishes there */
-            return;
-        }
-        if (res < 0 && res != -EINTR && res != -EAGAIN) {
-            fail(fs, res, "waiting for the inflating thread");
-            return;
-        }
-        if (fs->stopping)
-            drain_lines(fs);
-        else
-            ahead_read(fs);
-        return;
-    }
-    if (res == -ECANCELED) { /* a stop: the piece is not taken */
-        drain_lines(fs);
-        return;
-    }
-    if (fs->ahead_lend) /* cannot fail: nothing was pending */
-        (void)weir_linesplit_lend(&fs->ls, fs->ahead_data + fs->ahead_pos, fs->ahead_n);
-    else
-        weir_linesplit_commit(&fs->ls, fs->ahead_n);
-    fs->stream_in += fs->ahead_n;
-    fs->ahead_pos += fs->ahead_n;
-    fs->at_eof = fs->ahead_pos >= fs->ahead_len;
-    drain_lines(fs);
-}
-
-static void arm_read(struct file_source *fs)
+void weir_file_source_read(struct file_source *fs)
 {
     if (fs->ahead_on) {
-        ahead_read(fs);
+        weir_file_source_ahead_read(fs);
         return;
     }
     size_t room;
@@ -700,22 +604,8 @@ static void arm_read(struct file_source *fs)
     if (weir_loop_read(fs->s->worker->loop, fs->fd, dst, room, fs->offset >= 0 ? fs->offset : (off_t)-1,
                        &fs->read_ev) < 0) {
         fs->reading = 0;
-        fail(fs, -EBUSY, "io_uring submission queue full");
+        weir_file_source_fail(fs, -EBUSY, "io_uring submission queue full");
     }
-}
-
-/* gzip files from the current one on are inflated on a helper thread
- * (gunzip_ahead.h) when there are any, it is not turned off, and it starts;
- * else on the loop, as before. */
-static void start_ahead(struct file_source *fs)
-{
-    const struct file_source_conf *c = fs->s->conf;
-    int any = 0;
-    for (size_t k = fs->file; c->inflate_ahead && k < c->files.n && !any; k++)
-        any = strcmp(c->files.paths[k], "-") != 0 && weir_file_is_gzip(c->files.paths[k]);
-    if (any && weir_gunzip_ahead_start(&fs->ahead, (const char *const *)c->files.paths,
-                                       c->files.n, fs->file) == 0)
-        fs->ahead_on = fs->gzip && !fs->held;
 }
 
 /* A replaced source with no read or yield in flight has nothing left on the loop. */
@@ -753,8 +643,8 @@ static int fs_open(struct weir_source *s, struct weir_error *err)
         return err->code ? err->code : -EIO;
     }
     fs->part = (uint32_t)slot;
-    start_ahead(fs);
-    arm_read(fs);
+    weir_file_source_start_ahead(fs);
+    weir_file_source_read(fs);
     return 0;
 }
 
@@ -762,7 +652,7 @@ static void fs_resume(struct weir_source *s)
 {
     struct file_source *fs = s->state;
     if (fs && !fs->reading && !fs->yielding && !fs->finished)
-        drain_lines(fs);
+        weir_file_source_drain(fs);
 }
 
 static void fs_stop(struct weir_source *s)
@@ -804,31 +694,6 @@ static void fs_close(struct weir_source *s)
         free_state(fs);
 }
 
-/* Whether two listings name the same files in the same order. */
-static int same_listing(const struct weir_file_list *a, const struct weir_file_list *b)
-{
-    if (a->n != b->n)
-        return 0;
-    for (size_t k = 0; k < a->n; k++)
-        if (strcmp(a->paths[k], b->paths[k]) != 0)
-            return 0;
-    return 1;
-}
-
-/* A reload that leaves the file source's own options as they are (only the
- * batch size, say) keeps it reading where it is: the same file, the same
- * line, the same partition. Not when a directory's or glob's listing
- * changed since: the source's place is an index into it (a file before it
- * deleted made it skip the next one); a new source finds the file by name. */
-static int fs_keeps(const void *conf, const void *next)
-{
-    const struct file_source_conf *a = conf, *b = next;
-    return strcmp(a->path, b->path) == 0 && a->format == b->format &&
-           a->max_record_bytes == b->max_record_bytes && a->read_size == b->read_size &&
-           strcmp(a->delimiter, b->delimiter) == 0 && a->inflate_ahead == b->inflate_ahead &&
-           same_listing(&a->files, &b->files);
-}
-
 const struct weir_source_type weir_source_file = {
     .name = "file",
     .summary = "JSON Lines or CSV from a file or standard input, read through io_uring",
@@ -839,7 +704,7 @@ const struct weir_source_type weir_source_file = {
     .check = weir_file_source_check,
     .open = fs_open,
     .resume = fs_resume,
-    .keeps = fs_keeps,
+    .keeps = weir_file_source_keeps,
     .stop = fs_stop,
     .quiet = fs_quiet,
     .close = fs_close,

@@ -1,6 +1,7 @@
 /* The file source's state (file_source.c), shared with the part that takes
- * over from a replaced source on a reload (file_source_resume.c) and its
- * load-time check against the sinks (file_overlap.c). Nothing outside the
+ * over from a replaced source on a reload (file_source_resume.c), the gzip
+ * files inflated ahead (file_source_ahead.c) and its load-time check against
+ * the sinks (file_overlap.c). Nothing outside the
  * file connectors includes this. */
 #ifndef WEIR_CONNECTORS_FILE_SOURCE_H
 #define WEIR_CONNECTORS_FILE_SOURCE_H
@@ -98,6 +99,24 @@ int weir_file_source_open_as(struct file_source *fs, size_t k, const char *held,
  * replaces (or NULL). */
 int weir_file_source_open_start(struct file_source *fs, const struct weir_source *prev,
                                 struct weir_error *err);
+
+/* file_source.c's reading, for the parts split from it: turn the buffered
+ * lines into records and go on; read (or inflate) more; stop reading on a
+ * failure, once the sinks wrote what was handed on before it. */
+void weir_file_source_drain(struct file_source *fs);
+void weir_file_source_read(struct file_source *fs);
+void weir_file_source_fail(struct file_source *fs, int code, const char *what);
+
+/* gzip files inflated on a helper thread (file_source_ahead.c): start it at
+ * open, read the current file's next piece from it, and take that piece (or
+ * the helper's wake-up) when the loop says it is there. */
+void weir_file_source_start_ahead(struct file_source *fs);
+void weir_file_source_ahead_read(struct file_source *fs);
+void weir_file_source_on_ahead(struct file_source *fs, int res);
+
+/* A reload keeps the running source when its options and listing are the
+ * same (file_source_resume.c). */
+int weir_file_source_keeps(const void *conf, const void *next);
 
 /* The file source's check(): no file sink writes a file it reads
  * (file_overlap.c). */
