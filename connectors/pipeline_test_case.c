@@ -212,22 +212,28 @@ static void add_message(json_t *messages, const char *line, size_t len, const js
 
 /* input_file's lines as messages, first: as they are, or for a *.csv file
  * its rows as JSON objects, as `weir replay` sends them (a row that does not
- * convert goes as it is: a dead letter). */
-static void file_messages(json_t *messages, char *text, int csv, const char *key)
+ * convert goes as it is: a dead letter). A header that does not parse fails
+ * the case, as it fails replay (its rows went as raw lines, unsaid). */
+static int file_messages(json_t *messages, char *text, int csv, const char *key,
+                         const char *path, struct weir_error *err)
 {
     struct weir_csv_header h = {0};
     struct weir_buf row = {0};
     size_t lineno = 0;
-    for (char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+    int rc = 0;
+    for (char *line = text, *nl; rc == 0 && line && *line; line = nl ? nl + 1 : NULL) {
         nl = strchr(line, '\n');
         size_t n = nl ? (size_t)(nl - line) : strlen(line);
         if (n && line[n - 1] == '\r')
             n--;
-        const char *why;
+        const char *why = NULL;
         char reason[160];
         if (csv && lineno++ == 0) {
+            if (n >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0)
+                line += 3, n -= 3;
             if (weir_csv_header_parse(&h, line, n, ',', &why) < 0)
-                csv = 0; /* not a header: every line goes as it is */
+                rc = weir_error_set(err, -EINVAL, "input_file %s: line 1: %s", path,
+                                    why ? why : "not a CSV header");
             continue;
         }
         row.len = 0;
@@ -238,6 +244,7 @@ static void file_messages(json_t *messages, char *text, int csv, const char *key
     }
     weir_buf_free(&row);
     weir_csv_header_free(&h);
+    return rc;
 }
 
 /* The case's input as lines: input_file's, then "input"'s. For a file
@@ -269,16 +276,17 @@ static int write_input(const struct weir_ptest_case *c, const struct case_io *io
     *messages = json_array();
     const json_t *v;
     size_t i;
+    int rc = 0;
     if (io->kafka_source && fromfile)
-        file_messages(*messages, fromfile, weir_file_is_csv(c->input_file), key);
+        rc = file_messages(*messages, fromfile, weir_file_is_csv(c->input_file), key,
+                           c->input_file, err);
     json_array_foreach(input, i, v) {
         size_t at = all.len;
         input_line(&all, v, io, header);
         add_message(*messages, all.data ? all.data + at : "", all.len - at, v, key);
         weir_buf_append(&all, "\n", 1);
     }
-    int rc = 0;
-    if (!io->kafka_source) {
+    if (!io->kafka_source && rc == 0) {
         char path[128];
         snprintf(path, sizeof path, "%s/input.%s", io->dir, io->csv ? "csv" : "jsonl");
         FILE *f = fopen(path, "wb");

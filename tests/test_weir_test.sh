@@ -133,6 +133,16 @@ printf '{"pipeline": "%s", "tests": [
 weir test "$T/kafka2.test.json"
 expect "kafka: not UTF-8, a set topic" 0 stdout "2 passed, 0 failed"
 
+# Kafka: a CSV input_file whose header does not parse fails the case, as it
+# fails `weir replay` (its rows went as raw lines, unsaid: the case passed)
+printf 'host,host,cpu\na,b,1\n' >"$T/bad-header.csv"
+printf '{"pipeline": "%s", "tests": [{"name": "bad header", "input_file": "bad-header.csv",
+   "expect": {"sinks": {"metrics-scored": {"count": 0}}}}]}\n' "$P/monitor-kafka.json" >"$T/kafka3.test.json"
+weir test "$T/kafka3.test.json"
+expect "kafka: a CSV input_file's bad header" 1 \
+    stdout "bad-header.csv: line 1: CSV header has a repeated column name \"host\" (columns 1 and 2)" \
+    stdout "0 passed, 1 failed"
+
 # ---- broken test files: every problem with its JSON path, exit 2, nothing run ----------
 printf '{"pipeline": "%s", "tolerence": 1, "tests": [{"name": 3, "input": {}, "expect": {"sinks": {"9": [], "0": [1]}, "alerts": -1}}, {"input": []}]}\n' \
     "$P/monitor-cpu.json" >"$T/broken.test.json"
