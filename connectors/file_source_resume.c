@@ -48,6 +48,14 @@ static int name_moved_on(int fd, const char *path)
     return open_st.st_dev != named.st_dev || open_st.st_ino != named.st_ino;
 }
 
+/* Whether the file is now shorter than the bytes already read from it:
+ * truncated (and maybe written again) in place, the same inode. */
+static int shrank(int fd, off_t read_to)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < read_to;
+}
+
 /* Whether the file open on fd has no name left (else it was renamed: if it
  * is listed under its new name, it is read again from its start). */
 static int unlinked(int fd)
@@ -181,6 +189,13 @@ int weir_file_source_open_start(struct file_source *fs, const struct weir_source
          * another file of that name: that file follows, from its start. */
         size_t next = k >= 0 && not_on_disk(path) ? at + 1 : at;
         rc = open_held(fs, old, path, next, err);
+    } else if (old->offset >= 0 && shrank(old->fd, old->offset)) {
+        /* Its lines from the old offset on would be read from the middle of
+         * whatever was written since: the new content from its start. */
+        weir_log(WEIR_LOG_INFO, "reload: %s, being read, is shorter than the %lld bytes read "
+                 "from it (truncated in place since): it is read again from its start", path,
+                 (long long)old->offset);
+        return weir_file_source_open_as(fs, at, NULL, -1, err);
     } else {
         /* A pipe goes on through the old descriptor: opening a FIFO again
          * would wait for a writer that may have just closed its end. */

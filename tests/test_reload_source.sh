@@ -281,6 +281,20 @@ for b, single in (("b.jsonl", False), ("b.jsonl.gz", False), ("b.jsonl", True)):
           f"distinct, {sum(i >= 30000 for i in ids)} of the new file (want 6000)")
     check(f"{d}/{b}, being read, was replaced by another file of that name" in log,
           f"I {b}: the log: " + log[-1500:])
+# J: the file being read truncated and written again in place (the same
+# inode, now shorter than what was read): its new content from its start
+# (before: read on from the old offset, past its end: the 50 new ids lost)
+def truncate_b(d):
+    with open(f"{d}/b.jsonl", "r+") as f:
+        f.truncate(0)
+        f.write("".join('{"id":%d,"v":0}\n' % i for i in range(40000, 40050)))
+ids, log, d = dir_case("J", "b.jsonl", truncate_b)
+old_b = [i for i in ids if 100 <= i < 20100]
+check(sorted(i for i in ids if i >= 40000) == list(range(40000, 40050)) and
+      sorted(i for i in ids if i < 100 or 20100 <= i < 40000) == list(range(100)) +
+      list(range(20100, 20200)) and len(set(old_b)) == len(old_b),
+      f"J: {len(ids)} records, {sum(i >= 40000 for i in ids)} new (want 50), {len(old_b)} of b")
+check(f"{d}/b.jsonl, being read, is shorter than the" in log, "J: the log: " + log[-1500:])
 
 sys.exit(1 if failures else 0)
 PY
