@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/jsonnum.h"
 #include "engine/jscan.h"
 #include "engine/jsonw.h"
 #include "engine/opstate.h"
@@ -280,41 +281,6 @@ void weir_csv_header_free(struct weir_csv_header *h)
     h->n = 0;
 }
 
-/* JSON's number grammar, so the text can be copied as is. */
-static int is_json_number(const char *s, size_t n)
-{
-    size_t i = 0;
-    if (i < n && s[i] == '-')
-        i++;
-    if (i >= n)
-        return 0;
-    if (s[i] == '0')
-        i++;
-    else if (s[i] >= '1' && s[i] <= '9')
-        while (i < n && s[i] >= '0' && s[i] <= '9')
-            i++;
-    else
-        return 0;
-    if (i < n && s[i] == '.') {
-        size_t d = ++i;
-        while (i < n && s[i] >= '0' && s[i] <= '9')
-            i++;
-        if (i == d)
-            return 0;
-    }
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        if (i < n && (s[i] == '+' || s[i] == '-'))
-            i++;
-        size_t d = i;
-        while (i < n && s[i] >= '0' && s[i] <= '9')
-            i++;
-        if (i == d)
-            return 0;
-    }
-    return i == n;
-}
-
 /* Room for a row's object but its string values: braces, keys, a comma and
  * "null" per field, the number fields' bytes. */
 static size_t row_room(const struct weir_csv_header *h, size_t n, size_t len)
@@ -384,7 +350,7 @@ static int put_value(struct weir_buf *out, size_t *at, const char *f, size_t fle
         memcpy(out->data + start, "null", 4);
         *at += 4;
         type = WEIR_JNULL;
-    } else if (!quoted && (hint == FIELD_DIGITS || is_json_number(f, flen))) {
+    } else if (!quoted && (hint == FIELD_DIGITS || weir_json_number_valid(f, flen))) {
         weir_copy_short(out->data + start, f, flen);
         *at += flen;
         type = WEIR_JNUMBER;

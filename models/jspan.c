@@ -1,10 +1,10 @@
 /* Spans of a JSON text without a tree: models/jspan.h. */
 #include "models/jspan.h"
 
-#include <locale.h>
-#include <pthread.h>
-#include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+
+#include "common/jsonnum.h"
 
 /* Brackets nested deeper than this are refused (XGBoost's files use 6). */
 #define JSPAN_MAX_DEPTH 256
@@ -160,51 +160,6 @@ long jspan_count(struct jspan arr)
     return rc < 0 ? -1 : n;
 }
 
-/* JSON's number grammar: strtod would also take hex, inf, nan and spaces. */
-static int is_number(const char *s, size_t n)
-{
-    size_t i = s[0] == '-';
-    size_t d = i;
-    while (i < n && s[i] >= '0' && s[i] <= '9')
-        i++;
-    if (i == d || (s[d] == '0' && i > d + 1))
-        return 0;
-    if (i < n && s[i] == '.') {
-        d = ++i;
-        while (i < n && s[i] >= '0' && s[i] <= '9')
-            i++;
-        if (i == d)
-            return 0;
-    }
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        if (i < n && (s[i] == '+' || s[i] == '-'))
-            i++;
-        d = i;
-        while (i < n && s[i] >= '0' && s[i] <= '9')
-            i++;
-        if (i == d)
-            return 0;
-    }
-    return i == n;
-}
-
-/* Numbers read in the "C" locale: a process that called setlocale with a
- * decimal comma still reads "0.25" (as jansson does). */
-static locale_t c_locale;
-static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
-
-static void c_locale_init(void)
-{
-    c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
-}
-
-static double c_strtod(const char *p, char **end)
-{
-    pthread_once(&c_locale_once, c_locale_init);
-    return c_locale ? strtod_l(p, end, c_locale) : strtod(p, end);
-}
-
 long jspan_numbers(struct jspan arr, double *out, size_t cap)
 {
     size_t at = 0, k = 0;
@@ -213,13 +168,13 @@ long jspan_numbers(struct jspan arr, double *out, size_t cap)
     while ((rc = jspan_next_item(arr, &at, &v)) == 1) {
         if (k == cap)
             return -1;
-        char *end;
         if (v.n == 4 && memcmp(v.p, "true", 4) == 0)
             out[k++] = 1;
         else if (v.n == 5 && memcmp(v.p, "false", 5) == 0)
             out[k++] = 0;
-        else if (is_number(v.p, v.n) && (out[k++] = c_strtod(v.p, &end), end == v.p + v.n))
-            continue;
+        else if (weir_json_number_valid(v.p, v.n) &&
+                 weir_decimal_parse(v.p, v.n, &out[k]) != -ENOMEM)
+            k++; /* JSON's grammar, "C" locale; -ERANGE leaves +-HUGE_VAL, as strtod */
         else
             return -1;
     }

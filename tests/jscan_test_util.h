@@ -1,6 +1,7 @@
 /* Helpers shared by the JSON scanner's tests (test_jscan.c, test_jnum.c,
- * test_jscan_jansson.c): a reproducible random generator and thin wrappers
- * around weir_jscan_compile/run. Each test file gets its own copy. */
+ * test_jscan_jansson.c; test_jsonnum.c for its random decimals): a
+ * reproducible random generator and thin wrappers around
+ * weir_jscan_compile/run. Each test file gets its own copy. */
 #ifndef WEIR_TESTS_JSCAN_TEST_UTIL_H
 #define WEIR_TESTS_JSCAN_TEST_UTIL_H
 

@@ -2,6 +2,7 @@
  * spans of values, members (the last of a repeated key), items, number
  * arrays (JSON's grammar only, booleans as 0/1), and malformed or cut-short
  * text refused at every step. */
+#include <math.h>
 #include <string.h>
 
 #include "models/jspan.h"
@@ -71,6 +72,9 @@ static void test_numbers(void)
     CHECK(v[0] == 1 && v[1] == -2 && v[2] == 0.5 && v[3] == 0.25 && v[4] == 1000 && v[5] == 1 &&
           v[6] == 0 && v[7] == 0);
     CHECK(jspan_numbers(span("[]"), v, 8) == 0);
+    /* overflow: +-HUGE_VAL, as strtod gives (the loader judges what is finite) */
+    CHECK(jspan_numbers(span("[1e400, -1e400]"), v, 8) == 2 && v[0] == HUGE_VAL &&
+          v[1] == -HUGE_VAL);
     CHECK(jspan_numbers(span("[1, 2, 3]"), v, 2) < 0); /* more than cap */
     const char *bad[] = {"[null]", "[\"1\"]", "[0x10]", "[inf]", "[nan]", "[+1]", "[01]",
                          "[1.]",   "[.5]",    "[1e]",   "[-]",   "[[1]]", "[tru]"};
