@@ -365,8 +365,9 @@ static int take_header(struct file_source *fs, const struct weir_line *ln)
     return 0;
 }
 
-/* Opens file k of the list (or standard input) and starts it at line 1 with
- * its own CSV header. Opening a local file is the one call here that does not
+/* Opens file k of the list (or standard input), or the held file a reload
+ * found gone from its name (file_source_resume.c), and starts it at line 1
+ * with its own CSV header. Opening a local file is the one call here that does not
  * go through io_uring; it happens once per file, not per read. */
 int weir_file_source_open_as(struct file_source *fs, size_t k, const char *held, int same_as,
                              struct weir_error *err)
@@ -393,6 +394,7 @@ int weir_file_source_open_as(struct file_source *fs, size_t k, const char *held,
                                                                                : strerror(errno));
     struct stat st;
     fs->offset = fstat(fs->fd, &st) == 0 && S_ISREG(st.st_mode) ? 0 : -1;
+    fs->size_at_open = fs->offset == 0 ? st.st_size : 0;
     fs->format = c->format != FMT_AUTO ? c->format : weir_file_is_csv(path) ? FMT_CSV : FMT_JSONL;
     fs->gzip = !stdin_ && weir_file_is_gzip(path);
     if (fs->gzip && !fs->gz.ready && weir_gunzip_init(&fs->gz, (size_t)c->read_size) < 0)

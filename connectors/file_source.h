@@ -48,9 +48,12 @@ struct file_source {
     int gzip;           /* the current file is gzip: reads land in gz, lines come from inflating */
     size_t file;        /* which of the conf's files is being read (held: the next one) */
     const char *name;   /* its path, for the records' coordinates */
-    int held;           /* the current file is one a reload found deleted or replaced under
-                         * its name, read through the old source's descriptor */
+    int held;           /* the current file is one a reload found gone from its name
+                         * (deleted, renamed, replaced), read through the old source's
+                         * descriptor */
     char *held_name;    /* its path (records point at it: freed with the state) */
+    size_t held_before; /* how many of the list's files come before it */
+    off_t size_at_open; /* a regular file's size when opened (what the gzip helper read of it) */
     struct weir_event read_ev;
     int reading;        /* a read is in flight */
     struct weir_event yield_ev;
@@ -90,8 +93,8 @@ struct file_source {
 
 /* Opens file k of the list (same_as >= 0: a duplicate of that descriptor)
  * and starts it at line 1 with its own CSV header. held: the file is that
- * path instead, which the list does not name (read through same_as); file k
- * comes after it. */
+ * path instead, gone from its name (read through same_as: the list may name
+ * another file by it); file k comes after it. */
 int weir_file_source_open_as(struct file_source *fs, size_t k, const char *held, int same_as,
                              struct weir_error *err);
 

@@ -56,6 +56,13 @@ static int shrank(int fd, off_t read_to)
     return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < read_to;
 }
 
+/* How much of the file being read old has read: its offset, or, for a gzip
+ * file the helper thread read whole (which moves no offset), its size then. */
+static off_t read_to(const struct file_source *old)
+{
+    return old->ahead_on && old->size_at_open > old->offset ? old->size_at_open : old->offset;
+}
+
 /* Whether the file open on fd has no name left (else it was renamed: if it
  * is listed under its new name, it is read again from its start). */
 static int unlinked(int fd)
@@ -154,6 +161,7 @@ static int open_held(struct file_source *fs, const struct file_source *old, cons
              "the descriptor still open on it", path, how);
     if (!(fs->held_name = strdup(path)))
         return weir_error_set(err, -ENOMEM, "out of memory");
+    fs->held_before = place_of(c, path);
     return weir_file_source_open_as(fs, next, fs->held_name, old->fd, err);
 }
 
@@ -189,19 +197,20 @@ int weir_file_source_open_start(struct file_source *fs, const struct weir_source
          * another file of that name: that file follows, from its start. */
         size_t next = k >= 0 && not_on_disk(path) ? at + 1 : at;
         rc = open_held(fs, old, path, next, err);
-    } else if (old->offset >= 0 && shrank(old->fd, old->offset)) {
+    } else if (old->offset >= 0 && shrank(old->fd, read_to(old))) {
         /* Its lines from the old offset on would be read from the middle of
          * whatever was written since: the new content from its start. */
         weir_log(WEIR_LOG_INFO, "reload: %s, being read, is shorter than the %lld bytes read "
                  "from it (truncated in place since): it is read again from its start", path,
-                 (long long)old->offset);
+                 (long long)read_to(old));
         return weir_file_source_open_as(fs, at, NULL, -1, err);
     } else {
         /* A pipe goes on through the old descriptor: opening a FIFO again
          * would wait for a writer that may have just closed its end. */
         rc = weir_file_source_open_as(fs, at, NULL, old->offset < 0 ? old->fd : -1, err);
     }
-    return rc < 0 ? rc : resume(fs, old, !same_before(was, old->file, c, at), err);
+    size_t was_before = old->held ? old->held_before : old->file;
+    return rc < 0 ? rc : resume(fs, old, !same_before(was, was_before, c, at), err);
 }
 
 /* Whether two listings name the same files in the same order. */

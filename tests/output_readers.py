@@ -21,13 +21,16 @@ def whole_lines(path):
     return data[: data.rfind("\n") + 1].splitlines()
 
 
-def slow_fifo_reader(path, got, fast=None, done=None):
+def slow_fifo_reader(path, got, fast=None, done=None, stall=None):
     """A started thread that reads the FIFO at path into got (a bytearray),
     512 bytes at a time with a 2 ms pause after each (about 250 KB/s) until
-    fast (an Event) is set, up to the writer's end; then it sets done."""
+    fast (an Event) is set, up to the writer's end; then it sets done. While
+    stall (an Event) is set it reads nothing."""
     def read():
         fd = os.open(path, os.O_RDONLY)
         while True:
+            while stall is not None and stall.is_set():
+                time.sleep(0.005)
             b = os.read(fd, 512)
             if not b:
                 break

@@ -35,6 +35,13 @@
 #   H. a file before the one being read deleted, and a reload that changes
 #      only max_records: every id once (the running source kept its index
 #      into a listing that had changed, and skipped c.jsonl).
+#   I. the file being read replaced under its name (another renamed over
+#      it; a directory, gzip, a single file's path): its rest, then the new
+#      file from its start (before: the new one read from the old offset).
+#   J. the file being read truncated in place and written shorter (plain,
+#      gzip): the new content from its start (before: read past its end).
+#   K. a single file's path deleted, then two reloads: the second goes on
+#      in the held file without saying the file list changed.
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -70,9 +77,11 @@ def write_pipeline(path, source, out, bounded):
 
 def applied(proc, err, n, limit=30.0):
     end = time.time() + limit
-    while time.time() < end and proc.poll() is None:
+    while time.time() < end:
         if open(err).read().count("reload applied by every worker") >= n:
             return True
+        if proc.poll() is not None:  # its last words may have come after the check
+            return open(err).read().count("reload applied by every worker") >= n
         time.sleep(0.02)
     return False
 
@@ -199,10 +208,14 @@ def write_ids(d, name, lo, hi):
     with (gzip.open(f"{d}/{name}", "wt") if name.endswith(".gz") else open(f"{d}/{name}", "w")) as f:
         f.write(body)
 
-def dir_case(name, b, change, single=False, options={"read_size": 8192}):
+def dir_case(name, b, change, single=False, options={"read_size": 8192}, stall=False,
+             again=False):
     """a.jsonl, b, c.jsonl (ids 0-100, -20100, -20200), read slowly; change(d)
     while b is read, then a reload: (ids out, the log, d). single: the path
-    names b alone (ids 100-20100)."""
+    names b alone (ids 100-20100). stall: the sink stops draining first, so
+    the source is paused, with no read in flight, from before the change
+    until the reload has stopped it (a read after a truncation would find
+    the file's end and go on to the next file before the reload came)."""
     d = f"{t}/dir-{name}"
     os.makedirs(d)
     write_ids(d, "a.jsonl", 0, 100)
@@ -214,13 +227,26 @@ def dir_case(name, b, change, single=False, options={"read_size": 8192}):
            "read_size": 4096}
     write_pipeline(pjson, src, out, True)
     proc = subprocess.Popen([weir, "run", pjson], stdout=subprocess.DEVNULL, stderr=open(err, "w"))
-    got, fast = bytearray(), threading.Event()
-    r = slow_fifo_reader(out, got, fast)
+    got, fast, stop = bytearray(), threading.Event(), threading.Event()
+    r = slow_fifo_reader(out, got, fast, stall=stop)
     end = time.time() + 20  # in b, held back by the sink: b's first ids are out
     while got.count(b"\n") < 150 and time.time() < end and proc.poll() is None:
         time.sleep(0.01)
+    if stall:
+        stop.set()
+        time.sleep(0.3)
     change(d)
-    reload(proc, pjson, dict(src, **options), out, True, err, 1)
+    if stall:
+        write_pipeline(pjson, dict(src, **options), out, True)
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+        stop.clear()
+        check(applied(proc, err, 1), f"{name}: reload applied: {open(err).read()[-2000:]}")
+    else:
+        reload(proc, pjson, dict(src, **options), out, True, err, 1)
+    if again:  # a second source change, while the first one's file is still read
+        time.sleep(0.1)
+        reload(proc, pjson, dict(src, read_size=16384), out, True, err, 2)
     fast.set()
     r.join(timeout=60)
     rc = proc.wait(timeout=60)
@@ -284,17 +310,30 @@ for b, single in (("b.jsonl", False), ("b.jsonl.gz", False), ("b.jsonl", True)):
 # J: the file being read truncated and written again in place (the same
 # inode, now shorter than what was read): its new content from its start
 # (before: read on from the old offset, past its end: the 50 new ids lost)
-def truncate_b(d):
-    with open(f"{d}/b.jsonl", "r+") as f:
-        f.truncate(0)
-        f.write("".join('{"id":%d,"v":0}\n' % i for i in range(40000, 40050)))
-ids, log, d = dir_case("J", "b.jsonl", truncate_b)
-old_b = [i for i in ids if 100 <= i < 20100]
-check(sorted(i for i in ids if i >= 40000) == list(range(40000, 40050)) and
-      sorted(i for i in ids if i < 100 or 20100 <= i < 40000) == list(range(100)) +
-      list(range(20100, 20200)) and len(set(old_b)) == len(old_b),
-      f"J: {len(ids)} records, {sum(i >= 40000 for i in ids)} new (want 50), {len(old_b)} of b")
-check(f"{d}/b.jsonl, being read, is shorter than the" in log, "J: the log: " + log[-1500:])
+# (plain, then gzip, which the helper thread read whole: no offset moved)
+def truncate_b(b):
+    def change(d):
+        body = "".join('{"id":%d,"v":0}\n' % i for i in range(40000, 40050)).encode()
+        with open(f"{d}/{b}", "r+b") as f:
+            f.truncate(0)
+            f.write(gzip.compress(body) if b.endswith(".gz") else body)
+    return change
+for b in ("b.jsonl", "b.jsonl.gz"):
+    ids, log, d = dir_case("J-" + b, b, truncate_b(b), stall=True)
+    old_b = [i for i in ids if 100 <= i < 20100]
+    check(sorted(i for i in ids if i >= 40000) == list(range(40000, 40050)) and
+          sorted(i for i in ids if i < 100 or 20100 <= i < 40000) == list(range(100)) +
+          list(range(20100, 20200)) and len(set(old_b)) == len(old_b),
+          f"J {b}: {len(ids)} records, {sum(i >= 40000 for i in ids)} new (want 50), "
+          f"{len(old_b)} of b")
+    check(f"{d}/{b}, being read, is shorter than the" in log, f"J {b}: the log: " + log[-1500:])
+
+# K: a single file's path deleted, then two reloads: the second goes on in
+# the file the first one held (it said the file list had changed before it)
+ids, log, d = dir_case("K", "b.jsonl", lambda d: os.unlink(f"{d}/b.jsonl"), single=True,
+                       again=True)
+check(sorted(ids) == list(range(100, 20100)), f"K: {len(ids)} records, {len(set(ids))} distinct")
+check(log.count("goes on in") == 2 and "file list changed" not in log, "K: the log: " + log[-1500:])
 
 sys.exit(1 if failures else 0)
 PY
