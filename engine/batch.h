@@ -71,9 +71,19 @@ struct weir_record {
     int32_t partition;   /* -1 for file sources */
     uint32_t part;       /* the worker's partition slot (state, watermark); 0 for files */
     uint32_t flags;      /* WEIR_REC_* */
+    uint64_t warm_ops;   /* the scorers warming up on it: bit i % 64 for operators[i]
+                          * (weir_record_warming), against a score's lineage (schema.h) */
     const char *reason;  /* why it is dead (static or arena string) */
     const struct weir_members *members; /* value's members as its source wrote them, or NULL */
 };
+
+/* A scorer still warming up on r: its score there is no evidence. op_bit is
+ * weir_op_bit(its index) (engine/schema.h), kept in its conf at prepare. */
+static inline void weir_record_warming(struct weir_record *r, uint64_t op_bit)
+{
+    r->flags |= WEIR_REC_WARMUP;
+    r->warm_ops |= op_bit;
+}
 
 struct weir_batch_pool;
 

@@ -97,6 +97,11 @@ struct weir_operator_type {
      * declare no keyed state: 0 when this prepared conf keeps none. Absent:
      * it always keeps some. (A reload's plan asks, engine/reload.c.) */
     int (*keeps_state)(const void *conf);
+    /* Every feature its prepare() reads goes through weir_schema_feature_in
+     * (or _features_in): what it writes depends on those alone. Else what it
+     * writes counts as depending on every operator before it (a threshold on
+     * it is muted by any scorer's warm-up; engine/schema.h, feat_deps). */
+    int reads_declared;
 };
 
 /* What the engine provides to an instance; NULL members when an operator runs

@@ -225,8 +225,10 @@ static int load_op(struct weir_stage_op *st, const json_t *obj, struct weir_prep
     }
     static const char *const ignore[] = {"type", NULL};
     int bad = weir_options_apply(st->type->options, obj, st->conf, ignore, p->diag, p->path);
+    p->schema->reads = 0;
     if (!bad && st->type->prepare)
         bad = st->type->prepare(st->conf, obj, p);
+    weir_schema_op_prepared(p->schema, p->op_index, st->type->reads_declared);
     return bad;
 }
 

@@ -56,6 +56,8 @@ static int column_out(struct weir_prepare *p, struct weir_column *cols, uint32_t
     }
     cols[idx].producer = p->op_index;
     cols[idx].emit = emit;
+    if (feat) /* everything, until weir_schema_op_prepared knows better */
+        p->schema->feat_deps[idx] = ~0ull;
     return idx;
 }
 
@@ -63,8 +65,11 @@ static int column_in(struct weir_prepare *p, const struct weir_column *cols, uin
                      const char *name, const char *path, const char *what)
 {
     int idx = find(cols, n, name);
-    if (idx >= 0 && cols[idx].producer >= 0)
+    if (idx >= 0 && cols[idx].producer >= 0) {
+        if (cols == p->schema->feat)
+            p->schema->reads |= p->schema->feat_deps[idx];
         return idx;
+    }
     if (p->upstream_bad)
         return -1; /* the operator that would write it failed and was reported */
     const char *names[WEIR_SCHEMA_MAX] = {0};
@@ -90,6 +95,20 @@ static int column_in(struct weir_prepare *p, const struct weir_column *cols, uin
                       list);
     }
     return -1;
+}
+
+uint64_t weir_schema_feature_deps(const struct weir_schema *s, int col)
+{
+    return col >= 0 && (uint32_t)col < s->nfeat ? s->feat_deps[col] : ~0ull;
+}
+
+void weir_schema_op_prepared(struct weir_schema *s, int op_index, int reads_declared)
+{
+    uint64_t deps = weir_op_bit(op_index) | (reads_declared ? s->reads : ~0ull);
+    for (uint32_t c = 0; c < s->nfeat; c++)
+        if (s->feat[c].producer == op_index)
+            s->feat_deps[c] = deps;
+    s->reads = 0;
 }
 
 int weir_schema_feature_out(struct weir_prepare *p, const char *name, const char *path, int emit)

@@ -42,7 +42,21 @@ struct weir_schema {
     int event_time;    /* records carry an event time: the source's own (Kafka
                           message timestamps) or an extract field of type timestamp */
     int message_keys;  /* records carry the source's message key (Kafka) */
+    /* Which operators each feature's value comes from (weir_op_bit of each):
+     * its producer and, through what that one read, theirs; every bit for
+     * an operator whose type does not declare its reads. A threshold takes a
+     * record as no evidence only while a scorer among these warms up on it
+     * (weir_record.warm_ops), not while an unrelated one does. */
+    uint64_t feat_deps[WEIR_SCHEMA_MAX];
+    uint64_t reads;    /* while an operator prepares: the deps of the features it read */
 };
+
+/* operators[i]'s bit in a lineage (i % 64: two operators may share one, which
+ * only ever mutes more). */
+static inline uint64_t weir_op_bit(int op_index)
+{
+    return op_index < 0 ? 0 : 1ull << ((unsigned)op_index & 63u);
+}
 
 struct weir_override;
 
@@ -62,6 +76,12 @@ struct weir_prepare {
     int wants_input_names; /* an operator's "fields" has a wildcard key ("V*"): a source
                               whose names cost more than a header (JSON Lines) reads them */
 };
+
+/* Which operators feature col's value comes from (see feat_deps). */
+uint64_t weir_schema_feature_deps(const struct weir_schema *s, int col);
+/* The lineage of what operator op_index (of a type that declares its reads
+ * or not) wrote, once its prepare() is done. */
+void weir_schema_op_prepared(struct weir_schema *s, int op_index, int reads_declared);
 
 /* An operator writes the feature `name`; returns its column or -1 (error added
  * at path). emit: appear in output records by default. */

@@ -79,6 +79,7 @@
 enum cad_side { CAD_BOTH, CAD_UP, CAD_DOWN };
 
 struct cad_conf {
+    uint64_t warm_bit; /* this operator's, in a record's warm_ops (set by prepare) */
     struct weir_strlist fields;
     const char *out;
     int side;
@@ -148,6 +149,7 @@ struct cad_slot {
 static int cad_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
 {
     struct cad_conf *c = vconf;
+    c->warm_bit = weir_op_bit(p->op_index);
     char ip[256];
     int bad = weir_schema_features_in(p, raw, "fields", &c->fields, CAD_MAX_FIELDS, c->in_col);
     if (c->fields.n > CAD_MAX_FIELDS)
@@ -511,7 +513,7 @@ static int cad_process(struct weir_op *op, struct weir_batch *b)
             int warm;
             double s = cad_value(c, state + k * c->feature_bytes, x, &warm, &why[k]);
             if (warm)
-                b->rec[i].flags |= WEIR_REC_WARMUP;
+                weir_record_warming(&b->rec[i], c->warm_bit);
             best = s > best ? s : best;
         }
         if (c->hold)
@@ -528,6 +530,7 @@ static int cad_process(struct weir_op *op, struct weir_batch *b)
 
 const struct weir_operator_type weir_op_cad = {
     .name = "cad",
+    .reads_declared = 1,
     .summary = "Contextual anomaly detector (after CAD OSE): binned values, contexts of recent "
                "values learned online, score = how little of a value the contexts expected",
     .options = cad_options,

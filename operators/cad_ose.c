@@ -145,6 +145,7 @@ static const struct weir_option ose_options[] = {
 static int ose_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
 {
     struct ose_conf *c = vconf;
+    c->warm_bit = weir_op_bit(p->op_index);
     char ip[256];
     int bad = weir_schema_features_in(p, raw, "fields", &c->fields, OSE_MAX_FIELDS, c->in_col);
     if (c->fields.n > OSE_MAX_FIELDS)
@@ -494,7 +495,7 @@ static int ose_process(struct weir_op *op, struct weir_batch *b)
             int warm;
             double s = ose_value(c, scratch, state + k * c->feature_bytes, x, &warm, &why[k]);
             if (warm && c->flag_warmup)
-                b->rec[i].flags |= WEIR_REC_WARMUP;
+                weir_record_warming(&b->rec[i], c->warm_bit);
             best = s > best ? s : best;
         }
         row[c->out_col] = (float)best;
@@ -509,6 +510,7 @@ static int ose_process(struct weir_op *op, struct weir_batch *b)
 
 const struct weir_operator_type weir_op_cad_ose = {
     .name = "cad_ose",
+    .reads_declared = 1,
     .summary = "CAD OSE's contextual anomaly detector (NAB's context_ose), bounded per key: "
                "value bits as facts, contexts of facts and fed-back contexts learned online, "
                "score = the share of selected contexts that failed and of proposed ones new",

@@ -15,8 +15,8 @@
  * Learned online, never ahead: a score is ranked against the scores before
  * it, then added. Until a key holds `warmup` scores of an input its output
  * is 0 and the record is flagged WEIR_REC_WARMUP (no evidence either way).
- * A record that arrives flagged (a scorer upstream still warming up: its 0
- * is no evidence) is ranked but not learned, as threshold does; a NaN or
+ * A score whose scorer upstream is still warming up on the record (its 0 is
+ * no evidence) is ranked but not learned, as threshold does; a NaN or
  * infinite score is missing: NaN out, not learned.
  *
  * State per key and input: the window's scores in arrival order (a ring)
@@ -41,6 +41,8 @@ struct calibrate_conf {
     struct weir_state_opts state;
     /* resolved by prepare() */
     int in_col[WEIR_SCHEMA_MAX], out_col[WEIR_SCHEMA_MAX];
+    uint64_t in_deps[WEIR_SCHEMA_MAX]; /* the operators each input comes from */
+    uint64_t warm_bit;                 /* this operator's, in warm_ops */
     char out[WEIR_SCHEMA_MAX][CALIBRATE_NAME_MAX]; /* the schema borrows these */
     uint64_t layout;
 };
@@ -66,6 +68,9 @@ static int calibrate_prepare(void *vconf, const json_t *raw, struct weir_prepare
     int bad = weir_schema_features_in(p, raw, "fields", &c->fields, WEIR_SCHEMA_MAX / 2, c->in_col);
     if (c->fields.n > WEIR_SCHEMA_MAX / 2)
         return bad;
+    for (size_t k = 0; k < c->fields.n; k++)
+        c->in_deps[k] = weir_schema_feature_deps(p->schema, c->in_col[k]);
+    c->warm_bit = weir_op_bit(p->op_index);
     if (c->warmup > c->window) {
         weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "warmup"),
                       "expected at most \"window\" (%lld), got %lld", (long long)c->window,
@@ -134,7 +139,7 @@ static int calibrate_process(struct weir_op *op, struct weir_batch *b)
         if (!st)
             return -ENOMEM;
         float *row = weir_batch_row(b, i);
-        int learn = !(b->rec[i].flags & WEIR_REC_WARMUP); /* as it arrived */
+        uint64_t arrived = b->rec[i].warm_ops; /* the scorers warming up before this one */
         for (size_t k = 0; k < c->fields.n; k++, st += cal_size(c)) {
             struct cal_head *h = (struct cal_head *)st;
             float *ring = (float *)(h + 1), *sorted = ring + window, x = row[c->in_col[k]];
@@ -144,12 +149,12 @@ static int calibrate_process(struct weir_op *op, struct weir_batch *b)
             }
             if (h->n < (uint32_t)c->warmup) {
                 row[c->out_col[k]] = 0.0f;
-                b->rec[i].flags |= WEIR_REC_WARMUP;
+                weir_record_warming(&b->rec[i], c->warm_bit);
             } else {
                 uint32_t lower = weir_sorted_lower_bound(sorted, h->n, x);
                 row[c->out_col[k]] = (float)((double)lower / h->n);
             }
-            if (learn)
+            if (!(arrived & c->in_deps[k]))
                 cal_add(h, ring, sorted, window, x);
         }
     }
@@ -158,6 +163,7 @@ static int calibrate_process(struct weir_op *op, struct weir_batch *b)
 
 const struct weir_operator_type weir_op_calibrate = {
     .name = "calibrate",
+    .reads_declared = 1,
     .summary = "A score as the share of the key's recent scores it exceeds, in [0,1]: scores of "
                "different scorers and series on one scale",
     .options = calibrate_options,

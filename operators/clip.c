@@ -108,6 +108,7 @@ static int clip_process(struct weir_op *op, struct weir_batch *b)
 
 const struct weir_operator_type weir_op_clip = {
     .name = "clip",
+    .reads_declared = 1,
     .summary = "Bounds features to fixed [min, max] ranges",
     .options = clip_options,
     .conf_size = sizeof(struct clip_conf),

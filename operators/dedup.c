@@ -228,6 +228,7 @@ static int dedup_process(struct weir_op *op, struct weir_batch *b)
 
 const struct weir_operator_type weir_op_dedup = {
     .name = "dedup",
+    .reads_declared = 1,
     .summary = "Lets one record per key through within a time-to-live (event time); duplicates "
                "dropped or dead-lettered",
     .options = dedup_options,

@@ -324,7 +324,7 @@ static double channel_step(const struct deviation_conf *c, struct weir_batch *b,
 {
     double s = 0;
     if (w->h->count < (uint64_t)c->warmup) {
-        b->rec[i].flags |= WEIR_REC_WARMUP;
+        weir_record_warming(&b->rec[i], c->s.warm_bit);
     } else {
         double center, scale;
         window_stats(c, w, &center, &scale);
@@ -433,7 +433,7 @@ static int deviation_process(struct weir_op *op, struct weir_batch *b)
                 double sc = 0;
                 double dx = x - prev[k].x;
                 if (!prev[k].seen)
-                    b->rec[i].flags |= WEIR_REC_WARMUP;
+                    weir_record_warming(&b->rec[i], c->s.warm_bit);
                 else if (fabs(dx) <= FLT_MAX) /* the range stays the value's, when there is one */
                     sc = channel_step(c, b, i, &d, dx, prev[k].x, c->of == OF_CHANGE ? lo : NULL,
                                       hi);
@@ -455,6 +455,7 @@ static int deviation_process(struct weir_op *op, struct weir_batch *b)
 
 const struct weir_operator_type weir_op_deviation = {
     .name = "deviation",
+    .reads_declared = 1,
     .summary = "Scores each value against a sliding window of earlier ones (median/MAD or "
                "mean/std), per key, one- or two-sided",
     .options = deviation_options,

@@ -185,6 +185,7 @@ static int encode_process(struct weir_op *op, struct weir_batch *b)
 
 const struct weir_operator_type weir_op_encode = {
     .name = "encode",
+    .reads_declared = 1,
     .summary = "a string field as features: one-hot over a declared vocabulary, or hashed into "
                "buckets (FNV-1a)",
     .options = encode_options,

@@ -746,6 +746,7 @@ static void extract_destroy(struct weir_op *op)
 
 const struct weir_operator_type weir_op_extract = {
     .name = "extract",
+    .reads_declared = 1,
     .summary = "Parses JSON records: named fields become features, strings and the event time",
     .options = extract_options,
     .conf_size = sizeof(struct extract_conf),

@@ -97,6 +97,7 @@ static int filter_process(struct weir_op *op, struct weir_batch *b)
 
 const struct weir_operator_type weir_op_filter = {
     .name = "filter",
+    .reads_declared = 1,
     .summary =
         "Keeps the records for which a condition holds; drops the others or dead-letters them",
     .options = filter_options,

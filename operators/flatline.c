@@ -337,6 +337,7 @@ static int flatline_process(struct weir_op *op, struct weir_batch *b)
 
 const struct weir_operator_type weir_op_flatline = {
     .name = "flatline",
+    .reads_declared = 1,
     .summary = "Scores a feature that stops changing (a stuck sensor, a frozen counter) by how "
                "long its run of equal values lasts against the longest the key has shown",
     .options = flatline_options,

@@ -218,7 +218,7 @@ static int forecast_process(struct weir_op *op, struct weir_batch *b)
             int warm;
             double s = model_step(c, m, ph, mark, ts, x, &warm, lo, hi);
             if (warm)
-                b->rec[i].flags |= WEIR_REC_WARMUP;
+                weir_record_warming(&b->rec[i], c->s.warm_bit);
             best = s > best ? s : best;
         }
         scorer_finish(&c->s, state + c->hold_offset, row, best);
@@ -228,6 +228,7 @@ static int forecast_process(struct weir_op *op, struct weir_batch *b)
 
 const struct weir_operator_type weir_op_forecast = {
     .name = "forecast",
+    .reads_declared = 1,
     .summary = "Scores each value by its residual from a Holt-Winters forecast (level, trend, "
                "season), per key, one- or two-sided",
     .options = forecast_options,

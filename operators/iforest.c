@@ -62,6 +62,7 @@ enum iforest_side { SIDE_BOTH, SIDE_UP, SIDE_DOWN };
 #define ROUND8(n) (((n) + 7) & ~(size_t)7)
 
 struct iforest_conf {
+    uint64_t warm_bit; /* this operator's, in a record's warm_ops (set by prepare) */
     struct weir_strlist fields;
     const char *out, *model;
     int64_t trees, sample, window, rebuild, warmup, seed, hold;
@@ -169,6 +170,7 @@ static int prepare_model(struct iforest_conf *c, const json_t *raw, struct weir_
 static int iforest_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
 {
     struct iforest_conf *c = vconf;
+    c->warm_bit = weir_op_bit(p->op_index);
     char ip[256];
     int bad = weir_schema_features_in(p, raw, "fields", &c->fields, WEIR_SCHEMA_MAX, c->in_col);
     if (c->fields.n > WEIR_SCHEMA_MAX)
@@ -332,7 +334,7 @@ static int iforest_process(struct weir_op *op, struct weir_batch *b)
                                 (size_t)c->trees, c->tree_nodes, h->c_norm,
                                 (const float *)(st + c->center_offset), x);
         else
-            b->rec[i].flags |= WEIR_REC_WARMUP;
+            weir_record_warming(&b->rec[i], c->warm_bit);
         if (c->hold)
             score = weir_hold_gate(st + c->hold_offset, c->hold, score);
         row[c->out_col] = (float)score;
@@ -350,6 +352,7 @@ static int iforest_process(struct weir_op *op, struct weir_batch *b)
 
 const struct weir_operator_type weir_op_iforest = {
     .name = "iforest",
+    .reads_declared = 1,
     .summary = "Isolation forest: online (trees rebuilt from a window of recent points, per key) "
                "or trained by weir fit (\"model\")",
     .options = iforest_options,

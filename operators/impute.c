@@ -176,6 +176,7 @@ static int impute_process(struct weir_op *op, struct weir_batch *b)
 
 const struct weir_operator_type weir_op_impute = {
     .name = "impute",
+    .reads_declared = 1,
     .summary = "Fills missing values: a constant, or per key the last value or the running mean",
     .options = impute_options,
     .conf_size = sizeof(struct impute_conf),

@@ -468,6 +468,7 @@ static int mask_process(struct weir_op *op, struct weir_batch *b)
 
 const struct weir_operator_type weir_op_mask = {
     .name = "mask",
+    .reads_declared = 1,
     .summary = "replaces fields (names or JSON pointers) and optionally the message key with "
                "their keyed HMAC-SHA256 (hex), in the record itself",
     .options = mask_options,

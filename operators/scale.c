@@ -176,6 +176,7 @@ static int scale_process(struct weir_op *op, struct weir_batch *b)
 
 const struct weir_operator_type weir_op_scale = {
     .name = "scale",
+    .reads_declared = 1,
     .summary =
         "Rescales features with fixed parameters (mean/std or min/max) from the pipeline or a file",
     .options = scale_options,

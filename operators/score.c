@@ -105,6 +105,7 @@ static int score_process(struct weir_op *op, struct weir_batch *b)
 
 const struct weir_operator_type weir_op_score = {
     .name = "score",
+    .reads_declared = 1,
     .summary = "Combines z-scores, or several scorers' scores (an ensemble), into one score in "
                "[0,1]",
     .options = score_options,

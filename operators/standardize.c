@@ -40,6 +40,7 @@
 enum standardize_mode { MODE_RUNNING, MODE_EWM };
 
 struct standardize_conf {
+    uint64_t warm_bit; /* this operator's, in a record's warm_ops (set by prepare) */
     struct weir_strlist fields; /* input features */
     struct weir_strlist out;    /* output features, one per input */
     int mode;                   /* enum standardize_mode */
@@ -141,6 +142,7 @@ static int check_options(struct standardize_conf *c, const json_t *raw, struct w
 static int standardize_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
 {
     struct standardize_conf *c = vconf;
+    c->warm_bit = weir_op_bit(p->op_index);
     char path[256];
     int bad = check_options(c, raw, p);
     if (bad)
@@ -249,7 +251,7 @@ static int standardize_process(struct weir_op *op, struct weir_batch *b)
                 continue;
             }
             if (stat_warming(c, &stat[k]))
-                b->rec[i].flags |= WEIR_REC_WARMUP; /* its 0 is no evidence downstream */
+                weir_record_warming(&b->rec[i], c->warm_bit); /* its 0 is no evidence downstream */
             row[c->out_col[k]] = (float)stat_z(c, &stat[k], x);
             stat_add(c, &stat[k], x);
         }
@@ -259,6 +261,7 @@ static int standardize_process(struct weir_op *op, struct weir_batch *b)
 
 const struct weir_operator_type weir_op_standardize = {
     .name = "standardize",
+    .reads_declared = 1,
     .summary = "Online z-scores of features (running or exponentially weighted)",
     .options = standardize_options,
     .conf_size = sizeof(struct standardize_conf),

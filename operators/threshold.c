@@ -21,8 +21,10 @@
  * alert on every record.
  *
  * Warm-ups chain: a record whose score comes from a scorer still warming up
- * (WEIR_REC_WARMUP, or a NaN score) is neither an alert nor evidence: it does
- * not count towards `warmup` and the quantile does not learn from it.
+ * on it (one of the score's lineage in warm_ops, engine/schema.h), or a NaN
+ * score, is neither an alert nor evidence: it does not count towards
+ * `warmup` and the quantile does not learn from it. A scorer the score does
+ * not come from (another metric's) mutes nothing here.
  *
  * Incidents ("incidents": true): one alert per incident instead of one per
  * record over the threshold. The record that crosses the threshold opens an
@@ -86,6 +88,7 @@ struct threshold_conf {
     int has_clear;
     int use_quantile;
     int score_col;
+    uint64_t score_deps; /* the operators the score comes from (engine/schema.h) */
     int explain_col;    /* string column, or -1 */
     int x_col[WEIR_SCHEMA_MAX], lo_col[WEIR_SCHEMA_MAX], hi_col[WEIR_SCHEMA_MAX],
         z_col[WEIR_SCHEMA_MAX];
@@ -211,6 +214,7 @@ static int threshold_prepare(void *vconf, const json_t *raw, struct weir_prepare
     c->score_col = weir_schema_feature_in(p, c->score, weir_path_key(path, sizeof path, p->path,
                                                                      "score"));
     bad += c->score_col < 0;
+    c->score_deps = weir_schema_feature_deps(p->schema, c->score_col);
     bad += weir_state_opts_prepare(&c->state, raw, p);
     c->has_clear = json_object_get(raw, "clear") != NULL;
     c->clear_f = (float)(c->has_clear ? c->clear : c->above);
@@ -226,6 +230,10 @@ static int threshold_prepare(void *vconf, const json_t *raw, struct weir_prepare
     static const char *const incident_opts[] = {"cooldown", "close_event", NULL};
     bad += weir_options_only_with(raw, threshold_options, incident_opts, c->incidents,
                                   "\"incidents\": true", p->diag, p->path);
+    static const char *const explain_opts[] = {"explain_k", "explain_out", NULL};
+    bad += weir_options_only_with(raw, threshold_options, explain_opts,
+                                  c->explain.n > 0 || c->scorers.n > 0,
+                                  "\"explain\" or \"scorers\"", p->diag, p->path);
     bad += prepare_explain(c, p);
     uint64_t qbits;
     double q = c->use_quantile ? c->quantile : 0.0;
@@ -533,7 +541,7 @@ static int threshold_process(struct weir_op *op, struct weir_batch *b)
         if (c->explain_col >= 0)
             b->S[(size_t)i * b->nstr + c->explain_col] = (struct weir_str){NULL, 0};
         float s = weir_batch_row(b, i)[c->score_col];
-        if (isnan(s) || (b->rec[i].flags & WEIR_REC_WARMUP))
+        if (isnan(s) || (b->rec[i].warm_ops & c->score_deps))
             continue; /* unscored, or scored by a detector still warming up: no evidence */
         struct threshold_state *st = weir_op_state(op, b, i, NULL);
         if (!st)
@@ -558,6 +566,7 @@ static int threshold_process(struct weir_op *op, struct weir_batch *b)
 
 const struct weir_operator_type weir_op_threshold = {
     .name = "threshold",
+    .reads_declared = 1,
     .summary = "Marks alerts: fixed or running-quantile threshold, incidents with hysteresis and "
                "cool-down, explanations",
     .options = threshold_options,

@@ -66,7 +66,7 @@ static void run_stream(struct h_op *h, struct weir_batch_pool *pool, int in, int
             }
             slot_of[k - first] = h_push_value(b, in, s->x[k]);
             if (s->flagged[k])
-                b->rec[slot_of[k - first]].flags |= WEIR_REC_WARMUP;
+                weir_record_warming(&b->rec[slot_of[k - first]], ~0ull);
             k++;
         }
         CHECK(h->type->process(&h->op, b) == WEIR_OP_CONTINUE);

@@ -248,10 +248,17 @@ static void test_prepare_errors(void)
     expect_error("{\"above\": 0.9, \"incidents\": false, \"close_event\": true}",
                  "test.json: operators[3].close_event: expected only with \"incidents\": true: "
                  "without it this option does nothing");
+    /* accepted, and no explanation was ever written */
+    expect_error("{\"above\": 0.9, \"explain_out\": \"why\"}",
+                 "test.json: operators[3].explain_out: expected only with \"explain\" or "
+                 "\"scorers\": without it this option does nothing");
+    expect_error("{\"above\": 0.9, \"explain_k\": 2}",
+                 "test.json: operators[3].explain_k: expected only with \"explain\" or "
+                 "\"scorers\": without it this option does nothing");
 }
 
-/* Runs s through h (batches of 7, so incidents span batches); warm[i] sets
- * WEIR_REC_WARMUP. alert[i] = 1 on alerts; text (optional) gets explanations. */
+/* Runs s through h (batches of 7, so incidents span batches); warm[i] marks
+ * the record warming up for every operator (weir_record_warming). alert[i] = 1 on alerts; text (optional) gets explanations. */
 static void run_flagged(struct h_op *h, struct weir_batch_pool *pool, const float *s,
                         const unsigned char *warm, size_t n, unsigned char *alert, int explain_col,
                         char text[][256])
@@ -262,7 +269,7 @@ static void run_flagged(struct h_op *h, struct weir_batch_pool *pool, const floa
         while (k < n && b->n < 7) {
             int i = h_push_value(b, 0, s[k]);
             if (warm && warm[k])
-                b->rec[i].flags |= WEIR_REC_WARMUP;
+                weir_record_warming(&b->rec[i], ~0ull); /* a scorer upstream */
             k++;
         }
         CHECK(h->type->process(&h->op, b) == WEIR_OP_CONTINUE);

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Warm-ups mute only the scores they feed (engine/schema.h, feat_deps): a
+# threshold on forecast's score of cpu alerts on cpu's spikes while an
+# iforest on mem, which that score does not come from, still warms up (it
+# stayed silent until the forest's 256th record: every record was flagged
+# for every threshold); a threshold on an ensemble of the two is still
+# muted while either warms up (warm-ups chain).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+T=$(mktemp -d /tmp/weir-test-warmup-lineage.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+cd "$T"
+/usr/bin/python3 - <<'EOF'
+import json, random
+random.seed(5)
+with open("in.jsonl", "w") as f:
+    for i in range(600):
+        cpu = 50 + random.gauss(0, 1) + (400 if i in (150, 200, 400) else 0)
+        f.write(json.dumps({"i": i, "cpu": round(cpu, 3), "mem": round(30 + random.gauss(0, 1), 3)}) + "\n")
+def pipeline(score, ensemble):
+    ops = [{"type": "extract", "fields": {"i": "/i", "cpu": "/cpu", "mem": "/mem"}},
+           {"type": "forecast", "fields": ["cpu"], "warmup": 20, "out": "fc"},
+           {"type": "iforest", "fields": ["mem"], "out": "ifo"}]
+    if ensemble:
+        ops.append({"type": "score", "method": "scores", "fields": ["fc", "ifo"]})
+    ops.append({"type": "threshold", "score": score, "above": 0.9, "warmup": 0})
+    return {"name": "lineage", "source": {"type": "file", "path": "in.jsonl"}, "operators": ops,
+            "sinks": [{"type": "file", "path": "out.jsonl"}]}
+json.dump(pipeline("fc", False), open("own.json", "w"))
+json.dump(pipeline("anomaly_score", True), open("ensemble.json", "w"))
+EOF
+alerts() { # pipeline -> the alerting records' i, one line
+    "$WEIR_BIN" run "$1" --quiet
+    /usr/bin/python3 -c 'import json, sys
+print(" ".join(str(r["i"]) for r in map(json.loads, open("out.jsonl")) if r.get("alert")))'
+}
+own=$(alerts own.json)
+missing=
+for n in 150 200 400; do [[ " $own " == *" $n "* ]] || missing="$missing $n"; done
+[ -z "$missing" ] && ok ||
+    fail "forecast's threshold, iforest warming up: alerts at [$own], missing$missing"
+ens=$(alerts ensemble.json)
+[ "$ens" = 400 ] && ok || fail "the ensemble's threshold: alerts at [$ens], expected 400 alone (muted before the forest's 256th record)"
+finish test_warmup_lineage
