@@ -208,7 +208,8 @@ static int features_of_pipeline(const struct fit_cli *c, char *tmp, size_t len)
     close(fd);
     struct weir_features_opts fo = {.pipeline = c->input, .sets = c->sets, .nsets = c->nsets,
                                     .features = c->features, .until_ms = c->until_ms,
-                                    .out = tmp, .quiet = c->quiet};
+                                    .out = tmp, .quiet = c->quiet,
+                                    .scorer = c->type == TYPE_IFOREST ? "iforest" : "model"};
     if (c->label)
         fo.labels[fo.nlabels++] = c->label;
     struct weir_features_result res;
@@ -541,7 +542,11 @@ const struct weir_command weir_command_fit = {
         "  --label NAME         the 0/1 label column (required but for autoencoder and\n"
         "                       iforest, where it only measures the scores)\n"
         "  --features A,B,C     the inputs, in order (default: every column but the label and\n"
-        "                       event_time_ms; for a pipeline, its model's inputs)\n"
+        "                       event_time_ms; for a pipeline, the inputs of the operator\n"
+        "                       that serves the model: the first iforest with \"model\" for\n"
+        "                       iforest, the first model operator for the other types (else\n"
+        "                       the first of either); with neither, every feature but the\n"
+        "                       label)\n"
         "  --valid FRAC         the last FRAC of rows by event time validate (default 0.2);\n"
         "                       training stops when the validation loss has not improved for\n"
         "                       --patience epochs (5; xgboost: rounds, 20), keeping the best\n"

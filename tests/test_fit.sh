@@ -12,7 +12,9 @@
 #   - the autoencoder's reconstruction error is higher on the anomalies;
 #   - iforest: trained without labels, served by the iforest operator's
 #     "model" it gives weir fit's scores within 1e-6 and finds the anomalies;
-#     a model of other features is refused;
+#     a model of other features is refused; fitting the very pipeline that
+#     serves it trains on that operator's fields, in its order (not on the
+#     labels nor on its own old score), so the model validates and runs there;
 #   - one seed gives identical files (cmp), another seed a different one;
 #     fitting from the pipeline equals fitting from its feature file; two
 #     runs of weir features give one file; the validation rows are the latest
@@ -181,6 +183,25 @@ at_least "$a" 0.9 && ok || fail "iforest: anomalies AUC $a"
 grep -q 'operators\[2\].fields: expected the model.s features in its order \["a", "b", "c"\]' "$T/if.err" &&
     ok || fail "iforest: mismatched fields: $(cat "$T/if.err")"
 
+# Fitting the pipeline that serves the forest: the features are the iforest
+# operator's fields in its order (the chain is cut before it), never the labels
+# nor its own score: the same file as from the CSV, valid in that pipeline.
+"$WEIR_BIN" features "$T/forest.json" --set "operators[2].model=$T/if.json" --out "$T/if_f.csv" --quiet
+head -1 "$T/if_f.csv" | grep -qx 'event_time_ms,a,b,c' && ok ||
+    fail "weir features before an iforest with a model: $(head -1 "$T/if_f.csv")"
+for label in "" anom; do
+    "$WEIR_BIN" fit "$T/forest.json" --set "operators[2].model=$T/if.json" --type iforest \
+        ${label:+--label $label} --seed 5 --trees 50 --out "$T/if_p.json" --quiet >/dev/null ||
+        fail "iforest: fit from the pipeline (label '$label')"
+    cmp -s "$T/if.json" "$T/if_p.json" && ok ||
+        fail "iforest: fit from its own pipeline (label '$label') differs: $(head -c 300 "$T/if_p.json")"
+done
+"$WEIR_BIN" validate "$T/forest.json" --set "operators[2].model=$T/if_p.json" >/dev/null 2>"$T/if.err" &&
+    ok || fail "iforest: the model fitted from its pipeline is refused there: $(cat "$T/if.err")"
+"$WEIR_BIN" run "$T/forest.json" --set "operators[2].model=$T/if_p.json" \
+    --set "sinks[0].path=$T/served_p.jsonl" --quiet && cmp -s "$T/served.jsonl" "$T/served_p.jsonl" &&
+    ok || fail "iforest: weir run with the model fitted from its pipeline"
+
 # from the pipeline directly: the same file as from its feature CSV
 "$WEIR_BIN" fit "$T/p.json" --features a,b,c,ab --type logistic --label y_lin \
     --out "$T/lin_p.safetensors" --quiet >/dev/null
@@ -258,6 +279,12 @@ for r, o in zip(rows, run):
     for k in names:
         assert f32(float(r[k])) == f32(o[k]), (o["TRANSACTION_ID"], k, r[k], o[k])
 PY
+    # the forest of pipelines/fraud-iforest-fit.json, fitted from that pipeline, serves there
+    "$WEIR_BIN" fit pipelines/fraud-iforest-fit.json --set "$days" --type iforest --trees 20 \
+        --out "$T/fraud-if.json" --quiet >/dev/null &&
+        "$WEIR_BIN" validate pipelines/fraud-iforest-fit.json --set "$days" \
+            --set "operators[4].model=$T/fraud-if.json" >/dev/null 2>"$T/err" && ok ||
+        fail "fraud-iforest-fit.json: its fitted forest is refused: $(cat "$T/err")"
 else
     echo "fraud data not found ($FDH): the fraud check is skipped"
 fi
