@@ -23,7 +23,7 @@
 #     fitted model (/usr/bin/python3 with xgboost; that part is skipped
 #     without it, or when weir was built without libxgboost-dev);
 #   - bad inputs: a missing label column, a label out of range, an unknown
-#     feature: exit 2 with the name.
+#     feature, an infinite input to xgboost: exit 2 with the name.
 # With ../shared/data/fraud/fdh present, weir features on two days of
 # pipelines/fraud.json equals weir run's features.
 set -u
@@ -256,6 +256,29 @@ expect_error '\-\-epochs does nothing with \-\-type iforest' "$WEIR_BIN" fit "$T
 # A Kafka source never ends: refused, not read until a signal.
 expect_error 'reads a kafka source, which does not end' "$WEIR_BIN" features \
     tests/pipelines/kafka-basic.json --all --out "$T/x.csv"
+# XGBoost stops on an infinite input (a C++ backtrace); as missing it would
+# train what weir's trees do not serve (NaN: the default way, inf: a value).
+printf 'a,y\n1,0\n2,1\ninf,0\n3,1\n1,0\n' >"$T/inf.csv"
+if "$WEIR_BIN" fit "$T/inf.csv" --type xgboost --label y --valid 0 --out "$T/x" 2>&1 |
+    grep -q "built without XGBoost"; then echo "xgboost: not built, inf check skipped"
+else
+    expect_error 'inf.csv:4: column "a" is inf: XGBoost takes finite values only' "$WEIR_BIN" fit \
+        "$T/inf.csv" --type xgboost --label y --valid 0 --out "$T/x"
+    sed -e '6s/^1,/-inf,/' -e '4s/^inf,/2,/' "$T/inf.csv" >"$T/ninf.csv"
+    expect_error 'ninf.csv:6: column "a" is -inf' "$WEIR_BIN" fit "$T/ninf.csv" --type xgboost \
+        --label y --valid 0 --out "$T/x"
+    sed '4s/^inf,0/2,inf/' "$T/inf.csv" >"$T/yinf.csv"
+    expect_error 'yinf.csv:4: the label: expected a number from 0 to 1' "$WEIR_BIN" fit \
+        "$T/yinf.csv" --type xgboost --label y --valid 0 --out "$T/x"
+    # from a pipeline: q is 1/0 for some records
+    expect_error 'feature "q" is inf in row [0-9]* (event time [0-9]* ms) of the features of' \
+        "$WEIR_BIN" fit "$T/p.json" --type xgboost --label y_circ --features a,b,q --out "$T/x"
+    # a nan label is unknown: the row is skipped, as an empty one
+    sed '4s/^inf,0/2,nan/' "$T/inf.csv" >"$T/ynan.csv"
+    "$WEIR_BIN" fit "$T/ynan.csv" --type xgboost --label y --valid 0 --rounds 3 --out "$T/x" \
+        --quiet 2>"$T/err" | grep -q '4 rows: .*rows without a label skipped' && ok ||
+        fail "xgboost: a nan label: $(cat "$T/err")"
+fi
 expect_error '\-\-trees does nothing with \-\-type mlp' "$WEIR_BIN" fit "$T/f.csv" --type mlp \
     --label y_lin --trees 5 --out "$T/x"
 
