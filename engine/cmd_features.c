@@ -2,7 +2,9 @@
  *
  * The pipeline is loaded whole (so that every option, --set and model file is
  * checked as `weir run` checks it); then, for the run only, its operator
- * chain ends before the first `model` operator and its sinks are replaced by
+ * chain ends before the first operator that serves a model file weir fit
+ * trains (a `model` operator, an iforest with "model": the type's
+ * model_inputs, engine/operator.h) and its sinks are replaced by
  * the CSV writer below (the dead-letter sink by a counter). Everything is put
  * back before the pipeline is freed. One worker: records come out in the
  * order the source read them, run after run. */
@@ -20,7 +22,6 @@
 #include "engine/jsonw.h"
 #include "engine/override.h"
 #include "engine/run.h"
-#include "operators/model.h"
 
 struct column {
     const char *name;
@@ -137,10 +138,24 @@ static const struct weir_sink_type dead_counter = {
 
 /* ---- choosing the columns ------------------------------------------------- */
 
-static size_t first_model(const struct weir_pipeline *pl)
+/* Whether operators[k] serves a model file weir fit trains (a `model`
+ * operator, an iforest with "model"): its inputs, else -1. */
+static int model_inputs(const struct weir_pipeline *pl, size_t k, const int **col)
 {
+    const struct weir_operator_type *t = pl->ops[k].type;
+    return t->model_inputs ? t->model_inputs(pl->ops[k].conf, col) : -1;
+}
+
+/* The cut: the first operator of type `scorer` that serves a model, else the
+ * first that serves one, else none (nops). */
+static size_t first_model(const struct weir_pipeline *pl, const char *scorer)
+{
+    const int *col;
+    for (size_t k = 0; scorer && k < pl->nops; k++)
+        if (strcmp(pl->ops[k].type->name, scorer) == 0 && model_inputs(pl, k, &col) >= 0)
+            return k;
     for (size_t k = 0; k < pl->nops; k++)
-        if (strcmp(pl->ops[k].type->name, "model") == 0)
+        if (model_inputs(pl, k, &col) >= 0)
             return k;
     return pl->nops;
 }
@@ -210,10 +225,11 @@ static int choose_features(const struct weir_features_opts *o, const struct weir
         free(list);
         return rc;
     }
-    if (cut < pl->nops && !o->all) {
-        const struct model_conf *mc = pl->ops[cut].conf;
-        for (size_t k = 0; k < mc->nin; k++) {
-            int rc = add_feature(pl, cut, pl->schema.feat[mc->in_col[k]].name, &col[(*n)++], err);
+    if (cut < pl->nops && !o->all) { /* the inputs of the model at the cut, in its order */
+        const int *in;
+        int nin = model_inputs(pl, cut, &in);
+        for (int k = 0; k < nin; k++) {
+            int rc = add_feature(pl, cut, pl->schema.feat[in[k]].name, &col[(*n)++], err);
             if (rc < 0)
                 return rc;
         }
@@ -302,7 +318,7 @@ int weir_features_write(const struct weir_features_opts *o, struct weir_features
         weir_pipeline_free(pl);
         return weir_error_set(err, -EINVAL, "%s has no sink", o->pipeline);
     }
-    size_t cut = first_model(pl), ncol = 0;
+    size_t cut = first_model(pl, o->scorer), ncol = 0;
     struct column *col = calloc(WEIR_SCHEMA_MAX + WEIR_FEATURES_MAX_LABELS, sizeof *col);
     FILE *f = NULL;
     struct csv_out out = {.col = col, .until_ms = o->until_ms, .res = res};
@@ -417,15 +433,16 @@ const struct weir_command weir_command_features = {
     .usage = "weir features PIPELINE --out FILE [--label NAME ...] [--features A,B,C | --all] "
              "[--until TIME] [--set PATH=VALUE ...]",
     .help =
-        "Runs PIPELINE up to (not including) its first model operator, with one worker, and\n"
-        "writes the features it computes as CSV (docs/models.md: Training with weir fit): a\n"
-        "header, then one line per record in input order: event_time_ms (ms since the epoch,\n"
-        "empty without one), the --label columns (features or string fields), then the\n"
-        "features. Which features: --features A,B,C; else the model operator's inputs; with\n"
-        "--all, or when there is no model, every numeric feature computed before it but the\n"
-        "labels. Values read back as the exact floats weir computed; a missing (NaN) value is\n"
-        "an empty field, infinities are inf and -inf. The pipeline's sinks are not written;\n"
-        "dead letters are counted, not written.\n"
+        "Runs PIPELINE up to (not including) its first operator that serves a trained model (a\n"
+        "model operator, or an iforest with \"model\"), with one worker, and writes the\n"
+        "features it computes as CSV (docs/models.md: Training with weir fit): a header, then\n"
+        "one line per record in input order: event_time_ms (ms since the epoch, empty without\n"
+        "one), the --label columns (features or string fields), then the features. Which\n"
+        "features: --features A,B,C; else that operator's inputs (the model's features, the\n"
+        "iforest's fields), in its order; with --all, or when there is none, every numeric\n"
+        "feature computed before it but the labels. Values read back as the exact floats weir\n"
+        "computed; a missing (NaN) value is an empty field, infinities are inf and -inf. The\n"
+        "pipeline's sinks are not written; dead letters are counted, not written.\n"
         "--until TIME: only records whose event time is before TIME (YYYY-MM-DD, a UTC\n"
         "date's midnight, or YYYY-MM-DDTHH:MM:SS, or epoch ms); the input is still read to\n"
         "its end. --set: as for weir run. FILE \"-\" is standard output.\n",

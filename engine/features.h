@@ -3,8 +3,9 @@
  * docs/models.md "Training with weir fit" has the format).
  *
  * The real pipeline runs (its loader, --set overrides, operators, one worker
- * for a deterministic order) with its operators cut before the first `model`
- * operator and its sinks replaced by one that writes the chosen columns. */
+ * for a deterministic order) with its operators cut before the first operator
+ * that serves a trained model (a `model` operator, an iforest with "model")
+ * and its sinks replaced by one that writes the chosen columns. */
 #ifndef WEIR_FEATURES_H
 #define WEIR_FEATURES_H
 
@@ -25,6 +26,9 @@ struct weir_features_opts {
     size_t nlabels;
     const char *features; /* "a,b,c", or NULL: the model's inputs (or every feature) */
     int all;              /* every numeric feature computed before the model */
+    const char *scorer;   /* cut before the first operator of this type ("model",
+                             "iforest") that serves a model, if any; else (and for
+                             NULL) before the first operator of any type that does */
     int64_t until_ms;     /* write only records whose event time is before this; INT64_MAX: all */
     const char *out;      /* the CSV file; "-" is standard output */
     int quiet;            /* no summary line on stderr */

@@ -102,6 +102,13 @@ struct weir_operator_type {
      * writes counts as depending on every operator before it (a threshold on
      * it is muted by any scorer's warm-up; engine/schema.h, feat_deps). */
     int reads_declared;
+    /* For a type that can serve a model file `weir fit` trains: when this
+     * prepared conf serves one, points *col at its input columns (schema
+     * feature indexes, in the model's order) and returns their number; -1
+     * when it serves none. Optional (absent: never). `weir features` and
+     * `weir fit PIPELINE` end the chain before such an operator and write its
+     * inputs (engine/cmd_features.c). */
+    int (*model_inputs)(const void *conf, const int **col);
 };
 
 /* What the engine provides to an instance; NULL members when an operator runs

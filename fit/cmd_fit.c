@@ -208,7 +208,8 @@ static int features_of_pipeline(const struct fit_cli *c, char *tmp, size_t len)
     close(fd);
     struct weir_features_opts fo = {.pipeline = c->input, .sets = c->sets, .nsets = c->nsets,
                                     .features = c->features, .until_ms = c->until_ms,
-                                    .out = tmp, .quiet = c->quiet};
+                                    .out = tmp, .quiet = c->quiet,
+                                    .scorer = c->type == TYPE_IFOREST ? "iforest" : "model"};
     if (c->label)
         fo.labels[fo.nlabels++] = c->label;
     struct weir_features_result res;
@@ -413,10 +414,47 @@ static int train_dense(const struct fit_cli *c, const struct fit_data *d, const 
     return rc < 0 ? -1 : 0;
 }
 
+#ifdef WEIR_HAVE_XGBOOST
+/* XGBoost refuses an infinite input (its DMatrix check stops the process
+ * with a backtrace). Reading one as missing would train trees that disagree
+ * with weir's at run time (kernels/trees_ref.c: NaN takes the default
+ * direction, ±inf compares as a number), so the first one is named instead.
+ * Labels are checked on reading (fit/dataset.c: from 0 to 1, empty or nan:
+ * the row is skipped). */
+static int finite_for_xgboost(const struct fit_cli *c, const struct fit_data *d)
+{
+    for (size_t r = 0; r < d->n; r++)
+        for (size_t k = 0; k < d->nf; k++) {
+            float v = d->X[r * d->nf + k];
+            if (!isinf(v))
+                continue;
+            const char *val = v > 0 ? "inf" : "-inf";
+            size_t line = d->line ? d->line[r] : r + 2;
+            char when[64] = "";
+            if (d->t && d->t[r] >= 0)
+                snprintf(when, sizeof when, " (event time %lld ms)", (long long)d->t[r]);
+            if (is_pipeline(c->input))
+                fprintf(stderr, "weir: fit: --type xgboost: feature \"%s\" is %s in row %zu%s of "
+                        "the features of %s: XGBoost takes finite values only: make the pipeline "
+                        "compute a finite value (a clip operator, a derive), or NaN (missing) "
+                        "where it is unknown\n", d->feature[k], val, line - 1, when, c->input);
+            else
+                fprintf(stderr, "weir: fit: --type xgboost: %s:%zu: column \"%s\" is %s: XGBoost "
+                        "takes finite values only: write a finite value, or leave the field "
+                        "empty (missing) where it is unknown\n", c->input, line, d->feature[k],
+                        val);
+            return -EINVAL;
+        }
+    return 0;
+}
+#endif
+
 static int train_xgboost(const struct fit_cli *c, const struct fit_data *d, const struct split *s,
                          float *pred, double *tloss, double *vloss, char *what, size_t wlen)
 {
 #ifdef WEIR_HAVE_XGBOOST
+    if (finite_for_xgboost(c, d) < 0)
+        return -EINVAL; /* a problem with the input: exit 2 */
     double spw = 1;
     if (c->class_weight && strcmp(c->class_weight, "none") != 0) {
         double pos, neg;
@@ -524,7 +562,7 @@ static int fit_main(int argc, char **argv)
     free(pred);
     free(s.idx);
     fit_data_free(&d);
-    return rc < 0 ? 1 : 0;
+    return rc == -EINVAL ? 2 : rc < 0 ? 1 : 0;
 }
 
 const struct weir_command weir_command_fit = {
@@ -541,7 +579,11 @@ const struct weir_command weir_command_fit = {
         "  --label NAME         the 0/1 label column (required but for autoencoder and\n"
         "                       iforest, where it only measures the scores)\n"
         "  --features A,B,C     the inputs, in order (default: every column but the label and\n"
-        "                       event_time_ms; for a pipeline, its model's inputs)\n"
+        "                       event_time_ms; for a pipeline, the inputs of the operator\n"
+        "                       that serves the model: the first iforest with \"model\" for\n"
+        "                       iforest, the first model operator for the other types (else\n"
+        "                       the first of either); with neither, every feature but the\n"
+        "                       label)\n"
         "  --valid FRAC         the last FRAC of rows by event time validate (default 0.2);\n"
         "                       training stops when the validation loss has not improved for\n"
         "                       --patience epochs (5; xgboost: rounds, 20), keeping the best\n"
@@ -560,6 +602,8 @@ const struct weir_command weir_command_fit = {
         "Options of another --type, and --until or --set with a CSV, are refused.\n"
         "Prints the train and validation loss, and AUC and average precision with a label.\n"
         "An autoencoder learns the rows labelled 0 (all rows without --label); its output is\n"
-        "the reconstruction error. Missing inputs are imputed with the training mean.\n",
+        "the reconstruction error. Missing inputs are imputed with the training mean.\n"
+        "xgboost refuses an infinite input (weir's trees compare it as a value, XGBoost\n"
+        "cannot train on one): write a finite value, or leave the field empty (missing).\n",
     .main = fit_main,
 };

@@ -115,6 +115,10 @@ static int reserve_rows(struct fit_data *d, size_t *rows, int label, int time)
     if (!X)
         return -ENOMEM;
     d->X = X;
+    size_t *line = realloc(d->line, cap * sizeof *line);
+    if (!line)
+        return -ENOMEM;
+    d->line = line;
     if (label) {
         float *y = realloc(d->y, cap * sizeof *y);
         if (!y)
@@ -173,7 +177,8 @@ static int read_rows(FILE *f, const char *path, struct fit_data *d, const int *p
         }
         if (rc == 0 && time_col >= 0)
             d->t[d->n] = *field[time_col] ? strtoll(field[time_col], NULL, 10) : -1;
-        d->n += rc == 0;
+        if (rc == 0)
+            d->line[d->n++] = lineno;
     }
     free(line);
     free(field);
@@ -233,6 +238,7 @@ void fit_data_free(struct fit_data *d)
     free(d->X);
     free(d->y);
     free(d->t);
+    free(d->line);
     memset(d, 0, sizeof *d);
 }
 

@@ -16,6 +16,8 @@ struct fit_data {
     float *y;         /* (n) the label, or NULL without one */
     int64_t *t;       /* (n) event time (ms), or NULL when the file has none */
     size_t dropped;   /* rows without a finite label, not kept */
+    size_t *line;     /* (n) the file's line each row was read from (1: the header), or
+                         NULL when the data was not read from a file */
 };
 
 /* Reads path. features: "a,b,c" or NULL for every column but the label and

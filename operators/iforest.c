@@ -350,6 +350,16 @@ static int iforest_process(struct weir_op *op, struct weir_batch *b)
     return WEIR_OP_CONTINUE;
 }
 
+/* With "model": the forest weir fit trained, on fields in its order. */
+static int iforest_model_inputs(const void *vconf, const int **col)
+{
+    const struct iforest_conf *c = vconf;
+    if (!c->model)
+        return -1;
+    *col = c->in_col;
+    return (int)c->fields.n;
+}
+
 const struct weir_operator_type weir_op_iforest = {
     .name = "iforest",
     .reads_declared = 1,
@@ -363,4 +373,5 @@ const struct weir_operator_type weir_op_iforest = {
     .release = iforest_release,
     .process = iforest_process,
     .keeps_state = iforest_keeps_state,
+    .model_inputs = iforest_model_inputs,
 };

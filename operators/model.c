@@ -668,6 +668,13 @@ static void model_flush(struct weir_op *op, int why)
         model_gpu_flush(op);
 }
 
+static int model_inputs(const void *vconf, const int **col)
+{
+    const struct model_conf *c = vconf;
+    *col = c->in_col;
+    return (int)c->nin;
+}
+
 const struct weir_operator_type weir_op_model = {
     .name = "model",
     .summary = "scores records with a dense network (safetensors) or XGBoost trees, "
@@ -681,4 +688,5 @@ const struct weir_operator_type weir_op_model = {
     .flush = model_flush,
     .destroy = model_destroy,
     .release = model_release,
+    .model_inputs = model_inputs,
 };

@@ -12,7 +12,9 @@
 #   - the autoencoder's reconstruction error is higher on the anomalies;
 #   - iforest: trained without labels, served by the iforest operator's
 #     "model" it gives weir fit's scores within 1e-6 and finds the anomalies;
-#     a model of other features is refused;
+#     a model of other features is refused; fitting the very pipeline that
+#     serves it trains on that operator's fields, in its order (not on the
+#     labels nor on its own old score), so the model validates and runs there;
 #   - one seed gives identical files (cmp), another seed a different one;
 #     fitting from the pipeline equals fitting from its feature file; two
 #     runs of weir features give one file; the validation rows are the latest
@@ -21,7 +23,7 @@
 #     fitted model (/usr/bin/python3 with xgboost; that part is skipped
 #     without it, or when weir was built without libxgboost-dev);
 #   - bad inputs: a missing label column, a label out of range, an unknown
-#     feature: exit 2 with the name.
+#     feature, an infinite input to xgboost: exit 2 with the name.
 # With ../shared/data/fraud/fdh present, weir features on two days of
 # pipelines/fraud.json equals weir run's features.
 set -u
@@ -181,6 +183,25 @@ at_least "$a" 0.9 && ok || fail "iforest: anomalies AUC $a"
 grep -q 'operators\[2\].fields: expected the model.s features in its order \["a", "b", "c"\]' "$T/if.err" &&
     ok || fail "iforest: mismatched fields: $(cat "$T/if.err")"
 
+# Fitting the pipeline that serves the forest: the features are the iforest
+# operator's fields in its order (the chain is cut before it), never the labels
+# nor its own score: the same file as from the CSV, valid in that pipeline.
+"$WEIR_BIN" features "$T/forest.json" --set "operators[2].model=$T/if.json" --out "$T/if_f.csv" --quiet
+head -1 "$T/if_f.csv" | grep -qx 'event_time_ms,a,b,c' && ok ||
+    fail "weir features before an iforest with a model: $(head -1 "$T/if_f.csv")"
+for label in "" anom; do
+    "$WEIR_BIN" fit "$T/forest.json" --set "operators[2].model=$T/if.json" --type iforest \
+        ${label:+--label $label} --seed 5 --trees 50 --out "$T/if_p.json" --quiet >/dev/null ||
+        fail "iforest: fit from the pipeline (label '$label')"
+    cmp -s "$T/if.json" "$T/if_p.json" && ok ||
+        fail "iforest: fit from its own pipeline (label '$label') differs: $(head -c 300 "$T/if_p.json")"
+done
+"$WEIR_BIN" validate "$T/forest.json" --set "operators[2].model=$T/if_p.json" >/dev/null 2>"$T/if.err" &&
+    ok || fail "iforest: the model fitted from its pipeline is refused there: $(cat "$T/if.err")"
+"$WEIR_BIN" run "$T/forest.json" --set "operators[2].model=$T/if_p.json" \
+    --set "sinks[0].path=$T/served_p.jsonl" --quiet && cmp -s "$T/served.jsonl" "$T/served_p.jsonl" &&
+    ok || fail "iforest: weir run with the model fitted from its pipeline"
+
 # from the pipeline directly: the same file as from its feature CSV
 "$WEIR_BIN" fit "$T/p.json" --features a,b,c,ab --type logistic --label y_lin \
     --out "$T/lin_p.safetensors" --quiet >/dev/null
@@ -235,6 +256,29 @@ expect_error '\-\-epochs does nothing with \-\-type iforest' "$WEIR_BIN" fit "$T
 # A Kafka source never ends: refused, not read until a signal.
 expect_error 'reads a kafka source, which does not end' "$WEIR_BIN" features \
     tests/pipelines/kafka-basic.json --all --out "$T/x.csv"
+# XGBoost stops on an infinite input (a C++ backtrace); as missing it would
+# train what weir's trees do not serve (NaN: the default way, inf: a value).
+printf 'a,y\n1,0\n2,1\ninf,0\n3,1\n1,0\n' >"$T/inf.csv"
+if "$WEIR_BIN" fit "$T/inf.csv" --type xgboost --label y --valid 0 --out "$T/x" 2>&1 |
+    grep -q "built without XGBoost"; then echo "xgboost: not built, inf check skipped"
+else
+    expect_error 'inf.csv:4: column "a" is inf: XGBoost takes finite values only' "$WEIR_BIN" fit \
+        "$T/inf.csv" --type xgboost --label y --valid 0 --out "$T/x"
+    sed -e '6s/^1,/-inf,/' -e '4s/^inf,/2,/' "$T/inf.csv" >"$T/ninf.csv"
+    expect_error 'ninf.csv:6: column "a" is -inf' "$WEIR_BIN" fit "$T/ninf.csv" --type xgboost \
+        --label y --valid 0 --out "$T/x"
+    sed '4s/^inf,0/2,inf/' "$T/inf.csv" >"$T/yinf.csv"
+    expect_error 'yinf.csv:4: the label: expected a number from 0 to 1' "$WEIR_BIN" fit \
+        "$T/yinf.csv" --type xgboost --label y --valid 0 --out "$T/x"
+    # from a pipeline: q is 1/0 for some records
+    expect_error 'feature "q" is inf in row [0-9]* (event time [0-9]* ms) of the features of' \
+        "$WEIR_BIN" fit "$T/p.json" --type xgboost --label y_circ --features a,b,q --out "$T/x"
+    # a nan label is unknown: the row is skipped, as an empty one
+    sed '4s/^inf,0/2,nan/' "$T/inf.csv" >"$T/ynan.csv"
+    "$WEIR_BIN" fit "$T/ynan.csv" --type xgboost --label y --valid 0 --rounds 3 --out "$T/x" \
+        --quiet 2>"$T/err" | grep -q '4 rows: .*rows without a label skipped' && ok ||
+        fail "xgboost: a nan label: $(cat "$T/err")"
+fi
 expect_error '\-\-trees does nothing with \-\-type mlp' "$WEIR_BIN" fit "$T/f.csv" --type mlp \
     --label y_lin --trees 5 --out "$T/x"
 
@@ -258,6 +302,12 @@ for r, o in zip(rows, run):
     for k in names:
         assert f32(float(r[k])) == f32(o[k]), (o["TRANSACTION_ID"], k, r[k], o[k])
 PY
+    # the forest of pipelines/fraud-iforest-fit.json, fitted from that pipeline, serves there
+    "$WEIR_BIN" fit pipelines/fraud-iforest-fit.json --set "$days" --type iforest --trees 20 \
+        --out "$T/fraud-if.json" --quiet >/dev/null &&
+        "$WEIR_BIN" validate pipelines/fraud-iforest-fit.json --set "$days" \
+            --set "operators[4].model=$T/fraud-if.json" >/dev/null 2>"$T/err" && ok ||
+        fail "fraud-iforest-fit.json: its fitted forest is refused: $(cat "$T/err")"
 else
     echo "fraud data not found ($FDH): the fraud check is skipped"
 fi
