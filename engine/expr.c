@@ -89,7 +89,11 @@ static int32_t parse_field(struct parser *P)
         if (strcmp(sc->feat[k].name, name) != 0)
             continue;
         if (sc->feat[k].producer < 0) {
-            expr_error(P, pos, "feature \"%s\" is not written by any earlier operator", name);
+            char hint[256];
+            if (weir_schema_upstream(P->p, name, hint, sizeof hint))
+                P->failed = 1; /* its writer may be an operator that failed, and said so */
+            expr_error(P, pos, "feature \"%s\" is not written by any earlier operator%s", name,
+                       hint);
             return -1;
         }
         int32_t n = node(P, X_FEAT, WEIR_EXPR_NUMBER, pos, -1, -1, -1);
@@ -111,7 +115,9 @@ static int32_t parse_field(struct parser *P)
         expr_next(P);
         return node(P, X_EVENT_TIME, WEIR_EXPR_NUMBER, pos, -1, -1, -1);
     }
-    if (P->p->upstream_bad) { /* the operator that would write it failed, and said so */
+    char hint[256];
+    /* the operator that would write it failed, and said so */
+    if (weir_schema_upstream(P->p, name, hint, sizeof hint)) {
         P->failed = 1;
         return -1;
     }
@@ -126,10 +132,10 @@ static int32_t parse_field(struct parser *P)
     names[k++] = EVENT_TIME_NAME;
     const char *close = weir_did_you_mean(name, names, k);
     if (close)
-        expr_error(P, pos, "unknown field \"%s\" (did you mean \"%s\"?)", name, close);
+        expr_error(P, pos, "unknown field \"%s\" (did you mean \"%s\"?)%s", name, close, hint);
     else
-        expr_error(P, pos, "unknown field \"%s\" (a record's event time is %s)", name,
-                   EVENT_TIME_NAME); /* extract's timestamp field has no column */
+        expr_error(P, pos, "unknown field \"%s\" (a record's event time is %s)%s", name,
+                   EVENT_TIME_NAME, hint); /* extract's timestamp field has no column */
     return -1;
 }
 

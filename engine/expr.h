@@ -36,7 +36,7 @@ struct weir_expr;
  * it has none) unless a column has that name. Problems are added to p->diag
  * at path ("operators[3].keep: column 14: expected ..., got ..."); returns
  * the compiled expression, or NULL (a message was added, except when
- * p->upstream_bad hides an unknown field, or out of memory). */
+ * weir_schema_upstream hides an unknown field, or out of memory). */
 struct weir_expr *weir_expr_compile(const char *text, struct weir_prepare *p, const char *path);
 /* weir_expr_compile, and the result must be one of the types in mask (bits
  * 1 << WEIR_EXPR_*): otherwise "column 1: expected WHAT, got a number" is

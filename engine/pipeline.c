@@ -268,9 +268,13 @@ static int load_ops(struct weir_pipeline *pl, const json_t *arr, struct weir_pre
         snprintf(path, sizeof path, "operators[%zu]", i);
         p->path = path;
         p->op_index = (int)i;
-        int obad = load_op(&pl->ops[i + (size_t)implicit], json_array_get(arr, i), p);
+        struct weir_stage_op *st = &pl->ops[i + (size_t)implicit];
+        int obad = load_op(st, json_array_get(arr, i), p);
         bad += obad;
         p->upstream_bad |= obad > 0;
+        if (obad && p->nfailed++ < WEIR_FAILED_MAX)
+            p->failed[p->nfailed - 1] = (struct weir_failed_op){
+                (int)i, json_array_get(arr, i), st->type ? st->type->options : NULL};
     }
     return bad;
 }
@@ -313,7 +317,7 @@ static int pick(struct picked *pk, const struct weir_schema *s, const char *patt
  * header), otherwise refused only when it looks like a typo of a computed
  * one. */
 static int check_input_field(const char *name, const struct weir_schema *s, struct weir_diag *d,
-                             const char *path)
+                             const char *path, const char *hint)
 {
     for (uint32_t k = 0; k < s->ninput; k++)
         if (strcmp(s->input[k], name) == 0)
@@ -332,8 +336,9 @@ static int check_input_field(const char *name, const struct weir_schema *s, stru
     if ((!s->input_known || s->input_sampled) && (!close || strcasecmp(close, name) == 0))
         return 0;
     weir_diag_add(d, path,
-                  close ? "unknown field \"%s\" (did you mean \"%s\"?)" : "unknown field \"%s\"%s",
-                  name, close ? close : "");
+                  close ? "unknown field \"%s\" (did you mean \"%s\"?)%s"
+                        : "unknown field \"%s\"%s%s",
+                  name, close ? close : "", hint);
     return 1;
 }
 
@@ -360,14 +365,14 @@ static int build_projection(struct weir_output *o, const struct sink_common *c)
  * either is given. */
 static int resolve_fields(struct weir_stage_sink *st, const struct sink_common *c,
                           const struct weir_schema *s, struct weir_diag *d, const char *path,
-                          int upstream_bad)
+                          const struct weir_prepare *p)
 {
     struct weir_output *o = &st->output;
     struct picked pk = {0};
     uint32_t order[WEIR_SCHEMA_MAX * 2];
     uint32_t norder = 0;
     int bad = 0;
-    char ip[256];
+    char ip[256], hint[256];
     o->schema = s;
     if (c->fields.n > WEIR_SCHEMA_MAX) {
         weir_diag_add(d, path, "expected at most %d fields, got %zu", WEIR_SCHEMA_MAX, c->fields.n);
@@ -384,10 +389,11 @@ static int resolve_fields(struct weir_stage_sink *st, const struct sink_common *
     }
     for (size_t k = 0; k < c->fields.n; k++) {
         struct picked before = pk;
+        /* (not one a failed operator might have written) */
         if (!pick(&pk, s, c->fields.v[k], 1) && !weir_glob_is_pattern(c->fields.v[k]) &&
-            !upstream_bad) /* a failed operator might have written it */
-            bad += check_input_field(c->fields.v[k], s, d,
-                                     weir_path_index(ip, sizeof ip, path, k));
+            !weir_schema_upstream(p, c->fields.v[k], hint, sizeof hint))
+            bad += check_input_field(c->fields.v[k], s, d, weir_path_index(ip, sizeof ip, path, k),
+                                     hint);
         for (uint32_t j = 0; j < s->nfeat; j++) /* in the order "fields" names them */
             if (pk.feat[j] && !before.feat[j])
                 order[norder++] = j;
@@ -482,7 +488,7 @@ static int load_sink(struct weir_pipeline *pl, struct weir_stage_sink *st, const
         bad += st->type->prepare(st->conf, obj, p);
     if (!bad && !dead)
         bad += resolve_fields(st, &common, &pl->schema, p->diag,
-                              weir_path_key((char[256]){0}, 256, path, "fields"), p->upstream_bad);
+                              weir_path_key((char[256]){0}, 256, path, "fields"), p);
     if (!bad && !dead && weir_output_keys(&st->output) < 0) {
         weir_diag_add(p->diag, path, "out of memory");
         bad++;

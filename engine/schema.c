@@ -1,9 +1,12 @@
 /* Column resolution for features and string fields (see schema.h). */
 #include "engine/schema.h"
 
+#include <stdio.h>
 #include <string.h>
 
+#include "engine/operator.h"
 #include "engine/option.h"
+#include "engine/project.h"
 
 static int find(const struct weir_column *cols, uint32_t n, const char *name)
 {
@@ -61,6 +64,86 @@ static int column_out(struct weir_prepare *p, struct weir_column *cols, uint32_t
     return idx;
 }
 
+/* Whether a string from an operator's JSON may be the name: itself, or a
+ * pattern ("V*"; a window's "{size}" stands for anything) that matches it. */
+static int may_name(const char *s, const char *name)
+{
+    if (strcmp(s, name) == 0)
+        return 1;
+    if (!strchr(s, '{') && !weir_glob_is_pattern(s))
+        return 0;
+    char pat[256];
+    size_t o = 0;
+    for (const char *c = s; *c && o + 1 < sizeof pat; c++) {
+        const char *end = *c == '{' ? strchr(c, '}') : NULL;
+        pat[o++] = end ? '*' : *c;
+        c = end ? end : c;
+    }
+    pat[o] = '\0';
+    return weir_glob_match(pat, name, strlen(name));
+}
+
+/* Whether a string or key anywhere in v may be the name. */
+static int json_names(const json_t *v, const char *name)
+{
+    const char *key;
+    const json_t *x;
+    size_t i;
+    if (json_is_string(v))
+        return may_name(json_string_value(v), name);
+    json_object_foreach((json_t *)v, key, x)
+    {
+        if (may_name(key, name) || json_names(x, name))
+            return 1;
+    }
+    json_array_foreach(v, i, x)
+    {
+        if (json_names(x, name))
+            return 1;
+    }
+    return 0;
+}
+
+/* Whether a string option's default is the name ("out": "anomaly_score"). */
+static int default_names(const struct weir_option *o, const char *name)
+{
+    size_t n = strlen(name);
+    for (; o->name; o++)
+        if (o->def && o->def[0] == '"' && strncmp(o->def + 1, name, n) == 0 &&
+            strcmp(o->def + 1 + n, "\"") == 0)
+            return 1;
+    return 0;
+}
+
+int weir_schema_upstream(const struct weir_prepare *p, const char *name, char *hint, size_t size)
+{
+    hint[0] = '\0';
+    if (!p->upstream_bad)
+        return 0;
+    if (p->nfailed == 0 || p->nfailed > WEIR_FAILED_MAX)
+        return 1; /* no operators, or too many failed to tell */
+    for (int k = 0; k < p->nfailed; k++) {
+        const struct weir_failed_op *f = &p->failed[k];
+        if (json_names(f->raw, name) || (f->opts && default_names(f->opts, name)))
+            return 1;
+        for (const struct weir_operator_type *const *t = weir_operator_types(); !f->opts && *t; t++)
+            if ((*t)->options && default_names((*t)->options, name))
+                return 1; /* its type is unknown: any type's default */
+    }
+    /* Its writer may still be one of them, by a name made up of others (a
+     * "<field>_z"): a hint, since an unknown name here is most often a typo. */
+    size_t o = (size_t)snprintf(hint, size, "; ");
+    for (int k = 0; k < p->nfailed && o < size; k++) {
+        const char *sep = k + 1 < p->nfailed ? ", " : " and ";
+        o += (size_t)snprintf(hint + o, size - o, "%soperators[%d]", k ? sep : "",
+                              p->failed[k].index);
+    }
+    if (o < size)
+        snprintf(hint + o, size - o, " failed to load: if %s writes \"%s\", fix it first",
+                 p->nfailed > 1 ? "one" : "it", name);
+    return 0;
+}
+
 static int column_in(struct weir_prepare *p, const struct weir_column *cols, uint32_t n,
                      const char *name, const char *path, const char *what)
 {
@@ -70,7 +153,8 @@ static int column_in(struct weir_prepare *p, const struct weir_column *cols, uin
             p->schema->reads |= p->schema->feat_deps[idx];
         return idx;
     }
-    if (p->upstream_bad)
+    char hint[256];
+    if (weir_schema_upstream(p, name, hint, sizeof hint))
         return -1; /* the operator that would write it failed and was reported */
     const char *names[WEIR_SCHEMA_MAX] = {0};
     size_t k = 0;
@@ -79,20 +163,21 @@ static int column_in(struct weir_prepare *p, const struct weir_column *cols, uin
             names[k++] = cols[i].name;
     const char *close = weir_did_you_mean(name, names, k);
     if (idx >= 0)
-        weir_diag_add(p->diag, path, "%s \"%s\" is not written by any earlier operator", what,
-                      name);
+        weir_diag_add(p->diag, path, "%s \"%s\" is not written by any earlier operator%s", what,
+                      name, hint);
     else if (close)
-        weir_diag_add(p->diag, path, "unknown %s \"%s\" (did you mean \"%s\"?)", what, name, close);
+        weir_diag_add(p->diag, path, "unknown %s \"%s\" (did you mean \"%s\"?)%s", what, name,
+                      close, hint);
     else if (k == 0)
-        weir_diag_add(p->diag, path, "unknown %s \"%s\"; no earlier operator writes any", what,
-                      name);
+        weir_diag_add(p->diag, path, "unknown %s \"%s\"; no earlier operator writes any%s", what,
+                      name, hint);
     else {
         char list[512];
         size_t o = 0;
         for (size_t i = 0; i < k && o + 4 < sizeof list; i++)
             o += (size_t)snprintf(list + o, sizeof list - o, "%s\"%s\"", i ? ", " : "", names[i]);
-        weir_diag_add(p->diag, path, "unknown %s \"%s\"; earlier operators write %s", what, name,
-                      list);
+        weir_diag_add(p->diag, path, "unknown %s \"%s\"; earlier operators write %s%s", what, name,
+                      list, hint);
     }
     return -1;
 }

@@ -11,6 +11,7 @@
 #include "engine/diag.h"
 
 #define WEIR_SCHEMA_MAX 256
+#define WEIR_FAILED_MAX 8 /* failed operators struct weir_prepare keeps */
 
 /* Column names are borrowed, not copied: they must live as long as the
  * pipeline. Names from the file do; an operator that makes up a name (a
@@ -59,6 +60,7 @@ static inline uint64_t weir_op_bit(int op_index)
 }
 
 struct weir_override;
+struct weir_option;
 
 /* Context handed to a type's prepare(): where errors go and who is asking. */
 struct weir_prepare {
@@ -69,8 +71,19 @@ struct weir_prepare {
     const struct weir_override *sets; /* --set overrides: their paths are the working directory's */
     size_t nsets;
     int op_index;      /* position in the chain; -1 for sources and sinks */
-    int upstream_bad;  /* an earlier operator failed: its outputs are unknown, so an
-                          unknown feature is not reported (it would be a consequence) */
+    int upstream_bad;  /* an earlier operator failed, or there are none ("operators"
+                          absent): what is written upstream is not all known */
+    /* The earlier operators that failed (nfailed counts them all, failed[]
+     * holds the first WEIR_FAILED_MAX): what they would have written is
+     * unknown, so a name one of them names or writes by default is not
+     * reported unknown (it would be a consequence, maybe a false one); another
+     * is, with a hint naming them (weir_schema_upstream). */
+    struct weir_failed_op {
+        int index;                      /* operators[index] */
+        const json_t *raw;              /* its JSON */
+        const struct weir_option *opts; /* its type's options; NULL: type unknown */
+    } failed[WEIR_FAILED_MAX];
+    int nfailed;
     int allow_unsafe_kafka; /* --allow-unsafe-kafka-properties (connectors/kafka_unsafe.h) */
     int64_t lateness_ms; /* the pipeline's allowed_lateness (what the watermark trails by) */
     int wants_input_names; /* an operator's "fields" has a wildcard key ("V*"): a source
@@ -101,6 +114,13 @@ int weir_schema_string_in(struct weir_prepare *p, const char *name, const char *
  * where the records have none: a problem at its path, saying what happens
  * without (`without`, "it never scores"). Returns 1 then, else 0. */
 int weir_schema_event_time(struct weir_prepare *p, const char *key, const char *without);
+/* Before an unknown name is reported: 1 when it is to go unreported, because
+ * an earlier operator that failed may have written it (its JSON names it: a
+ * string or a key, or a pattern there matches it; or its type writes it by
+ * default) or nothing upstream is known. Else 0, and hint is what the
+ * message ends with: "" when no operator failed, else "; operators[1]
+ * failed to load: if it writes \"x\", fix it first". */
+int weir_schema_upstream(const struct weir_prepare *p, const char *name, char *hint, size_t size);
 /* Column of a feature by name, or -1 (no error). */
 int weir_schema_find_feature(const struct weir_schema *s, const char *name);
 
