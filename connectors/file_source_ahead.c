@@ -32,8 +32,8 @@ static size_t ahead_piece(const struct file_source *fs)
 void weir_file_source_ahead_read(struct file_source *fs)
 {
     struct weir_loop *loop = fs->s->worker->loop;
-    int got = weir_gunzip_ahead_take(fs->ahead, fs->file, fs->name, &fs->ahead_data,
-                                     &fs->ahead_len);
+    int got =
+        weir_gunzip_ahead_take(fs->ahead, fs->file, fs->name, &fs->ahead_data, &fs->ahead_len);
     if (got < 0) {
         fs->ahead_on = 0;
         weir_file_source_read(fs);
@@ -61,7 +61,7 @@ void weir_file_source_ahead_read(struct file_source *fs)
     if (rc < 0) {
         fs->reading = 0;
         weir_file_source_fail(fs, rc == -ENOMEM ? rc : -EBUSY,
-             rc == -ENOMEM ? "out of memory" : "io_uring submission queue full");
+                              rc == -ENOMEM ? "out of memory" : "io_uring submission queue full");
     }
 }
 
@@ -106,8 +106,7 @@ void weir_file_source_start_ahead(struct file_source *fs)
     int any = 0;
     for (size_t k = fs->file; c->inflate_ahead && k < c->files.n && !any; k++)
         any = strcmp(c->files.paths[k], "-") != 0 && weir_file_is_gzip(c->files.paths[k]);
-    if (any && weir_gunzip_ahead_start(&fs->ahead, (const char *const *)c->files.paths,
-                                       c->files.n, fs->file) == 0)
+    if (any && weir_gunzip_ahead_start(&fs->ahead, (const char *const *)c->files.paths, c->files.n,
+                                       fs->file) == 0)
         fs->ahead_on = fs->gzip && !fs->held;
 }
-
