@@ -34,6 +34,16 @@ static const char *type_name(const json_t *v)
     }
 }
 
+/* "expected a count" for v, a negative integer quoted. */
+static void not_a_count(struct weir_diag *d, const char *path, const json_t *v)
+{
+    if (json_is_integer(v))
+        weir_diag_add(d, path, "expected a count (an integer >= 0), got %lld",
+                      (long long)json_integer_value(v));
+    else
+        weir_diag_add(d, path, "expected a count (an integer >= 0), got %s", type_name(v));
+}
+
 /* Every key of obj is one of keys; else a problem naming what is allowed. */
 static void known_keys(const json_t *obj, const char *path, const char *const *keys,
                        struct weir_diag *d)
@@ -91,7 +101,7 @@ static void check_records(const json_t *e, const char *path, struct weir_diag *d
     const json_t *count = json_object_get(e, "count");
     snprintf(sub, sizeof sub, "%s.count", path);
     if (count && (!json_is_integer(count) || json_integer_value(count) < 0))
-        weir_diag_add(d, sub, "expected a count (an integer >= 0), got %s", type_name(count));
+        not_a_count(d, sub, count);
     const json_t *recs = json_object_get(e, "records");
     snprintf(sub, sizeof sub, "%s.records", path);
     want_type(recs, JSON_OBJECT, sub, "an object of INDEX: record", d);
@@ -166,7 +176,7 @@ static void check_expect(const json_t *e, const json_t *pipeline, const char *pa
     const json_t *alerts = json_object_get(e, "alerts");
     snprintf(sub, sizeof sub, "%s.alerts", path);
     if (alerts && (!json_is_integer(alerts) || json_integer_value(alerts) < 0))
-        weir_diag_add(d, sub, "expected a count (an integer >= 0), got %s", type_name(alerts));
+        not_a_count(d, sub, alerts);
 }
 
 static void check_case(const json_t *c, size_t i, const json_t *pipeline, struct weir_diag *d)
@@ -312,6 +322,13 @@ static int test_one(const char *arg, int allow_unsafe, struct totals *t)
     struct weir_diag d = {.file = file};
     json_error_t jerr;
     json_t *root = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr), *pipeline = NULL;
+    if (!root && jerr.line < 0) { /* not read at all: jansson has no place to give */
+        fprintf(stderr, "%s: %s%s\n", file, jerr.text,
+                strcmp(file, arg) != 0 ? " (weir test reads a pipeline's cases from the "
+                                         ".test.json file beside it)"
+                                       : "");
+        return -1;
+    }
     if (!root) {
         fprintf(stderr, "%s:%d:%d: %s\n", file, jerr.line, jerr.column, jerr.text);
         return -1;

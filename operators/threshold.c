@@ -399,12 +399,13 @@ static void mark_cut(char *buf, size_t size)
 }
 
 /* Which of the scorers fired: the highest; NaN (a scorer with nothing to
- * say) never. -1 when none has a score. */
+ * say) or 0 (one that found nothing: the score came from another) never.
+ * -1 when none has a score above 0. */
 static int scorer_fired(const struct threshold_conf *c, const float *row)
 {
     int fired = -1;
     for (size_t k = 0; k < c->scorers.n; k++)
-        if (!isnan(row[c->scorer_col[k]]) &&
+        if (row[c->scorer_col[k]] > 0 &&
             (fired < 0 || row[c->scorer_col[k]] > row[c->scorer_col[fired]]))
             fired = (int)k;
     return fired;

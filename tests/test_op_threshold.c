@@ -492,6 +492,11 @@ static void test_explain(void)
     row0[8] = NAN;
     explain_again(&h, b);
     CHECK_STR(h_str(b, 0, 0, buf, sizeof buf), "anomaly_score=0.95 >= 0.9; mem=4 z=2.5");
+    /* scorers at 0 found nothing: none fired (the score came from a scorer
+     * not listed); it said "fired: s_window=0, s_ewm=0" */
+    row0[7] = row0[8] = 0;
+    explain_again(&h, b);
+    CHECK_STR(h_str(b, 0, 0, buf, sizeof buf), "anomaly_score=0.95 >= 0.9; mem=4 z=2.5");
     row0[7] = 0.95f;
     row0[8] = 0.4f;
     /* a record that lacks every feature (a session's result) is explained

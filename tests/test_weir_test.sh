@@ -153,7 +153,7 @@ expect "broken test file" 2 \
     stderr "$T/broken.test.json: tests[0].input: expected an array of records, got an object" \
     stderr "$T/broken.test.json: tests[0].expect.sinks.9: expected a sink of the pipeline (its index from 0 to 1, its topic or its path), got \"9\"" \
     stderr "$T/broken.test.json: tests[0].expect.sinks.0[0]: expected a record" \
-    stderr "$T/broken.test.json: tests[0].expect.alerts: expected a count (an integer >= 0), got an integer" \
+    stderr "$T/broken.test.json: tests[0].expect.alerts: expected a count (an integer >= 0), got -1" \
     stderr "$T/broken.test.json: tests[1]: expected a \"name\"" \
     stderr "$T/broken.test.json: tests[1]: expected \"expect\"" \
     stderr "8 problems"
@@ -168,7 +168,9 @@ expect "missing test file" 2 stderr "$T/none.test.json"
 
 cp "$P/monitor-cpu.json" "$T/lonely.json"   # x.json without x.test.json beside it
 weir test "$T/lonely.json"
-expect "pipeline without tests" 2 stderr "$T/lonely.test.json"
+expect "pipeline without tests" 2 \
+    stderr "$T/lonely.test.json: unable to open $T/lonely.test.json: No such file or directory (weir test reads a pipeline's cases from the .test.json file beside it)"
+grep -q -- "-1:-1" "$T/err" && fail "a test file not read: jansson's -1:-1 for a place" || ok
 
 weir test
 expect "no file" 2 stderr "weir: test needs a test file"
