@@ -71,18 +71,18 @@ struct weir_record {
     int32_t partition;   /* -1 for file sources */
     uint32_t part;       /* the worker's partition slot (state, watermark); 0 for files */
     uint32_t flags;      /* WEIR_REC_* */
-    uint64_t warm_ops;   /* the scorers warming up on it: bit i % 64 for operators[i]
+    uint64_t warm_cols;  /* the scores still warming up on it: bit c % 64 for feature c
                           * (weir_record_warming), against a score's lineage (schema.h) */
     const char *reason;  /* why it is dead (static or arena string) */
     const struct weir_members *members; /* value's members as its source wrote them, or NULL */
 };
 
-/* A scorer still warming up on r: its score there is no evidence. op_bit is
- * weir_op_bit(its index) (engine/schema.h), kept in its conf at prepare. */
-static inline void weir_record_warming(struct weir_record *r, uint64_t op_bit)
+/* A scorer still warming up on r: the score it wrote in feature col is no
+ * evidence there. */
+static inline void weir_record_warming(struct weir_record *r, int col)
 {
     r->flags |= WEIR_REC_WARMUP;
-    r->warm_ops |= op_bit;
+    r->warm_cols |= 1ull << ((unsigned)col & 63u);
 }
 
 struct weir_batch_pool;

@@ -436,7 +436,8 @@ static int same_value(const struct weir_option *o, const void *a, const void *b)
 
 /* given is the option's default by value, however written (3 and 3.0,
  * "100ms" and 100): a template that spells out every option says nothing
- * wrong. */
+ * wrong. (A string option's default is in the object whether written or
+ * not: apply() put it there.) 1 or 0; -1 when out of memory to tell. */
 static int given_default(const struct weir_option *opts, const char *name, const json_t *given)
 {
     const struct weir_option *o = opts;
@@ -448,8 +449,11 @@ static int given_default(const struct weir_option *opts, const char *name, const
     size_t size = o->offset + sizeof(uint64_t) + sizeof(void *);
     char *a = calloc(1, size), *b = calloc(1, size);
     struct weir_diag quiet = {0}; /* a bad value is apply()'s to report */
-    int same = def && a && b && fill_one(o, def, a, &quiet, "") == 0 &&
-               fill_one(o, given, b, &quiet, "") == 0 && same_value(o, a + o->offset, b + o->offset);
+    /* the default itself always fills: failing, memory was short */
+    int same = !def || !a || !b || fill_one(o, def, a, &quiet, "") != 0
+                   ? -1
+                   : fill_one(o, given, b, &quiet, "") == 0 &&
+                         same_value(o, a + o->offset, b + o->offset);
     weir_diag_free(&quiet);
     free(a);
     free(b);
@@ -465,10 +469,14 @@ int weir_options_only_with(const json_t *obj, const struct weir_option *opts,
     char at[256];
     for (size_t k = 0; !cond && names[k]; k++) {
         const json_t *given = json_object_get(obj, names[k]);
-        if (!given || given_default(opts, names[k], given))
+        int is_default = given ? given_default(opts, names[k], given) : 1;
+        if (is_default == 1)
             continue;
-        weir_diag_add(diag, weir_path_key(at, sizeof at, path, names[k]),
-                      "expected only with %s: without it this option does nothing", with);
+        if (is_default < 0)
+            weir_diag_add(diag, weir_path_key(at, sizeof at, path, names[k]), "out of memory");
+        else
+            weir_diag_add(diag, weir_path_key(at, sizeof at, path, names[k]),
+                          "expected only with %s: without it this option does nothing", with);
         bad++;
     }
     return bad;

@@ -228,6 +228,7 @@ static int load_op(struct weir_stage_op *st, const json_t *obj, struct weir_prep
     p->schema->reads = 0;
     if (!bad && st->type->prepare)
         bad = st->type->prepare(st->conf, obj, p);
+    st->read_deps = p->schema->reads;
     weir_schema_op_prepared(p->schema, p->op_index, st->type->reads_declared);
     return bad;
 }

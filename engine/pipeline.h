@@ -18,6 +18,8 @@
 struct weir_stage_op {
     const struct weir_operator_type *type;
     void *conf;
+    uint64_t read_deps; /* the lineage of the features it read (schema.h): its conf may hold
+                           it, so a reload keeps its instance only when it is the same */
 };
 
 struct weir_stage_sink {

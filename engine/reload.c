@@ -94,7 +94,8 @@ static int plan_options(const struct weir_pipeline *running, const struct weir_p
     for (size_t k = 0; k < next->nops; k++) {
         if (running->ops[k].type != next->ops[k].type)
             return 0;
-        if (json_equal(weir_reload_op_json(running, k), weir_reload_op_json(next, k)))
+        if (json_equal(weir_reload_op_json(running, k), weir_reload_op_json(next, k)) &&
+            !((plan->relineaged >> k) & 1))
             continue;
         if (next->ops[k].type->on_timer)
             return 0; /* its armed timers name the instance: the SHAPE checks say why */
@@ -165,6 +166,12 @@ int weir_reload_plan(const struct weir_pipeline *running, const struct weir_pipe
     plan->source_same = json_equal(json_object_get(running->root, "source"),
                                    json_object_get(next->root, "source"));
     match(weir_reload_op_json, running, running->nops, next, next->nops, plan->op_from);
+    plan->relineaged = 0;
+    for (size_t k = 0; k < next->nops && k < 64; k++) {
+        int j = plan->op_from[k];
+        if (j >= 0 && running->ops[j].read_deps != next->ops[k].read_deps)
+            plan->relineaged |= 1ull << k;
+    }
     match(sink_json, running, running->nsinks + 1, next, next->nsinks + 1, plan->sink_from);
     /* Outputs join the source's transactions or not (a Kafka source's
      * guarantee): no sink goes on with the producer of the other kind. */

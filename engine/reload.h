@@ -26,6 +26,9 @@ enum weir_reload_kind {
 struct weir_reload_plan {
     int kind;
     uint64_t changed;                  /* OPTIONS: bit k: operators[k] made again */
+    uint64_t relineaged;               /* bit k: operators[k]'s JSON is its match's, but what
+                                          it reads comes from other features (a threshold's
+                                          conf holds that): made again, never kept */
     int op_from[WEIR_RELOAD_MAX_OPS];  /* SHAPE: old index of new operator k, or -1 (new) */
     int same_columns;                  /* the columns are identical: kept operators keep their
                                           instance; otherwise they are made again from the

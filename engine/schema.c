@@ -189,11 +189,22 @@ uint64_t weir_schema_feature_deps(const struct weir_schema *s, int col)
 
 void weir_schema_op_prepared(struct weir_schema *s, int op_index, int reads_declared)
 {
-    uint64_t deps = weir_op_bit(op_index) | (reads_declared ? s->reads : ~0ull);
-    for (uint32_t c = 0; c < s->nfeat; c++)
-        if (s->feat[c].producer == op_index)
-            s->feat_deps[c] = deps;
+    uint64_t deps = reads_declared ? s->reads : ~0ull;
+    for (uint32_t c = 0; c < s->nfeat; c++) {
+        if (s->feat[c].producer == op_index && !s->deps_own[c])
+            s->feat_deps[c] = weir_col_bit((int)c) | deps;
+        s->deps_own[c] = 0;
+    }
     s->reads = 0;
+}
+
+void weir_schema_feature_from(struct weir_prepare *p, int out, int in)
+{
+    struct weir_schema *s = p->schema;
+    if (out < 0 || in < 0 || (uint32_t)out >= s->nfeat || (uint32_t)in >= s->nfeat)
+        return;
+    s->feat_deps[out] = weir_col_bit(out) | s->feat_deps[in];
+    s->deps_own[out] = 1;
 }
 
 int weir_schema_feature_out(struct weir_prepare *p, const char *name, const char *path, int emit)

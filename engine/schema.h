@@ -43,20 +43,21 @@ struct weir_schema {
     int event_time;    /* records carry an event time: the source's own (Kafka
                           message timestamps) or an extract field of type timestamp */
     int message_keys;  /* records carry the source's message key (Kafka) */
-    /* Which operators each feature's value comes from (weir_op_bit of each):
-     * its producer and, through what that one read, theirs; every bit for
-     * an operator whose type does not declare its reads. A threshold takes a
-     * record as no evidence only while a scorer among these warms up on it
-     * (weir_record.warm_ops), not while an unrelated one does. */
+    /* Which features each feature's value comes from (weir_col_bit of each):
+     * itself and, through what its producer read, theirs; every bit for an
+     * operator whose type does not declare its reads. A threshold takes a
+     * record as no evidence only while a score among these warms up on it
+     * (weir_record.warm_cols), not while an unrelated one does. */
     uint64_t feat_deps[WEIR_SCHEMA_MAX];
     uint64_t reads;    /* while an operator prepares: the deps of the features it read */
+    uint8_t deps_own[WEIR_SCHEMA_MAX]; /* while it prepares: set by weir_schema_feature_from */
 };
 
-/* operators[i]'s bit in a lineage (i % 64: two operators may share one, which
- * only ever mutes more). */
-static inline uint64_t weir_op_bit(int op_index)
+/* Feature col's bit in a lineage (col % 64: two features may share one,
+ * which only ever mutes more). */
+static inline uint64_t weir_col_bit(int col)
 {
-    return op_index < 0 ? 0 : 1ull << ((unsigned)op_index & 63u);
+    return col < 0 ? 0 : 1ull << ((unsigned)col & 63u);
 }
 
 struct weir_override;
@@ -93,8 +94,12 @@ struct weir_prepare {
 /* Which operators feature col's value comes from (see feat_deps). */
 uint64_t weir_schema_feature_deps(const struct weir_schema *s, int col);
 /* The lineage of what operator op_index (of a type that declares its reads
- * or not) wrote, once its prepare() is done. */
+ * or not) wrote, once its prepare() is done: each output comes from all it
+ * read, unless weir_schema_feature_from said which. */
 void weir_schema_op_prepared(struct weir_schema *s, int op_index, int reads_declared);
+/* Output out comes from input in alone (an operator of several outputs,
+ * each from its own input: calibrate, standardize). */
+void weir_schema_feature_from(struct weir_prepare *p, int out, int in);
 
 /* An operator writes the feature `name`; returns its column or -1 (error added
  * at path). emit: appear in output records by default. */

@@ -278,7 +278,7 @@ static int rebuild_ops(struct weir_worker *w, const struct weir_pipeline *next,
     uint64_t kept = 0; /* old instances that live on as they are */
     for (size_t k = 0; k < nnew; k++) {
         int j = plan->op_from[k];
-        if (j >= 0 && plan->same_columns)
+        if (j >= 0 && plan->same_columns && !((plan->relineaged >> k) & 1))
             kept |= 1ull << j;
     }
     for (size_t j = 0; j < nold; j++)

@@ -79,7 +79,6 @@
 enum cad_side { CAD_BOTH, CAD_UP, CAD_DOWN };
 
 struct cad_conf {
-    uint64_t warm_bit; /* this operator's, in a record's warm_ops (set by prepare) */
     struct weir_strlist fields;
     const char *out;
     int side;
@@ -149,7 +148,6 @@ struct cad_slot {
 static int cad_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
 {
     struct cad_conf *c = vconf;
-    c->warm_bit = weir_op_bit(p->op_index);
     char ip[256];
     int bad = weir_schema_features_in(p, raw, "fields", &c->fields, CAD_MAX_FIELDS, c->in_col);
     if (c->fields.n > CAD_MAX_FIELDS)
@@ -513,7 +511,7 @@ static int cad_process(struct weir_op *op, struct weir_batch *b)
             int warm;
             double s = cad_value(c, state + k * c->feature_bytes, x, &warm, &why[k]);
             if (warm)
-                weir_record_warming(&b->rec[i], c->warm_bit);
+                weir_record_warming(&b->rec[i], c->out_col);
             best = s > best ? s : best;
         }
         if (c->hold)

@@ -145,7 +145,6 @@ static const struct weir_option ose_options[] = {
 static int ose_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
 {
     struct ose_conf *c = vconf;
-    c->warm_bit = weir_op_bit(p->op_index);
     char ip[256];
     int bad = weir_schema_features_in(p, raw, "fields", &c->fields, OSE_MAX_FIELDS, c->in_col);
     if (c->fields.n > OSE_MAX_FIELDS)
@@ -495,7 +494,7 @@ static int ose_process(struct weir_op *op, struct weir_batch *b)
             int warm;
             double s = ose_value(c, scratch, state + k * c->feature_bytes, x, &warm, &why[k]);
             if (warm && c->flag_warmup)
-                weir_record_warming(&b->rec[i], c->warm_bit);
+                weir_record_warming(&b->rec[i], c->out_col);
             best = s > best ? s : best;
         }
         row[c->out_col] = (float)best;

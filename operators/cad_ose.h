@@ -17,7 +17,6 @@
 #define ROUND8(n) (((n) + 7) & ~(size_t)7)
 
 struct ose_conf {
-    uint64_t warm_bit; /* this operator's, in a record's warm_ops (set by prepare) */
     struct weir_strlist fields;
     const char *out;
     int64_t bits, max_left, max_active, rest, range_records, contexts, relearn;

@@ -41,8 +41,7 @@ struct calibrate_conf {
     struct weir_state_opts state;
     /* resolved by prepare() */
     int in_col[WEIR_SCHEMA_MAX], out_col[WEIR_SCHEMA_MAX];
-    uint64_t in_deps[WEIR_SCHEMA_MAX]; /* the operators each input comes from */
-    uint64_t warm_bit;                 /* this operator's, in warm_ops */
+    uint64_t in_deps[WEIR_SCHEMA_MAX]; /* the features each input comes from */
     char out[WEIR_SCHEMA_MAX][CALIBRATE_NAME_MAX]; /* the schema borrows these */
     uint64_t layout;
 };
@@ -70,7 +69,6 @@ static int calibrate_prepare(void *vconf, const json_t *raw, struct weir_prepare
         return bad;
     for (size_t k = 0; k < c->fields.n; k++)
         c->in_deps[k] = weir_schema_feature_deps(p->schema, c->in_col[k]);
-    c->warm_bit = weir_op_bit(p->op_index);
     if (c->warmup > c->window) {
         weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "warmup"),
                       "expected at most \"window\" (%lld), got %lld", (long long)c->window,
@@ -91,6 +89,7 @@ static int calibrate_prepare(void *vconf, const json_t *raw, struct weir_prepare
         }
         c->out_col[k] = weir_schema_feature_out(p, c->out[k], path, /*emit*/ 1);
         bad += c->out_col[k] < 0;
+        weir_schema_feature_from(p, c->out_col[k], c->in_col[k]); /* each from its own */
     }
     return bad;
 }
@@ -139,7 +138,7 @@ static int calibrate_process(struct weir_op *op, struct weir_batch *b)
         if (!st)
             return -ENOMEM;
         float *row = weir_batch_row(b, i);
-        uint64_t arrived = b->rec[i].warm_ops; /* the scorers warming up before this one */
+        uint64_t arrived = b->rec[i].warm_cols; /* the scores warming up before this one */
         for (size_t k = 0; k < c->fields.n; k++, st += cal_size(c)) {
             struct cal_head *h = (struct cal_head *)st;
             float *ring = (float *)(h + 1), *sorted = ring + window, x = row[c->in_col[k]];
@@ -149,7 +148,7 @@ static int calibrate_process(struct weir_op *op, struct weir_batch *b)
             }
             if (h->n < (uint32_t)c->warmup) {
                 row[c->out_col[k]] = 0.0f;
-                weir_record_warming(&b->rec[i], c->warm_bit);
+                weir_record_warming(&b->rec[i], c->out_col[k]);
             } else {
                 uint32_t lower = weir_sorted_lower_bound(sorted, h->n, x);
                 row[c->out_col[k]] = (float)((double)lower / h->n);

@@ -324,7 +324,7 @@ static double channel_step(const struct deviation_conf *c, struct weir_batch *b,
 {
     double s = 0;
     if (w->h->count < (uint64_t)c->warmup) {
-        weir_record_warming(&b->rec[i], c->s.warm_bit);
+        weir_record_warming(&b->rec[i], c->s.out_col);
     } else {
         double center, scale;
         window_stats(c, w, &center, &scale);
@@ -433,7 +433,7 @@ static int deviation_process(struct weir_op *op, struct weir_batch *b)
                 double sc = 0;
                 double dx = x - prev[k].x;
                 if (!prev[k].seen)
-                    weir_record_warming(&b->rec[i], c->s.warm_bit);
+                    weir_record_warming(&b->rec[i], c->s.out_col);
                 else if (fabs(dx) <= FLT_MAX) /* the range stays the value's, when there is one */
                     sc = channel_step(c, b, i, &d, dx, prev[k].x, c->of == OF_CHANGE ? lo : NULL,
                                       hi);

@@ -218,7 +218,7 @@ static int forecast_process(struct weir_op *op, struct weir_batch *b)
             int warm;
             double s = model_step(c, m, ph, mark, ts, x, &warm, lo, hi);
             if (warm)
-                weir_record_warming(&b->rec[i], c->s.warm_bit);
+                weir_record_warming(&b->rec[i], c->s.out_col);
             best = s > best ? s : best;
         }
         scorer_finish(&c->s, state + c->hold_offset, row, best);

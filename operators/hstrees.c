@@ -41,7 +41,6 @@
 #include "engine/opstate.h"
 
 struct hst_conf {
-    uint64_t warm_bit; /* this operator's, in a record's warm_ops (set by prepare) */
     struct weir_strlist fields;
     const char *out;
     int64_t trees, depth, window, seed;
@@ -140,7 +139,6 @@ static void build_tree(struct hst_conf *c, size_t t, uint64_t *rng)
 static int hst_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
 {
     struct hst_conf *c = vconf;
-    c->warm_bit = weir_op_bit(p->op_index);
     char ip[256];
     int bad = weir_schema_features_in(p, raw, "fields", &c->fields, WEIR_SCHEMA_MAX, c->in_col);
     if (c->fields.n > WEIR_SCHEMA_MAX)
@@ -289,7 +287,7 @@ static int hst_process(struct weir_op *op, struct weir_batch *b)
             double s = 1.0 - sum / ((double)c->trees * (double)c->window);
             row[c->out_col] = (float)(s < 0 ? 0 : s > 1 ? 1 : s);
         } else {
-            weir_record_warming(&b->rec[i], c->warm_bit);
+            weir_record_warming(&b->rec[i], c->out_col);
         }
         head->seen++;
         if (++head->in_win == (uint32_t)c->window) {

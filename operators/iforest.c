@@ -62,7 +62,6 @@ enum iforest_side { SIDE_BOTH, SIDE_UP, SIDE_DOWN };
 #define ROUND8(n) (((n) + 7) & ~(size_t)7)
 
 struct iforest_conf {
-    uint64_t warm_bit; /* this operator's, in a record's warm_ops (set by prepare) */
     struct weir_strlist fields;
     const char *out, *model;
     int64_t trees, sample, window, rebuild, warmup, seed, hold;
@@ -170,7 +169,6 @@ static int prepare_model(struct iforest_conf *c, const json_t *raw, struct weir_
 static int iforest_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
 {
     struct iforest_conf *c = vconf;
-    c->warm_bit = weir_op_bit(p->op_index);
     char ip[256];
     int bad = weir_schema_features_in(p, raw, "fields", &c->fields, WEIR_SCHEMA_MAX, c->in_col);
     if (c->fields.n > WEIR_SCHEMA_MAX)
@@ -334,7 +332,7 @@ static int iforest_process(struct weir_op *op, struct weir_batch *b)
                                 (size_t)c->trees, c->tree_nodes, h->c_norm,
                                 (const float *)(st + c->center_offset), x);
         else
-            weir_record_warming(&b->rec[i], c->warm_bit);
+            weir_record_warming(&b->rec[i], c->out_col);
         if (c->hold)
             score = weir_hold_gate(st + c->hold_offset, c->hold, score);
         row[c->out_col] = (float)score;

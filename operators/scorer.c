@@ -62,7 +62,6 @@ static const struct weir_option scorer_rows[] = {SCORER_OPTION_ROWS(struct score
 
 int scorer_prepare(struct scorer_conf *s, const json_t *raw, struct weir_prepare *p)
 {
-    s->warm_bit = weir_op_bit(p->op_index);
     char path[256], ip[256];
     int bad = 0;
     weir_path_key(path, sizeof path, p->path, "fields");

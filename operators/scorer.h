@@ -37,7 +37,6 @@ struct scorer_conf {
     int in_col[WEIR_SCHEMA_MAX];
     int lo_col[WEIR_SCHEMA_MAX], hi_col[WEIR_SCHEMA_MAX];
     int out_col;
-    uint64_t warm_bit; /* this operator's, in a record's warm_ops */
 };
 
 /* The option rows of struct scorer_conf m inside the conf struct `type`. */

@@ -40,7 +40,6 @@
 enum standardize_mode { MODE_RUNNING, MODE_EWM };
 
 struct standardize_conf {
-    uint64_t warm_bit; /* this operator's, in a record's warm_ops (set by prepare) */
     struct weir_strlist fields; /* input features */
     struct weir_strlist out;    /* output features, one per input */
     int mode;                   /* enum standardize_mode */
@@ -142,7 +141,6 @@ static int check_options(struct standardize_conf *c, const json_t *raw, struct w
 static int standardize_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
 {
     struct standardize_conf *c = vconf;
-    c->warm_bit = weir_op_bit(p->op_index);
     char path[256];
     int bad = check_options(c, raw, p);
     if (bad)
@@ -167,6 +165,7 @@ static int standardize_prepare(void *vconf, const json_t *raw, struct weir_prepa
         }
         c->out_col[i] = weir_schema_feature_out(p, c->out.v[i], path, /*emit*/ 1);
         bad += c->out_col[i] < 0;
+        weir_schema_feature_from(p, c->out_col[i], c->in_col[i]); /* each from its own */
     }
     return bad;
 }
@@ -251,7 +250,7 @@ static int standardize_process(struct weir_op *op, struct weir_batch *b)
                 continue;
             }
             if (stat_warming(c, &stat[k]))
-                weir_record_warming(&b->rec[i], c->warm_bit); /* its 0 is no evidence downstream */
+                weir_record_warming(&b->rec[i], c->out_col[k]); /* its 0 is no evidence downstream */
             row[c->out_col[k]] = (float)stat_z(c, &stat[k], x);
             stat_add(c, &stat[k], x);
         }

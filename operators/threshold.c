@@ -21,7 +21,7 @@
  * alert on every record.
  *
  * Warm-ups chain: a record whose score comes from a scorer still warming up
- * on it (one of the score's lineage in warm_ops, engine/schema.h), or a NaN
+ * on it (one of the score's lineage in warm_cols, engine/schema.h), or a NaN
  * score, is neither an alert nor evidence: it does not count towards
  * `warmup` and the quantile does not learn from it. A scorer the score does
  * not come from (another metric's) mutes nothing here.
@@ -44,7 +44,7 @@
  * exists, puts it outside beyond |z| = 3, as range_k does. Features rank by
  * how far outside they lie, in range widths; after the first, only those
  * outside are listed. A feature the record lacks (NaN) is left out, as is a
- * NaN scorer (nothing to say) from "which fired". A text longer than 1023
+ * scorer at NaN or at most 0 (nothing to say) from "which fired". A text longer than 1023
  * bytes is cut at a whole character and ends in "...". A scorer S may explain
  * its own score in the string field "S_explain" (cad does: what its contexts
  * found new); when S is the one that fired (the first of those tied that has
@@ -88,7 +88,7 @@ struct threshold_conf {
     int has_clear;
     int use_quantile;
     int score_col;
-    uint64_t score_deps; /* the operators the score comes from (engine/schema.h) */
+    uint64_t score_deps; /* the features the score comes from (engine/schema.h) */
     int explain_col;    /* string column, or -1 */
     int x_col[WEIR_SCHEMA_MAX], lo_col[WEIR_SCHEMA_MAX], hi_col[WEIR_SCHEMA_MAX],
         z_col[WEIR_SCHEMA_MAX];
@@ -542,7 +542,7 @@ static int threshold_process(struct weir_op *op, struct weir_batch *b)
         if (c->explain_col >= 0)
             b->S[(size_t)i * b->nstr + c->explain_col] = (struct weir_str){NULL, 0};
         float s = weir_batch_row(b, i)[c->score_col];
-        if (isnan(s) || (b->rec[i].warm_ops & c->score_deps))
+        if (isnan(s) || (b->rec[i].warm_cols & c->score_deps))
             continue; /* unscored, or scored by a detector still warming up: no evidence */
         struct threshold_state *st = weir_op_state(op, b, i, NULL);
         if (!st)

@@ -66,7 +66,8 @@ static void run_stream(struct h_op *h, struct weir_batch_pool *pool, int in, int
             }
             slot_of[k - first] = h_push_value(b, in, s->x[k]);
             if (s->flagged[k])
-                weir_record_warming(&b->rec[slot_of[k - first]], ~0ull);
+                b->rec[slot_of[k - first]].flags |= WEIR_REC_WARMUP,
+                    b->rec[slot_of[k - first]].warm_cols = ~0ull; /* every score upstream */
             k++;
         }
         CHECK(h->type->process(&h->op, b) == WEIR_OP_CONTINUE);

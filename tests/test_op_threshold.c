@@ -269,7 +269,7 @@ static void run_flagged(struct h_op *h, struct weir_batch_pool *pool, const floa
         while (k < n && b->n < 7) {
             int i = h_push_value(b, 0, s[k]);
             if (warm && warm[k])
-                weir_record_warming(&b->rec[i], ~0ull); /* a scorer upstream */
+                b->rec[i].flags |= WEIR_REC_WARMUP, b->rec[i].warm_cols = ~0ull; /* upstream */
             k++;
         }
         CHECK(h->type->process(&h->op, b) == WEIR_OP_CONTINUE);

@@ -273,11 +273,38 @@ static void test_guarantee_switch(void)
     weir_pipeline_free(c);
 }
 
+/* The score a threshold reads comes from other features after the reload
+ * (score's fields [v_z] -> [v_z, w_z]; the columns are the same): the
+ * threshold, whose JSON is unchanged, is made again too, since its conf holds
+ * the lineage that says which warm-ups mute it (kept, it went on unmuted by
+ * w_z's warm-up). */
+static void test_lineage(void)
+{
+    struct weir_reload_plan p;
+    char why[256];
+#define STD2 "{\"type\": \"standardize\", \"fields\": [\"v\", \"w\"], \"out\": [\"v_z\", \"w_z\"]}"
+    struct weir_pipeline *a = make(NULL, STD2 ", " SCORE ", " THR("0.9"), NULL, NULL);
+    struct weir_pipeline *b = make(NULL, STD2 ", {\"type\": \"score\", \"fields\": [\"v_z\", "
+                                         "\"w_z\"], \"out\": \"s\"}, " THR("0.9"), NULL, NULL);
+    CHECK(plan(a, b, &p, why) == WEIR_RELOAD_OPTIONS);
+    CHECK(p.changed == (1u << 2 | 1u << 3));
+    CHECK(p.relineaged == 1u << 3);
+    /* standardize's outputs each come from their own input: a threshold on
+     * v_z does not come from w */
+    CHECK(a && a->schema.feat_deps[weir_schema_find_feature(&a->schema, "v_z")] ==
+                   (weir_col_bit(weir_schema_find_feature(&a->schema, "v_z")) |
+                    weir_col_bit(weir_schema_find_feature(&a->schema, "v"))));
+    weir_pipeline_free(a);
+    weir_pipeline_free(b);
+#undef STD2
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
         return 1;
     test_kinds();
+    test_lineage();
     test_permutations();
     test_guarantee_switch();
     char cmd[300];

@@ -4,7 +4,8 @@
 # iforest on mem, which that score does not come from, still warms up (it
 # stayed silent until the forest's 256th record: every record was flagged
 # for every threshold); a threshold on an ensemble of the two is still
-# muted while either warms up (warm-ups chain).
+# muted while either warms up (warm-ups chain); one on calibrate's fc_cal,
+# calibrating fc and ifo together, comes from fc alone.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 T=$(mktemp -d /tmp/weir-test-warmup-lineage.XXXXXX)
@@ -17,10 +18,12 @@ with open("in.jsonl", "w") as f:
     for i in range(600):
         cpu = 50 + random.gauss(0, 1) + (400 if i in (150, 200, 400) else 0)
         f.write(json.dumps({"i": i, "cpu": round(cpu, 3), "mem": round(30 + random.gauss(0, 1), 3)}) + "\n")
-def pipeline(score, ensemble):
+def pipeline(score, ensemble, calibrate=False):
     ops = [{"type": "extract", "fields": {"i": "/i", "cpu": "/cpu", "mem": "/mem"}},
            {"type": "forecast", "fields": ["cpu"], "warmup": 20, "out": "fc"},
            {"type": "iforest", "fields": ["mem"], "out": "ifo"}]
+    if calibrate:
+        ops.append({"type": "calibrate", "fields": ["fc", "ifo"], "warmup": 50})
     if ensemble:
         ops.append({"type": "score", "method": "scores", "fields": ["fc", "ifo"]})
     ops.append({"type": "threshold", "score": score, "above": 0.9, "warmup": 0})
@@ -28,6 +31,7 @@ def pipeline(score, ensemble):
             "sinks": [{"type": "file", "path": "out.jsonl"}]}
 json.dump(pipeline("fc", False), open("own.json", "w"))
 json.dump(pipeline("anomaly_score", True), open("ensemble.json", "w"))
+json.dump(pipeline("fc_cal", False, True), open("calibrated.json", "w"))
 EOF
 alerts() { # pipeline -> the alerting records' i, one line
     "$WEIR_BIN" run "$1" --quiet
@@ -41,4 +45,10 @@ for n in 150 200 400; do [[ " $own " == *" $n "* ]] || missing="$missing $n"; do
     fail "forecast's threshold, iforest warming up: alerts at [$own], missing$missing"
 ens=$(alerts ensemble.json)
 [ "$ens" = 400 ] && ok || fail "the ensemble's threshold: alerts at [$ens], expected 400 alone (muted before the forest's 256th record)"
+# calibrate of both: fc_cal comes from fc alone (each output from its own input)
+cal=$(alerts calibrated.json)
+missing=
+for n in 150 200 400; do [[ " $cal " == *" $n "* ]] || missing="$missing $n"; done
+[ -z "$missing" ] && ok ||
+    fail "a threshold on fc_cal (calibrate of fc and ifo), iforest warming up: alerts at [$cal], missing$missing"
 finish test_warmup_lineage
