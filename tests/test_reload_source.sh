@@ -120,7 +120,9 @@ def writer():  # paced while the reloads go on; holds the FIFO open until they a
         reloads_done.wait(120)
 w = threading.Thread(target=writer)
 w.start()
-time.sleep(0.2)
+end = time.time() + 30  # records out: the workers are up (a SIGHUP before is ignored)
+while (not os.path.exists(out) or os.path.getsize(out) == 0) and time.time() < end:
+    time.sleep(0.01)
 under_load = 0
 for k in range(1, 25):
     s = dict(src)
