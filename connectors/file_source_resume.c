@@ -213,17 +213,6 @@ int weir_file_source_open_start(struct file_source *fs, const struct weir_source
     return rc < 0 ? rc : resume(fs, old, !same_before(was, was_before, c, at), err);
 }
 
-/* Whether two listings name the same files in the same order. */
-static int same_listing(const struct weir_file_list *a, const struct weir_file_list *b)
-{
-    if (a->n != b->n)
-        return 0;
-    for (size_t k = 0; k < a->n; k++)
-        if (strcmp(a->paths[k], b->paths[k]) != 0)
-            return 0;
-    return 1;
-}
-
 /* A reload that leaves the file source's own options as they are (only the
  * batch size, say) keeps it reading where it is: the same file, the same
  * line, the same partition. Not when a directory's or glob's listing
@@ -235,5 +224,5 @@ int weir_file_source_keeps(const void *conf, const void *next)
     return strcmp(a->path, b->path) == 0 && a->format == b->format &&
            a->max_record_bytes == b->max_record_bytes && a->read_size == b->read_size &&
            strcmp(a->delimiter, b->delimiter) == 0 && a->inflate_ahead == b->inflate_ahead &&
-           same_listing(&a->files, &b->files);
+           same_before(a, a->files.n, b, b->files.n); /* the whole listing */
 }
