@@ -91,7 +91,7 @@ struct weir_prepare {
                               whose names cost more than a header (JSON Lines) reads them */
 };
 
-/* Which operators feature col's value comes from (see feat_deps). */
+/* Which features (their lineage bits, see feat_deps) feature col's value comes from. */
 uint64_t weir_schema_feature_deps(const struct weir_schema *s, int col);
 /* The lineage of what operator op_index (of a type that declares its reads
  * or not) wrote, once its prepare() is done: each output comes from all it

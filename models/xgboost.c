@@ -119,18 +119,20 @@ static int feature_names(struct weir_model *m, json_t *learner, char *err, size_
 
 /* One tree's arrays, read from its text into the loader's work arrays. */
 struct tree_arrays {
-    double *left, *right, *feat, *cond, *dleft;
+    double *left, *right, *feat, *cond, *dleft, *hess;
     size_t n;
+    int covered; /* hess holds n finite numbers >= 0 */
 };
 
-static const char *const tree_keys[] = {"left_children", "right_children", "split_indices",
-                                        "split_conditions", "default_left", "categories_nodes"};
+static const char *const tree_keys[] = {"left_children",    "right_children", "split_indices",
+                                        "split_conditions", "default_left",   "categories_nodes",
+                                        "sum_hessian"};
 
 static int tree_arrays(struct jspan tree, size_t k, struct tree_arrays *a, size_t cap, char *err,
                        size_t errlen)
 {
-    struct jspan v[6];
-    if (jspan_members(tree, tree_keys, 6, v) < 0)
+    struct jspan v[7];
+    if (jspan_members(tree, tree_keys, 7, v) < 0)
         return FAIL("trees[%zu]: expected an object", k);
     double **dst[5] = {&a->left, &a->right, &a->feat, &a->cond, &a->dleft};
     long n[5];
@@ -143,6 +145,10 @@ static int tree_arrays(struct jspan tree, size_t k, struct tree_arrays *a, size_
                     "split_conditions and default_left of one length, of numbers", k);
     if (v[5].p && jspan_count(v[5]) != 0)
         return FAIL("trees[%zu] has categorical splits: not supported", k);
+    /* Node covers only explain (TreeSHAP): a file without them still scores */
+    a->covered = v[6].p && jspan_numbers(v[6], a->hess, cap) == n[0];
+    for (size_t j = 0; a->covered && j < a->n; j++)
+        a->covered = isfinite(a->hess[j]) && a->hess[j] >= 0;
     return 0;
 }
 
@@ -185,6 +191,7 @@ static int tree(struct weir_model *m, const struct tree_arrays *a, size_t k, siz
     struct weir_tree_node *node = (struct weir_tree_node *)m->trees.node + base;
     float *leaf = (float *)m->trees.leaf + base;
     uint8_t *is_leaf = (uint8_t *)m->trees.is_leaf + base;
+    float *cover = m->trees.cover && a->covered ? (float *)m->trees.cover + base : NULL;
     uint32_t *order = work, *depth = work + a->n, *seen = work + 2 * a->n; /* by old index */
     memset(seen, 0, a->n * sizeof *seen);
     uint32_t max_depth = 0, next = 1;
@@ -197,6 +204,10 @@ static int tree(struct weir_model *m, const struct tree_arrays *a, size_t k, siz
         if ((rc = node_children(a, k, j, m->nin, &l, &r, err, errlen)) < 0)
             return rc;
         double c = a->cond[j];
+        if (cover && !(a->hess[j] > 0 || l == -1))
+            cover = NULL; /* a split no training data reached: no expectations to take */
+        if (cover)
+            cover[q] = (float)a->hess[j];
         if (l == -1) {
             is_leaf[q] = 1;
             leaf[q] = (float)c;
@@ -219,6 +230,8 @@ static int tree(struct weir_model *m, const struct tree_arrays *a, size_t k, siz
     }
     *used = next;
     *depth_out = max_depth;
+    if (!cover)
+        m->trees.cover = NULL; /* one tree without: the model explains nothing */
     return 0;
 }
 
@@ -275,15 +288,23 @@ static int trees(struct weir_model *m, json_t *learner, struct jspan arr, char *
     uint32_t *root = weir_model_alloc(m, nt * sizeof *root);
     uint32_t *tdepth = weir_model_alloc(m, nt * sizeof *tdepth);
     uint32_t *work = malloc(3 * widest * sizeof *work);
-    double *nums = malloc(5 * widest * sizeof *nums);
+    double *nums = malloc(6 * widest * sizeof *nums);
     t->node = weir_model_alloc(m, (nn ? nn : 1) * sizeof *t->node);
     t->leaf = weir_model_alloc(m, (nn ? nn : 1) * sizeof *t->leaf);
     t->is_leaf = weir_model_alloc(m, nn ? nn : 1);
-    int rc = !root || !tdepth || !work || !nums || !t->node || !t->leaf || !t->is_leaf
+    t->cover = weir_model_alloc(m, (nn ? nn : 1) * sizeof *t->cover);
+    int rc = !root || !tdepth || !work || !nums || !t->node || !t->leaf || !t->is_leaf ||
+                     !t->cover
                  ? fail(err, errlen, -ENOMEM, "out of memory")
                  : 0;
-    struct tree_arrays a = {nums, nums + widest, nums + 2 * widest, nums + 3 * widest,
-                            nums + 4 * widest, 0};
+    struct tree_arrays a = {nums,
+                            nums + widest,
+                            nums + 2 * widest,
+                            nums + 3 * widest,
+                            nums + 4 * widest,
+                            nums + 5 * widest,
+                            0,
+                            0};
     size_t base = 0, at = 0;
     struct jspan item;
     for (size_t k = 0; rc == 0 && k < nt && jspan_next_item(arr, &at, &item) == 1; k++) {

@@ -86,6 +86,18 @@ static const struct weir_option model_options[] = {
      "where the model runs: cpu, auto (CUDA when a device is present, else the CPU, said in one "
      "log line) or cuda (an error at start without a device); docs/models.md",
      offsetof(struct model_conf, device), 0, 0, 0, "cpu|auto|cuda"},
+    {"explain", WEIR_OPT_BOOL, "false",
+     "tree ensembles: write the string field out + \"_explain\" for a record scoring at least "
+     "explain_above: the explain_k inputs that raised its margin most (exact TreeSHAP values, "
+     "as XGBoost's pred_contribs), their values and f_lo..f_hi when written upstream "
+     "(threshold quotes it when the score fires)",
+     offsetof(struct model_conf, explain), 0, 0, 0, NULL},
+    {"explain_k", WEIR_OPT_INT, "3", "with explain: inputs listed",
+     offsetof(struct model_conf, explain_k), WEIR_OPT_RANGE, 1, 16, NULL},
+    {"explain_above", WEIR_OPT_NUMBER, "0.5",
+     "with explain: only a record scoring at least this gets the text (the work is about "
+     "depth² × leaves per tree; keep it at the threshold that quotes it)",
+     offsetof(struct model_conf, explain_above), 0, 0, 0, NULL},
     {0},
 };
 
@@ -193,7 +205,7 @@ static int shape_fits(const struct model_conf *c, const struct weir_model *m,
         snprintf(why, len, "\"precision\": \"int8\" needs a dense network, got %s", m->what);
         return -EINVAL;
     }
-    return 0;
+    return model_explain_fits(c, m, why, len);
 }
 
 /* A new version must read the same inputs and write as many outputs. */
@@ -360,8 +372,10 @@ static int model_prepare_rest(struct model_conf *c, const json_t *raw, struct we
 {
     char path[256];
     int shared = c->shared != NULL;
+    static const char *const explain_opts[] = {"explain_k", "explain_above", NULL};
     snprintf(c->where, sizeof c->where, "%s", p->path);
     c->version_col = -1;
+    c->explain_col = -1;
     c->live = calloc(1, sizeof *c->live);
     if (!c->live) {
         weir_diag_add(p->diag, p->path, "out of memory");
@@ -369,6 +383,9 @@ static int model_prepare_rest(struct model_conf *c, const json_t *raw, struct we
     }
     if (sscanf(p->path, "operators[%d]", &c->live->index) != 1)
         c->live->index = -1;
+    if (weir_options_only_with(raw, model_options, explain_opts, c->explain,
+                               "\"explain\": true", p->diag, p->path))
+        return 1;
     if (c->is_dir && c->pin)
         say_marker(c); /* without a pin: when the workers start (not on validate, not on a
                           SIGHUP's second reading of the file) */
@@ -390,6 +407,7 @@ static int model_prepare_rest(struct model_conf *c, const json_t *raw, struct we
     if (resolve_device(c, p) < 0)
         return 1;
     int bad = match_features(c, raw, p);
+    bad += model_explain_prepare(c, p);
     if (!bad && c->out.n != c->model->nout) {
         weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "out"),
                       "expected %zu name%s (the outputs of %s), got %zu", c->model->nout,
@@ -443,6 +461,8 @@ static void model_release(void *vconf)
     free(c->reason);
     free(c->in_col);
     free(c->out_col);
+    free(c->lo_col);
+    free(c->hi_col);
     weir_model_free(c->model);
     model_share_free(last ? entry : NULL); /* after the cell: its watcher used the spec */
 }
@@ -524,6 +544,8 @@ void model_write_row(const struct model_conf *c, const struct weir_model *m, con
     float *row = weir_batch_row(b, i);
     for (size_t k = 0; k < m->nout; k++)
         row[c->out_col[k]] = y[k];
+    if (c->explain_col >= 0)
+        model_explain_row(c, m, b, i, y[0]);
     if (c->version_col >= 0) /* the conf and the cell outlive every batch */
         b->S[(size_t)i * b->nstr + (size_t)c->version_col] =
             (struct weir_str){version, (uint32_t)strlen(version)};
@@ -689,4 +711,5 @@ const struct weir_operator_type weir_op_model = {
     .destroy = model_destroy,
     .release = model_release,
     .model_inputs = model_inputs,
+    .reads_declared = 1, /* its inputs, through weir_schema_feature_in */
 };

@@ -53,6 +53,14 @@ struct model_conf {
     int version_col;   /* -1: not written */
     struct model_shared *shared;  /* the cell's entry among the loaded ones (model_share.c) */
     struct weir_model_ref *held;  /* a conf serving a cell another loaded: the version it took */
+    /* explanations (model_explain.c) */
+    int explain;
+    int64_t explain_k;
+    double explain_above;
+    float explain_above_f; /* the scores are floats: compared as threshold compares */
+    int explain_col;        /* the string out[0] + "_explain", or -1 */
+    char explain_name[256];
+    int *lo_col, *hi_col;   /* (nin) f_lo and f_hi an upstream operator writes, or -1 */
 };
 
 struct slot {
@@ -101,6 +109,15 @@ int model_gather_row(const struct model_conf *c, const struct weir_model *m, str
 /* Writes one row's outputs (and the version's name) into record i. */
 void model_write_row(const struct model_conf *c, const struct weir_model *m, const char *version,
                      struct weir_batch *b, uint32_t i, const float *y);
+
+/* Explanations (model_explain.c). fits: whether m can explain its scores
+ * (0 when "explain" is off). prepare: the columns, after the inputs. row:
+ * record i's account when score is at least explain_above, else none. */
+int model_explain_fits(const struct model_conf *c, const struct weir_model *m, char *why,
+                       size_t len);
+int model_explain_prepare(struct model_conf *c, struct weir_prepare *p);
+void model_explain_row(const struct model_conf *c, const struct weir_model *m,
+                       struct weir_batch *b, uint32_t i, float score);
 
 /* The metrics (model_metrics.c): a conf's figures are on /metrics from its
  * first worker's init (add, idempotent) until release (remove). run: one

@@ -30,7 +30,7 @@ struct model_shared {
     struct weir_model_cell *cell;
     char *key;             /* NULL: not to be shared (no identity) */
     int confs;             /* confs serving the cell */
-    struct model_conf spec; /* nin, nout, input_name (owned), precision, where */
+    struct model_conf spec; /* nin, nout, input_name (owned), precision, explain, where */
     struct model_shared *next;
 };
 
@@ -109,6 +109,7 @@ int model_share_add(struct model_conf *c, const char *key)
     e->spec.nin = c->nin;
     e->spec.nout = c->nout;
     e->spec.precision = c->precision;
+    e->spec.explain = c->explain; /* a version that cannot explain is refused */
     e->spec.input_name = names;
     snprintf(e->spec.where, sizeof e->spec.where, "%s", c->where);
     c->shared = e;

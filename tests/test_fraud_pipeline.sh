@@ -4,7 +4,8 @@
 # the gzip daily files through a glob), every feature of every transaction
 # equals the handbook's own pandas computation (tests/fraud_features_ref.py)
 # within 1e-4 relative; the labels never reach the first sink; every
-# transaction has a fraud_score in [0, 1].
+# transaction has a fraud_score in [0, 1]; every alert carries the model's
+# account of its score.
 # Skipped (77) without the data or pandas.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -50,6 +51,16 @@ PY
 rc=$?
 cat "$T/cmp"
 if [ $rc -eq 0 ]; then ok; else fail "features differ from the handbook's pandas computation"; fi
+
+# Every alert says why: the model's account of its log-odds, the amount
+# against the range the card's baseline expects when it is among the top.
+n=$(grep -c '^ALERT' "$T/alerts.txt")
+explained=$(grep -c '^ALERT .*explain="fraud_score=[0-9.]* >= 0.9; log-odds [-0-9.]* from [-0-9.]*: [A-Z0-9_]*=' "$T/alerts.txt")
+if [ "$n" -gt 0 ] && [ "$explained" = "$n" ] && grep -q ' TX_AMOUNT=[0-9.]* [+-][0-9.e-]* expected [0-9.e+]*\.\.[0-9.e+]*[,;]' "$T/alerts.txt"; then
+    ok
+else
+    fail "$explained of $n alerts explained: $(grep -m1 '^ALERT' "$T/alerts.txt")"
+fi
 
 timeout 300 "$WEIR_BIN" run pipelines/fraud-embedded.json >"$T/emb.out" 2>"$T/emb.err"
 rc=$?

@@ -5,7 +5,8 @@
 # stayed silent until the forest's 256th record: every record was flagged
 # for every threshold); a threshold on an ensemble of the two is still
 # muted while either warms up (warm-ups chain); one on calibrate's fc_cal,
-# calibrating fc and ifo together, comes from fc alone.
+# calibrating fc and ifo together, comes from fc alone; one on a model's
+# score comes from the model's inputs alone.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 T=$(mktemp -d /tmp/weir-test-warmup-lineage.XXXXXX)
@@ -51,4 +52,27 @@ missing=
 for n in 150 200 400; do [[ " $cal " == *" $n "* ]] || missing="$missing $n"; done
 [ -z "$missing" ] && ok ||
     fail "a threshold on fc_cal (calibrate of fc and ifo), iforest warming up: alerts at [$cal], missing$missing"
+# A model declares what it reads: a threshold on an XGBoost model's score of
+# cpu alerts while the iforest on mem warms up (before 2026-12-04 the model
+# counted as reading every feature before it: 400 alone).
+if /usr/bin/python3 -c 'import xgboost, numpy' 2>/dev/null; then
+    /usr/bin/python3 - <<'EOF'
+import json
+import numpy as np, xgboost as xgb
+rows = [json.loads(l) for l in open("in.jsonl")]
+X = np.array([[r["cpu"]] for r in rows], dtype=np.float32)
+y = (X[:, 0] > 200).astype(np.float32)
+xgb.train({"objective": "binary:logistic", "max_depth": 2, "min_child_weight": 0, "nthread": 1, "seed": 1},
+          xgb.DMatrix(X, label=y, feature_names=["cpu"]), 30).save_model("m.json")
+p = json.load(open("own.json"))
+p["operators"][1] = {"type": "model", "path": "m.json", "out": "p"}
+p["operators"][-1]["score"] = "p"
+json.dump(p, open("model.json", "w"))
+EOF
+    mod=$(alerts model.json)
+    [ "$mod" = "150 200 400" ] && ok ||
+        fail "a threshold on a model's score of cpu, iforest warming up: alerts at [$mod], expected 150 200 400"
+else
+    echo "the model case: skipped (/usr/bin/python3 without xgboost)"
+fi
 finish test_warmup_lineage

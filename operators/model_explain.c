@@ -1,0 +1,172 @@
+/* The model operator's explanations ("explain": true). For a record a tree
+ * ensemble scores at least explain_above, the string field out + "_explain"
+ * (threshold quotes it when the score fires) says which inputs raised the
+ * score most: their exact TreeSHAP values (kernels/trees_shap.c, what
+ * XGBoost's pred_contribs gives), with each one's value and, when an
+ * upstream operator writes f_lo and f_hi, the range it was expected in;
+ * then what the trees give every record (the base) and the other inputs
+ * together, so the parts add up to the margin:
+ *
+ *   log-odds 2.95 from -5.71: TERMINAL_ID_RISK_30DAY_WINDOW=0.43 +4.61,
+ *   AMOUNT_TO_BASE=4.1 +2.23 expected 0..2.5, TX_AMOUNT=212.3 +0.96;
+ *   the other 47 +0.86
+ *
+ * Contributions are in the model's margin: log-odds for the logistic
+ * objectives, the output itself for squared error. Dense networks have no
+ * such exact account: "explain" asks for trees, and a version swapped in
+ * later must be trees with covers too (model.c's shape_fits). Only the
+ * records above explain_above pay for it (about depth² × leaves steps per
+ * tree), so keep it at the threshold that quotes it. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/operator.h"
+#include "operators/model.h"
+#include "operators/scorer.h"
+
+/* Deeper trees (lossguide without max_depth) would take O(depth²) memory
+ * and depth-deep recursion per explained record. */
+#define MODEL_EXPLAIN_MAX_DEPTH 64
+
+int model_explain_fits(const struct model_conf *c, const struct weir_model *m, char *why,
+                       size_t len)
+{
+    if (!c->explain)
+        return 0;
+    if (m->kind != WEIR_MODEL_TREES || m->nout != 1) {
+        snprintf(why, len, "\"explain\" needs a tree ensemble with one output, got %s", m->what);
+        return -EINVAL;
+    }
+    size_t deepest = 0;
+    for (size_t k = 0; k < m->trees.ntrees; k++)
+        deepest = m->trees.depth[k] > deepest ? m->trees.depth[k] : deepest;
+    if (deepest > MODEL_EXPLAIN_MAX_DEPTH) {
+        snprintf(why, len, "\"explain\" takes trees at most %d deep, and %s has one %zu deep",
+                 MODEL_EXPLAIN_MAX_DEPTH, m->what, deepest);
+        return -EINVAL;
+    }
+    if (!m->trees.cover) {
+        snprintf(why, len,
+                 "\"explain\" needs each node's cover (XGBoost's sum_hessian), and "
+                 "%s has none",
+                 m->what);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* The feature name + suffix an earlier operator writes, or -1. Only quoted
+ * in the text, not read for the score: not declared as a read (lineage). */
+static int written_before(const struct weir_prepare *p, const char *name, const char *suffix)
+{
+    char buf[300];
+    snprintf(buf, sizeof buf, "%s%s", name, suffix);
+    int col = weir_schema_find_feature(p->schema, buf);
+    int by = col >= 0 ? p->schema->feat[col].producer : -1;
+    return by >= 0 && by < p->op_index ? col : -1;
+}
+
+int model_explain_prepare(struct model_conf *c, struct weir_prepare *p)
+{
+    char path[256], why[300];
+    c->explain_col = -1;
+    if (!c->explain)
+        return 0;
+    if (model_explain_fits(c, c->model, why, sizeof why) < 0) {
+        weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "explain"), "%s", why);
+        return 1;
+    }
+    c->lo_col = malloc(c->features.n * sizeof *c->lo_col);
+    c->hi_col = malloc(c->features.n * sizeof *c->hi_col);
+    if (!c->lo_col || !c->hi_col) {
+        weir_diag_add(p->diag, p->path, "out of memory");
+        return 1;
+    }
+    for (size_t k = 0; k < c->features.n; k++) {
+        c->lo_col[k] = written_before(p, c->features.v[k], "_lo");
+        c->hi_col[k] = written_before(p, c->features.v[k], "_hi");
+    }
+    c->explain_above_f = (float)c->explain_above; /* as threshold compares its "above" */
+    c->explain_col = scorer_explain_out(p, c->out.v[0], c->explain_name, sizeof c->explain_name);
+    if (c->explain_col < 0)
+        return 1;
+    p->schema->str[c->explain_col].emit = 1; /* in output records, as the score is */
+    return 0;
+}
+
+/* " name=value +contribution[ expected lo..hi]" */
+static size_t one_input(const struct model_conf *c, const float *row, size_t k, double phi,
+                        int first, char *buf, size_t size, size_t len)
+{
+    float x = row[c->in_col[k]];
+    char value[32];
+    if (isnan(x))
+        snprintf(value, sizeof value, "missing");
+    else
+        snprintf(value, sizeof value, "%.6g", x);
+    len += (size_t)snprintf(buf + len, size - len, "%s %s=%s %+.6g", first ? ":" : ",",
+                            c->features.v[k], value, phi);
+    if (len < size && c->lo_col[k] >= 0 && c->hi_col[k] >= 0 && !isnan(row[c->lo_col[k]]) &&
+        !isnan(row[c->hi_col[k]]))
+        len += (size_t)snprintf(buf + len, size - len, " expected %.6g..%.6g", row[c->lo_col[k]],
+                                row[c->hi_col[k]]);
+    return len;
+}
+
+/* The text for one row, its contributions phi (nin + 1: the base last). */
+static size_t account(const struct model_conf *c, const struct weir_model *m, const float *row,
+                      const double *phi, unsigned char *used, char *buf, size_t size)
+{
+    double base = phi[m->nin] + m->base_margin, margin = base, rest = 0;
+    for (size_t k = 0; k < m->nin; k++)
+        margin += phi[k];
+    size_t len = (size_t)snprintf(buf, size, "%s %.6g from %.6g",
+                                  m->output == WEIR_OUTPUT_PROBABILITY ? "log-odds" : "margin",
+                                  margin, base);
+    size_t shown = 0;
+    for (int64_t n = 0; n < c->explain_k && len < size; n++) {
+        size_t top = m->nin;
+        for (size_t k = 0; k < m->nin; k++)
+            if (!used[k] && phi[k] > 0 && (top == m->nin || phi[k] > phi[top]))
+                top = k;
+        if (top == m->nin)
+            break;
+        used[top] = 1;
+        len = one_input(c, row, top, phi[top], shown++ == 0, buf, size, len);
+    }
+    for (size_t k = 0; k < m->nin; k++)
+        rest += used[k] ? 0 : phi[k];
+    if (len < size && shown < m->nin)
+        len += (size_t)snprintf(buf + len, size - len, "%s the other %zu %+.6g",
+                                shown ? ";" : ": none raised it;", m->nin - shown, rest);
+    return len < size ? len : size - 1;
+}
+
+void model_explain_row(const struct model_conf *c, const struct weir_model *m, struct weir_batch *b,
+                       uint32_t i, float score)
+{
+    b->S[(size_t)i * b->nstr + (size_t)c->explain_col] = (struct weir_str){NULL, 0};
+    if (!(score >= c->explain_above_f) || !m->trees.cover)
+        return;
+    const float *row = weir_batch_row(b, i);
+    /* phi (nin + 1), the path scratch, the row's inputs (nin floats), used (nin bytes) */
+    size_t path_doubles = (weir_trees_shap_scratch(&m->trees) + 7) / 8;
+    double *phi = calloc(m->nin + 1 + path_doubles + m->nin, sizeof *phi);
+    char text[2048];
+    if (phi) { /* out of memory: the score stands without its account */
+        float *x = (float *)(phi + m->nin + 1 + path_doubles);
+        unsigned char *used = (unsigned char *)(x + m->nin);
+        for (size_t k = 0; k < m->nin; k++)
+            x[k] = row[c->in_col[k]];
+        weir_trees_shap(&m->trees, x, phi, phi + m->nin + 1);
+        size_t len = account(c, m, row, phi, used, text, sizeof text);
+        char *s = weir_arena_strdup(&b->arena, text, len);
+        if (s)
+            b->S[(size_t)i * b->nstr + (size_t)c->explain_col] =
+                (struct weir_str){s, (uint32_t)len};
+    }
+    free(phi);
+}

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# The model operator's "explain": for a record a tree ensemble scores at
+# least explain_above, "<out>_explain" lists the inputs that raised its
+# margin most by their exact TreeSHAP values. tests/model_xgb.py trains the
+# models (3,000 rows, 10% missing values); tests/model_explain.py holds each
+# account to XGBoost's own pred_contribs (within 1e-4), checks that the
+# listed inputs are the top positive ones in order, that the parts add up to
+# the margin and that the margin is the score's log-odds. Then: only records
+# above explain_above get an account, f_lo..f_hi written upstream is quoted,
+# threshold quotes the account in its alerts, and what cannot be explained
+# (a dense network, a file without node covers) or explain_k without
+# explain is an error at validate, and a version without covers is not
+# swapped in.
+# Skipped (77) without /usr/bin/python3 + xgboost + numpy.
+set -u
+. "$(dirname "$0")/lib.sh"
+PY=/usr/bin/python3
+if ! $PY -c 'import xgboost, numpy' 2>/dev/null; then
+    echo "skipped: /usr/bin/python3 with xgboost and numpy is needed (Debian: python3-xgboost)"
+    exit 77
+fi
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+$PY tests/model_xgb.py train "$T" >/dev/null || { fail "training failed"; finish; }
+
+FIELDS=""
+for i in 0 1 2 3 4 5 6 7; do FIELDS="$FIELDS${FIELDS:+, }\"f$i\": {\"path\": \"/f$i\", \"required\": false}"; done
+NAMES='"features": ["f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7"]'
+pipeline() { # name model-options [operators after the model]
+    cat >"$T/p_$1.json" <<JSON
+{"source": {"type": "file", "path": "$T/input.jsonl", "max_records": 100},
+ "operators": [
+  {"type": "extract", "fields": {$FIELDS}},
+  {"type": "derive", "fields": {"f1_lo": "-1", "f1_hi": "1"}},
+  {"type": "model", "out": "y", $2} ${3:-}],
+ "sinks": [{"type": "file", "path": "$T/$1.out.jsonl"}],
+ "dead_letter": {"type": "file", "path": "$T/$1.dead.jsonl"}}
+JSON
+}
+run() { # name
+    if "$WEIR_BIN" run "$T/p_$1.json" --quiet --workers 2 2>"$T/$1.err"; then ok; else fail "$1: weir run failed: $(cat "$T/$1.err")"; fi
+}
+
+# Every record explained: the accounts against XGBoost's.
+pipeline all "\"path\": \"$T/binary.json\", \"explain\": true, \"explain_above\": 0"
+run all
+if $PY tests/model_explain.py check "$T" binary "$T/all.out.jsonl" 3; then ok; else fail "binary: accounts differ from xgboost's pred_contribs"; fi
+pipeline raw "\"path\": \"$T/squared.json\", $NAMES, \"explain\": true, \"explain_k\": 8, \"explain_above\": -1e9"
+run raw
+if $PY tests/model_explain.py check "$T" squared "$T/raw.out.jsonl" 8; then ok; else fail "squared error: accounts differ from xgboost's pred_contribs"; fi
+grep -q '"y_explain":"margin ' "$T/raw.out.jsonl" && ok || fail "a raw model's account is not in its margin: $(head -1 "$T/raw.out.jsonl")"
+grep -q '=missing [+-]' "$T/all.out.jsonl" && ok || fail "a missing input is not said so"
+
+# Only records at or above explain_above; the range written upstream quoted.
+pipeline above "\"path\": \"$T/binary.json\", \"explain\": true, \"explain_above\": 0.9"
+run above
+$PY - "$T/above.out.jsonl" <<'PY' && ok || fail "explain_above 0.9: accounts on the wrong records"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+wrong = [r["row"] for r in recs if (r["y"] >= 0.9) != (r.get("y_explain") is not None)]
+ranged = [r for r in recs if " f1=" in (r.get("y_explain") or "")]
+assert len(recs) == 3000 and not wrong, wrong[:5]
+assert ranged and all(" expected -1..1" in r["y_explain"] for r in ranged), ranged[:1]
+print(f"{sum(r.get('y_explain') is not None for r in recs)} of {len(recs)} records explained")
+PY
+
+# threshold quotes the score's own account in its alerts.
+pipeline alerts "\"path\": \"$T/binary.json\", \"explain\": true, \"explain_above\": 0.99" \
+    ', {"type": "threshold", "score": "y", "above": 0.99, "explain": ["f0"]}'
+run alerts
+$PY - "$T/alerts.out.jsonl" <<'PY' && ok || fail "threshold does not quote the model's account"
+import json, sys
+alerts = [r for r in map(json.loads, open(sys.argv[1])) if r["alert"]]
+assert alerts and all(r["explain"].startswith("y=") and "; log-odds " in r["explain"]
+                      and r["y_explain"] in r["explain"] for r in alerts), alerts[:1]
+PY
+
+bad() { # what model-options expected-text
+    pipeline bad "$2"
+    if "$WEIR_BIN" validate "$T/p_bad.json" >"$T/bad.out" 2>&1; then
+        fail "$1: validate accepted it"
+    elif grep -qF -- "$3" "$T/bad.out"; then ok
+    else fail "$1: expected the message to contain '$3', got: $(cat "$T/bad.out")"; fi
+}
+$PY - "$T" <<'PY'
+import json, sys
+m = json.load(open(f"{sys.argv[1]}/binary.json"))
+del m["learner"]["gradient_booster"]["model"]["trees"][3]["sum_hessian"]
+json.dump(m, open(f"{sys.argv[1]}/uncovered.json", "w"))
+PY
+bad "a dense network" "\"path\": \"pipelines/models/fraud-ae.safetensors\", \"explain\": true" \
+    'operators[2].explain: "explain" needs a tree ensemble with one output, got dense 15-16-8-16-15'
+bad "no node covers" "\"path\": \"$T/uncovered.json\", \"explain\": true" \
+    "needs each node's cover (XGBoost's sum_hessian), and 60 trees over 8 features"
+bad "explain_k without explain" "\"path\": \"$T/binary.json\", \"explain_k\": 2" \
+    'operators[2].explain_k: expected only with "explain": true'
+# The file without covers still scores.
+pipeline uncovered "\"path\": \"$T/uncovered.json\""
+run uncovered
+# ... and is no version to swap in while "explain" is on.
+mkdir "$T/v" && cp "$T/binary.json" "$T/v/v1.json"
+pipeline swap "\"path\": \"$T/v\", \"reload_ms\": 20, \"explain\": true, \"explain_above\": 0"
+sed -i "s|\"path\": \"$T/input.jsonl\"|\"path\": \"-\"|" "$T/p_swap.json"
+{ head -5 "$T/input.jsonl"; sleep 0.3; cp "$T/uncovered.json" "$T/v/v2.json"; sleep 0.6; head -5 "$T/input.jsonl"; } |
+    "$WEIR_BIN" run "$T/p_swap.json" --quiet 2>"$T/swap.err"
+grep -qF "model version v2.json rejected, the current one keeps serving: \"explain\" needs each node's cover" "$T/swap.err" &&
+    [ "$(grep -c '"y_explain":"log-odds' "$T/swap.out.jsonl")" = 10 ] && ok ||
+    fail "a version without covers: $(cat "$T/swap.err")"
+finish

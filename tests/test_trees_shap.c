@@ -1,0 +1,148 @@
+/* kernels/trees_shap.c against the definition: a hand-worked stump, then
+ * random trees (features split on twice along a path, NaN inputs taking the
+ * default direction, leaves no training data reached) whose TreeSHAP values must equal the Shapley
+ * values worked out by brute force over every subset of features, each subset's value the tree's
+ * expectation with the other features integrated out by the nodes' covers. Both must add up to the
+ * row's margin. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "kernels/trees.h"
+
+static uint64_t seed = 0x5eedf00dcafe1234ull;
+static double urand(void) /* xorshift64: the test is the same every run */
+{
+    seed ^= seed << 13;
+    seed ^= seed >> 7;
+    seed ^= seed << 17;
+    return (double)(seed >> 11) / 9007199254740992.0;
+}
+
+struct forest {
+    struct weir_tree_node node[512];
+    float leaf[512], cover[512];
+    uint8_t is_leaf[512];
+    uint32_t root[4], depth[4], next;
+};
+
+/* Grows a tree at `at` (children appended at f->next); returns its cover. */
+static float grow(struct forest *f, uint32_t at, uint32_t d, uint32_t max, size_t nfeat,
+                  uint32_t *depth)
+{
+    *depth = d > *depth ? d : *depth;
+    if (d == max || (d > 0 && urand() < 0.25)) {
+        f->is_leaf[at] = 1;
+        f->leaf[at] = (float)(urand() * 4 - 2);
+        f->node[at] = weir_tree_leaf(at);
+        /* whole numbers: sums are exact; some leaves no training data reached */
+        return f->cover[at] = urand() < 0.1 ? 0 : (float)(1 + (int)(urand() * 20));
+    }
+    uint32_t l = f->next;
+    f->next += 2;
+    uint32_t feat = (uint32_t)(urand() * (double)nfeat);
+    f->node[at] = (struct weir_tree_node){(float)(urand() * 2 - 1),
+                                          feat | (urand() < 0.5 ? WEIR_TREE_DEFAULT_LEFT : 0), l};
+    f->is_leaf[at] = 0;
+    float c = grow(f, l, d + 1, max, nfeat, depth) + grow(f, l + 1, d + 1, max, nfeat, depth);
+    if (c == 0) { /* a split needs data (the loader refuses one without): a leaf instead */
+        f->is_leaf[at] = 1;
+        f->leaf[at] = 1;
+        f->node[at] = weir_tree_leaf(at);
+        return f->cover[at] = 1;
+    }
+    return f->cover[at] = c;
+}
+
+/* The tree's expectation given the features in set S (bits) at x's values. */
+static double given(const struct weir_trees *t, uint32_t j, const float *x, unsigned S)
+{
+    if (t->is_leaf[j])
+        return t->leaf[j];
+    const struct weir_tree_node *nd = &t->node[j];
+    uint32_t f = nd->feature & ~WEIR_TREE_DEFAULT_LEFT;
+    if (S & (1u << f)) {
+        int left = isnan(x[f]) ? (nd->feature & WEIR_TREE_DEFAULT_LEFT) != 0 : x[f] < nd->threshold;
+        return given(t, left ? nd->left : nd->left + 1, x, S);
+    }
+    uint32_t l = nd->left;
+    return (given(t, l, x, S) * t->cover[l] + given(t, l + 1, x, S) * t->cover[l + 1]) /
+           t->cover[j];
+}
+
+static double factorial(int n)
+{
+    return n <= 1 ? 1 : n * factorial(n - 1);
+}
+
+static void brute_force(const struct weir_trees *t, const float *x, int nfeat, double *phi)
+{
+    for (size_t k = 0; k < t->ntrees; k++) {
+        phi[nfeat] += given(t, t->root[k], x, 0);
+        for (int i = 0; i < nfeat; i++)
+            for (unsigned S = 0; S < 1u << nfeat; S++) {
+                if (S & (1u << i))
+                    continue;
+                int s = __builtin_popcount(S);
+                double w = factorial(s) * factorial(nfeat - s - 1) / factorial(nfeat);
+                phi[i] += w * (given(t, t->root[k], x, S | (1u << i)) - given(t, t->root[k], x, S));
+            }
+    }
+}
+
+static void stump(void)
+{
+    /* x0 < 0 ? -1 (cover 1) : 1 (cover 3): expected 0.5 */
+    struct weir_tree_node node[3] = {{0, 0, 1}, weir_tree_leaf(1), weir_tree_leaf(2)};
+    float leaf[3] = {0, -1, 1}, cover[3] = {4, 1, 3};
+    uint8_t is_leaf[3] = {0, 1, 1};
+    uint32_t root = 0, depth = 1;
+    struct weir_trees t = {1, 3, 2, &root, &depth, node, leaf, is_leaf, cover};
+    double scratch[64], phi[3] = {0};
+    CHECK(weir_trees_shap_scratch(&t) <= sizeof scratch);
+    float x[2] = {-1, 7};
+    weir_trees_shap(&t, x, phi, scratch);
+    CHECK(fabs(phi[0] - -1.5) < 1e-12);
+    CHECK(phi[1] == 0);
+    CHECK(fabs(phi[2] - 0.5) < 1e-12);
+}
+
+static void random_case(int ntrees, uint32_t max_depth, int nfeat)
+{
+    struct forest *f = calloc(1, sizeof *f);
+    for (int k = 0; k < ntrees; k++) {
+        f->root[k] = f->next++;
+        grow(f, f->root[k], 0, max_depth, (size_t)nfeat, &f->depth[k]);
+    }
+    struct weir_trees t = {(size_t)ntrees, f->next, (size_t)nfeat, f->root, f->depth,
+                           f->node,        f->leaf, f->is_leaf,    f->cover};
+    void *scratch = malloc(weir_trees_shap_scratch(&t));
+    for (int row = 0; row < 20; row++) {
+        float x[8];
+        for (int i = 0; i < nfeat; i++)
+            x[i] = urand() < 0.15 ? NAN : (float)(urand() * 2.4 - 1.2);
+        double phi[9] = {0}, want[9] = {0}, sum = 0;
+        float margin = 0;
+        weir_trees_shap(&t, x, phi, scratch);
+        brute_force(&t, x, nfeat, want);
+        weir_trees_ref(&t, x, (size_t)nfeat, 1, &margin);
+        int same = 1;
+        for (int i = 0; i <= nfeat; i++) {
+            same &= fabs(phi[i] - want[i]) < 1e-9 * (1 + fabs(want[i]));
+            sum += phi[i];
+        }
+        CHECK(same);
+        CHECK(fabs(sum - margin) < 1e-5 * (1 + fabs(margin)));
+    }
+    free(scratch);
+    free(f);
+}
+
+int main(void)
+{
+    stump();
+    for (int k = 0; k < 40; k++)
+        random_case(1 + (int)(urand() * 4), 1 + (uint32_t)(urand() * 6), 1 + (int)(urand() * 6));
+    return check_summary();
+}
