@@ -290,7 +290,7 @@ static int run_cut(struct weir_pipeline *pl, size_t cut, struct csv_out *out,
 static int load(const struct weir_features_opts *o, struct weir_pipeline **pl)
 {
     struct weir_diag diag = {0};
-    struct weir_load_opts lo = {.sets = o->sets, .nsets = o->nsets};
+    struct weir_load_opts lo = {.sets = o->sets, .nsets = o->nsets, .models_optional = 1};
     int rc = weir_pipeline_load_opts(o->pipeline, &lo, pl, &diag);
     weir_diag_print(&diag, stderr);
     weir_diag_free(&diag);

@@ -532,6 +532,7 @@ static int load_root(struct weir_pipeline *pl, const struct weir_load_opts *o,
     struct weir_prepare p = {.schema = &pl->schema, .diag = d, .path = "", .op_index = -1,
                              .file = pl->file, .sets = o->sets, .nsets = o->nsets,
                              .allow_unsafe_kafka = o->allow_unsafe_kafka,
+                             .models_optional = o->models_optional,
                              .lateness_ms = (int64_t)(top.lateness_ns / 1000000u),
                              .wants_input_names = wants_input_names(top.operators)};
     /* Until a source says what its records carry, nothing is known: the

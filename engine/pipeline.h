@@ -111,6 +111,9 @@ struct weir_load_opts {
     /* --embedded: the source, and sinks with brokers of their own, use the
      * embedded cluster (weir_override_embedded), before the overrides. */
     int embedded;
+    /* weir features / fit: a model operator whose model file is not there
+     * yet (the first training) prepares from its "features", never to run. */
+    int models_optional;
     /* The file's contents when they do not come from the file (tests,
      * fuzzing): file only names them in messages. NULL: read file. */
     const char *text;

@@ -89,6 +89,8 @@ struct weir_prepare {
     int64_t lateness_ms; /* the pipeline's allowed_lateness (what the watermark trails by) */
     int wants_input_names; /* an operator's "fields" has a wildcard key ("V*"): a source
                               whose names cost more than a header (JSON Lines) reads them */
+    int models_optional; /* weir features / fit: a model operator whose file is not there
+                            yet prepares from its "features" (the chain is cut before it) */
 };
 
 /* Which features (their lineage bits, see feat_deps) feature col's value comes from. */

@@ -47,8 +47,10 @@
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "engine/operator.h"
 #include "engine/opstate.h"
@@ -74,6 +76,7 @@ struct iforest_conf {
     size_t center_offset, ring_offset, node_offset, hold_offset, bytes;
     uint64_t layout;
     struct iforest_model trained; /* loaded from "model" */
+    int untrained; /* "model" not there yet, for weir features / fit: never runs */
 };
 
 static const struct weir_option iforest_options[] = {
@@ -148,6 +151,14 @@ static int prepare_model(struct iforest_conf *c, const json_t *raw, struct weir_
     }
     weir_path_key(ip, sizeof ip, p->path, "model");
     if (iforest_model_load(c->model, &c->trained, why, sizeof why) < 0) {
+        struct stat st;
+        if (p->models_optional && stat(c->model, &st) < 0 && errno == ENOENT) {
+            /* weir features / fit before the first forest: cut before, never run */
+            fprintf(stderr, "weir: %s: no model yet (%s): its \"fields\" are the inputs to "
+                    "train\n", p->path, why);
+            c->untrained = 1;
+            return bad;
+        }
         weir_diag_add(p->diag, ip, "%s", why);
         return bad + 1;
     }
@@ -230,6 +241,8 @@ static int iforest_init(struct weir_op *op, struct weir_error *err)
     const struct iforest_conf *c = op->conf;
     if (c->bytes > UINT32_MAX)
         return weir_error_set(err, -EINVAL, "iforest: %zu bytes per key is too large", c->bytes);
+    if (c->untrained)
+        return weir_error_set(err, -ENOENT, "iforest: %s: no model to serve", c->model);
     if (!c->model) { /* the online forest's build scratch */
         struct iforest_scratch *s = calloc(1, sizeof *s);
         op->state = s;

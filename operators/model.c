@@ -323,6 +323,36 @@ static void say_marker(const struct model_conf *c)
 
 static int model_prepare_rest(struct model_conf *c, const json_t *raw, struct weir_prepare *p);
 
+/* `weir features` and `weir fit` before the model is trained (its file, or
+ * any version in its directory, not there yet): the chain is cut before
+ * this operator, which only has to say what it reads (its "features", in
+ * the model's order) and writes. It is never run (init refuses). */
+static int model_prepare_absent(struct model_conf *c, const json_t *raw, struct weir_prepare *p,
+                                const char *why)
+{
+    char path[256];
+    snprintf(c->where, sizeof c->where, "%s", p->path);
+    c->version_col = c->explain_col = -1;
+    fprintf(stderr, "weir: %s: no model yet (%s): its \"features\" are the inputs to train\n",
+            p->path, why);
+    c->nin = c->features.n;
+    c->nout = c->out.n;
+    c->in_col = calloc(c->nin, sizeof *c->in_col);
+    c->out_col = calloc(c->nout, sizeof *c->out_col);
+    if (!c->in_col || !c->out_col) {
+        weir_diag_add(p->diag, p->path, "out of memory");
+        return 1;
+    }
+    int bad = 0;
+    for (size_t i = 0; i < c->nin; i++)
+        bad += (c->in_col[i] = weir_schema_feature_in(
+                    p, c->features.v[i], elem_path(path, sizeof path, p, raw, "features", i))) < 0;
+    for (size_t i = 0; i < c->nout; i++)
+        bad += (c->out_col[i] = weir_schema_feature_out(
+                    p, c->out.v[i], elem_path(path, sizeof path, p, raw, "out", i), 1)) < 0;
+    return bad;
+}
+
 static int model_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
 {
     struct model_conf *c = vconf;
@@ -345,11 +375,19 @@ static int model_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
         weir_model_file_id_of(file, &c->file_id); /* not there: the load says so */
     }
     struct startup start = {.c = c, .p = p};
-    if (!shared && weir_model_load_version(c->path, c->pin, &c->model, c->version,
-                                           sizeof c->version, err, sizeof err, version_rejected,
-                                           version_fits, &start) < 0) {
+    int rc = shared ? 0
+                    : weir_model_load_version(c->path, c->pin, &c->model, c->version,
+                                              sizeof c->version, err, sizeof err,
+                                              version_rejected, version_fits, &start);
+    if (rc < 0) {
         free(key);
-        weir_diag_add(p->diag, path, "%s", err);
+        if (rc == -ENOENT && p->models_optional && c->features.n)
+            return model_prepare_absent(c, raw, p, err);
+        weir_diag_add(p->diag, path, "%s%s", err,
+                      rc == -ENOENT && p->models_optional
+                          ? " (to train the first model from this pipeline, name its inputs in "
+                            "\"features\")"
+                          : "");
         return 1;
     }
     if (!shared && c->model->note[0])
@@ -473,6 +511,8 @@ static int model_init(struct weir_op *op, struct weir_error *err)
 {
     const struct model_conf *c = op->conf;
     size_t n = (size_t)c->max_records;
+    if (!c->cell) /* prepared for weir features or fit without its file (model_prepare_absent) */
+        return weir_error_set(err, -ENOENT, "model: %s: no model to serve", c->path);
     struct model_state *s = calloc(1, sizeof *s);
     if (!s)
         return weir_error_set(err, -ENOMEM, "model: out of memory");

@@ -5,6 +5,8 @@
 # inputs):
 #   - weir features writes exactly the features weir run computes (float32),
 #     the label columns and the event time; --until keeps only earlier rows;
+#   - the first model of a pipeline (its file not there yet) is trained on
+#     the model operator's "features" and then served;
 #   - logistic (plane label) and MLP (circle label) reach a stated validation
 #     AUC; served by the model operator in weir run they give the predictions
 #     weir fit reported within 1e-5; a logistic regression cannot learn the
@@ -112,6 +114,25 @@ serve "$T/lin.safetensors"
 d=$($PY tests/fit_data.py same "$T/lin.scores" "$T/served.jsonl" score)
 below "$d" 1e-5 && ok || fail "logistic: weir run and weir fit differ by $d"
 
+# The first model of a pipeline: its file is not there yet. Fitting the
+# pipeline trains on the model operator's "features", writes the file, and
+# the pipeline then serves it; without "features" the inputs are unknown.
+sed -e "s|\"path\": \"MODEL\", |\"path\": \"$T/first/m.safetensors\", \"features\": [\"a\", \"b\", \"ab\"], |" \
+    -e "s|$T/run.jsonl|$T/first.jsonl|" "$T/scored.json" >"$T/first.json"
+mkdir "$T/first"
+if "$WEIR_BIN" fit "$T/first.json" --type logistic --label y_lin --out "$T/first/m.safetensors" \
+    >"$T/first.out" 2>&1 && grep -qF "operators[2]: no model yet (cannot open model file $T/first/m.safetensors" "$T/first.out" &&
+    "$WEIR_BIN" run "$T/first.json" --quiet 2>>"$T/first.out" && [ "$(grep -c '"score":0\.' "$T/first.jsonl")" -gt 1000 ]; then
+    ok
+else
+    fail "the first model of a pipeline: $(cat "$T/first.out")"
+fi
+sed "s|\"features\": \[\"a\", \"b\", \"ab\"\], ||; s|first/m.safetensors|first/none.safetensors|" "$T/first.json" >"$T/first_unnamed.json"
+"$WEIR_BIN" fit "$T/first_unnamed.json" --type logistic --label y_lin --out "$T/first/none.safetensors" >"$T/first2.out" 2>&1
+rc=$?
+[ $rc -ne 0 ] && grep -qF '(to train the first model from this pipeline, name its inputs in "features")' "$T/first2.out" && ok ||
+    fail "the first model without \"features\": rc $rc, $(cat "$T/first2.out")"
+
 fit mlp y_circ "$T/circ.safetensors" "$T/circ.scores" --features a,b --seed 7 >"$T/circ.txt"
 a=$(auc_of validation "$T/circ.txt")
 echo "mlp, circle label: validation AUC $a"
@@ -201,6 +222,11 @@ done
 "$WEIR_BIN" run "$T/forest.json" --set "operators[2].model=$T/if_p.json" \
     --set "sinks[0].path=$T/served_p.jsonl" --quiet && cmp -s "$T/served.jsonl" "$T/served_p.jsonl" &&
     ok || fail "iforest: weir run with the model fitted from its pipeline"
+# ... and its first forest, before the file is there: the same file.
+"$WEIR_BIN" fit "$T/forest.json" --set "operators[2].model=$T/if_first.json" --type iforest \
+    --seed 5 --trees 50 --out "$T/if_first.json" >"$T/if_first.out" 2>&1 &&
+    grep -qF "operators[2]: no model yet" "$T/if_first.out" && cmp -s "$T/if.json" "$T/if_first.json" &&
+    ok || fail "iforest: the first forest of a pipeline: $(cat "$T/if_first.out")"
 
 # from the pipeline directly: the same file as from its feature CSV
 "$WEIR_BIN" fit "$T/p.json" --features a,b,c,ab --type logistic --label y_lin \
