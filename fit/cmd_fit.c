@@ -428,7 +428,9 @@ static int finite_for_xgboost(const struct fit_cli *c, const struct fit_data *d)
             float v = d->X[r * d->nf + k];
             if (!isinf(v))
                 continue;
-            const char *val = v > 0 ? "inf" : "-inf";
+            /* a number beyond a float's range read as one, the file's text is gone */
+            const char *val = v > 0 ? "inf (or above a float's 3.4e38)"
+                                    : "-inf (or below a float's -3.4e38)";
             size_t line = d->line ? d->line[r] : r + 2;
             char when[64] = "";
             if (d->t && d->t[r] >= 0)

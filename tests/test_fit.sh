@@ -288,16 +288,19 @@ printf 'a,y\n1,0\n2,1\ninf,0\n3,1\n1,0\n' >"$T/inf.csv"
 if "$WEIR_BIN" fit "$T/inf.csv" --type xgboost --label y --valid 0 --out "$T/x" 2>&1 |
     grep -q "built without XGBoost"; then echo "xgboost: not built, inf check skipped"
 else
-    expect_error 'inf.csv:4: column "a" is inf: XGBoost takes finite values only' "$WEIR_BIN" fit \
+    expect_error 'inf.csv:4: column "a" is inf (or above a float.s 3.4e38): XGBoost takes finite values only' "$WEIR_BIN" fit \
         "$T/inf.csv" --type xgboost --label y --valid 0 --out "$T/x"
     sed -e '6s/^1,/-inf,/' -e '4s/^inf,/2,/' "$T/inf.csv" >"$T/ninf.csv"
-    expect_error 'ninf.csv:6: column "a" is -inf' "$WEIR_BIN" fit "$T/ninf.csv" --type xgboost \
+    expect_error 'ninf.csv:6: column "a" is -inf (or below a float.s -3.4e38)' "$WEIR_BIN" fit "$T/ninf.csv" --type xgboost \
         --label y --valid 0 --out "$T/x"
+    sed '4s/^inf,/1e39,/' "$T/inf.csv" >"$T/big.csv" # beyond a float: read as inf
+    expect_error 'big.csv:4: column "a" is inf (or above a float.s 3.4e38)' "$WEIR_BIN" fit "$T/big.csv" \
+        --type xgboost --label y --valid 0 --out "$T/x"
     sed '4s/^inf,0/2,inf/' "$T/inf.csv" >"$T/yinf.csv"
     expect_error 'yinf.csv:4: the label: expected a number from 0 to 1' "$WEIR_BIN" fit \
         "$T/yinf.csv" --type xgboost --label y --valid 0 --out "$T/x"
     # from a pipeline: q is 1/0 for some records
-    expect_error 'feature "q" is inf in row [0-9]* (event time [0-9]* ms) of the features of' \
+    expect_error 'feature "q" is inf (or above a float.s 3.4e38) in row [0-9]* (event time [0-9]* ms) of the features of' \
         "$WEIR_BIN" fit "$T/p.json" --type xgboost --label y_circ --features a,b,q --out "$T/x"
     # a nan label is unknown: the row is skipped, as an empty one
     sed '4s/^inf,0/2,nan/' "$T/inf.csv" >"$T/ynan.csv"
