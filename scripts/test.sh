@@ -34,7 +34,7 @@ if [ "${1:-}" != "--no-sanitizers" ]; then
         WEIR_SHUTDOWN_LIMIT=20 \
         run_suite build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEIR_SANITIZE=thread -DWEIR_BENCH=OFF \
         -DWEIR_CUDA=OFF \
-        -- -R '^(test_loop|test_worker|test_worker_ops|test_golden|test_embedded|test_shutdown|test_partitions|test_changelog|test_shared_sink|test_whole_lines|test_model_xgb|test_model_reload|test_model_cli|test_http|test_logs|test_reload|test_reload_shape|test_reload_source|test_reload_many|test_reload_kafka|test_backpressure|test_thread_names|test_http_kafka|test_kafka_rebalance|test_kafka_eos_fence|test_kafka_eos_stall|test_kafka_revoke_drain|test_kafka_offset_reset|test_kafka_probe|test_gunzip_ahead|test_file_inputs|test_reload_gzip_list)$'
+        -- -R '^(test_loop|test_worker|test_worker_ops|test_golden|test_embedded|test_shutdown|test_partitions|test_changelog|test_shared_sink|test_whole_lines|test_model_xgb|test_model_explain|test_model_reload|test_model_cli|test_http|test_logs|test_reload|test_reload_shape|test_reload_source|test_reload_many|test_reload_kafka|test_backpressure|test_thread_names|test_http_kafka|test_kafka_rebalance|test_kafka_eos_fence|test_kafka_eos_stall|test_kafka_revoke_drain|test_kafka_offset_reset|test_kafka_probe|test_gunzip_ahead|test_file_inputs|test_reload_gzip_list)$'
 fi
 
 fuzz_secs=${WEIR_FUZZ_SECONDS:-10}
