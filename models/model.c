@@ -173,13 +173,12 @@ static void predict_trees(const struct weir_model *m, const float *X, size_t ldx
             out[i] = sigmoidf(out[i]);
 }
 
-void weir_model_predict(const struct weir_model *m, const float *X, size_t ldx, size_t n,
-                        float *out, float *scratch, int mode)
+/* n rows through the layers: *in the rows as the first layer reads them
+ * (normalised when the model has a mean), *out the last layer's. */
+static void run_layers(const struct weir_model *m, const float *X, size_t ldx, size_t n,
+                       float *scratch, int mode, const float **in_out, size_t *ld_out,
+                       const float **out, size_t *ldc_out)
 {
-    if (m->kind == WEIR_MODEL_TREES) {
-        predict_trees(m, X, ldx, n, out, mode);
-        return;
-    }
     float *norm = scratch, *a = scratch + n * m->nin, *b = a + n * m->max_width;
     int8_t *xq = (int8_t *)(b + n * m->max_width);
     const float *in = X;
@@ -205,6 +204,22 @@ void weir_model_predict(const struct weir_model *m, const float *X, size_t ldx, 
         cur = dst;
         ldc = m->layer[k].out;
     }
+    *in_out = in;
+    *ld_out = ld;
+    *out = cur;
+    *ldc_out = ldc;
+}
+
+void weir_model_predict(const struct weir_model *m, const float *X, size_t ldx, size_t n,
+                        float *out, float *scratch, int mode)
+{
+    if (m->kind == WEIR_MODEL_TREES) {
+        predict_trees(m, X, ldx, n, out, mode);
+        return;
+    }
+    const float *in, *cur;
+    size_t ld, ldc;
+    run_layers(m, X, ldx, n, scratch, mode, &in, &ld, &cur, &ldc);
     if (m->output == WEIR_OUTPUT_RECONSTRUCTION) {
         for (size_t i = 0; i < n; i++) {
             float s = 0;
@@ -221,4 +236,14 @@ void weir_model_predict(const struct weir_model *m, const float *X, size_t ldx, 
             float v = cur[i * ldc + j];
             out[i * m->nout + j] = m->output == WEIR_OUTPUT_PROBABILITY ? sigmoidf(v) : v;
         }
+}
+
+void weir_model_reconstruct(const struct weir_model *m, const float *x, float *z, float *zhat,
+                            float *scratch, int mode)
+{
+    const float *in, *cur;
+    size_t ld, ldc;
+    run_layers(m, x, m->nin, 1, scratch, mode, &in, &ld, &cur, &ldc);
+    memcpy(z, in, m->nin * sizeof *z);
+    memcpy(zhat, cur, m->nin * sizeof *zhat);
 }

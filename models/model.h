@@ -79,6 +79,13 @@ size_t weir_model_scratch(const struct weir_model *m, size_t n);
 void weir_model_predict(const struct weir_model *m, const float *X, size_t ldx, size_t n,
                         float *out, float *scratch, int mode);
 
+/* An autoencoder's (reconstruction_error) view of one row x: z the input as
+ * its first layer reads it (normalised when it has a mean), zhat its
+ * reconstruction of z; its score is the mean of (zhat - z)². scratch:
+ * weir_model_scratch(m, 1) floats; mode as for predict. */
+void weir_model_reconstruct(const struct weir_model *m, const float *x, float *z, float *zhat,
+                            float *scratch, int mode);
+
 /* Internal to models/: the loaders and the allocations they share. */
 void *weir_model_alloc(struct weir_model *m, size_t bytes); /* zeroed, 64-byte aligned */
 int weir_safetensors_load(struct weir_model *m, const unsigned char *buf, size_t len, char *err,

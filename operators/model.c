@@ -87,10 +87,11 @@ static const struct weir_option model_options[] = {
      "log line) or cuda (an error at start without a device); docs/models.md",
      offsetof(struct model_conf, device), 0, 0, 0, "cpu|auto|cuda"},
     {"explain", WEIR_OPT_BOOL, "false",
-     "tree ensembles: write the string field out + \"_explain\" for a record scoring at least "
-     "explain_above: the explain_k inputs that raised its margin most (exact TreeSHAP values, "
-     "as XGBoost's pred_contribs), their values and f_lo..f_hi when written upstream "
-     "(threshold quotes it when the score fires)",
+     "write the string field out + \"_explain\" for a record scoring at least explain_above: "
+     "the explain_k inputs that raised its score most (a tree ensemble's margin by exact "
+     "TreeSHAP values, as XGBoost's pred_contribs; an autoencoder's error by each input's "
+     "share, with what it was reconstructed as), their values and f_lo..f_hi when written "
+     "upstream (threshold quotes it when the score fires)",
      offsetof(struct model_conf, explain), 0, 0, 0, NULL},
     {"explain_k", WEIR_OPT_INT, "3", "with explain: inputs listed",
      offsetof(struct model_conf, explain_k), WEIR_OPT_RANGE, 1, 16, NULL},

@@ -1,5 +1,6 @@
 /* The model operator's explanations ("explain": true). For a record a tree
- * ensemble scores at least explain_above, the string field out + "_explain"
+ * ensemble (or an autoencoder, below) scores at least explain_above, the
+ * string field out + "_explain"
  * (threshold quotes it when the score fires) says which inputs raised the
  * score most: their exact TreeSHAP values (kernels/trees_shap.c, what
  * XGBoost's pred_contribs gives), with each one's value and, when an
@@ -12,9 +13,13 @@
  *   the other 47 +0.86
  *
  * Contributions are in the model's margin: log-odds for the logistic
- * objectives, the output itself for squared error. Dense networks have no
- * such exact account: "explain" asks for trees, and a version swapped in
- * later must be trees with covers too (model.c's shape_fits). Only the
+ * objectives, the output itself for squared error. An autoencoder's score,
+ * the mean squared error of its reconstruction, splits exactly into each
+ * input's (zhat - z)² / n, and what it reconstructed an input as is the
+ * value it expected: "reconstruction error 0.47: f0=-1.2 +0.21 reconstructed
+ * -0.13, ...". Other dense networks have no such exact account: "explain"
+ * refuses them, and a version swapped in later must fit too (model.c's
+ * shape_fits). Only the
  * records above explain_above pay for it (about depth² × leaves steps per
  * tree), so keep it at the threshold that quotes it. */
 #include <errno.h>
@@ -36,8 +41,13 @@ int model_explain_fits(const struct model_conf *c, const struct weir_model *m, c
 {
     if (!c->explain)
         return 0;
+    if (m->kind == WEIR_MODEL_DENSE && m->output == WEIR_OUTPUT_RECONSTRUCTION)
+        return 0;
     if (m->kind != WEIR_MODEL_TREES || m->nout != 1) {
-        snprintf(why, len, "\"explain\" needs a tree ensemble with one output, got %s", m->what);
+        snprintf(why, len,
+                 "\"explain\" needs a tree ensemble with one output or an autoencoder "
+                 "(reconstruction_error), got %s",
+                 m->what);
         return -EINVAL;
     }
     size_t deepest = 0;
@@ -97,9 +107,9 @@ int model_explain_prepare(struct model_conf *c, struct weir_prepare *p)
     return 0;
 }
 
-/* " name=value +contribution[ expected lo..hi]" */
+/* " name=value +contribution[ reconstructed r][ expected lo..hi]" */
 static size_t one_input(const struct model_conf *c, const float *row, size_t k, double phi,
-                        int first, char *buf, size_t size, size_t len)
+                        const float *recon, int first, char *buf, size_t size, size_t len)
 {
     float x = row[c->in_col[k]];
     char value[32];
@@ -109,6 +119,8 @@ static size_t one_input(const struct model_conf *c, const float *row, size_t k, 
         snprintf(value, sizeof value, "%.6g", x);
     len += (size_t)snprintf(buf + len, size - len, "%s %s=%s %+.6g", first ? ":" : ",",
                             c->features.v[k], value, phi);
+    if (len < size && recon)
+        len += (size_t)snprintf(buf + len, size - len, " reconstructed %.6g", recon[k]);
     if (len < size && c->lo_col[k] >= 0 && c->hi_col[k] >= 0 && !isnan(row[c->lo_col[k]]) &&
         !isnan(row[c->hi_col[k]]))
         len += (size_t)snprintf(buf + len, size - len, " expected %.6g..%.6g", row[c->lo_col[k]],
@@ -116,16 +128,24 @@ static size_t one_input(const struct model_conf *c, const float *row, size_t k, 
     return len;
 }
 
-/* The text for one row, its contributions phi (nin + 1: the base last). */
+/* The text for one row: its contributions phi (nin; for trees the base
+ * after them) and an autoencoder's reconstruction of each input (or NULL). */
 static size_t account(const struct model_conf *c, const struct weir_model *m, const float *row,
-                      const double *phi, unsigned char *used, char *buf, size_t size)
+                      const double *phi, const float *recon, unsigned char *used, char *buf,
+                      size_t size)
 {
-    double base = phi[m->nin] + m->base_margin, margin = base, rest = 0;
+    double total = 0, rest = 0;
     for (size_t k = 0; k < m->nin; k++)
-        margin += phi[k];
-    size_t len = (size_t)snprintf(buf, size, "%s %.6g from %.6g",
-                                  m->output == WEIR_OUTPUT_PROBABILITY ? "log-odds" : "margin",
-                                  margin, base);
+        total += phi[k];
+    size_t len;
+    if (m->kind == WEIR_MODEL_TREES) {
+        double base = phi[m->nin] + m->base_margin;
+        len = (size_t)snprintf(buf, size, "%s %.6g from %.6g",
+                               m->output == WEIR_OUTPUT_PROBABILITY ? "log-odds" : "margin",
+                               base + total, base);
+    } else {
+        len = (size_t)snprintf(buf, size, "reconstruction error %.6g", total);
+    }
     size_t shown = 0;
     for (int64_t n = 0; n < c->explain_k && len < size; n++) {
         size_t top = m->nin;
@@ -135,7 +155,7 @@ static size_t account(const struct model_conf *c, const struct weir_model *m, co
         if (top == m->nin)
             break;
         used[top] = 1;
-        len = one_input(c, row, top, phi[top], shown++ == 0, buf, size, len);
+        len = one_input(c, row, top, phi[top], recon, shown++ == 0, buf, size, len);
     }
     for (size_t k = 0; k < m->nin; k++)
         rest += used[k] ? 0 : phi[k];
@@ -145,24 +165,55 @@ static size_t account(const struct model_conf *c, const struct weir_model *m, co
     return len < size ? len : size - 1;
 }
 
+/* An autoencoder's contributions: each input's share of the mean squared
+ * error, (zhat - z)² / nin, exactly; recon: what it reconstructed, in the
+ * input's units. A non-finite input is imputed as scoring imputed it. */
+static void reconstruction(const struct model_conf *c, const struct weir_model *m, const float *row,
+                           double *phi, float *recon, float *x, float *scratch)
+{
+    float *z = x + m->nin, *zhat = z + m->nin;
+    for (size_t k = 0; k < m->nin; k++) {
+        x[k] = row[c->in_col[k]];
+        if (!isfinite(x[k]))
+            x[k] = m->mean ? m->mean[k] : 0;
+    }
+    weir_model_reconstruct(m, x, z, zhat, scratch,
+                           c->precision == PRECISION_INT8 ? WEIR_PREDICT_INT8 : WEIR_PREDICT_FP32);
+    for (size_t k = 0; k < m->nin; k++) {
+        double d = (double)zhat[k] - z[k];
+        phi[k] = d * d / (double)m->nin;
+        recon[k] = m->mean ? zhat[k] * m->std[k] + m->mean[k] : zhat[k];
+    }
+}
+
 void model_explain_row(const struct model_conf *c, const struct weir_model *m, struct weir_batch *b,
                        uint32_t i, float score)
 {
     b->S[(size_t)i * b->nstr + (size_t)c->explain_col] = (struct weir_str){NULL, 0};
-    if (!(score >= c->explain_above_f) || !m->trees.cover)
+    int trees = m->kind == WEIR_MODEL_TREES;
+    if (!(score >= c->explain_above_f) || (trees && !m->trees.cover))
         return;
     const float *row = weir_batch_row(b, i);
-    /* phi (nin + 1), the path scratch, the row's inputs (nin floats), used (nin bytes) */
-    size_t path_doubles = (weir_trees_shap_scratch(&m->trees) + 7) / 8;
-    double *phi = calloc(m->nin + 1 + path_doubles + m->nin, sizeof *phi);
+    /* doubles: phi (nin + 1) and the trees' path scratch; floats: the row's
+     * inputs, an autoencoder's z, zhat, reconstruction and scratch; bytes:
+     * used (nin) */
+    size_t path_doubles = trees ? (weir_trees_shap_scratch(&m->trees) + 7) / 8 : 0;
+    size_t floats = trees ? m->nin : 4 * m->nin + weir_model_scratch(m, 1);
+    size_t doubles = m->nin + 1 + path_doubles + (floats + 1) / 2 + (m->nin + 7) / 8;
+    double *phi = calloc(doubles, sizeof *phi);
     char text[2048];
     if (phi) { /* out of memory: the score stands without its account */
-        float *x = (float *)(phi + m->nin + 1 + path_doubles);
-        unsigned char *used = (unsigned char *)(x + m->nin);
-        for (size_t k = 0; k < m->nin; k++)
-            x[k] = row[c->in_col[k]];
-        weir_trees_shap(&m->trees, x, phi, phi + m->nin + 1);
-        size_t len = account(c, m, row, phi, used, text, sizeof text);
+        float *x = (float *)(phi + m->nin + 1 + path_doubles), *recon = NULL;
+        unsigned char *used = (unsigned char *)(phi + doubles - (m->nin + 7) / 8);
+        if (trees) {
+            for (size_t k = 0; k < m->nin; k++)
+                x[k] = row[c->in_col[k]];
+            weir_trees_shap(&m->trees, x, phi, phi + m->nin + 1);
+        } else {
+            recon = x + 3 * m->nin;
+            reconstruction(c, m, row, phi, recon, x, recon + m->nin);
+        }
+        size_t len = account(c, m, row, phi, recon, used, text, sizeof text);
         char *s = weir_arena_strdup(&b->arena, text, len);
         if (s)
             b->S[(size_t)i * b->nstr + (size_t)c->explain_col] =

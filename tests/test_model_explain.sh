@@ -8,9 +8,10 @@
 # the margin and that the margin is the score's log-odds. Then: only records
 # above explain_above get an account, f_lo..f_hi written upstream is quoted,
 # threshold quotes the account in its alerts, and what cannot be explained
-# (a dense network, a file without node covers) or explain_k without
-# explain is an error at validate, and a version without covers is not
-# swapped in.
+# (a file without node covers) or explain_k without explain is an error at
+# validate, and a version without covers is not swapped in. An autoencoder
+# explains its reconstruction error (each input's share, its reconstruction)
+# as PyTorch computes them; a classifier network is refused.
 # Skipped (77) without /usr/bin/python3 + xgboost + numpy.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -21,7 +22,31 @@ if ! $PY -c 'import xgboost, numpy' 2>/dev/null; then
 fi
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-$PY tests/model_xgb.py train "$T" >/dev/null || { fail "training failed"; finish; }
+$PY tests/model_xgb.py train "$T" >/dev/null || { fail "training failed"; # An autoencoder explains its reconstruction error: each input's share,
+# exactly, and what it reconstructed the input as (PyTorch's own network
+# as the reference, tests/model_torch.py); a classifier network cannot.
+if $PY -c 'import torch' 2>/dev/null; then
+    mkdir "$T/torch"
+    $PY tests/model_torch.py train "$T/torch" >/dev/null || fail "torch training failed"
+    TF='"f0": "/f0", "f1": "/f1", "f2": {"path": "/f2", "required": false}, "f3": "/f3", "f4": "/f4", "f5": "/f5"'
+    cat >"$T/p_ae.json" <<JSON
+{"source": {"type": "file", "path": "$T/torch/input.jsonl"},
+ "operators": [{"type": "extract", "fields": {$TF}},
+  {"type": "model", "path": "$T/torch/autoencoder.safetensors", "out": "y", "on_nan": "impute",
+   "explain": true, "explain_k": 4, "explain_above": 0}],
+ "sinks": [{"type": "file", "path": "$T/ae.out.jsonl"}]}
+JSON
+    "$WEIR_BIN" run "$T/p_ae.json" --quiet 2>"$T/ae.err" || fail "autoencoder: $(cat "$T/ae.err")"
+    if $PY tests/model_explain.py ae "$T/torch" "$T/ae.out.jsonl" 4; then ok; else fail "autoencoder: accounts differ from PyTorch's"; fi
+    sed -e 's|autoencoder.safetensors|logistic.safetensors|' -e 's|"explain_k": 4, "explain_above": 0|"explain_k": 4|' \
+        "$T/p_ae.json" >"$T/p_lr.json"
+    "$WEIR_BIN" validate "$T/p_lr.json" >"$T/lr.out" 2>&1
+    grep -qF '"explain" needs a tree ensemble with one output or an autoencoder (reconstruction_error), got dense 6-1' "$T/lr.out" && ok ||
+        fail "a classifier network: $(cat "$T/lr.out")"
+else
+    echo "the autoencoder case: skipped (/usr/bin/python3 without torch)"
+fi
+finish; }
 
 FIELDS=""
 for i in 0 1 2 3 4 5 6 7; do FIELDS="$FIELDS${FIELDS:+, }\"f$i\": {\"path\": \"/f$i\", \"required\": false}"; done
@@ -88,8 +113,6 @@ m = json.load(open(f"{sys.argv[1]}/binary.json"))
 del m["learner"]["gradient_booster"]["model"]["trees"][3]["sum_hessian"]
 json.dump(m, open(f"{sys.argv[1]}/uncovered.json", "w"))
 PY
-bad "a dense network" "\"path\": \"pipelines/models/fraud-ae.safetensors\", \"explain\": true" \
-    'operators[2].explain: "explain" needs a tree ensemble with one output, got dense 15-16-8-16-15'
 bad "no node covers" "\"path\": \"$T/uncovered.json\", \"explain\": true" \
     "needs each node's cover (XGBoost's sum_hessian), and 60 trees over 8 features"
 bad "explain_k without explain" "\"path\": \"$T/binary.json\", \"explain_k\": 2" \
@@ -106,4 +129,28 @@ sed -i "s|\"path\": \"$T/input.jsonl\"|\"path\": \"-\"|" "$T/p_swap.json"
 grep -qF "model version v2.json rejected, the current one keeps serving: \"explain\" needs each node's cover" "$T/swap.err" &&
     [ "$(grep -c '"y_explain":"log-odds' "$T/swap.out.jsonl")" = 10 ] && ok ||
     fail "a version without covers: $(cat "$T/swap.err")"
+# An autoencoder explains its reconstruction error: each input's share,
+# exactly, and what it reconstructed the input as (PyTorch's own network
+# as the reference, tests/model_torch.py); a classifier network cannot.
+if $PY -c 'import torch' 2>/dev/null; then
+    mkdir "$T/torch"
+    $PY tests/model_torch.py train "$T/torch" >/dev/null || fail "torch training failed"
+    TF='"f0": "/f0", "f1": "/f1", "f2": {"path": "/f2", "required": false}, "f3": "/f3", "f4": "/f4", "f5": "/f5"'
+    cat >"$T/p_ae.json" <<JSON
+{"source": {"type": "file", "path": "$T/torch/input.jsonl"},
+ "operators": [{"type": "extract", "fields": {$TF}},
+  {"type": "model", "path": "$T/torch/autoencoder.safetensors", "out": "y", "on_nan": "impute",
+   "explain": true, "explain_k": 4, "explain_above": 0}],
+ "sinks": [{"type": "file", "path": "$T/ae.out.jsonl"}]}
+JSON
+    "$WEIR_BIN" run "$T/p_ae.json" --quiet 2>"$T/ae.err" || fail "autoencoder: $(cat "$T/ae.err")"
+    if $PY tests/model_explain.py ae "$T/torch" "$T/ae.out.jsonl" 4; then ok; else fail "autoencoder: accounts differ from PyTorch's"; fi
+    sed -e 's|autoencoder.safetensors|logistic.safetensors|' -e 's|"explain_k": 4, "explain_above": 0|"explain_k": 4|' \
+        "$T/p_ae.json" >"$T/p_lr.json"
+    "$WEIR_BIN" validate "$T/p_lr.json" >"$T/lr.out" 2>&1
+    grep -qF '"explain" needs a tree ensemble with one output or an autoencoder (reconstruction_error), got dense 6-1' "$T/lr.out" && ok ||
+        fail "a classifier network: $(cat "$T/lr.out")"
+else
+    echo "the autoencoder case: skipped (/usr/bin/python3 without torch)"
+fi
 finish
