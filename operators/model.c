@@ -324,6 +324,24 @@ static void say_marker(const struct model_conf *c)
 
 static int model_prepare_rest(struct model_conf *c, const json_t *raw, struct weir_prepare *p);
 
+/* The model file, or its directory, or any version in that directory, is
+ * not there yet (the first training): not a file that fails to load, nor
+ * a pin naming a version the directory lacks. */
+static int model_absent(const struct model_conf *c)
+{
+    struct stat st;
+    if (stat(c->path, &st) < 0)
+        return errno == ENOENT;
+    if (!S_ISDIR(st.st_mode) || c->pin)
+        return 0;
+    char **names = NULL, err[256];
+    size_t n = 0;
+    if (weir_model_versions(c->path, &names, &n, err, sizeof err) < 0)
+        return 0;
+    weir_model_versions_free(names, n);
+    return n == 0;
+}
+
 /* `weir features` and `weir fit` before the model is trained (its file, or
  * any version in its directory, not there yet): the chain is cut before
  * this operator, which only has to say what it reads (its "features", in
@@ -351,6 +369,11 @@ static int model_prepare_absent(struct model_conf *c, const json_t *raw, struct 
     for (size_t i = 0; i < c->nout; i++)
         bad += (c->out_col[i] = weir_schema_feature_out(
                     p, c->out.v[i], elem_path(path, sizeof path, p, raw, "out", i), 1)) < 0;
+    if (c->version_out) /* what it would write, for the operators and sinks that name it */
+        bad += weir_schema_string_out(
+                   p, c->version_out, weir_path_key(path, sizeof path, p->path, "version_out")) < 0;
+    if (c->explain && c->out.n)
+        bad += model_explain_column(c, p) < 0;
     return bad;
 }
 
@@ -382,10 +405,11 @@ static int model_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
                                               version_rejected, version_fits, &start);
     if (rc < 0) {
         free(key);
-        if (rc == -ENOENT && p->models_optional && c->features.n)
+        int absent = p->models_optional && model_absent(c);
+        if (absent && c->features.n)
             return model_prepare_absent(c, raw, p, err);
         weir_diag_add(p->diag, path, "%s%s", err,
-                      rc == -ENOENT && p->models_optional
+                      absent
                           ? " (to train the first model from this pipeline, name its inputs in "
                             "\"features\")"
                           : "");

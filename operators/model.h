@@ -116,6 +116,8 @@ void model_write_row(const struct model_conf *c, const struct weir_model *m, con
 int model_explain_fits(const struct model_conf *c, const struct weir_model *m, char *why,
                        size_t len);
 int model_explain_prepare(struct model_conf *c, struct weir_prepare *p);
+/* Registers the string out[0] + "_explain" (its column, or -1 reported). */
+int model_explain_column(struct model_conf *c, struct weir_prepare *p);
 void model_explain_row(const struct model_conf *c, const struct weir_model *m,
                        struct weir_batch *b, uint32_t i, float score);
 

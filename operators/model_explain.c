@@ -100,11 +100,15 @@ int model_explain_prepare(struct model_conf *c, struct weir_prepare *p)
         c->hi_col[k] = written_before(p, c->features.v[k], "_hi");
     }
     c->explain_above_f = (float)c->explain_above; /* as threshold compares its "above" */
+    return model_explain_column(c, p) < 0;
+}
+
+int model_explain_column(struct model_conf *c, struct weir_prepare *p)
+{
     c->explain_col = scorer_explain_out(p, c->out.v[0], c->explain_name, sizeof c->explain_name);
-    if (c->explain_col < 0)
-        return 1;
-    p->schema->str[c->explain_col].emit = 1; /* in output records, as the score is */
-    return 0;
+    if (c->explain_col >= 0)
+        p->schema->str[c->explain_col].emit = 1; /* in output records, as the score is */
+    return c->explain_col;
 }
 
 /* " name=value +contribution[ reconstructed r][ expected lo..hi]" */

@@ -127,6 +127,13 @@ if "$WEIR_BIN" fit "$T/first.json" --type logistic --label y_lin --out "$T/first
 else
     fail "the first model of a pipeline: $(cat "$T/first.out")"
 fi
+# A file that is there but does not load is an error, not a first model.
+printf 'not a model' >"$T/first/broken.safetensors"
+sed "s|first/m.safetensors|first/broken.safetensors|" "$T/first.json" >"$T/first_broken.json"
+"$WEIR_BIN" fit "$T/first_broken.json" --type logistic --label y_lin --out "$T/first/x.safetensors" >"$T/first3.out" 2>&1
+rc=$?
+[ $rc -ne 0 ] && grep -qF "operators[2].path: model file $T/first/broken.safetensors" "$T/first3.out" &&
+    ! grep -q "no model yet" "$T/first3.out" && ok || fail "a broken first model file: rc $rc, $(cat "$T/first3.out")"
 sed "s|\"features\": \[\"a\", \"b\", \"ab\"\], ||; s|first/m.safetensors|first/none.safetensors|" "$T/first.json" >"$T/first_unnamed.json"
 "$WEIR_BIN" fit "$T/first_unnamed.json" --type logistic --label y_lin --out "$T/first/none.safetensors" >"$T/first2.out" 2>&1
 rc=$?
