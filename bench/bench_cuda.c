@@ -189,7 +189,7 @@ static void bench_trees(struct trees_case *c, weir_cuda_stream *s)
         root[k] = next++;
         depth[k] = grow(node, leaf, root[k], &next, 6, nfeat);
     }
-    struct weir_trees t = {ntrees, next, nfeat, root, depth, node, leaf, NULL, NULL};
+    struct weir_trees t = {ntrees, next, nfeat, root, depth, node, leaf, NULL, NULL, 0, 0};
     float *hx = weir_cuda_host_alloc(n * nfeat * 4), *hy = weir_cuda_host_alloc(n * 4);
     float *cpu = malloc(n * 4);
     for (size_t i = 0; i < n * nfeat; i++)

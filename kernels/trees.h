@@ -42,6 +42,9 @@ struct weir_trees {
     const uint8_t *is_leaf;            /* (nnodes) */
     const float *cover; /* (nnodes) the training data's weight reaching each node (XGBoost's
                          * sum_hessian; > 0 at splits), or NULL when the file has none */
+    /* set once by weir_trees_shap_prepare, for TreeSHAP */
+    uint32_t deepest; /* the largest of depth[] */
+    double expected;  /* the sum over the trees of their leaves' mean, weighted by cover */
 };
 
 /* Adds each row's sum of leaves to out[i] (out is not cleared: start it at
@@ -49,10 +52,12 @@ struct weir_trees {
 void weir_trees_cpu(const struct weir_trees *t, const float *X, size_t ldx, size_t n, float *out);
 void weir_trees_ref(const struct weir_trees *t, const float *X, size_t ldx, size_t n, float *out);
 
-/* One row's exact TreeSHAP values (trees_shap.c; needs cover): adds each
- * feature's contribution to the row's margin to phi[f] and the trees'
- * expected value to phi[nfeat], so phi sums to the margin less the base.
- * scratch: weir_trees_shap_scratch(t) bytes, 8-byte aligned. */
+/* One row's exact TreeSHAP values (trees_shap.c; needs cover, and t
+ * prepared once, after its trees are in place): adds each feature's
+ * contribution to the row's margin to phi[f] and the trees' expected value
+ * to phi[nfeat], so phi sums to the margin less the base. scratch:
+ * weir_trees_shap_scratch(t) bytes, 8-byte aligned. */
+void weir_trees_shap_prepare(struct weir_trees *t);
 size_t weir_trees_shap_scratch(const struct weir_trees *t);
 void weir_trees_shap(const struct weir_trees *t, const float *x, double *phi, void *scratch);
 

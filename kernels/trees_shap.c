@@ -123,23 +123,26 @@ static double node_mean(const struct weir_trees *t, uint32_t j)
     return (node_mean(t, l) * t->cover[l] + node_mean(t, l + 1) * t->cover[l + 1]) / t->cover[j];
 }
 
-static size_t deepest(const struct weir_trees *t)
+void weir_trees_shap_prepare(struct weir_trees *t)
 {
-    size_t most = 0;
-    for (size_t k = 0; k < t->ntrees; k++)
-        most = t->depth[k] > most ? t->depth[k] : most;
-    return most;
+    t->deepest = 0;
+    t->expected = 0;
+    for (size_t k = 0; k < t->ntrees; k++) {
+        t->deepest = t->depth[k] > t->deepest ? t->depth[k] : t->deepest;
+        if (t->cover)
+            t->expected += node_mean(t, t->root[k]);
+    }
 }
 
 size_t weir_trees_shap_scratch(const struct weir_trees *t)
 {
-    size_t m = deepest(t) + 2;
+    size_t m = (size_t)t->deepest + 2;
     return m * (m + 1) / 2 * sizeof(struct path_elem) + (m + 1) * sizeof(double);
 }
 
 void weir_trees_shap(const struct weir_trees *t, const float *x, double *phi, void *scratch)
 {
-    size_t m = deepest(t) + 2;
+    size_t m = (size_t)t->deepest + 2;
     struct path_elem *paths = scratch;
     double *inv = (double *)(paths + m * (m + 1) / 2);
     for (size_t k = 1; k <= m; k++)
@@ -147,8 +150,7 @@ void weir_trees_shap(const struct weir_trees *t, const float *x, double *phi, vo
     inv[0] = 0; /* never read */
     struct walk w = {t, x, phi, inv};
     memset(paths, 0, sizeof *paths); /* the root's parent, copied unread */
-    for (size_t k = 0; k < t->ntrees; k++) {
-        phi[t->nfeat] += node_mean(t, t->root[k]);
+    phi[t->nfeat] += t->expected;
+    for (size_t k = 0; k < t->ntrees; k++)
         recurse(&w, t->root[k], 0, paths, 1, 1, -1);
-    }
 }

@@ -324,6 +324,7 @@ static int trees(struct weir_model *m, json_t *learner, struct jspan arr, char *
     t->nfeat = m->nin;
     t->root = root;
     t->depth = tdepth;
+    weir_trees_shap_prepare(t);
     return 0;
 }
 

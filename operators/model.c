@@ -583,6 +583,7 @@ static void model_destroy(struct weir_op *op)
     free(s->scratch);
     free(s->slot);
     free(s->held);
+    free(s->explain);
     weir_model_cell_put(((const struct model_conf *)op->conf)->cell, s->ref);
     free(s);
     op->state = NULL;
@@ -599,18 +600,19 @@ static void run_rows(const struct model_conf *c, struct model_state *s)
                        c->precision == PRECISION_INT8 ? WEIR_PREDICT_INT8 : WEIR_PREDICT_FP32);
     model_metrics_run(c, 0, weir_now_ns() - t0, s->rows);
     for (size_t r = 0; r < s->rows; r++)
-        model_write_row(c, m, s->ref->version, s->slot[r].b, s->slot[r].i, s->Y + r * m->nout);
+        model_write_row(c, s, m, s->ref->version, s->slot[r].b, s->slot[r].i,
+                        s->Y + r * m->nout);
     s->rows = 0;
 }
 
-void model_write_row(const struct model_conf *c, const struct weir_model *m, const char *version,
-                     struct weir_batch *b, uint32_t i, const float *y)
+void model_write_row(const struct model_conf *c, struct model_state *s, const struct weir_model *m,
+                     const char *version, struct weir_batch *b, uint32_t i, const float *y)
 {
     float *row = weir_batch_row(b, i);
     for (size_t k = 0; k < m->nout; k++)
         row[c->out_col[k]] = y[k];
     if (c->explain_col >= 0)
-        model_explain_row(c, m, b, i, y[0]);
+        model_explain_row(c, s, m, b, i, y[0]);
     if (c->version_col >= 0) /* the conf and the cell outlive every batch */
         b->S[(size_t)i * b->nstr + (size_t)c->version_col] =
             (struct weir_str){version, (uint32_t)strlen(version)};

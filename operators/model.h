@@ -81,6 +81,8 @@ struct model_state {
     uint64_t held_records;
     struct weir_op_timer timer;
     struct model_gpu *gpu; /* the GPU path, or NULL: the CPU serves */
+    double *explain;       /* model_explain_row's scratch, grown to the version's need */
+    size_t explain_doubles;
 };
 
 /* Loaded models shared between pipeline versions (model_share.c). key: the
@@ -106,9 +108,10 @@ void model_share_counts(uint64_t *loaded, uint64_t *in_memory);
  * the record (returns -1) or is imputed. */
 int model_gather_row(const struct model_conf *c, const struct weir_model *m, struct weir_batch *b,
                      uint32_t i, float *x);
-/* Writes one row's outputs (and the version's name) into record i. */
-void model_write_row(const struct model_conf *c, const struct weir_model *m, const char *version,
-                     struct weir_batch *b, uint32_t i, const float *y);
+/* Writes one row's outputs (and the version's name, and the account) into
+ * record i. */
+void model_write_row(const struct model_conf *c, struct model_state *s, const struct weir_model *m,
+                     const char *version, struct weir_batch *b, uint32_t i, const float *y);
 
 /* Explanations (model_explain.c). fits: whether m can explain its scores
  * (0 when "explain" is off). prepare: the columns, after the inputs. row:
@@ -118,8 +121,8 @@ int model_explain_fits(const struct model_conf *c, const struct weir_model *m, c
 int model_explain_prepare(struct model_conf *c, struct weir_prepare *p);
 /* Registers the string out[0] + "_explain" (its column, or -1 reported). */
 int model_explain_column(struct model_conf *c, struct weir_prepare *p);
-void model_explain_row(const struct model_conf *c, const struct weir_model *m,
-                       struct weir_batch *b, uint32_t i, float score);
+void model_explain_row(const struct model_conf *c, struct model_state *s,
+                       const struct weir_model *m, struct weir_batch *b, uint32_t i, float score);
 
 /* The metrics (model_metrics.c): a conf's figures are on /metrics from its
  * first worker's init (add, idempotent) until release (remove). run: one

@@ -21,7 +21,8 @@
  * refuses them, and a version swapped in later must fit too (model.c's
  * shape_fits). Only the
  * records above explain_above pay for it (about depth² × leaves steps per
- * tree), so keep it at the threshold that quotes it. */
+ * tree), so keep it at the threshold that quotes it. The scratch is the
+ * worker's (struct model_state), grown when a version needs more. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -50,12 +51,9 @@ int model_explain_fits(const struct model_conf *c, const struct weir_model *m, c
                  m->what);
         return -EINVAL;
     }
-    size_t deepest = 0;
-    for (size_t k = 0; k < m->trees.ntrees; k++)
-        deepest = m->trees.depth[k] > deepest ? m->trees.depth[k] : deepest;
-    if (deepest > MODEL_EXPLAIN_MAX_DEPTH) {
-        snprintf(why, len, "\"explain\" takes trees at most %d deep, and %s has one %zu deep",
-                 MODEL_EXPLAIN_MAX_DEPTH, m->what, deepest);
+    if (m->trees.deepest > MODEL_EXPLAIN_MAX_DEPTH) {
+        snprintf(why, len, "\"explain\" takes trees at most %d deep, and %s has one %u deep",
+                 MODEL_EXPLAIN_MAX_DEPTH, m->what, (unsigned)m->trees.deepest);
         return -EINVAL;
     }
     if (!m->trees.cover) {
@@ -66,17 +64,6 @@ int model_explain_fits(const struct model_conf *c, const struct weir_model *m, c
         return -EINVAL;
     }
     return 0;
-}
-
-/* The feature name + suffix an earlier operator writes, or -1. Only quoted
- * in the text, not read for the score: not declared as a read (lineage). */
-static int written_before(const struct weir_prepare *p, const char *name, const char *suffix)
-{
-    char buf[300];
-    snprintf(buf, sizeof buf, "%s%s", name, suffix);
-    int col = weir_schema_find_feature(p->schema, buf);
-    int by = col >= 0 ? p->schema->feat[col].producer : -1;
-    return by >= 0 && by < p->op_index ? col : -1;
 }
 
 int model_explain_prepare(struct model_conf *c, struct weir_prepare *p)
@@ -96,8 +83,8 @@ int model_explain_prepare(struct model_conf *c, struct weir_prepare *p)
         return 1;
     }
     for (size_t k = 0; k < c->features.n; k++) {
-        c->lo_col[k] = written_before(p, c->features.v[k], "_lo");
-        c->hi_col[k] = written_before(p, c->features.v[k], "_hi");
+        c->lo_col[k] = scorer_written_before(p, c->features.v[k], "_lo");
+        c->hi_col[k] = scorer_written_before(p, c->features.v[k], "_hi");
     }
     c->explain_above_f = (float)c->explain_above; /* as threshold compares its "above" */
     return model_explain_column(c, p) < 0;
@@ -111,25 +98,14 @@ int model_explain_column(struct model_conf *c, struct weir_prepare *p)
     return c->explain_col;
 }
 
-/* " name=value +contribution[ reconstructed r][ expected lo..hi]" */
+/* ", name=value +contribution[ reconstructed r][ expected lo..hi]" */
 static size_t one_input(const struct model_conf *c, const float *row, size_t k, double phi,
                         const float *recon, int first, char *buf, size_t size, size_t len)
 {
-    float x = row[c->in_col[k]];
-    char value[32];
-    if (isnan(x))
-        snprintf(value, sizeof value, "missing");
-    else
-        snprintf(value, sizeof value, "%.6g", x);
-    len += (size_t)snprintf(buf + len, size - len, "%s %s=%s %+.6g", first ? ":" : ",",
-                            c->features.v[k], value, phi);
-    if (len < size && recon)
-        len += (size_t)snprintf(buf + len, size - len, " reconstructed %.6g", recon[k]);
-    if (len < size && c->lo_col[k] >= 0 && c->hi_col[k] >= 0 && !isnan(row[c->lo_col[k]]) &&
-        !isnan(row[c->hi_col[k]]))
-        len += (size_t)snprintf(buf + len, size - len, " expected %.6g..%.6g", row[c->lo_col[k]],
-                                row[c->hi_col[k]]);
-    return len;
+    int ranged = c->lo_col[k] >= 0 && c->hi_col[k] >= 0;
+    return scorer_explain_input(buf, size, len, first, c->features.v[k], row[c->in_col[k]], phi,
+                                recon ? "reconstructed" : NULL, recon ? recon[k] : 0,
+                                ranged ? row[c->lo_col[k]] : NAN, ranged ? row[c->hi_col[k]] : NAN);
 }
 
 /* The text for one row: its contributions phi (nin; for trees the base
@@ -152,13 +128,9 @@ static size_t account(const struct model_conf *c, const struct weir_model *m, co
     }
     size_t shown = 0;
     for (int64_t n = 0; n < c->explain_k && len < size; n++) {
-        size_t top = m->nin;
-        for (size_t k = 0; k < m->nin; k++)
-            if (!used[k] && phi[k] > 0 && (top == m->nin || phi[k] > phi[top]))
-                top = k;
+        size_t top = scorer_explain_next(phi, m->nin, used);
         if (top == m->nin)
             break;
-        used[top] = 1;
         len = one_input(c, row, top, phi[top], recon, shown++ == 0, buf, size, len);
     }
     for (size_t k = 0; k < m->nin; k++)
@@ -190,8 +162,8 @@ static void reconstruction(const struct model_conf *c, const struct weir_model *
     }
 }
 
-void model_explain_row(const struct model_conf *c, const struct weir_model *m, struct weir_batch *b,
-                       uint32_t i, float score)
+void model_explain_row(const struct model_conf *c, struct model_state *s,
+                       const struct weir_model *m, struct weir_batch *b, uint32_t i, float score)
 {
     b->S[(size_t)i * b->nstr + (size_t)c->explain_col] = (struct weir_str){NULL, 0};
     int trees = m->kind == WEIR_MODEL_TREES;
@@ -204,24 +176,28 @@ void model_explain_row(const struct model_conf *c, const struct weir_model *m, s
     size_t path_doubles = trees ? (weir_trees_shap_scratch(&m->trees) + 7) / 8 : 0;
     size_t floats = trees ? m->nin : 4 * m->nin + weir_model_scratch(m, 1);
     size_t doubles = m->nin + 1 + path_doubles + (floats + 1) / 2 + (m->nin + 7) / 8;
-    double *phi = calloc(doubles, sizeof *phi);
-    char text[2048];
-    if (phi) { /* out of memory: the score stands without its account */
-        float *x = (float *)(phi + m->nin + 1 + path_doubles), *recon = NULL;
-        unsigned char *used = (unsigned char *)(phi + doubles - (m->nin + 7) / 8);
-        if (trees) {
-            for (size_t k = 0; k < m->nin; k++)
-                x[k] = row[c->in_col[k]];
-            weir_trees_shap(&m->trees, x, phi, phi + m->nin + 1);
-        } else {
-            recon = x + 3 * m->nin;
-            reconstruction(c, m, row, phi, recon, x, recon + m->nin);
-        }
-        size_t len = account(c, m, row, phi, recon, used, text, sizeof text);
-        char *s = weir_arena_strdup(&b->arena, text, len);
-        if (s)
-            b->S[(size_t)i * b->nstr + (size_t)c->explain_col] =
-                (struct weir_str){s, (uint32_t)len};
+    if (doubles > s->explain_doubles) { /* a version that needs more than those before */
+        double *grown = realloc(s->explain, doubles * sizeof *grown);
+        if (!grown)
+            return; /* out of memory: the score stands without its account */
+        s->explain = grown;
+        s->explain_doubles = doubles;
     }
-    free(phi);
+    double *phi = s->explain;
+    memset(phi, 0, doubles * sizeof *phi);
+    char text[2048];
+    float *x = (float *)(phi + m->nin + 1 + path_doubles), *recon = NULL;
+    unsigned char *used = (unsigned char *)(phi + doubles - (m->nin + 7) / 8);
+    if (trees) {
+        for (size_t k = 0; k < m->nin; k++)
+            x[k] = row[c->in_col[k]];
+        weir_trees_shap(&m->trees, x, phi, phi + m->nin + 1);
+    } else {
+        recon = x + 3 * m->nin;
+        reconstruction(c, m, row, phi, recon, x, recon + m->nin);
+    }
+    size_t len = account(c, m, row, phi, recon, used, text, sizeof text);
+    char *kept = weir_arena_strdup(&b->arena, text, len);
+    if (kept)
+        b->S[(size_t)i * b->nstr + (size_t)c->explain_col] = (struct weir_str){kept, (uint32_t)len};
 }

@@ -251,8 +251,8 @@ static int drain(struct model_gpu *gpu)
             if (sl->error)
                 weir_batch_kill(sl->rows[r].b, sl->rows[r].i, sl->error);
             else
-                model_write_row(c, m, sl->ver->ref->version, sl->rows[r].b, sl->rows[r].i,
-                                sl->hy + r * m->nout);
+                model_write_row(c, gpu->op->state, m, sl->ver->ref->version, sl->rows[r].b,
+                                sl->rows[r].i, sl->hy + r * m->nout);
         }
         if (!sl->error)
             model_metrics_run(c, sl->on_gpu, weir_now_ns() - sl->launch_ns, sl->nrows);

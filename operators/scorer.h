@@ -77,6 +77,24 @@ int scorer_prepare(struct scorer_conf *s, const json_t *raw, struct weir_prepare
  * column, or -1 with the problem reported under the operator's "explain". */
 int scorer_explain_out(struct weir_prepare *p, const char *out, char *name, size_t cap);
 
+/* The feature name + suffix (an input's "_lo", "_hi", "_z") when an operator
+ * before this one writes it, else -1. Only quoted in explanations, not read
+ * for a score: not declared as a read (lineage). */
+int scorer_written_before(const struct weir_prepare *p, const char *name, const char *suffix);
+
+/* Appends one input of an explanation, ": " before the first and ", "
+ * before the others: "name=value +contribution", then " <note> v" when
+ * note is not NULL, then " expected lo..hi" when both are numbers. A NaN
+ * value is written "missing". Returns the new length (>= size: cut short;
+ * nothing is written then). */
+size_t scorer_explain_input(char *buf, size_t size, size_t len, int first, const char *name,
+                            float value, double contribution, const char *note, double note_value,
+                            float lo, float hi);
+
+/* The index of the largest phi[k] above 0 not yet used, or n: the next
+ * input an explanation lists. It is marked used. */
+size_t scorer_explain_next(const double *phi, size_t n, unsigned char *used);
+
 /* A deviation d from the expected value, in units of scale, as a score in
  * [0,1]; 0 on the side not watched; 1 for any deviation at scale 0. */
 static inline double scorer_z(const struct scorer_conf *s, double d, double scale)

@@ -66,6 +66,7 @@
 
 #include "engine/operator.h"
 #include "engine/opstate.h"
+#include "operators/scorer.h"
 
 struct threshold_conf {
     const char *score;  /* feature to read */
@@ -137,13 +138,6 @@ static const struct weir_option threshold_options[] = {
     {0},
 };
 
-static int column_or_none(struct weir_prepare *p, const char *name, const char *suffix)
-{
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s%s", name, suffix);
-    return weir_schema_find_feature(p->schema, buf);
-}
-
 /* The string field "<name>_explain" an earlier operator writes, or -1. */
 static int why_column(struct weir_prepare *p, const char *name)
 {
@@ -176,9 +170,9 @@ static int prepare_explain(struct threshold_conf *c, struct weir_prepare *p)
         c->x_col[k] = weir_schema_feature_in(p, c->explain.v[k],
                                              weir_path_index(ip, sizeof ip, path, k));
         bad += c->x_col[k] < 0;
-        c->lo_col[k] = column_or_none(p, c->explain.v[k], "_lo");
-        c->hi_col[k] = column_or_none(p, c->explain.v[k], "_hi");
-        c->z_col[k] = column_or_none(p, c->explain.v[k], "_z");
+        c->lo_col[k] = scorer_written_before(p, c->explain.v[k], "_lo");
+        c->hi_col[k] = scorer_written_before(p, c->explain.v[k], "_hi");
+        c->z_col[k] = scorer_written_before(p, c->explain.v[k], "_z");
     }
     weir_path_key(path, sizeof path, p->path, "scorers");
     for (size_t k = 0; k < c->scorers.n; k++) {

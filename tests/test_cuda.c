@@ -462,7 +462,7 @@ static void trees_kernel(weir_cuda_stream *s, const char *what, float *X, size_t
         root[k] = next++;
         depth[k] = grow(node, leaf, is_leaf, root[k], &next, 6, nfeat);
     }
-    struct weir_trees t = {ntrees, next, nfeat, root, depth, node, leaf, is_leaf, NULL};
+    struct weir_trees t = {ntrees, next, nfeat, root, depth, node, leaf, is_leaf, NULL, 0, 0};
     float *want = malloc(n * 4);
     for (size_t i = 0; i < n; i++)
         want[i] = 0.5f;

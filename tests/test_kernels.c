@@ -160,7 +160,7 @@ static void trees_case(size_t ntrees, uint32_t depth, size_t nfeat, size_t n)
                                 : nrand();
     for (size_t i = 0; i < n; i++)
         a[i] = r[i] = (float)i; /* the kernels add to what is there */
-    struct weir_trees t = {ntrees, at, nfeat, root, dep, node, leaf, is_leaf, NULL};
+    struct weir_trees t = {ntrees, at, nfeat, root, dep, node, leaf, is_leaf, NULL, 0, 0};
     weir_trees_cpu(&t, X, nfeat, n, a);
     weir_trees_ref(&t, X, nfeat, n, r);
     size_t same = 0;
@@ -178,7 +178,7 @@ static void trees_facts(void)
     float leaf[5] = {0, 0, 3, 1, 2};
     uint8_t is_leaf[5] = {0, 0, 1, 1, 1};
     uint32_t root = 0, depth = 2;
-    struct weir_trees t = {1, 5, 2, &root, &depth, node, leaf, is_leaf, NULL};
+    struct weir_trees t = {1, 5, 2, &root, &depth, node, leaf, is_leaf, NULL, 0, 0};
     float X[][2] = {{0, 0}, {0, 5}, {1, 0}, {NAN, 0}, {0, NAN}, {0.5f, 0}, {-INFINITY, INFINITY}};
     float want[] = {1, 2, 3, 3, 1, 3, 2}, a[7] = {0}, r[7] = {0};
     weir_trees_cpu(&t, &X[0][0], 2, 7, a);

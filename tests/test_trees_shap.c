@@ -10,15 +10,9 @@
 
 #include "check.h"
 #include "kernels/trees.h"
+#include "tests/test_rand.h"
 
-static uint64_t seed = 0x5eedf00dcafe1234ull;
-static double urand(void) /* xorshift64: the test is the same every run */
-{
-    seed ^= seed << 13;
-    seed ^= seed >> 7;
-    seed ^= seed << 17;
-    return (double)(seed >> 11) / 9007199254740992.0;
-}
+#define urand uniform /* the same trees every run: rng is set in main */
 
 struct forest {
     struct weir_tree_node node[512];
@@ -98,7 +92,9 @@ static void stump(void)
     float leaf[3] = {0, -1, 1}, cover[3] = {4, 1, 3};
     uint8_t is_leaf[3] = {0, 1, 1};
     uint32_t root = 0, depth = 1;
-    struct weir_trees t = {1, 3, 2, &root, &depth, node, leaf, is_leaf, cover};
+    struct weir_trees t = {1, 3, 2, &root, &depth, node, leaf, is_leaf, cover, 0, 0};
+    weir_trees_shap_prepare(&t);
+    CHECK(t.deepest == 1 && t.expected == 0.5);
     double scratch[64], phi[3] = {0};
     CHECK(weir_trees_shap_scratch(&t) <= sizeof scratch);
     float x[2] = {-1, 7};
@@ -116,7 +112,8 @@ static void random_case(int ntrees, uint32_t max_depth, int nfeat)
         grow(f, f->root[k], 0, max_depth, (size_t)nfeat, &f->depth[k]);
     }
     struct weir_trees t = {(size_t)ntrees, f->next, (size_t)nfeat, f->root, f->depth,
-                           f->node,        f->leaf, f->is_leaf,    f->cover};
+                           f->node,        f->leaf, f->is_leaf,    f->cover, 0, 0};
+    weir_trees_shap_prepare(&t);
     void *scratch = malloc(weir_trees_shap_scratch(&t));
     for (int row = 0; row < 20; row++) {
         float x[8];
@@ -141,6 +138,7 @@ static void random_case(int ntrees, uint32_t max_depth, int nfeat)
 
 int main(void)
 {
+    rng = 0x5eedf00dcafe1234ull;
     stump();
     for (int k = 0; k < 40; k++)
         random_case(1 + (int)(urand() * 4), 1 + (uint32_t)(urand() * 6), 1 + (int)(urand() * 6));
