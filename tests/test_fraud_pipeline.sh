@@ -5,7 +5,8 @@
 # equals the handbook's own pandas computation (tests/fraud_features_ref.py)
 # within 1e-4 relative; the labels never reach the first sink; every
 # transaction has a fraud_score in [0, 1]; every alert carries the model's
-# account of its score.
+# account of its score, as every alert of the autoencoder's and the trained
+# isolation forest's pipelines over the same month does.
 # Skipped (77) without the data or pandas.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -61,6 +62,23 @@ if [ "$n" -gt 0 ] && [ "$explained" = "$n" ] && grep -q ' TX_AMOUNT=[0-9.]* [+-]
 else
     fail "$explained of $n alerts explained: $(grep -m1 '^ALERT' "$T/alerts.txt")"
 fi
+
+# The unsupervised pipelines: the autoencoder's account of its error, the
+# forest's of the record's mean path (the inputs that shortened it).
+for p in fraud-unsupervised:'reconstruction error [0-9.e+-]*: [A-Z0-9_]*=[0-9.e+-]* [+][0-9.e+-]* reconstructed ' \
+    fraud-iforest-fit:'path length [0-9.e+-]* from [0-9.e+-]*: [A-Z0-9_]*=[0-9.e+-]* -[0-9.e+-]* sample mean '; do
+    name=${p%%:*}
+    "$WEIR_BIN" run "pipelines/$name.json" --quiet --set "source.path=$DAILY/2018-04-*.csv.gz" \
+        --set "sinks[0].path=/dev/null" --set "sinks[1].path=$T/$name.txt" \
+        --set "dead_letter.path=$T/dead.jsonl" 2>"$T/err" || fail "$name: weir run failed: $(cat "$T/err")"
+    n=$(grep -c '^ALERT' "$T/$name.txt")
+    explained=$(grep -c "^ALERT .*fraud_score_explain=\"${p#*:}" "$T/$name.txt")
+    if [ "$n" -gt 0 ] && [ "$explained" = "$n" ]; then
+        ok
+    else
+        fail "$name: $explained of $n alerts explained: $(grep -m1 '^ALERT' "$T/$name.txt")"
+    fi
+done
 
 timeout 300 "$WEIR_BIN" run pipelines/fraud-embedded.json >"$T/emb.out" 2>"$T/emb.err"
 rc=$?

@@ -270,6 +270,58 @@ static void test_adjacent_floats(void)
     CHECK(overrun == 0);
 }
 
+/* "explain": an isolated point's text names the input that isolated it
+ * first, with a negative share, and its path matches its score; ordinary
+ * points and the warm-up get none. */
+static void test_explain(void)
+{
+    struct h_pipe p;
+    struct h_op h;
+    h_pipe_init(&p);
+    h_feature(&p, "x", 0);
+    h_feature(&p, "y", 0);
+    CHECK(h_build(&h, &weir_op_iforest,
+                  "{\"fields\": [\"x\", \"y\"], \"explain\": true, \"explain_k\": 1}", &p, 1) == 0);
+    int out = weir_schema_find_feature(&p.schema, "anomaly_score"), why = -1;
+    for (uint32_t k = 0; k < p.schema.nstr; k++)
+        if (strcmp(p.schema.str[k].name, "anomaly_score_explain") == 0)
+            why = (int)k;
+    CHECK(why >= 0 && p.schema.str[why].emit);
+    struct weir_batch_pool *pool = h_pool(&p, 64);
+    int texts = 0, warm_texts = 0, outlier_done = 0;
+    for (int k = 0; k < 400; k += 40) {
+        struct weir_batch *b = weir_batch_get(pool);
+        for (int j = 0; j < 40; j++) {
+            float *row = weir_batch_row(b, (uint32_t)weir_batch_push(b));
+            row[0] = (float)gauss();
+            row[1] = k + j == 390 ? 20.0f : (float)gauss(); /* one point far out in y */
+        }
+        CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+        for (uint32_t j = 0; j < 40; j++) {
+            char buf[2048];
+            const char *text = h_str(b, j, why, buf, sizeof buf);
+            float score = weir_batch_row(b, j)[out];
+            texts += text != NULL;
+            warm_texts += text != NULL && k + (int)j < 256;
+            if (k + j != 390)
+                continue;
+            double path = -1, from = -1, share = 0;
+            CHECK(text &&
+                  sscanf(text, "path length %lf from %lf: y=20 %lf", &path, &from, &share) == 3);
+            CHECK(share < 0 && path < from);
+            CHECK_NEAR(score, exp2(-path / iforest_c(256)), 1e-4);
+            CHECK(text && strstr(text, " sample mean ") && strstr(text, "; the other 1 "));
+            outlier_done = 1;
+        }
+        weir_batch_put(b);
+    }
+    CHECK(outlier_done && warm_texts == 0);
+    CHECK(texts >= 1 && texts < 20); /* 0.6 and above: few of a Gaussian cluster */
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
 static void test_prepare_errors(void)
 {
     const char *const feats[] = {"x", NULL};
@@ -280,6 +332,9 @@ static void test_prepare_errors(void)
     h_expect_prepare_error(&weir_op_iforest, feats, 1, "{\"fields\": [\"x\"], \"sample\": 1}",
                            "test.json: operators[1].sample: expected an integer in [2,4096], "
                            "got 1");
+    h_expect_prepare_error(&weir_op_iforest, feats, 1, "{\"fields\": [\"x\"], \"explain_k\": 2}",
+                           "test.json: operators[1].explain_k: expected only with \"explain\": "
+                           "true: without it this option does nothing");
 }
 
 int main(void)
@@ -292,6 +347,7 @@ int main(void)
     test_by_key();
     test_single_point();
     test_adjacent_floats();
+    test_explain();
     test_prepare_errors();
     return check_summary();
 }
