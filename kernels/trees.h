@@ -52,11 +52,19 @@ struct weir_trees {
 void weir_trees_cpu(const struct weir_trees *t, const float *X, size_t ldx, size_t n, float *out);
 void weir_trees_ref(const struct weir_trees *t, const float *X, size_t ldx, size_t n, float *out);
 
+/* TreeSHAP takes trees at most this deep: deeper ones (lossguide without
+ * max_depth, a crafted file) would take O(depth²) memory and depth-deep
+ * recursion per row. */
+#define WEIR_TREES_SHAP_MAX_DEPTH 64
+
 /* One row's exact TreeSHAP values (trees_shap.c; needs cover, and t
- * prepared once, after its trees are in place): adds each feature's
- * contribution to the row's margin to phi[f] and the trees' expected value
- * to phi[nfeat], so phi sums to the margin less the base. scratch:
- * weir_trees_shap_scratch(t) bytes, 8-byte aligned. */
+ * prepared once, after its trees are in place: deepest for any trees,
+ * expected only for trees with covers at most WEIR_TREES_SHAP_MAX_DEPTH
+ * deep, else NaN): adds each feature's contribution to the row's margin to
+ * phi[f] and the trees' expected value to phi[nfeat], so phi sums to the
+ * margin less the base; adds nothing for trees it does not take (no covers,
+ * too deep, or not prepared). scratch: weir_trees_shap_scratch(t) bytes,
+ * 8-byte aligned. */
 void weir_trees_shap_prepare(struct weir_trees *t);
 size_t weir_trees_shap_scratch(const struct weir_trees *t);
 void weir_trees_shap(const struct weir_trees *t, const float *x, double *phi, void *scratch);

@@ -12,6 +12,7 @@
  * proportion. A feature split on again is unwound from the path first, so
  * it appears once. The paths of every depth live in one scratch array,
  * depth d's above depth d - 1's, as the recursion needs. */
+#include <math.h>
 #include <string.h>
 
 #include "kernels/trees.h"
@@ -126,12 +127,12 @@ static double node_mean(const struct weir_trees *t, uint32_t j)
 void weir_trees_shap_prepare(struct weir_trees *t)
 {
     t->deepest = 0;
-    t->expected = 0;
-    for (size_t k = 0; k < t->ntrees; k++) {
+    for (size_t k = 0; k < t->ntrees; k++)
         t->deepest = t->depth[k] > t->deepest ? t->depth[k] : t->deepest;
-        if (t->cover)
-            t->expected += node_mean(t, t->root[k]);
-    }
+    /* node_mean recurses: only as deep as TreeSHAP will go */
+    t->expected = t->cover && t->deepest <= WEIR_TREES_SHAP_MAX_DEPTH ? 0 : NAN;
+    for (size_t k = 0; k < t->ntrees && !isnan(t->expected); k++)
+        t->expected += node_mean(t, t->root[k]);
 }
 
 size_t weir_trees_shap_scratch(const struct weir_trees *t)
@@ -142,6 +143,11 @@ size_t weir_trees_shap_scratch(const struct weir_trees *t)
 
 void weir_trees_shap(const struct weir_trees *t, const float *x, double *phi, void *scratch)
 {
+    if (isnan(t->expected)) /* no covers, or too deep */
+        return;
+    for (size_t k = 0; k < t->ntrees; k++)
+        if (t->depth[k] > t->deepest) /* not prepared: the scratch would be too small */
+            return;
     size_t m = (size_t)t->deepest + 2;
     struct path_elem *paths = scratch;
     double *inv = (double *)(paths + m * (m + 1) / 2);

@@ -50,6 +50,7 @@ struct weir_gpu_model *weir_gpu_model_upload(const struct weir_model *m, char *e
         g->trees.leaf = upload(g, t->leaf, t->nnodes * sizeof *t->leaf);
         g->trees.is_leaf = NULL;
         g->trees.cover = NULL; /* explanations are worked out on the host */
+        g->trees.expected = NAN;
     } else {
         g->mean = upload(g, m->mean, m->nin * sizeof(float));
         g->std = upload(g, m->std, m->nin * sizeof(float));

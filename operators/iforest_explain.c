@@ -29,9 +29,8 @@ void iforest_explainer_free(struct iforest_explainer *e)
 }
 
 /* Grown trees are at most ceil(log2 4096) = 12 deep; a file's could be a
- * chain of thousands, O(depth²) memory and depth-deep recursion each. */
-#define IFOREST_EXPLAIN_MAX_DEPTH 64
-
+ * chain of thousands: refused past WEIR_TREES_SHAP_MAX_DEPTH, before the
+ * layout recurses that deep. */
 struct layout {
     struct iforest_explainer *e;
     const struct iforest_node *src; /* one tree, preorder */
@@ -49,7 +48,7 @@ static int lay_out(struct layout *l, size_t at, uint32_t o, uint32_t depth)
 {
     const struct iforest_node *n = &l->src[at];
     struct iforest_explainer *e = l->e;
-    if (depth > IFOREST_EXPLAIN_MAX_DEPTH)
+    if (depth > WEIR_TREES_SHAP_MAX_DEPTH)
         return -EINVAL;
     if (n->feat == IFOREST_LEAF) {
         e->node[o] = weir_tree_leaf(o);

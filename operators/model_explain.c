@@ -33,10 +33,6 @@
 #include "operators/model.h"
 #include "operators/scorer.h"
 
-/* Deeper trees (lossguide without max_depth) would take O(depth²) memory
- * and depth-deep recursion per explained record. */
-#define MODEL_EXPLAIN_MAX_DEPTH 64
-
 int model_explain_fits(const struct model_conf *c, const struct weir_model *m, char *why,
                        size_t len)
 {
@@ -51,9 +47,9 @@ int model_explain_fits(const struct model_conf *c, const struct weir_model *m, c
                  m->what);
         return -EINVAL;
     }
-    if (m->trees.deepest > MODEL_EXPLAIN_MAX_DEPTH) {
+    if (m->trees.deepest > WEIR_TREES_SHAP_MAX_DEPTH) {
         snprintf(why, len, "\"explain\" takes trees at most %d deep, and %s has one %u deep",
-                 MODEL_EXPLAIN_MAX_DEPTH, m->what, (unsigned)m->trees.deepest);
+                 WEIR_TREES_SHAP_MAX_DEPTH, m->what, (unsigned)m->trees.deepest);
         return -EINVAL;
     }
     if (!m->trees.cover) {
@@ -183,11 +179,12 @@ void model_explain_row(const struct model_conf *c, struct model_state *s,
         s->explain = grown;
         s->explain_doubles = doubles;
     }
-    double *phi = s->explain;
-    memset(phi, 0, doubles * sizeof *phi);
+    double *phi = s->explain; /* the rest is written before it is read */
+    memset(phi, 0, (m->nin + 1) * sizeof *phi);
     char text[2048];
     float *x = (float *)(phi + m->nin + 1 + path_doubles), *recon = NULL;
     unsigned char *used = (unsigned char *)(phi + doubles - (m->nin + 7) / 8);
+    memset(used, 0, m->nin);
     if (trees) {
         for (size_t k = 0; k < m->nin; k++)
             x[k] = row[c->in_col[k]];

@@ -4,8 +4,10 @@
  * explanations ("range": true writes "<f>_lo"/"<f>_hi" per input unless
  * "range_out" names them); their resolution at prepare; the z -> score
  * mapping, the clipped residual they learn, and the record's tail (hold,
- * then the score written). Shared by
- * operators, not part of the engine. */
+ * then the score written). Also what every explanation shares: an input's
+ * f_lo/f_hi written upstream, its text, the next input to list (model,
+ * iforest, threshold, the scorers' "<out>_explain"). Shared by operators,
+ * not part of the engine. */
 #ifndef WEIR_OPERATORS_SCORER_H
 #define WEIR_OPERATORS_SCORER_H
 
@@ -85,8 +87,8 @@ int scorer_written_before(const struct weir_prepare *p, const char *name, const 
 /* Appends one input of an explanation, ": " before the first and ", "
  * before the others: "name=value +contribution", then " <note> v" when
  * note is not NULL, then " expected lo..hi" when both are numbers. A NaN
- * value is written "missing". Returns the new length (>= size: cut short;
- * nothing is written then). */
+ * value is written "missing". Returns the new length (>= size: cut short,
+ * and nothing more is written by a call that gets such a len). */
 size_t scorer_explain_input(char *buf, size_t size, size_t len, int first, const char *name,
                             float value, double contribution, const char *note, double note_value,
                             float lo, float hi);

@@ -39,9 +39,9 @@
  * one of them at that score when several tie, or `score`), and the
  * `explain_k` features of `explain` furthest outside their expected range,
  * with their values and ranges. A feature f's range is read from the
- * features f_lo and f_hi when an upstream scorer writes them (deviation or
- * forecast, with "range": true); otherwise f_z (standardize), when it
- * exists, puts it outside beyond |z| = 3, as range_k does. Features rank by
+ * features f_lo and f_hi when an earlier operator writes them (deviation or
+ * forecast with "range": true, a derive); otherwise f_z (standardize), when
+ * an earlier operator writes it, puts it outside beyond |z| = 3, as range_k does. Features rank by
  * how far outside they lie, in range widths; after the first, only those
  * outside are listed. A feature the record lacks (NaN) is left out, as is a
  * scorer at NaN or at most 0 (nothing to say) from "which fired". A text longer than 1023

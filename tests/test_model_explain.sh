@@ -51,6 +51,23 @@ run raw
 if $PY tests/model_explain.py check "$T" squared "$T/raw.out.jsonl" 8; then ok; else fail "squared error: accounts differ from xgboost's pred_contribs"; fi
 grep -q '"y_explain":"margin ' "$T/raw.out.jsonl" && ok || fail "a raw model's account is not in its margin: $(head -1 "$T/raw.out.jsonl")"
 grep -q '=missing [+-]' "$T/all.out.jsonl" && ok || fail "a missing input is not said so"
+# The GPU path's write-back (its slots, the CPU computing each one:
+# WEIR_MODEL_GPU_ON_CPU) gives the same accounts.
+sed -e 's|"explain": true|"device": "cuda", "max_records": 64, "explain": true|' -e 's|/all\.|/gpu.|g' \
+    "$T/p_all.json" >"$T/p_gpu.json"
+if WEIR_MODEL_GPU_ON_CPU=1 "$WEIR_BIN" run "$T/p_gpu.json" --quiet --workers 2 2>"$T/gpu.err"; then
+    if [ "$(grep -o '"row":[0-9]*\|"y_explain":"[^"]*"' "$T/gpu.out.jsonl" | paste - - | sort)" = \
+        "$(grep -o '"row":[0-9]*\|"y_explain":"[^"]*"' "$T/all.out.jsonl" | paste - - | sort)" ] &&
+        [ "$(grep -c '"y_explain":"log-odds' "$T/gpu.out.jsonl")" = 3000 ]; then
+        ok
+    else
+        fail "the GPU path's accounts differ from the CPU's"
+    fi
+elif grep -q "CUDA" "$T/gpu.err" && ! grep -q "WEIR_MODEL_GPU_ON_CPU" "$T/gpu.err"; then
+    echo "the GPU path: skipped ($(head -1 "$T/gpu.err"))"
+else
+    fail "the GPU path: $(cat "$T/gpu.err")"
+fi
 
 # Only records at or above explain_above; the range written upstream quoted.
 pipeline above "\"path\": \"$T/binary.json\", \"explain\": true, \"explain_above\": 0.9"

@@ -1,4 +1,4 @@
-/* The scorer tests' random data: xorshift64* uniforms in [0,1) and
+/* The tests' random data (scorers, TreeSHAP): xorshift64* uniforms in [0,1) and
  * Box-Muller normals from one global state, which each test sets at the
  * start of main (its data depend on that start only). */
 #ifndef WEIR_TEST_RAND_H

@@ -111,8 +111,8 @@ static void random_case(int ntrees, uint32_t max_depth, int nfeat)
         f->root[k] = f->next++;
         grow(f, f->root[k], 0, max_depth, (size_t)nfeat, &f->depth[k]);
     }
-    struct weir_trees t = {(size_t)ntrees, f->next, (size_t)nfeat, f->root, f->depth,
-                           f->node,        f->leaf, f->is_leaf,    f->cover, 0, 0};
+    struct weir_trees t = {(size_t)ntrees, f->next,    (size_t)nfeat, f->root, f->depth, f->node,
+                           f->leaf,        f->is_leaf, f->cover,      0,       0};
     weir_trees_shap_prepare(&t);
     void *scratch = malloc(weir_trees_shap_scratch(&t));
     for (int row = 0; row < 20; row++) {
@@ -136,10 +136,44 @@ static void random_case(int ntrees, uint32_t max_depth, int nfeat)
     free(f);
 }
 
+/* Trees TreeSHAP does not take add nothing: a chain one split deeper than
+ * WEIR_TREES_SHAP_MAX_DEPTH (its expected value is not even worked out: the
+ * walk recurses), and trees nobody prepared (the scratch would be sized for
+ * depth 0). */
+static void refused(void)
+{
+    enum { SPLITS = WEIR_TREES_SHAP_MAX_DEPTH + 1, NODES = 2 * SPLITS + 1 };
+    struct weir_tree_node node[NODES];
+    float leaf[NODES] = {0}, cover[NODES];
+    uint8_t is_leaf[NODES] = {0};
+    for (uint32_t k = 0; k < SPLITS; k++) { /* split k: a leaf left, split k + 1 right */
+        node[2 * k] = (struct weir_tree_node){0, 0, 2 * k + 1};
+        node[2 * k + 1] = weir_tree_leaf(2 * k + 1);
+        is_leaf[2 * k + 1] = 1;
+        leaf[2 * k + 1] = 1;
+        cover[2 * k] = (float)(SPLITS - k + 1);
+        cover[2 * k + 1] = 1;
+    }
+    node[NODES - 1] = weir_tree_leaf(NODES - 1);
+    is_leaf[NODES - 1] = 1;
+    cover[NODES - 1] = 1;
+    uint32_t root = 0, depth = SPLITS;
+    struct weir_trees t = {1, NODES, 1, &root, &depth, node, leaf, is_leaf, cover, 0, 0};
+    double phi[2] = {0}, scratch[64];
+    float x[1] = {1};
+    weir_trees_shap(&t, x, phi, scratch); /* not prepared */
+    CHECK(phi[0] == 0 && phi[1] == 0);
+    weir_trees_shap_prepare(&t);
+    CHECK(t.deepest == SPLITS && isnan(t.expected));
+    weir_trees_shap(&t, x, phi, scratch);
+    CHECK(phi[0] == 0 && phi[1] == 0);
+}
+
 int main(void)
 {
     rng = 0x5eedf00dcafe1234ull;
     stump();
+    refused();
     for (int k = 0; k < 40; k++)
         random_case(1 + (int)(urand() * 4), 1 + (uint32_t)(urand() * 6), 1 + (int)(urand() * 6));
     return check_summary();
