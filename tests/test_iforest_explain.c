@@ -13,6 +13,7 @@
 #include "check.h"
 #include "operators/iforest_explain.h"
 #include "operators/iforest_forest.h"
+#include "tests/shapley_ref.h"
 #include "tests/test_rand.h"
 
 /* The points of the tree's sample under node `at`: its leaves' counts. */
@@ -38,29 +39,26 @@ static double given(const struct iforest_node *n, size_t at, unsigned depth, con
            points(n, at);
 }
 
-static double factorial(int k)
+struct one_tree {
+    const struct iforest_node *n;
+    const float *x;
+};
+
+static double tree_given(unsigned S, const void *ctx)
 {
-    return k <= 1 ? 1 : k * factorial(k - 1);
+    const struct one_tree *o = ctx;
+    return given(o->n, 0, 0, o->x, S);
 }
 
+/* The forest's mean path: each tree's Shapley values over the trees. */
 static void brute_force(const struct iforest_node *nodes, size_t trees, size_t tree_nodes, int d,
                         const float *x, double *phi)
 {
     for (int i = 0; i <= d; i++)
         phi[i] = 0;
-    for (size_t t = 0; t < trees; t++) {
-        const struct iforest_node *n = nodes + t * tree_nodes;
-        phi[d] += given(n, 0, 0, x, 0) / (double)trees;
-        for (int i = 0; i < d; i++)
-            for (unsigned S = 0; S < 1u << d; S++) {
-                if (S & (1u << i))
-                    continue;
-                int s = __builtin_popcount(S);
-                double w = factorial(s) * factorial(d - s - 1) / factorial(d);
-                phi[i] +=
-                    w * (given(n, 0, 0, x, S | (1u << i)) - given(n, 0, 0, x, S)) / (double)trees;
-            }
-    }
+    for (size_t t = 0; t < trees; t++)
+        shapley_add(d, tree_given, &(struct one_tree){nodes + t * tree_nodes, x},
+                    1.0 / (double)trees, phi);
 }
 
 #define LEAF(count)                                                                                \

@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "kernels/trees.h"
+#include "tests/shapley_ref.h"
 #include "tests/test_rand.h"
 
 #define urand uniform /* the same trees every run: rng is set in main */
@@ -65,24 +66,22 @@ static double given(const struct weir_trees *t, uint32_t j, const float *x, unsi
            t->cover[j];
 }
 
-static double factorial(int n)
+struct one_tree {
+    const struct weir_trees *t;
+    uint32_t root;
+    const float *x;
+};
+
+static double tree_given(unsigned S, const void *ctx)
 {
-    return n <= 1 ? 1 : n * factorial(n - 1);
+    const struct one_tree *o = ctx;
+    return given(o->t, o->root, o->x, S);
 }
 
 static void brute_force(const struct weir_trees *t, const float *x, int nfeat, double *phi)
 {
-    for (size_t k = 0; k < t->ntrees; k++) {
-        phi[nfeat] += given(t, t->root[k], x, 0);
-        for (int i = 0; i < nfeat; i++)
-            for (unsigned S = 0; S < 1u << nfeat; S++) {
-                if (S & (1u << i))
-                    continue;
-                int s = __builtin_popcount(S);
-                double w = factorial(s) * factorial(nfeat - s - 1) / factorial(nfeat);
-                phi[i] += w * (given(t, t->root[k], x, S | (1u << i)) - given(t, t->root[k], x, S));
-            }
-    }
+    for (size_t k = 0; k < t->ntrees; k++)
+        shapley_add(nfeat, tree_given, &(struct one_tree){t, t->root[k], x}, 1, phi);
 }
 
 static void stump(void)
