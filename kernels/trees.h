@@ -63,8 +63,8 @@ void weir_trees_ref(const struct weir_trees *t, const float *X, size_t ldx, size
  * deep, else NaN): adds each feature's contribution to the row's margin to
  * phi[f] and the trees' expected value to phi[nfeat], so phi sums to the
  * margin less the base; adds nothing for trees it does not take (no covers,
- * too deep, or not prepared). scratch: weir_trees_shap_scratch(t) bytes,
- * 8-byte aligned. */
+ * too deep, or zero-initialised and never prepared). scratch:
+ * weir_trees_shap_scratch(t) bytes, 8-byte aligned. */
 void weir_trees_shap_prepare(struct weir_trees *t);
 size_t weir_trees_shap_scratch(const struct weir_trees *t);
 void weir_trees_shap(const struct weir_trees *t, const float *x, double *phi, void *scratch);

@@ -132,8 +132,8 @@ static const struct weir_option iforest_options[] = {
     {"explain_k", WEIR_OPT_INT, "3", "with explain: inputs listed",
      offsetof(struct iforest_conf, explain_k), WEIR_OPT_RANGE, 1, 16, NULL},
     {"explain_above", WEIR_OPT_NUMBER, "0.6",
-     "with explain: only a record scoring at least this gets the text (about trees * sample * "
-     "log2(sample)^2 steps each; ordinary points score about 0.5)",
+     "with explain: only a record scoring at least this (and above 0) gets the text (about "
+     "trees * leaves * depth^2 steps each; ordinary points score about 0.5)",
      offsetof(struct iforest_conf, explain_above), WEIR_OPT_RANGE, 0, 1, NULL},
     WEIR_STATE_OPTION_ROWS(struct iforest_conf, state),
     {0},

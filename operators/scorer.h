@@ -4,9 +4,10 @@
  * explanations ("range": true writes "<f>_lo"/"<f>_hi" per input unless
  * "range_out" names them); their resolution at prepare; the z -> score
  * mapping, the clipped residual they learn, and the record's tail (hold,
- * then the score written). Also what every explanation shares: an input's
- * f_lo/f_hi written upstream, its text, the next input to list (model,
- * iforest, threshold, the scorers' "<out>_explain"). Shared by operators,
+ * then the score written). Also what the model, iforest and threshold
+ * explanations share: an input's f_lo/f_hi written upstream, its text, the
+ * next input to list; and the "<out>_explain" column every scorer's
+ * explanation goes in. Shared by operators,
  * not part of the engine. */
 #ifndef WEIR_OPERATORS_SCORER_H
 #define WEIR_OPERATORS_SCORER_H

@@ -11,7 +11,9 @@
 # (a file without node covers) or explain_k without explain is an error at
 # validate, and a version without covers is not swapped in. An autoencoder
 # explains its reconstruction error (each input's share, its reconstruction)
-# as PyTorch computes them; a classifier network is refused.
+# as PyTorch computes them; a classifier network is refused. The GPU path's
+# write-back (WEIR_MODEL_GPU_ON_CPU: its slots, the CPU computing each one)
+# gives the CPU's 3,000 accounts (skipped in a build without CUDA).
 # Skipped (77) without /usr/bin/python3 + xgboost + numpy.
 set -u
 . "$(dirname "$0")/lib.sh"

@@ -3,7 +3,8 @@
  * default direction, leaves no training data reached) whose TreeSHAP values must equal the Shapley
  * values worked out by brute force over every subset of features, each subset's value the tree's
  * expectation with the other features integrated out by the nodes' covers. Both must add up to the
- * row's margin. */
+ * row's margin. Trees TreeSHAP does not take (deeper than WEIR_TREES_SHAP_MAX_DEPTH, or never
+ * prepared) add nothing. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
