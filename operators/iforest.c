@@ -36,8 +36,12 @@
  * (operators/iforest_explain.h: TreeSHAP over the isolation trees), each
  * with its value, its mean over the trees' sample and f_lo..f_hi when an
  * earlier operator writes them. About trees * leaves * depth² steps per
- * explained record (2.7 ms for 100 trees of 1,024 points); one tree's
- * layout (21 bytes per node) per worker.
+ * explained record (2.7 ms for 100 trees of 1,024 points). An online
+ * forest changes with each rebuild and is per key: its trees are laid out
+ * for TreeSHAP one at a time, in the worker's room for one tree (21 bytes
+ * per node). A trained one is laid out once, at prepare (21 bytes per node
+ * of the forest, shared), and a file with trees no grower makes is then
+ * refused.
  *
  * Random draws come from a splitmix64 stream per key, started at `seed`, in
  * a fixed order (per tree: the sample's partial Fisher-Yates draws over a
@@ -80,20 +84,15 @@ struct iforest_conf {
     int64_t trees, sample, window, rebuild, warmup, seed, hold;
     int side;
     struct weir_state_opts state;
-    int explain;
-    int64_t explain_k;
-    double explain_above;
+    struct scorer_explain explain;
     /* resolved by prepare() */
     int in_col[WEIR_SCHEMA_MAX];
     int out_col;
-    int explain_col; /* the string out + "_explain", or -1 */
-    int lo_col[WEIR_SCHEMA_MAX], hi_col[WEIR_SCHEMA_MAX]; /* f_lo, f_hi written before, or -1 */
-    float explain_above_f; /* scores are floats: compared as threshold compares */
-    char explain_name[256];
     size_t tree_nodes; /* per tree: 2 * sample - 1 */
     size_t center_offset, ring_offset, node_offset, hold_offset, bytes;
     uint64_t layout;
-    struct iforest_model trained; /* loaded from "model" */
+    struct iforest_model trained;     /* loaded from "model" */
+    struct iforest_laid trained_laid; /* with explain: its trees laid out for TreeSHAP */
     int untrained; /* "model" not there yet, for weir features / fit: never runs */
 };
 
@@ -124,17 +123,13 @@ static const struct weir_option iforest_options[] = {
      "directory): it scores every record, nothing is learned online",
      offsetof(struct iforest_conf, model), 0, 0, 0, NULL},
     WEIR_HOLD_OPTION_ROW(struct iforest_conf, hold),
-    {"explain", WEIR_OPT_BOOL, "false",
-     "write the string field out + \"_explain\" for a record scoring at least explain_above: "
-     "the explain_k inputs that shortened its mean path most (their exact Shapley values), with "
-     "each one's value, its mean over the trees' sample and f_lo..f_hi when written upstream",
-     offsetof(struct iforest_conf, explain), 0, 0, 0, NULL},
-    {"explain_k", WEIR_OPT_INT, "3", "with explain: inputs listed",
-     offsetof(struct iforest_conf, explain_k), WEIR_OPT_RANGE, 1, 16, NULL},
-    {"explain_above", WEIR_OPT_NUMBER, "0.6",
-     "with explain: only a record scoring at least this (and above 0) gets the text (about "
-     "trees * leaves * depth^2 steps each; ordinary points score about 0.5)",
-     offsetof(struct iforest_conf, explain_above), WEIR_OPT_RANGE, 0, 1, NULL},
+    SCORER_EXPLAIN_OPTION_ROWS(
+        struct iforest_conf, explain,
+        "shortened its mean path most (their exact Shapley values), with each one's value, its "
+        "mean over the trees' sample and f_lo..f_hi when written upstream",
+        "0.6", WEIR_OPT_RANGE, 0, 1,
+        "this (and above 0) gets the text (about trees * leaves * depth^2 steps each; ordinary "
+        "points score about 0.5)"),
     WEIR_STATE_OPTION_ROWS(struct iforest_conf, state),
     {0},
 };
@@ -206,25 +201,25 @@ static int prepare_model(struct iforest_conf *c, const json_t *raw, struct weir_
     return bad;
 }
 
-/* "explain": the string column and the inputs' ranges written upstream. */
-static int prepare_explain(struct iforest_conf *c, const json_t *raw, struct weir_prepare *p)
+/* "explain" with "model": the trained trees laid out once, for every
+ * worker. */
+static int prepare_trained_explain(struct iforest_conf *c, struct weir_prepare *p)
 {
-    static const char *const explain_opts[] = {"explain_k", "explain_above", NULL};
-    c->explain_col = -1;
-    int bad = weir_options_only_with(raw, iforest_options, explain_opts, c->explain,
-                                     "\"explain\": true", p->diag, p->path);
-    if (!c->explain)
-        return bad;
-    for (size_t k = 0; k < c->fields.n; k++) {
-        c->lo_col[k] = scorer_written_before(p, c->fields.v[k], "_lo");
-        c->hi_col[k] = scorer_written_before(p, c->fields.v[k], "_hi");
-    }
-    c->explain_above_f = (float)c->explain_above;
-    c->explain_col = scorer_explain_out(p, c->out, c->explain_name, sizeof c->explain_name);
-    if (c->explain_col < 0)
-        return bad + 1;
-    p->schema->str[c->explain_col].emit = 1; /* in output records, as the score is */
-    return bad;
+    char ip[256];
+    const struct iforest_model *m = &c->trained;
+    if (!c->explain.on || !c->model || c->untrained)
+        return 0;
+    int rc = iforest_laid_alloc(&c->trained_laid, m->trees, m->tree_nodes);
+    if (rc == 0)
+        rc = iforest_lay_out(&c->trained_laid, m->nodes, m->trees, m->tree_nodes, m->d);
+    if (rc == -ENOMEM)
+        weir_diag_add(p->diag, p->path, "out of memory");
+    else if (rc < 0)
+        weir_diag_add(p->diag, weir_path_key(ip, sizeof ip, p->path, "explain"),
+                      "expected trees a grower makes (at most %d deep, no shared nodes, every "
+                      "split reached by a point of the sample), got others in %s",
+                      WEIR_TREES_SHAP_MAX_DEPTH, c->model);
+    return rc < 0;
 }
 
 static int iforest_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
@@ -245,7 +240,9 @@ static int iforest_prepare(void *vconf, const json_t *raw, struct weir_prepare *
     weir_path_key(ip, sizeof ip, p->path, "out");
     c->out_col = weir_schema_feature_out(p, c->out, ip, 1);
     bad += c->out_col < 0;
-    bad += prepare_explain(c, raw, p);
+    bad += scorer_explain_prepare(&c->explain, raw, iforest_options, &c->fields, c->out, p);
+    if (!bad)
+        bad += prepare_trained_explain(c, p);
     bad += weir_state_opts_prepare(&c->state, raw, p);
     size_t d = c->fields.n;
     c->tree_nodes = 2 * (size_t)c->sample - 1;
@@ -270,7 +267,9 @@ static int iforest_prepare(void *vconf, const json_t *raw, struct weir_prepare *
 
 static void iforest_release(void *vconf)
 {
-    iforest_model_free(&((struct iforest_conf *)vconf)->trained);
+    struct iforest_conf *c = vconf;
+    iforest_model_free(&c->trained);
+    iforest_laid_free(&c->trained_laid);
 }
 
 /* An operator instance's scratch: the online forest's growth, and the
@@ -309,7 +308,7 @@ static int iforest_init(struct weir_op *op, struct weir_error *err)
     if (!w ||
         (!c->model &&
          iforest_scratch_alloc(&w->grow, (size_t)c->window, (size_t)c->sample, c->fields.n) < 0) ||
-        (c->explain && iforest_explainer_alloc(&w->why, tree_nodes) < 0)) {
+        (c->explain.on && iforest_explainer_alloc(&w->why, tree_nodes) < 0)) {
         iforest_destroy(op);
         return weir_error_set(err, -ENOMEM, "iforest: out of memory");
     }
@@ -331,72 +330,102 @@ static void build_forest(const struct iforest_conf *c, struct iforest_scratch *s
     h->since_build = 0;
 }
 
-/* The forest's score of x; with "side", 0 unless some feature lies beyond
- * center on that side. */
-static double score_point(const struct iforest_conf *c, const struct iforest_node *nodes,
-                          size_t trees, size_t tree_nodes, double c_norm, const float *center,
-                          const float *x)
-{
-    if (c->side != SIDE_BOTH) {
-        int beyond = 0;
-        for (size_t q = 0; q < c->fields.n; q++)
-            beyond |= c->side == SIDE_UP ? x[q] > center[q] : x[q] < center[q];
-        if (!beyond)
-            return 0.0;
-    }
-    return iforest_score(nodes, trees, tree_nodes, c_norm, x);
-}
-
 /* "path length 2.9 from 8.4: amount=1200 -3.1 sample mean 52.7 expected
  * 0..210, ...; the other 3 -0.2": x's mean path, the forest's expected one,
  * and the explain_k inputs that shortened it most, with their share. */
-static size_t explain_text(const struct iforest_conf *c, const float *row, const float *x,
-                           const float *center, const double *phi, char *buf, size_t size)
+static size_t explain_text(const struct iforest_conf *c, const float *row, const float *center,
+                           const double *phi, char *buf, size_t size)
 {
-    size_t d = c->fields.n, shown = 0;
-    double shorter[WEIR_SCHEMA_MAX], total = phi[d], rest = 0;
-    unsigned char used[WEIR_SCHEMA_MAX] = {0};
-    for (size_t k = 0; k < d; k++) {
-        shorter[k] = -phi[k];
-        total += phi[k];
-    }
-    size_t len = (size_t)snprintf(buf, size, "path length %.6g from %.6g", total, phi[d]);
-    for (int64_t n = 0; n < c->explain_k && len < size; n++) {
-        size_t k = scorer_explain_next(shorter, d, used);
-        if (k == d)
-            break;
-        int ranged = c->lo_col[k] >= 0 && c->hi_col[k] >= 0;
-        len = scorer_explain_input(buf, size, len, shown++ == 0, c->fields.v[k], x[k], phi[k],
-                                   "sample mean", center[k], ranged ? row[c->lo_col[k]] : NAN,
-                                   ranged ? row[c->hi_col[k]] : NAN);
-    }
+    size_t d = c->fields.n;
+    double total = phi[d];
     for (size_t k = 0; k < d; k++)
-        rest += used[k] ? 0 : phi[k];
-    if (len < size && shown < d)
-        len += (size_t)snprintf(buf + len, size - len, "%s the other %zu %+.6g",
-                                shown ? ";" : ": none shortened it;", d - shown, rest);
-    return len < size ? len : size - 1;
+        total += phi[k];
+    size_t len = (size_t)snprintf(buf, size, "path length %.6g from %.6g", total, phi[d]);
+    struct scorer_account a = {.e = &c->explain,
+                               .name = c->fields.v,
+                               .in_col = c->in_col,
+                               .n = d,
+                               .row = row,
+                               .share = phi,
+                               .sign = -1,
+                               .note = "sample mean",
+                               .note_value = center,
+                               .verb = "shortened"};
+    return scorer_explain_account(&a, buf, size, len);
 }
+
+/* The forest a record is scored by: the key's online one, or the trained
+ * one (then also laid out for TreeSHAP, with explain). */
+struct forest {
+    const struct iforest_node *nodes; /* NULL: none yet */
+    size_t trees, tree_nodes;
+    double c_norm;
+    const float *center;
+    const struct iforest_laid *laid; /* or NULL: laid out per record */
+};
 
 /* Record i's "<out>_explain" (cleared by the caller) when its score reaches
  * explain_above (none for a score of 0 — before the first forest, or gated
  * by side or hold —, when the trees cannot be explained, or out of memory:
  * the score stands). */
 static void explain_record(struct weir_op *op, struct weir_batch *b, uint32_t i, double score,
-                           const struct iforest_node *nodes, size_t trees, size_t tree_nodes,
-                           const float *center, const float *x)
+                           const struct forest *f, const float *x)
 {
     const struct iforest_conf *c = op->conf;
     struct iforest_work *w = op->state;
     double phi[WEIR_SCHEMA_MAX + 1];
     char text[2048];
-    if (!nodes || !(score > 0) || !((float)score >= c->explain_above_f) ||
-        iforest_shap(&w->why, nodes, trees, tree_nodes, c->fields.n, x, phi) < 0)
+    if (!f->nodes || !(score > 0) || !((float)score >= c->explain.above_f))
         return;
-    size_t len = explain_text(c, weir_batch_row(b, i), x, center, phi, text, sizeof text);
+    int rc = f->laid
+                 ? iforest_laid_shap(f->laid, &w->why, x, phi)
+                 : iforest_shap(&w->why, f->nodes, f->trees, f->tree_nodes, c->fields.n, x, phi);
+    if (rc < 0)
+        return;
+    size_t len = explain_text(c, weir_batch_row(b, i), f->center, phi, text, sizeof text);
     char *s = weir_arena_strdup(&b->arena, text, len);
     if (s)
-        b->S[(size_t)i * b->nstr + (size_t)c->explain_col] = (struct weir_str){s, (uint32_t)len};
+        b->S[(size_t)i * b->nstr + (size_t)c->explain.col] = (struct weir_str){s, (uint32_t)len};
+}
+
+/* x: record i's inputs. Its score and explanation start cleared; returns
+ * 0 when an input is not finite (the record then stays so, unlearned). */
+static int record_inputs(const struct iforest_conf *c, struct weir_batch *b, uint32_t i, float *x)
+{
+    float *row = weir_batch_row(b, i);
+    int finite = 1;
+    for (size_t q = 0; q < c->fields.n; q++) {
+        x[q] = row[c->in_col[q]];
+        finite &= isfinite(x[q]);
+    }
+    row[c->out_col] = 0;
+    if (c->explain.col >= 0)
+        b->S[(size_t)i * b->nstr + (size_t)c->explain.col] = (struct weir_str){NULL, 0};
+    return finite;
+}
+
+/* The record's tail: x scored by f (0 without one), through the side
+ * and the hold gate (its ring at hold, or NULL without "hold"), written
+ * and explained. */
+static void record_score(struct weir_op *op, struct weir_batch *b, uint32_t i,
+                         const struct forest *f, unsigned char *hold, const float *x)
+{
+    const struct iforest_conf *c = op->conf;
+    double score = 0;
+    if (f->nodes && c->side != SIDE_BOTH) {
+        int beyond = 0;
+        for (size_t q = 0; q < c->fields.n; q++)
+            beyond |= c->side == SIDE_UP ? x[q] > f->center[q] : x[q] < f->center[q];
+        if (beyond)
+            score = iforest_score(f->nodes, f->trees, f->tree_nodes, f->c_norm, x);
+    } else if (f->nodes) {
+        score = iforest_score(f->nodes, f->trees, f->tree_nodes, f->c_norm, x);
+    }
+    if (hold)
+        score = weir_hold_gate(hold, c->hold, score);
+    weir_batch_row(b, i)[c->out_col] = (float)score;
+    if (c->explain.col >= 0)
+        explain_record(op, b, i, score, f, x);
 }
 
 /* With "model": scores only, the key's state holding the hold ring. */
@@ -404,32 +433,33 @@ static int process_trained(struct weir_op *op, struct weir_batch *b)
 {
     const struct iforest_conf *c = op->conf;
     const struct iforest_model *m = &c->trained;
+    const struct forest f = {m->nodes,  m->trees,  m->tree_nodes,
+                             m->c_norm, m->center, c->explain.on ? &c->trained_laid : NULL};
     for (uint32_t i = 0; i < b->n; i++) {
-        if (!weir_record_live(&b->rec[i]))
+        float x[WEIR_SCHEMA_MAX];
+        if (!weir_record_live(&b->rec[i]) || !record_inputs(c, b, i, x))
             continue;
-        float *row = weir_batch_row(b, i), x[WEIR_SCHEMA_MAX];
-        int finite = 1;
-        for (size_t q = 0; q < m->d; q++) {
-            x[q] = row[c->in_col[q]];
-            finite &= isfinite(x[q]);
-        }
-        row[c->out_col] = 0;
-        if (c->explain_col >= 0)
-            b->S[(size_t)i * b->nstr + (size_t)c->explain_col] = (struct weir_str){NULL, 0};
-        if (!finite)
-            continue;
-        double score = score_point(c, m->nodes, m->trees, m->tree_nodes, m->c_norm, m->center, x);
-        if (c->hold) {
-            unsigned char *st = weir_op_state(op, b, i, NULL);
-            if (!st)
-                return -ENOMEM;
-            score = weir_hold_gate(st + c->hold_offset, c->hold, score);
-        }
-        row[c->out_col] = (float)score;
-        if (c->explain_col >= 0)
-            explain_record(op, b, i, score, m->nodes, m->trees, m->tree_nodes, m->center, x);
+        unsigned char *st = c->hold ? weir_op_state(op, b, i, NULL) : NULL;
+        if (c->hold && !st)
+            return -ENOMEM;
+        record_score(op, b, i, &f, st ? st + c->hold_offset : NULL, x);
     }
     return WEIR_OP_CONTINUE;
+}
+
+/* Learns x into the key's ring; rebuilds its forest when due. */
+static void learn(const struct iforest_conf *c, struct iforest_scratch *grow, unsigned char *st,
+                  const float *x)
+{
+    struct if_head *h = (struct if_head *)st;
+    size_t d = c->fields.n;
+    memcpy((float *)(st + c->ring_offset) + (size_t)h->head * d, x, d * sizeof *x);
+    h->head = (h->head + 1) % (uint32_t)c->window;
+    h->count += h->count < (uint32_t)c->window;
+    h->seen++;
+    h->since_build++;
+    if (h->count >= (uint32_t)c->warmup && (!h->built || h->since_build >= (uint32_t)c->rebuild))
+        build_forest(c, grow, st);
 }
 
 static int iforest_process(struct weir_op *op, struct weir_batch *b)
@@ -438,20 +468,9 @@ static int iforest_process(struct weir_op *op, struct weir_batch *b)
     const struct iforest_conf *c = op->conf;
     if (c->model)
         return process_trained(op, b);
-    size_t d = c->fields.n;
     for (uint32_t i = 0; i < b->n; i++) {
-        if (!weir_record_live(&b->rec[i]))
-            continue;
-        float *row = weir_batch_row(b, i), x[WEIR_SCHEMA_MAX];
-        int finite = 1;
-        for (size_t q = 0; q < d; q++) {
-            x[q] = row[c->in_col[q]];
-            finite &= isfinite(x[q]);
-        }
-        row[c->out_col] = 0;
-        if (c->explain_col >= 0)
-            b->S[(size_t)i * b->nstr + (size_t)c->explain_col] = (struct weir_str){NULL, 0};
-        if (!finite)
+        float x[WEIR_SCHEMA_MAX];
+        if (!weir_record_live(&b->rec[i]) || !record_inputs(c, b, i, x))
             continue;
         unsigned char *st = weir_op_state(op, b, i, NULL);
         if (!st)
@@ -459,29 +478,17 @@ static int iforest_process(struct weir_op *op, struct weir_batch *b)
         struct if_head *h = (struct if_head *)st;
         if (h->seen == 0)
             h->rng = (uint64_t)c->seed;
-        double score = 0;
-        if (h->built)
-            score = score_point(c, (const struct iforest_node *)(st + c->node_offset),
-                                (size_t)c->trees, c->tree_nodes, h->c_norm,
-                                (const float *)(st + c->center_offset), x);
-        else
+        if (!h->built)
             weir_record_warming(&b->rec[i], c->out_col);
-        if (c->hold)
-            score = weir_hold_gate(st + c->hold_offset, c->hold, score);
-        row[c->out_col] = (float)score;
-        if (c->explain_col >= 0)
-            explain_record(op, b, i, score,
-                           h->built ? (const struct iforest_node *)(st + c->node_offset) : NULL,
-                           (size_t)c->trees, c->tree_nodes, (const float *)(st + c->center_offset),
-                           x);
-        memcpy((float *)(st + c->ring_offset) + (size_t)h->head * d, x, d * sizeof *x);
-        h->head = (h->head + 1) % (uint32_t)c->window;
-        h->count += h->count < (uint32_t)c->window;
-        h->seen++;
-        h->since_build++;
-        if (h->count >= (uint32_t)c->warmup &&
-            (!h->built || h->since_build >= (uint32_t)c->rebuild))
-            build_forest(c, &((struct iforest_work *)op->state)->grow, st);
+        const struct forest f = {h->built ? (const struct iforest_node *)(st + c->node_offset)
+                                          : NULL,
+                                 (size_t)c->trees,
+                                 c->tree_nodes,
+                                 h->c_norm,
+                                 (const float *)(st + c->center_offset),
+                                 NULL};
+        record_score(op, b, i, &f, c->hold ? st + c->hold_offset : NULL, x);
+        learn(c, &((struct iforest_work *)op->state)->grow, st, x);
     }
     return WEIR_OP_CONTINUE;
 }

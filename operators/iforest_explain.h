@@ -16,14 +16,34 @@
 #include "kernels/trees.h"
 #include "operators/iforest_forest.h"
 
-/* One tree laid out for TreeSHAP, and its scratch: room for trees of at
- * most tree_nodes nodes. The trees are laid out and explained one at a
- * time, so a worker holds 21 bytes per node of one tree, not the forest. */
-struct iforest_explainer {
-    size_t tree_nodes;
+/* Isolation trees laid out for TreeSHAP: room for `trees` trees of at most
+ * tree_nodes nodes each (21 bytes a node), tree t's slots starting at
+ * t * tree_nodes. */
+struct iforest_laid {
+    struct weir_trees t; /* over the arrays below, prepared for TreeSHAP */
+    size_t trees, tree_nodes;
     struct weir_tree_node *node;
     float *leaf, *cover;
     uint8_t *is_leaf;
+    uint32_t *root, *depth;
+};
+
+int iforest_laid_alloc(struct iforest_laid *f, size_t trees, size_t tree_nodes);
+void iforest_laid_free(struct iforest_laid *f);
+
+/* Lays the forest (trees of tree_nodes nodes each, as iforest_grow lays
+ * them out; at most f's room) out in f, for a point of d features. Returns
+ * 0, or -EINVAL for trees that no grower makes (a file's: over 64 deep,
+ * more nodes than tree_nodes once shared children are unfolded, a split no
+ * point reached). A trained forest is laid out once, at prepare. */
+int iforest_lay_out(struct iforest_laid *f, const struct iforest_node *nodes, size_t trees,
+                    size_t tree_nodes, size_t d);
+
+/* A worker's room to explain a forest: one tree laid out at a time (an
+ * online forest changes with every rebuild, and is per key, so it is not
+ * kept laid out), and TreeSHAP's scratch. */
+struct iforest_explainer {
+    struct iforest_laid one;
     void *shap; /* weir_trees_shap_scratch bytes, grown as the trees need */
     size_t shap_bytes;
 };
@@ -32,14 +52,17 @@ int iforest_explainer_alloc(struct iforest_explainer *e, size_t tree_nodes);
 void iforest_explainer_free(struct iforest_explainer *e);
 
 /* phi (d + 1 doubles, overwritten): each of the d features' share of x's
- * mean path length over the forest (trees of tree_nodes nodes each, as
- * iforest_grow lays them out), and in phi[d] the forest's expected path
- * length (the mean over its trees of their sample's), so that the d + 1 sum
- * to x's mean path length. Returns 0, -ENOMEM, or -EINVAL for trees larger
- * than the explainer's room, or that no grower makes (a file's: over 64
- * deep, more nodes than tree_nodes once shared children are unfolded, a
- * split no point reached). */
+ * mean path length over the forest (trees of tree_nodes nodes each, laid
+ * out one at a time in e), and in phi[d] the forest's expected path length
+ * (the mean over its trees of their sample's), so that the d + 1 sum to
+ * x's mean path length. Returns 0, -ENOMEM, or -EINVAL as iforest_lay_out,
+ * or for trees larger than e's room. */
 int iforest_shap(struct iforest_explainer *e, const struct iforest_node *nodes, size_t trees,
                  size_t tree_nodes, size_t d, const float *x, double *phi);
+
+/* The same for a forest already laid out (f, read-only), e only lending
+ * its scratch. */
+int iforest_laid_shap(const struct iforest_laid *f, struct iforest_explainer *e, const float *x,
+                      double *phi);
 
 #endif

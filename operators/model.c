@@ -86,19 +86,15 @@ static const struct weir_option model_options[] = {
      "where the model runs: cpu, auto (CUDA when a device is present, else the CPU, said in one "
      "log line) or cuda (an error at start without a device); docs/models.md",
      offsetof(struct model_conf, device), 0, 0, 0, "cpu|auto|cuda"},
-    {"explain", WEIR_OPT_BOOL, "false",
-     "write the string field out + \"_explain\" for a record scoring at least explain_above: "
-     "the explain_k inputs that raised its score most (a tree ensemble's margin by exact "
-     "TreeSHAP values, as XGBoost's pred_contribs; an autoencoder's error by each input's "
-     "share, with what it was reconstructed as), their values and f_lo..f_hi when written "
-     "upstream (threshold quotes it when the score fires)",
-     offsetof(struct model_conf, explain), 0, 0, 0, NULL},
-    {"explain_k", WEIR_OPT_INT, "3", "with explain: inputs listed",
-     offsetof(struct model_conf, explain_k), WEIR_OPT_RANGE, 1, 16, NULL},
-    {"explain_above", WEIR_OPT_NUMBER, "0.5",
-     "with explain: only a record scoring at least this gets the text (the work is about "
-     "depth² × leaves per tree; keep it at the threshold that quotes it)",
-     offsetof(struct model_conf, explain_above), 0, 0, 0, NULL},
+    SCORER_EXPLAIN_OPTION_ROWS(
+        struct model_conf, explain,
+        "raised its score most (a tree ensemble's margin by exact TreeSHAP values, as XGBoost's "
+        "pred_contribs; an autoencoder's error by each input's share, with what it was "
+        "reconstructed as), their values and f_lo..f_hi when written upstream (threshold quotes "
+        "it when the score fires)",
+        "0.5", 0, 0, 0,
+        "this gets the text (the work is about depth² × leaves per tree; keep it at the "
+        "threshold that quotes it)"),
     {0},
 };
 
@@ -351,7 +347,7 @@ static int model_prepare_absent(struct model_conf *c, const json_t *raw, struct 
 {
     char path[256];
     snprintf(c->where, sizeof c->where, "%s", p->path);
-    c->version_col = c->explain_col = -1;
+    c->version_col = c->explain.col = -1;
     fprintf(stderr, "weir: %s: no model yet (%s): its \"features\" are the inputs to train\n",
             p->path, why);
     c->nin = c->features.n;
@@ -372,8 +368,8 @@ static int model_prepare_absent(struct model_conf *c, const json_t *raw, struct 
     if (c->version_out) /* what it would write, for the operators and sinks that name it */
         bad += weir_schema_string_out(
                    p, c->version_out, weir_path_key(path, sizeof path, p->path, "version_out")) < 0;
-    if (c->explain && c->out.n)
-        bad += model_explain_column(c, p) < 0;
+    if (c->explain.on && c->out.n)
+        bad += scorer_explain_column(&c->explain, c->out.v[0], p) < 0;
     return bad;
 }
 
@@ -435,10 +431,9 @@ static int model_prepare_rest(struct model_conf *c, const json_t *raw, struct we
 {
     char path[256];
     int shared = c->shared != NULL;
-    static const char *const explain_opts[] = {"explain_k", "explain_above", NULL};
     snprintf(c->where, sizeof c->where, "%s", p->path);
     c->version_col = -1;
-    c->explain_col = -1;
+    c->explain.col = -1;
     c->live = calloc(1, sizeof *c->live);
     if (!c->live) {
         weir_diag_add(p->diag, p->path, "out of memory");
@@ -446,9 +441,6 @@ static int model_prepare_rest(struct model_conf *c, const json_t *raw, struct we
     }
     if (sscanf(p->path, "operators[%d]", &c->live->index) != 1)
         c->live->index = -1;
-    if (weir_options_only_with(raw, model_options, explain_opts, c->explain,
-                               "\"explain\": true", p->diag, p->path))
-        return 1;
     if (c->is_dir && c->pin)
         say_marker(c); /* without a pin: when the workers start (not on validate, not on a
                           SIGHUP's second reading of the file) */
@@ -470,7 +462,7 @@ static int model_prepare_rest(struct model_conf *c, const json_t *raw, struct we
     if (resolve_device(c, p) < 0)
         return 1;
     int bad = match_features(c, raw, p);
-    bad += model_explain_prepare(c, p);
+    bad += model_explain_prepare(c, raw, model_options, p);
     if (!bad && c->out.n != c->model->nout) {
         weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "out"),
                       "expected %zu name%s (the outputs of %s), got %zu", c->model->nout,
@@ -524,8 +516,6 @@ static void model_release(void *vconf)
     free(c->reason);
     free(c->in_col);
     free(c->out_col);
-    free(c->lo_col);
-    free(c->hi_col);
     weir_model_free(c->model);
     model_share_free(last ? entry : NULL); /* after the cell: its watcher used the spec */
 }
@@ -611,7 +601,7 @@ void model_write_row(const struct model_conf *c, struct model_state *s, const st
     float *row = weir_batch_row(b, i);
     for (size_t k = 0; k < m->nout; k++)
         row[c->out_col[k]] = y[k];
-    if (c->explain_col >= 0)
+    if (c->explain.col >= 0)
         model_explain_row(c, s, m, b, i, y[0]);
     if (c->version_col >= 0) /* the conf and the cell outlive every batch */
         b->S[(size_t)i * b->nstr + (size_t)c->version_col] =

@@ -11,6 +11,7 @@
 #include "engine/operator.h"
 #include "models/model.h"
 #include "models/reload.h"
+#include "operators/scorer_explain.h"
 
 enum { ON_NAN_DEAD, ON_NAN_IMPUTE };
 enum { PRECISION_FP32, PRECISION_INT8 };
@@ -53,14 +54,7 @@ struct model_conf {
     int version_col;   /* -1: not written */
     struct model_shared *shared;  /* the cell's entry among the loaded ones (model_share.c) */
     struct weir_model_ref *held;  /* a conf serving a cell another loaded: the version it took */
-    /* explanations (model_explain.c) */
-    int explain;
-    int64_t explain_k;
-    double explain_above;
-    float explain_above_f; /* the scores are floats: compared as threshold compares */
-    int explain_col;        /* the string out[0] + "_explain", or -1 */
-    char explain_name[256];
-    int *lo_col, *hi_col;   /* (nin) f_lo and f_hi an upstream operator writes, or -1 */
+    struct scorer_explain explain; /* model_explain.c; its column out[0] + "_explain" */
 };
 
 struct slot {
@@ -118,9 +112,8 @@ void model_write_row(const struct model_conf *c, struct model_state *s, const st
  * record i's account when score is at least explain_above, else none. */
 int model_explain_fits(const struct model_conf *c, const struct weir_model *m, char *why,
                        size_t len);
-int model_explain_prepare(struct model_conf *c, struct weir_prepare *p);
-/* Registers the string out[0] + "_explain" (its column, or -1 reported). */
-int model_explain_column(struct model_conf *c, struct weir_prepare *p);
+int model_explain_prepare(struct model_conf *c, const json_t *raw,
+                          const struct weir_option *options, struct weir_prepare *p);
 void model_explain_row(const struct model_conf *c, struct model_state *s,
                        const struct weir_model *m, struct weir_batch *b, uint32_t i, float score);
 

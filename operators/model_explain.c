@@ -36,7 +36,7 @@
 int model_explain_fits(const struct model_conf *c, const struct weir_model *m, char *why,
                        size_t len)
 {
-    if (!c->explain)
+    if (!c->explain.on)
         return 0;
     if (m->kind == WEIR_MODEL_DENSE && m->output == WEIR_OUTPUT_RECONSTRUCTION)
         return 0;
@@ -62,55 +62,26 @@ int model_explain_fits(const struct model_conf *c, const struct weir_model *m, c
     return 0;
 }
 
-int model_explain_prepare(struct model_conf *c, struct weir_prepare *p)
+int model_explain_prepare(struct model_conf *c, const json_t *raw,
+                          const struct weir_option *options, struct weir_prepare *p)
 {
     char path[256], why[300];
-    c->explain_col = -1;
-    if (!c->explain)
-        return 0;
+    c->explain.col = -1;
     if (model_explain_fits(c, c->model, why, sizeof why) < 0) {
         weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "explain"), "%s", why);
         return 1;
     }
-    c->lo_col = malloc(c->features.n * sizeof *c->lo_col);
-    c->hi_col = malloc(c->features.n * sizeof *c->hi_col);
-    if (!c->lo_col || !c->hi_col) {
-        weir_diag_add(p->diag, p->path, "out of memory");
-        return 1;
-    }
-    for (size_t k = 0; k < c->features.n; k++) {
-        c->lo_col[k] = scorer_written_before(p, c->features.v[k], "_lo");
-        c->hi_col[k] = scorer_written_before(p, c->features.v[k], "_hi");
-    }
-    c->explain_above_f = (float)c->explain_above; /* as threshold compares its "above" */
-    return model_explain_column(c, p) < 0;
-}
-
-int model_explain_column(struct model_conf *c, struct weir_prepare *p)
-{
-    c->explain_col = scorer_explain_out(p, c->out.v[0], c->explain_name, sizeof c->explain_name);
-    if (c->explain_col >= 0)
-        p->schema->str[c->explain_col].emit = 1; /* in output records, as the score is */
-    return c->explain_col;
-}
-
-/* ", name=value +contribution[ reconstructed r][ expected lo..hi]" */
-static size_t one_input(const struct model_conf *c, const float *row, size_t k, double phi,
-                        const float *recon, int first, char *buf, size_t size, size_t len)
-{
-    int ranged = c->lo_col[k] >= 0 && c->hi_col[k] >= 0;
-    return scorer_explain_input(buf, size, len, first, c->features.v[k], row[c->in_col[k]], phi,
-                                recon ? "reconstructed" : NULL, recon ? recon[k] : 0,
-                                ranged ? row[c->lo_col[k]] : NAN, ranged ? row[c->hi_col[k]] : NAN);
+    if (!c->out.n) /* reported with the outputs */
+        return 0;
+    return scorer_explain_prepare(&c->explain, raw, options, &c->features, c->out.v[0], p);
 }
 
 /* The text for one row: its contributions phi (nin; for trees the base
  * after them) and an autoencoder's reconstruction of each input (or NULL). */
 static size_t account(const struct model_conf *c, const struct weir_model *m, const float *row,
-                      const double *phi, const float *recon, unsigned char *used, char *buf,
-                      size_t size)
+                      const double *phi, const float *recon, char *buf, size_t size)
 {
-    double total = 0, rest = 0;
+    double total = 0;
     for (size_t k = 0; k < m->nin; k++)
         total += phi[k];
     size_t len;
@@ -122,19 +93,17 @@ static size_t account(const struct model_conf *c, const struct weir_model *m, co
     } else {
         len = (size_t)snprintf(buf, size, "reconstruction error %.6g", total);
     }
-    size_t shown = 0;
-    for (int64_t n = 0; n < c->explain_k && len < size; n++) {
-        size_t top = scorer_explain_next(phi, m->nin, used);
-        if (top == m->nin)
-            break;
-        len = one_input(c, row, top, phi[top], recon, shown++ == 0, buf, size, len);
-    }
-    for (size_t k = 0; k < m->nin; k++)
-        rest += used[k] ? 0 : phi[k];
-    if (len < size && shown < m->nin)
-        len += (size_t)snprintf(buf + len, size - len, "%s the other %zu %+.6g",
-                                shown ? ";" : ": none raised it;", m->nin - shown, rest);
-    return len < size ? len : size - 1;
+    struct scorer_account a = {.e = &c->explain,
+                               .name = c->features.v,
+                               .in_col = c->in_col,
+                               .n = m->nin,
+                               .row = row,
+                               .share = phi,
+                               .sign = 1,
+                               .note = recon ? "reconstructed" : NULL,
+                               .note_value = recon,
+                               .verb = "raised"};
+    return scorer_explain_account(&a, buf, size, len);
 }
 
 /* An autoencoder's contributions: each input's share of the mean squared
@@ -161,17 +130,16 @@ static void reconstruction(const struct model_conf *c, const struct weir_model *
 void model_explain_row(const struct model_conf *c, struct model_state *s,
                        const struct weir_model *m, struct weir_batch *b, uint32_t i, float score)
 {
-    b->S[(size_t)i * b->nstr + (size_t)c->explain_col] = (struct weir_str){NULL, 0};
+    b->S[(size_t)i * b->nstr + (size_t)c->explain.col] = (struct weir_str){NULL, 0};
     int trees = m->kind == WEIR_MODEL_TREES;
-    if (!(score >= c->explain_above_f) || (trees && !m->trees.cover))
+    if (!(score >= c->explain.above_f) || (trees && !m->trees.cover))
         return;
     const float *row = weir_batch_row(b, i);
     /* doubles: phi (nin + 1) and the trees' path scratch; floats: the row's
-     * inputs, an autoencoder's z, zhat, reconstruction and scratch; bytes:
-     * used (nin) */
+     * inputs, an autoencoder's z, zhat, reconstruction and scratch */
     size_t path_doubles = trees ? (weir_trees_shap_scratch(&m->trees) + 7) / 8 : 0;
     size_t floats = trees ? m->nin : 4 * m->nin + weir_model_scratch(m, 1);
-    size_t doubles = m->nin + 1 + path_doubles + (floats + 1) / 2 + (m->nin + 7) / 8;
+    size_t doubles = m->nin + 1 + path_doubles + (floats + 1) / 2;
     if (doubles > s->explain_doubles) { /* a version that needs more than those before */
         double *grown = realloc(s->explain, doubles * sizeof *grown);
         if (!grown)
@@ -183,8 +151,6 @@ void model_explain_row(const struct model_conf *c, struct model_state *s,
     memset(phi, 0, (m->nin + 1) * sizeof *phi);
     char text[2048];
     float *x = (float *)(phi + m->nin + 1 + path_doubles), *recon = NULL;
-    unsigned char *used = (unsigned char *)(phi + doubles - (m->nin + 7) / 8);
-    memset(used, 0, m->nin);
     if (trees) {
         for (size_t k = 0; k < m->nin; k++)
             x[k] = row[c->in_col[k]];
@@ -193,8 +159,8 @@ void model_explain_row(const struct model_conf *c, struct model_state *s,
         recon = x + 3 * m->nin;
         reconstruction(c, m, row, phi, recon, x, recon + m->nin);
     }
-    size_t len = account(c, m, row, phi, recon, used, text, sizeof text);
+    size_t len = account(c, m, row, phi, recon, text, sizeof text);
     char *kept = weir_arena_strdup(&b->arena, text, len);
     if (kept)
-        b->S[(size_t)i * b->nstr + (size_t)c->explain_col] = (struct weir_str){kept, (uint32_t)len};
+        b->S[(size_t)i * b->nstr + (size_t)c->explain.col] = (struct weir_str){kept, (uint32_t)len};
 }

@@ -109,7 +109,7 @@ int model_share_add(struct model_conf *c, const char *key)
     e->spec.nin = c->nin;
     e->spec.nout = c->nout;
     e->spec.precision = c->precision;
-    e->spec.explain = c->explain; /* a version that cannot explain is refused */
+    e->spec.explain.on = c->explain.on; /* a version that cannot explain is refused */
     e->spec.input_name = names;
     snprintf(e->spec.where, sizeof e->spec.where, "%s", c->where);
     c->shared = e;

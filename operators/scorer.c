@@ -41,59 +41,6 @@ static int resolve_range(struct scorer_conf *s, const json_t *names, struct weir
     return s->lo_col[k] < 0 || s->hi_col[k] < 0;
 }
 
-int scorer_explain_out(struct weir_prepare *p, const char *out, char *name, size_t cap)
-{
-    char ip[256];
-    weir_path_key(ip, sizeof ip, p->path, "explain");
-    if ((size_t)snprintf(name, cap, "%s_explain", out) >= cap) {
-        weir_diag_add(p->diag, ip, "expected an \"out\" under %zu bytes with \"explain\"",
-                      cap - sizeof "_explain" + 1);
-        return -1;
-    }
-    return weir_schema_string_out(p, name, ip);
-}
-
-int scorer_written_before(const struct weir_prepare *p, const char *name, const char *suffix)
-{
-    char buf[300];
-    if ((size_t)snprintf(buf, sizeof buf, "%s%s", name, suffix) >= sizeof buf)
-        return -1;
-    int col = weir_schema_find_feature(p->schema, buf);
-    int by = col >= 0 ? p->schema->feat[col].producer : -1;
-    return by >= 0 && by < p->op_index ? col : -1;
-}
-
-size_t scorer_explain_input(char *buf, size_t size, size_t len, int first, const char *name,
-                            float value, double contribution, const char *note, double note_value,
-                            float lo, float hi)
-{
-    char text[32];
-    if (len >= size)
-        return len;
-    if (isnan(value))
-        snprintf(text, sizeof text, "missing");
-    else
-        snprintf(text, sizeof text, "%.6g", value);
-    len += (size_t)snprintf(buf + len, size - len, "%s %s=%s %+.6g", first ? ":" : ",", name, text,
-                            contribution);
-    if (len < size && note)
-        len += (size_t)snprintf(buf + len, size - len, " %s %.6g", note, note_value);
-    if (len < size && !isnan(lo) && !isnan(hi))
-        len += (size_t)snprintf(buf + len, size - len, " expected %.6g..%.6g", lo, hi);
-    return len;
-}
-
-size_t scorer_explain_next(const double *phi, size_t n, unsigned char *used)
-{
-    size_t top = n;
-    for (size_t k = 0; k < n; k++)
-        if (!used[k] && phi[k] > 0 && (top == n || phi[k] > phi[top]))
-            top = k;
-    if (top < n)
-        used[top] = 1;
-    return top;
-}
-
 /* The shared rows alone, for their defaults. */
 struct scorer_rows_conf {
     struct scorer_conf s;

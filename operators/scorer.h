@@ -4,11 +4,9 @@
  * explanations ("range": true writes "<f>_lo"/"<f>_hi" per input unless
  * "range_out" names them); their resolution at prepare; the z -> score
  * mapping, the clipped residual they learn, and the record's tail (hold,
- * then the score written). Also what the model, iforest and threshold
- * explanations share: an input's f_lo/f_hi written upstream, its text, the
- * next input to list; and the "<out>_explain" column every scorer's
- * explanation goes in. Shared by operators,
- * not part of the engine. */
+ * then the score written). What the scorers' explanations share is in
+ * operators/scorer_explain.h, included here. Shared by operators, not part
+ * of the engine. */
 #ifndef WEIR_OPERATORS_SCORER_H
 #define WEIR_OPERATORS_SCORER_H
 
@@ -22,6 +20,7 @@
 #include "engine/option.h"
 #include "engine/schema.h"
 #include "operators/hold.h"
+#include "operators/scorer_explain.h"
 
 enum scorer_side { SCORER_BOTH, SCORER_UP, SCORER_DOWN };
 enum scorer_mapping { SCORER_ERF, SCORER_RATIO };
@@ -73,30 +72,6 @@ struct scorer_conf {
  * the output; returns the number of problems (reported to p->diag). raw
  * gains the default "range_out" names, which the schema borrows. */
 int scorer_prepare(struct scorer_conf *s, const json_t *raw, struct weir_prepare *p);
-
-/* The string feature "<out>_explain" in which a scorer explains its own
- * score for threshold to quote (operators/threshold.c); name (cap bytes,
- * borrowed by the schema for the pipeline's life) receives it. Returns its
- * column, or -1 with the problem reported under the operator's "explain". */
-int scorer_explain_out(struct weir_prepare *p, const char *out, char *name, size_t cap);
-
-/* The feature name + suffix (an input's "_lo", "_hi", "_z") when an operator
- * before this one writes it, else -1. Only quoted in explanations, not read
- * for a score: not declared as a read (lineage). */
-int scorer_written_before(const struct weir_prepare *p, const char *name, const char *suffix);
-
-/* Appends one input of an explanation, ": " before the first and ", "
- * before the others: "name=value +contribution", then " <note> v" when
- * note is not NULL, then " expected lo..hi" when both are numbers. A NaN
- * value is written "missing". Returns the new length (>= size: cut short,
- * and nothing more is written by a call that gets such a len). */
-size_t scorer_explain_input(char *buf, size_t size, size_t len, int first, const char *name,
-                            float value, double contribution, const char *note, double note_value,
-                            float lo, float hi);
-
-/* The index of the largest phi[k] above 0 not yet used, or n: the next
- * input an explanation lists. It is marked used. */
-size_t scorer_explain_next(const double *phi, size_t n, unsigned char *used);
 
 /* A deviation d from the expected value, in units of scale, as a score in
  * [0,1]; 0 on the side not watched; 1 for any deviation at scale 0. */

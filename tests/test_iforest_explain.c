@@ -92,8 +92,10 @@ static void grown_forests(void)
     static struct iforest_node nodes[TREES * (2 * SAMPLE - 1)];
     struct iforest_scratch s;
     struct iforest_explainer e;
+    struct iforest_laid whole;
     float center[DMAX];
     CHECK(iforest_explainer_alloc(&e, tree_nodes) == 0);
+    CHECK(iforest_laid_alloc(&whole, TREES, tree_nodes) == 0);
     for (int d = 1; d <= DMAX; d++) {
         uint64_t seed = 7 + (uint64_t)d;
         for (size_t i = 0; i < (size_t)N * d; i++) /* a cluster, some of it on a grid */
@@ -101,15 +103,20 @@ static void grown_forests(void)
         CHECK(iforest_scratch_alloc(&s, N, SAMPLE, (size_t)d) == 0);
         iforest_grow(pop, (size_t)d, N, SAMPLE, TREES, tree_nodes, &seed, &s, nodes, center);
         iforest_scratch_free(&s);
+        /* a trained forest's layout, made once: the same sums, in the same
+         * order, as the tree-at-a-time one */
+        CHECK(iforest_lay_out(&whole, nodes, TREES, tree_nodes, (size_t)d) == 0);
         for (int k = 0; k < 20; k++) {
             float x[DMAX];
-            double phi[DMAX + 1], want[DMAX + 1], sum = 0, mean = 0;
+            double phi[DMAX + 1], want[DMAX + 1], once[DMAX + 1], sum = 0, mean = 0;
             for (int q = 0; q < d; q++) /* inside the cluster, or far out */
                 x[q] = k % 4 == 0 ? (float)(6 + gauss()) : (float)gauss();
             CHECK(iforest_shap(&e, nodes, TREES, tree_nodes, (size_t)d, x, phi) == 0);
             brute_force(nodes, TREES, tree_nodes, d, x, want);
+            CHECK(iforest_laid_shap(&whole, &e, x, once) == 0);
             for (int q = 0; q <= d; q++) {
                 CHECK_NEAR(phi[q], want[q], 1e-5);
+                CHECK(once[q] == phi[q]);
                 sum += phi[q];
             }
             for (size_t t = 0; t < TREES; t++)
@@ -117,6 +124,7 @@ static void grown_forests(void)
             CHECK_NEAR(sum, mean, 1e-5);
         }
     }
+    iforest_laid_free(&whole);
     iforest_explainer_free(&e);
 }
 
@@ -146,6 +154,16 @@ static void refused(void)
     struct iforest_node two[10] = {LEAF(1),   [5] = {0, 0, 2}, {0, 0, 2},
                                    {0, 0, 2}, LEAF(1),         LEAF(1)};
     CHECK(iforest_shap(&e, two, 2, 5, 1, x, phi) == -EINVAL);
+    /* laid out whole: the same refusals, and no more trees than its room */
+    struct iforest_laid f;
+    CHECK(iforest_laid_alloc(&f, 2, 200) == 0);
+    CHECK(iforest_lay_out(&f, chain, 1, 200, 1) == -EINVAL);
+    CHECK(iforest_lay_out(&f, two, 2, 5, 1) == -EINVAL);
+    CHECK(iforest_lay_out(&f, big, 1, 201, 1) == -EINVAL);
+    CHECK(iforest_lay_out(&f, big, 3, 1, 1) == -EINVAL);
+    CHECK(iforest_lay_out(&f, big, 1, 200, 1) == 0 && iforest_laid_shap(&f, &e, x, phi) == 0);
+    CHECK_NEAR(phi[1], 1, 1e-12); /* two leaves of one point: every path is 1 + c(1) = 1 */
+    iforest_laid_free(&f);
     iforest_explainer_free(&e);
 }
 
