@@ -28,6 +28,21 @@
  * WEIR_REC_WARMUP. A record with a NaN or infinite feature is neither
  * scored nor learned.
  *
+ * With "explain": a record scoring at least `explain_above` (and above 0)
+ * gets the string field out + "_explain": the mean over the trees of the
+ * mass they give it, against the mean they give the points their masses
+ * hold, and the explain_k inputs that lowered it most, by their exact
+ * Shapley values (operators/hstrees_explain.h: TreeSHAP over the trees as
+ * the reference masses stop them), each with its value, the range seen
+ * before the reference window (the scaling the masses learnt with) and
+ * f_lo..f_hi when an earlier operator writes them:
+ *
+ *     mass 53.76 from 14507.7: x=3 -7525.89 seen 2..13.46, y=-14 -6928
+ *     seen -15..0.958012
+ *
+ * (score = 1 - mass / window). A worker holds one tree laid out (21 bytes
+ * per node).
+ *
  * State: per partition, or per key with "by": trees * 2^(depth+1) * 8 bytes
  * of masses (25 trees of depth 10: 410 kB), plus three min/max pairs per
  * feature (seen, the latest masses', the reference masses'). */
@@ -39,6 +54,8 @@
 
 #include "engine/operator.h"
 #include "engine/opstate.h"
+#include "operators/hstrees_explain.h"
+#include "operators/scorer_explain.h"
 
 struct hst_conf {
     struct weir_strlist fields;
@@ -46,6 +63,7 @@ struct hst_conf {
     int64_t trees, depth, window, seed;
     double size_limit;
     struct weir_state_opts state;
+    struct scorer_explain explain;
     /* resolved by prepare() */
     int in_col[WEIR_SCHEMA_MAX];
     int out_col;
@@ -72,6 +90,14 @@ static const struct weir_option hst_options[] = {
      offsetof(struct hst_conf, size_limit), WEIR_OPT_RANGE, 0, 1, NULL},
     {"seed", WEIR_OPT_INT, "1", "seed of the random trees", offsetof(struct hst_conf, seed),
      WEIR_OPT_RANGE, 0, 1e18, NULL},
+    SCORER_EXPLAIN_OPTION_ROWS(
+        struct hst_conf, explain,
+        "lowered the mass the trees give it most (their exact Shapley values), with each one's "
+        "value, the range seen before the trees' reference window (their scaling) and "
+        "f_lo..f_hi when written upstream",
+        "0.5", WEIR_OPT_RANGE, 0, 1,
+        "this (and above 0) gets the text (about trees * leaves * depth^2 steps each; most "
+        "ordinary records score 0)"),
     WEIR_STATE_OPTION_ROWS(struct hst_conf, state),
     {0},
 };
@@ -147,6 +173,7 @@ static int hst_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
     c->out_col = weir_schema_feature_out(p, c->out, ip, 1);
     bad += c->out_col < 0;
     bad += weir_state_opts_prepare(&c->state, raw, p);
+    bad += scorer_explain_prepare(&c->explain, raw, hst_options, &c->fields, c->out, p);
     c->nodes = ((size_t)1 << (c->depth + 1)) - 1;
     c->split_q = malloc((size_t)c->trees * c->nodes * sizeof *c->split_q);
     c->split_at = malloc((size_t)c->trees * c->nodes * sizeof *c->split_at);
@@ -175,12 +202,29 @@ static void hst_release(void *vconf)
     free(c->split_at);
 }
 
+static void hst_destroy(struct weir_op *op)
+{
+    struct hst_explainer *e = op->state;
+    if (e)
+        hst_explainer_free(e);
+    free(e);
+    op->state = NULL;
+}
+
 static int hst_init(struct weir_op *op, struct weir_error *err)
 {
     const struct hst_conf *c = op->conf;
     size_t bytes = c->mass_offset + (size_t)c->trees * c->nodes * 2 * sizeof(uint32_t);
     if (bytes > UINT32_MAX)
         return weir_error_set(err, -EINVAL, "hstrees: too many trees for their depth");
+    if (c->explain.on) { /* one tree laid out for TreeSHAP per worker */
+        struct hst_explainer *e = calloc(1, sizeof *e);
+        op->state = e;
+        if (!e || hst_explainer_alloc(e, c->nodes) < 0) {
+            hst_destroy(op);
+            return weir_error_set(err, -ENOMEM, "hstrees: out of memory");
+        }
+    }
     if (weir_op_state_declare(op, &c->state, (uint32_t)bytes, c->layout) < 0)
         return weir_error_set(err, -ENOMEM, "hstrees: out of memory");
     return 0;
@@ -240,6 +284,54 @@ static double scaled(const struct range *r, double x)
     return w > 0 ? (x - r->min) / w : x == r->min ? 0.5 : x > r->min ? 1.5 : -0.5;
 }
 
+/* Record i's "<out>_explain" (cleared by the caller) when its score is
+ * above 0 and reaches explain_above: the inputs that lowered the mass the
+ * trees give v (the point scaled by refr, as its reference masses learnt)
+ * most. None when out of memory: the score stands. */
+static void explain_record(struct weir_op *op, struct weir_batch *b, uint32_t i, float score,
+                           const double *v, const uint32_t *ref, const struct range *refr)
+{
+    const struct hst_conf *c = op->conf;
+    size_t d = c->fields.n;
+    double phi[WEIR_SCHEMA_MAX + 1] = {0}, mass = 0;
+    float x[WEIR_SCHEMA_MAX], lo[WEIR_SCHEMA_MAX], hi[WEIR_SCHEMA_MAX];
+    char text[2048];
+    if (!(score > 0) || !(score >= c->explain.above_f))
+        return;
+    for (size_t k = 0; k < d; k++) {
+        x[k] = hst_explain_point(v[k]);
+        lo[k] = (float)refr[k].min;
+        hi[k] = (float)refr[k].max;
+    }
+    for (size_t t = 0; t < (size_t)c->trees; t++) {
+        const struct hst_tree tree = {c->split_q + t * c->nodes, c->split_at + t * c->nodes,
+                                      ref + t * c->nodes, ((size_t)1 << c->depth) - 1,
+                                      c->size_limit * (double)c->window};
+        if (hst_shap_add(op->state, &tree, d, x, phi) < 0)
+            return;
+    }
+    for (size_t k = 0; k <= d; k++) {
+        phi[k] /= (double)c->trees;
+        mass += phi[k];
+    }
+    size_t len = (size_t)snprintf(text, sizeof text, "mass %.6g from %.6g", mass, phi[d]);
+    struct scorer_account a = {.e = &c->explain,
+                               .name = c->fields.v,
+                               .in_col = c->in_col,
+                               .n = d,
+                               .row = weir_batch_row(b, i),
+                               .share = phi,
+                               .sign = -1,
+                               .note = "seen",
+                               .note_value = lo,
+                               .note_hi = hi,
+                               .verb = "lowered"};
+    len = scorer_explain_account(&a, text, sizeof text, len);
+    char *kept = weir_arena_strdup(&b->arena, text, len);
+    if (kept)
+        b->S[(size_t)i * b->nstr + (size_t)c->explain.col] = (struct weir_str){kept, (uint32_t)len};
+}
+
 static int hst_process(struct weir_op *op, struct weir_batch *b)
 {
     weir_op_state_batch(op);
@@ -254,6 +346,8 @@ static int hst_process(struct weir_op *op, struct weir_batch *b)
         for (size_t k = 0; k < d; k++)
             finite &= isfinite(row[c->in_col[k]]);
         row[c->out_col] = 0;
+        if (c->explain.col >= 0)
+            b->S[(size_t)i * b->nstr + (size_t)c->explain.col] = (struct weir_str){NULL, 0};
         if (!finite)
             continue;
         unsigned char *st = weir_op_state(op, b, i, NULL);
@@ -286,6 +380,8 @@ static int hst_process(struct weir_op *op, struct weir_batch *b)
         if (head->ready) {
             double s = 1.0 - sum / ((double)c->trees * (double)c->window);
             row[c->out_col] = (float)(s < 0 ? 0 : s > 1 ? 1 : s);
+            if (c->explain.col >= 0) /* before the window's end moves the masses */
+                explain_record(op, b, i, row[c->out_col], v, ref, refr);
         } else {
             weir_record_warming(&b->rec[i], c->out_col);
         }
@@ -311,6 +407,7 @@ const struct weir_operator_type weir_op_hstrees = {
     .conf_size = sizeof(struct hst_conf),
     .prepare = hst_prepare,
     .init = hst_init,
+    .destroy = hst_destroy,
     .process = hst_process,
     .release = hst_release,
 };

@@ -92,7 +92,7 @@ struct iforest_conf {
     size_t center_offset, ring_offset, node_offset, hold_offset, bytes;
     uint64_t layout;
     struct iforest_model trained;     /* loaded from "model" */
-    struct iforest_laid trained_laid; /* with explain: its trees laid out for TreeSHAP */
+    struct laid_trees trained_laid; /* with explain: its trees laid out for TreeSHAP */
     int untrained; /* "model" not there yet, for weir features / fit: never runs */
 };
 
@@ -209,7 +209,7 @@ static int prepare_trained_explain(struct iforest_conf *c, struct weir_prepare *
     const struct iforest_model *m = &c->trained;
     if (!c->explain.on || !c->model || c->untrained)
         return 0;
-    int rc = iforest_laid_alloc(&c->trained_laid, m->trees, m->tree_nodes);
+    int rc = laid_trees_alloc(&c->trained_laid, m->trees, m->tree_nodes);
     if (rc == 0)
         rc = iforest_lay_out(&c->trained_laid, m->nodes, m->trees, m->tree_nodes, m->d);
     if (rc == -ENOMEM)
@@ -269,7 +269,7 @@ static void iforest_release(void *vconf)
 {
     struct iforest_conf *c = vconf;
     iforest_model_free(&c->trained);
-    iforest_laid_free(&c->trained_laid);
+    laid_trees_free(&c->trained_laid);
 }
 
 /* An operator instance's scratch: the online forest's growth, and the
@@ -361,7 +361,7 @@ struct forest {
     size_t trees, tree_nodes;
     double c_norm;
     const float *center;
-    const struct iforest_laid *laid; /* or NULL: laid out per record */
+    const struct laid_trees *laid; /* or NULL: laid out per record */
 };
 
 /* Record i's "<out>_explain" (cleared by the caller) when its score reaches

@@ -3,8 +3,8 @@
  * Shapley value by TreeSHAP (kernels/trees_shap.c). An isolation tree is a
  * tree whose leaves hold depth + c(leaf size), and the number of the tree's
  * sample points that reached a node is that node's cover, so the trees are
- * laid out as kernels/trees.h's and handed to the same code that explains
- * XGBoost's. A negative share shortened the path: that input isolated the
+ * laid out as kernels/trees.h's (operators/laid_trees.h) and handed to the
+ * same code that explains XGBoost's. A negative share shortened the path: that input isolated the
  * point. Shared by the `iforest` operator's online and trained forests; not
  * part of the engine. */
 #ifndef WEIR_OPERATORS_IFOREST_EXPLAIN_H
@@ -13,39 +13,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernels/trees.h"
 #include "operators/iforest_forest.h"
-
-/* Isolation trees laid out for TreeSHAP: room for `trees` trees of at most
- * tree_nodes nodes each (21 bytes a node), tree t's slots starting at
- * t * tree_nodes. */
-struct iforest_laid {
-    struct weir_trees t; /* over the arrays below, prepared for TreeSHAP */
-    size_t trees, tree_nodes;
-    struct weir_tree_node *node;
-    float *leaf, *cover;
-    uint8_t *is_leaf;
-    uint32_t *root, *depth;
-};
-
-int iforest_laid_alloc(struct iforest_laid *f, size_t trees, size_t tree_nodes);
-void iforest_laid_free(struct iforest_laid *f);
+#include "operators/laid_trees.h"
 
 /* Lays the forest (trees of tree_nodes nodes each, as iforest_grow lays
- * them out; at most f's room) out in f, for a point of d features. Returns
- * 0, or -EINVAL for trees that no grower makes (a file's: over 64 deep,
- * more nodes than tree_nodes once shared children are unfolded, a split no
- * point reached). A trained forest is laid out once, at prepare. */
-int iforest_lay_out(struct iforest_laid *f, const struct iforest_node *nodes, size_t trees,
+ * them out; at most f's room) out in f, ready for TreeSHAP on points of d
+ * features: a leaf holds its depth + c(size), a node's cover is the points
+ * that reached it. Returns 0, or -EINVAL for trees that no grower makes
+ * (a file's: over 64 deep, more nodes than tree_nodes once shared children
+ * are unfolded, a split no point reached). A trained forest is laid out
+ * once, at prepare. */
+int iforest_lay_out(struct laid_trees *f, const struct iforest_node *nodes, size_t trees,
                     size_t tree_nodes, size_t d);
 
 /* A worker's room to explain a forest: one tree laid out at a time (an
  * online forest changes with every rebuild, and is per key, so it is not
  * kept laid out), and TreeSHAP's scratch. */
 struct iforest_explainer {
-    struct iforest_laid one;
-    void *shap; /* weir_trees_shap_scratch bytes, grown as the trees need */
-    size_t shap_bytes;
+    struct laid_trees one;
+    struct shap_room room;
 };
 
 int iforest_explainer_alloc(struct iforest_explainer *e, size_t tree_nodes);
@@ -62,7 +48,7 @@ int iforest_shap(struct iforest_explainer *e, const struct iforest_node *nodes, 
 
 /* The same for a forest already laid out (f, read-only), e only lending
  * its scratch. */
-int iforest_laid_shap(const struct iforest_laid *f, struct iforest_explainer *e, const float *x,
+int iforest_laid_shap(const struct laid_trees *f, struct iforest_explainer *e, const float *x,
                       double *phi);
 
 #endif

@@ -69,6 +69,8 @@ static size_t one_input(const struct scorer_account *a, size_t k, int first, cha
                             text, a->share[k]);
     if (len < size && a->note)
         len += (size_t)snprintf(buf + len, size - len, " %s %.6g", a->note, a->note_value[k]);
+    if (len < size && a->note && a->note_hi)
+        len += (size_t)snprintf(buf + len, size - len, "..%.6g", a->note_hi[k]);
     if (len < size && e->lo_col[k] >= 0 && e->hi_col[k] >= 0) {
         float lo = a->row[e->lo_col[k]], hi = a->row[e->hi_col[k]];
         if (!isnan(lo) && !isnan(hi))

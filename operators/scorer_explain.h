@@ -2,13 +2,14 @@
  * score writes it in the string "<out>_explain", which threshold quotes
  * when the score fires (scorer_explain_out). An input's expected range is
  * quoted when an earlier operator writes f_lo and f_hi
- * (scorer_written_before; threshold also quotes f_z). And the two scorers
+ * (scorer_written_before; threshold also quotes f_z). And the scorers
  * that account for a score by its inputs, `model` (TreeSHAP values, an
- * autoencoder's error shares) and `iforest` (Shapley shares of the path
- * length), share their options ("explain", "explain_k", "explain_above"),
+ * autoencoder's error shares), `iforest` (Shapley shares of the path
+ * length) and `hstrees` (of the mass), share their options ("explain",
+ * "explain_k", "explain_above"),
  * their resolution at prepare and the text:
  *
- *   <header>: f=v +share[ note n][ expected lo..hi], ...; the other N +rest
+ *   <header>: f=v +share[ note n or lo..hi][ expected lo..hi], ...; the other N +rest
  *
  * Shared by operators, not part of the engine. */
 #ifndef WEIR_OPERATORS_SCORER_EXPLAIN_H
@@ -86,7 +87,8 @@ struct scorer_account {
     int sign;            /* 1: inputs listed from the largest share; -1: from the most negative */
     const char *note;    /* quoted after each listed input with note_value[k], or NULL */
     const float *note_value;
-    const char *verb; /* what the listed inputs did: "raised", "shortened" */
+    const float *note_hi; /* or NULL; else the note is a range: note_value[k]..note_hi[k] */
+    const char *verb;     /* what the listed inputs did: "raised", "shortened", "lowered" */
 };
 
 /* Appends to buf (len bytes so far) the explain_k inputs whose share has

@@ -92,10 +92,10 @@ static void grown_forests(void)
     static struct iforest_node nodes[TREES * (2 * SAMPLE - 1)];
     struct iforest_scratch s;
     struct iforest_explainer e;
-    struct iforest_laid whole;
+    struct laid_trees whole;
     float center[DMAX];
     CHECK(iforest_explainer_alloc(&e, tree_nodes) == 0);
-    CHECK(iforest_laid_alloc(&whole, TREES, tree_nodes) == 0);
+    CHECK(laid_trees_alloc(&whole, TREES, tree_nodes) == 0);
     for (int d = 1; d <= DMAX; d++) {
         uint64_t seed = 7 + (uint64_t)d;
         for (size_t i = 0; i < (size_t)N * d; i++) /* a cluster, some of it on a grid */
@@ -124,7 +124,7 @@ static void grown_forests(void)
             CHECK_NEAR(sum, mean, 1e-5);
         }
     }
-    iforest_laid_free(&whole);
+    laid_trees_free(&whole);
     iforest_explainer_free(&e);
 }
 
@@ -155,15 +155,15 @@ static void refused(void)
                                    {0, 0, 2}, LEAF(1),         LEAF(1)};
     CHECK(iforest_shap(&e, two, 2, 5, 1, x, phi) == -EINVAL);
     /* laid out whole: the same refusals, and no more trees than its room */
-    struct iforest_laid f;
-    CHECK(iforest_laid_alloc(&f, 2, 200) == 0);
+    struct laid_trees f;
+    CHECK(laid_trees_alloc(&f, 2, 200) == 0);
     CHECK(iforest_lay_out(&f, chain, 1, 200, 1) == -EINVAL);
     CHECK(iforest_lay_out(&f, two, 2, 5, 1) == -EINVAL);
     CHECK(iforest_lay_out(&f, big, 1, 201, 1) == -EINVAL);
     CHECK(iforest_lay_out(&f, big, 3, 1, 1) == -EINVAL);
     CHECK(iforest_lay_out(&f, big, 1, 200, 1) == 0 && iforest_laid_shap(&f, &e, x, phi) == 0);
     CHECK_NEAR(phi[1], 1, 1e-12); /* two leaves of one point: every path is 1 + c(1) = 1 */
-    iforest_laid_free(&f);
+    laid_trees_free(&f);
     iforest_explainer_free(&e);
 }
 

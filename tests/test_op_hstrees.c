@@ -1,7 +1,9 @@
 /* Tests for hstrees (Half-Space Trees): an isolated point scores high and
  * the cluster low; the first window only learns (flagged warm-up); the same
  * seed gives the same scores and another seed other ones; records with a
- * NaN feature are neither scored nor learned; prepare errors. */
+ * NaN feature are neither scored nor learned; prepare errors; "explain":
+ * the isolated points' texts, their mass matching the score, none for a
+ * record below explain_above or in the warm-up, the same scores as without. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -11,10 +13,10 @@
 
 extern const struct weir_operator_type weir_op_hstrees;
 
-
-/* Runs (x, y) pairs through a fresh hstrees; scores and warm-up flags out. */
-static void run(const char *conf, const float (*xy)[2], size_t n, float *score,
-                unsigned char *warm)
+/* Runs (x, y) pairs through a fresh hstrees; scores and warm-up flags out;
+ * with why (n texts of 256 bytes), the "<out>_explain" texts ("" for none). */
+static void run_explained(const char *conf, const float (*xy)[2], size_t n, float *score,
+                          unsigned char *warm, char (*why)[256])
 {
     struct h_pipe p;
     struct h_op h;
@@ -22,7 +24,11 @@ static void run(const char *conf, const float (*xy)[2], size_t n, float *score,
     h_feature(&p, "x", 0);
     h_feature(&p, "y", 0);
     CHECK(h_build(&h, &weir_op_hstrees, conf, &p, 1) == 0);
-    int out = weir_schema_find_feature(&p.schema, "anomaly_score");
+    int out = weir_schema_find_feature(&p.schema, "anomaly_score"), col = -1;
+    for (uint32_t k = 0; k < p.schema.nstr; k++)
+        if (strcmp(p.schema.str[k].name, "anomaly_score_explain") == 0)
+            col = (int)k;
+    CHECK((col >= 0) == (why != NULL));
     struct weir_batch_pool *pool = h_pool(&p, 64);
     for (size_t k = 0; k < n;) {
         struct weir_batch *b = weir_batch_get(pool);
@@ -37,12 +43,55 @@ static void run(const char *conf, const float (*xy)[2], size_t n, float *score,
         for (size_t j = first; j < k; j++) {
             score[j] = weir_batch_row(b, (uint32_t)(j - first))[out];
             warm[j] = (b->rec[j - first].flags & WEIR_REC_WARMUP) != 0;
+            const char *text = why ? h_str(b, (uint32_t)(j - first), col, why[j], 256) : NULL;
+            if (why && !text)
+                why[j][0] = 0;
         }
         weir_batch_put(b);
     }
     weir_batch_pool_free(pool);
     h_free(&h);
     h_pipe_free(&p);
+}
+
+static void run(const char *conf, const float (*xy)[2], size_t n, float *score, unsigned char *warm)
+{
+    run_explained(conf, xy, n, score, warm, NULL);
+}
+
+/* The isolated points explained: "mass M from E: x=3 -s seen
+ * lo..hi, y=-14 -s ...", 1 - M / window their score; no text below
+ * explain_above or in the warm-up; the scores as without explain. */
+static void test_explain(const float (*xy)[2], size_t n, const float *plain, const size_t *odd)
+{
+    static float s[2000];
+    static unsigned char w[2000];
+    static char why[2000][256];
+    CHECK(n <= 2000);
+    run_explained("{\"fields\": [\"x\", \"y\"], \"window\": 250, \"seed\": 3, \"explain\": true}",
+                  xy, n, s, w, why);
+    CHECK(memcmp(s, plain, n * sizeof *s) == 0);
+    size_t texts = 0, stray = 0;
+    for (size_t i = 0; i < n; i++) {
+        texts += why[i][0] != 0;
+        stray += why[i][0] && (w[i] || !(s[i] >= 0.5f));
+    }
+    CHECK(stray == 0 && texts >= 3);
+    for (size_t k = 0; k < 3; k++) {
+        const char *t = why[odd[k]];
+        double mass = -1, from = -1, share = 0;
+        char first[8] = "";
+        int got = sscanf(t, "mass %lf from %lf: %1[xy]=%*f %lf", &mass, &from, first, &share);
+        CHECK(got == 4 && share < 0 && mass < from && strstr(t, " seen ") != NULL);
+        CHECK_NEAR(s[odd[k]], 1 - mass / 250, 1e-5);
+        if (k == 0)
+            printf("explained: %s\n", t);
+    }
+    printf("explain: %zu texts of %zu records\n", texts, n);
+    h_expect_prepare_error(&weir_op_hstrees, (const char *const[]){"x", NULL}, 1,
+                           "{\"fields\": [\"x\"], \"explain_above\": 0.9}",
+                           "test.json: operators[1].explain_above: expected only with \"explain\": "
+                           "true: without it this option does nothing");
 }
 
 int main(void)
@@ -87,6 +136,7 @@ int main(void)
         CHECK(s1[i] >= 0 && s1[i] <= 1);
     run(conf, xy, N, s2, w2);
     CHECK(memcmp(s1, s2, sizeof s1) == 0);
+    test_explain((const float(*)[2])xy, N, s1, odd);
     run("{\"fields\": [\"x\", \"y\"], \"window\": 250, \"seed\": 4}", xy, N, s3, w3);
     CHECK(memcmp(s1, s3, sizeof s1) != 0);
     /* one value far beyond the range: it scores high, and the ordinary

@@ -3,7 +3,7 @@
  * sign, largest first, at most explain_k, each with its value ("missing"
  * for NaN), the note and the range written upstream (only when both ends
  * are numbers); the rest summed; "none <verb> it" when no share has the
- * sign; every input listed leaves no tail; a text cut short at the buffer
+ * sign; every input listed leaves no tail; a note that is a range; a text cut short at the buffer
  * stays terminated inside it. */
 #include <math.h>
 #include <string.h>
@@ -66,5 +66,23 @@ int main(void)
     CHECK_STR(buf, "head: a=1 +4, b=missing +3 expected 0.5..2.5, c=3 +2, d=4 +1");
     account(&e, row, all, 1, NULL, buf, 12);
     CHECK_STR(buf, "head: a=1 +");
+    /* a note that is a range (hstrees' "seen lo..hi") */
+    float top[4] = {9, 8, 7, 6};
+    struct scorer_account a = {.e = &e,
+                               .name = names,
+                               .in_col = in_col,
+                               .n = 4,
+                               .row = row,
+                               .share = share,
+                               .sign = -1,
+                               .note = "seen",
+                               .note_value = mean,
+                               .note_hi = top,
+                               .verb = "lowered"};
+    CHECK(scorer_explain_account(&a, buf, sizeof buf, 0) == strlen(buf));
+    CHECK_STR(buf, ": c=3 -1 seen 2..7; the other 3 +2.75");
+    a.share = all;
+    scorer_explain_account(&a, buf, sizeof buf, 0);
+    CHECK_STR(buf, ": none lowered it; the other 4 +10");
     return check_summary();
 }
