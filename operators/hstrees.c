@@ -379,9 +379,12 @@ static int hst_process(struct weir_op *op, struct weir_batch *b)
         }
         if (head->ready) {
             double s = 1.0 - sum / ((double)c->trees * (double)c->window);
-            row[c->out_col] = (float)(s < 0 ? 0 : s > 1 ? 1 : s);
-            if (c->explain.col >= 0) /* before the window's end moves the masses */
-                explain_record(op, b, i, row[c->out_col], v, ref, refr);
+            float score = (float)(s < 0 ? 0 : s > 1 ? 1 : s);
+            /* before the window's end moves the masses, and before "out"
+             * may overwrite an input it quotes */
+            if (c->explain.col >= 0)
+                explain_record(op, b, i, score, v, ref, refr);
+            row[c->out_col] = score;
         } else {
             weir_record_warming(&b->rec[i], c->out_col);
         }

@@ -304,7 +304,7 @@ static int iforest_init(struct weir_op *op, struct weir_error *err)
         return weir_error_set(err, -ENOENT, "iforest: %s: no model to serve", c->model);
     struct iforest_work *w = calloc(1, sizeof *w);
     op->state = w;
-    size_t tree_nodes = c->model ? c->trained.tree_nodes : c->tree_nodes;
+    size_t tree_nodes = c->model ? 0 : c->tree_nodes; /* a trained forest is laid out whole */
     if (!w ||
         (!c->model &&
          iforest_scratch_alloc(&w->grow, (size_t)c->window, (size_t)c->sample, c->fields.n) < 0) ||
@@ -423,9 +423,9 @@ static void record_score(struct weir_op *op, struct weir_batch *b, uint32_t i,
     }
     if (hold)
         score = weir_hold_gate(hold, c->hold, score);
-    weir_batch_row(b, i)[c->out_col] = (float)score;
-    if (c->explain.col >= 0)
+    if (c->explain.col >= 0) /* first: it quotes the inputs, which "out" may overwrite */
         explain_record(op, b, i, score, f, x);
+    weir_batch_row(b, i)[c->out_col] = (float)score;
 }
 
 /* With "model": scores only, the key's state holding the hold ring. */

@@ -19,10 +19,11 @@
 /* Lays the forest (trees of tree_nodes nodes each, as iforest_grow lays
  * them out; at most f's room) out in f, ready for TreeSHAP on points of d
  * features: a leaf holds its depth + c(size), a node's cover is the points
- * that reached it. Returns 0, or -EINVAL for trees that no grower makes
- * (a file's: over 64 deep, more nodes than tree_nodes once shared children
- * are unfolded, a split no point reached). A trained forest is laid out
- * once, at prepare. */
+ * that reached it. Returns 0, or -EINVAL for more trees or nodes than f
+ * has room for, and for trees that no grower makes (a file's: over 64
+ * deep, more nodes than tree_nodes once shared children are unfolded, a
+ * split no point reached). A trained forest is laid out once, at
+ * prepare. */
 int iforest_lay_out(struct laid_trees *f, const struct iforest_node *nodes, size_t trees,
                     size_t tree_nodes, size_t d);
 

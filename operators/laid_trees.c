@@ -10,6 +10,7 @@ int laid_trees_alloc(struct laid_trees *f, size_t trees, size_t tree_nodes)
     size_t n = trees * tree_nodes;
     if (tree_nodes && n / tree_nodes != trees)
         return -ENOMEM;
+    n += !n; /* calloc(0) may be NULL */
     /* zeroed: the slots a tree leaves free are never reached */
     f->node = calloc(n, sizeof *f->node);
     f->leaf = calloc(n, sizeof *f->leaf);

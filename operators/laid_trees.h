@@ -13,7 +13,8 @@
 #include "kernels/trees.h"
 
 /* Room for `trees` trees of at most tree_nodes nodes each (21 bytes a
- * node), tree k's slots starting at k * tree_nodes. */
+ * node; 0: none, only the scratch is used), tree k's slots starting at
+ * k * tree_nodes. */
 struct laid_trees {
     struct weir_trees t; /* over the arrays below, once laid_trees_ready */
     size_t trees, tree_nodes;

@@ -599,10 +599,10 @@ void model_write_row(const struct model_conf *c, struct model_state *s, const st
                      const char *version, struct weir_batch *b, uint32_t i, const float *y)
 {
     float *row = weir_batch_row(b, i);
+    if (c->explain.col >= 0) /* first: it quotes the inputs, which an output may overwrite */
+        model_explain_row(c, s, m, b, i, y[0]);
     for (size_t k = 0; k < m->nout; k++)
         row[c->out_col[k]] = y[k];
-    if (c->explain.col >= 0)
-        model_explain_row(c, s, m, b, i, y[0]);
     if (c->version_col >= 0) /* the conf and the cell outlive every batch */
         b->S[(size_t)i * b->nstr + (size_t)c->version_col] =
             (struct weir_str){version, (uint32_t)strlen(version)};

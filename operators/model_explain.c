@@ -71,9 +71,10 @@ int model_explain_prepare(struct model_conf *c, const json_t *raw,
         weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "explain"), "%s", why);
         return 1;
     }
-    if (!c->out.n) /* reported with the outputs */
+    if (c->explain.on && !c->out.n) /* no column: reported with the outputs */
         return 0;
-    return scorer_explain_prepare(&c->explain, raw, options, &c->features, c->out.v[0], p);
+    return scorer_explain_prepare(&c->explain, raw, options, &c->features,
+                                  c->out.n ? c->out.v[0] : NULL, p);
 }
 
 /* The text for one row: its contributions phi (nin; for trees the base

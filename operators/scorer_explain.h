@@ -66,8 +66,9 @@ struct scorer_explain {
 
 /* explain_k and explain_above only with "explain": true (options: the
  * operator's table); with it, the inputs' ranges written upstream (fields:
- * the inputs, at most WEIR_SCHEMA_MAX) and the column "<out>_explain",
- * written to output records as the score is. Returns the problems. */
+ * the inputs, at most WEIR_SCHEMA_MAX as the schema's features are; more
+ * are never explained) and the column "<out>_explain", written to output
+ * records as the score is. Returns the problems. */
 int scorer_explain_prepare(struct scorer_explain *e, const json_t *raw,
                            const struct weir_option *options, const struct weir_strlist *fields,
                            const char *out, struct weir_prepare *p);

@@ -282,34 +282,32 @@ static void test_bad_files(void)
     CHECK(s2[0] == 0.5f && s2[1] == 0.25f); /* 2^-(1 + 0), 2^-(1 + c(2)) */
     /* explained, a split no point reached is refused at prepare (before:
      * each record it scored went without its text) */
-    snprintf(text, sizeof text, "%s{\"feature\": [0, -1, -1], \"split\": [1.5, 0, 0], "
-             "\"right\": [2, 0, 0]}]}", head);
+    snprintf(text, sizeof text,
+             "%s{\"feature\": [0, -1, -1], \"split\": [1.5, 0, 0], "
+             "\"right\": [2, 0, 0]}]}",
+             head);
     write_text(c2, text);
     snprintf(c3, sizeof c3, "{\"fields\": [\"x\", \"y\"], \"model\": \"%s\", \"explain\": true}",
              c2);
     snprintf(msg, sizeof msg,
              "test.json: operators[1].explain: expected trees a grower makes (at most 64 deep, no "
-             "shared nodes, every split reached by a point of the sample), got others in %s", c2);
+             "shared nodes, every split reached by a point of the sample), got others in %s",
+             c2);
     h_expect_prepare_error(&weir_op_iforest, feats, 1, c3, msg);
     unlink(c2);
 }
 
 /* A trained forest explains from its layout made at prepare: the record
- * the split isolates is told by x, the other by none. */
-static void test_explain(void)
+ * the split isolates is told by x, the other by none; the string column is
+ * named after "out". */
+static void explain_as(const char *path, const char *out)
 {
-    char path[300], c2[700], text[1024];
-    snprintf(path, sizeof path, "%s/explain.json", dir);
-    /* x < 1.5: a leaf of 1 point, else one of 3 (path 1 + c(3)) */
-    snprintf(text, sizeof text,
-             "{\"format\": \"weir-iforest\", \"version\": 1, \"features\": [\"x\", \"y\"], "
-             "\"center\": [2, 0], \"sample\": 4, \"trees\": [{\"feature\": [0, -1, -1], "
-             "\"split\": [1.5, 0, 0], \"right\": [2, 1, 3]}]}");
-    write_text(path, text);
+    char c2[700], name[64];
     snprintf(c2, sizeof c2,
              "{\"fields\": [\"x\", \"y\"], \"model\": \"%s\", \"explain\": true, "
-             "\"explain_above\": 0}",
-             path);
+             "\"explain_above\": 0, \"out\": \"%s\"}",
+             path, out);
+    snprintf(name, sizeof name, "%s_explain", out);
     struct h_pipe p;
     struct h_op h;
     h_pipe_init(&p);
@@ -318,7 +316,7 @@ static void test_explain(void)
     CHECK(h_build(&h, &weir_op_iforest, c2, &p, 1) == 0);
     int why = -1;
     for (uint32_t k = 0; k < p.schema.nstr; k++)
-        if (strcmp(p.schema.str[k].name, "anomaly_score_explain") == 0)
+        if (strcmp(p.schema.str[k].name, name) == 0)
             why = (int)k;
     CHECK(why >= 0);
     struct weir_batch_pool *pool = h_pool(&p, 4);
@@ -335,18 +333,32 @@ static void test_explain(void)
     /* expected path (1 * 1 + (1 + c(3)) * 3) / 4; x's share: the path less it */
     double c3 = iforest_c(3), expect = (1 + (1 + c3) * 3) / 4;
     char want[2][256];
-    snprintf(want[0], sizeof want[0], "path length 1 from %.6g: x=1 %+.6g sample mean 2; the other 1 +0",
-             expect, 1 - expect);
-    snprintf(want[1], sizeof want[1], "path length %.6g from %.6g: none shortened it; the other 2 %+.6g",
-             1 + c3, expect, 1 + c3 - expect);
+    snprintf(want[0], sizeof want[0],
+             "path length 1 from %.6g: x=1 %+.6g sample mean 2; the other 1 +0", expect,
+             1 - expect);
+    snprintf(want[1], sizeof want[1],
+             "path length %.6g from %.6g: none shortened it; the other 2 %+.6g", 1 + c3, expect,
+             1 + c3 - expect);
     CHECK(lone && strcmp(lone, want[0]) == 0);
     CHECK(crowd && strcmp(crowd, want[1]) == 0);
     if (lone && crowd)
-        printf("iforest model explain: \"%s\" and \"%s\"\n", lone, crowd);
+        printf("iforest model explain (out %s): \"%s\" and \"%s\"\n", out, lone, crowd);
     weir_batch_put(b);
     weir_batch_pool_free(pool);
     h_free(&h);
     h_pipe_free(&p);
+}
+
+static void test_explain(void)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/explain.json", dir);
+    /* x < 1.5: a leaf of 1 point, else one of 3 (path 1 + c(3)) */
+    write_text(path, "{\"format\": \"weir-iforest\", \"version\": 1, \"features\": [\"x\", \"y\"], "
+                     "\"center\": [2, 0], \"sample\": 4, \"trees\": [{\"feature\": [0, -1, -1], "
+                     "\"split\": [1.5, 0, 0], \"right\": [2, 1, 3]}]}");
+    explain_as(path, "anomaly_score");
+    explain_as(path, "iso");
     unlink(path);
 }
 
