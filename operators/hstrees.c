@@ -33,9 +33,10 @@
  * mass they give it, against the mean they give the points their masses
  * hold, and the explain_k inputs that lowered it most, by their exact
  * Shapley values (operators/hstrees_explain.h: TreeSHAP over the trees as
- * the reference masses stop them), each with its value, the range seen
- * before the reference window (the scaling the masses learnt with) and
- * f_lo..f_hi when an earlier operator writes them:
+ * the reference masses stop them), each with its value, the range the
+ * reference masses were scaled by ("seen": before their window began; the
+ * first window's, to its end) and f_lo..f_hi when an earlier operator
+ * writes them:
  *
  *     mass 53.76 from 14507.7: x=3 -7525.89 seen 2..13.46, y=-14 -6928
  *     seen -15..0.958012
@@ -93,8 +94,8 @@ static const struct weir_option hst_options[] = {
     SCORER_EXPLAIN_OPTION_ROWS(
         struct hst_conf, explain,
         "lowered the mass the trees give it most (their exact Shapley values), with each one's "
-        "value, the range seen before the trees' reference window (their scaling) and "
-        "f_lo..f_hi when written upstream",
+        "value, the range the reference masses were scaled by (seen before their window; the "
+        "first window's: to its end) and f_lo..f_hi when written upstream",
         "0.5", WEIR_OPT_RANGE, 0, 1,
         "this (and above 0) gets the text (about trees * leaves * depth^2 steps each; most "
         "ordinary records score 0)"),
@@ -285,15 +286,17 @@ static double scaled(const struct range *r, double x)
 }
 
 /* Record i's "<out>_explain" (cleared by the caller) when its score is
- * above 0 and reaches explain_above: the inputs that lowered the mass the
- * trees give v (the point scaled by refr, as its reference masses learnt)
- * most. None when out of memory: the score stands. */
+ * above 0 and reaches explain_above: the mass the trees give v (the point
+ * scaled by refr, as its reference masses learnt), the scorer's own, and
+ * the inputs that lowered it most. None when out of memory: the score
+ * stands. */
 static void explain_record(struct weir_op *op, struct weir_batch *b, uint32_t i, float score,
-                           const double *v, const uint32_t *ref, const struct range *refr)
+                           double mass, const double *v, const uint32_t *ref,
+                           const struct range *refr)
 {
     const struct hst_conf *c = op->conf;
     size_t d = c->fields.n;
-    double phi[WEIR_SCHEMA_MAX + 1] = {0}, mass = 0;
+    double phi[WEIR_SCHEMA_MAX + 1] = {0};
     float x[WEIR_SCHEMA_MAX], lo[WEIR_SCHEMA_MAX], hi[WEIR_SCHEMA_MAX];
     char text[2048];
     if (!(score > 0) || !(score >= c->explain.above_f))
@@ -310,10 +313,8 @@ static void explain_record(struct weir_op *op, struct weir_batch *b, uint32_t i,
         if (hst_shap_add(op->state, &tree, d, x, phi) < 0)
             return;
     }
-    for (size_t k = 0; k <= d; k++) {
+    for (size_t k = 0; k <= d; k++) /* they sum to mass, but for rounding */
         phi[k] /= (double)c->trees;
-        mass += phi[k];
-    }
     size_t len = (size_t)snprintf(text, sizeof text, "mass %.6g from %.6g", mass, phi[d]);
     struct scorer_account a = {.e = &c->explain,
                                .name = c->fields.v,
@@ -380,10 +381,8 @@ static int hst_process(struct weir_op *op, struct weir_batch *b)
         if (head->ready) {
             double s = 1.0 - sum / ((double)c->trees * (double)c->window);
             float score = (float)(s < 0 ? 0 : s > 1 ? 1 : s);
-            /* before the window's end moves the masses, and before "out"
-             * may overwrite an input it quotes */
-            if (c->explain.col >= 0)
-                explain_record(op, b, i, score, v, ref, refr);
+            if (c->explain.col >= 0) /* before the window's end moves the masses */
+                explain_record(op, b, i, score, sum / (double)c->trees, v, ref, refr);
             row[c->out_col] = score;
         } else {
             weir_record_warming(&b->rec[i], c->out_col);

@@ -47,7 +47,7 @@
  * scorer at NaN or at most 0 (nothing to say) from "which fired". A text longer than 1023
  * bytes is cut at a whole character and ends in "...". A scorer S may explain
  * its own score in the string field "S_explain" (cad, cad_ose, flatline,
- * model and iforest do: what its contexts found new, a model's account); when S is the one that fired (the first of those tied that has
+ * model, iforest and hstrees do: what its contexts found new, a model's account); when S is the one that fired (the first of those tied that has
  * a text; or the `score` itself, without `scorers` or when none of them
  * has a score) and the field is set,
  * its text stands in place of the features' ranges, which another scorer

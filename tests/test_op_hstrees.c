@@ -3,7 +3,8 @@
  * seed gives the same scores and another seed other ones; records with a
  * NaN feature are neither scored nor learned; prepare errors; "explain":
  * the isolated points' texts, their mass matching the score, none for a
- * record below explain_above or in the warm-up, the same scores as without. */
+ * record below explain_above or in the warm-up, the same scores as without;
+ * a record at an empty node explained with a mass of exactly 0. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -162,6 +163,14 @@ int main(void)
     run("{\"fields\": [\"x\", \"y\"], \"window\": 100, \"seed\": 3}", xy, 300, s1, w1);
     printf("constant, then a spike: %.3f\n", s1[299]);
     CHECK(s1[298] == 0 && s1[299] > 0.5);
+    /* explained: the mass the scorer found, exactly (0 here: every tree
+     * stops it at an empty node), the spike's input first */
+    static char why[300][256];
+    run_explained("{\"fields\": [\"x\", \"y\"], \"window\": 100, \"seed\": 3, \"explain\": true}",
+                  xy, 300, s2, w2, why);
+    printf("explained: %s\n", why[299]);
+    CHECK(s2[299] == 1 && strncmp(why[299], "mass 0 from ", 12) == 0);
+    CHECK(strstr(why[299], ": x=1e+06 -") != NULL && strstr(why[299], " seen 5..5") != NULL);
     h_expect_prepare_error(&weir_op_hstrees, (const char *const[]){"x", NULL}, 1,
                            "{\"fields\": [\"x\"], \"depth\": 17}",
                            "test.json: operators[1].depth: expected a positive integer up to 16, "
