@@ -205,9 +205,9 @@ static void hst_release(void *vconf)
 
 static void hst_destroy(struct weir_op *op)
 {
-    struct hst_explainer *e = op->state;
+    struct tree_explainer *e = op->state;
     if (e)
-        hst_explainer_free(e);
+        tree_explainer_free(e);
     free(e);
     op->state = NULL;
 }
@@ -219,9 +219,9 @@ static int hst_init(struct weir_op *op, struct weir_error *err)
     if (bytes > UINT32_MAX)
         return weir_error_set(err, -EINVAL, "hstrees: too many trees for their depth");
     if (c->explain.on) { /* one tree laid out for TreeSHAP per worker */
-        struct hst_explainer *e = calloc(1, sizeof *e);
+        struct tree_explainer *e = calloc(1, sizeof *e);
         op->state = e;
-        if (!e || hst_explainer_alloc(e, c->nodes) < 0) {
+        if (!e || tree_explainer_alloc(e, c->nodes) < 0) {
             hst_destroy(op);
             return weir_error_set(err, -ENOMEM, "hstrees: out of memory");
         }
@@ -328,9 +328,7 @@ static void explain_record(struct weir_op *op, struct weir_batch *b, uint32_t i,
                                .note_hi = hi,
                                .verb = "lowered"};
     len = scorer_explain_account(&a, text, sizeof text, len);
-    char *kept = weir_arena_strdup(&b->arena, text, len);
-    if (kept)
-        b->S[(size_t)i * b->nstr + (size_t)c->explain.col] = (struct weir_str){kept, (uint32_t)len};
+    scorer_explain_set(b, i, c->explain.col, text, len);
 }
 
 static int hst_process(struct weir_op *op, struct weir_batch *b)
@@ -348,7 +346,7 @@ static int hst_process(struct weir_op *op, struct weir_batch *b)
             finite &= isfinite(row[c->in_col[k]]);
         row[c->out_col] = 0;
         if (c->explain.col >= 0)
-            b->S[(size_t)i * b->nstr + (size_t)c->explain.col] = (struct weir_str){NULL, 0};
+            scorer_explain_set(b, i, c->explain.col, NULL, 0);
         if (!finite)
             continue;
         unsigned char *st = weir_op_state(op, b, i, NULL);

@@ -3,18 +3,6 @@
 
 #include <math.h>
 
-int hst_explainer_alloc(struct hst_explainer *e, size_t nodes)
-{
-    *e = (struct hst_explainer){0};
-    return laid_trees_alloc(&e->one, 1, nodes);
-}
-
-void hst_explainer_free(struct hst_explainer *e)
-{
-    laid_trees_free(&e->one);
-    shap_room_free(&e->room);
-}
-
 float hst_explain_point(double u)
 {
     float x = (float)u;
@@ -44,7 +32,7 @@ static void lay_out(struct laid_trees *f, const struct hst_tree *t, size_t i, in
     lay_out(f, t, 2 * i + 2, depth + 1);
 }
 
-int hst_shap_add(struct hst_explainer *e, const struct hst_tree *t, size_t d, const float *x,
+int hst_shap_add(struct tree_explainer *e, const struct hst_tree *t, size_t d, const float *x,
                  double *phi)
 {
     e->one.root[0] = 0;

@@ -27,24 +27,15 @@ struct hst_tree {
     double limit; /* a path stops at a node of mass below it */
 };
 
-/* A worker's room: one tree of `nodes` nodes laid out, TreeSHAP's
- * scratch. */
-struct hst_explainer {
-    struct laid_trees one;
-    struct shap_room room;
-};
-
-int hst_explainer_alloc(struct hst_explainer *e, size_t nodes);
-void hst_explainer_free(struct hst_explainer *e);
-
 /* The scaled point u as TreeSHAP reads it: the largest float at most u,
  * so that it falls on the same side of every float split as u does. */
 float hst_explain_point(double u);
 
 /* Adds tree t's shares of the mass it gives x (d features, as
  * hst_explain_point made them) to phi, and its expected mass (over the
- * points its masses hold) to phi[d]. Returns 0 or -ENOMEM. */
-int hst_shap_add(struct hst_explainer *e, const struct hst_tree *t, size_t d, const float *x,
+ * points its masses hold) to phi[d], in e (its room for one tree of the
+ * operator's nodes). Returns 0 or -ENOMEM. */
+int hst_shap_add(struct tree_explainer *e, const struct hst_tree *t, size_t d, const float *x,
                  double *phi);
 
 #endif

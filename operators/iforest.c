@@ -276,7 +276,7 @@ static void iforest_release(void *vconf)
  * explanations' trees. */
 struct iforest_work {
     struct iforest_scratch grow;
-    struct iforest_explainer why;
+    struct tree_explainer why;
 };
 
 static void iforest_destroy(struct weir_op *op)
@@ -284,7 +284,7 @@ static void iforest_destroy(struct weir_op *op)
     struct iforest_work *w = op->state;
     if (w) {
         iforest_scratch_free(&w->grow);
-        iforest_explainer_free(&w->why);
+        tree_explainer_free(&w->why);
     }
     free(w);
     op->state = NULL;
@@ -308,7 +308,7 @@ static int iforest_init(struct weir_op *op, struct weir_error *err)
     if (!w ||
         (!c->model &&
          iforest_scratch_alloc(&w->grow, (size_t)c->window, (size_t)c->sample, c->fields.n) < 0) ||
-        (c->explain.on && iforest_explainer_alloc(&w->why, tree_nodes) < 0)) {
+        (c->explain.on && tree_explainer_alloc(&w->why, tree_nodes) < 0)) {
         iforest_destroy(op);
         return weir_error_set(err, -ENOMEM, "iforest: out of memory");
     }
@@ -383,9 +383,7 @@ static void explain_record(struct weir_op *op, struct weir_batch *b, uint32_t i,
     if (rc < 0)
         return;
     size_t len = explain_text(c, weir_batch_row(b, i), f->center, phi, text, sizeof text);
-    char *s = weir_arena_strdup(&b->arena, text, len);
-    if (s)
-        b->S[(size_t)i * b->nstr + (size_t)c->explain.col] = (struct weir_str){s, (uint32_t)len};
+    scorer_explain_set(b, i, c->explain.col, text, len);
 }
 
 /* x: record i's inputs. Its score and explanation start cleared; returns
@@ -400,7 +398,7 @@ static int record_inputs(const struct iforest_conf *c, struct weir_batch *b, uin
     }
     row[c->out_col] = 0;
     if (c->explain.col >= 0)
-        b->S[(size_t)i * b->nstr + (size_t)c->explain.col] = (struct weir_str){NULL, 0};
+        scorer_explain_set(b, i, c->explain.col, NULL, 0);
     return finite;
 }
 
@@ -411,16 +409,11 @@ static void record_score(struct weir_op *op, struct weir_batch *b, uint32_t i,
                          const struct forest *f, unsigned char *hold, const float *x)
 {
     const struct iforest_conf *c = op->conf;
-    double score = 0;
-    if (f->nodes && c->side != SIDE_BOTH) {
-        int beyond = 0;
-        for (size_t q = 0; q < c->fields.n; q++)
-            beyond |= c->side == SIDE_UP ? x[q] > f->center[q] : x[q] < f->center[q];
-        if (beyond)
-            score = iforest_score(f->nodes, f->trees, f->tree_nodes, f->c_norm, x);
-    } else if (f->nodes) {
-        score = iforest_score(f->nodes, f->trees, f->tree_nodes, f->c_norm, x);
-    }
+    int beyond = c->side == SIDE_BOTH; /* "side": some feature beyond center on it */
+    for (size_t q = 0; f->nodes && !beyond && q < c->fields.n; q++)
+        beyond = c->side == SIDE_UP ? x[q] > f->center[q] : x[q] < f->center[q];
+    double score =
+        f->nodes && beyond ? iforest_score(f->nodes, f->trees, f->tree_nodes, f->c_norm, x) : 0;
     if (hold)
         score = weir_hold_gate(hold, c->hold, score);
     if (c->explain.col >= 0) /* first: it quotes the inputs, which "out" may overwrite */

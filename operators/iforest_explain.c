@@ -69,19 +69,7 @@ int iforest_lay_out(struct laid_trees *f, const struct iforest_node *nodes, size
     return 0;
 }
 
-int iforest_explainer_alloc(struct iforest_explainer *e, size_t tree_nodes)
-{
-    *e = (struct iforest_explainer){0};
-    return laid_trees_alloc(&e->one, 1, tree_nodes);
-}
-
-void iforest_explainer_free(struct iforest_explainer *e)
-{
-    laid_trees_free(&e->one);
-    shap_room_free(&e->room);
-}
-
-int iforest_shap(struct iforest_explainer *e, const struct iforest_node *nodes, size_t trees,
+int iforest_shap(struct tree_explainer *e, const struct iforest_node *nodes, size_t trees,
                  size_t tree_nodes, size_t d, const float *x, double *phi)
 {
     memset(phi, 0, (d + 1) * sizeof *phi);
@@ -95,7 +83,7 @@ int iforest_shap(struct iforest_explainer *e, const struct iforest_node *nodes, 
     return 0;
 }
 
-int iforest_laid_shap(const struct laid_trees *f, struct iforest_explainer *e, const float *x,
+int iforest_laid_shap(const struct laid_trees *f, struct tree_explainer *e, const float *x,
                       double *phi)
 {
     size_t d = f->t.nfeat;

@@ -27,29 +27,19 @@
 int iforest_lay_out(struct laid_trees *f, const struct iforest_node *nodes, size_t trees,
                     size_t tree_nodes, size_t d);
 
-/* A worker's room to explain a forest: one tree laid out at a time (an
- * online forest changes with every rebuild, and is per key, so it is not
- * kept laid out), and TreeSHAP's scratch. */
-struct iforest_explainer {
-    struct laid_trees one;
-    struct shap_room room;
-};
-
-int iforest_explainer_alloc(struct iforest_explainer *e, size_t tree_nodes);
-void iforest_explainer_free(struct iforest_explainer *e);
-
 /* phi (d + 1 doubles, overwritten): each of the d features' share of x's
  * mean path length over the forest (trees of tree_nodes nodes each, laid
- * out one at a time in e), and in phi[d] the forest's expected path length
+ * out one at a time in e: an online forest changes with every rebuild and
+ * is per key, so it is not kept laid out), and in phi[d] the forest's expected path length
  * (the mean over its trees of their sample's), so that the d + 1 sum to
  * x's mean path length. Returns 0, -ENOMEM, or -EINVAL as iforest_lay_out,
  * or for trees larger than e's room. */
-int iforest_shap(struct iforest_explainer *e, const struct iforest_node *nodes, size_t trees,
+int iforest_shap(struct tree_explainer *e, const struct iforest_node *nodes, size_t trees,
                  size_t tree_nodes, size_t d, const float *x, double *phi);
 
 /* The same for a forest already laid out (f, read-only), e only lending
  * its scratch. */
-int iforest_laid_shap(const struct laid_trees *f, struct iforest_explainer *e, const float *x,
+int iforest_laid_shap(const struct laid_trees *f, struct tree_explainer *e, const float *x,
                       double *phi);
 
 #endif

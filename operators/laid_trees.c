@@ -68,3 +68,15 @@ void shap_room_free(struct shap_room *r)
     free(r->scratch);
     *r = (struct shap_room){0};
 }
+
+int tree_explainer_alloc(struct tree_explainer *e, size_t nodes)
+{
+    *e = (struct tree_explainer){0};
+    return laid_trees_alloc(&e->one, 1, nodes);
+}
+
+void tree_explainer_free(struct tree_explainer *e)
+{
+    laid_trees_free(&e->one);
+    shap_room_free(&e->room);
+}

@@ -42,4 +42,15 @@ struct shap_room {
 int shap_room_add(struct shap_room *r, const struct weir_trees *t, const float *x, double *phi);
 void shap_room_free(struct shap_room *r);
 
+/* A worker's room to explain trees one at a time: one tree of at most
+ * `nodes` nodes laid out (0: none, the scratch alone), and TreeSHAP's
+ * scratch. */
+struct tree_explainer {
+    struct laid_trees one;
+    struct shap_room room;
+};
+
+int tree_explainer_alloc(struct tree_explainer *e, size_t nodes);
+void tree_explainer_free(struct tree_explainer *e);
+
 #endif

@@ -131,7 +131,7 @@ static void reconstruction(const struct model_conf *c, const struct weir_model *
 void model_explain_row(const struct model_conf *c, struct model_state *s,
                        const struct weir_model *m, struct weir_batch *b, uint32_t i, float score)
 {
-    b->S[(size_t)i * b->nstr + (size_t)c->explain.col] = (struct weir_str){NULL, 0};
+    scorer_explain_set(b, i, c->explain.col, NULL, 0);
     int trees = m->kind == WEIR_MODEL_TREES;
     if (!(score >= c->explain.above_f) || (trees && !m->trees.cover))
         return;
@@ -161,7 +161,5 @@ void model_explain_row(const struct model_conf *c, struct model_state *s,
         reconstruction(c, m, row, phi, recon, x, recon + m->nin);
     }
     size_t len = account(c, m, row, phi, recon, text, sizeof text);
-    char *kept = weir_arena_strdup(&b->arena, text, len);
-    if (kept)
-        b->S[(size_t)i * b->nstr + (size_t)c->explain.col] = (struct weir_str){kept, (uint32_t)len};
+    scorer_explain_set(b, i, c->explain.col, text, len);
 }

@@ -118,3 +118,9 @@ size_t scorer_explain_account(const struct scorer_account *a, char *buf, size_t 
     }
     return len < size ? len : size - 1;
 }
+
+void scorer_explain_set(struct weir_batch *b, uint32_t i, int col, const char *text, size_t len)
+{
+    char *kept = text ? weir_arena_strdup(&b->arena, text, len) : NULL;
+    b->S[(size_t)i * b->nstr + (size_t)col] = (struct weir_str){kept, kept ? (uint32_t)len : 0};
+}

@@ -99,4 +99,8 @@ struct scorer_account {
  * has the sign. Returns the length (cut short at size - 1). */
 size_t scorer_explain_account(const struct scorer_account *a, char *buf, size_t size, size_t len);
 
+/* Record i's text (len bytes; NULL: none) into the string column col, in
+ * the batch's arena. Out of memory: none, and the score stands. */
+void scorer_explain_set(struct weir_batch *b, uint32_t i, int col, const char *text, size_t len);
+
 #endif

@@ -81,8 +81,8 @@ static void against_brute_force(void)
     static int32_t feature[NODES];
     static float split[NODES];
     static uint32_t mass[NODES];
-    struct hst_explainer e;
-    CHECK(hst_explainer_alloc(&e, NODES) == 0);
+    struct tree_explainer e;
+    CHECK(tree_explainer_alloc(&e, NODES) == 0);
     size_t stopped = 0, empty = 0;
     for (int d = 1; d <= DMAX; d++)
         for (int k = 0; k < 30; k++) {
@@ -105,7 +105,7 @@ static void against_brute_force(void)
             empty += t.limit == 0;
         }
     CHECK(stopped > 0 && empty > 0);
-    hst_explainer_free(&e);
+    tree_explainer_free(&e);
 }
 
 static void on_a_split(void)
@@ -127,14 +127,14 @@ static void on_a_split(void)
     mass[7] = 1, mass[14] = 2;
     mass[15] = 1, mass[30] = 2;
     struct hst_tree t = {feature, split, mass, INTERNAL, 0};
-    struct hst_explainer e;
+    struct tree_explainer e;
     double phi[2] = {0};
     float x = hst_explain_point(u);
-    CHECK(hst_explainer_alloc(&e, NODES) == 0);
+    CHECK(tree_explainer_alloc(&e, NODES) == 0);
     CHECK(hst_shap_add(&e, &t, 1, &x, phi) == 0);
     CHECK_NEAR(phi[0] + phi[1], walk(&t, &u), 1e-12);
     CHECK_NEAR(walk(&t, &u), 16, 1e-12); /* the left leaf: 1 * 2^4 */
-    hst_explainer_free(&e);
+    tree_explainer_free(&e);
 }
 
 int main(void)

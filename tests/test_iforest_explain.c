@@ -73,15 +73,15 @@ static void hand_worked(void)
      * 1; v({1}) = 1/4 * 1 + 3/4 * 3 = 2.5, so phi0 = ((1 - 2.25) + (1 - 2.5))
      * / 2 = -1.375 and phi1 = (2.5 - 2.25) / 2 = 0.125. */
     struct iforest_node n[7] = {{5, 0, 2}, LEAF(1), {2, 1, 2}, LEAF(1), LEAF(2)};
-    struct iforest_explainer e;
+    struct tree_explainer e;
     double phi[3];
     float x[2] = {1, 9};
-    CHECK(iforest_explainer_alloc(&e, 7) == 0);
+    CHECK(tree_explainer_alloc(&e, 7) == 0);
     CHECK(iforest_shap(&e, n, 1, 7, 2, x, phi) == 0);
     CHECK_NEAR(phi[0], -1.375, 1e-12);
     CHECK_NEAR(phi[1], 0.125, 1e-12);
     CHECK_NEAR(phi[2], 2.25, 1e-12);
-    iforest_explainer_free(&e);
+    tree_explainer_free(&e);
 }
 
 static void grown_forests(void)
@@ -91,10 +91,10 @@ static void grown_forests(void)
     static float pop[N * DMAX];
     static struct iforest_node nodes[TREES * (2 * SAMPLE - 1)];
     struct iforest_scratch s;
-    struct iforest_explainer e;
+    struct tree_explainer e;
     struct laid_trees whole;
     float center[DMAX];
-    CHECK(iforest_explainer_alloc(&e, tree_nodes) == 0);
+    CHECK(tree_explainer_alloc(&e, tree_nodes) == 0);
     CHECK(laid_trees_alloc(&whole, TREES, tree_nodes) == 0);
     for (int d = 1; d <= DMAX; d++) {
         uint64_t seed = 7 + (uint64_t)d;
@@ -125,15 +125,15 @@ static void grown_forests(void)
         }
     }
     laid_trees_free(&whole);
-    iforest_explainer_free(&e);
+    tree_explainer_free(&e);
 }
 
 static void refused(void)
 {
-    struct iforest_explainer e;
+    struct tree_explainer e;
     double phi[2];
     float x[1] = {0};
-    CHECK(iforest_explainer_alloc(&e, 200) == 0);
+    CHECK(tree_explainer_alloc(&e, 200) == 0);
     /* node 2 is node 0's right child and node 1's left: unfolded, the tree
      * needs 9 nodes, and has room for 5 */
     struct iforest_node shared[5] = {{0, 0, 2}, {0, 0, 2}, {0, 0, 2}, LEAF(1), LEAF(1)};
@@ -164,7 +164,7 @@ static void refused(void)
     CHECK(iforest_lay_out(&f, big, 1, 200, 1) == 0 && iforest_laid_shap(&f, &e, x, phi) == 0);
     CHECK_NEAR(phi[1], 1, 1e-12); /* two leaves of one point: every path is 1 + c(1) = 1 */
     laid_trees_free(&f);
-    iforest_explainer_free(&e);
+    tree_explainer_free(&e);
 }
 
 int main(void)
