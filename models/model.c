@@ -238,6 +238,16 @@ void weir_model_predict(const struct weir_model *m, const float *X, size_t ldx, 
         }
 }
 
+void weir_model_margin(const struct weir_model *m, const float *X, size_t ldx, size_t n, float *out,
+                       float *scratch, int mode)
+{
+    const float *in, *cur;
+    size_t ld, ldc;
+    run_layers(m, X, ldx, n, scratch, mode, &in, &ld, &cur, &ldc);
+    for (size_t i = 0; i < n; i++)
+        out[i] = cur[i * ldc];
+}
+
 void weir_model_reconstruct(const struct weir_model *m, const float *x, float *z, float *zhat,
                             float *scratch, int mode)
 {

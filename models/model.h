@@ -79,6 +79,11 @@ size_t weir_model_scratch(const struct weir_model *m, size_t n);
 void weir_model_predict(const struct weir_model *m, const float *X, size_t ldx, size_t n,
                         float *out, float *scratch, int mode);
 
+/* A dense network's first output before the probability's sigmoid (its
+ * log-odds; the output itself for raw), for n rows as predict takes them. */
+void weir_model_margin(const struct weir_model *m, const float *X, size_t ldx, size_t n, float *out,
+                       float *scratch, int mode);
+
 /* An autoencoder's (reconstruction_error) view of one row x: z the input as
  * its first layer reads it (normalised when it has a mean), zhat its
  * reconstruction of z; its score is the mean of (zhat - z)². scratch:

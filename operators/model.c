@@ -90,11 +90,17 @@ static const struct weir_option model_options[] = {
         struct model_conf, explain,
         "raised its score most (a tree ensemble's margin by exact TreeSHAP values, as XGBoost's "
         "pred_contribs; an autoencoder's error by each input's share, with what it was "
-        "reconstructed as), their values and f_lo..f_hi when written upstream (threshold quotes "
+        "reconstructed as; another network's margin by Shapley values against its input mean, "
+        "explain_evals), their values and f_lo..f_hi when written upstream (threshold quotes "
         "it when the score fires)",
         "0.5", 0, 0, 0,
-        "this gets the text (the work is about depth² × leaves per tree; keep it at the "
-        "threshold that quotes it)"),
+        "this gets the text (the work is about depth² × leaves per tree, or explain_evals "
+        "network rows; keep it at the threshold that quotes it)"),
+    {"explain_evals", WEIR_OPT_INT, "1024",
+     "with explain, a network that is not an autoencoder: evaluations per explained record; "
+     "exact Shapley values when the 2^inputs coalitions fit, else estimated from about "
+     "explain_evals / (inputs - 1) random orders",
+     offsetof(struct model_conf, explain_evals), WEIR_OPT_RANGE, 16, 65536, NULL},
     {0},
 };
 

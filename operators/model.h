@@ -55,6 +55,7 @@ struct model_conf {
     struct model_shared *shared;  /* the cell's entry among the loaded ones (model_share.c) */
     struct weir_model_ref *held;  /* a conf serving a cell another loaded: the version it took */
     struct scorer_explain explain; /* model_explain.c; its column out[0] + "_explain" */
+    int64_t explain_evals;         /* a network's evaluations per account (model_shapley.c) */
 };
 
 struct slot {
@@ -116,6 +117,19 @@ int model_explain_prepare(struct model_conf *c, const json_t *raw,
                           const struct weir_option *options, struct weir_prepare *p);
 void model_explain_row(const struct model_conf *c, struct model_state *s,
                        const struct weir_model *m, struct weir_batch *b, uint32_t i, float score);
+
+/* A dense network's Shapley values (model_shapley.c) for the inputs x (nin,
+ * finite): phi (nin), the margin of x and of the reference they add up from,
+ * and the random orders they were estimated from (0: exact, every coalition
+ * evaluated). scratch: model_shapley_bytes(m, evals), 8-byte aligned; mode
+ * as for weir_model_predict. */
+struct model_shapley {
+    double margin, base;
+    size_t orders;
+};
+size_t model_shapley_bytes(const struct weir_model *m, int64_t evals);
+void model_shapley(const struct weir_model *m, const float *x, int64_t evals, int mode,
+                   void *scratch, double *phi, struct model_shapley *res);
 
 /* The metrics (model_metrics.c): a conf's figures are on /metrics from its
  * first worker's init (add, idempotent) until release (remove). run: one

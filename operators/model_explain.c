@@ -1,5 +1,5 @@
 /* The model operator's explanations ("explain": true). For a record a tree
- * ensemble (or an autoencoder, below) scores at least explain_above, the
+ * ensemble (or a network, below) scores at least explain_above, the
  * string field out + "_explain"
  * (threshold quotes it when the score fires) says which inputs raised the
  * score most: their exact TreeSHAP values (kernels/trees_shap.c, what
@@ -17,12 +17,15 @@
  * the mean squared error of its reconstruction, splits exactly into each
  * input's (zhat - z)² / n, and what it reconstructed an input as is the
  * value it expected: "reconstruction error 0.47: f0=-1.2 +0.21 reconstructed
- * -0.13, ...". Other dense networks have no such exact account: "explain"
- * refuses them, and a version swapped in later must fit too (model.c's
- * shape_fits). Only the
- * records above explain_above pay for it (about depth² × leaves steps per
- * tree), so keep it at the threshold that quotes it. The scratch is the
- * worker's (struct model_state), grown when a version needs more. */
+ * -0.13, ...". Any other network with one output gets the Shapley values of
+ * its margin against its input mean (model_shapley.c): exact when its
+ * coalitions fit in explain_evals, else estimated, and said so ("by N
+ * orders"); each input's mean is its note. A model with several outputs
+ * cannot explain, and a version swapped in later must fit too (model.c's
+ * shape_fits). Only the records above explain_above pay for it (about
+ * depth² × leaves steps per tree, explain_evals rows through a network), so
+ * keep it at the threshold that quotes it. The scratch is the worker's
+ * (struct model_state), grown when a version needs more. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -40,13 +43,15 @@ int model_explain_fits(const struct model_conf *c, const struct weir_model *m, c
         return 0;
     if (m->kind == WEIR_MODEL_DENSE && m->output == WEIR_OUTPUT_RECONSTRUCTION)
         return 0;
-    if (m->kind != WEIR_MODEL_TREES || m->nout != 1) {
+    if (m->nout != 1) {
         snprintf(why, len,
-                 "\"explain\" needs a tree ensemble with one output or an autoencoder "
+                 "\"explain\" needs a model with one output or an autoencoder "
                  "(reconstruction_error), got %s",
                  m->what);
         return -EINVAL;
     }
+    if (m->kind == WEIR_MODEL_DENSE)
+        return 0;
     if (m->trees.deepest > WEIR_TREES_SHAP_MAX_DEPTH) {
         snprintf(why, len, "\"explain\" takes trees at most %d deep, and %s has one %u deep",
                  WEIR_TREES_SHAP_MAX_DEPTH, m->what, (unsigned)m->trees.deepest);
@@ -65,35 +70,28 @@ int model_explain_fits(const struct model_conf *c, const struct weir_model *m, c
 int model_explain_prepare(struct model_conf *c, const json_t *raw,
                           const struct weir_option *options, struct weir_prepare *p)
 {
+    static const char *const network_opts[] = {"explain_evals", NULL};
     char path[256], why[300];
     c->explain.col = -1;
+    int bad = weir_options_only_with(raw, options, network_opts, c->explain.on, "\"explain\": true",
+                                     p->diag, p->path);
     if (model_explain_fits(c, c->model, why, sizeof why) < 0) {
         weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "explain"), "%s", why);
-        return 1;
+        return bad + 1;
     }
     if (c->explain.on && !c->out.n) /* no column: reported with the outputs */
-        return 0;
-    return scorer_explain_prepare(&c->explain, raw, options, &c->features,
-                                  c->out.n ? c->out.v[0] : NULL, p);
+        return bad;
+    return bad + scorer_explain_prepare(&c->explain, raw, options, &c->features,
+                                        c->out.n ? c->out.v[0] : NULL, p);
 }
 
-/* The text for one row: its contributions phi (nin; for trees the base
- * after them) and an autoencoder's reconstruction of each input (or NULL). */
+/* The text for one row after its header (len bytes of buf): its
+ * contributions phi (nin) and a note on each input (an autoencoder's
+ * reconstruction, a network's reference), or none. */
 static size_t account(const struct model_conf *c, const struct weir_model *m, const float *row,
-                      const double *phi, const float *recon, char *buf, size_t size)
+                      const double *phi, const char *note, const float *note_value, char *buf,
+                      size_t size, size_t len)
 {
-    double total = 0;
-    for (size_t k = 0; k < m->nin; k++)
-        total += phi[k];
-    size_t len;
-    if (m->kind == WEIR_MODEL_TREES) {
-        double base = phi[m->nin] + m->base_margin;
-        len = (size_t)snprintf(buf, size, "%s %.6g from %.6g",
-                               m->output == WEIR_OUTPUT_PROBABILITY ? "log-odds" : "margin",
-                               base + total, base);
-    } else {
-        len = (size_t)snprintf(buf, size, "reconstruction error %.6g", total);
-    }
     struct scorer_account a = {.e = &c->explain,
                                .name = c->features.v,
                                .in_col = c->in_col,
@@ -101,26 +99,37 @@ static size_t account(const struct model_conf *c, const struct weir_model *m, co
                                .row = row,
                                .share = phi,
                                .sign = 1,
-                               .note = recon ? "reconstructed" : NULL,
-                               .note_value = recon,
+                               .note = note,
+                               .note_value = note_value,
                                .verb = "raised"};
     return scorer_explain_account(&a, buf, size, len);
 }
 
-/* An autoencoder's contributions: each input's share of the mean squared
- * error, (zhat - z)² / nin, exactly; recon: what it reconstructed, in the
- * input's units. A non-finite input is imputed as scoring imputed it. */
-static void reconstruction(const struct model_conf *c, const struct weir_model *m, const float *row,
-                           double *phi, float *recon, float *x, float *scratch)
+static const char *margin_name(const struct weir_model *m)
 {
-    float *z = x + m->nin, *zhat = z + m->nin;
+    return m->output == WEIR_OUTPUT_PROBABILITY ? "log-odds" : "margin";
+}
+
+/* The record's inputs as the model scored them: a dense network's
+ * non-finite one imputed as scoring imputed it. */
+static void inputs(const struct model_conf *c, const struct weir_model *m, const float *row,
+                   float *x)
+{
     for (size_t k = 0; k < m->nin; k++) {
         x[k] = row[c->in_col[k]];
-        if (!isfinite(x[k]))
+        if (m->kind == WEIR_MODEL_DENSE && !isfinite(x[k]))
             x[k] = m->mean ? m->mean[k] : 0;
     }
-    weir_model_reconstruct(m, x, z, zhat, scratch,
-                           c->precision == PRECISION_INT8 ? WEIR_PREDICT_INT8 : WEIR_PREDICT_FP32);
+}
+
+/* An autoencoder's contributions: each input's share of the mean squared
+ * error, (zhat - z)² / nin, exactly; recon: what it reconstructed, in the
+ * input's units. */
+static void reconstruction(const struct weir_model *m, const float *x, double *phi, float *recon,
+                           float *scratch, int mode)
+{
+    float *z = recon + m->nin, *zhat = z + m->nin;
+    weir_model_reconstruct(m, x, z, zhat, scratch, mode);
     for (size_t k = 0; k < m->nin; k++) {
         double d = (double)zhat[k] - z[k];
         phi[k] = d * d / (double)m->nin;
@@ -128,19 +137,58 @@ static void reconstruction(const struct model_conf *c, const struct weir_model *
     }
 }
 
+/* Doubles of scratch an account by m takes: phi (nin + 1), then the
+ * method's own, then the row's inputs (nin floats). */
+static size_t scratch_doubles(const struct model_conf *c, const struct weir_model *m)
+{
+    size_t own; /* bytes */
+    if (m->kind == WEIR_MODEL_TREES)
+        own = weir_trees_shap_scratch(&m->trees);
+    else if (m->output == WEIR_OUTPUT_RECONSTRUCTION)
+        own = (3 * m->nin + weir_model_scratch(m, 1)) * sizeof(float);
+    else
+        own = model_shapley_bytes(m, c->explain_evals);
+    return m->nin + 1 + (own + 7) / 8 + (m->nin + 1) / 2;
+}
+
+/* The header and the contributions of the record x by m into text. */
+static size_t explain(const struct model_conf *c, const struct weir_model *m, const float *row,
+                      const float *x, double *phi, void *own, char *text, size_t size)
+{
+    int mode = c->precision == PRECISION_INT8 ? WEIR_PREDICT_INT8 : WEIR_PREDICT_FP32;
+    size_t len;
+    if (m->kind == WEIR_MODEL_TREES) {
+        weir_trees_shap(&m->trees, x, phi, own);
+        double base = phi[m->nin] + m->base_margin, total = 0;
+        for (size_t k = 0; k < m->nin; k++)
+            total += phi[k];
+        len = (size_t)snprintf(text, size, "%s %.6g from %.6g", margin_name(m), base + total, base);
+        return account(c, m, row, phi, NULL, NULL, text, size, len);
+    }
+    if (m->output == WEIR_OUTPUT_RECONSTRUCTION) {
+        float *recon = own;
+        reconstruction(m, x, phi, recon, recon + 3 * m->nin, mode);
+        double total = 0;
+        for (size_t k = 0; k < m->nin; k++)
+            total += phi[k];
+        len = (size_t)snprintf(text, size, "reconstruction error %.6g", total);
+        return account(c, m, row, phi, "reconstructed", recon, text, size, len);
+    }
+    struct model_shapley r;
+    model_shapley(m, x, c->explain_evals, mode, own, phi, &r);
+    len = (size_t)snprintf(text, size, "%s %.6g from %.6g", margin_name(m), r.margin, r.base);
+    if (r.orders && len < size)
+        len += (size_t)snprintf(text + len, size - len, " by %zu orders", r.orders);
+    return account(c, m, row, phi, m->mean ? "mean" : NULL, m->mean, text, size, len);
+}
+
 void model_explain_row(const struct model_conf *c, struct model_state *s,
                        const struct weir_model *m, struct weir_batch *b, uint32_t i, float score)
 {
     scorer_explain_set(b, i, c->explain.col, NULL, 0);
-    int trees = m->kind == WEIR_MODEL_TREES;
-    if (!(score >= c->explain.above_f) || (trees && !m->trees.cover))
+    if (!(score >= c->explain.above_f) || (m->kind == WEIR_MODEL_TREES && !m->trees.cover))
         return;
-    const float *row = weir_batch_row(b, i);
-    /* doubles: phi (nin + 1) and the trees' path scratch; floats: the row's
-     * inputs, an autoencoder's z, zhat, reconstruction and scratch */
-    size_t path_doubles = trees ? (weir_trees_shap_scratch(&m->trees) + 7) / 8 : 0;
-    size_t floats = trees ? m->nin : 4 * m->nin + weir_model_scratch(m, 1);
-    size_t doubles = m->nin + 1 + path_doubles + (floats + 1) / 2;
+    size_t doubles = scratch_doubles(c, m);
     if (doubles > s->explain_doubles) { /* a version that needs more than those before */
         double *grown = realloc(s->explain, doubles * sizeof *grown);
         if (!grown)
@@ -148,18 +196,12 @@ void model_explain_row(const struct model_conf *c, struct model_state *s,
         s->explain = grown;
         s->explain_doubles = doubles;
     }
+    const float *row = weir_batch_row(b, i);
     double *phi = s->explain; /* the rest is written before it is read */
     memset(phi, 0, (m->nin + 1) * sizeof *phi);
+    float *x = (float *)(s->explain + doubles - (m->nin + 1) / 2);
+    inputs(c, m, row, x);
     char text[2048];
-    float *x = (float *)(phi + m->nin + 1 + path_doubles), *recon = NULL;
-    if (trees) {
-        for (size_t k = 0; k < m->nin; k++)
-            x[k] = row[c->in_col[k]];
-        weir_trees_shap(&m->trees, x, phi, phi + m->nin + 1);
-    } else {
-        recon = x + 3 * m->nin;
-        reconstruction(c, m, row, phi, recon, x, recon + m->nin);
-    }
-    size_t len = account(c, m, row, phi, recon, text, sizeof text);
+    size_t len = explain(c, m, row, x, phi, phi + m->nin + 1, text, sizeof text);
     scorer_explain_set(b, i, c->explain.col, text, len);
 }

@@ -11,7 +11,8 @@
 # (a file without node covers) or explain_k without explain is an error at
 # validate, and a version without covers is not swapped in. An autoencoder
 # explains its reconstruction error (each input's share, its reconstruction)
-# as PyTorch computes them; a classifier network is refused. The GPU path's
+# as PyTorch computes them; a classifier network the Shapley values of its
+# log-odds, held to exact ones PyTorch computes. The GPU path's
 # write-back (WEIR_MODEL_GPU_ON_CPU: its slots, the CPU computing each one)
 # gives the CPU's 3,000 accounts (skipped in a build without CUDA).
 # Skipped (77) without /usr/bin/python3 + xgboost + numpy.
@@ -140,11 +141,32 @@ if $PY -c 'import torch' 2>/dev/null; then
 JSON
     "$WEIR_BIN" run "$T/p_ae.json" --quiet 2>"$T/ae.err" || fail "autoencoder: $(cat "$T/ae.err")"
     if $PY tests/model_explain.py ae "$T/torch" "$T/ae.out.jsonl" 4; then ok; else fail "autoencoder: accounts differ from PyTorch's"; fi
-    sed -e 's|autoencoder.safetensors|logistic.safetensors|' -e 's|"explain_k": 4, "explain_above": 0|"explain_k": 4|' \
-        "$T/p_ae.json" >"$T/p_lr.json"
-    "$WEIR_BIN" validate "$T/p_lr.json" >"$T/lr.out" 2>&1
-    grep -qF '"explain" needs a tree ensemble with one output or an autoencoder (reconstruction_error), got dense 6-1' "$T/lr.out" && ok ||
-        fail "a classifier network: $(cat "$T/lr.out")"
+    # A classifier network: the Shapley values of its log-odds against its
+    # input mean, exact (2^6 coalitions within explain_evals) or estimated
+    # from random orders (said so), held to exact ones PyTorch computes.
+    network() { # name model options check...
+        sed -e "s|autoencoder.safetensors|$2.safetensors|" -e "s|\"explain_k\": 4|\"explain_k\": 6$3|" \
+            -e "s|/ae.out|/$1.out|" "$T/p_ae.json" >"$T/p_$1.json"
+        "$WEIR_BIN" run "$T/p_$1.json" --quiet 2>"$T/$1.err" || fail "$1: $(cat "$T/$1.err")"
+        shift 3
+        if $PY tests/model_explain.py net "$T/torch" "$@"; then ok; else fail "$1: accounts differ from exact Shapley values"; fi
+    }
+    network mlp mlp "" mlp "$T/mlp.out.jsonl" 6 exact
+    # 6 random orders (32 evaluations): within 10% on average; a linear
+    # network's are exact whatever the orders.
+    network mlp_orders mlp ', "explain_evals": 32' mlp "$T/mlp_orders.out.jsonl" 6 mean 0.1
+    grep -q '"y_explain":"log-odds [^ ]* from [^ ]* by 6 orders: ' "$T/mlp_orders.out.jsonl" && ok ||
+        fail "estimated values are not said so: $(head -1 "$T/mlp_orders.out.jsonl")"
+    network lr_orders logistic ', "explain_evals": 16' logistic "$T/lr_orders.out.jsonl" 6 worst 1e-4
+    sed -e 's|autoencoder.safetensors|multi.safetensors|' -e 's|"out": "y"|"out": ["y", "y1", "y2"]|' \
+        "$T/p_ae.json" >"$T/p_multi.json"
+    "$WEIR_BIN" validate "$T/p_multi.json" >"$T/multi.out" 2>&1
+    grep -qF '"explain" needs a model with one output or an autoencoder (reconstruction_error), got dense 6-8-3' "$T/multi.out" && ok ||
+        fail "a network with three outputs: $(cat "$T/multi.out")"
+    sed -e 's|"explain": true, "explain_k": 4, "explain_above": 0|"explain_evals": 64|' "$T/p_ae.json" >"$T/p_evals.json"
+    "$WEIR_BIN" validate "$T/p_evals.json" >"$T/evals.out" 2>&1
+    grep -qF 'operators[1].explain_evals: expected only with "explain": true' "$T/evals.out" && ok ||
+        fail "explain_evals without explain: $(cat "$T/evals.out")"
 else
     echo "the autoencoder case: skipped (/usr/bin/python3 without torch)"
 fi
