@@ -19,6 +19,14 @@ ITEM = re.compile(r"(?:[:,]) (f\d)=(\S+) ([+-]\S+?)(?: expected (\S+)\.\.(\S+?))
 REST = re.compile(r"the other (\d+) ([+-]\S+)$")
 
 
+def accounts(out):
+    """(row, record, text) of each explained record in the output file."""
+    for line in open(out):
+        rec = json.loads(line)
+        if rec.get("y_explain") is not None:
+            yield rec["row"], rec, rec["y_explain"]
+
+
 def check(d, model, out, k):
     X = np.load(f"{d}/X.npy")
     bst = xgb.Booster(model_file=f"{d}/{model}.json")
@@ -26,11 +34,7 @@ def check(d, model, out, k):
     names = FEATURES if bst.feature_names else None
     want = bst.predict(xgb.DMatrix(X, missing=np.nan, feature_names=names), pred_contribs=True)
     problems, worst, seen = [], 0.0, 0
-    for line in open(out):
-        rec = json.loads(line)
-        i, text = rec["row"], rec.get("y_explain")
-        if text is None:
-            continue
+    for i, rec, text in accounts(out):
         seen += 1
         phi = want[i]
         head, items, rest = HEAD.match(text), ITEM.findall(text), REST.search(text)
@@ -70,23 +74,26 @@ AE_HEAD = re.compile(r"^reconstruction error ([^\s:;]+)")
 AE_ITEM = re.compile(r"(?:[:,]) (f\d)=(\S+) ([+-]\S+) reconstructed ([^\s,;]+)")
 
 
-def autoencoder(d, out, k):
+def torch_case(d, name):
+    """tests/model_torch.py's inputs as the network scored them (its missing
+    ones imputed, "on_nan"), their mean and spread, and the network."""
     import torch
     X = np.load(f"{d}/X.npy")
     mean, std = X.mean(0), X.std(0)
-    X[np.arange(len(X)) % 500 == 7, 2] = mean[2]  # missing in the input: imputed ("on_nan")
-    net = torch.load(f"{d}/autoencoder.pt")
+    X[np.arange(len(X)) % 500 == 7, 2] = mean[2]
+    return X, mean, std, torch.load(f"{d}/{name}.pt")
+
+
+def autoencoder(d, out, k):
+    import torch
+    X, mean, std, net = torch_case(d, "autoencoder")
     with torch.no_grad():
         z = torch.tensor((X - mean) / std)
         zhat = net(z)
     share = (((zhat - z) ** 2) / X.shape[1]).numpy().astype(np.float64)
     recon = zhat.numpy() * std + mean
     problems, worst, seen = [], 0.0, 0
-    for line in open(out):
-        rec = json.loads(line)
-        i, text = rec["row"], rec.get("y_explain")
-        if text is None:
-            continue
+    for i, rec, text in accounts(out):
         seen += 1
         head, items, rest = AE_HEAD.match(text), AE_ITEM.findall(text), REST.search(text)
         if not head or len(items) != min(k, 6) or (not rest and len(items) < 6):
@@ -138,18 +145,10 @@ def network(d, name, out, k, stat, tol):
     here by PyTorch. stat: exact (weir says they are; within 1e-4), or worst
     or mean: estimated (weir says from how many orders), that error of the
     listed shares within tol (relative to the sum of the exact |values|)."""
-    import torch
-    X = np.load(f"{d}/X.npy")
-    mean, std = X.mean(0), X.std(0)
-    X[np.arange(len(X)) % 500 == 7, 2] = mean[2]  # missing in the input: imputed ("on_nan")
-    net = torch.load(f"{d}/{name}.pt")
+    X, mean, std, net = torch_case(d, name)
     phi, fx, fref = exact_shapley(net, ((X - mean) / std).astype(np.float32))
     problems, worst, errs, seen = [], 0.0, [], 0
-    for line in open(out):
-        rec = json.loads(line)
-        i, text = rec["row"], rec.get("y_explain")
-        if text is None:
-            continue
+    for i, rec, text in accounts(out):
         seen += 1
         head, items, rest = NET_HEAD.match(text), NET_ITEM.findall(text), REST.search(text)
         if not head or (not rest and len(items) < 6) or (head.group(4) is None) != (stat == "exact"):
