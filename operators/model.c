@@ -99,7 +99,7 @@ static const struct weir_option model_options[] = {
     {"explain_evals", WEIR_OPT_INT, "1024",
      "with explain, a network that is not an autoencoder: evaluations per explained record; "
      "exact Shapley values when the 2^inputs coalitions fit, else estimated from about "
-     "explain_evals / (inputs - 1) random orders",
+     "explain_evals / (inputs - 1) random orders (at least 2)",
      offsetof(struct model_conf, explain_evals), WEIR_OPT_RANGE, 16, 65536, NULL},
     {0},
 };

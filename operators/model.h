@@ -119,17 +119,18 @@ void model_explain_row(const struct model_conf *c, struct model_state *s,
                        const struct weir_model *m, struct weir_batch *b, uint32_t i, float score);
 
 /* A dense network's Shapley values (model_shapley.c) for the inputs x (nin,
- * finite): phi (nin), the margin of x and of the reference they add up from,
- * and the random orders they were estimated from (0: exact, every coalition
- * evaluated). scratch: model_shapley_bytes(m, evals), 8-byte aligned; mode
- * as for weir_model_predict. */
-struct model_shapley {
+ * finite) with evals (at least 16) rows: phi (nin), the margin of x and of
+ * the reference they add up from, and the random orders they were estimated
+ * from (0: exact, every coalition evaluated). scratch:
+ * model_shapley_bytes(m, evals), 8-byte aligned; mode as for
+ * weir_model_predict. */
+struct model_shapley_result {
     double margin, base;
     size_t orders;
 };
 size_t model_shapley_bytes(const struct weir_model *m, int64_t evals);
 void model_shapley(const struct weir_model *m, const float *x, int64_t evals, int mode,
-                   void *scratch, double *phi, struct model_shapley *res);
+                   void *scratch, double *phi, struct model_shapley_result *res);
 
 /* The metrics (model_metrics.c): a conf's figures are on /metrics from its
  * first worker's init (add, idempotent) until release (remove). run: one

@@ -174,7 +174,7 @@ static size_t explain(const struct model_conf *c, const struct weir_model *m, co
         len = (size_t)snprintf(text, size, "reconstruction error %.6g", total);
         return account(c, m, row, phi, "reconstructed", recon, text, size, len);
     }
-    struct model_shapley r;
+    struct model_shapley_result r;
     model_shapley(m, x, c->explain_evals, mode, own, phi, &r);
     len = (size_t)snprintf(text, size, "%s %.6g from %.6g", margin_name(m), r.margin, r.base);
     if (r.orders && len < size)

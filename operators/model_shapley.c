@@ -10,9 +10,12 @@
  * the operator's explain_evals, every one is evaluated and the values are
  * exact; otherwise they are estimated from permutations (each input's mean
  * marginal gain along a random order of the inputs; every order is followed
- * by its reverse, which halves the error for a near-additive network), which
- * still add up exactly. The orders are drawn from a hash of the record's
- * inputs, so a record gets the same account on every run and worker.
+ * by its reverse, which makes a pair exact when the inputs interact at most
+ * in pairs: each pair is met in both orders), which still add up exactly.
+ * At least two orders are taken, so a very wide network may take more than
+ * explain_evals rows. The orders are drawn from a hash of the record's
+ * inputs, so a record gets the same account on every run and worker of one
+ * build and machine.
  *
  * The evaluations run in chunks of rows through weir_model_margin, the
  * scoring path's own kernels and precision. */
@@ -28,7 +31,7 @@ static size_t chunk_rows(size_t n)
     return 2 * n > CHUNK_ROWS ? 2 * n : CHUNK_ROWS; /* at least two orders of n - 1 rows */
 }
 
-static int exact(size_t n, int64_t evals)
+static int every_coalition_fits(size_t n, int64_t evals)
 {
     return n <= 16 && ((int64_t)1 << n) <= evals;
 }
@@ -40,20 +43,20 @@ static size_t align8(size_t bytes)
 
 size_t model_shapley_bytes(const struct weir_model *m, int64_t evals)
 {
-    size_t n = m->nin, ch = chunk_rows(n);
-    size_t floats = ch * n + ch + weir_model_scratch(m, ch);
-    size_t bytes = align8(floats * sizeof(float)) + align8(2 * ch * sizeof(uint32_t));
-    if (exact(n, evals))
+    size_t n = m->nin, chunk = chunk_rows(n);
+    size_t floats = chunk * n + chunk + weir_model_scratch(m, chunk);
+    size_t bytes = align8(floats * sizeof(float)) + align8(2 * chunk * sizeof(uint32_t));
+    if (every_coalition_fits(n, evals))
         bytes += align8(((size_t)1 << n) * sizeof(float));
     return bytes;
 }
 
-struct work {
+struct evaluation {
     const struct weir_model *m;
     const float *x;
-    size_t n, ch;
+    size_t n, chunk;
     int mode;
-    float *X, *y, *scratch, *f;
+    float *X, *y, *scratch, *coalition_margin;
     uint32_t *order;
 };
 
@@ -63,17 +66,17 @@ static float reference(const struct weir_model *m, size_t j)
 }
 
 /* The margin of every coalition (bit j of s set: input j at the record's
- * value) into w->f[s], then each input's Shapley value: the gains of adding
+ * value) into w->coalition_margin[s], then each input's Shapley value: the gains of adding
  * it to the coalitions without it, weighted |S|! (n - |S| - 1)! / n!. */
-static void every_coalition(struct work *w, double *phi, struct model_shapley *res)
+static void every_coalition(struct evaluation *w, double *phi, struct model_shapley_result *res)
 {
     size_t n = w->n, total = (size_t)1 << n;
-    for (size_t c0 = 0; c0 < total; c0 += w->ch) {
-        size_t rows = total - c0 < w->ch ? total - c0 : w->ch;
+    for (size_t c0 = 0; c0 < total; c0 += w->chunk) {
+        size_t rows = total - c0 < w->chunk ? total - c0 : w->chunk;
         for (size_t r = 0; r < rows; r++)
             for (size_t j = 0; j < n; j++)
                 w->X[r * n + j] = ((c0 + r) >> j & 1) ? w->x[j] : reference(w->m, j);
-        weir_model_margin(w->m, w->X, n, rows, w->f + c0, w->scratch, w->mode);
+        weir_model_margin(w->m, w->X, n, rows, w->coalition_margin + c0, w->scratch, w->mode);
     }
     double weight[17];
     weight[0] = 1.0 / (double)n;
@@ -83,9 +86,10 @@ static void every_coalition(struct work *w, double *phi, struct model_shapley *r
         for (size_t i = 0; i < n; i++)
             if (!(s >> i & 1))
                 phi[i] += weight[__builtin_popcountll(s)] *
-                          ((double)w->f[s | (size_t)1 << i] - (double)w->f[s]);
-    res->base = w->f[0];
-    res->margin = w->f[total - 1];
+                          ((double)w->coalition_margin[s | (size_t)1 << i] -
+                           (double)w->coalition_margin[s]);
+    res->base = w->coalition_margin[0];
+    res->margin = w->coalition_margin[total - 1];
     res->orders = 0;
 }
 
@@ -107,7 +111,7 @@ static uint64_t hash_inputs(const float *x, size_t n)
 }
 
 /* Orders [0, k) of this chunk: a random one, then its reverse. */
-static void draw_orders(struct work *w, size_t k, uint64_t *state)
+static void draw_orders(struct evaluation *w, size_t k, uint64_t *state)
 {
     size_t n = w->n;
     for (size_t p = 0; p < k; p += 2) {
@@ -128,45 +132,46 @@ static void draw_orders(struct work *w, size_t k, uint64_t *state)
 /* Each input's mean gain along `orders` random orders (n > 1): an order's
  * row t holds its first t + 1 inputs at the record's values; its first
  * input gains from the reference's margin, its last up to the record's. */
-static void sampled(struct work *w, int64_t evals, double *phi, struct model_shapley *res)
+static void sampled(struct evaluation *w, int64_t evals, double *phi,
+                    struct model_shapley_result *res)
 {
-    size_t n = w->n, per = n - 1;
+    size_t n = w->n, rows_per_order = n - 1;
     for (size_t j = 0; j < n; j++) {
         w->X[j] = reference(w->m, j);
         w->X[n + j] = w->x[j];
     }
     weir_model_margin(w->m, w->X, n, 2, w->y, w->scratch, w->mode);
     double base = w->y[0], margin = w->y[1];
-    size_t orders = (size_t)(evals - 2) / per & ~(size_t)1;
+    size_t orders = (size_t)(evals - 2) / rows_per_order & ~(size_t)1;
     if (orders < 2)
         orders = 2;
     uint64_t state = hash_inputs(w->x, n);
     for (size_t done = 0; done < orders;) {
-        size_t k = (w->ch / per) & ~(size_t)1;
+        size_t k = (w->chunk / rows_per_order) & ~(size_t)1;
         if (k > orders - done)
             k = orders - done;
         draw_orders(w, k, &state);
         for (size_t p = 0; p < k; p++) {
             const uint32_t *o = w->order + p * n;
-            float *row = w->X + p * per * n;
+            float *row = w->X + p * rows_per_order * n;
             for (size_t j = 0; j < n; j++)
                 row[j] = reference(w->m, j);
             row[o[0]] = w->x[o[0]];
-            for (size_t t = 1; t < per; t++) {
+            for (size_t t = 1; t < rows_per_order; t++) {
                 memcpy(row + n, row, n * sizeof *row);
                 row += n;
                 row[o[t]] = w->x[o[t]];
             }
         }
-        weir_model_margin(w->m, w->X, n, k * per, w->y, w->scratch, w->mode);
+        weir_model_margin(w->m, w->X, n, k * rows_per_order, w->y, w->scratch, w->mode);
         for (size_t p = 0; p < k; p++) {
             const uint32_t *o = w->order + p * n;
             double prev = base;
-            for (size_t t = 0; t < per; t++) {
-                phi[o[t]] += (double)w->y[p * per + t] - prev;
-                prev = w->y[p * per + t];
+            for (size_t t = 0; t < rows_per_order; t++) {
+                phi[o[t]] += (double)w->y[p * rows_per_order + t] - prev;
+                prev = w->y[p * rows_per_order + t];
             }
-            phi[o[per]] += margin - prev;
+            phi[o[rows_per_order]] += margin - prev;
         }
         done += k;
     }
@@ -178,19 +183,19 @@ static void sampled(struct work *w, int64_t evals, double *phi, struct model_sha
 }
 
 void model_shapley(const struct weir_model *m, const float *x, int64_t evals, int mode,
-                   void *scratch, double *phi, struct model_shapley *res)
+                   void *scratch, double *phi, struct model_shapley_result *res)
 {
-    size_t n = m->nin, ch = chunk_rows(n);
+    size_t n = m->nin, chunk = chunk_rows(n);
     unsigned char *at = scratch;
-    struct work w = {.m = m, .x = x, .n = n, .ch = ch, .mode = mode, .X = (float *)at};
-    w.y = w.X + ch * n;
-    w.scratch = w.y + ch;
-    at += align8((ch * n + ch + weir_model_scratch(m, ch)) * sizeof(float));
+    struct evaluation w = {.m = m, .x = x, .n = n, .chunk = chunk, .mode = mode, .X = (float *)at};
+    w.y = w.X + chunk * n;
+    w.scratch = w.y + chunk;
+    at += align8((chunk * n + chunk + weir_model_scratch(m, chunk)) * sizeof(float));
     w.order = (uint32_t *)at;
-    at += align8(2 * ch * sizeof(uint32_t));
-    w.f = (float *)at;
+    at += align8(2 * chunk * sizeof(uint32_t));
+    w.coalition_margin = (float *)at;
     memset(phi, 0, n * sizeof *phi);
-    if (exact(n, evals))
+    if (every_coalition_fits(n, evals))
         every_coalition(&w, phi, res);
     else
         sampled(&w, evals, phi, res);

@@ -1,5 +1,6 @@
 """tests/test_model_explain.sh's Python half: checks the model operator's
-"<out>_explain" accounts against XGBoost's own pred_contribs (exact TreeSHAP).
+"<out>_explain" accounts against XGBoost's own pred_contribs (exact TreeSHAP),
+PyTorch's autoencoder, and exact Shapley values of PyTorch's classifiers.
 Usage: model_explain.py check DIR MODEL OUT K   (XGBoost, tests/model_xgb.py's models)
        model_explain.py ae DIR OUT K              (PyTorch, tests/model_torch.py's autoencoder):
 each input's share of the reconstruction error and what it was reconstructed as

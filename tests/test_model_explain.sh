@@ -127,7 +127,8 @@ grep -qF "model version v2.json rejected, the current one keeps serving: \"expla
     fail "a version without covers: $(cat "$T/swap.err")"
 # An autoencoder explains its reconstruction error: each input's share,
 # exactly, and what it reconstructed the input as (PyTorch's own network
-# as the reference, tests/model_torch.py); a classifier network cannot.
+# as the reference, tests/model_torch.py); a classifier network the Shapley
+# values of its log-odds (below); a network with three outputs cannot.
 if $PY -c 'import torch' 2>/dev/null; then
     mkdir "$T/torch"
     $PY tests/model_torch.py train "$T/torch" >/dev/null || fail "torch training failed"
@@ -147,9 +148,13 @@ JSON
     network() { # name model options check...
         sed -e "s|autoencoder.safetensors|$2.safetensors|" -e "s|\"explain_k\": 4|\"explain_k\": 6$3|" \
             -e "s|/ae.out|/$1.out|" "$T/p_ae.json" >"$T/p_$1.json"
-        "$WEIR_BIN" run "$T/p_$1.json" --quiet 2>"$T/$1.err" || fail "$1: $(cat "$T/$1.err")"
+        local case=$1
+        if ! "$WEIR_BIN" run "$T/p_$1.json" --quiet 2>"$T/$1.err"; then
+            fail "$case: $(cat "$T/$case.err")"
+            return
+        fi
         shift 3
-        if $PY tests/model_explain.py net "$T/torch" "$@"; then ok; else fail "$1: accounts differ from exact Shapley values"; fi
+        if $PY tests/model_explain.py net "$T/torch" "$@"; then ok; else fail "$case: accounts differ from exact Shapley values"; fi
     }
     network mlp mlp "" mlp "$T/mlp.out.jsonl" 6 exact
     # 6 random orders (32 evaluations): within 10% on average; a linear
@@ -157,6 +162,17 @@ JSON
     network mlp_orders mlp ', "explain_evals": 32' mlp "$T/mlp_orders.out.jsonl" 6 mean 0.1
     grep -q '"y_explain":"log-odds [^ ]* from [^ ]* by 6 orders: ' "$T/mlp_orders.out.jsonl" && ok ||
         fail "estimated values are not said so: $(head -1 "$T/mlp_orders.out.jsonl")"
+    # The GPU path's write-back (simulated) gives the CPU's accounts.
+    sed -e 's|"on_nan": "impute"|"on_nan": "impute", "device": "cuda", "max_records": 64|' \
+        -e 's|/mlp.out|/mlp_gpu.out|' "$T/p_mlp.json" >"$T/p_mlp_gpu.json"
+    if WEIR_MODEL_GPU_ON_CPU=1 "$WEIR_BIN" run "$T/p_mlp_gpu.json" --quiet 2>"$T/mlp_gpu.err"; then
+        cmp -s <(grep -o '"y_explain":"[^"]*"' "$T/mlp.out.jsonl") <(grep -o '"y_explain":"[^"]*"' "$T/mlp_gpu.out.jsonl") &&
+            ok || fail "a network's accounts on the GPU path differ from the CPU's"
+    elif grep -q "CUDA" "$T/mlp_gpu.err" && ! grep -q "WEIR_MODEL_GPU_ON_CPU" "$T/mlp_gpu.err"; then
+        echo "a network on the GPU path: skipped ($(head -1 "$T/mlp_gpu.err"))"
+    else
+        fail "a network on the GPU path: $(cat "$T/mlp_gpu.err")"
+    fi
     network lr_orders logistic ', "explain_evals": 16' logistic "$T/lr_orders.out.jsonl" 6 worst 1e-4
     sed -e 's|autoencoder.safetensors|multi.safetensors|' -e 's|"out": "y"|"out": ["y", "y1", "y2"]|' \
         "$T/p_ae.json" >"$T/p_multi.json"

@@ -77,7 +77,7 @@ static double margin_of(unsigned S, const void *ctx)
 }
 
 static void shapley(const struct weir_model *m, const float *x, int64_t evals, double *phi,
-                    struct model_shapley *r)
+                    struct model_shapley_result *r)
 {
     void *scratch = malloc(model_shapley_bytes(m, evals));
     model_shapley(m, x, evals, WEIR_PREDICT_FP32, scratch, phi, r);
@@ -93,7 +93,7 @@ static void nonlinear(void)
     double want[6] = {0}, phi[5], again[5];
     struct game g = {m, x};
     shapley_add(5, margin_of, &g, 1, want);
-    struct model_shapley r;
+    struct model_shapley_result r;
     shapley(m, x, 32, phi, &r); /* 2^5 coalitions: exact */
     CHECK(r.orders == 0);
     CHECK_NEAR(r.base, want[5], 1e-5);
@@ -110,27 +110,38 @@ static void nonlinear(void)
     CHECK_NEAR(total, r.margin - r.base, 1e-9);
     CHECK_NEAR(r.margin, margin_of(31, &g), 1e-5);
     CHECK(off > 1e-4); /* two orders of a nonlinear network: not exact */
-    struct model_shapley r2;
+    struct model_shapley_result r2;
     shapley(m, x, 16, again, &r2);
     CHECK(memcmp(phi, again, sizeof phi) == 0); /* the orders come from the inputs */
     network_free(m);
 }
 
-static void linear_many_orders(void)
+/* A linear network's values are exact from any orders: w (x - mean) / std.
+ * n 20: several chunks of orders; 256: the widest, two orders of 255 rows
+ * in a chunk of 512; 16 at 65536: every coalition, the largest table; 17:
+ * orders again. */
+static void linear(size_t n, int64_t evals, int norm, size_t orders)
 {
     static const size_t width[] = {1};
     static const int act[] = {WEIR_ACT_NONE};
-    struct weir_model *m = network(20, width, act, 1, 0, 11);
-    float x[20];
-    for (size_t j = 0; j < 20; j++)
+    struct weir_model *m = network(n, width, act, 1, norm, 11);
+    float *x = malloc(n * sizeof *x);
+    double *phi = malloc(n * sizeof *phi);
+    for (size_t j = 0; j < n; j++)
         x[j] = (float)j * 0.7f - 5;
-    double phi[20];
-    struct model_shapley r;
-    shapley(m, x, 1024, phi, &r);
-    CHECK(r.orders == 52); /* (1024 - 2) / 19, even: 5 chunks of 12 orders or fewer */
-    CHECK_NEAR(r.base, m->layer[0].b[0], 1e-6);
-    for (size_t j = 0; j < 20; j++)
-        CHECK_NEAR(phi[j], (double)m->layer[0].W[j] * x[j], 1e-4);
+    struct model_shapley_result r;
+    shapley(m, x, evals, phi, &r);
+    CHECK(r.orders == orders);
+    double base = m->layer[0].b[0], worst = 0;
+    for (size_t j = 0; j < n; j++) {
+        double z = norm ? ((double)x[j] - m->mean[j]) / m->std[j] : x[j];
+        double want = (double)m->layer[0].W[j] * z, off = fabs(phi[j] - want);
+        worst = off > worst ? off : worst;
+    }
+    CHECK(worst < 1e-4);
+    CHECK_NEAR(r.base, base, 1e-5);
+    free(x);
+    free(phi);
     network_free(m);
 }
 
@@ -141,7 +152,7 @@ static void one_input(void)
     struct weir_model *m = network(1, width, act, 2, 1, 3);
     const float x[1] = {4};
     double phi[1];
-    struct model_shapley r;
+    struct model_shapley_result r;
     shapley(m, x, 16, phi, &r);
     struct game g = {m, x};
     CHECK(r.orders == 0);
@@ -152,7 +163,10 @@ static void one_input(void)
 int main(void)
 {
     nonlinear();
-    linear_many_orders();
+    linear(20, 1024, 0, 52); /* (1024 - 2) / 19, even: 5 chunks of 12 orders or fewer */
+    linear(256, 16, 1, 2);
+    linear(16, 65536, 1, 0);
+    linear(17, 65536, 1, 4094);
     one_input();
     return check_summary();
 }
