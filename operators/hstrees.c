@@ -42,7 +42,8 @@
  *     seen -15..0.958012
  *
  * (score = 1 - mass / window). A worker holds one tree laid out (21 bytes
- * per node).
+ * per node). "explain" on trees whose account could hold the loop for long
+ * (explain_steps over 1e8) is an error at prepare.
  *
  * State: per partition, or per key with "by": trees * 2^(depth+1) * 8 bytes
  * of masses (25 trees of depth 10: 410 kB), plus three min/max pairs per
@@ -97,7 +98,8 @@ static const struct weir_option hst_options[] = {
         "value, the range the reference masses were scaled by (seen before their window; the "
         "first window's: to its end) and f_lo..f_hi when written upstream",
         "0.5", WEIR_OPT_RANGE, 0, 1,
-        "this (and above 0) gets the text (about trees * leaves * depth^2 steps each; most "
+        "this (and above 0) gets the text (at most trees * leaves * depth^2 steps each, "
+        "leaves at most min(window, 1 / size_limit) * depth + 1; over 1e8 is an error; most "
         "ordinary records score 0)"),
     WEIR_STATE_OPTION_ROWS(struct hst_conf, state),
     {0},
@@ -163,6 +165,41 @@ static void build_tree(struct hst_conf *c, size_t t, uint64_t *rng)
     }
 }
 
+/* TreeSHAP's steps for one record at most: leaves × depth² per tree. A
+ * path goes on only through a node with reference mass, and at most
+ * `window` nodes of a level hold any (1 / size_limit of them at least
+ * size_limit × window), so a tree has at most that many inner nodes a
+ * level, and one more leaf than inner nodes. */
+static double explain_steps(const struct hst_conf *c)
+{
+    double per_level = (double)c->window;
+    if (c->size_limit > 0 && 1 / c->size_limit < per_level)
+        per_level = 1 / c->size_limit;
+    double leaves = per_level * (double)c->depth + 1;
+    if (leaves > ldexp(1, (int)c->depth))
+        leaves = ldexp(1, (int)c->depth);
+    return (double)c->trees * leaves * (double)(c->depth * c->depth);
+}
+
+/* The most explain may take a record: one alert's text must not hold the
+ * worker's loop for long (1e8 steps: about a tenth of a second). */
+#define HST_EXPLAIN_MAX_STEPS 1e8
+
+static int explain_bounded(const struct hst_conf *c, struct weir_prepare *p)
+{
+    double steps = explain_steps(c);
+    if (!c->explain.on || steps <= HST_EXPLAIN_MAX_STEPS)
+        return 0;
+    char path[256];
+    weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "explain"),
+                  "expected at most %.0e steps to explain a record, and %lld trees of depth "
+                  "%lld with window %lld and size_limit %g may take %.2g (trees × leaves × "
+                  "depth²): fewer trees, less depth or a larger size_limit",
+                  HST_EXPLAIN_MAX_STEPS, (long long)c->trees, (long long)c->depth,
+                  (long long)c->window, c->size_limit, steps);
+    return 1;
+}
+
 static int hst_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
 {
     struct hst_conf *c = vconf;
@@ -175,6 +212,8 @@ static int hst_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
     bad += c->out_col < 0;
     bad += weir_state_opts_prepare(&c->state, raw, p);
     bad += scorer_explain_prepare(&c->explain, raw, hst_options, &c->fields, c->out, p);
+    if (explain_bounded(c, p)) /* not worth building the trees for */
+        return bad + 1;
     c->nodes = ((size_t)1 << (c->depth + 1)) - 1;
     c->split_q = malloc((size_t)c->trees * c->nodes * sizeof *c->split_q);
     c->split_at = malloc((size_t)c->trees * c->nodes * sizeof *c->split_at);

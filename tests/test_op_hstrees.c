@@ -93,6 +93,15 @@ static void test_explain(const float (*xy)[2], size_t n, const float *plain, con
                            "{\"fields\": [\"x\"], \"explain_above\": 0.9}",
                            "test.json: operators[1].explain_above: expected only with \"explain\": "
                            "true: without it this option does nothing");
+    /* an account that could hold the loop for long is refused; the
+     * default's bound is 25 × 101 × 100 steps */
+    h_expect_prepare_error(&weir_op_hstrees, (const char *const[]){"x", NULL}, 1,
+                           "{\"fields\": [\"x\"], \"explain\": true, \"trees\": 256, "
+                           "\"depth\": 16, \"size_limit\": 0}",
+                           "test.json: operators[1].explain: expected at most 1e+08 steps to "
+                           "explain a record, and 256 trees of depth 16 with window 250 and "
+                           "size_limit 0 may take 2.6e+08 (trees × leaves × depth²): fewer trees, "
+                           "less depth or a larger size_limit");
 }
 
 int main(void)
