@@ -98,9 +98,8 @@ static const struct weir_option hst_options[] = {
         "value, the range the reference masses were scaled by (seen before their window; the "
         "first window's: to its end) and f_lo..f_hi when written upstream",
         "0.5", WEIR_OPT_RANGE, 0, 1,
-        "this (and above 0) gets the text (at most trees * leaves * depth^2 steps each, "
-        "leaves at most min(window, 1 / size_limit) * depth + 1; over 1e8 is an error; most "
-        "ordinary records score 0)"),
+        "this (and above 0) gets the text (at most trees * leaves * min(depth, fields)^2 steps "
+        "each, docs/models.md; over 1e8 is an error; most ordinary records score 0)"),
     WEIR_STATE_OPTION_ROWS(struct hst_conf, state),
     {0},
 };
@@ -165,24 +164,26 @@ static void build_tree(struct hst_conf *c, size_t t, uint64_t *rng)
     }
 }
 
-/* TreeSHAP's steps for one record at most: leaves × depth² per tree. A
- * path goes on only through a node with reference mass, and at most
- * `window` nodes of a level hold any (1 / size_limit of them at least
- * size_limit × window), so a tree has at most that many inner nodes a
- * level, and one more leaf than inner nodes. */
+/* TreeSHAP's steps for one record at most: leaves × m² per tree, m the
+ * longest path's distinct features (the depth, or the fields when fewer).
+ * A path goes on only through a node with reference mass at least
+ * size_limit × window (and above 0): level k has at most 2^k nodes,
+ * `window` holding any mass and 1 / size_limit holding that much; a tree
+ * has one more leaf than such inner nodes. */
 static double explain_steps(const struct hst_conf *c)
 {
-    double per_level = (double)c->window;
+    double per_level = (double)c->window, inner = 0;
     if (c->size_limit > 0 && 1 / c->size_limit < per_level)
         per_level = 1 / c->size_limit;
-    double leaves = per_level * (double)c->depth + 1;
-    if (leaves > ldexp(1, (int)c->depth))
-        leaves = ldexp(1, (int)c->depth);
-    return (double)c->trees * leaves * (double)(c->depth * c->depth);
+    for (int k = 0; k < (int)c->depth; k++)
+        inner += fmin(ldexp(1, k), per_level);
+    double m = (double)(c->fields.n < (size_t)c->depth ? c->fields.n : (size_t)c->depth);
+    return (double)c->trees * (inner + 1) * m * m;
 }
 
 /* The most explain may take a record: one alert's text must not hold the
- * worker's loop for long (1e8 steps: about a tenth of a second). */
+ * worker's loop for long (1e8 steps: a twentieth to half a second where
+ * measured, docs/models.md). */
 #define HST_EXPLAIN_MAX_STEPS 1e8
 
 static int explain_bounded(const struct hst_conf *c, struct weir_prepare *p)
@@ -193,9 +194,10 @@ static int explain_bounded(const struct hst_conf *c, struct weir_prepare *p)
     char path[256];
     weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "explain"),
                   "expected at most %.0e steps to explain a record, and %lld trees of depth "
-                  "%lld with window %lld and size_limit %g may take %.2g (trees × leaves × "
-                  "depth²): fewer trees, less depth or a larger size_limit",
-                  HST_EXPLAIN_MAX_STEPS, (long long)c->trees, (long long)c->depth,
+                  "%lld over %zu fields with window %lld and size_limit %g may take %.2g "
+                  "(trees * leaves * min(depth, fields)^2): fewer trees, less depth, a smaller "
+                  "window or a larger size_limit, or no explain",
+                  HST_EXPLAIN_MAX_STEPS, (long long)c->trees, (long long)c->depth, c->fields.n,
                   (long long)c->window, c->size_limit, steps);
     return 1;
 }

@@ -93,15 +93,31 @@ static void test_explain(const float (*xy)[2], size_t n, const float *plain, con
                            "{\"fields\": [\"x\"], \"explain_above\": 0.9}",
                            "test.json: operators[1].explain_above: expected only with \"explain\": "
                            "true: without it this option does nothing");
-    /* an account that could hold the loop for long is refused; the
-     * default's bound is 25 × 101 × 100 steps */
-    h_expect_prepare_error(&weir_op_hstrees, (const char *const[]){"x", NULL}, 1,
-                           "{\"fields\": [\"x\"], \"explain\": true, \"trees\": 256, "
-                           "\"depth\": 16, \"size_limit\": 0}",
+    /* an account that could hold the loop for long is refused: 16 fields,
+     * 256 trees of 2,256 leaves (1 + 2 + ... + 128, then 250 a level) of
+     * 16 features each; one field's paths repeat it: 256 trees of depth 12
+     * take 256 × 4,096 steps, not × 144 */
+    static const char *const sixteen[] = {"a", "b", "c", "d", "e", "f", "g", "h", "i",
+                                          "j", "k", "l", "m", "n", "o", "p", NULL};
+    h_expect_prepare_error(&weir_op_hstrees, sixteen, 1,
+                           "{\"fields\": [\"a\", \"b\", \"c\", \"d\", \"e\", \"f\", \"g\", "
+                           "\"h\", \"i\", \"j\", \"k\", \"l\", \"m\", \"n\", \"o\", \"p\"], "
+                           "\"explain\": true, \"trees\": 256, \"depth\": 16, \"size_limit\": 0}",
                            "test.json: operators[1].explain: expected at most 1e+08 steps to "
-                           "explain a record, and 256 trees of depth 16 with window 250 and "
-                           "size_limit 0 may take 2.6e+08 (trees × leaves × depth²): fewer trees, "
-                           "less depth or a larger size_limit");
+                           "explain a record, and 256 trees of depth 16 over 16 fields with window "
+                           "250 and size_limit 0 may take 1.5e+08 (trees * leaves * min(depth, "
+                           "fields)^2): fewer trees, less depth, a smaller window or a larger "
+                           "size_limit, or no explain");
+    struct h_pipe hp;
+    struct h_op h;
+    h_pipe_init(&hp);
+    h_feature(&hp, "x", 0);
+    CHECK(h_prepare(&h, &weir_op_hstrees,
+                    "{\"fields\": [\"x\"], \"explain\": true, \"trees\": 256, \"depth\": 12, "
+                    "\"window\": 1000000, \"size_limit\": 0}",
+                    &hp, 1) == 0);
+    h_free(&h);
+    h_pipe_free(&hp);
 }
 
 int main(void)
