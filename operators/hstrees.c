@@ -69,9 +69,9 @@ struct hst_conf {
     /* resolved by prepare() */
     int in_col[WEIR_SCHEMA_MAX];
     int out_col;
-    size_t nodes;      /* per tree: 2^(depth+1) - 1 */
-    int32_t *split_q;  /* (trees, nodes): the feature a node splits */
-    float *split_at;   /* (trees, nodes): where */
+    size_t nodes;     /* per tree: 2^(depth+1) - 1 */
+    int32_t *split_q; /* (trees, nodes): the feature a node splits */
+    float *split_at;  /* (trees, nodes): where */
     size_t mass_offset;
     uint64_t layout;
 };
@@ -106,9 +106,9 @@ static const struct weir_option hst_options[] = {
 
 /* The state of a partition or key. */
 struct hst_head {
-    uint64_t seen;    /* records learned */
-    uint32_t in_win;  /* records in the latest window */
-    uint32_t ready;   /* reference masses exist */
+    uint64_t seen;   /* records learned */
+    uint32_t in_win; /* records in the latest window */
+    uint32_t ready;  /* reference masses exist */
 };
 
 struct range {
@@ -181,25 +181,20 @@ static double explain_steps(const struct hst_conf *c)
     return (double)c->trees * (inner + 1) * m * m;
 }
 
-/* The most explain may take a record: one alert's text must not hold the
- * worker's loop for long (1e8 steps: a twentieth to half a second where
- * measured, docs/models.md). */
-#define HST_EXPLAIN_MAX_STEPS 1e8
-
 static int explain_bounded(const struct hst_conf *c, struct weir_prepare *p)
 {
-    double steps = explain_steps(c);
-    if (!c->explain.on || steps <= HST_EXPLAIN_MAX_STEPS)
+    char config[160];
+    if (!c->explain.on)
         return 0;
-    char path[256];
-    weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "explain"),
-                  "expected at most %.0e steps to explain a record, and %lld trees of depth "
-                  "%lld over %zu fields with window %lld and size_limit %g may take %.2g "
-                  "(trees * leaves * min(depth, fields)^2): fewer trees, less depth, a smaller "
-                  "window or a larger size_limit, or no explain",
-                  HST_EXPLAIN_MAX_STEPS, (long long)c->trees, (long long)c->depth, c->fields.n,
-                  (long long)c->window, c->size_limit, steps);
-    return 1;
+    snprintf(config, sizeof config,
+             "%lld trees of depth %lld over %zu fields with window %lld "
+             "and size_limit %g",
+             (long long)c->trees, (long long)c->depth, c->fields.n, (long long)c->window,
+             c->size_limit);
+    return scorer_explain_bounded(p, explain_steps(c), config,
+                                  "trees * leaves * min(depth, fields)^2",
+                                  "fewer trees, less depth, a smaller window or a larger "
+                                  "size_limit, or no explain");
 }
 
 static int hst_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)

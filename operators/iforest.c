@@ -128,8 +128,8 @@ static const struct weir_option iforest_options[] = {
         "shortened its mean path most (their exact Shapley values), with each one's value, its "
         "mean over the trees' sample and f_lo..f_hi when written upstream",
         "0.6", WEIR_OPT_RANGE, 0, 1,
-        "this (and above 0) gets the text (about trees * leaves * depth^2 steps each; ordinary "
-        "points score about 0.5)"),
+        "this (and above 0) gets the text (at most trees * sample * min(ceil(log2 sample), "
+        "fields)^2 steps each, over 1e8 is an error; ordinary points score about 0.5)"),
     WEIR_STATE_OPTION_ROWS(struct iforest_conf, state),
     {0},
 };
@@ -201,6 +201,29 @@ static int prepare_model(struct iforest_conf *c, const json_t *raw, struct weir_
     return bad;
 }
 
+/* "explain" whose account could hold the loop for long is refused:
+ * TreeSHAP's steps for one record at most trees × leaves × m². A tree of
+ * psi points has at most psi leaves (a split parts the points its node
+ * holds) and paths of at most ceil(log2 psi) splits, over m = min(that,
+ * fields) distinct inputs. */
+static int explain_bounded(const struct iforest_conf *c, struct weir_prepare *p)
+{
+    size_t trees = c->model ? c->trained.trees : (size_t)c->trees;
+    size_t psi = c->model ? c->trained.psi : (size_t)c->sample, limit = 0;
+    if (!c->explain.on || (c->model && c->untrained))
+        return 0;
+    while (((size_t)1 << limit) < psi)
+        limit++;
+    double m = (double)(limit < c->fields.n ? limit : c->fields.n);
+    char config[128];
+    snprintf(config, sizeof config, "%zu trees of %zu points over %zu fields", trees, psi,
+             c->fields.n);
+    return scorer_explain_bounded(p, (double)trees * (double)psi * m * m, config,
+                                  "trees * sample * min(ceil(log2 sample), fields)^2",
+                                  c->model ? "a forest of fewer or smaller trees, or no explain"
+                                           : "fewer trees, a smaller sample, or no explain");
+}
+
 /* "explain" with "model": the trained trees laid out once, for every
  * worker. */
 static int prepare_trained_explain(struct iforest_conf *c, struct weir_prepare *p)
@@ -241,6 +264,8 @@ static int iforest_prepare(void *vconf, const json_t *raw, struct weir_prepare *
     c->out_col = weir_schema_feature_out(p, c->out, ip, 1);
     bad += c->out_col < 0;
     bad += scorer_explain_prepare(&c->explain, raw, iforest_options, &c->fields, c->out, p);
+    if (!bad)
+        bad += explain_bounded(c, p);
     if (!bad)
         bad += prepare_trained_explain(c, p);
     bad += weir_state_opts_prepare(&c->state, raw, p);

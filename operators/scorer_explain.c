@@ -35,6 +35,18 @@ int scorer_explain_column(struct scorer_explain *e, const char *out, struct weir
     return e->col;
 }
 
+int scorer_explain_bounded(struct weir_prepare *p, double steps, const char *config,
+                           const char *formula, const char *ways)
+{
+    if (steps <= SCORER_EXPLAIN_MAX_STEPS)
+        return 0;
+    char path[256];
+    weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "explain"),
+                  "expected at most %.0e steps to explain a record, and %s may take %.2g (%s): %s",
+                  SCORER_EXPLAIN_MAX_STEPS, config, steps, formula, ways);
+    return 1;
+}
+
 int scorer_explain_prepare(struct scorer_explain *e, const json_t *raw,
                            const struct weir_option *options, const struct weir_strlist *fields,
                            const char *out, struct weir_prepare *p)
