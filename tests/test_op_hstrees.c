@@ -108,16 +108,10 @@ static void test_explain(const float (*xy)[2], size_t n, const float *plain, con
                            "250 and size_limit 0 may take 1.5e+08 (trees * leaves * min(depth, "
                            "fields)^2): fewer trees, less depth, a smaller window or a larger "
                            "size_limit, or no explain");
-    struct h_pipe hp;
-    struct h_op h;
-    h_pipe_init(&hp);
-    h_feature(&hp, "x", 0);
-    CHECK(h_prepare(&h, &weir_op_hstrees,
-                    "{\"fields\": [\"x\"], \"explain\": true, \"trees\": 256, \"depth\": 12, "
-                    "\"window\": 1000000, \"size_limit\": 0}",
-                    &hp, 1) == 0);
-    h_free(&h);
-    h_pipe_free(&hp);
+    h_expect_prepare_error(&weir_op_hstrees, (const char *const[]){"x", NULL}, 1,
+                           "{\"fields\": [\"x\"], \"explain\": true, \"trees\": 256, "
+                           "\"depth\": 12, \"window\": 1000000, \"size_limit\": 0}",
+                           NULL);
 }
 
 int main(void)

@@ -347,16 +347,10 @@ static void test_prepare_errors(void)
         "test.json: operators[1].explain: expected at most 1e+08 steps to explain a record, and "
         "1024 trees of 4096 points over 16 fields may take 6e+08 (trees * sample * "
         "min(ceil(log2 sample), fields)^2): fewer trees, a smaller sample, or no explain");
-    struct h_pipe hp;
-    struct h_op h;
-    h_pipe_init(&hp);
-    h_feature(&hp, "x", 0);
-    CHECK(h_prepare(&h, &weir_op_iforest,
-                    "{\"fields\": [\"x\"], \"explain\": true, \"trees\": 1024, "
-                    "\"sample\": 4096, \"window\": 4096}",
-                    &hp, 1) == 0);
-    h_free(&h);
-    h_pipe_free(&hp);
+    h_expect_prepare_error(&weir_op_iforest, feats, 1,
+                           "{\"fields\": [\"x\"], \"explain\": true, \"trees\": 1024, "
+                           "\"sample\": 4096, \"window\": 4096}",
+                           NULL);
 }
 
 int main(void)
