@@ -36,7 +36,8 @@
  * (operators/iforest_explain.h: TreeSHAP over the isolation trees), each
  * with its value, its mean over the trees' sample and f_lo..f_hi when an
  * earlier operator writes them. About trees * leaves * depth² steps per
- * explained record (2.7 ms for 100 trees of 1,024 points). An online
+ * explained record (2.7 ms for 100 trees of 1,024 points); more than
+ * SCORER_EXPLAIN_MAX_STEPS is an error at prepare (explain_bounded). An online
  * forest changes with each rebuild and is per key: its trees are laid out
  * for TreeSHAP one at a time, in the worker's room for one tree (21 bytes
  * per node). A trained one is laid out once, at prepare (21 bytes per node
@@ -128,8 +129,8 @@ static const struct weir_option iforest_options[] = {
         "shortened its mean path most (their exact Shapley values), with each one's value, its "
         "mean over the trees' sample and f_lo..f_hi when written upstream",
         "0.6", WEIR_OPT_RANGE, 0, 1,
-        "this (and above 0) gets the text (at most trees * sample * min(ceil(log2 sample), "
-        "fields)^2 steps each, over 1e8 is an error; ordinary points score about 0.5)"),
+        "this (and above 0) gets the text (at most trees * sample * (min(ceil(log2 sample), "
+        "fields) + 1)^2 steps each, over 1e8 is an error; ordinary points score about 0.5)"),
     WEIR_STATE_OPTION_ROWS(struct iforest_conf, state),
     {0},
 };
@@ -201,27 +202,51 @@ static int prepare_model(struct iforest_conf *c, const json_t *raw, struct weir_
     return bad;
 }
 
-/* "explain" whose account could hold the loop for long is refused:
- * TreeSHAP's steps for one record at most trees × leaves × m². A tree of
- * psi points has at most psi leaves (a split parts the points its node
- * holds) and paths of at most ceil(log2 psi) splits, over m = min(that,
- * fields) distinct inputs. */
-static int explain_bounded(const struct iforest_conf *c, struct weir_prepare *p)
+/* "explain" whose account could hold the loop for long is refused.
+ * TreeSHAP's steps for one record are at most the trees' leaves × (m + 1)²,
+ * m the distinct inputs on a leaf's path (a node costs about m + 1 too).
+ * Online: a tree of psi points has at most psi leaves (a split parts the
+ * points its node holds) on paths of at most ceil(log2 psi) splits. A
+ * trained forest's file may hold other trees: counted once laid out. */
+static double online_steps(const struct iforest_conf *c)
 {
-    size_t trees = c->model ? c->trained.trees : (size_t)c->trees;
-    size_t psi = c->model ? c->trained.psi : (size_t)c->sample, limit = 0;
-    if (!c->explain.on || (c->model && c->untrained))
-        return 0;
-    while (((size_t)1 << limit) < psi)
+    size_t limit = 0;
+    while (((size_t)1 << limit) < (size_t)c->sample)
         limit++;
     double m = (double)(limit < c->fields.n ? limit : c->fields.n);
-    char config[128];
-    snprintf(config, sizeof config, "%zu trees of %zu points over %zu fields", trees, psi,
-             c->fields.n);
-    return scorer_explain_bounded(p, (double)trees * (double)psi * m * m, config,
-                                  "trees * sample * min(ceil(log2 sample), fields)^2",
-                                  c->model ? "a forest of fewer or smaller trees, or no explain"
-                                           : "fewer trees, a smaller sample, or no explain");
+    return (double)c->trees * (double)c->sample * (m + 1) * (m + 1);
+}
+
+static double trained_steps(const struct laid_trees *f, size_t d)
+{
+    double steps = 0;
+    for (size_t t = 0; t < f->t.ntrees; t++) {
+        size_t leaves = 0;
+        for (size_t k = 0; k < f->tree_nodes; k++)
+            leaves += f->is_leaf[t * f->tree_nodes + k];
+        double m = (double)(f->depth[t] < d ? f->depth[t] : d);
+        steps += (double)leaves * (m + 1) * (m + 1);
+    }
+    return steps;
+}
+
+static int explain_bounded(const struct iforest_conf *c, struct weir_prepare *p)
+{
+    char config[160];
+    if (!c->explain.on)
+        return 0;
+    if (!c->model) {
+        snprintf(config, sizeof config, "%lld trees of %lld points over %zu fields",
+                 (long long)c->trees, (long long)c->sample, c->fields.n);
+        return scorer_explain_bounded(p, online_steps(c), config,
+                                      "trees * sample * (min(ceil(log2 sample), fields) + 1)^2",
+                                      "fewer trees, a smaller sample, or no explain");
+    }
+    snprintf(config, sizeof config, "the %zu trees of %s over %zu fields", c->trained.trees,
+             c->model, c->fields.n);
+    return scorer_explain_bounded(p, trained_steps(&c->trained_laid, c->fields.n), config,
+                                  "their leaves * (min(depth, fields) + 1)^2",
+                                  "a forest of fewer or smaller trees, or no explain");
 }
 
 /* "explain" with "model": the trained trees laid out once, for every
@@ -264,10 +289,12 @@ static int iforest_prepare(void *vconf, const json_t *raw, struct weir_prepare *
     c->out_col = weir_schema_feature_out(p, c->out, ip, 1);
     bad += c->out_col < 0;
     bad += scorer_explain_prepare(&c->explain, raw, iforest_options, &c->fields, c->out, p);
-    if (!bad)
+    if (!bad && !c->model) /* before the trees are built */
         bad += explain_bounded(c, p);
     if (!bad)
         bad += prepare_trained_explain(c, p);
+    if (!bad && c->model && !c->untrained) /* once laid out */
+        bad += explain_bounded(c, p);
     bad += weir_state_opts_prepare(&c->state, raw, p);
     size_t d = c->fields.n;
     c->tree_nodes = 2 * (size_t)c->sample - 1;

@@ -220,6 +220,8 @@ static inline void h_expect_prepare_error(const struct weir_operator_type *type,
         CHECK_STR(h_last_diag(&p), want);
     } else {
         CHECK(rc == 0);
+        if (rc)
+            fprintf(stderr, "  refused: %s\n", h_last_diag(&p));
     }
     h_free(&h);
     h_pipe_free(&p);

@@ -225,12 +225,14 @@ static void test_bad_files(void)
     snprintf(c2, sizeof c2, "{\"fields\": [\"y\", \"x\"], \"model\": \"%s\"}", model_path);
     snprintf(msg, sizeof msg,
              "test.json: operators[1].fields: expected the model's features in its order "
-             "[\"x\", \"y\"] (%s), got [\"y\", \"x\"]", model_path);
+             "[\"x\", \"y\"] (%s), got [\"y\", \"x\"]",
+             model_path);
     h_expect_prepare_error(&weir_op_iforest, feats, 1, c2, msg);
     snprintf(c2, sizeof c2, "{\"fields\": [\"x\", \"y\", \"z\"], \"model\": \"%s\"}", model_path);
     snprintf(msg, sizeof msg,
              "test.json: operators[1].fields: expected the model's features in its order "
-             "[\"x\", \"y\"] (%s), got [\"x\", \"y\", \"z\"]", model_path);
+             "[\"x\", \"y\"] (%s), got [\"x\", \"y\", \"z\"]",
+             model_path);
     h_expect_prepare_error(&weir_op_iforest, feats, 1, c2, msg);
     /* the online forest's options beside a model */
     snprintf(c2, sizeof c2, "{\"fields\": [\"x\", \"y\"], \"model\": \"%s\", \"window\": 100}",
@@ -250,18 +252,24 @@ static void test_bad_files(void)
     expect_bad_file(text, "expected 1 to 256 \"features\", as many \"center\" values, \"sample\" "
                           "from 1 to 4096 and 1 to 1024 \"trees\"");
     /* a child outside the tree; a feature beyond the model's; too many nodes */
-    snprintf(text, sizeof text, "%s%s, {\"feature\": [0, -1, -1], \"split\": [1, 0, 0], "
-             "\"right\": [3, 1, 1]}]}", head, tree_ok);
+    snprintf(text, sizeof text,
+             "%s%s, {\"feature\": [0, -1, -1], \"split\": [1, 0, 0], "
+             "\"right\": [3, 1, 1]}]}",
+             head, tree_ok);
     expect_bad_file(text, "trees[1] node 0: expected a feature from -1 (a leaf) to 1, a finite "
                           "split and a right child's offset >= 2 inside the tree (a leaf: its "
                           "point count, 0 to sample), got feature 0, right 3");
-    snprintf(text, sizeof text, "%s{\"feature\": [2, -1, -1], \"split\": [1, 0, 0], "
-             "\"right\": [2, 1, 1]}]}", head);
+    snprintf(text, sizeof text,
+             "%s{\"feature\": [2, -1, -1], \"split\": [1, 0, 0], "
+             "\"right\": [2, 1, 1]}]}",
+             head);
     expect_bad_file(text, "trees[0] node 0: expected a feature from -1 (a leaf) to 1, a finite "
                           "split and a right child's offset >= 2 inside the tree (a leaf: its "
                           "point count, 0 to sample), got feature 2, right 2");
-    snprintf(text, sizeof text, "%s{\"feature\": [0, -1, -1, -1], \"split\": [1, 0, 0, 0], "
-             "\"right\": [2, 1, 1, 1]}]}", head);
+    snprintf(text, sizeof text,
+             "%s{\"feature\": [0, -1, -1, -1], \"split\": [1, 0, 0, 0], "
+             "\"right\": [2, 1, 1, 1]}]}",
+             head);
     expect_bad_file(text, "trees[0]: expected \"feature\", \"split\" and \"right\" arrays of one "
                           "length from 1 to 3 (2 sample - 1)");
     /* a hand-written forest of one split loads and scores as written */
@@ -275,8 +283,10 @@ static void test_bad_files(void)
     run(c3, two, 2, s2);
     CHECK(s2[0] == 0.5f && s2[1] == 0.5f); /* depth 1 + c(1) = 1 = c(2): 2^-1 */
     /* a split may leave a side empty: a leaf of 0 points (c(0) = 0) */
-    snprintf(text, sizeof text, "%s{\"feature\": [0, -1, -1], \"split\": [1.5, 0, 0], "
-             "\"right\": [2, 0, 2]}]}", head);
+    snprintf(text, sizeof text,
+             "%s{\"feature\": [0, -1, -1], \"split\": [1.5, 0, 0], "
+             "\"right\": [2, 0, 2]}]}",
+             head);
     write_text(c2, text);
     run(c3, two, 2, s2);
     CHECK(s2[0] == 0.5f && s2[1] == 0.25f); /* 2^-(1 + 0), 2^-(1 + c(2)) */
@@ -362,6 +372,64 @@ static void test_explain(void)
     unlink(path);
 }
 
+/* A file's forest of chains, each split isolating one point, 64 deep over
+ * 64 features: `trees` of them with 65 leaves, each path up to 64 distinct
+ * inputs. With explain its account is bounded from the trees laid out (not
+ * from sample's log2, which would allow these far more); fields receives
+ * the 64 names for the operator. */
+static void write_chains(const char *path, size_t trees, const char **fields)
+{
+    static char names[64][8];
+    char feature[600] = "", split[600] = "", right[600] = "";
+    size_t lf = 0, ls = 0, lr = 0;
+    for (int k = 0; k < 64; k++) { /* preorder: split k, its leaf, then split k + 1 */
+        lf += (size_t)snprintf(feature + lf, sizeof feature - lf, "%d, -1, ", k);
+        ls += (size_t)snprintf(split + ls, sizeof split - ls, "0.5, 0, ");
+        lr += (size_t)snprintf(right + lr, sizeof right - lr, "2, 1, ");
+        snprintf(names[k], sizeof names[k], "f%d", k);
+        fields[k] = names[k];
+    }
+    fields[64] = NULL;
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    fputs("{\"format\": \"weir-iforest\", \"version\": 1, \"sample\": 65, \"features\": [", f);
+    for (int q = 0; q < 64; q++)
+        fprintf(f, "%s\"f%d\"", q ? ", " : "", q);
+    fputs("], \"center\": [0", f);
+    for (int q = 1; q < 64; q++)
+        fputs(", 0", f);
+    fputs("], \"trees\": [", f);
+    for (size_t t = 0; t < trees; t++)
+        fprintf(f, "%s{\"feature\": [%s-1], \"split\": [%s0], \"right\": [%s1]}", t ? ", " : "",
+                feature, split, right);
+    fputs("]}", f);
+    fclose(f);
+}
+
+/* 1024 such trees may take 1024 × 65 × 65² steps: refused; 300 not. */
+static void test_explain_bound(void)
+{
+    const char *fields[65];
+    char path[300], c2[2000], msg[1200];
+    snprintf(path, sizeof path, "%s/chains.json", dir);
+    write_chains(path, 1024, fields);
+    size_t len = (size_t)snprintf(c2, sizeof c2, "{\"fields\": [");
+    for (int q = 0; q < 64; q++)
+        len += (size_t)snprintf(c2 + len, sizeof c2 - len, "%s\"f%d\"", q ? ", " : "", q);
+    snprintf(c2 + len, sizeof c2 - len, "], \"model\": \"%s\", \"explain\": true}", path);
+    snprintf(msg, sizeof msg,
+             "test.json: operators[1].explain: expected at most 1e+08 steps to explain a "
+             "record, and the 1024 trees of %s over 64 fields may take 2.8e+08 (their leaves * "
+             "(min(depth, fields) + 1)^2): a forest of fewer or smaller trees, or no explain",
+             path);
+    h_expect_prepare_error(&weir_op_iforest, fields, 1, c2, msg);
+    write_chains(path, 300, fields);
+    h_expect_prepare_error(&weir_op_iforest, fields, 1, c2, NULL);
+    unlink(path);
+}
+
 int main(void)
 {
     rng = 7;
@@ -374,6 +442,7 @@ int main(void)
     test_hold_side();
     test_bad_files();
     test_explain();
+    test_explain_bound();
     unlink(model_path);
     rmdir(dir);
     return check_summary();
