@@ -16,6 +16,7 @@
 #include "fit/dense.h"
 #include "fit/iforest.h"
 #include "fit/xgb.h"
+#include "operators/scorer_explain.h"
 
 enum fit_type { TYPE_LOGISTIC, TYPE_MLP, TYPE_AUTOENCODER, TYPE_XGBOOST, TYPE_IFOREST };
 static const char *const type_name[] = {"logistic", "mlp", "autoencoder", "xgboost", "iforest"};
@@ -495,10 +496,18 @@ static int train_iforest(const struct fit_cli *c, const struct fit_data *d, cons
                                  .sample = c->sample ? c->sample : 256, .seed = c->seed};
     struct weir_error err = {0};
     size_t used;
-    if (fit_iforest_train(d, s->idx, s->ntrain, &o, c->out, pred, &used, &err) < 0) {
+    double explain_bound;
+    if (fit_iforest_train(d, s->idx, s->ntrain, &o, c->out, pred, &used, &explain_bound, &err) <
+        0) {
         fprintf(stderr, "weir: fit: %s\n", err.msg);
         return -1;
     }
+    if (explain_bound > SCORER_EXPLAIN_MAX_STEPS)
+        fprintf(stderr,
+                "weir: fit: warning: explaining a record with this forest may take %.2g steps, "
+                "more than the %.0e an iforest with \"explain\": true accepts: fewer --trees or "
+                "a smaller --sample, or serve it without explain\n",
+                explain_bound, SCORER_EXPLAIN_MAX_STEPS);
     snprintf(what, wlen, "iforest %zu trees of %zu points (from %zu training rows%s)", o.trees,
              used < o.sample ? used : o.sample, used,
              used < s->ntrain ? " with every feature finite" : "");

@@ -12,22 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/splitmix.h"
 #include "kernels/dense.h"
 
 #define EVAL_ROWS 4096
-
-static uint64_t next_random(uint64_t *s) /* splitmix64 */
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static double uniform01(uint64_t *s)
-{
-    return (double)(next_random(s) >> 11) * (1.0 / 9007199254740992.0);
-}
 
 static size_t param_count(const struct fit_net *net)
 {
@@ -74,7 +62,7 @@ int fit_net_init(struct fit_net *net, int task, const size_t *dims, size_t nl, i
         double a = net->act[l] == FIT_ACT_RELU ? sqrt(6.0 / (double)in)
                                                : sqrt(6.0 / (double)(in + out));
         for (size_t k = 0; k < in * out; k++)
-            net->W[l][k] = (float)((2 * uniform01(&s) - 1) * a);
+            net->W[l][k] = (float)((2 * weir_splitmix_unit(&s) - 1) * a);
     }
     for (size_t j = 0; j < dims[0]; j++)
         net->std[j] = 1;
@@ -354,7 +342,7 @@ static void progress(const struct fit_train_opts *o, size_t epoch, double done, 
 static void shuffle(size_t *v, size_t n, uint64_t *s)
 {
     for (size_t i = n; i > 1; i--) {
-        size_t j = (size_t)(next_random(s) % i);
+        size_t j = (size_t)(weir_splitmix(s) % i);
         size_t t = v[i - 1];
         v[i - 1] = v[j];
         v[j] = t;

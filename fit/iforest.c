@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine/schema.h"
+#include "operators/iforest_explain.h"
 #include "operators/iforest_model.h"
 
 static int finite_row(const float *x, size_t nf)
@@ -17,9 +18,25 @@ static int finite_row(const float *x, size_t nf)
     return 1;
 }
 
+/* The operator's bound on explaining a record with m's trees, laid out one
+ * at a time (all at once would take 21 bytes a node); -1 out of memory. */
+static double explain_steps(const struct iforest_model *m)
+{
+    struct laid_trees one;
+    if (laid_trees_alloc(&one, 1, m->tree_nodes) < 0)
+        return -1;
+    double steps = 0;
+    for (size_t t = 0; t < m->trees && steps >= 0; t++)
+        steps = iforest_lay_out(&one, m->nodes + t * m->tree_nodes, 1, m->tree_nodes, m->d) < 0
+                    ? -1
+                    : steps + iforest_explain_steps(&one, m->d);
+    laid_trees_free(&one);
+    return steps;
+}
+
 int fit_iforest_train(const struct fit_data *d, const size_t *train, size_t ntrain,
-                      const struct fit_iforest_opts *o, const char *path, float *pred,
-                      size_t *used, struct weir_error *err)
+                      const struct fit_iforest_opts *o, const char *path, float *pred, size_t *used,
+                      double *explain_bound, struct weir_error *err)
 {
     if (d->nf == 0 || d->nf > WEIR_SCHEMA_MAX)
         return weir_error_set(err, -EINVAL, "an isolation forest takes 1 to %d features, got %zu",
@@ -62,6 +79,7 @@ int fit_iforest_train(const struct fit_data *d, const size_t *train, size_t ntra
                       ? (float)iforest_score(m.nodes, m.trees, m.tree_nodes, m.c_norm, x)
                       : 0.0f;
     }
+    *explain_bound = explain_steps(&m);
     char why[512];
     rc = iforest_model_save(&m, path, why, sizeof why);
     iforest_model_free(&m);

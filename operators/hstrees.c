@@ -54,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/splitmix.h"
 #include "engine/operator.h"
 #include "engine/opstate.h"
 #include "operators/hstrees_explain.h"
@@ -115,19 +116,6 @@ struct range {
     double min, max;
 };
 
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static double unit(uint64_t *s)
-{
-    return (double)(splitmix(s) >> 11) / 9007199254740992.0;
-}
-
 /* One tree: a random work range per feature, then node i splits its range
  * along a random feature at the middle (nodes in heap order). */
 static void build_tree(struct hst_conf *c, size_t t, uint64_t *rng)
@@ -135,7 +123,7 @@ static void build_tree(struct hst_conf *c, size_t t, uint64_t *rng)
     size_t d = c->fields.n;
     double lo[WEIR_SCHEMA_MAX], hi[WEIR_SCHEMA_MAX];
     for (size_t q = 0; q < d; q++) {
-        double s = unit(rng), w = 2 * (s > 1 - s ? s : 1 - s);
+        double s = weir_splitmix_unit(rng), w = 2 * (s > 1 - s ? s : 1 - s);
         lo[q] = s - w;
         hi[q] = s + w;
     }
@@ -144,7 +132,7 @@ static void build_tree(struct hst_conf *c, size_t t, uint64_t *rng)
     int32_t *qs = c->split_q + t * c->nodes;
     float *at = c->split_at + t * c->nodes;
     for (size_t i = 0; i < internal; i++)
-        qs[i] = (int32_t)(splitmix(rng) % d);
+        qs[i] = (int32_t)(weir_splitmix(rng) % d);
     for (size_t i = 0; i < internal; i++) {
         double l[WEIR_SCHEMA_MAX], h[WEIR_SCHEMA_MAX];
         memcpy(l, lo, d * sizeof *l);

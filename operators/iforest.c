@@ -217,22 +217,9 @@ static double online_steps(const struct iforest_conf *c)
     return (double)c->trees * (double)c->sample * (m + 1) * (m + 1);
 }
 
-static double trained_steps(const struct laid_trees *f, size_t d)
-{
-    double steps = 0;
-    for (size_t t = 0; t < f->t.ntrees; t++) {
-        size_t leaves = 0;
-        for (size_t k = 0; k < f->tree_nodes; k++)
-            leaves += f->is_leaf[t * f->tree_nodes + k];
-        double m = (double)(f->depth[t] < d ? f->depth[t] : d);
-        steps += (double)leaves * (m + 1) * (m + 1);
-    }
-    return steps;
-}
-
 static int explain_bounded(const struct iforest_conf *c, struct weir_prepare *p)
 {
-    char config[160];
+    char config[512]; /* a model path up to about 450 bytes, whole */
     if (!c->explain.on)
         return 0;
     if (!c->model) {
@@ -244,7 +231,7 @@ static int explain_bounded(const struct iforest_conf *c, struct weir_prepare *p)
     }
     snprintf(config, sizeof config, "the %zu trees of %s over %zu fields", c->trained.trees,
              c->model, c->fields.n);
-    return scorer_explain_bounded(p, trained_steps(&c->trained_laid, c->fields.n), config,
+    return scorer_explain_bounded(p, iforest_explain_steps(&c->trained_laid, c->fields.n), config,
                                   "their leaves * (min(depth, fields) + 1)^2",
                                   "a forest of fewer or smaller trees, or no explain");
 }

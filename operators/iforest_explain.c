@@ -49,6 +49,19 @@ static int lay_out(struct layout *l, size_t at, uint32_t o, uint32_t depth)
     return f->cover[o] > 0 ? 0 : -EINVAL;
 }
 
+double iforest_explain_steps(const struct laid_trees *f, size_t d)
+{
+    double steps = 0;
+    for (size_t t = 0; t < f->t.ntrees; t++) {
+        size_t leaves = 0;
+        for (size_t k = 0; k < f->tree_nodes; k++)
+            leaves += f->is_leaf[t * f->tree_nodes + k];
+        double m = (double)(f->depth[t] < d ? f->depth[t] : d);
+        steps += (double)leaves * (m + 1) * (m + 1);
+    }
+    return steps;
+}
+
 int iforest_lay_out(struct laid_trees *f, const struct iforest_node *nodes, size_t trees,
                     size_t tree_nodes, size_t d)
 {
@@ -62,6 +75,9 @@ int iforest_lay_out(struct laid_trees *f, const struct iforest_node *nodes, size
                            .end = base + (uint32_t)tree_nodes};
         if (lay_out(&l, 0, base, 0) < 0)
             return -EINVAL;
+        /* a smaller tree laid out where a larger one was: only its own
+         * leaves count (iforest_explain_steps) */
+        memset(f->is_leaf + l.next, 0, base + f->tree_nodes - l.next);
         f->root[t] = base;
         f->depth[t] = l.deepest;
     }

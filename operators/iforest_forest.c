@@ -70,8 +70,8 @@ static size_t build_node(struct builder *b, uint32_t *idx, uint32_t n, unsigned 
         *node = (struct iforest_node){(float)iforest_c(n), IFOREST_LEAF, (uint16_t)n};
         return at;
     }
-    uint16_t q = varying[iforest_splitmix(b->rng) % nv];
-    double u = (double)(iforest_splitmix(b->rng) >> 11) / 9007199254740992.0;
+    uint16_t q = varying[weir_splitmix(b->rng) % nv];
+    double u = (double)(weir_splitmix(b->rng) >> 11) / 9007199254740992.0;
     float split = (float)(lo[q] + u * ((double)hi[q] - lo[q]));
     /* rounding to float must leave both sides non-empty (x < split goes
      * left): an empty side is a leaf more, and a tree of more leaves than
@@ -111,7 +111,7 @@ uint32_t iforest_grow(const float *pop, size_t d, uint32_t n, uint32_t sample, s
         /* a partial Fisher-Yates, continued from the previous tree's
          * permutation (any permutation gives a uniform sample) */
         for (uint32_t j = 0; j < psi; j++) {
-            uint32_t r = j + (uint32_t)(iforest_splitmix(rng) % (n - j));
+            uint32_t r = j + (uint32_t)(weir_splitmix(rng) % (n - j));
             uint32_t tmp = s->idx[j];
             s->idx[j] = s->idx[r];
             s->idx[r] = tmp;

@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/splitmix.h"
+
 #define IFOREST_LEAF 0xFFFFu
 
 /* A node. A leaf has feat == IFOREST_LEAF, its point count in `right` and
@@ -40,14 +42,6 @@ struct iforest_scratch {
     float *pts;     /* psi rows of d floats: one tree's points, contiguous */
     uint32_t *rows; /* psi: indices into pts, partitioned as the tree splits */
 };
-
-static inline uint64_t iforest_splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 /* c(n): the mean depth of an unsuccessful search in a binary search tree of
  * n points, which normalises the depths. */

@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/splitmix.h"
 #include "operators/model.h"
 
 #define CHUNK_ROWS 256
@@ -93,14 +94,6 @@ static void every_coalition(struct evaluation *w, double *phi, struct model_shap
     res->orders = 0;
 }
 
-static uint64_t next_random(uint64_t *state) /* splitmix64 */
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static uint64_t hash_inputs(const float *x, size_t n)
 {
     uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a over the floats' bytes */
@@ -119,7 +112,7 @@ static void draw_orders(struct evaluation *w, size_t k, uint64_t *state)
         for (size_t j = 0; j < n; j++)
             o[j] = (uint32_t)j;
         for (size_t j = n - 1; j > 0; j--) {
-            size_t t = (size_t)(next_random(state) % (j + 1));
+            size_t t = (size_t)(weir_splitmix(state) % (j + 1));
             uint32_t v = o[j];
             o[j] = o[t];
             o[t] = v;

@@ -235,6 +235,32 @@ done
     grep -qF "operators[2]: no model yet" "$T/if_first.out" && cmp -s "$T/if.json" "$T/if_first.json" &&
     ok || fail "iforest: the first forest of a pipeline: $(cat "$T/if_first.out")"
 
+# A forest whose account of a record would be over explain's bound: weir fit
+# warns with the bound the iforest operator refuses it by; the default forest
+# of the same data does not.
+awk 'BEGIN { srand(3); for (q = 0; q < 12; q++) printf "%sf%d", q ? "," : "", q; print "";
+             for (r = 0; r < 5000; r++) { for (q = 0; q < 12; q++) printf "%s%.4f", q ? "," : "", rand(); print "" } }' \
+    >"$T/wide.csv"
+fields=$(head -1 "$T/wide.csv" | sed 's/\([^,]*\)/"\1"/g')
+echo '{"f0": 1}' >"$T/wide.jsonl"
+cat >"$T/wide.json" <<JSON
+{"source": {"type": "file", "path": "$T/wide.jsonl"},
+ "operators": [{"type": "extract", "fields": {$(echo "$fields" | sed 's/"\(f[0-9]*\)"/"\1": {"path": "\/\1", "required": false}/g')}},
+               {"type": "iforest", "fields": [$fields], "model": "MODEL", "explain": true, "out": "score"}],
+ "sinks": [{"type": "file", "path": "$T/wide.out"}]}
+JSON
+"$WEIR_BIN" fit "$T/wide.csv" --type iforest --trees 1024 --sample 4096 --out "$T/big.json" --quiet \
+    >/dev/null 2>"$T/big.err" || fail "iforest: fit of 1024 trees: $(cat "$T/big.err")"
+warned=$(sed -n 's/.*warning: explaining a record with this forest may take \([^ ]*\) steps, more than the 1e+08.*/\1/p' "$T/big.err")
+"$WEIR_BIN" validate "$T/wide.json" --set "operators[1].model=$T/big.json" >/dev/null 2>"$T/big.val" &&
+    fail "iforest: a forest over the explain bound validated"
+[ -n "$warned" ] && grep -qF "over 12 fields may take $warned (" "$T/big.val" && ok ||
+    fail "iforest: weir fit's warning ($(cat "$T/big.err")) is not the operator's refusal ($(cat "$T/big.val"))"
+"$WEIR_BIN" fit "$T/wide.csv" --type iforest --out "$T/small.json" --quiet >/dev/null 2>"$T/small.err" &&
+    [ ! -s "$T/small.err" ] &&
+    "$WEIR_BIN" validate "$T/wide.json" --set "operators[1].model=$T/small.json" >/dev/null 2>&1 && ok ||
+    fail "iforest: the default forest warned or was refused: $(cat "$T/small.err")"
+
 # from the pipeline directly: the same file as from its feature CSV
 "$WEIR_BIN" fit "$T/p.json" --features a,b,c,ab --type logistic --label y_lin \
     --out "$T/lin_p.safetensors" --quiet >/dev/null

@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fit/iforest.h"
@@ -56,9 +57,12 @@ static int fit(const char *path, uint64_t seed, float *pred, size_t *used)
         idx[i] = i;
     struct fit_iforest_opts o = {.trees = TREES, .sample = SAMPLE, .seed = seed};
     struct weir_error err = {0};
-    int rc = fit_iforest_train(&d, idx, NTRAIN, &o, path, pred, used, &err);
+    double bound;
+    int rc = fit_iforest_train(&d, idx, NTRAIN, &o, path, pred, used, &bound, &err);
     if (rc < 0)
         fprintf(stderr, "fit: %s\n", err.msg);
+    else /* at least a leaf a tree, at most SAMPLE, paths over both inputs */
+        CHECK(bound >= TREES && bound <= (double)TREES * SAMPLE * (D + 1) * (D + 1));
     return rc;
 }
 
@@ -408,12 +412,17 @@ static void write_chains(const char *path, size_t trees, const char **fields)
     fclose(f);
 }
 
-/* 1024 such trees may take 1024 × 65 × 65² steps: refused; 300 not. */
+/* 1024 such trees may take 1024 × 65 × 65² steps: refused; 300 not. The
+ * file lies under a long directory name: the refusal names it whole. */
 static void test_explain_bound(void)
 {
     const char *fields[65];
-    char path[300], c2[2000], msg[1200];
-    snprintf(path, sizeof path, "%s/chains.json", dir);
+    char sub[300], path[320], c2[2200], msg[1400], deep[201];
+    memset(deep, 'd', 200);
+    deep[200] = '\0';
+    snprintf(sub, sizeof sub, "%s/%s", dir, deep);
+    CHECK(mkdir(sub, 0700) == 0);
+    snprintf(path, sizeof path, "%s/chains.json", sub);
     write_chains(path, 1024, fields);
     size_t len = (size_t)snprintf(c2, sizeof c2, "{\"fields\": [");
     for (int q = 0; q < 64; q++)
@@ -428,6 +437,7 @@ static void test_explain_bound(void)
     write_chains(path, 300, fields);
     h_expect_prepare_error(&weir_op_iforest, fields, 1, c2, NULL);
     unlink(path);
+    rmdir(sub);
 }
 
 int main(void)

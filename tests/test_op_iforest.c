@@ -257,7 +257,7 @@ static void test_adjacent_floats(void)
         CHECK(iforest_scratch_alloc(&s, psi, psi, 2) == 0);
         for (uint64_t seed = 1; seed <= SEEDS; seed++) { /* one tree at a time: its own guard */
             for (uint32_t i = 0; i < 2 * psi; i++)
-                pop[i] = (iforest_splitmix(&draw) & 1) ? next : one;
+                pop[i] = (weir_splitmix(&draw) & 1) ? next : one;
             memset(nodes, 0xab, (tree_nodes + GUARD) * sizeof *nodes);
             uint64_t rng_seed = seed;
             iforest_grow(pop, 2, psi, psi, 1, tree_nodes, &rng_seed, &s, nodes, center);
