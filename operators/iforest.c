@@ -242,7 +242,7 @@ static int prepare_trained_explain(struct iforest_conf *c, struct weir_prepare *
 {
     char ip[256];
     const struct iforest_model *m = &c->trained;
-    if (!c->explain.on || !c->model || c->untrained)
+    if (!c->explain.on || !c->model || c->untrained || p->models_optional)
         return 0;
     int rc = laid_trees_alloc(&c->trained_laid, m->trees, m->tree_nodes);
     if (rc == 0)
@@ -278,9 +278,12 @@ static int iforest_prepare(void *vconf, const json_t *raw, struct weir_prepare *
     bad += scorer_explain_prepare(&c->explain, raw, iforest_options, &c->fields, c->out, p);
     if (!bad && !c->model) /* before the trees are built */
         bad += explain_bounded(c, p);
+    /* weir features / fit cut the chain before a trained forest, which never
+     * explains there: a forest over the bound can be refitted from its
+     * pipeline */
     if (!bad)
         bad += prepare_trained_explain(c, p);
-    if (!bad && c->model && !c->untrained) /* once laid out */
+    if (!bad && c->model && !c->untrained && !p->models_optional) /* once laid out */
         bad += explain_bounded(c, p);
     bad += weir_state_opts_prepare(&c->state, raw, p);
     size_t d = c->fields.n;
