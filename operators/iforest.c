@@ -42,7 +42,7 @@
  * for TreeSHAP one at a time, in the worker's room for one tree (21 bytes
  * per node). A trained one is laid out once, at prepare (21 bytes per node
  * of the forest, shared), and a file with trees no grower makes is then
- * refused.
+ * refused; not under weir features / fit, which cut the chain before it.
  *
  * Random draws come from a splitmix64 stream per key, started at `seed`, in
  * a fixed order (per tree: the sample's partial Fisher-Yates draws over a
@@ -278,8 +278,9 @@ static int iforest_prepare(void *vconf, const json_t *raw, struct weir_prepare *
     bad += scorer_explain_prepare(&c->explain, raw, iforest_options, &c->fields, c->out, p);
     if (!bad && !c->model) /* before the trees are built */
         bad += explain_bounded(c, p);
-    /* weir features / fit cut the chain before a trained forest, which never
-     * explains there: a forest over the bound can be refitted from its
+    /* weir features / fit cut the chain before a trained forest (or before a
+     * model operator after it, which is rare): neither laid out nor bounded
+     * there, so that a forest over the bound can be refitted from its
      * pipeline */
     if (!bad)
         bad += prepare_trained_explain(c, p);
@@ -346,7 +347,11 @@ static int iforest_init(struct weir_op *op, struct weir_error *err)
         return weir_error_set(err, -ENOENT, "iforest: %s: no model to serve", c->model);
     struct iforest_work *w = calloc(1, sizeof *w);
     op->state = w;
-    size_t tree_nodes = c->model ? 0 : c->tree_nodes; /* a trained forest is laid out whole */
+    /* a trained forest is laid out whole, except under weir features / fit
+     * (not at prepare): one that runs there is explained a tree at a time */
+    size_t tree_nodes = !c->model                  ? c->tree_nodes
+                        : c->trained_laid.t.ntrees ? 0
+                                                   : c->trained.tree_nodes;
     if (!w ||
         (!c->model &&
          iforest_scratch_alloc(&w->grow, (size_t)c->window, (size_t)c->sample, c->fields.n) < 0) ||
@@ -468,8 +473,8 @@ static int process_trained(struct weir_op *op, struct weir_batch *b)
 {
     const struct iforest_conf *c = op->conf;
     const struct iforest_model *m = &c->trained;
-    const struct forest f = {m->nodes,  m->trees,  m->tree_nodes,
-                             m->c_norm, m->center, c->explain.on ? &c->trained_laid : NULL};
+    const struct laid_trees *laid = c->trained_laid.t.ntrees ? &c->trained_laid : NULL;
+    const struct forest f = {m->nodes, m->trees, m->tree_nodes, m->c_norm, m->center, laid};
     for (uint32_t i = 0; i < b->n; i++) {
         float x[WEIR_SCHEMA_MAX];
         if (!weir_record_live(&b->rec[i]) || !record_inputs(c, b, i, x))

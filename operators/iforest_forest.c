@@ -71,7 +71,7 @@ static size_t build_node(struct builder *b, uint32_t *idx, uint32_t n, unsigned 
         return at;
     }
     uint16_t q = varying[weir_splitmix(b->rng) % nv];
-    double u = (double)(weir_splitmix(b->rng) >> 11) / 9007199254740992.0;
+    double u = weir_splitmix_unit(b->rng);
     float split = (float)(lo[q] + u * ((double)hi[q] - lo[q]));
     /* rounding to float must leave both sides non-empty (x < split goes
      * left): an empty side is a leaf more, and a tree of more leaves than

@@ -35,6 +35,7 @@ struct h_pipe {
     struct weir_schema schema;
     struct weir_diag diag;
     int64_t lateness_ms; /* the pipeline's allowed_lateness, as prepare() sees it */
+    int models_optional; /* prepared as weir features / fit do (engine/schema.h) */
 };
 
 static inline void h_pipe_init(struct h_pipe *p)
@@ -84,8 +85,12 @@ static inline int h_prepare(struct h_op *h, const struct weir_operator_type *typ
     snprintf(path, sizeof path, "operators[%d]", op_index);
     h->problems = weir_options_apply(type->options, h->raw, h->conf, ignore, &p->diag, path);
     if (h->problems == 0) {
-        struct weir_prepare pr = {.schema = &p->schema, .diag = &p->diag, .path = path,
-                                  .op_index = op_index, .lateness_ms = p->lateness_ms};
+        struct weir_prepare pr = {.schema = &p->schema,
+                                  .diag = &p->diag,
+                                  .path = path,
+                                  .op_index = op_index,
+                                  .lateness_ms = p->lateness_ms,
+                                  .models_optional = p->models_optional};
         h->problems = type->prepare(h->conf, h->raw, &pr);
     }
     h->op.type = type;

@@ -313,8 +313,10 @@ static void test_bad_files(void)
 
 /* A trained forest explains from its layout made at prepare: the record
  * the split isolates is told by x, the other by none; the string column is
- * named after "out". */
-static void explain_as(const char *path, const char *out)
+ * named after "out". Under weir features / fit (models_optional) nothing is
+ * laid out at prepare; a forest that runs there all the same (upstream of
+ * the model operator the chain is cut at) explains a tree at a time, alike. */
+static void explain_as(const char *path, const char *out, int models_optional)
 {
     char c2[700], name[64];
     snprintf(c2, sizeof c2,
@@ -327,6 +329,7 @@ static void explain_as(const char *path, const char *out)
     h_pipe_init(&p);
     h_feature(&p, "x", 0);
     h_feature(&p, "y", 0);
+    p.models_optional = models_optional;
     CHECK(h_build(&h, &weir_op_iforest, c2, &p, 1) == 0);
     int why = -1;
     for (uint32_t k = 0; k < p.schema.nstr; k++)
@@ -356,7 +359,8 @@ static void explain_as(const char *path, const char *out)
     CHECK(lone && strcmp(lone, want[0]) == 0);
     CHECK(crowd && strcmp(crowd, want[1]) == 0);
     if (lone && crowd)
-        printf("iforest model explain (out %s): \"%s\" and \"%s\"\n", out, lone, crowd);
+        printf("iforest model explain (out %s%s): \"%s\" and \"%s\"\n", out,
+               models_optional ? ", features mode" : "", lone, crowd);
     weir_batch_put(b);
     weir_batch_pool_free(pool);
     h_free(&h);
@@ -371,8 +375,9 @@ static void test_explain(void)
     write_text(path, "{\"format\": \"weir-iforest\", \"version\": 1, \"features\": [\"x\", \"y\"], "
                      "\"center\": [2, 0], \"sample\": 4, \"trees\": [{\"feature\": [0, -1, -1], "
                      "\"split\": [1.5, 0, 0], \"right\": [2, 1, 3]}]}");
-    explain_as(path, "anomaly_score");
-    explain_as(path, "iso");
+    explain_as(path, "anomaly_score", 0);
+    explain_as(path, "iso", 0);
+    explain_as(path, "anomaly_score", 1);
     unlink(path);
 }
 
