@@ -2,6 +2,8 @@
 #include "models/jspan.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/jsonnum.h"
@@ -179,4 +181,24 @@ long jspan_numbers(struct jspan arr, double *out, size_t cap)
             return -1;
     }
     return rc < 0 ? -1 : (long)k;
+}
+
+json_t *jspan_load_but(const char *text, size_t len, struct jspan cut, size_t flags,
+                       json_error_t *jerr)
+{
+    if (!cut.p)
+        return json_loadb(text, len, flags, jerr);
+    size_t head = (size_t)(cut.p - text), tail = len - head - cut.n;
+    char *rest = malloc(head + 2 + tail);
+    if (!rest) {
+        snprintf(jerr->text, sizeof jerr->text, "out of memory");
+        jerr->line = 0;
+        return NULL;
+    }
+    memcpy(rest, text, head);
+    memcpy(rest + head, "[]", 2);
+    memcpy(rest + head + 2, cut.p + cut.n, tail);
+    json_t *root = json_loadb(rest, head + 2 + tail, flags, jerr);
+    free(rest);
+    return root;
 }

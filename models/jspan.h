@@ -8,6 +8,7 @@
 #ifndef WEIR_MODELS_JSPAN_H
 #define WEIR_MODELS_JSPAN_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 struct jspan {
@@ -35,5 +36,11 @@ long jspan_numbers(struct jspan arr, double *out, size_t cap);
 
 /* How many items an array holds, or -1 when it is malformed. */
 long jspan_count(struct jspan arr);
+
+/* jansson's tree of the text with the value at cut (a span of text, or p
+ * NULL: none) replaced by [], the loaders' way to read a file's small parts
+ * with jansson and its bulk from the text; NULL with jerr filled. */
+json_t *jspan_load_but(const char *text, size_t len, struct jspan cut, size_t flags,
+                       json_error_t *jerr);
 
 #endif

@@ -43,7 +43,8 @@ void weir_model_free(struct weir_model *m)
     free(m);
 }
 
-static int read_file(const char *path, unsigned char **buf, size_t *len, char *err, size_t errlen)
+int weir_model_read_file(const char *path, unsigned char **buf, size_t *len, char *err,
+                         size_t errlen)
 {
     struct stat st;
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) { /* a FIFO would block the load */
@@ -105,7 +106,7 @@ int weir_model_load(const char *path, struct weir_model **out, char *err, size_t
     unsigned char *buf = NULL;
     size_t len = 0;
     *out = NULL;
-    int rc = read_file(path, &buf, &len, err, errlen);
+    int rc = weir_model_read_file(path, &buf, &len, err, errlen);
     if (rc < 0)
         return rc;
     struct weir_model *m = calloc(1, sizeof *m);

@@ -48,6 +48,12 @@ struct weir_model {
  * told by the content. On error returns a negative errno and writes a
  * sentence naming the problem (the tensor, both shapes) into err. */
 int weir_model_load(const char *path, struct weir_model **out, char *err, size_t errlen);
+
+/* A model file's bytes (a regular file of at most 2 GiB), NUL-terminated in
+ * *buf (the caller frees it), or -errno with err filled ("cannot open model
+ * file PATH: ..."). */
+int weir_model_read_file(const char *path, unsigned char **buf, size_t *len, char *err,
+                         size_t errlen);
 void weir_model_free(struct weir_model *m);
 
 struct stat;

@@ -339,28 +339,6 @@ static struct jspan find_trees(const char *text, size_t len)
     return v;
 }
 
-/* The file's JSON but its trees, which are read from the text: jansson's
- * tree of them took 8 to 20 times the file's size. */
-static json_t *load_all_but_trees(const char *text, size_t len, struct jspan trees,
-                                  json_error_t *jerr)
-{
-    if (!trees.p)
-        return json_loadb(text, len, 0, jerr);
-    size_t head = (size_t)(trees.p - text), tail = len - head - trees.n;
-    char *rest = malloc(head + 2 + tail);
-    if (!rest) {
-        snprintf(jerr->text, sizeof jerr->text, "out of memory");
-        jerr->line = 0;
-        return NULL;
-    }
-    memcpy(rest, text, head);
-    memcpy(rest + head, "[]", 2);
-    memcpy(rest + head + 2, trees.p + trees.n, tail);
-    json_t *root = json_loadb(rest, head + 2 + tail, 0, jerr);
-    free(rest);
-    return root;
-}
-
 int weir_xgboost_load(struct weir_model *m, const char *text, size_t len, char *err,
                       size_t errlen)
 {
@@ -368,7 +346,9 @@ int weir_xgboost_load(struct weir_model *m, const char *text, size_t len, char *
     struct jspan tr = find_trees(text, len);
     if (tr.p && tr.p[0] != '[')
         tr.p = NULL; /* not an array: jansson reads it, and it is refused below */
-    json_t *root = load_all_but_trees(text, len, tr, &jerr);
+    /* the trees are read from the text: jansson's tree of them took 8 to 20
+     * times the file's size */
+    json_t *root = jspan_load_but(text, len, tr, 0, &jerr);
     if (!root)
         return FAIL("not valid JSON (line %d: %s)", jerr.line, jerr.text);
     m->kind = WEIR_MODEL_TREES;

@@ -3,12 +3,15 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/opstate.h"
 #include "engine/schema.h"
+#include "models/jspan.h"
+#include "models/model.h"
 
 #define MODEL_FORMAT "weir-iforest"
 
@@ -41,40 +44,79 @@ void iforest_model_free(struct iforest_model *m)
 
 /* ---- loading ------------------------------------------------------------- */
 
-/* Fills tree t from its JSON object; returns 0 or -1 with why filled. */
-static int load_tree(struct iforest_model *m, size_t t, const json_t *tree, char *why, size_t len)
+/* Whether an array's text holds integers only (no fraction, exponent,
+ * true or false, which jspan_numbers would read as numbers). */
+static int integers_only(struct jspan arr)
 {
-    const json_t *feat = json_object_get(tree, "feature"), *split = json_object_get(tree, "split"),
-                 *right = json_object_get(tree, "right");
-    size_t n = json_array_size(feat);
-    if (!json_is_array(feat) || !json_is_array(split) || !json_is_array(right) || n == 0 ||
-        json_array_size(split) != n || json_array_size(right) != n || n > m->tree_nodes) {
-        snprintf(why, len, "trees[%zu]: expected \"feature\", \"split\" and \"right\" arrays of "
-                 "one length from 1 to %zu (2 sample - 1)", t, m->tree_nodes);
+    for (size_t i = 0; i < arr.n; i++)
+        if (!strchr("0123456789-,[] \t\r\n", arr.p[i]) || !arr.p[i])
+            return 0;
+    return 1;
+}
+
+/* Fills tree t from its object in the text; buf: room for 3 * tree_nodes
+ * numbers. Returns 0 or -1 with why filled. */
+static int load_tree(struct iforest_model *m, size_t t, struct jspan tree, double *buf, char *why,
+                     size_t len)
+{
+    static const char *const keys[] = {"feature", "split", "right"};
+    struct jspan v[3];
+    size_t cap = m->tree_nodes;
+    double *feat = buf, *split = buf + cap, *right = buf + 2 * cap;
+    long n = -1;
+    if (jspan_members(tree, keys, 3, v) == 0 && v[0].p && v[1].p && v[2].p && integers_only(v[0]) &&
+        integers_only(v[2]) && (n = jspan_numbers(v[0], feat, cap)) > 0 &&
+        (jspan_numbers(v[1], split, cap) != n || jspan_numbers(v[2], right, cap) != n))
+        n = -1;
+    if (n <= 0) {
+        snprintf(why, len,
+                 "trees[%zu]: expected \"feature\", \"split\" and \"right\" arrays of "
+                 "one length from 1 to %zu (2 sample - 1), integers in \"feature\" and "
+                 "\"right\"",
+                 t, m->tree_nodes);
         return -1;
     }
     struct iforest_node *nodes = m->nodes + t * m->tree_nodes;
-    for (size_t k = 0; k < n; k++) {
-        const json_t *f = json_array_get(feat, k), *s = json_array_get(split, k),
-                     *r = json_array_get(right, k);
-        json_int_t q = json_is_integer(f) ? json_integer_value(f) : -2;
-        json_int_t off = json_is_integer(r) ? json_integer_value(r) : -1;
-        double v = json_is_number(s) ? json_number_value(s) : NAN;
+    for (size_t k = 0; k < (size_t)n; k++) {
+        long long q = fabs(feat[k]) < 1e9 ? (long long)feat[k] : -2; /* integers_only */
+        long long off = fabs(right[k]) < 1e9 ? (long long)right[k] : -1;
         int leaf = q == -1;
         /* children lie after their parent and inside the tree: every walk ends */
-        if (q < -1 || q >= (json_int_t)m->d || !isfinite(v) ||
-            (leaf ? off < 0 || off > (json_int_t)m->psi : off < 2 || k + (size_t)off >= n)) {
-            snprintf(why, len, "trees[%zu] node %zu: expected a feature from -1 (a leaf) to %zu, a "
+        if (q < -1 || q >= (long long)m->d || !isfinite(split[k]) ||
+            (leaf ? off < 0 || off > (long long)m->psi : off < 2 || k + (size_t)off >= (size_t)n)) {
+            snprintf(why, len,
+                     "trees[%zu] node %zu: expected a feature from -1 (a leaf) to %zu, a "
                      "finite split and a right child's offset >= 2 inside the tree (a leaf: its "
-                     "point count, 0 to sample), got feature %lld, right %lld", t, k, m->d - 1,
-                     (long long)q, (long long)off);
+                     "point count, 0 to sample), got feature %lld, right %lld",
+                     t, k, m->d - 1, q, off);
             return -1;
         }
-        nodes[k] = leaf ? (struct iforest_node){(float)iforest_c((double)off), IFOREST_LEAF,
-                                                (uint16_t)off}
-                        : (struct iforest_node){(float)v, (uint16_t)q, (uint16_t)off};
+        nodes[k] =
+            leaf ? (struct iforest_node){(float)iforest_c((double)off), IFOREST_LEAF, (uint16_t)off}
+                 : (struct iforest_node){(float)split[k], (uint16_t)q, (uint16_t)off};
     }
     return 0;
+}
+
+/* Every tree of the "trees" array in the text. */
+static int load_trees(struct iforest_model *m, struct jspan trees, char *why, size_t len)
+{
+    double *buf = malloc(3 * m->tree_nodes * sizeof *buf);
+    if (!buf) {
+        snprintf(why, len, "out of memory");
+        return -1;
+    }
+    struct jspan item;
+    size_t at = 0, t = 0;
+    int rc = 0;
+    while (rc == 0 && t < m->trees && jspan_next_item(trees, &at, &item) == 1)
+        rc = load_tree(m, t++, item, buf, why, len);
+    free(buf);
+    if (rc == 0 && t < m->trees) { /* counted, then not all read: never leave a tree empty */
+        snprintf(why, len, "trees[%zu]: expected a tree", t);
+        rc = -1;
+    }
+    return rc;
 }
 
 static uint64_t model_hash(const struct iforest_model *m)
@@ -89,22 +131,25 @@ static uint64_t model_hash(const struct iforest_model *m)
     return h;
 }
 
-static int load_json(const json_t *root, struct iforest_model *m, char *why, size_t len)
+/* root: the file's JSON but its trees, which are read from their text
+ * (jansson's tree of them took about 10 times the file's size). */
+static int load_json(const json_t *root, struct jspan trees, struct iforest_model *m, char *why,
+                     size_t len)
 {
     const json_t *format = json_object_get(root, "format");
     const json_t *feats = json_object_get(root, "features");
     const json_t *sample = json_object_get(root, "sample");
     const json_t *center = json_object_get(root, "center");
-    const json_t *trees = json_object_get(root, "trees");
     if (!json_is_string(format) || strcmp(json_string_value(format), MODEL_FORMAT) != 0 ||
         json_integer_value(json_object_get(root, "version")) != 1) {
         snprintf(why, len, "expected {\"format\": \"%s\", \"version\": 1, ...} (weir fit --type "
                  "iforest writes it)", MODEL_FORMAT);
         return -1;
     }
-    size_t d = json_array_size(feats), nt = json_array_size(trees);
+    long nt = trees.p && trees.p[0] == '[' ? jspan_count(trees) : -1;
+    size_t d = json_array_size(feats);
     json_int_t psi = json_is_integer(sample) ? json_integer_value(sample) : 0;
-    if (d == 0 || d > WEIR_SCHEMA_MAX || nt == 0 || nt > 1024 || psi < 1 || psi > 4096 ||
+    if (d == 0 || d > WEIR_SCHEMA_MAX || nt <= 0 || nt > 1024 || psi < 1 || psi > 4096 ||
         json_array_size(center) != d) {
         snprintf(why, len, "expected 1 to %d \"features\", as many \"center\" values, \"sample\" "
                  "from 1 to 4096 and 1 to 1024 \"trees\"", WEIR_SCHEMA_MAX);
@@ -119,42 +164,69 @@ static int load_json(const json_t *root, struct iforest_model *m, char *why, siz
         }
         names[q] = (char *)json_string_value(f);
     }
-    if (iforest_model_alloc(m, d, names, nt, (uint32_t)psi) < 0) {
+    if (iforest_model_alloc(m, d, names, (size_t)nt, (uint32_t)psi) < 0) {
         snprintf(why, len, "out of memory");
         return -1;
     }
     for (size_t q = 0; q < d; q++)
         m->center[q] = (float)json_number_value(json_array_get(center, q));
-    for (size_t t = 0; t < nt; t++)
-        if (load_tree(m, t, json_array_get(trees, t), why, len) < 0) {
-            iforest_model_free(m);
-            return -1;
-        }
+    if (load_trees(m, trees, why, len) < 0) {
+        iforest_model_free(m);
+        return -1;
+    }
     m->hash = model_hash(m);
     return 0;
+}
+
+/* The file's JSON but "trees", and where "trees" is in text (p NULL: not
+ * found by the scanner, a key written with escapes say: then from
+ * jansson's tree, dumped to *dumped). */
+static json_t *load_parts(const char *text, size_t n, struct jspan *trees, char **dumped,
+                          json_error_t *jerr)
+{
+    static const char *const key[] = {"trees"};
+    struct jspan root = jspan_value(text, n);
+    *trees = (struct jspan){NULL, 0};
+    *dumped = NULL;
+    if (!root.p || root.p[0] != '{' || jspan_members(root, key, 1, trees) < 0 || !trees->p ||
+        trees->p[0] != '[')
+        *trees = (struct jspan){NULL, 0};
+    json_t *rest = jspan_load_but(text, n, *trees, JSON_REJECT_DUPLICATES, jerr);
+    const json_t *whole = trees->p ? NULL : json_object_get(rest, "trees");
+    if (whole && (*dumped = json_dumps(whole, JSON_COMPACT)))
+        *trees = jspan_value(*dumped, strlen(*dumped));
+    return rest;
+}
+
+int iforest_model_parse(const char *text, size_t n, struct iforest_model *m, char *why, size_t len)
+{
+    *m = (struct iforest_model){0};
+    json_error_t jerr;
+    struct jspan trees;
+    char *dumped;
+    json_t *root = load_parts(text, n, &trees, &dumped, &jerr);
+    int rc = -1;
+    if (!root)
+        snprintf(why, len, "line %d: %s", jerr.line, jerr.text);
+    else
+        rc = load_json(root, trees, m, why, len);
+    json_decref(root);
+    free(dumped);
+    return rc;
 }
 
 int iforest_model_load(const char *path, struct iforest_model *m, char *why, size_t len)
 {
     *m = (struct iforest_model){0};
-    json_error_t jerr;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        FILE *f = fopen(path, "r");
-        int e = errno, opened = f != NULL;
-        if (f)
-            fclose(f);
-        if (opened)
-            snprintf(why, len, "%s: line %d: %s", path, jerr.line, jerr.text);
-        else
-            snprintf(why, len, "%s: %s", path, strerror(e));
+    unsigned char *text;
+    size_t n;
+    if (weir_model_read_file(path, &text, &n, why, len) < 0)
         return -1;
-    }
     char inner[512];
-    int rc = load_json(root, m, inner, sizeof inner);
+    int rc = iforest_model_parse((const char *)text, n, m, inner, sizeof inner);
     if (rc < 0)
         snprintf(why, len, "%s: %s", path, inner);
-    json_decref(root);
+    free(text);
     return rc;
 }
 
@@ -183,26 +255,52 @@ static json_t *tree_json(const struct iforest_model *m, size_t t)
     return tree;
 }
 
+/* The header through jansson, then the trees one at a time: a forest of
+ * 1,024 trees of 4,096 points as one jansson tree took about 10 times the
+ * file's size. The bytes are what one dump of the whole would write. */
 int iforest_model_save(const struct iforest_model *m, const char *path, char *why, size_t len)
 {
-    json_t *feats = json_array(), *center = json_array(), *trees = json_array();
-    json_t *root = json_pack("{s:s, s:i, s:o, s:I, s:o, s:o}", "format", MODEL_FORMAT, "version",
-                             1, "features", feats, "sample", (json_int_t)m->psi, "center", center,
-                             "trees", trees);
+    const size_t flags = JSON_COMPACT | JSON_REAL_PRECISION(9);
+    json_t *feats = json_array(), *center = json_array();
+    json_t *root =
+        json_pack("{s:s, s:i, s:o, s:I, s:o, s:[]}", "format", MODEL_FORMAT, "version", 1,
+                  "features", feats, "sample", (json_int_t)m->psi, "center", center, "trees");
     int ok = root != NULL;
     for (size_t q = 0; ok && q < m->d; q++)
         ok = json_array_append_new(feats, json_string(m->feature[q])) == 0 &&
              json_array_append_new(center, json_real(m->center[q])) == 0;
-    for (size_t t = 0; ok && t < m->trees; t++)
-        ok = json_array_append_new(trees, tree_json(m, t)) == 0;
-    if (!ok) {
-        json_decref(root);
-        snprintf(why, len, "out of memory");
-        return -1;
-    }
-    int rc = json_dump_file(root, path, JSON_COMPACT | JSON_REAL_PRECISION(9));
+    char *head = ok ? json_dumps(root, flags) : NULL; /* ... "trees":[]} */
     json_decref(root);
-    if (rc < 0)
+    size_t hl = head ? strlen(head) : 0;
+    FILE *f = NULL;
+    int rc = -1;
+    if (hl < 3 || strcmp(head + hl - 3, "[]}") != 0) {
+        snprintf(why, len, "out of memory");
+    } else if (!(f = fopen(path, "w"))) {
         snprintf(why, len, "%s: %s", path, strerror(errno));
-    return rc < 0 ? -1 : 0;
+    } else {
+        int wrote = fwrite(head, 1, hl - 2, f) == hl - 2, dumped = 1;
+        for (size_t t = 0; wrote && dumped && t < m->trees; t++) {
+            json_t *tree = tree_json(m, t);
+            char *text = tree ? json_dumps(tree, flags) : NULL;
+            json_decref(tree);
+            dumped = text != NULL;
+            wrote = dumped && (t == 0 || fputc(',', f) != EOF) && fputs(text, f) != EOF;
+            free(text);
+        }
+        wrote = wrote && fputs("]}", f) != EOF;
+        int e = errno;
+        if (fclose(f) != 0 && wrote) {
+            wrote = 0;
+            e = errno;
+        }
+        if (!dumped)
+            snprintf(why, len, "out of memory");
+        else if (!wrote)
+            snprintf(why, len, "%s: %s", path, strerror(e));
+        else
+            rc = 0;
+    }
+    free(head);
+    return rc;
 }

@@ -36,6 +36,9 @@ int iforest_model_alloc(struct iforest_model *m, size_t d, char *const *feature,
 /* Returns 0, or -1 with why filled ("PATH: ..."; the file, its format, the
  * node at fault). */
 int iforest_model_load(const char *path, struct iforest_model *m, char *why, size_t len);
+/* The same from the file's text (n bytes), why without the path (fuzzed:
+ * tests/fuzz/fuzz_model.c). */
+int iforest_model_parse(const char *text, size_t n, struct iforest_model *m, char *why, size_t len);
 int iforest_model_save(const struct iforest_model *m, const char *path, char *why, size_t len);
 void iforest_model_free(struct iforest_model *m);
 

@@ -262,6 +262,12 @@ warned=$(sed -n 's/.*warning: explaining a record with this forest may take \([^
     --out "$T/small.json" --quiet >/dev/null 2>"$T/small.err" && [ ! -s "$T/small.err" ] &&
     "$WEIR_BIN" validate "$T/wide.json" --set "operators[1].model=$T/small.json" >/dev/null 2>&1 && ok ||
     fail "iforest: the refit with the defaults failed, warned or was refused: $(cat "$T/small.err")"
+# the forest is written a tree at a time: a full disk is named, exit 1
+if [ -w /dev/full ]; then
+    "$WEIR_BIN" fit "$T/wide.csv" --type iforest --out /dev/full --quiet >/dev/null 2>"$T/full.err"
+    [ $? -eq 1 ] && grep -q "^weir: fit: /dev/full: No space left on device" "$T/full.err" && ok ||
+        fail "iforest: writing to a full disk: $(cat "$T/full.err")"
+fi
 
 # from the pipeline directly: the same file as from its feature CSV
 "$WEIR_BIN" fit "$T/p.json" --features a,b,c,ab --type logistic --label y_lin \

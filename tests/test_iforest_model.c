@@ -223,7 +223,9 @@ static void test_bad_files(void)
     char c2[700], msg[1200];
     snprintf(c2, sizeof c2, "{\"fields\": [\"x\", \"y\"], \"model\": \"%s/none.json\"}", dir);
     snprintf(msg, sizeof msg,
-             "test.json: operators[1].model: %s/none.json: No such file or directory", dir);
+             "test.json: operators[1].model: cannot open model file %s/none.json: No such file "
+             "or directory",
+             dir);
     h_expect_prepare_error(&weir_op_iforest, feats, 1, c2, msg);
     /* fields not the model's, in its order */
     snprintf(c2, sizeof c2, "{\"fields\": [\"y\", \"x\"], \"model\": \"%s\"}", model_path);
@@ -275,7 +277,22 @@ static void test_bad_files(void)
              "\"right\": [2, 1, 1, 1]}]}",
              head);
     expect_bad_file(text, "trees[0]: expected \"feature\", \"split\" and \"right\" arrays of one "
-                          "length from 1 to 3 (2 sample - 1)");
+                          "length from 1 to 3 (2 sample - 1), integers in \"feature\" and "
+                          "\"right\"");
+    /* the trees are read from the text, not jansson's tree: integers still
+     * as written (not true, 1.0 or 2e0), strings refused */
+    static const char *const not_integers[] = {
+        "{\"feature\": [true, -1, -1], \"split\": [1, 0, 0], \"right\": [2, 1, 1]}",
+        "{\"feature\": [0, -1, -1], \"split\": [1, 0, 0], \"right\": [2.0, 1, 1]}",
+        "{\"feature\": [0, -1, -1], \"split\": [1, 0, 0], \"right\": [2e0, 1, 1]}",
+        "{\"feature\": [0, -1, -1], \"split\": [\"1\", 0, 0], \"right\": [2, 1, 1]}",
+        "{\"feature\": [0, -1, -1], \"split\": [1, 0, 0]}"};
+    for (size_t k = 0; k < sizeof not_integers / sizeof *not_integers; k++) {
+        snprintf(text, sizeof text, "%s%s]}", head, not_integers[k]);
+        expect_bad_file(text, "trees[0]: expected \"feature\", \"split\" and \"right\" arrays of "
+                              "one length from 1 to 3 (2 sample - 1), integers in \"feature\" "
+                              "and \"right\"");
+    }
     /* a hand-written forest of one split loads and scores as written */
     snprintf(text, sizeof text, "%s%s]}", head, tree_ok);
     snprintf(c2, sizeof c2, "%s/one.json", dir);
@@ -286,6 +303,16 @@ static void test_bad_files(void)
     float s2[2];
     run(c3, two, 2, s2);
     CHECK(s2[0] == 0.5f && s2[1] == 0.5f); /* depth 1 + c(1) = 1 = c(2): 2^-1 */
+    /* "trees" written with an escape: found by jansson, read the same */
+    snprintf(text, sizeof text, "%s", head);
+    char *key = strstr(text, "\"trees\"");
+    CHECK(key != NULL);
+    if (key)
+        snprintf(key, sizeof text - (size_t)(key - text), "\"tr\\u0065es\": [%s]}", tree_ok);
+    write_text(c2, text);
+    s2[0] = s2[1] = 0;
+    run(c3, two, 2, s2);
+    CHECK(s2[0] == 0.5f && s2[1] == 0.5f);
     /* a split may leave a side empty: a leaf of 0 points (c(0) = 0) */
     snprintf(text, sizeof text,
              "%s{\"feature\": [0, -1, -1], \"split\": [1.5, 0, 0], "
