@@ -188,17 +188,22 @@ json_t *jspan_load_but(const char *text, size_t len, struct jspan cut, size_t fl
 {
     if (!cut.p)
         return json_loadb(text, len, flags, jerr);
-    size_t head = (size_t)(cut.p - text), tail = len - head - cut.n;
-    char *rest = malloc(head + 2 + tail);
+    size_t head = (size_t)(cut.p - text), tail = len - head - cut.n, lines = 0;
+    for (size_t i = 0; i < cut.n; i++)
+        lines += cut.p[i] == '\n';
+    char *rest = malloc(head + 2 + lines + tail);
     if (!rest) {
         snprintf(jerr->text, sizeof jerr->text, "out of memory");
         jerr->line = 0;
         return NULL;
     }
+    /* [, the cut's line breaks, ]: an error after it is on the file's line */
     memcpy(rest, text, head);
-    memcpy(rest + head, "[]", 2);
-    memcpy(rest + head + 2, cut.p + cut.n, tail);
-    json_t *root = json_loadb(rest, head + 2 + tail, flags, jerr);
+    rest[head] = '[';
+    memset(rest + head + 1, '\n', lines);
+    rest[head + 1 + lines] = ']';
+    memcpy(rest + head + 2 + lines, cut.p + cut.n, tail);
+    json_t *root = json_loadb(rest, head + 2 + lines + tail, flags, jerr);
     free(rest);
     return root;
 }

@@ -38,7 +38,8 @@ long jspan_numbers(struct jspan arr, double *out, size_t cap);
 long jspan_count(struct jspan arr);
 
 /* jansson's tree of the text with the value at cut (a span of text, or p
- * NULL: none) replaced by [], the loaders' way to read a file's small parts
+ * NULL: none) replaced by [] (and its line breaks: jansson's error lines
+ * are the file's), the loaders' way to read a file's small parts
  * with jansson and its bulk from the text; NULL with jerr filled. */
 json_t *jspan_load_but(const char *text, size_t len, struct jspan cut, size_t flags,
                        json_error_t *jerr);

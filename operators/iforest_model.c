@@ -44,18 +44,22 @@ void iforest_model_free(struct iforest_model *m)
 
 /* ---- loading ------------------------------------------------------------- */
 
-/* Whether an array's text holds integers only (no fraction, exponent,
- * true or false, which jspan_numbers would read as numbers). */
-static int integers_only(struct jspan arr)
+/* Whether an array's text holds only what its numbers may be written
+ * with (jspan_numbers would read true and false as 1 and 0); INTEGERS no
+ * fraction or exponent either, as jansson's integers. */
+static int written_with(struct jspan arr, const char *chars)
 {
     for (size_t i = 0; i < arr.n; i++)
-        if (!strchr("0123456789-,[] \t\r\n", arr.p[i]) || !arr.p[i])
+        if (!arr.p[i] || !strchr(chars, arr.p[i]))
             return 0;
     return 1;
 }
+#define INTEGERS "0123456789-,[] \t\r\n"
+#define NUMBERS  INTEGERS "+.eE"
 
 /* Fills tree t from its object in the text; buf: room for 3 * tree_nodes
- * numbers. Returns 0 or -1 with why filled. */
+ * numbers. A key repeated in the object counts its last value (jspan.h),
+ * where jansson's tree refused it. Returns 0 or -1 with why filled. */
 static int load_tree(struct iforest_model *m, size_t t, struct jspan tree, double *buf, char *why,
                      size_t len)
 {
@@ -64,8 +68,9 @@ static int load_tree(struct iforest_model *m, size_t t, struct jspan tree, doubl
     size_t cap = m->tree_nodes;
     double *feat = buf, *split = buf + cap, *right = buf + 2 * cap;
     long n = -1;
-    if (jspan_members(tree, keys, 3, v) == 0 && v[0].p && v[1].p && v[2].p && integers_only(v[0]) &&
-        integers_only(v[2]) && (n = jspan_numbers(v[0], feat, cap)) > 0 &&
+    if (jspan_members(tree, keys, 3, v) == 0 && v[0].p && v[1].p && v[2].p &&
+        written_with(v[0], INTEGERS) && written_with(v[1], NUMBERS) &&
+        written_with(v[2], INTEGERS) && (n = jspan_numbers(v[0], feat, cap)) > 0 &&
         (jspan_numbers(v[1], split, cap) != n || jspan_numbers(v[2], right, cap) != n))
         n = -1;
     if (n <= 0) {
@@ -78,7 +83,7 @@ static int load_tree(struct iforest_model *m, size_t t, struct jspan tree, doubl
     }
     struct iforest_node *nodes = m->nodes + t * m->tree_nodes;
     for (size_t k = 0; k < (size_t)n; k++) {
-        long long q = fabs(feat[k]) < 1e9 ? (long long)feat[k] : -2; /* integers_only */
+        long long q = fabs(feat[k]) < 1e9 ? (long long)feat[k] : -2; /* written_with */
         long long off = fabs(right[k]) < 1e9 ? (long long)right[k] : -1;
         int leaf = q == -1;
         /* children lie after their parent and inside the tree: every walk ends */
@@ -255,12 +260,22 @@ static json_t *tree_json(const struct iforest_model *m, size_t t)
     return tree;
 }
 
+/* Writes n bytes of s; 0 with *e = errno when it cannot. */
+static int put(FILE *f, const char *s, size_t n, int *e)
+{
+    if (fwrite(s, 1, n, f) == n)
+        return 1;
+    *e = errno;
+    return 0;
+}
+
 /* The header through jansson, then the trees one at a time: a forest of
  * 1,024 trees of 4,096 points as one jansson tree took about 10 times the
  * file's size. The bytes are what one dump of the whole would write. */
 int iforest_model_save(const struct iforest_model *m, const char *path, char *why, size_t len)
 {
     const size_t flags = JSON_COMPACT | JSON_REAL_PRECISION(9);
+    static const char last[] = ",\"trees\":[]}";
     json_t *feats = json_array(), *center = json_array();
     json_t *root =
         json_pack("{s:s, s:i, s:o, s:I, s:o, s:[]}", "format", MODEL_FORMAT, "version", 1,
@@ -269,27 +284,28 @@ int iforest_model_save(const struct iforest_model *m, const char *path, char *wh
     for (size_t q = 0; ok && q < m->d; q++)
         ok = json_array_append_new(feats, json_string(m->feature[q])) == 0 &&
              json_array_append_new(center, json_real(m->center[q])) == 0;
-    char *head = ok ? json_dumps(root, flags) : NULL; /* ... "trees":[]} */
+    char *head = ok ? json_dumps(root, flags) : NULL;
     json_decref(root);
     size_t hl = head ? strlen(head) : 0;
     FILE *f = NULL;
-    int rc = -1;
-    if (hl < 3 || strcmp(head + hl - 3, "[]}") != 0) {
+    int rc = -1, e = 0;
+    if (!head) {
         snprintf(why, len, "out of memory");
+    } else if (hl < sizeof last || strcmp(head + hl - (sizeof last - 1), last) != 0) {
+        snprintf(why, len, "jansson wrote the header in an order not expected: %.60s", head);
     } else if (!(f = fopen(path, "w"))) {
         snprintf(why, len, "%s: %s", path, strerror(errno));
     } else {
-        int wrote = fwrite(head, 1, hl - 2, f) == hl - 2, dumped = 1;
+        int wrote = put(f, head, hl - 2, &e), dumped = 1; /* through the trees' [ */
         for (size_t t = 0; wrote && dumped && t < m->trees; t++) {
             json_t *tree = tree_json(m, t);
             char *text = tree ? json_dumps(tree, flags) : NULL;
             json_decref(tree);
             dumped = text != NULL;
-            wrote = dumped && (t == 0 || fputc(',', f) != EOF) && fputs(text, f) != EOF;
+            wrote = !dumped || ((t == 0 || put(f, ",", 1, &e)) && put(f, text, strlen(text), &e));
             free(text);
         }
-        wrote = wrote && fputs("]}", f) != EOF;
-        int e = errno;
+        wrote = wrote && put(f, "]}", 2, &e);
         if (fclose(f) != 0 && wrote) {
             wrote = 0;
             e = errno;

@@ -17,6 +17,7 @@
 
 #include "fit/iforest.h"
 #include "operators/iforest_forest.h"
+#include "operators/iforest_model.h"
 #include "tests/check.h"
 #include "tests/iforest_ref.h"
 #include "tests/op_harness.h"
@@ -217,6 +218,38 @@ static void expect_bad_file(const char *text, const char *want)
 static const char tree_ok[] = "{\"feature\": [0, -1, -1], \"split\": [1.5, 0, 0], "
                               "\"right\": [2, 1, 1]}";
 
+/* A forest is written a tree at a time, as one jansson dump of the whole
+ * wrote it: these bytes. */
+static void test_save_bytes(void)
+{
+    static char *names[] = {"x", "y"};
+    struct iforest_model m;
+    char path[300], why[300], got[400] = "";
+    CHECK(iforest_model_alloc(&m, 2, names, 2, 2) == 0);
+    m.center[0] = 0.5f;
+    m.center[1] = 1.0f / 3;
+    for (size_t t = 0; t < 2; t++) {
+        struct iforest_node *n = m.nodes + t * m.tree_nodes;
+        n[0] = (struct iforest_node){t ? 0.1f : 1.5f, (uint16_t)t, 2};
+        n[1] = (struct iforest_node){0, IFOREST_LEAF, 1};
+        n[2] = (struct iforest_node){0, IFOREST_LEAF, 1};
+    }
+    snprintf(path, sizeof path, "%s/bytes.json", dir);
+    CHECK(iforest_model_save(&m, path, why, sizeof why) == 0);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    if (f) {
+        got[fread(got, 1, sizeof got - 1, f)] = 0;
+        fclose(f);
+    }
+    CHECK_STR(got, "{\"format\":\"weir-iforest\",\"version\":1,\"features\":[\"x\",\"y\"],"
+                   "\"sample\":2,\"center\":[0.5,0.333333343],\"trees\":[{\"feature\":[0,-1,-1],"
+                   "\"split\":[1.5,0.0,0.0],\"right\":[2,1,1]},{\"feature\":[1,-1,-1],\"split\":"
+                   "[0.100000001,0.0,0.0],\"right\":[2,1,1]}]}");
+    iforest_model_free(&m);
+    unlink(path);
+}
+
 static void test_bad_files(void)
 {
     static const char *const feats[] = {"x", "y", "z", NULL};
@@ -286,6 +319,7 @@ static void test_bad_files(void)
         "{\"feature\": [0, -1, -1], \"split\": [1, 0, 0], \"right\": [2.0, 1, 1]}",
         "{\"feature\": [0, -1, -1], \"split\": [1, 0, 0], \"right\": [2e0, 1, 1]}",
         "{\"feature\": [0, -1, -1], \"split\": [\"1\", 0, 0], \"right\": [2, 1, 1]}",
+        "{\"feature\": [0, -1, -1], \"split\": [true, 0, 0], \"right\": [2, 1, 1]}",
         "{\"feature\": [0, -1, -1], \"split\": [1, 0, 0]}"};
     for (size_t k = 0; k < sizeof not_integers / sizeof *not_integers; k++) {
         snprintf(text, sizeof text, "%s%s]}", head, not_integers[k]);
@@ -293,6 +327,20 @@ static void test_bad_files(void)
                               "one length from 1 to 3 (2 sample - 1), integers in \"feature\" "
                               "and \"right\"");
     }
+    snprintf(text, sizeof text,
+             "%s{\"feature\": [0, -1, -1], \"split\": [1e400, 0, 0], \"right\": [2, 1, 1]}]}",
+             head);
+    expect_bad_file(text, "trees[0] node 0: expected a feature from -1 (a leaf) to 1, a finite "
+                          "split and a right child's offset >= 2 inside the tree (a leaf: its "
+                          "point count, 0 to sample), got feature 0, right 2");
+    snprintf(text, sizeof text, "%s", head);
+    snprintf(text + strlen(text) - 1, sizeof text - strlen(text) + 1, "{}}");
+    expect_bad_file(text, "expected 1 to 256 \"features\", as many \"center\" values, \"sample\" "
+                          "from 1 to 4096 and 1 to 1024 \"trees\"");
+    /* a mistake after trees written over several lines (one the scanner
+     * passes over, jansson not): the line in the file */
+    snprintf(text, sizeof text, "%s\n%s,\n%s\n], \"x\": tru}", head, tree_ok, tree_ok);
+    expect_bad_file(text, "line 4: invalid token near 'tru'");
     /* a hand-written forest of one split loads and scores as written */
     snprintf(text, sizeof text, "%s%s]}", head, tree_ok);
     snprintf(c2, sizeof c2, "%s/one.json", dir);
@@ -483,6 +531,7 @@ int main(void)
     test_deterministic();
     test_hold_side();
     test_bad_files();
+    test_save_bytes();
     test_explain();
     test_explain_bound();
     unlink(model_path);
