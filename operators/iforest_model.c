@@ -211,7 +211,10 @@ int iforest_model_parse(const char *text, size_t n, struct iforest_model *m, cha
     char *dumped;
     json_t *root = load_parts(text, n, &trees, &dumped, &jerr);
     int rc = -1;
-    if (!root)
+    if (!root && (json_error_code(&jerr) == json_error_out_of_memory ||
+                  strcmp(jerr.text, "out of memory") == 0)) /* jansson's, jspan_load_but's */
+        snprintf(why, len, "out of memory");
+    else if (!root)
         snprintf(why, len, "line %d: %s", jerr.line, jerr.text);
     else
         rc = load_json(root, trees, m, why, len);
