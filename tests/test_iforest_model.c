@@ -260,6 +260,15 @@ static void test_bad_files(void)
              "or directory",
              dir);
     h_expect_prepare_error(&weir_op_iforest, feats, 1, c2, msg);
+    /* a FIFO is refused, not read (the load would wait for a writer) */
+    snprintf(c2, sizeof c2, "%s/fifo.json", dir);
+    CHECK(mkfifo(c2, 0600) == 0);
+    snprintf(msg, sizeof msg,
+             "test.json: operators[1].model: model file %s: expected a regular file", c2);
+    char fifo_conf[700];
+    snprintf(fifo_conf, sizeof fifo_conf, "{\"fields\": [\"x\", \"y\"], \"model\": \"%s\"}", c2);
+    h_expect_prepare_error(&weir_op_iforest, feats, 1, fifo_conf, msg);
+    unlink(c2);
     /* fields not the model's, in its order */
     snprintf(c2, sizeof c2, "{\"fields\": [\"y\", \"x\"], \"model\": \"%s\"}", model_path);
     snprintf(msg, sizeof msg,
