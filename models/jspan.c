@@ -207,3 +207,23 @@ json_t *jspan_load_but(const char *text, size_t len, struct jspan cut, size_t fl
     free(rest);
     return root;
 }
+
+json_t *jspan_load_split(const char *text, size_t len, const char *const *path, size_t n,
+                         size_t flags, struct jspan *arr, char **dumped, json_error_t *jerr)
+{
+    struct jspan v = jspan_value(text, len);
+    for (size_t i = 0; i < n && v.p; i++)
+        if (jspan_members(v, &path[i], 1, &v) < 0)
+            v.p = NULL;
+    *arr = v.p && v.p[0] == '[' ? v : (struct jspan){NULL, 0};
+    *dumped = NULL;
+    json_t *rest = jspan_load_but(text, len, *arr, flags, jerr);
+    if (arr->p || !rest)
+        return rest;
+    const json_t *j = rest;
+    for (size_t i = 0; i < n && j; i++)
+        j = json_object_get(j, path[i]);
+    if (json_array_size(j) && (*dumped = json_dumps(j, JSON_COMPACT)))
+        *arr = jspan_value(*dumped, strlen(*dumped));
+    return rest;
+}

@@ -44,4 +44,13 @@ long jspan_count(struct jspan arr);
 json_t *jspan_load_but(const char *text, size_t len, struct jspan cut, size_t flags,
                        json_error_t *jerr);
 
+/* A model file's two parts: the array at the object path (n keys from the
+ * root) in *arr, from the text, and jansson's tree of the rest (returned;
+ * NULL with jerr filled). When the scanner does not find that array (a key
+ * written with escapes, a NUL jansson passes over) and jansson does, *arr
+ * spans jansson's dump of it, in *dumped (else NULL; the caller frees it);
+ * *arr is p NULL when neither finds a non-empty array there. */
+json_t *jspan_load_split(const char *text, size_t len, const char *const *path, size_t n,
+                         size_t flags, struct jspan *arr, char **dumped, json_error_t *jerr);
+
 #endif

@@ -328,36 +328,20 @@ static int trees(struct weir_model *m, json_t *learner, struct jspan arr, char *
     return 0;
 }
 
-/* learner.gradient_booster.model.trees in the text, or p NULL. */
-static struct jspan find_trees(const char *text, size_t len)
-{
-    static const char *const path[] = {"learner", "gradient_booster", "model", "trees"};
-    struct jspan v = jspan_value(text, len);
-    for (int i = 0; i < 4 && v.p; i++)
-        if (jspan_members(v, &path[i], 1, &v) < 0)
-            return (struct jspan){NULL, 0};
-    return v;
-}
-
 int weir_xgboost_load(struct weir_model *m, const char *text, size_t len, char *err,
                       size_t errlen)
 {
+    static const char *const path[] = {"learner", "gradient_booster", "model", "trees"};
     json_error_t jerr;
-    struct jspan tr = find_trees(text, len);
-    if (tr.p && tr.p[0] != '[')
-        tr.p = NULL; /* not an array: jansson reads it, and it is refused below */
+    struct jspan tr;
+    char *dumped;
     /* the trees are read from the text: jansson's tree of them took 8 to 20
-     * times the file's size */
-    json_t *root = jspan_load_but(text, len, tr, 0, &jerr);
+     * times the file's size (not an array: refused below) */
+    json_t *root = jspan_load_split(text, len, path, 4, 0, &tr, &dumped, &jerr);
     if (!root)
         return FAIL("not valid JSON (line %d: %s)", jerr.line, jerr.text);
     m->kind = WEIR_MODEL_TREES;
     json_t *learner = json_object_get(root, "learner");
-    char *dumped = NULL; /* jansson found trees the scanner did not (keys written with
-                          * escapes, a NUL jansson passes over): read from its text of them */
-    json_t *jtrees = path_get(learner, "gradient_booster", "model", "trees");
-    if (!tr.p && json_array_size(jtrees) && (dumped = json_dumps(jtrees, JSON_COMPACT)))
-        tr = jspan_value(dumped, strlen(dumped));
     int rc = learner ? objective(m, learner, err, errlen)
                      : FAIL("not an XGBoost JSON model: no \"learner\"");
     if (rc == 0)

@@ -151,7 +151,7 @@ static int load_json(const json_t *root, struct jspan trees, struct iforest_mode
                  "iforest writes it)", MODEL_FORMAT);
         return -1;
     }
-    long nt = trees.p && trees.p[0] == '[' ? jspan_count(trees) : -1;
+    long nt = trees.p ? jspan_count(trees) : -1;
     size_t d = json_array_size(feats);
     json_int_t psi = json_is_integer(sample) ? json_integer_value(sample) : 0;
     if (d == 0 || d > WEIR_SCHEMA_MAX || nt <= 0 || nt > 1024 || psi < 1 || psi > 4096 ||
@@ -183,33 +183,15 @@ static int load_json(const json_t *root, struct jspan trees, struct iforest_mode
     return 0;
 }
 
-/* The file's JSON but "trees", and where "trees" is in text (p NULL: not
- * found by the scanner, a key written with escapes say: then from
- * jansson's tree, dumped to *dumped). */
-static json_t *load_parts(const char *text, size_t n, struct jspan *trees, char **dumped,
-                          json_error_t *jerr)
-{
-    static const char *const key[] = {"trees"};
-    struct jspan root = jspan_value(text, n);
-    *trees = (struct jspan){NULL, 0};
-    *dumped = NULL;
-    if (!root.p || root.p[0] != '{' || jspan_members(root, key, 1, trees) < 0 || !trees->p ||
-        trees->p[0] != '[')
-        *trees = (struct jspan){NULL, 0};
-    json_t *rest = jspan_load_but(text, n, *trees, JSON_REJECT_DUPLICATES, jerr);
-    const json_t *whole = trees->p ? NULL : json_object_get(rest, "trees");
-    if (whole && (*dumped = json_dumps(whole, JSON_COMPACT)))
-        *trees = jspan_value(*dumped, strlen(*dumped));
-    return rest;
-}
-
 int iforest_model_parse(const char *text, size_t n, struct iforest_model *m, char *why, size_t len)
 {
     *m = (struct iforest_model){0};
+    static const char *const path[] = {"trees"};
     json_error_t jerr;
     struct jspan trees;
     char *dumped;
-    json_t *root = load_parts(text, n, &trees, &dumped, &jerr);
+    json_t *root =
+        jspan_load_split(text, n, path, 1, JSON_REJECT_DUPLICATES, &trees, &dumped, &jerr);
     int rc = -1;
     if (!root && (json_error_code(&jerr) == json_error_out_of_memory ||
                   strcmp(jerr.text, "out of memory") == 0)) /* jansson's, jspan_load_but's */
