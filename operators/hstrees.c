@@ -43,7 +43,7 @@
  *
  * (score = 1 - mass / window). A worker holds one tree laid out (21 bytes
  * per node). "explain" on trees whose account could hold the loop for long
- * (explain_steps over 1e8) is an error at prepare.
+ * (explain_steps over 1e7) is an error at prepare.
  *
  * State: per partition, or per key with "by": trees * 2^(depth+1) * 8 bytes
  * of masses (25 trees of depth 10: 410 kB), plus three min/max pairs per
@@ -99,8 +99,8 @@ static const struct weir_option hst_options[] = {
         "value, the range the reference masses were scaled by (seen before their window; the "
         "first window's: to its end) and f_lo..f_hi when written upstream",
         "0.5", WEIR_OPT_RANGE, 0, 1,
-        "this (and above 0) gets the text (at most trees * leaves * (min(depth, fields) + 1)^2 "
-        "steps each, docs/models.md; over 1e8 is an error; most ordinary records score 0)"),
+        "this (and above 0) gets the text (at most trees * nodes * ceil(min(depth, fields) / 2) "
+        "steps each, docs/models.md; over 1e7 is an error; most ordinary records score 0)"),
     WEIR_STATE_OPTION_ROWS(struct hst_conf, state),
     {0},
 };
@@ -152,9 +152,9 @@ static void build_tree(struct hst_conf *c, size_t t, uint64_t *rng)
     }
 }
 
-/* TreeSHAP's steps for one record at most: leaves × (m + 1)² per tree, m
+/* TreeSHAP's steps for one record at most: nodes × ⌈m / 2⌉ per tree, m
  * the longest path's distinct features (the depth, or the fields when
- * fewer; a node costs about m + 1 too).
+ * fewer; weir_trees_shap_steps).
  * A path goes on only through a node with reference mass at least
  * size_limit × window (and above 0): level k has at most 2^k nodes,
  * `window` holding any mass and 1 / size_limit holding that much; a tree
@@ -166,8 +166,8 @@ static double explain_steps(const struct hst_conf *c)
         per_level = 1 / c->size_limit;
     for (int k = 0; k < (int)c->depth; k++)
         inner += fmin(ldexp(1, k), per_level);
-    double m = (double)(c->fields.n < (size_t)c->depth ? c->fields.n : (size_t)c->depth);
-    return (double)c->trees * (inner + 1) * (m + 1) * (m + 1);
+    size_t m = c->fields.n < (size_t)c->depth ? c->fields.n : (size_t)c->depth;
+    return (double)c->trees * weir_trees_shap_steps(2 * inner + 1, m);
 }
 
 static int explain_bounded(const struct hst_conf *c, struct weir_prepare *p)
@@ -181,7 +181,7 @@ static int explain_bounded(const struct hst_conf *c, struct weir_prepare *p)
              (long long)c->trees, (long long)c->depth, c->fields.n, (long long)c->window,
              c->size_limit);
     return scorer_explain_bounded(p, explain_steps(c), config,
-                                  "trees * leaves * (min(depth, fields) + 1)^2",
+                                  "trees * nodes * ceil(min(depth, fields) / 2)",
                                   "fewer trees, less depth, a smaller window or a larger "
                                   "size_limit, or no explain");
 }

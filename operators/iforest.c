@@ -35,8 +35,8 @@
  * shortened its mean path most, by their exact Shapley values
  * (operators/iforest_explain.h: TreeSHAP over the isolation trees), each
  * with its value, its mean over the trees' sample and f_lo..f_hi when an
- * earlier operator writes them. About trees * leaves * depth² steps per
- * explained record (2.7 ms for 100 trees of 1,024 points); more than
+ * earlier operator writes them. About trees * nodes * depth / 2 steps per
+ * explained record (1.7 ms for 100 trees of 1,024 points); more than
  * SCORER_EXPLAIN_MAX_STEPS is an error at prepare (explain_bounded). An online
  * forest changes with each rebuild and is per key: its trees are laid out
  * for TreeSHAP one at a time, in the worker's room for one tree (21 bytes
@@ -129,8 +129,9 @@ static const struct weir_option iforest_options[] = {
         "shortened its mean path most (their exact Shapley values), with each one's value, its "
         "mean over the trees' sample and f_lo..f_hi when written upstream",
         "0.6", WEIR_OPT_RANGE, 0, 1,
-        "this (and above 0) gets the text (at most trees * sample * (min(ceil(log2 sample), "
-        "fields) + 1)^2 steps each, over 1e8 is an error; ordinary points score about 0.5)"),
+        "this (and above 0) gets the text (at most trees * (2 * sample - 1) * "
+        "ceil(min(ceil(log2 sample), fields) / 2) steps each, over 1e7 is an error; ordinary "
+        "points score about 0.5)"),
     WEIR_STATE_OPTION_ROWS(struct iforest_conf, state),
     {0},
 };
@@ -203,18 +204,19 @@ static int prepare_model(struct iforest_conf *c, const json_t *raw, struct weir_
 }
 
 /* "explain" whose account could hold the loop for long is refused.
- * TreeSHAP's steps for one record are at most the trees' leaves × (m + 1)²,
- * m the distinct inputs on a leaf's path (a node costs about m + 1 too).
- * Online: a tree of psi points has at most psi leaves (a split parts the
- * points its node holds) on paths of at most ceil(log2 psi) splits. A
+ * TreeSHAP's steps for one record are at most the trees' nodes × ⌈m / 2⌉,
+ * m the distinct inputs on a path (weir_trees_shap_steps). Online: a tree
+ * of psi points has at most psi leaves (a split parts the points its node
+ * holds), 2 psi - 1 nodes, on paths of at most ceil(log2 psi) splits. A
  * trained forest's file may hold other trees: counted once laid out. */
 static double online_steps(const struct iforest_conf *c)
 {
     size_t limit = 0;
     while (((size_t)1 << limit) < (size_t)c->sample)
         limit++;
-    double m = (double)(limit < c->fields.n ? limit : c->fields.n);
-    return (double)c->trees * (double)c->sample * (m + 1) * (m + 1);
+    double nodes = 2 * (double)c->sample - 1;
+    return (double)c->trees *
+           weir_trees_shap_steps(nodes, limit < c->fields.n ? limit : c->fields.n);
 }
 
 static int explain_bounded(const struct iforest_conf *c, struct weir_prepare *p)
@@ -226,13 +228,14 @@ static int explain_bounded(const struct iforest_conf *c, struct weir_prepare *p)
         snprintf(config, sizeof config, "%lld trees of %lld points over %zu fields",
                  (long long)c->trees, (long long)c->sample, c->fields.n);
         return scorer_explain_bounded(p, online_steps(c), config,
-                                      "trees * sample * (min(ceil(log2 sample), fields) + 1)^2",
+                                      "trees * (2 * sample - 1) * "
+                                      "ceil(min(ceil(log2 sample), fields) / 2)",
                                       "fewer trees, a smaller sample, or no explain");
     }
     snprintf(config, sizeof config, "the %zu trees of %s over %zu fields", c->trained.trees,
              c->model, c->fields.n);
     return scorer_explain_bounded(p, iforest_explain_steps(&c->trained_laid, c->fields.n), config,
-                                  "their leaves * (min(depth, fields) + 1)^2",
+                                  "their nodes * ceil(min(depth, fields) / 2)",
                                   "a forest of fewer or smaller trees, or no explain");
 }
 

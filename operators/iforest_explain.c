@@ -56,8 +56,8 @@ double iforest_explain_steps(const struct laid_trees *f, size_t d)
         size_t leaves = 0;
         for (size_t k = 0; k < f->tree_nodes; k++)
             leaves += f->is_leaf[t * f->tree_nodes + k];
-        double m = (double)(f->depth[t] < d ? f->depth[t] : d);
-        steps += (double)leaves * (m + 1) * (m + 1);
+        /* a grown tree's splits have two children: one node fewer than leaves */
+        steps += weir_trees_shap_steps(2.0 * (double)leaves - 1, f->depth[t] < d ? f->depth[t] : d);
     }
     return steps;
 }

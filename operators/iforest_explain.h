@@ -28,10 +28,10 @@ int iforest_lay_out(struct laid_trees *f, const struct iforest_node *nodes, size
                     size_t tree_nodes, size_t d);
 
 /* The most steps TreeSHAP may take over the trees laid out in f to explain
- * a point of d features: each tree's leaves × (m + 1)², m = min(its depth,
- * d) the distinct inputs on a leaf's path (a node costs about m + 1 too).
- * `explain` is held to SCORER_EXPLAIN_MAX_STEPS of them (scorer_explain.h);
- * `weir fit` warns of a forest over it. */
+ * a point of d features: each tree's nodes × ⌈m / 2⌉, m = min(its depth,
+ * d) the distinct inputs on a path (weir_trees_shap_steps). `explain` is
+ * held to SCORER_EXPLAIN_MAX_STEPS of them (scorer_explain.h); `weir fit`
+ * warns of a forest over it. */
 double iforest_explain_steps(const struct laid_trees *f, size_t d);
 
 /* phi (d + 1 doubles, overwritten): each of the d features' share of x's

@@ -94,7 +94,7 @@ static const struct weir_option model_options[] = {
         "explain_evals), their values and f_lo..f_hi when written upstream (threshold quotes "
         "it when the score fires)",
         "0.5", 0, 0, 0,
-        "this gets the text (the work is about depth² × leaves per tree, or explain_evals "
+        "this gets the text (the work is about nodes × depth / 2 per tree, or explain_evals "
         "network rows; keep it at the threshold that quotes it)"),
     {"explain_evals", WEIR_OPT_INT, "1024",
      "with explain, a network that is not an autoencoder: evaluations per explained record; "

@@ -23,7 +23,7 @@
  * orders"); each input's mean is its note. A model with several outputs
  * cannot explain, and a version swapped in later must fit too (model.c's
  * shape_fits). Only the records above explain_above pay for it (about
- * depth² × leaves steps per tree, explain_evals rows through a network), so
+ * nodes × depth / 2 steps per tree, explain_evals rows through a network), so
  * keep it at the threshold that quotes it. The scratch is the worker's
  * (struct model_state), grown when a version needs more. */
 #include <errno.h>

@@ -77,13 +77,14 @@ int scorer_explain_prepare(struct scorer_explain *e, const json_t *raw,
  * operator that only says what it would write (a model not yet trained). */
 int scorer_explain_column(struct scorer_explain *e, const char *out, struct weir_prepare *p);
 
-/* The most steps a tree scorer's account (TreeSHAP over its trees) may
- * take one record, so that one alert's text does not hold the worker's
- * loop for long: a twentieth to half a second where measured
- * (docs/models.md). scorer_explain_bounded: 0 when steps is within it,
- * else 1 with the problem under the operator's "explain": that config
+/* The most steps (weir_trees_shap_steps) a tree scorer's account
+ * (TreeSHAP over its trees) may take one record, so that one alert's text
+ * does not hold the worker's loop for long: about 20 instructions a step
+ * where measured, so some 0.2 billion instructions, a twentieth of a
+ * second (docs/models.md). scorer_explain_bounded: 0 when steps is within
+ * it, else 1 with the problem under the operator's "explain": that config
  * (its trees, their size) may take steps (formula): the ways out. */
-#define SCORER_EXPLAIN_MAX_STEPS 1e8
+#define SCORER_EXPLAIN_MAX_STEPS 1e7
 int scorer_explain_bounded(struct weir_prepare *p, double steps, const char *config,
                            const char *formula, const char *ways);
 

@@ -82,13 +82,13 @@ static void hand_worked(void)
     CHECK_NEAR(phi[1], 0.125, 1e-12);
     CHECK_NEAR(phi[2], 2.25, 1e-12);
     tree_explainer_free(&e);
-    /* explain's bound: 3 leaves * (min(depth 2, inputs) + 1)^2; a lone leaf
-     * laid out where that tree was counts only itself */
+    /* explain's bound: 5 nodes * ceil(min(depth 2, inputs) / 2); a lone
+     * leaf laid out where that tree was counts only itself */
     struct laid_trees one;
     struct iforest_node lone[1] = {LEAF(4)};
     CHECK(laid_trees_alloc(&one, 1, 7) == 0);
     CHECK(iforest_lay_out(&one, n, 1, 7, 2) == 0);
-    CHECK(iforest_explain_steps(&one, 2) == 27 && iforest_explain_steps(&one, 1) == 12);
+    CHECK(iforest_explain_steps(&one, 2) == 5 && iforest_explain_steps(&one, 1) == 5);
     CHECK(iforest_lay_out(&one, lone, 1, 1, 2) == 0);
     CHECK(iforest_explain_steps(&one, 2) == 1);
     laid_trees_free(&one);

@@ -465,20 +465,23 @@ static void test_explain(void)
     unlink(path);
 }
 
-/* A file's forest of chains, each split isolating one point, 64 deep over
- * 64 features: `trees` of them with 65 leaves, each path up to 64 distinct
- * inputs. With explain its account is bounded from the trees laid out (not
- * from sample's log2, which would allow these far more); fields receives
- * the 64 names for the operator. */
-static void write_chains(const char *path, size_t trees, const char **fields)
+/* A file's forest of brooms, each leaf isolating one point, 64 deep over
+ * 64 features: `trees` of them, a split on f0, two on f1, then four chains
+ * of 62 splits on f2 ... f63 (503 nodes, 252 leaves), each path 64
+ * distinct inputs. With explain its account is bounded from the trees laid
+ * out (not from sample's log2, which would allow these far less); fields
+ * receives the 64 names for the operator. */
+static void write_brooms(const char *path, size_t trees, const char **fields)
 {
     static char names[64][8];
-    char feature[600] = "", split[600] = "", right[600] = "";
+    char chain_f[700] = "", chain_s[700] = "", chain_r[700] = "";
     size_t lf = 0, ls = 0, lr = 0;
-    for (int k = 0; k < 64; k++) { /* preorder: split k, its leaf, then split k + 1 */
-        lf += (size_t)snprintf(feature + lf, sizeof feature - lf, "%d, -1, ", k);
-        ls += (size_t)snprintf(split + ls, sizeof split - ls, "0.5, 0, ");
-        lr += (size_t)snprintf(right + lr, sizeof right - lr, "2, 1, ");
+    for (int k = 2; k < 64; k++) { /* preorder: split k, its leaf, then split k + 1 */
+        lf += (size_t)snprintf(chain_f + lf, sizeof chain_f - lf, "%d, -1, ", k);
+        ls += (size_t)snprintf(chain_s + ls, sizeof chain_s - ls, "0.5, 0, ");
+        lr += (size_t)snprintf(chain_r + lr, sizeof chain_r - lr, "2, 1, ");
+    }
+    for (int k = 0; k < 64; k++) {
         snprintf(names[k], sizeof names[k], "f%d", k);
         fields[k] = names[k];
     }
@@ -487,21 +490,26 @@ static void write_chains(const char *path, size_t trees, const char **fields)
     CHECK(f != NULL);
     if (!f)
         return;
-    fputs("{\"format\": \"weir-iforest\", \"version\": 1, \"sample\": 65, \"features\": [", f);
+    fputs("{\"format\": \"weir-iforest\", \"version\": 1, \"sample\": 252, \"features\": [", f);
     for (int q = 0; q < 64; q++)
         fprintf(f, "%s\"f%d\"", q ? ", " : "", q);
     fputs("], \"center\": [0", f);
     for (int q = 1; q < 64; q++)
         fputs(", 0", f);
     fputs("], \"trees\": [", f);
+    /* a chain is 125 nodes, a split on f1 and its two chains 251 */
     for (size_t t = 0; t < trees; t++)
-        fprintf(f, "%s{\"feature\": [%s-1], \"split\": [%s0], \"right\": [%s1]}", t ? ", " : "",
-                feature, split, right);
+        fprintf(f,
+                "%s{\"feature\": [0, 1, %s-1, %s-1, 1, %s-1, %s-1], "
+                "\"split\": [0.5, 0.5, %s0, %s0, 0.5, %s0, %s0], "
+                "\"right\": [252, 126, %s1, %s1, 126, %s1, %s1]}",
+                t ? ", " : "", chain_f, chain_f, chain_f, chain_f, chain_s, chain_s, chain_s,
+                chain_s, chain_r, chain_r, chain_r, chain_r);
     fputs("]}", f);
     fclose(f);
 }
 
-/* 1024 such trees may take 1024 × 65 × 65² steps: refused; 300 not. The
+/* 1024 such trees may take 1024 × 503 × 32 steps: refused; 600 not. The
  * file lies under a long directory name: the refusal names it whole. */
 static void test_explain_bound(void)
 {
@@ -511,19 +519,19 @@ static void test_explain_bound(void)
     deep[200] = '\0';
     snprintf(sub, sizeof sub, "%s/%s", dir, deep);
     CHECK(mkdir(sub, 0700) == 0);
-    snprintf(path, sizeof path, "%s/chains.json", sub);
-    write_chains(path, 1024, fields);
+    snprintf(path, sizeof path, "%s/brooms.json", sub);
+    write_brooms(path, 1024, fields);
     size_t len = (size_t)snprintf(c2, sizeof c2, "{\"fields\": [");
     for (int q = 0; q < 64; q++)
         len += (size_t)snprintf(c2 + len, sizeof c2 - len, "%s\"f%d\"", q ? ", " : "", q);
     snprintf(c2 + len, sizeof c2 - len, "], \"model\": \"%s\", \"explain\": true}", path);
     snprintf(msg, sizeof msg,
-             "test.json: operators[1].explain: expected at most 1e+08 steps to explain a "
-             "record, and the 1024 trees of %s over 64 fields may take 2.8e+08 (their leaves * "
-             "(min(depth, fields) + 1)^2): a forest of fewer or smaller trees, or no explain",
+             "test.json: operators[1].explain: expected at most 1e+07 steps to explain a "
+             "record, and the 1024 trees of %s over 64 fields may take 1.6e+07 (their nodes * "
+             "ceil(min(depth, fields) / 2)): a forest of fewer or smaller trees, or no explain",
              path);
     h_expect_prepare_error(&weir_op_iforest, fields, 1, c2, msg);
-    write_chains(path, 300, fields);
+    write_brooms(path, 600, fields);
     h_expect_prepare_error(&weir_op_iforest, fields, 1, c2, NULL);
     unlink(path);
     rmdir(sub);

@@ -94,20 +94,23 @@ static void test_explain(const float (*xy)[2], size_t n, const float *plain, con
                            "test.json: operators[1].explain_above: expected only with \"explain\": "
                            "true: without it this option does nothing");
     /* an account that could hold the loop for long is refused: 16 fields,
-     * 256 trees of 2,256 leaves (1 + 2 + ... + 128, then 250 a level) of
-     * 16 features each, (16 + 1)² steps a leaf; one field's paths repeat it:
-     * 256 trees of depth 12 take 256 × 4,096 × 2², not × 13² */
+     * 256 trees of 7,023 inner nodes (1 + 2 + ... + 512, then 1,000 a
+     * level), 14,047 nodes, paths of 16 features: 8 quadrature points a
+     * node; one field's paths repeat it: 256 trees of depth 12 take
+     * 256 × 8,191 × 1, not × 6 */
     static const char *const sixteen[] = {"a", "b", "c", "d", "e", "f", "g", "h", "i",
                                           "j", "k", "l", "m", "n", "o", "p", NULL};
-    h_expect_prepare_error(&weir_op_hstrees, sixteen, 1,
-                           "{\"fields\": [\"a\", \"b\", \"c\", \"d\", \"e\", \"f\", \"g\", "
-                           "\"h\", \"i\", \"j\", \"k\", \"l\", \"m\", \"n\", \"o\", \"p\"], "
-                           "\"explain\": true, \"trees\": 256, \"depth\": 16, \"size_limit\": 0}",
-                           "test.json: operators[1].explain: expected at most 1e+08 steps to "
-                           "explain a record, and 256 trees of depth 16 over 16 fields with window "
-                           "250 and size_limit 0 may take 1.7e+08 (trees * leaves * (min(depth, "
-                           "fields) + 1)^2): fewer trees, less depth, a smaller window or a larger "
-                           "size_limit, or no explain");
+    h_expect_prepare_error(
+        &weir_op_hstrees, sixteen, 1,
+        "{\"fields\": [\"a\", \"b\", \"c\", \"d\", \"e\", \"f\", \"g\", "
+        "\"h\", \"i\", \"j\", \"k\", \"l\", \"m\", \"n\", \"o\", \"p\"], "
+        "\"explain\": true, \"trees\": 256, \"depth\": 16, \"window\": 1000, "
+        "\"size_limit\": 0}",
+        "test.json: operators[1].explain: expected at most 1e+07 steps to "
+        "explain a record, and 256 trees of depth 16 over 16 fields with window "
+        "1000 and size_limit 0 may take 2.9e+07 (trees * nodes * ceil(min(depth, "
+        "fields) / 2)): fewer trees, less depth, a smaller window or a larger "
+        "size_limit, or no explain");
     h_expect_prepare_error(&weir_op_hstrees, (const char *const[]){"x", NULL}, 1,
                            "{\"fields\": [\"x\"], \"explain\": true, \"trees\": 256, "
                            "\"depth\": 12, \"window\": 1000000, \"size_limit\": 0}",

@@ -335,9 +335,9 @@ static void test_prepare_errors(void)
     h_expect_prepare_error(&weir_op_iforest, feats, 1, "{\"fields\": [\"x\"], \"explain_k\": 2}",
                            "test.json: operators[1].explain_k: expected only with \"explain\": "
                            "true: without it this option does nothing");
-    /* an account that could hold the loop for long: 1024 trees of 4096
-     * leaves and paths of 12 distinct inputs, 13² steps a leaf; over one
-     * field, 2² */
+    /* an account that could hold the loop for long: 1024 trees of 8,191
+     * nodes and paths of 12 distinct inputs, 6 quadrature points a node;
+     * over one field, 1 */
     static const char *const sixteen[] = {"a", "b", "c", "d", "e", "f", "g", "h", "i",
                                           "j", "k", "l", "m", "n", "o", "p", NULL};
     h_expect_prepare_error(
@@ -345,9 +345,9 @@ static void test_prepare_errors(void)
         "{\"fields\": [\"a\", \"b\", \"c\", \"d\", \"e\", \"f\", \"g\", \"h\", \"i\", "
         "\"j\", \"k\", \"l\", \"m\", \"n\", \"o\", \"p\"], \"explain\": true, "
         "\"trees\": 1024, \"sample\": 4096, \"window\": 4096}",
-        "test.json: operators[1].explain: expected at most 1e+08 steps to explain a record, and "
-        "1024 trees of 4096 points over 16 fields may take 7.1e+08 (trees * sample * "
-        "(min(ceil(log2 sample), fields) + 1)^2): fewer trees, a smaller sample, or no explain");
+        "test.json: operators[1].explain: expected at most 1e+07 steps to explain a record, and "
+        "1024 trees of 4096 points over 16 fields may take 5e+07 (trees * (2 * sample - 1) * "
+        "ceil(min(ceil(log2 sample), fields) / 2)): fewer trees, a smaller sample, or no explain");
     h_expect_prepare_error(&weir_op_iforest, feats, 1,
                            "{\"fields\": [\"x\"], \"explain\": true, \"trees\": 1024, "
                            "\"sample\": 4096, \"window\": 4096}",

@@ -17,9 +17,9 @@
 #define urand uniform /* the same trees every run: rng is set in main */
 
 struct forest {
-    struct weir_tree_node node[512];
-    float leaf[512], cover[512];
-    uint8_t is_leaf[512];
+    struct weir_tree_node node[4096];
+    float leaf[4096], cover[4096];
+    uint8_t is_leaf[4096];
     uint32_t root[4], depth[4], next;
 };
 
@@ -116,10 +116,10 @@ static void random_case(int ntrees, uint32_t max_depth, int nfeat)
     weir_trees_shap_prepare(&t);
     void *scratch = malloc(weir_trees_shap_scratch(&t));
     for (int row = 0; row < 20; row++) {
-        float x[8];
+        float x[12];
         for (int i = 0; i < nfeat; i++)
             x[i] = urand() < 0.15 ? NAN : (float)(urand() * 2.4 - 1.2);
-        double phi[9] = {0}, want[9] = {0}, sum = 0;
+        double phi[13] = {0}, want[13] = {0}, sum = 0;
         float margin = 0;
         weir_trees_shap(&t, x, phi, scratch);
         brute_force(&t, x, nfeat, want);
@@ -169,6 +169,15 @@ static void refused(void)
     CHECK(phi[0] == 0 && phi[1] == 0);
 }
 
+/* The bound's steps: nodes × the quadrature points, ⌈m / 2⌉ and at
+ * least 1. */
+static void steps(void)
+{
+    CHECK(weir_trees_shap_steps(7, 0) == 7 && weir_trees_shap_steps(7, 1) == 7);
+    CHECK(weir_trees_shap_steps(7, 2) == 7 && weir_trees_shap_steps(7, 3) == 14);
+    CHECK(weir_trees_shap_steps(7, 10) == 35 && weir_trees_shap_steps(7, 64) == 224);
+}
+
 int main(void)
 {
     rng = 0x5eedf00dcafe1234ull;
@@ -176,5 +185,11 @@ int main(void)
     refused();
     for (int k = 0; k < 40; k++)
         random_case(1 + (int)(urand() * 4), 1 + (uint32_t)(urand() * 6), 1 + (int)(urand() * 6));
+    /* paths of up to 9 and 10 distinct features: 5 quadrature points */
+    for (int k = 0; k < 3; k++) {
+        random_case(2, 9, 9);
+        random_case(1, 10, 10);
+    }
+    steps();
     return check_summary();
 }
