@@ -204,10 +204,11 @@ static int tree(struct weir_model *m, const struct tree_arrays *a, size_t k, siz
         if ((rc = node_children(a, k, j, m->nin, &l, &r, err, errlen)) < 0)
             return rc;
         double c = a->cond[j];
-        if (cover && !(a->hess[j] > 0 || l == -1))
+        float h = (float)a->hess[j]; /* as TreeSHAP divides by it: below FLT_MIN it is 0 */
+        if (cover && !(isfinite(h) && (h > 0 || (l == -1 && h >= 0))))
             cover = NULL; /* a split no training data reached: no expectations to take */
         if (cover)
-            cover[q] = (float)a->hess[j];
+            cover[q] = h;
         if (l == -1) {
             is_leaf[q] = 1;
             leaf[q] = (float)c;

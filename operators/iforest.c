@@ -36,7 +36,7 @@
  * (operators/iforest_explain.h: TreeSHAP over the isolation trees), each
  * with its value, its mean over the trees' sample and f_lo..f_hi when an
  * earlier operator writes them. About trees * nodes * depth / 2 steps per
- * explained record (1.7 ms for 100 trees of 1,024 points); more than
+ * explained record (about 2 ms for 100 trees of 1,024 points); more than
  * SCORER_EXPLAIN_MAX_STEPS is an error at prepare (explain_bounded). An online
  * forest changes with each rebuild and is per key: its trees are laid out
  * for TreeSHAP one at a time, in the worker's room for one tree (21 bytes

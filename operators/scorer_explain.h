@@ -79,9 +79,9 @@ int scorer_explain_column(struct scorer_explain *e, const char *out, struct weir
 
 /* The most steps (weir_trees_shap_steps) a tree scorer's account
  * (TreeSHAP over its trees) may take one record, so that one alert's text
- * does not hold the worker's loop for long: about 20 instructions a step
- * where measured, so some 0.2 billion instructions, a twentieth of a
- * second (docs/models.md). scorer_explain_bounded: 0 when steps is within
+ * does not hold the worker's loop for long: 15 to 52 instructions a step
+ * where measured, so some 0.15 to 0.52 billion instructions, a twentieth
+ * to a sixth of a second (docs/models.md). scorer_explain_bounded: 0 when steps is within
  * it, else 1 with the problem under the operator's "explain": that config
  * (its trees, their size) may take steps (formula): the ways out. */
 #define SCORER_EXPLAIN_MAX_STEPS 1e7

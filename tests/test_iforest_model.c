@@ -469,8 +469,8 @@ static void test_explain(void)
  * 64 features: `trees` of them, a split on f0, two on f1, then four chains
  * of 62 splits on f2 ... f63 (503 nodes, 252 leaves), each path 64
  * distinct inputs. With explain its account is bounded from the trees laid
- * out (not from sample's log2, which would allow these far less); fields
- * receives the 64 names for the operator. */
+ * out (not from sample's log2, which would count these far lower and
+ * accept them); fields receives the 64 names for the operator. */
 static void write_brooms(const char *path, size_t trees, const char **fields)
 {
     static char names[64][8];

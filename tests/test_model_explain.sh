@@ -111,6 +111,15 @@ json.dump(m, open(f"{sys.argv[1]}/uncovered.json", "w"))
 PY
 bad "no node covers" "\"path\": \"$T/uncovered.json\", \"explain\": true" \
     "needs each node's cover (XGBoost's sum_hessian), and 60 trees over 8 features"
+# a split's cover that is 0 once a float (TreeSHAP would divide by it)
+$PY - "$T" <<'PY'
+import json, sys
+m = json.load(open(f"{sys.argv[1]}/binary.json"))
+m["learner"]["gradient_booster"]["model"]["trees"][3]["sum_hessian"][0] = 1e-50
+json.dump(m, open(f"{sys.argv[1]}/tiny.json", "w"))
+PY
+bad "a split's cover below a float's" "\"path\": \"$T/tiny.json\", \"explain\": true" \
+    "needs each node's cover (XGBoost's sum_hessian), and 60 trees over 8 features"
 bad "explain_k without explain" "\"path\": \"$T/binary.json\", \"explain_k\": 2" \
     'operators[2].explain_k: expected only with "explain": true'
 # The file without covers still scores.

@@ -169,6 +169,47 @@ static void refused(void)
     CHECK(phi[0] == 0 && phi[1] == 0);
 }
 
+/* Chains `splits` deep, each split on its own feature, a leaf on one side
+ * and the next split on the other: a row's shares must add up to the leaf
+ * it reaches less the expected value, the integral of the paths'
+ * polynomials (degree up to splits - 1) over the quadrature's points: the
+ * large sets of points (10, 17, 32), which the random trees never use, must
+ * be right. Brute force over 2^64 subsets is out of reach. */
+static void deep_chains(void)
+{
+    enum { MAX = WEIR_TREES_SHAP_MAX_DEPTH, NODES = 2 * MAX + 1 };
+    static const uint32_t depths[] = {20, 33, MAX};
+    for (size_t c = 0; c < sizeof depths / sizeof *depths; c++) {
+        uint32_t splits = depths[c], nodes = 2 * splits + 1, root = 0;
+        struct weir_tree_node node[NODES];
+        float leaf[NODES] = {0}, cover[NODES], x[MAX];
+        uint8_t is_leaf[NODES] = {0};
+        for (uint32_t k = 0; k < nodes; k++) { /* split k: a leaf left, split k + 1 right */
+            int last = k == nodes - 1, split = k % 2 == 0 && !last;
+            node[k] = split ? (struct weir_tree_node){0, k / 2, k + 1} : weir_tree_leaf(k);
+            is_leaf[k] = (uint8_t)!split;
+            leaf[k] = split ? 0 : (float)(urand() * 4 - 2);
+            cover[k] = split ? 0 : (float)(1 + (int)(urand() * 20));
+        }
+        for (uint32_t k = nodes - 1; k-- > 0;)
+            if (!is_leaf[k])
+                cover[k] = cover[k + 1] + cover[k + 2];
+        for (uint32_t f = 0; f < splits; f++) /* right along most of the chain */
+            x[f] = urand() < 0.9 ? 1 : -1;
+        struct weir_trees t = {1, nodes, splits, &root, &splits, node, leaf, is_leaf, cover, 0, 0};
+        weir_trees_shap_prepare(&t);
+        double *scratch = malloc(weir_trees_shap_scratch(&t)), phi[MAX + 1] = {0}, sum = 0;
+        uint32_t at = 0;
+        while (!is_leaf[at])
+            at = x[node[at].feature] < 0 ? at + 1 : at + 2;
+        weir_trees_shap(&t, x, phi, scratch);
+        for (uint32_t f = 0; f <= splits; f++)
+            sum += phi[f];
+        CHECK_NEAR(sum, leaf[at], 1e-9);
+        free(scratch);
+    }
+}
+
 /* The bound's steps: nodes × the quadrature points, ⌈m / 2⌉ and at
  * least 1. */
 static void steps(void)
@@ -190,6 +231,7 @@ int main(void)
         random_case(2, 9, 9);
         random_case(1, 10, 10);
     }
+    deep_chains();
     steps();
     return check_summary();
 }
