@@ -56,10 +56,11 @@ void weir_trees_ref(const struct weir_trees *t, const float *X, size_t ldx, size
  * max_depth, a crafted file) would take depth-deep recursion per row. */
 #define WEIR_TREES_SHAP_MAX_DEPTH 64
 
-/* TreeSHAP's work for one row through a tree of `nodes` nodes whose paths
- * split on at most m distinct features: nodes × max(1, ⌈m / 2⌉) steps, a
- * step being a node at one of the quadrature points (trees_shap.c). */
-double weir_trees_shap_steps(double nodes, size_t m);
+/* TreeSHAP's work for one row through a tree of `nodes` nodes at most
+ * `depth` deep over nfeat features, whose paths so split on at most m =
+ * min(depth, nfeat) distinct ones: nodes × max(1, ⌈m / 2⌉) steps, a step
+ * being a node at one of the quadrature points (trees_shap.c). */
+double weir_trees_shap_steps(double nodes, size_t depth, size_t nfeat);
 
 /* One row's exact TreeSHAP values (trees_shap.c; needs cover, and t
  * prepared once, after its trees are in place: deepest for any trees,

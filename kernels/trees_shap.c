@@ -66,10 +66,12 @@ static void legendre_points(unsigned k, double *at, double *weight)
     }
 }
 
-/* Points enough for paths of m distinct features: the integrands' degree
+/* Points enough for a tree `depth` deep over nfeat features: its paths
+ * split on m = min(depth, nfeat) distinct ones, and the integrands' degree
  * is below m. */
-static unsigned points_for(size_t m)
+static unsigned points_for(size_t depth, size_t nfeat)
 {
+    size_t m = depth < nfeat ? depth : nfeat;
     return m < 2 ? 1 : (unsigned)((m + 1) / 2);
 }
 
@@ -95,12 +97,12 @@ static void points_work_out(void)
 
 static unsigned quadrature_points(const struct weir_trees *t)
 {
-    return points_for(t->deepest < t->nfeat ? t->deepest : t->nfeat);
+    return points_for(t->deepest, t->nfeat);
 }
 
-double weir_trees_shap_steps(double nodes, size_t m)
+double weir_trees_shap_steps(double nodes, size_t depth, size_t nfeat)
 {
-    return nodes * points_for(m);
+    return nodes * points_for(depth, nfeat);
 }
 
 /* f's share, at the edge into a subtree whose leaves sum to s (k points),
@@ -217,7 +219,7 @@ void weir_trees_shap(const struct weir_trees *t, const float *x, double *phi, vo
             continue;
         /* each tree at its own points: a shallow tree beside a deep one
          * costs what weir_trees_shap_steps counts for it */
-        w.k = points_for(t->depth[n] < t->nfeat ? t->depth[n] : t->nfeat);
+        w.k = points_for(t->depth[n], t->nfeat);
         size_t row = (size_t)(w.k - 1) * w.k / 2;
         w.at = point_at + row;
         w.weight = point_weight + row;

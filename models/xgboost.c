@@ -205,7 +205,8 @@ static int tree(struct weir_model *m, const struct tree_arrays *a, size_t k, siz
             return rc;
         double c = a->cond[j];
         float h = (float)a->hess[j]; /* as TreeSHAP divides by it: below FLT_MIN it is 0 */
-        if (cover && !(isfinite(h) && (h > 0 || (l == -1 && h >= 0))))
+        int reached = l == -1 ? h >= 0 : h > 0; /* by training data; NaN is not */
+        if (cover && !(reached && isfinite(h)))
             cover = NULL; /* a split no training data reached: no expectations to take */
         if (cover)
             cover[q] = h;

@@ -166,8 +166,7 @@ static double explain_steps(const struct hst_conf *c)
         per_level = 1 / c->size_limit;
     for (int k = 0; k < (int)c->depth; k++)
         inner += fmin(ldexp(1, k), per_level);
-    size_t m = c->fields.n < (size_t)c->depth ? c->fields.n : (size_t)c->depth;
-    return (double)c->trees * weir_trees_shap_steps(2 * inner + 1, m);
+    return (double)c->trees * weir_trees_shap_steps(2 * inner + 1, (size_t)c->depth, c->fields.n);
 }
 
 static int explain_bounded(const struct hst_conf *c, struct weir_prepare *p)

@@ -215,8 +215,7 @@ static double online_steps(const struct iforest_conf *c)
     while (((size_t)1 << limit) < (size_t)c->sample)
         limit++;
     double nodes = 2 * (double)c->sample - 1;
-    return (double)c->trees *
-           weir_trees_shap_steps(nodes, limit < c->fields.n ? limit : c->fields.n);
+    return (double)c->trees * weir_trees_shap_steps(nodes, limit, c->fields.n);
 }
 
 static int explain_bounded(const struct iforest_conf *c, struct weir_prepare *p)

@@ -57,7 +57,7 @@ double iforest_explain_steps(const struct laid_trees *f, size_t d)
         for (size_t k = 0; k < f->tree_nodes; k++)
             leaves += f->is_leaf[t * f->tree_nodes + k];
         /* a grown tree's splits have two children: one node fewer than leaves */
-        steps += weir_trees_shap_steps(2.0 * (double)leaves - 1, f->depth[t] < d ? f->depth[t] : d);
+        steps += weir_trees_shap_steps(2.0 * (double)leaves - 1, f->depth[t], d);
     }
     return steps;
 }

@@ -214,9 +214,11 @@ static void deep_chains(void)
  * least 1. */
 static void steps(void)
 {
-    CHECK(weir_trees_shap_steps(7, 0) == 7 && weir_trees_shap_steps(7, 1) == 7);
-    CHECK(weir_trees_shap_steps(7, 2) == 7 && weir_trees_shap_steps(7, 3) == 14);
-    CHECK(weir_trees_shap_steps(7, 10) == 35 && weir_trees_shap_steps(7, 64) == 224);
+    CHECK(weir_trees_shap_steps(7, 0, 64) == 7 && weir_trees_shap_steps(7, 1, 64) == 7);
+    CHECK(weir_trees_shap_steps(7, 2, 64) == 7 && weir_trees_shap_steps(7, 3, 64) == 14);
+    CHECK(weir_trees_shap_steps(7, 10, 64) == 35 && weir_trees_shap_steps(7, 64, 64) == 224);
+    /* m is the fewer of depth and features */
+    CHECK(weir_trees_shap_steps(7, 64, 10) == 35 && weir_trees_shap_steps(7, 10, 1) == 7);
 }
 
 int main(void)
