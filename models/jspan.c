@@ -97,6 +97,7 @@ int jspan_members(struct jspan obj, const char *const *keys, size_t n, struct js
         out[k] = (struct jspan){NULL, 0};
     if (!s || len < 2 || s[0] != '{')
         return -1;
+    int repeats = 0;
     size_t i = skip_ws(s, 1, len);
     if (i < len && s[i] == '}')
         return 0;
@@ -114,11 +115,13 @@ int jspan_members(struct jspan obj, const char *const *keys, size_t n, struct js
         if (!vend)
             return -1;
         for (size_t k = 0; k < n; k++)
-            if (strlen(keys[k]) == klen && memcmp(keys[k], key, klen) == 0)
+            if (strlen(keys[k]) == klen && memcmp(keys[k], key, klen) == 0) {
+                repeats += out[k].p != NULL;
                 out[k] = (struct jspan){s + i, vend - i};
+            }
         i = skip_ws(s, vend, len);
         if (i < len && s[i] == '}')
-            return 0;
+            return repeats;
         if (i >= len || s[i] != ',')
             return -1;
         i = skip_ws(s, i + 1, len);

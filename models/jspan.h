@@ -22,8 +22,9 @@ struct jspan jspan_value(const char *text, size_t len);
 
 /* Members of an object: out[k] is the value of keys[k] (the last one of
  * that name, as jansson takes), p NULL when absent. Keys are compared as
- * written (no escapes). Returns 0, or -1 when obj is not a well-formed
- * object. */
+ * written (no escapes). Returns how many times one of keys was met again
+ * after its first (0 in a file without repeats: a loader that refuses
+ * repeated keys checks it), or -1 when obj is not a well-formed object. */
 int jspan_members(struct jspan obj, const char *const *keys, size_t n, struct jspan *out);
 
 /* The items of an array, one by one: *at starts at 0; each call sets *item

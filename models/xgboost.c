@@ -266,7 +266,7 @@ static int count_nodes(struct jspan arr, size_t *nt, size_t *nn, size_t *widest)
     *nt = *nn = 0;
     *widest = 1;
     while ((more = jspan_next_item(arr, &at, &item)) == 1) {
-        long n = jspan_members(item, left_key, 1, &left) == 0 && left.p ? jspan_count(left) : 0;
+        long n = jspan_members(item, left_key, 1, &left) >= 0 && left.p ? jspan_count(left) : 0;
         n = n > 0 ? n : 0; /* a tree without a readable one fails below, named */
         *nn += (size_t)n;
         *widest = (size_t)n > *widest ? (size_t)n : *widest;

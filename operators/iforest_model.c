@@ -58,8 +58,8 @@ static int written_with(struct jspan arr, const char *chars)
 #define NUMBERS  INTEGERS "+.eE"
 
 /* Fills tree t from its object in the text; buf: room for 3 * tree_nodes
- * numbers. A key repeated in the object counts its last value (jspan.h),
- * where jansson's tree refused it. Returns 0 or -1 with why filled. */
+ * numbers. A repeated key is refused, as jansson refuses one in the rest of
+ * the file. Returns 0 or -1 with why filled. */
 static int load_tree(struct iforest_model *m, size_t t, struct jspan tree, double *buf, char *why,
                      size_t len)
 {
@@ -68,9 +68,14 @@ static int load_tree(struct iforest_model *m, size_t t, struct jspan tree, doubl
     size_t cap = m->tree_nodes;
     double *feat = buf, *split = buf + cap, *right = buf + 2 * cap;
     long n = -1;
-    if (jspan_members(tree, keys, 3, v) == 0 && v[0].p && v[1].p && v[2].p &&
-        written_with(v[0], INTEGERS) && written_with(v[1], NUMBERS) &&
-        written_with(v[2], INTEGERS) && (n = jspan_numbers(v[0], feat, cap)) > 0 &&
+    int repeats = jspan_members(tree, keys, 3, v);
+    if (repeats > 0) {
+        snprintf(why, len, "trees[%zu]: \"feature\", \"split\" or \"right\" given twice", t);
+        return -1;
+    }
+    if (repeats == 0 && v[0].p && v[1].p && v[2].p && written_with(v[0], INTEGERS) &&
+        written_with(v[1], NUMBERS) && written_with(v[2], INTEGERS) &&
+        (n = jspan_numbers(v[0], feat, cap)) > 0 &&
         (jspan_numbers(v[1], split, cap) != n || jspan_numbers(v[2], right, cap) != n))
         n = -1;
     if (n <= 0) {

@@ -10,7 +10,8 @@
  * Each tree's nodes in preorder (the left child follows its parent): an
  * inner node has its feature's index, its split (x < split goes left) and
  * its right child's offset from it (>= 2); a leaf has feature -1, split 0
- * and its point count in "right" (0 when a split left none). Splits are floats written exactly. */
+ * and its point count in "right" (0 when a split left none). Splits are floats written exactly.
+ * A key given twice in one object is refused, in a tree as elsewhere. */
 #ifndef WEIR_OPERATORS_IFOREST_MODEL_H
 #define WEIR_OPERATORS_IFOREST_MODEL_H
 

@@ -336,6 +336,12 @@ static void test_bad_files(void)
                               "one length from 1 to 3 (2 sample - 1), integers in \"feature\" "
                               "and \"right\"");
     }
+    /* a key given twice in a tree, as jansson refuses one elsewhere */
+    snprintf(text, sizeof text,
+             "%s%s, {\"feature\": [0, -1, -1], \"split\": [1, 0, 0], \"right\": [2, 1, 1], "
+             "\"split\": [2, 0, 0]}]}",
+             head, tree_ok);
+    expect_bad_file(text, "trees[1]: \"feature\", \"split\" or \"right\" given twice");
     snprintf(text, sizeof text,
              "%s{\"feature\": [0, -1, -1], \"split\": [1e400, 0, 0], \"right\": [2, 1, 1]}]}",
              head);

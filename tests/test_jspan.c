@@ -34,10 +34,14 @@ static void test_members(void)
 {
     const char *keys[] = {"a", "b", "missing"};
     struct jspan out[3];
-    CHECK(jspan_members(span("{\"a\": 1, \"b\": {\"a\": 2}, \"a\": [3]}"), keys, 3, out) == 0);
+    CHECK(jspan_members(span("{\"a\": 1, \"b\": {\"a\": 2}, \"a\": [3]}"), keys, 3, out) == 1);
     CHECK(span_is(out[0], "[3]")); /* the last one, as jansson */
     CHECK(span_is(out[1], "{\"a\": 2}"));
     CHECK(!out[2].p);
+    CHECK(jspan_members(span("{\"a\": 1, \"b\": 2, \"a\": 3, \"b\": 4, \"a\": 5}"), keys, 3, out) ==
+          3);
+    CHECK(span_is(out[0], "5") && span_is(out[1], "4"));
+    CHECK(jspan_members(span("{\"a\": 1, \"c\": 2, \"c\": 3}"), keys, 3, out) == 0); /* not asked */
     CHECK(jspan_members(span("{}"), keys, 3, out) == 0 && !out[0].p);
     CHECK(jspan_members(span("[1]"), keys, 3, out) < 0);
     CHECK(jspan_members(span("{\"a\" 1}"), keys, 3, out) < 0);
