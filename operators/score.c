@@ -7,7 +7,7 @@
  * Method "zscore": each input feature holds a z-score (from
  * standardize, say) and becomes erf(|z|/sqrt(2)), the probability mass of a
  * normal distribution within |z| of its mean, so a score lies in [0,1] (1
- * in float from |z| of about 5.4) and reads as "how unusual": 0.95 at
+ * in float from |z| of about 5.5) and reads as "how unusual": 0.95 at
  * |z| = 1.96, 0.997 at |z| = 3. Several inputs
  * are combined by their max (one extreme feature is enough) or their mean.
  * `method` is an enum so that later methods (reconstruction error from a

@@ -42,31 +42,87 @@ struct scorer_conf {
 };
 
 /* The option rows of struct scorer_conf m inside the conf struct `type`. */
-#define SCORER_OPTION_ROWS(type, m)                                                               \
-    {"fields", WEIR_OPT_STRINGS, NULL, "input features", offsetof(type, m.fields),                \
-     WEIR_OPT_REQUIRED, 0, 0, NULL},                                                              \
-    {"out", WEIR_OPT_STRING, "\"anomaly_score\"", "output score in [0,1]: max over the features", \
-     offsetof(type, m.out), 0, 0, 0, NULL},                                                       \
-    {"side", WEIR_OPT_ENUM, "\"both\"",                                                           \
-     "which deviations from the expected value score: both, up (rises), down (drops)",           \
-     offsetof(type, m.side), 0, 0, 0, "both|up|down"},                                            \
-    {"mapping", WEIR_OPT_ENUM, "\"erf\"",                                                         \
-     "z to score: erf = erf(|z|/sqrt 2), the normal mass within |z| (reaches 1.0 in float at "    \
-     "|z| of about 5.7); ratio = z^2/(z^2 + z_half^2), which keeps ranking larger deviations",    \
-     offsetof(type, m.mapping), 0, 0, 0, "erf|ratio"},                                            \
-    {"z_half", WEIR_OPT_NUMBER, "3", "ratio: the |z| that scores 0.5", offsetof(type, m.z_half),  \
-     WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, INFINITY, NULL},                                      \
-    {"min_scale", WEIR_OPT_NUMBER, "0", "floor under the scale z is measured in",                 \
-     offsetof(type, m.min_scale), WEIR_OPT_RANGE, 0, INFINITY, NULL},                             \
-    WEIR_HOLD_OPTION_ROW(type, m.hold),                                                           \
-    {"range", WEIR_OPT_BOOL, "false",                                                             \
-     "also write f_lo and f_hi: the expected value -/+ range_k * scale",                          \
-     offsetof(type, m.range), 0, 0, 0, NULL},                                                     \
-    {"range_k", WEIR_OPT_NUMBER, "3", "width of the expected range, in scales",                   \
-     offsetof(type, m.range_k), WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, INFINITY, NULL},           \
-    {"range_out", WEIR_OPT_JSON, NULL,                                                            \
-     "names of the range features, [lo, hi] per input (default: each input + \"_lo\", \"_hi\")",  \
-     offsetof(type, m.range_out), 0, 0, 0, NULL}
+#define SCORER_OPTION_ROWS(type, m)                                                                \
+    {"fields",                                                                                     \
+     WEIR_OPT_STRINGS,                                                                             \
+     NULL,                                                                                         \
+     "input features",                                                                             \
+     offsetof(type, m.fields),                                                                     \
+     WEIR_OPT_REQUIRED,                                                                            \
+     0,                                                                                            \
+     0,                                                                                            \
+     NULL},                                                                                        \
+        {"out",                                                                                    \
+         WEIR_OPT_STRING,                                                                          \
+         "\"anomaly_score\"",                                                                      \
+         "output score in [0,1]: max over the features",                                           \
+         offsetof(type, m.out),                                                                    \
+         0,                                                                                        \
+         0,                                                                                        \
+         0,                                                                                        \
+         NULL},                                                                                    \
+        {"side",                                                                                   \
+         WEIR_OPT_ENUM,                                                                            \
+         "\"both\"",                                                                               \
+         "which deviations from the expected value score: both, up (rises), down (drops)",         \
+         offsetof(type, m.side),                                                                   \
+         0,                                                                                        \
+         0,                                                                                        \
+         0,                                                                                        \
+         "both|up|down"},                                                                          \
+        {"mapping",                                                                                \
+         WEIR_OPT_ENUM,                                                                            \
+         "\"erf\"",                                                                                \
+         "z to score: erf = erf(|z|/sqrt 2), the normal mass within |z| (reaches 1.0 in float at " \
+         "|z| of about 5.5); ratio = z^2/(z^2 + z_half^2), which keeps ranking larger deviations", \
+         offsetof(type, m.mapping),                                                                \
+         0,                                                                                        \
+         0,                                                                                        \
+         0,                                                                                        \
+         "erf|ratio"},                                                                             \
+        {"z_half",                                                                                 \
+         WEIR_OPT_NUMBER,                                                                          \
+         "3",                                                                                      \
+         "ratio: the |z| that scores 0.5",                                                         \
+         offsetof(type, m.z_half),                                                                 \
+         WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN,                                                       \
+         0,                                                                                        \
+         INFINITY,                                                                                 \
+         NULL},                                                                                    \
+        {"min_scale",                                                                              \
+         WEIR_OPT_NUMBER,                                                                          \
+         "0",                                                                                      \
+         "floor under the scale z is measured in",                                                 \
+         offsetof(type, m.min_scale),                                                              \
+         WEIR_OPT_RANGE,                                                                           \
+         0,                                                                                        \
+         INFINITY,                                                                                 \
+         NULL},                                                                                    \
+        WEIR_HOLD_OPTION_ROW(type, m.hold),                                                        \
+        {"range",                                                                                  \
+         WEIR_OPT_BOOL,                                                                            \
+         "false",                                                                                  \
+         "also write f_lo and f_hi: the expected value -/+ range_k * scale",                       \
+         offsetof(type, m.range),                                                                  \
+         0,                                                                                        \
+         0,                                                                                        \
+         0,                                                                                        \
+         NULL},                                                                                    \
+        {"range_k",                                                                                \
+         WEIR_OPT_NUMBER,                                                                          \
+         "3",                                                                                      \
+         "width of the expected range, in scales",                                                 \
+         offsetof(type, m.range_k),                                                                \
+         WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN,                                                       \
+         0,                                                                                        \
+         INFINITY,                                                                                 \
+         NULL},                                                                                    \
+    {                                                                                              \
+        "range_out", WEIR_OPT_JSON, NULL,                                                          \
+            "names of the range features, [lo, hi] per input (default: each input + \"_lo\", "     \
+            "\"_hi\")",                                                                            \
+            offsetof(type, m.range_out), 0, 0, 0, NULL                                             \
+    }
 
 /* Resolves the inputs (at most WEIR_SCHEMA_MAX / 3), the range features and
  * the output; returns the number of problems (reported to p->diag). raw

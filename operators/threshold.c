@@ -29,10 +29,15 @@
  * Incidents ("incidents": true): one alert per incident instead of one per
  * record over the threshold. The record that crosses the threshold opens an
  * incident and is the alert; the incident stays open while the score stays
- * at or above `clear` (hysteresis: default `above`, or in quantile mode the
- * running quantile), and closes on the first record below it (an alert too
- * with "close_event"). For `cooldown` records after a close no incident
- * opens, so a flapping score raises one alert, not one per flap.
+ * at or above `clear` (hysteresis: default `above`), and closes on the
+ * first record below it (an alert too with "close_event"). In quantile mode
+ * it closes on the first score not above the running quantile, and below
+ * `clear` too when that is given: a quantile that sinks under `clear` would
+ * otherwise open and close an incident on alternate records, opening above
+ * the quantile and closing below `clear`. For `cooldown` records after a
+ * close no incident opens, so a flapping score raises one alert, not one
+ * per flap. A reload that turns incidents off ends an open incident and its
+ * cool-down, and one that shortens `cooldown` shortens a running one.
  *
  * Explanations ("explain": features): an alert carries a string field
  * (`explain_out`) saying which score fired (the highest of `scorers`, every
@@ -47,11 +52,10 @@
  * scorer at NaN or at most 0 (nothing to say) from "which fired". A text longer than 1023
  * bytes is cut at a whole character and ends in "...". A scorer S may explain
  * its own score in the string field "S_explain" (cad, cad_ose, flatline,
- * model, iforest and hstrees do: what its contexts found new, a model's account); when S is the one that fired (the first of those tied that has
- * a text; or the `score` itself, without `scorers` or when none of them
- * has a score) and the field is set,
- * its text stands in place of the features' ranges, which another scorer
- * wrote and which need not hold what S saw. Strings are built only for
+ * model, iforest and hstrees do: what its contexts found new, a model's account); when S is the one
+ * that fired (the first of those tied that has a text; or the `score` itself, without `scorers` or
+ * when none of them has a score) and the field is set, its text stands in place of the features'
+ * ranges, which another scorer wrote and which need not hold what S saw. Strings are built only for
  * alerts.
  *
  * State (the count of scored records, the P² markers, the open incident and
@@ -112,11 +116,12 @@ static const struct weir_option threshold_options[] = {
      offsetof(struct threshold_conf, warmup), WEIR_OPT_RANGE, 0, INFINITY, NULL},
     {"incidents", WEIR_OPT_BOOL, "false",
      "one alert per incident: the record that crosses the threshold; the incident stays open "
-     "while the score stays at or above clear",
+     "while the score stays at or above clear (quantile: while above the running quantile or at "
+     "or above clear)",
      offsetof(struct threshold_conf, incidents), 0, 0, 0, NULL},
     {"clear", WEIR_OPT_NUMBER, NULL,
-     "incidents: an open incident closes on the first score below this (default: above, or the "
-     "running quantile)",
+     "incidents: an open incident closes on the first score below this (default: above; "
+     "quantile: and not above the running quantile)",
      offsetof(struct threshold_conf, clear), 0, 0, 0, NULL},
     {"cooldown", WEIR_OPT_INT, "0", "incidents: scored records after a close before another opens",
      offsetof(struct threshold_conf, cooldown), WEIR_OPT_RANGE, 0, INFINITY, NULL},
@@ -483,13 +488,17 @@ static void set_explanation(const struct threshold_conf *c, struct weir_batch *b
 
 /* ---- process ------------------------------------------------------------- */
 
-/* Incidents: opens on a crossing outside the cool-down, closes below clear.
- * Returns 1 (open), 2 (close) or 0. */
+/* Incidents: opens on a crossing outside the cool-down, closes below clear
+ * (quantile: not above the quantile, and below clear when given). Returns 1
+ * (open), 2 (close) or 0. */
 static int incident_step(const struct threshold_conf *c, struct threshold_state *st, int warm,
                          int over, float s, double t)
 {
+    if (st->cool > (uint64_t)c->cooldown) /* a reload shortened it */
+        st->cool = (uint64_t)c->cooldown;
     if (st->open_since) {
-        int below = c->has_clear || !c->use_quantile ? s < c->clear_f : !(s > t);
+        int below =
+            !c->use_quantile ? s < c->clear_f : !(s > t) && (!c->has_clear || s < c->clear_f);
         if (s > st->peak)
             st->peak = s;
         if (!below)
@@ -516,11 +525,20 @@ static void mark(const struct threshold_conf *c, struct weir_batch *b, uint32_t 
     if (c->explain_col < 0)
         return;
     char text[1024];
-    double clear = c->has_clear || !c->use_quantile ? c->clear_f : limit;
-    if (what == 2)
-        snprintf(text, sizeof text, "incident closed: %s=%.6g below %.6g; peak %.6g", c->score,
-                 weir_batch_row(b, i)[c->score_col], clear, st->peak);
-    else
+    if (what == 2) {
+        char level[96];
+        if (!c->use_quantile)
+            snprintf(level, sizeof level, "below %.6g", c->clear_f);
+        else if (!c->has_clear)
+            snprintf(level, sizeof level, "not above the running quantile %.6g", limit);
+        else
+            snprintf(level, sizeof level, "below %.6g and not above the running quantile %.6g",
+                     c->clear_f, limit);
+        size_t n = (size_t)snprintf(text, sizeof text, "incident closed: %s=%.6g %s; peak %.6g",
+                                    c->score, weir_batch_row(b, i)[c->score_col], level, st->peak);
+        if (n >= sizeof text)
+            mark_cut(text, sizeof text);
+    } else
         explain_alert(c, weir_batch_row(b, i), &b->S[(size_t)i * b->nstr], limit, text,
                       sizeof text);
     set_explanation(c, b, i, text);
@@ -547,6 +565,8 @@ static int threshold_process(struct weir_op *op, struct weir_batch *b)
         /* an infinite score alerts but would wreck the markers */
         if (c->use_quantile && isfinite(s))
             p2_add(&st->p2, s, c->quantile);
+        if (!c->incidents && (st->open_since || st->cool)) /* a reload turned them off */
+            st->open_since = st->cool = 0;
         if (c->incidents) {
             int what = incident_step(c, st, warm, over, s, t);
             if (what == 1 || (what == 2 && c->close_event))

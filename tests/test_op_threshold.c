@@ -391,9 +391,106 @@ static void test_quantile_incidents(void)
     CHECK(strncmp(text[300], "anomaly_score=0.99 > ", 21) == 0);
     CHECK(a[310] && strncmp(text[310], "incident closed: anomaly_score=", 31) == 0);
     CHECK(strstr(text[310], "peak 0.99") != NULL);
+    CHECK(strstr(text[310], " not above the running quantile ") != NULL);
     weir_batch_pool_free(pool);
     h_free(&h);
     h_pipe_free(&p);
+}
+
+/* Quantile mode with clear: a quantile sunk below clear neither opens and
+ * closes an incident on alternate records (it opened above the quantile
+ * and closed below clear) nor closes one while the score is above it. */
+static void test_quantile_clear(void)
+{
+    struct h_pipe p;
+    struct h_op h;
+    CHECK(build(&h, &p,
+                "{\"quantile\": 0.9, \"warmup\": 50, \"incidents\": true, \"clear\": 0.5, "
+                "\"close_event\": true, \"explain\": [\"anomaly_score\"]}") == 0);
+    struct weir_batch_pool *pool = h_pool(&p, 64);
+    enum { N = 400 };
+    float s[N];
+    unsigned char a[N];
+    static char text[N][256];
+    uint64_t seed = 8;
+    for (int i = 0; i < N; i++) /* 0.9-quantile about 0.18, then a plateau at 0.3 */
+        s[i] = i < 200 ? (float)(0.2 * uniform(&seed)) : i < 300 ? 0.3f : 0.0f;
+    run_flagged(&h, pool, s, NULL, N, a, 0, text);
+    int opened = 0, closed = 0;
+    for (int i = 200; i < N; i++) {
+        opened += a[i] && strncmp(text[i], "anomaly_score=0.3 > ", 20) == 0;
+        closed += a[i] && strncmp(text[i], "incident closed: ", 17) == 0;
+    }
+    if (opened != 1 || closed != 1)
+        fprintf(stderr, "quantile with clear: %d opened, %d closed\n", opened, closed);
+    CHECK(opened == 1 && closed == 1); /* one incident for the plateau */
+    CHECK(a[200] && !a[201]);
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
+/* The state a threshold of conf_a left after sa (na scores), restored into
+ * one of conf_b, which then scores sb: alert[k] for each of sb. */
+static void reload_run(const char *conf_a, const float *sa, size_t na, const char *conf_b,
+                       const float *sb, size_t nb, unsigned char *alert)
+{
+    struct h_pipe pa, pb;
+    struct h_op a, b;
+    CHECK(build(&a, &pa, conf_a) == 0 && build(&b, &pb, conf_b) == 0);
+    struct weir_batch_pool *pool = h_pool(&pa, 64);
+    unsigned char ignored[16];
+    run_flagged(&a, pool, sa, NULL, na, ignored, 0, NULL);
+    struct weir_buf buf = {0};
+    CHECK(weir_op_snapshot(&a.op, 0, &buf) == 0);
+    CHECK(weir_op_restore(&b.op, 0, buf.data, buf.len) == 0);
+    run_flagged(&b, pool, sb, NULL, nb, alert, 0, NULL);
+    weir_buf_free(&buf);
+    weir_batch_pool_free(pool);
+    h_free(&a);
+    h_free(&b);
+    h_pipe_free(&pa);
+    h_pipe_free(&pb);
+}
+
+/* A reload keeps the state (the layout does not depend on these options):
+ * a shorter cooldown shortens the one running; incidents turned off end
+ * the open one, so turned on again the next crossing is an alert. */
+static void test_incident_reload(void)
+{
+    const char *long_cool = "{\"above\": 0.9, \"warmup\": 0, \"incidents\": true, "
+                            "\"cooldown\": 100000}";
+    const char *no_cool = "{\"above\": 0.9, \"warmup\": 0, \"incidents\": true}";
+    const char *plain = "{\"above\": 0.9, \"warmup\": 0}";
+    unsigned char a[4], b[4];
+    reload_run(long_cool, (const float[]){0.95f, 0.1f}, 2, no_cool, (const float[]){0.95f}, 1, a);
+    CHECK(a[0]);
+    /* open, then off (a plain alert; a low score), then on again */
+    reload_run(no_cool, (const float[]){0.95f}, 1, plain, (const float[]){0.95f, 0.1f}, 2, a);
+    CHECK(a[0] && !a[1]);
+    struct h_pipe pa, pb, pc;
+    struct h_op on, off, again;
+    CHECK(build(&on, &pa, no_cool) == 0 && build(&off, &pb, plain) == 0 &&
+          build(&again, &pc, no_cool) == 0);
+    struct weir_batch_pool *pool = h_pool(&pa, 64);
+    struct weir_buf buf = {0}, buf2 = {0};
+    run_flagged(&on, pool, (const float[]){0.95f}, NULL, 1, a, 0, NULL);
+    CHECK(a[0] && weir_op_snapshot(&on.op, 0, &buf) == 0);
+    CHECK(weir_op_restore(&off.op, 0, buf.data, buf.len) == 0);
+    run_flagged(&off, pool, (const float[]){0.1f}, NULL, 1, a, 0, NULL);
+    CHECK(weir_op_snapshot(&off.op, 0, &buf2) == 0);
+    CHECK(weir_op_restore(&again.op, 0, buf2.data, buf2.len) == 0);
+    run_flagged(&again, pool, (const float[]){0.95f, 0.1f, 0.97f}, NULL, 3, b, 0, NULL);
+    CHECK(b[0] && !b[1] && b[2]);
+    weir_buf_free(&buf);
+    weir_buf_free(&buf2);
+    weir_batch_pool_free(pool);
+    h_free(&on);
+    h_free(&off);
+    h_free(&again);
+    h_pipe_free(&pa);
+    h_pipe_free(&pb);
+    h_pipe_free(&pc);
 }
 
 /* A threshold never learns from records flagged as warming up: with them
@@ -618,6 +715,8 @@ int main(void)
     test_incidents();
     test_warmup_chain();
     test_quantile_incidents();
+    test_quantile_clear();
+    test_incident_reload();
     test_explain();
     test_explain_scorer();
     test_fixed();
