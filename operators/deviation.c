@@ -41,7 +41,10 @@
  * before that, so a series shorter than a few weeks still gets the daily
  * profile and a weekend stops looking like an outage once a weekend was seen.
  * With "range": true the operator also writes f_lo and f_hi, the expected
- * range center -/+ range_k * scale, which threshold's explanations read.
+ * range center -/+ range_k * scale, which threshold's explanations read:
+ * the season's (its phase's mean -/+ range_k * its scale) when the season
+ * gave the score, so an alert the season raised is not explained by a
+ * window range the value lies inside.
  *
  * During the first `warmup` values of a key the score is 0 and the record is
  * flagged WEIR_REC_WARMUP (a threshold downstream neither alerts nor learns
@@ -363,9 +366,10 @@ static void phase_learn(const struct deviation_conf *c, struct phase *p, double 
 /* Scores x against its phase's mean, with the residual scale of all phases
  * (an exponentially weighted mean over about `window` residuals), then
  * learns x. A phase scores after season_warmup values, the scale after
- * `warmup` residuals. */
+ * `warmup` residuals; its range goes to *lo, *hi when it scores and lo is
+ * asked for. */
 static double season_step(const struct deviation_conf *c, void *state, size_t k, int64_t ts_ms,
-                          double x)
+                          double x, float *lo, float *hi)
 {
     unsigned char *base = (unsigned char *)state + c->season_offset + k * c->season_bytes;
     struct season_head *head = (struct season_head *)base;
@@ -384,6 +388,10 @@ static double season_step(const struct deviation_conf *c, void *state, size_t k,
         if (head->n >= (uint64_t)c->warmup) {
             double sd = sqrt(head->var) > c->s.min_scale ? sqrt(head->var) : c->s.min_scale;
             s = scorer_z(&c->s, r, sd);
+            if (lo) {
+                *lo = (float)(p->mean - c->s.range_k * sd);
+                *hi = (float)(p->mean + c->s.range_k * sd);
+            }
             if (c->season_clip > 0) { /* a repeat of yesterday's or of last week's */
                 uint32_t *mark = (uint32_t *)(ph + c->season_phases);
                 int64_t weeks = week ? ts_ms / (7 * c->season_ms) : 0;
@@ -439,11 +447,16 @@ static int deviation_process(struct weir_op *op, struct weir_batch *b)
                                       hi);
                 else if (d.h->count >= (uint64_t)c->warmup) /* beyond a float: scored, not learnt */
                     sc = scorer_z(&c->s, dx, 0.0);
+                else
+                    weir_record_warming(&b->rec[i], c->s.out_col);
                 s = sc > s ? sc : s;
                 prev[k] = (struct prev_value){(float)x, 1};
             }
             if (c->season_ms > 0 && b->rec[i].ts_ms >= 0) {
-                double ss = season_step(c, state, k, b->rec[i].ts_ms, x);
+                float slo = NAN, shi = NAN;
+                double ss = season_step(c, state, k, b->rec[i].ts_ms, x, lo ? &slo : NULL, &shi);
+                if (ss > s && lo) /* the range is the one that gave the score */
+                    *lo = slo, *hi = shi;
                 s = ss > s ? ss : s;
             }
             best = s > best ? s : best;

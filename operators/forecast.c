@@ -32,8 +32,9 @@
  *
  * The first `warmup` values of a key score 0 and are flagged
  * WEIR_REC_WARMUP. A NaN or infinite value is missing: not scored, not
- * learned. Cost O(1) per value; state per feature 40 bytes + 8 per phase
- * (12 with a clip: the phase's mark, scorer.h), plus the hold ring. */
+ * learned; so is a record without an event time when there is a season. A
+ * seasonal offset beyond a float's range is not learned. Cost O(1) per value; state per feature 40
+ * bytes + 8 per phase (12 with a clip: the phase's mark, scorer.h), plus the hold ring. */
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -162,10 +163,12 @@ static double model_step(const struct forecast_conf *c, struct hw_model *m, stru
                 *lo = (float)(f - c->s.range_k * scale);
                 *hi = (float)(f + c->s.range_k * scale);
             }
+            double d = r;
             if (c->clip > 0 && (!ph || ph->seen)) /* a phase seen for the first time: whole */
-                x = f + (ph ? scorer_phase_residual(r, c->clip, scale, ts / c->season_ms, mark,
-                                                    0, NULL)
-                            : scorer_learned_residual(r, c->clip, scale));
+                d = ph ? scorer_phase_residual(r, c->clip, scale, ts / c->season_ms, mark, 0, NULL)
+                       : scorer_learned_residual(r, c->clip, scale);
+            if (d != r) /* clipped; r may be a rounding's 0, and then x is learned as it is */
+                x = f + d;
         }
         uint64_t span = m->residuals < (uint64_t)c->window ? m->residuals + 1 : (uint64_t)c->window;
         double a = 1.0 / (double)span;
@@ -178,10 +181,13 @@ static double model_step(const struct forecast_conf *c, struct hw_model *m, stru
         m->level = x;
     }
     *warm = m->seen < (uint64_t)c->warmup;
-    if (ph) {
+    if (ph) { /* not an offset beyond a float: an infinity would make every forecast NaN */
         double fresh = x - m->level;
-        ph->offset = (float)(ph->seen ? c->gamma * fresh + (1 - c->gamma) * ph->offset : fresh);
-        ph->seen += ph->seen < UINT32_MAX;
+        double offset = ph->seen ? c->gamma * fresh + (1 - c->gamma) * ph->offset : fresh;
+        if (fabs(offset) <= FLT_MAX) {
+            ph->offset = (float)offset;
+            ph->seen += ph->seen < UINT32_MAX;
+        }
     }
     m->seen++;
     return score;
@@ -206,10 +212,12 @@ static int forecast_process(struct weir_op *op, struct weir_batch *b)
             scorer_range_slots(&c->s, row, k, &lo, &hi);
             if (!isfinite(x))
                 continue;
+            if (c->season_ms > 0 && ts < 0)
+                continue; /* no phase to forecast it at: missing, as a NaN */
             struct hw_model *m = (struct hw_model *)(state + k * c->feature_bytes);
             struct hw_phase *ph = NULL;
             uint32_t *mark = NULL;
-            if (c->season_ms > 0 && ts >= 0) {
+            if (c->season_ms > 0) {
                 size_t at = (size_t)((ts % c->season_ms) * c->season_buckets / c->season_ms);
                 ph = (struct hw_phase *)(m + 1) + at;
                 if (c->clip > 0)

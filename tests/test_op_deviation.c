@@ -201,6 +201,8 @@ static void test_against_reference(void)
     }
 }
 
+static float gap_lo, gap_hi; /* season_score's expected range at the gap */
+
 /* A daily pattern whose peak goes missing on day 5: the value is ordinary
  * for the window (mid-range), but not for its time of day. Only the
  * seasonal channel sees it; records without an event time skip it. */
@@ -209,7 +211,7 @@ static double season_score(int with_season, int with_time)
     char conf[256];
     snprintf(conf, sizeof conf,
              "{\"fields\": [\"v\"], \"method\": \"gaussian\", \"window\": 1000, "
-             "\"mapping\": \"ratio\", \"hold\": 3%s}", /* odd hold: state alignment */
+             "\"mapping\": \"ratio\", \"hold\": 3, \"range\": true%s}", /* odd hold: alignment */
              with_season ? ", \"season\": \"1d\", \"season_buckets\": 288" : "");
     struct h_pipe p;
     struct h_op h;
@@ -217,6 +219,8 @@ static double season_score(int with_season, int with_time)
     h_feature(&p, "v", 0);
     CHECK(h_build(&h, &weir_op_deviation, conf, &p, 1) == 0);
     int out = weir_schema_find_feature(&p.schema, "anomaly_score");
+    int lo = weir_schema_find_feature(&p.schema, "v_lo"),
+        hi = weir_schema_find_feature(&p.schema, "v_hi");
     struct weir_batch_pool *pool = h_pool(&p, 288);
     double at_gap = NAN, elsewhere = 0;
     const int gap = 4 * 288 + 72; /* day 5, 06:00: the peak of sin */
@@ -233,9 +237,11 @@ static double season_score(int with_season, int with_time)
         CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
         for (int k = 0; k < 288; k++) {
             double sc = weir_batch_row(b, (uint32_t)k)[out];
-            if (day * 288 + k == gap)
+            if (day * 288 + k == gap) {
                 at_gap = sc;
-            else if (day >= 4 && sc > elsewhere)
+                gap_lo = weir_batch_row(b, (uint32_t)k)[lo];
+                gap_hi = weir_batch_row(b, (uint32_t)k)[hi];
+            } else if (day >= 4 && sc > elsewhere)
                 elsewhere = sc;
         }
         weir_batch_put(b);
@@ -250,9 +256,15 @@ static double season_score(int with_season, int with_time)
 
 static void test_season(void)
 {
-    double seasonal = season_score(1, 1), plain = season_score(0, 1), untimed = season_score(1, 0);
-    printf("missing peak: seasonal %.4f, window only %.4f, no event time %.4f\n", seasonal, plain,
-           untimed);
+    double seasonal = season_score(1, 1);
+    float season_lo = gap_lo, season_hi = gap_hi;
+    double plain = season_score(0, 1), untimed = season_score(1, 0);
+    printf("missing peak: seasonal %.4f (expected %.3f..%.3f), window only %.4f (%.3f..%.3f), no "
+           "event time %.4f\n",
+           seasonal, season_lo, season_hi, plain, gap_lo, gap_hi, untimed);
+    /* the range of what scored: the season's, not the window's (10 inside) */
+    CHECK(season_lo > 14 && season_hi < 16);
+    CHECK(gap_lo < 10 && gap_hi > 10);
     CHECK(seasonal > 0.99);
     CHECK(plain < 0.1);
     CHECK(untimed < 0.1);
@@ -261,6 +273,8 @@ static void test_season(void)
                            "test.json: operators[1].season: expected a period of at least "
                            "season_buckets (288) ms, got 100 ms");
 }
+
+static unsigned char *days_warm; /* when set, run_days' warm-up flags */
 
 /* Runs `days` days of 5-minute values from a Monday through a fresh
  * deviation of conf; value(day, k) gives each (it may draw noise: the draws
@@ -281,8 +295,11 @@ static void run_days(const char *conf, int days, double (*value)(int day, int k)
             b->rec[i].ts_ms = 1396224000000LL + ((int64_t)day * 288 + k) * 300000;
         }
         CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
-        for (int k = 0; k < 288; k++)
+        for (int k = 0; k < 288; k++) {
             out[day * 288 + k] = weir_batch_row(b, (uint32_t)k)[col];
+            if (days_warm)
+                days_warm[day * 288 + k] = (b->rec[k].flags & WEIR_REC_WARMUP) != 0;
+        }
         weir_batch_put(b);
     }
     weir_batch_pool_free(pool);
@@ -546,6 +563,15 @@ static void test_float_residues(void)
         ones += !(sc[i] < 0.95f);
     CHECK(ones == 0);     /* 1 for six records */
     CHECK(sc[6] == 1.0f); /* the change itself: scored, as beyond any scale */
+    /* the same change while the window warms up: a warm-up record, as the
+     * changes around it are (it was not flagged) */
+    static unsigned char warm[288];
+    days_warm = warm;
+    run_days("{\"fields\": [\"v\"], \"method\": \"gaussian\", \"window\": 16, \"warmup\": 10, "
+             "\"of\": \"change\"}",
+             1, huge_value, sc);
+    days_warm = NULL;
+    CHECK(warm[5] && warm[6] && warm[7] && sc[6] == 0);
 }
 
 /* "by": each key's outputs equal a run over that key's records alone. */

@@ -414,6 +414,53 @@ static void test_clip(void)
     CHECK(max_in(dip, after, after + DAY) < 0.5);
 }
 
+/* Edges: with clip, a value within a rounding of the forecast (its
+ * residual read as 0) is still learned as it is (the level stayed at 1e7
+ * under a run of 1e7 + 1, and 1e7 + 3 then scored 1 at scale 0); a
+ * seasonal offset beyond a float is not learned (it was stored as an
+ * infinity: every forecast NaN from the next visit of that phase on); with
+ * a season, a record without an event time is missing, as a NaN (it was
+ * learned without its phase's offset, moving the level). Replaces the
+ * series. */
+static void test_float_edges(void)
+{
+    for (size_t i = 0; i < N; i++) {
+        x[i] = i < 100 ? 1e7f : i < N - 1 ? 1e7f + 1 : 1e7f + 3;
+        key[i] = 0;
+        ts[i] = (int64_t)i * STEP_MS;
+    }
+    run("{\"fields\": \"v\", \"clip\": 3, \"warmup\": 5}", -1, s1, NULL, 0);
+    CHECK(max_in(s1, 0, N) == 0); /* 0 without the clip too */
+    for (size_t i = 0; i < N; i++) {
+        x[i] = i == 0 ? -3e38f : i == 1 ? 3e38f : 1;
+        ts[i] = (int64_t)i * 3600000; /* an hour a phase: record 1 opens a new one */
+    }
+    run("{\"fields\": \"v\", \"season\": \"1d\", \"season_buckets\": 24, \"alpha\": 0.1, "
+        "\"beta\": 0, \"warmup\": 2, \"range\": true}",
+        -1, s1, NULL, 1);
+    size_t nan = 0;
+    for (size_t i = 2; i < N; i++)
+        nan += isnan(lo[i]) || isnan(hi[i]) || !(s1[i] >= 0 && s1[i] <= 1);
+    CHECK(nan == 0);
+    /* every tenth record without an event time: the others score as if it
+     * were not there, and it scores 0 */
+    make_series();
+    for (size_t i = 0; i < N; i++) {
+        key[i] = i % 10 == 5;
+        if (key[i])
+            ts[i] = -1;
+    }
+    const char *conf = "{\"fields\": \"v\", \"season\": \"1d\", \"gamma\": 0.3}";
+    run(conf, -1, s1, NULL, 0);
+    run(conf, 0, s2, NULL, 0);
+    size_t differ = 0;
+    for (size_t i = 0; i < N; i++)
+        differ += key[i] ? s1[i] != 0 : s1[i] != s2[i];
+    CHECK(differ == 0);
+    for (size_t i = 0; i < N; i++)
+        key[i] = 0;
+}
+
 static void test_prepare_errors(void)
 {
     const char *const feats[] = {"v", NULL};
@@ -444,5 +491,6 @@ int main(void)
     test_flat_after_noise();
     test_prepare_errors();
     test_clip();
+    test_float_edges();
     return check_summary();
 }
