@@ -2,14 +2,16 @@
  * Detection Handbook's protocol (../shared/data/fraud/fdh/README.md).
  *
  *   bench_fraud_eval SCORED.jsonl DATA_DIR [--test-start 2018-08-08] [--days 7]
- *                    [--delay 7] [--known-from 2018-07-25] [--k 100]
+ *                    [--delay 7] [--known-from TEST_START - DELAY - 7 days] [--k 100]
  *                    [--name NAME] [--json FILE] [--pr-svg FILE]
  *
  * SCORED.jsonl has one line per transaction with TRANSACTION_ID and
  * fraud_score (other fields are ignored; the labels are never read from
  * it). The labels come from DATA_DIR/daily/YYYY-MM-DD.csv.gz. On each test
  * day D, transactions of customers with a fraud already known, in
- * [known-from, D - delay days), are removed. Reports AUC ROC, average
+ * [known-from, D - delay days), are removed (known-from: by default the
+ * start of the handbook's training week, 7 days before the delay; for the
+ * default test week 2018-07-25). Reports AUC ROC, average
  * precision and card precision@k (bench/fraud/fraud_metrics.c) over the
  * remaining transactions; test transactions the file does not score rank
  * lowest and are counted as "unscored". One JSON summary on the last line. */
@@ -145,7 +147,7 @@ static void write_pr_svg(const char *path, const double *p, const double *r, siz
             "<path fill=\"none\" stroke=\"#1f5fbf\" d=\"",
             title);
     size_t step = m > 2000 ? m / 2000 : 1;
-    for (size_t k = 0; k < m; k += step)
+    for (size_t k = 0; k < m; k = k + 1 < m && k + step >= m ? m - 1 : k + step) /* the last too */
         fprintf(f, "%c%.1f %.1f ", k ? 'L' : 'M', 40 + 400 * r[k], 370 - 340 * p[k]);
     fprintf(f, "\"/></svg>\n");
     fclose(f);
@@ -154,7 +156,7 @@ static void write_pr_svg(const char *path, const double *p, const double *r, siz
 int main(int argc, char **argv)
 {
     const char *scored = NULL, *dir = NULL, *name = "pipeline", *json_path = NULL, *svg = NULL;
-    const char *start = "2018-08-08", *known_from = "2018-07-25";
+    const char *start = "2018-08-08", *known_from = NULL;
     int days = 7, delay = 7, k = 100;
     for (int i = 1; i < argc; i++) {
         int more = i + 1 < argc;
@@ -181,8 +183,11 @@ int main(int argc, char **argv)
         else
             scored = NULL, i = argc;
     }
-    int32_t d0 = day_of(start), dk = day_of(known_from);
-    if (!scored || !dir || d0 == INT32_MIN || dk == INT32_MIN || dk > d0 || days < 1 || k < 1) {
+    int32_t d0 = day_of(start), dk = known_from                     ? day_of(known_from)
+                                     : d0 == INT32_MIN || delay < 0 ? INT32_MIN
+                                                                    : d0 - delay - 7;
+    if (!scored || !dir || d0 == INT32_MIN || dk == INT32_MIN || dk > d0 || days < 1 || k < 1 ||
+        delay < 0) {
         fprintf(stderr, "usage: bench_fraud_eval SCORED.jsonl DATA_DIR [--test-start YYYY-MM-DD] "
                         "[--days N] [--delay N] [--known-from YYYY-MM-DD] [--k N] [--name NAME] "
                         "[--json FILE] [--pr-svg FILE]\n");

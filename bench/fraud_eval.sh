@@ -23,6 +23,10 @@ while [ $# -gt 0 ]; do
     *) extra+=("$1"); shift ;;
     esac
 done
+# paths as given from here, before moving to the repository's root
+data=$(realpath -m "$data") pipeline=$(realpath -m "$pipeline")
+[ -z "$out" ] || out=$(realpath -m "$out")
+[ "$build" = build ] || build=$(realpath -m "$build")
 cd "$(dirname "$0")/.."
 for b in "$build/weir" "$build/bench_fraud_eval"; do
     [ -x "$b" ] || { echo "fraud_eval: $b is not built (cmake --build $build)" >&2; exit 2; }

@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from export_safetensors import export  # noqa: E402
-from train_fraud_model import FEATURES  # noqa: E402
+from train_fraud_model import HANDBOOK as FEATURES  # noqa: E402
 
 
 def main():

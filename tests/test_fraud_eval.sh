@@ -3,7 +3,8 @@
 # days of transactions; a customer whose fraud is known before the test day
 # (delay 1) is removed, one whose fraud is too recent is kept; a perfect
 # score gives AUC 1, AP 1; an unscored test transaction is counted and
-# ranks lowest; a missing day is an error. Skipped (77) without the binary
+# ranks lowest; a missing day is an error; known frauds are read from a
+# week before the delay by default. Skipped (77) without the binary
 # (-DWEIR_BENCH=OFF).
 #
 # Env: WEIR_BUILD (the build directory).
@@ -34,6 +35,12 @@ want='"test_transactions":3,"frauds":1,"removed_known_customers":1,"unscored":1,
 case "$out" in *"$want"*) ok "protocol: removal, unscored, AUC/AP 1, CP@2 0.5" ;;
   *) fail "got $out" ;; esac
 grep -q '<path' "$T/pr.svg" && ok "PR curve written" || fail "no PR curve"
+# without --known-from the known frauds start a training week before the
+# delay: 2018-01-03 - 1 - 7 days, a day this directory lacks
+"$BIN" "$T/s.jsonl" "$T/d" --test-start 2018-01-03 --days 1 --delay 1 >"$T/out" 2>"$T/err" &&
+  fail "known-from default: a missing day was accepted" ||
+  { grep -q '2017-12-26.csv.gz: cannot read it' "$T/err" && ok "known-from: test start - delay - 7 days" ||
+    fail "known-from default: $(cat "$T/err")"; }
 rm "$T/d/daily/2018-01-02.csv.gz"
 "$BIN" "$T/s.jsonl" "$T/d" --test-start 2018-01-03 --days 1 --delay 1 --known-from 2018-01-01 \
   >"$T/out" 2>"$T/err" && fail "a missing day was accepted" ||

@@ -2,7 +2,8 @@
  * precision@k against values computed independently (a plain Python
  * reference written from the definitions: AUC as the share of
  * (fraud, genuine) pairs ranked right, ties one half; AP as sklearn's
- * step-wise sum; CP@k as the handbook's card_precision_top_k), on a small
+ * step-wise sum; CP@k as the handbook's card_precision_top_k, cards found
+ * compromised left out of later days, ties to the smaller card), on a small
  * vector with many ties; plus edge cases: one class only, NaN scores,
  * a perfect and a reversed ranking, fewer cards than k. */
 #include <math.h>
@@ -25,7 +26,14 @@ int main(void)
     CHECK_NEAR(fraud_auc(s, y, 40), 0.67806267806267806, 1e-12);
     CHECK_NEAR(fraud_ap(s, y, 40), 0.48139654463183879, 1e-12);
     CHECK_NEAR(fraud_card_precision(s, y, card, day, 40, 3), 0.44444444444444442, 1e-12);
-    CHECK_NEAR(fraud_card_precision(s, y, card, day, 40, 5), 0.46666666666666662, 1e-12);
+    CHECK_NEAR(fraud_card_precision(s, y, card, day, 40, 5), 0.39999999999999997, 1e-12);
+    /* 0.4667 when found cards stayed in later days' rankings; one card
+     * first on both days counts once, its place the next card's on day 1 */
+    const double twice[4] = {0.9, 0.5, 0.9, 0.5};
+    const unsigned char twice_y[4] = {1, 0, 1, 0};
+    const int64_t twice_card[4] = {7, 8, 7, 8};
+    const int32_t twice_day[4] = {0, 0, 1, 1};
+    CHECK_NEAR(fraud_card_precision(twice, twice_y, twice_card, twice_day, 4, 1), 0.5, 0);
 
     const double up[4] = {0.1, 0.2, 0.3, 0.4};
     const unsigned char good[4] = {0, 0, 1, 1}, bad[4] = {1, 1, 0, 0}, none[4] = {0};

@@ -106,6 +106,12 @@ static int by_day_card(const void *a, const void *b)
     return (x->card > y->card) - (x->card < y->card);
 }
 
+static int by_card(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
 static int by_day_score(const void *a, const void *b)
 {
     const struct card_day *x = a, *y = b;
@@ -138,17 +144,32 @@ double fraud_card_precision(const double *score, const unsigned char *label, con
         }
     }
     qsort(c, m, sizeof *c, by_day_score);
+    /* the cards found compromised so far, sorted after each day: a day's
+     * ranking leaves them out, as the handbook's card_precision_top_k does
+     * (remove_detected_compromised_cards, its default) */
+    int64_t *found = malloc((m ? m : 1) * sizeof *found);
+    if (!found) {
+        free(c);
+        return NAN;
+    }
     double sum = 0;
-    size_t days = 0;
+    size_t days = 0, nfound = 0;
     for (size_t i = 0; i < m;) {
-        size_t j = i, hits = 0;
-        for (; j < m && c[j].day == c[i].day; j++)
-            if (j - i < k)
-                hits += c[j].fraud;
+        size_t j = i, taken = 0, hits = 0, before = nfound;
+        for (; j < m && c[j].day == c[i].day; j++) {
+            if (taken == k || bsearch(&c[j].card, found, before, sizeof *found, by_card))
+                continue;
+            taken++;
+            hits += c[j].fraud;
+            if (c[j].fraud)
+                found[nfound++] = c[j].card;
+        }
+        qsort(found, nfound, sizeof *found, by_card);
         sum += (double)hits / (double)k;
         days++;
         i = j;
     }
+    free(found);
     free(c);
     return days ? sum / (double)days : NAN;
 }

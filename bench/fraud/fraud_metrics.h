@@ -19,7 +19,11 @@ double fraud_ap(const double *score, const unsigned char *label, size_t n);
 /* Card precision@k: on each day, a card's score is the max over its
  * transactions and it is compromised if any of them is a fraud; the share
  * of compromised cards among the day's k highest, averaged over the days
- * (ties broken by the smaller card id). */
+ * (ties broken by the smaller card id). A card found compromised (among a
+ * day's k, a fraud) is left out of the later days' rankings, as by the
+ * handbook's card_precision_top_k (remove_detected_compromised_cards, its
+ * default, with which its published CP@100 were computed): investigators
+ * have blocked it. */
 double fraud_card_precision(const double *score, const unsigned char *label, const int64_t *card,
                             const int32_t *day, size_t n, size_t k);
 
