@@ -121,9 +121,10 @@ static int need(struct weir_prepare *p, const char *key, int ok, const char *wha
 
 static int prepare_times(struct aggregate_conf *c, const json_t *raw, struct weir_prepare *p)
 {
-    c->size_ms = (int64_t)(c->size_ns / 1000000u);
-    c->hop_ms = (int64_t)(c->hop_ns / 1000000u);
-    c->gap_ms = (int64_t)(c->gap_ns / 1000000u);
+    if (weir_late_whole_ms(p, "size", c->size_ns, &c->size_ms) +
+        weir_late_whole_ms(p, "hop", c->hop_ns, &c->hop_ms) +
+        weir_late_whole_ms(p, "gap", c->gap_ns, &c->gap_ms))
+        return 1;
     c->lateness_ms = p->lateness_ms;
     int session = c->kind == KIND_SESSION;
     if (need(p, "size", session != (json_object_get(raw, "size") != NULL),

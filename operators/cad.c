@@ -11,8 +11,11 @@
  * WEIR_REC_WARMUP, and are kept so the contexts learn from them once the
  * range is fixed. Later values outside the range get bins of the same
  * width beyond it (a new bin is a fact never seen, so it scores high), up
- * to 4 ranges out on either side, where they share the last bin. A
- * constant range period takes max(|value|, 1) as its span.
+ * to 4 ranges out on either side, where they share the last bin. The
+ * range's top edge is in its last bin (with range_margin 0 the range
+ * period's max lies on it). A constant range period v takes s = max(|v|, 1)
+ * as its span above v: [v - m*s, v + (1 + m)*s], room for a count that sits
+ * at 0 to rise.
  *
  * Facts. A value in bin b is the fact b at level 0 and floor(b / 2^r) at
  * each coarser level r < `levels` (2^r bins merged): an unexpected value
@@ -194,6 +197,8 @@ static int bin_of(const struct cad_conf *c, const struct cad_head *h, double x)
 {
     double q = floor((x - h->lo) / h->width);
     double lim = 4.0 * (double)c->bins;
+    if (q == (double)c->bins && x - h->lo <= h->width * (double)c->bins * (1 + 1e-9))
+        q = (double)c->bins - 1; /* the top edge (and a rounding below it) */
     if (isnan(q)) /* a range of infinite span (values near FLT_MAX) */
         q = 0;
     q = q < -lim ? -lim : q > (double)c->bins - 1 + lim ? (double)c->bins - 1 + lim : q;

@@ -13,11 +13,13 @@
  * allowed_lateness; a record behind it is late: dead-lettered or let through
  * unchecked, `late`), and two kept times are at least `within` apart, so at
  * most 2 + ceil(allowed_lateness / within) times matter: the value is that
- * many int64 plus 8 bytes, exact, no approximation. Keys are bounded by
+ * many int64 plus 16 bytes, exact, no approximation. Keys are bounded by
  * max_keys / max_state_bytes (least recently used go first: an evicted key
  * forgets its times) or by a TTL of at least `within` + allowed_lateness,
- * and are durable with the engine's store; the watermark comes back from
- * the kept times. */
+ * and are durable with the engine's store. The watermark comes back from
+ * the keys: each holds the partition's largest time when it last took a
+ * record, a duplicate too. A record without the key is checked against the
+ * watermark but does not move it: no key would bring its time back. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -75,7 +77,8 @@ static int dedup_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
                       WEIR_BY_KAFKA_KEY_NAME);
         return 1;
     }
-    c->within_ms = (int64_t)(c->within_ns / 1000000u);
+    if (weir_late_whole_ms(p, "within", c->within_ns, &c->within_ms))
+        return bad + 1;
     c->lateness_ms = p->lateness_ms;
     if (c->within_ms < 1) {
         weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "within"),
@@ -98,13 +101,14 @@ static int dedup_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
                               "duplicates come", p))
         return bad + 1;
     c->slots = (uint32_t)slots;
-    c->layout = weir_hash_u64(weir_hash_str(WEIR_HASH_SEED, "dedup"), c->slots);
+    c->layout = weir_hash_u64(weir_hash_str(WEIR_HASH_SEED, "dedup+seen"), c->slots);
     return bad;
 }
 
 struct dedup_value {
     uint32_t n; /* kept times in use */
     uint32_t pad;
+    int64_t seen; /* the partition's largest event time when the key last took a record */
     int64_t ts[]; /* (slots) event times of records let through, any order */
 };
 
@@ -184,11 +188,12 @@ static void reject(const struct dedup_conf *c, struct weir_batch *b, uint32_t i)
     weir_batch_kill(b, i, "dedup: duplicate key");
 }
 
-/* A key's newest kept time: the kept times bring the watermark back. */
+/* What a key knows of its partition's largest time: the keys bring the
+ * watermark back. */
 static int64_t newest_kept(const void *vconf, const void *value)
 {
     const struct dedup_value *v = value;
-    int64_t t = INT64_MIN;
+    int64_t t = v->n ? v->seen : INT64_MIN; /* n 0: a key that took nothing yet */
     for (uint32_t j = 0; j < v->n && j < ((const struct dedup_conf *)vconf)->slots; j++)
         t = v->ts[j] > t ? v->ts[j] : t;
     return t;
@@ -205,7 +210,7 @@ static int dedup_process(struct weir_op *op, struct weir_batch *b)
             continue;
         if (weir_late_recall(&st->late, op, r->part, newest_kept) < 0)
             return -ENOMEM;
-        int64_t wm;
+        int64_t wm, max = st->late.max[r->part]; /* grown by the recall */
         int late = weir_late_screen(&st->late, b, i, c->lateness_ms, c->late == LATE_DEAD,
                                     "dedup: the record has no event time",
                                     "dedup: event time behind the watermark (late)", &wm);
@@ -213,11 +218,14 @@ static int dedup_process(struct weir_op *op, struct weir_batch *b)
             return late;
         if (late)
             continue;
-        if (!has_key(c, b, i))
+        if (!has_key(c, b, i)) {
+            st->late.max[r->part] = max;
             continue;
+        }
         struct dedup_value *v = weir_op_state(op, b, i, NULL);
         if (!v)
             return -ENOMEM;
+        v->seen = st->late.max[r->part];
         if (seen(c, v, r->ts_ms, wm))
             reject(c, b, i);
         else

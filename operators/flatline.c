@@ -13,8 +13,8 @@
  *                values that ended within `memory` (14d), of the last 16)
  *
  * so 0.75 at twice the reference, 0.89 at three times, 0.99 at ten: it
- * rises while the sensor stays stuck (and rounds to 1.0 beyond about 4000
- * times). A metric that sits at 0 every night learns its nights; a stuck
+ * rises while the sensor stays stuck (and rounds to 1.0 in a float beyond
+ * about 5800 times). A metric that sits at 0 every night learns its nights; a stuck
  * episode, once finished, raises the reference for `memory`, or until 16
  * later runs replaced it. A run scores only when it started once the
  * key's feature had been seen for `warmup` (1d): runs that start earlier

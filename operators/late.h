@@ -9,12 +9,30 @@
 #ifndef WEIR_OPERATORS_LATE_H
 #define WEIR_OPERATORS_LATE_H
 
-#include "engine/batch.h"
-#include "engine/opstate.h"
-
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+
+#include "engine/batch.h"
+#include "engine/diag.h"
+#include "engine/opstate.h"
+#include "engine/option.h"
+
+/* A duration option in event-time milliseconds: 1 with a diagnostic at
+ * key when ns is not a whole number of them (a "500us" delay read as 0
+ * would put a record in its own delayed window), else 0 with *ms set. */
+static inline int weir_late_whole_ms(struct weir_prepare *p, const char *key, uint64_t ns,
+                                     int64_t *ms)
+{
+    char path[256];
+    *ms = (int64_t)(ns / 1000000u);
+    if (ns % 1000000u == 0)
+        return 0;
+    weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, key),
+                  "expected a whole number of milliseconds (event times are in ms), got %gms",
+                  (double)ns / 1e6);
+    return 1;
+}
 
 struct weir_late {
     int64_t *max; /* by partition slot: the largest event time seen, or INT64_MIN */

@@ -151,9 +151,10 @@ static int prepare_sizes(struct window_conf *c, const json_t *raw, struct weir_p
         const char *at = json_is_string(json_object_get(raw, "sizes"))
                              ? kp
                              : weir_path_index(path, sizeof path, kp, i);
-        if (weir_duration_parse(c->sizes.v[i], &ns) < 0 || ns < 1000000u) {
+        if (weir_duration_parse(c->sizes.v[i], &ns) < 0 || ns < 1000000u || ns % 1000000u) {
             weir_diag_add(p->diag, at,
-                          "expected a duration of at least 1ms like \"7d\", got \"%s\"",
+                          "expected a duration of at least 1ms like \"7d\", in whole milliseconds, "
+                          "got \"%s\"",
                           c->sizes.v[i]);
             return 1;
         }
@@ -176,7 +177,8 @@ static int prepare_sizes(struct window_conf *c, const json_t *raw, struct weir_p
                       "expected %zu labels (one per size), got %zu", c->sizes.n, c->labels.n);
         return 1;
     }
-    c->delay_ms = (int64_t)(c->delay_ns / 1000000u);
+    if (weir_late_whole_ms(p, "delay", c->delay_ns, &c->delay_ms))
+        return 1;
     c->reach_ms = c->delay_ms + c->size_ms[c->order[c->nsizes - 1]];
     c->lateness_ms = p->lateness_ms;
     return 0;
@@ -438,6 +440,8 @@ static int window_prepare(void *vconf, const json_t *raw, struct weir_prepare *p
         h = weir_hash_str(h, p->schema->feat[c->field_col[f]].name);
     for (uint32_t k = 0; k < c->shape.nstrs && !bad; k++)
         h = weir_hash_str(h, p->schema->str[c->str_col[k]].name);
+    if (c->shape.nstrs) /* where the numbers end: a field that became a string moves the bound */
+        h = weir_hash_u64(h, (uint64_t)c->shape.nfields << 32 | c->shape.nstrs);
     c->layout = h;
     return bad;
 }

@@ -372,6 +372,9 @@ static void test_prepare_errors(void)
     char j[256];
     snprintf(j, sizeof j, "{\"kind\": \"tumbling\", %s}", agg);
     expect_error(j, "test.json: operators[1].size: expected a \"size\" of at least 1ms");
+    snprintf(j, sizeof j, "{\"kind\": \"tumbling\", \"size\": \"1500us\", %s}", agg);
+    expect_error(j, "test.json: operators[1].size: expected a whole number of milliseconds (event "
+                    "times are in ms), got 1.5ms");
     snprintf(j, sizeof j, "{\"kind\": \"hopping\", \"size\": \"1m\", %s}", agg);
     expect_error(j, "test.json: operators[1].hop: expected a \"hop\" with \"kind\": \"hopping\"");
     snprintf(j, sizeof j, "{\"kind\": \"hopping\", \"size\": \"1m\", \"hop\": \"2m\", %s}", agg);

@@ -312,6 +312,15 @@ static void test_explain(void)
         stray += s1[i] == 0 && why[i];
     }
     CHECK(unexplained == 0 && stray == 0);
+    /* range_margin 0: the range period's max is in the last bin, not above
+     * the range (it was: "v=70 in 70..78, above the learned range 10..70") */
+    x[201] = 70; /* where 30 always came */
+    run("{\"fields\": \"v\", \"range_records\": 10, \"range_margin\": 0}", 400, -1, s2, NULL);
+    CHECK(s2[201] > 0 && why[201] && strstr(why[201], "above") == NULL);
+    CHECK(why[201] && strncmp(why[201], "v=70 in 62.5..70:", 17) == 0);
+    if (why[201])
+        printf("cad, range_margin 0: %s\n", why[201]);
+    x[201] = 50;
     /* "explain": false writes no string field */
     run("{\"fields\": \"v\", \"range_records\": 10, \"explain\": false}", 400, -1, s2, NULL);
     CHECK(!why[201] && s2[201] == s1[201]);
