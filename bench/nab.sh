@@ -34,6 +34,9 @@ done
 [[ $# -eq 2 ]] || { sed -n '4,5p' "$0" >&2; exit 2; }
 data="$1" pipeline="$2"
 weir="${WEIR_BIN:-build/weir}" scorer="${BENCH_NAB:-build/bench_nab}"
+for b in "$weir" "$scorer"; do # the series list comes from the scorer: none without it
+  [[ -x "$b" ]] || { echo "nab.sh: $b is not built (set WEIR_BIN / BENCH_NAB)" >&2; exit 2; }
+done
 name="$(basename "$pipeline" .json)"
 json="${json:-bench/results/nab_${name}.json}"
 
