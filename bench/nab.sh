@@ -66,7 +66,7 @@ fi
 # Trains series $1's model on its probation period into $2.
 fit_series() {
   local csv="$data/data/$1" n p until
-  n=$(($(wc -l <"$csv") - 1))
+  n=$(($(grep -c '' "$csv") - 1)) # rows, the last one without its newline too
   p=$(awk -v n="$n" 'BEGIN { p = int(0.15 * n); print (p < 750 ? p : 750) }')
   until=$(sed -n "$((p + 2))p" "$csv" | cut -d, -f1 | tr ' ' T)
   "$weir" features "$fit_pipe" --set "source.path=$csv" --until "$until" --features "$fit_fields" \

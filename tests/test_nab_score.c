@@ -314,6 +314,10 @@ static void test_mismatches(void)
         CHECK(nab_read_output(path, &c.s[0], score, alert, err, sizeof err) < 0);
         write_file(path, "");
         CHECK(nab_read_output(path, &c.s[0], score, alert, err, sizeof err) < 0);
+        /* without timestamps, a lost line would shift every later score */
+        write_file(path, "{\"anomaly_score\":1}\n{\"anomaly_score\":1}\n{\"anomaly_score\":1}\n");
+        CHECK(nab_read_output(path, &c.s[0], score, alert, err, sizeof err) < 0);
+        CHECK(strstr(err, "expected 4 lines (one per row), got 3") != NULL);
         write_file(path, "not json\n");
         CHECK(nab_read_output(path, &c.s[0], score, alert, err, sizeof err) < 0);
     }
@@ -330,6 +334,21 @@ static void test_mismatches(void)
     CHECK(nab_corpus_load(dir, &c, err, sizeof err) < 0);
     write_file(path, "[1, 2]");
     CHECK(nab_corpus_load(dir, &c, err, sizeof err) < 0);
+    /* a window over the probation period's rows only (20 rows: the first 3) */
+    snprintf(path, sizeof path, "%s/data/c/s.csv", dir);
+    char rows[2048] = "timestamp,value\n";
+    for (int i = 0; i < 20; i++)
+        snprintf(rows + strlen(rows), sizeof rows - strlen(rows), "2014-01-01 00:%02d:00,%d\n", i,
+                 i);
+    write_file(path, rows);
+    snprintf(path, sizeof path, "%s/labels/combined_windows.json", dir);
+    write_file(path, "{\"c/s.csv\": [[\"2014-01-01 00:00:00\", \"2014-01-01 00:02:00\"]]}");
+    CHECK(nab_corpus_load(dir, &c, err, sizeof err) < 0);
+    CHECK(strstr(err, "window 0: expected a window that ends after the probation period (the "
+                      "first 3 rows, not scored), got one ending at row 2") != NULL);
+    write_file(path, "{\"c/s.csv\": [[\"2014-01-01 00:00:00\", \"2014-01-01 00:03:00\"]]}");
+    CHECK(nab_corpus_load(dir, &c, err, sizeof err) == 0);
+    nab_corpus_free(&c);
     /* single-row window, a window at the last row: weights stay finite */
     struct nab_window w1[] = {{2, 2}, {5, 5}};
     double A[6];

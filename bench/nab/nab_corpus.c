@@ -107,6 +107,11 @@ static int map_windows(struct nab_series *s, const json_t *list, char *err, size
         if (last < first || (k > 0 && (size_t)first <= s->w[k - 1].last))
             return fail(err, errlen, "%s: window %zu: expected windows in order, not overlapping",
                         s->name, k);
+        if ((size_t)last < s->probation) /* NAB's labels hold none: its scorer drops one */
+            return fail(err, errlen,
+                        "%s: window %zu: expected a window that ends after the probation period "
+                        "(the first %zu rows, not scored), got one ending at row %ld",
+                        s->name, k, s->probation, last);
         s->w[k] = (struct nab_window){(size_t)first, (size_t)last};
     }
     s->nw = nw;
@@ -186,7 +191,7 @@ int nab_read_output(const char *path, const struct nab_series *s, double *score,
     }
     char *line = NULL;
     size_t cap = 0, row = 0, lines = 0;
-    int rc = 0;
+    int rc = 0, timed = 0; /* a line with a timestamp: rows may be skipped */
     while (rc == 0 && getline(&line, &cap, f) >= 0) {
         json_error_t jerr;
         json_t *o = json_loads(line, 0, &jerr);
@@ -194,6 +199,7 @@ int nab_read_output(const char *path, const struct nab_series *s, double *score,
             rc = fail(err, errlen, "%s: line %zu: expected a JSON object", path, lines + 1);
         } else {
             const char *ts = json_string_value(json_object_get(o, "timestamp"));
+            timed |= ts != NULL;
             while (ts && row < n && strncmp(s->ts[row], ts, 19) != 0)
                 row++; /* a row the pipeline dropped */
             if (row >= n) {
@@ -214,7 +220,7 @@ int nab_read_output(const char *path, const struct nab_series *s, double *score,
     }
     free(line);
     fclose(f);
-    if (rc == 0 && lines == 0 && n > 0)
-        rc = fail(err, errlen, "%s: expected %zu lines (one per row), got none", path, n);
+    if (rc == 0 && (lines == 0 || (!timed && lines != n)) && n > 0)
+        rc = fail(err, errlen, "%s: expected %zu lines (one per row), got %zu", path, n, lines);
     return rc;
 }
