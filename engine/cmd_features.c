@@ -217,6 +217,8 @@ static int choose_features(const struct weir_features_opts *o, const struct weir
         for (char *t = strtok_r(list, ",", &save); t && rc == 0; t = strtok_r(NULL, ",", &save)) {
             if (*n == WEIR_SCHEMA_MAX) {
                 rc = weir_error_set(err, -EINVAL, "too many features");
+            } else if (is_label(o, t)) { /* written twice, it would be trained on */
+                rc = weir_error_set(err, -EINVAL, "--features: %s is a --label, not a feature", t);
             } else if ((rc = add_feature(pl, cut, t, &col[*n], err)) == 0) {
                 col[*n].name = pl->schema.feat[col[*n].idx].name; /* outlives list */
                 (*n)++;

@@ -2,10 +2,12 @@
  * (`weir features`' format) or straight from a pipeline (which runs `weir
  * features` first). fit/README.md says what lives where. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bench/fraud/fraud_metrics.h"
@@ -283,6 +285,40 @@ static int write_scores(const char *path, const struct fit_data *d, const struct
 
 /* ---- training --------------------------------------------------------------- */
 
+/* Where the trainer writes before the file is renamed into place: beside it
+ * (a rename within one file system), hidden (a model directory's scan
+ * passes over it) and with its extension (XGBoost picks its format by it):
+ * "m/.fraud.json.1234.part.json". A running pipeline never reads half a file.
+ * Empty for an out that exists and is not a regular file (/dev/stdout, a
+ * FIFO, a symbolic link, which a rename would replace): written as it is. */
+static int part_path(const char *out, char *part, size_t size)
+{
+    struct stat st;
+    part[0] = 0;
+    if (lstat(out, &st) == 0 && !S_ISREG(st.st_mode))
+        return 0;
+    const char *slash = strrchr(out, '/'), *base = slash ? slash + 1 : out;
+    const char *dot = strrchr(base, '.');
+    int n = snprintf(part, size, "%.*s.%s.%ld.part%s", (int)(base - out), out, base, (long)getpid(),
+                     dot ? dot : "");
+    return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
+/* The part file synced and renamed over out; 0 or -1 (said why). */
+static int put_in_place(const char *part, const char *out)
+{
+    int fd = open(part, O_RDONLY | O_CLOEXEC);
+    int bad = fd < 0 || fsync(fd) != 0;
+    if (fd >= 0)
+        close(fd);
+    if (bad || rename(part, out) != 0) {
+        fprintf(stderr, "weir: fit: cannot put %s in place of %s: %s\n", part, out,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int class_weights(const struct fit_cli *c, const struct fit_data *d, const struct split *s,
                          double *pos, double *neg)
 {
@@ -458,13 +494,11 @@ static int train_xgboost(const struct fit_cli *c, const struct fit_data *d, cons
 #ifdef WEIR_HAVE_XGBOOST
     if (finite_for_xgboost(c, d) < 0)
         return -EINVAL; /* a problem with the input: exit 2 */
-    double spw = 1;
-    if (c->class_weight && strcmp(c->class_weight, "none") != 0) {
-        double pos, neg;
-        if (class_weights(c, d, s, &pos, &neg) < 0)
-            return -1;
+    double spw = 1, pos, neg;
+    if (class_weights(c, d, s, &pos, &neg) < 0) /* both classes, weighted or not */
+        return -1;
+    if (c->class_weight && strcmp(c->class_weight, "none") != 0)
         spw = pos / neg;
-    }
     struct fit_xgb_opts o = {.seed = c->seed, .rounds = c->rounds ? c->rounds : 300,
                              .patience = c->patience ? c->patience : 20,
                              .depth = c->depth ? c->depth : 6, .eta = c->eta ? c->eta : 0.1,
@@ -551,10 +585,23 @@ static int fit_main(int argc, char **argv)
     char what[256] = "";
     if (s.idx && s.ntrain == 0)
         fprintf(stderr, "weir: fit: %zu rows and --valid %g leave none to train on\n", d.n, c.valid);
-    rc = !s.idx || !pred || s.ntrain == 0 ? -1
-         : c.type == TYPE_XGBOOST ? train_xgboost(&c, &d, &s, pred, &tl, &vl, what, sizeof what)
-         : c.type == TYPE_IFOREST ? train_iforest(&c, &d, &s, pred, what, sizeof what)
-                                  : train_dense(&c, &d, &s, pred, &tl, &vl, what, sizeof what);
+    char part[4200];
+    const char *out = c.out;
+    if (part_path(out, part, sizeof part) < 0) {
+        fprintf(stderr, "weir: fit: --out: a path too long: %s\n", out);
+        rc = -EINVAL;
+    } else {
+        c.out = part[0] ? part : out; /* renamed into place once the model is whole */
+        rc = !s.idx || !pred || s.ntrain == 0 ? -1
+             : c.type == TYPE_XGBOOST ? train_xgboost(&c, &d, &s, pred, &tl, &vl, what, sizeof what)
+             : c.type == TYPE_IFOREST ? train_iforest(&c, &d, &s, pred, what, sizeof what)
+                                      : train_dense(&c, &d, &s, pred, &tl, &vl, what, sizeof what);
+        c.out = out;
+        if (rc == 0 && part[0] && put_in_place(part, out) < 0)
+            rc = -1;
+        if (rc != 0 && part[0])
+            unlink(part);
+    }
     if (rc == 0) {
         double tauc, tap, vauc, vap;
         metrics(&d, s.idx, s.ntrain, pred, &tauc, &tap);

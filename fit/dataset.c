@@ -175,8 +175,15 @@ static int read_rows(FILE *f, const char *path, struct fit_data *d, const int *p
             }
             d->y[d->n] = y;
         }
-        if (rc == 0 && time_col >= 0)
-            d->t[d->n] = *field[time_col] ? strtoll(field[time_col], NULL, 10) : -1;
+        if (rc == 0 && time_col >= 0) {
+            char *end;
+            d->t[d->n] = *field[time_col] ? strtoll(field[time_col], &end, 10) : -1;
+            if (*field[time_col] && *end) /* "2018-08-01 00:00:00" read as 2018 */
+                rc = weir_error_set(err, -EINVAL,
+                                    "%s:%zu: column \"%s\": expected event time "
+                                    "in epoch milliseconds, got \"%s\"",
+                                    path, lineno, WEIR_FEATURES_TIME_COLUMN, field[time_col]);
+        }
         if (rc == 0)
             d->line[d->n++] = lineno;
     }
@@ -203,8 +210,12 @@ int fit_data_read(const char *path, const char *features, const char *label, str
     if (rc == 0) {
         chomp(head, &len);
         ncol = split_csv(head, name);
+        for (size_t k = 1; k < ncol && rc == 0; k++) /* a label twice would be trained on */
+            if (find_col(name, k, name[k]) >= 0)
+                rc = weir_error_set(err, -EINVAL, "%s: column \"%s\" is in the header twice", path,
+                                    name[k]);
         time_col = find_col(name, ncol, WEIR_FEATURES_TIME_COLUMN);
-        if (label && (label_col = find_col(name, ncol, label)) < 0)
+        if (rc == 0 && label && (label_col = find_col(name, ncol, label)) < 0)
             rc = weir_error_set(err, -EINVAL, "%s: no label column \"%s\"", path, label);
     }
     if (rc == 0)

@@ -7,6 +7,7 @@
 
 #include <cblas.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,17 +86,18 @@ int fit_net_normalise(struct fit_net *net, const float *X, const size_t *idx, si
         size_t cnt = 0;
         for (size_t r = 0; r < n; r++) {
             double x = X[idx[r] * nin + j];
-            if (isfinite(x)) {
-                sum += x;
-                sq += x * x;
-                cnt++;
-            }
+            cnt += isfinite(x);
+            sum += isfinite(x) ? x : 0;
         }
         double mean = cnt ? sum / (double)cnt : 0;
-        double var = cnt ? sq / (double)cnt - mean * mean : 0;
-        double sd = var > 0 ? sqrt(var) : 0;
+        for (size_t r = 0; r < n; r++) { /* two passes: a constant's spread is 0, not rounding */
+            double x = X[idx[r] * nin + j];
+            sq += isfinite(x) ? (x - mean) * (x - mean) : 0;
+        }
+        double sd = cnt ? sqrt(sq / (double)cnt) : 0;
         net->mean[j] = (float)mean;
-        net->std[j] = sd > 1e-12 && (float)sd > 0 ? (float)sd : 1;
+        /* a spread under a float's step at the mean is a constant: std 1 */
+        net->std[j] = sd > fmax(1e-12, FLT_EPSILON * fabs(mean)) && (float)sd > 0 ? (float)sd : 1;
     }
     return 0;
 }
@@ -404,6 +406,13 @@ int fit_net_train(struct fit_net *net, const float *X, const float *y, const siz
         if (!isfinite(tloss)) {
             rc = weir_error_set(err, -EDOM, "the training loss is not finite at epoch %zu: try a "
                                 "smaller --lr", e);
+            break;
+        }
+        if (nvalid && !isfinite(vloss)) { /* no epoch would be kept: the untrained net saved */
+            rc = weir_error_set(err, -EDOM,
+                                "the validation loss is not finite at epoch %zu: a "
+                                "validation row far outside the training rows' range?",
+                                e);
             break;
         }
         progress(o, e, 1, tloss, vloss);

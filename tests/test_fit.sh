@@ -25,7 +25,9 @@
 #     fitted model (/usr/bin/python3 with xgboost; that part is skipped
 #     without it, or when weir was built without libxgboost-dev);
 #   - bad inputs: a missing label column, a label out of range, an unknown
-#     feature, an infinite input to xgboost: exit 2 with the name.
+#     feature, an infinite input to xgboost: exit 2 with the name; a label
+#     among the features, one class only (xgboost too): refused;
+#   - a model file appears whole (renamed into place), or not at all.
 # With ../shared/data/fraud/fdh present, weir features on two days of
 # pipelines/fraud.json equals weir run's features.
 set -u
@@ -351,6 +353,33 @@ else
 fi
 expect_error '\-\-trees does nothing with \-\-type mlp' "$WEIR_BIN" fit "$T/f.csv" --type mlp \
     --label y_lin --trees 5 --out "$T/x"
+# a label among the features: written twice, the copy would be trained on
+expect_error '\-\-features: y_lin is a \-\-label, not a feature' "$WEIR_BIN" features "$T/p.json" \
+    --label y_lin --features a,y_lin --out "$T/x.csv"
+"$WEIR_BIN" fit "$T/p.json" --type mlp --label y_lin --features a,y_lin --out "$T/x" \
+    >/dev/null 2>"$T/err" && fail "fit: a label among a pipeline's features was trained on" ||
+    { grep -q 'y_lin is a \-\-label, not a feature' "$T/err" && ok || fail "fit: $(cat "$T/err")"; }
+# a model file is renamed into place whole: none of the fits above left a
+# part behind, and one that fails leaves the file it would replace as it was
+ls -a "$T" | grep -q '\.part' && fail "a .part file left: $(ls -a "$T")" || ok
+# a symbolic link is written through, not replaced by a file
+printf 'a,y\n1,0\n2,1\n3,0\n4,1\n' >"$T/two.csv"
+echo old >"$T/real.safetensors" && ln -s real.safetensors "$T/link.safetensors"
+"$WEIR_BIN" fit "$T/two.csv" --type logistic --label y --valid 0 --epochs 1 \
+    --out "$T/link.safetensors" --quiet >/dev/null &&
+    [ -L "$T/link.safetensors" ] && [ "$(head -c 3 "$T/real.safetensors")" != old ] && ok ||
+    fail "fit through a symbolic link: $(ls -la "$T"/*.safetensors)"
+printf 'a,y\n1,0\n2,0\n3,0\n4,0\n' >"$T/one.csv"
+echo old >"$T/keep.json"
+for type in logistic xgboost; do
+    "$WEIR_BIN" fit "$T/one.csv" --type $type --label y --valid 0 --out "$T/keep.json" \
+        >/dev/null 2>"$T/err"
+    rc=$?
+    if grep -q "built without XGBoost" "$T/err"; then continue; fi
+    [ $rc -ne 0 ] && grep -q 'a classifier needs both classes' "$T/err" &&
+        [ "$(cat "$T/keep.json")" = old ] && ! ls -a "$T" | grep -q '\.part' && ok ||
+        fail "$type on one class: rc $rc, $(cat "$T/err"), the file: $(head -c 40 "$T/keep.json")"
+done
 
 # --- the fraud pipeline, when its data is here ------------------------------------------------
 FDH=../shared/data/fraud/fdh/daily

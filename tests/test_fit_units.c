@@ -2,7 +2,9 @@
  * the loss (logistic, MLP with tanh and relu, autoencoder, class weights),
  * and the feature CSV reader on hostile input (quoted fields, CRLF, empty
  * and non-finite values, unknown labels, a wrong field count, a label out of
- * range) and the time-ordered split (ties in file order). */
+ * range, a column named twice, an event time that is not a number) and the
+ * time-ordered split (ties in file order); a constant column's std is 1
+ * whatever its value (not a rounding's spread). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -124,6 +126,17 @@ static void test_reader(void)
     CHECK(fit_data_read(p, NULL, "y", &d, &err) == -EINVAL);
     CHECK(strstr(err.msg, ":3: 3 fields, expected 2") != NULL);
     unlink(p);
+    /* the label twice: the second copy would be trained on */
+    p = write_tmp("a,y,y\n1,0,0\n");
+    CHECK(fit_data_read(p, NULL, "y", &d, &err) == -EINVAL);
+    CHECK(strstr(err.msg, "column \"y\" is in the header twice") != NULL);
+    unlink(p);
+    /* a time column pandas wrote as text: it was read as 2018 */
+    p = write_tmp("event_time_ms,a\n2018-08-01 00:00:00,1\n");
+    CHECK(fit_data_read(p, NULL, NULL, &d, &err) == -EINVAL);
+    CHECK(strstr(err.msg, ":2: column \"event_time_ms\": expected event time in epoch "
+                          "milliseconds, got \"2018-08-01 00:00:00\"") != NULL);
+    unlink(p);
     p = write_tmp("a,y\n1,2\n");
     CHECK(fit_data_read(p, NULL, "y", &d, &err) == -EINVAL);
     CHECK(strstr(err.msg, ":2: the label: expected a number from 0 to 1") != NULL);
@@ -144,8 +157,38 @@ static void test_reader(void)
     unlink(p);
 }
 
+/* A constant column's std is 1 (its z 0 in training, a served change
+ * measured in its own units), for values whose one-pass variance is a
+ * rounding's positive noise too; a varying column keeps its spread. */
+static void test_normalise(void)
+{
+    enum { N = 10000 };
+    static float X[N * 3];
+    static size_t idx[N];
+    static const float constants[] = {0.015f, 0.1f, 1e6f + 0.5f, 3.3f, 7.77e-3f};
+    struct fit_net net;
+    const size_t dims[] = {3, 1};
+    CHECK(fit_net_init(&net, 0, dims, 1, 0, 1) == 0);
+    for (size_t c = 0; c < sizeof constants / sizeof *constants; c++) {
+        for (size_t r = 0; r < N; r++) {
+            idx[r] = r;
+            X[r * 3] = constants[c];
+            X[r * 3 + 1] = (float)(r % 7);
+            X[r * 3 + 2] = constants[c] * (r % 2 ? 1.001f : 1);
+        }
+        CHECK(fit_net_normalise(&net, X, idx, N) == 0);
+        if (net.std[0] != 1)
+            fprintf(stderr, "constant %g: std %g\n", constants[c], net.std[0]);
+        CHECK(net.std[0] == 1 && net.mean[0] == constants[c]);
+        CHECK(fabsf(net.std[1] - 2.0f) < 1e-3f); /* 0..6 evenly: sqrt(4) */
+        CHECK(net.std[2] != 1 && net.std[2] > 0);
+    }
+    fit_net_free(&net);
+}
+
 int main(void)
 {
+    test_normalise();
     test_gradients();
     test_reader();
     return check_summary();
