@@ -362,6 +362,14 @@ expect_error '\-\-features: y_lin is a \-\-label, not a feature' "$WEIR_BIN" fea
 # a model file is renamed into place whole: none of the fits above left a
 # part behind, and one that fails leaves the file it would replace as it was
 ls -a "$T" | grep -q '\.part' && fail "a .part file left: $(ls -a "$T")" || ok
+# a validation row far outside the training rows: its loss is not finite and
+# no epoch would be kept (the untrained net was written)
+(echo "event_time_ms,a,y"; for i in $(seq 1 40); do echo "$i,0.$((i % 10)),$((i % 2))"; done
+    echo "100,3e38,0") >"$T/far.csv"
+"$WEIR_BIN" fit "$T/far.csv" --type logistic --label y --valid 0.03 --epochs 3 \
+    --out "$T/far.safetensors" >/dev/null 2>"$T/err" && fail "a NaN validation loss: a model written" ||
+    { grep -q 'the validation loss is not finite at epoch 1' "$T/err" && [ ! -e "$T/far.safetensors" ] &&
+        ok || fail "a NaN validation loss: $(cat "$T/err")"; }
 # a symbolic link is written through, not replaced by a file
 printf 'a,y\n1,0\n2,1\n3,0\n4,1\n' >"$T/two.csv"
 echo old >"$T/real.safetensors" && ln -s real.safetensors "$T/link.safetensors"
