@@ -51,6 +51,14 @@ static int bounds(const json_t *v, double *lo, double *hi, struct weir_prepare *
         weir_diag_add(p->diag, path, "expected min <= max, got [%g, %g]", *lo, *hi);
         return 1;
     }
+    if ((!json_is_null(a) && isinf((float)*lo)) || (!json_is_null(b) && isinf((float)*hi))) {
+        /* a bound that is an infinity as a float would write one for an infinite input */
+        weir_diag_add(p->diag, path,
+                      "expected bounds of magnitude at most 3.4e38 (features are 32-bit "
+                      "floats; null: no bound), got [%g, %g]",
+                      *lo, *hi);
+        return 1;
+    }
     return 0;
 }
 

@@ -138,9 +138,10 @@ static int timestamp_value(const char *text, const struct weir_jval *v, int unit
         if (weir_extract_datetime(s, len, ms) == 0)
             return 0;
     }
-    if (weir_jval_number(text, v, &x) < 0)
-        return -EINVAL;
-    return weir_extract_epoch_ms(x, unit, ms);
+    int rc = weir_jval_number(text, v, &x);
+    if (rc < 0)
+        return rc == -ERANGE ? rc : -EINVAL;
+    return weir_extract_epoch_ms(x, unit, ms); /* -ERANGE: a number, but no time */
 }
 
 /* ---- prepare ---------------------------------------------------------------- */
@@ -608,6 +609,7 @@ static void put_field(struct weir_batch *b, uint32_t i, const struct extract_fie
 {
     double x;
     int64_t ms = 0;
+    int rc;
     float *row = weir_batch_row(b, i);
     if (v->type == WEIR_JMISSING || v->type == WEIR_JNULL) {
         put_absent(b, i, f, v);
@@ -615,7 +617,7 @@ static void put_field(struct weir_batch *b, uint32_t i, const struct extract_fie
     }
     switch (f->type) {
     case XT_NUMBER: {
-        int rc = weir_jval_number(text, v, &x);
+        rc = weir_jval_number(text, v, &x);
         /* Features are floats: a value that rounds beyond FLT_MAX would be
          * an infinity every scorer ignores, so a spike there raised nothing
          * (FLT_MAX as weir writes it, 3.4028235e38, still rounds to it). */
@@ -638,8 +640,15 @@ static void put_field(struct weir_batch *b, uint32_t i, const struct extract_fie
         put_string(b, i, f, text, v);
         return;
     case XT_TIMESTAMP:
-        if (timestamp_value(text, v, f->unit, &ms) == 0 && ms >= 0)
+        if ((rc = timestamp_value(text, v, f->unit, &ms)) == 0 && ms >= 0)
             b->rec[i].ts_ms = ms;
+        else if (rc == -ERANGE)
+            kill_fmt(b, i,
+                     "field \"%s\" (%s): expected an epoch time of at most 9.2e18 ms "
+                     "(in its unit), got %s%.*s%s",
+                     f->name, f->pointer, v->type == WEIR_JSTRING ? "\"" : "",
+                     (int)(v->len > 40 ? 40 : v->len), text + v->off,
+                     v->type == WEIR_JSTRING ? "\"" : "");
         else if (ms < 0) /* a negative time is "none" from here on: said, not lost in silence */
             kill_fmt(b, i, "field \"%s\" (%s): expected a time from 1970-01-01 on, got %s%.*s%s",
                      f->name, f->pointer, v->type == WEIR_JSTRING ? "\"" : "",
@@ -667,13 +676,13 @@ static void map_members(const struct extract_conf *c, struct extract_state *st,
     st->shape = m->shape;
     st->by_members = 1;
     for (size_t k = 0; k < c->nf; k++) {
-        const char *seg = c->f[k].pointer + 1;
-        size_t len = strlen(seg);
         st->colmap[k] = -1;
-        if (c->f[k].pointer[0] != '/' || strpbrk(seg, "/~")) {
+        if (c->f[k].pointer[0] != '/' || strpbrk(c->f[k].pointer + 1, "/~")) { /* "": the root */
             st->by_members = 0;
             return;
         }
+        const char *seg = c->f[k].pointer + 1;
+        size_t len = strlen(seg);
         for (uint32_t j = m->n; j-- > 0;)
             if (m->m[j].key_len == len && memcmp(r->value + m->m[j].key_off, seg, len) == 0) {
                 st->colmap[k] = (int32_t)j;

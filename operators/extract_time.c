@@ -100,6 +100,10 @@ int weir_extract_datetime(const char *s, size_t len, int64_t *out)
     int64_t ms = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + (int64_t)sec * 1000;
     if (parse_fraction_zone(s, len, 19, &ms) < 0)
         return -1;
+    /* second 60 is a leap second, at 23:59 UTC only (read as the next
+     * day's first second); at another minute it is a malformed time */
+    if (sec == 60 && ((ms % 86400000) + 86400000) % 86400000 >= 1000)
+        return -1;
     *out = ms;
     return 0;
 }
@@ -119,7 +123,7 @@ int weir_extract_epoch_ms(double x, int unit, int64_t *ms)
     }
     double y = x * to_ms[unit];
     if (!isfinite(y) || fabs(y) > WEIR_TS_MAX_MS)
-        return -EINVAL;
+        return -ERANGE;
     *ms = llround(y);
     return 0;
 }

@@ -16,7 +16,7 @@ enum weir_epoch_unit { WEIR_UNIT_AUTO, WEIR_UNIT_S, WEIR_UNIT_MS, WEIR_UNIT_US, 
  * -> epoch ms: 0, or -1 when it is not such a date-time. */
 int weir_extract_datetime(const char *s, size_t len, int64_t *out);
 /* An epoch number in unit (enum weir_epoch_unit) -> ms, rounded: 0, or
- * -EINVAL when not finite or beyond WEIR_TS_MAX_MS. */
+ * -EINVAL when not finite, -ERANGE beyond WEIR_TS_MAX_MS. */
 int weir_extract_epoch_ms(double x, int unit, int64_t *ms);
 
 #endif

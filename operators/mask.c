@@ -352,9 +352,12 @@ static int walk(const struct mask_conf *c, struct weir_batch *b, uint32_t i, uin
     while (weir_jobject_next(text, len, &pos, &m)) {
         const char *key = text + m.key_off;
         uint32_t klen = m.key_len;
-        if (m.key_escaped && klen <= sizeof kb) {
-            klen = (uint32_t)weir_jstr_unescape(key, m.key_len, kb);
-            key = kb;
+        if (m.key_escaped) { /* decoded whatever its length, or a long key goes unmasked */
+            char *to = klen <= sizeof kb ? kb : weir_arena_alloc(&b->arena, klen);
+            if (!to)
+                return -2;
+            klen = (uint32_t)weir_jstr_unescape(key, m.key_len, to);
+            key = to;
         }
         uint64_t deeper = 0;
         int hit = -1;

@@ -69,6 +69,11 @@ static int params(const json_t *v, double *shift, double *span_out, struct weir_
                       span);
         return 1;
     }
+    if (isinf((float)(1 / span))) { /* every output an infinity, read as missing downstream */
+        weir_diag_add(p->diag, path, "expected %s of at least 3e-39 (1 / it a float), got %g",
+                      standard ? "a std" : "a range", span);
+        return 1;
+    }
     *shift = a;
     *span_out = span;
     return 0;
@@ -103,7 +108,7 @@ static json_t *load_file(struct scale_conf *c, struct weir_prepare *p, const cha
     }
     fclose(f);
     json_error_t jerr;
-    json_t *root = json_load_file(resolved, 0, &jerr);
+    json_t *root = json_load_file(resolved, JSON_REJECT_DUPLICATES, &jerr); /* as a pipeline */
     if (!root && json_error_code(&jerr) == json_error_out_of_memory)
         weir_diag_add(p->diag, path, "out of memory");
     else if (!root)

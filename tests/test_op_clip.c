@@ -73,6 +73,10 @@ int main(void)
     test_values();
     expect_error("{\"fields\": {\"a\": [3, 1]}}",
                  "test.json: operators[1].fields.a: expected min <= max, got [3, 1]");
+    /* 1e39 is an infinity as a float: an infinite input would stay one */
+    expect_error("{\"fields\": {\"a\": [0, 1e39]}}",
+                 "test.json: operators[1].fields.a: expected bounds of magnitude at most 3.4e38 "
+                 "(features are 32-bit floats; null: no bound), got [0, 1e+39]");
     expect_error(
         "{\"fields\": {\"a\": [null, null]}}",
         "test.json: operators[1].fields.a: expected [min, max] with numbers (or one null), "

@@ -152,7 +152,8 @@ static void test_mixed_batch(struct h_op *h, struct weir_batch_pool *pool, struc
 
 static void test_timestamps(struct h_op *h, struct weir_batch_pool *pool)
 {
-    static const struct { const char *ts; long long ms; } cases[] = {
+    static const struct { const char *ts; long long ms;
+    } cases[] = {
         {"\"1970-01-01 00:00:00\"", 0},
         {"\"2000-02-29 23:59:59\"", 951868799000LL},
         {"\"2013-12-02T21:15:00.5\"", 1386018900500LL},
@@ -176,6 +177,9 @@ static void test_timestamps(struct h_op *h, struct weir_batch_pool *pool)
         {"\"2015-09-08t11:39:00z\"", 1441712340000LL},
         {"\"2015-09-08T11:39:00-0530\"", 1441732140000LL},
         {"\"2015-09-08 11:39:00\"", 1441712340000LL},
+        /* a leap second, at 23:59 UTC: the next day's first second */
+        {"\"2016-12-31T23:59:60Z\"", 1483228800000LL},
+        {"\"2017-01-01T05:29:60.5+05:30\"", 1483228800500LL},
     };
     char json[160];
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
@@ -188,18 +192,17 @@ static void test_timestamps(struct h_op *h, struct weir_batch_pool *pool)
         CHECK(b->rec[0].ts_ms == cases[k].ms);
         weir_batch_put(b);
     }
-    static const char *const bad[] = {"\"2023-02-29 00:00:00\"", "\"2024-13-01 00:00:00\"",
-                                      "\"2024-01-01\"", "\"2024-01-01 10:00\"",
-                                      "\"2024-01-01 10:00:00 \"", "\"2015-09-08T11:39:00+2:00\"",
-                                      "\"2015-09-08T11:39:00+02:0\"", "\"2015-09-08T11:39:00+02:\"",
-                                      "\"2015-09-08T11:39:00.Z\"", "1e300", "\"NaN\"",
-                                      /* each place of the fixed layout wrong */
-                                      "\"202a-01-01 00:00:00\"", "\"2024/01/01 00:00:00\"",
-                                      "\"2024-1-01 00:00:00\"", "\"2024-01-0x 00:00:00\"",
-                                      "\"2024-01-01_00:00:00\"", "\"2024-01-01 24:00:00\"",
-                                      "\"2024-01-01 10-00:00\"", "\"2024-01-01 10:60:00\"",
-                                      "\"2024-01-01 10:00:61\"", "\"2024-01-01 10:00:-1\"",
-                                      "\"2024-00-01 00:00:00\"", "\"2024-01-00 00:00:00\""};
+    static const char *const bad[] = {
+        "\"2023-02-29 00:00:00\"", "\"2024-13-01 00:00:00\"", "\"2024-01-01\"",
+        "\"2024-01-01 10:00\"", "\"2024-01-01 10:00:00 \"", "\"2015-09-08T11:39:00+2:00\"",
+        "\"2015-09-08T11:39:00+02:0\"", "\"2015-09-08T11:39:00+02:\"", "\"2015-09-08T11:39:00.Z\"",
+        "1e300", "\"NaN\"",
+        /* each place of the fixed layout wrong */
+        "\"202a-01-01 00:00:00\"", "\"2024/01/01 00:00:00\"", "\"2024-1-01 00:00:00\"",
+        "\"2024-01-0x 00:00:00\"", "\"2024-01-01_00:00:00\"", "\"2024-01-01 24:00:00\"",
+        "\"2024-01-01 10-00:00\"", "\"2024-01-01 10:60:00\"", "\"2024-01-15T10:20:60Z\"",
+        "\"2016-12-31T23:59:60+01:00\"", "\"2024-01-01 10:00:61\"", "\"2024-01-01 10:00:-1\"",
+        "\"2024-00-01 00:00:00\"", "\"2024-01-00 00:00:00\""};
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         snprintf(json, sizeof json, "{\"amount\": 1, \"card\": {\"id\": \"c\"}, \"ts\": %s}", bad[k]);
         struct weir_batch *b = run_one(h, pool, json);
@@ -227,8 +230,10 @@ static void test_units(void)
         struct weir_batch_pool *pool = h_pool(&p, 4);
         snprintf(json, sizeof json, "{\"ts\": %s}", cases[k].ts);
         struct weir_batch *b = run_one(&h, pool, json);
-        if (cases[k].ms < 0) /* 1e17 s is 1e20 ms, past int64: refused */
-            CHECK(!weir_record_live(&b->rec[0]));
+        if (cases[k].ms < 0) /* 1e17 s is 1e20 ms, past int64: refused, said so */
+            CHECK(!weir_record_live(&b->rec[0]) &&
+                  strcmp(b->rec[0].reason, "field \"ts\" (/ts): expected an epoch time of at "
+                                           "most 9.2e18 ms (in its unit), got 1e17") == 0);
         else
             CHECK(weir_record_live(&b->rec[0]) && b->rec[0].ts_ms == cases[k].ms);
         if (weir_record_live(&b->rec[0]) && b->rec[0].ts_ms != cases[k].ms)

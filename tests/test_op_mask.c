@@ -84,6 +84,32 @@ static void test_vectors(void)
     h_pipe_free(&p);
 }
 
+/* A key escaped past 256 bytes of text (60 "\u00e9", as Python's json.dumps
+ * writes non-ASCII) is decoded and matched too: its value was left raw. */
+static void test_long_escaped_key(void)
+{
+    struct h_pipe p;
+    struct h_op h;
+    char conf[512] = "{\"fields\": [\"", rec[1024] = "{\"", buf[1024];
+    for (int i = 0; i < 60; i++) {
+        strcat(conf, "\xc3\xa9");
+        strcat(rec, "\\u00e9");
+    }
+    strcat(conf, "\"], \"key_env\": \"WEIR_TEST_MASK_KEY\"}");
+    strcat(rec, "\": \"" JEFE_DATA "\"}");
+    setenv("WEIR_TEST_MASK_KEY", "Jefe", 1);
+    h_pipe_init(&p);
+    CHECK(h_build(&h, &weir_op_mask, conf, &p, 1) == 0);
+    struct weir_batch_pool *pool = h_pool(&p, 2);
+    struct weir_batch *b = run(&h, pool, rec);
+    const char *out = value_of(b, 0, buf, sizeof buf);
+    CHECK(out && strstr(out, JEFE_HMAC) != NULL && strstr(out, JEFE_DATA) == NULL);
+    weir_batch_put(b);
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
 /* RFC 4231 test case 6: a 131-byte key, hashed first; from a key file,
  * truncated to 16 hex digits. */
 static void test_long_key_file(void)
@@ -261,6 +287,7 @@ static void test_nested_and_key(void)
 
 int main(void)
 {
+    test_long_escaped_key();
     test_nested_and_key();
     test_vectors();
     test_long_key_file();

@@ -112,6 +112,9 @@ int main(void)
         "p.json: operators[1]: expected exactly one of \"fields\" or \"file\", got neither");
     expect_error("{\"fields\": {\"a\": {\"mean\": 1, \"std\": 0}}}", "p.json",
                  "p.json: operators[1].fields.a: expected std > 0, got 0");
+    expect_error("{\"fields\": {\"a\": {\"mean\": 1, \"std\": 1e-300}}}", "p.json",
+                 "p.json: operators[1].fields.a: expected a std of at least 3e-39 (1 / it a "
+                 "float), got 1e-300");
     expect_error("{\"fields\": {\"a\": {\"min\": 1, \"max\": 1}}}", "p.json",
                  "p.json: operators[1].fields.a: expected max > min, got a range of 0");
     expect_error("{\"fields\": {\"a\": {\"mean\": 1}}}", "p.json",
@@ -125,6 +128,16 @@ int main(void)
     snprintf(want, sizeof want,
              "%s/fraud.json: operators[1].file (\"%s/scaler.json\": a): expected max > min, got a "
              "range of -1",
+             dir, dir);
+    expect_error("{\"file\": \"scaler.json\"}", pipe, want);
+    f = fopen(path, "w"); /* a feature named twice: refused, as in a pipeline */
+    if (f) {
+        fputs("{\"a\": {\"min\": 0, \"max\": 1},\n \"a\": {\"min\": 0, \"max\": 2}}", f);
+        fclose(f);
+    }
+    snprintf(want, sizeof want,
+             "%s/fraud.json: operators[1].file: \"%s/scaler.json\": line 2: duplicate object key "
+             "near '\"a\"'",
              dir, dir);
     expect_error("{\"file\": \"scaler.json\"}", pipe, want);
     unlink(path);

@@ -159,6 +159,18 @@ PYEOF
     check "$T/u2.jsonl" 5000 Time Amount amount alert
 fi
 
+# The pointer "" (the record itself) on a CSV row: an object, not a number,
+# so a dead letter; it was read past its end (the row's listed members).
+cat >"$T/root.json" <<JSON
+{"name": "root", "source": {"type": "file", "path": "$T/tx.csv"},
+ "operators": [{"type": "extract", "fields": {"whole": ""}}],
+ "sinks": [{"type": "file", "path": "/dev/null"}],
+ "dead_letter": {"type": "file", "path": "$T/root.jsonl"}}
+JSON
+"$WEIR_BIN" run "$T/root.json" --quiet >/dev/null 2>"$T/err"
+n=$(grep -c 'field \\"whole\\" (): expected a number, got an object' "$T/root.jsonl")
+if [ "$n" = 3 ] && [ ! -s "$T/err" ]; then ok; else fail "the root pointer on CSV: $n, $(cat "$T/err")"; fi
+
 # A wildcard in extract expands against the input's fields known at load: a
 # JSON Lines file's first records' members (escapes decoded: "\u0041mount"
 # is Amount); a record without the member takes the default.
