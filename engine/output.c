@@ -309,8 +309,24 @@ static int output_projected(struct weir_buf *out, const struct weir_output *o,
     return weir_buf_append(out, "}\n", 2);
 }
 
-int weir_output_record(struct weir_buf *out, const struct weir_output *o,
-                       const struct weir_batch *b, uint32_t i)
+/* Whitespace copied from the input may hold line breaks (JSON allows them
+ * between tokens: a pretty-printed Kafka message); everything weir writes
+ * itself escapes them. One record, one line: the line from at, but its own
+ * last '\n', has them as spaces. */
+static int one_line(struct weir_buf *out, size_t at, int rc)
+{
+    if (rc < 0 || out->len <= at)
+        return rc;
+    char *end = out->data + out->len - 1;
+    for (char *q = out->data + at; q < end && (q = memchr(q, '\n', (size_t)(end - q))); q++)
+        *q = ' ';
+    for (char *q = out->data + at; q < end && (q = memchr(q, '\r', (size_t)(end - q))); q++)
+        *q = ' ';
+    return rc;
+}
+
+static int output_record(struct weir_buf *out, const struct weir_output *o,
+                         const struct weir_batch *b, uint32_t i)
 {
     const struct weir_record *r = &b->rec[i];
     if (o->proj)
@@ -333,6 +349,13 @@ int weir_output_record(struct weir_buf *out, const struct weir_output *o,
     if (weir_output_fields(out, o, b, i) < 0)
         return -12;
     return weir_buf_append(out, "}\n", 2);
+}
+
+int weir_output_record(struct weir_buf *out, const struct weir_output *o,
+                       const struct weir_batch *b, uint32_t i)
+{
+    size_t at = out->len;
+    return one_line(out, at, output_record(out, o, b, i));
 }
 
 uint32_t weir_output_kept_of(const struct weir_output *o, const struct weir_record *r,
@@ -361,8 +384,8 @@ static const char *record_source(const struct weir_record *r, const char *source
     return r->partition < 0 && r->topic ? r->topic : source_name;
 }
 
-int weir_output_text(struct weir_buf *out, const struct weir_output *o, const struct weir_batch *b,
-                     uint32_t i)
+static int output_text(struct weir_buf *out, const struct weir_output *o,
+                       const struct weir_batch *b, uint32_t i)
 {
     const struct weir_record *r = &b->rec[i];
     const float *row = b->X + (size_t)i * b->stride;
@@ -394,6 +417,13 @@ int weir_output_text(struct weir_buf *out, const struct weir_output *o, const st
         len--;
     weir_buf_append(out, r->value, len);
     return weir_buf_append(out, "\n", 1);
+}
+
+int weir_output_text(struct weir_buf *out, const struct weir_output *o, const struct weir_batch *b,
+                     uint32_t i)
+{
+    size_t at = out->len;
+    return one_line(out, at, output_text(out, o, b, i));
 }
 
 /* Dead-letter records are rare: a plain validity check is enough here. */
