@@ -168,6 +168,7 @@ void *weir_op_state_miss(struct weir_op *op, const struct weir_batch *b, uint32_
     ks->last_part = r->part;
     ks->last_key = key;
     ks->last_klen = klen;
+    ks->last_ts = r->ts_ms; /* -1 (no time): the wall clock's touch stands for the batch */
     return v;
 }
 

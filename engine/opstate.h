@@ -75,6 +75,7 @@ struct weir_op_state {
     uint32_t last_part;
     const void *last_key;
     uint32_t last_klen;
+    int64_t last_ts;      /* the record time it was touched at (TTL: a later one touches again) */
     uint64_t *hashes;     /* weir_op_state_prefetch's, per record of the batch */
     uint32_t hashes_cap;
     const struct weir_batch *ahead; /* the batch hashes are for (NULL: none) */
@@ -137,6 +138,7 @@ static inline void *weir_op_state(struct weir_op *op, const struct weir_batch *b
     uint32_t klen;
     const void *key = weir_op_state_key(ks, b, i, &klen);
     if (ks->last && ks->last_part == r->part && ks->last_klen == klen &&
+        (ks->conf.evict != WEIR_EVICT_TTL || r->ts_ms <= ks->last_ts) &&
         (klen == 0 || memcmp(ks->last_key, key, klen) == 0)) {
         if (created)
             *created = 0;

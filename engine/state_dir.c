@@ -329,7 +329,23 @@ static int write_whole(const char *path, const struct weir_buf *b)
         unlink(tmp);
         return -EIO;
     }
-    return rename(tmp, path) < 0 ? -errno : 0;
+    if (rename(tmp, path) < 0) {
+        int e = errno;
+        unlink(tmp);
+        return -e;
+    }
+    /* the rename itself is durable once its directory is: after a power
+     * loss the previous run's file would come back, its state a run old */
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1,
+             slash ? path : ".");
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return -errno;
+    int rc = fsync(dfd) < 0 ? -errno : 0;
+    close(dfd);
+    return rc;
 }
 
 static int dir_sync(struct weir_durable *d, struct weir_error *err)

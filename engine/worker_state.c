@@ -152,7 +152,14 @@ int weir_worker_state_reload(struct weir_worker *w)
         weir_worker_state_evictions(w);
         for (size_t k = 0; k < w->nops; k++)
             weir_op_state_drop(&w->ops[k], s);
-        w->parts[s].fed = 0; /* the records read again say the clock again */
+        /* the records read again say the clock again: the partition's and
+         * each operator's own (window, dedup, aggregate judge lateness by
+         * it), else they would be behind the times they moved it to */
+        w->parts[s].fed = 0;
+        w->parts[s].max_ts = w->parts[s].watermark = INT64_MIN;
+        for (size_t k = 0; k < w->nops; k++)
+            if (w->ops[k].type->partition)
+                w->ops[k].type->partition(&w->ops[k], s, 1);
         int rc = restore_start(w, s);
         if (rc < 0)
             return rc;

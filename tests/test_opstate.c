@@ -193,6 +193,36 @@ static void test_by_partition(void)
     h_pipe_free(&s.p);
 }
 
+/* A TTL key's records next to each other in a batch each touch it: the
+ * key lives ttl from its last record (the lookup skipped for the second
+ * record of a key left it touched at the first: gone 50 s early). */
+static void test_ttl_touch(void)
+{
+    struct setup s;
+    setup_init(&s);
+    struct h_op h;
+    CHECK(h_build(&h, &weir_op_standardize,
+                  "{\"fields\":\"v\",\"by\":\"host\",\"evict\":\"ttl\",\"ttl\":\"60s\"}", &s.p,
+                  1) == 0);
+    struct weir_batch_pool *pool = h_pool(&s.p, 8);
+    struct weir_batch *b = weir_batch_get(pool);
+    static const char *const keys[] = {"a", "a", "b"};
+    static const int64_t ts[] = {0, 50000, 70000};
+    for (int k = 0; k < 3; k++) {
+        int i = h_push_value(b, s.in, 1.0f);
+        b->rec[i].ts_ms = ts[k];
+        b->S[(size_t)i * b->nstr + (size_t)s.host] = (struct weir_str){keys[k], 1};
+    }
+    CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+    weir_batch_put(b);
+    struct weir_state *st = weir_op_state_part(&h.op, 0, 0);
+    CHECK(st && weir_state_expire(st, 70000) == 0 && weir_state_count(st) == 2);
+    CHECK(st && weir_state_expire(st, 110001) == 1 && weir_state_count(st) == 1);
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&s.p);
+}
+
 /* max_keys bounds each partition's keys; the least recently updated goes. */
 static void test_eviction(void)
 {
@@ -298,6 +328,7 @@ static void test_by_in_layout(void)
 
 int main(void)
 {
+    test_ttl_touch();
     test_by_key(0);
     test_by_key(1);
     test_by_partition();

@@ -89,11 +89,30 @@ static void probe_flush(struct weir_op *op, int why)
     weir_op_timer_processing(op, &p->deadline, 1);
 }
 
+static int probe_assigned; /* partition(.., 1) calls: its clock starts again */
+static void probe_partition(struct weir_op *op, uint32_t part, int assigned)
+{
+    probe_assigned += assigned;
+}
+
 static const struct weir_option probe_options[] = {{0}};
 static const struct weir_operator_type probe_type = {
-    .name = "probe", .summary = "test", .options = probe_options, .init = probe_init,
-    .process = probe_process, .on_timer = probe_timer, .flush = probe_flush,
+    .name = "probe",
+    .summary = "test",
+    .options = probe_options,
+    .init = probe_init,
+    .process = probe_process,
+    .on_timer = probe_timer,
+    .flush = probe_flush,
+    .partition = probe_partition,
 };
+
+/* A state back end that has nothing saved: its restore never ends here. */
+static int fake_restore(struct weir_durable *d, uint32_t part, const char *topic, int32_t partition)
+{
+    return 0;
+}
+static const struct weir_durable_type fake_durable = {.name = "fake", .restore = fake_restore};
 
 static int mem_allocs, mem_frees;
 static void *mem_alloc(void *ctx, size_t size)
@@ -214,6 +233,20 @@ int main(void)
         CHECK(probe.event_now == 1004);
         weir_worker_dispatch(&w, records(&w, 5, 200, 0), NULL); /* late: the watermark stays */
         CHECK(weir_op_watermark(op, 0) == 1004);
+
+        /* 3b. an aborted transaction's rewind reads the state back and
+         * starts the partition's clock again, the operators' too: the
+         * records read again were late to the clock they had moved */
+        w.durable = (struct weir_durable){.type = &fake_durable, .w = &w, .loop = w.loop};
+        w.has_durable = 1;
+        probe_assigned = 0;
+        CHECK(weir_worker_state_reload(&w) == 0);
+        CHECK(weir_op_watermark(op, 0) == INT64_MIN && probe_assigned == 1);
+        w.parts[0].restoring = 0; /* read back: nothing was saved */
+        w.has_durable = 0;
+        weir_worker_dispatch(&w, records(&w, 5, 200, 0), NULL);
+        CHECK(weir_op_watermark(op, 0) == 204 - 100);
+        weir_worker_dispatch(&w, records(&w, 1, 1100, 0), NULL); /* back where it was */
 
         /* 4. quiesce waits for an operator that empties later */
         probe.mode = MODE_HOLD;
