@@ -181,15 +181,15 @@ static void applied(struct weir_worker *w)
 
 /* The keyed state of old moves to op when it means the same (layout), and
  * takes op's bounds (a smaller max_keys evicts now). Out of memory for that:
- * op starts afresh. */
-static void keyed_move(struct weir_op *op, struct weir_op *old)
+ * op starts afresh. Returns 1 when the state moved. */
+static int keyed_move(struct weir_op *op, struct weir_op *old)
 {
     struct weir_op_state *a = op->keyed, *b = old->keyed;
     if (!a || !b || a->layout != b->layout || a->conf.value_size != b->conf.value_size)
-        return;
+        return 0;
     for (uint32_t p = 0; p < b->nparts; p++)
         if (b->parts[p] && weir_state_rebound(b->parts[p], &a->conf) < 0)
-            return;
+            return 0;
     for (uint32_t p = 0; p < a->nparts; p++)
         weir_state_free(a->parts[p]);
     free(a->parts);
@@ -201,6 +201,7 @@ static void keyed_move(struct weir_op *op, struct weir_op *old)
                    b->full_said;
     b->parts = NULL;
     b->nparts = 0;
+    return 1;
 }
 
 /* ---- OPTIONS: operators swapped between batches ----------------------------- */
@@ -275,11 +276,13 @@ static int rebuild_ops(struct weir_worker *w, const struct weir_pipeline *next,
     weir_worker_state_evictions(w); /* counted before the old operators go */
     memcpy(old, w->ops, nold * sizeof *old);
     memcpy(om, w->m->op, WEIR_METRICS_OPS * sizeof *om);
-    uint64_t kept = 0; /* old instances that live on as they are */
+    uint64_t kept = 0, matched = 0; /* old instances that live on as they are; taken */
     for (size_t k = 0; k < nnew; k++) {
         int j = plan->op_from[k];
         if (j >= 0 && plan->same_columns && !((plan->relineaged >> k) & 1))
             kept |= 1ull << j;
+        if (j >= 0)
+            matched |= 1ull << j;
     }
     for (size_t j = 0; j < nold; j++)
         w->ops[j] = (struct weir_op){0};
@@ -294,6 +297,8 @@ static int rebuild_ops(struct weir_worker *w, const struct weir_pipeline *next,
             weir_worker_keyed_marks(w, op);
             if (j >= 0)
                 keyed_move(op, &old[j]);
+            else if (k < nold && !((matched >> k) & 1) && keyed_move(op, &old[k]))
+                j = (int)k; /* an option changed in place: state (same layout) and figures go on */
             op_partitions(w, op);
         }
         if (k < WEIR_METRICS_OPS) /* its figures follow it; a new one starts at zero */

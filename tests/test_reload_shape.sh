@@ -7,7 +7,8 @@
 #   1. an operator added at the end (new columns: the keyed standardize is made
 #      again for them and takes its state along);
 #   2. the sink changed (another path: the old writer closes, a new one opens)
-#      and a second sink added;
+#      and a second sink added, and an option of standardize changed (its
+#      state goes on: the same layout);
 #   3. a column added to extract (extract made again) and the batch size
 #      changed (the file source keeps reading where it is);
 #   4. an operator inserted before standardize (it moves from 1 to 2);
@@ -65,7 +66,8 @@ p = {"name": "reload-shape",
 ops, sinks = p["operators"], p["sinks"]
 if step >= 1:
     ops.append({"type": "score", "method": "zscore", "fields": ["v_z"], "out": "s"})
-if step >= 2:
+if step >= 2:  # an option of standardize too: its state goes on (same layout)
+    ops[1]["warmup"] = 6
     sinks[0]["path"] = f"{t}/a2.jsonl"
     sinks.append({"type": "file", "path": f"{t}/b.jsonl", "when": "s > 0.99"})
 if step >= 3:
@@ -153,7 +155,7 @@ grep -q '3 of 3 sinks kept open; the source went on with its new options$' "$T/e
 
 # Invalid: logged with its JSON path, nothing changes.
 cp "$T/p.json" "$T/good.json"
-sed -i 's/"warmup": 5/"warmup": "five"/' "$T/p.json"
+sed -i 's/"warmup": 6/"warmup": "six"/' "$T/p.json"
 kill -HUP "$PID"
 wait_count 1 'not valid (above); the running pipeline goes on unchanged' "$T/err" && ok || fail "invalid: $(cat "$T/err")"
 grep -q 'operators\[2\].warmup' "$T/err" && ok || fail "no JSON path: $(cat "$T/err")"
