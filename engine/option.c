@@ -88,14 +88,23 @@ static int in_range(const struct weir_option *o, double v)
 }
 
 /* v of a unit worth unit_ns nanoseconds, in range or -ERANGE: the check
- * comes before the conversion, which past 2^64 would be undefined. */
+ * comes before the conversion, which past 2^64 would be undefined. Rounded
+ * to the nearest: "4.1s" is 4099999999.9999995 ns in a double, and cut
+ * down it was a millisecond short (4099 ms). */
 static int duration_ns(double v, double unit_ns, uint64_t *ns)
 {
     double x = v * unit_ns;
     if (!(x >= 0) || x > (double)WEIR_DURATION_MAX_NS)
         return -ERANGE;
-    *ns = (uint64_t)x;
+    *ns = (uint64_t)llround(x);
     return 0;
+}
+
+int weir_duration_whole_ms(uint64_t ns, int64_t *ms)
+{
+    uint64_t whole = (ns + 500000u) / 1000000u, at = whole * 1000000u;
+    *ms = (int64_t)whole;
+    return (ns > at ? ns - at : at - ns) <= 1000u ? 0 : -1;
 }
 
 int weir_duration_parse(const char *s, uint64_t *ns)

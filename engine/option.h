@@ -80,6 +80,10 @@ const char *weir_path_index(char *buf, size_t size, const char *path, size_t ind
 /* Parses "250ms", "5s", "2m", "1h", "1d" or a bare number of milliseconds.
  * Returns 0, -EINVAL (not a duration) or -ERANGE (over WEIR_DURATION_MAX_NS). */
 int weir_duration_parse(const char *s, uint64_t *ns);
+/* ns as whole milliseconds (event times are in ms) in *ms: 0, or -1 when
+ * ns is more than a microsecond from a whole number of them (a double's
+ * rounding of "99.999d" is a few ns off; "500us" or "1.5ms" are not). */
+int weir_duration_whole_ms(uint64_t ns, int64_t *ms);
 
 /* The closest of candidates to word within a small edit distance, or NULL. */
 const char *weir_did_you_mean(const char *word, const char *const *candidates, size_t n);

@@ -313,9 +313,11 @@ static int output_projected(struct weir_buf *out, const struct weir_output *o,
  * between tokens: a pretty-printed Kafka message); everything weir writes
  * itself escapes them. One record, one line: the line from at, but its own
  * last '\n', has them as spaces. */
-static int one_line(struct weir_buf *out, size_t at, int rc)
+static int one_line(struct weir_buf *out, size_t at, const struct weir_record *r, int rc)
 {
-    if (rc < 0 || out->len <= at)
+    /* a row a CSV source wrote as JSON holds none; else a look at the input */
+    if (rc < 0 || out->len <= at || r->members || r->value_len == 0 ||
+        (!memchr(r->value, '\n', r->value_len) && !memchr(r->value, '\r', r->value_len)))
         return rc;
     char *end = out->data + out->len - 1;
     for (char *q = out->data + at; q < end && (q = memchr(q, '\n', (size_t)(end - q))); q++)
@@ -355,7 +357,7 @@ int weir_output_record(struct weir_buf *out, const struct weir_output *o,
                        const struct weir_batch *b, uint32_t i)
 {
     size_t at = out->len;
-    return one_line(out, at, output_record(out, o, b, i));
+    return one_line(out, at, &b->rec[i], output_record(out, o, b, i));
 }
 
 uint32_t weir_output_kept_of(const struct weir_output *o, const struct weir_record *r,
@@ -423,7 +425,7 @@ int weir_output_text(struct weir_buf *out, const struct weir_output *o, const st
                      uint32_t i)
 {
     size_t at = out->len;
-    return one_line(out, at, output_text(out, o, b, i));
+    return one_line(out, at, &b->rec[i], output_text(out, o, b, i));
 }
 
 /* Dead-letter records are rare: a plain validity check is enough here. */

@@ -2,12 +2,10 @@
  * (`weir features`' format) or straight from a pipeline (which runs `weir
  * features` first). fit/README.md says what lives where. */
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bench/fraud/fraud_metrics.h"
@@ -17,6 +15,7 @@
 #include "fit/dataset.h"
 #include "fit/dense.h"
 #include "fit/iforest.h"
+#include "fit/part_file.h"
 #include "fit/xgb.h"
 #include "operators/scorer_explain.h"
 
@@ -284,40 +283,6 @@ static int write_scores(const char *path, const struct fit_data *d, const struct
 }
 
 /* ---- training --------------------------------------------------------------- */
-
-/* Where the trainer writes before the file is renamed into place: beside it
- * (a rename within one file system), hidden (a model directory's scan
- * passes over it) and with its extension (XGBoost picks its format by it):
- * "m/.fraud.json.1234.part.json". A running pipeline never reads half a file.
- * Empty for an out that exists and is not a regular file (/dev/stdout, a
- * FIFO, a symbolic link, which a rename would replace): written as it is. */
-static int part_path(const char *out, char *part, size_t size)
-{
-    struct stat st;
-    part[0] = 0;
-    if (lstat(out, &st) == 0 && !S_ISREG(st.st_mode))
-        return 0;
-    const char *slash = strrchr(out, '/'), *base = slash ? slash + 1 : out;
-    const char *dot = strrchr(base, '.');
-    int n = snprintf(part, size, "%.*s.%s.%ld.part%s", (int)(base - out), out, base, (long)getpid(),
-                     dot ? dot : "");
-    return n > 0 && (size_t)n < size ? 0 : -1;
-}
-
-/* The part file synced and renamed over out; 0 or -1 (said why). */
-static int put_in_place(const char *part, const char *out)
-{
-    int fd = open(part, O_RDONLY | O_CLOEXEC);
-    int bad = fd < 0 || fsync(fd) != 0;
-    if (fd >= 0)
-        close(fd);
-    if (bad || rename(part, out) != 0) {
-        fprintf(stderr, "weir: fit: cannot put %s in place of %s: %s\n", part, out,
-                strerror(errno));
-        return -1;
-    }
-    return 0;
-}
 
 static int class_weights(const struct fit_cli *c, const struct fit_data *d, const struct split *s,
                          double *pos, double *neg)
@@ -587,8 +552,7 @@ static int fit_main(int argc, char **argv)
         fprintf(stderr, "weir: fit: %zu rows and --valid %g leave none to train on\n", d.n, c.valid);
     char part[4200];
     const char *out = c.out;
-    if (part_path(out, part, sizeof part) < 0) {
-        fprintf(stderr, "weir: fit: --out: a path too long: %s\n", out);
+    if (fit_part_open(out, part, sizeof part) < 0) {
         rc = -EINVAL;
     } else {
         c.out = part[0] ? part : out; /* renamed into place once the model is whole */
@@ -597,9 +561,9 @@ static int fit_main(int argc, char **argv)
              : c.type == TYPE_IFOREST ? train_iforest(&c, &d, &s, pred, what, sizeof what)
                                       : train_dense(&c, &d, &s, pred, &tl, &vl, what, sizeof what);
         c.out = out;
-        if (rc == 0 && part[0] && put_in_place(part, out) < 0)
+        if (rc == 0 && part[0] && fit_part_commit(part, out) < 0)
             rc = -1;
-        if (rc != 0 && part[0])
+        else if (rc != 0 && part[0])
             unlink(part);
     }
     if (rc == 0) {

@@ -408,13 +408,6 @@ int fit_net_train(struct fit_net *net, const float *X, const float *y, const siz
                                 "smaller --lr", e);
             break;
         }
-        if (nvalid && !isfinite(vloss)) { /* no epoch would be kept: the untrained net saved */
-            rc = weir_error_set(err, -EDOM,
-                                "the validation loss is not finite at epoch %zu: a "
-                                "validation row far outside the training rows' range?",
-                                e);
-            break;
-        }
         progress(o, e, 1, tloss, vloss);
         if (watch < best) {
             best = watch;
@@ -426,6 +419,11 @@ int fit_net_train(struct fit_net *net, const float *X, const float *y, const siz
     }
     if (o->progress == 1)
         fputc('\n', stderr);
+    if (rc == 0 && nvalid && res->best_epoch == 0) /* no epoch kept: the untrained net */
+        rc = weir_error_set(err, -EDOM,
+                            "the validation loss was not finite at any of %zu epochs: "
+                            "a validation row far outside the training rows' range?",
+                            res->epochs_run);
     memcpy(net->W[0], op.best, op.np * sizeof(float));
     work_free(&w);
     if (rc == 0) {

@@ -25,8 +25,7 @@ static inline int weir_late_whole_ms(struct weir_prepare *p, const char *key, ui
                                      int64_t *ms)
 {
     char path[256];
-    *ms = (int64_t)(ns / 1000000u);
-    if (ns % 1000000u == 0)
+    if (weir_duration_whole_ms(ns, ms) == 0)
         return 0;
     weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, key),
                   "expected a whole number of milliseconds (event times are in ms), got %gms",

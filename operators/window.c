@@ -151,14 +151,14 @@ static int prepare_sizes(struct window_conf *c, const json_t *raw, struct weir_p
         const char *at = json_is_string(json_object_get(raw, "sizes"))
                              ? kp
                              : weir_path_index(path, sizeof path, kp, i);
-        if (weir_duration_parse(c->sizes.v[i], &ns) < 0 || ns < 1000000u || ns % 1000000u) {
+        if (weir_duration_parse(c->sizes.v[i], &ns) < 0 || ns < 1000000u ||
+            weir_duration_whole_ms(ns, &c->size_ms[i]) < 0) {
             weir_diag_add(p->diag, at,
                           "expected a duration of at least 1ms like \"7d\", in whole milliseconds, "
                           "got \"%s\"",
                           c->sizes.v[i]);
             return 1;
         }
-        c->size_ms[i] = (int64_t)(ns / 1000000u);
         for (uint32_t j = 0; j < i; j++)
             if (c->size_ms[j] == c->size_ms[i]) {
                 weir_diag_add(p->diag, at, "expected a size not listed twice, got \"%s\"",

@@ -148,6 +148,26 @@ static void test_durations_and_names(void)
     uint64_t ns;
     CHECK(weir_duration_parse("250ms", &ns) == 0 && ns == 250000000ull);
     CHECK(weir_duration_parse("1.5s", &ns) == 0 && ns == 1500000000ull);
+    /* rounded, not cut: in a double 4.1 s is a hair under 4100000000 ns */
+    CHECK(weir_duration_parse("4.1s", &ns) == 0 && ns == 4100000000ull);
+    CHECK(weir_duration_parse("2.3h", &ns) == 0 && ns == 8280000000000ull);
+    CHECK(weir_duration_parse("0.57m", &ns) == 0 && ns == 34200000000ull);
+    /* whole milliseconds: every value to the thousandth of a second,
+     * minute, hour or day is one, whatever a double makes of it */
+    int64_t ms;
+    static const char *const units[] = {"s", "m", "h", "d"};
+    int refused = 0;
+    for (int u = 0; u < 4; u++)
+        for (int i = 1; i < 100000; i += 7) {
+            char text[32];
+            snprintf(text, sizeof text, "%d.%03d%s", i / 1000, i % 1000, units[u]);
+            refused += weir_duration_parse(text, &ns) != 0 || weir_duration_whole_ms(ns, &ms) != 0;
+        }
+    CHECK(refused == 0);
+    CHECK(weir_duration_parse("99.999d", &ns) == 0 && weir_duration_whole_ms(ns, &ms) == 0 &&
+          ms == 8639913600ll);
+    CHECK(weir_duration_parse("1.5ms", &ns) == 0 && weir_duration_whole_ms(ns, &ms) < 0);
+    CHECK(weir_duration_parse("500us", &ns) == 0 && weir_duration_whole_ms(ns, &ms) < 0);
     CHECK(weir_duration_parse("2", &ns) == 0 && ns == 2000000ull);
     CHECK(weir_duration_parse("1d", &ns) == 0 && ns == 86400ull * 1000000000ull);
     CHECK(weir_duration_parse("5 parsecs", &ns) < 0);

@@ -1,0 +1,80 @@
+#include "fit/part_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* out's directory ("." for a bare name) into dir. */
+static void dir_of(const char *out, char *dir, size_t size)
+{
+    const char *slash = strrchr(out, '/');
+    if (!slash)
+        snprintf(dir, size, ".");
+    else
+        snprintf(dir, size, "%.*s", slash == out ? 1 : (int)(slash - out), out);
+}
+
+int fit_part_open(const char *out, char *part, size_t size)
+{
+    struct stat st;
+    int exists = lstat(out, &st) == 0;
+    part[0] = 0;
+    if (exists && !S_ISREG(st.st_mode))
+        return 0;
+    char dir[4096];
+    dir_of(out, dir, sizeof dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return 0; /* no new file there: out itself, as before */
+    const char *slash = strrchr(out, '/'), *base = slash ? slash + 1 : out;
+    const char *dot = strrchr(base, '.');
+    int n =
+        snprintf(part, size, "%.*s.%s.XXXXXX.part%s", (int)(base - out), out, base, dot ? dot : "");
+    if (n <= 0 || (size_t)n >= size) {
+        part[0] = 0;
+        fprintf(stderr, "weir: fit: --out: a path too long: %s\n", out);
+        return -1;
+    }
+    int fd = mkostemps(part, (int)strlen(".part") + (dot ? (int)strlen(dot) : 0), O_CLOEXEC);
+    if (fd < 0) { /* the directory looked writable but takes no file: out itself */
+        part[0] = 0;
+        return 0;
+    }
+    mode_t mask = umask(0);
+    umask(mask);
+    /* the model keeps what the old file allowed (a 0640 root:weir model
+     * stays readable by the serving group), else what a new file gets */
+    if (fchmod(fd, exists ? st.st_mode & 07777 : 0666 & ~mask) == 0 && exists)
+        (void)!fchown(fd, st.st_uid, st.st_gid); /* as root; else the group may not be ours */
+    close(fd);
+    return 0;
+}
+
+int fit_part_commit(const char *part, const char *out)
+{
+    int fd = open(part, O_RDONLY | O_CLOEXEC);
+    int bad = fd < 0 || fsync(fd) != 0;
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    if (!bad && rename(part, out) != 0) {
+        bad = 1;
+        e = errno;
+    }
+    if (bad) {
+        fprintf(stderr, "weir: fit: cannot put %s in place of %s: %s\n", part, out, strerror(e));
+        unlink(part);
+        return -1;
+    }
+    char dir[4096];
+    dir_of(out, dir, sizeof dir);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) { /* durable across a power loss; a file system that cannot: still whole */
+        (void)fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+}
