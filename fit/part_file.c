@@ -39,17 +39,36 @@ int fit_part_open(const char *out, char *part, size_t size)
         return -1;
     }
     int fd = mkostemps(part, (int)strlen(".part") + (dot ? (int)strlen(dot) : 0), O_CLOEXEC);
-    if (fd < 0) { /* the directory looked writable but takes no file: out itself */
+    if (fd < 0) {
+        int e = errno;
+        if (e == EACCES || e == EPERM || e == EROFS) { /* no new file there: out itself */
+            part[0] = 0;
+            return 0;
+        }
+        /* a full disk or a name too long: in place, a failed write would
+         * leave neither model */
+        fprintf(stderr, "weir: fit: cannot make %s beside %s: %s\n", part, out, strerror(e));
         part[0] = 0;
-        return 0;
+        return -1;
     }
     mode_t mask = umask(0);
     umask(mask);
-    /* the model keeps what the old file allowed (a 0640 root:weir model
-     * stays readable by the serving group), else what a new file gets */
-    if (fchmod(fd, exists ? st.st_mode & 07777 : 0666 & ~mask) == 0 && exists)
-        (void)!fchown(fd, st.st_uid, st.st_gid); /* as root; else the group may not be ours */
+    /* the model keeps the old file's owner, group and permission bits (a
+     * 0640 root:weir model stays readable by the serving group), else what
+     * a new file gets; when they cannot be kept, out is written in place
+     * as before, its owner and bits unchanged */
+    int same = fchmod(fd, exists ? st.st_mode & 07777 : 0666 & ~mask) == 0;
+    if (same && exists) {
+        struct stat now;
+        (void)!fchown(fd, (uid_t)-1, st.st_gid);
+        (void)!fchown(fd, st.st_uid, (gid_t)-1);
+        same = fstat(fd, &now) == 0 && now.st_uid == st.st_uid && now.st_gid == st.st_gid;
+    }
     close(fd);
+    if (!same) {
+        unlink(part);
+        part[0] = 0;
+    }
     return 0;
 }
 

@@ -116,6 +116,11 @@ int fit_xgb_train(const struct fit_data *d, const size_t *train, size_t ntrain,
     }
     if (o->progress == 1)
         fputc('\n', stderr);
+    if (res->best_round == 0) { /* a slice to 0 would keep every round */
+        rc = weir_error_set(err, -EDOM, "the %s loss was not finite at any of %zu rounds",
+                            nvalid ? "validation" : "training", res->rounds_run);
+        goto out;
+    }
     XGB(XGBoosterSlice(b, 0, (int)res->best_round, 1, &kept));
     /* The file names its inputs: the model operator's default features. */
     XGB(XGBoosterSetStrFeatureInfo(kept, "feature_name", (const char **)d->feature, d->nf));
