@@ -12,9 +12,9 @@
  * "<dir>/<pipeline>.lock" is held (flock) by the process for its run
  * (weir_state_dir_claim), so two runs of one pipeline cannot share the
  * directory at once. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/dirsync.h"
 #include "engine/buf.h"
 #include "engine/durable.h"
 #include "engine/log.h"
@@ -336,18 +337,7 @@ static int write_whole(const char *path, const struct weir_buf *b)
     }
     /* the rename itself is durable once its directory is: after a power
      * loss the previous run's file would come back, its state a run old */
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1,
-             slash ? path : ".");
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return -errno;
-    /* a file system that cannot sync a directory (some FUSE, network ones)
-     * has the file in place all the same */
-    int rc = fsync(dfd) < 0 && errno != EINVAL && errno != ENOTSUP ? -errno : 0;
-    close(dfd);
-    return rc;
+    return weir_sync_dir_of(path);
 }
 
 static int dir_sync(struct weir_durable *d, struct weir_error *err)

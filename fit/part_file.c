@@ -8,15 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* out's directory ("." for a bare name) into dir. */
-static void dir_of(const char *out, char *dir, size_t size)
-{
-    const char *slash = strrchr(out, '/');
-    if (!slash)
-        snprintf(dir, size, ".");
-    else
-        snprintf(dir, size, "%.*s", slash == out ? 1 : (int)(slash - out), out);
-}
+#include "common/dirsync.h"
 
 int fit_part_open(const char *out, char *part, size_t size)
 {
@@ -26,7 +18,7 @@ int fit_part_open(const char *out, char *part, size_t size)
     if (exists && !S_ISREG(st.st_mode))
         return 0;
     char dir[4096];
-    dir_of(out, dir, sizeof dir);
+    weir_dir_of(out, dir, sizeof dir);
     if (access(dir, W_OK | X_OK) != 0)
         return 0; /* no new file there: out itself, as before */
     const char *slash = strrchr(out, '/'), *base = slash ? slash + 1 : out;
@@ -88,12 +80,6 @@ int fit_part_commit(const char *part, const char *out)
         unlink(part);
         return -1;
     }
-    char dir[4096];
-    dir_of(out, dir, sizeof dir);
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) { /* durable across a power loss; a file system that cannot: still whole */
-        (void)fsync(dfd);
-        close(dfd);
-    }
+    (void)weir_sync_dir_of(out); /* durable across a power loss; failing that, still whole */
     return 0;
 }
