@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/utf8cut.h"
+
 int weir_linesplit_init(struct weir_linesplit *ls, size_t read_size, size_t max_line)
 {
     memset(ls, 0, sizeof *ls);
@@ -151,7 +153,7 @@ int weir_linesplit_next(struct weir_linesplit *ls, int at_eof, struct weir_line 
     char *nl = memchr(p, '\n', avail);
     /* One byte more than max_line may be the CR of a CRLF still waiting for its LF. */
     if (!nl && avail > ls->max_line + 1) {
-        ls->prefix_len = avail < sizeof ls->prefix ? avail : sizeof ls->prefix;
+        ls->prefix_len = avail <= sizeof ls->prefix ? avail : weir_utf8_cut(p, sizeof ls->prefix);
         memcpy(ls->prefix, p, ls->prefix_len);
         ls->oversize = avail;
         ls->start = ls->end;
@@ -165,7 +167,7 @@ int weir_linesplit_next(struct weir_linesplit *ls, int at_eof, struct weir_line 
     line->no = ++ls->line_no;
     if (trim_cr(p, len) > ls->max_line) { /* a complete line that is still too long (CR not counted) */
         line->p = p;
-        line->len = len < sizeof ls->prefix ? len : sizeof ls->prefix;
+        line->len = len <= sizeof ls->prefix ? len : weir_utf8_cut(p, sizeof ls->prefix);
         line->too_long = len;
         return 1;
     }

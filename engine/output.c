@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/utf8cut.h"
 #include "engine/jscan.h"
 #include "engine/jsonw.h"
 
@@ -537,16 +538,6 @@ int weir_output_dead_text(struct weir_buf *out, const struct weir_batch *b, uint
     return weir_buf_append(out, "\n", 1);
 }
 
-/* A cut inside a UTF-8 sequence would turn valid text into bytes that need
- * raw_base64 as well: back up to the start of the sequence. */
-static uint32_t utf8_cut(const char *s, uint32_t n)
-{
-    uint32_t k = n;
-    while (k > 0 && n - k < 3 && ((unsigned char)s[k] & 0xC0) == 0x80)
-        k--;
-    return ((unsigned char)s[k] & 0xC0) == 0x80 ? n : k;
-}
-
 int weir_output_dead_fit(struct weir_buf *out, const struct weir_record *r,
                          const char *source_name, size_t max)
 {
@@ -583,6 +574,6 @@ int weir_output_dead_fit(struct weir_buf *out, const struct weir_record *r,
         uint32_t next = want < (double)n ? (uint32_t)want : n;
         if (next > n - n / 16 - 1)
             next = n - n / 16 - 1;
-        n = valid ? utf8_cut(r->value, next) : next;
+        n = valid ? (uint32_t)weir_utf8_cut(r->value, next) : next;
     }
 }

@@ -51,6 +51,33 @@ static void test_lines(void)
     weir_linesplit_free(&ls);
 }
 
+/* The kept start of an oversized line ends at a whole character: "é" (2
+ * bytes) across the 1,024th byte is kept out, not cut in two (a dead letter
+ * would then need raw_base64 for text that was valid UTF-8). Both ways in:
+ * a line still growing and a complete one. */
+static void test_long_line_cut(void)
+{
+    static char line[3000];
+    memset(line, 'a', sizeof line - 1);
+    for (size_t i = 1023; i < 1999; i += 2)
+        memcpy(line + i, "\xC3\xA9", 2);
+    line[sizeof line - 2] = '\n';
+    struct weir_linesplit ls;
+    struct weir_line ln;
+    CHECK(weir_linesplit_init(&ls, 4096, 2000) == 0); /* the whole line in one read */
+    feed(&ls, line);
+    CHECK(weir_linesplit_next(&ls, 0, &ln) == 1 && ln.too_long == sizeof line - 2);
+    CHECK(ln.len == 1023 && ln.p[1022] == 'a');
+    weir_linesplit_free(&ls);
+    CHECK(weir_linesplit_init(&ls, 4096, 1500) == 0);
+    line[1600] = '\0'; /* not yet ended: kept as a prefix */
+    feed(&ls, line);
+    CHECK(weir_linesplit_next(&ls, 0, &ln) == 0);
+    feed(&ls, "\n");
+    CHECK(weir_linesplit_next(&ls, 0, &ln) == 1 && ln.too_long == 1600 && ln.len == 1023);
+    weir_linesplit_free(&ls);
+}
+
 /* Feeds text in reads of `step` bytes (a pipe), collecting every line as
  * "line|" into got, then the last line at end of input. */
 static void feed_lines(const char *text, size_t len, size_t step, char *got, size_t size)
@@ -506,6 +533,7 @@ int main(void)
     test_lines();
     test_carry();
     test_lend();
+    test_long_line_cut();
     test_bom_small_reads();
     test_csv();
     test_ends_in_quote();

@@ -1,0 +1,20 @@
+/* Where to cut UTF-8 text that must be shortened: a cut inside a sequence
+ * turns valid text into bytes that are not (a dead letter then needs
+ * raw_base64 for all of it), so the cut backs up to the sequence's start. */
+#ifndef WEIR_COMMON_UTF8CUT_H
+#define WEIR_COMMON_UTF8CUT_H
+
+#include <stddef.h>
+
+/* The length at most n to keep of s, whose byte s[n] exists: n itself
+ * when s[n] starts a character (or s is not UTF-8 there), else the start
+ * of the sequence that s[n] continues. */
+static inline size_t weir_utf8_cut(const char *s, size_t n)
+{
+    size_t k = n;
+    while (k > 0 && n - k < 3 && ((unsigned char)s[k] & 0xC0) == 0x80)
+        k--;
+    return ((unsigned char)s[k] & 0xC0) == 0x80 ? n : k;
+}
+
+#endif
