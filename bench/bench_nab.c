@@ -77,12 +77,21 @@ static const char *short_name(int prof)
     return n[prof];
 }
 
-static json_t *profile_object(const double v[NAB_PROFILES])
+/* Scores to 3 decimals (NAB publishes 2); thresholds as they are (they are
+ * scores a pipeline wrote, 7 or 8 digits), since a threshold of 0.99953
+ * applied again as 1.000 flags nothing. */
+static json_t *profile_object_digits(const double v[NAB_PROFILES], int rounded)
 {
     json_t *o = json_object();
     for (int p = 0; p < NAB_PROFILES; p++)
-        json_object_set_new(o, short_name(p), json_real(round(v[p] * 1000) / 1000));
+        json_object_set_new(o, short_name(p),
+                            json_real(rounded ? round(v[p] * 1000) / 1000 : v[p]));
     return o;
+}
+
+static json_t *profile_object(const double v[NAB_PROFILES])
+{
+    return profile_object_digits(v, 1);
 }
 
 static json_t *score_series(const struct run *r, const double theta[NAB_PROFILES], json_t *summary)
@@ -225,9 +234,9 @@ int main(int argc, char **argv)
     json_object_set_new(summary, "series", json_integer((json_int_t)c.n));
     json_object_set_new(summary, "windows", json_integer((json_int_t)c.windows));
     json_object_set_new(summary, "sweep", profile_object(all));
-    json_object_set_new(summary, "threshold", profile_object(theta));
+    json_object_set_new(summary, "threshold", profile_object_digits(theta, 0));
     json_object_set_new(summary, "tune_sweep", profile_object(tune));
-    json_object_set_new(summary, "tune_threshold", profile_object(tune_theta));
+    json_object_set_new(summary, "tune_threshold", profile_object_digits(tune_theta, 0));
     json_object_set_new(summary, "heldout_at_tune_threshold", profile_object(held));
     json_object_set_new(summary, "heldout_windows", json_integer((json_int_t)hw));
     json_object_set_new(summary, "alerts", profile_object(alerts));
