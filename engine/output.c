@@ -240,7 +240,7 @@ static inline void put_member_start(struct weir_buf *out, const struct weir_outp
  * decisions for its shape (acts): no key is read, and kept members that
  * follow each other in the input, one comma apart, are copied as one run. */
 static int output_members(struct weir_buf *out, const struct weir_output *o,
-                          const struct weir_batch *b, uint32_t i, const int32_t *acts)
+                          const struct weir_batch *b, uint32_t i, const int32_t *acts, int appended)
 {
     const struct weir_record *r = &b->rec[i];
     const struct weir_members *ms = r->members;
@@ -250,7 +250,7 @@ static int output_members(struct weir_buf *out, const struct weir_output *o,
     weir_buf_append(out, "{", 1);
     for (uint32_t k = 0; k < ms->n; k++) {
         const struct weir_member *x = &ms->m[k];
-        int32_t act = acts[k];
+        int32_t act = appended || acts[k] < 0 ? acts[k] : WEIR_PROJ_DROP;
         if (member_skipped(act, done))
             continue;
         /* From the key's opening quote to the end of the value (its quote). */
@@ -271,16 +271,19 @@ static int output_members(struct weir_buf *out, const struct weir_output *o,
     }
     if (run_end)
         weir_buf_append(out, r->value + run_start, run_end - run_start);
-    if (put_fields(out, o, b, i, done, first) < 0)
+    if (appended && put_fields(out, o, b, i, done, first) < 0)
         return -12;
     return weir_buf_append(out, "}\n", 2);
 }
 
 /* The projected output: the input's top-level fields the projection keeps,
  * in their order, appended fields taking their namesakes' places, then the
- * other appended fields. One pass over the keys; nothing allocated. */
+ * other appended fields; without appended (a text line, which shows them
+ * apart), the kept input fields alone, less the appended fields' namesakes
+ * (shown apart with the appended value). One pass over the keys; nothing
+ * allocated. */
 static int output_projected(struct weir_buf *out, const struct weir_output *o,
-                            const struct weir_batch *b, uint32_t i)
+                            const struct weir_batch *b, uint32_t i, int appended)
 {
     const struct weir_record *r = &b->rec[i];
     uint64_t done[(2 * WEIR_SCHEMA_MAX + 1 + 63) / 64] = {0};
@@ -293,11 +296,13 @@ static int output_projected(struct weir_buf *out, const struct weir_output *o,
     const int32_t *acts = r->members ? weir_projection_decide_members(o->proj, r->value, r->members)
                                      : NULL;
     if (acts)
-        return output_members(out, o, b, i, acts);
+        return output_members(out, o, b, i, acts, appended);
     weir_buf_append(out, "{", 1);
     while (next_member(r, &pos, &m)) {
         const char *key = key_bytes(r->value, &m, kb, sizeof kb, &klen);
         int32_t act = weir_projection_decide_nth(o->proj, nth++, key, klen);
+        if (!appended && act >= 0)
+            act = WEIR_PROJ_DROP;
         if (member_skipped(act, done))
             continue;
         put_member_start(out, o, b, i, act, done, &first);
@@ -305,7 +310,7 @@ static int output_projected(struct weir_buf *out, const struct weir_output *o,
             weir_buf_append(out, r->value + m.key_off - 1,
                             m.val_off + m.val_len - (m.key_off - 1));
     }
-    if (put_fields(out, o, b, i, done, first) < 0)
+    if (appended && put_fields(out, o, b, i, done, first) < 0)
         return -12;
     return weir_buf_append(out, "}\n", 2);
 }
@@ -333,7 +338,7 @@ static int output_record(struct weir_buf *out, const struct weir_output *o,
 {
     const struct weir_record *r = &b->rec[i];
     if (o->proj)
-        return output_projected(out, o, b, i);
+        return output_projected(out, o, b, i, 1);
     /* The extract stage guaranteed a JSON object: find its closing brace. */
     uint32_t close = weir_output_kept(r);
     if (close == r->value_len)
@@ -414,7 +419,7 @@ static int output_text(struct weir_buf *out, const struct weir_output *o,
     /* what the projection dropped or a mask replaced stays out; a line for
      * people shows the appended fields apart, so the record as it came */
     if (o->proj && !o->proj_shadow)
-        return output_projected(out, o, b, i);
+        return output_projected(out, o, b, i, 0);
     uint32_t len = r->value_len;
     while (len > 0 && is_space(r->value[len - 1]))
         len--;

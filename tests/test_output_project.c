@@ -342,6 +342,24 @@ int main(void)
         weir_buf_free(&out);
         weir_output_free(&o);
     }
+    /* A text line with a projection: the appended fields once, in its head,
+     * then the kept input fields less their namesakes (the appended fields
+     * were written again in the record's part). */
+    {
+        struct weir_output o;
+        int a, b, c;
+        output_for(&o, &f, none, 0, labels, 1, &a, &b, &c);
+        const char *rec = "{\"card\":\"4111\",\"TX_FRAUD\":1,\"a\":3}";
+        f.b->rec[0].value = rec;
+        f.b->rec[0].value_len = (uint32_t)strlen(rec);
+        f.b->rec[0].offset = 7;
+        struct weir_buf out = {0};
+        CHECK(weir_output_text(&out, &o, f.b, 0) == 0);
+        CHECK_STR(weir_buf_cstr(&out), "ALERT  line 7       score=0.5  card=\"m4sk\"  {\"a\":3}\n");
+        weir_buf_free(&out);
+        weir_output_free(&o);
+        f.b->rec[0].offset = 0;
+    }
     /* The masked card takes the raw one's place; labels never come out. */
     CHECK_STR(write_one(&f, "{\"card\":\"4111 1111\",\"TX_FRAUD\":1,\"TX_FRAUD_SCENARIO\":2,\"a\":3}",
                         none, 0, labels, 1),
