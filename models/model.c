@@ -101,6 +101,32 @@ static void describe(struct weir_model *m)
         snprintf(p + w, room - (size_t)w, ", %s", outs[m->output]);
 }
 
+/* safetensors first: its 8-byte header length can itself read as white
+ * space and '{' (0x7B20 = 31,520 bytes: 20 7B ...), so a JSON look would
+ * take one padded header in 8,192 for XGBoost's JSON. */
+static int looks_like_safetensors(const unsigned char *buf, size_t len)
+{
+    if (len < 9 || buf[8] != '{')
+        return 0;
+    uint64_t n = 0;
+    for (int k = 7; k >= 0; k--)
+        n = n << 8 | buf[k];
+    return n <= len - 8;
+}
+
+static size_t byte_order_mark(const unsigned char *buf, size_t len)
+{
+    return len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+}
+
+static int looks_like_json(const unsigned char *buf, size_t len)
+{
+    size_t i = byte_order_mark(buf, len);
+    while (i < len && (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\r' || buf[i] == '\t'))
+        i++;
+    return i < len && buf[i] == '{';
+}
+
 int weir_model_load(const char *path, struct weir_model **out, char *err, size_t errlen)
 {
     unsigned char *buf = NULL;
@@ -115,15 +141,13 @@ int weir_model_load(const char *path, struct weir_model **out, char *err, size_t
         snprintf(err, errlen, "out of memory loading %s", path);
         return -ENOMEM;
     }
-    size_t i = 0;
-    while (i < len && (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\r' || buf[i] == '\t'))
-        i++;
     char why[400];
     why[0] = 0;
-    if (i < len && buf[i] == '{')
-        rc = weir_xgboost_load(m, (const char *)buf, len, why, sizeof why);
-    else
+    if (looks_like_safetensors(buf, len) || !looks_like_json(buf, len))
         rc = weir_safetensors_load(m, buf, len, why, sizeof why);
+    else
+        rc = weir_xgboost_load(m, (const char *)buf + byte_order_mark(buf, len),
+                               len - byte_order_mark(buf, len), why, sizeof why);
     free(buf);
     if (rc < 0) {
         snprintf(err, errlen, "model file %s: %s", path, why);

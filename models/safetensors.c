@@ -81,7 +81,7 @@ static int tensor(struct st_file *f, struct weir_model *m, const char *what, con
         ok = dim[i] < 0 || dim[i] == got[i];
     if (!ok) {
         shape_text(want_s, sizeof want_s, dim, ndim);
-        for (size_t i = 0; i < sizeof want_s; i++) /* -1 reads better as '*' */
+        for (size_t i = 0; want_s[i]; i++) /* -1 reads better as '*' */
             if (want_s[i] == '-' && want_s[i + 1] == '1') {
                 want_s[i] = '*';
                 memmove(want_s + i + 1, want_s + i + 2, strlen(want_s + i + 2) + 1);

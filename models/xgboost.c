@@ -5,7 +5,7 @@
  * array; XGBoost's library is not used.
  *
  * base_score: XGBoost stores it in learner_model_param as a string, "5E-1" up
- * to 1.7 and "[5E-1]" (a vector) from 2.1. For the logistic objectives it is
+ * to 3.0 and "[5E-1]" (a vector) from 3.1. For the logistic objectives it is
  * a probability and the trees add to its margin, logit(base_score).
  *
  * Every index is checked: a child must come after its parent inside the same
@@ -74,8 +74,10 @@ static int objective(struct weir_model *m, json_t *learner, char *err, size_t er
     double base = param_number(json_object_get(param, "base_score"));
     double nclass = param_number(json_object_get(param, "num_class"));
     double ntarget = param_number(json_object_get(param, "num_target"));
-    if (nclass > 1 || ntarget > 1)
-        return FAIL("%g classes, %g targets: expected a single-output model", nclass, ntarget);
+    if (nclass > 1 || ntarget > 1) /* num_target is missing before XGBoost 1.6 */
+        return FAIL(ntarget > 1 ? "%g targets: expected a single-output model"
+                                : "%g classes: expected a single-output model",
+                    ntarget > 1 ? ntarget : nclass);
     if (!isfinite(base))
         return FAIL("learner_model_param.base_score: expected a number");
     if (strcmp(obj, "binary:logistic") == 0 || strcmp(obj, "reg:logistic") == 0) {

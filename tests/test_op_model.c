@@ -21,33 +21,45 @@
 extern const struct weir_operator_type weir_op_model;
 
 static char dir[] = "/tmp/weir-op-model-XXXXXX";
-static char st_path[512], xgb_path[512];
+static char st_path[512], xgb_path[512], st_padded_path[512];
 
-/* logistic: p = sigmoid(1 * (a - 1) / 2 - 2 * (b - 2) / 4 + 0.5) */
-static void write_models(void)
+/* logistic: p = sigmoid(1 * (a - 1) / 2 - 2 * (b - 2) / 4 + 0.5), its header
+ * padded with spaces to pad_to bytes (0: none), as safetensors writers pad it */
+static void write_logistic(const char *path, size_t pad_to)
 {
     const float W[] = {1, -2}, b[] = {0.5f}, mean[] = {1, 2}, std[] = {2, 4};
     const char *arch = "{\\\"features\\\": [\\\"a\\\", \\\"b\\\"], "
                        "\\\"layers\\\": [{\\\"weight\\\": "
                        "\\\"w\\\", \\\"bias\\\": \\\"b\\\"}], \\\"input_mean\\\": \\\"m\\\", "
                        "\\\"input_std\\\": \\\"s\\\", \\\"output\\\": \\\"probability\\\"}";
-    char header[1024];
+    static char header[0x8000];
     int n = snprintf(header, sizeof header,
                      "{\"w\": {\"dtype\": \"F32\", \"shape\": [1, 2], \"data_offsets\": [0, 8]}, "
                      "\"b\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [8, 12]}, "
                      "\"m\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [12, 20]}, "
                      "\"s\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [20, 28]}, "
                      "\"__metadata__\": {\"weir\": \"%s\"}}", arch);
-    snprintf(st_path, sizeof st_path, "%s/logistic.safetensors", dir);
-    FILE *f = fopen(st_path, "wb");
+    while ((size_t)n < pad_to)
+        header[n++] = ' ';
+    FILE *f = fopen(path, "wb");
     uint64_t len = (uint64_t)n; /* little-endian host */
     fwrite(&len, 8, 1, f);
     fwrite(header, 1, (size_t)n, f);
     fwrite(W, 4, 2, f), fwrite(b, 4, 1, f), fwrite(mean, 4, 2, f), fwrite(std, 4, 2, f);
     fclose(f);
+}
+
+static void write_models(void)
+{
+    snprintf(st_path, sizeof st_path, "%s/logistic.safetensors", dir);
+    write_logistic(st_path, 0);
+    /* 0x7B20 bytes: the length's first bytes read " {", which once sent the
+     * file to the XGBoost JSON loader */
+    snprintf(st_padded_path, sizeof st_padded_path, "%s/padded.safetensors", dir);
+    write_logistic(st_padded_path, 0x7B20);
     /* one tree: a < 0.5 (missing: left) ? 0.25 : -0.75, base_score 0.5 (margin 0) */
     snprintf(xgb_path, sizeof xgb_path, "%s/tree.json", dir);
-    f = fopen(xgb_path, "w");
+    FILE *f = fopen(xgb_path, "w");
     fputs("{\"learner\": {\"feature_names\": [\"a\", \"b\"], \"gradient_booster\": {\"name\": "
           "\"gbtree\", \"model\": {\"trees\": [{\"left_children\": [1, -1, -1], "
           "\"right_children\": [2, -1, -1], \"split_indices\": [0, 0, 0], \"split_conditions\": "
@@ -105,6 +117,10 @@ static void test_dense(void)
     CHECK(y[3] == -1 && why[3] && strcmp(why[3], "model: feature b is not finite") == 0);
     CHECK_NEAR(y[4], sigmoid(-1 - 2 + 0.5), 1e-7);
     CHECK(y[5] == -1 && strcmp(why[5], "dead before") == 0);
+
+    snprintf(conf, sizeof conf, "{\"path\": \"%s\", \"out\": \"y\"}", st_padded_path);
+    run(conf, rows, 6, y, why);
+    CHECK_NEAR(y[1], sigmoid(1.5), 1e-7);
 
     snprintf(conf, sizeof conf, "{\"path\": \"%s\", \"out\": \"y\", \"on_nan\": \"impute\", "
              "\"features\": [\"a\", \"b\"]}", st_path);
