@@ -123,6 +123,9 @@ int weir_decimal_parse(const char *text, size_t len, double *out)
         for (; p < end && IS_DIGIT(*p); p++)
             if (ex < 1000000)
                 ex = ex * 10 + (*p - '0');
+        /* a cut exponent can meet as many zeros after the point and look
+         * exact (0.000...1e10000000 as 1): strtod reads it whole */
+        inexact |= ex >= 1000000;
         e10 += eneg ? -ex : ex;
     }
     if (p != end)

@@ -276,6 +276,16 @@ static inline const unsigned char *skip_ws(const unsigned char *p, const unsigne
     return p;
 }
 
+/* Whether q..end, cut by the end of input, could go on as the "\\uDCxx"
+ * of a pair (the record ran out, not a lone surrogate). */
+static int cut_pair(const unsigned char *q, const unsigned char *end)
+{
+    for (int k = 0; q < end; q++, k++)
+        if (k == 0 ? *q != '\\' : k == 1 ? *q != 'u' : !hex4_digit(*q))
+            return 0;
+    return 1;
+}
+
 /* Scans string content from p (just past the opening quote). Returns the
  * closing quote, or NULL with *at and *why set (*at NULL: ran off the end). */
 static inline const unsigned char *scan_string(const unsigned char *p, const unsigned char *end,
@@ -354,6 +364,11 @@ static inline const unsigned char *scan_string(const unsigned char *p, const uns
                     *at = h == end ? NULL : p;
                     *why =
                         h == end ? "unterminated string" : "invalid \\u escape (want 4 hex digits)";
+                    return NULL;
+                }
+                if (cp >= 0xD800 && cp <= 0xDBFF && end - p < 12 && cut_pair(p + 6, end)) {
+                    *at = NULL;
+                    *why = "unterminated string";
                     return NULL;
                 }
                 if (cp >= 0xD800 && cp <= 0xDFFF) {

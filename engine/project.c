@@ -131,13 +131,25 @@ int weir_glob_is_pattern(const char *p)
 
 /* Iterative matching with one backtrack point: linear for the patterns
  * people write ("V*", "*_id", "TX_?RAUD*"). */
+/* The end of the UTF-8 character that starts at s[i]: '?' and '*' step
+ * over characters (a name's "é" is one), not bytes. */
+static size_t char_end(const char *s, size_t n, size_t i)
+{
+    for (i++; i < n && ((unsigned char)s[i] & 0xC0) == 0x80; i++)
+        ;
+    return i;
+}
+
 int weir_glob_match(const char *p, const char *s, size_t n)
 {
     size_t i = 0;
     const char *star = NULL;
     size_t star_i = 0;
     while (i < n) {
-        if (*p == '?' || (*p && *p != '*' && *p == s[i])) {
+        if (*p == '?') {
+            p++;
+            i = char_end(s, n, i);
+        } else if (*p && *p != '*' && *p == s[i]) {
             p++;
             i++;
         } else if (*p == '*') {
@@ -145,7 +157,7 @@ int weir_glob_match(const char *p, const char *s, size_t n)
             star_i = i;
         } else if (star) {
             p = star;
-            i = ++star_i;
+            i = star_i = char_end(s, n, star_i);
         } else {
             return 0;
         }

@@ -26,8 +26,8 @@ struct weir_jmember {
  * with m filled, 0 after the last member. */
 int weir_jobject_next(const char *text, uint32_t len, uint32_t *pos, struct weir_jmember *m);
 
-/* Whether s[0..n) matches the pattern: '*' any run of bytes, '?' one byte,
- * anything else itself. */
+/* Whether s[0..n) matches the pattern: '*' any run of characters, '?' one
+ * character (a whole UTF-8 sequence), anything else itself. */
 int weir_glob_match(const char *pattern, const char *s, size_t n);
 /* Whether a pattern has a wildcard. */
 int weir_glob_is_pattern(const char *pattern);

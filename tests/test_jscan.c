@@ -249,6 +249,8 @@ static void test_malformed(void)
         {"\"abcdefghijklmnopqrstuvwxyz0123456789", 0, 0, "unterminated string"},
         {"\"ab\\", 0, 0, "unterminated string"},
         {"\"\\u12", 0, 0, "unterminated string"},
+        {"{\"a\":\"\\uD83D", 0, 5, "unterminated string"}, /* cut inside a pair */
+        {"{\"a\":\"\\uD83D\\uD", 0, 5, "unterminated string"},
         {"{\"a\":1", 0, 0, "unterminated object"},
         {"{", 0, 0, "unterminated object"},
         {"{\"a\":", 0, 0, "unterminated object"},

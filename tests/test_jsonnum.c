@@ -115,6 +115,16 @@ static void test_parse_cases(void)
     longnum[1] = '.';
     CHECK(weir_decimal_parse(longnum, sizeof longnum, &d) == 0 &&
           same_double(d, 1.1111111111111112));
+    /* an exponent past the parser's 10^6 cap beside as many zeros after the
+     * point: 10^9000000, not the 1 that 0.(999,999 zeros)1e1000000 would be */
+    static char zeros[1000020];
+    size_t n = (size_t)sprintf(zeros, "0.");
+    memset(zeros + n, '0', 999999);
+    n += 999999;
+    n += (size_t)sprintf(zeros + n, "1e10000000");
+    CHECK(weir_decimal_parse(zeros, n, &d) == -ERANGE && d == HUGE_VAL);
+    n -= 1; /* 1e1000000: exactly 1 */
+    CHECK(weir_decimal_parse(zeros, n, &d) == 0 && d == 1.0);
 }
 
 /* Random JSON decimals of every form (moved from test_jnum.c): JSON's

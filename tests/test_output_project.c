@@ -390,6 +390,13 @@ int main(void)
     for (size_t i = 0; i < sizeof gp / sizeof *gp; i++)
         for (size_t j = 0; j < sizeof gs / sizeof *gs; j++)
             CHECK(weir_glob_match(gp[i], gs[j], strlen(gs[j])) == (fnmatch(gp[i], gs[j], 0) == 0));
+    /* '?' is one character, as the guide says: "é" is two bytes */
+    CHECK(weir_glob_match("caf?", "caf\xC3\xA9", 5) && !weir_glob_match("caf??", "caf\xC3\xA9", 5));
+    CHECK(weir_glob_match("*?", "\xC3\xA9", 2) && !weir_glob_match("*??", "\xC3\xA9", 2));
+    CHECK(weir_glob_match("*\xC3\xA9x", "\xC3\xA9\xC3\xA9x", 5) && weir_glob_match("a?c",
+                                                                                   "a\xE2\x82\xAC"
+                                                                                   "c",
+                                                                                   5));
 
     weir_batch_put(f.b);
     weir_batch_pool_free(f.pool);
