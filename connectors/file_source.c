@@ -373,7 +373,7 @@ int weir_file_source_open_as(struct file_source *fs, size_t k, const char *held,
                              struct weir_error *err)
 {
     const struct file_source_conf *c = fs->s->conf;
-    const char *path = held ? held : c->files.paths[k];
+    const char *path = held ? held : fs->opened_with->files.paths[k];
     int again = fs->name != NULL; /* a file was open before: its stream state goes */
     int stdin_ = strcmp(path, "-") == 0;
     if (fs->ahead && !fs->held) { /* the helper's file is done with (all its lines taken): it goes back */
@@ -624,6 +624,7 @@ static int fs_open(struct weir_source *s, struct weir_error *err)
     if (!fs)
         return weir_error_set(err, -ENOMEM, "out of memory");
     fs->fd = -1;
+    fs->opened_with = c;
     s->state = fs;
     s->name = strcmp(c->path, "-") == 0 ? "<stdin>" : c->path;
     fs->s = s;

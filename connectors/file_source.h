@@ -48,6 +48,11 @@ struct file_source {
     int gzip;           /* the current file is gzip: reads land in gz, lines come from inflating */
     size_t file;        /* which of the conf's files is being read (held: the next one) */
     const char *name;   /* its path, for the records' coordinates */
+    const struct file_source_conf
+        *opened_with;   /* the conf it opened with: the records'
+                         * names point into its file list, whose version is held as long
+                         * as the source is (a reload it takes as it runs lets go of its
+                         * own sooner; weir_file_source_keeps: the same list) */
     int held;           /* the current file is one a reload found gone from its name
                          * (deleted, renamed, replaced), read through the old source's
                          * descriptor */

@@ -337,6 +337,46 @@ ids, log, d = dir_case("K", "b.jsonl", lambda d: os.unlink(f"{d}/b.jsonl"), sing
 check(sorted(ids) == list(range(100, 20100)), f"K: {len(ids)} records, {len(set(ids))} distinct")
 check(log.count("goes on in") == 2 and "file list changed" not in log, "K: the log: " + log[-1500:])
 
+# L: reloads the running source takes as it reads (max_records), the first
+# in a.jsonl, two more in b.jsonl: b's records name their file (the dead
+# letters of its broken lines). b was opened from the first reload's
+# version, which the later ones let go of, and its name pointed into that
+# version's file list: freed under the records (ASan: heap-use-after-free)
+d = f"{t}/dir-L"
+os.makedirs(d)
+write_ids(d, "a.jsonl", 0, 20000)  # more than the sink holds: a is read when the first reload comes
+with open(f"{d}/b.jsonl", "w") as f:
+    for i in range(20000, 40000):
+        f.write("not json %d\n" % i if i % 1000 == 999 and i > 32000 else
+                '{"id":%d,"v":0.5}\n' % i)
+out, pjson, err = f"{t}/L.fifo", f"{t}/L.json", f"{t}/L.err"
+os.mkfifo(out)
+src = {"type": "file", "path": d, "max_records": 32, "read_size": 4096}
+write_pipeline(pjson, src, out, True)
+proc = subprocess.Popen([weir, "run", pjson], stdout=subprocess.DEVNULL, stderr=open(err, "w"))
+got, fast = bytearray(), threading.Event()
+r = slow_fifo_reader(out, got, fast)
+def wait_lines(n):
+    end = time.time() + 20
+    while got.count(b"\n") < n and time.time() < end and proc.poll() is None:
+        time.sleep(0.01)
+wait_lines(150)
+reload(proc, pjson, dict(src, max_records=16), out, True, err, 1)
+wait_lines(20300)  # in b
+reload(proc, pjson, dict(src, max_records=8), out, True, err, 2)
+time.sleep(0.3)  # the second reload's grace period ends; a third frees the first's version
+reload(proc, pjson, dict(src, max_records=4), out, True, err, 3)
+fast.set()
+r.join(timeout=60)
+rc = proc.wait(timeout=60)
+log = open(err).read()
+check(rc == 0, f"L: weir exited {rc}: {log[-3000:]}")
+ids = ids_of(got.decode())
+dead = [json.loads(x) for x in open(f"{t}/dead.jsonl").read().splitlines()]
+check(sorted(ids) == [i for i in range(40000) if not (i % 1000 == 999 and i > 32000)],
+      f"L: {len(ids)} records, {len(set(ids))} distinct")
+check(len(dead) == 8 and all(x["source"] == f"{d}/b.jsonl" for x in dead), f"L: dead letters {dead}")
+
 sys.exit(1 if failures else 0)
 PY
 if [ $? -eq 0 ]; then ok; else fail "reload of the file source"; fi
