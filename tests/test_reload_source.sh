@@ -42,6 +42,10 @@
 #      gzip): the new content from its start (before: read past its end).
 #   K. a single file's path deleted, then two reloads: the second goes on
 #      in the held file without saying the file list changed.
+#   L. three reloads the running source takes as it reads (max_records),
+#      the first before it opens its second file: that file's records
+#      (dead letters) name it (its name was freed with the first reload's
+#      version: ASan, heap-use-after-free).
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
