@@ -9,16 +9,17 @@
  * stops the parse: later ones are often its consequences. */
 #include "engine/expr.h"
 
-#include "engine/expr_internal.h"
-#include "engine/option.h"
-
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "engine/expr_internal.h"
+#include "engine/option.h"
 
 #define EXPR_MAX_DEPTH  200
 #define EXPR_MAX_ARGS   16
@@ -275,7 +276,12 @@ static int32_t parse_sum(struct parser *P)
  * float 0.1 read back, which is larger). */
 static double at_feature_precision(const struct parser *P, int32_t other, double v)
 {
-    return P->e->nodes[other].op == X_FEAT ? (double)(float)v : v;
+    /* not a number a float cannot hold: 1e300 as a float is an infinity
+     * (`x <= 1e300` kept infinite x), 1e-46 is 0 */
+    if (P->e->nodes[other].op != X_FEAT || !(fabs(v) <= FLT_MAX))
+        return v;
+    float f = (float)v;
+    return f == 0 && v != 0 ? v : (double)f;
 }
 
 static void round_literal(struct parser *P, int32_t lit, int32_t other)
@@ -556,8 +562,8 @@ static int parse_args_in(struct parser *P, const char *name, int32_t *args)
         if (a < 0)
             return -1;
         if (n == EXPR_MAX_ARGS) {
-            expr_error(P, P->e->nodes[a].pos, "expected at most %d arguments, got more",
-                       EXPR_MAX_ARGS);
+            expr_error(P, P->e->nodes[a].pos, "expected at most %d arguments in %s(), got more",
+                       EXPR_MAX_ARGS, name);
             return -1;
         }
         args[n++] = a;

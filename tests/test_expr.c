@@ -420,6 +420,10 @@ static void test_literals(void)
     CHECK(eval_one("a in [-57.16]", -57.16f) == 1);
     CHECK(eval_one("a > 0.1", 0.1f) == 0);
     CHECK(eval_one("a not in [0.1]", 0.1f) == 0);
+    /* numbers a float cannot hold stay as written */
+    CHECK(eval_one("a <= 1e300", INFINITY) == 0 && eval_one("a <= 1e300", 3e38f) == 1);
+    CHECK(eval_one("a == 1e39", INFINITY) == 0 && eval_one("a >= -1e39", -INFINITY) == 0);
+    CHECK(eval_one("a >= 1e-46", 0) == 0 && eval_one("a in [1e-46]", 0) == 0);
     char big[200];
     snprintf(big, sizeof big, "a * 0 + 1%0130de-130", 0);
     CHECK(eval_one(big, 2) == 1);
@@ -430,6 +434,8 @@ static void test_literals(void)
     for (int i = 0; i < 201; i++)
         strcat(deep, ")");
     bad(deep, "column 801: expected at most 200 nested parentheses or operators, got more");
+    bad("min(a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a)",
+        "column 53: expected at most 16 arguments in min(), got more");
 }
 
 int main(void)
