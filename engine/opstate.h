@@ -48,7 +48,8 @@ struct weir_state_opts {
      offsetof(type, m.max_bytes), WEIR_OPT_RANGE, 4096, 1e15, NULL},                              \
     {"evict", WEIR_OPT_ENUM, "\"lru\"",                                                           \
      "when a bound is reached: lru drops the least recently updated key; ttl also drops keys "   \
-     "idle for \"ttl\" (event time, or arrival time without one)",                               \
+     "idle for \"ttl\" (in the event time of the records that reach the operator, or "         \
+     "arrival time without one)",                                                                \
      offsetof(type, m.evict), 0, 0, 0, "lru|ttl"},                                                \
     {"ttl", WEIR_OPT_DURATION, "\"24h\"", "evict ttl: how long an idle key is kept",              \
      offsetof(type, m.ttl_ns), 0, 0, 0, NULL}

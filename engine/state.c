@@ -508,6 +508,11 @@ uint64_t weir_state_expire(struct weir_state *s, int64_t now_ms)
     return n;
 }
 
+int64_t weir_state_newest_touch(const struct weir_state *s)
+{
+    return s->ttl && s->lru.lru_next != &s->lru ? s->lru.lru_next->touched_ms : INT64_MIN;
+}
+
 void weir_state_clean(struct weir_state *s)
 {
     for (struct entry *e = s->dirty.dirty_next, *next; e != &s->dirty; e = next) {

@@ -87,6 +87,9 @@ int weir_state_put_at(struct weir_state *s, const void *key, uint32_t klen, cons
  * (dirty deletions). Returns how many; 0 for LRU maps. Out of memory for
  * tombstones leaves the newest of the expired entries for the next call. */
 uint64_t weir_state_expire(struct weir_state *s, int64_t now_ms);
+/* A TTL map's newest last-touched time (its owner's clock as it touched
+ * it); INT64_MIN when empty or not a TTL map. */
+int64_t weir_state_newest_touch(const struct weir_state *s);
 void weir_state_clear(struct weir_state *s); /* removes everything, forgets dirt */
 /* Takes c's bounds, TTL and changelog marking: entries that the new bounds
  * leave no room for are evicted now (least recently used first, dirty

@@ -311,8 +311,15 @@ void weir_worker_state_housekeep(struct weir_worker *w)
              * which clock its keys' times are in. */
             if (ks->conf.evict == WEIR_EVICT_TTL && !w->parts[p].restoring && w->parts[p].fed) {
                 int64_t wm = w->parts[p].watermark;
-                weir_state_expire(st, wm != INT64_MIN ? wm + (int64_t)(w->pl->lateness_ns / 1000000u)
-                                                      : weir_wall_ms());
+                int64_t now = wm != INT64_MIN ? wm + (int64_t)(w->pl->lateness_ns / 1000000u)
+                                              : weir_wall_ms();
+                /* In event time, on the operator's own clock when it lags the
+                 * partition's (a filter ahead dropped records that moved the
+                 * partition's): the TTL check (at least the window and the
+                 * lateness) holds on that clock; on the partition's, a key
+                 * went with a window not yet written. */
+                int64_t own = weir_state_newest_touch(st);
+                weir_state_expire(st, wm != INT64_MIN && own < now ? own : now);
             }
             if (!w->has_durable || w->durable.type->whole)
                 weir_state_clean(st);
