@@ -145,8 +145,16 @@ static int prepare_times(struct aggregate_conf *c, const json_t *raw, struct wei
         c->hop_ms = c->size_ms;
     int64_t slots = session ? c->max_sessions
                             : (c->size_ms + c->lateness_ms + c->hop_ms - 1) / c->hop_ms + 1;
-    if (need(p, session ? "max_sessions" : "hop", slots <= AGG_MAX_SLOTS,
-             "expected at most 64 open windows per key ((size + allowed_lateness) / hop + 1)"))
+    if (need(
+            p,
+            session                    ? "max_sessions"
+            : c->kind == KIND_TUMBLING ? "size"
+                                       : "hop",
+            slots <= AGG_MAX_SLOTS,
+            c->kind == KIND_TUMBLING
+                ? "expected at most 64 open windows per key ((size + allowed_lateness) / size + 1: "
+                  "a larger size or a shorter allowed_lateness)"
+                : "expected at most 64 open windows per key ((size + allowed_lateness) / hop + 1)"))
         return 1;
     c->slots = (uint32_t)slots;
     return 0;

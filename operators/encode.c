@@ -91,6 +91,16 @@ static int encode_prepare(void *vconf, const json_t *raw, struct weir_prepare *p
                       "\"buckets\" (feature hashing), got %s", c->buckets ? "both" : "neither");
         return 1;
     }
+    if (c->buckets && c->other) { /* options of the other mode: said, not ignored */
+        weir_diag_add(p->diag, weir_path_key(fp, sizeof fp, p->path, "other"),
+                      "expected \"other\" only with \"values\" (every value falls in a bucket)");
+        return 1;
+    }
+    if (c->values.n && c->is_signed) {
+        weir_diag_add(p->diag, weir_path_key(fp, sizeof fp, p->path, "signed"),
+                      "expected \"signed\" only with \"buckets\"");
+        return 1;
+    }
     c->in_col = weir_schema_string_in(p, c->field, weir_path_key(fp, sizeof fp, p->path, "field"));
     if (c->in_col < 0)
         return 1;
@@ -109,7 +119,8 @@ static int encode_prepare(void *vconf, const json_t *raw, struct weir_prepare *p
     c->nout = c->values.n ? c->values.n + (size_t)c->other : (size_t)c->buckets;
     if (c->nout > WEIR_SCHEMA_MAX) {
         weir_diag_add(p->diag, weir_path_key(fp, sizeof fp, p->path, "values"),
-                      "expected at most %d values, got %zu", WEIR_SCHEMA_MAX, c->values.n);
+                      "expected at most %d outputs (values, and \"other\"), got %zu",
+                      WEIR_SCHEMA_MAX, c->nout);
         return 1;
     }
     size_t bytes = 0;

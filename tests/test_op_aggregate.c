@@ -366,6 +366,20 @@ static void expect_error(const char *json, const char *want)
     h_expect_prepare_error(&weir_op_aggregate, (const char *const[]){"x", NULL}, 1, json, want);
 }
 
+/* The same with the pipeline's allowed_lateness. */
+static void expect_error_lateness(const char *json, int64_t lateness_ms, const char *want)
+{
+    struct h_pipe p;
+    struct h_op h;
+    h_pipe_init(&p);
+    p.lateness_ms = lateness_ms;
+    h_feature(&p, "x", 0);
+    CHECK(h_prepare(&h, &weir_op_aggregate, json, &p, 1) > 0);
+    CHECK_STR(h_last_diag(&p), want);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
 static void test_prepare_errors(void)
 {
     const char *agg = "\"aggregates\": [{\"agg\": \"count\", \"out\": \"n\"}]";
@@ -383,6 +397,11 @@ static void test_prepare_errors(void)
     snprintf(j, sizeof j, "{\"kind\": \"hopping\", \"size\": \"1h\", \"hop\": \"1s\", %s}", agg);
     expect_error(j, "test.json: operators[1].hop: expected at most 64 open windows per key ((size + "
                     "allowed_lateness) / hop + 1)");
+    snprintf(j, sizeof j, "{\"kind\": \"tumbling\", \"size\": \"1h\", %s}", agg);
+    expect_error_lateness(j, 3 * 86400000LL,
+                          "test.json: operators[1].size: expected at most 64 open windows "
+                          "per key ((size + allowed_lateness) / size + 1: a larger size or a "
+                          "shorter allowed_lateness)");
     snprintf(j, sizeof j, "{\"kind\": \"session\", \"size\": \"1m\", %s}", agg);
     expect_error(j, "test.json: operators[1].size: expected no \"size\" with \"kind\": \"session\" "
                     "(it has \"gap\")");

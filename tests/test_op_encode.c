@@ -134,6 +134,20 @@ int main(void)
     expect_error("{\"field\": \"cat\", \"values\": [\"food\", \"other\"], \"other\": true}",
                  "test.json: operators[1].other: expected no value named \"other\" beside "
                  "\"other\": true (both would write \"cat_other\"), got values[1] \"other\"");
+    expect_error("{\"field\": \"cat\", \"buckets\": 4, \"other\": true}",
+                 "test.json: operators[1].other: expected \"other\" only with \"values\" (every "
+                 "value falls in a bucket)");
+    expect_error("{\"field\": \"cat\", \"values\": [\"a\"], \"signed\": true}",
+                 "test.json: operators[1].signed: expected \"signed\" only with \"buckets\"");
+    {
+        static char many[256 * 8 + 128];
+        int n = snprintf(many, sizeof many, "{\"field\": \"cat\", \"other\": true, \"values\": [");
+        for (int k = 0; k < 256; k++)
+            n += snprintf(many + n, sizeof many - (size_t)n, "%s\"v%d\"", k ? ", " : "", k);
+        snprintf(many + n, sizeof many - (size_t)n, "]}");
+        expect_error(many, "test.json: operators[1].values: expected at most 256 outputs (values, "
+                           "and \"other\"), got 257");
+    }
     expect_error("{\"field\": \"cat\", \"buckets\": 1}",
                  "test.json: operators[1].buckets: expected an integer in [2,256], got 1");
     return check_summary();
