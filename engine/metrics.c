@@ -53,17 +53,9 @@ void weir_metrics_totals(const struct weir_metrics_registry *r, struct weir_metr
         t->state_bytes += weir_metric_get(&m->state_bytes);
         t->workers_up += weir_metric_get(&m->up) != 0;
         t->workers_finished += weir_metric_get(&m->finished) != 0;
-        uint64_t np = nparts_of(m);
-        for (uint64_t p = 0; p < np; p++) {
-            const struct weir_part_metrics *pm = &m->part[p];
-            if (!weir_metric_get(&pm->assigned))
-                continue;
-            t->parts_assigned++;
-            t->parts_restoring += weir_metric_get(&pm->restoring) != 0;
-            int64_t lag = (int64_t)weir_metric_get(&pm->lag);
-            if (lag > 0)
-                t->lag += (uint64_t)lag;
-        }
+        t->parts_assigned += weir_metric_get(&m->parts_assigned);
+        t->parts_restoring += weir_metric_get(&m->parts_restoring);
+        t->lag += weir_metric_get(&m->lag);
     }
 }
 

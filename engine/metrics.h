@@ -85,6 +85,9 @@ struct weir_metrics {
     uint64_t delivery_errors;         /* outputs a broker reported as not delivered */
     uint64_t source_pauses;           /* times the source was paused (backpressure, a reload) */
     uint64_t state_keys, state_bytes; /* keyed state, every operator and partition */
+    /* over every slot, those past WEIR_METRICS_PARTS too (no series of
+     * their own): readiness and the lag count them all */
+    uint64_t parts_assigned, parts_restoring, lag;
     struct weir_hist batch_size;      /* records per batch from the source */
     struct weir_hist event_age_ms;    /* at the sinks: now - event time, live records */
     struct weir_op_metrics op[WEIR_METRICS_OPS];

@@ -47,6 +47,7 @@ struct weir_partition {
     int64_t max_ts;     /* largest event time seen (ms), INT64_MIN before any */
     int64_t watermark;  /* max_ts - allowed lateness */
     int fed;            /* a record came since it was assigned: its clock is known */
+    uint64_t lag;       /* the broker's high watermark - the next offset, as last reported */
     uint64_t skipped;   /* saved records its restore skipped (another layout) ... */
     int skipped_op;     /* ... the first of them for this operator */
 };
