@@ -134,9 +134,9 @@ static void respond(struct conn *c, int status, const char *type, const char *ex
     c->sent = 0;
 }
 
-static void respond_text(struct conn *c, int status, const char *text, const char *extra)
+static void respond_text(struct conn *c, int status, const char *text, const char *extra, int head)
 {
-    respond(c, status, "text/plain; charset=utf-8", extra, text, strlen(text), 0);
+    respond(c, status, "text/plain; charset=utf-8", extra, text, strlen(text), head);
 }
 
 /* Constant-time comparison: the token's length is all a timing can tell. */
@@ -180,7 +180,7 @@ static void route(struct conn *c, const struct weir_http_request *r)
     s->usage.requests++;
     int head = strcmp(r->method, "HEAD") == 0;
     if (!head && strcmp(r->method, "GET") != 0) {
-        respond_text(c, 405, "only GET and HEAD\n", "Allow: GET, HEAD\r\n");
+        respond_text(c, 405, "only GET and HEAD\n", "Allow: GET, HEAD\r\n", 0);
         return;
     }
     if (strcmp(r->path, "/healthz") == 0) {
@@ -198,11 +198,11 @@ static void route(struct conn *c, const struct weir_http_request *r)
     int page = strcmp(r->path, "/") == 0;
     if (!metrics && !status && !page) {
         respond_text(c, 404, "not found: try /metrics, /healthz, /readyz, /status.json or /\n",
-                     NULL);
+                     NULL, head);
         return;
     }
     if (!authorized(s, r)) {
-        respond_text(c, 401, "a bearer token is needed\n", "WWW-Authenticate: Bearer\r\n");
+        respond_text(c, 401, "a bearer token is needed\n", "WWW-Authenticate: Bearer\r\n", head);
         return;
     }
     if (page) {
@@ -216,7 +216,7 @@ static void route(struct conn *c, const struct weir_http_request *r)
     int rc =
         metrics ? weir_metrics_prometheus(s->reg, &s->body) : weir_metrics_json(s->reg, &s->body);
     if (rc < 0) {
-        respond_text(c, 500, "out of memory\n", NULL);
+        respond_text(c, 500, "out of memory\n", NULL, head);
         return;
     }
     respond(c, 200, metrics ? "text/plain; version=0.0.4; charset=utf-8" : "application/json", NULL,
@@ -237,7 +237,7 @@ static void got_bytes(struct conn *c)
         int status = rc < 0 ? -rc : 431; /* 0 with a full buffer: the head is too large */
         char text[64];
         snprintf(text, sizeof text, "%s\n", reason(status));
-        respond_text(c, status, text, NULL);
+        respond_text(c, status, text, NULL, 0);
     } else {
         route(c, &r);
     }

@@ -3,15 +3,16 @@
  * RFC 9110 tchars, the target is visible ASCII starting with '/', obsolete
  * line folding and bare CR are rejected. Bare LF line ends are accepted, as
  * most servers do. Fuzzed by tests/fuzz/fuzz_http.c. */
-#include "connectors/connector.h"
-#include "engine/http.h"
-#include "engine/option.h"
-
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "connectors/connector.h"
+#include "engine/http.h"
+#include "engine/option.h"
 
 #define MAX_HEADERS 64
 
@@ -169,6 +170,11 @@ int weir_http_listen_parse(const char *spec, struct weir_http_conf *c)
         return -EINVAL;
     memcpy(c->addr, a, alen);
     c->addr[alen] = 0;
+    /* a numeric address, as the listener binds it (no name look-up):
+     * "localhost:9090" passed weir validate and stopped weir run */
+    unsigned char bin[16];
+    if (inet_pton(AF_INET, c->addr, bin) != 1 && inet_pton(AF_INET6, c->addr, bin) != 1)
+        return -EINVAL;
     return 0;
 }
 
@@ -224,7 +230,9 @@ static int http_check(void *conf, const struct weir_pipeline *pl, struct weir_di
     const struct weir_http_section *h = conf;
     struct weir_http_conf c;
     if (h->listen && weir_http_listen_parse(h->listen, &c) < 0) {
-        weir_diag_add(d, "http.listen", "expected [ADDR:]PORT with PORT 0 to 65535, got \"%s\"",
+        weir_diag_add(d, "http.listen",
+                      "expected [ADDR:]PORT with ADDR an IPv4 or IPv6 address and PORT 0 to "
+                      "65535, got \"%s\"",
                       h->listen);
         return 1;
     }

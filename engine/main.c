@@ -460,7 +460,10 @@ static int http_conf(const struct cli *c, const struct weir_pipeline *pl,
     }
     memset(conf, 0, sizeof *conf);
     if (weir_http_listen_parse(listen, conf) < 0) {
-        fprintf(stderr, "weir: --http expects [ADDR:]PORT with PORT 0 to 65535, got \"%s\"\n", listen);
+        fprintf(stderr,
+                "weir: --http expects [ADDR:]PORT with ADDR an IPv4 or IPv6 address and PORT 0 to "
+                "65535, got \"%s\"\n",
+                listen);
         return -1;
     }
     struct weir_error err = {0};

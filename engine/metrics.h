@@ -66,7 +66,7 @@ struct weir_op_metrics {
 /* One partition slot of one worker (engine/worker.h's slots; a slot names
  * one topic and partition for the life of the worker). -1: unknown. */
 struct weir_part_metrics {
-    char topic[96]; /* written before the slot is published (nparts) */
+    char topic[256]; /* written before the slot is published (nparts); Kafka allows 249 */
     int32_t partition;
     uint64_t assigned;  /* 1 while the worker owns it */
     uint64_t restoring; /* 1 while its state is read back */

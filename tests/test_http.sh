@@ -127,6 +127,9 @@ expect_eq "HEAD has no body" "$(body_of <<<"$H")" ""
 
 # ---- 2. bad requests ------------------------------------------------------------
 expect_eq "unknown path" "$(get /nope | status_of)" 404
+H=$(req "HEAD /nope HTTP/1.1\r\n\r\n")
+expect_eq "HEAD of an unknown path" "$(status_of <<<"$H")" 404
+expect_eq "HEAD's 404 has no body" "$(body_of <<<"$H")" ""
 R=$(req "POST /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc")
 expect_eq "POST" "$(status_of <<<"$R")" 405
 grep -q '^Allow: GET, HEAD' <<<"$R" && ok || fail "405 without Allow"
@@ -253,8 +256,11 @@ rm -f "$T/err"
     --set "sinks[0].path=$T/out.jsonl" --set "dead_letter.path=$T/dead.jsonl" 2>"$T/err" </dev/null
 grep -q '^weir: http: listening on 127.0.0.1:[0-9]*$' "$T/err" && ok || fail "http section: $(cat "$T/err")"
 "$WEIR_BIN" validate tests/golden/pipeline.json --set 'http={"listen":"127.0.0.1:99999"}' >/dev/null 2>"$T/err"
-grep -q 'http.listen: expected \[ADDR:\]PORT with PORT 0 to 65535, got "127.0.0.1:99999"' "$T/err" && ok ||
+grep -q 'http.listen: expected \[ADDR:\]PORT with ADDR an IPv4 or IPv6 address and PORT 0 to 65535, got "127.0.0.1:99999"' "$T/err" && ok ||
     fail "http.listen check: $(cat "$T/err")"
+# a name is not an address the listener binds (weir run stopped at start)
+"$WEIR_BIN" validate tests/golden/pipeline.json --set 'http={"listen":"localhost:9090"}' >/dev/null 2>"$T/err"
+grep -q 'http.listen: expected .* got "localhost:9090"' "$T/err" && ok || fail "http.listen name: $(cat "$T/err")"
 
 # Bad flags are usage errors.
 "$WEIR_BIN" run tests/golden/pipeline.json --http nope 2>"$T/e" </dev/null
