@@ -155,7 +155,7 @@ static rd_kafka_headers_t *headers_for(struct kafka_sink *ks, const struct weir_
     const char *name = ks->s->worker->pl->name;
     rd_kafka_header_add(h, "weir-pipeline", -1, name, -1);
     if (dead) {
-        const char *reason = r->reason ? r->reason : "ksk_rejected";
+        const char *reason = r->reason ? r->reason : "rejected";
         rd_kafka_header_add(h, "weir-reason", -1, reason, -1);
         rd_kafka_header_add(h, "weir-source-topic", -1,
                             (r->topic ? r->topic : ""), -1);
@@ -336,7 +336,7 @@ static void backlog_drop(struct kafka_sink *ks)
     ks->nbacklog = ks->capbacklog = ks->backlog_head = 0;
 }
 
-/* Record r cannot be sent as it is (too large, or remembered as ksk_rejected):
+/* Record r cannot be sent as it is (too large, or remembered as rejected):
  * an output goes to the dead letters with why; a dead letter has only the
  * last resort. Takes h. */
 static int send_instead(struct kafka_sink *ks, const struct weir_record *r, rd_kafka_headers_t *h,

@@ -152,7 +152,7 @@ static const char *reason_of(const rd_kafka_headers_t *h, char *buf, size_t size
     const void *v;
     size_t n;
     if (!h || rd_kafka_header_get_last(h, "weir-reason", &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        return "ksk_rejected";
+        return "rejected";
     snprintf(buf, size, "%.*s", (int)n, (const char *)v);
     return buf;
 }
@@ -183,7 +183,7 @@ int ksk_rejected_for_good(struct kafka_sink *ks, struct kmsg *k, const char *val
         int rc = weir_worker_dead_letter(w, &r, why, k->t);
         if (rc < 0) {
             struct weir_error e;
-            weir_error_set(&e, rc, "%s: cannot send a ksk_rejected output to the dead letters: %s",
+            weir_error_set(&e, rc, "%s: cannot send a rejected output to the dead letters: %s",
                            ks->what, strerror(-rc));
             weir_worker_fail(w, &e);
             return -1;
@@ -196,7 +196,7 @@ int ksk_rejected_for_good(struct kafka_sink *ks, struct kmsg *k, const char *val
     return 0;
 }
 
-/* Remembers a record whose message a transaction's topic ksk_rejected: the
+/* Remembers a record whose message a transaction's topic rejected: the
  * transaction aborts, the input is read again, and then the record goes to
  * the dead letters instead (ksk_poison_find). */
 static void poison_add(struct kafka_sink *ks, const struct kmsg *k, const char *why)
@@ -216,13 +216,13 @@ const char *ksk_poison_find(const struct kafka_sink *ks, const struct weir_recor
     return NULL;
 }
 
-/* The topic ksk_rejected k's message for good (its delivery report). Returns 0
+/* The topic rejected k's message for good (its delivery report). Returns 0
  * when k went on (produced again, or its hold moved to a dead letter), -1
  * to fail it as any failed delivery. */
 static int on_rejected(struct kafka_sink *ks, const rd_kafka_message_t *m, struct kmsg *k,
                        struct dr_scan *sc)
 {
-    /* A message ksk_rejected alone is the cause. Of a batch too large, the
+    /* A message rejected alone is the cause. Of a batch too large, the
      * messages at least half the size of its largest are (the others,
      * usually far smaller, go again: they succeed once the large ones are
      * out of their batch). Of a batch invalid for another reason, nothing
@@ -235,7 +235,7 @@ static int on_rejected(struct kafka_sink *ks, const rd_kafka_message_t *m, struc
     int blame = !sc || sc->ksk_rejected <= 1 || k->tries >= MAX_TRIES ||
                 (size && m->len * 2 >= sc->largest);
     char why[300];
-    snprintf(why, sizeof why, "%s: ksk_rejected by topic \"%s\": %s", ks->what, ks->c->topic,
+    snprintf(why, sizeof why, "%s: rejected by topic \"%s\": %s", ks->what, ks->c->topic,
              rd_kafka_err2str(m->err));
     rd_kafka_headers_t *mh = NULL;
     if (rd_kafka_message_headers(m, &mh) != RD_KAFKA_RESP_ERR_NO_ERROR)

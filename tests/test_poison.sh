@@ -220,7 +220,7 @@ read -r c_in c_out c_dead <<<"$(summary "$T/c.err")"
 broker consume pb-rej $((POISON + 2)) --timeout-ms 20000 >"$T/c-rej.txt" 2>/dev/null &
 broker consume pc-out 200 --timeout-ms 20000 >"$T/c-out.txt" 2>/dev/null
 wait
-c_rej=$(grep -c 'rejected by topic \\"pc-out\\": Broker: Message size too large' "$T/c-rej.txt")
+c_rej=$(grep -c ': rejected by topic \\"pc-out\\": Broker: Message size too large' "$T/c-rej.txt")
 c_seq=$(grep -o '"seq":[0-9]*' "$T/c-out.txt" | sort -u | wc -l)
 if ((RC == 0)) && [[ ${c_in:-} == 202 && ${c_out:-} == 200 && ${c_dead:-} == 2 ]]; then
     ok "c: restart: exit 0, 202 records in (none of b's) = 200 out + 2 dead letters"
