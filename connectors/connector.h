@@ -161,6 +161,10 @@ struct weir_sink_type {
     /* Once per run, before the workers open their instances (truncate a file,
      * check a topic exists). Not called by `weir validate`. Optional. */
     int (*setup)(const void *conf, struct weir_error *err);
+    /* Optional: whether two confs write to the same place (a file's path).
+     * A reload sets up a changed sink again only when no running sink
+     * writes there (a file sink's setup truncates what the run wrote). */
+    int (*same_target)(const void *a, const void *b);
     /* Optional: when a run has several workers, after setup(), makes what
      * their instances of this sink share (one writer for one file, so that
      * their lines cannot interleave); each instance finds it in s->shared.

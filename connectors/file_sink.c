@@ -648,6 +648,12 @@ static int fk_setup(const void *conf, struct weir_error *err)
     return 0;
 }
 
+static int fk_same_target(const void *a, const void *b)
+{
+    return strcmp(((const struct file_sink_conf *)a)->path,
+                  ((const struct file_sink_conf *)b)->path) == 0;
+}
+
 static void fk_close(struct weir_sink *s)
 {
     struct file_sink *fk = s->state;
@@ -692,6 +698,7 @@ const struct weir_sink_type weir_sink_file = {
     .conf_size = sizeof(struct file_sink_conf),
     .prepare = fk_prepare,
     .setup = fk_setup,
+    .same_target = fk_same_target,
     .share = fk_share,
     .unshare = fk_unshare,
     .open = fk_open,

@@ -238,7 +238,7 @@ static void check_kafka_source(struct check *k, const struct weir_pipeline *pl,
         const char *ask[8];
         int32_t need[8];
         size_t nask = 0;
-        for (size_t i = 0; i < kc->topics.n && nask < 7; i++)
+        for (size_t i = 0; i < kc->topics.n && i < 8 && nask < 7; i++)
             if (present[i])
                 need[nask] = 1 << WEIR_KAFKA_OP_READ, ask[nask++] = kc->topics.v[i];
         if (pl->state_durable && pl->state_topic) {

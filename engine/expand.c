@@ -2,10 +2,12 @@
 #include "engine/expand.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "engine/buf.h"
 #include "engine/jscan.h"
@@ -68,7 +70,12 @@ static int read_secret(const char *file, struct weir_buf *out, const char *pipel
     char where[4096], why[8300];
     int rc = weir_path_resolve(pipeline_file, file, WEIR_PATH_READ, where, sizeof where, why,
                                sizeof why);
-    FILE *f = rc == 0 ? fopen(where, "rb") : NULL;
+    /* opened without waiting: a FIFO's open blocks until a writer comes,
+     * and the check below comes after it */
+    int fd = rc == 0 ? open(where, O_RDONLY | O_NONBLOCK | O_CLOEXEC) : -1;
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (!f && fd >= 0)
+        close(fd);
     if (!f) {
         weir_diag_add(d, path, "expected a readable file after '@', got %s: %s", file,
                       rc == -ENOENT ? why : strerror(rc ? -rc : errno));

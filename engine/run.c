@@ -414,15 +414,29 @@ static void reload_watch(struct run_state *st)
                                  : "was stopped and the new one opened");
 }
 
+/* Whether a sink of the running pipeline writes where ss will. */
+static int written_by_running(const struct run_state *st, const struct weir_stage_sink *ss)
+{
+    for (size_t j = 0; ss->type->same_target && j <= st->cur_pl->nsinks; j++) {
+        const struct weir_stage_sink *o = stage_sink(st->cur_pl, j);
+        if (o->type == ss->type && o->conf && ss->type->same_target(o->conf, ss->conf))
+            return 1;
+    }
+    return 0;
+}
+
 /* New sinks are set up (and shared between workers) by the main thread, as
- * at the start; kept ones keep what they share. */
+ * at the start, but for a place a running sink writes (a file sink with a
+ * new "when" goes on after what the run wrote: its setup truncated it);
+ * kept ones keep what they share. */
 static int reload_share(struct run_state *st, const struct weir_pipeline *next,
                         const struct weir_reload_plan *plan, void ***out, struct weir_error *err)
 {
     *out = NULL;
     for (size_t k = 0; k <= next->nsinks; k++) {
         const struct weir_stage_sink *ss = stage_sink(next, k);
-        if (plan->sink_from[k] < 0 && ss->type->setup && ss->type->setup(ss->conf, err) < 0)
+        if (plan->sink_from[k] < 0 && ss->type->setup && !written_by_running(st, ss) &&
+            ss->type->setup(ss->conf, err) < 0)
             return err->code;
     }
     if (st->n < 2)

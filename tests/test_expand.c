@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "engine/expand.h"
@@ -89,6 +90,12 @@ int main(void)
     CHECK_STR(expand("@nul", 1), want);
     CHECK_STR(expand("@/dev/null", 1), "p.json: v[0]: expected a regular file after '@', got "
                                        "/dev/null");
+    /* a FIFO with no writer: refused, not waited on (the load hung in open) */
+    snprintf(want, sizeof want, "%s/fifo", dir);
+    CHECK(mkfifo(want, 0600) == 0);
+    snprintf(want, sizeof want, "p.json: v[0]: expected a regular file after '@', got %s/fifo",
+             dir);
+    CHECK_STR(expand("@fifo", 1), want);
 
     /* Keys are left alone; every string of the tree is expanded; each
      * problem is reported at its path. */
@@ -111,8 +118,8 @@ int main(void)
     json_decref(root);
     weir_diag_free(&d);
 
-    const char *names[] = {"secret.txt", "two-lines", "bad-utf8", "nul"};
-    for (size_t i = 0; i < 4; i++) {
+    const char *names[] = {"secret.txt", "two-lines", "bad-utf8", "nul", "fifo"};
+    for (size_t i = 0; i < 5; i++) {
         char p[512];
         snprintf(p, sizeof p, "%s/%s", dir, names[i]);
         unlink(p);
