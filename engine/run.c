@@ -172,6 +172,7 @@ struct run_state {
      * both (weir_pipeline_hold). */
     const struct weir_pipeline *cur_pl, *prev_pl;
     void **cur_shared, **prev_shared;
+    int reload_failed_said;        /* the failed reload was said (and counted) */
     struct weir_reload_plan *plan; /* the last reload sent */
     struct weir_reload_check *check; /* a reload whose new source is being checked */
     /* The versions reloads gave the run, not yet freed: each is freed once
@@ -296,17 +297,16 @@ static void progress(struct run_state *st)
 
 /* ---- reload (SIGHUP, the file watch) ----------------------------------------- */
 
-/* Every worker still running has taken the last reload. */
+/* Every worker not yet done has taken the last reload. One whose run ended
+ * but that is still closing (a Kafka consumer takes a while) still uses its
+ * old sinks: it counts as behind until it is done. */
 static int reload_applied(struct run_state *st)
 {
     for (int i = 0; i < st->n; i++) {
         struct worker_slot *s = &st->slots[i];
         if (!s->started || atomic_load(&s->done))
             continue;
-        pthread_mutex_lock(&s->lock);
-        int behind = s->open && __atomic_load_n(&s->w.reload_applied, __ATOMIC_ACQUIRE) != st->reload_gen;
-        pthread_mutex_unlock(&s->lock);
-        if (behind)
+        if (__atomic_load_n(&s->w.reload_applied, __ATOMIC_ACQUIRE) != st->reload_gen)
             return 0;
     }
     return 1;
@@ -364,6 +364,18 @@ static void reload_watch(struct run_state *st)
         versions_sweep(st);
     if (!st->reload_pending || !reload_applied(st))
         return;
+    if (reload_failed(st)) {
+        /* A failed worker keeps its old sinks open until it ends: what they
+         * share is let go of once the workers are joined (reload_pending
+         * stays), not here, under it (a use after free). */
+        if (!st->reload_failed_said) {
+            st->reload_failed_said = 1;
+            weir_metric_add(&st->reg.reloads_failed, 1);
+            weir_log(WEIR_LOG_ERROR, "reload: a worker could not rebuild the pipeline (above); "
+                                     "the run stops");
+        }
+        return;
+    }
     st->reload_pending = 0;
     const struct weir_reload_plan *plan = st->plan;
     reload_forget(st, st->prev_pl, st->prev_shared);
@@ -373,12 +385,6 @@ static void reload_watch(struct run_state *st)
     weir_pipeline_let_go(st->prev_pl); /* the workers hold what they still use of it */
     st->prev_pl = NULL;
     versions_sweep(st);
-    if (reload_failed(st)) {
-        weir_metric_add(&st->reg.reloads_failed, 1);
-        weir_log(WEIR_LOG_ERROR, "reload: a worker could not rebuild the pipeline (above); the run "
-                 "stops");
-        return;
-    }
     weir_metric_add(&st->reg.reloads_ok, 1);
     watch_follow(st, plan->watch);
     char list[512] = "";
@@ -538,6 +544,10 @@ static void reload_none(struct run_state *st, int file_watch)
  * for the log. */
 static void reload_request(struct run_state *st, const char *why)
 {
+    if (atomic_load(&st->stop_all)) { /* the workers take no reload while they stop */
+        weir_log(WEIR_LOG_WARN, "%s: the run is stopping; the reload is ignored", why);
+        return;
+    }
     if (st->reload_pending || st->check) {
         weir_log(WEIR_LOG_WARN, "%s: the last reload is still being %s; this one is "
                  "ignored (send SIGHUP again once it is done)", why,
