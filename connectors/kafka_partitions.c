@@ -141,6 +141,8 @@ void ks_wake_self(struct kafka_source *ks)
     }
 }
 
+static void resume_ready(struct kafka_source *ks);
+
 void ks_check_bounds(struct kafka_source *ks)
 {
     const struct weir_kafka_source_conf *c = ks->c;
@@ -148,13 +150,18 @@ void ks_check_bounds(struct kafka_source *ks)
         ks->inflight_bytes >= (uint64_t)c->max_inflight_bytes) {
         if (!ks->throttled_since)
             ks->throttled_since = weir_now_ns();
-    } else if (ks->throttled_since && ks->inflight_records < (uint64_t)c->max_inflight_records / 2 &&
-               ks->inflight_bytes < (uint64_t)c->max_inflight_bytes / 2) {
+    } else if (ks->throttled_since &&
+               ks->inflight_records < ((uint64_t)c->max_inflight_records + 1) / 2 &&
+               ks->inflight_bytes < ((uint64_t)c->max_inflight_bytes + 1) / 2) {
+        /* (+ 1: a bound of 1 has a half of 1, not 0, which nothing is under) */
         ks->throttled_since = 0;
         if (ks->closing)
             return;
-        if (ks->kpaused)
-            ks_pause_all(ks, 0);
+        if (ks->kpaused) {
+            ks->kpaused = 0;
+            if (!ks->held) /* released at start-up by ks_hold_check */
+                resume_ready(ks);
+        }
         if (!ks->stopping)
             ks_wake_self(ks);
     }
@@ -397,6 +404,12 @@ static void revoke_begin(struct kafka_source *ks, const rd_kafka_topic_partition
             p->revoking = 1;
     }
     int lost = rd_kafka_assignment_lost(ks->rk);
+    /* Records of the lost partitions in the batch being filled go down the
+     * chain while their slots are there, as a revocation's do: flushed after
+     * ks_revoke_finish, they made keyed state for a slot nobody owned, which
+     * the partition found again when it came back (counted twice). */
+    if (lost && !ks->txn && !ks->closing && !ks_worker_failed(ks))
+        ks_flush_batch(ks);
     if (ks->closing || lost || ks_worker_failed(ks)) {
         ks_revoke_finish(ks);
         if (lost && ks->txn && !ks_worker_failed(ks))
@@ -524,6 +537,20 @@ void ks_pause_late(struct kafka_source *ks, rd_kafka_topic_partition_list_t *lat
     rd_kafka_topic_partition_list_destroy(late);
 }
 
+/* Resumes the assigned partitions whose state is back (not those still
+ * restoring: ks_partition_ready resumes each when it is) and not revoked. */
+static void resume_ready(struct kafka_source *ks)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)ks->nparts + 1);
+    for (size_t i = 0; i < ks->nparts; i++) {
+        struct kpart *p = ks->parts[i];
+        if (p->assigned && p->ready && !p->revoking)
+            rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+    }
+    ks_set_paused(ks, l, 0);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
 /* The engine finished restoring a partition's state: what waited goes first. */
 void ks_partition_ready(struct weir_source *s, uint32_t slot)
 {
@@ -558,16 +585,8 @@ void ks_hold_check(struct kafka_source *ks)
     if (!released)
         weir_log(WEIR_LOG_WARN, "%s: the other workers of this process did not join group \"%s\" "
                  "within connect_timeout; consuming anyway\n", ks->cl.what, ks->group);
-    if (ks->kpaused)
-        return;
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)ks->nparts + 1);
-    for (size_t i = 0; i < ks->nparts; i++) {
-        struct kpart *p = ks->parts[i];
-        if (p->assigned && p->ready && !p->revoking)
-            rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
-    }
-    ks_set_paused(ks, l, 0);
-    rd_kafka_topic_partition_list_destroy(l);
+    if (!ks->kpaused)
+        resume_ready(ks);
 }
 
 /* One log line per rebalance (kafka_source.h). */

@@ -20,6 +20,8 @@
 #      cluster dropped the records they had not fetched and the run waited for
 #      them for ever: here a run whose output stops growing for 15 s is stopped
 #      and fails.
+#   e. "max_inflight_records": 1: every record comes through (the source
+#      stalled for good after a few).
 #
 # Env: WEIR_BIN (the weir binary), WEIR_SRC (the repository root).
 set -u
@@ -178,6 +180,19 @@ elif [ "$stalled" -eq 1 ]; then
     fail "d: stalled with $seen of $N records out (no output for 15 s): $(tail -n2 "$T/big.err")"
 else
     fail "d: exit $RC, $(wc -l <"$T/big.out") outputs, $n_seq distinct seq of $N: $(tail -n2 "$T/big.err")"
+fi
+
+# ---- e. "max_inflight_records": 1, the least the option takes --------------------------
+# The throttle let go under half the bound: under 0 for a bound of 1, never;
+# the source stopped for good after a few records (290 of 300 out).
+seq 1 300 | awk '{ printf "{\"seq\":%d,\"value\":%d.5}\n", $1, $1 % 9 }' >"$T/one.jsonl"
+timeout -k 5 60 "$WEIR" run tests/pipelines/embedded-replay.json --embedded --replay "$T/one.jsonl" \
+    --set source.max_inflight_records=1 >"$T/one.out" 2>"$T/one.err" </dev/null
+RC=$?
+if [ "$RC" -eq 0 ] && [ "$(wc -l <"$T/one.out")" -eq 300 ]; then
+    ok "e: max_inflight_records 1: 300 records out"
+else
+    fail "e: max_inflight_records 1: exit $RC, $(wc -l <"$T/one.out") of 300 out: $(tail -n2 "$T/one.err")"
 fi
 
 finish
