@@ -219,6 +219,7 @@ static void on_write(struct weir_event *ev, int res)
         struct weir_error e;
         weir_error_set(&e, res, "writing %s: %s", fk->name, strerror(-res));
         fk->writing = 0;
+        fk->buf[k].len = 0; /* its lines failed: not written again once the buffers swap */
         held_release(&fk->held[k], 0);
         weir_worker_fail(fk->s->worker, &e);
         return;
