@@ -373,8 +373,11 @@ static int durable_entry(struct weir_durable *d, uint32_t part, const void *key,
     if (klen < sizeof k)
         return -EINVAL;
     memcpy(&k, key, sizeof k);
-    if (k >= w->nops || !w->ops[k].keyed)
-        return 0; /* an operator this pipeline no longer has */
+    if (k >= w->nops || !w->ops[k].keyed) { /* operators added, moved or removed since */
+        if (value && part < w->nparts && !w->parts[part].skipped++)
+            w->parts[part].skipped_op = (int)k; /* said, as below: it was dropped unsaid */
+        return 0;
+    }
     struct weir_op *op = &w->ops[k];
     struct weir_state *s = weir_op_state_part(op, part, 1);
     if (!s)
@@ -414,11 +417,18 @@ static void durable_restored(struct weir_durable *d, uint32_t part, int rc)
             weir_state_clean(s); /* what was read back is durable already */
     }
     struct weir_partition *p = &w->parts[part];
-    if (p->skipped && rc >= 0 && (size_t)p->skipped_op < w->nops)
+    if (p->skipped && rc >= 0 && (size_t)p->skipped_op < w->nops && w->ops[p->skipped_op].keyed)
         weir_log(WEIR_LOG_WARN, "worker %d: state of %s [%d]: %llu saved records skipped (the "
                  "first of operators[%d] (%s)): saved by another configuration or build; "
                  "their keys start afresh\n", w->id, p->topic, (int)p->partition,
                  (unsigned long long)p->skipped, p->skipped_op, w->ops[p->skipped_op].type->name);
+    else if (p->skipped && rc >= 0)
+        weir_log(WEIR_LOG_WARN,
+                 "worker %d: state of %s [%d]: %llu saved records skipped (the "
+                 "first saved by the operator at position %d, where this pipeline has %s): "
+                 "operators were added, moved or removed since; their keys start afresh\n",
+                 w->id, p->topic, (int)p->partition, (unsigned long long)p->skipped, p->skipped_op,
+                 (size_t)p->skipped_op < w->nops ? "one that keeps no keyed state" : "none");
     if (rc < 0) {
         struct weir_error e;
         weir_error_set(&e, rc, "cannot restore the state of %s [%d] from %s: %s",

@@ -17,6 +17,8 @@
 #      by the first pipeline after the upgrade, and only by it.
 #  10. A reload that renames the pipeline keeps its files.
 #  11. "durable": true in the file, without --state-dir: said, not silent.
+#  12. Operators moved since the state was saved: its records are skipped,
+#      said (they were dropped silently).
 set -euo pipefail
 SRC=${WEIR_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 WEIR=${WEIR_BIN:-$SRC/build/weir}
@@ -311,6 +313,23 @@ if grep -q '"durable": true} is not kept: a file source saves keyed state only i
     ok "\"durable\": true without --state-dir is said: $(cut -c1-80 "$WORK/d1.log")"
 else
     bad "durable without --state-dir: $(cat "$WORK/d1.log" "$WORK/d2.log" "$WORK/d3.log")"
+fi
+
+# 12. A restart with an operator inserted before the keyed ones: their saved
+# state (saved under their old positions) is skipped, and said: it was
+# dropped without a word, and the file then rewritten without it.
+/usr/bin/python3 - "$WORK/p.json" "$WORK/moved.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+p["operators"].insert(1, {"type": "filter", "keep": "v > -1"})
+json.dump(p, open(sys.argv[2], "w"))
+PY
+run "$WORK/p.json" "$WORK/p-a.jsonl" "$WORK/m1.jsonl" --state-dir "$WORK/moved" 2>/dev/null
+run "$WORK/moved.json" "$WORK/p-b.jsonl" "$WORK/m2.jsonl" --state-dir "$WORK/moved" 2>"$WORK/m2.log"
+if grep -q 'saved records skipped (the first saved by the operator at position 1, where this pipeline has one that keeps no keyed state): operators were added, moved or removed since' "$WORK/m2.log"; then
+    ok "state saved under moved operators is skipped, and said"
+else
+    bad "moved operators: $(cat "$WORK/m2.log")"
 fi
 
 echo "$passed passed, $failed failed"
