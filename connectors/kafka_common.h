@@ -263,7 +263,8 @@ int weir_kafka_fenced(rd_kafka_t *rk);
 
 /* After an abort: of the assigned partitions with their committed offsets,
  * those to seek back there, each at its committed offset or, without one,
- * at the start rule. Only partitions in started (NULL: all): a partition
+ * at its offset in started (the assignment's first record), or else at the
+ * start rule. Only partitions in started (NULL: all): a partition
  * whose fetch has not started yet delivered nothing and will start at its
  * committed offset anyway (an exactly-once assignment names no offset),
  * and a seek then would take a newer version than its queued fetch start,

@@ -462,6 +462,7 @@ void ks_parts_assigned(struct kafka_source *ks, rd_kafka_topic_partition_list_t 
         p->behind_since = 0;
         p->lost = 0;
         p->started = 0; /* this assignment's fetch start is still to come */
+        p->first = -1;
         p->want_pause = -1;
         p->assigned_ns = weir_now_ns();
         p->named = -1; /* not revoke_at: an earlier revocation's answer may still come */

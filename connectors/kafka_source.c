@@ -165,6 +165,8 @@ void ks_take(struct kafka_source *ks, rd_kafka_message_t *m)
     }
     if (!p->started) /* a record proves its fetch start was served */
         ks_part_started(ks, p, "a record");
+    if (p->first < 0)
+        p->first = m->offset;
     if (!p->ready || ks->held) { /* its state is being restored, or the workers are still
                                   * joining: it waits (the partition is paused) */
         if (p->nwaiting == p->capwaiting) {

@@ -59,6 +59,8 @@ struct kpart {
     int64_t named;     /* the offset last named in a line as not committed (-1: none) */
     int release_slot; /* revoked by the closer thread: close() releases its slot on the loop */
     int started;      /* this assignment's fetch start was served (kafka_fetch_start.c) */
+    int64_t first;    /* the first record this assignment took (-1: none yet): an abort
+                         rewinds a partition without a committed offset there */
     int want_pause;   /* a pause (1) or resume (0) held back until then, or -1 */
     uint64_t assigned_ns; /* when it was assigned (weir_now_ns) */
 };

@@ -42,7 +42,7 @@ static rd_kafka_topic_partition_list_t *txn_started(struct kafka_source *ks)
     for (size_t i = 0; i < ks->nparts; i++) {
         struct kpart *p = ks->parts[i];
         if (p->assigned && p->started)
-            rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+            rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = p->first;
     }
     return l;
 }

@@ -96,11 +96,18 @@ weir_kafka_rewind_seeks(const rd_kafka_topic_partition_list_t *committed,
     rd_kafka_topic_partition_list_t *seek = rd_kafka_topic_partition_list_new(committed->cnt + 1);
     for (int i = 0; i < committed->cnt; i++) {
         const rd_kafka_topic_partition_t *c = &committed->elems[i];
-        if (started && !rd_kafka_topic_partition_list_find(started, c->topic, c->partition))
+        const rd_kafka_topic_partition_t *s =
+            started ? rd_kafka_topic_partition_list_find(started, c->topic, c->partition) : NULL;
+        if (started && !s)
             continue;
+        /* Without a committed offset: where this assignment's first record
+         * was (with "start": "latest" the end is further on by then: the
+         * records read since, their transaction aborted, were skipped) */
         rd_kafka_topic_partition_list_add(seek, c->topic, c->partition)->offset =
-            c->offset >= 0 ? c->offset
-                           : start_latest ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+            c->offset >= 0        ? c->offset
+            : s && s->offset >= 0 ? s->offset
+            : start_latest        ? RD_KAFKA_OFFSET_END
+                                  : RD_KAFKA_OFFSET_BEGINNING;
     }
     return seek;
 }

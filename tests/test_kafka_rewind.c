@@ -9,8 +9,8 @@
 #include "connectors/kafka_common.h"
 #include "tests/check.h"
 
-static const rd_kafka_topic_partition_t *find(const rd_kafka_topic_partition_list_t *l,
-                                              const char *topic, int32_t partition)
+static rd_kafka_topic_partition_t *find(const rd_kafka_topic_partition_list_t *l, const char *topic,
+                                        int32_t partition)
 {
     return rd_kafka_topic_partition_list_find(l, topic, partition);
 }
@@ -42,6 +42,16 @@ static void test_started_only(void)
 
     seek = weir_kafka_rewind_seeks(c, started, 1); /* "start": "latest" */
     CHECK(find(seek, "in", 3) && find(seek, "in", 3)->offset == RD_KAFKA_OFFSET_END);
+    rd_kafka_topic_partition_list_destroy(seek);
+
+    /* without a committed offset, where the assignment's first record was:
+     * "latest" sought the end, past the records its aborted transaction had
+     * read; the committed offset wins when there is one */
+    find(started, "in", 3)->offset = 4000;
+    find(started, "in", 1)->offset = 7;
+    seek = weir_kafka_rewind_seeks(c, started, 1);
+    CHECK(find(seek, "in", 3) && find(seek, "in", 3)->offset == 4000);
+    CHECK(find(seek, "in", 1) && find(seek, "in", 1)->offset == 0);
     rd_kafka_topic_partition_list_destroy(seek);
 
     /* none started (an abort right after an assignment): nothing to seek */
