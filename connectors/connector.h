@@ -192,6 +192,10 @@ struct weir_sink_type {
     int (*flush)(struct weir_sink *s);
     /* Nonzero while it holds more than it should: the source pauses. */
     int (*busy)(struct weir_sink *s);
+    /* Optional: outputs it holds that its transport has not taken yet (a
+     * Kafka sink's backlog while the producer's queue is full). An
+     * exactly-once commit waits for 0: its offsets cover their inputs. */
+    size_t (*backlog)(struct weir_sink *s);
     /* Optional: a reload removed (or replaced) this sink, with nothing of it
      * in flight (the worker drained), after the new sinks and source opened:
      * let go now, off the loop, of what may wait (a Kafka producer's

@@ -258,6 +258,9 @@ int weir_kafka_txn_ending(struct weir_kafka_txn *t);
  * transactional.id initialized transactions). The source's next transaction
  * end re-creates it in place (kafka_txn.c), bounded. */
 int weir_kafka_txn_fenced(struct weir_kafka_txn *t);
+/* An output of the open transaction could not be produced (it had become
+ * abortable): its end must abort and rewind, not commit. */
+int weir_kafka_txn_must_abort(const struct weir_kafka_txn *t);
 /* rk's fatal error, if any, is a fencing one. */
 int weir_kafka_fenced(rd_kafka_t *rk);
 

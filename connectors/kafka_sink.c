@@ -233,6 +233,14 @@ static int produce_failed(struct kafka_sink *ks, rd_kafka_resp_err_t e, rd_kafka
         weir_ticket_release(t, 0);
     if (ks->p->transactional && weir_kafka_fenced(ks->rk))
         return 0; /* its transaction is abandoned anyway: the input is read again */
+    if (ks->p->transactional && ks->p->in_txn && e == RD_KAFKA_RESP_ERR__STATE) {
+        /* The transaction became abortable (a delivery the topic rejected):
+         * librdkafka takes no more of it. Its end aborts and the input is
+         * read again (weir_kafka_txn_must_abort); the worker failed here,
+         * and a restart met the same record again. */
+        ks->p->must_abort = 1;
+        return 0;
+    }
     if (!s->worker->failed) {
         struct weir_error err;
         weir_error_set(&err, -EIO, "%s: produce to topic \"%s\": %s", ks->what, ks->c->topic,
@@ -420,6 +428,12 @@ static int kk_flush(struct weir_sink *s)
     size_t waiting = backlog_send(ks);
     check_fatal(ks->p);
     return rd_kafka_outq_len(ks->rk) + (int)waiting;
+}
+
+static size_t kk_backlog(struct weir_sink *s)
+{
+    const struct kafka_sink *ks = s->state;
+    return ks ? ks->nbacklog - ks->backlog_head : 0;
 }
 
 static int kk_busy(struct weir_sink *s)
@@ -778,8 +792,8 @@ const struct weir_sink_type weir_sink_kafka = {
     .write = kk_write,
     .flush = kk_flush,
     .busy = kk_busy,
+    .backlog = kk_backlog,
     .detach = ksk_detach,
     .quiet = ksk_quiet,
     .close = kk_close,
 };
-

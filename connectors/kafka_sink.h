@@ -48,6 +48,7 @@ struct kafka_producer {
     int busy_at;          /* messages in the producer's queue past which the source pauses */
     int transactional;
     int in_txn;           /* a transaction is open */
+    int must_abort;       /* an output of the open transaction could not be produced */
     uint64_t delivered, failed;
     struct kmsg *free_kmsgs;      /* messages' opaques, for reuse */
     struct kmsg_chunk *kmsg_chunks;

@@ -53,7 +53,7 @@ static void txn_ended(struct weir_kafka_txn_end *e, void *ctx)
         e->replaced = 1;
     }
     if (e->rc == 0 || e->rc == -EAGAIN)
-        p->in_txn = 0;
+        p->in_txn = p->must_abort = 0;
     p->ending = NULL;
     e->done = p->ending_done;
     e->ctx = p->ending_ctx;
@@ -105,12 +105,17 @@ void weir_kafka_txn_end_now(struct weir_kafka_txn *t, struct weir_kafka_txn_end 
         return;
     weir_kafka_txn_runner_run_here(p->runner, e, serve_cb, p);
     if (e->rc == 0 || e->rc == -EAGAIN)
-        p->in_txn = 0;
+        p->in_txn = p->must_abort = 0;
 }
 
 int weir_kafka_txn_fenced(struct weir_kafka_txn *t)
 {
     return weir_kafka_fenced(((struct kafka_producer *)t)->rk);
+}
+
+int weir_kafka_txn_must_abort(const struct weir_kafka_txn *t)
+{
+    return ((const struct kafka_producer *)t)->must_abort;
 }
 
 int weir_kafka_txn_ending(struct weir_kafka_txn *t)

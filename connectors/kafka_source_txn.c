@@ -131,8 +131,9 @@ void ks_txn_ended(struct weir_kafka_txn_end *e, void *ctx)
 static void txn_prepare_end(struct kafka_source *ks, struct weir_kafka_txn_end *e)
 {
     struct weir_worker *w = ks->s->worker;
-    int rewind = ks->txn_abandon || weir_kafka_txn_fenced(ks->txn); /* fenced: the end
+    int rewind = ks->txn_abandon || weir_kafka_txn_fenced(ks->txn) || /* fenced: the end
                                                       re-creates the producer, then rewinds */
+                 weir_kafka_txn_must_abort(ks->txn);
     ks->txn_abandon = 0;
     if (!w->failed && ks->durable && !rewind) {
         struct weir_error err;

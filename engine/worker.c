@@ -456,7 +456,16 @@ static int quiesce_step(struct weir_worker *w, int why)
             op->type->flush(op, why);
         }
     }
-    return !holding || w->failed || !weir_worker_holding(w);
+    if (holding && !w->failed && weir_worker_holding(w))
+        return 0;
+    /* A commit's offsets cover every record dispatched: their outputs must
+     * be in the transaction, not waiting in a sink for room in the producer
+     * (produced during the commit, they failed the worker; after it, a
+     * restart would have lost them). */
+    for (size_t k = 0; why == WEIR_FLUSH_COMMIT && !w->failed && k < w->nsinks; k++)
+        if (w->sinks[k] && w->sinks[k]->type->backlog && w->sinks[k]->type->backlog(w->sinks[k]))
+            return 0;
+    return 1;
 }
 
 static void quiesce_serve(struct weir_worker *w)

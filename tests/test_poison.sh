@@ -15,10 +15,10 @@
 #      (max.message.bytes): the broker rejects two 300 KB outputs in their
 #      delivery reports; they become dead letters, the 200 records batched
 #      with them are outputs, exit 0, lag 0.
-#   d. the same rejections with "guarantee": "exactly_once": each transaction
-#      holding one aborts, the input is read again, the record's dead letter
-#      goes instead; read committed, 400 outputs once each and 2 dead
-#      letters, exit 0, lag 0.
+#   d. the same rejections with "guarantee": "exactly_once" and a producer
+#      queue smaller than a batch: each transaction holding one aborts, the
+#      input is read again, the record's dead letter goes instead; read
+#      committed, 400 outputs once each and 2 dead letters, exit 0, lag 0.
 # Env: WEIR_BIN, WEIR_SRC; WEIR_KAFKA_TEST_PORT (default 29910; 29900-29990
 # are this test's).
 set -u
@@ -241,6 +241,10 @@ lag0 weir-pb pb-in 2 && ok "c: lag 0" || fail "c: lag: $(cat "$T/group-weir-pb.t
 # A rejection in a delivery report makes the transaction abortable: it
 # aborts (said in the log), the input is read again and the sink sends the
 # record's dead letter instead (docs/kafka.md; no test had run this path).
+# A producer queue of 8 messages for batches of 16 keeps outputs waiting in
+# the sink: produced after the rejection (librdkafka: "Erroneous state") or
+# during a commit, they stopped the worker (exit 1 after 16 or 96 outputs);
+# a commit now waits for them, and one the producer refuses aborts it.
 "$PY" - "$T/d.jsonl" <<'EOF'
 import sys
 lines = []
@@ -254,7 +258,8 @@ EOF
     fail "d: replay: $(tail -n1 "$T/d-replay.log")"
 run_until d pd-out 400 pd-rej 2 --set "source.brokers=$BOOT" --set 'source.topics=["pd-in"]' \
     --set source.group=weir-pd --set source.guarantee=exactly_once --set sinks[0].topic=pd-out \
-    --set dead_letter.topic=pd-rej --set source.max_records=16 --set 'sinks[0].kafka={"linger.ms": 20}'
+    --set dead_letter.topic=pd-rej --set source.max_records=16 \
+    --set 'sinks[0].kafka={"linger.ms": 20, "queue.buffering.max.messages": 8}'
 broker consume pd-rej 3 --read-committed --timeout-ms 5000 >"$T/d-rej.txt" 2>/dev/null &
 broker consume pd-out 401 --read-committed --timeout-ms 5000 >"$T/d-out.txt" 2>/dev/null
 wait
