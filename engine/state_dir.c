@@ -205,11 +205,19 @@ static struct dir_part *part_get(struct weir_durable *d, const char *topic, int3
     return p;
 }
 
+/* 0 (out empty) when there is no such file; a file that is there but
+ * empty is -EINVAL: weir writes its header even for an empty state, so an
+ * empty one was cut (a copy, a restore) and must not read as "none yet". */
 static int read_file(const char *path, struct weir_buf *out)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? 0 : -errno;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) {
+        close(fd);
+        return -EINVAL;
+    }
     char chunk[65536];
     ssize_t n;
     int rc = 0;

@@ -81,6 +81,14 @@ if ((rc == 1)) && grep -q "damaged" "$WORK/err.txt"; then
 else
     bad "a damaged state file: rc $rc, $(cat "$WORK/err.txt")"
 fi
+: >"$f" # emptied (weir writes a header even for no keys): not "none yet, start afresh"
+rc=0
+run "$WORK/p.json" "$WORK/p-b.jsonl" "$WORK/p-x.jsonl" --state-dir "$WORK/p-state" 2>"$WORK/err.txt" || rc=$?
+if ((rc == 1)) && grep -q "damaged" "$WORK/err.txt"; then
+    ok "an empty state file stops the run too"
+else
+    bad "an empty state file: rc $rc, $(cat "$WORK/err.txt")"
+fi
 run "$WORK/p.json" "$WORK/p-a.jsonl" "$WORK/p-y.jsonl" --state-dir "$WORK/p-state2"
 run "$WORK/p.json" "$WORK/p-b.jsonl" "$WORK/p-y.jsonl" --state-dir "$WORK/p-state2" \
     --set 'operators[1].mode=ewm' 2>"$WORK/err.txt"
