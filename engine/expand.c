@@ -131,8 +131,14 @@ static int expand_one(json_t *v, const char *pipeline_file, struct weir_diag *d,
             return 1;
         a = b;
     }
-    if (json_string_setn(v, a->data, a->len) < 0) {
-        weir_diag_add(d, path, "out of memory");
+    if (json_string_setn(v, a->data, a->len) < 0) { /* jansson takes UTF-8 only */
+        int utf8 = 1;
+        for (size_t i = 0, k; utf8 && i < a->len; i += k)
+            utf8 = (k = weir_utf8_seqlen(a->data + i, a->len - i)) != 0;
+        weir_diag_add(d, path,
+                      utf8 ? "out of memory"
+                           : "expected UTF-8 text, got bytes that are not UTF-8 from an "
+                             "environment variable (${...})");
         return 1;
     }
     return 0;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/jscan.h"
+
 int weir_override_parse(char *arg, struct weir_override *out)
 {
     char *eq = strchr(arg, '=');
@@ -48,6 +50,14 @@ static int next_step(const char **p, struct step *s)
 
 /* VALUE as JSON, or as a string when it is not JSON; NULL when out of
  * memory (which must not turn "0.5" into the string "0.5"). */
+static int utf8_text(const char *s)
+{
+    for (size_t i = 0, n = strlen(s), k; i < n; i += k)
+        if (!(k = weir_utf8_seqlen(s + i, n - i)))
+            return 0;
+    return 1;
+}
+
 static json_t *value_of(const char *text)
 {
     json_error_t jerr;
@@ -114,8 +124,11 @@ int weir_override_apply(json_t *root, const struct weir_override *set, struct we
             int rc = !v ? -1
                      : s.index < 0 ? json_object_set_new(node, s.key, v)
                                    : json_array_set_new(node, (size_t)s.index, v);
-            if (rc < 0) {
-                weir_diag_add(diag, where, "out of memory");
+            if (rc < 0) { /* jansson takes UTF-8 only: json_string refused the value */
+                weir_diag_add(diag, where,
+                              utf8_text(set->value) ? "out of memory"
+                                                    : "expected UTF-8 text, got bytes that are not "
+                                                      "UTF-8");
                 return 1;
             }
             return 0;

@@ -59,6 +59,10 @@ int main(void)
     CHECK_STR(expand("${WEIR_T_A}", 0), "alpha");
     CHECK_STR(expand("x${WEIR_T_A}-${WEIR_T_A}y", 0), "xalpha-alphay");
     CHECK_STR(expand("[${WEIR_T_EMPTY}]", 0), "[]"); /* set but empty is fine */
+    setenv("WEIR_T_LATIN1", "caf\xe9", 1);           /* jansson refused it, said as out of memory */
+    CHECK_STR(expand("${WEIR_T_LATIN1}/x", 1),
+              "p.json: v[0]: expected UTF-8 text, got bytes that "
+              "are not UTF-8 from an environment variable (${...})");
     CHECK_STR(expand("$${WEIR_T_A}", 0), "${WEIR_T_A}");
     CHECK_STR(expand("price $5 or $", 0), "price $5 or $");
     CHECK_STR(expand("@secret.txt", 0), "s3cr3t");

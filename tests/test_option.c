@@ -197,6 +197,10 @@ static void test_override(void)
     CHECK(weir_override_parse(b2, &o) == 0 && weir_override_apply(root, &o, &d) == 1);
     CHECK_STR(d.msgs[1], "p.json: --set source.x.y: \"source.x\" does not exist in the pipeline");
     CHECK(weir_override_parse(b3, &o) < 0);
+    char b4[] = "source.path=caf\xe9"; /* Latin-1: jansson refused it, said as out of memory */
+    CHECK(weir_override_parse(b4, &o) == 0 && weir_override_apply(root, &o, &d) == 1);
+    CHECK_STR(d.msgs[2],
+              "p.json: --set source.path: expected UTF-8 text, got bytes that are not UTF-8");
     weir_diag_free(&d);
     json_decref(root);
 }
