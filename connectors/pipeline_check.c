@@ -408,10 +408,13 @@ static void check_pipeline(struct check *k, const struct weir_pipeline *pl)
     if (json_is_object(dead))
         check_sink(k, kc, dead, "dead_letter");
     const json_t *ops = json_object_get(pl->root, "operators");
-    for (size_t i = 0; i < pl->nops; i++)
-        if (strcmp(pl->ops[i].type->name, "model") == 0)
-            line(k, "ok", "operators[%zu] (model): \"%s\" loaded", i,
-                 json_string_value(json_object_get(json_array_get(ops, i), "path")));
+    for (size_t i = 0; i < pl->nops; i++) {
+        int at = weir_pipeline_file_op(pl, i); /* an implicit extract is not in the file */
+        const char *path =
+            json_string_value(json_object_get(json_array_get(ops, (size_t)at), "path"));
+        if (at >= 0 && strcmp(pl->ops[i].type->name, "model") == 0)
+            line(k, "ok", "operators[%d] (model): \"%s\" loaded", at, path ? path : "?");
+    }
     if (k->authz_unknown)
         line(k, "note", "kafka: %d permission check%s not made: %s; a refusal shows on the run's "
              "first produce or commit", k->authz_unknown, k->authz_unknown == 1 ? "" : "s",

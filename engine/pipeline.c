@@ -455,6 +455,13 @@ static int load_sections(struct weir_pipeline *pl, struct weir_diag *d)
     return bad;
 }
 
+int weir_pipeline_file_op(const struct weir_pipeline *pl, size_t k)
+{
+    size_t in_file = json_array_size(json_object_get(pl->root, "operators"));
+    size_t made = pl->nops > in_file ? pl->nops - in_file : 0;
+    return (int)k - (int)made;
+}
+
 const void *weir_pipeline_section(const struct weir_pipeline *pl, const char *name)
 {
     for (size_t k = 0; k < pl->nsections; k++)

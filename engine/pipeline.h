@@ -133,5 +133,8 @@ const struct weir_option *weir_pipeline_state_options(void);
 /* The filled conf of the top-level section `name` ("replay"), or NULL when
  * the file has none. */
 const void *weir_pipeline_section(const struct weir_pipeline *pl, const char *name);
+/* Operator k's index in the file's "operators" (pl->ops may begin with an
+ * implicit extract the file does not have: -1 for it), for messages. */
+int weir_pipeline_file_op(const struct weir_pipeline *pl, size_t k);
 
 #endif

@@ -157,8 +157,10 @@ int weir_reload_plan(const struct weir_pipeline *running, const struct weir_pipe
     int first_keyed = weir_pipeline_keyed_op(next);
     if (durable_in_use(running) && first_keyed >= 0 && weir_pipeline_keyed_op(running) < 0 &&
         !running->keyed_at_start) {
-        snprintf(why, cap, "operators[%d] (%s) keeps keyed state and the running pipeline keeps "
-                 "none: where it is saved opens at the start", first_keyed,
+        snprintf(why, cap,
+                 "operators[%d] (%s) keeps keyed state and the running pipeline keeps "
+                 "none: where it is saved opens at the start",
+                 weir_pipeline_file_op(next, (size_t)first_keyed),
                  next->ops[first_keyed].type->name);
         return -1;
     }
@@ -203,8 +205,10 @@ int weir_reload_plan(const struct weir_pipeline *running, const struct weir_pipe
     for (size_t k = 0; k < next->nops && durable_in_use(running); k++) {
         int j = plan->op_from[k];
         if (j >= 0 && j != (int)k) {
-            snprintf(why, cap, "operators[%zu]: was operators[%d]; keyed state is durable and its "
-                     "entries name operators by position: keep operators in their places", k, j);
+            snprintf(why, cap,
+                     "operators[%d]: was operators[%d]; keyed state is durable and its "
+                     "entries name operators by position: keep operators in their places",
+                     weir_pipeline_file_op(next, k), weir_pipeline_file_op(running, (size_t)j));
             return -1;
         }
     }
@@ -215,8 +219,10 @@ int weir_reload_plan(const struct weir_pipeline *running, const struct weir_pipe
             continue;
         int kept = plan->same_columns && j < next->nops && plan->op_from[j] == (int)j;
         if (!kept) {
-            snprintf(why, cap, "operators[%zu] (%s) uses timers: it can only stay unchanged in its "
-                     "place with the same columns", j, running->ops[j].type->name);
+            snprintf(why, cap,
+                     "operators[%d] (%s) uses timers: it can only stay unchanged in its "
+                     "place with the same columns",
+                     weir_pipeline_file_op(running, j), running->ops[j].type->name);
             return -1;
         }
     }

@@ -349,12 +349,13 @@ void weir_worker_state_evictions(struct weir_worker *w)
             uint64_t keys = weir_state_count(st), bytes = weir_state_bytes(st);
             int by_keys = ks->conf.max_keys && keys >= ks->conf.max_keys;
             weir_log(WEIR_LOG_WARN,
-                     "worker %d: operators[%zu] (%s): keyed state full at %s %llu (%llu key%s, "
+                     "worker %d: operators[%d] (%s): keyed state full at %s %llu (%llu key%s, "
                      "about %llu bytes each): keys are evicted (the least recently updated) "
                      "and start afresh, a scorer's warm-up included, when they come back; "
                      "raise %s or spread the keys over more partitions "
                      "(weir_operator_keys_evicted_total counts them)\n",
-                     w->id, k, w->ops[k].type->name, by_keys ? "max_keys" : "max_state_bytes",
+                     w->id, weir_pipeline_file_op(w->pl, k), w->ops[k].type->name,
+                     by_keys ? "max_keys" : "max_state_bytes",
                      (unsigned long long)(by_keys ? ks->conf.max_keys : ks->conf.max_bytes),
                      (unsigned long long)keys, keys == 1 ? "" : "s",
                      (unsigned long long)(keys ? bytes / keys : 0),
@@ -418,10 +419,13 @@ static void durable_restored(struct weir_durable *d, uint32_t part, int rc)
     }
     struct weir_partition *p = &w->parts[part];
     if (p->skipped && rc >= 0 && (size_t)p->skipped_op < w->nops && w->ops[p->skipped_op].keyed)
-        weir_log(WEIR_LOG_WARN, "worker %d: state of %s [%d]: %llu saved records skipped (the "
+        weir_log(WEIR_LOG_WARN,
+                 "worker %d: state of %s [%d]: %llu saved records skipped (the "
                  "first of operators[%d] (%s)): saved by another configuration or build; "
-                 "their keys start afresh\n", w->id, p->topic, (int)p->partition,
-                 (unsigned long long)p->skipped, p->skipped_op, w->ops[p->skipped_op].type->name);
+                 "their keys start afresh\n",
+                 w->id, p->topic, (int)p->partition, (unsigned long long)p->skipped,
+                 weir_pipeline_file_op(w->pl, (size_t)p->skipped_op),
+                 w->ops[p->skipped_op].type->name);
     else if (p->skipped && rc >= 0)
         weir_log(WEIR_LOG_WARN,
                  "worker %d: state of %s [%d]: %llu saved records skipped (the "
