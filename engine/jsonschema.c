@@ -143,7 +143,7 @@ static json_t *sources(void)
 
 static json_t *sinks(int dead_letter)
 {
-    static const char *const not_for_dead[] = {"when", "fields", NULL};
+    static const char *const not_for_dead[] = {"when", "fields", "exclude", NULL};
     struct stage_kind k[MAX_KINDS];
     size_t n = 0;
     for (const struct weir_sink_type *const *t = weir_sink_types(); *t && n < MAX_KINDS; t++)

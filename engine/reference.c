@@ -97,8 +97,8 @@ void weir_reference_markdown(FILE *out)
         fprintf(out, "### sink `%s`\n\n%s.\n\n", (*t)->name, (*t)->summary);
         option_table(out, (*t)->options);
     }
-    fprintf(out, "The dead-letter sink (`dead_letter`) takes a sink object without `when` and "
-                 "`fields`; each rejected record is written with its reason.\n");
+    fprintf(out, "The dead-letter sink (`dead_letter`) takes a sink object without `when`, "
+                 "`fields` and `exclude`; each rejected record is written with its reason.\n");
     fprintf(out, "\n## Sections\n\nOptional top-level objects beside the stages.\n\n");
     for (const struct weir_section_type *const *t = weir_section_types(); *t; t++) {
         fprintf(out, "### `%s`\n\n", (*t)->name);

@@ -65,7 +65,8 @@ mutate 'd["operators"][1]["mode"]="fast"' bad-enum
 mutate 'd["operators"][3]["above"]="high"' string-for-number
 mutate 'd["source"]["type"]="ftp"' unknown-source
 mutate 'd["http"]={"listen":"0","tokenfile":"x"}' http-typo
-for n in unknown-top unknown-op-option bad-enum string-for-number unknown-source http-typo; do
+mutate 'd["dead_letter"]["exclude"]=["x"]' dead-exclude # weir refuses it; the schema took it
+for n in unknown-top unknown-op-option bad-enum string-for-number unknown-source http-typo dead-exclude; do
     "$WEIR_BIN" validate "$T/$n.json" >/dev/null 2>&1 && fail "weir validate accepts $n"
     if /usr/bin/python3 "$T/check.py" "$T/schema.json" invalid "$T/$n.json" >"$T/$n.out" 2>&1; then ok; else
         fail "schema accepts $n: $(cat "$T/$n.out")"
