@@ -9,9 +9,6 @@
  * touched: /metrics reads their counters (metrics.h). */
 #include "engine/http.h"
 
-#include "engine/log.h"
-#include "engine/loop.h"
-
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -20,9 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "engine/log.h"
+#include "engine/loop.h"
 
 #define SWEEP_NS         (100ull * 1000000ull)
 #define DRAIN_TIMEOUT_NS (1000ull * 1000000ull)
@@ -149,24 +150,49 @@ static int token_equal(const char *a, const char *b)
     return d == 0;
 }
 
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)(c | 0x20);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* A query value as a browser writes it (%XX for what a URL cannot hold: a
+ * token with '#', '&' or '%'; '+' stays '+', as base64 tokens have it),
+ * into out (n + 1 bytes); -1 when malformed. */
+static int percent_decode(char *out, const char *in, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (in[i] != '%') {
+            out[o++] = in[i];
+            continue;
+        }
+        int hi = i + 2 < n ? hex_value(in[i + 1]) : -1, lo = hi >= 0 ? hex_value(in[i + 2]) : -1;
+        if (lo < 0 || (hi << 4 | lo) == 0)
+            return -1;
+        out[o++] = (char)(hi << 4 | lo);
+        i += 2;
+    }
+    out[o] = 0;
+    return 0;
+}
+
 static int authorized(const struct weir_http *s, const struct weir_http_request *r)
 {
     if (!s->conf.token[0])
         return 1;
-    if (strncmp(r->auth, "Bearer ", 7) == 0 && token_equal(r->auth + 7, s->conf.token))
-        return 1;
+    if (strncasecmp(r->auth, "Bearer ", 7) == 0 && token_equal(r->auth + 7, s->conf.token))
+        return 1; /* the scheme is case-insensitive (RFC 9110) */
     /* The status page in a browser cannot set a header: ?token=... works too. */
     const char *q = r->query;
     while (q && *q) {
         if (strncmp(q, "token=", 6) == 0) {
             char v[256];
             size_t n = strcspn(q + 6, "&");
-            if (n < sizeof v) {
-                memcpy(v, q + 6, n);
-                v[n] = 0;
-                if (token_equal(v, s->conf.token))
-                    return 1;
-            }
+            if (n < sizeof v && percent_decode(v, q + 6, n) == 0 && token_equal(v, s->conf.token))
+                return 1;
         }
         q = strchr(q, '&');
         q = q ? q + 1 : NULL;

@@ -211,12 +211,14 @@ stop_run
 expect_eq "exit status after SIGHUP" "$RC" 0
 
 # ---- 5. token ---------------------------------------------------------------------
-printf 's3cret-token\n' >"$T/token"
+printf 's3cret#tok&en\n' >"$T/token" # '#' and '&' reach a URL only as %23 and %26
 start_run tests/golden/pipeline.json --http-token-file "$T/token"
 expect_eq "no token" "$(get /metrics | status_of)" 401
 expect_eq "wrong token" "$(get /metrics 'Authorization: Bearer nope\r\n' | status_of)" 401
-expect_eq "bearer token" "$(get /metrics 'Authorization: Bearer s3cret-token\r\n' | status_of)" 200
-expect_eq "query token" "$(get '/status.json?token=s3cret-token' | status_of)" 200
+expect_eq "bearer token" "$(get /metrics 'Authorization: Bearer s3cret#tok&en\r\n' | status_of)" 200
+expect_eq "bearer, any case" "$(get /metrics 'Authorization: bearer s3cret#tok&en\r\n' | status_of)" 200
+expect_eq "query token" "$(get '/status.json?token=s3cret%23tok%26en' | status_of)" 200
+expect_eq "query token, not decoded" "$(get '/status.json?token=s3cret%23tok%2' | status_of)" 401
 expect_eq "healthz without token" "$(get /healthz | status_of)" 200
 stop_run
 expect_eq "exit status (token run)" "$RC" 0
