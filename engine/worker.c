@@ -542,9 +542,10 @@ static int drain_guard(struct weir_worker *w, int inflight)
         w->drain_since = now;
     if (now - w->drain_since > DRAIN_LIMIT_NS) {
         weir_error_set(&w->err, -ETIMEDOUT,
-                       "worker %d: %d outputs still unacknowledged %llu s after the input ended; "
-                       "their inputs were not committed and will be read again", w->id, inflight,
-                       (unsigned long long)(DRAIN_LIMIT_NS / 1000000000ull));
+                       "worker %d: outputs still unacknowledged %llu s after the input ended (%d "
+                       "messages or writes in flight); "
+                       "their inputs were not committed and will be read again",
+                       w->id, (unsigned long long)(DRAIN_LIMIT_NS / 1000000000ull), inflight);
         w->failed = 1;
         return -ETIMEDOUT;
     }
