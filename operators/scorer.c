@@ -13,10 +13,9 @@ static const json_t *range_names(const struct weir_strlist *fields, const json_t
     if (given)
         return given;
     json_t *arr = json_array();
-    char name[300];
-    for (size_t k = 0; arr && k < 2 * fields->n; k++) {
-        snprintf(name, sizeof name, "%s%s", fields->v[k / 2], k % 2 ? "_hi" : "_lo");
-        if (json_array_append_new(arr, json_string(name)) < 0) {
+    for (size_t k = 0; arr && k < 2 * fields->n; k++) { /* any length: a cut made lo and hi one */
+        json_t *name = json_sprintf("%s%s", fields->v[k / 2], k % 2 ? "_hi" : "_lo");
+        if (json_array_append_new(arr, name) < 0) {
             json_decref(arr);
             arr = NULL;
         }

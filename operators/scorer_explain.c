@@ -3,6 +3,8 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "engine/diag.h"
 
@@ -19,10 +21,13 @@ int scorer_explain_out(struct weir_prepare *p, const char *out, char *name, size
 }
 int scorer_written_before(const struct weir_prepare *p, const char *name, const char *suffix)
 {
-    char buf[300];
-    if ((size_t)snprintf(buf, sizeof buf, "%s%s", name, suffix) >= sizeof buf)
+    size_t n = strlen(name) + strlen(suffix) + 1; /* names have no bound */
+    char *buf = malloc(n);
+    if (!buf)
         return -1;
+    snprintf(buf, n, "%s%s", name, suffix);
     int col = weir_schema_find_feature(p->schema, buf);
+    free(buf);
     int by = col >= 0 ? p->schema->feat[col].producer : -1;
     return by >= 0 && by < p->op_index ? col : -1;
 }

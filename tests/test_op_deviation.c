@@ -591,6 +591,22 @@ static void test_by_key(void)
 
 static void test_prepare_errors(void)
 {
+    /* a name of 298 bytes: its default range names were cut at 299, "name_"
+     * both: one column, hi written over lo */
+    static char long_name[299], conf[700], lo[310], hi[310];
+    memset(long_name, 'n', 298);
+    snprintf(conf, sizeof conf, "{\"fields\": [\"%s\"], \"range\": true}", long_name);
+    snprintf(lo, sizeof lo, "%s_lo", long_name);
+    snprintf(hi, sizeof hi, "%s_hi", long_name);
+    struct h_pipe lp;
+    struct h_op lh;
+    h_pipe_init(&lp);
+    h_feature(&lp, long_name, 0);
+    CHECK(h_build(&lh, &weir_op_deviation, conf, &lp, 1) == 0);
+    CHECK(weir_schema_find_feature(&lp.schema, lo) >= 0 &&
+          weir_schema_find_feature(&lp.schema, hi) >= 0);
+    h_free(&lh);
+    h_pipe_free(&lp);
     const char *const feats[] = {"v", NULL};
     h_expect_prepare_error(&weir_op_deviation, feats, 1,
                            "{\"fields\": [\"v\"], \"window\": 10, \"warmup\": 20}",
