@@ -132,6 +132,7 @@ struct file_sink {
     size_t write_max;               /* bytes per write (write_max_for) */
     int text;                       /* format: text */
     int writing;                    /* buf[fill ^ 1] is being written */
+    int awaiting_room;              /* write_ev is a poll for room (a non-blocking pipe) */
     int broken;                     /* EPIPE: the reader went away; write nothing more */
     size_t written;                 /* of the in-flight buffer, for short writes */
     struct weir_event write_ev;
@@ -211,8 +212,22 @@ static void on_write(struct weir_event *ev, int res)
 {
     struct file_sink *fk = (struct file_sink *)((char *)ev - offsetof(struct file_sink, write_ev));
     int k = fk->fill ^ 1;
+    if (fk->awaiting_room) { /* room, or an error the write will meet */
+        fk->awaiting_room = 0;
+        if (write_part(fk, k) < 0)
+            on_write(&fk->write_ev, -EBUSY);
+        return;
+    }
     if (res == -EPIPE) {
         broken_pipe(fk);
+        return;
+    }
+    /* A non-blocking pipe (standard output shared with a parent that set
+     * O_NONBLOCK) that is full: wait for room, not write again at once in
+     * a loop that took a core for as long as the reader was slow. */
+    if (res == -EAGAIN &&
+        weir_loop_poll(fk->s->worker->loop, fk->fd, POLLOUT, &fk->write_ev) == 0) {
+        fk->awaiting_room = 1;
         return;
     }
     if (res < 0 && res != -EINTR && res != -EAGAIN) {
@@ -270,6 +285,13 @@ static int write_all(int fd, const char *p, size_t len)
         pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
         if (n < 0 && e == EINTR)
             continue;
+        if (n < 0 && (e == EAGAIN || e == EWOULDBLOCK)) { /* a non-blocking pipe, full: wait */
+            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+            pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+            (void)poll(&pfd, 1, -1); /* a cancellation point too */
+            pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+            continue;
+        }
         if (n < 0)
             return -e;
         p += n;

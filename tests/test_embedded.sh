@@ -22,6 +22,8 @@
 #      and fails.
 #   e. "max_inflight_records": 1: every record comes through (the source
 #      stalled for good after a few).
+#   f. standard output a non-blocking pipe read slowly, two workers: every
+#      line comes out (their shared writer failed the run on EAGAIN).
 #
 # Env: WEIR_BIN (the weir binary), WEIR_SRC (the repository root).
 set -u
@@ -193,6 +195,34 @@ if [ "$RC" -eq 0 ] && [ "$(wc -l <"$T/one.out")" -eq 300 ]; then
     ok "e: max_inflight_records 1: 300 records out"
 else
     fail "e: max_inflight_records 1: exit $RC, $(wc -l <"$T/one.out") of 300 out: $(tail -n2 "$T/one.err")"
+fi
+
+# ---- f. standard output a non-blocking pipe read slowly, two workers ----------------
+# Their shared writer took EAGAIN for an error: the run failed (exit 1 after
+# 556 of 20,000 lines). It waits for room now.
+seq 1 20000 | awk '{ printf "{\"seq\":%d,\"value\":%d.5,\"pad\":\"%050d\"}\n", $1, $1 % 7, 0 }' \
+    >"$T/nb.jsonl"
+/usr/bin/python3 - "$WEIR" "$T/nb.jsonl" >"$T/nb.txt" 2>&1 <<'PY'
+import fcntl, os, subprocess, sys, time
+r, w = os.pipe()
+fcntl.fcntl(w, fcntl.F_SETFL, fcntl.fcntl(w, fcntl.F_GETFL) | os.O_NONBLOCK)
+p = subprocess.Popen([sys.argv[1], "run", "tests/pipelines/embedded-replay.json", "--embedded",
+                      "--replay", sys.argv[2], "--workers", "2"], stdout=w,
+                     stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+os.close(w)
+lines = 0
+while True:
+    time.sleep(0.002)
+    b = os.read(r, 4096)
+    if not b:
+        break
+    lines += b.count(b"\n")
+print(p.wait(timeout=60), lines)
+PY
+if [ "$(cat "$T/nb.txt")" = "0 20000" ]; then
+    ok "f: a non-blocking standard output, read slowly: 20000 lines, exit 0"
+else
+    fail "f: a non-blocking standard output: exit and lines: $(cat "$T/nb.txt")"
 fi
 
 finish
