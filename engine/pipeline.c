@@ -359,12 +359,25 @@ static int load_sink(struct weir_pipeline *pl, struct weir_stage_sink *st, const
     return bad;
 }
 
+static int load_dead(struct weir_pipeline *pl, const json_t *dead, struct weir_prepare *p)
+{
+    if (!dead) { /* nothing is dropped silently: rejects go to standard error by default */
+        dead = keep_made(
+            pl, json_pack("{s:s, s:s, s:b}", "type", "file", "path", "/dev/stderr", "append", 1));
+        if (!dead) {
+            weir_diag_add(p->diag, "dead_letter", "out of memory");
+            return 1;
+        }
+    }
+    return load_sink(pl, &pl->dead, dead, "dead_letter", p, 1);
+}
+
 static int load_sinks(struct weir_pipeline *pl, const json_t *arr, const json_t *dead,
                       struct weir_prepare *p)
 {
     if (!json_is_array(arr) || json_array_size(arr) == 0) {
         weir_diag_add(p->diag, "sinks", "expected a non-empty array of sink objects");
-        return 1;
+        return 1 + (dead ? load_dead(pl, dead, p) : 0); /* its problems too, at once */
     }
     pl->sinks = calloc(json_array_size(arr), sizeof *pl->sinks);
     if (!pl->sinks) {
@@ -378,16 +391,7 @@ static int load_sinks(struct weir_pipeline *pl, const json_t *arr, const json_t 
         snprintf(path, sizeof path, "sinks[%zu]", i);
         bad += load_sink(pl, &pl->sinks[i], json_array_get(arr, i), path, p, 0);
     }
-    if (!dead) { /* nothing is dropped silently: rejects go to standard error by default */
-        dead = keep_made(pl, json_pack("{s:s, s:s, s:b}", "type", "file", "path", "/dev/stderr",
-                                       "append", 1));
-        if (!dead) {
-            weir_diag_add(p->diag, "dead_letter", "out of memory");
-            return bad + 1;
-        }
-    }
-    bad += load_sink(pl, &pl->dead, dead, "dead_letter", p, 1);
-    return bad;
+    return bad + load_dead(pl, dead, p);
 }
 
 static int declare_features(struct weir_pipeline *pl, const struct weir_strlist *f,
@@ -567,6 +571,7 @@ static int load_root(struct weir_pipeline *pl, const struct weir_load_opts *o,
         ends_bad += b;
     } else {
         ends_bad++;
+        bad += top.dead_letter ? load_dead(pl, top.dead_letter, &p) : 0; /* its problems too */
     }
     bad += load_sections(pl, d);
     if (!ends_bad && pl->source_type && pl->source_type->check)
