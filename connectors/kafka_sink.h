@@ -112,13 +112,20 @@ struct backlog_msg {
 
 /* A record whose message a transaction's topic rejected: the transaction
  * aborts and the input is read again, when this sink sends its dead letter
- * instead. A short ring: rejections are rare, and each is read again soon. */
+ * instead. A suspect (it shared a rejected batch with others: which one is
+ * bad, nothing tells) is produced again, and taken for a cause after
+ * MAX_TRIES rejections, as without transactions: else an invalid batch
+ * aborted and came back for ever. A ring: rejections are rare, and each is
+ * read again soon; 1,024 so that one transaction's rejections all fit (with
+ * 16, more of them overwrote the first and the aborts never settled). */
 struct poison {
     uint32_t part;
     int64_t offset;
+    unsigned tries; /* rejections seen */
+    int cause;      /* taken for a cause: its dead letter goes instead */
     char reason[200];
 };
-#define NPOISON 16
+#define NPOISON 1024
 
 struct kafka_sink {
     struct weir_sink *s;

@@ -82,6 +82,7 @@ int ksk_rejected(rd_kafka_resp_err_t e)
 struct dr_scan {
     size_t ksk_rejected;
     size_t largest;
+    size_t keyless; /* rejected as invalid without a key: a compacted topic's cause */
 };
 #define MAX_TRIES 2 /* times a message that may only have shared a batch with a bad one is produced again */
 
@@ -141,6 +142,7 @@ void ksk_serve_dr(struct kafka_producer *p, rd_kafka_event_t *ev)
             sc.ksk_rejected++;
             if (p->dr[i]->len > sc.largest)
                 sc.largest = p->dr[i]->len;
+            sc.keyless += p->dr[i]->err == RD_KAFKA_RESP_ERR_INVALID_RECORD && !p->dr[i]->key;
         }
     }
     for (size_t i = 0; i < n; i++)
@@ -199,21 +201,32 @@ int ksk_rejected_for_good(struct kafka_sink *ks, struct kmsg *k, const char *val
 /* Remembers a record whose message a transaction's topic rejected: the
  * transaction aborts, the input is read again, and then the record goes to
  * the dead letters instead (ksk_poison_find). */
-static void poison_add(struct kafka_sink *ks, const struct kmsg *k, const char *why)
+static struct poison *poison_of(const struct kafka_sink *ks, uint32_t part, int64_t offset)
 {
-    struct poison *q = &ks->poison[ks->npoison++ % NPOISON];
-    q->part = k->part;
-    q->offset = k->offset;
+    unsigned n = ks->npoison < NPOISON ? ks->npoison : NPOISON;
+    for (unsigned i = 0; i < n; i++)
+        if (ks->poison[i].part == part && ks->poison[i].offset == offset)
+            return (struct poison *)&ks->poison[i];
+    return NULL;
+}
+
+/* blame: k is the cause; else a suspect, the cause at its MAX_TRIES-th. */
+static void poison_add(struct kafka_sink *ks, const struct kmsg *k, const char *why, int blame)
+{
+    struct poison *q = poison_of(ks, k->part, k->offset);
+    if (!q) {
+        q = &ks->poison[ks->npoison++ % NPOISON];
+        *q = (struct poison){.part = k->part, .offset = k->offset};
+    }
+    q->tries++;
+    q->cause |= blame || q->tries >= MAX_TRIES;
     snprintf(q->reason, sizeof q->reason, "%s", why);
 }
 
 const char *ksk_poison_find(const struct kafka_sink *ks, const struct weir_record *r)
 {
-    unsigned n = ks->npoison < NPOISON ? ks->npoison : NPOISON;
-    for (unsigned i = 0; i < n; i++)
-        if (ks->poison[i].part == r->part && ks->poison[i].offset == r->offset)
-            return ks->poison[i].reason;
-    return NULL;
+    const struct poison *q = poison_of(ks, r->part, r->offset);
+    return q && q->cause ? q->reason : NULL;
 }
 
 /* The topic rejected k's message for good (its delivery report). Returns 0
@@ -232,8 +245,13 @@ static int on_rejected(struct kafka_sink *ks, const rd_kafka_message_t *m, struc
     int size = m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
                m->err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE ||
                m->err == RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE;
+    /* An invalid batch with messages without a key: a compacted topic
+     * refuses those, and only those are the cause (the others went to the
+     * dead letters with them after two tries, and under exactly-once a
+     * whole transaction's batch came back together every time). */
+    int keyless = m->err == RD_KAFKA_RESP_ERR_INVALID_RECORD && sc && sc->keyless > 0;
     int blame = !sc || sc->ksk_rejected <= 1 || k->tries >= MAX_TRIES ||
-                (size && m->len * 2 >= sc->largest);
+                (size && m->len * 2 >= sc->largest) || (keyless && !m->key);
     char why[300];
     snprintf(why, sizeof why, "%s: rejected by topic \"%s\": %s", ks->what, ks->c->topic,
              rd_kafka_err2str(m->err));
@@ -243,8 +261,8 @@ static int on_rejected(struct kafka_sink *ks, const rd_kafka_message_t *m, struc
     if (ks->p->transactional) {
         /* The transaction is abortable now: it aborts and rewinds, and the
          * record goes to the dead letters when it comes again. */
-        if (blame)
-            poison_add(ks, k, why);
+        if (blame || !keyless) /* beside a keyless one, a keyed message is innocent */
+            poison_add(ks, k, why, blame);
         return -1;
     }
     if (!blame) { /* it may only have shared a batch with the cause */
