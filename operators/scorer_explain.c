@@ -21,13 +21,15 @@ int scorer_explain_out(struct weir_prepare *p, const char *out, char *name, size
 }
 int scorer_written_before(const struct weir_prepare *p, const char *name, const char *suffix)
 {
+    char small[300];
     size_t n = strlen(name) + strlen(suffix) + 1; /* names have no bound */
-    char *buf = malloc(n);
+    char *buf = n <= sizeof small ? small : malloc(n);
     if (!buf)
-        return -1;
+        return -1; /* a range not quoted: the explanation is still right */
     snprintf(buf, n, "%s%s", name, suffix);
     int col = weir_schema_find_feature(p->schema, buf);
-    free(buf);
+    if (buf != small)
+        free(buf);
     int by = col >= 0 ? p->schema->feat[col].producer : -1;
     return by >= 0 && by < p->op_index ? col : -1;
 }
