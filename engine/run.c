@@ -365,9 +365,8 @@ static void reload_watch(struct run_state *st)
     if (!st->reload_pending || !reload_applied(st))
         return;
     if (reload_failed(st)) {
-        /* A failed worker keeps its old sinks open until it ends: what they
-         * share is let go of once the workers are joined (reload_pending
-         * stays), not here, under it (a use after free). */
+        /* A failed worker keeps its old sinks until it ends: what they share
+         * goes once the workers are joined (reload_pending stays), not here. */
         if (!st->reload_failed_said) {
             st->reload_failed_said = 1;
             weir_metric_add(&st->reg.reloads_failed, 1);
@@ -420,7 +419,7 @@ static void reload_watch(struct run_state *st)
                                  : "was stopped and the new one opened");
 }
 
-/* Whether a sink of the running pipeline writes where ss will. */
+/* A sink of the running pipeline writes where ss will. */
 static int written_by_running(const struct run_state *st, const struct weir_stage_sink *ss)
 {
     for (size_t j = 0; ss->type->same_target && j <= st->cur_pl->nsinks; j++) {
