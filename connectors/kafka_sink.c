@@ -233,11 +233,12 @@ static int produce_failed(struct kafka_sink *ks, rd_kafka_resp_err_t e, rd_kafka
         weir_ticket_release(t, 0);
     if (ks->p->transactional && weir_kafka_fenced(ks->rk))
         return 0; /* its transaction is abandoned anyway: the input is read again */
-    if (ks->p->transactional && ks->p->in_txn && e == RD_KAFKA_RESP_ERR__STATE) {
+    if (ks->p->transactional && ks->p->in_txn && !ks->p->ending && e == RD_KAFKA_RESP_ERR__STATE) {
         /* The transaction became abortable (a delivery the topic rejected):
          * librdkafka takes no more of it. Its end aborts and the input is
          * read again (weir_kafka_txn_must_abort); the worker failed here,
-         * and a restart met the same record again. */
+         * and a restart met the same record again. Not while an end runs:
+         * a commit would then go through without this output. */
         ks->p->must_abort = 1;
         return 0;
     }

@@ -112,20 +112,25 @@ struct backlog_msg {
 
 /* A record whose message a transaction's topic rejected: the transaction
  * aborts and the input is read again, when this sink sends its dead letter
- * instead. A suspect (it shared a rejected batch with others: which one is
- * bad, nothing tells) is produced again, and taken for a cause after
- * MAX_TRIES rejections, as without transactions: else an invalid batch
- * aborted and came back for ever. A ring: rejections are rare, and each is
- * read again soon; 1,024 so that one transaction's rejections all fit (with
- * 16, more of them overwrote the first and the aborts never settled). */
+ * instead. A ring: rejections are rare, and each is read again soon (every
+ * output looks it up). */
 struct poison {
     uint32_t part;
     int64_t offset;
-    unsigned tries; /* rejections seen */
-    int cause;      /* taken for a cause: its dead letter goes instead */
     char reason[200];
 };
-#define NPOISON 1024
+#define NPOISON 64
+/* A record that shared a rejected batch with others (which one is bad,
+ * nothing tells): produced again, and taken for a cause after MAX_TRIES
+ * rejections, as without transactions; else an invalid batch aborted and
+ * came back for ever. Looked up only when a rejection comes; 1,024, so
+ * that one transaction's suspects fit. */
+struct suspect {
+    uint32_t part;
+    int64_t offset;
+    unsigned tries;
+};
+#define NSUSPECT 1024
 
 struct kafka_sink {
     struct weir_sink *s;
@@ -140,6 +145,8 @@ struct kafka_sink {
     size_t max_bytes;     /* the producer's message.max.bytes */
     struct poison poison[NPOISON];
     unsigned npoison;     /* written so far; the ring keeps the last NPOISON */
+    struct suspect suspect[NSUSPECT];
+    unsigned nsuspect;        /* the same for suspects */
     struct kafka_sink *pnext; /* the producer's list */
     struct kafka_producer *retiring; /* detached as its producer's last sink: being destroyed */
 };

@@ -200,33 +200,35 @@ int ksk_rejected_for_good(struct kafka_sink *ks, struct kmsg *k, const char *val
 
 /* Remembers a record whose message a transaction's topic rejected: the
  * transaction aborts, the input is read again, and then the record goes to
- * the dead letters instead (ksk_poison_find). */
-static struct poison *poison_of(const struct kafka_sink *ks, uint32_t part, int64_t offset)
-{
-    unsigned n = ks->npoison < NPOISON ? ks->npoison : NPOISON;
-    for (unsigned i = 0; i < n; i++)
-        if (ks->poison[i].part == part && ks->poison[i].offset == offset)
-            return (struct poison *)&ks->poison[i];
-    return NULL;
-}
-
-/* blame: k is the cause; else a suspect, the cause at its MAX_TRIES-th. */
+ * the dead letters instead (ksk_poison_find). blame: k is the cause; else
+ * a suspect, the cause at its MAX_TRIES-th rejection. */
 static void poison_add(struct kafka_sink *ks, const struct kmsg *k, const char *why, int blame)
 {
-    struct poison *q = poison_of(ks, k->part, k->offset);
-    if (!q) {
-        q = &ks->poison[ks->npoison++ % NPOISON];
-        *q = (struct poison){.part = k->part, .offset = k->offset};
+    if (!blame) {
+        unsigned n = ks->nsuspect < NSUSPECT ? ks->nsuspect : NSUSPECT;
+        struct suspect *q = NULL;
+        for (unsigned i = 0; i < n && !q; i++)
+            if (ks->suspect[i].part == k->part && ks->suspect[i].offset == k->offset)
+                q = &ks->suspect[i];
+        if (!q) {
+            q = &ks->suspect[ks->nsuspect++ % NSUSPECT];
+            *q = (struct suspect){.part = k->part, .offset = k->offset};
+        }
+        if (++q->tries < MAX_TRIES)
+            return;
     }
-    q->tries++;
-    q->cause |= blame || q->tries >= MAX_TRIES;
-    snprintf(q->reason, sizeof q->reason, "%s", why);
+    struct poison *p = &ks->poison[ks->npoison++ % NPOISON];
+    *p = (struct poison){.part = k->part, .offset = k->offset};
+    snprintf(p->reason, sizeof p->reason, "%s", why);
 }
 
 const char *ksk_poison_find(const struct kafka_sink *ks, const struct weir_record *r)
 {
-    const struct poison *q = poison_of(ks, r->part, r->offset);
-    return q && q->cause ? q->reason : NULL;
+    unsigned n = ks->npoison < NPOISON ? ks->npoison : NPOISON;
+    for (unsigned i = 0; i < n; i++)
+        if (ks->poison[i].part == r->part && ks->poison[i].offset == r->offset)
+            return ks->poison[i].reason;
+    return NULL;
 }
 
 /* The topic rejected k's message for good (its delivery report). Returns 0

@@ -440,7 +440,7 @@ static int prom_parts(const struct weir_metrics_registry *r, struct weir_buf *b)
                 const struct weir_part_metrics *pm = &m->part[p];
                 if (!weir_metric_get(&pm->assigned) || pm->partition < 0)
                     continue; /* a file: no offsets to speak of */
-                char topic[200];
+                char topic[300]; /* Kafka's 249 characters need no escapes */
                 label_value(topic, sizeof topic, pm->topic);
                 int64_t v =
                     (int64_t)weir_metric_get((const uint64_t *)((const char *)pm + g[j].off));

@@ -48,8 +48,6 @@ static int next_step(const char **p, struct step *s)
     return 0;
 }
 
-/* VALUE as JSON, or as a string when it is not JSON; NULL when out of
- * memory (which must not turn "0.5" into the string "0.5"). */
 static int utf8_text(const char *s)
 {
     for (size_t i = 0, n = strlen(s), k; i < n; i += k)
@@ -58,6 +56,8 @@ static int utf8_text(const char *s)
     return 1;
 }
 
+/* VALUE as JSON, or as a string when it is not JSON; NULL when out of
+ * memory (which must not turn "0.5" into the string "0.5"). */
 static json_t *value_of(const char *text)
 {
     json_error_t jerr;

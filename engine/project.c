@@ -129,8 +129,6 @@ int weir_glob_is_pattern(const char *p)
     return strchr(p, '*') || strchr(p, '?');
 }
 
-/* Iterative matching with one backtrack point: linear for the patterns
- * people write ("V*", "*_id", "TX_?RAUD*"). */
 /* The end of the UTF-8 character that starts at s[i]: '?' and '*' step
  * over characters (a name's "é" is one), not bytes. */
 static size_t char_end(const char *s, size_t n, size_t i)
@@ -140,6 +138,8 @@ static size_t char_end(const char *s, size_t n, size_t i)
     return i;
 }
 
+/* Iterative matching with one backtrack point: linear for the patterns
+ * people write ("V*", "*_id", "TX_?RAUD*"). */
 int weir_glob_match(const char *p, const char *s, size_t n)
 {
     size_t i = 0;
