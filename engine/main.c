@@ -383,8 +383,9 @@ static void summary(const struct weir_pipeline *pl, const struct weir_run_result
                  r->http_cpu_ns / 1e9, (unsigned long long)r->http_requests,
                  r->http_requests ? r->http_cpu_ns / 1e3 / (double)r->http_requests : 0.0);
     for (size_t k = 0; timing && k < pl->nops && k < 64; k++)
-        weir_log(WEIR_LOG_INFO, "  operators[%zu] %-12s %8.1f ns/record", k, pl->ops[k].type->name,
-                t->records_in ? (double)t->op_ns[k] / (double)t->records_in : 0.0);
+        weir_log(WEIR_LOG_INFO, "  %s %-12s %8.1f ns/record",
+                 weir_pipeline_op_path(pl, k, (char[48]){0}, 48), pl->ops[k].type->name,
+                 t->records_in ? (double)t->op_ns[k] / (double)t->records_in : 0.0);
 }
 
 /* What the pipeline's sections run beside the workers (a "replay"). One at

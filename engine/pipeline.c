@@ -466,6 +466,16 @@ int weir_pipeline_file_op(const struct weir_pipeline *pl, size_t k)
     return (int)k - (int)made;
 }
 
+const char *weir_pipeline_op_path(const struct weir_pipeline *pl, size_t k, char *buf, size_t n)
+{
+    int at = weir_pipeline_file_op(pl, k);
+    if (at < 0)
+        snprintf(buf, n, "operators (implicit extract)");
+    else
+        snprintf(buf, n, "operators[%d]", at);
+    return buf;
+}
+
 const void *weir_pipeline_section(const struct weir_pipeline *pl, const char *name)
 {
     for (size_t k = 0; k < pl->nsections; k++)

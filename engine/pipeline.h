@@ -136,5 +136,8 @@ const void *weir_pipeline_section(const struct weir_pipeline *pl, const char *na
 /* Operator k's index in the file's "operators" (pl->ops may begin with an
  * implicit extract the file does not have: -1 for it), for messages. */
 int weir_pipeline_file_op(const struct weir_pipeline *pl, size_t k);
+/* "operators[N]" with N the file's index, or "operators (implicit extract)",
+ * into buf; returns buf. */
+const char *weir_pipeline_op_path(const struct weir_pipeline *pl, size_t k, char *buf, size_t n);
 
 #endif

@@ -297,9 +297,8 @@ static void progress(struct run_state *st)
 
 /* ---- reload (SIGHUP, the file watch) ----------------------------------------- */
 
-/* Every worker not yet done has taken the last reload. One whose run ended
- * but that is still closing (a Kafka consumer takes a while) still uses its
- * old sinks: it counts as behind until it is done. */
+/* Every worker not yet done took the last reload: one whose run ended but
+ * that is still closing (a Kafka consumer) uses its old sinks till done. */
 static int reload_applied(struct run_state *st)
 {
     for (int i = 0; i < st->n; i++) {
@@ -392,8 +391,8 @@ static void reload_watch(struct run_state *st)
     if (plan->kind == WEIR_RELOAD_OPTIONS) {
         for (int k = 0; k < 64 && o + 16 < sizeof list; k++)
             if ((plan->changed >> k) & 1)
-                o += (size_t)snprintf(list + o, sizeof list - o, "%soperators[%d]", o ? ", " : "",
-                                      k);
+                o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", o ? ", " : "",
+                                      weir_pipeline_op_path(pl, (size_t)k, (char[48]){0}, 48));
         weir_log(WEIR_LOG_INFO, "reload applied by every worker: %s made again from the new "
                  "file (keyed state kept where its layout is unchanged); the source, the sinks and "
                  "the other operators (with their state) went on; pipeline versions in memory: %zu",
@@ -404,8 +403,9 @@ static void reload_watch(struct run_state *st)
     for (size_t k = 0; k < pl->nops; k++) {
         kept_ops += plan->op_from[k] >= 0;
         if (plan->op_from[k] < 0 && o + 48 < sizeof list)
-            o += (size_t)snprintf(list + o, sizeof list - o, "%soperators[%zu] (%s)",
-                                  o ? ", " : "", k, pl->ops[k].type->name);
+            o += (size_t)snprintf(list + o, sizeof list - o, "%s%s (%s)", o ? ", " : "",
+                                  weir_pipeline_op_path(pl, k, (char[48]){0}, 48),
+                                  pl->ops[k].type->name);
     }
     for (size_t k = 0; k <= pl->nsinks; k++)
         kept_sinks += plan->sink_from[k] >= 0;

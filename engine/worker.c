@@ -76,7 +76,8 @@ static void chain_run(struct weir_worker *w, struct weir_batch *b, size_t from)
         op->held--;
         if (rc < 0) {
             struct weir_error e;
-            weir_error_set(&e, rc, "operators[%d] (%s) failed: %s", weir_pipeline_file_op(w->pl, k),
+            char at[48];
+            weir_error_set(&e, rc, "%s (%s) failed: %s", weir_pipeline_op_path(w->pl, k, at, 48),
                            op->type->name, strerror(-rc));
             weir_worker_fail(w, &e);
             break;
@@ -193,7 +194,7 @@ int weir_worker_op_init(struct weir_worker *w, struct weir_op *op, const struct 
     op->loop = w->loop;
     op->engine = &w->op_engine;
     if (op->type->init && op->type->init(op, err) < 0)
-        return weir_error_prefix(err, "operators[%d] (%s)", weir_pipeline_file_op(pl, k),
+        return weir_error_prefix(err, "%s (%s)", weir_pipeline_op_path(pl, k, (char[48]){0}, 48),
                                  op->type->name);
     return 0;
 }
