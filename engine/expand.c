@@ -100,15 +100,10 @@ static int read_secret(const char *file, struct weir_buf *out, const char *pipel
     }
     while (out->len > 0 && (out->data[out->len - 1] == '\n' || out->data[out->len - 1] == '\r'))
         out->len--;
-    const char *bad = out->len > SECRET_MAX                     ? "a file over 1 MiB"
+    const char *bad = out->len > SECRET_MAX                        ? "a file over 1 MiB"
                       : out->len && memchr(out->data, 0, out->len) ? "a NUL byte in it"
-                                                                 : NULL;
-    for (size_t i = 0; !bad && i < out->len;) {
-        size_t k = weir_utf8_seqlen(out->data + i, out->len - i);
-        if (!k)
-            bad = "bytes that are not UTF-8";
-        i += k;
-    }
+                      : !weir_utf8_valid(out->data, out->len)      ? "bytes that are not UTF-8"
+                                                                   : NULL;
     if (bad) {
         weir_diag_add(d, path, "expected UTF-8 text in %s (after '@'), got %s", where, bad);
         return 1;
@@ -132,13 +127,11 @@ static int expand_one(json_t *v, const char *pipeline_file, struct weir_diag *d,
         a = b;
     }
     if (json_string_setn(v, a->data, a->len) < 0) { /* jansson takes UTF-8 only */
-        int utf8 = 1;
-        for (size_t i = 0, k; utf8 && i < a->len; i += k)
-            utf8 = (k = weir_utf8_seqlen(a->data + i, a->len - i)) != 0;
         weir_diag_add(d, path,
-                      utf8 ? "out of memory"
-                           : "expected UTF-8 text, got bytes that are not UTF-8 from an "
-                             "environment variable (${...})");
+                      weir_utf8_valid(a->data, a->len)
+                          ? "out of memory"
+                          : "expected UTF-8 text, got bytes that are not UTF-8 from an "
+                            "environment variable (${...})");
         return 1;
     }
     return 0;

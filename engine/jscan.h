@@ -124,5 +124,7 @@ size_t weir_jstr_unescape(const char *src, uint32_t len, char *dst);
  * points above U+10FFFF, stray continuation bytes, or a sequence cut short
  * by avail). avail must be >= 1. */
 size_t weir_utf8_seqlen(const char *p, size_t avail);
+/* Whether p[0..n) is all valid UTF-8 (weir_utf8_seqlen's rules). */
+int weir_utf8_valid(const char *p, size_t n);
 
 #endif

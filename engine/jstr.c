@@ -135,3 +135,11 @@ int weir_jkey_eq_escaped(const unsigned char *raw, uint32_t rawlen, const char *
     }
     return at == wlen;
 }
+
+int weir_utf8_valid(const char *p, size_t n)
+{
+    for (size_t i = 0, k; i < n; i += k)
+        if (!(k = weir_utf8_seqlen(p + i, n - i)))
+            return 0;
+    return 1;
+}

@@ -48,14 +48,6 @@ static int next_step(const char **p, struct step *s)
     return 0;
 }
 
-static int utf8_text(const char *s)
-{
-    for (size_t i = 0, n = strlen(s), k; i < n; i += k)
-        if (!(k = weir_utf8_seqlen(s + i, n - i)))
-            return 0;
-    return 1;
-}
-
 /* VALUE as JSON, or as a string when it is not JSON; NULL when out of
  * memory (which must not turn "0.5" into the string "0.5"). */
 static json_t *value_of(const char *text)
@@ -126,9 +118,10 @@ int weir_override_apply(json_t *root, const struct weir_override *set, struct we
                                    : json_array_set_new(node, (size_t)s.index, v);
             if (rc < 0) { /* jansson takes UTF-8 only: json_string refused the value */
                 weir_diag_add(diag, where,
-                              utf8_text(set->value) ? "out of memory"
-                                                    : "expected UTF-8 text, got bytes that are not "
-                                                      "UTF-8");
+                              weir_utf8_valid(set->value, strlen(set->value))
+                                  ? "out of memory"
+                                  : "expected UTF-8 text, got bytes that are not "
+                                    "UTF-8");
                 return 1;
             }
             return 0;
