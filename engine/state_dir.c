@@ -3,8 +3,12 @@
  * One file per pipeline and source partition,
  * "<dir>/<pipeline>.<topic>.<partition>.state" with '/', '.' and other unsafe
  * bytes of the names turned into '_' (an older weir's "<topic>.<partition>.state"
- * is read when that is missing): a magic, a version and
- * then entries [u32 klen][u32 vlen][key][value]. A run reads it back when its
+ * is read when that is missing): a magic, a version, entries
+ * [u32 klen][u32 vlen][key][value] and an end: [u32 end magic][u32 0]
+ * [u64 entries][u64 FNV-1a of every byte before the end]. Without the end a
+ * file cut between two entries would read as a smaller state, its later keys
+ * lost unsaid; the hash catches bytes changed inside one (version 1 files,
+ * from before the end, are still read). A run reads it back when its
  * partition is assigned (before the loop runs: a file source assigns its one
  * partition when it opens) and writes the whole state again at the end of a
  * run that went well, to a temporary file that is fsync'd and renamed over
@@ -30,11 +34,19 @@
 #include "engine/worker.h"
 
 #define DIR_MAGIC 0x52445357u /* "WSDR" read as a little-endian uint32 */
-#define DIR_VERSION 1u
+#define DIR_VERSION   2u
+#define DIR_END_MAGIC 0x45445357u /* "WSDE" */
+#define DIR_END_LEN   24u
+
+struct dir_end {
+    uint32_t magic, zero;
+    uint64_t entries, hash;
+};
 
 struct dir_part {
     char *path;
     struct weir_buf data; /* entries written since the last sync */
+    uint64_t entries;     /* in data */
     struct dir_part *next;
 };
 
@@ -230,6 +242,41 @@ static int read_file(const char *path, struct weir_buf *out)
     return rc;
 }
 
+static uint64_t fnv1a(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    uint64_t h = 0xcbf29ce484222325u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 0x100000001b3u;
+    return h;
+}
+
+static int end_append(struct dir_part *p)
+{
+    struct dir_end end = {DIR_END_MAGIC, 0, p->entries, fnv1a(p->data.data, p->data.len)};
+    _Static_assert(sizeof end == DIR_END_LEN, "the end is 24 bytes, unpadded");
+    return weir_buf_append(&p->data, &end, sizeof end);
+}
+
+/* Entries up to *len (the whole file, or the bytes before its end once the
+ * end checks out); a version 2 file without a whole end is damaged. */
+static int entries_end(const struct weir_buf *b, uint32_t version, size_t *len, uint64_t *count)
+{
+    *len = b->len;
+    *count = UINT64_MAX; /* version 1: not counted */
+    if (version == 1)
+        return 0;
+    struct dir_end end;
+    if (b->len < 8 + sizeof end)
+        return -EINVAL;
+    *len = b->len - sizeof end;
+    memcpy(&end, b->data + *len, sizeof end);
+    if (end.magic != DIR_END_MAGIC || end.zero || end.hash != fnv1a(b->data, *len))
+        return -EINVAL;
+    *count = end.entries;
+    return 0;
+}
+
 static int parse(struct weir_durable *d, uint32_t part, const struct weir_buf *b)
 {
     uint32_t head[2];
@@ -238,23 +285,26 @@ static int parse(struct weir_durable *d, uint32_t part, const struct weir_buf *b
     if (b->len < sizeof head)
         return -EINVAL;
     memcpy(head, b->data, sizeof head);
-    if (head[0] != DIR_MAGIC || head[1] != DIR_VERSION)
+    size_t len;
+    uint64_t count, seen = 0;
+    if (head[0] != DIR_MAGIC || (head[1] != 1 && head[1] != DIR_VERSION) ||
+        entries_end(b, head[1], &len, &count) < 0)
         return -EINVAL;
     size_t off = sizeof head;
-    while (off < b->len) {
+    for (; off < len; seen++) {
         uint32_t kv[2];
-        if (b->len - off < sizeof kv)
+        if (len - off < sizeof kv)
             return -EINVAL;
         memcpy(kv, b->data + off, sizeof kv);
         off += sizeof kv;
-        if (b->len - off < (size_t)kv[0] + kv[1])
+        if (len - off < (size_t)kv[0] + kv[1])
             return -EINVAL;
         int rc = d->entry(d, part, b->data + off, kv[0], kv[1] ? b->data + off + kv[0] : NULL, kv[1]);
         if (rc < 0)
             return rc;
         off += (size_t)kv[0] + kv[1];
     }
-    return 0;
+    return count == UINT64_MAX || count == seen ? 0 : -EINVAL;
 }
 
 /* The file an older weir wrote (named without the pipeline), read when no
@@ -313,6 +363,7 @@ static int dir_write(struct weir_durable *d, const char *topic, int32_t partitio
     if (weir_buf_append(&p->data, kv, sizeof kv) < 0 || weir_buf_append(&p->data, key, klen) < 0 ||
         (value && weir_buf_append(&p->data, value, vlen) < 0))
         return -ENOMEM;
+    p->entries++;
     return 0;
 }
 
@@ -357,10 +408,15 @@ static int dir_sync(struct weir_durable *d, struct weir_error *err)
             if (weir_buf_append(&p->data, head, sizeof head) < 0)
                 return weir_error_set(err, -ENOMEM, "out of memory");
         }
+        if (end_append(p) < 0)
+            return weir_error_set(err, -ENOMEM, "out of memory");
         int rc = write_whole(p->path, &p->data);
-        if (rc < 0)
+        if (rc < 0) {
+            p->data.len -= DIR_END_LEN; /* a retry writes its own end */
             return weir_error_set(err, rc, "cannot write %s: %s", p->path, strerror(-rc));
+        }
         p->data.len = 0;
+        p->entries = 0;
     }
     return 0;
 }

@@ -19,6 +19,9 @@
 #  11. "durable": true in the file, without --state-dir: said, not silent.
 #  12. Operators moved since the state was saved: its records are skipped,
 #      said (they were dropped silently).
+#  13. A state file cut between two entries, or with a byte changed inside
+#      one, is damaged (it read as a smaller state, the rest lost unsaid); a
+#      version 1 file (from before the end marker) is still read.
 set -euo pipefail
 SRC=${WEIR_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 WEIR=${WEIR_BIN:-$SRC/build/weir}
@@ -338,6 +341,47 @@ if grep -q 'saved records skipped (the first saved by the operator at position 1
     ok "state saved under moved operators is skipped, and said"
 else
     bad "moved operators: $(cat "$WORK/m2.log")"
+fi
+
+# 13. The end marker. cut.py FILE MODE rewrites FILE: "cut" after its first
+# entry (the header and one whole entry, no end), "flip" one byte of the last
+# entry's value, "v1" as version 1 wrote it (no end).
+cat >"$WORK/cut.py" <<'PY'
+import struct, sys
+path, mode = sys.argv[1], sys.argv[2]
+b = bytearray(open(path, "rb").read())
+assert struct.unpack_from("<II", b)[1] == 2 and len(b) > 8 + 24, "not a version 2 file"
+body = b[:-24]
+if mode == "cut":
+    klen, vlen = struct.unpack_from("<II", body, 8)
+    assert 16 + klen + vlen < len(body), "one entry only"
+    b = body[:16 + klen + vlen]
+elif mode == "flip":
+    b[-25] ^= 1
+else:
+    struct.pack_into("<I", body, 4, 1)
+    b = body
+open(path, "wb").write(bytes(b))
+PY
+run "$WORK/p.json" "$WORK/p-a.jsonl" "$WORK/e1.jsonl" --state-dir "$WORK/end" 2>/dev/null
+for mode in cut flip; do
+    rm -rf "$WORK/end-$mode" && cp -r "$WORK/end" "$WORK/end-$mode"
+    /usr/bin/python3 "$WORK/cut.py" "$(ls "$WORK/end-$mode"/*.state)" $mode
+    rc=0
+    run "$WORK/p.json" "$WORK/p-b.jsonl" "$WORK/e2.jsonl" --state-dir "$WORK/end-$mode" \
+        2>"$WORK/err.txt" || rc=$?
+    if ((rc == 1)) && grep -q "damaged" "$WORK/err.txt"; then
+        ok "a state file $( [ $mode = cut ] && echo "cut between entries" || echo "with a byte changed") is damaged"
+    else
+        bad "state file, $mode: rc $rc, $(cat "$WORK/err.txt")"
+    fi
+done
+/usr/bin/python3 "$WORK/cut.py" "$(ls "$WORK/end"/*.state)" v1
+run "$WORK/p.json" "$WORK/p-b.jsonl" "$WORK/e2.jsonl" --state-dir "$WORK/end"
+if cat "$WORK/e1.jsonl" "$WORK/e2.jsonl" | cmp -s - "$WORK/p-whole.jsonl"; then
+    ok "a version 1 state file (no end) is still read"
+else
+    bad "a version 1 state file: the two runs differ from one"
 fi
 
 echo "$passed passed, $failed failed"
