@@ -5,8 +5,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int is_muted(const struct weir_diag *d, const char *path)
+{
+    for (size_t i = 0; path && i < d->nmuted; i++) {
+        size_t n = strlen(d->muted[i]);
+        if (strncmp(path, d->muted[i], n) == 0 && strchr(".[", path[n]))
+            return 1; /* path[n] == '\0' too: strchr finds the terminator */
+    }
+    return 0;
+}
+
+void weir_diag_mute(struct weir_diag *d, const char *path)
+{
+    if (!path || !*path || is_muted(d, path))
+        return;
+    char **muted = realloc(d->muted, (d->nmuted + 1) * sizeof *muted);
+    if (!muted)
+        return; /* a consequence may be said too: no worse than before */
+    d->muted = muted;
+    if ((d->muted[d->nmuted] = strdup(path)))
+        d->nmuted++;
+}
+
 void weir_diag_add(struct weir_diag *d, const char *path, const char *fmt, ...)
 {
+    if (is_muted(d, path))
+        return;
     char body[768];
     va_list ap;
     va_start(ap, fmt);
@@ -44,6 +68,9 @@ void weir_diag_free(struct weir_diag *d)
     for (size_t i = 0; i < d->n; i++)
         free(d->msgs[i]);
     free(d->msgs);
-    d->msgs = NULL;
-    d->n = d->cap = 0;
+    for (size_t i = 0; i < d->nmuted; i++)
+        free(d->muted[i]);
+    free(d->muted);
+    d->msgs = d->muted = NULL;
+    d->n = d->cap = d->nmuted = 0;
 }

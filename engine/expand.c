@@ -142,8 +142,12 @@ static int walk(json_t *v, const char *pipeline_file, struct weir_diag *d, const
 {
     char sub[512];
     int bad = 0;
-    if (json_is_string(v))
-        return expand_one(v, pipeline_file, d, path, a, b);
+    if (json_is_string(v)) {
+        if (!expand_one(v, pipeline_file, d, path, a, b))
+            return 0;
+        weir_diag_mute(d, path); /* left as written: validating it would say it again */
+        return 1;
+    }
     if (json_is_object(v)) {
         const char *key;
         json_t *x;

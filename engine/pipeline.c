@@ -636,12 +636,16 @@ int weir_pipeline_load_opts(const char *file, const struct weir_load_opts *o,
     int bad = 0;
     if (o->embedded)
         weir_override_embedded(pl->root);
+    /* A --set that did not apply or a ${VAR} that is not set leaves its
+     * value as the file wrote it: the rest is still checked, every problem
+     * said in one go, with what follows from those values muted. */
     for (size_t i = 0; i < o->nsets; i++)
-        bad += weir_override_apply(pl->root, &o->sets[i], diag);
-    if (!bad)
-        bad = weir_expand_strings(pl->root, pl->file, diag);
-    if (!bad)
-        bad = load_root(pl, o, diag);
+        if (weir_override_apply(pl->root, &o->sets[i], diag)) {
+            weir_diag_mute(diag, o->sets[i].path);
+            bad++;
+        }
+    bad += weir_expand_strings(pl->root, pl->file, diag);
+    bad += load_root(pl, o, diag);
     if (bad) {
         weir_pipeline_free(pl);
         return -EINVAL;

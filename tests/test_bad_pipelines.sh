@@ -112,6 +112,15 @@ validate "--set operators[3].quantile=high (not JSON: a string)" 2 "$T/exp" "$GO
 # options: overriding one reached a use-after-free.
 printf '%s\n' "$GOOD: __implicit: unknown option; expected one of: name, features, source, operators, sinks, dead_letter, replay, http, reload, allowed_lateness, state" >"$T/exp"
 validate "--set __implicit=0 --set operators=[]" 2 "$T/exp" "$GOOD" --set '__implicit=0' --set 'operators=[]'
+# A --set that does not apply and a ${VAR} that is not set do not stop the
+# check: the other problems come in the same round (only the first came),
+# and what the unexpanded value would make validation say is not said.
+printf '%s\n' "$GOOD: --set operators[9].x: index 9 is out of range: \"operators\" has 4 elements" \
+    "$GOOD: source.format: expected the environment variable WEIR_TEST_UNSET_FMT to be set, got it unset" \
+    "$GOOD: operators[3].quantile: expected a number in (0,1), got 1.5" "$GOOD: 3 problems" >"$T/exp"
+unset WEIR_TEST_UNSET_FMT
+validate "a failed --set, an unset \${VAR} and a bad value, all said" 2 "$T/exp" "$GOOD" \
+    --set 'operators[9].x=1' --set 'source.format=${WEIR_TEST_UNSET_FMT}' --set 'operators[3].quantile=1.5'
 # A malformed --set is a usage error.
 "$WEIR_BIN" validate "$GOOD" --set 'operators[3].quantile' >"$T/out" 2>"$T/err"
 rc=$?
