@@ -210,9 +210,10 @@ static void ckpt_done(struct weir_ticket *t)
                            ks->cl.what, ks->s->worker->durable.where);
             weir_worker_fail(ks->s->worker, &e);
         }
-        return;
+    } else {
+        ks_ckpt_covered(ks);
     }
-    ks_ckpt_covered(ks);
+    ks_revoke_check(ks); /* a revocation waits for this one */
 }
 
 /* The checkpoint is acknowledged: what it covers may be committed. */
@@ -282,6 +283,14 @@ int ks_ckpt_final(struct kafka_source *ks)
     return 1;
 }
 
+static void ckpt_start(struct kafka_source *ks)
+{
+    ks->ckpt_busy = 1;
+    ks_flush_batch(ks);
+    ks->ckpt_q = (struct weir_quiesce){.done = ckpt_quiesced, .ctx = ks, .why = WEIR_FLUSH_COMMIT};
+    weir_worker_quiesce(ks->s->worker, &ks->ckpt_q);
+}
+
 void ks_ckpt_maybe(struct kafka_source *ks)
 {
     if (!ks->durable || ks->txn || ks->ckpt_busy || ks->stopping)
@@ -290,10 +299,7 @@ void ks_ckpt_maybe(struct kafka_source *ks)
     if (now - ks->ckpt_last < ks->c->checkpoint_interval_ns)
         return;
     ks->ckpt_last = now;
-    ks->ckpt_busy = 1;
-    ks_flush_batch(ks);
-    ks->ckpt_q = (struct weir_quiesce){.done = ckpt_quiesced, .ctx = ks, .why = WEIR_FLUSH_COMMIT};
-    weir_worker_quiesce(ks->s->worker, &ks->ckpt_q);
+    ckpt_start(ks);
 }
 
 /* ---- rebalancing ----------------------------------------------------------- */
@@ -374,9 +380,22 @@ void ks_revoke_check(struct kafka_source *ks)
 {
     if (!ks->revoking || ks->txn || ks->revoke_q.done)
         return; /* exactly-once waits for its commit; or the operators are still flushing */
-    if (!pending_in(ks, ks->revoked) || ks->s->worker->failed ||
-        weir_now_ns() >= ks->revoke_deadline)
+    /* A checkpoint in flight has written (or is writing) state to the
+     * changelog that covers offsets the commit must cover too: finished
+     * before it is acknowledged, the next owner restores that state and reads
+     * those records again (counted twice). */
+    int waiting = pending_in(ks, ks->revoked) || ks->ckpt_busy;
+    if (!waiting || ks->s->worker->failed)
         ks_revoke_finish(ks);
+    else if (weir_now_ns() >= ks->revoke_deadline) {
+        if (ks->ckpt_busy)
+            weir_log(WEIR_LOG_WARN,
+                     "%s: a checkpoint of the state changelog was not acknowledged "
+                     "within drain_timeout of a revocation: the next owner may count the records "
+                     "since the one before twice in its keyed state\n",
+                     ks->cl.what);
+        ks_revoke_finish(ks);
+    }
 }
 
 static void revoke_quiesced(struct weir_worker *w, void *ctx)
@@ -424,6 +443,11 @@ static void revoke_begin(struct kafka_source *ks, const rd_kafka_topic_partition
     ks_flush_batch(ks);
     ks->revoke_q = (struct weir_quiesce){.done = revoke_quiesced, .ctx = ks, .why = WEIR_FLUSH_REVOKE};
     weir_worker_quiesce(ks->s->worker, &ks->revoke_q);
+    /* With durable state, offsets are committable only as far as a
+     * checkpoint covers: one now, which the revocation waits for, so the next
+     * owner reads again only what came after it, not all since the last. */
+    if (ks->durable && !ks->ckpt_busy && !ks->stopping)
+        ckpt_start(ks);
 }
 
 /* Partitions this consumer now owns start with clean offset tracking.

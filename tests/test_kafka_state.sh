@@ -18,6 +18,12 @@
 #      takes its partitions back at once — outputs resume well within the
 #      group's 45 s session timeout, which a dynamic member would wait out —
 #      and the outputs are again exactly the reference's.
+#   5. at-least-once, a second process joins mid-stream (no periodic
+#      checkpoint: checkpoint_interval 10 min): the revocation checkpoints
+#      the state and waits for it, so its commit covers all that was
+#      processed: the outputs are exactly the reference's, none twice (the
+#      next owners read again from the last checkpoint's offsets, or from
+#      the start, before).
 # The changelog topic must exist, compacted, with the source's partitions.
 # Env: WEIR_BIN, WEIR_SRC; optional WEIR_KAFKA_STATE_PORT (19492),
 # WEIR_KAFKA_STATE_RECORDS (12000).
@@ -216,5 +222,34 @@ ok "4: static membership: a restart takes its partitions back without waiting ou
 wait_lag0 weir-s4 s4-in 3 || fail "4: lag not 0 after 240 s: $(tail -n3 "$WORK/s4-b.log")"
 stop_weir 60 || fail "4: weir exited with status $? after SIGTERM: $(tail -n3 "$WORK/s4-b.log")"
 check_outputs s4-out "4: static membership, kill -9 and restart"
+
+# ---- 5. at-least-once: a revocation commits what was processed ----------------------------------
+broker topic-create s5-in 4 >/dev/null
+broker topic-create s5-out 4 >/dev/null
+broker produce s5-in "$WORK/in.txt" --key-separator '|'
+SETS5=(--set "source.brokers=$BOOT" --set 'source.topics=["s5-in"]' --set source.group=weir-s5
+       --set source.guarantee=at_least_once --set source.checkpoint_interval=10m
+       --set sinks[0].topic=s5-out --set 'state={"changelog": "weir-s5-changelog"}' "${SLOW[@]}"
+       --set source.max_inflight_records=20)
+start_weir "$WORK/s5-a.log" "$PL" --workers 1 "${SETS5[@]}"
+PID_A=$WEIR_PID
+wait_count s5-out $((N / 10)) 120 >/dev/null || fail "5: no progress: $(tail -n3 "$WORK/s5-a.log")"
+start_weir "$WORK/s5-b.log" "$PL" --workers 1 "${SETS5[@]}"
+PID_B=$WEIR_PID
+deadline=$((SECONDS + 60))
+until grep -q 'assigned [1-9]' "$WORK/s5-b.log"; do
+    ((SECONDS < deadline)) || fail "5: B was assigned nothing within 60 s: $(tail -n3 "$WORK/s5-b.log")"
+    sleep 0.2
+done
+n=$(kafka_topic_count s5-out)
+say "5: B took partitions with $n of $N messages in s5-out"
+((n < N)) || fail "5: the rebalance came after every input had an output: it proves nothing"
+grep -q 'revoked [1-9]' "$WORK/s5-a.log" || fail "5: A had nothing revoked: $(grep -i 'partition' "$WORK/s5-a.log" | head -3)"
+wait_lag0 weir-s5 s5-in 4 || fail "5: lag not 0 after 240 s: $(tail -n3 "$WORK/s5-b.log")"
+stop_weir 60 || fail "5: B exited with status $? after SIGTERM: $(tail -n3 "$WORK/s5-b.log")"
+PID_B=""
+WEIR_PID=$PID_A
+stop_weir 60 || fail "5: A exited with status $? after SIGTERM: $(tail -n3 "$WORK/s5-a.log")"
+check_outputs s5-out "5: at-least-once, a member joined mid-stream"
 
 echo "$passed passed, $failed failed"
