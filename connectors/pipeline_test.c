@@ -253,7 +253,22 @@ static void beside(const char *test_file, const char *name, char *out, size_t si
 
 struct totals {
     unsigned passed, failed;
+    int interrupted; /* SIGINT/SIGTERM: no case after it runs */
 };
+
+/* A stop asked for between two runs (while a case's input is written or its
+ * topics read back) is taken here; one during a run ends that run. */
+static int stop_asked(struct totals *t)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    const struct timespec now = {0, 0};
+    if (sigtimedwait(&set, NULL, &now) > 0)
+        t->interrupted = 1;
+    return t->interrupted;
+}
 
 /* Compares a case's outputs with its expectations; the differences go to d. */
 static void compare(const json_t *c, const json_t *pipeline, const struct weir_ptest_result *r,
@@ -294,6 +309,12 @@ static void run_case(const char *test_file, const char *pipeline_file, const jso
     uint64_t t0 = weir_now_ns();
     int rc = weir_ptest_case_run(pipeline_file, pipeline, c, &r, &err);
     struct weir_ptest_diffs d = {.limit = 20};
+    if (rc == -EINTR) {
+        printf("stop %s: %s: interrupted by a signal; no later case runs\n", test_file, c->name);
+        t->interrupted = 1;
+        weir_ptest_result_free(&r);
+        return;
+    }
     if (rc < 0)
         weir_ptest_diff(&d, "%s", err.msg[0] ? err.msg : strerror(-rc));
     else
@@ -369,6 +390,8 @@ static int test_one(const char *arg, int allow_unsafe, struct totals *t)
     size_t i;
     const json_t *c;
     json_array_foreach(rc == 0 ? json_object_get(root, "tests") : NULL, i, c) {
+        if (stop_asked(t))
+            break;
         char input[4096];
         const char *in = json_string_value(json_object_get(c, "input_file"));
         if (in)
@@ -407,7 +430,7 @@ static int test_main(int argc, char **argv)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     struct totals t = {0};
-    for (int i = 2; i < argc; i++) {
+    for (int i = 2; i < argc && !t.interrupted; i++) {
         if (argv[i][0] == '-')
             continue;
         nfiles++;
@@ -417,8 +440,11 @@ static int test_main(int argc, char **argv)
         fprintf(stderr, "weir: test needs a test file; try: weir help test\n");
         return EXIT_USAGE;
     }
-    printf("%u passed, %u failed%s\n", t.passed, t.failed,
-           broken ? " (and broken test files, above)" : "");
+    printf("%u passed, %u failed%s%s\n", t.passed, t.failed,
+           broken ? " (and broken test files, above)" : "",
+           t.interrupted ? " (interrupted: the cases after it did not run)" : "");
+    if (t.interrupted)
+        return EXIT_FAILED; /* not all ran: never a pass */
     return broken ? EXIT_USAGE : t.failed ? EXIT_FAILED : 0;
 }
 

@@ -172,6 +172,30 @@ expect "pipeline without tests" 2 \
     stderr "$T/lonely.test.json: unable to open $T/lonely.test.json: No such file or directory (weir test reads a pipeline's cases from the .test.json file beside it)"
 grep -q -- "-1:-1" "$T/err" && fail "a test file not read: jansson's -1:-1 for a place" || ok
 
+# SIGINT during a case's run: that case is not compared (its outputs are a
+# part), no later case runs, exit 1 (the run drained, its partial output was
+# compared, and the next cases ran on).
+/usr/bin/python3 -c '
+import datetime, random, sys
+t, d = datetime.datetime(2014, 4, 10), datetime.timedelta(minutes=5)
+random.seed(1)
+with open(sys.argv[1], "w") as f:
+    f.write("timestamp,value\n")
+    for i in range(400000):
+        f.write("%s,%.3f\n" % ((t + i * d).strftime("%Y-%m-%d %H:%M:%S"), 90 + 3 * random.random()))
+' "$T/big.csv"
+cpu_case big.test.json '{"name": "long", "input_file": "'$T'/big.csv", "input": [], "expect": {"alerts": 0}},
+  {"name": "after", "input": [], "expect": {}}'
+"$WEIR_BIN" test "$T/big.test.json" >"$T/out" 2>"$T/err" </dev/null &
+pid=$!
+sleep 1.5
+kill -INT $pid
+wait $pid
+RC=$?
+expect "SIGINT during a case" 1 stdout "stop $T/big.test.json: long: interrupted by a signal; no later case runs" \
+    stdout "0 passed, 0 failed (interrupted: the cases after it did not run)"
+grep -q ": after (" "$T/out" && fail "a case ran after SIGINT: $(cat "$T/out")" || ok
+
 weir test
 expect "no file" 2 stderr "weir: test needs a test file"
 
