@@ -133,7 +133,7 @@ static int match_features(struct model_conf *c, const json_t *raw, struct weir_p
         if (!c->features.v)
             return 1;
         for (size_t i = 0; i < m->nin; i++)
-            c->features.v[i] = m->feature[i]; /* the model lives as long as the conf */
+            c->features.v[i] = m->feature[i]; /* copies once checked: per_input() */
         c->features.n = m->nin;
         return 0;
     }
@@ -169,6 +169,9 @@ static int per_input(struct model_conf *c)
         if (!(c->reason[i] = malloc(len)) || !(c->input_name[i] = strdup(c->features.v[i])))
             return -ENOMEM;
         snprintf(c->reason[i], len, "model: feature %s is not finite", c->features.v[i]);
+        /* Names taken from the model file (no "features") were the first
+         * version's: a reload frees it while explanations still print them. */
+        c->features.v[i] = c->input_name[i];
     }
     return 0;
 }

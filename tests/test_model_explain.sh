@@ -129,11 +129,17 @@ run uncovered
 mkdir "$T/v" && cp "$T/binary.json" "$T/v/v1.json"
 pipeline swap "\"path\": \"$T/v\", \"reload_ms\": 20, \"explain\": true, \"explain_above\": 0"
 sed -i "s|\"path\": \"$T/input.jsonl\"|\"path\": \"-\"|" "$T/p_swap.json"
-{ head -5 "$T/input.jsonl"; sleep 0.3; cp "$T/uncovered.json" "$T/v/v2.json"; sleep 0.6; head -5 "$T/input.jsonl"; } |
+# Then v3, which has covers, is swapped in: the accounts name the inputs
+# still (without "features" the names were the first version's, which the
+# swap freed: read after free).
+{ head -5 "$T/input.jsonl"; sleep 0.3; cp "$T/uncovered.json" "$T/v/v2.json"; sleep 0.6; head -5 "$T/input.jsonl"
+  cp "$T/binary.json" "$T/v/v3.json"; sleep 0.6; head -5 "$T/input.jsonl"; } |
     "$WEIR_BIN" run "$T/p_swap.json" --quiet 2>"$T/swap.err"
 grep -qF "model version v2.json rejected, the current one keeps serving: \"explain\" needs each node's cover" "$T/swap.err" &&
-    [ "$(grep -c '"y_explain":"log-odds' "$T/swap.out.jsonl")" = 10 ] && ok ||
+    [ "$(grep -c '"y_explain":"log-odds' "$T/swap.out.jsonl")" = 15 ] && ok ||
     fail "a version without covers: $(cat "$T/swap.err")"
+grep -qF "v3.json" "$T/swap.err" && [ "$(tail -5 "$T/swap.out.jsonl" | grep -c '"y_explain":"log-odds [^"]* f[0-7]=')" = 5 ] && ok ||
+    fail "the accounts after a swap: $(tail -1 "$T/swap.out.jsonl"; cat "$T/swap.err")"
 # An autoencoder explains its reconstruction error: each input's share,
 # exactly, and what it reconstructed the input as (PyTorch's own network
 # as the reference, tests/model_torch.py); a classifier network the Shapley
