@@ -186,6 +186,16 @@ static int parse_args(int argc, char **argv, struct fit_cli *c)
         fprintf(stderr, "weir: fit: --type %s needs --label\n", type_name[c->type]);
         return -1;
     }
+    size_t n = strlen(c->out);
+    if (c->type == TYPE_XGBOOST && (n < 6 || strcmp(c->out + n - 5, ".json") != 0)) {
+        /* XGBoost picks its format by the name: another would be UBJSON or
+         * its old binary, which the model operator does not read */
+        fprintf(stderr,
+                "weir: fit: --type xgboost writes XGBoost's JSON model: --out must end "
+                "in .json, got \"%s\"\n",
+                c->out);
+        return -1;
+    }
     if (!is_pipeline(c->input) && (c->nsets || c->until_ms != INT64_MAX)) {
         fprintf(stderr, "weir: fit: --until and --set apply to a pipeline (PIPELINE.json), whose "
                 "features weir computes; %s is read as it is (write it with weir features "

@@ -316,6 +316,10 @@ expect_error 'bad.csv:3: the label: expected a number from 0 to 1' "$WEIR_BIN" f
 expect_error 'computes no numeric feature "nope"' "$WEIR_BIN" features "$T/p.json" \
     --features a,nope --out "$T/x.csv"
 expect_error 'needs --label' "$WEIR_BIN" fit "$T/f.csv" --type xgboost --out "$T/x"
+# XGBoost picks its format by the name: m.ubj was written as UBJSON, which
+# the model operator does not read, and the fit said nothing.
+expect_error 'writes XGBoost.s JSON model: --out must end in .json, got' "$WEIR_BIN" fit "$T/f.csv" \
+    --type xgboost --label y_lin --out "$T/m.ubj"
 # Accepted and then ignored, they would leave the user believing in a model
 # they did not get: a held-out cut on a CSV, another type's settings.
 expect_error '\-\-until and \-\-set apply to a pipeline' "$WEIR_BIN" fit "$T/f.csv" --type logistic \
@@ -328,35 +332,35 @@ expect_error 'reads a kafka source, which does not end' "$WEIR_BIN" features \
 # XGBoost stops on an infinite input (a C++ backtrace); as missing it would
 # train what weir's trees do not serve (NaN: the default way, inf: a value).
 printf 'a,y\n1,0\n2,1\ninf,0\n3,1\n1,0\n' >"$T/inf.csv"
-if "$WEIR_BIN" fit "$T/inf.csv" --type xgboost --label y --valid 0 --out "$T/x" 2>&1 |
+if "$WEIR_BIN" fit "$T/inf.csv" --type xgboost --label y --valid 0 --out "$T/x.json" 2>&1 |
     grep -q "built without XGBoost"; then echo "xgboost: not built, inf check skipped"
 else
     expect_error 'inf.csv:4: column "a" is inf (or above a float.s 3.4e38): XGBoost takes finite values only' "$WEIR_BIN" fit \
-        "$T/inf.csv" --type xgboost --label y --valid 0 --out "$T/x"
+        "$T/inf.csv" --type xgboost --label y --valid 0 --out "$T/x.json"
     sed -e '6s/^1,/-inf,/' -e '4s/^inf,/2,/' "$T/inf.csv" >"$T/ninf.csv"
     expect_error 'ninf.csv:6: column "a" is -inf (or below a float.s -3.4e38)' "$WEIR_BIN" fit "$T/ninf.csv" --type xgboost \
-        --label y --valid 0 --out "$T/x"
+        --label y --valid 0 --out "$T/x.json"
     sed '4s/^inf,/1e39,/' "$T/inf.csv" >"$T/big.csv" # beyond a float: read as inf
     expect_error 'big.csv:4: column "a" is inf (or above a float.s 3.4e38)' "$WEIR_BIN" fit "$T/big.csv" \
-        --type xgboost --label y --valid 0 --out "$T/x"
+        --type xgboost --label y --valid 0 --out "$T/x.json"
     sed '4s/^inf,0/2,inf/' "$T/inf.csv" >"$T/yinf.csv"
     expect_error 'yinf.csv:4: the label: expected a number from 0 to 1' "$WEIR_BIN" fit \
-        "$T/yinf.csv" --type xgboost --label y --valid 0 --out "$T/x"
+        "$T/yinf.csv" --type xgboost --label y --valid 0 --out "$T/x.json"
     # from a pipeline: q is 1/0 for some records
     expect_error 'feature "q" is inf (or above a float.s 3.4e38) in row [0-9]* (event time [0-9]* ms) of the features of' \
-        "$WEIR_BIN" fit "$T/p.json" --type xgboost --label y_circ --features a,b,q --out "$T/x"
+        "$WEIR_BIN" fit "$T/p.json" --type xgboost --label y_circ --features a,b,q --out "$T/x.json"
     # a nan label is unknown: the row is skipped, as an empty one
     sed '4s/^inf,0/2,nan/' "$T/inf.csv" >"$T/ynan.csv"
-    "$WEIR_BIN" fit "$T/ynan.csv" --type xgboost --label y --valid 0 --rounds 3 --out "$T/x" \
+    "$WEIR_BIN" fit "$T/ynan.csv" --type xgboost --label y --valid 0 --rounds 3 --out "$T/x.json" \
         --quiet 2>"$T/err" | grep -q '4 rows: .*rows without a label skipped' && ok ||
         fail "xgboost: a nan label: $(cat "$T/err")"
 fi
 expect_error '\-\-trees does nothing with \-\-type mlp' "$WEIR_BIN" fit "$T/f.csv" --type mlp \
-    --label y_lin --trees 5 --out "$T/x"
+    --label y_lin --trees 5 --out "$T/x.json"
 # a label among the features: written twice, the copy would be trained on
 expect_error '\-\-features: y_lin is a \-\-label, not a feature' "$WEIR_BIN" features "$T/p.json" \
     --label y_lin --features a,y_lin --out "$T/x.csv"
-"$WEIR_BIN" fit "$T/p.json" --type mlp --label y_lin --features a,y_lin --out "$T/x" \
+"$WEIR_BIN" fit "$T/p.json" --type mlp --label y_lin --features a,y_lin --out "$T/x.json" \
     >/dev/null 2>"$T/err" && fail "fit: a label among a pipeline's features was trained on" ||
     { grep -q 'y_lin is a \-\-label, not a feature' "$T/err" && ok || fail "fit: $(cat "$T/err")"; }
 # a model file is renamed into place whole: none of the fits above left a
