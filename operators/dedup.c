@@ -89,7 +89,8 @@ static int dedup_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
     if (slots > DEDUP_MAX_SLOTS) {
         weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "within"),
                       "expected at least allowed_lateness / %d (%lld ms), got %lld ms",
-                      DEDUP_MAX_SLOTS - 2, (long long)(c->lateness_ms / (DEDUP_MAX_SLOTS - 2)),
+                      DEDUP_MAX_SLOTS - 2,
+                      (long long)((c->lateness_ms + DEDUP_MAX_SLOTS - 3) / (DEDUP_MAX_SLOTS - 2)),
                       (long long)c->within_ms);
         return bad + 1;
     }

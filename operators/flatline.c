@@ -55,6 +55,7 @@
 #include "engine/diag.h"
 #include "engine/operator.h"
 #include "engine/opstate.h"
+#include "operators/late.h"
 #include "operators/scorer.h"
 
 enum { FLAT_MEMORY = 16 }; /* finished runs remembered */
@@ -149,9 +150,11 @@ static int flatline_prepare(void *vconf, const json_t *raw, struct weir_prepare 
         c->explain_col = scorer_explain_out(p, c->out, c->explain_name, sizeof c->explain_name);
         bad += c->explain_col < 0;
     }
-    c->min_duration_ms = (int64_t)(c->min_duration_ns / 1000000);
-    c->warmup_ms = (int64_t)(c->warmup_ns / 1000000);
-    c->memory_ms = (int64_t)(c->memory_ns / 1000000);
+    /* event times are in ms: "500us" was cut to 0 (no warm-up) unsaid */
+    if (weir_late_whole_ms(p, "min_duration", c->min_duration_ns, &c->min_duration_ms) +
+        weir_late_whole_ms(p, "warmup", c->warmup_ns, &c->warmup_ms) +
+        weir_late_whole_ms(p, "memory", c->memory_ns, &c->memory_ms))
+        return bad + 1;
     if (c->min_duration_ms < 1) {
         weir_diag_add(p->diag, weir_path_key(ip, sizeof ip, p->path, "min_duration"),
                       "expected a duration of at least 1ms, got %.6gms",
