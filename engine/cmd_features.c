@@ -360,6 +360,8 @@ int weir_features_parse_time(const char *s, int64_t *ms)
     char *end;
     double v = strtod(s, &end);
     if (*end == 0 && end != s && strchr(s, '-') == NULL) {
+        if (!(v >= 0 && v < 9.2e18)) /* nan, inf, 1e30: no time; the cast would be undefined */
+            return -EINVAL;
         *ms = (int64_t)v;
         return 0;
     }

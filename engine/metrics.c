@@ -168,15 +168,19 @@ static int prom_hist(struct weir_buf *b, const char *name, const char *labels,
         rc = rc ?: append_u64(b, cum);
         rc = rc ?: append_str(b, "\n");
     }
+    /* read apart from the buckets while the worker adds: never below them
+     * (a histogram that falls at +Inf breaks histogram_quantile) */
+    uint64_t count = h->count;
+    count = count > cum ? count : cum;
     if (rc == 0)
-        rc = put(b, "%s_bucket{%sle=\"+Inf\"} %" PRIu64 "\n", name, labels, h->count);
+        rc = put(b, "%s_bucket{%sle=\"+Inf\"} %" PRIu64 "\n", name, labels, count);
     char l[256] = "";
     if (labels[0]) { /* drop the trailing comma */
         snprintf(l, sizeof l, "{%.*s}", (int)strlen(labels) - 1, labels);
     }
     if (rc == 0)
         rc = put(b, "%s_sum%s %.9g\n%s_count%s %" PRIu64 "\n", name, l, (double)h->sum * unit, name,
-                 l, h->count);
+                 l, count);
     return rc;
 }
 

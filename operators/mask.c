@@ -149,7 +149,10 @@ static long read_key(struct mask_conf *c, const json_t *raw, struct weir_prepare
         return -1;
     }
     size_t n = fread(buf, 1, size, f);
-    int more = fgetc(f) != EOF;
+    int ch; /* a key of the full size may still end in line ends, stripped below */
+    while ((ch = fgetc(f)) == '\n' || ch == '\r')
+        ;
+    int more = ch != EOF;
     fclose(f);
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
         n--;

@@ -326,6 +326,11 @@ expect_error '\-\-until and \-\-set apply to a pipeline' "$WEIR_BIN" fit "$T/f.c
     --label y_lin --until 2024-01-02 --out "$T/x"
 expect_error '\-\-epochs does nothing with \-\-type iforest' "$WEIR_BIN" fit "$T/f.csv" --type iforest \
     --epochs 5 --out "$T/x"
+# --until nan (or inf, 1e30) was cast to INT64_MIN: 0 rows, exit 0.
+expect_error '\-\-until expects YYYY-MM-DD' "$WEIR_BIN" features "$T/p.json" --all --until nan \
+    --out "$T/x.csv"
+expect_error '\-\-until expects YYYY-MM-DD' "$WEIR_BIN" features "$T/p.json" --all --until 1e30 \
+    --out "$T/x.csv"
 # A Kafka source never ends: refused, not read until a signal.
 expect_error 'reads a kafka source, which does not end' "$WEIR_BIN" features \
     tests/pipelines/kafka-basic.json --all --out "$T/x.csv"

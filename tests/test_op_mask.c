@@ -139,6 +139,33 @@ static void test_long_key_file(void)
     unlink(path);
 }
 
+/* A key of the largest size (4096 bytes) with its newline is taken (it was
+ * "a longer file"); one byte more than that is not. */
+static void test_full_size_key_file(void)
+{
+    static unsigned char key[4098];
+    memset(key, 'k', sizeof key);
+    key[4096] = '\r';
+    key[4097] = '\n';
+    for (int more = 0; more <= 1; more++) {
+        struct h_pipe p;
+        struct h_op h;
+        char path[] = "/tmp/weir-mask-key-XXXXXX", json[256];
+        int fd = mkstemp(path);
+        size_t n = more ? 4097 : 4098;
+        if (more)
+            key[4096] = 'k';
+        CHECK(fd >= 0 && write(fd, key, n) == (ssize_t)n);
+        close(fd);
+        h_pipe_init(&p);
+        snprintf(json, sizeof json, "{\"fields\": [\"d\"], \"key_file\": \"%s\"}", path);
+        CHECK((h_build(&h, &weir_op_mask, json, &p, 1) == 0) == !more);
+        h_free(&h);
+        h_pipe_free(&p);
+        unlink(path);
+    }
+}
+
 /* Random records: values of every kind under masked and other keys, each
  * compared with the reference built from the generated parts. */
 static void test_random(void)
@@ -291,6 +318,7 @@ int main(void)
     test_nested_and_key();
     test_vectors();
     test_long_key_file();
+    test_full_size_key_file();
     test_random();
     test_errors();
     return check_summary();
