@@ -210,6 +210,14 @@ static void check_case(const json_t *c, size_t i, const json_t *pipeline, struct
     snprintf(sub, sizeof sub, "%s.tolerance", path);
     if (json_is_number(tol) && !(json_number_value(tol) >= 0))
         weir_diag_add(d, sub, "expected a relative tolerance >= 0, got %g", json_number_value(tol));
+    const json_t *timeout = json_object_get(c, "timeout");
+    snprintf(sub, sizeof sub, "%s.timeout", path);
+    if (json_is_number(timeout) && !(json_number_value(timeout) > 0))
+        weir_diag_add(d, sub, "expected seconds > 0, got %g", json_number_value(timeout));
+    snprintf(sub, sizeof sub, "%s.set", path);
+    if (json_object_size(json_object_get(c, "set")) > WEIR_PTEST_MAX_SETS)
+        weir_diag_add(d, sub, "expected at most %d overrides, got %zu", WEIR_PTEST_MAX_SETS,
+                      json_object_size(json_object_get(c, "set")));
     const json_t *input = json_object_get(c, "input");
     for (size_t k = 0; json_is_array(input) && k < json_array_size(input); k++) {
         const json_t *r = json_array_get(input, k);
@@ -362,6 +370,10 @@ static int test_one(const char *arg, int allow_unsafe, struct totals *t)
         known_keys(root, "", keys, &d);
         want_type(json_object_get(root, "pipeline"), JSON_STRING, "pipeline", "a file name", &d);
         want_type(json_object_get(root, "tolerance"), JSON_REAL, "tolerance", "a number", &d);
+        const json_t *tol = json_object_get(root, "tolerance");
+        if (json_is_number(tol) && !(json_number_value(tol) >= 0))
+            weir_diag_add(&d, "tolerance", "expected a relative tolerance >= 0, got %g",
+                          json_number_value(tol));
         const char *p = json_string_value(json_object_get(root, "pipeline"));
         if (p) {
             beside(file, p, pipeline_file, sizeof pipeline_file);

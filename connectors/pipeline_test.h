@@ -12,6 +12,9 @@
 
 struct weir_companion;
 
+/* A case's "set" holds at most this many overrides. */
+#define WEIR_PTEST_MAX_SETS 64
+
 /* One test case, checked (pipeline_test.c) before any runs. */
 struct weir_ptest_case {
     const char *name;

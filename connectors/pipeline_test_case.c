@@ -327,14 +327,14 @@ static int load(const char *pipeline_file, const json_t *p, const struct weir_pt
                 struct weir_pipeline **pl, struct weir_error *err)
 {
     const json_t *set = json_object_get(c->obj, "set");
-    struct weir_override sets[64];
-    char *values[64];
+    struct weir_override sets[WEIR_PTEST_MAX_SETS];
+    char *values[WEIR_PTEST_MAX_SETS];
     size_t n = 0;
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)set, k, v) {
-        if (n == 64)
-            break;
+        if (n == WEIR_PTEST_MAX_SETS)
+            break; /* refused with the test file's problems */
         values[n] = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
         sets[n] = (struct weir_override){k, values[n] ? values[n] : "null"};
         n++;

@@ -424,7 +424,9 @@ static int prom_parts(const struct weir_metrics_registry *r, struct weir_buf *b)
         const char *name, *help;
         size_t off;
     } g[] = {
-        {"weir_partition_lag", "High watermark minus the next offset to read.",
+        {"weir_partition_lag",
+         "High watermark minus the next offset to read (0 when either "
+         "is unknown).",
          offsetof(struct weir_part_metrics, lag)},
         {"weir_partition_position", "Next offset to read.",
          offsetof(struct weir_part_metrics, position)},
@@ -435,8 +437,8 @@ static int prom_parts(const struct weir_metrics_registry *r, struct weir_buf *b)
     };
     int rc = 0;
     for (size_t j = 0; j < sizeof g / sizeof g[0] && rc == 0; j++) {
-        rc = put(b, "# HELP %s %s (-1: unknown)\n# TYPE %s gauge\n", g[j].name, g[j].help,
-                 g[j].name);
+        rc = put(b, "# HELP %s %s%s\n# TYPE %s gauge\n", g[j].name, g[j].help,
+                 j ? " (-1: unknown)" : "", g[j].name);
         for (int i = 0; i < r->n && rc == 0; i++) {
             const struct weir_metrics *m = &r->workers[i];
             uint64_t np = nparts_of(m);

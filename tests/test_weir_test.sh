@@ -159,6 +159,18 @@ expect "broken test file" 2 \
     stderr "8 problems"
 grep -q '^ok\|^FAIL' "$T/out" && fail "a broken test file ran cases" || ok
 
+# A tolerance below 0 at the top (each case's was checked), a timeout of 0
+# (was 30 s unsaid), more overrides than a case takes (the rest were dropped).
+SETS=$(/usr/bin/python3 -c 'print(", ".join("\"name%d\": 1" % i for i in range(65)))')
+printf '{"pipeline": "%s", "tolerance": -1, "tests": [{"name": "a", "input": [], "timeout": 0, "set": {%s}, "expect": {}}]}\n' \
+    "$P/monitor-cpu.json" "$SETS" >"$T/limits.test.json"
+weir test "$T/limits.test.json"
+expect "limits in a test file" 2 \
+    stderr "$T/limits.test.json: tolerance: expected a relative tolerance >= 0, got -1" \
+    stderr "$T/limits.test.json: tests[0].timeout: expected seconds > 0, got 0" \
+    stderr "$T/limits.test.json: tests[0].set: expected at most 64 overrides, got 65" \
+    stderr "3 problems"
+
 echo '{"tests": [' >"$T/syntax.test.json"
 weir test "$T/syntax.test.json"
 expect "JSON syntax error" 2 stderr "$T/syntax.test.json:2:"
