@@ -186,6 +186,11 @@ static int parse_args(int argc, char **argv, struct fit_cli *c)
         fprintf(stderr, "weir: fit: --type %s needs --label\n", type_name[c->type]);
         return -1;
     }
+    if (c->type == TYPE_XGBOOST && c->seed > 0x7fffffff) { /* XGBoost's seed is an int */
+        fprintf(stderr, "weir: fit: --type xgboost: --seed must be at most 2147483647, got %llu\n",
+                (unsigned long long)c->seed);
+        return -1;
+    }
     size_t n = strlen(c->out);
     if (c->type == TYPE_XGBOOST && (n < 6 || strcmp(c->out + n - 5, ".json") != 0)) {
         /* XGBoost picks its format by the name: another would be UBJSON or
@@ -251,12 +256,17 @@ static void metrics(const struct fit_data *d, const size_t *idx, size_t n, const
     double *s = malloc(n * sizeof *s);
     unsigned char *l = malloc(n);
     if (s && l) {
+        size_t m = 0; /* rows with a label (an iforest keeps the others) */
         for (size_t r = 0; r < n; r++) {
-            s[r] = pred[idx[r]];
-            l[r] = d->y[idx[r]] >= 0.5f;
+            if (isnan(d->y[idx[r]]))
+                continue;
+            s[m] = pred[idx[r]];
+            l[m++] = d->y[idx[r]] >= 0.5f;
         }
-        *auc = fraud_auc(s, l, n);
-        *ap = fraud_ap(s, l, n);
+        if (m) {
+            *auc = fraud_auc(s, l, m);
+            *ap = fraud_ap(s, l, m);
+        }
     }
     free(s);
     free(l);
@@ -546,7 +556,9 @@ static int fit_main(int argc, char **argv)
     }
     struct fit_data d;
     struct weir_error err = {0};
-    int rc = fit_data_read(csv, is_pipeline(c.input) ? NULL : c.features, c.label, &d, &err);
+    /* an isolation forest learns without labels: one only measures it */
+    int rc = fit_data_read(csv, is_pipeline(c.input) ? NULL : c.features, c.label,
+                           c.type == TYPE_IFOREST, &d, &err);
     if (tmp[0])
         unlink(tmp);
     if (rc < 0) {
@@ -582,7 +594,9 @@ static int fit_main(int argc, char **argv)
         metrics(&d, s.idx + s.ntrain, s.nvalid, pred, &vauc, &vap);
         printf("weir fit: %s; %zu rows: %zu train, %zu validation (the last by %s)%s\n", what, d.n,
                s.ntrain, s.nvalid, d.t ? "event time" : "file order",
-               d.dropped ? ", rows without a label skipped" : "");
+               !d.dropped               ? ""
+               : c.type == TYPE_IFOREST ? ", rows without a label left out of the metrics only"
+                                        : ", rows without a label skipped");
         report_line("train", tl, tauc, tap);
         if (s.nvalid)
             report_line("validation", vl, vauc, vap);

@@ -9,11 +9,12 @@
 #include <string.h>
 
 #include "engine/features.h"
+#include "engine/jscan.h"
 
 #define MAX_COLS 4096
 
 /* Splits line (modified in place: fields are NUL-terminated, quotes
- * removed) into at most MAX_COLS fields. Returns their number. */
+ * removed) into at most MAX_COLS fields. Returns their number, all of them. */
 static size_t split_csv(char *line, char **field)
 {
     size_t n = 0;
@@ -42,8 +43,9 @@ static size_t split_csv(char *line, char **field)
         }
         char sep = *p;
         *w = 0;
-        if (n < MAX_COLS)
-            field[n++] = start;
+        if (n < MAX_COLS) /* counted past it: a longer line is refused, not cut */
+            field[n] = start;
+        n++;
         if (sep != ',')
             return n;
         p++;
@@ -135,8 +137,8 @@ static int reserve_rows(struct fit_data *d, size_t *rows, int label, int time)
     return 0;
 }
 
-static int read_rows(FILE *f, const char *path, struct fit_data *d, const int *pick,
-                     int label_col, int time_col, size_t ncol, struct weir_error *err)
+static int read_rows(FILE *f, const char *path, struct fit_data *d, const int *pick, int label_col,
+                     int time_col, size_t ncol, int unlabelled, struct weir_error *err)
 {
     char *line = NULL, **field = malloc(MAX_COLS * sizeof *field);
     size_t cap = 0, lineno = 1;
@@ -169,10 +171,8 @@ static int read_rows(FILE *f, const char *path, struct fit_data *d, const int *p
                 rc = weir_error_set(err, -EINVAL, "%s:%zu: the label: expected a number from 0 to "
                                     "1 (empty: unknown), got \"%s\"", path, lineno,
                                     field[label_col]);
-            else if (isnan(y)) {
-                d->dropped++;
+            else if (isnan(y) && (d->dropped++, !unlabelled))
                 continue;
-            }
             d->y[d->n] = y;
         }
         if (rc == 0 && time_col >= 0) {
@@ -192,8 +192,8 @@ static int read_rows(FILE *f, const char *path, struct fit_data *d, const int *p
     return rc;
 }
 
-int fit_data_read(const char *path, const char *features, const char *label, struct fit_data *d,
-                  struct weir_error *err)
+int fit_data_read(const char *path, const char *features, const char *label, int unlabelled,
+                  struct fit_data *d, struct weir_error *err)
 {
     memset(d, 0, sizeof *d);
     FILE *f = fopen(path, "r");
@@ -210,6 +210,15 @@ int fit_data_read(const char *path, const char *features, const char *label, str
     if (rc == 0) {
         chomp(head, &len);
         ncol = split_csv(head, name);
+        if (ncol > MAX_COLS) {
+            rc = weir_error_set(err, -EINVAL, "%s: %zu columns in the header, at most %d read",
+                                path, ncol, MAX_COLS);
+            ncol = 0;
+        }
+        for (size_t k = 0; k < ncol && rc == 0; k++) /* a model file names them in JSON */
+            if (!weir_utf8_valid(name[k], strlen(name[k])))
+                rc = weir_error_set(err, -EINVAL, "%s: column %zu's name is not UTF-8 text", path,
+                                    k + 1);
         for (size_t k = 1; k < ncol && rc == 0; k++) /* a label twice would be trained on */
             if (find_col(name, k, name[k]) >= 0)
                 rc = weir_error_set(err, -EINVAL, "%s: column \"%s\" is in the header twice", path,
@@ -228,10 +237,10 @@ int fit_data_read(const char *path, const char *features, const char *label, str
         if (!(d->feature[k] = strdup(name[pick[k]])))
             rc = weir_error_set(err, -ENOMEM, "out of memory");
     if (rc == 0)
-        rc = read_rows(f, path, d, pick, label_col, time_col, ncol, err);
+        rc = read_rows(f, path, d, pick, label_col, time_col, ncol, unlabelled, err);
     if (rc == 0 && d->n == 0)
         rc = weir_error_set(err, -EINVAL, "%s: no rows%s", path,
-                            d->dropped ? " with a label" : "");
+                            d->dropped && !unlabelled ? " with a label" : "");
     fclose(f);
     free(head);
     free(name);

@@ -15,17 +15,18 @@ struct fit_data {
     float *X;         /* (n, nf) row-major; NaN = missing */
     float *y;         /* (n) the label, or NULL without one */
     int64_t *t;       /* (n) event time (ms), or NULL when the file has none */
-    size_t dropped;   /* rows without a finite label, not kept */
+    size_t dropped;   /* rows without a label: not kept, or kept with y NaN (unlabelled) */
     size_t *line;     /* (n) the file's line each row was read from (1: the header), or
                          NULL when the data was not read from a file */
 };
 
 /* Reads path. features: "a,b,c" or NULL for every column but the label and
  * event_time_ms; label: a column name or NULL. Labels must be finite numbers
- * from 0 to 1 (a row whose label is empty is dropped and counted). Returns 0
- * or -errno with err filled (naming the file, line and column). */
-int fit_data_read(const char *path, const char *features, const char *label, struct fit_data *d,
-                  struct weir_error *err);
+ * from 0 to 1; a row whose label is empty is counted in dropped, and left out
+ * or, with unlabelled set (a label that only measures), kept with y NaN.
+ * Returns 0 or -errno with err filled (naming the file, line and column). */
+int fit_data_read(const char *path, const char *features, const char *label, int unlabelled,
+                  struct fit_data *d, struct weir_error *err);
 void fit_data_free(struct fit_data *d);
 
 /* Row indexes in event-time order (file order for ties and without times);

@@ -45,7 +45,7 @@ static int set_params(BoosterHandle b, const struct fit_xgb_opts *o, struct weir
     char depth[32], eta[32], seed[32], threads[32], spw[32];
     snprintf(depth, sizeof depth, "%zu", o->depth);
     snprintf(eta, sizeof eta, "%.17g", o->eta);
-    snprintf(seed, sizeof seed, "%llu", (unsigned long long)(o->seed & 0x7fffffff));
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->seed); /* at most 2^31-1: cmd_fit */
     snprintf(threads, sizeof threads, "%zu", o->threads);
     snprintf(spw, sizeof spw, "%.17g", o->scale_pos_weight);
     const char *kv[][2] = {{"objective", "binary:logistic"}, {"eval_metric", "logloss"},

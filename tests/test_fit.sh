@@ -197,6 +197,13 @@ sed 's|(b - b)"}}\]|(b - b)"}}, {"type": "iforest", "fields": ["a", "b", "c"], "
 fit iforest anom "$T/if.json" "$T/if.scores" --features a,b,c --seed 5 --trees 50 >"$T/if.txt"
 fit iforest "" "$T/if2.json" "$T/if2.scores" --features a,b,c --seed 5 --trees 50 >/dev/null
 cmp -s "$T/if.json" "$T/if2.json" && ok || fail "iforest: one seed, two files (with and without --label)"
+# The label only measures an iforest: rows without one are trained on all
+# the same (they were dropped, a smaller forest's sample unsaid).
+awk -F, -v OFS=, 'NR > 1 && NR % 3 == 0 { $4 = "" } { print }' "$T/f.csv" >"$T/f-some.csv"
+"$WEIR_BIN" fit "$T/f-some.csv" --type iforest --label anom --out "$T/if4.json" --features a,b,c \
+    --seed 5 --trees 50 --quiet >"$T/if4.txt"
+cmp -s "$T/if.json" "$T/if4.json" && grep -q "rows without a label left out of the metrics only" "$T/if4.txt" &&
+    ok || fail "iforest: rows without a label: $(cat "$T/if4.txt")"
 fit iforest "" "$T/if3.json" "$T/if3.scores" --features a,b,c --seed 6 --trees 50 >/dev/null
 cmp -s "$T/if.json" "$T/if3.json" && fail "iforest: seeds 5 and 6 gave one file" || ok
 grep -q "^weir fit: iforest 50 trees of 256 points" "$T/if.txt" && ok || fail "iforest: $(cat "$T/if.txt")"
@@ -316,6 +323,8 @@ expect_error 'bad.csv:3: the label: expected a number from 0 to 1' "$WEIR_BIN" f
 expect_error 'computes no numeric feature "nope"' "$WEIR_BIN" features "$T/p.json" \
     --features a,nope --out "$T/x.csv"
 expect_error 'needs --label' "$WEIR_BIN" fit "$T/f.csv" --type xgboost --out "$T/x"
+expect_error 'seed must be at most 2147483647' "$WEIR_BIN" fit "$T/f.csv" --type xgboost --label y_lin \
+    --seed 4294967297 --out "$T/x.json"
 # XGBoost picks its format by the name: m.ubj was written as UBJSON, which
 # the model operator does not read, and the fit said nothing.
 expect_error 'writes XGBoost.s JSON model: --out must end in .json, got' "$WEIR_BIN" fit "$T/f.csv" \

@@ -99,7 +99,7 @@ static void test_reader(void)
                               "1000,0,,-inf\r\n"
                               "2000,,2,3\r\n"
                               "1000,0.25,nan,\"4\"\r\n");
-    CHECK(fit_data_read(p, NULL, "y", &d, &err) == 0);
+    CHECK(fit_data_read(p, NULL, "y", 0, &d, &err) == 0);
     CHECK(d.n == 3 && d.nf == 2 && d.dropped == 1);
     CHECK_STR(d.nf == 2 ? d.feature[1] : "", "b,c");
     CHECK(d.n == 3 && d.X[0] == 1.5f && isinf(d.X[1]) && d.X[1] > 0);
@@ -111,45 +111,69 @@ static void test_reader(void)
     CHECK(idx && ntrain == 2 && idx[0] == 1 && idx[1] == 2 && idx[2] == 0); /* tie: file order */
     free(idx);
     fit_data_free(&d);
-    CHECK(fit_data_read(p, "a,zz", "y", &d, &err) == -EINVAL && strstr(err.msg, "no column \"zz\""));
-    CHECK(fit_data_read(p, "a,y", "y", &d, &err) == -EINVAL && strstr(err.msg, "the label"));
+    /* a label that only measures (iforest): the row without one is kept */
+    CHECK(fit_data_read(p, NULL, "y", 1, &d, &err) == 0);
+    CHECK(d.n == 4 && d.dropped == 1 && isnan(d.y[2]) && d.X[4] == 2 && d.y[3] == 0.25f);
+    fit_data_free(&d);
+    CHECK(fit_data_read(p, "a,zz", "y", 0, &d, &err) == -EINVAL &&
+          strstr(err.msg, "no column \"zz\""));
+    CHECK(fit_data_read(p, "a,y", "y", 0, &d, &err) == -EINVAL && strstr(err.msg, "the label"));
     unlink(p);
     /* every column but the label and the time: a string column is not a number */
     p = write_tmp("y,name,a\n1,\"x, \"\"quoted\"\"\",2\n");
-    CHECK(fit_data_read(p, NULL, "y", &d, &err) == -EINVAL);
+    CHECK(fit_data_read(p, NULL, "y", 0, &d, &err) == -EINVAL);
     CHECK(strstr(err.msg, ":2: column \"name\": expected a number, got \"x, \"quoted\"\"") != NULL);
-    CHECK(fit_data_read(p, "a", "y", &d, &err) == 0 && d.n == 1 && d.X[0] == 2);
+    CHECK(fit_data_read(p, "a", "y", 0, &d, &err) == 0 && d.n == 1 && d.X[0] == 2);
     fit_data_free(&d);
     unlink(p);
 
+    /* more columns than are read: refused, not cut to the first 4096 */
+    static char wide[4097 * 8 + 4097 * 2 + 4];
+    size_t at = 0;
+    for (int k = 0; k < 4097; k++)
+        at += (size_t)snprintf(wide + at, sizeof wide - at, "%sc%d", k ? "," : "", k);
+    wide[at++] = '\n';
+    for (int k = 0; k < 4097; k++)
+        at += (size_t)snprintf(wide + at, sizeof wide - at, "%s1", k ? "," : "");
+    wide[at++] = '\n';
+    p = write_tmp(wide);
+    CHECK(fit_data_read(p, NULL, "c4096", 0, &d, &err) == -EINVAL &&
+          strstr(err.msg, "4097 columns in the header, at most 4096 read"));
+    unlink(p);
+
+    p = write_tmp("a,\xff\xfe,y\n1,2,0\n");
+    CHECK(fit_data_read(p, NULL, "y", 0, &d, &err) == -EINVAL &&
+          strstr(err.msg, "column 2's name is not UTF-8 text"));
+    unlink(p);
+
     p = write_tmp("a,y\n1,0\n2,1,3\n");
-    CHECK(fit_data_read(p, NULL, "y", &d, &err) == -EINVAL);
+    CHECK(fit_data_read(p, NULL, "y", 0, &d, &err) == -EINVAL);
     CHECK(strstr(err.msg, ":3: 3 fields, expected 2") != NULL);
     unlink(p);
     /* the label twice: the second copy would be trained on */
     p = write_tmp("a,y,y\n1,0,0\n");
-    CHECK(fit_data_read(p, NULL, "y", &d, &err) == -EINVAL);
+    CHECK(fit_data_read(p, NULL, "y", 0, &d, &err) == -EINVAL);
     CHECK(strstr(err.msg, "column \"y\" is in the header twice") != NULL);
     unlink(p);
     /* a time column pandas wrote as text: it was read as 2018 */
     p = write_tmp("event_time_ms,a\n2018-08-01 00:00:00,1\n");
-    CHECK(fit_data_read(p, NULL, NULL, &d, &err) == -EINVAL);
+    CHECK(fit_data_read(p, NULL, NULL, 0, &d, &err) == -EINVAL);
     CHECK(strstr(err.msg, ":2: column \"event_time_ms\": expected event time in epoch "
                           "milliseconds, got \"2018-08-01 00:00:00\"") != NULL);
     unlink(p);
     p = write_tmp("a,y\n1,2\n");
-    CHECK(fit_data_read(p, NULL, "y", &d, &err) == -EINVAL);
+    CHECK(fit_data_read(p, NULL, "y", 0, &d, &err) == -EINVAL);
     CHECK(strstr(err.msg, ":2: the label: expected a number from 0 to 1") != NULL);
     unlink(p);
     p = write_tmp("a,y\n");
-    CHECK(fit_data_read(p, NULL, "y", &d, &err) == -EINVAL && strstr(err.msg, "no rows"));
+    CHECK(fit_data_read(p, NULL, "y", 0, &d, &err) == -EINVAL && strstr(err.msg, "no rows"));
     unlink(p);
     p = write_tmp("");
-    CHECK(fit_data_read(p, NULL, NULL, &d, &err) == -EINVAL && strstr(err.msg, "header"));
+    CHECK(fit_data_read(p, NULL, NULL, 0, &d, &err) == -EINVAL && strstr(err.msg, "header"));
     unlink(p);
     /* no time column: the split is file order */
     p = write_tmp("a\n5\n4\n3\n2\n1\n");
-    CHECK(fit_data_read(p, NULL, NULL, &d, &err) == 0 && d.t == NULL && d.y == NULL);
+    CHECK(fit_data_read(p, NULL, NULL, 0, &d, &err) == 0 && d.t == NULL && d.y == NULL);
     idx = fit_data_split(&d, 0.4, &ntrain);
     CHECK(idx && ntrain == 3 && idx[3] == 3 && idx[4] == 4);
     free(idx);
