@@ -52,8 +52,10 @@ static int redirect_sink(json_t *sink, const char *file, struct case_io *io, str
                           what, type ? type : "?");
 }
 
-/* Makes p (a copy of the pipeline's JSON) the test's pipeline. */
-static int redirect(json_t *p, struct case_io *io, struct weir_error *err)
+/* Makes p (a copy of the pipeline's JSON) the test's pipeline. A file
+ * source's format "auto" (or none) is decided per file in a run: here by the
+ * case's input_file when it has one, else by the source's path. */
+static int redirect(json_t *p, const char *input_file, struct case_io *io, struct weir_error *err)
 {
     char path[128];
     json_object_del(p, "replay"); /* the case's input is the only input */
@@ -63,7 +65,9 @@ static int redirect(json_t *p, struct case_io *io, struct weir_error *err)
     if (type && strcmp(type, "file") == 0) {
         const char *fmt = json_string_value(json_object_get(src, "format"));
         const char *orig = json_string_value(json_object_get(src, "path"));
-        io->csv = fmt ? strcmp(fmt, "csv") == 0 : orig && weir_file_is_csv(orig);
+        const char *named = input_file ? input_file : orig;
+        io->csv = fmt && strcmp(fmt, "auto") != 0 ? strcmp(fmt, "csv") == 0
+                                                  : named && weir_file_is_csv(named);
         const char *delim = json_string_value(json_object_get(src, "delimiter"));
         io->delimiter = delim && delim[0] ? delim[0] : ',';
         snprintf(path, sizeof path, "%s/input.%s", io->dir, io->csv ? "csv" : "jsonl");
@@ -438,7 +442,8 @@ int weir_ptest_case_run(const char *pipeline_file, const json_t *root,
                               strerror(errno));
     json_t *p = json_deep_copy(root), *messages = NULL;
     struct weir_kafka_client cl = {.what = "weir test"};
-    int rc = p ? redirect(p, &io, err) : weir_error_set(err, -ENOMEM, "out of memory");
+    int rc =
+        p ? redirect(p, c->input_file, &io, err) : weir_error_set(err, -ENOMEM, "out of memory");
     if (rc == 0)
         rc = write_input(c, &io, &messages, err);
     /* The test holds the embedded cluster across the run: the sinks' topics
