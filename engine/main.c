@@ -41,7 +41,6 @@ struct cli {
     int embedded;
     int allow_unsafe_kafka;
     const char *replay;
-    char replay_value[4096];
     const char *state_dir;
     const char *http;            /* --http [ADDR:]PORT */
     const char *http_token_file; /* --http-token-file FILE */
@@ -155,36 +154,6 @@ static int help(const char *cmd)
     return EXIT_USAGE;
 }
 
-/* --replay FILE is a shorthand for an override, placed before the user's own
- * --set so that those still win (--embedded is the loader's: load_opts). */
-static int add_shorthands(struct cli *c)
-{
-    if (!c->replay)
-        return 0;
-    if (c->nsets + 1 > 64) {
-        fprintf(stderr, "weir: too many --set options\n");
-        return -1;
-    }
-    /* Keep the file's other replay options when it has a "replay" object. */
-    json_t *root = json_load_file(c->pipeline, 0, NULL);
-    int has = json_is_object(json_object_get(root, "replay"));
-    json_decref(root);
-    json_t *path = json_string(c->replay);
-    char *quoted = json_dumps(path, JSON_ENCODE_ANY);
-    json_decref(path);
-    if (!quoted)
-        return -1;
-    if (has)
-        snprintf(c->replay_value, sizeof c->replay_value, "%s", quoted);
-    else
-        snprintf(c->replay_value, sizeof c->replay_value, "{\"path\":%s}", quoted);
-    free(quoted);
-    memmove(c->sets + 1, c->sets, c->nsets * sizeof c->sets[0]);
-    c->nsets++;
-    c->sets[0] = (struct weir_override){has ? "replay.path" : "replay", c->replay_value};
-    return 0;
-}
-
 /* validate shares run's options, as overrides: those that only change how a
  * run goes would be accepted and do nothing (even invalid values). */
 static int validate_run_only(int argc, char **argv)
@@ -294,15 +263,17 @@ static int parse_args(int argc, char **argv, struct cli *c)
         fprintf(stderr, "weir: --watch needs a pipeline file to watch, not standard input\n");
         return -1;
     }
-    return add_shorthands(c);
+    return 0;
 }
 
 static int load_file(const struct cli *c, const char *file, struct weir_pipeline **pl)
 {
     struct weir_diag diag = {0};
-    struct weir_load_opts o = {.sets = c->sets, .nsets = c->nsets,
+    struct weir_load_opts o = {.sets = c->sets,
+                               .nsets = c->nsets,
                                .allow_unsafe_kafka = c->allow_unsafe_kafka,
-                               .embedded = c->embedded};
+                               .embedded = c->embedded,
+                               .replay_path = c->replay};
     struct weir_buf in = {0};
     if (strcmp(file, "-") == 0) { /* validate -: the pipeline comes on standard input */
         char chunk[65536];

@@ -590,6 +590,21 @@ static int load_root(struct weir_pipeline *pl, const struct weir_load_opts *o,
     return bad;
 }
 
+/* --replay PATH, on the text each load reads (a reload's, each file
+ * validate is given, standard input's): the replay options it has stay. */
+static int replay_shorthand(json_t *root, const char *path, struct weir_diag *d)
+{
+    json_t *replay = json_object_get(root, "replay"), *v = json_string(path);
+    int rc = !v ? -1
+             : json_is_object(replay)
+                 ? json_object_set_new(replay, "path", v)
+                 : json_object_set_new(root, "replay", json_pack("{s:o}", "path", v));
+    if (rc == 0)
+        return 0;
+    weir_diag_add(d, "--replay", "expected a path in UTF-8 text, got \"%s\"", path);
+    return 1;
+}
+
 int weir_pipeline_load(const char *file, const struct weir_override *sets, size_t nsets,
                        struct weir_pipeline **out, struct weir_diag *diag)
 {
@@ -636,6 +651,8 @@ int weir_pipeline_load_opts(const char *file, const struct weir_load_opts *o,
     int bad = 0;
     if (o->embedded)
         weir_override_embedded(pl->root);
+    if (o->replay_path)
+        bad += replay_shorthand(pl->root, o->replay_path, diag);
     /* A --set that did not apply or a ${VAR} that is not set leaves its
      * value as the file wrote it: the rest is still checked, every problem
      * said in one go, with what follows from those values muted. */

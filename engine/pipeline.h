@@ -111,6 +111,9 @@ struct weir_load_opts {
     /* --embedded: the source, and sinks with brokers of their own, use the
      * embedded cluster (weir_override_embedded), before the overrides. */
     int embedded;
+    /* --replay PATH: the file's "replay" gets this path (its other options
+     * kept), or is {"path": PATH} when it has none; before the overrides. */
+    const char *replay_path;
     /* weir features / fit: a model operator whose model file is not there
      * yet (the first training) prepares from its "features", never to run. */
     int models_optional;

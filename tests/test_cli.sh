@@ -228,6 +228,13 @@ expect "validate: --set an unknown Kafka property" 2 stderr 'source\.kafka\.fetc
 weir run - --watch
 expect "run - --watch: nothing to watch" 2 stderr '\-\-watch needs a pipeline file to watch, not standard input'
 
+# --replay on each file as it is read: the first file's "replay" decided
+# for all (one with "replay", one without: "replay" does not exist; a
+# pipeline on standard input lost its replay options the same way).
+weir validate "$WEIR_SRC/pipelines/monitor-embedded.json" "$WEIR_SRC/pipelines/monitor-kafka.json" \
+    --replay tests/golden/input.jsonl
+expect "validate two files --replay" 0 stdout "monitor-kafka.json: valid"
+
 # weir replay: a number it cannot read is refused, not taken as "as fast as
 # possible" or "no limit" (a typo would flood a real topic).
 weir replay tests/golden/input.jsonl --brokers 127.0.0.1:1 --topic t --rate abc
