@@ -53,10 +53,11 @@ struct cli {
 static const struct {
     const char *name, *usage, *help;
 } commands[] = {
-    {"run", "weir run PIPELINE [--set PATH=VALUE]... [--workers N] [--embedded] [--replay FILE]\n"
-            "           [--state-dir DIR] [--http [ADDR:]PORT] [--http-token-file FILE]\n"
-            "           [--progress[=SECONDS]] [--log-format text|json|logfmt] [--quiet] [--timing]\n"
-            "           [--watch] [--allow-unsafe-kafka-properties]",
+    {"run",
+     "weir run PIPELINE [--set PATH=VALUE]... [--workers N] [--embedded] [--replay FILE]\n"
+     "           [--state-dir DIR] [--http [ADDR:]PORT] [--http-token-file FILE]\n"
+     "           [--progress[=SECONDS]] [--log-format text|json|logfmt] [--quiet] [--timing]\n"
+     "           [--watch] [--allow-unsafe-kafka-properties]",
      "Runs the pipeline until its input ends or SIGINT/SIGTERM, which drains in-flight\n"
      "batches and flushes the sinks (a second signal exits at once). An output whose\n"
      "reader went away (weir run ... | head) also ends the run, with status 0.\n"
@@ -96,7 +97,7 @@ static const struct {
      "                    default), json ({\"ts\",\"level\",\"msg\"} lines) or logfmt\n"
      "  --quiet           no summary, no progress lines\n"
      "  --timing          add time per operator, and the worker and HTTP threads' CPU, to the\n"
-     "                    summary\n"
+     "                    summary (per operator only when no reload moved them)\n"
      "  --allow-unsafe-kafka-properties\n"
      "                    accept \"kafka\" properties that make librdkafka load a library or\n"
      "                    run a command (plugin.library.paths, sasl.kerberos.kinit.cmd,\n"
@@ -111,7 +112,8 @@ static const struct {
      "properties that would load a library or run a command are accepted as run would\n"
      "accept them, and still not applied. --embedded and --replay change the file as run\n"
      "changes it; run's other options (--workers, --http, ...) are refused here.\n"},
-    {"docs", "weir docs", "Prints the pipeline reference (docs/pipeline.md) generated from the code.\n"},
+    {"docs", "weir docs",
+     "Prints the pipeline reference (docs/pipeline.md) generated from the code.\n"},
     {"schema", "weir schema",
      "Prints a JSON Schema (draft-07) for pipeline files, generated from the same option\n"
      "tables that validate them. Editors use it for completion and checks as you type\n"
@@ -320,7 +322,8 @@ static int cmd_validate(const struct cli *c)
     return bad ? EXIT_USAGE : 0;
 }
 
-static void summary(const struct weir_pipeline *pl, const struct weir_run_result *r, int timing)
+static void summary(const struct weir_pipeline *pl, const struct weir_run_result *r, int timing,
+                    unsigned reloads)
 {
     const struct weir_worker_stats *t = &r->total;
     char why[300] = "";
@@ -353,7 +356,10 @@ static void summary(const struct weir_pipeline *pl, const struct weir_run_result
         weir_log(WEIR_LOG_INFO, "  http responder's CPU %.3f s, %llu requests, %.1f us/request",
                  r->http_cpu_ns / 1e9, (unsigned long long)r->http_requests,
                  r->http_requests ? r->http_cpu_ns / 1e3 / (double)r->http_requests : 0.0);
-    for (size_t k = 0; timing && k < pl->nops && k < 64; k++)
+    if (timing && reloads) /* the times are by position, pl's names the first version's */
+        weir_log(WEIR_LOG_INFO, "  per-operator times not shown: the pipeline was reloaded "
+                                "during the run (its operators may have moved)");
+    for (size_t k = 0; timing && !reloads && k < pl->nops && k < 64; k++)
         weir_log(WEIR_LOG_INFO, "  %s %-12s %8.1f ns/record",
                  weir_pipeline_op_path(pl, k, (char[48]){0}, 48), pl->ops[k].type->name,
                  t->records_in ? (double)t->op_ns[k] / (double)t->records_in : 0.0);
@@ -381,6 +387,7 @@ static int companion_for(const struct weir_pipeline *pl, struct weir_companion *
  * run's (run.h: freed once nothing uses them); the first stays ours. */
 struct reloads {
     const struct cli *c;
+    unsigned planned; /* reloads handed to the workers */
 };
 
 /* SIGHUP or the file watch: the file is loaded and checked again. Invalid:
@@ -413,6 +420,7 @@ static int reload_file(void *ctx, const struct weir_pipeline *running,
     }
     plan->kind = kind;
     *next = pl;
+    r->planned++;
     return 1;
 }
 
@@ -557,7 +565,7 @@ static int cmd_run(const struct cli *c)
     if (ran)
         rc = weir_run(pl, &opts, &res, &err);
     if (ran && !c->quiet)
-        summary(pl, &res, c->timing);
+        summary(pl, &res, c->timing, reloads.planned);
     if (opts.companion)
         opts.companion->release(opts.companion, c->quiet ? NULL : stderr);
     if (rc < 0)
