@@ -186,6 +186,11 @@ static int parse_args(int argc, char **argv, struct fit_cli *c)
         fprintf(stderr, "weir: fit: --type %s needs --label\n", type_name[c->type]);
         return -1;
     }
+    double w;
+    if (c->class_weight && strcmp(c->class_weight, "balanced") != 0 &&
+        strcmp(c->class_weight, "none") != 0 && parse_real(c->class_weight, 1e-6, 1e6, &w) < 0)
+        return bad("--class-weight", "balanced, none or the positive class's weight",
+                   c->class_weight); /* before the data is read: it may take minutes */
     if (c->type == TYPE_XGBOOST && c->seed > 0x7fffffff) { /* XGBoost's seed is an int */
         fprintf(stderr, "weir: fit: --type xgboost: --seed must be at most 2147483647, got %llu\n",
                 (unsigned long long)c->seed);

@@ -323,6 +323,9 @@ expect_error 'bad.csv:3: the label: expected a number from 0 to 1' "$WEIR_BIN" f
 expect_error 'computes no numeric feature "nope"' "$WEIR_BIN" features "$T/p.json" \
     --features a,nope --out "$T/x.csv"
 expect_error 'needs --label' "$WEIR_BIN" fit "$T/f.csv" --type xgboost --out "$T/x"
+# checked before the data is read (it came after the features were computed)
+expect_error 'class-weight expects balanced, none' "$WEIR_BIN" fit "$T/no-such.csv" --type logistic \
+    --label y --class-weight heavy --out "$T/x"
 expect_error 'seed must be at most 2147483647' "$WEIR_BIN" fit "$T/f.csv" --type xgboost --label y_lin \
     --seed 4294967297 --out "$T/x.json"
 # XGBoost picks its format by the name: m.ubj was written as UBJSON, which
