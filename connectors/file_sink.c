@@ -133,7 +133,7 @@ struct file_sink {
     int text;                       /* format: text */
     int writing;                    /* buf[fill ^ 1] is being written */
     int awaiting_room;              /* write_ev is a poll for room (a non-blocking pipe) */
-    int broken;                     /* EPIPE: the reader went away; write nothing more */
+    int broken; /* EPIPE (the reader went away) or a failed write: write nothing more */
     size_t written;                 /* of the in-flight buffer, for short writes */
     struct weir_event write_ev;
     /* With a shared writer (sw != NULL) instead of buf[] and the loop's writes: */
@@ -193,12 +193,17 @@ static int write_part(struct file_sink *fk, int k)
 
 static void start_write(struct file_sink *fk);
 
-/* The reader went away: what is buffered or in flight will never be read.
- * Fail its tickets and stop the worker with -EPIPE (a clean stop for the run). */
-static void broken_pipe(struct file_sink *fk)
+/* The reader went away (-EPIPE: a clean stop for the run), or a write
+ * failed: what is buffered or in flight will never be written. Its tickets
+ * fail and nothing more is written: a later part written after a failed one
+ * left a gap or a cut line in the middle of the output, acknowledged. */
+static void stop_writing(struct file_sink *fk, int res)
 {
     struct weir_error e;
-    weir_error_set(&e, -EPIPE, "%s was closed by its reader", fk->name);
+    if (res == -EPIPE)
+        weir_error_set(&e, -EPIPE, "%s was closed by its reader", fk->name);
+    else
+        weir_error_set(&e, res, "writing %s: %s", fk->name, strerror(-res));
     fk->broken = 1;
     fk->writing = 0;
     for (int j = 0; j < 2; j++) {
@@ -218,10 +223,6 @@ static void on_write(struct weir_event *ev, int res)
             on_write(&fk->write_ev, -EBUSY);
         return;
     }
-    if (res == -EPIPE) {
-        broken_pipe(fk);
-        return;
-    }
     /* A non-blocking pipe (standard output shared with a parent that set
      * O_NONBLOCK) that is full: wait for room, not write again at once in
      * a loop that took a core for as long as the reader was slow. */
@@ -231,12 +232,7 @@ static void on_write(struct weir_event *ev, int res)
         return;
     }
     if (res < 0 && res != -EINTR && res != -EAGAIN) {
-        struct weir_error e;
-        weir_error_set(&e, res, "writing %s: %s", fk->name, strerror(-res));
-        fk->writing = 0;
-        fk->buf[k].len = 0; /* its lines failed: not written again once the buffers swap */
-        held_release(&fk->held[k], 0);
-        weir_worker_fail(fk->s->worker, &e);
+        stop_writing(fk, res);
         return;
     }
     fk->written += res > 0 ? (size_t)res : 0;
@@ -471,14 +467,13 @@ static void on_done(struct weir_event *ev, int res)
         struct chunk *next = c->next;
         fk->queued -= c->buf.len;
         fk->nqueued--;
-        if (c->res == -EPIPE && !fk->broken) {
+        if (c->res < 0 && !fk->broken) { /* nothing more is written: stop_writing() */
             struct weir_error e;
-            weir_error_set(&e, -EPIPE, "%s was closed by its reader", fk->name);
+            if (c->res == -EPIPE)
+                weir_error_set(&e, -EPIPE, "%s was closed by its reader", fk->name);
+            else
+                weir_error_set(&e, c->res, "writing %s: %s", fk->name, strerror(-c->res));
             fk->broken = 1;
-            weir_worker_fail(fk->s->worker, &e);
-        } else if (c->res < 0 && c->res != -EPIPE && !fk->s->worker->failed) {
-            struct weir_error e;
-            weir_error_set(&e, c->res, "writing %s: %s", fk->name, strerror(-c->res));
             weir_worker_fail(fk->s->worker, &e);
         }
         held_release(&c->held, c->res == 0);
@@ -663,6 +658,10 @@ static int fk_setup(const void *conf, struct weir_error *err)
     const struct file_sink_conf *c = conf;
     if (stream_fd(c->path) >= 0 || c->append)
         return 0; /* never truncates a file standard output or error goes to */
+    struct stat st;
+    if (stat(c->path, &st) == 0 && !S_ISREG(st.st_mode))
+        return 0; /* a FIFO: an open to truncate it took its reader, which saw an end and
+                     left, and the sink's own open then waited for another for ever */
     int fd = open(c->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return weir_error_set(err, -errno, "cannot create sink file %s: %s", c->path,
