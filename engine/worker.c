@@ -254,6 +254,7 @@ void weir_worker_sink_close(struct weir_sink *s)
     weir_expr_run_free(&s->when_run);
     struct weir_sink_slot *slot = (struct weir_sink_slot *)s;
     weir_pipeline_let_go(slot->from);
+    weir_pipeline_let_go(slot->output_from);
     free(slot);
 }
 

@@ -67,7 +67,9 @@ void weir_worker_sink_close(struct weir_sink *s);
  * conf_from is the version of the options it has now. */
 struct weir_sink_slot {
     struct weir_sink s;
-    const struct weir_pipeline *from;
+    /* from: opened with (its conf); output_from: the version s->output and
+     * the condition point into since a reload kept the sink, held as long */
+    const struct weir_pipeline *from, *output_from;
 };
 struct weir_source_slot {
     struct weir_source s;

@@ -332,6 +332,12 @@ static int rebuild_sinks(struct weir_worker *w, const struct weir_pipeline *next
         struct weir_sink *s = v[k] = w->sinks[j];
         w->sinks[j] = NULL;
         const struct weir_stage_sink *st = k < next->nsinks ? &next->sinks[k] : &next->dead;
+        /* held while the sink reads it: nothing else may (an options-only
+         * reload after this one lets the workers and the run go of it) */
+        struct weir_sink_slot *slot = (struct weir_sink_slot *)s;
+        weir_pipeline_hold(next);
+        weir_worker_let_go_later(w, slot->output_from);
+        slot->output_from = next;
         s->output = &st->output;
         weir_expr_run_free(&s->when_run);
         s->when = k < next->nsinks ? st->when : WEIR_WHEN_DEAD;
