@@ -217,7 +217,8 @@ int weir_reload_plan(const struct weir_pipeline *running, const struct weir_pipe
     for (size_t j = 0; j < running->nops; j++) {
         if (!running->ops[j].type->on_timer)
             continue;
-        int kept = plan->same_columns && j < next->nops && plan->op_from[j] == (int)j;
+        int kept = plan->same_columns && j < next->nops && plan->op_from[j] == (int)j &&
+                   !((plan->relineaged >> j) & 1); /* else made again (rebuild_ops) */
         if (!kept) {
             snprintf(why, cap,
                      "operators[%d] (%s) uses timers: it can only stay unchanged in its "

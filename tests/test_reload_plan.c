@@ -299,6 +299,41 @@ static void test_lineage(void)
 #undef STD2
 }
 
+/* An operator with timers (a model with max_delay_ms) whose JSON is the same
+ * but whose inputs come from other fields: it would be made again, its armed
+ * timer naming the freed instance; a restart, as for any change to it. */
+static void test_timer_relineaged(void)
+{
+    struct weir_reload_plan p;
+    char why[256], path[600], ops[2048];
+    snprintf(path, sizeof path, "%s/tree.json", dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    fputs("{\"learner\": {\"feature_names\": [\"v_z\", \"w_z\"], \"gradient_booster\": "
+          "{\"name\": \"gbtree\", \"model\": {\"trees\": [{\"left_children\": [1, -1, -1], "
+          "\"right_children\": [2, -1, -1], \"split_indices\": [0, 0, 0], \"split_conditions\": "
+          "[0.5, 0.25, -0.75], \"default_left\": [1, 0, 0]}]}}, \"learner_model_param\": "
+          "{\"base_score\": \"5E-1\", \"num_class\": \"0\", \"num_feature\": \"2\"}, "
+          "\"objective\": {\"name\": \"binary:logistic\"}}}",
+          f);
+    fclose(f);
+    const char *model_fmt =
+        "{\"type\": \"standardize\", \"fields\": [\"%s\"], \"out\": [\"v_z\"]}, "
+        "{\"type\": \"standardize\", \"fields\": [\"w\"], \"out\": [\"w_z\"]}, "
+        "{\"type\": \"model\", \"path\": \"%s\", \"out\": \"p\", "
+        "\"max_delay_ms\": 500}";
+    snprintf(ops, sizeof ops, model_fmt, "v", path);
+    struct weir_pipeline *a = make(NULL, ops, NULL, NULL);
+    snprintf(ops, sizeof ops, model_fmt, "w", path);
+    struct weir_pipeline *b = make(NULL, ops, NULL, NULL);
+    CHECK(plan(a, b, &p, why) == -1);
+    CHECK(strstr(why, "operators[3] (model) uses timers") != NULL);
+    weir_pipeline_free(a);
+    weir_pipeline_free(b);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
@@ -307,6 +342,7 @@ int main(void)
     test_lineage();
     test_permutations();
     test_guarantee_switch();
+    test_timer_relineaged();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s /tmp/weir-test-reload-plan-a /tmp/weir-test-reload-plan-b", dir);
     if (system(cmd) != 0)
