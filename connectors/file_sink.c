@@ -670,10 +670,15 @@ static int fk_setup(const void *conf, struct weir_error *err)
     return 0;
 }
 
+/* One file however it is spelled ("./out.jsonl", an absolute path, a link):
+ * a reload that set up the new sink there truncated what the run wrote. */
 static int fk_same_target(const void *a, const void *b)
 {
-    return strcmp(((const struct file_sink_conf *)a)->path,
-                  ((const struct file_sink_conf *)b)->path) == 0;
+    const char *pa = ((const struct file_sink_conf *)a)->path;
+    const char *pb = ((const struct file_sink_conf *)b)->path;
+    struct stat sa, sb;
+    return strcmp(pa, pb) == 0 || (stat(pa, &sa) == 0 && stat(pb, &sb) == 0 &&
+                                   sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino);
 }
 
 static void fk_close(struct weir_sink *s)

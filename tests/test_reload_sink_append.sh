@@ -4,17 +4,18 @@
 # (engine/run.c, reload_share; connectors/file_sink.c, same_target), and the
 # 50 outputs written before the reload, their input already acknowledged,
 # were gone. 50 records, the reload, 50 more: 100 lines, the first 50 whole,
-# the last 50 projected.
+# the last 50 projected. The reload spells the path otherwise ("DIR/./out"):
+# the same file, which a comparison of the strings took for another.
 set -u
 . "$(dirname "$0")/lib.sh"
 T=$(mktemp -d /tmp/weir-test-reload-sink-append.XXXXXX)
 PID=
 trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; exec 3>&- 2>/dev/null; rm -rf "$T"' EXIT
-write_pipeline() { # SINK_EXTRA
+write_pipeline() { # SINK_EXTRA [SINK_DIR]
     cat >"$T/p.json.tmp" <<JSON
 {"source": {"type": "file", "path": "$T/in", "max_records": 4},
  "operators": [{"type": "extract", "fields": {"v": "/v"}}],
- "sinks": [{"type": "file", "path": "$T/out.jsonl"$1}]}
+ "sinks": [{"type": "file", "path": "${2:-$T}/out.jsonl"$1}]}
 JSON
     mv "$T/p.json.tmp" "$T/p.json"
 }
@@ -32,7 +33,8 @@ PID=$!
 exec 3>"$T/in"
 for i in $(seq 1 50); do echo "{\"id\": $i, \"v\": $i}" >&3; done
 wait_lines 50 "$T/out.jsonl" || fail "the first 50 outputs: $(wc -l <"$T/out.jsonl")"
-write_pipeline ', "fields": ["id"]'
+write_pipeline ', "fields": ["id"]' "$T/."
+
 kill -HUP "$PID"
 wait_lines 1 "$T/err" "reload applied by every worker" || fail "the reload: $(cat "$T/err")"
 for i in $(seq 51 100); do echo "{\"id\": $i, \"v\": $i}" >&3; done
