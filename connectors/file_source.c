@@ -393,8 +393,11 @@ int weir_file_source_open_as(struct file_source *fs, size_t k, const char *held,
                               errno == ENOENT && c->tried[0] && c->files.n == 1 ? c->tried
                                                                                : strerror(errno));
     struct stat st;
-    fs->offset = fstat(fs->fd, &st) == 0 && S_ISREG(st.st_mode) ? 0 : -1;
-    fs->size_at_open = fs->offset == 0 ? st.st_size : 0;
+    int regular = fstat(fs->fd, &st) == 0 && S_ISREG(st.st_mode);
+    /* standard input from a file a parent read some of: on from there */
+    off_t at = regular && stdin_ ? lseek(fs->fd, 0, SEEK_CUR) : 0;
+    fs->offset = regular ? (at > 0 ? at : 0) : -1;
+    fs->size_at_open = regular ? st.st_size : 0;
     fs->format = c->format != FMT_AUTO ? c->format : weir_file_is_csv(path) ? FMT_CSV : FMT_JSONL;
     fs->gzip = !stdin_ && weir_file_is_gzip(path);
     if (fs->gzip && !fs->gz.ready && weir_gunzip_init(&fs->gz, (size_t)c->read_size) < 0)

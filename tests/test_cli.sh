@@ -228,6 +228,13 @@ expect "validate: --set an unknown Kafka property" 2 stderr 'source\.kafka\.fetc
 weir run - --watch
 expect "run - --watch: nothing to watch" 2 stderr '\-\-watch needs a pipeline file to watch, not standard input'
 
+# A file source on standard input, a file of which a parent read a line
+# first: the run goes on from there (it read the file from its start again).
+printf '{"v":1}\n{"v":2}\n{"v":3}\n' >"$T/stdin.jsonl"
+printf '{"source": {"type": "file", "path": "-"}, "operators": [{"type": "extract", "fields": {"v": "/v"}}], "sinks": [{"type": "file", "path": "-"}]}\n' >"$T/stdin.json"
+got=$({ read -r _; "$WEIR_BIN" run "$T/stdin.json" --quiet; } <"$T/stdin.jsonl" | grep -o '"v":[0-9]' | tr '\n' ' ')
+[ "$got" = '"v":2 "v":3 ' ] && ok || fail "standard input after a parent's read: $got"
+
 # --replay on each file as it is read: the first file's "replay" decided
 # for all (one with "replay", one without: "replay" does not exist; a
 # pipeline on standard input lost its replay options the same way).
