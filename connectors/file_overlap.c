@@ -11,13 +11,18 @@
 #include "connectors/file_source.h"
 #include "engine/pipeline.h"
 
-static int reads(const struct file_source_conf *c, const struct stat *out)
+/* out NULL: the sink's file is not there yet, which the sink's set-up
+ * creates empty before the source opens it (a run of no records, no word):
+ * the same name, then. */
+static int reads(const struct file_source_conf *c, const char *name, const struct stat *out)
 {
     for (size_t i = 0; i < c->files.n; i++) {
         struct stat in;
         const char *path = c->files.paths[i];
-        if (strcmp(path, "-") != 0 && stat(path, &in) == 0 && in.st_dev == out->st_dev &&
-            in.st_ino == out->st_ino)
+        if (strcmp(path, "-") == 0)
+            continue;
+        if (!out ? strcmp(path, name) == 0
+                 : stat(path, &in) == 0 && in.st_dev == out->st_dev && in.st_ino == out->st_ino)
             return 1;
     }
     return 0;
@@ -31,8 +36,9 @@ int weir_file_source_check(const void *conf, const struct weir_pipeline *pl, str
         const struct weir_stage_sink *st = k < pl->nsinks ? &pl->sinks[k] : &pl->dead;
         const char *out = st->type == &weir_sink_file ? weir_file_sink_path(st->conf) : NULL;
         struct stat so;
-        if (!out || strcmp(out, "-") == 0 || stat(out, &so) < 0 || !S_ISREG(so.st_mode) ||
-            !reads(c, &so))
+        int there = out && stat(out, &so) == 0;
+        if (!out || strcmp(out, "-") == 0 || (there && !S_ISREG(so.st_mode)) ||
+            !reads(c, out, there ? &so : NULL))
             continue;
         char where[64];
         if (k < pl->nsinks)
