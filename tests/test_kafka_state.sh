@@ -229,8 +229,9 @@ broker topic-create s5-out 4 >/dev/null
 broker produce s5-in "$WORK/in.txt" --key-separator '|'
 SETS5=(--set "source.brokers=$BOOT" --set 'source.topics=["s5-in"]' --set source.group=weir-s5
        --set source.guarantee=at_least_once --set source.checkpoint_interval=10m
-       --set sinks[0].topic=s5-out --set 'state={"changelog": "weir-s5-changelog"}' "${SLOW[@]}"
-       --set source.max_inflight_records=20)
+       --set sinks[0].topic=s5-out --set 'state={"changelog": "weir-s5-changelog"}'
+       --set 'source.kafka={"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000}'
+       --set source.max_inflight_records=20 --set 'sinks[0].kafka={"linger.ms": 100}')
 start_weir "$WORK/s5-a.log" "$PL" --workers 1 "${SETS5[@]}"
 PID_A=$WEIR_PID
 wait_count s5-out $((N / 10)) 120 >/dev/null || fail "5: no progress: $(tail -n3 "$WORK/s5-a.log")"
@@ -245,7 +246,8 @@ n=$(kafka_topic_count s5-out)
 say "5: B took partitions with $n of $N messages in s5-out"
 ((n < N)) || fail "5: the rebalance came after every input had an output: it proves nothing"
 grep -q 'revoked [1-9]' "$WORK/s5-a.log" || fail "5: A had nothing revoked: $(grep -i 'partition' "$WORK/s5-a.log" | head -3)"
-wait_lag0 weir-s5 s5-in 4 || fail "5: lag not 0 after 240 s: $(tail -n3 "$WORK/s5-b.log")"
+# no commit before the stops (no periodic checkpoint): every input has an output
+wait_count s5-out "$N" 240 >/dev/null || fail "5: $(kafka_topic_count s5-out) of $N outputs after 240 s"
 stop_weir 60 || fail "5: B exited with status $? after SIGTERM: $(tail -n3 "$WORK/s5-b.log")"
 PID_B=""
 WEIR_PID=$PID_A
