@@ -401,8 +401,8 @@ static void test_prepare_errors(void)
                            "1ms, got 0ms");
     h_expect_prepare_error(&weir_op_flatline, feats, 1,
                            "{\"fields\": [\"v\"], \"min_duration\": 0.25}",
-                           "test.json: operators[1].min_duration: expected a duration of at least "
-                           "1ms, got 0.25ms");
+                           "test.json: operators[1].min_duration: expected a whole number of "
+                           "milliseconds (event times are in ms), got 0.25ms");
 }
 
 int main(void)
