@@ -94,6 +94,16 @@ static void int8_case(size_t in, size_t out, size_t n)
     for (size_t i = 0; i < n * out; i++)
         same += Y[i] == R[i];
     CHECK(same == n * out);
+    /* an infinite input (overflowed): NaN outputs for that row, not garbage
+     * from lrintf(NaN); the next row is as before */
+    X[0] = INFINITY;
+    weir_dense_int8_cpu(&L, Wq, sc, X, in, n, Y, out, xq);
+    size_t nan_row = 0, next_same = 0;
+    for (size_t j = 0; j < out; j++) {
+        nan_row += isnan(Y[j]) != 0;
+        next_same += n < 2 || Y[out + j] == R[out + j];
+    }
+    CHECK(nan_row == out && next_same == out);
     free(W), free(b), free(X), free(Y), free(R), free(sc), free(Wq), free(xq);
 }
 

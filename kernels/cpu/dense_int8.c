@@ -7,11 +7,23 @@
 
 #include "kernels/dense.h"
 
+/* A row with an infinity or a NaN (an input that overflowed in the
+ * normalisation) has no scale: NaN, which the products carry to the outputs
+ * as the fp32 path would, rather than rest on what lrintf makes of NaN
+ * (unspecified: x86 gives LONG_MIN, which happened to end as NaN too). */
 static float quantize_row(const float *x, size_t n, int8_t *q)
 {
     float m = 0;
-    for (size_t i = 0; i < n; i++)
+    int finite = 1;
+    for (size_t i = 0; i < n; i++) {
+        finite &= isfinite(x[i]) != 0;
         m = fabsf(x[i]) > m ? fabsf(x[i]) : m;
+    }
+    if (!finite) {
+        for (size_t i = 0; i < n; i++)
+            q[i] = 0;
+        return NAN;
+    }
     float scale = m > 0 ? m / 127.0f : 1.0f, inv = 1.0f / scale;
     for (size_t i = 0; i < n; i++)
         q[i] = (int8_t)lrintf(x[i] * inv);
