@@ -425,7 +425,13 @@ static int rebuild_source(struct weir_worker *w, const struct weir_pipeline *nex
     *s = (struct weir_source){.type = next->source_type, .conf = next->source_conf, .worker = w};
     w->source = s;
     w->paused = 0;
-    if (w->stop_requested || w->failed) {
+    if (w->source_finished && !w->stop_requested && !w->failed)
+        weir_log(WEIR_LOG_WARN,
+                 "reload: worker %d's source had come to its end: the run ends as "
+                 "it would have, the new source is not read (restart to read it)",
+                 w->id);
+    if (w->stop_requested || w->failed || w->source_finished) {
+        /* ended: opened now, it was closed partway once the worker drained */
         w->source_finished = 1;
         return 0;
     }
