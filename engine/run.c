@@ -369,8 +369,8 @@ static void reload_watch(struct run_state *st)
         if (!st->reload_failed_said) {
             st->reload_failed_said = 1;
             weir_metric_add(&st->reg.reloads_failed, 1);
-            weir_log(WEIR_LOG_ERROR, "reload: a worker could not rebuild the pipeline (above); "
-                                     "the run stops");
+            weir_log(WEIR_LOG_ERROR, "reload: not applied: a worker failed while it was under "
+                                     "way (above, whatever the cause); the run stops");
         }
         return;
     }
