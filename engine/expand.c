@@ -137,36 +137,45 @@ static int expand_one(json_t *v, const char *pipeline_file, struct weir_diag *d,
     return 0;
 }
 
-static int walk(json_t *v, const char *pipeline_file, struct weir_diag *d, const char *path,
-                struct weir_buf *a, struct weir_buf *b)
+struct walk {
+    const char *pipeline_file;
+    const struct weir_override *sets;
+    size_t nsets;
+    struct weir_diag *d;
+    struct weir_buf a, b;
+};
+
+static int walk(json_t *v, struct walk *w, const char *path)
 {
     char sub[512];
     int bad = 0;
     if (json_is_string(v)) {
-        if (!expand_one(v, pipeline_file, d, path, a, b))
+        /* a secret named on the command line: the working directory's */
+        const char *base = weir_path_overridden(w->sets, w->nsets, path) ? NULL : w->pipeline_file;
+        if (!expand_one(v, base, w->d, path, &w->a, &w->b))
             return 0;
-        weir_diag_mute(d, path); /* left as written: validating it would say it again */
+        weir_diag_mute(w->d, path); /* left as written: validating it would say it again */
         return 1;
     }
     if (json_is_object(v)) {
         const char *key;
         json_t *x;
         json_object_foreach(v, key, x) {
-            bad += walk(x, pipeline_file, d, weir_path_key(sub, sizeof sub, path, key), a, b);
+            bad += walk(x, w, weir_path_key(sub, sizeof sub, path, key));
         }
     } else if (json_is_array(v)) {
         for (size_t i = 0; i < json_array_size(v); i++)
-            bad += walk(json_array_get(v, i), pipeline_file, d,
-                        weir_path_index(sub, sizeof sub, path, i), a, b);
+            bad += walk(json_array_get(v, i), w, weir_path_index(sub, sizeof sub, path, i));
     }
     return bad;
 }
 
-int weir_expand_strings(json_t *root, const char *pipeline_file, struct weir_diag *d)
+int weir_expand_strings(json_t *root, const char *pipeline_file, const struct weir_override *sets,
+                        size_t nsets, struct weir_diag *d)
 {
-    struct weir_buf a = {0}, b = {0};
-    int bad = walk(root, pipeline_file, d, "", &a, &b);
-    weir_buf_free(&a);
-    weir_buf_free(&b);
+    struct walk w = {.pipeline_file = pipeline_file, .sets = sets, .nsets = nsets, .d = d};
+    int bad = walk(root, &w, "");
+    weir_buf_free(&w.a);
+    weir_buf_free(&w.b);
     return bad;
 }

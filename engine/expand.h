@@ -13,8 +13,13 @@
 
 #include "engine/diag.h"
 
+struct weir_override;
+
 /* Expands every string of root in place. Problems (an unset variable, an
- * unreadable file) go to d at the string's JSON path; returns their number. */
-int weir_expand_strings(json_t *root, const char *pipeline_file, struct weir_diag *d);
+ * unreadable file) go to d at the string's JSON path; returns their number.
+ * A relative "@path" that one of the --set overrides gave (sets, nsets; may
+ * be 0) is the working directory's, like any path on a command line. */
+int weir_expand_strings(json_t *root, const char *pipeline_file, const struct weir_override *sets,
+                        size_t nsets, struct weir_diag *d);
 
 #endif

@@ -68,13 +68,11 @@ int weir_path_resolve(const char *pipeline_file, const char *path, enum weir_pat
     return -ENOENT;
 }
 
-/* Whether the option at opt_path was given (or sits inside an object given)
- * by a --set override. */
-static int overridden(const struct weir_prepare *p, const char *opt_path)
+int weir_path_overridden(const struct weir_override *sets, size_t nsets, const char *opt_path)
 {
-    for (size_t k = 0; k < p->nsets; k++) {
-        size_t n = strlen(p->sets[k].path);
-        if (strncmp(p->sets[k].path, opt_path, n) == 0 &&
+    for (size_t k = 0; k < nsets; k++) {
+        size_t n = strlen(sets[k].path);
+        if (strncmp(sets[k].path, opt_path, n) == 0 &&
             (opt_path[n] == '\0' || opt_path[n] == '.' || opt_path[n] == '['))
             return 1;
     }
@@ -86,8 +84,8 @@ int weir_prepare_path(struct weir_prepare *p, json_t *obj, const char *key, cons
 {
     char opt[256], out[4096];
     weir_path_key(opt, sizeof opt, p->path, key);
-    int rc = weir_path_resolve(overridden(p, opt) ? NULL : p->file, *value, want, out, sizeof out,
-                               why, why_size);
+    int rc = weir_path_resolve(weir_path_overridden(p->sets, p->nsets, opt) ? NULL : p->file,
+                               *value, want, out, sizeof out, why, why_size);
     if (rc < 0 || strcmp(out, *value) == 0)
         return rc;
     if (json_object_set_new(obj, key, json_string(out)) < 0)

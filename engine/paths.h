@@ -22,6 +22,11 @@ int weir_path_resolve(const char *pipeline_file, const char *path, enum weir_pat
                       char *out, size_t size, char *why, size_t why_size);
 
 struct weir_prepare;
+struct weir_override;
+
+/* Whether the option at opt_path ("sinks[0].path") was given by one of the
+ * --set overrides, or sits inside an object one gave. */
+int weir_path_overridden(const struct weir_override *sets, size_t nsets, const char *opt_path);
 
 /* Resolves the file option `key` of the stage being prepared (obj, at
  * p->path), whose value is *value: beside the pipeline file, else in the

@@ -661,7 +661,7 @@ int weir_pipeline_load_opts(const char *file, const struct weir_load_opts *o,
             weir_diag_mute(diag, o->sets[i].path);
             bad++;
         }
-    bad += weir_expand_strings(pl->root, pl->file, diag);
+    bad += weir_expand_strings(pl->root, pl->file, o->sets, o->nsets, diag);
     bad += load_root(pl, o, diag);
     if (bad) {
         weir_pipeline_free(pl);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "engine/expand.h"
+#include "engine/pipeline.h"
 #include "tests/check.h"
 
 static char dir[] = "/tmp/weir-expand-XXXXXX";
@@ -31,7 +32,7 @@ static const char *expand(const char *text, int want_bad)
     static char out[4096];
     struct weir_diag d = {.file = "p.json"};
     json_t *root = json_pack("{s:[s]}", "v", text);
-    int bad = weir_expand_strings(root, pipeline, &d);
+    int bad = weir_expand_strings(root, pipeline, NULL, 0, &d);
     CHECK(bad == want_bad);
     if (bad)
         snprintf(out, sizeof out, "%s", d.n ? d.msgs[0] : "?");
@@ -107,7 +108,7 @@ int main(void)
     json_t *root = json_loads("{\"${WEIR_T_A}\": {\"k\": [1, \"${WEIR_T_A}\", {\"z\": "
                               "\"${WEIR_T_UNSET}\"}]}, \"n\": \"${WEIR_T_UNSET}\"}",
                               0, NULL);
-    CHECK(weir_expand_strings(root, pipeline, &d) == 2);
+    CHECK(weir_expand_strings(root, pipeline, NULL, 0, &d) == 2);
     CHECK(json_object_get(root, "${WEIR_T_A}") != NULL);
     CHECK_STR(json_string_value(json_array_get(
                   json_object_get(json_object_get(root, "${WEIR_T_A}"), "k"), 1)),
@@ -121,6 +122,27 @@ int main(void)
     }
     json_decref(root);
     weir_diag_free(&d);
+
+    /* "@secret.txt" given by --set is the working directory's file, as any
+     * path on a command line; the file's own, beside the pipeline first */
+    char cwd[4096], other[] = "/tmp/weir-test-expand-cwd.XXXXXX", there[600];
+    CHECK(getcwd(cwd, sizeof cwd) != NULL && mkdtemp(other) != NULL && chdir(other) == 0);
+    FILE *f = fopen("secret.txt", "w");
+    CHECK(f && fputs("from-cwd\n", f) >= 0);
+    if (f)
+        fclose(f);
+    const struct weir_override set = {"v", "\"@secret.txt\""};
+    for (int given = 0; given <= 1; given++) {
+        struct weir_diag ds = {.file = "p.json"};
+        json_t *r = json_pack("{s:s}", "v", "@secret.txt");
+        CHECK(weir_expand_strings(r, pipeline, given ? &set : NULL, given, &ds) == 0);
+        CHECK_STR(json_string_value(json_object_get(r, "v")), given ? "from-cwd" : "s3cr3t");
+        json_decref(r);
+        weir_diag_free(&ds);
+    }
+    snprintf(there, sizeof there, "%s/secret.txt", other);
+    unlink(there);
+    CHECK(chdir(cwd) == 0 && rmdir(other) == 0);
 
     const char *names[] = {"secret.txt", "two-lines", "bad-utf8", "nul", "fifo"};
     for (size_t i = 0; i < 5; i++) {
