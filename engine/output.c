@@ -62,7 +62,7 @@ static int pointer_reads(const char *ptr, const char *name)
     return !*name;
 }
 
-static int input_has(const struct weir_schema *s, const char *name)
+int weir_output_input_has(const struct weir_schema *s, const char *name)
 {
     for (uint32_t k = 0; k < s->ninput; k++)
         if (strcmp(s->input[k], name) == 0)
@@ -76,12 +76,12 @@ static int input_has(const struct weir_schema *s, const char *name)
 int weir_output_shadows_input(const struct weir_output *o)
 {
     for (uint32_t k = 0; k < o->ncols; k++)
-        if (input_has(o->schema, o->schema->feat[o->cols[k]].name))
+        if (weir_output_input_has(o->schema, o->schema->feat[o->cols[k]].name))
             return 1;
     for (uint32_t k = 0; k < o->nstrs; k++)
-        if (input_has(o->schema, o->schema->str[o->strs[k]].name))
+        if (weir_output_input_has(o->schema, o->schema->str[o->strs[k]].name))
             return 1;
-    return o->alert && input_has(o->schema, "alert");
+    return o->alert && weir_output_input_has(o->schema, "alert");
 }
 
 

@@ -38,6 +38,9 @@ void weir_output_free(struct weir_output *o);
  * (the source's header or first records, a pointer extract reads): copied
  * whole, the record would have that name twice. */
 int weir_output_shadows_input(const struct weir_output *o);
+/* Whether the input records have a top-level field name: the source's
+ * header, or a pointer an extract reads ("/name"). */
+int weir_output_input_has(const struct weir_schema *s, const char *name);
 
 /* Appends record i of b as one JSON line (with '\n'). */
 int weir_output_record(struct weir_buf *out, const struct weir_output *o,

@@ -21,19 +21,27 @@ static int name_matches(const char *pattern, const char *name)
     return weir_glob_match(pattern, name, strlen(name));
 }
 
+/* An extract's copy of the input field it is named after ("V1": "/V1"):
+ * the sink keeps the input's own bytes, not the parsed copy (a float's
+ * shortest form, a string for a number, a default for a null). */
+static int copy_of_input(const struct weir_schema *s, const struct weir_column *col)
+{
+    return !col->emit && weir_output_input_has(s, col->name);
+}
+
 /* Marks the computed fields pattern names; returns how many it matched. */
 static int pick(struct picked *pk, const struct weir_schema *s, const char *pattern, uint8_t v)
 {
     int n = 0;
     for (uint32_t c = 0; c < s->nfeat; c++)
         if ((s->feat[c].producer >= 0 || !weir_glob_is_pattern(pattern)) &&
-            name_matches(pattern, s->feat[c].name)) {
+            !copy_of_input(s, &s->feat[c]) && name_matches(pattern, s->feat[c].name)) {
             pk->feat[c] = v;
             n++;
         }
     for (uint32_t c = 0; c < s->nstr; c++)
         if ((s->str[c].producer >= 0 || !weir_glob_is_pattern(pattern)) &&
-            name_matches(pattern, s->str[c].name)) {
+            !copy_of_input(s, &s->str[c]) && name_matches(pattern, s->str[c].name)) {
             pk->str[c] = v;
             n++;
         }

@@ -211,4 +211,20 @@ want='ok     line 1       amount=10  {"amount": 1, "card": "a"}
 ok     line 2       amount=25  {"amount": 2.5, "card": "b"}'
 if [ "$(cat "$T/shadow.txt")" = "$want" ]; then ok; else fail "shadowed input field, text: $(cat "$T/shadow.txt")"; fi
 
+# An extract's copy of an input field named after it ("V*": "/V*"), named
+# by a sink's "fields" (a pattern or the name): the input's own bytes are
+# written, not the copy (-1.3598071336738 came out as the float -1.3598071,
+# 12345678901 as 12345679000, "3" as 3).
+printf 'ID,V1,V2,amt\n1,-1.3598071336738,12345678901,12.50\n2,0.5,7,"3"\n' >"$T/v.csv"
+cat >"$T/v.json" <<JSON
+{"source": {"type": "file", "path": "$T/v.csv"},
+ "operators": [{"type": "extract", "fields": {"V*": "/V*", "amt": "/amt", "amount": "/amt"}},
+               {"type": "derive", "fields": {"s": "V1 + V2"}}],
+ "sinks": [{"type": "file", "path": "$T/v1.jsonl", "fields": ["ID", "V*", "amt", "amount"]}]}
+JSON
+"$WEIR_BIN" run "$T/v.json" --quiet 2>"$T/v.err" || fail "extract copies: $(cat "$T/v.err")"
+want='{"ID":1,"V1":-1.3598071336738,"V2":12345678901,"amt":12.50,"amount":12.5}
+{"ID":2,"V1":0.5,"V2":7,"amt":"3","amount":3}'
+if [ "$(cat "$T/v1.jsonl")" = "$want" ]; then ok; else fail "extract copies named by fields: $(cat "$T/v1.jsonl")"; fi
+
 finish
