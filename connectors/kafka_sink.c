@@ -617,43 +617,6 @@ void ksk_producer_free(struct kafka_producer *p)
     free(p);
 }
 
-/* The start-up check names this sink (the clients' error text is the producer's). */
-static int check_topic(struct kafka_sink *ks, struct weir_error *err)
-{
-    char what[sizeof ks->p->cl.what];
-    snprintf(what, sizeof what, "%s", ks->p->cl.what);
-    snprintf(ks->p->cl.what, sizeof ks->p->cl.what, "%s", ks->what);
-    int rc = weir_kafka_check_topics(ks->rk, &ks->p->cl, &ks->c->topic, 1,
-                                     ks->c->connect_timeout_ns, err);
-    snprintf(ks->p->cl.what, sizeof ks->p->cl.what, "%s", what);
-    return rc;
-}
-
-/* A reload adds or changes this sink: its topic is asked for here, on the
- * run's check thread (engine/reload_check.c), not by open() on the workers'
- * loops, which waited up to connect_timeout there when the brokers were
- * away. The client is `weir check`'s (weir_kafka_metadata_client) with the
- * producer's brokers and properties: the sink's own (exactly_once: the
- * worker's one producer's), or the source's brokers with its security
- * properties. The embedded cluster's open() makes the
- * topic. */
-static int kk_precheck(const void *conf, const struct weir_pipeline *pl, const char *path,
-                       struct weir_error *err)
-{
-    const struct kafka_sink_conf *c = conf;
-    const struct weir_kafka_source_conf *src = weir_kafka_source_conf_of(pl);
-    const char *brokers = c->brokers ? c->brokers : src ? src->brokers : NULL;
-    if (!brokers || strcmp(brokers, "embedded") == 0)
-        return 0; /* no brokers: open() says so, without waiting */
-    size_t bad;
-    int rc = weir_kafka_precheck_topics("kafka sink", brokers, c->brokers ? NULL : src->kafka,
-                                        weir_kafka_sink_producer_props(pl, c->kafka), &c->topic,
-                                        1, c->connect_timeout_ns, &bad, err);
-    if (rc < 0)
-        weir_error_prefix(err, bad == 0 ? "%s.topic" : "%s", path);
-    return rc;
-}
-
 static int kk_open(struct weir_sink *s, struct weir_error *err)
 {
     const struct kafka_sink_conf *c = s->conf;
@@ -703,7 +666,7 @@ static int kk_open(struct weir_sink *s, struct weir_error *err)
     ks->max_bytes = max_bytes_of(ks->rk);
     /* A reload's sink: its topic was checked before the workers took it
      * (precheck), off this loop, which must not wait for the brokers. */
-    if (!s->checked && (rc = check_topic(ks, err)) < 0)
+    if (!s->checked && (rc = ksk_check_topic(ks, err)) < 0)
         return rc;
     if (first) {
         if ((rc = producer_start(ks->p, c->connect_timeout_ns, s->checked, err)) < 0)
@@ -788,7 +751,7 @@ const struct weir_sink_type weir_sink_kafka = {
     .options = kafka_sink_options,
     .conf_size = sizeof(struct kafka_sink_conf),
     .prepare = prepare,
-    .precheck = kk_precheck,
+    .precheck = ksk_precheck,
     .open = kk_open,
     .write = kk_write,
     .flush = kk_flush,

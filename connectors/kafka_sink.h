@@ -173,5 +173,10 @@ int ksk_start_async(struct kafka_producer *p, int timeout_ms, struct weir_error 
 void ksk_detach(struct weir_sink *s);
 int ksk_quiet(struct weir_sink *s);
 void ksk_disposer_join(struct kafka_producer *p);
+/* kafka_sink_check.c: the sink's topic at open (its error names the sink),
+ * and a reload's precheck (type->precheck). */
+int ksk_check_topic(struct kafka_sink *ks, struct weir_error *err);
+int ksk_precheck(const void *conf, const struct weir_pipeline *pl, const char *path,
+                 struct weir_error *err);
 
 #endif
