@@ -20,20 +20,24 @@
 
 #define WARN_EVERY_NS (30ull * 1000000000ull)
 
-/* A property value as librdkafka wants it: text. */
-static int prop_text(const json_t *v, char *buf, size_t size)
+/* A property value as librdkafka wants it: text. A string is its own,
+ * whole (a PEM in "ssl.ca.pem" is kilobytes: one cut to a buffer's size
+ * passed the load and failed at rd_kafka_new); a number or a boolean is
+ * written into buf (PROP_NUM bytes). NULL: none of those. */
+#define PROP_NUM 32
+static const char *prop_text(const json_t *v, char *buf)
 {
     if (json_is_string(v))
-        snprintf(buf, size, "%s", json_string_value(v));
-    else if (json_is_integer(v))
-        snprintf(buf, size, "%lld", (long long)json_integer_value(v));
+        return json_string_value(v);
+    if (json_is_integer(v))
+        snprintf(buf, PROP_NUM, "%lld", (long long)json_integer_value(v));
     else if (json_is_real(v))
-        snprintf(buf, size, "%.17g", json_real_value(v));
+        snprintf(buf, PROP_NUM, "%.17g", json_real_value(v));
     else if (json_is_boolean(v))
-        snprintf(buf, size, "%s", json_is_true(v) ? "true" : "false");
+        snprintf(buf, PROP_NUM, "%s", json_is_true(v) ? "true" : "false");
     else
-        return -1;
-    return 0;
+        return NULL;
+    return buf;
 }
 
 int weir_kafka_props_same(const json_t *a, const json_t *b)
@@ -44,11 +48,11 @@ int weir_kafka_props_same(const json_t *a, const json_t *b)
         return 0;
     const char *name;
     const json_t *v;
-    char x[1024], y[1024];
+    char x[PROP_NUM], y[PROP_NUM];
     json_object_foreach((json_t *)a, name, v) {
         const json_t *w = json_object_get(b, name);
-        if (!w || prop_text(v, x, sizeof x) < 0 || prop_text(w, y, sizeof y) < 0 ||
-            strcmp(x, y) != 0)
+        const char *tx = prop_text(v, x), *ty = w ? prop_text(w, y) : NULL;
+        if (!tx || !ty || strcmp(tx, ty) != 0)
             return 0;
     }
     return 1;
@@ -57,7 +61,7 @@ int weir_kafka_props_same(const json_t *a, const json_t *b)
 int weir_kafka_props_check(const json_t *props, const char *const *reserved,
                            struct weir_prepare *p)
 {
-    char kp[512], val[1024], errstr[512];
+    char kp[512], num[PROP_NUM], errstr[512];
     if (!props)
         return 0;
     snprintf(kp, sizeof kp, "%s%skafka", p->path, p->path[0] ? "." : "");
@@ -81,7 +85,8 @@ int weir_kafka_props_check(const json_t *props, const char *const *reserved,
             bad++;
             continue;
         }
-        if (prop_text(v, val, sizeof val) < 0) {
+        const char *val = prop_text(v, num);
+        if (!val) {
             weir_diag_add(p->diag, kp, "expected a string, number or boolean");
             bad++;
             continue;
@@ -115,13 +120,15 @@ int weir_kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *val
 static int is_security_prop(const char *name)
 {
     return strncmp(name, "security.", 9) == 0 || strncmp(name, "sasl.", 5) == 0 ||
-           strncmp(name, "ssl.", 4) == 0 || strncmp(name, "ssl_", 4) == 0;
+           strncmp(name, "ssl.", 4) == 0 || strncmp(name, "ssl_", 4) == 0 ||
+           strcmp(name, "enable.ssl.certificate.verification") == 0 ||
+           strcmp(name, "enable.sasl.oauthbearer.unsecure.jwt") == 0;
 }
 
 int weir_kafka_props_apply(rd_kafka_conf_t *conf, const json_t *props, int security_only,
                            const char *what, struct weir_error *err)
 {
-    char val[1024];
+    char num[PROP_NUM];
     const char *name;
     const json_t *v;
     if (!json_is_object(props))
@@ -129,7 +136,8 @@ int weir_kafka_props_apply(rd_kafka_conf_t *conf, const json_t *props, int secur
     json_object_foreach((json_t *)props, name, v) {
         if (security_only && !is_security_prop(name))
             continue;
-        if (prop_text(v, val, sizeof val) < 0)
+        const char *val = prop_text(v, num);
+        if (!val)
             return weir_error_set(err, -EINVAL, "%s: property %s: expected a string, number or "
                                   "boolean", what, name);
         int rc = weir_kafka_conf_set(conf, name, val, what, err);
@@ -141,9 +149,10 @@ int weir_kafka_props_apply(rd_kafka_conf_t *conf, const json_t *props, int secur
 
 double weir_kafka_txn_timeout_ms(const json_t *props)
 {
-    char val[64], *end;
+    char num[PROP_NUM], *end;
     const json_t *v = json_is_object(props) ? json_object_get(props, "transaction.timeout.ms") : NULL;
-    if (!v || prop_text(v, val, sizeof val) < 0)
+    const char *val = v ? prop_text(v, num) : NULL;
+    if (!val)
         return WEIR_KAFKA_TXN_TIMEOUT_MS;
     double ms = strtod(val, &end);
     return end != val && *end == 0 && ms > 0 ? ms : WEIR_KAFKA_TXN_TIMEOUT_MS;

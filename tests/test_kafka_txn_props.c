@@ -74,6 +74,33 @@ int main(void)
     pl = load("{\"type\": \"kafka\", \"topic\": \"out\", \"kafka\": {\"linger.ms\": \"5\"}}",
               "{\"type\": \"kafka\", \"topic\": \"dead\", \"kafka\": {\"linger.ms\": \"50\"}}");
     CHECK(pl == NULL);
+    /* Values of kilobytes (a PEM): compared whole, and applied whole; they
+     * were cut to 1,023 bytes (two PEMs alike in their first kilobyte were
+     * the same, and one longer failed at rd_kafka_new) */
+    static char pa[3000], pb[3000];
+    memset(pa, 'A', sizeof pa - 1);
+    memcpy(pb, pa, sizeof pb);
+    pb[2500] = 'B';
+    json_t *a = json_pack("{s:s}", "ssl.ca.pem", pa), *b = json_pack("{s:s}", "ssl.ca.pem", pb);
+    CHECK(weir_kafka_props_same(a, a) && !weir_kafka_props_same(a, b));
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    struct weir_error err = {0};
+    json_t *c =
+        json_pack("{s:s, s:b}", "sasl.password", pa, "enable.ssl.certificate.verification", 0);
+    CHECK(weir_kafka_props_apply(conf, c, 1, "test", &err) == 0);
+    char got[3100] = "";
+    size_t n = sizeof got;
+    CHECK(rd_kafka_conf_get(conf, "sasl.password", got, &n) == RD_KAFKA_CONF_OK);
+    CHECK(strlen(got) == sizeof pa - 1);
+    /* a security property of the source the sinks take too */
+    n = sizeof got;
+    CHECK(rd_kafka_conf_get(conf, "enable.ssl.certificate.verification", got, &n) ==
+              RD_KAFKA_CONF_OK &&
+          strcmp(got, "false") == 0);
+    rd_kafka_conf_destroy(conf);
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
     char path[300];
     snprintf(path, sizeof path, "%s/p.json", dir);
     unlink(path);
