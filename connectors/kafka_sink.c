@@ -47,7 +47,7 @@
 static const struct weir_option kafka_sink_options[] = {
     {"brokers", WEIR_OPT_STRING, NULL,
      "bootstrap servers, or \"embedded\" (default: the kafka source's brokers and its security.*, "
-     "sasl.* and ssl.* properties; required when the source is not kafka)",
+     "sasl.*, ssl.* and enable.ssl/sasl.* properties; required when the source is not kafka)",
      CONF(brokers), 0, 0, 0, NULL},
     {"topic", WEIR_OPT_STRING, NULL, "topic to produce to (it must exist)", CONF(topic),
      WEIR_OPT_REQUIRED, 0, 0, NULL},
