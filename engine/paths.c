@@ -2,6 +2,7 @@
 #include "engine/paths.h"
 
 #include <errno.h>
+#include <glob.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -40,6 +41,17 @@ static int present(const char *p, enum weir_path_want want)
     return slash == p || (stat(dir, &st) == 0 && S_ISDIR(st.st_mode));
 }
 
+/* A glob to read matches a file there: the pipeline's own directory always
+ * exists, so the directory rule alone never let a glob that matches nothing
+ * beside the pipeline file fall back to the working directory. */
+static int glob_finds(const char *pattern)
+{
+    glob_t g;
+    int found = glob(pattern, GLOB_NOSORT, NULL, &g) == 0 && g.gl_pathc > 0;
+    globfree(&g);
+    return found;
+}
+
 int weir_path_resolve(const char *pipeline_file, const char *path, enum weir_path_want want,
                       char *out, size_t size, char *why, size_t why_size)
 {
@@ -55,6 +67,10 @@ int weir_path_resolve(const char *pipeline_file, const char *path, enum weir_pat
     if ((size_t)snprintf(out, size, "%.*s/%s", (int)(slash - pipeline_file), pipeline_file,
                          path) >= size)
         return -ENAMETOOLONG;
+    if (want == WEIR_PATH_READ && strpbrk(path, "*?[") && !glob_finds(out) && glob_finds(path)) {
+        snprintf(out, size, "%s", path);
+        return 0;
+    }
     if (present(out, want))
         return 0;
     if (present(path, want)) {

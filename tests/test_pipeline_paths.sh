@@ -78,4 +78,13 @@ JSON
 if [ "$(cat "$T/conf/out/g.jsonl" 2>/dev/null)" = '{"V1":1,"V2":2}
 {"V1":4,"V2":5}' ]; then ok; else fail "glob beside the pipeline: $(cat "$T/err")"; fi
 
+# A glob that matches nothing beside the pipeline file but files in the
+# working directory: read there (the pipeline's own directory always exists,
+# so the glob never fell back: "pattern ../conf/*.tsv matches no file").
+printf 'V1,V2,W\n7,8,9\n' >"$T/cwd/c.tsv"
+sed 's|"daily/\*.csv\*"|"*.tsv"|; s|out/g.jsonl|out/h.jsonl|' "$T/conf/g.json" >"$T/conf/h.json"
+(cd "$T/cwd" && "$WEIR_BIN" run ../conf/h.json --set source.format=csv --quiet) 2>"$T/err"
+if [ "$(cat "$T/conf/out/h.jsonl" 2>/dev/null)" = '{"V1":7,"V2":8}' ]; then ok
+else fail "a glob in the working directory: $(cat "$T/err")"; fi
+
 finish
