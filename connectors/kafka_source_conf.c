@@ -89,6 +89,19 @@ int weir_kafka_source_prepare(void *conf, const json_t *raw, struct weir_prepare
                       "expected \"host:port,...\" or \"embedded\", got \"\"");
         bad++;
     }
+    /* said at load (weir validate, weir check), not only when the consumer
+     * opens (kafka_source.c: check_stats_conf, which stays for what the
+     * file cannot show) */
+    const json_t *stats = json_object_get(c->kafka, "statistics.interval.ms");
+    if ((json_is_integer(stats) && json_integer_value(stats) == 0) ||
+        (json_is_string(stats) && strcmp(json_string_value(stats), "0") == 0)) {
+        snprintf(kp, sizeof kp, "%s%skafka.statistics.interval.ms", p->path, p->path[0] ? "." : "");
+        weir_diag_add(p->diag, kp,
+                      "expected a number of milliseconds above 0: the source "
+                      "needs librdkafka's statistics to tell when a partition's fetch has "
+                      "started (docs/kafka.md)");
+        bad++;
+    }
     return bad + weir_kafka_props_check(c->kafka, reserved_props, p);
 }
 
