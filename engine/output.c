@@ -434,33 +434,6 @@ int weir_output_text(struct weir_buf *out, const struct weir_output *o, const st
     return one_line(out, at, &b->rec[i], output_text(out, o, b, i));
 }
 
-/* Dead-letter records are rare: a plain validity check is enough here. */
-static int utf8_valid(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (len == 0 || i + len > n || (len == 2 && c < 0xC2))
-            return 0;
-        for (size_t k = 1; k < len; k++)
-            if ((s[i + k] & 0xC0) != 0x80)
-                return 0;
-        if (len == 3) {
-            unsigned cp = ((c & 0x0Fu) << 12) | ((s[i + 1] & 0x3Fu) << 6) | (s[i + 2] & 0x3Fu);
-            if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))
-                return 0;
-        }
-        if (len == 4) {
-            unsigned cp = ((c & 0x07u) << 18) | ((s[i + 1] & 0x3Fu) << 12);
-            if (cp < 0x10000 || cp > 0x10FFFF)
-                return 0;
-        }
-        i += len;
-    }
-    return 1;
-}
-
 /* The dead letter of r with the first raw_len bytes of its value as raw;
  * "raw_truncated" gives the whole length when raw_len cuts it short. */
 static int dead_line(struct weir_buf *out, const struct weir_record *r, const char *source_name,
@@ -488,7 +461,7 @@ static int dead_line(struct weir_buf *out, const struct weir_record *r, const ch
     weir_buf_append(out, ",", 1);
     weir_jsonw_key(out, "raw");
     weir_jsonw_string(out, raw, raw_len);
-    if (!utf8_valid((const unsigned char *)raw, raw_len)) {
+    if (!weir_utf8_valid(raw, raw_len)) {
         weir_buf_append(out, ",", 1);
         weir_jsonw_key(out, "raw_base64");
         weir_buf_append(out, "\"", 1);
@@ -514,7 +487,7 @@ int weir_output_dead(struct weir_buf *out, const struct weir_batch *b, uint32_t 
  * that a reject cannot move the cursor or split the line. */
 static int append_printable(struct weir_buf *out, const char *s, size_t n)
 {
-    int plain = utf8_valid((const unsigned char *)s, n);
+    int plain = weir_utf8_valid(s, n);
     for (size_t k = 0; plain && k < n; k++)
         plain = (unsigned char)s[k] >= 0x20 && s[k] != 0x7f;
     if (!plain)
@@ -548,7 +521,7 @@ int weir_output_dead_fit(struct weir_buf *out, const struct weir_record *r,
 {
     size_t start = out->len;
     uint32_t n = r->value ? r->value_len : 0;
-    int valid = n == 0 || utf8_valid((const unsigned char *)r->value, n);
+    int valid = n == 0 || weir_utf8_valid(r->value, n);
     size_t fixed = 0; /* the line without raw, measured once raw must be cut */
     for (;;) {
         out->len = start;

@@ -31,3 +31,13 @@ need_log_delay() {
     PRELOAD=${WEIR_BUILD:-build}/libweir_log_delay.so
     [ -f "$PRELOAD" ] || { fail "log delay module not found at $PRELOAD (set WEIR_BUILD)"; finish; }
 }
+
+# wait_lines N FILE [TEXT]: until FILE has N lines (containing TEXT), up to
+# 20 s; status 1 when they did not come.
+wait_lines() { # N FILE [TEXT]
+    for _ in $(seq 400); do
+        [ -f "$2" ] && [ "$(grep -c "${3:-}" "$2")" -ge "$1" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}

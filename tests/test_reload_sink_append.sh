@@ -19,13 +19,6 @@ write_pipeline() { # SINK_EXTRA [SINK_DIR]
 JSON
     mv "$T/p.json.tmp" "$T/p.json"
 }
-wait_lines() { # N FILE [TEXT]
-    for _ in $(seq 400); do
-        [ -f "$2" ] && [ "$(grep -c "${3:-}" "$2")" -ge "$1" ] && return 0
-        sleep 0.05
-    done
-    return 1
-}
 write_pipeline ""
 mkfifo "$T/in"
 "$WEIR_BIN" run "$T/p.json" 2>"$T/err" &

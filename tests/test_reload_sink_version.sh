@@ -21,13 +21,6 @@ write_pipeline() { # EXTRA_OPERATOR
 JSON
     mv "$T/p.json.tmp" "$T/p.json"
 }
-wait_lines() { # N FILE [TEXT]
-    for _ in $(seq 400); do
-        [ -f "$2" ] && [ "$(grep -c "${3:-}" "$2")" -ge "$1" ] && return 0
-        sleep 0.05
-    done
-    return 1
-}
 send() { for i in $(seq "$1" "$2"); do echo "{\"id\": $i, \"v\": $((i % 10)), \"x\": 1}" >&3; done; }
 write_pipeline ""
 mkfifo "$T/in"
