@@ -99,22 +99,22 @@ static int topics_ops(struct weir_kprobe *p, const char *const *topics, size_t n
     return rc;
 }
 
-int weir_kafka_coordinator_read(struct weir_kread *r, char *host, size_t hsize, int *port)
+int weir_kafka_coordinator_read(struct weir_kread *r, char *host, size_t hsize, int *port, int *err)
 {
     weir_kread32(r);
-    int16_t err = weir_kread16(r);
+    *err = weir_kread16(r);
     weir_kread_str(r, NULL, 0);
     weir_kread32(r);
     weir_kread_str(r, host, hsize);
     *port = weir_kread32(r);
-    return r->bad ? -1 : err < 0 ? 0 : err;
+    return r->bad ? -1 : 0;
 }
 
-int weir_kafka_group_ops_read(struct weir_kread *r, int32_t *ops)
+int weir_kafka_group_ops_read(struct weir_kread *r, int32_t *ops, int *err)
 {
     weir_kread32(r);
     int32_t ng = weir_kread32(r);
-    int16_t err = weir_kread16(r);
+    *err = weir_kread16(r);
     for (int s = 0; s < 4; s++)
         weir_kread_str(r, NULL, 0); /* id, state, protocol type and data */
     for (int32_t m = weir_kread32(r); m > 0 && !r->bad; m--) {
@@ -126,7 +126,7 @@ int weir_kafka_group_ops_read(struct weir_kread *r, int32_t *ops)
         }
     }
     *ops = weir_kread32(r);
-    return r->bad || ng != 1 ? -1 : err < 0 ? 0 : err;
+    return r->bad || ng != 1 ? -1 : 0;
 }
 
 /* FindCoordinator v2: the coordinator of a group or transactional id; 1
@@ -141,9 +141,10 @@ static int coordinator(struct weir_kprobe *p, const char *key, int8_t key_type, 
     struct weir_kread r;
     if (weir_kprobe_call(p, API_FIND_COORDINATOR, 2, &w, &r, why, size) < 0)
         return -1;
-    int err = weir_kafka_coordinator_read(&r, host, hsize, port), bad = err < 0;
+    int err = 0, bad = weir_kafka_coordinator_read(&r, host, hsize, port, &err) < 0;
     free((void *)r.p);
-    if (err == ERR_GROUP_AUTHORIZATION_FAILED || err == ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+    if (!bad &&
+        (err == ERR_GROUP_AUTHORIZATION_FAILED || err == ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED))
         return 1;
     if (bad || err) {
         snprintf(why, size, "%s:%d: no coordinator for %s \"%s\" (%s%d)", p->host, p->port,
@@ -169,7 +170,7 @@ static int group_ops_at(struct weir_kprobe *p, const char *group, int32_t *ops, 
     if (weir_kprobe_call(p, API_DESCRIBE_GROUPS, 3, &w, &r, why, size) < 0)
         return -1;
     int32_t allowed;
-    int err = weir_kafka_group_ops_read(&r, &allowed), bad = err < 0;
+    int err = 0, bad = weir_kafka_group_ops_read(&r, &allowed, &err) < 0;
     free((void *)r.p);
     if (!bad && err == ERR_GROUP_AUTHORIZATION_FAILED) {
         *ops = 0;

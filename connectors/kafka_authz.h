@@ -34,14 +34,16 @@ int weir_kafka_authorized(const struct weir_kafka_authz_ask *a, int32_t *topic_o
                           int32_t *group_ops, char *why, size_t size);
 
 /* The responses' readers (tests and tests/fuzz): Metadata v8 into ops[i]
- * by topic name (0, or -1 out of shape); FindCoordinator v2 and
- * DescribeGroups v3 (one group) return the response's error code (>= 0; a
- * negative code reads as 0), or -1 out of shape. */
+ * by topic name; FindCoordinator v2 and DescribeGroups v3 (one group) set
+ * *err to the response's error code (any but 0 an error: -1 is Kafka's
+ * UNKNOWN_SERVER_ERROR). Each returns 0, or -1 for an answer out of
+ * shape. */
 struct weir_kread;
 int weir_kafka_metadata_ops(struct weir_kread *r, const char *const *topics, size_t n,
                             int32_t *ops);
-int weir_kafka_coordinator_read(struct weir_kread *r, char *host, size_t hsize, int *port);
-int weir_kafka_group_ops_read(struct weir_kread *r, int32_t *ops);
+int weir_kafka_coordinator_read(struct weir_kread *r, char *host, size_t hsize, int *port,
+                                int *err);
+int weir_kafka_group_ops_read(struct weir_kread *r, int32_t *ops, int *err);
 
 /* Whether this client may Describe transactional id txn_id (asking for its
  * coordinator needs it; a run under exactly-once needs Write, which implies

@@ -124,11 +124,8 @@ static int create(rd_kafka_t *rk, struct weir_kafka_client *cl, const char *name
                           cl->what, name, cl->brokers, why, partitions);
 }
 
-/* cleanup.policy must include compact: under "delete" alone, retention would
- * drop state that nothing writes again. When the brokers won't say (no
- * DescribeConfigs permission), a warning: the topic may well be right. */
-static int check_compacted(rd_kafka_t *rk, struct weir_kafka_client *cl, const char *name,
-                           int timeout_ms, struct weir_error *err)
+int weir_kafka_changelog_compacted(rd_kafka_t *rk, struct weir_kafka_client *cl, const char *name,
+                                   int timeout_ms, struct weir_error *err)
 {
     char why[512] = "";
     const char *policy = NULL;
@@ -152,15 +149,19 @@ static int check_compacted(rd_kafka_t *rk, struct weir_kafka_client *cl, const c
                 policy = rd_kafka_ConfigEntry_value(ents[i]);
     }
     int rc = 0;
-    if (why[0])
-        weir_log(WEIR_LOG_WARN, "warning: %s: cannot check that changelog topic \"%s\" on brokers %s "
-                "is compacted (DescribeConfigs): %s\n", cl->what, name, cl->brokers, why);
-    else if (!policy || !strstr(policy, "compact"))
+    if (why[0]) {
+        snprintf(err->msg, sizeof err->msg,
+                 "%s: cannot check that changelog topic \"%s\" on "
+                 "brokers %s is compacted (DescribeConfigs): %s",
+                 cl->what, name, cl->brokers, why);
+        rc = 1;
+    } else if (!policy || !strstr(policy, "compact")) {
         rc = weir_error_set(err, -EINVAL, "%s: changelog topic \"%s\" on Kafka brokers %s has "
                             "cleanup.policy=%s: retention would delete operator state; set "
                             "cleanup.policy=compact on it (kafka-configs --alter --add-config "
                             "cleanup.policy=compact) or name another topic",
                             cl->what, name, cl->brokers, policy ? policy : "(unknown)");
+    }
     if (ev)
         rd_kafka_event_destroy(ev);
     admin_end(&a);
@@ -202,7 +203,12 @@ static int ensure_locked(rd_kafka_t *rk, struct weir_kafka_client *cl, const cha
                               "kafka-topics --alter --partitions %d, or name another topic)",
                               cl->what, name, cl->brokers, n, widest, need, n, need);
     /* The mock cluster answers no DescribeConfigs (and compacts nothing). */
-    int rc = cl->embedded ? 0 : check_compacted(rk, cl, name, timeout_ms, err);
+    struct weir_error why = {0};
+    int rc = cl->embedded ? 0 : weir_kafka_changelog_compacted(rk, cl, name, timeout_ms, &why);
+    if (rc > 0) /* the topic may well be right */
+        weir_log(WEIR_LOG_WARN, "warning: %s\n", why.msg);
+    if (rc < 0)
+        *err = why;
     return rc < 0 ? rc : n;
 }
 

@@ -304,5 +304,11 @@ int weir_kafka_changelog_topic(rd_kafka_t *rk, struct weir_kafka_client *cl, con
                                const char *const *topics, size_t ntopics, uint64_t timeout_ns,
                                struct weir_error *err);
 
+/* Whether changelog topic name's cleanup.policy includes compact (under
+ * "delete" alone retention would drop state that nothing writes again), by
+ * DescribeConfigs: 0 yes; -EINVAL no, with err saying what to do; 1 the
+ * brokers would not say (no DescribeConfigs permission), err saying why. */
+int weir_kafka_changelog_compacted(rd_kafka_t *rk, struct weir_kafka_client *cl, const char *name,
+                                   int timeout_ms, struct weir_error *err);
 
 #endif

@@ -158,13 +158,14 @@ static void check_group(struct check *k, rd_kafka_t *rk, const char *group)
 /* What a run needs on topics (need[i], operation bits) and Read on group,
  * asked of the brokers' authorizer: a FAIL line for each refusal. */
 static void check_may(struct check *k, const char *role, const struct weir_kafka_authz_ask *a,
-                      const int32_t *need)
+                      const int32_t *need, const char *last_role)
 {
-    int32_t ops[8], gops;
+    int32_t *ops = calloc(a->ntopics + 1, sizeof *ops), gops;
     char why[256] = "", have[160];
-    if (weir_kafka_authorized(a, ops, &gops, why, sizeof why) < 0) {
+    if (!ops || weir_kafka_authorized(a, ops, &gops, why, sizeof why) < 0) {
         if (!k->authz_unknown++)
-            snprintf(k->authz_why, sizeof k->authz_why, "%s", why);
+            snprintf(k->authz_why, sizeof k->authz_why, "%s", ops ? why : "out of memory");
+        free(ops);
         return;
     }
     for (size_t i = 0; i <= a->ntopics; i++) {
@@ -173,6 +174,7 @@ static void check_may(struct check *k, const char *role, const struct weir_kafka
             break;
         int32_t got = group ? gops : ops[i], want = group ? 1 << WEIR_KAFKA_OP_READ : need[i];
         const char *name = group ? a->group : a->topics[i];
+        const char *who = group ? "consumer" : last_role && i + 1 == a->ntopics ? last_role : role;
         char wanted[64];
         weir_kafka_ops_names(want, wanted, sizeof wanted);
         if (got == WEIR_KAFKA_OPS_UNKNOWN) {
@@ -182,12 +184,13 @@ static void check_may(struct check *k, const char *role, const struct weir_kafka
         }
         weir_kafka_ops_names(got, have, sizeof have);
         if ((got & want) == want)
-            line(k, "ok", "%s %s \"%s\": may %s (allowed: %s)", group ? "consumer" : role,
-                 group ? "group" : "topic", name, wanted, have);
+            line(k, "ok", "%s %s \"%s\": may %s (allowed: %s)", who, group ? "group" : "topic",
+                 name, wanted, have);
         else
-            line(k, "FAIL", "%s %s \"%s\": this client may not %s (the brokers allow it: %s)",
-                 group ? "consumer" : role, group ? "group" : "topic", name, wanted, have);
+            line(k, "FAIL", "%s %s \"%s\": this client may not %s (the brokers allow it: %s)", who,
+                 group ? "group" : "topic", name, wanted, have);
     }
+    free(ops);
 }
 
 /* Exactly-once: the first worker's transactional id. Write on it is what a
@@ -209,6 +212,20 @@ static void check_txn_id(struct check *k, const struct weir_pipeline *pl,
         snprintf(k->authz_why, sizeof k->authz_why, "%s", why);
 }
 
+/* An existing changelog must be compacted, as the run refuses it otherwise. */
+static void check_compaction(struct check *k, rd_kafka_t *rk, struct weir_kafka_client *cl,
+                             const char *topic)
+{
+    struct weir_error err = {0};
+    int rc = weir_kafka_changelog_compacted(rk, cl, topic, k->timeout_ms, &err);
+    if (rc < 0)
+        line(k, "FAIL", "%s", err.msg);
+    else if (rc > 0)
+        line(k, "note", "%s", err.msg);
+    else
+        line(k, "ok", "changelog topic \"%s\": compacted", topic);
+}
+
 static void check_kafka_source(struct check *k, const struct weir_pipeline *pl,
                                const struct weir_kafka_source_conf *kc)
 {
@@ -220,14 +237,19 @@ static void check_kafka_source(struct check *k, const struct weir_pipeline *pl,
         line(k, "FAIL", "%s", err.msg);
         return;
     }
-    if (check_brokers(k, rk, &cl) == 0) {
-        int widest = 0;
-        int present[8] = {0};
+    /* every present source topic asked for Read, and the changelog */
+    const char **ask = calloc(kc->topics.n + 1, sizeof *ask);
+    int32_t *need = calloc(kc->topics.n + 1, sizeof *need);
+    if (!ask || !need)
+        line(k, "FAIL", "kafka source: out of memory");
+    else if (check_brokers(k, rk, &cl) == 0) {
+        int widest = 0, changelog_asked = 0;
+        size_t nask = 0;
         for (size_t i = 0; i < kc->topics.n; i++) {
             int n = check_topic(k, rk, &cl, kc->topics.v[i], "source", 0);
             widest = n > widest ? n : widest;
-            if (i < 8)
-                present[i] = n > 0;
+            if (n > 0)
+                need[nask] = 1 << WEIR_KAFKA_OP_READ, ask[nask++] = kc->topics.v[i];
         }
         char group[300];
         if (kc->group) /* else the run's default: "weir-" + the pipeline's name */
@@ -235,28 +257,26 @@ static void check_kafka_source(struct check *k, const struct weir_pipeline *pl,
         else
             snprintf(group, sizeof group, "weir-%s", pl->name);
         check_group(k, rk, group);
-        const char *ask[8];
-        int32_t need[8];
-        size_t nask = 0;
-        for (size_t i = 0; i < kc->topics.n && i < 8 && nask < 7; i++)
-            if (present[i])
-                need[nask] = 1 << WEIR_KAFKA_OP_READ, ask[nask++] = kc->topics.v[i];
         if (pl->state_durable && pl->state_topic) {
             int n = check_topic(k, rk, &cl, pl->state_topic, "changelog", 1);
             if (n > 0 && n < widest)
                 line(k, "FAIL", "changelog topic \"%s\": %d partitions, fewer than the source's %d",
                      pl->state_topic, n, widest);
+            if (n > 0)
+                check_compaction(k, rk, &cl, pl->state_topic);
             if (n > 0) /* restored (read) and written */
                 need[nask] = 1 << WEIR_KAFKA_OP_READ | 1 << WEIR_KAFKA_OP_WRITE,
-                ask[nask++] = pl->state_topic;
+                ask[nask++] = pl->state_topic, changelog_asked = 1;
         }
         struct weir_kafka_authz_ask a = {.brokers = kc->brokers, .props = kc->kafka,
                                          .topics = ask, .ntopics = nask, .group = group,
                                          .timeout_ms = k->timeout_ms};
-        check_may(k, "source", &a, need);
+        check_may(k, "source", &a, need, changelog_asked ? "changelog" : NULL);
         if (kc->guarantee == WEIR_KAFKA_EXACTLY_ONCE)
             check_txn_id(k, pl, &a);
     }
+    free(ask);
+    free(need);
     rd_kafka_destroy(rk);
 }
 
@@ -295,7 +315,7 @@ static void check_kafka_sink(struct check *k, const struct weir_kafka_source_con
                                          .props = props,
                                          .topics = &topic, .ntopics = 1,
                                          .timeout_ms = k->timeout_ms};
-        check_may(k, what, &a, &need);
+        check_may(k, what, &a, &need, NULL);
     }
     rd_kafka_destroy(rk);
 }

@@ -61,7 +61,8 @@ static json_t *option_schema(const struct weir_option *o)
         break;
     case WEIR_OPT_DURATION:
         s = json_pack("{s:[{s:s,s:s},{s:s,s:i}]}", "anyOf", "type", "string", "pattern",
-                      "^[0-9.eE+-]+(us|ms|s|m|h|d)?$", "type", "number", "minimum", 0);
+                      "^([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?(us|ms|s|m|h|d)?$", "type",
+                      "number", "minimum", 0);
         break;
     default: s = json_object(); break; /* WEIR_OPT_JSON: the type's prepare() checks it */
     }

@@ -107,11 +107,35 @@ int weir_duration_whole_ms(uint64_t ns, int64_t *ms)
     return (ns > at ? ns - at : at - ns) <= 1000u ? 0 : -1;
 }
 
+/* The decimal number a duration starts with: digits, a point, an exponent,
+ * as `weir schema`'s pattern says (strtod alone also takes leading spaces,
+ * a sign, hex and "inf"). The length, or 0. */
+static size_t decimal_len(const char *s)
+{
+    size_t i = 0, digits = 0;
+    for (; s[i] >= '0' && s[i] <= '9'; i++)
+        digits++;
+    if (s[i] == '.')
+        for (i++; s[i] >= '0' && s[i] <= '9'; i++)
+            digits++;
+    if (!digits)
+        return 0;
+    if (s[i] == 'e' || s[i] == 'E') {
+        size_t j = i + 1 + (s[i + 1] == '+' || s[i + 1] == '-');
+        if (s[j] >= '0' && s[j] <= '9') {
+            for (i = j; s[i] >= '0' && s[i] <= '9'; i++)
+                ;
+        }
+    }
+    return i;
+}
+
 int weir_duration_parse(const char *s, uint64_t *ns)
 {
     char *end;
-    double v = strtod(s, &end);
-    if (end == s || v < 0 || isnan(v))
+    size_t len = decimal_len(s);
+    double v = len ? strtod(s, &end) : 0;
+    if (!len || end != s + len)
         return -EINVAL;
     static const struct { const char *unit; double ns; } units[] = {
         {"", 1e6}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}, {"d", 86400e9},

@@ -410,7 +410,7 @@ static double ose_value(const struct ose_conf *c, struct ose_scratch *sc, unsign
                 relearn(&m, sc, ring);
         }
     }
-    h->seen += h->seen < UINT32_MAX;
+    h->seen = cad_ose_seen_next(h->seen, n);
     why->x = x;
     why->score = score;
     return score;

@@ -128,6 +128,15 @@ struct ose_why {
     uint32_t selected, active, proposed, made;
 };
 
+/* The head's seen after one more value, with a ring of n values at seen % n:
+ * past UINT32_MAX it stays above n and keeps its place in the ring (a
+ * count stuck at the top would write one slot forever). */
+static inline uint32_t cad_ose_seen_next(uint32_t seen, uint32_t n)
+{
+    uint64_t next = (uint64_t)seen + 1;
+    return (uint32_t)(next <= UINT32_MAX ? next : n + next % n);
+}
+
 /* Learns the value's facts cur (one step); returns its raw score. */
 double cad_ose_step(const struct ose_model *m, struct ose_scratch *sc, uint64_t cur,
                     struct ose_why *why);

@@ -74,6 +74,7 @@ static void test_conf(void)
 struct fake {
     int listen_fd, port, requests;
     int16_t keys[8], versions[8];
+    int coordinator_err; /* FindCoordinator's answer */
 };
 
 static void put16(uint8_t *b, size_t *n, int v)
@@ -131,7 +132,7 @@ static size_t answer(struct fake *f, int16_t key, uint8_t *b, size_t n)
         return metadata(b, n);
     if (key == 10) { /* the coordinator is this broker */
         put32(b, &n, 0);
-        put16(b, &n, 0);
+        put16(b, &n, f->coordinator_err);
         put16(b, &n, -1);
         put32(b, &n, 1);
         putstr(b, &n, "127.0.0.1");
@@ -185,17 +186,44 @@ static void *serve(void *arg)
     return NULL;
 }
 
+static void fake_start(struct fake *f, pthread_t *t)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    f->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(bind(f->listen_fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(f->listen_fd, 1) == 0);
+    getsockname(f->listen_fd, (struct sockaddr *)&a, &al);
+    f->port = ntohs(a.sin_port);
+    pthread_create(t, NULL, serve, f);
+}
+
+/* A negative error code (-1, UNKNOWN_SERVER_ERROR) from FindCoordinator is
+ * an error: the group's operations stay unknown, with the code in why, not
+ * read as a coordinator found. */
+static void test_coordinator_error(void)
+{
+    struct fake f = {.coordinator_err = -1};
+    pthread_t t;
+    fake_start(&f, &t);
+    char brokers[64], why[256] = "";
+    snprintf(brokers, sizeof brokers, "PLAINTEXT://127.0.0.1:%d", f.port);
+    const char *topics[] = {"ro"};
+    int32_t ops[1], gops;
+    struct weir_kafka_authz_ask ask = {
+        .brokers = brokers, .topics = topics, .ntopics = 1, .group = "g", .timeout_ms = 5000};
+    CHECK(weir_kafka_authorized(&ask, ops, &gops, why, sizeof why) == 0);
+    CHECK(gops == WEIR_KAFKA_OPS_UNKNOWN);
+    CHECK(strstr(why, "no coordinator for group \"g\" (error -1)") != NULL);
+    pthread_join(t, NULL);
+    close(f.listen_fd);
+    CHECK(f.requests == 2); /* no DescribeGroups */
+}
+
 static void test_fake_broker(void)
 {
     struct fake f = {0};
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof a;
-    f.listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    CHECK(bind(f.listen_fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(f.listen_fd, 1) == 0);
-    getsockname(f.listen_fd, (struct sockaddr *)&a, &al);
-    f.port = ntohs(a.sin_port);
     pthread_t t;
-    pthread_create(&t, NULL, serve, &f);
+    fake_start(&f, &t);
     char brokers[64], why[256] = "";
     snprintf(brokers, sizeof brokers, "PLAINTEXT://127.0.0.1:%d", f.port);
     const char *topics[] = {"ro", "secret", "unasked"};
@@ -223,5 +251,6 @@ int main(void)
     test_reader();
     test_conf();
     test_fake_broker();
+    test_coordinator_error();
     return check_summary();
 }

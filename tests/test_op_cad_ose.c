@@ -16,9 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "operators/cad_ose.h"
 #include "tests/check.h"
-#include "tests/op_harness.h"
 #include "tests/keyed_run.h"
+#include "tests/op_harness.h"
 #include "tests/test_rand.h"
 
 extern const struct weir_operator_type weir_op_cad_ose;
@@ -387,6 +388,18 @@ static void test_no_read_ahead(void)
     }
 }
 
+/* Past 2^32 values of one key the ring keeps turning: seen stays above the
+ * range period and its slot follows on from the last. */
+static void test_seen_wraps(void)
+{
+    for (uint32_t n = 1; n < 700; n += 37) {
+        uint32_t s = cad_ose_seen_next(UINT32_MAX, n);
+        CHECK(s >= n && s % n == (uint32_t)((UINT64_C(1) << 32) % n));
+        CHECK(cad_ose_seen_next(s, n) % n == (s + 1) % n);
+    }
+    CHECK(cad_ose_seen_next(5, 150) == 6);
+}
+
 static void test_prepare_errors(void)
 {
     const char *const feats[] = {"v", NULL};
@@ -418,6 +431,7 @@ int main(void)
     test_range_edges();
     test_margin_mad();
     test_no_read_ahead();
+    test_seen_wraps();
     test_prepare_errors();
     for (size_t i = 0; i < N; i++)
         free(why[i]);

@@ -75,6 +75,16 @@ done
 grep -q "'mdoe' was unexpected" "$T/unknown-op-option.out" && ok ||
     fail "the operator's own options are not what the schema checks: $(cat "$T/unknown-op-option.out")"
 
+# A duration the schema's pattern allows is one weir takes, and the other way
+# round (strtod's other forms, " 5s", "+5s", "0x10s", "inf", are neither).
+for dur in 250ms 5s 1.5h .5d 5. 1e3ms 2E-1m ' 5s' +5s 0x10s inf 5e -1s '5 s' 1,5s; do
+    mutate "d['allowed_lateness']='$dur'" dur
+    w=taken s=taken
+    "$WEIR_BIN" validate "$T/dur.json" >/dev/null 2>&1 || w=refused
+    /usr/bin/python3 "$T/check.py" "$T/schema.json" valid "$T/dur.json" >/dev/null 2>&1 || s=refused
+    [ "$w" = "$s" ] && ok || fail "duration \"$dur\": weir: $w, the schema: $s"
+done
+
 for f in tests/pipelines/bad/*.json; do
     "$WEIR_BIN" validate "$f" >/dev/null 2>&1 && fail "weir validate accepts bad $f" || ok
 done

@@ -6,7 +6,10 @@
 #     and the check did not create it (the broker auto-creates topics on
 #     request by default: the check asks without auto-creation);
 #   - brokers on a port where nothing listens: exit 1 within the timeout, one
-#     line naming the brokers; the sinks on the same brokers are not asked again.
+#     line naming the brokers; the sinks on the same brokers are not asked again;
+#   - a changelog topic that exists with cleanup.policy=delete (the run
+#     refuses it): a FAIL line; and a source of eight topics: each asked for
+#     Read (the eighth was not).
 # The mock-cluster side (authorization errors among them) is
 # tests/test_pipeline_check.c. Skipped (77) only when Java is missing.
 # Env: WEIR_BIN, WEIR_SRC; WEIR_CHECK_PORT (default 29901; the controller
@@ -90,6 +93,30 @@ grep -q "^FAIL  kafka source: brokers 127.0.0.1:$DEAD_PORT unreachable within 3.
     fail "no one-line unreachable error naming the brokers"
 grep -q "^FAIL  sinks\[0\] (kafka): brokers 127.0.0.1:$DEAD_PORT unreachable (above)" "$WORK/down.out" ||
     fail "the sink on the same brokers was asked again"
+passed=$((passed + 1))
+
+# The run refuses a changelog that is not compacted; so does the check.
+for t in t2 t3 t4 t5 t6 t7 t8; do broker topic-create "$t" 1 >/dev/null; done
+broker topic-create weir-chk8-changelog 3 >/dev/null # the default policy: delete
+cat >"$WORK/eight.json" <<EOF
+{"name": "chk8", "source": {"type": "kafka", "brokers": "$BOOT",
+  "topics": ["in", "t2", "t3", "t4", "t5", "t6", "t7", "t8"]},
+ "operators": [{"type": "extract", "fields": {"x": "/x"}}],
+ "sinks": [{"type": "kafka", "topic": "out"}],
+ "dead_letter": {"type": "file", "path": "$WORK/dead.jsonl"}}
+EOF
+rc=0
+"$WEIR" check "$WORK/eight.json" --timeout 10 >"$WORK/eight.out" 2>&1 || rc=$?
+cat "$WORK/eight.out"
+((rc == 1)) || fail "delete-policy changelog: exit $rc, expected 1"
+grep -q '^FAIL  kafka source: changelog topic "weir-chk8-changelog" on Kafka brokers .* has cleanup.policy=delete' \
+    "$WORK/eight.out" || fail "no FAIL line for the changelog's cleanup.policy"
+grep -q ': 1 problem$' "$WORK/eight.out" || fail "expected exactly 1 problem"
+for t in in t2 t3 t4 t5 t6 t7 t8; do
+    grep -q "^ok    source topic \"$t\": may Read" "$WORK/eight.out" || fail "no Read line for $t"
+done
+grep -q '^ok    changelog topic "weir-chk8-changelog": may Read, Write' "$WORK/eight.out" ||
+    fail "no Read line for the changelog"
 passed=$((passed + 1))
 
 say "$passed passed, 0 failed"

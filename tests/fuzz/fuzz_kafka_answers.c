@@ -26,14 +26,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char host[16];
     int port = 0;
     r = (struct weir_kread){.p = b, .n = size};
-    rc = weir_kafka_coordinator_read(&r, host, sizeof host, &port);
-    FUZZ_ASSERT(rc >= -1 && rc <= 32767 && r.at <= r.n);
+    int err = 0;
+    rc = weir_kafka_coordinator_read(&r, host, sizeof host, &port, &err);
+    FUZZ_ASSERT((rc == 0 || rc == -1) && r.at <= r.n);
+    FUZZ_ASSERT(err >= -32768 && err <= 32767);
     FUZZ_ASSERT(memchr(host, 0, sizeof host) != NULL);
 
     int32_t gops = 0;
     r = (struct weir_kread){.p = b, .n = size};
-    rc = weir_kafka_group_ops_read(&r, &gops);
-    FUZZ_ASSERT(rc >= -1 && rc <= 32767 && r.at <= r.n);
+    rc = weir_kafka_group_ops_read(&r, &gops, &err);
+    FUZZ_ASSERT((rc == 0 || rc == -1) && r.at <= r.n);
     free(b);
     return 0;
 }
