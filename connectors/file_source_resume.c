@@ -191,13 +191,15 @@ int weir_file_source_open_start(struct file_source *fs, const struct weir_source
     }
     int rc;
     size_t at = k >= 0 ? (size_t)k : place_of(c, path);
-    if (k < 0 || (old->offset >= 0 && name_moved_on(old->fd, path))) {
+    /* "-" names standard input, not a file of that name that could move */
+    int named = strcmp(path, "-") != 0;
+    if (k < 0 || (old->offset >= 0 && named && name_moved_on(old->fd, path))) {
         /* Listed no more (a directory or glob), or listed as given (a single
          * file's path) but deleted: the files after it follow. Replaced by
          * another file of that name: that file follows, from its start. */
         size_t next = k >= 0 && not_on_disk(path) ? at + 1 : at;
         rc = open_held(fs, old, path, next, err);
-    } else if (old->offset >= 0 && shrank(old->fd, read_to(old))) {
+    } else if (old->offset >= 0 && named && shrank(old->fd, read_to(old))) {
         /* Its lines from the old offset on would be read from the middle of
          * whatever was written since: the new content from its start. */
         weir_log(WEIR_LOG_INFO, "reload: %s, being read, is shorter than the %lld bytes read "
