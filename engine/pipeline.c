@@ -350,7 +350,7 @@ static int load_sink(struct weir_pipeline *pl, struct weir_stage_sink *st, const
         bad += st->type->prepare(st->conf, obj, p);
     if (!bad && !dead)
         bad += weir_sink_fields_resolve(st, &common.fields, &common.exclude, &pl->schema, p->diag,
-                                        weir_path_key((char[256]){0}, 256, path, "fields"), p);
+                                        path, p);
     if (!bad && !dead && weir_output_keys(&st->output) < 0) {
         weir_diag_add(p->diag, path, "out of memory");
         bad++;

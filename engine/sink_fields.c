@@ -82,6 +82,34 @@ static int check_input_field(const char *name, const struct weir_schema *s, stru
     return 1;
 }
 
+/* A name in "exclude" that matches nothing may be an input field (unknown
+ * at load: nothing to check it against), but not a near miss of a computed
+ * one: "anomaly_scor" excluded nothing and the score went out. */
+static int check_excluded_typo(const char *name, const struct weir_schema *s, struct weir_diag *d,
+                               const char *path)
+{
+    for (uint32_t k = 0; k < s->ninput; k++)
+        if (strcmp(s->input[k], name) == 0)
+            return 0;
+    const char *names[WEIR_SCHEMA_MAX * 2 + 1];
+    size_t n = 0;
+    for (uint32_t c = 0; c < s->nfeat; c++)
+        if (s->feat[c].producer >= 0)
+            names[n++] = s->feat[c].name;
+    for (uint32_t c = 0; c < s->nstr; c++)
+        if (s->str[c].producer >= 0)
+            names[n++] = s->str[c].name;
+    names[n++] = "alert";
+    const char *close = weir_did_you_mean(name, names, n);
+    if (!close || strcasecmp(close, name) == 0)
+        return 0;
+    weir_diag_add(d, path,
+                  "\"%s\" excludes nothing: no computed field has that name (did you "
+                  "mean \"%s\"?)",
+                  name, close);
+    return 1;
+}
+
 /* The appended fields' names, in order, for the projection's table. */
 static int build_projection(struct weir_output *o, const struct weir_strlist *fields,
                             const struct weir_strlist *exclude)
@@ -102,8 +130,12 @@ static int build_projection(struct weir_output *o, const struct weir_strlist *fi
 
 int weir_sink_fields_resolve(struct weir_stage_sink *st, const struct weir_strlist *fields,
                              const struct weir_strlist *exclude, const struct weir_schema *s,
-                             struct weir_diag *d, const char *path, const struct weir_prepare *p)
+                             struct weir_diag *d, const char *sink_path,
+                             const struct weir_prepare *p)
 {
+    char path[256], xpath[256];
+    weir_path_key(path, sizeof path, sink_path, "fields");
+    weir_path_key(xpath, sizeof xpath, sink_path, "exclude");
     struct weir_output *o = &st->output;
     struct picked pk = {0};
     uint32_t order[WEIR_SCHEMA_MAX * 2];
@@ -139,7 +171,10 @@ int weir_sink_fields_resolve(struct weir_stage_sink *st, const struct weir_strli
                 order[norder++] = WEIR_SCHEMA_MAX + j;
     }
     for (size_t k = 0; k < exclude->n; k++)
-        pick(&pk, s, exclude->v[k], 0);
+        if (!pick(&pk, s, exclude->v[k], 0) && !weir_glob_is_pattern(exclude->v[k]) &&
+            !weir_schema_upstream(p, exclude->v[k], hint, sizeof hint))
+            bad +=
+                check_excluded_typo(exclude->v[k], s, d, weir_path_index(ip, sizeof ip, xpath, k));
     o->ncols = o->nstrs = 0;
     for (uint32_t k = 0; k < norder; k++) {
         if (order[k] < WEIR_SCHEMA_MAX && pk.feat[order[k]])
