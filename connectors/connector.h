@@ -148,6 +148,9 @@ struct weir_sink {
      * precheck() passed before the workers were asked to take the pipeline,
      * so open() need not ask the network again. 0 otherwise (at the start). */
     int checked;
+    /* Another of the pipeline's sinks (or the dead letter) writes the same
+     * place (its type's same_target()): "-" twice, say. */
+    int destination_shared;
     struct weir_sink *retired_next; /* the worker's removed sinks, not yet closed */
     int detached;                   /* its detach() ran */
 };

@@ -21,8 +21,11 @@
  * stop. Nothing written from then on is acknowledged, so a Kafka source
  * commits nothing past the first record this sink could not write. SIGPIPE is
  * ignored (engine/main.c): the write returns EPIPE instead of killing us. */
+#include "connectors/file_sink.h"
+
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -32,7 +35,6 @@
 #include <unistd.h>
 
 #include "connectors/connector.h"
-#include "connectors/file_sink.h"
 #include "engine/buf.h"
 #include "engine/loop.h"
 #include "engine/output.h"
@@ -64,6 +66,30 @@ static size_t write_max_for(int fd)
 {
     struct stat st;
     return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? WRITE_MAX_FILE : WRITE_MAX;
+}
+
+/* Another output writes the same pipe or socket (a text sink and the dead
+ * letter both on "-", into `| less`): a write there is whole only up to
+ * PIPE_BUF bytes, and past it the other's lines could land in the middle of
+ * one of ours. Then each write is whole lines of at most PIPE_BUF bytes (a
+ * longer line alone). A terminal or a regular file takes a write whole. */
+static int lines_atomic_for(int fd, int destination_shared)
+{
+    struct stat st;
+    return destination_shared && fstat(fd, &st) == 0 &&
+           (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+}
+
+/* How much of p[0, len) to write at once so that it is whole lines the
+ * kernel writes in one piece (see lines_atomic_for). */
+static size_t atomic_part(const char *p, size_t len)
+{
+    if (len <= PIPE_BUF)
+        return len;
+    const char *nl = memrchr(p, '\n', PIPE_BUF);
+    if (!nl)
+        nl = memchr(p + PIPE_BUF, '\n', len - PIPE_BUF);
+    return nl ? (size_t)(nl - p) + 1 : len;
 }
 
 struct file_sink_conf {
@@ -118,6 +144,7 @@ struct shared_writer {
     const char *name;
     struct chunk *head, *tail; /* handed over, in order */
     struct chunk *current;     /* being written; out of the queue */
+    int lines_atomic;          /* lines_atomic_for */
     int err;                   /* the first write error: later chunks fail with it, unwritten */
     int stop;
 };
@@ -130,6 +157,7 @@ struct file_sink {
     struct pending_tickets held[2]; /* tickets whose lines are in buf[k] */
     int fill;
     size_t write_max;               /* bytes per write (write_max_for) */
+    int lines_atomic;               /* lines_atomic_for */
     int text;                       /* format: text */
     int writing;                    /* buf[fill ^ 1] is being written */
     int awaiting_room;              /* write_ev is a poll for room (a non-blocking pipe) */
@@ -187,8 +215,10 @@ static void held_release_written(struct pending_tickets *h, size_t written)
 static int write_part(struct file_sink *fk, int k)
 {
     size_t left = fk->buf[k].len - fk->written;
-    return weir_loop_write(fk->s->worker->loop, fk->fd, fk->buf[k].data + fk->written,
-                           left < fk->write_max ? left : fk->write_max, (off_t)-1, &fk->write_ev);
+    const char *p = fk->buf[k].data + fk->written;
+    size_t n = left < fk->write_max ? left : fk->write_max;
+    return weir_loop_write(fk->s->worker->loop, fk->fd, p, fk->lines_atomic ? atomic_part(p, n) : n,
+                           (off_t)-1, &fk->write_ev);
 }
 
 static void start_write(struct file_sink *fk);
@@ -270,13 +300,14 @@ static void chunk_free(struct chunk *c)
 }
 
 /* Writes it all, the rest of a short write first: nobody else writes this
- * fd, so no line is cut. Returns 0 or -errno. Only inside write() may the
- * thread be cancelled (unshare(), when a reader stopped reading for good). */
-static int write_all(int fd, const char *p, size_t len)
+ * fd, or (lines_atomic) writes there whole lines too, so no line is cut.
+ * Returns 0 or -errno. Only inside write() may the thread be cancelled
+ * (unshare(), when a reader stopped reading for good). */
+static int write_all(int fd, const char *p, size_t len, int lines_atomic)
 {
     while (len > 0) {
         pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
-        ssize_t n = write(fd, p, len);
+        ssize_t n = write(fd, p, lines_atomic ? atomic_part(p, len) : len);
         int e = errno;
         pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
         if (n < 0 && e == EINTR)
@@ -314,7 +345,7 @@ static void *writer_main(void *arg)
         int err = sw->err;
         pthread_mutex_unlock(&sw->lock);
         if (!err) /* after an error (EPIPE) nothing more is written */
-            err = write_all(sw->fd, c->buf.data, c->buf.len);
+            err = write_all(sw->fd, c->buf.data, c->buf.len, sw->lines_atomic);
         pthread_mutex_lock(&sw->lock);
         sw->current = NULL;
         if (err && !sw->err)
@@ -507,6 +538,11 @@ static int shared_open(struct file_sink *fk, struct weir_error *err)
 {
     fk->sw = fk->s->shared;
     fk->name = fk->sw->name;
+    if (lines_atomic_for(fk->sw->fd, fk->s->destination_shared)) {
+        pthread_mutex_lock(&fk->sw->lock);
+        fk->sw->lines_atomic = 1;
+        pthread_mutex_unlock(&fk->sw->lock);
+    }
     fk->done_ev.done = on_done;
     if ((fk->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
         return weir_error_set(err, -errno, "eventfd: %s", strerror(errno));
@@ -650,6 +686,7 @@ static int fk_open(struct weir_sink *s, struct weir_error *err)
         return weir_error_set(err, -errno, "cannot open sink file %s: %s", c->path,
                               errno == ENOENT && c->tried[0] ? c->tried : strerror(errno));
     fk->write_max = write_max_for(fk->fd);
+    fk->lines_atomic = lines_atomic_for(fk->fd, s->destination_shared);
     return 0;
 }
 

@@ -241,6 +241,11 @@ int weir_worker_sink_open(struct weir_worker *w, const struct weir_pipeline *pl,
     s->output = &st->output;
     s->shared = shared;
     s->checked = checked;
+    for (size_t j = 0; st->type->same_target && j <= pl->nsinks; j++) {
+        const struct weir_stage_sink *o = j < pl->nsinks ? &pl->sinks[j] : &pl->dead;
+        s->destination_shared |=
+            j != k && o->type == st->type && o->conf && st->type->same_target(st->conf, o->conf);
+    }
     int rc = s->type->open(s, err);
     s->checked = 0;
     return rc; /* a failure: close() accepts a partly opened sink */
