@@ -714,6 +714,9 @@ static int fk_same_target(const void *a, const void *b)
     const char *pa = ((const struct file_sink_conf *)a)->path;
     const char *pb = ((const struct file_sink_conf *)b)->path;
     struct stat sa, sb;
+    int std = stream_fd(pa);
+    if (std >= 0 && std == stream_fd(pb)) /* "-" and "/dev/stdout" */
+        return 1;
     return strcmp(pa, pb) == 0 || (stat(pa, &sa) == 0 && stat(pb, &sb) == 0 &&
                                    sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino);
 }

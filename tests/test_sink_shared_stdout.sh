@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Two outputs on one pipe ("-" for a JSON Lines sink and for a text sink,
+# Two outputs on one pipe ("-" for a JSON Lines sink, "/dev/stdout" for a text sink,
 # standard output piped into a slow reader) cut no line: each writes whole
 # lines of at most PIPE_BUF bytes there, which the kernel writes in one
 # piece. Before, each wrote up to 256 KiB at once; into a full pipe such a
@@ -15,7 +15,7 @@ awk -v n=$N 'BEGIN { for (i = 0; i < n; i++) printf "{\"seq\":%d,\"v\":%d,\"pad\
 cat >"$T/p.json" <<JSON
 {"source": {"type": "file", "path": "$T/in.jsonl"},
  "operators": [{"type": "extract", "fields": {"v": "/v"}}],
- "sinks": [{"type": "file", "path": "-"}, {"type": "file", "path": "-", "format": "text"}]}
+ "sinks": [{"type": "file", "path": "-"}, {"type": "file", "path": "/dev/stdout", "format": "text"}]}
 JSON
 # reads 4 KiB at a time, slowly, so that the pipe stays full
 cat >"$T/slow.py" <<'PY'
