@@ -360,6 +360,35 @@ void weir_kafka_conf_common(rd_kafka_conf_t *conf, struct weir_kafka_client *cl)
     weir_metrics_source_add(&src);
 }
 
+static long long conf_number(rd_kafka_conf_t *conf, const char *name)
+{
+    char v[64];
+    size_t n = sizeof v;
+    return rd_kafka_conf_get(conf, name, v, &n) == RD_KAFKA_CONF_OK ? atoll(v) : 0;
+}
+
+/* The client below is a consumer, and librdkafka holds a consumer's fetch
+ * sizes to rules a producer's are not: "receive.message.max.bytes", which a
+ * sink sets for large messages, must be at least fetch.max.bytes (52 MB)
+ * + 512, and the sink's own settings failed its start-up check. It never
+ * fetches: its fetch sizes are made to agree with what the producer set. */
+static int fetch_sizes_agree(rd_kafka_conf_t *conf, struct weir_kafka_client *cl,
+                             struct weir_error *err)
+{
+    long long msg = conf_number(conf, "message.max.bytes");
+    long long recv = conf_number(conf, "receive.message.max.bytes");
+    char v[32];
+    snprintf(v, sizeof v, "%lld", msg > 0 ? msg : 1000000);
+    int rc = weir_kafka_conf_set(conf, "fetch.max.bytes", v, cl->what, err);
+    if (rc == 0)
+        rc = weir_kafka_conf_set(conf, "max.partition.fetch.bytes", v, cl->what, err);
+    if (rc == 0 && recv < (msg > 0 ? msg : 1000000) + 512) {
+        snprintf(v, sizeof v, "%lld", (msg > 0 ? msg : 1000000) + 512);
+        rc = weir_kafka_conf_set(conf, "receive.message.max.bytes", v, cl->what, err);
+    }
+    return rc;
+}
+
 rd_kafka_t *weir_kafka_metadata_client(struct weir_kafka_client *cl, const char *brokers,
                                         const json_t *security, const json_t *props,
                                         struct weir_error *err)
@@ -376,6 +405,8 @@ rd_kafka_t *weir_kafka_metadata_client(struct weir_kafka_client *cl, const char 
         rc = weir_kafka_conf_set(conf, "allow.auto.create.topics", "false", cl->what, err);
     if (rc == 0)
         rc = weir_kafka_conf_set(conf, "enable.auto.commit", "false", cl->what, err);
+    if (rc == 0)
+        rc = fetch_sizes_agree(conf, cl, err);
     if (rc < 0) {
         rd_kafka_conf_destroy(conf);
         return NULL;

@@ -215,10 +215,6 @@ int fit_data_read(const char *path, const char *features, const char *label, int
                                 path, ncol, MAX_COLS);
             ncol = 0;
         }
-        for (size_t k = 0; k < ncol && rc == 0; k++) /* a model file names them in JSON */
-            if (!weir_utf8_valid(name[k], strlen(name[k])))
-                rc = weir_error_set(err, -EINVAL, "%s: column %zu's name is not UTF-8 text", path,
-                                    k + 1);
         for (size_t k = 1; k < ncol && rc == 0; k++) /* a label twice would be trained on */
             if (find_col(name, k, name[k]) >= 0)
                 rc = weir_error_set(err, -EINVAL, "%s: column \"%s\" is in the header twice", path,
@@ -231,6 +227,10 @@ int fit_data_read(const char *path, const char *features, const char *label, int
         rc = pick_features(name, ncol, features, label_col, time_col, pick, &d->nf, path, err);
     if (rc == 0 && d->nf == 0)
         rc = weir_error_set(err, -EINVAL, "%s: no feature columns", path);
+    for (size_t k = 0; rc == 0 && k < d->nf; k++) /* the model file names them in JSON */
+        if (!weir_utf8_valid(name[pick[k]], strlen(name[pick[k]])))
+            rc = weir_error_set(err, -EINVAL, "%s: column %d's name is not UTF-8 text", path,
+                                pick[k] + 1);
     if (rc == 0 && !(d->feature = calloc(d->nf, sizeof *d->feature)))
         rc = weir_error_set(err, -ENOMEM, "out of memory");
     for (size_t k = 0; rc == 0 && k < d->nf; k++)

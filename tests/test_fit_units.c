@@ -144,6 +144,9 @@ static void test_reader(void)
     p = write_tmp("a,\xff\xfe,y\n1,2,0\n");
     CHECK(fit_data_read(p, NULL, "y", 0, &d, &err) == -EINVAL &&
           strstr(err.msg, "column 2's name is not UTF-8 text"));
+    /* a column the model does not name may be called anything */
+    CHECK(fit_data_read(p, "a", "y", 0, &d, &err) == 0 && d.nf == 1 && d.X[0] == 1);
+    fit_data_free(&d);
     unlink(p);
 
     p = write_tmp("a,y\n1,0\n2,1,3\n");
