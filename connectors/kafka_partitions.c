@@ -245,9 +245,12 @@ static void ckpt_quiesced(struct weir_worker *w, void *ctx)
         }
         return;
     }
-    for (size_t i = 0; i < ks->nparts; i++)
-        ks->parts[i]->covered = ks->parts[i]->assigned && ks->parts[i]->ready ? ks->parts[i]->next
-                                                                              : -1;
+    for (size_t i = 0; i < ks->nparts; i++) {
+        struct kpart *p = ks->parts[i];
+        p->covered = p->assigned && p->ready ? p->next : -1;
+        if (p->covered >= 0) /* saved with the state: a restart knows its replays */
+            weir_worker_partition_covered(w, p->slot, p->covered);
+    }
     struct kckpt *k = malloc(sizeof *k);
     if (k)
         *k = (struct kckpt){.t = {.pending = 1, .done = ckpt_done}, .ks = ks};

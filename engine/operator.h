@@ -121,6 +121,7 @@ struct weir_op_engine {
     int64_t (*watermark)(void *ctx, uint32_t part);
     int (*timer_event)(void *ctx, struct weir_op_timer *t);
     int (*batch_memory)(void *ctx, const struct weir_batch_mem *mem);
+    int (*replayed)(void *ctx, uint32_t part, int64_t offset);
     void *ctx;
 };
 
@@ -152,6 +153,11 @@ int weir_op_batch_tie(struct weir_op *op, struct weir_batch *out, struct weir_ba
 void weir_op_busy(struct weir_op *op, int busy);
 /* The partition's watermark in ms, or INT64_MIN before any event time. */
 int64_t weir_op_watermark(struct weir_op *op, uint32_t part);
+/* 1 when record r is read again after a restart under at-least-once and the
+ * restored state already counted it (its offset is below what the state's
+ * last checkpoint covered): judged against that state it would look late or
+ * a duplicate of itself. */
+int weir_op_replayed(struct weir_op *op, const struct weir_record *r);
 /* Processing-time: fires after delay_ms. Event-time: fires when part's
  * watermark reaches at_ms. A timer is armed once at a time. */
 int weir_op_timer_processing(struct weir_op *op, struct weir_op_timer *t, uint64_t delay_ms);

@@ -202,9 +202,15 @@ int weir_worker_op_init(struct weir_worker *w, struct weir_op *op, const struct 
 static int ops_init(struct weir_worker *w, struct weir_error *err)
 {
     w->op_engine = (struct weir_op_engine){
-        .batch_new = engine_batch_new, .emit = engine_emit, .tie = weir_worker_tie,
-        .busy = engine_busy, .watermark = weir_worker_watermark,
-        .timer_event = weir_worker_timer_event, .batch_memory = engine_batch_memory, .ctx = w,
+        .batch_new = engine_batch_new,
+        .emit = engine_emit,
+        .tie = weir_worker_tie,
+        .busy = engine_busy,
+        .watermark = weir_worker_watermark,
+        .timer_event = weir_worker_timer_event,
+        .batch_memory = engine_batch_memory,
+        .replayed = weir_worker_replayed,
+        .ctx = w,
     };
     w->nops = w->pl->nops;
     /* Room for a reload's longer chain: kept operators never move in memory

@@ -50,6 +50,10 @@ struct weir_partition {
     uint64_t lag;       /* the broker's high watermark - the next offset, as last reported */
     uint64_t skipped;   /* saved records its restore skipped (another layout) ... */
     int skipped_op;     /* ... the first of them for this operator */
+    /* At-least-once: the next checkpoint's offset, what it covers (-1:
+     * none to save); and what the restored state covered: records below it
+     * are replays that state counted already (weir_op_replayed). */
+    int64_t covered, replay_below;
 };
 
 /* Waiting for the operators to hand on what they hold. */
@@ -246,6 +250,11 @@ void weir_worker_quiesce(struct weir_worker *w, struct weir_quiesce *q);
  * partition to the durable back end, holding t until it is durable. Returns
  * the number of entries written, or -errno. */
 int weir_worker_checkpoint(struct weir_worker *w, struct weir_ticket *t, int full);
+/* At-least-once: the next checkpoint covers slot's records below offset
+ * next (every record dispatched so far); saved with the state, read back as
+ * its replay_below. */
+void weir_worker_partition_covered(struct weir_worker *w, uint32_t slot, int64_t next);
+int weir_worker_replayed(void *ctx, uint32_t part, int64_t offset);
 /* Objects a worker's connectors share through the engine instead of walking
  * each other: share(name, NULL) forgets. Returns 0 or -ENOSPC. */
 int weir_worker_share(struct weir_worker *w, const char *name, void *ptr);

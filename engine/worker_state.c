@@ -45,6 +45,7 @@ static int slot_get(struct weir_worker *w, const char *topic, int32_t partition)
     }
     struct weir_partition *p = &w->parts[w->nparts];
     memset(p, 0, sizeof *p);
+    p->covered = p->replay_below = -1;
     if (!(p->topic = strdup(topic)))
         return -ENOMEM;
     p->partition = partition;
@@ -100,6 +101,7 @@ int weir_worker_partition_assign(struct weir_worker *w, const char *topic, int32
     p->owner = w->source;
     p->max_ts = p->watermark = INT64_MIN;
     p->fed = 0;
+    p->covered = p->replay_below = -1; /* until the restore says */
     ops_partition(w, (uint32_t)slot, 1);
     restore_start(w, (uint32_t)slot);
     return slot;
@@ -366,6 +368,14 @@ void weir_worker_state_evictions(struct weir_worker *w)
 
 /* ---- durable state ------------------------------------------------------------ */
 
+/* The changelog entry that says what a checkpoint's state covers: no
+ * operator's index, then a name; its value the offset (int64). It goes out
+ * before the checkpoint's own entries, so that state is never durable
+ * beyond the offset last said (ordered per changelog partition). */
+static const char COVERED_KEY[] = "\xff\xff"
+                                  "covered";
+#define COVERED_KLEN (sizeof COVERED_KEY - 1)
+
 static int durable_entry(struct weir_durable *d, uint32_t part, const void *key, uint32_t klen,
                          const void *value, uint32_t vlen)
 {
@@ -373,6 +383,11 @@ static int durable_entry(struct weir_durable *d, uint32_t part, const void *key,
     uint16_t k;
     if (klen < sizeof k)
         return -EINVAL;
+    if (klen == COVERED_KLEN && memcmp(key, COVERED_KEY, klen) == 0) {
+        if (value && vlen == sizeof(int64_t) && part < w->nparts)
+            memcpy(&w->parts[part].replay_below, value, sizeof(int64_t));
+        return 0;
+    }
     memcpy(&k, key, sizeof k);
     if (k >= w->nops || !w->ops[k].keyed) { /* operators added, moved or removed since */
         if (value && part < w->nparts && !w->parts[part].skipped++)
@@ -530,8 +545,17 @@ int weir_worker_checkpoint(struct weir_worker *w, struct weir_ticket *t, int ful
         return 0;
     int total = 0;
     for (uint32_t s = 0; s < w->nparts; s++) {
-        if (!w->parts[s].assigned || w->parts[s].restoring)
+        struct weir_partition *p = &w->parts[s];
+        if (!p->assigned || p->restoring)
             continue;
+        if (p->covered >= 0) {
+            int rc = w->durable.type->write(&w->durable, p->topic, p->partition, COVERED_KEY,
+                                            COVERED_KLEN, &p->covered, sizeof p->covered, t);
+            if (rc < 0)
+                return rc;
+            p->covered = -1;
+            total++;
+        }
         for (size_t k = 0; k < w->nops; k++) {
             struct weir_state *st = weir_op_state_part(&w->ops[k], s, 0);
             if (!st)
@@ -609,4 +633,22 @@ int64_t weir_op_watermark(struct weir_op *op, uint32_t part)
 {
     return op->engine && op->engine->watermark ? op->engine->watermark(op->engine->ctx, part)
                                                : INT64_MIN;
+}
+
+int weir_op_replayed(struct weir_op *op, const struct weir_record *r)
+{
+    return op->engine && op->engine->replayed &&
+           op->engine->replayed(op->engine->ctx, r->part, r->offset);
+}
+
+int weir_worker_replayed(void *ctx, uint32_t part, int64_t offset)
+{
+    const struct weir_worker *w = ctx;
+    return part < w->nparts && offset < w->parts[part].replay_below;
+}
+
+void weir_worker_partition_covered(struct weir_worker *w, uint32_t slot, int64_t next)
+{
+    if (slot < w->nparts)
+        w->parts[slot].covered = next;
 }

@@ -715,7 +715,7 @@ static int aggregate_process(struct weir_op *op, struct weir_batch *b)
         if (!pi || weir_late_recall(&st->late, op, r->part, newest_seen) < 0)
             return -ENOMEM;
         int64_t wm;
-        int late = weir_late_screen(&st->late, b, i, c->lateness_ms, c->late == LATE_DEAD,
+        int late = weir_late_screen(&st->late, op, b, i, c->lateness_ms, c->late == LATE_DEAD,
                                     "aggregate: the record has no event time",
                                     "aggregate: event time behind the watermark (late)", &wm);
         if (late < 0)

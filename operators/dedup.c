@@ -212,12 +212,13 @@ static int dedup_process(struct weir_op *op, struct weir_batch *b)
         if (weir_late_recall(&st->late, op, r->part, newest_kept) < 0)
             return -ENOMEM;
         int64_t wm, max = st->late.max[r->part]; /* grown by the recall */
-        int late = weir_late_screen(&st->late, b, i, c->lateness_ms, c->late == LATE_DEAD,
+        int late = weir_late_screen(&st->late, op, b, i, c->lateness_ms, c->late == LATE_DEAD,
                                     "dedup: the record has no event time",
                                     "dedup: event time behind the watermark (late)", &wm);
         if (late < 0)
             return late;
-        if (late)
+        /* a record the restored state counted already would match itself */
+        if (late || weir_op_replayed(op, r))
             continue;
         if (!has_key(c, b, i)) {
             st->late.max[r->part] = max;

@@ -136,14 +136,19 @@ static inline int weir_late_check(struct weir_late *l, uint32_t part, int64_t ts
 
 /* weir_late_check for record i of b, dead-lettered with no_time_why or
  * late_why when dead is set: 1 when it is late (the caller leaves it), 0 when
- * it is on time (*wm as above), -ENOMEM. */
-static inline int weir_late_screen(struct weir_late *l, struct weir_batch *b, uint32_t i,
-                                   int64_t lateness, int dead, const char *no_time_why,
+ * it is on time (*wm as above), -ENOMEM. A record the restored state counted
+ * already (weir_op_replayed: read again after an at-least-once restart) is
+ * behind that state's newest time without having come late: it is left as a
+ * late one is (its windows were counted with it), but never dead-lettered. */
+static inline int weir_late_screen(struct weir_late *l, struct weir_op *op, struct weir_batch *b,
+                                   uint32_t i, int64_t lateness, int dead, const char *no_time_why,
                                    const char *late_why, int64_t *wm)
 {
     const struct weir_record *r = &b->rec[i];
     int no_time;
     int late = weir_late_check(l, r->part, r->ts_ms, lateness, wm, &no_time);
+    if (late > 0 && !no_time && weir_op_replayed(op, r))
+        return 1;
     if (late > 0 && dead)
         weir_batch_kill(b, i, no_time ? no_time_why : late_why);
     return late;

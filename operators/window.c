@@ -605,7 +605,7 @@ static int window_process(struct weir_op *op, struct weir_batch *b)
         if (weir_late_recall(&st->late, op, r->part, newest_event) < 0)
             return -ENOMEM;
         int64_t wm;
-        int late = weir_late_screen(&st->late, b, i, c->lateness_ms, c->late == LATE_DEAD,
+        int late = weir_late_screen(&st->late, op, b, i, c->lateness_ms, c->late == LATE_DEAD,
                                     "window: the record has no event time",
                                     "window: event time behind the watermark (late)", &wm);
         if (late < 0)
