@@ -89,7 +89,8 @@ struct extract_conf {
 static const struct weir_option extract_options[] = {
     {"fields", WEIR_OPT_JSON, NULL,
      "output name -> JSON pointer (\"/amount\"), or {\"path\", \"type\" (number, string, "
-     "bool or timestamp), \"default\", \"required\"}; {} only validates records; \"V*\": "
+     "bool or timestamp), \"default\", \"required\", \"unit\" (a timestamp's number: auto, s, ms, "
+     "us or ns; auto by magnitude)}; {} only validates records; \"V*\": "
      "\"/V*\" is every matching top-level field of the input known at load (a CSV file's "
      "header; a JSON Lines file's first records, in order of first appearance)",
      offsetof(struct extract_conf, fields), WEIR_OPT_REQUIRED, 0, 0, NULL},
