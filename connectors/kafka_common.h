@@ -311,4 +311,12 @@ int weir_kafka_changelog_topic(rd_kafka_t *rk, struct weir_kafka_client *cl, con
 int weir_kafka_changelog_compacted(rd_kafka_t *rk, struct weir_kafka_client *cl, const char *name,
                                    int timeout_ms, struct weir_error *err);
 
+/* A message's timestamp as a record's event time: -1 (none) when the
+ * message has none or one past WEIR_TS_MAX_MS (a producer's Long.MAX_VALUE
+ * as a sentinel), whose window ends would overflow. */
+static inline int64_t weir_kafka_event_time(int64_t ts)
+{
+    return ts >= 0 && ts <= (int64_t)WEIR_TS_MAX_MS ? ts : -1;
+}
+
 #endif

@@ -225,7 +225,7 @@ void ks_take(struct kafka_source *ks, rd_kafka_message_t *m)
     r->value_len = m->payload ? (uint32_t)m->len : 0;
     r->key = m->key;
     r->key_len = (uint32_t)m->key_len;
-    r->ts_ms = rd_kafka_message_timestamp(m, NULL);
+    r->ts_ms = weir_kafka_event_time(rd_kafka_message_timestamp(m, NULL));
     r->offset = m->offset;
     r->partition = m->partition;
     r->topic = p->topic;

@@ -13,6 +13,10 @@
 #include <stdint.h>
 
 /* Record flags. */
+/* The latest event time a record may carry, in epoch ms: a window's end
+ * (time + a size of up to 36500 days) still fits int64_t (~9.22e18). */
+#define WEIR_TS_MAX_MS 9.2e18
+
 #define WEIR_REC_ALERT 0x01u /* a threshold marked it */
 #define WEIR_REC_DEAD 0x02u  /* failed; goes to the dead-letter sink with reason */
 #define WEIR_REC_DROPPED 0x04u /* filtered out: acknowledged as done, written to no sink */

@@ -6,11 +6,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/batch.h"
+
 /* What an epoch number counts; auto decides by magnitude (extract.c's top). */
 enum weir_epoch_unit { WEIR_UNIT_AUTO, WEIR_UNIT_S, WEIR_UNIT_MS, WEIR_UNIT_US, WEIR_UNIT_NS };
 
-/* Epoch milliseconds that convert to int64_t (whose edge is ~9.22e18). */
-#define WEIR_TS_MAX_MS 9.2e18
+/* WEIR_TS_MAX_MS (engine/batch.h): epoch milliseconds that convert to
+ * int64_t and leave room for a window's size. */
 
 /* "YYYY-MM-DD HH:MM:SS" or "YYYY-MM-DDTHH:MM:SS[.fff][Z|+HH:MM]" (s[0..len))
  * -> epoch ms: 0, or -1 when it is not such a date-time. */
