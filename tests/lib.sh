@@ -32,6 +32,23 @@ need_log_delay() {
     [ -f "$PRELOAD" ] || { fail "log delay module not found at $PRELOAD (set WEIR_BUILD)"; finish; }
 }
 
+# read_fifo_later FIFO OUT SECONDS: opens FIFO, reads nothing for SECONDS
+# (the writer fills the pipe and waits), then copies all of it into OUT
+# until the writer closes it. Run it in the background.
+read_fifo_later() { # FIFO OUT SECONDS
+    /usr/bin/python3 -c '
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+time.sleep(float(sys.argv[3]))
+with open(sys.argv[2], "wb") as out:
+    while True:
+        b = os.read(fd, 65536)
+        if not b:
+            break
+        out.write(b)
+' "$@"
+}
+
 # wait_lines N FILE [TEXT]: until FILE has N lines (containing TEXT), up to
 # 20 s; status 1 when they did not come.
 wait_lines() { # N FILE [TEXT]

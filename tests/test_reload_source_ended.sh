@@ -25,17 +25,7 @@ JSON
 write_pipeline "$T/a.jsonl"
 mkfifo "$T/out.fifo"
 # the reader opens the FIFO, then reads nothing for 5 s, then all of it
-/usr/bin/python3 -c '
-import os, sys, time
-fd = os.open(sys.argv[1], os.O_RDONLY)
-time.sleep(5)
-with open(sys.argv[2], "wb") as out:
-    while True:
-        b = os.read(fd, 65536)
-        if not b:
-            break
-        out.write(b)
-' "$T/out.fifo" "$T/got.jsonl" &
+read_fifo_later "$T/out.fifo" "$T/got.jsonl" 5 &
 READER=$!
 "$WEIR_BIN" run "$T/p.json" 2>"$T/err" &
 PID=$!

@@ -26,17 +26,7 @@ JSON
 }
 write_pipeline 65536
 mkfifo "$T/out.fifo"
-/usr/bin/python3 -c '
-import os, sys, time
-fd = os.open(sys.argv[1], os.O_RDONLY)
-time.sleep(4)
-with open(sys.argv[2], "wb") as out:
-    while True:
-        b = os.read(fd, 65536)
-        if not b:
-            break
-        out.write(b)
-' "$T/out.fifo" "$T/got.jsonl" &
+read_fifo_later "$T/out.fifo" "$T/got.jsonl" 4 &
 READER=$!
 (cd "$T" && exec "$WEIR_BIN" run p.json <in.jsonl 2>err) &
 PID=$!
