@@ -68,16 +68,16 @@ static size_t write_max_for(int fd)
     return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? WRITE_MAX_FILE : WRITE_MAX;
 }
 
-/* Another output writes the same pipe or socket (a text sink and the dead
- * letter both on "-", into `| less`): a write there is whole only up to
- * PIPE_BUF bytes, and past it the other's lines could land in the middle of
- * one of ours. Then each write is whole lines of at most PIPE_BUF bytes (a
- * longer line alone). A terminal or a regular file takes a write whole. */
-static int lines_atomic_for(int fd, int destination_shared)
+/* Another output writes the same pipe (a text sink and the dead letter both
+ * on "-", into `| less`): a write there is whole only up to PIPE_BUF bytes,
+ * and past it the other's lines could land in the middle of one of ours.
+ * Then each write is whole lines of at most PIPE_BUF bytes (a longer line
+ * alone). A terminal or a regular file takes a write whole; a socket
+ * promises neither. Asked at each write: a reload may add the other. */
+static int is_pipe(int fd)
 {
     struct stat st;
-    return destination_shared && fstat(fd, &st) == 0 &&
-           (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+    return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
 }
 
 /* How much of p[0, len) to write at once so that it is whole lines the
@@ -144,7 +144,7 @@ struct shared_writer {
     const char *name;
     struct chunk *head, *tail; /* handed over, in order */
     struct chunk *current;     /* being written; out of the queue */
-    int lines_atomic;          /* lines_atomic_for */
+    int lines_atomic;          /* is_pipe and shared: whole lines of PIPE_BUF at most */
     int err;                   /* the first write error: later chunks fail with it, unwritten */
     int stop;
 };
@@ -157,7 +157,7 @@ struct file_sink {
     struct pending_tickets held[2]; /* tickets whose lines are in buf[k] */
     int fill;
     size_t write_max;               /* bytes per write (write_max_for) */
-    int lines_atomic;               /* lines_atomic_for */
+    int pipe;                       /* is_pipe(fd) */
     int text;                       /* format: text */
     int writing;                    /* buf[fill ^ 1] is being written */
     int awaiting_room;              /* write_ev is a poll for room (a non-blocking pipe) */
@@ -217,7 +217,8 @@ static int write_part(struct file_sink *fk, int k)
     size_t left = fk->buf[k].len - fk->written;
     const char *p = fk->buf[k].data + fk->written;
     size_t n = left < fk->write_max ? left : fk->write_max;
-    return weir_loop_write(fk->s->worker->loop, fk->fd, p, fk->lines_atomic ? atomic_part(p, n) : n,
+    int whole_lines = fk->pipe && fk->s->destination_shared;
+    return weir_loop_write(fk->s->worker->loop, fk->fd, p, whole_lines ? atomic_part(p, n) : n,
                            (off_t)-1, &fk->write_ev);
 }
 
@@ -342,10 +343,10 @@ static void *writer_main(void *arg)
         if (!(sw->head = c->next))
             sw->tail = NULL;
         sw->current = c;
-        int err = sw->err;
+        int err = sw->err, whole_lines = sw->lines_atomic;
         pthread_mutex_unlock(&sw->lock);
         if (!err) /* after an error (EPIPE) nothing more is written */
-            err = write_all(sw->fd, c->buf.data, c->buf.len, sw->lines_atomic);
+            err = write_all(sw->fd, c->buf.data, c->buf.len, whole_lines);
         pthread_mutex_lock(&sw->lock);
         sw->current = NULL;
         if (err && !sw->err)
@@ -464,6 +465,7 @@ static void hand_over(struct file_sink *fk)
     fk->nqueued++;
     c->next = NULL;
     pthread_mutex_lock(&fk->sw->lock);
+    fk->sw->lines_atomic = fk->pipe && fk->s->destination_shared;
     if (fk->sw->tail)
         fk->sw->tail->next = c;
     else
@@ -538,11 +540,7 @@ static int shared_open(struct file_sink *fk, struct weir_error *err)
 {
     fk->sw = fk->s->shared;
     fk->name = fk->sw->name;
-    if (lines_atomic_for(fk->sw->fd, fk->s->destination_shared)) {
-        pthread_mutex_lock(&fk->sw->lock);
-        fk->sw->lines_atomic = 1;
-        pthread_mutex_unlock(&fk->sw->lock);
-    }
+    fk->pipe = is_pipe(fk->sw->fd);
     fk->done_ev.done = on_done;
     if ((fk->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
         return weir_error_set(err, -errno, "eventfd: %s", strerror(errno));
@@ -686,7 +684,7 @@ static int fk_open(struct weir_sink *s, struct weir_error *err)
         return weir_error_set(err, -errno, "cannot open sink file %s: %s", c->path,
                               errno == ENOENT && c->tried[0] ? c->tried : strerror(errno));
     fk->write_max = write_max_for(fk->fd);
-    fk->lines_atomic = lines_atomic_for(fk->fd, s->destination_shared);
+    fk->pipe = is_pipe(fk->fd);
     return 0;
 }
 

@@ -227,6 +227,18 @@ static int ops_init(struct weir_worker *w, struct weir_error *err)
     return 0;
 }
 
+int weir_worker_sink_destination_shared(const struct weir_pipeline *pl, size_t k)
+{
+    const struct weir_stage_sink *st = k < pl->nsinks ? &pl->sinks[k] : &pl->dead;
+    int shared = 0;
+    for (size_t j = 0; st->type->same_target && j <= pl->nsinks; j++) {
+        const struct weir_stage_sink *o = j < pl->nsinks ? &pl->sinks[j] : &pl->dead;
+        shared |=
+            j != k && o->type == st->type && o->conf && st->type->same_target(st->conf, o->conf);
+    }
+    return shared;
+}
+
 int weir_worker_sink_open(struct weir_worker *w, const struct weir_pipeline *pl, size_t k,
                           void *shared, int checked, struct weir_sink **out,
                           struct weir_error *err)
@@ -247,11 +259,7 @@ int weir_worker_sink_open(struct weir_worker *w, const struct weir_pipeline *pl,
     s->output = &st->output;
     s->shared = shared;
     s->checked = checked;
-    for (size_t j = 0; st->type->same_target && j <= pl->nsinks; j++) {
-        const struct weir_stage_sink *o = j < pl->nsinks ? &pl->sinks[j] : &pl->dead;
-        s->destination_shared |=
-            j != k && o->type == st->type && o->conf && st->type->same_target(st->conf, o->conf);
-    }
+    s->destination_shared = weir_worker_sink_destination_shared(pl, k);
     int rc = s->type->open(s, err);
     s->checked = 0;
     return rc; /* a failure: close() accepts a partly opened sink */

@@ -53,6 +53,9 @@ void weir_worker_dispatch_reshaped(struct weir_worker *w, struct weir_batch *b,
 #define WEIR_WORKER_OPS 64
 int weir_worker_op_init(struct weir_worker *w, struct weir_op *op, const struct weir_pipeline *pl,
                         size_t k, struct weir_error *err);
+/* Whether another of pl's sinks (or the dead letter) writes where sink k
+ * does (weir_sink.destination_shared). */
+int weir_worker_sink_destination_shared(const struct weir_pipeline *pl, size_t k);
 /* Sink k of pl (pl->nsinks: the dead-letter sink), allocated and opened;
  * on failure *out is still to be closed. */
 /* checked: a reload's new sink whose type's precheck() passed (weir_sink.checked). */

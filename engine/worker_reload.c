@@ -339,6 +339,7 @@ static int rebuild_sinks(struct weir_worker *w, const struct weir_pipeline *next
         weir_worker_let_go_later(w, slot->output_from);
         slot->output_from = next;
         s->output = &st->output;
+        s->destination_shared = weir_worker_sink_destination_shared(next, k); /* one added */
         weir_expr_run_free(&s->when_run);
         s->when = k < next->nsinks ? st->when : WEIR_WHEN_DEAD;
         if (s->when == WEIR_WHEN_EXPR)

@@ -370,8 +370,12 @@ void weir_worker_state_evictions(struct weir_worker *w)
 
 /* The changelog entry that says what a checkpoint's state covers: no
  * operator's index, then a name; its value the offset (int64). It goes out
- * before the checkpoint's own entries, so that state is never durable
- * beyond the offset last said (ordered per changelog partition). */
+ * after the checkpoint's own entries of that partition: written in order
+ * (an idempotent producer, one changelog partition), a marker read back
+ * means every entry before it is there too. A checkpoint cut short leaves
+ * the previous marker, and records its entries did count are judged late
+ * again, as before markers: visibly, in the dead letters, never skipped
+ * unseen. */
 static const char COVERED_KEY[] = "\xff\xff"
                                   "covered";
 #define COVERED_KLEN (sizeof COVERED_KEY - 1)
@@ -548,14 +552,6 @@ int weir_worker_checkpoint(struct weir_worker *w, struct weir_ticket *t, int ful
         struct weir_partition *p = &w->parts[s];
         if (!p->assigned || p->restoring)
             continue;
-        if (p->covered >= 0) {
-            int rc = w->durable.type->write(&w->durable, p->topic, p->partition, COVERED_KEY,
-                                            COVERED_KLEN, &p->covered, sizeof p->covered, t);
-            if (rc < 0)
-                return rc;
-            p->covered = -1;
-            total++;
-        }
         for (size_t k = 0; k < w->nops; k++) {
             struct weir_state *st = weir_op_state_part(&w->ops[k], s, 0);
             if (!st)
@@ -569,6 +565,14 @@ int weir_worker_checkpoint(struct weir_worker *w, struct weir_ticket *t, int ful
                 return c.rc;
             weir_state_clean(st);
             total += c.n;
+        }
+        if (p->covered >= 0) {
+            int rc = w->durable.type->write(&w->durable, p->topic, p->partition, COVERED_KEY,
+                                            COVERED_KLEN, &p->covered, sizeof p->covered, t);
+            if (rc < 0)
+                return rc;
+            p->covered = -1;
+            total++;
         }
     }
     w->stats.state_writes += (uint64_t)total;
@@ -637,7 +641,9 @@ int64_t weir_op_watermark(struct weir_op *op, uint32_t part)
 
 int weir_op_replayed(struct weir_op *op, const struct weir_record *r)
 {
-    return op->engine && op->engine->replayed &&
+    /* a Kafka message; a record an operator made (an aggregate's window,
+     * partition -1) is none */
+    return r->partition >= 0 && r->offset >= 0 && op->engine && op->engine->replayed &&
            op->engine->replayed(op->engine->ctx, r->part, r->offset);
 }
 

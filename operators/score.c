@@ -69,9 +69,9 @@ static inline double zscore_mass(double z)
 
 /* One record's score; inputs that are NaN (a missing feature, a z from
  * standardize still warming up) are ignored, and a record with none scores
- * 0. The scorers write 0, not NaN, on a record without their input: a
- * mean counts it (the guide says so). */
-static float score_row(const struct score_conf *c, const float *row)
+ * 0, *used 0. The scorers write 0, not NaN, on a record without their
+ * input: a mean counts it (the guide says so). */
+static float score_row(const struct score_conf *c, const float *row, size_t *nused)
 {
     double acc = 0.0;
     size_t used = 0;
@@ -86,6 +86,7 @@ static float score_row(const struct score_conf *c, const float *row)
             acc += s;
         used++;
     }
+    *nused = used;
     if (used == 0)
         return 0.0f;
     return (float)(c->combine == COMBINE_MEAN ? acc / (double)used : acc);
@@ -98,7 +99,14 @@ static int score_process(struct weir_op *op, struct weir_batch *b)
         if (!weir_record_live(&b->rec[i]))
             continue;
         float *row = weir_batch_row(b, i);
-        row[c->out_col] = score_row(c, row);
+        size_t used;
+        row[c->out_col] = score_row(c, row, &used);
+        /* nothing to score (every input missing): a 0 that is no evidence,
+         * flagged as a warming scorer's is, so that a threshold neither
+         * alerts on it nor learns it (a quantile sank to 0 when most
+         * records lacked the field, and then any score alerted) */
+        if (used == 0)
+            weir_record_warming(&b->rec[i], c->out_col);
     }
     return WEIR_OP_CONTINUE;
 }

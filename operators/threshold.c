@@ -62,12 +62,14 @@
  * the cool-down) is kept per partition, and per key with "by"
  * (engine/opstate.h); the engine restores and saves it. */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/jsonw.h"
 #include "engine/operator.h"
 #include "engine/opstate.h"
 #include "operators/scorer.h"
@@ -376,8 +378,12 @@ static double deviation(const struct threshold_conf *c, const float *row, size_t
         isfinite(row[c->hi_col[k]])) {
         *lo = row[c->lo_col[k]];
         *hi = row[c->hi_col[k]];
-        if (isinf(x))
-            return INFINITY;
+    }
+    /* before the range: scorers know none for an infinite value (a ratio
+     * over 0), which they treat as missing */
+    if (isinf(x))
+        return INFINITY;
+    if (!isnan(*lo)) {
         double width = *hi - *lo > 0 ? *hi - *lo : 1e-12;
         return x < *lo ? (*lo - x) / width : x > *hi ? (x - *hi) / width
                                                      : -fmin(x - *lo, *hi - x) / width;
@@ -445,13 +451,37 @@ static size_t explain_features(const struct threshold_conf *c, const float *row,
     return len;
 }
 
+/* Whether six significant digits would print a score and the level it is
+ * compared with alike although they differ ("anomaly_score=1 > 1" against a
+ * quantile of 0.99999994, or a close "0.852 below 0.852"): then both are
+ * written as the shortest text of their float (num_text). */
+static int alike(double a, double b)
+{
+    char ta[32], tb[32];
+    snprintf(ta, sizeof ta, "%.6g", a);
+    snprintf(tb, sizeof tb, "%.6g", b);
+    return a != b && strcmp(ta, tb) == 0;
+}
+
+static const char *num_text(char buf[WEIR_JSONW_FLOAT_ROOM], double v, int exact)
+{
+    if (exact && isfinite(v) && fabs(v) <= FLT_MAX)
+        *weir_jsonw_float_to(buf, (float)v) = 0;
+    else
+        snprintf(buf, WEIR_JSONW_FLOAT_ROOM, "%.6g", v);
+    return buf;
+}
+
 /* "anomaly_score=0.9999 >= 0.99 (fired: window_score=0.9999); cpu=93.2
  * expected 12.1..45.3; ..." into buf; strs: the row's strings. */
 static void explain_alert(const struct threshold_conf *c, const float *row,
                           const struct weir_str *strs, double limit, char *buf, size_t size)
 {
-    size_t len = (size_t)snprintf(buf, size, "%s=%.6g %s %.6g", c->score, row[c->score_col],
-                                  c->use_quantile ? ">" : ">=", limit);
+    int exact = alike(row[c->score_col], limit);
+    char ts[WEIR_JSONW_FLOAT_ROOM], tl[WEIR_JSONW_FLOAT_ROOM];
+    size_t len =
+        (size_t)snprintf(buf, size, "%s=%s %s %s", c->score, num_text(ts, row[c->score_col], exact),
+                         c->use_quantile ? ">" : ">=", num_text(tl, limit, exact));
     int fired = scorer_fired(c, row);
     /* every scorer at the top score fired (an ensemble's max is often two
      * at 1.0); the first of them with an account of its own gives it */
@@ -527,15 +557,20 @@ static void mark(const struct threshold_conf *c, struct weir_batch *b, uint32_t 
     char text[1024];
     if (what == 2) {
         char level[96];
+        double s = weir_batch_row(b, i)[c->score_col];
+        int exact = (!(c->use_quantile && !c->has_clear) && alike(s, c->clear_f)) ||
+                    (c->use_quantile && alike(s, limit));
+        char ts[WEIR_JSONW_FLOAT_ROOM], tc[WEIR_JSONW_FLOAT_ROOM], tl[WEIR_JSONW_FLOAT_ROOM];
+        num_text(tc, c->clear_f, exact);
+        num_text(tl, limit, exact);
         if (!c->use_quantile)
-            snprintf(level, sizeof level, "below %.6g", c->clear_f);
+            snprintf(level, sizeof level, "below %s", tc);
         else if (!c->has_clear)
-            snprintf(level, sizeof level, "not above the running quantile %.6g", limit);
+            snprintf(level, sizeof level, "not above the running quantile %s", tl);
         else
-            snprintf(level, sizeof level, "below %.6g and not above the running quantile %.6g",
-                     c->clear_f, limit);
-        size_t n = (size_t)snprintf(text, sizeof text, "incident closed: %s=%.6g %s; peak %.6g",
-                                    c->score, weir_batch_row(b, i)[c->score_col], level, st->peak);
+            snprintf(level, sizeof level, "below %s and not above the running quantile %s", tc, tl);
+        size_t n = (size_t)snprintf(text, sizeof text, "incident closed: %s=%s %s; peak %.6g",
+                                    c->score, num_text(ts, s, exact), level, st->peak);
         if (n >= sizeof text)
             mark_cut(text, sizeof text);
     } else

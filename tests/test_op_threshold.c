@@ -397,6 +397,31 @@ static void test_quantile_incidents(void)
     h_pipe_free(&p);
 }
 
+/* A score that prints like its level with six digits is written exactly:
+ * the close just under clear 0.852 said "anomaly_score=0.852 below 0.852". */
+static void test_explain_digits(void)
+{
+    struct h_pipe p;
+    struct h_op h;
+    CHECK(build(&h, &p,
+                "{\"above\": 0.9, \"clear\": 0.852, \"warmup\": 0, \"incidents\": true, "
+                "\"close_event\": true, \"explain\": [\"anomaly_score\"]}") == 0);
+    struct weir_batch_pool *pool = h_pool(&p, 8);
+    const float s[] = {0.95f, 0.85199994f, 0.95f};
+    unsigned char a[3];
+    static char text[3][256];
+    run_flagged(&h, pool, s, NULL, 3, a, 0, text);
+    CHECK(a[0] && strncmp(text[0], "anomaly_score=0.95 >= 0.9", 25) == 0);
+    CHECK(a[1] &&
+          strncmp(text[1], "incident closed: anomaly_score=0.85199994 below 0.852;", 54) == 0);
+    if (!a[1] ||
+        strncmp(text[1], "incident closed: anomaly_score=0.85199994 below 0.852;", 54) != 0)
+        fprintf(stderr, "close: \"%s\"\n", text[1]);
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
 /* Quantile mode with clear: a quantile sunk below clear neither opens and
  * closes an incident on alternate records (it opened above the quantile
  * and closed below clear) nor closes one while the score is above it. */
@@ -573,6 +598,12 @@ static void test_explain(void)
     CHECK_STR(h_str(b, 0, 0, buf, sizeof buf),
               "anomaly_score=0.95 >= 0.9 (fired: s_window=0.95); cpu=inf expected 10..50; mem=4 "
               "z=40");
+    /* so it is with no range: a scorer knows none for an infinite value */
+    row0[2] = row0[3] = NAN;
+    explain_again(&h, b);
+    CHECK_STR(h_str(b, 0, 0, buf, sizeof buf),
+              "anomaly_score=0.95 >= 0.9 (fired: s_window=0.95); cpu=inf; mem=4 z=40");
+    row0[2] = 10, row0[3] = 50;
     /* nothing outside: the one nearest its edge is shown (mem, z 0.5 range
      * widths inside; cpu in the middle of its range), and only it */
     row0[1] = 30;
@@ -715,6 +746,7 @@ int main(void)
     test_incidents();
     test_warmup_chain();
     test_quantile_incidents();
+    test_explain_digits();
     test_quantile_clear();
     test_incident_reload();
     test_explain();
