@@ -81,7 +81,7 @@ static int is_pipe(int fd)
 }
 
 /* How much of p[0, len) to write at once so that it is whole lines the
- * kernel writes in one piece (see lines_atomic_for). */
+ * kernel writes in one piece (see is_pipe). */
 static size_t atomic_part(const char *p, size_t len)
 {
     if (len <= PIPE_BUF)

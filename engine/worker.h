@@ -51,9 +51,10 @@ struct weir_partition {
     uint64_t skipped;   /* saved records its restore skipped (another layout) ... */
     int skipped_op;     /* ... the first of them for this operator */
     /* At-least-once: the next checkpoint's offset, what it covers (-1:
-     * none to save); and what the restored state covered: records below it
-     * are replays that state counted already (weir_op_replayed). */
-    int64_t covered, replay_below;
+     * none to save), and the last one saved; and what the restored state
+     * covered: records below it are replays that state counted already
+     * (weir_op_replayed). */
+    int64_t covered, covered_saved, replay_below;
 };
 
 /* Waiting for the operators to hand on what they hold. */

@@ -45,7 +45,7 @@ static int slot_get(struct weir_worker *w, const char *topic, int32_t partition)
     }
     struct weir_partition *p = &w->parts[w->nparts];
     memset(p, 0, sizeof *p);
-    p->covered = p->replay_below = -1;
+    p->covered = p->covered_saved = p->replay_below = -1;
     if (!(p->topic = strdup(topic)))
         return -ENOMEM;
     p->partition = partition;
@@ -101,7 +101,7 @@ int weir_worker_partition_assign(struct weir_worker *w, const char *topic, int32
     p->owner = w->source;
     p->max_ts = p->watermark = INT64_MIN;
     p->fed = 0;
-    p->covered = p->replay_below = -1; /* until the restore says */
+    p->covered = p->covered_saved = p->replay_below = -1; /* until the restore says */
     ops_partition(w, (uint32_t)slot, 1);
     restore_start(w, (uint32_t)slot);
     return slot;
@@ -571,6 +571,7 @@ int weir_worker_checkpoint(struct weir_worker *w, struct weir_ticket *t, int ful
                                             COVERED_KLEN, &p->covered, sizeof p->covered, t);
             if (rc < 0)
                 return rc;
+            p->covered_saved = p->covered;
             p->covered = -1;
             total++;
         }
@@ -655,6 +656,6 @@ int weir_worker_replayed(void *ctx, uint32_t part, int64_t offset)
 
 void weir_worker_partition_covered(struct weir_worker *w, uint32_t slot, int64_t next)
 {
-    if (slot < w->nparts)
+    if (slot < w->nparts && next != w->parts[slot].covered_saved) /* not again every second */
         w->parts[slot].covered = next;
 }

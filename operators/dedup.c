@@ -217,13 +217,14 @@ static int dedup_process(struct weir_op *op, struct weir_batch *b)
                                     "dedup: event time behind the watermark (late)", &wm);
         if (late < 0)
             return late;
-        /* a record the restored state counted already would match itself */
-        if (late || weir_op_replayed(op, r))
+        if (late)
             continue;
         if (!has_key(c, b, i)) {
             st->late.max[r->part] = max;
             continue;
         }
+        if (weir_op_replayed(op, r)) /* the restored state counted it: it would match itself */
+            continue;
         struct dedup_value *v = weir_op_state(op, b, i, NULL);
         if (!v)
             return -ENOMEM;
