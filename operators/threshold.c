@@ -127,7 +127,9 @@ static const struct weir_option threshold_options[] = {
      offsetof(struct threshold_conf, clear), 0, 0, 0, NULL},
     {"cooldown", WEIR_OPT_INT, "0", "incidents: scored records after a close before another opens",
      offsetof(struct threshold_conf, cooldown), WEIR_OPT_RANGE, 0, INFINITY, NULL},
-    {"close_event", WEIR_OPT_BOOL, "false", "incidents: the record that closes one is an alert too",
+    {"close_event", WEIR_OPT_BOOL, "false",
+     "incidents: the record that closes one is an alert too, its explanation (written then even "
+     "without \"explain\") \"incident closed: ...\"",
      offsetof(struct threshold_conf, close_event), 0, 0, 0, NULL},
     {"explain", WEIR_OPT_STRINGS, NULL,
      "features an alert is explained by: the top explain_k outside their expected range "
@@ -164,7 +166,8 @@ static int prepare_explain(struct threshold_conf *c, struct weir_prepare *p)
     char path[256], ip[256];
     int bad = 0;
     c->explain_col = -1;
-    if (c->explain.n == 0 && c->scorers.n == 0)
+    /* a closing record is an alert too: only its explanation says it closes */
+    if (c->explain.n == 0 && c->scorers.n == 0 && !(c->incidents && c->close_event))
         return 0;
     c->score_why_col = why_column(p, c->score);
     if (c->explain.n > WEIR_SCHEMA_MAX || c->scorers.n > WEIR_SCHEMA_MAX) {

@@ -422,6 +422,27 @@ static void test_explain_digits(void)
     h_pipe_free(&p);
 }
 
+/* close_event without explain: the closing alert still says it closes (it
+ * looked like a new incident's alert in an alerts sink). */
+static void test_close_event_says_so(void)
+{
+    struct h_pipe p;
+    struct h_op h;
+    CHECK(build(&h, &p,
+                "{\"above\": 0.9, \"warmup\": 0, \"incidents\": true, "
+                "\"close_event\": true}") == 0);
+    struct weir_batch_pool *pool = h_pool(&p, 8);
+    const float s[] = {0.95f, 0.5f};
+    unsigned char a[2];
+    static char text[2][256];
+    run_flagged(&h, pool, s, NULL, 2, a, 0, text);
+    CHECK(a[0] && strcmp(text[0], "anomaly_score=0.95 >= 0.9") == 0);
+    CHECK(a[1] && strncmp(text[1], "incident closed: anomaly_score=0.5 below 0.9;", 45) == 0);
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
 /* Quantile mode with clear: a quantile sunk below clear neither opens and
  * closes an incident on alternate records (it opened above the quantile
  * and closed below clear) nor closes one while the score is above it. */
@@ -747,6 +768,7 @@ int main(void)
     test_warmup_chain();
     test_quantile_incidents();
     test_explain_digits();
+    test_close_event_says_so();
     test_quantile_clear();
     test_incident_reload();
     test_explain();
