@@ -381,8 +381,12 @@ void ks_revoke_finish(struct kafka_source *ks)
 /* At-least-once: called on every acknowledgement and tick while revoking. */
 void ks_revoke_check(struct kafka_source *ks)
 {
-    if (!ks->revoking || ks->txn || ks->revoke_q.done)
-        return; /* exactly-once waits for its commit; or the operators are still flushing */
+    /* exactly-once waits for its commit; or the operators are still flushing;
+     * or the batch being filled is: a ticket acknowledged at once inside it
+     * (a batch no sink kept) ended the revocation before its drain began,
+     * against the last one's deadline, long past */
+    if (!ks->revoking || ks->txn || ks->revoke_q.done || ks->revoke_flushing)
+        return;
     /* A checkpoint in flight has written (or is writing) state to the
      * changelog that covers offsets the commit must cover too: finished
      * before it is acknowledged, the next owner restores that state and reads
@@ -399,6 +403,13 @@ void ks_revoke_check(struct kafka_source *ks)
                      ks->cl.what);
         ks_revoke_finish(ks);
     }
+}
+
+static void revoke_flush(struct kafka_source *ks)
+{
+    ks->revoke_flushing = 1;
+    ks_flush_batch(ks);
+    ks->revoke_flushing = 0;
 }
 
 static void revoke_quiesced(struct weir_worker *w, void *ctx)
@@ -431,7 +442,7 @@ static void revoke_begin(struct kafka_source *ks, const rd_kafka_topic_partition
      * ks_revoke_finish, they made keyed state for a slot nobody owned, which
      * the partition found again when it came back (counted twice). */
     if (lost && !ks->txn && !ks->closing && !ks_worker_failed(ks))
-        ks_flush_batch(ks);
+        revoke_flush(ks);
     if (ks->closing || lost || ks_worker_failed(ks)) {
         ks_revoke_finish(ks);
         if (lost && ks->txn && !ks_worker_failed(ks))
@@ -443,7 +454,7 @@ static void revoke_begin(struct kafka_source *ks, const rd_kafka_topic_partition
             ks_txn_commit(ks);
         return; /* ks_txn_ended() finishes the revocation */
     }
-    ks_flush_batch(ks);
+    revoke_flush(ks);
     ks->revoke_q = (struct weir_quiesce){.done = revoke_quiesced, .ctx = ks, .why = WEIR_FLUSH_REVOKE};
     weir_worker_quiesce(ks->s->worker, &ks->revoke_q);
     /* With durable state, offsets are committable only as far as a

@@ -123,6 +123,7 @@ struct kafka_source {
     int revoking;                /* a revocation waits for its outputs or its commit */
     rd_kafka_topic_partition_list_t *revoked; /* what it revokes */
     uint64_t revoke_deadline;    /* at-least-once: give up waiting for outputs then (ns) */
+    int revoke_flushing;         /* revoke_begin() is sending the batch being filled on */
     struct weir_quiesce revoke_q;
     int durable;                 /* the worker saves keyed state (changelog) */
     struct kckpt *ckpt;          /* at-least-once: the checkpoint in flight, or NULL */
