@@ -377,13 +377,15 @@ static int fetch_sizes_agree(rd_kafka_conf_t *conf, struct weir_kafka_client *cl
 {
     long long msg = conf_number(conf, "message.max.bytes");
     long long recv = conf_number(conf, "receive.message.max.bytes");
+    if (msg <= 0)
+        msg = 1000000; /* librdkafka's default */
     char v[32];
-    snprintf(v, sizeof v, "%lld", msg > 0 ? msg : 1000000);
+    snprintf(v, sizeof v, "%lld", msg);
     int rc = weir_kafka_conf_set(conf, "fetch.max.bytes", v, cl->what, err);
     if (rc == 0)
         rc = weir_kafka_conf_set(conf, "max.partition.fetch.bytes", v, cl->what, err);
-    if (rc == 0 && recv < (msg > 0 ? msg : 1000000) + 512) {
-        snprintf(v, sizeof v, "%lld", (msg > 0 ? msg : 1000000) + 512);
+    if (rc == 0 && recv < msg + 512) {
+        snprintf(v, sizeof v, "%lld", msg + 512);
         rc = weir_kafka_conf_set(conf, "receive.message.max.bytes", v, cl->what, err);
     }
     return rc;

@@ -56,21 +56,40 @@ static int pick(struct picked *pk, const struct weir_schema *s, const char *patt
  * against the input's fields when the source knows them at load (a CSV
  * header), otherwise refused only when it looks like a typo of a computed
  * one. */
-static int check_input_field(const char *name, const struct weir_schema *s, struct weir_diag *d,
-                             const char *path, const char *hint)
+static int input_has(const struct weir_schema *s, const char *name)
 {
     for (uint32_t k = 0; k < s->ninput; k++)
         if (strcmp(s->input[k], name) == 0)
-            return 0;
+            return 1;
+    return 0;
+}
+
+/* The schema's name nearest to name: its computed fields only, or every
+ * field and the input's known ones; "alert" counts as computed. */
+static const char *nearest(const struct weir_schema *s, const char *name, int computed_only)
+{
     const char *names[WEIR_SCHEMA_MAX * 3 + 1];
     size_t n = 0;
     for (uint32_t c = 0; c < s->nfeat; c++)
-        names[n++] = s->feat[c].name;
+        if (!computed_only || s->feat[c].producer >= 0)
+            names[n++] = s->feat[c].name;
     for (uint32_t c = 0; c < s->nstr; c++)
-        names[n++] = s->str[c].name;
-    for (uint32_t c = 0; c < s->ninput && c < WEIR_SCHEMA_MAX && !s->input_sampled; c++)
-        names[n++] = s->input[c];
-    const char *close = weir_did_you_mean(name, names, n);
+        if (!computed_only || s->str[c].producer >= 0)
+            names[n++] = s->str[c].name;
+    if (computed_only)
+        names[n++] = "alert";
+    else
+        for (uint32_t c = 0; c < s->ninput && c < WEIR_SCHEMA_MAX && !s->input_sampled; c++)
+            names[n++] = s->input[c];
+    return weir_did_you_mean(name, names, n);
+}
+
+static int check_input_field(const char *name, const struct weir_schema *s, struct weir_diag *d,
+                             const char *path, const char *hint)
+{
+    if (input_has(s, name))
+        return 0;
+    const char *close = nearest(s, name, 0);
     /* Input fields unknown: "Amount" beside a computed "amount" is taken
      * for the input's own field, not a typo. */
     if ((!s->input_known || s->input_sampled) && (!close || strcasecmp(close, name) == 0))
@@ -88,19 +107,9 @@ static int check_input_field(const char *name, const struct weir_schema *s, stru
 static int check_excluded_typo(const char *name, const struct weir_schema *s, struct weir_diag *d,
                                const char *path)
 {
-    for (uint32_t k = 0; k < s->ninput; k++)
-        if (strcmp(s->input[k], name) == 0)
-            return 0;
-    const char *names[WEIR_SCHEMA_MAX * 2 + 1];
-    size_t n = 0;
-    for (uint32_t c = 0; c < s->nfeat; c++)
-        if (s->feat[c].producer >= 0)
-            names[n++] = s->feat[c].name;
-    for (uint32_t c = 0; c < s->nstr; c++)
-        if (s->str[c].producer >= 0)
-            names[n++] = s->str[c].name;
-    names[n++] = "alert";
-    const char *close = weir_did_you_mean(name, names, n);
+    if (input_has(s, name))
+        return 0;
+    const char *close = nearest(s, name, 1);
     if (!close || strcasecmp(close, name) == 0)
         return 0;
     weir_diag_add(d, path,
