@@ -143,6 +143,17 @@ void ks_wake_self(struct kafka_source *ks)
 
 static void resume_ready(struct kafka_source *ks);
 
+/* Paused partitions fetch again once the source is under its bounds and the
+ * worker no longer asks it to wait. */
+void ks_unpause(struct kafka_source *ks)
+{
+    if (!ks->kpaused || ks->throttled_since || ks->wait_resume || ks->closing)
+        return;
+    ks->kpaused = 0;
+    if (!ks->held) /* released at start-up by ks_hold_check */
+        resume_ready(ks);
+}
+
 void ks_check_bounds(struct kafka_source *ks)
 {
     const struct weir_kafka_source_conf *c = ks->c;
@@ -157,11 +168,7 @@ void ks_check_bounds(struct kafka_source *ks)
         ks->throttled_since = 0;
         if (ks->closing)
             return;
-        if (ks->kpaused) {
-            ks->kpaused = 0;
-            if (!ks->held) /* released at start-up by ks_hold_check */
-                resume_ready(ks);
-        }
+        ks_unpause(ks);
         if (!ks->stopping)
             ks_wake_self(ks);
     }

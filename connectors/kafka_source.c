@@ -20,8 +20,10 @@
  * acknowledged, the source stops taking messages from librdkafka's queue (whose
  * prefetch is bounded by queued.min.messages and queued.max.messages.kbytes);
  * below half it takes them again. When that lasts longer than PAUSE_AFTER_NS,
- * the assigned partitions are paused too and the queue is served again, so
- * that rebalances and max.poll.interval.ms keep being honoured. (Pausing at
+ * or the worker asks it to wait that long (a busy sink or operator, a
+ * reload), the assigned partitions are paused too and the queue is served
+ * again, so that rebalances and max.poll.interval.ms keep being honoured
+ * while nothing is taken. (Pausing at
  * once would discard the prefetched messages and, measured with librdkafka
  * 2.0.2, stall fetching for about a second after each resume.)
  *
@@ -291,9 +293,15 @@ void ks_drain(struct kafka_source *ks)
     if (!ks->committing && !ks->held && !starting)
         feed_waiting(ks);
     while (!ks->stopping && !w->failed && !ks->committing && !starting) {
-        if (weir_worker_should_pause(w)) {
+        int waiting = weir_worker_should_pause(w);
+        if (waiting) {
+            if (!ks->wait_resume)
+                ks->wait_since = weir_now_ns();
             ks->wait_resume = 1; /* resume() drains again */
-            break;
+            if (!ks->kpaused)
+                break; /* the tick pauses the partitions if it lasts */
+            /* paused partitions deliver nothing more: the queue is served
+             * once for its events (a rebalance) */
         }
         if (ks->throttled_since && !ks->kpaused)
             break; /* ks_check_bounds() wakes us below half */
@@ -310,7 +318,7 @@ void ks_drain(struct kafka_source *ks)
         ks_txn_check_fenced(ks);
         if (ks->cl.fatal)
             ks_fail(ks, -EIO, "%s: brokers %s: %s", ks->cl.brokers, ks->cl.last_err);
-        if (n == 0)
+        if (n == 0 || waiting)
             break;
     }
     ks_flush_batch(ks);
@@ -332,7 +340,7 @@ static void on_poll(struct weir_event *ev, int res)
     if (read(ks->efd, &v, sizeof v) < 0) {
         /* nothing to read: a spurious wake-up */
     }
-    if (!ks->wait_resume)
+    if (!ks->wait_resume || ks->kpaused)
         ks_drain(ks);
 }
 
@@ -361,14 +369,16 @@ static void on_tick(struct weir_event *ev, int res)
     ks->tick_cancelled = 0;
     if (ks->stopping || ks->finished)
         return;
-    if (ks->throttled_since && !ks->kpaused && weir_now_ns() - ks->throttled_since >= PAUSE_AFTER_NS)
+    uint64_t now = weir_now_ns();
+    if (!ks->kpaused && ((ks->throttled_since && now - ks->throttled_since >= PAUSE_AFTER_NS) ||
+                         (ks->wait_resume && now - ks->wait_since >= PAUSE_AFTER_NS)))
         ks_pause_all(ks, 1);
     ks_ckpt_maybe(ks);
     ks_commit_retry(ks);
     ks_revoke_check(ks);
     ks_txn_check_fenced(ks);
     ks_progress(ks);
-    if (!ks->wait_resume)
+    if (!ks->wait_resume || ks->kpaused)
         ks_drain(ks);
     if (!ks->stopping && weir_loop_timer(ks->s->worker->loop, TICK_NS, &ks->tick_ev) == 0)
         ks->tick_armed = 1;
@@ -582,6 +592,8 @@ static void ks_resume(struct weir_source *s)
 {
     struct kafka_source *ks = s->state;
     ks->wait_resume = 0;
+    ks->wait_since = 0;
+    ks_unpause(ks);
     ks_drain(ks);
 }
 

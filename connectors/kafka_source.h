@@ -106,7 +106,8 @@ struct kafka_source {
     struct kseg *free_segs;
     uint64_t inflight_records, inflight_bytes;
     uint64_t throttled_since; /* over the in-flight bounds since (ns), or 0 */
-    int kpaused;     /* partitions paused: over the bounds for PAUSE_AFTER_NS */
+    uint64_t wait_since;      /* the worker asked us to pause since (ns), or 0 */
+    int kpaused;     /* partitions paused: over the bounds, or told to wait, for PAUSE_AFTER_NS */
     int wait_resume; /* the worker asked us to pause */
     int draining, stopping, finished, closing;
     int debug;       /* librdkafka's "debug" is set: weir's own debug lines too */
@@ -175,6 +176,7 @@ size_t ks_part_orphan(struct kafka_source *ks, struct kpart *p);
 void ks_seg_free(struct kafka_source *ks, struct kseg *g);
 void ks_waiting_drop(struct kpart *p);
 void ks_pause_all(struct kafka_source *ks, int pause);
+void ks_unpause(struct kafka_source *ks);
 void ks_parts_assigned(struct kafka_source *ks, rd_kafka_topic_partition_list_t *l);
 /* One log line for an assignment or revocation: "assigned 2 partition(s): t[0,2]". */
 void ks_log_partitions(const struct kafka_source *ks, const char *what,
