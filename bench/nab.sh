@@ -13,7 +13,7 @@
 # --fit 'ARGS': a model per series, trained on its probation period only (the
 # first min(15%, 750) rows, which NAB never scores): the pipeline's first
 # operator with a "model" option gets one; the operators before it run
-# through `weir features --until` (the first scored row's time), `weir fit
+# through `weir features` over the series' first rows (by position), `weir fit
 # FEATURES --features <that operator's fields> --valid 0 ARGS` trains (e.g.
 # --fit '--type iforest'), and the series runs with --set operators[K].model.
 # Defaults: JSON to bench/results/nab_<pipeline name>.json, no plots, outputs
@@ -63,13 +63,15 @@ PY
   trap 'rm -f "$fit_pipe"; [[ -n "$keep" ]] || rm -rf "$out"' EXIT
 fi
 
-# Trains series $1's model on its probation period into $2.
+# Trains series $1's model on its probation period into $2: its first p rows
+# by position, not by time (a series whose time steps back after them would
+# hand scored rows to the training).
 fit_series() {
-  local csv="$data/data/$1" n p until
+  local csv="$data/data/$1" n p
   n=$(($(grep -c '' "$csv") - 1)) # rows, the last one without its newline too
   p=$(awk -v n="$n" 'BEGIN { p = int(0.15 * n); print (p < 750 ? p : 750) }')
-  until=$(sed -n "$((p + 2))p" "$csv" | cut -d, -f1 | tr ' ' T)
-  "$weir" features "$fit_pipe" --set "source.path=$csv" --until "$until" --features "$fit_fields" \
+  head -n "$((p + 1))" "$csv" >"$out/probation.csv"
+  "$weir" features "$fit_pipe" --set "source.path=$out/probation.csv" --features "$fit_fields" \
     --out "$out/fit.csv" --quiet 2>"$out/stderr.txt" &&
   "$weir" fit "$out/fit.csv" --features "$fit_fields" --valid 0 --out "$2" --quiet $fit \
     >"$out/fit.txt" 2>>"$out/stderr.txt"

@@ -253,6 +253,20 @@ static void test_null_and_perfect(const struct nab_corpus *c)
         nab_sweep_best(null, &theta, &raw);
         CHECK(theta == 1.1);
         CHECK_NEAR(nab_normalise(raw, c->windows, &nab_profiles[p]), 0.0, 1e-9);
+        /* the same out of [0,1]: flagging nothing is above every score */
+        struct nab_sweep *high = nab_sweep_new(&nab_profiles[p]);
+        for (size_t s = 0; s < c->n; s++) {
+            const struct nab_series *ser = &c->s[s];
+            double *two = malloc(ser->n * sizeof *two);
+            for (size_t i = 0; i < ser->n; i++)
+                two[i] = 2.0;
+            nab_sweep_add(high, ser->n, ser->w, ser->nw, ser->probation, two);
+            free(two);
+        }
+        nab_sweep_best(high, &theta, &raw);
+        CHECK(theta > 2.0);
+        CHECK_NEAR(nab_normalise(raw, c->windows, &nab_profiles[p]), 0.0, 1e-9);
+        nab_sweep_free(high);
         nab_sweep_best(perfect, &theta, &raw);
         CHECK(theta == 1.0);
         CHECK_NEAR(nab_normalise(raw, c->windows, &nab_profiles[p]), 100.0, 1e-9);

@@ -211,7 +211,10 @@ void nab_sweep_best(struct nab_sweep *s, double *theta, double *raw)
         part[k] = -fn;
     qsort(s->pt, s->n, sizeof *s->pt, by_score_desc);
     double parts = -fn * (double)s->windows, fp_sum = 0.0;
-    double best_theta = 1.1, best = parts;
+    /* flagging nothing: above every score (1.1 for scores in [0,1]), so that
+     * the threshold applied again (held-out half, per series) flags nothing */
+    double best_theta = s->n && s->pt[0].score >= 1.1 ? nextafter(s->pt[0].score, INFINITY) : 1.1;
+    double best = parts;
     for (size_t i = 0; i < s->n;) {
         double group = s->pt[i].score;
         for (; i < s->n && s->pt[i].score == group; i++) {

@@ -53,7 +53,8 @@ void nab_sweep_free(struct nab_sweep *s);
  * out of memory. */
 int nab_sweep_add(struct nab_sweep *s, size_t n, const struct nab_window *w, size_t nw,
                   size_t probation, const double *score);
-/* Best threshold (1.1 when flagging nothing is best) and its raw score. */
+/* Best threshold (when flagging nothing is best: 1.1, or just above the
+ * highest score if that is higher) and its raw score. */
 void nab_sweep_best(struct nab_sweep *s, double *theta, double *raw);
 size_t nab_sweep_windows(const struct nab_sweep *s);
 
