@@ -169,8 +169,9 @@ void ks_take(struct kafka_source *ks, rd_kafka_message_t *m)
         ks_part_started(ks, p, "a record");
     if (p->first < 0)
         p->first = m->offset;
-    if (!p->ready || ks->held) { /* its state is being restored, or the workers are still
-                                  * joining: it waits (the partition is paused) */
+    if (!p->ready || ks->held || ks->wait_resume) {
+        /* its state is being restored, the workers are still joining, or
+         * the worker asked us to wait: it waits (the partition is paused) */
         if (p->nwaiting == p->capwaiting) {
             size_t cap = p->capwaiting ? p->capwaiting * 2 : 64;
             rd_kafka_message_t **v = realloc(p->waiting, cap * sizeof *v);
@@ -290,7 +291,7 @@ void ks_drain(struct kafka_source *ks)
     /* a reload's new producer still initializing transactions, off the
      * loop: nothing is taken until it is through (the tick looks again) */
     int starting = ks->txn && weir_kafka_txn_starting(ks->txn);
-    if (!ks->committing && !ks->held && !starting)
+    if (!ks->committing && !ks->held && !starting && !weir_worker_should_pause(w))
         feed_waiting(ks);
     while (!ks->stopping && !w->failed && !ks->committing && !starting) {
         int waiting = weir_worker_should_pause(w);

@@ -52,16 +52,16 @@ JSON
 
 mkfifo "$T/fifo"
 exec 3<>"$T/fifo" # holds the FIFO open and never reads: A's writes fill it, then wait
-start_weir "$T/a.err" "$T/member.json" --workers 1 --set "sinks[0].path=$T/fifo"
+start_weir "$T/a.err" "$T/member.json" --workers 1 --set "sinks[0].path=$T/fifo" 3>&-
 wait_log "$T/a.err" 'assigned 2 partition' 30 || { fail "A never took the 2 partitions: $(tail -n2 "$T/a.err")"; finish; }
 sleep 3 # A's sink is over its bound: the worker waits, the source paused
-"$WEIR" run "$T/member.json" --workers 1 --set "sinks[0].path=$T/b.jsonl" 2>"$T/b.err" & PB=$!
+"$WEIR" run "$T/member.json" --workers 1 --set "sinks[0].path=$T/b.jsonl" 2>"$T/b.err" 3>&- & PB=$!
 if wait_log "$T/a.err" 'rebalance: revoked' 20 && wait_log "$T/b.err" 'rebalance: assigned' 20; then
     ok "busy A gave up its partitions and B was assigned within seconds"
 else
     fail "the rebalance waited for busy A: A: $(grep rebalance "$T/a.err" | tail -n1 | cut -c1-200); B: $(tail -n1 "$T/b.err" | cut -c1-200)"
 fi
-cat "$T/fifo" >"$T/a.jsonl" & READER=$!
+cat "$T/fifo" >"$T/a.jsonl" 3>&- & READER=$!
 deadline=$((SECONDS + 60))
 until [[ $(cat "$T/a.jsonl" "$T/b.jsonl" 2>/dev/null | distinct /dev/stdin) -ge $N ]]; do
     ((SECONDS < deadline)) || break
