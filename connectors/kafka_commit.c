@@ -11,18 +11,16 @@
  *
  * So every commit result comes back to the source (offset_commit_cb, served
  * on the worker's loop), which keeps per partition the offset the brokers
- * confirmed. A partition whose stored offset stays ahead of it for
- * RETRY_AFTER_NS is committed again with explicit offsets (which librdkafka
+ * confirmed. A partition whose stored offset stays ahead of it for three
+ * auto-commit intervals is committed again with explicit offsets (which librdkafka
  * always sends). At close the stored offsets are committed explicitly and
  * the result awaited up to connect_timeout, retried on failure; what could
  * still not be committed is reported in one line. A revocation's commit
  * that fails cannot be retried (the partitions were handed back): it is
- * named when its answer comes, or at close when none came. Partition lists in these lines are built by
- * weir_kafka_names (kafka_names.c): "and N more" past the room. */
+ * named when its answer comes, or at close when none came. Partition lists in these lines are built
+ * by weir_kafka_names (kafka_names.c): "and N more" past the room. */
 #include "connectors/kafka_source.h"
 #include "engine/log.h"
-
-#define RETRY_AFTER_NS (3000ull * 1000000ull) /* 3 auto-commit intervals (1 s) */
 
 /* A failed commit that nobody retries: a revocation's (ks_revoke_finish,
  * or librdkafka's own at unassign) for a partition this worker no longer
@@ -109,14 +107,15 @@ static rd_kafka_topic_partition_list_t *behind(struct kafka_source *ks, uint64_t
     return l;
 }
 
-/* From the tick: a partition whose commits have not caught up for
- * RETRY_AFTER_NS is committed again (asynchronously; ks_on_commit sees the
- * result). */
+/* From the tick: a partition whose commits have not caught up for three
+ * auto-commit intervals (ks->commit_retry_ns: before, a fixed 3 s, which
+ * beat a longer configured interval to every commit) is committed again (asynchronously;
+ * ks_on_commit sees the result). */
 void ks_commit_retry(struct kafka_source *ks)
 {
     if (ks->txn || !ks->rk || ks->closing || ks->s->worker->failed)
         return;
-    rd_kafka_topic_partition_list_t *l = behind(ks, RETRY_AFTER_NS);
+    rd_kafka_topic_partition_list_t *l = behind(ks, ks->commit_retry_ns);
     if (!l)
         return;
     for (int i = 0; i < l->cnt; i++) { /* wait another period before the next try */

@@ -401,6 +401,11 @@ static int check_stats_conf(struct kafka_source *ks, rd_kafka_conf_t *conf, stru
                               "partition's fetch has started (docs/kafka.md)", ks->cl.what);
     n = sizeof v;
     ks->debug = rd_kafka_conf_get(conf, "debug", v, &n) == RD_KAFKA_CONF_OK && v[0];
+    n = sizeof v;
+    long interval_ms = rd_kafka_conf_get(conf, "auto.commit.interval.ms", v, &n) == RD_KAFKA_CONF_OK
+                           ? strtol(v, NULL, 10)
+                           : 0;
+    ks->commit_retry_ns = 3ull * (uint64_t)(interval_ms > 0 ? interval_ms : 1000) * 1000000ull;
     return 0;
 }
 

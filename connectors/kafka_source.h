@@ -111,6 +111,8 @@ struct kafka_source {
     int wait_resume; /* the worker asked us to pause */
     int draining, stopping, finished, closing;
     int debug;       /* librdkafka's "debug" is set: weir's own debug lines too */
+    uint64_t commit_retry_ns; /* three auto.commit.interval.ms: a partition behind longer is
+                                 committed again (kafka_commit.c) */
     int replaced; /* a reload detached it: quiet(), then close() */
     int left; /* the last commit made, out of the group (ks_leave) */
     char group[256];
