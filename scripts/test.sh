@@ -24,7 +24,7 @@ run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 if [ "${1:-}" != "--no-sanitizers" ]; then
     echo "== tests: build-asan/ (address,undefined) =="
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DWEIR_SANITIZE=address,undefined -DWEIR_BENCH=OFF
+        WEIR_SHUTDOWN_LIMIT=20 run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DWEIR_SANITIZE=address,undefined -DWEIR_BENCH=OFF
     # Every test with more than one thread: the workers, the run's main thread,
     # the replay, librdkafka's threads (tests/tsan.supp: only inside librdkafka).
     # Without the CUDA back end: TSan cannot see into the CUDA runtime's

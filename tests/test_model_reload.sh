@@ -32,17 +32,19 @@ mkfifo "$T/in"
 PID=$!
 exec 3>"$T/in"
 send() { for i in $(seq "$1" "$2"); do echo "{\"row\": $i, \"f0\": $i, \"f1\": -$i}" >&3; done; }
+# a version appears whole (a rename), never half-copied under the 50 ms watcher
+put() { cp "$T/stage/$1" "$T/$1.part" && mv "$T/$1.part" "$T/v/$1"; }
 send 1 50
 sleep 1
-cp "$T/stage/v2.safetensors" "$T/v/"
+put v2.safetensors
 sleep 1
 send 51 100
 sleep 0.5
-cp "$T/stage/v3.safetensors" "$T/v/"
+put v3.safetensors
 sleep 0.5
 send 101 150
 sleep 0.5
-cp "$T/stage/v4.safetensors" "$T/v/"
+put v4.safetensors
 sleep 0.5
 send 151 200
 exec 3>&-

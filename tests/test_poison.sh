@@ -143,6 +143,29 @@ run_until() {
         RC=$((RC == 0 ? 99 : RC)) # it must run until it is stopped
     fi
 }
+# run_to_lag0 NAME GROUP TOPIC PARTITIONS ARGS...: weir in the background until
+# the group's committed offsets reach the end of every partition of TOPIC
+# (under exactly-once a topic's count includes commit markers and aborted
+# outputs, so it says nothing of what is committed), then SIGTERM; sets RC.
+run_to_lag0() {
+    local name=$1 group=$2 topic=$3 parts=$4
+    shift 4
+    start_weir "$T/$name.err" "$PL" --workers 2 "$@"
+    for _ in $(seq 120); do
+        lag0 "$group" "$topic" "$parts" && break
+        kill -0 "$WEIR_PID" 2>/dev/null || break
+        sleep 0.5
+    done
+    RC=0
+    if kill -0 "$WEIR_PID" 2>/dev/null; then
+        stop_weir 60 || RC=$?
+    else
+        wait "$WEIR_PID"
+        RC=$?
+        WEIR_PID=""
+        RC=$((RC == 0 ? 99 : RC)) # it must run until it is stopped
+    fi
+}
 
 # ---- b. record by record, then a restart ---------------------------------------------------
 N=2000
@@ -260,7 +283,7 @@ open(sys.argv[1], 'wb').write(b'\n'.join(lines) + b'\n')
 EOF
 "$WEIR" replay "$T/d.jsonl" --brokers "$BOOT" --topic pd-in --key host >"$T/d-replay.log" 2>&1 ||
     fail "d: replay: $(tail -n1 "$T/d-replay.log")"
-run_until d pd-out 400 pd-rej 2 --set "source.brokers=$BOOT" --set 'source.topics=["pd-in"]' \
+run_to_lag0 d weir-pd pd-in 1 --set "source.brokers=$BOOT" --set 'source.topics=["pd-in"]' \
     --set source.group=weir-pd --set source.guarantee=exactly_once --set sinks[0].topic=pd-out \
     --set dead_letter.topic=pd-rej --set source.max_records=16 \
     --set 'sinks[0].kafka={"linger.ms": 20, "queue.buffering.max.messages": 8}'
@@ -296,23 +319,9 @@ open(sys.argv[1], 'wb').write(b'\n'.join(lines) + b'\n')
 EOF
 "$WEIR" replay "$T/e.jsonl" --brokers "$BOOT" --topic pe-in --key host >"$T/e-replay.log" 2>&1 ||
     fail "e: replay: $(tail -n1 "$T/e-replay.log")"
-start_weir "$T/e.err" "$PL" --workers 2 --set "source.brokers=$BOOT" --set 'source.topics=["pe-in"]' \
+run_to_lag0 e weir-pe pe-in 1 --set "source.brokers=$BOOT" --set 'source.topics=["pe-in"]' \
     --set source.group=weir-pe --set source.guarantee=exactly_once --set sinks[0].topic=pe-out \
     --set dead_letter.topic=pe-rej --set source.max_records=16 --set 'sinks[0].kafka={"linger.ms": 20}'
-for _ in $(seq 120); do # until every input is committed (how many go dead is not known ahead)
-    lag0 weir-pe pe-in 1 && break
-    kill -0 "$WEIR_PID" 2>/dev/null || break
-    sleep 0.5
-done
-RC=0
-if kill -0 "$WEIR_PID" 2>/dev/null; then
-    stop_weir 60 || RC=$?
-else
-    wait "$WEIR_PID"
-    RC=$?
-    WEIR_PID=""
-    RC=$((RC == 0 ? 99 : RC))
-fi
 broker consume pe-rej 302 --read-committed --timeout-ms 5000 >"$T/e-rej.txt" 2>/dev/null &
 broker consume pe-out 302 --read-committed --timeout-ms 5000 >"$T/e-out.txt" 2>/dev/null
 wait

@@ -103,7 +103,7 @@ PY
 # 3. under load on the embedded cluster
 cp pipelines/monitor-embedded.json "$T/e.json"
 sed -i "s#\"path\": \"../shared#\"path\": \"$PWD/../shared#" "$T/e.json"
-"$WEIR_BIN" run "$T/e.json" --workers 2 --set replay.rate=1000 --set 'state={"durable": false}' --http 0 >/dev/null 2>"$T/e.err" &
+"$WEIR_BIN" run "$T/e.json" --workers 2 --set replay.rate=400 --set 'state={"durable": false}' --http 0 >/dev/null 2>"$T/e.err" &
 PID=$!
 wait_for 'listening on' "$T/e.err"
 PORT=$(sed -n 's/^weir: http: listening on .*:\([0-9]*\)$/\1/p' "$T/e.err")
