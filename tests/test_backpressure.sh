@@ -48,17 +48,37 @@ def pipeline(name, src, out, bound):
     json.dump(p, open(path, "w"))
     return path
 
-def scrape(port):
+def scrape(port, name=b"weir_source_pauses_total"):
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
             s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
             data = b""
             while chunk := s.recv(65536):
                 data += chunk
-        m = re.search(rb"^weir_source_pauses_total (\d+)$", data, re.M)
+        m = re.search(rb"^" + name + rb" (\d+)$", data, re.M)
         return int(m.group(1)) if m else None
     except OSError:
         return None
+
+# The reader stalls until weir has done what the checks need, whatever the
+# machine's speed (a sanitized weir can write slower than this reader reads):
+# until a metric reaches a value, up to limit_s.
+def stall(port, name, at_least, limit_s):
+    end = time.monotonic() + limit_s
+    while port and time.monotonic() < end:
+        v = scrape(port, name)
+        if v is not None and v >= at_least:
+            return
+        time.sleep(0.02)
+
+def http_port(err):
+    for _ in range(500):
+        err.seek(0)
+        m = re.search(r"listening on .*:(\d+)$", err.read(), re.M)
+        if m:
+            return int(m.group(1))
+        time.sleep(0.02)
+    return None
 
 def hwm_kib(pid):
     try:
@@ -76,14 +96,23 @@ def run(name, src, bound, slow):
     p = subprocess.Popen([weir, "run", pipeline(name, src, fifo, bound), "--http", "0"],
                          stdout=subprocess.DEVNULL, stderr=err)
     fd = os.open(fifo, os.O_RDONLY)
-    port = None
-    hwm, pauses, ids, rest, last = 0, [], bytearray(), b"", 0.0
-    count = 0
+    port = http_port(err)
+    hwm, pauses, rest, last = 0, [], b"", 0.0
+    count, since_stall, stalled_at = 0, 0, 0
     seen = bytearray(N)
+    if slow and bound >= 1 << 30:  # the unbounded run: everything read, the output piled up
+        stall(port, b"weir_records_in_total", N, 60)
     while True:
         b = os.read(fd, 65536)
         if not b:
             break
+        since_stall += len(b)
+        # The bounded run: 4 MiB read (the source resumed since the last
+        # stall), the sink fills to its bound while this one lasts: a pause more.
+        if slow and bound < 1 << 30 and since_stall >= 4 << 20:
+            since_stall = 0
+            stall(port, b"weir_source_pauses_total", stalled_at + 1, 5)
+            stalled_at = scrape(port) or stalled_at
         lines = (rest + b).split(b"\n")
         rest = lines.pop()
         for l in lines:
@@ -96,10 +125,6 @@ def run(name, src, bound, slow):
         if now - last > 0.1:
             last = now
             hwm = max(hwm, hwm_kib(p.pid))
-            if port is None:
-                err.seek(0)
-                m = re.search(r"listening on .*:(\d+)$", err.read(), re.M)
-                port = int(m.group(1)) if m else None
             if port and (v := scrape(port)) is not None:
                 pauses.append(v)
     os.close(fd)

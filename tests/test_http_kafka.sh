@@ -40,9 +40,12 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 [ "$ready" = 200 ] && ok || fail "/readyz never 200 ($ready)"
-sleep 2.5 # records flow, the source's 500 ms tick publishes the offsets
-get /metrics >"$T/m"
 val() { awk -v m="$1" '$1 == m {print $2}' "$T/m"; }
+for _ in $(seq 200); do # records flow, the source's 500 ms tick publishes partition 0's position
+    get /metrics >"$T/m"
+    [ "$(grep -c '^weir_partition_position{topic="cpu-metrics",partition="0",worker="[0-9]"} [1-9]' "$T/m")" = 1 ] && break
+    sleep 0.1
+done
 lbl='{topic="cpu-metrics",partition="0",worker="'
 w=$(grep -o "^weir_partition_position{topic=\"cpu-metrics\",partition=\"0\",worker=\"[0-9]\"}" "$T/m" | sed 's/.*worker="\([0-9]\)".*/\1/')
 [ -n "$w" ] && ok || fail "no position for partition 0: $(grep weir_partition "$T/m")"

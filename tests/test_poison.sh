@@ -125,14 +125,9 @@ lag0() {
         "$T/group-$1.txt") == "$3 0" ]]
 }
 
-# run_until NAME OUT_TOPIC N DEAD_TOPIC D ARGS...: weir in the background
-# until the topics hold N and D messages, then SIGTERM; sets RC.
-run_until() {
-    local name=$1 out=$2 n=$3 dead=$4 d=$5 got
-    shift 5
-    start_weir "$T/$name.err" "$PL" --workers 2 "$@"
-    got=$(wait_count "$out" "$n" 60) || echo "test_poison: $name: $got of $n outputs"
-    got=$(wait_count "$dead" "$d" 30) || echo "test_poison: $name: $got of $d dead letters"
+# stop_running: SIGTERM to weir, which must still run; sets RC (99: it had
+# exited 0 on its own).
+stop_running() {
     RC=0
     if [[ -n $WEIR_PID ]] && kill -0 "$WEIR_PID" 2>/dev/null; then
         stop_weir 60 || RC=$?
@@ -142,6 +137,16 @@ run_until() {
         WEIR_PID=""
         RC=$((RC == 0 ? 99 : RC)) # it must run until it is stopped
     fi
+}
+# run_until NAME OUT_TOPIC N DEAD_TOPIC D ARGS...: weir in the background
+# until the topics hold N and D messages, then SIGTERM; sets RC.
+run_until() {
+    local name=$1 out=$2 n=$3 dead=$4 d=$5 got
+    shift 5
+    start_weir "$T/$name.err" "$PL" --workers 2 "$@"
+    got=$(wait_count "$out" "$n" 60) || echo "test_poison: $name: $got of $n outputs"
+    got=$(wait_count "$dead" "$d" 30) || echo "test_poison: $name: $got of $d dead letters"
+    stop_running
 }
 # run_to_lag0 NAME GROUP TOPIC PARTITIONS ARGS...: weir in the background until
 # the group's committed offsets reach the end of every partition of TOPIC
@@ -156,15 +161,7 @@ run_to_lag0() {
         kill -0 "$WEIR_PID" 2>/dev/null || break
         sleep 0.5
     done
-    RC=0
-    if kill -0 "$WEIR_PID" 2>/dev/null; then
-        stop_weir 60 || RC=$?
-    else
-        wait "$WEIR_PID"
-        RC=$?
-        WEIR_PID=""
-        RC=$((RC == 0 ? 99 : RC)) # it must run until it is stopped
-    fi
+    stop_running
 }
 
 # ---- b. record by record, then a restart ---------------------------------------------------

@@ -183,7 +183,16 @@ reader=$!
     --set "dead_letter.path=$T/s5.dead.jsonl" >/dev/null 2>"$T/s5.err" </dev/null &
 pid=$!
 taking_signals "$pid"
-sleep 0.5
+# The first TERM must find output waiting for the FIFO (so the drain cannot
+# finish): wait until the pipe is full (its 64 KiB of ~1.2 MB), up to 10 s.
+/usr/bin/python3 - "$T/out.fifo" <<'EOF'
+import fcntl, os, struct, sys, termios, time
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK)  # reads nothing: only looks
+for _ in range(200):
+    if struct.unpack('i', fcntl.ioctl(fd, termios.FIONREAD, b'\0' * 4))[0] >= 60000:
+        break
+    time.sleep(0.05)
+EOF
 kill -TERM "$pid"
 sleep 0.5
 alive=0
