@@ -92,7 +92,7 @@ def hwm_kib(pid):
 def run(name, src, bound, slow):
     fifo = f"{t}/{name}.fifo"
     os.mkfifo(fifo)
-    err = open(f"{t}/{name}.err", "w+")
+    err = open(f"{t}/{name}.err", "a+")  # O_APPEND: seeking to read it never moves weir's writes
     p = subprocess.Popen([weir, "run", pipeline(name, src, fifo, bound), "--http", "0"],
                          stdout=subprocess.DEVNULL, stderr=err)
     fd = os.open(fifo, os.O_RDONLY)
