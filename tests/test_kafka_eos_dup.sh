@@ -15,7 +15,7 @@ WEIR=$WEIR_BIN
 PORT=${WEIR_KAFKA_DUP_PORT:-29948}
 BOOT=127.0.0.1:$PORT
 LIBS=${WEIR_KAFKA_HOME:-$HOME/.cache/weir-kafka}/libs
-N=20000
+N=60000 # a minute of input at 1000/s: the fences need records flowing until one gives up
 NAME=test_kafka_eos_dup
 ok() { passed=$((passed + 1)); echo "$NAME: ok: $*"; }
 fail() { failed=$((failed + 1)); echo "$NAME: FAIL: $*"; }
@@ -52,14 +52,14 @@ wait_log "$T/a.log" 'assigned 4 partition' 30 || { fail "A never took the 4 part
 "$WEIR" replay "$T/in.jsonl" --brokers "$BOOT" --topic du-in --key seq --rate 1000 >"$T/replay.log" 2>&1 & PR=$!
 "$WEIR" run "$T/member.json" --workers 1 --set source.transactional_id=same 2>"$T/b.log" & PB=$!
 PIDS+=("$PR" "$PB")
-deadline=$((SECONDS + 30))
+deadline=$((SECONDS + 60))
 while kill -0 "$PA" 2>/dev/null && kill -0 "$PB" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
 sleep 1
 alive=0 rc=0 log=""
 if kill -0 "$PA" 2>/dev/null; then alive=$((alive + 1)); else wait "$PA"; rc=$?; log=$T/a.log; fi
 if kill -0 "$PB" 2>/dev/null; then alive=$((alive + 1)); else wait "$PB"; rc=$?; log=$T/b.log; fi
 if ((alive != 1)); then
-    fail "$alive of the 2 processes sharing a transactional id still run 30 s after the second started (a: $(grep -c 'recovered from being fenced' "$T/a.log") recoveries, b: $(grep -c 'recovered from being fenced' "$T/b.log"))"
+    fail "$alive of the 2 processes sharing a transactional id still run 60 s after the second started (a: $(grep -c 'recovered from being fenced' "$T/a.log") recoveries, b: $(grep -c 'recovered from being fenced' "$T/b.log"))"
 elif ((rc != 1)); then
     fail "the process that stopped exited with status $rc: $(tail -n1 "$log")"
 elif ! tail -n1 "$log" | grep -q 'fenced again, a 4th time within a minute.*distinct "transactional_id"s'; then

@@ -115,6 +115,8 @@ def writer():  # paced while the reloads go on; holds the FIFO open until they a
     with open(fifo, "wb", buffering=0) as f:
         i = 0
         while i < len(data):
+            if i >= len(data) * 4 // 5:  # the last fifth after the reloads, however slow they are
+                reloads_done.wait(120)
             n = random.randint(1, 700)  # pieces that cut lines anywhere
             f.write(data[i:i + n])
             i += n
