@@ -387,10 +387,13 @@ static void on_tick(struct weir_event *ev, int res)
 
 /* ---- the source type ------------------------------------------------------- */
 
-/* A "statistics.interval.ms" given in "kafka" is used (a deferred pause or
+/* What the source reads back from the consumer's settings once "kafka" is
+ * applied: "debug", and auto.commit.interval.ms (the commit retry waits three
+ * of them). A "statistics.interval.ms" given is used (a deferred pause or
  * resume waits up to that long), but not 0: the statistics tell when a
  * partition's fetch started (kafka_fetch_start.c). */
-static int check_stats_conf(struct kafka_source *ks, rd_kafka_conf_t *conf, struct weir_error *err)
+static int read_consumer_conf(struct kafka_source *ks, rd_kafka_conf_t *conf,
+                              struct weir_error *err)
 {
     char v[64];
     size_t n = sizeof v;
@@ -474,7 +477,7 @@ static int make_consumer(struct kafka_source *ks, struct weir_error *err)
         rd_kafka_conf_destroy(conf);
         return rc;
     }
-    if ((rc = check_stats_conf(ks, conf, err)) < 0) {
+    if ((rc = read_consumer_conf(ks, conf, err)) < 0) {
         rd_kafka_conf_destroy(conf);
         return rc;
     }

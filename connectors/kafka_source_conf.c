@@ -90,7 +90,7 @@ int weir_kafka_source_prepare(void *conf, const json_t *raw, struct weir_prepare
         bad++;
     }
     /* said at load (weir validate, weir check), not only when the consumer
-     * opens (kafka_source.c: check_stats_conf, which stays for what the
+     * opens (kafka_source.c: read_consumer_conf, which stays for what the
      * file cannot show) */
     const json_t *stats = json_object_get(c->kafka, "statistics.interval.ms");
     if ((json_is_integer(stats) && json_integer_value(stats) == 0) ||

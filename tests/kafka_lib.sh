@@ -49,6 +49,14 @@ ktool() {
         -Dlog4j2.configurationFile="$SRC/scripts/kafka/log4j2.properties" -Dweir.log.level=WARN \
         -cp "$LIBS/*" "$@"
 }
+# kafka_lag0 GROUP TOPIC PARTITIONS FILE: succeeds when the group's committed
+# offsets reach the end of every partition of TOPIC (the group's listing is
+# left in FILE for failure messages).
+kafka_lag0() {
+    ktool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand --bootstrap-server "$BOOT" \
+        --describe --group "$1" >"$4" 2>&1
+    [[ $(awk -v t="$2" '$2 == t { n++; if ($6 != "0") bad++ } END { print n + 0, bad + 0 }' "$4") == "$3 0" ]]
+}
 # Messages in a topic: the sum of its partitions' end offsets (with
 # transactions: aborted messages and markers included).
 kafka_topic_count() {

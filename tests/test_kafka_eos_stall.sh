@@ -97,9 +97,7 @@ fi
 wait "$PR" || fail "replay: $(tail -n1 "$T/replay.log")"
 WEIR_PID=$PB
 for _ in $(seq 60); do # until every input is committed (the topic's count includes markers and aborts)
-    ktool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand --bootstrap-server "$BOOT" \
-        --describe --group st >"$T/group.txt" 2>&1
-    [[ $(awk '$2 == "st-in" { n++; if ($6 != "0") bad++ } END { print n + 0, bad + 0 }' "$T/group.txt") == "4 0" ]] && break
+    kafka_lag0 st st-in 4 "$T/group.txt" && break
     sleep 0.5
 done
 kill -TERM "$PA" "$PB"

@@ -118,12 +118,7 @@ PL=tests/pipelines/kafka-basic.json
 
 # lag GROUP TOPIC PARTITIONS: succeeds when the group's committed offsets
 # reach the end of every partition.
-lag0() {
-    ktool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand --bootstrap-server "$BOOT" \
-        --describe --group "$1" >"$T/group-$1.txt" 2>&1
-    [[ $(awk -v t="$2" '$2 == t { n++; if ($6 != "0") bad++ } END { print n + 0, bad + 0 }' \
-        "$T/group-$1.txt") == "$3 0" ]]
-}
+lag0() { kafka_lag0 "$1" "$2" "$3" "$T/group-$1.txt"; }
 
 # stop_running: SIGTERM to weir, which must still run; sets RC (99: it had
 # exited 0 on its own).
