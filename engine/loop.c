@@ -272,3 +272,38 @@ unsigned weir_loop_pending(const struct weir_loop *loop)
 {
     return loop->pending;
 }
+
+/* Takes every completion ready now off the ring, dispatching none. */
+static void discard_ready(struct weir_loop *loop)
+{
+    struct io_uring_cqe *cqe;
+    while (io_uring_peek_cqe(&loop->ring, &cqe) == 0) {
+        io_uring_cqe_seen(&loop->ring, cqe);
+        loop->pending--;
+    }
+}
+
+unsigned weir_loop_quiesce(struct weir_loop *loop, uint64_t limit_ns)
+{
+    if (loop->pending == 0)
+        return 0;
+    struct io_uring_sqe *sqe = get_sqe(loop);
+    if (sqe) {
+        io_uring_prep_cancel(sqe, NULL, IORING_ASYNC_CANCEL_ANY);
+        io_uring_sqe_set_data(sqe, NULL);
+    }
+    uint64_t end = weir_now_ns() + limit_ns;
+    while (loop->pending > 0) {
+        uint64_t now = weir_now_ns();
+        if (now >= end)
+            break;
+        struct __kernel_timespec left = {.tv_sec = (long long)((end - now) / 1000000000u),
+                                         .tv_nsec = (long long)((end - now) % 1000000000u)};
+        struct io_uring_cqe *cqe;
+        int rc = io_uring_submit_and_wait_timeout(&loop->ring, &cqe, 1, &left, NULL);
+        if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
+            break;
+        discard_ready(loop);
+    }
+    return loop->pending;
+}

@@ -60,6 +60,13 @@ int weir_loop_run(struct weir_loop *loop);
 int weir_loop_step(struct weir_loop *loop, int nowait);
 void weir_loop_stop(struct weir_loop *loop);
 unsigned weir_loop_pending(const struct weir_loop *loop);
+/* Before the owners of pending events free them and their buffers: cancels
+ * everything in flight and waits, at most limit_ns, until the kernel is done
+ * with all of it, dispatching nothing (no done() runs). A write still in
+ * flight when its sink freed its buffer copied freed memory into the file; a
+ * read wrote into freed memory. Returns how many are still pending (0: none
+ * can touch memory any more). The loop is for freeing after this. */
+unsigned weir_loop_quiesce(struct weir_loop *loop, uint64_t limit_ns);
 
 /* Monotonic clock in nanoseconds. */
 uint64_t weir_now_ns(void);

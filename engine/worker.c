@@ -615,6 +615,11 @@ void weir_worker_request_stop(struct weir_worker *w)
 void weir_worker_destroy(struct weir_worker *w)
 {
     w->closing = 1;
+    /* A run that gave up waiting (a failure, the drain limit) ends with
+     * requests in flight: none may go on reading or filling what the closes
+     * below free (a sink's buffer, a source's). */
+    if (w->loop)
+        (void)weir_loop_quiesce(w->loop, 2000000000ull);
     weir_worker_sources_reap(w, 1); /* reloads' replaced ones, then the current one */
     weir_worker_sinks_reap(w, 1);   /* before the sinks: a removed one's producer may be shared */
     if (w->source && w->has_source && w->source->type && w->source->type->close)

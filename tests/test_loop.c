@@ -1,13 +1,14 @@
 /* The io_uring loop: timers fire in order, eventfd polls wake it, reads and
  * writes complete with their byte counts, cancel reaches a pending poll, a
- * yield completes on the next turn, before-sleep hooks run, and no wake-up
+ * yield completes on the next turn, before-sleep hooks run, no wake-up
  * is lost when other threads signal an eventfd the way librdkafka's queues
- * do. */
+ * do, and quiesce leaves nothing in flight for teardown. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -239,6 +240,49 @@ static void test_no_lost_wakeups(void)
     weir_loop_free(loop);
 }
 
+/* Teardown: a read waiting on an empty pipe, a write waiting on a full one
+ * and a long timer are all cancelled and done with before quiesce returns,
+ * none dispatched; the read took nothing and the write wrote nothing. */
+static void test_quiesce(void)
+{
+    struct weir_loop *loop;
+    struct weir_error err = {0};
+    CHECK(weir_loop_new(&loop, 16, &err) == 0);
+    int rd[2], wr[2];
+    CHECK(pipe(rd) == 0 && pipe(wr) == 0);
+    int fl = fcntl(wr[1], F_GETFL);
+    CHECK(fcntl(wr[1], F_SETFL, fl | O_NONBLOCK) == 0);
+    static char fill[4096];
+    memset(fill, 'f', sizeof fill);
+    while (write(wr[1], fill, sizeof fill) > 0) {
+    }
+    CHECK(fcntl(wr[1], F_SETFL, fl) == 0);
+    static char in[16], out[64];
+    memset(out, 'Q', sizeof out);
+    struct probe r = {.ev.done = on_done}, w = {.ev.done = on_done}, t = {.ev.done = on_done};
+    CHECK(weir_loop_read(loop, rd[0], in, sizeof in, (off_t)-1, &r.ev) == 0);
+    CHECK(weir_loop_write(loop, wr[1], out, sizeof out, (off_t)-1, &w.ev) == 0);
+    CHECK(weir_loop_timer(loop, 60ull * 1000000000ull, &t.ev) == 0);
+    CHECK(weir_loop_step(loop, 1) == 0);
+    CHECK(weir_loop_pending(loop) == 3);
+    CHECK(weir_loop_quiesce(loop, 5ull * 1000000000ull) == 0);
+    CHECK(r.calls == 0 && w.calls == 0 && t.calls == 0);
+    CHECK(write(rd[1], "x", 1) == 1);
+    char c = 0;
+    CHECK(read(rd[0], &c, 1) == 1 && c == 'x');
+    CHECK(fcntl(wr[0], F_SETFL, fcntl(wr[0], F_GETFL) | O_NONBLOCK) == 0);
+    int saw_q = 0;
+    ssize_t n;
+    while ((n = read(wr[0], fill, sizeof fill)) > 0)
+        saw_q |= memchr(fill, 'Q', (size_t)n) != NULL;
+    CHECK(!saw_q);
+    for (int k = 0; k < 2; k++) {
+        close(rd[k]);
+        close(wr[k]);
+    }
+    weir_loop_free(loop);
+}
+
 int main(void)
 {
     struct weir_loop *loop;
@@ -254,6 +298,7 @@ int main(void)
     test_yield(loop);
     test_hook_and_many(loop);
     test_no_lost_wakeups();
+    test_quiesce();
     weir_loop_free(loop);
     return check_summary();
 }
