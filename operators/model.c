@@ -577,6 +577,8 @@ static void model_destroy(struct weir_op *op)
     if (!s)
         return;
     model_gpu_destroy(op);
+    for (size_t k = 0; k < s->nheld; k++) /* a run that failed never flushed them */
+        weir_batch_put(s->held[k]);
     free(s->X);
     free(s->Y);
     free(s->scratch);

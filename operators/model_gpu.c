@@ -497,6 +497,8 @@ void model_gpu_destroy(struct weir_op *op)
         if (sl->stream)
             weir_cuda_stream_sync(sl->stream); /* its host function must not fire later */
         weir_cuda_stream_free(sl->stream);
+        for (size_t j = 0; j < sl->ndone; j++) /* a run that failed never flushed them */
+            weir_batch_put(sl->done[j]);
         if (sl->hx_malloc) {
             free(sl->hx);
             free(sl->hy);
@@ -515,6 +517,8 @@ void model_gpu_destroy(struct weir_op *op)
     version_put(c, gpu->cur);
     if (gpu->efd >= 0)
         close(gpu->efd);
+    for (size_t k = 0; k < gpu->npending; k++)
+        weir_batch_put(gpu->pending[(gpu->phead + k) % gpu->pcap]);
     free(gpu->pending);
     free(gpu->cpu_scratch);
     free(gpu);
