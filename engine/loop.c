@@ -287,6 +287,17 @@ unsigned weir_loop_quiesce(struct weir_loop *loop, uint64_t limit_ns)
 {
     if (loop->pending == 0)
         return 0;
+    /* Queued and never submitted (a done() of the last turn queued them):
+     * they were never to run, so they complete as no-ops instead of
+     * starting now; a write into a file completes before a cancel can
+     * reach it. */
+    struct io_uring_sq *sq = &loop->ring.sq;
+    for (unsigned i = sq->sqe_head; i != sq->sqe_tail; i++) {
+        struct io_uring_sqe *queued = &sq->sqes[i & sq->ring_mask];
+        __u64 data = queued->user_data;
+        io_uring_prep_nop(queued);
+        queued->user_data = data;
+    }
     struct io_uring_sqe *sqe = get_sqe(loop);
     if (sqe) {
         io_uring_prep_cancel(sqe, NULL, IORING_ASYNC_CANCEL_ANY);

@@ -242,7 +242,8 @@ static void test_no_lost_wakeups(void)
 
 /* Teardown: a read waiting on an empty pipe, a write waiting on a full one
  * and a long timer are all cancelled and done with before quiesce returns,
- * none dispatched; the read took nothing and the write wrote nothing. */
+ * none dispatched; the read took nothing and the write wrote nothing; a
+ * write queued after the last turn never runs. */
 static void test_quiesce(void)
 {
     struct weir_loop *loop;
@@ -258,17 +259,25 @@ static void test_quiesce(void)
     }
     CHECK(fcntl(wr[1], F_SETFL, fl) == 0);
     static char in[16], out[64];
+    char c = 0;
     memset(out, 'Q', sizeof out);
     struct probe r = {.ev.done = on_done}, w = {.ev.done = on_done}, t = {.ev.done = on_done};
     CHECK(weir_loop_read(loop, rd[0], in, sizeof in, (off_t)-1, &r.ev) == 0);
     CHECK(weir_loop_write(loop, wr[1], out, sizeof out, (off_t)-1, &w.ev) == 0);
     CHECK(weir_loop_timer(loop, 60ull * 1000000000ull, &t.ev) == 0);
     CHECK(weir_loop_step(loop, 1) == 0);
-    CHECK(weir_loop_pending(loop) == 3);
+    int late[2]; /* a write queued after the last turn: never submitted */
+    CHECK(pipe(late) == 0);
+    struct probe q = {.ev.done = on_done};
+    CHECK(weir_loop_write(loop, late[1], "Z", 1, (off_t)-1, &q.ev) == 0);
+    CHECK(weir_loop_pending(loop) == 4);
     CHECK(weir_loop_quiesce(loop, 5ull * 1000000000ull) == 0);
-    CHECK(r.calls == 0 && w.calls == 0 && t.calls == 0);
+    CHECK(r.calls == 0 && w.calls == 0 && t.calls == 0 && q.calls == 0);
+    CHECK(fcntl(late[0], F_SETFL, O_NONBLOCK) == 0);
+    CHECK(read(late[0], &c, 1) < 0 && errno == EAGAIN);
+    close(late[0]);
+    close(late[1]);
     CHECK(write(rd[1], "x", 1) == 1);
-    char c = 0;
     CHECK(read(rd[0], &c, 1) == 1 && c == 'x');
     CHECK(fcntl(wr[0], F_SETFL, fcntl(wr[0], F_GETFL) | O_NONBLOCK) == 0);
     int saw_q = 0;
