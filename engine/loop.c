@@ -283,7 +283,7 @@ static void discard_ready(struct weir_loop *loop)
     }
 }
 
-unsigned weir_loop_quiesce(struct weir_loop *loop, uint64_t limit_ns)
+unsigned weir_loop_cancel_all(struct weir_loop *loop, uint64_t limit_ns)
 {
     if (loop->pending == 0)
         return 0;

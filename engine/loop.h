@@ -66,7 +66,7 @@ unsigned weir_loop_pending(const struct weir_loop *loop);
  * flight when its sink freed its buffer copied freed memory into the file; a
  * read wrote into freed memory. Returns how many are still pending (0: none
  * can touch memory any more). The loop is for freeing after this. */
-unsigned weir_loop_quiesce(struct weir_loop *loop, uint64_t limit_ns);
+unsigned weir_loop_cancel_all(struct weir_loop *loop, uint64_t limit_ns);
 
 /* Monotonic clock in nanoseconds. */
 uint64_t weir_now_ns(void);

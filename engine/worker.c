@@ -619,7 +619,7 @@ void weir_worker_destroy(struct weir_worker *w)
      * requests in flight: none may go on reading or filling what the closes
      * below free (a sink's buffer, a source's). */
     if (w->loop)
-        (void)weir_loop_quiesce(w->loop, 2000000000ull);
+        (void)weir_loop_cancel_all(w->loop, 2000000000ull);
     weir_worker_sources_reap(w, 1); /* reloads' replaced ones, then the current one */
     weir_worker_sinks_reap(w, 1);   /* before the sinks: a removed one's producer may be shared */
     if (w->source && w->has_source && w->source->type && w->source->type->close)

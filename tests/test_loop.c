@@ -2,7 +2,7 @@
  * writes complete with their byte counts, cancel reaches a pending poll, a
  * yield completes on the next turn, before-sleep hooks run, no wake-up
  * is lost when other threads signal an eventfd the way librdkafka's queues
- * do, and quiesce leaves nothing in flight for teardown. */
+ * do, and cancel_all leaves nothing in flight for teardown. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -241,10 +241,10 @@ static void test_no_lost_wakeups(void)
 }
 
 /* Teardown: a read waiting on an empty pipe, a write waiting on a full one
- * and a long timer are all cancelled and done with before quiesce returns,
+ * and a long timer are all cancelled and done with before it returns,
  * none dispatched; the read took nothing and the write wrote nothing; a
  * write queued after the last turn never runs. */
-static void test_quiesce(void)
+static void test_cancel_all(void)
 {
     struct weir_loop *loop;
     struct weir_error err = {0};
@@ -271,7 +271,7 @@ static void test_quiesce(void)
     struct probe q = {.ev.done = on_done};
     CHECK(weir_loop_write(loop, late[1], "Z", 1, (off_t)-1, &q.ev) == 0);
     CHECK(weir_loop_pending(loop) == 4);
-    CHECK(weir_loop_quiesce(loop, 5ull * 1000000000ull) == 0);
+    CHECK(weir_loop_cancel_all(loop, 5ull * 1000000000ull) == 0);
     CHECK(r.calls == 0 && w.calls == 0 && t.calls == 0 && q.calls == 0);
     CHECK(fcntl(late[0], F_SETFL, O_NONBLOCK) == 0);
     CHECK(read(late[0], &c, 1) < 0 && errno == EAGAIN);
@@ -307,7 +307,7 @@ int main(void)
     test_yield(loop);
     test_hook_and_many(loop);
     test_no_lost_wakeups();
-    test_quiesce();
+    test_cancel_all();
     weir_loop_free(loop);
     return check_summary();
 }
