@@ -726,6 +726,11 @@ static void fk_close(struct weir_sink *s)
         return;
     if (fk->sw)
         shared_close(fk);
+    /* A write the kernel did not let go of when the worker cancelled it
+     * (weir_loop_cancel_all gave up) still reads its buffer: left allocated
+     * rather than freed under it. */
+    if (fk->writing && weir_loop_pending(s->worker->loop) > 0)
+        fk->buf[fk->fill ^ 1] = (struct weir_buf){0};
     if (fk->fd >= 0)
         close(fk->fd);
     for (int k = 0; k < 2; k++) {

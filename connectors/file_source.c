@@ -680,10 +680,17 @@ static void fs_close(struct weir_source *s)
         return;
     if (fs->batch)
         weir_batch_put(fs->batch);
-    if (fs->fd >= 0)
-        close(fs->fd);
     weir_gunzip_ahead_stop(fs->ahead); /* joins the helper: at most one file's inflation */
     fs->ahead = NULL;
+    if (fs->reading && weir_loop_pending(s->worker->loop) > 0) {
+        /* A read the kernel did not let go of when the worker cancelled it
+         * (weir_loop_cancel_all gave up) still fills our buffers: all of
+         * the state is left allocated (the worker is ending). */
+        s->state = NULL;
+        return;
+    }
+    if (fs->fd >= 0)
+        close(fs->fd);
     weir_linesplit_free(&fs->ls);
     weir_gunzip_free(&fs->gz);
     weir_csv_header_free(&fs->header);

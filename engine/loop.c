@@ -283,31 +283,45 @@ static void discard_ready(struct weir_loop *loop)
     }
 }
 
-unsigned weir_loop_cancel_all(struct weir_loop *loop, uint64_t limit_ns)
+/* Queued and never taken by the kernel (a done() of the last turn queued
+ * them, or a submit that failed left them): they were never to run, so
+ * they complete as no-ops instead of starting now; a write into a file
+ * completes before a cancel can reach it. Without SQPOLL the kernel reads
+ * the queue only inside io_uring_enter, on this thread. */
+static void nop_unsubmitted(struct weir_loop *loop)
 {
-    if (loop->pending == 0)
-        return 0;
-    /* Queued and never submitted (a done() of the last turn queued them):
-     * they were never to run, so they complete as no-ops instead of
-     * starting now; a write into a file completes before a cancel can
-     * reach it. */
     struct io_uring_sq *sq = &loop->ring.sq;
-    for (unsigned i = sq->sqe_head; i != sq->sqe_tail; i++) {
+    for (unsigned i = io_uring_smp_load_acquire(sq->khead); i != sq->sqe_tail; i++) {
         struct io_uring_sqe *queued = &sq->sqes[i & sq->ring_mask];
         __u64 data = queued->user_data;
         io_uring_prep_nop(queued);
         queued->user_data = data;
     }
+}
+
+static int queue_cancel_all(struct weir_loop *loop)
+{
     struct io_uring_sqe *sqe = get_sqe(loop);
-    if (sqe) {
-        io_uring_prep_cancel(sqe, NULL, IORING_ASYNC_CANCEL_ANY);
-        io_uring_sqe_set_data(sqe, NULL);
-    }
+    if (!sqe)
+        return 0;
+    io_uring_prep_cancel(sqe, NULL, IORING_ASYNC_CANCEL_ANY);
+    io_uring_sqe_set_data(sqe, NULL);
+    return 1;
+}
+
+unsigned weir_loop_cancel_all(struct weir_loop *loop, uint64_t limit_ns)
+{
+    if (loop->pending == 0)
+        return 0;
+    nop_unsubmitted(loop);
+    int cancel_queued = 0;
     uint64_t end = weir_now_ns() + limit_ns;
     while (loop->pending > 0) {
         uint64_t now = weir_now_ns();
         if (now >= end)
             break;
+        if (!cancel_queued) /* no room at first: the enter below makes some */
+            cancel_queued = queue_cancel_all(loop);
         struct __kernel_timespec left = {.tv_sec = (long long)((end - now) / 1000000000u),
                                          .tv_nsec = (long long)((end - now) % 1000000000u)};
         struct io_uring_cqe *cqe;

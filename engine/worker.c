@@ -618,8 +618,12 @@ void weir_worker_destroy(struct weir_worker *w)
     /* A run that gave up waiting (a failure, the drain limit) ends with
      * requests in flight: none may go on reading or filling what the closes
      * below free (a sink's buffer, a source's). */
-    if (w->loop)
-        (void)weir_loop_cancel_all(w->loop, 2000000000ull);
+    unsigned stuck = w->loop ? weir_loop_cancel_all(w->loop, 2000000000ull) : 0;
+    if (stuck) /* the file sink and source leave those buffers allocated (their close) */
+        weir_log(WEIR_LOG_WARN,
+                 "worker %d: %u reads or writes still under way 2 s after they were cancelled "
+                 "(a file or disk that does not answer); their buffers are left to them\n",
+                 w->id, stuck);
     weir_worker_sources_reap(w, 1); /* reloads' replaced ones, then the current one */
     weir_worker_sinks_reap(w, 1);   /* before the sinks: a removed one's producer may be shared */
     if (w->source && w->has_source && w->source->type && w->source->type->close)
