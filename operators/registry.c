@@ -14,13 +14,16 @@ extern const struct weir_operator_type weir_op_scale;
 extern const struct weir_operator_type weir_op_deviation;
 extern const struct weir_operator_type weir_op_hstrees;
 extern const struct weir_operator_type weir_op_iforest, weir_op_forecast, weir_op_cad,
-    weir_op_cad_ose, weir_op_calibrate, weir_op_flatline;
+    weir_op_cad_ose, weir_op_calibrate, weir_op_flatline, weir_op_recurring;
 extern const struct weir_operator_type weir_op_window, weir_op_dedup, weir_op_aggregate;
 extern const struct weir_operator_type weir_op_model;
 extern const struct weir_operator_type weir_op_mask, weir_op_encode;
 
 static const struct weir_operator_type *const catalogue[] = {
-    &weir_op_extract, &weir_op_standardize, &weir_op_score, &weir_op_threshold,
+    &weir_op_extract,
+    &weir_op_standardize,
+    &weir_op_score,
+    &weir_op_threshold,
     &weir_op_derive,
     &weir_op_filter,
     &weir_op_impute,
@@ -31,9 +34,13 @@ static const struct weir_operator_type *const catalogue[] = {
     &weir_op_aggregate,
     &weir_op_deviation,
     &weir_op_hstrees,
-    &weir_op_iforest, &weir_op_forecast, &weir_op_cad, &weir_op_cad_ose,
+    &weir_op_iforest,
+    &weir_op_forecast,
+    &weir_op_cad,
+    &weir_op_cad_ose,
     &weir_op_calibrate,
     &weir_op_flatline,
+    &weir_op_recurring,
     &weir_op_model,
     &weir_op_mask,
     &weir_op_encode,

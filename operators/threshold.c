@@ -406,17 +406,24 @@ static void mark_cut(char *buf, size_t size)
     memcpy(buf + end, "...", 4);
 }
 
-/* Which of the scorers fired: the highest; NaN (a scorer with nothing to
- * say) or 0 (one that found nothing: the score came from another) never.
- * -1 when none has a score above 0. */
+/* Which of the scorers fired: the highest of those equal to the score, or
+ * the highest when none is (a mean, a calibrated score); one above the
+ * score that another equals was passed over on the way (by `recurring`).
+ * NaN (a scorer with nothing to say) or 0 (one that found nothing: the
+ * score came from another) never. -1 when none has a score above 0. */
 static int scorer_fired(const struct threshold_conf *c, const float *row)
 {
-    int fired = -1;
-    for (size_t k = 0; k < c->scorers.n; k++)
-        if (row[c->scorer_col[k]] > 0 &&
-            (fired < 0 || row[c->scorer_col[k]] > row[c->scorer_col[fired]]))
+    int fired = -1, equal = -1;
+    for (size_t k = 0; k < c->scorers.n; k++) {
+        float v = row[c->scorer_col[k]];
+        if (!(v > 0))
+            continue;
+        if (fired < 0 || v > row[c->scorer_col[fired]])
             fired = (int)k;
-    return fired;
+        if (v == row[c->score_col] && equal < 0)
+            equal = (int)k;
+    }
+    return equal >= 0 ? equal : fired;
 }
 
 /* "; cpu=93.2 expected 12.1..45.3; ..." for the explain_k features furthest

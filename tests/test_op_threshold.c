@@ -646,6 +646,13 @@ static void test_explain(void)
     row0[7] = row0[8] = 0;
     explain_again(&h, b);
     CHECK_STR(h_str(b, 0, 0, buf, sizeof buf), "anomaly_score=0.95 >= 0.9; mem=4 z=2.5");
+    /* a scorer above the score, where another equals it, was passed over
+     * on the way (recurring silenced it): the one equal to it fired */
+    row0[7] = 0.97f;
+    row0[8] = 0.95f;
+    explain_again(&h, b);
+    CHECK_STR(h_str(b, 0, 0, buf, sizeof buf),
+              "anomaly_score=0.95 >= 0.9 (fired: s_ewm=0.95); mem=4 z=2.5");
     row0[7] = 0.95f;
     row0[8] = 0.4f;
     /* a record that lacks every feature (a session's result) is explained
