@@ -14,13 +14,13 @@
  * periods that visited it. A value x rises when it is above the field's
  * center (a mean over about `window` values). The rise is a repeat when,
  * within +-`tolerance` of the same time 1 .. `periods` periods before (in
- * whole phases: the phases that many either side of x's, so up to a phase
+ * whole phases: every phase that overlaps that span, so up to a phase
  * more), the key saw a value above the center too, and x is at most
  * `ratio` times as far from the center as the highest of those (drops
  * alike, with "side"). A record is silenced (out = 0) when some field
  * repeats and none rises (or drops) anew; otherwise out is the max of
  * `scores`. So a job the size of yesterday's at about yesterday's time
- * passes quietly, while a rise half again as high, the same rise at
+ * passes quietly, while a rise more than half again as high, the same rise at
  * another hour, or the first day of a job still scores. What is lost:
  * within the tolerance, a value that the job covers yesterday is silenced
  * today even when it has another cause.
@@ -30,7 +30,7 @@
  * Records without an event time, and NaN fields, are never silenced
  * (NaN fields are not learned). Nothing is read ahead: a record is judged
  * before it is learned. Cost per field and record: periods * (periods + 1)
- * * (2 * tolerance / phase + 1) slots looked at (18 by default); state
+ * * (2 * tolerance / phase + 2) slots looked at at most (18 by default); state
  * 16 + 16 * (periods + 1) * buckets bytes per field and key (3 kB by
  * default). */
 #include <errno.h>
@@ -57,7 +57,7 @@ struct recurring_conf {
     /* resolved by prepare() */
     int in_col[WEIR_SCHEMA_MAX], score_col[WEIR_SCHEMA_MAX];
     int out_col;
-    int64_t season_ms, tolerance_ms, reach; /* reach: phases either side */
+    int64_t season_ms, tolerance_ms;
     size_t slots;                           /* periods kept per phase: periods + 1 */
     uint64_t layout;
 };
@@ -131,7 +131,6 @@ static int recurring_prepare(void *vconf, const json_t *raw, struct weir_prepare
                       (long long)c->season_ms, (long long)c->tolerance_ms);
         bad++;
     }
-    c->reach = c->tolerance_ms * c->buckets / c->season_ms;
     c->slots = (size_t)c->periods + 1;
     uint64_t h = weir_hash_str(WEIR_HASH_SEED, "recurring/1");
     for (size_t k = 0; k < c->fields.n; k++)
@@ -160,45 +159,63 @@ static size_t phase_of(const struct recurring_conf *c, int64_t ts)
     return (size_t)(ts % c->season_ms * c->buckets / c->season_ms);
 }
 
-/* The extremes seen within +-tolerance of ts, 1 .. periods periods
- * before; returns 0 when none were. */
+/* The extremes seen in the phases that overlap +-tolerance of ts, 1 ..
+ * periods periods before (walked by phase index, from the one that holds
+ * the earliest instant to the one that holds the latest: no phase is
+ * missed when the tolerance is no whole number of phases); returns 0 when
+ * none were. */
 static int envelope(const struct recurring_conf *c, const struct rec_slot *ph, int64_t ts,
                     double *hi, double *lo)
 {
     int found = 0;
-    int64_t phase_ms = c->season_ms / c->buckets;
-    for (int64_t back = 1; back <= c->periods; back++)
-        for (int64_t j = -c->reach; j <= c->reach; j++) {
-            int64_t t = ts - back * c->season_ms + j * phase_ms;
-            if (t < 0)
-                continue;
-            const struct rec_slot *s = &ph[c->slots * phase_of(c, t)];
+    for (int64_t back = 1; back <= c->periods; back++) {
+        int64_t from = ts - back * c->season_ms - c->tolerance_ms;
+        int64_t to = ts - back * c->season_ms + c->tolerance_ms;
+        if (to < 0)
+            continue;
+        from = from < 0 ? 0 : from;
+        int64_t period = from / c->season_ms, last = to / c->season_ms;
+        size_t q = phase_of(c, from), q_last = phase_of(c, to);
+        for (;;) {
+            const struct rec_slot *s = &ph[c->slots * q];
             for (size_t z = 0; z < c->slots; z++)
-                if (s[z].period == t / c->season_ms) {
+                if (s[z].period == period) {
                     *hi = found && *hi > s[z].hi ? *hi : s[z].hi;
                     *lo = found && *lo < s[z].lo ? *lo : s[z].lo;
                     found = 1;
                 }
+            if (period == last && q == q_last)
+                break;
+            if (++q == (size_t)c->buckets) {
+                q = 0;
+                period++;
+            }
         }
+    }
     return found;
 }
 
-/* Adds x at ts to its phase's extremes for ts's period, the newest
- * first (a late record from before every period kept is not kept). */
+/* Adds x at ts to its phase's extremes for ts's period. The periods
+ * kept are the newest seen, newest first; a late record's period goes in
+ * its place among them, or is not kept when older than all of them. One
+ * record far ahead in time holds a slot until time reaches it: the
+ * phase keeps working with one period fewer. */
 static void learn(const struct recurring_conf *c, struct rec_slot *ph, int64_t ts, float x)
 {
     struct rec_slot *s = &ph[c->slots * phase_of(c, ts)];
     int64_t period = ts / c->season_ms;
-    for (size_t z = 0; z < c->slots; z++)
-        if (s[z].period == period) {
-            s[z].hi = x > s[z].hi ? x : s[z].hi;
-            s[z].lo = x < s[z].lo ? x : s[z].lo;
-            return;
-        }
-    if (period > s[0].period) {
-        memmove(s + 1, s, (c->slots - 1) * sizeof *s);
-        s[0] = (struct rec_slot){x, x, period};
+    size_t z = 0;
+    while (z < c->slots && s[z].period > period)
+        z++;
+    if (z == c->slots)
+        return;
+    if (s[z].period == period) {
+        s[z].hi = x > s[z].hi ? x : s[z].hi;
+        s[z].lo = x < s[z].lo ? x : s[z].lo;
+        return;
     }
+    memmove(s + z + 1, s + z, (c->slots - 1 - z) * sizeof *s);
+    s[z] = (struct rec_slot){x, x, period};
 }
 
 /* 1: x repeats an excursion of the period before; -1: it is a new one;

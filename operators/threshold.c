@@ -406,9 +406,10 @@ static void mark_cut(char *buf, size_t size)
     memcpy(buf + end, "...", 4);
 }
 
-/* Which of the scorers fired: the highest of those equal to the score, or
+/* Which of the scorers fired: the first of those equal to the score, or
  * the highest when none is (a mean, a calibrated score); one above the
  * score that another equals was passed over on the way (by `recurring`).
+ * A mean that happens to equal one of its inputs exactly names that one.
  * NaN (a scorer with nothing to say) or 0 (one that found nothing: the
  * score came from another) never. -1 when none has a score above 0. */
 static int scorer_fired(const struct threshold_conf *c, const float *row)

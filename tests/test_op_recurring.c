@@ -1,8 +1,10 @@
 /* Tests for recurring (a score passed on unless the record repeats what its
  * key did at about the same time one period before): a daily job whose
  * start jitters by up to 40 minutes scores on its first day and is
- * silenced after; a job half again as high, or at another hour, still
- * scores; a drop is not silenced with side "up" and is with "both"; a
+ * silenced after; a job more than half again as far from the mean, or at
+ * another hour, still scores; a tolerance of no whole number of phases
+ * reaches every phase it overlaps; a record far ahead in time does not stop
+ * its phase from learning; a drop is not silenced with side "up" and is with "both"; a
  * job that skips a day needs "periods": 2; records without an event time
  * and NaN values pass; two keys as each alone; prepare errors. The
  * scores here are a stand-in feature "w" (what a scorer would say). */
@@ -62,26 +64,59 @@ static int silenced(size_t from, size_t to)
 }
 
 /* Day 0 at 03:00, day 1 at 03:40, day 2 at 02:30, day 3 at 03:20: the
- * first scores, the others are silenced; day 4's job at 03:00, twice as
- * far from the center, scores; day 5's at 15:00 scores. */
+ * first scores, the others are silenced; day 4's job at 03:00, 1.4 times
+ * as far from the center as day 3's, is silenced; day 5's, 1.6 times as
+ * far as day 4's, scores, and so does day 6's at 15:00. */
 static void test_daily_job(void)
 {
-    size_t n = 6 * DAY + HOUR;
+    size_t n = 7 * DAY + HOUR;
     calm(n);
     static const int start[] = {3 * HOUR, 3 * HOUR + 8, 2 * HOUR + 6, 3 * HOUR + 4};
     for (size_t d = 0; d < 4; d++)
         job(d * DAY + (size_t)start[d], 20);
-    job(4 * DAY + 3 * HOUR, 30);
-    job(5 * DAY + 15 * HOUR, 20);
+    job(4 * DAY + 3 * HOUR, 24);
+    job(5 * DAY + 3 * HOUR, 32.4f);
+    job(6 * DAY + 15 * HOUR, 20);
     rec_run("", n, -1);
     CHECK(silenced(0, DAY) == 0);
-    for (size_t d = 1; d < 4; d++)
+    for (size_t d = 1; d < 5; d++)
         CHECK(silenced(d * DAY, (d + 1) * DAY) == 3);
-    CHECK(silenced(4 * DAY, 5 * DAY) == 0);
     CHECK(silenced(5 * DAY, n) == 0);
     /* a tolerance of 15 minutes (a phase) does not cover day 1's 40 */
     rec_run(", \"tolerance\": \"15m\"", n, -1);
     CHECK(silenced(DAY, 2 * DAY) == 0);
+}
+
+/* A tolerance that is no whole number of phases: 20 minutes before 03:00
+ * is 02:40, in the phase 02:30-02:45 (two phases before), where day 0's
+ * job ran (02:30-02:40); 10 minutes reach only the phase before. Day 1
+ * has one value at 03:00. */
+static void test_tolerance_in_phases(void)
+{
+    size_t n = 2 * DAY, at = DAY + 3 * HOUR;
+    calm(n);
+    job(2 * HOUR + 6, 20); /* 02:30 */
+    x[at] = 20;
+    w[at] = 0.9f;
+    rec_run(", \"tolerance\": \"20m\"", n, -1);
+    CHECK(silenced(DAY, n) == 1);
+    rec_run(", \"tolerance\": \"10m\"", n, -1);
+    CHECK(silenced(DAY, n) == 0);
+}
+
+/* One record 30 days ahead in time at 03:00 holds a slot of its phase,
+ * and the phase goes on learning: day 2's job is learned, and day 3's
+ * first value repeats it. */
+static void test_far_ahead(void)
+{
+    size_t n = 4 * DAY;
+    calm(n);
+    for (size_t d = 2; d < 4; d++)
+        job(d * DAY + 3 * HOUR, 20);
+    ts[DAY + 3 * HOUR] += 30LL * 86400000;
+    rec_run("", n, -1);
+    CHECK(silenced(2 * DAY, 3 * DAY) == 0);
+    CHECK(out[3 * DAY + 3 * HOUR] == 0);
 }
 
 /* A nightly outage (0 for three values at 02:00): a drop, which side
@@ -190,6 +225,8 @@ int main(void)
     run_ts = 1;
     rng = 5;
     test_daily_job();
+    test_tolerance_in_phases();
+    test_far_ahead();
     test_drops();
     test_periods();
     test_missing();
