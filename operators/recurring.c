@@ -23,7 +23,9 @@
  * passes quietly, while a rise more than half again as high, the same rise at
  * another hour, or the first day of a job still scores. What is lost:
  * within the tolerance, a value that the job covers yesterday is silenced
- * today even when it has another cause.
+ * today even when it has another cause; and when the job does not come, a
+ * scorer's "the peak is missing" on an ordinary value above the center is
+ * silenced too (the same hour yesterday held such values).
  *
  * Scorers that judge a value by its context rather than by a baseline
  * (cad_ose, cad) should stay outside, combined after it by `score`.

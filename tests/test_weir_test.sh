@@ -51,10 +51,10 @@ CPU_SINK='sinks[0] "/tmp/weir-monitor-cpu.jsonl"'
 # ---- the shipped tests pass ----------------------------------------------------------
 weir test "$P/monitor-cpu.json" "$P"/[!m]*.test.json "$P"/monitor-[!c]*.test.json \
     "$P/monitor-cpu-fit.test.json" "$P/monitor-cpu-flatline.test.json"
-expect "shipped tests" 0 stdout "23 passed, 0 failed" \
+expect "shipped tests" 0 stdout "25 passed, 0 failed" \
     stdout "ok   $P/monitor-cpu.test.json: a drop to 5.5% after 260 values near 93% is an alert"
 n_ok=$(grep -c '^ok   ' "$T/out")
-[ "$n_ok" -eq 23 ] && ok || fail "shipped tests: $n_ok ok lines, expected 23"
+[ "$n_ok" -eq 25 ] && ok || fail "shipped tests: $n_ok ok lines, expected 25"
 
 # A file source whose format is "auto" (decided per file) over a directory:
 # the case's input_file (*.csv) says CSV, as the run would read it (the
@@ -64,13 +64,13 @@ sed -e 's|"format": "csv"|"format": "auto"|' \
     -e 's|"path": "../shared/data/nab/data/realAWSCloudwatch/ec2_cpu_utilization_825cc2.csv"|"path": "days"|' \
     "$P/monitor-cpu.json" >"$T/auto/monitor-cpu.json"
 grep -q '"path": "days"' "$T/auto/monitor-cpu.json" || fail "auto: the source path was not replaced"
-cp "$P/monitor-cpu.test.csv" "$T/auto/"
+cp "$P/monitor-cpu.test.csv" "$P/monitor-cpu-job.test.csv" "$T/auto/"
 /usr/bin/python3 -c 'import json, sys
 t = json.load(open(sys.argv[1]))
 t["tests"] = [c for c in t["tests"] if "input_file" in c]
 json.dump(t, open(sys.argv[2], "w"))' "$P/monitor-cpu.test.json" "$T/auto/monitor-cpu.test.json"
 weir test "$T/auto/monitor-cpu.json"
-expect "format auto over a directory, a CSV input_file" 0 stdout "2 passed, 0 failed"
+expect "format auto over a directory, a CSV input_file" 0 stdout "4 passed, 0 failed"
 
 # ---- tests that must fail --------------------------------------------------------------
 # case FILE JSON: a test file for monitor-cpu.json with one case.
