@@ -67,6 +67,7 @@
 #include "engine/opstate.h"
 #include "operators/robust.h"
 #include "operators/scorer.h"
+#include "operators/warm_mean.h"
 
 enum deviation_method { METHOD_ROBUST, METHOD_GAUSSIAN };
 enum deviation_of { OF_VALUE, OF_CHANGE, OF_BOTH };
@@ -401,10 +402,7 @@ static double season_step(const struct deviation_conf *c, void *state, size_t k,
                 learns = p->mean + d;
             }
         }
-        /* the plain mean of the first `window` residuals, then weighted: a
-         * first tiny residual must not set the scale for long */
-        uint64_t span = head->n < (uint64_t)c->window ? head->n + 1 : (uint64_t)c->window;
-        double a = 1.0 / (double)span;
+        double a = 1.0 / warm_mean_span(head->n, c->window);
         head->var = scorer_variance((1 - a) * head->var + a * r * r);
         head->n++;
     }

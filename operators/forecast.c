@@ -45,6 +45,7 @@
 #include "engine/operator.h"
 #include "engine/opstate.h"
 #include "operators/scorer.h"
+#include "operators/warm_mean.h"
 
 #define ROUND8(n) (((n) + 7) & ~(size_t)7)
 
@@ -170,8 +171,7 @@ static double model_step(const struct forecast_conf *c, struct hw_model *m, stru
             if (d != r) /* clipped; r may be a rounding's 0, and then x is learned as it is */
                 x = f + d;
         }
-        uint64_t span = m->residuals < (uint64_t)c->window ? m->residuals + 1 : (uint64_t)c->window;
-        double a = 1.0 / (double)span;
+        double a = 1.0 / warm_mean_span(m->residuals, c->window);
         m->var = scorer_variance((1 - a) * m->var + a * r * r);
         m->residuals++;
         double level = c->alpha * (x - s_p) + (1 - c->alpha) * (m->level + m->trend);

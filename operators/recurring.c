@@ -45,6 +45,7 @@
 #include "engine/operator.h"
 #include "engine/opstate.h"
 #include "operators/late.h"
+#include "operators/warm_mean.h"
 
 enum recurring_side { SIDE_UP, SIDE_DOWN, SIDE_BOTH };
 
@@ -61,6 +62,7 @@ struct recurring_conf {
     int out_col;
     int64_t season_ms, tolerance_ms;
     size_t slots;                           /* periods kept per phase: periods + 1 */
+    size_t field_bytes;                     /* a field's state: its rec_head, then its phases */
     uint64_t layout;
 };
 
@@ -134,6 +136,8 @@ static int recurring_prepare(void *vconf, const json_t *raw, struct weir_prepare
         bad++;
     }
     c->slots = (size_t)c->periods + 1;
+    c->field_bytes =
+        sizeof(struct rec_head) + c->slots * (size_t)c->buckets * sizeof(struct rec_slot);
     uint64_t h = weir_hash_str(WEIR_HASH_SEED, "recurring/1");
     for (size_t k = 0; k < c->fields.n; k++)
         h = weir_hash_str(h, c->fields.v[k]);
@@ -142,15 +146,10 @@ static int recurring_prepare(void *vconf, const json_t *raw, struct weir_prepare
     return bad;
 }
 
-static size_t field_bytes(const struct recurring_conf *c)
-{
-    return sizeof(struct rec_head) + c->slots * (size_t)c->buckets * sizeof(struct rec_slot);
-}
-
 static int recurring_init(struct weir_op *op, struct weir_error *err)
 {
     const struct recurring_conf *c = op->conf;
-    size_t bytes = c->fields.n * field_bytes(c);
+    size_t bytes = c->fields.n * c->field_bytes;
     if (bytes > UINT32_MAX || weir_op_state_declare(op, &c->state, (uint32_t)bytes, c->layout) < 0)
         return weir_error_set(err, -ENOMEM, "recurring: out of memory");
     return 0;
@@ -238,8 +237,7 @@ static int judge(const struct recurring_conf *c, const struct rec_head *h,
 
 static void learn_center(const struct recurring_conf *c, struct rec_head *h, double x)
 {
-    uint64_t span = h->n < (uint64_t)c->window ? h->n + 1 : (uint64_t)c->window;
-    h->center += (x - h->center) / (double)span;
+    h->center += (x - h->center) / warm_mean_span(h->n, c->window);
     h->n++;
 }
 
@@ -262,7 +260,7 @@ static int recurring_process(struct weir_op *op, struct weir_batch *b)
             unsigned char *state = weir_op_state(op, b, i, NULL);
             if (!state)
                 return -ENOMEM;
-            for (size_t k = 0; k < c->fields.n; k++, state += field_bytes(c)) {
+            for (size_t k = 0; k < c->fields.n; k++, state += c->field_bytes) {
                 double x = row[c->in_col[k]];
                 if (!isfinite(x))
                     continue;
