@@ -345,7 +345,7 @@ static double unscaled(const struct ose_conf *c, double y)
 static void replay(const struct ose_model *m, struct ose_scratch *sc, const float *ring)
 {
     const struct ose_conf *c = m->c;
-    uint32_t n = (uint32_t)c->range_records, next = (m->h->seen + 1) % n;
+    uint32_t n = (uint32_t)c->range_records, next = (uint32_t)(((uint64_t)m->h->seen + 1) % n);
     struct ose_why why;
     for (uint32_t i = 0; i < n; i++)
         rest_gate(c, m->h, cad_ose_step(m, sc, value_facts(c, m->h, ring[(next + i) % n]), &why));

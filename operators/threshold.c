@@ -234,10 +234,15 @@ static int threshold_prepare(void *vconf, const json_t *raw, struct weir_prepare
     static const char *const incident_opts[] = {"cooldown", "close_event", NULL};
     bad += weir_options_only_with(raw, threshold_options, incident_opts, c->incidents,
                                   "\"incidents\": true", p->diag, p->path);
-    static const char *const explain_opts[] = {"explain_k", "explain_out", NULL};
-    bad += weir_options_only_with(raw, threshold_options, explain_opts,
-                                  c->explain.n > 0 || c->scorers.n > 0,
+    static const char *const explain_k_opt[] = {"explain_k", NULL};
+    static const char *const explain_out_opt[] = {"explain_out", NULL};
+    int explains = c->explain.n > 0 || c->scorers.n > 0;
+    bad += weir_options_only_with(raw, threshold_options, explain_k_opt, explains,
                                   "\"explain\" or \"scorers\"", p->diag, p->path);
+    /* a closing record's explanation is written without either (prepare_explain) */
+    bad += weir_options_only_with(raw, threshold_options, explain_out_opt,
+                                  explains || (c->incidents && c->close_event),
+                                  "\"explain\", \"scorers\" or \"close_event\"", p->diag, p->path);
     bad += prepare_explain(c, p);
     uint64_t qbits;
     double q = c->use_quantile ? c->quantile : 0.0;
@@ -267,6 +272,17 @@ static double p2_estimate(const struct p2 *s, double p)
         return s->q[k ? k - 1 : 0];
     }
     return s->q[2];
+}
+
+/* The quantile a score is compared with, rounded to a float as scores are
+ * (unless beyond a float's range): the middle marker only approaches a
+ * score repeated at the top (a saturated 1.0) and stalls a few double ulps
+ * below it, where "s > t" would alert on every such record and read
+ * "anomaly_score=1 > 1". */
+static double quantile_limit(const struct p2 *s, double p)
+{
+    double t = p2_estimate(s, p);
+    return fabs(t) <= FLT_MAX ? (double)(float)t : t;
 }
 
 static double p2_parabolic(const struct p2 *s, int i, double d)
@@ -606,7 +622,7 @@ static int threshold_process(struct weir_op *op, struct weir_batch *b)
         if (!st)
             return -ENOMEM;
         int warm = st->scored >= (uint64_t)c->warmup;
-        double t = c->use_quantile ? p2_estimate(&st->p2, c->quantile) : c->above_f;
+        double t = c->use_quantile ? quantile_limit(&st->p2, c->quantile) : c->above_f;
         int over = c->use_quantile ? s > t : s >= c->above_f;
         /* an infinite score alerts but would wreck the markers */
         if (c->use_quantile && isfinite(s))

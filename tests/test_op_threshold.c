@@ -159,6 +159,35 @@ static void test_quantile_ties(void)
     h_pipe_free(&p);
 }
 
+/* A score that saturates (1.0 on record after record, as an erf or ratio
+ * score does) stops alerting once the quantile has reached it: the P²
+ * markers only approach 1.0, a few double ulps below, and the limit is
+ * taken as a float, as the score is. */
+static void test_quantile_saturated(void)
+{
+    struct h_pipe p;
+    struct h_op h;
+    CHECK(build(&h, &p, "{\"quantile\": 0.9, \"warmup\": 50}") == 0);
+    struct weir_batch_pool *pool = h_pool(&p, 500);
+    enum { N = 1200 };
+    float s[N];
+    unsigned char a[N];
+    uint64_t r = 7;
+    for (size_t i = 0; i < N; i++) {
+        r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+        s[i] = i < 200 ? (float)((r >> 11) * 0x1p-53 * 0.5) : 1.0f;
+    }
+    run_scores(&h, pool, s, N, a);
+    size_t late = 0;
+    for (size_t i = N - 500; i < N; i++)
+        late += a[i];
+    CHECK(a[200] == 1); /* the first saturated record is above the 0.9 quantile */
+    CHECK(late == 0);
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
 /* Split a run at a snapshot: the alerts match an uninterrupted run. */
 static void test_snapshot(const char *conf, size_t cut)
 {
@@ -250,8 +279,11 @@ static void test_prepare_errors(void)
                  "without it this option does nothing");
     /* accepted, and no explanation was ever written */
     expect_error("{\"above\": 0.9, \"explain_out\": \"why\"}",
-                 "test.json: operators[3].explain_out: expected only with \"explain\" or "
-                 "\"scorers\": without it this option does nothing");
+                 "test.json: operators[3].explain_out: expected only with \"explain\", "
+                 "\"scorers\" or \"close_event\": without it this option does nothing");
+    expect_error("{\"above\": 0.9, \"incidents\": true, \"explain_out\": \"why\"}",
+                 "test.json: operators[3].explain_out: expected only with \"explain\", "
+                 "\"scorers\" or \"close_event\": without it this option does nothing");
     expect_error("{\"above\": 0.9, \"explain_k\": 2}",
                  "test.json: operators[3].explain_k: expected only with \"explain\" or "
                  "\"scorers\": without it this option does nothing");
@@ -437,6 +469,17 @@ static void test_close_event_says_so(void)
     static char text[2][256];
     run_flagged(&h, pool, s, NULL, 2, a, 0, text);
     CHECK(a[0] && strcmp(text[0], "anomaly_score=0.95 >= 0.9") == 0);
+    CHECK(a[1] && strncmp(text[1], "incident closed: anomaly_score=0.5 below 0.9;", 45) == 0);
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+    /* explain_out names the column the closing record's text goes to */
+    CHECK(build(&h, &p,
+                "{\"above\": 0.9, \"warmup\": 0, \"incidents\": true, "
+                "\"close_event\": true, \"explain_out\": \"why\"}") == 0);
+    CHECK(p.schema.nstr == 1 && strcmp(p.schema.str[0].name, "why") == 0);
+    pool = h_pool(&p, 8);
+    run_flagged(&h, pool, s, NULL, 2, a, 0, text);
     CHECK(a[1] && strncmp(text[1], "incident closed: anomaly_score=0.5 below 0.9;", 45) == 0);
     weir_batch_pool_free(pool);
     h_free(&h);
@@ -785,6 +828,7 @@ int main(void)
     test_quantile_rate(0.9, 0.01);
     test_quantile_warmup();
     test_quantile_ties();
+    test_quantile_saturated();
     test_snapshot("{\"quantile\": 0.99}", 7777);
     test_snapshot("{\"quantile\": 0.9, \"warmup\": 10}", 3); /* cut before the markers exist */
     test_snapshot("{\"above\": 0.7, \"warmup\": 500}", 250); /* cut inside the warmup */
