@@ -543,6 +543,15 @@ static int load_root(struct weir_pipeline *pl, const struct weir_load_opts *o,
 {
     struct top_conf top = {0};
     static const char *const none[] = {NULL};
+    /* `weir validate` over a folder's *.json meets the test files there:
+     * one line that says what they are, not five about a missing pipeline */
+    if (json_object_get(pl->root, "tests") && json_object_get(pl->root, "pipeline") &&
+        !json_object_get(pl->root, "source")) {
+        weir_diag_add(d, "",
+                      "a test file (\"pipeline\" and \"tests\"), not a pipeline: run "
+                      "it with `weir test`");
+        return 1;
+    }
     /* Problems at the top level do not stop the stages from being checked:
      * every problem is reported in one go. */
     int bad = weir_options_apply(top_options, pl->root, &top, none, d, "");
