@@ -11,8 +11,9 @@
  * (as CAD OSE would have seen them). A value's step index q = floor((x -
  * min) / step); its facts are, for each of the `bits` low bits of q, (bit
  * position, bit value): CAD OSE's facts for every value inside the range.
- * A value outside it adds one "band" fact, floor(q / 2^bits) (clamped to
- * +-16), where CAD OSE would have had more bits.
+ * A value below it, or a whole step or more above it (the top step reaches
+ * a step beyond max), adds one "band" fact, floor(q / 2^bits) (clamped to +-16),
+ * where CAD OSE would have had more bits.
  *
  * Contexts. A context is (left facts, right facts), counting how many right
  * facts it expected, how many came and how often all came. Each step:
@@ -66,15 +67,17 @@
  * behind its score. Most records score a little (a share of new contexts),
  * and formatting their text was 4-15% of the flagship's instructions, while
  * threshold quotes it only when it fires: explain_above spares that. */
+#include "operators/cad_ose.h"
+
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "operators/cad_ose.h"
 #include "operators/robust.h"
 #include "operators/scorer.h"
 
@@ -89,8 +92,7 @@ static const struct weir_option ose_options[] = {
     {"max_left", WEIR_OPT_INT, "7",
      "largest left side a proposed context may have (maxLeftSemiContextsLenght)",
      offsetof(struct ose_conf, max_left), WEIR_OPT_RANGE, 1, 64, NULL},
-    {"max_active", WEIR_OPT_INT, "15",
-     "active contexts fed back as facts (maxActiveNeuronsNum)",
+    {"max_active", WEIR_OPT_INT, "15", "active contexts fed back as facts (maxActiveNeuronsNum)",
      offsetof(struct ose_conf, max_active), WEIR_OPT_RANGE, 1, OSE_MAX_ACTIVE, NULL},
     {"threshold", WEIR_OPT_NUMBER, "0.75",
      "a raw score at or above it silences the next rest values (baseThreshold)",
@@ -110,8 +112,8 @@ static const struct weir_option ose_options[] = {
      offsetof(struct ose_conf, margin_mad), WEIR_OPT_RANGE, 0, 1000, NULL},
     {"relearn", WEIR_OPT_INT, "0",
      "times a key may rebuild its learned range: a value beyond it, once scored, widens the "
-     "range to every value seen (then range_margin), clears the contexts and replays the last "
-     "range_records values",
+     "range to every value seen (then range_margin and margin_mad), clears the contexts and "
+     "replays the last range_records values",
      offsetof(struct ose_conf, relearn), WEIR_OPT_RANGE, 0, 1000000, NULL},
     {"scale", WEIR_OPT_ENUM, "\"linear\"",
      "linear, or log: steps of sign(x) log1p(|x|) (for skewed metrics: counts, bytes)",
@@ -374,6 +376,12 @@ static int outside(const struct ose_conf *c, double lo, double width, double y)
     return q < 0 ? -1 : q > (double)((1 << c->bits) - 1) + 1e-9 ? 1 : 0;
 }
 
+/* A number rounded as a value is (a float feature), where a float holds it. */
+static double as_value(double v)
+{
+    return fabs(v) <= FLT_MAX ? (double)(float)v : v;
+}
+
 /* One value of one feature: the range period (*warm set), or its score. */
 static double ose_value(const struct ose_conf *c, struct ose_scratch *sc, unsigned char *feature,
                         double x, int *warm, struct ose_why *why)
@@ -388,8 +396,8 @@ static double ose_value(const struct ose_conf *c, struct ose_scratch *sc, unsign
     *warm = 0;
     if (!h->seen)
         cad_ose_reset(&m);
-    if (c->fixed && !h->seen)
-        set_range(c, h, scaled(c, c->min), scaled(c, c->max));
+    if (c->fixed && !h->seen) /* rounded as values are, so that min and max are inside */
+        set_range(c, h, as_value(scaled(c, c->min)), as_value(scaled(c, c->max)));
     why->lo = h->lo; /* before relearn moves it */
     why->width = h->width;
     if (c->fixed) {

@@ -48,8 +48,9 @@
  *
  * During the first `warmup` values of a key the score is 0 and the record is
  * flagged WEIR_REC_WARMUP (a threshold downstream neither alerts nor learns
- * from it). A NaN or infinite input is missing: it scores nothing and is
- * not added.
+ * from it); with several features (or "of": "both"), only while none of the
+ * record's values was scored: one past its warm-up gives a real score. A NaN or infinite input is
+ * missing: it scores nothing and is not added.
  *
  * Cost per record and feature: gaussian O(1) (a running mean and M2,
  * recomputed from the ring every `window` additions); robust O(window)
@@ -321,15 +322,24 @@ static void window_stats(const struct deviation_conf *c, const struct window *w,
         *scale = c->s.min_scale;
 }
 
+/* What a record's values found: some still warming up, some scored. The
+ * record is flagged only when none was scored: a score from a feature past
+ * its warm-up is evidence even while another feature (one that started
+ * later, or a sparse one) still warms up. */
+struct warm_tally {
+    int warming, scored;
+};
+
 /* Scores y against window w, then adds it; the expected range, shifted by
  * base, goes to lo/hi when asked. Returns the score. */
-static double channel_step(const struct deviation_conf *c, struct weir_batch *b, uint32_t i,
-                           struct window *w, double y, double base, float *lo, float *hi)
+static double channel_step(const struct deviation_conf *c, struct warm_tally *t, struct window *w,
+                           double y, double base, float *lo, float *hi)
 {
     double s = 0;
     if (w->h->count < (uint64_t)c->warmup) {
-        weir_record_warming(&b->rec[i], c->s.out_col);
+        t->warming = 1;
     } else {
+        t->scored = 1;
         double center, scale;
         window_stats(c, w, &center, &scale);
         s = scorer_z(&c->s, y - center, scale); /* 1 for any change from a flat window */
@@ -425,6 +435,7 @@ static int deviation_process(struct weir_op *op, struct weir_batch *b)
         float *row = weir_batch_row(b, i);
         struct prev_value *prev = (struct prev_value *)((unsigned char *)state + c->prev_offset);
         double best = 0;
+        struct warm_tally tally = {0, 0};
         for (size_t k = 0; k < c->s.fields.n; k++) {
             double x = row[c->s.in_col[k]], s = 0;
             float *lo, *hi;
@@ -433,20 +444,24 @@ static int deviation_process(struct weir_op *op, struct weir_batch *b)
                 continue;
             struct window w = window_at(c, state, k * c->channels);
             if (c->of != OF_CHANGE)
-                s = channel_step(c, b, i, &w, x, 0.0, lo, hi);
+                s = channel_step(c, &tally, &w, x, 0.0, lo, hi);
             if (c->of != OF_VALUE) {
                 struct window d = window_at(c, state, k * c->channels + c->channels - 1);
                 double sc = 0;
+                float clo = NAN, chi = NAN;
                 double dx = x - prev[k].x;
                 if (!prev[k].seen)
-                    weir_record_warming(&b->rec[i], c->s.out_col);
-                else if (fabs(dx) <= FLT_MAX) /* the range stays the value's, when there is one */
-                    sc = channel_step(c, b, i, &d, dx, prev[k].x, c->of == OF_CHANGE ? lo : NULL,
-                                      hi);
+                    tally.warming = 1;
+                else if (fabs(dx) <= FLT_MAX)
+                    sc = channel_step(c, &tally, &d, dx, prev[k].x, lo ? &clo : NULL, &chi);
                 else if (d.h->count >= (uint64_t)c->warmup) /* beyond a float: scored, not learnt */
-                    sc = scorer_z(&c->s, dx, 0.0);
+                    sc = scorer_z(&c->s, dx, 0.0), tally.scored = 1;
                 else
-                    weir_record_warming(&b->rec[i], c->s.out_col);
+                    tally.warming = 1;
+                /* the range is the one that gave the score (with "both", the value's
+                 * unless the change scored higher), as the season's below */
+                if (lo && !isnan(clo) && (c->of == OF_CHANGE || sc > s))
+                    *lo = clo, *hi = chi;
                 s = sc > s ? sc : s;
                 prev[k] = (struct prev_value){(float)x, 1};
             }
@@ -459,6 +474,8 @@ static int deviation_process(struct weir_op *op, struct weir_batch *b)
             }
             best = s > best ? s : best;
         }
+        if (tally.warming && !tally.scored)
+            weir_record_warming(&b->rec[i], c->s.out_col);
         scorer_finish(&c->s, (unsigned char *)state + c->hold_offset, row, best);
     }
     return WEIR_OP_CONTINUE;

@@ -31,7 +31,8 @@
  * and f_hi for threshold's explanations.
  *
  * The first `warmup` values of a key score 0 and are flagged
- * WEIR_REC_WARMUP. A NaN or infinite value is missing: not scored, not
+ * WEIR_REC_WARMUP (with several features, a record only while none of its
+ * values was scored). A NaN or infinite value is missing: not scored, not
  * learned; so is a record without an event time when there is a season. A
  * seasonal offset beyond a float's range is not learned. Cost O(1) per value; state per feature 40
  * bytes + 8 per phase (12 with a clip: the phase's mark, scorer.h), plus the hold ring. */
@@ -206,6 +207,7 @@ static int forecast_process(struct weir_op *op, struct weir_batch *b)
         float *row = weir_batch_row(b, i);
         int64_t ts = b->rec[i].ts_ms;
         double best = 0;
+        int warming = 0, scored = 0;
         for (size_t k = 0; k < c->s.fields.n; k++) {
             double x = row[c->s.in_col[k]];
             float *lo, *hi;
@@ -225,10 +227,12 @@ static int forecast_process(struct weir_op *op, struct weir_batch *b)
             }
             int warm;
             double s = model_step(c, m, ph, mark, ts, x, &warm, lo, hi);
-            if (warm)
-                weir_record_warming(&b->rec[i], c->s.out_col);
+            warming |= warm;
+            scored |= !warm;
             best = s > best ? s : best;
         }
+        if (warming && !scored) /* a feature past its warm-up gives a real score */
+            weir_record_warming(&b->rec[i], c->s.out_col);
         scorer_finish(&c->s, state + c->hold_offset, row, best);
     }
     return WEIR_OP_CONTINUE;

@@ -106,7 +106,8 @@ static const struct weir_option window_options[] = {
      offsetof(struct window_conf, empty), 0, 0, 0, NULL},
     {"max_events", WEIR_OPT_INT, "256",
      "events kept per key (its longest window plus allowed lateness must fit; past it the "
-     "oldest go); a key costs 24 + max_events * (8 + 4 per field) bytes (+ running sums)",
+     "oldest go); a key costs 24 + max_events * (8 + 4 per numeric field + 4 per distinct field) "
+     "bytes (+ running sums)",
      offsetof(struct window_conf, max_events), WEIR_OPT_RANGE, 1, WINDOW_MAX_EVENTS, NULL},
     {"late", WEIR_OPT_ENUM, "\"dead\"",
      "records behind the watermark or without an event time: dead (dead-letter sink with a "
@@ -384,8 +385,10 @@ static int prepare_aggregates(struct window_conf *c, struct weir_prepare *p)
     weir_path_key(kp, sizeof kp, p->path, "aggregates");
     size_t n = json_array_size(c->aggregates);
     if (!json_is_array(c->aggregates) || n == 0 || n > WINDOW_MAX_AGGS) {
-        weir_diag_add(p->diag, kp, "expected a list of 1 to %d aggregates, got %s",
-                      WINDOW_MAX_AGGS, json_is_array(c->aggregates) ? "more" : "no list");
+        weir_diag_add(p->diag, kp, "expected a list of 1 to %d aggregates, got %s", WINDOW_MAX_AGGS,
+                      !json_is_array(c->aggregates) ? "no list"
+                      : n                           ? "more"
+                                                    : "an empty list");
         return 1;
     }
     int bad = 0;

@@ -234,6 +234,22 @@ static void test_fixed_and_constant(void)
     CHECK(s1[1999] == 0 && s1[2000] > 0.5);
 }
 
+/* A given min and max are rounded as values are: a value equal to min (0.7,
+ * a float a little below the double 0.7) is in the bottom step, where the
+ * pattern expects it, not below the range; one equal to max is not above. */
+static void test_fixed_edges(void)
+{
+    for (size_t i = 0; i < N; i++)
+        x[i] = i % 2 ? 1.69f : 0.71f;
+    x[2000] = 0.7f;
+    x[2001] = 1.7f;
+    run("{\"fields\": \"v\", \"min\": 0.7, \"max\": 1.7, \"rest\": 0, \"explain_above\": 0}", N, -1,
+        s1, NULL);
+    CHECK(s1[2000] == 0);
+    CHECK(!why[2000] || !strstr(why[2000], "below the range"));
+    CHECK(!why[2001] || !strstr(why[2001], "above the range"));
+}
+
 /* relearn: a value beyond the learned range scores as before, then the range
  * is rebuilt from every value seen and the pattern relearned from the last
  * range_records values; at most relearn times. */
@@ -426,6 +442,7 @@ int main(void)
     test_bounded();
     test_same_scores();
     test_fixed_and_constant();
+    test_fixed_edges();
     test_relearn();
     test_log_scale();
     test_range_edges();

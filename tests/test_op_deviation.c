@@ -575,6 +575,39 @@ static void test_float_residues(void)
 }
 
 /* "by": each key's outputs equal a run over that key's records alone. */
+/* "of": "both": a jump the change window scores far above the value window
+ * is explained by the change's range (the previous value -/+ a few typical
+ * steps), which the value lies outside, not by the value window's wide
+ * range, which holds it. */
+static void test_both_range(void)
+{
+    struct h_pipe p;
+    struct h_op h;
+    h_pipe_init(&p);
+    h_feature(&p, "v", 0);
+    CHECK(h_build(&h, &weir_op_deviation,
+                  "{\"fields\": [\"v\"], \"method\": \"gaussian\", \"window\": 200, "
+                  "\"warmup\": 10, \"range\": true, \"of\": \"both\"}",
+                  &p, 1) == 0);
+    int out = weir_schema_find_feature(&p.schema, "anomaly_score");
+    int lo = weir_schema_find_feature(&p.schema, "v_lo");
+    int hi = weir_schema_find_feature(&p.schema, "v_hi");
+    struct weir_batch_pool *pool = h_pool(&p, 400);
+    struct weir_batch *b = weir_batch_get(pool);
+    enum { JUMP = 201 };
+    for (int k = 0; k <= JUMP; k++) /* a slow drift over 0..10, then 2 -> 9 */
+        h_push_value(b, 0, k < JUMP ? (float)(5 + 5 * sin(k * 0.05)) : 9.0f);
+    CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+    const float *row = weir_batch_row(b, JUMP), *before = weir_batch_row(b, JUMP - 1);
+    printf("deviation both: %.3g -> 9 scores %.3f, range %.3g..%.3g\n", before[0], row[out],
+           row[lo], row[hi]);
+    CHECK(before[0] < 3 && row[out] > 0.9f && (9 < row[lo] || 9 > row[hi]));
+    weir_batch_put(b);
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
 static void test_by_key(void)
 {
     enum { N = 900 };
@@ -642,6 +675,7 @@ int main(void)
     test_season_clip();
     test_season_week_clip();
     test_float_residues();
+    test_both_range();
     test_by_key();
     test_prepare_errors();
     return check_summary();

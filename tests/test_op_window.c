@@ -516,7 +516,7 @@ static void test_prepare_errors(void)
                  "windows still count, got 604800000 ms");
     expect_error("{\"sizes\": \"1d\", \"aggregates\": []}",
                  "test.json: operators[1].aggregates: expected a list of 1 to 32 aggregates, got "
-                 "more");
+                 "an empty list");
 }
 
 /* A field read as a number in one configuration and as a string in the
