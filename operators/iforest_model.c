@@ -2,6 +2,7 @@
 #include "operators/iforest_model.h"
 
 #include <errno.h>
+#include <float.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -92,7 +93,8 @@ static int load_tree(struct iforest_model *m, size_t t, struct jspan tree, doubl
         long long off = fabs(right[k]) < 1e9 ? (long long)right[k] : -1;
         int leaf = q == -1;
         /* children lie after their parent and inside the tree: every walk ends */
-        if (q < -1 || q >= (long long)m->d || !isfinite(split[k]) ||
+        /* a split is kept as a float: one beyond its range would be infinite */
+        if (q < -1 || q >= (long long)m->d || !(fabs(split[k]) <= FLT_MAX) ||
             (leaf ? off < 0 || off > (long long)m->psi : off < 2 || k + (size_t)off >= (size_t)n)) {
             snprintf(why, len,
                      "trees[%zu] node %zu: expected a feature from -1 (a leaf) to %zu, a "
@@ -168,8 +170,11 @@ static int load_json(const json_t *root, struct jspan trees, struct iforest_mode
     char *names[WEIR_SCHEMA_MAX];
     for (size_t q = 0; q < d; q++) {
         const json_t *f = json_array_get(feats, q), *c = json_array_get(center, q);
-        if (!json_is_string(f) || !json_is_number(c)) {
-            snprintf(why, len, "features[%zu]: expected a name with a number in center[%zu]", q, q);
+        if (!json_is_string(f) || !json_is_number(c) || !(fabs(json_number_value(c)) <= FLT_MAX)) {
+            snprintf(why, len,
+                     "features[%zu]: expected a name with a number in center[%zu] (within a "
+                     "float's range)",
+                     q, q);
             return -1;
         }
         names[q] = (char *)json_string_value(f);

@@ -348,6 +348,19 @@ static void test_bad_files(void)
     expect_bad_file(text, "trees[0] node 0: expected a feature from -1 (a leaf) to 1, a finite "
                           "split and a right child's offset >= 2 inside the tree (a leaf: its "
                           "point count, 0 to sample), got feature 0, right 2");
+    /* finite as a double, infinite as the float a split is kept as */
+    snprintf(text, sizeof text,
+             "%s{\"feature\": [0, -1, -1], \"split\": [-1e39, 0, 0], \"right\": [2, 1, 1]}]}",
+             head);
+    expect_bad_file(text, "trees[0] node 0: expected a feature from -1 (a leaf) to 1, a finite "
+                          "split and a right child's offset >= 2 inside the tree (a leaf: its "
+                          "point count, 0 to sample), got feature 0, right 2");
+    snprintf(text, sizeof text,
+             "{\"format\": \"weir-iforest\", \"version\": 1, \"features\": [\"x\", \"y\"], "
+             "\"center\": [0, 1e39], \"sample\": 2, \"trees\": [%s]}",
+             tree_ok);
+    expect_bad_file(text, "features[1]: expected a name with a number in center[1] (within a "
+                          "float's range)");
     snprintf(text, sizeof text, "%s", head);
     snprintf(text + strlen(text) - 1, sizeof text - strlen(text) + 1, "{}}");
     expect_bad_file(text, "expected 1 to 256 \"features\", as many \"center\" values, \"sample\" "
