@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/jsonnum.h"
+#include "common/utf8cut.h"
 #include "engine/jscan.h"
 #include "engine/jsonw.h"
 #include "engine/opstate.h"
@@ -340,6 +341,14 @@ static enum field_hint field_hint(const struct csv_classes *cls, const char *lin
     return field_bits(cls->unplain, off, flen) ? FIELD_ANY : FIELD_PLAIN;
 }
 
+/* How much of a column's name a reason quotes: 60 bytes at most, cut at a
+ * whole UTF-8 character. */
+static int name_quoted(const char *name)
+{
+    size_t n = strlen(name);
+    return (int)(n <= 60 ? n : weir_utf8_cut(name, 60));
+}
+
 static int put_value(struct weir_buf *out, size_t *at, const char *f, size_t flen, int quoted,
                      enum field_hint hint, size_t base, struct weir_member *m, size_t room)
 {
@@ -430,8 +439,8 @@ int weir_csv_row_members(struct weir_csv_header *h, const char *line, size_t len
         if (rc < 0) {
             out->len = base;
             if (rc == -EILSEQ)
-                snprintf(reason, reason_size, "CSV column %zu (\"%.60s\") is not valid UTF-8",
-                         k + 1, h->names[k]);
+                snprintf(reason, reason_size, "CSV column %zu (\"%.*s\") is not valid UTF-8", k + 1,
+                         name_quoted(h->names[k]), h->names[k]);
             return rc == -EILSEQ ? -EINVAL : rc;
         }
     }

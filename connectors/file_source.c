@@ -267,13 +267,22 @@ static int add_line(struct file_source *fs, const struct weir_line *ln)
     r->topic = fs->name;
     r->part = fs->part;
     r->value_len = (uint32_t)ln->len;
-    if (fs->format == FMT_CSV && !ln->too_long && ln->len > 0)
-        return add_csv_row(fs, b, i, ln);
+    /* Out of memory, the half-made record is taken back: the worker fails,
+     * and the batch it flushes on its way out must not carry a record whose
+     * length has no bytes behind it. */
+    if (fs->format == FMT_CSV && !ln->too_long && ln->len > 0) {
+        int rc = add_csv_row(fs, b, i, ln);
+        if (rc < 0)
+            b->n--;
+        return rc;
+    }
     if (ln->too_long) /* only its start is here: whether it closed a quote is not known */
         fs->in_quote = 0;
     r->value = weir_arena_strdup(&b->arena, ln->p, ln->len);
-    if (!r->value)
+    if (!r->value) {
+        b->n--;
         return -ENOMEM;
+    }
     if (ln->too_long) {
         weir_batch_kill(b, (uint32_t)i, arena_printf(b, "record too long: %zu bytes (max_record_bytes is %zu)",
                                                      ln->too_long, (size_t)c->max_record_bytes));

@@ -51,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/utf8cut.h"
 #include "engine/jscan.h"
 #include "engine/operator.h"
 #include "operators/extract_time.h"
@@ -605,6 +606,13 @@ static int bool_string(const char *text, const struct weir_jval *v, float *out)
     return 0;
 }
 
+/* How much of a value a reason quotes: 40 bytes at most, cut at a whole
+ * UTF-8 character (a cut inside one would make the reason invalid text). */
+static int quoted_len(const char *s, size_t len)
+{
+    return (int)(len <= 40 ? len : weir_utf8_cut(s, 40));
+}
+
 static void put_field(struct weir_batch *b, uint32_t i, const struct extract_field *f,
                       const char *text, const struct weir_jval *v)
 {
@@ -648,18 +656,18 @@ static void put_field(struct weir_batch *b, uint32_t i, const struct extract_fie
                      "field \"%s\" (%s): expected an epoch time of at most 9.2e18 ms "
                      "(in its unit), got %s%.*s%s",
                      f->name, f->pointer, v->type == WEIR_JSTRING ? "\"" : "",
-                     (int)(v->len > 40 ? 40 : v->len), text + v->off,
+                     quoted_len(text + v->off, v->len), text + v->off,
                      v->type == WEIR_JSTRING ? "\"" : "");
         else if (ms < 0) /* a negative time is "none" from here on: said, not lost in silence */
             kill_fmt(b, i, "field \"%s\" (%s): expected a time from 1970-01-01 on, got %s%.*s%s",
                      f->name, f->pointer, v->type == WEIR_JSTRING ? "\"" : "",
-                     (int)(v->len > 40 ? 40 : v->len), text + v->off,
+                     quoted_len(text + v->off, v->len), text + v->off,
                      v->type == WEIR_JSTRING ? "\"" : "");
         else if (v->type == WEIR_JSTRING)
-            kill_fmt(b, i, "field \"%s\" (%s): expected a timestamp (an epoch number or an "
-                     "RFC 3339 / \"YYYY-MM-DD HH:MM:SS\" date-time), got \"%.*s\"", f->name,
-                     f->pointer,
-                     (int)(v->len > 40 ? 40 : v->len), text + v->off);
+            kill_fmt(b, i,
+                     "field \"%s\" (%s): expected a timestamp (an epoch number or an "
+                     "RFC 3339 / \"YYYY-MM-DD HH:MM:SS\" date-time), got \"%.*s\"",
+                     f->name, f->pointer, quoted_len(text + v->off, v->len), text + v->off);
         else
             kill_type(b, i, f, v);
         return;

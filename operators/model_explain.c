@@ -101,7 +101,8 @@ static size_t account(const struct model_conf *c, const struct weir_model *m, co
                                .sign = 1,
                                .note = note,
                                .note_value = note_value,
-                               .verb = "raised"};
+                               .verb = "raised",
+                               .imputed = m->kind == WEIR_MODEL_DENSE};
     return scorer_explain_account(&a, buf, size, len);
 }
 

@@ -80,7 +80,7 @@ static size_t one_input(const struct scorer_account *a, size_t k, int first, cha
     const struct scorer_explain *e = a->e;
     float value = a->row[a->in_col[k]];
     char text[32];
-    if (isnan(value))
+    if (a->imputed ? !isfinite(value) : isnan(value))
         snprintf(text, sizeof text, "missing");
     else
         snprintf(text, sizeof text, "%.6g", value);

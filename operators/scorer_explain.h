@@ -101,10 +101,12 @@ struct scorer_account {
     const float *note_value;
     const float *note_hi; /* or NULL; else the note is a range: note_value[k]..note_hi[k] */
     const char *verb;     /* what the listed inputs did: "raised", "shortened", "lowered" */
+    int imputed;          /* a non-finite input was imputed (a dense model): "missing", as NaN */
 };
 
 /* Appends to buf (len bytes so far) the explain_k inputs whose share has
- * a's sign, largest first, each with its value ("missing" for NaN), the
+ * a's sign, largest first, each with its value ("missing" for NaN, and for
+ * ±Inf when a->imputed), the
  * note and "expected lo..hi" when written upstream; then the others' sum:
  * "; the other N +r", or ": none <verb> it; the other N +r" when no share
  * has the sign. Returns the length (cut short at size - 1). */

@@ -192,6 +192,15 @@ static void test_csv(void)
     expect_bad_row(&h, "\"\xe9\",x", "CSV column 1 (\"id\") is not valid UTF-8");
     expect_row(&h, "1,\"caf\xc3\xa9\"", "{\"id\":1,\"name\":\"caf\xc3\xa9\"}");
     weir_csv_header_free(&h);
+    /* a long column name is quoted cut at a whole character: x and 30 é
+     * (61 bytes) keep x and 29 é, not half of the 30th */
+    char name[80] = "id,x", want[160];
+    for (int k = 0; k < 30; k++)
+        strcat(name, "\xc3\xa9");
+    CHECK(weir_csv_header_parse(&h, name, strlen(name), ',', &why) == 0 && h.n == 2);
+    snprintf(want, sizeof want, "CSV column 2 (\"%.59s\") is not valid UTF-8", name + 3);
+    expect_bad_row(&h, "1,\xff", want);
+    weir_csv_header_free(&h);
     CHECK(weir_csv_header_parse(&h, "a;b", 3, ';', &why) == 0 && h.n == 2);
     expect_row(&h, "1;x", "{\"a\":1,\"b\":\"x\"}");
     weir_csv_header_free(&h);

@@ -115,6 +115,15 @@ static void test_reasons(struct h_op *h, struct weir_batch_pool *pool)
                         r, sizeof r),
               "field \"ts\" (/ts): expected a timestamp (an epoch number or an RFC 3339 / "
               "\"YYYY-MM-DD HH:MM:SS\" date-time), got \"yesterday\"");
+    /* a value quoted in a reason is cut at a whole character (39 x, then é
+     * across bytes 40-41): the reason stays valid UTF-8 */
+    CHECK_STR(
+        reason_of(h, pool,
+                  "{\"amount\": 1, \"card\": {\"id\": \"c\"}, \"ts\": "
+                  "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\xc3\xa9\"}",
+                  r, sizeof r),
+        "field \"ts\" (/ts): expected a timestamp (an epoch number or an RFC 3339 / "
+        "\"YYYY-MM-DD HH:MM:SS\" date-time), got \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"");
     /* a time before 1970 would be read as no time at all by what follows */
     CHECK_STR(reason_of(h, pool, "{\"amount\": 1, \"card\": {\"id\": \"c\"}, \"ts\": "
                         "\"1969-12-31 23:59:59\"}", r, sizeof r),

@@ -84,5 +84,21 @@ int main(void)
     a.share = all;
     scorer_explain_account(&a, buf, sizeof buf, 0);
     CHECK_STR(buf, ": none lowered it; the other 4 +10");
+    /* an infinite input: a value as it is (a tree's), "missing" when a dense
+     * model imputed it as it does NaN */
+    row[2] = INFINITY;
+    a = (struct scorer_account){.e = &e,
+                                .name = names,
+                                .in_col = in_col,
+                                .n = 4,
+                                .row = row,
+                                .share = all,
+                                .sign = 1,
+                                .verb = "raised"};
+    scorer_explain_account(&a, buf, sizeof buf, 0);
+    CHECK_STR(buf, ": a=1 +4, b=missing +3 expected 0.5..2.5, c=inf +2, d=4 +1");
+    a.imputed = 1;
+    scorer_explain_account(&a, buf, sizeof buf, 0);
+    CHECK_STR(buf, ": a=1 +4, b=missing +3 expected 0.5..2.5, c=missing +2, d=4 +1");
     return check_summary();
 }
