@@ -12,8 +12,8 @@
  * min) / step); its facts are, for each of the `bits` low bits of q, (bit
  * position, bit value): CAD OSE's facts for every value inside the range.
  * A value below it, or a whole step or more above it (the top step reaches
- * a step beyond max), adds one "band" fact, floor(q / 2^bits) (clamped to +-16),
- * where CAD OSE would have had more bits.
+ * a step beyond max), adds one "band" fact, floor(q / 2^bits) (clamped to
+ * +-16), where CAD OSE would have had more bits.
  *
  * Contexts. A context is (left facts, right facts), counting how many right
  * facts it expected, how many came and how often all came. Each step:

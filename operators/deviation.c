@@ -49,8 +49,8 @@
  * During the first `warmup` values of a key the score is 0 and the record is
  * flagged WEIR_REC_WARMUP (a threshold downstream neither alerts nor learns
  * from it); with several features (or "of": "both"), only while none of the
- * record's values was scored: one past its warm-up gives a real score. A NaN or infinite input is
- * missing: it scores nothing and is not added.
+ * record's values was scored: one past its warm-up gives a real score. A
+ * NaN or infinite input is missing: it scores nothing and is not added.
  *
  * Cost per record and feature: gaussian O(1) (a running mean and M2,
  * recomputed from the ring every `window` additions); robust O(window)

@@ -106,8 +106,8 @@ struct scorer_account {
 
 /* Appends to buf (len bytes so far) the explain_k inputs whose share has
  * a's sign, largest first, each with its value ("missing" for NaN, and for
- * ±Inf when a->imputed), the
- * note and "expected lo..hi" when written upstream; then the others' sum:
+ * ±Inf when a->imputed), the note and "expected lo..hi" when written
+ * upstream; then the others' sum:
  * "; the other N +r", or ": none <verb> it; the other N +r" when no share
  * has the sign. Returns the length (cut short at size - 1). */
 size_t scorer_explain_account(const struct scorer_account *a, char *buf, size_t size, size_t len);
