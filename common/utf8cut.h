@@ -17,4 +17,18 @@ static inline size_t weir_utf8_cut(const char *s, size_t n)
     return ((unsigned char)s[k] & 0xC0) == 0x80 ? n : k;
 }
 
+/* The length to keep of s's n bytes, all that has arrived of a text that
+ * goes on: n less a last character whose bytes are not all there. */
+static inline size_t weir_utf8_whole(const char *s, size_t n)
+{
+    size_t k = n;
+    while (k > 0 && n - k < 3 && ((unsigned char)s[k - 1] & 0xC0) == 0x80)
+        k--;
+    if (k == 0)
+        return n;
+    unsigned char lead = (unsigned char)s[k - 1];
+    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    return lead >= 0xC0 && (k - 1) + need > n ? k - 1 : n;
+}
+
 #endif

@@ -153,7 +153,9 @@ int weir_linesplit_next(struct weir_linesplit *ls, int at_eof, struct weir_line 
     char *nl = memchr(p, '\n', avail);
     /* One byte more than max_line may be the CR of a CRLF still waiting for its LF. */
     if (!nl && avail > ls->max_line + 1) {
-        ls->prefix_len = avail <= sizeof ls->prefix ? avail : weir_utf8_cut(p, sizeof ls->prefix);
+        /* the line goes on past avail: a character it cuts is left out too */
+        ls->prefix_len = avail <= sizeof ls->prefix ? weir_utf8_whole(p, avail)
+                                                    : weir_utf8_cut(p, sizeof ls->prefix);
         memcpy(ls->prefix, p, ls->prefix_len);
         ls->oversize = avail;
         ls->start = ls->end;

@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "common/utf8cut.h"
 #include "connectors/csv.h"
 #include "connectors/linesplit.h"
 #include "engine/buf.h"
@@ -76,6 +77,22 @@ static void test_long_line_cut(void)
     feed(&ls, "\n");
     CHECK(weir_linesplit_next(&ls, 0, &ln) == 1 && ln.too_long == 1600 && ln.len == 1023);
     weir_linesplit_free(&ls);
+    /* a prefix shorter than 1,024 bytes that ends inside a character (a
+     * pipe's read boundary): the character is left out, not halved */
+    CHECK(weir_linesplit_init(&ls, 4096, 100) == 0);
+    line[1600] = 'a';
+    line[200] = '\0'; /* 200 bytes: 'a' x 199, then the first byte of an "é" */
+    line[199] = '\xC3';
+    feed(&ls, line);
+    CHECK(weir_linesplit_next(&ls, 0, &ln) == 0);
+    feed(&ls, "\xA9"
+              "bc\n");
+    CHECK(weir_linesplit_next(&ls, 0, &ln) == 1 && ln.too_long == 203 && ln.len == 199);
+    weir_linesplit_free(&ls);
+    CHECK(weir_utf8_whole("ab\xC3", 3) == 2 && weir_utf8_whole("ab\xC3\xA9", 4) == 4);
+    CHECK(weir_utf8_whole("\xE2\x82", 2) == 0 && weir_utf8_whole("\xE2\x82\xAC", 3) == 3);
+    CHECK(weir_utf8_whole("a\xF0\x9F\x98", 4) == 1 && weir_utf8_whole("ab", 2) == 2);
+    CHECK(weir_utf8_whole("\xA9\xA9\xA9\xA9", 4) == 4); /* not UTF-8: as it is */
 }
 
 /* Feeds text in reads of `step` bytes (a pipe), collecting every line as
