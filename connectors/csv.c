@@ -471,25 +471,26 @@ static size_t closing_quote(const char *line, size_t len, size_t from)
 int weir_csv_ends_in_quote(const char *line, size_t len, char delim, int inside)
 {
     size_t pos = 0;
+    /* Text after a closing quote makes the row bad, but a quote that opens a
+     * later field still runs on into the next line: that text is passed
+     * over to its delimiter, and the line after is still the field's rest,
+     * not a row of its pieces. */
     if (inside) {
         pos = closing_quote(line, len, 0);
         if (pos == len)
             return 1;
-        if (++pos == len || line[pos] != delim)
-            return 0; /* the line ends with the field, or the row is bad past it */
         pos++;
     }
-    for (;;) { /* at a field's start */
-        if (pos < len && line[pos] == '"') {
+    for (;;) { /* at a field's start, or just past a closing quote */
+        if (!inside && pos < len && line[pos] == '"') {
             pos = closing_quote(line, len, pos + 1);
             if (pos == len)
                 return 1;
-            if (++pos < len && line[pos] != delim)
-                return 0; /* text after a closing quote: the parser stops there */
-        } else {
-            while (pos < len && line[pos] != delim)
-                pos++;
+            pos++;
         }
+        inside = 0;
+        while (pos < len && line[pos] != delim)
+            pos++;
         if (pos >= len)
             return 0;
         pos++;

@@ -226,26 +226,30 @@ static void test_csv(void)
 /* Whether a line ends inside a quoted field, starting outside one or
  * inside one (the line before ended so): a quote opens a field only at its
  * start ("5\" screen" is text), "" is a quote inside one, text after a
- * closing quote ends the row's reading as the parser's does. */
+ * closing quote is passed over to its delimiter (the row is bad, but a
+ * later field's quote still runs on into the next line). */
 static void test_ends_in_quote(void)
 {
-    static const struct { const char *line; int inside, want; } cases[] = {
+    static const struct { const char *line; int inside, want;
+    } cases[] = {
         {"7,\"note, with comma", 0, 1},
         {"7,\"note\",9", 0, 0},
         {"2,5\" screen,3", 0, 0},
-        {"1,\"a\"\"b", 0, 1},          /* "" inside: still open */
+        {"1,\"a\"\"b", 0, 1}, /* "" inside: still open */
         {"1,\"a\"\"\",2", 0, 0},
         {"\"", 0, 1},
         {"", 0, 0},
-        {"1,\"a\"x,\"b", 0, 0},        /* the parser stops at the text after "a" */
+        {"1,\"a\"x,\"b", 0, 1}, /* text after "a", then a field that runs on */
+        {"1,\"a\"x\"y,2", 0, 0},
         {"1,", 0, 0},
-        {"second, part\",9", 1, 0},     /* the field's rest, then a row's tail */
+        {"second, part\",9", 1, 0}, /* the field's rest, then a row's tail */
         {"middle, still", 1, 1},
         {"", 1, 1},
         {"x\"\"y", 1, 1},
         {"end\"", 1, 0},
-        {"end\",\"again", 1, 1},        /* closes one, opens another */
-        {"end\"x,\"again", 1, 0},
+        {"end\",\"again", 1, 1}, /* closes one, opens another */
+        {"end\"x,\"again", 1, 1},
+        {"end\"x,again", 1, 0},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         const char *l = cases[k].line;

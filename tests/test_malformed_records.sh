@@ -316,6 +316,11 @@ cases[-1]["rawcheck"] = "skip"
 good("quoted host, quoted comma", b'"web-8",8,"a,b"', b'{"host":"web-8","cpu":8,"note":"a,b","alert":false}')
 # The quote is closed; what is wrong is the text after it.
 bad("text after a closing quote", b'web-9,9,"x"y', r"quote", not_reason=r"unterminated")
+# Text after a closing quote, then a field that opens a quote and runs on:
+# the next line is that field's rest, not a row of its pieces.
+bad("text after a quote, then one that runs on", b'web-12,"12" screen","line one', r"quote",
+    not_reason=r"unterminated")
+bad("that field's rest", b'line two",more,3', r"^CSV line continues a quoted field from the line before")
 bad("empty line", b"", r"^empty line$")
 good("numbers stay as written", b"web-10,1e3,007", b'{"host":"web-10","cpu":1e3,"note":"007","alert":false}')
 good("last row, no newline at the end", b"web-11,11,last", b'{"host":"web-11","cpu":11,"note":"last","alert":false}')
@@ -332,7 +337,7 @@ rm -f "$T/out.jsonl" "$T/dead.jsonl"
 "$WEIR_BIN" run "$T/csv.json" 2>"$T/err"
 rc=$?
 if [ "$rc" -eq 0 ]; then ok; else fail "csv: exit code $rc, expected 0: $(head -c 500 "$T/err")"; fi
-if grep -q "14 records in, 6 out, 8 dead letters" "$T/err"; then ok; else fail "csv: summary: $(cat "$T/err")"; fi
+if grep -q "16 records in, 6 out, 10 dead letters" "$T/err"; then ok; else fail "csv: summary: $(cat "$T/err")"; fi
 python3 "$T/check.py" "$T/csv-cases.json" "$T/out.jsonl" "$T/dead.jsonl" "$T/in.csv" 2 >"$T/result" 2>&1
 add_results "$T/result"
 
