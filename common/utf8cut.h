@@ -17,6 +17,13 @@ static inline size_t weir_utf8_cut(const char *s, size_t n)
     return ((unsigned char)s[k] & 0xC0) == 0x80 ? n : k;
 }
 
+/* How much of s's len bytes a message quotes: all of them up to max, else
+ * max cut at a whole character (a reason is valid text or needs base64). */
+static inline int weir_utf8_prefix(const char *s, size_t len, size_t max)
+{
+    return (int)(len <= max ? len : weir_utf8_cut(s, max));
+}
+
 /* The length to keep of s's n bytes, all that has arrived of a text that
  * goes on: n less a last character whose bytes are not all there. */
 static inline size_t weir_utf8_whole(const char *s, size_t n)

@@ -345,8 +345,7 @@ static enum field_hint field_hint(const struct csv_classes *cls, const char *lin
  * whole UTF-8 character. */
 static int name_quoted(const char *name)
 {
-    size_t n = strlen(name);
-    return (int)(n <= 60 ? n : weir_utf8_cut(name, 60));
+    return weir_utf8_prefix(name, strlen(name), 60);
 }
 
 static int put_value(struct weir_buf *out, size_t *at, const char *f, size_t flen, int quoted,

@@ -267,20 +267,18 @@ static int add_line(struct file_source *fs, const struct weir_line *ln)
     r->topic = fs->name;
     r->part = fs->part;
     r->value_len = (uint32_t)ln->len;
-    /* Out of memory, the half-made record is taken back: the worker fails,
-     * and the batch it flushes on its way out must not carry a record whose
-     * length has no bytes behind it. */
+    /* Out of memory, the half-made record is taken back: the worker fails. */
     if (fs->format == FMT_CSV && !ln->too_long && ln->len > 0) {
         int rc = add_csv_row(fs, b, i, ln);
         if (rc < 0)
-            b->n--;
+            weir_batch_unpush(b);
         return rc;
     }
     if (ln->too_long) /* only its start is here: whether it closed a quote is not known */
         fs->in_quote = 0;
     r->value = weir_arena_strdup(&b->arena, ln->p, ln->len);
     if (!r->value) {
-        b->n--;
+        weir_batch_unpush(b);
         return -ENOMEM;
     }
     if (ln->too_long) {

@@ -160,5 +160,12 @@ void weir_batch_put(struct weir_batch *b);
 size_t weir_batch_pool_bytes(const struct weir_batch_pool *pool);
 /* Appends a record slot; returns its index, or -1 when the batch is full. */
 int weir_batch_push(struct weir_batch *b);
+/* Takes back the slot the last push gave, half made (its value could not
+ * be copied): a batch flushed on a failing worker's way out must not carry
+ * a record whose length has no bytes behind it. */
+static inline void weir_batch_unpush(struct weir_batch *b)
+{
+    b->n--;
+}
 
 #endif

@@ -11,9 +11,13 @@
 #include "engine/worker_internal.h"
 
 /* A record a sink could not take (weir_worker_dead_letter), or whose dead
- * letter could not be written (weir_worker_unwritable). */
+ * letter could not be written (weir_worker_unwritable). Its topic (the
+ * pointer), partition slot and offset name it in its batch: a glob's files
+ * share a slot and their offsets (line numbers) repeat, but each file's
+ * name is one string. */
 struct demoted {
-    uint32_t part;   /* the record's partition slot and offset name it in its batch */
+    const char *topic;
+    uint32_t part;
     int64_t offset;
     int was_live;    /* routed as an output */
     int lost;        /* unwritable */
@@ -104,7 +108,7 @@ static void route_demote(struct weir_ticket *t, const struct weir_record *r, int
     struct weir_route_ticket *rt = (struct weir_route_ticket *)t;
     for (uint32_t k = 0; k < rt->ndem; k++) {
         struct demoted *d = &rt->dem[k];
-        if (d->part == r->part && d->offset == r->offset) {
+        if (d->topic == r->topic && d->part == r->part && d->offset == r->offset) {
             d->lost |= lost;
             return;
         }
@@ -117,8 +121,8 @@ static void route_demote(struct weir_ticket *t, const struct weir_record *r, int
         rt->dem = v;
         rt->capdem = cap;
     }
-    rt->dem[rt->ndem++] = (struct demoted){.part = r->part, .offset = r->offset, .was_live = !lost,
-                                           .lost = lost};
+    rt->dem[rt->ndem++] = (struct demoted){
+        .topic = r->topic, .part = r->part, .offset = r->offset, .was_live = !lost, .lost = lost};
 }
 
 void weir_worker_route(struct weir_worker *w, struct weir_batch *b)

@@ -376,12 +376,6 @@ static int outside(const struct ose_conf *c, double lo, double width, double y)
     return q < 0 ? -1 : q > (double)((1 << c->bits) - 1) + 1e-9 ? 1 : 0;
 }
 
-/* A number rounded as a value is (a float feature), where a float holds it. */
-static double as_value(double v)
-{
-    return fabs(v) <= FLT_MAX ? (double)(float)v : v;
-}
-
 /* One value of one feature: the range period (*warm set), or its score. */
 static double ose_value(const struct ose_conf *c, struct ose_scratch *sc, unsigned char *feature,
                         double x, int *warm, struct ose_why *why)
@@ -397,7 +391,7 @@ static double ose_value(const struct ose_conf *c, struct ose_scratch *sc, unsign
     if (!h->seen)
         cad_ose_reset(&m);
     if (c->fixed && !h->seen) /* rounded as values are, so that min and max are inside */
-        set_range(c, h, as_value(scaled(c, c->min)), as_value(scaled(c, c->max)));
+        set_range(c, h, scorer_as_float(scaled(c, c->min)), scorer_as_float(scaled(c, c->max)));
     why->lo = h->lo; /* before relearn moves it */
     why->width = h->width;
     if (c->fixed) {

@@ -322,24 +322,16 @@ static void window_stats(const struct deviation_conf *c, const struct window *w,
         *scale = c->s.min_scale;
 }
 
-/* What a record's values found: some still warming up, some scored. The
- * record is flagged only when none was scored: a score from a feature past
- * its warm-up is evidence even while another feature (one that started
- * later, or a sparse one) still warms up. */
-struct warm_tally {
-    int warming, scored;
-};
-
 /* Scores y against window w, then adds it; the expected range, shifted by
  * base, goes to lo/hi when asked. Returns the score. */
-static double channel_step(const struct deviation_conf *c, struct warm_tally *t, struct window *w,
+static double channel_step(const struct deviation_conf *c, struct scorer_warm *t, struct window *w,
                            double y, double base, float *lo, float *hi)
 {
     double s = 0;
     if (w->h->count < (uint64_t)c->warmup) {
-        t->warming = 1;
+        scorer_warm_add(t, 1);
     } else {
-        t->scored = 1;
+        scorer_warm_add(t, 0);
         double center, scale;
         window_stats(c, w, &center, &scale);
         s = scorer_z(&c->s, y - center, scale); /* 1 for any change from a flat window */
@@ -435,7 +427,7 @@ static int deviation_process(struct weir_op *op, struct weir_batch *b)
         float *row = weir_batch_row(b, i);
         struct prev_value *prev = (struct prev_value *)((unsigned char *)state + c->prev_offset);
         double best = 0;
-        struct warm_tally tally = {0, 0};
+        struct scorer_warm tally = {0, 0};
         for (size_t k = 0; k < c->s.fields.n; k++) {
             double x = row[c->s.in_col[k]], s = 0;
             float *lo, *hi;
@@ -451,13 +443,13 @@ static int deviation_process(struct weir_op *op, struct weir_batch *b)
                 float clo = NAN, chi = NAN;
                 double dx = x - prev[k].x;
                 if (!prev[k].seen)
-                    tally.warming = 1;
+                    scorer_warm_add(&tally, 1);
                 else if (fabs(dx) <= FLT_MAX)
                     sc = channel_step(c, &tally, &d, dx, prev[k].x, lo ? &clo : NULL, &chi);
                 else if (d.h->count >= (uint64_t)c->warmup) /* beyond a float: scored, not learnt */
-                    sc = scorer_z(&c->s, dx, 0.0), tally.scored = 1;
+                    sc = scorer_z(&c->s, dx, 0.0), scorer_warm_add(&tally, 0);
                 else
-                    tally.warming = 1;
+                    scorer_warm_add(&tally, 1);
                 /* the range is the one that gave the score (with "both", the value's
                  * unless the change scored higher), as the season's below */
                 if (lo && !isnan(clo) && (c->of == OF_CHANGE || sc > s))
@@ -474,7 +466,7 @@ static int deviation_process(struct weir_op *op, struct weir_batch *b)
             }
             best = s > best ? s : best;
         }
-        if (tally.warming && !tally.scored)
+        if (scorer_warm_flagged(&tally))
             weir_record_warming(&b->rec[i], c->s.out_col);
         scorer_finish(&c->s, (unsigned char *)state + c->hold_offset, row, best);
     }

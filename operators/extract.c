@@ -606,11 +606,10 @@ static int bool_string(const char *text, const struct weir_jval *v, float *out)
     return 0;
 }
 
-/* How much of a value a reason quotes: 40 bytes at most, cut at a whole
- * UTF-8 character (a cut inside one would make the reason invalid text). */
+/* How much of a value a reason quotes: 40 bytes at most. */
 static int quoted_len(const char *s, size_t len)
 {
-    return (int)(len <= 40 ? len : weir_utf8_cut(s, 40));
+    return weir_utf8_prefix(s, len, 40);
 }
 
 static void put_field(struct weir_batch *b, uint32_t i, const struct extract_field *f,

@@ -207,7 +207,7 @@ static int forecast_process(struct weir_op *op, struct weir_batch *b)
         float *row = weir_batch_row(b, i);
         int64_t ts = b->rec[i].ts_ms;
         double best = 0;
-        int warming = 0, scored = 0;
+        struct scorer_warm tally = {0, 0};
         for (size_t k = 0; k < c->s.fields.n; k++) {
             double x = row[c->s.in_col[k]];
             float *lo, *hi;
@@ -227,11 +227,10 @@ static int forecast_process(struct weir_op *op, struct weir_batch *b)
             }
             int warm;
             double s = model_step(c, m, ph, mark, ts, x, &warm, lo, hi);
-            warming |= warm;
-            scored |= !warm;
+            scorer_warm_add(&tally, warm);
             best = s > best ? s : best;
         }
-        if (warming && !scored) /* a feature past its warm-up gives a real score */
+        if (scorer_warm_flagged(&tally))
             weir_record_warming(&b->rec[i], c->s.out_col);
         scorer_finish(&c->s, state + c->hold_offset, row, best);
     }

@@ -129,6 +129,34 @@ struct scorer_conf {
  * gains the default "range_out" names, which the schema borrows. */
 int scorer_prepare(struct scorer_conf *s, const json_t *raw, struct weir_prepare *p);
 
+/* What a record's values found: some still warming up, some scored. The
+ * record is flagged as warming only when none was scored: a score from a
+ * feature past its warm-up is evidence even while another feature (one
+ * that started later, or a sparse one) still warms up. */
+struct scorer_warm {
+    int warming, scored;
+};
+
+static inline void scorer_warm_add(struct scorer_warm *t, int warming)
+{
+    t->warming |= warming;
+    t->scored |= !warming;
+}
+
+static inline int scorer_warm_flagged(const struct scorer_warm *t)
+{
+    return t->warming && !t->scored;
+}
+
+/* v as the float that values and scores arrive as: a bound or limit kept
+ * as a double would sit a double ulp off an equal float (0.7 given as a
+ * minimum lies above the float 0.7; a quantile stalled below a saturated
+ * score of 1 stays below it). Beyond a float's range v is kept. */
+static inline double scorer_as_float(double v)
+{
+    return fabs(v) <= FLT_MAX ? (double)(float)v : v;
+}
+
 /* A deviation d from the expected value, in units of scale, as a score in
  * [0,1]; 0 on the side not watched; 1 for any deviation at scale 0. */
 static inline double scorer_z(const struct scorer_conf *s, double d, double scale)
@@ -189,9 +217,15 @@ static inline double scorer_learned_residual(double d, double k, double scale)
 /* Notes at a phase's mark that a residual beyond the clip, on side `up`,
  * came in `period`; returns whether it repeats: the phase was beyond the
  * clip on the same side in the period before, or already repeated in
- * this one. */
+ * this one. A late record's period, behind the mark's, is not noted (the
+ * newer period's spike must still count next period) and is not known to
+ * repeat: the mark holds one period. Periods compare modulo 2^30, as the
+ * mark keeps them. */
 static inline int scorer_beyond_repeats(uint32_t *mark, int64_t period, int up)
 {
+    uint32_t ahead = ((SCORER_MARK(period, up, 0) >> 2) - (*mark >> 2)) & 0x3FFFFFFFu;
+    if (*mark != 0 && ahead >= 0x20000000u)
+        return 0;
     int repeat = (*mark | 1) == (SCORER_MARK(period - 1, up, 0) | 1) ||
                  *mark == SCORER_MARK(period, up, 1);
     if (*mark != SCORER_MARK(period, up, 1))

@@ -281,8 +281,7 @@ static double p2_estimate(const struct p2 *s, double p)
  * "anomaly_score=1 > 1". */
 static double quantile_limit(const struct p2 *s, double p)
 {
-    double t = p2_estimate(s, p);
-    return fabs(t) <= FLT_MAX ? (double)(float)t : t;
+    return scorer_as_float(p2_estimate(s, p));
 }
 
 static double p2_parabolic(const struct p2 *s, int i, double d)

@@ -79,8 +79,8 @@ void window_prune(void *v, const struct window_shape *s, int64_t horizon)
     h->first = h->n ? (uint16_t)(h->first + cut) : 0;
 }
 
-uint32_t window_insert(void *v, const struct window_shape *s, int64_t t, const float *vals,
-                       const uint32_t *hashes)
+void window_insert(void *v, const struct window_shape *s, int64_t t, const float *vals,
+                   const uint32_t *hashes)
 {
     struct window_head *h = v;
     if (h->n == s->cap) { /* full: the oldest goes, and windows reaching it are truncated */
@@ -113,7 +113,6 @@ uint32_t window_insert(void *v, const struct window_shape *s, int64_t t, const f
     for (uint32_t k = 0; k < s->nstrs; k++)
         window_hash(v, s, k)[pos] = hashes[k];
     h->n++;
-    return pos;
 }
 
 /* Adds a hash to the set; 1 when it was not there. */

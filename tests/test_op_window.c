@@ -380,6 +380,37 @@ static void test_restored_watermark(void)
     h_pipe_free(&p);
 }
 
+/* A late record into a full key: its since_last is from the record before
+ * it, dropped earlier (it was NaN: the drop that makes room for the late
+ * record moved the memory of dropped events past it). */
+static void test_late_into_full(void)
+{
+    struct h_pipe p;
+    struct h_op h;
+    h_pipe_init(&p);
+    p.lateness_ms = 10000;
+    int xc = h_feature(&p, "x", 0);
+    CHECK(h_build(&h, &weir_op_window,
+                  "{\"sizes\": \"10s\", \"max_events\": 2, \"aggregates\": [{\"agg\": "
+                  "\"since_last\", \"out\": \"gap\"}]}",
+                  &p, 1) == 0);
+    int gap = weir_schema_find_feature(&p.schema, "gap");
+    struct weir_batch_pool *pool = h_pool(&p, 8);
+    struct weir_batch *b = weir_batch_get(pool);
+    const int64_t ts[] = {1000, 5000, 6000, 3000, 500};
+    for (int i = 0; i < 5; i++)
+        b->rec[h_push_value(b, xc, 1)].ts_ms = ts[i];
+    CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+    CHECK(isnan(weir_batch_row(b, 0)[gap]) && weir_batch_row(b, 1)[gap] == 4.0f);
+    CHECK(weir_batch_row(b, 2)[gap] == 1.0f);
+    CHECK(weir_batch_row(b, 3)[gap] == 2.0f); /* since 1 s, dropped at 6 s */
+    CHECK(isnan(weir_batch_row(b, 4)[gap]));  /* nothing before it */
+    weir_batch_put(b);
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
 /* Half a stream, snapshot, a fresh instance restores and does the rest: the
  * same outputs, bit for bit, as one uninterrupted run. */
 static void test_snapshot(void)
@@ -556,6 +587,7 @@ int main(void)
     test_layout_strings();
     test_spike_leaves();
     test_restored_watermark();
+    test_late_into_full();
     test_prepare_errors();
     test_names();
     test_overflow();

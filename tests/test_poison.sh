@@ -22,6 +22,8 @@
 #   e. exactly-once into a compacted topic, one input without a key: its
 #      batch is rejected whole; the keyless record goes to the dead letters,
 #      the 300 others out, exit 0, lag 0 (it aborted for ever).
+#   f. a glob of two files into a topic that takes 100 KB: line 3 of each
+#      is rejected; the summary counts 2 dead letters, not 1.
 # Env: WEIR_BIN, WEIR_SRC; WEIR_KAFKA_TEST_PORT (default 29910; 29900-29990
 # are this test's).
 set -u
@@ -328,5 +330,36 @@ else
     fail "e: exit $RC, $e_rows outputs and dead letters, $e_all seqs once, keyless dead $e_key: $(grep -v '^$' "$T/e.err" | tail -n3 | cut -c1-300)"
 fi
 lag0 weir-pe pe-in 1 && ok "e: lag 0" || fail "e: lag: $(cat "$T/group-weir-pe.txt")"
+
+# ---- f. files into a topic: the same line rejected in two files -----------------------
+# A glob's files share one partition slot, and line numbers repeat from one
+# file to the next: line 3 of each file is the same (slot, offset). The
+# count of dead letters told records apart by those alone, so a batch that
+# held both rejections counted one of them as an output: "4 out, 1 dead".
+for f in 1 2; do
+    "$PY" - "$T/f-$f.jsonl" "$f" <<'EOF'
+import sys
+seqs = [int(sys.argv[2]) * 10 + i for i in range(3)]
+lines = [b'{"seq":%d,"value":1.5}' % q for q in seqs[:2]]
+lines.append(b'{"seq":%d,"value":1.5,"pad":"' % seqs[2] + b'z' * 300000 + b'"}')
+open(sys.argv[1], 'wb').write(b'\n'.join(lines) + b'\n')
+EOF
+done
+cat >"$T/f.json" <<EOF
+{"name": "poison-files",
+ "source": {"type": "file", "path": "$T/f-*.jsonl"},
+ "operators": [{"type": "extract", "fields": {"value": "/value"}}],
+ "sinks": [{"type": "kafka", "brokers": "$BOOT", "topic": "pc-out"}],
+ "dead_letter": {"type": "file", "path": "$T/f-dead.jsonl"}}
+EOF
+timeout -k 5 60 "$WEIR" run "$T/f.json" >"$T/f.out" 2>"$T/f.err" </dev/null
+rc=$?
+read -r f_in f_out f_dead <<<"$(summary "$T/f.err")"
+f_rej=$(grep -c 'rejected by topic \\"pc-out\\"' "$T/f-dead.jsonl" 2>/dev/null)
+if ((rc == 0 && ${f_rej:-0} == 2)) && [[ ${f_in:-} == 6 && ${f_out:-} == 4 && ${f_dead:-} == 2 ]]; then
+    ok "f: two files, line 3 of each rejected by the topic: 6 records in = 4 out + 2 dead letters"
+else
+    fail "f: exit $rc, $f_rej dead letters rejected by the topic (expected 2): $(grep ' records in, ' "$T/f.err" || tail -n2 "$T/f.err")"
+fi
 
 finish

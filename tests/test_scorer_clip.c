@@ -28,6 +28,10 @@ static void test_beyond_repeats(void)
     CHECK(scorer_beyond_repeats(&mark, 12, 0) == 0); /* the other side */
     CHECK(scorer_beyond_repeats(&mark, 14, 0) == 0); /* a period skipped */
     CHECK(scorer_beyond_repeats(&mark, 15, 0) == 1);
+    /* a late record's period leaves the mark with the newer one */
+    CHECK(scorer_beyond_repeats(&mark, 16, 1) == 0);
+    CHECK(scorer_beyond_repeats(&mark, 15, 1) == 0 && mark == SCORER_MARK(16, 1, 0));
+    CHECK(scorer_beyond_repeats(&mark, 17, 1) == 1);
     mark = 0;
     CHECK(scorer_beyond_repeats(&mark, 0, 1) == 0); /* period 0 is no "none yet" */
     CHECK(mark != 0 && scorer_beyond_repeats(&mark, 1, 1) == 1);
