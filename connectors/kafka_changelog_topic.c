@@ -128,7 +128,7 @@ int weir_kafka_changelog_compacted(rd_kafka_t *rk, struct weir_kafka_client *cl,
                                    int timeout_ms, struct weir_error *err)
 {
     char why[512] = "";
-    const char *policy = NULL;
+    const char *policy = NULL, *retention = NULL;
     struct admin a;
     rd_kafka_ConfigResource_t *cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name);
     admin_begin(&a, rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout_ms);
@@ -144,9 +144,12 @@ int weir_kafka_changelog_compacted(rd_kafka_t *rk, struct weir_kafka_client *cl,
         snprintf(why, sizeof why, "%s", rd_kafka_ConfigResource_error_string(rs[0]));
     } else if (ev) {
         const rd_kafka_ConfigEntry_t **ents = rd_kafka_ConfigResource_configs(rs[0], &nent);
-        for (size_t i = 0; i < nent; i++)
+        for (size_t i = 0; i < nent; i++) {
             if (strcmp(rd_kafka_ConfigEntry_name(ents[i]), "cleanup.policy") == 0)
                 policy = rd_kafka_ConfigEntry_value(ents[i]);
+            if (strcmp(rd_kafka_ConfigEntry_name(ents[i]), "retention.ms") == 0)
+                retention = rd_kafka_ConfigEntry_value(ents[i]);
+        }
     }
     int rc = 0;
     if (why[0]) {
@@ -161,6 +164,16 @@ int weir_kafka_changelog_compacted(rd_kafka_t *rk, struct weir_kafka_client *cl,
                             "cleanup.policy=compact on it (kafka-configs --alter --add-config "
                             "cleanup.policy=compact) or name another topic",
                             cl->what, name, cl->brokers, policy ? policy : "(unknown)");
+    } else if (strstr(policy, "delete") && !(retention && strcmp(retention, "-1") == 0)) {
+        /* compact,delete: a key no record rewrote within retention.ms loses
+         * its state, while the offsets that built it stay committed */
+        rc = weir_error_set(err, -EINVAL,
+                            "%s: changelog topic \"%s\" on Kafka brokers %s has "
+                            "cleanup.policy=%s and retention.ms=%s: retention would delete the "
+                            "state of keys idle that long; set cleanup.policy=compact on it "
+                            "(or retention.ms=-1) or name another topic",
+                            cl->what, name, cl->brokers, policy,
+                            retention ? retention : "(unknown)");
     }
     if (ev)
         rd_kafka_event_destroy(ev);

@@ -240,6 +240,7 @@ static void unbury(struct weir_state *s, uint64_t i)
 struct plan {
     const struct entry *victim; /* the next one to evict: walks from the tail */
     uint64_t nevict;
+    uint64_t by_keys;     /* of them, for max_keys */
     uint64_t keys;        /* live keys once done */
     uint64_t entry_bytes; /* entry bytes once done */
 };
@@ -273,6 +274,7 @@ static uint64_t plan_insert(const struct weir_state *s, size_t esize, struct pla
     p->entry_bytes = s->entry_bytes + heap_size(esize);
     while (s->max_keys && p->keys > s->max_keys && plan_evict(s, p))
         ;
+    p->by_keys = p->nevict;
     if (p->keys > load_max(cap)) {
         if (!s->max_bytes || bytes_with(s, p->entry_bytes, cap * 2) <= s->max_bytes)
             cap *= 2;
@@ -313,6 +315,8 @@ static struct entry *insert_new(struct weir_state *s, uint64_t h, const void *ke
         bury(s, s->lru.lru_prev);
     s->evicted += p.nevict;
     s->pushed_out += p.nevict;
+    if (p.nevict)
+        s->pushed_by_keys = p.by_keys == p.nevict;
     if (s->tombs.count) {
         size_t i = tab_find(&s->tombs, h, key, klen);
         if (i != SIZE_MAX)
@@ -449,6 +453,17 @@ void *weir_state_find(const struct weir_state *s, const void *key, uint32_t klen
     return i == SIZE_MAX ? NULL : entry_value(s->live.slots[i].e);
 }
 
+void *weir_state_find_changed(struct weir_state *s, const void *key, uint32_t klen)
+{
+    size_t i = tab_find(&s->live, hash_key(key, klen), key, klen);
+    if (i == SIZE_MAX)
+        return NULL;
+    struct entry *e = s->live.slots[i].e;
+    if (!s->no_changelog)
+        dirty_mark(s, e);
+    return entry_value(e);
+}
+
 int weir_state_put(struct weir_state *s, const void *key, uint32_t klen, const void *value,
                    int64_t now_ms, int mark_dirty)
 {
@@ -548,6 +563,7 @@ int weir_state_rebound(struct weir_state *s, const struct weir_state_conf *c)
     uint64_t cap = s->live.cap;
     while (c->max_keys && p.keys > c->max_keys && plan_evict(s, &p))
         ;
+    p.by_keys = p.nevict;
     while (c->max_bytes && bytes_with(s, p.entry_bytes, cap) > c->max_bytes) {
         uint64_t need = cap_for(0, p.keys);
         if (need < cap)
@@ -568,6 +584,8 @@ int weir_state_rebound(struct weir_state *s, const struct weir_state_conf *c)
         tab_rehash(&s->live, live, cap);
     s->evicted += p.nevict;
     s->pushed_out += p.nevict;
+    if (p.nevict)
+        s->pushed_by_keys = p.by_keys == p.nevict;
     s->max_keys = c->max_keys;
     s->max_bytes = c->max_bytes;
     s->ttl_ms = c->ttl_ms;
@@ -609,6 +627,11 @@ uint64_t weir_state_take_pushed_out(struct weir_state *s)
     if (n) /* most calls find none: leave the line clean */
         s->pushed_out = 0;
     return n;
+}
+
+int weir_state_pushed_by_keys(const struct weir_state *s)
+{
+    return s->pushed_by_keys;
 }
 
 uint64_t weir_state_dirty_count(const struct weir_state *s)

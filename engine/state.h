@@ -69,6 +69,10 @@ void *weir_state_get(struct weir_state *s, const void *key, uint32_t klen, int64
 const void *weir_state_peek(const struct weir_state *s, uint64_t hash);
 /* Finds without inserting or touching; NULL when absent. */
 void *weir_state_find(const struct weir_state *s, const void *key, uint32_t klen);
+/* As find, and the value is to be changed: marked dirty (the changelog's)
+ * but not touched, since no record came for it (aggregate writing a key's
+ * complete window), so it keeps its place in the eviction order. */
+void *weir_state_find_changed(struct weir_state *s, const void *key, uint32_t klen);
 /* Inserts or overwrites a whole value (restore from a changelog) and touches it
  * as get does; marks it dirty only if mark_dirty (an entry already dirty
  * stays dirty). 0 or -ENOMEM (nothing changed). */
@@ -105,6 +109,9 @@ uint64_t weir_state_evicted(const struct weir_state *s); /* entries removed by b
 /* Entries the bounds (max_keys, max_bytes; not TTL) evicted since the last
  * call: the ones a caller may want to report, as the map cannot. */
 uint64_t weir_state_take_pushed_out(struct weir_state *s);
+/* Whether the bounds' last eviction was max_keys's (else max_bytes's): the
+ * count of keys afterwards does not say, as an owner may delete keys. */
+int weir_state_pushed_by_keys(const struct weir_state *s);
 
 /* Iteration over every entry, least recently used first. fn returns 0 to go
  * on, nonzero to stop (returned). fn must not modify the map. */

@@ -370,7 +370,8 @@ static int dir_write(struct weir_durable *d, const char *topic, int32_t partitio
 static int write_whole(const char *path, const struct weir_buf *b)
 {
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return -ENAMETOOLONG; /* a cut name could be the state file's own: no longer atomic */
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -errno;
@@ -385,9 +386,12 @@ static int write_whole(const char *path, const struct weir_buf *b)
         }
         off += (size_t)n;
     }
-    if (fsync(fd) < 0 || close(fd) < 0) {
+    int failed = fsync(fd) < 0 ? errno : 0; /* ENOSPC, EDQUOT: said as they are */
+    if (close(fd) < 0 && !failed)
+        failed = errno;
+    if (failed) {
         unlink(tmp);
-        return -EIO;
+        return -failed;
     }
     if (rename(tmp, path) < 0) {
         int e = errno;

@@ -349,7 +349,7 @@ void weir_worker_state_evictions(struct weir_worker *w)
                 continue;
             ks->full_said = 1;
             uint64_t keys = weir_state_count(st), bytes = weir_state_bytes(st);
-            int by_keys = ks->conf.max_keys && keys >= ks->conf.max_keys;
+            int by_keys = weir_state_pushed_by_keys(st);
             weir_log(WEIR_LOG_WARN,
                      "worker %d: operators[%d] (%s): keyed state full at %s %llu (%llu key%s, "
                      "about %llu bytes each): keys are evicted (the least recently updated) "
@@ -405,8 +405,8 @@ static int durable_entry(struct weir_durable *d, uint32_t part, const void *key,
     const char *kb = (const char *)key + sizeof k;
     klen -= (uint32_t)sizeof k;
     if (!value) {
-        weir_state_del(s, kb, klen);
-        return 0;
+        int rc = weir_state_del(s, kb, klen);
+        return rc == -ENOENT ? 0 : rc;
     }
     uint64_t layout;
     int64_t touched = 0; /* a TTL map's clock: without it the key would expire at once */
@@ -420,7 +420,11 @@ static int durable_entry(struct weir_durable *d, uint32_t part, const void *key,
     if (!vlen || !weir_op_state_fits(op->keyed, layout)) {
         if (part < w->nparts && !w->parts[part].skipped++) /* said when the restore ends */
             w->parts[part].skipped_op = (int)k;
-        return 0;
+        /* The key's last record wins even when it does not fit: an older one
+         * that fits (a configuration changed and changed back before the
+         * log was compacted) would bring the key back stale. */
+        int rc = weir_state_del(s, kb, klen);
+        return rc == -ENOENT ? 0 : rc;
     }
     return weir_state_put_at(s, kb, klen, (const char *)value + sizeof layout, touched);
 }

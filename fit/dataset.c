@@ -97,9 +97,14 @@ static int pick_features(char **name, size_t ncol, const char *features, int lab
     int rc = 0;
     for (char *t = strtok_r(list, ",", &save); t && rc == 0; t = strtok_r(NULL, ",", &save)) {
         int c = find_col(name, ncol, t);
-        if (c < 0 || c == label_col)
-            rc = weir_error_set(err, -EINVAL, "%s: %s \"%s\"", path,
-                                c < 0 ? "no column" : "the label cannot be a feature:", t);
+        if (c < 0 || c == label_col || c == time_col)
+            rc =
+                weir_error_set(err, -EINVAL, "%s: %s \"%s\"", path,
+                               c < 0            ? "no column"
+                               : c == label_col ? "the label cannot be a feature:"
+                                                : "the event time cannot be a feature (no pipeline "
+                                                  "computes it; it orders the split):",
+                               t);
         else if (*nf < MAX_COLS)
             pick[(*nf)++] = c;
     }

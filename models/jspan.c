@@ -23,11 +23,13 @@ static size_t skip_ws(const char *s, size_t i, size_t n)
     return i;
 }
 
-/* What true, false, null and numbers are made of. */
+/* What true, false, null and numbers are made of, and XGBoost's NaN and
+ * Infinity (at its categorical splits): passed over here, refused where
+ * read as numbers, so such a file gets its own error, not "not JSON". */
 static int scalar_char(char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '-' || c == '+' || c == '.' ||
-           c == 'E';
+           c == 'E' || c == 'N' || c == 'I';
 }
 
 /* Past the string that opens at s[i], or 0 when it does not close (or holds

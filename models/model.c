@@ -127,6 +127,13 @@ static int looks_like_json(const unsigned char *buf, size_t len)
     return i < len && buf[i] == '{';
 }
 
+/* XGBoost's UBJSON (its default format since 2.1 for a name not ending in
+ * .json): '{' and then a key's length type, where JSON has a quote. */
+static int looks_like_ubjson(const unsigned char *buf, size_t len)
+{
+    return len >= 2 && buf[0] == '{' && buf[1] && strchr("iUIlL$#", buf[1]) != NULL;
+}
+
 int weir_model_load(const char *path, struct weir_model **out, char *err, size_t errlen)
 {
     unsigned char *buf = NULL;
@@ -143,7 +150,12 @@ int weir_model_load(const char *path, struct weir_model **out, char *err, size_t
     }
     char why[400];
     why[0] = 0;
-    if (looks_like_safetensors(buf, len) || !looks_like_json(buf, len))
+    if (looks_like_ubjson(buf, len)) {
+        snprintf(why, sizeof why,
+                 "an XGBoost model in UBJSON: weir reads XGBoost's JSON (save the "
+                 "model under a name ending in .json)");
+        rc = -EINVAL;
+    } else if (looks_like_safetensors(buf, len) || !looks_like_json(buf, len))
         rc = weir_safetensors_load(m, buf, len, why, sizeof why);
     else
         rc = weir_xgboost_load(m, (const char *)buf + byte_order_mark(buf, len),

@@ -164,6 +164,21 @@ static struct weir_model *load_checked(struct weir_model_cell *c, const char *pa
     return NULL;
 }
 
+/* Whether the file at path is another than the one served (put over it
+ * under the same name, or rewritten in place); 0 when it cannot be read. */
+static int served_replaced(struct weir_model_cell *c, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", c->dir, name);
+    struct weir_model_file_id served, there;
+    if (weir_model_file_id_of(path, &there) < 0)
+        return 0;
+    pthread_mutex_lock(&c->mu);
+    served = c->current->id;
+    pthread_mutex_unlock(&c->mu);
+    return !same_id(&there, &served);
+}
+
 /* Loads name and swaps it in; 1 swapped, 0 rejected or seen rejected. */
 static int try_version(struct weir_model_cell *c, const char *name, const char *current)
 {
@@ -181,7 +196,9 @@ static int try_version(struct weir_model_cell *c, const char *name, const char *
     id_of_stat(&st, &id);
     char note[sizeof m->note];
     int r = swap_in(c, m, name, &id, note);
-    if (r)
+    if (r && strcmp(name, current) == 0)
+        say(c, "model version %s was replaced: the new file now serving%s", name, "");
+    else if (r)
         say(c, "model version %s now serving (was %s)", name, current);
     if (r && note[0])
         say(c, "model version %s: %s", name, note);
@@ -189,8 +206,9 @@ static int try_version(struct weir_model_cell *c, const char *name, const char *
 }
 
 /* One look at the directory: the marker's version, else the newest that
- * loads, swapped in when it is not the one served. Versions older than the
- * one served are tried only when it left the directory. */
+ * loads, swapped in when it is not the one served, or is but its file was
+ * replaced. Versions older than the one served are tried only when it left
+ * the directory. */
 static void check_once(struct weir_model_cell *c, int poked)
 {
     char current[256], marker[256], why[700];
@@ -216,7 +234,7 @@ static void check_once(struct weir_model_cell *c, int poked)
             say(c, "the pin marker " WEIR_MODEL_MARKER " names %s, which is not in the "
                 "directory; model version %s keeps serving", marker, current);
         snprintf(c->missing, sizeof c->missing, "%s", there ? "" : marker);
-        if (there && strcmp(marker, current) != 0)
+        if (there && (strcmp(marker, current) != 0 || served_replaced(c, marker)))
             swapped = try_version(c, marker, current);
         else if (!there)
             return;
@@ -226,8 +244,11 @@ static void check_once(struct weir_model_cell *c, int poked)
         if (weir_model_versions(c->dir, &names, &n, why, sizeof why) < 0)
             n = 0;
         for (size_t i = n; i-- > 0 && !swapped;) {
-            if (strcmp(names[i], current) == 0)
+            if (strcmp(names[i], current) == 0) { /* the one served: unless replaced */
+                if (served_replaced(c, names[i]))
+                    swapped = try_version(c, names[i], current);
                 break;
+            }
             swapped = try_version(c, names[i], current);
         }
         weir_model_versions_free(names, n);

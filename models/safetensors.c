@@ -176,8 +176,11 @@ static int layer(struct st_file *f, struct weir_model *m, json_t *spec, size_t k
             return rc;
         json_t *eps = json_object_get(norm, "eps");
         L->ln_eps = eps ? (float)json_number_value(eps) : 1e-5f;
-        if (!(L->ln_eps > 0))
-            return fail(f, -EINVAL, "layers[%zu].norm.eps: expected a positive number", k);
+        if (!(L->ln_eps > 0 && isfinite(L->ln_eps))) /* kept as a float: 1e-50 is 0, 1e39 inf */
+            return fail(f, -EINVAL,
+                        "layers[%zu].norm.eps: expected a positive number "
+                        "within a float's range",
+                        k);
     }
     return 0;
 }

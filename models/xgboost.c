@@ -88,6 +88,8 @@ static int objective(struct weir_model *m, json_t *learner, char *err, size_t er
     } else if (strcmp(obj, "reg:squarederror") == 0) {
         m->output = WEIR_OUTPUT_RAW;
         m->base_margin = (float)base;
+        if (!isfinite(m->base_margin))
+            return FAIL("base_score %g: beyond a float's range", base);
     } else
         return FAIL("objective \"%s\": expected binary:logistic, reg:logistic or "
                     "reg:squarederror", obj);
@@ -136,6 +138,8 @@ static int tree_arrays(struct jspan tree, size_t k, struct tree_arrays *a, size_
     struct jspan v[7];
     if (jspan_members(tree, tree_keys, 7, v) < 0)
         return FAIL("trees[%zu]: expected an object", k);
+    if (v[5].p && jspan_count(v[5]) != 0) /* first: their split_conditions hold NaN */
+        return FAIL("trees[%zu] has categorical splits: not supported", k);
     double **dst[5] = {&a->left, &a->right, &a->feat, &a->cond, &a->dleft};
     long n[5];
     for (int i = 0; i < 5; i++)
@@ -144,9 +148,8 @@ static int tree_arrays(struct jspan tree, size_t k, struct tree_arrays *a, size_
     a->n = n[0] > 0 ? (size_t)n[0] : 0;
     if (a->n == 0 || n[1] != n[0] || n[2] != n[0] || n[3] != n[0] || n[4] != n[0])
         return FAIL("trees[%zu]: expected left_children, right_children, split_indices, "
-                    "split_conditions and default_left of one length, of numbers", k);
-    if (v[5].p && jspan_count(v[5]) != 0)
-        return FAIL("trees[%zu] has categorical splits: not supported", k);
+                    "split_conditions and default_left of one length, of numbers",
+                    k);
     /* Node covers only explain (TreeSHAP): a file without them still scores */
     a->covered = v[6].p && jspan_numbers(v[6], a->hess, cap) == n[0];
     for (size_t j = 0; a->covered && j < a->n; j++)
@@ -169,6 +172,8 @@ static int node_children(const struct tree_arrays *a, size_t k, size_t j, size_t
     double c = a->cond[j];
     if (!isfinite(c))
         return FAIL("trees[%zu] node %zu: split_conditions is not a finite number", k, j);
+    if (!isfinite((float)c)) /* kept as a float: an infinite leaf scores inf, or NaN beside -inf */
+        return FAIL("trees[%zu] node %zu: split_conditions %g is beyond a float's range", k, j, c);
     if (*l == -1 && *r == -1)
         return 0;
     if (*l <= (long long)j || *r <= (long long)j || *l >= (long long)a->n ||

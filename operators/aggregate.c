@@ -139,7 +139,9 @@ static int prepare_times(struct aggregate_conf *c, const json_t *raw, struct wei
         need(p, "gap", session == (json_object_get(raw, "gap") != NULL),
              session ? "expected a \"gap\" with \"kind\": \"session\""
                      : "expected \"gap\" only with \"kind\": \"session\"") ||
-        need(p, "gap", !session || c->gap_ms >= 1, "expected a duration of at least 1ms"))
+        need(p, "gap", !session || c->gap_ms >= 1, "expected a duration of at least 1ms") ||
+        need(p, "max_sessions", session || !json_object_get(raw, "max_sessions"),
+             "expected \"max_sessions\" only with \"kind\": \"session\""))
         return 1;
     if (c->kind == KIND_TUMBLING)
         c->hop_ms = c->size_ms;
@@ -576,9 +578,9 @@ static int sweep(struct weir_op *op, struct weir_batch *in, uint32_t part, int64
         memcpy(&klen, st->keys.data + off, sizeof klen);
         const char *key = (const char *)st->keys.data + off + sizeof klen;
         off += sizeof klen + klen;
-        struct value *v = weir_state_get(store, key, klen, wm, NULL);
+        struct value *v = weir_state_find_changed(store, key, klen); /* not a record's touch */
         if (!v)
-            return -ENOMEM;
+            continue;
         for (uint32_t k = 0; k < v->n;) {
             if (due(c, slot_at(c, v, k)) > wm) {
                 k++;

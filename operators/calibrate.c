@@ -54,7 +54,8 @@ static const struct weir_option calibrate_options[] = {
     {"window", WEIR_OPT_INT, "1000", "the key's last scores a score is ranked against",
      offsetof(struct calibrate_conf, window), WEIR_OPT_RANGE, 1, CALIBRATE_WINDOW_MAX, NULL},
     {"warmup", WEIR_OPT_INT, "100",
-     "scores a key holds before its outputs are ranks (0 until then)",
+     "scores a key holds before its outputs are ranks (0 until then); at most window (the default "
+     "is lowered to a shorter window)",
      offsetof(struct calibrate_conf, warmup), WEIR_OPT_RANGE, 1, CALIBRATE_WINDOW_MAX, NULL},
     WEIR_STATE_OPTION_ROWS(struct calibrate_conf, state),
     {0},
@@ -69,6 +70,8 @@ static int calibrate_prepare(void *vconf, const json_t *raw, struct weir_prepare
         return bad;
     for (size_t k = 0; k < c->fields.n; k++)
         c->in_deps[k] = weir_schema_feature_deps(p->schema, c->in_col[k]);
+    if (!json_object_get(raw, "warmup") && c->warmup > c->window)
+        c->warmup = c->window; /* the default, not the user's: a short window is no error */
     if (c->warmup > c->window) {
         weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "warmup"),
                       "expected at most \"window\" (%lld), got %lld", (long long)c->window,

@@ -82,11 +82,13 @@ static int impute_prepare(void *vconf, const json_t *raw, struct weir_prepare *p
                       c->value);
         bad++;
     }
-    if (c->method == IMPUTE_CONSTANT && json_object_get(raw, "by")) {
-        weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "by"),
-                      "expected only with \"method\": \"last\" or \"mean\", got \"constant\"");
-        bad++;
-    }
+    static const char *const keyed_only[] = {"by", "max_keys", "max_state_bytes", "evict", "ttl"};
+    for (size_t k = 0; c->method == IMPUTE_CONSTANT && k < 5; k++)
+        if (json_object_get(raw, keyed_only[k])) { /* no state: said, not ignored */
+            weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, keyed_only[k]),
+                          "expected only with \"method\": \"last\" or \"mean\", got \"constant\"");
+            bad++;
+        }
     if (c->fields.n > WEIR_SCHEMA_MAX) {
         weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, "fields"),
                       "expected at most %d features, got %zu", WEIR_SCHEMA_MAX, c->fields.n);

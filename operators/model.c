@@ -420,6 +420,11 @@ static int model_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
                           : "");
         return 1;
     }
+    if (!shared && c->is_dir && !c->pin) { /* the version chosen: a file put over it is seen */
+        char file[4096];
+        snprintf(file, sizeof file, "%s/%s", c->path, c->version);
+        weir_model_file_id_of(file, &c->file_id);
+    }
     if (!shared && c->model->note[0])
         fprintf(stderr, "weir: %s: model %s%s: %s\n", p->path, c->is_dir ? "version " : "",
                 c->is_dir ? c->version : c->path, c->model->note);

@@ -74,6 +74,13 @@ static int params(const json_t *v, double *shift, double *span_out, struct weir_
                       standard ? "a std" : "a range", span);
         return 1;
     }
+    if (isinf((float)a)) { /* every finite input's output an infinity, as above */
+        weir_diag_add(p->diag, path,
+                      "expected %s of magnitude at most 3.4e38 (features are "
+                      "32-bit floats), got %g",
+                      standard ? "a mean" : "a min", a);
+        return 1;
+    }
     *shift = a;
     *span_out = span;
     return 0;

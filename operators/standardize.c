@@ -54,8 +54,8 @@ struct standardize_conf {
 };
 
 static const struct weir_option standardize_options[] = {
-    {"fields", WEIR_OPT_STRINGS, NULL, "input features",
-     offsetof(struct standardize_conf, fields), WEIR_OPT_REQUIRED, 0, 0, NULL},
+    {"fields", WEIR_OPT_STRINGS, NULL, "input features", offsetof(struct standardize_conf, fields),
+     WEIR_OPT_REQUIRED, 0, 0, NULL},
     {"out", WEIR_OPT_STRINGS, NULL, "output features, one per input (default: each input + \"_z\")",
      offsetof(struct standardize_conf, out), 0, 0, 0, NULL},
     {"mode", WEIR_OPT_ENUM, "\"running\"",
@@ -64,7 +64,8 @@ static const struct weir_option standardize_options[] = {
     {"alpha", WEIR_OPT_NUMBER, "0.01", "ewm: weight of the newest record",
      offsetof(struct standardize_conf, alpha), WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, 1, NULL},
     {"warmup", WEIR_OPT_INT, "30",
-     "records seen before z-scores are emitted (0 until then; at least 2)",
+     "records seen before z-scores are emitted (0 until then; 1 acts as 2: one value has no "
+     "spread)",
      offsetof(struct standardize_conf, warmup), WEIR_OPT_RANGE, 1, INFINITY, NULL},
     {"min_std", WEIR_OPT_NUMBER, "1e-9", "floor under the standard deviation",
      offsetof(struct standardize_conf, min_std), WEIR_OPT_RANGE, 0, INFINITY, NULL},

@@ -3,7 +3,8 @@
  * WEIR_CHANGELOG_BROKERS=host:port the same checks run against real brokers
  * (tests/test_changelog_broker.sh creates the topics they expect: "in" with 4
  * partitions, "in2" with 2, "out", "cl-small" with 2), plus two more when
- * named: WEIR_CHANGELOG_DELETE_TOPIC (an existing topic that isn't compacted)
+ * named: WEIR_CHANGELOG_DELETE_TOPIC (an existing topic that isn't compacted),
+ * WEIR_CHANGELOG_COMPACT_DELETE_TOPIC (compact,delete: retention deletes too)
  * and WEIR_CHANGELOG_COLLIDE_TOPIC (a name the broker refuses to create).
  *
  *   - open creates the changelog with the source's partition count, and
@@ -394,6 +395,14 @@ static void test_at_least_once(struct weir_loop *loop, struct weir_loop *loop2,
         rc = d2.type->open(&d2, &err);
         CHECK(rc == -EINVAL && strstr(err.msg, "cleanup.policy=delete") != NULL);
         printf("  not compacted: %s\n", err.msg);
+        d2.type->close(&d2);
+    }
+    const char *cdel = getenv("WEIR_CHANGELOG_COMPACT_DELETE_TOPIC");
+    if (!embedded && cdel) { /* compacted, and retention deletes idle keys' state too */
+        durable_init(&d2, &w, cdel, 0);
+        rc = d2.type->open(&d2, &err);
+        CHECK(rc == -EINVAL && strstr(err.msg, "retention would delete the state of keys") != NULL);
+        printf("  compacted and deleted: %s\n", err.msg);
         d2.type->close(&d2);
     }
 

@@ -5,7 +5,8 @@
 # Kafka's own tools whether the changelogs weir created are compacted and have
 # the source's 4 partitions. The C test also checks, on this broker:
 #   - an existing changelog with 2 partitions is refused, naming both counts;
-#   - an existing topic with cleanup.policy=delete is refused;
+#   - an existing topic with cleanup.policy=delete is refused, and one with
+#     compact,delete (retention would delete idle keys' state);
 #   - a creation the broker refuses ("cl.collide" collides with "cl_collide")
 #     gives one line with the broker's reason;
 #   - restores (an empty partition included) and exactly-once's aborts.
@@ -51,10 +52,13 @@ broker topic-create out 1 >/dev/null
 broker topic-create cl-small 2 >/dev/null
 broker topic-create cl-delete 4 >/dev/null   # cleanup.policy=delete, the default
 broker topic-create cl_collide 1 >/dev/null
+ktool org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOT" --create --topic cl-cdel \
+    --partitions 4 --replication-factor 1 --config 'cleanup.policy=compact,delete' \
+    >"$WORK/cdel.log" 2>&1 || fail "cannot create cl-cdel: $(tail -n1 "$WORK/cdel.log")"
 
 say "test_changelog against $BOOT"
 rc=0
-WEIR_CHANGELOG_BROKERS=$BOOT WEIR_CHANGELOG_DELETE_TOPIC=cl-delete \
+WEIR_CHANGELOG_BROKERS=$BOOT WEIR_CHANGELOG_DELETE_TOPIC=cl-delete WEIR_CHANGELOG_COMPACT_DELETE_TOPIC=cl-cdel \
     WEIR_CHANGELOG_COLLIDE_TOPIC=cl.collide "$TEST" >"$WORK/c.log" 2>&1 || rc=$?
 cat "$WORK/c.log"
 ((rc == 0)) || fail "test_changelog failed (status $rc)"

@@ -380,6 +380,10 @@ expect_error '\-\-features: y_lin is a \-\-label, not a feature' "$WEIR_BIN" fea
 "$WEIR_BIN" fit "$T/p.json" --type mlp --label y_lin --features a,y_lin --out "$T/x.json" \
     >/dev/null 2>"$T/err" && fail "fit: a label among a pipeline's features was trained on" ||
     { grep -q 'y_lin is a \-\-label, not a feature' "$T/err" && ok || fail "fit: $(cat "$T/err")"; }
+# the event time among a file's features: no pipeline computes it (the
+# model could not be served), and it orders the training/validation split
+expect_error 'the event time cannot be a feature' "$WEIR_BIN" fit "$T/f.csv" --type logistic \
+    --label y_lin --features event_time_ms,a --out "$T/x.safetensors"
 # a model file is renamed into place whole: none of the fits above left a
 # part behind, and one that fails leaves the file it would replace as it was
 ls -a "$T" | grep -q '\.part' && fail "a .part file left: $(ls -a "$T")" || ok

@@ -86,6 +86,33 @@ rc=$?
 [ "$rc" = 2 ] && grep -qF 'its input "f2" is no feature an earlier operator writes (pinned by .weir-pin)' "$T/err3" && ok ||
     fail "a marker pinning v3: rc $rc, $(cat "$T/err3")"
 "$WEIR_BIN" model unpin "$T/v" >/dev/null 2>&1
+# The version served replaced under its own name (weir fit --out on it, a
+# rename over it): the new file is loaded, as a single file's would be (it
+# was never looked at again: the scan stopped at the name served).
+mkdir "$T/w" && cp "$T/stage/v1.safetensors" "$T/w/"
+sed "s|\"path\": \"$T/v\"|\"path\": \"$T/w\"|" "$T/p.json" >"$T/pw.json"
+mkfifo "$T/inw"
+"$WEIR_BIN" run "$T/pw.json" <"$T/inw" 2>"$T/errw" &
+PID=$!
+exec 3>"$T/inw"
+send 1 50
+sleep 1
+cp "$T/stage/v2.safetensors" "$T/w.part" && mv "$T/w.part" "$T/w/v1.safetensors"
+sleep 1
+send 51 100
+exec 3>&-
+wait "$PID"
+rc=$?
+PID=
+$PY - "$T/out.jsonl" <<'PY' && ok || fail "the version replaced under its name: rc $rc, $(cat "$T/errw")"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+bad = [r for r in recs if r["y"] != (r["row"] if r["row"] <= 50 else -r["row"])]
+print(f"{len(recs)} records, {len(bad)} scored by the wrong file", bad[:3])
+sys.exit(0 if len(recs) == 100 and not bad else 1)
+PY
+grep -qF "model version v1.safetensors was replaced: the new file now serving" "$T/errw" && ok ||
+    fail "expected the replaced version's swap to be logged, got: $(cat "$T/errw")"
 # reload_ms on a single file is accepted (it watches the file for a change:
 # tests/test_model_file_reload.sh)
 sed -i "s|\"path\": \"$T/v\"|\"path\": \"$T/stage/v1.safetensors\"|" "$T/p.json"

@@ -80,6 +80,16 @@ edit("halfchild.json", lambda m: T0(m)["left_children"].__setitem__(0, 1.5))
 edit("treeobj.json", lambda m: L(m)["gradient_booster"]["model"].update(trees={"0": T0(m)}))
 edit("notree.json", lambda m: L(m)["gradient_booster"]["model"]["trees"].__setitem__(1, [1, 2]))
 edit("cat.json", lambda m: T0(m).update(categories_nodes=[0]))
+# as XGBoost writes a categorical split: NaN (not JSON) in split_conditions
+def catnan(m):
+    T0(m).update(categories_nodes=[0])
+    T0(m)["split_conditions"][0] = float("nan")
+edit("catnan.json", catnan)
+# a leaf beyond a float: it scored inf (NaN beside -inf)
+def bigleaf(m):
+    t = T0(m)
+    t["split_conditions"][t["left_children"].index(-1)] = 1e39
+edit("bigleaf.json", bigleaf)
 # 100 times the trees (6,000; 2/3 of them named "base_weights" etc. as
 # XGBoost writes them): the memory the load takes, against the file's size
 m = json.load(open(f"{d}/binary.json"))
@@ -117,6 +127,12 @@ bad "trees without a comma between two" "$T/comma.json" "gradient_booster.model.
 [ "$(grep -c ' ok .*60 trees over 8 features' "$T/odd.out")" = 2 ] && ok ||
     fail "a NUL after a number, an escaped key: $(cat "$T/odd.out")"
 bad "categorical splits" "$T/cat.json" 'trees[0] has categorical splits: not supported'
+bad "categorical splits, NaN as XGBoost writes them" "$T/catnan.json" 'trees[0] has categorical splits: not supported'
+bad "a leaf beyond a float" "$T/bigleaf.json" 'split_conditions 1e+39 is beyond a float'
+$PY -c 'import sys, numpy as np, xgboost as xgb
+X = np.random.RandomState(1).rand(64, 8); y = (X[:, 0] > 0.5).astype(int)
+xgb.train({"objective": "binary:logistic"}, xgb.DMatrix(X, label=y), 2).save_model(sys.argv[1])' "$T/m.ubj"
+bad "a UBJSON model" "$T/m.ubj" 'an XGBoost model in UBJSON: weir reads'
 # Loading takes little more than the file's text: a tree of every number
 # (jansson's, before 2026-12-04) took 8 to 20 times the file's size.
 mkdir "$T/small" && cp "$T/binary.json" "$T/small/v1.json"

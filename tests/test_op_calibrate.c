@@ -144,6 +144,31 @@ static void test_values(void)
     h_pipe_free(&p);
 }
 
+/* A window under the default warm-up (100) without "warmup": the default
+ * comes down to the window (it was refused, naming "warmup", which the
+ * user had not written). */
+static void test_short_window(void)
+{
+    struct h_pipe p;
+    struct h_op h;
+    h_pipe_init(&p);
+    int in = h_feature(&p, "s", 0);
+    CHECK(h_build(&h, &weir_op_calibrate, "{\"fields\": [\"s\"], \"window\": 4}", &p, 1) == 0);
+    int outc = weir_schema_find_feature(&p.schema, "s_cal");
+    struct weir_batch_pool *pool = h_pool(&p, 16);
+    struct weir_batch *b = weir_batch_get(pool);
+    for (size_t i = 0; i < 6; i++)
+        h_push_value(b, in, (float)i);
+    h.type->process(&h.op, b);
+    for (uint32_t i = 0; i < 6; i++)
+        CHECK(!!(b->rec[i].flags & WEIR_REC_WARMUP) == (i < 4));
+    CHECK(weir_batch_row(b, 4)[outc] == 1.0f);
+    weir_batch_put(b);
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
 /* "by": each key's outputs equal a run over that key's records alone. */
 static void test_by_key(void)
 {
@@ -236,5 +261,6 @@ int main(void)
     test_by_key();
     test_snapshot();
     test_prepare_errors();
+    test_short_window();
     return check_summary();
 }

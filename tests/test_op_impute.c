@@ -179,6 +179,10 @@ int main(void)
     expect_error("{\"fields\": \"amount\", \"value\": 0, \"by\": \"card\"}",
                  "test.json: operators[1].by: expected only with \"method\": \"last\" or \"mean\", "
                  "got \"constant\"");
+    expect_error(
+        "{\"fields\": \"amount\", \"value\": 0, \"ttl\": \"1h\"}", /* no state */
+        "test.json: operators[1].ttl: expected only with \"method\": \"last\" or \"mean\", "
+        "got \"constant\"");
     expect_error("{\"fields\": \"amout\", \"method\": \"mean\"}",
                  "test.json: operators[1].fields: unknown feature \"amout\" (did you mean "
                  "\"amount\"?)");

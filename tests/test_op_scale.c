@@ -115,6 +115,9 @@ int main(void)
     expect_error("{\"fields\": {\"a\": {\"mean\": 1, \"std\": 1e-300}}}", "p.json",
                  "p.json: operators[1].fields.a: expected a std of at least 3e-39 (1 / it a "
                  "float), got 1e-300");
+    expect_error("{\"fields\": {\"a\": {\"mean\": 1e39, \"std\": 1}}}", "p.json",
+                 "p.json: operators[1].fields.a: expected a mean of magnitude at most 3.4e38 "
+                 "(features are 32-bit floats), got 1e+39");
     expect_error("{\"fields\": {\"a\": {\"min\": 1, \"max\": 1}}}", "p.json",
                  "p.json: operators[1].fields.a: expected max > min, got a range of 0");
     expect_error("{\"fields\": {\"a\": {\"mean\": 1}}}", "p.json",

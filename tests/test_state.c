@@ -273,6 +273,8 @@ static void run_random(const char *name, struct weir_state_conf c, int nops, uin
             uint64_t nev = weir_state_evicted(s) - ev0;
             if (!c.max_bytes) /* without a byte bound the model knows the count */
                 bad += nev != (!m.live[k] && c.max_keys && m.count + 1 > c.max_keys);
+            if (nev && (!c.max_bytes || !c.max_keys)) /* one bound: it is the one said */
+                bad += weir_state_pushed_by_keys(s) != (c.max_keys != 0);
             nevicted_ins += nev;
             bad += weir_state_take_pushed_out(s) != nev; /* the bounds' evictions, each once */
             int mc = m_upsert(&m, k, now, nev);
