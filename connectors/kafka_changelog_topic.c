@@ -128,7 +128,7 @@ int weir_kafka_changelog_compacted(rd_kafka_t *rk, struct weir_kafka_client *cl,
                                    int timeout_ms, struct weir_error *err)
 {
     char why[512] = "";
-    const char *policy = NULL, *retention = NULL;
+    const char *policy = NULL, *retention = NULL, *bytes = NULL;
     struct admin a;
     rd_kafka_ConfigResource_t *cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name);
     admin_begin(&a, rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout_ms);
@@ -149,6 +149,8 @@ int weir_kafka_changelog_compacted(rd_kafka_t *rk, struct weir_kafka_client *cl,
                 policy = rd_kafka_ConfigEntry_value(ents[i]);
             if (strcmp(rd_kafka_ConfigEntry_name(ents[i]), "retention.ms") == 0)
                 retention = rd_kafka_ConfigEntry_value(ents[i]);
+            if (strcmp(rd_kafka_ConfigEntry_name(ents[i]), "retention.bytes") == 0)
+                bytes = rd_kafka_ConfigEntry_value(ents[i]);
         }
     }
     int rc = 0;
@@ -164,16 +166,19 @@ int weir_kafka_changelog_compacted(rd_kafka_t *rk, struct weir_kafka_client *cl,
                             "cleanup.policy=compact on it (kafka-configs --alter --add-config "
                             "cleanup.policy=compact) or name another topic",
                             cl->what, name, cl->brokers, policy ? policy : "(unknown)");
-    } else if (strstr(policy, "delete") && !(retention && strcmp(retention, "-1") == 0)) {
-        /* compact,delete: a key no record rewrote within retention.ms loses
-         * its state, while the offsets that built it stay committed */
+    } else if (strstr(policy, "delete") &&
+               !(retention && strcmp(retention, "-1") == 0 && bytes && strcmp(bytes, "-1") == 0)) {
+        /* compact,delete: a key no record rewrote within retention.ms (or
+         * past retention.bytes) loses its state, while the offsets that
+         * built it stay committed */
         rc = weir_error_set(err, -EINVAL,
                             "%s: changelog topic \"%s\" on Kafka brokers %s has "
-                            "cleanup.policy=%s and retention.ms=%s: retention would delete the "
-                            "state of keys idle that long; set cleanup.policy=compact on it "
-                            "(or retention.ms=-1) or name another topic",
+                            "cleanup.policy=%s, retention.ms=%s and retention.bytes=%s: retention "
+                            "would delete the state of keys idle that long; set "
+                            "cleanup.policy=compact on it (or both retentions to -1) or name "
+                            "another topic",
                             cl->what, name, cl->brokers, policy,
-                            retention ? retention : "(unknown)");
+                            retention ? retention : "(unknown)", bytes ? bytes : "(unknown)");
     }
     if (ev)
         rd_kafka_event_destroy(ev);

@@ -453,17 +453,6 @@ void *weir_state_find(const struct weir_state *s, const void *key, uint32_t klen
     return i == SIZE_MAX ? NULL : entry_value(s->live.slots[i].e);
 }
 
-void *weir_state_find_changed(struct weir_state *s, const void *key, uint32_t klen)
-{
-    size_t i = tab_find(&s->live, hash_key(key, klen), key, klen);
-    if (i == SIZE_MAX)
-        return NULL;
-    struct entry *e = s->live.slots[i].e;
-    if (!s->no_changelog)
-        dirty_mark(s, e);
-    return entry_value(e);
-}
-
 int weir_state_put(struct weir_state *s, const void *key, uint32_t klen, const void *value,
                    int64_t now_ms, int mark_dirty)
 {

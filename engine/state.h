@@ -69,10 +69,6 @@ void *weir_state_get(struct weir_state *s, const void *key, uint32_t klen, int64
 const void *weir_state_peek(const struct weir_state *s, uint64_t hash);
 /* Finds without inserting or touching; NULL when absent. */
 void *weir_state_find(const struct weir_state *s, const void *key, uint32_t klen);
-/* As find, and the value is to be changed: marked dirty (the changelog's)
- * but not touched, since no record came for it (aggregate writing a key's
- * complete window), so it keeps its place in the eviction order. */
-void *weir_state_find_changed(struct weir_state *s, const void *key, uint32_t klen);
 /* Inserts or overwrites a whole value (restore from a changelog) and touches it
  * as get does; marks it dirty only if mark_dirty (an entry already dirty
  * stays dirty). 0 or -ENOMEM (nothing changed). */

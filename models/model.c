@@ -150,7 +150,7 @@ int weir_model_load(const char *path, struct weir_model **out, char *err, size_t
     }
     char why[400];
     why[0] = 0;
-    if (looks_like_ubjson(buf, len)) {
+    if (!looks_like_safetensors(buf, len) && looks_like_ubjson(buf, len)) {
         snprintf(why, sizeof why,
                  "an XGBoost model in UBJSON: weir reads XGBoost's JSON (save the "
                  "model under a name ending in .json)");

@@ -67,10 +67,13 @@ typedef void (*weir_model_rejected_fn)(void *ctx, const char *name, const struct
 typedef int (*weir_model_fits_fn)(void *ctx, const struct weir_model *m, char *why, size_t len);
 /* path is a model file, or a directory of versioned files (versions.c): the
  * pinned version (pin, a file name) or the newest that loads and fits (fits
- * may be NULL) is served; version receives the served file's name. */
+ * may be NULL) is served; version receives the served file's name, and
+ * served (may be NULL) its stat from before it was read (st_nlink 0 when
+ * it could not be statted): a file put over it later is then told apart. */
 int weir_model_load_version(const char *path, const char *pin, struct weir_model **out,
                             char *version, size_t vlen, char *err, size_t errlen,
-                            weir_model_rejected_fn rejected, weir_model_fits_fn fits, void *ctx);
+                            weir_model_rejected_fn rejected, weir_model_fits_fn fits, void *ctx,
+                            struct stat *served);
 
 /* How predict runs a dense model: the fast kernels, the reference (the
  * oracle), or the int8 path (after weir_model_quantize). Trees ignore int8. */

@@ -26,6 +26,11 @@ static int same_id(const struct weir_model_file_id *a, const struct weir_model_f
            a->mtime_ns == b->mtime_ns;
 }
 
+void weir_model_file_id_of_stat(const struct stat *st, struct weir_model_file_id *id)
+{
+    id_of_stat(st, id);
+}
+
 int weir_model_file_id_of(const char *path, struct weir_model_file_id *id)
 {
     struct stat st;

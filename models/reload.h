@@ -26,6 +26,7 @@ struct weir_model_file_id {
 
 /* Stats path into *id: 0, or -errno. */
 int weir_model_file_id_of(const char *path, struct weir_model_file_id *id);
+void weir_model_file_id_of_stat(const struct stat *st, struct weir_model_file_id *id);
 
 struct weir_model_ref {
     struct weir_model *m; /* NULL once no one uses a replaced version */

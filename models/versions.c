@@ -154,7 +154,7 @@ static const char *base_name(const char *path)
  * marker's is refused, with why, when it does not fit. */
 static int load_from_dir(const char *dir, const char *pin, struct weir_model **out, char *version,
                          size_t vlen, char *err, size_t errlen, weir_model_rejected_fn rejected,
-                         weir_model_fits_fn fits, void *ctx)
+                         weir_model_fits_fn fits, void *ctx, struct stat *served)
 {
     char marker[256], path[4096], why[700] = "";
     int rc = 0;
@@ -180,9 +180,11 @@ static int load_from_dir(const char *dir, const char *pin, struct weir_model **o
             *out = NULL;
             rc = -EINVAL;
         }
-        if (rc == 0)
+        if (rc == 0) {
             snprintf(version, vlen, "%s", names[i]);
-        else if (rejected)
+            if (served && statted)
+                *served = st;
+        } else if (rejected)
             rejected(ctx, names[i], statted ? &st : NULL, why);
     }
     const char *by = pin ? "" : " (pinned by " WEIR_MODEL_MARKER ")";
@@ -203,19 +205,26 @@ static int load_from_dir(const char *dir, const char *pin, struct weir_model **o
 
 int weir_model_load_version(const char *path, const char *pin, struct weir_model **out,
                             char *version, size_t vlen, char *err, size_t errlen,
-                            weir_model_rejected_fn rejected, weir_model_fits_fn fits, void *ctx)
+                            weir_model_rejected_fn rejected, weir_model_fits_fn fits, void *ctx,
+                            struct stat *served)
 {
     struct stat st;
     *out = NULL;
+    if (served)
+        memset(served, 0, sizeof *served);
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return load_from_dir(path, pin, out, version, vlen, err, errlen, rejected, fits, ctx);
+        return load_from_dir(path, pin, out, version, vlen, err, errlen, rejected, fits, ctx,
+                             served);
     if (pin) {
         snprintf(err, errlen, "a pinned version needs a directory of versions, and %s is not one",
                  path);
         return -ENOTDIR;
     }
+    int statted = stat(path, &st) == 0; /* before the read */
     int rc = weir_model_load(path, out, err, errlen);
     if (rc == 0)
         snprintf(version, vlen, "%s", base_name(path));
+    if (rc == 0 && served && statted)
+        *served = st;
     return rc;
 }

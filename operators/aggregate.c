@@ -578,9 +578,9 @@ static int sweep(struct weir_op *op, struct weir_batch *in, uint32_t part, int64
         memcpy(&klen, st->keys.data + off, sizeof klen);
         const char *key = (const char *)st->keys.data + off + sizeof klen;
         off += sizeof klen + klen;
-        struct value *v = weir_state_find_changed(store, key, klen); /* not a record's touch */
+        struct value *v = weir_state_get(store, key, klen, wm, NULL);
         if (!v)
-            continue;
+            return -ENOMEM;
         for (uint32_t k = 0; k < v->n;) {
             if (due(c, slot_at(c, v, k)) > wm) {
                 k++;

@@ -404,10 +404,11 @@ static int model_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
         weir_model_file_id_of(file, &c->file_id); /* not there: the load says so */
     }
     struct startup start = {.c = c, .p = p};
+    struct stat served = {0};
     int rc = shared ? 0
                     : weir_model_load_version(c->path, c->pin, &c->model, c->version,
-                                              sizeof c->version, err, sizeof err,
-                                              version_rejected, version_fits, &start);
+                                              sizeof c->version, err, sizeof err, version_rejected,
+                                              version_fits, &start, &served);
     if (rc < 0) {
         free(key);
         int absent = p->models_optional && model_absent(c);
@@ -420,11 +421,8 @@ static int model_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
                           : "");
         return 1;
     }
-    if (!shared && c->is_dir && !c->pin) { /* the version chosen: a file put over it is seen */
-        char file[4096];
-        snprintf(file, sizeof file, "%s/%s", c->path, c->version);
-        weir_model_file_id_of(file, &c->file_id);
-    }
+    if (!shared && c->is_dir && !c->pin && served.st_nlink) /* a file put over it is seen */
+        weir_model_file_id_of_stat(&served, &c->file_id);
     if (!shared && c->model->note[0])
         fprintf(stderr, "weir: %s: model %s%s: %s\n", p->path, c->is_dir ? "version " : "",
                 c->is_dir ? c->version : c->path, c->model->note);

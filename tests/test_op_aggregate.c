@@ -252,44 +252,6 @@ static void test_bound_keeps_open_windows(void)
     h_pipe_free(&p);
 }
 
-/* Writing a key's complete window before a new key needs room does not
- * make that key recent: hopping 10 s by 5 s, max_keys 2, B at 0, D at
- * 5.5 s, C at 6 s (B's [-5 s, 5 s) is written first), Z at 100 s. B,
- * updated least recently, gives its place to C, and its open [0, 10 s)
- * is lost; D's two windows are written. The write had touched B, and D,
- * updated after it, lost both its windows. */
-static void test_sweep_keeps_recency(void)
-{
-    struct h_pipe p;
-    struct h_op h;
-    int xc = build_counting(&p, &h,
-                            "{\"kind\": \"hopping\", \"by\": \"kafka:key\", \"size\": \"10s\", "
-                            "\"hop\": \"5s\", \"max_keys\": 2");
-    static const struct {
-        const char *key;
-        int64_t ts;
-    } in[] = {{"B", 0}, {"D", 5500}, {"C", 6000}, {"Z", 100000}};
-    for (int i = 0; i < 4; i++) {
-        struct weir_batch *b = weir_batch_get(pool);
-        int k = h_push_value(b, xc, 1);
-        b->rec[k].ts_ms = in[i].ts;
-        b->rec[k].key = in[i].key;
-        b->rec[k].key_len = 1;
-        CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
-        weir_batch_put(b);
-    }
-    int b_windows = 0, d_windows = 0;
-    for (size_t k = 0; k < ngot; k++) {
-        b_windows += got[k].key[0] == 'B';
-        d_windows += got[k].key[0] == 'D';
-    }
-    printf("sweep: B %d windows, D %d\n", b_windows, d_windows);
-    CHECK(b_windows == 1 && d_windows == 2);
-    weir_batch_pool_free(pool);
-    h_free(&h);
-    h_pipe_free(&p);
-}
-
 /* kind 0 tumbling, 1 hopping, 2 session. */
 static void run_random(int kind, int64_t size, int64_t hop, int64_t lateness, uint32_t nkeys)
 {
@@ -471,7 +433,6 @@ static void test_prepare_errors(void)
 int main(void)
 {
     test_prepare_errors();
-    test_sweep_keeps_recency();
     test_start_before_epoch();
     test_bound_keeps_open_windows();
     run_random(0, 2000, 0, 1500, 15);   /* tumbling 2 s */
