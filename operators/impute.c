@@ -83,7 +83,7 @@ static int impute_prepare(void *vconf, const json_t *raw, struct weir_prepare *p
         bad++;
     }
     static const char *const keyed_only[] = {"by", "max_keys", "max_state_bytes", "evict", "ttl"};
-    for (size_t k = 0; c->method == IMPUTE_CONSTANT && k < 5; k++)
+    for (size_t k = 0; c->method == IMPUTE_CONSTANT && k < sizeof keyed_only / sizeof *keyed_only; k++)
         if (json_object_get(raw, keyed_only[k])) { /* no state: said, not ignored */
             weir_diag_add(p->diag, weir_path_key(path, sizeof path, p->path, keyed_only[k]),
                           "expected only with \"method\": \"last\" or \"mean\", got \"constant\"");
