@@ -254,6 +254,11 @@ int weir_kafka_txn_end(struct weir_kafka_txn *t, struct weir_kafka_txn_end *e);
  * serves the producer's delivery reports itself first. */
 void weir_kafka_txn_end_now(struct weir_kafka_txn *t, struct weir_kafka_txn_end *e);
 int weir_kafka_txn_ending(struct weir_kafka_txn *t);
+/* The loop has stopped with an end handed over (weir_kafka_txn_end) still
+ * out: waits for it on the calling thread and settles the producer's side.
+ * Returns the end, whose done() is not run: the caller settles its own
+ * side, on this thread; NULL when none was out. */
+struct weir_kafka_txn_end *weir_kafka_txn_end_wait(struct weir_kafka_txn *t);
 /* The producer was fenced (a fatal error: another producer with its
  * transactional.id initialized transactions). The source's next transaction
  * end re-creates it in place (kafka_txn.c), bounded. */
@@ -291,6 +296,9 @@ int weir_kafka_txn_runner_submit(struct weir_kafka_txn_runner *r, struct weir_ka
 int weir_kafka_txn_runner_busy(struct weir_kafka_txn_runner *r);
 void weir_kafka_txn_runner_run_here(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_end *e,
                                     void (*serve)(void *ctx, int timeout_ms), void *ctx);
+struct weir_kafka_txn_end *weir_kafka_txn_runner_wait(struct weir_kafka_txn_runner *r,
+                                                      void (*serve)(void *ctx, int timeout_ms),
+                                                      void *ctx);
 void weir_kafka_txn_runner_free(struct weir_kafka_txn_runner *r);
 
 /* The changelog's start-up check (kafka_changelog_topic.c; blocks up to

@@ -43,10 +43,9 @@ int weir_kafka_txn_begin(struct weir_kafka_txn *t, struct weir_error *err)
     return 1;
 }
 
-/* On the loop: the transaction is over (committed, or aborted). */
-static void txn_ended(struct weir_kafka_txn_end *e, void *ctx)
+/* The transaction is over (committed, or aborted): the producer's side. */
+static void txn_settle(struct kafka_producer *p, struct weir_kafka_txn_end *e)
 {
-    struct kafka_producer *p = ctx;
     if (e->replacement) { /* fenced, and re-created (kafka_txn.c) */
         ksk_producer_replace(p, e->replacement);
         e->replacement = NULL;
@@ -57,6 +56,12 @@ static void txn_ended(struct weir_kafka_txn_end *e, void *ctx)
     p->ending = NULL;
     e->done = p->ending_done;
     e->ctx = p->ending_ctx;
+}
+
+/* On the loop: the transaction is over. */
+static void txn_ended(struct weir_kafka_txn_end *e, void *ctx)
+{
+    txn_settle(ctx, e);
     e->done(e, e->ctx);
 }
 
@@ -106,6 +111,17 @@ void weir_kafka_txn_end_now(struct weir_kafka_txn *t, struct weir_kafka_txn_end 
     weir_kafka_txn_runner_run_here(p->runner, e, serve_cb, p);
     if (e->rc == 0 || e->rc == -EAGAIN)
         p->in_txn = p->must_abort = 0;
+}
+
+struct weir_kafka_txn_end *weir_kafka_txn_end_wait(struct weir_kafka_txn *t)
+{
+    struct kafka_producer *p = (struct kafka_producer *)t;
+    struct weir_kafka_txn_end *e = p->ending;
+    if (!e)
+        return NULL;
+    weir_kafka_txn_runner_wait(p->runner, serve_cb, p);
+    txn_settle(p, e);
+    return e;
 }
 
 int weir_kafka_txn_fenced(struct weir_kafka_txn *t)

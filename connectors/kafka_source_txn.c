@@ -59,6 +59,19 @@ static rd_kafka_topic_partition_list_t *txn_offsets(struct kafka_source *ks)
     return l;
 }
 
+static void txn_release(struct kafka_source *ks, struct weir_kafka_txn_end *e)
+{
+    if (e->offsets)
+        rd_kafka_topic_partition_list_destroy(e->offsets);
+    if (e->rewound)
+        rd_kafka_topic_partition_list_destroy(e->rewound);
+    if (e->started)
+        rd_kafka_topic_partition_list_destroy(e->started);
+    e->offsets = e->rewound = e->started = NULL;
+    ks->txn_records = 0;
+    ks->committing = 0;
+}
+
 /* The transaction is over. Committed: the offsets are the group's now.
  * Aborted: the input was rewound to the committed offsets and the state is
  * read back from the changelog, so both restart from the last commit. */
@@ -101,15 +114,7 @@ static void txn_finished(struct kafka_source *ks, struct weir_kafka_txn_end *e)
         weir_error_set(&err, e->rc, "%s", e->msg);
         weir_worker_fail(w, &err);
     }
-    if (e->offsets)
-        rd_kafka_topic_partition_list_destroy(e->offsets);
-    if (e->rewound)
-        rd_kafka_topic_partition_list_destroy(e->rewound);
-    if (e->started)
-        rd_kafka_topic_partition_list_destroy(e->started);
-    e->offsets = e->rewound = e->started = NULL;
-    ks->txn_records = 0;
-    ks->committing = 0;
+    txn_release(ks, e);
 }
 
 void ks_txn_ended(struct weir_kafka_txn_end *e, void *ctx)
@@ -175,7 +180,9 @@ static void txn_quiesced(struct weir_worker *w, void *ctx)
  * loop serves delivery reports. Meanwhile ks_drain() takes no message. */
 void ks_txn_commit(struct kafka_source *ks)
 {
-    if (!ks->txn || ks->committing)
+    if (!ks->txn || ks->committing || ks->finished) /* finished: the loop may stop before
+                                                       the end came back (a commit timer after a
+                                                       failure) */
         return;
     if (!ks->s->worker->failed)
         ks_flush_batch(ks);
@@ -188,8 +195,16 @@ void ks_txn_commit(struct kafka_source *ks)
  * runs on this thread. */
 void ks_txn_commit_now(struct kafka_source *ks)
 {
-    if (!ks->txn || weir_kafka_txn_ending(ks->txn))
+    if (!ks->txn)
         return;
+    /* An end handed over whose answer the stopped loop never delivered: its
+     * thread is through with ks->txn_end, and its lists are freed, before
+     * this source goes. Rewound, it has nothing left to read back. */
+    struct weir_kafka_txn_end *out = weir_kafka_txn_end_wait(ks->txn);
+    if (out && out->rc == -EAGAIN)
+        txn_release(ks, out);
+    else if (out)
+        txn_finished(ks, out);
     ks_flush_batch(ks);
     struct weir_kafka_txn_end e;
     txn_prepare_end(ks, &e);

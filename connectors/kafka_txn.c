@@ -412,17 +412,34 @@ int weir_kafka_txn_runner_busy(struct weir_kafka_txn_runner *r)
     return busy;
 }
 
+/* The loop has stopped with a job out, whose answer it will never deliver:
+ * waits for it here, serving the delivery reports its commit or abort waits
+ * for, and takes it back. The job's done() is the caller's to settle. */
+struct weir_kafka_txn_end *weir_kafka_txn_runner_wait(struct weir_kafka_txn_runner *r,
+                                                      void (*serve)(void *ctx, int timeout_ms),
+                                                      void *ctx)
+{
+    pthread_mutex_lock(&r->mu);
+    struct weir_kafka_txn_end *e = r->job;
+    while (e && !r->job_done) {
+        pthread_mutex_unlock(&r->mu);
+        serve(ctx, 10);
+        pthread_mutex_lock(&r->mu);
+    }
+    r->job = NULL;
+    r->job_done = 0;
+    pthread_mutex_unlock(&r->mu);
+    return e;
+}
+
 /* The loop has stopped: the job still runs on the runner's thread (commits
  * and aborts in event mode wait for their delivery reports to be served),
  * while this thread serves them. */
 void weir_kafka_txn_runner_run_here(struct weir_kafka_txn_runner *r, struct weir_kafka_txn_end *e,
                                     void (*serve)(void *ctx, int timeout_ms), void *ctx)
 {
+    weir_kafka_txn_runner_wait(r, serve, ctx); /* an earlier end that never came back */
     pthread_mutex_lock(&r->mu);
-    if (r->job) { /* an earlier end never came back (the loop stopped): wait for it */
-        while (!r->job_done)
-            pthread_cond_wait(&r->cv, &r->mu);
-    }
     r->job = e;
     r->job_done = 0;
     e->rewound = NULL;

@@ -169,18 +169,27 @@ static struct weir_model *load_checked(struct weir_model_cell *c, const char *pa
     return NULL;
 }
 
+/* The served file's identity, and its version's name when version is set:
+ * read under the lock, as a swap may replace the current model. */
+static struct weir_model_file_id served_id(struct weir_model_cell *c, char *version, size_t cap)
+{
+    pthread_mutex_lock(&c->mu);
+    struct weir_model_file_id id = c->current->id;
+    if (version)
+        snprintf(version, cap, "%s", c->current->version);
+    pthread_mutex_unlock(&c->mu);
+    return id;
+}
+
 /* Whether the file at path is another than the one served (put over it
  * under the same name, or rewritten in place); 0 when it cannot be read. */
 static int served_replaced(struct weir_model_cell *c, const char *name)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", c->dir, name);
-    struct weir_model_file_id served, there;
+    struct weir_model_file_id served = served_id(c, NULL, 0), there;
     if (weir_model_file_id_of(path, &there) < 0)
         return 0;
-    pthread_mutex_lock(&c->mu);
-    served = c->current->id;
-    pthread_mutex_unlock(&c->mu);
     return !same_id(&there, &served);
 }
 
@@ -280,11 +289,7 @@ static void describe(const struct weir_model_file_id *id, char *out, size_t len)
 static void check_file(struct weir_model_cell *c, int say_unchanged)
 {
     char name[256], why[1200], now[96], there_now[96];
-    struct weir_model_file_id served;
-    pthread_mutex_lock(&c->mu);
-    snprintf(name, sizeof name, "%s", c->current->version);
-    served = c->current->id;
-    pthread_mutex_unlock(&c->mu);
+    struct weir_model_file_id served = served_id(c, name, sizeof name);
     describe(&served, now, sizeof now);
     struct stat st;
     int there = stat(c->dir, &st);

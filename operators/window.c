@@ -527,24 +527,6 @@ static double agg_value(const struct window_conf *c, const struct window_aggrega
     }
 }
 
-/* Seconds since the key's previous record at or before t, or empty; read
- * before t is added, since a full key then drops its oldest event, and
- * that would hide the record before a late t (the events dropped earlier
- * are remembered by gone_ts, which the drop moves past t). */
-static double since_last(const struct window_conf *c, void *v, int64_t t)
-{
-    const struct window_head *h = v;
-    const int64_t *ts = window_ts(v, &c->shape);
-    uint32_t pos = h->n;
-    while (pos > 0 && ts[pos - 1] > t) /* usually in order: no step */
-        pos--;
-    if (pos > 0)
-        return (double)(t - ts[pos - 1]) / 1000.0;
-    if ((h->flags & HEAD_GONE) && h->gone_ts <= t)
-        return (double)(t - h->gone_ts) / 1000.0;
-    return c->empty_value;
-}
-
 static void write_outputs(const struct window_conf *c, float *row, const struct window_snap *snap,
                           double since)
 {
@@ -580,8 +562,8 @@ static int window_record(struct weir_op *op, struct weir_batch *b, uint32_t i, i
         const struct weir_str *str = &b->S[(size_t)i * b->nstr + (size_t)c->str_col[k]];
         hashes[k] = str->p ? window_str_hash(str->p, str->len) : 0;
     }
-    double since = since_last(c, v, t);
-    window_insert(v, s, t, vals, hashes);
+    int64_t prev = window_insert(v, s, t, vals, hashes); /* the record before t */
+    double since = prev == WINDOW_NO_PREV ? c->empty_value : (double)(t - prev) / 1000.0;
     int64_t lo[WINDOW_MAX_SIZES];
     int64_t hi = t - c->delay_ms;
     for (uint32_t k = 0; k < c->nsizes; k++)

@@ -160,9 +160,13 @@ void window_prefetch(const void *v, const struct window_shape *s);
 /* Removes the events with ts <= horizon from the front. */
 void window_prune(void *v, const struct window_shape *s, int64_t horizon);
 /* Inserts an event after every event with ts <= its ts; when the key is
- * full the oldest event is dropped first (remembered in trunc_ts). */
-void window_insert(void *v, const struct window_shape *s, int64_t ts, const float *vals,
-                   const uint32_t *hashes);
+ * full the oldest event is dropped first (remembered in trunc_ts). Returns
+ * the ts of the key's event before it, found before that drop (which would
+ * hide it from a late ts), or gone_ts when the events before it are gone;
+ * WINDOW_NO_PREV when there was none. */
+#define WINDOW_NO_PREV INT64_MIN
+int64_t window_insert(void *v, const struct window_shape *s, int64_t ts, const float *vals,
+                      const uint32_t *hashes);
 /* Scans backwards from the last event with ts <= hi and fills snap[k] for the
  * windows (lo[k], hi], lo ascending-sorted descending (largest lo first:
  * smallest window first). */

@@ -79,10 +79,17 @@ void window_prune(void *v, const struct window_shape *s, int64_t horizon)
     h->first = h->n ? (uint16_t)(h->first + cut) : 0;
 }
 
-void window_insert(void *v, const struct window_shape *s, int64_t t, const float *vals,
-                   const uint32_t *hashes)
+int64_t window_insert(void *v, const struct window_shape *s, int64_t t, const float *vals,
+                      const uint32_t *hashes)
 {
     struct window_head *h = v;
+    int64_t *ts = window_ts(v, s);
+    uint32_t pos = h->n;
+    while (pos > 0 && ts[pos - 1] > t) /* usually in order: no step */
+        pos--;
+    int64_t prev = pos > 0                                     ? ts[pos - 1]
+                   : (h->flags & HEAD_GONE) && h->gone_ts <= t ? h->gone_ts
+                                                               : WINDOW_NO_PREV;
     if (h->n == s->cap) { /* full: the oldest goes, and windows reaching it are truncated */
         int64_t old = window_ts(v, s)[0];
         forget_front(h, old);
@@ -91,6 +98,7 @@ void window_insert(void *v, const struct window_shape *s, int64_t t, const float
         h->flags |= HEAD_TRUNC;
         h->first++;
         h->n--;
+        pos -= pos > 0;
         if (s->fast)
             window_cache(v)->valid = 0;
     }
@@ -99,10 +107,7 @@ void window_insert(void *v, const struct window_shape *s, int64_t t, const float
         h->first = 0;
         move_events(v, s, 0, from, h->n);
     }
-    int64_t *ts = window_ts(v, s);
-    uint32_t pos = h->n;
-    while (pos > 0 && ts[pos - 1] > t) /* usually in order: no step */
-        pos--;
+    ts = window_ts(v, s);
     if (pos < h->n)
         move_events(v, s, pos + 1, pos, h->n - pos);
     if (s->fast && pos < window_cache(v)->end)
@@ -113,6 +118,7 @@ void window_insert(void *v, const struct window_shape *s, int64_t t, const float
     for (uint32_t k = 0; k < s->nstrs; k++)
         window_hash(v, s, k)[pos] = hashes[k];
     h->n++;
+    return prev;
 }
 
 /* Adds a hash to the set; 1 when it was not there. */
