@@ -253,7 +253,6 @@ int weir_kafka_txn_end(struct weir_kafka_txn *t, struct weir_kafka_txn_end *e);
 /* The same, on the calling thread, for a worker whose loop has stopped: it
  * serves the producer's delivery reports itself first. */
 void weir_kafka_txn_end_now(struct weir_kafka_txn *t, struct weir_kafka_txn_end *e);
-int weir_kafka_txn_ending(struct weir_kafka_txn *t);
 /* The loop has stopped with an end handed over (weir_kafka_txn_end) still
  * out: waits for it on the calling thread and settles the producer's side.
  * Returns the end, whose done() is not run: the caller settles its own

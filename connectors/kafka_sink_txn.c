@@ -134,12 +134,6 @@ int weir_kafka_txn_must_abort(const struct weir_kafka_txn *t)
     return ((const struct kafka_producer *)t)->must_abort;
 }
 
-int weir_kafka_txn_ending(struct weir_kafka_txn *t)
-{
-    return ((struct kafka_producer *)t)->ending != NULL;
-}
-
-
 /* ---- a reload's new transactional producer (exactly-once switched on) ------- */
 
 /* On the loop: init_transactions is through. */

@@ -199,11 +199,14 @@ void ks_txn_commit_now(struct kafka_source *ks)
         return;
     /* An end handed over whose answer the stopped loop never delivered: its
      * thread is through with ks->txn_end, and its lists are freed, before
-     * this source goes. Rewound, it has nothing left to read back. */
+     * this source goes. Rewound (aborted), nothing more may commit: offsets
+     * past the aborted records would lose their outputs. */
     struct weir_kafka_txn_end *out = weir_kafka_txn_end_wait(ks->txn);
-    if (out && out->rc == -EAGAIN)
+    if (out && out->rc == -EAGAIN) {
         txn_release(ks, out);
-    else if (out)
+        return;
+    }
+    if (out)
         txn_finished(ks, out);
     ks_flush_batch(ks);
     struct weir_kafka_txn_end e;
