@@ -54,13 +54,13 @@ command -v java >/dev/null 2>&1 || { echo "test_kafka_state: skipped: java is no
 
 WORK=$(mktemp -d /tmp/weir-test-kafka-state.XXXXXX)
 KDIR=$WORK/kafka
-WEIR_PID="" PID_B=""
+WEIR_PID="" PID_A="" PID_B=""
 BROKER_STARTED=0
 passed=0
 failed=0
 cleanup() {
     local rc=$?
-    for p in $WEIR_PID $PID_B; do kill -KILL "$p" 2>/dev/null || true; done
+    for p in $WEIR_PID $PID_A $PID_B; do kill -KILL "$p" 2>/dev/null || true; done
     ((BROKER_STARTED)) && { "$SRC/scripts/kafka/broker.sh" stop --port "$PORT" --dir "$KDIR" >/dev/null 2>&1 || true; }
     if ((rc == 0)); then rm -rf "$WORK"; else echo "test_kafka_state: files kept in $WORK"; fi
 }
