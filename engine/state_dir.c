@@ -15,7 +15,8 @@
  * the old one, so a crash leaves the previous state whole.
  * "<dir>/<pipeline>.lock" is held (flock) by the process for its run
  * (weir_state_dir_claim), so two runs of one pipeline cannot share the
- * directory at once. */
+ * directory at once; it holds the pid and the pipeline's name, so that two
+ * names with one file name ("a.b", "a_b") cannot share the state. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -118,6 +119,31 @@ static int refused(int fd, int e, const char *pipeline, const char *dir, const c
                           pipeline, dir, who[0] ? who : "unknown", path);
 }
 
+/* The lock file names the pipeline that held it last (after the pid's
+ * line): two names that differ only in the bytes file names turn into '_'
+ * ("a.b" and "a_b") would share one set of state files, each reading the
+ * other's, so the second is refused. A lock from before it named the
+ * pipeline says nothing, and is taken. */
+static int claimed_by_another(int fd, const char *pipeline, const char *dir, const char *path,
+                              struct weir_error *err)
+{
+    char held[4200];
+    ssize_t n = pread(fd, held, sizeof held - 1, 0);
+    held[n > 0 ? n : 0] = 0;
+    const char *name = strchr(held, '\n');
+    if (!name || !*++name || strcmp(name, pipeline) == 0)
+        return 0;
+    close(fd);
+    weir_error_set(err, -EEXIST,
+                   "pipeline \"%s\" cannot use the state directory %s: pipeline \"%s\" keeps "
+                   "its state there under the same file names (%s names it; '.', '/', '\\' and "
+                   "control bytes are '_' in file names), and each would read the other's state: "
+                   "rename one, or, if \"%s\" was renamed \"%s\" and its state should carry on, "
+                   "remove %s",
+                   pipeline, dir, name, path, name, pipeline, path);
+    return -EEXIST;
+}
+
 int weir_state_dir_claim(const char *dir, const char *pipeline, struct weir_error *err)
 {
     char path[4096], who[32];
@@ -142,8 +168,12 @@ int weir_state_dir_claim(const char *dir, const char *pipeline, struct weir_erro
     }
     if (flock(fd, LOCK_EX | LOCK_NB) < 0)
         return refused(fd, errno, pipeline, dir, path, err);
+    if (claimed_by_another(fd, pipeline, dir, path, err) < 0)
+        return -EEXIST;
     int len = snprintf(who, sizeof who, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) < 0 || pwrite(fd, who, (size_t)len, 0) != len)
+    size_t nlen = strlen(pipeline);
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, who, (size_t)len, 0) != len ||
+        pwrite(fd, pipeline, nlen, len) != (ssize_t)nlen)
         weir_log(WEIR_LOG_WARN, "cannot write the pid to %s: %s", path, strerror(errno));
     return fd;
 }

@@ -22,6 +22,8 @@
 #  13. A state file cut between two entries, or with a byte changed inside
 #      one, is damaged (it read as a smaller state, the rest lost unsaid); a
 #      version 1 file (from before the end marker) is still read.
+#  14. Two pipeline names that map to the same file names ("a.b", "a_b") do
+#      not share state: the second is refused, naming the first.
 set -euo pipefail
 SRC=${WEIR_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 WEIR=${WEIR_BIN:-$SRC/build/weir}
@@ -382,6 +384,30 @@ if cat "$WORK/e1.jsonl" "$WORK/e2.jsonl" | cmp -s - "$WORK/p-whole.jsonl"; then
     ok "a version 1 state file (no end) is still read"
 else
     bad "a version 1 state file: the two runs differ from one"
+fi
+
+# 14. "a.b" and "a_b" are both "a_b" in file names: the second read the
+# first's state as its own (and wrote over it). The lock names the pipeline
+# that held it: the second is refused, and runs once that lock is removed.
+run "$WORK/p.json" "$WORK/p-a.jsonl" "$WORK/n1.jsonl" --state-dir "$WORK/names" --set name=a.b 2>/dev/null
+echo untouched >"$WORK/n2.jsonl"
+rc=0
+run "$WORK/p.json" "$WORK/p-b.jsonl" "$WORK/n2.jsonl" --state-dir "$WORK/names" --set name=a_b \
+    2>"$WORK/err.txt" || rc=$?
+if ((rc == 1)) && grep -q 'pipeline "a_b" cannot use the state directory .*pipeline "a.b" keeps its state there' "$WORK/err.txt" &&
+    [ "$(cat "$WORK/n2.jsonl")" = untouched ]; then
+    ok "pipelines \"a.b\" and \"a_b\" do not share state files"
+else
+    bad "a.b then a_b: rc $rc, $(cat "$WORK/err.txt")"
+fi
+cp -r "$WORK/names" "$WORK/names-copy"
+run "$WORK/p.json" "$WORK/p-b.jsonl" "$WORK/n2.jsonl" --state-dir "$WORK/names-copy" --set name=a.b
+rm "$WORK/names/a_b.lock"
+if run "$WORK/p.json" "$WORK/p-b.jsonl" "$WORK/n3.jsonl" --state-dir "$WORK/names" --set name=a_b 2>"$WORK/err.txt" &&
+    cmp -s "$WORK/n2.jsonl" "$WORK/n3.jsonl"; then
+    ok "with the lock removed, a renamed pipeline carries the state on"
+else
+    bad "a_b after the lock was removed: $(cat "$WORK/err.txt")"
 fi
 
 echo "$passed passed, $failed failed"
