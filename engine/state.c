@@ -316,7 +316,8 @@ static struct entry *insert_new(struct weir_state *s, uint64_t h, const void *ke
     s->evicted += p.nevict;
     s->pushed_out += p.nevict;
     if (p.nevict)
-        s->pushed_by_keys = p.by_keys == p.nevict;
+        s->pushed_by =
+            (p.by_keys ? WEIR_STATE_BY_KEYS : 0) | (p.nevict > p.by_keys ? WEIR_STATE_BY_BYTES : 0);
     if (s->tombs.count) {
         size_t i = tab_find(&s->tombs, h, key, klen);
         if (i != SIZE_MAX)
@@ -574,7 +575,8 @@ int weir_state_rebound(struct weir_state *s, const struct weir_state_conf *c)
     s->evicted += p.nevict;
     s->pushed_out += p.nevict;
     if (p.nevict)
-        s->pushed_by_keys = p.by_keys == p.nevict;
+        s->pushed_by =
+            (p.by_keys ? WEIR_STATE_BY_KEYS : 0) | (p.nevict > p.by_keys ? WEIR_STATE_BY_BYTES : 0);
     s->max_keys = c->max_keys;
     s->max_bytes = c->max_bytes;
     s->ttl_ms = c->ttl_ms;
@@ -618,9 +620,9 @@ uint64_t weir_state_take_pushed_out(struct weir_state *s)
     return n;
 }
 
-int weir_state_pushed_by_keys(const struct weir_state *s)
+int weir_state_pushed_by(const struct weir_state *s)
 {
-    return s->pushed_by_keys;
+    return s->pushed_by;
 }
 
 uint64_t weir_state_dirty_count(const struct weir_state *s)

@@ -105,9 +105,12 @@ uint64_t weir_state_evicted(const struct weir_state *s); /* entries removed by b
 /* Entries the bounds (max_keys, max_bytes; not TTL) evicted since the last
  * call: the ones a caller may want to report, as the map cannot. */
 uint64_t weir_state_take_pushed_out(struct weir_state *s);
-/* Whether the bounds' last eviction was max_keys's (else max_bytes's): the
- * count of keys afterwards does not say, as an owner may delete keys. */
-int weir_state_pushed_by_keys(const struct weir_state *s);
+/* The bounds the last eviction was for (both when one insert evicted for
+ * max_keys and then for max_bytes): the count of keys afterwards does not
+ * say, as an owner may delete keys. */
+#define WEIR_STATE_BY_KEYS  1
+#define WEIR_STATE_BY_BYTES 2
+int weir_state_pushed_by(const struct weir_state *s);
 
 /* Iteration over every entry, least recently used first. fn returns 0 to go
  * on, nonzero to stop (returned). fn must not modify the map. */

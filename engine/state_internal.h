@@ -47,7 +47,7 @@ struct weir_state {
     struct entry dirty;               /* sentinel of the dirty list */
     uint64_t ndirty, evicted;
     uint64_t pushed_out; /* evicted by the bounds since weir_state_take_pushed_out() */
-    int pushed_by_keys;  /* the last eviction by a bound was max_keys's */
+    int pushed_by;       /* the bounds the last eviction was for: WEIR_STATE_BY_* */
     uint64_t entry_bytes, tomb_bytes; /* heap_size() of each allocation */
     uint64_t max_keys, max_bytes;
     int64_t ttl_ms;

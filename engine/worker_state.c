@@ -349,19 +349,27 @@ void weir_worker_state_evictions(struct weir_worker *w)
                 continue;
             ks->full_said = 1;
             uint64_t keys = weir_state_count(st), bytes = weir_state_bytes(st);
-            int by_keys = weir_state_pushed_by_keys(st);
+            int by = weir_state_pushed_by(st);
+            char bound[96];
+            int at = 0;
+            if (by & WEIR_STATE_BY_KEYS)
+                at = snprintf(bound, sizeof bound, "max_keys %llu",
+                              (unsigned long long)ks->conf.max_keys);
+            if (by & WEIR_STATE_BY_BYTES || !at)
+                snprintf(bound + at, sizeof bound - (size_t)at, "%smax_state_bytes %llu",
+                         at ? " and " : "", (unsigned long long)ks->conf.max_bytes);
             weir_log(WEIR_LOG_WARN,
-                     "worker %d: operators[%d] (%s): keyed state full at %s %llu (%llu key%s, "
+                     "worker %d: operators[%d] (%s): keyed state full at %s (%llu key%s, "
                      "about %llu bytes each): keys are evicted (the least recently updated) "
                      "and start afresh, a scorer's warm-up included, when they come back; "
                      "raise %s or spread the keys over more partitions "
                      "(weir_operator_keys_evicted_total counts them)\n",
-                     w->id, weir_pipeline_file_op(w->pl, k), w->ops[k].type->name,
-                     by_keys ? "max_keys" : "max_state_bytes",
-                     (unsigned long long)(by_keys ? ks->conf.max_keys : ks->conf.max_bytes),
+                     w->id, weir_pipeline_file_op(w->pl, k), w->ops[k].type->name, bound,
                      (unsigned long long)keys, keys == 1 ? "" : "s",
                      (unsigned long long)(keys ? bytes / keys : 0),
-                     by_keys ? "max_keys" : "max_state_bytes");
+                     by == (WEIR_STATE_BY_KEYS | WEIR_STATE_BY_BYTES) ? "both"
+                     : by & WEIR_STATE_BY_KEYS                        ? "max_keys"
+                                                                      : "max_state_bytes");
         }
     }
 }

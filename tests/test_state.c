@@ -274,7 +274,12 @@ static void run_random(const char *name, struct weir_state_conf c, int nops, uin
             if (!c.max_bytes) /* without a byte bound the model knows the count */
                 bad += nev != (!m.live[k] && c.max_keys && m.count + 1 > c.max_keys);
             if (nev && (!c.max_bytes || !c.max_keys)) /* one bound: it is the one said */
-                bad += weir_state_pushed_by_keys(s) != (c.max_keys != 0);
+                bad += weir_state_pushed_by(s) !=
+                       (c.max_keys ? WEIR_STATE_BY_KEYS : WEIR_STATE_BY_BYTES);
+            else if (nev) /* both: at least one, and max_keys only when it was reached */
+                bad +=
+                    !weir_state_pushed_by(s) || ((weir_state_pushed_by(s) & WEIR_STATE_BY_KEYS) &&
+                                                 !(m.count + !m.live[k] > c.max_keys));
             nevicted_ins += nev;
             bad += weir_state_take_pushed_out(s) != nev; /* the bounds' evictions, each once */
             int mc = m_upsert(&m, k, now, nev);
