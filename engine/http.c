@@ -59,6 +59,7 @@ struct weir_http {
     int stopping;
     struct weir_event accept_ev, sweep_ev, wake_ev;
     int accept_armed, sweep_armed, wake_armed;
+    int accept_paused; /* out of descriptors: the sweep accepts again */
     struct weir_buf body;
     struct conn conns[WEIR_HTTP_MAX_CONNS];
     struct weir_http_usage usage; /* the thread's own; read after the join */
@@ -333,6 +334,10 @@ static void on_sweep(struct weir_event *ev, int res)
     struct weir_http *s = (struct weir_http *)((char *)ev - offsetof(struct weir_http, sweep_ev));
     s->sweep_armed = 0;
     sweep(s);
+    if (s->accept_paused && !s->stopping && !s->accept_armed) {
+        s->accept_paused = 0;
+        s->accept_armed = weir_loop_poll(s->loop, s->lfd, POLLIN, &s->accept_ev) == 0;
+    }
     if (!s->stopping)
         s->sweep_armed = weir_loop_timer(s->loop, SWEEP_NS, &s->sweep_ev) == 0;
 }
@@ -353,6 +358,13 @@ static void on_accept(struct weir_event *ev, int res)
         return;
     for (int k = 0; k < 64; k++) { /* a bounded burst per turn */
         int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+            /* The connection stays queued, so polling again at once would
+             * fire at once, for ever: the sweep tries again (a closed
+             * connection or a finished operation frees a descriptor). */
+            s->accept_paused = 1;
+            return;
+        }
         if (fd < 0)
             break;
         struct conn *c = conn_slot(s);

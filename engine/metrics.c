@@ -3,15 +3,16 @@
  * path (the HTTP thread, the main thread), so clarity beats speed here. */
 #include "engine/metrics.h"
 
-#include "engine/jsonw.h"
-#include "engine/loop.h"
-#include "engine/pipeline.h"
-
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "engine/jscan.h"
+#include "engine/jsonw.h"
+#include "engine/loop.h"
+#include "engine/pipeline.h"
 
 void weir_metrics_part_name(struct weir_metrics *m, uint32_t slot, const char *topic,
                             int32_t partition)
@@ -82,20 +83,30 @@ __attribute__((format(printf, 2, 3))) static int put(struct weir_buf *b, const c
     return weir_buf_append(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
-/* A Prometheus label value: backslash, quote and newline escaped. */
+/* A Prometheus label value: backslash, quote and newline escaped, and valid
+ * UTF-8 whatever the name holds (one label that is not fails the whole
+ * scrape): a byte that starts no valid sequence becomes U+FFFD, and a value
+ * too long stops before a whole character, never inside one. */
 static void label_value(char *dst, size_t cap, const char *s)
 {
-    size_t j = 0;
-    for (; s && *s && j + 3 < cap; s++) {
-        if (*s == '\\' || *s == '"') {
+    static const char replacement[] = "\xef\xbf\xbd";
+    size_t j = 0, left = s ? strlen(s) : 0;
+    while (left) {
+        size_t n = weir_utf8_seqlen(s, left);
+        int escaped = n == 1 && (*s == '\\' || *s == '"' || *s == '\n');
+        size_t out = !n ? 3 : escaped ? 2 : n;
+        if (j + out >= cap)
+            break;
+        if (escaped) {
             dst[j++] = '\\';
-            dst[j++] = *s;
-        } else if (*s == '\n') {
-            dst[j++] = '\\';
-            dst[j++] = 'n';
+            dst[j++] = *s == '\n' ? 'n' : *s;
         } else {
-            dst[j++] = *s;
+            memcpy(dst + j, n ? s : replacement, out);
+            j += out;
         }
+        n += !n;
+        s += n;
+        left -= n;
     }
     dst[j] = 0;
 }
