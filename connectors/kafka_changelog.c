@@ -13,7 +13,7 @@
  * the widest source topic, or, when it exists, checked for that many
  * partitions and for cleanup.policy=compact.
  *
- * Writes. At-least-once: an idempotent, gapless producer of our own (acks=all), whose
+ * Writes. At-least-once: an idempotent producer of our own (acks=all), whose
  * delivery reports release the tickets; they are served on the worker's loop
  * through the main queue's eventfd, as the Kafka sink does. When librdkafka's
  * queue is full, writes wait in a FIFO (and every later write behind them, to
@@ -625,12 +625,6 @@ static int producer_new(struct changelog *c, const struct weir_kafka_source_conf
         (rc = weir_kafka_props_apply(conf, src->kafka, 1, what, err)) < 0 ||
         (rc = weir_kafka_conf_set(conf, "enable.idempotence", "true", what, err)) < 0 ||
         (rc = weir_kafka_conf_set(conf, "acks", "all", what, err)) < 0 ||
-        /* A checkpoint's covered marker follows its entries: were an entry
-         * given up (an outage past message.timeout.ms) and the producer went
-         * on, the marker could land without it, and a restart would trust
-         * it. Gapless, such a loss is a fatal error that stops the producer
-         * (and fails the worker) instead. */
-        (rc = weir_kafka_conf_set(conf, "enable.gapless.guarantee", "true", what, err)) < 0 ||
         (rc = weir_kafka_conf_set(conf, "linger.ms", "5", what, err)) < 0) {
         rd_kafka_conf_destroy(conf);
         return rc;

@@ -178,10 +178,34 @@ void ks_check_bounds(struct kafka_source *ks)
 
 static void ckpt_quiesced(struct weir_worker *w, void *ctx);
 
+/* The entries are acknowledged: the marker of what they cover follows,
+ * under the same ticket (a revocation waits for it too). Written with them
+ * it could land although one of them was given up (an outage past
+ * message.timeout.ms), and a restart would trust it. 1: ckpt_done runs
+ * again once the marker is durable (maybe already, from in here). */
+static int ckpt_mark(struct kckpt *k)
+{
+    struct weir_worker *w = k->ks->s->worker;
+    if (k->marked || k->t.failed || w->failed)
+        return 0;
+    k->marked = 1;
+    k->t.pending = 1;
+    int n = weir_worker_checkpoint_covered(w, &k->t);
+    if (n < 0) {
+        struct weir_error e;
+        weir_error_set(&e, -EIO, "%s: cannot write the state changelog", k->ks->cl.what);
+        weir_worker_fail(w, &e);
+    }
+    weir_ticket_release(&k->t, n >= 0);
+    return 1;
+}
+
 static void ckpt_done(struct weir_ticket *t)
 {
     struct kckpt *k = (struct kckpt *)((char *)t - offsetof(struct kckpt, t));
     struct kafka_source *ks = k->ks;
+    if (ks && ckpt_mark(k))
+        return;
     int failed = t->failed;
     free(k);
     if (!ks)

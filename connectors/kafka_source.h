@@ -82,6 +82,7 @@ struct kticket {
 struct kckpt {
     struct weir_ticket t;
     struct kafka_source *ks;
+    int marked; /* the entries were acknowledged, and what they cover written after them */
 };
 
 struct kafka_source {

@@ -255,6 +255,9 @@ int weir_worker_checkpoint(struct weir_worker *w, struct weir_ticket *t, int ful
  * next (every record dispatched so far); saved with the state, read back as
  * its replay_below. */
 void weir_worker_partition_covered(struct weir_worker *w, uint32_t slot, int64_t next);
+/* Once the checkpoint's entries are acknowledged: writes what it covers,
+ * holding t until that is durable. Returns the entries written, or -errno. */
+int weir_worker_checkpoint_covered(struct weir_worker *w, struct weir_ticket *t);
 int weir_worker_replayed(void *ctx, uint32_t part, int64_t offset);
 /* Objects a worker's connectors share through the engine instead of walking
  * each other: share(name, NULL) forgets. Returns 0 or -ENOSPC. */

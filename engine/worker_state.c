@@ -378,9 +378,12 @@ void weir_worker_state_evictions(struct weir_worker *w)
 
 /* The changelog entry that says what a checkpoint's state covers: no
  * operator's index, then a name; its value the offset (int64). It goes out
- * after the checkpoint's own entries of that partition: written in order
- * (an idempotent producer, one changelog partition), a marker read back
- * means every entry before it is there too. A checkpoint cut short leaves
+ * once the checkpoint's own entries are acknowledged
+ * (weir_worker_checkpoint_covered), so a marker read back means every entry
+ * before it is there too: written in order only, an entry given up in an
+ * outage (message.timeout.ms) could leave a later marker that landed
+ * claiming it (gapless or not: librdkafka lets timeouts make gaps). A
+ * checkpoint cut short leaves
  * the previous marker, and records its entries did count are judged late
  * again, as before markers: visibly, in the dead letters, never skipped
  * unseen. */
@@ -578,15 +581,27 @@ int weir_worker_checkpoint(struct weir_worker *w, struct weir_ticket *t, int ful
             weir_state_clean(st);
             total += c.n;
         }
-        if (p->covered >= 0) {
-            int rc = w->durable.type->write(&w->durable, p->topic, p->partition, COVERED_KEY,
-                                            COVERED_KLEN, &p->covered, sizeof p->covered, t);
-            if (rc < 0)
-                return rc;
-            p->covered_saved = p->covered;
-            p->covered = -1;
-            total++;
-        }
+    }
+    w->stats.state_writes += (uint64_t)total;
+    return total;
+}
+
+int weir_worker_checkpoint_covered(struct weir_worker *w, struct weir_ticket *t)
+{
+    if (!w->has_durable)
+        return 0;
+    int total = 0;
+    for (uint32_t s = 0; s < w->nparts; s++) {
+        struct weir_partition *p = &w->parts[s];
+        if (!p->assigned || p->restoring || p->covered < 0)
+            continue;
+        int rc = w->durable.type->write(&w->durable, p->topic, p->partition, COVERED_KEY,
+                                        COVERED_KLEN, &p->covered, sizeof p->covered, t);
+        if (rc < 0)
+            return rc;
+        p->covered_saved = p->covered;
+        p->covered = -1;
+        total++;
     }
     w->stats.state_writes += (uint64_t)total;
     return total;
