@@ -361,6 +361,9 @@ static void test_random(void)
                20000, 3);
     run_random("lru max_bytes", (struct weir_state_conf){.value_size = 40, .max_bytes = 160000},
                20000, 4);
+    run_random("lru max_keys and max_bytes",
+               (struct weir_state_conf){.value_size = 40, .max_keys = 150, .max_bytes = 90000},
+               20000, 6);
     run_random("ttl max_bytes value 0",
                (struct weir_state_conf){.max_bytes = 150000, .evict = WEIR_EVICT_TTL, .ttl_ms = 50},
                20000, 5);
