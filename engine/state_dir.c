@@ -166,8 +166,12 @@ int weir_state_dir_claim(const char *dir, const char *pipeline, struct weir_erro
         close(fd);
         return weir_error_set(err, -EINVAL, "%s is not a plain file", path);
     }
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0)
-        return refused(fd, errno, pipeline, dir, path, err);
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno; /* held by another name: that is what to say, running or not */
+        if (e == EWOULDBLOCK && claimed_by_another(fd, pipeline, dir, path, err) < 0)
+            return -EEXIST;
+        return refused(fd, e, pipeline, dir, path, err);
+    }
     if (claimed_by_another(fd, pipeline, dir, path, err) < 0)
         return -EEXIST;
     int len = snprintf(who, sizeof who, "%ld\n", (long)getpid());

@@ -221,7 +221,7 @@ mkfifo "$WORK/fifo"
     --state-dir "$WORK/shared" <"$WORK/fifo" &
 holder=$!
 exec 3>"$WORK/fifo"
-for _ in $(seq 100); do [ "$(cat "$WORK/shared/state-dir.lock" 2>/dev/null)" = "$holder" ] && break; sleep 0.1; done
+for _ in $(seq 100); do [ "$(head -n1 "$WORK/shared/state-dir.lock" 2>/dev/null)" = "$holder" ] && break; sleep 0.1; done
 echo untouched >"$WORK/second.jsonl"
 rc=0
 run "$WORK/p.json" "$WORK/p-a.jsonl" "$WORK/second.jsonl" --state-dir "$WORK/shared" \
@@ -292,7 +292,7 @@ sed 's/"warmup": 10}/"warmup": 10, "max_keys": 1000}/' "$WORK/p.json" >"$WORK/re
 holder=$!
 exec 4>"$WORK/fifo2"
 head -n 100 "$WORK/p-a.jsonl" >&4
-for _ in $(seq 100); do [ "$(cat "$WORK/ren/state-dir.lock" 2>/dev/null)" = "$holder" ] && break; sleep 0.1; done
+for _ in $(seq 100); do [ "$(head -n1 "$WORK/ren/state-dir.lock" 2>/dev/null)" = "$holder" ] && break; sleep 0.1; done
 sed -i -e 's/"name": "state-dir"/"name": "renamed"/' -e 's/"max_keys": 1000/"max_keys": 2000/' \
     "$WORK/ren.json"
 # The lock is taken before the workers start; a SIGHUP while they do is
