@@ -245,6 +245,13 @@ struct plan {
     uint64_t entry_bytes; /* entry bytes once done */
 };
 
+/* The bounds a plan's evictions are for: WEIR_STATE_BY_*. */
+static int plan_bounds(const struct plan *p)
+{
+    return (p->by_keys ? WEIR_STATE_BY_KEYS : 0) |
+           (p->nevict > p->by_keys ? WEIR_STATE_BY_BYTES : 0);
+}
+
 static inline uint64_t bytes_with(const struct weir_state *s, uint64_t entry_bytes, uint64_t cap)
 {
     return entry_bytes + heap_size(cap * sizeof(struct slot)) + heap_size(sizeof *s);
@@ -316,8 +323,7 @@ static struct entry *insert_new(struct weir_state *s, uint64_t h, const void *ke
     s->evicted += p.nevict;
     s->pushed_out += p.nevict;
     if (p.nevict)
-        s->pushed_by =
-            (p.by_keys ? WEIR_STATE_BY_KEYS : 0) | (p.nevict > p.by_keys ? WEIR_STATE_BY_BYTES : 0);
+        s->pushed_by = plan_bounds(&p);
     if (s->tombs.count) {
         size_t i = tab_find(&s->tombs, h, key, klen);
         if (i != SIZE_MAX)
@@ -575,8 +581,7 @@ int weir_state_rebound(struct weir_state *s, const struct weir_state_conf *c)
     s->evicted += p.nevict;
     s->pushed_out += p.nevict;
     if (p.nevict)
-        s->pushed_by =
-            (p.by_keys ? WEIR_STATE_BY_KEYS : 0) | (p.nevict > p.by_keys ? WEIR_STATE_BY_BYTES : 0);
+        s->pushed_by = plan_bounds(&p);
     s->max_keys = c->max_keys;
     s->max_bytes = c->max_bytes;
     s->ttl_ms = c->ttl_ms;

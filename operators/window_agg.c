@@ -91,7 +91,7 @@ int64_t window_insert(void *v, const struct window_shape *s, int64_t t, const fl
                    : (h->flags & HEAD_GONE) && h->gone_ts <= t ? h->gone_ts
                                                                : WINDOW_NO_PREV;
     if (h->n == s->cap) { /* full: the oldest goes, and windows reaching it are truncated */
-        int64_t old = window_ts(v, s)[0];
+        int64_t old = ts[0];
         forget_front(h, old);
         if (!(h->flags & HEAD_TRUNC) || old > h->trunc_ts)
             h->trunc_ts = old;
