@@ -4,9 +4,11 @@
  * Each connection has at most one operation in flight (a read, then a write,
  * then a read that drains what the client still sends until it closes), so a
  * connection is freed only from that operation's completion. A sweep timer
- * enforces the deadlines: it shuts the socket down and cancels the pending
- * operation, whose completion then frees the slot. Workers are never
- * touched: /metrics reads their counters (metrics.h). */
+ * enforces the deadlines: it shuts the socket down, which completes the
+ * pending operation, whose completion then frees the slot. With the table
+ * full, a newcomer waits in the listen backlog while the longest-waiting idle
+ * connection is evicted the same way. Workers are never touched: /metrics
+ * reads their counters (metrics.h). */
 #include "engine/http.h"
 
 #include <arpa/inet.h>
@@ -27,6 +29,13 @@
 
 #define SWEEP_NS         (100ull * 1000000ull)
 #define DRAIN_TIMEOUT_NS (1000ull * 1000000ull)
+/* How long a connection holds its slot before a newcomer may take it when
+ * the table is full: one that is only draining after its response, soon; one
+ * that has not sent a whole head, after longer than any client on a working
+ * network needs, so that idle or slow connections cannot lock every other
+ * client out (health probes included) for the whole head timeout. */
+#define EVICT_DRAINING_NS (100ull * 1000000ull)
+#define EVICT_READING_NS  (2000ull * 1000000ull)
 
 enum conn_state { CONN_FREE, CONN_READING, CONN_WRITING, CONN_DRAINING };
 
@@ -37,6 +46,7 @@ struct conn {
     int pending; /* an operation is in flight */
     int killed;  /* shut down past its deadline: free on completion */
     uint64_t deadline;
+    uint64_t since; /* when it entered its state */
     struct weir_event ev;
     size_t rlen;
     char req[WEIR_HTTP_REQ_MAX];
@@ -59,7 +69,8 @@ struct weir_http {
     int stopping;
     struct weir_event accept_ev, sweep_ev, wake_ev;
     int accept_armed, sweep_armed, wake_armed;
-    int accept_paused; /* out of descriptors: the sweep accepts again */
+    int accept_paused; /* out of descriptors or slots: accepted again when
+                        * a connection ends, or by the sweep */
     struct weir_buf body;
     struct conn conns[WEIR_HTTP_MAX_CONNS];
     struct weir_http_usage usage; /* the thread's own; read after the join */
@@ -277,12 +288,15 @@ static void got_bytes(struct conn *c)
     conn_write(c);
 }
 
+static void accept_resume(struct weir_http *s);
+
 static void on_conn(struct weir_event *ev, int res)
 {
     struct conn *c = (struct conn *)((char *)ev - offsetof(struct conn, ev));
     c->pending = 0;
     if (c->killed || c->srv->stopping || res <= 0) {
         conn_free(c); /* the client closed, an error, a deadline, or the server stops */
+        accept_resume(c->srv);
         return;
     }
     switch (c->state) {
@@ -301,7 +315,8 @@ static void on_conn(struct weir_event *ev, int res)
          * that could destroy the response before the client reads it. */
         shutdown(c->fd, SHUT_WR);
         c->state = CONN_DRAINING;
-        c->deadline = weir_now_ns() + DRAIN_TIMEOUT_NS;
+        c->since = weir_now_ns();
+        c->deadline = c->since + DRAIN_TIMEOUT_NS;
         conn_read(c);
         break;
     case CONN_DRAINING: conn_read(c); break;
@@ -329,15 +344,21 @@ static void sweep(struct weir_http *s)
     }
 }
 
+/* Never called from on_accept itself, which arms the poll as it returns. */
+static void accept_resume(struct weir_http *s)
+{
+    if (s->accept_paused && !s->stopping && !s->accept_armed) {
+        s->accept_paused = 0;
+        s->accept_armed = weir_loop_poll(s->loop, s->lfd, POLLIN, &s->accept_ev) == 0;
+    }
+}
+
 static void on_sweep(struct weir_event *ev, int res)
 {
     struct weir_http *s = (struct weir_http *)((char *)ev - offsetof(struct weir_http, sweep_ev));
     s->sweep_armed = 0;
     sweep(s);
-    if (s->accept_paused && !s->stopping && !s->accept_armed) {
-        s->accept_paused = 0;
-        s->accept_armed = weir_loop_poll(s->loop, s->lfd, POLLIN, &s->accept_ev) == 0;
-    }
+    accept_resume(s);
     if (!s->stopping)
         s->sweep_armed = weir_loop_timer(s->loop, SWEEP_NS, &s->sweep_ev) == 0;
 }
@@ -350,6 +371,30 @@ static struct conn *conn_slot(struct weir_http *s)
     return NULL;
 }
 
+/* With every slot taken: shuts down the connection that has waited longest
+ * among those past their grace (draining ones first), unless an earlier
+ * eviction or deadline is freeing a slot already. */
+static void evict_one(struct weir_http *s)
+{
+    uint64_t now = weir_now_ns();
+    struct conn *victim = NULL;
+    for (int i = 0; i < WEIR_HTTP_MAX_CONNS; i++) {
+        struct conn *c = &s->conns[i];
+        if (c->killed)
+            return;
+        uint64_t grace = c->state == CONN_DRAINING  ? EVICT_DRAINING_NS
+                         : c->state == CONN_READING ? EVICT_READING_NS
+                                                    : UINT64_MAX;
+        if (grace == UINT64_MAX || now - c->since < grace)
+            continue;
+        if (!victim || (c->state == CONN_DRAINING && victim->state != CONN_DRAINING) ||
+            (c->state == victim->state && c->since < victim->since))
+            victim = c;
+    }
+    if (victim)
+        conn_kill(victim);
+}
+
 static void on_accept(struct weir_event *ev, int res)
 {
     struct weir_http *s = (struct weir_http *)((char *)ev - offsetof(struct weir_http, accept_ev));
@@ -357,6 +402,16 @@ static void on_accept(struct weir_event *ev, int res)
     if (s->stopping)
         return;
     for (int k = 0; k < 64; k++) { /* a bounded burst per turn */
+        struct conn *c = conn_slot(s);
+        if (!c) {
+            /* The newcomer waits in the backlog until a slot frees (a
+             * connection ends, or one past its grace is evicted now): no
+             * answer at once, as a 503 on /healthz would fail a probe that
+             * a short wait passes. */
+            evict_one(s);
+            s->accept_paused = 1;
+            return;
+        }
         int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
             /* The connection stays queued, so polling again at once would
@@ -367,21 +422,12 @@ static void on_accept(struct weir_event *ev, int res)
         }
         if (fd < 0)
             break;
-        struct conn *c = conn_slot(s);
-        if (!c) {
-            static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
-                                       "Retry-After: 1\r\nConnection: close\r\n\r\n";
-            if (send(fd, busy, sizeof busy - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-                /* the client is gone already */
-            }
-            close(fd);
-            continue;
-        }
         c->srv = s;
         c->fd = fd;
         c->state = CONN_READING;
         c->rlen = 0;
-        c->deadline = weir_now_ns() + WEIR_HTTP_HEAD_TIMEOUT_MS * 1000000ull;
+        c->since = weir_now_ns();
+        c->deadline = c->since + WEIR_HTTP_HEAD_TIMEOUT_MS * 1000000ull;
         conn_read(c);
     }
     s->accept_armed = weir_loop_poll(s->loop, s->lfd, POLLIN, &s->accept_ev) == 0;

@@ -3,8 +3,9 @@
  * own thread so that nothing a client does can stall a worker.
  *
  * GET and HEAD only, one request per connection (Connection: close), a fixed
- * request buffer per connection, a bounded number of connections (more are
- * answered 503 and closed at once), and deadlines: a client that has not sent
+ * request buffer per connection, a bounded number of connections (more wait
+ * in the listen backlog; an idle one is evicted for them after a grace), and
+ * deadlines: a client that has not sent
  * a whole request head within WEIR_HTTP_HEAD_TIMEOUT_MS, or not read its
  * response within WEIR_HTTP_WRITE_TIMEOUT_MS, is disconnected. */
 #ifndef WEIR_HTTP_H

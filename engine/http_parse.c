@@ -116,13 +116,16 @@ static int parse_header(const char *p, const char *e, struct weir_http_request *
 int weir_http_parse(const char *buf, size_t len, struct weir_http_request *req)
 {
     memset(req, 0, sizeof *req);
-    size_t hl = head_end(buf, len);
+    size_t lead = 0; /* RFC 9112 2.2: empty lines before the request line are ignored */
+    while (lead < len &&
+           (buf[lead] == '\n' || (buf[lead] == '\r' && lead + 1 < len && buf[lead + 1] == '\n')))
+        lead += buf[lead] == '\r' ? 2 : 1;
+    size_t hl = head_end(buf + lead, len - lead);
     if (!hl)
         return len >= WEIR_HTTP_REQ_MAX ? -431 : 0;
-    const char *p = buf, *end = buf + hl, *e;
+    hl += lead;
+    const char *p = buf + lead, *end = buf + hl, *e;
     int bad = 0;
-    while (p < end && (*p == '\r' || *p == '\n'))
-        p++; /* RFC 9112 2.2: empty lines before the request line are ignored */
     const char *line = p;
     p = line_next(p, end, &e, &bad);
     if (bad || p >= end)
