@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -348,8 +350,8 @@ static void sweep(struct weir_http *s)
 static void accept_resume(struct weir_http *s)
 {
     if (s->accept_paused && !s->stopping && !s->accept_armed) {
-        s->accept_paused = 0;
         s->accept_armed = weir_loop_poll(s->loop, s->lfd, POLLIN, &s->accept_ev) == 0;
+        s->accept_paused = !s->accept_armed; /* a full ring: the sweep tries again */
     }
 }
 
@@ -371,9 +373,26 @@ static struct conn *conn_slot(struct weir_http *s)
     return NULL;
 }
 
+/* Whether c may go for a newcomer: past its grace, and nothing lost by it.
+ * A reader whose bytes have arrived (their completion not yet seen) is being
+ * served; a drainer with response bytes not yet acknowledged, or request
+ * bytes unread (a close would reset the connection), may still lose its
+ * response. */
+static int evictable(const struct conn *c, uint64_t now)
+{
+    int n = 0, unsent = 0;
+    char byte;
+    if (c->state == CONN_READING)
+        return now - c->since >= EVICT_READING_NS &&
+               recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN;
+    return c->state == CONN_DRAINING && now - c->since >= EVICT_DRAINING_NS &&
+           ioctl(c->fd, SIOCOUTQ, &unsent) == 0 && unsent == 0 && ioctl(c->fd, FIONREAD, &n) == 0 &&
+           n == 0;
+}
+
 /* With every slot taken: shuts down the connection that has waited longest
- * among those past their grace (draining ones first), unless an earlier
- * eviction or deadline is freeing a slot already. */
+ * among those that may go (draining ones first), unless an earlier eviction
+ * or deadline is freeing a slot already. */
 static void evict_one(struct weir_http *s)
 {
     uint64_t now = weir_now_ns();
@@ -382,10 +401,7 @@ static void evict_one(struct weir_http *s)
         struct conn *c = &s->conns[i];
         if (c->killed)
             return;
-        uint64_t grace = c->state == CONN_DRAINING  ? EVICT_DRAINING_NS
-                         : c->state == CONN_READING ? EVICT_READING_NS
-                                                    : UINT64_MAX;
-        if (grace == UINT64_MAX || now - c->since < grace)
+        if (!evictable(c, now))
             continue;
         if (!victim || (c->state == CONN_DRAINING && victim->state != CONN_DRAINING) ||
             (c->state == victim->state && c->since < victim->since))
@@ -403,9 +419,11 @@ static void on_accept(struct weir_event *ev, int res)
         return;
     for (int k = 0; k < 64; k++) { /* a bounded burst per turn */
         struct conn *c = conn_slot(s);
+        if (!c && k > 0)
+            break; /* the poll says again whether anyone still waits */
         if (!c) {
             /* The newcomer waits in the backlog until a slot frees (a
-             * connection ends, or one past its grace is evicted now): no
+             * connection ends, or one that may go is evicted now): no
              * answer at once, as a 503 on /healthz would fail a probe that
              * a short wait passes. */
             evict_one(s);
@@ -431,6 +449,7 @@ static void on_accept(struct weir_event *ev, int res)
         conn_read(c);
     }
     s->accept_armed = weir_loop_poll(s->loop, s->lfd, POLLIN, &s->accept_ev) == 0;
+    s->accept_paused = !s->accept_armed;
 }
 
 static void on_wake(struct weir_event *ev, int res)
