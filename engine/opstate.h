@@ -164,6 +164,16 @@ const void *weir_op_state_peek(const struct weir_op *op, const struct weir_batch
 
 /* The store of a partition slot (created when create), or NULL. */
 struct weir_state *weir_op_state_part(struct weir_op *op, uint32_t part, int create);
+
+/* Record i's value when its key is held, neither created nor touched, else
+ * NULL: for a record the state counted already (weir_op_replayed). */
+static inline void *weir_op_state_find(struct weir_op *op, const struct weir_batch *b, uint32_t i)
+{
+    uint32_t klen;
+    const void *key = weir_op_state_key(op->keyed, b, i, &klen);
+    struct weir_state *s = weir_op_state_part(op, b->rec[i].part, 0);
+    return s ? weir_state_find(s, key, klen) : NULL;
+}
 void weir_op_state_drop(struct weir_op *op, uint32_t part);
 void weir_op_state_free(struct weir_op *op);
 

@@ -722,8 +722,8 @@ static int aggregate_process(struct weir_op *op, struct weir_batch *b)
                                     "aggregate: event time behind the watermark (late)", &wm);
         if (late < 0)
             return late;
-        if (late)
-            continue;
+        if (late || weir_op_replayed(op, r))
+            continue; /* a replayed record, late or not: the restored windows counted it */
         pi->touched = 1;
         int64_t max = st->late.max[r->part];
         int rc = sweep_if_full(op, b, i, pi, max);

@@ -37,7 +37,13 @@
  * a record behind it (or without an event time) goes to the dead-letter sink
  * (`late: dead`) or on untouched, outputs NaN and state unchanged (`pass`).
  * After a restart or a move the watermark starts from the restored keys'
- * newest event. */
+ * newest event.
+ *
+ * A replayed record (read again after an at-least-once restart, its event
+ * counted by the restored state) is not added again, late or not: its
+ * windows are read from what its key holds, so the state counts each event
+ * once and the record gets the figures of its first pass (plus any event of
+ * its key that came after it with a time at or before its own). */
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -582,6 +588,36 @@ static int window_record(struct weir_op *op, struct weir_batch *b, uint32_t i, i
     return 0;
 }
 
+/* Record i, replayed: its windows from its key's events as they are, the
+ * record's own among them (the first pass added it), nothing changed. */
+static void window_replayed(struct weir_op *op, struct weir_batch *b, uint32_t i)
+{
+    const struct window_conf *c = op->conf;
+    const struct window_shape *s = &c->shape;
+    void *v = weir_op_state_find(op, b, i);
+    if (!v)
+        return; /* its key is gone (evicted): no figures, as for a late record */
+    int64_t t = b->rec[i].ts_ms, hi = t - c->delay_ms, lo[WINDOW_MAX_SIZES];
+    for (uint32_t k = 0; k < c->nsizes; k++)
+        lo[k] = hi - c->size_ms[c->order[k]];
+    struct window_snap snap[WINDOW_MAX_SIZES];
+    window_scan(v, s, hi, lo, c->nsizes, snap, ((struct window_state *)op->state)->sets);
+    const struct window_head *h = v;
+    const int64_t *ts = window_ts(v, s);
+    uint32_t end = h->n; /* the events at or before t: the last is the record's own */
+    while (end > 0 && ts[end - 1] > t)
+        end--;
+    int64_t prev = end >= 2                                                ? ts[end - 2]
+                   : end == 1 && (h->flags & HEAD_GONE) && h->gone_ts <= t ? h->gone_ts
+                                                                           : WINDOW_NO_PREV;
+    double since = prev == WINDOW_NO_PREV ? c->empty_value : (double)(t - prev) / 1000.0;
+    float *row = weir_batch_row(b, i);
+    write_outputs(c, row, snap, since);
+    if (c->trunc_col >= 0)
+        row[c->trunc_col] =
+            (h->flags & HEAD_TRUNC) && h->trunc_ts > lo[c->nsizes - 1] ? 1.0f : 0.0f;
+}
+
 /* How many records ahead a key's value is asked for (its entry was asked
  * for further ahead by the engine, see weir_op_state_prefetch). */
 #define WINDOW_AHEAD 8u
@@ -597,6 +633,10 @@ static int window_process(struct weir_op *op, struct weir_batch *b)
             continue;
         if (weir_late_recall(&st->late, op, r->part, newest_event) < 0)
             return -ENOMEM;
+        if (r->ts_ms >= 0 && weir_op_replayed(op, r)) {
+            window_replayed(op, b, i);
+            continue;
+        }
         int64_t wm;
         int late = weir_late_screen(&st->late, op, b, i, c->lateness_ms, c->late == LATE_DEAD,
                                     "window: the record has no event time",
