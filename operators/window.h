@@ -160,7 +160,8 @@ void window_prefetch(const void *v, const struct window_shape *s);
 /* Removes the events with ts <= horizon from the front. */
 void window_prune(void *v, const struct window_shape *s, int64_t horizon);
 /* Inserts an event after every event with ts <= its ts; when the key is
- * full the oldest event is dropped first (remembered in trunc_ts). Returns
+ * full the oldest event is dropped first (remembered in trunc_ts), which is
+ * the one being inserted when it is older than every event kept. Returns
  * the ts of the key's event before it, found before that drop (which would
  * hide it from a late ts), or gone_ts when the events before it are gone;
  * WINDOW_NO_PREV when there was none. */

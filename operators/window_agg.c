@@ -90,6 +90,13 @@ int64_t window_insert(void *v, const struct window_shape *s, int64_t t, const fl
     int64_t prev = pos > 0                                     ? ts[pos - 1]
                    : (h->flags & HEAD_GONE) && h->gone_ts <= t ? h->gone_ts
                                                                : WINDOW_NO_PREV;
+    if (h->n == s->cap && pos == 0) { /* full, and t older than every event kept: t goes */
+        forget_front(h, t);
+        if (!(h->flags & HEAD_TRUNC) || t > h->trunc_ts)
+            h->trunc_ts = t;
+        h->flags |= HEAD_TRUNC;
+        return prev;
+    }
     if (h->n == s->cap) { /* full: the oldest goes, and windows reaching it are truncated */
         int64_t old = ts[0];
         forget_front(h, old);

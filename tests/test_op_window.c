@@ -470,6 +470,39 @@ static void test_late_into_full(void)
     h_pipe_free(&p);
 }
 
+/* A record older than every event of a full key is the oldest: it is the
+ * one that goes (it used to push out 10 s, newer than itself, so the record
+ * at 15 s had its since_last from 5 s). */
+static void test_older_into_full(void)
+{
+    struct h_pipe p;
+    struct h_op h;
+    h_pipe_init(&p);
+    p.lateness_ms = 30000;
+    int xc = h_feature(&p, "x", 0);
+    CHECK(h_build(&h, &weir_op_window,
+                  "{\"sizes\": \"10s\", \"max_events\": 3, \"truncated_out\": \"cut\", "
+                  "\"aggregates\": [{\"agg\": \"count\", \"out\": \"n\"}, "
+                  "{\"agg\": \"since_last\", \"out\": \"gap\"}]}",
+                  &p, 1) == 0);
+    int n = weir_schema_find_feature(&p.schema, "n"),
+        gap = weir_schema_find_feature(&p.schema, "gap");
+    int cut = weir_schema_find_feature(&p.schema, "cut");
+    struct weir_batch_pool *pool = h_pool(&p, 8);
+    struct weir_batch *b = weir_batch_get(pool);
+    const int64_t ts[] = {10000, 20000, 30000, 5000, 15000};
+    for (int i = 0; i < 5; i++)
+        b->rec[h_push_value(b, xc, 1)].ts_ms = ts[i];
+    CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+    float *old = weir_batch_row(b, 3), *row = weir_batch_row(b, 4);
+    CHECK(old[n] == 0.0f && isnan(old[gap]) && old[cut] == 1.0f);  /* itself not kept */
+    CHECK(row[n] == 1.0f && row[gap] == 5.0f && row[cut] == 1.0f); /* 10 s made room for it */
+    weir_batch_put(b);
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
 /* Half a stream, snapshot, a fresh instance restores and does the rest: the
  * same outputs, bit for bit, as one uninterrupted run. */
 static void test_snapshot(void)
@@ -648,6 +681,7 @@ int main(void)
     test_restored_watermark();
     test_replayed();
     test_late_into_full();
+    test_older_into_full();
     test_prepare_errors();
     test_names();
     test_overflow();
