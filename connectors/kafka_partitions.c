@@ -200,6 +200,20 @@ static int ckpt_mark(struct kckpt *k)
     return 1;
 }
 
+static void ckpt_quiesced(struct weir_worker *w, void *ctx);
+
+/* A checkpoint's state is taken once the operators hold nothing and every
+ * output is acknowledged, taking no input meanwhile: saved state never
+ * reflects an output that a crash could still lose (an aggregate's window,
+ * deleted from its state once written, would never be written again). */
+static void ckpt_queue(struct kafka_source *ks, int why)
+{
+    ks->ckpt_busy = 1;
+    ks->ckpt_holding = 1;
+    ks->ckpt_q = (struct weir_quiesce){.done = ckpt_quiesced, .ctx = ks, .why = why, .acked = 1};
+    weir_worker_quiesce(ks->s->worker, &ks->ckpt_q);
+}
+
 static void ckpt_done(struct weir_ticket *t)
 {
     struct kckpt *k = (struct kckpt *)((char *)t - offsetof(struct kckpt, t));
@@ -217,9 +231,7 @@ static void ckpt_done(struct weir_ticket *t)
          * taken after it began, so one more, the last */
         ks->ckpt_again = 0;
         ks_ckpt_covered(ks);
-        ks->ckpt_busy = 1;
-        ks->ckpt_q = (struct weir_quiesce){.done = ckpt_quiesced, .ctx = ks, .why = WEIR_FLUSH_END};
-        weir_worker_quiesce(ks->s->worker, &ks->ckpt_q);
+        ckpt_queue(ks, WEIR_FLUSH_END);
         return;
     }
     if (ks->ckpt_final) { /* the last one, at stop: the source may finish now */
@@ -264,6 +276,9 @@ void ks_ckpt_covered(struct kafka_source *ks)
 static void ckpt_quiesced(struct weir_worker *w, void *ctx)
 {
     struct kafka_source *ks = ctx;
+    ks->ckpt_holding = 0;
+    if (!w->failed && !ks->closing)
+        ks_wake_self(ks); /* ks_drain() took nothing since the checkpoint began */
     if (w->failed || ks->closing) {
         ks->ckpt_busy = 0;
         if (ks->ckpt_final && !w->failed)
@@ -310,19 +325,15 @@ int ks_ckpt_final(struct kafka_source *ks)
         ks->ckpt_again = 1; /* ckpt_done starts the last one after it */
         return 1;
     }
-    ks->ckpt_busy = 1;
     ks_flush_batch(ks);
-    ks->ckpt_q = (struct weir_quiesce){.done = ckpt_quiesced, .ctx = ks, .why = WEIR_FLUSH_END};
-    weir_worker_quiesce(ks->s->worker, &ks->ckpt_q);
+    ckpt_queue(ks, WEIR_FLUSH_END);
     return 1;
 }
 
 static void ckpt_start(struct kafka_source *ks)
 {
-    ks->ckpt_busy = 1;
     ks_flush_batch(ks);
-    ks->ckpt_q = (struct weir_quiesce){.done = ckpt_quiesced, .ctx = ks, .why = WEIR_FLUSH_COMMIT};
-    weir_worker_quiesce(ks->s->worker, &ks->ckpt_q);
+    ckpt_queue(ks, WEIR_FLUSH_COMMIT);
 }
 
 void ks_ckpt_maybe(struct kafka_source *ks)

@@ -291,9 +291,10 @@ void ks_drain(struct kafka_source *ks)
     /* a reload's new producer still initializing transactions, off the
      * loop: nothing is taken until it is through (the tick looks again) */
     int starting = ks->txn && weir_kafka_txn_starting(ks->txn);
-    if (!ks->committing && !ks->held && !starting && !weir_worker_should_pause(w))
+    if (!ks->committing && !ks->ckpt_holding && !ks->held && !starting &&
+        !weir_worker_should_pause(w))
         feed_waiting(ks);
-    while (!ks->stopping && !w->failed && !ks->committing && !starting) {
+    while (!ks->stopping && !w->failed && !ks->committing && !ks->ckpt_holding && !starting) {
         int waiting = weir_worker_should_pause(w);
         if (waiting) {
             if (!ks->wait_resume)

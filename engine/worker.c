@@ -460,11 +460,15 @@ void weir_worker_quiesce(struct weir_worker *w, struct weir_quiesce *q)
         w->ops[k].flush_asked = 0;
 }
 
+static int flush_sinks(struct weir_worker *w);
+
 /* Asks each holding operator, in chain order, to flush; an operator that
  * holds again after it was asked (its input came from an upstream flush) is
- * asked again. Returns 1 when nothing is held any more. */
-static int quiesce_step(struct weir_worker *w, int why)
+ * asked again. Returns 1 when nothing is held any more (and, when q asks,
+ * no output is in flight). */
+static int quiesce_step(struct weir_worker *w, const struct weir_quiesce *q)
 {
+    int why = q->why;
     int holding = 0;
     for (size_t k = 0; k < w->nops && !w->failed; k++) {
         struct weir_op *op = &w->ops[k];
@@ -487,12 +491,16 @@ static int quiesce_step(struct weir_worker *w, int why)
     for (size_t k = 0; why == WEIR_FLUSH_COMMIT && !w->failed && k < w->nsinks; k++)
         if (w->sinks[k] && w->sinks[k]->type->backlog && w->sinks[k]->type->backlog(w->sinks[k]))
             return 0;
-    return 1;
+    /* A checkpoint of at-least-once state: an output the state reflects (an
+     * aggregate's window, deleted once written) must not be lost to a crash
+     * after the state was saved, as the restored state would not make it
+     * again. */
+    return !q->acked || w->failed || flush_sinks(w) == 0;
 }
 
 static void quiesce_serve(struct weir_worker *w)
 {
-    while (w->quiescing && quiesce_step(w, w->quiescing->why)) {
+    while (w->quiescing && quiesce_step(w, w->quiescing)) {
         struct weir_quiesce *q = w->quiescing;
         w->quiescing = q->next;
         q->done(w, q->ctx);

@@ -63,7 +63,8 @@ struct weir_route_ticket; /* worker.c */
 struct weir_quiesce {
     void (*done)(struct weir_worker *w, void *ctx);
     void *ctx;
-    int why; /* enum weir_flush_why */
+    int why;   /* enum weir_flush_why */
+    int acked; /* and every output acknowledged (the caller stops taking input meanwhile) */
     struct weir_quiesce *next;
 };
 

@@ -589,20 +589,25 @@ static int window_record(struct weir_op *op, struct weir_batch *b, uint32_t i, i
 }
 
 /* Record i, replayed: its windows from its key's events as they are, the
- * record's own among them (the first pass added it), nothing changed. */
+ * record's own among them (the first pass added it), nothing changed. What
+ * the key no longer holds cannot be counted again: a window reaching back
+ * past an event removed since (cut once no later window needed it) gets no
+ * figures, nor does the record when its own event is gone, as for a late
+ * record. */
 static void window_replayed(struct weir_op *op, struct weir_batch *b, uint32_t i)
 {
     const struct window_conf *c = op->conf;
     const struct window_shape *s = &c->shape;
-    void *v = weir_op_state_find(op, b, i);
-    if (!v)
-        return; /* its key is gone (evicted): no figures, as for a late record */
-    int64_t t = b->rec[i].ts_ms, hi = t - c->delay_ms, lo[WINDOW_MAX_SIZES];
+    const struct window_head *h = weir_op_state_find(op, b, i);
+    int64_t t = b->rec[i].ts_ms;
+    if (!h || ((h->flags & HEAD_GONE) && h->gone_ts >= t))
+        return;
+    void *v = (void *)(uintptr_t)h;
+    int64_t hi = t - c->delay_ms, lo[WINDOW_MAX_SIZES];
     for (uint32_t k = 0; k < c->nsizes; k++)
         lo[k] = hi - c->size_ms[c->order[k]];
     struct window_snap snap[WINDOW_MAX_SIZES];
     window_scan(v, s, hi, lo, c->nsizes, snap, ((struct window_state *)op->state)->sets);
-    const struct window_head *h = v;
     const int64_t *ts = window_ts(v, s);
     uint32_t end = h->n; /* the events at or before t: the last is the record's own */
     while (end > 0 && ts[end - 1] > t)
@@ -613,6 +618,10 @@ static void window_replayed(struct weir_op *op, struct weir_batch *b, uint32_t i
     double since = prev == WINDOW_NO_PREV ? c->empty_value : (double)(t - prev) / 1000.0;
     float *row = weir_batch_row(b, i);
     write_outputs(c, row, snap, since);
+    for (uint32_t k = 0; k < c->nsizes; k++) /* lo descends: from the first short, all are */
+        for (uint32_t a = 0; (h->flags & HEAD_GONE) && h->gone_ts > lo[k] && a < c->naggs; a++)
+            if (c->agg[a].kind != AGG_SINCE_LAST)
+                row[c->agg[a].out_col[c->order[k]]] = NAN;
     if (c->trunc_col >= 0)
         row[c->trunc_col] =
             (h->flags & HEAD_TRUNC) && h->trunc_ts > lo[c->nsizes - 1] ? 1.0f : 0.0f;

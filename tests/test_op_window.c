@@ -380,17 +380,18 @@ static void test_restored_watermark(void)
     h_pipe_free(&p);
 }
 
-static int replayed_below_2(void *ctx, uint32_t part, int64_t offset)
+static int replayed_below_4(void *ctx, uint32_t part, int64_t offset)
 {
     (void)ctx, (void)part;
-    return offset < 2;
+    return offset < 4;
 }
 
 /* After an at-least-once restart the records the restored state counted come
- * again (offsets 0 and 1): neither is added twice, so the next record's
- * window counts each event once (it counted 20 s twice), and each gets its
- * windows from the state, the one behind the restored watermark too (it had
- * NaN). */
+ * again (offsets 0 to 3): none is added twice, so the next record's window
+ * counts each event once (it counted 40 s twice), and each gets its windows
+ * from the state: 38.5 s, behind the restored watermark, too (it had NaN);
+ * 10 s and 20 s none, as their events were cut (at 38.5 s) before the
+ * restart, not a count of what is left. */
 static void test_replayed(void)
 {
     struct h_pipe p;
@@ -405,18 +406,17 @@ static void test_replayed(void)
     CHECK(h_clone(&c, &a) == 0);
     int n = weir_schema_find_feature(&p.schema, "n"),
         gap = weir_schema_find_feature(&p.schema, "gap");
-    struct weir_batch_pool *pool = h_pool(&p, 8);
-    static const struct weir_op_engine replaying = {.replayed = replayed_below_2};
-    const int64_t ts[] = {10000, 20000, 10000, 20000, 21000};
-    const int64_t offset[] = {0, 1, 0, 1, 2};
+    struct weir_batch_pool *pool = h_pool(&p, 16);
+    static const struct weir_op_engine replaying = {.replayed = replayed_below_4};
+    const int64_t ts[] = {10000, 20000, 38500, 40000, 10000, 20000, 38500, 40000, 41000};
     struct weir_batch *b = NULL;
     for (int run = 0; run < 2; run++) {
         b = weir_batch_get(pool);
-        for (int j = run * 2; j < (run ? 5 : 2); j++) {
+        for (int j = run * 4; j < (run ? 9 : 4); j++) {
             int k = h_push_value(b, xc, 1);
             b->rec[k].ts_ms = ts[j];
             b->rec[k].partition = 0;
-            b->rec[k].offset = offset[j];
+            b->rec[k].offset = j % 4 + (j == 8 ? 4 : 0);
         }
         struct h_op *op = run ? &c : &a;
         CHECK(op->type->process(&op->op, b) == WEIR_OP_CONTINUE);
@@ -426,12 +426,15 @@ static void test_replayed(void)
         CHECK(h_move_state(&a, &c, 0) == 0);
         c.op.engine = &replaying;
     }
-    for (uint32_t i = 0; i < 3; i++)
+    float *row[5];
+    for (uint32_t i = 0; i < 5; i++) {
         CHECK(weir_record_live(&b->rec[i]));
-    float *row0 = weir_batch_row(b, 0), *row1 = weir_batch_row(b, 1), *row2 = weir_batch_row(b, 2);
-    CHECK(row0[n] == 1.0f && isnan(row0[gap]));   /* as the first time: itself; nothing before */
-    CHECK(row1[n] == 1.0f && row1[gap] == 10.0f); /* (10 s, 20 s]: itself, once */
-    CHECK(row2[n] == 2.0f && row2[gap] == 1.0f);  /* 20 s and 21 s */
+        row[i] = weir_batch_row(b, i);
+    }
+    CHECK(isnan(row[0][n]) && isnan(row[0][gap]) && isnan(row[1][n]) && isnan(row[1][gap]));
+    CHECK(row[2][n] == 1.0f && row[2][gap] == 18.5f); /* as the first time: itself; since 20 s */
+    CHECK(row[3][n] == 2.0f && row[3][gap] == 1.5f);  /* (30 s, 40 s]: 38.5 s and itself, once */
+    CHECK(row[4][n] == 3.0f && row[4][gap] == 1.0f);  /* 38.5 s, 40 s and 41 s */
     weir_batch_put(b);
     weir_batch_pool_free(pool);
     h_free_clone(&c);

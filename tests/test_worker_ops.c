@@ -138,6 +138,13 @@ static void test_quiesced(struct weir_worker *ww, void *ctx)
     (*(int *)ctx)++;
 }
 
+/* At a quiesce that asked for acknowledged outputs: what the sink still has
+ * in flight then (it must be nothing). */
+static void test_quiesced_acked(struct weir_worker *ww, void *ctx)
+{
+    *(int *)ctx = ww->sinks[0]->type->flush(ww->sinks[0]);
+}
+
 static int count_lines(const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -260,6 +267,21 @@ int main(void)
         CHECK(quiesced == 0); /* never from inside the call */
         STEP_UNTIL(&w, quiesced);
         CHECK(quiesced == 1 && probe.flushes == 1 && op->held == 0);
+
+        /* 4b. one that asks for acknowledged outputs (an at-least-once
+         * checkpoint) waits for the sink too: it came back with the lines
+         * still being written */
+        probe.mode = MODE_EVENT; /* its event fired in 3: it passes records on */
+        weir_worker_dispatch(&w, records(&w, 50, 3000, 0), NULL);
+        int inflight = -1;
+        struct weir_quiesce q3 = {
+            .done = test_quiesced_acked, .ctx = &inflight, .why = WEIR_FLUSH_COMMIT, .acked = 1};
+        weir_worker_quiesce(&w, &q3);
+        /* without waiting: the quiesce ends in the turn's hook, and nothing
+         * may come after it to end a wait */
+        for (uint64_t t0 = weir_now_ns(); inflight < 0 && weir_now_ns() - t0 < 2000000000ull;)
+            weir_loop_step(w.loop, 1);
+        CHECK(inflight == 0);
         weir_worker_source_finished(&w);
         CHECK(weir_worker_run(&w) == 0);
     }
