@@ -277,8 +277,14 @@ static void ckpt_quiesced(struct weir_worker *w, void *ctx)
 {
     struct kafka_source *ks = ctx;
     ks->ckpt_holding = 0;
-    if (!w->failed && !ks->closing)
+    if (!w->failed && !ks->closing) {
+        if (ks->wait_resume && !weir_worker_should_pause(w)) { /* waited for the hold only */
+            ks->wait_resume = 0;
+            ks->wait_since = 0;
+            ks_unpause(ks);
+        }
         ks_wake_self(ks); /* ks_drain() took nothing since the checkpoint began */
+    }
     if (w->failed || ks->closing) {
         ks->ckpt_busy = 0;
         if (ks->ckpt_final && !w->failed)

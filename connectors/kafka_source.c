@@ -294,8 +294,11 @@ void ks_drain(struct kafka_source *ks)
     if (!ks->committing && !ks->ckpt_holding && !ks->held && !starting &&
         !weir_worker_should_pause(w))
         feed_waiting(ks);
-    while (!ks->stopping && !w->failed && !ks->committing && !ks->ckpt_holding && !starting) {
-        int waiting = weir_worker_should_pause(w);
+    while (!ks->stopping && !w->failed && !ks->committing && !starting) {
+        /* a checkpoint's hold waits as a busy sink does: lasting, the
+         * partitions pause and the queue is served for its events (a
+         * rebalance, the poll interval) */
+        int waiting = weir_worker_should_pause(w) || ks->ckpt_holding;
         if (waiting) {
             if (!ks->wait_resume)
                 ks->wait_since = weir_now_ns();

@@ -133,8 +133,9 @@ struct kafka_source {
     struct kckpt *ckpt;          /* at-least-once: the checkpoint in flight, or NULL */
     struct weir_quiesce ckpt_q;
     int ckpt_busy;
-    int ckpt_holding;            /* ks_drain() takes nothing until the checkpoint's state is
-                                  * taken: its outputs are being acknowledged */
+    int ckpt_holding;            /* ks_drain() waits, as for a busy sink, until the
+                                  * checkpoint's state is taken: its outputs are being
+                                  * acknowledged */
     uint64_t ckpt_last;          /* when the last checkpoint began (ns) */
     int ckpt_final;              /* at stop: 1 the last checkpoint runs, 2 it is done */
     int ckpt_again;              /* at stop: one was in flight, the last one follows it */

@@ -156,8 +156,14 @@ int64_t weir_op_watermark(struct weir_op *op, uint32_t part);
 /* 1 when record r is read again after a restart under at-least-once and the
  * restored state already counted it (its offset is below what the state's
  * last checkpoint covered): judged against that state it would look late or
- * a duplicate of itself. */
-int weir_op_replayed(struct weir_op *op, const struct weir_record *r);
+ * a duplicate of itself. Inline: window asks for every record. */
+static inline int weir_op_replayed(struct weir_op *op, const struct weir_record *r)
+{
+    /* a Kafka message; a record an operator made (an aggregate's window,
+     * partition -1) is none */
+    return r->partition >= 0 && r->offset >= 0 && op->engine && op->engine->replayed &&
+           op->engine->replayed(op->engine->ctx, r->part, r->offset);
+}
 /* Processing-time: fires after delay_ms. Event-time: fires when part's
  * watermark reaches at_ms. A timer is armed once at a time. */
 int weir_op_timer_processing(struct weir_op *op, struct weir_op_timer *t, uint64_t delay_ms);

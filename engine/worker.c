@@ -494,8 +494,9 @@ static int quiesce_step(struct weir_worker *w, const struct weir_quiesce *q)
     /* A checkpoint of at-least-once state: an output the state reflects (an
      * aggregate's window, deleted once written) must not be lost to a crash
      * after the state was saved, as the restored state would not make it
-     * again. */
-    return !q->acked || w->failed || flush_sinks(w) == 0;
+     * again. Not at a stop, which a sink that never answers must not hold
+     * up: the drain after it waits for the outputs, up to its limit. */
+    return !q->acked || w->failed || w->stop_requested || flush_sinks(w) == 0;
 }
 
 static void quiesce_serve(struct weir_worker *w)

@@ -667,14 +667,6 @@ int64_t weir_op_watermark(struct weir_op *op, uint32_t part)
                                                : INT64_MIN;
 }
 
-int weir_op_replayed(struct weir_op *op, const struct weir_record *r)
-{
-    /* a Kafka message; a record an operator made (an aggregate's window,
-     * partition -1) is none */
-    return r->partition >= 0 && r->offset >= 0 && op->engine && op->engine->replayed &&
-           op->engine->replayed(op->engine->ctx, r->part, r->offset);
-}
-
 int weir_worker_replayed(void *ctx, uint32_t part, int64_t offset)
 {
     const struct weir_worker *w = ctx;

@@ -592,8 +592,8 @@ static int window_record(struct weir_op *op, struct weir_batch *b, uint32_t i, i
  * record's own among them (the first pass added it), nothing changed. What
  * the key no longer holds cannot be counted again: a window reaching back
  * past an event removed since (cut once no later window needed it) gets no
- * figures, nor does the record when its own event is gone, as for a late
- * record. */
+ * figures, nor does the record when its own event is gone or was never kept
+ * (late the first time), as for a late record. */
 static void window_replayed(struct weir_op *op, struct weir_batch *b, uint32_t i)
 {
     const struct window_conf *c = op->conf;
@@ -612,6 +612,8 @@ static void window_replayed(struct weir_op *op, struct weir_batch *b, uint32_t i
     uint32_t end = h->n; /* the events at or before t: the last is the record's own */
     while (end > 0 && ts[end - 1] > t)
         end--;
+    if (end == 0 || ts[end - 1] != t)
+        return; /* not kept the first time (late): none now either */
     int64_t prev = end >= 2                                                ? ts[end - 2]
                    : end == 1 && (h->flags & HEAD_GONE) && h->gone_ts <= t ? h->gone_ts
                                                                            : WINDOW_NO_PREV;
