@@ -606,14 +606,14 @@ static void window_replayed(struct weir_op *op, struct weir_batch *b, uint32_t i
     int64_t hi = t - c->delay_ms, lo[WINDOW_MAX_SIZES];
     for (uint32_t k = 0; k < c->nsizes; k++)
         lo[k] = hi - c->size_ms[c->order[k]];
-    struct window_snap snap[WINDOW_MAX_SIZES];
-    window_scan(v, s, hi, lo, c->nsizes, snap, ((struct window_state *)op->state)->sets);
     const int64_t *ts = window_ts(v, s);
     uint32_t end = h->n; /* the events at or before t: the last is the record's own */
     while (end > 0 && ts[end - 1] > t)
         end--;
     if (end == 0 || ts[end - 1] != t)
         return; /* not kept the first time (late): none now either */
+    struct window_snap snap[WINDOW_MAX_SIZES];
+    window_scan(v, s, hi, lo, c->nsizes, snap, ((struct window_state *)op->state)->sets);
     int64_t prev = end >= 2                                                ? ts[end - 2]
                    : end == 1 && (h->flags & HEAD_GONE) && h->gone_ts <= t ? h->gone_ts
                                                                            : WINDOW_NO_PREV;

@@ -315,17 +315,26 @@ static void test_spike_leaves(void)
     h_pipe_free(&p);
 }
 
+/* A window operator of conf over feature x ("x"'s column returned), with
+ * lateness_ms allowed. */
+static int window_of(struct h_pipe *p, struct h_op *h, int64_t lateness_ms, const char *conf)
+{
+    h_pipe_init(p);
+    p->lateness_ms = lateness_ms;
+    int xc = h_feature(p, "x", 0);
+    CHECK(h_build(h, &weir_op_window, conf, p, 1) == 0);
+    return xc;
+}
+
 /* late: pass leaves late records alive and untouched, and out of the state. */
 static void test_late_pass(void)
 {
     struct h_pipe p;
     struct h_op h;
-    h_pipe_init(&p);
-    p.lateness_ms = 1000;
-    int xc = h_feature(&p, "x", 0);
-    CHECK(h_build(&h, &weir_op_window,
+    int xc =
+        window_of(&p, &h, 1000,
                   "{\"sizes\": \"1h\", \"late\": \"pass\", \"aggregates\": [{\"agg\": \"count\", "
-                  "\"out\": \"n\"}]}", &p, 1) == 0);
+                  "\"out\": \"n\"}]}");
     int n = weir_schema_find_feature(&p.schema, "n");
     struct weir_batch_pool *pool = h_pool(&p, 8);
     struct weir_batch *b = weir_batch_get(pool);
@@ -351,12 +360,9 @@ static void test_restored_watermark(void)
 {
     struct h_pipe p;
     struct h_op a, c;
-    h_pipe_init(&p);
-    p.lateness_ms = 1000;
-    int xc = h_feature(&p, "x", 0);
-    CHECK(h_build(&a, &weir_op_window,
-                  "{\"sizes\": \"10s\", \"aggregates\": [{\"agg\": \"count\", \"out\": \"n\"}]}",
-                  &p, 1) == 0);
+    int xc =
+        window_of(&p, &a, 1000,
+                  "{\"sizes\": \"10s\", \"aggregates\": [{\"agg\": \"count\", \"out\": \"n\"}]}");
     CHECK(h_clone(&c, &a) == 0);
     int n = weir_schema_find_feature(&p.schema, "n");
     struct weir_batch_pool *pool = h_pool(&p, 8);
@@ -397,13 +403,10 @@ static void test_replayed(void)
 {
     struct h_pipe p;
     struct h_op a, c;
-    h_pipe_init(&p);
-    p.lateness_ms = 1000;
-    int xc = h_feature(&p, "x", 0);
-    CHECK(h_build(&a, &weir_op_window,
+    int xc =
+        window_of(&p, &a, 1000,
                   "{\"sizes\": \"10s\", \"aggregates\": [{\"agg\": \"count\", \"out\": \"n\"}, "
-                  "{\"agg\": \"since_last\", \"out\": \"gap\"}]}",
-                  &p, 1) == 0);
+                  "{\"agg\": \"since_last\", \"out\": \"gap\"}]}");
     CHECK(h_clone(&c, &a) == 0);
     int n = weir_schema_find_feature(&p.schema, "n"),
         gap = weir_schema_find_feature(&p.schema, "gap");
@@ -451,13 +454,9 @@ static void test_late_into_full(void)
 {
     struct h_pipe p;
     struct h_op h;
-    h_pipe_init(&p);
-    p.lateness_ms = 10000;
-    int xc = h_feature(&p, "x", 0);
-    CHECK(h_build(&h, &weir_op_window,
-                  "{\"sizes\": \"10s\", \"max_events\": 2, \"aggregates\": [{\"agg\": "
-                  "\"since_last\", \"out\": \"gap\"}]}",
-                  &p, 1) == 0);
+    int xc = window_of(&p, &h, 10000,
+                       "{\"sizes\": \"10s\", \"max_events\": 2, \"aggregates\": [{\"agg\": "
+                       "\"since_last\", \"out\": \"gap\"}]}");
     int gap = weir_schema_find_feature(&p.schema, "gap");
     struct weir_batch_pool *pool = h_pool(&p, 8);
     struct weir_batch *b = weir_batch_get(pool);
@@ -482,14 +481,10 @@ static void test_older_into_full(void)
 {
     struct h_pipe p;
     struct h_op h;
-    h_pipe_init(&p);
-    p.lateness_ms = 30000;
-    int xc = h_feature(&p, "x", 0);
-    CHECK(h_build(&h, &weir_op_window,
-                  "{\"sizes\": \"10s\", \"max_events\": 3, \"truncated_out\": \"cut\", "
-                  "\"aggregates\": [{\"agg\": \"count\", \"out\": \"n\"}, "
-                  "{\"agg\": \"since_last\", \"out\": \"gap\"}]}",
-                  &p, 1) == 0);
+    int xc = window_of(&p, &h, 30000,
+                       "{\"sizes\": \"10s\", \"max_events\": 3, \"truncated_out\": \"cut\", "
+                       "\"aggregates\": [{\"agg\": \"count\", \"out\": \"n\"}, "
+                       "{\"agg\": \"since_last\", \"out\": \"gap\"}]}");
     int n = weir_schema_find_feature(&p.schema, "n"),
         gap = weir_schema_find_feature(&p.schema, "gap");
     int cut = weir_schema_find_feature(&p.schema, "cut");
