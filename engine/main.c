@@ -517,13 +517,21 @@ static int state_dir_take(const struct cli *c, struct weir_pipeline *pl)
                      pl->state_topic);
         return -1;
     }
+    pl->state_dir = c->state_dir; /* a reload that adds keyed state is refused (reload.c) */
+    if (!pl->keyed_at_start) {
+        /* Nothing to save: no lock either, so that copies of a stateless
+         * pipeline (one service unit passes --state-dir to any) run side
+         * by side. */
+        weir_log(WEIR_LOG_INFO, "--state-dir %s is not used: the pipeline keeps no keyed state",
+                 c->state_dir);
+        return -1;
+    }
     struct weir_error err = {0};
     int fd = weir_state_dir_claim(c->state_dir, pl->name, &err);
     if (fd < 0) {
         weir_log(WEIR_LOG_ERROR, "%s: %s", c->pipeline, err.msg);
         return -2;
     }
-    pl->state_dir = c->state_dir;
     return fd;
 }
 

@@ -24,6 +24,8 @@
 #      version 1 file (from before the end marker) is still read.
 #  14. Two pipeline names that map to the same file names ("a.b", "a_b") do
 #      not share state: the second is refused, naming the first.
+#  15. A pipeline without keyed state takes no lock: two runs of it share the
+#      directory at once, and nothing is written there.
 set -euo pipefail
 SRC=${WEIR_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 WEIR=${WEIR_BIN:-$SRC/build/weir}
@@ -408,6 +410,35 @@ if run "$WORK/p.json" "$WORK/p-b.jsonl" "$WORK/n3.jsonl" --state-dir "$WORK/name
     ok "with the lock removed, a renamed pipeline carries the state on"
 else
     bad "a_b after the lock was removed: $(cat "$WORK/err.txt")"
+fi
+
+# 15. Nothing to save, nothing to lock: a second run of a stateless pipeline
+# on the directory goes through while the first still runs (it was refused
+# as "in use"), and neither leaves a file there.
+cat >"$WORK/stateless.json" <<JSON
+{"name": "stateless",
+ "source": {"type": "file", "path": "$WORK/p.jsonl"},
+ "operators": [{"type": "extract", "fields": {"v": "/v"}}, {"type": "filter", "keep": "v > 20"}],
+ "sinks": [{"type": "file", "path": "$WORK/out.jsonl"}]}
+JSON
+mkdir "$WORK/free"
+"$WEIR" run "$WORK/stateless.json" --set source.path=- --set sinks[0].path="$WORK/sl-held.jsonl" \
+    --state-dir "$WORK/free" <"$WORK/fifo" 2>"$WORK/sl-err.txt" &
+holder=$!
+exec 4>"$WORK/fifo"
+for _ in $(seq 100); do grep -q "is not used" "$WORK/sl-err.txt" 2>/dev/null && break; sleep 0.1; done
+rc=0
+run "$WORK/stateless.json" "$WORK/p.jsonl" "$WORK/sl.jsonl" --state-dir "$WORK/free" \
+    2>"$WORK/err.txt" || rc=$?
+exec 4>&-
+wait "$holder" || rc=$?
+holder=
+want=$(awk -F'"v":' '{ split($2, a, "}"); if (a[1] + 0 > 20) n++ } END { print n }' "$WORK/p.jsonl")
+if ((rc == 0)) && [ "$(wc -l <"$WORK/sl.jsonl")" = "$want" ] && [ -z "$(ls -A "$WORK/free")" ] &&
+    grep -q "state-dir .* is not used: the pipeline keeps no keyed state" "$WORK/sl-err.txt"; then
+    ok "two runs of a stateless pipeline share the directory ($want records), which stays empty"
+else
+    bad "a stateless pipeline on a state directory: rc $rc, $(ls -A "$WORK/free"), $(cat "$WORK/err.txt")"
 fi
 
 echo "$passed passed, $failed failed"
