@@ -507,6 +507,7 @@ static int cad_process(struct weir_op *op, struct weir_batch *b)
             return -ENOMEM;
         float *row = weir_batch_row(b, i);
         double best = 0;
+        struct scorer_warm tally = {0};
         struct cad_why why[CAD_MAX_FIELDS];
         for (size_t k = 0; k < c->fields.n; k++) {
             double x = row[c->in_col[k]];
@@ -515,10 +516,11 @@ static int cad_process(struct weir_op *op, struct weir_batch *b)
                 continue;
             int warm;
             double s = cad_value(c, state + k * c->feature_bytes, x, &warm, &why[k]);
-            if (warm)
-                weir_record_warming(&b->rec[i], c->out_col);
+            scorer_warm_add(&tally, warm);
             best = s > best ? s : best;
         }
+        if (scorer_warm_flagged(&tally)) /* a warm feature's score is evidence */
+            weir_record_warming(&b->rec[i], c->out_col);
         if (c->hold)
             best = weir_hold_gate(state + c->hold_offset, c->hold, best);
         row[c->out_col] = (float)best;

@@ -487,6 +487,7 @@ static int ose_process(struct weir_op *op, struct weir_batch *b)
             return -ENOMEM;
         float *row = weir_batch_row(b, i);
         double best = 0;
+        struct scorer_warm tally = {0};
         struct ose_why why[OSE_MAX_FIELDS];
         for (size_t k = 0; k < c->fields.n; k++) {
             double x = row[c->in_col[k]];
@@ -495,10 +496,11 @@ static int ose_process(struct weir_op *op, struct weir_batch *b)
                 continue;
             int warm;
             double s = ose_value(c, scratch, state + k * c->feature_bytes, x, &warm, &why[k]);
-            if (warm && c->flag_warmup)
-                weir_record_warming(&b->rec[i], c->out_col);
+            scorer_warm_add(&tally, warm);
             best = s > best ? s : best;
         }
+        if (c->flag_warmup && scorer_warm_flagged(&tally)) /* a warm feature's score is evidence */
+            weir_record_warming(&b->rec[i], c->out_col);
         row[c->out_col] = (float)best;
         if (c->explain_col >= 0) {
             b->S[(size_t)i * b->nstr + c->explain_col] = (struct weir_str){NULL, 0};
