@@ -294,6 +294,13 @@ static uint64_t plan_insert(const struct weir_state *s, size_t esize, struct pla
     return cap;
 }
 
+int weir_state_insert_evicts(const struct weir_state *s, uint32_t klen)
+{
+    struct plan p;
+    plan_insert(s, entry_size(s, klen), &p);
+    return p.nevict > 0;
+}
+
 static struct entry *insert_new(struct weir_state *s, uint64_t h, const void *key, uint32_t klen,
                                 int64_t now_ms)
 {

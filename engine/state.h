@@ -67,6 +67,10 @@ void *weir_state_get(struct weir_state *s, const void *key, uint32_t klen, int64
  * that entry has this hash, else NULL: a hint for fetching a value's parts
  * ahead (another key with the same 64-bit hash would do no harm there). */
 const void *weir_state_peek(const struct weir_state *s, uint64_t hash);
+/* 1 when inserting a key of klen bytes now would push entries out: under
+ * max_keys, under max_bytes, or because the table is due to grow and the
+ * bigger one would not fit max_bytes. Nothing changes. */
+int weir_state_insert_evicts(const struct weir_state *s, uint32_t klen);
 /* Finds without inserting or touching; NULL when absent. */
 void *weir_state_find(const struct weir_state *s, const void *key, uint32_t klen);
 /* Inserts or overwrites a whole value (restore from a changelog) and touches it

@@ -675,7 +675,8 @@ static int add_record(struct weir_op *op, struct weir_batch *b, uint32_t i, stru
     return 0;
 }
 
-/* A store at max_keys evicts a key to take a new one: when windows are due,
+/* A full store evicts a key to take a new one (at max_keys, at
+ * max_state_bytes, or when its table cannot grow within it): when windows are due,
  * they go out first, their keys freeing the room, so that the key pushed
  * out is not one whose windows were complete but not yet written. A sweep
  * walks every key, so it runs for the first new key of a batch that finds
@@ -691,14 +692,9 @@ static int sweep_if_full(struct weir_op *op, struct weir_batch *b, uint32_t i,
                                    : NULL;
     if (!store)
         return 0;
-    uint64_t room = (uint64_t)c->state.max_bytes - weir_state_bytes(store); /* about a key */
-    if (weir_state_count(store) < (uint64_t)c->state.max_keys &&
-        weir_state_bytes(store) < (uint64_t)c->state.max_bytes &&
-        room > sizeof(struct value) + (uint64_t)c->slots * c->slot_size + 320)
-        return 0;
     uint32_t klen;
     const void *key = weir_op_state_key(op->keyed, b, i, &klen);
-    if (weir_state_find(store, key, klen))
+    if (!weir_state_insert_evicts(store, klen) || weir_state_find(store, key, klen))
         return 0; /* a key already kept pushes none out */
     pi->swept_early = 1;
     return sweep(op, b, part, wm);

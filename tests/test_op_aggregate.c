@@ -298,6 +298,57 @@ static void test_bound_keeps_open_windows(void)
     h_pipe_free(&p);
 }
 
+/* A store bounded by max_state_bytes whose table cannot grow within it
+ * evicts a key for each new one while bytes are still left: its due
+ * windows are written first there too (they were pushed out unwritten).
+ * Tried over bounds that put the table's growth at every point. */
+static void test_bytes_bound_writes_due_windows(void)
+{
+    enum { KEYS = 600 };
+    static char names[KEYS + 1][8];
+    size_t lost = 0, runs = 0, evicting = 0;
+    for (uint32_t bound = 8192; bound <= 40960; bound += 256, runs++) {
+        struct h_pipe p;
+        struct h_op h;
+        char conf[160];
+        snprintf(conf, sizeof conf,
+                 "{\"kind\": \"tumbling\", \"by\": \"kafka:key\", \"size\": \"10s\", "
+                 "\"max_state_bytes\": %u",
+                 bound);
+        int xc = build_counting(&p, &h, conf);
+        weir_batch_pool_free(pool);
+        pool = h_pool(&p, KEYS + 1);
+        struct weir_batch *b = weir_batch_get(pool);
+        for (int i = 0; i < KEYS; i++) { /* one window each, [0, 10 s) */
+            int k = h_push_value(b, xc, 1);
+            snprintf(names[i], sizeof names[i], "k%d", i);
+            b->rec[k].ts_ms = i;
+            b->rec[k].key = names[i];
+            b->rec[k].key_len = (uint32_t)strlen(names[i]);
+        }
+        CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+        weir_batch_put(b);
+        struct weir_state *store = weir_op_state_part(&h.op, 0, 0);
+        uint64_t kept = weir_state_count(store), evicted = weir_state_evicted(store);
+        evicting += evicted > 0;
+        b = weir_batch_get(pool); /* a new key past the windows' end: all due */
+        int k = h_push_value(b, xc, 1);
+        snprintf(names[KEYS], sizeof names[KEYS], "new");
+        b->rec[k].ts_ms = 20000;
+        b->rec[k].key = names[KEYS];
+        b->rec[k].key_len = 3;
+        CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+        weir_batch_put(b);
+        lost += ngot != kept || weir_state_evicted(store) != evicted;
+        weir_batch_pool_free(pool);
+        h_free(&h);
+        h_pipe_free(&p);
+    }
+    printf("bytes bound: %zu of %zu bounds evicted while filling, %zu lost due windows\n", evicting,
+           runs, lost);
+    CHECK(evicting == runs && lost == 0);
+}
+
 /* kind 0 tumbling, 1 hopping, 2 session. */
 static void run_random(int kind, int64_t size, int64_t hop, int64_t lateness, uint32_t nkeys)
 {
@@ -482,6 +533,7 @@ int main(void)
     test_start_before_epoch();
     test_bound_keeps_open_windows();
     test_replayed();
+    test_bytes_bound_writes_due_windows();
     run_random(0, 2000, 0, 1500, 15);   /* tumbling 2 s */
     run_random(0, 700, 0, 0, 40);       /* tumbling, lateness 0: many late */
     run_random(1, 3000, 1000, 2000, 12); /* hopping 3 s every 1 s */
