@@ -356,13 +356,23 @@ static int take_header(struct file_source *fs, const struct weir_line *ln)
 {
     const struct file_source_conf *c = fs->s->conf;
     const char *reason = NULL;
-    if (ln->too_long || weir_csv_header_parse(&fs->header, ln->p, ln->len, c->delimiter[0], &reason) < 0) {
-        struct weir_error e;
-        weir_error_set(&e, -EINVAL, "%s: line 1: %s", fs->name,
+    struct weir_error e;
+    int rc = ln->too_long
+                 ? -EINVAL
+                 : weir_csv_header_parse(&fs->header, ln->p, ln->len, c->delimiter[0], &reason);
+    if (rc == -ENOMEM)
+        return rc;
+    if (rc < 0) {
+        weir_error_set(&e, -EINVAL, "%s: line %llu: %s", fs->name, (unsigned long long)ln->no,
                        reason ? reason : "CSV header line is too long");
         fail_with(fs, &e);
         return -EINVAL;
     }
+    rc = weir_file_source_header_check(fs, ln->no, &e);
+    if (rc == -EINVAL)
+        fail_with(fs, &e);
+    if (rc < 0)
+        return rc;
     fs->have_header = 1;
     free(fs->header_line);
     if ((fs->header_line = malloc(ln->len + 1))) { /* once per file: for a reload to parse again */
@@ -703,6 +713,7 @@ static void fs_close(struct weir_source *s)
     weir_csv_header_free(&fs->header);
     free(fs->header_line);
     weir_buf_free(&fs->scratch);
+    weir_buf_free(&fs->first_cols);
     for (struct file_ticket *t = fs->free_tickets, *next; t; t = next) {
         next = t->next;
         free(t);

@@ -79,6 +79,9 @@ struct file_source {
     uint64_t stream_in;         /* bytes of the current file's stream (inflated) taken into ls */
     uint64_t skip_lines;        /* a reload's resume reads these lines again: dropped */
     char *header_line;          /* the current file's CSV header as read, for a reload's successor */
+    struct weir_buf first_cols; /* the first CSV file's column names, each NUL-ended */
+    size_t first_ncols;         /* 0: no header taken yet */
+    char first_file[256];       /* its name, for the messages */
     size_t header_len;
     uint32_t part;              /* the worker's slot for these files (one partition) */
     struct weir_gunzip_ahead *ahead; /* gzip files inflated on a helper thread; NULL: none */
@@ -129,5 +132,10 @@ int weir_file_source_keeps(const void *conf, const void *next);
 /* The file source's check(): no file sink writes a file it reads
  * (file_overlap.c). */
 int weir_file_source_check(const void *conf, const struct weir_pipeline *pl, struct weir_diag *d);
+
+/* Checks the header just taken (at line) against the first CSV file's (the first one
+ * taken becomes that reference): -EINVAL (err set) for a line that names
+ * none of its columns, a warning for other differences; -ENOMEM. */
+int weir_file_source_header_check(struct file_source *fs, uint64_t line, struct weir_error *err);
 
 #endif

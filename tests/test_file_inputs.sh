@@ -16,6 +16,10 @@
 #   4b. CSV rows: the lines that continue a quoted field are dead letters,
 #      as the line that opens it is; a field that is not UTF-8 is one too; a
 #      header that names two columns alike fails the run.
+#   4c. A CSV file of a glob whose first line names none of the first file's
+#      columns (a part cut without its header) fails the run, naming both
+#      files, instead of losing that row; a header with a new column is
+#      read, with a warning.
 #   5. A large real gzip file (a day of the fraud stream) gives every row.
 #   6. The replay companion reads a directory of gzip and plain files too.
 #   7. gzip files inflated ahead on a helper thread (the default) give what
@@ -166,6 +170,35 @@ if [ $rc -eq 1 ] && grep -q "$want" "$T/err"; then
     ok
 else
     fail "a repeated CSV column name: rc $rc: $(cat "$T/err")"
+fi
+
+# 4c. Parts cut from one CSV file (split -l): only the first has the header.
+# The second's first row was taken as its header, neither written nor
+# dead-lettered, and its rows keyed "3" and "3.5".
+mkdir -p "$T/parts" "$T/wide"
+printf 'id,v\n1,1.5\n2,2.5\n' >"$T/parts/part-aa.csv"
+printf '3,3.5\n4,4.5\n' >"$T/parts/part-ab.csv"
+"$WEIR_BIN" run "$T/p.json" --quiet --set source.path="$T/parts/part-*.csv" \
+    --set "sinks[0].path=$T/parts.jsonl" 2>"$T/err"
+rc=$?
+ids=$(grep -o '"id":[0-9]*' "$T/parts.jsonl" 2>/dev/null | cut -d: -f2 | tr '\n' ' ')
+want='part-ab.csv: line 1 names none of the columns of .*part-aa.csv.s CSV header ("id", "v")'
+if [ $rc -eq 1 ] && grep -q "$want" "$T/err" && [ "$ids" = "1 2 " ]; then
+    ok
+else
+    fail "a CSV part without its header: rc $rc, ids '$ids': $(cat "$T/err")"
+fi
+printf 'id,v\n1,1.5\n' >"$T/wide/a.csv"
+printf 'id,v,w\n5,5.5,9\n' >"$T/wide/b.csv"
+"$WEIR_BIN" run "$T/p.json" --set source.path="$T/wide" --set "sinks[0].path=$T/wide.jsonl" \
+    2>"$T/err"
+rc=$?
+ids=$(grep -o '"id":[0-9]*' "$T/wide.jsonl" 2>/dev/null | cut -d: -f2 | tr '\n' ' ')
+want='b.csv: its CSV header differs from .*a.csv.s: 0 column(s) missing, 1 new ("w")'
+if [ $rc -eq 0 ] && grep -q "$want" "$T/err" && [ "$ids" = "1 5 " ]; then
+    ok
+else
+    fail "a CSV file with a new column: rc $rc, ids '$ids': $(cat "$T/err")"
 fi
 
 # A byte-order mark before a CSV header, plain and gzip, is skipped at load
