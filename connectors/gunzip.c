@@ -157,7 +157,9 @@ long weir_gunzip_run(struct weir_gunzip *g, char *out, size_t room, const char *
 
 int weir_gunzip_finish(const struct weir_gunzip *g, const char **reason)
 {
-    if (g->member_end)
+    /* An empty file is empty however it is named: a rotation or a day
+     * with nothing to log leaves a 0-byte .gz in a directory of them. */
+    if (g->member_end || g->in_base + g->in_fed == 0)
         return 0;
     *reason = "the gzip data ends early (truncated file)";
     return -1;

@@ -9,7 +9,7 @@
 #      file fails the run with a message naming it, instead of a short input;
 #      zero bytes after the last member are padding, other bytes an error
 #      that says where; a failing file after one that read fine fails the run
-#      only once that file's records are all written.
+#      only once that file's records are all written; a 0-byte .gz is empty.
 #   4. A glob matching nothing, or an empty directory, is a load-time error
 #      with the JSON path; a CSV header after a byte-order mark names its
 #      first column without it at load (a sink's "fields" may name it).
@@ -81,6 +81,17 @@ head -c $(($(stat -c %s "$T/full.csv.gz") / 2)) "$T/full.csv.gz" >"$T/trunc.csv.
     --set 'operators[0].fields={"id": "/x"}' 2>"$T/err"
 rc=$?
 if [ $rc -eq 1 ] && grep -q "trunc.csv.gz.*truncated" "$T/err"; then ok; else fail "truncated gzip: rc $rc: $(cat "$T/err")"; fi
+# A 0-byte .gz between two others is an empty file (a rotation with nothing
+# to log leaves one), not a truncated one that fails the run.
+mkdir -p "$T/zero"
+printf 'x\n1\n' | gzip >"$T/zero/a.csv.gz"
+: >"$T/zero/b.csv.gz"
+printf 'x\n2\n' | gzip >"$T/zero/c.csv.gz"
+"$WEIR_BIN" run "$T/p.json" --quiet --set source.path="$T/zero" \
+    --set 'operators[0].fields={"id": "/x"}' 2>"$T/err"
+rc=$?
+n=$(wc -l <"$T/out.jsonl")
+if [ $rc -eq 0 ] && [ "$n" -eq 2 ]; then ok; else fail "an empty .gz: rc $rc, $n records: $(cat "$T/err")"; fi
 printf 'x\n1\n' | gzip | head -c 12 >"$T/corrupt.csv.gz"
 printf 'garbage after the header, not deflate data' >>"$T/corrupt.csv.gz"
 "$WEIR_BIN" run "$T/p.json" --quiet --set source.path="$T/corrupt.csv.gz" 2>"$T/err"
