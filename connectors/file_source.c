@@ -697,7 +697,7 @@ static void fs_close(struct weir_source *s)
         return;
     if (fs->batch)
         weir_batch_put(fs->batch);
-    weir_gunzip_ahead_stop(fs->ahead); /* joins the helper: at most one file's inflation */
+    weir_gunzip_ahead_stop(fs->ahead); /* never waits for the helper */
     fs->ahead = NULL;
     if (fs->reading && weir_loop_pending(s->worker->loop) > 0) {
         /* A read the kernel did not let go of when the worker cancelled it

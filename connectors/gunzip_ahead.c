@@ -47,7 +47,7 @@ struct ahead_buf {
 };
 
 struct weir_gunzip_ahead {
-    const char *const *paths;
+    char **paths; /* the helper's own copy: it may outlive the source's list */
     size_t n, first;
     struct ahead_file *files; /* [first, n) */
     size_t held;              /* inflated bytes of READY files */
@@ -57,6 +57,8 @@ struct weir_gunzip_ahead {
     size_t in_cap;
     int efd;
     int stop;
+    int exited;    /* the helper has left ahead_main's loop */
+    int abandoned; /* stopped while the helper was busy: the helper frees everything */
     pthread_mutex_t mu;
     pthread_cond_t room; /* the helper waits here for held to go down, or a stop */
     pthread_t thread;
@@ -201,6 +203,23 @@ static void signal_source(struct weir_gunzip_ahead *ga)
     (void)r;
 }
 
+static void ahead_free(struct weir_gunzip_ahead *ga)
+{
+    for (size_t k = ga->first; k < ga->n; k++)
+        free(ga->files[k - ga->first].data);
+    for (size_t k = 0; k < ga->nspare; k++)
+        free(ga->spare[k].data);
+    free(ga->in);
+    pthread_mutex_destroy(&ga->mu);
+    pthread_cond_destroy(&ga->room);
+    close(ga->efd);
+    free(ga->files);
+    for (size_t k = 0; ga->paths && k < ga->n; k++)
+        free(ga->paths[k]);
+    free(ga->paths);
+    free(ga);
+}
+
 static void *ahead_main(void *arg)
 {
     struct weir_gunzip_ahead *ga = arg;
@@ -230,11 +249,19 @@ static void *ahead_main(void *arg)
             f->state = AHEAD_GIVEN_UP;
         }
         recycle(ga, data, cap); /* the source went past it meanwhile */
+        stop = ga->stop;
         pthread_mutex_unlock(&ga->mu);
-        signal_source(ga);
+        if (!stop) /* after a stop the source no longer reads the eventfd */
+            signal_source(ga);
     }
     if (d)
         libdeflate_free_decompressor(d);
+    pthread_mutex_lock(&ga->mu);
+    ga->exited = 1;
+    int abandoned = ga->abandoned;
+    pthread_mutex_unlock(&ga->mu);
+    if (abandoned)
+        ahead_free(ga);
     return NULL;
 }
 
@@ -249,9 +276,19 @@ int weir_gunzip_ahead_start(struct weir_gunzip_ahead **out, const char *const *p
         free(ga);
         return -ENOMEM;
     }
-    ga->paths = paths;
     ga->n = n;
     ga->first = first;
+    int copied = (ga->paths = calloc(n, sizeof *ga->paths)) != NULL;
+    for (size_t k = first; copied && k < n; k++)
+        copied = (ga->paths[k] = strdup(paths[k])) != NULL;
+    if (!copied) {
+        for (size_t k = 0; ga->paths && k < n; k++)
+            free(ga->paths[k]);
+        free(ga->paths);
+        free(ga->files);
+        free(ga);
+        return -ENOMEM;
+    }
     /* blocking: on a non-blocking one, io_uring's read returns EAGAIN instead of waiting */
     ga->efd = eventfd(0, EFD_CLOEXEC);
     int rc = ga->efd < 0 ? -errno : 0;
@@ -267,6 +304,9 @@ int weir_gunzip_ahead_start(struct weir_gunzip_ahead **out, const char *const *p
     if (rc < 0) {
         if (ga->efd >= 0)
             close(ga->efd);
+        for (size_t k = 0; k < n; k++)
+            free(ga->paths[k]);
+        free(ga->paths);
         free(ga->files);
         free(ga);
         return rc;
@@ -324,21 +364,22 @@ void weir_gunzip_ahead_stop(struct weir_gunzip_ahead *ga)
 {
     if (!ga)
         return;
+    /* The loop thread must not wait for a read (a slow disk, NFS) or an
+     * inflation of up to 256 MiB: a helper still busy is left to end on
+     * its own and free everything. */
+    pthread_t helper = ga->thread;
     pthread_mutex_lock(&ga->mu);
     ga->stop = 1;
     pthread_cond_signal(&ga->room);
+    int exited = ga->exited;
+    ga->abandoned = !exited;
     pthread_mutex_unlock(&ga->mu);
-    pthread_join(ga->thread, NULL);
-    for (size_t k = ga->first; k < ga->n; k++)
-        free(ga->files[k - ga->first].data);
-    for (size_t k = 0; k < ga->nspare; k++)
-        free(ga->spare[k].data);
-    free(ga->in);
-    pthread_mutex_destroy(&ga->mu);
-    pthread_cond_destroy(&ga->room);
-    close(ga->efd);
-    free(ga->files);
-    free(ga);
+    if (!exited) {
+        pthread_detach(helper);
+        return;
+    }
+    pthread_join(helper, NULL);
+    ahead_free(ga);
 }
 
 #else /* without libdeflate: the source reads every file the loop's way */

@@ -13,7 +13,7 @@
  * weir_gunzip_ahead_start says no and the source reads as before.
  *
  * Thread use: start, take, release, fd and stop are the source's (the loop
- * thread); the helper only reads the files and the list it was given. */
+ * thread); the helper only reads the files and its copy of the list. */
 #ifndef WEIR_GUNZIP_AHEAD_H
 #define WEIR_GUNZIP_AHEAD_H
 
@@ -29,7 +29,7 @@
 
 struct weir_gunzip_ahead;
 
-/* Starts the helper over paths[first..n) (the array must outlive it).
+/* Starts the helper over paths[first..n) (copied).
  * Returns 0, -ENOTSUP without libdeflate, or -ENOMEM / -errno. */
 int weir_gunzip_ahead_start(struct weir_gunzip_ahead **out, const char *const *paths, size_t n,
                             size_t first);
@@ -50,8 +50,10 @@ void weir_gunzip_ahead_release(struct weir_gunzip_ahead *ga, size_t k);
  * given up. */
 int weir_gunzip_ahead_fd(const struct weir_gunzip_ahead *ga);
 
-/* Stops the helper (it finishes the file it is inflating, at most the caps
- * above), joins it and frees everything. NULL is fine. */
+/* Stops the helper without waiting for it: one that has ended is joined
+ * and everything freed; one still reading or inflating a file (at most the
+ * caps above) is detached, writes nothing more to the fd and frees
+ * everything when it ends. NULL is fine. */
 void weir_gunzip_ahead_stop(struct weir_gunzip_ahead *ga);
 
 #endif

@@ -2,8 +2,9 @@
  * files come back in order and whole; what the helper must not take (not
  * gzip, several members, corrupt, truncated) is given up for the loop to
  * read, a FIFO without being waited on; files skipped are dropped; a stop
- * while the helper works, or before anything was asked for, joins it and
- * frees everything (ASan, TSan); buffers used again for files of changing
+ * while the helper works, or before anything was asked for, frees
+ * everything without waiting for it (ASan, TSan); the helper's list is its
+ * own copy; buffers used again for files of changing
  * sizes keep each file's own bytes. */
 #include <poll.h>
 #include <stdint.h>
@@ -126,6 +127,22 @@ int main(void)
     weir_gunzip_ahead_stop(ga);
     weir_gunzip_ahead_stop(NULL);
 
+    /* The helper keeps its own copy of the list: the source's (a pipeline
+     * version a reload frees) may go while it works. */
+    char **copy = malloc(7 * sizeof *copy);
+    for (int k = 0; k < 7; k++)
+        copy[k] = strdup(paths[k]);
+    CHECK(weir_gunzip_ahead_start(&ga, (const char *const *)copy, 7, 0) == 0);
+    for (int k = 0; k < 7; k++) {
+        memset(copy[k], 'x', strlen(copy[k]));
+        free(copy[k]);
+    }
+    free(copy);
+    CHECK(take_wait(ga, P, 0, &data, &len) == 1 && len == la && memcmp(data, a, la) == 0);
+    weir_gunzip_ahead_release(ga, 0);
+    CHECK(take_wait(ga, P, 5, &data, &len) == 1 && len == lf && memcmp(data, f, lf) == 0);
+    weir_gunzip_ahead_stop(ga);
+
     /* The source's list no longer the helper's (a reload that kept the
      * source expanded its path again): file k named otherwise is given up. */
     CHECK(weir_gunzip_ahead_start(&ga, P, 7, 0) == 0);
@@ -158,6 +175,14 @@ int main(void)
     }
     CHECK(mix_ok);
     weir_gunzip_ahead_stop(ga);
+    /* Stopped while the helper reads and inflates (the loop must not wait
+     * for it): it ends on its own and frees everything (ASan, TSan). */
+    for (int round = 0; round < 4; round++) {
+        CHECK(weir_gunzip_ahead_start(&ga, M, NMIX, 0) == 0);
+        if (round & 1)
+            CHECK(take_wait(ga, M, 0, &data, &len) == 1);
+        weir_gunzip_ahead_stop(ga);
+    }
     for (int k = 0; k < NMIX; k++) {
         unlink(mix[k]);
         free(mix[k]);
