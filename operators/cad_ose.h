@@ -137,6 +137,15 @@ static inline uint32_t cad_ose_seen_next(uint32_t seen, uint32_t n)
     return (uint32_t)(next <= UINT32_MAX ? next : n + next % n);
 }
 
+/* A step or group number after v: past UINT32_MAX it goes on from 1, as 0
+ * is what a context made since holds in touched and mark (at a step
+ * numbered 0 the contexts it made did not count as proposed, and a score
+ * could pass 1). */
+static inline uint32_t cad_ose_tick(uint32_t v)
+{
+    return v == UINT32_MAX ? 1 : v + 1;
+}
+
 /* Learns the value's facts cur (one step); returns its raw score. */
 double cad_ose_step(const struct ose_model *m, struct ose_scratch *sc, uint64_t cur,
                     struct ose_why *why);

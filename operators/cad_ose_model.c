@@ -397,7 +397,7 @@ static double ose_right(const struct ose_model *m, struct ose_scratch *sc, uint6
             }
         }
     struct ose_head *h = m->h;
-    h->group_id++;
+    h->group_id = cad_ose_tick(h->group_id);
     h->group_sens = cur;
     h->group_nneur = (uint8_t)top.n;
     for (int k = 0; k < top.n; k++) {
@@ -447,7 +447,7 @@ double cad_ose_step(const struct ose_model *m, struct ose_scratch *sc, uint64_t 
     int32_t new_id = OSE_NONE;
     uint32_t proposed = 0, made_n = 0;
     int made;
-    h->step++;
+    h->step = cad_ose_tick(h->step);
     h->gone = UINT32_MAX; /* no stamp: generations wrap before it */
     if (h->has_group) { /* step 1: the zero-level context */
         int32_t z = ctx_get(m, h->group_sens, h->group_neur, h->group_nneur, cur, &made);

@@ -405,7 +405,8 @@ static void test_no_read_ahead(void)
 }
 
 /* Past 2^32 values of one key the ring keeps turning: seen stays above the
- * range period and its slot follows on from the last. */
+ * range period and its slot follows on from the last; step and group
+ * numbers skip 0. */
 static void test_seen_wraps(void)
 {
     for (uint32_t n = 1; n < 700; n += 37) {
@@ -414,6 +415,8 @@ static void test_seen_wraps(void)
         CHECK(cad_ose_seen_next(s, n) % n == (s + 1) % n);
     }
     CHECK(cad_ose_seen_next(5, 150) == 6);
+    /* steps and groups never number 0, what a context made since holds */
+    CHECK(cad_ose_tick(UINT32_MAX) == 1 && cad_ose_tick(0) == 1 && cad_ose_tick(41) == 42);
 }
 
 static void test_prepare_errors(void)
