@@ -139,6 +139,13 @@ static int durable_in_use(const struct weir_pipeline *pl)
     return pl->state_durable && (pl->state_dir || pl->source_type->durable);
 }
 
+/* Durable entries exist: a run that never kept keyed state saves none (its
+ * store is not opened), so its source and operators may move freely. */
+static int durable_entries(const struct weir_pipeline *pl)
+{
+    return durable_in_use(pl) && (pl->keyed_at_start || weir_pipeline_keyed_op(pl) >= 0);
+}
+
 int weir_reload_plan(const struct weir_pipeline *running, const struct weir_pipeline *next,
                      struct weir_reload_plan *plan, char *why, size_t cap)
 {
@@ -194,7 +201,7 @@ int weir_reload_plan(const struct weir_pipeline *running, const struct weir_pipe
                      running->source_type->name);
             return -1;
         }
-        if (durable_in_use(running)) {
+        if (durable_entries(running)) {
             snprintf(why, cap, "source changed while keyed state is durable (its entries follow "
                      "the source's partitions)");
             return -1;
@@ -202,7 +209,7 @@ int weir_reload_plan(const struct weir_pipeline *running, const struct weir_pipe
     }
     /* Durable entries name their operator by position: kept operators stay
      * where they were, new ones come after them. */
-    for (size_t k = 0; k < next->nops && durable_in_use(running); k++) {
+    for (size_t k = 0; k < next->nops && durable_entries(running); k++) {
         int j = plan->op_from[k];
         if (j >= 0 && j != (int)k) {
             snprintf(why, cap,

@@ -211,12 +211,14 @@ static int tree(struct weir_model *m, const struct tree_arrays *a, size_t k, siz
         if ((rc = node_children(a, k, j, m->nin, &l, &r, err, errlen)) < 0)
             return rc;
         double c = a->cond[j];
-        float h = (float)a->hess[j]; /* as TreeSHAP divides by it: below FLT_MIN it is 0 */
-        int reached = l == -1 ? h >= 0 : h > 0; /* by training data; NaN is not */
-        if (cover && !(reached && isfinite(h)))
-            cover = NULL; /* a split no training data reached: no expectations to take */
-        if (cover)
-            cover[q] = h;
+        if (cover) {                     /* a->hess holds nothing without covers */
+            float h = (float)a->hess[j]; /* as TreeSHAP divides by it: below FLT_MIN it is 0 */
+            int reached = l == -1 ? h >= 0 : h > 0; /* by training data; NaN is not */
+            if (reached && isfinite(h))
+                cover[q] = h;
+            else
+                cover = NULL; /* a split no training data reached: no expectations to take */
+        }
         if (l == -1) {
             is_leaf[q] = 1;
             leaf[q] = (float)c;

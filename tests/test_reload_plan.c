@@ -170,8 +170,23 @@ static void test_kinds(void)
     CHECK_STR(why, "operators[2] (threshold) keeps keyed state and the running pipeline keeps none: "
                    "where it is saved opens at the start");
     CHECK(plan(keyed, bare, &p, why) == WEIR_RELOAD_SHAPE); /* dropping it is fine */
+    /* a run that never kept keyed state saved nothing: its source may
+     * change and its operators move (they were refused as durable) */
+    struct weir_pipeline *bare_csv = make(", \"format\": \"csv\"",
+                                          "{\"type\": \"score\", "
+                                          "\"fields\": [\"v\"], \"out\": \"s\"}",
+                                          NULL, NULL);
+    struct weir_pipeline *bare_ins = make(NULL,
+                                          "{\"type\": \"score\", \"fields\": [\"w\"], "
+                                          "\"out\": \"s2\"}, {\"type\": \"score\", \"fields\": "
+                                          "[\"v\"], \"out\": \"s\"}",
+                                          NULL, NULL);
+    CHECK(plan(bare, bare_csv, &p, why) == WEIR_RELOAD_SHAPE);
+    CHECK(plan(bare, bare_ins, &p, why) == WEIR_RELOAD_SHAPE && p.op_from[2] == 1);
     bare->keyed_at_start = 1; /* the run began keyed, then a reload dropped it: the store is open */
     CHECK(plan(bare, keyed, &p, why) == WEIR_RELOAD_SHAPE);
+    CHECK(plan(bare, bare_ins, &p, why) == -1);
+    CHECK(strstr(why, "keep operators in their places") != NULL);
     bare->keyed_at_start = 0;
     /* as the operators' init() decides: a constant impute keeps none */
     struct weir_pipeline *fill = make(NULL, "{\"type\": \"impute\", \"fields\": [\"v\"], "
@@ -184,8 +199,9 @@ static void test_kinds(void)
     CHECK(plan(fill, fill_keyed, &p, why) == -1);
     CHECK(strstr(why, "operators[3] (threshold) keeps keyed state") != NULL);
 
-    struct weir_pipeline *all[] = {a,   same, opt, add, rm,  col,  s2,
-                                   s2x, batch, csv, late, w, ins, bare, keyed, fill, fill_keyed};
+    struct weir_pipeline *all[] = {a,     same,  opt,        add,      rm,      col, s2,
+                                   s2x,   batch, csv,        late,     w,       ins, bare,
+                                   keyed, fill,  fill_keyed, bare_csv, bare_ins};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         weir_pipeline_free(all[i]);
 }
