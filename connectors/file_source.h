@@ -82,6 +82,7 @@ struct file_source {
     struct weir_buf first_cols; /* the first CSV file's column names, each NUL-ended */
     size_t first_ncols;         /* 0: no header taken yet */
     char first_file[256];       /* its name, for the messages */
+    char first_delim;           /* the delimiter its names were split at */
     size_t header_len;
     uint32_t part;              /* the worker's slot for these files (one partition) */
     struct weir_gunzip_ahead *ahead; /* gzip files inflated on a helper thread; NULL: none */
@@ -137,5 +138,9 @@ int weir_file_source_check(const void *conf, const struct weir_pipeline *pl, str
  * taken becomes that reference): -EINVAL (err set) for a line that names
  * none of its columns, a warning for other differences; -ENOMEM. */
 int weir_file_source_header_check(struct file_source *fs, uint64_t line, struct weir_error *err);
+/* A reload's new source (delimiter delim) goes on checking against the
+ * first file's header old checked against: 0 or -ENOMEM. */
+int weir_file_source_header_carry(struct file_source *fs, const struct file_source *old,
+                                  char delim);
 
 #endif

@@ -39,6 +39,7 @@ static int remember(struct file_source *fs)
     fs->first_ncols = 0;
     weir_buf_reset(&fs->first_cols);
     snprintf(fs->first_file, sizeof fs->first_file, "%s", fs->name);
+    fs->first_delim = fs->header.delim;
     for (size_t k = 0; k < fs->header.n; k++) {
         const char *name = fs->header.names[k];
         if (weir_buf_append(&fs->first_cols, name, strlen(name) + 1) < 0)
@@ -91,5 +92,20 @@ int weir_file_source_header_check(struct file_source *fs, uint64_t line, struct 
                  nadded > 3 ? ", ...)"
                  : nadded   ? ")"
                             : "");
+    return 0;
+}
+
+int weir_file_source_header_carry(struct file_source *fs, const struct file_source *old, char delim)
+{
+    /* Names split at another delimiter would not compare: the new source's
+     * first header becomes the reference then. */
+    if (!old->first_ncols || old->first_delim != delim)
+        return 0;
+    weir_buf_reset(&fs->first_cols);
+    if (weir_buf_append(&fs->first_cols, old->first_cols.data, old->first_cols.len) < 0)
+        return -ENOMEM;
+    fs->first_ncols = old->first_ncols;
+    fs->first_delim = old->first_delim;
+    memcpy(fs->first_file, old->first_file, sizeof fs->first_file);
     return 0;
 }

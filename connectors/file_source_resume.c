@@ -212,6 +212,8 @@ int weir_file_source_open_start(struct file_source *fs, const struct weir_source
         rc = weir_file_source_open_as(fs, at, NULL, old->offset < 0 ? old->fd : -1, err);
     }
     size_t was_before = old->held ? old->held_before : old->file;
+    if (rc == 0 && weir_file_source_header_carry(fs, old, c->delimiter[0]) < 0)
+        rc = weir_error_set(err, -ENOMEM, "out of memory");
     return rc < 0 ? rc : resume(fs, old, !same_before(was, was_before, c, at), err);
 }
 

@@ -46,6 +46,9 @@
 #      the first before it opens its second file: that file's records
 #      (dead letters) name it (its name was freed with the first reload's
 #      version: ASan, heap-use-after-free).
+#   M. CSV parts, the second without its header, and a reload that makes a
+#      new source while the first is read: the run fails naming both files
+#      (the new source took the second's first row as the reference).
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -382,6 +385,34 @@ dead = [json.loads(x) for x in open(f"{t}/dead.jsonl").read().splitlines()]
 check(sorted(ids) == [i for i in range(40000) if not (i % 1000 == 999 and i > 32000)],
       f"L: {len(ids)} records, {len(set(ids))} distinct")
 check(len(dead) == 8 and all(x["source"] == f"{d}/b.jsonl" for x in dead), f"L: dead letters {dead}")
+
+# M: CSV parts of one table, the second cut without its header, and a
+# reload that makes a new source while the first is read: the new source
+# checks the second's first line against the first file's header, as the
+# old one would (it took that line as its own reference: the row lost, the
+# rest keyed by its values, the run ended well).
+d = f"{t}/dir-M"
+os.makedirs(d)
+with open(f"{d}/part-aa.csv", "w") as f:
+    f.write("id,v\n" + "".join("%d,%.4f\n" % (i, random.random()) for i in range(20000)))
+with open(f"{d}/part-ab.csv", "w") as f:
+    f.write("".join("%d,%.4f\n" % (i, random.random()) for i in range(20000, 20500)))
+out, pjson, err = f"{t}/M.fifo", f"{t}/M.json", f"{t}/M.err"
+os.mkfifo(out)
+src = {"type": "file", "path": d, "max_records": 32, "read_size": 4096}
+write_pipeline(pjson, src, out, True)
+proc = subprocess.Popen([weir, "run", pjson], stdout=subprocess.DEVNULL, stderr=open(err, "w"))
+got, fast = bytearray(), threading.Event()
+r = slow_fifo_reader(out, got, fast)
+wait_lines(150)
+reload(proc, pjson, dict(src, read_size=8192), out, True, err, 1)
+fast.set()
+r.join(timeout=60)
+rc = proc.wait(timeout=60)
+log = open(err).read()
+check(rc == 1 and f"{d}/part-ab.csv: line 1 names none of the columns of {d}/part-aa.csv's" in log,
+      f"M: weir exited {rc}: {log[-2000:]}")
+check(sorted(ids_of(got.decode())) == list(range(20000)), "M: the first part's ids once each")
 
 sys.exit(1 if failures else 0)
 PY
