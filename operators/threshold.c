@@ -114,7 +114,9 @@ static const struct weir_option threshold_options[] = {
      offsetof(struct threshold_conf, quantile),
      WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN | WEIR_OPT_MAX_OPEN, 0, 1, NULL},
     {"warmup", WEIR_OPT_INT, "100",
-     "scored records seen before any alert (records still warming up upstream do not count)",
+     "scored records seen before any alert (records still warming up upstream do not count); "
+     "a high quantile needs more to settle (uniform scores, 0.999: 7.6 alerts per 1,000 "
+     "records in the first 1,000, 1.3 by 5,000; 0.99: 12.7 per 1,000, then 10)",
      offsetof(struct threshold_conf, warmup), WEIR_OPT_RANGE, 0, INFINITY, NULL},
     {"incidents", WEIR_OPT_BOOL, "false",
      "one alert per incident: the record that crosses the threshold; the incident stays open "
