@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/utf8cut.h"
 #include "engine/diag.h"
 
 int scorer_explain_out(struct weir_prepare *p, const char *out, char *name, size_t cap)
@@ -113,13 +114,27 @@ static size_t next_input(const struct scorer_account *a, unsigned char *used)
     return top;
 }
 
+/* The text's length once written: a text cut at size ends at a whole
+ * character with "..." (snprintf cut it anywhere, a name's UTF-8 sequence
+ * too, and a sink then wrote U+FFFD or the broken bytes). */
+static size_t account_end(char *buf, size_t size, size_t len)
+{
+    if (len < size)
+        return len;
+    if (size < 4)
+        return size - 1;
+    size_t n = weir_utf8_whole(buf, size - 4);
+    memcpy(buf + n, "...", 4);
+    return n + 3;
+}
+
 size_t scorer_explain_account(const struct scorer_account *a, char *buf, size_t size, size_t len)
 {
     unsigned char used[WEIR_SCHEMA_MAX] = {0};
     size_t shown = 0;
     double rest = 0;
     if (a->n > WEIR_SCHEMA_MAX) /* no operator has more inputs */
-        return len < size ? len : size - 1;
+        return account_end(buf, size, len);
     for (int64_t n = 0; n < a->e->k && len < size; n++) {
         size_t k = next_input(a, used);
         if (k == a->n)
@@ -135,7 +150,7 @@ size_t scorer_explain_account(const struct scorer_account *a, char *buf, size_t 
             len += (size_t)snprintf(buf + len, size - len, "; the other %zu %+.6g", a->n - shown,
                                     rest);
     }
-    return len < size ? len : size - 1;
+    return account_end(buf, size, len);
 }
 
 void scorer_explain_set(struct weir_batch *b, uint32_t i, int col, const char *text, size_t len)

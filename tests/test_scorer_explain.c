@@ -4,7 +4,7 @@
  * for NaN), the note and the range written upstream (only when both ends
  * are numbers); the rest summed; "none <verb> it" when no share has the
  * sign; every input listed leaves no tail; a note that is a range; a text cut short at the buffer
- * stays terminated inside it. */
+ * stays terminated inside it, ends with "..." and at a whole UTF-8 character. */
 #include <math.h>
 #include <string.h>
 
@@ -65,7 +65,20 @@ int main(void)
     account(&e, row, all, 1, NULL, buf, sizeof buf);
     CHECK_STR(buf, "head: a=1 +4, b=missing +3 expected 0.5..2.5, c=3 +2, d=4 +1");
     account(&e, row, all, 1, NULL, buf, 12);
-    CHECK_STR(buf, "head: a=1 +");
+    CHECK_STR(buf, "head: a=...");
+    /* cut inside a name's UTF-8 sequence: at the character before it */
+    static const char *const accented[] = {"\xc3\xa9\xc3\xa9\xc3\xa9", "b", "c", "d"};
+    struct scorer_account cut = {.e = &e,
+                                 .name = accented,
+                                 .in_col = in_col,
+                                 .n = 4,
+                                 .row = row,
+                                 .share = all,
+                                 .sign = 1,
+                                 .verb = "raised"};
+    size_t head = (size_t)snprintf(buf, 13, "head");
+    CHECK(scorer_explain_account(&cut, buf, 13, head) == strlen(buf));
+    CHECK_STR(buf, "head: \xc3\xa9...");
     /* a note that is a range (hstrees' "seen lo..hi") */
     float top[4] = {9, 8, 7, 6};
     struct scorer_account a = {.e = &e,
