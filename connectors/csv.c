@@ -37,7 +37,8 @@ static int next_field(const char *line, size_t len, size_t *pos, char delim, con
     for (i++; i < len; i++) {
         if (line[i] == '"') {
             if (i + 1 < len && line[i + 1] == '"') {
-                weir_buf_append(tmp, "\"", 1);
+                if (weir_buf_append(tmp, "\"", 1) < 0)
+                    return -ENOMEM; /* not a field cut short, written as valid */
                 i++;
                 continue;
             }
@@ -46,7 +47,8 @@ static int next_field(const char *line, size_t len, size_t *pos, char delim, con
             *pos = i + 1;
             return *pos == len || line[*pos] == delim ? 0 : -EILSEQ;
         }
-        weir_buf_append(tmp, line + i, 1);
+        if (weir_buf_append(tmp, line + i, 1) < 0)
+            return -ENOMEM;
     }
     return -EINVAL; /* unterminated quote */
 }
@@ -60,7 +62,8 @@ static int split(const char *line, size_t len, char delim, size_t max, const cha
             return -E2BIG;
         int rc = next_field(line, len, &pos, delim, &fs[k], &lens[k], &quoted[k], &tmps[k]);
         if (rc < 0)
-            return rc; /* -EINVAL: unterminated quote; -EILSEQ: text after a closing quote */
+            return rc; /* -EINVAL: unterminated quote; -EILSEQ: text after a closing quote;
+                          -ENOMEM */
         k++;
         if (pos >= len)
             break;
@@ -249,7 +252,7 @@ int weir_csv_header_parse(struct weir_csv_header *h, const char *line, size_t le
         *reason = "CSV header has more than 256 columns";
     else if (rc == -EILSEQ)
         *reason = "CSV header has text after a closing quote";
-    else if (rc < 0)
+    else if (rc < 0 && rc != -ENOMEM)
         *reason = "CSV header has an unterminated quote";
     for (size_t k = 0; rc == 0 && k < h->n; k++) {
         h->names[k] = strndup(fs[k], lens[k]);
@@ -403,6 +406,8 @@ int weir_csv_row_members(struct weir_csv_header *h, const char *line, size_t len
         members->n = 0;
     int rc = split_row(line, len, h->delim, WEIR_CSV_MAX_COLS, fs, lens, quoted, h->quoted, &n,
                        &cls);
+    if (rc == -ENOMEM)
+        return rc;
     if (rc < 0) {
         snprintf(reason, reason_size, rc == -E2BIG    ? "CSV row has more than 256 fields"
                                       : rc == -EILSEQ ? "CSV row has text after a closing quote "
