@@ -149,15 +149,37 @@ static const struct weir_option threshold_options[] = {
     {0},
 };
 
-/* The string field "<name>_explain" an earlier operator writes, or -1. */
+/* The string field "<name>_explain" an earlier operator writes, or -1.
+ * Without one, a score made from a scorer's (calibrate's "<scorer><suffix>")
+ * has that scorer's: the longest "<x>_explain" whose x begins name and is
+ * in name's lineage (it fell back on the ranges, which a cad alert's do not
+ * describe). */
 static int why_column(struct weir_prepare *p, const char *name)
 {
-    char buf[300];
-    snprintf(buf, sizeof buf, "%s_explain", name);
-    for (uint32_t k = 0; k < p->schema->nstr; k++)
-        if (p->schema->str[k].producer >= 0 && strcmp(p->schema->str[k].name, buf) == 0)
+    static const char tail[] = "_explain";
+    const size_t tl = sizeof tail - 1, nl = strlen(name);
+    int col = weir_schema_find_feature(p->schema, name), best = -1;
+    size_t best_len = 0;
+    for (uint32_t k = 0; k < p->schema->nstr; k++) {
+        const char *sn = p->schema->str[k].name;
+        size_t xl = strlen(sn) - tl;
+        if (p->schema->str[k].producer < 0 || strlen(sn) <= tl || strcmp(sn + xl, tail) != 0 ||
+            xl > nl || strncmp(sn, name, xl) != 0)
+            continue;
+        if (xl == nl)
             return (int)k;
-    return -1;
+        char x[300];
+        if (col < 0 || xl <= best_len || xl >= sizeof x)
+            continue;
+        memcpy(x, sn, xl);
+        x[xl] = 0;
+        int xc = weir_schema_find_feature(p->schema, x);
+        if (xc >= 0 && (p->schema->feat_deps[col] & weir_col_bit(xc))) {
+            best = (int)k;
+            best_len = xl;
+        }
+    }
+    return best;
 }
 
 /* Columns an explanation reads: each feature, its range or z when an

@@ -224,9 +224,72 @@ static void test_explain_scorer(void)
     h_pipe_free(&p);
 }
 
+/* A calibrated score ("s_cad_cal", calibrate's output from s_cad) has its
+ * scorer's explanation: listed in "scorers", or as the score (it fell back
+ * on the ranges). A name that merely begins the same, from outside its
+ * lineage, is not taken for it. */
+static void calibrated_pipe(struct h_pipe *p, int from_cad)
+{
+    static const char *const names[] = {"anomaly_score", "cpu",   "cpu_lo",
+                                        "cpu_hi",        "s_cad", "s_cad_cal"};
+    h_pipe_init(p);
+    for (size_t k = 0; k < sizeof names / sizeof *names; k++)
+        h_feature(p, names[k], 2);
+    struct weir_prepare pr = {
+        .schema = &p->schema, .diag = &p->diag, .path = "operators[2]", .op_index = 2};
+    CHECK(weir_schema_string_out(&pr, "s_cad_explain", "operators[2]") == 0);
+    /* s_cad_cal made from s_cad (calibrate), or from something else */
+    p->schema.feat_deps[5] = (from_cad ? weir_col_bit(4) : 0) | weir_col_bit(5);
+    p->schema.feat_deps[0] = weir_col_bit(0) | weir_col_bit(5);
+}
+
+static void test_explain_calibrated(void)
+{
+    struct h_pipe p;
+    struct h_op h;
+    calibrated_pipe(&p, 1);
+    CHECK(h_build(&h, &weir_op_threshold,
+                  "{\"above\": 0.9, \"warmup\": 0, \"explain\": [\"cpu\"], "
+                  "\"scorers\": [\"s_cad_cal\"]}",
+                  &p, 3) == 0);
+    struct weir_batch_pool *pool = h_pool(&p, 8);
+    struct weir_batch *b = weir_batch_get(pool);
+    const float row[6] = {1, 93.5f, 10, 100, 1, 1};
+    static const char cad_text[] = "cpu=93.5 in 90..95: never after 10..15";
+    int i = weir_batch_push(b);
+    memcpy(weir_batch_row(b, (uint32_t)i), row, sizeof row);
+    b->S[0] = (struct weir_str){cad_text, (uint32_t)strlen(cad_text)};
+    CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+    char buf[512];
+    CHECK_STR(h_str(b, 0, 1, buf, sizeof buf), "anomaly_score=1 >= 0.9 (fired: s_cad_cal=1); "
+                                               "cpu=93.5 in 90..95: never after 10..15");
+    weir_batch_put(b);
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+    /* the same names, s_cad_cal not made from s_cad: the ranges */
+    calibrated_pipe(&p, 0);
+    CHECK(h_build(&h, &weir_op_threshold,
+                  "{\"score\": \"s_cad_cal\", \"above\": 0.9, \"warmup\": 0, "
+                  "\"explain\": [\"cpu\"]}",
+                  &p, 3) == 0);
+    pool = h_pool(&p, 8);
+    b = weir_batch_get(pool);
+    i = weir_batch_push(b);
+    memcpy(weir_batch_row(b, (uint32_t)i), row, sizeof row);
+    b->S[0] = (struct weir_str){cad_text, (uint32_t)strlen(cad_text)};
+    CHECK(h.type->process(&h.op, b) == WEIR_OP_CONTINUE);
+    CHECK_STR(h_str(b, 0, 1, buf, sizeof buf), "s_cad_cal=1 >= 0.9; cpu=93.5 expected 10..100");
+    weir_batch_put(b);
+    weir_batch_pool_free(pool);
+    h_free(&h);
+    h_pipe_free(&p);
+}
+
 int main(void)
 {
     test_explain();
     test_explain_scorer();
+    test_explain_calibrated();
     return check_summary();
 }
