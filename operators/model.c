@@ -724,8 +724,12 @@ static int model_process(struct weir_op *op, struct weir_batch *b)
 {
     const struct model_conf *c = op->conf;
     struct model_state *s = op->state;
-    if (s->gpu)
+    if (s->gpu) {
+        /* the GPU slots hold their own versions: this one is the CPU's, for
+         * a switch back, and a replaced version must not stay in memory */
+        refresh(c, s);
         return model_gpu_process(op, b);
+    }
     if (c->max_delay_ms == 0 || !op->loop) {
         refresh(c, s);
         score_batch(c, s, b);
