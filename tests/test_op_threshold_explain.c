@@ -132,17 +132,23 @@ static void test_explain(void)
  * place of the ranges when that scorer fired, and only then: another
  * scorer's range need not hold what it saw. Without "scorers", the score's
  * own explanation. */
-/* Features as in test_explain_scorer, and the string s_cad_explain (column 0). */
-static void scorer_pipe(struct h_pipe *p)
+/* The features anomaly_score, cpu, cpu_lo, cpu_hi, then last[0] and
+ * last[1], and the string s_cad_explain (column 0). */
+static void pipe_with(struct h_pipe *p, const char *const last[2])
 {
-    static const char *const names[] = {"anomaly_score", "cpu",     "cpu_lo",
-                                        "cpu_hi",        "s_range", "s_cad"};
+    static const char *const names[] = {"anomaly_score", "cpu", "cpu_lo", "cpu_hi"};
     h_pipe_init(p);
-    for (size_t k = 0; k < sizeof names / sizeof *names; k++)
-        h_feature(p, names[k], 2);
+    for (size_t k = 0; k < 6; k++)
+        h_feature(p, k < 4 ? names[k] : last[k - 4], 2);
     struct weir_prepare pr = {
         .schema = &p->schema, .diag = &p->diag, .path = "operators[2]", .op_index = 2};
     CHECK(weir_schema_string_out(&pr, "s_cad_explain", "operators[2]") == 0);
+}
+
+/* Features as in test_explain_scorer. */
+static void scorer_pipe(struct h_pipe *p)
+{
+    pipe_with(p, (const char *const[]){"s_range", "s_cad"});
 }
 
 static void test_explain_scorer(void)
@@ -230,14 +236,7 @@ static void test_explain_scorer(void)
  * lineage, is not taken for it. */
 static void calibrated_pipe(struct h_pipe *p, int from_cad)
 {
-    static const char *const names[] = {"anomaly_score", "cpu",   "cpu_lo",
-                                        "cpu_hi",        "s_cad", "s_cad_cal"};
-    h_pipe_init(p);
-    for (size_t k = 0; k < sizeof names / sizeof *names; k++)
-        h_feature(p, names[k], 2);
-    struct weir_prepare pr = {
-        .schema = &p->schema, .diag = &p->diag, .path = "operators[2]", .op_index = 2};
-    CHECK(weir_schema_string_out(&pr, "s_cad_explain", "operators[2]") == 0);
+    pipe_with(p, (const char *const[]){"s_cad", "s_cad_cal"});
     /* s_cad_cal made from s_cad (calibrate), or from something else */
     p->schema.feat_deps[5] = (from_cad ? weir_col_bit(4) : 0) | weir_col_bit(5);
     p->schema.feat_deps[0] = weir_col_bit(0) | weir_col_bit(5);
