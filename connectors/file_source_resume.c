@@ -90,10 +90,17 @@ static int header_again(struct file_source *fs, const struct file_source *old,
 {
     const struct file_source_conf *c = fs->s->conf;
     const char *reason = NULL;
-    if (weir_csv_header_parse(&fs->header, old->header_line, old->header_len, c->delimiter[0],
-                              &reason) < 0)
+    int rc = weir_csv_header_parse(&fs->header, old->header_line, old->header_len, c->delimiter[0],
+                                   &reason);
+    if (rc == -ENOMEM)
+        return weir_error_set(err, rc, "out of memory");
+    if (rc < 0)
         return weir_error_set(err, -EINVAL, "%s: line 1: %s", fs->name,
                               reason ? reason : "CSV header line is too long");
+    /* Nothing carried (another delimiter): this file's header is the
+     * reference, as the first file's was for old. */
+    if (!fs->first_ncols && weir_file_source_header_check(fs, 1, err) < 0)
+        return weir_error_set(err, -ENOMEM, "out of memory"); /* all it can fail with here */
     fs->have_header = 1;
     if ((fs->header_line = malloc(old->header_len + 1))) {
         memcpy(fs->header_line, old->header_line, old->header_len);

@@ -244,7 +244,10 @@ static int replay_lines(rd_kafka_t *rk, const struct weir_replay_opts *o, struct
             const char *why = NULL;
             char reason[160];
             if (lineno == 1) {
-                if (weir_csv_header_parse(&h, v, len, ',', &why) < 0)
+                int hr = weir_csv_header_parse(&h, v, len, ',', &why);
+                if (hr == -ENOMEM)
+                    rc = weir_error_set(err, hr, "out of memory");
+                else if (hr < 0)
                     rc = weir_error_set(err, -EINVAL, "%s: line 1: %s", path, why);
                 continue;
             }

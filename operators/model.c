@@ -725,9 +725,14 @@ static int model_process(struct weir_op *op, struct weir_batch *b)
     const struct model_conf *c = op->conf;
     struct model_state *s = op->state;
     if (s->gpu) {
-        /* the GPU slots hold their own versions: this one is the CPU's, for
-         * a switch back, and a replaced version must not stay in memory */
-        refresh(c, s);
+        /* the GPU slots hold their own versions: the worker's reference
+         * must not keep a replaced one in memory (no CPU scratch needed) */
+        uint64_t gen = weir_model_cell_generation(c->cell);
+        if (gen != s->generation) {
+            weir_model_cell_put(c->cell, s->ref);
+            s->ref = weir_model_cell_get(c->cell);
+            s->generation = gen;
+        }
         return model_gpu_process(op, b);
     }
     if (c->max_delay_ms == 0 || !op->loop) {

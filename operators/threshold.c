@@ -151,9 +151,9 @@ static const struct weir_option threshold_options[] = {
 
 /* The string field "<name>_explain" an earlier operator writes, or -1.
  * Without one, a score made from a scorer's (calibrate's "<scorer><suffix>")
- * has that scorer's: the longest "<x>_explain" whose x begins name and is
- * in name's lineage (it fell back on the ranges, which a cad alert's do not
- * describe). */
+ * has that scorer's: the longest "<x>_explain" whose x begins name and
+ * whose lineage is name's, less name itself (it fell back on the ranges,
+ * which a cad alert's do not describe). */
 static int why_column(struct weir_prepare *p, const char *name)
 {
     static const char tail[] = "_explain";
@@ -174,7 +174,10 @@ static int why_column(struct weir_prepare *p, const char *name)
         memcpy(x, sn, xl);
         x[xl] = 0;
         int xc = weir_schema_find_feature(p->schema, x);
-        if (xc >= 0 && (p->schema->feat_deps[col] & weir_col_bit(xc))) {
+        /* made from x alone, as calibrate makes its outputs: not a window
+         * or an ensemble of it, nor an output of undeclared reads */
+        if (xc >= 0 &&
+            p->schema->feat_deps[col] == (weir_col_bit(col) | p->schema->feat_deps[xc])) {
             best = (int)k;
             best_len = xl;
         }

@@ -238,6 +238,7 @@ static void calibrated_pipe(struct h_pipe *p, int from_cad)
 {
     pipe_with(p, (const char *const[]){"s_cad", "s_cad_cal"});
     /* s_cad_cal made from s_cad (calibrate), or from something else */
+    p->schema.feat_deps[4] = weir_col_bit(4);
     p->schema.feat_deps[5] = (from_cad ? weir_col_bit(4) : 0) | weir_col_bit(5);
     p->schema.feat_deps[0] = weir_col_bit(0) | weir_col_bit(5);
 }
