@@ -49,13 +49,20 @@ static int remember(struct file_source *fs)
     return 0;
 }
 
-/* "a, b and 3 more" of the names on one side only, into out. */
+/* ` ("a", "b", "c", ...)`: the first three names on one side only, in
+ * parentheses once list_end closes them; nothing when there are none. */
 static size_t list_names(char *out, size_t cap, const char *name, size_t *listed, size_t len)
 {
     if (*listed < 3 && len < cap)
-        len += (size_t)snprintf(out + len, cap - len, "%s\"%s\"", *listed ? ", " : "", name);
+        len += (size_t)snprintf(out + len, cap - len, "%s\"%s\"", *listed ? ", " : " (", name);
     ++*listed;
     return len < cap ? len : cap - 1;
+}
+
+static void list_end(char *out, size_t cap, size_t len, size_t listed)
+{
+    if (listed && len < cap)
+        snprintf(out + len, cap - len, "%s)", listed > 3 ? ", ..." : "");
 }
 
 int weir_file_source_header_check(struct file_source *fs, uint64_t line, struct weir_error *err)
@@ -73,25 +80,19 @@ int weir_file_source_header_check(struct file_source *fs, uint64_t line, struct 
     for (size_t k = 0; k < fs->header.n; k++)
         if (!in_first(fs, fs->header.names[k]))
             la = list_names(added, sizeof added, fs->header.names[k], &nadded, la);
+    list_end(missing, sizeof missing, lm, nmissing);
+    list_end(added, sizeof added, la, nadded);
     if (nmissing == fs->first_ncols && fs->header.n > 0)
         return weir_error_set(err, -EINVAL,
-                              "%s: line %llu names none of the columns of %s's CSV header (%s%s): "
+                              "%s: line %llu names none of the columns of %s's CSV header%s: "
                               "each CSV file of the source must start with a header line (a "
                               "file without one would lose its first row)",
-                              fs->name, (unsigned long long)line, fs->first_file, missing,
-                              nmissing > 3 ? ", ..." : "");
+                              fs->name, (unsigned long long)line, fs->first_file, missing);
     if (nmissing || nadded)
         weir_log(WEIR_LOG_WARN,
-                 "%s: its CSV header differs from %s's: %zu column(s) missing%s%s%s, %zu "
-                 "new%s%s%s; its records are read by its own header",
-                 fs->name, fs->first_file, nmissing, nmissing ? " (" : "", missing,
-                 nmissing > 3 ? ", ...)"
-                 : nmissing   ? ")"
-                              : "",
-                 nadded, nadded ? " (" : "", added,
-                 nadded > 3 ? ", ...)"
-                 : nadded   ? ")"
-                            : "");
+                 "%s: its CSV header differs from %s's: %zu column(s) missing%s, %zu new%s; its "
+                 "records are read by its own header",
+                 fs->name, fs->first_file, nmissing, missing, nadded, added);
     return 0;
 }
 

@@ -660,6 +660,16 @@ static void score_batch(const struct model_conf *c, struct model_state *s, struc
             gather(c, s, b, i);
 }
 
+/* The worker serves r (taken from the cell at generation gen) from now on
+ * and lets go of the version it served. */
+static void serve_ref(const struct model_conf *c, struct model_state *s, struct weir_model_ref *r,
+                      uint64_t gen)
+{
+    weir_model_cell_put(c->cell, s->ref);
+    s->ref = r;
+    s->generation = gen;
+}
+
 /* Between batches: serve the cell's newest version if it changed. The
  * scratch grows when the new version needs more (an allocation per swap,
  * not per record); without memory the old version keeps serving. */
@@ -684,9 +694,7 @@ static void refresh(const struct model_conf *c, struct model_state *s)
         s->scratch = p;
         s->scratch_floats = need;
     }
-    weir_model_cell_put(c->cell, s->ref);
-    s->ref = r;
-    s->generation = gen;
+    serve_ref(c, s, r, gen);
 }
 
 /* Scores everything held and hands it on, in arrival order. */
@@ -728,11 +736,8 @@ static int model_process(struct weir_op *op, struct weir_batch *b)
         /* the GPU slots hold their own versions: the worker's reference
          * must not keep a replaced one in memory (no CPU scratch needed) */
         uint64_t gen = weir_model_cell_generation(c->cell);
-        if (gen != s->generation) {
-            weir_model_cell_put(c->cell, s->ref);
-            s->ref = weir_model_cell_get(c->cell);
-            s->generation = gen;
-        }
+        if (gen != s->generation)
+            serve_ref(c, s, weir_model_cell_get(c->cell), gen);
         return model_gpu_process(op, b);
     }
     if (c->max_delay_ms == 0 || !op->loop) {
