@@ -311,13 +311,16 @@ static int reload_applied(struct run_state *st)
     return 1;
 }
 
-static int reload_failed(struct run_state *st)
+/* The first worker that failed under the last reload, or NULL. Its error
+ * was set before its reload_failed was stored (release) and is not written
+ * again: the acquire makes it readable here. */
+static const struct weir_worker *reload_failed(struct run_state *st)
 {
     for (int i = 0; i < st->n; i++)
         if (st->slots[i].started &&
             __atomic_load_n(&st->slots[i].w.reload_failed, __ATOMIC_ACQUIRE) == st->reload_gen)
-            return 1;
-    return 0;
+            return &st->slots[i].w;
+    return NULL;
 }
 
 /* What old's sinks shared and the new pipeline no longer has. */
@@ -363,14 +366,17 @@ static void reload_watch(struct run_state *st)
         versions_sweep(st);
     if (!st->reload_pending || !reload_applied(st))
         return;
-    if (reload_failed(st)) {
+    const struct weir_worker *failed = reload_failed(st);
+    if (failed) {
         /* A failed worker keeps its old sinks until it ends: what they share
          * goes once the workers are joined (reload_pending stays), not here. */
         if (!st->reload_failed_said) {
             st->reload_failed_said = 1;
             weir_metric_add(&st->reg.reloads_failed, 1);
-            weir_log(WEIR_LOG_ERROR, "reload: not applied: a worker failed while it was under "
-                                     "way (above, whatever the cause); the run stops");
+            weir_log(WEIR_LOG_ERROR,
+                     "reload: not applied: a worker failed while it was under "
+                     "way (%s); the run stops",
+                     failed->err.msg[0] ? failed->err.msg : "no cause given");
         }
         return;
     }

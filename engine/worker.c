@@ -599,7 +599,8 @@ int weir_worker_run(struct weir_worker *w)
             break;
         int rc = weir_loop_step(w->loop, 0);
         if (rc < 0) {
-            weir_error_set(&w->err, rc, "event loop: %s", strerror(-rc));
+            if (!w->failed) /* the first cause stays: run.c may be reading it */
+                weir_error_set(&w->err, rc, "event loop: %s", strerror(-rc));
             w->failed = 1;
             break;
         }

@@ -128,7 +128,7 @@ struct weir_worker {
     uint64_t route_epoch, wait_epoch;
     uint64_t routes_out[2]; /* routed batches not yet acknowledged, by epoch & 1 */
     uint64_t reload_applied; /* (atomic) the generation last swapped in */
-    uint64_t reload_failed;  /* (atomic) the generation that failed to apply, 0 */
+    uint64_t reload_failed;  /* (atomic) the generation that failed to apply, 0; stored after err */
     size_t opcap;            /* ops allocated: a reload keeps kept operators' addresses */
     struct weir_event wake_ev;
     struct weir_loop_hook hook; /* before sleep: sinks, backpressure, quiesce */

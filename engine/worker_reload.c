@@ -506,8 +506,8 @@ static void rebuild(struct weir_worker *w)
         rc = rebuild_source(w, next, &e);
     sinks_retire(w);
     if (rc < 0) {
+        weir_worker_fail(w, &e); /* its error first: the run thread reads it (run.c) */
         __atomic_store_n(&w->reload_failed, w->reload_gen, __ATOMIC_RELEASE);
-        weir_worker_fail(w, &e);
         if (source_changed)
             w->source_finished = 1;
     }
