@@ -111,14 +111,12 @@ static long read_scores(struct labels *L, const char *path, long *unknown)
     while (getline(&line, &cap, f) >= 0) {
         json_t *o = json_loads(line, 0, NULL);
         json_t *id = json_object_get(o, "TRANSACTION_ID"), *sc = json_object_get(o, "fraud_score");
-        if (json_is_integer(id) && json_is_number(sc)) {
-            int64_t at = json_integer_value(id) - L->first_id;
-            if (at >= 0 && at < L->n && L->tx[at].day) {
+        int64_t at = json_is_integer(id) ? json_integer_value(id) - L->first_id : -1;
+        if (at >= 0 && at < L->n && L->tx[at].day) {
+            if (json_is_number(sc)) { /* a null score (NaN) leaves it unscored: ranked last */
                 L->tx[at].score = json_number_value(sc);
                 L->tx[at].scored = 1;
                 n++;
-            } else {
-                (*unknown)++;
             }
         } else if (o) {
             (*unknown)++;

@@ -78,8 +78,8 @@ static const char *short_name(int prof)
 }
 
 /* Scores to 3 decimals (NAB publishes 2); thresholds as they are (they are
- * scores a pipeline wrote, 7 or 8 digits), since a threshold of 0.99953
- * applied again as 1.000 flags nothing. */
+ * scores a pipeline wrote, up to 9 significant digits, so the JSON keeps 10),
+ * since a threshold of 0.99953 applied again as 1.000 flags nothing. */
 static json_t *profile_object_digits(const double v[NAB_PROFILES], int rounded)
 {
     json_t *o = json_object();
@@ -269,7 +269,7 @@ int main(int argc, char **argv)
         json_decref(full);
     }
     json_decref(series);
-    char *line = json_dumps(summary, JSON_COMPACT | JSON_REAL_PRECISION(8));
+    char *line = json_dumps(summary, JSON_COMPACT | JSON_REAL_PRECISION(10));
     printf("%s\n", line);
     free(line);
     json_decref(summary);

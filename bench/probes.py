@@ -115,7 +115,11 @@ def score_one(path, m):
             k = int((dt.datetime.strptime(r["timestamp"], FMT) - t0).total_seconds()) // STEP
             if isinstance(r.get("anomaly_score"), (int, float)):
                 scores[k] = r["anomaly_score"]
-            if r.get("alert") is True:
+            # an incident's closing record ("close_event") is not an alert
+            # of an anomaly, whichever field ("explain_out") its text is in
+            closing = any(isinstance(v, str) and v.startswith("incident closed: ")
+                          for v in r.values())
+            if r.get("alert") is True and not closing:
                 alerts.append((k, fired(r.get("explain"))))
     anoms = m["anomalies"]
     hits = [[k for k, _ in alerts if a <= k < b + TOL] for a, b in anoms]

@@ -2,7 +2,8 @@
 # NAB harness end to end (bench/nab.sh + bench_nab) on a small NAB-layout
 # directory made here: a series with a spike inside its labelled window, a
 # constant series, one with a NaN value and a gap in time, and a single
-# point. Checks the table, the JSON summary on the last line, the JSON file,
+# point. An incident's closing event (written to another field than
+# "explain") is not a detection. Checks the table, the JSON summary on the last line, the JSON file,
 # one SVG per series, and that a label file naming a missing series or a
 # timestamp the data lacks is refused. Skipped (77) without bench_nab
 # (a build with -DWEIR_BENCH=OFF).
@@ -65,6 +66,19 @@ assert per["c/one.csv"]["rows"] == 1
 PY
 grep -q '^c/gappy.csv  *200 ' "$T/out" && ok "table has a row per series" || fail "table: $(head -n6 "$T/out")"
 [ "$(ls "$T/plots" | wc -l)" -eq 4 ] && ok "4 SVG plots" || fail "plots: $(ls "$T/plots")"
+
+# An incident's closing record is an alert record but not a detection,
+# whatever field its text goes to: the same run with "close_event" and the
+# explanation written to "why" finds the same one alert.
+sed 's/"incidents": true}/"incidents": true, "close_event": true, "explain_out": "why"}/' "$T/p.json" >"$T/pc.json"
+bash bench/nab.sh --keep "$T/keep" --json "$T/rc.json" "$D" "$T/pc.json" >"$T/out" 2>"$T/err"
+grep -rq '"why": *"incident closed: ' "$T/keep" ||
+  fail "no closing event written: $(ls -R "$T/keep" | head)"
+/usr/bin/env python3 - "$(tail -n1 "$T/out")" <<'PY' && ok "a closing event in another field is not a detection" || fail "close_event: $(tail -n1 "$T/out")"
+import json, sys
+s = json.loads(sys.argv[1])
+assert s["alerts_total"] == 1 and s["alerts"]["standard"] > 90, s
+PY
 
 echo '{"c/missing.csv": []}' >"$D/labels/combined_windows.json"
 bash bench/nab.sh "$D" "$T/p.json" >"$T/out" 2>"$T/err" && fail "a missing series was accepted" ||

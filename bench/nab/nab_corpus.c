@@ -178,6 +178,22 @@ void nab_corpus_free(struct nab_corpus *c)
 /* Output lines are matched to input rows in order. When a line carries the
  * input's "timestamp", rows it skips (records the pipeline dropped) score
  * NaN; without one, the line count must equal the row count. */
+/* A threshold's closing event ("close_event") is an alert record, not a
+ * detection. Its text is known, its field is not ("explain_out" names it),
+ * so any string member that begins with it marks one. */
+static int closing_event(json_t *o)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v)
+    {
+        const char *text = json_string_value(v);
+        if (text && strncmp(text, "incident closed: ", 17) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 int nab_read_output(const char *path, const struct nab_series *s, double *score,
                     unsigned char *alert, char *err, size_t errlen)
 {
@@ -208,10 +224,7 @@ int nab_read_output(const char *path, const struct nab_series *s, double *score,
             } else {
                 const json_t *sc = json_object_get(o, "anomaly_score");
                 score[row] = json_is_number(sc) ? json_number_value(sc) : NAN;
-                /* a threshold's closing event is an alert record, not a detection */
-                const char *why = json_string_value(json_object_get(o, "explain"));
-                alert[row] = json_is_true(json_object_get(o, "alert")) &&
-                             !(why && strncmp(why, "incident closed", 15) == 0);
+                alert[row] = json_is_true(json_object_get(o, "alert")) && !closing_event(o);
                 row++;
             }
         }
