@@ -231,7 +231,14 @@ static int choose_features(const struct weir_features_opts *o, const struct weir
         const int *in;
         int nin = model_inputs(pl, cut, &in);
         for (int k = 0; k < nin; k++) {
-            int rc = add_feature(pl, cut, pl->schema.feat[in[k]].name, &col[(*n)++], err);
+            const char *name = pl->schema.feat[in[k]].name;
+            if (is_label(o, name)) /* a model that reads its label learns the label */
+                return weir_error_set(err, -EINVAL,
+                                      "operators[%zu] (%s) reads %s, the label: a model "
+                                      "trained on its own label learns nothing it can serve; "
+                                      "take it out of the operator's inputs",
+                                      cut, pl->ops[cut].type->name, name);
+            int rc = add_feature(pl, cut, name, &col[(*n)++], err);
             if (rc < 0)
                 return rc;
         }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bench/fraud/fraud_metrics.h"
+#include "common/dirsync.h"
 #include "connectors/connector.h"
 #include "engine/features.h"
 #include "engine/override.h"
@@ -212,6 +213,11 @@ static int parse_args(int argc, char **argv, struct fit_cli *c)
                 "--until)\n", c->input);
         return -1;
     }
+    if (c->patience && c->valid == 0) {
+        fprintf(stderr, "weir: fit: --patience stops on the validation loss, and --valid 0 "
+                        "leaves no validation rows\n");
+        return -1;
+    }
     return type_options(argc, argv, c->type);
 }
 
@@ -301,10 +307,23 @@ static int write_scores(const char *path, const struct fit_data *d, const struct
     for (size_t r = s->ntrain; valid && r < d->n; r++)
         valid[s->idx[r]] = 1;
     fprintf(f, "set,score\n");
-    for (size_t r = 0; r < d->n; r++)
+    /* a line per data row, in the file's order: a row left out for want of
+     * a label says so, so that the lines stay beside their rows */
+    size_t k = 0;
+    for (size_t r = 0; r < d->n; r++) {
+        for (; k < d->dropped && d->dropped_line && d->line && d->dropped_line[k] < d->line[r]; k++)
+            fprintf(f, "unlabelled,\n");
         fprintf(f, "%s,%.9g\n", valid && valid[r] ? "valid" : "train", pred[r]);
+    }
+    for (; k < d->dropped && d->dropped_line; k++)
+        fprintf(f, "unlabelled,\n");
     free(valid);
-    return fclose(f) == 0 ? 0 : -1;
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad) {
+        fprintf(stderr, "weir: fit: %s: cannot write it\n", path);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- training --------------------------------------------------------------- */
@@ -538,10 +557,95 @@ static int train_iforest(const struct fit_cli *c, const struct fit_data *d, cons
     return 0;
 }
 
+/* A pipeline's features are read from a temporary file: an error names
+ * the pipeline's features instead of a file that is gone by then. */
+static void name_features(char *msg, size_t size, const char *tmp, const char *pipeline)
+{
+    size_t n = strlen(tmp);
+    if (strncmp(msg, tmp, n) != 0)
+        return;
+    char rest[WEIR_ERROR_MAX];
+    const char *after = msg + n;
+    int line = after[0] == ':' && after[1] >= '0' && after[1] <= '9';
+    snprintf(rest, sizeof rest, "%s", after + line);
+    snprintf(msg, size, "%s: its features (as weir features writes them)%s%s", pipeline,
+             line ? ", line " : "", rest);
+}
+
+/* --scores is written after training: a path it cannot take is said now. */
+static int scores_writable(const char *path)
+{
+    char dir[4096];
+    weir_dir_of(path, dir, sizeof dir);
+    int exists = access(path, F_OK) == 0;
+    if (access(exists ? path : dir, exists ? W_OK : W_OK | X_OK) == 0)
+        return 0;
+    fprintf(stderr, "weir: fit: --scores %s: %s %s: %s\n", path,
+            exists ? "cannot write" : "cannot create a file in", exists ? "it" : dir,
+            strerror(errno));
+    return -1;
+}
+
+static int train(struct fit_cli *c, const struct fit_data *d, const struct split *s, float *pred,
+                 double *tl, double *vl, char *what, size_t wlen)
+{
+    if (!s->idx || !pred || s->ntrain == 0)
+        return -1;
+    return c->type == TYPE_XGBOOST   ? train_xgboost(c, d, s, pred, tl, vl, what, wlen)
+           : c->type == TYPE_IFOREST ? train_iforest(c, d, s, pred, what, wlen)
+                                     : train_dense(c, d, s, pred, tl, vl, what, wlen);
+}
+
+static void report(const struct fit_cli *c, const struct fit_data *d, const struct split *s,
+                   const float *pred, double tl, double vl, const char *what)
+{
+    double tauc, tap, vauc, vap;
+    metrics(d, s->idx, s->ntrain, pred, &tauc, &tap);
+    metrics(d, s->idx + s->ntrain, s->nvalid, pred, &vauc, &vap);
+    printf("weir fit: %s; %zu rows: %zu train, %zu validation (the last by %s)%s\n", what, d->n,
+           s->ntrain, s->nvalid, d->t ? "event time" : "file order",
+           !d->dropped               ? ""
+           : c->type == TYPE_IFOREST ? ", rows without a label left out of the metrics only"
+                                     : ", rows without a label skipped");
+    report_line("train", tl, tauc, tap);
+    if (s->nvalid)
+        report_line("validation", vl, vauc, vap);
+}
+
+/* Reads the data (a pipeline's features first) into d: 0, 1 or 2 (the
+ * exit code) when it fails, said. */
+static int read_data(const struct fit_cli *c, struct fit_data *d)
+{
+    char tmp[4096] = "";
+    const char *csv = c->input;
+    if (is_pipeline(c->input)) {
+        if (features_of_pipeline(c, tmp, sizeof tmp) < 0) {
+            if (tmp[0])
+                unlink(tmp);
+            return 1;
+        }
+        csv = tmp;
+    }
+    struct weir_error err = {0};
+    /* an isolation forest learns without labels: one only measures it */
+    int rc = fit_data_read(csv, is_pipeline(c->input) ? NULL : c->features, c->label,
+                           c->type == TYPE_IFOREST, d, &err);
+    if (tmp[0]) {
+        unlink(tmp);
+        name_features(err.msg, sizeof err.msg, tmp, c->input);
+    }
+    if (rc < 0)
+        fprintf(stderr, "weir: fit: %s\n", err.msg);
+    return rc == 0 ? 0 : rc == -EINVAL ? 2 : 1;
+}
+
 static int fit_main(int argc, char **argv)
 {
     struct fit_cli c;
-    if (parse_args(argc, argv, &c) < 0)
+    if (parse_args(argc, argv, &c) < 0 || (c.scores && scores_writable(c.scores) < 0))
+        return 2;
+    size_t dims[FIT_MAX_LAYERS + 1], nl; /* widths checked now; the input's is known later */
+    if (c.hidden && layer_dims(&c, 1, dims, &nl) < 0)
         return 2;
     if (c.quiet)
         c.progress = 0;
@@ -549,26 +653,18 @@ static int fit_main(int argc, char **argv)
         c.progress = isatty(2) ? 1 : 0;
     else
         c.progress = isatty(2) ? 1 : 2;
-    char tmp[4096] = "";
-    const char *csv = c.input;
-    if (is_pipeline(c.input)) {
-        if (features_of_pipeline(&c, tmp, sizeof tmp) < 0) {
-            if (tmp[0])
-                unlink(tmp);
-            return 1;
-        }
-        csv = tmp;
-    }
+    /* before the features and the training, which may take minutes: a
+     * directory that is not there fails now */
+    char part[4200];
+    const char *out = c.out;
+    if (fit_part_open(out, part, sizeof part) < 0)
+        return 2;
     struct fit_data d;
-    struct weir_error err = {0};
-    /* an isolation forest learns without labels: one only measures it */
-    int rc = fit_data_read(csv, is_pipeline(c.input) ? NULL : c.features, c.label,
-                           c.type == TYPE_IFOREST, &d, &err);
-    if (tmp[0])
-        unlink(tmp);
-    if (rc < 0) {
-        fprintf(stderr, "weir: fit: %s\n", err.msg);
-        return rc == -EINVAL ? 2 : 1;
+    int code = read_data(&c, &d);
+    if (code) {
+        if (part[0])
+            unlink(part);
+        return code;
     }
     struct split s = {.idx = fit_data_split(&d, c.valid, &s.ntrain)};
     s.nvalid = d.n - s.ntrain;
@@ -577,36 +673,19 @@ static int fit_main(int argc, char **argv)
     char what[256] = "";
     if (s.idx && s.ntrain == 0)
         fprintf(stderr, "weir: fit: %zu rows and --valid %g leave none to train on\n", d.n, c.valid);
-    char part[4200];
-    const char *out = c.out;
-    if (fit_part_open(out, part, sizeof part) < 0) {
-        rc = -EINVAL;
-    } else {
-        c.out = part[0] ? part : out; /* renamed into place once the model is whole */
-        rc = !s.idx || !pred || s.ntrain == 0 ? -1
-             : c.type == TYPE_XGBOOST ? train_xgboost(&c, &d, &s, pred, &tl, &vl, what, sizeof what)
-             : c.type == TYPE_IFOREST ? train_iforest(&c, &d, &s, pred, what, sizeof what)
-                                      : train_dense(&c, &d, &s, pred, &tl, &vl, what, sizeof what);
-        c.out = out;
-        if (rc == 0 && part[0] && fit_part_commit(part, out) < 0)
-            rc = -1;
-        else if (rc != 0 && part[0])
-            unlink(part);
-    }
+    c.out = part[0] ? part : out; /* renamed into place once the model is whole */
+    int rc = train(&c, &d, &s, pred, &tl, &vl, what, sizeof what);
+    c.out = out;
+    /* the scores before the model goes in place: a fit that fails leaves
+     * the old model */
+    if (rc == 0 && c.scores && write_scores(c.scores, &d, &s, pred) < 0)
+        rc = -1;
+    if (rc == 0 && part[0] && fit_part_commit(part, out) < 0)
+        rc = -1;
+    else if (rc != 0 && part[0])
+        unlink(part);
     if (rc == 0) {
-        double tauc, tap, vauc, vap;
-        metrics(&d, s.idx, s.ntrain, pred, &tauc, &tap);
-        metrics(&d, s.idx + s.ntrain, s.nvalid, pred, &vauc, &vap);
-        printf("weir fit: %s; %zu rows: %zu train, %zu validation (the last by %s)%s\n", what, d.n,
-               s.ntrain, s.nvalid, d.t ? "event time" : "file order",
-               !d.dropped               ? ""
-               : c.type == TYPE_IFOREST ? ", rows without a label left out of the metrics only"
-                                        : ", rows without a label skipped");
-        report_line("train", tl, tauc, tap);
-        if (s.nvalid)
-            report_line("validation", vl, vauc, vap);
-        if (c.scores && write_scores(c.scores, &d, &s, pred) < 0)
-            rc = -1;
+        report(&c, &d, &s, pred, tl, vl, what);
         if (!c.quiet)
             fprintf(stderr, "weir: fit: wrote %s\n", c.out);
     }
@@ -620,41 +699,41 @@ const struct weir_command weir_command_fit = {
     .name = "fit",
     .usage = "weir fit FEATURES.csv|PIPELINE.json --type "
              "logistic|mlp|autoencoder|xgboost|iforest --out MODEL [--label NAME] [options]",
-    .help =
-        "Trains a model the model operator serves (docs/models.md: Training with weir fit)\n"
-        "from a feature CSV written by weir features, or from a pipeline (*.json: its\n"
-        "features are computed first, as weir features computes them; --until and --set\n"
-        "apply to it). MODEL: a .safetensors file (logistic, mlp, autoencoder) or an\n"
-        "XGBoost .json file (xgboost), a weir-iforest .json file (iforest: for the iforest\n"
-        "operator's \"model\" option).\n"
-        "  --label NAME         the 0/1 label column (required but for autoencoder and\n"
-        "                       iforest, where it only measures the scores)\n"
-        "  --features A,B,C     the inputs, in order (default: every column but the label and\n"
-        "                       event_time_ms; for a pipeline, the inputs of the operator\n"
-        "                       that serves the model: the first iforest with \"model\" for\n"
-        "                       iforest, the first model operator for the other types (else\n"
-        "                       the first of either); with neither, every feature but the\n"
-        "                       label)\n"
-        "  --valid FRAC         the last FRAC of rows by event time validate (default 0.2);\n"
-        "                       training stops when the validation loss has not improved for\n"
-        "                       --patience epochs (5; xgboost: rounds, 20), keeping the best\n"
-        "  --seed N             the same data and N give the same file (default 1)\n"
-        "  networks: --hidden W1,W2 (mlp 32,16; autoencoder n/2,n/4,n/2) --activation\n"
-        "    relu|tanh (mlp relu, autoencoder tanh) --epochs N (50) --batch N (256) --lr X\n"
-        "    (logistic 0.01, else 0.001) --optimizer adam|sgd (SGD with momentum 0.9)\n"
-        "    --class-weight balanced|none|W (cross-entropy; default balanced)\n"
-        "  xgboost: --rounds N (300) --depth N (6) --eta X (0.1) --threads N (1)\n"
-        "    --class-weight as above sets scale_pos_weight (default none)\n"
-        "  iforest: --trees N (100) --sample N (256): trees grown from the training rows\n"
-        "    whose features are all finite, no labels; its output is the anomaly score\n"
-        "  --scores FILE        every row's model output as weir fit computed it (set,score)\n"
-        "  --progress           a progress bar on stderr (default: when it is a terminal)\n"
-        "  --quiet              no progress, no notes on stderr\n"
-        "Options of another --type, and --until or --set with a CSV, are refused.\n"
-        "Prints the train and validation loss, and AUC and average precision with a label.\n"
-        "An autoencoder learns the rows labelled 0 (all rows without --label); its output is\n"
-        "the reconstruction error. Missing inputs are imputed with the training mean.\n"
-        "xgboost refuses an infinite input (weir's trees compare it as a value, XGBoost\n"
-        "cannot train on one): write a finite value, or leave the field empty (missing).\n",
+    .help = "Trains a model the model operator serves (docs/models.md: Training with weir fit)\n"
+            "from a feature CSV written by weir features, or from a pipeline (*.json: its\n"
+            "features are computed first, as weir features computes them; --until and --set\n"
+            "apply to it). MODEL: a .safetensors file (logistic, mlp, autoencoder) or an\n"
+            "XGBoost .json file (xgboost), a weir-iforest .json file (iforest: for the iforest\n"
+            "operator's \"model\" option).\n"
+            "  --label NAME         the 0/1 label column (required but for autoencoder and\n"
+            "                       iforest, where it only measures the scores)\n"
+            "  --features A,B,C     the inputs, in order (default: every column but the label and\n"
+            "                       event_time_ms; for a pipeline, the inputs of the operator\n"
+            "                       that serves the model: the first iforest with \"model\" for\n"
+            "                       iforest, the first model operator for the other types (else\n"
+            "                       the first of either); with neither, every feature but the\n"
+            "                       label)\n"
+            "  --valid FRAC         the last FRAC of rows by event time validate (default 0.2);\n"
+            "                       training stops when the validation loss has not improved for\n"
+            "                       --patience epochs (5; xgboost: rounds, 20), keeping the best\n"
+            "  --seed N             the same data and N give the same file (default 1)\n"
+            "  networks: --hidden W1,W2 (mlp 32,16; autoencoder n/2,n/4,n/2) --activation\n"
+            "    relu|tanh (mlp relu, autoencoder tanh) --epochs N (50) --batch N (256) --lr X\n"
+            "    (logistic 0.01, else 0.001) --optimizer adam|sgd (SGD with momentum 0.9)\n"
+            "    --class-weight balanced|none|W (cross-entropy; default balanced)\n"
+            "  xgboost: --rounds N (300) --depth N (6) --eta X (0.1) --threads N (1)\n"
+            "    --class-weight as above sets scale_pos_weight (default none)\n"
+            "  iforest: --trees N (100) --sample N (256): trees grown from the training rows\n"
+            "    whose features are all finite, no labels; its output is the anomaly score\n"
+            "  --scores FILE        every row's model output as weir fit computed it (set,score;\n"
+            "                       a row without a label: unlabelled, in its place)\n"
+            "  --progress           a progress bar on stderr (default: when it is a terminal)\n"
+            "  --quiet              no progress, no notes on stderr\n"
+            "Options of another --type, and --until or --set with a CSV, are refused.\n"
+            "Prints the train and validation loss, and AUC and average precision with a label.\n"
+            "An autoencoder learns the rows labelled 0 (all rows without --label); its output is\n"
+            "the reconstruction error. Missing inputs are imputed with the training mean.\n"
+            "xgboost refuses an infinite input (weir's trees compare it as a value, XGBoost\n"
+            "cannot train on one): write a finite value, or leave the field empty (missing).\n",
     .main = fit_main,
 };

@@ -142,6 +142,20 @@ static int reserve_rows(struct fit_data *d, size_t *rows, int label, int time)
     return 0;
 }
 
+/* A row left out for want of a label: its line, so --scores can say so in
+ * its place. */
+static int note_dropped(struct fit_data *d, size_t lineno)
+{
+    if ((d->dropped & (d->dropped - 1)) == 0) { /* 0, 1, 2, 4, ...: grow at powers of two */
+        size_t *l = realloc(d->dropped_line, (d->dropped ? d->dropped * 2 : 1) * sizeof *l);
+        if (!l)
+            return -ENOMEM;
+        d->dropped_line = l;
+    }
+    d->dropped_line[d->dropped++] = lineno;
+    return 0;
+}
+
 static int read_rows(FILE *f, const char *path, struct fit_data *d, const int *pick, int label_col,
                      int time_col, size_t ncol, int unlabelled, struct weir_error *err)
 {
@@ -176,8 +190,11 @@ static int read_rows(FILE *f, const char *path, struct fit_data *d, const int *p
                 rc = weir_error_set(err, -EINVAL, "%s:%zu: the label: expected a number from 0 to "
                                     "1 (empty: unknown), got \"%s\"", path, lineno,
                                     field[label_col]);
-            else if (isnan(y) && (d->dropped++, !unlabelled))
+            else if (isnan(y) && !unlabelled) {
+                rc = note_dropped(d, lineno);
                 continue;
+            } else if (isnan(y))
+                d->dropped++;
             d->y[d->n] = y;
         }
         if (rc == 0 && time_col >= 0) {
@@ -197,6 +214,14 @@ static int read_rows(FILE *f, const char *path, struct fit_data *d, const int *p
     return rc;
 }
 
+static int no_times(const struct fit_data *d)
+{
+    for (size_t r = 0; r < d->n; r++)
+        if (d->t[r] >= 0)
+            return 0;
+    return 1;
+}
+
 int fit_data_read(const char *path, const char *features, const char *label, int unlabelled,
                   struct fit_data *d, struct weir_error *err)
 {
@@ -214,7 +239,10 @@ int fit_data_read(const char *path, const char *features, const char *label, int
     int label_col = -1, time_col = -1;
     if (rc == 0) {
         chomp(head, &len);
-        ncol = split_csv(head, name);
+        /* a byte-order mark (a spreadsheet's "CSV UTF-8") is not part of the
+         * first column's name: event_time_ms would be read as a feature */
+        int bom = len >= 3 && memcmp(head, "\xEF\xBB\xBF", 3) == 0;
+        ncol = split_csv(head + (bom ? 3 : 0), name);
         if (ncol > MAX_COLS) {
             rc = weir_error_set(err, -EINVAL, "%s: %zu columns in the header, at most %d read",
                                 path, ncol, MAX_COLS);
@@ -246,6 +274,10 @@ int fit_data_read(const char *path, const char *features, const char *label, int
     if (rc == 0 && d->n == 0)
         rc = weir_error_set(err, -EINVAL, "%s: no rows%s", path,
                             d->dropped && !unlabelled ? " with a label" : "");
+    if (rc == 0 && d->t && no_times(d)) { /* a pipeline without event time: file order */
+        free(d->t);
+        d->t = NULL;
+    }
     fclose(f);
     free(head);
     free(name);
@@ -264,6 +296,7 @@ void fit_data_free(struct fit_data *d)
     free(d->y);
     free(d->t);
     free(d->line);
+    free(d->dropped_line);
     memset(d, 0, sizeof *d);
 }
 

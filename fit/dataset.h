@@ -18,6 +18,8 @@ struct fit_data {
     size_t dropped;   /* rows without a label: not kept, or kept with y NaN (unlabelled) */
     size_t *line;     /* (n) the file's line each row was read from (1: the header), or
                          NULL when the data was not read from a file */
+    size_t *dropped_line; /* (dropped) the lines of the rows left out; NULL when none were
+                             (with unlabelled they are kept) */
 };
 
 /* Reads path. features: "a,b,c" or NULL for every column but the label and

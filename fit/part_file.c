@@ -10,6 +10,31 @@
 
 #include "common/dirsync.h"
 
+/* No new file beside out: out is written in place when it can be, else
+ * the fit stops now rather than after training (a typo in --out's
+ * directory, a model the user may not replace). */
+static int in_place(const char *out, const char *dir, int exists, int e)
+{
+    if (exists && access(out, W_OK) == 0)
+        return 0;
+    if (exists)
+        e = errno;
+    fprintf(stderr, "weir: fit: --out %s: %s %s: %s\n", out,
+            exists ? "cannot write" : "cannot create a file in", exists ? "it" : dir, strerror(e));
+    return -1;
+}
+
+/* The bits the model gets: out's own when it exists, else a new file's. */
+static mode_t model_mode(const char *out)
+{
+    struct stat st;
+    if (stat(out, &st) == 0)
+        return st.st_mode & 07777;
+    mode_t mask = umask(0);
+    umask(mask);
+    return 0666 & ~mask;
+}
+
 int fit_part_open(const char *out, char *part, size_t size)
 {
     struct stat st;
@@ -20,7 +45,7 @@ int fit_part_open(const char *out, char *part, size_t size)
     char dir[4096];
     weir_dir_of(out, dir, sizeof dir);
     if (access(dir, W_OK | X_OK) != 0)
-        return 0; /* no new file there: out itself, as before */
+        return in_place(out, dir, exists, errno);
     const char *slash = strrchr(out, '/'), *base = slash ? slash + 1 : out;
     const char *dot = strrchr(base, '.');
     int n =
@@ -35,7 +60,7 @@ int fit_part_open(const char *out, char *part, size_t size)
         int e = errno;
         if (e == EACCES || e == EPERM || e == EROFS) { /* no new file there: out itself */
             part[0] = 0;
-            return 0;
+            return in_place(out, dir, exists, e);
         }
         /* a full disk or a name too long: in place, a failed write would
          * leave neither model */
@@ -43,13 +68,13 @@ int fit_part_open(const char *out, char *part, size_t size)
         part[0] = 0;
         return -1;
     }
-    mode_t mask = umask(0);
-    umask(mask);
     /* the model keeps the old file's owner, group and permission bits (a
      * 0640 root:weir model stays readable by the serving group), else what
      * a new file gets; when they cannot be kept, out is written in place
-     * as before, its owner and bits unchanged */
-    int same = fchmod(fd, exists ? st.st_mode & 07777 : 0666 & ~mask) == 0;
+     * as before, its owner and bits unchanged. Until it is whole the part
+     * file is writable by its owner (a 0444 model is replaced, not refused
+     * after training); fit_part_commit gives it the model's bits. */
+    int same = fchmod(fd, model_mode(out) | S_IWUSR) == 0;
     if (same && exists) {
         struct stat now;
         (void)!fchown(fd, (uid_t)-1, st.st_gid);
@@ -67,7 +92,7 @@ int fit_part_open(const char *out, char *part, size_t size)
 int fit_part_commit(const char *part, const char *out)
 {
     int fd = open(part, O_RDONLY | O_CLOEXEC);
-    int bad = fd < 0 || fsync(fd) != 0;
+    int bad = fd < 0 || fchmod(fd, model_mode(out)) != 0 || fsync(fd) != 0;
     int e = errno;
     if (fd >= 0)
         close(fd);

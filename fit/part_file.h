@@ -13,7 +13,9 @@
  * over hidden names), with out's permission bits when out exists. part is
  * "" when out is to be written in place: it exists and is not a regular
  * file (a symbolic link, a FIFO, a device), or its directory takes no new
- * file. Returns 0, or -1 with why said (a path too long). */
+ * file and out can be written. Returns 0, or -1 with why said (a path too
+ * long, a directory that is not there or takes no file, out not writable):
+ * before any training, so a typo costs nothing. */
 int fit_part_open(const char *out, char *part, size_t size);
 
 /* part synced and renamed over out, the directory synced: 0, or -1 with why

@@ -27,7 +27,12 @@
 #   - bad inputs: a missing label column, a label out of range, an unknown
 #     feature, an infinite input to xgboost: exit 2 with the name; a label
 #     among the features, one class only (xgboost too): refused;
-#   - a model file appears whole (renamed into place), or not at all.
+#   - a model file appears whole (renamed into place), or not at all;
+#   - --scores keeps a line per data row (unlabelled ones in their place);
+#     an --out or --scores that cannot be written, bad --hidden widths and
+#     --patience with --valid 0 are refused before any work; an error in a
+#     pipeline's features names the pipeline; a model reading its label is
+#     refused; a byte-order mark does not hide event_time_ms.
 # With ../shared/data/fraud/fdh present, weir features on two days of
 # pipelines/fraud.json equals weir run's features.
 set -u
@@ -419,6 +424,48 @@ for type in logistic xgboost; do
         [ "$(cat "$T/keep.json")" = old ] && ! ls -a "$T" | grep -q '\.part' && ok ||
         fail "$type on one class: rc $rc, $(cat "$T/err"), the file: $(head -c 40 "$T/keep.json")"
 done
+
+# --scores writes a line per data row, in the file's order: a row without a
+# label (not trained on) says so in its place, so that the lines stay beside
+# their rows (they were left out, and every later score was a row early)
+printf 'a,y\n1,0\n2,1\n3,\n4,1\n5,0\n\n6,\n' >"$T/gap.csv"
+"$WEIR_BIN" fit "$T/gap.csv" --type logistic --label y --valid 0 --epochs 1 \
+    --out "$T/gap.safetensors" --scores "$T/gap.scores" --quiet >/dev/null 2>"$T/err" &&
+    [ "$(wc -l <"$T/gap.scores")" = 7 ] && [ "$(sed -n 4p "$T/gap.scores")" = unlabelled, ] &&
+    [ "$(sed -n 7p "$T/gap.scores")" = unlabelled, ] && [ "$(grep -c '^train,' "$T/gap.scores")" = 4 ] &&
+    ok || fail "--scores with unlabelled rows: $(cat "$T/err" "$T/gap.scores")"
+# Where the model or the scores cannot go is said before the features are
+# computed and trained on (they were found after), and the old model stays.
+echo old >"$T/stay.safetensors"
+expect_error "\-\-out $T/nodir/m.safetensors: cannot create a file in $T/nodir" "$WEIR_BIN" fit \
+    "$T/p.json" --type mlp --label y_lin --features a,b --out "$T/nodir/m.safetensors"
+grep -q 'rows of' "$T/err" && fail "--out in no directory: features computed first" || ok
+expect_error "\-\-scores $T/nodir/s.csv: cannot create a file in $T/nodir" "$WEIR_BIN" fit \
+    "$T/p.json" --type mlp --label y_lin --features a,b --out "$T/stay.safetensors" --scores "$T/nodir/s.csv"
+[ "$(cat "$T/stay.safetensors")" = old ] && ok || fail "--scores that failed: the model was replaced"
+expect_error '\-\-hidden expects widths from 1 to 4096' "$WEIR_BIN" fit "$T/p.json" --type mlp \
+    --label y_lin --features a,b --hidden 32:16 --out "$T/x.safetensors"
+grep -q 'rows of' "$T/err" && fail "--hidden: features computed first" || ok
+expect_error '\-\-patience stops on the validation loss, and \-\-valid 0' "$WEIR_BIN" fit "$T/f.csv" \
+    --type mlp --label y_lin --valid 0 --patience 3 --out "$T/x.safetensors"
+# a pipeline's features are read from a file that is gone when an error is
+# said: it names the pipeline's features, not that file
+expect_error "p.json: its features (as weir features writes them), line [0-9]*: the label: expected" \
+    "$WEIR_BIN" fit "$T/p.json" --type logistic --label a --features b --out "$T/x.safetensors"
+grep -q 'weir-fit-features' "$T/err" && fail "the temporary file named: $(cat "$T/err")" || ok
+# a model that reads its own label: refused with its reason (it was "in the
+# header twice", of the temporary file)
+sed 's|"out": "score"|"features": ["a", "y_lin"], "out": "score"|' "$T/scored.json" >"$T/self.json"
+"$WEIR_BIN" fit "$T/self.json" --type logistic --label y_lin --out "$T/x.safetensors" \
+    >/dev/null 2>"$T/err" && fail "fit: a model reading its label was trained" ||
+    { grep -q 'operators\[2\] (model) reads y_lin, the label' "$T/err" && ok || fail "fit: $(cat "$T/err")"; }
+# a byte-order mark (a spreadsheet's "CSV UTF-8") before the first column:
+# event_time_ms is still the event time, not a feature (the split was by
+# file order); file order is the reverse of time here
+{ printf '\xef\xbb\xbfevent_time_ms,a,y\n'; for i in $(seq 40 -1 1); do echo "$i,0.$((i % 10)),$((i % 2))"; done; } >"$T/bom.csv"
+"$WEIR_BIN" fit "$T/bom.csv" --type logistic --label y --epochs 1 --out "$T/bom.safetensors" \
+    --quiet >"$T/out" 2>"$T/err" && grep -q 'logistic 1-1,.*(the last by event time)' "$T/out" && ok ||
+    fail "a byte-order mark: $(cat "$T/out" "$T/err")"
 
 # --- the fraud pipeline, when its data is here ------------------------------------------------
 FDH=../shared/data/fraud/fdh/daily
