@@ -144,11 +144,14 @@ static void dedup_partition(struct weir_op *op, uint32_t part, int assigned)
         weir_late_reset(&st->late, part);
 }
 
+/* An empty key is no key: the store maps "" and an absent field to one key,
+ * so every record of a client that sends "" would be a duplicate of the
+ * first (one payment an hour let through). */
 static int has_key(const struct dedup_conf *c, const struct weir_batch *b, uint32_t i)
 {
     if (c->state.by_col == WEIR_BY_KAFKA_KEY)
-        return b->rec[i].key != NULL;
-    return b->S[(size_t)i * b->nstr + (size_t)c->state.by_col].p != NULL;
+        return b->rec[i].key != NULL && b->rec[i].key_len > 0;
+    return b->S[(size_t)i * b->nstr + (size_t)c->state.by_col].len > 0;
 }
 
 /* 1 when t is within `within` of a kept time; forgets the times no record

@@ -52,6 +52,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/utf8cut.h"
 #include "engine/diag.h"
 #include "engine/operator.h"
 #include "engine/opstate.h"
@@ -161,6 +162,9 @@ static int flatline_prepare(void *vconf, const json_t *raw, struct weir_prepare 
                       (double)c->min_duration_ns / 1e6);
         bad++;
     }
+    bad += weir_state_ttl_covers(
+        &c->state, c->memory_ms > c->warmup_ms ? c->memory_ms : c->warmup_ms, "memory (and warmup)",
+        "a key that expires sooner forgets its runs and warms up again", p);
     uint64_t h = weir_hash_str(WEIR_HASH_SEED, "flatline/3");
     for (size_t k = 0; k < c->fields.n; k++)
         h = weir_hash_str(h, c->fields.v[k]);
@@ -294,7 +298,10 @@ static void flat_explain(const struct flatline_conf *c, struct weir_batch *b, ui
     flat_duration(r, sizeof r, ref);
     int len = snprintf(text, sizeof text, "%s stuck at %.6g for %s (%u values; reference %s)",
                        c->fields.v[k], (double)f->first, d, f->values, r);
-    size_t n = len < 0 ? 0 : (size_t)len < sizeof text ? (size_t)len : sizeof text - 1;
+    size_t n = len < 0 ? 0
+               : (size_t)len < sizeof text
+                   ? (size_t)len
+                   : weir_utf8_whole(text, sizeof text - 1); /* no half character */
     char *s = n ? weir_arena_strdup(&b->arena, text, n) : NULL;
     if (s) /* out of memory: the score stands without its explanation */
         b->S[(size_t)i * b->nstr + c->explain_col] = (struct weir_str){s, (uint32_t)n};

@@ -135,6 +135,9 @@ static int recurring_prepare(void *vconf, const json_t *raw, struct weir_prepare
                       (long long)c->season_ms, (long long)c->tolerance_ms);
         bad++;
     }
+    bad += weir_state_ttl_covers(
+        &c->state, c->periods * c->season_ms + c->tolerance_ms, "periods x season + tolerance",
+        "a key that expires sooner forgets the periods it compares with", p);
     c->slots = (size_t)c->periods + 1;
     c->field_bytes =
         sizeof(struct rec_head) + c->slots * (size_t)c->buckets * sizeof(struct rec_slot);

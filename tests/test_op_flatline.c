@@ -403,6 +403,14 @@ static void test_prepare_errors(void)
                            "{\"fields\": [\"v\"], \"min_duration\": 0.25}",
                            "test.json: operators[1].min_duration: expected a whole number of "
                            "milliseconds (event times are in ms), got 0.25ms");
+    /* a key idle for a day (a feed that reports on change) was swept with
+     * its remembered runs, and the pipeline loaded without a word */
+    h_expect_prepare_error(&weir_op_flatline, feats, 1, "{\"fields\": [\"v\"], \"evict\": \"ttl\"}",
+                           "test.json: operators[1].ttl: expected at least memory (and warmup) "
+                           "(1209600000 ms): a key that expires sooner forgets its runs and warms "
+                           "up again, got 86400000 ms");
+    h_expect_prepare_error(&weir_op_flatline, feats, 1,
+                           "{\"fields\": [\"v\"], \"evict\": \"ttl\", \"ttl\": \"14d\"}", NULL);
 }
 
 int main(void)

@@ -217,6 +217,17 @@ static void test_prepare_errors(void)
                            "{\"fields\": \"v\", \"scores\": \"w\", \"tolerance\": \"2h\", "
                            "\"periods\": 2}",
                            NULL);
+    /* a weekly job's key, idle six days, was swept before its next run */
+    h_expect_prepare_error(&weir_op_recurring, feats, 1,
+                           "{\"fields\": \"v\", \"scores\": \"w\", \"season\": \"7d\", "
+                           "\"evict\": \"ttl\"}",
+                           "test.json: operators[1].ttl: expected at least periods x season + "
+                           "tolerance (608400000 ms): a key that expires sooner forgets the "
+                           "periods it compares with, got 86400000 ms");
+    h_expect_prepare_error(&weir_op_recurring, feats, 1,
+                           "{\"fields\": \"v\", \"scores\": \"w\", \"evict\": \"ttl\", "
+                           "\"ttl\": \"25h\"}",
+                           NULL);
 }
 
 int main(void)
