@@ -229,8 +229,9 @@ static int repeated_name(struct weir_csv_header *h, const char **reason)
         for (size_t j = 0; j < k; j++)
             if (strcmp(h->names[j], h->names[k]) == 0) {
                 snprintf(h->why, sizeof h->why,
-                         "CSV header has a repeated column name \"%.60s\" (columns %zu and %zu)",
-                         h->names[k], j + 1, k + 1);
+                         "CSV header has a repeated column name \"%.*s\" (columns %zu and %zu)",
+                         weir_utf8_prefix(h->names[k], strlen(h->names[k]), 60), h->names[k], j + 1,
+                         k + 1);
                 *reason = h->why;
                 return -EINVAL;
             }

@@ -179,6 +179,16 @@ static void choices_text(const char *choices, char *buf, size_t size)
     }
 }
 
+const char *weir_strlist_path(char *buf, size_t size, const char *path,
+                              const struct weir_strlist *l, size_t k)
+{
+    if (l->one) {
+        snprintf(buf, size, "%s", path);
+        return buf;
+    }
+    return weir_path_index(buf, size, path, k);
+}
+
 static int fill_strings(const json_t *v, struct weir_strlist *out, struct weir_diag *d,
                         const char *path)
 {
@@ -191,6 +201,7 @@ static int fill_strings(const json_t *v, struct weir_strlist *out, struct weir_d
         }
         out->v[0] = json_string_value(v);
         out->n = 1;
+        out->one = 1;
         return 0;
     }
     if (!json_is_array(v) || json_array_size(v) == 0) {
@@ -407,6 +418,7 @@ void weir_options_release(const struct weir_option *opts, void *conf)
             free(l->v);
             l->v = NULL;
             l->n = 0;
+            l->one = 0;
         }
     }
 }

@@ -44,7 +44,13 @@ struct weir_option {
 struct weir_strlist {
     const char **v; /* strings borrowed from the pipeline's JSON; array owned */
     size_t n;
+    int one; /* given as one string, not an array: its path takes no index */
 };
+
+/* The JSON path of l's entry k under path (the option's own): path[k], or
+ * path itself for an option given as one string. Returns buf. */
+const char *weir_strlist_path(char *buf, size_t size, const char *path,
+                              const struct weir_strlist *l, size_t k);
 
 /* Validates obj against opts and fills conf. Keys in `ignore` (NULL-terminated,
  * e.g. {"type", NULL}) are allowed without a declaration. Every problem is

@@ -25,10 +25,12 @@ struct step {
     long index; /* >= 0 for "[n]" */
 };
 
-static int next_step(const char **p, struct step *s)
+static int next_step(const char **p, int first, struct step *s)
 {
     const char *c = *p;
     s->index = -1;
+    if (!first && *c != '.' && *c != '[') /* "operators[1]quantile" */
+        return -EINVAL;
     if (*c == '[') {
         char *end;
         s->index = strtol(c + 1, &end, 10);
@@ -53,10 +55,25 @@ static int next_step(const char **p, struct step *s)
 static json_t *value_of(const char *text)
 {
     json_error_t jerr;
-    json_t *v = json_loads(text, JSON_DECODE_ANY, &jerr);
-    if (v || json_error_code(&jerr) == json_error_out_of_memory)
+    json_t *v = json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+    if (v || json_error_code(&jerr) == json_error_out_of_memory ||
+        json_error_code(&jerr) == json_error_duplicate_key)
         return v;
     return json_string(text);
+}
+
+/* Why value_of gave nothing: a key twice (refused, as in the file), bytes
+ * that are not UTF-8 (jansson's strings take UTF-8 only), else memory. */
+static const char *no_value(const char *text)
+{
+    json_error_t jerr;
+    json_t *v = json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+    json_decref(v);
+    if (!v && json_error_code(&jerr) == json_error_duplicate_key)
+        return "expected JSON without a key twice (the last would win unsaid)";
+    if (!weir_utf8_valid(text, strlen(text)))
+        return "expected UTF-8 text, got bytes that are not UTF-8";
+    return "out of memory";
 }
 
 /* source.kafka.fetch.wait.max.ms=100: librdkafka's property names have
@@ -74,9 +91,13 @@ static int set_kafka_property(json_t *stage, const char *name, const char *value
         weir_diag_add(diag, where, "out of memory");
         return 1;
     }
+    if (!*name) {
+        weir_diag_add(diag, where, "expected a property name after \"kafka.\"");
+        return 1;
+    }
     json_t *v = value_of(value);
     if (!v || json_object_set_new(props, name, v) < 0) {
-        weir_diag_add(diag, where, "out of memory");
+        weir_diag_add(diag, where, "%s", no_value(value));
         return 1;
     }
     return 0;
@@ -91,7 +112,7 @@ int weir_override_apply(json_t *root, const struct weir_override *set, struct we
     struct step s;
     size_t done = 0;
     for (;;) {
-        if (next_step(&p, &s) < 0) {
+        if (next_step(&p, p == set->path, &s) < 0) {
             weir_diag_add(diag, where,
                           "expected a path like source.path or operators[2].quantile");
             return 1;
@@ -116,12 +137,8 @@ int weir_override_apply(json_t *root, const struct weir_override *set, struct we
             int rc = !v ? -1
                      : s.index < 0 ? json_object_set_new(node, s.key, v)
                                    : json_array_set_new(node, (size_t)s.index, v);
-            if (rc < 0) { /* jansson takes UTF-8 only: json_string refused the value */
-                weir_diag_add(diag, where,
-                              weir_utf8_valid(set->value, strlen(set->value))
-                                  ? "out of memory"
-                                  : "expected UTF-8 text, got bytes that are not "
-                                    "UTF-8");
+            if (rc < 0) {
+                weir_diag_add(diag, where, "%s", no_value(set->value));
                 return 1;
             }
             return 0;

@@ -338,17 +338,20 @@ static int load_sink(struct weir_pipeline *pl, struct weir_stage_sink *st, const
     const struct weir_option *tables[] = {dead ? dead_common : weir_sink_common_options,
                                           st->type->options};
     int bad = weir_options_check_unknown(tables, 2, obj, p->diag, path);
-    if (!dead)
-        bad += weir_options_apply(weir_sink_common_options, obj, &common, keys, p->diag, path);
-    bad += weir_options_apply(st->type->options, obj, st->conf, keys, p->diag, path);
+    /* Every problem at once: the type's checks run when its options were
+     * read, the projection's when the common ones were, whatever else. */
+    int bad_common =
+        dead ? 0 : weir_options_apply(weir_sink_common_options, obj, &common, keys, p->diag, path);
+    int bad_type = weir_options_apply(st->type->options, obj, st->conf, keys, p->diag, path);
+    bad += bad_common + bad_type;
     p->path = path;
     p->op_index = -1;
     st->when = WEIR_WHEN_DEAD;
     if (!dead)
         bad += sink_when(st, common.when ? common.when : "all", p, path);
-    if (!bad && st->type->prepare)
+    if (!bad_type && st->type->prepare)
         bad += st->type->prepare(st->conf, obj, p);
-    if (!bad && !dead)
+    if (!bad_common && !dead)
         bad += weir_sink_fields_resolve(st, &common.fields, &common.exclude, &pl->schema, p->diag,
                                         path, p);
     if (!bad && !dead && weir_output_keys(&st->output) < 0) {

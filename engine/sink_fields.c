@@ -170,8 +170,8 @@ int weir_sink_fields_resolve(struct weir_stage_sink *st, const struct weir_strli
         /* (not one a failed operator might have written) */
         if (!pick(&pk, s, fields->v[k], 1) && !weir_glob_is_pattern(fields->v[k]) &&
             !weir_schema_upstream(p, fields->v[k], hint, sizeof hint))
-            bad += check_input_field(fields->v[k], s, d, weir_path_index(ip, sizeof ip, path, k),
-                                     hint);
+            bad += check_input_field(fields->v[k], s, d,
+                                     weir_strlist_path(ip, sizeof ip, path, fields, k), hint);
         for (uint32_t j = 0; j < s->nfeat; j++) /* in the order "fields" names them */
             if (pk.feat[j] && !before.feat[j])
                 order[norder++] = j;
@@ -182,8 +182,8 @@ int weir_sink_fields_resolve(struct weir_stage_sink *st, const struct weir_strli
     for (size_t k = 0; k < exclude->n; k++)
         if (!pick(&pk, s, exclude->v[k], 0) && !weir_glob_is_pattern(exclude->v[k]) &&
             !weir_schema_upstream(p, exclude->v[k], hint, sizeof hint))
-            bad +=
-                check_excluded_typo(exclude->v[k], s, d, weir_path_index(ip, sizeof ip, xpath, k));
+            bad += check_excluded_typo(exclude->v[k], s, d,
+                                       weir_strlist_path(ip, sizeof ip, xpath, exclude, k));
     o->ncols = o->nstrs = 0;
     for (uint32_t k = 0; k < norder; k++) {
         if (order[k] < WEIR_SCHEMA_MAX && pk.feat[order[k]])

@@ -99,6 +99,15 @@ validate "--set operators.x=1" 2 "$T/exp" "$GOOD" --set 'operators.x=1'
 printf '%s\n' "$GOOD: --set operators[x]: expected a path like source.path or operators[2].quantile" >"$T/exp"
 validate "--set operators[x]=1" 2 "$T/exp" "$GOOD" --set 'operators[x]=1'
 
+# A step after an index without its dot was read as a key; a value with a
+# key twice was taken with the last (the file refuses it); an empty Kafka
+# property name was made.
+printf '%s\n' "$GOOD: --set operators[1]quantile: expected a path like source.path or operators[2].quantile" >"$T/exp"
+validate "--set operators[1]quantile=1" 2 "$T/exp" "$GOOD" --set 'operators[1]quantile=1'
+printf '%s\n' "$GOOD: --set source: expected JSON without a key twice (the last would win unsaid)" >"$T/exp"
+validate "--set source={a key twice}" 2 "$T/exp" "$GOOD" --set 'source={"type": "file", "path": "a", "path": "b"}'
+"$WEIR_BIN" validate "$GOOD" --set 'source.kafka.=x' 2>&1 | grep -q -- '--set source.kafka.: expected a property name after "kafka."' &&
+    ok || fail "--set source.kafka.=x: $("$WEIR_BIN" validate "$GOOD" --set 'source.kafka.=x' 2>&1)"
 # A value given with --set is checked like the same value in the file: the
 # message is the one for 14-quantile-out-of-range.json, named by the file.
 sed "s|^$BAD/14-quantile-out-of-range.json:|$GOOD:|" "$BAD/14-quantile-out-of-range.expected" >"$T/exp"
