@@ -66,6 +66,12 @@ static json_t *option_schema(const struct weir_option *o)
         break;
     default: s = json_object(); break; /* WEIR_OPT_JSON: the type's prepare() checks it */
     }
+    if (o->kind == WEIR_OPT_ENUM || o->kind == WEIR_OPT_DURATION) {
+        /* "${MODE}" or "@file" is what it expands to, known at load only */
+        json_t *any =
+            json_pack("{s:[o,{s:s,s:s}]}", "anyOf", s, "type", "string", "pattern", "[$][{]|^@");
+        s = any;
+    }
     json_object_set_new(s, "description", json_string(o->doc));
     if (o->def) {
         json_t *d = json_loads(o->def, JSON_DECODE_ANY, NULL);

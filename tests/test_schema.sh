@@ -85,6 +85,17 @@ for dur in 250ms 5s 1.5h .5d 5. 1e3ms 2E-1m ' 5s' +5s 0x10s inf 5e -1s '5 s' 1,5
     [ "$w" = "$s" ] && ok || fail "duration \"$dur\": weir: $w, the schema: $s"
 done
 
+# A string is expanded before it is checked: "${VAR}" or "@file" where a
+# duration or a choice goes is one weir takes; the schema took neither.
+mutate "d['allowed_lateness']='\${LATENESS}'" dur
+LATENESS=5s "$WEIR_BIN" validate "$T/dur.json" >/dev/null 2>&1 &&
+    /usr/bin/python3 "$T/check.py" "$T/schema.json" valid "$T/dur.json" >/dev/null 2>&1 && ok ||
+    fail "a duration given as \${LATENESS}: the schema refuses it"
+mutate "d['operators'][1]['mode']='\${MODE}'" enum
+MODE=ewm "$WEIR_BIN" validate "$T/enum.json" >/dev/null 2>&1 &&
+    /usr/bin/python3 "$T/check.py" "$T/schema.json" valid "$T/enum.json" >/dev/null 2>&1 && ok ||
+    fail "a choice given as \${MODE}: weir or the schema refuses it"
+
 for f in tests/pipelines/bad/*.json; do
     "$WEIR_BIN" validate "$f" >/dev/null 2>&1 && fail "weir validate accepts bad $f" || ok
 done
