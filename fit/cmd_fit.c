@@ -719,7 +719,7 @@ const struct weir_command weir_command_fit = {
             "  --seed N             the same data and N give the same file (default 1)\n"
             "  networks: --hidden W1,W2 (mlp 32,16; autoencoder n/2,n/4,n/2) --activation\n"
             "    relu|tanh (mlp relu, autoencoder tanh) --epochs N (50) --batch N (256) --lr X\n"
-            "    (logistic 0.01, else 0.001) --optimizer adam|sgd (SGD with momentum 0.9)\n"
+            "    (logistic or sgd 0.01, else 0.001) --optimizer adam|sgd (SGD with momentum 0.9)\n"
             "    --class-weight balanced|none|W (cross-entropy; default balanced)\n"
             "  xgboost: --rounds N (300) --depth N (6) --eta X (0.1) --threads N (1)\n"
             "    --class-weight as above sets scale_pos_weight (default none)\n"
