@@ -39,7 +39,8 @@ struct worker_slot {
      * reused descriptor. */
     pthread_mutex_t lock;
     int open;                    /* under lock: initialised, not yet destroyed */
-    _Atomic int ready;           /* init finished (well or not) */
+    _Atomic int ready;           /* open and running: a replay may start writing */
+    _Atomic int ended;           /* its run is over, or never began (a failed init) */
     _Atomic int done;            /* rc and err are final */
     _Atomic uint64_t records_in; /* published by the worker's loop hook */
     struct weir_loop_hook publish;
@@ -82,7 +83,9 @@ static void *worker_main(void *arg)
             slot->err = w->err;
         publish_progress(&slot->publish);
     }
-    atomic_store(&slot->ready, 1);
+    /* not ready when its init failed: a replay waits for every worker, and
+     * the run fails once this one is done, before a record is produced */
+    atomic_store(&slot->ended, 1);
     weir_metric_set(&slot->metrics->finished, 1);
     pthread_mutex_lock(&slot->lock);
     slot->open = 0;
@@ -562,7 +565,7 @@ static void reload_request(struct run_state *st, const char *why)
     for (int i = 0; i < st->n; i++) {
         struct worker_slot *s = &st->slots[i];
         pthread_mutex_lock(&s->lock);
-        int starting = s->started && !s->open && !atomic_load(&s->ready);
+        int starting = s->started && !s->open && !atomic_load(&s->ready) && !atomic_load(&s->ended);
         pthread_mutex_unlock(&s->lock);
         if (starting) { /* it would start with the old pipeline */
             weir_log(WEIR_LOG_WARN, "%s: workers are still starting; this one is ignored "

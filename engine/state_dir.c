@@ -125,7 +125,7 @@ static int refused(int fd, int e, const char *pipeline, const char *dir, const c
  * other's, so the second is refused. A lock from before it named the
  * pipeline says nothing, and is taken. */
 static int claimed_by_another(int fd, const char *pipeline, const char *dir, const char *path,
-                              struct weir_error *err)
+                              int running, struct weir_error *err)
 {
     char held[4200];
     ssize_t n = pread(fd, held, sizeof held - 1, 0);
@@ -134,14 +134,56 @@ static int claimed_by_another(int fd, const char *pipeline, const char *dir, con
     if (!name || !*++name || strcmp(name, pipeline) == 0)
         return 0;
     close(fd);
+    /* while the other runs, removing the lock would let both in */
+    char advice[4200];
+    if (running)
+        snprintf(advice, sizeof advice, "rename one (\"%s\" is running now)", name);
+    else
+        snprintf(advice, sizeof advice,
+                 "rename one, or, if \"%s\" was renamed \"%s\" and its state should carry on, "
+                 "remove %s",
+                 name, pipeline, path);
     weir_error_set(err, -EEXIST,
                    "pipeline \"%s\" cannot use the state directory %s: pipeline \"%s\" keeps "
                    "its state there under the same file names (%s names it; '.', '/', '\\' and "
                    "control bytes are '_' in file names), and each would read the other's state: "
-                   "rename one, or, if \"%s\" was renamed \"%s\" and its state should carry on, "
-                   "remove %s",
-                   pipeline, dir, name, path, name, pipeline, path);
+                   "%s",
+                   pipeline, dir, name, path, advice);
     return -EEXIST;
+}
+
+/* path opened and locked: the descriptor, -EWOULDBLOCK when another holds
+ * it, or another -errno with err set. The lock must be on the file that is
+ * at path once it is taken: a lock file removed while its run held it (by
+ * hand, or a cleaner of old files) would otherwise let a second run lock a
+ * new file of that name, and both would write one set of state files. */
+static int lock_file(const char *path, struct weir_error *err)
+{
+    for (int tries = 0; tries < 16; tries++) {
+        /* The pid is written into it: not through a link, into a plain file only. */
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0)
+            return weir_error_set(err, -errno, "cannot open %s: %s", path, strerror(errno));
+        struct stat st, now;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+            close(fd);
+            return weir_error_set(err, -EINVAL, "%s is not a plain file", path);
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+            int e = errno;
+            close(fd);
+            if (e == EWOULDBLOCK)
+                return -EWOULDBLOCK;
+            return weir_error_set(err, -e, "cannot lock %s: %s", path, strerror(e));
+        }
+        if (stat(path, &now) == 0 && now.st_ino == st.st_ino && now.st_dev == st.st_dev)
+            return fd;
+        close(fd); /* removed or replaced after the open: lock what is there now */
+    }
+    return weir_error_set(err, -EAGAIN,
+                          "cannot lock %s: it is removed and made again as it "
+                          "is locked",
+                          path);
 }
 
 int weir_state_dir_claim(const char *dir, const char *pipeline, struct weir_error *err)
@@ -158,21 +200,17 @@ int weir_state_dir_claim(const char *dir, const char *pipeline, struct weir_erro
         return weir_error_set(err, -ENAMETOOLONG, "the state directory's path is too long");
     at = (size_t)put_safe(path, (int)at, sizeof path, pipeline);
     snprintf(path + at, sizeof path - at, ".lock");
-    /* The pid is written into it: not through a link, into a plain file only. */
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0)
-        return weir_error_set(err, -errno, "cannot open %s: %s", path, strerror(errno));
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return weir_error_set(err, -EINVAL, "%s is not a plain file", path);
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        int e = errno; /* held by another name: that is what to say, running or not */
-        if (e == EWOULDBLOCK && claimed_by_another(fd, pipeline, dir, path, err) < 0)
+    int fd = lock_file(path, err);
+    if (fd < 0) {
+        if (fd != -EWOULDBLOCK)
+            return fd;
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        /* held by another name: that is what to say */
+        if (fd >= 0 && claimed_by_another(fd, pipeline, dir, path, 1, err) < 0)
             return -EEXIST;
-        return refused(fd, e, pipeline, dir, path, err);
+        return refused(fd, EWOULDBLOCK, pipeline, dir, path, err);
     }
-    if (claimed_by_another(fd, pipeline, dir, path, err) < 0)
+    if (claimed_by_another(fd, pipeline, dir, path, 0, err) < 0)
         return -EEXIST;
     int len = snprintf(who, sizeof who, "%ld\n", (long)getpid());
     size_t nlen = strlen(pipeline);

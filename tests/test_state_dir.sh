@@ -23,7 +23,8 @@
 #      one, is damaged (it read as a smaller state, the rest lost unsaid); a
 #      version 1 file (from before the end marker) is still read.
 #  14. Two pipeline names that map to the same file names ("a.b", "a_b") do
-#      not share state: the second is refused, naming the first.
+#      not share state: the second is refused, naming the first (and, while
+#      the first runs, without the advice to remove its lock).
 #  15. A pipeline without keyed state takes no lock: two runs of it share the
 #      directory at once, and nothing is written there.
 set -euo pipefail
@@ -411,6 +412,24 @@ if run "$WORK/p.json" "$WORK/p-b.jsonl" "$WORK/n3.jsonl" --state-dir "$WORK/name
 else
     bad "a_b after the lock was removed: $(cat "$WORK/err.txt")"
 fi
+# ... but while "a.b" runs, removing its lock would let both in: the advice
+# to remove it is not given then (it was).
+mkfifo "$WORK/fifo14"
+"$WEIR" run "$WORK/p.json" --set source.path=- --set sinks[0].path="$WORK/n4.jsonl" --quiet \
+    --set name=a.b --state-dir "$WORK/names14" <"$WORK/fifo14" &
+holder=$!
+exec 3>"$WORK/fifo14"
+for _ in $(seq 100); do [ "$(head -n1 "$WORK/names14/a_b.lock" 2>/dev/null)" = "$holder" ] && break; sleep 0.1; done
+rc=0
+run "$WORK/p.json" "$WORK/p-b.jsonl" "$WORK/n5.jsonl" --state-dir "$WORK/names14" --set name=a_b \
+    2>"$WORK/err.txt" || rc=$?
+if ((rc == 1)) && grep -q 'rename one ("a.b" is running now)' "$WORK/err.txt" && ! grep -q 'remove ' "$WORK/err.txt"; then
+    ok "while a.b runs, a_b is refused without the advice to remove its lock"
+else
+    bad "a_b while a.b runs: rc $rc, $(cat "$WORK/err.txt")"
+fi
+exec 3>&-
+wait "$holder" || bad "the run a.b holding names14 failed"
 
 # 15. Nothing to save, nothing to lock: a second run of a stateless pipeline
 # on the directory goes through while the first still runs (it was refused
