@@ -272,6 +272,12 @@ static void watchdog(struct run_state *st)
     if (st->comp && !st->comp->ended(st->comp))
         weir_log(WEIR_LOG_ERROR, "the replay did not stop within %d s; exiting without it\n",
                 WEIR_RUN_STOP_LIMIT_S);
+    if (st->check) /* the run itself drained: only the check of a reload is left */
+        weir_log(WEIR_LOG_ERROR,
+                 "a reload's check of its new source and sinks (their brokers "
+                 "and topics) did not end within %d s of the stop; exiting without it (the run "
+                 "itself had stopped)\n",
+                 WEIR_RUN_STOP_LIMIT_S);
     _exit(1);
 }
 

@@ -175,7 +175,16 @@ static void on_wake(struct weir_event *ev, int res)
     if (__atomic_load_n(&w->reload_req, __ATOMIC_ACQUIRE))
         weir_worker_reload_begin(w);
     if (!__atomic_load_n(&w->stop_flag, __ATOMIC_ACQUIRE)) {
-        weir_loop_poll(w->loop, w->wake_fd, POLLIN, &w->wake_ev); /* a reload: keep listening */
+        /* a reload: keep listening; deaf to the next stop or reload, the
+         * run would wait for its watchdog, so it ends now instead */
+        if (weir_loop_poll(w->loop, w->wake_fd, POLLIN, &w->wake_ev) < 0) {
+            struct weir_error e;
+            weir_error_set(&e, -EBUSY,
+                           "worker %d: event loop: cannot watch for stop and "
+                           "reload requests (submission queue full)",
+                           w->id);
+            weir_worker_fail(w, &e);
+        }
         return;
     }
     w->stop_requested = 1;
@@ -337,7 +346,8 @@ int weir_worker_init_run(struct weir_worker *w, int id, int nworkers,
     if (w->wake_fd < 0)
         return weir_error_set(err, -errno, "eventfd: %s", strerror(errno));
     w->wake_ev.done = on_wake;
-    weir_loop_poll(w->loop, w->wake_fd, POLLIN, &w->wake_ev);
+    if (weir_loop_poll(w->loop, w->wake_fd, POLLIN, &w->wake_ev) < 0)
+        return weir_error_set(err, -EBUSY, "event loop: cannot watch for stop requests");
     if (with_source) {
         w->has_source = 1;
         w->source->type = pl->source_type;
