@@ -578,9 +578,11 @@ static int consumer_new(struct changelog *c, const struct weir_kafka_source_conf
         /* The end of a partition shows in the fetch after its last message,
          * which waits this long for more: a restore ends that much sooner. */
         (rc = weir_kafka_conf_set(conf, "fetch.wait.max.ms", "50", what, err)) < 0 ||
-        (rc = weir_kafka_conf_set(conf, "isolation.level",
-                                  c->d->exactly_once ? "read_committed" : "read_uncommitted",
-                                  what, err)) < 0) {
+        /* read_committed under at-least-once too: a changelog written
+         * under exactly-once before (the guarantee switched by a restart)
+         * holds aborted entries, which a restore must not apply; entries
+         * written without transactions read the same either way */
+        (rc = weir_kafka_conf_set(conf, "isolation.level", "read_committed", what, err)) < 0) {
         rd_kafka_conf_destroy(conf);
         return rc;
     }

@@ -488,8 +488,10 @@ static void revoke_begin(struct kafka_source *ks, const rd_kafka_topic_partition
     /* Records of the lost partitions in the batch being filled go down the
      * chain while their slots are there, as a revocation's do: flushed after
      * ks_revoke_finish, they made keyed state for a slot nobody owned, which
-     * the partition found again when it came back (counted twice). */
-    if (lost && !ks->txn && !ks->closing && !ks_worker_failed(ks))
+     * the partition found again when it came back (counted twice). Under
+     * exactly-once too: the abandoning commit below flushed them after the
+     * slots went; their outputs are aborted with the transaction. */
+    if (lost && !ks->closing && !ks_worker_failed(ks))
         revoke_flush(ks);
     if (ks->closing || lost || ks_worker_failed(ks)) {
         ks_revoke_finish(ks);

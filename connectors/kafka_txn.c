@@ -22,6 +22,7 @@
  * time within a minute (another process runs with this identity), or the
  * new producer cannot start, the worker fails as before. */
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -32,8 +33,8 @@
 #include <unistd.h>
 
 #include "connectors/kafka_common.h"
-#include "engine/loop.h"
 #include "engine/log.h"
+#include "engine/loop.h"
 
 #define RECOVER_MAX       3     /* re-creations ... (the message says "4th") */
 #define RECOVER_WINDOW_MS 60000 /* ... within this long; one more fails the worker */
@@ -112,6 +113,46 @@ weir_kafka_rewind_seeks(const rd_kafka_topic_partition_list_t *committed,
     return seek;
 }
 
+/* Seeks every partition of seek. A partition's own error counts as much as
+ * the call's: a pause or resume from the loop that takes a newer version of
+ * the partition meanwhile makes its seek __OUTDATED, and the consumer would
+ * fetch on past the aborted records, which the next commit then skipped.
+ * Such a partition is sought again; one that still fails fails the end
+ * (its offsets are not committed: the next owner reads them again). */
+static void seek_all(struct weir_kafka_txn_end *e, const rd_kafka_topic_partition_list_t *first)
+{
+    rd_kafka_topic_partition_list_t *seek = rd_kafka_topic_partition_list_copy(first);
+    for (int round = 0; seek->cnt; round++) {
+        if (round == 3) { /* e->msg names the last partition that failed */
+            e->rc = -EIO;
+            break;
+        }
+        rd_kafka_error_t *se = rd_kafka_seek_partitions(e->consumer, seek, e->timeout_ms);
+        if (se) {
+            snprintf(e->msg, sizeof e->msg, "cannot rewind after an aborted transaction: %s",
+                     rd_kafka_error_string(se));
+            rd_kafka_error_destroy(se);
+            e->rc = -EIO;
+            break;
+        }
+        rd_kafka_topic_partition_list_t *again = rd_kafka_topic_partition_list_new(seek->cnt);
+        for (int i = 0; i < seek->cnt; i++) {
+            const rd_kafka_topic_partition_t *p = &seek->elems[i];
+            /* one no longer assigned is fetched from no more: nothing to skip */
+            if (!p->err || p->err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION ||
+                p->err == RD_KAFKA_RESP_ERR__STATE)
+                continue;
+            snprintf(e->msg, sizeof e->msg,
+                     "cannot rewind %s [%" PRId32 "] after an aborted transaction: %s", p->topic,
+                     p->partition, rd_kafka_err2str(p->err));
+            rd_kafka_topic_partition_list_add(again, p->topic, p->partition)->offset = p->offset;
+        }
+        rd_kafka_topic_partition_list_destroy(seek);
+        seek = again;
+    }
+    rd_kafka_topic_partition_list_destroy(seek);
+}
+
 /* After an abort: the assigned partitions go back to their committed offsets
  * (or to the start rule when they have none); those whose fetch had not
  * started are left to start there (weir_kafka_rewind_seeks). */
@@ -134,14 +175,7 @@ static void rewind_consumer(struct weir_kafka_txn_end *e)
         return;
     }
     rd_kafka_topic_partition_list_t *seek = weir_kafka_rewind_seeks(l, e->started, e->start_latest);
-    rd_kafka_error_t *se = seek->cnt ? rd_kafka_seek_partitions(e->consumer, seek, e->timeout_ms)
-                                     : NULL;
-    if (se) {
-        snprintf(e->msg, sizeof e->msg, "cannot rewind after an aborted transaction: %s",
-                 rd_kafka_error_string(se));
-        rd_kafka_error_destroy(se);
-        e->rc = -EIO;
-    }
+    seek_all(e, seek);
     rd_kafka_topic_partition_list_destroy(seek);
     e->rewound = l;
 }
