@@ -138,9 +138,10 @@ static void seek_all(struct weir_kafka_txn_end *e, const rd_kafka_topic_partitio
         rd_kafka_topic_partition_list_t *again = rd_kafka_topic_partition_list_new(seek->cnt);
         for (int i = 0; i < seek->cnt; i++) {
             const rd_kafka_topic_partition_t *p = &seek->elems[i];
-            /* one no longer assigned is fetched from no more: nothing to skip */
+            /* one no longer assigned, or being revoked, is fetched from no
+             * more: nothing to skip */
             if (!p->err || p->err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION ||
-                p->err == RD_KAFKA_RESP_ERR__STATE)
+                p->err == RD_KAFKA_RESP_ERR__STATE || p->err == RD_KAFKA_RESP_ERR__PREV_IN_PROGRESS)
                 continue;
             snprintf(e->msg, sizeof e->msg,
                      "cannot rewind %s [%" PRId32 "] after an aborted transaction: %s", p->topic,
@@ -149,6 +150,8 @@ static void seek_all(struct weir_kafka_txn_end *e, const rd_kafka_topic_partitio
         }
         rd_kafka_topic_partition_list_destroy(seek);
         seek = again;
+        if (seek->cnt) /* (this thread's own: the loop's pause or resume goes first) */
+            poll(NULL, 0, 20);
     }
     rd_kafka_topic_partition_list_destroy(seek);
 }

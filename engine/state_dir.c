@@ -153,10 +153,12 @@ static int claimed_by_another(int fd, const char *pipeline, const char *dir, con
 }
 
 /* path opened and locked: the descriptor, -EWOULDBLOCK when another holds
- * it, or another -errno with err set. The lock must be on the file that is
- * at path once it is taken: a lock file removed while its run held it (by
- * hand, or a cleaner of old files) would otherwise let a second run lock a
- * new file of that name, and both would write one set of state files. */
+ * it, or another -errno with err set. The lock is on the file that is at
+ * path once it is taken: one removed between the open and the lock is
+ * opened again. A lock file removed while its run holds it cannot be told
+ * from one never made: a second run then locks a new file and both write
+ * one set of state files, hence the guide's "never remove a lock a run
+ * holds". */
 static int lock_file(const char *path, struct weir_error *err)
 {
     for (int tries = 0; tries < 16; tries++) {

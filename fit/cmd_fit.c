@@ -657,7 +657,8 @@ static int fit_main(int argc, char **argv)
      * directory that is not there fails now */
     char part[4200];
     const char *out = c.out;
-    if (fit_part_open(out, part, sizeof part) < 0)
+    unsigned mode;
+    if (fit_part_open(out, part, sizeof part, &mode) < 0)
         return 2;
     struct fit_data d;
     int code = read_data(&c, &d);
@@ -680,7 +681,7 @@ static int fit_main(int argc, char **argv)
      * the old model */
     if (rc == 0 && c.scores && write_scores(c.scores, &d, &s, pred) < 0)
         rc = -1;
-    if (rc == 0 && part[0] && fit_part_commit(part, out) < 0)
+    if (rc == 0 && part[0] && fit_part_commit(part, out, mode) < 0)
         rc = -1;
     else if (rc != 0 && part[0])
         unlink(part);

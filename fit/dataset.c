@@ -191,7 +191,8 @@ static int read_rows(FILE *f, const char *path, struct fit_data *d, const int *p
                                     "1 (empty: unknown), got \"%s\"", path, lineno,
                                     field[label_col]);
             else if (isnan(y) && !unlabelled) {
-                rc = note_dropped(d, lineno);
+                if (note_dropped(d, lineno) < 0)
+                    rc = weir_error_set(err, -ENOMEM, "out of memory reading %s", path);
                 continue;
             } else if (isnan(y))
                 d->dropped++;

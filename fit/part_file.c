@@ -35,8 +35,9 @@ static mode_t model_mode(const char *out)
     return 0666 & ~mask;
 }
 
-int fit_part_open(const char *out, char *part, size_t size)
+int fit_part_open(const char *out, char *part, size_t size, unsigned *mode)
 {
+    *mode = (unsigned)model_mode(out);
     struct stat st;
     int exists = lstat(out, &st) == 0;
     part[0] = 0;
@@ -73,8 +74,9 @@ int fit_part_open(const char *out, char *part, size_t size)
      * a new file gets; when they cannot be kept, out is written in place
      * as before, its owner and bits unchanged. Until it is whole the part
      * file is writable by its owner (a 0444 model is replaced, not refused
-     * after training); fit_part_commit gives it the model's bits. */
-    int same = fchmod(fd, model_mode(out) | S_IWUSR) == 0;
+     * after training); fit_part_commit gives it the bits out had now, even
+     * if out is moved away meanwhile. */
+    int same = fchmod(fd, (mode_t)*mode | S_IWUSR) == 0;
     if (same && exists) {
         struct stat now;
         (void)!fchown(fd, (uid_t)-1, st.st_gid);
@@ -82,17 +84,18 @@ int fit_part_open(const char *out, char *part, size_t size)
         same = fstat(fd, &now) == 0 && now.st_uid == st.st_uid && now.st_gid == st.st_gid;
     }
     close(fd);
-    if (!same) {
+    if (!same) { /* out itself, when it can be written */
         unlink(part);
         part[0] = 0;
+        return in_place(out, dir, exists, EPERM);
     }
     return 0;
 }
 
-int fit_part_commit(const char *part, const char *out)
+int fit_part_commit(const char *part, const char *out, unsigned mode)
 {
     int fd = open(part, O_RDONLY | O_CLOEXEC);
-    int bad = fd < 0 || fchmod(fd, model_mode(out)) != 0 || fsync(fd) != 0;
+    int bad = fd < 0 || fchmod(fd, (mode_t)mode) != 0 || fsync(fd) != 0;
     int e = errno;
     if (fd >= 0)
         close(fd);

@@ -252,7 +252,7 @@ static int mask_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
     int bad = 0;
     for (size_t k = 0; k < c->fields.n; k++) {
         const char *why = NULL, *col_name = parse_field(&c->fld[k], c->fields.v[k], &why);
-        weir_path_index(ip, sizeof ip, fp, k);
+        weir_strlist_path(ip, sizeof ip, fp, &c->fields, k);
         if (!col_name) {
             weir_diag_add(p->diag, ip, "expected %s, got \"%s\"", why, c->fields.v[k]);
             c->cols[k] = -1; /* not compared with the later fields */

@@ -204,8 +204,8 @@ static int prepare_explain(struct threshold_conf *c, struct weir_prepare *p)
     }
     weir_path_key(path, sizeof path, p->path, "explain");
     for (size_t k = 0; k < c->explain.n; k++) {
-        c->x_col[k] = weir_schema_feature_in(p, c->explain.v[k],
-                                             weir_path_index(ip, sizeof ip, path, k));
+        c->x_col[k] = weir_schema_feature_in(
+            p, c->explain.v[k], weir_strlist_path(ip, sizeof ip, path, &c->explain, k));
         bad += c->x_col[k] < 0;
         c->lo_col[k] = scorer_written_before(p, c->explain.v[k], "_lo");
         c->hi_col[k] = scorer_written_before(p, c->explain.v[k], "_hi");
@@ -213,8 +213,8 @@ static int prepare_explain(struct threshold_conf *c, struct weir_prepare *p)
     }
     weir_path_key(path, sizeof path, p->path, "scorers");
     for (size_t k = 0; k < c->scorers.n; k++) {
-        c->scorer_col[k] = weir_schema_feature_in(p, c->scorers.v[k],
-                                                  weir_path_index(ip, sizeof ip, path, k));
+        c->scorer_col[k] = weir_schema_feature_in(
+            p, c->scorers.v[k], weir_strlist_path(ip, sizeof ip, path, &c->scorers, k));
         bad += c->scorer_col[k] < 0;
         c->scorer_why_col[k] = why_column(p, c->scorers.v[k]);
     }

@@ -443,6 +443,14 @@ grep -q 'rows of' "$T/err" && fail "--out in no directory: features computed fir
 expect_error "\-\-scores $T/nodir/s.csv: cannot create a file in $T/nodir" "$WEIR_BIN" fit \
     "$T/p.json" --type mlp --label y_lin --features a,b --out "$T/stay.safetensors" --scores "$T/nodir/s.csv"
 [ "$(cat "$T/stay.safetensors")" = old ] && ok || fail "--scores that failed: the model was replaced"
+# a --scores that passes that check but fails when written (a directory):
+# the scores go first, so the old model stays (it was renamed in, then exit 1)
+mkdir "$T/sdir"
+"$WEIR_BIN" fit "$T/two.csv" --type logistic --label y --valid 0 --epochs 1 --out "$T/stay.safetensors" \
+    --scores "$T/sdir" --quiet >/dev/null 2>"$T/err"
+rc=$?
+[ $rc -eq 1 ] && [ "$(cat "$T/stay.safetensors")" = old ] && ! ls -a "$T" | grep -q '\.part' && ok ||
+    fail "--scores into a directory: rc $rc, $(cat "$T/err"), the model: $(head -c 20 "$T/stay.safetensors")"
 expect_error '\-\-hidden expects widths from 1 to 4096' "$WEIR_BIN" fit "$T/p.json" --type mlp \
     --label y_lin --features a,b --hidden 32:16 --out "$T/x.safetensors"
 grep -q 'rows of' "$T/err" && fail "--hidden: features computed first" || ok
