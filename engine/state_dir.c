@@ -182,7 +182,8 @@ static int lock_file(const char *path, struct weir_error *err)
             return fd;
         close(fd); /* removed or replaced after the open: lock what is there now */
     }
-    return weir_error_set(err, -EAGAIN,
+    /* -EBUSY, not -EAGAIN: that is -EWOULDBLOCK, "another holds it" */
+    return weir_error_set(err, -EBUSY,
                           "cannot lock %s: it is removed and made again as it "
                           "is locked",
                           path);
