@@ -228,7 +228,8 @@ static int replay_lines(rd_kafka_t *rk, const struct weir_replay_opts *o, struct
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
-    uint64_t sent = *sent_out, lineno = 0, t0 = weir_now_ns();
+    /* paced from this file's start: sent counts the files before it too */
+    uint64_t sent = *sent_out, first = sent, lineno = 0, t0 = weir_now_ns();
     int in_quote = 0; /* the line before ended inside a quoted field */
     int rc = o->key_field ? key_matcher(o->key_field, &js, err) : 0;
     while (rc == 0 && !stopping(o) && (!o->limit || sent < o->limit) &&
@@ -269,7 +270,7 @@ static int replay_lines(rd_kafka_t *rk, const struct weir_replay_opts *o, struct
         if (js)
             find_key(js, v, len, &kbuf, &key, &klen);
         uint64_t cost = len + klen + REPLAY_RECORD_OVERHEAD;
-        pace(o, sent, t0);
+        pace(o, sent - first, t0);
         lead_wait(rk, o, lead, sent, cost);
         if (stopping(o))
             break;

@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include "bench/fraud/fraud_metrics.h"
-#include "common/dirsync.h"
 #include "connectors/connector.h"
 #include "engine/features.h"
 #include "engine/override.h"
@@ -572,20 +571,6 @@ static void name_features(char *msg, size_t size, const char *tmp, const char *p
              line ? ", line " : "", rest);
 }
 
-/* --scores is written after training: a path it cannot take is said now. */
-static int scores_writable(const char *path)
-{
-    char dir[4096];
-    weir_dir_of(path, dir, sizeof dir);
-    int exists = access(path, F_OK) == 0;
-    if (access(exists ? path : dir, exists ? W_OK : W_OK | X_OK) == 0)
-        return 0;
-    fprintf(stderr, "weir: fit: --scores %s: %s %s: %s\n", path,
-            exists ? "cannot write" : "cannot create a file in", exists ? "it" : dir,
-            strerror(errno));
-    return -1;
-}
-
 static int train(struct fit_cli *c, const struct fit_data *d, const struct split *s, float *pred,
                  double *tl, double *vl, char *what, size_t wlen)
 {
@@ -642,7 +627,7 @@ static int read_data(const struct fit_cli *c, struct fit_data *d)
 static int fit_main(int argc, char **argv)
 {
     struct fit_cli c;
-    if (parse_args(argc, argv, &c) < 0 || (c.scores && scores_writable(c.scores) < 0))
+    if (parse_args(argc, argv, &c) < 0 || (c.scores && fit_writable("--scores", c.scores) < 0))
         return 2;
     size_t dims[FIT_MAX_LAYERS + 1], nl; /* widths checked now; the input's is known later */
     if (c.hidden && layer_dims(&c, 1, dims, &nl) < 0)

@@ -19,6 +19,10 @@
  * before any training, so a typo costs nothing. */
 int fit_part_open(const char *out, char *part, size_t size, unsigned *mode);
 
+/* path can be written (it exists) or made (its directory takes a new
+ * file): 0, else -1 with why said, naming the option opt. */
+int fit_writable(const char *opt, const char *path);
+
 /* part given mode (fit_part_open's), synced and renamed over out, the
  * directory synced: 0, or -1 with why said (part is removed then). */
 int fit_part_commit(const char *part, const char *out, unsigned mode);
