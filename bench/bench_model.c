@@ -18,8 +18,9 @@
  * Each timing repeats the call until 0.2 s of this thread's CPU time have
  * passed and keeps the best of 3 such rounds (CLOCK_THREAD_CPUTIME_ID: the
  * machine the results were taken on is shared, and wall-clock rates swung
- * 2x between identical runs). XGBoost's baseline is wall-clock from Python
- * on one thread (bench_model_xgb.py).
+ * 2x between identical runs). XGBoost's baseline is timed in the process's
+ * CPU time from Python on one thread (bench_model_xgb.py, which bench/run.sh
+ * runs right before this).
  *
  * Usage: bench_model [--trees DIR] [RESULT.json]   (default bench/results/model.json) */
 #include <cblas.h>
@@ -28,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "kernels/dense.h"
 #include "models/model.h"
@@ -270,9 +272,13 @@ int main(int argc, char **argv)
             result = argv[i];
     }
     weir_kernels_cpu_init();
-    FILE *json = fopen(result, "w");
+    /* written beside and renamed when done: a failed check keeps the last
+     * good results rather than leaving them cut short */
+    char part[4096];
+    snprintf(part, sizeof part, "%s.part", result);
+    FILE *json = fopen(part, "w");
     if (!json) {
-        perror(result);
+        perror(part);
         return 1;
     }
     const char *commit = getenv("WEIR_BENCH_COMMIT");
@@ -281,8 +287,17 @@ int main(int argc, char **argv)
     if (rc == 0 && trees)
         rc = trees_table(json, trees);
     fprintf(json, "\n}\n");
-    fclose(json);
+    if (fclose(json) != 0 && rc == 0) {
+        perror(part);
+        rc = 1;
+    }
+    if (rc == 0 && rename(part, result) != 0) {
+        perror(result);
+        rc = 1;
+    }
     if (rc == 0)
         printf("\nwrote %s\n", result);
+    else
+        unlink(part);
     return rc ? 1 : 0;
 }

@@ -77,6 +77,8 @@ while status is None:
 wall = time.monotonic() - t0
 if status != 0:
     sys.exit(f"weir exited with status {status}")
+if worker == 0:  # a build older than bb49fc0 does not name its threads
+    sys.exit(f"{sys.argv[1]}: no thread named weir-w0 was seen: its worker CPU cannot be measured")
 print(f"{wall:.3f} {ru.ru_utime + ru.ru_stime:.3f} {worker:.3f}")
 PY
 for r in $(seq "$runs"); do

@@ -219,8 +219,8 @@ static int produce_one(rd_kafka_t *rk, const struct weir_replay_opts *o, const c
 /* Produces the file's lines; *cut is set when a stop ended it before the
  * end of the file (or the limit). */
 static int replay_lines(rd_kafka_t *rk, const struct weir_replay_opts *o, struct lead *lead,
-                        FILE *in, const char *path, int csv, uint64_t *sent_out, int *cut,
-                        struct weir_error *err)
+                        FILE *in, const char *path, int csv, uint64_t t0, uint64_t *sent_out,
+                        int *cut, struct weir_error *err)
 {
     struct weir_csv_header h = {0};
     struct weir_buf row = {0}, kbuf = {0};
@@ -228,8 +228,7 @@ static int replay_lines(rd_kafka_t *rk, const struct weir_replay_opts *o, struct
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
-    /* paced from this file's start: sent counts the files before it too */
-    uint64_t sent = *sent_out, first = sent, lineno = 0, t0 = weir_now_ns();
+    uint64_t sent = *sent_out, lineno = 0;
     int in_quote = 0; /* the line before ended inside a quoted field */
     int rc = o->key_field ? key_matcher(o->key_field, &js, err) : 0;
     while (rc == 0 && !stopping(o) && (!o->limit || sent < o->limit) &&
@@ -270,7 +269,7 @@ static int replay_lines(rd_kafka_t *rk, const struct weir_replay_opts *o, struct
         if (js)
             find_key(js, v, len, &kbuf, &key, &klen);
         uint64_t cost = len + klen + REPLAY_RECORD_OVERHEAD;
-        pace(o, sent - first, t0);
+        pace(o, sent, t0);
         lead_wait(rk, o, lead, sent, cost);
         if (stopping(o))
             break;
@@ -345,12 +344,15 @@ static int replay_files(rd_kafka_t *rk, const struct weir_replay_opts *o, struct
 {
     int rc = 0;
     size_t i = 0;
+    /* paced from the run's start: a file's first record is due 1/rate after
+     * the last one before it, however long opening the file took */
+    uint64_t t0 = weir_now_ns();
     for (; rc == 0 && !*cut && i < l->n && !stopping(o) && (!o->limit || *sent < o->limit); i++) {
         FILE *in = open_input(l->paths[i]);
         if (!in)
             return weir_error_set(err, -errno, "cannot open %s: %s", l->paths[i], strerror(errno));
-        rc = replay_lines(rk, o, lead, in, l->paths[i], weir_file_is_csv(l->paths[i]), sent, cut,
-                          err);
+        rc = replay_lines(rk, o, lead, in, l->paths[i], weir_file_is_csv(l->paths[i]), t0, sent,
+                          cut, err);
         if (in != stdin)
             fclose(in);
     }

@@ -277,8 +277,10 @@ static int32_t parse_sum(struct parser *P)
 static double at_feature_precision(const struct parser *P, int32_t other, double v)
 {
     /* not a number a float cannot hold: 1e300 as a float is an infinity
-     * (`x <= 1e300` kept infinite x), 1e-46 is 0 */
-    if (P->e->nodes[other].op != X_FEAT || !(fabs(v) <= FLT_MAX))
+     * (`x <= 1e300` kept infinite x), 1e-46 is 0. Up to half a float step
+     * (2^103) above FLT_MAX rounds to FLT_MAX, as a record's 3.4028235e38
+     * (FLT_MAX as weir writes it) was read. */
+    if (P->e->nodes[other].op != X_FEAT || !(fabs(v) < (double)FLT_MAX + 0x1p103))
         return v;
     float f = (float)v;
     return f == 0 && v != 0 ? v : (double)f;

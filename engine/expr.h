@@ -15,7 +15,7 @@
  * (0 or 1 in a column) and string (a string column or a literal; only
  * compared, never computed). A missing feature is NaN and NaN propagates
  * through arithmetic and functions; every comparison with a NaN operand is
- * false (`!=` included), so conditions over missing values are false. */
+ * false (`!=` included); `not` of such a comparison is true. */
 #ifndef WEIR_EXPR_H
 #define WEIR_EXPR_H
 
@@ -39,7 +39,8 @@ struct weir_expr;
  * weir_schema_upstream hides an unknown field, or out of memory). */
 struct weir_expr *weir_expr_compile(const char *text, struct weir_prepare *p, const char *path);
 /* weir_expr_compile, and the result must be one of the types in mask (bits
- * 1 << WEIR_EXPR_*): otherwise "column 1: expected WHAT, got a number" is
+ * 1 << WEIR_EXPR_*): otherwise "column C: expected WHAT, got a number" (C:
+ * where the expression starts) is
  * added and NULL returned. what: "a condition (a bool)". */
 struct weir_expr *weir_expr_compile_as(const char *text, struct weir_prepare *p, const char *path,
                                        unsigned mask, const char *what);

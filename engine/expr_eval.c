@@ -110,7 +110,8 @@ static void eval_strings(const struct expr_node *x, const struct expr_node *node
                          const struct weir_batch *b, double *out)
 {
     uint32_t n = b->n;
-    const struct expr_node *sa = &nodes[x->a];
+    /* exists(s) has no operand node (a is -1) */
+    const struct expr_node *sa = x->op == X_EXISTS_STR ? NULL : &nodes[x->a];
     switch (x->op) {
     case X_STR_EQ: LOOP(str_equal(str_of(sa, b, i), str_of(&nodes[x->b], b, i)));
     case X_STR_NE: {

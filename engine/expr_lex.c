@@ -100,6 +100,15 @@ static void lex_string(struct parser *P, struct token *t)
         char c = s[i];
         if (c == '\\' && s[i + 1]) {
             c = s[++i];
+            /* '\r' read as "r" would compare unequal to everything, silently */
+            if (!strchr("'\"\\nt", c)) {
+                t->kind = T_BAD;
+                expr_error(P, i - 1,
+                           "expected one of the escapes \\' \\\" \\\\ \\n \\t, got \\%.*s",
+                           (int)weir_utf8_seqlen(s + i, strlen(s + i)), s + i);
+                P->at = i + 1;
+                return;
+            }
             c = c == 'n' ? '\n' : c == 't' ? '\t' : c;
         }
         out[n++] = c;

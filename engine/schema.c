@@ -217,7 +217,7 @@ int weir_schema_feature_in(struct weir_prepare *p, const char *name, const char 
     return column_in(p, p->schema->feat, p->schema->nfeat, name, path, "feature");
 }
 
-int weir_schema_features_in(struct weir_prepare *p, const json_t *raw, const char *key,
+int weir_schema_features_in(struct weir_prepare *p, const char *key,
                             const struct weir_strlist *names, size_t max, int *cols)
 {
     char path[256], ip[256];
@@ -226,10 +226,10 @@ int weir_schema_features_in(struct weir_prepare *p, const json_t *raw, const cha
         weir_diag_add(p->diag, path, "expected at most %zu features, got %zu", max, names->n);
         return 1;
     }
-    int bad = 0, one = json_is_string(json_object_get(raw, key));
+    int bad = 0;
     for (size_t k = 0; k < names->n; k++) {
         cols[k] = weir_schema_feature_in(p, names->v[k],
-                                         one ? path : weir_path_index(ip, sizeof ip, path, k));
+                                         weir_strlist_path(ip, sizeof ip, path, names, k));
         bad += cols[k] < 0;
     }
     return bad;

@@ -113,7 +113,7 @@ int weir_schema_feature_in(struct weir_prepare *p, const char *name, const char 
  * of at most max): cols[k] is each one's column, or -1 (reported at its path:
  * the option's, or its index in the list). Returns the problems reported. */
 struct weir_strlist;
-int weir_schema_features_in(struct weir_prepare *p, const json_t *raw, const char *key,
+int weir_schema_features_in(struct weir_prepare *p, const char *key,
                             const struct weir_strlist *names, size_t max, int *cols);
 int weir_schema_string_out(struct weir_prepare *p, const char *name, const char *path);
 int weir_schema_string_in(struct weir_prepare *p, const char *name, const char *path);

@@ -26,9 +26,15 @@ int fit_writable(const char *opt, const char *path)
 /* No new file beside out: out is written in place when it can be, else
  * the fit stops now rather than after training (a typo in --out's
  * directory, a model the user may not replace). */
-static int in_place(const char *out)
+static int in_place(const char *out, const char *dir, int exists, int e)
 {
-    return fit_writable("--out", out);
+    if (exists && access(out, W_OK) == 0)
+        return 0;
+    if (exists)
+        e = errno;
+    fprintf(stderr, "weir: fit: --out %s: %s %s: %s\n", out,
+            exists ? "cannot write" : "cannot create a file in", exists ? "it" : dir, strerror(e));
+    return -1;
 }
 
 /* The bits the model gets: out's own when it exists, else a new file's. */
@@ -53,7 +59,7 @@ int fit_part_open(const char *out, char *part, size_t size, unsigned *mode)
     char dir[4096];
     weir_dir_of(out, dir, sizeof dir);
     if (access(dir, W_OK | X_OK) != 0)
-        return in_place(out);
+        return in_place(out, dir, exists, errno);
     const char *slash = strrchr(out, '/'), *base = slash ? slash + 1 : out;
     const char *dot = strrchr(base, '.');
     int n =
@@ -68,7 +74,7 @@ int fit_part_open(const char *out, char *part, size_t size, unsigned *mode)
         int e = errno;
         if (e == EACCES || e == EPERM || e == EROFS) { /* no new file there: out itself */
             part[0] = 0;
-            return in_place(out);
+            return in_place(out, dir, exists, e);
         }
         /* a full disk or a name too long: in place, a failed write would
          * leave neither model */
@@ -94,7 +100,7 @@ int fit_part_open(const char *out, char *part, size_t size, unsigned *mode)
     if (!same) { /* out itself, when it can be written */
         unlink(part);
         part[0] = 0;
-        return in_place(out);
+        return in_place(out, dir, exists, EPERM);
     }
     return 0;
 }

@@ -156,7 +156,13 @@ static int layer(struct st_file *f, struct weir_model *m, json_t *spec, size_t k
     snprintf(what, sizeof what, "layers[%zu].bias", k);
     if (bn && (rc = tensor(f, m, what, bn, 1, bd, &L->b)) < 0)
         return rc;
-    const char *act = json_string_value(json_object_get(spec, "activation"));
+    const json_t *aj = json_object_get(spec, "activation");
+    const char *act = json_string_value(aj);
+    if (aj && !act) /* 1 or ["relu"] is a mistake, not "none" */
+        return fail(f, -EINVAL,
+                    "layers[%zu].activation: expected a string (none, relu, tanh, "
+                    "sigmoid or gelu), got %s",
+                    k, json_is_null(aj) ? "null" : "another type");
     L->act = act ? weir_act_parse(act) : WEIR_ACT_NONE;
     if (L->act < 0)
         return fail(f, -EINVAL, "layers[%zu].activation: expected none, relu, tanh, sigmoid or "

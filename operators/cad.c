@@ -152,7 +152,7 @@ static int cad_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
 {
     struct cad_conf *c = vconf;
     char ip[256];
-    int bad = weir_schema_features_in(p, raw, "fields", &c->fields, CAD_MAX_FIELDS, c->in_col);
+    int bad = weir_schema_features_in(p, "fields", &c->fields, CAD_MAX_FIELDS, c->in_col);
     if (c->fields.n > CAD_MAX_FIELDS)
         return bad;
     weir_path_key(ip, sizeof ip, p->path, "out");

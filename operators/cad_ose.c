@@ -148,7 +148,7 @@ static int ose_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
 {
     struct ose_conf *c = vconf;
     char ip[256];
-    int bad = weir_schema_features_in(p, raw, "fields", &c->fields, OSE_MAX_FIELDS, c->in_col);
+    int bad = weir_schema_features_in(p, "fields", &c->fields, OSE_MAX_FIELDS, c->in_col);
     if (c->fields.n > OSE_MAX_FIELDS)
         return bad;
     weir_path_key(ip, sizeof ip, p->path, "out");

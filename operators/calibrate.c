@@ -65,7 +65,7 @@ static int calibrate_prepare(void *vconf, const json_t *raw, struct weir_prepare
 {
     struct calibrate_conf *c = vconf;
     char path[256];
-    int bad = weir_schema_features_in(p, raw, "fields", &c->fields, WEIR_SCHEMA_MAX / 2, c->in_col);
+    int bad = weir_schema_features_in(p, "fields", &c->fields, WEIR_SCHEMA_MAX / 2, c->in_col);
     if (c->fields.n > WEIR_SCHEMA_MAX / 2)
         return bad;
     for (size_t k = 0; k < c->fields.n; k++)

@@ -3,9 +3,9 @@
  * The others are dropped: acknowledged as done (their input is committed)
  * and written to no sink, counted as "dropped by filters" in the run's
  * summary; or, with "dead_letter": true, sent to the dead-letter sink with
- * the condition as the reason. A condition over a missing value is false
- * (docs/expressions.md), so such records are not kept: write
- * `not exists(x) or x > 3` to keep them. No state. */
+ * the condition as the reason. A comparison with a missing value is false
+ * (docs/expressions.md), so `x > 3` does not keep a record without x:
+ * write `not exists(x) or x > 3` to keep them. No state. */
 #include "engine/expr.h"
 #include "engine/operator.h"
 

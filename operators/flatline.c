@@ -137,7 +137,7 @@ static int flatline_prepare(void *vconf, const json_t *raw, struct weir_prepare 
 {
     struct flatline_conf *c = vconf;
     char ip[256];
-    int bad = weir_schema_features_in(p, raw, "fields", &c->fields, WEIR_SCHEMA_MAX, c->in_col);
+    int bad = weir_schema_features_in(p, "fields", &c->fields, WEIR_SCHEMA_MAX, c->in_col);
     if (c->fields.n > WEIR_SCHEMA_MAX)
         return bad;
     bad += weir_state_opts_prepare(&c->state, raw, p);

@@ -189,7 +189,7 @@ static int hst_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
 {
     struct hst_conf *c = vconf;
     char ip[256];
-    int bad = weir_schema_features_in(p, raw, "fields", &c->fields, WEIR_SCHEMA_MAX, c->in_col);
+    int bad = weir_schema_features_in(p, "fields", &c->fields, WEIR_SCHEMA_MAX, c->in_col);
     if (c->fields.n > WEIR_SCHEMA_MAX)
         return bad;
     weir_path_key(ip, sizeof ip, p->path, "out");

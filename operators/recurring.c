@@ -111,8 +111,8 @@ static int recurring_prepare(void *vconf, const json_t *raw, struct weir_prepare
 {
     struct recurring_conf *c = vconf;
     char ip[256];
-    int bad = weir_schema_features_in(p, raw, "fields", &c->fields, WEIR_SCHEMA_MAX, c->in_col);
-    bad += weir_schema_features_in(p, raw, "scores", &c->scores, WEIR_SCHEMA_MAX, c->score_col);
+    int bad = weir_schema_features_in(p, "fields", &c->fields, WEIR_SCHEMA_MAX, c->in_col);
+    bad += weir_schema_features_in(p, "scores", &c->scores, WEIR_SCHEMA_MAX, c->score_col);
     if (c->fields.n > WEIR_SCHEMA_MAX || c->scores.n > WEIR_SCHEMA_MAX)
         return bad + 1;
     bad += weir_state_opts_prepare(&c->state, raw, p);

@@ -52,7 +52,7 @@ static int score_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
 {
     struct score_conf *c = vconf;
     char path[256];
-    int bad = weir_schema_features_in(p, raw, "fields", &c->fields, WEIR_SCHEMA_MAX, c->in_col);
+    int bad = weir_schema_features_in(p, "fields", &c->fields, WEIR_SCHEMA_MAX, c->in_col);
     if (c->fields.n > WEIR_SCHEMA_MAX)
         return bad;
     weir_path_key(path, sizeof path, p->path, "out");

@@ -69,9 +69,7 @@ int scorer_prepare(struct scorer_conf *s, const json_t *raw, struct weir_prepare
         return 1;
     }
     for (size_t k = 0; k < s->fields.n; k++) {
-        const char *fp = json_is_string(json_object_get(raw, "fields"))
-                             ? path
-                             : weir_path_index(ip, sizeof ip, path, k);
+        const char *fp = weir_strlist_path(ip, sizeof ip, path, &s->fields, k);
         s->in_col[k] = weir_schema_feature_in(p, s->fields.v[k], fp);
         bad += s->in_col[k] < 0;
         s->lo_col[k] = s->hi_col[k] = -1;

@@ -3,14 +3,15 @@
  * the column of the mistake; evaluation matches a reference written in C
  * on random inputs with NaN, ±Inf, absent strings and missing event times;
  * the fraud handbook's weekend and night flags on known dates. */
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
 #include "engine/batch.h"
 #include "engine/expr.h"
 #include "tests/check.h"
 #include "tests/op_harness.h"
-
-#include <math.h>
-#include <stdint.h>
-#include <stdlib.h>
 
 /* Features a, b, c and string fields s, t, written by operators[0];
  * feature late is declared but written by nobody yet. */
@@ -83,6 +84,10 @@ static void test_parse(void)
     good("s == 'FR'", WEIR_EXPR_BOOL);
     good("s != t", WEIR_EXPR_BOOL);
     good("s in ['FR', \"DE\", 'it\\'s']", WEIR_EXPR_BOOL);
+    good("s in ['a\\\\b', 'c\\td\\n', '\\\"']", WEIR_EXPR_BOOL);
+    /* '\r' read as "r" would match nothing, silently */
+    bad("s == 'C:\\data'", "column 9: expected one of the escapes \\' \\\" \\\\ \\n \\t, got \\d");
+    bad("s == 'é\\é'", "column 8: expected one of the escapes \\' \\\" \\\\ \\n \\t, got \\é");
     good("a in [1, -2, 3.5]", WEIR_EXPR_BOOL);
     good("a not in []", WEIR_EXPR_BOOL);
     good("exists(a) and exists(s) and exists(event_time)", WEIR_EXPR_BOOL);
@@ -424,6 +429,12 @@ static void test_literals(void)
     CHECK(eval_one("a <= 1e300", INFINITY) == 0 && eval_one("a <= 1e300", 3e38f) == 1);
     CHECK(eval_one("a == 1e39", INFINITY) == 0 && eval_one("a >= -1e39", -INFINITY) == 0);
     CHECK(eval_one("a >= 1e-46", 0) == 0 && eval_one("a in [1e-46]", 0) == 0);
+    /* FLT_MAX as weir writes it (3.4028235e38) is a little above it: the
+     * float a record's 3.4028235e38 became */
+    CHECK(eval_one("a == 3.4028235e38", FLT_MAX) == 1 &&
+          eval_one("a >= 3.4028235e38", FLT_MAX) == 1);
+    CHECK(eval_one("a == -3.4028235e38", -FLT_MAX) == 1);
+    CHECK(eval_one("a == 3.4028236e38", FLT_MAX) == 0 && eval_one("a < 3.41e38", INFINITY) == 0);
     char big[200];
     snprintf(big, sizeof big, "a * 0 + 1%0130de-130", 0);
     CHECK(eval_one(big, 2) == 1);

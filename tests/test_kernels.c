@@ -107,6 +107,32 @@ static void int8_case(size_t in, size_t out, size_t n)
     free(W), free(b), free(X), free(Y), free(R), free(sc), free(Wq), free(xq);
 }
 
+/* A hidden layer wider than an int32 sum of int8 products holds (each up to
+ * 127 * 127: 133,145 inputs pass 2^31): the exact total, not a wrapped,
+ * negative one. A row of values too small for 1/scale (1e-38) counts as
+ * zeros: the output is the bias, not what lrintf makes of an infinity. */
+static void int8_extremes(void)
+{
+    size_t in = 140000;
+    float *W = malloc(in * 4), *X = malloc(in * 4), b = 0.25f, Y, R;
+    int8_t *Wq = malloc(in), *xq = malloc(in);
+    for (size_t i = 0; i < in; i++)
+        W[i] = 1, X[i] = 2;
+    struct weir_dense_layer L = {in, 1, W, NULL, NULL, NULL, 0, WEIR_ACT_NONE};
+    float sc;
+    weir_dense_int8_quantize(&L, Wq, &sc);
+    weir_dense_int8_cpu(&L, Wq, &sc, X, in, 1, &Y, 1, xq);
+    CHECK(fabsf(Y - 2.0f * (float)in) <= 1e-3f * 2.0f * (float)in);
+    for (size_t i = 0; i < in; i++)
+        X[i] = 1e-38f;
+    L.in = 4, L.b = &b;
+    weir_dense_int8_quantize(&L, Wq, &sc);
+    weir_dense_int8_cpu(&L, Wq, &sc, X, 4, 1, &Y, 1, xq);
+    weir_dense_ref(&L, X, 4, 1, &R, 1);
+    CHECK(Y == b && fabsf(R - b) < 1e-6f);
+    free(W), free(X), free(Wq), free(xq);
+}
+
 static void dense_facts(void)
 {
     /* 2 -> 2 with W = [[1, 2], [-3, 0.5]], b = [0.5, -1] at x = [1, -1]: pre = [-0.5, -4.5] */
@@ -211,6 +237,7 @@ int main(void)
     }
     dense_case(128, 512, 700, WEIR_ACT_GELU, 1, 1); /* chunked: 512 outputs, 128 rows a chunk */
     int8_case(16, 16, 50);
+    int8_extremes();
     int8_case(128, 64, 200);
     int8_case(300, 7, 20);
     for (int k = 0; k < 20; k++)

@@ -24,14 +24,18 @@ static char dir[] = "/tmp/weir-op-model-XXXXXX";
 static char st_path[512], xgb_path[512], st_padded_path[512];
 
 /* logistic: p = sigmoid(1 * (a - 1) / 2 - 2 * (b - 2) / 4 + 0.5), its header
- * padded with spaces to pad_to bytes (0: none), as safetensors writers pad it */
-static void write_logistic(const char *path, size_t pad_to)
+ * padded with spaces to pad_to bytes (0: none), as safetensors writers pad it;
+ * layer_extra: more of the layer's members (escaped for the metadata) */
+static void write_logistic(const char *path, size_t pad_to, const char *layer_extra)
 {
     const float W[] = {1, -2}, b[] = {0.5f}, mean[] = {1, 2}, std[] = {2, 4};
-    const char *arch = "{\\\"features\\\": [\\\"a\\\", \\\"b\\\"], "
-                       "\\\"layers\\\": [{\\\"weight\\\": "
-                       "\\\"w\\\", \\\"bias\\\": \\\"b\\\"}], \\\"input_mean\\\": \\\"m\\\", "
-                       "\\\"input_std\\\": \\\"s\\\", \\\"output\\\": \\\"probability\\\"}";
+    char arch[1024];
+    snprintf(arch, sizeof arch,
+             "{\\\"features\\\": [\\\"a\\\", \\\"b\\\"], "
+             "\\\"layers\\\": [{\\\"weight\\\": "
+             "\\\"w\\\", \\\"bias\\\": \\\"b\\\"%s}], \\\"input_mean\\\": \\\"m\\\", "
+             "\\\"input_std\\\": \\\"s\\\", \\\"output\\\": \\\"probability\\\"}",
+             layer_extra);
     static char header[0x8000];
     int n = snprintf(header, sizeof header,
                      "{\"w\": {\"dtype\": \"F32\", \"shape\": [1, 2], \"data_offsets\": [0, 8]}, "
@@ -52,11 +56,11 @@ static void write_logistic(const char *path, size_t pad_to)
 static void write_models(void)
 {
     snprintf(st_path, sizeof st_path, "%s/logistic.safetensors", dir);
-    write_logistic(st_path, 0);
+    write_logistic(st_path, 0, "");
     /* 0x7B20 bytes: the length's first bytes read " {", which once sent the
      * file to the XGBoost JSON loader */
     snprintf(st_padded_path, sizeof st_padded_path, "%s/padded.safetensors", dir);
-    write_logistic(st_padded_path, 0x7B20);
+    write_logistic(st_padded_path, 0x7B20, "");
     /* one tree: a < 0.5 (missing: left) ? 0.25 : -0.75, base_score 0.5 (margin 0) */
     snprintf(xgb_path, sizeof xgb_path, "%s/tree.json", dir);
     FILE *f = fopen(xgb_path, "w");
@@ -166,6 +170,17 @@ static void test_errors(void)
     snprintf(want, sizeof want, "test.json: operators[1].path: cannot open model file %s/none: "
              "No such file or directory", dir);
     h_expect_prepare_error(&weir_op_model, ab, 1, conf, want);
+    /* an activation that is not a string is a mistake, not "none" */
+    char bad_act[600];
+    snprintf(bad_act, sizeof bad_act, "%s/act.safetensors", dir);
+    write_logistic(bad_act, 0, ", \\\"activation\\\": 1");
+    snprintf(conf, sizeof conf, "{\"path\": \"%s\", \"out\": \"y\"}", bad_act);
+    snprintf(want, sizeof want,
+             "test.json: operators[1].path: model file %s: layers[0].activation: expected "
+             "a string (none, relu, tanh, sigmoid or gelu), got another type",
+             bad_act);
+    h_expect_prepare_error(&weir_op_model, ab, 1, conf, want);
+    unlink(bad_act);
 }
 
 static const struct model_conf *conf_of(const struct h_op *h)
@@ -247,6 +262,7 @@ int main(void)
     test_shared();
     unlink(st_path);
     unlink(xgb_path);
+    unlink(st_padded_path);
     rmdir(dir);
     return check_summary();
 }

@@ -25,6 +25,8 @@ static float quantize_row(const float *x, size_t n, int8_t *q)
         return NAN;
     }
     float scale = m > 0 ? m / 127.0f : 1.0f, inv = 1.0f / scale;
+    if (!isfinite(inv)) /* a row under ~3.7e-37: as all zeros (1/scale overflows) */
+        scale = 1.0f, inv = 0.0f;
     for (size_t i = 0; i < n; i++)
         q[i] = (int8_t)lrintf(x[i] * inv);
     return scale;
@@ -36,12 +38,22 @@ void weir_dense_int8_quantize(const struct weir_dense_layer *L, int8_t *Wq, floa
         w_scale[o] = quantize_row(L->W + o * L->in, L->in, Wq + o * L->in);
 }
 
-static int32_t dot_i8(const int8_t *restrict a, const int8_t *restrict b, size_t n)
+/* int32 sums over chunks (vectorised), added up in int64: a product is at
+ * most 127 * 127, so an int32 holds 131,072 of them but not a wide hidden
+ * layer's row (133,145 inputs would overflow it). */
+#define DOT_I8_CHUNK 131072
+
+static int64_t dot_i8(const int8_t *restrict a, const int8_t *restrict b, size_t n)
 {
-    int32_t s = 0;
-    for (size_t k = 0; k < n; k++)
-        s += (int32_t)a[k] * (int32_t)b[k];
-    return s;
+    int64_t total = 0;
+    for (size_t at = 0; at < n; at += DOT_I8_CHUNK) {
+        size_t end = n - at < DOT_I8_CHUNK ? n : at + DOT_I8_CHUNK;
+        int32_t s = 0;
+        for (size_t k = at; k < end; k++)
+            s += (int32_t)a[k] * (int32_t)b[k];
+        total += s;
+    }
+    return total;
 }
 
 void weir_dense_int8_cpu(const struct weir_dense_layer *L, const int8_t *Wq, const float *w_scale,
