@@ -6,7 +6,8 @@
  *     Produces R records/s for D seconds (R*D records), paced against
  *     CLOCK_MONOTONIC in steps of at most 1 ms. Every record is a JSON object
  *     of about 150 bytes whose first field is "t_ns": CLOCK_REALTIME in ns
- *     read just before rd_kafka_producev, then seq, host, dc, service, metric
+ *     read just before rd_kafka_producev (minus how late it is, when more
+ *     than 1 ms behind schedule: the record's due time), then seq, host, dc, service, metric
  *     and value (a random walk), keyed by host. Producer: linger.ms=5,
  *     socket.nagle.disable=true, enable.idempotence=true (like weir replay).
  *     Prints (and writes) the rate it achieved and how far behind schedule it
@@ -174,7 +175,12 @@ static int cmd_produce(const struct opts *o)
             unsigned host = (unsigned)(sent % 24);
             char key[16];
             int klen = snprintf(key, sizeof key, "web-%03u", host);
+            /* more than 1 ms behind schedule: stamped when it was due, so
+             * time the producer held the writer back counts in the latency */
             int64_t t = real_ns();
+            uint64_t sched = t0 + (uint64_t)((double)sent * 1e9 / o->rate), mono = mono_ns();
+            if (mono > sched + 1000000)
+                t -= (int64_t)(mono - sched);
             int len = snprintf(line, sizeof line,
                                "{\"t_ns\":%" PRId64 ",\"seq\":%" PRIu64 ",\"host\":\"%s\",\"dc\":\"%s\","
                                "\"service\":\"%s\",\"metric\":\"cpu_user\",\"value\":%.3f}",

@@ -7,7 +7,9 @@
  * pipes (the pipeline reads "-" and writes "-"). Writes R records/s for S
  * seconds, paced against CLOCK_MONOTONIC in steps of 1 ms; each record is
  * {"t_ns":NS,"seq":I,"f0":..,"f1":..} with F normal features, t_ns being
- * CLOCK_MONOTONIC in ns just before the write. A reader thread takes every
+ * CLOCK_MONOTONIC in ns just before the write, or the time the record was
+ * due when the writer is more than 1 ms behind schedule (so a stall that
+ * holds the writer back counts for the records it delayed). A reader thread takes every
  * output line as it arrives: latency = CLOCK_MONOTONIC then - t_ns. Records of
  * the first --warmup seconds (default 1) are not counted (start-up, first
  * allocations). Prints p50, p90, p99, p99.9, max and mean in microseconds,
@@ -177,8 +179,13 @@ static double feed(const struct opts *o, int fd, uint64_t total, uint64_t start)
             behind_ms = late;
         size_t len = 0;
         for (; sent < due && len + 64 + 24 * (size_t)o->features < sizeof buf; sent++) {
-            len += (size_t)snprintf(buf + len, sizeof buf - len, "{\"t_ns\":%" PRIu64
-                                    ",\"seq\":%" PRIu64, now_ns(), sent);
+            /* a record the writer sends more than a pacing step (1 ms) late
+             * is stamped when it was due: time spent blocked on a full pipe
+             * counts in the latency instead of vanishing from it */
+            uint64_t t = now_ns(), sched = start + (uint64_t)((double)sent * 1e9 / o->rate);
+            len += (size_t)snprintf(buf + len, sizeof buf - len,
+                                    "{\"t_ns\":%" PRIu64 ",\"seq\":%" PRIu64,
+                                    t > sched + 1000000 ? sched : t, sent);
             for (int f = 0; f < o->features; f++)
                 len += (size_t)snprintf(buf + len, sizeof buf - len, ",\"f%d\":%.5f", f,
                                         normal(&seed));

@@ -226,6 +226,30 @@ static void check_compaction(struct check *k, rd_kafka_t *rk, struct weir_kafka_
         line(k, "ok", "changelog topic \"%s\": compacted", topic);
 }
 
+/* A "replay" section produces into its topic (the source's first by
+ * default) with the source's credentials: Write there, beside the source's
+ * Read when it is one of them. */
+static void ask_replay(struct check *k, rd_kafka_t *rk, struct weir_kafka_client *cl,
+                       const struct weir_pipeline *pl, const struct weir_kafka_source_conf *kc,
+                       const char **ask, int32_t *need, size_t *nask)
+{
+    const json_t *replay = json_object_get(pl->root, "replay");
+    if (!json_is_object(replay) || !kc->topics.n)
+        return;
+    const char *topic = json_string_value(json_object_get(replay, "topic"));
+    topic = topic ? topic : kc->topics.v[0];
+    for (size_t i = 0; i < *nask; i++)
+        if (strcmp(ask[i], topic) == 0) {
+            need[i] |= 1 << WEIR_KAFKA_OP_WRITE;
+            return;
+        }
+    for (size_t i = 0; i < kc->topics.n; i++)
+        if (strcmp(kc->topics.v[i], topic) == 0)
+            return; /* a source topic that is not there: failed above */
+    if (check_topic(k, rk, cl, topic, "replay", 0) > 0)
+        need[*nask] = 1 << WEIR_KAFKA_OP_WRITE, ask[(*nask)++] = topic;
+}
+
 static void check_kafka_source(struct check *k, const struct weir_pipeline *pl,
                                const struct weir_kafka_source_conf *kc)
 {
@@ -237,9 +261,10 @@ static void check_kafka_source(struct check *k, const struct weir_pipeline *pl,
         line(k, "FAIL", "%s", err.msg);
         return;
     }
-    /* every present source topic asked for Read, and the changelog */
-    const char **ask = calloc(kc->topics.n + 1, sizeof *ask);
-    int32_t *need = calloc(kc->topics.n + 1, sizeof *need);
+    /* every present source topic asked for Read, the replay's for Write,
+     * and the changelog */
+    const char **ask = calloc(kc->topics.n + 2, sizeof *ask);
+    int32_t *need = calloc(kc->topics.n + 2, sizeof *need);
     if (!ask || !need)
         line(k, "FAIL", "kafka source: out of memory");
     else if (check_brokers(k, rk, &cl) == 0) {
@@ -251,6 +276,7 @@ static void check_kafka_source(struct check *k, const struct weir_pipeline *pl,
             if (n > 0)
                 need[nask] = 1 << WEIR_KAFKA_OP_READ, ask[nask++] = kc->topics.v[i];
         }
+        ask_replay(k, rk, &cl, pl, kc, ask, need, &nask);
         char group[300];
         if (kc->group) /* else the run's default: "weir-" + the pipeline's name */
             snprintf(group, sizeof group, "%s", kc->group);

@@ -58,6 +58,11 @@ static rd_kafka_t *producer_new(const struct weir_replay_opts *o, struct replay_
         weir_error_set(err, -EINVAL, "replay producer: %s", msg);
         return NULL;
     }
+    /* a secured cluster: the source's credentials, as its sinks take them */
+    if (weir_kafka_props_apply(conf, o->props, 1, "replay producer", err) < 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_opaque(conf, st);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, msg, sizeof msg); /* owns conf */
@@ -496,10 +501,16 @@ static int job_start(struct replay_job *job, struct weir_error *err)
     if (rc < 0)
         return rc;
     size_t n = strlen(job->conf->path);
-    job->o = (struct weir_replay_opts){
-        .brokers = job->cl.brokers, .topic = topic, .path = job->conf->path,
-        .csv = n > 4 && strcasecmp(job->conf->path + n - 4, ".csv") == 0, .rate = job->conf->rate,
-        .key_field = job->conf->key, .partition = (int32_t)job->conf->partition, .stop = &job->stop};
+    job->o =
+        (struct weir_replay_opts){.brokers = job->cl.brokers,
+                                  .topic = topic,
+                                  .path = job->conf->path,
+                                  .csv = n > 4 && strcasecmp(job->conf->path + n - 4, ".csv") == 0,
+                                  .rate = job->conf->rate,
+                                  .key_field = job->conf->key,
+                                  .partition = (int32_t)job->conf->partition,
+                                  .stop = &job->stop,
+                                  .props = job->cl.embedded ? NULL : kc->kafka};
     if (job->cl.embedded && consumed_topic(kc, topic)) { /* the mock cluster's 5 MiB: see above */
         job->o.taken = &job->taken;
         job->o.ahead = WEIR_REPLAY_EMBEDDED_AHEAD;

@@ -35,6 +35,9 @@ struct weir_replay_opts {
      * only the last 5 MiB of a partition; see replay.c). */
     const _Atomic uint64_t *taken;
     uint64_t ahead;
+    /* librdkafka properties whose security.*, sasl.* and ssl.* the producer
+     * takes (the source's, for a pipeline's replay section), or NULL */
+    const struct json_t *props;
 };
 
 struct weir_replay_stats {

@@ -39,6 +39,20 @@ void expr_error(struct parser *P, uint32_t pos, const char *fmt, ...)
     weir_diag_add(P->p->diag, P->path, "column %u: %s", expr_column_of(P->s, pos), msg);
 }
 
+/* The code point of a non-ASCII character, named beside it: a no-break
+ * space pasted from a web page prints like a space. -1: not one. */
+static long code_point(const char *p, uint32_t len)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    size_t n = weir_utf8_seqlen(p, len);
+    if (n < 2 || n != len)
+        return -1;
+    long cp = u[0] & (0x7F >> n);
+    for (size_t k = 1; k < n; k++)
+        cp = cp << 6 | (u[k] & 0x3F);
+    return cp;
+}
+
 const char *expr_tok_desc(const struct parser *P, const struct token *t, char *buf, size_t size)
 {
     switch (t->kind) {
@@ -47,9 +61,14 @@ const char *expr_tok_desc(const struct parser *P, const struct token *t, char *b
     case T_NAME:
     case T_OP: snprintf(buf, size, "'%s'", t->name); return buf;
     case T_QNAME: snprintf(buf, size, "`%s`", t->name); return buf;
-    default:
-        snprintf(buf, size, "'%.*s'", (int)(t->len > 40 ? 40 : t->len), P->s + t->pos);
+    default: {
+        long cp = t->kind == T_BAD ? code_point(P->s + t->pos, t->len) : -1;
+        if (cp >= 0)
+            snprintf(buf, size, "'%.*s' (U+%04lX)", (int)t->len, P->s + t->pos, cp);
+        else
+            snprintf(buf, size, "'%.*s'", (int)(t->len > 40 ? 40 : t->len), P->s + t->pos);
         return buf;
+    }
     }
 }
 

@@ -18,6 +18,10 @@ void weir_cuda_free(void *dev) {}
 void *weir_cuda_host_alloc(size_t bytes) { return NULL; }
 void weir_cuda_host_free(void *host) {}
 int weir_cuda_upload(void *dev, const void *host, size_t bytes) { return -1; }
+int weir_cuda_uploads_done(void)
+{
+    return -1;
+}
 weir_cuda_stream *weir_cuda_stream_new(void) { return NULL; }
 void weir_cuda_stream_free(weir_cuda_stream *s) {}
 int weir_cuda_copy_in(void *dev, const void *host, size_t bytes, weir_cuda_stream *s)

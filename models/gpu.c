@@ -63,6 +63,8 @@ struct weir_gpu_model *weir_gpu_model_upload(const struct weir_model *m, char *e
             g->layer[k].ln_beta = upload(g, L->ln_beta, L->out * sizeof(float));
         }
     }
+    if (!g->failed && weir_cuda_uploads_done() < 0)
+        g->failed = 1;
     if (g->failed) {
         snprintf(err, len, "uploading %s: %s", m->what, weir_cuda_error());
         weir_gpu_model_free(g);

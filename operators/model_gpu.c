@@ -195,6 +195,8 @@ static void run_on_cpu(struct model_gpu *gpu, struct gpu_slot *sl)
     weir_model_predict(m, sl->hx, m->nin, sl->nrows, sl->hy, gpu->cpu_scratch, WEIR_PREDICT_FP32);
 }
 
+static void switch_to_cpu(struct model_gpu *gpu, const char *why);
+
 /* Queues the slot's rows on its stream, or runs them on the CPU. */
 static void launch(struct model_gpu *gpu, struct gpu_slot *sl)
 {
@@ -220,6 +222,10 @@ static void launch(struct model_gpu *gpu, struct gpu_slot *sl)
     sl->error = fail_reason(gpu, weir_cuda_error());
     weir_cuda_stream_sync(sl->stream); /* what was queued must not land in a reused slot */
     atomic_store_explicit(&sl->finished, 1, memory_order_relaxed);
+    /* now, not when the slot drains: the next slots of a backlog would hit
+     * the same error (a card the kernels were not built for fails every
+     * launch) and dead-letter their records too */
+    switch_to_cpu(gpu, sl->error);
 }
 
 static void switch_to_cpu(struct model_gpu *gpu, const char *why)
@@ -359,6 +365,22 @@ static void progress(struct model_gpu *gpu)
         check_oldest(gpu);
 }
 
+/* Slots in flight and none filling (whose own timer, max_delay_ms, looks
+ * at them): after a device fault a stream's host function may never come,
+ * and with every slot in flight the sources are paused, so nothing else
+ * would look. Every 100 ms then, and while the engine waits for a flush. */
+static void arm_watch(struct model_gpu *gpu)
+{
+    struct weir_op *op = gpu->op;
+    struct model_state *s = op->state;
+    if (!gpu->count || s->timer.armed)
+        return;
+    if (gpu->slot[(gpu->head + gpu->count - 1) % GPU_SLOTS].state == SLOT_FILLING &&
+        !op->flush_asked)
+        return;
+    weir_op_timer_processing(op, &s->timer, 100);
+}
+
 static void on_eventfd(struct weir_event *ev, int res)
 {
     struct model_gpu *gpu = (struct model_gpu *)((char *)ev - offsetof(struct model_gpu, ev));
@@ -373,6 +395,7 @@ static void on_eventfd(struct weir_event *ev, int res)
             arm_poll(gpu);
             break;
         }
+    arm_watch(gpu);
 }
 
 static int push_pending(struct model_gpu *gpu, struct weir_batch *b)
@@ -410,6 +433,7 @@ int model_gpu_process(struct weir_op *op, struct weir_batch *b)
         gpu->force = 1;
         progress(gpu);
     }
+    arm_watch(gpu);
     return WEIR_OP_HELD;
 }
 
@@ -419,10 +443,7 @@ void model_gpu_on_timer(struct weir_op *op)
     struct model_gpu *gpu = s->gpu;
     gpu->force = 1;
     progress(gpu);
-    /* While the engine waits for a flush, look at the oldest stream every
-     * 100 ms too, in case its host function never comes. */
-    if (op->flush_asked && gpu->count && !s->timer.armed)
-        weir_op_timer_processing(op, &s->timer, 100);
+    arm_watch(gpu);
 }
 
 void model_gpu_flush(struct weir_op *op)
@@ -471,15 +492,22 @@ int model_gpu_init(struct weir_op *op)
     gpu->op = op;
     gpu->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     gpu->on_cpu = model_gpu_simulated();
+    why[0] = 0;
     int ok = gpu->efd >= 0 && (gpu->on_cpu || weir_cuda_available(why, sizeof why) > 0);
+    if (ok)
+        why[0] = 0; /* a later failure: the CUDA error says why */
     for (int k = 0; ok && k < GPU_SLOTS; k++)
         ok = slot_init(&gpu->slot[k], c, gpu) == 0;
     if (ok && !(gpu->cur = version_current(gpu, c)))
         ok = 0;
     if (!ok) {
-        fprintf(stderr, "weir: %s: model version %s: the GPU path could not start (%s); the model "
-                "runs on the CPU\n", c->where, c->version,
-                gpu->efd < 0 ? strerror(errno) : weir_cuda_error());
+        fprintf(stderr,
+                "weir: %s: model version %s: the GPU path could not start (%s); the model "
+                "runs on the CPU\n",
+                c->where, c->version,
+                gpu->efd < 0 ? strerror(errno)
+                : why[0]     ? why
+                             : weir_cuda_error());
         return -1;
     }
     return 0;

@@ -59,7 +59,7 @@ if [ "$n" -ge 24 ]; then ok; else fail "only $n bad pipelines in $BAD, expected 
 
 # Every invalid file is also refused by `weir run`, with exit 2, the same
 # messages, and nothing started.
-for exp in "$BAD"/0[1-9]*.expected; do
+for exp in "$BAD"/*.expected; do
     json=${exp%.expected}.json
     "$WEIR_BIN" run "$json" >"$T/out" 2>"$T/err" </dev/null
     rc=$?

@@ -366,7 +366,7 @@ static void *to_device(const float *host, size_t n)
     if (!host)
         return NULL;
     void *d = weir_cuda_malloc(n * 4);
-    CHECK(d && weir_cuda_upload(d, host, n * 4) == 0);
+    CHECK(d && weir_cuda_upload(d, host, n * 4) == 0 && weir_cuda_uploads_done() == 0);
     return d;
 }
 

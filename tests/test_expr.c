@@ -136,6 +136,8 @@ static void test_parse(void)
     bad("(a + 1",
         "column 7: expected ')' to close the '(' at column 1, got the end of the expression");
     bad("a b", "column 3: expected an operator or the end of the expression, got 'b'");
+    /* a no-break space (pasted from a page) prints like a space: named */
+    bad("a >\u00a03", "column 4: expected a value after '>', got '\u00a0' (U+00A0)");
     bad("a in [1, 'x']", "column 10: expected a number in the list, got a string");
     bad("a in 1", "column 6: expected '[' after 'in', got '1'");
     bad("a in [1 2]", "column 9: expected ',' or ']' in the list, got '2'");
@@ -144,7 +146,7 @@ static void test_parse(void)
                      "of the expression");
     bad("a # 2", "column 3: expected an operator or the end of the expression, got '#'");
     bad("a > and", "column 5: expected a value after '>', got 'and'");
-    bad("é + 1", "column 1: expected an expression, got 'é'");        /* names are ASCII */
+    bad("é + 1", "column 1: expected an expression, got 'é' (U+00E9)"); /* names are ASCII */
     bad("'é' + )", "column 7: expected a number after '+', got ')'"); /* characters, not bytes */
     bad("'é' + 1", "column 1: expected a number before '+', got a string");
     bad("`unterminated",

@@ -10,6 +10,8 @@
 # against a second broker, Kafka 3.9.1 (KAFKA_VERSION, scripts/kafka/fetch.sh),
 # with SCRAM-SHA-512 and -256 users made at format time (KRaft's --add-scram).
 #   a. the right password and CA: every record has an output; exit 0 on SIGTERM.
+#      a2: `weir check` asks the authorizer; a3: a "replay" section produces
+#      with the source's credentials.
 #   b. a wrong password, c. a CA that did not sign the broker's certificate,
 #   d. an output topic the principal may not write: each exits 1 with ONE
 #      line (besides the summary) that names the broker and the cause.
@@ -156,6 +158,23 @@ acl --operation Write --operation Describe --transactional-id weir-sec-txn --res
     fail "ACL on the transactional ids: $(tail -n2 "$T/acl.log")"
 check_expect eos 0 "a2: weir check, exactly-once with a prefixed ACL on the transactional ids: exit 0" \
     '^ok    exactly-once: transactional id "weir-sec-txn-0": may Describe'
+
+# ---- a3. a pipeline's "replay" section on the secured listener --------------------------
+# Its producer takes the source's credentials (it once connected with none, and
+# the run ended on the replay's 30 s message timeout). It may write sec-in.
+acl --operation Write --topic sec-in || fail "ACL Write on sec-in: $(tail -n2 "$T/acl.log")"
+awk 'BEGIN { for (i = 0; i < 50; i++) printf "{\"seq\":%d,\"value\":%d}\n", 100000 + i, i }' >"$T/more.jsonl"
+pipeline replay weir-secret "$T/ca.pem" sec-out
+sed -i "s|^  \"name\": \"secure\",|&\n  \"replay\": {\"path\": \"$T/more.jsonl\", \"key\": \"seq\"},|" "$T/replay.json"
+check_expect replay 0 "a3: weir check asks Write on the replay's topic (sec-in, beside Read)" \
+    'source topic "sec-in": may Read, Write'
+rc=0
+timeout -k 5 90 "$WEIR" run "$T/replay.json" --workers 2 >/dev/null 2>"$T/replay-run.err" </dev/null || rc=$?
+if ((rc == 0)) && grep -q "replay: 50 records from .* produced and acknowledged" "$T/replay-run.err"; then
+    ok "a3: a replay section on SASL_SSL: 50 records produced with the source's credentials, exit 0"
+else
+    fail "a3: replay on SASL_SSL: exit $rc: $(grep -v ' records in, ' "$T/replay-run.err" | tail -n3 | cut -c1-300)"
+fi
 
 # ---- b, c, d. one line each --------------------------------------------------------------
 # expect NAME CAUSE_REGEX: weir exits 1; its lines other than the summary are

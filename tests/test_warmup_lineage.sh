@@ -34,8 +34,11 @@ json.dump(pipeline("fc", False), open("own.json", "w"))
 json.dump(pipeline("anomaly_score", True), open("ensemble.json", "w"))
 json.dump(pipeline("fc_cal", False, True), open("calibrated.json", "w"))
 EOF
-alerts() { # pipeline -> the alerting records' i, one line
-    "$WEIR_BIN" run "$1" --quiet
+alerts() { # pipeline -> the alerting records' i, one line; "weir failed" when it did
+    # (inside $(...) set -e is off: a refused pipeline must not leave the last
+    # run's out.jsonl to be read as its own)
+    rm -f out.jsonl
+    "$WEIR_BIN" run "$1" --quiet || { echo "weir failed ($?)"; return; }
     /usr/bin/python3 -c 'import json, sys
 print(" ".join(str(r["i"]) for r in map(json.loads, open("out.jsonl")) if r.get("alert")))'
 }

@@ -31,6 +31,9 @@ void *weir_cuda_host_alloc(size_t bytes); /* pinned host memory; NULL on failure
 void weir_cuda_host_free(void *host);
 /* Synchronous host → device copy (weights, once per model version). */
 int weir_cuda_upload(void *dev, const void *host, size_t bytes);
+/* Waits for the device: after a version's uploads, before any stream reads
+ * them (a copy from pageable memory may return before the bytes landed). */
+int weir_cuda_uploads_done(void);
 
 weir_cuda_stream *weir_cuda_stream_new(void);
 void weir_cuda_stream_free(weir_cuda_stream *s);

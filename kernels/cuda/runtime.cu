@@ -12,6 +12,11 @@ int weir_cuda_fail(cudaError_t e, const char *what)
 {
     snprintf(last_error, sizeof last_error, "%s: %s (%s)", what, cudaGetErrorString(e),
              cudaGetErrorName(e));
+    /* Reported here: cleared, so that weir_cuda_launched's cudaGetLastError
+     * after a later, healthy launch does not find it (a failed cudaMalloc
+     * in a version swap once read as the next slot's launch error). A
+     * sticky error (the context is lost) comes back from every call anyway. */
+    cudaGetLastError();
     return -1;
 }
 
@@ -80,6 +85,15 @@ int weir_cuda_upload(void *dev, const void *host, size_t bytes)
     return e == cudaSuccess ? 0 : weir_cuda_fail(e, "cudaMemcpy (weights)");
 }
 
+int weir_cuda_uploads_done(void)
+{
+    /* A cudaMemcpy from pageable memory may return before the bytes are on
+     * the device, and the slots' non-blocking streams are not ordered after
+     * the legacy stream it ran on: wait here, once per model version. */
+    cudaError_t e = cudaDeviceSynchronize();
+    return e == cudaSuccess ? 0 : weir_cuda_fail(e, "cudaDeviceSynchronize (weights)");
+}
+
 weir_cuda_stream *weir_cuda_stream_new(void)
 {
     cudaStream_t s;
@@ -120,8 +134,10 @@ int weir_cuda_stream_query(weir_cuda_stream *s)
     cudaError_t e = cudaStreamQuery((cudaStream_t)s);
     if (e == cudaSuccess)
         return 0;
-    if (e == cudaErrorNotReady)
+    if (e == cudaErrorNotReady) {
+        cudaGetLastError(); /* not an error: never a later launch's */
         return 1;
+    }
     return weir_cuda_fail(e, "stream");
 }
 
