@@ -111,10 +111,21 @@ static int expand_dir(struct weir_file_list *l, const char *path, char *reason, 
     return 0;
 }
 
+/* The directory glob could not read, and why (for the pattern nomatch/x*:
+ * "nomatch: No such file or directory", not a bare "read error"). */
+static __thread char glob_failed[320];
+
+static int on_glob_error(const char *path, int err)
+{
+    snprintf(glob_failed, sizeof glob_failed, "%s: %s", path, strerror(err));
+    return 1; /* stop: GLOB_ERR's way */
+}
+
 static int expand_glob(struct weir_file_list *l, const char *pattern, char *reason, size_t rl)
 {
     glob_t g;
-    int rc = glob(pattern, GLOB_ERR, NULL, &g);
+    glob_failed[0] = 0;
+    int rc = glob(pattern, GLOB_ERR, on_glob_error, &g);
     if (rc == GLOB_NOMATCH || (rc == 0 && g.gl_pathc == 0)) {
         globfree(&g);
         snprintf(reason, rl, "pattern %s matches no file", pattern);
@@ -123,7 +134,9 @@ static int expand_glob(struct weir_file_list *l, const char *pattern, char *reas
     if (rc != 0) {
         globfree(&g);
         snprintf(reason, rl, "cannot expand pattern %s: %s", pattern,
-                 rc == GLOB_NOSPACE ? "out of memory" : "read error");
+                 rc == GLOB_NOSPACE ? "out of memory"
+                 : glob_failed[0]   ? glob_failed
+                                    : "read error");
         return -1;
     }
     for (size_t i = 0; i < g.gl_pathc; i++) { /* glob sorts them */

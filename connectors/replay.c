@@ -648,6 +648,12 @@ static int replay_main(int argc, char **argv)
         fprintf(stderr, "weir: replay needs FILE, --brokers and --topic; try: weir help replay\n");
         return 2;
     }
+    if (strcmp(o.brokers, "embedded") == 0) { /* it lives in the run's process only */
+        fprintf(stderr,
+                "weir: replay: --brokers embedded: the embedded cluster lives inside one "
+                "weir run; give the pipeline a \"replay\" section to feed it (docs/kafka.md)\n");
+        return 2;
+    }
     size_t n = strlen(o.path);
     o.csv = n > 4 && strcasecmp(o.path + n - 4, ".csv") == 0;
     struct weir_replay_stats st;

@@ -74,6 +74,18 @@ static int csv_open(struct weir_sink *s, struct weir_error *err)
     return 0;
 }
 
+/* ", N without an event time, which --until cannot place": a pipeline
+ * without one writes nothing under --until, and must say why. */
+static const char *untimed_clause(const struct weir_features_result *r)
+{
+    static char clause[96];
+    clause[0] = 0;
+    if (r->untimed)
+        snprintf(clause, sizeof clause, "; %llu without an event time, which --until cannot place",
+                 (unsigned long long)r->untimed);
+    return clause;
+}
+
 static int csv_write(struct weir_sink *s, struct weir_batch *b, struct weir_ticket *t)
 {
     struct csv_out *o = s->state;
@@ -82,7 +94,7 @@ static int csv_write(struct weir_sink *s, struct weir_batch *b, struct weir_tick
             continue;
         int64_t ts = b->rec[i].ts_ms;
         if (o->until_ms != INT64_MAX && (ts < 0 || ts >= o->until_ms)) {
-            o->res->late++;
+            (ts < 0 ? &o->res->untimed : &o->res->late)[0]++;
             continue;
         }
         struct weir_buf *l = &o->line;
@@ -432,10 +444,11 @@ static int features_main(int argc, char **argv)
         return rc == -EINVAL ? 2 : 1;
     }
     if (!o.quiet)
-        fprintf(stderr, "weir: features: %llu rows of %zu features written to %s (%llu dead "
-                "letters, %llu at or after --until not written)\n",
-                (unsigned long long)res.rows, res.nfeatures, o.out,
-                (unsigned long long)res.dead, (unsigned long long)res.late);
+        fprintf(stderr,
+                "weir: features: %llu rows of %zu features written to %s (%llu dead "
+                "letters, %llu at or after --until not written%s)\n",
+                (unsigned long long)res.rows, res.nfeatures, o.out, (unsigned long long)res.dead,
+                (unsigned long long)res.late, untimed_clause(&res));
     return 0;
 }
 

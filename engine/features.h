@@ -36,7 +36,8 @@ struct weir_features_opts {
 
 struct weir_features_result {
     uint64_t rows;     /* written */
-    uint64_t late;     /* at or after until_ms (or without an event time), not written */
+    uint64_t late;     /* at or after until_ms, not written */
+    uint64_t untimed;  /* without an event time under until_ms: not written either */
     uint64_t dead;     /* dead-lettered by the pipeline, not written */
     size_t nfeatures;  /* feature columns written (after the time and label columns) */
 };

@@ -600,8 +600,11 @@ int main(int argc, char **argv)
         printf("weir %s\n", WEIR_VERSION);
         return 0;
     }
-    if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0))
-        return help(cmd); /* every command answers --help */
+    if (argc > 2 && strcmp(argv[2], "-h") == 0)
+        return help(cmd);
+    for (int i = 2; i < argc; i++) /* every command answers --help, wherever it is */
+        if (strcmp(argv[i], "--help") == 0)
+            return help(cmd);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
         return help(argc > 2 ? argv[2] : NULL);
     if (strcmp(cmd, "schema") == 0)

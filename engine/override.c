@@ -147,6 +147,12 @@ int weir_override_apply(json_t *root, const struct weir_override *set, struct we
             return set_kafka_property(node, p + 1, set->value, where, diag);
         json_t *child = s.index < 0 ? json_object_get(node, s.key)
                                     : json_array_get(node, (size_t)s.index);
+        /* a section the file leaves out (state, http, replay): made, as the
+         * docs' `--set state.durable=true` expects; a misspelt one is
+         * still an unknown key to the validation that follows */
+        if (!child && node == root && s.index < 0 &&
+            json_object_set_new(root, s.key, child = json_object()) < 0)
+            child = NULL;
         if (!child && s.index >= 0) {
             weir_diag_add(diag, where, "index %ld is out of range: \"%.*s\" has %zu elements",
                           s.index, (int)done, set->path, json_array_size(node));

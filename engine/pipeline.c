@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "engine/expand.h"
 #include "engine/override.h"
@@ -638,6 +639,14 @@ int weir_pipeline_load_opts(const char *file, const struct weir_load_opts *o,
         return -ENOMEM;
     }
     diag->file = file; /* not pl->file: the caller may add to diag after a failure freed pl */
+    struct stat st;
+    if (!o->text && stat(file, &st) == 0 && S_ISDIR(st.st_mode)) { /* jansson: "near end of file" */
+        weir_diag_add(diag, "",
+                      "cannot read the file: it is a directory (a pipeline is a JSON "
+                      "file)");
+        weir_pipeline_free(pl);
+        return -EISDIR;
+    }
     json_error_t jerr;
     pl->root = o->text ? json_loadb(o->text, o->len, JSON_REJECT_DUPLICATES, &jerr)
                        : json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);

@@ -295,6 +295,12 @@ static int model_main(int argc, char **argv)
 {
     const char *sub = argc > 2 ? argv[2] : NULL;
     int nargs = argc - 3;
+    for (int i = 3; i < argc; i++)
+        if (argv[i][0] == '-') { /* an option here is a mistake, not a directory */
+            fprintf(stderr, "weir: model: unexpected option \"%s\"; try: weir help model\n",
+                    argv[i]);
+            return EXIT_USAGE;
+        }
     if (sub && strcmp(sub, "list") == 0 && nargs == 1)
         return cmd_list(argv[3]);
     if (sub && strcmp(sub, "pin") == 0 && nargs == 2)

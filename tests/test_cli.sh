@@ -72,6 +72,23 @@ expect "help for an unknown command" 2 stderr 'unknown command "frobnicate"'
 weir
 expect "no command" 2 stderr 'usage:'
 empty "no command" stdout
+# --help answers wherever it is, not only right after the command
+weir model list --help
+expect "model list --help" 0 stdout '^usage: weir model'
+weir model list -x
+expect "model list -x: an option, not a directory" 2 stderr 'weir: model: unexpected option "-x"'
+weir replay in.jsonl --brokers embedded --topic t
+expect "replay --brokers embedded: refused at once" 2 stderr 'the embedded cluster lives inside one weir run'
+weir run tests
+expect "run on a directory" 2 stderr '^tests: cannot read the file: it is a directory'
+# a section the file leaves out is made by --set; a misspelt one is still unknown
+weir validate "$GOOD" --set state.durable=false
+expect "--set state.durable on a file without \"state\"" 0 stdout 'valid'
+weir validate "$GOOD" --set stat.durable=false
+expect "--set stat.durable: unknown" 2 stderr 'stat: unknown option \(did you mean "state"\?\)'
+weir validate "$GOOD" --set 'source.path="nodir/*.jsonl"'
+expect "a glob in a missing directory says so" 2 stderr 'cannot expand pattern nodir/\*\.jsonl: nodir: No such file or directory'
+
 weir frobnicate
 expect "unknown command" 2 stderr '^weir: unknown command "frobnicate"'
 empty "unknown command" stdout

@@ -93,6 +93,14 @@ n=$(($(wc -l <"$T/until.csv") - 1))
 max=$(tail -n +2 "$T/until.csv" | cut -d, -f1 | sort -n | tail -1)
 if [ "$n" -ge 1950 ] && [ "$n" -le 2050 ] && [ "$max" -lt "$cut" ]; then ok; else
     fail "--until $cut: $n rows, the latest $max"; fi
+# --until on records without an event time: nothing written, and said why
+# (they were counted as "at or after --until")
+printf '{"a":1}\n{"a":2}\n{"a":3}\n' >"$T/nt.jsonl"
+printf '{"name": "nt", "source": {"type": "file", "path": "%s"}, "operators": [{"type": "extract", "fields": {"a": "/a"}}], "sinks": [{"type": "file", "path": "-"}]}\n' \
+    "$T/nt.jsonl" >"$T/nt.json"
+"$WEIR_BIN" features "$T/nt.json" --out "$T/nt.csv" --all --until 2020-01-01 2>"$T/nt.err"
+grep -q '0 at or after --until not written; 3 without an event time, which --until cannot place' "$T/nt.err" &&
+    ok || fail "--until without event times: $(cat "$T/nt.err")"
 # no model and no --features: every feature but the labels
 "$WEIR_BIN" features "$T/p.json" --out "$T/all.csv" --label y_lin --quiet
 head -1 "$T/all.csv" | grep -qx 'event_time_ms,y_lin,a,b,c,y_circ,anom,ab,q' && ok ||

@@ -204,6 +204,9 @@ static void test_override(void)
     CHECK(weir_override_parse(b2, &o) == 0 && weir_override_apply(root, &o, &d) == 1);
     CHECK_STR(d.msgs[1], "p.json: --set source.x.y: \"source.x\" does not exist in the pipeline");
     CHECK(weir_override_parse(b3, &o) < 0);
+    char c1[] = "state.durable=true"; /* a section the file leaves out: made */
+    CHECK(weir_override_parse(c1, &o) == 0 && weir_override_apply(root, &o, &d) == 0);
+    CHECK(json_is_true(json_object_get(json_object_get(root, "state"), "durable")));
     char b4[] = "source.path=caf\xe9"; /* Latin-1: jansson refused it, said as out of memory */
     CHECK(weir_override_parse(b4, &o) == 0 && weir_override_apply(root, &o, &d) == 1);
     CHECK_STR(d.msgs[2],

@@ -128,7 +128,9 @@ start() {
     "$HERE/fetch.sh" >/dev/null
     local p t0=$SECONDS
     p=$(pid) && die "already running (pid $p) in $DIR"
-    port_open "$PORT" && die "port $PORT is already in use"
+    # a test killed at ctest's timeout skips its EXIT trap: its broker
+    # (nohup'ed, adopted by init) keeps the port until it is stopped by hand
+    port_open "$PORT" && die "port $PORT is already in use (a broker left by a killed test? \`ss -ltnp 'sport = :$PORT'\` names its pid)"
     port_open "$CPORT" && die "controller port $CPORT is already in use"
     ((KEEP)) || rm -rf "$DIR"
     mkdir -p "$DIR/data" || die "cannot create $DIR"
