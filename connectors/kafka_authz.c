@@ -179,10 +179,28 @@ static int group_ops_at(struct weir_kprobe *p, const char *group, int32_t *ops, 
     if (bad || err) {
         snprintf(why, size, "%s:%d: group \"%s\" not described (%s%d)", p->host, p->port,
                  group, bad ? "an answer out of shape, " : "error ", err);
-        return -1;
+        return !bad && (err == ERR_COORDINATOR_LOAD_IN_PROGRESS ||
+                        err == ERR_COORDINATOR_NOT_AVAILABLE)
+                   ? -2
+                   : -1;
     }
     *ops = allowed;
     return 0;
+}
+
+/* The coordinator found may still be loading its offsets partition (a
+ * fresh cluster, a coordinator that just moved): asked again, as clients
+ * do, within the timeout. */
+static int group_ops_retried(struct weir_kprobe *p, const char *group, int32_t *ops, char *why,
+                             size_t size)
+{
+    int rc = -1;
+    for (int waited = 0; waited <= p->timeout_ms; waited += 200) {
+        if ((rc = group_ops_at(p, group, ops, why, size)) != -2)
+            break;
+        usleep(200 * 1000);
+    }
+    return rc < 0 ? -1 : rc;
 }
 
 /* A fresh cluster makes its offsets topic on the first FindCoordinator and
@@ -210,11 +228,11 @@ static int group_ops(struct weir_kprobe *p, const struct weir_kprobe_conf *c, co
         return rc == 1 ? 0 : -1;
     }
     if (strcmp(host, p->host) == 0 && port == p->port)
-        return group_ops_at(p, group, ops, why, size);
+        return group_ops_retried(p, group, ops, why, size);
     struct weir_kprobe q;
     if (weir_kprobe_open(&q, c, host, port, p->timeout_ms, why, size) < 0)
         return -1;
-    rc = group_ops_at(&q, group, ops, why, size);
+    rc = group_ops_retried(&q, group, ops, why, size);
     weir_kprobe_close(&q);
     return rc;
 }

@@ -158,7 +158,7 @@ static void check_group(struct check *k, rd_kafka_t *rk, const char *group)
 /* What a run needs on topics (need[i], operation bits) and Read on group,
  * asked of the brokers' authorizer: a FAIL line for each refusal. */
 static void check_may(struct check *k, const char *role, const struct weir_kafka_authz_ask *a,
-                      const int32_t *need, const char *last_role)
+                      const int32_t *need, const char *const *roles)
 {
     int32_t *ops = calloc(a->ntopics + 1, sizeof *ops), gops;
     char why[256] = "", have[160];
@@ -174,7 +174,7 @@ static void check_may(struct check *k, const char *role, const struct weir_kafka
             break;
         int32_t got = group ? gops : ops[i], want = group ? 1 << WEIR_KAFKA_OP_READ : need[i];
         const char *name = group ? a->group : a->topics[i];
-        const char *who = group ? "consumer" : last_role && i + 1 == a->ntopics ? last_role : role;
+        const char *who = group ? "consumer" : roles && roles[i] ? roles[i] : role;
         char wanted[64];
         weir_kafka_ops_names(want, wanted, sizeof wanted);
         if (got == WEIR_KAFKA_OPS_UNKNOWN) {
@@ -231,7 +231,7 @@ static void check_compaction(struct check *k, rd_kafka_t *rk, struct weir_kafka_
  * Read when it is one of them. */
 static void ask_replay(struct check *k, rd_kafka_t *rk, struct weir_kafka_client *cl,
                        const struct weir_pipeline *pl, const struct weir_kafka_source_conf *kc,
-                       const char **ask, int32_t *need, size_t *nask)
+                       const char **ask, int32_t *need, const char **roles, size_t *nask)
 {
     const json_t *replay = json_object_get(pl->root, "replay");
     if (!json_is_object(replay) || !kc->topics.n)
@@ -247,7 +247,7 @@ static void ask_replay(struct check *k, rd_kafka_t *rk, struct weir_kafka_client
         if (strcmp(kc->topics.v[i], topic) == 0)
             return; /* a source topic that is not there: failed above */
     if (check_topic(k, rk, cl, topic, "replay", 0) > 0)
-        need[*nask] = 1 << WEIR_KAFKA_OP_WRITE, ask[(*nask)++] = topic;
+        need[*nask] = 1 << WEIR_KAFKA_OP_WRITE, roles[*nask] = "replay", ask[(*nask)++] = topic;
 }
 
 static void check_kafka_source(struct check *k, const struct weir_pipeline *pl,
@@ -264,11 +264,12 @@ static void check_kafka_source(struct check *k, const struct weir_pipeline *pl,
     /* every present source topic asked for Read, the replay's for Write,
      * and the changelog */
     const char **ask = calloc(kc->topics.n + 2, sizeof *ask);
+    const char **roles = calloc(kc->topics.n + 2, sizeof *roles); /* NULL: "source" */
     int32_t *need = calloc(kc->topics.n + 2, sizeof *need);
-    if (!ask || !need)
+    if (!ask || !need || !roles)
         line(k, "FAIL", "kafka source: out of memory");
     else if (check_brokers(k, rk, &cl) == 0) {
-        int widest = 0, changelog_asked = 0;
+        int widest = 0;
         size_t nask = 0;
         for (size_t i = 0; i < kc->topics.n; i++) {
             int n = check_topic(k, rk, &cl, kc->topics.v[i], "source", 0);
@@ -276,7 +277,7 @@ static void check_kafka_source(struct check *k, const struct weir_pipeline *pl,
             if (n > 0)
                 need[nask] = 1 << WEIR_KAFKA_OP_READ, ask[nask++] = kc->topics.v[i];
         }
-        ask_replay(k, rk, &cl, pl, kc, ask, need, &nask);
+        ask_replay(k, rk, &cl, pl, kc, ask, need, roles, &nask);
         char group[300];
         if (kc->group) /* else the run's default: "weir-" + the pipeline's name */
             snprintf(group, sizeof group, "%s", kc->group);
@@ -292,16 +293,17 @@ static void check_kafka_source(struct check *k, const struct weir_pipeline *pl,
                 check_compaction(k, rk, &cl, pl->state_topic);
             if (n > 0) /* restored (read) and written */
                 need[nask] = 1 << WEIR_KAFKA_OP_READ | 1 << WEIR_KAFKA_OP_WRITE,
-                ask[nask++] = pl->state_topic, changelog_asked = 1;
+                roles[nask] = "changelog", ask[nask++] = pl->state_topic;
         }
         struct weir_kafka_authz_ask a = {.brokers = kc->brokers, .props = kc->kafka,
                                          .topics = ask, .ntopics = nask, .group = group,
                                          .timeout_ms = k->timeout_ms};
-        check_may(k, "source", &a, need, changelog_asked ? "changelog" : NULL);
+        check_may(k, "source", &a, need, roles);
         if (kc->guarantee == WEIR_KAFKA_EXACTLY_ONCE)
             check_txn_id(k, pl, &a);
     }
     free(ask);
+    free(roles);
     free(need);
     rd_kafka_destroy(rk);
 }

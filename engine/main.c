@@ -602,7 +602,7 @@ int main(int argc, char **argv)
     }
     if (argc > 2 && strcmp(argv[2], "-h") == 0)
         return help(cmd);
-    for (int i = 2; i < argc; i++) /* every command answers --help, wherever it is */
+    for (int i = 2; i < argc && strcmp(cmd, "help") != 0; i++) /* --help, wherever it is */
         if (strcmp(argv[i], "--help") == 0)
             return help(cmd);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)

@@ -760,8 +760,12 @@ static int model_process(struct weir_op *op, struct weir_batch *b)
  * it was armed for already went on full: running early is allowed). */
 static int model_on_timer(struct weir_op *op, struct weir_op_timer *t, int64_t now_ms)
 {
-    if (((struct model_state *)op->state)->gpu) {
-        model_gpu_on_timer(op);
+    struct model_state *s = op->state;
+    if (s->gpu) {
+        if (t == &s->watch)
+            model_gpu_on_watch(op);
+        else
+            model_gpu_on_timer(op);
         return 0;
     }
     run_held(op);

@@ -75,6 +75,7 @@ struct model_state {
     size_t nheld, held_cap;
     uint64_t held_records;
     struct weir_op_timer timer;
+    struct weir_op_timer watch; /* the GPU path's look at its streams (model_gpu.c) */
     struct model_gpu *gpu; /* the GPU path, or NULL: the CPU serves */
     double *explain;       /* model_explain_row's scratch, grown to the version's need */
     size_t explain_doubles;
@@ -146,6 +147,7 @@ void model_gpu_destroy(struct weir_op *op);
 int model_gpu_process(struct weir_op *op, struct weir_batch *b);
 void model_gpu_flush(struct weir_op *op);
 void model_gpu_on_timer(struct weir_op *op);
+void model_gpu_on_watch(struct weir_op *op);
 /* WEIR_MODEL_GPU_ON_CPU is set: the GPU path runs with the CPU computing
  * each slot (tests without a GPU). */
 int model_gpu_simulated(void);

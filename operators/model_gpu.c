@@ -1,9 +1,12 @@
-/* model on the GPU: the loop never waits for the device.
+/* model on the GPU: the loop never waits for the device, but once per model
+ * version swap (the upload's wait, and cudaFree of the old weights).
  *
  * Each worker has GPU_SLOTS slots (pinned host staging in and out, device
  * buffers, a stream). Batches are held: their live records are gathered
  * into the filling slot; a slot is launched when it has max_records rows,
- * or at the end of a batch (max_delay_ms 0), on its timer, or on flush.
+ * or at the end of a batch (max_delay_ms 0), on its timer, or on flush. A
+ * second timer, the watch, asks the oldest stream every 100 ms while slots
+ * are in flight (a faulted stream may never run its host function).
  * Launching queues copy in, the model, copy out and a host function that
  * marks the slot done and writes the worker's eventfd; the loop polls the
  * eventfd, writes the finished slots' outputs back and emits their batches.
@@ -365,20 +368,22 @@ static void progress(struct model_gpu *gpu)
         check_oldest(gpu);
 }
 
-/* Slots in flight and none filling (whose own timer, max_delay_ms, looks
- * at them): after a device fault a stream's host function may never come,
- * and with every slot in flight the sources are paused, so nothing else
- * would look. Every 100 ms then, and while the engine waits for a flush. */
+/* After a device fault a stream's host function may never come; with
+ * every slot in flight the sources are paused and nothing else would run
+ * the operator to look. So while any slot is in flight the oldest stream is
+ * asked every 100 ms, on a timer of its own: max_delay_ms's deadline and
+ * batching are not touched. */
 static void arm_watch(struct model_gpu *gpu)
 {
     struct weir_op *op = gpu->op;
     struct model_state *s = op->state;
-    if (!gpu->count || s->timer.armed)
+    if (s->watch.armed)
         return;
-    if (gpu->slot[(gpu->head + gpu->count - 1) % GPU_SLOTS].state == SLOT_FILLING &&
-        !op->flush_asked)
-        return;
-    weir_op_timer_processing(op, &s->timer, 100);
+    for (unsigned k = 0; k < gpu->count; k++)
+        if (gpu->slot[(gpu->head + k) % GPU_SLOTS].state == SLOT_FLIGHT) {
+            weir_op_timer_processing(op, &s->watch, 100);
+            return;
+        }
 }
 
 static void on_eventfd(struct weir_event *ev, int res)
@@ -443,6 +448,13 @@ void model_gpu_on_timer(struct weir_op *op)
     struct model_gpu *gpu = s->gpu;
     gpu->force = 1;
     progress(gpu);
+    arm_watch(gpu);
+}
+
+void model_gpu_on_watch(struct weir_op *op)
+{
+    struct model_gpu *gpu = ((struct model_state *)op->state)->gpu;
+    progress(gpu); /* no force: a filling slot keeps its max_delay_ms */
     arm_watch(gpu);
 }
 

@@ -89,9 +89,10 @@ int weir_cuda_uploads_done(void)
 {
     /* A cudaMemcpy from pageable memory may return before the bytes are on
      * the device, and the slots' non-blocking streams are not ordered after
-     * the legacy stream it ran on: wait here, once per model version. */
-    cudaError_t e = cudaDeviceSynchronize();
-    return e == cudaSuccess ? 0 : weir_cuda_fail(e, "cudaDeviceSynchronize (weights)");
+     * the legacy stream it ran on: wait for that stream (not the device,
+     * whose other workers' slots may be in flight), once per version. */
+    cudaError_t e = cudaStreamSynchronize(cudaStreamLegacy);
+    return e == cudaSuccess ? 0 : weir_cuda_fail(e, "cudaStreamSynchronize (weights)");
 }
 
 weir_cuda_stream *weir_cuda_stream_new(void)
