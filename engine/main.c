@@ -600,9 +600,9 @@ int main(int argc, char **argv)
         printf("weir %s\n", WEIR_VERSION);
         return 0;
     }
-    if (argc > 2 && strcmp(argv[2], "-h") == 0)
-        return help(cmd);
-    for (int i = 2; i < argc && strcmp(cmd, "help") != 0; i++) /* --help, wherever it is */
+    if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0))
+        return help(cmd);                                      /* weir help --help too */
+    for (int i = 3; i < argc && strcmp(cmd, "help") != 0; i++) /* --help, wherever it is */
         if (strcmp(argv[i], "--help") == 0)
             return help(cmd);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
