@@ -761,14 +761,10 @@ static int model_process(struct weir_op *op, struct weir_batch *b)
 static int model_on_timer(struct weir_op *op, struct weir_op_timer *t, int64_t now_ms)
 {
     struct model_state *s = op->state;
-    if (s->gpu) {
-        if (t == &s->watch)
-            model_gpu_on_watch(op);
-        else
-            model_gpu_on_timer(op);
-        return 0;
-    }
-    run_held(op);
+    if (s->gpu) /* the watch: the GPU path's look at its streams */
+        (t == &s->watch ? model_gpu_on_watch : model_gpu_on_timer)(op);
+    else
+        run_held(op);
     return 0;
 }
 
