@@ -113,7 +113,7 @@ static int expand_dir(struct weir_file_list *l, const char *path, char *reason, 
 
 /* The directory glob could not read, and why (for the pattern nomatch/x*:
  * "nomatch: No such file or directory", not a bare "read error"). */
-static __thread char glob_failed[320];
+static _Thread_local char glob_failed[320];
 
 static int on_glob_error(const char *path, int err)
 {

@@ -94,7 +94,10 @@ static int csv_write(struct weir_sink *s, struct weir_batch *b, struct weir_tick
             continue;
         int64_t ts = b->rec[i].ts_ms;
         if (o->until_ms != INT64_MAX && (ts < 0 || ts >= o->until_ms)) {
-            (ts < 0 ? &o->res->untimed : &o->res->late)[0]++;
+            if (ts < 0)
+                o->res->untimed++;
+            else
+                o->res->late++;
             continue;
         }
         struct weir_buf *l = &o->line;

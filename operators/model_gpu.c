@@ -198,7 +198,17 @@ static void run_on_cpu(struct model_gpu *gpu, struct gpu_slot *sl)
     weir_model_predict(m, sl->hx, m->nin, sl->nrows, sl->hy, gpu->cpu_scratch, WEIR_PREDICT_FP32);
 }
 
-static void switch_to_cpu(struct model_gpu *gpu, const char *why);
+static void switch_to_cpu(struct model_gpu *gpu, const char *why)
+{
+    if (gpu->on_cpu)
+        return;
+    gpu->on_cpu = 1;
+    const struct model_conf *c = gpu->op->conf;
+    fprintf(stderr,
+            "weir: %s: model version %s: %s; the records of the batch it hit went to the "
+            "dead-letter sink and the model runs on the CPU from now on\n",
+            c->where, gpu->cur ? gpu->cur->ref->version : c->version, why);
+}
 
 /* Queues the slot's rows on its stream, or runs them on the CPU. */
 static void launch(struct model_gpu *gpu, struct gpu_slot *sl)
@@ -229,18 +239,6 @@ static void launch(struct model_gpu *gpu, struct gpu_slot *sl)
      * the same error (a card the kernels were not built for fails every
      * launch) and dead-letter their records too */
     switch_to_cpu(gpu, sl->error);
-}
-
-static void switch_to_cpu(struct model_gpu *gpu, const char *why)
-{
-    if (gpu->on_cpu)
-        return;
-    gpu->on_cpu = 1;
-    const struct model_conf *c = gpu->op->conf;
-    fprintf(stderr,
-            "weir: %s: model version %s: %s; the records of the batch it hit went to the "
-            "dead-letter sink and the model runs on the CPU from now on\n",
-            c->where, gpu->cur ? gpu->cur->ref->version : c->version, why);
 }
 
 /* Writes back and hands on the finished slots, oldest first; returns how
