@@ -161,14 +161,17 @@ struct weir_sink_type {
     const struct weir_option *options;
     size_t conf_size;
     int (*prepare)(void *conf, const json_t *raw, struct weir_prepare *p); /* optional */
-    /* Once per run, before the workers open their instances (truncate a file,
-     * check a topic exists). Not called by `weir validate`. Optional. */
+    /* Once per run, by the first worker whose instances opened and whose
+     * source and state were restored, before it handles a record (truncate
+     * a file: a run that failed to start leaves it alone); instances and
+     * share() open without truncating. Not called by `weir validate`.
+     * Optional. */
     int (*setup)(const void *conf, struct weir_error *err);
     /* Optional: whether two confs write to the same place (a file's path).
      * A reload sets up a changed sink again only when no running sink
      * writes there (a file sink's setup truncates what the run wrote). */
     int (*same_target)(const void *a, const void *b);
-    /* Optional: when a run has several workers, after setup(), makes what
+    /* Optional: when a run has several workers, before they start, makes what
      * their instances of this sink share (one writer for one file, so that
      * their lines cannot interleave); each instance finds it in s->shared.
      * unshare() frees it once every worker has closed its instance. */

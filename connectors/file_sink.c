@@ -385,7 +385,7 @@ static int stream_fd(const char *path)
  * lines write there (opened anew, a file standard error was redirected to
  * gets a second offset, and the summary line overwrote the dead letters
  * written before it); anything else is opened for appending whole lines
- * (truncation happened once in setup()). */
+ * (truncated by setup() before the run's first line). */
 static int open_sink_file(const char *path, const char **name)
 {
     int std = stream_fd(path);

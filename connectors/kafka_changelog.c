@@ -428,7 +428,9 @@ static void take(struct changelog *c, rd_kafka_message_t *m)
     } else if (m->err) {
         char why[512];
         snprintf(why, sizeof why, "%s", rd_kafka_message_errstr(m));
-        if (ours && weir_kafka_error_fatal(m->err))
+        /* a damaged record (check.crcs): the restore stops, as a damaged
+         * state file does, rather than leave the entry out unsaid */
+        if (ours && (weir_kafka_error_fatal(m->err) || m->err == RD_KAFKA_RESP_ERR__BAD_MSG))
             partition_end(c, p, -EIO, why);
         else
             weir_kafka_warn(&c->ccl, why);
@@ -582,7 +584,10 @@ static int consumer_new(struct changelog *c, const struct weir_kafka_source_conf
          * under exactly-once before (the guarantee switched by a restart)
          * holds aborted entries, which a restore must not apply; entries
          * written without transactions read the same either way */
-        (rc = weir_kafka_conf_set(conf, "isolation.level", "read_committed", what, err)) < 0) {
+        (rc = weir_kafka_conf_set(conf, "isolation.level", "read_committed", what, err)) < 0 ||
+        /* a record damaged on the broker's disk is refused, not restored as
+         * state (brokers check CRCs when written, not when served) */
+        (rc = weir_kafka_conf_set(conf, "check.crcs", "true", what, err)) < 0) {
         rd_kafka_conf_destroy(conf);
         return rc;
     }

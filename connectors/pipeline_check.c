@@ -489,7 +489,7 @@ static int check_main(int argc, char **argv)
             char *end;
             double s = strtod(argv[++i], &end);
             if (*end || !(s > 0 && s <= 600)) {
-                fprintf(stderr, "weir: --timeout expects seconds from 0 to 600, got \"%s\"\n",
+                fprintf(stderr, "weir: --timeout expects seconds above 0, up to 600, got \"%s\"\n",
                         argv[i]);
                 return EXIT_USAGE;
             }

@@ -4,10 +4,6 @@
  * differences under a failing one, and the totals. */
 #include "connectors/pipeline_test.h"
 
-#include "connectors/connector.h"
-#include "engine/diag.h"
-#include "engine/loop.h"
-
 #include <errno.h>
 #include <libgen.h>
 #include <math.h>
@@ -15,7 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "connectors/connector.h"
+#include "engine/diag.h"
+#include "engine/loop.h"
 
 #define EXIT_FAILED 1
 #define EXIT_USAGE  2
@@ -349,6 +350,14 @@ static int test_one(const char *arg, int allow_unsafe, struct totals *t)
     char file[4096], pipeline_file[4096];
     test_file_of(arg, file, sizeof file);
     struct weir_diag d = {.file = file};
+    struct stat st;
+    if (stat(file, &st) == 0 && S_ISDIR(st.st_mode)) { /* jansson: "near end of file" */
+        fprintf(stderr,
+                "%s: cannot read the file: it is a directory (a test file is JSON: "
+                "NAME.test.json, or the pipeline NAME.json beside it)\n",
+                file);
+        return -1;
+    }
     json_error_t jerr;
     json_t *root = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr), *pipeline = NULL;
     if (!root && jerr.line < 0) { /* not read at all: jansson has no place to give */

@@ -41,18 +41,31 @@ static void timestamp(char *out, size_t cap)
     snprintf(out + n, cap - n, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
+/* Control bytes escaped (\n, \r, \t, \xNN), so that text reaching a
+ * message from outside (a file name, a broker's error string) can neither
+ * split a line nor forge one; quoted: " and \ too (a logfmt value). */
+static void append_escaped(struct weir_buf *b, const char *s, int quoted)
+{
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        char esc[8] = "";
+        if (ch == '\n' || ch == '\r' || ch == '\t')
+            snprintf(esc, sizeof esc, "\\%c", ch == '\n' ? 'n' : ch == '\r' ? 'r' : 't');
+        else if (ch < 0x20 || ch == 0x7f)
+            snprintf(esc, sizeof esc, "\\x%02x", ch);
+        else if (quoted && (ch == '"' || ch == '\\'))
+            snprintf(esc, sizeof esc, "\\%c", ch);
+        if (esc[0])
+            weir_buf_append(b, esc, strlen(esc));
+        else
+            weir_buf_append(b, s, 1);
+    }
+}
+
 static void logfmt_value(struct weir_buf *b, const char *s)
 {
     weir_buf_append(b, "\"", 1);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            weir_buf_append(b, "\\", 1);
-        if (*s == '\n') {
-            weir_buf_append(b, "\\n", 2);
-            continue;
-        }
-        weir_buf_append(b, s, 1);
-    }
+    append_escaped(b, s, 1);
     weir_buf_append(b, "\"", 1);
 }
 
@@ -69,8 +82,14 @@ void weir_log(enum weir_log_level level, const char *fmt, ...)
     while (len && msg[len - 1] == '\n')
         msg[--len] = 0;
     enum weir_log_format f = weir_log_get_format();
+    struct weir_buf b = {0};
     if (f == WEIR_LOG_TEXT) {
-        fprintf(stderr, "weir: %s\n", msg);
+        weir_buf_append(&b, "weir: ", 6);
+        append_escaped(&b, msg, 0);
+        weir_buf_append(&b, "\n", 1);
+        if (b.data) /* one write: lines from two threads do not interleave */
+            fwrite(b.data, 1, b.len, stderr);
+        weir_buf_free(&b);
         return;
     }
     const char *m = msg;
@@ -78,7 +97,6 @@ void weir_log(enum weir_log_level level, const char *fmt, ...)
         m += 9;
     char ts[40];
     timestamp(ts, sizeof ts);
-    struct weir_buf b = {0};
     const char *lv = level_names[level <= WEIR_LOG_DEBUG ? level : WEIR_LOG_DEBUG];
     if (f == WEIR_LOG_JSON) {
         weir_buf_append(&b, "{\"ts\":\"", 7);

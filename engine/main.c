@@ -61,7 +61,8 @@ static const struct {
      "Runs the pipeline until its input ends or SIGINT/SIGTERM, which drains in-flight\n"
      "batches and flushes the sinks (a second signal exits at once). An output whose\n"
      "reader went away (weir run ... | head) also ends the run, with status 0.\n"
-     "A summary goes to standard error.\n"
+     "A summary goes to standard error. An option's value may follow it (--http 9090)\n"
+     "or an equals sign (--http=9090).\n"
      "  --set PATH=VALUE  override any option by its JSON path, e.g. --set source.path=x.csv\n"
      "                    or --set operators[3].quantile=0.999 (VALUE is JSON, or a string)\n"
      "  --workers N       worker threads (default: the number of cores); a file source\n"
@@ -83,7 +84,7 @@ static const struct {
      "  --http-token-file FILE\n"
      "                    require \"Authorization: Bearer TOKEN\" (or ?token=TOKEN) for /metrics,\n"
      "                    /status.json and /, TOKEN being FILE's first line\n"
-     "  --progress[=SECONDS]\n"
+     "  --progress[=SECONDS], --progress SECONDS\n"
      "                    a one-line summary on stderr every SECONDS (default 10): records/s,\n"
      "                    totals, alerts, lag; on by default when stderr is a terminal\n"
      "  SIGHUP            reads the pipeline file again and takes it without a restart:\n"
@@ -175,6 +176,39 @@ static int validate_run_only(int argc, char **argv)
     return 0;
 }
 
+/* The options that take a value, as "--opt VALUE" or "--opt=VALUE". */
+static const char *const valued[] = {"--set",  "--workers",         "--replay",     "--state-dir",
+                                     "--http", "--http-token-file", "--log-format", NULL};
+
+static int all_digits(const char *s)
+{
+    return *s && strspn(s, "0123456789") == strlen(s);
+}
+
+/* argv[*i] one of valued[]: k + 1 (its index k) with *v its value, taken
+ * from after "=" or from the next argument (*i moved on); 0 when it is not;
+ * -1, said, when the value is missing, empty, or another option (a
+ * "--state-dir --quiet" made a directory named --quiet). */
+static int option_value(int argc, char **argv, int *i, char **v)
+{
+    char *a = argv[*i];
+    for (int k = 0; valued[k]; k++) {
+        size_t n = strlen(valued[k]);
+        if (strncmp(a, valued[k], n) != 0 || (a[n] && a[n] != '='))
+            continue;
+        *v = a[n] ? a + n + 1 : *i + 1 < argc ? argv[++*i] : NULL;
+        if (*v && **v && !(!a[n] && strncmp(*v, "--", 2) == 0))
+            return k + 1;
+        if (!*v)
+            fprintf(stderr, "weir: %s needs a value; try: weir help %s\n", valued[k], argv[1]);
+        else
+            fprintf(stderr, "weir: %s needs a value, got %s%s%s\n", valued[k],
+                    **v ? "the option \"" : "an empty one", *v, **v ? "\"" : "");
+        return -1;
+    }
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, struct cli *c)
 {
     if (strcmp(c->command, "validate") == 0 && validate_run_only(argc, argv) < 0)
@@ -184,50 +218,52 @@ static int parse_args(int argc, char **argv, struct cli *c)
     c->workers = cores > 0 ? (int)cores : 1;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--set") == 0 && i + 1 < argc) {
-            if (c->nsets == 64 || weir_override_parse(argv[++i], &c->sets[c->nsets++]) < 0) {
-                fprintf(stderr, "weir: --set expects PATH=VALUE, got \"%s\"\n", argv[i]);
+        char *v = NULL;
+        int k = option_value(argc, argv, &i, &v);
+        if (k < 0)
+            return -1;
+        if (k > 0)
+            a = valued[k - 1]; /* "--http=X" as "--http X" */
+        if (strcmp(a, "--set") == 0) {
+            if (c->nsets == 64 || weir_override_parse(v, &c->sets[c->nsets++]) < 0) {
+                fprintf(stderr, "weir: --set expects PATH=VALUE, got \"%s\"\n", v);
                 return -1;
             }
-        } else if (strncmp(a, "--set=", 6) == 0) {
-            if (c->nsets == 64 || weir_override_parse(argv[i] + 6, &c->sets[c->nsets++]) < 0) {
-                fprintf(stderr, "weir: --set expects PATH=VALUE, got \"%s\"\n", a + 6);
-                return -1;
-            }
-        } else if (strcmp(a, "--workers") == 0 && i + 1 < argc) {
+        } else if (strcmp(a, "--workers") == 0) {
             char *end;
-            long n = strtol(argv[++i], &end, 10);
+            long n = strtol(v, &end, 10);
             if (*end || n < 1 || n > 256) {
-                fprintf(stderr, "weir: --workers expects a number from 1 to 256, got \"%s\"\n", argv[i]);
+                fprintf(stderr, "weir: --workers expects a number from 1 to 256, got \"%s\"\n", v);
                 return -1;
             }
             c->workers = (int)n;
         } else if (strcmp(a, "--embedded") == 0) {
             c->embedded = 1;
-        } else if (strcmp(a, "--replay") == 0 && i + 1 < argc) {
-            c->replay = argv[++i];
-        } else if (strcmp(a, "--state-dir") == 0 && i + 1 < argc) {
-            c->state_dir = argv[++i];
-        } else if (strcmp(a, "--http") == 0 && i + 1 < argc) {
-            c->http = argv[++i];
-        } else if (strcmp(a, "--http-token-file") == 0 && i + 1 < argc) {
-            c->http_token_file = argv[++i];
-        } else if (strcmp(a, "--log-format") == 0 && i + 1 < argc) {
-            c->log_format = weir_log_format_parse(argv[++i]);
+        } else if (strcmp(a, "--replay") == 0) {
+            c->replay = v;
+        } else if (strcmp(a, "--state-dir") == 0) {
+            c->state_dir = v;
+        } else if (strcmp(a, "--http") == 0) {
+            c->http = v;
+        } else if (strcmp(a, "--http-token-file") == 0) {
+            c->http_token_file = v;
+        } else if (strcmp(a, "--log-format") == 0) {
+            c->log_format = weir_log_format_parse(v);
             if (c->log_format < 0) {
-                fprintf(stderr, "weir: --log-format expects text, json or logfmt, got \"%s\"\n",
-                        argv[i]);
+                fprintf(stderr, "weir: --log-format expects text, json or logfmt, got \"%s\"\n", v);
                 return -1;
             }
             weir_log_set_format((enum weir_log_format)c->log_format);
-        } else if (strcmp(a, "--progress") == 0) {
-            c->progress = 10;
-        } else if (strncmp(a, "--progress=", 11) == 0) {
+        } else if (strcmp(a, "--progress") == 0 || strncmp(a, "--progress=", 11) == 0) {
+            /* "--progress 5" too: a pipeline file is never all digits */
+            const char *sec = a[10]                                     ? a + 11
+                              : i + 1 < argc && all_digits(argv[i + 1]) ? argv[++i]
+                                                                        : "10";
             char *end;
-            long n = strtol(a + 11, &end, 10);
-            if (*end || n < 1 || n > 86400) {
-                fprintf(stderr, "weir: --progress= expects seconds from 1 to 86400, got \"%s\"\n",
-                        a + 11);
+            long n = strtol(sec, &end, 10);
+            if (!*sec || *end || n < 1 || n > 86400) {
+                fprintf(stderr, "weir: --progress expects seconds from 1 to 86400, got \"%s\"\n",
+                        sec);
                 return -1;
             }
             c->progress = (int)n;
@@ -239,12 +275,6 @@ static int parse_args(int argc, char **argv, struct cli *c)
             c->timing = 1;
         } else if (strcmp(a, "--allow-unsafe-kafka-properties") == 0) {
             c->allow_unsafe_kafka = 1;
-        } else if (strcmp(a, "--set") == 0 || strcmp(a, "--workers") == 0 ||
-                   strcmp(a, "--replay") == 0 || strcmp(a, "--state-dir") == 0 ||
-                   strcmp(a, "--http") == 0 || strcmp(a, "--http-token-file") == 0 ||
-                   strcmp(a, "--log-format") == 0) {
-            fprintf(stderr, "weir: %s needs a value; try: weir help %s\n", a, c->command);
-            return -1;
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "weir: unknown option \"%s\"; try: weir help %s\n", a, c->command);
             return -1;
@@ -323,14 +353,15 @@ static int cmd_validate(const struct cli *c)
 }
 
 static void summary(const struct weir_pipeline *pl, const struct weir_run_result *r, int timing,
-                    unsigned reloads)
+                    unsigned reloads, int failed)
 {
     const struct weir_worker_stats *t = &r->total;
     char why[300] = "";
     if (r->output_closed[0])
         snprintf(why, sizeof why, " (stopped: %s)", r->output_closed);
     else if (r->stopped_by_signal)
-        snprintf(why, sizeof why, " (stopped by signal, drained)");
+        snprintf(why, sizeof why, " (stopped by signal, %s)",
+                 failed ? "not drained: the run failed" : "drained");
     /* only when it happened: the last resort (kafka.md), filters, what the
      * connectors report (records a Kafka consumer skipped unread) */
     char lost[640] = "";
@@ -573,9 +604,14 @@ static int cmd_run(const struct cli *c)
     if (ran)
         rc = weir_run(pl, &opts, &res, &err);
     if (ran && !c->quiet)
-        summary(pl, &res, c->timing, reloads.planned);
+        summary(pl, &res, c->timing, reloads.planned, rc < 0);
     if (opts.companion)
         opts.companion->release(opts.companion, c->quiet ? NULL : stderr);
+    if (rc == 0 && res.stopped_by_signal && state_lock >= 0) /* a file has no offset to save */
+        weir_log(WEIR_LOG_WARN,
+                 "state: stopped by a signal: what %s holds now covers the %llu "
+                 "records read; a next run over the same input from its start counts them twice",
+                 c->state_dir, (unsigned long long)res.total.records_in);
     if (rc < 0)
         weir_log(WEIR_LOG_ERROR, "%s: %s", c->pipeline, err.msg[0] ? err.msg : strerror(-rc));
     weir_pipeline_free(pl);

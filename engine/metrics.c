@@ -165,10 +165,10 @@ static int prom_hist(struct weir_buf *b, const char *name, const char *labels,
     int u = unit == 1.0 ? 0 : unit == 1e-3 ? 1 : 2;
     uint64_t cum = 0;
     int rc = 0;
-    int last = WEIR_HIST_BUCKETS - 1;
-    while (last > 0 && h->bucket[last] == 0 && h->bucket[last - 1] == 0)
-        last--; /* empty tail buckets say nothing: cumulative counts repeat */
-    for (int k = 0; k < last && rc == 0; k++) {
+    /* Every bound, even where the tail is empty: a bound that appears later,
+     * or in one process and not another, makes the buckets that
+     * histogram_quantile sums over time or processes fall as le rises. */
+    for (int k = 0; k < WEIR_HIST_BUCKETS - 1 && rc == 0; k++) {
         cum += h->bucket[k];
         rc = append_str(b, name);
         rc = rc ?: append_str(b, "_bucket{");

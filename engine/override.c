@@ -174,13 +174,17 @@ static void embed_sink(json_t *sink)
         json_object_set_new(sink, "brokers", json_string("embedded"));
 }
 
-void weir_override_embedded(json_t *root)
+const char *weir_override_embedded(json_t *root)
 {
     size_t i;
     json_t *sink, *source = json_object_get(root, "source");
-    if (json_is_object(source)) /* a file source refuses it: --embedded is for Kafka */
+    const char *type = json_string_value(json_object_get(source, "type"));
+    if (type && strcmp(type, "kafka") != 0)
+        return type; /* said as such, not as "source.brokers: unknown option" */
+    if (json_is_object(source))
         json_object_set_new(source, "brokers", json_string("embedded"));
     json_array_foreach(json_object_get(root, "sinks"), i, sink)
         embed_sink(sink);
     embed_sink(json_object_get(root, "dead_letter"));
+    return NULL;
 }

@@ -670,8 +670,12 @@ int weir_pipeline_load_opts(const char *file, const struct weir_load_opts *o,
         return -EINVAL;
     }
     int bad = 0;
-    if (o->embedded)
-        weir_override_embedded(pl->root);
+    const char *not_kafka = o->embedded ? weir_override_embedded(pl->root) : NULL;
+    if (not_kafka) {
+        weir_diag_add(diag, "source.type",
+                      "--embedded is for a Kafka source (\"kafka\"), got \"%s\"", not_kafka);
+        bad++;
+    }
     if (o->replay_path)
         bad += replay_shorthand(pl->root, o->replay_path, diag);
     /* A --set that did not apply or a ${VAR} that is not set leaves its

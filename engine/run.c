@@ -33,6 +33,31 @@ static void publish_progress(struct weir_loop_hook *h)
     atomic_store_explicit(&slot->records_in, slot->w.stats.records_in, memory_order_relaxed);
 }
 
+static int setup_sinks(const struct weir_pipeline *pl, struct weir_error *err)
+{
+    for (size_t k = 0; k <= pl->nsinks; k++) {
+        const struct weir_stage_sink *st = k < pl->nsinks ? &pl->sinks[k] : &pl->dead;
+        if (st->type->setup && st->type->setup(st->conf, err) < 0)
+            return err->code;
+    }
+    return 0;
+}
+
+static int setup_sinks_once(struct sinks_setup *ss, const struct weir_pipeline *pl,
+                            struct weir_error *err)
+{
+    pthread_mutex_lock(&ss->lock);
+    if (!ss->done) {
+        ss->done = 1;
+        ss->rc = setup_sinks(pl, &ss->err);
+    }
+    int rc = ss->rc;
+    if (rc < 0)
+        *err = ss->err;
+    pthread_mutex_unlock(&ss->lock);
+    return rc;
+}
+
 static void *worker_main(void *arg)
 {
     struct worker_slot *slot = arg;
@@ -42,6 +67,8 @@ static void *worker_main(void *arg)
     pthread_setname_np(pthread_self(), name);
     slot->rc = weir_worker_init_run(w, slot->id, slot->nworkers, slot->pl, 1, slot->shared,
                                     slot->metrics, &slot->err);
+    if (slot->rc == 0)
+        slot->rc = setup_sinks_once(slot->setup, slot->pl, &slot->err);
     w->timing = slot->opts->timing;
     if (slot->rc == 0) {
         slot->publish.run = publish_progress;
@@ -69,16 +96,6 @@ static void *worker_main(void *arg)
     weir_worker_destroy(w);
     atomic_store(&slot->done, 1);
     return NULL;
-}
-
-static int setup_sinks(const struct weir_pipeline *pl, struct weir_error *err)
-{
-    for (size_t k = 0; k <= pl->nsinks; k++) {
-        const struct weir_stage_sink *st = k < pl->nsinks ? &pl->sinks[k] : &pl->dead;
-        if (st->type->setup && st->type->setup(st->conf, err) < 0)
-            return err->code;
-    }
-    return 0;
 }
 
 const struct weir_stage_sink *weir_run_stage_sink(const struct weir_pipeline *pl, size_t k)
@@ -313,6 +330,7 @@ static int start_workers(struct run_state *st, const struct weir_pipeline *pl,
         s->shared = shared;
         s->stop_all = &st->stop_all;
         s->metrics = &st->reg.workers[i];
+        s->setup = &st->setup;
         pthread_mutex_init(&s->lock, NULL);
         s->started = pthread_create(&s->thread, NULL, worker_main, s) == 0;
         if (!s->started) {
@@ -330,11 +348,14 @@ int weir_run(const struct weir_pipeline *pl, const struct weir_run_opts *opts,
              struct weir_run_result *res, struct weir_error *err)
 {
     memset(res, 0, sizeof *res);
-    int rc = setup_sinks(pl, err);
-    if (rc < 0)
-        return rc;
-    struct run_state st = {.comp = opts->companion, .err = err, .res = res, .opts = opts,
-                           .cur_pl = pl, .watch = WEIR_FILE_WATCH_OFF};
+    int rc;
+    struct run_state st = {.comp = opts->companion,
+                           .err = err,
+                           .res = res,
+                           .opts = opts,
+                           .cur_pl = pl,
+                           .watch = WEIR_FILE_WATCH_OFF,
+                           .setup = {.lock = PTHREAD_MUTEX_INITIALIZER}};
     st.n = pl->source_type->per_worker ? (opts->workers > 0 ? opts->workers : 1) : 1;
     st.slots = calloc((size_t)st.n, sizeof *st.slots);
     st.reg = (struct weir_metrics_registry){.pl = pl, .n = st.n, .started_ns = weir_now_ns(),
@@ -368,7 +389,9 @@ int weir_run(const struct weir_pipeline *pl, const struct weir_run_opts *opts,
             free(st.reg.workers);
             return rc;
         }
-        weir_log(WEIR_LOG_INFO, "http: listening on %s:%d\n", opts->http->addr, weir_http_port(http));
+        int v6 = strchr(opts->http->addr, ':') != NULL; /* [::1]:9090, as curl takes it */
+        weir_log(WEIR_LOG_INFO, "http: listening on %s%s%s:%d", v6 ? "[" : "", opts->http->addr,
+                 v6 ? "]" : "", weir_http_port(http));
     }
     st.cur_shared = shared;
     weir_pipeline_hold(pl); /* as cur_pl; reloads' versions are freed at 0 users */

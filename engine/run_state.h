@@ -14,8 +14,19 @@
 #include "engine/run.h"
 #include "engine/worker.h"
 
+/* The sinks' setup (a file sink truncates its file), done by the first
+ * worker whose init succeeded: a run that fails to start (a damaged state
+ * file, a missing source, a port in use) leaves last run's output alone. */
+struct sinks_setup {
+    pthread_mutex_t lock;
+    int done;
+    int rc;
+    struct weir_error err;
+};
+
 struct worker_slot {
     struct weir_worker w;
+    struct sinks_setup *setup;
     pthread_t thread;
     int started;
     int id;
@@ -53,6 +64,7 @@ struct run_state {
     struct weir_run_result *res;
     const struct weir_run_opts *opts;
     struct weir_metrics_registry reg; /* what /metrics and the progress line read */
+    struct sinks_setup setup;
     uint64_t progress_at;             /* when the last progress line was printed (ns) */
     uint64_t reload_gen;              /* the last reload sent to the workers */
     int reload_pending;               /* sent, not yet applied by every running worker */

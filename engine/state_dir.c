@@ -193,7 +193,9 @@ int weir_state_dir_claim(const char *dir, const char *pipeline, struct weir_erro
 {
     char path[4096], who[32];
     struct stat st;
-    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+    if (mkdir(dir, 0755) == 0)
+        weir_sync_dir_of(dir); /* its entry too, or a power cut loses the first run's state */
+    else if (errno != EEXIST)
         return weir_error_set(err, -errno, "cannot create the state directory %s: %s", dir,
                               strerror(errno));
     if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))

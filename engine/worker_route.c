@@ -125,6 +125,15 @@ static void route_demote(struct weir_ticket *t, const struct weir_record *r, int
         .topic = r->topic, .part = r->part, .offset = r->offset, .was_live = !lost, .lost = lost};
 }
 
+/* 2^32 ms, 49.7 days: a sum of these wraps after 4e9 records, not after
+ * 1e7 as with ages of decades (an epoch-0 or a seconds-as-ms timestamp) */
+#define AGE_CAP_MS ((int64_t)1 << 32)
+
+static int64_t min_i64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
 void weir_worker_route(struct weir_worker *w, struct weir_batch *b)
 {
     struct weir_ticket *src = b->source_ctx;
@@ -144,8 +153,9 @@ void weir_worker_route(struct weir_worker *w, struct weir_batch *b)
         }
         if (r->flags & WEIR_REC_ALERT)
             alerts++;
-        if (r->ts_ms >= 0)
-            weir_hist_add(age, now_ms > r->ts_ms ? (uint64_t)(now_ms - r->ts_ms) : 0);
+        if (r->ts_ms >= 0) /* capped: years-old replays would wrap the sum */
+            weir_hist_add(age,
+                          now_ms > r->ts_ms ? (uint64_t)min_i64(now_ms - r->ts_ms, AGE_CAP_MS) : 0);
     }
     w->stats.alerts += alerts;
     struct weir_route_ticket *rt = route_ticket(w, src, b->n - dead - dropped, dead, dropped);

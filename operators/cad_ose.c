@@ -96,7 +96,7 @@ static const struct weir_option ose_options[] = {
      offsetof(struct ose_conf, max_active), WEIR_OPT_RANGE, 1, OSE_MAX_ACTIVE, NULL},
     {"threshold", WEIR_OPT_NUMBER, "0.75",
      "a raw score at or above it silences the next rest values (baseThreshold)",
-     offsetof(struct ose_conf, threshold), WEIR_OPT_RANGE, 0, 1, NULL},
+     offsetof(struct ose_conf, threshold), WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, 1, NULL},
     {"rest", WEIR_OPT_INT, "150",
      "values silenced after a raw score >= threshold, and at the start (restPeriod)",
      offsetof(struct ose_conf, rest), WEIR_OPT_RANGE, 0, 1000000, NULL},

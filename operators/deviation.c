@@ -145,8 +145,7 @@ static const struct weir_option deviation_options[] = {
      offsetof(struct deviation_conf, season_buckets), WEIR_OPT_RANGE, 2, 10080, NULL},
     {"season_alpha", WEIR_OPT_NUMBER, "0.3",
      "season: weight of the newest value in its phase's mean (exponentially weighted)",
-     offsetof(struct deviation_conf, season_alpha), WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, 1,
-     NULL},
+     offsetof(struct deviation_conf, season_alpha), WEIR_OPT_RANGE | WEIR_OPT_MIN_OPEN, 0, 1, NULL},
     {"season_clip", WEIR_OPT_NUMBER, "0",
      "season: a phase learns its value at most this many residual scales from its mean, unless "
      "it was that far on the same side the period before (one spike must not return as an alert "
@@ -162,7 +161,7 @@ static const struct weir_option deviation_options[] = {
      offsetof(struct deviation_conf, window), WEIR_OPT_RANGE, 2, 65536, NULL},
     {"warmup", WEIR_OPT_INT, "30",
      "values seen before scoring (score 0 and WEIR_REC_WARMUP until then)",
-     offsetof(struct deviation_conf, warmup), WEIR_OPT_RANGE, 1, INFINITY, NULL},
+     offsetof(struct deviation_conf, warmup), WEIR_OPT_RANGE, 2, INFINITY, NULL},
     WEIR_STATE_OPTION_ROWS(struct deviation_conf, state),
     {0},
 };

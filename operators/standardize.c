@@ -87,9 +87,8 @@ static int default_outputs(struct standardize_conf *c, const json_t *raw)
         return -ENOMEM;
     }
     for (size_t i = 0; i < c->fields.n; i++) {
-        char name[256];
-        snprintf(name, sizeof name, "%s_z", c->fields.v[i]);
-        if (json_array_append_new(arr, json_string(name)) < 0) {
+        /* whole, however long the input's name (a name[256] lost its _z) */
+        if (json_array_append_new(arr, json_sprintf("%s_z", c->fields.v[i])) < 0) {
             json_decref(arr);
             return -ENOMEM;
         }

@@ -229,6 +229,37 @@ expect "validate --http" 2 stderr 'validate: \-\-http is for weir run'
 weir validate "$GOOD" --progress=5
 expect "validate --progress=5" 2 stderr 'validate: \-\-progress is for weir run'
 
+# An option's value is never the next option, nor empty ("--state-dir
+# --quiet" made a directory named --quiet and ran); "--opt=VALUE" works as
+# "--opt VALUE", and "--progress N" as "--progress=N".
+weir run "$GOOD" --state-dir --quiet
+expect "--state-dir --quiet" 2 stderr '^weir: \-\-state-dir needs a value, got the option "\-\-quiet"$'
+[ ! -e ./--quiet ] && ok || fail "a directory named --quiet was made"
+weir run "$GOOD" --state-dir=
+expect "--state-dir=" 2 stderr '^weir: \-\-state-dir needs a value, got an empty one$'
+weir run "$GOOD" --http ""
+expect "--http ''" 2 stderr '^weir: \-\-http needs a value, got an empty one$'
+weir run "$GOOD" --workers=0
+expect "--workers=0" 2 stderr 'workers expects a number from 1 to 256, got "0"'
+weir run "$GOOD" --progress 0
+expect "--progress 0" 2 stderr 'progress expects seconds from 1 to 86400, got "0"'
+weir run "$GOOD" --log-format=xml
+expect "--log-format=xml" 2 stderr 'log-format expects text, json or logfmt, got "xml"'
+# standardize's default output is the input's name and _z however long the
+# name (a 256-byte buffer cut the _z off: the threshold's "<f>_z" was unknown)
+N=$(printf 'f%.0s' $(seq 300))
+cat >"$T/long.json" <<JSON
+{"source": {"type": "file", "path": "/dev/null"}, "operators": [{"type": "extract", "fields": {"$N": "/x"}},
+ {"type": "standardize", "fields": "$N"}, {"type": "threshold", "score": "${N}_z", "above": 3}],
+ "sinks": [{"type": "file", "path": "-"}]}
+JSON
+weir validate "$T/long.json"
+expect "standardize over a 300-byte name" 0 stdout 'valid \(3 operators'
+
+# --embedded on a file pipeline: said as such (it was "source.brokers: unknown option")
+weir run "$GOOD" --embedded
+expect "--embedded on a file source" 2 stderr 'source.type: \-\-embedded is for a Kafka source \("kafka"\), got "file"'
+
 # checkpoint_interval saves durable state at least once: nothing to save
 # without durable state, and exactly_once saves it in every transaction.
 weir validate "$WEIR_SRC/pipelines/monitor-kafka.json" --set 'source.checkpoint_interval="5s"' \

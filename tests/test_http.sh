@@ -111,6 +111,12 @@ expect_eq "/metrics status" "$(status_of <<<"$M")" 200
 grep -q '^Content-Type: text/plain; version=0.0.4' <<<"$M" && ok || fail "/metrics content type"
 grep -q '^# TYPE weir_event_age_seconds histogram' <<<"$M" && ok || fail "no event age histogram"
 grep -q 'weir_event_age_seconds_bucket{le="+Inf"} 97' <<<"$M" && ok || fail "event age +Inf bucket != 97"
+# Every bound, the empty tail too (a bound that appears later breaks
+# histogram_quantile over rate()): 31 finite ones and +Inf.
+expect_eq "event age bounds" "$(grep -c '^weir_event_age_seconds_bucket{' <<<"$M")" 32
+# The inputs are of 2024: each age counts as the cap, 2^32 ms, in the sum
+# (ages of years would wrap it after 1e7 records): 97 x 4294967.296 s.
+expect_eq "event age sum, capped" "$(body_of <<<"$M" | awk '$1 == "weir_event_age_seconds_sum" {print $2}')" 416611828
 # Every metric the Grafana dashboard and docs/operations.md use exists, in
 # its table and in its alert rules (weir_model_*: only with a model operator,
 # tests/test_model_cli.sh; weir_kafka_*: only with a Kafka client,

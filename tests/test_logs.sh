@@ -3,7 +3,8 @@
 #   1. --log-format json: every stderr line is a JSON object with ts (RFC 3339
 #      UTC), level and msg; the summary is one of them (level info).
 #   2. --log-format logfmt: ts=.. level=.. msg=".." lines, quotes escaped.
-#   3. text (the default) is unchanged: "weir: NAME: N records in, ...".
+#   3. text (the default) is unchanged: "weir: NAME: N records in, ...";
+#      a newline or other control byte in a message is escaped (text, logfmt).
 #   4. --progress=1 on a run kept open for ~2.5 s prints 2 or 3 progress lines
 #      (never one per record: 200 records), none with --quiet; a bad
 #      --log-format or --progress= value is a usage error (2).
@@ -43,6 +44,15 @@ if grep -q '^weir: golden-host-metrics: 200 records in, 195 out, 5 dead letters,
 else
     fail "text summary: $(cat "$T/text.err")"
 fi
+
+# Text from outside (here the pipeline's name) cannot split or forge a line:
+# control bytes are escaped in text and logfmt (JSON escapes them itself).
+run --set 'name="a\nweir: forged\u0007"' 2>"$T/ctl.err"
+grep -qF 'weir: a\nweir: forged\x07: 200 records in' "$T/ctl.err" && ! grep -q '^weir: forged' "$T/ctl.err" &&
+    ok || fail "text log with a newline in the name: $(cat "$T/ctl.err")"
+run --set 'name="a\nb\"c"' --log-format logfmt 2>"$T/ctl.err"
+grep -qF 'msg="a\nb\"c: 200 records in' "$T/ctl.err" && [ "$(grep -vc '^ts=' "$T/ctl.err")" = 0 ] &&
+    ok || fail "logfmt log with a newline in the name: $(cat "$T/ctl.err")"
 
 # The periodic line: a FIFO kept open for ~2.5 s.
 progress_run() { # ARGS... -> stderr in $T/p.err

@@ -3,7 +3,8 @@
 #   1. A keyed pipeline over a file split in two, run twice with one state
 #      directory, writes exactly what one run over the whole file writes.
 #   2. Without --state-dir the second half starts afresh (the check can fail).
-#   3. A damaged state file is an error naming it; nothing runs. State saved
+#   3. A damaged state file is an error naming it; nothing runs, and the
+#      sink files are left as they were. State saved
 #      under another configuration of an operator (another "by" too) is
 #      skipped, with a warning.
 #   4. The file is replaced whole (temporary file + rename): no .tmp is left.
@@ -83,12 +84,16 @@ ls "$WORK/p-state" | grep -q '\.tmp$' && bad "a temporary state file was left" |
 f=$(ls "$WORK/p-state"/*.state | head -1)
 printf 'garbage' >"$f"
 rc=0
+echo '{"last": "run"}' >"$WORK/p-x.jsonl"
 run "$WORK/p.json" "$WORK/p-b.jsonl" "$WORK/p-x.jsonl" --state-dir "$WORK/p-state" 2>"$WORK/err.txt" || rc=$?
 if ((rc == 1)) && grep -q "damaged" "$WORK/err.txt"; then
     ok "a damaged state file stops the run with: $(grep -m1 damaged "$WORK/err.txt")"
 else
     bad "a damaged state file: rc $rc, $(cat "$WORK/err.txt")"
 fi
+# ... before the sinks' setup: the last run's output is left as it was
+[ "$(cat "$WORK/p-x.jsonl")" = '{"last": "run"}' ] && ok "a run that failed to start left the sink file alone" ||
+    bad "a run that failed to start emptied its sink file: '$(cat "$WORK/p-x.jsonl")'"
 : >"$f" # emptied (weir writes a header even for no keys): not "none yet, start afresh"
 rc=0
 run "$WORK/p.json" "$WORK/p-b.jsonl" "$WORK/p-x.jsonl" --state-dir "$WORK/p-state" 2>"$WORK/err.txt" || rc=$?
@@ -458,6 +463,28 @@ if ((rc == 0)) && [ "$(wc -l <"$WORK/sl.jsonl")" = "$want" ] && [ -z "$(ls -A "$
     ok "two runs of a stateless pipeline share the directory ($want records), which stays empty"
 else
     bad "a stateless pipeline on a state directory: rc $rc, $(ls -A "$WORK/free"), $(cat "$WORK/err.txt")"
+fi
+
+# SIGTERM mid-file: the state of what was read is saved, and the run says
+# so with the count (a file keeps no position: a rerun from the start would
+# count those records twice).
+mkfifo "$WORK/fifo-sig"
+"$WEIR" run "$WORK/p.json" --set source.path="$WORK/fifo-sig" --set sinks[0].path="$WORK/sig.jsonl" \
+    --quiet --state-dir "$WORK/sig-state" 2>"$WORK/sig-err.txt" & # weir itself: the signal is for it
+holder=$!
+exec 5>"$WORK/fifo-sig"
+head -n 100 "$WORK/p.jsonl" >&5
+for _ in $(seq 100); do [ "$(wc -l <"$WORK/sig.jsonl" 2>/dev/null || echo 0)" -ge 100 ] && break; sleep 0.05; done
+kill -TERM "$holder"
+rc=0
+wait "$holder" || rc=$?
+holder=
+exec 5>&-
+if ((rc == 0)) && grep -q "state: stopped by a signal: what $WORK/sig-state holds now covers the 100 records read" \
+    "$WORK/sig-err.txt" && ls "$WORK/sig-state"/*.state >/dev/null 2>&1; then
+    ok "a run stopped by SIGTERM saved its state and said how many records it covers"
+else
+    bad "SIGTERM mid-file: rc $rc, $(cat "$WORK/sig-err.txt")"
 fi
 
 echo "$passed passed, $failed failed"

@@ -226,6 +226,8 @@ grep -q ": after (" "$T/out" && fail "a case ran after SIGINT: $(cat "$T/out")" 
 
 weir test
 expect "no file" 2 stderr "weir: test needs a test file"
+weir test "$T"
+expect "a directory" 2 stderr "$T: cannot read the file: it is a directory"
 
 weir test --help
 expect "--help" 0 stdout "usage: weir test FILE..."
