@@ -71,6 +71,13 @@ static void ops_partition(struct weir_worker *w, uint32_t slot, int assigned)
     }
 }
 
+/* -EINVAL: what was saved does not read as this pipeline's state (the
+ * store said which file or entry, above), not an "Invalid argument". */
+static const char *restore_why(int rc)
+{
+    return rc == -EINVAL ? "saved state that does not read back (above)" : strerror(-rc);
+}
+
 static int restore_start(struct weir_worker *w, uint32_t slot)
 {
     struct weir_partition *p = &w->parts[slot];
@@ -85,7 +92,7 @@ static int restore_start(struct weir_worker *w, uint32_t slot)
         p->restoring = 0;
         struct weir_error e;
         weir_error_set(&e, rc, "cannot restore the state of %s [%d] from %s: %s", p->topic,
-                       (int)p->partition, w->durable.where, strerror(-rc));
+                       (int)p->partition, w->durable.where, restore_why(rc));
         weir_worker_fail(w, &e);
     }
     return rc;
@@ -471,7 +478,7 @@ static void durable_restored(struct weir_durable *d, uint32_t part, int rc)
         struct weir_error e;
         weir_error_set(&e, rc, "cannot restore the state of %s [%d] from %s: %s",
                        w->parts[part].topic, (int)w->parts[part].partition, d->where,
-                       strerror(-rc));
+                       restore_why(rc));
         weir_worker_fail(w, &e);
         return;
     }
