@@ -168,6 +168,12 @@ static int ose_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
         weir_diag_add(p->diag, ip, "expected min and max together, min <= max");
         bad++;
     }
+    /* they shape a range learnt from the values: with a fixed one, silently nothing */
+    static const char *const learnt_opts[] = {"range_records", "range_margin", "margin_mad",
+                                              "relearn",       "flag_warmup",  NULL};
+    bad += weir_options_only_with(raw, ose_options, learnt_opts, !has_min && !has_max,
+                                  "a range learnt from the values (no \"min\" and \"max\")",
+                                  p->diag, p->path);
     c->slot_magic = UINT64_MAX / (uint64_t)c->contexts + 1;
     c->buckets = 2;
     while (c->buckets < 2 * (uint32_t)c->contexts)
