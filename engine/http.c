@@ -88,6 +88,8 @@ static void conn_free(struct conn *c)
 }
 
 static void on_conn(struct weir_event *ev, int res);
+/* Never called from on_accept itself, which arms the poll as it returns. */
+static void accept_resume(struct weir_http *s);
 
 static void conn_read(struct conn *c)
 {
@@ -107,6 +109,7 @@ static void conn_write(struct conn *c)
     if (weir_loop_write(c->srv->loop, c->fd, c->resp.data + c->sent, c->resp.len - c->sent, -1,
                         &c->ev) < 0) {
         conn_free(c);
+        accept_resume(c->srv); /* only ever called from on_conn */
         return;
     }
     c->pending = 1;
@@ -283,14 +286,13 @@ static void got_bytes(struct conn *c)
     }
     if (!c->resp.len) {
         conn_free(c);
+        accept_resume(c->srv);
         return;
     }
     c->state = CONN_WRITING;
     c->deadline = weir_now_ns() + WEIR_HTTP_WRITE_TIMEOUT_MS * 1000000ull;
     conn_write(c);
 }
-
-static void accept_resume(struct weir_http *s);
 
 static void on_conn(struct weir_event *ev, int res)
 {
@@ -346,7 +348,6 @@ static void sweep(struct weir_http *s)
     }
 }
 
-/* Never called from on_accept itself, which arms the poll as it returns. */
 static void accept_resume(struct weir_http *s)
 {
     if (s->accept_paused && !s->stopping && !s->accept_armed) {
