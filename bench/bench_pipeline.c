@@ -347,7 +347,7 @@ static int measure_state(const struct paths *p, const struct weir_pipeline *pl,
     struct weir_worker *w = calloc(1, sizeof *w);
     int rc = w ? 0 : -ENOMEM;
     clear_outputs(p);
-    for (size_t k = 0; rc == 0 && k <= pl->nsinks; k++) { /* as weir_run does first */
+    for (size_t k = 0; rc == 0 && k <= pl->nsinks; k++) { /* as weir_run's first worker does */
         const struct weir_stage_sink *st = k < pl->nsinks ? &pl->sinks[k] : &pl->dead;
         if (st->type->setup)
             rc = st->type->setup(st->conf, &err);

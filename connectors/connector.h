@@ -161,9 +161,11 @@ struct weir_sink_type {
     const struct weir_option *options;
     size_t conf_size;
     int (*prepare)(void *conf, const json_t *raw, struct weir_prepare *p); /* optional */
-    /* Once per run, by the first worker whose instances opened and whose
-     * source and state were restored, before it handles a record (truncate
-     * a file: a run that failed to start leaves it alone); instances and
+    /* Once per run, by the first worker whose instances and source opened
+     * (a file source's --state-dir state restored with it; a Kafka source's
+     * changelog comes later, with its partitions), before it handles a
+     * record, and not when the run is already stopping: truncate a file,
+     * so that a run that fails to start leaves it alone. Instances and
      * share() open without truncating. Not called by `weir validate`.
      * Optional. */
     int (*setup)(const void *conf, struct weir_error *err);

@@ -405,7 +405,7 @@ static int fk_share(const void *conf, void **shared, struct weir_error *err)
         return weir_error_set(err, -ENOMEM, "out of memory");
     sw->fd = open_sink_file(c->path, &sw->name);
     if (sw->fd < 0) {
-        int rc = weir_error_set(err, -errno, "cannot open sink file %s: %s", c->path,
+        int rc = weir_error_set(err, -errno, "cannot create sink file %s: %s", c->path,
                                 errno == ENOENT && c->tried[0] ? c->tried : strerror(errno));
         free(sw);
         return rc;
@@ -681,7 +681,7 @@ static int fk_open(struct weir_sink *s, struct weir_error *err)
         return shared_open(fk, err);
     fk->fd = open_sink_file(c->path, &fk->name);
     if (fk->fd < 0)
-        return weir_error_set(err, -errno, "cannot open sink file %s: %s", c->path,
+        return weir_error_set(err, -errno, "cannot create sink file %s: %s", c->path,
                               errno == ENOENT && c->tried[0] ? c->tried : strerror(errno));
     fk->write_max = write_max_for(fk->fd);
     fk->pipe = is_pipe(fk->fd);

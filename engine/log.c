@@ -87,8 +87,10 @@ void weir_log(enum weir_log_level level, const char *fmt, ...)
         weir_buf_append(&b, "weir: ", 6);
         append_escaped(&b, msg, 0);
         weir_buf_append(&b, "\n", 1);
-        if (b.data) /* one write: lines from two threads do not interleave */
+        if (b.data && b.data[b.len - 1] == '\n') /* one write: no interleaving */
             fwrite(b.data, 1, b.len, stderr);
+        else /* out of memory: the line unescaped rather than none */
+            fprintf(stderr, "weir: %s\n", msg);
         weir_buf_free(&b);
         return;
     }

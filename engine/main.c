@@ -360,8 +360,8 @@ static void summary(const struct weir_pipeline *pl, const struct weir_run_result
     if (r->output_closed[0])
         snprintf(why, sizeof why, " (stopped: %s)", r->output_closed);
     else if (r->stopped_by_signal)
-        snprintf(why, sizeof why, " (stopped by signal, %s)",
-                 failed ? "not drained: the run failed" : "drained");
+        snprintf(why, sizeof why, " (stopped by signal%s)",
+                 failed ? "; the run failed" : ", drained");
     /* only when it happened: the last resort (kafka.md), filters, what the
      * connectors report (records a Kafka consumer skipped unread) */
     char lost[640] = "";
@@ -609,8 +609,9 @@ static int cmd_run(const struct cli *c)
         opts.companion->release(opts.companion, c->quiet ? NULL : stderr);
     if (rc == 0 && res.stopped_by_signal && state_lock >= 0) /* a file has no offset to save */
         weir_log(WEIR_LOG_WARN,
-                 "state: stopped by a signal: what %s holds now covers the %llu "
-                 "records read; a next run over the same input from its start counts them twice",
+                 "warning: state: stopped by a signal: what %s holds now covers "
+                 "the %llu records read; if the input had not ended, start the next run after "
+                 "them (one over the same input from its start counts them twice)",
                  c->state_dir, (unsigned long long)res.total.records_in);
     if (rc < 0)
         weir_log(WEIR_LOG_ERROR, "%s: %s", c->pipeline, err.msg[0] ? err.msg : strerror(-rc));

@@ -179,7 +179,7 @@ const char *weir_override_embedded(json_t *root)
     size_t i;
     json_t *sink, *source = json_object_get(root, "source");
     const char *type = json_string_value(json_object_get(source, "type"));
-    if (type && strcmp(type, "kafka") != 0)
+    if (type && strcmp(type, "kafka") != 0 && !strstr(type, "${"))
         return type; /* said as such, not as "source.brokers: unknown option" */
     if (json_is_object(source))
         json_object_set_new(source, "brokers", json_string("embedded"));

@@ -20,8 +20,8 @@ int weir_override_apply(json_t *root, const struct weir_override *set, struct we
 /* --embedded: the source, and every sink (the dead letter too) that names
  * brokers of its own, are pointed at the embedded cluster, so that test data
  * never reaches a real cluster. Before the --set overrides, which still win.
- * Returns the source's type when it is not "kafka" (nothing changed), else
- * NULL. */
+ * Returns the source's type when it is neither "kafka" nor to be expanded
+ * (${...}): nothing is changed; else NULL. */
 const char *weir_override_embedded(json_t *root);
 
 #endif

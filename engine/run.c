@@ -43,13 +43,20 @@ static int setup_sinks(const struct weir_pipeline *pl, struct weir_error *err)
     return 0;
 }
 
-static int setup_sinks_once(struct sinks_setup *ss, const struct weir_pipeline *pl,
+/* 1: the run is stopping (a worker failed to start, or a signal) before
+ * any setup: nothing is truncated, and this worker does not run, or its
+ * output would go after the last run's. */
+static int setup_sinks_once(struct sinks_setup *ss, const struct worker_slot *slot,
                             struct weir_error *err)
 {
     pthread_mutex_lock(&ss->lock);
+    if (!ss->done && atomic_load(slot->stop_all)) {
+        pthread_mutex_unlock(&ss->lock);
+        return 1;
+    }
     if (!ss->done) {
         ss->done = 1;
-        ss->rc = setup_sinks(pl, &ss->err);
+        ss->rc = setup_sinks(slot->pl, &ss->err);
     }
     int rc = ss->rc;
     if (rc < 0)
@@ -67,8 +74,9 @@ static void *worker_main(void *arg)
     pthread_setname_np(pthread_self(), name);
     slot->rc = weir_worker_init_run(w, slot->id, slot->nworkers, slot->pl, 1, slot->shared,
                                     slot->metrics, &slot->err);
-    if (slot->rc == 0)
-        slot->rc = setup_sinks_once(slot->setup, slot->pl, &slot->err);
+    int skip = slot->rc == 0 ? setup_sinks_once(slot->setup, slot, &slot->err) : 0;
+    if (skip < 0)
+        slot->rc = skip;
     w->timing = slot->opts->timing;
     if (slot->rc == 0) {
         slot->publish.run = publish_progress;
@@ -81,7 +89,7 @@ static void *worker_main(void *arg)
         weir_metric_set(&slot->metrics->up, 1);
         if (stop)
             weir_worker_request_stop(w);
-        slot->rc = weir_worker_run(w);
+        slot->rc = skip ? 0 : weir_worker_run(w);
         if (slot->rc < 0)
             slot->err = w->err;
         publish_progress(&slot->publish);

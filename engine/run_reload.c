@@ -160,10 +160,10 @@ static int written_by_running(const struct run_state *st, const struct weir_stag
     return 0;
 }
 
-/* New sinks are set up (and shared between workers) by the main thread, as
- * at the start, but for a place a running sink writes (a file sink with a
- * new "when" goes on after what the run wrote: its setup truncated it);
- * kept ones keep what they share. */
+/* New sinks are set up (and shared between workers) by the main thread
+ * (at the start the first worker to open sets them up), but for a place a running sink writes (a
+ * file sink with a new "when" goes on after what the run wrote: its setup truncated it); kept ones
+ * keep what they share. */
 static int reload_share(struct run_state *st, const struct weir_pipeline *next,
                         const struct weir_reload_plan *plan, void ***out, struct weir_error *err)
 {

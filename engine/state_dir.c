@@ -189,12 +189,22 @@ static int lock_file(const char *path, struct weir_error *err)
                           path);
 }
 
+/* "dir/" names dir itself to weir_sync_dir_of: the parent is wanted */
+static void sync_parent(const char *dir)
+{
+    char d[4096];
+    size_t n = (size_t)snprintf(d, sizeof d, "%s", dir);
+    while (n > 1 && n < sizeof d && d[n - 1] == '/')
+        d[--n] = 0;
+    weir_sync_dir_of(d);
+}
+
 int weir_state_dir_claim(const char *dir, const char *pipeline, struct weir_error *err)
 {
     char path[4096], who[32];
     struct stat st;
     if (mkdir(dir, 0755) == 0)
-        weir_sync_dir_of(dir); /* its entry too, or a power cut loses the first run's state */
+        sync_parent(dir); /* its entry too, or a power cut loses the first run's state */
     else if (errno != EEXIST)
         return weir_error_set(err, -errno, "cannot create the state directory %s: %s", dir,
                               strerror(errno));
