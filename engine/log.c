@@ -44,8 +44,9 @@ static void timestamp(char *out, size_t cap)
 /* Control bytes escaped (\n, \r, \t, \xNN), so that text reaching a
  * message from outside (a file name, a broker's error string) can neither
  * split a line nor forge one; quoted: " and \ too (a logfmt value). */
-static void append_escaped(struct weir_buf *b, const char *s, int quoted)
+static int append_escaped(struct weir_buf *b, const char *s, int quoted)
 {
+    int rc = 0;
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
         char esc[8] = "";
@@ -55,11 +56,9 @@ static void append_escaped(struct weir_buf *b, const char *s, int quoted)
             snprintf(esc, sizeof esc, "\\x%02x", ch);
         else if (quoted && (ch == '"' || ch == '\\'))
             snprintf(esc, sizeof esc, "\\%c", ch);
-        if (esc[0])
-            weir_buf_append(b, esc, strlen(esc));
-        else
-            weir_buf_append(b, s, 1);
+        rc |= esc[0] ? weir_buf_append(b, esc, strlen(esc)) : weir_buf_append(b, s, 1);
     }
+    return rc;
 }
 
 static void logfmt_value(struct weir_buf *b, const char *s)
@@ -84,13 +83,15 @@ void weir_log(enum weir_log_level level, const char *fmt, ...)
     enum weir_log_format f = weir_log_get_format();
     struct weir_buf b = {0};
     if (f == WEIR_LOG_TEXT) {
-        weir_buf_append(&b, "weir: ", 6);
-        append_escaped(&b, msg, 0);
-        weir_buf_append(&b, "\n", 1);
-        if (b.data && b.data[b.len - 1] == '\n') /* one write: no interleaving */
+        int rc = weir_buf_append(&b, "weir: ", 6) | append_escaped(&b, msg, 0) |
+                 weir_buf_append(&b, "\n", 1);
+        if (rc == 0) { /* one write: no interleaving */
             fwrite(b.data, 1, b.len, stderr);
-        else /* out of memory: the line unescaped rather than none */
+        } else { /* out of memory: control bytes as spaces rather than no line */
+            for (char *q = msg; *q; q++)
+                *q = (unsigned char)*q < 0x20 || *q == 0x7f ? ' ' : *q;
             fprintf(stderr, "weir: %s\n", msg);
+        }
         weir_buf_free(&b);
         return;
     }

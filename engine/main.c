@@ -361,7 +361,9 @@ static void summary(const struct weir_pipeline *pl, const struct weir_run_result
         snprintf(why, sizeof why, " (stopped: %s)", r->output_closed);
     else if (r->stopped_by_signal)
         snprintf(why, sizeof why, " (stopped by signal%s)",
-                 failed ? "; the run failed" : ", drained");
+                 failed               ? "; the run failed"
+                 : t->records_in == 0 ? " before any record"
+                                      : ", drained");
     /* only when it happened: the last resort (kafka.md), filters, what the
      * connectors report (records a Kafka consumer skipped unread) */
     char lost[640] = "";
@@ -607,7 +609,8 @@ static int cmd_run(const struct cli *c)
         summary(pl, &res, c->timing, reloads.planned, rc < 0);
     if (opts.companion)
         opts.companion->release(opts.companion, c->quiet ? NULL : stderr);
-    if (rc == 0 && res.stopped_by_signal && state_lock >= 0) /* a file has no offset to save */
+    if (rc == 0 && res.stopped_by_signal && state_lock >= 0 && res.total.records_in > 0)
+        /* a file has no offset to save */
         weir_log(WEIR_LOG_WARN,
                  "warning: state: stopped by a signal: what %s holds now covers "
                  "the %llu records read; if the input had not ended, start the next run after "

@@ -71,11 +71,11 @@ static void ops_partition(struct weir_worker *w, uint32_t slot, int assigned)
     }
 }
 
-/* -EINVAL: what was saved does not read as this pipeline's state (the
- * store said which file or entry, above), not an "Invalid argument". */
+/* -EINVAL: what was saved does not read as this pipeline's state, not an
+ * "Invalid argument". */
 static const char *restore_why(int rc)
 {
-    return rc == -EINVAL ? "saved state that does not read back (above)" : strerror(-rc);
+    return rc == -EINVAL ? "saved state that does not read back" : strerror(-rc);
 }
 
 static int restore_start(struct weir_worker *w, uint32_t slot)

@@ -171,7 +171,7 @@ static int ose_prepare(void *vconf, const json_t *raw, struct weir_prepare *p)
     /* they shape a range learnt from the values: with a fixed one, silently nothing */
     static const char *const learnt_opts[] = {"range_records", "range_margin", "margin_mad",
                                               "relearn",       "flag_warmup",  NULL};
-    bad += weir_options_only_with(raw, ose_options, learnt_opts, !has_min && !has_max,
+    bad += weir_options_only_with(raw, ose_options, learnt_opts, !c->fixed,
                                   "a range learnt from the values (no \"min\" and \"max\")",
                                   p->diag, p->path);
     c->slot_magic = UINT64_MAX / (uint64_t)c->contexts + 1;
