@@ -85,8 +85,8 @@ void weir_log(enum weir_log_level level, const char *fmt, ...)
     if (f == WEIR_LOG_TEXT) {
         int rc = weir_buf_append(&b, "weir: ", 6) | append_escaped(&b, msg, 0) |
                  weir_buf_append(&b, "\n", 1);
-        if (rc == 0) { /* one write: no interleaving */
-            fwrite(b.data, 1, b.len, stderr);
+        if (rc == 0) { /* one call: no interleaving; fprintf, which tests/log_delay.c hooks */
+            fprintf(stderr, "%.*s", (int)b.len, b.data);
         } else { /* out of memory: control bytes as spaces rather than no line */
             for (char *q = msg; *q; q++)
                 *q = (unsigned char)*q < 0x20 || *q == 0x7f ? ' ' : *q;
