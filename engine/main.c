@@ -360,10 +360,7 @@ static void summary(const struct weir_pipeline *pl, const struct weir_run_result
     if (r->output_closed[0])
         snprintf(why, sizeof why, " (stopped: %s)", r->output_closed);
     else if (r->stopped_by_signal)
-        snprintf(why, sizeof why, " (stopped by signal%s)",
-                 failed               ? "; the run failed"
-                 : t->records_in == 0 ? " before any record"
-                                      : ", drained");
+        snprintf(why, sizeof why, " (stopped by signal%s)", failed ? "; the run failed" : ", drained");
     /* only when it happened: the last resort (kafka.md), filters, what the
      * connectors report (records a Kafka consumer skipped unread) */
     char lost[640] = "";
